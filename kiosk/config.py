@@ -1,0 +1,191 @@
+"""Configuration: a TOML file, then environment variables, over defaults that start anywhere.
+
+Precedence, lowest first: built-in defaults, the TOML file (``--config``, ``KIOSK_CONFIG``, or
+``config.toml`` in the platform config directory when it exists), then ``KIOSK_*`` variables.
+A bad value raises :class:`ConfigError` naming the key, so the CLI can print one clear line.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Mapping
+from urllib.parse import urlparse
+
+APP_NAME = "kiosk"
+
+
+class ConfigError(ValueError):
+    """One bad configuration value: ``key`` is the dotted name the user wrote."""
+
+    def __init__(self, key: str, message: str):
+        super().__init__(f"config {key}: {message}")
+        self.key = key
+
+
+@dataclass(frozen=True)
+class PracticeConfig:
+    name: str = "Sunny Hills Pediatrics"
+    portal_url: str = "https://portal.example.org/register"
+    pin_lifetime_days: int = 30
+    idle_lock_minutes: float = 2.0
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    host: str = ""
+    port: int = 587
+    security: str = "starttls"  # none | starttls | ssl
+    username: str = ""
+    password: str = ""
+    sender: str = "portal@example.org"
+    timeout_seconds: float = 20.0
+
+
+@dataclass(frozen=True)
+class PrinterConfig:
+    name: str = ""  # CUPS queue for `lp -d`; empty means save the PDF and say where
+    layout: str = "letter"  # letter | a4 | receipt
+    output_dir: str = ""  # where slip PDFs are saved; empty means the data directory
+
+
+@dataclass(frozen=True)
+class Config:
+    database: str = ""  # a file path or a database URL; empty means the platform data directory
+    pin_key_file: str = ""  # key that makes PIN hashes irreversible without it
+    training: bool = False
+    practice: PracticeConfig = field(default_factory=PracticeConfig)
+    smtp: SmtpConfig = field(default_factory=SmtpConfig)
+    printer: PrinterConfig = field(default_factory=PrinterConfig)
+
+    @property
+    def data_dir(self) -> Path:
+        return default_data_dir()
+
+    def with_database(self, database: str) -> "Config":
+        return replace(self, database=database)
+
+
+def default_data_dir() -> Path:
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir(APP_NAME, appauthor=False))
+
+
+def default_config_path() -> Path:
+    from platformdirs import user_config_dir
+
+    return Path(user_config_dir(APP_NAME, appauthor=False)) / "config.toml"
+
+
+# Environment variables and the dotted key each one sets.
+ENV_KEYS = {
+    "KIOSK_DB": "database",
+    "KIOSK_PIN_KEY_FILE": "pin_key_file",
+    "KIOSK_PRACTICE_NAME": "practice.name",
+    "KIOSK_PORTAL_URL": "practice.portal_url",
+    "KIOSK_PIN_LIFETIME_DAYS": "practice.pin_lifetime_days",
+    "KIOSK_IDLE_LOCK_MINUTES": "practice.idle_lock_minutes",
+    "KIOSK_SMTP_HOST": "smtp.host",
+    "KIOSK_SMTP_PORT": "smtp.port",
+    "KIOSK_SMTP_SECURITY": "smtp.security",
+    "KIOSK_SMTP_USERNAME": "smtp.username",
+    "KIOSK_SMTP_PASSWORD": "smtp.password",
+    "KIOSK_SMTP_SENDER": "smtp.sender",
+    "KIOSK_PRINTER": "printer.name",
+    "KIOSK_SLIP_LAYOUT": "printer.layout",
+    "KIOSK_SLIP_DIR": "printer.output_dir",
+}
+
+_SECTIONS = {"practice": PracticeConfig, "smtp": SmtpConfig, "printer": PrinterConfig}
+
+
+def load_config(path: str | os.PathLike | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """Read the config file (if any) and the environment; raise ConfigError on a bad value."""
+    env = os.environ if env is None else env
+    raw: dict[str, Any] = {}
+    explicit = path or env.get("KIOSK_CONFIG")
+    file = Path(explicit) if explicit else default_config_path()
+    if explicit and not file.is_file():
+        raise ConfigError("file", f"{file} does not exist")
+    if file.is_file():
+        try:
+            raw = tomllib.loads(file.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigError("file", f"{file} is not valid TOML ({error})") from None
+    for var, key in ENV_KEYS.items():
+        if var in env:
+            section, _, name = key.rpartition(".")
+            (raw.setdefault(section, {}) if section else raw)[name] = env[var]
+    return config_from_mapping(raw)
+
+
+def config_from_mapping(raw: Mapping[str, Any]) -> Config:
+    top: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key in _SECTIONS:
+            if not isinstance(value, Mapping):
+                raise ConfigError(key, "must be a table of settings")
+            top[key] = _build(_SECTIONS[key], value, key + ".")
+        elif key in {f.name for f in fields(Config)}:
+            top[key] = _coerce(Config, key, value, "")
+        else:
+            raise ConfigError(key, "is not a setting kiosk knows")
+    config = Config(**top)
+    _validate(config)
+    return config
+
+
+def _build(cls, values: Mapping[str, Any], prefix: str):
+    known = {f.name for f in fields(cls)}
+    kwargs = {}
+    for key, value in values.items():
+        if key not in known:
+            raise ConfigError(prefix + key, "is not a setting kiosk knows")
+        kwargs[key] = _coerce(cls, key, value, prefix)
+    return cls(**kwargs)
+
+
+def _coerce(cls, key: str, value: Any, prefix: str) -> Any:
+    kind = {f.name: f.type for f in fields(cls)}[key]
+    name = prefix + key
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in {"1", "true", "yes", "on"}:
+            return True
+        if text in {"0", "false", "no", "off", ""}:
+            return False
+        raise ConfigError(name, f"must be true or false, not {value!r}")
+    if kind in {"int", "float"}:
+        if isinstance(value, bool):
+            raise ConfigError(name, f"must be a number, not {value!r}")
+        try:
+            return int(str(value).strip()) if kind == "int" else float(str(value).strip())
+        except ValueError:
+            raise ConfigError(name, f"must be a {'whole ' if kind == 'int' else ''}number, not {value!r}") from None
+    if not isinstance(value, (str, int, float)):
+        raise ConfigError(name, f"must be text, not {value!r}")
+    return str(value).strip()
+
+
+def _validate(config: Config) -> None:
+    practice = config.practice
+    if not practice.name:
+        raise ConfigError("practice.name", "must not be empty")
+    url = urlparse(practice.portal_url)
+    if url.scheme not in {"http", "https"} or not url.netloc:
+        raise ConfigError("practice.portal_url", f"must be an http(s) URL, not {practice.portal_url!r}")
+    if not 1 <= practice.pin_lifetime_days <= 365:
+        raise ConfigError("practice.pin_lifetime_days", "must be between 1 and 365")
+    if not 0.25 <= practice.idle_lock_minutes <= 60:
+        raise ConfigError("practice.idle_lock_minutes", "must be between 0.25 and 60")
+    if config.smtp.security not in {"none", "starttls", "ssl"}:
+        raise ConfigError("smtp.security", f"must be none, starttls or ssl, not {config.smtp.security!r}")
+    if not 1 <= config.smtp.port <= 65535:
+        raise ConfigError("smtp.port", "must be between 1 and 65535")
+    if config.printer.layout not in {"letter", "a4", "receipt"}:
+        raise ConfigError("printer.layout", f"must be letter, a4 or receipt, not {config.printer.layout!r}")

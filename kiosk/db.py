@@ -1,0 +1,88 @@
+"""Opening the database: a SQLite file by default, PostgreSQL by URL.
+
+Every model is bound to :data:`database`, a proxy that :func:`open_database` points at a real
+database. SQLite runs in WAL mode with foreign keys on and a busy timeout, and every transaction
+begins IMMEDIATE so that it takes the write lock up front: a deferred transaction that later
+upgrades to a write is where "database is locked" comes from when several desks share one file.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from pathlib import Path
+
+import peewee
+
+database = peewee.DatabaseProxy()
+
+SQLITE_PRAGMAS = {
+    "journal_mode": "wal",
+    "foreign_keys": 1,
+    "busy_timeout": 10_000,  # ms: another desk's write waits, it does not fail
+    "synchronous": "normal",
+    "cache_size": -16_000,  # KiB
+}
+
+
+class DatabaseError(RuntimeError):
+    """The database could not be opened or is not one kiosk can use; the message says why."""
+
+
+def is_url(target: str) -> bool:
+    return "://" in target
+
+
+def connect(target: str | os.PathLike) -> peewee.Database:
+    """Make (but do not bind) a Database for a file path or a URL."""
+    target = str(target)
+    if is_url(target):
+        if target.startswith(("postgres://", "postgresql://")):
+            # Imported only here: SQLite sites never load psycopg2.
+            from playhouse.db_url import connect as url_connect
+
+            return url_connect(target, autorollback=True)
+        if target.startswith("sqlite:///"):
+            target = target[len("sqlite:///"):]
+        else:
+            raise DatabaseError(f"database URL {target.split('://')[0]}:// is not supported (use a file path or postgresql://)")
+    path = Path(target)
+    if path.parent and not path.parent.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+    return peewee.SqliteDatabase(
+        str(path), pragmas=SQLITE_PRAGMAS, lock_type="IMMEDIATE", timeout=10, check_same_thread=False
+    )
+
+
+def open_database(target: str | os.PathLike) -> peewee.Database:
+    """Point :data:`database` at ``target``, create or migrate the schema, and return it."""
+    from kiosk import schema
+
+    db = connect(target)
+    database.initialize(db)
+    try:
+        db.connect(reuse_if_open=True)
+    except peewee.OperationalError as error:
+        raise DatabaseError(f"cannot open database {target}: {error}") from None
+    schema.ensure_schema()
+    return db
+
+
+def close_database() -> None:
+    if database.obj is not None and not database.obj.is_closed():
+        database.obj.close()
+
+
+def is_sqlite() -> bool:
+    return isinstance(database.obj, peewee.SqliteDatabase)
+
+
+@contextmanager
+def write_transaction():
+    """One action, one transaction: all of it lands or none of it does.
+
+    On SQLite the transaction begins IMMEDIATE (the database's lock_type), taking the write
+    lock before the first read so two desks never deadlock upgrading a read to a write.
+    """
+    with database.atomic() as txn:
+        yield txn

@@ -1,0 +1,282 @@
+"""The records of PRODUCT.md "People and records", as Peewee models.
+
+Text that people search by is also stored folded (lower case, accents and punctuation removed)
+in ``*_key`` columns with plain indexes, so a prefix search is an index range scan on SQLite and
+PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import unicodedata
+
+import peewee as pw
+
+from kiosk.db import database
+
+# Portal status of a patient (R4).
+UNREGISTERED, PENDING, REGISTERED, SELF_REGISTERED = "Unregistered", "Pending", "Registered", "Self Registered"
+PORTAL_STATUSES = (UNREGISTERED, SELF_REGISTERED, PENDING, REGISTERED)
+STATUS_LABELS = {PENDING: "Pending Registration"}
+
+# Caregiver roles and contact authority (R15).
+ROLES = ("Mother", "Father", "Stepparent", "Guardian", "Foster parent", "Grandparent", "Other")
+JOINT, SOLE, NO_AUTHORITY = "Joint", "Sole", "None"
+AUTHORITIES = (JOINT, SOLE, NO_AUTHORITY)
+
+# Registration PIN options (R7-R10) and states.
+METHOD_PIN, METHOD_QUESTION = "pin", "question"
+ACCESS_FULL, ACCESS_LIMITED = "full", "limited"
+ACCESS_LABELS = {ACCESS_FULL: "Full Access", ACCESS_LIMITED: "Limited: No Chart Access"}
+DELIVERY_EMAIL, DELIVERY_TEXT, DELIVERY_NONE = "email", "text", "none"
+SEND_TO_PARENT, SEND_TO_MINOR = "parent", "minor"
+PIN_ACTIVE, PIN_REDEEMED, PIN_REPLACED, PIN_REVOKED = "active", "redeemed", "replaced", "revoked"
+
+LANGUAGES = ("en", "es")
+
+
+def fold(text: str | None) -> str:
+    """Search key: lower case ASCII letters and digits only ("Núñez-García" -> "nunezgarcia")."""
+    if not text:
+        return ""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed.lower() if ch.isascii() and ch.isalnum())
+
+
+def utcnow() -> dt.datetime:
+    """Naive UTC, the one way kiosk stores times."""
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+class BaseModel(pw.Model):
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+
+class SchemaMeta(BaseModel):
+    """One row: the schema version this database is at."""
+
+    version = pw.IntegerField()
+
+
+class Practice(BaseModel):
+    """Practice settings: one row."""
+
+    name = pw.CharField()
+    portal_url = pw.CharField()
+    pin_lifetime_days = pw.IntegerField(default=30)
+    idle_lock_minutes = pw.FloatField(default=2.0)
+    parents_per_pin = pw.IntegerField(default=2)  # R13: how many parents one PIN can register
+
+
+class Staff(BaseModel):
+    username = pw.CharField(unique=True)
+    display_name = pw.CharField()
+    password_hash = pw.CharField()
+    portal_user = pw.CharField(null=True)  # Practice Portal user this staff member is linked to (R1)
+    is_admin = pw.BooleanField(default=False)
+    active = pw.BooleanField(default=True)
+    created_at = pw.DateTimeField(default=utcnow)
+
+    @property
+    def is_linked(self) -> bool:
+        return bool(self.portal_user)
+
+
+class Patient(BaseModel):
+    chart_number = pw.CharField(unique=True)
+    given_name = pw.CharField()
+    family_name = pw.CharField()
+    given_key = pw.CharField(default="")
+    family_key = pw.CharField(default="")
+    dob = pw.DateField()
+    sex = pw.CharField(default="U")  # F, M, O, U
+    preferred_language = pw.CharField(default="en")
+    portal_status = pw.CharField(default=UNREGISTERED)
+    placeholder_name = pw.BooleanField(default=False)  # set by import when the given name is a placeholder (R2)
+    created_at = pw.DateTimeField(default=utcnow)
+    updated_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = (
+            (("family_key", "given_key"), False),
+            (("given_key",), False),
+            (("dob",), False),
+            (("portal_status", "family_key"), False),
+        )
+
+    def save(self, *args, **kwargs):
+        self.given_key, self.family_key = fold(self.given_name), fold(self.family_name)
+        return super().save(*args, **kwargs)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.given_name} {self.family_name}"
+
+
+class Caregiver(BaseModel):
+    given_name = pw.CharField()
+    family_name = pw.CharField()
+    email = pw.CharField(default="")
+    cell = pw.CharField(default="")  # digits only, US 10-digit
+    carrier = pw.CharField(default="")  # key into the carrier table (messages)
+    preferred_language = pw.CharField(default="en")
+    external_id = pw.CharField(null=True, unique=True)  # identifier in the practice's records (import)
+    created_at = pw.DateTimeField(default=utcnow)
+    updated_at = pw.DateTimeField(default=utcnow)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.given_name} {self.family_name}"
+
+
+class Relationship(BaseModel):
+    """A caregiver's role and contact authority toward one patient (R15)."""
+
+    caregiver = pw.ForeignKeyField(Caregiver, backref="relationships", on_delete="CASCADE")
+    patient = pw.ForeignKeyField(Patient, backref="relationships", on_delete="CASCADE")
+    role = pw.CharField()
+    authority = pw.CharField(default=JOINT)
+
+    class Meta:
+        indexes = ((("caregiver", "patient"), True), (("patient",), False))
+
+    @property
+    def has_authority(self) -> bool:
+        return self.authority != NO_AUTHORITY
+
+
+class Appointment(BaseModel):
+    patient = pw.ForeignKeyField(Patient, backref="appointments", on_delete="CASCADE")
+    starts_at = pw.DateTimeField(index=True)  # local wall-clock time of the practice
+    provider = pw.CharField(default="")
+    reason = pw.CharField(default="")
+
+
+class RegistrationPin(BaseModel):
+    """One issued PIN (or verification question) for one patient. Only its hash is stored (S2)."""
+
+    patient = pw.ForeignKeyField(Patient, backref="pins", on_delete="CASCADE")
+    batch = pw.CharField(index=True)  # the family issue this PIN was part of
+    method = pw.CharField(default=METHOD_PIN)
+    pin_hash = pw.CharField(null=True, unique=True)  # keyed hash, looked up directly on redeem
+    question = pw.CharField(null=True)
+    answer_hash = pw.CharField(null=True)
+    access = pw.CharField(default=ACCESS_FULL)
+    delivery = pw.CharField(default=DELIVERY_EMAIL)
+    print_slip = pw.BooleanField(default=False)
+    send_to = pw.CharField(default=SEND_TO_PARENT)
+    recipient = pw.ForeignKeyField(Caregiver, null=True, on_delete="SET NULL")
+    recipient_email = pw.CharField(default="")
+    recipient_cell = pw.CharField(default="")
+    carrier = pw.CharField(default="")
+    second_parent = pw.BooleanField(default=False)  # issued to an additional parent (R13)
+    issued_by = pw.ForeignKeyField(Staff, on_delete="RESTRICT")
+    issued_at = pw.DateTimeField(default=utcnow)
+    expires_at = pw.DateTimeField()
+    state = pw.CharField(default=PIN_ACTIVE)
+    redemptions = pw.IntegerField(default=0)
+    ended_at = pw.DateTimeField(null=True)
+    ended_reason = pw.CharField(default="")
+
+    class Meta:
+        indexes = ()
+
+
+# R3, enforced by the database: at most one active PIN per patient. Two desks racing to issue
+# for the same child cannot both commit.
+RegistrationPin.add_index(
+    RegistrationPin.index(RegistrationPin.patient, unique=True, name="registration_pin_one_active")
+    .where(RegistrationPin.state == PIN_ACTIVE)
+)
+
+
+class PortalAccount(BaseModel):
+    email = pw.CharField(unique=True)  # stored lower case
+    display_name = pw.CharField()
+    password_hash = pw.CharField()
+    created_at = pw.DateTimeField(default=utcnow)
+
+
+class Association(BaseModel):
+    """A portal account tied to a patient, with the access level its PIN carried (R9, R13)."""
+
+    account = pw.ForeignKeyField(PortalAccount, backref="associations", on_delete="CASCADE")
+    patient = pw.ForeignKeyField(Patient, backref="associations", on_delete="CASCADE")
+    access = pw.CharField(default=ACCESS_FULL)
+    pin = pw.ForeignKeyField(RegistrationPin, null=True, on_delete="SET NULL")
+    created_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("account", "patient"), True), (("patient",), False))
+
+
+class RedemptionAttempt(BaseModel):
+    """Every try at redeeming, kept for the lock-out rule (S4)."""
+
+    patient = pw.ForeignKeyField(Patient, backref="attempts", on_delete="CASCADE")
+    at = pw.DateTimeField(default=utcnow)
+    succeeded = pw.BooleanField()
+
+    class Meta:
+        indexes = ((("patient", "at"), False),)
+
+
+class OutboxMessage(BaseModel):
+    """A welcome message waiting to go, or gone (O3). The body is erased once sent (S2)."""
+
+    message_id = pw.CharField(unique=True)  # stable Message-ID: a retry is the same message
+    batch = pw.CharField(index=True)
+    channel = pw.CharField()  # email | text
+    recipient = pw.CharField()  # address (for text: the gateway address)
+    carrier = pw.CharField(default="")
+    language = pw.CharField(default="en")
+    subject = pw.CharField(default="")
+    body_text = pw.TextField(default="")
+    body_html = pw.TextField(default="")
+    state = pw.CharField(default="queued", index=True)  # queued | sending | sent | failed
+    attempts = pw.IntegerField(default=0)
+    next_attempt_at = pw.DateTimeField(default=utcnow)
+    last_error = pw.TextField(default="")
+    created_at = pw.DateTimeField(default=utcnow)
+    sent_at = pw.DateTimeField(null=True)
+
+
+class AuditEvent(BaseModel):
+    """Append-only, hash-chained record of who did what to which patient (S5)."""
+
+    seq = pw.IntegerField(unique=True)
+    at = pw.DateTimeField()
+    action = pw.CharField()
+    staff = pw.CharField(default="")  # username, not a key: the trail outlives the rows it names
+    patient_id = pw.IntegerField(null=True, index=True)
+    chart_number = pw.CharField(default="")
+    detail = pw.TextField(default="")  # JSON
+    prev_hash = pw.CharField()
+    hash = pw.CharField()
+
+
+class AuditHead(BaseModel):
+    """One row: the last sequence number and hash. Updating it first serialises writers."""
+
+    seq = pw.IntegerField(default=0)
+    last_hash = pw.CharField(default="0" * 64)
+
+
+ALL_MODELS = [
+    SchemaMeta,
+    Practice,
+    Staff,
+    Patient,
+    Caregiver,
+    Relationship,
+    Appointment,
+    RegistrationPin,
+    PortalAccount,
+    Association,
+    RedemptionAttempt,
+    OutboxMessage,
+    AuditEvent,
+    AuditHead,
+]

@@ -1,0 +1,98 @@
+"""Hashing of secrets: staff and parent passwords (scrypt, salted) and PINs (keyed HMAC).
+
+A PIN has about 43 bits of entropy: a salted fast hash of it could be brute-forced from a stolen
+database. So PINs and verification answers are hashed with HMAC-SHA256 under a key kept *outside*
+the database (a key file beside it, or a path from config). The database alone cannot reverse
+them, a lookup by hash stays an index probe, and verifying one costs microseconds.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+from pathlib import Path
+
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+
+
+class SecretKeyError(RuntimeError):
+    pass
+
+
+def hash_password(password: str, *, n: int = SCRYPT_N) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=n, r=SCRYPT_R, p=SCRYPT_P, dklen=32)
+    return "scrypt${}${}${}${}${}".format(
+        n, SCRYPT_R, SCRYPT_P, base64.b64encode(salt).decode(), base64.b64encode(digest).decode()
+    )
+
+
+def verify_password(password: str, stored: str) -> bool:
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        actual = hashlib.scrypt(
+            password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p), dklen=32
+        )
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(actual, base64.b64decode(digest))
+
+
+class SecretKey:
+    """The key that PIN and answer hashes are made with."""
+
+    def __init__(self, key: bytes):
+        if len(key) < 32:
+            raise ValueError("secret key must be at least 32 bytes")
+        self._key = key
+
+    def digest(self, purpose: str, value: str) -> str:
+        return hmac.new(self._key, f"{purpose}:{value}".encode(), hashlib.sha256).hexdigest()
+
+    def __repr__(self) -> str:  # never show the key in logs or tracebacks
+        return "SecretKey(...)"
+
+
+_current: SecretKey | None = None
+
+
+def key_path_for(database_target: str) -> Path | None:
+    """The key file that goes with a SQLite database file; None for a URL."""
+    if "://" in database_target and not database_target.startswith("sqlite:///"):
+        return None
+    target = database_target.removeprefix("sqlite:///")
+    return Path(target + ".key")
+
+
+def load_or_create_key(path: Path, *, create: bool = True) -> SecretKey:
+    """Read the key file, or make one (0600) if it is missing and ``create`` is set."""
+    if path.exists():
+        raw = path.read_bytes().strip()
+        try:
+            return SecretKey(bytes.fromhex(raw.decode()))
+        except ValueError:
+            raise SecretKeyError(f"key file {path} is damaged (expected 64 hex digits)") from None
+    if not create:
+        raise SecretKeyError(f"key file {path} is missing: PINs cannot be checked without it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_bytes(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key.hex() + "\n")
+    return SecretKey(key)
+
+
+def set_key(key: SecretKey) -> None:
+    global _current
+    _current = key
+
+
+def current_key() -> SecretKey:
+    if _current is None:
+        raise SecretKeyError("no secret key loaded: open the database with kiosk.store.open_store()")
+    return _current

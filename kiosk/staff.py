@@ -1,0 +1,94 @@
+"""Staff members: sign-in, adding, linking to the Practice Portal (R1)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kiosk import audit
+from kiosk.db import write_transaction
+from kiosk.models import Staff
+from kiosk.security import hash_password, verify_password
+
+MIN_PASSWORD = 8
+
+
+class StaffError(ValueError):
+    """A staff change that cannot be made; the message says why."""
+
+
+@dataclass(frozen=True)
+class StaffUser:
+    """Who is signed in, as the screens and the engine see them."""
+
+    id: int
+    username: str
+    display_name: str
+    portal_user: str | None
+    is_admin: bool
+
+    @property
+    def is_linked(self) -> bool:
+        return bool(self.portal_user)
+
+
+def _user(row: Staff) -> StaffUser:
+    return StaffUser(row.id, row.username, row.display_name, row.portal_user, row.is_admin)
+
+
+# Checked against when the username is unknown, so a wrong name costs the same time as a wrong password.
+_DUMMY_HASH = hash_password("not a real password")
+
+
+def authenticate(username: str, password: str) -> StaffUser | None:
+    """The staff member for these credentials, or None. Both outcomes are audited."""
+    row = Staff.get_or_none((Staff.username == username.strip().lower()) & (Staff.active == True))  # noqa: E712
+    ok = verify_password(password, row.password_hash if row else _DUMMY_HASH) and row is not None
+    audit.record(audit.SIGN_IN if ok else audit.SIGN_IN_FAILED, staff=username.strip().lower()[:64])
+    return _user(row) if ok else None
+
+
+def check_password_rules(password: str) -> str | None:
+    if len(password) < MIN_PASSWORD:
+        return f"Password must be at least {MIN_PASSWORD} characters."
+    return None
+
+
+def add_staff(username: str, display_name: str, password: str, *, portal_user: str | None = None,
+              is_admin: bool = False, by: str = "") -> StaffUser:
+    username = username.strip().lower()
+    if not username or not username.replace(".", "").replace("-", "").replace("_", "").isalnum():
+        raise StaffError("Username must be letters, digits, dots, dashes or underscores.")
+    if not display_name.strip():
+        raise StaffError("Display name must not be empty.")
+    problem = check_password_rules(password)
+    if problem:
+        raise StaffError(problem)
+    with write_transaction():
+        if Staff.select().where(Staff.username == username).exists():
+            raise StaffError(f"Staff member {username!r} already exists.")
+        row = Staff.create(username=username, display_name=display_name.strip(), password_hash=hash_password(password),
+                           portal_user=(portal_user or None), is_admin=is_admin)
+        audit.record(audit.STAFF_ADD, staff=by or username, detail={"username": username, "admin": is_admin})
+    return _user(row)
+
+
+def link_staff(username: str, portal_user: str | None, *, by: str = "") -> StaffUser:
+    """Link (or with None, unlink) a staff member to a Practice Portal user."""
+    username = username.strip().lower()
+    with write_transaction():
+        row = Staff.get_or_none(Staff.username == username)
+        if row is None:
+            raise StaffError(f"No staff member {username!r}.")
+        row.portal_user = (portal_user or "").strip() or None
+        row.save()
+        audit.record(audit.STAFF_LINK, staff=by or username, detail={"username": username, "portal_user": row.portal_user})
+    return _user(row)
+
+
+def get_staff(staff_id: int) -> StaffUser | None:
+    row = Staff.get_or_none(Staff.id == staff_id)
+    return _user(row) if row else None
+
+
+def staff_count() -> int:
+    return Staff.select().count()
