@@ -22,7 +22,8 @@ class SecretKeyError(RuntimeError):
     pass
 
 
-def hash_password(password: str, *, n: int = SCRYPT_N) -> str:
+def hash_password(password: str, *, n: int | None = None) -> str:
+    n = n or SCRYPT_N
     salt = secrets.token_bytes(16)
     digest = hashlib.scrypt(password.encode(), salt=salt, n=n, r=SCRYPT_R, p=SCRYPT_P, dklen=32)
     return "scrypt${}${}${}${}${}".format(
