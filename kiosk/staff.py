@@ -92,3 +92,7 @@ def get_staff(staff_id: int) -> StaffUser | None:
 
 def staff_count() -> int:
     return Staff.select().count()
+
+
+def list_staff() -> list[StaffUser]:
+    return [_user(row) for row in Staff.select().order_by(Staff.username)]

@@ -1,0 +1,271 @@
+"""The `kiosk` command: start the app, set up a database, manage staff, audit, outbox, import.
+
+Every error is one clear line on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import getpass
+import os
+import sys
+from pathlib import Path
+
+from kiosk import __version__
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+
+
+class CliError(Exception):
+    """An error to print as one line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2 (argparse's own rule), no usage dump
+        raise CliError(f"{message} (see kiosk --help)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="kiosk", description="Front-desk patient-portal registration for a pediatric practice.")
+    parser.add_argument("--version", action="version", version=f"kiosk {__version__}")
+    parser.add_argument("--config", metavar="FILE", help="TOML config file (default: KIOSK_CONFIG or the user config dir)")
+    parser.add_argument("--db", metavar="PATH_OR_URL", help="SQLite file or postgresql:// URL (default: KIOSK_DB or the data dir)")
+    parser.add_argument("--training", action="store_true",
+                        help="start on a fresh throwaway database seeded with the training families (O2)")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+
+    init = sub.add_parser("init", help="create the database, practice settings and the first administrator")
+    init.add_argument("--admin", required=True, metavar="USERNAME")
+    init.add_argument("--name", required=True, metavar="DISPLAY_NAME")
+    init.add_argument("--portal-user", metavar="ID", help="Practice Portal user to link the administrator to")
+    init.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+
+    staff = sub.add_parser("staff", help="add staff or link them to the Practice Portal")
+    staff_sub = staff.add_subparsers(dest="staff_command", required=True, parser_class=_Parser)
+    add = staff_sub.add_parser("add", help="add a staff member")
+    add.add_argument("username")
+    add.add_argument("--name", required=True, metavar="DISPLAY_NAME")
+    add.add_argument("--portal-user", metavar="ID")
+    add.add_argument("--admin", action="store_true")
+    add.add_argument("--password-stdin", action="store_true")
+    link = staff_sub.add_parser("link", help="link a staff member to a Practice Portal user (R1)")
+    link.add_argument("username")
+    link.add_argument("portal_user", nargs="?", help="Practice Portal user id (omit with --unlink)")
+    link.add_argument("--unlink", action="store_true")
+    staff_sub.add_parser("list", help="list staff members")
+
+    aud = sub.add_parser("audit", help="check or export the audit trail (S5)")
+    aud_sub = aud.add_subparsers(dest="audit_command", required=True, parser_class=_Parser)
+    aud_sub.add_parser("verify", help="check the hash chain; name any edited, inserted or deleted event")
+    export = aud_sub.add_parser("export", help="write the audit trail as CSV")
+    export.add_argument("--since", metavar="YYYY-MM-DD")
+    export.add_argument("--out", metavar="FILE", help="default: standard output")
+
+    box = sub.add_parser("outbox", help="deliver or list welcome messages (O3)")
+    box_sub = box.add_subparsers(dest="outbox_command", required=True, parser_class=_Parser)
+    box_sub.add_parser("send", help="deliver every message that is due (for cron or systemd)")
+    lst = box_sub.add_parser("list", help="list messages and their state")
+    lst.add_argument("--state", choices=["queued", "sending", "sent", "failed"])
+
+    imp = sub.add_parser("import", help="import patients and families from CSV or FHIR R4 files (O4)")
+    imp.add_argument("files", nargs="*", metavar="FILE")
+    imp.add_argument("--template", metavar="FILE", help="write an example CSV file and exit")
+    imp.add_argument("--roles", metavar="FILE", help="role and authority table (default: data/roles.toml)")
+    imp.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    demo = sub.add_parser("demo", help="synthetic data for demonstrations and benchmarks")
+    demo_sub = demo.add_subparsers(dest="demo_command", required=True, parser_class=_Parser)
+    gen = demo_sub.add_parser("generate", help="generate a synthetic practice")
+    gen.add_argument("--patients", type=int, required=True, metavar="N")
+    gen.add_argument("--seed", type=int, default=1)
+    return parser
+
+
+def _read_password(from_stdin: bool, prompt: str = "Password: ") -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    if not sys.stdin.isatty():
+        raise CliError("no terminal to ask for a password: use --password-stdin")
+    first = getpass.getpass(prompt)
+    if getpass.getpass("Again: ") != first:
+        raise CliError("the two passwords differ")
+    return first
+
+
+def load(args):
+    from kiosk.config import load_config
+
+    config = load_config(args.config)
+    if args.db:
+        config = config.with_database(args.db)
+    return config
+
+
+def open_configured(args, *, training: bool = False):
+    from dataclasses import replace
+
+    from kiosk.store import open_store
+    from kiosk.training import load_training_data, training_database_path
+
+    config = load(args)
+    if training:
+        config = replace(config, database=str(training_database_path()), training=True, pin_key_file="")
+        open_store(config)
+        load_training_data()
+    else:
+        open_store(config)
+    return config
+
+
+def cmd_run(args) -> int:
+    config = open_configured(args, training=args.training)
+    from screens.app import run_app
+
+    run_app(config)
+    return 0
+
+
+def cmd_init(args) -> int:
+    from kiosk.staff import add_staff, staff_count
+
+    config = open_configured(args)
+    if staff_count():
+        raise CliError("this database already has staff; use kiosk staff add")
+    user = add_staff(args.admin, args.name, _read_password(args.password_stdin), portal_user=args.portal_user,
+                     is_admin=True)
+    from kiosk.store import database_target
+
+    print(f"Created {database_target(config)} with administrator {user.username}.")
+    return 0
+
+
+def cmd_staff(args) -> int:
+    from kiosk import staff
+
+    open_configured(args)
+    if args.staff_command == "add":
+        user = staff.add_staff(args.username, args.name, _read_password(args.password_stdin),
+                               portal_user=args.portal_user, is_admin=args.admin)
+        print(f"Added {user.username}" + (f", linked to {user.portal_user}." if user.is_linked else
+                                          " (not linked: cannot issue PINs until linked)."))
+    elif args.staff_command == "link":
+        if args.unlink == bool(args.portal_user):
+            raise CliError("give a Practice Portal user id, or --unlink")
+        user = staff.link_staff(args.username, None if args.unlink else args.portal_user)
+        print(f"{user.username} is now " + (f"linked to {user.portal_user}." if user.is_linked else "not linked."))
+    else:
+        for user in staff.list_staff():
+            print(f"{user.username:<16} {user.display_name:<28} {user.portal_user or '(not linked)'}"
+                  + ("  admin" if user.is_admin else ""))
+    return 0
+
+
+def cmd_audit(args) -> int:
+    from kiosk import audit
+
+    open_configured(args)
+    if args.audit_command == "verify":
+        problems = audit.verify_chain()
+        for problem in problems:
+            print(problem)
+        if problems:
+            return EXIT_ERROR
+        print("Audit trail intact.")
+        return 0
+    since = None
+    if args.since:
+        try:
+            since = dt.date.fromisoformat(args.since)
+        except ValueError:
+            raise CliError(f"--since must be a date like 2026-11-01, not {args.since!r}") from None
+    if args.out:
+        with open(args.out, "w", newline="", encoding="utf-8") as out:
+            count = audit.export_csv(out, since)
+        print(f"Wrote {count} events to {args.out}.", file=sys.stderr)
+    else:
+        audit.export_csv(sys.stdout, since)
+    return 0
+
+
+def cmd_outbox(args) -> int:
+    from kiosk import outbox
+
+    config = open_configured(args)
+    if args.outbox_command == "send":
+        report = outbox.deliver_due(config)
+        print(report.summary())
+        return 0 if not report.failed else EXIT_ERROR
+    for row in outbox.list_messages(state=args.state):
+        print(row.line())
+    return 0
+
+
+def cmd_import(args) -> int:
+    from kiosk import importer
+
+    if args.template:
+        importer.write_template(Path(args.template))
+        print(f"Wrote an example CSV to {args.template}.")
+        return 0
+    if not args.files:
+        raise CliError("name at least one file to import, or --template FILE")
+    open_configured(args)
+    progress = None if args.quiet else importer.TextProgress(sys.stderr)
+    report = importer.import_files([Path(f) for f in args.files], progress=progress, roles_path=args.roles)
+    print(report.summary())
+    return report.exit_code()
+
+
+def cmd_demo(args) -> int:
+    from kiosk import demo
+
+    open_configured(args)
+    if args.patients < 1:
+        raise CliError("--patients must be at least 1")
+    report = demo.generate_practice(args.patients, seed=args.seed)
+    print(report)
+    return 0
+
+
+COMMANDS = {None: cmd_run, "init": cmd_init, "staff": cmd_staff, "audit": cmd_audit, "outbox": cmd_outbox,
+            "import": cmd_import, "demo": cmd_demo}
+
+
+def main(argv: list[str] | None = None) -> int:
+    from kiosk.config import ConfigError
+    from kiosk.db import DatabaseError
+    from kiosk.schema import SchemaError
+    from kiosk.security import SecretKeyError
+    from kiosk.staff import StaffError
+
+    try:
+        args = build_parser().parse_args(argv)
+        if args.training and args.command:
+            raise CliError("--training only starts the app; it takes no command")
+        return COMMANDS[args.command](args)
+    except CliError as error:
+        print(f"kiosk: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except (ConfigError, DatabaseError, SchemaError, SecretKeyError, StaffError, OSError) as error:
+        print(f"kiosk: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("kiosk: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # the last line of defence: one line, not a traceback
+        import peewee
+
+        if isinstance(error, peewee.PeeweeException):
+            print(f"kiosk: database error: {error}", file=sys.stderr)
+            return EXIT_ERROR
+        if os.environ.get("KIOSK_DEBUG"):
+            raise
+        print(f"kiosk: unexpected error ({type(error).__name__}: {error}); set KIOSK_DEBUG=1 for details",
+              file=sys.stderr)
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

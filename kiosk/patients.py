@@ -1,0 +1,309 @@
+"""Finding patients and reading what the front desk sees about them: search, account, family."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from kiosk.models import (
+    ACCESS_LABELS, METHOD_QUESTION, PIN_ACTIVE, PORTAL_STATUSES, REGISTERED, STATUS_LABELS, Appointment,
+    Association, Caregiver, Patient, PortalAccount, RegistrationPin, Relationship, fold, utcnow,
+)
+from kiosk.names import is_placeholder_name
+
+SEARCH_LIMIT = 100
+_KEY_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def status_label(status: str) -> str:
+    return STATUS_LABELS.get(status, status)
+
+
+def age_text(dob: dt.date, today: dt.date) -> str:
+    """Age the way a pediatric desk says it: 9 d, 7 wk, 5 mo, 6 y."""
+    days = (today - dob).days
+    if days < 0:
+        return "—"
+    if days < 28:
+        return f"{days} d"
+    months = (today.year - dob.year) * 12 + today.month - dob.month - (today.day < dob.day)
+    if months < 3:
+        return f"{days // 7} wk"
+    if months < 24:
+        return f"{months} mo"
+    return f"{age_years(dob, today)} y"
+
+
+def age_years(dob: dt.date, today: dt.date) -> int:
+    return today.year - dob.year - ((today.month, today.day) < (dob.month, dob.day))
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    family: str = ""
+    given: str = ""
+    dob: dt.date | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not (self.family or self.given or self.dob)
+
+
+_DATE_SLASH = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{2}|\d{4})$")
+_DATE_ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
+_DATE_DIGITS = re.compile(r"^(\d{2})(\d{2})(\d{2}|\d{4})$")
+
+
+def parse_date(text: str, today: dt.date | None = None) -> dt.date | None:
+    """A date of birth as the desk types it: 5/17/2022, 05/17/2022, 2022-05-17, 051722, 05172022."""
+    text = text.strip()
+    today = today or dt.date.today()
+    match = _DATE_ISO.match(text)
+    if match:
+        year, month, day = map(int, match.groups())
+    else:
+        match = _DATE_SLASH.match(text) or _DATE_DIGITS.match(text)
+        if not match:
+            return None
+        month, day = int(match.group(1)), int(match.group(2))
+        year_text = match.group(3)
+        year = int(year_text)
+        if len(year_text) == 2:  # a child's birth year: not in the future
+            year += 2000 if 2000 + year <= today.year else 1900
+    try:
+        return dt.date(year, month, day)
+    except ValueError:
+        return None
+
+
+def parse_search(text: str, today: dt.date | None = None) -> SearchQuery:
+    """One search box: a last name, "last, first", or a date of birth."""
+    text = (text or "").strip()
+    if not text:
+        return SearchQuery()
+    if text[0].isdigit():
+        born = parse_date(text, today)
+        return SearchQuery(dob=born) if born else SearchQuery()
+    family, _, given = text.partition(",")
+    return SearchQuery(family=fold(family), given=fold(given))
+
+
+def _prefix_upper(prefix: str) -> str | None:
+    """The smallest key greater than every key starting with ``prefix`` (None: no bound)."""
+    chars = list(prefix)
+    while chars:
+        position = _KEY_ALPHABET.find(chars[-1])
+        if position + 1 < len(_KEY_ALPHABET):
+            chars[-1] = _KEY_ALPHABET[position + 1]
+            return "".join(chars)
+        chars.pop()
+    return None
+
+
+def _prefix(field, prefix: str):
+    upper = _prefix_upper(prefix)
+    condition = field >= prefix
+    return condition & (field < upper) if upper else condition
+
+
+@dataclass(frozen=True)
+class PatientRow:
+    id: int
+    given_name: str
+    family_name: str
+    dob: dt.date
+    age: str
+    portal_status: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.family_name}, {self.given_name}"
+
+    @property
+    def status_label(self) -> str:
+        return status_label(self.portal_status)
+
+
+def _row(patient: Patient, today: dt.date) -> PatientRow:
+    return PatientRow(patient.id, patient.given_name, patient.family_name, patient.dob,
+                      age_text(patient.dob, today), patient.portal_status)
+
+
+def search_patients(text: str, status: str | None = None, *, today: dt.date | None = None,
+                    limit: int = SEARCH_LIMIT) -> list[PatientRow]:
+    """Patients matching the search box (and status filter), by last name then first name."""
+    today = today or dt.date.today()
+    query = parse_search(text, today)
+    if query.empty and not status:
+        return []
+    if status and status not in PORTAL_STATUSES:
+        raise ValueError(f"unknown portal status {status!r}")
+    columns = (Patient.id, Patient.given_name, Patient.family_name, Patient.dob, Patient.portal_status)
+    select = Patient.select(*columns)
+    if query.dob:
+        select = select.where(Patient.dob == query.dob)
+    if query.family:
+        select = select.where(_prefix(Patient.family_key, query.family))
+    if query.given:
+        select = select.where(_prefix(Patient.given_key, query.given))
+    if status:
+        select = select.where(Patient.portal_status == status)
+    select = select.order_by(Patient.family_key, Patient.given_key, Patient.dob).limit(limit)
+    return [_row(p, today) for p in select]
+
+
+@dataclass(frozen=True)
+class AppointmentRow:
+    starts_at: dt.datetime
+    provider: str
+    reason: str
+    patient: PatientRow
+
+
+def todays_appointments(day: dt.date | None = None) -> list[AppointmentRow]:
+    day = day or dt.date.today()
+    start = dt.datetime.combine(day, dt.time())
+    rows = (Appointment.select(Appointment, Patient).join(Patient)
+            .where((Appointment.starts_at >= start) & (Appointment.starts_at < start + dt.timedelta(days=1)))
+            .order_by(Appointment.starts_at))
+    return [AppointmentRow(a.starts_at, a.provider, a.reason, _row(a.patient, day)) for a in rows]
+
+
+@dataclass(frozen=True)
+class CaregiverRow:
+    id: int
+    name: str
+    role: str
+    authority: str
+    email: str
+    cell: str
+    carrier: str
+    language: str
+
+    @property
+    def has_authority(self) -> bool:
+        return self.authority != "None"
+
+
+@dataclass(frozen=True)
+class ChildRow:
+    id: int
+    given_name: str
+    family_name: str
+    dob: dt.date
+    age_years: int
+    portal_status: str
+    placeholder: bool
+    pin_state: str
+    language: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.given_name} {self.family_name}"
+
+    @property
+    def status_label(self) -> str:
+        return status_label(self.portal_status)
+
+
+@dataclass(frozen=True)
+class AssociationRow:
+    account_name: str
+    email: str
+    access: str
+    since: dt.date
+
+
+@dataclass(frozen=True)
+class PatientAccount:
+    """The patient's account page: Basic Info, portal status, PIN/VQ state, Associations."""
+
+    patient: ChildRow
+    chart_number: str
+    sex: str
+    pin_expires: dt.datetime | None
+    associations: tuple[AssociationRow, ...]
+    caregivers: tuple[CaregiverRow, ...]
+
+
+@dataclass(frozen=True)
+class Family:
+    """The registration window's two tables (R5, R15)."""
+
+    patient: ChildRow
+    caregivers: tuple[CaregiverRow, ...]
+    children: tuple[ChildRow, ...]  # the patient first, then siblings
+
+
+class NotFound(LookupError):
+    pass
+
+
+def pin_state(patient: Patient, now: dt.datetime | None = None) -> str:
+    """The PIN/VQ line of the account page."""
+    now = now or utcnow()
+    pin = (RegistrationPin.select().where((RegistrationPin.patient == patient) & (RegistrationPin.state == PIN_ACTIVE))
+           .first())
+    if pin is None:
+        if patient.portal_status == REGISTERED:
+            return "PIN Already Assigned"
+        return "No PIN"
+    if pin.expires_at <= now:
+        return f"PIN expired {pin.expires_at:%m/%d/%Y}"
+    if patient.portal_status == REGISTERED:
+        return "PIN Already Assigned"
+    kind = "Verification question" if pin.method == METHOD_QUESTION else "PIN"
+    return f"{kind} issued, expires {pin.expires_at:%m/%d/%Y}"
+
+
+def _child(patient: Patient, today: dt.date, now: dt.datetime | None = None) -> ChildRow:
+    return ChildRow(patient.id, patient.given_name, patient.family_name, patient.dob, age_years(patient.dob, today),
+                    patient.portal_status, patient.placeholder_name or is_placeholder_name(patient.given_name),
+                    pin_state(patient, now), patient.preferred_language)
+
+
+def _patient(patient_id: int) -> Patient:
+    patient = Patient.get_or_none(Patient.id == patient_id)
+    if patient is None:
+        raise NotFound(f"No patient with id {patient_id}.")
+    return patient
+
+
+def caregivers_of(patient: Patient) -> tuple[CaregiverRow, ...]:
+    rows = (Relationship.select(Relationship, Caregiver).join(Caregiver)
+            .where(Relationship.patient == patient).order_by(Relationship.id))
+    order = {"Joint": 0, "Sole": 0, "None": 1}
+    result = [CaregiverRow(r.caregiver.id, r.caregiver.full_name, r.role, r.authority, r.caregiver.email,
+                           r.caregiver.cell, r.caregiver.carrier, r.caregiver.preferred_language) for r in rows]
+    return tuple(sorted(result, key=lambda c: order.get(c.authority, 1)))
+
+
+def siblings_of(patient: Patient) -> list[Patient]:
+    """Patients who share a caregiver with contact authority over both (PRODUCT.md "Siblings")."""
+    with_authority = (Relationship.select(Relationship.caregiver)
+                      .where((Relationship.patient == patient) & (Relationship.authority != "None")))
+    other = Relationship.alias()
+    ids = (other.select(other.patient).where(other.caregiver.in_(with_authority) & (other.authority != "None")
+                                             & (other.patient != patient.id)))
+    return list(Patient.select().where(Patient.id.in_(ids)).order_by(Patient.dob, Patient.given_key))
+
+
+def patient_account(patient_id: int, *, today: dt.date | None = None) -> PatientAccount:
+    today = today or dt.date.today()
+    patient = _patient(patient_id)
+    active = (RegistrationPin.select().where((RegistrationPin.patient == patient) & (RegistrationPin.state == PIN_ACTIVE))
+              .first())
+    links = (Association.select(Association, PortalAccount).join(PortalAccount)
+             .where(Association.patient == patient).order_by(Association.created_at))
+    associations = tuple(AssociationRow(a.account.display_name, a.account.email, ACCESS_LABELS.get(a.access, a.access),
+                                        a.created_at.date()) for a in links)
+    return PatientAccount(_child(patient, today), patient.chart_number, patient.sex,
+                          active.expires_at if active else None, associations, caregivers_of(patient))
+
+
+def family_for(patient_id: int, *, today: dt.date | None = None) -> Family:
+    today = today or dt.date.today()
+    patient = _patient(patient_id)
+    children = (_child(patient, today), *(_child(s, today) for s in siblings_of(patient)))
+    return Family(children[0], caregivers_of(patient), children)

@@ -1,0 +1,283 @@
+"""The registration engine: checks, issuing PINs for a family, second-parent PINs, revoking.
+
+Screens, the CLI and the tests all go through these functions. Nothing is written until every
+check passes, and then one transaction writes the PINs, the status changes, the welcome message
+and the audit events (R5, R6, O3).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from dataclasses import dataclass, field
+
+import peewee
+
+from kiosk import audit, outbox, pins, security
+from kiosk.contact import normalize_us_cell, valid_email
+from kiosk.carriers import get_carrier
+from kiosk.db import write_transaction
+from kiosk.models import (
+    ACCESS_FULL, ACCESS_LIMITED, DELIVERY_EMAIL, DELIVERY_NONE, DELIVERY_TEXT, METHOD_PIN, METHOD_QUESTION, PENDING,
+    PIN_ACTIVE, PIN_REPLACED, PIN_REVOKED, REGISTERED, SEND_TO_MINOR, SEND_TO_PARENT, Caregiver, Patient, Practice,
+    RegistrationPin, Relationship, Staff, utcnow,
+)
+from kiosk.names import is_placeholder_name, placeholder_message
+from kiosk.patients import age_years
+from kiosk.staff import StaffUser
+from kiosk.welcome import compose_welcome
+
+MINOR_AGE = 12  # R8: "Send to" is offered from this age
+MAX_NAME = 60
+
+NOT_LINKED = ("Your sign-in is not linked to a Practice Portal user, so you cannot issue PINs. "
+              "Ask an administrator to link you (kiosk staff link USERNAME PORTAL_USER), then sign in again.")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One reason an action cannot go ahead, and the field it belongs next to."""
+
+    field: str  # staff, patients, name:<id>, status:<id>, recipient, email, cell, carrier, send_to, question, answer
+    message: str
+
+
+class RegistrationError(Exception):
+    def __init__(self, problems: list[Problem]):
+        super().__init__("; ".join(p.message for p in problems))
+        self.problems = tuple(problems)
+
+
+@dataclass
+class IssueRequest:
+    """What the registration window collected (R5, R7-R10)."""
+
+    patient_ids: list[int]  # the checked children; the first is the patient registration started from
+    recipient_id: int | None = None  # caregiver who receives the PIN (R15)
+    method: str = METHOD_PIN
+    question: str = ""
+    answer: str = ""
+    access: str = ACCESS_FULL
+    delivery: str = DELIVERY_EMAIL
+    email: str = ""
+    cell: str = ""
+    carrier: str = ""
+    print_slip: bool = False
+    send_to: str = SEND_TO_PARENT
+    second_parent: bool = False  # R13: a Registered patient's additional parent
+
+
+@dataclass(frozen=True)
+class IssuedPin:
+    patient_id: int
+    given_name: str
+    patient_name: str
+    pin: str  # grouped "JFKAY-TTJYV"; "" for a verification question
+
+
+@dataclass(frozen=True)
+class IssueResult:
+    batch: str
+    patient_name: str
+    language: str
+    pins: tuple[IssuedPin, ...]
+    expires_on: dt.date
+    method: str
+    message_id: str | None
+    delivery: str = DELIVERY_EMAIL
+    recipient: str = ""  # where the welcome message goes, as the desk should read it back
+
+
+def staff_may_issue(staff: StaffUser) -> Problem | None:
+    """R1: only a staff member linked to the Practice Portal issues PINs."""
+    return None if staff.is_linked else Problem("staff", NOT_LINKED)
+
+
+def _patients(ids: list[int]) -> list[Patient]:
+    rows = {p.id: p for p in Patient.select().where(Patient.id.in_(ids))}
+    return [rows[i] for i in ids if i in rows]
+
+
+def check_issue(staff: StaffUser, request: IssueRequest, *, today: dt.date | None = None) -> list[Problem]:
+    """Every reason this request cannot be issued, each next to its field. Writes nothing."""
+    today = today or dt.date.today()
+    problems: list[Problem] = []
+    if (problem := staff_may_issue(staff)) is not None:
+        problems.append(problem)
+    children = _patients(list(dict.fromkeys(request.patient_ids)))
+    if not children:
+        problems.append(Problem("patients", "Check at least one child to register."))
+    if request.second_parent and len(children) > 1:
+        problems.append(Problem("patients", "A second-parent PIN is for one patient at a time."))
+    for child in children:
+        if child.placeholder_name or is_placeholder_name(child.given_name):
+            problems.append(Problem(f"name:{child.id}", placeholder_message(child.given_name)))
+        if child.portal_status == REGISTERED and not request.second_parent:
+            problems.append(Problem(f"status:{child.id}",
+                                    f"{child.given_name} {child.family_name} is already Registered: issue a second "
+                                    "parent their own PIN from the patient's account (Generate PIN) instead."))
+        if request.second_parent and child.portal_status != REGISTERED:
+            problems.append(Problem(f"status:{child.id}", "A second-parent PIN needs the patient to be Registered "
+                                    "first; register the patient with a normal PIN."))
+    if request.method not in (METHOD_PIN, METHOD_QUESTION):
+        problems.append(Problem("method", "Register with PIN or Verification Question."))
+    if request.method == METHOD_QUESTION:
+        if len(request.question.strip()) < 5:
+            problems.append(Problem("question", "Write the question the parent will answer."))
+        if len(request.answer.strip()) < 2:
+            problems.append(Problem("answer", "Write the answer (at least 2 characters)."))
+    if request.access not in (ACCESS_FULL, ACCESS_LIMITED):
+        problems.append(Problem("access", "Choose Full Access or Limited: No Chart Access."))
+    if request.send_to == SEND_TO_MINOR:
+        young = [c for c in children if age_years(c.dob, today) < MINOR_AGE]
+        if young:
+            problems.append(Problem("send_to", f"Send to Minor is only for patients {MINOR_AGE} or older; "
+                                    f"{young[0].given_name} is {age_years(young[0].dob, today)}."))
+    elif request.send_to != SEND_TO_PARENT:
+        problems.append(Problem("send_to", "Send to Parent/Guardian or Minor."))
+    recipient = Caregiver.get_or_none(Caregiver.id == request.recipient_id) if request.recipient_id else None
+    if request.recipient_id and recipient is None:
+        problems.append(Problem("recipient", "That caregiver no longer exists; reopen the patient."))
+    if recipient is not None:
+        links = list(Relationship.select().where((Relationship.caregiver == recipient)
+                                                 & (Relationship.patient.in_([c.id for c in children]))))
+        lacking = [c for c in children if not any(r.patient_id == c.id and r.authority != "None" for r in links)]
+        if lacking:
+            problems.append(Problem("recipient", f"{recipient.full_name} has no contact authority for "
+                                    f"{lacking[0].given_name}; choose a caregiver with Joint or Sole authority (R15)."))
+    elif request.send_to == SEND_TO_PARENT and not request.second_parent:
+        problems.append(Problem("recipient", "Choose the caregiver who receives the PIN."))
+    if request.delivery == DELIVERY_EMAIL:
+        if not valid_email(request.email):
+            problems.append(Problem("email", "Enter a valid email address, like name@example.com."
+                                    if request.email.strip() else "Enter the email address the PIN goes to."))
+    elif request.delivery == DELIVERY_TEXT:
+        if normalize_us_cell(request.cell) is None:
+            problems.append(Problem("cell", "Enter a 10-digit US cell number, like (317) 555-0101."))
+        if not request.carrier:
+            problems.append(Problem("carrier", "Choose the cell carrier: a text message needs it."))
+        elif get_carrier(request.carrier) is None:
+            problems.append(Problem("carrier", "Unknown carrier; choose one from the list."))
+    elif request.delivery != DELIVERY_NONE:
+        problems.append(Problem("delivery", "Choose Email, Text message or Do not send."))
+    if request.delivery == DELIVERY_NONE and not request.print_slip and request.method == METHOD_PIN:
+        # Not an error: the desk reads the PINs off the screen. Nothing to add.
+        pass
+    return problems
+
+
+def _end_active(patient: Patient, now: dt.datetime, state: str, reason: str, staff: str) -> None:
+    old = RegistrationPin.select().where((RegistrationPin.patient == patient) & (RegistrationPin.state == PIN_ACTIVE))
+    for pin in old:
+        pin.state, pin.ended_at, pin.ended_reason = state, now, reason
+        pin.save()
+        audit.record(audit.REPLACE if state == PIN_REPLACED else audit.REVOKE, staff=staff, patient=patient,
+                     detail={"pin": pin.id, "batch": pin.batch, "reason": reason}, at=now)
+
+
+def _normalize_answer(answer: str) -> str:
+    return " ".join(answer.lower().split())
+
+
+def answer_digest(patient_id: int, answer: str) -> str:
+    return security.current_key().digest("answer", f"{patient_id}:{_normalize_answer(answer)}")
+
+
+def pin_digest(pin: str) -> str:
+    return security.current_key().digest("pin", pin)
+
+
+def issue_pins(staff: StaffUser, request: IssueRequest, *, now: dt.datetime | None = None,
+               today: dt.date | None = None) -> IssueResult:
+    """Issue PINs for every checked child in one transaction (R3-R10); return the plain PINs once."""
+    now = now or utcnow()
+    today = today or dt.date.today()
+    problems = check_issue(staff, request, today=today)
+    if problems:
+        raise RegistrationError(problems)
+    practice = Practice.get()
+    expires_at = now + dt.timedelta(days=practice.pin_lifetime_days)
+    batch = secrets.token_hex(8)
+    ids = list(dict.fromkeys(request.patient_ids))
+    recipient = Caregiver.get_or_none(Caregiver.id == request.recipient_id) if request.recipient_id else None
+    cell = normalize_us_cell(request.cell) or "" if request.delivery == DELIVERY_TEXT else ""
+    issued: list[IssuedPin] = []
+    message_id = None
+    try:
+        with write_transaction():
+            children = _patients(ids)
+            issuer = Staff.get_by_id(staff.id)
+            for child in children:
+                _end_active(child, now, PIN_REPLACED, "replaced by a new PIN", staff.username)
+                plain = pins.generate_pin() if request.method == METHOD_PIN else ""
+                RegistrationPin.create(
+                    patient=child, batch=batch, method=request.method,
+                    pin_hash=pin_digest(plain) if plain else None,
+                    question=request.question.strip() or None if request.method == METHOD_QUESTION else None,
+                    answer_hash=answer_digest(child.id, request.answer) if request.method == METHOD_QUESTION else None,
+                    access=request.access, delivery=request.delivery, print_slip=request.print_slip,
+                    send_to=request.send_to, recipient=recipient, recipient_email=request.email.strip().lower()
+                    if request.delivery == DELIVERY_EMAIL else "", recipient_cell=cell,
+                    carrier=request.carrier if request.delivery == DELIVERY_TEXT else "",
+                    second_parent=request.second_parent, issued_by=issuer, issued_at=now, expires_at=expires_at,
+                )
+                if not request.second_parent:
+                    Patient.update(portal_status=PENDING, updated_at=now).where(Patient.id == child.id).execute()
+                audit.record(audit.ISSUE, staff=staff.username, patient=child, at=now,
+                             detail={"batch": batch, "method": request.method, "access": request.access,
+                                     "delivery": request.delivery, "print": request.print_slip,
+                                     "send_to": request.send_to, "second_parent": request.second_parent,
+                                     "recipient": recipient.id if recipient else None})
+                issued.append(IssuedPin(child.id, child.given_name, f"{child.given_name} {child.family_name}",
+                                        pins.format_pin(plain) if plain else ""))
+            language = (recipient.preferred_language if recipient else children[0].preferred_language) or "en"
+            destination = ""
+            if request.delivery in (DELIVERY_EMAIL, DELIVERY_TEXT):
+                welcome = compose_welcome(practice_name=practice.name, portal_url=practice.portal_url,
+                                          children=[(p.given_name, p.pin) for p in issued],
+                                          expires_on=expires_at.date(), language=language)
+                if request.delivery == DELIVERY_EMAIL:
+                    destination = request.email.strip().lower()
+                    message_id = outbox.enqueue(batch=batch, channel="email", recipient=destination,
+                                                welcome=welcome, language=language)
+                else:
+                    carrier = get_carrier(request.carrier)
+                    destination = carrier.address_for(cell)
+                    message_id = outbox.enqueue(batch=batch, channel="text", recipient=destination,
+                                                welcome=welcome, language=language, carrier=carrier.key)
+    except peewee.IntegrityError:
+        raise RegistrationError([Problem("patients", "Another desk issued a PIN for one of these children at the "
+                                         "same moment. Reopen the patient to see the current PIN state.")]) from None
+    return IssueResult(batch, issued[0].patient_name, language, tuple(issued), expires_at.date(), request.method,
+                       message_id, request.delivery, destination)
+
+
+def revoke_pin(staff: StaffUser, patient_id: int, reason: str = "revoked by staff", *,
+               now: dt.datetime | None = None) -> bool:
+    """End the patient's active PIN; False if there was none."""
+    now = now or utcnow()
+    with write_transaction():
+        patient = Patient.get_by_id(patient_id)
+        had = RegistrationPin.select().where((RegistrationPin.patient == patient)
+                                             & (RegistrationPin.state == PIN_ACTIVE)).exists()
+        _end_active(patient, now, PIN_REVOKED, reason, staff.username)
+    return had
+
+
+def fix_given_name(staff: StaffUser, patient_id: int, given_name: str) -> str:
+    """R2: put the child's given name in Basic Info; return it as stored."""
+    name = " ".join(given_name.split())
+    if not name:
+        raise RegistrationError([Problem("given_name", "Enter the child's given name.")])
+    if len(name) > MAX_NAME:
+        raise RegistrationError([Problem("given_name", f"A given name is at most {MAX_NAME} characters.")])
+    if is_placeholder_name(name):
+        raise RegistrationError([Problem("given_name", f"\"{name}\" is still a placeholder; enter the name the "
+                                         "parents chose.")])
+    with write_transaction():
+        patient = Patient.get_by_id(patient_id)
+        old = patient.given_name
+        patient.given_name, patient.placeholder_name, patient.updated_at = name, False, utcnow()
+        patient.save()
+        audit.record(audit.NAME_FIX, staff=staff.username, patient=patient, detail={"from": old, "to": name})
+    return name

@@ -1,0 +1,152 @@
+"""The slip as a one-page PDF (R14): Letter, A4, or an 80 mm receipt for thermal printers.
+
+fpdf2 is imported inside :func:`render_slip_pdf`, so importing this module costs nothing. The QR
+code is drawn as vector squares from the qrcode matrix, sharp at any printer resolution. Text
+uses the PDF core fonts (Helvetica, Courier): Latin-1, which covers English and Spanish; a
+character outside it prints without its accent, or as "?".
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+
+from kiosk.slip import SlipData, SlipText, qr_matrix, slip_text
+
+LAYOUTS = ("letter", "a4", "receipt")
+
+
+@dataclass(frozen=True)
+class _Layout:
+    width: float  # mm
+    height: float  # mm; 0 means as long as the content (receipt roll)
+    margin: float
+    qr: float  # side of the QR code, quiet zone included
+    body: float  # font sizes in points
+    title: float
+    url: float
+    pin: float
+    line: float  # line height in mm for body text
+
+
+_LAYOUTS = {
+    "letter": _Layout(215.9, 279.4, 20, 60, 12, 18, 20, 16, 6.0),
+    "a4": _Layout(210.0, 297.0, 20, 60, 12, 18, 20, 16, 6.0),
+    "receipt": _Layout(80.0, 0, 4, 46, 9, 12, 12, 12, 4.2),
+}
+_QR_QUIET_ZONE = 4  # modules, as the QR standard asks for on paper
+_ROLL = 1000.0  # mm: the page a receipt is first drawn on to measure its length
+
+
+def render_slip_pdf(slip: SlipData, layout: str = "letter") -> bytes:
+    """The slip as PDF bytes, always one page. ``layout`` is letter, a4 or receipt."""
+    if layout not in _LAYOUTS:
+        raise ValueError(f"slip layout must be one of {', '.join(LAYOUTS)}, not {layout!r}")
+    spec = _LAYOUTS[layout]
+    text = slip_text(slip)
+    matrix = qr_matrix(slip.portal_url)
+    height = spec.height
+    if not height:  # a receipt is cut where the content ends
+        height = _draw(spec, text, matrix, _ROLL, measure=True) + spec.margin
+    return _draw(spec, text, matrix, height)
+
+
+def _draw(spec: _Layout, text: SlipText, matrix: list[list[bool]], height: float, measure: bool = False):
+    from fpdf import FPDF
+    from fpdf.enums import Align, XPos, YPos
+
+    pdf = FPDF(unit="mm", format=(spec.width, height))
+    pdf.set_auto_page_break(False)
+    pdf.set_margins(spec.margin, spec.margin, spec.margin)
+    pdf.set_creator("kiosk")
+    pdf.set_title(_latin1(text.title))
+    pdf.add_page()
+    inner = spec.width - 2 * spec.margin
+    left = spec.margin
+    line = spec.line
+    nl = {"new_x": XPos.LMARGIN, "new_y": YPos.NEXT}
+
+    def write(size: float, value: str, style: str = "", align=Align.C, family: str = "Helvetica", h: float = 0):
+        pdf.set_font(family, style, size)
+        pdf.multi_cell(inner, h or size * 0.45, _latin1(value), align=align, **nl)
+
+    write(spec.body + 1, text.practice, "B")
+    pdf.ln(line * 0.3)
+    write(spec.title, text.title, "B")
+    pdf.ln(line * 0.5)
+    pdf.set_line_width(0.3)
+    pdf.line(left, pdf.get_y(), left + inner, pdf.get_y())
+    pdf.ln(line * 0.5)
+
+    # The QR code, centred, with its quiet zone left white.
+    modules = len(matrix) + 2 * _QR_QUIET_ZONE
+    unit = spec.qr / modules
+    x0 = left + (inner - spec.qr) / 2 + _QR_QUIET_ZONE * unit
+    y0 = pdf.get_y() + _QR_QUIET_ZONE * unit
+    pdf.set_fill_color(0, 0, 0)
+    for r, row in enumerate(matrix):
+        c = 0
+        while c < len(row):
+            if row[c]:
+                start = c
+                while c < len(row) and row[c]:
+                    c += 1
+                pdf.rect(x0 + start * unit, y0 + r * unit, (c - start) * unit, unit, style="F")
+            else:
+                c += 1
+    pdf.set_y(pdf.get_y() + spec.qr - _QR_QUIET_ZONE * unit * 0.5)
+    write(spec.body, text.scan, "I", h=line)
+    pdf.ln(line * 0.5)
+
+    write(spec.body, text.url_label, h=line)
+    write(spec.url, text.url, "B")
+    pdf.ln(line)
+
+    # The children and their PINs: name on the left (wrapping), PIN on the right.
+    pdf.set_font("Courier", "B", spec.pin)
+    pin_width = pdf.get_string_width("MMMMM-MMMMM") + 2
+    name_width = inner - pin_width
+    pdf.set_font("Helvetica", "B", spec.body)
+    pdf.cell(name_width, line, _latin1(text.child_header))
+    pdf.cell(pin_width, line, _latin1(text.pin_header), align=Align.R, **nl)
+    pdf.set_line_width(0.2)
+    pdf.line(left, pdf.get_y(), left + inner, pdf.get_y())
+    row_height = max(line, spec.pin * 0.5)
+    for name, pin in text.children:
+        top = pdf.get_y() + 1
+        pdf.set_xy(left + name_width, top)
+        pdf.set_font(*(("Courier", "B", spec.pin) if _is_pin(pin) else ("Helvetica", "I", spec.body)))
+        pdf.cell(pin_width, row_height, _latin1(pin), align=Align.R)
+        pdf.set_xy(left, top)
+        pdf.set_font("Helvetica", "", spec.body + 1)
+        pdf.multi_cell(name_width, row_height, _latin1(name), align=Align.L, **nl)
+        pdf.set_y(max(pdf.get_y(), top + row_height) + 1)
+        pdf.line(left, pdf.get_y(), left + inner, pdf.get_y())
+    pdf.ln(line * 0.6)
+    write(spec.body + 1, text.expires, "B", align=Align.L, h=line)
+    pdf.ln(line * 0.6)
+
+    write(spec.body + 1, text.steps_header, "B", align=Align.L, h=line)
+    number_width = spec.body * 0.5
+    pdf.set_font("Helvetica", "", spec.body)
+    for n, step in enumerate(text.steps, 1):
+        pdf.cell(number_width, line, f"{n}.")
+        pdf.multi_cell(inner - number_width, line, _latin1(step), align=Align.L, **nl)
+    if measure:
+        return pdf.get_y()
+    return bytes(pdf.output())
+
+
+def _is_pin(value: str) -> bool:
+    return len(value) == 11 and value[5] == "-" and value.replace("-", "").isalpha()
+
+
+def _latin1(value: str) -> str:
+    """Text the core fonts can print: accents kept where Latin-1 has them, dropped otherwise."""
+    try:
+        value.encode("latin-1")
+        return value
+    except UnicodeEncodeError:
+        pass
+    bare = "".join(c for c in unicodedata.normalize("NFKD", value) if not unicodedata.combining(c))
+    return unicodedata.normalize("NFC", bare).encode("latin-1", "replace").decode("latin-1")
