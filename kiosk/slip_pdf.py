@@ -119,7 +119,9 @@ def _draw(spec: _Layout, text: SlipText, matrix: list[list[bool]], height: float
         pdf.cell(pin_width, row_height, _latin1(pin), align=Align.R)
         pdf.set_xy(left, top)
         pdf.set_font("Helvetica", "", spec.body + 1)
-        pdf.multi_cell(name_width, row_height, _latin1(name), align=Align.L, **nl)
+        name = _latin1(name)
+        one_line = pdf.get_string_width(name) <= name_width - 2 * pdf.c_margin
+        pdf.multi_cell(name_width, row_height if one_line else line, name, align=Align.L, **nl)
         pdf.set_y(max(pdf.get_y(), top + row_height) + 1)
         pdf.line(left, pdf.get_y(), left + inner, pdf.get_y())
     pdf.ln(line * 0.6)
