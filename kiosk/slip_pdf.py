@@ -150,5 +150,9 @@ def _latin1(value: str) -> str:
         return value
     except UnicodeEncodeError:
         pass
-    bare = "".join(c for c in unicodedata.normalize("NFKD", value) if not unicodedata.combining(c))
-    return unicodedata.normalize("NFC", bare).encode("latin-1", "replace").decode("latin-1")
+    return "".join(ch if ch <= "\xff" else _bare(ch) for ch in unicodedata.normalize("NFC", value))
+
+
+def _bare(ch: str) -> str:
+    base = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
+    return base if base and all(c <= "\xff" for c in base) else "?"

@@ -1,0 +1,130 @@
+"""Printing a slip (R14) through CUPS, or saving it as a PDF file (O2).
+
+:func:`print_slip` is a plain, blocking function: the UI runs it in a worker thread. It sends the
+PDF to ``lp`` on standard input, so a printed slip leaves no file with PINs on disk (S2). With no
+printer configured, in training mode, or when the printer refuses the job, the PDF is saved in
+``printer.output_dir`` (else ``slips/`` in the data directory) and the message says where.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from kiosk.config import Config
+from kiosk.slip import SlipData
+
+LP_TIMEOUT_SECONDS = 30
+_REQUEST_ID = re.compile(r"request id is (\S+)")
+
+
+@dataclass(frozen=True)
+class PrintOutcome:
+    printed: bool
+    job_id: str | None  # the CUPS job, e.g. "kiosk-pdf-12", when printed
+    pdf_path: Path | None  # the saved PDF; None when printed (nothing with PINs is left on disk)
+    message: str  # plain words for the front desk
+
+
+def job_title(slip: SlipData) -> str:
+    """The job's name in the print queue: no patient name, which anyone at the printer could read."""
+    return f"kiosk slip {slip.batch}".strip()
+
+
+def slip_folder(config: Config) -> Path:
+    return Path(config.printer.output_dir).expanduser() if config.printer.output_dir else config.data_dir / "slips"
+
+
+def print_slip(slip: SlipData, config: Config, *, staff: str = "") -> PrintOutcome:
+    """Print the slip on ``config.printer.name``, or save it as PDF; record it in the audit trail."""
+    from kiosk.slip_pdf import render_slip_pdf
+
+    pdf = render_slip_pdf(slip, config.printer.layout)
+    printer = config.printer.name
+    if config.training:
+        path = save_pdf(pdf, slip, config)
+        outcome = PrintOutcome(False, None, path, f"Training mode: nothing is printed. The slip was saved as {path}.")
+        kind = "saved"
+    elif not printer:
+        path = save_pdf(pdf, slip, config)
+        outcome = PrintOutcome(False, None, path, f"No printer is set up. The slip was saved as {path}.")
+        kind = "saved"
+    else:
+        job_id, problem = send_to_printer(pdf, printer, job_title(slip))
+        if job_id:
+            outcome = PrintOutcome(True, job_id, None, f"The slip was sent to printer {printer} (job {job_id}).")
+            kind = "printed"
+        else:
+            path = save_pdf(pdf, slip, config)
+            outcome = PrintOutcome(False, None, path, f"{problem} The slip was saved as {path}.")
+            kind = "failed"
+    _audit(slip, staff, printer if kind != "saved" else "", kind, outcome)
+    return outcome
+
+
+def send_to_printer(pdf: bytes, printer: str, title: str) -> tuple[str | None, str]:
+    """``lp -d PRINTER -t TITLE -`` with the PDF on stdin: (job id, "") or (None, the problem in words)."""
+    try:
+        done = subprocess.run(["lp", "-d", printer, "-t", title, "-"], input=pdf, capture_output=True,
+                              timeout=LP_TIMEOUT_SECONDS, check=False)
+    except FileNotFoundError:
+        return None, "Printing is not installed on this computer (the CUPS command lp is missing)."
+    except subprocess.TimeoutExpired:
+        return None, f"The print service did not answer within {LP_TIMEOUT_SECONDS} seconds."
+    found = _REQUEST_ID.search(done.stdout.decode(errors="replace"))
+    if done.returncode == 0 and found:
+        return found.group(1), ""
+    return None, f"Printer {printer} did not take the slip: {_plain(done.stderr.decode(errors='replace'))}."
+
+
+def _plain(error: str) -> str:
+    """lp's "lp: Error - The printer or class does not exist." as "the printer or class does not exist"."""
+    text = " ".join(error.split())
+    text = re.sub(r"^lp:\s*", "", text)
+    text = re.sub(r"^(Error|error)\s*[-:]\s*", "", text).rstrip(".")
+    if "Scheduler not responding" in text:
+        return "the print service (CUPS) is not running"
+    return (text[:1].lower() + text[1:]) if text else "lp gave no reason"
+
+
+def save_pdf(pdf: bytes, slip: SlipData, config: Config, *, now: dt.datetime | None = None) -> Path:
+    """Write the PDF readable by its owner only (it holds PINs) under a name that is never reused."""
+    folder = slip_folder(config)
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    stem = f"slip-{(now or dt.datetime.now()):%Y%m%d-%H%M%S}" + (f"-{slip.batch[:12]}" if slip.batch else "")
+    for n in range(1000):
+        path = folder / (f"{stem}.pdf" if n == 0 else f"{stem}-{n}.pdf")
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            continue
+        with os.fdopen(fd, "wb") as out:
+            out.write(pdf)
+        return path
+    raise FileExistsError(f"too many slips named {stem} in {folder}")
+
+
+def _audit(slip: SlipData, staff: str, printer: str, kind: str, outcome: PrintOutcome) -> None:
+    """One PRINT event per child on the slip (S5), when a database is open. Never the PINs."""
+    from kiosk.db import database, write_transaction
+
+    if database.obj is None or not slip.patient_ids:
+        return
+    from kiosk import audit
+    from kiosk.models import Patient
+
+    detail = {
+        "batch": slip.batch,
+        "outcome": kind,  # printed | saved | failed (then saved)
+        "printer": printer,
+        "job": outcome.job_id or "",
+        "file": str(outcome.pdf_path or ""),
+    }
+    with write_transaction():
+        patients = {p.id: p for p in Patient.select().where(Patient.id.in_(slip.patient_ids))}
+        for patient_id in slip.patient_ids:
+            audit.record(audit.PRINT, staff=staff, patient=patients.get(patient_id, patient_id), detail=detail)
