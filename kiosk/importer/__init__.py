@@ -1,0 +1,111 @@
+"""Importing patients and families from the practice's records: CSV and FHIR R4 (O4).
+
+    report = import_files(["patients.ndjson", "relatedpersons.ndjson"], progress=bar)
+    write_template("families.csv")
+
+Importing is idempotent: the same file twice changes nothing, a changed email or phone updates
+the caregiver, nobody is duplicated, and portal status and PINs are never reset. Every rejected
+row or resource is in ``report.problems`` with its file, line or id, and reason.
+
+This package is imported only by the ``kiosk import`` command and the import screen's worker,
+never at start-up. :mod:`kiosk.importer.report` has no database imports (safe for a screen).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from kiosk.importer.report import (  # noqa: F401 - the public names
+    EXIT_NOTHING_READ, EXIT_OK, EXIT_SOME_REJECTED, FileCounts, ImportReport, Problem, Progress,
+)
+
+SUFFIXES_CSV = (".csv", ".tsv", ".txt")
+
+
+def write_template(path: str | Path) -> Path:
+    """Write an example CSV with every documented column (``kiosk import --template FILE``)."""
+    from kiosk.importer.csv_source import write_template as write
+
+    return write(path)
+
+
+def import_files(paths, *, progress: Progress | None = None, roles_path: str | Path | None = None,
+                 staff: str = "") -> ImportReport:
+    """Import CSV and FHIR R4 JSON/NDJSON files into the open store; one audit event per file.
+
+    Raises :class:`kiosk.importer.roles.RolesError` when the roles table is unusable (nothing is
+    imported then). Everything else wrong is in the report.
+    """
+    from kiosk import audit
+    from kiosk.importer.records import Collected
+    from kiosk.importer.roles import load_roles
+    from kiosk.importer.writer import Writer
+
+    started = time.perf_counter()
+    roles = load_roles(roles_path)
+    collected = Collected()
+    counts: dict[str, FileCounts] = {}
+    for path in map(Path, paths):
+        name = _unique_name(path, counts)
+        counts[name] = FileCounts(name)
+        counts[name].readable = _read_file(path, name, collected, roles, progress)
+    links = collected.resolve_links()
+    writer = Writer(collected, links, counts)
+    writer.load()
+    collected.problems += writer.write(progress)
+    report = ImportReport(list(counts.values()), collected.problems)
+    for problem in report.problems:
+        if problem.rejected:
+            counts[problem.file].rejected += 1
+        else:
+            counts[problem.file].warnings += 1
+    for file_counts in report.files:
+        audit.record(audit.IMPORT, staff=staff, detail=file_counts.as_dict())
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _unique_name(path: Path, taken) -> str:
+    name = str(path)
+    number = 2
+    while name in taken:
+        name, number = f"{path} ({number})", number + 1
+    return name
+
+
+def _read_file(path: Path, name: str, collected, roles, progress) -> bool:
+    from kiosk.importer.csv_source import read_csv
+    from kiosk.importer.fhir_source import read_fhir
+
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        collected.reject(name, "file", f"cannot read it: {error.strerror or error}")
+        return False
+    try:
+        text = raw.decode("utf-8-sig")  # a byte-order mark is allowed, not required
+    except UnicodeDecodeError as error:
+        line = raw[:error.start].count(b"\n") + 1
+        collected.reject(name, f"line {line}", "not UTF-8 text (save the export as UTF-8)")
+        return False
+    if progress:
+        progress(f"Reading {path.name}", 0, len(text))
+    looks_json = text.lstrip().startswith(("{", "["))
+    if path.suffix.lower() in SUFFIXES_CSV or not looks_json:
+        readable = read_csv(name, _lines_with_progress(text, path.name, progress), collected, roles)
+    else:
+        readable = read_fhir(name, text, collected, roles, progress)
+    if progress:
+        progress(f"Reading {path.name}", len(text), len(text))
+    return readable
+
+
+def _lines_with_progress(text: str, label: str, progress):
+    done, every = 0, 0
+    for line in text.splitlines(keepends=True):
+        yield line
+        done += len(line)
+        every += 1
+        if progress and every % 5000 == 0:
+            progress(f"Reading {label}", done, len(text))

@@ -1,0 +1,158 @@
+"""Reading the CSV format: one row per patient and caregiver (a patient with two parents is two rows).
+
+Columns (header row required, any order, case and spaces ignored; ``,`` ``;`` or tab separated):
+
+===================== =========================================================================
+chart_number          required; the patient's chart number in the practice's records
+given_name            patient's given name; empty or "Baby Girl" and the like: a placeholder (R2)
+family_name           patient's family name
+birth_date            required; YYYY-MM-DD or MM/DD/YYYY
+sex                   F, M, O or U (female, male, other, unknown)
+language              en or es (English, Spanish)
+caregiver_id          the caregiver's id in the practice's records: the same id in several rows
+                      is one person, so their children are siblings
+caregiver_given_name  caregiver columns may be empty for a patient with no caregiver
+caregiver_family_name
+relationship          a role (Mother, Father, Stepparent, Guardian, Foster parent, Grandparent,
+                      Other) or a code from data/roles.toml (MTH, FTH, PRN, GUARD, MTHFOST, ...)
+authority             Joint, Sole or None; empty: the role's default from data/roles.toml
+email                 caregiver's email
+cell                  caregiver's US cell phone, any punctuation
+carrier               caregiver's cell carrier (a key of data/carriers.toml: verizon, att, ...)
+caregiver_language    en or es
+===================== =========================================================================
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from kiosk.carriers import get_carrier
+from kiosk.importer import clean
+from kiosk.importer.records import CaregiverIn, Collected, LinkIn, PatientIn, placeholder_given_name
+from kiosk.importer.roles import RoleTable
+from kiosk.models import AUTHORITIES, fold
+from kiosk.names import is_placeholder_name
+
+PATIENT_COLUMNS = ("chart_number", "given_name", "family_name", "birth_date", "sex", "language")
+CAREGIVER_COLUMNS = ("caregiver_id", "caregiver_given_name", "caregiver_family_name", "relationship",
+                     "authority", "email", "cell", "carrier", "caregiver_language")
+COLUMNS = PATIENT_COLUMNS + CAREGIVER_COLUMNS
+REQUIRED = ("chart_number", "birth_date")
+
+TEMPLATE_ROWS = [
+    ["10001", "Ana", "García López", "2016-03-14", "F", "es", "C-501", "María", "López", "Mother", "",
+     "maria.lopez@example.org", "(555) 201-3344", "verizon", "es"],
+    ["10001", "Ana", "García López", "2016-03-14", "F", "es", "C-502", "José", "García", "FTH", "Joint",
+     "", "555-201-7788", "", "es"],
+    ["10002", "Luis", "García López", "2019-11-02", "M", "es", "C-501", "María", "López", "Mother", "",
+     "maria.lopez@example.org", "(555) 201-3344", "verizon", "es"],
+    ["10003", "Baby Girl", "Nguyen", "2026-11-20", "F", "en", "C-610", "Linh", "Nguyen", "MTH", "",
+     "linh.nguyen@example.org", "", "", "en"],
+    ["10004", "Jordan", "Smith", "2012-06-30", "U", "en", "C-720", "Pat", "Smith", "MTHFOST", "Sole",
+     "", "555 330 1200", "", "en"],
+]
+
+
+def write_template(path: str | Path) -> Path:
+    """An example CSV with every column, a family of two siblings and a placeholder newborn."""
+    path = Path(path)
+    with path.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(COLUMNS)
+        writer.writerows(TEMPLATE_ROWS)
+    return path
+
+
+def _header_key(name: str) -> str:
+    return "_".join(name.strip().lower().replace("-", " ").split())
+
+
+def read_csv(name: str, lines: Iterable[str], into: Collected, roles: RoleTable) -> bool:
+    """Read rows into ``into``; False (and a rejection) when the file is not a usable CSV."""
+    lines = iter(lines)
+    first = next(lines, "")
+    delimiter = max(",;\t", key=first.count)
+    reader = csv.reader(_chain(first, lines), delimiter=delimiter)
+    header = [_header_key(column) for column in next(reader, [])]
+    missing = [column for column in REQUIRED if column not in header]
+    if missing:
+        into.reject(name, "line 1", f"not a kiosk CSV: no {' or '.join(missing)} column "
+                                    f"(write an example with `kiosk import --template FILE`)")
+        return False
+    unknown = [column for column in header if column and column not in COLUMNS]
+    if unknown:
+        into.warn(name, "line 1", f"columns ignored: {', '.join(unknown)}")
+    index = {column: header.index(column) for column in COLUMNS if column in header}
+    for row in reader:
+        where = f"line {reader.line_num}"
+        if not any(cell.strip() for cell in row):
+            continue
+        values = {column: (row[i].strip() if i < len(row) else "") for column, i in index.items()}
+        _read_row(name, where, values, into, roles)
+    return True
+
+
+def _chain(first: str, rest: Iterator[str]) -> Iterator[str]:
+    yield first
+    yield from rest
+
+
+def _read_row(name: str, where: str, row: dict[str, str], into: Collected, roles: RoleTable) -> None:
+    chart = row.get("chart_number", "")
+    if not chart:
+        into.reject(name, where, "no chart number")
+        return
+    try:
+        dob = clean.birth_date(row.get("birth_date"))
+        sex = clean.sex_code(row.get("sex"))
+    except clean.BadValue as error:
+        into.reject(name, where, str(error))
+        return
+    given, family = row.get("given_name", ""), row.get("family_name", "")
+    if not given:
+        given = placeholder_given_name(sex, dob)
+    language = clean.language_code(row.get("language"))
+    if row.get("language") and language is None:
+        into.warn(name, where, f"language {row['language']!r} is not offered; English is used")
+    patient = PatientIn(name, where, chart, given, family, dob, sex, language, is_placeholder_name(given))
+    if not into.add_patient(patient):
+        return
+    if any(row.get(column) for column in CAREGIVER_COLUMNS):
+        _read_caregiver(name, where, chart, row, into, roles)
+
+
+def _read_caregiver(name: str, where: str, chart: str, row: dict[str, str], into: Collected,
+                    roles: RoleTable) -> None:
+    given, family = row.get("caregiver_given_name", ""), row.get("caregiver_family_name", "")
+    if not (given or family):
+        into.reject(name, where, "caregiver not imported: no caregiver name (the patient was imported)")
+        return
+    authority = row.get("authority", "").capitalize()
+    if authority and authority not in AUTHORITIES:
+        into.reject(name, where, f"caregiver not imported: authority {row['authority']!r} is not Joint, Sole or None")
+        return
+    match = roles.match([row.get("relationship", "")])
+    if match.unknown_codes:
+        into.warn(name, where, f"relationship {match.unknown_codes[0]!r} is not in the roles table; imported as Other")
+    raw_cell, raw_email = row.get("cell", ""), row.get("email", "")
+    cell, email = clean.us_cell(raw_cell), clean.email_address(raw_email)
+    if raw_cell and not cell:
+        into.warn(name, where, f"cell {raw_cell!r} is not a US 10-digit number; left blank")
+    if raw_email and not email:
+        into.warn(name, where, f"email {raw_email!r} is not an email address; left blank")
+    carrier = row.get("carrier", "").lower()
+    if carrier and get_carrier(carrier) is None:
+        into.warn(name, where, f"carrier {row['carrier']!r} is not in the carrier table; left blank")
+        carrier = ""
+    language = clean.language_code(row.get("caregiver_language"))
+    key = (f"csv:{row['caregiver_id']}" if row.get("caregiver_id")
+           else f"csv:{chart}:{fold(given)}:{fold(family)}")
+    caregiver = into.add_caregiver(CaregiverIn(
+        name, where, key, given, family, email, cell, carrier, language,
+        contact=clean.digits(raw_cell) or email.lower(),
+    ))
+    into.add_link(LinkIn(name, where, caregiver, match.role, authority or match.authority,
+                         explicit_authority=bool(authority), chart=chart))
