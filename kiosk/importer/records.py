@@ -103,6 +103,9 @@ class Collected:
         if known is None:
             self.patients[patient.chart] = patient
         else:
+            if known.file != patient.file:
+                self.warn(patient.file, patient.where,
+                          f"same patient as {known.file}, {known.where} (chart {patient.chart}): merged")
             for name in ("sex", "language"):
                 if getattr(patient, name) is not None:
                     setattr(known, name, getattr(patient, name))
