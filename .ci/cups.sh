@@ -44,8 +44,11 @@ dpkg -s printer-driver-cups-pdf >/dev/null 2>&1 || missing+=(printer-driver-cups
 if ((${#missing[@]})); then
     say "installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    # apt-get update only when the package lists are missing or stale (the install fails).
+    if ! apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2>&1; then
+        apt-get update -qq
+        apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    fi
 fi
 
 # 2. cupsd, started here unless it already answers.
