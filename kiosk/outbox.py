@@ -1,18 +1,382 @@
-"""The outbox (O3): welcome messages are written with the PINs they carry, then delivered."""
+"""The outbox (O3): welcome messages are written with the PINs they carry, then delivered.
+
+A message's life: ``queued`` -> ``sending`` -> ``sent`` (body erased, S2), or back to ``queued``
+with a later ``next_attempt_at`` after a temporary failure, or ``failed`` with the reason.
+
+- **Written with the PINs.** :func:`enqueue` joins the caller's transaction: the registration
+  and its message land together or not at all.
+- **Delivered with retries.** :func:`deliver_due` sends what is due, one message at a time. A
+  temporary problem (server unreachable, 4xx reply) keeps the message queued and waits 1, 2, 4 ...
+  minutes (at most an hour) before the next try; after :data:`MAX_ATTEMPTS` tries it is
+  ``failed``. A permanent problem (login refused 535, address refused 550) fails it at once with
+  the reason. When the server itself is the problem (unreachable, login refused) the run stops
+  there, so the other messages keep their attempts and nobody's account is locked by a storm of
+  bad logins.
+- **Never silently sent twice.** Before talking to the server a message is marked ``sending``,
+  its attempt counted and a lease (:data:`SENDING_LEASE`) set in ``next_attempt_at``, in a
+  transaction of its own. If kiosk stops between the server accepting the message and the row
+  being marked ``sent``, the row is still ``sending`` when its lease runs out. Policy: such a row
+  is **not resent automatically**. The next run marks it ``failed`` with the reason
+  :data:`INTERRUPTED` so the front desk can check with the family and press Retry, which sends
+  it again under the same Message-ID (a receiving server that de-duplicates drops the copy). A
+  row still inside its lease belongs to a run that may be alive (another desk, cron) and is left
+  alone.
+- **Training mode** (O2) sends nothing: each message is marked ``sent`` with the note
+  ``training: not sent`` and its body erased, exactly as a real delivery would leave it.
+- **Nothing to steal.** The body holds the plain PINs, so it is erased in the same transaction
+  that marks the message sent; SQLite overwrites freed space (``secure_delete``) and the WAL is
+  checkpointed and truncated after a run that sent anything. Failed messages keep their body so
+  Retry can send them. Neither bodies nor PINs are ever logged or written to the audit trail.
+
+The send itself is behind :class:`Sender`, one per channel (email; text through the carrier's
+email-to-SMS gateway), so an SMS provider can be added later as one more class.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
+from dataclasses import dataclass
+from typing import Callable, Mapping, Protocol
 
-from kiosk.models import OutboxMessage
+from peewee import fn
+
+from kiosk import audit
+from kiosk.carriers import get_carrier
+from kiosk.config import Config
+from kiosk.contact import valid_email
+from kiosk.db import database, is_sqlite, write_transaction
+from kiosk.models import OutboxMessage, Patient, RegistrationPin, utcnow
 from kiosk.welcome import Welcome
 
+QUEUED, SENDING, SENT, FAILED = "queued", "sending", "sent", "failed"
+STATES = (QUEUED, SENDING, SENT, FAILED)
+EMAIL, TEXT = "email", "text"
+CHANNELS = (EMAIL, TEXT)
+
+MAX_ATTEMPTS = 12  # 1+2+4+...+60+60...: about seven hours of outage before a message is failed
+FIRST_RETRY = dt.timedelta(minutes=1)
+LONGEST_WAIT = dt.timedelta(hours=1)
+SENDING_LEASE = dt.timedelta(minutes=10)  # longer than any one SMTP conversation can take
+TRAINING_NOTE = "training: not sent"
+INTERRUPTED = ("interrupted while sending: it may have been sent. Check with the family before you retry; "
+               "a retry sends the same message again")
+
+
+class OutboxError(ValueError):
+    """A request the outbox cannot do; the message says why in plain words."""
+
+
+# ---------------------------------------------------------------- writing (inside the registration)
 
 def enqueue(*, batch: str, channel: str, recipient: str, welcome: Welcome, language: str = "en",
             carrier: str = "") -> str:
-    """Write one queued message inside the caller's transaction; return its Message-ID."""
+    """Write one queued message inside the caller's transaction; return its Message-ID.
+
+    ``channel`` "email": ``recipient`` is the address. ``channel`` "text": ``recipient`` is the
+    cell number (any common way of writing it) and ``carrier`` the carrier key; the message goes
+    to the carrier's gateway with the short body. Raises :class:`OutboxError` on a bad address,
+    which rolls back the caller's transaction: no PINs without their message.
+    """
+    if channel == EMAIL:
+        if not valid_email(recipient):
+            raise OutboxError(f"{recipient!r} is not an email address kiosk can send to")
+        subject, text, html = welcome.subject, welcome.text, welcome.html
+    elif channel == TEXT:
+        found = get_carrier(carrier)
+        if found is None:
+            raise OutboxError(f"a text message needs the family's cell carrier (not {carrier!r})")
+        try:
+            recipient = found.address_for(recipient)
+        except ValueError as error:
+            raise OutboxError(str(error)) from None
+        subject, text, html = welcome.subject, welcome.sms or welcome.text, ""
+    else:
+        raise OutboxError(f"channel must be email or text, not {channel!r}")
     message_id = f"<{secrets.token_hex(16)}@kiosk>"
-    OutboxMessage.create(message_id=message_id, batch=batch, channel=channel, recipient=recipient,
-                         carrier=carrier, language=language, subject=welcome.subject,
-                         body_text=welcome.text, body_html=welcome.html)
+    with write_transaction():
+        OutboxMessage.create(message_id=message_id, batch=batch, channel=channel, recipient=recipient,
+                             carrier=carrier if channel == TEXT else "", language=language, subject=subject,
+                             body_text=text, body_html=html)
     return message_id
+
+
+# ---------------------------------------------------------------- sending
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message as a :class:`Sender` sees it."""
+
+    message_id: str
+    channel: str
+    recipient: str
+    subject: str
+    text: str
+    html: str
+    language: str
+
+
+class SendFailure(Exception):
+    """A message was not delivered. ``permanent``: trying again will not help. ``stop``: the
+    problem is the server or its settings, so the run stops instead of failing every message."""
+
+    def __init__(self, reason: str, *, permanent: bool, stop: bool = False):
+        super().__init__(reason)
+        self.reason, self.permanent, self.stop = reason, permanent, stop
+
+
+class Sender(Protocol):
+    """Delivers messages of one channel. ``send`` returns a note to keep ("" for none) or raises
+    :class:`SendFailure`; ``close`` ends any connection."""
+
+    def send(self, message: Outgoing) -> str: ...
+
+    def close(self) -> None: ...
+
+
+class TrainingSender:
+    """Training mode (O2): nothing leaves the machine."""
+
+    def send(self, message: Outgoing) -> str:
+        return TRAINING_NOTE
+
+    def close(self) -> None:
+        pass
+
+
+def senders_for(config: Config) -> dict[str, Sender]:
+    """The sender for each channel under this configuration."""
+    if config.training:
+        return {EMAIL: TrainingSender(), TEXT: TrainingSender()}
+    from kiosk.mail import smtp_senders  # smtplib and email load only when something is sent
+
+    return smtp_senders(config.smtp, practice_name=_practice_name(config))
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    deferred: int = 0  # temporary failure: still queued, tried again later
+    failed: int = 0  # failed now (permanent, or out of attempts)
+    interrupted: int = 0  # found "sending" past its lease: failed, staff decide (see module docs)
+    problem: str = ""  # why the run stopped early, in plain words ("" when it did not)
+
+    def summary(self) -> str:
+        parts = [f"{self.sent} sent", f"{self.deferred} to retry later", f"{self.failed} failed"]
+        if self.interrupted:
+            parts.append(f"{self.interrupted} interrupted (check with the family, then retry)")
+        return ", ".join(parts) + (f". Stopped: {self.problem}" if self.problem else "")
+
+
+def deliver_due(config: Config, now: dt.datetime | None = None, limit: int = 100,
+                senders: Mapping[str, Sender] | None = None) -> DeliveryReport:
+    """Send the messages that are due (at most ``limit``) and record each outcome.
+
+    Safe to run from several places at once (app worker threads, ``kiosk outbox send`` from cron):
+    a message is claimed by one run only. ``now`` fixes the clock (naive UTC) for tests.
+    """
+    clock: Callable[[], dt.datetime] = (lambda: now) if now is not None else utcnow
+    report = DeliveryReport()
+    report.interrupted = _fail_interrupted(clock())
+    if not OutboxMessage.select().where(OutboxMessage.state == QUEUED, OutboxMessage.next_attempt_at <= clock()).exists():
+        return report
+    if senders is None:
+        if not config.training and not config.smtp.host:
+            report.problem = "no mail server is set up (smtp.host): messages stay queued"
+            return report
+        senders = senders_for(config)
+    try:
+        for _ in range(limit):
+            row = _claim_next(clock())
+            if row is None:
+                break
+            sender = senders.get(row.channel)
+            try:
+                if sender is None:
+                    raise SendFailure(f"no way to send {row.channel!r} messages is set up", permanent=True)
+                note = sender.send(_outgoing(row))
+            except SendFailure as failure:
+                _record_failure(row, failure, clock(), report)
+                if failure.stop:
+                    report.problem = failure.reason
+                    break
+            else:
+                _record_sent(row, note, clock())
+                report.sent += 1
+    finally:
+        for sender in {id(s): s for s in senders.values()}.values():  # channels may share one
+            sender.close()
+    if report.sent:
+        _truncate_wal()
+    return report
+
+
+def _practice_name(config: Config) -> str:
+    from kiosk.store import practice_settings
+
+    try:
+        return practice_settings().name
+    except Exception:  # no practice row yet: the configured name is the right one
+        return config.practice.name
+
+
+def _claim_next(now: dt.datetime) -> OutboxMessage | None:
+    """Mark the next due message ``sending`` (one attempt more, a lease) and commit, or None."""
+    while True:
+        with write_transaction():
+            row = (OutboxMessage.select(OutboxMessage.id)
+                   .where(OutboxMessage.state == QUEUED, OutboxMessage.next_attempt_at <= now)
+                   .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).first())
+            if row is None:
+                return None
+            claimed = (OutboxMessage.update(state=SENDING, attempts=OutboxMessage.attempts + 1,
+                                            next_attempt_at=now + SENDING_LEASE)
+                       .where(OutboxMessage.id == row.id, OutboxMessage.state == QUEUED).execute())
+        if claimed:  # else another run took it first: look again
+            return OutboxMessage.get_by_id(row.id)
+
+
+def _outgoing(row: OutboxMessage) -> Outgoing:
+    return Outgoing(row.message_id, row.channel, row.recipient, row.subject, row.body_text, row.body_html,
+                    row.language)
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    """How long to wait after the ``attempts``-th try failed for a temporary reason."""
+    return min(FIRST_RETRY * 2 ** max(attempts - 1, 0), LONGEST_WAIT)
+
+
+def _record_sent(row: OutboxMessage, note: str, now: dt.datetime) -> None:
+    with write_transaction():
+        OutboxMessage.update(state=SENT, sent_at=now, next_attempt_at=now, last_error=note,
+                             body_text="", body_html="").where(OutboxMessage.id == row.id).execute()
+        _audit(audit.SEND, row, note=note)
+
+
+def _record_failure(row: OutboxMessage, failure: SendFailure, now: dt.datetime, report: DeliveryReport) -> None:
+    with write_transaction():
+        if failure.permanent or row.attempts >= MAX_ATTEMPTS:
+            reason = failure.reason if failure.permanent else f"gave up after {row.attempts} tries: {failure.reason}"
+            OutboxMessage.update(state=FAILED, next_attempt_at=now, last_error=reason).where(
+                OutboxMessage.id == row.id).execute()
+            _audit(audit.SEND_FAILED, row, reason=reason)
+            report.failed += 1
+        else:
+            OutboxMessage.update(state=QUEUED, next_attempt_at=now + backoff(row.attempts),
+                                 last_error=failure.reason).where(OutboxMessage.id == row.id).execute()
+            report.deferred += 1
+
+
+def _fail_interrupted(now: dt.datetime) -> int:
+    """Rows left ``sending`` past their lease: fail them for staff to decide (never resend blindly)."""
+    count = 0
+    stale = OutboxMessage.select().where(OutboxMessage.state == SENDING, OutboxMessage.next_attempt_at <= now)
+    for row in stale:
+        with write_transaction():
+            if OutboxMessage.update(state=FAILED, last_error=INTERRUPTED).where(
+                    OutboxMessage.id == row.id, OutboxMessage.state == SENDING,
+                    OutboxMessage.next_attempt_at <= now).execute():
+                _audit(audit.SEND_FAILED, row, reason=INTERRUPTED)
+                count += 1
+    return count
+
+
+def _audit(action: str, row: OutboxMessage, **extra: str) -> None:
+    """One event per child in the message's family batch; never the body, never a PIN."""
+    detail = {"message_id": row.message_id, "batch": row.batch, "channel": row.channel,
+              "to": mask_recipient(row.channel, row.recipient), "attempts": row.attempts,
+              **{key: value for key, value in extra.items() if value}}
+    patients = list(Patient.select().join(RegistrationPin).where(RegistrationPin.batch == row.batch).distinct())
+    for patient in patients or [None]:
+        audit.record(action, patient=patient, detail=detail)
+
+
+def _truncate_wal() -> None:
+    """Erased bodies must not linger in the WAL file: checkpoint it and cut it to zero (best effort)."""
+    if is_sqlite():
+        try:
+            database.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        except Exception:  # another desk is busy; its next checkpoint overwrites the frames
+            pass
+
+
+# ---------------------------------------------------------------- what the front desk sees
+
+@dataclass(frozen=True)
+class MessageRow:
+    """One outbox message for a list on screen: no body, the recipient masked."""
+
+    id: int
+    message_id: str
+    batch: str
+    channel: str
+    recipient: str  # masked: c***@example.com, ***-***-0101
+    carrier: str  # carrier name for a text message
+    language: str
+    subject: str
+    state: str
+    attempts: int
+    reason: str  # why it failed or is waiting, or a note (training: not sent)
+    created_at: dt.datetime
+    next_attempt_at: dt.datetime
+    sent_at: dt.datetime | None
+
+
+def mask_recipient(channel: str, recipient: str) -> str:
+    """Enough to recognise whom a message is for, not enough to read off an address or number."""
+    local, _, domain = recipient.rpartition("@")
+    if channel == TEXT:
+        return f"***-***-{local[-4:]}"
+    return f"{local[:1]}***@{domain}"
+
+
+def _row(message: OutboxMessage) -> MessageRow:
+    carrier = get_carrier(message.carrier) if message.carrier else None
+    return MessageRow(message.id, message.message_id, message.batch, message.channel,
+                      mask_recipient(message.channel, message.recipient), carrier.name if carrier else message.carrier,
+                      message.language, message.subject, message.state, message.attempts, message.last_error,
+                      message.created_at, message.next_attempt_at, message.sent_at)
+
+
+_LISTED = (OutboxMessage.id, OutboxMessage.message_id, OutboxMessage.batch, OutboxMessage.channel,
+           OutboxMessage.recipient, OutboxMessage.carrier, OutboxMessage.language, OutboxMessage.subject,
+           OutboxMessage.state, OutboxMessage.attempts, OutboxMessage.last_error, OutboxMessage.created_at,
+           OutboxMessage.next_attempt_at, OutboxMessage.sent_at)
+
+
+def list_messages(state: str | None = None, limit: int = 200, batch: str | None = None) -> list[MessageRow]:
+    """Newest first; ``state`` one of queued, sending, sent, failed (None: all)."""
+    query = OutboxMessage.select(*_LISTED)  # the bodies are never read for a list
+    if state is not None:
+        if state not in STATES:
+            raise OutboxError(f"state must be one of {', '.join(STATES)}, not {state!r}")
+        query = query.where(OutboxMessage.state == state)
+    if batch is not None:
+        query = query.where(OutboxMessage.batch == batch)
+    return [_row(m) for m in query.order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc()).limit(limit)]
+
+
+def count_messages() -> dict[str, int]:
+    """How many messages are in each state (every state present, 0 when none)."""
+    counts = dict.fromkeys(STATES, 0)
+    for state, count in (OutboxMessage.select(OutboxMessage.state, fn.COUNT(OutboxMessage.id))
+                         .group_by(OutboxMessage.state).tuples()):
+        counts[state] = count
+    return counts
+
+
+def retry_message(message_id: int, now: dt.datetime | None = None) -> MessageRow:
+    """Queue a failed message again, due now, with a fresh set of tries and the same Message-ID."""
+    now = now or utcnow()
+    with write_transaction():
+        message = OutboxMessage.get_or_none(OutboxMessage.id == message_id)
+        if message is None:
+            raise OutboxError(f"there is no message {message_id}")
+        if message.state == SENT:
+            raise OutboxError("this message was already sent")
+        if message.state == SENDING:
+            raise OutboxError("this message is being sent right now")
+        OutboxMessage.update(state=QUEUED, attempts=0, next_attempt_at=now, last_error="").where(
+            OutboxMessage.id == message.id).execute()
+    return _row(OutboxMessage.get_by_id(message_id))
+
