@@ -22,6 +22,7 @@ SQLITE_PRAGMAS = {
     "busy_timeout": 10_000,  # ms: another desk's write waits, it does not fail
     "synchronous": "normal",
     "cache_size": -16_000,  # KiB
+    "secure_delete": 1,  # erased text (a sent message's PINs, S2) is overwritten, not left in free space
 }
 
 
