@@ -6,15 +6,22 @@ Navigation (every screen goes through these, so the lock screen and parent mode 
 - ``open_registration(patient_id, second_parent=False)``: the registration window (seed 002/003/004).
 - ``show_slip(result)``: the slip preview for an IssueResult (R14).
 - ``start_parent_mode(result)``: hand the kiosk to the parent (R11, issue 7).
-- ``lock()``: the idle lock (S6); ``sign_out()``.
+- ``lock(end_parent_mode=False)``: the idle lock (S6), also on ctrl+l; ``unlock(user)``; ``sign_out()``.
+- ``open_import()``: the import screen (O4), for administrators.
+
+Idle tracking: every key or mouse event the terminal sends (keys typed into an Input included)
+resets ``last_activity``; a timer calls ``check_idle_lock()``, which locks after ``idle_seconds``
+(default: the practice's ``idle_lock_minutes``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+from textual import events
 from textual.app import App
 from textual.binding import Binding
 from textual.worker import Worker, WorkerState
@@ -37,7 +44,11 @@ class KioskApp(App[None]):
     TITLE = "kiosk"
     CSS_PATH = "app.tcss"
     ENABLE_COMMAND_PALETTE = False
-    BINDINGS = [Binding("ctrl+q", "quit", "Quit", show=False, priority=True)]
+    BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
+        Binding("ctrl+l", "lock", "Lock", priority=True),
+    ]
+    IDLE_CHECK_SECONDS = 5.0
 
     def __init__(self, config: Config, *, clock: Clock | None = None):
         super().__init__()
@@ -46,6 +57,8 @@ class KioskApp(App[None]):
         self.session: StaffUser | None = None
         self.practice: PracticeSettings = practice_settings()
         self.sub_title = self.practice.name + ("  —  TRAINING" if config.training else "")
+        self.idle_seconds: float | None = None  # None: the practice's idle_lock_minutes
+        self.last_activity = time.monotonic()
 
     @property
     def training(self) -> bool:
@@ -55,10 +68,47 @@ class KioskApp(App[None]):
         from screens.signin import SignInScreen
 
         self.push_screen(SignInScreen())
+        self.set_interval(self.IDLE_CHECK_SECONDS, self.check_idle_lock)
+
+    # -- idle lock (S6) -----------------------------------------------------------------------
+    async def on_event(self, event: events.Event) -> None:
+        # Every key and mouse event reaches the App first, before it goes to the focused widget.
+        if isinstance(event, events.InputEvent) and not event.is_forwarded:
+            self.last_activity = time.monotonic()
+        await super().on_event(event)
+
+    @property
+    def idle_timeout(self) -> float:
+        if self.idle_seconds is not None:
+            return self.idle_seconds
+        return float(self.practice.idle_lock_minutes) * 60
+
+    @property
+    def locked(self) -> bool:
+        from screens.lock import LockScreen
+
+        return any(isinstance(screen, LockScreen) for screen in self.screen_stack)
+
+    def check_idle_lock(self, now: float | None = None) -> bool:
+        """Lock if nobody has touched the keyboard or mouse for ``idle_timeout``; True if it locked."""
+        now = time.monotonic() if now is None else now
+        if self.session is None or self.locked or now - self.last_activity < self.idle_timeout:
+            return False
+        self.lock()
+        return True
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "lock":
+            return self.session is not None and not self.locked
+        return True
+
+    def action_lock(self) -> None:
+        self.lock()
 
     # -- navigation ---------------------------------------------------------------------------
     def signed_in(self, user: StaffUser) -> None:
         self.session = user
+        self.last_activity = time.monotonic()
         self.show_search()
 
     def show_search(self) -> None:
@@ -85,6 +135,38 @@ class KioskApp(App[None]):
         from screens.parent import ParentModeScreen
 
         self.push_screen(ParentModeScreen(result))
+
+    def open_import(self) -> None:
+        from screens.import_screen import ImportScreen
+
+        self.push_screen(ImportScreen())
+
+    def lock(self, *, end_parent_mode: bool = False) -> None:
+        """Hide everything behind the lock screen; with ``end_parent_mode``, first close parent mode."""
+        from screens.lock import LockScreen
+
+        if end_parent_mode:
+            stack = self.screen_stack
+            first = next((i for i, screen in enumerate(stack) if getattr(screen, "parent_mode", False)), None)
+            if first is not None:
+                for _ in range(len(stack) - first):
+                    self.pop_screen()
+        if self.session is None or self.locked:
+            return
+        self.push_screen(LockScreen())
+        self.refresh_bindings()
+
+    def unlock(self, user: StaffUser) -> None:
+        """The same staff member carries on where they were; someone else starts fresh."""
+        from screens.lock import LockScreen
+
+        if self.session is not None and user.id == self.session.id:
+            self.last_activity = time.monotonic()
+            if isinstance(self.screen, LockScreen):
+                self.pop_screen()
+            self.refresh_bindings()
+        else:
+            self.signed_in(user)
 
     def sign_out(self) -> None:
         from screens.signin import SignInScreen

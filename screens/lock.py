@@ -1,0 +1,57 @@
+"""The idle lock (S6): an opaque screen that hides every patient detail until a staff member signs in.
+
+The same staff member's password returns them exactly where they were; someone else's sign-in
+("Not you?") starts fresh at the search.
+"""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Container, Vertical
+from textual.widgets import Footer, Header, Input, Label, Static
+
+from kiosk.staff import StaffUser
+from screens.signin import CredentialsScreen
+from screens.widgets import FieldError, TrainingBanner
+
+
+class LockScreen(CredentialsScreen):
+    """A full screen (not a modal): nothing of the screens below shows through."""
+
+    AUTO_FOCUS = "#password"
+    BINDINGS = [
+        ("ctrl+n", "someone_else", "Not you?"),
+        ("ctrl+o", "sign_out", "Sign out"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        user = self.app.session
+        who = f"{user.display_name} ({user.username})" if user else ""
+        yield TrainingBanner()
+        yield Header()
+        with Container(classes="form-page"):
+            with Vertical(id="lock-form", classes="form-box"):
+                yield Static("Screen locked", classes="form-title")
+                yield Label(f"Signed in: {who}", id="lock-user", markup=False)
+                yield Label("Password")
+                yield Input(id="password", password=True, placeholder="your password to carry on")
+                yield FieldError(id="password-error")
+                yield Label("Not you? Sign in as someone else (username):")
+                yield Input(id="username", placeholder="leave empty to carry on as yourself")
+        yield Footer()
+
+    def action_someone_else(self) -> None:
+        self.query_one("#username", Input).focus()
+
+    def action_sign_out(self) -> None:
+        self.app.sign_out()
+
+    def credentials(self) -> tuple[str, str] | None:
+        current = self.app.session
+        username = self.query_one("#username", Input).value.strip() or (current.username if current else "")
+        password = self.query_one("#password", Input).value
+        self.query_one("#password-error", FieldError).show("" if password else "Enter your password.")
+        return (username, password) if password and username else None
+
+    def accepted(self, user: StaffUser) -> None:
+        self.app.unlock(user)

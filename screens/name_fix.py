@@ -1,0 +1,53 @@
+"""R2: put the child's given name in Basic Info before a PIN is issued (a small form)."""
+
+from __future__ import annotations
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Footer, Input, Label, Static
+
+from kiosk.names import placeholder_message
+from kiosk.registration import RegistrationError, fix_given_name
+from screens.widgets import FieldError
+
+
+class NameFixScreen(ModalScreen[str | None]):
+    """Returns the given name as stored, or None when the desk cancels."""
+
+    AUTO_FOCUS = "#given-name"
+    BINDINGS = [("escape", "cancel", "Cancel")]
+
+    def __init__(self, patient_id: int, given_name: str, family_name: str) -> None:
+        super().__init__()
+        self.patient_id = patient_id
+        self.given_name = given_name
+        self.family_name = family_name
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="name-fix", classes="dialog"):
+            yield Static("Fix the child's given name (R2)", classes="form-title")
+            yield Label(placeholder_message(self.given_name), markup=False, classes="explain")
+            yield Label(f"Given name (family name: {self.family_name})", markup=False)
+            yield Input(id="given-name", placeholder="the name the parents chose")
+            yield FieldError(id="given-name-error")
+            yield Static("Enter: save and continue to registration    Esc: cancel", classes="hint")
+        yield Footer()
+
+    @on(Input.Submitted, "#given-name")
+    def _submitted(self, event: Input.Submitted) -> None:
+        self._save(event.value)
+
+    @work(thread=True, exclusive=True, group="name-fix", name="Fix given name")
+    def _save(self, text: str) -> None:
+        try:
+            name = fix_given_name(self.app.session, self.patient_id, text)
+        except RegistrationError as error:
+            message = " ".join(p.message for p in error.problems)
+            self.app.call_from_thread(self.query_one("#given-name-error", FieldError).show, message)
+            return
+        self.app.call_from_thread(self.dismiss, name)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,140 @@
+"""The patient's account page (seed 003 step 3): Basic Info, portal status, PIN/VQ state,
+Associations and caregivers; "Register Patient" (or, once Registered, "Generate PIN") from here."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Label, Static
+
+from kiosk.models import REGISTERED
+from kiosk.names import placeholder_message
+from kiosk.patients import PatientAccount, age_text, patient_account
+from kiosk.registration import staff_may_issue
+from screens.name_fix import NameFixScreen
+from screens.widgets import FieldError, TrainingBanner
+
+
+def basic_info(account: PatientAccount, today) -> Text:
+    """Basic Info as plain text (names are data, never markup)."""
+    patient = account.patient
+    lines = [
+        ("Name", f"{patient.family_name}, {patient.given_name}"),
+        ("Date of birth", f"{patient.dob:%m/%d/%Y}  ({age_text(patient.dob, today)})"),
+        ("Sex", account.sex or "—"),
+        ("Chart number", account.chart_number or "—"),
+        ("Portal status", patient.status_label),
+        ("PIN / VQ", patient.pin_state),
+    ]
+    return Text("\n").join(Text.assemble((f"{label:<14}", "bold"), value) for label, value in lines)
+
+
+class PatientScreen(Screen[None]):
+    BINDINGS = [
+        ("r", "register", "Register Patient"),
+        ("g", "generate_pin", "Generate PIN"),
+        ("escape", "back", "Back"),
+    ]
+
+    def __init__(self, patient_id: int) -> None:
+        super().__init__()
+        self.patient_id = patient_id
+        self.account: PatientAccount | None = None
+
+    def compose(self) -> ComposeResult:
+        yield TrainingBanner()
+        yield Header()
+        with VerticalScroll(id="patient-page"):
+            yield Static("Loading…", id="patient-title", classes="form-title", markup=False)
+            yield Static("", id="basic-info", markup=False)
+            yield Label("", id="placeholder-note", markup=False, classes="explain")
+            yield FieldError(id="action-error")
+            yield Label("Associations (portal accounts)", classes="section-title")
+            associations = DataTable(id="associations", cursor_type="row", show_cursor=False)
+            associations.add_columns("Account", "Email", "Access", "Since")
+            yield associations
+            yield Label("Caregivers", classes="section-title")
+            caregivers = DataTable(id="caregivers", cursor_type="row", show_cursor=False)
+            caregivers.add_columns("Name", "Role", "Authority", "Email", "Cell")
+            yield caregivers
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._load()
+
+    def on_screen_resume(self) -> None:
+        if self.account is not None:
+            self._load()  # back from registration: status and PIN state may have changed
+
+    @work(thread=True, exclusive=True, group="patient", name="Patient account")
+    def _load(self) -> None:
+        account = patient_account(self.patient_id, today=self.app.clock.today())
+        self.app.call_from_thread(self._show, account)
+
+    def _show(self, account: PatientAccount) -> None:
+        self.account = account
+        patient = account.patient
+        self.query_one("#patient-title", Static).update(f"{patient.given_name} {patient.family_name}")
+        self.query_one("#basic-info", Static).update(basic_info(account, self.app.clock.today()))
+        note = self.query_one("#placeholder-note", Label)
+        note.update(placeholder_message(patient.given_name) + " Press r to fix it and continue."
+                    if patient.placeholder else "")
+        note.display = patient.placeholder
+        associations = self.query_one("#associations", DataTable)
+        associations.clear()
+        for row in account.associations:
+            associations.add_row(Text(row.account_name), Text(row.email), row.access, f"{row.since:%m/%d/%Y}")
+        if not account.associations:
+            associations.add_row("None yet", "", "", "")
+        caregivers = self.query_one("#caregivers", DataTable)
+        caregivers.clear()
+        for row in account.caregivers:
+            caregivers.add_row(Text(row.name), Text(row.role), row.authority, Text(row.email), Text(row.cell))
+        self.refresh_bindings()
+
+    # -- actions --------------------------------------------------------------------------------
+    @property
+    def registered(self) -> bool:
+        return self.account is not None and self.account.patient.portal_status == REGISTERED
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "register":
+            return self.account is not None and not self.registered
+        if action == "generate_pin":
+            return self.registered
+        return True
+
+    def _may_issue(self) -> bool:
+        """R1: an unlinked staff member gets the reason and what to do, not the registration window."""
+        problem = staff_may_issue(self.app.session)
+        if problem is None:
+            self.query_one("#action-error", FieldError).clear()
+            return True
+        self.query_one("#action-error", FieldError).show(problem.message)
+        self.notify(problem.message, title="Cannot issue PINs", severity="error", timeout=15, markup=False)
+        return False
+
+    def action_register(self) -> None:
+        if self.account is None or self.registered or not self._may_issue():
+            return
+        patient = self.account.patient
+        if patient.placeholder:
+            self.app.push_screen(NameFixScreen(patient.id, patient.given_name, patient.family_name),
+                                 self._name_fixed)
+            return
+        self.app.open_registration(self.patient_id)
+
+    def _name_fixed(self, name: str | None) -> None:
+        if name:
+            self._load()
+            self.app.open_registration(self.patient_id)
+
+    def action_generate_pin(self) -> None:
+        if self.registered and self._may_issue():
+            self.app.open_registration(self.patient_id, second_parent=True)
+
+    def action_back(self) -> None:
+        self.app.pop_screen()

@@ -1,0 +1,154 @@
+"""The staff home (seed 003 step 2): search patients by name or date of birth, filter by portal
+status, or pick from today's appointments; Enter opens the patient's account page."""
+
+from __future__ import annotations
+
+import time
+from importlib.util import find_spec
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Label, Select
+from textual.worker import get_current_worker
+
+from kiosk.models import PORTAL_STATUSES
+from kiosk.patients import AppointmentRow, PatientRow, search_patients, status_label, todays_appointments
+from screens.widgets import TrainingBanner
+
+DEBOUNCE_SECONDS = 0.15
+ALL = "all"
+STATUS_OPTIONS = [("All statuses", ALL)] + [(status_label(s), s) for s in PORTAL_STATUSES]
+HINT = "Type a last name, \"last, first\" or a date of birth, or pick a status (F2)."
+
+
+def _patient_cells(row: PatientRow) -> tuple[Text, str, str, str]:
+    """Cells as plain text: a name like ``O'Brien [Jr]`` is data, never markup."""
+    return Text(row.name), f"{row.dob:%m/%d/%Y}", row.age, row.status_label
+
+
+def import_available() -> bool:
+    return find_spec("screens.import_screen") is not None
+
+
+class SearchScreen(Screen[None]):
+    AUTO_FOCUS = "#search"
+    BINDINGS = [
+        ("ctrl+f", "focus_search", "Search"),
+        ("slash", "focus_search", "Search"),
+        ("f2", "focus_status", "Status"),
+        ("f3", "focus_appointments", "Appointments"),
+        ("f4", "open_import", "Import"),
+        ("ctrl+o", "sign_out", "Sign out"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield TrainingBanner()
+        yield Header()
+        with Horizontal(id="search-bar"):
+            yield Input(id="search", placeholder="Last name, \"last, first\" or date of birth")
+            yield Select(STATUS_OPTIONS, id="status", value=ALL, allow_blank=False)
+        yield Label(HINT, id="results-title", markup=False)
+        results = DataTable(id="results", cursor_type="row", zebra_stripes=True)
+        results.add_columns("Name", "DOB", "Age", "Portal status")
+        yield results
+        yield Label(f"Today's appointments ({self.app.clock.today():%a %m/%d/%Y})", id="appointments-title")
+        appointments = DataTable(id="appointments", cursor_type="row", zebra_stripes=True)
+        appointments.add_columns("Time", "Name", "Age", "Portal status", "Provider")
+        yield appointments
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._load_appointments()
+
+    def on_screen_resume(self) -> None:
+        # Back from a patient: statuses may have changed.
+        if self.is_mounted:
+            self._refresh()
+
+    # -- searching ------------------------------------------------------------------------------
+    @property
+    def search_text(self) -> str:
+        return self.query_one("#search", Input).value
+
+    @property
+    def status(self) -> str | None:
+        value = self.query_one("#status", Select).value
+        return None if value in (ALL, Select.NULL) else str(value)
+
+    @on(Input.Changed, "#search")
+    @on(Select.Changed, "#status")
+    def _refresh(self) -> None:
+        self._search(self.search_text, self.status)
+
+    @on(Input.Submitted, "#search")
+    def _to_results(self) -> None:
+        results = self.query_one("#results", DataTable)
+        if results.row_count:
+            results.focus()
+
+    @work(thread=True, exclusive=True, group="search", name="Search")
+    def _search(self, text: str, status: str | None) -> None:
+        time.sleep(DEBOUNCE_SECONDS)  # typing on cancels this worker: only the last keystroke searches
+        worker = get_current_worker()
+        if worker.is_cancelled:
+            return
+        rows = search_patients(text, status, today=self.app.clock.today())
+        if not worker.is_cancelled:
+            self.app.call_from_thread(self._show_results, text, status, rows)
+
+    def _show_results(self, text: str, status: str | None, rows: list[PatientRow]) -> None:
+        if (text, status) != (self.search_text, self.status):
+            return  # a newer search is on its way
+        table = self.query_one("#results", DataTable)
+        table.clear()
+        for row in rows:
+            table.add_row(*_patient_cells(row), key=str(row.id))
+        title = self.query_one("#results-title", Label)
+        if not text.strip() and status is None:
+            title.update(HINT)
+        elif not rows:
+            title.update(f"No patients match {text.strip()!r}" if text.strip() else "No patients with that status")
+        else:
+            title.update(f"{len(rows)} patient{'s' if len(rows) != 1 else ''} — Enter opens the account page")
+
+    @work(thread=True, exclusive=True, group="appointments", name="Today's appointments")
+    def _load_appointments(self) -> None:
+        rows = todays_appointments(self.app.clock.today())
+        self.app.call_from_thread(self._show_appointments, rows)
+
+    def _show_appointments(self, rows: list[AppointmentRow]) -> None:
+        table = self.query_one("#appointments", DataTable)
+        table.clear()
+        for row in rows:
+            table.add_row(f"{row.starts_at:%H:%M}", Text(row.patient.name), row.patient.age,
+                          row.patient.status_label, Text(row.provider), key=str(row.patient.id))
+
+    # -- actions --------------------------------------------------------------------------------
+    @on(DataTable.RowSelected)
+    def _open(self, event: DataTable.RowSelected) -> None:
+        if event.row_key.value is not None:
+            self.app.open_patient(int(event.row_key.value))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "open_import":
+            session = self.app.session
+            return bool(session and session.is_admin and import_available())
+        return True
+
+    def action_focus_search(self) -> None:
+        self.query_one("#search", Input).focus()
+
+    def action_focus_status(self) -> None:
+        self.query_one("#status", Select).focus()
+
+    def action_focus_appointments(self) -> None:
+        self.query_one("#appointments", DataTable).focus()
+
+    def action_open_import(self) -> None:
+        self.app.open_import()
+
+    def action_sign_out(self) -> None:
+        self.app.sign_out()

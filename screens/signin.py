@@ -1,0 +1,87 @@
+"""Staff sign-in: username and password, checked in a worker; a wrong password keeps the username."""
+
+from __future__ import annotations
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Container, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Input, Label, Static
+
+from kiosk.staff import StaffUser, authenticate
+from screens.widgets import FieldError, TrainingBanner
+
+WRONG_CREDENTIALS = "Wrong username or password. Check both and try again."
+
+
+class CredentialsScreen(Screen[None]):
+    """A username and password form (sign-in and the lock screen): Enter in the username moves to
+    the password, Enter in the password checks both in a worker."""
+
+    def credentials(self) -> tuple[str, str] | None:
+        """The username and password to check, or None after showing what is missing."""
+        raise NotImplementedError
+
+    def accepted(self, user: StaffUser) -> None:
+        raise NotImplementedError
+
+    @on(Input.Submitted, "#username")
+    def _username_entered(self) -> None:
+        self.query_one("#password", Input).focus()
+
+    @on(Input.Submitted, "#password")
+    def _password_entered(self) -> None:
+        self.submit()
+
+    def submit(self) -> None:
+        credentials = self.credentials()
+        if credentials:
+            self._authenticate(*credentials)
+
+    @work(thread=True, exclusive=True, group="sign-in", name="Sign-in")
+    def _authenticate(self, username: str, password: str) -> None:
+        user = authenticate(username, password)
+        self.app.call_from_thread(self._finish, user)
+
+    def _finish(self, user: StaffUser | None) -> None:
+        if user is not None:
+            self.accepted(user)
+            return
+        password = self.query_one("#password", Input)
+        password.value = ""
+        self.query_one("#password-error", FieldError).show(WRONG_CREDENTIALS)
+        password.focus()
+
+
+class SignInScreen(CredentialsScreen):
+    """The first screen: a staff member signs in before any patient data is shown."""
+
+    AUTO_FOCUS = "#username"
+
+    def compose(self) -> ComposeResult:
+        yield TrainingBanner()
+        yield Header()
+        with Container(classes="form-page"):
+            with Vertical(id="signin-form", classes="form-box"):
+                yield Static("Staff sign-in", classes="form-title")
+                yield Label("Username")
+                yield Input(id="username", placeholder="your kiosk username")
+                yield FieldError(id="username-error")
+                yield Label("Password")
+                yield Input(id="password", password=True, placeholder="your password")
+                yield FieldError(id="password-error")
+                yield Static("Enter: next field / sign in", classes="hint")
+        yield Footer()
+
+    def credentials(self) -> tuple[str, str] | None:
+        username = self.query_one("#username", Input).value.strip()
+        password = self.query_one("#password", Input).value
+        self.query_one("#username-error", FieldError).show("" if username else "Enter your username.")
+        self.query_one("#password-error", FieldError).show("" if password else "Enter your password.")
+        if not username:
+            self.query_one("#username", Input).focus()
+            return None
+        return (username, password) if password else None
+
+    def accepted(self, user: StaffUser) -> None:
+        self.app.signed_in(user)
