@@ -119,11 +119,11 @@ def open_configured(args, *, training: bool = False):
     return config
 
 
-def cmd_run(args) -> int:
+def cmd_run(args, start_app=None) -> int:
+    if start_app is None:
+        raise CliError("this entry point has no user interface; start the app with the kiosk command")
     config = open_configured(args, training=args.training)
-    from screens.app import run_app
-
-    run_app(config)
+    start_app(config)
     return 0
 
 
@@ -229,11 +229,13 @@ def cmd_demo(args) -> int:
     return 0
 
 
-COMMANDS = {None: cmd_run, "init": cmd_init, "staff": cmd_staff, "audit": cmd_audit, "outbox": cmd_outbox,
+COMMANDS = {"init": cmd_init, "staff": cmd_staff, "audit": cmd_audit, "outbox": cmd_outbox,
             "import": cmd_import, "demo": cmd_demo}
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, start_app=None) -> int:
+    """Run the command line. ``start_app(config)`` starts the UI; the ``kiosk`` console script
+    (screens/launch.py) passes it, so this domain module never imports the UI itself."""
     from kiosk.config import ConfigError
     from kiosk.db import DatabaseError
     from kiosk.schema import SchemaError
@@ -244,6 +246,8 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         if args.training and args.command:
             raise CliError("--training only starts the app; it takes no command")
+        if args.command is None:
+            return cmd_run(args, start_app)
         return COMMANDS[args.command](args)
     except CliError as error:
         print(f"kiosk: {error}", file=sys.stderr)

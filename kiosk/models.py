@@ -7,45 +7,16 @@ PostgreSQL alike.
 
 from __future__ import annotations
 
-import datetime as dt
-import unicodedata
-
 import peewee as pw
 
 from kiosk.db import database
-
-# Portal status of a patient (R4).
-UNREGISTERED, PENDING, REGISTERED, SELF_REGISTERED = "Unregistered", "Pending", "Registered", "Self Registered"
-PORTAL_STATUSES = (UNREGISTERED, SELF_REGISTERED, PENDING, REGISTERED)
-STATUS_LABELS = {PENDING: "Pending Registration"}
-
-# Caregiver roles and contact authority (R15).
-ROLES = ("Mother", "Father", "Stepparent", "Guardian", "Foster parent", "Grandparent", "Other")
-JOINT, SOLE, NO_AUTHORITY = "Joint", "Sole", "None"
-AUTHORITIES = (JOINT, SOLE, NO_AUTHORITY)
-
-# Registration PIN options (R7-R10) and states.
-METHOD_PIN, METHOD_QUESTION = "pin", "question"
-ACCESS_FULL, ACCESS_LIMITED = "full", "limited"
-ACCESS_LABELS = {ACCESS_FULL: "Full Access", ACCESS_LIMITED: "Limited: No Chart Access"}
-DELIVERY_EMAIL, DELIVERY_TEXT, DELIVERY_NONE = "email", "text", "none"
-SEND_TO_PARENT, SEND_TO_MINOR = "parent", "minor"
-PIN_ACTIVE, PIN_REDEEMED, PIN_REPLACED, PIN_REVOKED = "active", "redeemed", "replaced", "revoked"
-
-LANGUAGES = ("en", "es")
-
-
-def fold(text: str | None) -> str:
-    """Search key: lower case ASCII letters and digits only ("Núñez-García" -> "nunezgarcia")."""
-    if not text:
-        return ""
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(ch for ch in decomposed.lower() if ch.isascii() and ch.isalnum())
-
-
-def utcnow() -> dt.datetime:
-    """Naive UTC, the one way kiosk stores times."""
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+# Re-exported: the models speak the same words as the screens.
+from kiosk.terms import (  # noqa: F401
+    UNREGISTERED, PENDING, REGISTERED, SELF_REGISTERED, PORTAL_STATUSES, STATUS_LABELS, ROLES, JOINT, SOLE,
+    NO_AUTHORITY, AUTHORITIES, METHOD_PIN, METHOD_QUESTION, ACCESS_FULL, ACCESS_LIMITED, ACCESS_LABELS,
+    DELIVERY_EMAIL, DELIVERY_TEXT, DELIVERY_NONE, SEND_TO_PARENT, SEND_TO_MINOR, PIN_ACTIVE, PIN_REDEEMED,
+    PIN_REPLACED, PIN_REVOKED, LANGUAGES, fold, utcnow,
+)
 
 
 class BaseModel(pw.Model):

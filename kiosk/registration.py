@@ -241,10 +241,9 @@ def issue_pins(staff: StaffUser, request: IssueRequest, *, now: dt.datetime | No
                     message_id = outbox.enqueue(batch=batch, channel="email", recipient=destination,
                                                 welcome=welcome, language=language)
                 else:
-                    carrier = get_carrier(request.carrier)
-                    destination = carrier.address_for(cell)
-                    message_id = outbox.enqueue(batch=batch, channel="text", recipient=destination,
-                                                welcome=welcome, language=language, carrier=carrier.key)
+                    destination = get_carrier(request.carrier).address_for(cell)
+                    message_id = outbox.enqueue(batch=batch, channel="text", recipient=cell,
+                                                welcome=welcome, language=language, carrier=request.carrier)
     except peewee.IntegrityError:
         raise RegistrationError([Problem("patients", "Another desk issued a PIN for one of these children at the "
                                          "same moment. Reopen the patient to see the current PIN state.")]) from None

@@ -178,3 +178,36 @@ def test_a_cell_is_ten_digits_or_blank(text):
 def test_birth_dates_read_in_both_written_forms(day):
     assert clean.birth_date(day.isoformat()) == day
     assert clean.birth_date(f"{day.month}/{day.day}/{day.year:04d}") == day
+
+
+async def test_import_screen_runs_in_a_worker_and_shows_the_rejected_rows(store, tmp_path):
+    from textual.app import App
+    from textual.widgets import Input, Log, ProgressBar
+
+    from screens.import_screen import ImportScreen
+
+    path = write_rows(tmp_path / "f [1].csv", [child("1", "Eva", **MOM), child("2", "O'Brien [Jr]", birth_date="")])
+    seen = []
+
+    def run_import(paths, progress):
+        seen.append(paths)
+        return import_files(paths, progress=progress)
+
+    class Host(App):
+        def on_mount(self) -> None:
+            self.push_screen(ImportScreen(run_import))
+
+    app = Host()
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = app.screen
+        screen.query_one("#import-paths", Input).value = f'"{path}"'
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert seen == [[str(path)]]
+        bar = screen.query_one("#import-progress", ProgressBar)
+        assert bar.percentage == 1.0
+        lines = list(screen.query_one("#import-problems", Log).lines)
+        assert lines == [f"{path}: line 3: rejected: no birth date"]
+        assert str(screen.query_one("#import-summary").render()).startswith("1 patients added")
+    assert Patient.select().count() == 1

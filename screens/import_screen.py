@@ -1,0 +1,118 @@
+"""O4: an administrator imports patients and families from the practice's CSV or FHIR files.
+
+Self-contained: the app passes ``run_import(paths, progress) -> ImportReport`` (for example
+``lambda paths, progress: kiosk.importer.import_files(paths, progress=progress, staff=user)``),
+so this module loads neither peewee nor the importer; the import runs in a thread worker and the
+ProgressBar follows it. File names and every rejected row are shown as plain text, never markup.
+"""
+
+from __future__ import annotations
+
+import shlex
+from typing import TYPE_CHECKING, Callable
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Label, Log, ProgressBar, Static
+
+if TYPE_CHECKING:
+    from kiosk.importer.report import ImportReport
+
+RunImport = Callable[[list[str], Callable[[str, int, int], None]], "ImportReport"]
+
+
+class ImportScreen(Screen[None]):
+    """Type file paths (space separated; quote a path with spaces), Enter imports them."""
+
+    DEFAULT_CSS = """
+    ImportScreen { padding: 1 2; }
+    ImportScreen #import-form { height: auto; }
+    ImportScreen #import-stage { height: 1; margin-top: 1; }
+    ImportScreen ProgressBar { margin-bottom: 1; }
+    ImportScreen #import-summary { height: auto; margin-bottom: 1; }
+    ImportScreen Log { height: 1fr; border: solid $secondary; }
+    """
+    AUTO_FOCUS = "#import-paths"
+    BINDINGS = [Binding("escape", "back", "Back"), Binding("ctrl+t", "template", "Example CSV path")]
+
+    def __init__(self, run_import: RunImport, template_hint: str = "kiosk import --template families.csv") -> None:
+        super().__init__()
+        self.run_import = run_import
+        self.template_hint = template_hint
+        self.running = False
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="import-form"):
+            yield Static("Import patients and families (CSV, FHIR R4 JSON or NDJSON)", classes="form-title")
+            yield Label("Files to import (Enter to start):")
+            yield Input(id="import-paths", placeholder="/exports/patients.ndjson /exports/relatedpersons.ndjson")
+            yield Label("", id="import-stage", markup=False)
+            yield ProgressBar(id="import-progress", total=None, show_eta=False)
+            yield Label("", id="import-summary", markup=False)
+        yield Log(id="import-problems", highlight=False)
+        yield Footer()
+
+    @on(Input.Submitted, "#import-paths")
+    def _submitted(self, event: Input.Submitted) -> None:
+        try:
+            paths = shlex.split(event.value)
+        except ValueError as error:
+            self._show_summary(f"Cannot read the file list: {error}")
+            return
+        if not paths:
+            self._show_summary("Type the path of at least one file.")
+            return
+        if self.running:
+            return
+        self.running = True
+        self.query_one("#import-paths", Input).disabled = True
+        self.query_one("#import-problems", Log).clear()
+        self._show_summary("")
+        self._import(paths)
+
+    @work(thread=True, exclusive=True, group="import", name="Import files")
+    def _import(self, paths: list[str]) -> None:
+        try:
+            report = self.run_import(paths, self._progress)
+        except Exception as error:  # noqa: BLE001 - shown to the administrator, nothing was imported
+            self.app.call_from_thread(self._finished, None, f"Import stopped: {error}")
+            return
+        self.app.call_from_thread(self._finished, report, "")
+
+    def _progress(self, label: str, done: int, total: int) -> None:
+        self.app.call_from_thread(self._show_progress, label, done, total)
+
+    def _show_progress(self, label: str, done: int, total: int) -> None:
+        self.query_one("#import-stage", Label).update(label)
+        self.query_one("#import-progress", ProgressBar).update(total=max(total, 1), progress=done)
+
+    def _finished(self, report: "ImportReport | None", error: str) -> None:
+        self.running = False
+        paths = self.query_one("#import-paths", Input)
+        paths.disabled = False
+        paths.focus()
+        if report is None:
+            self._show_summary(error)
+            return
+        self.query_one("#import-stage", Label).update("Done")
+        self._show_summary(f"{report.summary()} ({report.seconds:.1f} s)")
+        log = self.query_one("#import-problems", Log)
+        for problem in report.problems:
+            log.write_line(str(problem))
+        if not report.problems:
+            log.write_line("Every row imported.")
+
+    def _show_summary(self, text: str) -> None:
+        self.query_one("#import-summary", Label).update(text)
+
+    def action_template(self) -> None:
+        self._show_summary(f"For an example CSV with every column, run: {self.template_hint}")
+
+    def action_back(self) -> None:
+        if self.running:
+            self.notify("The import is still running; it will finish on its own.", severity="warning")
+            return
+        self.dismiss(None)

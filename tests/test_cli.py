@@ -1,0 +1,99 @@
+"""The kiosk command: every error is one line and a non-zero exit, never a traceback."""
+
+import subprocess
+import sys
+
+import pytest
+
+from kiosk import __version__
+from kiosk.cli import main
+
+
+def run(*args, stdin="", env_extra=None, tmp_path=None):
+    import os
+
+    env = dict(os.environ, **(env_extra or {}))
+    return subprocess.run([sys.executable, "-m", "screens.launch", *args], input=stdin, capture_output=True, text=True,
+                          env=env, timeout=60)
+
+
+@pytest.fixture
+def db(tmp_path):
+    return str(tmp_path / "cli.sqlite3")
+
+
+def test_version_and_help(capsys):
+    with pytest.raises(SystemExit) as caught:
+        main(["--version"])
+    assert caught.value.code == 0 and __version__ in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    help_text = capsys.readouterr().out
+    for word in ("init", "staff", "audit", "outbox", "import", "--training"):
+        assert word in help_text
+
+
+def test_init_then_staff_add_link_and_list(db):
+    created = run("--db", db, "init", "--admin", "maria", "--name", "Maria Lopez", "--portal-user", "pp-1",
+                  "--password-stdin", stdin="correct horse\n")
+    assert created.returncode == 0, created.stderr
+    assert "administrator maria" in created.stdout
+    again = run("--db", db, "init", "--admin", "x", "--name", "X", "--password-stdin", stdin="whatever12\n")
+    assert again.returncode != 0 and "already has staff" in again.stderr
+    added = run("--db", db, "staff", "add", "devon", "--name", "Devon Shaw", "--password-stdin", stdin="training12\n")
+    assert added.returncode == 0 and "not linked" in added.stdout
+    linked = run("--db", db, "staff", "link", "devon", "pp-2")
+    assert linked.returncode == 0 and "linked to pp-2" in linked.stdout
+    listed = run("--db", db, "staff", "list")
+    assert "devon" in listed.stdout and "pp-2" in listed.stdout
+    verified = run("--db", db, "audit", "verify")
+    assert verified.returncode == 0 and "intact" in verified.stdout
+
+
+@pytest.mark.parametrize("args, stdin, message", [
+    (["staff", "link", "nobody", "pp-9"], "", "No staff member 'nobody'"),
+    (["staff", "add", "amy", "--name", "Amy", "--password-stdin"], "short\n", "at least 8 characters"),
+    (["staff", "add", "amy", "--name", "Amy"], "", "--password-stdin"),
+    (["audit", "export", "--since", "yesterday"], "", "--since must be a date"),
+    (["frobnicate"], "", "invalid choice"),
+    (["--training", "staff", "list"], "", "--training only starts the app"),
+    (["import"], "", "name at least one file"),
+])
+def test_errors_are_one_line_and_non_zero(db, args, stdin, message):
+    result = run("--db", db, *args, stdin=stdin)
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_bad_config_is_one_line_naming_the_key(db, tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[practice]\npin_lifetime_days = -3\n")
+    result = run("--config", str(bad), "--db", db, "staff", "list")
+    assert result.returncode == 1
+    assert result.stderr.strip() == "kiosk: config practice.pin_lifetime_days: must be between 1 and 365"
+
+
+def test_unusable_database_is_one_line(tmp_path):
+    folder = tmp_path / "a-folder.sqlite3"
+    folder.mkdir()
+    result = run("--db", str(folder), "staff", "list")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_unsupported_database_url_is_one_line(tmp_path):
+    result = run("--db", "mysql://x@localhost/kiosk", "staff", "list")
+    assert result.returncode == 1 and "not supported" in result.stderr
+
+
+def test_audit_verify_reports_tampering(db):
+    run("--db", db, "init", "--admin", "maria", "--name", "Maria", "--password-stdin", stdin="correct horse\n")
+    import sqlite3
+
+    con = sqlite3.connect(db)
+    con.execute("UPDATE audit_event SET staff = 'mallory' WHERE seq = 1")
+    con.commit()
+    con.close()
+    result = run("--db", db, "audit", "verify")
+    assert result.returncode == 1 and "event 1" in result.stdout
