@@ -362,3 +362,41 @@ def test_o2_training_mode_sends_nothing_and_says_so(store, server, config):
     message = row(message_id)
     assert (message.state, message.last_error, message.body_text) == ("sent", "training: not sent", "")
     assert outbox.list_messages()[0].reason == "training: not sent"
+
+
+# ---------------------------------------------------------------- settings and several senders at once
+
+def test_o3_starttls_asked_of_a_server_without_it_fails_with_the_setting_to_check(store, server, config):
+    message_id = queue([("Ava", "JFKAY-TTJYV")])
+    cfg = replace(smtp_config(config, server.port), smtp=replace(smtp_config(config, server.port).smtp,
+                                                                 security="starttls"))
+
+    report = outbox.deliver_due(cfg)
+
+    assert report.failed == 1 and server.received == []
+    assert "does not offer what smtp.security asks for" in row(message_id).last_error
+
+
+def test_o1_two_desks_delivering_at_once_send_each_message_exactly_once(store, server, config):
+    import threading
+
+    from kiosk.db import database
+
+    ids = [queue([(f"Kid{i}", format_pin(generate_pin()))], to=f"parent{i}@example.com") for i in range(12)]
+    cfg, reports = smtp_config(config, server.port), []
+
+    def desk():
+        try:
+            reports.append(outbox.deliver_due(cfg))
+        finally:
+            database.close()  # each thread's own connection
+
+    desks = [threading.Thread(target=desk) for _ in range(3)]
+    for thread in desks:
+        thread.start()
+    for thread in desks:
+        thread.join()
+
+    assert sum(r.sent for r in reports) == 12
+    assert sorted(m["Message-ID"] for _, m in server.received) == sorted(ids)
+    assert {row(i).state for i in ids} == {"sent"}
