@@ -1,0 +1,481 @@
+"""The registration window (seed 002, seed 003 step 5, seed 004 for a second parent).
+
+Top to bottom, in the seed's order: the caregivers with their contact authority (the cursor row
+receives the PIN, R15), the patient with every sibling and a Register checkbox (R5), then the
+options: Register with (R10), Access (R9), Delivery (R7) with the address, Print PIN, Send to (R8).
+Register issues every checked child's PIN in one go; the PINs fill the PIN column, and the desk
+prints the slip, sends the welcome now, or hands the kiosk to the parent (R11).
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Button, Checkbox, DataTable, Footer, Input, Label, RadioButton, RadioSet, Select, Static
+
+from kiosk.carriers import carrier_warning, carriers
+from kiosk.models import (
+    ACCESS_FULL, ACCESS_LIMITED, DELIVERY_EMAIL, DELIVERY_NONE, DELIVERY_TEXT, METHOD_PIN, METHOD_QUESTION,
+    SEND_TO_MINOR, SEND_TO_PARENT,
+)
+from kiosk.registration import MINOR_AGE, IssueRequest, IssueResult, Problem, RegistrationError
+from screens.widgets import FieldError, TrainingBanner
+
+OTHER = "other"
+CHECKED, UNCHECKED = "[x]", "[ ]"
+
+# Where each Problem.field is shown (name:<id> and status:<id> go next to the patient list).
+ERROR_SLOTS = {
+    "staff": "staff", "patients": "patients", "recipient": "recipient", "email": "email", "cell": "cell",
+    "carrier": "carrier", "send_to": "send-to", "question": "question", "answer": "answer", "method": "method",
+    "access": "access", "delivery": "delivery",
+}
+
+
+def error_slot(field: str) -> str:
+    return ERROR_SLOTS.get(field, "patients" if field.startswith(("name:", "status:")) else "staff")
+
+
+class PatientTable(DataTable):
+    """The Patient List; space toggles the Register checkbox of the cursor row."""
+
+    BINDINGS = [Binding("space", "toggle_register", "Register ✓/✗")]
+
+    def action_toggle_register(self) -> None:
+        self.screen.toggle_register(self.cursor_row)
+
+
+class ConfirmReplace(ModalScreen[bool]):
+    """Asked before a second Register: new PINs end the ones just issued (R3)."""
+
+    BINDINGS = [Binding("y", "answer(True)", "Yes, new PINs"), Binding("n,escape", "answer(False)", "No, keep")]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="confirm-box"):
+            yield Static("PINs were just issued for these children. Issuing again ends those PINs (the parent's "
+                         "slip or message stops working) and makes new ones. Issue new PINs?", markup=False)
+            with Horizontal(id="confirm-buttons"):
+                yield Button("Yes, new PINs (y)", id="yes", variant="warning")
+                yield Button("No, keep them (n)", id="no", variant="primary")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#no", Button).focus()
+
+    def action_answer(self, answer: bool) -> None:
+        self.dismiss(answer)
+
+    @on(Button.Pressed)
+    def pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+
+class Choice(RadioButton):
+    """A radio button whose dot is drawn only when chosen: readable without colour (16-colour console)."""
+
+    BUTTON_INNER = property(lambda self: "●" if self.value else " ")
+
+    def __init__(self, label: str, choice: str, *, on: bool = False):
+        super().__init__(label, value=on)
+        self.choice = choice  # the value this button stands for
+
+
+class Tick(Checkbox):
+    """A checkbox whose X is drawn only when ticked."""
+
+    BUTTON_INNER = property(lambda self: "X" if self.value else " ")
+
+
+class RegisterScreen(Screen):
+    """Registration for Patient NAME and selected Siblings."""
+
+    CSS_PATH = "register.tcss"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (90, "-wide")]  # options side by side from 90 columns
+    BINDINGS = [
+        Binding("ctrl+r,f5", "register", "Register", priority=True),
+        Binding("p", "print_slip", "Print"),
+        Binding("s", "send_pin", "Send PIN"),
+        Binding("c", "complete", "Complete / Log In"),
+        Binding("escape", "back", "Back"),
+    ]
+
+    def __init__(self, patient_id: int, second_parent: bool = False):
+        super().__init__()
+        self.patient_id = patient_id
+        self.second_parent = second_parent
+        self.family = None
+        self.account = None
+        self.checked: dict[int, bool] = {}
+        self.pins: dict[int, str] = {}
+        self.result: IssueResult | None = None
+        self.recipient = None  # CaregiverRow under the cursor
+
+    # -- layout -------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield TrainingBanner()
+        with VerticalScroll(id="register-body"):
+            yield Static("", id="title", markup=False)
+            yield FieldError(id="staff-error")
+            with Vertical(id="caregiver-section"):
+                yield Label("Caregiver Contact Authority", classes="section")
+                yield DataTable(id="caregivers", cursor_type="row", zebra_stripes=False)
+                yield FieldError(id="recipient-error")
+            yield Label("Patient List", classes="section")
+            yield PatientTable(id="patients", cursor_type="row")
+            yield FieldError(id="patients-error")
+            yield Static("", id="outcome", markup=False)
+            with Horizontal(id="options"):
+                with Vertical(classes="option", id="method-col"):
+                    yield Label("Register with")
+                    with RadioSet(id="method"):
+                        yield Choice("PIN", METHOD_PIN, on=True)
+                        yield Choice("Verification Question", METHOD_QUESTION)
+                    yield FieldError(id="method-error")
+                    with Vertical(id="question-box"):
+                        yield Input(placeholder="Question", id="question")
+                        yield FieldError(id="question-error")
+                        yield Input(placeholder="Answer", id="answer")
+                        yield FieldError(id="answer-error")
+                with Vertical(classes="option", id="access-col"):
+                    yield Label("Access")
+                    with RadioSet(id="access"):
+                        yield Choice("Full Access", ACCESS_FULL, on=True)
+                        yield Choice("Limited: No Chart Access", ACCESS_LIMITED)
+                    yield FieldError(id="access-error")
+                with Vertical(classes="option"):
+                    yield Label("Delivery")
+                    with RadioSet(id="delivery"):
+                        yield Choice("Email", DELIVERY_EMAIL, on=True)
+                        yield Choice("Text message", DELIVERY_TEXT)
+                        yield Choice("Do not send PIN", DELIVERY_NONE)
+                    yield FieldError(id="delivery-error")
+            with Horizontal(id="email-row", classes="detail"):
+                with Vertical(classes="field"):
+                    yield Label("Email Address")
+                    yield Select([("Other", OTHER)], id="email-choice", allow_blank=False, prompt="Email address")
+                with Vertical(classes="field", id="other-email-box"):
+                    yield Label("Other email")
+                    yield Input(placeholder="name@example.com", id="email")
+                    yield FieldError(id="email-error")
+            with Horizontal(id="text-row", classes="detail"):
+                with Vertical(classes="field"):
+                    yield Label("Cell phone")
+                    yield Input(placeholder="(317) 555-0101", id="cell")
+                    yield FieldError(id="cell-error")
+                with Vertical(classes="field"):
+                    yield Label("Cell Carrier")
+                    yield Select([(c.name + (" (retired)" if c.retired else ""), c.key) for c in carriers()],
+                                 id="carrier", prompt="Choose the carrier")
+                    yield FieldError(id="carrier-error")
+                    yield Static("", id="carrier-warning", markup=False)
+            with Horizontal(id="finish-row", classes="detail"):
+                yield Tick("Print PIN", id="print-pin")
+                with Vertical(id="send-to-box"):
+                    yield Label("Send to")
+                    with RadioSet(id="send-to"):
+                        yield Choice("Parent/Guardian", SEND_TO_PARENT, on=True)
+                        yield Choice("Minor", SEND_TO_MINOR)
+                    yield FieldError(id="send-to-error")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#caregivers", DataTable).add_columns("Authority", "Role", "Status")
+        self.query_one("#patients", DataTable).add_columns("Register", "Patient", "PIN", "Status", "Role")
+        self.query_one("#caregiver-section").display = not self.second_parent
+        self.query_one("#question-box").display = False
+        self.query_one("#text-row").display = False
+        self.query_one("#other-email-box").display = False
+        self.query_one("#send-to-box").display = False
+        self.load_family()
+
+    # -- loading ------------------------------------------------------------------------------
+    @work(thread=True, exclusive=True, group="load", name="Loading the family")
+    def load_family(self) -> None:
+        from kiosk.patients import family_for, patient_account
+
+        family = family_for(self.patient_id, today=self.app.clock.today())
+        account = patient_account(self.patient_id, today=self.app.clock.today()) if self.second_parent else None
+        self.app.call_from_thread(self.show_family, family, account)
+
+    def show_family(self, family, account=None) -> None:
+        first_load = self.family is None
+        self.family, self.account = family, account
+        children = family.children[:1] if self.second_parent else family.children
+        if first_load:
+            self.checked = {child.id: True for child in children}
+            patient = family.patient
+            title = (f"Patient Registration for {patient.name}: a PIN for an additional parent" if self.second_parent
+                     else f"Registration for Patient {patient.name} and selected Siblings")
+            self.query_one("#title", Static).update(title)
+            self.fill_caregivers()
+            self.fill_email_choices()
+        self.fill_patients()
+        self.update_send_to()
+        if first_load:
+            focus = self.query_one("#patients" if self.second_parent else "#caregivers", DataTable)
+            focus.focus()
+
+    def listed_children(self):
+        if self.family is None:
+            return ()
+        return self.family.children[:1] if self.second_parent else self.family.children
+
+    def fill_caregivers(self) -> None:
+        table = self.query_one("#caregivers", DataTable)
+        table.clear()
+        for caregiver in self.family.caregivers:
+            table.add_row(Text(caregiver.name), Text(caregiver.role), Text(caregiver.authority),
+                          key=str(caregiver.id))
+        first = next((i for i, c in enumerate(self.family.caregivers) if c.has_authority), 0)
+        if self.family.caregivers:
+            table.move_cursor(row=first)
+            self.recipient = self.family.caregivers[first]
+            self.mark_recipient()
+
+    def mark_recipient(self) -> None:
+        """Write "> " before the recipient's name, so the choice does not rest on colour alone."""
+        table = self.query_one("#caregivers", DataTable)
+        for caregiver in self.family.caregivers:
+            mark = "> " if self.recipient and caregiver.id == self.recipient.id else "  "
+            table.update_cell(str(caregiver.id), table.ordered_columns[0].key, Text(mark + caregiver.name))
+
+    def fill_patients(self) -> None:
+        table = self.query_one("#patients", DataTable)
+        row = table.cursor_row
+        table.clear()
+        for child in self.listed_children():
+            table.add_row(Text(CHECKED if self.checked.get(child.id) else UNCHECKED), Text(child.name),
+                          Text(self.pins.get(child.id, "")), Text(child.status_label), Text("Patient"),
+                          key=str(child.id))
+        if self.listed_children():
+            table.move_cursor(row=min(max(row, 0), len(self.listed_children()) - 1))
+
+    def toggle_register(self, row: int) -> None:
+        children = self.listed_children()
+        if self.second_parent or not 0 <= row < len(children):
+            return
+        child = children[row]
+        self.checked[child.id] = not self.checked.get(child.id)
+        table = self.query_one("#patients", DataTable)
+        table.update_cell(str(child.id), table.ordered_columns[0].key,
+                          Text(CHECKED if self.checked[child.id] else UNCHECKED))
+        self.update_send_to()
+        self.check_recipient()
+
+    # -- caregiver and email ------------------------------------------------------------------
+    @on(DataTable.RowHighlighted, "#caregivers")
+    def caregiver_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if self.family is None or event.row_key is None:
+            return
+        self.recipient = next(c for c in self.family.caregivers if str(c.id) == event.row_key.value)
+        self.mark_recipient()
+        self.fill_email_choices()
+        self.query_one("#recipient-error", FieldError).clear()
+        self.check_recipient()
+
+    def check_recipient(self) -> None:
+        """R15: say next to the table at once when the chosen caregiver may not receive the PIN."""
+        if self.second_parent or self.recipient is None:
+            return
+        self.check_recipient_worker(self.build_request())
+
+    @work(thread=True, exclusive=True, group="check", name="Checking the caregiver")
+    def check_recipient_worker(self, request: IssueRequest) -> None:
+        from kiosk.registration import check_issue
+
+        problems = [p for p in check_issue(self.app.session, request, today=self.app.clock.today())
+                    if p.field == "recipient"] if self.app.session else []
+        self.app.call_from_thread(self.query_one("#recipient-error", FieldError).show,
+                                  "\n".join(p.message for p in problems))
+
+    def fill_email_choices(self) -> None:
+        """The chosen caregiver's email (or, for a second parent, every caregiver's), or Other."""
+        select = self.query_one("#email-choice", Select)
+        if self.second_parent:
+            associated = {a.email.lower() for a in (self.account.associations if self.account else ())}
+            people = [c for c in self.family.caregivers if c.email]
+            options = [(Text(f"{c.name} ({c.role}): {c.email}"), str(c.id)) for c in people]
+            preferred = next((c for c in people if c.email.lower() not in associated), None)
+        else:
+            people = [self.recipient] if self.recipient and self.recipient.email else []
+            options = [(Text(c.email), str(c.id)) for c in people]
+            preferred = people[0] if people else None
+        select.set_options([*options, ("Other", OTHER)])
+        select.value = str(preferred.id) if preferred else OTHER
+        self.query_one("#other-email-box").display = select.value == OTHER and self.delivery() == DELIVERY_EMAIL
+        if self.recipient and not self.second_parent:
+            cell = self.query_one("#cell", Input)
+            cell.value = self.recipient.cell or ""
+            carrier = self.query_one("#carrier", Select)
+            carrier.value = self.recipient.carrier if any(c.key == self.recipient.carrier for c in carriers()) \
+                else Select.NULL
+
+    @on(Select.Changed, "#email-choice")
+    def email_choice_changed(self, event: Select.Changed) -> None:
+        self.query_one("#other-email-box").display = event.value == OTHER and self.delivery() == DELIVERY_EMAIL
+
+    @on(Select.Changed, "#carrier")
+    def carrier_changed(self, event: Select.Changed) -> None:
+        warning = carrier_warning(event.value) if isinstance(event.value, str) else None
+        self.query_one("#carrier-warning", Static).update(warning or "")
+
+    # -- options ------------------------------------------------------------------------------
+    def chosen(self, radio_id: str) -> str:
+        pressed = self.query_one(f"#{radio_id}", RadioSet).pressed_button
+        return pressed.choice if pressed is not None else ""
+
+    def delivery(self) -> str:
+        return self.chosen("delivery")
+
+    @on(RadioSet.Changed)
+    def radio_changed(self, event: RadioSet.Changed) -> None:
+        if event.radio_set.id == "method":
+            self.query_one("#question-box").display = self.chosen("method") == METHOD_QUESTION
+        elif event.radio_set.id == "delivery":
+            delivery = self.delivery()
+            self.query_one("#email-row").display = delivery == DELIVERY_EMAIL
+            self.query_one("#text-row").display = delivery == DELIVERY_TEXT
+            self.query_one("#other-email-box").display = (delivery == DELIVERY_EMAIL
+                                                          and self.query_one("#email-choice", Select).value == OTHER)
+
+    def update_send_to(self) -> None:
+        """R8: Send to is offered only when a checked child is 12 or older."""
+        self.query_one("#send-to-box").display = any(
+            self.checked.get(child.id) and child.age_years >= MINOR_AGE for child in self.listed_children())
+
+    def build_request(self) -> IssueRequest:
+        ids = [child.id for child in self.listed_children() if self.checked.get(child.id)]
+        delivery = self.delivery()
+        choice = self.query_one("#email-choice", Select).value
+        if self.second_parent:
+            recipient = next((c for c in self.family.caregivers if str(c.id) == choice), None)
+        else:
+            recipient = self.recipient
+        if choice == OTHER or choice == Select.NULL:
+            email = self.query_one("#email", Input).value
+        else:
+            email = next((c.email for c in self.family.caregivers if str(c.id) == choice), "")
+        carrier = self.query_one("#carrier", Select).value
+        send_to = self.chosen("send-to") if self.query_one("#send-to-box").display else SEND_TO_PARENT
+        return IssueRequest(
+            patient_ids=ids, recipient_id=recipient.id if recipient else None, method=self.chosen("method"),
+            question=self.query_one("#question", Input).value, answer=self.query_one("#answer", Input).value,
+            access=self.chosen("access"), delivery=delivery, email=email if delivery == DELIVERY_EMAIL else "",
+            cell=self.query_one("#cell", Input).value if delivery == DELIVERY_TEXT else "",
+            carrier=carrier if delivery == DELIVERY_TEXT and isinstance(carrier, str) else "",
+            print_slip=self.query_one("#print-pin", Checkbox).value, send_to=send_to,
+            second_parent=self.second_parent)
+
+    # -- Register -----------------------------------------------------------------------------
+    def action_register(self) -> None:
+        if self.family is None:
+            return
+        if self.result is None:
+            self.issue(self.build_request())
+            return
+
+        def answered(replace: bool | None) -> None:
+            if replace:
+                self.issue(self.build_request())
+
+        self.app.push_screen(ConfirmReplace(), answered)
+
+    def issue(self, request: IssueRequest) -> None:
+        for error in self.query(FieldError):
+            error.clear()
+        self.query_one("#outcome", Static).update("Issuing PINs…")
+        self.issue_worker(request)
+
+    @work(thread=True, exclusive=True, group="issue", name="Issuing PINs")
+    def issue_worker(self, request: IssueRequest) -> None:
+        from kiosk.patients import family_for
+        from kiosk.registration import issue_pins
+
+        if self.app.session is None:
+            self.app.call_from_thread(self.show_problems, [Problem("staff", "Sign in again to issue PINs.")])
+            return
+        try:
+            result = issue_pins(self.app.session, request, now=self.app.clock.now(), today=self.app.clock.today())
+        except RegistrationError as error:
+            self.app.call_from_thread(self.show_problems, list(error.problems))
+            return
+        family = family_for(self.patient_id, today=self.app.clock.today())
+        self.app.call_from_thread(self.show_result, result, family)
+
+    def show_problems(self, problems: list[Problem]) -> None:
+        slots: dict[str, list[str]] = {}
+        for problem in problems:
+            slots.setdefault(error_slot(problem.field), []).append(problem.message)
+        for slot, messages in slots.items():
+            self.query_one(f"#{slot}-error", FieldError).show("\n".join(messages))
+        self.query_one("#outcome", Static).update("Nothing was issued: see the messages next to the fields.")
+        first = next(iter(slots), None)
+        if first:
+            self.query_one(f"#{first}-error").scroll_visible()
+
+    def show_result(self, result: IssueResult, family) -> None:
+        self.result = result
+        self.pins = {issued.patient_id: issued.pin or "(question)" for issued in result.pins}
+        self.show_family(family, self.account)
+        names = ", ".join(issued.given_name for issued in result.pins)
+        sent = {DELIVERY_EMAIL: f"The welcome message to {result.recipient} is queued.",
+                DELIVERY_TEXT: f"The welcome text to {result.recipient} is queued.",
+                DELIVERY_NONE: "Nothing will be sent (Do not send PIN)."}.get(result.delivery, "")
+        self.query_one("#outcome", Static).update(
+            f"Issued for {names}; expires {result.expires_on:%m/%d/%Y}. {sent} "
+            "Press p to print the slip, s to send the PIN now, c to complete at the kiosk.")
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("print_slip", "send_pin", "complete"):
+            return self.result is not None
+        return True
+
+    # -- after Register -----------------------------------------------------------------------
+    def action_print_slip(self) -> None:
+        if self.result is not None:
+            self.app.show_slip(self.result)
+
+    def action_complete(self) -> None:
+        if self.result is not None:
+            self.app.start_parent_mode(self.result)
+
+    def action_send_pin(self) -> None:
+        if self.result is None:
+            return
+        if self.result.delivery == DELIVERY_NONE or not self.result.message_id:
+            self.query_one("#outcome", Static).update(
+                "Do not send PIN was chosen: nothing will be sent. Print the slip (p) or give the PIN in person.")
+            return
+        self.query_one("#outcome", Static).update(f"Sending the welcome message to {self.result.recipient}…")
+        self.send_worker(self.result.message_id, self.result.recipient)
+
+    @work(thread=True, exclusive=True, group="send", name="Sending the PIN")
+    def send_worker(self, message_id: str, recipient: str) -> None:
+        from kiosk import outbox
+
+        outbox.deliver_due(self.app.config)
+        message = next((m for m in outbox.list_messages() if m.message_id == message_id), None)
+        self.app.call_from_thread(self.query_one("#outcome", Static).update, delivery_words(message, recipient))
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+
+def delivery_words(message, recipient: str) -> str:
+    """A message's state in plain words for the desk."""
+    state = getattr(message, "state", None)
+    if state == "sent":
+        return f"The welcome message was sent to {recipient}."
+    if state == "failed":
+        reason = getattr(message, "last_error", "") or getattr(message, "error", "")
+        return f"Sending to {recipient} failed: {reason or 'no reason given'}. Retry from the outbox."
+    if state in ("queued", "sending"):
+        reason = getattr(message, "last_error", "")
+        later = f" (last try: {reason})" if reason else ""
+        return f"The welcome message to {recipient} is queued and will be sent shortly{later}."
+    return f"The welcome message to {recipient} could not be found in the outbox."
