@@ -33,7 +33,7 @@ from kiosk.carriers import get_carrier
 from kiosk.importer import clean
 from kiosk.importer.records import CaregiverIn, Collected, LinkIn, PatientIn, placeholder_given_name
 from kiosk.importer.roles import RoleTable
-from kiosk.models import AUTHORITIES, fold
+from kiosk.terms import AUTHORITIES, fold
 from kiosk.names import is_placeholder_name
 
 PATIENT_COLUMNS = ("chart_number", "given_name", "family_name", "birth_date", "sex", "language")

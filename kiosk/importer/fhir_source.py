@@ -17,7 +17,7 @@ from typing import Any
 from kiosk.importer import clean
 from kiosk.importer.records import CaregiverIn, Collected, LinkIn, PatientIn, placeholder_given_name
 from kiosk.importer.roles import RoleTable
-from kiosk.models import fold
+from kiosk.terms import fold
 from kiosk.names import is_placeholder_name
 
 ANIMAL = "http://hl7.org/fhir/StructureDefinition/patient-animal"

@@ -13,7 +13,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from kiosk.importer.report import Problem
-from kiosk.models import fold
+from kiosk.terms import fold
 
 
 @dataclass

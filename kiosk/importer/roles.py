@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kiosk.carriers import DATA_DIR
-from kiosk.models import AUTHORITIES, ROLES
+from kiosk.terms import AUTHORITIES, ROLES
 
 ROLES_FILE = DATA_DIR / "roles.toml"
 OTHER = "Other"

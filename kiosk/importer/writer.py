@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from kiosk.db import write_transaction
 from kiosk.importer.records import CaregiverIn, Collected, LinkIn, PatientIn
 from kiosk.importer.report import FileCounts, Problem, Progress
-from kiosk.models import Caregiver, Patient, Relationship, fold, utcnow
+from kiosk.models import Caregiver, Patient, Relationship
+from kiosk.terms import fold, utcnow
 from kiosk.names import is_placeholder_name
 
 CHUNK_PATIENTS = 2000  # patients per transaction
