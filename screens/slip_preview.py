@@ -1,0 +1,61 @@
+"""The slip preview (R14): the slip as the parent will get it, with a QR code to scan from the screen.
+
+p prints it (or saves it as PDF with no printer or in training, O2) and says where it went.
+"""
+
+from __future__ import annotations
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from kiosk.slip import qr_lines, slip_from_issue, slip_text_lines
+from screens.widgets import TrainingBanner
+
+
+class SlipPreviewScreen(Screen):
+    """Portal registration for PATIENT and selected siblings, before printing."""
+
+    CSS_PATH = "slip_preview.tcss"
+    BINDINGS = [Binding("p", "print_slip", "Print"), Binding("escape", "back", "Back")]
+
+    def __init__(self, result):
+        super().__init__()
+        self.result = result
+        self.slip = None
+
+    def compose(self) -> ComposeResult:
+        self.slip = slip_from_issue(self.result, self.app.practice)
+        yield TrainingBanner()
+        with VerticalScroll(id="slip-body"):
+            with Horizontal(id="slip"):
+                yield Static("\n".join(slip_text_lines(self.slip)), id="slip-text", markup=False)
+                yield Static("\n".join(qr_lines(self.slip.portal_url)), id="slip-qr", markup=False)
+            yield Static("Press p to print the slip, escape to go back.", id="print-outcome", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#slip-body").focus()
+
+    def action_print_slip(self) -> None:
+        self.query_one("#print-outcome", Static).update("Printing the slip…")
+        self.print_worker()
+
+    @work(thread=True, exclusive=True, group="print", name="Printing the slip")
+    def print_worker(self) -> None:
+        from kiosk.printing import print_slip
+
+        staff = self.app.session.username if self.app.session else ""
+        outcome = print_slip(self.slip, self.app.config, staff=staff)
+        self.app.call_from_thread(self.show_outcome, outcome.message)
+
+    def show_outcome(self, message: str) -> None:
+        label = self.query_one("#print-outcome", Static)
+        label.update(message)
+        label.scroll_visible()
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
