@@ -37,7 +37,7 @@ def test_the_template_imports_as_families(store, tmp_path):
 
     report = import_files([path])
 
-    assert report.exit_code == EXIT_OK and report.problems == []
+    assert report.exit_code() == EXIT_OK and report.problems == []
     ana = Patient.get(Patient.chart_number == "10001")
     luis = Patient.get(Patient.chart_number == "10002")
     shared = {r.caregiver.id for r in ana.relationships} & {r.caregiver.id for r in luis.relationships}
@@ -103,7 +103,7 @@ def test_bad_rows_are_reported_by_line_and_the_rest_is_imported(store, tmp_path)
     assert sorted(Patient.select(Patient.chart_number).tuples()) == [("1",), ("5",), ("6",)]
     baby = Patient.get(Patient.chart_number == "6")
     assert (baby.given_name, baby.placeholder_name) == ("Baby Boy", True)
-    assert report.exit_code == EXIT_SOME_REJECTED
+    assert report.exit_code() == EXIT_SOME_REJECTED
 
 
 def test_import_never_resets_portal_status_or_pins(training, tmp_path):
@@ -150,7 +150,7 @@ def test_unreadable_files_are_reported_and_nothing_read_is_exit_2(store, tmp_pat
                    "(write an example with `kiosk import --template FILE`)"),
         ("file", "cannot read it: No such file or directory"),
     ]
-    assert report.exit_code == EXIT_NOTHING_READ
+    assert report.exit_code() == EXIT_NOTHING_READ
 
 
 def test_progress_is_reported_and_drawn_as_text(store, tmp_path):

@@ -57,7 +57,7 @@ def test_every_corpus_file_imports_or_is_rejected_with_a_reason(store):
     assert by_file["patient-example-infant-fetal.json"] == "no birth date"
     assert by_file["CreateMultipleBirthPatient.json"] == "no identifier and no id: no chart number"
     assert "is not in this import" not in " ".join(by_file.values())
-    assert report.exit_code == EXIT_SOME_REJECTED
+    assert report.exit_code() == EXIT_SOME_REJECTED
     assert Patient.select().count() == report.total("patients_created") > 200
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from kiosk.importer.report import (  # noqa: F401 - the public names
     EXIT_NOTHING_READ, EXIT_OK, EXIT_SOME_REJECTED, FileCounts, ImportReport, Problem, Progress,
 )
+from kiosk.importer.progress import TextProgress  # noqa: F401
 
 SUFFIXES_CSV = (".csv", ".tsv", ".txt")
 

@@ -65,7 +65,6 @@ class ImportReport:
     def total(self, name: str) -> int:
         return sum(getattr(counts, name) for counts in self.files)
 
-    @property
     def exit_code(self) -> int:
         """0 everything imported, 1 something rejected or unreadable, 2 no file could be read."""
         if not self.files or not any(counts.readable for counts in self.files):
