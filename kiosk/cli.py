@@ -204,6 +204,7 @@ def cmd_outbox(args) -> int:
 
 def cmd_import(args) -> int:
     from kiosk import importer
+    from kiosk.importer.roles import RolesError
 
     if args.template:
         importer.write_template(Path(args.template))
@@ -213,7 +214,12 @@ def cmd_import(args) -> int:
         raise CliError("name at least one file to import, or --template FILE")
     open_configured(args)
     progress = None if args.quiet else importer.TextProgress(sys.stderr)
-    report = importer.import_files([Path(f) for f in args.files], progress=progress, roles_path=args.roles)
+    try:
+        report = importer.import_files([Path(f) for f in args.files], progress=progress, roles_path=args.roles)
+    except RolesError as error:
+        raise CliError(str(error)) from None
+    for problem in report.problems:
+        print(problem, file=sys.stderr)
     print(report.summary())
     return report.exit_code()
 
