@@ -1,0 +1,434 @@
+"""kiosk's speed and scale figures (O1), one a line: ``NAME VALUE UNIT``; lines starting with # say how.
+
+    python benchmarks/run.py            # 1,000,000 patients (a few minutes)
+    python benchmarks/run.py --quick    # 100,000 patients (under two minutes)
+    KIOSK_BENCH_PG_URL=postgresql://... python benchmarks/run.py   # adds search_p95_ms_postgres
+
+Figures and targets:
+  startup_ratio                 <= 1.15  kiosk start to the sign-in screen / a bare Textual app (medians)
+  startup_rss_mib               <= 60    peak resident memory of the kiosk process at the sign-in screen
+  search_p95_ms                 <= 3     kiosk.patients.search_patients, worst p95 of the three query kinds
+  issue_family_p95_ms           <= 50    kiosk.registration.issue_pins for a family of three
+  concurrent_errors             0        8 processes x 200 issues on one SQLite file
+  concurrent_duplicate_active_pins 0
+  slip_pdf_ms                   <= 50    warm, from benchmarks/slip_bench.py
+  search_p95_ms_postgres        <= 3     the search figure against PostgreSQL, when a URL is set
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+TARGETS = {"startup_ratio": 1.15, "startup_rss_mib": 60, "search_p95_ms": 3, "issue_family_p95_ms": 50,
+           "slip_pdf_ms": 50, "search_p95_ms_postgres": 3}
+STARTUP_RUNS = 7
+SEARCHES_PER_KIND = 1000
+ISSUES = 200
+WORKERS, ISSUES_PER_WORKER, SHARED_PATIENTS = 8, 200, 6
+TODAY = dt.date.today()
+
+
+def figure(name: str, value, unit: str = "") -> None:
+    target = TARGETS.get(name)
+    text = f"{value:.2f}" if isinstance(value, float) else str(value)
+    suffix = f"  # target <= {target}" if target is not None else ""
+    print(f"{name} {text} {unit}".rstrip() + suffix, flush=True)
+
+
+def note(text: str) -> None:
+    print(f"# {text}", flush=True)
+
+
+def p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+
+
+def quiet_env(home: Path) -> dict[str, str]:
+    """An environment where no user config, data dir or KIOSK_* variable leaks in."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KIOSK_")}
+    env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / "config"), XDG_DATA_HOME=str(home / "data"),
+               PYTHONPATH=str(ROOT), TEXTUAL_ANIMATIONS="none")
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+# -- start-up ---------------------------------------------------------------------------------
+# Both children run headless and exit from the auto-pilot once the first screen has mounted and
+# the app has gone idle (after the first refresh); each prints its peak and current RSS.
+_PILOT = '''
+async def _ready(pilot, check):
+    await pilot.pause()
+    check(pilot.app)
+    status = dict(line.split(":", 1) for line in open("/proc/self/status") if ":" in line)
+    print("RSS", status["VmHWM"].split()[0], status["VmRSS"].split()[0], flush=True)
+    pilot.app.exit()
+'''
+
+KIOSK_CHILD = _PILOT + '''
+import sys
+from kiosk.cli import main
+
+def _check(app):
+    from screens.signin import SignInScreen
+    assert isinstance(app.screen, SignInScreen), app.screen
+
+def _start(config):
+    from screens.app import create_app
+    create_app(config).run(headless=True, size=(100, 30), auto_pilot=lambda p: _ready(p, _check))
+
+sys.exit(main(["--db", sys.argv[1]], start_app=_start))
+'''
+
+BARE_CHILD = _PILOT + '''
+from textual.app import App
+from textual.widgets import DataTable, Header, Input
+
+class Bare(App):
+    def compose(self):
+        yield Header()
+        yield Input(placeholder="search")
+        yield DataTable()
+
+    def on_mount(self):
+        table = self.query_one(DataTable)
+        table.add_columns("Name", "DOB", "Age", "Status")
+        table.add_rows([(f"Family{n}, Given{n}", "05/17/2019", "6 y", "Pending Registration") for n in range(50)])
+
+def _check(app):
+    assert app.query_one(DataTable).row_count == 50
+
+Bare().run(headless=True, size=(100, 30), auto_pilot=lambda p: _ready(p, _check))
+'''
+
+
+def _timed_child(code: str, args: list[str], env: dict[str, str]) -> tuple[float, int, int]:
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env,
+                          cwd=env["HOME"], timeout=120)
+    elapsed = time.perf_counter() - started
+    rss = [line for line in done.stdout.splitlines() if line.startswith("RSS ")]
+    if done.returncode != 0 or not rss:
+        raise RuntimeError(f"start-up child failed ({done.returncode}): {done.stderr.strip()[-800:]}")
+    _, peak, current = rss[-1].split()
+    return elapsed, int(peak), int(current)
+
+
+def bench_startup(work: Path) -> None:
+    home = work / "startup-home"
+    home.mkdir()
+    env = quiet_env(home)
+    db = str(home / "kiosk.sqlite3")
+    _timed_child(KIOSK_CHILD, [db], env)  # creates the fresh store, and warms .pyc and the file cache
+    _timed_child(BARE_CHILD, [], env)
+    kiosk_times, bare_times, peaks, currents = [], [], [], []
+    for _ in range(STARTUP_RUNS):  # interleaved, so machine load hits both alike
+        elapsed, peak, current = _timed_child(KIOSK_CHILD, [db], env)
+        kiosk_times.append(elapsed)
+        peaks.append(peak)
+        currents.append(current)
+        bare_times.append(_timed_child(BARE_CHILD, [], env)[0])
+    kiosk_ms, bare_ms = statistics.median(kiosk_times) * 1000, statistics.median(bare_times) * 1000
+    note(f"start-up: {STARTUP_RUNS} interleaved runs each, process spawn to exit, headless 100x30; the kiosk "
+         "child goes through kiosk.cli.main (config, open store) to screens.app.create_app and exits once "
+         "SignInScreen is mounted and idle; the bare child is a Textual App with Header, Input and a 50-row "
+         "DataTable, exiting the same way")
+    note(f"start-up medians: kiosk {kiosk_ms:.0f} ms, bare Textual {bare_ms:.0f} ms")
+    figure("startup_ms", kiosk_ms, "ms")
+    figure("startup_bare_textual_ms", bare_ms, "ms")
+    figure("startup_ratio", kiosk_ms / bare_ms, "x")
+    note("RSS read from /proc/self/status of the kiosk child at the sign-in screen (VmHWM = peak)")
+    figure("startup_rss_mib", statistics.median(peaks) / 1024, "MiB")
+    figure("startup_rss_now_mib", statistics.median(currents) / 1024, "MiB")
+
+
+# -- a store with N patients --------------------------------------------------------------------
+def open_bench_store(target: str, key_file: Path):
+    from kiosk.config import Config
+    from kiosk.store import open_store
+
+    return open_store(Config(database=target, pin_key_file=str(key_file)))
+
+
+def populate(n_patients: int) -> str:
+    from kiosk import demo
+    from kiosk.models import Patient
+
+    have = Patient.select().count()
+    if have >= n_patients:
+        return f"reused {have:,} patients already there"
+    return demo.generate_practice(n_patients - have, seed=1, today=TODAY)
+
+
+def search_queries(seed: int = 7) -> dict[str, list[str]]:
+    """1,000 each of: a last-name prefix, "last, first" prefixes, and a date of birth, as typed."""
+    from kiosk import demo
+
+    rng = random.Random(seed)
+    given = demo.GIVEN_GIRLS + demo.GIVEN_BOYS
+    last = [rng.choice(demo.FAMILY_NAMES)[:rng.randint(1, 6)] for _ in range(SEARCHES_PER_KIND)]
+    both = [f"{rng.choice(demo.FAMILY_NAMES)[:rng.randint(1, 6)]}, {rng.choice(given)[:rng.randint(1, 4)]}"
+            for _ in range(SEARCHES_PER_KIND)]
+    dobs = []
+    for _ in range(SEARCHES_PER_KIND):
+        born = TODAY - dt.timedelta(days=rng.randint(0, 18 * 365))
+        dobs.append(rng.choice((f"{born.month}/{born.day}/{born.year}", f"{born:%m/%d/%Y}", born.isoformat())))
+    return {"last": last, "last_first": both, "dob": dobs}
+
+
+def bench_search(suffix: str = "") -> None:
+    from kiosk.patients import search_patients
+
+    queries = search_queries()
+    for text in queries["last"][:50]:  # warm the page cache the way a desk's first searches would
+        search_patients(text, today=TODAY)
+    worst = 0.0
+    for kind, texts in queries.items():
+        wall, cpu, hits = [], [], 0
+        for text in texts:
+            started, started_cpu = time.perf_counter(), time.process_time()
+            rows = search_patients(text, today=TODAY)
+            wall.append((time.perf_counter() - started) * 1000)
+            cpu.append((time.process_time() - started_cpu) * 1000)
+            hits += bool(rows)
+        worst = max(worst, p95(wall))
+        note(f"search {kind}{suffix}: p50 {statistics.median(wall):.2f} ms, p95 {p95(wall):.2f} ms, "
+             f"max {max(wall):.2f} ms, p95 CPU {p95(cpu):.2f} ms; {hits}/{len(texts)} found someone")
+        figure(f"search_{kind}_p95_ms{suffix}", p95(wall), "ms")
+    figure(f"search_p95_ms{suffix}", worst, "ms")
+
+
+# -- issuing ------------------------------------------------------------------------------------
+def desk_user(username: str = "bench"):
+    from kiosk.staff import add_staff, authenticate
+
+    try:
+        add_staff(username, "Bench Desk", "bench-password-1", portal_user=f"portal-{username}")
+    except Exception:  # already there from an earlier run on the same database
+        pass
+    return authenticate(username, "bench-password-1")
+
+
+def families_of(size: int, count: int, seed: int) -> list[tuple[list[int], int]]:
+    """Up to ``count`` families of exactly ``size`` children, none Registered: (patient ids, caregiver id)."""
+    from peewee import fn
+
+    from kiosk.models import NO_AUTHORITY, REGISTERED, Patient, Relationship
+
+    rows = (Relationship.select(Relationship.caregiver, fn.COUNT(Relationship.patient))
+            .where(Relationship.authority != NO_AUTHORITY)
+            .group_by(Relationship.caregiver)
+            .having(fn.COUNT(Relationship.patient) == size)
+            .order_by(Relationship.caregiver).limit(count * 20).tuples())
+    carers = [caregiver for caregiver, _ in rows]
+    random.Random(seed).shuffle(carers)
+    families, seen = [], set()
+    for caregiver in carers:
+        kids = list(Relationship.select(Relationship.patient, Patient.portal_status).join(Patient)
+                    .where(Relationship.caregiver == caregiver).order_by(Relationship.patient).tuples())
+        if any(status == REGISTERED for _, status in kids):
+            continue
+        kids = [patient for patient, _ in kids]
+        if seen.isdisjoint(kids):
+            seen.update(kids)
+            families.append((kids, caregiver))
+        if len(families) == count:
+            break
+    return families
+
+
+def bench_issue() -> None:
+    from kiosk.registration import IssueRequest, issue_pins
+
+    staff = desk_user()
+    families = families_of(3, ISSUES, seed=3)
+    times = []
+    for kids, caregiver in families:
+        request = IssueRequest(patient_ids=kids, recipient_id=caregiver, email="parent@example.org")
+        started = time.perf_counter()
+        issue_pins(staff, request, today=TODAY)
+        times.append((time.perf_counter() - started) * 1000)
+    note(f"issue: {len(times)} families of three through kiosk.registration.issue_pins (PIN hashes, "
+         f"status, audit events, outbox welcome, one transaction); p50 {statistics.median(times):.1f} ms")
+    figure("issue_family_p95_ms", p95(times), "ms")
+
+
+def _concurrent_worker(db: str, key_file: str, worker: int, own: list[tuple[int, int]],
+                       shared: list[tuple[int, int]], start_at: float) -> dict:
+    from kiosk.registration import IssueRequest, RegistrationError, issue_pins
+
+    open_bench_store(db, Path(key_file))
+    staff = desk_user(f"desk{worker}")
+    rng = random.Random(worker)
+    counts = {"issued": 0, "refusals": 0, "errors": 0, "messages": []}
+    while time.time() < start_at:
+        time.sleep(0.005)
+    for n in range(ISSUES_PER_WORKER):
+        patient, caregiver = rng.choice(shared) if n % 5 == 0 else own[n % len(own)]
+        request = IssueRequest(patient_ids=[patient], recipient_id=caregiver, email="parent@example.org")
+        try:
+            issue_pins(staff, request, today=TODAY)
+            counts["issued"] += 1
+        except RegistrationError as error:
+            if "same moment" in str(error):
+                counts["refusals"] += 1
+            else:
+                counts["errors"] += 1
+                counts["messages"].append(f"RegistrationError: {error}")
+        except Exception as error:  # "database is locked" and anything else is a failure
+            counts["errors"] += 1
+            counts["messages"].append(f"{type(error).__name__}: {error}")
+    return counts
+
+
+def bench_concurrent(work: Path) -> None:
+    from peewee import fn
+
+    from kiosk.db import close_database
+    from kiosk.models import NO_AUTHORITY, PIN_ACTIVE, REGISTERED, Patient, Relationship, RegistrationPin
+
+    db = str(work / "concurrent.sqlite3")
+    key = work / "concurrent.key"
+    open_bench_store(db, key)
+    populate(5_000)
+    desk_user()
+    pairs = list(Relationship.select(Relationship.patient, Relationship.caregiver).join(Patient)
+                 .where((Relationship.authority != NO_AUTHORITY) & (Patient.portal_status != REGISTERED))
+                 .order_by(Relationship.patient).tuples())
+    by_patient = dict(pairs)
+    pool = list(by_patient.items())
+    random.Random(11).shuffle(pool)
+    shared, rest = pool[:SHARED_PATIENTS], pool[SHARED_PATIENTS:]
+    close_database()
+    start_at = time.time() + 3.0
+    started = time.perf_counter()
+    with ProcessPoolExecutor(WORKERS, mp_context=get_context("spawn")) as executor:
+        futures = [executor.submit(_concurrent_worker, db, str(key), w, rest[w * 40:(w + 1) * 40], shared, start_at)
+                   for w in range(WORKERS)]
+        results = [f.result() for f in futures]
+    elapsed = time.perf_counter() - started - 3.0
+    open_bench_store(db, key)
+    duplicates = list(RegistrationPin.select(RegistrationPin.patient).where(RegistrationPin.state == PIN_ACTIVE)
+                      .group_by(RegistrationPin.patient).having(fn.COUNT(RegistrationPin.id) > 1).tuples())
+    from kiosk.audit import verify_chain
+
+    chain = verify_chain()
+    close_database()
+    issued = sum(r["issued"] for r in results)
+    messages = [m for r in results for m in r["messages"]]
+    note(f"concurrency: {WORKERS} processes x {ISSUES_PER_WORKER} issue_pins calls on one SQLite file "
+         f"(WAL, BEGIN IMMEDIATE), every 5th on one of {SHARED_PATIENTS} patients shared by all; "
+         f"{issued} issued in {elapsed:.1f} s; audit chain {'intact' if not chain else 'BROKEN: ' + str(chain[0])}")
+    for message in sorted(set(messages))[:5]:
+        note(f"error: {message}")
+    figure("concurrent_issued", issued)
+    figure("concurrent_refusals", sum(r["refusals"] for r in results))
+    figure("concurrent_errors", sum(r["errors"] for r in results))
+    figure("concurrent_duplicate_active_pins", len(duplicates))
+    figure("concurrent_audit_chain_problems", len(chain))
+
+
+# -- slip ---------------------------------------------------------------------------------------
+def bench_slip() -> None:
+    try:
+        import slip_bench
+    except ImportError as error:
+        print(f"slip_pdf_ms n/a  # benchmarks/slip_bench.py not importable: {error}", flush=True)
+        return
+    try:
+        value = slip_bench.warm_median_ms("letter")
+    except Exception as error:
+        print(f"slip_pdf_ms n/a  # slip PDF failed: {type(error).__name__}: {error}", flush=True)
+        return
+    note("slip: benchmarks/slip_bench.warm_median_ms('letter'), median of warm builds, five siblings")
+    figure("slip_pdf_ms", value, "ms")
+
+
+# -- PostgreSQL ---------------------------------------------------------------------------------
+def bench_postgres(url: str, n_patients: int, work: Path) -> None:
+    """The search figure on PostgreSQL, in a schema of its own (kept, so later runs reuse it)."""
+    import psycopg2
+
+    schema = f"kiosk_bench_{n_patients}"
+    with psycopg2.connect(url) as connection, connection.cursor() as cursor:
+        cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    connection.close()
+    separator = "&" if "?" in url else "?"
+    target = f"{url}{separator}options=-csearch_path%3D{schema}"
+    key = work / "pg.key"
+    started = time.perf_counter()
+    open_bench_store(target, key)
+    report = populate(n_patients)
+    note(f"postgres: schema {schema}: {report} ({time.perf_counter() - started:.0f} s to set up)")
+    bench_search("_postgres")
+    from kiosk.db import close_database
+
+    close_database()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="100,000 patients instead of 1,000,000")
+    parser.add_argument("--patients", type=int, help="patients for the search figures (overrides --quick)")
+    parser.add_argument("--only", nargs="*", default=None,
+                        choices=["startup", "search", "issue", "concurrent", "slip", "postgres"])
+    args = parser.parse_args(argv)
+    n_patients = args.patients or (100_000 if args.quick else 1_000_000)
+    only = set(args.only or ["startup", "search", "issue", "concurrent", "slip", "postgres"])
+    work = Path(tempfile.mkdtemp(prefix="kiosk-bench-"))
+    load = os.getloadavg()[0]
+    note(f"kiosk benchmarks, {n_patients:,} patients, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, "
+         f"load average {load:.2f} at start (other work on the machine inflates the wall-clock p95s)")
+    began = time.perf_counter()
+    try:
+        if "startup" in only:
+            bench_startup(work)
+        if "search" in only or "issue" in only:
+            from kiosk.db import close_database
+
+            started = time.perf_counter()
+            open_bench_store(str(work / "big.sqlite3"), work / "big.key")
+            note(f"generate (SQLite): {populate(n_patients)}")
+            figure("generate_seconds", time.perf_counter() - started, "s")
+            if "search" in only:
+                note("search: kiosk.patients.search_patients (the function the search screen calls), 100-row "
+                     "limit, rows built as the screen gets them; p95 of wall-clock time per call")
+                bench_search()
+            if "issue" in only:
+                bench_issue()
+            close_database()
+        if "concurrent" in only:
+            bench_concurrent(work)
+        if "slip" in only:
+            bench_slip()
+        if "postgres" in only:
+            url = os.environ.get("KIOSK_BENCH_PG_URL") or os.environ.get("KIOSK_TEST_PG_URL")
+            if url:
+                bench_postgres(url, n_patients, work)
+            else:
+                print("search_p95_ms_postgres n/a  # set KIOSK_BENCH_PG_URL (or KIOSK_TEST_PG_URL), "
+                      "e.g. eval \"$(bash .ci/postgres.sh start)\"", flush=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    note(f"done in {time.perf_counter() - began:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
