@@ -452,30 +452,31 @@ class RegisterScreen(Screen):
                 "Do not send PIN was chosen: nothing will be sent. Print the slip (p) or give the PIN in person.")
             return
         self.query_one("#outcome", Static).update(f"Sending the welcome message to {self.result.recipient}…")
-        self.send_worker(self.result.message_id, self.result.recipient)
+        self.send_worker(self.result.batch, self.result.recipient)
 
     @work(thread=True, exclusive=True, group="send", name="Sending the PIN")
-    def send_worker(self, message_id: str, recipient: str) -> None:
+    def send_worker(self, batch: str, recipient: str) -> None:
         from kiosk import outbox
 
-        outbox.deliver_due(self.app.config)
-        message = next((m for m in outbox.list_messages() if m.message_id == message_id), None)
-        self.app.call_from_thread(self.query_one("#outcome", Static).update, delivery_words(message, recipient))
+        report = outbox.deliver_due(self.app.config)
+        message = next(iter(outbox.list_messages(batch=batch)), None)
+        self.app.call_from_thread(self.query_one("#outcome", Static).update,
+                                  delivery_words(message, recipient, report.problem))
 
     def action_back(self) -> None:
         self.app.pop_screen()
 
 
-def delivery_words(message, recipient: str) -> str:
-    """A message's state in plain words for the desk."""
-    state = getattr(message, "state", None)
-    if state == "sent":
-        return f"The welcome message was sent to {recipient}."
-    if state == "failed":
-        reason = getattr(message, "last_error", "") or getattr(message, "error", "")
-        return f"Sending to {recipient} failed: {reason or 'no reason given'}. Retry from the outbox."
-    if state in ("queued", "sending"):
-        reason = getattr(message, "last_error", "")
-        later = f" (last try: {reason})" if reason else ""
-        return f"The welcome message to {recipient} is queued and will be sent shortly{later}."
-    return f"The welcome message to {recipient} could not be found in the outbox."
+def delivery_words(message, recipient: str, problem: str = "") -> str:
+    """A welcome message's state (kiosk.outbox.MessageRow) in plain words for the desk."""
+    if message is None:
+        return f"The welcome message to {recipient} is not in the outbox."
+    if message.state == "sent":
+        note = f" ({message.reason})" if message.reason else ""
+        return f"The welcome message to {recipient} was sent{note}."
+    if message.state == "failed":
+        return (f"The welcome message to {recipient} failed: {message.reason or 'no reason given'}. "
+                "Open the outbox to retry it, or print the slip.")
+    why = problem or message.reason
+    return (f"The welcome message to {recipient} is queued and goes out by itself"
+            + (f"; not yet because {why}." if why else " shortly."))

@@ -1,0 +1,112 @@
+"""The outbox (O3) as the front desk sees it: every welcome message, its state and why.
+
+Recipients are masked (kiosk.outbox.mask_recipient). r retries a failed message and sends it now.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Label, Static
+
+from screens.widgets import TrainingBanner
+
+STATE_WORDS = {"queued": "Queued", "sending": "Sending", "sent": "Sent", "failed": "FAILED"}
+
+
+def local_time(moment: dt.datetime | None) -> str:
+    """A stored naive-UTC time as the desk's local time."""
+    if moment is None:
+        return ""
+    return moment.replace(tzinfo=dt.timezone.utc).astimezone().strftime("%m/%d %H:%M")
+
+
+class OutboxScreen(Screen):
+    """Welcome messages: queued, sent, failed with the reason."""
+
+    CSS_PATH = "outbox_screen.tcss"
+    BINDINGS = [
+        Binding("r", "retry", "Retry failed"),
+        Binding("f5", "refresh", "Refresh"),
+        Binding("escape", "back", "Back"),
+    ]
+
+    def __init__(self):
+        super().__init__()
+        self.rows = []
+
+    def compose(self) -> ComposeResult:
+        yield TrainingBanner()
+        yield Label("Outbox: welcome messages", classes="section")
+        yield Static("", id="outbox-counts", markup=False)
+        yield DataTable(id="messages", cursor_type="row")
+        yield Static("", id="outbox-status", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#messages", DataTable).add_columns("Created", "Channel", "To", "State", "Tries", "Reason")
+        self.query_one("#messages", DataTable).focus()
+        self.load()
+
+    def action_refresh(self) -> None:
+        self.load()
+
+    @work(thread=True, exclusive=True, group="outbox", name="Reading the outbox")
+    def load(self, status: str = "") -> None:
+        from kiosk.outbox import count_messages, list_messages
+
+        rows, counts = list_messages(), count_messages()
+        self.app.call_from_thread(self.show_rows, rows, counts, status)
+
+    def show_rows(self, rows, counts: dict[str, int], status: str = "") -> None:
+        self.rows = rows
+        table = self.query_one("#messages", DataTable)
+        row = table.cursor_row
+        table.clear()
+        for message in rows:
+            channel = "Text" + (f" ({message.carrier})" if message.carrier else "") if message.channel == "text" \
+                else "Email"
+            table.add_row(Text(local_time(message.created_at)), Text(channel), Text(message.recipient),
+                          Text(STATE_WORDS.get(message.state, message.state)), Text(str(message.attempts)),
+                          Text(message.reason), key=str(message.id))
+        if rows:
+            table.move_cursor(row=min(max(row, 0), len(rows) - 1))
+        self.query_one("#outbox-counts", Static).update(
+            ", ".join(f"{count} {state}" for state, count in counts.items()))
+        self.query_one("#outbox-status", Static).update(
+            status or ("No messages yet." if not rows else "Choose a failed message and press r to retry it."))
+
+    def action_retry(self) -> None:
+        table = self.query_one("#messages", DataTable)
+        if not self.rows or not 0 <= table.cursor_row < len(self.rows):
+            return
+        message = self.rows[table.cursor_row]
+        if message.state != "failed":
+            self.query_one("#outbox-status", Static).update(
+                f"That message is {message.state}; only a failed message can be retried.")
+            return
+        self.query_one("#outbox-status", Static).update(f"Sending again to {message.recipient}…")
+        self.retry_worker(message.id, message.recipient)
+
+    @work(thread=True, exclusive=True, group="outbox-send", name="Retrying the message")
+    def retry_worker(self, message_id: int, recipient: str) -> None:
+        from kiosk.outbox import OutboxError, deliver_due, list_messages, retry_message
+
+        try:
+            retried = retry_message(message_id)
+        except OutboxError as error:
+            self.app.call_from_thread(self.load, f"Cannot retry: {error}.")
+            return
+        report = deliver_due(self.app.config)
+        now = next((m for m in list_messages(batch=retried.batch) if m.id == message_id), retried)
+        from screens.register import delivery_words
+
+        self.app.call_from_thread(self.load, delivery_words(now, recipient, report.problem))
+
+    def action_back(self) -> None:
+        self.app.pop_screen()

@@ -1,0 +1,373 @@
+"""The registration window, the slip preview and the outbox screen (R3-R10, R13-R15, O3)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from conftest import NOW, TODAY
+from textual.widgets import DataTable, Input, Select, Static
+
+from kiosk import outbox
+from kiosk.patients import patient_account, search_patients
+from kiosk.registration import IssuedPin, IssueResult
+from kiosk.staff import authenticate
+from screens.app import Clock, create_app
+from screens.outbox_screen import OutboxScreen
+from screens.register import ConfirmReplace, RegisterScreen
+from screens.slip_preview import SlipPreviewScreen
+from screens.widgets import FieldError
+
+SIZE = (100, 30)
+GROUPED_PIN = re.compile(r"^[A-Z]{5}-[A-Z]{5}$")
+
+
+@pytest.fixture
+def desk_config(config, tmp_path):
+    """The test config with slips saved under tmp_path (no printer is set up)."""
+    return replace(config, printer=replace(config.printer, output_dir=str(tmp_path / "slips")))
+
+
+@pytest.fixture
+def app(training, desk_config):
+    return create_app(desk_config, clock=Clock(now=lambda: NOW, today=lambda: TODAY))
+
+
+def patient_id(text: str) -> int:
+    return search_patients(text, today=TODAY)[0].id
+
+
+async def settle(app, pilot) -> None:
+    await pilot.pause()
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def open_window(app, pilot, search: str, *, second_parent: bool = False) -> RegisterScreen:
+    app.session = authenticate("maria", "training1")
+    app.open_registration(patient_id(search), second_parent=second_parent)
+    await settle(app, pilot)
+    assert isinstance(app.screen, RegisterScreen)
+    return app.screen
+
+
+def rows(screen, table_id: str) -> list[list[str]]:
+    table = screen.query_one(table_id, DataTable)
+    return [[str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+def patient_list(screen) -> dict[str, dict[str, str]]:
+    """The Patient List by patient name: Register, PIN, Status, Role."""
+    return {row[1]: dict(zip(("Register", "PIN", "Status", "Role"), (row[0], *row[2:]))) for row in rows(screen, "#patients")}
+
+
+def error(screen, name: str) -> str:
+    label = screen.query_one(f"#{name}-error", FieldError)
+    return label.text if label.display else ""
+
+
+async def register(app, pilot) -> None:
+    await pilot.press("ctrl+r")
+    await settle(app, pilot)
+
+
+async def choose(app, pilot, radio_id: str, downs: int) -> None:
+    """Pick the option ``downs`` below the first in a RadioSet, by keyboard."""
+    app.screen.query_one(f"#{radio_id}").focus()
+    await pilot.press(*["down"] * downs, "enter")
+    await settle(app, pilot)
+
+
+# -- R5, R4, R6: the family at once ----------------------------------------------------------------
+
+async def test_register_the_testkiddo_family_fills_the_pin_column(app):
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_window(app, pilot, "Testkiddo, Rosemary")
+        title = str(screen.query_one("#title", Static).render())
+        assert "Registration for Patient Rosemary Testkiddo and selected Siblings" in title
+        assert [row[:3] for row in rows(screen, "#caregivers")] == [
+            ["> Cindy Testkiddo", "Mother", "Joint"], ["  Jeff Testkiddo", "Father", "Joint"]]
+        before = patient_list(screen)
+        assert list(before) == ["Rosemary Testkiddo", "Basil Testkiddo"]
+        assert {child["Register"] for child in before.values()} == {"[x]"}
+
+        await register(app, pilot)
+
+        after = patient_list(screen)
+        assert all(GROUPED_PIN.match(after[name]["PIN"]) for name in after), after
+        assert after["Rosemary Testkiddo"]["PIN"] != after["Basil Testkiddo"]["PIN"]
+        assert {child["Status"] for child in after.values()} == {"Pending Registration"}
+        messages = outbox.list_messages()
+        assert len(messages) == 1 and messages[0].recipient == "c***@example.com"
+
+
+async def test_an_unchecked_child_gets_no_pin(app):
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_window(app, pilot, "Testkiddo, Rosemary")
+        screen.query_one("#patients").focus()
+        await pilot.press("down", "space")
+        assert patient_list(screen)["Basil Testkiddo"]["Register"] == "[ ]"
+
+        await register(app, pilot)
+
+        listed = patient_list(screen)
+        assert GROUPED_PIN.match(listed["Rosemary Testkiddo"]["PIN"])
+        assert listed["Basil Testkiddo"]["PIN"] == ""
+        assert listed["Basil Testkiddo"]["Status"] == "Unregistered"
+
+
+async def test_register_again_asks_before_ending_the_pins_just_issued(app):
+    """R3: a second Register ends the first PINs, so it is never silent."""
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_window(app, pilot, "Testkiddo, Rosemary")
+        await register(app, pilot)
+        first = patient_list(screen)["Rosemary Testkiddo"]["PIN"]
+
+        await register(app, pilot)
+        assert isinstance(app.screen, ConfirmReplace)
+        await pilot.press("n")
+        await settle(app, pilot)
+        assert patient_list(screen)["Rosemary Testkiddo"]["PIN"] == first
+
+        await register(app, pilot)
+        await pilot.press("y")
+        await settle(app, pilot)
+        second = patient_list(screen)["Rosemary Testkiddo"]["PIN"]
+        assert GROUPED_PIN.match(second) and second != first
+
+
+# -- R14: print from the result ---------------------------------------------------------------------
+
+async def test_print_shows_the_slip_then_saves_the_pdf_without_a_printer(app):
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_window(app, pilot, "Testkiddo, Rosemary")
+        await register(app, pilot)
+        pins = [child["PIN"] for child in patient_list(screen).values()]
+
+        await pilot.press("p")
+        await settle(app, pilot)
+        assert isinstance(app.screen, SlipPreviewScreen)
+        slip = str(app.screen.query_one("#slip-text", Static).render())
+        assert all(pin in slip for pin in pins)
+        assert app.practice.portal_url in slip
+        assert "Portal registration for Rosemary Testkiddo and selected siblings" in " ".join(slip.split())
+
+        await pilot.press("p")
+        await settle(app, pilot)
+        said = str(app.screen.query_one("#print-outcome", Static).render())
+        assert "No printer is set up. The slip was saved as" in said
+        saved = Path(said.rsplit(" saved as ", 1)[1].rstrip("."))
+        assert saved.exists() and saved.read_bytes().startswith(b"%PDF")
+
+
+# -- R7: validation keeps what was typed and writes nothing ----------------------------------------
+
+async def test_a_bad_email_shows_next_to_the_field_keeps_the_text_and_writes_nothing(app):
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_window(app, pilot, "Testkiddo, Rosemary")
+        screen.query_one("#email-choice", Select).value = "other"
+        await pilot.pause()
+        box = screen.query_one("#email", Input)
+        assert box.display
+        box.focus()
+        await pilot.press(*"not-an-email")
+
+        await register(app, pilot)
+
+        assert "valid email address" in error(screen, "email")
+        assert box.value == "not-an-email"
+        assert patient_list(screen)["Rosemary Testkiddo"]["PIN"] == ""
+        account = patient_account(patient_id("Testkiddo, Rosemary"), today=TODAY)
+        assert account.patient.pin_state == "No PIN"
+        assert outbox.list_messages() == []
+
+
+async def test_a_text_message_without_a_carrier_is_refused_next_to_the_carrier(app):
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_window(app, pilot, "Testkiddo, Rosemary")
+        screen.query_one("#caregivers").focus()
+        await pilot.press("down")  # Jeff: no cell, no carrier on file
+        await choose(app, pilot, "delivery", 1)
+        assert screen.query_one("#text-row").display and not screen.query_one("#email-row").display
+        screen.query_one("#cell", Input).focus()
+        await pilot.press(*"317 555 0102")
+
+        await register(app, pilot)
+
+        assert "Choose the cell carrier" in error(screen, "carrier")
+        assert error(screen, "cell") == ""
+        assert screen.query_one("#cell", Input).value == "317 555 0102"
+        assert outbox.list_messages() == []
+
+
+async def test_a_retired_carrier_is_warned_about_next_to_the_carrier(app):
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_window(app, pilot, "Testkiddo, Rosemary")
+        await choose(app, pilot, "delivery", 1)
+        screen.query_one("#carrier", Select).value = "att"
+        await pilot.pause()
+        assert "AT&T no longer passes email to text messages" in str(
+            screen.query_one("#carrier-warning", Static).render())
+
+
+# -- R8: Send to ------------------------------------------------------------------------------------
+
+async def test_send_to_is_offered_for_a_patient_of_twelve_or_more(app):
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_window(app, pilot, "Kim, Jordan")  # 14
+        assert screen.query_one("#send-to-box").display
+        app.pop_screen()
+        screen = await open_window(app, pilot, "Testkiddo, Rosemary")  # 6 and 4
+        assert not screen.query_one("#send-to-box").display
+
+
+async def test_send_to_minor_is_refused_while_an_under_twelve_sibling_is_checked(app):
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_window(app, pilot, "Wilson, Olivia")  # Olivia 13, Noah 9
+        assert list(patient_list(screen)) == ["Olivia Wilson", "Noah Wilson"]
+        assert screen.query_one("#send-to-box").display
+        await choose(app, pilot, "send-to", 1)
+
+        await register(app, pilot)
+
+        assert "Send to Minor is only for patients 12 or older; Noah is 9" in error(screen, "send-to")
+        assert patient_list(screen)["Olivia Wilson"]["PIN"] == ""
+
+        screen.query_one("#patients").focus()
+        await pilot.press("space")  # uncheck Olivia: nobody 12 or older is left
+        assert not screen.query_one("#send-to-box").display
+
+
+# -- R15: only a caregiver with authority receives the PIN -------------------------------------------
+
+async def test_choosing_a_caregiver_without_authority_says_so_next_to_the_table(app):
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_window(app, pilot, "Johnson, Emma")
+        assert [row[2] for row in rows(screen, "#caregivers")] == ["Joint", "None"]
+        assert error(screen, "recipient") == ""
+        screen.query_one("#caregivers").focus()
+        await pilot.press("down")  # Linda Johnson, Grandparent, authority None
+        await settle(app, pilot)
+        assert rows(screen, "#caregivers")[1][0] == "> Linda Johnson"
+        assert "Linda Johnson has no contact authority for Emma" in error(screen, "recipient")
+
+        await register(app, pilot)
+        assert "Linda Johnson has no contact authority" in error(screen, "recipient")
+        assert outbox.list_messages() == []
+
+        await pilot.press("up")
+        await settle(app, pilot)
+        assert error(screen, "recipient") == ""
+
+
+# -- R13: a second parent's own PIN ----------------------------------------------------------------
+
+async def test_a_second_parent_gets_their_own_pin_and_the_status_stays_registered(app):
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_window(app, pilot, "Patel, Ava", second_parent=True)
+        assert list(patient_list(screen)) == ["Ava Patel"]
+        assert not screen.query_one("#caregiver-section").display
+        email = screen.query_one("#email-choice", Select)
+        shown = [str(prompt) for prompt, value in email._options if value == email.value]
+        assert shown == ["Raj Patel (Father): raj.patel@example.com"]  # Priya already has an account
+
+        await register(app, pilot)
+
+        listed = patient_list(screen)["Ava Patel"]
+        assert GROUPED_PIN.match(listed["PIN"])
+        assert listed["Status"] == "Registered"
+        assert [m.recipient for m in outbox.list_messages()] == ["r***@example.com"]
+
+
+# -- patient text is data ---------------------------------------------------------------------------
+
+async def test_markup_in_names_displays_exactly(app):
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_window(app, pilot, "Tester")
+        assert list(patient_list(screen)) == ["a[/]b Tester"]
+        assert rows(screen, "#caregivers")[0][0] == "> [red]Robin[/red] Tester"
+        assert "Registration for Patient a[/]b Tester and selected Siblings" in str(
+            screen.query_one("#title", Static).render())
+
+
+# -- R11: Send PIN ----------------------------------------------------------------------------------
+
+async def test_send_pin_says_in_plain_words_what_happened(app):
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_window(app, pilot, "Testkiddo, Rosemary")
+        await register(app, pilot)
+        await pilot.press("s")
+        await settle(app, pilot)
+        said = str(screen.query_one("#outcome", Static).render())
+        assert "cindy.testkiddo@example.com is queued" in said
+        assert "no mail server is set up" in said
+        assert [m.state for m in outbox.list_messages()] == ["queued"]
+
+
+async def test_send_pin_with_do_not_send_says_nothing_will_be_sent(app):
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_window(app, pilot, "Testkiddo, Rosemary")
+        await choose(app, pilot, "delivery", 2)
+        await register(app, pilot)
+        assert all(GROUPED_PIN.match(child["PIN"]) for child in patient_list(screen).values())
+        await pilot.press("s")
+        await settle(app, pilot)
+        assert "nothing will be sent" in str(screen.query_one("#outcome", Static).render())
+        assert outbox.list_messages() == []
+
+
+# -- O3: the outbox as the desk sees it -------------------------------------------------------------
+
+class RefusingSender:
+    def send(self, message) -> str:
+        raise outbox.SendFailure("550 mailbox unavailable", permanent=True)
+
+    def close(self) -> None:
+        pass
+
+
+async def test_the_outbox_shows_a_failed_message_with_its_reason_and_retries_it(app, desk_config):
+    async with app.run_test(size=SIZE) as pilot:
+        await open_window(app, pilot, "Testkiddo, Rosemary")
+        await register(app, pilot)
+        outbox.deliver_due(desk_config, senders={"email": RefusingSender(), "text": RefusingSender()})
+        app.push_screen(OutboxScreen())
+        await settle(app, pilot)
+        listed = rows(app.screen, "#messages")
+        assert [row[1:] for row in listed] == [["Email", "c***@example.com", "FAILED", "1", "550 mailbox unavailable"]]
+
+        await pilot.press("r")
+        await settle(app, pilot)
+        assert rows(app.screen, "#messages")[0][3] == "Queued"
+        said = str(app.screen.query_one("#outbox-status", Static).render())
+        assert "is queued" in said and "no mail server is set up" in said
+
+
+# -- snapshots --------------------------------------------------------------------------------------
+
+def test_registration_window_snapshot(snap_compare, training, desk_config):
+    app = create_app(desk_config, clock=Clock(now=lambda: NOW, today=lambda: TODAY))
+
+    async def open_testkiddo(pilot):
+        await open_window(app, pilot, "Testkiddo, Rosemary")
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=open_testkiddo)
+
+
+def test_slip_preview_snapshot(snap_compare, training, desk_config):
+    app = create_app(desk_config, clock=Clock(now=lambda: NOW, today=lambda: TODAY))
+    result = IssueResult(
+        batch="0123456789abcdef", patient_name="Rosemary Testkiddo", language="en",
+        pins=(IssuedPin(1, "Rosemary", "Rosemary Testkiddo", "JFKAY-TTJYV"),
+              IssuedPin(2, "Basil", "Basil Testkiddo", "NVTHF-PCJQW")),
+        expires_on=dt.date(2026, 12, 22), method="pin", message_id=None, delivery="none")
+
+    async def open_slip(pilot):
+        app.session = authenticate("maria", "training1")
+        app.show_slip(result)
+        await settle(app, pilot)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=open_slip)
