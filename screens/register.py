@@ -43,7 +43,7 @@ def error_slot(field: str) -> str:
 class PatientTable(DataTable):
     """The Patient List; space toggles the Register checkbox of the cursor row."""
 
-    BINDINGS = [Binding("space", "toggle_register", "Register ✓/✗")]
+    BINDINGS = [Binding("space", "toggle_register", "Check/uncheck")]
 
     def action_toggle_register(self) -> None:
         self.screen.toggle_register(self.cursor_row)
@@ -100,6 +100,7 @@ class RegisterScreen(Screen):
         Binding("p", "print_slip", "Print"),
         Binding("s", "send_pin", "Send PIN"),
         Binding("c", "complete", "Complete / Log In"),
+        Binding("n", "fix_name", "Fix name"),
         Binding("escape", "back", "Back"),
     ]
 
@@ -113,6 +114,7 @@ class RegisterScreen(Screen):
         self.pins: dict[int, str] = {}
         self.result: IssueResult | None = None
         self.recipient = None  # CaregiverRow under the cursor
+        self.issuing = False
 
     # -- layout -------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -218,6 +220,7 @@ class RegisterScreen(Screen):
         if first_load:
             focus = self.query_one("#patients" if self.second_parent else "#caregivers", DataTable)
             focus.focus()
+        self.refresh_bindings()
 
     def listed_children(self):
         if self.family is None:
@@ -372,7 +375,7 @@ class RegisterScreen(Screen):
 
     # -- Register -----------------------------------------------------------------------------
     def action_register(self) -> None:
-        if self.family is None:
+        if self.family is None or self.issuing:
             return
         if self.result is None:
             self.issue(self.build_request())
@@ -388,6 +391,7 @@ class RegisterScreen(Screen):
         for error in self.query(FieldError):
             error.clear()
         self.query_one("#outcome", Static).update("Issuing PINs…")
+        self.issuing = True
         self.issue_worker(request)
 
     @work(thread=True, exclusive=True, group="issue", name="Issuing PINs")
@@ -403,10 +407,14 @@ class RegisterScreen(Screen):
         except RegistrationError as error:
             self.app.call_from_thread(self.show_problems, list(error.problems))
             return
+        except Exception:
+            self.app.call_from_thread(setattr, self, "issuing", False)
+            raise  # the app's worker handler says what went wrong
         family = family_for(self.patient_id, today=self.app.clock.today())
         self.app.call_from_thread(self.show_result, result, family)
 
     def show_problems(self, problems: list[Problem]) -> None:
+        self.issuing = False
         slots: dict[str, list[str]] = {}
         for problem in problems:
             slots.setdefault(error_slot(problem.field), []).append(problem.message)
@@ -418,6 +426,7 @@ class RegisterScreen(Screen):
             self.query_one(f"#{first}-error").scroll_visible()
 
     def show_result(self, result: IssueResult, family) -> None:
+        self.issuing = False
         self.result = result
         self.pins = {issued.patient_id: issued.pin or "(question)" for issued in result.pins}
         self.show_family(family, self.account)
@@ -433,7 +442,27 @@ class RegisterScreen(Screen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("print_slip", "send_pin", "complete"):
             return self.result is not None
+        if action == "fix_name":
+            return any(child.placeholder for child in self.listed_children())
         return True
+
+    def action_fix_name(self) -> None:
+        """R2: put the given name in Basic Info in place, then carry on registering."""
+        from screens.name_fix import NameFixScreen
+
+        children = [child for child in self.listed_children() if child.placeholder]
+        if not children:
+            return
+        row = self.query_one("#patients", DataTable).cursor_row
+        listed = self.listed_children()
+        child = listed[row] if 0 <= row < len(listed) and listed[row].placeholder else children[0]
+
+        def fixed(name: str | None) -> None:
+            if name:
+                self.query_one("#patients-error", FieldError).clear()
+                self.load_family()
+
+        self.app.push_screen(NameFixScreen(child.id, child.given_name, child.family_name), fixed)
 
     # -- after Register -----------------------------------------------------------------------
     def action_print_slip(self) -> None:

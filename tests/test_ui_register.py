@@ -371,3 +371,40 @@ def test_slip_preview_snapshot(snap_compare, training, desk_config):
         await settle(app, pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=open_slip)
+
+
+# -- R10, R2 ----------------------------------------------------------------------------------------
+
+async def test_verification_question_fields_show_only_for_that_method(app):
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_window(app, pilot, "Testkiddo, Rosemary")
+        assert not screen.query_one("#question-box").display
+        await choose(app, pilot, "method", 1)
+        assert screen.query_one("#question-box").display
+        await register(app, pilot)
+        assert "Write the question" in error(screen, "question")
+        screen.query_one("#question", Input).value = "Name of the family dog?"
+        screen.query_one("#answer", Input).value = "Biscuit"
+
+        await register(app, pilot)
+
+        assert {child["PIN"] for child in patient_list(screen).values()} == {"(question)"}
+        assert {child["Status"] for child in patient_list(screen).values()} == {"Pending Registration"}
+
+
+async def test_a_placeholder_name_is_refused_next_to_the_list_and_fixed_in_place(app):
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_window(app, pilot, "Okafor")
+        await register(app, pilot)
+        assert error(screen, "patients")  # Baby Girl: not an official name yet
+        assert patient_list(screen)["Baby Girl Okafor"]["PIN"] == ""
+
+        await pilot.press("n")
+        await settle(app, pilot)
+        await pilot.press(*"Chioma", "enter")
+        await settle(app, pilot)
+        assert app.screen is screen and error(screen, "patients") == ""
+        assert list(patient_list(screen)) == ["Chioma Okafor"]
+
+        await register(app, pilot)
+        assert GROUPED_PIN.match(patient_list(screen)["Chioma Okafor"]["PIN"])
