@@ -1,0 +1,62 @@
+"""O1: start-up stays lean. The modules the `kiosk` entry point loads before the first screen
+(screens.launch -> kiosk.cli.main -> open the store -> screens.app -> screens.signin) must not pull
+in the slow libraries that only some actions need. Speed itself is measured by benchmarks/run.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Loaded only by the action that needs them: slips, e-mail, PostgreSQL, import.
+# (The stdlib csv module itself is small and the audit export uses it; the CSV importer is not.)
+HEAVY = ("qrcode", "fpdf", "PIL", "smtplib", "email.mime", "aiosmtpd", "psycopg2", "kiosk.importer",
+         "kiosk.slip_pdf", "kiosk.printing")
+
+START_UP = """
+import json, sys
+import screens.launch, kiosk.cli, screens.app
+from kiosk.cli import build_parser, open_configured
+config = open_configured(build_parser().parse_args(["--db", sys.argv[1]]))
+from screens.app import create_app
+import screens.signin
+app = create_app(config)
+screen = screens.signin.SignInScreen()
+print(json.dumps(sorted(name for name, module in sys.modules.items() if module is not None)))
+"""
+
+
+def _loaded_at_startup(tmp_path) -> tuple[list[str], str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KIOSK_")}
+    env.update(HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "config"), PYTHONPATH=str(ROOT))
+    done = subprocess.run([sys.executable, "-X", "importtime", "-c", START_UP, str(tmp_path / "k.sqlite3")],
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1]), done.stderr
+
+
+def test_o1_startup_loads_no_slow_library(tmp_path):
+    modules, importtime = _loaded_at_startup(tmp_path)
+    assert "screens.signin" in modules and "kiosk.store" in modules  # it really went through start-up
+    loaded = sorted(m for m in modules if any(m == h or m.startswith(h + ".") for h in HEAVY))
+    assert loaded == [], f"loaded before they are used: {loaded}; see who imports them with -X importtime"
+    imported = {line.rsplit("|", 1)[-1].strip() for line in importtime.splitlines() if line.startswith("import time:")}
+    assert not [h for h in ("qrcode", "fpdf", "PIL", "smtplib", "aiosmtpd") if h in imported]
+
+
+def test_o1_postgres_driver_still_reachable_after_lean_start(tmp_path):
+    """Hiding psycopg2 from peewee at start-up must not break PostgreSQL: the driver is handed over
+    on the first postgresql:// connection (kiosk.db)."""
+    code = ("import kiosk.db, peewee\n"
+            "assert peewee.psycopg2 is None\n"
+            "kiosk.db._give_peewee_psycopg2()\n"
+            "db = peewee.PostgresqlDatabase('x')\n"
+            "print(peewee.psycopg2.__name__, type(db._adapter).__name__)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["psycopg2", "Psycopg2Adapter"]
