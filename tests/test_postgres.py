@@ -1,0 +1,152 @@
+"""O1 on PostgreSQL: the database-level rules hold on a real server, not only on SQLite.
+
+Needs KIOSK_TEST_PG_URL (``eval "$(bash .ci/postgres.sh start)"``). Each test gets a schema of its
+own, dropped afterwards. Without the variable these tests skip, except under CI=true, where a
+missing server is a failure.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import threading
+import uuid
+
+import peewee
+import pytest
+
+from kiosk import audit, portal
+from kiosk.config import Config
+from kiosk.db import close_database, database, write_transaction
+from kiosk.models import (
+    JOINT, PENDING, PIN_ACTIVE, PIN_REPLACED, REGISTERED, AuditEvent, Caregiver, Patient, RegistrationPin, Relationship,
+)
+from kiosk.patients import search_patients
+from kiosk.registration import IssueRequest, RegistrationError, issue_pins
+from kiosk.staff import add_staff, authenticate
+from kiosk.store import open_store
+
+PG_URL = os.environ.get("KIOSK_TEST_PG_URL", "")
+SKIP_REASON = "KIOSK_TEST_PG_URL not set: start a server with .ci/postgres.sh start"
+TODAY = dt.date(2026, 11, 22)
+
+
+@pytest.fixture
+def pg_store(tmp_path):
+    """A kiosk store in a fresh PostgreSQL schema, with a linked desk and one family of three."""
+    if not PG_URL:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{SKIP_REASON} (CI=true: the PostgreSQL tests must run)")
+        pytest.skip(SKIP_REASON)
+    import psycopg2
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = psycopg2.connect(PG_URL)
+    admin.autocommit = True
+    admin.cursor().execute(f"CREATE SCHEMA {schema}")
+    separator = "&" if "?" in PG_URL else "?"
+    open_store(Config(database=f"{PG_URL}{separator}options=-csearch_path%3D{schema}",
+                      pin_key_file=str(tmp_path / "pin.key")))
+    try:
+        add_staff("maria", "Maria Lopez", "front-desk-1", portal_user="portal-maria")
+        with write_transaction():
+            mother = Caregiver.create(given_name="Ana", family_name="Núñez-García", email="ana@example.org")
+            kids = [Patient.create(chart_number=f"C{n}", given_name=given, family_name=family, dob=born)
+                    for n, (given, family, born) in enumerate([
+                        ("José", "Núñez-García", dt.date(2018, 5, 17)),
+                        ("Zoë", "O'Brien", dt.date(2020, 2, 29)),
+                        ("Renée", "D'Angelo-Smith", dt.date(2024, 11, 1))])]
+            for kid in kids:
+                Relationship.create(caregiver=mother, patient=kid, role="Mother", authority=JOINT)
+        yield {"desk": authenticate("maria", "front-desk-1"), "mother": mother.id, "kids": [k.id for k in kids]}
+    finally:
+        close_database()
+        admin.cursor().execute(f"DROP SCHEMA {schema} CASCADE")
+        admin.close()
+
+
+def _issue(store, ids, **changes):
+    request = IssueRequest(patient_ids=ids, recipient_id=store["mother"], email="ana@example.org", **changes)
+    return issue_pins(store["desk"], request, today=TODAY)
+
+
+def test_o1_pg_is_really_postgres(pg_store):
+    assert isinstance(database.obj, peewee.PostgresqlDatabase)
+
+
+def test_r3_pg_partial_unique_index_refuses_second_active_pin(pg_store):
+    patient = pg_store["kids"][0]
+    _issue(pg_store, [patient])
+    first = RegistrationPin.get(RegistrationPin.patient == patient)
+    with pytest.raises(peewee.IntegrityError):
+        with write_transaction():
+            RegistrationPin.create(patient=patient, batch="x", pin_hash="not-a-real-hash", issued_by=first.issued_by,
+                                   expires_at=first.expires_at)
+    assert RegistrationPin.select().where(RegistrationPin.state == PIN_ACTIVE).count() == 1
+
+
+def test_r5_r3_s5_pg_issue_family_redeem_replace_and_audit_chain(pg_store):
+    kids = pg_store["kids"]
+    result = _issue(pg_store, kids)
+    assert [p.patient_id for p in result.pins] == kids and all(p.pin for p in result.pins)
+    assert {p.portal_status for p in Patient.select()} == {PENDING}
+
+    account = portal.create_account("ana@example.org", "Ana Núñez-García", "a long portal password 9")
+    redeemed = portal.redeem(account.id, dt.date(2018, 5, 17), pin=result.pins[0].pin)
+    assert redeemed.patient_id == kids[0]
+    assert Patient.get_by_id(kids[0]).portal_status == REGISTERED
+
+    again = _issue(pg_store, [kids[1]])  # R3: the second PIN replaces the first
+    states = {p.state for p in RegistrationPin.select().where(RegistrationPin.patient == kids[1])}
+    assert states == {PIN_ACTIVE, PIN_REPLACED}
+    with pytest.raises(portal.PortalError):
+        portal.redeem(account.id, dt.date(2020, 2, 29), pin=result.pins[1].pin)
+    assert portal.redeem(account.id, dt.date(2020, 2, 29), pin=again.pins[0].pin).patient_id == kids[1]
+
+    actions = [e.action for e in AuditEvent.select().order_by(AuditEvent.seq)]
+    assert audit.REPLACE in actions and audit.REDEEM in actions and audit.ISSUE in actions
+    assert audit.verify_chain() == []
+    AuditEvent.update(detail='{"edited": true}').where(AuditEvent.action == audit.REPLACE).execute()
+    assert audit.verify_chain() != []
+
+
+@pytest.mark.parametrize("typed, expected", [
+    ("nunez", {"José"}), ("Núñ", {"José"}), ("núñez-garcía, jo", {"José"}), ("o'br, zo", {"Zoë"}),
+    ("OBrien", {"Zoë"}), ("d'angelo", {"Renée"}), ("DAngelo-Smith, Ren", {"Renée"}), ("2/29/2020", {"Zoë"}),
+    ("05/17/2018", {"José"}), ("2024-11-01", {"Renée"}), ("Núñez, Zo", set()),
+])
+def test_r4_pg_search_prefix_last_first_and_dob_with_accents(pg_store, typed, expected):
+    assert {row.given_name for row in search_patients(typed, today=TODAY)} == expected
+
+
+def test_o1_pg_two_desks_racing_never_leave_two_active_pins(pg_store):
+    patient = pg_store["kids"][2]
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def desk():
+        database.connect(reuse_if_open=True)
+        try:
+            for _ in range(10):
+                barrier.wait(timeout=30)
+                try:
+                    _issue(pg_store, [patient])
+                    outcomes.append("issued")
+                except RegistrationError as error:
+                    assert "same moment" in str(error)
+                    outcomes.append("refused")
+                except Exception as error:  # anything else is the bug this test is here for
+                    outcomes.append(f"error: {type(error).__name__}: {error}")
+        finally:
+            database.close()
+
+    threads = [threading.Thread(target=desk) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not [o for o in outcomes if o.startswith("error")]
+    assert len(outcomes) == 20 and "issued" in outcomes
+    assert RegistrationPin.select().where((RegistrationPin.patient == patient)
+                                          & (RegistrationPin.state == PIN_ACTIVE)).count() == 1
+    assert audit.verify_chain() == []
