@@ -18,9 +18,10 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Checkbox, DataTable, Footer, Input, Label, RadioButton, RadioSet, Select, Static
 
 from kiosk.carriers import carrier_warning, carriers
-from kiosk.registration import (  # the engine's option values (R7-R10), as it takes them in IssueRequest
-    ACCESS_FULL, ACCESS_LIMITED, DELIVERY_EMAIL, DELIVERY_NONE, DELIVERY_TEXT, METHOD_PIN, METHOD_QUESTION, MINOR_AGE,
-    SEND_TO_MINOR, SEND_TO_PARENT, IssueRequest, IssueResult, Problem, RegistrationError,
+from kiosk.registration import MINOR_AGE, IssueRequest, IssueResult, Problem, RegistrationError
+from kiosk.terms import (  # the option values (R7-R10) IssueRequest takes
+    ACCESS_FULL, ACCESS_LIMITED, DELIVERY_EMAIL, DELIVERY_NONE, DELIVERY_TEXT, METHOD_PIN, METHOD_QUESTION,
+    SEND_TO_MINOR, SEND_TO_PARENT,
 )
 from screens.widgets import FieldError, TrainingBanner
 
