@@ -27,7 +27,7 @@ from textual.binding import Binding
 from textual.worker import Worker, WorkerState
 
 from kiosk.config import Config
-from kiosk.models import utcnow
+from kiosk.terms import utcnow
 from kiosk.staff import StaffUser
 from kiosk.store import PracticeSettings, practice_settings
 
@@ -94,7 +94,7 @@ class KioskApp(App[None]):
         now = time.monotonic() if now is None else now
         if self.session is None or self.locked or now - self.last_activity < self.idle_timeout:
             return False
-        self.lock()
+        self.lock(end_parent_mode=True)  # a parent who walked away leaves nothing open
         return True
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

@@ -10,7 +10,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Label, Static
 
-from kiosk.models import REGISTERED
+from kiosk.terms import REGISTERED
 from kiosk.names import placeholder_message
 from kiosk.patients import PatientAccount, age_text, patient_account
 from kiosk.registration import staff_may_issue

@@ -14,7 +14,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Label, Select
 from textual.worker import get_current_worker
 
-from kiosk.models import PORTAL_STATUSES
+from kiosk.terms import PORTAL_STATUSES
 from kiosk.patients import AppointmentRow, PatientRow, search_patients, status_label, todays_appointments
 from screens.widgets import TrainingBanner
 

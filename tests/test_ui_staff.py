@@ -1,0 +1,388 @@
+"""Staff screens: sign-in, search, the patient page (R1, R2), the idle lock (S6)."""
+
+from __future__ import annotations
+
+import html
+import re
+import time
+from importlib.util import find_spec
+
+import pytest
+from conftest import NOW, TODAY
+from textual.widgets import DataTable, Input, Select
+
+from kiosk.models import PENDING
+from kiosk.registration import NOT_LINKED
+from kiosk.staff import authenticate
+from screens.app import Clock, create_app
+from screens.lock import LockScreen
+from screens.name_fix import NameFixScreen
+from screens.patient import PatientScreen
+from screens.search import SearchScreen
+from screens.signin import WRONG_CREDENTIALS, SignInScreen
+from screens.widgets import FieldError, TrainingBanner
+
+SIZE = (100, 30)
+
+
+@pytest.fixture
+def app(training, config):
+    return create_app(config, clock=Clock(now=lambda: NOW, today=lambda: TODAY))
+
+
+@pytest.fixture
+def training_app(training, config):
+    """The app as `kiosk --training` runs it (TRAINING banner shown)."""
+    from dataclasses import replace
+
+    return create_app(replace(config, training=True), clock=Clock(now=lambda: NOW, today=lambda: TODAY))
+
+
+async def settle(app, pilot) -> None:
+    await pilot.pause()
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def sign_in(app, pilot, username="maria", password="training1") -> None:
+    await settle(app, pilot)
+    app.screen.query_one("#username", Input).value = username
+    app.screen.query_one("#password", Input).value = password
+    app.screen.query_one("#password", Input).focus()
+    await pilot.press("enter")
+    await settle(app, pilot)
+
+
+async def search(app, pilot, text: str) -> list[list[str]]:
+    box = app.screen.query_one("#search", Input)
+    box.focus()
+    box.value = ""
+    await pilot.press(*text)
+    await settle(app, pilot)
+    return result_rows(app)
+
+
+def result_rows(app, table_id="#results") -> list[list[str]]:
+    table = app.screen.query_one(table_id, DataTable)
+    return [[str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+def names(rows) -> list[str]:
+    return [row[0] for row in rows]
+
+
+def screen_text(app) -> str:
+    """Everything the terminal shows right now, as plain text (from the SVG screenshot)."""
+    runs = re.findall(r">([^<]*)</text>", app.export_screenshot())
+    return html.unescape("".join(runs)).replace("\xa0", " ")
+
+
+# -- sign-in ---------------------------------------------------------------------------------------
+async def test_sign_in_opens_search(app):
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert isinstance(app.screen, SignInScreen)
+        await pilot.press(*"maria", "enter")
+        await pilot.pause()
+        assert app.screen.focused is app.screen.query_one("#password", Input)
+        await pilot.press(*"training1", "enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, SearchScreen)
+        assert app.session.username == "maria"
+
+
+async def test_wrong_password_keeps_username_and_says_so(app):
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(app, pilot, "maria", "wrong-password")
+        assert isinstance(app.screen, SignInScreen)
+        assert app.session is None
+        assert app.screen.query_one("#username", Input).value == "maria"
+        error = app.screen.query_one("#password-error", FieldError)
+        assert error.display and error.text == WRONG_CREDENTIALS
+        assert app.screen.query_one("#password", Input).value == ""
+
+
+async def test_empty_fields_are_named(app):
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(app, pilot, "", "")
+        assert app.screen.query_one("#username-error", FieldError).text == "Enter your username."
+        assert app.screen.query_one("#password-error", FieldError).text == "Enter your password."
+
+
+async def test_training_banner_on_training_app_only(app, training_app):
+    async with training_app.run_test(size=SIZE) as pilot:
+        await sign_in(training_app, pilot)
+        assert training_app.screen.query_one(TrainingBanner).display
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(app, pilot)
+        assert not app.screen.query_one(TrainingBanner).display
+
+
+# -- search ----------------------------------------------------------------------------------------
+async def test_search_by_last_name_and_last_first(app):
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(app, pilot)
+        assert names(await search(app, pilot, "testkiddo")) == ["Testkiddo, Basil", "Testkiddo, Rosemary"]
+        assert names(await search(app, pilot, "testkiddo, ros")) == ["Testkiddo, Rosemary"]
+        rows = await search(app, pilot, "nunez")  # folded: Núñez matches nunez
+        assert names(rows)[0] == "Núñez-García, Diego" and len(rows) == 4
+        assert await search(app, pilot, "zzzz") == []
+        assert "No patients match" in str(app.screen.query_one("#results-title").render())
+
+
+@pytest.mark.parametrize("typed", ["5/6/2022", "05/06/2022", "2022-05-06", "050622"])
+async def test_search_by_date_of_birth(app, typed):
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(app, pilot)
+        assert await search(app, pilot, typed) == [["Testkiddo, Basil", "05/06/2022", "4 y", "Unregistered"]]
+
+
+async def test_status_filter_with_empty_box_lists_that_status(app):
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(app, pilot)
+        await pilot.press("f2")
+        assert app.screen.focused is app.screen.query_one("#status", Select)
+        app.screen.query_one("#status", Select).value = PENDING
+        await settle(app, pilot)
+        assert result_rows(app) == [["Haddad, Layla", "10/09/2022", "4 y", "Pending Registration"]]
+        # status and name together narrow the list
+        assert await search(app, pilot, "testkiddo") == []
+
+
+async def test_todays_appointments_and_enter_opens_patient(app):
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(app, pilot)
+        appointments = result_rows(app, "#appointments")
+        assert appointments[0][:2] == ["09:30", "Testkiddo, Rosemary"]
+        assert "O'Brien [Jr], Patrick" in [row[1] for row in appointments]
+        await pilot.press("f3", "down", "enter")  # second appointment: Baby Girl Okafor
+        await settle(app, pilot)
+        assert isinstance(app.screen, PatientScreen)
+        assert app.screen.account.patient.family_name == "Okafor"
+
+
+async def test_enter_on_result_opens_patient_page(app):
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(app, pilot)
+        await search(app, pilot, "testkiddo, basil")
+        await pilot.press("enter", "enter")  # Enter in the box goes to the results, Enter opens
+        await settle(app, pilot)
+        assert isinstance(app.screen, PatientScreen)
+        page = str(app.screen.query_one("#basic-info").render())
+        assert "Testkiddo, Basil" in page and "Unregistered" in page and "No PIN" in page
+        caregivers = result_rows(app, "#caregivers")
+        assert [row[:3] for row in caregivers] == [["Cindy Testkiddo", "Mother", "Joint"],
+                                                   ["Jeff Testkiddo", "Father", "Joint"]]
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert isinstance(app.screen, SearchScreen)
+        assert app.screen.search_text == "testkiddo, basil"
+
+
+async def test_names_display_exactly_not_as_markup(app):
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(app, pilot)
+        assert names(await search(app, pilot, "O'Brien")) == ["O'Brien [Jr], Patrick"]
+        assert names(await search(app, pilot, "tester")) == ["Tester, a[/]b"]
+        await pilot.press("enter", "enter")
+        await settle(app, pilot)
+        assert str(app.screen.query_one("#patient-title").render()) == "a[/]b Tester"
+
+
+async def test_registered_patient_shows_associations_and_generate_pin(app):
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(app, pilot)
+        await search(app, pilot, "patel, ava")
+        await pilot.press("enter", "enter")
+        await settle(app, pilot)
+        assert "PIN Already Assigned" in str(app.screen.query_one("#basic-info").render())
+        assert result_rows(app, "#associations")[0][0] != "None yet"
+        assert app.screen.check_action("register", ()) is False
+        assert app.screen.check_action("generate_pin", ()) is True
+
+
+# -- R1, R2 ----------------------------------------------------------------------------------------
+def record_registration(app) -> list[tuple[int, bool]]:
+    calls: list[tuple[int, bool]] = []
+    original = app.open_registration
+
+    def open_registration(patient_id, *, second_parent=False):
+        calls.append((patient_id, second_parent))
+        original(patient_id, second_parent=second_parent)
+
+    app.open_registration = open_registration
+    return calls
+
+
+async def test_r2_placeholder_name_fixed_then_registration_opens(app):
+    calls = record_registration(app)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(app, pilot)
+        await search(app, pilot, "okafor")
+        await pilot.press("enter", "enter")
+        await settle(app, pilot)
+        note = str(app.screen.query_one("#placeholder-note").render())
+        assert '"Baby Girl" is a placeholder name' in note
+        await pilot.press("r")
+        await settle(app, pilot)
+        assert isinstance(app.screen, NameFixScreen)
+        await pilot.press(*"Baby B", "enter")  # still a placeholder: refused, text kept
+        await settle(app, pilot)
+        assert isinstance(app.screen, NameFixScreen)
+        assert "still a placeholder" in app.screen.query_one("#given-name-error", FieldError).text
+        assert app.screen.query_one("#given-name", Input).value == "Baby B"
+        app.screen.query_one("#given-name", Input).value = "Amara"
+        await pilot.press("enter")
+        await settle(app, pilot)
+        patient_id = calls[0][0]
+        assert calls == [(patient_id, False)]
+        if find_spec("screens.register"):
+            from screens.register import RegisterScreen
+
+            assert isinstance(app.screen, RegisterScreen)
+        from kiosk.patients import patient_account
+
+        assert patient_account(patient_id, today=TODAY).patient.given_name == "Amara"
+
+
+async def test_r1_unlinked_staff_told_what_to_do_and_no_registration(app):
+    calls = record_registration(app)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(app, pilot, "devon")
+        await search(app, pilot, "testkiddo, basil")
+        await pilot.press("enter", "enter")
+        await settle(app, pilot)
+        await pilot.press("r")
+        await settle(app, pilot)
+        assert isinstance(app.screen, PatientScreen)
+        assert calls == []
+        error = app.screen.query_one("#action-error", FieldError)
+        assert error.display and error.text == NOT_LINKED
+        assert "Ask an administrator to link you" in error.text
+
+
+# -- idle lock (S6) --------------------------------------------------------------------------------
+async def test_lock_hides_patient_data_and_same_staff_returns_where_they_were(app):
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(app, pilot)
+        await search(app, pilot, "testkiddo")
+        assert "Testkiddo, Rosemary" in screen_text(app)
+        await pilot.press("ctrl+l")
+        await settle(app, pilot)
+        assert isinstance(app.screen, LockScreen)
+        shown = screen_text(app)
+        assert "Maria Lopez" in shown
+        for name in ("Testkiddo", "Rosemary", "Okafor", "Brien"):
+            assert name not in shown
+        await pilot.press(*"wrong-pass", "enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, LockScreen)
+        assert app.screen.query_one("#password-error", FieldError).text == WRONG_CREDENTIALS
+        await pilot.press(*"training1", "enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, SearchScreen)
+        assert app.screen.search_text == "testkiddo"
+        assert names(result_rows(app)) == ["Testkiddo, Basil", "Testkiddo, Rosemary"]
+        assert app.session.username == "maria"
+
+
+async def test_someone_else_at_the_lock_starts_fresh(app):
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(app, pilot)
+        await search(app, pilot, "testkiddo, basil")
+        await pilot.press("enter", "enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, PatientScreen)
+        app.lock()
+        await settle(app, pilot)
+        await pilot.press("ctrl+n", *"tasha", "enter", *"training1", "enter")
+        await settle(app, pilot)
+        assert app.session.username == "tasha"
+        assert isinstance(app.screen, SearchScreen)
+        assert app.screen.search_text == ""
+        assert not any(isinstance(s, (PatientScreen, LockScreen)) for s in app.screen_stack)
+
+
+async def test_idle_timer_locks_and_typing_counts_as_activity(app):
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(app, pilot)
+        timeout = app.idle_timeout
+        assert timeout == 120  # the practice default: 2 minutes
+        app.last_activity = time.monotonic() - timeout - 1
+        await search(app, pilot, "kim")  # keys typed into the Input reset the idle clock
+        assert app.check_idle_lock() is False
+        assert app.check_idle_lock(now=time.monotonic() + timeout + 1) is True
+        await settle(app, pilot)
+        assert isinstance(app.screen, LockScreen)
+        # while locked the timer does not lock again
+        assert app.check_idle_lock(now=time.monotonic() + 10 * timeout) is False
+        assert sum(isinstance(s, LockScreen) for s in app.screen_stack) == 1
+
+
+async def test_idle_seconds_override_locks_for_real(app):
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(app, pilot)
+        app.idle_seconds = 0.0
+        app.check_idle_lock()
+        await settle(app, pilot)
+        assert isinstance(app.screen, LockScreen)
+
+
+async def test_no_lock_before_sign_in(app):
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert app.check_idle_lock(now=time.monotonic() + 10_000) is False
+        await pilot.press("ctrl+l")
+        await settle(app, pilot)
+        assert isinstance(app.screen, SignInScreen)
+
+
+async def test_lock_ending_parent_mode_discards_parent_screens(app):
+    from textual.screen import Screen
+
+    class FakeParentScreen(Screen):
+        parent_mode = True
+
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(app, pilot)
+        app.push_screen(FakeParentScreen())
+        await settle(app, pilot)
+        app.lock(end_parent_mode=True)
+        await settle(app, pilot)
+        assert isinstance(app.screen, LockScreen)
+        assert not any(getattr(s, "parent_mode", False) for s in app.screen_stack)
+        await pilot.press(*"training1", "enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, SearchScreen)
+
+
+async def test_admin_sees_import_key_only_when_import_screen_exists(app):
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(app, pilot)
+        assert app.screen.check_action("open_import", ()) == bool(find_spec("screens.import_screen"))
+    assert authenticate("devon", "training1").is_admin is False
+
+
+# -- snapshots ---------------------------------------------------------------------------------------
+def _snapshot_app(config):
+    from dataclasses import replace
+
+    return create_app(replace(config, training=True), clock=Clock(now=lambda: NOW, today=lambda: TODAY))
+
+
+def test_snapshot_sign_in(training, config, snap_compare):
+    assert snap_compare(_snapshot_app(config), terminal_size=(100, 30))
+
+
+async def _search_testkiddo(pilot):
+    app = pilot.app
+    await sign_in(app, pilot)
+    await search(app, pilot, "testkiddo")
+
+
+def test_snapshot_search_100x30(training, config, snap_compare):
+    assert snap_compare(_snapshot_app(config), terminal_size=(100, 30), run_before=_search_testkiddo)
+
+
+def test_snapshot_search_80x24(training, config, snap_compare):
+    assert snap_compare(_snapshot_app(config), terminal_size=(80, 24), run_before=_search_testkiddo)
