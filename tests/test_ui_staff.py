@@ -62,6 +62,14 @@ async def search(app, pilot, text: str) -> list[list[str]]:
     return result_rows(app)
 
 
+async def open_from_search(app, pilot, text: str, username: str = "maria") -> None:
+    """Sign in, search, and open the first result: Enter in the box goes to the results, Enter opens."""
+    await sign_in(app, pilot, username)
+    await search(app, pilot, text)
+    await pilot.press("enter", "enter")
+    await settle(app, pilot)
+
+
 def result_rows(app, table_id="#results") -> list[list[str]]:
     table = app.screen.query_one(table_id, DataTable)
     return [[str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
@@ -163,10 +171,7 @@ async def test_todays_appointments_and_enter_opens_patient(app):
 
 async def test_enter_on_result_opens_patient_page(app):
     async with app.run_test(size=SIZE) as pilot:
-        await sign_in(app, pilot)
-        await search(app, pilot, "testkiddo, basil")
-        await pilot.press("enter", "enter")  # Enter in the box goes to the results, Enter opens
-        await settle(app, pilot)
+        await open_from_search(app, pilot, "testkiddo, basil")
         assert isinstance(app.screen, PatientScreen)
         page = str(app.screen.query_one("#basic-info").render())
         assert "Testkiddo, Basil" in page and "Unregistered" in page and "No PIN" in page
@@ -191,10 +196,7 @@ async def test_names_display_exactly_not_as_markup(app):
 
 async def test_registered_patient_shows_associations_and_generate_pin(app):
     async with app.run_test(size=SIZE) as pilot:
-        await sign_in(app, pilot)
-        await search(app, pilot, "patel, ava")
-        await pilot.press("enter", "enter")
-        await settle(app, pilot)
+        await open_from_search(app, pilot, "patel, ava")
         assert "PIN Already Assigned" in str(app.screen.query_one("#basic-info").render())
         assert result_rows(app, "#associations")[0][0] != "None yet"
         assert app.screen.check_action("register", ()) is False
@@ -217,10 +219,7 @@ def record_registration(app) -> list[tuple[int, bool]]:
 async def test_r2_placeholder_name_fixed_then_registration_opens(app):
     calls = record_registration(app)
     async with app.run_test(size=SIZE) as pilot:
-        await sign_in(app, pilot)
-        await search(app, pilot, "okafor")
-        await pilot.press("enter", "enter")
-        await settle(app, pilot)
+        await open_from_search(app, pilot, "okafor")
         note = str(app.screen.query_one("#placeholder-note").render())
         assert '"Baby Girl" is a placeholder name' in note
         await pilot.press("r")
@@ -248,10 +247,7 @@ async def test_r2_placeholder_name_fixed_then_registration_opens(app):
 async def test_r1_unlinked_staff_told_what_to_do_and_no_registration(app):
     calls = record_registration(app)
     async with app.run_test(size=SIZE) as pilot:
-        await sign_in(app, pilot, "devon")
-        await search(app, pilot, "testkiddo, basil")
-        await pilot.press("enter", "enter")
-        await settle(app, pilot)
+        await open_from_search(app, pilot, "testkiddo, basil", "devon")
         await pilot.press("r")
         await settle(app, pilot)
         assert isinstance(app.screen, PatientScreen)
@@ -288,10 +284,7 @@ async def test_lock_hides_patient_data_and_same_staff_returns_where_they_were(ap
 
 async def test_someone_else_at_the_lock_starts_fresh(app):
     async with app.run_test(size=SIZE) as pilot:
-        await sign_in(app, pilot)
-        await search(app, pilot, "testkiddo, basil")
-        await pilot.press("enter", "enter")
-        await settle(app, pilot)
+        await open_from_search(app, pilot, "testkiddo, basil")
         assert isinstance(app.screen, PatientScreen)
         app.lock()
         await settle(app, pilot)
