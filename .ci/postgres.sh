@@ -78,7 +78,7 @@ start() {
         log "already running on port $PORT"
     else
         as_owner "$PG_CTL" -D "$DIR/data" -l "$DIR/server.log" -w -t 60 \
-            -o "-p $PORT -k $DIR -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=100" start >&2
+            -o "-p $PORT -k $DIR -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=100 -c shared_buffers=512MB" start >&2
     fi
     if ! as_owner "$PSQL" -h 127.0.0.1 -p "$PORT" -U "$(owner_name)" -d postgres -tAc \
             "SELECT 1 FROM pg_database WHERE datname = '$DB'" | grep -q 1; then
