@@ -139,7 +139,19 @@ class KioskApp(App[None]):
     def open_import(self) -> None:
         from screens.import_screen import ImportScreen
 
-        self.push_screen(ImportScreen())
+        staff = self.session.username if self.session else ""
+
+        def run_import(paths, progress):
+            from kiosk.importer import import_files  # loaded when an administrator imports, not at start-up
+
+            return import_files(paths, progress=progress, staff=staff)
+
+        self.push_screen(ImportScreen(run_import))
+
+    def open_outbox(self) -> None:
+        from screens.outbox_screen import OutboxScreen
+
+        self.push_screen(OutboxScreen())
 
     def lock(self, *, end_parent_mode: bool = False) -> None:
         """Hide everything behind the lock screen; with ``end_parent_mode``, first close parent mode."""

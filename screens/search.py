@@ -41,6 +41,7 @@ class SearchScreen(Screen[None]):
         ("f2", "focus_status", "Status"),
         ("f3", "focus_appointments", "Appointments"),
         ("f4", "open_import", "Import"),
+        ("f6", "open_outbox", "Outbox"),
         ("ctrl+o", "sign_out", "Sign out"),
     ]
 
@@ -149,6 +150,9 @@ class SearchScreen(Screen[None]):
 
     def action_open_import(self) -> None:
         self.app.open_import()
+
+    def action_open_outbox(self) -> None:
+        self.app.open_outbox()
 
     def action_sign_out(self) -> None:
         self.app.sign_out()

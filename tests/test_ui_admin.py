@@ -1,0 +1,66 @@
+"""From the search screen: the outbox (O3, F6) and, for administrators, the import screen (O4, F4)."""
+
+from __future__ import annotations
+
+from conftest import NOW, TODAY
+from textual.widgets import Input, Label
+
+from kiosk.patients import search_patients
+from kiosk.staff import authenticate
+from screens.app import Clock, create_app
+from screens.import_screen import ImportScreen
+from screens.outbox_screen import OutboxScreen
+from screens.search import SearchScreen
+
+
+def _app(config):
+    return create_app(config, clock=Clock(now=lambda: NOW, today=lambda: TODAY))
+
+
+async def _signed_in(app, pilot, username):
+    app.signed_in(authenticate(username, "training1"))
+    await pilot.pause()
+    await app.workers.wait_for_complete()
+    assert isinstance(app.screen, SearchScreen)
+
+
+async def test_f6_opens_the_outbox_and_escape_returns(training, config):
+    app = _app(config)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _signed_in(app, pilot, "devon")
+        await pilot.press("f6")
+        await pilot.pause()
+        assert isinstance(app.screen, OutboxScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, SearchScreen)
+
+
+async def test_o4_administrator_imports_a_csv_from_the_app(training, config, tmp_path):
+    from kiosk.importer import write_template
+
+    csv_file = write_template(tmp_path / "families.csv")
+    app = _app(config)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _signed_in(app, pilot, "maria")
+        await pilot.press("f4")
+        await pilot.pause()
+        assert isinstance(app.screen, ImportScreen)
+        app.screen.query_one("#import-paths", Input).value = str(csv_file)
+        app.screen.query_one("#import-paths", Input).focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        summary = str(app.screen.query_one("#import-summary", Label).render())
+        assert "patients added" in summary and "0 rejected" in summary
+    assert len(search_patients("", "Unregistered", today=TODAY)) > 10
+
+
+async def test_o4_import_is_not_offered_to_staff_who_are_not_administrators(training, config):
+    app = _app(config)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _signed_in(app, pilot, "devon")
+        await pilot.press("f4")
+        await pilot.pause()
+        assert isinstance(app.screen, SearchScreen)
