@@ -282,14 +282,19 @@ class ChildScreen(ParentScreen):
     """Link one child: date of birth and PIN, or last name, date of birth and the question's answer."""
 
     heading = "Add your child"
-    BINDINGS = [Binding("f2", "submit", "Add child")]
+    BINDINGS = [Binding("f2", "submit", "Add child"), Binding("f3", "other_way", "PIN or question")]
 
-    def __init__(self, visit: Visit):
+    def __init__(self, visit: Visit, *, by_question: bool | None = None):
         super().__init__(visit)
+        self.by_question = visit.by_question if by_question is None else by_question
         self.question = ""  # the verification question once found
 
+    def action_other_way(self) -> None:
+        """F3: a parent given a verification question instead of a PIN (or the other way round)."""
+        self.app.switch_screen(ChildScreen(self.visit, by_question=not self.by_question))
+
     def body(self) -> ComposeResult:
-        if self.visit.by_question:
+        if self.by_question:
             yield Static("Enter your child's last name and date of birth, then answer the question the front "
                          "desk set up.", classes="parent-text")
             yield from self.field("family", "Child's last name")
@@ -304,7 +309,7 @@ class ChildScreen(ParentScreen):
         yield from self.buttons("Add child (F2)")
 
     def on_mount(self) -> None:
-        if self.visit.by_question:
+        if self.by_question:
             self._show_answer(False)
             self.query_one("#family", Input).focus()
         else:
@@ -321,7 +326,7 @@ class ChildScreen(ParentScreen):
     @on(Input.Changed, "#dob")
     def _forget_question(self) -> None:
         """A different child means a different question: ask again."""
-        if self.visit.by_question and self.question:
+        if self.by_question and self.question:
             self.question = ""
             self._show_answer(False)
 
@@ -334,7 +339,7 @@ class ChildScreen(ParentScreen):
             self.query_one("#dob", Input).focus()
             return
         account = self.visit.account
-        if self.visit.by_question:
+        if self.by_question:
             family = self.value("family").strip()
             if not family:
                 self.show_error("family-error", "Enter your child's last name.")

@@ -278,6 +278,36 @@ async def test_r10_verification_question_registration(config, front_desk):
         assert "Rosemary is now on your account" in screen_text(app)
 
 
+async def test_r10_parent_without_a_desk_result_chooses_the_question_and_names_stay_plain(config, front_desk):
+    issue_testkiddo(front_desk, method=METHOD_QUESTION)
+    _, basil = kiddo_ids()
+    name = "[red]Robin[/red] O'Brien [Jr]"
+    app = make_app(config)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await at_desk(app, pilot, front_desk, None)
+        await create_account(app, pilot, name, "robin@example.com")
+        assert app.screen.query("#pin")
+        await pilot.press("f3")  # "I was given a question, not a PIN"
+        await pilot.pause()
+        assert isinstance(app.screen, ChildScreen) and not app.screen.query("#pin")
+        await type_into(app, pilot, "family", "Testkiddo")
+        await type_into(app, pilot, "dob", f"{dob_of(basil):%-m/%-d/%Y}")
+        await pilot.press("f2")
+        await settle(app, pilot)
+        await type_into(app, pilot, "answer", "wrong dog")
+        await pilot.press("f2")
+        await settle(app, pilot)
+        assert error(app, "redeem") == portal.GENERIC
+        assert value(app, "answer") == "wrong dog"
+        app.screen.query_one("#answer", Input).value = ""
+        await type_into(app, pilot, "answer", "Biscuit")
+        await pilot.press("f2")
+        await settle(app, pilot)
+        assert isinstance(app.screen, MyAccountScreen)
+        assert f"My Account: {name}" in screen_text(app)
+        assert "Basil is now on your account (Full Access)." in screen_text(app)
+
+
 async def unlock(app, pilot) -> None:
     assert isinstance(app.screen, LockScreen)
     await type_into(app, pilot, "password", "training1")
