@@ -9,7 +9,7 @@ from textual.widgets import Button, Header, Input, Static
 
 from conftest import NOW, TODAY
 from kiosk import portal
-from kiosk.models import DELIVERY_NONE, METHOD_QUESTION, REGISTERED
+from kiosk.terms import DELIVERY_NONE, METHOD_QUESTION, REGISTERED
 from kiosk.patients import family_for, patient_account, search_patients
 from kiosk.registration import IssuedPin, IssueRequest, IssueResult, issue_pins
 from screens.app import Clock, create_app
