@@ -7,7 +7,7 @@ Navigation (every screen goes through these, so the lock screen and parent mode 
 - ``show_slip(result)``: the slip preview for an IssueResult (R14).
 - ``start_parent_mode(result)``: hand the kiosk to the parent (R11, issue 7).
 - ``lock(end_parent_mode=False)``: the idle lock (S6), also on ctrl+l; ``unlock(user)``; ``sign_out()``.
-- ``open_import()``: the import screen (O4), for administrators.
+- ``open_import()``: the import screen (O4), for administrators; ``open_outbox()``: messages (O3).
 
 Idle tracking: every key or mouse event the terminal sends (keys typed into an Input included)
 resets ``last_activity``; a timer calls ``check_idle_lock()``, which locks after ``idle_seconds``
@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from textual import events
+from textual import events, work
 from textual.app import App
 from textual.binding import Binding
 from textual.worker import Worker, WorkerState
@@ -49,6 +49,7 @@ class KioskApp(App[None]):
         Binding("ctrl+l", "lock", "Lock", priority=True),
     ]
     IDLE_CHECK_SECONDS = 5.0
+    OUTBOX_SECONDS = 30.0  # how often queued welcome messages are tried (kiosk outbox send does the same)
 
     def __init__(self, config: Config, *, clock: Clock | None = None):
         super().__init__()
@@ -69,6 +70,7 @@ class KioskApp(App[None]):
 
         self.push_screen(SignInScreen())
         self.set_interval(self.IDLE_CHECK_SECONDS, self.check_idle_lock)
+        self.set_interval(self.OUTBOX_SECONDS, self.deliver_outbox)
 
     # -- idle lock (S6) -----------------------------------------------------------------------
     async def on_event(self, event: events.Event) -> None:
@@ -97,13 +99,31 @@ class KioskApp(App[None]):
         self.lock(end_parent_mode=True)  # a parent who walked away leaves nothing open
         return True
 
+    @property
+    def in_parent_mode(self) -> bool:
+        return any(getattr(screen, "parent_mode", False) for screen in self.screen_stack)
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "lock":
             return self.session is not None and not self.locked
+        if action == "quit":  # a parent, or whoever finds the lock screen, cannot leave the app
+            return not (self.locked or self.in_parent_mode)
         return True
 
     def action_lock(self) -> None:
-        self.lock()
+        self.lock(end_parent_mode=True)  # the next person at the counter never finds a parent signed in
+
+    # -- outbox (O3) --------------------------------------------------------------------------
+    def deliver_outbox(self) -> None:
+        """Deliver due welcome messages in the background while a staff member is signed in."""
+        if self.session is not None:
+            self._deliver_outbox()
+
+    @work(thread=True, exclusive=True, group="outbox", name="Sending welcome messages")
+    def _deliver_outbox(self) -> None:
+        from kiosk.outbox import deliver_due
+
+        deliver_due(self.config)
 
     # -- navigation ---------------------------------------------------------------------------
     def signed_in(self, user: StaffUser) -> None:

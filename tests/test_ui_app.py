@@ -1,0 +1,61 @@
+"""App-wide behaviour: nobody leaves the app from parent mode or the lock screen; the lock key ends
+parent mode; queued welcome messages are delivered in the background (O3)."""
+
+from __future__ import annotations
+
+from conftest import NOW, TODAY
+
+from kiosk.outbox import list_messages
+from kiosk.patients import family_for, search_patients
+from kiosk.registration import IssueRequest, issue_pins
+from screens.app import Clock, create_app
+from screens.lock import LockScreen
+from screens.parent import ParentModeScreen
+
+
+def _app(config):
+    return create_app(config, clock=Clock(now=lambda: NOW, today=lambda: TODAY))
+
+
+async def _settle(app, pilot):
+    await pilot.pause()
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def test_quit_is_refused_in_parent_mode_and_on_the_lock_screen(config, front_desk):
+    app = _app(config)
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.signed_in(front_desk)
+        await _settle(app, pilot)
+        app.start_parent_mode(None)
+        await _settle(app, pilot)
+        await pilot.press("ctrl+q")
+        await _settle(app, pilot)
+        assert app.is_running and isinstance(app.screen, ParentModeScreen)
+        await pilot.press("ctrl+l")
+        await _settle(app, pilot)
+        assert isinstance(app.screen, LockScreen)
+        assert not any(getattr(s, "parent_mode", False) for s in app.screen_stack)  # parent mode ended
+        await pilot.press("ctrl+q")
+        await _settle(app, pilot)
+        assert app.is_running and isinstance(app.screen, LockScreen)
+
+
+async def test_o3_queued_welcome_is_delivered_in_the_background(config, front_desk):
+    from dataclasses import replace
+
+    rosemary = {r.given_name: r.id for r in search_patients("Testkiddo", today=TODAY)}["Rosemary"]
+    cindy = next(c for c in family_for(rosemary, today=TODAY).caregivers if c.name.startswith("Cindy"))
+    result = issue_pins(front_desk, IssueRequest([rosemary], recipient_id=cindy.id, email=cindy.email),
+                        now=NOW, today=TODAY)
+    assert [m.state for m in list_messages(batch=result.batch)] == ["queued"]
+    app = _app(replace(config, training=True))  # training: delivered without sending for real (O2)
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.deliver_outbox()  # nobody signed in: nothing happens
+        await _settle(app, pilot)
+        assert [m.state for m in list_messages(batch=result.batch)] == ["queued"]
+        app.signed_in(front_desk)
+        app.deliver_outbox()
+        await _settle(app, pilot)
+    assert [m.state for m in list_messages(batch=result.batch)] == ["sent"]
