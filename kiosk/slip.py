@@ -14,14 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-LANGUAGES = ("en", "es")
-
-_MONTHS = {
-    "en": ("January", "February", "March", "April", "May", "June", "July", "August", "September",
-           "October", "November", "December"),
-    "es": ("enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre",
-           "octubre", "noviembre", "diciembre"),
-}
+from kiosk.terms import language_of, long_date
 
 _WORDS = {
     "en": {
@@ -99,21 +92,14 @@ def slip_from_issue(result, practice) -> SlipData:
         patient_name=result.patient_name,
         children=tuple((issued.patient_name, issued.pin) for issued in result.pins),
         expires_on=result.expires_on,
-        language=result.language if result.language in LANGUAGES else "en",
+        language=language_of(result.language),
         batch=result.batch,
         patient_ids=tuple(issued.patient_id for issued in result.pins),
     )
 
 
-def long_date(day: dt.date, language: str = "en") -> str:
-    """``December 22, 2026`` or ``22 de diciembre de 2026``, whatever the machine's locale."""
-    if language == "es":
-        return f"{day.day} de {_MONTHS['es'][day.month - 1]} de {day.year}"
-    return f"{_MONTHS['en'][day.month - 1]} {day.day}, {day.year}"
-
-
 def slip_text(slip: SlipData) -> SlipText:
-    language = slip.language if slip.language in LANGUAGES else "en"
+    language = language_of(slip.language)
     words = _WORDS[language]
     by_question = bool(slip.children) and not any(pin for _, pin in slip.children)
     suffix = "_question" if by_question else ""

@@ -40,3 +40,24 @@ def fold(text: str | None) -> str:
 def utcnow() -> dt.datetime:
     """Naive UTC, the one way kiosk stores times."""
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+_MONTHS = {
+    "en": ("January", "February", "March", "April", "May", "June", "July", "August", "September",
+           "October", "November", "December"),
+    "es": ("enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre",
+           "octubre", "noviembre", "diciembre"),
+}
+
+
+def language_of(language: str | None) -> str:
+    """The language kiosk writes to a family in: theirs when translated, else English."""
+    return language if language in LANGUAGES else "en"
+
+
+def long_date(day: dt.date, language: str = "en") -> str:
+    """``December 22, 2026`` or ``22 de diciembre de 2026``, whatever the machine's locale."""
+    month = _MONTHS[language_of(language)][day.month - 1]
+    if language_of(language) == "es":
+        return f"{day.day} de {month} de {day.year}"
+    return f"{month} {day.day}, {day.year}"
+

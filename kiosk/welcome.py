@@ -13,14 +13,7 @@ import datetime as dt
 from dataclasses import dataclass
 from html import escape
 
-LANGUAGES = ("en", "es")
-
-_MONTHS = {
-    "en": ("January", "February", "March", "April", "May", "June", "July", "August", "September",
-           "October", "November", "December"),
-    "es": ("enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre",
-           "octubre", "noviembre", "diciembre"),
-}
+from kiosk.terms import language_of, long_date
 
 # Every sentence of the message, per language. {practice}, {url}, {date} are filled in.
 _WORDS = {
@@ -84,19 +77,6 @@ class Welcome:
     sms: str = ""  # the short body for a text message (R7)
 
 
-def language_of(language: str) -> str:
-    """The message language for a preferred language; English when kiosk has no translation."""
-    return language if language in _WORDS else "en"
-
-
-def format_date(day: dt.date, language: str = "en") -> str:
-    """``December 22, 2026`` or ``22 de diciembre de 2026``, whatever the machine's locale."""
-    month = _MONTHS[language_of(language)][day.month - 1]
-    if language_of(language) == "es":
-        return f"{day.day} de {month} de {day.year}"
-    return f"{month} {day.day}, {day.year}"
-
-
 def one_line(text: str) -> str:
     """A name as one line of plain words: line breaks, tabs and control characters become spaces."""
     return " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
@@ -106,7 +86,7 @@ def compose_welcome(*, practice_name: str, portal_url: str, children: list[tuple
                     expires_on: dt.date, language: str = "en") -> Welcome:
     """``children`` is (first name, grouped PIN) for every child registered together; PIN "" = question."""
     words = _WORDS[language_of(language)]
-    fill = {"practice": practice_name, "url": portal_url, "date": format_date(expires_on, language)}
+    fill = {"practice": practice_name, "url": portal_url, "date": long_date(expires_on, language)}
     with_pin = [(one_line(name), pin) for name, pin in children if pin]
     by_question = [one_line(name) for name, pin in children if not pin]
 

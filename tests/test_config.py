@@ -65,4 +65,4 @@ def test_any_lifetime_text_is_a_number_or_a_clear_error(text):
     except ConfigError as error:
         assert error.key == "practice.pin_lifetime_days"
     else:
-        assert 1 <= config.practice.pin_lifetime_days <= 365
+        assert config.practice.pin_lifetime_days in range(1, 366)

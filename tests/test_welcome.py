@@ -9,7 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kiosk.pins import ALPHABET, format_pin
-from kiosk.welcome import compose_welcome, format_date, one_line
+from kiosk.terms import long_date
+from kiosk.welcome import compose_welcome, one_line
 
 URL = "https://portal.example.org/register"
 EXPIRES = dt.date(2026, 12, 22)
@@ -125,8 +126,8 @@ def test_s7_a_line_break_in_a_name_cannot_add_lines_to_the_message():
 
 
 def test_s3_dates_are_written_in_words_whatever_the_locale():
-    assert format_date(dt.date(2027, 1, 5)) == "January 5, 2027"
-    assert format_date(dt.date(2027, 1, 5), "es") == "5 de enero de 2027"
+    assert long_date(dt.date(2027, 1, 5)) == "January 5, 2027"
+    assert long_date(dt.date(2027, 1, 5), "es") == "5 de enero de 2027"
 
 
 PIN = st.lists(st.sampled_from(ALPHABET), min_size=10, max_size=10).map(lambda chars: format_pin("".join(chars)))
