@@ -24,9 +24,11 @@ GENESIS = "0" * 64
 SIGN_IN, SIGN_IN_FAILED, SIGN_OUT = "sign-in", "sign-in failed", "sign-out"
 ISSUE, REPLACE, REVOKE, EXPIRE = "issue", "replace", "revoke", "expire"
 PRINT, SEND, SEND_FAILED = "print", "send", "send failed"
+MESSAGE_ERASED = "message erased"
 REDEEM, REDEEM_FAILED, LOCK_OUT = "redeem", "redeem failed", "lock-out"
 NAME_FIX, VIEW, UNLOCK, LOCK = "name fix", "view", "unlock", "lock"
 STAFF_ADD, STAFF_LINK, IMPORT = "staff add", "staff link", "import"
+PORTAL_SIGN_IN, PORTAL_SIGN_IN_FAILED, SIGN_IN_PAUSED = "portal sign-in", "portal sign-in failed", "sign-in paused"
 
 
 def _row_hash(prev_hash: str, seq: int, at: dt.datetime, action: str, staff: str,
@@ -55,6 +57,17 @@ def record(action: str, *, staff: str = "", patient=None, detail: dict[str, Any]
         )
         AuditHead.update(last_hash=digest).execute()
     return event
+
+
+def failures_since_success(who: str, failed: str, succeeded: str, since: dt.datetime) -> int:
+    """How many ``failed`` events ``who`` has had after ``since`` and after their last ``succeeded``."""
+    from peewee import fn
+
+    last_ok = (AuditEvent.select(fn.MAX(AuditEvent.at))
+               .where((AuditEvent.staff == who) & (AuditEvent.action == succeeded)).scalar())
+    start = max(since, last_ok) if last_ok else since
+    return (AuditEvent.select().where((AuditEvent.staff == who) & (AuditEvent.action == failed)
+                                      & (AuditEvent.at > start)).count())
 
 
 @dataclass(frozen=True)

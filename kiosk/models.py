@@ -227,6 +227,9 @@ class AuditEvent(BaseModel):
     prev_hash = pw.CharField()
     hash = pw.CharField()
 
+    class Meta:
+        indexes = ((("staff", "action", "at"), False),)  # sign-in throttling counts recent failures
+
 
 class AuditHead(BaseModel):
     """One row: the last sequence number and hash. Updating it first serialises writers."""

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import functools
+import datetime as dt
 from dataclasses import dataclass
 
 from kiosk import audit
 from kiosk.db import write_transaction
-from kiosk.models import Staff
-from kiosk.security import hash_password, verify_password
+from kiosk.models import Staff, utcnow
+from kiosk.security import hash_password, unknown_user_hash, verify_password
 
 MIN_PASSWORD = 8
 
@@ -36,18 +36,29 @@ def _user(row: Staff) -> StaffUser:
     return StaffUser(row.id, row.username, row.display_name, row.portal_user, row.is_admin)
 
 
-@functools.cache
-def _dummy_hash() -> str:
-    """Checked against when the username is unknown, so a wrong name costs the same time as a wrong
-    password. Made on first use, not at import: hashing costs start-up ~40 ms (O1)."""
-    return hash_password("not a real password")
+SIGN_IN_WINDOW = dt.timedelta(minutes=15)
+SIGN_IN_TRIES = 5
 
 
-def authenticate(username: str, password: str) -> StaffUser | None:
-    """The staff member for these credentials, or None. Both outcomes are audited."""
-    row = Staff.get_or_none((Staff.username == username.strip().lower()) & (Staff.active == True))  # noqa: E712
-    ok = verify_password(password, row.password_hash if row else _dummy_hash()) and row is not None
-    audit.record(audit.SIGN_IN if ok else audit.SIGN_IN_FAILED, staff=username.strip().lower()[:64])
+class SignInPaused(StaffError):
+    """Too many wrong passwords for one username: the lock screen is at a public counter."""
+
+
+def authenticate(username: str, password: str, *, now: dt.datetime | None = None) -> StaffUser | None:
+    """The staff member for these credentials, or None. Every outcome is audited.
+
+    After 5 wrong passwords for a username in 15 minutes, sign-in for that username pauses for
+    15 minutes (raises SignInPaused), so nobody at the counter can guess at the lock screen.
+    """
+    now = now or utcnow()
+    who = username.strip().lower()[:64]
+    if audit.failures_since_success(who, audit.SIGN_IN_FAILED, audit.SIGN_IN, now - SIGN_IN_WINDOW) >= SIGN_IN_TRIES:
+        audit.record(audit.SIGN_IN_PAUSED, staff=who, at=now)
+        raise SignInPaused(f"Too many wrong passwords for {who}: sign-in is paused for "
+                           f"{int(SIGN_IN_WINDOW.total_seconds() // 60)} minutes. Ask a colleague or an administrator.")
+    row = Staff.get_or_none((Staff.username == who) & (Staff.active == True))  # noqa: E712
+    ok = verify_password(password, row.password_hash if row else unknown_user_hash()) and row is not None
+    audit.record(audit.SIGN_IN if ok else audit.SIGN_IN_FAILED, staff=who, at=now)
     return _user(row) if ok else None
 
 

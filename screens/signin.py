@@ -8,7 +8,7 @@ from textual.containers import Container, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Label, Static
 
-from kiosk.staff import StaffUser, authenticate
+from kiosk.staff import SignInPaused, StaffUser, authenticate
 from screens.widgets import FieldError, TrainingBanner
 
 WRONG_CREDENTIALS = "Wrong username or password. Check both and try again."
@@ -40,16 +40,19 @@ class CredentialsScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="sign-in", name="Sign-in")
     def _authenticate(self, username: str, password: str) -> None:
-        user = authenticate(username, password)
-        self.app.call_from_thread(self._finish, user)
+        try:
+            user, problem = authenticate(username, password), None
+        except SignInPaused as paused:
+            user, problem = None, str(paused)
+        self.app.call_from_thread(self._finish, user, problem)
 
-    def _finish(self, user: StaffUser | None) -> None:
+    def _finish(self, user: StaffUser | None, problem: str | None = None) -> None:
         if user is not None:
             self.accepted(user)
             return
         password = self.query_one("#password", Input)
         password.value = ""
-        self.query_one("#password-error", FieldError).show(WRONG_CREDENTIALS)
+        self.query_one("#password-error", FieldError).show(problem or WRONG_CREDENTIALS)
         password.focus()
 
 

@@ -224,3 +224,14 @@ def test_sign_in_and_duplicate_account(store):
         portal.sign_in("cindy@example.com", "Sunflower-43")
     with pytest.raises(portal.PortalError, match="already exists"):
         portal.create_account("cindy@example.com", "Cindy", "Sunflower-42")
+
+
+def test_parent_sign_in_pauses_after_five_wrong_passwords(store):
+    portal.create_account("cindy@example.com", "Cindy Testkiddo", "Sunflower-42")
+    for i in range(5):
+        with pytest.raises(portal.PortalError, match="not right"):
+            portal.sign_in("cindy@example.com", "guess-%d" % i, now=NOW + dt.timedelta(seconds=i))
+    with pytest.raises(portal.PortalError, match="Too many tries"):
+        portal.sign_in("cindy@example.com", "Sunflower-42", now=NOW + dt.timedelta(minutes=1))
+    later = NOW + dt.timedelta(minutes=17)
+    assert portal.sign_in("cindy@example.com", "Sunflower-42", now=later).email == "cindy@example.com"

@@ -59,3 +59,23 @@ async def test_o3_queued_welcome_is_delivered_in_the_background(config, front_de
         app.deliver_outbox()
         await _settle(app, pilot)
     assert [m.state for m in list_messages(batch=result.batch)] == ["sent"]
+
+
+async def test_guessing_at_the_lock_screen_pauses_sign_in(config, front_desk):
+    from textual.widgets import Input
+
+    from screens.widgets import FieldError
+
+    app = _app(config)
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.signed_in(front_desk)
+        await _settle(app, pilot)
+        app.lock()
+        await _settle(app, pilot)
+        for guess in ["a", "b", "c", "d", "e", "training1"]:
+            app.screen.query_one("#password", Input).value = guess
+            app.screen.query_one("#password", Input).focus()
+            await pilot.press("enter")
+            await _settle(app, pilot)
+        assert isinstance(app.screen, LockScreen)  # even the right password waits now
+        assert "paused for 15 minutes" in app.screen.query_one("#password-error", FieldError).text
