@@ -160,9 +160,6 @@ def check_issue(staff: StaffUser, request: IssueRequest, *, today: dt.date | Non
             problems.append(Problem("carrier", "Unknown carrier; choose one from the list."))
     elif request.delivery != DELIVERY_NONE:
         problems.append(Problem("delivery", "Choose Email, Text message or Do not send."))
-    if request.delivery == DELIVERY_NONE and not request.print_slip and request.method == METHOD_PIN:
-        # Not an error: the desk reads the PINs off the screen. Nothing to add.
-        pass
     return problems
 
 
@@ -200,7 +197,7 @@ def issue_pins(staff: StaffUser, request: IssueRequest, *, now: dt.datetime | No
     batch = secrets.token_hex(8)
     ids = list(dict.fromkeys(request.patient_ids))
     recipient = Caregiver.get_or_none(Caregiver.id == request.recipient_id) if request.recipient_id else None
-    cell = normalize_us_cell(request.cell) or "" if request.delivery == DELIVERY_TEXT else ""
+    cell = (normalize_us_cell(request.cell) or "") if request.delivery == DELIVERY_TEXT else ""
     issued: list[IssuedPin] = []
     message_id = None
     try:
@@ -213,7 +210,7 @@ def issue_pins(staff: StaffUser, request: IssueRequest, *, now: dt.datetime | No
                 RegistrationPin.create(
                     patient=child, batch=batch, method=request.method,
                     pin_hash=pin_digest(plain) if plain else None,
-                    question=request.question.strip() or None if request.method == METHOD_QUESTION else None,
+                    question=request.question.strip() if request.method == METHOD_QUESTION else None,
                     answer_hash=answer_digest(child.id, request.answer) if request.method == METHOD_QUESTION else None,
                     access=request.access, delivery=request.delivery, print_slip=request.print_slip,
                     send_to=request.send_to, recipient=recipient, recipient_email=request.email.strip().lower()
