@@ -42,6 +42,7 @@ class SmtpConfig:
     password: str = ""
     sender: str = "portal@example.org"
     timeout_seconds: float = 20.0
+    ca_file: str = ""  # PEM file of certificates to trust for STARTTLS/SSL; empty: the system's trust store
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,7 @@ ENV_KEYS = {
     "KIOSK_SMTP_USERNAME": "smtp.username",
     "KIOSK_SMTP_PASSWORD": "smtp.password",
     "KIOSK_SMTP_SENDER": "smtp.sender",
+    "KIOSK_SMTP_CA_FILE": "smtp.ca_file",
     "KIOSK_PRINTER": "printer.name",
     "KIOSK_SLIP_LAYOUT": "printer.layout",
     "KIOSK_SLIP_DIR": "printer.output_dir",
@@ -187,5 +189,8 @@ def _validate(config: Config) -> None:
         raise ConfigError("smtp.security", f"must be none, starttls or ssl, not {config.smtp.security!r}")
     if not 1 <= config.smtp.port <= 65535:
         raise ConfigError("smtp.port", "must be between 1 and 65535")
+    if config.smtp.ca_file and not Path(config.smtp.ca_file).expanduser().is_file():
+        raise ConfigError("smtp.ca_file", f"{config.smtp.ca_file} is not a file (give a PEM certificate file, or "
+                                          "leave it empty to trust the system's certificates)")
     if config.printer.layout not in {"letter", "a4", "receipt"}:
         raise ConfigError("printer.layout", f"must be letter, a4 or receipt, not {config.printer.layout!r}")

@@ -7,6 +7,7 @@ session serves a whole delivery run; the server's errors are turned into
 
 from __future__ import annotations
 
+import os
 import smtplib
 import ssl
 from email.headerregistry import Address
@@ -54,7 +55,7 @@ class SmtpLink:
 
     def _open(self) -> smtplib.SMTP:
         c = self.config
-        context = ssl.create_default_context()
+        context = tls_context(c) if c.security != "none" else None
         if c.security == "ssl":
             smtp = smtplib.SMTP_SSL(c.host, c.port, timeout=c.timeout_seconds, context=context)
         else:
@@ -68,6 +69,20 @@ class SmtpLink:
             smtp.close()
             raise
         return smtp
+
+
+def tls_context(config: SmtpConfig) -> ssl.SSLContext:
+    """Certificates checked and host names verified, always: against ``smtp.ca_file`` when it is
+    set (only those certificates are trusted), else against the system's trust store."""
+    if not config.ca_file:
+        return ssl.create_default_context()
+    path = os.path.expanduser(config.ca_file)
+    try:
+        return ssl.create_default_context(cafile=path)
+    except (ssl.SSLError, OSError) as error:
+        why = getattr(error, "reason", None) or getattr(error, "strerror", None) or type(error).__name__
+        raise SendFailure(f"smtp.ca_file {config.ca_file} is not a certificate file kiosk can read ({why})",
+                          permanent=True, stop=True) from None
 
 
 def failure_from(error: Exception, config: SmtpConfig) -> SendFailure:
@@ -95,6 +110,12 @@ def failure_from(error: Exception, config: SmtpConfig) -> SendFailure:
         return SendFailure(f"the mail server did not take the message ({_reply(error)})"
                            + ("" if permanent else ": will try again"), permanent=permanent,
                            stop=isinstance(error, (smtplib.SMTPConnectError, smtplib.SMTPHeloError)))
+    if isinstance(error, ssl.SSLCertVerificationError):
+        trusted = (f"the certificates in smtp.ca_file {config.ca_file}" if config.ca_file
+                   else "the system's trusted certificates")
+        return SendFailure(f"the mail server {server} showed a certificate kiosk does not trust "
+                           f"({error.verify_message or error.reason}): check smtp.host, and that {trusted} "
+                           "include the server's", permanent=True, stop=True)
     if isinstance(error, ssl.SSLError):
         return SendFailure(f"could not make a secure connection to {server} ({error.reason or error}): check "
                            "smtp.security and smtp.port", permanent=True, stop=True)

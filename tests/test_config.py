@@ -58,6 +58,19 @@ def test_a_missing_config_file_is_named(tmp_path):
         load_config(tmp_path / "nope.toml", env={})
 
 
+def test_smtp_ca_file_from_toml_or_environment_must_be_a_file(tmp_path):
+    ca = tmp_path / "practice-ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    file = tmp_path / "kiosk.toml"
+    file.write_text(f'[smtp]\nca_file = "{ca}"\n')
+    assert load_config(file, env={}).smtp.ca_file == str(ca)
+    assert load_config(env={"KIOSK_SMTP_CA_FILE": str(ca)}).smtp.ca_file == str(ca)
+    assert load_config(env={"KIOSK_SMTP_CA_FILE": ""}).smtp.ca_file == ""  # empty: the system's trust store
+    with pytest.raises(ConfigError) as caught:
+        load_config(env={"KIOSK_SMTP_CA_FILE": str(tmp_path / "missing.pem")})
+    assert caught.value.key == "smtp.ca_file" and "missing.pem is not a file" in str(caught.value)
+
+
 @given(st.text(max_size=12))
 def test_any_lifetime_text_is_a_number_or_a_clear_error(text):
     try:
