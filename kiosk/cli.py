@@ -65,9 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     box = sub.add_parser("outbox", help="deliver or list welcome messages (O3)")
     box_sub = box.add_subparsers(dest="outbox_command", required=True, parser_class=_Parser)
-    box_sub.add_parser("send", help="deliver every message that is due (for cron or systemd)")
+    send = box_sub.add_parser("send", help="deliver every message that is due (for cron or systemd)")
+    send.add_argument("--limit", type=int, default=100, metavar="N", help="send at most N messages (default 100)")
     lst = box_sub.add_parser("list", help="list messages and their state")
     lst.add_argument("--state", choices=["queued", "sending", "sent", "failed"])
+    retry = box_sub.add_parser("retry", help="queue a failed message again (its number from kiosk outbox list)")
+    retry.add_argument("id", type=int, metavar="ID")
 
     imp = sub.add_parser("import", help="import patients and families from CSV or FHIR R4 files (O4)")
     imp.add_argument("files", nargs="*", metavar="FILE")
@@ -194,12 +197,29 @@ def cmd_outbox(args) -> int:
 
     config = open_configured(args)
     if args.outbox_command == "send":
-        report = outbox.deliver_due(config)
+        if args.limit < 1:
+            raise CliError("--limit must be at least 1")
+        report = outbox.deliver_due(config, limit=args.limit)
         print(report.summary())
         return 0 if not report.failed else EXIT_ERROR
+    if args.outbox_command == "retry":
+        try:
+            row = outbox.retry_message(args.id)
+        except outbox.OutboxError as error:
+            print(f"kiosk: cannot retry message {args.id}: {error}", file=sys.stderr)
+            return EXIT_ERROR
+        print(f"Message {row.id} to {row.recipient} is {row.state} again: it goes with the next delivery.")
+        return 0
     for row in outbox.list_messages(state=args.state):
-        print(row.line())
+        print(_message_line(row))
     return 0
+
+
+def _message_line(row) -> str:
+    """One outbox message as a line of ``kiosk outbox list``: number, state, when, to whom, why."""
+    when = f"{row.sent_at or row.created_at:%Y-%m-%d %H:%M}"
+    return (f"{row.id:>5}  {row.state:<7}  {when}  {row.channel:<5}  {row.recipient:<28}  "
+            f"{row.attempts} {'try' if row.attempts == 1 else 'tries'}  {row.reason}").rstrip()
 
 
 def cmd_import(args) -> int:

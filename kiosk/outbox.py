@@ -26,7 +26,11 @@ with a later ``next_attempt_at`` after a temporary failure, or ``failed`` with t
 - **Nothing to steal.** The body holds the plain PINs, so it is erased in the same transaction
   that marks the message sent; SQLite overwrites freed space (``secure_delete``) and the WAL is
   checkpointed and truncated after a run that sent anything. Failed messages keep their body so
-  Retry can send them. Neither bodies nor PINs are ever logged or written to the audit trail.
+  Retry can send them, but only while it is worth sending: once every PIN of the message's family
+  batch has expired or been replaced, revoked or redeemed, :func:`erase_stale_bodies` (run at the
+  start of every delivery) erases the body of its failed and still-queued messages, and a queued
+  one is failed with the reason :data:`NO_LONGER_NEEDED`. Neither bodies nor PINs are ever logged
+  or written to the audit trail.
 
 The send itself is behind :class:`Sender`, one per channel (email; text through the carrier's
 email-to-SMS gateway), so an SMS provider can be added later as one more class.
@@ -46,7 +50,7 @@ from kiosk.carriers import get_carrier
 from kiosk.config import Config
 from kiosk.contact import valid_email
 from kiosk.db import database, is_sqlite, write_transaction
-from kiosk.models import OutboxMessage, Patient, RegistrationPin, utcnow
+from kiosk.models import PIN_ACTIVE, OutboxMessage, Patient, RegistrationPin, utcnow
 from kiosk.welcome import Welcome
 
 QUEUED, SENDING, SENT, FAILED = "queued", "sending", "sent", "failed"
@@ -61,6 +65,7 @@ SENDING_LEASE = dt.timedelta(minutes=10)  # longer than any one SMTP conversatio
 TRAINING_NOTE = "training: not sent"
 INTERRUPTED = ("interrupted while sending: it may have been sent. Check with the family before you retry; "
                "a retry sends the same message again")
+NO_LONGER_NEEDED = "no longer needed: the PINs it carried have ended"
 
 
 class OutboxError(ValueError):
@@ -160,11 +165,14 @@ class DeliveryReport:
     failed: int = 0  # failed now (permanent, or out of attempts)
     interrupted: int = 0  # found "sending" past its lease: failed, staff decide (see module docs)
     problem: str = ""  # why the run stopped early, in plain words ("" when it did not)
+    erased: int = 0  # unsent messages whose PINs have all ended: body erased (see erase_stale_bodies)
 
     def summary(self) -> str:
         parts = [f"{self.sent} sent", f"{self.deferred} to retry later", f"{self.failed} failed"]
         if self.interrupted:
             parts.append(f"{self.interrupted} interrupted (check with the family, then retry)")
+        if self.erased:
+            parts.append(f"{self.erased} no longer needed (erased)")
         return ", ".join(parts) + (f". Stopped: {self.problem}" if self.problem else "")
 
 
@@ -178,6 +186,7 @@ def deliver_due(config: Config, now: dt.datetime | None = None, limit: int = 100
     clock: Callable[[], dt.datetime] = (lambda: now) if now is not None else utcnow
     report = DeliveryReport()
     report.interrupted = _fail_interrupted(clock())
+    report.erased = erase_stale_bodies(clock())
     if not OutboxMessage.select().where(OutboxMessage.state == QUEUED, OutboxMessage.next_attempt_at <= clock()).exists():
         return report
     if senders is None:
@@ -209,6 +218,35 @@ def deliver_due(config: Config, now: dt.datetime | None = None, limit: int = 100
     if report.sent:
         _truncate_wal()
     return report
+
+
+def erase_stale_bodies(now: dt.datetime | None = None) -> int:
+    """Erase the body of every failed or queued message whose PINs have all ended; return how many.
+
+    A message is stale when its family batch had PINs and none is still active and unexpired
+    (each has expired, or been replaced, revoked or redeemed): the PINs it carries open nothing,
+    so it must not be sent and its body is only something to steal (S2). A queued one is failed
+    with :data:`NO_LONGER_NEEDED`; a failed one keeps its reason. One audit event per message.
+    """
+    now = now or utcnow()
+    issued = RegistrationPin.select(RegistrationPin.batch)
+    live = issued.where(RegistrationPin.state == PIN_ACTIVE, RegistrationPin.expires_at > now)
+    stale = (OutboxMessage.select()
+             .where(OutboxMessage.state.in_((QUEUED, FAILED)),
+                    (OutboxMessage.body_text != "") | (OutboxMessage.body_html != ""),
+                    OutboxMessage.batch.in_(issued), OutboxMessage.batch.not_in(live)))
+    count = 0
+    for row in stale:
+        reason = NO_LONGER_NEEDED if row.state == QUEUED else row.last_error
+        with write_transaction():  # the state must still be what was read: a run may have claimed it since
+            if OutboxMessage.update(state=FAILED, body_text="", body_html="", last_error=reason,
+                                    next_attempt_at=now if row.state == QUEUED else row.next_attempt_at).where(
+                    OutboxMessage.id == row.id, OutboxMessage.state == row.state).execute():
+                audit.record(audit.MESSAGE_ERASED, detail=_audit_detail(row, reason=NO_LONGER_NEEDED))
+                count += 1
+    if count:
+        _truncate_wal()
+    return count
 
 
 def _practice_name(config: Config) -> str:
@@ -283,12 +321,16 @@ def _fail_interrupted(now: dt.datetime) -> int:
 
 def _audit(action: str, row: OutboxMessage, **extra: str) -> None:
     """One event per child in the message's family batch; never the body, never a PIN."""
-    detail = {"message_id": row.message_id, "batch": row.batch, "channel": row.channel,
-              "to": mask_recipient(row.channel, row.recipient), "attempts": row.attempts,
-              **{key: value for key, value in extra.items() if value}}
+    detail = _audit_detail(row, **extra)
     patients = list(Patient.select().join(RegistrationPin).where(RegistrationPin.batch == row.batch).distinct())
     for patient in patients or [None]:
         audit.record(action, patient=patient, detail=detail)
+
+
+def _audit_detail(row: OutboxMessage, **extra: str) -> dict:
+    return {"message_id": row.message_id, "batch": row.batch, "channel": row.channel,
+            "to": mask_recipient(row.channel, row.recipient), "attempts": row.attempts,
+            **{key: value for key, value in extra.items() if value}}
 
 
 def _truncate_wal() -> None:
@@ -366,8 +408,12 @@ def count_messages() -> dict[str, int]:
 
 
 def retry_message(message_id: int, now: dt.datetime | None = None) -> MessageRow:
-    """Queue a failed message again, due now, with a fresh set of tries and the same Message-ID."""
+    """Queue a failed message again, due now, with a fresh set of tries and the same Message-ID.
+
+    Refused (:class:`OutboxError`) for an unknown, sent or sending message, and for one whose
+    PINs have all ended (its body is erased: issue new PINs instead)."""
     now = now or utcnow()
+    erase_stale_bodies(now)
     with write_transaction():
         message = OutboxMessage.get_or_none(OutboxMessage.id == message_id)
         if message is None:
@@ -376,6 +422,9 @@ def retry_message(message_id: int, now: dt.datetime | None = None) -> MessageRow
             raise OutboxError("this message was already sent")
         if message.state == SENDING:
             raise OutboxError("this message is being sent right now")
+        if not message.body_text and not message.body_html:
+            raise OutboxError("this message is no longer needed: the PINs it carried have ended; issue new PINs "
+                              "to send the family a new one")
         OutboxMessage.update(state=QUEUED, attempts=0, next_attempt_at=now, last_error="").where(
             OutboxMessage.id == message.id).execute()
     return _row(OutboxMessage.get_by_id(message_id))
