@@ -236,12 +236,13 @@ def erase_stale_bodies(now: dt.datetime | None = None) -> int:
                     (OutboxMessage.body_text != "") | (OutboxMessage.body_html != ""),
                     OutboxMessage.batch.in_(issued), OutboxMessage.batch.not_in(live)))
     count = 0
-    for row in stale:
-        reason = NO_LONGER_NEEDED if row.state == QUEUED else row.last_error
+    for row in list(stale):
+        changes = {"state": FAILED, "body_text": "", "body_html": ""}
+        if row.state == QUEUED:
+            changes |= {"last_error": NO_LONGER_NEEDED, "next_attempt_at": now}
         with write_transaction():  # the state must still be what was read: a run may have claimed it since
-            if OutboxMessage.update(state=FAILED, body_text="", body_html="", last_error=reason,
-                                    next_attempt_at=now if row.state == QUEUED else row.next_attempt_at).where(
-                    OutboxMessage.id == row.id, OutboxMessage.state == row.state).execute():
+            if OutboxMessage.update(**changes).where(OutboxMessage.id == row.id,
+                                                     OutboxMessage.state == row.state).execute():
                 audit.record(audit.MESSAGE_ERASED, detail=_audit_detail(row, reason=NO_LONGER_NEEDED))
                 count += 1
     if count:
