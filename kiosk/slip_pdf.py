@@ -1,17 +1,34 @@
 """The slip as a one-page PDF (R14): Letter, A4, or an 80 mm receipt for thermal printers.
 
 fpdf2 is imported inside :func:`render_slip_pdf`, so importing this module costs nothing. The QR
-code is drawn as vector squares from the qrcode matrix, sharp at any printer resolution. Text
-uses the PDF core fonts (Helvetica, Courier): Latin-1, which covers English and Spanish; a
-character outside it prints without its accent, or as "?".
+code is drawn as vector squares from the qrcode matrix, sharp at any printer resolution.
+
+Text is set in DejaVu Sans, shipped in data/fonts/ and embedded (subset) in each PDF, so a name
+prints exactly as recorded: Latin with any accent (Vietnamese included), Greek, Cyrillic and the
+other scripts DejaVu Sans covers. Text is printed in NFC form (canonically the same text), so a
+name typed with combining accents prints each letter as one glyph. Only the PIN, always ASCII,
+uses the core Courier font, for its fixed-width letters. Two faces ship, regular and bold (no
+italic). DejaVu Sans is wider than Helvetica, so the portal address and the expiry line step down
+in size (never below body text) to stay on one line.
+
+Parsing a TrueType font takes longer than drawing a slip, so each face is parsed once per process
+(:func:`_font_templates`) and every slip gets a fresh copy of it for its own subset.
 """
 
 from __future__ import annotations
 
+import copy
+import io
 import unicodedata
 from dataclasses import dataclass
+from functools import cache
 
+from kiosk.carriers import DATA_DIR
 from kiosk.slip import SlipData, SlipText, qr_matrix, slip_text
+
+FONT_DIR = DATA_DIR / "fonts"
+_FONT = "DejaVuSans"  # the family name given to fpdf2
+_FONT_FILES = {"": "DejaVuSans-Subset.ttf", "B": "DejaVuSans-Bold-Subset.ttf"}  # style -> file in FONT_DIR
 
 LAYOUTS = ("letter", "a4", "receipt")
 
@@ -59,16 +76,17 @@ def _draw(spec: _Layout, text: SlipText, matrix: list[list[bool]], height: float
     pdf.set_auto_page_break(False)
     pdf.set_margins(spec.margin, spec.margin, spec.margin)
     pdf.set_creator("kiosk")
-    pdf.set_title(_latin1(text.title))
+    pdf.set_title(_nfc(text.title))
+    _add_fonts(pdf)
     pdf.add_page()
     inner = spec.width - 2 * spec.margin
     left = spec.margin
     line = spec.line
     nl = {"new_x": XPos.LMARGIN, "new_y": YPos.NEXT}
 
-    def write(size: float, value: str, style: str = "", align=Align.C, family: str = "Helvetica", h: float = 0):
-        pdf.set_font(family, style, size)
-        pdf.multi_cell(inner, h or size * 0.45, _latin1(value), align=align, **nl)
+    def write(size: float, value: str, style: str = "", align=Align.C, h: float = 0):
+        pdf.set_font(_FONT, style, size)
+        pdf.multi_cell(inner, h or size * 0.45, _nfc(value), align=align, **nl)
 
     write(spec.body + 1, text.practice, "B")
     pdf.ln(line * 0.3)
@@ -95,64 +113,103 @@ def _draw(spec: _Layout, text: SlipText, matrix: list[list[bool]], height: float
             else:
                 c += 1
     pdf.set_y(pdf.get_y() + spec.qr - _QR_QUIET_ZONE * unit * 0.5)
-    write(spec.body, text.scan, "I", h=line)
+    write(spec.body, text.scan, h=line)
     pdf.ln(line * 0.5)
 
     write(spec.body, text.url_label, h=line)
-    write(spec.url, text.url, "B")
+    write(_fitting_size(pdf, text.url, "B", spec.url, spec.body, inner), text.url, "B")
     pdf.ln(line)
 
     # The children and their PINs: name on the left (wrapping), PIN on the right.
     pdf.set_font("Courier", "B", spec.pin)
     pin_width = pdf.get_string_width("MMMMM-MMMMM") + 2
     name_width = inner - pin_width
-    pdf.set_font("Helvetica", "B", spec.body)
-    pdf.cell(name_width, line, _latin1(text.child_header))
-    pdf.cell(pin_width, line, _latin1(text.pin_header), align=Align.R, **nl)
+    pdf.set_font(_FONT, "B", spec.body)
+    pdf.cell(name_width, line, _nfc(text.child_header))
+    pdf.cell(pin_width, line, _nfc(text.pin_header), align=Align.R, **nl)
     pdf.set_line_width(0.2)
     pdf.line(left, pdf.get_y(), left + inner, pdf.get_y())
     row_height = max(line, spec.pin * 0.5)
     for name, pin in text.children:
         top = pdf.get_y() + 1
         pdf.set_xy(left + name_width, top)
-        pdf.set_font(*(("Courier", "B", spec.pin) if _is_pin(pin) else ("Helvetica", "I", spec.body)))
-        pdf.cell(pin_width, row_height, _latin1(pin), align=Align.R)
+        pdf.set_font(*(("Courier", "B", spec.pin) if _is_pin(pin) else (_FONT, "", spec.body)))
+        pdf.cell(pin_width, row_height, _nfc(pin), align=Align.R)
         pdf.set_xy(left, top)
-        pdf.set_font("Helvetica", "", spec.body + 1)
-        name = _latin1(name)
+        pdf.set_font(_FONT, "", spec.body + 1)
+        name = _nfc(name)
         one_line = pdf.get_string_width(name) <= name_width - 2 * pdf.c_margin
         pdf.multi_cell(name_width, row_height if one_line else line, name, align=Align.L, **nl)
         pdf.set_y(max(pdf.get_y(), top + row_height) + 1)
         pdf.line(left, pdf.get_y(), left + inner, pdf.get_y())
     pdf.ln(line * 0.6)
-    write(spec.body + 1, text.expires, "B", align=Align.L, h=line)
+    write(_fitting_size(pdf, text.expires, "B", spec.body + 1, spec.body, inner), text.expires, "B",
+          align=Align.L, h=line)
     pdf.ln(line * 0.6)
 
     write(spec.body + 1, text.steps_header, "B", align=Align.L, h=line)
     number_width = spec.body * 0.5
-    pdf.set_font("Helvetica", "", spec.body)
+    pdf.set_font(_FONT, "", spec.body)
     for n, step in enumerate(text.steps, 1):
         pdf.cell(number_width, line, f"{n}.")
-        pdf.multi_cell(inner - number_width, line, _latin1(step), align=Align.L, **nl)
+        pdf.multi_cell(inner - number_width, line, _nfc(step), align=Align.L, **nl)
     if measure:
         return pdf.get_y()
     return bytes(pdf.output())
+
+
+def _fitting_size(pdf, value: str, style: str, largest: float, smallest: float, width: float) -> float:
+    """The largest font size from ``largest`` down to ``smallest`` at which ``value`` fits one line."""
+    size = largest
+    pdf.set_font(_FONT, style, size)
+    while size > smallest and pdf.get_string_width(_nfc(value)) > width - 2 * pdf.c_margin:
+        size = max(smallest, size - 1)
+        pdf.set_font(_FONT, style, size)
+    return size
 
 
 def _is_pin(value: str) -> bool:
     return len(value) == 11 and value[5] == "-" and value.replace("-", "").isalpha()
 
 
-def _latin1(value: str) -> str:
-    """Text the core fonts can print: accents kept where Latin-1 has them, dropped otherwise."""
-    try:
-        value.encode("latin-1")
-        return value
-    except UnicodeEncodeError:
-        pass
-    return "".join(ch if ch <= "\xff" else _bare(ch) for ch in unicodedata.normalize("NFC", value))
+def _nfc(value: str) -> str:
+    """The text as recorded, in composed form: one glyph per accented letter."""
+    return unicodedata.normalize("NFC", value)
 
 
-def _bare(ch: str) -> str:
-    base = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
-    return base if base and all(c <= "\xff" for c in base) else "?"
+@cache
+def _font_templates() -> dict:
+    """fpdf2's parsed DejaVu Sans faces (fontkey -> TTFFont), loaded once; never drawn with."""
+    from fpdf import FPDF
+
+    loader = FPDF()
+    for style, name in _FONT_FILES.items():
+        loader.add_font(_FONT, style, FONT_DIR / name)
+    return dict(loader.fonts)
+
+
+@cache
+def _font_bytes(path) -> bytes:
+    return path.read_bytes()
+
+
+def _add_fonts(pdf) -> None:
+    """Give ``pdf`` the DejaVu Sans faces: the parsed metrics shared, the glyph subset its own.
+
+    fpdf2 subsets a font in place when it writes the PDF, so each document needs its own
+    fontTools object and subset map; the widths and character map are read-only and shared.
+    """
+    from fontTools.ttLib import TTFont
+    from fpdf.fonts import SubsetMap
+
+    for key, template in _font_templates().items():
+        font = copy.copy(template)
+        font.i = len(pdf.fonts) + 1
+        # recalcBBoxes=False: fpdf2's subsetter then copies the used glyphs as they are instead of
+        # decoding and re-encoding each outline (the slowest part of writing the PDF).
+        font.ttfont = TTFont(io.BytesIO(_font_bytes(template.ttffile)), lazy=True,
+                             recalcTimestamp=False, recalcBBoxes=False)
+        font.missing_glyphs = []
+        font.biggest_size_pt = 0
+        font.subset = SubsetMap(font)
+        pdf.fonts[key] = font
