@@ -43,7 +43,7 @@ def connect(target: str | os.PathLike) -> peewee.Database:
             _give_peewee_psycopg2()
             from playhouse.db_url import connect as url_connect
 
-            return url_connect(target, autorollback=True)
+            return url_connect(target)
         if target.startswith("sqlite:///"):
             target = target[len("sqlite:///"):]
         else:
