@@ -49,9 +49,14 @@ class Visit:
 
     def next_pin(self) -> str:
         """The first PIN from the desk's result not yet used in this visit ("" if none)."""
+        issued = self.next_issued()
+        return issued.pin if issued is not None else ""
+
+    def next_issued(self):
+        """The desk's next unused IssuedPin (PIN method only), or None."""
         if self.result is None or self.by_question:
-            return ""
-        return next((p.pin for p in self.result.pins if p.patient_id not in self.linked), "")
+            return None
+        return next((p for p in self.result.pins if p.patient_id not in self.linked and p.pin), None)
 
     def more_from_desk(self) -> bool:
         return self.result is not None and any(p.patient_id not in self.linked for p in self.result.pins)
@@ -302,7 +307,11 @@ class ChildScreen(ParentScreen):
             yield Static("", id="question", classes="parent-label", markup=False)
             yield from self.field("answer", "Your answer")
         else:
-            yield Static("Enter the PIN from the front desk and your child's date of birth.", classes="parent-text")
+            issued = self.visit.next_issued()
+            # Say whose PIN is filled in, so the parent types that child's date of birth.
+            text = (f"The PIN for {issued.given_name} is filled in. Enter {issued.given_name}'s date of birth."
+                    if issued is not None else "Enter the PIN from the front desk and your child's date of birth.")
+            yield Static(text, id="child-help", classes="parent-text", markup=False)
             yield from self.field("pin", "PIN", value=self.visit.next_pin(), placeholder="JFKAY-TTJYV")
             yield from self.field("dob", "Child's date of birth", placeholder="MM/DD/YYYY")
         yield FieldError(id="redeem-error")
@@ -403,7 +412,8 @@ class MyAccountScreen(ParentScreen):
         yield from self.buttons(label, "add-child")
 
     def on_mount(self) -> None:
-        self.query_one("#add-child", Button).focus()
+        # Enter does the likely next step: the next child from the desk, or I'm done once all are linked.
+        self.query_one("#add-child" if self.visit.more_from_desk() else "#done", Button).focus()
         account_id = self.visit.account.id
         self.ask_portal("Loading your children", lambda: portal.children_of(account_id), self._show_children)
 

@@ -139,6 +139,29 @@ async def test_r12_create_account_redeem_first_child_then_add_second(config, fro
     assert patient_account(basil, today=TODAY).patient.portal_status == REGISTERED
 
 
+async def test_child_screen_names_whose_pin_is_filled_in_and_enter_finishes_at_the_end(config, front_desk):
+    """A parent with two PINs from the desk is told which child's date of birth to type; once both
+    are linked, Enter on My Account is I'm done (back to the staff lock screen)."""
+    result = issue_testkiddo(front_desk)
+    rosemary, basil = kiddo_ids()
+    app = make_app(config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await as_cindy(app, pilot, front_desk, result)
+        help_text = str(app.screen.query_one("#child-help", Static).render())
+        assert "The PIN for Rosemary is filled in. Enter Rosemary's date of birth." in help_text
+        await add_child(app, pilot, us_date(rosemary))
+        assert app.focused is app.screen.query_one("#add-child", Button)  # Enter: the next child
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "The PIN for Basil is filled in." in str(app.screen.query_one("#child-help", Static).render())
+        await add_child(app, pilot, us_date(basil))
+        assert isinstance(app.screen, MyAccountScreen)
+        assert app.focused is app.screen.query_one("#done", Button)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, LockScreen)
+
+
 async def test_r12_sign_in_to_existing_account_and_add_child_later(config, front_desk):
     result = issue_testkiddo(front_desk)
     _, basil = kiddo_ids()
