@@ -39,7 +39,7 @@ class SearchScreen(Screen[None]):
         ("ctrl+f", "focus_search", "Search"),
         ("slash", "focus_search", "Search"),
         ("f2", "focus_status", "Status"),
-        ("f3", "focus_appointments", "Appointments"),
+        ("f3", "focus_appointments", "Today"),
         ("f4", "open_import", "Import"),
         ("f6", "open_outbox", "Outbox"),
         ("ctrl+o", "sign_out", "Sign out"),
@@ -65,9 +65,12 @@ class SearchScreen(Screen[None]):
         self._load_appointments()
 
     def on_screen_resume(self) -> None:
-        # Back from a patient: statuses may have changed.
+        # Back from a patient: statuses and names may have changed, and the next thing the desk
+        # does is type another name, so the box takes the keys (its text selected, so typing replaces it).
         if self.is_mounted:
             self._refresh()
+            self._load_appointments()
+            self.action_focus_search()
 
     # -- searching ------------------------------------------------------------------------------
     @property
@@ -111,7 +114,9 @@ class SearchScreen(Screen[None]):
         if not text.strip() and status is None:
             title.update(HINT)
         elif not rows:
-            title.update(f"No patients match {text.strip()!r}" if text.strip() else "No patients with that status")
+            where = f" with status {status_label(status)}" if status else ""
+            title.update(f"No patients{where} match {text.strip()!r}" + (" (F2: All statuses)" if where else "")
+                         if text.strip() else "No patients with that status")
         else:
             title.update(f"{len(rows)} patient{'s' if len(rows) != 1 else ''} — Enter opens the account page")
 

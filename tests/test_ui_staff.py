@@ -12,7 +12,9 @@ from conftest import NOW, TODAY
 from textual.widgets import DataTable, Input, Select
 
 from kiosk.models import PENDING
-from kiosk.registration import NOT_LINKED
+from kiosk.patients import family_for
+from kiosk.registration import NOT_LINKED, IssueRequest, issue_pins
+from kiosk.terms import DELIVERY_NONE
 from kiosk.staff import authenticate
 from screens.app import Clock, create_app
 from screens.lock import LockScreen
@@ -182,6 +184,49 @@ async def test_enter_on_result_opens_patient_page(app):
         await settle(app, pilot)
         assert isinstance(app.screen, SearchScreen)
         assert app.screen.search_text == "testkiddo, basil"
+
+
+async def test_back_from_patient_the_box_takes_the_next_name_and_appointments_are_fresh(app):
+    """Back at the search the desk types the next name straight away (the old text is replaced),
+    and today's appointments show the status the patient has now, not the one from sign-in."""
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(app, pilot)
+        assert result_rows(app, "#appointments")[0][:4] == ["09:30", "Testkiddo, Rosemary", "6 y", "Unregistered"]
+        await search(app, pilot, "testkiddo, ros")
+        await pilot.press("enter", "enter")
+        await settle(app, pilot)
+        rosemary = app.screen.account.patient
+        family = family_for(rosemary.id, today=TODAY)
+        issue_pins(app.session, IssueRequest([rosemary.id], recipient_id=family.caregivers[0].id,
+                                             delivery=DELIVERY_NONE), now=NOW, today=TODAY)
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert isinstance(app.screen, SearchScreen)
+        assert app.focused is app.screen.query_one("#search", Input)
+        assert result_rows(app, "#appointments")[0][:4] == ["09:30", "Testkiddo, Rosemary", "6 y",
+                                                            "Pending Registration"]
+        await pilot.press(*"kim")
+        await settle(app, pilot)
+        assert app.screen.search_text == "kim"
+        assert names(result_rows(app)) == ["Kim, Jordan"]
+
+
+async def test_no_match_under_a_status_filter_says_the_filter_is_on(app):
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(app, pilot)
+        app.screen.query_one("#status", Select).value = PENDING
+        await settle(app, pilot)
+        assert await search(app, pilot, "johnson") == []
+        title = str(app.screen.query_one("#results-title").render())
+        assert "with status Pending Registration" in title and "F2" in title
+
+
+async def test_search_footer_fits_80_columns(app):
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(app, pilot)
+        footer = screen_text(app).splitlines()[-1]
+        for label in ("Search", "Status", "Today", "Import", "Outbox", "Sign out", "Lock"):
+            assert label in footer
 
 
 async def test_names_display_exactly_not_as_markup(app):
