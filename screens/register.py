@@ -18,6 +18,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Checkbox, DataTable, Footer, Input, Label, RadioButton, RadioSet, Select, Static
 
 from kiosk.carriers import carrier_warning, carriers
+from kiosk.outbox import TRAINING_NOTE
 from kiosk.registration import MINOR_AGE, IssueRequest, IssueResult, Problem, RegistrationError
 from kiosk.terms import (  # the option values (R7-R10) IssueRequest takes
     ACCESS_FULL, ACCESS_LIMITED, DELIVERY_EMAIL, DELIVERY_NONE, DELIVERY_TEXT, METHOD_PIN, METHOD_QUESTION,
@@ -183,6 +184,11 @@ class RegisterScreen(Screen):
                         yield Choice("Minor", SEND_TO_MINOR)
                     yield FieldError(id="send-to-error")
         yield Footer()
+
+    def on_screen_resume(self) -> None:
+        # Back from parent mode or the slip: the children may be Registered now.
+        if self.family is not None:
+            self.load_family()
 
     def on_mount(self) -> None:
         self.query_one("#caregivers", DataTable).add_columns("Authority", "Role", "Status")
@@ -437,6 +443,8 @@ class RegisterScreen(Screen):
         self.query_one("#outcome", Static).update(
             f"Issued for {names}; expires {result.expires_on:%m/%d/%Y}. {sent} "
             "Press p to print the slip, s to send the PIN now, c to complete at the kiosk.")
+        # p, s and c must reach the screen, not type into the input the desk pressed Register from.
+        self.query_one("#patients", DataTable).focus()
         self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -501,6 +509,8 @@ def delivery_words(message, recipient: str, problem: str = "") -> str:
     if message is None:
         return f"The welcome message to {recipient} is not in the outbox."
     if message.state == "sent":
+        if message.reason == TRAINING_NOTE:
+            return f"Training: the welcome message to {recipient} was handled as sent, but nothing left the kiosk."
         note = f" ({message.reason})" if message.reason else ""
         return f"The welcome message to {recipient} was sent{note}."
     if message.state == "failed":

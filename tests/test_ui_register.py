@@ -408,3 +408,74 @@ async def test_a_placeholder_name_is_refused_next_to_the_list_and_fixed_in_place
 
         await register(app, pilot)
         assert GROUPED_PIN.match(patient_list(screen)["Chioma Okafor"]["PIN"])
+
+
+# -- found by using the screens as the desk does ----------------------------------------------------
+
+async def test_after_register_from_an_input_p_prints_instead_of_typing_into_it(app):
+    """Register pressed while typing an address: p, s and c must reach the screen, not the input."""
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_window(app, pilot, "Testkiddo, Rosemary")
+        screen.query_one("#email-choice", Select).value = "other"
+        await pilot.pause()
+        box = screen.query_one("#email", Input)
+        box.focus()
+        await pilot.press(*"cindy@example.com")
+        await register(app, pilot)
+        assert app.focused is screen.query_one("#patients", DataTable)
+        await pilot.press("p")
+        await settle(app, pilot)
+        assert isinstance(app.screen, SlipPreviewScreen)
+        assert box.value == "cindy@example.com"
+
+
+async def test_back_from_parent_mode_the_patient_list_shows_registered(app):
+    from kiosk import portal
+
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_window(app, pilot, "Testkiddo, Rosemary")
+        await register(app, pilot)
+        rosemary = patient_id("Testkiddo, Rosemary")
+        pin = next(p.pin for p in screen.result.pins if p.patient_id == rosemary)
+        account = portal.create_account("cindy.testkiddo@example.com", "Cindy Testkiddo", "maple-kite-harbor-42")
+        dob = patient_account(rosemary, today=TODAY).patient.dob
+        portal.redeem(account.id, dob, pin=pin, now=NOW)  # what the parent did at the kiosk
+
+        await pilot.press("p")  # any screen on top and back again
+        await settle(app, pilot)
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert app.screen is screen
+        assert patient_list(screen)["Rosemary Testkiddo"]["Status"] == "Registered"
+        assert GROUPED_PIN.match(patient_list(screen)["Basil Testkiddo"]["PIN"])
+
+
+async def test_r15_message_wraps_at_80_columns_instead_of_being_cut(app):
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_window(app, pilot, "Johnson, Emma")
+        screen.query_one("#caregivers").focus()
+        await pilot.press("down")
+        await settle(app, pilot)
+        label = screen.query_one("#recipient-error", FieldError)
+        assert label.region.right <= 80
+        assert label.region.height >= 2  # the whole sentence, on two lines
+
+
+def test_training_send_says_nothing_left_the_kiosk():
+    from kiosk.outbox import TRAINING_NOTE
+    from screens.register import delivery_words
+
+    message = outbox.MessageRow(1, "m", "b", "email", "c***@example.com", "", "en", "Welcome", "sent", 1,
+                                TRAINING_NOTE, NOW, None, NOW)
+    said = delivery_words(message, "cindy@example.com")
+    assert said.startswith("Training:") and "nothing left the kiosk" in said
+    assert "was sent (" not in said
+
+
+async def test_at_80_columns_the_options_sit_side_by_side(app):
+    """The choices of each option are on one row, so Delivery fits on an 80x24 screen without scrolling far."""
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_window(app, pilot, "Testkiddo, Rosemary")
+        for radio_id in ("method", "access", "delivery"):
+            buttons = list(screen.query_one(f"#{radio_id}").children)
+            assert len({b.region.y for b in buttons}) == 1, radio_id
