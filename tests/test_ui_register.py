@@ -165,15 +165,21 @@ async def test_print_shows_the_slip_then_saves_the_pdf_without_a_printer(app):
 
 # -- R7: validation keeps what was typed and writes nothing ----------------------------------------
 
+async def type_other_email(screen, pilot, text: str) -> Input:
+    """Choose Other under Email Address and type ``text`` into the box that appears."""
+    screen.query_one("#email-choice", Select).value = "other"
+    await pilot.pause()
+    box = screen.query_one("#email", Input)
+    assert box.display
+    box.focus()
+    await pilot.press(*text)
+    return box
+
+
 async def test_a_bad_email_shows_next_to_the_field_keeps_the_text_and_writes_nothing(app):
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_window(app, pilot, "Testkiddo, Rosemary")
-        screen.query_one("#email-choice", Select).value = "other"
-        await pilot.pause()
-        box = screen.query_one("#email", Input)
-        assert box.display
-        box.focus()
-        await pilot.press(*"not-an-email")
+        box = await type_other_email(screen, pilot, "not-an-email")
 
         await register(app, pilot)
 
@@ -416,11 +422,7 @@ async def test_after_register_from_an_input_p_prints_instead_of_typing_into_it(a
     """Register pressed while typing an address: p, s and c must reach the screen, not the input."""
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_window(app, pilot, "Testkiddo, Rosemary")
-        screen.query_one("#email-choice", Select).value = "other"
-        await pilot.pause()
-        box = screen.query_one("#email", Input)
-        box.focus()
-        await pilot.press(*"cindy@example.com")
+        box = await type_other_email(screen, pilot, "cindy@example.com")
         await register(app, pilot)
         assert app.focused is screen.query_one("#patients", DataTable)
         await pilot.press("p")
