@@ -27,7 +27,7 @@ class NameFixScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="name-fix", classes="dialog"):
-            yield Static("Fix the child's given name (R2)", classes="form-title")
+            yield Static("Fix the child's given name", classes="form-title")
             yield Label(placeholder_message(self.given_name), markup=False, classes="explain")
             yield Label(f"Given name (family name: {self.family_name})", markup=False)
             yield Input(id="given-name", placeholder="the name the parents chose")

@@ -270,6 +270,7 @@ async def test_r2_placeholder_name_fixed_then_registration_opens(app):
         await pilot.press("r")
         await settle(app, pilot)
         assert isinstance(app.screen, NameFixScreen)
+        assert "(R2)" not in str(app.screen.query_one(".form-title").render())  # rule ids are not desk words
         await pilot.press(*"Baby B", "enter")  # still a placeholder: refused, text kept
         await settle(app, pilot)
         assert isinstance(app.screen, NameFixScreen)
