@@ -71,10 +71,12 @@ class Patient(BaseModel):
 
     class Meta:
         indexes = (
-            (("family_key", "given_key"), False),
-            (("given_key",), False),
-            (("dob",), False),
-            (("portal_status", "family_key"), False),
+            # searches order by family_key, given_key, dob: name, DOB and status searches read that order
+            # straight from an index; "last, first" checks the given name inside either name index
+            (("family_key", "given_key", "dob"), False),
+            (("given_key", "family_key"), False),
+            (("dob", "family_key", "given_key"), False),
+            (("portal_status", "family_key", "given_key", "dob"), False),
         )
 
     def save(self, *args, **kwargs):

@@ -150,7 +150,9 @@ def search_patients(text: str, status: str | None = None, *, today: dt.date | No
     if status:
         select = select.where(Patient.portal_status == status)
     select = select.order_by(Patient.family_key, Patient.given_key, Patient.dob).limit(limit)
-    return [_row(p, today) for p in select]
+    # plain tuples: no model instance (or namedtuple class) built per row or per call
+    return [PatientRow(patient_id, given, family, dob, age_text(dob, today), portal_status)
+            for patient_id, given, family, dob, portal_status in select.tuples()]
 
 
 @dataclass(frozen=True)

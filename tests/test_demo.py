@@ -48,5 +48,6 @@ def test_o1_chart_numbers_stay_unique_across_runs_and_indexes_remain(store):
     demo.generate_practice(300, seed=1)
     assert Patient.select(fn.COUNT(Patient.chart_number.distinct())).scalar() == 600
     indexes = {i.name for i in database.get_indexes(Patient._meta.table_name)}
-    assert {"patient_family_key_given_key", "patient_given_key", "patient_dob", "patient_chart_number"} <= indexes
+    assert {"patient_family_key_given_key_dob", "patient_given_key_family_key", "patient_dob_family_key_given_key",
+            "patient_chart_number"} <= indexes
     assert database.execute_sql("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL again after generating

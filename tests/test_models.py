@@ -118,10 +118,11 @@ def test_every_search_has_an_index(store):
         return [tuple(c.lower() for c in index.columns) for index in database.get_indexes(table)]
 
     patient_indexes = indexed("patient")
-    assert ("family_key", "given_key") in patient_indexes
-    assert ("given_key",) in patient_indexes
-    assert ("dob",) in patient_indexes
-    assert ("portal_status", "family_key") in patient_indexes
+    # last name / "last, first", first name, DOB, status: each ordered by family_key, given_key, dob
+    assert ("family_key", "given_key", "dob") in patient_indexes
+    assert ("given_key", "family_key") in patient_indexes
+    assert ("dob", "family_key", "given_key") in patient_indexes
+    assert ("portal_status", "family_key", "given_key", "dob") in patient_indexes
     assert ("starts_at",) in indexed("appointment")
     plan = " ".join(str(row) for row in database.execute_sql(
         "EXPLAIN QUERY PLAN SELECT id FROM patient WHERE family_key >= 'tes' AND family_key < 'tet'").fetchall())
