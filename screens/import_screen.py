@@ -18,6 +18,8 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Label, Log, ProgressBar, Static
 
+from screens.widgets import TrainingBanner
+
 if TYPE_CHECKING:
     from kiosk.importer.report import ImportReport
 
@@ -32,7 +34,7 @@ class ImportScreen(Screen[None]):
     ImportScreen #import-form { height: auto; }
     ImportScreen #import-stage { height: 1; margin-top: 1; }
     ImportScreen ProgressBar { margin-bottom: 1; }
-    ImportScreen #import-summary { height: auto; margin-bottom: 1; }
+    ImportScreen #import-summary { width: 100%; height: auto; margin-bottom: 1; }
     ImportScreen Log { height: 1fr; border: solid $secondary; }
     """
     AUTO_FOCUS = "#import-paths"
@@ -45,6 +47,7 @@ class ImportScreen(Screen[None]):
         self.running = False
 
     def compose(self) -> ComposeResult:
+        yield TrainingBanner()
         with Vertical(id="import-form"):
             yield Static("Import patients and families (CSV, FHIR R4 JSON or NDJSON)", classes="form-title")
             yield Label("Files to import (Enter to start):")

@@ -64,3 +64,28 @@ async def test_o4_import_is_not_offered_to_staff_who_are_not_administrators(trai
         await pilot.press("f4")
         await pilot.pause()
         assert isinstance(app.screen, SearchScreen)
+
+
+async def test_o4_import_summary_wraps_at_80_columns_and_training_shows(training, config, tmp_path):
+    """The summary ended '...; 5 r' at 80 columns, and the import screen had no TRAINING banner."""
+    from dataclasses import replace
+
+    from kiosk.importer import write_template
+    from screens.widgets import TrainingBanner
+
+    csv_file = write_template(tmp_path / "families.csv")
+    app = _app(replace(config, training=True))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _signed_in(app, pilot, "maria")
+        await pilot.press("f4")
+        await pilot.pause()
+        assert app.screen.query_one(TrainingBanner).display
+        app.screen.query_one("#import-paths", Input).value = str(csv_file)
+        app.screen.query_one("#import-paths", Input).focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        summary = app.screen.query_one("#import-summary", Label)
+        assert "rejected" in str(summary.render())
+        assert summary.region.right <= 80 and summary.region.height >= 2
