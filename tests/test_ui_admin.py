@@ -24,6 +24,16 @@ async def _signed_in(app, pilot, username):
     assert isinstance(app.screen, SearchScreen)
 
 
+async def _import(app, pilot, path) -> None:
+    """Type the file's path into the import screen and press Enter; wait for the import."""
+    app.screen.query_one("#import-paths", Input).value = str(path)
+    app.screen.query_one("#import-paths", Input).focus()
+    await pilot.press("enter")
+    await pilot.pause()
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
 async def test_f6_opens_the_outbox_and_escape_returns(training, config):
     app = _app(config)
     async with app.run_test(size=(100, 30)) as pilot:
@@ -46,12 +56,7 @@ async def test_o4_administrator_imports_a_csv_from_the_app(training, config, tmp
         await pilot.press("f4")
         await pilot.pause()
         assert isinstance(app.screen, ImportScreen)
-        app.screen.query_one("#import-paths", Input).value = str(csv_file)
-        app.screen.query_one("#import-paths", Input).focus()
-        await pilot.press("enter")
-        await pilot.pause()
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await _import(app, pilot, csv_file)
         summary = str(app.screen.query_one("#import-summary", Label).render())
         assert "patients added" in summary and "0 rejected" in summary
     assert len(search_patients("", "Unregistered", today=TODAY)) > 10
@@ -80,12 +85,7 @@ async def test_o4_import_summary_wraps_at_80_columns_and_training_shows(training
         await pilot.press("f4")
         await pilot.pause()
         assert app.screen.query_one(TrainingBanner).display
-        app.screen.query_one("#import-paths", Input).value = str(csv_file)
-        app.screen.query_one("#import-paths", Input).focus()
-        await pilot.press("enter")
-        await pilot.pause()
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await _import(app, pilot, csv_file)
         summary = app.screen.query_one("#import-summary", Label)
         assert "rejected" in str(summary.render())
         assert summary.region.right <= 80 and summary.region.height >= 2
