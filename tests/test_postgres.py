@@ -73,6 +73,14 @@ def test_o1_pg_is_really_postgres(pg_store):
     assert isinstance(database.obj, peewee.PostgresqlDatabase)
 
 
+def test_o1_pg_name_keys_get_fine_statistics_for_prefix_search(pg_store):
+    from kiosk.db import database
+
+    rows = database.execute_sql("SELECT attname, attstattarget FROM pg_attribute WHERE attrelid = 'patient'::regclass "
+                                "AND attname IN ('family_key', 'given_key') ORDER BY attname").fetchall()
+    assert rows == [("family_key", 1000), ("given_key", 1000)]
+
+
 def test_r3_pg_partial_unique_index_refuses_second_active_pin(pg_store):
     patient = pg_store["kids"][0]
     _issue(pg_store, [patient])
