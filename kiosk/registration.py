@@ -15,7 +15,7 @@ import peewee
 
 from kiosk import audit, outbox, pins, security
 from kiosk.contact import normalize_us_cell, valid_email
-from kiosk.carriers import get_carrier
+from kiosk.carriers import carrier_warning, get_carrier
 from kiosk.db import write_transaction
 from kiosk.models import (
     ACCESS_FULL, ACCESS_LIMITED, DELIVERY_EMAIL, DELIVERY_NONE, DELIVERY_TEXT, METHOD_PIN, METHOD_QUESTION, PENDING,
@@ -158,6 +158,8 @@ def check_issue(staff: StaffUser, request: IssueRequest, *, today: dt.date | Non
             problems.append(Problem("carrier", "Choose the cell carrier: a text message needs it."))
         elif get_carrier(request.carrier) is None:
             problems.append(Problem("carrier", "Unknown carrier; choose one from the list."))
+        elif get_carrier(request.carrier).retired:  # its gateway no longer delivers: the family would get nothing
+            problems.append(Problem("carrier", carrier_warning(request.carrier)))
     elif request.delivery != DELIVERY_NONE:
         problems.append(Problem("delivery", "Choose Email, Text message or Do not send."))
     return problems

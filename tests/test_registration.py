@@ -98,6 +98,12 @@ def test_r7_text_needs_a_us_cell_and_a_carrier(front_desk):
     assert ok == []
 
 
+def test_r7_text_through_a_retired_carrier_gateway_is_refused(front_desk):
+    problems = check_issue(front_desk, _family_request(delivery="text", cell="3175550101", carrier="att"), today=TODAY)
+    assert _fields(problems) == {"carrier"}
+    assert "AT&T" in problems[0].message and "email" in problems[0].message and "print" in problems[0].message
+
+
 def test_r8_send_to_minor_refused_under_twelve(front_desk):
     problems = check_issue(front_desk, _family_request(send_to="minor", recipient_id=None), today=TODAY)
     assert "send_to" in _fields(problems) and "12 or older" in next(p.message for p in problems
