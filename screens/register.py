@@ -446,6 +446,8 @@ class RegisterScreen(Screen):
         # p, s and c must reach the screen, not type into the input the desk pressed Register from.
         self.query_one("#patients", DataTable).focus()
         self.refresh_bindings()
+        if self.query_one("#print-pin", Checkbox).value:  # Print PIN ticked: straight to the slip (R7, R14)
+            self.app.show_slip(result)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("print_slip", "send_pin", "complete"):

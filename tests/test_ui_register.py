@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from conftest import NOW, TODAY
-from textual.widgets import DataTable, Input, Select, Static
+from textual.widgets import Checkbox, DataTable, Input, Select, Static
 
 from kiosk import outbox
 from kiosk.patients import patient_account, search_patients
@@ -161,6 +161,16 @@ async def test_print_shows_the_slip_then_saves_the_pdf_without_a_printer(app):
         assert "No printer is set up. The slip was saved as" in said
         saved = Path(said.rsplit(" saved as ", 1)[1].rstrip("."))
         assert saved.exists() and saved.read_bytes().startswith(b"%PDF")
+
+
+async def test_print_pin_ticked_opens_the_slip_right_after_register(app):
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_window(app, pilot, "Testkiddo, Rosemary")
+        screen.query_one("#print-pin", Checkbox).value = True
+        await register(app, pilot)
+        assert isinstance(app.screen, SlipPreviewScreen)
+        slip = str(app.screen.query_one("#slip-text", Static).render())
+        assert all(child["PIN"] in slip for child in patient_list(screen).values())
 
 
 # -- R7: validation keeps what was typed and writes nothing ----------------------------------------
