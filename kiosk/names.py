@@ -27,4 +27,4 @@ def is_placeholder_name(given_name: str | None) -> bool:
 
 def placeholder_message(given_name: str) -> str:
     return (f"\"{given_name}\" is a placeholder name. Enter the child's given name in Basic Info "
-            "before issuing a PIN (R2).")
+            "before issuing a PIN.")

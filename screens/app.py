@@ -104,8 +104,8 @@ class KioskApp(App[None]):
         return any(getattr(screen, "parent_mode", False) for screen in self.screen_stack)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "lock":
-            return self.session is not None and not self.locked
+        if action == "lock":  # in parent mode "I'm done" (F10) does this, in the parent's words
+            return self.session is not None and not self.locked and not self.in_parent_mode
         if action == "quit":  # a parent, or whoever finds the lock screen, cannot leave the app
             return not (self.locked or self.in_parent_mode)
         return True

@@ -1,5 +1,5 @@
-"""App-wide behaviour: nobody leaves the app from parent mode or the lock screen; the lock key ends
-parent mode; queued welcome messages are delivered in the background (O3)."""
+"""App-wide behaviour: nobody leaves the app from parent mode or the lock screen; the staff Lock key
+is not offered to a parent; queued welcome messages are delivered in the background (O3)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ async def _settle(app, pilot):
     await pilot.pause()
 
 
-async def test_quit_is_refused_in_parent_mode_and_on_the_lock_screen(config, front_desk):
+async def test_quit_and_lock_are_not_offered_in_parent_mode_and_quit_not_on_the_lock_screen(config, front_desk):
     app = _app(config)
     async with app.run_test(size=(100, 30)) as pilot:
         app.signed_in(front_desk)
@@ -33,7 +33,8 @@ async def test_quit_is_refused_in_parent_mode_and_on_the_lock_screen(config, fro
         await pilot.press("ctrl+q")
         await _settle(app, pilot)
         assert app.is_running and isinstance(app.screen, ParentModeScreen)
-        await pilot.press("ctrl+l")
+        assert not any(active.binding.action == "lock" and active.enabled for active in app.active_bindings.values())
+        await pilot.press("f10")  # I'm done
         await _settle(app, pilot)
         assert isinstance(app.screen, LockScreen)
         assert not any(getattr(s, "parent_mode", False) for s in app.screen_stack)  # parent mode ended
