@@ -126,6 +126,11 @@ def cmd_run(args, start_app=None) -> int:
     if start_app is None:
         raise CliError("this entry point has no user interface; start the app with the kiosk command")
     config = open_configured(args, training=args.training)
+    from kiosk.staff import staff_count
+
+    if not staff_count():
+        raise CliError("this database has no staff yet: run kiosk init --admin USERNAME --name \"YOUR NAME\" "
+                       "first, or try kiosk --training")
     start_app(config)
     return 0
 

@@ -291,9 +291,14 @@ def siblings_of(patient: Patient) -> list[Patient]:
     return list(Patient.select().where(Patient.id.in_(ids)).order_by(Patient.dob, Patient.given_key))
 
 
-def patient_account(patient_id: int, *, today: dt.date | None = None) -> PatientAccount:
+def patient_account(patient_id: int, *, today: dt.date | None = None, viewed_by: str = "") -> PatientAccount:
+    """The account page. ``viewed_by`` (a staff username) records the look in the audit trail (S5)."""
     today = today or dt.date.today()
     patient = _patient(patient_id)
+    if viewed_by:
+        from kiosk import audit
+
+        audit.record(audit.VIEW, staff=viewed_by, patient=patient)
     active = (RegistrationPin.select().where((RegistrationPin.patient == patient) & (RegistrationPin.state == PIN_ACTIVE))
               .first())
     links = (Association.select(Association, PortalAccount).join(PortalAccount)

@@ -71,7 +71,8 @@ class PatientScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="patient", name="Patient account")
     def _load(self) -> None:
-        account = patient_account(self.patient_id, today=self.app.clock.today())
+        viewer = self.app.session.username if self.app.session else ""
+        account = patient_account(self.patient_id, today=self.app.clock.today(), viewed_by=viewer)
         self.app.call_from_thread(self._show, account)
 
     def _show(self, account: PatientAccount) -> None:

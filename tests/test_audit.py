@@ -56,3 +56,14 @@ def test_s5_export_since_a_date(store):
     rows = list(csv.DictReader(io.StringIO(out.getvalue())))
     assert count == len(rows) == 2 and {r["at_utc"][:10] for r in rows} == {"2026-11-22"}
     assert rows[0].keys() >= {"seq", "action", "staff", "hash"}
+
+
+def test_s5_opening_a_patient_account_is_recorded(training):
+    from kiosk.models import Patient
+    from kiosk.patients import patient_account
+
+    rosemary = Patient.get(Patient.given_name == "Rosemary")
+    patient_account(rosemary.id)  # no viewer (the engine's own reads): nothing recorded
+    patient_account(rosemary.id, viewed_by="maria")
+    views = [(e.staff, e.patient_id) for e in AuditEvent.select().where(AuditEvent.action == audit.VIEW)]
+    assert views == [("maria", rosemary.id)]

@@ -97,3 +97,9 @@ def test_audit_verify_reports_tampering(db):
     con.close()
     result = run("--db", db, "audit", "verify")
     assert result.returncode == 1 and "event 1" in result.stdout
+
+
+def test_starting_on_a_database_without_staff_says_what_to_do(db):
+    result = run("--db", db)
+    assert result.returncode == 2 and "no staff yet: run kiosk init" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -80,3 +80,17 @@ async def test_guessing_at_the_lock_screen_pauses_sign_in(config, front_desk):
             await _settle(app, pilot)
         assert isinstance(app.screen, LockScreen)  # even the right password waits now
         assert "paused for 15 minutes" in app.screen.query_one("#password-error", FieldError).text
+
+
+async def test_s5_opening_a_patient_in_the_app_records_who_looked(config, front_desk):
+    from kiosk import audit
+
+    rosemary = {r.given_name: r.id for r in search_patients("Testkiddo", today=TODAY)}["Rosemary"]
+    app = _app(config)
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.signed_in(front_desk)
+        await _settle(app, pilot)
+        app.open_patient(rosemary)
+        await _settle(app, pilot)
+    views = [(e.staff, e.patient_id) for e in audit.AuditEvent.select().where(audit.AuditEvent.action == audit.VIEW)]
+    assert views == [("maria", rosemary)]
