@@ -78,6 +78,12 @@ if ! lpstat -p "$QUEUE" >/dev/null 2>&1; then
     lpadmin -p "$QUEUE" -E -v cups-pdf:/ -m "$model"
     say "added queue $QUEUE (model $model)"
 fi
+# cups-pdf takes PostScript only, so CUPS turns the slip into PostScript first. Its default
+# renderer (Ghostscript) redraws the slip's embedded TrueType text as Type 3 glyphs with no
+# Unicode map: the page looks right but its words can no longer be read back, and the test checks
+# the printed PINs and expiry by reading them. pdftocairo (poppler-utils, a cups-filters
+# dependency) keeps the fonts and their text. Set on every run: the queue may already exist.
+lpadmin -p "$QUEUE" -o pdftops-renderer-default=pdftocairo
 cupsenable "$QUEUE"
 cupsaccept "$QUEUE"
 
