@@ -26,7 +26,7 @@ _REQUEST_ID = re.compile(r"request id is (\S+)")
 class PrintOutcome:
     printed: bool
     job_id: str | None  # the CUPS job, e.g. "kiosk-pdf-12", when printed
-    pdf_path: Path | None  # the saved PDF; None when printed (nothing with PINs is left on disk)
+    pdf_path: Path | None  # the saved PDF; None when printed (nothing with PINs is left on disk) or not saved
     message: str  # plain words for the front desk
 
 
@@ -46,24 +46,31 @@ def print_slip(slip: SlipData, config: Config, *, staff: str = "") -> PrintOutco
     pdf = render_slip_pdf(slip, config.printer.layout)
     printer = config.printer.name
     if config.training:
-        path = save_pdf(pdf, slip, config)
-        outcome = PrintOutcome(False, None, path, f"Training mode: nothing is printed. The slip was saved as {path}.")
-        kind = "saved"
+        outcome, kind = _saved(pdf, slip, config, "Training mode: nothing is printed."), "saved"
     elif not printer:
-        path = save_pdf(pdf, slip, config)
-        outcome = PrintOutcome(False, None, path, f"No printer is set up. The slip was saved as {path}.")
-        kind = "saved"
+        outcome, kind = _saved(pdf, slip, config, "No printer is set up."), "saved"
     else:
         job_id, problem = send_to_printer(pdf, printer, job_title(slip))
         if job_id:
             outcome = PrintOutcome(True, job_id, None, f"The slip was sent to printer {printer} (job {job_id}).")
             kind = "printed"
         else:
-            path = save_pdf(pdf, slip, config)
-            outcome = PrintOutcome(False, None, path, f"{problem} The slip was saved as {path}.")
-            kind = "failed"
+            outcome, kind = _saved(pdf, slip, config, problem), "failed"
+    if outcome.pdf_path is None and not outcome.printed:
+        kind = "failed"  # neither printed nor saved
     _audit(slip, staff, printer if kind != "saved" else "", kind, outcome)
     return outcome
+
+
+def _saved(pdf: bytes, slip: SlipData, config: Config, lead: str) -> PrintOutcome:
+    """Save the PDF; the outcome says where, or in plain words why it could not be saved."""
+    try:
+        path = save_pdf(pdf, slip, config)
+    except OSError as error:
+        why = error.strerror or type(error).__name__
+        return PrintOutcome(False, None, None, f"{lead} The slip could not be saved in {slip_folder(config)} "
+                                               f"({why}): check printer.output_dir.")
+    return PrintOutcome(False, None, path, f"{lead} The slip was saved as {path}.")
 
 
 def send_to_printer(pdf: bytes, printer: str, title: str) -> tuple[str | None, str]:

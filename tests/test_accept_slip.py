@@ -1,0 +1,301 @@
+"""Acceptance of issue 5, the printable slip (R14, S7, O2), through the engine and the screens.
+
+What a parent gets and what the front desk sees: the slip made from a real issue holds each PIN
+and the expiry and no date of birth or chart number, on paper (PDF text, every layout) and on
+screen; the QR code scans from the page and from the terminal as the preview draws it; printing
+runs beside the UI and always ends in plain words (job id, error, or where the PDF was saved).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import os
+import re
+from pathlib import Path
+
+import pytest
+from conftest import NOW, TODAY
+from rich.segment import Segment
+from textual.widgets import Static
+
+from kiosk.config import PrinterConfig
+from kiosk.models import DELIVERY_NONE, Caregiver, Patient
+from kiosk.printing import print_slip
+from kiosk.registration import IssuedPin, IssueRequest, IssueResult, issue_pins
+from kiosk.slip import long_date, slip_from_issue, slip_text_lines
+from kiosk.slip_pdf import LAYOUTS, render_slip_pdf
+from kiosk.store import practice_settings
+from kiosk.staff import authenticate
+from screens.app import Clock, create_app
+from screens.slip_preview import SlipPreviewScreen
+
+from test_printing import fake_lp
+from test_slip import decode_qr, page_image, pdf_pages, pdf_text
+
+BLOCK_TOP = {"▀", "█"}
+BLOCK_BOTTOM = {"▄", "█"}
+
+
+def family(name: str) -> list[Patient]:
+    return list(Patient.select().where(Patient.family_name == name).order_by(Patient.chart_number))
+
+
+RECIPIENTS = {"Testkiddo": "cindy.testkiddo@example.com", "Núñez-García": "ana.nunez@example.com"}
+
+
+def issue_family(staff, name: str) -> tuple[IssueResult, list[Patient]]:
+    """The real Register action for a whole family, nothing sent, slip wanted."""
+    children = family(name)
+    parent = Caregiver.get(Caregiver.email == RECIPIENTS[name])
+    request = IssueRequest(patient_ids=[c.id for c in children], recipient_id=parent.id, delivery=DELIVERY_NONE,
+                           print_slip=True)
+    return issue_pins(staff, request, now=NOW, today=TODAY), children
+
+
+def written_dobs(child: Patient) -> list[str]:
+    """Every way a date of birth could appear on a slip."""
+    dob = child.dob
+    return [dob.isoformat(), f"{dob:%m/%d/%Y}", f"{dob.month}/{dob.day}/{dob.year}", f"{dob:%m/%d/%y}",
+            f"{dob:%m%d%y}", long_date(dob, "en"), long_date(dob, "es")]
+
+
+def assert_minimum_necessary(text: str, result: IssueResult, children: list[Patient], expiry: str) -> None:
+    flat = " ".join(text.split())
+    for issued in result.pins:
+        assert issued.pin and issued.pin in flat, issued.patient_name
+        assert issued.patient_name in flat
+    assert expiry in flat
+    for child in children:
+        assert child.chart_number not in flat
+        for dob in written_dobs(child):
+            assert dob not in flat, f"date of birth {dob} on the slip"
+
+
+# ---------------------------------------------------------------- paper: PDF text in every layout
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize(("surname", "expiry"), [("Testkiddo", "PINs expire on December 22, 2026."),
+                                                  ("Núñez-García", "Los PIN vencen el 22 de diciembre de 2026.")])
+def test_r14_s7_a_real_issue_prints_each_pin_and_the_expiry_and_no_dob_or_chart(front_desk, layout, surname, expiry):
+    result, children = issue_family(front_desk, surname)
+    assert len(result.pins) == len(children) >= 2
+    data = render_slip_pdf(slip_from_issue(result, practice_settings()), layout)
+
+    assert len(pdf_pages(data)) == 1
+    assert_minimum_necessary(pdf_text(data), result, children, expiry)
+    assert decode_qr(page_image(data)) == [practice_settings().portal_url]
+
+
+def test_r14_the_spanish_family_gets_a_spanish_slip_from_the_engine(front_desk):
+    """The family's preferred language (Núñez-García: es) chooses the slip's words, with no English left."""
+    result, _ = issue_family(front_desk, "Núñez-García")
+    lines = slip_text_lines(slip_from_issue(result, practice_settings()))
+    text = "\n".join(lines)
+    assert lines[1] == f"Registro en el portal para {result.patient_name} y hermanos seleccionados"
+    assert "Cómo registrarse" in lines
+    for english in ("Portal registration", "expire", "How to register", "Scan", "Child "):
+        assert english not in text
+
+
+# ---------------------------------------------------------------- screen: the preview as drawn
+
+@pytest.fixture
+def desk_config(config, tmp_path):
+    return dataclasses.replace(config, printer=PrinterConfig(output_dir=str(tmp_path / "slips")))
+
+
+@pytest.fixture
+def app(training, desk_config):
+    return create_app(desk_config, clock=Clock(now=lambda: NOW, today=lambda: TODAY))
+
+
+async def open_preview(app, pilot, result: IssueResult) -> SlipPreviewScreen:
+    app.session = authenticate("maria", "training1")
+    app.show_slip(result)
+    await pilot.pause()
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+    assert isinstance(app.screen, SlipPreviewScreen)
+    return app.screen
+
+
+def screen_cells(app) -> list[list[tuple[str, tuple[int, int, int], tuple[int, int, int]]]]:
+    """The terminal as the app draws it: each cell's character, foreground and background colour."""
+    rows = []
+    for strip in app.screen._compositor.render_strips():
+        row = []
+        for segment in strip:
+            text, style = segment.text, segment.style
+            fg = style.color.get_truecolor() if style and style.color else (255, 255, 255)
+            bg = style.bgcolor.get_truecolor() if style and style.bgcolor else (0, 0, 0)
+            if style and style.reverse:
+                fg, bg = bg, fg
+            for ch in text:
+                row.append((ch, tuple(fg), tuple(bg)))
+        rows.append(row)
+    return rows
+
+
+def screen_text(app) -> str:
+    return "\n".join("".join(ch for ch, _, _ in row) for row in screen_cells(app))
+
+
+def screen_image(app, scale: int = 6):
+    """The screen as a phone camera sees it: every cell two pixels high (half blocks), in its colours."""
+    from PIL import Image
+
+    cells = screen_cells(app)
+    width = max(len(row) for row in cells)
+    image = Image.new("L", (width, 2 * len(cells)), 0)
+
+    def grey(rgb):
+        return int(0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2])
+
+    for y, row in enumerate(cells):
+        for x, (ch, fg, bg) in enumerate(row):
+            image.putpixel((x, 2 * y), grey(fg if ch in BLOCK_TOP else bg))
+            image.putpixel((x, 2 * y + 1), grey(fg if ch in BLOCK_BOTTOM else bg))
+    return image.resize((width * scale, 2 * len(cells) * scale), Image.NEAREST)
+
+
+def five_siblings() -> IssueResult:
+    names = ["Maximiliana Guadalupe Cruz", "Basil Testkiddo", "O'Brien [Jr]", "a[/]b Núñez", "Sofía Núñez-García"]
+    pins = ["JFKAY-TTJYV", "NVTHF-PCJQW", "ABCDE-FGHJK", "MNPRS-WXYZA", "QRSTU-VWXYZ"]
+    return IssueResult(batch="0123456789abcdef", patient_name=names[0], language="en",
+                       pins=tuple(IssuedPin(n + 1, name.split()[0], name, pin)
+                                  for n, (name, pin) in enumerate(zip(names, pins))),
+                       expires_on=dt.date(2026, 12, 22), method="pin", message_id=None, delivery="none")
+
+
+@pytest.mark.parametrize("size", [(100, 30), (80, 24)])
+async def test_r14_the_qr_code_in_the_preview_scans_from_the_screen(app, size):
+    """What the terminal shows (characters and colours as drawn) decodes to the portal URL."""
+    async with app.run_test(size=size) as pilot:
+        result, _ = issue_family(authenticate("maria", "training1"), "Testkiddo")
+        await open_preview(app, pilot, result)
+        assert decode_qr(screen_image(app)) == [app.practice.portal_url]
+
+
+async def test_r14_five_siblings_preview_at_80x24_still_scans_and_shows_the_first_pins(app):
+    async with app.run_test(size=(80, 24)) as pilot:
+        result = five_siblings()
+        await open_preview(app, pilot, result)
+        assert decode_qr(screen_image(app)) == [app.practice.portal_url]
+        shown = screen_text(app)
+        assert "O'Brien [Jr]" in shown and "a[/]b Núñez" in shown  # patient text is never markup
+        slip = str(app.screen.query_one("#slip-text", Static).render())
+        assert all(issued.pin in slip for issued in result.pins)
+
+
+async def test_s7_the_preview_screen_shows_each_pin_and_expiry_but_no_dob_or_chart(app):
+    async with app.run_test(size=(100, 30)) as pilot:
+        result, children = issue_family(authenticate("maria", "training1"), "Testkiddo")
+        screen = await open_preview(app, pilot, result)
+        slip = str(screen.query_one("#slip-text", Static).render())
+        assert_minimum_necessary(slip, result, children, "PINs expire on December 22, 2026.")
+        whole = screen_text(app)
+        for child in children:
+            assert child.chart_number not in whole
+            assert not any(dob in whole for dob in written_dobs(child))
+
+
+# ---------------------------------------------------------------- printing from the preview
+
+def with_printer(app, **printer) -> None:
+    config = app.config
+    app.config = dataclasses.replace(config, printer=dataclasses.replace(config.printer, **printer))
+
+
+def outcome(app) -> str:
+    return str(app.screen.query_one("#print-outcome", Static).render())
+
+
+async def test_r14_printing_runs_beside_the_ui_and_then_shows_the_cups_job(app, tmp_path, monkeypatch):
+    """While lp has not answered, the preview still takes keys; then it names the job."""
+    gate = tmp_path / "gate"
+    os.mkfifo(gate)
+    # lp waits (at most 20 s, so a UI that waits for it fails here instead of hanging) for the gate.
+    fake_lp(tmp_path, monkeypatch,
+            f'/usr/bin/timeout 20 /usr/bin/head -n 1 {gate} >/dev/null; echo "request id is desk-41 (1 file(s))"')
+    with_printer(app, name="desk")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_preview(app, pilot, five_siblings())
+        await pilot.press("p")
+        await pilot.pause()
+        assert outcome(app) == "Printing the slip…"  # lp is still waiting on the gate
+        body = app.screen.query_one("#slip-body")
+        await pilot.press("end")  # the screen answers keys meanwhile
+        await pilot.pause()
+        assert outcome(app) == "Printing the slip…"
+        release = os.open(gate, os.O_WRONLY | os.O_NONBLOCK)  # lp is there, reading
+        os.write(release, b"go\n")
+        os.close(release)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert outcome(app) == "The slip was sent to printer desk (job desk-41)."
+        assert body.is_mounted
+
+
+async def test_r14_a_printer_error_is_shown_in_plain_words_and_the_slip_saved(app, tmp_path, monkeypatch):
+    fake_lp(tmp_path, monkeypatch, 'echo "lp: Error - The printer or class does not exist." >&2; exit 1')
+    with_printer(app, name="desk")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_preview(app, pilot, five_siblings())
+        await pilot.press("p")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        said = outcome(app)
+        assert said.startswith("Printer desk did not take the slip: the printer or class does not exist. "
+                               "The slip was saved as ")
+        assert Path(re.sub(r"\.$", "", said.rsplit(" saved as ", 1)[1])).exists()
+
+
+async def test_o2_training_prints_nothing_even_with_a_printer_set(app, tmp_path, monkeypatch):
+    calls = fake_lp(tmp_path, monkeypatch, 'echo "request id is desk-1 (1 file(s))"')
+    with_printer(app, name="desk")
+    app.config = dataclasses.replace(app.config, training=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_preview(app, pilot, five_siblings())
+        await pilot.press("p")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert outcome(app).startswith("Training mode: nothing is printed. The slip was saved as ")
+        assert not calls.exists()
+
+
+# ---------------------------------------------------------------- a slip that cannot be saved
+
+def test_r14_a_slip_folder_that_cannot_be_made_is_said_in_plain_words(config, tmp_path):
+    """No printer and printer.output_dir unusable: a sentence for the desk, not an exception."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    cfg = dataclasses.replace(config, printer=PrinterConfig(output_dir=str(blocker / "slips")))
+    slip = slip_from_issue(five_siblings(), _Practice())
+
+    done = print_slip(slip, cfg)
+
+    assert not done.printed and done.pdf_path is None
+    assert done.message.startswith(f"No printer is set up. The slip could not be saved in {blocker / 'slips'} (")
+    assert done.message.endswith("): check printer.output_dir.")
+
+
+async def test_r14_the_preview_survives_a_slip_that_cannot_be_saved(app, tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    with_printer(app, output_dir=str(blocker / "slips"))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_preview(app, pilot, five_siblings())
+        await pilot.press("p")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.is_running and isinstance(app.screen, SlipPreviewScreen)
+        assert "The slip could not be saved in" in outcome(app)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Practice:
+    """What slip_from_issue reads of the practice settings, without a database."""
+
+    name: str = "Sunny Hills Pediatrics"
+    portal_url: str = "https://portal.example.org/register"
