@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 
-_EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>.]+$")
+from kiosk.contact import normalize_email, normalize_us_cell
+
 _US_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
 
 
@@ -18,21 +20,24 @@ def digits(text: str | None) -> str:
 
 
 def us_cell(text: str | None) -> str:
-    """A US 10-digit number ("(555) 555-2003", "+1 555 555 2003"), or "" when it is not one."""
-    number = digits(text)
-    if len(number) == 11 and number[0] == "1":
-        number = number[1:]
-    if len(number) == 10 and number[0] not in "01" and number[3] not in "01":
-        return number
-    return ""
+    """A US 10-digit number ("(555) 555-2003", "+1 555 555 2003", "tel:555.555.2003"), or "" when it
+    is not one. The digits are checked by kiosk.contact, the same check registration makes (R7)."""
+    return normalize_us_cell(digits(text)) or ""
 
 
 def email_address(text: str | None) -> str:
-    """The address trimmed, or "" when it does not look like one."""
+    """The address as kiosk.contact accepts it (so registration will take it too), or ""."""
     text = (text or "").strip()
     if text.lower().startswith("mailto:"):
         text = text[7:]
-    return text if _EMAIL.match(text) else ""
+    return normalize_email(text) or ""
+
+
+def name_text(text: str | None) -> str:
+    """A name as written, without control characters (a NUL or an escape sequence in an export)
+    and with runs of spaces made one."""
+    text = "".join(ch if unicodedata.category(ch) != "Cc" else " " for ch in (text or ""))
+    return " ".join(text.split())
 
 
 def birth_date(text: str | None) -> dt.date:

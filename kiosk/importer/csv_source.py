@@ -86,8 +86,17 @@ def read_csv(name: str, lines: Iterable[str], into: Collected, roles: RoleTable)
     if unknown:
         into.warn(name, "line 1", f"columns ignored: {', '.join(unknown)}")
     index = {column: header.index(column) for column in COLUMNS if column in header}
-    for row in reader:
-        where = f"line {reader.line_num}"
+    while True:
+        start = reader.line_num + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as error:  # e.g. a stray quote swallowing the lines after it
+            into.reject(name, f"line {start}", f"not readable as CSV ({error}); check the quotes on this line")
+            continue
+        # A quoted value may run over several lines: name the row's first line (and its last).
+        where = f"line {start}" if reader.line_num <= start else f"lines {start}-{reader.line_num}"
         if not any(cell.strip() for cell in row):
             continue
         values = {column: (row[i].strip() if i < len(row) else "") for column, i in index.items()}
@@ -111,7 +120,7 @@ def _read_row(name: str, where: str, row: dict[str, str], into: Collected, roles
     except clean.BadValue as error:
         into.reject(name, where, str(error))
         return
-    given, family = row.get("given_name", ""), row.get("family_name", "")
+    given, family = clean.name_text(row.get("given_name")), clean.name_text(row.get("family_name"))
     if not given:
         given = placeholder_given_name(sex, dob)
     language = clean.language_code(row.get("language"))
@@ -126,7 +135,7 @@ def _read_row(name: str, where: str, row: dict[str, str], into: Collected, roles
 
 def _read_caregiver(name: str, where: str, chart: str, row: dict[str, str], into: Collected,
                     roles: RoleTable) -> None:
-    given, family = row.get("caregiver_given_name", ""), row.get("caregiver_family_name", "")
+    given, family = clean.name_text(row.get("caregiver_given_name")), clean.name_text(row.get("caregiver_family_name"))
     if not (given or family):
         into.reject(name, where, "caregiver not imported: no caregiver name (the patient was imported)")
         return
@@ -152,7 +161,7 @@ def _read_caregiver(name: str, where: str, chart: str, row: dict[str, str], into
            else f"csv:{chart}:{fold(given)}:{fold(family)}")
     caregiver = into.add_caregiver(CaregiverIn(
         name, where, key, given, family, email, cell, carrier, language,
-        contact=clean.digits(raw_cell) or email.lower(),
+        phone=clean.digits(raw_cell),
     ))
     into.add_link(LinkIn(name, where, caregiver, match.role, authority or match.authority,
                          explicit_authority=bool(authority), chart=chart))

@@ -171,14 +171,19 @@ def _name(resource: dict) -> tuple[str, str]:
         for name in names:
             if name.get("use") != use:
                 continue
-            given = " ".join(g.strip() for g in name.get("given") or [] if isinstance(g, str) and g.strip())
-            family = name.get("family").strip() if isinstance(name.get("family"), str) else ""
+            given, family = _words(name.get("given")), _words(name.get("family"))
             if not (given or family) and isinstance(name.get("text"), str):
-                parts = name["text"].split()
+                parts = clean.name_text(name["text"]).split()
                 given, family = (" ".join(parts[:-1]), parts[-1]) if len(parts) > 1 else (" ".join(parts), "")
             if given or family:
                 return given, family
     return "", ""
+
+
+def _words(value: Any) -> str:
+    """A name part: a string, or a list of strings (given names; DSTU2's family list) joined."""
+    parts = value if isinstance(value, list) else [value]
+    return clean.name_text(" ".join(part for part in parts if isinstance(part, str)))
 
 
 def _language(resource: dict) -> str | None:
@@ -228,7 +233,7 @@ def _caregiver(name, where, key, given, family, resource, into: Collected) -> Ca
         into.warn(name, where, f"email {raw_email!r} is not an email address; left blank")
     return into.add_caregiver(CaregiverIn(
         name, where, key, given, family, email, cell, "", _language(resource),
-        contact=clean.digits(raw_phone) or email.lower(),
+        phone=clean.digits(raw_phone),
     ))
 
 

@@ -43,12 +43,14 @@ class CaregiverIn:
     cell: str = ""
     carrier: str = ""
     language: str | None = None
-    contact: str = ""  # phone digits (even when not a US cell) or email, for "same name and contact"
+    phone: str = ""  # the phone's digits, even when it is not a US cell
     aliases: set[str] = field(default_factory=set)  # every key this person came with in this run
 
-    @property
-    def match_key(self) -> tuple[str, str, str] | None:
-        return (fold(self.given), fold(self.family), self.contact) if self.contact else None
+    def match_keys(self) -> list[tuple[str, str, str]]:
+        """(name, phone) and (name, email): the same name with either one is the same person."""
+        name = (fold(self.given), fold(self.family))
+        contacts = (self.cell or self.phone, self.email.lower())
+        return [(*name, contact) for contact in contacts if contact]
 
     def absorb(self, other: "CaregiverIn") -> None:
         """Take the later record's non-empty details (a changed phone or email wins)."""
@@ -57,6 +59,8 @@ class CaregiverIn:
             value = getattr(other, name)
             if value:
                 setattr(self, name, value)
+        if other.phone and not other.cell:
+            self.phone = other.phone
 
 
 @dataclass
@@ -117,8 +121,9 @@ class Collected:
     def add_caregiver(self, caregiver: CaregiverIn) -> CaregiverIn:
         """The run's one record for this person: merged by key, or by the same name and contact."""
         caregiver.aliases.add(caregiver.key)
-        match = caregiver.match_key
-        known = self._by_key.get(caregiver.key) or (self._by_match.get(match) if match else None)
+        matches = caregiver.match_keys()
+        known = self._by_key.get(caregiver.key) or next(
+            (self._by_match[match] for match in matches if match in self._by_match), None)
         if known is None:
             known = caregiver
             self.caregivers.append(known)
@@ -126,10 +131,8 @@ class Collected:
             known.absorb(caregiver)
         for key in known.aliases:
             self._by_key[key] = known
-        if known.match_key:
-            self._by_match[known.match_key] = known
-        if match:
-            self._by_match[match] = known
+        for match in known.match_keys() + matches:
+            self._by_match.setdefault(match, known)
         return known
 
     def add_link(self, link: LinkIn) -> None:

@@ -37,10 +37,12 @@ class Writer:
         self.patients: dict[str, tuple] = {}  # chart -> existing row tuple
         self.caregiver_by_key: dict[str, tuple] = {}
         self.caregiver_by_match: dict[tuple, tuple] = {}
+        self.caregiver_by_name: dict[tuple[int, str, str], tuple] = {}  # (patient id, given, family) -> row
         self.relationships: dict[tuple[int, int], tuple[str, str]] = {}
 
     # -- loading what kiosk already has -------------------------------------------------------
     def load(self) -> None:
+        by_id: dict[int, tuple] = {}
         charts = list(self.data.patients)
         for start in range(0, len(charts), LOOKUP):
             query = Patient.select(Patient.id, Patient.chart_number, Patient.given_name, Patient.family_name,
@@ -50,6 +52,7 @@ class Writer:
         for row in Caregiver.select(Caregiver.id, Caregiver.external_id, Caregiver.given_name, Caregiver.family_name,
                                     Caregiver.email, Caregiver.cell, Caregiver.carrier,
                                     Caregiver.preferred_language).tuples():
+            by_id[row[0]] = row
             if row[1]:
                 self.caregiver_by_key[row[1]] = row
             for contact in (row[5], row[4].lower()):
@@ -62,13 +65,22 @@ class Writer:
             for caregiver_id, patient_id, role, authority in query.where(
                     Relationship.patient.in_(ids[start:start + LOOKUP])).tuples():
                 self.relationships[(caregiver_id, patient_id)] = (role, authority)
+                row = by_id[caregiver_id]
+                self.caregiver_by_name[(patient_id, fold(row[2]), fold(row[3]))] = row
 
-    def existing_caregiver(self, caregiver: CaregiverIn) -> tuple | None:
+    def existing_caregiver(self, caregiver: CaregiverIn, charts=()) -> tuple | None:
+        """The caregiver kiosk already has: by identity key, by the same name and phone or email,
+        else by the same name among the caregivers of the same child (a changed email)."""
         for key in sorted(caregiver.aliases):
             if key in self.caregiver_by_key:
                 return self.caregiver_by_key[key]
         for contact in (caregiver.cell, caregiver.email.lower()):
             row = self.caregiver_by_match.get((fold(caregiver.given), fold(caregiver.family), contact)) if contact else None
+            if row:
+                return row
+        for chart in charts:
+            patient = self.patients.get(chart)
+            row = patient and self.caregiver_by_name.get((patient[0], fold(caregiver.given), fold(caregiver.family)))
             if row:
                 return row
         return None
@@ -141,7 +153,10 @@ class Writer:
         tally: list[tuple[str, str]] = []
         now = utcnow()
         patient_ids = self._write_patients([c for f in families for c in f.charts], now, tally)
-        caregiver_ids = self._write_caregivers([c for f in families for c in f.caregivers], now, tally)
+        charts: dict[int, list[str]] = defaultdict(list)  # caregiver -> the charts the file ties them to
+        for link in (l for f in families for l in f.links):
+            charts[id(link.caregiver)].append(link.chart)
+        caregiver_ids = self._write_caregivers([c for f in families for c in f.caregivers], charts, now, tally)
         self._write_relationships([l for f in families for l in f.links], patient_ids, caregiver_ids, tally)
         return tally
 
@@ -165,10 +180,10 @@ class Writer:
         ids.update(_ids(Patient, Patient.chart_number, [row["chart_number"] for row in new]))
         return ids
 
-    def _write_caregivers(self, caregivers: list[CaregiverIn], now, tally) -> dict[int, int]:
+    def _write_caregivers(self, caregivers: list[CaregiverIn], charts, now, tally) -> dict[int, int]:
         ids, new = {}, []
         for caregiver in caregivers:
-            row = self.existing_caregiver(caregiver)
+            row = self.existing_caregiver(caregiver, charts[id(caregiver)])
             if row is None:
                 new.append(dict(given_name=caregiver.given, family_name=caregiver.family, email=caregiver.email,
                                 cell=caregiver.cell, carrier=caregiver.carrier,
@@ -178,6 +193,9 @@ class Writer:
                 continue
             ids[id(caregiver)] = row[0]
             changes = _caregiver_changes(caregiver, row)
+            if not row[1] and caregiver.key not in self.caregiver_by_key:  # found by name: known by key from now on
+                changes["external_id"] = caregiver.key
+                self.caregiver_by_key[caregiver.key] = row
             if changes:
                 changes.update(updated_at=now)
                 Caregiver.update(**changes).where(Caregiver.id == row[0]).execute()
