@@ -15,12 +15,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import NOW, TODAY
+from conftest import TODAY
+from test_cli import run
 from test_outbox_smtp import PASSWORD, USER, Server, auth_server, free_port, server, smtp_config  # noqa: F401
 
 from kiosk import outbox
 from kiosk.carriers import carrier_warning, carriers
-from kiosk.models import OutboxMessage, Patient
+from kiosk.models import OutboxMessage, Patient, utcnow
 from kiosk.patients import family_for
 from kiosk.registration import IssueRequest, IssueResult, check_issue, issue_pins
 from kiosk.slip import long_date
@@ -42,7 +43,9 @@ def register_family(staff, surname: str, **options) -> tuple[IssueResult, list[P
     parent = next(c for c in family.caregivers if c.has_authority and c.email)
     request = IssueRequest(patient_ids=[c.id for c in family.children], recipient_id=parent.id, email=parent.email,
                            **options)
-    result = issue_pins(staff, request, now=NOW, today=TODAY)
+    # The real clock, as delivery (and `kiosk outbox send`) use it: PINs issued at a fixed past time
+    # would have expired by the time the test runs, and their message would rightly never be sent.
+    result = issue_pins(staff, request, today=TODAY)
     return result, [Patient.get_by_id(c.id) for c in family.children], parent.email
 
 
@@ -76,7 +79,7 @@ def test_r6_a_family_registered_together_gets_one_message_with_both_parts_every_
     assert result.language == language and len(result.pins) == len(children) >= 2
     assert OutboxMessage.select().where(OutboxMessage.batch == result.batch).count() == 1
 
-    report = outbox.deliver_due(smtp_config(config, server.port), now=NOW)
+    report = outbox.deliver_due(smtp_config(config, server.port))
 
     assert report.sent == 1
     [(envelope_to, message)] = server.received
@@ -110,13 +113,13 @@ def test_o3_families_registered_during_an_outage_are_all_delivered_when_the_serv
     first, _, first_to = register_family(front_desk, "Testkiddo")
     second, _, second_to = register_family(front_desk, "Núñez-García")
 
-    during = outbox.deliver_due(cfg, now=NOW)
+    during = outbox.deliver_due(cfg)
 
     assert during.sent == 0 and "could not reach the mail server" in during.problem
     assert {m.state for m in outbox.list_messages()} == {"queued"}
     down.start()
     try:
-        after = outbox.deliver_due(cfg, now=NOW + dt.timedelta(minutes=5))
+        after = outbox.deliver_due(cfg, now=utcnow() + dt.timedelta(minutes=5))
     finally:
         down.stop()
     assert after.sent == 2
@@ -131,8 +134,8 @@ def test_o3_a_refused_login_fails_the_message_and_the_desk_reads_why(front_desk,
     wrong.write_text(f'[smtp]\nhost = "127.0.0.1"\nport = {auth_server.port}\nsecurity = "none"\n'
                      f'sender = "portal@sunnyhills.example"\nusername = "{USER}"\npassword = "not-{PASSWORD}"\n')
 
-    send = kiosk_cli("--config", str(wrong), "--db", config.database, "outbox", "send")
-    listed = kiosk_cli("--config", str(wrong), "--db", config.database, "outbox", "list", "--state", "failed")
+    send = run("--config", str(wrong), "--db", config.database, "outbox", "send")
+    listed = run("--config", str(wrong), "--db", config.database, "outbox", "list", "--state", "failed")
 
     assert send.returncode != 0 and "Traceback" not in send.stderr
     assert "refused kiosk's login (535" in send.stdout
@@ -143,11 +146,6 @@ def test_o3_a_refused_login_fails_the_message_and_the_desk_reads_why(front_desk,
 
 
 # ---------------------------------------------------------------- O3: a real crash mid-send
-
-def kiosk_cli(*args: str, **popen) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "screens.launch", *args], capture_output=True, text=True,
-                          timeout=60, **popen)
-
 
 def test_o3_kiosk_killed_after_the_server_took_the_message_does_not_send_it_again(front_desk, server, config,
                                                                                   tmp_path):
@@ -172,9 +170,9 @@ def test_o3_kiosk_killed_after_the_server_took_the_message_does_not_send_it_agai
     assert len(server.received) == 1
     server.inbox.handle_DATA = received
 
-    again = kiosk_cli("--config", str(settings), "--db", config.database, "outbox", "send")  # cron, a minute on
+    again = run("--config", str(settings), "--db", config.database, "outbox", "send")  # cron, a minute on
     later = outbox.deliver_due(smtp_config(config, server.port),
-                               now=dt.datetime.utcnow() + outbox.SENDING_LEASE + dt.timedelta(seconds=5))
+                               now=utcnow() + outbox.SENDING_LEASE + dt.timedelta(seconds=5))
 
     assert again.returncode == 0 and len(server.received) == 1
     assert later.interrupted == 1 and later.sent == 0 and len(server.received) == 1
@@ -190,7 +188,7 @@ def test_s2_after_delivery_no_plain_pin_is_left_in_the_database_or_its_wal(front
     before = database_bytes(config)
     assert any(spelling in before for spelling in pin_spellings(result))  # the scan can see a PIN
 
-    assert outbox.deliver_due(smtp_config(config, server.port), now=NOW).sent == 1
+    assert outbox.deliver_due(smtp_config(config, server.port)).sent == 1
 
     message = OutboxMessage.get(OutboxMessage.message_id == result.message_id)
     assert (message.state, message.body_text, message.body_html) == ("sent", "", "")
