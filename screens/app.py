@@ -60,6 +60,7 @@ class KioskApp(App[None]):
         self.sub_title = self.practice.name + ("  —  TRAINING" if config.training else "")
         self.idle_seconds: float | None = None  # None: the practice's idle_lock_minutes
         self.last_activity = time.monotonic()
+        self._outbox_problem = ""
 
     @property
     def training(self) -> bool:
@@ -119,11 +120,21 @@ class KioskApp(App[None]):
         if self.session is not None:
             self._deliver_outbox()
 
-    @work(thread=True, exclusive=True, group="outbox", name="Sending welcome messages")
+    @work(thread=True, exclusive=True, group="outbox", name="Sending welcome messages", exit_on_error=False)
     def _deliver_outbox(self) -> None:
+        """A failure here (mail server, a busy database) is said once and tried again next time;
+        it never closes the app."""
         from kiosk.outbox import deliver_due
 
-        deliver_due(self.config)
+        try:
+            deliver_due(self.config, now=self.clock.now())
+        except Exception as error:  # noqa: BLE001 - the desk goes on working; the outbox retries
+            message = f"Welcome messages could not be sent just now ({error}); kiosk will try again."
+            if message != self._outbox_problem:
+                self._outbox_problem = message
+                self.call_from_thread(self.notify, message, severity="warning", timeout=10, markup=False)
+        else:
+            self._outbox_problem = ""
 
     # -- navigation ---------------------------------------------------------------------------
     def signed_in(self, user: StaffUser) -> None:

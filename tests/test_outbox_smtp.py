@@ -116,7 +116,7 @@ def issue_family(children: list[Patient], batch: str) -> list[tuple[str, str]]:
         for child in children:
             pin = generate_pin()
             RegistrationPin.create(patient=child, batch=batch, pin_hash=security.current_key().digest("pin", pin),
-                                   issued_by=issuer, expires_at=dt.datetime(2026, 12, 22))
+                                   issued_by=issuer, expires_at=utcnow() + dt.timedelta(days=30))
             issued.append((child.given_name, format_pin(pin)))
     return issued
 

@@ -94,3 +94,20 @@ async def test_s5_opening_a_patient_in_the_app_records_who_looked(config, front_
         await _settle(app, pilot)
     views = [(e.staff, e.patient_id) for e in audit.AuditEvent.select().where(audit.AuditEvent.action == audit.VIEW)]
     assert views == [("maria", rosemary)]
+
+
+async def test_o3_a_failing_background_delivery_is_said_and_does_not_close_the_app(config, front_desk, monkeypatch):
+    import kiosk.outbox
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("database is locked")
+
+    monkeypatch.setattr(kiosk.outbox, "deliver_due", broken)
+    app = _app(config)
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+        app.signed_in(front_desk)
+        await _settle(app, pilot)
+        app.deliver_outbox()
+        await _settle(app, pilot)
+        assert app.is_running
+        assert any("could not be sent just now (database is locked)" in n.message for n in app._notifications)
