@@ -283,7 +283,11 @@ def main(argv: list[str] | None = None, *, start_app=None) -> int:
     except CliError as error:
         print(f"kiosk: {error}", file=sys.stderr)
         return EXIT_USAGE
-    except (ConfigError, DatabaseError, SchemaError, SecretKeyError, StaffError, OSError) as error:
+    except OSError as error:  # a file named on the command line or in config: say which and why
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"kiosk: {where}{error.strerror or error}", file=sys.stderr)
+        return EXIT_ERROR
+    except (ConfigError, DatabaseError, SchemaError, SecretKeyError, StaffError) as error:
         print(f"kiosk: {error}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:

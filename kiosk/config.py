@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import urlparse
 
+from kiosk.contact import valid_email
+
 APP_NAME = "kiosk"
 
 
@@ -111,12 +113,16 @@ def load_config(path: str | os.PathLike | None = None, env: Mapping[str, str] | 
     explicit = path or env.get("KIOSK_CONFIG")
     file = Path(explicit) if explicit else default_config_path()
     if explicit and not file.is_file():
-        raise ConfigError("file", f"{file} does not exist")
+        raise ConfigError("file", f"{file} " + ("is a folder, not a file" if file.is_dir() else "does not exist"))
     if file.is_file():
         try:
             raw = tomllib.loads(file.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as error:
             raise ConfigError("file", f"{file} is not valid TOML ({error})") from None
+        except UnicodeDecodeError:
+            raise ConfigError("file", f"{file} is not UTF-8 text") from None
+        except OSError as error:
+            raise ConfigError("file", f"cannot read {file}: {error.strerror or error}") from None
     for var, key in ENV_KEYS.items():
         if var in env:
             section, _, name = key.rpartition(".")
@@ -187,10 +193,20 @@ def _validate(config: Config) -> None:
         raise ConfigError("practice.idle_lock_minutes", "must be between 0.25 and 60")
     if config.smtp.security not in {"none", "starttls", "ssl"}:
         raise ConfigError("smtp.security", f"must be none, starttls or ssl, not {config.smtp.security!r}")
+    if config.pin_key_file and Path(config.pin_key_file).expanduser().is_dir():
+        raise ConfigError("pin_key_file", f"{config.pin_key_file} is a folder; give the key file's path")
+    if any(ch.isspace() or ch in "/@" for ch in config.smtp.host):
+        raise ConfigError("smtp.host", f"must be a host name like smtp.example.org, not {config.smtp.host!r}")
+    if not valid_email(config.smtp.sender):
+        raise ConfigError("smtp.sender", f"must be an email address like portal@example.org, not {config.smtp.sender!r}")
     if not 1 <= config.smtp.port <= 65535:
         raise ConfigError("smtp.port", "must be between 1 and 65535")
     if config.smtp.ca_file and not Path(config.smtp.ca_file).expanduser().is_file():
         raise ConfigError("smtp.ca_file", f"{config.smtp.ca_file} is not a file (give a PEM certificate file, or "
                                           "leave it empty to trust the system's certificates)")
+    if any(ch.isspace() or ch in "/#" for ch in config.printer.name):
+        raise ConfigError("printer.name", f"must be a CUPS queue name (no spaces, / or #), not {config.printer.name!r}")
+    if config.printer.output_dir and Path(config.printer.output_dir).expanduser().is_file():
+        raise ConfigError("printer.output_dir", f"{config.printer.output_dir} is a file; give a folder for slip PDFs")
     if config.printer.layout not in {"letter", "a4", "receipt"}:
         raise ConfigError("printer.layout", f"must be letter, a4 or receipt, not {config.printer.layout!r}")

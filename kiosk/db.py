@@ -73,6 +73,20 @@ def _give_peewee_psycopg2() -> None:
     adapter.txn_unknown = extensions.TRANSACTION_STATUS_UNKNOWN
 
 
+def shown(target: str | os.PathLike) -> str:
+    """The database as it may be printed: a URL's password is replaced by ***."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    target = str(target)
+    if not is_url(target):
+        return target
+    parts = urlsplit(target)
+    if parts.password is None:
+        return target
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
 def open_database(target: str | os.PathLike) -> peewee.Database:
     """Point :data:`database` at ``target``, create or migrate the schema, and return it."""
     from kiosk import schema
@@ -81,10 +95,18 @@ def open_database(target: str | os.PathLike) -> peewee.Database:
     database.initialize(db)
     try:
         db.connect(reuse_if_open=True)
-    except peewee.OperationalError as error:
-        raise DatabaseError(f"cannot open database {target}: {error}") from None
-    schema.ensure_schema()
+    except peewee.DatabaseError as error:  # no such folder, no permission, not an SQLite file, no server
+        raise DatabaseError(f"cannot open database {shown(target)}: {_first_line(error)}") from None
+    try:
+        schema.ensure_schema()
+    except peewee.DatabaseError as error:  # a damaged file, or not an SQLite file at all
+        db.close()
+        raise DatabaseError(f"cannot use database {shown(target)}: {_first_line(error)}") from None
     return db
+
+
+def _first_line(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
 def close_database() -> None:

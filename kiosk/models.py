@@ -39,6 +39,7 @@ class Practice(BaseModel):
     pin_lifetime_days = pw.IntegerField(default=30)
     idle_lock_minutes = pw.FloatField(default=2.0)
     parents_per_pin = pw.IntegerField(default=2)  # R13: how many parents one PIN can register
+    key_check = pw.CharField(default="")  # HMAC of a fixed text under the PIN key: a wrong key file is caught (S2)
 
 
 class Staff(BaseModel):

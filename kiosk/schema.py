@@ -12,11 +12,34 @@ from typing import Callable
 from kiosk.db import database, is_sqlite, write_transaction
 from kiosk.models import ALL_MODELS, AuditHead, SchemaMeta
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+
+def add_column(model, name: str) -> None:
+    """Add ``model``'s field ``name`` to an existing table, on SQLite and PostgreSQL alike.
+
+    The way to write a migration step: add the field to the model, bump SCHEMA_VERSION, and add
+    a step that calls this (playhouse.migrate fills existing rows with the field's default).
+    """
+    from playhouse.migrate import PostgresqlMigrator, SqliteMigrator, migrate
+
+    migrator = SqliteMigrator(database.obj) if is_sqlite() else PostgresqlMigrator(database.obj)
+    field = model._meta.fields[name]
+    migrate(migrator.add_column(model._meta.table_name, field.column_name, field))
+
+
+def _v2_practice_key_check() -> None:
+    """Version 2: the practice row remembers a check value of the PIN key, so a desk started with a
+    missing or different key file is stopped instead of silently failing every parent's PIN."""
+    from kiosk.models import Practice
+
+    add_column(Practice, "key_check")
+
 
 # version N -> function that takes a database at N-1 to N. Add a step here with every change to
-# the models; the test suite opens a version-1 database and checks it comes up to date.
-MIGRATIONS: dict[int, Callable[[], None]] = {}
+# the models; tests/test_accept_foundation.py builds a version-1 database and checks that it comes
+# up to date with the same columns as a new one.
+MIGRATIONS: dict[int, Callable[[], None]] = {2: _v2_practice_key_check}
 
 
 class SchemaError(RuntimeError):
@@ -57,9 +80,20 @@ def ensure_schema() -> int:
             f"database is at schema version {version}, newer than this kiosk ({SCHEMA_VERSION}): upgrade kiosk"
         )
     while version < SCHEMA_VERSION:
-        step = MIGRATIONS[version + 1]
         with write_transaction():
-            step()
-            SchemaMeta.update(version=version + 1).execute()
-        version += 1
+            # Re-read under the write lock: another desk starting the new release at the same
+            # moment may have run this step already (a second ALTER TABLE would fail).
+            version = _locked_version()
+            if version < SCHEMA_VERSION:
+                MIGRATIONS[version + 1]()
+                version += 1
+                SchemaMeta.update(version=version).execute()
     return version
+
+
+def _locked_version() -> int:
+    query = SchemaMeta.select()
+    if not is_sqlite():  # SQLite's IMMEDIATE transaction already holds the write lock
+        query = query.for_update()
+    row = query.first()
+    return row.version if row else 0

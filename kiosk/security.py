@@ -80,20 +80,37 @@ def key_path_for(database_target: str) -> Path | None:
 
 def load_or_create_key(path: Path, *, create: bool = True) -> SecretKey:
     """Read the key file, or make one (0600) if it is missing and ``create`` is set."""
-    if path.exists():
-        raw = path.read_bytes().strip()
+    try:
+        if path.exists():
+            return _read_key(path)
+        if not create:
+            raise SecretKeyError(f"key file {path} is missing: PINs cannot be checked without it")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_bytes(32)
+        # Written whole under a temporary name, then linked into place: a desk starting at the same
+        # moment either makes the file or reads the complete one the other desk made.
+        temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
-            return SecretKey(bytes.fromhex(raw.decode()))
-        except ValueError:
-            raise SecretKeyError(f"key file {path} is damaged (expected 64 hex digits)") from None
-    if not create:
-        raise SecretKeyError(f"key file {path} is missing: PINs cannot be checked without it")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_bytes(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(key.hex() + "\n")
-    return SecretKey(key)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(key.hex() + "\n")
+            try:
+                os.link(temporary, path)
+            except FileExistsError:
+                return _read_key(path)
+        finally:
+            temporary.unlink(missing_ok=True)
+        return SecretKey(key)
+    except OSError as error:
+        raise SecretKeyError(f"key file {path}: {error.strerror or error}") from None
+
+
+def _read_key(path: Path) -> SecretKey:
+    raw = path.read_bytes().strip()
+    try:
+        return SecretKey(bytes.fromhex(raw.decode()))
+    except ValueError:
+        raise SecretKeyError(f"key file {path} is damaged (expected 64 hex digits)") from None
 
 
 def set_key(key: SecretKey) -> None:

@@ -7,8 +7,10 @@ from pathlib import Path
 
 from kiosk import security
 from kiosk.config import Config
-from kiosk.db import is_url, open_database, write_transaction
-from kiosk.models import Practice
+from kiosk.db import DatabaseError, is_url, open_database, write_transaction
+from kiosk.models import Practice, RegistrationPin
+
+KEY_CHECK_TEXT = "kiosk key check"
 
 
 @dataclass(frozen=True)
@@ -40,10 +42,31 @@ def open_store(config: Config, *, create_key: bool = True) -> PracticeSettings:
     """Open (creating or migrating) the database, load the PIN key, make sure settings exist."""
     target = database_target(config)
     if not is_url(target):
-        Path(target).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(target).expanduser().parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except FileExistsError:
+            raise DatabaseError(f"cannot put the database in {folder}: it is a file, not a folder") from None
+        except OSError as error:
+            raise DatabaseError(f"cannot make the folder {folder} for the database: {error.strerror}") from None
         target = str(Path(target).expanduser())
     open_database(target)
-    security.set_key(security.load_or_create_key(key_file(config, target), create=create_key))
+    path = key_file(config, target)
+    row = Practice.select().first()
+    if not path.exists() and _holds_hashes():
+        # A new key would make every issued PIN and verification answer fail for the parents (and
+        # their failures would lock and revoke the PINs): stop and say what to restore.
+        raise security.SecretKeyError(
+            f"key file {path} is missing, and this database holds PINs made with it: restore it from "
+            "your backup (or set pin_key_file to where it is); a new key would make every issued PIN unusable")
+    created = not path.exists()  # nothing was hashed with the old key (checked above): nothing is lost
+    key = security.load_or_create_key(path, create=create_key)
+    check = key.digest("check", KEY_CHECK_TEXT)
+    if row is not None and row.key_check and row.key_check != check and not created:
+        raise security.SecretKeyError(
+            f"key file {path} is not the key this database was set up with: every desk must use the "
+            "same key file (restore the right one from your backup)")
+    security.set_key(key)
     with write_transaction():
         if not Practice.select().exists():
             Practice.create(
@@ -51,8 +74,17 @@ def open_store(config: Config, *, create_key: bool = True) -> PracticeSettings:
                 portal_url=config.practice.portal_url,
                 pin_lifetime_days=config.practice.pin_lifetime_days,
                 idle_lock_minutes=config.practice.idle_lock_minutes,
+                key_check=check,
             )
+        else:
+            Practice.update(key_check=check).where(Practice.key_check != check).execute()
     return practice_settings()
+
+
+def _holds_hashes() -> bool:
+    """True once any PIN or verification answer has been hashed with this database's key."""
+    return RegistrationPin.select().where(RegistrationPin.pin_hash.is_null(False)
+                                          | RegistrationPin.answer_hash.is_null(False)).exists()
 
 
 def practice_settings() -> PracticeSettings:
