@@ -119,6 +119,19 @@ Bare().run(headless=True, size=(100, 30), auto_pilot=lambda p: _ready(p, _check)
 '''
 
 
+# kiosk refuses to start on a database with no staff (it says to run kiosk init): make the store and
+# one staff member first, through the same configuration path the timed child takes.
+SETUP_CHILD = '''
+import sys
+from kiosk.cli import build_parser, open_configured
+from kiosk.staff import add_staff, staff_count
+
+open_configured(build_parser().parse_args(["--db", sys.argv[1]]))
+if not staff_count():
+    add_staff("bench", "Bench Desk", "bench-password-1")
+'''
+
+
 def _timed_child(code: str, args: list[str], env: dict[str, str]) -> tuple[float, int, int]:
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env,
@@ -136,7 +149,11 @@ def bench_startup(work: Path) -> None:
     home.mkdir()
     env = quiet_env(home)
     db = str(home / "kiosk.sqlite3")
-    _timed_child(KIOSK_CHILD, [db], env)  # creates the fresh store, and warms .pyc and the file cache
+    setup = subprocess.run([sys.executable, "-c", SETUP_CHILD, db], capture_output=True, text=True, env=env,
+                           cwd=home, timeout=120)
+    if setup.returncode != 0:
+        raise RuntimeError(f"start-up store setup failed: {setup.stderr.strip()[-800:]}")
+    _timed_child(KIOSK_CHILD, [db], env)  # warms .pyc and the file cache
     _timed_child(BARE_CHILD, [], env)
     kiosk_times, bare_times, peaks, currents = [], [], [], []
     for _ in range(STARTUP_RUNS):  # interleaved, so machine load hits both alike
@@ -276,7 +293,7 @@ def bench_issue() -> None:
 
 
 def _concurrent_worker(db: str, key_file: str, worker: int, own: list[tuple[int, int]],
-                       shared: list[tuple[int, int]], start_at: float) -> dict:
+                       shared: list[tuple[int, int]], start_at: float, issues: int = ISSUES_PER_WORKER) -> dict:
     from kiosk.registration import IssueRequest, RegistrationError, issue_pins
 
     open_bench_store(db, Path(key_file))
@@ -285,7 +302,7 @@ def _concurrent_worker(db: str, key_file: str, worker: int, own: list[tuple[int,
     counts = {"issued": 0, "refusals": 0, "errors": 0, "messages": []}
     while time.time() < start_at:
         time.sleep(0.005)
-    for n in range(ISSUES_PER_WORKER):
+    for n in range(issues):
         patient, caregiver = rng.choice(shared) if n % 5 == 0 else own[n % len(own)]
         request = IssueRequest(patient_ids=[patient], recipient_id=caregiver, email="parent@example.org")
         try:
@@ -303,7 +320,10 @@ def _concurrent_worker(db: str, key_file: str, worker: int, own: list[tuple[int,
     return counts
 
 
-def bench_concurrent(work: Path) -> None:
+def bench_concurrent(work: Path, workers: int = WORKERS, issues: int = ISSUES_PER_WORKER,
+                     start_delay: float = 3.0) -> dict[str, int]:
+    """``workers`` processes, each calling issue_pins ``issues`` times on one SQLite file, all starting
+    together after ``start_delay`` seconds; prints the figures and returns them."""
     from peewee import fn
 
     from kiosk.db import close_database
@@ -322,13 +342,13 @@ def bench_concurrent(work: Path) -> None:
     random.Random(11).shuffle(pool)
     shared, rest = pool[:SHARED_PATIENTS], pool[SHARED_PATIENTS:]
     close_database()
-    start_at = time.time() + 3.0
+    start_at = time.time() + start_delay
     started = time.perf_counter()
-    with ProcessPoolExecutor(WORKERS, mp_context=get_context("spawn")) as executor:
-        futures = [executor.submit(_concurrent_worker, db, str(key), w, rest[w * 40:(w + 1) * 40], shared, start_at)
-                   for w in range(WORKERS)]
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as executor:
+        futures = [executor.submit(_concurrent_worker, db, str(key), w, rest[w * 40:(w + 1) * 40], shared, start_at,
+                                   issues) for w in range(workers)]
         results = [f.result() for f in futures]
-    elapsed = time.perf_counter() - started - 3.0
+    elapsed = time.perf_counter() - started - start_delay
     open_bench_store(db, key)
     duplicates = list(RegistrationPin.select(RegistrationPin.patient).where(RegistrationPin.state == PIN_ACTIVE)
                       .group_by(RegistrationPin.patient).having(fn.COUNT(RegistrationPin.id) > 1).tuples())
@@ -338,16 +358,17 @@ def bench_concurrent(work: Path) -> None:
     close_database()
     issued = sum(r["issued"] for r in results)
     messages = [m for r in results for m in r["messages"]]
-    note(f"concurrency: {WORKERS} processes x {ISSUES_PER_WORKER} issue_pins calls on one SQLite file "
+    note(f"concurrency: {workers} processes x {issues} issue_pins calls on one SQLite file "
          f"(WAL, BEGIN IMMEDIATE), every 5th on one of {SHARED_PATIENTS} patients shared by all; "
          f"{issued} issued in {elapsed:.1f} s; audit chain {'intact' if not chain else 'BROKEN: ' + str(chain[0])}")
     for message in sorted(set(messages))[:5]:
         note(f"error: {message}")
-    figure("concurrent_issued", issued)
-    figure("concurrent_refusals", sum(r["refusals"] for r in results))
-    figure("concurrent_errors", sum(r["errors"] for r in results))
-    figure("concurrent_duplicate_active_pins", len(duplicates))
-    figure("concurrent_audit_chain_problems", len(chain))
+    figures = {"concurrent_issued": issued, "concurrent_refusals": sum(r["refusals"] for r in results),
+               "concurrent_errors": sum(r["errors"] for r in results),
+               "concurrent_duplicate_active_pins": len(duplicates), "concurrent_audit_chain_problems": len(chain)}
+    for name, value in figures.items():
+        figure(name, value)
+    return figures
 
 
 # -- slip ---------------------------------------------------------------------------------------
