@@ -48,6 +48,55 @@ def test_o1_startup_loads_no_slow_library(tmp_path):
     assert not [h for h in ("qrcode", "fpdf", "PIL", "smtplib", "aiosmtpd") if h in imported]
 
 
+# The real entry point (screens.launch.main, what the `kiosk` script runs) up to the mounted, idle
+# sign-in screen, headless: imports made while composing or mounting the first screen count too.
+SETUP = """
+import sys
+from kiosk.cli import build_parser, open_configured
+from kiosk.staff import add_staff
+
+open_configured(build_parser().parse_args(["--db", sys.argv[1]]))
+add_staff("desk", "Front Desk", "desk-password-1")
+"""
+
+ENTRY_POINT = """
+import json, sys
+import screens.app
+from screens.launch import main
+
+def run_headless(config):
+    async def at_sign_in(pilot):
+        await pilot.pause()
+        from screens.signin import SignInScreen
+        assert isinstance(pilot.app.screen, SignInScreen), pilot.app.screen
+        assert pilot.app.screen.query_one("#username").has_focus
+        print(json.dumps(sorted(name for name, module in sys.modules.items() if module is not None)))
+        pilot.app.exit()
+
+    screens.app.create_app(config).run(headless=True, size=(100, 30), auto_pilot=at_sign_in)
+
+screens.app.run_app = run_headless
+sys.exit(main(["--db", sys.argv[1]]))
+"""
+
+
+def test_o1_entry_point_to_the_sign_in_screen_loads_no_slow_library(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KIOSK_")}
+    env.update(HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "config"), XDG_DATA_HOME=str(tmp_path / "data"),
+               PYTHONPATH=str(ROOT), TEXTUAL_ANIMATIONS="none")
+    db = str(tmp_path / "k.sqlite3")
+    setup = subprocess.run([sys.executable, "-c", SETUP, db], capture_output=True, text=True, env=env,
+                           cwd=tmp_path, timeout=120)
+    assert setup.returncode == 0, setup.stderr[-2000:]
+    done = subprocess.run([sys.executable, "-X", "importtime", "-c", ENTRY_POINT, db], capture_output=True,
+                          text=True, env=env, cwd=tmp_path, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    modules = json.loads(done.stdout.strip().splitlines()[-1])
+    assert "screens.signin" in modules and "textual.widgets._input" in modules  # the screen really ran
+    loaded = sorted(m for m in modules if any(m == h or m.startswith(h + ".") for h in HEAVY))
+    assert loaded == [], f"loaded before they are used: {loaded}; see who imports them with -X importtime"
+
+
 def test_o1_postgres_driver_still_reachable_after_lean_start(tmp_path):
     """Hiding psycopg2 from peewee at start-up must not break PostgreSQL: the driver is handed over
     on the first postgresql:// connection (kiosk.db)."""
