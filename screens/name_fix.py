@@ -10,10 +10,10 @@ from textual.widgets import Footer, Input, Label, Static
 
 from kiosk.names import placeholder_message
 from kiosk.registration import RegistrationError, fix_given_name
-from screens.widgets import FieldError
+from screens.widgets import FieldError, ReportsWorkerErrors
 
 
-class NameFixScreen(ModalScreen[str | None]):
+class NameFixScreen(ReportsWorkerErrors, ModalScreen[str | None]):
     """Returns the given name as stored, or None when the desk cancels."""
 
     AUTO_FOCUS = "#given-name"
@@ -24,6 +24,7 @@ class NameFixScreen(ModalScreen[str | None]):
         self.patient_id = patient_id
         self.given_name = given_name
         self.family_name = family_name
+        self.saved: str | None = None  # the name, saved while the lock screen covered this dialog
 
     def compose(self) -> ComposeResult:
         with Vertical(id="name-fix", classes="dialog"):
@@ -39,7 +40,7 @@ class NameFixScreen(ModalScreen[str | None]):
     def _submitted(self, event: Input.Submitted) -> None:
         self._save(event.value)
 
-    @work(thread=True, exclusive=True, group="name-fix", name="Fix given name")
+    @work(thread=True, exclusive=True, group="name-fix", name="Fix given name", exit_on_error=False)
     def _save(self, text: str) -> None:
         try:
             name = fix_given_name(self.app.session, self.patient_id, text)
@@ -47,7 +48,23 @@ class NameFixScreen(ModalScreen[str | None]):
             message = " ".join(p.message for p in error.problems)
             self.app.call_from_thread(self.query_one("#given-name-error", FieldError).show, message)
             return
-        self.app.call_from_thread(self.dismiss, name)
+        except Exception as error:  # one transaction: the name was not changed
+            self.app.call_from_thread(self.query_one("#given-name-error", FieldError).show,
+                                      f"The name was not saved: {error}. Press Enter to try again.")
+            return
+        self.app.call_from_thread(self._saved, name)
+
+    def _saved(self, name: str) -> None:
+        # dismiss() pops whatever screen is on top: with the lock screen there, wait until it is gone,
+        # so registration never opens over the lock.
+        if self.app.screen is self:
+            self.dismiss(name)
+        else:
+            self.saved = name
+
+    def on_screen_resume(self) -> None:
+        if self.saved is not None:
+            self.dismiss(self.saved)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -14,7 +14,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label, Static
 
-from screens.widgets import TrainingBanner
+from screens.widgets import ReportsWorkerErrors, TrainingBanner
 
 STATE_WORDS = {"queued": "Queued", "sending": "Sending", "sent": "Sent", "failed": "FAILED"}
 
@@ -26,7 +26,7 @@ def local_time(moment: dt.datetime | None) -> str:
     return moment.replace(tzinfo=dt.timezone.utc).astimezone().strftime("%m/%d %H:%M")
 
 
-class OutboxScreen(Screen):
+class OutboxScreen(ReportsWorkerErrors, Screen):
     """Welcome messages: queued, sent, failed with the reason."""
 
     CSS_PATH = "outbox_screen.tcss"
@@ -56,7 +56,7 @@ class OutboxScreen(Screen):
     def action_refresh(self) -> None:
         self.load()
 
-    @work(thread=True, exclusive=True, group="outbox", name="Reading the outbox")
+    @work(thread=True, exclusive=True, group="outbox", name="Reading the outbox", exit_on_error=False)
     def load(self, status: str = "") -> None:
         from kiosk.outbox import count_messages, list_messages
 
@@ -93,7 +93,7 @@ class OutboxScreen(Screen):
         self.query_one("#outbox-status", Static).update(f"Sending again to {message.recipient}…")
         self.retry_worker(message.id, message.recipient)
 
-    @work(thread=True, exclusive=True, group="outbox-send", name="Retrying the message")
+    @work(thread=True, exclusive=True, group="outbox-send", name="Retrying the message", exit_on_error=False)
     def retry_worker(self, message_id: int, recipient: str) -> None:
         from kiosk.outbox import OutboxError, deliver_due, list_messages, retry_message
 

@@ -15,7 +15,7 @@ from kiosk.names import placeholder_message
 from kiosk.patients import PatientAccount, age_text, patient_account
 from kiosk.registration import staff_may_issue
 from screens.name_fix import NameFixScreen
-from screens.widgets import FieldError, TrainingBanner
+from screens.widgets import FieldError, ReportsWorkerErrors, TrainingBanner
 
 
 def basic_info(account: PatientAccount, today) -> Text:
@@ -32,7 +32,7 @@ def basic_info(account: PatientAccount, today) -> Text:
     return Text("\n").join(Text.assemble((f"{label:<14}", "bold"), value) for label, value in lines)
 
 
-class PatientScreen(Screen[None]):
+class PatientScreen(ReportsWorkerErrors, Screen[None]):
     BINDINGS = [
         ("r", "register", "Register Patient"),
         ("g", "generate_pin", "Generate PIN"),
@@ -69,7 +69,7 @@ class PatientScreen(Screen[None]):
         if self.account is not None:
             self._load()  # back from registration: status and PIN state may have changed
 
-    @work(thread=True, exclusive=True, group="patient", name="Patient account")
+    @work(thread=True, exclusive=True, group="patient", name="Patient account", exit_on_error=False)
     def _load(self) -> None:
         viewer = self.app.session.username if self.app.session else ""
         account = patient_account(self.patient_id, today=self.app.clock.today(), viewed_by=viewer)

@@ -2,7 +2,7 @@
 
 Top to bottom, in the seed's order: the caregivers with their contact authority (the cursor row
 receives the PIN, R15), the patient with every sibling and a Register checkbox (R5), then the
-options: Register with (R10), Access (R9), Delivery (R7) with the address, Print PIN, Send to (R8).
+options: Register with (R10), Access (R9), Delivery (R7) with the address, Send to (R8), Print PIN.
 Register issues every checked child's PIN in one go; the PINs fill the PIN column, and the desk
 prints the slip, sends the welcome now, or hands the kiosk to the parent (R11).
 """
@@ -24,7 +24,7 @@ from kiosk.terms import (  # the option values (R7-R10) IssueRequest takes
     ACCESS_FULL, ACCESS_LIMITED, DELIVERY_EMAIL, DELIVERY_NONE, DELIVERY_TEXT, METHOD_PIN, METHOD_QUESTION,
     SEND_TO_MINOR, SEND_TO_PARENT,
 )
-from screens.widgets import FieldError, TrainingBanner
+from screens.widgets import FieldError, ReportsWorkerErrors, TrainingBanner
 
 OTHER = "other"
 CHECKED, UNCHECKED = "[x]", "[ ]"
@@ -44,7 +44,7 @@ def error_slot(field: str) -> str:
 class PatientTable(DataTable):
     """The Patient List; space toggles the Register checkbox of the cursor row."""
 
-    BINDINGS = [Binding("space", "toggle_register", "Check/uncheck")]
+    BINDINGS = [Binding("space", "toggle_register", "Check")]
 
     def action_toggle_register(self) -> None:
         self.screen.toggle_register(self.cursor_row)
@@ -91,7 +91,7 @@ class Tick(Checkbox):
     BUTTON_INNER = property(lambda self: "X" if self.value else " ")
 
 
-class RegisterScreen(Screen):
+class RegisterScreen(ReportsWorkerErrors, Screen):
     """Registration for Patient NAME and selected Siblings."""
 
     CSS_PATH = "register.tcss"
@@ -116,6 +116,7 @@ class RegisterScreen(Screen):
         self.result: IssueResult | None = None
         self.recipient = None  # CaregiverRow under the cursor
         self.issuing = False
+        self.slip_waiting = False  # Print PIN ticked, PINs issued while the screen was covered (locked)
 
     # -- layout -------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -175,20 +176,27 @@ class RegisterScreen(Screen):
                                  id="carrier", prompt="Choose the carrier")
                     yield FieldError(id="carrier-error")
                     yield Static("", id="carrier-warning", markup=False)
-            with Horizontal(id="finish-row", classes="detail"):
-                yield Tick("Print PIN", id="print-pin")
+            with Horizontal(id="finish-row", classes="detail"):  # seed 003: Send to, then Print PIN
                 with Vertical(id="send-to-box"):
                     yield Label("Send to")
                     with RadioSet(id="send-to"):
                         yield Choice("Parent/Guardian", SEND_TO_PARENT, on=True)
                         yield Choice("Minor", SEND_TO_MINOR)
                     yield FieldError(id="send-to-error")
+                yield Tick("Print PIN", id="print-pin")
         yield Footer()
 
     def on_screen_resume(self) -> None:
         # Back from parent mode or the slip: the children may be Registered now.
         if self.family is not None:
             self.load_family()
+        if self.slip_waiting:  # PINs issued while the screen was locked, with Print PIN ticked
+            self.slip_waiting = False
+            self.action_print_slip()
+
+    def on_resize(self) -> None:
+        # Under 100 columns the Footer drops its padding, so Back and Lock still fit after Register at 80.
+        self.query_one(Footer).compact = self.size.width < 100
 
     def on_mount(self) -> None:
         self.query_one("#caregivers", DataTable).add_columns("Authority", "Role", "Status")
@@ -201,7 +209,7 @@ class RegisterScreen(Screen):
         self.load_family()
 
     # -- loading ------------------------------------------------------------------------------
-    @work(thread=True, exclusive=True, group="load", name="Loading the family")
+    @work(thread=True, exclusive=True, group="load", name="Loading the family", exit_on_error=False)
     def load_family(self) -> None:
         from kiosk.patients import family_for, patient_account
 
@@ -292,7 +300,7 @@ class RegisterScreen(Screen):
             return
         self.check_recipient_worker(self.build_request())
 
-    @work(thread=True, exclusive=True, group="check", name="Checking the caregiver")
+    @work(thread=True, exclusive=True, group="check", name="Checking the caregiver", exit_on_error=False)
     def check_recipient_worker(self, request: IssueRequest) -> None:
         from kiosk.registration import check_issue
 
@@ -400,7 +408,7 @@ class RegisterScreen(Screen):
         self.issuing = True
         self.issue_worker(request)
 
-    @work(thread=True, exclusive=True, group="issue", name="Issuing PINs")
+    @work(thread=True, exclusive=True, group="issue", name="Issuing PINs", exit_on_error=False)
     def issue_worker(self, request: IssueRequest) -> None:
         from kiosk.patients import family_for
         from kiosk.registration import issue_pins
@@ -413,11 +421,19 @@ class RegisterScreen(Screen):
         except RegistrationError as error:
             self.app.call_from_thread(self.show_problems, list(error.problems))
             return
-        except Exception:
-            self.app.call_from_thread(setattr, self, "issuing", False)
-            raise  # the app's worker handler says what went wrong
-        family = family_for(self.patient_id, today=self.app.clock.today())
+        except Exception as error:  # one transaction (kiosk.db.write_transaction): none of it was written
+            self.app.call_from_thread(self.issue_failed, error)
+            return
+        try:
+            family = family_for(self.patient_id, today=self.app.clock.today())
+        except Exception:  # the PINs are issued: show them with the family as it was loaded
+            family = self.family
         self.app.call_from_thread(self.show_result, result, family)
+
+    def issue_failed(self, error: Exception) -> None:
+        self.issuing = False
+        self.query_one("#outcome", Static).update(
+            f"Nothing was issued: {error}. Press Register again; if it keeps failing, tell the administrator.")
 
     def show_problems(self, problems: list[Problem]) -> None:
         self.issuing = False
@@ -447,7 +463,10 @@ class RegisterScreen(Screen):
         self.query_one("#patients", DataTable).focus()
         self.refresh_bindings()
         if self.query_one("#print-pin", Checkbox).value:  # Print PIN ticked: straight to the slip (R7, R14)
-            self.app.show_slip(result)
+            if self.app.screen is self:
+                self.app.show_slip(result)
+            else:  # locked meanwhile: never open PINs over the lock screen; the slip opens on return
+                self.slip_waiting = True
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("print_slip", "send_pin", "complete"):
@@ -493,14 +512,18 @@ class RegisterScreen(Screen):
         self.query_one("#outcome", Static).update(f"Sending the welcome message to {self.result.recipient}…")
         self.send_worker(self.result.batch, self.result.recipient)
 
-    @work(thread=True, exclusive=True, group="send", name="Sending the PIN")
+    @work(thread=True, exclusive=True, group="send", name="Sending the PIN", exit_on_error=False)
     def send_worker(self, batch: str, recipient: str) -> None:
         from kiosk import outbox
 
-        report = outbox.deliver_due(self.app.config)
-        message = next(iter(outbox.list_messages(batch=batch)), None)
-        self.app.call_from_thread(self.query_one("#outcome", Static).update,
-                                  delivery_words(message, recipient, report.problem))
+        try:
+            report = outbox.deliver_due(self.app.config)
+            message = next(iter(outbox.list_messages(batch=batch)), None)
+            words = delivery_words(message, recipient, report.problem)
+        except Exception as error:  # the message stays in the outbox; the background sender retries it
+            words = (f"The welcome message to {recipient} could not be sent now: {error}. It stays in the "
+                     "outbox and is tried again; print the slip (p) if the family is waiting.")
+        self.app.call_from_thread(self.query_one("#outcome", Static).update, words)
 
     def action_back(self) -> None:
         self.app.pop_screen()

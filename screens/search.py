@@ -16,7 +16,7 @@ from textual.worker import get_current_worker
 
 from kiosk.terms import PORTAL_STATUSES
 from kiosk.patients import AppointmentRow, PatientRow, search_patients, status_label, todays_appointments
-from screens.widgets import TrainingBanner
+from screens.widgets import ReportsWorkerErrors, TrainingBanner
 
 DEBOUNCE_SECONDS = 0.15
 ALL = "all"
@@ -33,7 +33,7 @@ def import_available() -> bool:
     return find_spec("screens.import_screen") is not None
 
 
-class SearchScreen(Screen[None]):
+class SearchScreen(ReportsWorkerErrors, Screen[None]):
     AUTO_FOCUS = "#search"
     BINDINGS = [
         ("ctrl+f", "focus_search", "Search"),
@@ -93,7 +93,7 @@ class SearchScreen(Screen[None]):
         if results.row_count:
             results.focus()
 
-    @work(thread=True, exclusive=True, group="search", name="Search")
+    @work(thread=True, exclusive=True, group="search", name="Search", exit_on_error=False)
     def _search(self, text: str, status: str | None) -> None:
         time.sleep(DEBOUNCE_SECONDS)  # typing on cancels this worker: only the last keystroke searches
         worker = get_current_worker()
@@ -120,7 +120,7 @@ class SearchScreen(Screen[None]):
         else:
             title.update(f"{len(rows)} patient{'s' if len(rows) != 1 else ''} — Enter opens the account page")
 
-    @work(thread=True, exclusive=True, group="appointments", name="Today's appointments")
+    @work(thread=True, exclusive=True, group="appointments", name="Today's appointments", exit_on_error=False)
     def _load_appointments(self) -> None:
         rows = todays_appointments(self.app.clock.today())
         self.app.call_from_thread(self._show_appointments, rows)

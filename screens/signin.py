@@ -38,12 +38,14 @@ class CredentialsScreen(Screen[None]):
         if credentials:
             self._authenticate(*credentials)
 
-    @work(thread=True, exclusive=True, group="sign-in", name="Sign-in")
+    @work(thread=True, exclusive=True, group="sign-in", name="Sign-in", exit_on_error=False)
     def _authenticate(self, username: str, password: str) -> None:
         try:
             user, problem = authenticate(username, password), None
         except SignInPaused as paused:
             user, problem = None, str(paused)
+        except Exception as error:  # the database cannot be reached: say so, the app stays up
+            user, problem = None, f"Sign-in is not possible right now: {error}. Tell the administrator."
         self.app.call_from_thread(self._finish, user, problem)
 
     def _finish(self, user: StaffUser | None, problem: str | None = None) -> None:

@@ -13,10 +13,10 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from kiosk.slip import qr_lines, slip_from_issue, slip_text_lines
-from screens.widgets import TrainingBanner
+from screens.widgets import ReportsWorkerErrors, TrainingBanner
 
 
-class SlipPreviewScreen(Screen):
+class SlipPreviewScreen(ReportsWorkerErrors, Screen):
     """Portal registration for PATIENT and selected siblings, before printing."""
 
     CSS_PATH = "slip_preview.tcss"
@@ -44,13 +44,16 @@ class SlipPreviewScreen(Screen):
         self.query_one("#print-outcome", Static).update("Printing the slip…")
         self.print_worker()
 
-    @work(thread=True, exclusive=True, group="print", name="Printing the slip")
+    @work(thread=True, exclusive=True, group="print", name="Printing the slip", exit_on_error=False)
     def print_worker(self) -> None:
-        from kiosk.printing import print_slip
+        from kiosk import printing  # the PDF and QR libraries load when a slip is printed, not at start-up
 
         staff = self.app.session.username if self.app.session else ""
-        outcome = print_slip(self.slip, self.app.config, staff=staff)
-        self.app.call_from_thread(self.show_outcome, outcome.message)
+        try:
+            message = printing.print_slip(self.slip, self.app.config, staff=staff).message
+        except Exception as error:  # a full disk or an unwritable slip folder: say so, keep the app
+            message = f"The slip was not printed or saved: {error}. Tell the practice's administrator."
+        self.app.call_from_thread(self.show_outcome, message)
 
     def show_outcome(self, message: str) -> None:
         label = self.query_one("#print-outcome", Static)

@@ -1,4 +1,5 @@
-"""Small widgets every screen shares: the TRAINING banner and the field error label."""
+"""Small widgets every screen shares: the TRAINING banner, the field error label, and the mixin that
+reports a screen's failed workers."""
 
 from __future__ import annotations
 
@@ -43,3 +44,15 @@ class FieldError(Label):
     @property
     def text(self) -> str:
         return str(self.content)
+
+
+class ReportsWorkerErrors:
+    """Mixed into a Screen whose workers are declared ``exit_on_error=False``: a worker that fails
+    (database unreachable, disk full, printer spool gone) is said in plain words by the app's one
+    handler (KioskApp.on_worker_state_changed) and the app carries on. Worker.StateChanged does not
+    bubble, so the screen hands its own workers' changes to the app."""
+
+    def on_worker_state_changed(self, event) -> None:
+        handler = getattr(self.app, "on_worker_state_changed", None)
+        if handler is not None:
+            handler(event)

@@ -1,0 +1,429 @@
+"""Acceptance checks of the front-desk app (issue 4) found missing or wrong by an independent review:
+slow or failing printing, sending, searching and issuing never freeze or end the app; the idle lock
+stays on top of work that finishes behind it; patient text is never markup on any staff screen; the
+TRAINING banner on every staff screen; every action's key in the Footer at 80x24; the seed's order of
+the registration options; a second parent's PIN from the patient page."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from dataclasses import replace
+
+import pytest
+from conftest import NOW, TODAY
+from textual.widgets import Checkbox, DataTable, Input, Static
+from test_ui_register import app, desk_config, open_window  # noqa: F401 (fixtures)
+from test_ui_staff import search, settle, sign_in
+
+import kiosk.outbox
+import kiosk.printing
+import kiosk.registration
+from kiosk.models import JOINT, Caregiver, Patient, Relationship
+from kiosk.patients import search_patients
+from kiosk.registration import IssuedPin, IssueResult
+from kiosk.staff import authenticate
+from screens.app import Clock, create_app
+from screens.lock import LockScreen
+from screens.name_fix import NameFixScreen
+from screens.outbox_screen import OutboxScreen
+from screens.patient import PatientScreen
+from screens.register import RegisterScreen
+from screens.search import SearchScreen
+from screens.slip_preview import SlipPreviewScreen
+
+SIZE = (100, 30)
+BOLD, SLASH = "[bold]x[/bold]", "a[/]b"  # would be styled, or raise a MarkupError, if read as markup
+
+
+@pytest.fixture
+def gate(monkeypatch):
+    """Make a domain function wait until the test opens the gate: a slow printer, SMTP server, database."""
+    opened = threading.Event()
+
+    def hold(module, name):
+        real = getattr(module, name)
+
+        def slow(*args, **kwargs):
+            assert opened.wait(20), "the test never opened the gate"
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, slow)
+
+    hold.opened = opened
+    yield hold
+    opened.set()  # never leave a worker thread waiting
+
+
+def screen_text(app) -> str:
+    """The terminal's lines as a person reads them, spaces included (textual is pinned exactly)."""
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+def failing(monkeypatch, module, name, error: Exception) -> None:
+    def fail(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(module, name, fail)
+
+
+def rosemary() -> int:
+    return search_patients("Testkiddo, Rosemary", today=TODAY)[0].id
+
+
+async def registered(app, pilot) -> RegisterScreen:
+    """The Testkiddo registration window after Register (PINs issued)."""
+    screen = await open_window(app, pilot, "Testkiddo, Rosemary")
+    await pilot.press("ctrl+r")
+    await settle(app, pilot)
+    assert screen.result is not None
+    return screen
+
+
+def outcome(screen) -> str:
+    return str(screen.query_one("#outcome", Static).render())
+
+
+def slip_result() -> IssueResult:
+    return IssueResult(batch="0123456789abcdef", patient_name="Rosemary Testkiddo", language="en",
+                       pins=(IssuedPin(rosemary(), "Rosemary", "Rosemary Testkiddo", "JFKAY-TTJYV"),),
+                       expires_on=dt.date(2026, 12, 22), method="pin", message_id=None, delivery="none")
+
+
+# -- issue 4.5: printing and sending in workers; failures in plain words; the UI never freezes --------
+
+async def test_a_slow_printer_does_not_hold_the_keys(app, gate):
+    gate(kiosk.printing, "print_slip")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await registered(app, pilot)
+        await pilot.press("p")
+        await pilot.pause()
+        slip = app.screen
+        assert isinstance(slip, SlipPreviewScreen)
+        await pilot.press("p")
+        await pilot.pause()
+        assert "Printing the slip" in str(slip.query_one("#print-outcome", Static).render())
+        await pilot.press("escape")  # the printer has not answered; the desk carries on
+        await pilot.pause()
+        assert app.screen is screen
+        await pilot.press("down", "space")
+        assert screen.checked[screen.listed_children()[1].id] is False
+        gate.opened.set()
+        await settle(app, pilot)
+        assert app.is_running and app.screen is screen
+
+
+async def test_a_slow_mail_server_does_not_hold_the_keys(app, gate):
+    gate(kiosk.outbox, "deliver_due")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await registered(app, pilot)
+        await pilot.press("s")
+        await pilot.pause()
+        assert "Sending the welcome message to cindy.testkiddo@example.com" in outcome(screen)
+        await pilot.press("p")  # the slip opens while the message is still on its way
+        await pilot.pause()
+        assert isinstance(app.screen, SlipPreviewScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+        gate.opened.set()
+        await settle(app, pilot)
+        assert app.is_running and app.screen is screen
+        assert "is queued" in outcome(screen)
+
+
+async def test_results_wait_for_a_slow_search_but_typing_does_not(app, gate):
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(app, pilot)
+        import screens.search
+
+        gate(screens.search, "search_patients")
+        await pilot.press(*"testkiddo")
+        await pilot.pause()
+        assert app.screen.query_one("#search", Input).value == "testkiddo"  # every key landed
+        await pilot.press("f2")
+        assert app.focused is app.screen.query_one("#status")
+        gate.opened.set()
+        await settle(app, pilot)
+        assert app.screen.query_one("#results", DataTable).row_count == 2
+
+
+async def test_a_print_that_fails_is_said_in_plain_words_and_the_app_carries_on(app, monkeypatch):
+    failing(monkeypatch, kiosk.printing, "print_slip", PermissionError(13, "Permission denied", "/srv/slips"))
+    async with app.run_test(size=SIZE) as pilot:
+        app.session = authenticate("maria", "training1")
+        app.show_slip(slip_result())
+        await settle(app, pilot)
+        await pilot.press("p")
+        await settle(app, pilot)
+        assert app.is_running and isinstance(app.screen, SlipPreviewScreen)
+        said = str(app.screen.query_one("#print-outcome", Static).render())
+        assert said.startswith("The slip was not printed or saved") and "Permission denied" in said
+        assert "Traceback" not in said
+
+
+async def test_a_database_error_while_issuing_says_nothing_was_issued_and_keeps_the_window(app, monkeypatch):
+    from peewee import OperationalError
+
+    failing(monkeypatch, kiosk.registration, "issue_pins", OperationalError("database is locked"))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_window(app, pilot, "Testkiddo, Rosemary")
+        await pilot.press("ctrl+r")
+        await settle(app, pilot)
+        assert app.is_running and app.screen is screen
+        assert "Nothing was issued" in outcome(screen) and "database is locked" in outcome(screen)
+        assert screen.issuing is False and screen.result is None
+
+
+async def test_a_send_that_fails_is_said_in_plain_words(app, monkeypatch):
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await registered(app, pilot)
+        failing(monkeypatch, kiosk.outbox, "deliver_due", OSError("No space left on device"))
+        await pilot.press("s")
+        await settle(app, pilot)
+        assert app.is_running and app.screen is screen
+        said = outcome(screen)
+        assert "could not be sent now" in said and "No space left on device" in said
+
+
+async def test_a_search_that_fails_is_reported_and_the_app_carries_on(app, monkeypatch):
+    from peewee import OperationalError
+
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(app, pilot)
+        import screens.search
+
+        failing(monkeypatch, screens.search, "search_patients", OperationalError("disk I/O error"))
+        await pilot.press(*"kim")
+        for _ in range(50):  # (workers.wait_for_complete re-raises a failed worker's error, so poll)
+            await pilot.pause(0.05)
+            if app._notifications:
+                break
+        assert app.is_running and isinstance(app.screen, SearchScreen)
+        assert [n.message for n in app._notifications] == ["Search failed: disk I/O error"]
+        await pilot.press("backspace")
+        assert app.screen.search_text == "ki"  # the box still takes keys
+
+
+# -- issue 4.7: the idle lock stays on top of work that finishes behind it -------------------------
+
+async def test_pins_issued_behind_the_lock_do_not_open_the_slip_over_it(app, gate):
+    gate(kiosk.registration, "issue_pins")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_window(app, pilot, "Testkiddo, Rosemary")
+        screen.query_one("#print-pin", Checkbox).value = True
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+        await pilot.press("ctrl+l")  # the desk steps away while the PINs are being issued
+        await pilot.pause()
+        gate.opened.set()
+        await settle(app, pilot)
+        assert isinstance(app.screen, LockScreen)
+        shown = screen_text(app)
+        assert "Testkiddo" not in shown and not any(p.pin in shown for p in screen.result.pins)
+        await pilot.press(*"training1", "enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, SlipPreviewScreen)  # Print PIN was ticked: the slip after unlocking
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert app.screen is screen
+
+
+async def test_a_name_saved_behind_the_lock_does_not_open_registration_over_it(app, gate):
+    okafor = search_patients("Okafor", today=TODAY)[0].id
+    import screens.name_fix
+
+    gate(screens.name_fix, "fix_given_name")
+    async with app.run_test(size=SIZE) as pilot:
+        app.session = authenticate("maria", "training1")
+        app.open_patient(okafor)
+        await settle(app, pilot)
+        await pilot.press("r")
+        await settle(app, pilot)
+        assert isinstance(app.screen, NameFixScreen)
+        await pilot.press(*"Amara", "enter")
+        await pilot.pause()
+        await pilot.press("ctrl+l")
+        await pilot.pause()
+        gate.opened.set()
+        await settle(app, pilot)
+        assert isinstance(app.screen, LockScreen)
+        assert "Okafor" not in screen_text(app) and "Amara" not in screen_text(app)
+        await pilot.press(*"training1", "enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, RegisterScreen)  # carries on where the desk was going
+        assert "Amara Okafor" in screen_text(app)
+
+
+# -- issue 4.8: patient text is data on every staff screen ----------------------------------------
+
+def add_markup_family() -> tuple[int, int]:
+    """A family whose names break markup: patient [bold]x[/bold] a[/]b, sibling Baby Boy a[/]b,
+    caregiver a[/]b [bold]x[/bold]."""
+    carer = Caregiver.create(given_name=SLASH, family_name=BOLD, email="markup.parent@example.com")
+    child = Patient.create(chart_number="M1", given_name=BOLD, family_name=SLASH, dob=dt.date(2019, 3, 4))
+    baby = Patient.create(chart_number="M2", given_name="Baby Boy", family_name=SLASH, dob=dt.date(2026, 11, 1))
+    for patient in (child, baby):
+        Relationship.create(caregiver=carer, patient=patient, role="Mother", authority=JOINT)
+    return child.id, baby.id
+
+
+async def test_names_that_look_like_markup_display_exactly_on_every_staff_screen(app):
+    child, baby = add_markup_family()
+    full, carer = f"{BOLD} {SLASH}", f"{SLASH} {BOLD}"
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(app, pilot)
+        rows = await search(app, pilot, "a[/]")
+        assert f"{SLASH}, {BOLD}" in screen_text(app) and len(rows) == 2
+        await search(app, pilot, BOLD)  # typed markup in the box comes back as typed
+        assert f"No patients match '{BOLD}'" in screen_text(app)
+
+        app.open_patient(child)
+        await settle(app, pilot)
+        shown = screen_text(app)
+        assert full in shown and f"{SLASH}, {BOLD}" in shown and carer in shown
+
+        app.open_patient(baby)
+        await settle(app, pilot)
+        await pilot.press("r")
+        await settle(app, pilot)
+        assert isinstance(app.screen, NameFixScreen) and f"family name: {SLASH}" in screen_text(app)
+        await pilot.press("escape")
+        await settle(app, pilot)
+        app.pop_screen()
+        await settle(app, pilot)
+
+        await pilot.press("r")  # the child's registration window
+        await settle(app, pilot)
+        screen = app.screen
+        assert isinstance(screen, RegisterScreen)
+        shown = screen_text(app)
+        assert f"Registration for Patient {full} and selected Siblings" in shown
+        assert f"> {carer}" in shown and f"Baby Boy {SLASH}" in shown
+        screen.query_one("#patients").focus()
+        await pilot.press("down", "space")  # the placeholder sibling waits for a name
+        await pilot.press("ctrl+r")
+        await settle(app, pilot)
+        assert screen.result is not None, outcome(screen)
+        assert f"Issued for {BOLD}" in screen_text(app)
+
+        await pilot.press("p")
+        await settle(app, pilot)
+        assert isinstance(app.screen, SlipPreviewScreen)
+        assert f"Portal registration for {full}" in " ".join(screen_text(app).split())
+        await pilot.press("escape")
+        await settle(app, pilot)
+
+        app.push_screen(OutboxScreen())
+        await settle(app, pilot)
+        assert "m***@example.com" in screen_text(app)
+        app.pop_screen()
+        await settle(app, pilot)
+
+        await pilot.press("ctrl+l")
+        await settle(app, pilot)
+        shown = screen_text(app)
+        assert isinstance(app.screen, LockScreen) and SLASH not in shown and "[bold]" not in shown
+
+
+# -- issue 4.8: TRAINING on every staff screen; keys in the Footer at 80x24; no colour alone --------
+
+async def test_training_banner_on_every_staff_screen(training, desk_config):
+    app = create_app(replace(desk_config, training=True), clock=Clock(now=lambda: NOW, today=lambda: TODAY))
+    seen = {}
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        seen["sign-in"] = screen_text(app)
+        await sign_in(app, pilot)
+        seen["search"] = screen_text(app)
+        app.open_patient(search_patients("Okafor", today=TODAY)[0].id)
+        await settle(app, pilot)
+        seen["patient"] = screen_text(app)
+        await pilot.press("r")
+        await settle(app, pilot)
+        seen["name fix"] = screen_text(app)
+        await pilot.press("escape")
+        await settle(app, pilot)
+        app.open_registration(rosemary())
+        await settle(app, pilot)
+        seen["registration"] = screen_text(app)
+        await pilot.press("ctrl+r")
+        await settle(app, pilot)
+        await pilot.press("p")
+        await settle(app, pilot)
+        seen["slip preview"] = screen_text(app)
+        app.push_screen(OutboxScreen())
+        await settle(app, pilot)
+        seen["outbox"] = screen_text(app)
+        await pilot.press("ctrl+l")
+        await settle(app, pilot)
+        seen["lock"] = screen_text(app)
+    assert [name for name, shown in seen.items() if "TRAINING" not in shown] == []
+
+
+def footer(app) -> str:
+    return screen_text(app).splitlines()[-1]
+
+
+async def test_every_key_of_the_registration_window_fits_the_footer_at_80_columns(app):
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_window(app, pilot, "Testkiddo, Rosemary")
+        screen.query_one("#patients").focus()
+        await pilot.pause()
+        await pilot.press("ctrl+r")
+        await settle(app, pilot)
+        shown = footer(app)
+        for key in ("space", "Register", "p Print", "s Send PIN", "c Complete / Log In", "esc Back", "^l Lock"):
+            assert key in shown, shown
+
+
+async def test_at_80x24_without_colour_the_choices_read_from_the_characters(app):
+    """16 colours or none: the recipient, the checked children and each chosen option show as characters."""
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_window(app, pilot, "Testkiddo, Rosemary")
+        shown = screen_text(app)
+        assert "> Cindy Testkiddo" in shown and "  Jeff Testkiddo" in shown
+        assert shown.count("[x]") == 2
+        assert "▐●▌ PIN" in shown and "▐●▌ Full Access" in shown
+        assert "▐ ▌ Verification Question" in shown and "▐ ▌ Limited" in shown
+
+
+# -- issue 4.4: the seed's words and order ----------------------------------------------------------
+
+async def test_registration_options_follow_the_seed_order(app):
+    """Seed 003 step 5: Register Patient with, Accessibility, Email Address, Text Message, Cell Carrier,
+    Send to, Print PIN, Do not send PIN (here a Delivery choice)."""
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_window(app, pilot, "Kim, Jordan")  # 14: Send to is shown
+        order = [w.id for w in screen.query("#method, #access, #delivery, #email-row, #text-row, #send-to, #print-pin")]
+        assert order == ["method", "access", "delivery", "email-row", "text-row", "send-to", "print-pin"]
+        shown = screen_text(app)
+        for words in ("Caregiver Contact Authority", "Authority", "Role", "Status", "Patient List", "Register",
+                      "Patient", "PIN", "Register with", "Full Access", "Limited: No Chart Access", "Email",
+                      "Text message", "Do not send PIN", "Email Address", "Send to", "Parent/Guardian", "Minor",
+                      "Print PIN"):
+            assert words in shown, words
+
+
+# -- issue 4.6: a second parent's PIN from the patient page ------------------------------------------
+
+async def test_second_parent_pin_from_the_registered_patients_page(app):
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(app, pilot)
+        await search(app, pilot, "patel, ava")
+        await pilot.press("enter", "enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, PatientScreen)
+        shown = screen_text(app)
+        assert "Registered" in shown and "PIN Already Assigned" in shown and "g Generate PIN" in footer(app)
+        await pilot.press("g")
+        await settle(app, pilot)
+        screen = app.screen
+        assert isinstance(screen, RegisterScreen) and screen.second_parent
+        assert "a PIN for an additional parent" in screen_text(app)
+        await pilot.press("ctrl+r")
+        await settle(app, pilot)
+        assert "Issued for Ava" in outcome(screen) and "raj.patel@example.com" in outcome(screen)
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert isinstance(app.screen, PatientScreen)
+        assert "Registered" in screen_text(app)  # a second parent's PIN keeps the patient Registered
