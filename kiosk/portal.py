@@ -171,6 +171,14 @@ def _fail(patient_ids: list[int], now: dt.datetime, how: str) -> None:
                                  detail={"pin": pin.id, "reason": LOCKOUT_REASON})
 
 
+def _refused_while_locked(patient_ids: list[int], now: dt.datetime) -> None:
+    """A try during a lock-out is audited (S4: every attempt), but not counted again: it neither
+    extends the lock nor moves the PIN closer to being revoked."""
+    with write_transaction():
+        for patient_id in patient_ids:
+            audit.record(audit.REDEEM_FAILED, patient=Patient.get_by_id(patient_id), at=now, detail={"how": "locked"})
+
+
 def _candidates(dob: dt.date) -> list[int]:
     """Patients born on ``dob`` with an active PIN: who a wrong guess counts against."""
     return [p.id for p in Patient.select(Patient.id).join(RegistrationPin)
@@ -188,12 +196,15 @@ def redeem(account_id: int, dob: dt.date, *, pin: str = "", family_name: str = "
     row = _find(dob, pin, family_name, answer)
     if row is None:
         targets = _candidates(dob)
-        if any(_locked(p, now) for p in targets):
+        locked = [p for p in targets if _locked(p, now)]
+        if locked:
+            _refused_while_locked(locked, now)
             raise PortalError(LOCKED)
         _fail(targets, now, "no match")
         raise PortalError(GENERIC)
     patient = row.patient
     if _locked(patient.id, now):
+        _refused_while_locked([patient.id], now)
         raise PortalError(LOCKED)
     if patient.dob != dob:
         _fail([patient.id], now, "date of birth")
