@@ -98,11 +98,11 @@ class OutboxScreen(ReportsWorkerErrors, Screen):
         from kiosk.outbox import OutboxError, deliver_due, list_messages, retry_message
 
         try:
-            retried = retry_message(message_id)
+            retried = retry_message(message_id, now=self.app.clock.now())
         except OutboxError as error:
             self.app.call_from_thread(self.load, f"Cannot retry: {error}.")
             return
-        report = deliver_due(self.app.config)
+        report = deliver_due(self.app.config, now=self.app.clock.now())
         now = next((m for m in list_messages(batch=retried.batch) if m.id == message_id), retried)
         from screens.register import delivery_words
 

@@ -517,7 +517,7 @@ class RegisterScreen(ReportsWorkerErrors, Screen):
         from kiosk import outbox
 
         try:
-            report = outbox.deliver_due(self.app.config)
+            report = outbox.deliver_due(self.app.config, now=self.app.clock.now())
             message = next(iter(outbox.list_messages(batch=batch)), None)
             words = delivery_words(message, recipient, report.problem)
         except Exception as error:  # the message stays in the outbox; the background sender retries it
