@@ -218,16 +218,24 @@ class CreateAccountScreen(ParentScreen):
     BINDINGS = [Binding("f2", "submit", "Create account")]
 
     def body(self) -> ComposeResult:
-        result = self.visit.result
-        email = result.recipient if result is not None and result.delivery == "email" else ""
         yield from self.field("name", "Your name")
-        yield from self.field("email", "Your email", value=email, placeholder="name@example.com")
+        yield from self.field("email", "Your email", placeholder="name@example.com")
         yield from self.field("password", f"Choose a password ({portal.MIN_PASSWORD} or more characters)",
                               password=True)
         yield from self.buttons("Create account (F2)")
 
     def back_screen(self) -> ParentScreen:
         return ParentModeScreen(self.visit.result)
+
+    def on_mount(self) -> None:
+        result = self.visit.result
+        if result is not None and result.delivery == "email" and result.recipient:
+            self.ask_portal("Checking the address", lambda: _address_for_new_account(result), self._prefill)
+
+    def _prefill(self, email: str) -> None:
+        field = self.query_one("#email", Input)
+        if email and not field.value:
+            field.value = email
 
     def _password_problem(self) -> str | None:
         password = self.value("password")
@@ -253,6 +261,16 @@ class CreateAccountScreen(ParentScreen):
     def _created(self, account: Account) -> None:
         self.visit.account = account
         self.app.switch_screen(_after_account(self.visit, new=True))
+
+
+def _address_for_new_account(result: IssueResult) -> str:
+    """The address the desk sent the PINs to, for the first parent's new account; "" once an
+    account with that address has one of the children (the next parent is someone else and must
+    not see it)."""
+    from kiosk.patients import patient_account
+
+    used = {row.email.lower() for issued in result.pins for row in patient_account(issued.patient_id).associations}
+    return "" if result.recipient.lower() in used else result.recipient
 
 
 class ParentSignInScreen(ParentScreen):

@@ -1,0 +1,355 @@
+"""Acceptance of issue 7: parent completion at the kiosk, driven from the registration window.
+
+The desk registers the Testkiddo family and presses c (Complete / Log In); a parent then has the
+keyboard and the mouse. Nothing they press, click or paste may show a staff screen or staff data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+
+import pytest
+from textual._xterm_parser import XTermParser
+from textual.widgets import Button, DataTable, Input, Static
+from textual.widgets._footer import FooterKey
+
+from conftest import NOW, TODAY
+from kiosk import portal
+from kiosk.patients import patient_account, search_patients
+from kiosk.staff import authenticate
+from screens.app import Clock, create_app
+from screens.lock import LockScreen
+from screens.parent import ChildScreen, CreateAccountScreen, MyAccountScreen, ParentModeScreen, ParentScreen
+from screens.patient import PatientScreen
+from screens.register import RegisterScreen
+from screens.signin import SignInScreen
+
+SIZE = (100, 30)
+PASSWORD = "maple-kite-harbor-42"
+
+
+@pytest.fixture
+def app(training, config, tmp_path):
+    config = replace(config, printer=replace(config.printer, output_dir=str(tmp_path / "slips")))
+    return create_app(config, clock=Clock(now=lambda: NOW, today=lambda: TODAY))
+
+
+def kids() -> dict[str, int]:
+    return {r.given_name: r.id for r in search_patients("Testkiddo", today=TODAY)}
+
+
+def us_date(patient_id: int) -> str:
+    return f"{patient_account(patient_id, today=TODAY).patient.dob:%m/%d/%Y}"
+
+
+async def settle(app, pilot) -> None:
+    await pilot.pause()
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def registered_at_desk(app, pilot) -> RegisterScreen:
+    """Maria opens Rosemary's registration window and registers the family (PINs to Cindy)."""
+    app.signed_in(authenticate("maria", "training1"))
+    await settle(app, pilot)
+    app.open_patient(kids()["Rosemary"])
+    await settle(app, pilot)
+    app.open_registration(kids()["Rosemary"])
+    await settle(app, pilot)
+    await pilot.press("ctrl+r")
+    await settle(app, pilot)
+    screen = app.screen
+    assert isinstance(screen, RegisterScreen) and screen.result is not None
+    return screen
+
+
+async def complete(app, pilot) -> None:
+    await pilot.press("c")  # Complete / Log In
+    await settle(app, pilot)
+    assert isinstance(app.screen, ParentModeScreen)
+
+
+async def type_into(app, pilot, widget_id: str, text: str) -> None:
+    field = app.screen.query_one(f"#{widget_id}", Input)
+    field.value = ""
+    field.focus()
+    await pilot.pause()
+    await pilot.press(*text)
+
+
+async def new_account(app, pilot, name: str, email: str) -> None:
+    await pilot.press("n")
+    await pilot.pause()
+    assert isinstance(app.screen, CreateAccountScreen)
+    await type_into(app, pilot, "name", name)
+    await type_into(app, pilot, "email", email)
+    await type_into(app, pilot, "password", PASSWORD)
+    await pilot.press("f2")
+    await settle(app, pilot)
+
+
+async def add_child(app, pilot, dob: str) -> None:
+    assert isinstance(app.screen, ChildScreen)
+    await type_into(app, pilot, "dob", dob)
+    await pilot.press("f2")
+    await settle(app, pilot)
+
+
+async def unlock(app, pilot) -> None:
+    assert isinstance(app.screen, LockScreen)
+    await type_into(app, pilot, "password", "training1")
+    await pilot.press("enter")
+    await settle(app, pilot)
+
+
+def visible_text(app) -> str:
+    """What the parent can read: every widget's rendering, button labels and typed values."""
+    parts = [str(w.render()) for w in app.screen.query(Static)]
+    parts += [str(b.label) for b in app.screen.query(Button)]
+    parts += [i.value for i in app.screen.query(Input)]
+    parts += [str(k.render()) for k in app.screen.query(FooterKey)]
+    return "\n".join(parts)
+
+
+def staff_words(app) -> list[str]:
+    """Staff data a parent must never see: the staff member, chart numbers, another family."""
+    from kiosk.models import Patient
+
+    chart = Patient.get_by_id(kids()["Rosemary"]).chart_number
+    return ["Maria", "maria", "Lopez", chart, "Ava", "Patel", "Pending Registration",
+            "Caregiver", "Authority", "Search"]
+
+
+PARENT_SIDE = (ParentScreen, LockScreen)  # parent mode, or the staff lock screen (a password away)
+LOCKED_SIDE = (LockScreen, SignInScreen)  # the lock screen may sign out (ctrl+o): still a password away
+
+
+# -- 1. no staff data, no way back without a staff password -----------------------------------
+
+KEYS = (["escape", "tab", "shift+tab", "up", "down", "left", "right", "home", "end", "pageup", "pagedown",
+         "backspace", "delete", "insert"]
+        + [f"f{n}" for n in range(1, 13) if n not in (2, 10)]  # F2 submits, F10 is I'm done (tested below)
+        + [f"ctrl+{c}" for c in "abcdefghijklmnopqrstuvwxyz" if c not in "m"]  # ctrl+m is Enter
+        + ["ctrl+backslash", "ctrl+right_square_bracket", "ctrl+underscore", "ctrl+f1", "ctrl+f5", "shift+f5",
+           "alt+f4", "ctrl+shift+q", "ctrl+escape"])
+
+# Raw bytes as a terminal sends them: the driver's own parser turns them into events.
+ESCAPE_SEQUENCES = ["\x1b", "\x1b\x1b", "\x1b[A", "\x1bOP", "\x1b[15~", "\x1b[1;5P", "\x1b[23~", "\x1b[Z",
+                    "\x03", "\x11", "\x0c", "\x1a", "\x1c", "\x1bx", "\x1b[1;3D", "\x1b[200~Maria\x1b[201~",
+                    "\x1b[I", "\x1b[O", "\x1b]52;c;?\x07", "\x1b[<64;10;10M", "\x1b[<65;10;10M"]
+
+
+async def press_everything(app, pilot, allowed=PARENT_SIDE) -> None:
+    """Every key above, then the raw sequences, checking after each that nothing staff shows."""
+    for key in KEYS:
+        await pilot.press(key)
+        await pilot.pause()
+        assert isinstance(app.screen, allowed), f"{key} left parent mode for {type(app.screen).__name__}"
+    for sequence in ESCAPE_SEQUENCES:
+        feed(app, sequence)
+        await pilot.pause()
+        assert isinstance(app.screen, allowed), f"{sequence!r} left parent mode for {type(app.screen).__name__}"
+
+
+def feed(app, data: str) -> None:
+    parser = XTermParser()
+    for message in [*parser.feed(data), *parser.tick()]:
+        app._driver.process_message(message)
+
+
+async def click_everything(app, pilot) -> None:
+    """Each key in the footer, then a grid of points over the whole screen (buttons included)."""
+    for key in list(app.screen.query(FooterKey)):
+        if key.action in ("done", "submit") or not key.is_attached:
+            continue
+        await pilot.click(key)
+        await pilot.pause()
+        assert isinstance(app.screen, PARENT_SIDE), f"clicking {key.description!r} left parent mode"
+    width, height = app.size
+    for y in range(0, height, 2):
+        for x in range(0, width, 6):
+            if not isinstance(app.screen, ParentScreen):
+                return
+            widget, _ = app.screen.get_widget_at(x, y)
+            if isinstance(widget, Button) and widget.id in ("done", "submit"):
+                continue
+            await pilot.click(offset=(x, y))
+            assert isinstance(app.screen, PARENT_SIDE), f"clicking ({x}, {y}) left parent mode"
+
+
+async def test_1_parent_mode_shows_no_staff_data_and_no_key_click_or_sequence_reaches_staff_screens(app):
+    async with app.run_test(size=SIZE) as pilot:
+        register = await registered_at_desk(app, pilot)
+        staff_screens = list(app.screen_stack)
+        await complete(app, pilot)
+        steps = ["welcome", "create", "child", "account"]
+        for step in steps:
+            if step == "create":
+                await pilot.press("n")
+            elif step == "child":
+                await new_account(app, pilot, "Cindy Testkiddo", "cindy.testkiddo@example.com")
+            elif step == "account":
+                await add_child(app, pilot, us_date(kids()["Rosemary"]))
+            await settle(app, pilot)
+            assert isinstance(app.screen, ParentScreen), step
+            shown = visible_text(app)
+            for word in staff_words(app):
+                assert word not in shown, (step, word)
+            # Tab and shift+tab only ever reach this screen's own visible widgets.
+            for key in ["tab"] * 12 + ["shift+tab"] * 12:
+                await pilot.press(key)
+                focused = app.focused
+                assert focused is None or (focused.screen is app.screen and focused.display), step
+            here = type(app.screen)
+            await press_everything(app, pilot)
+            await click_everything(app, pilot)
+            await settle(app, pilot)
+            assert app.screen not in staff_screens
+            if not isinstance(app.screen, here):  # a click on a parent button moved on: go back to the step
+                assert isinstance(app.screen, ParentScreen)
+        assert app.screen_stack[: len(staff_screens)] == staff_screens  # the desk's place is kept
+        assert register.is_attached
+
+
+# -- 2-4. account, more children, second parent, Associations on the staff side -------------------
+
+async def test_2_to_4_two_parents_complete_at_the_counter_and_both_show_in_associations(app):
+    rosemary, basil = kids()["Rosemary"], kids()["Basil"]
+    async with app.run_test(size=SIZE) as pilot:
+        register = await registered_at_desk(app, pilot)
+        pins = dict(register.pins)
+        await complete(app, pilot)
+        await pilot.press("n")
+        await settle(app, pilot)
+        assert app.screen.query_one("#email", Input).value == "cindy.testkiddo@example.com"  # the desk's choice
+        await pilot.press("escape")
+        await pilot.pause()
+        await new_account(app, pilot, "Cindy Testkiddo", "cindy.testkiddo@example.com")
+        assert app.screen.query_one("#pin", Input).value == pins[rosemary]  # R11: filled in
+        await add_child(app, pilot, us_date(rosemary))
+        await pilot.press("a")  # Add another child: Basil's PIN is filled in
+        await pilot.pause()
+        assert app.screen.query_one("#pin", Input).value == pins[basil]
+        await add_child(app, pilot, us_date(basil))
+        children = str(app.screen.query_one("#children", Static).render())
+        assert "Rosemary" in children and "Basil" in children
+        await pilot.press("f10")  # I'm done
+        await settle(app, pilot)
+        await unlock(app, pilot)
+        assert app.screen is register  # Maria carries on where she was
+        statuses = {str(row[1]): str(row[3]) for row in
+                    (register.query_one("#patients", DataTable).get_row_at(i) for i in range(2))}
+        assert set(statuses.values()) == {"Registered"}, statuses
+
+        await complete(app, pilot)  # Jeff, with the same PIN and his own account (R13)
+        await pilot.press("n")
+        await settle(app, pilot)
+        assert app.screen.query_one("#email", Input).value == ""  # not Cindy's address: it is hers, not his
+        await pilot.press("escape")
+        await pilot.pause()
+        await new_account(app, pilot, "Jeff Testkiddo", "jeff.testkiddo@example.com")
+        await add_child(app, pilot, us_date(rosemary))
+        assert isinstance(app.screen, MyAccountScreen)
+        assert "Rosemary is now on your account (Full Access)." in visible_text(app)
+        await pilot.press("f10")
+        await settle(app, pilot)
+        await unlock(app, pilot)
+
+        await pilot.press("escape")  # back to Rosemary's account page
+        await settle(app, pilot)
+        assert isinstance(app.screen, PatientScreen)
+        table = app.screen.query_one("#associations", DataTable)
+        emails = {str(table.get_row_at(i)[1]) for i in range(table.row_count)}
+        assert emails == {"cindy.testkiddo@example.com", "jeff.testkiddo@example.com"}
+
+
+async def test_3_add_child_later_from_my_account(app):
+    """Later, at another visit, Cindy signs in and adds Basil from My Account > Add child/dependent."""
+    rosemary, basil = kids()["Rosemary"], kids()["Basil"]
+    async with app.run_test(size=SIZE) as pilot:
+        register = await registered_at_desk(app, pilot)
+        basil_pin = register.pins[basil]
+        account = portal.create_account("cindy.testkiddo@example.com", "Cindy Testkiddo", PASSWORD)
+        portal.redeem(account.id, patient_account(rosemary, today=TODAY).patient.dob, pin=register.pins[rosemary],
+                      now=NOW)
+        app.start_parent_mode(None)  # no result from the desk this time
+        await settle(app, pilot)
+        await pilot.press("s")
+        await pilot.pause()
+        await type_into(app, pilot, "email", "cindy.testkiddo@example.com")
+        await type_into(app, pilot, "password", PASSWORD)
+        await pilot.press("f2")
+        await settle(app, pilot)
+        assert isinstance(app.screen, MyAccountScreen)
+        assert "Add child/dependent" in visible_text(app)
+        await pilot.press("a")
+        await pilot.pause()
+        assert app.screen.query_one("#pin", Input).value == ""
+        await type_into(app, pilot, "pin", basil_pin.lower().replace("-", " "))
+        await add_child(app, pilot, us_date(basil))
+        assert [c.given_name for c in portal.children_of(account.id)] == ["Rosemary", "Basil"]
+
+
+# -- 5. wrong DOB or PIN, lock-out, expiry ------------------------------------------------------
+
+async def test_5_wrong_pin_and_wrong_dob_get_one_message_then_the_lock_out(app):
+    rosemary = kids()["Rosemary"]
+    wrong_dob = f"{patient_account(rosemary, today=TODAY).patient.dob - dt.timedelta(days=2):%m/%d/%Y}"
+    async with app.run_test(size=SIZE) as pilot:
+        await registered_at_desk(app, pilot)
+        await complete(app, pilot)
+        await new_account(app, pilot, "Cindy Testkiddo", "cindy.testkiddo@example.com")
+        right_pin = app.screen.query_one("#pin", Input).value
+        await type_into(app, pilot, "pin", "ABCDE-FGHJK")  # a well-formed PIN that is not hers
+        await add_child(app, pilot, us_date(rosemary))
+        messages = {str(app.screen.query_one("#redeem-error").render())}
+        await type_into(app, pilot, "pin", right_pin)
+        for _ in range(portal.FAILURES_TO_LOCK - 1):  # the wrong PIN counted against Rosemary too
+            await add_child(app, pilot, wrong_dob)
+            messages.add(str(app.screen.query_one("#redeem-error").render()))
+        assert messages == {portal.GENERIC}  # never says which part was wrong
+        await add_child(app, pilot, us_date(rosemary))
+        assert str(app.screen.query_one("#redeem-error").render()) == portal.LOCKED
+        assert "15 minutes" in portal.LOCKED and "front desk" in portal.LOCKED
+    assert patient_account(rosemary, today=TODAY).associations == ()
+
+
+async def test_5_an_expired_pin_sends_the_parent_to_the_front_desk(app):
+    rosemary = kids()["Rosemary"]
+    async with app.run_test(size=SIZE) as pilot:
+        await registered_at_desk(app, pilot)
+        await complete(app, pilot)
+        app.clock = Clock(now=lambda: NOW + dt.timedelta(days=31), today=lambda: TODAY + dt.timedelta(days=31))
+        await new_account(app, pilot, "Cindy Testkiddo", "cindy.testkiddo@example.com")
+        await add_child(app, pilot, us_date(rosemary))
+        assert str(app.screen.query_one("#redeem-error").render()) == (
+            "This PIN has expired. Ask the front desk for a new one.")
+        assert isinstance(app.screen, ChildScreen)
+
+
+# -- 6. the hand-back -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("how", ["f10", "done button", "idle"])
+async def test_6_the_kiosk_returns_to_the_staff_lock_screen(app, how):
+    async with app.run_test(size=SIZE) as pilot:
+        register = await registered_at_desk(app, pilot)
+        await complete(app, pilot)
+        await new_account(app, pilot, "Cindy Testkiddo", "cindy.testkiddo@example.com")
+        await type_into(app, pilot, "dob", "05/1")  # half-typed when the parent walks away
+        if how == "f10":
+            await pilot.press("f10")
+        elif how == "done button":
+            await pilot.click("#done")
+        else:
+            assert not app.check_idle_lock(now=app.last_activity + app.idle_timeout - 1)
+            assert app.check_idle_lock(now=app.last_activity + app.idle_timeout + 1)
+        await settle(app, pilot)
+        assert isinstance(app.screen, LockScreen)
+        assert not any(isinstance(s, ParentScreen) for s in app.screen_stack)
+        shown = visible_text(app)
+        assert "Cindy" not in shown and "Rosemary" not in shown and "05/1" not in shown
+        await press_everything(app, pilot, LOCKED_SIDE)  # the lock screen holds too
+        if isinstance(app.screen, LockScreen):
+            await unlock(app, pilot)
+            assert app.screen is register
