@@ -109,11 +109,16 @@ def test_o4_names_lose_control_characters_and_fhir_quirks_still_name_the_patient
         {"resource": {"resourceType": "Patient", "id": "q2", "identifier": [{"value": "Q2"}],
                       "name": [{"family": ["Old", "Style"], "given": ["Ma\x1b[2Jry", "Ann"]}],
                       "birthDate": "2019-01-01"}},
+        {"resource": {"resourceType": "Patient", "id": "q3", "identifier": [{"value": "Q3"}],
+                      "name": [{"family": "Lee", "given": ["Zed"]}], "birthDate": 20190101}},
     ]}
     path = write(tmp_path / "quirks.json", json.dumps(bundle))
     csv_path = write(tmp_path / "f.csv", HEADER + "9,Fa\x00y,Lee,2018-01-01,F\n")
 
-    import_files([path, csv_path])
+    report = import_files([path, csv_path])
+
+    assert [(p.where, p.reason) for p in report.problems] == [
+        ("Bundle entry 3 (Patient/q3)", "birth date 20190101 is not written as a date (YYYY-MM-DD)")]
 
     names = dict(Patient.select(Patient.chart_number, Patient.given_name).tuples())
     assert names == {"Q1": "Peter", "Q2": "Ma [2Jry Ann", "9": "Fa y"}

@@ -137,8 +137,11 @@ def _patient(name, where, resource, into: Collected) -> PatientIn:
         raise Rejected("no identifier and no id: no chart number")
     if not any(isinstance(i, dict) and i.get("value") for i in _list(resource, "identifier")):
         into.warn(name, where, f"no identifier; chart number is the resource id {chart!r}")
+    birth = resource.get("birthDate")
+    if birth is not None and not isinstance(birth, str):
+        raise Rejected(f"birth date {birth!r} is not written as a date (YYYY-MM-DD)")
     try:
-        dob = clean.birth_date(resource.get("birthDate") if isinstance(resource.get("birthDate"), str) else None)
+        dob = clean.birth_date(birth)
     except clean.BadValue as error:
         raise Rejected(str(error)) from None
     sex = _GENDERS.get(resource.get("gender")) if isinstance(resource.get("gender"), str) else None
