@@ -75,7 +75,7 @@ class OutboxError(ValueError):
 # ---------------------------------------------------------------- writing (inside the registration)
 
 def enqueue(*, batch: str, channel: str, recipient: str, welcome: Welcome, language: str = "en",
-            carrier: str = "") -> str:
+            carrier: str = "", now: dt.datetime | None = None) -> str:
     """Write one queued message inside the caller's transaction; return its Message-ID.
 
     ``channel`` "email": ``recipient`` is the address. ``channel`` "text": ``recipient`` is the
@@ -102,7 +102,8 @@ def enqueue(*, batch: str, channel: str, recipient: str, welcome: Welcome, langu
     with write_transaction():
         OutboxMessage.create(message_id=message_id, batch=batch, channel=channel, recipient=recipient,
                              carrier=carrier if channel == TEXT else "", language=language, subject=subject,
-                             body_text=text, body_html=html)
+                             body_text=text, body_html=html, created_at=now or utcnow(),
+                             next_attempt_at=now or utcnow())
     return message_id
 
 

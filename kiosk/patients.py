@@ -291,7 +291,8 @@ def siblings_of(patient: Patient) -> list[Patient]:
     return list(Patient.select().where(Patient.id.in_(ids)).order_by(Patient.dob, Patient.given_key))
 
 
-def patient_account(patient_id: int, *, today: dt.date | None = None, viewed_by: str = "") -> PatientAccount:
+def patient_account(patient_id: int, *, today: dt.date | None = None, now: dt.datetime | None = None,
+                    viewed_by: str = "") -> PatientAccount:
     """The account page. ``viewed_by`` (a staff username) records the look in the audit trail (S5)."""
     today = today or dt.date.today()
     patient = _patient(patient_id)
@@ -305,12 +306,12 @@ def patient_account(patient_id: int, *, today: dt.date | None = None, viewed_by:
              .where(Association.patient == patient).order_by(Association.created_at))
     associations = tuple(AssociationRow(a.account.display_name, a.account.email, ACCESS_LABELS.get(a.access, a.access),
                                         a.created_at.date()) for a in links)
-    return PatientAccount(_child(patient, today), patient.chart_number, patient.sex,
+    return PatientAccount(_child(patient, today, now), patient.chart_number, patient.sex,
                           active.expires_at if active else None, associations, caregivers_of(patient))
 
 
-def family_for(patient_id: int, *, today: dt.date | None = None) -> Family:
+def family_for(patient_id: int, *, today: dt.date | None = None, now: dt.datetime | None = None) -> Family:
     today = today or dt.date.today()
     patient = _patient(patient_id)
-    children = (_child(patient, today), *(_child(s, today) for s in siblings_of(patient)))
+    children = (_child(patient, today, now), *(_child(s, today, now) for s in siblings_of(patient)))
     return Family(children[0], caregivers_of(patient), children)

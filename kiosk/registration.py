@@ -238,11 +238,11 @@ def issue_pins(staff: StaffUser, request: IssueRequest, *, now: dt.datetime | No
                 if request.delivery == DELIVERY_EMAIL:
                     destination = request.email.strip().lower()
                     message_id = outbox.enqueue(batch=batch, channel="email", recipient=destination,
-                                                welcome=welcome, language=language)
+                                                welcome=welcome, language=language, now=now)
                 else:
                     destination = get_carrier(request.carrier).address_for(cell)
                     message_id = outbox.enqueue(batch=batch, channel="text", recipient=cell,
-                                                welcome=welcome, language=language, carrier=request.carrier)
+                                                welcome=welcome, language=language, carrier=request.carrier, now=now)
     except peewee.IntegrityError:
         raise RegistrationError([Problem("patients", "Another desk issued a PIN for one of these children at the "
                                          "same moment. Reopen the patient to see the current PIN state.")]) from None

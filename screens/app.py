@@ -61,6 +61,7 @@ class KioskApp(App[None]):
         self.idle_seconds: float | None = None  # None: the practice's idle_lock_minutes
         self.last_activity = time.monotonic()
         self._outbox_problem = ""
+        self._held_notices: list[tuple[str, str, str]] = []
 
     @property
     def training(self) -> bool:
@@ -132,7 +133,7 @@ class KioskApp(App[None]):
             message = f"Welcome messages could not be sent just now ({error}); kiosk will try again."
             if message != self._outbox_problem:
                 self._outbox_problem = message
-                self.call_from_thread(self.notify, message, severity="warning", timeout=10, markup=False)
+                self.call_from_thread(self.staff_notice, message)
         else:
             self._outbox_problem = ""
 
@@ -208,7 +209,9 @@ class KioskApp(App[None]):
             if isinstance(self.screen, LockScreen):
                 self.pop_screen()
             self.refresh_bindings()
+            self.call_later(self._show_held_notices)
         else:
+            self._held_notices.clear()  # someone else starts fresh
             self.signed_in(user)
 
     def sign_out(self) -> None:
@@ -228,8 +231,21 @@ class KioskApp(App[None]):
         """One place that turns a worker's failure into plain words (Harlequin's pattern)."""
         if event.state == WorkerState.ERROR and event.worker.error is not None:
             error = event.worker.error
-            self.notify(f"{event.worker.name or 'Task'} failed: {error}", title="Something went wrong",
-                        severity="error", timeout=10, markup=False)
+            self.staff_notice(f"{event.worker.name or 'Task'} failed: {error}", title="Something went wrong",
+                              severity="error")
+
+    def staff_notice(self, message: str, *, title: str = "", severity: str = "warning") -> None:
+        """A notice for the front desk. While a parent has the kiosk or the screen is locked it
+        waits, and shows once the staff member is back."""
+        if self.in_parent_mode or self.locked:
+            self._held_notices.append((message, title, severity))
+            return
+        self.notify(message, title=title, severity=severity, timeout=10, markup=False)
+
+    def _show_held_notices(self) -> None:
+        held, self._held_notices = self._held_notices, []
+        for message, title, severity in held:
+            self.staff_notice(message, title=title, severity=severity)
 
 
 def create_app(config: Config, *, clock: Clock | None = None) -> KioskApp:

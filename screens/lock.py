@@ -21,8 +21,9 @@ class LockScreen(CredentialsScreen):
     AUTO_FOCUS = "#password"
     BINDINGS = [
         ("ctrl+n", "someone_else", "Not you?"),
-        ("ctrl+o", "sign_out", "Sign out"),
     ]
+    # No "Sign out" here: the lock screen faces the counter, and signing out would drop the desk's
+    # open work for anyone who presses a key. Signing in as someone else still needs their password.
 
     def compose(self) -> ComposeResult:
         user = self.app.session
@@ -42,9 +43,6 @@ class LockScreen(CredentialsScreen):
 
     def action_someone_else(self) -> None:
         self.query_one("#username", Input).focus()
-
-    def action_sign_out(self) -> None:
-        self.app.sign_out()
 
     def credentials(self) -> tuple[str, str] | None:
         current = self.app.session

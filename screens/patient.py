@@ -72,7 +72,8 @@ class PatientScreen(ReportsWorkerErrors, Screen[None]):
     @work(thread=True, exclusive=True, group="patient", name="Patient account", exit_on_error=False)
     def _load(self) -> None:
         viewer = self.app.session.username if self.app.session else ""
-        account = patient_account(self.patient_id, today=self.app.clock.today(), viewed_by=viewer)
+        account = patient_account(self.patient_id, today=self.app.clock.today(), now=self.app.clock.now(),
+                                  viewed_by=viewer)
         self.app.call_from_thread(self._show, account)
 
     def _show(self, account: PatientAccount) -> None:

@@ -213,8 +213,9 @@ class RegisterScreen(ReportsWorkerErrors, Screen):
     def load_family(self) -> None:
         from kiosk.patients import family_for, patient_account
 
-        family = family_for(self.patient_id, today=self.app.clock.today())
-        account = patient_account(self.patient_id, today=self.app.clock.today()) if self.second_parent else None
+        family = family_for(self.patient_id, today=self.app.clock.today(), now=self.app.clock.now())
+        account = (patient_account(self.patient_id, today=self.app.clock.today(), now=self.app.clock.now())
+                   if self.second_parent else None)
         self.app.call_from_thread(self.show_family, family, account)
 
     def show_family(self, family, account=None) -> None:
@@ -425,7 +426,7 @@ class RegisterScreen(ReportsWorkerErrors, Screen):
             self.app.call_from_thread(self.issue_failed, error)
             return
         try:
-            family = family_for(self.patient_id, today=self.app.clock.today())
+            family = family_for(self.patient_id, today=self.app.clock.today(), now=self.app.clock.now())
         except Exception:  # the PINs are issued: show them with the family as it was loaded
             family = self.family
         self.app.call_from_thread(self.show_result, result, family)

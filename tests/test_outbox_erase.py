@@ -12,7 +12,7 @@ from kiosk import audit, outbox
 from kiosk.config import Config
 from kiosk.models import PIN_REDEEMED, PIN_REPLACED, PIN_REVOKED, AuditEvent, Patient, RegistrationPin
 
-EXPIRY = dt.datetime(2026, 12, 22)  # issue_family's PINs expire then
+EXPIRY = dt.datetime(2026, 12, 22)  # the PINs issued here expire then
 BEFORE, AFTER = EXPIRY - dt.timedelta(days=1), EXPIRY + dt.timedelta(seconds=1)
 
 
@@ -34,7 +34,7 @@ class Refusing:
 def family(training):
     """The Testkiddo children with PINs issued in batch "family-1", and their queued message."""
     kids = list(Patient.select().where(Patient.family_name == "Testkiddo").order_by(Patient.chart_number))
-    children = issue_family(kids, "family-1")
+    children = issue_family(kids, "family-1", EXPIRY)
     return queue(children, batch="family-1"), children
 
 

@@ -108,15 +108,17 @@ def row(message_id: str) -> OutboxMessage:
     return OutboxMessage.get(OutboxMessage.message_id == message_id)
 
 
-def issue_family(children: list[Patient], batch: str) -> list[tuple[str, str]]:
-    """What the registration engine does for the PINs: plain PINs in hand, only hashes stored."""
+def issue_family(children: list[Patient], batch: str, expires_at: dt.datetime | None = None) -> list[tuple[str, str]]:
+    """What the registration engine does for the PINs: plain PINs in hand, only hashes stored.
+
+    By default the PINs expire 30 days from the real now, because these tests deliver on the real clock."""
     issuer = Staff.get(Staff.username == "maria")
     issued = []
     with write_transaction():
         for child in children:
             pin = generate_pin()
             RegistrationPin.create(patient=child, batch=batch, pin_hash=security.current_key().digest("pin", pin),
-                                   issued_by=issuer, expires_at=utcnow() + dt.timedelta(days=30))
+                                   issued_by=issuer, expires_at=expires_at or utcnow() + dt.timedelta(days=30))
             issued.append((child.given_name, format_pin(pin)))
     return issued
 

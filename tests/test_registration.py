@@ -258,7 +258,7 @@ def test_revoke_ends_the_active_pin(front_desk):
 
 def test_account_page_shows_pin_state(front_desk):
     issue_pins(front_desk, _family_request(), now=NOW, today=TODAY)
-    account = patient_account(_patient("Rosemary", "Testkiddo").id, today=TODAY)
+    account = patient_account(_patient("Rosemary", "Testkiddo").id, today=TODAY, now=NOW)
     assert account.patient.pin_state.startswith("PIN issued, expires")
     assert patient_account(_patient("Ava", "Patel").id, today=TODAY).patient.pin_state == "PIN Already Assigned"
 

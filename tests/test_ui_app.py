@@ -111,3 +111,32 @@ async def test_o3_a_failing_background_delivery_is_said_and_does_not_close_the_a
         await _settle(app, pilot)
         assert app.is_running
         assert any("could not be sent just now (database is locked)" in n.message for n in app._notifications)
+
+
+async def test_the_lock_screen_offers_no_sign_out_to_whoever_is_at_the_counter(config, front_desk):
+    app = _app(config)
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.signed_in(front_desk)
+        await _settle(app, pilot)
+        app.lock()
+        await _settle(app, pilot)
+        await pilot.press("ctrl+o")
+        await _settle(app, pilot)
+        assert isinstance(app.screen, LockScreen) and app.session == front_desk
+
+
+async def test_staff_notices_wait_while_a_parent_has_the_kiosk(config, front_desk):
+    app = _app(config)
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+        app.signed_in(front_desk)
+        await _settle(app, pilot)
+        app.start_parent_mode(None)
+        await _settle(app, pilot)
+        app.staff_notice("Printing failed: the printer is out of paper")
+        await _settle(app, pilot)
+        assert not any("out of paper" in n.message for n in app._notifications)
+        await pilot.press("f10")  # I'm done: the lock screen
+        await _settle(app, pilot)
+        app.unlock(front_desk)
+        await _settle(app, pilot)
+        assert any("out of paper" in n.message for n in app._notifications)

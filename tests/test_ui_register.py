@@ -349,7 +349,7 @@ async def test_the_outbox_shows_a_failed_message_with_its_reason_and_retries_it(
     async with app.run_test(size=SIZE) as pilot:
         await open_window(app, pilot, "Testkiddo, Rosemary")
         await register(app, pilot)
-        outbox.deliver_due(desk_config, senders={"email": RefusingSender(), "text": RefusingSender()})
+        outbox.deliver_due(desk_config, now=NOW, senders={"email": RefusingSender(), "text": RefusingSender()})
         app.push_screen(OutboxScreen())
         await settle(app, pilot)
         listed = rows(app.screen, "#messages")
