@@ -10,9 +10,10 @@ from test_outbox_smtp import _database_bytes, issue_family, queue, row
 
 from kiosk import audit, outbox
 from kiosk.config import Config
-from kiosk.models import PIN_REDEEMED, PIN_REPLACED, PIN_REVOKED, AuditEvent, Patient, RegistrationPin
+from kiosk.models import PIN_REDEEMED, PIN_REPLACED, PIN_REVOKED, AuditEvent, Patient, RegistrationPin, utcnow
 
-EXPIRY = dt.datetime(2026, 12, 22)  # the PINs issued here expire then
+# The PINs issued here expire 30 days from the real now (messages are queued on the real clock).
+EXPIRY = utcnow().replace(microsecond=0) + dt.timedelta(days=30)
 BEFORE, AFTER = EXPIRY - dt.timedelta(days=1), EXPIRY + dt.timedelta(seconds=1)
 
 
