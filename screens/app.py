@@ -24,6 +24,7 @@ from typing import Callable
 from textual import events, work
 from textual.app import App
 from textual.binding import Binding
+from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from kiosk.config import Config
@@ -67,10 +68,14 @@ class KioskApp(App[None]):
     def training(self) -> bool:
         return self.config.training
 
-    def on_mount(self) -> None:
+    def get_default_screen(self) -> Screen:
+        # The sign-in screen is the bottom screen itself rather than pushed over an empty default
+        # one: that extra screen cost about a tenth of start-up (benchmarks/run.py --only startup).
         from screens.signin import SignInScreen
 
-        self.push_screen(SignInScreen())
+        return SignInScreen()
+
+    def on_mount(self) -> None:
         self.set_interval(self.IDLE_CHECK_SECONDS, self.check_idle_lock)
         self.set_interval(self.OUTBOX_SECONDS, self.deliver_outbox)
 
@@ -215,16 +220,16 @@ class KioskApp(App[None]):
             self.signed_in(user)
 
     def sign_out(self) -> None:
-        from screens.signin import SignInScreen
-
         self.session = None
-        self._reset_to(SignInScreen())
+        self._reset_to(None)
 
-    def _reset_to(self, screen) -> None:
-        """Make ``screen`` the only screen above the default one."""
+    def _reset_to(self, screen: Screen | None) -> None:
+        """Make ``screen`` the only screen above the sign-in screen, which is always at the bottom
+        of the stack and empties its fields whenever it is covered; None uncovers it."""
         while len(self.screen_stack) > 1:
             self.pop_screen()
-        self.push_screen(screen)
+        if screen is not None:
+            self.push_screen(screen)
 
     # -- workers ------------------------------------------------------------------------------
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:

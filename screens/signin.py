@@ -90,3 +90,12 @@ class SignInScreen(CredentialsScreen):
 
     def accepted(self, user: StaffUser) -> None:
         self.app.signed_in(user)
+
+    def on_screen_suspend(self) -> None:
+        # This screen stays at the bottom of the stack under the desk's screens: nothing typed here
+        # (a password least of all) is kept while it is covered, and the next person finds it empty.
+        for field in self.query(Input):
+            field.value = ""
+        for error in self.query(FieldError):
+            error.clear()
+        self.query_one("#username", Input).focus()

@@ -119,6 +119,25 @@ async def test_empty_fields_are_named(app):
         assert app.screen.query_one("#password-error", FieldError).text == "Enter your password."
 
 
+
+async def test_signed_in_the_form_keeps_nothing_and_sign_out_finds_it_empty(app):
+    """The sign-in screen is the bottom of the stack: once covered it holds no username or password,
+    and signing out (ctrl+o) shows it empty with the cursor in the username."""
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(app, pilot, "maria", "wrong-password")  # leaves a message and the username
+        await sign_in(app, pilot, "maria", "training1")
+        assert isinstance(app.screen, SearchScreen)
+        (form,) = [screen for screen in app.screen_stack if isinstance(screen, SignInScreen)]
+        assert [field.value for field in form.query(Input)] == ["", ""]
+        await pilot.press("ctrl+o")
+        await settle(app, pilot)
+        assert app.screen is form and app.session is None and app.screen_stack == [form]
+        assert not any(error.display for error in form.query(FieldError))
+        assert form.focused is form.query_one("#username", Input)
+        await pilot.press(*"devon", "enter", *"training1", "enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, SearchScreen) and app.session.username == "devon"
+
 async def test_training_banner_on_training_app_only(app, training_app):
     async with training_app.run_test(size=SIZE) as pilot:
         await sign_in(training_app, pilot)
