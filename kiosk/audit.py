@@ -8,7 +8,6 @@ an edited row (its hash is wrong), an inserted or deleted row (the sequence or t
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import hashlib
 import json
@@ -106,6 +105,8 @@ def verify_chain() -> list[ChainProblem]:
 
 def export_csv(out: IO[str], since: dt.date | None = None) -> int:
     """Write events (from ``since`` on) as CSV; return how many."""
+    import csv  # only for an export, not at start-up
+
     query = AuditEvent.select().order_by(AuditEvent.seq)
     if since:
         query = query.where(AuditEvent.at >= dt.datetime.combine(since, dt.time()))

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import getpass
 import os
 import sys
 from pathlib import Path
@@ -24,26 +23,19 @@ class CliError(Exception):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, exit 2 (argparse's own rule), no usage dump
-        raise CliError(f"{message} (see kiosk --help)")
+        raise CliError(f"{message} (see {self.prog} --help)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="kiosk", description="Front-desk patient-portal registration for a pediatric practice.")
-    parser.add_argument("--version", action="version", version=f"kiosk {__version__}")
-    parser.add_argument("--config", metavar="FILE", help="TOML config file (default: KIOSK_CONFIG or the user config dir)")
-    parser.add_argument("--db", metavar="PATH_OR_URL", help="SQLite file or postgresql:// URL (default: KIOSK_DB or the data dir)")
-    parser.add_argument("--training", action="store_true",
-                        help="start on a fresh throwaway database seeded with the training families (O2)")
-    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
-
-    init = sub.add_parser("init", help="create the database, practice settings and the first administrator")
+def _init_arguments(init: argparse.ArgumentParser) -> None:
     init.add_argument("--admin", required=True, metavar="USERNAME")
     init.add_argument("--name", required=True, metavar="DISPLAY_NAME")
     init.add_argument("--portal-user", metavar="ID", help="Practice Portal user to link the administrator to")
     init.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
 
-    staff = sub.add_parser("staff", help="add staff or link them to the Practice Portal")
-    staff_sub = staff.add_subparsers(dest="staff_command", required=True, parser_class=_Parser)
+
+def _staff_arguments(staff: argparse.ArgumentParser) -> None:
+    staff_sub = staff.add_subparsers(dest="staff_command", metavar="{add,link,list}", required=True,
+                                     parser_class=_Parser)
     add = staff_sub.add_parser("add", help="add a staff member")
     add.add_argument("username")
     add.add_argument("--name", required=True, metavar="DISPLAY_NAME")
@@ -56,15 +48,19 @@ def build_parser() -> argparse.ArgumentParser:
     link.add_argument("--unlink", action="store_true")
     staff_sub.add_parser("list", help="list staff members")
 
-    aud = sub.add_parser("audit", help="check or export the audit trail (S5)")
-    aud_sub = aud.add_subparsers(dest="audit_command", required=True, parser_class=_Parser)
+
+def _audit_arguments(aud: argparse.ArgumentParser) -> None:
+    aud_sub = aud.add_subparsers(dest="audit_command", metavar="{verify,export}", required=True,
+                                 parser_class=_Parser)
     aud_sub.add_parser("verify", help="check the hash chain; name any edited, inserted or deleted event")
     export = aud_sub.add_parser("export", help="write the audit trail as CSV")
     export.add_argument("--since", metavar="YYYY-MM-DD")
     export.add_argument("--out", metavar="FILE", help="default: standard output")
 
-    box = sub.add_parser("outbox", help="deliver or list welcome messages (O3)")
-    box_sub = box.add_subparsers(dest="outbox_command", required=True, parser_class=_Parser)
+
+def _outbox_arguments(box: argparse.ArgumentParser) -> None:
+    box_sub = box.add_subparsers(dest="outbox_command", metavar="{send,list,retry}", required=True,
+                                 parser_class=_Parser)
     send = box_sub.add_parser("send", help="deliver every message that is due (for cron or systemd)")
     send.add_argument("--limit", type=int, default=100, metavar="N", help="send at most N messages (default 100)")
     lst = box_sub.add_parser("list", help="list messages and their state")
@@ -72,17 +68,47 @@ def build_parser() -> argparse.ArgumentParser:
     retry = box_sub.add_parser("retry", help="queue a failed message again (its number from kiosk outbox list)")
     retry.add_argument("id", type=int, metavar="ID")
 
-    imp = sub.add_parser("import", help="import patients and families from CSV or FHIR R4 files (O4)")
+
+def _import_arguments(imp: argparse.ArgumentParser) -> None:
     imp.add_argument("files", nargs="*", metavar="FILE")
     imp.add_argument("--template", metavar="FILE", help="write an example CSV file and exit")
     imp.add_argument("--roles", metavar="FILE", help="role and authority table (default: data/roles.toml)")
     imp.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    demo = sub.add_parser("demo", help="synthetic data for demonstrations and benchmarks")
-    demo_sub = demo.add_subparsers(dest="demo_command", required=True, parser_class=_Parser)
+
+def _demo_arguments(demo: argparse.ArgumentParser) -> None:
+    demo_sub = demo.add_subparsers(dest="demo_command", metavar="{generate}", required=True,
+                                   parser_class=_Parser)
     gen = demo_sub.add_parser("generate", help="generate a synthetic practice")
     gen.add_argument("--patients", type=int, required=True, metavar="N")
     gen.add_argument("--seed", type=int, default=1)
+
+
+# Each command: its help line and what adds its arguments.
+SUBCOMMANDS = {
+    "init": ("create the database, practice settings and the first administrator", _init_arguments),
+    "staff": ("add staff or link them to the Practice Portal", _staff_arguments),
+    "audit": ("check or export the audit trail (S5)", _audit_arguments),
+    "outbox": ("deliver or list welcome messages (O3)", _outbox_arguments),
+    "import": ("import patients and families from CSV or FHIR R4 files (O4)", _import_arguments),
+    "demo": ("synthetic data for demonstrations and benchmarks", _demo_arguments),
+}
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The whole parser; given ``argv``, only the commands it names get their arguments (the others
+    are still listed by --help), which keeps the app's start-up short."""
+    parser = _Parser(prog="kiosk", description="Front-desk patient-portal registration for a pediatric practice.")
+    parser.add_argument("--version", action="version", version=f"kiosk {__version__}")
+    parser.add_argument("--config", metavar="FILE", help="TOML config file (default: KIOSK_CONFIG or the user config dir)")
+    parser.add_argument("--db", metavar="PATH_OR_URL", help="SQLite file or postgresql:// URL (default: KIOSK_DB or the data dir)")
+    parser.add_argument("--training", action="store_true",
+                        help="start on a fresh throwaway database seeded with the training families (O2)")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+    for name, (help_line, add_arguments) in SUBCOMMANDS.items():
+        command = sub.add_parser(name, help=help_line)
+        if argv is None or name in argv:
+            add_arguments(command)
     return parser
 
 
@@ -91,8 +117,10 @@ def _read_password(from_stdin: bool, prompt: str = "Password: ") -> str:
         return sys.stdin.readline().rstrip("\n")
     if not sys.stdin.isatty():
         raise CliError("no terminal to ask for a password: use --password-stdin")
-    first = getpass.getpass(prompt)
-    if getpass.getpass("Again: ") != first:
+    from getpass import getpass
+
+    first = getpass(prompt)
+    if getpass("Again: ") != first:
         raise CliError("the two passwords differ")
     return first
 
@@ -110,10 +138,11 @@ def open_configured(args, *, training: bool = False):
     from dataclasses import replace
 
     from kiosk.store import open_store
-    from kiosk.training import load_training_data, training_database_path
 
     config = load(args)
     if training:
+        from kiosk.training import load_training_data, training_database_path
+
         config = replace(config, database=str(training_database_path()), training=True, pin_key_file="")
         open_store(config)
         load_training_data()
@@ -274,7 +303,7 @@ def main(argv: list[str] | None = None, *, start_app=None) -> int:
     from kiosk.staff import StaffError
 
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser(sys.argv[1:] if argv is None else argv).parse_args(argv)
         if args.training and args.command:
             raise CliError("--training only starts the app; it takes no command")
         if args.command is None:

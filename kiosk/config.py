@@ -8,7 +8,6 @@ A bad value raises :class:`ConfigError` naming the key, so the CLI can print one
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Mapping
@@ -115,19 +114,25 @@ def load_config(path: str | os.PathLike | None = None, env: Mapping[str, str] | 
     if explicit and not file.is_file():
         raise ConfigError("file", f"{file} " + ("is a folder, not a file" if file.is_dir() else "does not exist"))
     if file.is_file():
-        try:
-            raw = tomllib.loads(file.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as error:
-            raise ConfigError("file", f"{file} is not valid TOML ({error})") from None
-        except UnicodeDecodeError:
-            raise ConfigError("file", f"{file} is not UTF-8 text") from None
-        except OSError as error:
-            raise ConfigError("file", f"cannot read {file}: {error.strerror or error}") from None
+        raw = _read_toml(file)
     for var, key in ENV_KEYS.items():
         if var in env:
             section, _, name = key.rpartition(".")
             (raw.setdefault(section, {}) if section else raw)[name] = env[var]
     return config_from_mapping(raw)
+
+
+def _read_toml(file: Path) -> dict[str, Any]:
+    import tomllib  # only when there is a file: most desks start on defaults and KIOSK_* variables
+
+    try:
+        return tomllib.loads(file.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError("file", f"{file} is not valid TOML ({error})") from None
+    except UnicodeDecodeError:
+        raise ConfigError("file", f"{file} is not UTF-8 text") from None
+    except OSError as error:
+        raise ConfigError("file", f"cannot read {file}: {error.strerror or error}") from None
 
 
 def config_from_mapping(raw: Mapping[str, Any]) -> Config:

@@ -31,6 +31,9 @@ def test_version_and_help(capsys):
     help_text = capsys.readouterr().out
     for word in ("init", "staff", "audit", "outbox", "import", "--training"):
         assert word in help_text
+    with pytest.raises(SystemExit):  # a command's own help has its arguments, though main parsed no other
+        main(["outbox", "send", "--help"])
+    assert "--limit N" in capsys.readouterr().out
 
 
 def test_init_then_staff_add_link_and_list(db):
@@ -58,6 +61,9 @@ def test_init_then_staff_add_link_and_list(db):
     (["frobnicate"], "", "invalid choice"),
     (["--training", "staff", "list"], "", "--training only starts the app"),
     (["import"], "", "name at least one file"),
+    (["staff"], "", "required: {add,link,list} (see kiosk staff --help)"),
+    (["outbox", "resend"], "", "invalid choice: 'resend' (choose from 'send', 'list', 'retry') (see kiosk outbox --help)"),
+    (["demo", "generate"], "", "required: --patients"),
 ])
 def test_errors_are_one_line_and_non_zero(db, args, stdin, message):
     result = run("--db", db, *args, stdin=stdin)
