@@ -6,7 +6,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Container, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, Label, Static
+from textual.widgets import Header, Input, Label, Static
 
 from kiosk.staff import SignInPaused, StaffUser, authenticate
 from screens.widgets import FieldError, TrainingBanner
@@ -76,7 +76,8 @@ class SignInScreen(CredentialsScreen):
                 yield Input(id="password", password=True, placeholder="your password")
                 yield FieldError(id="password-error")
                 yield Static("Enter: next field / sign in", classes="hint")
-        yield Footer()
+        # No Footer: nothing here has a key to offer (the hint says Enter), and an empty Footer
+        # cost about a tenth of start-up (benchmarks/run.py --only startup).
 
     def credentials(self) -> tuple[str, str] | None:
         username = self.query_one("#username", Input).value.strip()
