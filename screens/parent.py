@@ -20,7 +20,6 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, Static
 
 from kiosk import pins, portal
@@ -28,7 +27,7 @@ from kiosk.terms import METHOD_QUESTION
 from kiosk.patients import parse_date
 from kiosk.portal import Account, PortalError
 from kiosk.registration import IssueResult
-from screens.widgets import FieldError, TrainingBanner
+from screens.widgets import FieldError, FormScreen, TrainingBanner
 
 T = TypeVar("T")
 DOB_HELP = "Enter the date of birth like 05/17/2022."
@@ -62,7 +61,7 @@ class Visit:
         return self.result is not None and any(p.patient_id not in self.linked for p in self.result.pins)
 
 
-class ParentScreen(Screen):
+class ParentScreen(FormScreen):
     """Base of every parent-mode screen: big plain layout, Back inside parent mode, I'm done."""
 
     parent_mode = True
@@ -165,13 +164,9 @@ class ParentScreen(Screen):
         self.query_one(f"#{widget_id}", Input).focus()
 
     @on(Input.Submitted)
-    def _next_field(self, event: Input.Submitted) -> None:
-        """Enter moves to the next field; on the last field it continues."""
-        inputs = [i for i in self.query(Input).results(Input) if i.display]
-        if event.input is inputs[-1]:
-            self.action_submit()
-        else:
-            inputs[inputs.index(event.input) + 1].focus()
+    def _last_field_entered(self) -> None:
+        """Enter moves from field to field (FormScreen); on the last one it continues."""
+        self.action_submit()
 
     def action_submit(self) -> None:
         pass

@@ -5,16 +5,15 @@ from __future__ import annotations
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Container, Vertical
-from textual.screen import Screen
 from textual.widgets import Header, Input, Label, Static
 
 from kiosk.staff import SignInPaused, StaffUser, authenticate
-from screens.widgets import FieldError, TrainingBanner
+from screens.widgets import FieldError, FormScreen, TrainingBanner
 
 WRONG_CREDENTIALS = "Wrong username or password. Check both and try again."
 
 
-class CredentialsScreen(Screen[None]):
+class CredentialsScreen(FormScreen):
     """A username and password form (sign-in and the lock screen): Enter in the username moves to
     the password, Enter in the password checks both in a worker."""
 
@@ -25,9 +24,8 @@ class CredentialsScreen(Screen[None]):
     def accepted(self, user: StaffUser) -> None:
         raise NotImplementedError
 
-    @on(Input.Submitted, "#username")
-    def _username_entered(self) -> None:
-        self.query_one("#password", Input).focus()
+    def field_after(self, field: Input) -> Input | None:
+        return self.query_one("#password", Input) if field.id == "username" else None
 
     @on(Input.Submitted, "#password")
     def _password_entered(self) -> None:

@@ -1,9 +1,12 @@
-"""Small widgets every screen shares: the TRAINING banner, the field error label, and the mixin that
-reports a screen's failed workers."""
+"""Small pieces every screen shares: the TRAINING banner, the field error label, the mixin that
+reports a screen's failed workers, and the form screen where Enter moves from field to field."""
 
 from __future__ import annotations
 
-from textual.widgets import Label, Static
+from textual.actions import SkipAction
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Input, Label, Static
 
 TRAINING_TEXT = "TRAINING — practice data is not real; nothing is sent or printed"
 
@@ -56,3 +59,32 @@ class ReportsWorkerErrors:
         handler = getattr(self.app, "on_worker_state_changed", None)
         if handler is not None:
             handler(event)
+
+
+class FormScreen(Screen):
+    """A screen of text fields where Enter moves on: to the next field, or from the last one it
+    submits (the field posts ``Input.Submitted``, which the screen handles).
+
+    Where Enter goes is decided when the App reads the key, before the fields have caught up with
+    what was typed: a burst typed ahead ("maria", Enter, password, Enter, as a fast typist or a
+    pasted line sends it) puts each part in its own field, never the password in the username
+    box, and the submit waits until the keys sent to that field before it are in."""
+
+    BINDINGS = [Binding("enter", "enter_field", "Next", show=False, priority=True)]
+
+    def field_after(self, field: Input) -> Input | None:
+        """The field Enter in ``field`` moves to, or None to submit: the next field shown."""
+        fields = [each for each in self.query(Input).results(Input) if each.display]
+        position = fields.index(field) if field in fields else len(fields)
+        return fields[position + 1] if position + 1 < len(fields) else None
+
+    def action_enter_field(self) -> None:
+        field = self.focused
+        if not isinstance(field, Input):
+            raise SkipAction()  # a button, a list or a table: Enter does what it does there
+        following = self.field_after(field)
+        if following is not None:
+            self.set_focus(following)  # now: the keys read after this Enter go there
+        else:
+            field.call_later(field.action_submit)  # queued behind the keys already sent to it
+

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from textual import events
 from textual.widgets import Button, Header, Input, Static
 
 from conftest import NOW, TODAY
@@ -187,6 +188,24 @@ async def test_r12_sign_in_to_existing_account_and_add_child_later(config, front
         assert isinstance(app.screen, MyAccountScreen)
         children = str(app.screen.query_one("#children", Static).render())
         assert "Ava" in children and "Basil" in children
+
+
+async def test_a_parent_typing_ahead_fills_each_field_in_turn(config, front_desk):
+    """Name, Enter, email, Enter, password, Enter in one burst (read before the app handles any
+    key): each part lands in its own field and the last Enter creates the account."""
+    app = make_app(config)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await at_desk(app, pilot, front_desk, None)
+        await pilot.press("n")
+        await settle(app, pilot)
+        assert isinstance(app.screen, CreateAccountScreen)
+        for char in f"Cindy Testkiddo\ncindy.testkiddo@example.com\n{PASSWORD}\n":
+            app.post_message(events.Key("enter", "\r") if char == "\n" else events.Key(char, char))
+        await settle(app, pilot)
+        await settle(app, pilot)
+        assert not isinstance(app.screen, CreateAccountScreen)
+    account = portal.sign_in("cindy.testkiddo@example.com", PASSWORD)
+    assert account.display_name == "Cindy Testkiddo"
 
 
 async def test_sign_in_failure_keeps_email_and_clears_password(config, front_desk):

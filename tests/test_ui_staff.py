@@ -9,6 +9,7 @@ from importlib.util import find_spec
 
 import pytest
 from conftest import NOW, TODAY
+from textual import events
 from textual.widgets import DataTable, Input, Select
 
 from kiosk.models import PENDING
@@ -118,6 +119,31 @@ async def test_empty_fields_are_named(app):
         assert app.screen.query_one("#username-error", FieldError).text == "Enter your username."
         assert app.screen.query_one("#password-error", FieldError).text == "Enter your password."
 
+
+
+def type_burst(app, text: str) -> None:
+    """Keys as a terminal delivers a fast typist's burst: all read before the app handles any
+    (Pilot.press waits for each key, so it never shows this)."""
+    for char in text:
+        app.post_message(events.Key("enter", "\r") if char == "\n" else events.Key(char, char))
+
+
+async def test_a_burst_typed_ahead_lands_each_part_in_its_own_field(app):
+    """The password typed right after Enter never shows in the username box (sign-in and lock)."""
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        type_burst(app, "maria\ntraining1\n")
+        await settle(app, pilot)
+        await settle(app, pilot)
+        assert isinstance(app.screen, SearchScreen) and app.session.username == "maria"
+        app.lock()
+        await settle(app, pilot)
+        app.screen.query_one("#username", Input).focus()  # "Not you?": another staff member's name
+        await pilot.pause()
+        type_burst(app, "devon\ntraining1\n")
+        await settle(app, pilot)
+        await settle(app, pilot)
+        assert isinstance(app.screen, SearchScreen) and app.session.username == "devon"
 
 
 async def test_signed_in_the_form_keeps_nothing_and_sign_out_finds_it_empty(app):
