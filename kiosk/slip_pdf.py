@@ -23,7 +23,7 @@ import unicodedata
 from dataclasses import dataclass
 from functools import cache
 
-from kiosk.carriers import DATA_DIR
+from kiosk import DATA_DIR
 from kiosk.slip import SlipData, SlipText, qr_matrix, slip_text
 
 FONT_DIR = DATA_DIR / "fonts"

@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 
 from kiosk import pins, security
-from kiosk.carriers import DATA_DIR
+from kiosk import DATA_DIR
 from kiosk.db import write_transaction
 from kiosk.models import (
     PIN_ACTIVE, REGISTERED, UNREGISTERED, Appointment, Association, Caregiver, Patient,

@@ -6,7 +6,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kiosk.carriers import DATA_DIR
+from kiosk import DATA_DIR
 from kiosk.terms import AUTHORITIES, ROLES
 
 ROLES_FILE = DATA_DIR / "roles.toml"

@@ -1,0 +1,90 @@
+"""The wheel carries everything the app needs, not only what an editable checkout happens to have:
+the importer package, the shipped data (training families, carriers, roles, slip fonts) and the
+screens' .tcss. Built offline (no build isolation), unpacked, and run from there."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+FROM_THE_WHEEL = '''
+import sys
+from pathlib import Path
+
+import kiosk
+site = Path(sys.argv[1])
+assert Path(kiosk.__file__).is_relative_to(site), kiosk.__file__
+assert kiosk.DATA_DIR == site / "kiosk" / "data", kiosk.DATA_DIR
+
+from kiosk.carriers import carriers
+from kiosk.importer.roles import load_roles
+from kiosk.slip import SlipData
+from kiosk.slip_pdf import render_slip_pdf
+import datetime as dt
+
+assert carriers() and load_roles()
+slip = SlipData("Sunny Hills Pediatrics", "https://portal.example.org/register", "Nguyễn Thị Ánh",
+                (("Nguyễn Thị Ánh", "ABCD-EFGH-JK"),), dt.date(2026, 12, 22))
+assert render_slip_pdf(slip).startswith(b"%PDF")
+
+from kiosk.cli import main
+
+async def _ready(pilot):
+    await pilot.pause()
+    from screens.signin import SignInScreen
+    assert isinstance(pilot.app.screen, SignInScreen), pilot.app.screen
+    print("READY", pilot.app.sub_title, flush=True)
+    pilot.app.exit()
+
+def _start(config):
+    from screens.app import create_app
+    create_app(config).run(headless=True, size=(100, 30), auto_pilot=_ready)
+
+sys.exit(main(["--training"], start_app=_start))
+'''
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    """Built from a copy of the checkout: setuptools would otherwise reuse a build/ folder left by
+    an earlier build, which can hold files the package configuration no longer ships."""
+    source = tmp_path_factory.mktemp("source") / "kiosk"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "venv", "build", "dist", "*.egg-info", "__pycache__", ".hypothesis", ".pytest_cache"))
+    out = tmp_path_factory.mktemp("wheel")
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                            "-w", str(out), str(source)], capture_output=True, text=True, timeout=300)
+    assert built.returncode == 0, built.stderr[-2000:]
+    (found,) = out.glob("kiosk-*.whl")
+    return found
+
+
+def test_the_wheel_holds_the_importer_the_data_fonts_and_styles(wheel):
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for name in ("kiosk/importer/__init__.py", "kiosk/importer/fhir_source.py", "kiosk/data/training.json",
+                 "kiosk/data/carriers.toml", "kiosk/data/roles.toml", "kiosk/data/fonts/DejaVuSans-Subset.ttf",
+                 "kiosk/data/fonts/DejaVuSans-Bold-Subset.ttf", "kiosk/data/fonts/LICENSE-DejaVu.txt",
+                 "screens/app.tcss", "screens/register.tcss", "screens/launch.py"):
+        assert name in names, name
+    assert not any(name.startswith(("tests/", "benchmarks/")) for name in names)
+
+
+def test_the_app_runs_from_the_unpacked_wheel_on_training_data(wheel, tmp_path):
+    site = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(site)
+    home = tmp_path / "home"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KIOSK_")}
+    env.update(PYTHONPATH=str(site), HOME=str(home), XDG_CONFIG_HOME=str(home / "config"),
+               XDG_DATA_HOME=str(home / "data"), TEXTUAL_ANIMATIONS="none")
+    run = subprocess.run([sys.executable, "-c", FROM_THE_WHEEL, str(site)], capture_output=True, text=True,
+                         env=env, cwd=tmp_path, timeout=120)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "READY" in run.stdout and "Training" in run.stdout
