@@ -1,4 +1,5 @@
-"""Shared fixtures: a fresh SQLite store per test, staff, and the training families."""
+"""Shared fixtures: a fresh SQLite store per test, staff, and the training families; the app on
+the tests' clock and ``settle`` for the Pilot tests."""
 
 from __future__ import annotations
 
@@ -21,6 +22,20 @@ kiosk.security.SCRYPT_N = 2**10
 # The fixed "today" of the training data and of every test that needs a clock.
 TODAY = dt.date(2026, 11, 22)
 NOW = dt.datetime(2026, 11, 22, 15, 0, 0)
+
+
+def desk_app(config: Config):
+    """The app as the desk runs it, on the tests' fixed clock (NOW, TODAY)."""
+    from screens.app import Clock, create_app
+
+    return create_app(config, clock=Clock(now=lambda: NOW, today=lambda: TODAY))
+
+
+async def settle(app, pilot) -> None:
+    """Let the screen, its workers and whatever they hand back to the screen finish."""
+    await pilot.pause()
+    await app.workers.wait_for_complete()
+    await pilot.pause()
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ the training data covering every rule it claims to."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import sqlite3
 import subprocess

@@ -14,11 +14,11 @@ from textual._xterm_parser import XTermParser
 from textual.widgets import Button, DataTable, Input, Static
 from textual.widgets._footer import FooterKey
 
-from conftest import NOW, TODAY
+from conftest import NOW, TODAY, desk_app, settle
 from kiosk import portal
 from kiosk.patients import patient_account, search_patients
 from kiosk.staff import authenticate
-from screens.app import Clock, create_app
+from screens.app import Clock
 from screens.lock import LockScreen
 from screens.parent import ChildScreen, CreateAccountScreen, MyAccountScreen, ParentModeScreen, ParentScreen
 from screens.patient import PatientScreen
@@ -32,7 +32,7 @@ PASSWORD = "maple-kite-harbor-42"
 @pytest.fixture
 def app(training, config, tmp_path):
     config = replace(config, printer=replace(config.printer, output_dir=str(tmp_path / "slips")))
-    return create_app(config, clock=Clock(now=lambda: NOW, today=lambda: TODAY))
+    return desk_app(config)
 
 
 def kids() -> dict[str, int]:
@@ -41,12 +41,6 @@ def kids() -> dict[str, int]:
 
 def us_date(patient_id: int) -> str:
     return f"{patient_account(patient_id, today=TODAY).patient.dob:%m/%d/%Y}"
-
-
-async def settle(app, pilot) -> None:
-    await pilot.pause()
-    await app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 async def registered_at_desk(app, pilot) -> RegisterScreen:

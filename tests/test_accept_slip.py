@@ -15,8 +15,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import NOW, TODAY
-from rich.segment import Segment
+from conftest import NOW, TODAY, desk_app
 from textual.widgets import Static
 
 from kiosk.config import PrinterConfig
@@ -27,7 +26,6 @@ from kiosk.slip import long_date, slip_from_issue, slip_text_lines
 from kiosk.slip_pdf import LAYOUTS, render_slip_pdf
 from kiosk.store import practice_settings
 from kiosk.staff import authenticate
-from screens.app import Clock, create_app
 from screens.slip_preview import SlipPreviewScreen
 
 from test_printing import fake_lp
@@ -107,7 +105,7 @@ def desk_config(config, tmp_path):
 
 @pytest.fixture
 def app(training, desk_config):
-    return create_app(desk_config, clock=Clock(now=lambda: NOW, today=lambda: TODAY))
+    return desk_app(desk_config)
 
 
 async def open_preview(app, pilot, result: IssueResult) -> SlipPreviewScreen:

@@ -11,10 +11,10 @@ import threading
 from dataclasses import replace
 
 import pytest
-from conftest import NOW, TODAY
+from conftest import TODAY, desk_app, settle
 from textual.widgets import Checkbox, DataTable, Input, Static
 from test_ui_register import app, desk_config, open_window  # noqa: F401 (fixtures)
-from test_ui_staff import search, settle, sign_in
+from test_ui_staff import search, sign_in
 
 import kiosk.outbox
 import kiosk.printing
@@ -23,7 +23,6 @@ from kiosk.models import JOINT, Caregiver, Patient, Relationship
 from kiosk.patients import search_patients
 from kiosk.registration import IssuedPin, IssueResult
 from kiosk.staff import authenticate
-from screens.app import Clock, create_app
 from screens.lock import LockScreen
 from screens.name_fix import NameFixScreen
 from screens.outbox_screen import OutboxScreen
@@ -328,7 +327,7 @@ async def test_names_that_look_like_markup_display_exactly_on_every_staff_screen
 # -- issue 4.8: TRAINING on every staff screen; keys in the Footer at 80x24; no colour alone --------
 
 async def test_training_banner_on_every_staff_screen(training, desk_config):
-    app = create_app(replace(desk_config, training=True), clock=Clock(now=lambda: NOW, today=lambda: TODAY))
+    app = desk_app(replace(desk_config, training=True))
     seen = {}
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from conftest import NOW, TODAY
+from conftest import TODAY, desk_app
 from textual.widgets import Input, Label
 
 from kiosk.patients import search_patients
 from kiosk.staff import authenticate
-from screens.app import Clock, create_app
 from screens.import_screen import ImportScreen
 from screens.outbox_screen import OutboxScreen
 from screens.search import SearchScreen
-
-
-def _app(config):
-    return create_app(config, clock=Clock(now=lambda: NOW, today=lambda: TODAY))
 
 
 async def _signed_in(app, pilot, username):
@@ -35,7 +30,7 @@ async def _import(app, pilot, path) -> None:
 
 
 async def test_f6_opens_the_outbox_and_escape_returns(training, config):
-    app = _app(config)
+    app = desk_app(config)
     async with app.run_test(size=(100, 30)) as pilot:
         await _signed_in(app, pilot, "devon")
         await pilot.press("f6")
@@ -50,7 +45,7 @@ async def test_o4_administrator_imports_a_csv_from_the_app(training, config, tmp
     from kiosk.importer import write_template
 
     csv_file = write_template(tmp_path / "families.csv")
-    app = _app(config)
+    app = desk_app(config)
     async with app.run_test(size=(100, 30)) as pilot:
         await _signed_in(app, pilot, "maria")
         await pilot.press("f4")
@@ -63,7 +58,7 @@ async def test_o4_administrator_imports_a_csv_from_the_app(training, config, tmp
 
 
 async def test_o4_import_is_not_offered_to_staff_who_are_not_administrators(training, config):
-    app = _app(config)
+    app = desk_app(config)
     async with app.run_test(size=(100, 30)) as pilot:
         await _signed_in(app, pilot, "devon")
         await pilot.press("f4")
@@ -79,7 +74,7 @@ async def test_o4_import_summary_wraps_at_80_columns_and_training_shows(training
     from screens.widgets import TrainingBanner
 
     csv_file = write_template(tmp_path / "families.csv")
-    app = _app(replace(config, training=True))
+    app = desk_app(replace(config, training=True))
     async with app.run_test(size=(80, 24)) as pilot:
         await _signed_in(app, pilot, "maria")
         await pilot.press("f4")

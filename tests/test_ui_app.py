@@ -3,43 +3,32 @@ is not offered to a parent; queued welcome messages are delivered in the backgro
 
 from __future__ import annotations
 
-from conftest import NOW, TODAY
+from conftest import NOW, TODAY, desk_app, settle
 
 from kiosk.outbox import list_messages
 from kiosk.patients import family_for, search_patients
 from kiosk.registration import IssueRequest, issue_pins
-from screens.app import Clock, create_app
 from screens.lock import LockScreen
 from screens.parent import ParentModeScreen
 
 
-def _app(config):
-    return create_app(config, clock=Clock(now=lambda: NOW, today=lambda: TODAY))
-
-
-async def _settle(app, pilot):
-    await pilot.pause()
-    await app.workers.wait_for_complete()
-    await pilot.pause()
-
-
 async def test_quit_and_lock_are_not_offered_in_parent_mode_and_quit_not_on_the_lock_screen(config, front_desk):
-    app = _app(config)
+    app = desk_app(config)
     async with app.run_test(size=(100, 30)) as pilot:
         app.signed_in(front_desk)
-        await _settle(app, pilot)
+        await settle(app, pilot)
         app.start_parent_mode(None)
-        await _settle(app, pilot)
+        await settle(app, pilot)
         await pilot.press("ctrl+q")
-        await _settle(app, pilot)
+        await settle(app, pilot)
         assert app.is_running and isinstance(app.screen, ParentModeScreen)
         assert not any(active.binding.action == "lock" and active.enabled for active in app.active_bindings.values())
         await pilot.press("f10")  # I'm done
-        await _settle(app, pilot)
+        await settle(app, pilot)
         assert isinstance(app.screen, LockScreen)
         assert not any(getattr(s, "parent_mode", False) for s in app.screen_stack)  # parent mode ended
         await pilot.press("ctrl+q")
-        await _settle(app, pilot)
+        await settle(app, pilot)
         assert app.is_running and isinstance(app.screen, LockScreen)
 
 
@@ -51,14 +40,14 @@ async def test_o3_queued_welcome_is_delivered_in_the_background(config, front_de
     result = issue_pins(front_desk, IssueRequest([rosemary], recipient_id=cindy.id, email=cindy.email),
                         now=NOW, today=TODAY)
     assert [m.state for m in list_messages(batch=result.batch)] == ["queued"]
-    app = _app(replace(config, training=True))  # training: delivered without sending for real (O2)
+    app = desk_app(replace(config, training=True))  # training: delivered without sending for real (O2)
     async with app.run_test(size=(100, 30)) as pilot:
         app.deliver_outbox()  # nobody signed in: nothing happens
-        await _settle(app, pilot)
+        await settle(app, pilot)
         assert [m.state for m in list_messages(batch=result.batch)] == ["queued"]
         app.signed_in(front_desk)
         app.deliver_outbox()
-        await _settle(app, pilot)
+        await settle(app, pilot)
     assert [m.state for m in list_messages(batch=result.batch)] == ["sent"]
 
 
@@ -67,17 +56,17 @@ async def test_guessing_at_the_lock_screen_pauses_sign_in(config, front_desk):
 
     from screens.widgets import FieldError
 
-    app = _app(config)
+    app = desk_app(config)
     async with app.run_test(size=(100, 30)) as pilot:
         app.signed_in(front_desk)
-        await _settle(app, pilot)
+        await settle(app, pilot)
         app.lock()
-        await _settle(app, pilot)
+        await settle(app, pilot)
         for guess in ["a", "b", "c", "d", "e", "training1"]:
             app.screen.query_one("#password", Input).value = guess
             app.screen.query_one("#password", Input).focus()
             await pilot.press("enter")
-            await _settle(app, pilot)
+            await settle(app, pilot)
         assert isinstance(app.screen, LockScreen)  # even the right password waits now
         assert "paused for 15 minutes" in app.screen.query_one("#password-error", FieldError).text
 
@@ -86,12 +75,12 @@ async def test_s5_opening_a_patient_in_the_app_records_who_looked(config, front_
     from kiosk import audit
 
     rosemary = {r.given_name: r.id for r in search_patients("Testkiddo", today=TODAY)}["Rosemary"]
-    app = _app(config)
+    app = desk_app(config)
     async with app.run_test(size=(100, 30)) as pilot:
         app.signed_in(front_desk)
-        await _settle(app, pilot)
+        await settle(app, pilot)
         app.open_patient(rosemary)
-        await _settle(app, pilot)
+        await settle(app, pilot)
     views = [(e.staff, e.patient_id) for e in audit.AuditEvent.select().where(audit.AuditEvent.action == audit.VIEW)]
     assert views == [("maria", rosemary)]
 
@@ -103,40 +92,40 @@ async def test_o3_a_failing_background_delivery_is_said_and_does_not_close_the_a
         raise RuntimeError("database is locked")
 
     monkeypatch.setattr(kiosk.outbox, "deliver_due", broken)
-    app = _app(config)
+    app = desk_app(config)
     async with app.run_test(size=(100, 30), notifications=True) as pilot:
         app.signed_in(front_desk)
-        await _settle(app, pilot)
+        await settle(app, pilot)
         app.deliver_outbox()
-        await _settle(app, pilot)
+        await settle(app, pilot)
         assert app.is_running
         assert any("could not be sent just now (database is locked)" in n.message for n in app._notifications)
 
 
 async def test_the_lock_screen_offers_no_sign_out_to_whoever_is_at_the_counter(config, front_desk):
-    app = _app(config)
+    app = desk_app(config)
     async with app.run_test(size=(100, 30)) as pilot:
         app.signed_in(front_desk)
-        await _settle(app, pilot)
+        await settle(app, pilot)
         app.lock()
-        await _settle(app, pilot)
+        await settle(app, pilot)
         await pilot.press("ctrl+o")
-        await _settle(app, pilot)
+        await settle(app, pilot)
         assert isinstance(app.screen, LockScreen) and app.session == front_desk
 
 
 async def test_staff_notices_wait_while_a_parent_has_the_kiosk(config, front_desk):
-    app = _app(config)
+    app = desk_app(config)
     async with app.run_test(size=(100, 30), notifications=True) as pilot:
         app.signed_in(front_desk)
-        await _settle(app, pilot)
+        await settle(app, pilot)
         app.start_parent_mode(None)
-        await _settle(app, pilot)
+        await settle(app, pilot)
         app.staff_notice("Printing failed: the printer is out of paper")
-        await _settle(app, pilot)
+        await settle(app, pilot)
         assert not any("out of paper" in n.message for n in app._notifications)
         await pilot.press("f10")  # I'm done: the lock screen
-        await _settle(app, pilot)
+        await settle(app, pilot)
         app.unlock(front_desk)
-        await _settle(app, pilot)
+        await settle(app, pilot)
         assert any("out of paper" in n.message for n in app._notifications)

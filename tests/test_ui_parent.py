@@ -8,20 +8,15 @@ import pytest
 from textual import events
 from textual.widgets import Button, Header, Input, Static
 
-from conftest import NOW, TODAY
+from conftest import NOW, TODAY, desk_app, settle
 from kiosk import portal
 from kiosk.terms import DELIVERY_NONE, METHOD_QUESTION, REGISTERED
 from kiosk.patients import family_for, patient_account, search_patients
 from kiosk.registration import IssuedPin, IssueRequest, IssueResult, issue_pins
-from screens.app import Clock, create_app
 from screens.lock import LockScreen
 from screens.parent import ChildScreen, CreateAccountScreen, MyAccountScreen, ParentModeScreen, ParentSignInScreen
 
 PASSWORD = "maple-kite-harbor-42"
-
-
-def make_app(config):
-    return create_app(config, clock=Clock(now=lambda: NOW, today=lambda: TODAY))
 
 
 def kiddo_ids() -> tuple[int, int]:
@@ -55,12 +50,6 @@ def value(app, widget_id: str) -> str:
 
 def error(app, widget_id: str) -> str:
     return str(app.screen.query_one(f"#{widget_id}-error").render())
-
-
-async def settle(app, pilot) -> None:
-    await pilot.pause()
-    await app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 async def type_into(app, pilot, widget_id: str, text: str) -> None:
@@ -114,7 +103,7 @@ async def add_child(app, pilot, dob_text: str, pin: str | None = None) -> None:
 async def test_r12_create_account_redeem_first_child_then_add_second(config, front_desk):
     result = issue_testkiddo(front_desk)
     rosemary, basil = kiddo_ids()
-    app = make_app(config)
+    app = desk_app(config)
     async with app.run_test(size=(100, 30)) as pilot:
         await as_cindy(app, pilot, front_desk, result)
 
@@ -145,7 +134,7 @@ async def test_child_screen_names_whose_pin_is_filled_in_and_enter_finishes_at_t
     are linked, Enter on My Account is I'm done (back to the staff lock screen)."""
     result = issue_testkiddo(front_desk)
     rosemary, basil = kiddo_ids()
-    app = make_app(config)
+    app = desk_app(config)
     async with app.run_test(size=(80, 24)) as pilot:
         await as_cindy(app, pilot, front_desk, result)
         help_text = str(app.screen.query_one("#child-help", Static).render())
@@ -166,7 +155,7 @@ async def test_child_screen_names_whose_pin_is_filled_in_and_enter_finishes_at_t
 async def test_r12_sign_in_to_existing_account_and_add_child_later(config, front_desk):
     result = issue_testkiddo(front_desk)
     _, basil = kiddo_ids()
-    app = make_app(config)
+    app = desk_app(config)
     async with app.run_test(size=(100, 30)) as pilot:
         await at_desk(app, pilot, front_desk, None)  # a parent wants to add a child at the counter
         await pilot.press("s")
@@ -193,7 +182,7 @@ async def test_r12_sign_in_to_existing_account_and_add_child_later(config, front
 async def test_a_parent_typing_ahead_fills_each_field_in_turn(config, front_desk):
     """Name, Enter, email, Enter, password, Enter in one burst (read before the app handles any
     key): each part lands in its own field and the last Enter creates the account."""
-    app = make_app(config)
+    app = desk_app(config)
     async with app.run_test(size=(100, 30)) as pilot:
         await at_desk(app, pilot, front_desk, None)
         await pilot.press("n")
@@ -209,7 +198,7 @@ async def test_a_parent_typing_ahead_fills_each_field_in_turn(config, front_desk
 
 
 async def test_sign_in_failure_keeps_email_and_clears_password(config, front_desk):
-    app = make_app(config)
+    app = desk_app(config)
     async with app.run_test(size=(100, 30)) as pilot:
         await at_desk(app, pilot, front_desk, None)
         await pilot.press("s")
@@ -224,7 +213,7 @@ async def test_sign_in_failure_keeps_email_and_clears_password(config, front_des
 
 
 async def test_weak_password_is_explained_next_to_the_field(config, front_desk):
-    app = make_app(config)
+    app = desk_app(config)
     async with app.run_test(size=(100, 30)) as pilot:
         await at_desk(app, pilot, front_desk, issue_testkiddo(front_desk))
         await pilot.press("n")
@@ -244,7 +233,7 @@ async def test_weak_password_is_explained_next_to_the_field(config, front_desk):
 
 
 async def test_existing_email_says_sign_in_instead(config, front_desk):
-    app = make_app(config)
+    app = desk_app(config)
     async with app.run_test(size=(100, 30)) as pilot:
         await at_desk(app, pilot, front_desk, None)
         await create_account(app, pilot, "Priya Patel", "priya.patel@example.com")
@@ -256,7 +245,7 @@ async def test_s4_wrong_dob_gets_the_generic_message_and_typing_stays(config, fr
     result = issue_testkiddo(front_desk)
     rosemary, _ = kiddo_ids()
     wrong = dob_of(rosemary) + dt.timedelta(days=1)
-    app = make_app(config)
+    app = desk_app(config)
     async with app.run_test(size=(100, 30)) as pilot:
         await as_cindy(app, pilot, front_desk, result)
         await add_child(app, pilot, f"{wrong.month}/{wrong.day}/{wrong.year}")
@@ -276,7 +265,7 @@ async def test_s4_five_wrong_tries_lock_the_child(config, front_desk):
     result = issue_testkiddo(front_desk)
     rosemary, _ = kiddo_ids()
     wrong = f"{dob_of(rosemary) - dt.timedelta(days=3):%m/%d/%Y}"
-    app = make_app(config)
+    app = desk_app(config)
     async with app.run_test(size=(100, 30)) as pilot:
         await as_cindy(app, pilot, front_desk, result)
         for _ in range(portal.FAILURES_TO_LOCK):
@@ -291,7 +280,7 @@ async def test_s4_five_wrong_tries_lock_the_child(config, front_desk):
 async def test_s3_expired_pin_sends_the_parent_to_the_front_desk(config, front_desk):
     result = issue_testkiddo(front_desk, now=NOW - dt.timedelta(days=40))
     rosemary, _ = kiddo_ids()
-    app = make_app(config)
+    app = desk_app(config)
     async with app.run_test(size=(100, 30)) as pilot:
         await as_cindy(app, pilot, front_desk, result)
         await add_child(app, pilot, us_date(rosemary))
@@ -302,7 +291,7 @@ async def test_s3_expired_pin_sends_the_parent_to_the_front_desk(config, front_d
 async def test_r10_verification_question_registration(config, front_desk):
     result = issue_testkiddo(front_desk, method=METHOD_QUESTION)
     rosemary, _ = kiddo_ids()
-    app = make_app(config)
+    app = desk_app(config)
     async with app.run_test(size=(100, 30)) as pilot:
         await as_cindy(app, pilot, front_desk, result)
         assert isinstance(app.screen, ChildScreen)
@@ -324,7 +313,7 @@ async def test_r10_parent_without_a_desk_result_chooses_the_question_and_names_s
     issue_testkiddo(front_desk, method=METHOD_QUESTION)
     _, basil = kiddo_ids()
     name = "[red]Robin[/red] O'Brien [Jr]"
-    app = make_app(config)
+    app = desk_app(config)
     async with app.run_test(size=(100, 30)) as pilot:
         await at_desk(app, pilot, front_desk, None)
         await create_account(app, pilot, name, "robin@example.com")
@@ -360,7 +349,7 @@ async def unlock(app, pilot) -> None:
 async def test_r13_second_parent_uses_the_same_pin_with_their_own_account(config, front_desk):
     result = issue_testkiddo(front_desk)
     rosemary, _ = kiddo_ids()
-    app = make_app(config)
+    app = desk_app(config)
     async with app.run_test(size=(100, 30)) as pilot:
         await as_cindy(app, pilot, front_desk, result)
         await add_child(app, pilot, us_date(rosemary))
@@ -381,7 +370,7 @@ async def test_r13_second_parent_uses_the_same_pin_with_their_own_account(config
 async def test_s6_im_done_hands_back_to_the_lock_screen(config, front_desk):
     result = issue_testkiddo(front_desk)
     rosemary, _ = kiddo_ids()
-    app = make_app(config)
+    app = desk_app(config)
     async with app.run_test(size=(100, 30)) as pilot:
         await at_desk(app, pilot, front_desk, result)
         staff_screens = list(app.screen_stack[:-1])
@@ -399,7 +388,7 @@ async def test_s6_im_done_hands_back_to_the_lock_screen(config, front_desk):
 
 
 async def test_idle_lock_ends_parent_mode(config, front_desk):
-    app = make_app(config)
+    app = desk_app(config)
     async with app.run_test(size=(100, 30)) as pilot:
         await at_desk(app, pilot, front_desk, issue_testkiddo(front_desk))
         await pilot.press("n")
@@ -418,7 +407,7 @@ STAFF_KEYS = ["escape", "ctrl+o", "ctrl+n", "ctrl+s", "ctrl+r", "ctrl+p", "ctrl+
 
 async def test_s7_parent_mode_shows_no_staff_data_and_no_way_back_without_password(config, front_desk):
     result = issue_testkiddo(front_desk)
-    app = make_app(config)
+    app = desk_app(config)
     async with app.run_test(size=(100, 30)) as pilot:
         await at_desk(app, pilot, front_desk, result)
         staff_screens = list(app.screen_stack[:-1])
@@ -449,7 +438,7 @@ def test_parent_account_screen_snapshot(snap_compare, config, training):
                          pins=(IssuedPin(1, "Rosemary", "Rosemary Testkiddo", "JFKAY-TTJYV"),),
                          expires_on=dt.date(2026, 12, 22), method="pin", message_id=None,
                          delivery="email", recipient="cindy.testkiddo@example.com")
-    app = make_app(config)
+    app = desk_app(config)
 
     async def open_account_screen(pilot):
         app.start_parent_mode(result)

@@ -8,14 +8,13 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from conftest import NOW, TODAY
+from conftest import NOW, TODAY, desk_app, settle
 from textual.widgets import Checkbox, DataTable, Input, Select, Static
 
 from kiosk import outbox
 from kiosk.patients import patient_account, search_patients
 from kiosk.registration import IssuedPin, IssueResult
 from kiosk.staff import authenticate
-from screens.app import Clock, create_app
 from screens.outbox_screen import OutboxScreen
 from screens.register import ConfirmReplace, RegisterScreen
 from screens.slip_preview import SlipPreviewScreen
@@ -33,17 +32,11 @@ def desk_config(config, tmp_path):
 
 @pytest.fixture
 def app(training, desk_config):
-    return create_app(desk_config, clock=Clock(now=lambda: NOW, today=lambda: TODAY))
+    return desk_app(desk_config)
 
 
 def patient_id(text: str) -> int:
     return search_patients(text, today=TODAY)[0].id
-
-
-async def settle(app, pilot) -> None:
-    await pilot.pause()
-    await app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 async def open_window(app, pilot, search: str, *, second_parent: bool = False) -> RegisterScreen:
@@ -365,7 +358,7 @@ async def test_the_outbox_shows_a_failed_message_with_its_reason_and_retries_it(
 # -- snapshots --------------------------------------------------------------------------------------
 
 def test_registration_window_snapshot(snap_compare, training, desk_config):
-    app = create_app(desk_config, clock=Clock(now=lambda: NOW, today=lambda: TODAY))
+    app = desk_app(desk_config)
 
     async def open_testkiddo(pilot):
         await open_window(app, pilot, "Testkiddo, Rosemary")
@@ -374,7 +367,7 @@ def test_registration_window_snapshot(snap_compare, training, desk_config):
 
 
 def test_slip_preview_snapshot(snap_compare, training, desk_config):
-    app = create_app(desk_config, clock=Clock(now=lambda: NOW, today=lambda: TODAY))
+    app = desk_app(desk_config)
     result = IssueResult(
         batch="0123456789abcdef", patient_name="Rosemary Testkiddo", language="en",
         pins=(IssuedPin(1, "Rosemary", "Rosemary Testkiddo", "JFKAY-TTJYV"),

@@ -8,7 +8,7 @@ import time
 from importlib.util import find_spec
 
 import pytest
-from conftest import NOW, TODAY
+from conftest import NOW, TODAY, desk_app, settle
 from textual import events
 from textual.widgets import DataTable, Input, Select
 
@@ -17,7 +17,6 @@ from kiosk.patients import family_for
 from kiosk.registration import NOT_LINKED, IssueRequest, issue_pins
 from kiosk.terms import DELIVERY_NONE
 from kiosk.staff import authenticate
-from screens.app import Clock, create_app
 from screens.lock import LockScreen
 from screens.name_fix import NameFixScreen
 from screens.patient import PatientScreen
@@ -30,7 +29,7 @@ SIZE = (100, 30)
 
 @pytest.fixture
 def app(training, config):
-    return create_app(config, clock=Clock(now=lambda: NOW, today=lambda: TODAY))
+    return desk_app(config)
 
 
 @pytest.fixture
@@ -38,13 +37,7 @@ def training_app(training, config):
     """The app as `kiosk --training` runs it (TRAINING banner shown)."""
     from dataclasses import replace
 
-    return create_app(replace(config, training=True), clock=Clock(now=lambda: NOW, today=lambda: TODAY))
-
-
-async def settle(app, pilot) -> None:
-    await pilot.pause()
-    await app.workers.wait_for_complete()
-    await pilot.pause()
+    return desk_app(replace(config, training=True))
 
 
 async def sign_in(app, pilot, username="maria", password="training1") -> None:
@@ -118,7 +111,6 @@ async def test_empty_fields_are_named(app):
         await sign_in(app, pilot, "", "")
         assert app.screen.query_one("#username-error", FieldError).text == "Enter your username."
         assert app.screen.query_one("#password-error", FieldError).text == "Enter your password."
-
 
 
 def type_burst(app, text: str) -> None:
@@ -451,7 +443,7 @@ async def test_admin_sees_import_key_only_when_import_screen_exists(app):
 def _snapshot_app(config):
     from dataclasses import replace
 
-    return create_app(replace(config, training=True), clock=Clock(now=lambda: NOW, today=lambda: TODAY))
+    return desk_app(replace(config, training=True))
 
 
 def test_snapshot_sign_in(training, config, snap_compare):
