@@ -15,18 +15,18 @@ from textual.widgets import Button, DataTable, Input, Static
 from textual.widgets._footer import FooterKey
 
 from conftest import NOW, TODAY, desk_app, settle
+from test_ui_parent import PASSWORD, add_child, create_account, type_into, unlock
 from kiosk import portal
 from kiosk.patients import patient_account, search_patients
 from kiosk.staff import authenticate
 from screens.app import Clock
 from screens.lock import LockScreen
-from screens.parent import ChildScreen, CreateAccountScreen, MyAccountScreen, ParentModeScreen, ParentScreen
+from screens.parent import ChildScreen, MyAccountScreen, ParentModeScreen, ParentScreen
 from screens.patient import PatientScreen
 from screens.register import RegisterScreen
 from screens.signin import SignInScreen
 
 SIZE = (100, 30)
-PASSWORD = "maple-kite-harbor-42"
 
 
 @pytest.fixture
@@ -62,39 +62,6 @@ async def complete(app, pilot) -> None:
     await pilot.press("c")  # Complete / Log In
     await settle(app, pilot)
     assert isinstance(app.screen, ParentModeScreen)
-
-
-async def type_into(app, pilot, widget_id: str, text: str) -> None:
-    field = app.screen.query_one(f"#{widget_id}", Input)
-    field.value = ""
-    field.focus()
-    await pilot.pause()
-    await pilot.press(*text)
-
-
-async def new_account(app, pilot, name: str, email: str) -> None:
-    await pilot.press("n")
-    await pilot.pause()
-    assert isinstance(app.screen, CreateAccountScreen)
-    await type_into(app, pilot, "name", name)
-    await type_into(app, pilot, "email", email)
-    await type_into(app, pilot, "password", PASSWORD)
-    await pilot.press("f2")
-    await settle(app, pilot)
-
-
-async def add_child(app, pilot, dob: str) -> None:
-    assert isinstance(app.screen, ChildScreen)
-    await type_into(app, pilot, "dob", dob)
-    await pilot.press("f2")
-    await settle(app, pilot)
-
-
-async def unlock(app, pilot) -> None:
-    assert isinstance(app.screen, LockScreen)
-    await type_into(app, pilot, "password", "training1")
-    await pilot.press("enter")
-    await settle(app, pilot)
 
 
 def visible_text(app) -> str:
@@ -182,7 +149,7 @@ async def test_1_parent_mode_shows_no_staff_data_and_no_key_click_or_sequence_re
             if step == "create":
                 await pilot.press("n")
             elif step == "child":
-                await new_account(app, pilot, "Cindy Testkiddo", "cindy.testkiddo@example.com")
+                await create_account(app, pilot, "Cindy Testkiddo", "cindy.testkiddo@example.com")
             elif step == "account":
                 await add_child(app, pilot, us_date(kids()["Rosemary"]))
             await settle(app, pilot)
@@ -219,7 +186,7 @@ async def test_2_to_4_two_parents_complete_at_the_counter_and_both_show_in_assoc
         assert app.screen.query_one("#email", Input).value == "cindy.testkiddo@example.com"  # the desk's choice
         await pilot.press("escape")
         await pilot.pause()
-        await new_account(app, pilot, "Cindy Testkiddo", "cindy.testkiddo@example.com")
+        await create_account(app, pilot, "Cindy Testkiddo", "cindy.testkiddo@example.com")
         assert app.screen.query_one("#pin", Input).value == pins[rosemary]  # R11: filled in
         await add_child(app, pilot, us_date(rosemary))
         await pilot.press("a")  # Add another child: Basil's PIN is filled in
@@ -242,7 +209,7 @@ async def test_2_to_4_two_parents_complete_at_the_counter_and_both_show_in_assoc
         assert app.screen.query_one("#email", Input).value == ""  # not Cindy's address: it is hers, not his
         await pilot.press("escape")
         await pilot.pause()
-        await new_account(app, pilot, "Jeff Testkiddo", "jeff.testkiddo@example.com")
+        await create_account(app, pilot, "Jeff Testkiddo", "jeff.testkiddo@example.com")
         await add_child(app, pilot, us_date(rosemary))
         assert isinstance(app.screen, MyAccountScreen)
         assert "Rosemary is now on your account (Full Access)." in visible_text(app)
@@ -293,7 +260,7 @@ async def test_5_wrong_pin_and_wrong_dob_get_one_message_then_the_lock_out(app):
     async with app.run_test(size=SIZE) as pilot:
         await registered_at_desk(app, pilot)
         await complete(app, pilot)
-        await new_account(app, pilot, "Cindy Testkiddo", "cindy.testkiddo@example.com")
+        await create_account(app, pilot, "Cindy Testkiddo", "cindy.testkiddo@example.com")
         right_pin = app.screen.query_one("#pin", Input).value
         await type_into(app, pilot, "pin", "ABCDE-FGHJK")  # a well-formed PIN that is not hers
         await add_child(app, pilot, us_date(rosemary))
@@ -315,7 +282,7 @@ async def test_5_an_expired_pin_sends_the_parent_to_the_front_desk(app):
         await registered_at_desk(app, pilot)
         await complete(app, pilot)
         app.clock = Clock(now=lambda: NOW + dt.timedelta(days=31), today=lambda: TODAY + dt.timedelta(days=31))
-        await new_account(app, pilot, "Cindy Testkiddo", "cindy.testkiddo@example.com")
+        await create_account(app, pilot, "Cindy Testkiddo", "cindy.testkiddo@example.com")
         await add_child(app, pilot, us_date(rosemary))
         assert str(app.screen.query_one("#redeem-error").render()) == (
             "This PIN has expired. Ask the front desk for a new one.")
@@ -329,7 +296,7 @@ async def test_6_the_kiosk_returns_to_the_staff_lock_screen(app, how):
     async with app.run_test(size=SIZE) as pilot:
         register = await registered_at_desk(app, pilot)
         await complete(app, pilot)
-        await new_account(app, pilot, "Cindy Testkiddo", "cindy.testkiddo@example.com")
+        await create_account(app, pilot, "Cindy Testkiddo", "cindy.testkiddo@example.com")
         await type_into(app, pilot, "dob", "05/1")  # half-typed when the parent walks away
         if how == "f10":
             await pilot.press("f10")

@@ -53,7 +53,10 @@ def error(app, widget_id: str) -> str:
 
 
 async def type_into(app, pilot, widget_id: str, text: str) -> None:
-    app.screen.query_one(f"#{widget_id}", Input).focus()
+    """Empty the field, then type ``text`` into it key by key."""
+    field = app.screen.query_one(f"#{widget_id}", Input)
+    field.value = ""
+    field.focus()
     await pilot.pause()
     await pilot.press(*text)
 
@@ -92,9 +95,7 @@ async def add_child(app, pilot, dob_text: str, pin: str | None = None) -> None:
     """On the child screen: optionally retype the PIN, type the DOB, press F2."""
     assert isinstance(app.screen, ChildScreen)
     if pin is not None:
-        app.screen.query_one("#pin", Input).value = ""
         await type_into(app, pilot, "pin", pin)
-    app.screen.query_one("#dob", Input).value = ""
     await type_into(app, pilot, "dob", dob_text)
     await pilot.press("f2")
     await settle(app, pilot)
@@ -330,7 +331,6 @@ async def test_r10_parent_without_a_desk_result_chooses_the_question_and_names_s
         await settle(app, pilot)
         assert error(app, "redeem") == portal.GENERIC
         assert value(app, "answer") == "wrong dog"
-        app.screen.query_one("#answer", Input).value = ""
         await type_into(app, pilot, "answer", "Biscuit")
         await pilot.press("f2")
         await settle(app, pilot)
