@@ -55,6 +55,16 @@ _QR_QUIET_ZONE = 4  # modules, as the QR standard asks for on paper
 _ROLL = 1000.0  # mm: the page a receipt is first drawn on to measure its length
 
 
+def unprintable_names(slip: SlipData) -> list[str]:
+    """The names on the slip (practice, title, children), each once, with a letter its font has no
+    glyph for; [] when everything prints. DejaVu Sans has no Chinese, Japanese, Korean, Arabic or
+    Hebrew letters: they would print as empty boxes, so the desk is told before printing and can
+    write those names on the slip by hand."""
+    covered = set.intersection(*(set(font.cmap) for font in _font_templates().values()))
+    names = dict.fromkeys([slip.practice_name, slip.patient_name, *(name for name, _ in slip.children)])
+    return [name for name in names if any(not ch.isspace() and ord(ch) not in covered for ch in _nfc(name))]
+
+
 def render_slip_pdf(slip: SlipData, layout: str = "letter") -> bytes:
     """The slip as PDF bytes, always one page. ``layout`` is letter, a4 or receipt."""
     if layout not in _LAYOUTS:

@@ -34,11 +34,29 @@ class SlipPreviewScreen(ReportsWorkerErrors, Screen):
             with Horizontal(id="slip"):
                 yield Static("\n".join(slip_text_lines(self.slip)), id="slip-text", markup=False)
                 yield Static("\n".join(qr_lines(self.slip.portal_url)), id="slip-qr", markup=False)
+            yield Static("", id="slip-warning", markup=False)
             yield Static("Press p to print the slip, escape to go back.", id="print-outcome", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:
+        self.query_one("#slip-warning").display = False
         self.query_one("#slip-body").focus()
+        self.check_letters()
+
+    @work(thread=True, exclusive=True, group="letters", name="Checking the slip's letters", exit_on_error=False)
+    def check_letters(self) -> None:
+        from kiosk.slip_pdf import unprintable_names  # loads the PDF library, which printing needs next
+
+        names = unprintable_names(self.slip)
+        if names:
+            self.app.call_from_thread(self.show_warning, names)
+
+    def show_warning(self, names: list[str]) -> None:
+        warning = self.query_one("#slip-warning", Static)
+        warning.update("The printed slip cannot show some letters of " + "; ".join(names)
+                       + " (they print as empty boxes): write " + ("that name" if len(names) == 1 else "those names")
+                       + " on the slip by hand.")
+        warning.display = True
 
     def action_print_slip(self) -> None:
         self.query_one("#print-outcome", Static).update("Printing the slip…")

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kiosk.slip_pdf import FONT_DIR, LAYOUTS, render_slip_pdf
+from kiosk.slip_pdf import FONT_DIR, LAYOUTS, render_slip_pdf, unprintable_names
 
 from test_slip import URL, decode_qr, make_slip, page_image, pdf_pages, pdf_text
 
@@ -99,3 +99,11 @@ _LETTERS = st.characters(
 @given(st.text(_LETTERS, min_size=1, max_size=20).map(str.strip).filter(lambda s: s and "  " not in s))
 def test_any_latin_greek_or_cyrillic_name_prints_exactly(name):
     assert name in flat(render_slip_pdf(make_slip(children=((name, "ABCDE-FGHJK"),)), "letter"))
+
+
+def test_names_the_font_cannot_print_are_named_and_the_rest_are_not():
+    assert unprintable_names(make_slip(children=tuple(zip(FIVE, PINS)))) == []
+    slip = make_slip(children=(("王小明", PINS[0]), ("Zoë O'Brien [Jr]", PINS[1]), ("محمد علي", PINS[2]),
+                               ("王小明", PINS[3])))
+    assert unprintable_names(slip) == [slip.patient_name, "محمد علي"] == ["王小明", "محمد علي"]
+

@@ -148,6 +148,8 @@ async def test_print_shows_the_slip_then_saves_the_pdf_without_a_printer(app):
         assert app.practice.portal_url in slip
         assert "Portal registration for Rosemary Testkiddo and selected siblings" in " ".join(slip.split())
 
+        assert not app.screen.query_one("#slip-warning", Static).display  # every letter prints
+
         await pilot.press("p")
         await settle(app, pilot)
         said = str(app.screen.query_one("#print-outcome", Static).render())
@@ -164,6 +166,23 @@ async def test_print_pin_ticked_opens_the_slip_right_after_register(app):
         assert isinstance(app.screen, SlipPreviewScreen)
         slip = str(app.screen.query_one("#slip-text", Static).render())
         assert all(child["PIN"] in slip for child in patient_list(screen).values())
+
+
+async def test_slip_preview_names_the_names_the_printed_slip_cannot_show(app):
+    """DejaVu Sans has no Chinese or Hebrew letters: the desk is told which names to write by hand."""
+    result = IssueResult(
+        batch="0123456789abcdef", patient_name="王小明", language="en",
+        pins=(IssuedPin(1, "小明", "王小明", "JFKAY-TTJYV"), IssuedPin(2, "Ánh", "Nguyễn Thị Ánh", "NVTHF-PCJQW"),
+              IssuedPin(3, "דוד", "דוד [כהן]", "BCDFG-HJKLM")),
+        expires_on=dt.date(2026, 12, 22), method="pin", message_id=None, delivery="none")
+    async with app.run_test(size=SIZE) as pilot:
+        app.session = authenticate("maria", "training1")
+        app.show_slip(result)
+        await settle(app, pilot)
+        warning = app.screen.query_one("#slip-warning", Static)
+        assert warning.display
+        assert str(warning.render()) == ("The printed slip cannot show some letters of 王小明; דוד [כהן] (they print "
+                                         "as empty boxes): write those names on the slip by hand.")
 
 
 # -- R7: validation keeps what was typed and writes nothing ----------------------------------------
