@@ -6,6 +6,7 @@
 
 Figures and targets:
   startup_ratio                 <= 1.15  kiosk start to the sign-in screen / a bare Textual app (medians)
+  startup_exit_ratio                     the same, spawn to process exit (adds the interpreter's teardown)
   startup_rss_mib               <= 60    peak resident memory of the kiosk process at the sign-in screen
   search_p95_ms                 <= 3     kiosk.patients.search_patients, worst p95 of the three query kinds
   issue_family_p95_ms           <= 50    kiosk.registration.issue_pins for a family of three
