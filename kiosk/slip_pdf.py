@@ -60,7 +60,7 @@ def unprintable_names(slip: SlipData) -> list[str]:
     glyph for; [] when everything prints. DejaVu Sans has no Chinese, Japanese, Korean, Arabic or
     Hebrew letters: they would print as empty boxes, so the desk is told before printing and can
     write those names on the slip by hand."""
-    covered = set.intersection(*(set(font.cmap) for font in _font_templates().values()))
+    covered = _covered_codepoints()
     names = dict.fromkeys([slip.practice_name, slip.patient_name, *(name for name, _ in slip.children)])
     return [name for name in names if any(not ch.isspace() and ord(ch) not in covered for ch in _nfc(name))]
 
@@ -196,6 +196,12 @@ def _font_templates() -> dict:
     for style, name in _FONT_FILES.items():
         loader.add_font(_FONT, style, FONT_DIR / name)
     return dict(loader.fonts)
+
+
+@cache
+def _covered_codepoints() -> frozenset[int]:
+    """The characters both faces (regular and bold) have a glyph for."""
+    return frozenset.intersection(*(frozenset(font.cmap) for font in _font_templates().values()))
 
 
 @cache

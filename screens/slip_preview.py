@@ -13,7 +13,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from kiosk.slip import qr_lines, slip_from_issue, slip_text_lines
-from screens.widgets import ReportsWorkerErrors, TrainingBanner
+from screens.widgets import FieldError, ReportsWorkerErrors, TrainingBanner
 
 
 class SlipPreviewScreen(ReportsWorkerErrors, Screen):
@@ -34,12 +34,11 @@ class SlipPreviewScreen(ReportsWorkerErrors, Screen):
             with Horizontal(id="slip"):
                 yield Static("\n".join(slip_text_lines(self.slip)), id="slip-text", markup=False)
                 yield Static("\n".join(qr_lines(self.slip.portal_url)), id="slip-qr", markup=False)
-            yield Static("", id="slip-warning", markup=False)
+            yield FieldError(id="slip-warning")
             yield Static("Press p to print the slip, escape to go back.", id="print-outcome", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#slip-warning").display = False
         self.query_one("#slip-body").focus()
         self.check_letters()
 
@@ -52,11 +51,9 @@ class SlipPreviewScreen(ReportsWorkerErrors, Screen):
             self.app.call_from_thread(self.show_warning, names)
 
     def show_warning(self, names: list[str]) -> None:
-        warning = self.query_one("#slip-warning", Static)
-        warning.update("The printed slip cannot show some letters of " + "; ".join(names)
-                       + " (they print as empty boxes): write " + ("that name" if len(names) == 1 else "those names")
-                       + " on the slip by hand.")
-        warning.display = True
+        self.query_one("#slip-warning", FieldError).show(
+            "The printed slip cannot show some letters of " + "; ".join(names) + " (they print as empty boxes): write "
+            + ("that name" if len(names) == 1 else "those names") + " on the slip by hand.")
 
     def action_print_slip(self) -> None:
         self.query_one("#print-outcome", Static).update("Printing the slip…")
