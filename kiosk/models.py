@@ -187,14 +187,32 @@ class Association(BaseModel):
 
 
 class RedemptionAttempt(BaseModel):
-    """Every try at redeeming, kept for the lock-out rule (S4)."""
+    """Every try at redeeming or at finding a verification question, kept for the guessing limits
+    (S4, S8). ``patient`` is the child the try named (by its PIN or its question), or null when it
+    named none; ``outcome`` says what went wrong (kiosk.portal's outcome words)."""
 
-    patient = pw.ForeignKeyField(Patient, backref="attempts", on_delete="CASCADE")
+    patient = pw.ForeignKeyField(Patient, backref="attempts", on_delete="CASCADE", null=True)
     at = pw.DateTimeField(default=utcnow)
     succeeded = pw.BooleanField()
+    terminal = pw.CharField(default="")
+    outcome = pw.CharField(default="")
 
     class Meta:
-        indexes = ((("patient", "at"), False),)
+        indexes = ((("patient", "at"), False), (("terminal", "at"), False), (("at",), False))
+
+
+class SignInAttempt(BaseModel):
+    """Every checked staff or parent sign-in, kept for the growing delay and the lock (S12).
+    ``who`` is a staff username or ``portal:`` and a parent's email; ``outcome`` is ok, wrong or
+    unlocked (an administrator cleared the failures)."""
+
+    who = pw.CharField()
+    terminal = pw.CharField(default="")
+    at = pw.DateTimeField(default=utcnow)
+    outcome = pw.CharField()
+
+    class Meta:
+        indexes = ((("who", "at"), False),)
 
 
 class OutboxMessage(BaseModel):
@@ -253,6 +271,7 @@ ALL_MODELS = [
     PortalAccount,
     Association,
     RedemptionAttempt,
+    SignInAttempt,
     OutboxMessage,
     AuditEvent,
     AuditHead,

@@ -12,7 +12,13 @@ from typing import Callable
 from kiosk.db import database, is_sqlite, write_transaction
 from kiosk.models import ALL_MODELS, AuditHead, SchemaMeta
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+
+
+def _migrator():
+    from playhouse.migrate import PostgresqlMigrator, SqliteMigrator
+
+    return SqliteMigrator(database.obj) if is_sqlite() else PostgresqlMigrator(database.obj)
 
 
 def add_column(model, name: str) -> None:
@@ -21,11 +27,10 @@ def add_column(model, name: str) -> None:
     The way to write a migration step: add the field to the model, bump SCHEMA_VERSION, and add
     a step that calls this (playhouse.migrate fills existing rows with the field's default).
     """
-    from playhouse.migrate import PostgresqlMigrator, SqliteMigrator, migrate
+    from playhouse.migrate import migrate
 
-    migrator = SqliteMigrator(database.obj) if is_sqlite() else PostgresqlMigrator(database.obj)
     field = model._meta.fields[name]
-    migrate(migrator.add_column(model._meta.table_name, field.column_name, field))
+    migrate(_migrator().add_column(model._meta.table_name, field.column_name, field))
 
 
 def _v2_practice_key_check() -> None:
@@ -36,10 +41,28 @@ def _v2_practice_key_check() -> None:
     add_column(Practice, "key_check")
 
 
+def _v3_guessing_limits() -> None:
+    """Version 3: redemption tries record the terminal and their outcome, and a try that named no
+    child is kept too (patient null), so failures count per terminal and across the practice
+    (S8); staff and parent sign-ins get their own table for the growing delay (S12). Older
+    attempt rows have no outcome, so the new rules do not count them."""
+    from playhouse.migrate import migrate
+
+    from kiosk.models import RedemptionAttempt, SignInAttempt
+
+    add_column(RedemptionAttempt, "terminal")
+    add_column(RedemptionAttempt, "outcome")
+    table = RedemptionAttempt._meta.table_name
+    migrate(_migrator().drop_not_null(table, "patient_id"))
+    for columns in (("terminal", "at"), ("at",)):
+        migrate(_migrator().add_index(table, columns, False))
+    database.create_tables([SignInAttempt], safe=True)
+
+
 # version N -> function that takes a database at N-1 to N. Add a step here with every change to
 # the models; tests/test_accept_foundation.py builds a version-1 database and checks that it comes
 # up to date with the same columns as a new one.
-MIGRATIONS: dict[int, Callable[[], None]] = {2: _v2_practice_key_check}
+MIGRATIONS: dict[int, Callable[[], None]] = {2: _v2_practice_key_check, 3: _v3_guessing_limits}
 
 
 class SchemaError(RuntimeError):

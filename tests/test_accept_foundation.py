@@ -43,9 +43,16 @@ def _issue_testkiddo(desk, **options):
 
 
 def _make_version_1(path: str) -> None:
-    """Turn a current database file back into what version 1 wrote (no practice.key_check)."""
+    """Turn a current database file back into what version 1 wrote (no practice.key_check, no
+    terminal and outcome on redemption attempts, which named a patient always, no sign_in_attempt)."""
     con = sqlite3.connect(path)
     con.execute("ALTER TABLE practice DROP COLUMN key_check")
+    con.execute("DROP TABLE sign_in_attempt")
+    con.execute("DROP TABLE redemption_attempt")
+    con.execute("CREATE TABLE redemption_attempt (id INTEGER NOT NULL PRIMARY KEY, patient_id INTEGER NOT NULL "
+                "REFERENCES patient (id) ON DELETE CASCADE, at DATETIME NOT NULL, succeeded INTEGER NOT NULL)")
+    con.execute("CREATE INDEX redemption_attempt_patient_id_at ON redemption_attempt (patient_id, at)")
+    con.execute("CREATE INDEX redemption_attempt_patient_id ON redemption_attempt (patient_id)")
     con.execute("UPDATE schema_meta SET version = 1")
     con.commit()
     con.close()
@@ -61,7 +68,7 @@ def test_a_version_1_database_is_migrated_in_place_and_its_pins_still_redeem(con
 
     open_store(config)  # the next release starts on the old file
 
-    assert ensure_schema() == SCHEMA_VERSION == 2
+    assert ensure_schema() == SCHEMA_VERSION == 3
     assert _columns() == fresh_columns and _indexes() == fresh_indexes  # same as a new database
     assert Practice.get().key_check  # the step filled the new column for the existing row
     rosemary = Patient.get(Patient.given_name == "Rosemary")
@@ -90,6 +97,8 @@ SCHEMA_2 = {
                          "expires_at", "id", "issued_at", "issued_by_id", "method", "patient_id", "pin_hash",
                          "print_slip", "question", "recipient_cell", "recipient_email", "recipient_id",
                          "redemptions", "second_parent", "send_to", "state"],
+    "redemption_attempt": ["at", "id", "outcome", "patient_id", "succeeded", "terminal"],
+    "sign_in_attempt": ["at", "id", "outcome", "terminal", "who"],
     "patient": ["chart_number", "created_at", "dob", "family_key", "family_name", "given_key", "given_name", "id",
                 "placeholder_name", "portal_status", "preferred_language", "sex", "updated_at"],
 }
@@ -100,7 +109,7 @@ def test_a_model_change_without_a_migration_is_caught(store):
     for table, expected in SCHEMA_2.items():
         assert columns[table] == expected, (
             f"{table} changed: add a step to kiosk.schema.MIGRATIONS and bump SCHEMA_VERSION")
-    assert SCHEMA_VERSION == 2 and sorted(__import__("kiosk.schema").schema.MIGRATIONS) == [2]
+    assert SCHEMA_VERSION == 3 and sorted(__import__("kiosk.schema").schema.MIGRATIONS) == [2, 3]
 
 
 # -- the PIN key: a missing or different key file must not silently break every PIN -----------------
