@@ -7,6 +7,7 @@ A bad value raises :class:`ConfigError` naming the key, so the CLI can print one
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -26,23 +27,29 @@ class ConfigError(ValueError):
         self.key = key
 
 
+def _within(low: float, high: float, default: float):
+    """A number setting and the range it must fall in (checked at load with the key named)."""
+    return field(default=default, metadata={"range": (low, high)})
+
+
 @dataclass(frozen=True)
 class PracticeConfig:
     name: str = "Sunny Hills Pediatrics"
     portal_url: str = "https://portal.example.org/register"
-    pin_lifetime_days: int = 30
-    idle_lock_minutes: float = 2.0
+    pin_lifetime_days: int = _within(1, 365, 30)
+    idle_lock_minutes: float = _within(0.25, 60, 2.0)
 
 
 @dataclass(frozen=True)
 class SmtpConfig:
     host: str = ""
-    port: int = 587
+    port: int = _within(1, 65535, 587)
     security: str = "starttls"  # none | starttls | ssl
     username: str = ""
     password: str = ""
     sender: str = "portal@example.org"
-    timeout_seconds: float = 20.0
+    # 0, a negative number or nan would leave a message claimed as "sending" and never answered
+    timeout_seconds: float = _within(1, 600, 20.0)
     ca_file: str = ""  # PEM file of certificates to trust for STARTTLS/SSL; empty: the system's trust store
 
 
@@ -57,6 +64,7 @@ class PrinterConfig:
 class Config:
     database: str = ""  # a file path or a database URL; empty means the platform data directory
     pin_key_file: str = ""  # key that makes PIN hashes irreversible without it
+    log_file: str = ""  # the error log (S9); empty means errors.log in the data directory
     training: bool = False
     practice: PracticeConfig = field(default_factory=PracticeConfig)
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
@@ -65,6 +73,11 @@ class Config:
     @property
     def data_dir(self) -> Path:
         return default_data_dir()
+
+    @property
+    def error_log(self) -> Path:
+        """Where unexpected errors are written (0600, secrets scrubbed: kiosk.errors.log_error)."""
+        return Path(self.log_file).expanduser() if self.log_file else self.data_dir / "errors.log"
 
     def with_database(self, database: str) -> "Config":
         return replace(self, database=database)
@@ -86,6 +99,7 @@ def default_config_path() -> Path:
 ENV_KEYS = {
     "KIOSK_DB": "database",
     "KIOSK_PIN_KEY_FILE": "pin_key_file",
+    "KIOSK_LOG_FILE": "log_file",
     "KIOSK_PRACTICE_NAME": "practice.name",
     "KIOSK_PORTAL_URL": "practice.portal_url",
     "KIOSK_PIN_LIFETIME_DAYS": "practice.pin_lifetime_days",
@@ -97,11 +111,13 @@ ENV_KEYS = {
     "KIOSK_SMTP_PASSWORD": "smtp.password",
     "KIOSK_SMTP_SENDER": "smtp.sender",
     "KIOSK_SMTP_CA_FILE": "smtp.ca_file",
+    "KIOSK_SMTP_TIMEOUT_SECONDS": "smtp.timeout_seconds",
     "KIOSK_PRINTER": "printer.name",
     "KIOSK_SLIP_LAYOUT": "printer.layout",
     "KIOSK_SLIP_DIR": "printer.output_dir",
 }
 
+_DATABASE_SCHEMES = {"postgres", "postgresql", "sqlite"}
 _SECTIONS = {"practice": PracticeConfig, "smtp": SmtpConfig, "printer": PrinterConfig}
 
 
@@ -162,27 +178,44 @@ def _build(cls, values: Mapping[str, Any], prefix: str):
 
 
 def _coerce(cls, key: str, value: Any, prefix: str) -> Any:
-    kind = {f.name: f.type for f in fields(cls)}[key]
-    name = prefix + key
+    """``value`` as the type the setting is declared with. A TOML file gives typed values, which
+    must be that type (``database = 5`` is refused, not made the file name "5"); the environment
+    gives text, which is converted. Numbers must be finite and within the declared range."""
+    spec = {f.name: f for f in fields(cls)}[key]
+    kind, name = spec.type, prefix + key
     if kind == "bool":
         if isinstance(value, bool):
             return value
-        text = str(value).strip().lower()
+        text = str(value).strip().lower() if isinstance(value, str) else None
         if text in {"1", "true", "yes", "on"}:
             return True
         if text in {"0", "false", "no", "off", ""}:
             return False
         raise ConfigError(name, f"must be true or false, not {value!r}")
     if kind in {"int", "float"}:
-        if isinstance(value, bool):
-            raise ConfigError(name, f"must be a number, not {value!r}")
-        try:
-            return int(str(value).strip()) if kind == "int" else float(str(value).strip())
-        except ValueError:
-            raise ConfigError(name, f"must be a {'whole ' if kind == 'int' else ''}number, not {value!r}") from None
-    if not isinstance(value, (str, int, float)):
-        raise ConfigError(name, f"must be text, not {value!r}")
-    return str(value).strip()
+        return _number(name, kind, value, spec.metadata.get("range"))
+    if not isinstance(value, str):
+        raise ConfigError(name, f"must be text (in quotes), not {value!r}")
+    text = value.strip()
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
+        raise ConfigError(name, "must not contain control characters (a line break, a tab, NUL)")
+    return text
+
+
+def _number(name: str, kind: str, value: Any, bounds: tuple[float, float] | None) -> int | float:
+    whole = kind == "int"
+    wanted = f"must be a {'whole ' if whole else ''}number"
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)) or (whole and isinstance(value, float)):
+        raise ConfigError(name, f"{wanted}, not {value!r}")
+    try:
+        number = (int if whole else float)(value.strip() if isinstance(value, str) else value)
+    except ValueError:
+        raise ConfigError(name, f"{wanted}, not {value!r}") from None
+    if not math.isfinite(number):
+        raise ConfigError(name, f"{wanted}, not {value!r}")
+    if bounds is not None and not bounds[0] <= number <= bounds[1]:
+        raise ConfigError(name, f"must be between {bounds[0]:g} and {bounds[1]:g}")
+    return number
 
 
 def _validate(config: Config) -> None:
@@ -192,20 +225,22 @@ def _validate(config: Config) -> None:
     url = urlparse(practice.portal_url)
     if url.scheme not in {"http", "https"} or not url.netloc:
         raise ConfigError("practice.portal_url", f"must be an http(s) URL, not {practice.portal_url!r}")
-    if not 1 <= practice.pin_lifetime_days <= 365:
-        raise ConfigError("practice.pin_lifetime_days", "must be between 1 and 365")
-    if not 0.25 <= practice.idle_lock_minutes <= 60:
-        raise ConfigError("practice.idle_lock_minutes", "must be between 0.25 and 60")
     if config.smtp.security not in {"none", "starttls", "ssl"}:
         raise ConfigError("smtp.security", f"must be none, starttls or ssl, not {config.smtp.security!r}")
-    if config.pin_key_file and Path(config.pin_key_file).expanduser().is_dir():
-        raise ConfigError("pin_key_file", f"{config.pin_key_file} is a folder; give the key file's path")
+    if config.database and "://" not in config.database and Path(config.database).expanduser().is_dir():
+        raise ConfigError("database", f"{config.database} is a folder; give the database file's path or a "
+                                      "postgresql:// URL")
+    if config.database and "://" in config.database and urlparse(config.database).scheme not in _DATABASE_SCHEMES:
+        raise ConfigError("database", f"must be a file path or a postgresql:// URL, not a "
+                                      f"{urlparse(config.database).scheme}:// URL")
+    for key, what in (("pin_key_file", "key file"), ("log_file", "error log")):
+        value = getattr(config, key)
+        if value and Path(value).expanduser().is_dir():
+            raise ConfigError(key, f"{value} is a folder; give the {what}'s path")
     if any(ch.isspace() or ch in "/@" for ch in config.smtp.host):
         raise ConfigError("smtp.host", f"must be a host name like smtp.example.org, not {config.smtp.host!r}")
     if not valid_email(config.smtp.sender):
         raise ConfigError("smtp.sender", f"must be an email address like portal@example.org, not {config.smtp.sender!r}")
-    if not 1 <= config.smtp.port <= 65535:
-        raise ConfigError("smtp.port", "must be between 1 and 65535")
     if config.smtp.ca_file and not Path(config.smtp.ca_file).expanduser().is_file():
         raise ConfigError("smtp.ca_file", f"{config.smtp.ca_file} is not a file (give a PEM certificate file, or "
                                           "leave it empty to trust the system's certificates)")

@@ -157,6 +157,8 @@ def test_a_missing_key_before_any_pin_is_made_again(config, store):
 
 BAD_VALUES = {
     "KIOSK_PIN_KEY_FILE": "/",
+    "KIOSK_LOG_FILE": "/",
+    "KIOSK_DB": "/",
     "KIOSK_PRACTICE_NAME": "  ",
     "KIOSK_PORTAL_URL": "portal.example.org",
     "KIOSK_PIN_LIFETIME_DAYS": "a month",
@@ -166,11 +168,12 @@ BAD_VALUES = {
     "KIOSK_SMTP_SECURITY": "tls",
     "KIOSK_SMTP_SENDER": "the front desk",
     "KIOSK_SMTP_CA_FILE": "/no/such/ca.pem",
+    "KIOSK_SMTP_TIMEOUT_SECONDS": "nan",
     "KIOSK_PRINTER": "Front Desk",
     "KIOSK_SLIP_LAYOUT": "legal",
     "KIOSK_SLIP_DIR": "/etc/hostname",
 }
-FREE_TEXT = {"KIOSK_DB", "KIOSK_SMTP_USERNAME", "KIOSK_SMTP_PASSWORD"}  # any text is a usable value
+FREE_TEXT = {"KIOSK_SMTP_USERNAME", "KIOSK_SMTP_PASSWORD"}  # any text (without control characters) is usable
 
 
 def test_every_setting_is_either_checked_or_free_text():
