@@ -1,23 +1,36 @@
-"""The audit trail (S5): append-only, each event chained to the one before by a SHA-256 hash.
+"""The audit trail (S5, S10): append-only, each event chained to the one before by a keyed hash.
 
 Writers first bump the single :class:`AuditHead` row, which takes a row lock on PostgreSQL (and
 the write lock on SQLite), so events from several desks get gap-free sequence numbers and a
-single chain. ``verify_chain`` recomputes the chain and names the first row that does not fit:
-an edited row (its hash is wrong), an inserted or deleted row (the sequence or the link breaks).
+single chain. Each hash is an HMAC under the practice's key file (kiosk.security, purpose
+"audit chain"), which is not in the database: someone who can write the database can edit or
+delete rows but cannot recompute the chain over them. Events written before the chain was keyed
+(schema version 3) keep their plain SHA-256 hashes and are checked as such.
+
+``verify_chain`` reads one snapshot, recomputes the chain and names the first row that does not
+fit: an edited row (its hash is wrong), an inserted or deleted row (the sequence or the link
+breaks). The chain's end is also written outside the database, as anchor lines in a file the
+practice backs up (``kiosk audit anchor``): cutting the tail off, with or without fixing the head
+row, or deleting everything is found against the last anchor.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import json
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO, Any
 
-from kiosk.db import write_transaction
+from kiosk import security
+from kiosk.db import read_snapshot, write_transaction
 from kiosk.models import AuditEvent, AuditHead, utcnow
 
 GENESIS = "0" * 64
+CHAIN_PURPOSE, ANCHOR_PURPOSE = "audit chain", "audit anchor"
 
 # Actions recorded; one word per idea, as the front desk would say it.
 SIGN_IN, SIGN_IN_FAILED, SIGN_OUT = "sign-in", "sign-in failed", "sign-out"
@@ -28,15 +41,29 @@ REDEEM, REDEEM_FAILED, LOCK_OUT = "redeem", "redeem failed", "lock-out"
 NAME_FIX, VIEW, UNLOCK, LOCK = "name fix", "view", "unlock", "lock"
 STAFF_ADD, STAFF_LINK, IMPORT = "staff add", "staff link", "import"
 PORTAL_SIGN_IN, PORTAL_SIGN_IN_FAILED, SIGN_IN_PAUSED = "portal sign-in", "portal sign-in failed", "sign-in paused"
+HEAD_REBUILT = "audit head rebuilt"
 
 
-def _row_hash(prev_hash: str, seq: int, at: dt.datetime, action: str, staff: str,
-              patient_id: int | None, chart_number: str, detail: str) -> str:
-    payload = json.dumps(
+def _payload(prev_hash: str, seq: int, at: dt.datetime, action: str, staff: str,
+             patient_id: int | None, chart_number: str, detail: str) -> str:
+    return json.dumps(
         [prev_hash, seq, at.isoformat(timespec="microseconds"), action, staff, patient_id, chart_number, detail],
         ensure_ascii=False, separators=(",", ":"),
     )
+
+
+def _event_payload(event: AuditEvent) -> str:
+    return _payload(event.prev_hash, event.seq, event.at, event.action, event.staff, event.patient_id,
+                    event.chart_number, event.detail)
+
+
+def _plain_hash(payload: str) -> str:
+    """How events were chained before S10: anyone could recompute it."""
     return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _keyed_hash(payload: str, key: security.SecretKey | None = None) -> str:
+    return (key or security.current_key()).digest(CHAIN_PURPOSE, payload)
 
 
 def record(action: str, *, staff: str = "", patient=None, detail: dict[str, Any] | None = None,
@@ -47,15 +74,43 @@ def record(action: str, *, staff: str = "", patient=None, detail: dict[str, Any]
     chart = getattr(patient, "chart_number", "") or ""
     body = json.dumps(detail or {}, sort_keys=True, ensure_ascii=False, default=str)
     with write_transaction():
+        return _append(action, staff, patient_id, chart, body, at)
+
+
+def _append(action: str, staff: str, patient_id: int | None, chart: str, body: str,
+            at: dt.datetime) -> AuditEvent:
+    if not AuditHead.update(seq=AuditHead.seq + 1).execute():
+        _rebuild_head(at)  # S10: a deleted head row must not stop every audited action
         AuditHead.update(seq=AuditHead.seq + 1).execute()
-        head = AuditHead.get()
-        digest = _row_hash(head.last_hash, head.seq, at, action, staff, patient_id, chart, body)
-        event = AuditEvent.create(
-            seq=head.seq, at=at, action=action, staff=staff, patient_id=patient_id,
-            chart_number=chart, detail=body, prev_hash=head.last_hash, hash=digest,
-        )
-        AuditHead.update(last_hash=digest).execute()
+    head = AuditHead.get()
+    digest = _keyed_hash(_payload(head.last_hash, head.seq, at, action, staff, patient_id, chart, body))
+    event = AuditEvent.create(
+        seq=head.seq, at=at, action=action, staff=staff, patient_id=patient_id,
+        chart_number=chart, detail=body, prev_hash=head.last_hash, hash=digest,
+    )
+    AuditHead.update(last_hash=digest).execute()
     return event
+
+
+def _rebuild_head(at: dt.datetime) -> None:
+    """Make the head row again from the last event, and say so in the trail itself. Two desks doing
+    this at once insert one row (the same id; the second insert is ignored)."""
+    last = AuditEvent.select().order_by(AuditEvent.seq.desc()).first()
+    seq, last_hash = (last.seq, last.hash) if last else (0, GENESIS)
+    inserted = (AuditHead.insert(id=1, seq=seq, last_hash=last_hash, keyed_from=_first_keyed_seq())
+                .on_conflict_ignore().as_rowcount().execute())
+    if inserted:
+        _append(HEAD_REBUILT, "", None, "", json.dumps({"last_event": seq}), at)
+
+
+def _first_keyed_seq(key: security.SecretKey | None = None) -> int:
+    """Where the keyed part of the chain begins, read from the events themselves (plain ones come first)."""
+    last = 0
+    for event in AuditEvent.select().order_by(AuditEvent.seq).iterator():
+        if hmac.compare_digest(event.hash, _keyed_hash(_event_payload(event), key)):
+            return event.seq
+        last = event.seq
+    return last + 1
 
 
 def failures_since_success(who: str, failed: str, succeeded: str, since: dt.datetime) -> int:
@@ -75,12 +130,70 @@ class ChainProblem:
     reason: str
 
     def __str__(self) -> str:
-        return f"event {self.seq}: {self.reason}"
+        return f"event {self.seq}: {self.reason}" if self.seq else self.reason
 
 
-def verify_chain() -> list[ChainProblem]:
-    """Every place the chain does not hold; empty when the trail is intact."""
+@dataclass(frozen=True)
+class Anchor:
+    """One line of the anchor file: at ``at`` the chain ended at event ``seq`` with this keyed hash."""
+
+    at: str
+    seq: int
+    mac: str
+    line: str
+
+    def __str__(self) -> str:
+        return self.line
+
+
+def _anchor_mac(seq: int, event_hash: str, key: security.SecretKey | None = None) -> str:
+    return (key or security.current_key()).digest(ANCHOR_PURPOSE, f"{seq}:{event_hash}")
+
+
+def read_anchors(path: Path) -> tuple[list[Anchor], list[ChainProblem]]:
+    """The anchor lines in ``path`` (none if it does not exist), and any line that is not one."""
+    anchors: list[Anchor] = []
     problems: list[ChainProblem] = []
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return [], []
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        fields = dict(part.split("=", 1) for part in line.split()[1:] if "=" in part)
+        try:
+            anchors.append(Anchor(line.split()[0], int(fields["seq"]), fields["hash"], line))
+        except (KeyError, ValueError):
+            problems.append(ChainProblem(0, f"anchor file {path} line {number} is not an anchor line "
+                                            "(edited?)"))
+    return anchors, problems
+
+
+def verify_chain(anchor_file: Path | None = None) -> list[ChainProblem]:
+    """Every place the chain does not hold; empty when the trail is intact.
+
+    Reads one snapshot (S10), so desks writing meanwhile never look like a cut-off tail. With
+    ``anchor_file``, every anchor in it must still be in the chain, unchanged.
+    """
+    with read_snapshot():
+        return _verify(anchor_file)
+
+
+def _verify(anchor_file: Path | None) -> list[ChainProblem]:
+    key = security.current_key()
+    problems: list[ChainProblem] = []
+    anchors: list[Anchor] = []
+    if anchor_file is not None:
+        anchors, problems = read_anchors(anchor_file)
+    anchored = {mark.seq for mark in anchors}
+    head = AuditHead.select().first()
+    if head is None:
+        problems.append(ChainProblem(0, "the audit trail's head row is missing (deleted?); the next audited "
+                                        "action rebuilds it from the events"))
+    keyed_from = head.keyed_from if head is not None else _first_keyed_seq(key)
+    hashes: dict[int, str] = {0: GENESIS}
     expected_seq, prev = 1, GENESIS
     for event in AuditEvent.select().order_by(AuditEvent.seq).iterator():
         if event.seq != expected_seq:
@@ -90,17 +203,64 @@ def verify_chain() -> list[ChainProblem]:
                 problems.append(ChainProblem(event.seq, "out of order (inserted?)"))
         if event.prev_hash != prev:
             problems.append(ChainProblem(event.seq, "does not link to the event before it (inserted or deleted?)"))
-        actual = _row_hash(event.prev_hash, event.seq, event.at, event.action, event.staff,
-                           event.patient_id, event.chart_number, event.detail)
-        if actual != event.hash:
-            problems.append(ChainProblem(event.seq, "contents changed since it was written (edited?)"))
+        payload = _event_payload(event)
+        if event.seq >= keyed_from:
+            intact = hmac.compare_digest(event.hash, _keyed_hash(payload, key))
+        else:
+            intact = event.hash == _plain_hash(payload)
+        if not intact:
+            problems.append(ChainProblem(event.seq, "contents changed since it was written (edited, or "
+                                                    "rewritten without the key?)"))
+        if event.seq in anchored:
+            hashes[event.seq] = event.hash
         expected_seq, prev = event.seq + 1, event.hash
-    head = AuditHead.select().first()
-    if head is not None and head.seq != expected_seq - 1:
-        problems.append(ChainProblem(head.seq, f"last event is {expected_seq - 1}, the trail says {head.seq} (deleted at the end?)"))
+    last = expected_seq - 1
+    if head is not None and head.seq != last:
+        problems.append(ChainProblem(head.seq, f"last event is {last}, the trail says {head.seq} "
+                                               "(deleted at the end?)"))
     elif head is not None and head.last_hash != prev:
         problems.append(ChainProblem(head.seq, "last event does not match the trail's head (edited or deleted at the end?)"))
+    for mark in anchors:
+        if mark.seq > last:
+            problems.append(ChainProblem(mark.seq, f"anchored on {mark.at} but the trail now ends at event "
+                                                   f"{last} (events deleted at the end, or the whole trail?)"))
+        elif mark.seq not in hashes:
+            problems.append(ChainProblem(mark.seq, f"anchored on {mark.at} but missing now (deleted?)"))
+        elif not hmac.compare_digest(mark.mac, _anchor_mac(mark.seq, hashes[mark.seq], key)):
+            problems.append(ChainProblem(mark.seq, f"not the event anchored on {mark.at} (the trail was "
+                                                   "rewritten, or the anchor line was not made with this "
+                                                   "key)"))
     return problems
+
+
+def last_anchor(anchor_file: Path) -> Anchor | None:
+    anchors, _ = read_anchors(anchor_file)
+    return anchors[-1] if anchors else None
+
+
+def anchor(anchor_file: Path, *, now: dt.datetime | None = None) -> tuple[Anchor | None, list[ChainProblem]]:
+    """Append where the chain ends now to ``anchor_file`` (made 0600) and return the new anchor.
+
+    The trail is verified first (against the earlier anchors too): a tampered trail is not anchored,
+    its problems are returned instead.
+    """
+    now = (now or utcnow()).replace(tzinfo=None)
+    with read_snapshot():
+        problems = _verify(anchor_file)
+        last = AuditEvent.select().order_by(AuditEvent.seq.desc()).first()
+    if problems:
+        return None, problems
+    seq, event_hash = (last.seq, last.hash) if last else (0, GENESIS)
+    line = f"{now:%Y-%m-%dT%H:%M:%SZ} seq={seq} hash={_anchor_mac(seq, event_hash)}"
+    anchor_file.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(anchor_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        os.fchmod(fd, 0o600)  # readable by kiosk only, like the key file (S11)
+        os.write(fd, (line + "\n").encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return Anchor(f"{now:%Y-%m-%dT%H:%M:%SZ}", seq, line.rsplit("=", 1)[1], line), []
 
 
 def export_csv(out: IO[str], since: dt.date | None = None) -> int:

@@ -50,9 +50,12 @@ def _staff_arguments(staff: argparse.ArgumentParser) -> None:
 
 
 def _audit_arguments(aud: argparse.ArgumentParser) -> None:
-    aud_sub = aud.add_subparsers(dest="audit_command", metavar="{verify,export}", required=True,
+    aud_sub = aud.add_subparsers(dest="audit_command", metavar="{verify,anchor,export}", required=True,
                                  parser_class=_Parser)
-    aud_sub.add_parser("verify", help="check the hash chain; name any edited, inserted or deleted event")
+    aud_sub.add_parser("verify", help="check the hash chain and its anchors; name any edited, inserted or "
+                                      "deleted event")
+    aud_sub.add_parser("anchor", help="append where the chain ends now to the anchor file (run daily, "
+                                      "back the file up) and print the line")
     export = aud_sub.add_parser("export", help="write the audit trail as CSV")
     export.add_argument("--since", metavar="YYYY-MM-DD")
     export.add_argument("--out", metavar="FILE", help="default: standard output")
@@ -201,15 +204,30 @@ def cmd_staff(args) -> int:
 
 def cmd_audit(args) -> int:
     from kiosk import audit
+    from kiosk.store import anchor_file
 
-    open_configured(args)
-    if args.audit_command == "verify":
-        problems = audit.verify_chain()
+    config = open_configured(args)
+    anchors = anchor_file(config)
+    if args.audit_command in ("verify", "anchor"):
+        if args.audit_command == "anchor":
+            made, problems = audit.anchor(anchors)
+        else:
+            made, problems = None, audit.verify_chain(anchors)
         for problem in problems:
             print(problem)
         if problems:
+            if args.audit_command == "anchor":
+                print(f"Not anchored: the trail does not verify (nothing written to {anchors}).",
+                      file=sys.stderr)
             return EXIT_ERROR
-        print("Audit trail intact.")
+        if made is not None:
+            print(made)
+            print(f"Appended to {anchors}: keep it with your backups.", file=sys.stderr)
+            return 0
+        last = audit.last_anchor(anchors)
+        print("Audit trail intact" + (f", up to the anchor of {last.at} (event {last.seq})." if last else
+                                      "; not anchored yet: run kiosk audit anchor daily (it writes "
+                                      f"{anchors})."))
         return 0
     since = None
     if args.since:

@@ -65,6 +65,7 @@ class Config:
     database: str = ""  # a file path or a database URL; empty means the platform data directory
     pin_key_file: str = ""  # key that makes PIN hashes irreversible without it
     log_file: str = ""  # the error log (S9); empty means errors.log in the data directory
+    audit_anchor_file: str = ""  # where `kiosk audit anchor` appends (S10); empty: beside the database
     training: bool = False
     practice: PracticeConfig = field(default_factory=PracticeConfig)
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
@@ -100,6 +101,7 @@ ENV_KEYS = {
     "KIOSK_DB": "database",
     "KIOSK_PIN_KEY_FILE": "pin_key_file",
     "KIOSK_LOG_FILE": "log_file",
+    "KIOSK_AUDIT_ANCHOR_FILE": "audit_anchor_file",
     "KIOSK_PRACTICE_NAME": "practice.name",
     "KIOSK_PORTAL_URL": "practice.portal_url",
     "KIOSK_PIN_LIFETIME_DAYS": "practice.pin_lifetime_days",
@@ -233,7 +235,8 @@ def _validate(config: Config) -> None:
     if config.database and "://" in config.database and urlparse(config.database).scheme not in _DATABASE_SCHEMES:
         raise ConfigError("database", f"must be a file path or a postgresql:// URL, not a "
                                       f"{urlparse(config.database).scheme}:// URL")
-    for key, what in (("pin_key_file", "key file"), ("log_file", "error log")):
+    for key, what in (("pin_key_file", "key file"), ("log_file", "error log"),
+                      ("audit_anchor_file", "anchor file")):
         value = getattr(config, key)
         if value and Path(value).expanduser().is_dir():
             raise ConfigError(key, f"{value} is a folder; give the {what}'s path")

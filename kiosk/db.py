@@ -119,6 +119,25 @@ def is_sqlite() -> bool:
 
 
 @contextmanager
+def read_snapshot():
+    """One consistent view of the database for a long read that must not see desks' writes land
+    half-way through it (S10: ``kiosk audit verify``). Joins the caller's transaction if there is one.
+
+    SQLite: a deferred transaction (WAL gives it the snapshot of its first read and takes no write
+    lock, so desks keep writing). PostgreSQL: REPEATABLE READ, READ ONLY.
+    """
+    if database.in_transaction():
+        yield
+        return
+    if is_sqlite():
+        txn = database.atomic(lock_type="DEFERRED")
+    else:
+        txn = database.atomic(isolation_level="REPEATABLE READ READ ONLY")
+    with txn:
+        yield
+
+
+@contextmanager
 def write_transaction():
     """One action, one transaction: all of it lands or none of it does.
 

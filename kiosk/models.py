@@ -257,6 +257,7 @@ class AuditHead(BaseModel):
 
     seq = pw.IntegerField(default=0)
     last_hash = pw.CharField(default="0" * 64)
+    keyed_from = pw.IntegerField(default=1)  # first event with a keyed hash (S10); those before: plain SHA-256
 
 
 ALL_MODELS = [

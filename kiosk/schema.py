@@ -12,7 +12,7 @@ from typing import Callable
 from kiosk.db import database, is_sqlite, write_transaction
 from kiosk.models import ALL_MODELS, AuditHead, SchemaMeta
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 def _migrator():
@@ -59,10 +59,19 @@ def _v3_guessing_limits() -> None:
     database.create_tables([SignInAttempt], safe=True)
 
 
+def _v4_keyed_audit_chain() -> None:
+    """Version 4: audit events are chained with a keyed hash from here on (S10). The events already
+    written keep their plain SHA-256 hashes and are still checked as such: the head remembers where
+    the keyed part begins."""
+    add_column(AuditHead, "keyed_from")
+    AuditHead.update(keyed_from=AuditHead.seq + 1).execute()
+
+
 # version N -> function that takes a database at N-1 to N. Add a step here with every change to
 # the models; tests/test_accept_foundation.py builds a version-1 database and checks that it comes
 # up to date with the same columns as a new one.
-MIGRATIONS: dict[int, Callable[[], None]] = {2: _v2_practice_key_check, 3: _v3_guessing_limits}
+MIGRATIONS: dict[int, Callable[[], None]] = {2: _v2_practice_key_check, 3: _v3_guessing_limits,
+                                              4: _v4_keyed_audit_chain}
 
 
 class SchemaError(RuntimeError):

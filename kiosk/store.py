@@ -38,6 +38,17 @@ def key_file(config: Config, target: str) -> Path:
     return path
 
 
+def anchor_file(config: Config) -> Path:
+    """Where the audit chain is anchored (S10): the configured file, else beside the database (for
+    PostgreSQL, beside its key file). A file the practice backs up with the database and key."""
+    if config.audit_anchor_file:
+        return Path(config.audit_anchor_file).expanduser()
+    target = database_target(config)
+    if is_url(target) and not target.startswith("sqlite:///"):
+        return key_file(config, target).with_name("kiosk-audit.anchor")
+    return Path(target.removeprefix("sqlite:///") + ".anchor").expanduser()
+
+
 def open_store(config: Config, *, create_key: bool = True) -> PracticeSettings:
     """Open (creating or migrating) the database, load the PIN key, make sure settings exist."""
     target = database_target(config)

@@ -44,9 +44,11 @@ def _issue_testkiddo(desk, **options):
 
 def _make_version_1(path: str) -> None:
     """Turn a current database file back into what version 1 wrote (no practice.key_check, no
-    terminal and outcome on redemption attempts, which named a patient always, no sign_in_attempt)."""
+    terminal and outcome on redemption attempts, which named a patient always, no sign_in_attempt,
+    no audit_head.keyed_from)."""
     con = sqlite3.connect(path)
     con.execute("ALTER TABLE practice DROP COLUMN key_check")
+    con.execute("ALTER TABLE audit_head DROP COLUMN keyed_from")
     con.execute("DROP TABLE sign_in_attempt")
     con.execute("DROP TABLE redemption_attempt")
     con.execute("CREATE TABLE redemption_attempt (id INTEGER NOT NULL PRIMARY KEY, patient_id INTEGER NOT NULL "
@@ -68,7 +70,7 @@ def test_a_version_1_database_is_migrated_in_place_and_its_pins_still_redeem(con
 
     open_store(config)  # the next release starts on the old file
 
-    assert ensure_schema() == SCHEMA_VERSION == 3
+    assert ensure_schema() == SCHEMA_VERSION == 4
     assert _columns() == fresh_columns and _indexes() == fresh_indexes  # same as a new database
     assert Practice.get().key_check  # the step filled the new column for the existing row
     rosemary = Patient.get(Patient.given_name == "Rosemary")
@@ -80,7 +82,7 @@ def test_a_version_1_database_is_migrated_in_place_and_its_pins_still_redeem(con
 
 def test_a_desk_that_finds_the_migration_already_done_under_the_lock_skips_it(store, monkeypatch):
     """Two desks start the new release at once: the second sees version 1 before it takes the write
-    lock and version 2 after; it must not run the ALTER TABLE a second time."""
+    lock and the new version after; it must not run the ALTER TABLE a second time."""
     from kiosk import schema
 
     monkeypatch.setattr(schema, "current_version", lambda: SCHEMA_VERSION - 1)
@@ -90,7 +92,8 @@ def test_a_desk_that_finds_the_migration_already_done_under_the_lock_skips_it(st
 
 # The columns of every table at SCHEMA_VERSION. A change to the models must come with a migration
 # step (kiosk.schema.MIGRATIONS, usually kiosk.schema.add_column) and a new version; then update this.
-SCHEMA_2 = {
+SCHEMA_4 = {
+    "audit_head": ["id", "keyed_from", "last_hash", "seq"],
     "practice": ["id", "idle_lock_minutes", "key_check", "name", "parents_per_pin", "pin_lifetime_days",
                  "portal_url"],
     "registration_pin": ["access", "answer_hash", "batch", "carrier", "delivery", "ended_at", "ended_reason",
@@ -106,10 +109,10 @@ SCHEMA_2 = {
 
 def test_a_model_change_without_a_migration_is_caught(store):
     columns = _columns()
-    for table, expected in SCHEMA_2.items():
+    for table, expected in SCHEMA_4.items():
         assert columns[table] == expected, (
             f"{table} changed: add a step to kiosk.schema.MIGRATIONS and bump SCHEMA_VERSION")
-    assert SCHEMA_VERSION == 3 and sorted(__import__("kiosk.schema").schema.MIGRATIONS) == [2, 3]
+    assert SCHEMA_VERSION == 4 and sorted(__import__("kiosk.schema").schema.MIGRATIONS) == [2, 3, 4]
 
 
 # -- the PIN key: a missing or different key file must not silently break every PIN -----------------
@@ -159,6 +162,7 @@ BAD_VALUES = {
     "KIOSK_PIN_KEY_FILE": "/",
     "KIOSK_LOG_FILE": "/",
     "KIOSK_DB": "/",
+    "KIOSK_AUDIT_ANCHOR_FILE": "/",
     "KIOSK_PRACTICE_NAME": "  ",
     "KIOSK_PORTAL_URL": "portal.example.org",
     "KIOSK_PIN_LIFETIME_DAYS": "a month",

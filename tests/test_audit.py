@@ -1,12 +1,20 @@
-"""The audit trail (S5): append-only, hash-chained, verifiable, exportable."""
+"""The audit trail (S5, S10): append-only, chained with a keyed hash, verified from one snapshot and
+against anchors kept outside the database, exportable."""
 
 import csv
 import datetime as dt
+import hashlib
 import io
+import json
+import os
+import secrets
+import threading
 
-from kiosk import audit
+import pytest
+
+from kiosk import audit, security
 from kiosk.db import database
-from kiosk.models import AuditEvent
+from kiosk.models import AuditEvent, AuditHead
 
 
 def _trail(n=5):
@@ -67,3 +75,209 @@ def test_s5_opening_a_patient_account_is_recorded(training):
     patient_account(rosemary.id, viewed_by="maria")
     views = [(e.staff, e.patient_id) for e in AuditEvent.select().where(AuditEvent.action == audit.VIEW)]
     assert views == [("maria", rosemary.id)]
+
+
+# -- S10: keyed chain, one snapshot, anchored outside the database ----------------------------------
+# Each tamper below is done the way someone with write access to the database (but not to the key
+# file) would do it, straight in SQL.
+
+@pytest.fixture
+def anchors(tmp_path):
+    return tmp_path / "kiosk.anchor"
+
+
+def _payload(row, prev_hash):
+    fields = [prev_hash, row.seq, row.at.isoformat(timespec="microseconds"), row.action, row.staff,
+              row.patient_id, row.chart_number, row.detail]
+    return json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
+
+
+def _rewrite(hasher, edit=None):
+    """Edit a row and recompute every hash after it, and the head, with ``hasher(payload)``."""
+    prev = audit.GENESIS
+    for row in AuditEvent.select().order_by(AuditEvent.seq):
+        if edit:
+            edit(row)
+        row.prev_hash = prev
+        row.hash = prev = hasher(_payload(row, prev))
+        row.save()
+    last = AuditEvent.select().order_by(AuditEvent.seq.desc()).first()
+    AuditHead.update(seq=last.seq if last else 0, last_hash=prev).execute()
+
+
+def _plain(payload):
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _mallory(row):
+    if row.seq == 2:
+        row.staff = "mallory"
+
+
+def test_s10_chain_is_keyed_not_plain_sha256(store):
+    _trail(2)
+    first = AuditEvent.get(AuditEvent.seq == 1)
+    assert first.hash != _plain(_payload(first, audit.GENESIS))
+    assert first.hash == security.current_key().digest(audit.CHAIN_PURPOSE, _payload(first, audit.GENESIS))
+
+
+def test_s10_edit_with_recomputed_plain_hashes_is_found(store):
+    _trail()
+    _rewrite(_plain, _mallory)
+    problems = audit.verify_chain()
+    assert problems and problems[0].seq == 1 and "edited" in problems[0].reason
+
+
+def test_s10_rewrite_with_hashes_keyed_by_another_key_is_found(store):
+    _trail()
+    other = security.SecretKey(secrets.token_bytes(32))
+    _rewrite(lambda payload: other.digest(audit.CHAIN_PURPOSE, payload), _mallory)
+    assert {p.seq for p in audit.verify_chain()} == {1, 2, 3, 4, 5}
+
+
+def test_s10_reordered_rows_are_found(store):
+    _trail()
+    database.execute_sql("UPDATE audit_event SET seq = 100 WHERE seq = 2")
+    database.execute_sql("UPDATE audit_event SET seq = 2 WHERE seq = 3")
+    database.execute_sql("UPDATE audit_event SET seq = 3 WHERE seq = 100")
+    problems = audit.verify_chain()
+    assert {p.seq for p in problems} >= {2, 3}
+
+
+def test_s10_truncation_without_fixing_the_head_is_found(store, anchors):
+    _trail()
+    database.execute_sql("DELETE FROM audit_event WHERE seq >= 4")
+    assert any("deleted at the end" in p.reason for p in audit.verify_chain(anchors))
+
+
+def test_s10_truncation_with_the_head_fixed_is_found_against_the_anchor(store, anchors):
+    _trail()
+    made, problems = audit.anchor(anchors)
+    assert problems == [] and made.seq == 5
+    third = AuditEvent.get(AuditEvent.seq == 3)
+    database.execute_sql("DELETE FROM audit_event WHERE seq >= 4")
+    AuditHead.update(seq=3, last_hash=third.hash).execute()
+    assert audit.verify_chain() == []  # the database alone cannot tell: the anchor outside it can
+    problems = audit.verify_chain(anchors)
+    assert [p.seq for p in problems] == [5] and "now ends at event 3" in problems[0].reason
+
+
+def test_s10_deleting_everything_and_resetting_the_head_is_found_against_the_anchor(store, anchors):
+    _trail()
+    audit.anchor(anchors)
+    database.execute_sql("DELETE FROM audit_event")
+    AuditHead.update(seq=0, last_hash=audit.GENESIS).execute()
+    problems = audit.verify_chain(anchors)
+    assert problems and "now ends at event 0" in problems[0].reason
+
+
+def test_s10_deleting_everything_without_touching_the_head_is_found(store):
+    _trail()
+    database.execute_sql("DELETE FROM audit_event")
+    assert any("deleted at the end" in p.reason for p in audit.verify_chain())
+
+
+def test_s10_rewrite_as_plain_legacy_events_is_found_against_the_anchor(store, anchors):
+    """Moving where the keyed part begins past the end and recomputing every hash as plain SHA-256
+    fools the database alone; the anchor's keyed hash no longer matches."""
+    _trail()
+    audit.anchor(anchors)
+    _rewrite(_plain, _mallory)
+    AuditHead.update(keyed_from=100).execute()
+    assert audit.verify_chain() == []
+    problems = audit.verify_chain(anchors)
+    assert [p.seq for p in problems] == [5] and "rewritten" in problems[0].reason
+
+
+def test_s10_a_forged_or_damaged_anchor_line_is_found(store, anchors):
+    _trail()
+    audit.anchor(anchors)
+    with anchors.open("a") as out:
+        out.write(f"2026-12-01T00:00:00Z seq=5 hash={'0' * 64}\nnot an anchor\n")
+    reasons = [p.reason for p in audit.verify_chain(anchors)]
+    assert len(reasons) == 2 and any("not an anchor line" in r for r in reasons)
+    assert any("not made with this key" in r for r in reasons)
+
+
+def test_s10_anchor_appends_a_private_line_and_refuses_a_tampered_trail(store, anchors):
+    _trail(3)
+    first, _ = audit.anchor(anchors)
+    audit.record(audit.VIEW, staff="maria")
+    second, _ = audit.anchor(anchors)
+    assert (first.seq, second.seq) == (3, 4) and os.stat(anchors).st_mode & 0o777 == 0o600
+    assert anchors.read_text().splitlines() == [first.line, second.line]
+    assert audit.last_anchor(anchors) == second
+    database.execute_sql("UPDATE audit_event SET staff = 'mallory' WHERE seq = 2")
+    made, problems = audit.anchor(anchors)
+    assert made is None and problems and len(anchors.read_text().splitlines()) == 2
+
+
+def test_s10_a_deleted_head_row_is_reported_then_rebuilt_by_the_next_write(store):
+    _trail(3)
+    database.execute_sql("DELETE FROM audit_head")
+    problems = audit.verify_chain()
+    assert [p.seq for p in problems] == [0] and "head row is missing" in str(problems[0])
+    audit.record(audit.VIEW, staff="maria")  # not a crash of every audited action
+    actions = [e.action for e in AuditEvent.select().order_by(AuditEvent.seq)]
+    assert actions[3:] == [audit.HEAD_REBUILT, audit.VIEW]
+    assert AuditHead.select().count() == 1 and audit.verify_chain() == []
+
+
+def _desk_writes_during(monkeypatch, written):
+    """Make another desk (thread, own connection) append an event just as verify starts reading the
+    events, after it has read the head row."""
+
+    def desk():
+        database.connect(reuse_if_open=True)
+        try:
+            written.append(audit.record(audit.VIEW, staff="devon"))
+        finally:
+            database.close()
+
+    class EventsWhileADeskWrites:
+        def __getattr__(self, name):
+            return getattr(AuditEvent, name)
+
+        def select(self, *fields):
+            if not written:
+                thread = threading.Thread(target=desk)
+                thread.start()
+                thread.join(timeout=30)
+            return AuditEvent.select(*fields)
+
+    monkeypatch.setattr(audit, "AuditEvent", EventsWhileADeskWrites())
+
+
+def test_s10_verify_reads_one_snapshot_while_a_desk_writes(store, monkeypatch):
+    """A desk appending while verify runs is not a cut-off tail (no false alarm)."""
+    _trail(3)
+    written = []
+    _desk_writes_during(monkeypatch, written)
+    assert audit.verify_chain() == []
+    monkeypatch.undo()
+    assert written and audit.verify_chain() == [] and AuditEvent.select().count() == 4
+
+
+def test_s10_events_written_before_the_chain_was_keyed_still_verify(config, store):
+    """A database from before S10: its plain-hashed events are checked as plain, new ones keyed, and
+    an edit of an old one is still found."""
+    import sqlite3
+
+    from kiosk.db import close_database
+    from kiosk.schema import SCHEMA_VERSION
+    from kiosk.store import open_store
+
+    _trail(3)
+    _rewrite(_plain)
+    close_database()
+    con = sqlite3.connect(config.database)
+    con.execute("ALTER TABLE audit_head DROP COLUMN keyed_from")
+    con.execute("UPDATE schema_meta SET version = 3")
+    con.commit()
+    con.close()
+    open_store(config)
+    assert SCHEMA_VERSION == 4 and AuditHead.get().keyed_from == 4
+    audit.record(audit.VIEW, staff="maria")
+    assert audit.verify_chain() == []
+    database.execute_sql("UPDATE audit_event SET staff = 'mallory' WHERE seq = 2")
+    assert [p.seq for p in audit.verify_chain()] == [2]

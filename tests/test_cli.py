@@ -109,3 +109,31 @@ def test_starting_on_a_database_without_staff_says_what_to_do(db):
     result = run("--db", db)
     assert result.returncode == 2 and "no staff yet: run kiosk init" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_s10_audit_anchor_prints_the_line_and_verify_checks_against_it(db):
+    """kiosk audit anchor writes beside the database (0600); cutting the tail off and fixing the head
+    row is then found by kiosk audit verify."""
+    import os
+    import sqlite3
+    from pathlib import Path
+
+    run("--db", db, "init", "--admin", "maria", "--name", "Maria", "--password-stdin", stdin="correct horse\n")
+    run("--db", db, "staff", "add", "devon", "--name", "Devon Shaw", "--password-stdin", stdin="training12\n")
+    before = run("--db", db, "audit", "verify")
+    assert before.returncode == 0 and "not anchored yet" in before.stdout
+    anchored = run("--db", db, "audit", "anchor")
+    assert anchored.returncode == 0 and anchored.stdout[:2] == "20" and " seq=2 " in anchored.stdout
+    assert os.stat(db + ".anchor").st_mode & 0o777 == 0o600
+    assert Path(db + ".anchor").read_text() == anchored.stdout
+    after = run("--db", db, "audit", "verify")
+    assert after.returncode == 0 and "up to the anchor of" in after.stdout
+    con = sqlite3.connect(db)
+    con.execute("DELETE FROM audit_event WHERE seq = 2")
+    con.execute("UPDATE audit_head SET seq = 1, last_hash = (SELECT hash FROM audit_event WHERE seq = 1)")
+    con.commit()
+    con.close()
+    cut = run("--db", db, "audit", "verify")
+    assert cut.returncode == 1 and "event 2: anchored on" in cut.stdout and "Traceback" not in cut.stderr
+    refused = run("--db", db, "audit", "anchor")
+    assert refused.returncode == 1 and "Not anchored" in refused.stderr

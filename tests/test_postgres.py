@@ -157,3 +157,58 @@ def test_o1_pg_two_desks_racing_never_leave_two_active_pins(pg_store):
     assert RegistrationPin.select().where((RegistrationPin.patient == patient)
                                           & (RegistrationPin.state == PIN_ACTIVE)).count() == 1
     assert audit.verify_chain() == []
+
+
+# -- S10 on PostgreSQL: keyed chain, one snapshot, anchors -------------------------------------------
+
+def _trail_pg(store):
+    _issue(store, store["kids"])  # issue events for three children, one transaction
+    for n in range(3):
+        audit.record(audit.VIEW, staff="maria", detail={"n": n})
+
+
+def test_s10_pg_edit_with_recomputed_plain_hashes_is_found(pg_store):
+    from test_audit import _mallory, _plain, _rewrite
+
+    _trail_pg(pg_store)
+    _rewrite(_plain, _mallory)
+    assert audit.verify_chain() and "edited" in audit.verify_chain()[0].reason
+
+
+def test_s10_pg_truncation_with_the_head_fixed_and_deleting_everything_are_found(pg_store, tmp_path):
+    from kiosk.models import AuditHead
+
+    anchors = tmp_path / "kiosk.anchor"
+    _trail_pg(pg_store)
+    made, problems = audit.anchor(anchors)
+    assert problems == [] and made.seq == AuditEvent.select().count()
+    keep = made.seq - 2
+    AuditEvent.delete().where(AuditEvent.seq > keep).execute()
+    AuditHead.update(seq=keep, last_hash=AuditEvent.get(AuditEvent.seq == keep).hash).execute()
+    assert audit.verify_chain() == []
+    assert [p.seq for p in audit.verify_chain(anchors)] == [made.seq]
+    AuditEvent.delete().execute()
+    AuditHead.update(seq=0, last_hash=audit.GENESIS).execute()
+    assert "now ends at event 0" in audit.verify_chain(anchors)[0].reason
+
+
+def test_s10_pg_a_deleted_head_row_is_rebuilt_by_the_next_write(pg_store):
+    from kiosk.models import AuditHead
+
+    _trail_pg(pg_store)
+    AuditHead.delete().execute()
+    assert "head row is missing" in audit.verify_chain()[0].reason
+    _issue(pg_store, [pg_store["kids"][0]])  # audited writes go on
+    assert AuditHead.select().count() == 1 and audit.verify_chain() == []
+    assert AuditEvent.select().where(AuditEvent.action == audit.HEAD_REBUILT).count() == 1
+
+
+def test_s10_pg_verify_reads_one_snapshot_while_a_desk_writes(pg_store, monkeypatch):
+    from test_audit import _desk_writes_during
+
+    _trail_pg(pg_store)
+    written: list = []
+    _desk_writes_during(monkeypatch, written)
+    assert audit.verify_chain() == []
+    monkeypatch.undo()
+    assert written and audit.verify_chain() == []
