@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
 
 from kiosk.models import (
@@ -11,6 +10,7 @@ from kiosk.models import (
     Association, Caregiver, Patient, PortalAccount, RegistrationPin, Relationship, fold, utcnow,
 )
 from kiosk.names import is_placeholder_name
+from kiosk.validate import parse_date
 
 SEARCH_LIMIT = 100
 _KEY_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
@@ -48,33 +48,6 @@ class SearchQuery:
     @property
     def empty(self) -> bool:
         return not (self.family or self.given or self.dob)
-
-
-_DATE_SLASH = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{2}|\d{4})$")
-_DATE_ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
-_DATE_DIGITS = re.compile(r"^(\d{2})(\d{2})(\d{2}|\d{4})$")
-
-
-def parse_date(text: str, today: dt.date | None = None) -> dt.date | None:
-    """A date of birth as the desk types it: 5/17/2022, 05/17/2022, 2022-05-17, 051722, 05172022."""
-    text = text.strip()
-    today = today or dt.date.today()
-    match = _DATE_ISO.match(text)
-    if match:
-        year, month, day = map(int, match.groups())
-    else:
-        match = _DATE_SLASH.match(text) or _DATE_DIGITS.match(text)
-        if not match:
-            return None
-        month, day = int(match.group(1)), int(match.group(2))
-        year_text = match.group(3)
-        year = int(year_text)
-        if len(year_text) == 2:  # a child's birth year: not in the future
-            year += 2000 if 2000 + year <= today.year else 1900
-    try:
-        return dt.date(year, month, day)
-    except ValueError:
-        return None
 
 
 def parse_search(text: str, today: dt.date | None = None) -> SearchQuery:

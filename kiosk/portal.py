@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from kiosk import audit, pins
+from kiosk import audit, pins, validate
 from kiosk.contact import valid_email
 from kiosk.db import write_transaction
 from kiosk.models import (
@@ -82,7 +82,11 @@ def password_problem(password: str, email: str = "", name: str = "") -> str | No
 
 def create_account(email: str, display_name: str, password: str) -> Account:
     email = email.strip().lower()
-    name = " ".join(display_name.split())
+    try:
+        name = validate.clean_text(display_name, field="name", label="Your name", limit=validate.DISPLAY_NAME)
+        validate.check_length(password, field="password", label="A password", limit=validate.PASSWORD)
+    except validate.InputProblem as problem:
+        raise PortalError(f"{problem}.", problem.field) from None
     if not name:
         raise PortalError("Enter your name.", "name")
     if not valid_email(email):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import peewee
 
-from kiosk import audit, outbox, pins, security
+from kiosk import audit, outbox, pins, security, validate
 from kiosk.contact import normalize_us_cell, valid_email
 from kiosk.carriers import carrier_warning, get_carrier
 from kiosk.db import write_transaction
@@ -28,7 +28,6 @@ from kiosk.staff import StaffUser
 from kiosk.welcome import compose_welcome
 
 MINOR_AGE = 12  # R8: "Send to" is offered from this age
-MAX_NAME = 60
 
 NOT_LINKED = ("Your sign-in is not linked to a Practice Portal user, so you cannot issue PINs. "
               "Ask an administrator to link you (kiosk staff link USERNAME PORTAL_USER), then sign in again.")
@@ -122,9 +121,13 @@ def check_issue(staff: StaffUser, request: IssueRequest, *, today: dt.date | Non
     if request.method not in (METHOD_PIN, METHOD_QUESTION):
         problems.append(Problem("method", "Register with PIN or Verification Question."))
     if request.method == METHOD_QUESTION:
-        if len(request.question.strip()) < 5:
+        if problem := validate.text_problem(request.question, "The question", validate.QUESTION):
+            problems.append(Problem("question", f"{problem}."))
+        elif len(request.question.strip()) < 5:
             problems.append(Problem("question", "Write the question the parent will answer."))
-        if len(request.answer.strip()) < 2:
+        if problem := validate.text_problem(request.answer, "The answer", validate.ANSWER):
+            problems.append(Problem("answer", f"{problem}."))
+        elif len(request.answer.strip()) < 2:
             problems.append(Problem("answer", "Write the answer (at least 2 characters)."))
     if request.access not in (ACCESS_FULL, ACCESS_LIMITED):
         problems.append(Problem("access", "Choose Full Access or Limited: No Chart Access."))
@@ -264,11 +267,12 @@ def revoke_pin(staff: StaffUser, patient_id: int, reason: str = "revoked by staf
 
 def fix_given_name(staff: StaffUser, patient_id: int, given_name: str) -> str:
     """R2: put the child's given name in Basic Info; return it as stored."""
-    name = " ".join(given_name.split())
+    try:
+        name = validate.clean_text(given_name, field="given_name", label="Given name", limit=validate.NAME)
+    except validate.InputProblem as problem:
+        raise RegistrationError([Problem(problem.field, f"{problem}.")]) from None
     if not name:
         raise RegistrationError([Problem("given_name", "Enter the child's given name.")])
-    if len(name) > MAX_NAME:
-        raise RegistrationError([Problem("given_name", f"A given name is at most {MAX_NAME} characters.")])
     if is_placeholder_name(name):
         raise RegistrationError([Problem("given_name", f"\"{name}\" is still a placeholder; enter the name the "
                                          "parents chose.")])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from kiosk import audit
+from kiosk import audit, validate
 from kiosk.db import write_transaction
 from kiosk.models import Staff, utcnow
 from kiosk.security import hash_password, unknown_user_hash, verify_password
@@ -73,7 +73,16 @@ def add_staff(username: str, display_name: str, password: str, *, portal_user: s
     username = username.strip().lower()
     if not username or not username.replace(".", "").replace("-", "").replace("_", "").isalnum():
         raise StaffError("Username must be letters, digits, dots, dashes or underscores.")
-    if not display_name.strip():
+    try:
+        validate.check_length(username, field="username", label="Username", limit=validate.USERNAME)
+        display_name = validate.clean_text(display_name, field="display_name", label="Display name",
+                                           limit=validate.DISPLAY_NAME)
+        portal_user = validate.clean_text(portal_user, field="portal_user", label="Portal user",
+                                          limit=validate.USERNAME)
+        validate.check_length(password, field="password", label="Password", limit=validate.PASSWORD)
+    except validate.InputProblem as problem:
+        raise StaffError(f"{problem}.") from None
+    if not display_name:
         raise StaffError("Display name must not be empty.")
     problem = check_password_rules(password)
     if problem:
@@ -81,7 +90,7 @@ def add_staff(username: str, display_name: str, password: str, *, portal_user: s
     with write_transaction():
         if Staff.select().where(Staff.username == username).exists():
             raise StaffError(f"Staff member {username!r} already exists.")
-        row = Staff.create(username=username, display_name=display_name.strip(), password_hash=hash_password(password),
+        row = Staff.create(username=username, display_name=display_name, password_hash=hash_password(password),
                            portal_user=(portal_user or None), is_admin=is_admin)
         audit.record(audit.STAFF_ADD, staff=by or username, detail={"username": username, "admin": is_admin})
     return _user(row)
@@ -90,11 +99,16 @@ def add_staff(username: str, display_name: str, password: str, *, portal_user: s
 def link_staff(username: str, portal_user: str | None, *, by: str = "") -> StaffUser:
     """Link (or with None, unlink) a staff member to a Practice Portal user."""
     username = username.strip().lower()
+    try:
+        portal_user = validate.clean_text(portal_user, field="portal_user", label="Portal user",
+                                          limit=validate.USERNAME)
+    except validate.InputProblem as problem:
+        raise StaffError(f"{problem}.") from None
     with write_transaction():
         row = Staff.get_or_none(Staff.username == username)
         if row is None:
             raise StaffError(f"No staff member {username!r}.")
-        row.portal_user = (portal_user or "").strip() or None
+        row.portal_user = portal_user or None
         row.save()
         audit.record(audit.STAFF_LINK, staff=by or username, detail={"username": username, "portal_user": row.portal_user})
     return _user(row)

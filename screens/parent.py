@@ -24,7 +24,7 @@ from textual.widgets import Button, Footer, Input, Label, Static
 
 from kiosk import pins, portal
 from kiosk.terms import METHOD_QUESTION
-from kiosk.patients import parse_date
+from kiosk.validate import InputProblem, parse_birth_date
 from kiosk.portal import Account, PortalError
 from kiosk.registration import IssueResult
 from screens.widgets import FieldError, FormScreen, TrainingBanner
@@ -355,8 +355,9 @@ class ChildScreen(ParentScreen):
     @on(Button.Pressed, "#submit")
     def action_submit(self) -> None:
         self.clear_errors()
-        dob = parse_date(self.value("dob"), self.app.clock.today())
-        if dob is None or dob > self.app.clock.today():
+        try:  # a real date between 1900 and today, read as the desk's search reads it
+            dob = parse_birth_date(self.value("dob"), self.app.clock.today())
+        except InputProblem:
             self.show_error("dob-error", DOB_HELP)
             self.query_one("#dob", Input).focus()
             return

@@ -102,7 +102,9 @@ def test_o4_bom_semicolons_unknown_code_and_unnamed_newborn(store, tmp_path):
     assert roles == {"20": ("Mother", "Joint"), "23": ("Other", "None")}
 
 
-def test_o4_names_lose_control_characters_and_fhir_quirks_still_name_the_patient(store, tmp_path):
+def test_o4_s9_a_name_with_control_characters_is_rejected_with_the_reason_and_fhir_quirks_still_name_the_patient(
+        store, tmp_path):
+    """Control characters are refused, not silently changed: that record is rejected, the rest imports."""
     bundle = {"resourceType": "Bundle", "entry": [
         {"resource": {"resourceType": "Patient", "id": "q1", "identifier": [{"value": "Q1"}],
                       "name": [{"family": "Lee", "given": "Peter"}], "birthDate": "2019-01-01"}},
@@ -111,18 +113,23 @@ def test_o4_names_lose_control_characters_and_fhir_quirks_still_name_the_patient
                       "birthDate": "2019-01-01"}},
         {"resource": {"resourceType": "Patient", "id": "q3", "identifier": [{"value": "Q3"}],
                       "name": [{"family": "Lee", "given": ["Zed"]}], "birthDate": 20190101}},
+        {"resource": {"resourceType": "Patient", "id": "q4", "identifier": [{"value": "Q4"}],
+                      "name": [{"family": ["Old", "Style"], "given": ["Mary", "Ann"]}], "birthDate": "2019-01-01"}},
     ]}
     path = write(tmp_path / "quirks.json", json.dumps(bundle))
-    csv_path = write(tmp_path / "f.csv", HEADER + "9,Fa\x00y,Lee,2018-01-01,F\n")
+    csv_path = write(tmp_path / "f.csv", HEADER + "9,Fa\x00y,Lee,2018-01-01,F\n" + "10,Fay,Lee,2018-01-01,F\n")
 
     report = import_files([path, csv_path])
 
+    control = "given name has a control character in it (such as a tab, a line break or NUL)"
     assert [(p.where, p.reason) for p in report.problems] == [
-        ("Bundle entry 3 (Patient/q3)", "birth date 20190101 is not written as a date (YYYY-MM-DD)")]
+        ("Bundle entry 2 (Patient/q2)", control),
+        ("Bundle entry 3 (Patient/q3)", "birth date 20190101 is not written as a date (YYYY-MM-DD)"),
+        ("line 2", control)]
 
     names = dict(Patient.select(Patient.chart_number, Patient.given_name).tuples())
-    assert names == {"Q1": "Peter", "Q2": "Ma [2Jry Ann", "9": "Fa y"}
-    assert Patient.get(Patient.chart_number == "Q2").family_name == "Old Style"
+    assert names == {"Q1": "Peter", "Q4": "Mary Ann", "10": "Fay"}
+    assert Patient.get(Patient.chart_number == "Q4").family_name == "Old Style"
 
 
 @given(st.text(max_size=40))

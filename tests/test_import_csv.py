@@ -174,12 +174,6 @@ def test_a_cell_is_ten_digits_or_blank(text):
     assert cell == "" or (len(cell) == 10 and cell.isdigit() and cell[0] not in "01")
 
 
-@given(st.dates())
-def test_birth_dates_read_in_both_written_forms(day):
-    assert clean.birth_date(day.isoformat()) == day
-    assert clean.birth_date(f"{day.month}/{day.day}/{day.year:04d}") == day
-
-
 async def test_import_screen_runs_in_a_worker_and_shows_the_rejected_rows(store, tmp_path):
     from textual.app import App
     from textual.widgets import Input, Log, ProgressBar

@@ -11,6 +11,7 @@ import datetime as dt
 import os
 import threading
 import uuid
+from contextlib import contextmanager
 
 import peewee
 import pytest
@@ -32,11 +33,13 @@ TODAY = dt.date(2026, 11, 22)
 pytestmark = pytest.mark.skipif(not PG_URL and os.environ.get("CI", "").lower() != "true", reason=SKIP_REASON)
 
 
-@pytest.fixture
-def pg_store(tmp_path):
-    """A kiosk store in a fresh PostgreSQL schema, with a linked desk and one family of three."""
-    if not PG_URL:  # only reached under CI=true (see pytestmark): there the tests must run
-        pytest.fail(f"{SKIP_REASON} (CI=true: the PostgreSQL tests must run)")
+@contextmanager
+def postgres_store(tmp_path):
+    """open_store in a fresh PostgreSQL schema of its own, dropped afterwards."""
+    if not PG_URL:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{SKIP_REASON} (CI=true: the PostgreSQL tests must run)")
+        pytest.skip(SKIP_REASON)
     import psycopg2
 
     schema = f"t_{uuid.uuid4().hex[:12]}"
@@ -47,6 +50,17 @@ def pg_store(tmp_path):
     open_store(Config(database=f"{PG_URL}{separator}options=-csearch_path%3D{schema}",
                       pin_key_file=str(tmp_path / "pin.key")))
     try:
+        yield
+    finally:
+        close_database()
+        admin.cursor().execute(f"DROP SCHEMA {schema} CASCADE")
+        admin.close()
+
+
+@pytest.fixture
+def pg_store(tmp_path):
+    """A kiosk store in a fresh PostgreSQL schema, with a linked desk and one family of three."""
+    with postgres_store(tmp_path):
         add_staff("maria", "Maria Lopez", "front-desk-1", portal_user="portal-maria")
         with write_transaction():
             mother = Caregiver.create(given_name="Ana", family_name="Núñez-García", email="ana@example.org")
@@ -58,10 +72,6 @@ def pg_store(tmp_path):
             for kid in kids:
                 Relationship.create(caregiver=mother, patient=kid, role="Mother", authority=JOINT)
         yield {"desk": authenticate("maria", "front-desk-1"), "mother": mother.id, "kids": [k.id for k in kids]}
-    finally:
-        close_database()
-        admin.cursor().execute(f"DROP SCHEMA {schema} CASCADE")
-        admin.close()
 
 
 def _issue(store, ids, **changes):

@@ -13,6 +13,7 @@ never at start-up. :mod:`kiosk.importer.report` has no database imports (safe fo
 
 from __future__ import annotations
 
+import io
 import time
 from pathlib import Path
 
@@ -104,7 +105,9 @@ def _read_file(path: Path, name: str, collected, roles, progress) -> bool:
 
 def _lines_with_progress(text: str, label: str, progress):
     done, every = 0, 0
-    for line in text.splitlines(keepends=True):
+    # Lines end at \n, \r or \r\n only (as csv expects): str.splitlines would also break a row at
+    # a control character such as \x1c, which the row's check should refuse instead.
+    for line in io.StringIO(text, newline=""):
         yield line
         done += len(line)
         every += 1

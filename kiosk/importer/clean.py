@@ -1,18 +1,39 @@
-"""Turning the text of a practice's records into kiosk's values: phone, email, date, sex, language."""
+"""Turning the text of a practice's records into kiosk's values: phone, email, sex, language.
+
+Names and birth dates are checked by :mod:`kiosk.validate`, as everywhere else."""
 
 from __future__ import annotations
 
-import datetime as dt
-import re
-import unicodedata
+import reprlib
 
+from kiosk import validate
 from kiosk.contact import normalize_email, normalize_us_cell
+from kiosk.validate import InputProblem
 
-_US_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
 
-
-class BadValue(ValueError):
+class BadValue(InputProblem):
     """A value that cannot be imported; the message says why, in the user's words."""
+
+    def __init__(self, message: str):
+        super().__init__("", message)
+
+
+def text(value: str | None, label: str, limit: int = validate.NAME) -> str:
+    """A name (or chart number) as :func:`kiosk.validate.clean_text` takes it; InputProblem naming
+    ``label`` when it has a control character or is too long."""
+    return validate.clean_text(value, field=label, label=label, limit=limit)
+
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxdict, _REPR.maxlist, _REPR.maxstring, _REPR.maxother = 2, 4, 4, 40, 40
+
+
+def shown(value: object, width: int = 40) -> str:
+    """A value quoted for the report, cut short: a 10 MB field or a JSON object nested a thousand
+    deep makes one short line."""
+    if isinstance(value, str):
+        return repr(value) if len(value) <= width else repr(value[:width]) + f"... ({len(value)} characters)"
+    return _REPR.repr(value)
 
 
 def digits(text: str | None) -> str:
@@ -31,29 +52,6 @@ def email_address(text: str | None) -> str:
     if text.lower().startswith("mailto:"):
         text = text[7:]
     return normalize_email(text) or ""
-
-
-def name_text(text: str | None) -> str:
-    """A name as written, without control characters (a NUL or an escape sequence in an export)
-    and with runs of spaces made one."""
-    text = "".join(ch if unicodedata.category(ch) != "Cc" else " " for ch in (text or ""))
-    return " ".join(text.split())
-
-
-def birth_date(text: str | None) -> dt.date:
-    """YYYY-MM-DD (also MM/DD/YYYY as US exports write it); raises BadValue saying what is wrong."""
-    text = (text or "").strip()
-    if not text:
-        raise BadValue("no birth date")
-    us = _US_DATE.match(text)
-    try:
-        if us:
-            return dt.date(int(us.group(3)), int(us.group(1)), int(us.group(2)))
-        if len(text) >= 10 and text[4] == "-" and text[7] == "-":
-            return dt.date.fromisoformat(text[:10])
-    except ValueError:
-        raise BadValue(f"birth date {text!r} is not a real date") from None
-    raise BadValue(f"birth date {text!r} is not a full date (YYYY-MM-DD)")
 
 
 SEXES = {"f": "F", "female": "F", "m": "M", "male": "M", "o": "O", "other": "O", "u": "U", "unknown": "U"}

@@ -14,16 +14,23 @@ import json
 import re
 from typing import Any
 
+from kiosk import validate
 from kiosk.importer import clean
 from kiosk.importer.records import CaregiverIn, Collected, LinkIn, PatientIn, placeholder_given_name
 from kiosk.importer.roles import RoleTable
 from kiosk.terms import fold
 from kiosk.names import is_placeholder_name
+from kiosk.validate import InputProblem
 
 ANIMAL = "http://hl7.org/fhir/StructureDefinition/patient-animal"
 _PATIENT_REF = re.compile(r"(?:^|/)Patient/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?$")
 _NAME_USES = ("official", "usual", None, "temp", "nickname", "anonymous", "maiden", "old")
 _GENDERS = {"female": "F", "male": "M", "other": "O", "unknown": "U"}
+
+
+# json.loads stops at Python's recursion limit (about 1000 levels); a real resource is a few deep.
+TOO_DEEP = "nested too deep to be a FHIR resource (JSON objects and lists inside each other ~1000 times)"
+MAX_BUNDLE_DEPTH = 5  # a Bundle inside a Bundle inside...: transaction responses go two deep
 
 
 class Rejected(Exception):
@@ -38,10 +45,13 @@ def read_fhir(name: str, text: str, into: Collected, roles: RoleTable, progress=
         return False
     try:
         document = json.loads(text)
-    except json.JSONDecodeError as error:
+    except (json.JSONDecodeError, RecursionError) as error:
         lines = text.splitlines()
         if len([line for line in lines if line.strip()]) < 2:
-            into.reject(name, f"line {error.lineno}", f"not valid JSON ({error.msg})")
+            if isinstance(error, RecursionError):
+                into.reject(name, "line 1", TOO_DEEP)
+            else:
+                into.reject(name, f"line {error.lineno}", f"not valid JSON ({error.msg})")
             return False
         return _read_ndjson(name, lines, into, roles, progress)
     _read_resource(name, document, "", into, roles, fullurl=None)
@@ -58,6 +68,9 @@ def _read_ndjson(name, lines, into, roles, progress) -> bool:
         except json.JSONDecodeError as error:
             into.reject(name, f"line {number}", f"not valid JSON ({error.msg})")
             continue
+        except RecursionError:
+            into.reject(name, f"line {number}", TOO_DEEP)
+            continue
         _read_resource(name, resource, f"line {number}", into, roles, fullurl=None)
         if progress and number % 2000 == 0:
             progress(f"Reading {name}", number, total)
@@ -70,7 +83,7 @@ def _label(resource: Any) -> str:
     return "resource"
 
 
-def _read_resource(name, resource, where, into, roles, fullurl) -> None:
+def _read_resource(name, resource, where, into, roles, fullurl, depth: int = 0) -> None:
     label = _label(resource)
     where = f"{where} ({label})" if where else label
     try:
@@ -78,6 +91,8 @@ def _read_resource(name, resource, where, into, roles, fullurl) -> None:
             raise Rejected("not a FHIR resource (a JSON object with a resourceType)")
         kind = resource.get("resourceType")
         if kind == "Bundle":
+            if depth >= MAX_BUNDLE_DEPTH:
+                raise Rejected(f"a Bundle inside {MAX_BUNDLE_DEPTH} others: not read")
             entries = resource.get("entry") or []
             if not isinstance(entries, list):
                 raise Rejected("Bundle.entry is not a list")
@@ -86,7 +101,8 @@ def _read_resource(name, resource, where, into, roles, fullurl) -> None:
                     into.reject(name, f"{where} entry {number}", "entry has no resource")
                     continue
                 _read_resource(name, entry["resource"], f"{where} entry {number}", into, roles,
-                               fullurl=entry.get("fullUrl") if isinstance(entry.get("fullUrl"), str) else None)
+                               fullurl=entry.get("fullUrl") if isinstance(entry.get("fullUrl"), str) else None,
+                               depth=depth + 1)
         elif kind == "Patient":
             _read_patient(name, where, resource, into, roles, fullurl)
         elif kind == "RelatedPerson":
@@ -95,7 +111,7 @@ def _read_resource(name, resource, where, into, roles, fullurl) -> None:
             raise Rejected(f"{kind} resources are not imported (only Patient, RelatedPerson and Bundle)")
         else:
             raise Rejected("no resourceType: not a FHIR resource")
-    except Rejected as why:
+    except (Rejected, InputProblem) as why:
         into.reject(name, where, str(why))
 
 
@@ -123,27 +139,32 @@ def _read_patient(name, where, resource, into: Collected, roles: RoleTable, full
 
 
 def _patient(name, where, resource, into: Collected) -> PatientIn:
+    try:
+        return _patient_in(name, where, resource, into)
+    except InputProblem as problem:
+        raise Rejected(str(problem)) from None
+
+
+def _patient_in(name, where, resource, into: Collected) -> PatientIn:
     if any(isinstance(e, dict) and e.get("url") == ANIMAL for e in _list(resource, "extension")):
         raise Rejected("is an animal (patient-animal extension)")
     for number, link in enumerate(_list(resource, "link"), start=1):
         other = link.get("other") if isinstance(link, dict) else None
         ref = other.get("reference") if isinstance(other, dict) else None
         if not isinstance(ref, str) or not ref:
-            into.warn(name, where, f"link {number} ignored: malformed reference {other!r} (must be an object with a reference)")
+            into.warn(name, where, f"link {number} ignored: malformed reference {clean.shown(other)} "
+                                   "(must be an object with a reference)")
         elif link.get("type") == "replaced-by":
             raise Rejected(f"replaced by {ref} (a merged record)")
-    chart = _chart_number(resource)
+    chart = clean.text(_chart_number(resource), "chart number", validate.CHART_NUMBER)
     if not chart:
         raise Rejected("no identifier and no id: no chart number")
     if not any(isinstance(i, dict) and i.get("value") for i in _list(resource, "identifier")):
         into.warn(name, where, f"no identifier; chart number is the resource id {chart!r}")
     birth = resource.get("birthDate")
     if birth is not None and not isinstance(birth, str):
-        raise Rejected(f"birth date {birth!r} is not written as a date (YYYY-MM-DD)")
-    try:
-        dob = clean.birth_date(birth)
-    except clean.BadValue as error:
-        raise Rejected(str(error)) from None
+        raise Rejected(f"birth date {clean.shown(birth)} is not written as a date (YYYY-MM-DD)")
+    dob = validate.parse_birth_date(birth)
     sex = _GENDERS.get(resource.get("gender")) if isinstance(resource.get("gender"), str) else None
     given, family = _name(resource)
     if not given:
@@ -174,19 +195,19 @@ def _name(resource: dict) -> tuple[str, str]:
         for name in names:
             if name.get("use") != use:
                 continue
-            given, family = _words(name.get("given")), _words(name.get("family"))
+            given, family = _words(name.get("given"), "given name"), _words(name.get("family"), "family name")
             if not (given or family) and isinstance(name.get("text"), str):
-                parts = clean.name_text(name["text"]).split()
+                parts = clean.text(name["text"], "name", 2 * validate.NAME).split()
                 given, family = (" ".join(parts[:-1]), parts[-1]) if len(parts) > 1 else (" ".join(parts), "")
             if given or family:
                 return given, family
     return "", ""
 
 
-def _words(value: Any) -> str:
+def _words(value: Any, label: str) -> str:
     """A name part: a string, or a list of strings (given names; DSTU2's family list) joined."""
     parts = value if isinstance(value, list) else [value]
-    return clean.name_text(" ".join(part for part in parts if isinstance(part, str)))
+    return clean.text(" ".join(part for part in parts if isinstance(part, str)), label)
 
 
 def _language(resource: dict) -> str | None:
@@ -231,9 +252,9 @@ def _caregiver(name, where, key, given, family, resource, into: Collected) -> Ca
     raw_phone, raw_email = _telecom(resource)
     cell, email = clean.us_cell(raw_phone), clean.email_address(raw_email)
     if raw_phone and not cell:
-        into.warn(name, where, f"phone {raw_phone!r} is not a US 10-digit number; cell left blank")
+        into.warn(name, where, f"phone {clean.shown(raw_phone)} is not a US 10-digit number; cell left blank")
     if raw_email and not email:
-        into.warn(name, where, f"email {raw_email!r} is not an email address; left blank")
+        into.warn(name, where, f"email {clean.shown(raw_email)} is not an email address; left blank")
     return into.add_caregiver(CaregiverIn(
         name, where, key, given, family, email, cell, "", _language(resource),
         phone=clean.digits(raw_phone),
@@ -253,7 +274,11 @@ def _read_contact(name, where, patient: PatientIn, contact: Any, into: Collected
     if not isinstance(contact, dict):
         into.reject(name, where, "contact is not an object")
         return
-    given, family = _name({"name": [contact["name"]]} if isinstance(contact.get("name"), dict) else {})
+    try:
+        given, family = _name({"name": [contact["name"]]} if isinstance(contact.get("name"), dict) else {})
+    except InputProblem as problem:
+        into.reject(name, where, f"contact not imported: {problem} (the patient was imported)")
+        return
     if not (given or family):
         into.reject(name, where, "contact not imported: it has no name (the patient was imported)")
         return
@@ -267,22 +292,24 @@ def _read_related_person(name, where, resource, into: Collected, roles: RoleTabl
     patient = resource.get("patient")
     ref = patient.get("reference") if isinstance(patient, dict) else None
     if not isinstance(ref, str) or not ref.strip():
-        raise Rejected(f"malformed patient reference {patient!r} (must be an object with a reference)")
+        raise Rejected(f"malformed patient reference {clean.shown(patient)} (must be an object with a reference)")
     ref = ref.strip()
     local = _PATIENT_REF.search(ref)
     if not local and not ref.startswith(("urn:uuid:", "urn:oid:", "http://", "https://")):
-        raise Rejected(f"malformed patient reference {ref!r} (expected Patient/<id>)")
+        raise Rejected(f"malformed patient reference {clean.shown(ref)} (expected Patient/<id>)")
     given, family = _name(resource)
     if not (given or family):
         raise Rejected("no name")
     identifier = next((i for i in _list(resource, "identifier") if isinstance(i, dict)
                        and isinstance(i.get("value"), str) and i["value"].strip()), None)
     if identifier:
-        key = f"fhir:{identifier.get('system') or ''}|{identifier['value'].strip()}"
+        key = clean.text(f"fhir:{identifier.get('system') or ''}|{identifier['value'].strip()}", "identifier",
+                         validate.IDENTIFIER)
     elif isinstance(resource.get("id"), str):
-        key = f"fhir:RelatedPerson/{resource['id']}"
+        key = clean.text(f"fhir:RelatedPerson/{resource['id']}", "id", validate.IDENTIFIER)
     else:
-        key = f"fhir-contact:{ref}:{fold(given)}:{fold(family)}"
+        key = clean.text(f"fhir-contact:{ref}:{fold(given)}:{fold(family)}", "patient reference",
+                         validate.IDENTIFIER)
     match = _role(name, where, resource, into, roles)
     caregiver = _caregiver(name, where, key, given, family, resource, into)
     # A full URL may be a Bundle fullUrl; else it is looked up as the plain Patient/id.
