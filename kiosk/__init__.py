@@ -1,6 +1,5 @@
 """kiosk: front-desk patient-portal registration. The domain layer; no UI imports here."""
 
-import sys as _sys
 from pathlib import Path as _Path
 
 __version__ = "0.1.0"
@@ -16,12 +15,3 @@ def _data_dir() -> _Path:
 
 DATA_DIR = _data_dir()
 
-# peewee imports psycopg2 at its own import whenever it is installed, costing every SQLite desk
-# start-up time and memory (O1). Hide it while peewee loads; kiosk.db.connect hands psycopg2 to
-# peewee on the first PostgreSQL connection.
-if "peewee" not in _sys.modules and "psycopg2" not in _sys.modules:
-    _sys.modules["psycopg2"] = None  # type: ignore[assignment]
-    try:
-        import peewee as _peewee  # noqa: F401
-    finally:
-        del _sys.modules["psycopg2"]

@@ -39,8 +39,10 @@ def connect(target: str | os.PathLike) -> peewee.Database:
     target = str(target)
     if is_url(target):
         if target.startswith(("postgres://", "postgresql://")):
-            # Imported only here: SQLite sites never load psycopg2.
-            _give_peewee_psycopg2()
+            try:  # the driver comes with the postgres extra; SQLite sites need not install it (O1)
+                import psycopg2  # noqa: F401
+            except ImportError:
+                raise DatabaseError("PostgreSQL needs the psycopg2 driver: pip install 'kiosk[postgres]'") from None
             from playhouse.db_url import connect as url_connect
 
             return url_connect(target)
@@ -54,23 +56,6 @@ def connect(target: str | os.PathLike) -> peewee.Database:
     return peewee.SqliteDatabase(
         str(path), pragmas=SQLITE_PRAGMAS, lock_type="IMMEDIATE", timeout=10, check_same_thread=False
     )
-
-
-def _give_peewee_psycopg2() -> None:
-    """peewee was imported with psycopg2 hidden (kiosk/__init__.py): give it the driver now."""
-    if peewee.psycopg2 is not None:
-        return
-    try:
-        import psycopg2
-        from psycopg2 import extensions, extras
-    except ImportError:
-        raise DatabaseError("PostgreSQL needs the psycopg2 driver: pip install psycopg2-binary") from None
-    extras.register_uuid()
-    peewee.psycopg2, peewee.pg_extensions, peewee.Json_pg2 = psycopg2, extensions, extras.Json
-    adapter = peewee.Psycopg2Adapter
-    adapter.txn_idle = extensions.TRANSACTION_STATUS_IDLE
-    adapter.txn_inerror = extensions.TRANSACTION_STATUS_INERROR
-    adapter.txn_unknown = extensions.TRANSACTION_STATUS_UNKNOWN
 
 
 def shown(target: str | os.PathLike) -> str:
