@@ -11,14 +11,13 @@ uses the core Courier font, for its fixed-width letters. Two faces ship, regular
 italic). DejaVu Sans is wider than Helvetica, so the portal address and the expiry line step down
 in size (never below body text) to stay on one line.
 
-Parsing a TrueType font takes longer than drawing a slip, so each face is parsed once per process
-(:func:`_font_templates`) and every slip gets a fresh copy of it for its own subset.
+Only fpdf2's public font API is used (``add_font``, ``set_font``); which letters the faces cover is
+read once from the font files' own character maps with fontTools (:func:`_covered_codepoints`).
 """
 
 from __future__ import annotations
 
-import copy
-import io
+import threading
 import unicodedata
 from dataclasses import dataclass
 from functools import cache
@@ -72,22 +71,46 @@ def render_slip_pdf(slip: SlipData, layout: str = "letter") -> bytes:
     spec = _LAYOUTS[layout]
     text = slip_text(slip)
     matrix = qr_matrix(slip.portal_url)
-    height = spec.height
-    if not height:  # a receipt is cut where the content ends
-        height = _draw(spec, text, matrix, _ROLL, measure=True) + spec.margin
-    return _draw(spec, text, matrix, height)
+    height = spec.height or _receipt_length(spec, text, matrix)  # a receipt is cut where it ends
+    pdf = _document(spec, height, text.title)
+    _draw(pdf, spec, text, matrix)
+    return bytes(pdf.output())
 
 
-def _draw(spec: _Layout, text: SlipText, matrix: list[list[bool]], height: float, measure: bool = False):
+def _document(spec: _Layout, height: float, title: str):
     from fpdf import FPDF
-    from fpdf.enums import Align, XPos, YPos
 
     pdf = FPDF(unit="mm", format=(spec.width, height))
     pdf.set_auto_page_break(False)
     pdf.set_margins(spec.margin, spec.margin, spec.margin)
     pdf.set_creator("kiosk")
-    pdf.set_title(_nfc(text.title))
-    _add_fonts(pdf)
+    pdf.set_title(_nfc(title))
+    for style, name in _FONT_FILES.items():
+        pdf.add_font(_FONT, style, FONT_DIR / name)
+    return pdf
+
+
+_MEASURES_PER_DOCUMENT = 64
+_measuring = threading.Lock()
+_measurers: dict[_Layout, tuple[object, int]] = {}
+
+
+def _receipt_length(spec: _Layout, text: SlipText, matrix: list[list[bool]]) -> float:
+    """Where a receipt's content ends (mm, bottom margin included): drawn on a roll-long page of a
+    document that is never written out. Loading the fonts costs more than drawing, so one such
+    document measures 64 receipts (a page each) before a fresh one replaces it."""
+    with _measuring:  # print and preview workers may measure at once
+        pdf, uses = _measurers.get(spec, (None, _MEASURES_PER_DOCUMENT))
+        if uses >= _MEASURES_PER_DOCUMENT:
+            pdf, uses = _document(spec, _ROLL, ""), 0
+        _measurers[spec] = (pdf, uses + 1)
+        return _draw(pdf, spec, text, matrix) + spec.margin
+
+
+def _draw(pdf, spec: _Layout, text: SlipText, matrix: list[list[bool]]) -> float:
+    """Draw the slip on a new page of ``pdf``; the height its content takes, in mm."""
+    from fpdf.enums import Align, XPos, YPos
+
     pdf.add_page()
     inner = spec.width - 2 * spec.margin
     left = spec.margin
@@ -163,9 +186,7 @@ def _draw(spec: _Layout, text: SlipText, matrix: list[list[bool]], height: float
     for n, step in enumerate(text.steps, 1):
         pdf.cell(number_width, line, f"{n}.")
         pdf.multi_cell(inner - number_width, line, _nfc(step), align=Align.L, **nl)
-    if measure:
-        return pdf.get_y()
-    return bytes(pdf.output())
+    return pdf.get_y()
 
 
 def _fitting_size(pdf, value: str, style: str, largest: float, smallest: float, width: float) -> float:
@@ -188,44 +209,12 @@ def _nfc(value: str) -> str:
 
 
 @cache
-def _font_templates() -> dict:
-    """fpdf2's parsed DejaVu Sans faces (fontkey -> TTFFont), loaded once; never drawn with."""
-    from fpdf import FPDF
-
-    loader = FPDF()
-    for style, name in _FONT_FILES.items():
-        loader.add_font(_FONT, style, FONT_DIR / name)
-    return dict(loader.fonts)
-
-
-@cache
 def _covered_codepoints() -> frozenset[int]:
-    """The characters both faces (regular and bold) have a glyph for."""
-    return frozenset.intersection(*(frozenset(font.cmap) for font in _font_templates().values()))
-
-
-@cache
-def _font_bytes(path) -> bytes:
-    return path.read_bytes()
-
-
-def _add_fonts(pdf) -> None:
-    """Give ``pdf`` the DejaVu Sans faces: the parsed metrics shared, the glyph subset its own.
-
-    fpdf2 subsets a font in place when it writes the PDF, so each document needs its own
-    fontTools object and subset map; the widths and character map are read-only and shared.
-    """
+    """The characters both faces (regular and bold) have a glyph for, from their character maps."""
     from fontTools.ttLib import TTFont
-    from fpdf.fonts import SubsetMap
 
-    for key, template in _font_templates().items():
-        font = copy.copy(template)
-        font.i = len(pdf.fonts) + 1
-        # recalcBBoxes=False: fpdf2's subsetter then copies the used glyphs as they are instead of
-        # decoding and re-encoding each outline (the slowest part of writing the PDF).
-        font.ttfont = TTFont(io.BytesIO(_font_bytes(template.ttffile)), lazy=True,
-                             recalcTimestamp=False, recalcBBoxes=False)
-        font.missing_glyphs = []
-        font.biggest_size_pt = 0
-        font.subset = SubsetMap(font)
-        pdf.fonts[key] = font
+    def cmap(name: str) -> frozenset[int]:
+        with TTFont(FONT_DIR / name, lazy=True) as font:
+            return frozenset(font.getBestCmap())
+
+    return frozenset.intersection(*(cmap(name) for name in _FONT_FILES.values()))

@@ -147,6 +147,16 @@ def test_receipt_is_80_mm_wide_and_as_long_as_its_content():
     assert five.get_height() > one.get_height() > 100 * mm
 
 
+def test_r14_a_receipt_is_as_long_as_its_own_content_whatever_was_printed_before():
+    """Receipts are measured on a reused document (fonts loaded once): the 70 before it, long and
+    short, change nothing about the next one's length."""
+    short = make_slip(children=[("Ann Lee", "ABCDE-FGHJK")])
+    first = pdf_pages(render_slip_pdf(short, "receipt"))[0].get_height()
+    for n in range(70):
+        render_slip_pdf(make_slip(children=[("Ann Lee", "ABCDE-FGHJK")] * (1 + n % 5)), "receipt")
+    assert pdf_pages(render_slip_pdf(short, "receipt"))[0].get_height() == first
+
+
 def test_letter_and_a4_page_sizes():
     mm = 72 / 25.4
     assert pdf_pages(render_slip_pdf(make_slip(), "letter"))[0].get_size() == pytest.approx((612, 792), abs=0.1)
