@@ -2,7 +2,8 @@
 
     python benchmarks/run.py            # 1,000,000 patients (a few minutes)
     python benchmarks/run.py --quick    # 100,000 patients (under two minutes)
-    KIOSK_BENCH_PG_URL=postgresql://... python benchmarks/run.py   # adds search_p95_ms_postgres
+    python benchmarks/run.py --pg-url postgresql://...   # adds the PostgreSQL figures
+    (or KIOSK_BENCH_PG_URL / KIOSK_TEST_PG_URL in the environment)
 
 Figures and targets:
   startup_ratio                 <= 1.15  kiosk start to the sign-in screen / a bare Textual app (medians)
@@ -10,10 +11,13 @@ Figures and targets:
   startup_rss_mib               <= 60    peak resident memory of the kiosk process at the sign-in screen
   search_p95_ms                 <= 3     kiosk.patients.search_patients, worst p95 of the three query kinds
   issue_family_p95_ms           <= 50    kiosk.registration.issue_pins for a family of three
-  concurrent_errors             0        8 processes x 200 issues on one SQLite file
+  concurrent_errors             0        8 processes x 200 family issues, 3 shared families, one SQLite file
   concurrent_duplicate_active_pins 0
+  concurrent_issue_p95_ms                per issue, waiting for the other desks included
   slip_pdf_ms                   <= 50    warm, from benchmarks/slip_bench.py
   search_p95_ms_postgres        <= 3     the search figure against PostgreSQL, when a URL is set
+  concurrent_errors_postgres    0        the concurrency run against PostgreSQL (and its other figures)
+  concurrent_duplicate_active_pins_postgres 0
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ STARTUP_RUNS = 11
 SEARCHES_PER_KIND = 1000
 WARMUP_SEARCHES = 200
 ISSUES = 200
-WORKERS, ISSUES_PER_WORKER, SHARED_PATIENTS = 8, 200, 6
+WORKERS, ISSUES_PER_WORKER, SHARED_FAMILIES = 8, 200, 3
 TODAY = dt.date.today()
 
 
@@ -311,19 +315,21 @@ def bench_issue() -> None:
     figure("issue_family_p95_ms", p95(times), "ms")
 
 
-def _concurrent_worker(db: str, key_file: str, worker: int, own: list[tuple[int, int]],
-                       shared: list[tuple[int, int]], start_at: float, issues: int = ISSUES_PER_WORKER) -> dict:
+def _concurrent_worker(db: str, key_file: str, worker: int, shared: list[tuple[list[int], int]],
+                       start_at: float, issues: int = ISSUES_PER_WORKER) -> dict:
     from kiosk.registration import IssueRequest, RegistrationError, issue_pins
 
     open_bench_store(db, Path(key_file))
     staff = desk_user(f"desk{worker}")
     rng = random.Random(worker)
-    counts = {"issued": 0, "refusals": 0, "errors": 0, "messages": []}
+    counts = {"issued": 0, "refusals": 0, "errors": 0, "messages": [], "ms": []}
     while time.time() < start_at:
         time.sleep(0.005)
-    for n in range(issues):
-        patient, caregiver = rng.choice(shared) if n % 5 == 0 else own[n % len(own)]
-        request = IssueRequest(patient_ids=[patient], recipient_id=caregiver, email="parent@example.org")
+    for _ in range(issues):
+        kids, caregiver = rng.choice(shared)
+        kids = rng.sample(kids, len(kids))  # each desk checks the children in its own order
+        request = IssueRequest(patient_ids=kids, recipient_id=caregiver, email="parent@example.org")
+        started = time.perf_counter()
         try:
             issue_pins(staff, request, today=TODAY)
             counts["issued"] += 1
@@ -333,60 +339,103 @@ def _concurrent_worker(db: str, key_file: str, worker: int, own: list[tuple[int,
             else:
                 counts["errors"] += 1
                 counts["messages"].append(f"RegistrationError: {error}")
-        except Exception as error:  # "database is locked" and anything else is a failure
+        except Exception as error:  # "database is locked", "deadlock detected": what the desk would see
             counts["errors"] += 1
-            counts["messages"].append(f"{type(error).__name__}: {error}")
+            counts["messages"].append(f"{type(error).__name__}: {str(error).splitlines()[0]}")
+        counts["ms"].append((time.perf_counter() - started) * 1000)
+    from kiosk import db
+
+    counts["retries"] = db.conflict_retries
     return counts
 
 
+def pg_schema_target(url: str, schema: str) -> str:
+    """``url`` with its search_path set to ``schema`` (made if missing)."""
+    import psycopg2
+
+    with psycopg2.connect(url) as connection, connection.cursor() as cursor:
+        cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    connection.close()
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}options=-csearch_path%3D{schema}"
+
+
+def pg_unreachable(url: str) -> str:
+    """Why the PostgreSQL server at ``url`` cannot be used, or "" when it can."""
+    try:
+        import psycopg2
+
+        psycopg2.connect(url, connect_timeout=5).close()
+    except Exception as error:  # noqa: BLE001 - no driver, no server, refused: no _postgres figures
+        return (str(error).strip().splitlines() or [type(error).__name__])[0]
+    return ""
+
+
+def drop_pg_schema(url: str, schema: str) -> None:
+    import psycopg2
+
+    with psycopg2.connect(url) as connection, connection.cursor() as cursor:
+        cursor.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    connection.close()
+
+
 def bench_concurrent(work: Path, workers: int = WORKERS, issues: int = ISSUES_PER_WORKER,
-                     start_delay: float = 3.0) -> dict[str, int]:
-    """``workers`` processes, each calling issue_pins ``issues`` times on one SQLite file, all starting
-    together after ``start_delay`` seconds; prints the figures and returns them."""
+                     start_delay: float = 3.0, pg_url: str = "") -> dict[str, int]:
+    """``workers`` processes, each issuing PINs ``issues`` times for one of SHARED_FAMILIES families of
+    three that all of them share (children checked in a random order), all starting together after
+    ``start_delay`` seconds; on one SQLite file, or with ``pg_url`` on PostgreSQL (a schema of its
+    own, dropped afterwards). Prints the figures and returns the counts."""
     from peewee import fn
 
-    from kiosk.db import close_database
-    from kiosk.models import NO_AUTHORITY, PIN_ACTIVE, REGISTERED, Patient, Relationship, RegistrationPin
-
-    db = str(work / "concurrent.sqlite3")
-    key = work / "concurrent.key"
-    open_bench_store(db, key)
-    populate(5_000)
-    desk_user()
-    pairs = list(Relationship.select(Relationship.patient, Relationship.caregiver).join(Patient)
-                 .where((Relationship.authority != NO_AUTHORITY) & (Patient.portal_status != REGISTERED))
-                 .order_by(Relationship.patient).tuples())
-    by_patient = dict(pairs)
-    pool = list(by_patient.items())
-    random.Random(11).shuffle(pool)
-    shared, rest = pool[:SHARED_PATIENTS], pool[SHARED_PATIENTS:]
-    close_database()
-    start_at = time.time() + start_delay
-    started = time.perf_counter()
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as executor:
-        futures = [executor.submit(_concurrent_worker, db, str(key), w, rest[w * 40:(w + 1) * 40], shared, start_at,
-                                   issues) for w in range(workers)]
-        results = [f.result() for f in futures]
-    elapsed = time.perf_counter() - started - start_delay
-    open_bench_store(db, key)
-    duplicates = list(RegistrationPin.select(RegistrationPin.patient).where(RegistrationPin.state == PIN_ACTIVE)
-                      .group_by(RegistrationPin.patient).having(fn.COUNT(RegistrationPin.id) > 1).tuples())
     from kiosk.audit import verify_chain
+    from kiosk.db import close_database
+    from kiosk.models import PIN_ACTIVE, RegistrationPin
 
-    chain = verify_chain()
-    close_database()
+    schema = f"kiosk_bench_concurrent_{os.getpid()}"
+    db = pg_schema_target(pg_url, schema) if pg_url else str(work / "concurrent.sqlite3")
+    key = work / ("concurrent-pg.key" if pg_url else "concurrent.key")
+    where = "PostgreSQL (READ COMMITTED)" if pg_url else "one SQLite file (WAL, BEGIN IMMEDIATE)"
+    suffix = "_postgres" if pg_url else ""
+    try:
+        open_bench_store(db, key)
+        populate(5_000)
+        desk_user()
+        shared = families_of(3, SHARED_FAMILIES, seed=11)
+        close_database()
+        start_at = time.time() + start_delay
+        started = time.perf_counter()
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as executor:
+            futures = [executor.submit(_concurrent_worker, db, str(key), w, shared, start_at, issues)
+                       for w in range(workers)]
+            results = [f.result() for f in futures]
+        elapsed = time.perf_counter() - started - start_delay
+        open_bench_store(db, key)
+        duplicates = list(RegistrationPin.select(RegistrationPin.patient)
+                          .where(RegistrationPin.state == PIN_ACTIVE).group_by(RegistrationPin.patient)
+                          .having(fn.COUNT(RegistrationPin.id) > 1).tuples())
+        chain = verify_chain()
+        close_database()
+    finally:
+        if pg_url:
+            drop_pg_schema(pg_url, schema)
     issued = sum(r["issued"] for r in results)
+    times = [ms for r in results for ms in r["ms"]]
     messages = [m for r in results for m in r["messages"]]
-    note(f"concurrency: {workers} processes x {issues} issue_pins calls on one SQLite file "
-         f"(WAL, BEGIN IMMEDIATE), every 5th on one of {SHARED_PATIENTS} patients shared by all; "
-         f"{issued} issued in {elapsed:.1f} s; audit chain {'intact' if not chain else 'BROKEN: ' + str(chain[0])}")
+    note(f"concurrency{suffix}: {workers} processes x {issues} issue_pins calls on {where}, every one for "
+         f"one of {SHARED_FAMILIES} families of three shared by all; {issued} issued in {elapsed:.1f} s; "
+         f"audit chain {'intact' if not chain else 'BROKEN: ' + str(chain[0])}")
     for message in sorted(set(messages))[:5]:
-        note(f"error: {message}")
-    figures = {"concurrent_issued": issued, "concurrent_refusals": sum(r["refusals"] for r in results),
-               "concurrent_errors": sum(r["errors"] for r in results),
-               "concurrent_duplicate_active_pins": len(duplicates), "concurrent_audit_chain_problems": len(chain)}
+        note(f"error: {message} (x{messages.count(message)})")
+    figures = {f"concurrent_issued{suffix}": issued,
+               f"concurrent_refusals{suffix}": sum(r["refusals"] for r in results),
+               f"concurrent_errors{suffix}": sum(r["errors"] for r in results),
+               f"concurrent_duplicate_active_pins{suffix}": len(duplicates),
+               f"concurrent_audit_chain_problems{suffix}": len(chain)}
     for name, value in figures.items():
         figure(name, value)
+    figure(f"concurrent_retries{suffix}", sum(r["retries"] for r in results))  # deadlocks run again (O1)
+    figure(f"concurrent_issue_p50_ms{suffix}", statistics.median(times), "ms")
+    figure(f"concurrent_issue_p95_ms{suffix}", p95(times), "ms")
     return figures
 
 
@@ -427,14 +476,8 @@ def match_patient_indexes() -> str:
 
 def bench_postgres(url: str, n_patients: int, work: Path) -> None:
     """The search figure on PostgreSQL, in a schema of its own (kept, so later runs reuse it)."""
-    import psycopg2
-
     schema = f"kiosk_bench_{n_patients}"
-    with psycopg2.connect(url) as connection, connection.cursor() as cursor:
-        cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-    connection.close()
-    separator = "&" if "?" in url else "?"
-    target = f"{url}{separator}options=-csearch_path%3D{schema}"
+    target = pg_schema_target(url, schema)
     key = work / "pg.key"
     started = time.perf_counter()
     open_bench_store(target, key)
@@ -453,6 +496,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="100,000 patients instead of 1,000,000")
     parser.add_argument("--patients", type=int, help="patients for the search figures (overrides --quick)")
+    parser.add_argument("--pg-url", metavar="URL", help="PostgreSQL server for the _postgres figures "
+                        "(default: KIOSK_BENCH_PG_URL or KIOSK_TEST_PG_URL)")
     parser.add_argument("--only", nargs="*", default=None,
                         choices=["startup", "search", "issue", "concurrent", "slip", "postgres"])
     args = parser.parse_args(argv)
@@ -480,16 +525,24 @@ def main(argv: list[str] | None = None) -> int:
             if "issue" in only:
                 bench_issue()
             close_database()
+        url = args.pg_url or os.environ.get("KIOSK_BENCH_PG_URL") or os.environ.get("KIOSK_TEST_PG_URL")
+        if url and (why := pg_unreachable(url)):
+            note(f"PostgreSQL at {url.split('@')[-1]} not used: {why}")
+            url = ""
         if "concurrent" in only:
             bench_concurrent(work)
+            if url:
+                bench_concurrent(work, pg_url=url)
+            else:
+                print("concurrent_errors_postgres n/a  # no PostgreSQL server: give --pg-url (or set "
+                      "KIOSK_BENCH_PG_URL), e.g. eval \"$(bash .ci/postgres.sh start)\"", flush=True)
         if "slip" in only:
             bench_slip()
         if "postgres" in only:
-            url = os.environ.get("KIOSK_BENCH_PG_URL") or os.environ.get("KIOSK_TEST_PG_URL")
             if url:
                 bench_postgres(url, n_patients, work)
             else:
-                print("search_p95_ms_postgres n/a  # set KIOSK_BENCH_PG_URL (or KIOSK_TEST_PG_URL), "
+                print("search_p95_ms_postgres n/a  # give --pg-url (or set KIOSK_BENCH_PG_URL), "
                       "e.g. eval \"$(bash .ci/postgres.sh start)\"", flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from kiosk import audit, pins, validate
 from kiosk.contact import valid_email
-from kiosk.db import write_transaction
+from kiosk.db import lock_rows, retrying, write_transaction
 from kiosk.models import (
     ACCESS_LABELS, METHOD_QUESTION, PIN_ACTIVE, PIN_REDEEMED, PIN_REVOKED, REGISTERED, Association, Patient,
     PortalAccount, Practice, RedemptionAttempt, RegistrationPin, fold, utcnow,
@@ -158,6 +158,7 @@ def _failures_in_row(patient_id: int) -> int:
 def _fail(patient_ids: list[int], now: dt.datetime, how: str) -> None:
     """Record a failed try against each patient; lock or revoke as S4 says."""
     with write_transaction():
+        lock_rows(Patient, patient_ids)  # O1: patients in id order, the audit head last
         if not patient_ids:  # nobody to count it against, but every attempt is audited
             audit.record(audit.REDEEM_FAILED, at=now, detail={"how": how})
         for patient_id in patient_ids:
@@ -189,6 +190,7 @@ def _candidates(dob: dt.date) -> list[int]:
             .where((Patient.dob == dob) & (RegistrationPin.state == PIN_ACTIVE)).distinct()]
 
 
+@retrying
 def redeem(account_id: int, dob: dt.date, *, pin: str = "", family_name: str = "", answer: str = "",
            now: dt.datetime | None = None) -> Redeemed:
     """Tie a child to the parent's account with the child's DOB and the PIN (or question answer).
@@ -222,6 +224,7 @@ def redeem(account_id: int, dob: dt.date, *, pin: str = "", family_name: str = "
             audit.record(audit.REDEEM_FAILED, patient=patient, at=now, detail={"how": "expired"})
         raise PortalError(EXPIRED)
     with write_transaction():
+        lock_rows(Patient, [patient.id])
         pin_row = RegistrationPin.get_by_id(row.id)  # re-read under the write lock
         if pin_row.state != PIN_ACTIVE:
             raise PortalError(GENERIC)

@@ -16,7 +16,7 @@ import peewee
 from kiosk import audit, outbox, pins, security, validate
 from kiosk.contact import normalize_us_cell, valid_email
 from kiosk.carriers import carrier_warning, get_carrier
-from kiosk.db import write_transaction
+from kiosk.db import lock_rows, retrying, write_transaction
 from kiosk.models import (
     ACCESS_FULL, ACCESS_LIMITED, DELIVERY_EMAIL, DELIVERY_NONE, DELIVERY_TEXT, METHOD_PIN, METHOD_QUESTION, PENDING,
     PIN_ACTIVE, PIN_REPLACED, PIN_REVOKED, REGISTERED, SEND_TO_MINOR, SEND_TO_PARENT, Caregiver, Patient, Practice,
@@ -189,6 +189,7 @@ def pin_digest(pin: str) -> str:
     return security.current_key().digest("pin", pin)
 
 
+@retrying
 def issue_pins(staff: StaffUser, request: IssueRequest, *, now: dt.datetime | None = None,
                today: dt.date | None = None) -> IssueResult:
     """Issue PINs for every checked child in one transaction (R3-R10); return the plain PINs once."""
@@ -207,6 +208,7 @@ def issue_pins(staff: StaffUser, request: IssueRequest, *, now: dt.datetime | No
     message_id = None
     try:
         with write_transaction():
+            lock_rows(Patient, ids)  # O1: patients in id order before anything else, the audit head last
             children = _patients(ids)
             issuer = Staff.get_by_id(staff.id)
             for child in children:
@@ -253,11 +255,13 @@ def issue_pins(staff: StaffUser, request: IssueRequest, *, now: dt.datetime | No
                        message_id, request.delivery, destination)
 
 
+@retrying
 def revoke_pin(staff: StaffUser, patient_id: int, reason: str = "revoked by staff", *,
                now: dt.datetime | None = None) -> bool:
     """End the patient's active PIN; False if there was none."""
     now = now or utcnow()
     with write_transaction():
+        lock_rows(Patient, [patient_id])
         patient = Patient.get_by_id(patient_id)
         had = RegistrationPin.select().where((RegistrationPin.patient == patient)
                                              & (RegistrationPin.state == PIN_ACTIVE)).exists()
@@ -265,6 +269,7 @@ def revoke_pin(staff: StaffUser, patient_id: int, reason: str = "revoked by staf
     return had
 
 
+@retrying
 def fix_given_name(staff: StaffUser, patient_id: int, given_name: str) -> str:
     """R2: put the child's given name in Basic Info; return it as stored."""
     try:
@@ -277,6 +282,7 @@ def fix_given_name(staff: StaffUser, patient_id: int, given_name: str) -> str:
         raise RegistrationError([Problem("given_name", f"\"{name}\" is still a placeholder; enter the name the "
                                          "parents chose.")])
     with write_transaction():
+        lock_rows(Patient, [patient_id])
         patient = Patient.get_by_id(patient_id)
         old = patient.given_name
         patient.given_name, patient.placeholder_name, patient.updated_at = name, False, utcnow()

@@ -74,8 +74,8 @@ def test_o1_benchmark_start_up_figures_are_produced_one_a_line(monkeypatch, caps
 
 
 def test_o1_desks_in_separate_processes_never_fail_or_leave_two_active_pins(tmp_path, capsys):
-    """The benchmark's concurrency run, small: 4 processes x 30 issues on one SQLite file, every fifth
-    on a patient all of them share. (The lead's full run is 8 x 200, the numbers the issue names.)"""
+    """The benchmark's concurrency run, small: 4 processes x 30 issues on one SQLite file, each for
+    one of three families of three that all of them share. (The full run is 8 x 200.)"""
     bench = load_benchmark()
     assert (bench.WORKERS, bench.ISSUES_PER_WORKER) == (8, 200)
     figures = bench.bench_concurrent(tmp_path, workers=4, issues=30, start_delay=1.5)

@@ -11,7 +11,8 @@ from conftest import NOW, TODAY
 from kiosk import audit
 from kiosk.db import write_transaction
 from kiosk.models import (
-    PENDING, PIN_ACTIVE, PIN_REPLACED, PIN_REVOKED, REGISTERED, OutboxMessage, Patient, RegistrationPin,
+    PENDING, PIN_ACTIVE, PIN_REPLACED, PIN_REVOKED, REGISTERED, AuditEvent, OutboxMessage, Patient,
+    RegistrationPin,
 )
 from kiosk.patients import family_for, patient_account
 from kiosk.registration import (
@@ -295,3 +296,67 @@ def test_r3_never_two_active_pins_for_one_patient(front_desk, steps):
                 pass
         for patient_id in ids:
             assert len(_active(patient_id)) <= 1
+
+
+# -- O1: a transaction that loses a deadlock is run again, whole, before the desk hears of it ------
+
+class _Deadlock(Exception):
+    pgcode = "40P01"  # what psycopg2 sets on "deadlock detected"
+
+
+def test_o1_a_deadlocked_issue_is_run_again_and_lands_once(front_desk, monkeypatch):
+    import peewee
+
+    from kiosk import db, outbox
+
+    real_enqueue, tries = outbox.enqueue, []
+
+    def enqueue_losing_twice(**kwargs):
+        tries.append(1)
+        if len(tries) <= 2:  # late in the transaction: the PINs and audit events are written by now
+            raise peewee.OperationalError(_Deadlock("deadlock detected"))
+        return real_enqueue(**kwargs)
+
+    monkeypatch.setattr(outbox, "enqueue", enqueue_losing_twice)
+    monkeypatch.setattr(db.time, "sleep", lambda seconds: None)
+    request = _family_request()
+    result = issue_pins(front_desk, request, today=TODAY)
+    assert len(tries) == 3 and len(result.pins) == len(request.patient_ids)
+    # the failed tries left nothing: one PIN per child, one issue event each
+    written = RegistrationPin.select().where(RegistrationPin.patient.in_(request.patient_ids))
+    assert written.count() == len(result.pins)
+    assert AuditEvent.select().where(AuditEvent.action == audit.ISSUE).count() == len(result.pins)
+    assert audit.verify_chain() == []
+
+
+def test_o1_a_deadlock_that_never_clears_is_said_in_plain_words_and_writes_nothing(front_desk, monkeypatch):
+    import peewee
+
+    from kiosk import db
+
+    def always_deadlocked(*args, **kwargs):
+        raise peewee.OperationalError(_Deadlock("deadlock detected\nDETAIL: Process 1 waits for ShareLock"))
+
+    monkeypatch.setattr(db.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(audit, "record", always_deadlocked)
+    kid = _patient("Rosemary", "Testkiddo")
+    with pytest.raises(db.TransactionConflict) as caught:
+        fix_given_name(front_desk, kid.id, "Rosie")
+    assert str(caught.value) == db.CONFLICT_MESSAGE and "deadlock" not in str(caught.value)
+    assert Patient.get_by_id(kid.id).given_name == "Rosemary"
+
+
+def test_o1_other_database_errors_are_not_retried(front_desk, monkeypatch):
+    import peewee
+
+    calls = []
+
+    def broken(*args, **kwargs):
+        calls.append(1)
+        raise peewee.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(audit, "record", broken)
+    kid = _patient("Rosemary", "Testkiddo")
+    with pytest.raises(peewee.OperationalError, match="disk I/O"):
+        fix_given_name(front_desk, kid.id, "Rosie")
+    assert calls == [1]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from kiosk.db import write_transaction
+from kiosk.db import lock_rows, run_in_transaction
 from kiosk.importer.records import CaregiverIn, Collected, LinkIn, PatientIn
 from kiosk.importer.report import FileCounts, Problem, Progress
 from kiosk.models import Caregiver, Patient, Relationship
@@ -126,18 +126,14 @@ class Writer:
 
     def _write_chunk(self, families: list[_Family]) -> list[Problem]:
         try:
-            with write_transaction():
-                tally = self._write(families)
-            self._count(tally)
+            self._count(run_in_transaction(self._write, families))
             return []
         except Exception:  # noqa: BLE001 - retried family by family below, each failure reported
             pass
         problems = []
         for family in families:
             try:
-                with write_transaction():
-                    tally = self._write([family])
-                self._count(tally)
+                self._count(run_in_transaction(self._write, [family]))
             except Exception as error:  # noqa: BLE001 - one family fails, the others land
                 for chart in family.charts:
                     patient = self.data.patients[chart]
@@ -152,6 +148,8 @@ class Writer:
     def _write(self, families: list[_Family]) -> list[tuple[str, str]]:
         tally: list[tuple[str, str]] = []
         now = utcnow()
+        # O1: the patients this chunk changes, locked in id order before anything else
+        lock_rows(Patient, [self.patients[c][0] for f in families for c in f.charts if c in self.patients])
         patient_ids = self._write_patients([c for f in families for c in f.charts], now, tally)
         charts: dict[int, list[str]] = defaultdict(list)  # caregiver -> the charts the file ties them to
         for link in (l for f in families for l in f.links):
