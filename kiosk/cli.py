@@ -163,7 +163,13 @@ def cmd_run(args, start_app=None) -> int:
     if not staff_count():
         raise CliError("this database has no staff yet: run kiosk init --admin USERNAME --name \"YOUR NAME\" "
                        "first, or try kiosk --training")
-    start_app(config)
+    try:
+        start_app(config)
+    finally:
+        if config.training:  # S11: training slips hold (made-up) PINs and go when training ends
+            from kiosk.files import remove_training_slips
+
+            remove_training_slips(config)
     return 0
 
 

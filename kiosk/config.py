@@ -58,6 +58,7 @@ class PrinterConfig:
     name: str = ""  # CUPS queue for `lp -d`; empty means save the PDF and say where
     layout: str = "letter"  # letter | a4 | receipt
     output_dir: str = ""  # where slip PDFs are saved; empty means the data directory
+    keep_minutes: float = _within(0, 7 * 24 * 60, 60.0)  # a saved slip PDF holds PINs: deleted after this (S11)
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,7 @@ ENV_KEYS = {
     "KIOSK_PRINTER": "printer.name",
     "KIOSK_SLIP_LAYOUT": "printer.layout",
     "KIOSK_SLIP_DIR": "printer.output_dir",
+    "KIOSK_SLIP_KEEP_MINUTES": "printer.keep_minutes",
 }
 
 _DATABASE_SCHEMES = {"postgres", "postgresql", "sqlite"}

@@ -23,14 +23,16 @@ with a later ``next_attempt_at`` after a temporary failure, or ``failed`` with t
   alone.
 - **Training mode** (O2) sends nothing: each message is marked ``sent`` with the note
   ``training: not sent`` and its body erased, exactly as a real delivery would leave it.
-- **Nothing to steal.** The body holds the plain PINs, so it is erased in the same transaction
-  that marks the message sent; SQLite overwrites freed space (``secure_delete``) and the WAL is
-  checkpointed and truncated after a run that sent anything. Failed messages keep their body so
+- **Nothing to steal.** The body holds the plain PINs, so it is stored sealed (AES-GCM under a
+  key derived from the key file, which is not in the database; S11) and erased in the same
+  transaction that marks the message sent; SQLite overwrites freed space (``secure_delete``) and
+  the WAL is checkpointed and truncated after a run that sent or erased anything (again at the
+  next run when a desk's open read kept it from finishing). Failed messages keep their body so
   Retry can send them, but only while it is worth sending: once every PIN of the message's family
   batch has expired or been replaced, revoked or redeemed, :func:`erase_stale_bodies` (run at the
-  start of every delivery) erases the body of its failed and still-queued messages, and a queued
-  one is failed with the reason :data:`NO_LONGER_NEEDED`. Neither bodies nor PINs are ever logged
-  or written to the audit trail.
+  start of every delivery, and by the revoke or replacement itself) erases the body of its failed
+  and still-queued messages, and a queued one is failed with the reason :data:`NO_LONGER_NEEDED`.
+  Neither bodies nor PINs are ever logged or written to the audit trail.
 
 The send itself is behind :class:`Sender`, one per channel (email; text through the carrier's
 email-to-SMS gateway), so an SMS provider can be added later as one more class.
@@ -41,11 +43,12 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from dataclasses import dataclass
-from typing import Callable, Mapping, Protocol
+from typing import Callable, Iterable, Mapping, Protocol
 
+import peewee
 from peewee import fn
 
-from kiosk import audit
+from kiosk import audit, files, security
 from kiosk.carriers import get_carrier
 from kiosk.config import Config
 from kiosk.contact import valid_email
@@ -66,6 +69,7 @@ TRAINING_NOTE = "training: not sent"
 INTERRUPTED = ("interrupted while sending: it may have been sent. Check with the family before you retry; "
                "a retry sends the same message again")
 NO_LONGER_NEEDED = "no longer needed: the PINs it carried have ended"
+BODY_KEY = "outbox-body"  # the purpose the body's encryption key is derived for (S11)
 
 
 class OutboxError(ValueError):
@@ -102,8 +106,8 @@ def enqueue(*, batch: str, channel: str, recipient: str, welcome: Welcome, langu
     with write_transaction():
         OutboxMessage.create(message_id=message_id, batch=batch, channel=channel, recipient=recipient,
                              carrier=carrier if channel == TEXT else "", language=language, subject=subject,
-                             body_text=text, body_html=html, created_at=now or utcnow(),
-                             next_attempt_at=now or utcnow())
+                             body_text=_seal(text, message_id), body_html=_seal(html, message_id),
+                             created_at=now or utcnow(), next_attempt_at=now or utcnow())
     return message_id
 
 
@@ -188,6 +192,10 @@ def deliver_due(config: Config, now: dt.datetime | None = None, limit: int = 100
     report = DeliveryReport()
     report.interrupted = _fail_interrupted(clock())
     report.erased = erase_stale_bodies(clock())
+    seal_plain_bodies()
+    if _wal_to_truncate:
+        truncate_wal()
+    files.remove_old_slips(config)  # saved slip PDFs hold PINs too (S11)
     if not OutboxMessage.select().where(OutboxMessage.state == QUEUED, OutboxMessage.next_attempt_at <= clock()).exists():
         return report
     if senders is None:
@@ -217,17 +225,19 @@ def deliver_due(config: Config, now: dt.datetime | None = None, limit: int = 100
         for sender in {id(s): s for s in senders.values()}.values():  # channels may share one
             sender.close()
     if report.sent:
-        _truncate_wal()
+        truncate_wal()
     return report
 
 
-def erase_stale_bodies(now: dt.datetime | None = None) -> int:
+def erase_stale_bodies(now: dt.datetime | None = None, batches: Iterable[str] | None = None) -> int:
     """Erase the body of every failed or queued message whose PINs have all ended; return how many.
 
     A message is stale when its family batch had PINs and none is still active and unexpired
     (each has expired, or been replaced, revoked or redeemed): the PINs it carries open nothing,
     so it must not be sent and its body is only something to steal (S2). A queued one is failed
     with :data:`NO_LONGER_NEEDED`; a failed one keeps its reason. One audit event per message.
+    ``batches`` limits the look to those family batches (a revoke or a replacement, inside its own
+    transaction: the WAL is then cut by :func:`truncate_wal` after it commits).
     """
     now = now or utcnow()
     issued = RegistrationPin.select(RegistrationPin.batch)
@@ -236,6 +246,8 @@ def erase_stale_bodies(now: dt.datetime | None = None) -> int:
              .where(OutboxMessage.state.in_((QUEUED, FAILED)),
                     (OutboxMessage.body_text != "") | (OutboxMessage.body_html != ""),
                     OutboxMessage.batch.in_(issued), OutboxMessage.batch.not_in(live)))
+    if batches is not None:
+        stale = stale.where(OutboxMessage.batch.in_(list(batches)))
     count = 0
     for row in list(stale):
         changes = {"state": FAILED, "body_text": "", "body_html": ""}
@@ -247,7 +259,7 @@ def erase_stale_bodies(now: dt.datetime | None = None) -> int:
                 audit.record(audit.MESSAGE_ERASED, detail=_audit_detail(row, reason=NO_LONGER_NEEDED))
                 count += 1
     if count:
-        _truncate_wal()
+        truncate_wal()
     return count
 
 
@@ -276,9 +288,40 @@ def _claim_next(now: dt.datetime) -> OutboxMessage | None:
             return OutboxMessage.get_by_id(row.id)
 
 
+def _seal(body: str, message_id: str) -> str:
+    return security.seal(BODY_KEY, body, message_id)
+
+
+def message_body(row: OutboxMessage) -> tuple[str, str]:
+    """The message's (text, html) as it will be sent: opened with the key file (S11)."""
+    return (security.unseal(BODY_KEY, row.body_text, row.message_id),
+            security.unseal(BODY_KEY, row.body_html, row.message_id))
+
+
 def _outgoing(row: OutboxMessage) -> Outgoing:
-    return Outgoing(row.message_id, row.channel, row.recipient, row.subject, row.body_text, row.body_html,
-                    row.language)
+    try:
+        text, html = message_body(row)
+    except security.UnsealError as error:
+        raise SendFailure(f"{error}: issue new PINs for the family", permanent=True) from None
+    return Outgoing(row.message_id, row.channel, row.recipient, row.subject, text, html, row.language)
+
+
+def seal_plain_bodies() -> int:
+    """Encrypt the bodies an older kiosk left in plain text (S11); return how many messages."""
+    def plain(body):
+        return (body != "") & ~body.startswith(security.SEALED)
+
+    rows = list(OutboxMessage.select().where(OutboxMessage.state.in_((QUEUED, SENDING, FAILED)),
+                                             plain(OutboxMessage.body_text) | plain(OutboxMessage.body_html)))
+    for row in rows:
+        sealed = {name: body if body.startswith(security.SEALED) else _seal(body, row.message_id)
+                  for name, body in (("body_text", row.body_text), ("body_html", row.body_html))}
+        with write_transaction():  # only if still what was read: a run may have sent and erased it since
+            OutboxMessage.update(**sealed).where(OutboxMessage.id == row.id, OutboxMessage.body_text == row.body_text,
+                                                 OutboxMessage.body_html == row.body_html).execute()
+    if rows:
+        truncate_wal()
+    return len(rows)
 
 
 def backoff(attempts: int) -> dt.timedelta:
@@ -335,13 +378,25 @@ def _audit_detail(row: OutboxMessage, **extra: str) -> dict:
             **{key: value for key, value in extra.items() if value}}
 
 
-def _truncate_wal() -> None:
-    """Erased bodies must not linger in the WAL file: checkpoint it and cut it to zero (best effort)."""
-    if is_sqlite():
-        try:
-            database.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-        except Exception:  # another desk is busy; its next checkpoint overwrites the frames
-            pass
+_wal_to_truncate = False  # an erasure's checkpoint was blocked: the next run tries again
+
+
+def truncate_wal() -> bool:
+    """Erased bodies must not linger in the WAL file: checkpoint it and cut it to zero. Inside a
+    transaction, or while another desk holds a read open, it cannot finish: it is tried again at
+    the next outbox run (and bodies are sealed in the meantime, S11). True when it finished."""
+    global _wal_to_truncate
+    if not is_sqlite():
+        return True
+    _wal_to_truncate = True
+    if database.in_transaction():
+        return False
+    try:
+        busy = database.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+    except peewee.DatabaseError:  # another desk is writing: tried again next run
+        return False
+    _wal_to_truncate = bool(busy)
+    return not busy
 
 
 # ---------------------------------------------------------------- what the front desk sees

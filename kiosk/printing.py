@@ -4,18 +4,26 @@
 PDF to ``lp`` on standard input, so a printed slip leaves no file with PINs on disk (S2). With no
 printer configured, in training mode, or when the printer refuses the job, the PDF is saved in
 ``printer.output_dir`` (else ``slips/`` in the data directory) and the message says where.
+
+A saved slip holds PINs (S11): it is readable by kiosk's user only, deleted once the same batch
+prints, and otherwise ``printer.keep_minutes`` after it was saved, by the next print, start or
+outbox run (:func:`kiosk.files.remove_old_slips`); training slips are deleted when training mode ends.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import glob
 import os
 import re
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from kiosk import files
 from kiosk.config import Config
+from kiosk.files import slip_folder
 from kiosk.slip import SlipData
 
 LP_TIMEOUT_SECONDS = 30
@@ -35,14 +43,11 @@ def job_title(slip: SlipData) -> str:
     return f"kiosk slip {slip.batch}".strip()
 
 
-def slip_folder(config: Config) -> Path:
-    return Path(config.printer.output_dir).expanduser() if config.printer.output_dir else config.data_dir / "slips"
-
-
 def print_slip(slip: SlipData, config: Config, *, staff: str = "") -> PrintOutcome:
     """Print the slip on ``config.printer.name``, or save it as PDF; record it in the audit trail."""
     from kiosk.slip_pdf import render_slip_pdf
 
+    files.remove_old_slips(config)
     pdf = render_slip_pdf(slip, config.printer.layout)
     printer = config.printer.name
     if config.training:
@@ -54,6 +59,8 @@ def print_slip(slip: SlipData, config: Config, *, staff: str = "") -> PrintOutco
         if job_id:
             outcome = PrintOutcome(True, job_id, None, f"The slip was sent to printer {printer} (job {job_id}).")
             kind = "printed"
+            if slip.batch:  # copies saved when an earlier try could not print
+                files.remove_slips(config, f"*slip-*{glob.escape(_batch_part(slip))}*.pdf")
         else:
             outcome, kind = _saved(pdf, slip, config, problem), "failed"
     if outcome.pdf_path is None and not outcome.printed:
@@ -101,18 +108,23 @@ def _plain(error: str) -> str:
 def save_pdf(pdf: bytes, slip: SlipData, config: Config, *, now: dt.datetime | None = None) -> Path:
     """Write the PDF readable by its owner only (it holds PINs) under a name that is never reused."""
     folder = slip_folder(config)
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    stem = f"slip-{(now or dt.datetime.now()):%Y%m%d-%H%M%S}" + (f"-{slip.batch[:12]}" if slip.batch else "")
+    files.note(files.private_folder(folder))
+    prefix = files.TRAINING_PREFIX if config.training else ""
+    stem = f"{prefix}slip-{(now or dt.datetime.now()):%Y%m%d-%H%M%S}" + _batch_part(slip)
     for n in range(1000):
         path = folder / (f"{stem}.pdf" if n == 0 else f"{stem}-{n}.pdf")
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, files.FILE_MODE)
         except FileExistsError:
             continue
         with os.fdopen(fd, "wb") as out:
             out.write(pdf)
         return path
     raise FileExistsError(f"too many slips named {stem} in {folder}")
+
+
+def _batch_part(slip: SlipData) -> str:
+    return f"-{slip.batch[:12]}" if slip.batch else ""
 
 
 def _audit(slip: SlipData, staff: str, printer: str, kind: str, outcome: PrintOutcome) -> None:

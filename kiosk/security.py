@@ -63,6 +63,11 @@ class SecretKey:
     def digest(self, purpose: str, value: str) -> str:
         return hmac.new(self._key, f"{purpose}:{value}".encode(), hashlib.sha256).hexdigest()
 
+    def subkey(self, purpose: str) -> bytes:
+        """32 bytes for ``purpose`` (e.g. encrypting outbox bodies), derived from this key: one key
+        file serves every use, and no derived key reveals the key or another use's key."""
+        return hmac.new(self._key, f"subkey:{purpose}".encode(), hashlib.sha256).digest()
+
     def __repr__(self) -> str:  # never show the key in logs or tracebacks
         return "SecretKey(...)"
 
@@ -122,3 +127,39 @@ def current_key() -> SecretKey:
     if _current is None:
         raise SecretKeyError("no secret key loaded: open the database with kiosk.store.open_store()")
     return _current
+
+
+# ---------------------------------------------------------------- encryption at rest (S11)
+
+SEALED = "aesgcm1:"  # the prefix of a sealed text; anything else is an old plain body
+
+
+class UnsealError(SecretKeyError):
+    """A sealed text that this key cannot open (another key file, or the text was altered)."""
+
+
+def seal(purpose: str, text: str, context: str) -> str:
+    """``text`` encrypted (AES-256-GCM) under a key derived from the key file for ``purpose``;
+    ``context`` (e.g. the message's id) is authenticated, so a sealed text moved to another row
+    does not open. Empty stays empty."""
+    if not text:
+        return ""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # loads only when a PIN is sealed
+
+    nonce = secrets.token_bytes(12)
+    sealed = AESGCM(current_key().subkey(purpose)).encrypt(nonce, text.encode(), context.encode())
+    return SEALED + base64.b64encode(nonce + sealed).decode()
+
+
+def unseal(purpose: str, stored: str, context: str) -> str:
+    """The text :func:`seal` sealed; a plain (older) text as it is; UnsealError if it cannot open."""
+    if not stored.startswith(SEALED):
+        return stored
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    raw = base64.b64decode(stored[len(SEALED):])
+    try:
+        return AESGCM(current_key().subkey(purpose)).decrypt(raw[:12], raw[12:], context.encode()).decode()
+    except (InvalidTag, ValueError):
+        raise UnsealError("this message cannot be read with this key file") from None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from kiosk import security
+from kiosk import files, security
 from kiosk.config import Config
 from kiosk.db import DatabaseError, is_url, open_database, write_transaction
 from kiosk.models import Practice, RegistrationPin
@@ -52,16 +52,25 @@ def anchor_file(config: Config) -> Path:
 def open_store(config: Config, *, create_key: bool = True) -> PracticeSettings:
     """Open (creating or migrating) the database, load the PIN key, make sure settings exist."""
     target = database_target(config)
+    notes: list[str | None] = []
     if not is_url(target):
         folder = Path(target).expanduser().parent
         try:
-            folder.mkdir(parents=True, exist_ok=True)
+            notes.append(files.private_folder(folder))  # S11: the database, WAL and shm, for kiosk only
         except FileExistsError:
             raise DatabaseError(f"cannot put the database in {folder}: it is a file, not a folder") from None
         except OSError as error:
             raise DatabaseError(f"cannot make the folder {folder} for the database: {error.strerror}") from None
         target = str(Path(target).expanduser())
+        try:
+            files.private_file(Path(target))  # made 0600 before SQLite makes it: its WAL and shm follow
+        except FileExistsError:
+            notes.append(files.tighten(Path(target)))  # before it opens, for the same reason
+        except OSError:  # a read-only folder, say: opening it says what is wrong, in words
+            pass
     open_database(target)
+    if not is_url(target):  # said once the database proved usable: an error stays one line
+        files.note(*notes, *(files.tighten(Path(target + suffix)) for suffix in ("-wal", "-shm")))
     path = key_file(config, target)
     row = Practice.select().first()
     if not path.exists() and _holds_hashes():
@@ -72,6 +81,7 @@ def open_store(config: Config, *, create_key: bool = True) -> PracticeSettings:
             "your backup (or set pin_key_file to where it is); a new key would make every issued PIN unusable")
     created = not path.exists()  # nothing was hashed with the old key (checked above): nothing is lost
     key = security.load_or_create_key(path, create=create_key)
+    files.note(files.tighten(path))
     check = key.digest("check", KEY_CHECK_TEXT)
     if row is not None and row.key_check and row.key_check != check and not created:
         raise security.SecretKeyError(
@@ -89,6 +99,7 @@ def open_store(config: Config, *, create_key: bool = True) -> PracticeSettings:
             )
         else:
             Practice.update(key_check=check).where(Practice.key_check != check).execute()
+    files.remove_old_slips(config)  # S11: slips past printer.keep_minutes go at start too
     return practice_settings()
 
 

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from conftest import NOW, TODAY
-from kiosk import audit, portal
+from kiosk import audit, outbox, portal
 from kiosk.db import database
 from kiosk.models import (
     PENDING, PIN_ACTIVE, UNREGISTERED, AuditEvent, OutboxMessage, Patient, RedemptionAttempt, RegistrationPin,
@@ -77,7 +77,7 @@ def test_r6_one_text_message_for_the_family_holds_every_pin(front_desk):
                         now=NOW, today=TODAY)
     messages = list(OutboxMessage.select())
     assert len(messages) == 1 and messages[0].channel == "text"
-    assert all(p.pin in messages[0].body_text for p in result.pins) and len(result.pins) == 2
+    assert all(p.pin in outbox.message_body(messages[0])[0] for p in result.pins) and len(result.pins) == 2
 
 
 @pytest.mark.parametrize("delivery, extra", [("email", {}), ("none", {"email": ""}),
@@ -121,9 +121,9 @@ def _database_bytes(config) -> bytes:
     return b"".join(p.read_bytes() for p in base.parent.glob(base.name + "*") if p.is_file())
 
 
-def test_s2_no_plain_pin_in_any_table_but_the_outbox_body(front_desk):
-    """The outbox body carries the PINs until delivered (issue 6 checks the file after delivery);
-    no other row, audit details included, ever holds one."""
+def test_s2_s11_no_plain_pin_in_any_table_not_even_the_outbox_body(front_desk):
+    """The outbox body carries the PINs until delivered, sealed with the key file (S11); no row,
+    audit details included, ever holds one in plain text."""
     from kiosk.models import ALL_MODELS
 
     result = issue_pins(front_desk, _request(), now=NOW, today=TODAY)
@@ -136,7 +136,7 @@ def test_s2_no_plain_pin_in_any_table_but_the_outbox_body(front_desk):
             text = " ".join(str(value) for value in row)
             if any(form in text or form.lower() in text.lower() for form in forms):
                 holders.add(model._meta.table_name)
-    assert holders == {"outbox_message"}
+    assert holders == set()
 
 
 def test_s2_with_do_not_send_the_pin_never_reaches_the_database_file(front_desk, config):

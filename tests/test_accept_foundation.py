@@ -176,6 +176,7 @@ BAD_VALUES = {
     "KIOSK_PRINTER": "Front Desk",
     "KIOSK_SLIP_LAYOUT": "legal",
     "KIOSK_SLIP_DIR": "/etc/hostname",
+    "KIOSK_SLIP_KEEP_MINUTES": "-1",
 }
 FREE_TEXT = {"KIOSK_SMTP_USERNAME", "KIOSK_SMTP_PASSWORD"}  # any text (without control characters) is usable
 

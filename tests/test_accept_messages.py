@@ -183,10 +183,12 @@ def test_o3_kiosk_killed_after_the_server_took_the_message_does_not_send_it_agai
 
 # ---------------------------------------------------------------- S2: nothing left to steal
 
-def test_s2_after_delivery_no_plain_pin_is_left_in_the_database_or_its_wal(front_desk, server, config):
+def test_s2_s11_before_and_after_delivery_no_plain_pin_is_in_the_database_or_its_wal(front_desk, server, config):
     result, _, _ = register_family(front_desk, "Núñez-García")
     before = database_bytes(config)
-    assert any(spelling in before for spelling in pin_spellings(result))  # the scan can see a PIN
+    assert not any(spelling in before for spelling in pin_spellings(result))  # sealed while queued (S11)
+    sealed = OutboxMessage.get(OutboxMessage.message_id == result.message_id).body_text.encode()
+    assert sealed in before  # the scan can see the body
 
     assert outbox.deliver_due(smtp_config(config, server.port)).sent == 1
 
@@ -194,7 +196,7 @@ def test_s2_after_delivery_no_plain_pin_is_left_in_the_database_or_its_wal(front
     assert (message.state, message.body_text, message.body_html) == ("sent", "", "")
     after = database_bytes(config)
     found = [spelling for spelling in pin_spellings(result) if spelling in after]
-    assert found == []
+    assert found == [] and sealed not in after
 
 
 # ---------------------------------------------------------------- R7: retired carriers
