@@ -6,7 +6,6 @@ Every error is one clear line on stderr and a non-zero exit, never a traceback.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import os
 import sys
 from pathlib import Path
@@ -237,10 +236,11 @@ def cmd_audit(args) -> int:
         return 0
     since = None
     if args.since:
-        try:
-            since = dt.date.fromisoformat(args.since)
-        except ValueError:
-            raise CliError(f"--since must be a date like 2026-11-01, not {args.since!r}") from None
+        from kiosk.validate import parse_date
+
+        since = parse_date(args.since)
+        if since is None:
+            raise CliError(f"--since must be a date like 2026-11-01, not {args.since!r}")
     if args.out:
         with open(args.out, "w", newline="", encoding="utf-8") as out:
             count = audit.export_csv(out, since)

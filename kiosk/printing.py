@@ -17,7 +17,6 @@ import glob
 import os
 import re
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 

@@ -76,6 +76,13 @@ def check_length(value: str, *, field: str, label: str, limit: int) -> str:
     return value
 
 
+def one_line(text: str) -> str:
+    """Text stored before these checks (or from elsewhere), shown as one line of plain words: line
+    breaks, tabs and other unprintable characters become spaces. For output (a mail header, a
+    message), where refusing is no longer possible."""
+    return " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
+
+
 _DATE_ISO = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:T[0-9:.+Z-]*)?", re.ASCII)
 _DATE_SLASH = re.compile(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{2}|\d{4})", re.ASCII)
 _DATE_DIGITS = re.compile(r"(\d{2})(\d{2})(\d{2}|\d{4})", re.ASCII)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from html import escape
 
 from kiosk.terms import language_of, long_date
+from kiosk.validate import one_line
 
 # Every sentence of the message, per language. {practice}, {url}, {date} are filled in.
 _WORDS = {
@@ -75,11 +76,6 @@ class Welcome:
     text: str
     html: str
     sms: str = ""  # the short body for a text message (R7)
-
-
-def one_line(text: str) -> str:
-    """A name as one line of plain words: line breaks, tabs and control characters become spaces."""
-    return " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
 
 
 def compose_welcome(*, practice_name: str, portal_url: str, children: list[tuple[str, str]],
