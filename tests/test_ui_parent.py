@@ -10,6 +10,7 @@ from textual.widgets import Button, Header, Input, Static
 
 from conftest import NOW, TODAY, desk_app, settle
 from kiosk import portal
+from kiosk.models import PortalAccount
 from kiosk.terms import DELIVERY_NONE, METHOD_QUESTION, REGISTERED
 from kiosk.patients import family_for, patient_account, search_patients
 from kiosk.registration import IssuedPin, IssueRequest, IssueResult, issue_pins
@@ -242,6 +243,16 @@ async def test_existing_email_says_sign_in_instead(config, front_desk):
         assert error(app, "email") == "An account with this email already exists: sign in instead."
 
 
+async def test_s9_a_name_over_the_limit_is_said_next_to_the_name_and_no_account_is_made(config, front_desk):
+    app = desk_app(config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await at_desk(app, pilot, front_desk, None)
+        await create_account(app, pilot, "Priya " + "x" * 124, "priya.new@example.com")
+        assert isinstance(app.screen, CreateAccountScreen)
+        assert error(app, "name") == "Your name is at most 120 characters (this one has 130)."
+    assert not PortalAccount.select().where(PortalAccount.email == "priya.new@example.com").exists()
+
+
 async def test_s4_wrong_dob_gets_the_generic_message_and_typing_stays(config, front_desk):
     result = issue_testkiddo(front_desk)
     rosemary, _ = kiddo_ids()
@@ -256,6 +267,8 @@ async def test_s4_wrong_dob_gets_the_generic_message_and_typing_stays(config, fr
         assert value(app, "pin") == result.pins[0].pin
 
         await add_child(app, pilot, "13/45/2022")  # not a date: said next to the field, nothing tried
+        assert error(app, "dob") == "Enter the date of birth like 05/17/2022."
+        await add_child(app, pilot, "12/31/1899")  # before 1900: not a child's date of birth
         assert error(app, "dob") == "Enter the date of birth like 05/17/2022."
         await add_child(app, pilot, us_date(rosemary), pin="ABC")
         assert error(app, "pin") == "A PIN is 10 letters, like JFKAY-TTJYV."
