@@ -267,6 +267,10 @@ def revoke_pin(staff: StaffUser, patient_id: int, reason: str = "revoked by staf
                now: dt.datetime | None = None) -> bool:
     """End the patient's active PIN; False if there was none."""
     now = now or utcnow()
+    try:
+        reason = validate.clean_text(reason, field="reason", label="The reason", limit=validate.REASON)
+    except validate.InputProblem as problem:
+        raise RegistrationError([Problem(problem.field, f"{problem}.")]) from None
     with write_transaction():
         lock_rows(Patient, [patient_id])
         patient = Patient.get_by_id(patient_id)

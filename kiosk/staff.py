@@ -98,7 +98,7 @@ def add_staff(username: str, display_name: str, password: str, *, portal_user: s
 
 def link_staff(username: str, portal_user: str | None, *, by: str = "") -> StaffUser:
     """Link (or with None, unlink) a staff member to a Practice Portal user."""
-    username = username.strip().lower()
+    username = validate.one_line(username).lower()  # a control character matches nobody (and no raw error)
     try:
         portal_user = validate.clean_text(portal_user, field="portal_user", label="Portal user",
                                           limit=validate.USERNAME)

@@ -28,9 +28,10 @@ QUESTION = 200
 ANSWER = 100
 PASSWORD = 128  # NIST SP 800-63B: allow at least 64
 IDENTIFIER = 200  # a caregiver's id in the practice's records (with a FHIR identifier's system)
+REASON = 200  # why staff revoked a PIN
 LIMITS = {"name": NAME, "display_name": DISPLAY_NAME, "chart_number": CHART_NUMBER, "email": EMAIL,
           "username": USERNAME, "question": QUESTION, "answer": ANSWER, "password": PASSWORD,
-          "identifier": IDENTIFIER}
+          "identifier": IDENTIFIER, "reason": REASON}
 
 EARLIEST_BIRTH = dt.date(1900, 1, 1)
 

@@ -14,8 +14,8 @@ from kiosk.config import Config
 from kiosk.db import close_database, write_transaction
 from kiosk.importer import import_files
 from kiosk.models import Patient, PortalAccount, Staff
-from kiosk.registration import RegistrationError, fix_given_name
-from kiosk.staff import StaffError, add_staff, get_staff
+from kiosk.registration import RegistrationError, fix_given_name, revoke_pin
+from kiosk.staff import StaffError, add_staff, get_staff, link_staff
 from kiosk.store import open_store
 
 LONG = "x" * 256
@@ -83,3 +83,19 @@ def test_s9_the_importer_rejects_long_and_nul_names_by_row_on_both_databases(dat
         ("line 2", "given name is at most 60 characters (this one has 256)"),
         ("line 3", f"family name {CONTROL}")]
     assert sorted(c for (c,) in Patient.select(Patient.chart_number).tuples()) == ["3", "C1"]
+
+
+def test_s9_linking_a_username_with_nul_names_nobody(database):
+    with pytest.raises(StaffError) as caught:
+        link_staff("ma\x00ria", "portal-x")
+    assert str(caught.value) == "No staff member 'ma ria'."
+
+
+@pytest.mark.parametrize("reason, message", [
+    ("x" * 256, "The reason is at most 200 characters (this one has 256)."),
+    ("moved\x00away", f"The reason {CONTROL}."),
+])
+def test_s9_a_revoke_reason_is_checked_before_it_is_stored(database, reason, message):
+    with pytest.raises(RegistrationError) as caught:
+        revoke_pin(database["staff"], database["child"], reason)
+    assert [(p.field, p.message) for p in caught.value.problems] == [("reason", message)]
