@@ -38,7 +38,7 @@ def write_families(path: Path, patients: int, seed: int = 9) -> int:
             parents = [("Mother", rng.choice(GIVEN)), ("Father", rng.choice(GIVEN))][: rng.randint(1, 2)]
             for _ in range(min(rng.randint(1, 5), 100000 + patients - chart)):
                 chart += 1
-                dob = f"{rng.randint(2008, 2026)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+                dob = f"{rng.randint(2008, 2025)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
                 child = [str(chart), rng.choice(GIVEN), family, dob, rng.choice("FM"), rng.choice(["en", "es"])]
                 for number, (role, given) in enumerate(parents):
                     cell = f"555{family_no:07d}"[-10:]
