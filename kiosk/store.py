@@ -80,6 +80,8 @@ def open_store(config: Config, *, create_key: bool = True) -> PracticeSettings:
             f"key file {path} is missing, and this database holds PINs made with it: restore it from "
             "your backup (or set pin_key_file to where it is); a new key would make every issued PIN unusable")
     created = not path.exists()  # nothing was hashed with the old key (checked above): nothing is lost
+    if create_key and not path.parent.exists():
+        files.private_folder(path.parent)  # a PostgreSQL site's key folder: 0700, like the database's
     key = security.load_or_create_key(path, create=create_key)
     files.note(files.tighten(path))
     check = key.digest("check", KEY_CHECK_TEXT)

@@ -272,3 +272,10 @@ def test_s11_a_read_only_file_stays_read_only_when_tightened(tmp_path):
     path.chmod(0o444)
     assert files.tighten(path) == f"kiosk: file {path} was readable by others (444); now by this user only (400)"
     assert mode(path) == 0o400
+
+
+def test_s11_a_key_file_in_a_new_folder_gets_a_0700_folder(tmp_path):
+    config = Config(database=str(tmp_path / "kiosk.sqlite3"), pin_key_file=str(tmp_path / "keys" / "pin.key"))
+    open_store(config)
+    close_database()
+    assert (mode(tmp_path / "keys"), mode(tmp_path / "keys" / "pin.key")) == (0o700, 0o600)
