@@ -236,8 +236,7 @@ def erase_stale_bodies(now: dt.datetime | None = None, batches: Iterable[str] | 
     (each has expired, or been replaced, revoked or redeemed): the PINs it carries open nothing,
     so it must not be sent and its body is only something to steal (S2). A queued one is failed
     with :data:`NO_LONGER_NEEDED`; a failed one keeps its reason. One audit event per message.
-    ``batches`` limits the look to those family batches (a revoke or a replacement, inside its own
-    transaction: the WAL is then cut by :func:`truncate_wal` after it commits).
+    ``batches`` limits the look to those family batches (just after a revoke or a replacement).
     """
     now = now or utcnow()
     issued = RegistrationPin.select(RegistrationPin.batch)

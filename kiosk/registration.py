@@ -168,9 +168,9 @@ def check_issue(staff: StaffUser, request: IssueRequest, *, today: dt.date | Non
     return problems
 
 
-def _end_active(patient: Patient, now: dt.datetime, state: str, reason: str, staff: str) -> int:
-    """End the patient's active PIN; erase the unsent welcome of its batch once all of that batch's
-    PINs have ended (S11). Returns how many message bodies were erased."""
+def _end_active(patient: Patient, now: dt.datetime, state: str, reason: str, staff: str) -> set[str]:
+    """End the patient's active PIN; return the batches it belonged to, whose unsent welcome the
+    caller erases once it has committed (:func:`_erase_ended`)."""
     old = list(RegistrationPin.select().where((RegistrationPin.patient == patient)
                                               & (RegistrationPin.state == PIN_ACTIVE)))
     for pin in old:
@@ -178,7 +178,16 @@ def _end_active(patient: Patient, now: dt.datetime, state: str, reason: str, sta
         pin.save()
         audit.record(audit.REPLACE if state == PIN_REPLACED else audit.REVOKE, staff=staff, patient=patient,
                      detail={"pin": pin.id, "batch": pin.batch, "reason": reason}, at=now)
-    return outbox.erase_stale_bodies(now, batches={pin.batch for pin in old}) if old else 0
+    return {pin.batch for pin in old}
+
+
+def _erase_ended(batches: set[str], now: dt.datetime) -> None:
+    """S11: the unsent welcome of a batch whose PINs have all ended is erased (and the WAL cut)
+    right after the revoke or replacement commits. A transaction of its own, so the outbox row is
+    locked before the audit head, as delivery does: no lock-order deadlock on PostgreSQL. If kiosk
+    stops in between, the next outbox run erases it."""
+    if batches:
+        outbox.erase_stale_bodies(now, batches=batches)
 
 
 def _normalize_answer(answer: str) -> str:
@@ -210,14 +219,14 @@ def issue_pins(staff: StaffUser, request: IssueRequest, *, now: dt.datetime | No
     cell = (normalize_us_cell(request.cell) or "") if request.delivery == DELIVERY_TEXT else ""
     issued: list[IssuedPin] = []
     message_id = None
-    erased = 0
+    ended: set[str] = set()
     try:
         with write_transaction():
             lock_rows(Patient, ids)  # O1: patients in id order before anything else, the audit head last
             children = _patients(ids)
             issuer = Staff.get_by_id(staff.id)
             for child in children:
-                erased += _end_active(child, now, PIN_REPLACED, "replaced by a new PIN", staff.username)
+                ended |= _end_active(child, now, PIN_REPLACED, "replaced by a new PIN", staff.username)
                 plain = pins.generate_pin() if request.method == METHOD_PIN else ""
                 RegistrationPin.create(
                     patient=child, batch=batch, method=request.method,
@@ -256,8 +265,7 @@ def issue_pins(staff: StaffUser, request: IssueRequest, *, now: dt.datetime | No
     except peewee.IntegrityError:
         raise RegistrationError([Problem("patients", "Another desk issued a PIN for one of these children at the "
                                          "same moment. Reopen the patient to see the current PIN state.")]) from None
-    if erased:
-        outbox.truncate_wal()  # after the commit: the erased bodies' old pages leave the WAL (S11)
+    _erase_ended(ended, now)
     return IssueResult(batch, issued[0].patient_name, language, tuple(issued), expires_at.date(), request.method,
                        message_id, request.delivery, destination)
 
@@ -276,9 +284,8 @@ def revoke_pin(staff: StaffUser, patient_id: int, reason: str = "revoked by staf
         patient = Patient.get_by_id(patient_id)
         had = RegistrationPin.select().where((RegistrationPin.patient == patient)
                                              & (RegistrationPin.state == PIN_ACTIVE)).exists()
-        erased = _end_active(patient, now, PIN_REVOKED, reason, staff.username)
-    if erased:
-        outbox.truncate_wal()  # after the commit: the erased bodies' old pages leave the WAL (S11)
+        ended = _end_active(patient, now, PIN_REVOKED, reason, staff.username)
+    _erase_ended(ended, now)
     return had
 
 
