@@ -1,12 +1,18 @@
-"""Shared fixtures: a fresh SQLite store per test, staff, and the training families; the app on
-the tests' clock and ``settle`` for the Pilot tests."""
+"""Shared fixtures and helpers: a fresh SQLite store per test, staff, and the training families;
+for the Pilot tests the app on the tests' clock, ``settle``, what the screen shows (``screen_text``,
+``screen_cells``, ``widget_text``) and the notifications the app posts (``Notices``). Only public
+Textual APIs: the screen is read from ``App.export_screenshot``, notifications from run_test's
+``message_hook``."""
 
 from __future__ import annotations
 
 import datetime as dt
+import html
 import os
+import re
 
 import pytest
+from rich.cells import cell_len
 
 os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")
 
@@ -36,6 +42,80 @@ async def settle(app, pilot) -> None:
     await pilot.pause()
     await app.workers.wait_for_complete()
     await pilot.pause()
+
+
+def find_patient(given: str, family: str = "Testkiddo"):
+    """A training patient by name (the ``training`` fixture loaded them)."""
+    from kiosk.models import Patient
+
+    return Patient.get((Patient.given_name == given) & (Patient.family_name == family))
+
+
+Cell = tuple[str, tuple[int, int, int], tuple[int, int, int]]
+
+
+def screen_cells(app) -> list[list[Cell]]:
+    """The terminal as the app draws it: each cell's character, foreground and background colour.
+
+    Read from the app's SVG screenshot (the cells rich records, positioned on a fixed grid); the
+    second cell of a double-width letter holds "" so that a row joins back into its text."""
+    svg = app.export_screenshot()
+    width, height = app.size
+    clips = re.findall(r'<clipPath id="[^"]*-line-(\d+)">\s*<rect x="0" y="([\d.]+)" width="([\d.]+)"', svg)
+    top, line_height = float(clips[0][1]), float(clips[1][1]) - float(clips[0][1])
+    cell_width = float(clips[0][2]) / width
+    colours = {name: _rgb(hex_) for name, hex_ in re.findall(r"\.(\S+) \{ fill: (#[0-9a-f]{6})", svg)}
+    cells: list[list[Cell]] = [[(" ", (255, 255, 255), (0, 0, 0)) for _ in range(width)] for _ in range(height)]
+    for fill, x, y, w in re.findall(
+            r'<rect fill="(#[0-9a-f]{6})" x="([\d.]+)" y="([\d.]+)" width="([\d.]+)" height="[\d.]+" '
+            r'shape-rendering="crispEdges"/>', svg):
+        row, first = round((float(y) - top) / line_height), round(float(x) / cell_width)
+        for col in range(first, min(width, first + round(float(w) / cell_width))):
+            cells[row][col] = (cells[row][col][0], cells[row][col][1], _rgb(fill))
+    for name, x, row, text in re.findall(
+            r'<text class="(\S+)" x="([\d.]+)" y="[\d.]+" textLength="[\d.]+" '
+            r'clip-path="url\(#[^)]*-line-(\d+)\)">([^<]*)</text>', svg):
+        col, line = round(float(x) / cell_width), cells[int(row)]
+        for ch in html.unescape(text).replace("\xa0", " "):
+            if col >= width:
+                break
+            line[col] = (ch, colours[name], line[col][2])
+            for extra in range(1, cell_len(ch)):  # a double-width letter covers the next cell
+                if col + extra < width:
+                    line[col + extra] = ("", colours[name], line[col + extra][2])
+            col += cell_len(ch)
+    return cells
+
+
+def screen_text(app) -> str:
+    """The terminal's lines as a person reads them, spaces included."""
+    return "\n".join("".join(ch for ch, _, _ in row) for row in screen_cells(app))
+
+
+def widget_text(app) -> str:
+    """Everything the current screen's widgets say, whole even where the terminal cuts it: each
+    Static's text, button labels, typed values and the footer's keys."""
+    from textual.widgets import Button, Input, Static
+
+    parts = [str(w.render()) for w in app.screen.query(Static)]
+    parts += [str(b.label) for b in app.screen.query(Button)]
+    parts += [i.value for i in app.screen.query(Input)]
+    parts += [str(k.render()) for k in app.screen.query("FooterKey")]
+    return "\n".join(parts)
+
+
+class Notices(list):
+    """The notification texts the app posts, in order: pass it as ``run_test(message_hook=...)``."""
+
+    def __call__(self, message) -> None:
+        from textual.notifications import Notify
+
+        if isinstance(message, Notify):
+            self.append(message.notification.message)
+
+
+def _rgb(hex_: str) -> tuple[int, int, int]:
+    return int(hex_[1:3], 16), int(hex_[3:5], 16), int(hex_[5:7], 16)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from conftest import NOW, TODAY
+from conftest import NOW, TODAY, find_patient
 from kiosk import audit, outbox, portal
 from kiosk.db import database
 from kiosk.models import (
@@ -19,12 +19,9 @@ from kiosk.patients import family_for
 from kiosk.registration import IssueRequest, RegistrationError, check_issue, issue_pins, revoke_pin
 
 
-def _patient(given, family="Testkiddo"):
-    return Patient.get((Patient.given_name == given) & (Patient.family_name == family))
-
 
 def _request(**options):
-    family = family_for(_patient("Rosemary").id, today=TODAY)
+    family = family_for(find_patient("Rosemary").id, today=TODAY)
     cindy = next(c for c in family.caregivers if c.name == "Cindy Testkiddo")
     values = dict(patient_ids=[c.id for c in family.children], recipient_id=cindy.id, email=cindy.email)
     values.update(options)
@@ -41,7 +38,7 @@ def _pin(result, given):
                                   "Infant", "Newborn", "NB", "Twin A", "Twin B", "Female Baby", "Male Baby",
                                   "Unknown", "Boy", "Girl", "  baby   GIRL ", "bAbY-b", "TWIN  a", "female  baby"])
 def test_r2_each_placeholder_blocks_the_issue_next_to_the_name(front_desk, name):
-    rosemary, request, before = _patient("Rosemary"), _request(), RegistrationPin.select().count()
+    rosemary, request, before = find_patient("Rosemary"), _request(), RegistrationPin.select().count()
     Patient.update(given_name=name).where(Patient.id == rosemary.id).execute()
     problems = check_issue(front_desk, request, today=TODAY)
     assert [p.field for p in problems] == [f"name:{rosemary.id}"]
@@ -54,7 +51,7 @@ def test_r2_each_placeholder_blocks_the_issue_next_to_the_name(front_desk, name)
 # -- R5: all or none, when the database itself refuses part of the family ------------------------
 
 def test_r5_the_database_refusing_the_second_child_leaves_the_first_untouched(front_desk):
-    basil = _patient("Basil")
+    basil = find_patient("Basil")
     database.execute_sql(f"CREATE TEMP TRIGGER refuse_basil BEFORE INSERT ON registration_pin "
                          f"WHEN NEW.patient_id = {basil.id} BEGIN SELECT RAISE(ABORT, 'refused'); END")
     events = AuditEvent.select().count()
@@ -63,7 +60,7 @@ def test_r5_the_database_refusing_the_second_child_leaves_the_first_untouched(fr
             issue_pins(front_desk, _request(), now=NOW, today=TODAY)
     finally:
         database.execute_sql("DROP TRIGGER refuse_basil")
-    rosemary = _patient("Rosemary")
+    rosemary = find_patient("Rosemary")
     assert rosemary.portal_status == UNREGISTERED
     assert RegistrationPin.select().where(RegistrationPin.patient == rosemary).count() == 0
     assert OutboxMessage.select().count() == 0 and AuditEvent.select().count() == events
@@ -101,13 +98,13 @@ def test_r11_send_now_queues_the_message_and_complete_now_redeems_at_the_counter
 
 def test_r12_redeem_adds_to_an_existing_account_after_signing_in(front_desk):
     portal.create_account("cindy.testkiddo@example.com", "Cindy Testkiddo", "Sunflower-42")
-    first = issue_pins(front_desk, _request(patient_ids=[_patient("Rosemary").id]), now=NOW, today=TODAY)
+    first = issue_pins(front_desk, _request(patient_ids=[find_patient("Rosemary").id]), now=NOW, today=TODAY)
     account = portal.sign_in("Cindy.Testkiddo@example.com", "Sunflower-42", now=NOW)
-    portal.redeem(account.id, _patient("Rosemary").dob, pin=_pin(first, "Rosemary"), now=NOW)
-    later = issue_pins(front_desk, _request(patient_ids=[_patient("Basil").id]), now=NOW + dt.timedelta(days=3),
+    portal.redeem(account.id, find_patient("Rosemary").dob, pin=_pin(first, "Rosemary"), now=NOW)
+    later = issue_pins(front_desk, _request(patient_ids=[find_patient("Basil").id]), now=NOW + dt.timedelta(days=3),
                        today=TODAY)
     again = portal.sign_in("cindy.testkiddo@example.com", "Sunflower-42", now=NOW + dt.timedelta(days=3))
-    portal.redeem(again.id, _patient("Basil").dob, pin=_pin(later, "Basil"), now=NOW + dt.timedelta(days=3))
+    portal.redeem(again.id, find_patient("Basil").dob, pin=_pin(later, "Basil"), now=NOW + dt.timedelta(days=3))
     assert [c.given_name for c in portal.children_of(account.id)] == ["Rosemary", "Basil"]
 
 
@@ -128,7 +125,7 @@ def test_s2_s11_no_plain_pin_in_any_table_not_even_the_outbox_body(front_desk):
 
     result = issue_pins(front_desk, _request(), now=NOW, today=TODAY)
     account = portal.create_account("cindy.testkiddo@example.com", "Cindy Testkiddo", "Sunflower-42")
-    portal.redeem(account.id, _patient("Rosemary").dob, pin=_pin(result, "Rosemary").lower(), now=NOW)
+    portal.redeem(account.id, find_patient("Rosemary").dob, pin=_pin(result, "Rosemary").lower(), now=NOW)
     forms = {f(p.pin) for p in result.pins for f in (str, str.lower, lambda pin: pin.replace("-", ""))}
     holders = set()
     for model in ALL_MODELS:
@@ -150,12 +147,12 @@ def test_s2_with_do_not_send_the_pin_never_reaches_the_database_file(front_desk,
 
 def test_s3_expiry_is_exact(front_desk):
     result = issue_pins(front_desk, _request(delivery="none", email=""), now=NOW, today=TODAY)
-    expires = RegistrationPin.get(RegistrationPin.patient == _patient("Basil"), RegistrationPin.state == PIN_ACTIVE)
+    expires = RegistrationPin.get(RegistrationPin.patient == find_patient("Basil"), RegistrationPin.state == PIN_ACTIVE)
     account = portal.create_account("cindy.testkiddo@example.com", "Cindy Testkiddo", "Sunflower-42")
     with pytest.raises(portal.PortalError, match="expired"):
-        portal.redeem(account.id, _patient("Basil").dob, pin=_pin(result, "Basil"), now=expires.expires_at)
+        portal.redeem(account.id, find_patient("Basil").dob, pin=_pin(result, "Basil"), now=expires.expires_at)
     rosemary_expiry = expires.expires_at - dt.timedelta(seconds=1)
-    assert portal.redeem(account.id, _patient("Rosemary").dob, pin=_pin(result, "Rosemary"),
+    assert portal.redeem(account.id, find_patient("Rosemary").dob, pin=_pin(result, "Rosemary"),
                          now=rosemary_expiry).given_name == "Rosemary"
 
 
@@ -163,16 +160,16 @@ def test_s3_expiry_is_exact(front_desk):
 
 def test_s4_a_revoked_pin_gets_the_generic_answer(front_desk):
     result = issue_pins(front_desk, _request(delivery="none", email=""), now=NOW, today=TODAY)
-    revoke_pin(front_desk, _patient("Rosemary").id, now=NOW)
+    revoke_pin(front_desk, find_patient("Rosemary").id, now=NOW)
     account = portal.create_account("cindy.testkiddo@example.com", "Cindy Testkiddo", "Sunflower-42")
     with pytest.raises(portal.PortalError) as caught:
-        portal.redeem(account.id, _patient("Rosemary").dob, pin=_pin(result, "Rosemary"), now=NOW)
+        portal.redeem(account.id, find_patient("Rosemary").dob, pin=_pin(result, "Rosemary"), now=NOW)
     assert str(caught.value) == portal.GENERIC
 
 
 def test_s4_every_attempt_during_a_lock_out_is_audited_but_not_counted(front_desk):
     result = issue_pins(front_desk, _request(delivery="none", email=""), now=NOW, today=TODAY)
-    rosemary = _patient("Rosemary")
+    rosemary = find_patient("Rosemary")
     account = portal.create_account("cindy.testkiddo@example.com", "Cindy Testkiddo", "Sunflower-42")
     for second in range(5):
         with pytest.raises(portal.PortalError):
@@ -191,11 +188,11 @@ def test_s4_one_child_locked_does_not_lock_a_sibling(front_desk):
     account = portal.create_account("cindy.testkiddo@example.com", "Cindy Testkiddo", "Sunflower-42")
     for second in range(5):
         with pytest.raises(portal.PortalError):
-            portal.redeem(account.id, _patient("Rosemary").dob + dt.timedelta(days=1), pin=_pin(result, "Rosemary"),
+            portal.redeem(account.id, find_patient("Rosemary").dob + dt.timedelta(days=1), pin=_pin(result, "Rosemary"),
                           now=NOW + dt.timedelta(seconds=second))
-    assert portal.redeem(account.id, _patient("Basil").dob, pin=_pin(result, "Basil"),
+    assert portal.redeem(account.id, find_patient("Basil").dob, pin=_pin(result, "Basil"),
                          now=NOW + dt.timedelta(minutes=1)).given_name == "Basil"
-    assert _patient("Basil").portal_status == "Registered" and _patient("Rosemary").portal_status == PENDING
+    assert find_patient("Basil").portal_status == "Registered" and find_patient("Rosemary").portal_status == PENDING
 
 
 # -- S5: kiosk audit verify names a deleted and an inserted event ---------------------------------

@@ -12,9 +12,8 @@ from dataclasses import replace
 import pytest
 from textual._xterm_parser import XTermParser
 from textual.widgets import Button, DataTable, Input, Static
-from textual.widgets._footer import FooterKey
 
-from conftest import NOW, TODAY, desk_app, settle
+from conftest import NOW, TODAY, desk_app, settle, widget_text
 from test_ui_parent import PASSWORD, add_child, create_account, type_into, unlock
 from kiosk import portal
 from kiosk.patients import patient_account, search_patients
@@ -64,15 +63,6 @@ async def complete(app, pilot) -> None:
     assert isinstance(app.screen, ParentModeScreen)
 
 
-def visible_text(app) -> str:
-    """What the parent can read: every widget's rendering, button labels and typed values."""
-    parts = [str(w.render()) for w in app.screen.query(Static)]
-    parts += [str(b.label) for b in app.screen.query(Button)]
-    parts += [i.value for i in app.screen.query(Input)]
-    parts += [str(k.render()) for k in app.screen.query(FooterKey)]
-    return "\n".join(parts)
-
-
 def staff_words(app) -> list[str]:
     """Staff data a parent must never see: the staff member, chart numbers, another family."""
     from kiosk.models import Patient
@@ -116,27 +106,41 @@ async def press_everything(app, pilot, allowed=PARENT_SIDE) -> None:
 def feed(app, data: str) -> None:
     parser = XTermParser()
     for message in [*parser.feed(data), *parser.tick()]:
-        app._driver.process_message(message)
+        app.post_message(message)
 
 
 async def click_everything(app, pilot) -> None:
-    """Each key in the footer, then a grid of points over the whole screen (buttons included)."""
-    for key in list(app.screen.query(FooterKey)):
+    """Each key in the footer, then everything under a grid of points over the whole screen (buttons
+    included): each widget once per thing a click on it can do (its own action, or a link's), at the
+    first grid point where it shows. A second click on the same plain text or box would do the same."""
+    for key in list(app.screen.query("FooterKey")):
         if key.action in ("done", "submit") or not key.is_attached:
             continue
         await pilot.click(key)
         await pilot.pause()
         assert isinstance(app.screen, PARENT_SIDE), f"clicking {key.description!r} left parent mode"
-    width, height = app.size
-    for y in range(0, height, 2):
-        for x in range(0, width, 6):
+    clicked: set[tuple] = set()
+    while targets := {target: at for target, at in grid_targets(app).items() if target not in clicked}:
+        for target, (x, y) in targets.items():  # then again for whatever those clicks showed
             if not isinstance(app.screen, ParentScreen):
                 return
+            clicked.add(target)
+            await pilot.click(offset=(x, y))
+            assert isinstance(app.screen, PARENT_SIDE), f"clicking ({x}, {y}) left parent mode"
+
+
+def grid_targets(app) -> dict[tuple, tuple[int, int]]:
+    """(widget, link under the point) -> the first point of a 6x2 grid where it shows."""
+    width, height = app.size
+    targets: dict[tuple, tuple[int, int]] = {}
+    for y in range(0, height, 2):
+        for x in range(0, width, 6):
             widget, _ = app.screen.get_widget_at(x, y)
             if isinstance(widget, Button) and widget.id in ("done", "submit"):
                 continue
-            await pilot.click(offset=(x, y))
-            assert isinstance(app.screen, PARENT_SIDE), f"clicking ({x}, {y}) left parent mode"
+            link = repr(sorted(app.screen.get_style_at(x, y).meta.items()))
+            targets.setdefault((widget, link), (x, y))
+    return targets
 
 
 async def test_1_parent_mode_shows_no_staff_data_and_no_key_click_or_sequence_reaches_staff_screens(app):
@@ -154,7 +158,7 @@ async def test_1_parent_mode_shows_no_staff_data_and_no_key_click_or_sequence_re
                 await add_child(app, pilot, us_date(kids()["Rosemary"]))
             await settle(app, pilot)
             assert isinstance(app.screen, ParentScreen), step
-            shown = visible_text(app)
+            shown = widget_text(app)
             for word in staff_words(app):
                 assert word not in shown, (step, word)
             # Tab and shift+tab only ever reach this screen's own visible widgets.
@@ -212,7 +216,7 @@ async def test_2_to_4_two_parents_complete_at_the_counter_and_both_show_in_assoc
         await create_account(app, pilot, "Jeff Testkiddo", "jeff.testkiddo@example.com")
         await add_child(app, pilot, us_date(rosemary))
         assert isinstance(app.screen, MyAccountScreen)
-        assert "Rosemary is now on your account (Full Access)." in visible_text(app)
+        assert "Rosemary is now on your account (Full Access)." in widget_text(app)
         await pilot.press("f10")
         await settle(app, pilot)
         await unlock(app, pilot)
@@ -243,7 +247,7 @@ async def test_3_add_child_later_from_my_account(app):
         await pilot.press("f2")
         await settle(app, pilot)
         assert isinstance(app.screen, MyAccountScreen)
-        assert "Add child/dependent" in visible_text(app)
+        assert "Add child/dependent" in widget_text(app)
         await pilot.press("a")
         await pilot.pause()
         assert app.screen.query_one("#pin", Input).value == ""
@@ -308,7 +312,7 @@ async def test_6_the_kiosk_returns_to_the_staff_lock_screen(app, how):
         await settle(app, pilot)
         assert isinstance(app.screen, LockScreen)
         assert not any(isinstance(s, ParentScreen) for s in app.screen_stack)
-        shown = visible_text(app)
+        shown = widget_text(app)
         assert "Cindy" not in shown and "Rosemary" not in shown and "05/1" not in shown
         await press_everything(app, pilot, LOCKED_SIDE)  # the lock screen holds too
         if isinstance(app.screen, LockScreen):

@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import NOW, TODAY, desk_app
+from conftest import NOW, TODAY, desk_app, screen_cells, screen_text
 from textual.widgets import Static
 
 from kiosk.config import PrinterConfig
@@ -116,27 +116,6 @@ async def open_preview(app, pilot, result: IssueResult) -> SlipPreviewScreen:
     await pilot.pause()
     assert isinstance(app.screen, SlipPreviewScreen)
     return app.screen
-
-
-def screen_cells(app) -> list[list[tuple[str, tuple[int, int, int], tuple[int, int, int]]]]:
-    """The terminal as the app draws it: each cell's character, foreground and background colour."""
-    rows = []
-    for strip in app.screen._compositor.render_strips():
-        row = []
-        for segment in strip:
-            text, style = segment.text, segment.style
-            fg = style.color.get_truecolor() if style and style.color else (255, 255, 255)
-            bg = style.bgcolor.get_truecolor() if style and style.bgcolor else (0, 0, 0)
-            if style and style.reverse:
-                fg, bg = bg, fg
-            for ch in text:
-                row.append((ch, tuple(fg), tuple(bg)))
-        rows.append(row)
-    return rows
-
-
-def screen_text(app) -> str:
-    return "\n".join("".join(ch for ch, _, _ in row) for row in screen_cells(app))
 
 
 def screen_image(app, scale: int = 6):

@@ -11,7 +11,7 @@ import threading
 from dataclasses import replace
 
 import pytest
-from conftest import TODAY, desk_app, settle
+from conftest import Notices, TODAY, desk_app, screen_text, settle
 from textual.widgets import Checkbox, DataTable, Input, Static
 from test_ui_register import app, desk_config, open_window  # noqa: F401 (fixtures)
 from test_ui_staff import search, sign_in
@@ -52,11 +52,6 @@ def gate(monkeypatch):
     hold.opened = opened
     yield hold
     opened.set()  # never leave a worker thread waiting
-
-
-def screen_text(app) -> str:
-    """The terminal's lines as a person reads them, spaces included (textual is pinned exactly)."""
-    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
 
 
 def failing(monkeypatch, module, name, error: Exception) -> None:
@@ -187,7 +182,8 @@ async def test_a_send_that_fails_is_said_in_plain_words(app, monkeypatch):
 async def test_a_search_that_fails_is_reported_and_the_app_carries_on(app, monkeypatch):
     from peewee import OperationalError
 
-    async with app.run_test(size=SIZE) as pilot:
+    notices = Notices()
+    async with app.run_test(size=SIZE, message_hook=notices) as pilot:
         await sign_in(app, pilot)
         import screens.search
 
@@ -195,10 +191,10 @@ async def test_a_search_that_fails_is_reported_and_the_app_carries_on(app, monke
         await pilot.press(*"kim")
         for _ in range(50):  # (workers.wait_for_complete re-raises a failed worker's error, so poll)
             await pilot.pause(0.05)
-            if app._notifications:
+            if notices:
                 break
         assert app.is_running and isinstance(app.screen, SearchScreen)
-        assert [n.message for n in app._notifications] == ["Search failed: disk I/O error"]
+        assert notices == ["Search failed: disk I/O error"]
         await pilot.press("backspace")
         assert app.screen.search_text == "ki"  # the box still takes keys
 

@@ -4,21 +4,18 @@ import datetime as dt
 
 import pytest
 
-from conftest import NOW, TODAY
+from conftest import NOW, TODAY, find_patient
 from kiosk import audit, portal
 from kiosk.models import (
-    PIN_ACTIVE, PIN_REDEEMED, PIN_REVOKED, REGISTERED, Association, Patient, RedemptionAttempt, RegistrationPin,
+    PIN_ACTIVE, PIN_REDEEMED, PIN_REVOKED, REGISTERED, Association, RedemptionAttempt, RegistrationPin,
 )
 from kiosk.patients import family_for, patient_account
 from kiosk.registration import IssueRequest, issue_pins
 
 
-def _patient(given, family):
-    return Patient.get((Patient.given_name == given) & (Patient.family_name == family))
-
 
 def _issue(desk, given="Rosemary", family="Testkiddo", now=NOW, **options):
-    fam = family_for(_patient(given, family).id, today=TODAY)
+    fam = family_for(find_patient(given, family).id, today=TODAY)
     recipient = next(c for c in fam.caregivers if c.has_authority)
     values = dict(patient_ids=[c.id for c in fam.children], recipient_id=recipient.id, delivery="none")
     values.update(options)
@@ -36,10 +33,10 @@ def _pin_for(result, given):
 def test_r12_redeem_creates_the_association_and_registers(front_desk):
     result = _issue(front_desk)
     account = _account()
-    rosemary = _patient("Rosemary", "Testkiddo")
+    rosemary = find_patient("Rosemary", "Testkiddo")
     redeemed = portal.redeem(account.id, rosemary.dob, pin=_pin_for(result, "Rosemary"), now=NOW)
     assert redeemed.given_name == "Rosemary" and redeemed.access == "Full Access"
-    assert _patient("Rosemary", "Testkiddo").portal_status == REGISTERED
+    assert find_patient("Rosemary", "Testkiddo").portal_status == REGISTERED
     assert [c.given_name for c in portal.children_of(account.id)] == ["Rosemary"]
 
 
@@ -48,7 +45,7 @@ def test_s1_pin_accepted_in_any_case_with_or_without_dash(front_desk, typed):
     result = _issue(front_desk)
     pin = _pin_for(result, "Rosemary")
     text = typed.format(pin, lower=pin.lower(), plain=pin.replace("-", ""), spaced=pin.replace("-", " "))
-    rosemary = _patient("Rosemary", "Testkiddo")
+    rosemary = find_patient("Rosemary", "Testkiddo")
     assert portal.redeem(_account().id, rosemary.dob, pin=text, now=NOW).patient_id == rosemary.id
 
 
@@ -56,13 +53,13 @@ def test_r12_add_another_child_into_the_same_account(front_desk):
     result = _issue(front_desk)
     account = _account()
     for given in ("Rosemary", "Basil"):
-        portal.redeem(account.id, _patient(given, "Testkiddo").dob, pin=_pin_for(result, given), now=NOW)
+        portal.redeem(account.id, find_patient(given, "Testkiddo").dob, pin=_pin_for(result, given), now=NOW)
     assert sorted(c.given_name for c in portal.children_of(account.id)) == ["Basil", "Rosemary"]
 
 
 def test_r13_same_pin_for_a_second_parent_with_their_own_account(front_desk):
     result = _issue(front_desk)
-    rosemary = _patient("Rosemary", "Testkiddo")
+    rosemary = find_patient("Rosemary", "Testkiddo")
     pin = _pin_for(result, "Rosemary")
     portal.redeem(_account().id, rosemary.dob, pin=pin, now=NOW)
     jeff = portal.create_account("jeff.testkiddo@example.com", "Jeff Testkiddo", "Maple-Tree-77")
@@ -75,7 +72,7 @@ def test_r13_same_pin_for_a_second_parent_with_their_own_account(front_desk):
 
 def test_r13_redeeming_twice_with_one_account_counts_once(front_desk):
     result = _issue(front_desk)
-    rosemary = _patient("Rosemary", "Testkiddo")
+    rosemary = find_patient("Rosemary", "Testkiddo")
     account = _account()
     for _ in range(2):
         portal.redeem(account.id, rosemary.dob, pin=_pin_for(result, "Rosemary"), now=NOW)
@@ -84,7 +81,7 @@ def test_r13_redeeming_twice_with_one_account_counts_once(front_desk):
 
 
 def test_r9_access_level_travels_to_the_association(front_desk):
-    tyler = _patient("Tyler", "Brooks")
+    tyler = find_patient("Tyler", "Brooks")
     foster = next(c for c in family_for(tyler.id).caregivers if c.role == "Foster parent")
     result = issue_pins(front_desk, IssueRequest(patient_ids=[tyler.id], recipient_id=foster.id, delivery="none",
                                                  access="limited"), now=NOW, today=TODAY)
@@ -94,7 +91,7 @@ def test_r9_access_level_travels_to_the_association(front_desk):
 
 
 def test_r10_verification_question(front_desk):
-    tyler = _patient("Tyler", "Brooks")
+    tyler = find_patient("Tyler", "Brooks")
     foster = next(c for c in family_for(tyler.id).caregivers if c.role == "Foster parent")
     issue_pins(front_desk, IssueRequest(patient_ids=[tyler.id], recipient_id=foster.id, delivery="none",
                                         method="question", question="Name of the caseworker?", answer="Ms  Ortiz"),
@@ -109,7 +106,7 @@ def test_r10_verification_question(front_desk):
 def test_s4_wrong_expired_replaced_revoked_get_one_generic_answer(front_desk):
     first = _issue(front_desk)
     second = _issue(front_desk, now=NOW + dt.timedelta(minutes=1))
-    rosemary = _patient("Rosemary", "Testkiddo")
+    rosemary = find_patient("Rosemary", "Testkiddo")
     account = _account()
     answers = set()
     for dob, pin in [(rosemary.dob, _pin_for(first, "Rosemary")),  # replaced
@@ -124,15 +121,15 @@ def test_s4_wrong_expired_replaced_revoked_get_one_generic_answer(front_desk):
 
 def test_expired_pin_tells_the_parent_to_ask_for_a_new_one(front_desk):
     result = _issue(front_desk, now=NOW - dt.timedelta(days=40))
-    rosemary = _patient("Rosemary", "Testkiddo")
+    rosemary = find_patient("Rosemary", "Testkiddo")
     with pytest.raises(portal.PortalError, match="expired. Ask the front desk"):
         portal.redeem(_account().id, rosemary.dob, pin=_pin_for(result, "Rosemary"), now=NOW)
-    assert _patient("Rosemary", "Testkiddo").portal_status != REGISTERED
+    assert find_patient("Rosemary", "Testkiddo").portal_status != REGISTERED
 
 
 def test_s4_five_failures_in_fifteen_minutes_lock_the_patient(front_desk):
     result = _issue(front_desk)
-    rosemary = _patient("Rosemary", "Testkiddo")
+    rosemary = find_patient("Rosemary", "Testkiddo")
     account = _account()
     wrong = rosemary.dob + dt.timedelta(days=3)
     for minute in range(5):
@@ -148,7 +145,7 @@ def test_s4_five_failures_in_fifteen_minutes_lock_the_patient(front_desk):
 
 def test_s4_failures_spread_out_do_not_lock(front_desk):
     result = _issue(front_desk)
-    rosemary = _patient("Rosemary", "Testkiddo")
+    rosemary = find_patient("Rosemary", "Testkiddo")
     account = _account()
     for i in range(6):
         with pytest.raises(portal.PortalError, match="do not match"):
@@ -159,7 +156,7 @@ def test_s4_failures_spread_out_do_not_lock(front_desk):
 
 def test_s4_wrong_pins_count_against_children_born_that_day(front_desk):
     _issue(front_desk)
-    rosemary = _patient("Rosemary", "Testkiddo")
+    rosemary = find_patient("Rosemary", "Testkiddo")
     account = _account()
     for i in range(5):
         with pytest.raises(portal.PortalError):
@@ -169,7 +166,7 @@ def test_s4_wrong_pins_count_against_children_born_that_day(front_desk):
 
 def test_s4_twenty_in_a_row_revoke_the_pin_and_a_new_pin_does_not_reset_the_window(front_desk):
     result = _issue(front_desk)
-    rosemary = _patient("Rosemary", "Testkiddo")
+    rosemary = find_patient("Rosemary", "Testkiddo")
     account = _account()
     wrong = rosemary.dob + dt.timedelta(days=1)
     at = NOW
@@ -191,7 +188,7 @@ def test_s4_twenty_in_a_row_revoke_the_pin_and_a_new_pin_does_not_reset_the_wind
 
 def test_s5_every_attempt_is_audited(front_desk):
     result = _issue(front_desk)
-    rosemary = _patient("Rosemary", "Testkiddo")
+    rosemary = find_patient("Rosemary", "Testkiddo")
     account = _account()
     with pytest.raises(portal.PortalError):
         portal.redeem(account.id, rosemary.dob, pin="ABCDE-FGHJK", now=NOW)

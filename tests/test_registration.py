@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import NOW, TODAY
+from conftest import NOW, TODAY, find_patient
 from kiosk import audit, outbox
 from kiosk.db import write_transaction
 from kiosk.models import (
@@ -20,12 +20,9 @@ from kiosk.registration import (
 )
 
 
-def _patient(given, family):
-    return Patient.get((Patient.given_name == given) & (Patient.family_name == family))
-
 
 def _family_request(given="Rosemary", family="Testkiddo", **options):
-    fam = family_for(_patient(given, family).id, today=TODAY)
+    fam = family_for(find_patient(given, family).id, today=TODAY)
     recipient = next(c for c in fam.caregivers if c.has_authority)
     values = dict(patient_ids=[c.id for c in fam.children], recipient_id=recipient.id, email=recipient.email)
     values.update(options)
@@ -54,13 +51,13 @@ def test_r1_unlinked_staff_cannot_issue_and_is_told_what_to_do(unlinked_desk):
 
 
 def test_r2_placeholder_name_blocks_issue_until_fixed(front_desk):
-    baby = _patient("Baby Girl", "Okafor")
+    baby = find_patient("Baby Girl", "Okafor")
     request = _family_request("Baby Girl", "Okafor")
     problems = check_issue(front_desk, request, today=TODAY)
     assert f"name:{baby.id}" in _fields(problems)
     assert "Baby Girl" in next(p.message for p in problems if p.field == f"name:{baby.id}")
     fix_given_name(front_desk, baby.id, "  Amara  ")
-    assert _patient("Amara", "Okafor").id == baby.id
+    assert find_patient("Amara", "Okafor").id == baby.id
     result = issue_pins(front_desk, request, now=NOW, today=TODAY)
     assert [p.given_name for p in result.pins] == ["Amara"]
     assert [e.action for e in audit.AuditEvent.select().where(audit.AuditEvent.patient_id == baby.id)] == [
@@ -70,15 +67,15 @@ def test_r2_placeholder_name_blocks_issue_until_fixed(front_desk):
 @pytest.mark.parametrize("name, message", [("", "Enter the child's given name"), ("Baby Girl", "still a placeholder"),
                                            ("x" * 61, "at most 60")])
 def test_r2_name_fix_rejects_bad_names(front_desk, name, message):
-    baby = _patient("Baby Girl", "Okafor")
+    baby = find_patient("Baby Girl", "Okafor")
     with pytest.raises(RegistrationError) as caught:
         fix_given_name(front_desk, baby.id, name)
     assert message in caught.value.problems[0].message and caught.value.problems[0].field == "given_name"
-    assert _patient("Baby Girl", "Okafor").id == baby.id
+    assert find_patient("Baby Girl", "Okafor").id == baby.id
 
 
 def test_r15_caregiver_without_authority_cannot_receive(front_desk):
-    emma = _patient("Emma", "Johnson")
+    emma = find_patient("Emma", "Johnson")
     grandma = next(c for c in family_for(emma.id).caregivers if c.name == "Linda Johnson")
     request = IssueRequest(patient_ids=[emma.id], recipient_id=grandma.id, email=grandma.email)
     problems = check_issue(front_desk, request, today=TODAY)
@@ -109,14 +106,14 @@ def test_r8_send_to_minor_refused_under_twelve(front_desk):
     problems = check_issue(front_desk, _family_request(send_to="minor", recipient_id=None), today=TODAY)
     assert "send_to" in _fields(problems) and "12 or older" in next(p.message for p in problems
                                                                     if p.field == "send_to")
-    jordan = _patient("Jordan", "Kim")
+    jordan = find_patient("Jordan", "Kim")
     ok = check_issue(front_desk, IssueRequest(patient_ids=[jordan.id], send_to="minor",
                                               email="jordan.kim@example.com"), today=TODAY)
     assert ok == []
 
 
 def test_r13_registered_patient_only_gets_a_second_parent_pin(front_desk):
-    ava = _patient("Ava", "Patel")
+    ava = find_patient("Ava", "Patel")
     raj = next(c for c in family_for(ava.id).caregivers if c.name == "Raj Patel")
     problems = check_issue(front_desk, IssueRequest(patient_ids=[ava.id], recipient_id=raj.id, email=raj.email),
                            today=TODAY)
@@ -124,12 +121,12 @@ def test_r13_registered_patient_only_gets_a_second_parent_pin(front_desk):
     result = issue_pins(front_desk, IssueRequest(patient_ids=[ava.id], recipient_id=raj.id, email=raj.email,
                                                  second_parent=True), now=NOW, today=TODAY)
     assert len(result.pins) == 1 and result.recipient == "raj.patel@example.com"
-    assert _patient("Ava", "Patel").portal_status == REGISTERED
+    assert find_patient("Ava", "Patel").portal_status == REGISTERED
     assert RegistrationPin.get(RegistrationPin.patient == ava, RegistrationPin.state == PIN_ACTIVE).second_parent
 
 
 def test_r13_second_parent_pin_to_another_email(front_desk):
-    ava = _patient("Ava", "Patel")
+    ava = find_patient("Ava", "Patel")
     result = issue_pins(front_desk, IssueRequest(patient_ids=[ava.id], email="Raj.Work@Example.org",
                                                  second_parent=True), now=NOW, today=TODAY)
     assert OutboxMessage.get(OutboxMessage.message_id == result.message_id).recipient == "raj.work@example.org"
@@ -137,7 +134,7 @@ def test_r13_second_parent_pin_to_another_email(front_desk):
 
 def test_r13_second_parent_pin_needs_a_registered_patient(front_desk):
     problems = check_issue(front_desk, _family_request(second_parent=True, patient_ids=[
-        _patient("Rosemary", "Testkiddo").id]), today=TODAY)
+        find_patient("Rosemary", "Testkiddo").id]), today=TODAY)
     assert any(p.field.startswith("status:") for p in problems)
 
 
@@ -159,12 +156,12 @@ def test_r5_r4_family_issue_all_checked_children_become_pending(front_desk):
 
 
 def test_r5_unchecked_child_is_left_alone(front_desk):
-    basil = _patient("Basil", "Testkiddo")
+    basil = find_patient("Basil", "Testkiddo")
     request = _family_request()
     request.patient_ids.remove(basil.id)
     result = issue_pins(front_desk, request, now=NOW, today=TODAY)
     assert [p.given_name for p in result.pins] == ["Rosemary"]
-    assert _patient("Basil", "Testkiddo").portal_status == "Unregistered" and _active(basil.id) == []
+    assert find_patient("Basil", "Testkiddo").portal_status == "Unregistered" and _active(basil.id) == []
 
 
 def test_r6_exactly_one_welcome_message_for_the_family(front_desk):
@@ -189,7 +186,7 @@ def test_r7_text_message_goes_to_the_carrier_gateway(front_desk):
 
 
 def test_r9_r10_options_are_stored(front_desk):
-    tyler = _patient("Tyler", "Brooks")
+    tyler = find_patient("Tyler", "Brooks")
     foster = next(c for c in family_for(tyler.id).caregivers if c.role == "Foster parent")
     result = issue_pins(front_desk, IssueRequest(patient_ids=[tyler.id], recipient_id=foster.id, email=foster.email,
                                                  access="limited", method="question", question="Favourite colour?",
@@ -203,7 +200,7 @@ def test_r9_r10_options_are_stored(front_desk):
 def test_r3_new_pin_ends_the_old_one_and_the_audit_says_so(front_desk):
     first = issue_pins(front_desk, _family_request(), now=NOW, today=TODAY)
     second = issue_pins(front_desk, _family_request(), now=NOW + dt.timedelta(minutes=5), today=TODAY)
-    rosemary = _patient("Rosemary", "Testkiddo")
+    rosemary = find_patient("Rosemary", "Testkiddo")
     pins = list(RegistrationPin.select().where(RegistrationPin.patient == rosemary).order_by(RegistrationPin.id))
     assert [p.state for p in pins] == [PIN_REPLACED, PIN_ACTIVE]
     assert first.pins[0].pin != second.pins[0].pin
@@ -251,7 +248,7 @@ def test_a_failure_in_the_middle_leaves_nothing_written(front_desk, monkeypatch)
 
 def test_revoke_ends_the_active_pin(front_desk):
     issue_pins(front_desk, _family_request(), now=NOW, today=TODAY)
-    rosemary = _patient("Rosemary", "Testkiddo")
+    rosemary = find_patient("Rosemary", "Testkiddo")
     assert revoke_pin(front_desk, rosemary.id, now=NOW) is True
     assert _active(rosemary.id) == [] and revoke_pin(front_desk, rosemary.id, now=NOW) is False
     assert RegistrationPin.get(RegistrationPin.patient == rosemary).state == PIN_REVOKED
@@ -259,9 +256,9 @@ def test_revoke_ends_the_active_pin(front_desk):
 
 def test_account_page_shows_pin_state(front_desk):
     issue_pins(front_desk, _family_request(), now=NOW, today=TODAY)
-    account = patient_account(_patient("Rosemary", "Testkiddo").id, today=TODAY, now=NOW)
+    account = patient_account(find_patient("Rosemary", "Testkiddo").id, today=TODAY, now=NOW)
     assert account.patient.pin_state.startswith("PIN issued, expires")
-    assert patient_account(_patient("Ava", "Patel").id, today=TODAY).patient.pin_state == "PIN Already Assigned"
+    assert patient_account(find_patient("Ava", "Patel").id, today=TODAY).patient.pin_state == "PIN Already Assigned"
 
 
 # -- never two active PINs, whatever the sequence ---------------------------------------------------
@@ -272,7 +269,7 @@ def test_account_page_shows_pin_state(front_desk):
 def test_r3_never_two_active_pins_for_one_patient(front_desk, steps):
     from kiosk import portal
 
-    family = family_for(_patient("Rosemary", "Testkiddo").id, today=TODAY)
+    family = family_for(find_patient("Rosemary", "Testkiddo").id, today=TODAY)
     ids = [c.id for c in family.children]
     last_pins = {}
     with write_transaction():

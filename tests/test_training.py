@@ -2,7 +2,7 @@
 
 import datetime as dt
 
-from conftest import TODAY
+from conftest import TODAY, find_patient
 from kiosk.models import (
     NO_AUTHORITY, PENDING, PIN_ACTIVE, REGISTERED, SELF_REGISTERED, Appointment, Association, Caregiver, Patient,
     RegistrationPin, Relationship, Staff,
@@ -10,9 +10,6 @@ from kiosk.models import (
 from kiosk.names import is_placeholder_name
 from kiosk.patients import age_years, family_for, search_patients
 
-
-def _patient(given, family):
-    return Patient.get((Patient.given_name == given) & (Patient.family_name == family))
 
 
 def test_loads_at_least_twelve_families(training):
@@ -22,53 +19,53 @@ def test_loads_at_least_twelve_families(training):
 
 
 def test_testkiddo_family_from_the_seed(training):
-    family = family_for(_patient("Rosemary", "Testkiddo").id, today=TODAY)
+    family = family_for(find_patient("Rosemary", "Testkiddo").id, today=TODAY)
     assert {c.name for c in family.children} == {"Rosemary Testkiddo", "Basil Testkiddo"}
     assert {(c.name, c.role, c.authority) for c in family.caregivers} == {
         ("Cindy Testkiddo", "Mother", "Joint"), ("Jeff Testkiddo", "Father", "Joint")}
 
 
 def test_newborn_baby_girl_and_twins_are_placeholders(training):
-    baby = _patient("Baby Girl", "Okafor")
+    baby = find_patient("Baby Girl", "Okafor")
     assert is_placeholder_name(baby.given_name) and (TODAY - baby.dob).days < 28
-    assert is_placeholder_name(_patient("Twin A", "Rivera").given_name)
+    assert is_placeholder_name(find_patient("Twin A", "Rivera").given_name)
 
 
 def test_fourteen_year_old(training):
-    assert age_years(_patient("Jordan", "Kim").dob, TODAY) == 14
+    assert age_years(find_patient("Jordan", "Kim").dob, TODAY) == 14
 
 
 def test_foster_child_has_only_the_foster_parent_with_authority(training):
-    tyler = _patient("Tyler", "Brooks")
+    tyler = find_patient("Tyler", "Brooks")
     links = list(Relationship.select().where(Relationship.patient == tyler))
     with_authority = [r for r in links if r.authority != NO_AUTHORITY]
     assert [r.role for r in with_authority] == ["Foster parent"]
 
 
 def test_four_siblings_with_separated_parents_with_different_emails(training):
-    family = family_for(_patient("Sofía", "Núñez-García").id, today=TODAY)
+    family = family_for(find_patient("Sofía", "Núñez-García").id, today=TODAY)
     assert len(family.children) == 4
     emails = {c.email for c in family.caregivers}
     assert len(emails) == 2 and all(emails)
 
 
 def test_registered_patient_with_one_parent_associated(training):
-    ava = _patient("Ava", "Patel")
+    ava = find_patient("Ava", "Patel")
     assert ava.portal_status == REGISTERED
     assert Association.select().where(Association.patient == ava).count() == 1
     assert Relationship.select().where(Relationship.patient == ava).count() == 2
 
 
 def test_self_registered_and_pending_patients(training):
-    assert _patient("Liam", "Chen").portal_status == SELF_REGISTERED
-    layla = _patient("Layla", "Haddad")
+    assert find_patient("Liam", "Chen").portal_status == SELF_REGISTERED
+    layla = find_patient("Layla", "Haddad")
     assert layla.portal_status == PENDING
     assert RegistrationPin.select().where((RegistrationPin.patient == layla)
                                           & (RegistrationPin.state == PIN_ACTIVE)).count() == 1
 
 
 def test_caregiver_with_no_authority(training):
-    emma = _patient("Emma", "Johnson")
+    emma = find_patient("Emma", "Johnson")
     assert any(r.authority == NO_AUTHORITY and r.role == "Grandparent"
                for r in Relationship.select().where(Relationship.patient == emma))
 

@@ -3,7 +3,7 @@ is not offered to a parent; queued welcome messages are delivered in the backgro
 
 from __future__ import annotations
 
-from conftest import NOW, TODAY, desk_app, settle
+from conftest import NOW, TODAY, Notices, desk_app, settle
 
 from kiosk.outbox import list_messages
 from kiosk.patients import family_for, search_patients
@@ -92,14 +92,14 @@ async def test_o3_a_failing_background_delivery_is_said_and_does_not_close_the_a
         raise RuntimeError("database is locked")
 
     monkeypatch.setattr(kiosk.outbox, "deliver_due", broken)
-    app = desk_app(config)
-    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+    app, notices = desk_app(config), Notices()
+    async with app.run_test(size=(100, 30), message_hook=notices) as pilot:
         app.signed_in(front_desk)
         await settle(app, pilot)
         app.deliver_outbox()
         await settle(app, pilot)
         assert app.is_running
-        assert any("could not be sent just now (database is locked)" in n.message for n in app._notifications)
+        assert any("could not be sent just now (database is locked)" in n for n in notices)
 
 
 async def test_the_lock_screen_offers_no_sign_out_to_whoever_is_at_the_counter(config, front_desk):
@@ -115,17 +115,17 @@ async def test_the_lock_screen_offers_no_sign_out_to_whoever_is_at_the_counter(c
 
 
 async def test_staff_notices_wait_while_a_parent_has_the_kiosk(config, front_desk):
-    app = desk_app(config)
-    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+    app, notices = desk_app(config), Notices()
+    async with app.run_test(size=(100, 30), message_hook=notices) as pilot:
         app.signed_in(front_desk)
         await settle(app, pilot)
         app.start_parent_mode(None)
         await settle(app, pilot)
         app.staff_notice("Printing failed: the printer is out of paper")
         await settle(app, pilot)
-        assert not any("out of paper" in n.message for n in app._notifications)
+        assert not any("out of paper" in n for n in notices)
         await pilot.press("f10")  # I'm done: the lock screen
         await settle(app, pilot)
         app.unlock(front_desk)
         await settle(app, pilot)
-        assert any("out of paper" in n.message for n in app._notifications)
+        assert any("out of paper" in n for n in notices)

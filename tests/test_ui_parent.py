@@ -8,7 +8,7 @@ import pytest
 from textual import events
 from textual.widgets import Button, Header, Input, Static
 
-from conftest import NOW, TODAY, desk_app, settle
+from conftest import NOW, TODAY, desk_app, settle, widget_text
 from kiosk import portal
 from kiosk.models import PortalAccount
 from kiosk.terms import DELIVERY_NONE, METHOD_QUESTION, REGISTERED
@@ -36,13 +36,6 @@ def issue_testkiddo(staff, *, now: dt.datetime = NOW, method: str = "pin") -> Is
 
 def dob_of(patient_id: int) -> dt.date:
     return patient_account(patient_id, today=TODAY).patient.dob
-
-
-def screen_text(app) -> str:
-    parts = [str(w.render()) for w in app.screen.query(Static)]
-    parts += [str(b.label) for b in app.screen.query(Button)]
-    parts += [i.value for i in app.screen.query(Input)]
-    return "\n".join(parts)
 
 
 def value(app, widget_id: str) -> str:
@@ -115,7 +108,7 @@ async def test_r12_create_account_redeem_first_child_then_add_second(config, fro
         await add_child(app, pilot, us_date(rosemary))
 
         assert isinstance(app.screen, MyAccountScreen)
-        assert "Rosemary is now on your account (Full Access)." in screen_text(app)
+        assert "Rosemary is now on your account (Full Access)." in widget_text(app)
         assert "Rosemary" in str(app.screen.query_one("#children", Static).render())
 
         await pilot.press("a")  # Add another child: the next PIN from the desk is filled in
@@ -169,7 +162,7 @@ async def test_r12_sign_in_to_existing_account_and_add_child_later(config, front
         await settle(app, pilot)
 
         assert isinstance(app.screen, MyAccountScreen)  # My Account > Add child/dependent
-        assert "Priya Patel" in screen_text(app)
+        assert "Priya Patel" in widget_text(app)
         assert "Ava" in str(app.screen.query_one("#children", Static).render())
         await pilot.press("a")
         await pilot.pause()
@@ -315,12 +308,12 @@ async def test_r10_verification_question_registration(config, front_desk):
         await type_into(app, pilot, "dob", us_date(rosemary))
         await pilot.press("enter")
         await settle(app, pilot)
-        assert "Question: Name of our first dog?" in screen_text(app)
+        assert "Question: Name of our first dog?" in widget_text(app)
         await type_into(app, pilot, "answer", "biscuit")
         await pilot.press("enter")
         await settle(app, pilot)
         assert isinstance(app.screen, MyAccountScreen)
-        assert "Rosemary is now on your account" in screen_text(app)
+        assert "Rosemary is now on your account" in widget_text(app)
 
 
 async def test_r10_parent_without_a_desk_result_chooses_the_question_and_names_stay_plain(config, front_desk):
@@ -348,8 +341,8 @@ async def test_r10_parent_without_a_desk_result_chooses_the_question_and_names_s
         await pilot.press("f2")
         await settle(app, pilot)
         assert isinstance(app.screen, MyAccountScreen)
-        assert f"My Account: {name}" in screen_text(app)
-        assert "Basil is now on your account (Full Access)." in screen_text(app)
+        assert f"My Account: {name}" in widget_text(app)
+        assert "Basil is now on your account (Full Access)." in widget_text(app)
 
 
 async def unlock(app, pilot) -> None:
@@ -393,7 +386,7 @@ async def test_s6_im_done_hands_back_to_the_lock_screen(config, front_desk):
         await settle(app, pilot)
         assert isinstance(app.screen, LockScreen)
         assert not any(getattr(s, "parent_mode", False) for s in app.screen_stack)
-        text = screen_text(app)
+        text = widget_text(app)
         for patient_text in ("Testkiddo", "Rosemary", "Cindy", "100101", result.pins[0].pin):
             assert patient_text not in text
         await unlock(app, pilot)
@@ -434,7 +427,7 @@ async def test_s7_parent_mode_shows_no_staff_data_and_no_way_back_without_passwo
             await settle(app, pilot)
             assert app.screen.parent_mode
             assert not app.screen.query(Header)
-            text = screen_text(app)
+            text = widget_text(app)
             for staff_text in (front_desk.display_name, front_desk.username, "100101", "100102"):
                 assert staff_text not in text
             for key in STAFF_KEYS:

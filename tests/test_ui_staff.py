@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import html
-import re
 import time
 from importlib.util import find_spec
 
 import pytest
-from conftest import NOW, TODAY, desk_app, settle
+from conftest import NOW, TODAY, desk_app, screen_text, settle
 from textual import events
 from textual.widgets import DataTable, Input, Select
 
@@ -73,12 +71,6 @@ def result_rows(app, table_id="#results") -> list[list[str]]:
 
 def names(rows) -> list[str]:
     return [row[0] for row in rows]
-
-
-def screen_text(app) -> str:
-    """Everything the terminal shows right now, as plain text (from the SVG screenshot)."""
-    runs = re.findall(r">([^<]*)</text>", app.export_screenshot())
-    return html.unescape("".join(runs)).replace("\xa0", " ")
 
 
 # -- sign-in ---------------------------------------------------------------------------------------
