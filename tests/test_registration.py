@@ -336,7 +336,7 @@ def test_o1_a_deadlock_that_never_clears_is_said_in_plain_words_and_writes_nothi
 
     monkeypatch.setattr(db.time, "sleep", lambda seconds: None)
     monkeypatch.setattr(audit, "record", always_deadlocked)
-    kid = _patient("Rosemary", "Testkiddo")
+    kid = find_patient("Rosemary", "Testkiddo")
     with pytest.raises(db.TransactionConflict) as caught:
         fix_given_name(front_desk, kid.id, "Rosie")
     assert str(caught.value) == db.CONFLICT_MESSAGE and "deadlock" not in str(caught.value)
@@ -353,7 +353,7 @@ def test_o1_other_database_errors_are_not_retried(front_desk, monkeypatch):
         raise peewee.OperationalError("disk I/O error")
 
     monkeypatch.setattr(audit, "record", broken)
-    kid = _patient("Rosemary", "Testkiddo")
+    kid = find_patient("Rosemary", "Testkiddo")
     with pytest.raises(peewee.OperationalError, match="disk I/O"):
         fix_given_name(front_desk, kid.id, "Rosie")
     assert calls == [1]
