@@ -118,6 +118,15 @@ def _rgb(hex_: str) -> tuple[int, int, int]:
     return int(hex_[1:3], 16), int(hex_[3:5], 16), int(hex_[5:7], 16)
 
 
+@pytest.fixture(autouse=True)
+def own_user_dirs(tmp_path, monkeypatch):
+    """Each test its own user data and config folders (platformdirs reads XDG_*): the error log,
+    saved slips and a config.toml never come from the machine's user or from a test running beside
+    it (pytest-xdist)."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "user-data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "user-config"))
+
+
 @pytest.fixture
 def config(tmp_path) -> Config:
     return Config(
