@@ -20,6 +20,8 @@ from kiosk.terms import (  # noqa: F401
 
 
 class BaseModel(pw.Model):
+    id = pw.AutoField()  # what peewee adds anyway, declared so that type checkers know it
+
     class Meta:
         database = database
         legacy_table_names = False
