@@ -36,7 +36,7 @@ def valid_email(text: str) -> bool:
     return all(_LABEL.fullmatch(label) for label in labels)
 
 
-def normalize_email(text: str) -> str | None:
+def normalize_email(text: object) -> str | None:
     """What the receptionist typed, trimmed and with the domain in lower case; None if not an address."""
     if not isinstance(text, str):
         return None
@@ -45,7 +45,7 @@ def normalize_email(text: str) -> str | None:
     return address if valid_email(address) else None
 
 
-def normalize_us_cell(text: str) -> str | None:
+def normalize_us_cell(text: object) -> str | None:
     """Ten digits (``3175550101``) for a US cell number however it is written, else None.
 
     Accepts ``(317) 555-0101``, ``317.555.0101``, ``317-555-0101``, ``+1 317 555 0101``,

@@ -21,7 +21,7 @@ def format_pin(pin: str) -> str:
     return "-".join(pin[i : i + GROUP] for i in range(0, len(pin), GROUP))
 
 
-def normalize_pin(text: str) -> str | None:
+def normalize_pin(text: object) -> str | None:
     """Canonical form of what a parent typed, or None if it cannot be a PIN.
 
     Any case, with or without the dash and spaces, is accepted.

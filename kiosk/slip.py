@@ -13,8 +13,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from kiosk.terms import language_of, long_date
+
+if TYPE_CHECKING:  # for the type checker only: this module does not import the engine
+    from kiosk.registration import IssueResult
+    from kiosk.store import PracticeSettings
 
 _WORDS = {
     "en": {
@@ -81,10 +86,8 @@ class SlipText:
     steps: tuple[str, str, str]
 
 
-def slip_from_issue(result, practice) -> SlipData:
+def slip_from_issue(result: IssueResult, practice: PracticeSettings) -> SlipData:
     """A slip for an ``IssueResult`` (kiosk.registration) and ``PracticeSettings`` (kiosk.store).
-
-    Duck-typed on purpose: this module does not import the engine.
     """
     return SlipData(
         practice_name=practice.name,

@@ -21,9 +21,13 @@ import threading
 import unicodedata
 from dataclasses import dataclass
 from functools import cache
+from typing import TYPE_CHECKING
 
 from kiosk import DATA_DIR
 from kiosk.slip import SlipData, SlipText, qr_matrix, slip_text
+
+if TYPE_CHECKING:  # fpdf2 is imported only when a slip is drawn
+    from fpdf import FPDF
 
 FONT_DIR = DATA_DIR / "fonts"
 _FONT = "DejaVuSans"  # the family name given to fpdf2
@@ -77,7 +81,7 @@ def render_slip_pdf(slip: SlipData, layout: str = "letter") -> bytes:
     return bytes(pdf.output())
 
 
-def _document(spec: _Layout, height: float, title: str):
+def _document(spec: _Layout, height: float, title: str) -> FPDF:
     from fpdf import FPDF
 
     pdf = FPDF(unit="mm", format=(spec.width, height))
@@ -92,7 +96,7 @@ def _document(spec: _Layout, height: float, title: str):
 
 _MEASURES_PER_DOCUMENT = 64
 _measuring = threading.Lock()
-_measurers: dict[_Layout, tuple[object, int]] = {}
+_measurers: dict[_Layout, tuple[FPDF, int]] = {}
 
 
 def _receipt_length(spec: _Layout, text: SlipText, matrix: list[list[bool]]) -> float:
@@ -100,14 +104,15 @@ def _receipt_length(spec: _Layout, text: SlipText, matrix: list[list[bool]]) -> 
     document that is never written out. Loading the fonts costs more than drawing, so one such
     document measures 64 receipts (a page each) before a fresh one replaces it."""
     with _measuring:  # print and preview workers may measure at once
-        pdf, uses = _measurers.get(spec, (None, _MEASURES_PER_DOCUMENT))
-        if uses >= _MEASURES_PER_DOCUMENT:
-            pdf, uses = _document(spec, _ROLL, ""), 0
+        measurer = _measurers.get(spec)
+        if measurer is None or measurer[1] >= _MEASURES_PER_DOCUMENT:
+            measurer = (_document(spec, _ROLL, ""), 0)
+        pdf, uses = measurer
         _measurers[spec] = (pdf, uses + 1)
         return _draw(pdf, spec, text, matrix) + spec.margin
 
 
-def _draw(pdf, spec: _Layout, text: SlipText, matrix: list[list[bool]]) -> float:
+def _draw(pdf: FPDF, spec: _Layout, text: SlipText, matrix: list[list[bool]]) -> float:
     """Draw the slip on a new page of ``pdf``; the height its content takes, in mm."""
     from fpdf.enums import Align, XPos, YPos
 
@@ -115,11 +120,11 @@ def _draw(pdf, spec: _Layout, text: SlipText, matrix: list[list[bool]]) -> float
     inner = spec.width - 2 * spec.margin
     left = spec.margin
     line = spec.line
-    nl = {"new_x": XPos.LMARGIN, "new_y": YPos.NEXT}
+    nl_x, nl_y = XPos.LMARGIN, YPos.NEXT  # after a cell: the next line, at the left margin
 
-    def write(size: float, value: str, style: str = "", align=Align.C, h: float = 0):
+    def write(size: float, value: str, style: str = "", align: Align = Align.C, h: float = 0) -> None:
         pdf.set_font(_FONT, style, size)
-        pdf.multi_cell(inner, h or size * 0.45, _nfc(value), align=align, **nl)
+        pdf.multi_cell(inner, h or size * 0.45, _nfc(value), align=align, new_x=nl_x, new_y=nl_y)
 
     write(spec.body + 1, text.practice, "B")
     pdf.ln(line * 0.3)
@@ -159,7 +164,7 @@ def _draw(pdf, spec: _Layout, text: SlipText, matrix: list[list[bool]]) -> float
     name_width = inner - pin_width
     pdf.set_font(_FONT, "B", spec.body)
     pdf.cell(name_width, line, _nfc(text.child_header))
-    pdf.cell(pin_width, line, _nfc(text.pin_header), align=Align.R, **nl)
+    pdf.cell(pin_width, line, _nfc(text.pin_header), align=Align.R, new_x=nl_x, new_y=nl_y)
     pdf.set_line_width(0.2)
     pdf.line(left, pdf.get_y(), left + inner, pdf.get_y())
     row_height = max(line, spec.pin * 0.5)
@@ -172,7 +177,8 @@ def _draw(pdf, spec: _Layout, text: SlipText, matrix: list[list[bool]]) -> float
         pdf.set_font(_FONT, "", spec.body + 1)
         name = _nfc(name)
         one_line = pdf.get_string_width(name) <= name_width - 2 * pdf.c_margin
-        pdf.multi_cell(name_width, row_height if one_line else line, name, align=Align.L, **nl)
+        pdf.multi_cell(name_width, row_height if one_line else line, name, align=Align.L,
+                       new_x=nl_x, new_y=nl_y)
         pdf.set_y(max(pdf.get_y(), top + row_height) + 1)
         pdf.line(left, pdf.get_y(), left + inner, pdf.get_y())
     pdf.ln(line * 0.6)
@@ -185,11 +191,11 @@ def _draw(pdf, spec: _Layout, text: SlipText, matrix: list[list[bool]]) -> float
     pdf.set_font(_FONT, "", spec.body)
     for n, step in enumerate(text.steps, 1):
         pdf.cell(number_width, line, f"{n}.")
-        pdf.multi_cell(inner - number_width, line, _nfc(step), align=Align.L, **nl)
+        pdf.multi_cell(inner - number_width, line, _nfc(step), align=Align.L, new_x=nl_x, new_y=nl_y)
     return pdf.get_y()
 
 
-def _fitting_size(pdf, value: str, style: str, largest: float, smallest: float, width: float) -> float:
+def _fitting_size(pdf: FPDF, value: str, style: str, largest: float, smallest: float, width: float) -> float:
     """The largest font size from ``largest`` down to ``smallest`` at which ``value`` fits one line."""
     size = largest
     pdf.set_font(_FONT, style, size)

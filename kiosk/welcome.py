@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from html import escape
+from typing import Any
 
 from kiosk.terms import language_of, long_date
 from kiosk.validate import one_line
@@ -70,6 +71,9 @@ _WORDS = {
 }
 
 
+Block = tuple[str, Any]  # (kind, content): the content's type goes with its kind, see compose_welcome
+
+
 @dataclass(frozen=True)
 class Welcome:
     subject: str
@@ -87,7 +91,7 @@ def compose_welcome(*, practice_name: str, portal_url: str, children: list[tuple
     by_question = [one_line(name) for name, pin in children if not pin]
 
     # The message as blocks: ("p", sentence), ("h", heading of the list below), ("pins", [(name, pin)]), ("names", [name]), ("ol", [step]).
-    blocks: list[tuple[str, object]] = [("p", words["greeting"])]
+    blocks: list[Block] = [("p", words["greeting"])]
     if with_pin:
         blocks += [("h", words["pins_one" if len(with_pin) == 1 else "pins_many"]), ("pins", with_pin)]
     if by_question:
@@ -103,7 +107,7 @@ def compose_welcome(*, practice_name: str, portal_url: str, children: list[tuple
                    _compose_sms(words, fill, with_pin, by_question))
 
 
-def _render_text(blocks, fill) -> str:
+def _render_text(blocks: list[Block], fill: dict[str, str]) -> str:
     lines: list[str] = []
     for kind, content in blocks:
         if kind == "p":
@@ -119,12 +123,12 @@ def _render_text(blocks, fill) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _render_html(blocks, fill, subject: str, language: str) -> str:
+def _render_html(blocks: list[Block], fill: dict[str, str], subject: str, language: str) -> str:
     url = escape(fill["url"])
     link = f'<a href="{url}">{url}</a>'
     safe = {key: escape(value) for key, value in fill.items()} | {"url": link}
-    parts = [f'<!DOCTYPE html>\n<html lang="{language}"><head><meta charset="utf-8"><title>{escape(subject)}'
-             "</title></head><body>"]
+    parts = [(f'<!DOCTYPE html>\n<html lang="{language}"><head><meta charset="utf-8"><title>{escape(subject)}'
+              "</title></head><body>")]
     for kind, content in blocks:
         if kind in ("p", "h"):
             parts.append(f"<p>{escape(content).format(**safe)}</p>")
@@ -138,7 +142,8 @@ def _render_html(blocks, fill, subject: str, language: str) -> str:
     return "\n".join(parts) + "\n</body></html>\n"
 
 
-def _compose_sms(words, fill, with_pin, by_question) -> str:
+def _compose_sms(words: dict[str, str], fill: dict[str, str], with_pin: list[tuple[str, str]],
+                 by_question: list[str]) -> str:
     """First names, PINs, URL and expiry: short enough for a text message."""
     if not with_pin:
         return words["sms_question"].format(items=", ".join(by_question), **fill)

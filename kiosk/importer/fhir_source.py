@@ -17,9 +17,10 @@ from typing import Any
 from kiosk import validate
 from kiosk.importer import clean
 from kiosk.importer.records import CaregiverIn, Collected, LinkIn, PatientIn, placeholder_given_name
-from kiosk.importer.roles import RoleTable
-from kiosk.terms import fold
+from kiosk.importer.report import Progress
+from kiosk.importer.roles import RoleMatch, RoleTable
 from kiosk.names import is_placeholder_name
+from kiosk.terms import fold
 from kiosk.validate import InputProblem
 
 ANIMAL = "http://hl7.org/fhir/StructureDefinition/patient-animal"
@@ -37,7 +38,7 @@ class Rejected(Exception):
     """This resource is not imported; the message is the reason."""
 
 
-def read_fhir(name: str, text: str, into: Collected, roles: RoleTable, progress=None) -> bool:
+def read_fhir(name: str, text: str, into: Collected, roles: RoleTable, progress: Progress | None = None) -> bool:
     """Read every resource of a JSON or NDJSON file; False (and a rejection) when it is neither."""
     stripped = text.lstrip()
     if not stripped.startswith("{"):
@@ -58,7 +59,7 @@ def read_fhir(name: str, text: str, into: Collected, roles: RoleTable, progress=
     return True
 
 
-def _read_ndjson(name, lines, into, roles, progress) -> bool:
+def _read_ndjson(name: str, lines: list[str], into: Collected, roles: RoleTable, progress: Progress | None) -> bool:
     total = len(lines)
     for number, line in enumerate(lines, start=1):
         if not line.strip():
@@ -83,7 +84,8 @@ def _label(resource: Any) -> str:
     return "resource"
 
 
-def _read_resource(name, resource, where, into, roles, fullurl, depth: int = 0) -> None:
+def _read_resource(name: str, resource: Any, where: str, into: Collected, roles: RoleTable, fullurl: str | None,
+                   depth: int = 0) -> None:
     label = _label(resource)
     where = f"{where} ({label})" if where else label
     try:
@@ -124,7 +126,8 @@ def _refs(resource: dict, fullurl: str | None) -> tuple[str, ...]:
     return tuple(refs)
 
 
-def _read_patient(name, where, resource, into: Collected, roles: RoleTable, fullurl) -> None:
+def _read_patient(name: str, where: str, resource: dict[str, Any], into: Collected, roles: RoleTable,
+                  fullurl: str | None) -> None:
     refs = _refs(resource, fullurl)
     try:
         patient = _patient(name, where, resource, into)
@@ -138,14 +141,14 @@ def _read_patient(name, where, resource, into: Collected, roles: RoleTable, full
         _read_contact(name, f"{where} contact {number}", patient, contact, into, roles)
 
 
-def _patient(name, where, resource, into: Collected) -> PatientIn:
+def _patient(name: str, where: str, resource: dict[str, Any], into: Collected) -> PatientIn:
     try:
         return _patient_in(name, where, resource, into)
     except InputProblem as problem:
         raise Rejected(str(problem)) from None
 
 
-def _patient_in(name, where, resource, into: Collected) -> PatientIn:
+def _patient_in(name: str, where: str, resource: dict[str, Any], into: Collected) -> PatientIn:
     if any(isinstance(e, dict) and e.get("url") == ANIMAL for e in _list(resource, "extension")):
         raise Rejected("is an animal (patient-animal extension)")
     for number, link in enumerate(_list(resource, "link"), start=1):
@@ -165,7 +168,8 @@ def _patient_in(name, where, resource, into: Collected) -> PatientIn:
     if birth is not None and not isinstance(birth, str):
         raise Rejected(f"birth date {clean.shown(birth)} is not written as a date (YYYY-MM-DD)")
     dob = validate.parse_birth_date(birth)
-    sex = _GENDERS.get(resource.get("gender")) if isinstance(resource.get("gender"), str) else None
+    gender = resource.get("gender")
+    sex = _GENDERS.get(gender) if isinstance(gender, str) else None
     given, family = _name(resource)
     if not given:
         given = placeholder_given_name(sex, dob)
@@ -177,7 +181,7 @@ def _chart_number(resource: dict) -> str:
     identifiers = [i for i in _list(resource, "identifier") if isinstance(i, dict) and isinstance(i.get("value"), str)
                    and i["value"].strip()]
 
-    def is_mr(identifier):
+    def is_mr(identifier: dict[str, Any]) -> bool:
         codings = (identifier.get("type") or {}).get("coding") or [] if isinstance(identifier.get("type"), dict) else []
         return any(isinstance(c, dict) and c.get("code") == "MR" for c in codings)
 
@@ -211,7 +215,7 @@ def _words(value: Any, label: str) -> str:
 
 
 def _language(resource: dict) -> str | None:
-    found = []
+    found: list[str] = []
     for item in _list(resource, "communication"):
         if not isinstance(item, dict) or not isinstance(item.get("language"), dict):
             continue
@@ -248,7 +252,8 @@ def _telecom(resource: dict) -> tuple[str, str]:
     return (phones[0][1] if phones else ""), (emails[0] if emails else "")
 
 
-def _caregiver(name, where, key, given, family, resource, into: Collected) -> CaregiverIn:
+def _caregiver(name: str, where: str, key: str, given: str, family: str, resource: dict[str, Any],
+               into: Collected) -> CaregiverIn:
     raw_phone, raw_email = _telecom(resource)
     cell, email = clean.us_cell(raw_phone), clean.email_address(raw_email)
     if raw_phone and not cell:
@@ -261,16 +266,16 @@ def _caregiver(name, where, key, given, family, resource, into: Collected) -> Ca
     ))
 
 
-def _role(name, where, resource, into: Collected, roles: RoleTable):
-    gender = resource.get("gender") if isinstance(resource.get("gender"), str) else ""
-    match = roles.match(_codes(resource.get("relationship")), gender)
+def _role(name: str, where: str, resource: dict[str, Any], into: Collected, roles: RoleTable) -> RoleMatch:
+    gender = resource.get("gender")
+    match = roles.match(_codes(resource.get("relationship")), gender if isinstance(gender, str) else "")
     if match.unknown_codes:
         into.warn(name, where, f"relationship code {', '.join(match.unknown_codes)} not in the roles table; "
                                f"imported as {match.role}")
     return match
 
 
-def _read_contact(name, where, patient: PatientIn, contact: Any, into: Collected, roles: RoleTable) -> None:
+def _read_contact(name: str, where: str, patient: PatientIn, contact: Any, into: Collected, roles: RoleTable) -> None:
     if not isinstance(contact, dict):
         into.reject(name, where, "contact is not an object")
         return
@@ -288,7 +293,7 @@ def _read_contact(name, where, patient: PatientIn, contact: Any, into: Collected
     into.add_link(LinkIn(name, where, caregiver, match.role, match.authority, chart=patient.chart))
 
 
-def _read_related_person(name, where, resource, into: Collected, roles: RoleTable) -> None:
+def _read_related_person(name: str, where: str, resource: dict[str, Any], into: Collected, roles: RoleTable) -> None:
     patient = resource.get("patient")
     ref = patient.get("reference") if isinstance(patient, dict) else None
     if not isinstance(ref, str) or not ref.strip():
