@@ -42,8 +42,9 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Iterable, Mapping, Protocol
+from typing import Protocol
 
 import peewee
 from peewee import fn
@@ -307,7 +308,7 @@ def _outgoing(row: OutboxMessage) -> Outgoing:
 
 def seal_plain_bodies() -> int:
     """Encrypt the bodies an older kiosk left in plain text (S11); return how many messages."""
-    def plain(body):
+    def plain(body: peewee.Field) -> peewee.Expression:
         return (body != "") & ~body.startswith(security.SEALED)
 
     rows = list(OutboxMessage.select().where(OutboxMessage.state.in_((QUEUED, SENDING, FAILED)),

@@ -144,7 +144,9 @@ def seal(purpose: str, text: str, context: str) -> str:
     does not open. Empty stays empty."""
     if not text:
         return ""
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # loads only when a PIN is sealed
+    from cryptography.hazmat.primitives.ciphers.aead import (
+        AESGCM,  # loads only when a PIN is sealed
+    )
 
     nonce = secrets.token_bytes(12)
     sealed = AESGCM(current_key().subkey(purpose)).encrypt(nonce, text.encode(), context.encode())

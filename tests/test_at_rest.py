@@ -12,9 +12,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
-from conftest import NOW, TODAY
 from kiosk import files, outbox, printing, security
 from kiosk.cli import main as cli_main
 from kiosk.config import Config, PrinterConfig
@@ -24,6 +24,8 @@ from kiosk.patients import family_for
 from kiosk.registration import IssueRequest, issue_pins, revoke_pin
 from kiosk.slip import SlipData
 from kiosk.store import open_store
+
+from conftest import NOW, TODAY
 
 
 class Refusing:

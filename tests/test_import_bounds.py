@@ -18,6 +18,9 @@ def write(path: Path, text: str) -> Path:
     return path
 
 
+CONTROL = "has a control character in it (such as a tab, a line break or NUL)"
+
+
 def charts() -> list[str]:
     return sorted(chart for (chart,) in Patient.select(Patient.chart_number).tuples())
 
@@ -61,8 +64,7 @@ def test_o4_names_and_charts_over_the_limits_and_birth_dates_out_of_range_are_re
         ("line 5", "birth date '0001-01-01' is not between 1900-01-01 and today"),
         ("line 6", "birth date '2099-01-01' is not between 1900-01-01 and today"),
         ("line 7", "birth date '1899-12-31' is not between 1900-01-01 and today"),
-        ("line 8", "caregiver not imported: caregiver given name has a control character in it (such as a tab, "
-                   "a line break or NUL) (the patient was imported)"),
+        ("line 8", f"caregiver not imported: caregiver given name {CONTROL} (the patient was imported)"),
     ]
     assert charts() == ["1", "7", "8"]
     assert Caregiver.select().count() == 0

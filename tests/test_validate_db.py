@@ -7,7 +7,6 @@ import datetime as dt
 from contextlib import ExitStack
 
 import pytest
-from test_postgres import postgres_store
 
 from kiosk import portal
 from kiosk.config import Config
@@ -17,6 +16,8 @@ from kiosk.models import Patient, PortalAccount, Staff
 from kiosk.registration import RegistrationError, fix_given_name, revoke_pin
 from kiosk.staff import StaffError, add_staff, get_staff, link_staff
 from kiosk.store import open_store
+
+from test_postgres import postgres_store
 
 LONG = "x" * 256
 NUL = "Ana\x00Sofia"

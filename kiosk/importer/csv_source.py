@@ -27,16 +27,16 @@ from __future__ import annotations
 
 import csv
 from collections import deque
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from kiosk import validate
 from kiosk.carriers import get_carrier
 from kiosk.importer import clean
 from kiosk.importer.records import CaregiverIn, Collected, LinkIn, PatientIn, placeholder_given_name
 from kiosk.importer.roles import RoleTable
-from kiosk.terms import AUTHORITIES, fold
 from kiosk.names import is_placeholder_name
+from kiosk.terms import AUTHORITIES, fold
 from kiosk.validate import InputProblem
 
 PATIENT_COLUMNS = ("chart_number", "given_name", "family_name", "birth_date", "sex", "language")
@@ -88,11 +88,11 @@ class _Lines:
     quoted value that closes further on, and the rows after it are read as usual.
     """
 
-    def __init__(self, lines: Iterator[str]):
-        self.lines, self.again = lines, deque()
+    def __init__(self, lines: Iterator[str]) -> None:
+        self.lines, self.again = lines, deque[str]()
         self.number, self.size, self.quotes = 0, 0, 0
 
-    def __iter__(self) -> "_Lines":
+    def __iter__(self) -> _Lines:
         return self
 
     def _next(self) -> str:
