@@ -1,4 +1,4 @@
-"""Checking what people type or import before it is stored: text fields and dates, in one place.
+"""Checking what people type or import before it is stored: text fields and dates, in one place (O5).
 
 Every name, chart number, email, question, answer and password that enters kiosk passes through
 here, from the desk, parent mode, the CLI and the importers alike, on SQLite and PostgreSQL:

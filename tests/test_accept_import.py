@@ -102,7 +102,7 @@ def test_o4_bom_semicolons_unknown_code_and_unnamed_newborn(store, tmp_path):
     assert roles == {"20": ("Mother", "Joint"), "23": ("Other", "None")}
 
 
-def test_o4_s9_a_name_with_control_characters_is_rejected_with_the_reason_and_fhir_quirks_still_name_the_patient(
+def test_o4_o5_a_name_with_control_characters_is_rejected_with_the_reason_and_fhir_quirks_still_name_the_patient(
         store, tmp_path):
     """Control characters are refused, not silently changed: that record is rejected, the rest imports."""
     bundle = {"resourceType": "Bundle", "entry": [

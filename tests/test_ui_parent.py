@@ -236,7 +236,7 @@ async def test_existing_email_says_sign_in_instead(config, front_desk):
         assert error(app, "email") == "An account with this email already exists: sign in instead."
 
 
-async def test_s9_a_name_over_the_limit_is_said_next_to_the_name_and_no_account_is_made(config, front_desk):
+async def test_o5_a_name_over_the_limit_is_said_next_to_the_name_and_no_account_is_made(config, front_desk):
     app = desk_app(config)
     async with app.run_test(size=(80, 24)) as pilot:
         await at_desk(app, pilot, front_desk, None)

@@ -1,4 +1,4 @@
-"""kiosk.validate: the one text check and the one date parser (S9 inputs, N search, O4 import)."""
+"""kiosk.validate: the one text check and the one date parser (O5; search N, import O4)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ CONTROLS = [chr(c) for c in range(0x20)] + [chr(c) for c in range(0x7F, 0xA0)] +
 
 
 @given(st.text(), st.integers(min_value=1, max_value=300))
-def test_s9_clean_text_property_never_stores_a_control_character_or_more_than_the_limit(text, limit):
+def test_o5_clean_text_property_never_stores_a_control_character_or_more_than_the_limit(text, limit):
     try:
         cleaned = clean_text(text, field="name", label="Given name", limit=limit)
     except InputProblem as problem:
@@ -30,14 +30,14 @@ def test_s9_clean_text_property_never_stores_a_control_character_or_more_than_th
 
 
 @pytest.mark.parametrize("bad", ["\x00", "\t", "\n", "\x1b[31m", "\x7f", "\x85", "\u202e"])
-def test_s9_a_control_character_is_refused_with_the_field_named(bad):
+def test_o5_a_control_character_is_refused_with_the_field_named(bad):
     with pytest.raises(InputProblem) as caught:
         clean_text(f"Ana{bad}Sofia", field="given_name", label="Given name", limit=validate.NAME)
     assert caught.value.field == "given_name"
     assert str(caught.value) == "Given name has a control character in it (such as a tab, a line break or NUL)"
 
 
-def test_s9_too_long_says_the_limit_and_the_length():
+def test_o5_too_long_says_the_limit_and_the_length():
     with pytest.raises(InputProblem, match=r"^Family name is at most 60 characters \(this one has 256\)$"):
         clean_text("x" * 256, field="family_name", label="Family name", limit=validate.NAME)
 

@@ -1,4 +1,4 @@
-"""Bad input gets the same plain answer on SQLite and PostgreSQL (S9): a 256-character or NUL name
+"""Bad input gets the same plain answer on SQLite and PostgreSQL (O5): a 256-character or NUL name
 is refused with the field named before it reaches either database, and nothing is stored."""
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def database(request, tmp_path):
     (LONG, "Given name is at most 60 characters (this one has 256)."),
     (NUL, f"Given name {CONTROL}."),
 ])
-def test_s9_a_long_or_nul_given_name_gets_the_same_answer_on_both_databases(database, name, message):
+def test_o5_a_long_or_nul_given_name_gets_the_same_answer_on_both_databases(database, name, message):
     with pytest.raises(RegistrationError) as caught:
         fix_given_name(database["staff"], database["child"], name)
     assert [(p.field, p.message) for p in caught.value.problems] == [("given_name", message)]
@@ -55,7 +55,7 @@ def test_s9_a_long_or_nul_given_name_gets_the_same_answer_on_both_databases(data
     (LONG, "Display name is at most 120 characters (this one has 256)."),
     (NUL, f"Display name {CONTROL}."),
 ])
-def test_s9_staff_add_refuses_a_long_or_nul_display_name(database, name, message):
+def test_o5_staff_add_refuses_a_long_or_nul_display_name(database, name, message):
     with pytest.raises(StaffError) as caught:
         add_staff("devon", name, "another long desk passphrase")
     assert str(caught.value) == message
@@ -66,14 +66,14 @@ def test_s9_staff_add_refuses_a_long_or_nul_display_name(database, name, message
     (LONG, "name", "Your name is at most 120 characters (this one has 256)."),
     (NUL, "name", f"Your name {CONTROL}."),
 ])
-def test_s9_parent_account_refuses_a_long_or_nul_name(database, name, field, message):
+def test_o5_parent_account_refuses_a_long_or_nul_name(database, name, field, message):
     with pytest.raises(portal.PortalError) as caught:
         portal.create_account("ana@example.org", name, "correct horse battery staple")
     assert (caught.value.field, str(caught.value)) == (field, message)
     assert PortalAccount.select().count() == 0
 
 
-def test_s9_the_importer_rejects_long_and_nul_names_by_row_on_both_databases(database, tmp_path):
+def test_o5_the_importer_rejects_long_and_nul_names_by_row_on_both_databases(database, tmp_path):
     path = tmp_path / "f.csv"
     path.write_text("chart_number,given_name,family_name,birth_date\n"
                     f"2,{LONG},Lee,2018-01-01\n2b,Ann,{NUL},2018-01-01\n3,Cy,Lee,2018-01-01\n", encoding="utf-8")
@@ -86,7 +86,7 @@ def test_s9_the_importer_rejects_long_and_nul_names_by_row_on_both_databases(dat
     assert sorted(c for (c,) in Patient.select(Patient.chart_number).tuples()) == ["3", "C1"]
 
 
-def test_s9_linking_a_username_with_nul_names_nobody(database):
+def test_o5_linking_a_username_with_nul_names_nobody(database):
     with pytest.raises(StaffError) as caught:
         link_staff("ma\x00ria", "portal-x")
     assert str(caught.value) == "No staff member 'ma ria'."
@@ -96,7 +96,7 @@ def test_s9_linking_a_username_with_nul_names_nobody(database):
     ("x" * 256, "The reason is at most 200 characters (this one has 256)."),
     ("moved\x00away", f"The reason {CONTROL}."),
 ])
-def test_s9_a_revoke_reason_is_checked_before_it_is_stored(database, reason, message):
+def test_o5_a_revoke_reason_is_checked_before_it_is_stored(database, reason, message):
     with pytest.raises(RegistrationError) as caught:
         revoke_pin(database["staff"], database["child"], reason)
     assert [(p.field, p.message) for p in caught.value.problems] == [("reason", message)]
