@@ -12,10 +12,18 @@ import functools
 import os
 import random
 import time
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import peewee
+
+if TYPE_CHECKING:
+    from kiosk.models import BaseModel
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 database = peewee.DatabaseProxy()
 
@@ -107,7 +115,7 @@ def is_sqlite() -> bool:
 
 
 @contextmanager
-def read_snapshot():
+def read_snapshot() -> Iterator[None]:
     """One consistent view of the database for a long read that must not see desks' writes land
     half-way through it (S10: ``kiosk audit verify``). Joins the caller's transaction if there is one.
 
@@ -126,7 +134,7 @@ def read_snapshot():
 
 
 @contextmanager
-def write_transaction():
+def write_transaction() -> Iterator[Any]:
     """One action, one transaction: all of it lands or none of it does.
 
     On SQLite the transaction begins IMMEDIATE (the database's lock_type), taking the write
@@ -152,7 +160,7 @@ conflict_retries = 0  # how many times this process ran a transaction again (ben
 class TransactionConflict(peewee.OperationalError):
     """Still colliding after every retry; nothing was written. The message is for the desk."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__(CONFLICT_MESSAGE)
 
 
@@ -162,7 +170,7 @@ def is_conflict(error: BaseException) -> bool:
     return any(getattr(candidate, "pgcode", None) in CONFLICT_SQLSTATES for candidate in candidates)
 
 
-def retrying(fn):
+def retrying(fn: Callable[P, T]) -> Callable[P, T]:
     """Run ``fn`` again, whole, when its transaction loses a deadlock or serialization conflict.
 
     Only the outermost call retries (inside someone else's transaction the conflict goes up to
@@ -170,7 +178,7 @@ def retrying(fn):
     """
 
     @functools.wraps(fn)
-    def run(*args, **kwargs):
+    def run(*args: P.args, **kwargs: P.kwargs) -> T:
         global conflict_retries
         if database.in_transaction():
             return fn(*args, **kwargs)
@@ -184,29 +192,36 @@ def retrying(fn):
                     raise TransactionConflict() from None
             conflict_retries += 1
             time.sleep(random.uniform(0, min(0.5, 0.005 * 2 ** attempt)))  # jitter: the two desks part ways
+        raise TransactionConflict()  # not reached: the last try returns or raises
 
     return run
 
 
-def run_in_transaction(fn, *args, **kwargs):
+def run_in_transaction(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     """``fn(*args, **kwargs)`` in one write transaction, run again on a deadlock (see retrying)."""
 
     @retrying
-    def once():
+    def once() -> T:
         with write_transaction():
             return fn(*args, **kwargs)
 
     return once()
 
 
-def lock_rows(model, ids) -> None:
+def lock_rows(model: type[BaseModel], ids: Iterable[int | None]) -> None:
     """Lock ``model``'s rows ``ids`` in id order, first thing in a write transaction (O1).
 
     FOR NO KEY UPDATE is the lock an UPDATE of the row takes anyway, and it does not block other
     desks inserting rows that refer to it (an attempt, an audit event). SQLite needs nothing: its
     IMMEDIATE transaction holds the whole database's write lock already.
     """
-    ids = sorted({i for i in ids if i is not None})
-    if ids and not is_sqlite():
-        list(model.select(model.id).where(model.id.in_(ids)).order_by(model.id)
-             .for_update("FOR NO KEY UPDATE").tuples())
+    wanted = sorted({i for i in ids if i is not None})
+    if wanted and not is_sqlite():
+        list(model.select(model.id).where(model.id.in_(wanted)).order_by(model.id)
+             .for_update("FOR NO KEY UPDATE").tuples())  # type: ignore[arg-type]  # stubs: bool only
+
+
+def tuples(query: peewee.BaseQuery) -> Iterator[tuple[Any, ...]]:
+    """The query's rows as plain tuples: ``query.tuples()``, typed as such (peewee's stubs type
+    its rows as model instances)."""
+    return iter(query.tuples())

@@ -9,13 +9,18 @@ fixed at the desk (R2) is not put back to "Baby Girl" by the next night's import
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
-from kiosk.db import lock_rows, run_in_transaction
+import peewee
+
+from kiosk.db import lock_rows, run_in_transaction, tuples
 from kiosk.importer.records import CaregiverIn, Collected, LinkIn, PatientIn
 from kiosk.importer.report import FileCounts, Problem, Progress
-from kiosk.models import Caregiver, Patient, Relationship
+from kiosk.models import BaseModel, Caregiver, Patient, Relationship
 from kiosk.terms import fold, utcnow
 from kiosk.names import is_placeholder_name
 
@@ -47,11 +52,11 @@ class Writer:
         for start in range(0, len(charts), LOOKUP):
             query = Patient.select(Patient.id, Patient.chart_number, Patient.given_name, Patient.family_name,
                                    Patient.dob, Patient.sex, Patient.preferred_language, Patient.placeholder_name)
-            for row in query.where(Patient.chart_number.in_(charts[start:start + LOOKUP])).tuples():
+            for row in tuples(query.where(Patient.chart_number.in_(charts[start:start + LOOKUP]))):
                 self.patients[row[1]] = row
-        for row in Caregiver.select(Caregiver.id, Caregiver.external_id, Caregiver.given_name, Caregiver.family_name,
-                                    Caregiver.email, Caregiver.cell, Caregiver.carrier,
-                                    Caregiver.preferred_language).tuples():
+        for row in tuples(Caregiver.select(Caregiver.id, Caregiver.external_id, Caregiver.given_name,
+                                           Caregiver.family_name, Caregiver.email, Caregiver.cell, Caregiver.carrier,
+                                           Caregiver.preferred_language)):
             by_id[row[0]] = row
             if row[1]:
                 self.caregiver_by_key[row[1]] = row
@@ -60,15 +65,15 @@ class Writer:
                     self.caregiver_by_match.setdefault((fold(row[2]), fold(row[3]), contact), row)
         ids = [row[0] for row in self.patients.values()]
         for start in range(0, len(ids), LOOKUP):
-            query = Relationship.select(Relationship.caregiver, Relationship.patient, Relationship.role,
+            links = Relationship.select(Relationship.caregiver, Relationship.patient, Relationship.role,
                                         Relationship.authority)
-            for caregiver_id, patient_id, role, authority in query.where(
-                    Relationship.patient.in_(ids[start:start + LOOKUP])).tuples():
+            for caregiver_id, patient_id, role, authority in tuples(links.where(
+                    Relationship.patient.in_(ids[start:start + LOOKUP]))):
                 self.relationships[(caregiver_id, patient_id)] = (role, authority)
                 row = by_id[caregiver_id]
                 self.caregiver_by_name[(patient_id, fold(row[2]), fold(row[3]))] = row
 
-    def existing_caregiver(self, caregiver: CaregiverIn, charts=()) -> tuple | None:
+    def existing_caregiver(self, caregiver: CaregiverIn, charts: Iterable[str] = ()) -> tuple | None:
         """The caregiver kiosk already has: by identity key, by the same name and phone or email,
         else by the same name among the caregivers of the same child (a changed email)."""
         for key in sorted(caregiver.aliases):
@@ -87,9 +92,9 @@ class Writer:
 
     # -- families -----------------------------------------------------------------------------
     def families(self) -> list[_Family]:
-        parent: dict = {}
+        parent: dict[tuple[str, Any], tuple[str, Any]] = {}
 
-        def find(node):
+        def find(node: tuple[str, Any]) -> tuple[str, Any]:
             while parent.setdefault(node, node) != node:
                 parent[node] = parent[parent[node]]
                 node = parent[node]
@@ -97,10 +102,10 @@ class Writer:
 
         for link in self.links:
             parent[find(("c", id(link.caregiver)))] = find(("p", link.chart))
-        groups: dict = defaultdict(_Family)
+        groups: dict[tuple[str, Any], _Family] = defaultdict(_Family)
         for chart in self.data.patients:
             groups[find(("p", chart))].charts.append(chart)
-        seen = set()
+        seen: set[int] = set()
         for link in self.links:
             family = groups[find(("p", link.chart))]
             family.links.append(link)
@@ -112,7 +117,7 @@ class Writer:
     def write(self, progress: Progress | None = None) -> list[Problem]:
         problems: list[Problem] = []
         families = self.families()
-        total, done, chunk = len(self.data.patients), 0, []
+        total, done, chunk = len(self.data.patients), 0, list[_Family]()
         for index, family in enumerate(families):
             chunk.append(family)
             size = sum(len(f.charts) for f in chunk)
@@ -130,7 +135,7 @@ class Writer:
             return []
         except Exception:  # noqa: BLE001 - retried family by family below, each failure reported
             pass
-        problems = []
+        problems: list[Problem] = []
         for family in families:
             try:
                 self._count(run_in_transaction(self._write, [family]))
@@ -153,13 +158,14 @@ class Writer:
         patient_ids = self._write_patients([c for f in families for c in f.charts], now, tally)
         charts: dict[int, list[str]] = defaultdict(list)  # caregiver -> the charts the file ties them to
         for link in (l for f in families for l in f.links):
-            charts[id(link.caregiver)].append(link.chart)
+            charts[id(link.caregiver)].append(_chart(link))
         caregiver_ids = self._write_caregivers([c for f in families for c in f.caregivers], charts, now, tally)
         self._write_relationships([l for f in families for l in f.links], patient_ids, caregiver_ids, tally)
         return tally
 
-    def _write_patients(self, charts: list[str], now, tally) -> dict[str, int]:
-        ids, new = {}, []
+    def _write_patients(self, charts: list[str], now: dt.datetime, tally: list[tuple[str, str]]) -> dict[str, int]:
+        ids: dict[str, int] = {}
+        new: list[dict[str, Any]] = []
         for chart in charts:
             incoming, row = self.data.patients[chart], self.patients.get(chart)
             if row is None:
@@ -178,8 +184,10 @@ class Writer:
         ids.update(_ids(Patient, Patient.chart_number, [row["chart_number"] for row in new]))
         return ids
 
-    def _write_caregivers(self, caregivers: list[CaregiverIn], charts, now, tally) -> dict[int, int]:
-        ids, new = {}, []
+    def _write_caregivers(self, caregivers: list[CaregiverIn], charts: dict[int, list[str]], now: dt.datetime,
+                          tally: list[tuple[str, str]]) -> dict[int, int]:
+        ids: dict[int, int] = {}
+        new: list[dict[str, Any]] = []
         for caregiver in caregivers:
             row = self.existing_caregiver(caregiver, charts[id(caregiver)])
             if row is None:
@@ -205,14 +213,15 @@ class Writer:
                 ids[id(caregiver)] = by_key[caregiver.key]
         return ids
 
-    def _write_relationships(self, links: list[LinkIn], patient_ids, caregiver_ids, tally) -> None:
+    def _write_relationships(self, links: list[LinkIn], patient_ids: dict[str, int], caregiver_ids: dict[int, int],
+                             tally: list[tuple[str, str]]) -> None:
         wanted: dict[tuple[int, int], LinkIn] = {}
         for link in links:  # one caregiver named twice for one child: the more specific role wins
-            pair = (caregiver_ids[id(link.caregiver)], patient_ids[link.chart])
+            pair = (caregiver_ids[id(link.caregiver)], patient_ids[_chart(link)])
             known = wanted.get(pair)
             if known is None or (known.role == "Other" and link.role != "Other") or link.explicit_authority:
                 wanted[pair] = link
-        new = []
+        new: list[dict[str, Any]] = []
         for pair, link in wanted.items():
             existing = self.relationships.get(pair)
             if existing is None:
@@ -231,16 +240,21 @@ class Writer:
         _insert(Relationship, new)
 
 
-def _new_patient(incoming: PatientIn, now) -> dict:
+def _chart(link: LinkIn) -> str:
+    assert link.chart is not None, "links reach the writer resolved (Collected.resolve_links)"
+    return link.chart
+
+
+def _new_patient(incoming: PatientIn, now: dt.datetime) -> dict[str, Any]:
     return dict(chart_number=incoming.chart, given_name=incoming.given, family_name=incoming.family,
                 given_key=fold(incoming.given), family_key=fold(incoming.family), dob=incoming.dob,
                 sex=incoming.sex or "U", preferred_language=incoming.language or "en",
                 placeholder_name=incoming.placeholder, created_at=now, updated_at=now)
 
 
-def _patient_changes(incoming: PatientIn, row: tuple) -> dict:
+def _patient_changes(incoming: PatientIn, row: tuple) -> dict[str, Any]:
     _, _, given, family, dob, sex, language, placeholder = row
-    changes = {}
+    changes: dict[str, Any] = {}
     name_fixed_at_desk = not placeholder and not is_placeholder_name(given)
     if not (incoming.placeholder and name_fixed_at_desk):
         if (incoming.given, incoming.family, incoming.placeholder) != (given, family, placeholder):
@@ -256,7 +270,7 @@ def _patient_changes(incoming: PatientIn, row: tuple) -> dict:
     return changes
 
 
-def _caregiver_changes(caregiver: CaregiverIn, row: tuple) -> dict:
+def _caregiver_changes(caregiver: CaregiverIn, row: tuple) -> dict[str, Any]:
     _, _, given, family, email, cell, carrier, language = row
     wanted = dict(given_name=caregiver.given or given, family_name=caregiver.family or family,
                   email=caregiver.email or email, cell=caregiver.cell or cell,
@@ -266,13 +280,13 @@ def _caregiver_changes(caregiver: CaregiverIn, row: tuple) -> dict:
     return {k: v for k, v in wanted.items() if current[k] != v}
 
 
-def _insert(model, rows: list[dict]) -> None:
+def _insert(model: type[BaseModel], rows: list[dict[str, Any]]) -> None:
     for start in range(0, len(rows), ROWS_PER_INSERT):
         model.insert_many(rows[start:start + ROWS_PER_INSERT]).execute()
 
 
-def _ids(model, column, values: list[str]) -> dict[str, int]:
-    found = {}
+def _ids(model: type[BaseModel], column: peewee.Field, values: list[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
     for start in range(0, len(values), LOOKUP):
-        found.update(dict(model.select(column, model.id).where(column.in_(values[start:start + LOOKUP])).tuples()))
+        found.update(tuples(model.select(column, model.id).where(column.in_(values[start:start + LOOKUP]))))
     return found
