@@ -275,10 +275,11 @@ def families_of(size: int, count: int, seed: int) -> list[tuple[list[int], int]]
     """Up to ``count`` families of exactly ``size`` children, none Registered: (patient ids, caregiver id)."""
     from peewee import fn
 
-    from kiosk.models import NO_AUTHORITY, REGISTERED, Patient, Relationship
+    from kiosk.models import Patient, Relationship
+    from kiosk.terms import Authority, PortalStatus
 
     rows = (Relationship.select(Relationship.caregiver, fn.COUNT(Relationship.patient))
-            .where(Relationship.authority != NO_AUTHORITY)
+            .where(Relationship.authority != Authority.NONE)
             .group_by(Relationship.caregiver)
             .having(fn.COUNT(Relationship.patient) == size)
             .order_by(Relationship.caregiver).limit(count * 20).tuples())
@@ -288,7 +289,7 @@ def families_of(size: int, count: int, seed: int) -> list[tuple[list[int], int]]
     for caregiver in carers:
         kids = list(Relationship.select(Relationship.patient, Patient.portal_status).join(Patient)
                     .where(Relationship.caregiver == caregiver).order_by(Relationship.patient).tuples())
-        if any(status == REGISTERED for _, status in kids):
+        if any(status == PortalStatus.REGISTERED for _, status in kids):
             continue
         kids = [patient for patient, _ in kids]
         if seen.isdisjoint(kids):
@@ -389,7 +390,8 @@ def bench_concurrent(work: Path, workers: int = WORKERS, issues: int = ISSUES_PE
 
     from kiosk.audit import verify_chain
     from kiosk.db import close_database
-    from kiosk.models import PIN_ACTIVE, RegistrationPin
+    from kiosk.models import RegistrationPin
+    from kiosk.terms import PinState
 
     schema = f"kiosk_bench_concurrent_{os.getpid()}"
     db = pg_schema_target(pg_url, schema) if pg_url else str(work / "concurrent.sqlite3")
@@ -411,7 +413,7 @@ def bench_concurrent(work: Path, workers: int = WORKERS, issues: int = ISSUES_PE
         elapsed = time.perf_counter() - started - start_delay
         open_bench_store(db, key)
         duplicates = list(RegistrationPin.select(RegistrationPin.patient)
-                          .where(RegistrationPin.state == PIN_ACTIVE).group_by(RegistrationPin.patient)
+                          .where(RegistrationPin.state == PinState.ACTIVE).group_by(RegistrationPin.patient)
                           .having(fn.COUNT(RegistrationPin.id) > 1).tuples())
         chain = verify_chain()
         close_database()

@@ -27,7 +27,8 @@ from typing import IO, Any
 
 from kiosk import security
 from kiosk.db import read_snapshot, write_transaction
-from kiosk.models import AuditEvent, AuditHead, utcnow
+from kiosk.models import AuditEvent, AuditHead
+from kiosk.terms import utcnow
 
 GENESIS = "0" * 64
 CHAIN_PURPOSE, ANCHOR_PURPOSE = "audit chain", "audit anchor"

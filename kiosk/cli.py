@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from kiosk import __version__
+from kiosk.terms import MessageState
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -66,7 +67,7 @@ def _outbox_arguments(box: argparse.ArgumentParser) -> None:
     send = box_sub.add_parser("send", help="deliver every message that is due (for cron or systemd)")
     send.add_argument("--limit", type=int, default=100, metavar="N", help="send at most N messages (default 100)")
     lst = box_sub.add_parser("list", help="list messages and their state")
-    lst.add_argument("--state", choices=["queued", "sending", "sent", "failed"])
+    lst.add_argument("--state", choices=list(MessageState))
     retry = box_sub.add_parser("retry", help="queue a failed message again (its number from kiosk outbox list)")
     retry.add_argument("id", type=int, metavar="ID")
 

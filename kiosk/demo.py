@@ -20,10 +20,8 @@ import random
 import time
 
 from kiosk.db import database, is_sqlite, write_transaction
-from kiosk.models import (
-    JOINT, NO_AUTHORITY, PENDING, REGISTERED, SELF_REGISTERED, SOLE, UNREGISTERED, Caregiver, Patient, Relationship,
-    fold, utcnow,
-)
+from kiosk.models import Caregiver, Patient, Relationship
+from kiosk.terms import Authority, PortalStatus, fold, utcnow
 
 CHART_PREFIX = "D"  # demo chart numbers: D0000001, D0000002, ... continuing after the last one
 CHUNK_PATIENTS = 50_000
@@ -86,21 +84,22 @@ ADULT_MEN = ("Michael", "Christopher", "Matthew", "Joshua", "David", "Daniel", "
 
 # Household shapes (R15): how often, and each caregiver's (role, contact authority, sex).
 HOUSEHOLDS = (
-    (46, (("Mother", JOINT, "F"), ("Father", JOINT, "M"))),
-    (20, (("Mother", SOLE, "F"),)),
-    (5, (("Father", SOLE, "M"),)),
-    (6, (("Mother", SOLE, "F"), ("Stepparent", NO_AUTHORITY, "M"))),
-    (3, (("Father", SOLE, "M"), ("Stepparent", NO_AUTHORITY, "F"))),
-    (6, (("Mother", JOINT, "F"), ("Mother", JOINT, "F"))),
-    (2, (("Father", JOINT, "M"), ("Father", JOINT, "M"))),
-    (4, (("Grandparent", SOLE, "F"),)),
-    (2, (("Grandparent", JOINT, "F"), ("Grandparent", JOINT, "M"))),
-    (3, (("Guardian", SOLE, "F"),)),
-    (2, (("Foster parent", SOLE, "F"),)),
-    (1, (("Mother", JOINT, "F"), ("Other", NO_AUTHORITY, "F"))),
+    (46, (("Mother", Authority.JOINT, "F"), ("Father", Authority.JOINT, "M"))),
+    (20, (("Mother", Authority.SOLE, "F"),)),
+    (5, (("Father", Authority.SOLE, "M"),)),
+    (6, (("Mother", Authority.SOLE, "F"), ("Stepparent", Authority.NONE, "M"))),
+    (3, (("Father", Authority.SOLE, "M"), ("Stepparent", Authority.NONE, "F"))),
+    (6, (("Mother", Authority.JOINT, "F"), ("Mother", Authority.JOINT, "F"))),
+    (2, (("Father", Authority.JOINT, "M"), ("Father", Authority.JOINT, "M"))),
+    (4, (("Grandparent", Authority.SOLE, "F"),)),
+    (2, (("Grandparent", Authority.JOINT, "F"), ("Grandparent", Authority.JOINT, "M"))),
+    (3, (("Guardian", Authority.SOLE, "F"),)),
+    (2, (("Foster parent", Authority.SOLE, "F"),)),
+    (1, (("Mother", Authority.JOINT, "F"), ("Other", Authority.NONE, "F"))),
 )
 SIBLINGS = ((1, 38), (2, 34), (3, 17), (4, 7), (5, 4))  # (children in the family, how often)
-STATUSES = ((UNREGISTERED, 50), (REGISTERED, 28), (PENDING, 12), (SELF_REGISTERED, 10))
+STATUSES = ((PortalStatus.UNREGISTERED, 50), (PortalStatus.REGISTERED, 28), (PortalStatus.PENDING, 12),
+            (PortalStatus.SELF_REGISTERED, 10))
 TEXT_CARRIERS = ("verizon", "uscellular", "cricket", "boost", "metro", "googlefi")
 MAIL_DOMAINS = ("example.com", "example.org", "example.net")
 

@@ -15,7 +15,8 @@ from email.message import EmailMessage
 from email.utils import formatdate
 
 from kiosk.config import SmtpConfig
-from kiosk.outbox import EMAIL, TEXT, Outgoing, Sender, SendFailure
+from kiosk.outbox import Outgoing, Sender, SendFailure
+from kiosk.terms import Channel
 
 
 class SmtpLink:
@@ -191,4 +192,4 @@ class GatewayTextSender:
 def smtp_senders(config: SmtpConfig, *, practice_name: str) -> dict[str, Sender]:
     """Email and text senders sharing one SMTP session."""
     link = SmtpLink(config)
-    return {EMAIL: EmailSender(link, practice_name), TEXT: GatewayTextSender(link)}
+    return {Channel.EMAIL: EmailSender(link, practice_name), Channel.TEXT: GatewayTextSender(link)}

@@ -10,12 +10,8 @@ from __future__ import annotations
 import peewee as pw
 
 from kiosk.db import database
-# Re-exported: the models speak the same words as the screens.
-from kiosk.terms import (  # noqa: F401
-    UNREGISTERED, PENDING, REGISTERED, SELF_REGISTERED, PORTAL_STATUSES, STATUS_LABELS, ROLES, JOINT, SOLE,
-    NO_AUTHORITY, AUTHORITIES, METHOD_PIN, METHOD_QUESTION, ACCESS_FULL, ACCESS_LIMITED, ACCESS_LABELS,
-    DELIVERY_EMAIL, DELIVERY_TEXT, DELIVERY_NONE, SEND_TO_PARENT, SEND_TO_MINOR, PIN_ACTIVE, PIN_REDEEMED,
-    PIN_REPLACED, PIN_REVOKED, LANGUAGES, fold, utcnow,
+from kiosk.terms import (
+    Access, Authority, Delivery, MessageState, PinState, PortalStatus, RegistrationMethod, SendTo, fold, utcnow,
 )
 
 
@@ -67,7 +63,7 @@ class Patient(BaseModel):
     dob = pw.DateField()
     sex = pw.CharField(default="U")  # F, M, O, U
     preferred_language = pw.CharField(default="en")
-    portal_status = pw.CharField(default=UNREGISTERED)
+    portal_status = pw.CharField(default=PortalStatus.UNREGISTERED)
     placeholder_name = pw.BooleanField(default=False)  # set by import when the given name is a placeholder (R2)
     created_at = pw.DateTimeField(default=utcnow)
     updated_at = pw.DateTimeField(default=utcnow)
@@ -113,14 +109,14 @@ class Relationship(BaseModel):
     caregiver = pw.ForeignKeyField(Caregiver, backref="relationships", on_delete="CASCADE")
     patient = pw.ForeignKeyField(Patient, backref="relationships", on_delete="CASCADE")
     role = pw.CharField()
-    authority = pw.CharField(default=JOINT)
+    authority = pw.CharField(default=Authority.JOINT)
 
     class Meta:
         indexes = ((("caregiver", "patient"), True), (("patient",), False))
 
     @property
     def has_authority(self) -> bool:
-        return self.authority != NO_AUTHORITY
+        return self.authority != Authority.NONE
 
 
 class Appointment(BaseModel):
@@ -135,14 +131,14 @@ class RegistrationPin(BaseModel):
 
     patient = pw.ForeignKeyField(Patient, backref="pins", on_delete="CASCADE")
     batch = pw.CharField(index=True)  # the family issue this PIN was part of
-    method = pw.CharField(default=METHOD_PIN)
+    method = pw.CharField(default=RegistrationMethod.PIN)
     pin_hash = pw.CharField(null=True, unique=True)  # keyed hash, looked up directly on redeem
     question = pw.CharField(null=True)
     answer_hash = pw.CharField(null=True)
-    access = pw.CharField(default=ACCESS_FULL)
-    delivery = pw.CharField(default=DELIVERY_EMAIL)
+    access = pw.CharField(default=Access.FULL)
+    delivery = pw.CharField(default=Delivery.EMAIL)
     print_slip = pw.BooleanField(default=False)
-    send_to = pw.CharField(default=SEND_TO_PARENT)
+    send_to = pw.CharField(default=SendTo.PARENT)
     recipient = pw.ForeignKeyField(Caregiver, null=True, on_delete="SET NULL")
     recipient_email = pw.CharField(default="")
     recipient_cell = pw.CharField(default="")
@@ -151,7 +147,7 @@ class RegistrationPin(BaseModel):
     issued_by = pw.ForeignKeyField(Staff, on_delete="RESTRICT")
     issued_at = pw.DateTimeField(default=utcnow)
     expires_at = pw.DateTimeField()
-    state = pw.CharField(default=PIN_ACTIVE)
+    state = pw.CharField(default=PinState.ACTIVE)
     redemptions = pw.IntegerField(default=0)
     ended_at = pw.DateTimeField(null=True)
     ended_reason = pw.CharField(default="")
@@ -164,7 +160,7 @@ class RegistrationPin(BaseModel):
 # for the same child cannot both commit.
 RegistrationPin.add_index(
     RegistrationPin.index(RegistrationPin.patient, unique=True, name="registration_pin_one_active")
-    .where(RegistrationPin.state == PIN_ACTIVE)
+    .where(RegistrationPin.state == PinState.ACTIVE)
 )
 
 
@@ -180,7 +176,7 @@ class Association(BaseModel):
 
     account = pw.ForeignKeyField(PortalAccount, backref="associations", on_delete="CASCADE")
     patient = pw.ForeignKeyField(Patient, backref="associations", on_delete="CASCADE")
-    access = pw.CharField(default=ACCESS_FULL)
+    access = pw.CharField(default=Access.FULL)
     pin = pw.ForeignKeyField(RegistrationPin, null=True, on_delete="SET NULL")
     created_at = pw.DateTimeField(default=utcnow)
 
@@ -222,14 +218,14 @@ class OutboxMessage(BaseModel):
 
     message_id = pw.CharField(unique=True)  # stable Message-ID: a retry is the same message
     batch = pw.CharField(index=True)
-    channel = pw.CharField()  # email | text
+    channel = pw.CharField()  # a Channel
     recipient = pw.CharField()  # address (for text: the gateway address)
     carrier = pw.CharField(default="")
     language = pw.CharField(default="en")
     subject = pw.CharField(default="")
     body_text = pw.TextField(default="")
     body_html = pw.TextField(default="")
-    state = pw.CharField(default="queued", index=True)  # queued | sending | sent | failed
+    state = pw.CharField(default=MessageState.QUEUED, index=True)
     attempts = pw.IntegerField(default=0)
     next_attempt_at = pw.DateTimeField(default=utcnow)
     last_error = pw.TextField(default="")

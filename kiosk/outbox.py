@@ -54,13 +54,9 @@ from kiosk.carriers import get_carrier
 from kiosk.config import Config
 from kiosk.contact import valid_email
 from kiosk.db import database, is_sqlite, write_transaction
-from kiosk.models import PIN_ACTIVE, OutboxMessage, Patient, RegistrationPin, utcnow
+from kiosk.models import OutboxMessage, Patient, RegistrationPin
+from kiosk.terms import Channel, MessageState, PinState, utcnow
 from kiosk.welcome import Welcome
-
-QUEUED, SENDING, SENT, FAILED = "queued", "sending", "sent", "failed"
-STATES = (QUEUED, SENDING, SENT, FAILED)
-EMAIL, TEXT = "email", "text"
-CHANNELS = (EMAIL, TEXT)
 
 MAX_ATTEMPTS = 12  # 1+2+4+...+60+60...: about seven hours of outage before a message is failed
 FIRST_RETRY = dt.timedelta(minutes=1)
@@ -88,11 +84,11 @@ def enqueue(*, batch: str, channel: str, recipient: str, welcome: Welcome, langu
     to the carrier's gateway with the short body. Raises :class:`OutboxError` on a bad address,
     which rolls back the caller's transaction: no PINs without their message.
     """
-    if channel == EMAIL:
+    if channel == Channel.EMAIL:
         if not valid_email(recipient):
             raise OutboxError(f"{recipient!r} is not an email address kiosk can send to")
         subject, text, html = welcome.subject, welcome.text, welcome.html
-    elif channel == TEXT:
+    elif channel == Channel.TEXT:
         found = get_carrier(carrier)
         if found is None:
             raise OutboxError(f"a text message needs the family's cell carrier (not {carrier!r})")
@@ -106,7 +102,7 @@ def enqueue(*, batch: str, channel: str, recipient: str, welcome: Welcome, langu
     message_id = f"<{secrets.token_hex(16)}@kiosk>"
     with write_transaction():
         OutboxMessage.create(message_id=message_id, batch=batch, channel=channel, recipient=recipient,
-                             carrier=carrier if channel == TEXT else "", language=language, subject=subject,
+                             carrier=carrier if channel == Channel.TEXT else "", language=language, subject=subject,
                              body_text=_seal(text, message_id), body_html=_seal(html, message_id),
                              created_at=now or utcnow(), next_attempt_at=now or utcnow())
     return message_id
@@ -158,7 +154,7 @@ class TrainingSender:
 def senders_for(config: Config) -> dict[str, Sender]:
     """The sender for each channel under this configuration."""
     if config.training:
-        return {EMAIL: TrainingSender(), TEXT: TrainingSender()}
+        return {Channel.EMAIL: TrainingSender(), Channel.TEXT: TrainingSender()}
     from kiosk.mail import smtp_senders  # smtplib and email load only when something is sent
 
     return smtp_senders(config.smtp, practice_name=_practice_name(config))
@@ -197,7 +193,9 @@ def deliver_due(config: Config, now: dt.datetime | None = None, limit: int = 100
     if _wal_to_truncate:
         truncate_wal()
     files.remove_old_slips(config)  # saved slip PDFs hold PINs too (S11)
-    if not OutboxMessage.select().where(OutboxMessage.state == QUEUED, OutboxMessage.next_attempt_at <= clock()).exists():
+    due = OutboxMessage.select().where(OutboxMessage.state == MessageState.QUEUED,
+                                       OutboxMessage.next_attempt_at <= clock())
+    if not due.exists():
         return report
     if senders is None:
         if not config.training and not config.smtp.host:
@@ -241,17 +239,17 @@ def erase_stale_bodies(now: dt.datetime | None = None, batches: Iterable[str] | 
     """
     now = now or utcnow()
     issued = RegistrationPin.select(RegistrationPin.batch)
-    live = issued.where(RegistrationPin.state == PIN_ACTIVE, RegistrationPin.expires_at > now)
+    live = issued.where(RegistrationPin.state == PinState.ACTIVE, RegistrationPin.expires_at > now)
     stale = (OutboxMessage.select()
-             .where(OutboxMessage.state.in_((QUEUED, FAILED)),
+             .where(OutboxMessage.state.in_((MessageState.QUEUED, MessageState.FAILED)),
                     (OutboxMessage.body_text != "") | (OutboxMessage.body_html != ""),
                     OutboxMessage.batch.in_(issued), OutboxMessage.batch.not_in(live)))
     if batches is not None:
         stale = stale.where(OutboxMessage.batch.in_(list(batches)))
     count = 0
     for row in list(stale):
-        changes = {"state": FAILED, "body_text": "", "body_html": ""}
-        if row.state == QUEUED:
+        changes = {"state": MessageState.FAILED, "body_text": "", "body_html": ""}
+        if row.state == MessageState.QUEUED:
             changes |= {"last_error": NO_LONGER_NEEDED, "next_attempt_at": now}
         with write_transaction():  # the state must still be what was read: a run may have claimed it since
             if OutboxMessage.update(**changes).where(OutboxMessage.id == row.id,
@@ -277,13 +275,13 @@ def _claim_next(now: dt.datetime) -> OutboxMessage | None:
     while True:
         with write_transaction():
             row = (OutboxMessage.select(OutboxMessage.id)
-                   .where(OutboxMessage.state == QUEUED, OutboxMessage.next_attempt_at <= now)
+                   .where(OutboxMessage.state == MessageState.QUEUED, OutboxMessage.next_attempt_at <= now)
                    .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).first())
             if row is None:
                 return None
-            claimed = (OutboxMessage.update(state=SENDING, attempts=OutboxMessage.attempts + 1,
+            claimed = (OutboxMessage.update(state=MessageState.SENDING, attempts=OutboxMessage.attempts + 1,
                                             next_attempt_at=now + SENDING_LEASE)
-                       .where(OutboxMessage.id == row.id, OutboxMessage.state == QUEUED).execute())
+                       .where(OutboxMessage.id == row.id, OutboxMessage.state == MessageState.QUEUED).execute())
         if claimed:  # else another run took it first: look again
             return OutboxMessage.get_by_id(row.id)
 
@@ -311,7 +309,8 @@ def seal_plain_bodies() -> int:
     def plain(body: peewee.Field) -> peewee.Expression:
         return (body != "") & ~body.startswith(security.SEALED)
 
-    rows = list(OutboxMessage.select().where(OutboxMessage.state.in_((QUEUED, SENDING, FAILED)),
+    unsent = (MessageState.QUEUED, MessageState.SENDING, MessageState.FAILED)
+    rows = list(OutboxMessage.select().where(OutboxMessage.state.in_(unsent),
                                              plain(OutboxMessage.body_text) | plain(OutboxMessage.body_html)))
     for row in rows:
         sealed = {name: body if body.startswith(security.SEALED) else _seal(body, row.message_id)
@@ -331,7 +330,7 @@ def backoff(attempts: int) -> dt.timedelta:
 
 def _record_sent(row: OutboxMessage, note: str, now: dt.datetime) -> None:
     with write_transaction():
-        OutboxMessage.update(state=SENT, sent_at=now, next_attempt_at=now, last_error=note,
+        OutboxMessage.update(state=MessageState.SENT, sent_at=now, next_attempt_at=now, last_error=note,
                              body_text="", body_html="").where(OutboxMessage.id == row.id).execute()
         _audit(audit.SEND, row, note=note)
 
@@ -340,12 +339,12 @@ def _record_failure(row: OutboxMessage, failure: SendFailure, now: dt.datetime, 
     with write_transaction():
         if failure.permanent or row.attempts >= MAX_ATTEMPTS:
             reason = failure.reason if failure.permanent else f"gave up after {row.attempts} tries: {failure.reason}"
-            OutboxMessage.update(state=FAILED, next_attempt_at=now, last_error=reason).where(
+            OutboxMessage.update(state=MessageState.FAILED, next_attempt_at=now, last_error=reason).where(
                 OutboxMessage.id == row.id).execute()
             _audit(audit.SEND_FAILED, row, reason=reason)
             report.failed += 1
         else:
-            OutboxMessage.update(state=QUEUED, next_attempt_at=now + backoff(row.attempts),
+            OutboxMessage.update(state=MessageState.QUEUED, next_attempt_at=now + backoff(row.attempts),
                                  last_error=failure.reason).where(OutboxMessage.id == row.id).execute()
             report.deferred += 1
 
@@ -353,11 +352,12 @@ def _record_failure(row: OutboxMessage, failure: SendFailure, now: dt.datetime, 
 def _fail_interrupted(now: dt.datetime) -> int:
     """Rows left ``sending`` past their lease: fail them for staff to decide (never resend blindly)."""
     count = 0
-    stale = OutboxMessage.select().where(OutboxMessage.state == SENDING, OutboxMessage.next_attempt_at <= now)
+    stale = OutboxMessage.select().where(OutboxMessage.state == MessageState.SENDING,
+                                         OutboxMessage.next_attempt_at <= now)
     for row in stale:
         with write_transaction():
-            if OutboxMessage.update(state=FAILED, last_error=INTERRUPTED).where(
-                    OutboxMessage.id == row.id, OutboxMessage.state == SENDING,
+            if OutboxMessage.update(state=MessageState.FAILED, last_error=INTERRUPTED).where(
+                    OutboxMessage.id == row.id, OutboxMessage.state == MessageState.SENDING,
                     OutboxMessage.next_attempt_at <= now).execute():
                 _audit(audit.SEND_FAILED, row, reason=INTERRUPTED)
                 count += 1
@@ -408,12 +408,12 @@ class MessageRow:
     id: int
     message_id: str
     batch: str
-    channel: str
+    channel: Channel
     recipient: str  # masked: c***@example.com, ***-***-0101
     carrier: str  # carrier name for a text message
     language: str
     subject: str
-    state: str
+    state: MessageState
     attempts: int
     reason: str  # why it failed or is waiting, or a note (training: not sent)
     created_at: dt.datetime
@@ -424,16 +424,17 @@ class MessageRow:
 def mask_recipient(channel: str, recipient: str) -> str:
     """Enough to recognise whom a message is for, not enough to read off an address or number."""
     local, _, domain = recipient.rpartition("@")
-    if channel == TEXT:
+    if channel == Channel.TEXT:
         return f"***-***-{local[-4:]}"
     return f"{local[:1]}***@{domain}"
 
 
 def _row(message: OutboxMessage) -> MessageRow:
     carrier = get_carrier(message.carrier) if message.carrier else None
-    return MessageRow(message.id, message.message_id, message.batch, message.channel,
+    return MessageRow(message.id, message.message_id, message.batch, Channel(message.channel),
                       mask_recipient(message.channel, message.recipient), carrier.name if carrier else message.carrier,
-                      message.language, message.subject, message.state, message.attempts, message.last_error,
+                      message.language, message.subject, MessageState(message.state), message.attempts,
+                      message.last_error,
                       message.created_at, message.next_attempt_at, message.sent_at)
 
 
@@ -447,17 +448,17 @@ def list_messages(state: str | None = None, limit: int = 200, batch: str | None 
     """Newest first; ``state`` one of queued, sending, sent, failed (None: all)."""
     query = OutboxMessage.select(*_LISTED)  # the bodies are never read for a list
     if state is not None:
-        if state not in STATES:
-            raise OutboxError(f"state must be one of {', '.join(STATES)}, not {state!r}")
+        if state not in tuple(MessageState):
+            raise OutboxError(f"state must be one of {', '.join(MessageState)}, not {state!r}")
         query = query.where(OutboxMessage.state == state)
     if batch is not None:
         query = query.where(OutboxMessage.batch == batch)
     return [_row(m) for m in query.order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc()).limit(limit)]
 
 
-def count_messages() -> dict[str, int]:
+def count_messages() -> dict[MessageState, int]:
     """How many messages are in each state (every state present, 0 when none)."""
-    counts = dict.fromkeys(STATES, 0)
+    counts = dict.fromkeys(MessageState, 0)
     for state, count in (OutboxMessage.select(OutboxMessage.state, fn.COUNT(OutboxMessage.id))
                          .group_by(OutboxMessage.state).tuples()):
         counts[state] = count
@@ -475,14 +476,14 @@ def retry_message(message_id: int, now: dt.datetime | None = None) -> MessageRow
         message = OutboxMessage.get_or_none(OutboxMessage.id == message_id)
         if message is None:
             raise OutboxError(f"there is no message {message_id}")
-        if message.state == SENT:
+        if message.state == MessageState.SENT:
             raise OutboxError("this message was already sent")
-        if message.state == SENDING:
+        if message.state == MessageState.SENDING:
             raise OutboxError("this message is being sent right now")
         if not message.body_text and not message.body_html:
             raise OutboxError("this message is no longer needed: the PINs it carried have ended; issue new PINs "
                               "to send the family a new one")
-        OutboxMessage.update(state=QUEUED, attempts=0, next_attempt_at=now, last_error="").where(
+        OutboxMessage.update(state=MessageState.QUEUED, attempts=0, next_attempt_at=now, last_error="").where(
             OutboxMessage.id == message.id).execute()
     return _row(OutboxMessage.get_by_id(message_id))
 

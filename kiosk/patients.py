@@ -5,19 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from kiosk.models import (
-    ACCESS_LABELS, METHOD_QUESTION, PIN_ACTIVE, PORTAL_STATUSES, REGISTERED, STATUS_LABELS, Appointment,
-    Association, Caregiver, Patient, PortalAccount, RegistrationPin, Relationship, fold, utcnow,
-)
+from kiosk.models import Appointment, Association, Caregiver, Patient, PortalAccount, RegistrationPin, Relationship
 from kiosk.names import is_placeholder_name
+from kiosk.terms import Access, Authority, PinState, PortalStatus, RegistrationMethod, fold, utcnow
 from kiosk.validate import parse_date
 
 SEARCH_LIMIT = 100
 _KEY_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
-
-
-def status_label(status: str) -> str:
-    return STATUS_LABELS.get(status, status)
 
 
 def age_text(dob: dt.date, today: dt.date) -> str:
@@ -87,7 +81,7 @@ class PatientRow:
     family_name: str
     dob: dt.date
     age: str
-    portal_status: str
+    portal_status: PortalStatus
 
     @property
     def name(self) -> str:
@@ -95,12 +89,12 @@ class PatientRow:
 
     @property
     def status_label(self) -> str:
-        return status_label(self.portal_status)
+        return self.portal_status.label
 
 
 def _row(patient: Patient, today: dt.date) -> PatientRow:
     return PatientRow(patient.id, patient.given_name, patient.family_name, patient.dob,
-                      age_text(patient.dob, today), patient.portal_status)
+                      age_text(patient.dob, today), PortalStatus(patient.portal_status))
 
 
 def search_patients(text: str, status: str | None = None, *, today: dt.date | None = None,
@@ -110,7 +104,7 @@ def search_patients(text: str, status: str | None = None, *, today: dt.date | No
     query = parse_search(text, today)
     if query.empty and not status:
         return []
-    if status and status not in PORTAL_STATUSES:
+    if status and status not in tuple(PortalStatus):
         raise ValueError(f"unknown portal status {status!r}")
     columns = (Patient.id, Patient.given_name, Patient.family_name, Patient.dob, Patient.portal_status)
     select = Patient.select(*columns)
@@ -124,7 +118,7 @@ def search_patients(text: str, status: str | None = None, *, today: dt.date | No
         select = select.where(Patient.portal_status == status)
     select = select.order_by(Patient.family_key, Patient.given_key, Patient.dob).limit(limit)
     # plain tuples: no model instance (or namedtuple class) built per row or per call
-    return [PatientRow(patient_id, given, family, dob, age_text(dob, today), portal_status)
+    return [PatientRow(patient_id, given, family, dob, age_text(dob, today), PortalStatus(portal_status))
             for patient_id, given, family, dob, portal_status in select.tuples()]
 
 
@@ -150,7 +144,7 @@ class CaregiverRow:
     id: int
     name: str
     role: str
-    authority: str
+    authority: Authority
     email: str
     cell: str
     carrier: str
@@ -158,7 +152,7 @@ class CaregiverRow:
 
     @property
     def has_authority(self) -> bool:
-        return self.authority != "None"
+        return self.authority != Authority.NONE
 
 
 @dataclass(frozen=True)
@@ -168,7 +162,7 @@ class ChildRow:
     family_name: str
     dob: dt.date
     age_years: int
-    portal_status: str
+    portal_status: PortalStatus
     placeholder: bool
     pin_state: str
     language: str
@@ -179,7 +173,7 @@ class ChildRow:
 
     @property
     def status_label(self) -> str:
-        return status_label(self.portal_status)
+        return self.portal_status.label
 
 
 @dataclass(frozen=True)
@@ -218,23 +212,23 @@ class NotFound(LookupError):
 def pin_state(patient: Patient, now: dt.datetime | None = None) -> str:
     """The PIN/VQ line of the account page."""
     now = now or utcnow()
-    pin = (RegistrationPin.select().where((RegistrationPin.patient == patient) & (RegistrationPin.state == PIN_ACTIVE))
-           .first())
+    pin = (RegistrationPin.select()
+           .where((RegistrationPin.patient == patient) & (RegistrationPin.state == PinState.ACTIVE)).first())
     if pin is None:
-        if patient.portal_status == REGISTERED:
+        if patient.portal_status == PortalStatus.REGISTERED:
             return "PIN Already Assigned"
         return "No PIN"
     if pin.expires_at <= now:
         return f"PIN expired {pin.expires_at:%m/%d/%Y}"
-    if patient.portal_status == REGISTERED:
+    if patient.portal_status == PortalStatus.REGISTERED:
         return "PIN Already Assigned"
-    kind = "Verification question" if pin.method == METHOD_QUESTION else "PIN"
+    kind = "Verification question" if pin.method == RegistrationMethod.QUESTION else "PIN"
     return f"{kind} issued, expires {pin.expires_at:%m/%d/%Y}"
 
 
 def _child(patient: Patient, today: dt.date, now: dt.datetime | None = None) -> ChildRow:
     return ChildRow(patient.id, patient.given_name, patient.family_name, patient.dob, age_years(patient.dob, today),
-                    patient.portal_status, patient.placeholder_name or is_placeholder_name(patient.given_name),
+                    PortalStatus(patient.portal_status), patient.placeholder_name or is_placeholder_name(patient.given_name),
                     pin_state(patient, now), patient.preferred_language)
 
 
@@ -248,18 +242,17 @@ def _patient(patient_id: int) -> Patient:
 def caregivers_of(patient: Patient) -> tuple[CaregiverRow, ...]:
     rows = (Relationship.select(Relationship, Caregiver).join(Caregiver)
             .where(Relationship.patient == patient).order_by(Relationship.id))
-    order = {"Joint": 0, "Sole": 0, "None": 1}
-    result = [CaregiverRow(r.caregiver.id, r.caregiver.full_name, r.role, r.authority, r.caregiver.email,
+    result = [CaregiverRow(r.caregiver.id, r.caregiver.full_name, r.role, Authority(r.authority), r.caregiver.email,
                            r.caregiver.cell, r.caregiver.carrier, r.caregiver.preferred_language) for r in rows]
-    return tuple(sorted(result, key=lambda c: order.get(c.authority, 1)))
+    return tuple(sorted(result, key=lambda c: not c.has_authority))  # with authority first (R15)
 
 
 def siblings_of(patient: Patient) -> list[Patient]:
     """Patients who share a caregiver with contact authority over both (PRODUCT.md "Siblings")."""
     with_authority = (Relationship.select(Relationship.caregiver)
-                      .where((Relationship.patient == patient) & (Relationship.authority != "None")))
+                      .where((Relationship.patient == patient) & (Relationship.authority != Authority.NONE)))
     other = Relationship.alias()
-    ids = (other.select(other.patient).where(other.caregiver.in_(with_authority) & (other.authority != "None")
+    ids = (other.select(other.patient).where(other.caregiver.in_(with_authority) & (other.authority != Authority.NONE)
                                              & (other.patient != patient.id)))
     return list(Patient.select().where(Patient.id.in_(ids)).order_by(Patient.dob, Patient.given_key))
 
@@ -273,11 +266,11 @@ def patient_account(patient_id: int, *, today: dt.date | None = None, now: dt.da
         from kiosk import audit
 
         audit.record(audit.VIEW, staff=viewed_by, patient=patient)
-    active = (RegistrationPin.select().where((RegistrationPin.patient == patient) & (RegistrationPin.state == PIN_ACTIVE))
-              .first())
+    active = (RegistrationPin.select()
+              .where((RegistrationPin.patient == patient) & (RegistrationPin.state == PinState.ACTIVE)).first())
     links = (Association.select(Association, PortalAccount).join(PortalAccount)
              .where(Association.patient == patient).order_by(Association.created_at))
-    associations = tuple(AssociationRow(a.account.display_name, a.account.email, ACCESS_LABELS.get(a.access, a.access),
+    associations = tuple(AssociationRow(a.account.display_name, a.account.email, Access(a.access).label,
                                         a.created_at.date()) for a in links)
     return PatientAccount(_child(patient, today, now), patient.chart_number, patient.sex,
                           active.expires_at if active else None, associations, caregivers_of(patient))

@@ -16,12 +16,10 @@ from dataclasses import dataclass
 from kiosk import audit, pins, validate
 from kiosk.contact import valid_email
 from kiosk.db import lock_rows, retrying, write_transaction
-from kiosk.models import (
-    ACCESS_LABELS, METHOD_QUESTION, PIN_ACTIVE, PIN_REDEEMED, PIN_REVOKED, REGISTERED, Association, Patient,
-    PortalAccount, Practice, RedemptionAttempt, RegistrationPin, fold, utcnow,
-)
+from kiosk.models import Association, Patient, PortalAccount, Practice, RedemptionAttempt, RegistrationPin
 from kiosk.registration import answer_digest, pin_digest
 from kiosk.security import hash_password, unknown_user_hash, verify_password
+from kiosk.terms import Access, PinState, PortalStatus, RegistrationMethod, fold, utcnow
 
 WINDOW = dt.timedelta(minutes=15)
 LOCK_FOR = dt.timedelta(minutes=15)
@@ -123,7 +121,7 @@ def sign_in(email: str, password: str, *, now: dt.datetime | None = None) -> Acc
 def children_of(account_id: int) -> list[Child]:
     rows = (Association.select(Association, Patient).join(Patient).where(Association.account == account_id)
             .order_by(Association.created_at))
-    return [Child(a.patient.id, a.patient.given_name, ACCESS_LABELS.get(a.access, a.access)) for a in rows]
+    return [Child(a.patient.id, a.patient.given_name, Access(a.access).label) for a in rows]
 
 
 def _locked(patient_id: int, now: dt.datetime) -> bool:
@@ -169,8 +167,8 @@ def _fail(patient_ids: list[int], now: dt.datetime, how: str) -> None:
                              detail={"minutes": int(LOCK_FOR.total_seconds() // 60)})
             if _failures_in_row(patient_id) >= FAILURES_TO_REVOKE:
                 for pin in RegistrationPin.select().where((RegistrationPin.patient == patient_id)
-                                                          & (RegistrationPin.state == PIN_ACTIVE)):
-                    pin.state, pin.ended_at, pin.ended_reason = PIN_REVOKED, now, LOCKOUT_REASON
+                                                          & (RegistrationPin.state == PinState.ACTIVE)):
+                    pin.state, pin.ended_at, pin.ended_reason = PinState.REVOKED, now, LOCKOUT_REASON
                     pin.save()
                     audit.record(audit.REVOKE, patient=Patient.get_by_id(patient_id), at=now,
                                  detail={"pin": pin.id, "reason": LOCKOUT_REASON})
@@ -187,7 +185,7 @@ def _refused_while_locked(patient_ids: list[int], now: dt.datetime) -> None:
 def _candidates(dob: dt.date) -> list[int]:
     """Patients born on ``dob`` with an active PIN: who a wrong guess counts against."""
     return [p.id for p in Patient.select(Patient.id).join(RegistrationPin)
-            .where((Patient.dob == dob) & (RegistrationPin.state == PIN_ACTIVE)).distinct()]
+            .where((Patient.dob == dob) & (RegistrationPin.state == PinState.ACTIVE)).distinct()]
 
 
 @retrying
@@ -215,7 +213,7 @@ def redeem(account_id: int, dob: dt.date, *, pin: str = "", family_name: str = "
     if patient.dob != dob:
         _fail([patient.id], now, "date of birth")
         raise PortalError(GENERIC)
-    if row.state != PIN_ACTIVE:
+    if row.state != PinState.ACTIVE:
         _fail([patient.id], now, row.state)
         raise PortalError(GENERIC)
     if row.expires_at <= now:
@@ -226,20 +224,21 @@ def redeem(account_id: int, dob: dt.date, *, pin: str = "", family_name: str = "
     with write_transaction():
         lock_rows(Patient, [patient.id])
         pin_row = RegistrationPin.get_by_id(row.id)  # re-read under the write lock
-        if pin_row.state != PIN_ACTIVE:
+        if pin_row.state != PinState.ACTIVE:
             raise PortalError(GENERIC)
         link, created = Association.get_or_create(account=account_id, patient=patient,
                                                   defaults={"access": pin_row.access, "pin": pin_row, "created_at": now})
         if created:
             pin_row.redemptions += 1
             if pin_row.redemptions >= Practice.get().parents_per_pin:
-                pin_row.state, pin_row.ended_at, pin_row.ended_reason = PIN_REDEEMED, now, "used by every parent"
+                pin_row.state, pin_row.ended_at, pin_row.ended_reason = PinState.REDEEMED, now, "used by every parent"
             pin_row.save()
-        Patient.update(portal_status=REGISTERED, updated_at=now).where(Patient.id == patient.id).execute()
+        (Patient.update(portal_status=PortalStatus.REGISTERED, updated_at=now)
+         .where(Patient.id == patient.id).execute())
         RedemptionAttempt.create(patient=patient, at=now, succeeded=True)
         audit.record(audit.REDEEM, patient=patient, at=now,
                      detail={"account": account_id, "pin": pin_row.id, "access": link.access, "new": created})
-    return Redeemed(patient.id, patient.given_name, ACCESS_LABELS.get(link.access, link.access))
+    return Redeemed(patient.id, patient.given_name, Access(link.access).label)
 
 
 def _find(dob: dt.date, pin: str, family_name: str, answer: str) -> RegistrationPin | None:
@@ -252,7 +251,8 @@ def _find(dob: dt.date, pin: str, family_name: str, answer: str) -> Registration
     if answer and family_name:
         rows = (RegistrationPin.select(RegistrationPin, Patient).join(Patient)
                 .where((Patient.dob == dob) & (Patient.family_key == fold(family_name))
-                       & (RegistrationPin.method == METHOD_QUESTION) & (RegistrationPin.state == PIN_ACTIVE)))
+                       & (RegistrationPin.method == RegistrationMethod.QUESTION)
+                       & (RegistrationPin.state == PinState.ACTIVE)))
         return next((r for r in rows if r.answer_hash == answer_digest(r.patient.id, answer)), None)
     return None
 
@@ -261,5 +261,6 @@ def question_for(dob: dt.date, family_name: str) -> str | None:
     """The verification question set for a child (R10), so the parent can answer it."""
     row = (RegistrationPin.select(RegistrationPin.question).join(Patient)
            .where((Patient.dob == dob) & (Patient.family_key == fold(family_name))
-                  & (RegistrationPin.method == METHOD_QUESTION) & (RegistrationPin.state == PIN_ACTIVE)).first())
+                  & (RegistrationPin.method == RegistrationMethod.QUESTION)
+                  & (RegistrationPin.state == PinState.ACTIVE)).first())
     return row.question if row else None

@@ -17,14 +17,13 @@ from kiosk import audit, outbox, pins, security, validate
 from kiosk.contact import normalize_us_cell, valid_email
 from kiosk.carriers import carrier_warning, get_carrier
 from kiosk.db import lock_rows, retrying, write_transaction
-from kiosk.models import (
-    ACCESS_FULL, ACCESS_LIMITED, DELIVERY_EMAIL, DELIVERY_NONE, DELIVERY_TEXT, METHOD_PIN, METHOD_QUESTION, PENDING,
-    PIN_ACTIVE, PIN_REPLACED, PIN_REVOKED, REGISTERED, SEND_TO_MINOR, SEND_TO_PARENT, Caregiver, Patient, Practice,
-    RegistrationPin, Relationship, Staff, utcnow,
-)
+from kiosk.models import Caregiver, Patient, Practice, RegistrationPin, Relationship, Staff
 from kiosk.names import is_placeholder_name, placeholder_message
 from kiosk.patients import age_years
 from kiosk.staff import StaffUser
+from kiosk.terms import (
+    Access, Authority, Channel, Delivery, PinState, PortalStatus, RegistrationMethod, SendTo, utcnow,
+)
 from kiosk.welcome import compose_welcome
 
 MINOR_AGE = 12  # R8: "Send to" is offered from this age
@@ -53,16 +52,16 @@ class IssueRequest:
 
     patient_ids: list[int]  # the checked children; the first is the patient registration started from
     recipient_id: int | None = None  # caregiver who receives the PIN (R15)
-    method: str = METHOD_PIN
+    method: RegistrationMethod = RegistrationMethod.PIN
     question: str = ""
     answer: str = ""
-    access: str = ACCESS_FULL
-    delivery: str = DELIVERY_EMAIL
+    access: Access = Access.FULL
+    delivery: Delivery = Delivery.EMAIL
     email: str = ""
     cell: str = ""
     carrier: str = ""
     print_slip: bool = False
-    send_to: str = SEND_TO_PARENT
+    send_to: SendTo = SendTo.PARENT
     second_parent: bool = False  # R13: a Registered patient's additional parent
 
 
@@ -81,9 +80,9 @@ class IssueResult:
     language: str
     pins: tuple[IssuedPin, ...]
     expires_on: dt.date
-    method: str
+    method: RegistrationMethod
     message_id: str | None
-    delivery: str = DELIVERY_EMAIL
+    delivery: Delivery = Delivery.EMAIL
     recipient: str = ""  # where the welcome message goes, as the desk should read it back
 
 
@@ -111,16 +110,16 @@ def check_issue(staff: StaffUser, request: IssueRequest, *, today: dt.date | Non
     for child in children:
         if child.placeholder_name or is_placeholder_name(child.given_name):
             problems.append(Problem(f"name:{child.id}", placeholder_message(child.given_name)))
-        if child.portal_status == REGISTERED and not request.second_parent:
+        if child.portal_status == PortalStatus.REGISTERED and not request.second_parent:
             problems.append(Problem(f"status:{child.id}",
                                     f"{child.given_name} {child.family_name} is already Registered: issue a second "
                                     "parent their own PIN from the patient's account (Generate PIN) instead."))
-        if request.second_parent and child.portal_status != REGISTERED:
+        if request.second_parent and child.portal_status != PortalStatus.REGISTERED:
             problems.append(Problem(f"status:{child.id}", "A second-parent PIN needs the patient to be Registered "
                                     "first; register the patient with a normal PIN."))
-    if request.method not in (METHOD_PIN, METHOD_QUESTION):
+    if request.method not in (RegistrationMethod.PIN, RegistrationMethod.QUESTION):
         problems.append(Problem("method", "Register with PIN or Verification Question."))
-    if request.method == METHOD_QUESTION:
+    if request.method == RegistrationMethod.QUESTION:
         if problem := validate.text_problem(request.question, "The question", validate.QUESTION):
             problems.append(Problem("question", f"{problem}."))
         elif len(request.question.strip()) < 5:
@@ -129,14 +128,14 @@ def check_issue(staff: StaffUser, request: IssueRequest, *, today: dt.date | Non
             problems.append(Problem("answer", f"{problem}."))
         elif len(request.answer.strip()) < 2:
             problems.append(Problem("answer", "Write the answer (at least 2 characters)."))
-    if request.access not in (ACCESS_FULL, ACCESS_LIMITED):
+    if request.access not in (Access.FULL, Access.LIMITED):
         problems.append(Problem("access", "Choose Full Access or Limited: No Chart Access."))
-    if request.send_to == SEND_TO_MINOR:
+    if request.send_to == SendTo.MINOR:
         young = [c for c in children if age_years(c.dob, today) < MINOR_AGE]
         if young:
             problems.append(Problem("send_to", f"Send to Minor is only for patients {MINOR_AGE} or older; "
                                     f"{young[0].given_name} is {age_years(young[0].dob, today)}."))
-    elif request.send_to != SEND_TO_PARENT:
+    elif request.send_to != SendTo.PARENT:
         problems.append(Problem("send_to", "Send to Parent/Guardian or Minor."))
     recipient = Caregiver.get_or_none(Caregiver.id == request.recipient_id) if request.recipient_id else None
     if request.recipient_id and recipient is None:
@@ -144,17 +143,17 @@ def check_issue(staff: StaffUser, request: IssueRequest, *, today: dt.date | Non
     if recipient is not None:
         links = list(Relationship.select().where((Relationship.caregiver == recipient)
                                                  & (Relationship.patient.in_([c.id for c in children]))))
-        lacking = [c for c in children if not any(r.patient_id == c.id and r.authority != "None" for r in links)]
+        lacking = [c for c in children if not any(r.patient_id == c.id and r.authority != Authority.NONE for r in links)]
         if lacking:
             problems.append(Problem("recipient", f"{recipient.full_name} has no contact authority for "
                                     f"{lacking[0].given_name}; choose a caregiver with Joint or Sole authority (R15)."))
-    elif request.send_to == SEND_TO_PARENT and not request.second_parent:
+    elif request.send_to == SendTo.PARENT and not request.second_parent:
         problems.append(Problem("recipient", "Choose the caregiver who receives the PIN."))
-    if request.delivery == DELIVERY_EMAIL:
+    if request.delivery == Delivery.EMAIL:
         if not valid_email(request.email):
             problems.append(Problem("email", "Enter a valid email address, like name@example.com."
                                     if request.email.strip() else "Enter the email address the PIN goes to."))
-    elif request.delivery == DELIVERY_TEXT:
+    elif request.delivery == Delivery.TEXT:
         if normalize_us_cell(request.cell) is None:
             problems.append(Problem("cell", "Enter a 10-digit US cell number, like (317) 555-0101."))
         if not request.carrier:
@@ -163,20 +162,20 @@ def check_issue(staff: StaffUser, request: IssueRequest, *, today: dt.date | Non
             problems.append(Problem("carrier", "Unknown carrier; choose one from the list."))
         elif get_carrier(request.carrier).retired:  # its gateway no longer delivers: the family would get nothing
             problems.append(Problem("carrier", carrier_warning(request.carrier)))
-    elif request.delivery != DELIVERY_NONE:
+    elif request.delivery != Delivery.NONE:
         problems.append(Problem("delivery", "Choose Email, Text message or Do not send."))
     return problems
 
 
-def _end_active(patient: Patient, now: dt.datetime, state: str, reason: str, staff: str) -> set[str]:
+def _end_active(patient: Patient, now: dt.datetime, state: PinState, reason: str, staff: str) -> set[str]:
     """End the patient's active PIN; return the batches it belonged to, whose unsent welcome the
     caller erases once it has committed (:func:`_erase_ended`)."""
     old = list(RegistrationPin.select().where((RegistrationPin.patient == patient)
-                                              & (RegistrationPin.state == PIN_ACTIVE)))
+                                              & (RegistrationPin.state == PinState.ACTIVE)))
     for pin in old:
         pin.state, pin.ended_at, pin.ended_reason = state, now, reason
         pin.save()
-        audit.record(audit.REPLACE if state == PIN_REPLACED else audit.REVOKE, staff=staff, patient=patient,
+        audit.record(audit.REPLACE if state == PinState.REPLACED else audit.REVOKE, staff=staff, patient=patient,
                      detail={"pin": pin.id, "batch": pin.batch, "reason": reason}, at=now)
     return {pin.batch for pin in old}
 
@@ -216,7 +215,8 @@ def issue_pins(staff: StaffUser, request: IssueRequest, *, now: dt.datetime | No
     batch = secrets.token_hex(8)
     ids = list(dict.fromkeys(request.patient_ids))
     recipient = Caregiver.get_or_none(Caregiver.id == request.recipient_id) if request.recipient_id else None
-    cell = (normalize_us_cell(request.cell) or "") if request.delivery == DELIVERY_TEXT else ""
+    cell = (normalize_us_cell(request.cell) or "") if request.delivery == Delivery.TEXT else ""
+    by_question = request.method == RegistrationMethod.QUESTION
     issued: list[IssuedPin] = []
     message_id = None
     ended: set[str] = set()
@@ -226,21 +226,22 @@ def issue_pins(staff: StaffUser, request: IssueRequest, *, now: dt.datetime | No
             children = _patients(ids)
             issuer = Staff.get_by_id(staff.id)
             for child in children:
-                ended |= _end_active(child, now, PIN_REPLACED, "replaced by a new PIN", staff.username)
-                plain = pins.generate_pin() if request.method == METHOD_PIN else ""
+                ended |= _end_active(child, now, PinState.REPLACED, "replaced by a new PIN", staff.username)
+                plain = pins.generate_pin() if request.method == RegistrationMethod.PIN else ""
                 RegistrationPin.create(
                     patient=child, batch=batch, method=request.method,
                     pin_hash=pin_digest(plain) if plain else None,
-                    question=request.question.strip() if request.method == METHOD_QUESTION else None,
-                    answer_hash=answer_digest(child.id, request.answer) if request.method == METHOD_QUESTION else None,
+                    question=request.question.strip() if by_question else None,
+                    answer_hash=answer_digest(child.id, request.answer) if by_question else None,
                     access=request.access, delivery=request.delivery, print_slip=request.print_slip,
                     send_to=request.send_to, recipient=recipient, recipient_email=request.email.strip().lower()
-                    if request.delivery == DELIVERY_EMAIL else "", recipient_cell=cell,
-                    carrier=request.carrier if request.delivery == DELIVERY_TEXT else "",
+                    if request.delivery == Delivery.EMAIL else "", recipient_cell=cell,
+                    carrier=request.carrier if request.delivery == Delivery.TEXT else "",
                     second_parent=request.second_parent, issued_by=issuer, issued_at=now, expires_at=expires_at,
                 )
                 if not request.second_parent:
-                    Patient.update(portal_status=PENDING, updated_at=now).where(Patient.id == child.id).execute()
+                    (Patient.update(portal_status=PortalStatus.PENDING, updated_at=now)
+                     .where(Patient.id == child.id).execute())
                 audit.record(audit.ISSUE, staff=staff.username, patient=child, at=now,
                              detail={"batch": batch, "method": request.method, "access": request.access,
                                      "delivery": request.delivery, "print": request.print_slip,
@@ -250,24 +251,24 @@ def issue_pins(staff: StaffUser, request: IssueRequest, *, now: dt.datetime | No
                                         pins.format_pin(plain) if plain else ""))
             language = (recipient.preferred_language if recipient else children[0].preferred_language) or "en"
             destination = ""
-            if request.delivery in (DELIVERY_EMAIL, DELIVERY_TEXT):
+            if request.delivery in (Delivery.EMAIL, Delivery.TEXT):
                 welcome = compose_welcome(practice_name=practice.name, portal_url=practice.portal_url,
                                           children=[(p.given_name, p.pin) for p in issued],
                                           expires_on=expires_at.date(), language=language)
-                if request.delivery == DELIVERY_EMAIL:
+                if request.delivery == Delivery.EMAIL:
                     destination = request.email.strip().lower()
-                    message_id = outbox.enqueue(batch=batch, channel="email", recipient=destination,
+                    message_id = outbox.enqueue(batch=batch, channel=Channel.EMAIL, recipient=destination,
                                                 welcome=welcome, language=language, now=now)
                 else:
                     destination = get_carrier(request.carrier).address_for(cell)
-                    message_id = outbox.enqueue(batch=batch, channel="text", recipient=cell,
+                    message_id = outbox.enqueue(batch=batch, channel=Channel.TEXT, recipient=cell,
                                                 welcome=welcome, language=language, carrier=request.carrier, now=now)
     except peewee.IntegrityError:
         raise RegistrationError([Problem("patients", "Another desk issued a PIN for one of these children at the "
                                          "same moment. Reopen the patient to see the current PIN state.")]) from None
     _erase_ended(ended, now)
-    return IssueResult(batch, issued[0].patient_name, language, tuple(issued), expires_at.date(), request.method,
-                       message_id, request.delivery, destination)
+    return IssueResult(batch, issued[0].patient_name, language, tuple(issued), expires_at.date(),
+                       RegistrationMethod(request.method), message_id, Delivery(request.delivery), destination)
 
 
 @retrying
@@ -283,8 +284,8 @@ def revoke_pin(staff: StaffUser, patient_id: int, reason: str = "revoked by staf
         lock_rows(Patient, [patient_id])
         patient = Patient.get_by_id(patient_id)
         had = RegistrationPin.select().where((RegistrationPin.patient == patient)
-                                             & (RegistrationPin.state == PIN_ACTIVE)).exists()
-        ended = _end_active(patient, now, PIN_REVOKED, reason, staff.username)
+                                             & (RegistrationPin.state == PinState.ACTIVE)).exists()
+        ended = _end_active(patient, now, PinState.REVOKED, reason, staff.username)
     _erase_ended(ended, now)
     return had
 

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 from kiosk import audit, validate
 from kiosk.db import write_transaction
-from kiosk.models import Staff, utcnow
+from kiosk.models import Staff
 from kiosk.security import hash_password, unknown_user_hash, verify_password
+from kiosk.terms import utcnow
 
 MIN_PASSWORD = 8
 

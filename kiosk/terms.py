@@ -6,25 +6,107 @@ No Peewee here, so screens can use these words without touching the database lay
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import unicodedata
 
-# Portal status of a patient (R4).
-UNREGISTERED, PENDING, REGISTERED, SELF_REGISTERED = "Unregistered", "Pending", "Registered", "Self Registered"
-PORTAL_STATUSES = (UNREGISTERED, SELF_REGISTERED, PENDING, REGISTERED)
-STATUS_LABELS = {PENDING: "Pending Registration"}
+# Every closed set of words below is a StrEnum whose values are the strings stored in the database:
+# a member equals its stored string, and a value read back is turned into its member with ``Kind(value)``.
 
-# Caregiver roles and contact authority (R15).
-ROLES = ("Mother", "Father", "Stepparent", "Guardian", "Foster parent", "Grandparent", "Other")
-JOINT, SOLE, NO_AUTHORITY = "Joint", "Sole", "None"
-AUTHORITIES = (JOINT, SOLE, NO_AUTHORITY)
 
-# Registration PIN options (R7-R10) and states.
-METHOD_PIN, METHOD_QUESTION = "pin", "question"
-ACCESS_FULL, ACCESS_LIMITED = "full", "limited"
-ACCESS_LABELS = {ACCESS_FULL: "Full Access", ACCESS_LIMITED: "Limited: No Chart Access"}
-DELIVERY_EMAIL, DELIVERY_TEXT, DELIVERY_NONE = "email", "text", "none"
-SEND_TO_PARENT, SEND_TO_MINOR = "parent", "minor"
-PIN_ACTIVE, PIN_REDEEMED, PIN_REPLACED, PIN_REVOKED = "active", "redeemed", "replaced", "revoked"
+class Labelled(enum.StrEnum):
+    """Stored words with the words the desk reads beside them: ``FULL = "full", "Full Access"``."""
+
+    label: str
+
+    def __new__(cls, value: str, label: str = "") -> Labelled:
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.label = label or value
+        return member
+
+
+class PortalStatus(Labelled):
+    """Portal status of a patient (R4), in the order the desk's status filter lists them."""
+
+    UNREGISTERED = "Unregistered"
+    SELF_REGISTERED = "Self Registered"
+    PENDING = "Pending", "Pending Registration"
+    REGISTERED = "Registered"
+
+
+class CaregiverRole(enum.StrEnum):
+    """A caregiver's role toward a patient (R15)."""
+
+    MOTHER = "Mother"
+    FATHER = "Father"
+    STEPPARENT = "Stepparent"
+    GUARDIAN = "Guardian"
+    FOSTER_PARENT = "Foster parent"
+    GRANDPARENT = "Grandparent"
+    OTHER = "Other"
+
+
+class Authority(enum.StrEnum):
+    """A caregiver's contact authority for a patient (R15); NONE is stored as the word "None"."""
+
+    JOINT = "Joint"
+    SOLE = "Sole"
+    NONE = "None"
+
+
+class RegistrationMethod(Labelled):
+    """What the parent registers with: a PIN or a verification question (R10)."""
+
+    PIN = "pin", "PIN"
+    QUESTION = "question", "Verification Question"
+
+
+class Access(Labelled):
+    """What a redeemed PIN lets the parent see (R9)."""
+
+    FULL = "full", "Full Access"
+    LIMITED = "limited", "Limited: No Chart Access"
+
+
+class Delivery(Labelled):
+    """How the PIN reaches the family (R7)."""
+
+    EMAIL = "email", "Email"
+    TEXT = "text", "Text message"
+    NONE = "none", "Do not send PIN"
+
+
+class SendTo(Labelled):
+    """Who the PIN is for: a parent or guardian, or the patient (R8)."""
+
+    PARENT = "parent", "Parent/Guardian"
+    MINOR = "minor", "Minor"
+
+
+class PinState(enum.StrEnum):
+    """Where an issued PIN is in its life (R3, S4)."""
+
+    ACTIVE = "active"
+    REDEEMED = "redeemed"
+    REPLACED = "replaced"
+    REVOKED = "revoked"
+
+
+class MessageState(enum.StrEnum):
+    """Where a welcome message is in the outbox (O3)."""
+
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class Channel(enum.StrEnum):
+    """How a welcome message travels: email, or a text through the carrier's gateway (R7, O3)."""
+
+    EMAIL = "email"
+    TEXT = "text"
+
 
 LANGUAGES = ("en", "es")
 

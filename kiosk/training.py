@@ -12,10 +12,11 @@ from kiosk import pins, security
 from kiosk import DATA_DIR
 from kiosk.db import write_transaction
 from kiosk.models import (
-    PIN_ACTIVE, REGISTERED, UNREGISTERED, Appointment, Association, Caregiver, Patient,
-    PortalAccount, Practice, RegistrationPin, Relationship, Staff, utcnow,
+    Appointment, Association, Caregiver, Patient, PortalAccount, Practice, RegistrationPin, Relationship,
+    Staff,
 )
 from kiosk.security import hash_password
+from kiosk.terms import PinState, PortalStatus, utcnow
 
 TRAINING_FILE = DATA_DIR / "training.json"
 
@@ -69,20 +70,21 @@ def load_training_data(today: dt.date | None = None, path: Path = TRAINING_FILE)
                 patient = Patient.create(
                     chart_number=child["chart"], given_name=child["given"], family_name=child["family"],
                     dob=birth_date(today, *child["age"]), sex=child.get("sex", "U"),
-                    preferred_language=child.get("language", "en"), portal_status=child.get("status", UNREGISTERED),
+                    preferred_language=child.get("language", "en"),
+                    portal_status=child.get("status", PortalStatus.UNREGISTERED),
                 )
                 counts["patients"] += 1
                 for caregiver_id, (role, authority) in child["caregivers"].items():
                     Relationship.create(caregiver=caregivers[caregiver_id], patient=patient, role=role, authority=authority)
                 pin = None
-                if child.get("status") == REGISTERED or "active_pin_days_left" in child:
+                if child.get("status") == PortalStatus.REGISTERED or "active_pin_days_left" in child:
                     # A real PIN nobody knows, so the record looks as it would after issuing one.
                     days_left = child.get("active_pin_days_left", 10)
                     pin = RegistrationPin.create(
                         patient=patient, batch=secrets.token_hex(8),
                         pin_hash=security.current_key().digest("pin", pins.generate_pin()),
                         issued_by=issuer, issued_at=now - dt.timedelta(days=lifetime - days_left),
-                        expires_at=now + dt.timedelta(days=days_left), state=PIN_ACTIVE,
+                        expires_at=now + dt.timedelta(days=days_left), state=PinState.ACTIVE,
                         recipient=caregivers[next(iter(child["caregivers"]))],
                         redemptions=len(child.get("associated", [])),
                     )

@@ -14,9 +14,11 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label, Static
 
+from kiosk.terms import Channel, MessageState
 from screens.widgets import ReportsWorkerErrors, TrainingBanner
 
-STATE_WORDS = {"queued": "Queued", "sending": "Sending", "sent": "Sent", "failed": "FAILED"}
+STATE_WORDS = {MessageState.QUEUED: "Queued", MessageState.SENDING: "Sending", MessageState.SENT: "Sent",
+               MessageState.FAILED: "FAILED"}
 
 
 def local_time(moment: dt.datetime | None) -> str:
@@ -63,13 +65,13 @@ class OutboxScreen(ReportsWorkerErrors, Screen):
         rows, counts = list_messages(), count_messages()
         self.app.call_from_thread(self.show_rows, rows, counts, status)
 
-    def show_rows(self, rows, counts: dict[str, int], status: str = "") -> None:
+    def show_rows(self, rows, counts: dict[MessageState, int], status: str = "") -> None:
         self.rows = rows
         table = self.query_one("#messages", DataTable)
         row = table.cursor_row
         table.clear()
         for message in rows:
-            channel = "Text" + (f" ({message.carrier})" if message.carrier else "") if message.channel == "text" \
+            channel = "Text" + (f" ({message.carrier})" if message.carrier else "") if message.channel == Channel.TEXT \
                 else "Email"
             table.add_row(Text(local_time(message.created_at)), Text(channel), Text(message.recipient),
                           Text(STATE_WORDS.get(message.state, message.state)), Text(str(message.attempts)),
@@ -86,7 +88,7 @@ class OutboxScreen(ReportsWorkerErrors, Screen):
         if not self.rows or not 0 <= table.cursor_row < len(self.rows):
             return
         message = self.rows[table.cursor_row]
-        if message.state != "failed":
+        if message.state != MessageState.FAILED:
             self.query_one("#outbox-status", Static).update(
                 f"That message is {message.state}; only a failed message can be retried.")
             return

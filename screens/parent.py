@@ -23,10 +23,10 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Footer, Input, Label, Static
 
 from kiosk import pins, portal
-from kiosk.terms import METHOD_QUESTION
-from kiosk.validate import InputProblem, parse_birth_date
 from kiosk.portal import Account, PortalError
 from kiosk.registration import IssueResult
+from kiosk.terms import Delivery, RegistrationMethod
+from kiosk.validate import InputProblem, parse_birth_date
 from screens.widgets import FieldError, FormScreen, TrainingBanner
 
 T = TypeVar("T")
@@ -44,7 +44,7 @@ class Visit:
 
     @property
     def by_question(self) -> bool:
-        return self.result is not None and self.result.method == METHOD_QUESTION
+        return self.result is not None and self.result.method == RegistrationMethod.QUESTION
 
     def next_pin(self) -> str:
         """The first PIN from the desk's result not yet used in this visit ("" if none)."""
@@ -224,7 +224,7 @@ class CreateAccountScreen(ParentScreen):
 
     def on_mount(self) -> None:
         result = self.visit.result
-        if result is not None and result.delivery == "email" and result.recipient:
+        if result is not None and result.delivery == Delivery.EMAIL and result.recipient:
             self.ask_portal("Checking the address", lambda: _address_for_new_account(result), self._prefill)
 
     def _prefill(self, email: str) -> None:

@@ -10,10 +10,10 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Label, Static
 
-from kiosk.terms import REGISTERED
 from kiosk.names import placeholder_message
 from kiosk.patients import PatientAccount, age_text, patient_account
 from kiosk.registration import staff_may_issue
+from kiosk.terms import PortalStatus
 from screens.name_fix import NameFixScreen
 from screens.widgets import FieldError, ReportsWorkerErrors, TrainingBanner
 
@@ -100,7 +100,7 @@ class PatientScreen(ReportsWorkerErrors, Screen[None]):
     # -- actions --------------------------------------------------------------------------------
     @property
     def registered(self) -> bool:
-        return self.account is not None and self.account.patient.portal_status == REGISTERED
+        return self.account is not None and self.account.patient.portal_status == PortalStatus.REGISTERED
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "register":

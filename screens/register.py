@@ -20,10 +20,7 @@ from textual.widgets import Button, Checkbox, DataTable, Footer, Input, Label, R
 from kiosk.carriers import carrier_warning, carriers
 from kiosk.outbox import TRAINING_NOTE
 from kiosk.registration import MINOR_AGE, IssueRequest, IssueResult, Problem, RegistrationError
-from kiosk.terms import (  # the option values (R7-R10) IssueRequest takes
-    ACCESS_FULL, ACCESS_LIMITED, DELIVERY_EMAIL, DELIVERY_NONE, DELIVERY_TEXT, METHOD_PIN, METHOD_QUESTION,
-    SEND_TO_MINOR, SEND_TO_PARENT,
-)
+from kiosk.terms import Access, Delivery, Labelled, MessageState, RegistrationMethod, SendTo
 from screens.widgets import FieldError, ReportsWorkerErrors, TrainingBanner
 
 OTHER = "other"
@@ -80,8 +77,8 @@ class Choice(RadioButton):
 
     BUTTON_INNER = property(lambda self: "●" if self.value else " ")
 
-    def __init__(self, label: str, choice: str, *, on: bool = False):
-        super().__init__(label, value=on)
+    def __init__(self, choice: Labelled, *, on: bool = False):
+        super().__init__(choice.label, value=on)
         self.choice = choice  # the value this button stands for
 
 
@@ -136,8 +133,8 @@ class RegisterScreen(ReportsWorkerErrors, Screen):
                 with Vertical(classes="option", id="method-col"):
                     yield Label("Register with")
                     with RadioSet(id="method"):
-                        yield Choice("PIN", METHOD_PIN, on=True)
-                        yield Choice("Verification Question", METHOD_QUESTION)
+                        yield Choice(RegistrationMethod.PIN, on=True)
+                        yield Choice(RegistrationMethod.QUESTION)
                     yield FieldError(id="method-error")
                     with Vertical(id="question-box"):
                         yield Input(placeholder="Question", id="question")
@@ -147,15 +144,15 @@ class RegisterScreen(ReportsWorkerErrors, Screen):
                 with Vertical(classes="option", id="access-col"):
                     yield Label("Access")
                     with RadioSet(id="access"):
-                        yield Choice("Full Access", ACCESS_FULL, on=True)
-                        yield Choice("Limited: No Chart Access", ACCESS_LIMITED)
+                        yield Choice(Access.FULL, on=True)
+                        yield Choice(Access.LIMITED)
                     yield FieldError(id="access-error")
                 with Vertical(classes="option"):
                     yield Label("Delivery")
                     with RadioSet(id="delivery"):
-                        yield Choice("Email", DELIVERY_EMAIL, on=True)
-                        yield Choice("Text message", DELIVERY_TEXT)
-                        yield Choice("Do not send PIN", DELIVERY_NONE)
+                        yield Choice(Delivery.EMAIL, on=True)
+                        yield Choice(Delivery.TEXT)
+                        yield Choice(Delivery.NONE)
                     yield FieldError(id="delivery-error")
             with Horizontal(id="email-row", classes="detail"):
                 with Vertical(classes="field"):
@@ -180,8 +177,8 @@ class RegisterScreen(ReportsWorkerErrors, Screen):
                 with Vertical(id="send-to-box"):
                     yield Label("Send to")
                     with RadioSet(id="send-to"):
-                        yield Choice("Parent/Guardian", SEND_TO_PARENT, on=True)
-                        yield Choice("Minor", SEND_TO_MINOR)
+                        yield Choice(SendTo.PARENT, on=True)
+                        yield Choice(SendTo.MINOR)
                     yield FieldError(id="send-to-error")
                 yield Tick("Print PIN", id="print-pin")
         yield Footer()
@@ -324,7 +321,7 @@ class RegisterScreen(ReportsWorkerErrors, Screen):
             preferred = people[0] if people else None
         select.set_options([*options, ("Other", OTHER)])
         select.value = str(preferred.id) if preferred else OTHER
-        self.query_one("#other-email-box").display = select.value == OTHER and self.delivery() == DELIVERY_EMAIL
+        self.query_one("#other-email-box").display = select.value == OTHER and self.delivery() == Delivery.EMAIL
         if self.recipient and not self.second_parent:
             cell = self.query_one("#cell", Input)
             cell.value = self.recipient.cell or ""
@@ -334,7 +331,7 @@ class RegisterScreen(ReportsWorkerErrors, Screen):
 
     @on(Select.Changed, "#email-choice")
     def email_choice_changed(self, event: Select.Changed) -> None:
-        self.query_one("#other-email-box").display = event.value == OTHER and self.delivery() == DELIVERY_EMAIL
+        self.query_one("#other-email-box").display = event.value == OTHER and self.delivery() == Delivery.EMAIL
 
     @on(Select.Changed, "#carrier")
     def carrier_changed(self, event: Select.Changed) -> None:
@@ -346,18 +343,18 @@ class RegisterScreen(ReportsWorkerErrors, Screen):
         pressed = self.query_one(f"#{radio_id}", RadioSet).pressed_button
         return pressed.choice if pressed is not None else ""
 
-    def delivery(self) -> str:
-        return self.chosen("delivery")
+    def delivery(self) -> Delivery:
+        return Delivery(self.chosen("delivery"))
 
     @on(RadioSet.Changed)
     def radio_changed(self, event: RadioSet.Changed) -> None:
         if event.radio_set.id == "method":
-            self.query_one("#question-box").display = self.chosen("method") == METHOD_QUESTION
+            self.query_one("#question-box").display = self.chosen("method") == RegistrationMethod.QUESTION
         elif event.radio_set.id == "delivery":
             delivery = self.delivery()
-            self.query_one("#email-row").display = delivery == DELIVERY_EMAIL
-            self.query_one("#text-row").display = delivery == DELIVERY_TEXT
-            self.query_one("#other-email-box").display = (delivery == DELIVERY_EMAIL
+            self.query_one("#email-row").display = delivery == Delivery.EMAIL
+            self.query_one("#text-row").display = delivery == Delivery.TEXT
+            self.query_one("#other-email-box").display = (delivery == Delivery.EMAIL
                                                           and self.query_one("#email-choice", Select).value == OTHER)
 
     def update_send_to(self) -> None:
@@ -378,13 +375,14 @@ class RegisterScreen(ReportsWorkerErrors, Screen):
         else:
             email = next((c.email for c in self.family.caregivers if str(c.id) == choice), "")
         carrier = self.query_one("#carrier", Select).value
-        send_to = self.chosen("send-to") if self.query_one("#send-to-box").display else SEND_TO_PARENT
+        send_to = SendTo(self.chosen("send-to")) if self.query_one("#send-to-box").display else SendTo.PARENT
         return IssueRequest(
-            patient_ids=ids, recipient_id=recipient.id if recipient else None, method=self.chosen("method"),
+            patient_ids=ids, recipient_id=recipient.id if recipient else None,
+            method=RegistrationMethod(self.chosen("method")),
             question=self.query_one("#question", Input).value, answer=self.query_one("#answer", Input).value,
-            access=self.chosen("access"), delivery=delivery, email=email if delivery == DELIVERY_EMAIL else "",
-            cell=self.query_one("#cell", Input).value if delivery == DELIVERY_TEXT else "",
-            carrier=carrier if delivery == DELIVERY_TEXT and isinstance(carrier, str) else "",
+            access=Access(self.chosen("access")), delivery=delivery, email=email if delivery == Delivery.EMAIL else "",
+            cell=self.query_one("#cell", Input).value if delivery == Delivery.TEXT else "",
+            carrier=carrier if delivery == Delivery.TEXT and isinstance(carrier, str) else "",
             print_slip=self.query_one("#print-pin", Checkbox).value, send_to=send_to,
             second_parent=self.second_parent)
 
@@ -454,9 +452,9 @@ class RegisterScreen(ReportsWorkerErrors, Screen):
         self.pins = {issued.patient_id: issued.pin or "(question)" for issued in result.pins}
         self.show_family(family, self.account)
         names = ", ".join(issued.given_name for issued in result.pins)
-        sent = {DELIVERY_EMAIL: f"The welcome message to {result.recipient} is queued.",
-                DELIVERY_TEXT: f"The welcome text to {result.recipient} is queued.",
-                DELIVERY_NONE: "Nothing will be sent (Do not send PIN)."}.get(result.delivery, "")
+        sent = {Delivery.EMAIL: f"The welcome message to {result.recipient} is queued.",
+                Delivery.TEXT: f"The welcome text to {result.recipient} is queued.",
+                Delivery.NONE: "Nothing will be sent (Do not send PIN)."}.get(result.delivery, "")
         self.query_one("#outcome", Static).update(
             f"Issued for {names}; expires {result.expires_on:%m/%d/%Y}. {sent} "
             "Press p to print the slip, s to send the PIN now, c to complete at the kiosk.")
@@ -506,7 +504,7 @@ class RegisterScreen(ReportsWorkerErrors, Screen):
     def action_send_pin(self) -> None:
         if self.result is None:
             return
-        if self.result.delivery == DELIVERY_NONE or not self.result.message_id:
+        if self.result.delivery == Delivery.NONE or not self.result.message_id:
             self.query_one("#outcome", Static).update(
                 "Do not send PIN was chosen: nothing will be sent. Print the slip (p) or give the PIN in person.")
             return
@@ -534,12 +532,12 @@ def delivery_words(message, recipient: str, problem: str = "") -> str:
     """A welcome message's state (kiosk.outbox.MessageRow) in plain words for the desk."""
     if message is None:
         return f"The welcome message to {recipient} is not in the outbox."
-    if message.state == "sent":
+    if message.state == MessageState.SENT:
         if message.reason == TRAINING_NOTE:
             return f"Training: the welcome message to {recipient} was handled as sent, but nothing left the kiosk."
         note = f" ({message.reason})" if message.reason else ""
         return f"The welcome message to {recipient} was sent{note}."
-    if message.state == "failed":
+    if message.state == MessageState.FAILED:
         return (f"The welcome message to {recipient} failed: {message.reason or 'no reason given'}. "
                 "Open the outbox to retry it, or print the slip.")
     why = problem or message.reason

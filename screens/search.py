@@ -14,13 +14,13 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Label, Select
 from textual.worker import get_current_worker
 
-from kiosk.terms import PORTAL_STATUSES
-from kiosk.patients import AppointmentRow, PatientRow, search_patients, status_label, todays_appointments
+from kiosk.patients import AppointmentRow, PatientRow, search_patients, todays_appointments
+from kiosk.terms import PortalStatus
 from screens.widgets import ReportsWorkerErrors, TrainingBanner
 
 DEBOUNCE_SECONDS = 0.15
 ALL = "all"
-STATUS_OPTIONS = [("All statuses", ALL)] + [(status_label(s), s) for s in PORTAL_STATUSES]
+STATUS_OPTIONS = [("All statuses", ALL)] + [(s.label, s) for s in PortalStatus]
 HINT = "Type a last name, \"last, first\" or a date of birth, or pick a status (F2)."
 
 
@@ -78,9 +78,9 @@ class SearchScreen(ReportsWorkerErrors, Screen[None]):
         return self.query_one("#search", Input).value
 
     @property
-    def status(self) -> str | None:
+    def status(self) -> PortalStatus | None:
         value = self.query_one("#status", Select).value
-        return None if value in (ALL, Select.NULL) else str(value)
+        return None if value in (ALL, Select.NULL) else PortalStatus(str(value))
 
     @on(Input.Changed, "#search")
     @on(Select.Changed, "#status")
@@ -94,7 +94,7 @@ class SearchScreen(ReportsWorkerErrors, Screen[None]):
             results.focus()
 
     @work(thread=True, exclusive=True, group="search", name="Search", exit_on_error=False)
-    def _search(self, text: str, status: str | None) -> None:
+    def _search(self, text: str, status: PortalStatus | None) -> None:
         time.sleep(DEBOUNCE_SECONDS)  # typing on cancels this worker: only the last keystroke searches
         worker = get_current_worker()
         if worker.is_cancelled:
@@ -103,7 +103,7 @@ class SearchScreen(ReportsWorkerErrors, Screen[None]):
         if not worker.is_cancelled:
             self.app.call_from_thread(self._show_results, text, status, rows)
 
-    def _show_results(self, text: str, status: str | None, rows: list[PatientRow]) -> None:
+    def _show_results(self, text: str, status: PortalStatus | None, rows: list[PatientRow]) -> None:
         if (text, status) != (self.search_text, self.status):
             return  # a newer search is on its way
         table = self.query_one("#results", DataTable)
@@ -114,7 +114,7 @@ class SearchScreen(ReportsWorkerErrors, Screen[None]):
         if not text.strip() and status is None:
             title.update(HINT)
         elif not rows:
-            where = f" with status {status_label(status)}" if status else ""
+            where = f" with status {status.label}" if status else ""
             title.update(f"No patients{where} match {text.strip()!r}" + (" (F2: All statuses)" if where else "")
                          if text.strip() else "No patients with that status")
         else:

@@ -12,11 +12,10 @@ import pytest
 from conftest import NOW, TODAY, find_patient
 from kiosk import audit, outbox, portal
 from kiosk.db import database
-from kiosk.models import (
-    PENDING, PIN_ACTIVE, UNREGISTERED, AuditEvent, OutboxMessage, Patient, RedemptionAttempt, RegistrationPin,
-)
+from kiosk.models import AuditEvent, OutboxMessage, Patient, RedemptionAttempt, RegistrationPin
 from kiosk.patients import family_for
 from kiosk.registration import IssueRequest, RegistrationError, check_issue, issue_pins, revoke_pin
+from kiosk.terms import PinState, PortalStatus
 
 
 
@@ -61,7 +60,7 @@ def test_r5_the_database_refusing_the_second_child_leaves_the_first_untouched(fr
     finally:
         database.execute_sql("DROP TRIGGER refuse_basil")
     rosemary = find_patient("Rosemary")
-    assert rosemary.portal_status == UNREGISTERED
+    assert rosemary.portal_status == PortalStatus.UNREGISTERED
     assert RegistrationPin.select().where(RegistrationPin.patient == rosemary).count() == 0
     assert OutboxMessage.select().count() == 0 and AuditEvent.select().count() == events
     assert audit.verify_chain() == []
@@ -147,7 +146,7 @@ def test_s2_with_do_not_send_the_pin_never_reaches_the_database_file(front_desk,
 
 def test_s3_expiry_is_exact(front_desk):
     result = issue_pins(front_desk, _request(delivery="none", email=""), now=NOW, today=TODAY)
-    expires = RegistrationPin.get(RegistrationPin.patient == find_patient("Basil"), RegistrationPin.state == PIN_ACTIVE)
+    expires = RegistrationPin.get(RegistrationPin.patient == find_patient("Basil"), RegistrationPin.state == PinState.ACTIVE)
     account = portal.create_account("cindy.testkiddo@example.com", "Cindy Testkiddo", "Sunflower-42")
     with pytest.raises(portal.PortalError, match="expired"):
         portal.redeem(account.id, find_patient("Basil").dob, pin=_pin(result, "Basil"), now=expires.expires_at)
@@ -192,7 +191,7 @@ def test_s4_one_child_locked_does_not_lock_a_sibling(front_desk):
                           now=NOW + dt.timedelta(seconds=second))
     assert portal.redeem(account.id, find_patient("Basil").dob, pin=_pin(result, "Basil"),
                          now=NOW + dt.timedelta(minutes=1)).given_name == "Basil"
-    assert find_patient("Basil").portal_status == "Registered" and find_patient("Rosemary").portal_status == PENDING
+    assert find_patient("Basil").portal_status == "Registered" and find_patient("Rosemary").portal_status == PortalStatus.PENDING
 
 
 # -- S5: kiosk audit verify names a deleted and an inserted event ---------------------------------

@@ -14,15 +14,13 @@ from conftest import NOW, TODAY
 from kiosk import portal, security
 from kiosk.config import ENV_KEYS, ConfigError, load_config
 from kiosk.db import close_database, database
-from kiosk.models import (
-    ALL_MODELS, NO_AUTHORITY, PIN_ACTIVE, PIN_REPLACED, REGISTERED, UNREGISTERED, Association, OutboxMessage,
-    Patient, Practice, RegistrationPin, Staff,
-)
+from kiosk.models import ALL_MODELS, Association, OutboxMessage, Patient, Practice, RegistrationPin, Staff
 from kiosk.names import is_placeholder_name
 from kiosk.patients import age_years, family_for, patient_account, search_patients
 from kiosk.registration import IssueRequest, check_issue, issue_pins
 from kiosk.schema import SCHEMA_VERSION, ensure_schema
 from kiosk.store import open_store
+from kiosk.terms import Authority, PinState, PortalStatus
 from kiosk.training import read_training_file
 
 
@@ -309,12 +307,12 @@ def _covers_r2(desk, kids):
 
 def _covers_r3(desk, kids):
     pending = next(k for k in kids if RegistrationPin.select().where((RegistrationPin.patient == k)
-                                                                     & (RegistrationPin.state == PIN_ACTIVE)).exists())
+                                                                     & (RegistrationPin.state == PinState.ACTIVE)).exists())
     issue_pins(desk, IssueRequest([pending.id], recipient_id=_recipient(pending).id, delivery="none"),
                now=NOW, today=TODAY)
     states = [p.state for p in RegistrationPin.select().where(RegistrationPin.patient == pending)
               .order_by(RegistrationPin.id)]
-    return states == [PIN_REPLACED, PIN_ACTIVE]
+    return states == [PinState.REPLACED, PinState.ACTIVE]
 
 
 def _covers_r6(desk, kids):
@@ -356,7 +354,7 @@ def _covers_r12(desk, kids):
 
 
 def _covers_r13(desk, kids):
-    registered = next(k for k in kids if k.portal_status == REGISTERED)
+    registered = next(k for k in kids if k.portal_status == PortalStatus.REGISTERED)
     associated = {a.email for a in patient_account(registered.id, today=TODAY).associations}
     other = next(c for c in family_for(registered.id).caregivers if c.has_authority and c.email not in associated)
     result = issue_pins(desk, IssueRequest([registered.id], recipient_id=other.id, email=other.email,
@@ -366,7 +364,7 @@ def _covers_r13(desk, kids):
 
 def _covers_r15(desk, kids):
     kid = kids[-1] if len(kids) > 1 else kids[0]
-    lacking = [c for c in family_for(kid.id).caregivers if c.authority == NO_AUTHORITY]
+    lacking = [c for c in family_for(kid.id).caregivers if c.authority == Authority.NONE]
     problems = check_issue(desk, IssueRequest([kid.id], recipient_id=lacking[0].id, email=lacking[0].email or
                                               "x@example.com"), today=TODAY)
     return {p.field for p in problems} == {"recipient"}
@@ -375,7 +373,7 @@ def _covers_r15(desk, kids):
 COVERS = {
     "R2": _covers_r2,
     "R3": _covers_r3,
-    "R4": lambda desk, kids: any(k.portal_status != UNREGISTERED for k in kids),
+    "R4": lambda desk, kids: any(k.portal_status != PortalStatus.UNREGISTERED for k in kids),
     "R5": lambda desk, kids: len(family_for(kids[0].id, today=TODAY).children) == len(kids) >= 2,
     "R6": _covers_r6,
     "R7": _covers_r7,

@@ -12,8 +12,8 @@ from hypothesis import given, strategies as st
 from conftest import NOW, TODAY
 from kiosk.contact import valid_email
 from kiosk.importer import EXIT_OK, EXIT_SOME_REJECTED, clean, import_files
-from kiosk.models import PIN_ACTIVE, Caregiver, Patient, RegistrationPin, Relationship
-from kiosk.terms import DELIVERY_NONE, PENDING
+from kiosk.models import Caregiver, Patient, RegistrationPin, Relationship
+from kiosk.terms import Delivery, PinState, PortalStatus
 
 HEADER = ("chart_number,given_name,family_name,birth_date,sex,caregiver_id,caregiver_given_name,"
           "caregiver_family_name,relationship,authority,email,cell\n")
@@ -149,7 +149,7 @@ def test_o4_import_keeps_a_pending_patients_pin_and_a_new_email_reaches_the_care
     family = family_for(kids["Rosemary"], today=TODAY)
     cindy = next(c for c in family.caregivers if c.name.startswith("Cindy"))
     result = issue_pins(front_desk, IssueRequest([kids["Rosemary"], kids["Basil"]], recipient_id=cindy.id,
-                                                 delivery=DELIVERY_NONE), now=NOW, today=TODAY)
+                                                 delivery=Delivery.NONE), now=NOW, today=TODAY)
     pins_before = list(RegistrationPin.select().order_by(RegistrationPin.id).tuples())
     rows = []
     for given_name in ("Rosemary", "Basil"):
@@ -166,8 +166,8 @@ def test_o4_import_keeps_a_pending_patients_pin_and_a_new_email_reaches_the_care
     assert Caregiver.get_by_id(cindy.id).email == "cindy.new@example.org"
     assert Caregiver.select().where(Caregiver.given_name == "Cindy").count() == 1
     assert list(RegistrationPin.select().order_by(RegistrationPin.id).tuples()) == pins_before
-    assert {Patient.get_by_id(i).portal_status for i in kids.values()} == {PENDING}
-    assert RegistrationPin.select().where(RegistrationPin.state == PIN_ACTIVE,
+    assert {Patient.get_by_id(i).portal_status for i in kids.values()} == {PortalStatus.PENDING}
+    assert RegistrationPin.select().where(RegistrationPin.state == PinState.ACTIVE,
                                           RegistrationPin.patient == kids["Rosemary"]).count() == 1
     account = portal.create_account("cindy.new@example.org", "Cindy Testkiddo", "maple-kite-harbor-42")
     redeemed = portal.redeem(account.id, Patient.get_by_id(kids["Rosemary"]).dob, pin=result.pins[0].pin, now=NOW)

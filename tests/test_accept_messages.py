@@ -21,11 +21,12 @@ from test_outbox_smtp import PASSWORD, USER, Server, auth_server, free_port, ser
 
 from kiosk import outbox
 from kiosk.carriers import carrier_warning, carriers
-from kiosk.models import OutboxMessage, Patient, utcnow
+from kiosk.models import OutboxMessage, Patient
 from kiosk.patients import family_for
 from kiosk.registration import IssueRequest, IssueResult, check_issue, issue_pins
 from kiosk.slip import long_date
 from kiosk.store import practice_settings
+from kiosk.terms import utcnow
 
 FAMILIES = {"Testkiddo": "en", "Núñez-García": "es"}
 SUBJECTS = {"en": "Sunny Hills Pediatrics (Training): your patient portal registration",

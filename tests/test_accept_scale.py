@@ -31,14 +31,15 @@ def test_o1_kiosk_demo_generate_fills_a_practice_that_search_finds(tmp_path):
 
     from kiosk.config import Config
     from kiosk.db import close_database
-    from kiosk.models import PORTAL_STATUSES, Patient
+    from kiosk.models import Patient
+    from kiosk.terms import PortalStatus
     from kiosk.patients import search_patients
     from kiosk.store import open_store
 
     open_store(Config(database=db, pin_key_file=str(tmp_path / "other.key")))
     try:
         assert Patient.select().count() == 2000
-        assert {s for (s,) in Patient.select(Patient.portal_status).distinct().tuples()} == set(PORTAL_STATUSES)
+        assert {s for (s,) in Patient.select(Patient.portal_status).distinct().tuples()} == set(PortalStatus)
         someone = Patient.select().order_by(Patient.id.desc()).first()
         typed = f"{someone.family_name[:3]}, {someone.given_name[:2]}"
         assert someone.id in {row.id for row in search_patients(typed, limit=2000)}

@@ -19,13 +19,14 @@ from conftest import NOW, TODAY, desk_app, screen_cells, screen_text
 from textual.widgets import Static
 
 from kiosk.config import PrinterConfig
-from kiosk.models import DELIVERY_NONE, Caregiver, Patient
+from kiosk.models import Caregiver, Patient
 from kiosk.printing import print_slip
 from kiosk.registration import IssuedPin, IssueRequest, IssueResult, issue_pins
 from kiosk.slip import long_date, slip_from_issue, slip_text_lines
 from kiosk.slip_pdf import LAYOUTS, render_slip_pdf
 from kiosk.store import practice_settings
 from kiosk.staff import authenticate
+from kiosk.terms import Delivery, RegistrationMethod
 from screens.slip_preview import SlipPreviewScreen
 
 from test_printing import fake_lp
@@ -46,7 +47,7 @@ def issue_family(staff, name: str) -> tuple[IssueResult, list[Patient]]:
     """The real Register action for a whole family, nothing sent, slip wanted."""
     children = family(name)
     parent = Caregiver.get(Caregiver.email == RECIPIENTS[name])
-    request = IssueRequest(patient_ids=[c.id for c in children], recipient_id=parent.id, delivery=DELIVERY_NONE,
+    request = IssueRequest(patient_ids=[c.id for c in children], recipient_id=parent.id, delivery=Delivery.NONE,
                            print_slip=True)
     return issue_pins(staff, request, now=NOW, today=TODAY), children
 
@@ -142,7 +143,7 @@ def five_siblings() -> IssueResult:
     return IssueResult(batch="0123456789abcdef", patient_name=names[0], language="en",
                        pins=tuple(IssuedPin(n + 1, name.split()[0], name, pin)
                                   for n, (name, pin) in enumerate(zip(names, pins))),
-                       expires_on=dt.date(2026, 12, 22), method="pin", message_id=None, delivery="none")
+                       expires_on=dt.date(2026, 12, 22), method=RegistrationMethod.PIN, message_id=None, delivery=Delivery.NONE)
 
 
 @pytest.mark.parametrize("size", [(100, 30), (80, 24)])

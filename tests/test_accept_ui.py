@@ -19,10 +19,11 @@ from test_ui_staff import search, sign_in
 import kiosk.outbox
 import kiosk.printing
 import kiosk.registration
-from kiosk.models import JOINT, Caregiver, Patient, Relationship
+from kiosk.models import Caregiver, Patient, Relationship
 from kiosk.patients import search_patients
 from kiosk.registration import IssuedPin, IssueResult
 from kiosk.staff import authenticate
+from kiosk.terms import Authority, Delivery, RegistrationMethod
 from screens.lock import LockScreen
 from screens.name_fix import NameFixScreen
 from screens.outbox_screen import OutboxScreen
@@ -81,7 +82,7 @@ def outcome(screen) -> str:
 def slip_result() -> IssueResult:
     return IssueResult(batch="0123456789abcdef", patient_name="Rosemary Testkiddo", language="en",
                        pins=(IssuedPin(rosemary(), "Rosemary", "Rosemary Testkiddo", "JFKAY-TTJYV"),),
-                       expires_on=dt.date(2026, 12, 22), method="pin", message_id=None, delivery="none")
+                       expires_on=dt.date(2026, 12, 22), method=RegistrationMethod.PIN, message_id=None, delivery=Delivery.NONE)
 
 
 # -- issue 4.5: printing and sending in workers; failures in plain words; the UI never freezes --------
@@ -258,7 +259,7 @@ def add_markup_family() -> tuple[int, int]:
     child = Patient.create(chart_number="M1", given_name=BOLD, family_name=SLASH, dob=dt.date(2019, 3, 4))
     baby = Patient.create(chart_number="M2", given_name="Baby Boy", family_name=SLASH, dob=dt.date(2026, 11, 1))
     for patient in (child, baby):
-        Relationship.create(caregiver=carer, patient=patient, role="Mother", authority=JOINT)
+        Relationship.create(caregiver=carer, patient=patient, role="Mother", authority=Authority.JOINT)
     return child.id, baby.id
 
 

@@ -6,8 +6,9 @@ from peewee import fn
 
 from kiosk import demo
 from kiosk.db import database
-from kiosk.models import AUTHORITIES, PORTAL_STATUSES, ROLES, Caregiver, Patient, Relationship, fold
+from kiosk.models import Caregiver, Patient, Relationship
 from kiosk.patients import family_for, search_patients
+from kiosk.terms import Authority, CaregiverRole, PortalStatus, fold
 
 
 def test_o1_generates_families_with_every_status_and_realistic_names(store):
@@ -15,7 +16,7 @@ def test_o1_generates_families_with_every_status_and_realistic_names(store):
     assert report.startswith("Generated 3,000 patients in ") and "seconds" in report
     assert Patient.select().count() == 3_000
     statuses = {s for (s,) in Patient.select(Patient.portal_status).distinct().tuples()}
-    assert statuses == set(PORTAL_STATUSES)
+    assert statuses == set(PortalStatus)
     names = [f for (f,) in Patient.select(Patient.family_name).distinct().tuples()]
     assert any("-" in n for n in names) and any("'" in n for n in names) and any(not n.isascii() for n in names)
     sizes = [c for (c,) in Relationship.select(fn.COUNT(Relationship.patient)).group_by(Relationship.caregiver)
@@ -25,7 +26,7 @@ def test_o1_generates_families_with_every_status_and_realistic_names(store):
               .tuples()]
     assert set(carers) == {1, 2}
     roles = set(Relationship.select(Relationship.role, Relationship.authority).tuples())
-    assert {r for r, _ in roles} <= set(ROLES) and {a for _, a in roles} == set(AUTHORITIES)
+    assert {r for r, _ in roles} <= set(CaregiverRole) and {a for _, a in roles} == set(Authority)
     assert ("Stepparent", "None") in roles and ("Mother", "Joint") in roles
 
 

@@ -11,7 +11,8 @@ from kiosk.importer import EXIT_NOTHING_READ, EXIT_OK, EXIT_SOME_REJECTED, impor
 from kiosk.importer import clean
 from kiosk.importer.csv_source import COLUMNS
 from kiosk.importer.progress import TextProgress
-from kiosk.models import PIN_ACTIVE, REGISTERED, Caregiver, Patient, RegistrationPin, Relationship
+from kiosk.models import Caregiver, Patient, RegistrationPin, Relationship
+from kiosk.terms import PinState, PortalStatus
 
 
 def write_rows(path, rows, bom=False):
@@ -107,7 +108,7 @@ def test_bad_rows_are_reported_by_line_and_the_rest_is_imported(store, tmp_path)
 
 
 def test_import_never_resets_portal_status_or_pins(training, tmp_path):
-    registered = Patient.get(Patient.portal_status == REGISTERED)
+    registered = Patient.get(Patient.portal_status == PortalStatus.REGISTERED)
     pins = list(RegistrationPin.select().where(RegistrationPin.patient == registered).tuples())
     assert pins
     path = write_rows(tmp_path / "f.csv", [{
@@ -118,10 +119,10 @@ def test_import_never_resets_portal_status_or_pins(training, tmp_path):
 
     again = Patient.get_by_id(registered.id)
     assert report.total("patients_updated") == 1
-    assert (again.family_name, again.portal_status) == (registered.family_name + "-Moss", REGISTERED)
+    assert (again.family_name, again.portal_status) == (registered.family_name + "-Moss", PortalStatus.REGISTERED)
     assert again.family_key == registered.family_key + "moss"
     assert list(RegistrationPin.select().where(RegistrationPin.patient == registered).tuples()) == pins
-    assert RegistrationPin.select().where(RegistrationPin.state == PIN_ACTIVE).count() > 0
+    assert RegistrationPin.select().where(RegistrationPin.state == PinState.ACTIVE).count() > 0
 
 
 def test_a_name_fixed_at_the_desk_is_not_put_back_to_a_placeholder(store, tmp_path):

@@ -8,11 +8,9 @@ import pytest
 
 from kiosk import security
 from kiosk.db import database, write_transaction
-from kiosk.models import (
-    PIN_ACTIVE, PIN_REPLACED, Association, Caregiver, Patient, PortalAccount, RegistrationPin, Relationship, Staff,
-    fold,
-)
+from kiosk.models import Association, Caregiver, Patient, PortalAccount, RegistrationPin, Relationship, Staff
 from kiosk.schema import SCHEMA_VERSION, SchemaError, current_version, ensure_schema
+from kiosk.terms import PinState, fold
 
 
 def _staff():
@@ -23,7 +21,7 @@ def _patient(chart="1", given="Rosemary", family="Testkiddo"):
     return Patient.create(chart_number=chart, given_name=given, family_name=family, dob=dt.date(2020, 1, 2))
 
 
-def _pin(patient, staff, state=PIN_ACTIVE, pin_hash=None):
+def _pin(patient, staff, state=PinState.ACTIVE, pin_hash=None):
     return RegistrationPin.create(patient=patient, batch="b", issued_by=staff, pin_hash=pin_hash,
                                   expires_at=dt.datetime(2030, 1, 1), state=state)
 
@@ -34,17 +32,17 @@ def test_r3_database_refuses_a_second_active_pin_for_one_patient(store):
     with pytest.raises(peewee.IntegrityError):
         with write_transaction():
             _pin(patient, staff)
-    assert RegistrationPin.select().where(RegistrationPin.state == PIN_ACTIVE).count() == 1
+    assert RegistrationPin.select().where(RegistrationPin.state == PinState.ACTIVE).count() == 1
 
 
 def test_r3_ended_pins_do_not_count_toward_the_one_active(store):
     staff, patient = _staff(), _patient()
-    _pin(patient, staff, state=PIN_REPLACED)
-    _pin(patient, staff, state=PIN_REPLACED)
+    _pin(patient, staff, state=PinState.REPLACED)
+    _pin(patient, staff, state=PinState.REPLACED)
     _pin(patient, staff)
     other = _patient(chart="2", given="Basil")
     _pin(other, staff)  # another patient's active PIN is fine
-    assert RegistrationPin.select().where(RegistrationPin.state == PIN_ACTIVE).count() == 2
+    assert RegistrationPin.select().where(RegistrationPin.state == PinState.ACTIVE).count() == 2
 
 
 def test_r3_constraint_holds_for_a_raw_sql_writer(store, config):

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from kiosk import outbox
 from kiosk.db import database, write_transaction
-from kiosk.models import OutboxMessage, utcnow
+from kiosk.models import OutboxMessage
+from kiosk.terms import utcnow
 from kiosk.welcome import compose_welcome
 
 WELCOME = compose_welcome(practice_name="Sunny Hills Pediatrics", portal_url="https://portal.example.org/register",

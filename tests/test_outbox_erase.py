@@ -10,7 +10,8 @@ from test_outbox_smtp import _database_bytes, issue_family, queue, row
 
 from kiosk import audit, outbox
 from kiosk.config import Config
-from kiosk.models import PIN_REDEEMED, PIN_REPLACED, PIN_REVOKED, AuditEvent, Patient, RegistrationPin, utcnow
+from kiosk.models import AuditEvent, Patient, RegistrationPin
+from kiosk.terms import MessageState, PinState, utcnow
 
 # The PINs issued here expire 30 days from the real now (messages are queued on the real clock).
 EXPIRY = utcnow().replace(microsecond=0) + dt.timedelta(days=30)
@@ -51,7 +52,7 @@ def plain_pins(children) -> list[bytes]:
 
 def test_s2_a_queued_message_whose_pins_all_ended_is_failed_erased_and_audited_once(family, config):
     message_id, children = family
-    end_pins("family-1", PIN_REPLACED, PIN_REVOKED, PIN_REDEEMED)
+    end_pins("family-1", PinState.REPLACED, PinState.REVOKED, PinState.REDEEMED)
     assert outbox.message_body(row(message_id))[0]  # the body is there, sealed (S11)
 
     assert outbox.erase_stale_bodies(BEFORE) == 1
@@ -88,7 +89,7 @@ def test_s2_a_failed_message_keeps_its_body_for_retry_until_its_pins_expire(fami
 
 def test_s2_one_pin_still_active_keeps_the_message(family):
     message_id, children = family
-    end_pins("family-1", PIN_REVOKED)  # the others are still active and unexpired
+    end_pins("family-1", PinState.REVOKED)  # the others are still active and unexpired
 
     assert outbox.erase_stale_bodies(BEFORE) == 0
     assert (row(message_id).state, row(message_id).body_text != "") == ("queued", True)
@@ -110,7 +111,7 @@ def test_s2_sent_and_sending_messages_are_not_touched(family):
     outbox.deliver_due(Config(training=True), now=BEFORE)  # training: marked sent, body erased
     other = queue([("Ava", "JFKAY-TTJYV")], batch="family-1", to="jeff@example.com")
     row_other = row(other)
-    row_other.state = outbox.SENDING
+    row_other.state = MessageState.SENDING
     row_other.save()
 
     assert outbox.erase_stale_bodies(AFTER) == 0

@@ -16,9 +16,10 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from kiosk import audit, outbox, security
 from kiosk.config import SmtpConfig
 from kiosk.db import write_transaction
-from kiosk.models import AuditEvent, OutboxMessage, Patient, RegistrationPin, Staff, utcnow
+from kiosk.models import AuditEvent, OutboxMessage, Patient, RegistrationPin, Staff
 from kiosk.pins import format_pin, generate_pin
 from kiosk.store import practice_settings
+from kiosk.terms import MessageState, utcnow
 from kiosk.welcome import compose_welcome
 
 URL = "https://portal.example.org/register"
@@ -150,7 +151,7 @@ def test_r6_the_family_gets_one_email_with_every_pin_and_no_dob_or_chart_number(
     for kid in kids:
         for written in (kid.chart_number, kid.dob.isoformat(), f"{kid.dob:%m/%d/%Y}", f"{kid.dob:%B} {kid.dob.day}"):
             assert written not in text and written not in html and written not in message["Subject"]
-    assert row(message_id).state == outbox.SENT
+    assert row(message_id).state == MessageState.SENT
 
 
 def test_r7_a_text_message_goes_to_the_carrier_gateway_with_the_short_body(store, server, config):

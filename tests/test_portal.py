@@ -6,11 +6,10 @@ import pytest
 
 from conftest import NOW, TODAY, find_patient
 from kiosk import audit, portal
-from kiosk.models import (
-    PIN_ACTIVE, PIN_REDEEMED, PIN_REVOKED, REGISTERED, Association, RedemptionAttempt, RegistrationPin,
-)
+from kiosk.models import Association, RedemptionAttempt, RegistrationPin
 from kiosk.patients import family_for, patient_account
 from kiosk.registration import IssueRequest, issue_pins
+from kiosk.terms import PinState, PortalStatus
 
 
 
@@ -36,7 +35,7 @@ def test_r12_redeem_creates_the_association_and_registers(front_desk):
     rosemary = find_patient("Rosemary", "Testkiddo")
     redeemed = portal.redeem(account.id, rosemary.dob, pin=_pin_for(result, "Rosemary"), now=NOW)
     assert redeemed.given_name == "Rosemary" and redeemed.access == "Full Access"
-    assert find_patient("Rosemary", "Testkiddo").portal_status == REGISTERED
+    assert find_patient("Rosemary", "Testkiddo").portal_status == PortalStatus.REGISTERED
     assert [c.given_name for c in portal.children_of(account.id)] == ["Rosemary"]
 
 
@@ -67,7 +66,7 @@ def test_r13_same_pin_for_a_second_parent_with_their_own_account(front_desk):
     names = {a.account_name for a in patient_account(rosemary.id, today=TODAY).associations}
     assert names == {"Cindy Testkiddo", "Jeff Testkiddo"}
     assert RegistrationPin.get(RegistrationPin.patient == rosemary, RegistrationPin.batch == result.batch).state \
-        == PIN_REDEEMED  # used by the practice's two parents
+        == PinState.REDEEMED  # used by the practice's two parents
 
 
 def test_r13_redeeming_twice_with_one_account_counts_once(front_desk):
@@ -77,7 +76,7 @@ def test_r13_redeeming_twice_with_one_account_counts_once(front_desk):
     for _ in range(2):
         portal.redeem(account.id, rosemary.dob, pin=_pin_for(result, "Rosemary"), now=NOW)
     row = RegistrationPin.get(RegistrationPin.patient == rosemary, RegistrationPin.batch == result.batch)
-    assert (row.redemptions, row.state) == (1, PIN_ACTIVE)
+    assert (row.redemptions, row.state) == (1, PinState.ACTIVE)
 
 
 def test_r9_access_level_travels_to_the_association(front_desk):
@@ -124,7 +123,7 @@ def test_expired_pin_tells_the_parent_to_ask_for_a_new_one(front_desk):
     rosemary = find_patient("Rosemary", "Testkiddo")
     with pytest.raises(portal.PortalError, match="expired. Ask the front desk"):
         portal.redeem(_account().id, rosemary.dob, pin=_pin_for(result, "Rosemary"), now=NOW)
-    assert find_patient("Rosemary", "Testkiddo").portal_status != REGISTERED
+    assert find_patient("Rosemary", "Testkiddo").portal_status != PortalStatus.REGISTERED
 
 
 def test_s4_five_failures_in_fifteen_minutes_lock_the_patient(front_desk):
@@ -175,7 +174,7 @@ def test_s4_twenty_in_a_row_revoke_the_pin_and_a_new_pin_does_not_reset_the_wind
         with pytest.raises(portal.PortalError):
             portal.redeem(account.id, wrong, pin=_pin_for(result, "Rosemary"), now=at)
     row = RegistrationPin.get(RegistrationPin.patient == rosemary, RegistrationPin.batch == result.batch)
-    assert row.state == PIN_REVOKED and row.ended_reason == portal.LOCKOUT_REASON
+    assert row.state == PinState.REVOKED and row.ended_reason == portal.LOCKOUT_REASON
     # Within a lock window, a fresh PIN is still locked: issuing does not reset the count.
     fresh = _issue(front_desk, now=at)
     for i in range(5):

@@ -19,13 +19,12 @@ import pytest
 from kiosk import audit, portal
 from kiosk.config import Config
 from kiosk.db import close_database, database, write_transaction
-from kiosk.models import (
-    JOINT, PENDING, PIN_ACTIVE, PIN_REPLACED, REGISTERED, AuditEvent, Caregiver, Patient, RegistrationPin, Relationship,
-)
+from kiosk.models import AuditEvent, Caregiver, Patient, RegistrationPin, Relationship
 from kiosk.patients import search_patients
 from kiosk.registration import IssueRequest, RegistrationError, issue_pins
 from kiosk.staff import add_staff, authenticate
 from kiosk.store import open_store
+from kiosk.terms import Authority, PinState, PortalStatus
 
 PG_URL = os.environ.get("KIOSK_TEST_PG_URL", "")
 SKIP_REASON = "KIOSK_TEST_PG_URL not set: start a server with .ci/postgres.sh start"
@@ -70,7 +69,7 @@ def pg_store(tmp_path):
                         ("Zoë", "O'Brien", dt.date(2020, 2, 29)),
                         ("Renée", "D'Angelo-Smith", dt.date(2024, 11, 1))])]
             for kid in kids:
-                Relationship.create(caregiver=mother, patient=kid, role="Mother", authority=JOINT)
+                Relationship.create(caregiver=mother, patient=kid, role="Mother", authority=Authority.JOINT)
         yield {"desk": authenticate("maria", "front-desk-1"), "mother": mother.id, "kids": [k.id for k in kids]}
 
 
@@ -99,23 +98,23 @@ def test_r3_pg_partial_unique_index_refuses_second_active_pin(pg_store):
         with write_transaction():
             RegistrationPin.create(patient=patient, batch="x", pin_hash="not-a-real-hash", issued_by=first.issued_by,
                                    expires_at=first.expires_at)
-    assert RegistrationPin.select().where(RegistrationPin.state == PIN_ACTIVE).count() == 1
+    assert RegistrationPin.select().where(RegistrationPin.state == PinState.ACTIVE).count() == 1
 
 
 def test_r5_r3_s5_pg_issue_family_redeem_replace_and_audit_chain(pg_store):
     kids = pg_store["kids"]
     result = _issue(pg_store, kids)
     assert [p.patient_id for p in result.pins] == kids and all(p.pin for p in result.pins)
-    assert {p.portal_status for p in Patient.select()} == {PENDING}
+    assert {p.portal_status for p in Patient.select()} == {PortalStatus.PENDING}
 
     account = portal.create_account("ana@example.org", "Ana Núñez-García", "a long portal password 9")
     redeemed = portal.redeem(account.id, dt.date(2018, 5, 17), pin=result.pins[0].pin)
     assert redeemed.patient_id == kids[0]
-    assert Patient.get_by_id(kids[0]).portal_status == REGISTERED
+    assert Patient.get_by_id(kids[0]).portal_status == PortalStatus.REGISTERED
 
     again = _issue(pg_store, [kids[1]])  # R3: the second PIN replaces the first
     states = {p.state for p in RegistrationPin.select().where(RegistrationPin.patient == kids[1])}
-    assert states == {PIN_ACTIVE, PIN_REPLACED}
+    assert states == {PinState.ACTIVE, PinState.REPLACED}
     with pytest.raises(portal.PortalError):
         portal.redeem(account.id, dt.date(2020, 2, 29), pin=result.pins[1].pin)
     assert portal.redeem(account.id, dt.date(2020, 2, 29), pin=again.pins[0].pin).patient_id == kids[1]
@@ -165,7 +164,7 @@ def test_o1_pg_two_desks_racing_never_leave_two_active_pins(pg_store):
     assert not [o for o in outcomes if o.startswith("error")]
     assert len(outcomes) == 20 and "issued" in outcomes
     assert RegistrationPin.select().where((RegistrationPin.patient == patient)
-                                          & (RegistrationPin.state == PIN_ACTIVE)).count() == 1
+                                          & (RegistrationPin.state == PinState.ACTIVE)).count() == 1
     assert audit.verify_chain() == []
 
 

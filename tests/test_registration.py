@@ -10,14 +10,12 @@ from hypothesis import strategies as st
 from conftest import NOW, TODAY, find_patient
 from kiosk import audit, outbox
 from kiosk.db import write_transaction
-from kiosk.models import (
-    PENDING, PIN_ACTIVE, PIN_REPLACED, PIN_REVOKED, REGISTERED, AuditEvent, OutboxMessage, Patient,
-    RegistrationPin,
-)
+from kiosk.models import AuditEvent, OutboxMessage, Patient, RegistrationPin
 from kiosk.patients import family_for, patient_account
 from kiosk.registration import (
     NOT_LINKED, IssueRequest, RegistrationError, check_issue, fix_given_name, issue_pins, revoke_pin,
 )
+from kiosk.terms import PinState, PortalStatus
 
 
 
@@ -35,7 +33,7 @@ def _fields(problems):
 
 def _active(patient_id):
     return list(RegistrationPin.select().where((RegistrationPin.patient == patient_id)
-                                               & (RegistrationPin.state == PIN_ACTIVE)))
+                                               & (RegistrationPin.state == PinState.ACTIVE)))
 
 
 # -- checks before anything is written ----------------------------------------------------------
@@ -121,8 +119,8 @@ def test_r13_registered_patient_only_gets_a_second_parent_pin(front_desk):
     result = issue_pins(front_desk, IssueRequest(patient_ids=[ava.id], recipient_id=raj.id, email=raj.email,
                                                  second_parent=True), now=NOW, today=TODAY)
     assert len(result.pins) == 1 and result.recipient == "raj.patel@example.com"
-    assert find_patient("Ava", "Patel").portal_status == REGISTERED
-    assert RegistrationPin.get(RegistrationPin.patient == ava, RegistrationPin.state == PIN_ACTIVE).second_parent
+    assert find_patient("Ava", "Patel").portal_status == PortalStatus.REGISTERED
+    assert RegistrationPin.get(RegistrationPin.patient == ava, RegistrationPin.state == PinState.ACTIVE).second_parent
 
 
 def test_r13_second_parent_pin_to_another_email(front_desk):
@@ -150,7 +148,7 @@ def test_r5_r4_family_issue_all_checked_children_become_pending(front_desk):
     assert {p.patient_name for p in result.pins} == {"Rosemary Testkiddo", "Basil Testkiddo"}
     assert all(re.fullmatch(r"[A-Z]{5}-[A-Z]{5}", p.pin) for p in result.pins)
     for issued in result.pins:
-        assert Patient.get_by_id(issued.patient_id).portal_status == PENDING
+        assert Patient.get_by_id(issued.patient_id).portal_status == PortalStatus.PENDING
         assert len(_active(issued.patient_id)) == 1
     assert result.expires_on == (NOW + dt.timedelta(days=30)).date()
 
@@ -202,7 +200,7 @@ def test_r3_new_pin_ends_the_old_one_and_the_audit_says_so(front_desk):
     second = issue_pins(front_desk, _family_request(), now=NOW + dt.timedelta(minutes=5), today=TODAY)
     rosemary = find_patient("Rosemary", "Testkiddo")
     pins = list(RegistrationPin.select().where(RegistrationPin.patient == rosemary).order_by(RegistrationPin.id))
-    assert [p.state for p in pins] == [PIN_REPLACED, PIN_ACTIVE]
+    assert [p.state for p in pins] == [PinState.REPLACED, PinState.ACTIVE]
     assert first.pins[0].pin != second.pins[0].pin
     actions = [e.action for e in audit.AuditEvent.select().where(audit.AuditEvent.patient_id == rosemary.id)]
     assert actions == [audit.ISSUE, audit.REPLACE, audit.ISSUE]
@@ -251,7 +249,7 @@ def test_revoke_ends_the_active_pin(front_desk):
     rosemary = find_patient("Rosemary", "Testkiddo")
     assert revoke_pin(front_desk, rosemary.id, now=NOW) is True
     assert _active(rosemary.id) == [] and revoke_pin(front_desk, rosemary.id, now=NOW) is False
-    assert RegistrationPin.get(RegistrationPin.patient == rosemary).state == PIN_REVOKED
+    assert RegistrationPin.get(RegistrationPin.patient == rosemary).state == PinState.REVOKED
 
 
 def test_account_page_shows_pin_state(front_desk):
@@ -280,7 +278,7 @@ def test_r3_never_two_active_pins_for_one_patient(front_desk, steps):
             request = _family_request(delivery="none", email="")
             if action == "issue_one":
                 request.patient_ids = [ids[which]]
-            if any(Patient.get_by_id(i).portal_status == REGISTERED for i in request.patient_ids):
+            if any(Patient.get_by_id(i).portal_status == PortalStatus.REGISTERED for i in request.patient_ids):
                 continue
             result = issue_pins(front_desk, request, now=NOW, today=TODAY)
             last_pins.update({p.patient_id: p.pin for p in result.pins})

@@ -44,14 +44,15 @@ def page_image(data: bytes, scale: float = 2) -> Image.Image:
 @pytest.fixture
 def family_slip(front_desk):
     """A slip for a real issue: the Núñez-García children, family language Spanish, nothing sent."""
-    from kiosk.models import DELIVERY_NONE, Caregiver, Patient
+    from kiosk.models import Caregiver, Patient
+    from kiosk.terms import Delivery
     from kiosk.registration import IssueRequest, issue_pins
     from kiosk.store import practice_settings
 
     children = list(Patient.select().where(Patient.family_name == "Núñez-García").order_by(Patient.chart_number))
     ana = Caregiver.get(Caregiver.email == "ana.nunez@example.com")
     request = IssueRequest(patient_ids=[c.id for c in children], recipient_id=ana.id,
-                           delivery=DELIVERY_NONE, print_slip=True)
+                           delivery=Delivery.NONE, print_slip=True)
     result = issue_pins(front_desk, request, now=NOW, today=TODAY)
     return slip_from_issue(result, practice_settings()), result, children
 

@@ -3,12 +3,10 @@
 import datetime as dt
 
 from conftest import TODAY, find_patient
-from kiosk.models import (
-    NO_AUTHORITY, PENDING, PIN_ACTIVE, REGISTERED, SELF_REGISTERED, Appointment, Association, Caregiver, Patient,
-    RegistrationPin, Relationship, Staff,
-)
+from kiosk.models import Appointment, Association, Caregiver, Patient, RegistrationPin, Relationship, Staff
 from kiosk.names import is_placeholder_name
 from kiosk.patients import age_years, family_for, search_patients
+from kiosk.terms import Authority, PinState, PortalStatus
 
 
 
@@ -38,7 +36,7 @@ def test_fourteen_year_old(training):
 def test_foster_child_has_only_the_foster_parent_with_authority(training):
     tyler = find_patient("Tyler", "Brooks")
     links = list(Relationship.select().where(Relationship.patient == tyler))
-    with_authority = [r for r in links if r.authority != NO_AUTHORITY]
+    with_authority = [r for r in links if r.authority != Authority.NONE]
     assert [r.role for r in with_authority] == ["Foster parent"]
 
 
@@ -51,22 +49,22 @@ def test_four_siblings_with_separated_parents_with_different_emails(training):
 
 def test_registered_patient_with_one_parent_associated(training):
     ava = find_patient("Ava", "Patel")
-    assert ava.portal_status == REGISTERED
+    assert ava.portal_status == PortalStatus.REGISTERED
     assert Association.select().where(Association.patient == ava).count() == 1
     assert Relationship.select().where(Relationship.patient == ava).count() == 2
 
 
 def test_self_registered_and_pending_patients(training):
-    assert find_patient("Liam", "Chen").portal_status == SELF_REGISTERED
+    assert find_patient("Liam", "Chen").portal_status == PortalStatus.SELF_REGISTERED
     layla = find_patient("Layla", "Haddad")
-    assert layla.portal_status == PENDING
+    assert layla.portal_status == PortalStatus.PENDING
     assert RegistrationPin.select().where((RegistrationPin.patient == layla)
-                                          & (RegistrationPin.state == PIN_ACTIVE)).count() == 1
+                                          & (RegistrationPin.state == PinState.ACTIVE)).count() == 1
 
 
 def test_caregiver_with_no_authority(training):
     emma = find_patient("Emma", "Johnson")
-    assert any(r.authority == NO_AUTHORITY and r.role == "Grandparent"
+    assert any(r.authority == Authority.NONE and r.role == "Grandparent"
                for r in Relationship.select().where(Relationship.patient == emma))
 
 

@@ -11,9 +11,9 @@ from textual.widgets import Button, Header, Input, Static
 from conftest import NOW, TODAY, desk_app, settle, widget_text
 from kiosk import portal
 from kiosk.models import PortalAccount
-from kiosk.terms import DELIVERY_NONE, METHOD_QUESTION, REGISTERED
 from kiosk.patients import family_for, patient_account, search_patients
 from kiosk.registration import IssuedPin, IssueRequest, IssueResult, issue_pins
+from kiosk.terms import Delivery, PortalStatus, RegistrationMethod
 from screens.lock import LockScreen
 from screens.parent import ChildScreen, CreateAccountScreen, MyAccountScreen, ParentModeScreen, ParentSignInScreen
 
@@ -29,8 +29,8 @@ def issue_testkiddo(staff, *, now: dt.datetime = NOW, method: str = "pin") -> Is
     """Rosemary and Basil Testkiddo, PINs for Cindy, nothing sent (the parent completes now)."""
     rosemary, basil = kiddo_ids()
     cindy = next(c for c in family_for(rosemary, today=TODAY).caregivers if c.name.startswith("Cindy"))
-    extra = {"question": "Name of our first dog?", "answer": "Biscuit"} if method == METHOD_QUESTION else {}
-    request = IssueRequest([rosemary, basil], recipient_id=cindy.id, method=method, delivery=DELIVERY_NONE, **extra)
+    extra = {"question": "Name of our first dog?", "answer": "Biscuit"} if method == RegistrationMethod.QUESTION else {}
+    request = IssueRequest([rosemary, basil], recipient_id=cindy.id, method=method, delivery=Delivery.NONE, **extra)
     return issue_pins(staff, request, now=now, today=now.date())
 
 
@@ -121,7 +121,7 @@ async def test_r12_create_account_redeem_first_child_then_add_second(config, fro
         assert "Rosemary" in children and "Basil" in children
     account = portal.sign_in("cindy.testkiddo@example.com", PASSWORD)
     assert [c.given_name for c in portal.children_of(account.id)] == ["Rosemary", "Basil"]
-    assert patient_account(basil, today=TODAY).patient.portal_status == REGISTERED
+    assert patient_account(basil, today=TODAY).patient.portal_status == PortalStatus.REGISTERED
 
 
 async def test_child_screen_names_whose_pin_is_filled_in_and_enter_finishes_at_the_end(config, front_desk):
@@ -265,7 +265,7 @@ async def test_s4_wrong_dob_gets_the_generic_message_and_typing_stays(config, fr
         assert error(app, "dob") == "Enter the date of birth like 05/17/2022."
         await add_child(app, pilot, us_date(rosemary), pin="ABC")
         assert error(app, "pin") == "A PIN is 10 letters, like JFKAY-TTJYV."
-    assert patient_account(rosemary, today=TODAY).patient.portal_status != REGISTERED
+    assert patient_account(rosemary, today=TODAY).patient.portal_status != PortalStatus.REGISTERED
 
 
 async def test_s4_five_wrong_tries_lock_the_child(config, front_desk):
@@ -296,7 +296,7 @@ async def test_s3_expired_pin_sends_the_parent_to_the_front_desk(config, front_d
 
 
 async def test_r10_verification_question_registration(config, front_desk):
-    result = issue_testkiddo(front_desk, method=METHOD_QUESTION)
+    result = issue_testkiddo(front_desk, method=RegistrationMethod.QUESTION)
     rosemary, _ = kiddo_ids()
     app = desk_app(config)
     async with app.run_test(size=(100, 30)) as pilot:
@@ -317,7 +317,7 @@ async def test_r10_verification_question_registration(config, front_desk):
 
 
 async def test_r10_parent_without_a_desk_result_chooses_the_question_and_names_stay_plain(config, front_desk):
-    issue_testkiddo(front_desk, method=METHOD_QUESTION)
+    issue_testkiddo(front_desk, method=RegistrationMethod.QUESTION)
     _, basil = kiddo_ids()
     name = "[red]Robin[/red] O'Brien [Jr]"
     app = desk_app(config)
@@ -442,8 +442,8 @@ async def test_s7_parent_mode_shows_no_staff_data_and_no_way_back_without_passwo
 def test_parent_account_screen_snapshot(snap_compare, config, training):
     result = IssueResult(batch="snap", patient_name="Rosemary Testkiddo", language="en",
                          pins=(IssuedPin(1, "Rosemary", "Rosemary Testkiddo", "JFKAY-TTJYV"),),
-                         expires_on=dt.date(2026, 12, 22), method="pin", message_id=None,
-                         delivery="email", recipient="cindy.testkiddo@example.com")
+                         expires_on=dt.date(2026, 12, 22), method=RegistrationMethod.PIN, message_id=None,
+                         delivery=Delivery.EMAIL, recipient="cindy.testkiddo@example.com")
     app = desk_app(config)
 
     async def open_account_screen(pilot):

@@ -15,6 +15,7 @@ from kiosk import outbox
 from kiosk.patients import patient_account, search_patients
 from kiosk.registration import IssuedPin, IssueResult
 from kiosk.staff import authenticate
+from kiosk.terms import Delivery, RegistrationMethod
 from screens.outbox_screen import OutboxScreen
 from screens.register import ConfirmReplace, RegisterScreen
 from screens.slip_preview import SlipPreviewScreen
@@ -174,7 +175,7 @@ async def test_slip_preview_names_the_names_the_printed_slip_cannot_show(app):
         batch="0123456789abcdef", patient_name="王小明", language="en",
         pins=(IssuedPin(1, "小明", "王小明", "JFKAY-TTJYV"), IssuedPin(2, "Ánh", "Nguyễn Thị Ánh", "NVTHF-PCJQW"),
               IssuedPin(3, "דוד", "דוד [כהן]", "BCDFG-HJKLM")),
-        expires_on=dt.date(2026, 12, 22), method="pin", message_id=None, delivery="none")
+        expires_on=dt.date(2026, 12, 22), method=RegistrationMethod.PIN, message_id=None, delivery=Delivery.NONE)
     async with app.run_test(size=SIZE) as pilot:
         app.session = authenticate("maria", "training1")
         app.show_slip(result)
@@ -392,7 +393,7 @@ def test_slip_preview_snapshot(snap_compare, training, desk_config):
         batch="0123456789abcdef", patient_name="Rosemary Testkiddo", language="en",
         pins=(IssuedPin(1, "Rosemary", "Rosemary Testkiddo", "JFKAY-TTJYV"),
               IssuedPin(2, "Basil", "Basil Testkiddo", "NVTHF-PCJQW")),
-        expires_on=dt.date(2026, 12, 22), method="pin", message_id=None, delivery="none")
+        expires_on=dt.date(2026, 12, 22), method=RegistrationMethod.PIN, message_id=None, delivery=Delivery.NONE)
 
     async def open_slip(pilot):
         app.session = authenticate("maria", "training1")

@@ -10,11 +10,10 @@ from conftest import NOW, TODAY, desk_app, screen_text, settle
 from textual import events
 from textual.widgets import DataTable, Input, Select
 
-from kiosk.models import PENDING
 from kiosk.patients import family_for
 from kiosk.registration import NOT_LINKED, IssueRequest, issue_pins
-from kiosk.terms import DELIVERY_NONE
 from kiosk.staff import authenticate
+from kiosk.terms import Delivery, PortalStatus
 from screens.lock import LockScreen
 from screens.name_fix import NameFixScreen
 from screens.patient import PatientScreen
@@ -181,7 +180,7 @@ async def test_status_filter_with_empty_box_lists_that_status(app):
         await sign_in(app, pilot)
         await pilot.press("f2")
         assert app.screen.focused is app.screen.query_one("#status", Select)
-        app.screen.query_one("#status", Select).value = PENDING
+        app.screen.query_one("#status", Select).value = PortalStatus.PENDING
         await settle(app, pilot)
         assert result_rows(app) == [["Haddad, Layla", "10/09/2022", "4 y", "Pending Registration"]]
         # status and name together narrow the list
@@ -227,7 +226,7 @@ async def test_back_from_patient_the_box_takes_the_next_name_and_appointments_ar
         rosemary = app.screen.account.patient
         family = family_for(rosemary.id, today=TODAY)
         issue_pins(app.session, IssueRequest([rosemary.id], recipient_id=family.caregivers[0].id,
-                                             delivery=DELIVERY_NONE), now=NOW, today=TODAY)
+                                             delivery=Delivery.NONE), now=NOW, today=TODAY)
         await pilot.press("escape")
         await settle(app, pilot)
         assert isinstance(app.screen, SearchScreen)
@@ -243,7 +242,7 @@ async def test_back_from_patient_the_box_takes_the_next_name_and_appointments_ar
 async def test_no_match_under_a_status_filter_says_the_filter_is_on(app):
     async with app.run_test(size=SIZE) as pilot:
         await sign_in(app, pilot)
-        app.screen.query_one("#status", Select).value = PENDING
+        app.screen.query_one("#status", Select).value = PortalStatus.PENDING
         await settle(app, pilot)
         assert await search(app, pilot, "johnson") == []
         title = str(app.screen.query_one("#results-title").render())

@@ -7,10 +7,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kiosk import DATA_DIR
-from kiosk.terms import AUTHORITIES, ROLES
+from kiosk.terms import Authority, CaregiverRole
 
 ROLES_FILE = DATA_DIR / "roles.toml"
-OTHER = "Other"
+OTHER = CaregiverRole.OTHER
+ROLE_NAMES = ", ".join(CaregiverRole)
 
 
 class RolesError(ValueError):
@@ -47,7 +48,7 @@ class RoleTable:
     def role_for(self, code: str, gender: str = "") -> str | None:
         by_gender = self.codes.get(code.upper())
         if by_gender is None:
-            return next((role for role in ROLES if role.lower() == code.lower()), None)
+            return next((role for role in CaregiverRole if role.lower() == code.lower()), None)
         return by_gender.get(gender.lower()) or by_gender["default"]
 
 
@@ -62,7 +63,7 @@ def load_roles(override: str | Path | None = None) -> RoleTable:
         except tomllib.TOMLDecodeError as error:
             raise RolesError(f"roles table {path} is not valid TOML ({error})") from None
         _merge(table, raw, path)
-    missing = [role for role in ROLES if role not in table.authority]
+    missing = [role for role in CaregiverRole if role not in table.authority]
     if missing:
         raise RolesError(f"roles table: no default authority for {', '.join(missing)}")
     return table
@@ -70,15 +71,15 @@ def load_roles(override: str | Path | None = None) -> RoleTable:
 
 def _merge(table: RoleTable, raw: dict, path) -> None:
     for role, authority in raw.get("authority", {}).items():
-        if role not in ROLES:
-            raise RolesError(f"roles table {path}: [authority] {role!r} is not a role ({', '.join(ROLES)})")
-        if authority not in AUTHORITIES:
+        if role not in tuple(CaregiverRole):
+            raise RolesError(f"roles table {path}: [authority] {role!r} is not a role ({ROLE_NAMES})")
+        if authority not in tuple(Authority):
             raise RolesError(f"roles table {path}: {role} = {authority!r} is not Joint, Sole or None")
         table.authority[role] = authority
     for code, target in raw.get("codes", {}).items():
         by_gender = dict(target) if isinstance(target, dict) else {"default": target}
         by_gender.setdefault("default", OTHER)
         for key, role in by_gender.items():
-            if role not in ROLES:
-                raise RolesError(f"roles table {path}: code {code} -> {role!r} is not a role ({', '.join(ROLES)})")
+            if role not in tuple(CaregiverRole):
+                raise RolesError(f"roles table {path}: code {code} -> {role!r} is not a role ({ROLE_NAMES})")
         table.codes[str(code).upper()] = {k.lower(): v for k, v in by_gender.items()}
