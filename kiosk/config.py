@@ -15,6 +15,7 @@ from typing import Any, Mapping
 from urllib.parse import urlparse
 
 from kiosk.contact import valid_email
+from kiosk.terms import SmtpSecurity
 
 APP_NAME = "kiosk"
 
@@ -44,7 +45,7 @@ class PracticeConfig:
 class SmtpConfig:
     host: str = ""
     port: int = _within(1, 65535, 587)
-    security: str = "starttls"  # none | starttls | ssl
+    security: str = SmtpSecurity.STARTTLS  # a SmtpSecurity
     username: str = ""
     password: str = ""
     sender: str = "portal@example.org"
@@ -229,7 +230,7 @@ def _validate(config: Config) -> None:
     url = urlparse(practice.portal_url)
     if url.scheme not in {"http", "https"} or not url.netloc:
         raise ConfigError("practice.portal_url", f"must be an http(s) URL, not {practice.portal_url!r}")
-    if config.smtp.security not in {"none", "starttls", "ssl"}:
+    if config.smtp.security not in tuple(SmtpSecurity):
         raise ConfigError("smtp.security", f"must be none, starttls or ssl, not {config.smtp.security!r}")
     if config.database and "://" not in config.database and Path(config.database).expanduser().is_dir():
         raise ConfigError("database", f"{config.database} is a folder; give the database file's path or a "

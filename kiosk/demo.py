@@ -21,7 +21,7 @@ import time
 
 from kiosk.db import database, is_sqlite, write_transaction
 from kiosk.models import Caregiver, Patient, Relationship
-from kiosk.terms import Authority, PortalStatus, fold, utcnow
+from kiosk.terms import Authority, CaregiverRole, PortalStatus, fold, utcnow
 
 CHART_PREFIX = "D"  # demo chart numbers: D0000001, D0000002, ... continuing after the last one
 CHUNK_PATIENTS = 50_000
@@ -218,7 +218,8 @@ class _Families:
             caregiver_id = self.caregiver_id
             self.caregiver_id += 1
             given = rng.choice(ADULT_WOMEN if sex == "F" else ADULT_MEN)
-            family = surname if role in ("Mother", "Father") or rng.random() < 0.5 else self.family_name()
+            parent = role in (CaregiverRole.MOTHER, CaregiverRole.FATHER)
+            family = surname if parent or rng.random() < 0.5 else self.family_name()
             contact = rng.random()
             email = f"{keys[given]}.{keys[family] or 'family'}{caregiver_id}@{rng.choice(MAIL_DOMAINS)}" \
                 if contact < 0.85 else ""

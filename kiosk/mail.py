@@ -16,7 +16,7 @@ from email.utils import formatdate
 
 from kiosk.config import SmtpConfig
 from kiosk.outbox import Outgoing, Sender, SendFailure
-from kiosk.terms import Channel
+from kiosk.terms import Channel, SmtpSecurity
 
 
 class SmtpLink:
@@ -56,13 +56,13 @@ class SmtpLink:
 
     def _open(self) -> smtplib.SMTP:
         c = self.config
-        context = tls_context(c) if c.security != "none" else None
-        if c.security == "ssl":
+        context = tls_context(c) if c.security != SmtpSecurity.NONE else None
+        if c.security == SmtpSecurity.SSL:
             smtp = smtplib.SMTP_SSL(c.host, c.port, timeout=c.timeout_seconds, context=context)
         else:
             smtp = smtplib.SMTP(c.host, c.port, timeout=c.timeout_seconds)
         try:
-            if c.security == "starttls":
+            if c.security == SmtpSecurity.STARTTLS:
                 smtp.starttls(context=context)
             if c.username:
                 smtp.login(c.username, c.password)

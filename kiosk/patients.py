@@ -1,4 +1,4 @@
-"""Finding patients and reading what the front desk sees about them: search, account, family."""
+"""Finding patients and reading what the front desk sees about them: search, patient page, family."""
 
 from __future__ import annotations
 
@@ -185,8 +185,9 @@ class AssociationRow:
 
 
 @dataclass(frozen=True)
-class PatientAccount:
-    """The patient's account page: Basic Info, portal status, PIN/VQ state, Associations."""
+class PatientPage:
+    """What the patient page shows (the desk's "account page", L1): Basic Info, portal status, PIN/VQ
+    state, Associations (the portal accounts tied to the patient) and caregivers."""
 
     patient: ChildRow
     chart_number: str
@@ -257,9 +258,9 @@ def siblings_of(patient: Patient) -> list[Patient]:
     return list(Patient.select().where(Patient.id.in_(ids)).order_by(Patient.dob, Patient.given_key))
 
 
-def patient_account(patient_id: int, *, today: dt.date | None = None, now: dt.datetime | None = None,
-                    viewed_by: str = "") -> PatientAccount:
-    """The account page. ``viewed_by`` (a staff username) records the look in the audit trail (S5)."""
+def patient_page(patient_id: int, *, today: dt.date | None = None, now: dt.datetime | None = None,
+                 viewed_by: str = "") -> PatientPage:
+    """The patient page. ``viewed_by`` (a staff username) records the look in the audit trail (S5)."""
     today = today or dt.date.today()
     patient = _patient(patient_id)
     if viewed_by:
@@ -272,8 +273,8 @@ def patient_account(patient_id: int, *, today: dt.date | None = None, now: dt.da
              .where(Association.patient == patient).order_by(Association.created_at))
     associations = tuple(AssociationRow(a.account.display_name, a.account.email, Access(a.access).label,
                                         a.created_at.date()) for a in links)
-    return PatientAccount(_child(patient, today, now), patient.chart_number, patient.sex,
-                          active.expires_at if active else None, associations, caregivers_of(patient))
+    return PatientPage(_child(patient, today, now), patient.chart_number, patient.sex,
+                       active.expires_at if active else None, associations, caregivers_of(patient))
 
 
 def family_for(patient_id: int, *, today: dt.date | None = None, now: dt.datetime | None = None) -> Family:

@@ -43,7 +43,9 @@ class PortalError(Exception):
 
 
 @dataclass(frozen=True)
-class Account:
+class PortalLogin:
+    """The portal account (a ``PortalAccount`` row) a parent has created or signed in to."""
+
     id: int
     email: str
     display_name: str
@@ -78,7 +80,7 @@ def password_problem(password: str, email: str = "", name: str = "") -> str | No
     return None
 
 
-def create_account(email: str, display_name: str, password: str) -> Account:
+def create_account(email: str, display_name: str, password: str) -> PortalLogin:
     email = email.strip().lower()
     try:
         name = validate.clean_text(display_name, field="name", label="Your name", limit=validate.DISPLAY_NAME)
@@ -95,14 +97,14 @@ def create_account(email: str, display_name: str, password: str) -> Account:
         if PortalAccount.select().where(PortalAccount.email == email).exists():
             raise PortalError("An account with this email already exists: sign in instead.", "email")
         row = PortalAccount.create(email=email, display_name=name, password_hash=hash_password(password))
-    return Account(row.id, row.email, row.display_name)
+    return PortalLogin(row.id, row.email, row.display_name)
 
 
 SIGN_IN_TRIES = 5
 SIGN_IN_PAUSED = "Too many tries for this account. Please wait 15 minutes, or ask the front desk for help."
 
 
-def sign_in(email: str, password: str, *, now: dt.datetime | None = None) -> Account:
+def sign_in(email: str, password: str, *, now: dt.datetime | None = None) -> PortalLogin:
     """A parent's sign-in; 5 wrong passwords in 15 minutes pause that account's sign-in for 15."""
     now = now or utcnow()
     email = email.strip().lower()
@@ -115,7 +117,7 @@ def sign_in(email: str, password: str, *, now: dt.datetime | None = None) -> Acc
     audit.record(audit.PORTAL_SIGN_IN if ok else audit.PORTAL_SIGN_IN_FAILED, staff=who, at=now)
     if not ok:
         raise PortalError("Email or password is not right.", "password")
-    return Account(row.id, row.email, row.display_name)
+    return PortalLogin(row.id, row.email, row.display_name)
 
 
 def children_of(account_id: int) -> list[Child]:

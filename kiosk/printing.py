@@ -42,8 +42,9 @@ def job_title(slip: SlipData) -> str:
     return f"kiosk slip {slip.batch}".strip()
 
 
-def print_slip(slip: SlipData, config: Config, *, staff: str = "") -> PrintOutcome:
-    """Print the slip on ``config.printer.name``, or save it as PDF; record it in the audit trail."""
+def print_slip(slip: SlipData, config: Config, *, username: str = "") -> PrintOutcome:
+    """Print the slip on ``config.printer.name``, or save it as PDF; record it in the audit trail
+    under ``username`` (the signed-in staff member, S5)."""
     from kiosk.slip_pdf import render_slip_pdf
 
     files.remove_old_slips(config)
@@ -64,7 +65,7 @@ def print_slip(slip: SlipData, config: Config, *, staff: str = "") -> PrintOutco
             outcome, kind = _saved(pdf, slip, config, problem), "failed"
     if outcome.pdf_path is None and not outcome.printed:
         kind = "failed"  # neither printed nor saved
-    _audit(slip, staff, printer if kind != "saved" else "", kind, outcome)
+    _audit(slip, username, printer if kind != "saved" else "", kind, outcome)
     return outcome
 
 
@@ -126,7 +127,7 @@ def _batch_part(slip: SlipData) -> str:
     return f"-{slip.batch[:12]}" if slip.batch else ""
 
 
-def _audit(slip: SlipData, staff: str, printer: str, kind: str, outcome: PrintOutcome) -> None:
+def _audit(slip: SlipData, username: str, printer: str, kind: str, outcome: PrintOutcome) -> None:
     """One PRINT event per child on the slip (S5), when a database is open. Never the PINs."""
     from kiosk.db import database, write_transaction
 
@@ -145,4 +146,4 @@ def _audit(slip: SlipData, staff: str, printer: str, kind: str, outcome: PrintOu
     with write_transaction():
         patients = {p.id: p for p in Patient.select().where(Patient.id.in_(slip.patient_ids))}
         for patient_id in slip.patient_ids:
-            audit.record(audit.PRINT, staff=staff, patient=patients.get(patient_id, patient_id), detail=detail)
+            audit.record(audit.PRINT, staff=username, patient=patients.get(patient_id, patient_id), detail=detail)

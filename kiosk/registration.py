@@ -167,7 +167,8 @@ def check_issue(staff: StaffUser, request: IssueRequest, *, today: dt.date | Non
     return problems
 
 
-def _end_active(patient: Patient, now: dt.datetime, state: PinState, reason: str, staff: str) -> set[str]:
+def _end_active(patient: Patient, now: dt.datetime, state: PinState, reason: str,
+                username: str) -> set[str]:
     """End the patient's active PIN; return the batches it belonged to, whose unsent welcome the
     caller erases once it has committed (:func:`_erase_ended`)."""
     old = list(RegistrationPin.select().where((RegistrationPin.patient == patient)
@@ -175,7 +176,7 @@ def _end_active(patient: Patient, now: dt.datetime, state: PinState, reason: str
     for pin in old:
         pin.state, pin.ended_at, pin.ended_reason = state, now, reason
         pin.save()
-        audit.record(audit.REPLACE if state == PinState.REPLACED else audit.REVOKE, staff=staff, patient=patient,
+        audit.record(audit.REPLACE if state == PinState.REPLACED else audit.REVOKE, staff=username, patient=patient,
                      detail={"pin": pin.id, "batch": pin.batch, "reason": reason}, at=now)
     return {pin.batch for pin in old}
 

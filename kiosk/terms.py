@@ -108,6 +108,14 @@ class Channel(enum.StrEnum):
     TEXT = "text"
 
 
+class SmtpSecurity(enum.StrEnum):
+    """How kiosk talks to the mail server (the ``smtp.security`` setting)."""
+
+    NONE = "none"
+    STARTTLS = "starttls"
+    SSL = "ssl"
+
+
 LANGUAGES = ("en", "es")
 
 

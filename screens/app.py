@@ -176,12 +176,12 @@ class KioskApp(App[None]):
     def open_import(self) -> None:
         from screens.import_screen import ImportScreen
 
-        staff = self.session.username if self.session else ""
+        username = self.session.username if self.session else ""
 
         def run_import(paths, progress):
             from kiosk.importer import import_files  # loaded when an administrator imports, not at start-up
 
-            return import_files(paths, progress=progress, staff=staff)
+            return import_files(paths, progress=progress, username=username)
 
         self.push_screen(ImportScreen(run_import))
 

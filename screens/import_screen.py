@@ -1,7 +1,7 @@
 """O4: an administrator imports patients and families from the practice's CSV or FHIR files.
 
 Self-contained: the app passes ``run_import(paths, progress) -> ImportReport`` (for example
-``lambda paths, progress: kiosk.importer.import_files(paths, progress=progress, staff=user)``),
+``lambda paths, progress: kiosk.importer.import_files(paths, progress=progress, username=user)``),
 so this module loads neither peewee nor the importer; the import runs in a thread worker and the
 ProgressBar follows it. File names and every rejected row are shown as plain text, never markup.
 """

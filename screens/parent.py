@@ -23,7 +23,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Footer, Input, Label, Static
 
 from kiosk import pins, portal
-from kiosk.portal import Account, PortalError
+from kiosk.portal import PortalError, PortalLogin
 from kiosk.registration import IssueResult
 from kiosk.terms import Delivery, RegistrationMethod
 from kiosk.validate import InputProblem, parse_birth_date
@@ -39,7 +39,7 @@ class Visit:
     """One parent's turn at the kiosk: the PINs the desk just issued and the account in use."""
 
     result: IssueResult | None
-    account: Account | None = None
+    account: PortalLogin | None = None
     linked: set[int] = field(default_factory=set)  # patients linked during this visit
 
     @property
@@ -253,7 +253,7 @@ class CreateAccountScreen(ParentScreen):
         email, name = self.value("email"), self.value("name")
         self.ask_portal("Creating your account", lambda: portal.create_account(email, name, password), self._created)
 
-    def _created(self, account: Account) -> None:
+    def _created(self, account: PortalLogin) -> None:
         self.visit.account = account
         self.app.switch_screen(_after_account(self.visit, new=True))
 
@@ -262,9 +262,9 @@ def _address_for_new_account(result: IssueResult) -> str:
     """The address the desk sent the PINs to, for the first parent's new account; "" once an
     account with that address has one of the children (the next parent is someone else and must
     not see it)."""
-    from kiosk.patients import patient_account
+    from kiosk.patients import patient_page
 
-    used = {row.email.lower() for issued in result.pins for row in patient_account(issued.patient_id).associations}
+    used = {row.email.lower() for issued in result.pins for row in patient_page(issued.patient_id).associations}
     return "" if result.recipient.lower() in used else result.recipient
 
 
@@ -291,7 +291,7 @@ class ParentSignInScreen(ParentScreen):
         self.query_one("#password", Input).value = ""
         super().failed(error)
 
-    def _signed_in(self, account: Account) -> None:
+    def _signed_in(self, account: PortalLogin) -> None:
         self.visit.account = account
         self.app.switch_screen(_after_account(self.visit, new=False))
 

@@ -11,21 +11,21 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Label, Static
 
 from kiosk.names import placeholder_message
-from kiosk.patients import PatientAccount, age_text, patient_account
+from kiosk.patients import PatientPage, age_text, patient_page
 from kiosk.registration import staff_may_issue
 from kiosk.terms import PortalStatus
 from screens.name_fix import NameFixScreen
 from screens.widgets import FieldError, ReportsWorkerErrors, TrainingBanner
 
 
-def basic_info(account: PatientAccount, today) -> Text:
+def basic_info(page: PatientPage, today) -> Text:
     """Basic Info as plain text (names are data, never markup)."""
-    patient = account.patient
+    patient = page.patient
     lines = [
         ("Name", f"{patient.family_name}, {patient.given_name}"),
         ("Date of birth", f"{patient.dob:%m/%d/%Y}  ({age_text(patient.dob, today)})"),
-        ("Sex", account.sex or "—"),
-        ("Chart number", account.chart_number or "—"),
+        ("Sex", page.sex or "—"),
+        ("Chart number", page.chart_number or "—"),
         ("Portal status", patient.status_label),
         ("PIN / VQ", patient.pin_state),
     ]
@@ -42,7 +42,7 @@ class PatientScreen(ReportsWorkerErrors, Screen[None]):
     def __init__(self, patient_id: int) -> None:
         super().__init__()
         self.patient_id = patient_id
-        self.account: PatientAccount | None = None
+        self.page: PatientPage | None = None
 
     def compose(self) -> ComposeResult:
         yield TrainingBanner()
@@ -66,45 +66,45 @@ class PatientScreen(ReportsWorkerErrors, Screen[None]):
         self._load()
 
     def on_screen_resume(self) -> None:
-        if self.account is not None:
+        if self.page is not None:
             self._load()  # back from registration: status and PIN state may have changed
 
-    @work(thread=True, exclusive=True, group="patient", name="Patient account", exit_on_error=False)
+    @work(thread=True, exclusive=True, group="patient", name="Patient page", exit_on_error=False)
     def _load(self) -> None:
         viewer = self.app.session.username if self.app.session else ""
-        account = patient_account(self.patient_id, today=self.app.clock.today(), now=self.app.clock.now(),
+        page = patient_page(self.patient_id, today=self.app.clock.today(), now=self.app.clock.now(),
                                   viewed_by=viewer)
-        self.app.call_from_thread(self._show, account)
+        self.app.call_from_thread(self._show, page)
 
-    def _show(self, account: PatientAccount) -> None:
-        self.account = account
-        patient = account.patient
+    def _show(self, page: PatientPage) -> None:
+        self.page = page
+        patient = page.patient
         self.query_one("#patient-title", Static).update(f"{patient.given_name} {patient.family_name}")
-        self.query_one("#basic-info", Static).update(basic_info(account, self.app.clock.today()))
+        self.query_one("#basic-info", Static).update(basic_info(page, self.app.clock.today()))
         note = self.query_one("#placeholder-note", Label)
         note.update(placeholder_message(patient.given_name) + " Press r to fix it and continue."
                     if patient.placeholder else "")
         note.display = patient.placeholder
         associations = self.query_one("#associations", DataTable)
         associations.clear()
-        for row in account.associations:
+        for row in page.associations:
             associations.add_row(Text(row.account_name), Text(row.email), row.access, f"{row.since:%m/%d/%Y}")
-        if not account.associations:
+        if not page.associations:
             associations.add_row("None yet", "", "", "")
         caregivers = self.query_one("#caregivers", DataTable)
         caregivers.clear()
-        for row in account.caregivers:
+        for row in page.caregivers:
             caregivers.add_row(Text(row.name), Text(row.role), row.authority, Text(row.email), Text(row.cell))
         self.refresh_bindings()
 
     # -- actions --------------------------------------------------------------------------------
     @property
     def registered(self) -> bool:
-        return self.account is not None and self.account.patient.portal_status == PortalStatus.REGISTERED
+        return self.page is not None and self.page.patient.portal_status == PortalStatus.REGISTERED
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "register":
-            return self.account is not None and not self.registered
+            return self.page is not None and not self.registered
         if action == "generate_pin":
             return self.registered
         return True
@@ -120,9 +120,9 @@ class PatientScreen(ReportsWorkerErrors, Screen[None]):
         return False
 
     def action_register(self) -> None:
-        if self.account is None or self.registered or not self._may_issue():
+        if self.page is None or self.registered or not self._may_issue():
             return
-        patient = self.account.patient
+        patient = self.page.patient
         if patient.placeholder:
             self.app.push_screen(NameFixScreen(patient.id, patient.given_name, patient.family_name),
                                  self._name_fixed)

@@ -107,7 +107,7 @@ class RegisterScreen(ReportsWorkerErrors, Screen):
         self.patient_id = patient_id
         self.second_parent = second_parent
         self.family = None
-        self.account = None
+        self.page = None
         self.checked: dict[int, bool] = {}
         self.pins: dict[int, str] = {}
         self.result: IssueResult | None = None
@@ -208,16 +208,16 @@ class RegisterScreen(ReportsWorkerErrors, Screen):
     # -- loading ------------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="load", name="Loading the family", exit_on_error=False)
     def load_family(self) -> None:
-        from kiosk.patients import family_for, patient_account
+        from kiosk.patients import family_for, patient_page
 
         family = family_for(self.patient_id, today=self.app.clock.today(), now=self.app.clock.now())
-        account = (patient_account(self.patient_id, today=self.app.clock.today(), now=self.app.clock.now())
-                   if self.second_parent else None)
-        self.app.call_from_thread(self.show_family, family, account)
+        page = (patient_page(self.patient_id, today=self.app.clock.today(), now=self.app.clock.now())
+                if self.second_parent else None)
+        self.app.call_from_thread(self.show_family, family, page)
 
-    def show_family(self, family, account=None) -> None:
+    def show_family(self, family, page=None) -> None:
         first_load = self.family is None
-        self.family, self.account = family, account
+        self.family, self.page = family, page
         children = family.children[:1] if self.second_parent else family.children
         if first_load:
             self.checked = {child.id: True for child in children}
@@ -311,7 +311,7 @@ class RegisterScreen(ReportsWorkerErrors, Screen):
         """The chosen caregiver's email (or, for a second parent, every caregiver's), or Other."""
         select = self.query_one("#email-choice", Select)
         if self.second_parent:
-            associated = {a.email.lower() for a in (self.account.associations if self.account else ())}
+            associated = {a.email.lower() for a in (self.page.associations if self.page else ())}
             people = [c for c in self.family.caregivers if c.email]
             options = [(Text(f"{c.name} ({c.role}): {c.email}"), str(c.id)) for c in people]
             preferred = next((c for c in people if c.email.lower() not in associated), None)
@@ -450,7 +450,7 @@ class RegisterScreen(ReportsWorkerErrors, Screen):
         self.issuing = False
         self.result = result
         self.pins = {issued.patient_id: issued.pin or "(question)" for issued in result.pins}
-        self.show_family(family, self.account)
+        self.show_family(family, self.page)
         names = ", ".join(issued.given_name for issued in result.pins)
         sent = {Delivery.EMAIL: f"The welcome message to {result.recipient} is queued.",
                 Delivery.TEXT: f"The welcome text to {result.recipient} is queued.",

@@ -63,9 +63,9 @@ class SlipPreviewScreen(ReportsWorkerErrors, Screen):
     def print_worker(self) -> None:
         from kiosk import printing  # the PDF and QR libraries load when a slip is printed, not at start-up
 
-        staff = self.app.session.username if self.app.session else ""
+        username = self.app.session.username if self.app.session else ""
         try:
-            message = printing.print_slip(self.slip, self.app.config, staff=staff).message
+            message = printing.print_slip(self.slip, self.app.config, username=username).message
         except Exception as error:  # a full disk or an unwritable slip folder: say so, keep the app
             message = f"The slip was not printed or saved: {error}. Tell the practice's administrator."
         self.app.call_from_thread(self.show_outcome, message)

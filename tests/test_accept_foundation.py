@@ -16,7 +16,7 @@ from kiosk.config import ENV_KEYS, ConfigError, load_config
 from kiosk.db import close_database, database
 from kiosk.models import ALL_MODELS, Association, OutboxMessage, Patient, Practice, RegistrationPin, Staff
 from kiosk.names import is_placeholder_name
-from kiosk.patients import age_years, family_for, patient_account, search_patients
+from kiosk.patients import age_years, family_for, patient_page, search_patients
 from kiosk.registration import IssueRequest, check_issue, issue_pins
 from kiosk.schema import SCHEMA_VERSION, ensure_schema
 from kiosk.store import open_store
@@ -355,7 +355,7 @@ def _covers_r12(desk, kids):
 
 def _covers_r13(desk, kids):
     registered = next(k for k in kids if k.portal_status == PortalStatus.REGISTERED)
-    associated = {a.email for a in patient_account(registered.id, today=TODAY).associations}
+    associated = {a.email for a in patient_page(registered.id, today=TODAY).associations}
     other = next(c for c in family_for(registered.id).caregivers if c.has_authority and c.email not in associated)
     result = issue_pins(desk, IssueRequest([registered.id], recipient_id=other.id, email=other.email,
                                            second_parent=True), now=NOW, today=TODAY)
@@ -385,7 +385,7 @@ COVERS = {
     "R13": _covers_r13,
     "R14": lambda desk, kids: len(kids) >= 2 and not any(is_placeholder_name(k.given_name) for k in kids),
     "R15": _covers_r15,
-    "S3": lambda desk, kids: any(patient_account(k.id, today=TODAY).patient.pin_state.startswith("PIN issued, "
+    "S3": lambda desk, kids: any(patient_page(k.id, today=TODAY).patient.pin_state.startswith("PIN issued, "
                                                                                                  "expires")
                                  for k in kids),
     "Pending": lambda desk, kids: any(k.portal_status == "Pending" for k in kids),

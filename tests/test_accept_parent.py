@@ -16,7 +16,7 @@ from textual.widgets import Button, DataTable, Input, Static
 from conftest import NOW, TODAY, desk_app, settle, widget_text
 from test_ui_parent import PASSWORD, add_child, create_account, type_into, unlock
 from kiosk import portal
-from kiosk.patients import patient_account, search_patients
+from kiosk.patients import patient_page, search_patients
 from kiosk.staff import authenticate
 from screens.app import Clock
 from screens.lock import LockScreen
@@ -39,7 +39,7 @@ def kids() -> dict[str, int]:
 
 
 def us_date(patient_id: int) -> str:
-    return f"{patient_account(patient_id, today=TODAY).patient.dob:%m/%d/%Y}"
+    return f"{patient_page(patient_id, today=TODAY).patient.dob:%m/%d/%Y}"
 
 
 async def registered_at_desk(app, pilot) -> RegisterScreen:
@@ -238,7 +238,7 @@ async def test_3_add_child_later_from_my_account(app):
         register = await registered_at_desk(app, pilot)
         basil_pin = register.pins[basil]
         account = portal.create_account("cindy.testkiddo@example.com", "Cindy Testkiddo", PASSWORD)
-        portal.redeem(account.id, patient_account(rosemary, today=TODAY).patient.dob, pin=register.pins[rosemary],
+        portal.redeem(account.id, patient_page(rosemary, today=TODAY).patient.dob, pin=register.pins[rosemary],
                       now=NOW)
         app.start_parent_mode(None)  # no result from the desk this time
         await settle(app, pilot)
@@ -262,7 +262,7 @@ async def test_3_add_child_later_from_my_account(app):
 
 async def test_5_wrong_pin_and_wrong_dob_get_one_message_then_the_lock_out(app):
     rosemary = kids()["Rosemary"]
-    wrong_dob = f"{patient_account(rosemary, today=TODAY).patient.dob - dt.timedelta(days=2):%m/%d/%Y}"
+    wrong_dob = f"{patient_page(rosemary, today=TODAY).patient.dob - dt.timedelta(days=2):%m/%d/%Y}"
     async with app.run_test(size=SIZE) as pilot:
         await registered_at_desk(app, pilot)
         await complete(app, pilot)
@@ -279,7 +279,7 @@ async def test_5_wrong_pin_and_wrong_dob_get_one_message_then_the_lock_out(app):
         await add_child(app, pilot, us_date(rosemary))
         assert str(app.screen.query_one("#redeem-error").render()) == portal.LOCKED
         assert "15 minutes" in portal.LOCKED and "front desk" in portal.LOCKED
-    assert patient_account(rosemary, today=TODAY).associations == ()
+    assert patient_page(rosemary, today=TODAY).associations == ()
 
 
 async def test_5_an_expired_pin_sends_the_parent_to_the_front_desk(app):

@@ -66,13 +66,13 @@ def test_s5_export_since_a_date(store):
     assert rows[0].keys() >= {"seq", "action", "staff", "hash"}
 
 
-def test_s5_opening_a_patient_account_is_recorded(training):
+def test_s5_opening_a_patient_page_is_recorded(training):
     from kiosk.models import Patient
-    from kiosk.patients import patient_account
+    from kiosk.patients import patient_page
 
     rosemary = Patient.get(Patient.given_name == "Rosemary")
-    patient_account(rosemary.id)  # no viewer (the engine's own reads): nothing recorded
-    patient_account(rosemary.id, viewed_by="maria")
+    patient_page(rosemary.id)  # no viewer (the engine's own reads): nothing recorded
+    patient_page(rosemary.id, viewed_by="maria")
     views = [(e.staff, e.patient_id) for e in AuditEvent.select().where(AuditEvent.action == audit.VIEW)]
     assert views == [("maria", rosemary.id)]
 

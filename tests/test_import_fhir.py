@@ -226,7 +226,7 @@ def test_one_audit_event_per_file_with_its_counts(store, tmp_path):
     first.write_text(json.dumps(patient("a", "C1", "Ada")), encoding="utf-8")
     second.write_text(json.dumps(patient("b", "C2", "Bo", birth=None)), encoding="utf-8")
 
-    import_files([first, second], staff="admin")
+    import_files([first, second], username="admin")
 
     events = [(e.action, e.staff, json.loads(e.detail)) for e in AuditEvent.select().where(AuditEvent.action == IMPORT)]
     assert [(action, staff, detail["file"], detail["patients_created"], detail["rejected"])

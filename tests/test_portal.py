@@ -7,7 +7,7 @@ import pytest
 from conftest import NOW, TODAY, find_patient
 from kiosk import audit, portal
 from kiosk.models import Association, RedemptionAttempt, RegistrationPin
-from kiosk.patients import family_for, patient_account
+from kiosk.patients import family_for, patient_page
 from kiosk.registration import IssueRequest, issue_pins
 from kiosk.terms import PinState, PortalStatus
 
@@ -63,7 +63,7 @@ def test_r13_same_pin_for_a_second_parent_with_their_own_account(front_desk):
     portal.redeem(_account().id, rosemary.dob, pin=pin, now=NOW)
     jeff = portal.create_account("jeff.testkiddo@example.com", "Jeff Testkiddo", "Maple-Tree-77")
     portal.redeem(jeff.id, rosemary.dob, pin=pin, now=NOW)
-    names = {a.account_name for a in patient_account(rosemary.id, today=TODAY).associations}
+    names = {a.account_name for a in patient_page(rosemary.id, today=TODAY).associations}
     assert names == {"Cindy Testkiddo", "Jeff Testkiddo"}
     assert RegistrationPin.get(RegistrationPin.patient == rosemary, RegistrationPin.batch == result.batch).state \
         == PinState.REDEEMED  # used by the practice's two parents

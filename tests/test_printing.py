@@ -69,7 +69,7 @@ def print_events(patient_ids) -> list[dict]:
 def test_no_printer_saves_the_pdf_and_says_where(config, tmp_path, siblings):
     config = with_printer(config, tmp_path)
     slip = slip_for(siblings)
-    outcome = print_slip(slip, config, staff="maria")
+    outcome = print_slip(slip, config, username="maria")
     assert not outcome.printed and outcome.job_id is None
     assert outcome.pdf_path.parent == tmp_path / "slips"
     assert outcome.message == f"No printer is set up. The slip was saved as {outcome.pdf_path}."
@@ -92,7 +92,7 @@ def test_saving_uses_the_chosen_layout(config, tmp_path, siblings):
 
 def test_every_child_on_the_slip_gets_a_print_event_without_the_pin(config, tmp_path, siblings):
     """S5: who printed which patient's slip, when; never the PIN itself."""
-    outcome = print_slip(slip_for(siblings), with_printer(config, tmp_path), staff="maria")
+    outcome = print_slip(slip_for(siblings), with_printer(config, tmp_path), username="maria")
     events = print_events([p.id for p in siblings])
     assert [e["patient_id"] for e in events] == [p.id for p in siblings]
     assert all(e["staff"] == "maria" and e["outcome"] == "saved" and e["batch"] == "b0c1d2e3f4a5b6c7" for e in events)
@@ -123,7 +123,7 @@ def test_training_mode_never_calls_the_printer(config, tmp_path, monkeypatch, si
 def test_printing_returns_the_cups_job_and_leaves_no_file(config, tmp_path, monkeypatch, siblings):
     calls = fake_lp(tmp_path, monkeypatch, 'echo "request id is desk-12 (1 file(s))"')
     slip = slip_for(siblings)
-    outcome = print_slip(slip, with_printer(config, tmp_path, name="desk"), staff="maria")
+    outcome = print_slip(slip, with_printer(config, tmp_path, name="desk"), username="maria")
     assert outcome == type(outcome)(True, "desk-12", None, "The slip was sent to printer desk (job desk-12).")
     assert calls.read_text().split() == ["-d", "desk", "-t", "kiosk", "slip", slip.batch, "-"]
     assert "JFKAY-TTJYV" in pdf_text((tmp_path / "stdin.pdf").read_bytes())
@@ -183,7 +183,7 @@ def test_a_real_printer_prints_a_slip_whose_qr_opens_the_portal(config, tmp_path
     """R14 end to end: lp to a CUPS cups-pdf queue, then read the printed page back."""
     batch = os.urandom(6).hex()
     slip = slip_for(siblings, batch=batch)
-    outcome = print_slip(slip, with_printer(config, tmp_path, name=CUPS_PRINTER), staff="maria")
+    outcome = print_slip(slip, with_printer(config, tmp_path, name=CUPS_PRINTER), username="maria")
     assert outcome.printed, outcome.message
     assert outcome.job_id.startswith(f"{CUPS_PRINTER}-") and outcome.pdf_path is None
     printed = wait_for_pdf(Path(CUPS_OUTPUT), batch)

@@ -11,7 +11,7 @@ from conftest import NOW, TODAY, find_patient
 from kiosk import audit, outbox
 from kiosk.db import write_transaction
 from kiosk.models import AuditEvent, OutboxMessage, Patient, RegistrationPin
-from kiosk.patients import family_for, patient_account
+from kiosk.patients import family_for, patient_page
 from kiosk.registration import (
     NOT_LINKED, IssueRequest, RegistrationError, check_issue, fix_given_name, issue_pins, revoke_pin,
 )
@@ -254,9 +254,9 @@ def test_revoke_ends_the_active_pin(front_desk):
 
 def test_account_page_shows_pin_state(front_desk):
     issue_pins(front_desk, _family_request(), now=NOW, today=TODAY)
-    account = patient_account(find_patient("Rosemary", "Testkiddo").id, today=TODAY, now=NOW)
+    account = patient_page(find_patient("Rosemary", "Testkiddo").id, today=TODAY, now=NOW)
     assert account.patient.pin_state.startswith("PIN issued, expires")
-    assert patient_account(find_patient("Ava", "Patel").id, today=TODAY).patient.pin_state == "PIN Already Assigned"
+    assert patient_page(find_patient("Ava", "Patel").id, today=TODAY).patient.pin_state == "PIN Already Assigned"
 
 
 # -- never two active PINs, whatever the sequence ---------------------------------------------------

@@ -11,7 +11,7 @@ from textual.widgets import Button, Header, Input, Static
 from conftest import NOW, TODAY, desk_app, settle, widget_text
 from kiosk import portal
 from kiosk.models import PortalAccount
-from kiosk.patients import family_for, patient_account, search_patients
+from kiosk.patients import family_for, patient_page, search_patients
 from kiosk.registration import IssuedPin, IssueRequest, IssueResult, issue_pins
 from kiosk.terms import Delivery, PortalStatus, RegistrationMethod
 from screens.lock import LockScreen
@@ -35,7 +35,7 @@ def issue_testkiddo(staff, *, now: dt.datetime = NOW, method: str = "pin") -> Is
 
 
 def dob_of(patient_id: int) -> dt.date:
-    return patient_account(patient_id, today=TODAY).patient.dob
+    return patient_page(patient_id, today=TODAY).patient.dob
 
 
 def value(app, widget_id: str) -> str:
@@ -121,7 +121,7 @@ async def test_r12_create_account_redeem_first_child_then_add_second(config, fro
         assert "Rosemary" in children and "Basil" in children
     account = portal.sign_in("cindy.testkiddo@example.com", PASSWORD)
     assert [c.given_name for c in portal.children_of(account.id)] == ["Rosemary", "Basil"]
-    assert patient_account(basil, today=TODAY).patient.portal_status == PortalStatus.REGISTERED
+    assert patient_page(basil, today=TODAY).patient.portal_status == PortalStatus.REGISTERED
 
 
 async def test_child_screen_names_whose_pin_is_filled_in_and_enter_finishes_at_the_end(config, front_desk):
@@ -265,7 +265,7 @@ async def test_s4_wrong_dob_gets_the_generic_message_and_typing_stays(config, fr
         assert error(app, "dob") == "Enter the date of birth like 05/17/2022."
         await add_child(app, pilot, us_date(rosemary), pin="ABC")
         assert error(app, "pin") == "A PIN is 10 letters, like JFKAY-TTJYV."
-    assert patient_account(rosemary, today=TODAY).patient.portal_status != PortalStatus.REGISTERED
+    assert patient_page(rosemary, today=TODAY).patient.portal_status != PortalStatus.REGISTERED
 
 
 async def test_s4_five_wrong_tries_lock_the_child(config, front_desk):
@@ -281,7 +281,7 @@ async def test_s4_five_wrong_tries_lock_the_child(config, front_desk):
         await add_child(app, pilot, us_date(rosemary))  # even the right date now waits
         assert isinstance(app.screen, ChildScreen)
         assert error(app, "redeem") == portal.LOCKED
-    assert patient_account(rosemary, today=TODAY).associations == ()
+    assert patient_page(rosemary, today=TODAY).associations == ()
 
 
 async def test_s3_expired_pin_sends_the_parent_to_the_front_desk(config, front_desk):
@@ -369,7 +369,7 @@ async def test_r13_second_parent_uses_the_same_pin_with_their_own_account(config
         assert value(app, "pin") == result.pins[0].pin
         await add_child(app, pilot, us_date(rosemary))
         assert isinstance(app.screen, MyAccountScreen)
-    emails = {a.email for a in patient_account(rosemary, today=TODAY).associations}
+    emails = {a.email for a in patient_page(rosemary, today=TODAY).associations}
     assert emails == {"cindy.testkiddo@example.com", "jeff.testkiddo@example.com"}
 
 

@@ -12,7 +12,7 @@ from conftest import NOW, TODAY, desk_app, settle
 from textual.widgets import Checkbox, DataTable, Input, OptionList, Select, Static
 
 from kiosk import outbox
-from kiosk.patients import patient_account, search_patients
+from kiosk.patients import patient_page, search_patients
 from kiosk.registration import IssuedPin, IssueResult
 from kiosk.staff import authenticate
 from kiosk.terms import Delivery, RegistrationMethod
@@ -209,7 +209,7 @@ async def test_a_bad_email_shows_next_to_the_field_keeps_the_text_and_writes_not
         assert "valid email address" in error(screen, "email")
         assert box.value == "not-an-email"
         assert patient_list(screen)["Rosemary Testkiddo"]["PIN"] == ""
-        account = patient_account(patient_id("Testkiddo, Rosemary"), today=TODAY)
+        account = patient_page(patient_id("Testkiddo, Rosemary"), today=TODAY)
         assert account.patient.pin_state == "No PIN"
         assert outbox.list_messages() == []
 
@@ -464,7 +464,7 @@ async def test_back_from_parent_mode_the_patient_list_shows_registered(app):
         rosemary = patient_id("Testkiddo, Rosemary")
         pin = next(p.pin for p in screen.result.pins if p.patient_id == rosemary)
         account = portal.create_account("cindy.testkiddo@example.com", "Cindy Testkiddo", "maple-kite-harbor-42")
-        dob = patient_account(rosemary, today=TODAY).patient.dob
+        dob = patient_page(rosemary, today=TODAY).patient.dob
         portal.redeem(account.id, dob, pin=pin, now=NOW)  # what the parent did at the kiosk
 
         await pilot.press("p")  # any screen on top and back again

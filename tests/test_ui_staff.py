@@ -196,7 +196,7 @@ async def test_todays_appointments_and_enter_opens_patient(app):
         await pilot.press("f3", "down", "enter")  # second appointment: Baby Girl Okafor
         await settle(app, pilot)
         assert isinstance(app.screen, PatientScreen)
-        assert app.screen.account.patient.family_name == "Okafor"
+        assert app.screen.page.patient.family_name == "Okafor"
 
 
 async def test_enter_on_result_opens_patient_page(app):
@@ -223,7 +223,7 @@ async def test_back_from_patient_the_box_takes_the_next_name_and_appointments_ar
         await search(app, pilot, "testkiddo, ros")
         await pilot.press("enter", "enter")
         await settle(app, pilot)
-        rosemary = app.screen.account.patient
+        rosemary = app.screen.page.patient
         family = family_for(rosemary.id, today=TODAY)
         issue_pins(app.session, IssueRequest([rosemary.id], recipient_id=family.caregivers[0].id,
                                              delivery=Delivery.NONE), now=NOW, today=TODAY)
@@ -313,9 +313,9 @@ async def test_r2_placeholder_name_fixed_then_registration_opens(app):
             from screens.register import RegisterScreen
 
             assert isinstance(app.screen, RegisterScreen)
-        from kiosk.patients import patient_account
+        from kiosk.patients import patient_page
 
-        assert patient_account(patient_id, today=TODAY).patient.given_name == "Amara"
+        assert patient_page(patient_id, today=TODAY).patient.given_name == "Amara"
 
 
 async def test_r1_unlinked_staff_told_what_to_do_and_no_registration(app):

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from kiosk.importer.report import (  # noqa: F401 - the public names
-    EXIT_NOTHING_READ, EXIT_OK, EXIT_SOME_REJECTED, FileCounts, ImportReport, Problem, Progress,
+    EXIT_NOTHING_READ, EXIT_OK, EXIT_SOME_REJECTED, FileCounts, ImportProblem, ImportReport, Progress,
 )
 from kiosk.importer.progress import TextProgress  # noqa: F401
 
@@ -33,7 +33,7 @@ def write_template(path: str | Path) -> Path:
 
 
 def import_files(paths, *, progress: Progress | None = None, roles_path: str | Path | None = None,
-                 staff: str = "") -> ImportReport:
+                 username: str = "") -> ImportReport:
     """Import CSV and FHIR R4 JSON/NDJSON files into the open store; one audit event per file.
 
     Raises :class:`kiosk.importer.roles.RolesError` when the roles table is unusable (nothing is
@@ -63,7 +63,7 @@ def import_files(paths, *, progress: Progress | None = None, roles_path: str | P
         else:
             counts[problem.file].warnings += 1
     for file_counts in report.files:
-        audit.record(audit.IMPORT, staff=staff, detail=file_counts.as_dict())
+        audit.record(audit.IMPORT, staff=username, detail=file_counts.as_dict())
     report.seconds = time.perf_counter() - started
     return report
 

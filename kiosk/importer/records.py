@@ -12,8 +12,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from kiosk.importer.report import Problem
-from kiosk.terms import fold
+from kiosk.importer.report import ImportProblem
+from kiosk.terms import CaregiverRole, fold
 
 
 @dataclass
@@ -81,7 +81,7 @@ class Collected:
     patients: dict[str, PatientIn] = field(default_factory=dict)  # chart -> patient
     caregivers: list[CaregiverIn] = field(default_factory=list)
     links: list[LinkIn] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
+    problems: list[ImportProblem] = field(default_factory=list)
     local_refs: dict[tuple[str, str], str] = field(default_factory=dict)  # (file, ref) -> chart
     global_refs: dict[str, set[str]] = field(default_factory=dict)  # ref -> charts
     rejected_refs: dict[tuple[str, str], str] = field(default_factory=dict)  # (file, ref) -> why
@@ -89,10 +89,10 @@ class Collected:
     _by_match: dict[tuple, CaregiverIn] = field(default_factory=dict)
 
     def reject(self, file: str, where: str, reason: str) -> None:
-        self.problems.append(Problem(file, where, reason))
+        self.problems.append(ImportProblem(file, where, reason))
 
     def warn(self, file: str, where: str, reason: str) -> None:
-        self.problems.append(Problem(file, where, reason, rejected=False))
+        self.problems.append(ImportProblem(file, where, reason, rejected=False))
 
     def add_patient(self, patient: PatientIn, refs: tuple[str, ...] = ()) -> bool:
         """Add (or merge) a patient; False and a rejection when the chart belongs to someone else."""
@@ -175,7 +175,7 @@ class Collected:
 
     def _fill_placeholder_family_names(self, links: list[LinkIn]) -> None:
         """An unnamed newborn takes a family name from a caregiver (a mother first)."""
-        for link in sorted(links, key=lambda link: link.role != "Mother"):
+        for link in sorted(links, key=lambda link: link.role != CaregiverRole.MOTHER):
             patient = self.patients[link.chart]
             if patient.placeholder and not patient.family and link.caregiver.family:
                 patient.family = link.caregiver.family

@@ -15,7 +15,9 @@ EXIT_OK, EXIT_SOME_REJECTED, EXIT_NOTHING_READ = 0, 1, 2
 
 
 @dataclass(frozen=True)
-class Problem:
+class ImportProblem:
+    """A row or resource the import rejected, or imported with a warning, and why (O4)."""
+
     file: str
     where: str  # "line 12", "entry 3 (Patient/pat1)", "Patient/example"
     reason: str
@@ -51,15 +53,15 @@ class FileCounts:
 @dataclass
 class ImportReport:
     files: list[FileCounts] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
+    problems: list[ImportProblem] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
-    def rejected(self) -> list[Problem]:
+    def rejected(self) -> list[ImportProblem]:
         return [p for p in self.problems if p.rejected]
 
     @property
-    def warnings(self) -> list[Problem]:
+    def warnings(self) -> list[ImportProblem]:
         return [p for p in self.problems if not p.rejected]
 
     def total(self, name: str) -> int:

@@ -19,10 +19,10 @@ import peewee
 
 from kiosk.db import lock_rows, run_in_transaction, tuples
 from kiosk.importer.records import CaregiverIn, Collected, LinkIn, PatientIn
-from kiosk.importer.report import FileCounts, Problem, Progress
+from kiosk.importer.report import FileCounts, ImportProblem, Progress
 from kiosk.models import BaseModel, Caregiver, Patient, Relationship
-from kiosk.terms import fold, utcnow
 from kiosk.names import is_placeholder_name
+from kiosk.terms import CaregiverRole, fold, utcnow
 
 CHUNK_PATIENTS = 2000  # patients per transaction
 ROWS_PER_INSERT = 500  # rows per INSERT statement (well under SQLite's bound-variable limit)
@@ -114,8 +114,8 @@ class Writer:
                 family.caregivers.append(link.caregiver)
         return list(groups.values())
 
-    def write(self, progress: Progress | None = None) -> list[Problem]:
-        problems: list[Problem] = []
+    def write(self, progress: Progress | None = None) -> list[ImportProblem]:
+        problems: list[ImportProblem] = []
         families = self.families()
         total, done, chunk = len(self.data.patients), 0, list[_Family]()
         for index, family in enumerate(families):
@@ -129,20 +129,20 @@ class Writer:
                     progress("Writing", done, total)
         return problems
 
-    def _write_chunk(self, families: list[_Family]) -> list[Problem]:
+    def _write_chunk(self, families: list[_Family]) -> list[ImportProblem]:
         try:
             self._count(run_in_transaction(self._write, families))
             return []
         except Exception:  # noqa: BLE001 - retried family by family below, each failure reported
             pass
-        problems: list[Problem] = []
+        problems: list[ImportProblem] = []
         for family in families:
             try:
                 self._count(run_in_transaction(self._write, [family]))
             except Exception as error:  # noqa: BLE001 - one family fails, the others land
                 for chart in family.charts:
                     patient = self.data.patients[chart]
-                    problems.append(Problem(patient.file, patient.where, f"family not written: {error}"))
+                    problems.append(ImportProblem(patient.file, patient.where, f"family not written: {error}"))
         return problems
 
     def _count(self, tally: list[tuple[str, str]]) -> None:
@@ -219,7 +219,8 @@ class Writer:
         for link in links:  # one caregiver named twice for one child: the more specific role wins
             pair = (caregiver_ids[id(link.caregiver)], patient_ids[_chart(link)])
             known = wanted.get(pair)
-            if known is None or (known.role == "Other" and link.role != "Other") or link.explicit_authority:
+            vaguer = known is not None and known.role == CaregiverRole.OTHER and link.role != CaregiverRole.OTHER
+            if known is None or vaguer or link.explicit_authority:
                 wanted[pair] = link
         new: list[dict[str, Any]] = []
         for pair, link in wanted.items():
