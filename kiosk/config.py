@@ -15,7 +15,7 @@ from typing import Any, Mapping
 from urllib.parse import urlparse
 
 from kiosk.contact import valid_email
-from kiosk.terms import SmtpSecurity
+from kiosk.terms import SmtpSecurity, is_one_of
 
 APP_NAME = "kiosk"
 
@@ -230,7 +230,7 @@ def _validate(config: Config) -> None:
     url = urlparse(practice.portal_url)
     if url.scheme not in {"http", "https"} or not url.netloc:
         raise ConfigError("practice.portal_url", f"must be an http(s) URL, not {practice.portal_url!r}")
-    if config.smtp.security not in tuple(SmtpSecurity):
+    if not is_one_of(SmtpSecurity, config.smtp.security):
         raise ConfigError("smtp.security", f"must be none, starttls or ssl, not {config.smtp.security!r}")
     if config.database and "://" not in config.database and Path(config.database).expanduser().is_dir():
         raise ConfigError("database", f"{config.database} is a folder; give the database file's path or a "

@@ -55,7 +55,7 @@ from kiosk.config import Config
 from kiosk.contact import valid_email
 from kiosk.db import database, is_sqlite, write_transaction
 from kiosk.models import OutboxMessage, Patient, RegistrationPin
-from kiosk.terms import Channel, MessageState, PinState, utcnow
+from kiosk.terms import Channel, MessageState, PinState, is_one_of, utcnow
 from kiosk.welcome import Welcome
 
 MAX_ATTEMPTS = 12  # 1+2+4+...+60+60...: about seven hours of outage before a message is failed
@@ -448,7 +448,7 @@ def list_messages(state: str | None = None, limit: int = 200, batch: str | None 
     """Newest first; ``state`` one of queued, sending, sent, failed (None: all)."""
     query = OutboxMessage.select(*_LISTED)  # the bodies are never read for a list
     if state is not None:
-        if state not in tuple(MessageState):
+        if not is_one_of(MessageState, state):
             raise OutboxError(f"state must be one of {', '.join(MessageState)}, not {state!r}")
         query = query.where(OutboxMessage.state == state)
     if batch is not None:

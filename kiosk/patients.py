@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from kiosk.models import Appointment, Association, Caregiver, Patient, PortalAccount, RegistrationPin, Relationship
 from kiosk.names import is_placeholder_name
-from kiosk.terms import Access, Authority, PinState, PortalStatus, RegistrationMethod, fold, utcnow
+from kiosk.terms import Access, Authority, PinState, PortalStatus, RegistrationMethod, fold, is_one_of, utcnow
 from kiosk.validate import parse_date
 
 SEARCH_LIMIT = 100
@@ -104,7 +104,7 @@ def search_patients(text: str, status: str | None = None, *, today: dt.date | No
     query = parse_search(text, today)
     if query.empty and not status:
         return []
-    if status and status not in tuple(PortalStatus):
+    if status and not is_one_of(PortalStatus, status):
         raise ValueError(f"unknown portal status {status!r}")
     columns = (Patient.id, Patient.given_name, Patient.family_name, Patient.dob, Patient.portal_status)
     select = Patient.select(*columns)

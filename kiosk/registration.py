@@ -22,7 +22,7 @@ from kiosk.names import is_placeholder_name, placeholder_message
 from kiosk.patients import age_years
 from kiosk.staff import StaffUser
 from kiosk.terms import (
-    Access, Authority, Channel, Delivery, PinState, PortalStatus, RegistrationMethod, SendTo, utcnow,
+    Access, Authority, Channel, Delivery, PinState, PortalStatus, RegistrationMethod, SendTo, is_one_of, utcnow,
 )
 from kiosk.welcome import compose_welcome
 
@@ -117,7 +117,7 @@ def check_issue(staff: StaffUser, request: IssueRequest, *, today: dt.date | Non
         if request.second_parent and child.portal_status != PortalStatus.REGISTERED:
             problems.append(Problem(f"status:{child.id}", "A second-parent PIN needs the patient to be Registered "
                                     "first; register the patient with a normal PIN."))
-    if request.method not in (RegistrationMethod.PIN, RegistrationMethod.QUESTION):
+    if not is_one_of(RegistrationMethod, request.method):
         problems.append(Problem("method", "Register with PIN or Verification Question."))
     if request.method == RegistrationMethod.QUESTION:
         if problem := validate.text_problem(request.question, "The question", validate.QUESTION):
@@ -128,15 +128,15 @@ def check_issue(staff: StaffUser, request: IssueRequest, *, today: dt.date | Non
             problems.append(Problem("answer", f"{problem}."))
         elif len(request.answer.strip()) < 2:
             problems.append(Problem("answer", "Write the answer (at least 2 characters)."))
-    if request.access not in (Access.FULL, Access.LIMITED):
+    if not is_one_of(Access, request.access):
         problems.append(Problem("access", "Choose Full Access or Limited: No Chart Access."))
-    if request.send_to == SendTo.MINOR:
+    if not is_one_of(SendTo, request.send_to):
+        problems.append(Problem("send_to", "Send to Parent/Guardian or Minor."))
+    elif request.send_to == SendTo.MINOR:
         young = [c for c in children if age_years(c.dob, today) < MINOR_AGE]
         if young:
             problems.append(Problem("send_to", f"Send to Minor is only for patients {MINOR_AGE} or older; "
                                     f"{young[0].given_name} is {age_years(young[0].dob, today)}."))
-    elif request.send_to != SendTo.PARENT:
-        problems.append(Problem("send_to", "Send to Parent/Guardian or Minor."))
     recipient = Caregiver.get_or_none(Caregiver.id == request.recipient_id) if request.recipient_id else None
     if request.recipient_id and recipient is None:
         problems.append(Problem("recipient", "That caregiver no longer exists; reopen the patient."))
@@ -149,7 +149,9 @@ def check_issue(staff: StaffUser, request: IssueRequest, *, today: dt.date | Non
                                     f"{lacking[0].given_name}; choose a caregiver with Joint or Sole authority (R15)."))
     elif request.send_to == SendTo.PARENT and not request.second_parent:
         problems.append(Problem("recipient", "Choose the caregiver who receives the PIN."))
-    if request.delivery == Delivery.EMAIL:
+    if not is_one_of(Delivery, request.delivery):
+        problems.append(Problem("delivery", "Choose Email, Text message or Do not send."))
+    elif request.delivery == Delivery.EMAIL:
         if not valid_email(request.email):
             problems.append(Problem("email", "Enter a valid email address, like name@example.com."
                                     if request.email.strip() else "Enter the email address the PIN goes to."))
@@ -162,8 +164,6 @@ def check_issue(staff: StaffUser, request: IssueRequest, *, today: dt.date | Non
             problems.append(Problem("carrier", "Unknown carrier; choose one from the list."))
         elif get_carrier(request.carrier).retired:  # its gateway no longer delivers: the family would get nothing
             problems.append(Problem("carrier", carrier_warning(request.carrier)))
-    elif request.delivery != Delivery.NONE:
-        problems.append(Problem("delivery", "Choose Email, Text message or Do not send."))
     return problems
 
 

@@ -116,6 +116,12 @@ class SmtpSecurity(enum.StrEnum):
     SSL = "ssl"
 
 
+def is_one_of(kind: type[enum.StrEnum], value: object) -> bool:
+    """Whether ``value`` is one of ``kind``'s stored strings: for words from a file, the command line or a
+    caller that passed a plain string (Python 3.11's ``in`` on an enum takes members only)."""
+    return isinstance(value, str) and value in {member.value for member in kind}
+
+
 LANGUAGES = ("en", "es")
 
 

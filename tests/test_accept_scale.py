@@ -32,9 +32,9 @@ def test_o1_kiosk_demo_generate_fills_a_practice_that_search_finds(tmp_path):
     from kiosk.config import Config
     from kiosk.db import close_database
     from kiosk.models import Patient
-    from kiosk.terms import PortalStatus
     from kiosk.patients import search_patients
     from kiosk.store import open_store
+    from kiosk.terms import PortalStatus
 
     open_store(Config(database=db, pin_key_file=str(tmp_path / "other.key")))
     try:

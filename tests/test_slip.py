@@ -45,9 +45,9 @@ def page_image(data: bytes, scale: float = 2) -> Image.Image:
 def family_slip(front_desk):
     """A slip for a real issue: the Núñez-García children, family language Spanish, nothing sent."""
     from kiosk.models import Caregiver, Patient
-    from kiosk.terms import Delivery
     from kiosk.registration import IssueRequest, issue_pins
     from kiosk.store import practice_settings
+    from kiosk.terms import Delivery
 
     children = list(Patient.select().where(Patient.family_name == "Núñez-García").order_by(Patient.chart_number))
     ana = Caregiver.get(Caregiver.email == "ana.nunez@example.com")

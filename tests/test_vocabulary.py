@@ -5,12 +5,22 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from kiosk import terms
 from kiosk.db import write_transaction
 from kiosk.models import Patient, Relationship
 from kiosk.patients import caregivers_of, search_patients
-from kiosk.terms import Access, Authority, Delivery, PinState, PortalStatus, RegistrationMethod, SendTo
+from kiosk.terms import (
+    Access,
+    Authority,
+    Delivery,
+    PinState,
+    PortalStatus,
+    RegistrationMethod,
+    SendTo,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 VOCABULARIES = [terms.PortalStatus, terms.CaregiverRole, terms.Authority, terms.RegistrationMethod, terms.Access,
@@ -30,6 +40,15 @@ def test_stored_values_are_the_strings_the_database_already_holds():
     assert [s.value for s in terms.MessageState] == ["queued", "sending", "sent", "failed"]
     assert [c.value for c in terms.Channel] == ["email", "text"]
     assert Authority.NONE == "None" and f"{Authority.NONE}" == "None"
+
+
+@given(st.sampled_from(VOCABULARIES), st.one_of(st.text(max_size=20), st.sampled_from(sorted(STORED)), st.none(),
+                                                st.integers()))
+def test_is_one_of_accepts_exactly_the_stored_strings(kind, value):
+    """Untrusted words (a CSV cell, a command-line option, a plain-string caller) are checked against
+    the stored values, never by enum ``in``, which refuses plain strings on Python 3.11."""
+    assert terms.is_one_of(kind, value) == (isinstance(value, str) and value in [m.value for m in kind])
+    assert all(terms.is_one_of(kind, member) and terms.is_one_of(kind, member.value) for member in kind)
 
 
 def test_r4_r9_labels_are_what_the_desk_reads():

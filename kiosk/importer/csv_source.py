@@ -36,7 +36,7 @@ from kiosk.importer import clean
 from kiosk.importer.records import CaregiverIn, Collected, LinkIn, PatientIn, placeholder_given_name
 from kiosk.importer.roles import RoleTable
 from kiosk.names import is_placeholder_name
-from kiosk.terms import Authority, fold
+from kiosk.terms import Authority, fold, is_one_of
 from kiosk.validate import InputProblem
 
 PATIENT_COLUMNS = ("chart_number", "given_name", "family_name", "birth_date", "sex", "language")
@@ -227,7 +227,7 @@ def _read_caregiver(name: str, where: str, chart: str, row: dict[str, str], into
         into.reject(name, where, "caregiver not imported: no caregiver name (the patient was imported)")
         return
     authority = row.get("authority", "").capitalize()
-    if authority and authority not in tuple(Authority):
+    if authority and not is_one_of(Authority, authority):
         into.reject(name, where, f"caregiver not imported: authority {clean.shown(row['authority'])} "
                                  "is not Joint, Sole or None")
         return

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kiosk import DATA_DIR
-from kiosk.terms import Authority, CaregiverRole
+from kiosk.terms import Authority, CaregiverRole, is_one_of
 
 ROLES_FILE = DATA_DIR / "roles.toml"
 OTHER = CaregiverRole.OTHER
@@ -71,15 +71,15 @@ def load_roles(override: str | Path | None = None) -> RoleTable:
 
 def _merge(table: RoleTable, raw: dict, path) -> None:
     for role, authority in raw.get("authority", {}).items():
-        if role not in tuple(CaregiverRole):
+        if not is_one_of(CaregiverRole, role):
             raise RolesError(f"roles table {path}: [authority] {role!r} is not a role ({ROLE_NAMES})")
-        if authority not in tuple(Authority):
+        if not is_one_of(Authority, authority):
             raise RolesError(f"roles table {path}: {role} = {authority!r} is not Joint, Sole or None")
         table.authority[role] = authority
     for code, target in raw.get("codes", {}).items():
         by_gender = dict(target) if isinstance(target, dict) else {"default": target}
         by_gender.setdefault("default", OTHER)
         for key, role in by_gender.items():
-            if role not in tuple(CaregiverRole):
+            if not is_one_of(CaregiverRole, role):
                 raise RolesError(f"roles table {path}: code {code} -> {role!r} is not a role ({ROLE_NAMES})")
         table.codes[str(code).upper()] = {k.lower(): v for k, v in by_gender.items()}
