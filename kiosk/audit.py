@@ -27,7 +27,7 @@ from typing import IO, Any
 
 from kiosk import security
 from kiosk.db import read_snapshot, write_transaction
-from kiosk.models import AuditEvent, AuditHead
+from kiosk.models import AuditEvent, AuditHead, Patient
 from kiosk.terms import utcnow
 
 GENESIS = "0" * 64
@@ -67,12 +67,12 @@ def _keyed_hash(payload: str, key: security.SecretKey | None = None) -> str:
     return (key or security.current_key()).digest(CHAIN_PURPOSE, payload)
 
 
-def record(action: str, *, staff: str = "", patient=None, detail: dict[str, Any] | None = None,
+def record(action: str, *, staff: str = "", patient: Patient | int | None = None, detail: dict[str, Any] | None = None,
            at: dt.datetime | None = None) -> AuditEvent:
     """Append one event. Joins the caller's transaction when there is one."""
     at = (at or utcnow()).replace(tzinfo=None)
-    patient_id = getattr(patient, "id", patient)
-    chart = getattr(patient, "chart_number", "") or ""
+    patient_id = patient.id if isinstance(patient, Patient) else patient
+    chart = patient.chart_number if isinstance(patient, Patient) else ""
     body = json.dumps(detail or {}, sort_keys=True, ensure_ascii=False, default=str)
     with write_transaction():
         return _append(action, staff, patient_id, chart, body, at)

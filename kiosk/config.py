@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 from kiosk.contact import valid_email
 from kiosk.terms import SmtpSecurity, is_one_of
 
 APP_NAME = "kiosk"
+
+T = TypeVar("T")
 
 
 class ConfigError(ValueError):
@@ -28,7 +31,7 @@ class ConfigError(ValueError):
         self.key = key
 
 
-def _within(low: float, high: float, default: float):
+def _within(low: float, high: float, default: float) -> Any:
     """A number setting and the range it must fall in (checked at load with the key named)."""
     return field(default=default, metadata={"range": (low, high)})
 
@@ -82,7 +85,7 @@ class Config:
         """Where unexpected errors are written (0600, secrets scrubbed: kiosk.errors.log_error)."""
         return Path(self.log_file).expanduser() if self.log_file else self.data_dir / "errors.log"
 
-    def with_database(self, database: str) -> "Config":
+    def with_database(self, database: str) -> Config:
         return replace(self, database=database)
 
 
@@ -172,8 +175,8 @@ def config_from_mapping(raw: Mapping[str, Any]) -> Config:
     return config
 
 
-def _build(cls, values: Mapping[str, Any], prefix: str):
-    known = {f.name for f in fields(cls)}
+def _build(cls: type[T], values: Mapping[str, Any], prefix: str) -> T:
+    known = {f.name for f in fields(cls)}  # type: ignore[arg-type]  # cls is one of the dataclasses
     kwargs = {}
     for key, value in values.items():
         if key not in known:
@@ -182,7 +185,7 @@ def _build(cls, values: Mapping[str, Any], prefix: str):
     return cls(**kwargs)
 
 
-def _coerce(cls, key: str, value: Any, prefix: str) -> Any:
+def _coerce(cls: type, key: str, value: Any, prefix: str) -> Any:
     """``value`` as the type the setting is declared with. A TOML file gives typed values, which
     must be that type (``database = 5`` is refused, not made the file name "5"); the environment
     gives text, which is converted. Numbers must be finite and within the declared range."""

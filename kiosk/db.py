@@ -189,10 +189,10 @@ def retrying(fn: Callable[P, T]) -> Callable[P, T]:
                 if not is_conflict(error):
                     raise
                 if attempt == CONFLICT_TRIES:
-                    raise TransactionConflict() from None
+                    raise TransactionConflict from None
             conflict_retries += 1
             time.sleep(random.uniform(0, min(0.5, 0.005 * 2 ** attempt)))  # jitter: the two desks part ways
-        raise TransactionConflict()  # not reached: the last try returns or raises
+        raise TransactionConflict  # not reached: the last try returns or raises
 
     return run
 

@@ -18,9 +18,11 @@ from __future__ import annotations
 import datetime as dt
 import random
 import time
+from collections.abc import Iterable
+from typing import Any, TypeVar
 
 from kiosk.db import database, is_sqlite, write_transaction
-from kiosk.models import Caregiver, Patient, Relationship
+from kiosk.models import BaseModel, Caregiver, Patient, Relationship
 from kiosk.terms import Authority, CaregiverRole, PortalStatus, fold, utcnow
 
 CHART_PREFIX = "D"  # demo chart numbers: D0000001, D0000002, ... continuing after the last one
@@ -104,7 +106,10 @@ TEXT_CARRIERS = ("verizon", "uscellular", "cricket", "boost", "metro", "googlefi
 MAIL_DOMAINS = ("example.com", "example.org", "example.net")
 
 
-def _table(choices) -> list:
+T = TypeVar("T")
+
+
+def _table(choices: Iterable[tuple[T, int]]) -> list[T]:
     """A list where each choice appears as often as its weight: random.choice on it is weighted."""
     return [value for value, weight in choices for _ in range(weight)]
 
@@ -118,11 +123,11 @@ def _next_chart_number() -> int:
     return int(digits) + 1 if digits.isdigit() else 1
 
 
-def _next_id(model) -> int:
+def _next_id(model: type[BaseModel]) -> int:
     return (model.select(model.id).order_by(model.id.desc()).scalar() or 0) + 1
 
 
-def _columns(model, names: tuple[str, ...]) -> str:
+def _columns(model: type[BaseModel], names: tuple[str, ...]) -> str:
     fields = model._meta.fields
     return ", ".join(f'"{fields[name].column_name}"' for name in names)
 
@@ -134,7 +139,7 @@ CAREGIVER_COLUMNS = ("id", "given_name", "family_name", "email", "cell", "carrie
 RELATIONSHIP_COLUMNS = ("caregiver", "patient", "role", "authority")
 
 
-def _bulk_insert(model, names: tuple[str, ...], rows: list[tuple]) -> None:
+def _bulk_insert(model: type[BaseModel], names: tuple[str, ...], rows: list[tuple]) -> None:
     """Write ``rows`` (tuples in the order of ``names``) with the driver's fastest bulk insert."""
     if not rows:
         return
@@ -165,20 +170,19 @@ class _FastSqlite:
 
     SETTINGS = {"synchronous": "OFF", "cache_size": -262_144, "temp_store": "MEMORY"}
 
-    def __enter__(self):
-        self.saved = {}
+    def __enter__(self) -> _FastSqlite:
+        self.saved: dict[str, Any] = {}
         if is_sqlite():
             for name, value in self.SETTINGS.items():
                 self.saved[name] = database.execute_sql(f"PRAGMA {name}").fetchone()[0]
                 database.execute_sql(f"PRAGMA {name} = {value}")
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         for name, value in self.saved.items():
             database.execute_sql(f"PRAGMA {name} = {value}")
         if self.saved:
             database.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-        return False
 
 
 class _Families:

@@ -58,7 +58,7 @@ class SmtpLink:
         c = self.config
         context = tls_context(c) if c.security != SmtpSecurity.NONE else None
         if c.security == SmtpSecurity.SSL:
-            smtp = smtplib.SMTP_SSL(c.host, c.port, timeout=c.timeout_seconds, context=context)
+            smtp: smtplib.SMTP = smtplib.SMTP_SSL(c.host, c.port, timeout=c.timeout_seconds, context=context)
         else:
             smtp = smtplib.SMTP(c.host, c.port, timeout=c.timeout_seconds)
         try:

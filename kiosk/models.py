@@ -7,6 +7,8 @@ PostgreSQL alike.
 
 from __future__ import annotations
 
+from typing import Any
+
 import peewee as pw
 
 from kiosk.db import database
@@ -78,7 +80,7 @@ class Patient(BaseModel):
             (("portal_status", "family_key", "given_key", "dob"), False),
         )
 
-    def save(self, *args, **kwargs):
+    def save(self, *args: Any, **kwargs: Any) -> int:
         self.given_key, self.family_key = fold(self.given_name), fold(self.family_name)
         return super().save(*args, **kwargs)
 

@@ -7,21 +7,25 @@ existing practice's database without losing anything.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from kiosk.db import database, is_sqlite, write_transaction
-from kiosk.models import ALL_MODELS, AuditHead, SchemaMeta
+from kiosk.models import ALL_MODELS, AuditHead, BaseModel, SchemaMeta
+
+if TYPE_CHECKING:
+    from playhouse.migrate import SchemaMigrator
 
 SCHEMA_VERSION = 4
 
 
-def _migrator():
+def _migrator() -> SchemaMigrator:
     from playhouse.migrate import PostgresqlMigrator, SqliteMigrator
 
     return SqliteMigrator(database.obj) if is_sqlite() else PostgresqlMigrator(database.obj)
 
 
-def add_column(model, name: str) -> None:
+def add_column(model: type[BaseModel], name: str) -> None:
     """Add ``model``'s field ``name`` to an existing table, on SQLite and PostgreSQL alike.
 
     The way to write a migration step: add the field to the model, bump SCHEMA_VERSION, and add

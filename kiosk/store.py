@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from kiosk import files, security
 from kiosk.config import Config
@@ -116,7 +117,7 @@ def practice_settings() -> PracticeSettings:
     return PracticeSettings(row.name, row.portal_url, row.pin_lifetime_days, row.idle_lock_minutes, row.parents_per_pin)
 
 
-def update_practice(**changes) -> PracticeSettings:
+def update_practice(**changes: Any) -> PracticeSettings:
     with write_transaction():
         Practice.update(**changes).execute()
     return practice_settings()

@@ -15,12 +15,18 @@ from __future__ import annotations
 
 import io
 import time
+from collections.abc import Container, Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kiosk.importer.report import (  # noqa: F401 - the public names
     EXIT_NOTHING_READ, EXIT_OK, EXIT_SOME_REJECTED, FileCounts, ImportProblem, ImportReport, Progress,
 )
 from kiosk.importer.progress import TextProgress  # noqa: F401
+
+if TYPE_CHECKING:  # loaded by import_files itself, when an import runs
+    from kiosk.importer.records import Collected
+    from kiosk.importer.roles import RoleTable
 
 SUFFIXES_CSV = (".csv", ".tsv", ".txt")
 
@@ -32,8 +38,8 @@ def write_template(path: str | Path) -> Path:
     return write(path)
 
 
-def import_files(paths, *, progress: Progress | None = None, roles_path: str | Path | None = None,
-                 username: str = "") -> ImportReport:
+def import_files(paths: Iterable[str | Path], *, progress: Progress | None = None,
+                 roles_path: str | Path | None = None, username: str = "") -> ImportReport:
     """Import CSV and FHIR R4 JSON/NDJSON files into the open store; one audit event per file.
 
     Raises :class:`kiosk.importer.roles.RolesError` when the roles table is unusable (nothing is
@@ -68,7 +74,7 @@ def import_files(paths, *, progress: Progress | None = None, roles_path: str | P
     return report
 
 
-def _unique_name(path: Path, taken) -> str:
+def _unique_name(path: Path, taken: Container[str]) -> str:
     name = str(path)
     number = 2
     while name in taken:
@@ -76,7 +82,7 @@ def _unique_name(path: Path, taken) -> str:
     return name
 
 
-def _read_file(path: Path, name: str, collected, roles, progress) -> bool:
+def _read_file(path: Path, name: str, collected: Collected, roles: RoleTable, progress: Progress | None) -> bool:
     from kiosk.importer.csv_source import read_csv
     from kiosk.importer.fhir_source import read_fhir
 
@@ -103,7 +109,7 @@ def _read_file(path: Path, name: str, collected, roles, progress) -> bool:
     return readable
 
 
-def _lines_with_progress(text: str, label: str, progress):
+def _lines_with_progress(text: str, label: str, progress: Progress | None) -> Iterator[str]:
     done, every = 0, 0
     # Lines end at \n, \r or \r\n only (as csv expects): str.splitlines would also break a row at
     # a control character such as \x1c, which the row's check should refuse instead.

@@ -28,7 +28,7 @@ class PatientIn:
     language: str | None = None
     placeholder: bool = False
 
-    def same_person(self, other: "PatientIn") -> bool:
+    def same_person(self, other: PatientIn) -> bool:
         return (fold(self.given), fold(self.family), self.dob) == (fold(other.given), fold(other.family), other.dob)
 
 
@@ -52,7 +52,7 @@ class CaregiverIn:
         contacts = (self.cell or self.phone, self.email.lower())
         return [(*name, contact) for contact in contacts if contact]
 
-    def absorb(self, other: "CaregiverIn") -> None:
+    def absorb(self, other: CaregiverIn) -> None:
         """Take the later record's non-empty details (a changed phone or email wins)."""
         self.aliases |= other.aliases | {other.key}
         for name in ("given", "family", "email", "cell", "carrier", "language"):
@@ -176,8 +176,8 @@ class Collected:
     def _fill_placeholder_family_names(self, links: list[LinkIn]) -> None:
         """An unnamed newborn takes a family name from a caregiver (a mother first)."""
         for link in sorted(links, key=lambda link: link.role != CaregiverRole.MOTHER):
-            patient = self.patients[link.chart]
-            if patient.placeholder and not patient.family and link.caregiver.family:
+            patient = self.patients[link.chart] if link.chart is not None else None
+            if patient and patient.placeholder and not patient.family and link.caregiver.family:
                 patient.family = link.caregiver.family
 
 

@@ -69,7 +69,7 @@ def load_roles(override: str | Path | None = None) -> RoleTable:
     return table
 
 
-def _merge(table: RoleTable, raw: dict, path) -> None:
+def _merge(table: RoleTable, raw: dict, path: str | Path) -> None:
     for role, authority in raw.get("authority", {}).items():
         if not is_one_of(CaregiverRole, role):
             raise RolesError(f"roles table {path}: [authority] {role!r} is not a role ({ROLE_NAMES})")
