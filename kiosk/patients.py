@@ -7,7 +7,9 @@ from dataclasses import dataclass
 
 from kiosk.models import Appointment, Association, Caregiver, Patient, PortalAccount, RegistrationPin, Relationship
 from kiosk.names import is_placeholder_name
-from kiosk.terms import Access, Authority, PinState, PortalStatus, RegistrationMethod, fold, is_one_of, utcnow
+from kiosk.terms import (
+    Access, Authority, CaregiverRole, PinState, PortalStatus, RegistrationMethod, fold, is_one_of, utcnow,
+)
 from kiosk.validate import parse_date
 
 SEARCH_LIMIT = 100
@@ -143,7 +145,7 @@ def todays_appointments(day: dt.date | None = None) -> list[AppointmentRow]:
 class CaregiverRow:
     id: int
     name: str
-    role: str
+    role: CaregiverRole
     authority: Authority
     email: str
     cell: str
@@ -243,8 +245,9 @@ def _patient(patient_id: int) -> Patient:
 def caregivers_of(patient: Patient) -> tuple[CaregiverRow, ...]:
     rows = (Relationship.select(Relationship, Caregiver).join(Caregiver)
             .where(Relationship.patient == patient).order_by(Relationship.id))
-    result = [CaregiverRow(r.caregiver.id, r.caregiver.full_name, r.role, Authority(r.authority), r.caregiver.email,
-                           r.caregiver.cell, r.caregiver.carrier, r.caregiver.preferred_language) for r in rows]
+    result = [CaregiverRow(r.caregiver.id, r.caregiver.full_name, CaregiverRole(r.role), Authority(r.authority),
+                           r.caregiver.email, r.caregiver.cell, r.caregiver.carrier, r.caregiver.preferred_language)
+              for r in rows]
     return tuple(sorted(result, key=lambda c: not c.has_authority))  # with authority first (R15)
 
 
