@@ -53,7 +53,7 @@ from kiosk import audit, files, security
 from kiosk.carriers import get_carrier
 from kiosk.config import Config
 from kiosk.contact import valid_email
-from kiosk.db import database, is_sqlite, write_transaction
+from kiosk.db import database, is_sqlite, tuples, write_transaction
 from kiosk.models import OutboxMessage, Patient, RegistrationPin
 from kiosk.terms import Channel, MessageState, PinState, is_one_of, utcnow
 from kiosk.welcome import Welcome
@@ -248,7 +248,7 @@ def erase_stale_bodies(now: dt.datetime | None = None, batches: Iterable[str] | 
         stale = stale.where(OutboxMessage.batch.in_(list(batches)))
     count = 0
     for row in list(stale):
-        changes = {"state": MessageState.FAILED, "body_text": "", "body_html": ""}
+        changes: dict[str, object] = {"state": MessageState.FAILED, "body_text": "", "body_html": ""}
         if row.state == MessageState.QUEUED:
             changes |= {"last_error": NO_LONGER_NEEDED, "next_attempt_at": now}
         with write_transaction():  # the state must still be what was read: a run may have claimed it since
@@ -367,7 +367,8 @@ def _fail_interrupted(now: dt.datetime) -> int:
 def _audit(action: str, row: OutboxMessage, **extra: str) -> None:
     """One event per child in the message's family batch; never the body, never a PIN."""
     detail = _audit_detail(row, **extra)
-    patients = list(Patient.select().join(RegistrationPin).where(RegistrationPin.batch == row.batch).distinct())
+    patients: list[Patient | None] = list(
+        Patient.select().join(RegistrationPin).where(RegistrationPin.batch == row.batch).distinct())
     for patient in patients or [None]:
         audit.record(action, patient=patient, detail=detail)
 
@@ -459,8 +460,8 @@ def list_messages(state: str | None = None, limit: int = 200, batch: str | None 
 def count_messages() -> dict[MessageState, int]:
     """How many messages are in each state (every state present, 0 when none)."""
     counts = dict.fromkeys(MessageState, 0)
-    for state, count in (OutboxMessage.select(OutboxMessage.state, fn.COUNT(OutboxMessage.id))
-                         .group_by(OutboxMessage.state).tuples()):
+    for state, count in tuples(OutboxMessage.select(OutboxMessage.state, fn.COUNT(OutboxMessage.id))
+                               .group_by(OutboxMessage.state)):
         counts[state] = count
     return counts
 

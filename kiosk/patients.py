@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+
+import peewee
 from dataclasses import dataclass
 
+from kiosk.db import tuples
 from kiosk.models import Appointment, Association, Caregiver, Patient, PortalAccount, RegistrationPin, Relationship
 from kiosk.names import is_placeholder_name
 from kiosk.terms import (
@@ -70,7 +73,7 @@ def _prefix_upper(prefix: str) -> str | None:
     return None
 
 
-def _prefix(field, prefix: str):
+def _prefix(field: peewee.Field, prefix: str) -> peewee.Expression:
     upper = _prefix_upper(prefix)
     condition = field >= prefix
     return condition & (field < upper) if upper else condition
@@ -121,7 +124,7 @@ def search_patients(text: str, status: str | None = None, *, today: dt.date | No
     select = select.order_by(Patient.family_key, Patient.given_key, Patient.dob).limit(limit)
     # plain tuples: no model instance (or namedtuple class) built per row or per call
     return [PatientRow(patient_id, given, family, dob, age_text(dob, today), PortalStatus(portal_status))
-            for patient_id, given, family, dob, portal_status in select.tuples()]
+            for patient_id, given, family, dob, portal_status in tuples(select)]
 
 
 @dataclass(frozen=True)
