@@ -87,6 +87,14 @@ def _demo_arguments(demo: argparse.ArgumentParser) -> None:
     gen.add_argument("--seed", type=int, default=1)
 
 
+def _search_arguments(find: argparse.ArgumentParser) -> None:
+    find.add_argument("query", metavar="QUERY", help="what the desk would type in the search box")
+    find.add_argument("--status", metavar="S", help="only patients with this portal status "
+                      "(Unregistered, Self Registered, Pending, Registered)")
+    find.add_argument("--json", action="store_true", help="one JSON object a line")
+    find.add_argument("--limit", type=int, default=100, metavar="N")
+
+
 # Each command: its help line and what adds its arguments.
 SUBCOMMANDS = {
     "init": ("create the database, practice settings and the first administrator", _init_arguments),
@@ -95,6 +103,7 @@ SUBCOMMANDS = {
     "outbox": ("deliver or list welcome messages (O3)", _outbox_arguments),
     "import": ("import patients and families from CSV or FHIR R4 files (O4)", _import_arguments),
     "demo": ("synthetic data for demonstrations and benchmarks", _demo_arguments),
+    "search": ("find patients as the search box does (N1, N2)", _search_arguments),
 }
 
 
@@ -314,8 +323,43 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def cmd_search(args) -> int:
+    """The search box's results (N1, N2) on the command line: the same function, the same order."""
+    import json
+
+    from kiosk.db import is_url
+    from kiosk.store import database_target
+    from kiosk.terms import PortalStatus
+
+    config = load(args)
+    target = database_target(config)
+    if not is_url(target) and not Path(target).exists():  # D2: a read-only command creates nothing
+        raise CliError(f"no database at {target}")
+    status = None
+    if args.status:
+        by_word = {s.lower().replace(" ", ""): s for s in PortalStatus}
+        by_word.update((s.label.lower().replace(" ", ""), s) for s in PortalStatus)
+        status = by_word.get(args.status.lower().replace(" ", "").replace("-", ""))
+        if status is None:
+            raise CliError(f"--status must be one of {', '.join(PortalStatus)}, not {args.status!r}")
+    if args.limit < 1:
+        raise CliError("--limit must be at least 1")
+    open_configured(args)
+    from kiosk.patients import search_patients
+
+    for row in search_patients(args.query, status, limit=args.limit):
+        if args.json:
+            print(json.dumps({"id": row.id, "family_name": row.family_name, "given_name": row.given_name,
+                              "dob": row.dob.isoformat(), "age": row.age, "portal_status": row.portal_status,
+                              "reason": row.reason}, ensure_ascii=False))
+        else:
+            print(f"{row.id:>8}  {row.name:<36}  {row.dob:%m/%d/%Y}  {row.age:>6}  {row.status_label:<20}  "
+                  f"{row.reason}".rstrip())
+    return 0
+
+
 COMMANDS = {"init": cmd_init, "staff": cmd_staff, "audit": cmd_audit, "outbox": cmd_outbox,
-            "import": cmd_import, "demo": cmd_demo}
+            "import": cmd_import, "demo": cmd_demo, "search": cmd_search}
 
 
 def main(argv: list[str] | None = None, *, start_app=None) -> int:

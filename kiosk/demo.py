@@ -8,8 +8,9 @@ Speed: a million patients are written in well under a minute on SQLite. Rows are
 tuples and written with the driver's own bulk insert (``executemany`` on SQLite, ``execute_values``
 on PostgreSQL) in chunks of whole families, one transaction per chunk, so a chunk is all there or
 not at all. Bulk inserts skip :meth:`Patient.save`, so the search keys are folded here with
-:func:`kiosk.models.fold`. On SQLite the write-ahead log is made lazier (``synchronous=OFF``, a
-larger page cache) only while generating, and restored afterwards. Every index stays in place, and
+:func:`kiosk.models.fold` and the search terms (N1) made here with kiosk.search_index. On SQLite
+the write-ahead log is made lazier (``synchronous=OFF``, a larger page cache) only while
+generating, and restored afterwards. Every index stays in place, and
 the tables are analysed at the end so the query planner knows how selective each index is.
 """
 
@@ -22,7 +23,8 @@ from collections.abc import Iterable
 from typing import Any, TypeVar
 
 from kiosk.db import database, is_sqlite, write_transaction
-from kiosk.models import BaseModel, Caregiver, Patient, Relationship
+from kiosk.models import BaseModel, Caregiver, Patient, Relationship, SearchKey, SearchTerm
+from kiosk.search_index import add_words, caregiver_terms, lexicon_words, patient_terms
 from kiosk.terms import Authority, CaregiverRole, PortalStatus, fold, utcnow
 
 CHART_PREFIX = "D"  # demo chart numbers: D0000001, D0000002, ... continuing after the last one
@@ -137,6 +139,7 @@ PATIENT_COLUMNS = ("id", "chart_number", "given_name", "family_name", "given_key
 CAREGIVER_COLUMNS = ("id", "given_name", "family_name", "email", "cell", "carrier", "preferred_language",
                      "created_at", "updated_at")
 RELATIONSHIP_COLUMNS = ("caregiver", "patient", "role", "authority")
+TERM_COLUMNS = ("term", "field", "patient", "caregiver")
 
 
 def _bulk_insert(model: type[BaseModel], names: tuple[str, ...], rows: list[tuple]) -> None:
@@ -203,6 +206,7 @@ class _Families:
         self.patients: list[tuple] = []
         self.caregivers: list[tuple] = []
         self.relationships: list[tuple] = []
+        self.terms: list[tuple] = []  # SearchTerm rows (N1)
 
     def family_name(self) -> str:
         rng = self.rng
@@ -230,6 +234,7 @@ class _Families:
             cell = f"317555{rng.randrange(10_000):04d}" if contact > 0.25 else ""
             carrier = rng.choice(TEXT_CARRIERS) if cell else ""
             self.caregivers.append((caregiver_id, given, family, email, cell, carrier, language, stamp, stamp))
+            self.terms += caregiver_terms(caregiver_id, given, family, email, cell)
             ids.append((caregiver_id, role, authority))
         count = rng.choice(self.siblings)
         for _ in range(count):
@@ -241,6 +246,7 @@ class _Families:
             self.patients.append((patient_id, f"{CHART_PREFIX}{self.chart:07d}", given, surname, keys[given],
                                   keys[surname], rng.choice(self.birthdays), "F" if girl else "M", language, status,
                                   False, stamp, stamp))
+            self.terms += patient_terms(patient_id, given, surname, self.patients[-1][1])
             self.chart += 1
             for caregiver_id, role, authority in ids:
                 self.relationships.append((caregiver_id, patient_id, role, authority))
@@ -252,7 +258,9 @@ class _Families:
             _bulk_insert(Patient, PATIENT_COLUMNS, self.patients)
             _bulk_insert(Caregiver, CAREGIVER_COLUMNS, self.caregivers)
             _bulk_insert(Relationship, RELATIONSHIP_COLUMNS, self.relationships)
-        self.patients, self.caregivers, self.relationships = [], [], []
+            _bulk_insert(SearchTerm, TERM_COLUMNS, self.terms)
+            add_words(lexicon_words(self.terms))
+        self.patients, self.caregivers, self.relationships, self.terms = [], [], [], []
         return counts
 
 
@@ -279,9 +287,11 @@ def generate_practice(n_patients: int, seed: int = 1, *, today: dt.date | None =
             dropped = {row[0] for row in builder.patients[-excess:]}
             del builder.patients[-excess:]
             builder.relationships = [r for r in builder.relationships if r[1] not in dropped]
+            builder.terms = [t for t in builder.terms if t[2] not in dropped]
         made = [a + b for a, b in zip(made, builder.flush())]
         _reset_sequences()
-    for model in (Patient, Caregiver, Relationship):  # fresh planner statistics for the search indexes
+    # fresh planner statistics for the search indexes
+    for model in (Patient, Caregiver, Relationship, SearchTerm, SearchKey):
         database.execute_sql(f'ANALYZE "{model._meta.table_name}"')
     seconds = time.perf_counter() - started
     return (f"Generated {made[0]:,} patients in {families:,} families, with {made[1]:,} caregivers and "

@@ -82,7 +82,11 @@ class Patient(BaseModel):
 
     def save(self, *args: Any, **kwargs: Any) -> int:
         self.given_key, self.family_key = fold(self.given_name), fold(self.family_name)
-        return super().save(*args, **kwargs)
+        saved = super().save(*args, **kwargs)
+        from kiosk.search_index import index_patients  # N1: the search terms follow the names
+
+        index_patients([self.id])
+        return saved
 
     @property
     def full_name(self) -> str:
@@ -99,6 +103,15 @@ class Caregiver(BaseModel):
     external_id = pw.CharField(null=True, unique=True)  # identifier in the practice's records (import)
     created_at = pw.DateTimeField(default=utcnow)
     updated_at = pw.DateTimeField(default=utcnow)
+
+    def save(self, *args, **kwargs):
+        saved = super().save(*args, **kwargs)
+        from kiosk.search_index import (
+            index_caregivers,  # N1: a parent's name, phone or email finds the child
+        )
+
+        index_caregivers([self.id])
+        return saved
 
     @property
     def full_name(self) -> str:
@@ -119,6 +132,37 @@ class Relationship(BaseModel):
     @property
     def has_authority(self) -> bool:
         return self.authority != Authority.NONE
+
+
+class SearchTerm(BaseModel):
+    """One word a patient is found by (N1): each part of each name (folded, and as written for a
+    non-Latin script), the chart number, and a caregiver's name parts, phone and email (rows with
+    ``caregiver`` set; they find the caregiver's children through Relationship). ``field`` says
+    which. Kept in step by kiosk.search_index wherever patients and caregivers are written."""
+
+    term = pw.CharField()
+    field = pw.CharField()
+    patient = pw.ForeignKeyField(Patient, null=True, on_delete="CASCADE")
+    caregiver = pw.ForeignKeyField(Caregiver, null=True, on_delete="CASCADE")
+
+    class Meta:
+        # term first: exact and prefix lookups are index range scans; the others let a second word
+        # of the query be checked per patient or caregiver, and rows be replaced when a name changes
+        indexes = ((("term", "patient", "caregiver", "field"), False), (("patient", "term"), False),
+                   (("caregiver", "term"), False))
+
+
+class SearchKey(BaseModel):
+    """The tolerant lookup (N2): every distinct name word under its deletion variants (a word with
+    one or two letters left out: a typo, a swap or a missing letter meets the word there) and its
+    double-metaphone codes (``#`` and the code). Words are only added, never removed: a word nobody
+    has any more finds no patient, which costs nothing."""
+
+    key = pw.CharField()
+    word = pw.CharField()
+
+    class Meta:
+        primary_key = pw.CompositeKey("key", "word")
 
 
 class Appointment(BaseModel):
@@ -267,6 +311,8 @@ ALL_MODELS = [
     Patient,
     Caregiver,
     Relationship,
+    SearchTerm,
+    SearchKey,
     Appointment,
     RegistrationPin,
     PortalAccount,

@@ -7,11 +7,10 @@ import datetime as dt
 import peewee
 from dataclasses import dataclass
 
-from kiosk.db import tuples
 from kiosk.models import Appointment, Association, Caregiver, Patient, PortalAccount, RegistrationPin, Relationship
 from kiosk.names import is_placeholder_name
 from kiosk.terms import (
-    Access, Authority, CaregiverRole, PinState, PortalStatus, RegistrationMethod, fold, is_one_of, utcnow,
+    Access, Authority, CaregiverRole, PinState, PortalStatus, RegistrationMethod, fold, utcnow,
 )
 from kiosk.validate import parse_date
 
@@ -87,6 +86,7 @@ class PatientRow:
     dob: dt.date
     age: str
     portal_status: PortalStatus
+    reason: str = ""  # why a near match matched (N2): "sounds like", "nickname", "caregiver Ana Ruiz"; "" when exact
 
     @property
     def name(self) -> str:
@@ -103,28 +103,12 @@ def _row(patient: Patient, today: dt.date) -> PatientRow:
 
 
 def search_patients(text: str, status: str | None = None, *, today: dt.date | None = None,
-                    limit: int = SEARCH_LIMIT) -> list[PatientRow]:
-    """Patients matching the search box (and status filter), by last name then first name."""
-    today = today or dt.date.today()
-    query = parse_search(text, today)
-    if query.empty and not status:
-        return []
-    if status and not is_one_of(PortalStatus, status):
-        raise ValueError(f"unknown portal status {status!r}")
-    columns = (Patient.id, Patient.given_name, Patient.family_name, Patient.dob, Patient.portal_status)
-    select = Patient.select(*columns)
-    if query.dob:
-        select = select.where(Patient.dob == query.dob)
-    if query.family:
-        select = select.where(_prefix(Patient.family_key, query.family))
-    if query.given:
-        select = select.where(_prefix(Patient.given_key, query.given))
-    if status:
-        select = select.where(Patient.portal_status == status)
-    select = select.order_by(Patient.family_key, Patient.given_key, Patient.dob).limit(limit)
-    # plain tuples: no model instance (or namedtuple class) built per row or per call
-    return [PatientRow(patient_id, given, family, dob, age_text(dob, today), PortalStatus(portal_status))
-            for patient_id, given, family, dob, portal_status in tuples(select)]
+                    limit: int = SEARCH_LIMIT, tolerant: bool = True) -> list[PatientRow]:
+    """Patients matching the search box (and status filter): exact matches first, then the closest
+    (N1, N2; kiosk.search says how)."""
+    from kiosk.search import find_patients
+
+    return find_patients(text, status, today=today, limit=limit, tolerant=tolerant)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from kiosk.models import ALL_MODELS, AuditHead, BaseModel, SchemaMeta
 if TYPE_CHECKING:
     from playhouse.migrate import SchemaMigrator
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 def _migrator() -> SchemaMigrator:
@@ -71,11 +71,35 @@ def _v4_keyed_audit_chain() -> None:
     AuditHead.update(keyed_from=AuditHead.seq + 1).execute()
 
 
+def _v5_search_terms() -> None:
+    """Version 5: the search terms (N1, N2). Names are folded the new way (ß, Ø, Ł, Þ, Æ, Đ as a
+    desk types them, other scripts transliterated, so no key is empty), then every patient and
+    caregiver gets their SearchTerm rows and every name word its SearchKey rows."""
+    from kiosk.models import Patient, SearchKey, SearchTerm, fold
+    from kiosk.search_index import index_everything
+
+    database.create_tables([SearchTerm, SearchKey], safe=True)
+    last = 0
+    while True:
+        rows = list(Patient.select(Patient.id, Patient.given_name, Patient.family_name, Patient.given_key,
+                                   Patient.family_key).where(Patient.id > last).order_by(Patient.id)
+                    .limit(20_000).tuples())
+        if not rows:
+            break
+        for patient_id, given, family, given_key, family_key in rows:
+            if (fold(given), fold(family)) != (given_key, family_key):
+                Patient.update(given_key=fold(given), family_key=fold(family)).where(Patient.id == patient_id).execute()
+        last = rows[-1][0]
+    index_everything()
+    if not is_sqlite():
+        _tune_postgres_statistics()
+
+
 # version N -> function that takes a database at N-1 to N. Add a step here with every change to
 # the models; tests/test_accept_foundation.py builds a version-1 database and checks that it comes
 # up to date with the same columns as a new one.
 MIGRATIONS: dict[int, Callable[[], None]] = {2: _v2_practice_key_check, 3: _v3_guessing_limits,
-                                              4: _v4_keyed_audit_chain}
+                                              4: _v4_keyed_audit_chain, 5: _v5_search_terms}
 
 
 class SchemaError(RuntimeError):
@@ -89,6 +113,7 @@ def _tune_postgres_statistics() -> None:
     a million patients, ~2 ms with this)."""
     for column in ("family_key", "given_key"):
         database.execute_sql(f'ALTER TABLE "patient" ALTER COLUMN "{column}" SET STATISTICS 1000')
+    database.execute_sql('ALTER TABLE "search_term" ALTER COLUMN "term" SET STATISTICS 1000')
 
 
 def current_version() -> int:

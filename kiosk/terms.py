@@ -126,11 +126,20 @@ LANGUAGES = ("en", "es")
 
 
 def fold(text: str | None) -> str:
-    """Search key: lower case ASCII letters and digits only ("Núñez-García" -> "nunezgarcia")."""
+    """Search key: lower case ASCII letters and digits only ("Núñez-García" -> "nunezgarcia").
+
+    Letters that do not decompose are spelled the way a desk types them in ASCII (N2: Groß ->
+    gross, Søren -> soren, Łukasz -> lukasz, Þór -> thor), and other scripts are transliterated
+    (Ольга -> olga, 李小龙 -> lixiaolong) by anyascii, so no name gets an empty key."""
     if not text:
         return ""
+    from anyascii import anyascii  # its tables load per Unicode block, on first use
+
     decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(ch for ch in decomposed.lower() if ch.isascii() and ch.isalnum())
+    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    if not plain.isascii():
+        plain = anyascii(plain)
+    return "".join(ch for ch in plain.lower() if ch.isascii() and ch.isalnum())
 
 
 def utcnow() -> dt.datetime:

@@ -53,6 +53,8 @@ def _make_version_1(path: str) -> None:
                 "REFERENCES patient (id) ON DELETE CASCADE, at DATETIME NOT NULL, succeeded INTEGER NOT NULL)")
     con.execute("CREATE INDEX redemption_attempt_patient_id_at ON redemption_attempt (patient_id, at)")
     con.execute("CREATE INDEX redemption_attempt_patient_id ON redemption_attempt (patient_id)")
+    con.execute("DROP TABLE search_term")
+    con.execute("DROP TABLE search_key")
     con.execute("UPDATE schema_meta SET version = 1")
     con.commit()
     con.close()
@@ -68,7 +70,7 @@ def test_a_version_1_database_is_migrated_in_place_and_its_pins_still_redeem(con
 
     open_store(config)  # the next release starts on the old file
 
-    assert ensure_schema() == SCHEMA_VERSION == 4
+    assert ensure_schema() == SCHEMA_VERSION == 5
     assert _columns() == fresh_columns and _indexes() == fresh_indexes  # same as a new database
     assert Practice.get().key_check  # the step filled the new column for the existing row
     rosemary = Patient.get(Patient.given_name == "Rosemary")
@@ -76,6 +78,8 @@ def test_a_version_1_database_is_migrated_in_place_and_its_pins_still_redeem(con
     pin = next(p.pin for p in result.pins if p.given_name == "Rosemary")
     assert portal.redeem(account.id, rosemary.dob, pin=pin, now=NOW).patient_id == rosemary.id
     assert Staff.select().count() == 3 and Patient.select().count() >= 20  # nothing lost
+    # N1: version 5 built the search terms of the people already there: a parent's name finds Rosemary
+    assert rosemary.id in {row.id for row in search_patients("Cindy Testkiddo", today=TODAY)}
 
 
 def test_a_desk_that_finds_the_migration_already_done_under_the_lock_skips_it(store, monkeypatch):
@@ -90,7 +94,7 @@ def test_a_desk_that_finds_the_migration_already_done_under_the_lock_skips_it(st
 
 # The columns of every table at SCHEMA_VERSION. A change to the models must come with a migration
 # step (kiosk.schema.MIGRATIONS, usually kiosk.schema.add_column) and a new version; then update this.
-SCHEMA_4 = {
+SCHEMA_5 = {
     "audit_head": ["id", "keyed_from", "last_hash", "seq"],
     "practice": ["id", "idle_lock_minutes", "key_check", "name", "parents_per_pin", "pin_lifetime_days",
                  "portal_url"],
@@ -102,15 +106,17 @@ SCHEMA_4 = {
     "sign_in_attempt": ["at", "id", "outcome", "terminal", "who"],
     "patient": ["chart_number", "created_at", "dob", "family_key", "family_name", "given_key", "given_name", "id",
                 "placeholder_name", "portal_status", "preferred_language", "sex", "updated_at"],
+    "search_term": ["caregiver_id", "field", "id", "patient_id", "term"],
+    "search_key": ["key", "word"],
 }
 
 
 def test_a_model_change_without_a_migration_is_caught(store):
     columns = _columns()
-    for table, expected in SCHEMA_4.items():
+    for table, expected in SCHEMA_5.items():
         assert columns[table] == expected, (
             f"{table} changed: add a step to kiosk.schema.MIGRATIONS and bump SCHEMA_VERSION")
-    assert SCHEMA_VERSION == 4 and sorted(__import__("kiosk.schema").schema.MIGRATIONS) == [2, 3, 4]
+    assert SCHEMA_VERSION == 5 and sorted(__import__("kiosk.schema").schema.MIGRATIONS) == [2, 3, 4, 5]
 
 
 # -- the PIN key: a missing or different key file must not silently break every PIN -----------------

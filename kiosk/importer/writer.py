@@ -22,6 +22,7 @@ from kiosk.importer.records import CaregiverIn, Collected, LinkIn, PatientIn
 from kiosk.importer.report import FileCounts, ImportProblem, Progress
 from kiosk.models import BaseModel, Caregiver, Patient, Relationship
 from kiosk.names import is_placeholder_name
+from kiosk.search_index import index_caregivers, index_patients
 from kiosk.terms import CaregiverRole, fold, utcnow
 
 CHUNK_PATIENTS = 2000  # patients per transaction
@@ -153,6 +154,10 @@ class Writer:
     def _write(self, families: list[_Family]) -> list[tuple[str, str]]:
         tally: list[tuple[str, str]] = []
         now = utcnow()
+        self.renamed: list[int] = []  # patients and caregivers whose search terms (N1) are made again
+        self.created_charts: list[str] = []
+        self.recontacted: list[int] = []
+        self.created_caregivers: list[int] = []
         # O1: the patients this chunk changes, locked in id order before anything else
         lock_rows(Patient, [self.patients[c][0] for f in families for c in f.charts if c in self.patients])
         patient_ids = self._write_patients([c for f in families for c in f.charts], now, tally)
@@ -161,6 +166,9 @@ class Writer:
             charts[id(link.caregiver)].append(_chart(link))
         caregiver_ids = self._write_caregivers([c for f in families for c in f.caregivers], charts, now, tally)
         self._write_relationships([l for f in families for l in f.links], patient_ids, caregiver_ids, tally)
+        # N1: new and renamed people are found by their new names, in the same transaction
+        index_patients(self.renamed + [patient_ids[c] for c in self.created_charts])
+        index_caregivers(self.recontacted + [caregiver_ids[k] for k in self.created_caregivers])
         return tally
 
     def _write_patients(self, charts: list[str], now: dt.datetime, tally: list[tuple[str, str]]) -> dict[str, int]:
@@ -170,6 +178,7 @@ class Writer:
             incoming, row = self.data.patients[chart], self.patients.get(chart)
             if row is None:
                 new.append(_new_patient(incoming, now))
+                self.created_charts.append(chart)
                 tally.append((incoming.file, "patients_created"))
                 continue
             ids[chart] = row[0]
@@ -177,6 +186,8 @@ class Writer:
             if changes:
                 changes.update(updated_at=now)
                 Patient.update(**changes).where(Patient.id == row[0]).execute()
+                if "given_name" in changes:
+                    self.renamed.append(row[0])
                 tally.append((incoming.file, "patients_updated"))
             else:
                 tally.append((incoming.file, "patients_unchanged"))
@@ -195,6 +206,7 @@ class Writer:
                                 cell=caregiver.cell, carrier=caregiver.carrier,
                                 preferred_language=caregiver.language or "en", external_id=caregiver.key,
                                 created_at=now, updated_at=now))
+                self.created_caregivers.append(id(caregiver))
                 tally.append((caregiver.file, "caregivers_created"))
                 continue
             ids[id(caregiver)] = row[0]
@@ -205,6 +217,8 @@ class Writer:
             if changes:
                 changes.update(updated_at=now)
                 Caregiver.update(**changes).where(Caregiver.id == row[0]).execute()
+                if changes.keys() & {"given_name", "family_name", "email", "cell"}:
+                    self.recontacted.append(row[0])
                 tally.append((caregiver.file, "caregivers_updated"))
         _insert(Caregiver, new)
         by_key = _ids(Caregiver, Caregiver.external_id, [row["external_id"] for row in new])

@@ -1,0 +1,272 @@
+"""N1, N2: one box finds the family from what the parent says, tolerantly, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from kiosk.db import close_database, database, is_sqlite, write_transaction
+from kiosk.models import Caregiver, Patient, Relationship, SearchTerm
+from kiosk.patients import search_patients
+from kiosk.search import add_candidates, parse_query, word_sql
+from kiosk.search_index import deletions, name_words
+from kiosk.store import open_store
+from kiosk.terms import Authority, CaregiverRole, PortalStatus
+
+from conftest import TODAY
+from test_postgres import PG_URL, postgres_store
+
+REGISTERED = PortalStatus.REGISTERED
+FAMILIES = [
+    # (caregiver given, family, cell, email, [(child given, child family, dob, chart)])
+    ("Ana", "Núñez-García", "(317) 555-0142", "ana.nunez@example.org",
+     [("Rosemary", "Núñez-García", dt.date(2018, 5, 17), "C100"), ("Mateo", "Núñez-García", dt.date(2020, 1, 2), "C101")]),
+    ("Luis", "García López", "", "", [("Sofía", "García López", dt.date(2019, 3, 4), "C102")]),
+    ("Mary", "Johnson", "3175550177", "", [("William", "Johnson", dt.date(2016, 7, 8), "C103"),
+                                           ("Katherine", "Johnson", dt.date(2017, 9, 10), "C104")]),
+    ("Ian", "MacDonald", "", "", [("Fiona", "MacDonald", dt.date(2015, 2, 3), "C105")]),
+    ("Ida", "Thompson", "", "", [("Noah", "Thompson", dt.date(2021, 6, 6), "C106")]),
+    ("Hans", "Ørsted", "", "", [("Łukasz", "Groß", dt.date(2014, 4, 4), "C107")]),
+    ("Wei", "李", "", "", [("小龙", "李", dt.date(2013, 11, 27), "C108")]),
+    ("Ivan", "Петрова", "", "", [("Ольга", "Петрова", dt.date(2012, 1, 1), "C109")]),
+    ("Omar", "حداد", "", "", [("سارة", "حداد", dt.date(2011, 2, 2), "C110")]),
+    ("David", "כהן", "", "", [("שרה", "כהן", dt.date(2010, 3, 3), "C111")]),
+    ("Jae", "김", "", "", [("민준", "김", dt.date(2019, 12, 12), "C112")]),
+    ("Cindy", "Testkiddo", "", "", [("Bobby", "Testkiddo", dt.date(2019, 8, 8), "C113")]),
+]
+
+
+def _add_families() -> None:
+    with write_transaction():
+        for given, family, cell, email, children in FAMILIES:
+            parent = Caregiver.create(given_name=given, family_name=family, cell=cell, email=email)
+            for child_given, child_family, born, chart in children:
+                child = Patient.create(chart_number=chart, given_name=child_given, family_name=child_family, dob=born,
+                                       portal_status=REGISTERED if chart == "C104" else PortalStatus.UNREGISTERED)
+                Relationship.create(caregiver=parent, patient=child, role=CaregiverRole.MOTHER, authority=Authority.JOINT)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def families(request, config, tmp_path):
+    if request.param == "sqlite":
+        open_store(config)
+        _add_families()
+        yield
+        close_database()
+    else:
+        if not PG_URL:
+            pytest.skip("KIOSK_TEST_PG_URL not set")
+        with postgres_store(tmp_path):
+            _add_families()
+            yield
+
+
+def found(text: str, **options) -> list[tuple[str, str]]:
+    return [(f"{row.given_name} {row.family_name}", row.reason) for row in search_patients(text, today=TODAY,
+                                                                                             **options)]
+
+
+def names(text: str, **options) -> list[str]:
+    return [name for name, _ in found(text, **options)]
+
+
+# -- N1: every way a desk asks ----------------------------------------------------------------------
+@pytest.mark.parametrize("typed, expected", [
+    ("Núñez", "Rosemary Núñez-García"),  # last name
+    ("garcia", "Rosemary Núñez-García"),  # any part of a hyphenated last name
+    ("lopez", "Sofía García López"),  # any part of a compound last name
+    ("Núñez-García, Ros", "Rosemary Núñez-García"),  # "last, first"
+    ("rosemary nunez", "Rosemary Núñez-García"),  # "first last"
+    ("Cindy Testkiddo", "Bobby Testkiddo"),  # a caregiver's name shows their children
+    ("Rosemary", "Rosemary Núñez-García"),  # a first name alone
+    ("rosemary 5/17/2018", "Rosemary Núñez-García"),  # a first name with a birth date
+    ("C104", "Katherine Johnson"),  # chart number
+    ("317-555-0142", "Mateo Núñez-García"),  # a phone in any format
+    ("(317) 5550142", "Rosemary Núñez-García"),
+    ("555 0142", "Rosemary Núñez-García"),  # without the area code
+    ("ana.nunez@example.org", "Rosemary Núñez-García"),  # an email
+    ("05/17/2018", "Rosemary Núñez-García"),  # a birth date as the box takes it today
+    ("2018-05-17", "Rosemary Núñez-García"),
+])
+def test_n1_each_query_form_finds_the_child(families, typed, expected):
+    assert expected in names(typed)
+
+
+def test_n1_a_parent_name_or_phone_shows_all_their_children_and_says_why(families):
+    rows = found("Ana Núñez-García")
+    assert ("Rosemary Núñez-García", "caregiver Ana Núñez-García") in rows
+    by_parent = dict(found("(317) 555-0142"))
+    assert by_parent == {"Rosemary Núñez-García": "caregiver's phone", "Mateo Núñez-García": "caregiver's phone"}
+    assert dict(found("Ian"))["Fiona MacDonald"] == "caregiver Ian MacDonald"
+
+
+def test_n1_status_filter_applies_to_every_form(families):
+    assert names("johnson", status=REGISTERED) == ["Katherine Johnson"]
+    assert names("Mary Johnson", status=REGISTERED) == ["Katherine Johnson"]
+    assert names("3175550177", status=REGISTERED) == ["Katherine Johnson"]
+    with pytest.raises(ValueError):
+        search_patients("johnson", "Lost")
+
+
+# -- N2: tolerant and ranked --------------------------------------------------------------------------
+@pytest.mark.parametrize("typed, expected, reason", [
+    ("Jonson", "William Johnson", "sounds like"),  # sound-alike
+    ("Thomsen", "Noah Thompson", "typo"),  # two letters off
+    ("Mcdonald", "Fiona MacDonald", "sounds like"),
+    ("Jhonson", "William Johnson", "sounds like"),  # two letters swapped, and it sounds the same
+    ("Johsnon", "William Johnson", "typo"),  # two letters swapped
+    ("Johmnson", "William Johnson", "typo"),  # a letter too many
+    ("Johnon", "William Johnson", "typo"),  # a letter missing
+    ("Johnsom", "William Johnson", "typo"),  # a letter wrong
+    ("Jahnsom", "William Johnson", "typo"),  # two letters wrong
+    ("Bill Johnson", "William Johnson", "nickname"),
+    ("Kate Johnson", "Katherine Johnson", "nickname"),
+    ("Rosemery Nunez", "Rosemary Núñez-García", "sounds like"),
+    ("Rosematy Nunez", "Rosemary Núñez-García", "typo"),
+])
+def test_n2_typos_sound_alikes_and_nicknames_are_found_with_their_reason(families, typed, expected, reason):
+    rows = dict(found(typed))
+    assert expected in rows
+    if reason:
+        assert reason in rows[expected]
+    else:
+        assert rows[expected]  # not exact, so it says why
+
+
+@pytest.mark.parametrize("typed, expected", [
+    ("Orsted", "Łukasz Groß"),  # Ø typed as O (through the caregiver)
+    ("Lukasz", "Łukasz Groß"),  # Ł typed as L
+    ("Gross", "Łukasz Groß"),  # ß typed as ss
+    ("Nunez", "Rosemary Núñez-García"),  # accents
+])
+def test_n2_letters_typed_in_ascii(families, typed, expected):
+    assert expected in names(typed)
+
+
+@pytest.mark.parametrize("typed, expected", [
+    ("李小龙", "小龙 李"), ("李", "小龙 李"), ("Ольга", "Ольга Петрова"), ("петрова", "Ольга Петрова"),
+    ("olga", "Ольга Петрова"), ("سارة", "سارة حداد"), ("حداد", "سارة حداد"), ("שרה", "שרה כהן"),
+    ("כהן", "שרה כהן"), ("김민준", "민준 김"), ("민준", "민준 김"),
+])
+def test_n2_names_in_any_script_are_found_as_written(families, typed, expected):
+    rows = found(typed)
+    assert (expected, "") in rows
+
+
+def test_n2_exact_matches_come_first_then_the_closest(families):
+    rows = found("Johnson")
+    exact = [name for name, reason in rows if not reason]
+    assert {"William Johnson", "Katherine Johnson"} <= set(exact)
+    assert rows[:len(exact)] == [(name, "") for name in exact]
+    near = found("Johnsen")
+    assert near and all(reason for _, reason in near)
+    assert found("Bill Johnson")[0] == ("William Johnson", "nickname")
+
+
+def test_n2_the_exact_phase_alone_has_no_near_matches(families):
+    """The screen shows the exact tiers at once and the tolerant ones after (N2, point 3)."""
+    assert names("Jonson", tolerant=False) == []
+    assert "William Johnson" in names("Jonson")
+
+
+@pytest.mark.parametrize("typed", ["", "   ", ",", "@", "((", "0", "99/99/9999", "a" * 500, "%_\\", "'; DROP",
+                                   "\x00", "🙂"])
+def test_n1_odd_input_finds_nothing_or_something_but_never_fails(families, typed):
+    search_patients(typed, today=TODAY)
+    search_patients(typed, REGISTERED, today=TODAY)
+
+
+# -- the index: every lookup is an index range scan, never a scan of the table -----------------------
+def _plan(sql) -> str:
+    if is_sqlite():
+        rows = database.execute_sql("EXPLAIN QUERY PLAN " + sql.text, sql.params).fetchall()
+        return "\n".join(row[-1] for row in rows)
+    database.execute_sql("SET enable_seqscan = off")  # a toy table: show the plan a big one gets
+    try:
+        rows = database.execute_sql("EXPLAIN " + sql.text, sql.params).fetchall()
+    finally:
+        database.execute_sql("SET enable_seqscan = on")
+    return "\n".join(row[0] for row in rows)
+
+
+@pytest.mark.parametrize("typed, side, tolerant", [
+    ("garcia", "patient", False), ("cindy testkiddo", "caregiver", False), ("jonson", "patient", True),
+    ("rosemery nunez", "patient", True), ("bill jonson", "caregiver", True),
+])
+def test_n2_lookups_are_index_scans(families, typed, side, tolerant):
+    words = list(parse_query(typed).words)
+    if tolerant:
+        add_candidates(tuple(words))
+    plan = _plan(word_sql(words, side, REGISTERED, None, tolerant=tolerant, strict=0 if tolerant else -1))
+    print(plan)
+    if is_sqlite():
+        assert "search_term" in plan or "t0" in plan
+        assert not any(line.startswith("SCAN") for line in plan.splitlines()), plan
+    else:
+        assert "Seq Scan" not in plan and "Index" in plan, plan
+
+
+# -- the stored terms ---------------------------------------------------------------------------------
+def test_n1_terms_follow_a_name_fix_and_a_caregiver_change(families):
+    patient = Patient.get(Patient.chart_number == "C113")
+    patient.given_name = "Robert"
+    patient.save()
+    assert "Robert Testkiddo" in names("robert")
+    assert "Robert Testkiddo" not in names("bobby", tolerant=False)
+    parent = Caregiver.get(Caregiver.given_name == "Cindy")
+    parent.cell = "2065550199"
+    parent.save()
+    assert names("206-555-0199") == ["Robert Testkiddo"]
+    patient.delete_instance()
+    assert not SearchTerm.select().where(SearchTerm.patient == patient.id).exists()
+
+
+def test_n2_symmetric_deletion_meets_every_single_typo():
+    word = "johnson"
+    typos = {"jonson", "johnsno", "johnsonn", "jihnson", "ohnson"}
+    for typo in typos:
+        assert deletions(word, 2) & deletions(typo, 2), typo
+
+
+def test_n1_name_words_split_compound_names_and_keep_scripts():
+    assert name_words("Núñez-García") == ["nunez", "garcia", "nunezgarcia"]
+    assert name_words("van der Berg") == ["van", "der", "berg", "vanderberg"]
+    assert "ольга" in name_words("Ольга") and "olga" in name_words("Ольга")
+
+
+names_strategy = st.text(st.characters(codec="utf-8", categories=("Lu", "Ll", "Lo", "Zs", "Pd", "Po")),
+                         min_size=1, max_size=30).filter(lambda text: any(ch.isalnum() for ch in text))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(given_name=names_strategy, family_name=names_strategy)
+def test_n1_any_stored_name_is_found_by_its_exact_spelling(store, given_name, family_name):
+    """Property: whatever a name is made of, typing it as stored finds that patient (N1, N2)."""
+    with write_transaction():
+        patient = Patient.create(chart_number=f"P{Patient.select().count()}", given_name=given_name,
+                                 family_name=family_name, dob=dt.date(2020, 1, 1))
+    for typed in (family_name, f"{family_name}, {given_name}", f"{given_name} {family_name}"):
+        assert patient.id in {row.id for row in search_patients(typed, today=TODAY, limit=1000)}, typed
+
+
+# -- the command line ---------------------------------------------------------------------------------
+def test_n1_kiosk_search_prints_the_same_results(config, capsys):
+    from kiosk.cli import main
+
+    open_store(config)
+    _add_families()
+    close_database()
+    assert main(["--db", config.database, "search", "Jonson", "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert {(r["given_name"], r["reason"]) for r in rows} >= {("William", "sounds like")}
+    assert main(["--db", config.database, "search", "johnson", "--status", "registered"]) == 0
+    out = capsys.readouterr().out
+    assert "Johnson, Katherine" in out and "William" not in out
+    assert main(["--db", config.database, "search", "x", "--status", "lost"]) == 2
+    missing = config.database + ".missing"
+    assert main(["--db", missing, "search", "x"]) == 2  # D2: a read-only command creates no database
+    assert "no database at" in capsys.readouterr().err and not __import__("os").path.exists(missing)
