@@ -146,7 +146,9 @@ def load(args):
     return config
 
 
-def open_configured(args, *, training: bool = False):
+def open_configured(args, *, training: bool = False, read_only: bool = False):
+    """Load the config and open the store; ``read_only`` for a command that only looks, so it works
+    on a database kiosk may not change (nothing is created, migrated or written)."""
     from dataclasses import replace
 
     from kiosk.store import open_store
@@ -159,7 +161,7 @@ def open_configured(args, *, training: bool = False):
         open_store(config)
         load_training_data()
     else:
-        open_store(config)
+        open_store(config, read_only=read_only)
     return config
 
 
@@ -183,13 +185,13 @@ def cmd_run(args, start_app=None) -> int:
 
 
 def cmd_init(args) -> int:
-    from kiosk.staff import add_staff, staff_count
+    from kiosk.staff import add_first_administrator, staff_count
 
     config = open_configured(args)
-    if staff_count():
+    if staff_count():  # said before asking for a password; add_first_administrator checks again under the lock
         raise CliError("this database already has staff; use kiosk staff add")
-    user = add_staff(args.admin, args.name, _read_password(args.password_stdin), portal_user=args.portal_user,
-                     is_admin=True)
+    user = add_first_administrator(args.admin, args.name, _read_password(args.password_stdin),
+                                   portal_user=args.portal_user)
     from kiosk.store import database_target
 
     print(f"Created {database_target(config)} with administrator {user.username}.")
@@ -199,7 +201,7 @@ def cmd_init(args) -> int:
 def cmd_staff(args) -> int:
     from kiosk import staff
 
-    open_configured(args)
+    open_configured(args, read_only=args.staff_command == "list")
     if args.staff_command == "add":
         user = staff.add_staff(args.username, args.name, _read_password(args.password_stdin),
                                portal_user=args.portal_user, is_admin=args.admin)
@@ -221,7 +223,14 @@ def cmd_audit(args) -> int:
     from kiosk import audit
     from kiosk.store import anchor_file
 
-    config = open_configured(args)
+    since = None
+    if getattr(args, "since", None):  # a usage error is said before the database is opened
+        from kiosk.validate import parse_date
+
+        since = parse_date(args.since)
+        if since is None:
+            raise CliError(f"--since must be a date like 2026-11-01, not {args.since!r}")
+    config = open_configured(args, read_only=args.audit_command != "anchor")
     anchors = anchor_file(config)
     if args.audit_command in ("verify", "anchor"):
         if args.audit_command == "anchor":
@@ -244,13 +253,6 @@ def cmd_audit(args) -> int:
                                       "; not anchored yet: run kiosk audit anchor daily (it writes "
                                       f"{anchors})."))
         return 0
-    since = None
-    if args.since:
-        from kiosk.validate import parse_date
-
-        since = parse_date(args.since)
-        if since is None:
-            raise CliError(f"--since must be a date like 2026-11-01, not {args.since!r}")
     if args.out:
         with open(args.out, "w", newline="", encoding="utf-8") as out:
             count = audit.export_csv(out, since)
@@ -263,13 +265,16 @@ def cmd_audit(args) -> int:
 def cmd_outbox(args) -> int:
     from kiosk import outbox
 
-    config = open_configured(args)
+    config = open_configured(args, read_only=args.outbox_command == "list")
     if args.outbox_command == "send":
         if args.limit < 1:
             raise CliError("--limit must be at least 1")
         report = outbox.deliver_due(config, limit=args.limit)
         print(report.summary())
-        return 0 if not report.failed else EXIT_ERROR
+        # Non-zero whenever a message due now did not go (the server unreachable, a refusal), so a
+        # cron job or systemd timer reports it; messages left by --limit are not a failure.
+        undelivered = report.failed or report.deferred or report.interrupted or report.problem
+        return EXIT_ERROR if undelivered else 0
     if args.outbox_command == "retry":
         try:
             row = outbox.retry_message(args.id)
@@ -392,16 +397,34 @@ def main(argv: list[str] | None = None, *, start_app=None) -> int:
         print("kiosk: interrupted", file=sys.stderr)
         return 130
     except Exception as error:  # the last line of defence: one line, not a traceback
-        import peewee
+        from kiosk.errors import database_problem
 
-        if isinstance(error, peewee.PeeweeException):
-            print(f"kiosk: database error: {error}", file=sys.stderr)
+        problem = database_problem(error)  # a locked or read-only database, a full disk, a lost server
+        if problem is not None:
+            print(f"kiosk: {problem.words}", file=sys.stderr)
             return EXIT_ERROR
         if os.environ.get("KIOSK_DEBUG"):
             raise
-        print(f"kiosk: unexpected error ({type(error).__name__}: {error}); set KIOSK_DEBUG=1 for details",
-              file=sys.stderr)
+        # The exception's text may hold a PIN or a birth date (S9): it goes to the error log only.
+        log = _log_unexpected(error, argv)
+        where = f"the details are in {log}" if log else "set KIOSK_DEBUG=1 for details"
+        print(f"kiosk: unexpected error ({type(error).__name__}); {where}", file=sys.stderr)
         return EXIT_ERROR
+
+
+def _log_unexpected(error: Exception, argv: list[str] | None):
+    """Write ``error`` to the configured error log (S9: scrubbed, no local variables); its path,
+    or None when the log cannot be written."""
+    from kiosk.config import ConfigError, default_data_dir, load_config
+    from kiosk.errors import log_error
+
+    words = sys.argv[1:] if argv is None else argv
+    try:
+        path = load_config(next((b for a, b in zip(words, words[1:]) if a == "--config"), None)).error_log
+    except (ConfigError, OSError):
+        path = default_data_dir() / "errors.log"
+    command = [w for w in words if w in SUBCOMMANDS or w.isalpha()][:2]  # "kiosk staff add", not its values
+    return log_error(path, error, " ".join(["kiosk", *command]))
 
 
 if __name__ == "__main__":

@@ -45,8 +45,9 @@ def is_url(target: str) -> bool:
     return "://" in target
 
 
-def connect(target: str | os.PathLike) -> peewee.Database:
-    """Make (but do not bind) a Database for a file path or a URL."""
+def connect(target: str | os.PathLike, *, read_only: str = "") -> peewee.Database:
+    """Make (but do not bind) a Database for a file path or a URL. ``read_only`` opens a SQLite
+    file read-only: "ro" as a reader among writers, "immutable" when nobody can be writing it."""
     target = str(target)
     if is_url(target):
         if target.startswith(("postgres://", "postgresql://")):
@@ -54,19 +55,48 @@ def connect(target: str | os.PathLike) -> peewee.Database:
                 import psycopg2  # noqa: F401
             except ImportError:
                 raise DatabaseError("PostgreSQL needs the psycopg2 driver: pip install 'kiosk[postgres]'") from None
-            from playhouse.db_url import connect as url_connect
-
-            return url_connect(target)
+            return _postgres(target)
         if target.startswith("sqlite:///"):
             target = target[len("sqlite:///"):]
         else:
             raise DatabaseError(f"database URL {target.split('://')[0]}:// is not supported (use a file path or postgresql://)")
     path = Path(target)
+    if read_only:
+        from urllib.parse import quote
+
+        # No journal_mode pragma (it writes) and plain BEGIN: a read takes no write lock.
+        pragmas = {k: v for k, v in SQLITE_PRAGMAS.items() if k != "journal_mode"}
+        uri = f"file:{quote(str(path.absolute()))}?{'mode=ro' if read_only == 'ro' else 'immutable=1'}"
+        return peewee.SqliteDatabase(uri, uri=True, pragmas=pragmas, timeout=10, check_same_thread=False)
     if path.parent and not path.parent.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
     return peewee.SqliteDatabase(
         str(path), pragmas=SQLITE_PRAGMAS, lock_type="IMMEDIATE", timeout=10, check_same_thread=False
     )
+
+
+def _postgres(url: str) -> peewee.Database:
+    """A PostgreSQL database that reconnects after the server restarted or dropped the connection.
+
+    Without it every later action on that connection fails with "connection already closed" until
+    kiosk restarts. Outside a transaction the statement is retried once on a new connection; inside
+    one nothing is retried (what it wrote is gone) and the caller reads the lost-connection words
+    (kiosk.errors), and the next action reconnects.
+    """
+    from playhouse.db_url import parse
+    from playhouse.shortcuts import ReconnectMixin
+
+    class ReconnectingPostgresqlDatabase(ReconnectMixin, peewee.PostgresqlDatabase):
+        reconnect_errors = (
+            (peewee.OperationalError, "server closed the connection"),
+            (peewee.OperationalError, "terminating connection"),
+            (peewee.InterfaceError, "connection already closed"),
+        )
+
+    settings = parse(url)
+    if not settings.get("database"):
+        raise DatabaseError(f"database URL {shown(url)} has no database name (postgresql://host/NAME)")
+    return ReconnectingPostgresqlDatabase(**settings)
 
 
 def shown(target: str | os.PathLike) -> str:
@@ -83,22 +113,52 @@ def shown(target: str | os.PathLike) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-def open_database(target: str | os.PathLike) -> peewee.Database:
-    """Point :data:`database` at ``target``, create or migrate the schema, and return it."""
+def open_database(target: str | os.PathLike, *, read_only: bool = False) -> peewee.Database:
+    """Point :data:`database` at ``target``, create or migrate the schema, and return it.
+
+    ``read_only`` (the commands that only look: staff list, audit verify and export, outbox list)
+    writes nothing, not even a migration, so they work on a database whose file, folder or server
+    refuses changes; the schema must already be this kiosk's.
+    """
     from kiosk import schema
 
-    db = connect(target)
-    database.initialize(db)
     try:
-        db.connect(reuse_if_open=True)
+        db = _connected(target, "ro" if read_only else "")
     except peewee.DatabaseError as error:  # no such folder, no permission, not an SQLite file, no server
-        raise DatabaseError(f"cannot open database {shown(target)}: {_first_line(error)}") from None
+        if not (read_only and not is_url(target) and not Path(f"{target}-wal").exists()):
+            raise DatabaseError(f"cannot open database {shown(target)}: {_why(error)}") from None
+        # A WAL database in a folder kiosk cannot write: SQLite cannot make the shared-memory file a
+        # reader needs. With no -wal file there is nothing beyond the file itself to read.
+        try:
+            db = _connected(target, "immutable")
+        except peewee.DatabaseError:
+            raise DatabaseError(f"cannot open database {shown(target)}: {_why(error)}") from None
     try:
-        schema.ensure_schema()
+        schema.check_schema() if read_only else schema.ensure_schema()
     except peewee.DatabaseError as error:  # a damaged file, or not an SQLite file at all
         db.close()
-        raise DatabaseError(f"cannot use database {shown(target)}: {_first_line(error)}") from None
+        raise DatabaseError(f"cannot use database {shown(target)}: {_why(error)}") from None
     return db
+
+
+def _connected(target: str | os.PathLike, read_only: str) -> peewee.Database:
+    db = connect(target, read_only=read_only)
+    database.initialize(db)
+    db.connect(reuse_if_open=True)
+    if read_only and isinstance(db, peewee.SqliteDatabase):
+        db.execute_sql("SELECT count(*) FROM sqlite_master")  # read now: a file it cannot read fails here
+    elif read_only:
+        db.execute_sql("SET default_transaction_read_only = on")  # and the server holds it to that
+    return db
+
+
+def _why(error: Exception) -> str:
+    """A read-only, locked or full database in plain words (kiosk.errors); else SQLite's or the
+    server's own first line, which names the problem with the file or the server."""
+    from kiosk.errors import FULL, LOCKED, READ_ONLY, database_problem
+
+    problem = database_problem(error)
+    return problem.words if problem is not None and problem.kind in {FULL, LOCKED, READ_ONLY} else _first_line(error)
 
 
 def _first_line(error: Exception) -> str:

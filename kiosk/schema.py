@@ -136,10 +136,7 @@ def ensure_schema() -> int:
             if not is_sqlite():
                 _tune_postgres_statistics()
         return SCHEMA_VERSION
-    if version > SCHEMA_VERSION:
-        raise SchemaError(
-            f"database is at schema version {version}, newer than this kiosk ({SCHEMA_VERSION}): upgrade kiosk"
-        )
+    _refuse_newer(version)
     while version < SCHEMA_VERSION:
         with write_transaction():
             # Re-read under the write lock: another desk starting the new release at the same
@@ -149,6 +146,26 @@ def ensure_schema() -> int:
                 MIGRATIONS[version + 1]()
                 version += 1
                 SchemaMeta.update(version=version).execute()
+    return version
+
+
+def _refuse_newer(version: int) -> None:
+    if version > SCHEMA_VERSION:
+        raise SchemaError(
+            f"database is at schema version {version}, newer than this kiosk ({SCHEMA_VERSION}): upgrade kiosk"
+        )
+
+
+def check_schema() -> int:
+    """For a read-only open: the database must be at this kiosk's schema version (nothing is
+    created or migrated); return it."""
+    version = current_version()
+    if version == 0:
+        raise SchemaError("this database has no kiosk tables yet: run kiosk init first")
+    _refuse_newer(version)
+    if version < SCHEMA_VERSION:
+        raise SchemaError(f"database is at schema version {version} and this kiosk needs {SCHEMA_VERSION}: start "
+                          "kiosk once where it can write the database, which upgrades it")
     return version
 
 

@@ -126,3 +126,21 @@ def staff_count() -> int:
 
 def list_staff() -> list[StaffUser]:
     return [_user(row) for row in Staff.select().order_by(Staff.username)]
+
+
+def add_first_administrator(username: str, display_name: str, password: str, *,
+                            portal_user: str | None = None) -> StaffUser:
+    """``kiosk init``'s administrator, made only while the database has no staff at all.
+
+    The check and the insert are one write transaction holding the lock that a second ``kiosk
+    init`` started at the same moment waits for (SQLite's IMMEDIATE transaction; on PostgreSQL a
+    table lock), so two at once make one administrator and the other is told there is staff.
+    """
+    from kiosk.db import database, is_sqlite
+
+    with write_transaction():
+        if not is_sqlite():
+            database.execute_sql(f'LOCK TABLE "{Staff._meta.table_name}" IN SHARE ROW EXCLUSIVE MODE')
+        if Staff.select().exists():
+            raise StaffError("this database already has staff; use kiosk staff add")
+        return add_staff(username, display_name, password, portal_user=portal_user, is_admin=True)

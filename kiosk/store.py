@@ -8,7 +8,7 @@ from typing import Any
 
 from kiosk import files, security
 from kiosk.config import Config
-from kiosk.db import DatabaseError, is_url, open_database, write_transaction
+from kiosk.db import DatabaseError, database, is_url, open_database, write_transaction
 from kiosk.models import Practice, RegistrationPin
 
 KEY_CHECK_TEXT = "kiosk key check"
@@ -50,27 +50,34 @@ def anchor_file(config: Config) -> Path:
     return Path(target.removeprefix("sqlite:///") + ".anchor").expanduser()
 
 
-def open_store(config: Config, *, create_key: bool = True) -> PracticeSettings:
-    """Open (creating or migrating) the database, load the PIN key, make sure settings exist."""
+def open_store(config: Config, *, create_key: bool = True, read_only: bool = False) -> PracticeSettings:
+    """Open (creating or migrating) the database, load the PIN key, make sure settings exist.
+
+    ``read_only``: open without writing anything (no folder, schema, key or settings is made), for
+    the commands that only look, so they work on a read-only database.
+    """
     target = database_target(config)
     notes: list[str | None] = []
     if not is_url(target):
         folder = Path(target).expanduser().parent
-        try:
-            notes.append(files.private_folder(folder))  # S11: the database, WAL and shm, for kiosk only
-        except FileExistsError:
-            raise DatabaseError(f"cannot put the database in {folder}: it is a file, not a folder") from None
-        except OSError as error:
-            raise DatabaseError(f"cannot make the folder {folder} for the database: {error.strerror}") from None
+        if folder.is_file():
+            raise DatabaseError(f"cannot put the database in {folder}: it is a file, not a folder")
+        if read_only and not Path(target).expanduser().is_file():
+            raise DatabaseError(f"there is no database at {target}: run kiosk init first")
         target = str(Path(target).expanduser())
-        try:
-            files.private_file(Path(target))  # made 0600 before SQLite makes it: its WAL and shm follow
-        except FileExistsError:
-            notes.append(files.tighten(Path(target)))  # before it opens, for the same reason
-        except OSError:  # a read-only folder, say: opening it says what is wrong, in words
-            pass
-    open_database(target)
-    if not is_url(target):  # said once the database proved usable: an error stays one line
+        if not read_only:  # a command that only looks makes nothing and changes no mode
+            try:
+                notes.append(files.private_folder(folder))  # S11: the database, WAL and shm, for kiosk only
+            except OSError as error:
+                raise DatabaseError(f"cannot make the folder {folder} for the database: {error.strerror}") from None
+            try:
+                files.private_file(Path(target))  # made 0600 before SQLite makes it: its WAL and shm follow
+            except FileExistsError:
+                notes.append(files.tighten(Path(target)))  # before it opens, for the same reason
+            except OSError:  # a read-only folder, say: opening it says what is wrong, in words
+                pass
+    open_database(target, read_only=read_only)
+    if not is_url(target) and not read_only:  # said once the database proved usable: an error stays one line
         files.note(*notes, *(files.tighten(Path(target + suffix)) for suffix in ("-wal", "-shm")))
     path = key_file(config, target)
     row = Practice.select().first()
@@ -80,6 +87,8 @@ def open_store(config: Config, *, create_key: bool = True) -> PracticeSettings:
         raise security.SecretKeyError(
             f"key file {path} is missing, and this database holds PINs made with it: restore it from "
             "your backup (or set pin_key_file to where it is); a new key would make every issued PIN unusable")
+    if read_only:
+        return _look_only(path, row)
     created = not path.exists()  # nothing was hashed with the old key (checked above): nothing is lost
     if create_key and not path.parent.exists():
         files.private_folder(path.parent)  # a PostgreSQL site's key folder: 0700, like the database's
@@ -87,11 +96,12 @@ def open_store(config: Config, *, create_key: bool = True) -> PracticeSettings:
     files.note(files.tighten(path))
     check = key.digest("check", KEY_CHECK_TEXT)
     if row is not None and row.key_check and row.key_check != check and not created:
-        raise security.SecretKeyError(
-            f"key file {path} is not the key this database was set up with: every desk must use the "
-            "same key file (restore the right one from your backup)")
+        raise _wrong_key(path)
     security.set_key(key)
     with write_transaction():
+        if is_url(target) and not Practice.select().exists():
+            # PostgreSQL: two desks starting on a new database make one practice row, not two
+            database.execute_sql(f'LOCK TABLE "{Practice._meta.table_name}" IN SHARE ROW EXCLUSIVE MODE')
         if not Practice.select().exists():
             Practice.create(
                 name=config.practice.name,
@@ -103,6 +113,24 @@ def open_store(config: Config, *, create_key: bool = True) -> PracticeSettings:
         else:
             Practice.update(key_check=check).where(Practice.key_check != check).execute()
     files.remove_old_slips(config)  # S11: slips past printer.keep_minutes go at start too
+    return practice_settings()
+
+
+def _wrong_key(path: Path) -> security.SecretKeyError:
+    return security.SecretKeyError(
+        f"key file {path} is not the key this database was set up with: every desk must use the "
+        "same key file (restore the right one from your backup)")
+
+
+def _look_only(path: Path, row: Practice | None) -> PracticeSettings:
+    """The read-only end of open_store: the key is loaded (and checked) if it is there; nothing is made."""
+    if row is None:
+        raise DatabaseError("this database has no practice settings yet: run kiosk init first")
+    if path.exists():
+        key = security.load_or_create_key(path, create=False)
+        if row.key_check and row.key_check != key.digest("check", KEY_CHECK_TEXT):
+            raise _wrong_key(path)
+        security.set_key(key)
     return practice_settings()
 
 

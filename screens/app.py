@@ -25,12 +25,13 @@ from textual import events, work
 from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker, WorkerFailed, WorkerState
 
 from kiosk.config import Config
 from kiosk.terms import utcnow
 from kiosk.staff import StaffUser
 from kiosk.store import PracticeSettings, practice_settings
+from screens.errors import ReportsErrors
 
 
 @dataclass
@@ -41,7 +42,13 @@ class Clock:
     today: Callable[[], dt.date] = dt.date.today
 
 
-class KioskApp(App[None]):
+# Fields whose text is a secret (S9): scrubbed from the error log even when it has no PIN or date shape.
+SECRET_FIELDS = ("password", "pin", "dob", "answer")
+PARENT_PROBLEM = ("Sorry, something went wrong on our side. What you typed is still here: please try again, "
+                  "or ask the front desk for help.")
+
+
+class KioskApp(ReportsErrors, App[None]):
     TITLE = "kiosk"
     CSS_PATH = "app.tcss"
     ENABLE_COMMAND_PALETTE = False
@@ -63,6 +70,7 @@ class KioskApp(App[None]):
         self.last_activity = time.monotonic()
         self._outbox_problem = ""
         self._held_notices: list[tuple[str, str, str]] = []
+        self.error_log = config.error_log
 
     @property
     def training(self) -> bool:
@@ -135,7 +143,8 @@ class KioskApp(App[None]):
         try:
             deliver_due(self.config, now=self.clock.now())
         except Exception as error:  # noqa: BLE001 - the desk goes on working; the outbox retries
-            message = f"Welcome messages could not be sent just now ({error}); kiosk will try again."
+            words = self.explain(error, "Sending welcome messages")
+            message = f"Welcome messages could not be sent just now; kiosk will try again. {words}"
             if message != self._outbox_problem:
                 self._outbox_problem = message
                 self.call_from_thread(self.staff_notice, message)
@@ -231,13 +240,49 @@ class KioskApp(App[None]):
         if screen is not None:
             self.push_screen(screen)
 
-    # -- workers ------------------------------------------------------------------------------
+    # -- errors (S9): nothing ends the app but the staff's own quit ----------------------------
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """One place that turns a worker's failure into plain words (Harlequin's pattern)."""
         if event.state == WorkerState.ERROR and event.worker.error is not None:
-            error = event.worker.error
-            self.staff_notice(f"{event.worker.name or 'Task'} failed: {error}", title="Something went wrong",
-                              severity="error")
+            where = event.worker.name or "A task"
+            self.report_error(event.worker.error, f"{where} ({type(event.worker.node).__name__})", what=where)
+
+    def _handle_exception(self, error: Exception) -> None:
+        # Textual 8.2.8 has no public hook for an error raised in a timer, a call_later callback or
+        # a worker declared without exit_on_error=False: all come here, and Textual's own handler
+        # ends the app and prints a traceback with every local variable (a PIN, a birth date).
+        # Handlers' errors are contained earlier (ReportsErrors), before they stop a screen.
+        if isinstance(error, WorkerFailed):
+            error = error.error
+        self.report_error(error, f"{type(self.screen).__name__} (timer or callback)")
+
+    def explain(self, error: BaseException, what: str) -> str:
+        """Log ``error`` and return what the desk reads: plain words, never the exception's text.
+        Safe from a worker thread (screens call it where they catch a failure themselves)."""
+        from kiosk.errors import log_error, plain_words
+
+        log_error(self.error_log, error, what, secrets=self._typed_secrets())
+        return plain_words(error, what)
+
+    def report_error(self, error: BaseException, where: str, *, what: str = "") -> None:
+        """Log an unexpected error and say it in plain words; the screen stays as it was. In parent
+        mode the parent reads a short apology on their screen and the desk's notice waits."""
+        from kiosk.errors import log_error, plain_words
+
+        log_error(self.error_log, error, where, secrets=self._typed_secrets())
+        if self.in_parent_mode and hasattr(self.screen, "show_problem"):
+            self.screen.show_problem(PARENT_PROBLEM)
+        self.staff_notice(plain_words(error, what), title="Something went wrong", severity="error")
+
+    def _typed_secrets(self) -> list[str]:
+        """What is typed into the fields that hold secrets, on every screen open (S9)."""
+        from textual.widgets import Input
+
+        try:
+            fields = [field for screen in self.screen_stack for field in screen.query(Input).results(Input)]
+        except Exception:  # noqa: BLE001 - called while screens come and go: the shape-based scrub remains
+            return []
+        return [field.value for field in fields if field.password or field.id in SECRET_FIELDS]
 
     def staff_notice(self, message: str, *, title: str = "", severity: str = "warning") -> None:
         """A notice for the front desk. While a parent has the kiosk or the screen is locked it

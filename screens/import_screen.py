@@ -18,7 +18,7 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Label, Log, ProgressBar, Static
 
-from screens.widgets import TrainingBanner
+from screens.widgets import ReportsWorkerErrors, TrainingBanner
 
 if TYPE_CHECKING:
     from kiosk.importer.report import ImportReport
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 RunImport = Callable[[list[str], Callable[[str, int, int], None]], "ImportReport"]
 
 
-class ImportScreen(Screen[None]):
+class ImportScreen(ReportsWorkerErrors, Screen[None]):
     """Type file paths (space separated; quote a path with spaces), Enter imports them."""
 
     DEFAULT_CSS = """
@@ -76,12 +76,12 @@ class ImportScreen(Screen[None]):
         self._show_summary("")
         self._import(paths)
 
-    @work(thread=True, exclusive=True, group="import", name="Import files")
+    @work(thread=True, exclusive=True, group="import", name="Import files", exit_on_error=False)
     def _import(self, paths: list[str]) -> None:
         try:
             report = self.run_import(paths, self._progress)
         except Exception as error:  # noqa: BLE001 - shown to the administrator, nothing was imported
-            self.app.call_from_thread(self._finished, None, f"Import stopped: {error}")
+            self.app.call_from_thread(self._finished, None, f"Import stopped: {self.app.explain(error, 'The import')}")
             return
         self.app.call_from_thread(self._finished, report, "")
 

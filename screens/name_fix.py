@@ -50,7 +50,7 @@ class NameFixScreen(ReportsWorkerErrors, ModalScreen[str | None]):
             return
         except Exception as error:  # one transaction: the name was not changed
             self.app.call_from_thread(self.query_one("#given-name-error", FieldError).show,
-                                      f"The name was not saved: {error}. Press Enter to try again.")
+                                      f"The name was not saved. {self.app.explain(error, 'Fixing the name')}")
             return
         self.app.call_from_thread(self._saved, name)
 

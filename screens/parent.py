@@ -91,6 +91,7 @@ class ParentScreen(FormScreen):
         with VerticalScroll(classes="parent-body"):
             yield Static(self.heading, classes="parent-title", markup=False)
             yield from self.body()
+            yield FieldError(id="problem")
         yield Footer()
 
     def body(self) -> ComposeResult:
@@ -151,11 +152,17 @@ class ParentScreen(FormScreen):
             else:
                 self.app.call_from_thread(self._answered, done, answer)
 
-        self.run_worker(job, name=name, thread=True, exclusive=True)
+        # An error other than PortalError goes to the app's one handler (report_error): the parent
+        # reads show_problem's words here, with what they typed left in place (S9).
+        self.run_worker(job, name=name, thread=True, exclusive=True, exit_on_error=False)
 
     def _answered(self, handler: Callable, value) -> None:
         if self.app.screen is self:
             handler(value)
+
+    def show_problem(self, message: str) -> None:
+        """An unexpected failure, in the parent's words, under the form (KioskApp.report_error)."""
+        self.query_one("#problem", FieldError).show(message)
 
     def failed(self, error: PortalError) -> None:
         """Show what the parent is told next to the field it belongs to."""

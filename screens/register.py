@@ -47,7 +47,7 @@ class PatientTable(DataTable):
         self.screen.toggle_register(self.cursor_row)
 
 
-class ConfirmReplace(ModalScreen[bool]):
+class ConfirmReplace(ReportsWorkerErrors, ModalScreen[bool]):
     """Asked before a second Register: new PINs end the ones just issued (R3)."""
 
     BINDINGS = [Binding("y", "answer(True)", "Yes, new PINs"), Binding("n,escape", "answer(False)", "No, keep")]
@@ -421,7 +421,7 @@ class RegisterScreen(ReportsWorkerErrors, Screen):
             self.app.call_from_thread(self.show_problems, list(error.problems))
             return
         except Exception as error:  # one transaction (kiosk.db.write_transaction): none of it was written
-            self.app.call_from_thread(self.issue_failed, error)
+            self.app.call_from_thread(self.issue_failed, self.app.explain(error, "Issuing PINs"))
             return
         try:
             family = family_for(self.patient_id, today=self.app.clock.today(), now=self.app.clock.now())
@@ -429,10 +429,10 @@ class RegisterScreen(ReportsWorkerErrors, Screen):
             family = self.family
         self.app.call_from_thread(self.show_result, result, family)
 
-    def issue_failed(self, error: Exception) -> None:
+    def issue_failed(self, words: str) -> None:
         self.issuing = False
         self.query_one("#outcome", Static).update(
-            f"Nothing was issued: {error}. Press Register again; if it keeps failing, tell the administrator.")
+            f"Nothing was issued. {words} Press Register again; if it keeps failing, tell the administrator.")
 
     def show_problems(self, problems: list[Problem]) -> None:
         self.issuing = False
@@ -520,8 +520,8 @@ class RegisterScreen(ReportsWorkerErrors, Screen):
             message = next(iter(outbox.list_messages(batch=batch)), None)
             words = delivery_words(message, recipient, report.problem)
         except Exception as error:  # the message stays in the outbox; the background sender retries it
-            words = (f"The welcome message to {recipient} could not be sent now: {error}. It stays in the "
-                     "outbox and is tried again; print the slip (p) if the family is waiting.")
+            words = (f"The welcome message to {recipient} could not be sent now. It stays in the outbox and is "
+                     f"tried again; print the slip (p) if the family is waiting. {self.app.explain(error, 'Sending')}")
         self.app.call_from_thread(self.query_one("#outcome", Static).update, words)
 
     def action_back(self) -> None:

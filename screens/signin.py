@@ -43,7 +43,7 @@ class CredentialsScreen(FormScreen):
         except SignInPaused as paused:
             user, problem = None, str(paused)
         except Exception as error:  # the database cannot be reached: say so, the app stays up
-            user, problem = None, f"Sign-in is not possible right now: {error}. Tell the administrator."
+            user, problem = None, f"Sign-in is not possible right now. {self.app.explain(error, 'Sign-in')}"
         self.app.call_from_thread(self._finish, user, problem)
 
     def _finish(self, user: StaffUser | None, problem: str | None = None) -> None:

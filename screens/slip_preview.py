@@ -67,7 +67,7 @@ class SlipPreviewScreen(ReportsWorkerErrors, Screen):
         try:
             message = printing.print_slip(self.slip, self.app.config, username=username).message
         except Exception as error:  # a full disk or an unwritable slip folder: say so, keep the app
-            message = f"The slip was not printed or saved: {error}. Tell the practice's administrator."
+            message = f"The slip was not printed or saved. {self.app.explain(error, 'Printing the slip')}"
         self.app.call_from_thread(self.show_outcome, message)
 
     def show_outcome(self, message: str) -> None:

@@ -8,6 +8,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Input, Label, Static
 
+from screens.errors import ReportsErrors
+
 TRAINING_TEXT = "TRAINING — practice data is not real; nothing is sent or printed"
 
 
@@ -49,11 +51,12 @@ class FieldError(Label):
         return str(self.content)
 
 
-class ReportsWorkerErrors:
-    """Mixed into a Screen whose workers are declared ``exit_on_error=False``: a worker that fails
-    (database unreachable, disk full, printer spool gone) is said in plain words by the app's one
-    handler (KioskApp.on_worker_state_changed) and the app carries on. Worker.StateChanged does not
-    bubble, so the screen hands its own workers' changes to the app."""
+class ReportsWorkerErrors(ReportsErrors):
+    """Mixed into every Screen (its workers are declared ``exit_on_error=False``): a worker that
+    fails (database unreachable, disk full, printer spool gone) is said in plain words by the app's
+    one handler (KioskApp.on_worker_state_changed) and the app carries on. Worker.StateChanged does
+    not bubble, so the screen hands its own workers' changes to the app; a handler's error is
+    contained too (ReportsErrors)."""
 
     def on_worker_state_changed(self, event) -> None:
         handler = getattr(self.app, "on_worker_state_changed", None)
@@ -61,7 +64,7 @@ class ReportsWorkerErrors:
             handler(event)
 
 
-class FormScreen(Screen):
+class FormScreen(ReportsWorkerErrors, Screen):
     """A screen of text fields where Enter moves on: to the next field, or from the last one it
     submits (the field posts ``Input.Submitted``, which the screen handles).
 

@@ -131,6 +131,7 @@ def own_user_dirs(tmp_path, monkeypatch):
 def config(tmp_path) -> Config:
     return Config(
         database=str(tmp_path / "kiosk.sqlite3"),
+        log_file=str(tmp_path / "errors.log"),
         practice=PracticeConfig(name="Sunny Hills Pediatrics", portal_url="https://portal.example.org/register"),
     )
 

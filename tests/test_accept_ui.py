@@ -19,6 +19,7 @@ from test_ui_staff import search, sign_in
 import kiosk.outbox
 import kiosk.printing
 import kiosk.registration
+from kiosk import errors
 from kiosk.models import Caregiver, Patient, Relationship
 from kiosk.patients import search_patients
 from kiosk.registration import IssuedPin, IssueResult
@@ -165,19 +166,19 @@ async def test_a_database_error_while_issuing_says_nothing_was_issued_and_keeps_
         await pilot.press("ctrl+r")
         await settle(app, pilot)
         assert app.is_running and app.screen is screen
-        assert "Nothing was issued" in outcome(screen) and "database is locked" in outcome(screen)
+        assert "Nothing was issued" in outcome(screen) and "The database is busy" in outcome(screen)
         assert screen.issuing is False and screen.result is None
 
 
 async def test_a_send_that_fails_is_said_in_plain_words(app, monkeypatch):
     async with app.run_test(size=SIZE) as pilot:
         screen = await registered(app, pilot)
-        failing(monkeypatch, kiosk.outbox, "deliver_due", OSError("No space left on device"))
+        failing(monkeypatch, kiosk.outbox, "deliver_due", OSError(28, "No space left on device"))
         await pilot.press("s")
         await settle(app, pilot)
         assert app.is_running and app.screen is screen
         said = outcome(screen)
-        assert "could not be sent now" in said and "No space left on device" in said
+        assert "could not be sent now" in said and "The disk is full" in said
 
 
 async def test_a_search_that_fails_is_reported_and_the_app_carries_on(app, monkeypatch):
@@ -195,7 +196,7 @@ async def test_a_search_that_fails_is_reported_and_the_app_carries_on(app, monke
             if notices:
                 break
         assert app.is_running and isinstance(app.screen, SearchScreen)
-        assert notices == ["Search failed: disk I/O error"]
+        assert notices == [errors.WORDS[errors.DISK]]
         await pilot.press("backspace")
         assert app.screen.search_text == "ki"  # the box still takes keys
 

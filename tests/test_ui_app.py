@@ -86,10 +86,12 @@ async def test_s5_opening_a_patient_in_the_app_records_who_looked(config, front_
 
 
 async def test_o3_a_failing_background_delivery_is_said_and_does_not_close_the_app(config, front_desk, monkeypatch):
+    import sqlite3
+
     import kiosk.outbox
 
     def broken(*args, **kwargs):
-        raise RuntimeError("database is locked")
+        raise sqlite3.OperationalError("database is locked")
 
     monkeypatch.setattr(kiosk.outbox, "deliver_due", broken)
     app, notices = desk_app(config), Notices()
@@ -99,7 +101,7 @@ async def test_o3_a_failing_background_delivery_is_said_and_does_not_close_the_a
         app.deliver_outbox()
         await settle(app, pilot)
         assert app.is_running
-        assert any("could not be sent just now (database is locked)" in n for n in notices)
+        assert any("could not be sent just now; kiosk will try again. The database is busy" in n for n in notices)
 
 
 async def test_the_lock_screen_offers_no_sign_out_to_whoever_is_at_the_counter(config, front_desk):
