@@ -415,12 +415,14 @@ def main(argv: list[str] | None = None, *, start_app=None) -> int:
 def _log_unexpected(error: Exception, argv: list[str] | None):
     """Write ``error`` to the configured error log (S9: scrubbed, no local variables); its path,
     or None when the log cannot be written."""
+    from itertools import pairwise
+
     from kiosk.config import ConfigError, default_data_dir, load_config
     from kiosk.errors import log_error
 
     words = sys.argv[1:] if argv is None else argv
     try:
-        path = load_config(next((b for a, b in zip(words, words[1:]) if a == "--config"), None)).error_log
+        path = load_config(next((b for a, b in pairwise(words) if a == "--config"), None)).error_log
     except (ConfigError, OSError):
         path = default_data_dir() / "errors.log"
     command = [w for w in words if w in SUBCOMMANDS or w.isalpha()][:2]  # "kiosk staff add", not its values

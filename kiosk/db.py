@@ -125,7 +125,7 @@ def open_database(target: str | os.PathLike, *, read_only: bool = False) -> peew
     try:
         db = _connected(target, "ro" if read_only else "")
     except peewee.DatabaseError as error:  # no such folder, no permission, not an SQLite file, no server
-        if not (read_only and not is_url(target) and not Path(f"{target}-wal").exists()):
+        if not (read_only and not is_url(str(target)) and not Path(f"{target}-wal").exists()):
             raise DatabaseError(f"cannot open database {shown(target)}: {_why(error)}") from None
         # A WAL database in a folder kiosk cannot write: SQLite cannot make the shared-memory file a
         # reader needs. With no -wal file there is nothing beyond the file itself to read.

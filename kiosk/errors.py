@@ -102,7 +102,7 @@ def _chain(error: BaseException) -> Iterable[BaseException]:
     context), and a failed ROLLBACK after SQLite gave up on a full disk hides the real cause
     ("cannot rollback - no transaction is active") in its context."""
     seen: set[int] = set()
-    pending = [error]
+    pending: list[BaseException | None] = [error]
     while pending:
         current = pending.pop(0)
         if current is None or id(current) in seen:
@@ -115,6 +115,8 @@ def _chain(error: BaseException) -> Iterable[BaseException]:
 
 def database_problem(error: BaseException) -> Problem | None:
     """The plain-words Problem for a database, driver or disk failure; None for anything else."""
+    if type(error).__name__ == "TransactionConflict":  # kiosk.db gave up retrying: its own words
+        return Problem(CONFLICT, str(error))
     for each in _chain(error):
         kind = _kind_of(each)
         if kind is not None:

@@ -252,9 +252,8 @@ class KioskApp(ReportsErrors, App[None]):
         # a worker declared without exit_on_error=False: all come here, and Textual's own handler
         # ends the app and prints a traceback with every local variable (a PIN, a birth date).
         # Handlers' errors are contained earlier (ReportsErrors), before they stop a screen.
-        if isinstance(error, WorkerFailed):
-            error = error.error
-        self.report_error(error, f"{type(self.screen).__name__} (timer or callback)")
+        failure = error.error if isinstance(error, WorkerFailed) else error
+        self.report_error(failure, f"{type(self.screen).__name__} (timer or callback)")
 
     def explain(self, error: BaseException, what: str) -> str:
         """Log ``error`` and return what the desk reads: plain words, never the exception's text.
@@ -279,10 +278,10 @@ class KioskApp(ReportsErrors, App[None]):
         from textual.widgets import Input
 
         try:
-            fields = [field for screen in self.screen_stack for field in screen.query(Input).results(Input)]
-        except Exception:  # noqa: BLE001 - called while screens come and go: the shape-based scrub remains
+            boxes = [box for screen in self.screen_stack for box in screen.query(Input).results(Input)]
+        except Exception:  # called while screens come and go: the shape-based scrub remains
             return []
-        return [field.value for field in fields if field.password or field.id in SECRET_FIELDS]
+        return [box.value for box in boxes if box.password or box.id in SECRET_FIELDS]
 
     def staff_notice(self, message: str, *, title: str = "", severity: str = "warning") -> None:
         """A notice for the front desk. While a parent has the kiosk or the screen is locked it

@@ -14,12 +14,13 @@ import threading
 import time
 
 import pytest
-from test_cli import run
-from test_outbox_smtp import queue
-from test_postgres import pg_store  # noqa: F401 - the PostgreSQL store fixture
-from test_postgres import pytestmark as needs_postgres
 
 from kiosk.models import Staff
+
+from test_cli import run
+from test_outbox_smtp import queue
+from test_postgres import pg_store  # the PostgreSQL store fixture
+from test_postgres import pytestmark as needs_postgres
 
 LOOK_ONLY = [["staff", "list"], ["audit", "verify"], ["audit", "export"], ["outbox", "list"]]
 
@@ -63,7 +64,7 @@ def test_o1_commands_that_only_look_work_on_a_read_only_database(practice_db, re
     if command[0] == "staff":
         assert result.stdout.startswith("maria ")
     if command == ["audit", "verify"]:
-        assert result.stdout.strip() == "Audit trail intact."
+        assert result.stdout.startswith("Audit trail intact")
     if read_only == "folder":
         assert sorted(p.name for p in folder.iterdir()) == before  # nothing was made beside it
 
@@ -73,8 +74,9 @@ def test_o1_a_change_to_a_read_only_database_is_one_plain_line(practice_db):
     os.chmod(db, 0o444)
     result = run_without_write_permission("--db", db, "staff", "add", "devon", "--name", "Devon",
                                           "--password-stdin")
-    assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1 and "read-only" in result.stderr
+    lines = result.stderr.strip().splitlines()  # a note that the file's mode was tightened (S11) may come first
+    assert result.returncode == 1 and "Traceback" not in result.stderr and all(line.startswith("kiosk: ") for line in lines)
+    assert "The database is read-only" in lines[-1]
 
 
 def test_o1_commands_that_only_look_create_nothing(tmp_path):
