@@ -148,14 +148,14 @@ async def test_s9_search_that_fails_keeps_what_was_typed(app, config, monkeypatc
 
 
 async def test_s9_patient_page_that_fails_to_load_leaves_the_app_up(app, config, monkeypatch, front_desk):
-    break_everywhere(monkeypatch, "kiosk.patients", "patient_account")
+    break_everywhere(monkeypatch, "kiosk.patients", "patient_page")
     async with signed_in(app, front_desk) as (pilot, notices):
         app.open_patient(patient_id("Testkiddo"))
         await settle(app, pilot)
         assert app.is_running and type(app.screen).__name__ == "PatientScreen"
-        assert any("Patient account did not finish" in n for n in notices)
+        assert any("Patient page did not finish" in n for n in notices)
         assert_no_secret(app, notices, config)
-    assert_logged(config, "Patient account")
+    assert_logged(config, "Patient page")
 
 
 async def open_registration(app, pilot, front_desk):
@@ -201,12 +201,12 @@ async def test_s9_registration_that_fails_to_load_or_check_stays_open(app, confi
 async def test_s9_printing_that_fails_is_said_and_the_slip_stays(app, config, monkeypatch, front_desk):
     from kiosk.patients import family_for
     from kiosk.registration import IssueRequest, issue_pins
-    from kiosk.terms import DELIVERY_NONE
+    from kiosk.terms import Delivery
 
     rosemary = patient_id("Testkiddo")
     async with signed_in(app, front_desk) as (pilot, notices):
         family = family_for(rosemary, today=TODAY)
-        request = IssueRequest([rosemary], recipient_id=family.caregivers[0].id, delivery=DELIVERY_NONE)
+        request = IssueRequest([rosemary], recipient_id=family.caregivers[0].id, delivery=Delivery.NONE)
         result = issue_pins(front_desk, request, today=TODAY)
         break_everywhere(monkeypatch, "kiosk.printing", "print_slip")
         app.show_slip(result)
