@@ -142,8 +142,9 @@ class SearchTerm(BaseModel):
 
     term = pw.CharField()
     field = pw.CharField()
-    patient = pw.ForeignKeyField(Patient, null=True, on_delete="CASCADE")
-    caregiver = pw.ForeignKeyField(Caregiver, null=True, on_delete="CASCADE")
+    # no index of their own: the (patient, term) and (caregiver, term) indexes below serve both
+    patient = pw.ForeignKeyField(Patient, null=True, on_delete="CASCADE", index=False)
+    caregiver = pw.ForeignKeyField(Caregiver, null=True, on_delete="CASCADE", index=False)
 
     class Meta:
         # term first: exact and prefix lookups are index range scans; the others let a second word

@@ -28,23 +28,10 @@ from functools import lru_cache
 from kiosk.db import database, is_sqlite
 from kiosk.models import Caregiver, Patient, SearchKey
 from kiosk.patients import SEARCH_LIMIT, PatientRow, _prefix, age_text, parse_search
+from kiosk.search_index import CAREGIVER as CAREGIVER_FIELD
 from kiosk.search_index import (
-    CAREGIVER as CAREGIVER_FIELD,
-)
-from kiosk.search_index import (
-    CHART,
-    EMAIL,
-    FAMILY,
-    FULL,
-    GIVEN,
-    PHONE,
-    QUERY_WORDS,
-    SOUND_MARK,
-    _script_form,
-    deletions,
-    max_typos,
-    phone_terms,
-    sound_codes,
+    CAREGIVER_FULL, CHART, EMAIL, FAMILY, FULL, GIVEN, PHONE, QUERY_WORDS, SOUND_MARK, _script_form, deletions,
+    max_typos, phone_terms, sound_codes,
 )
 from kiosk.terms import PortalStatus, fold, is_one_of
 from kiosk.validate import parse_date
@@ -374,6 +361,14 @@ def _names(query: Query, status, hits: _Hits, found_before: int) -> None:
     for side, tier in (("patient", PARTS), ("caregiver", CAREGIVERS)):
         if hits.room <= 0:
             return
+        if side == "caregiver" and len(words) == 2 and all(word.folded for word in words):
+            whole = words[0].folded + words[1].folded
+            before = len(hits.found)
+            for patient_id, caregiver in _term_hits(CAREGIVER_FULL, whole, _upper(whole), status, query.dob,
+                                                    hits.room + len(hits.found)):
+                hits.add(patient_id, tier, 0.0, CAREGIVER, caregiver)
+            if len(hits.found) > before:
+                continue  # a parent's whole name: the join of its two words would find them again
         for patient_id, caregiver, terms in _word_hits(words, side, status, query.dob, hits.room + len(hits.found)):
             cost, _ = _score(words, terms)
             hits.add(patient_id, tier, cost, CAREGIVER if side == "caregiver" else "", caregiver)

@@ -24,6 +24,7 @@ from kiosk.terms import fold
 # field of a SearchTerm row
 GIVEN, FAMILY, FULL, CHART = "given", "family", "full", "chart"
 CAREGIVER, PHONE, EMAIL = "caregiver", "phone", "email"
+CAREGIVER_FULL = "caregiver_full"  # given and family name run together, both ways: "jennifersmith"
 SOUND_MARK = "#"  # SearchKey keys for phonetic codes start with it; a folded word never does
 LOOKUP = 500  # ids per IN (...) list
 
@@ -90,6 +91,9 @@ def caregiver_terms(caregiver_id: int, given: str, family: str, email: str, cell
     """SearchTerm rows for one caregiver: their name parts, phone and email."""
     words = dict.fromkeys(name_words(given) + name_words(family))
     rows = [(word, CAREGIVER, None, caregiver_id) for word in words]
+    # a parent's whole name is one index lookup, not a join of two common words (Jennifer Smith)
+    both = (fold(given) + fold(family), fold(family) + fold(given))
+    rows += [(name, CAREGIVER_FULL, None, caregiver_id) for name in dict.fromkeys(both) if name]
     rows += [(digits, PHONE, None, caregiver_id) for digits in phone_terms(cell)]
     if email and (address := email.strip().lower()):
         rows.append((address, EMAIL, None, caregiver_id))
