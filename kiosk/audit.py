@@ -39,8 +39,9 @@ ISSUE, REPLACE, REVOKE, EXPIRE = "issue", "replace", "revoke", "expire"
 PRINT, SEND, SEND_FAILED = "print", "send", "send failed"
 MESSAGE_ERASED = "message erased"
 REDEEM, REDEEM_FAILED, LOCK_OUT = "redeem", "redeem failed", "lock-out"
+QUESTION_LOOKUP, REDEEM_PAUSED = "question lookup", "redeem paused"
 NAME_FIX, VIEW, UNLOCK, LOCK = "name fix", "view", "unlock", "lock"
-STAFF_ADD, STAFF_LINK, IMPORT = "staff add", "staff link", "import"
+STAFF_ADD, STAFF_LINK, STAFF_UNLOCK, IMPORT = "staff add", "staff link", "staff unlock", "import"
 PORTAL_SIGN_IN, PORTAL_SIGN_IN_FAILED, SIGN_IN_PAUSED = "portal sign-in", "portal sign-in failed", "sign-in paused"
 HEAD_REBUILT = "audit head rebuilt"
 
@@ -112,17 +113,6 @@ def _first_keyed_seq(key: security.SecretKey | None = None) -> int:
             return event.seq
         last = event.seq
     return last + 1
-
-
-def failures_since_success(who: str, failed: str, succeeded: str, since: dt.datetime) -> int:
-    """How many ``failed`` events ``who`` has had after ``since`` and after their last ``succeeded``."""
-    from peewee import fn
-
-    last_ok = (AuditEvent.select(fn.MAX(AuditEvent.at))
-               .where((AuditEvent.staff == who) & (AuditEvent.action == succeeded)).scalar())
-    start = max(since, last_ok) if last_ok else since
-    return (AuditEvent.select().where((AuditEvent.staff == who) & (AuditEvent.action == failed)
-                                      & (AuditEvent.at > start)).count())
 
 
 @dataclass(frozen=True)

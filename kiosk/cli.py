@@ -34,7 +34,7 @@ def _init_arguments(init: argparse.ArgumentParser) -> None:
 
 
 def _staff_arguments(staff: argparse.ArgumentParser) -> None:
-    staff_sub = staff.add_subparsers(dest="staff_command", metavar="{add,link,list}", required=True,
+    staff_sub = staff.add_subparsers(dest="staff_command", metavar="{add,link,list,unlock}", required=True,
                                      parser_class=_Parser)
     add = staff_sub.add_parser("add", help="add a staff member")
     add.add_argument("username")
@@ -47,6 +47,8 @@ def _staff_arguments(staff: argparse.ArgumentParser) -> None:
     link.add_argument("portal_user", nargs="?", help="Practice Portal user id (omit with --unlink)")
     link.add_argument("--unlink", action="store_true")
     staff_sub.add_parser("list", help="list staff members")
+    unlock = staff_sub.add_parser("unlock", help="unlock a username after 100 wrong passwords in a row (S12)")
+    unlock.add_argument("username")
 
 
 def _audit_arguments(aud: argparse.ArgumentParser) -> None:
@@ -212,6 +214,9 @@ def cmd_staff(args) -> int:
             raise CliError("give a Practice Portal user id, or --unlink")
         user = staff.link_staff(args.username, None if args.unlink else args.portal_user)
         print(f"{user.username} is now " + (f"linked to {user.portal_user}." if user.is_linked else "not linked."))
+    elif args.staff_command == "unlock":
+        failures = staff.unlock_staff(args.username)
+        print(f"{args.username.strip().lower()} is unlocked ({failures} wrong passwords in a row cleared).")
     else:
         for user in staff.list_staff():
             print(f"{user.username:<16} {user.display_name:<28} {user.portal_user or '(not linked)'}"

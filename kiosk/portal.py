@@ -1,37 +1,90 @@
-"""The parent's side (R11-R13, S4): portal accounts and redeeming PINs.
+"""The parent's side (R11-R13, S4, S8): portal accounts and redeeming PINs.
 
-A PIN is found by its keyed hash. A wrong date of birth, a wrong PIN, and a replaced or revoked
-PIN all get the same answer, so a guess learns nothing. Failures count against the patient: the
-PIN's patient when the PIN is right but the date is wrong, otherwise every patient born that day
-who has an active PIN (the child a guesser is after). Five failures in fifteen minutes pause that
-patient's redemption for fifteen minutes; twenty in a row revoke the PIN (S4). A new PIN does not
-reset either count.
+A PIN is found by its keyed digest. Every try at redeeming, and every lookup of a verification
+question, is kept (RedemptionAttempt) with the terminal it came from and its outcome. A try
+*names a child* when its PIN is one of that child's PINs (in any state), or, on the question
+route, when the birth date and family name find the child's active question and the answer is
+wrong; a try that names no child is kept with no patient. The limits:
+
+- **Per terminal (S8):** TERMINAL_FAILURES failures at one terminal within PAUSE_WINDOW pause
+  redeeming there until the oldest of them is older than that.
+- **Across the practice (S8):** PRACTICE_FAILURES failures within PAUSE_WINDOW, at all terminals
+  together, pause redeeming everywhere the same way.
+- **Per child (S4):** FAILURES_TO_LOCK failures naming the child within WINDOW lock its
+  redemption for LOCK_FOR.
+- **Revoking (S4):** FAILURES_TO_REVOKE failures in a row that name the child's *active* PIN
+  (its right PIN with a wrong birth date, or a wrong answer to its active question) revoke that
+  PIN. A right PIN with a birth date that is another child's counts against the PIN's own child,
+  never the child born that day. A new PIN resets neither count; a success resets both.
+
+So a stranger who knows only a birth date names no child: the guesses count against the
+terminal and the practice, and never lock or revoke a family's PIN. Tries refused by a limit are
+kept and audited but counted nowhere, so they neither extend a pause nor bring a revocation
+closer. An unknown PIN, a wrong date, a locked child and a revoked PIN all get the one reply
+GENERIC after the same work (one keyed lookup, one answer digest, the same counting queries and
+writes), padded to REPLY_FLOOR; only a right PIN and date whose PIN has expired are told so.
+Staff read a child's recent failures with ``guessing_status``; lock-outs, pauses and revocations
+are audited.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hmac
+import time
 from dataclasses import dataclass
+from enum import StrEnum
 
-from kiosk import audit, pins, validate
+from peewee import fn
+
+from kiosk import audit, pins, throttle, validate
 from kiosk.contact import valid_email
 from kiosk.db import lock_rows, retrying, write_transaction
 from kiosk.models import Association, Patient, PortalAccount, Practice, RedemptionAttempt, RegistrationPin
-from kiosk.registration import answer_digest, pin_digest
-from kiosk.security import hash_password, unknown_user_hash, verify_password
+from kiosk.security import (  # noqa: F401  (MIN_PASSWORD: the account form shows it)
+    MIN_PASSWORD, answer_digest, default_terminal, hash_password, needs_rehash, pin_digest, unknown_user_hash,
+    verify_password,
+)
+from kiosk.security import password_problem as _password_problem
 from kiosk.terms import Access, PinState, PortalStatus, RegistrationMethod, fold, utcnow
 
 WINDOW = dt.timedelta(minutes=15)
 LOCK_FOR = dt.timedelta(minutes=15)
 FAILURES_TO_LOCK = 5
 FAILURES_TO_REVOKE = 20
+PAUSE_WINDOW = dt.timedelta(hours=1)
+TERMINAL_FAILURES = 20
+PRACTICE_FAILURES = 100
 LOCKOUT_REASON = "too many failed attempts"
+# Every refusal and every question lookup takes at least this long (S8): the queries above cost
+# about the same on every path, but not exactly (a named child's rows are read, an unknown PIN's
+# are not); the floor hides what is left. Tests set it to 0.
+REPLY_FLOOR = 0.05  # seconds
 
-GENERIC = ("That date of birth and PIN do not match a registration we can use. Check both and try again, "
-           "or ask the front desk.")
+GENERIC = ("That date of birth and PIN do not match a registration we can use right now. Check both and try "
+           "again; after several tries, wait 15 minutes or ask the front desk.")
 EXPIRED = "This PIN has expired. Ask the front desk for a new one."
-LOCKED = "Too many tries for this child. Please wait 15 minutes, or ask the front desk for help."
-MIN_PASSWORD = 10
+
+
+class Outcome(StrEnum):
+    """What one try came to (RedemptionAttempt.outcome)."""
+
+    OK = "ok"
+    NO_MATCH = "no match"  # names no child
+    WRONG_DATE = "wrong date"  # the child's active PIN, another birth date
+    WRONG_ANSWER = "wrong answer"  # the child's active question, another answer
+    ENDED = "ended pin"  # one of the child's replaced, revoked or used-up PINs
+    EXPIRED = "expired"  # right PIN and date, too late: counted nowhere
+    NO_QUESTION = "no question"  # a question lookup that found none: names no child
+    QUESTION = "question shown"  # a question lookup that found one: counted nowhere
+    LOCKED = "refused: locked"  # refusals are kept and audited, counted nowhere
+    PAUSED_HERE = "refused: terminal paused"
+    PAUSED = "refused: practice paused"
+
+
+COUNTED = (Outcome.NO_MATCH, Outcome.WRONG_DATE, Outcome.WRONG_ANSWER, Outcome.ENDED, Outcome.NO_QUESTION)
+NAMING = (Outcome.WRONG_DATE, Outcome.WRONG_ANSWER, Outcome.ENDED)
+REVOKING = (Outcome.WRONG_DATE, Outcome.WRONG_ANSWER)
 
 
 class PortalError(Exception):
@@ -66,18 +119,10 @@ class Child:
 
 
 def password_problem(password: str, email: str = "", name: str = "") -> str | None:
-    """A plain-words reason the password is too weak, or None."""
-    if len(password) < MIN_PASSWORD:
-        return f"Use at least {MIN_PASSWORD} characters."
-    lowered = password.lower()
-    if len(set(lowered)) < 5:
-        return "Use more different characters."
-    for part in [email.split("@")[0].lower(), *name.lower().split()]:
-        if len(part) >= 3 and part in lowered:
-            return "Do not use your name or email in the password."
-    if lowered in {"password123", "1234567890", "qwertyuiop", "letmein123", "iloveyou12"}:
-        return "That password is too common."
-    return None
+    """Why a new parent password is refused, or None: the staff policy (S12), since NIST SP 800-63B
+    rev 4 asks 15 characters of any single-factor password; this parent's name and email are the
+    words it must not contain."""
+    return _password_problem(password, context=(email.split("@")[0], name))
 
 
 def create_account(email: str, display_name: str, password: str) -> PortalLogin:
@@ -100,21 +145,30 @@ def create_account(email: str, display_name: str, password: str) -> PortalLogin:
     return PortalLogin(row.id, row.email, row.display_name)
 
 
-SIGN_IN_TRIES = 5
-SIGN_IN_PAUSED = "Too many tries for this account. Please wait 15 minutes, or ask the front desk for help."
-
-
-def sign_in(email: str, password: str, *, now: dt.datetime | None = None) -> PortalLogin:
-    """A parent's sign-in; 5 wrong passwords in 15 minutes pause that account's sign-in for 15."""
+def sign_in(email: str, password: str, *, terminal: str | None = None,
+            now: dt.datetime | None = None) -> PortalLogin:
+    """A parent's sign-in. Wrong passwords slow the email down at this terminal (kiosk.throttle,
+    S12); a parent's account is never locked outright, only slowed."""
     now = now or utcnow()
+    terminal = (terminal or default_terminal())[:64]
     email = email.strip().lower()
     who = "portal:" + email[:120]
-    if audit.failures_since_success(who, audit.PORTAL_SIGN_IN_FAILED, audit.PORTAL_SIGN_IN, now - WINDOW) >= SIGN_IN_TRIES:
-        audit.record(audit.SIGN_IN_PAUSED, staff=who, at=now)
-        raise PortalError(SIGN_IN_PAUSED, "password")
+    try:
+        throttle.check(who, terminal, now, lock_after=None)
+    except throttle.TooSoon as wait:
+        audit.record(audit.SIGN_IN_PAUSED, staff=who, at=now,
+                     detail={"terminal": terminal, "seconds": wait.seconds})
+        raise PortalError(f"Too many tries for this account: wait {wait.seconds} seconds, then try again.",
+                          "password") from None
     row = PortalAccount.get_or_none(PortalAccount.email == email)
     ok = verify_password(password, row.password_hash if row else unknown_user_hash()) and row is not None
-    audit.record(audit.PORTAL_SIGN_IN if ok else audit.PORTAL_SIGN_IN_FAILED, staff=who, at=now)
+    rehashed = hash_password(password) if ok and needs_rehash(row.password_hash) else None
+    with write_transaction():
+        throttle.record(who, terminal, now, ok)
+        audit.record(audit.PORTAL_SIGN_IN if ok else audit.PORTAL_SIGN_IN_FAILED, staff=who, at=now,
+                     detail={"terminal": terminal})
+        if rehashed:
+            PortalAccount.update(password_hash=rehashed).where(PortalAccount.id == row.id).execute()
     if not ok:
         raise PortalError("Email or password is not right.", "password")
     return PortalLogin(row.id, row.email, row.display_name)
@@ -126,143 +180,230 @@ def children_of(account_id: int) -> list[Child]:
     return [Child(a.patient.id, a.patient.given_name, Access(a.access).label) for a in rows]
 
 
-def _locked(patient_id: int, now: dt.datetime) -> bool:
-    recent = (RedemptionAttempt.select().where((RedemptionAttempt.patient == patient_id)
-                                               & (RedemptionAttempt.succeeded == False)  # noqa: E712
-                                               & (RedemptionAttempt.at > now - WINDOW - LOCK_FOR))
-              .order_by(RedemptionAttempt.at))
-    times = [a.at for a in recent]
-    # Locked while some run of FAILURES_TO_LOCK failures within WINDOW ended less than LOCK_FOR ago.
+def _failures(*outcomes: Outcome):
+    return RedemptionAttempt.select().where(RedemptionAttempt.outcome.in_([str(o) for o in outcomes]))
+
+
+def _locked_until(patient_id: int, now: dt.datetime) -> dt.datetime | None:
+    """When the child's lock ends (S4), or None: locked while some run of FAILURES_TO_LOCK failures
+    naming it within WINDOW ended less than LOCK_FOR ago."""
+    since = now - WINDOW - LOCK_FOR
+    times = [at for (at,) in _failures(*NAMING).select(RedemptionAttempt.at)
+             .where((RedemptionAttempt.patient == patient_id) & (RedemptionAttempt.at > since))
+             .order_by(RedemptionAttempt.at).tuples()]
+    until = None
     for i in range(FAILURES_TO_LOCK - 1, len(times)):
         if times[i] - times[i - FAILURES_TO_LOCK + 1] <= WINDOW and now - times[i] < LOCK_FOR:
-            return True
-    return False
+            until = times[i] + LOCK_FOR
+    return until
 
 
 def _failures_in_row(patient_id: int) -> int:
-    last_success = (RedemptionAttempt.select(RedemptionAttempt.at)
+    """Failures naming the child's active PIN since its last success or lock-out revocation (S4)."""
+    last_success = (RedemptionAttempt.select(fn.MAX(RedemptionAttempt.at))
                     .where((RedemptionAttempt.patient == patient_id) & (RedemptionAttempt.succeeded == True))  # noqa
-                    .order_by(RedemptionAttempt.at.desc()).first())
-    last_revoke = (RegistrationPin.select(RegistrationPin.ended_at)
+                    .scalar())
+    last_revoke = (RegistrationPin.select(fn.MAX(RegistrationPin.ended_at))
                    .where((RegistrationPin.patient == patient_id) & (RegistrationPin.ended_reason == LOCKOUT_REASON))
-                   .order_by(RegistrationPin.ended_at.desc()).first())
-    since = max([t for t in (last_success and last_success.at, last_revoke and last_revoke.ended_at) if t],
-                default=None)
-    query = RedemptionAttempt.select().where((RedemptionAttempt.patient == patient_id)
-                                             & (RedemptionAttempt.succeeded == False))  # noqa: E712
+                   .scalar())
+    since = max([t for t in (last_success, last_revoke) if t], default=None)
+    query = _failures(*REVOKING).where(RedemptionAttempt.patient == patient_id)
     if since is not None:
         query = query.where(RedemptionAttempt.at > since)
     return query.count()
 
 
-def _fail(patient_ids: list[int], now: dt.datetime, how: str) -> None:
-    """Record a failed try against each patient; lock or revoke as S4 says."""
-    with write_transaction():
-        lock_rows(Patient, patient_ids)  # O1: patients in id order, the audit head last
-        if not patient_ids:  # nobody to count it against, but every attempt is audited
-            audit.record(audit.REDEEM_FAILED, at=now, detail={"how": how})
-        for patient_id in patient_ids:
-            RedemptionAttempt.create(patient=patient_id, at=now, succeeded=False)
-            audit.record(audit.REDEEM_FAILED, patient=Patient.get_by_id(patient_id), at=now, detail={"how": how})
-            if _locked(patient_id, now):
-                audit.record(audit.LOCK_OUT, patient=Patient.get_by_id(patient_id), at=now,
-                             detail={"minutes": int(LOCK_FOR.total_seconds() // 60)})
-            if _failures_in_row(patient_id) >= FAILURES_TO_REVOKE:
-                for pin in RegistrationPin.select().where((RegistrationPin.patient == patient_id)
-                                                          & (RegistrationPin.state == PinState.ACTIVE)):
-                    pin.state, pin.ended_at, pin.ended_reason = PinState.REVOKED, now, LOCKOUT_REASON
-                    pin.save()
-                    audit.record(audit.REVOKE, patient=Patient.get_by_id(patient_id), at=now,
-                                 detail={"pin": pin.id, "reason": LOCKOUT_REASON})
+@dataclass(frozen=True)
+class _Standing:
+    here: int  # counted failures at this terminal within PAUSE_WINDOW
+    everywhere: int  # and at every terminal
+    locked_until: dt.datetime | None
+    in_row: int
+
+    def refusal(self) -> Outcome | None:
+        if self.here >= TERMINAL_FAILURES:
+            return Outcome.PAUSED_HERE
+        if self.everywhere >= PRACTICE_FAILURES:
+            return Outcome.PAUSED
+        return Outcome.LOCKED if self.locked_until else None
 
 
-def _refused_while_locked(patient_ids: list[int], now: dt.datetime) -> None:
-    """A try during a lock-out is audited (S4: every attempt), but not counted again: it neither
-    extends the lock nor moves the PIN closer to being revoked."""
-    with write_transaction():
-        for patient_id in patient_ids:
-            audit.record(audit.REDEEM_FAILED, patient=Patient.get_by_id(patient_id), at=now, detail={"how": "locked"})
+def _standing(patient_id: int, terminal: str, now: dt.datetime) -> _Standing:
+    """The same queries whether or not the try named a child (0 names none), so the reply takes the
+    same time (S8)."""
+    recent = _failures(*COUNTED).where(RedemptionAttempt.at > now - PAUSE_WINDOW)
+    return _Standing(recent.where(RedemptionAttempt.terminal == terminal).count(), recent.count(),
+                     _locked_until(patient_id, now), _failures_in_row(patient_id))
 
 
-def _candidates(dob: dt.date) -> list[int]:
-    """Patients born on ``dob`` with an active PIN: who a wrong guess counts against."""
-    return [p.id for p in Patient.select(Patient.id).join(RegistrationPin)
-            .where((Patient.dob == dob) & (RegistrationPin.state == PinState.ACTIVE)).distinct()]
+def _record_failure(patient: Patient | None, outcome: Outcome, before: _Standing, terminal: str,
+                    now: dt.datetime) -> None:
+    """Keep and audit one failed or refused try; pause, lock or revoke as the limits say. Does the
+    same queries on every path (S8: the reply's timing tells nothing)."""
+    patient_id = patient.id if patient else 0
+    RedemptionAttempt.create(patient=patient, at=now, succeeded=False, terminal=terminal, outcome=outcome)
+    audit.record(audit.REDEEM_FAILED, patient=patient, at=now,
+                 detail={"how": str(outcome), "terminal": terminal})
+    locked_until = _locked_until(patient_id, now)
+    if outcome not in COUNTED:
+        return
+    for count, limit, scope in ((before.here, TERMINAL_FAILURES, "terminal"),
+                                (before.everywhere, PRACTICE_FAILURES, "practice")):
+        if count + 1 == limit:
+            audit.record(audit.REDEEM_PAUSED, at=now,
+                         detail={"scope": scope, "terminal": terminal, "minutes": PAUSE_WINDOW.seconds // 60})
+    if patient is None:
+        return
+    if locked_until and not before.locked_until:
+        audit.record(audit.LOCK_OUT, patient=patient, at=now,
+                     detail={"minutes": int(LOCK_FOR.total_seconds() // 60), "terminal": terminal})
+    if outcome in REVOKING and before.in_row + 1 >= FAILURES_TO_REVOKE:
+        for pin in RegistrationPin.select().where((RegistrationPin.patient == patient.id)
+                                                  & (RegistrationPin.state == PinState.ACTIVE)):
+            pin.state, pin.ended_at, pin.ended_reason = PinState.REVOKED, now, LOCKOUT_REASON
+            pin.save()
+            audit.record(audit.REVOKE, patient=patient, at=now,
+                         detail={"pin": pin.id, "reason": LOCKOUT_REASON})
+
+
+def _outcome(row: RegistrationPin | None, by_question: bool, dob: dt.date, answer_ok: bool,
+             now: dt.datetime) -> Outcome:
+    if row is None:
+        return Outcome.NO_MATCH
+    if by_question:  # found by this birth date and family name
+        if not answer_ok:
+            return Outcome.WRONG_ANSWER
+    elif row.patient.dob != dob:
+        return Outcome.WRONG_DATE if row.state == PinState.ACTIVE else Outcome.ENDED
+    if row.state != PinState.ACTIVE:
+        return Outcome.ENDED
+    return Outcome.EXPIRED if row.expires_at <= now else Outcome.OK
 
 
 @retrying
 def redeem(account_id: int, dob: dt.date, *, pin: str = "", family_name: str = "", answer: str = "",
-           now: dt.datetime | None = None) -> Redeemed:
+           terminal: str | None = None, now: dt.datetime | None = None) -> Redeemed:
     """Tie a child to the parent's account with the child's DOB and the PIN (or question answer).
 
     The same PIN works for further parents until it has been used by the practice's
-    ``parents_per_pin`` accounts (R13). Raises PortalError with one generic message otherwise.
+    ``parents_per_pin`` accounts (R13). Raises PortalError with GENERIC otherwise (EXPIRED for a
+    right PIN and date that came too late); the guessing limits are in this module's docstring.
     """
+    started = time.monotonic()
     now = now or utcnow()
-    row = _find(dob, pin, family_name, answer)
-    if row is None:
-        targets = _candidates(dob)
-        locked = [p for p in targets if _locked(p, now)]
-        if locked:
-            _refused_while_locked(locked, now)
-            raise PortalError(LOCKED)
-        _fail(targets, now, "no match")
-        raise PortalError(GENERIC)
-    patient = row.patient
-    if _locked(patient.id, now):
-        _refused_while_locked([patient.id], now)
-        raise PortalError(LOCKED)
-    if patient.dob != dob:
-        _fail([patient.id], now, "date of birth")
-        raise PortalError(GENERIC)
-    if row.state != PinState.ACTIVE:
-        _fail([patient.id], now, row.state)
-        raise PortalError(GENERIC)
-    if row.expires_at <= now:
-        with write_transaction():
-            RedemptionAttempt.create(patient=patient, at=now, succeeded=False)
-            audit.record(audit.REDEEM_FAILED, patient=patient, at=now, detail={"how": "expired"})
-        raise PortalError(EXPIRED)
+    terminal = (terminal or default_terminal())[:64]
+    row, answer_ok = _find(dob, pin, family_name, answer)
+    outcome = _outcome(row, bool(answer and family_name), dob, answer_ok, now)
+    patient = row.patient if row is not None else None
     with write_transaction():
-        lock_rows(Patient, [patient.id])
-        pin_row = RegistrationPin.get_by_id(row.id)  # re-read under the write lock
-        if pin_row.state != PinState.ACTIVE:
-            raise PortalError(GENERIC)
-        link, created = Association.get_or_create(account=account_id, patient=patient,
-                                                  defaults={"access": pin_row.access, "pin": pin_row, "created_at": now})
-        if created:
-            pin_row.redemptions += 1
-            if pin_row.redemptions >= Practice.get().parents_per_pin:
-                pin_row.state, pin_row.ended_at, pin_row.ended_reason = PinState.REDEEMED, now, "used by every parent"
-            pin_row.save()
-        (Patient.update(portal_status=PortalStatus.REGISTERED, updated_at=now)
-         .where(Patient.id == patient.id).execute())
-        RedemptionAttempt.create(patient=patient, at=now, succeeded=True)
-        audit.record(audit.REDEEM, patient=patient, at=now,
-                     detail={"account": account_id, "pin": pin_row.id, "access": link.access, "new": created})
+        # O1: the patient first, the audit head last; on PostgreSQL an unknown PIN locks "no row" (id 0),
+        # the same query (S8)
+        lock_rows(Patient, [patient.id if patient else 0])
+        before = _standing(patient.id if patient else 0, terminal, now)
+        refusal = before.refusal()
+        if refusal is None and outcome == Outcome.OK:
+            return _link(account_id, row, terminal, now)
+        _record_failure(patient, refusal or outcome, before, terminal, now)
+    _pad(started)
+    raise PortalError(EXPIRED if refusal is None and outcome == Outcome.EXPIRED else GENERIC)
+
+
+def _pad(started: float) -> None:
+    time.sleep(max(0.0, REPLY_FLOOR - (time.monotonic() - started)))
+
+
+def _link(account_id: int, row: RegistrationPin, terminal: str, now: dt.datetime) -> Redeemed:
+    patient = row.patient
+    pin_row = RegistrationPin.get_by_id(row.id)  # re-read under the write lock
+    if pin_row.state != PinState.ACTIVE:
+        raise PortalError(GENERIC)
+    link, created = Association.get_or_create(account=account_id, patient=patient,
+                                              defaults={"access": pin_row.access, "pin": pin_row, "created_at": now})
+    if created:
+        pin_row.redemptions += 1
+        if pin_row.redemptions >= Practice.get().parents_per_pin:
+            pin_row.state, pin_row.ended_at, pin_row.ended_reason = PinState.REDEEMED, now, "used by every parent"
+        pin_row.save()
+    (Patient.update(portal_status=PortalStatus.REGISTERED, updated_at=now)
+     .where(Patient.id == patient.id).execute())
+    RedemptionAttempt.create(patient=patient, at=now, succeeded=True, terminal=terminal, outcome=Outcome.OK)
+    audit.record(audit.REDEEM, patient=patient, at=now,
+                 detail={"account": account_id, "pin": pin_row.id, "access": link.access, "new": created,
+                         "terminal": terminal})
     return Redeemed(patient.id, patient.given_name, Access(link.access).label)
 
 
-def _find(dob: dt.date, pin: str, family_name: str, answer: str) -> RegistrationPin | None:
-    if pin:
-        canonical = pins.normalize_pin(pin)
-        if canonical is None:
-            return None
-        return (RegistrationPin.select(RegistrationPin, Patient).join(Patient)
-                .where(RegistrationPin.pin_hash == pin_digest(canonical)).first())
-    if answer and family_name:
-        rows = (RegistrationPin.select(RegistrationPin, Patient).join(Patient)
+def _question_rows(dob: dt.date, family_name: str) -> list[RegistrationPin]:
+    """The active question registrations for a birth date and family name, first issued first."""
+    return list(RegistrationPin.select(RegistrationPin, Patient).join(Patient)
                 .where((Patient.dob == dob) & (Patient.family_key == fold(family_name))
                        & (RegistrationPin.method == RegistrationMethod.QUESTION)
-                       & (RegistrationPin.state == PinState.ACTIVE)))
-        return next((r for r in rows if r.answer_hash == answer_digest(r.patient.id, answer)), None)
-    return None
+                       & (RegistrationPin.state == PinState.ACTIVE))
+                .order_by(RegistrationPin.id))
 
 
-def question_for(dob: dt.date, family_name: str) -> str | None:
-    """The verification question set for a child (R10), so the parent can answer it."""
-    row = (RegistrationPin.select(RegistrationPin.question).join(Patient)
-           .where((Patient.dob == dob) & (Patient.family_key == fold(family_name))
-                  & (RegistrationPin.method == RegistrationMethod.QUESTION)
-                  & (RegistrationPin.state == PinState.ACTIVE)).first())
-    return row.question if row else None
+def _find(dob: dt.date, pin: str, family_name: str, answer: str) -> tuple[RegistrationPin | None, bool]:
+    """The registration a try names, and whether its answer is right: one keyed lookup and one
+    answer digest on every path (S8). A wrong answer names the first child's question, the one
+    ``question_for`` shows."""
+    if answer and family_name:
+        rows = _question_rows(dob, family_name)
+        for row in rows:
+            if hmac.compare_digest(row.answer_hash or "", answer_digest(row.patient.id, answer)):
+                return row, True
+        return (rows[0] if rows else None), False
+    answer_digest(0, answer)  # the same work as the question route
+    canonical = pins.normalize_pin(pin) if pin else None
+    row = (RegistrationPin.select(RegistrationPin, Patient).join(Patient)
+           .where(RegistrationPin.pin_hash == pin_digest(canonical or "not a pin")).first())
+    return (row if canonical else None), False
+
+
+@retrying
+def question_for(dob: dt.date, family_name: str, *, terminal: str | None = None,
+                 now: dt.datetime | None = None) -> str | None:
+    """The verification question set for a child (R10), so the parent can answer it, or None.
+
+    A lookup is an attempt (S8): kept and audited; one that finds nothing counts as a failure at
+    this terminal and across the practice, and none is answered while they are paused or the
+    child is locked.
+    """
+    started = time.monotonic()
+    now = now or utcnow()
+    terminal = (terminal or default_terminal())[:64]
+    rows = _question_rows(dob, family_name)
+    patient = rows[0].patient if rows else None
+    with write_transaction():
+        lock_rows(Patient, [patient.id if patient else 0])
+        before = _standing(patient.id if patient else 0, terminal, now)
+        refusal = before.refusal()
+        outcome = refusal or (Outcome.QUESTION if rows else Outcome.NO_QUESTION)
+        RedemptionAttempt.create(patient=patient, at=now, succeeded=False, terminal=terminal, outcome=outcome)
+        audit.record(audit.QUESTION_LOOKUP, patient=patient, at=now,
+                     detail={"how": str(outcome), "terminal": terminal})
+        if outcome == Outcome.NO_QUESTION:
+            for count, limit, scope in ((before.here, TERMINAL_FAILURES, "terminal"),
+                                        (before.everywhere, PRACTICE_FAILURES, "practice")):
+                if count + 1 == limit:
+                    audit.record(audit.REDEEM_PAUSED, at=now, detail={"scope": scope, "terminal": terminal})
+    _pad(started)
+    return rows[0].question if rows and refusal is None else None
+
+
+@dataclass(frozen=True)
+class GuessingStatus:
+    """What staff see about guessing at one child's registration (S4, S8)."""
+
+    failures: dict[str, int]  # outcome -> tries naming the child in the last day, refusals included
+    locked_until: dt.datetime | None
+    toward_revoking: int  # failures in a row that name its active PIN (FAILURES_TO_REVOKE revoke it)
+
+
+def guessing_status(patient_id: int, *, now: dt.datetime | None = None) -> GuessingStatus:
+    now = now or utcnow()
+    rows = (RedemptionAttempt.select(RedemptionAttempt.outcome, fn.COUNT(RedemptionAttempt.id).alias("n"))
+            .where((RedemptionAttempt.patient == patient_id) & ~RedemptionAttempt.succeeded
+                   & (RedemptionAttempt.at > now - dt.timedelta(days=1)) & (RedemptionAttempt.outcome != ""))
+            .group_by(RedemptionAttempt.outcome).tuples())
+    return GuessingStatus({outcome: n for outcome, n in rows if outcome != Outcome.QUESTION},
+                          _locked_until(patient_id, now), _failures_in_row(patient_id))

@@ -190,18 +190,6 @@ def _erase_ended(batches: set[str], now: dt.datetime) -> None:
         outbox.erase_stale_bodies(now, batches=batches)
 
 
-def _normalize_answer(answer: str) -> str:
-    return " ".join(answer.lower().split())
-
-
-def answer_digest(patient_id: int, answer: str) -> str:
-    return security.current_key().digest("answer", f"{patient_id}:{_normalize_answer(answer)}")
-
-
-def pin_digest(pin: str) -> str:
-    return security.current_key().digest("pin", pin)
-
-
 @retrying
 def issue_pins(staff: StaffUser, request: IssueRequest, *, now: dt.datetime | None = None,
                today: dt.date | None = None) -> IssueResult:
@@ -231,9 +219,9 @@ def issue_pins(staff: StaffUser, request: IssueRequest, *, now: dt.datetime | No
                 plain = pins.generate_pin() if request.method == RegistrationMethod.PIN else ""
                 RegistrationPin.create(
                     patient=child, batch=batch, method=request.method,
-                    pin_hash=pin_digest(plain) if plain else None,
+                    pin_hash=security.pin_digest(plain) if plain else None,
                     question=request.question.strip() if by_question else None,
-                    answer_hash=answer_digest(child.id, request.answer) if by_question else None,
+                    answer_hash=security.answer_digest(child.id, request.answer) if by_question else None,
                     access=request.access, delivery=request.delivery, print_slip=request.print_slip,
                     send_to=request.send_to, recipient=recipient, recipient_email=request.email.strip().lower()
                     if request.delivery == Delivery.EMAIL else "", recipient_cell=cell,

@@ -1,22 +1,46 @@
-"""Hashing of secrets: staff and parent passwords (scrypt, salted) and PINs (keyed HMAC).
+"""Secrets in one place: password rules and hashing (scrypt, salted), PIN and answer digests
+(keyed HMAC).
 
 A PIN has about 43 bits of entropy: a salted fast hash of it could be brute-forced from a stolen
 database. So PINs and verification answers are hashed with HMAC-SHA256 under a key kept *outside*
 the database (a key file beside it, or a path from config). The database alone cannot reverse
 them, a lookup by hash stays an index probe, and verifying one costs microseconds.
+
+Passwords follow NIST SP 800-63B rev 4 (S12): at least 15 characters for a single-factor
+password, checked against a blocklist of common passwords, no composition rules. The blocklist,
+data/common-passwords.txt.gz, is the 20,000 most common passwords from breach corpora compiled by
+Royce Williams, as Django ships it for its CommonPasswordValidator (BSD licence). Most entries are
+shorter than 15 characters, so a password is also refused when it is such an entry padded with
+digits or punctuation, or one repeated ("password12345678", "qwertyqwertyqwerty").
 """
 
 from __future__ import annotations
 
 import base64
 import functools
+import gzip
 import hashlib
 import hmac
 import os
 import secrets
+import socket
+from collections.abc import Iterable
 from pathlib import Path
 
-SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+from kiosk import DATA_DIR
+
+# OWASP Password Storage Cheat Sheet: scrypt N=2^17, r=8, p=1 (S12). A hash records its own
+# parameters, so older hashes still verify and are re-hashed at the next sign-in (needs_rehash).
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**17, 8, 1
+MAX_SCRYPT_N = 2**20  # a stored hash asking for more is refused rather than run (memory)
+MIN_PASSWORD = 15
+BLOCKLIST_FILE = DATA_DIR / "common-passwords.txt.gz"
+
+
+def _scrypt(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
+    # scrypt needs 128 * r * n bytes (128 MiB at the OWASP cost); hashlib's default cap is 32 MiB.
+    maxmem = 128 * r * (n + p + 2) + 2**20
+    return hashlib.scrypt(password.encode(), salt=salt, n=n, r=r, p=p, dklen=32, maxmem=maxmem)
 
 
 class SecretKeyError(RuntimeError):
@@ -26,7 +50,7 @@ class SecretKeyError(RuntimeError):
 def hash_password(password: str, *, n: int | None = None) -> str:
     n = n or SCRYPT_N
     salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=n, r=SCRYPT_R, p=SCRYPT_P, dklen=32)
+    digest = _scrypt(password, salt, n, SCRYPT_R, SCRYPT_P)
     return "scrypt${}${}${}${}${}".format(
         n, SCRYPT_R, SCRYPT_P, base64.b64encode(salt).decode(), base64.b64encode(digest).decode()
     )
@@ -42,14 +66,74 @@ def unknown_user_hash() -> str:
 def verify_password(password: str, stored: str) -> bool:
     try:
         scheme, n, r, p, salt, digest = stored.split("$")
-        if scheme != "scrypt":
+        if scheme != "scrypt" or int(n) > MAX_SCRYPT_N:
             return False
-        actual = hashlib.scrypt(
-            password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p), dklen=32
-        )
-    except (ValueError, TypeError):
+        actual = _scrypt(password, base64.b64decode(salt), int(n), int(r), int(p))
+    except (ValueError, TypeError, MemoryError):
         return False
     return hmac.compare_digest(actual, base64.b64decode(digest))
+
+
+def needs_rehash(stored: str) -> bool:
+    """True when a password hash was made with other parameters than today's (S12)."""
+    return not stored.startswith(f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}$")
+
+
+@functools.cache
+def _blocklist() -> frozenset[str]:
+    with gzip.open(BLOCKLIST_FILE, "rt", encoding="utf-8") as lines:
+        return frozenset(line.strip() for line in lines if line.strip())
+
+
+def _cores(lowered: str) -> set[str]:
+    """The password, the password without padding digits and punctuation at either end, and the
+    unit it repeats, if it is one repeated: what the blocklist is checked against."""
+    stripped = lowered.strip("0123456789!@#$%^&*()-_=+.,;:?/ ")
+    cores = {lowered, stripped}
+    for text in (lowered, stripped):
+        for size in range(1, len(text) // 2 + 1):
+            if len(text) % size == 0 and text[:size] * (len(text) // size) == text:
+                cores.add(text[:size])
+                break
+    return cores
+
+
+def password_problem(password: str, *, context: Iterable[str] = (),
+                     minimum: int = MIN_PASSWORD) -> str | None:
+    """A plain-words reason a new staff or parent password is refused, or None (S12).
+
+    ``context``: this account's words (username, name, the part of the email before the @) that
+    must not be in it.
+    Both kinds of account are single-factor, so NIST's 15 characters hold for both.
+    """
+    if len(password) < minimum:
+        return f"Use at least {minimum} characters."
+    lowered = password.lower()
+    if len(set(lowered)) < 5 or _cores(lowered) & _blocklist():
+        return "That password is too common: choose another."
+    for part in " ".join(context).lower().split():
+        if len(part) >= 3 and part in lowered:
+            return "Do not use your name or email in the password."
+    return None
+
+
+def normalize_answer(answer: str) -> str:
+    return " ".join(answer.lower().split())
+
+
+def pin_digest(pin: str) -> str:
+    """The keyed digest a PIN is stored and found by (S2); ``pin`` in canonical form."""
+    return current_key().digest("pin", pin)
+
+
+def answer_digest(patient_id: int, answer: str) -> str:
+    """The keyed digest of a verification answer, bound to its child (R10, S2)."""
+    return current_key().digest("answer", f"{patient_id}:{normalize_answer(answer)}")
+
+
+def default_terminal() -> str:
+    """This desk's terminal name, recorded with every sign-in and redemption try (S8, S12)."""
+    return (socket.gethostname() or "local")[:64]
 
 
 class SecretKey:

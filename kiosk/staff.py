@@ -5,13 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from kiosk import audit, validate
+from kiosk import audit, throttle, validate
 from kiosk.db import write_transaction
 from kiosk.models import Staff
-from kiosk.security import hash_password, unknown_user_hash, verify_password
+from kiosk.security import (
+    default_terminal, hash_password, needs_rehash, password_problem, unknown_user_hash, verify_password,
+)
 from kiosk.terms import utcnow
-
-MIN_PASSWORD = 8
 
 
 class StaffError(ValueError):
@@ -37,36 +37,69 @@ def _user(row: Staff) -> StaffUser:
     return StaffUser(row.id, row.username, row.display_name, row.portal_user, row.is_admin)
 
 
-SIGN_IN_WINDOW = dt.timedelta(minutes=15)
-SIGN_IN_TRIES = 5
-
-
 class SignInPaused(StaffError):
-    """Too many wrong passwords for one username: the lock screen is at a public counter."""
+    """This try was not checked: wrong passwords for the username have slowed it down at this
+    terminal (``seconds`` to wait), or locked it until an administrator unlocks it (S12)."""
+
+    def __init__(self, message: str, seconds: int | None = None):
+        super().__init__(message)
+        self.seconds = seconds
 
 
-def authenticate(username: str, password: str, *, now: dt.datetime | None = None) -> StaffUser | None:
+def authenticate(username: str, password: str, *, terminal: str | None = None,
+                 now: dt.datetime | None = None) -> StaffUser | None:
     """The staff member for these credentials, or None. Every outcome is audited.
 
-    After 5 wrong passwords for a username in 15 minutes, sign-in for that username pauses for
-    15 minutes (raises SignInPaused), so nobody at the counter can guess at the lock screen.
+    Wrong passwords slow the username down at this terminal (kiosk.throttle: raises SignInPaused
+    with the seconds to wait before the next try is checked) and never refuse the right password
+    for longer than that; 100 in a row lock the username until ``unlock_staff`` (S12). A right
+    password made with older hashing parameters is re-hashed at today's cost.
     """
     now = now or utcnow()
+    terminal = terminal or default_terminal()
     who = username.strip().lower()[:64]
-    if audit.failures_since_success(who, audit.SIGN_IN_FAILED, audit.SIGN_IN, now - SIGN_IN_WINDOW) >= SIGN_IN_TRIES:
-        audit.record(audit.SIGN_IN_PAUSED, staff=who, at=now)
-        raise SignInPaused(f"Too many wrong passwords for {who}: sign-in is paused for "
-                           f"{int(SIGN_IN_WINDOW.total_seconds() // 60)} minutes. Ask a colleague or an administrator.")
+    try:
+        throttle.check(who, terminal, now, lock_after=throttle.STAFF_LOCK_AFTER)
+    except throttle.TooSoon as wait:
+        audit.record(audit.SIGN_IN_PAUSED, staff=who, at=now,
+                     detail={"terminal": terminal, "seconds": wait.seconds})
+        raise SignInPaused(f"Too many wrong passwords for {who}: wait {wait.seconds} seconds, "
+                           "then try again.", wait.seconds) from None
+    except throttle.Locked:
+        audit.record(audit.SIGN_IN_PAUSED, staff=who, at=now, detail={"terminal": terminal, "locked": True})
+        raise SignInPaused(f"{who} is locked after {throttle.STAFF_LOCK_AFTER} wrong passwords in a row. "
+                           f"An administrator can unlock it: kiosk staff unlock {who}") from None
     row = Staff.get_or_none((Staff.username == who) & (Staff.active == True))  # noqa: E712
     ok = verify_password(password, row.password_hash if row else unknown_user_hash()) and row is not None
-    audit.record(audit.SIGN_IN if ok else audit.SIGN_IN_FAILED, staff=who, at=now)
+    # Hashed before the write transaction: at the OWASP cost it takes most of a second (O1).
+    rehashed = hash_password(password) if ok and needs_rehash(row.password_hash) else None
+    with write_transaction():
+        throttle.record(who, terminal, now, ok)
+        audit.record(audit.SIGN_IN if ok else audit.SIGN_IN_FAILED, staff=who, at=now,
+                     detail={"terminal": terminal})
+        if rehashed:
+            Staff.update(password_hash=rehashed).where(Staff.id == row.id).execute()
     return _user(row) if ok else None
 
 
-def check_password_rules(password: str) -> str | None:
-    if len(password) < MIN_PASSWORD:
-        return f"Password must be at least {MIN_PASSWORD} characters."
-    return None
+def unlock_staff(username: str, *, by: str = "", terminal: str | None = None,
+                 now: dt.datetime | None = None) -> int:
+    """Clear a username's wrong passwords after the lock (S12); audited. Returns how many there were."""
+    who = username.strip().lower()
+    terminal = terminal or default_terminal()
+    with write_transaction():
+        if not Staff.select().where(Staff.username == who).exists():
+            raise StaffError(f"No staff member {who!r}.")
+        now = now or utcnow()
+        failures = throttle.unlock(who, terminal, now)
+        audit.record(audit.STAFF_UNLOCK, staff=by or who, at=now,
+                     detail={"username": who, "failures": failures, "terminal": terminal})
+    return failures
+
+
+def check_password_rules(password: str, username: str = "", display_name: str = "") -> str | None:
+    """Why a new staff password is refused, or None: one policy for staff and parents (S12)."""
+    return password_problem(password, context=(username, display_name))
 
 
 def add_staff(username: str, display_name: str, password: str, *, portal_user: str | None = None,
@@ -85,7 +118,7 @@ def add_staff(username: str, display_name: str, password: str, *, portal_user: s
         raise StaffError(f"{problem}.") from None
     if not display_name:
         raise StaffError("Display name must not be empty.")
-    problem = check_password_rules(password)
+    problem = check_password_rules(password, username, display_name)
     if problem:
         raise StaffError(problem)
     with write_transaction():

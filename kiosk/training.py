@@ -19,6 +19,9 @@ from kiosk.security import hash_password
 from kiosk.terms import PinState, PortalStatus, utcnow
 
 TRAINING_FILE = DATA_DIR / "training.json"
+# The training passwords are published in data/training.json: hashing them at full cost (S12)
+# protects nothing and would add seconds to every training start. A sign-in re-hashes its own.
+TRAINING_SCRYPT_N = 2**10
 
 
 def birth_date(today: dt.date, years: int, days: int) -> dt.date:
@@ -46,7 +49,8 @@ def load_training_data(today: dt.date | None = None, path: Path = TRAINING_FILE)
         for person in data["staff"]:
             staff_rows[person["username"]] = Staff.create(
                 username=person["username"], display_name=person["display_name"],
-                password_hash=hash_password(person["password"]), portal_user=person["portal_user"],
+                password_hash=hash_password(person["password"], n=TRAINING_SCRYPT_N),
+                portal_user=person["portal_user"],
                 is_admin=person["admin"],
             )
             counts["staff"] += 1
@@ -64,7 +68,7 @@ def load_training_data(today: dt.date | None = None, path: Path = TRAINING_FILE)
                 if "portal_account" in person:
                     accounts[person["id"]] = PortalAccount.create(
                         email=person["email"].lower(), display_name=f"{person['given']} {person['family']}",
-                        password_hash=hash_password(person["portal_account"]["password"]),
+                        password_hash=hash_password(person["portal_account"]["password"], n=TRAINING_SCRYPT_N),
                     )
             for child in family["patients"]:
                 patient = Patient.create(
@@ -82,7 +86,7 @@ def load_training_data(today: dt.date | None = None, path: Path = TRAINING_FILE)
                     days_left = child.get("active_pin_days_left", 10)
                     pin = RegistrationPin.create(
                         patient=patient, batch=secrets.token_hex(8),
-                        pin_hash=security.current_key().digest("pin", pins.generate_pin()),
+                        pin_hash=security.pin_digest(pins.generate_pin()),
                         issued_by=issuer, issued_at=now - dt.timedelta(days=lifetime - days_left),
                         expires_at=now + dt.timedelta(days=days_left), state=PinState.ACTIVE,
                         recipient=caregivers[next(iter(child["caregivers"]))],

@@ -375,7 +375,8 @@ class ChildScreen(ParentScreen):
                 self.show_error("family-error", "Enter your child's last name.")
                 return
             if not self.question:
-                self.ask_portal("Finding the question", lambda: portal.question_for(dob, family),
+                now = self.app.clock.now()
+                self.ask_portal("Finding the question", lambda: portal.question_for(dob, family, now=now),
                                 self._question_found)
                 return
             answer = self.value("answer")

@@ -16,6 +16,7 @@ from rich.cells import cell_len
 
 os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")
 
+import kiosk.portal  # noqa: E402
 import kiosk.security  # noqa: E402
 from kiosk.config import Config, PracticeConfig  # noqa: E402
 from kiosk.db import close_database  # noqa: E402
@@ -24,6 +25,8 @@ from kiosk.store import open_store  # noqa: E402
 # Password hashing at production cost (scrypt n=2**14) takes ~50 ms a hash; tests need the
 # behaviour, not the cost. Hashes record their own n, so verification still checks for real.
 kiosk.security.SCRYPT_N = 2**10
+# A refused redemption is padded to a fixed reply time (S8); benchmarks/redeem_timing.py measures it.
+kiosk.portal.REPLY_FLOOR = 0
 
 # The fixed "today" of the training data and of every test that needs a clock.
 TODAY = dt.date(2026, 11, 22)

@@ -74,7 +74,7 @@ def test_a_version_1_database_is_migrated_in_place_and_its_pins_still_redeem(con
     assert _columns() == fresh_columns and _indexes() == fresh_indexes  # same as a new database
     assert Practice.get().key_check  # the step filled the new column for the existing row
     rosemary = Patient.get(Patient.given_name == "Rosemary")
-    account = portal.create_account("cindy.testkiddo@example.com", "Cindy Testkiddo", "Sunflower-42")
+    account = portal.create_account("cindy.testkiddo@example.com", "Cindy Testkiddo", "Sunflower-meadow-42")
     pin = next(p.pin for p in result.pins if p.given_name == "Rosemary")
     assert portal.redeem(account.id, rosemary.dob, pin=pin, now=NOW).patient_id == rosemary.id
     assert Staff.select().count() == 3 and Patient.select().count() >= 20  # nothing lost
@@ -134,7 +134,7 @@ def test_a_missing_key_file_for_a_database_with_pins_stops_start_up(config, fron
     key.write_bytes(saved)  # restored from the backup: the parents' PINs work again
     open_store(config)
     rosemary = Patient.get(Patient.given_name == "Rosemary")
-    account = portal.create_account("cindy.testkiddo@example.com", "Cindy Testkiddo", "Sunflower-42")
+    account = portal.create_account("cindy.testkiddo@example.com", "Cindy Testkiddo", "Sunflower-meadow-42")
     pin = next(p.pin for p in result.pins if p.given_name == "Rosemary")
     assert portal.redeem(account.id, rosemary.dob, pin=pin, now=NOW).patient_id == rosemary.id
 
@@ -225,7 +225,7 @@ def one_line(result) -> str:
 def cli_db(tmp_path):
     db = str(tmp_path / "desk.sqlite3")
     made = kiosk("--db", db, "init", "--admin", "maria", "--name", "Maria", "--portal-user", "pp-1",
-                 "--password-stdin", stdin="correct horse\n")
+                 "--password-stdin", stdin="correct horse battery staple\n")
     assert made.returncode == 0, made.stderr
     return db
 
@@ -345,7 +345,7 @@ def _covers_r9_r10(desk, kids):
     issue_pins(desk, IssueRequest([child.id], recipient_id=foster.id, delivery="none", access="limited",
                                   method="question", question="Caseworker's last name?", answer="Ortiz"),
                now=NOW, today=TODAY)
-    account = portal.create_account("foster@example.org", "Pat Reyes", "Harbor-Lights-9")
+    account = portal.create_account("foster@example.org", "Pat Reyes", "Harbor-lights-bay-9")
     portal.redeem(account.id, child.dob, family_name=child.family_name, answer="ortiz", now=NOW)
     return Association.get(Association.patient == child).access == "limited"
 
@@ -353,7 +353,7 @@ def _covers_r9_r10(desk, kids):
 def _covers_r12(desk, kids):
     result = issue_pins(desk, IssueRequest([k.id for k in kids], recipient_id=_recipient(kids[0]).id,
                                            delivery="none"), now=NOW, today=TODAY)
-    account = portal.create_account("parent@example.org", "A Parent", "Sunflower-42")
+    account = portal.create_account("parent@example.org", "A Parent", "Sunflower-meadow-42")
     for issued, kid in zip(result.pins, kids):
         portal.redeem(account.id, Patient.get_by_id(issued.patient_id).dob, pin=issued.pin, now=NOW)
     return len(portal.children_of(account.id)) == len(kids) >= 2

@@ -38,12 +38,12 @@ def test_version_and_help(capsys):
 
 def test_init_then_staff_add_link_and_list(db):
     created = run("--db", db, "init", "--admin", "maria", "--name", "Maria Lopez", "--portal-user", "pp-1",
-                  "--password-stdin", stdin="correct horse\n")
+                  "--password-stdin", stdin="correct horse battery staple\n")
     assert created.returncode == 0, created.stderr
     assert "administrator maria" in created.stdout
     again = run("--db", db, "init", "--admin", "x", "--name", "X", "--password-stdin", stdin="whatever12\n")
     assert again.returncode != 0 and "already has staff" in again.stderr
-    added = run("--db", db, "staff", "add", "devon", "--name", "Devon Shaw", "--password-stdin", stdin="training12\n")
+    added = run("--db", db, "staff", "add", "devon", "--name", "Devon Shaw", "--password-stdin", stdin="training twelve desk\n")
     assert added.returncode == 0 and "not linked" in added.stdout
     linked = run("--db", db, "staff", "link", "devon", "pp-2")
     assert linked.returncode == 0 and "linked to pp-2" in linked.stdout
@@ -55,13 +55,13 @@ def test_init_then_staff_add_link_and_list(db):
 
 @pytest.mark.parametrize("args, stdin, message", [
     (["staff", "link", "nobody", "pp-9"], "", "No staff member 'nobody'"),
-    (["staff", "add", "amy", "--name", "Amy", "--password-stdin"], "short\n", "at least 8 characters"),
+    (["staff", "add", "amy", "--name", "Amy", "--password-stdin"], "short\n", "at least 15 characters"),
     (["staff", "add", "amy", "--name", "Amy"], "", "--password-stdin"),
     (["audit", "export", "--since", "yesterday"], "", "--since must be a date"),
     (["frobnicate"], "", "invalid choice"),
     (["--training", "staff", "list"], "", "--training only starts the app"),
     (["import"], "", "name at least one file"),
-    (["staff"], "", "required: {add,link,list} (see kiosk staff --help)"),
+    (["staff"], "", "required: {add,link,list,unlock} (see kiosk staff --help)"),
     (["outbox", "resend"], "", "invalid choice: 'resend' (choose from 'send', 'list', 'retry') (see kiosk outbox --help)"),
     (["demo", "generate"], "", "required: --patients"),
 ])
@@ -94,7 +94,8 @@ def test_unsupported_database_url_is_one_line(tmp_path):
 
 
 def test_audit_verify_reports_tampering(db):
-    run("--db", db, "init", "--admin", "maria", "--name", "Maria", "--password-stdin", stdin="correct horse\n")
+    run("--db", db, "init", "--admin", "maria", "--name", "Maria", "--password-stdin",
+        stdin="correct horse battery staple\n")
     import sqlite3
 
     con = sqlite3.connect(db)

@@ -60,7 +60,7 @@ def postgres_store(tmp_path):
 def pg_store(tmp_path):
     """A kiosk store in a fresh PostgreSQL schema, with a linked desk and one family of three."""
     with postgres_store(tmp_path):
-        add_staff("maria", "Maria Lopez", "front-desk-1", portal_user="portal-maria")
+        add_staff("maria", "Maria Lopez", "front-desk-password-1", portal_user="portal-maria")
         with write_transaction():
             mother = Caregiver.create(given_name="Ana", family_name="Núñez-García", email="ana@example.org")
             kids = [Patient.create(chart_number=f"C{n}", given_name=given, family_name=family, dob=born)
@@ -70,7 +70,8 @@ def pg_store(tmp_path):
                         ("Renée", "D'Angelo-Smith", dt.date(2024, 11, 1))])]
             for kid in kids:
                 Relationship.create(caregiver=mother, patient=kid, role="Mother", authority=Authority.JOINT)
-        yield {"desk": authenticate("maria", "front-desk-1"), "mother": mother.id, "kids": [k.id for k in kids]}
+        desk = authenticate("maria", "front-desk-password-1")
+        yield {"desk": desk, "mother": mother.id, "kids": [k.id for k in kids]}
 
 
 def _issue(store, ids, **changes):

@@ -57,7 +57,7 @@ from kiosk.cli import build_parser, open_configured
 from kiosk.staff import add_staff
 
 open_configured(build_parser().parse_args(["--db", sys.argv[1]]))
-add_staff("desk", "Front Desk", "desk-password-1")
+add_staff("desk", "Front Desk", "quiet-harbor-lamp-1")
 """
 
 ENTRY_POINT = """

@@ -1,0 +1,87 @@
+"""Sign-in throttling for staff and parents in one place (S12).
+
+Wrong passwords slow a name down at the terminal where they are typed, instead of refusing the
+right password: the first FREE_FAILURES cost nothing, then the next try is not even checked until
+a wait that doubles with each failure (1, 2, 4 ... seconds, at most MAX_WAIT) has passed since the
+last one. So anyone at the counter can delay a colleague by a minute at most, and guessing costs
+hours. A name with ``lock_after`` wrong passwords in a row, counted over every terminal, is locked
+until an administrator unlocks it. A right password, or an unlock, starts the count again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+
+from peewee import fn
+
+from kiosk.models import SignInAttempt
+
+FREE_FAILURES = 3
+MAX_WAIT = 60  # seconds
+STAFF_LOCK_AFTER = 100
+OK, WRONG, UNLOCKED = "ok", "wrong", "unlocked"
+
+
+class TooSoon(Exception):
+    """The try came before the wait was over: it was not checked."""
+
+    def __init__(self, seconds: int):
+        super().__init__(f"wait {seconds} seconds")
+        self.seconds = seconds
+
+
+class Locked(Exception):
+    """Too many wrong passwords in a row: only an administrator can unlock the name."""
+
+
+def wait_after(failures: int) -> int:
+    """Seconds to wait after ``failures`` wrong passwords in a row at one terminal."""
+    if failures < FREE_FAILURES:
+        return 0
+    return min(2 ** min(failures - FREE_FAILURES, 16), MAX_WAIT)
+
+
+@dataclass(frozen=True)
+class Standing:
+    in_a_row: int  # wrong passwords since the last right one or unlock, at any terminal
+    here: int  # of those, typed at this terminal
+    last_here: dt.datetime | None
+
+
+def standing(who: str, terminal: str) -> Standing:
+    last_reset = (
+        SignInAttempt.select(fn.MAX(SignInAttempt.at))
+        .where((SignInAttempt.who == who) & (SignInAttempt.outcome != WRONG))
+        .scalar()
+    )
+    wrong = SignInAttempt.select().where((SignInAttempt.who == who) & (SignInAttempt.outcome == WRONG))
+    if last_reset is not None:
+        wrong = wrong.where(SignInAttempt.at > last_reset)
+    in_a_row = wrong.count()
+    here = wrong.where(SignInAttempt.terminal == terminal)
+    last = here.select(fn.MAX(SignInAttempt.at)).scalar() if in_a_row else None
+    return Standing(in_a_row, here.count() if in_a_row else 0, last)
+
+
+def check(who: str, terminal: str, now: dt.datetime, *, lock_after: int | None) -> None:
+    """Raise Locked or TooSoon when this try must not be checked now."""
+    state = standing(who, terminal)
+    if lock_after is not None and state.in_a_row >= lock_after:
+        raise Locked(who)
+    if state.last_here is not None:
+        ready = state.last_here + dt.timedelta(seconds=wait_after(state.here))
+        if ready > now:
+            raise TooSoon(max(1, math.ceil((ready - now).total_seconds())))
+
+
+def record(who: str, terminal: str, now: dt.datetime, ok: bool) -> None:
+    SignInAttempt.create(who=who, terminal=terminal, at=now, outcome=OK if ok else WRONG)
+
+
+def unlock(who: str, terminal: str, now: dt.datetime) -> int:
+    """Clear a name's wrong passwords; return how many there were in a row."""
+    failures = standing(who, terminal).in_a_row
+    SignInAttempt.create(who=who, terminal=terminal, at=now, outcome=UNLOCKED)
+    return failures
