@@ -147,7 +147,7 @@ from kiosk.staff import add_staff, staff_count
 
 open_configured(build_parser().parse_args(["--db", sys.argv[1]]))
 if not staff_count():
-    add_staff("bench", "Bench Desk", "bench-password-1")
+    add_staff("bench", "Bench Desk", "quiet-harbor-lamp-1")
 '''
 
 
@@ -377,10 +377,10 @@ def desk_user(username: str = "bench"):
     from kiosk.staff import add_staff, authenticate
 
     try:
-        add_staff(username, "Bench Desk", "bench-password-1", portal_user=f"portal-{username}")
+        add_staff(username, "Bench Desk", "quiet-harbor-lamp-1", portal_user=f"portal-{username}")
     except Exception:  # already there from an earlier run on the same database
         pass
-    return authenticate(username, "bench-password-1")
+    return authenticate(username, "quiet-harbor-lamp-1")
 
 
 def families_of(size: int, count: int, seed: int) -> list[tuple[list[int], int]]:

@@ -158,7 +158,7 @@ def sign_in(email: str, password: str, *, terminal: str | None = None,
     except throttle.TooSoon as wait:
         audit.record(audit.SIGN_IN_PAUSED, staff=who, at=now,
                      detail={"terminal": terminal, "seconds": wait.seconds})
-        raise PortalError(f"Too many tries for this account: wait {wait.seconds} seconds, then try again.",
+        raise PortalError(f"Too many tries for this account: {wait.words}, then try again.",
                           "password") from None
     row = PortalAccount.get_or_none(PortalAccount.email == email)
     ok = verify_password(password, row.password_hash if row else unknown_user_hash()) and row is not None

@@ -63,7 +63,7 @@ def authenticate(username: str, password: str, *, terminal: str | None = None,
     except throttle.TooSoon as wait:
         audit.record(audit.SIGN_IN_PAUSED, staff=who, at=now,
                      detail={"terminal": terminal, "seconds": wait.seconds})
-        raise SignInPaused(f"Too many wrong passwords for {who}: wait {wait.seconds} seconds, "
+        raise SignInPaused(f"Too many wrong passwords for {who}: {wait.words}, "
                            "then try again.", wait.seconds) from None
     except throttle.Locked:
         audit.record(audit.SIGN_IN_PAUSED, staff=who, at=now, detail={"terminal": terminal, "locked": True})

@@ -31,6 +31,10 @@ class TooSoon(Exception):
         super().__init__(f"wait {seconds} seconds")
         self.seconds = seconds
 
+    @property
+    def words(self) -> str:
+        return f"wait {self.seconds} second" + ("" if self.seconds == 1 else "s")
+
 
 class Locked(Exception):
     """Too many wrong passwords in a row: only an administrator can unlock the name."""

@@ -43,7 +43,8 @@ def test_init_then_staff_add_link_and_list(db):
     assert "administrator maria" in created.stdout
     again = run("--db", db, "init", "--admin", "x", "--name", "X", "--password-stdin", stdin="whatever12\n")
     assert again.returncode != 0 and "already has staff" in again.stderr
-    added = run("--db", db, "staff", "add", "devon", "--name", "Devon Shaw", "--password-stdin", stdin="training twelve desk\n")
+    added = run("--db", db, "staff", "add", "devon", "--name", "Devon Shaw", "--password-stdin",
+                stdin="training twelve desk\n")
     assert added.returncode == 0 and "not linked" in added.stdout
     linked = run("--db", db, "staff", "link", "devon", "pp-2")
     assert linked.returncode == 0 and "linked to pp-2" in linked.stdout
@@ -119,8 +120,10 @@ def test_s10_audit_anchor_prints_the_line_and_verify_checks_against_it(db):
     import sqlite3
     from pathlib import Path
 
-    run("--db", db, "init", "--admin", "maria", "--name", "Maria", "--password-stdin", stdin="correct horse\n")
-    run("--db", db, "staff", "add", "devon", "--name", "Devon Shaw", "--password-stdin", stdin="training12\n")
+    run("--db", db, "init", "--admin", "maria", "--name", "Maria", "--password-stdin",
+        stdin="correct horse battery staple\n")
+    run("--db", db, "staff", "add", "devon", "--name", "Devon Shaw", "--password-stdin",
+        stdin="training twelve desk\n")
     before = run("--db", db, "audit", "verify")
     assert before.returncode == 0 and "not anchored yet" in before.stdout
     anchored = run("--db", db, "audit", "anchor")

@@ -67,8 +67,8 @@ async def test_guessing_at_the_lock_screen_pauses_sign_in(config, front_desk):
             app.screen.query_one("#password", Input).focus()
             await pilot.press("enter")
             await settle(app, pilot)
-        assert isinstance(app.screen, LockScreen)  # even the right password waits now
-        assert "paused for 15 minutes" in app.screen.query_one("#password-error", FieldError).text
+        assert isinstance(app.screen, LockScreen)  # even the right password waits now (S12)
+        assert "wait 1 second, then try again" in app.screen.query_one("#password-error", FieldError).text
 
 
 async def test_s5_opening_a_patient_in_the_app_records_who_looked(config, front_desk):
