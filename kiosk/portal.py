@@ -33,8 +33,11 @@ import datetime as dt
 import hmac
 import time
 from dataclasses import dataclass
+from collections.abc import Iterable
 from enum import StrEnum
+from typing import cast
 
+import peewee
 from peewee import fn
 
 from kiosk import audit, pins, throttle, validate
@@ -136,8 +139,8 @@ def create_account(email: str, display_name: str, password: str) -> PortalLogin:
         raise PortalError("Enter your name.", "name")
     if not valid_email(email):
         raise PortalError("Enter a valid email address, like name@example.com.", "email")
-    if (problem := password_problem(password, email, name)) is not None:
-        raise PortalError(problem, "password")
+    if (weak := password_problem(password, email, name)) is not None:
+        raise PortalError(weak, "password")
     with write_transaction():
         if PortalAccount.select().where(PortalAccount.email == email).exists():
             raise PortalError("An account with this email already exists: sign in instead.", "email")
@@ -161,15 +164,15 @@ def sign_in(email: str, password: str, *, terminal: str | None = None,
         raise PortalError(f"Too many tries for this account: {wait.words}, then try again.",
                           "password") from None
     row = PortalAccount.get_or_none(PortalAccount.email == email)
-    ok = verify_password(password, row.password_hash if row else unknown_user_hash()) and row is not None
-    rehashed = hash_password(password) if ok and needs_rehash(row.password_hash) else None
+    ok = verify_password(password, row.password_hash if row else unknown_user_hash())
+    rehashed = hash_password(password) if row and ok and needs_rehash(row.password_hash) else None
     with write_transaction():
-        throttle.record(who, terminal, now, ok)
-        audit.record(audit.PORTAL_SIGN_IN if ok else audit.PORTAL_SIGN_IN_FAILED, staff=who, at=now,
+        throttle.record(who, terminal, now, ok and row is not None)
+        audit.record(audit.PORTAL_SIGN_IN if ok and row else audit.PORTAL_SIGN_IN_FAILED, staff=who, at=now,
                      detail={"terminal": terminal})
-        if rehashed:
+        if row and rehashed:
             PortalAccount.update(password_hash=rehashed).where(PortalAccount.id == row.id).execute()
-    if not ok:
+    if row is None or not ok:
         raise PortalError("Email or password is not right.", "password")
     return PortalLogin(row.id, row.email, row.display_name)
 
@@ -180,7 +183,7 @@ def children_of(account_id: int) -> list[Child]:
     return [Child(a.patient.id, a.patient.given_name, Access(a.access).label) for a in rows]
 
 
-def _failures(*outcomes: Outcome):
+def _failures(*outcomes: Outcome) -> peewee.ModelSelect[RedemptionAttempt]:
     return RedemptionAttempt.select().where(RedemptionAttempt.outcome.in_([str(o) for o in outcomes]))
 
 
@@ -188,9 +191,9 @@ def _locked_until(patient_id: int, now: dt.datetime) -> dt.datetime | None:
     """When the child's lock ends (S4), or None: locked while some run of FAILURES_TO_LOCK failures
     naming it within WINDOW ended less than LOCK_FOR ago."""
     since = now - WINDOW - LOCK_FOR
-    times = [at for (at,) in _failures(*NAMING).select(RedemptionAttempt.at)
-             .where((RedemptionAttempt.patient == patient_id) & (RedemptionAttempt.at > since))
-             .order_by(RedemptionAttempt.at).tuples()]
+    times: list[dt.datetime] = list(_failures(*NAMING).select(RedemptionAttempt.at)
+                                    .where((RedemptionAttempt.patient == patient_id) & (RedemptionAttempt.at > since))
+                                    .order_by(RedemptionAttempt.at).scalars())
     until = None
     for i in range(FAILURES_TO_LOCK - 1, len(times)):
         if times[i] - times[i - FAILURES_TO_LOCK + 1] <= WINDOW and now - times[i] < LOCK_FOR:
@@ -301,7 +304,7 @@ def redeem(account_id: int, dob: dt.date, *, pin: str = "", family_name: str = "
         lock_rows(Patient, [patient.id if patient else 0])
         before = _standing(patient.id if patient else 0, terminal, now)
         refusal = before.refusal()
-        if refusal is None and outcome == Outcome.OK:
+        if refusal is None and outcome == Outcome.OK and row is not None:
             return _link(account_id, row, terminal, now)
         _record_failure(patient, refusal or outcome, before, terminal, now)
     _pad(started)
@@ -405,5 +408,7 @@ def guessing_status(patient_id: int, *, now: dt.datetime | None = None) -> Guess
             .where((RedemptionAttempt.patient == patient_id) & ~RedemptionAttempt.succeeded
                    & (RedemptionAttempt.at > now - dt.timedelta(days=1)) & (RedemptionAttempt.outcome != ""))
             .group_by(RedemptionAttempt.outcome).tuples())
-    return GuessingStatus({outcome: n for outcome, n in rows if outcome != Outcome.QUESTION},
+    counts: dict[str, int] = dict(cast(Iterable[tuple[str, int]], rows))
+    counts.pop(Outcome.QUESTION, None)
+    return GuessingStatus(counts,
                           _locked_until(patient_id, now), _failures_in_row(patient_id))

@@ -51,9 +51,8 @@ def hash_password(password: str, *, n: int | None = None) -> str:
     n = n or SCRYPT_N
     salt = secrets.token_bytes(16)
     digest = _scrypt(password, salt, n, SCRYPT_R, SCRYPT_P)
-    return "scrypt${}${}${}${}${}".format(
-        n, SCRYPT_R, SCRYPT_P, base64.b64encode(salt).decode(), base64.b64encode(digest).decode()
-    )
+    encoded_salt, encoded_digest = base64.b64encode(salt).decode(), base64.b64encode(digest).decode()
+    return f"scrypt${n}${SCRYPT_R}${SCRYPT_P}${encoded_salt}${encoded_digest}"
 
 
 @functools.cache

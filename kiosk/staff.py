@@ -70,16 +70,16 @@ def authenticate(username: str, password: str, *, terminal: str | None = None,
         raise SignInPaused(f"{who} is locked after {throttle.STAFF_LOCK_AFTER} wrong passwords in a row. "
                            f"An administrator can unlock it: kiosk staff unlock {who}") from None
     row = Staff.get_or_none((Staff.username == who) & (Staff.active == True))  # noqa: E712
-    ok = verify_password(password, row.password_hash if row else unknown_user_hash()) and row is not None
+    ok = verify_password(password, row.password_hash if row else unknown_user_hash())
     # Hashed before the write transaction: at the OWASP cost it takes most of a second (O1).
-    rehashed = hash_password(password) if ok and needs_rehash(row.password_hash) else None
+    rehashed = hash_password(password) if row and ok and needs_rehash(row.password_hash) else None
     with write_transaction():
-        throttle.record(who, terminal, now, ok)
-        audit.record(audit.SIGN_IN if ok else audit.SIGN_IN_FAILED, staff=who, at=now,
+        throttle.record(who, terminal, now, ok and row is not None)
+        audit.record(audit.SIGN_IN if ok and row else audit.SIGN_IN_FAILED, staff=who, at=now,
                      detail={"terminal": terminal})
-        if rehashed:
+        if row and rehashed:
             Staff.update(password_hash=rehashed).where(Staff.id == row.id).execute()
-    return _user(row) if ok else None
+    return _user(row) if row and ok else None
 
 
 def unlock_staff(username: str, *, by: str = "", terminal: str | None = None,
@@ -118,9 +118,9 @@ def add_staff(username: str, display_name: str, password: str, *, portal_user: s
         raise StaffError(f"{problem}.") from None
     if not display_name:
         raise StaffError("Display name must not be empty.")
-    problem = check_password_rules(password, username, display_name)
-    if problem:
-        raise StaffError(problem)
+    weak = check_password_rules(password, username, display_name)
+    if weak:
+        raise StaffError(weak)
     with write_transaction():
         if Staff.select().where(Staff.username == username).exists():
             raise StaffError(f"Staff member {username!r} already exists.")

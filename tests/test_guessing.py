@@ -147,20 +147,20 @@ def test_s8_unknown_pin_wrong_date_locked_and_revoked_get_one_reply(front_desk):
 
 def test_s8_a_stranger_who_knows_only_a_birth_date_cannot_lock_or_revoke_anyones_pin(front_desk):
     rosemary = find_patient("Rosemary", "Testkiddo")
-    for given, family in (("Jordan", "Kim"), ("Emma", "Johnson")):  # unrelated families, same birthday
-        Patient.update(dob=rosemary.dob).where(Patient.id == find_patient(given, family).id).execute()
+    for first, family in (("Jordan", "Kim"), ("Emma", "Johnson")):  # unrelated families, same birthday
+        Patient.update(dob=rosemary.dob).where(Patient.id == find_patient(first, family).id).execute()
     pins = _issue(front_desk) | _issue(front_desk, "Jordan", "Kim") | _issue(front_desk, "Emma", "Johnson")
     account = _account()
     at = NOW
     for i in range(3 * portal.FAILURES_TO_REVOKE):  # spread over terminals and hours: never paused
         at = NOW + dt.timedelta(minutes=4 * i)
         _fails(account, rosemary.dob, pin=f"ABCDE-{i:05d}"[:11], terminal=f"kiosk-{i % 5}", now=at)
-    for given, family in (("Rosemary", "Testkiddo"), ("Jordan", "Kim"), ("Emma", "Johnson")):
-        child = find_patient(given, family)
+    for first, family in (("Rosemary", "Testkiddo"), ("Jordan", "Kim"), ("Emma", "Johnson")):
+        child = find_patient(first, family)
         status = portal.guessing_status(child.id, now=at)
         assert _active(child) and status.locked_until is None and status.toward_revoking == 0
         assert (
-            portal.redeem(account, child.dob, pin=pins[given], now=at + dt.timedelta(seconds=1)).patient_id
+            portal.redeem(account, child.dob, pin=pins[first], now=at + dt.timedelta(seconds=1)).patient_id
             == child.id
         )
 
