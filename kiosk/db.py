@@ -282,6 +282,6 @@ def lock_rows(model: type[BaseModel], ids: Iterable[int | None]) -> None:
 
 
 def tuples(query: peewee.BaseQuery) -> Iterator[tuple[Any, ...]]:
-    """The query's rows as plain tuples: ``query.tuples()``, typed as such (peewee's stubs type
-    its rows as model instances)."""
-    return iter(query.tuples())
+    """The query's rows as plain tuples, read once without being kept (``query.tuples().iterator()``),
+    typed as such: peewee's stubs type its rows as model instances."""
+    return iter(query.tuples().iterator())

@@ -104,7 +104,7 @@ class Caregiver(BaseModel):
     created_at = pw.DateTimeField(default=utcnow)
     updated_at = pw.DateTimeField(default=utcnow)
 
-    def save(self, *args, **kwargs):
+    def save(self, *args: Any, **kwargs: Any) -> int:
         saved = super().save(*args, **kwargs)
         from kiosk.search_index import (
             index_caregivers,  # N1: a parent's name, phone or email finds the child

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from kiosk.db import database, is_sqlite, write_transaction
+from kiosk.db import database, is_sqlite, tuples, write_transaction
 from kiosk.models import ALL_MODELS, AuditHead, BaseModel, SchemaMeta
 
 if TYPE_CHECKING:
@@ -81,9 +81,9 @@ def _v5_search_terms() -> None:
     database.create_tables([SearchTerm, SearchKey], safe=True)
     last = 0
     while True:
-        rows = list(Patient.select(Patient.id, Patient.given_name, Patient.family_name, Patient.given_key,
-                                   Patient.family_key).where(Patient.id > last).order_by(Patient.id)
-                    .limit(20_000).tuples())
+        rows = list(tuples(Patient.select(Patient.id, Patient.given_name, Patient.family_name, Patient.given_key,
+                                          Patient.family_key).where(Patient.id > last).order_by(Patient.id)
+                           .limit(20_000)))
         if not rows:
             break
         for patient_id, given, family, given_key, family_key in rows:

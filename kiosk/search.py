@@ -24,8 +24,9 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
-from kiosk.db import database, is_sqlite
+from kiosk.db import database, is_sqlite, tuples
 from kiosk.models import Caregiver, Patient, SearchKey
 from kiosk.patients import SEARCH_LIMIT, PatientRow, _prefix, age_text, parse_search
 from kiosk.search_index import CAREGIVER as CAREGIVER_FIELD
@@ -117,11 +118,11 @@ def parse_query(text: str, today: dt.date | None = None) -> Query:
 class _Sql:
     """A statement and its parameters, written once for SQLite and PostgreSQL alike."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.text = ""
         self.params: list = []
 
-    def mark(self, value) -> str:
+    def mark(self, value: object) -> str:
         self.params.append(value)
         return "?" if is_sqlite() else "%s"
 
@@ -161,7 +162,7 @@ def _filters(sql: _Sql, patient_column: str, status: str | None, dob: dt.date | 
     return f' JOIN "patient" p ON p.id = {patient_column}', where
 
 
-def _word_hits(words: list[Word], side: str, status, dob, limit: int, *, exact: bool = True,
+def _word_hits(words: list[Word], side: str, status: str | None, dob: dt.date | None, limit: int, *, exact: bool = True,
                tolerant: bool = False, strict: int = -1) -> list[tuple[int, int | None, tuple[str, ...]]]:
     """Patients (side "patient") or caregivers' children (side "caregiver") with a term for every
     word: (patient id, caregiver id, the matched terms in the order of ``words``). ``strict``: the
@@ -170,7 +171,8 @@ def _word_hits(words: list[Word], side: str, status, dob, limit: int, *, exact: 
     return [(row[0], row[1], tuple(row[2:])) for row in sql.rows()]
 
 
-def word_sql(words: list[Word], side: str, status=None, dob=None, limit: int = SEARCH_LIMIT, *,
+def word_sql(words: list[Word], side: str, status: str | None = None, dob: dt.date | None = None,
+             limit: int = SEARCH_LIMIT, *,
              exact: bool = True, tolerant: bool = False, strict: int = -1) -> _Sql:
     """The statement of :func:`_word_hits` (tests EXPLAIN it: every table is read through an index)."""
     sql = _Sql()
@@ -198,7 +200,8 @@ def word_sql(words: list[Word], side: str, status=None, dob=None, limit: int = S
     return sql
 
 
-def _term_hits(term_field: str, low: str, high: str | None, status, dob, limit: int) -> list[tuple[int, int | None]]:
+def _term_hits(term_field: str, low: str, high: str | None, status: str | None, dob: dt.date | None,
+               limit: int) -> list[tuple[int, int | None]]:
     """Patients found by a chart number, or caregivers' children by a phone or email (a prefix)."""
     sql = _Sql()
     condition = sql.range("t.term", low, high) + f" AND t.field = {sql.mark(term_field)}"
@@ -213,7 +216,7 @@ def _term_hits(term_field: str, low: str, high: str | None, status, dob, limit: 
 
 # -- tolerant candidates ----------------------------------------------------------------------------
 @lru_cache(maxsize=1)
-def _nicknamer():
+def _nicknamer() -> Any:
     from nicknames import (
         NickNamer,  # a maintained dataset of English given names and their nicknames
     )
@@ -287,7 +290,7 @@ class _Hits:
             self.found[patient_id] = (tier, cost, reason, caregiver)
 
 
-def _structured(query: Query, status, today, hits: _Hits) -> None:
+def _structured(query: Query, status: str | None, today: dt.date, hits: _Hits) -> None:
     """Tier 0: today's search (last-name prefix, "last, first", birth date) and "first last"."""
     columns = (Patient.id,)
     ordering = (Patient.family_key, Patient.given_key, Patient.dob)
@@ -321,11 +324,11 @@ def _structured(query: Query, status, today, hits: _Hits) -> None:
     for select in selects:
         if hits.room <= 0:
             return
-        for (patient_id,) in select.order_by(*ordering).limit(hits.room).tuples():
+        for (patient_id,) in tuples(select.order_by(*ordering).limit(hits.room)):
             hits.add(patient_id, EXACT)
 
 
-def _identifiers(query: Query, status, hits: _Hits) -> None:
+def _identifiers(query: Query, status: str | None, hits: _Hits) -> None:
     """Tier 0: a chart number, a phone number, an email."""
     digits = query.digits
     charts = [query.text.strip().lower()] if digits else \
@@ -351,7 +354,7 @@ def _score(words: list[Word], terms: tuple[str, ...]) -> tuple[float, str]:
     return sum(cost for cost, _ in costs), ", ".join(dict.fromkeys(reasons))
 
 
-def _names(query: Query, status, hits: _Hits, found_before: int) -> None:
+def _names(query: Query, status: str | None, hits: _Hits, found_before: int) -> None:
     """Tiers 1 and 2: name parts of the patient, then of a caregiver."""
     words = list(query.words)
     if not words or hits.room <= 0:
@@ -375,7 +378,7 @@ def _names(query: Query, status, hits: _Hits, found_before: int) -> None:
 
 
 
-def _tolerant(query: Query, status, hits: _Hits) -> None:
+def _tolerant(query: Query, status: str | None, hits: _Hits) -> None:
     """Tier 3: nicknames, sound-alikes and typos of each word."""
     words = list(query.words)
     if not words or hits.room <= 0:
@@ -412,7 +415,7 @@ def _bands(word: Word, most: int = 8) -> list[Word]:
     return [Word(word.folded, word.script, candidates) for candidates in list(bands.values())[:most]]
 
 
-def _tolerant_whole_names(words: list[Word], status, dob, hits: _Hits) -> None:
+def _tolerant_whole_names(words: list[Word], status: str | None, dob: dt.date | None, hits: _Hits) -> None:
     """Two words as given and family name, either way round, each what was typed or a candidate:
     point lookups on the patient's (family_key, given_key) index."""
     for given, family in ((words[0], words[1]), (words[1], words[0])):
@@ -425,7 +428,7 @@ def _tolerant_whole_names(words: list[Word], status, dob, hits: _Hits) -> None:
             select = select.where(Patient.portal_status == status)
         if dob:
             select = select.where(Patient.dob == dob)
-        for patient_id, given_key, family_key in select.limit(max(hits.room, 1)).tuples():
+        for patient_id, given_key, family_key in tuples(select.limit(max(hits.room, 1))):
             cost, reason = _score([given, family], (given_key, family_key))
             hits.add(patient_id, TOLERANT, cost, reason)
 
@@ -454,13 +457,14 @@ def _rows(hits: _Hits, today: dt.date, limit: int) -> list[PatientRow]:
         return []
     ids = list(hits.found)
     caregivers = {cid for *_, cid in hits.found.values() if cid}
-    names = dict(Caregiver.select(Caregiver.id, Caregiver.given_name.concat(" ").concat(Caregiver.family_name))
-                 .where(Caregiver.id.in_(sorted(caregivers))).tuples()) if caregivers else {}
+    names: dict[int, str] = dict(tuples(
+        Caregiver.select(Caregiver.id, Caregiver.given_name.concat(" ").concat(Caregiver.family_name))
+        .where(Caregiver.id.in_(sorted(caregivers))))) if caregivers else {}
     columns = (Patient.id, Patient.given_name, Patient.family_name, Patient.dob, Patient.portal_status,
                Patient.family_key, Patient.given_key)
-    rows = []
+    rows: list[tuple] = []
     for start in range(0, len(ids), 500):
-        rows.extend(Patient.select(*columns).where(Patient.id.in_(ids[start:start + 500])).tuples().iterator())
+        rows.extend(tuples(Patient.select(*columns).where(Patient.id.in_(ids[start:start + 500]))))
     ranked = []
     for patient_id, given, family, dob, status, family_key, given_key in rows:
         tier, cost, reason, caregiver = hits.found[patient_id]

@@ -15,11 +15,17 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from itertools import combinations
+from typing import TYPE_CHECKING
 
 from kiosk.terms import fold
+
+if TYPE_CHECKING:
+    import peewee
+
+    from kiosk.models import BaseModel
 
 # field of a SearchTerm row
 GIVEN, FAMILY, FULL, CHART = "given", "family", "full", "chart"
@@ -137,7 +143,7 @@ def lexicon_words(rows: Iterable[tuple]) -> set[str]:
 
 
 # -- writing ------------------------------------------------------------------------------------
-def _insert(model, fields, rows: list[tuple], ignore: bool = False) -> None:
+def _insert(model: type[BaseModel], fields: list[peewee.Field], rows: list[tuple], ignore: bool = False) -> None:
     for start in range(0, len(rows), LOOKUP):
         query = model.insert_many(rows[start:start + LOOKUP], fields=fields)
         (query.on_conflict_ignore() if ignore else query).execute()
@@ -145,6 +151,7 @@ def _insert(model, fields, rows: list[tuple], ignore: bool = False) -> None:
 
 def add_words(words: Iterable[str]) -> None:
     """Put new name words into the tolerant lookup; words it has already are skipped."""
+    from kiosk.db import tuples
     from kiosk.models import SearchKey
 
     words = sorted(set(words))
@@ -152,7 +159,7 @@ def add_words(words: Iterable[str]) -> None:
     for start in range(0, len(words), LOOKUP):
         chunk = words[start:start + LOOKUP]
         query = SearchKey.select(SearchKey.word).where(SearchKey.key.in_(chunk) & (SearchKey.key == SearchKey.word))
-        known.update(word for (word,) in query.tuples())
+        known.update(word for (word,) in tuples(query))
     rows = [key for word in words if word not in known for key in word_keys(word)]
     _insert(SearchKey, [SearchKey.key, SearchKey.word], rows, ignore=True)
 
@@ -181,7 +188,8 @@ def index_caregivers(ids: Iterable[int]) -> None:
              (Caregiver.id, Caregiver.given_name, Caregiver.family_name, Caregiver.email, Caregiver.cell))
 
 
-def _reindex(ids: Iterable[int], owner, make_rows, columns) -> None:
+def _reindex(ids: Iterable[int], owner: peewee.Field, make_rows: Callable[..., list[tuple]],
+             columns: tuple[peewee.Field, ...]) -> None:
     from kiosk.models import SearchTerm
 
     model = columns[0].model
@@ -197,13 +205,13 @@ def _reindex(ids: Iterable[int], owner, make_rows, columns) -> None:
 
 def index_everything(batch: int = 20_000) -> None:
     """Build the search terms of every patient and caregiver (the schema migration that adds them)."""
+    from kiosk.db import tuples
     from kiosk.models import Caregiver, Patient
 
     for model, index in ((Patient, index_patients), (Caregiver, index_caregivers)):
         last = 0
         while True:
-            ids = [i for (i,) in model.select(model.id).where(model.id > last).order_by(model.id).limit(batch)
-                   .tuples()]
+            ids = [i for (i,) in tuples(model.select(model.id).where(model.id > last).order_by(model.id).limit(batch))]
             if not ids:
                 break
             index(ids)
