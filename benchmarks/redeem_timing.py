@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from kiosk import portal, security
     from kiosk.config import Config, PracticeConfig
-    from kiosk.db import close_database, database, write_transaction
+    from kiosk.db import close_database, database, open_database, write_transaction
     from kiosk.models import ALL_MODELS, Patient, RedemptionAttempt
     from kiosk.patients import family_for
     from kiosk.registration import IssueRequest, issue_pins, revoke_pin
@@ -53,8 +53,8 @@ def main(argv: list[str] | None = None) -> int:
         practice=PracticeConfig(name="Bench", portal_url="https://portal.example.org"),
         pin_key_file=str(Path(folder) / "pin.key"),
     )
-    if args.url:
-        open_store(config)
+    if args.url:  # the tables of an earlier run hold PINs made with another key file
+        open_database(args.url)
         database.drop_tables(ALL_MODELS, cascade=True)
         close_database()
     open_store(config)
