@@ -8,10 +8,16 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
 from kiosk import __version__
 from kiosk.terms import MessageState
+
+if TYPE_CHECKING:  # loaded by the commands that use them
+    from kiosk.config import Config
+    from kiosk.outbox import MessageRow
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -22,7 +28,7 @@ class CliError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line, exit 2 (argparse's own rule), no usage dump
+    def error(self, message: str) -> NoReturn:  # one line, exit 2 (argparse's own rule), no usage dump
         raise CliError(f"{message} (see {self.prog} --help)")
 
 
@@ -139,7 +145,7 @@ def _read_password(from_stdin: bool, prompt: str = "Password: ") -> str:
     return first
 
 
-def load(args):
+def load(args: argparse.Namespace) -> Config:
     from kiosk.config import load_config
 
     config = load_config(args.config)
@@ -148,7 +154,7 @@ def load(args):
     return config
 
 
-def open_configured(args, *, training: bool = False, read_only: bool = False):
+def open_configured(args: argparse.Namespace, *, training: bool = False, read_only: bool = False) -> Config:
     """Load the config and open the store; ``read_only`` for a command that only looks, so it works
     on a database kiosk may not change (nothing is created, migrated or written)."""
     from dataclasses import replace
@@ -167,7 +173,7 @@ def open_configured(args, *, training: bool = False, read_only: bool = False):
     return config
 
 
-def cmd_run(args, start_app=None) -> int:
+def cmd_run(args: argparse.Namespace, start_app: Callable[[Config], object] | None = None) -> int:
     if start_app is None:
         raise CliError("this entry point has no user interface; start the app with the kiosk command")
     config = open_configured(args, training=args.training)
@@ -186,7 +192,7 @@ def cmd_run(args, start_app=None) -> int:
     return 0
 
 
-def cmd_init(args) -> int:
+def cmd_init(args: argparse.Namespace) -> int:
     from kiosk.staff import add_first_administrator, staff_count
 
     config = open_configured(args)
@@ -200,7 +206,7 @@ def cmd_init(args) -> int:
     return 0
 
 
-def cmd_staff(args) -> int:
+def cmd_staff(args: argparse.Namespace) -> int:
     from kiosk import staff
 
     open_configured(args, read_only=args.staff_command == "list")
@@ -224,7 +230,7 @@ def cmd_staff(args) -> int:
     return 0
 
 
-def cmd_audit(args) -> int:
+def cmd_audit(args: argparse.Namespace) -> int:
     from kiosk import audit
     from kiosk.store import anchor_file
 
@@ -267,7 +273,7 @@ def cmd_audit(args) -> int:
     return 0
 
 
-def cmd_outbox(args) -> int:
+def cmd_outbox(args: argparse.Namespace) -> int:
     from kiosk import outbox
 
     config = open_configured(args, read_only=args.outbox_command == "list")
@@ -293,14 +299,14 @@ def cmd_outbox(args) -> int:
     return 0
 
 
-def _message_line(row) -> str:
+def _message_line(row: MessageRow) -> str:
     """One outbox message as a line of ``kiosk outbox list``: number, state, when, to whom, why."""
     when = f"{row.sent_at or row.created_at:%Y-%m-%d %H:%M}"
     return (f"{row.id:>5}  {row.state:<7}  {when}  {row.channel:<5}  {row.recipient:<28}  "
             f"{row.attempts} {'try' if row.attempts == 1 else 'tries'}  {row.reason}").rstrip()
 
 
-def cmd_import(args) -> int:
+def cmd_import(args: argparse.Namespace) -> int:
     from kiosk import importer
     from kiosk.importer.roles import RolesError
 
@@ -322,7 +328,7 @@ def cmd_import(args) -> int:
     return report.exit_code()
 
 
-def cmd_demo(args) -> int:
+def cmd_demo(args: argparse.Namespace) -> int:
     from kiosk import demo
 
     open_configured(args)
@@ -333,7 +339,7 @@ def cmd_demo(args) -> int:
     return 0
 
 
-def cmd_search(args) -> int:
+def cmd_search(args: argparse.Namespace) -> int:
     """The search box's results (N1, N2) on the command line: the same function, the same order."""
     import json
 
@@ -372,7 +378,7 @@ COMMANDS = {"init": cmd_init, "staff": cmd_staff, "audit": cmd_audit, "outbox": 
             "import": cmd_import, "demo": cmd_demo, "search": cmd_search}
 
 
-def main(argv: list[str] | None = None, *, start_app=None) -> int:
+def main(argv: list[str] | None = None, *, start_app: Callable[[Config], object] | None = None) -> int:
     """Run the command line. ``start_app(config)`` starts the UI; the ``kiosk`` console script
     (screens/launch.py) passes it, so this domain module never imports the UI itself."""
     from kiosk.config import ConfigError
@@ -417,7 +423,7 @@ def main(argv: list[str] | None = None, *, start_app=None) -> int:
         return EXIT_ERROR
 
 
-def _log_unexpected(error: Exception, argv: list[str] | None):
+def _log_unexpected(error: Exception, argv: list[str] | None) -> Path | None:
     """Write ``error`` to the configured error log (S9: scrubbed, no local variables); its path,
     or None when the log cannot be written."""
     from itertools import pairwise

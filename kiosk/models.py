@@ -123,6 +123,8 @@ class Relationship(BaseModel):
 
     caregiver = pw.ForeignKeyField(Caregiver, backref="relationships", on_delete="CASCADE")
     patient = pw.ForeignKeyField(Patient, backref="relationships", on_delete="CASCADE")
+    caregiver_id: int  # the ids peewee keeps beside each foreign key, declared for the type checker
+    patient_id: int
     role = pw.CharField()
     authority = pw.CharField(default=Authority.JOINT)
 

@@ -120,12 +120,12 @@ def check_issue(staff: StaffUser, request: IssueRequest, *, today: dt.date | Non
     if not is_one_of(RegistrationMethod, request.method):
         problems.append(Problem("method", "Register with PIN or Verification Question."))
     if request.method == RegistrationMethod.QUESTION:
-        if problem := validate.text_problem(request.question, "The question", validate.QUESTION):
-            problems.append(Problem("question", f"{problem}."))
+        if why := validate.text_problem(request.question, "The question", validate.QUESTION):
+            problems.append(Problem("question", f"{why}."))
         elif len(request.question.strip()) < 5:
             problems.append(Problem("question", "Write the question the parent will answer."))
-        if problem := validate.text_problem(request.answer, "The answer", validate.ANSWER):
-            problems.append(Problem("answer", f"{problem}."))
+        if why := validate.text_problem(request.answer, "The answer", validate.ANSWER):
+            problems.append(Problem("answer", f"{why}."))
         elif len(request.answer.strip()) < 2:
             problems.append(Problem("answer", "Write the answer (at least 2 characters)."))
     if not is_one_of(Access, request.access):
@@ -160,10 +160,10 @@ def check_issue(staff: StaffUser, request: IssueRequest, *, today: dt.date | Non
             problems.append(Problem("cell", "Enter a 10-digit US cell number, like (317) 555-0101."))
         if not request.carrier:
             problems.append(Problem("carrier", "Choose the cell carrier: a text message needs it."))
-        elif get_carrier(request.carrier) is None:
+        elif (carrier := get_carrier(request.carrier)) is None:
             problems.append(Problem("carrier", "Unknown carrier; choose one from the list."))
-        elif get_carrier(request.carrier).retired:  # its gateway no longer delivers: the family would get nothing
-            problems.append(Problem("carrier", carrier_warning(request.carrier)))
+        elif carrier.retired and (warning := carrier_warning(request.carrier)):  # the family would get nothing
+            problems.append(Problem("carrier", warning))
     return problems
 
 
@@ -249,7 +249,10 @@ def issue_pins(staff: StaffUser, request: IssueRequest, *, now: dt.datetime | No
                     message_id = outbox.enqueue(batch=batch, channel=Channel.EMAIL, recipient=destination,
                                                 welcome=welcome, language=language, now=now)
                 else:
-                    destination = get_carrier(request.carrier).address_for(cell)
+                    carrier = get_carrier(request.carrier)
+                    if carrier is None:  # not reached: check_issue refuses an unknown carrier
+                        raise RegistrationError([Problem("carrier", "Unknown carrier; choose one from the list.")])
+                    destination = carrier.address_for(cell)
                     message_id = outbox.enqueue(batch=batch, channel=Channel.TEXT, recipient=cell,
                                                 welcome=welcome, language=language, carrier=request.carrier, now=now)
     except peewee.IntegrityError:
