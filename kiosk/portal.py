@@ -154,7 +154,7 @@ def sign_in(email: str, password: str, *, terminal: str | None = None,
     S12); a parent's account is never locked outright, only slowed."""
     now = now or utcnow()
     terminal = (terminal or default_terminal())[:64]
-    email = email.strip().lower()
+    email = validate.one_line(email).lower()  # O5: a control character matches nobody, raises nothing
     who = "portal:" + email[:120]
     try:
         throttle.check(who, terminal, now, lock_after=None)

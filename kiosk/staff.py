@@ -57,7 +57,7 @@ def authenticate(username: str, password: str, *, terminal: str | None = None,
     """
     now = now or utcnow()
     terminal = terminal or default_terminal()
-    who = username.strip().lower()[:64]
+    who = validate.one_line(username).lower()[:64]  # O5: a control character matches nobody, raises nothing
     try:
         throttle.check(who, terminal, now, lock_after=throttle.STAFF_LOCK_AFTER)
     except throttle.TooSoon as wait:
@@ -85,7 +85,7 @@ def authenticate(username: str, password: str, *, terminal: str | None = None,
 def unlock_staff(username: str, *, by: str = "", terminal: str | None = None,
                  now: dt.datetime | None = None) -> int:
     """Clear a username's wrong passwords after the lock (S12); audited. Returns how many there were."""
-    who = username.strip().lower()
+    who = validate.one_line(username).lower()
     terminal = terminal or default_terminal()
     with write_transaction():
         if not Staff.select().where(Staff.username == who).exists():

@@ -14,7 +14,7 @@ from kiosk.db import close_database, write_transaction
 from kiosk.importer import import_files
 from kiosk.models import Patient, PortalAccount, Staff
 from kiosk.registration import RegistrationError, fix_given_name, revoke_pin
-from kiosk.staff import StaffError, add_staff, get_staff, link_staff
+from kiosk.staff import StaffError, add_staff, authenticate, get_staff, link_staff
 from kiosk.store import open_store
 
 from test_postgres import postgres_store
@@ -100,3 +100,13 @@ def test_o5_a_revoke_reason_is_checked_before_it_is_stored(database, reason, mes
     with pytest.raises(RegistrationError) as caught:
         revoke_pin(database["staff"], database["child"], reason)
     assert [(p.field, p.message) for p in caught.value.problems] == [("reason", message)]
+
+
+def test_o5_a_sign_in_name_with_nul_is_a_failed_sign_in_not_a_raw_error(database):
+    assert authenticate("ma\x00ria", "a long front desk passphrase") is None
+    assert authenticate("maria", "a long front desk passphrase") is not None
+    portal.create_account("ana@example.org", "Ana Lee", "correct horse battery staple")
+    with pytest.raises(portal.PortalError) as caught:
+        portal.sign_in("ana\x00@example.org", "correct horse battery staple")
+    assert caught.value.field == "password"
+    assert portal.sign_in("ana@example.org", "correct horse battery staple").email == "ana@example.org"
