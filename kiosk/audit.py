@@ -44,6 +44,7 @@ NAME_FIX, VIEW, UNLOCK, LOCK = "name fix", "view", "unlock", "lock"
 STAFF_ADD, STAFF_LINK, STAFF_UNLOCK, IMPORT = "staff add", "staff link", "staff unlock", "import"
 PORTAL_SIGN_IN, PORTAL_SIGN_IN_FAILED, SIGN_IN_PAUSED = "portal sign-in", "portal sign-in failed", "sign-in paused"
 HEAD_REBUILT = "audit head rebuilt"
+DEMO_DATA = "demo data"
 
 
 def _payload(prev_hash: str, seq: int, at: dt.datetime, action: str, staff: str,

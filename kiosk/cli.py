@@ -33,8 +33,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _init_arguments(init: argparse.ArgumentParser) -> None:
-    init.add_argument("--admin", required=True, metavar="USERNAME")
-    init.add_argument("--name", required=True, metavar="DISPLAY_NAME")
+    init.add_argument("--admin", required=True, metavar="USERNAME", help="the first administrator's username")
+    init.add_argument("--name", required=True, metavar="DISPLAY_NAME", help="their name as the desk shows it")
     init.add_argument("--portal-user", metavar="ID", help="Practice Portal user to link the administrator to")
     init.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
 
@@ -43,18 +43,18 @@ def _staff_arguments(staff: argparse.ArgumentParser) -> None:
     staff_sub = staff.add_subparsers(dest="staff_command", metavar="{add,link,list,unlock}", required=True,
                                      parser_class=_Parser)
     add = staff_sub.add_parser("add", help="add a staff member")
-    add.add_argument("username")
-    add.add_argument("--name", required=True, metavar="DISPLAY_NAME")
-    add.add_argument("--portal-user", metavar="ID")
-    add.add_argument("--admin", action="store_true")
-    add.add_argument("--password-stdin", action="store_true")
+    add.add_argument("username", help="the name they sign in with")
+    add.add_argument("--name", required=True, metavar="DISPLAY_NAME", help="their name as the desk shows it")
+    add.add_argument("--portal-user", metavar="ID", help="Practice Portal user to link them to (R1)")
+    add.add_argument("--admin", action="store_true", help="make them an administrator")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     link = staff_sub.add_parser("link", help="link a staff member to a Practice Portal user (R1)")
-    link.add_argument("username")
+    link.add_argument("username", help="the staff member's username")
     link.add_argument("portal_user", nargs="?", help="Practice Portal user id (omit with --unlink)")
-    link.add_argument("--unlink", action="store_true")
+    link.add_argument("--unlink", action="store_true", help="remove the link instead")
     staff_sub.add_parser("list", help="list staff members")
     unlock = staff_sub.add_parser("unlock", help="unlock a username after 100 wrong passwords in a row (S12)")
-    unlock.add_argument("username")
+    unlock.add_argument("username", help="the staff member's username")
 
 
 def _audit_arguments(aud: argparse.ArgumentParser) -> None:
@@ -65,7 +65,7 @@ def _audit_arguments(aud: argparse.ArgumentParser) -> None:
     aud_sub.add_parser("anchor", help="append where the chain ends now to the anchor file (run daily, "
                                       "back the file up) and print the line")
     export = aud_sub.add_parser("export", help="write the audit trail as CSV")
-    export.add_argument("--since", metavar="YYYY-MM-DD")
+    export.add_argument("--since", metavar="YYYY-MM-DD", help="only events from this day on")
     export.add_argument("--out", metavar="FILE", help="default: standard output")
 
 
@@ -75,13 +75,13 @@ def _outbox_arguments(box: argparse.ArgumentParser) -> None:
     send = box_sub.add_parser("send", help="deliver every message that is due (for cron or systemd)")
     send.add_argument("--limit", type=int, default=100, metavar="N", help="send at most N messages (default 100)")
     lst = box_sub.add_parser("list", help="list messages and their state")
-    lst.add_argument("--state", choices=list(MessageState))
+    lst.add_argument("--state", choices=list(MessageState), help="only messages in this state")
     retry = box_sub.add_parser("retry", help="queue a failed message again (its number from kiosk outbox list)")
-    retry.add_argument("id", type=int, metavar="ID")
+    retry.add_argument("id", type=int, metavar="ID", help="the message number kiosk outbox list shows")
 
 
 def _import_arguments(imp: argparse.ArgumentParser) -> None:
-    imp.add_argument("files", nargs="*", metavar="FILE")
+    imp.add_argument("files", nargs="*", metavar="FILE", help="CSV or FHIR R4 (JSON, NDJSON) files")
     imp.add_argument("--template", metavar="FILE", help="write an example CSV file and exit")
     imp.add_argument("--roles", metavar="FILE", help="role and authority table (default: data/roles.toml)")
     imp.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -90,9 +90,12 @@ def _import_arguments(imp: argparse.ArgumentParser) -> None:
 def _demo_arguments(demo: argparse.ArgumentParser) -> None:
     demo_sub = demo.add_subparsers(dest="demo_command", metavar="{generate}", required=True,
                                    parser_class=_Parser)
-    gen = demo_sub.add_parser("generate", help="generate a synthetic practice")
-    gen.add_argument("--patients", type=int, required=True, metavar="N")
-    gen.add_argument("--seed", type=int, default=1)
+    gen = demo_sub.add_parser("generate", help="generate a synthetic practice, only into a new or demo "
+                                              "database (D2)")
+    gen.add_argument("--patients", type=int, required=True, metavar="N", help="how many patients to make")
+    gen.add_argument("--seed", type=int, default=1, help="random seed: the same seed makes the same practice")
+    gen.add_argument("--force", action="store_true",
+                     help="add made-up patients to a database that is not a demo one (recorded in the audit)")
 
 
 def _search_arguments(find: argparse.ArgumentParser) -> None:
@@ -100,7 +103,7 @@ def _search_arguments(find: argparse.ArgumentParser) -> None:
     find.add_argument("--status", metavar="S", help="only patients with this portal status "
                       "(Unregistered, Self Registered, Pending, Registered)")
     find.add_argument("--json", action="store_true", help="one JSON object a line")
-    find.add_argument("--limit", type=int, default=100, metavar="N")
+    find.add_argument("--limit", type=int, default=100, metavar="N", help="at most N patients (default 100)")
 
 
 # Each command: its help line and what adds its arguments.
@@ -163,8 +166,13 @@ def open_configured(args: argparse.Namespace, *, training: bool = False, read_on
 
     config = load(args)
     if training:
-        from kiosk.training import load_training_data, training_database_path
+        from kiosk.training import (
+            load_training_data,
+            remove_training_leftovers,
+            training_database_path,
+        )
 
+        remove_training_leftovers()  # D2: what a killed training run left behind
         config = replace(config, database=str(training_database_path()), training=True, pin_key_file="")
         open_store(config)
         load_training_data()
@@ -176,6 +184,8 @@ def open_configured(args: argparse.Namespace, *, training: bool = False, read_on
 def cmd_run(args: argparse.Namespace, start_app: Callable[[Config], object] | None = None) -> int:
     if start_app is None:
         raise CliError("this entry point has no user interface; start the app with the kiosk command")
+    if not args.training:
+        _require_database(args)
     config = open_configured(args, training=args.training)
     from kiosk.staff import staff_count
 
@@ -186,10 +196,25 @@ def cmd_run(args: argparse.Namespace, start_app: Callable[[Config], object] | No
         start_app(config)
     finally:
         if config.training:  # S11: training slips hold (made-up) PINs and go when training ends
+            from kiosk.db import close_database
             from kiosk.files import remove_training_slips
+            from kiosk.training import remove_training_folder
 
             remove_training_slips(config)
+            close_database()
+            remove_training_folder(config.database)  # D2: its database goes too
     return 0
+
+
+def _require_database(args: argparse.Namespace) -> None:
+    """D2: only kiosk init (and the commands that add data) make a database; the others say there
+    is none instead of leaving an empty one behind."""
+    from kiosk.db import is_url
+    from kiosk.store import database_target
+
+    target = database_target(load(args))
+    if not is_url(target) and not Path(target).expanduser().exists():
+        raise CliError(f"there is no database at {target}: run kiosk init first (or try kiosk --training)")
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -241,6 +266,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
         since = parse_date(args.since)
         if since is None:
             raise CliError(f"--since must be a date like 2026-11-01, not {args.since!r}")
+    if args.audit_command == "anchor":
+        _require_database(args)
     config = open_configured(args, read_only=args.audit_command != "anchor")
     anchors = anchor_file(config)
     if args.audit_command in ("verify", "anchor"):
@@ -331,9 +358,12 @@ def cmd_import(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from kiosk import demo
 
-    open_configured(args)
     if args.patients < 1:
         raise CliError("--patients must be at least 1")
+    open_configured(args)
+    if not demo.claim_for_demo(args.patients, force=args.force):
+        raise CliError("this is a practice's database: demo data goes only into a new database or one made "
+                       "for demos (kiosk demo generate --db demo.sqlite3 ...), or add --force (D2)")
     report = demo.generate_practice(args.patients, seed=args.seed)
     print(report)
     return 0
@@ -343,14 +373,9 @@ def cmd_search(args: argparse.Namespace) -> int:
     """The search box's results (N1, N2) on the command line: the same function, the same order."""
     import json
 
-    from kiosk.db import is_url
-    from kiosk.store import database_target
     from kiosk.terms import PortalStatus
 
-    config = load(args)
-    target = database_target(config)
-    if not is_url(target) and not Path(target).exists():  # D2: a read-only command creates nothing
-        raise CliError(f"no database at {target}")
+    _require_database(args)  # D2: a read-only command creates nothing
     status = None
     if args.status:
         by_word = {s.lower().replace(" ", ""): s for s in PortalStatus}

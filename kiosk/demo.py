@@ -23,9 +23,18 @@ from collections.abc import Iterable
 from typing import Any, TypeVar
 
 from kiosk.db import database, is_sqlite, write_transaction
-from kiosk.models import BaseModel, Caregiver, Patient, Relationship, SearchKey, SearchTerm
+from kiosk.models import (
+    BaseModel,
+    Caregiver,
+    Patient,
+    Practice,
+    Relationship,
+    SearchKey,
+    SearchTerm,
+    Staff,
+)
 from kiosk.search_index import add_words, caregiver_terms, lexicon_words, patient_terms
-from kiosk.terms import Authority, CaregiverRole, PortalStatus, fold, utcnow
+from kiosk.terms import Authority, CaregiverRole, DatabasePurpose, PortalStatus, fold, utcnow
 
 CHART_PREFIX = "D"  # demo chart numbers: D0000001, D0000002, ... continuing after the last one
 CHUNK_PATIENTS = 50_000
@@ -262,6 +271,25 @@ class _Families:
             add_words(lexicon_words(self.terms))
         self.patients, self.caregivers, self.relationships, self.terms = [], [], [], []
         return counts
+
+
+def claim_for_demo(n_patients: int, *, force: bool = False) -> bool:
+    """D2: may made-up patients go into the open database? Yes when it is a demo or training one,
+    or a new one (no staff, no patients: it is marked a demo database from now on); into a
+    practice's database only with ``force``. A yes is recorded in the audit trail."""
+    from kiosk import audit
+
+    with write_transaction():
+        row = Practice.get()
+        purpose = row.purpose
+        if purpose == DatabasePurpose.PRACTICE and not Staff.select().exists() and not Patient.select().exists():
+            Practice.update(purpose=DatabasePurpose.DEMO).execute()
+            purpose = DatabasePurpose.DEMO
+        if purpose == DatabasePurpose.PRACTICE and not force:
+            return False
+        audit.record(audit.DEMO_DATA, detail={"patients": n_patients, "database": str(purpose),
+                                              "forced": purpose == DatabasePurpose.PRACTICE})
+    return True
 
 
 def generate_practice(n_patients: int, seed: int = 1, *, today: dt.date | None = None,

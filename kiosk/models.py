@@ -13,7 +13,8 @@ import peewee as pw
 
 from kiosk.db import database
 from kiosk.terms import (
-    Access, Authority, Delivery, MessageState, PinState, PortalStatus, RegistrationMethod, SendTo, fold, utcnow,
+    Access, Authority, DatabasePurpose, Delivery, MessageState, PinState, PortalStatus, RegistrationMethod, SendTo,
+    fold, utcnow,
 )
 
 
@@ -40,6 +41,7 @@ class Practice(BaseModel):
     idle_lock_minutes = pw.FloatField(default=2.0)
     parents_per_pin = pw.IntegerField(default=2)  # R13: how many parents one PIN can register
     key_check = pw.CharField(default="")  # HMAC of a fixed text under the PIN key: a wrong key file is caught (S2)
+    purpose = pw.CharField(default=DatabasePurpose.PRACTICE)  # a DatabasePurpose: demo data goes only where it says so (D2)
 
 
 class Staff(BaseModel):

@@ -16,7 +16,7 @@ from kiosk.models import ALL_MODELS, AuditHead, BaseModel, SchemaMeta
 if TYPE_CHECKING:
     from playhouse.migrate import SchemaMigrator
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 def _migrator() -> SchemaMigrator:
@@ -95,11 +95,21 @@ def _v5_search_terms() -> None:
         _tune_postgres_statistics()
 
 
+def _v6_database_purpose() -> None:
+    """Version 6: the practice row says whether this is a practice's database, a demo or a training
+    one (D2), so `kiosk demo generate` refuses to put made-up patients among real ones. Every
+    existing database is a practice's until someone says otherwise."""
+    from kiosk.models import Practice
+
+    add_column(Practice, "purpose")
+
+
 # version N -> function that takes a database at N-1 to N. Add a step here with every change to
 # the models; tests/test_accept_foundation.py builds a version-1 database and checks that it comes
 # up to date with the same columns as a new one.
 MIGRATIONS: dict[int, Callable[[], None]] = {2: _v2_practice_key_check, 3: _v3_guessing_limits,
-                                              4: _v4_keyed_audit_chain, 5: _v5_search_terms}
+                                              4: _v4_keyed_audit_chain, 5: _v5_search_terms,
+                                              6: _v6_database_purpose}
 
 
 class SchemaError(RuntimeError):

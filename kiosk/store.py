@@ -10,6 +10,7 @@ from kiosk import files, security
 from kiosk.config import Config
 from kiosk.db import DatabaseError, database, is_url, open_database, write_transaction
 from kiosk.models import Practice, RegistrationPin
+from kiosk.terms import DatabasePurpose
 
 KEY_CHECK_TEXT = "kiosk key check"
 
@@ -21,6 +22,7 @@ class PracticeSettings:
     pin_lifetime_days: int
     idle_lock_minutes: float
     parents_per_pin: int
+    purpose: str = DatabasePurpose.PRACTICE  # D2: a practice's database, a demo or a training one
 
 
 def database_target(config: Config) -> str:
@@ -142,7 +144,8 @@ def _holds_hashes() -> bool:
 
 def practice_settings() -> PracticeSettings:
     row = Practice.get()
-    return PracticeSettings(row.name, row.portal_url, row.pin_lifetime_days, row.idle_lock_minutes, row.parents_per_pin)
+    return PracticeSettings(row.name, row.portal_url, row.pin_lifetime_days, row.idle_lock_minutes, row.parents_per_pin,
+                            row.purpose)
 
 
 def update_practice(**changes: Any) -> PracticeSettings:

@@ -83,6 +83,14 @@ class SendTo(Labelled):
     MINOR = "minor", "Minor"
 
 
+class DatabasePurpose(enum.StrEnum):
+    """What a database holds (D2): a practice's real families, or made-up ones for a demo or training."""
+
+    PRACTICE = "practice"
+    DEMO = "demo"
+    TRAINING = "training"
+
+
 class PinState(enum.StrEnum):
     """Where an issued PIN is in its life (R3, S4)."""
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import secrets
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -16,7 +18,7 @@ from kiosk.models import (
     Staff,
 )
 from kiosk.security import hash_password
-from kiosk.terms import PinState, PortalStatus, utcnow
+from kiosk.terms import DatabasePurpose, PinState, PortalStatus, utcnow
 
 TRAINING_FILE = DATA_DIR / "training.json"
 # The training passwords are published in data/training.json: hashing them at full cost (S12)
@@ -44,7 +46,8 @@ def load_training_data(today: dt.date | None = None, path: Path = TRAINING_FILE)
     now = utcnow()
     counts = {"staff": 0, "patients": 0, "caregivers": 0, "appointments": 0}
     with write_transaction():
-        Practice.update(name=data["practice"]["name"], portal_url=data["practice"]["portal_url"]).execute()
+        Practice.update(name=data["practice"]["name"], portal_url=data["practice"]["portal_url"],
+                        purpose=DatabasePurpose.TRAINING).execute()
         staff_rows = {}
         for person in data["staff"]:
             staff_rows[person["username"]] = Staff.create(
@@ -102,7 +105,57 @@ def load_training_data(today: dt.date | None = None, path: Path = TRAINING_FILE)
     return counts
 
 
+TRAINING_PREFIX = "kiosk-training-"
+OWNER_FILE = "owner.pid"  # the process that made the folder: once it is gone, the folder may go (D2)
+
+
 def training_database_path() -> Path:
-    """A fresh throwaway database file for one training session."""
-    folder = Path(tempfile.mkdtemp(prefix="kiosk-training-"))
+    """A fresh throwaway database file for one training session, in a folder that names its owner."""
+    folder = Path(tempfile.mkdtemp(prefix=TRAINING_PREFIX))
+    (folder / OWNER_FILE).write_text(str(os.getpid()), encoding="ascii")
     return folder / "training.sqlite3"
+
+
+def remove_training_folder(database_path: str | os.PathLike) -> None:
+    """Delete one training session's folder (its database, WAL and slips) when training ends (D2)."""
+    folder = Path(database_path).parent
+    if folder.name.startswith(TRAINING_PREFIX):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def remove_training_leftovers(tmp: str | os.PathLike | None = None) -> int:
+    """Delete the training folders whose owner process is gone (a training run that was killed or
+    lost its SSH connection, D2); return how many. A folder of a training still running stays."""
+    removed = 0
+    for folder in Path(tmp or tempfile.gettempdir()).glob(TRAINING_PREFIX + "*"):
+        try:
+            owner = int((folder / OWNER_FILE).read_text(encoding="ascii").strip())
+        except FileNotFoundError:  # made by an older kiosk, or by one that is writing its owner now
+            owner = 0 if _older_than_a_day(folder) else os.getpid()
+        except (OSError, ValueError):
+            continue  # not ours to judge: not readable by this user
+        if owner != os.getpid() and not _running(owner):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    return removed
+
+
+def _older_than_a_day(folder: Path) -> bool:
+    import time
+
+    try:
+        return folder.stat().st_mtime < time.time() - 24 * 3600
+    except OSError:
+        return False
+
+
+def _running(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True

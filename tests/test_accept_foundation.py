@@ -46,6 +46,7 @@ def _make_version_1(path: str) -> None:
     no audit_head.keyed_from)."""
     con = sqlite3.connect(path)
     con.execute("ALTER TABLE practice DROP COLUMN key_check")
+    con.execute("ALTER TABLE practice DROP COLUMN purpose")  # version 6 (D2)
     con.execute("ALTER TABLE audit_head DROP COLUMN keyed_from")
     con.execute("DROP TABLE sign_in_attempt")
     con.execute("DROP TABLE redemption_attempt")
@@ -70,7 +71,7 @@ def test_a_version_1_database_is_migrated_in_place_and_its_pins_still_redeem(con
 
     open_store(config)  # the next release starts on the old file
 
-    assert ensure_schema() == SCHEMA_VERSION == 5
+    assert ensure_schema() == SCHEMA_VERSION == 6
     assert _columns() == fresh_columns and _indexes() == fresh_indexes  # same as a new database
     assert Practice.get().key_check  # the step filled the new column for the existing row
     rosemary = Patient.get(Patient.given_name == "Rosemary")
@@ -94,10 +95,10 @@ def test_a_desk_that_finds_the_migration_already_done_under_the_lock_skips_it(st
 
 # The columns of every table at SCHEMA_VERSION. A change to the models must come with a migration
 # step (kiosk.schema.MIGRATIONS, usually kiosk.schema.add_column) and a new version; then update this.
-SCHEMA_5 = {
+SCHEMA_6 = {
     "audit_head": ["id", "keyed_from", "last_hash", "seq"],
     "practice": ["id", "idle_lock_minutes", "key_check", "name", "parents_per_pin", "pin_lifetime_days",
-                 "portal_url"],
+                 "portal_url", "purpose"],
     "registration_pin": ["access", "answer_hash", "batch", "carrier", "delivery", "ended_at", "ended_reason",
                          "expires_at", "id", "issued_at", "issued_by_id", "method", "patient_id", "pin_hash",
                          "print_slip", "question", "recipient_cell", "recipient_email", "recipient_id",
@@ -113,10 +114,10 @@ SCHEMA_5 = {
 
 def test_a_model_change_without_a_migration_is_caught(store):
     columns = _columns()
-    for table, expected in SCHEMA_5.items():
+    for table, expected in SCHEMA_6.items():
         assert columns[table] == expected, (
             f"{table} changed: add a step to kiosk.schema.MIGRATIONS and bump SCHEMA_VERSION")
-    assert SCHEMA_VERSION == 5 and sorted(__import__("kiosk.schema").schema.MIGRATIONS) == [2, 3, 4, 5]
+    assert SCHEMA_VERSION == 6 and sorted(__import__("kiosk.schema").schema.MIGRATIONS) == [2, 3, 4, 5, 6]
 
 
 # -- the PIN key: a missing or different key file must not silently break every PIN -----------------

@@ -108,6 +108,9 @@ def test_audit_verify_reports_tampering(db):
 
 
 def test_starting_on_a_database_without_staff_says_what_to_do(db):
+    missing = run("--db", db)  # D2: and leaves no empty database behind
+    assert missing.returncode == 2 and "no database" in missing.stderr and "run kiosk init" in missing.stderr
+    assert run("--db", db, "demo", "generate", "--patients", "1").returncode == 0
     result = run("--db", db)
     assert result.returncode == 2 and "no staff yet: run kiosk init" in result.stderr
     assert "Traceback" not in result.stderr

@@ -508,7 +508,7 @@ def test_o1_cli_a_full_disk_is_one_plain_line(store, config, monkeypatch, capsys
     db.close_database()
     monkeypatch.setitem(db.SQLITE_PRAGMAS, "max_page_count", 60)  # as full as a disk can be
     monkeypatch.setattr(sys, "stdin", __import__("io").StringIO("long-enough-password\n"))
-    code = cli.main(["--db", config.database, "demo", "generate", "--patients", "300"])
+    code = cli.main(["--db", config.database, "demo", "generate", "--patients", "300", "--force"])
     message = capsys.readouterr().err
     assert code == 1 and message.startswith("kiosk: The disk is full.")
     assert len(message.strip().splitlines()) == 1 and "rollback" not in message

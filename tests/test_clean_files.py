@@ -1,0 +1,104 @@
+"""D2: demo data only where it belongs, training leaves nothing behind, read-only commands make
+nothing, and every option of the command line says what it does."""
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from kiosk import cli
+from kiosk.db import close_database
+from kiosk.models import Patient, Practice
+from kiosk.terms import DatabasePurpose
+
+
+def kiosk(*args, stdin="", env=None):
+    return subprocess.run([sys.executable, "-m", "screens.launch", *args], input=stdin, capture_output=True,
+                          text=True, env=dict(os.environ, **(env or {})), timeout=120)
+
+
+def test_d2_demo_goes_into_a_new_database_and_marks_it_a_demo(tmp_path, capsys):
+    db = str(tmp_path / "demo.sqlite3")
+    assert cli.main(["--db", db, "demo", "generate", "--patients", "30"]) == 0
+    assert Practice.get().purpose == DatabasePurpose.DEMO
+    assert cli.main(["--db", db, "demo", "generate", "--patients", "10"]) == 0  # a demo database takes more
+    assert Patient.select().count() == 40
+    close_database()
+
+
+def test_d2_demo_refuses_a_practice_database_unless_forced(tmp_path, capsys):
+    db = str(tmp_path / "practice.sqlite3")
+    made = kiosk("--db", db, "init", "--admin", "maria", "--name", "Maria Lopez", "--password-stdin",
+                 stdin="correct horse battery staple\n")
+    assert made.returncode == 0, made.stderr
+    refused = kiosk("--db", db, "demo", "generate", "--patients", "20")
+    assert refused.returncode != 0 and "practice's database" in refused.stderr and "--force" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    forced = kiosk("--db", db, "demo", "generate", "--patients", "20", "--force")
+    assert forced.returncode == 0, forced.stderr
+    trail = kiosk("--db", db, "audit", "export").stdout
+    assert "demo data" in trail and '""forced"": true' in trail  # the audit says who was told and went on
+
+
+def test_d2_training_marks_its_database_and_leaves_no_folder(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    seen = {}
+
+    def start_app(config):
+        seen["db"] = Path(config.database)
+        seen["purpose"] = Practice.get().purpose
+        assert seen["db"].exists()
+
+    assert cli.main(["--training"], start_app=start_app) == 0
+    assert seen["purpose"] == DatabasePurpose.TRAINING
+    assert not seen["db"].parent.exists() and not list(tmp_path.glob("kiosk-training-*"))
+
+
+def test_d2_a_killed_training_run_is_cleaned_by_the_next_start(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    killed = tmp_path / "kiosk-training-killed"
+    killed.mkdir()
+    (killed / "owner.pid").write_text(str(dead.pid))
+    (killed / "training.sqlite3").write_bytes(b"x")
+    alive = tmp_path / "kiosk-training-alive"  # another desk's training, still running
+    alive.mkdir()
+    (alive / "owner.pid").write_text(str(os.getppid()))
+    old = tmp_path / "kiosk-training-old"  # from a kiosk that wrote no owner, a day ago
+    old.mkdir()
+    os.utime(old, (0, 0))
+    young = tmp_path / "kiosk-training-young"  # being made this moment
+    young.mkdir()
+    assert cli.main(["--training"], start_app=lambda config: None) == 0
+    assert sorted(p.name for p in tmp_path.glob("kiosk-training-*")) == ["kiosk-training-alive",
+                                                                        "kiosk-training-young"]
+
+
+@pytest.mark.parametrize("command", [["staff", "list"], ["audit", "verify"], ["audit", "export"],
+                                     ["audit", "anchor"], ["outbox", "list"], ["search", "x"], []])
+def test_d2_commands_that_only_look_never_create_a_database(tmp_path, command):
+    db = tmp_path / "missing" / "kiosk.sqlite3"
+    done = kiosk("--db", str(db), *command)
+    assert done.returncode != 0 and "no database" in done.stderr and "kiosk init" in done.stderr
+    assert not db.parent.exists()
+
+
+def _every_action(parser: argparse.ArgumentParser, where: str = "kiosk"):
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _every_action(sub, f"{where} {name}")
+        elif not isinstance(action, (argparse._HelpAction, argparse._VersionAction)):
+            yield where, action
+
+
+def test_d2_every_option_and_argument_has_help():
+    missing = [f"{where} {'/'.join(action.option_strings) or action.dest}"
+               for where, action in _every_action(cli.build_parser())
+               if not action.help or action.help == argparse.SUPPRESS]
+    assert missing == []
