@@ -106,6 +106,14 @@ def _search_arguments(find: argparse.ArgumentParser) -> None:
     find.add_argument("--limit", type=int, default=100, metavar="N", help="at most N patients (default 100)")
 
 
+def _backup_arguments(back: argparse.ArgumentParser) -> None:
+    back.add_argument("file", metavar="FILE", help="the new backup file (0600; never overwrites one)")
+
+
+def _restore_arguments(rest: argparse.ArgumentParser) -> None:
+    rest.add_argument("file", metavar="FILE", help="a file kiosk backup made")
+
+
 # Each command: its help line and what adds its arguments.
 SUBCOMMANDS = {
     "init": ("create the database, practice settings and the first administrator", _init_arguments),
@@ -115,6 +123,8 @@ SUBCOMMANDS = {
     "import": ("import patients and families from CSV or FHIR R4 files (O4)", _import_arguments),
     "demo": ("synthetic data for demonstrations and benchmarks", _demo_arguments),
     "search": ("find patients as the search box does (N1, N2)", _search_arguments),
+    "backup": ("copy the database while desks keep working; key files stay out (D3)", _backup_arguments),
+    "restore": ("put a backup in the database's place, when no desk is using it (D3)", _restore_arguments),
 }
 
 
@@ -399,8 +409,33 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    """D3: SQLite's online backup; PostgreSQL's own tools, named with the password hidden."""
+    from kiosk import backup
+
+    config = load(args)
+    try:
+        done = backup.restore(config, args.file) if args.command == "restore" else backup.backup(config, args.file)
+    except backup.PostgresTarget as pg:
+        tool = "pg_restore" if args.command == "restore" else "pg_dump"
+        print(f"kiosk {args.command} handles SQLite files; for PostgreSQL use {tool} (the password from "
+              "PGPASSWORD or ~/.pgpass):", file=sys.stderr)
+        print(backup.pg_command(tool, pg.url, args.file))
+        if args.command == "backup":
+            for line in backup.key_files_note(config):
+                print(line, file=sys.stderr)
+        return EXIT_ERROR
+    except backup.BackupError as error:
+        print(f"kiosk: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    for line in done.lines:
+        print(line)
+    return 0
+
+
 COMMANDS = {"init": cmd_init, "staff": cmd_staff, "audit": cmd_audit, "outbox": cmd_outbox,
-            "import": cmd_import, "demo": cmd_demo, "search": cmd_search}
+            "import": cmd_import, "demo": cmd_demo, "search": cmd_search,
+            "backup": cmd_backup, "restore": cmd_backup}
 
 
 def main(argv: list[str] | None = None, *, start_app: Callable[[Config], object] | None = None) -> int:
