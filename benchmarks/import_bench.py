@@ -42,8 +42,8 @@ def write_families(path: Path, patients: int, seed: int = 9) -> int:
                 child = [str(chart), rng.choice(GIVEN), family, dob, rng.choice("FM"), rng.choice(["en", "es"])]
                 for number, (role, given) in enumerate(parents):
                     cell = f"555{family_no:07d}"[-10:]
-                    writer.writerow(child + [f"F{family_no}-{number}", given, family, role, "",
-                                             f"p{family_no}.{number}@example.org", cell, "", "en"])
+                    writer.writerow([*child, f"F{family_no}-{number}", given, family, role, "",
+                                     f"p{family_no}.{number}@example.org", cell, "", "en"])
     return family_no
 
 

@@ -71,7 +71,7 @@ def note(text: str) -> None:
 
 def p95(values: list[float]) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 
 
 def quiet_env(home: Path) -> dict[str, str]:
@@ -306,7 +306,6 @@ def sample_patients(count: int, seed: int) -> list[Sampled]:
 def bench_search_forms(suffix: str = "") -> None:
     """N1's other query forms and N2's tolerant kinds, with recall for a typo set of our own."""
     import typos
-
     from kiosk.patients import search_patients
 
     people = sample_patients(SEARCHES_PER_FORM, seed=11)
@@ -378,7 +377,7 @@ def desk_user(username: str = "bench"):
 
     try:
         add_staff(username, "Bench Desk", "quiet-harbor-lamp-1", portal_user=f"portal-{username}")
-    except Exception:  # already there from an earlier run on the same database
+    except Exception:  # noqa: BLE001 - already there from an earlier run on the same database
         pass
     return authenticate(username, "quiet-harbor-lamp-1")
 
@@ -452,7 +451,7 @@ def _concurrent_worker(db: str, key_file: str, worker: int, shared: list[tuple[l
             else:
                 counts["errors"] += 1
                 counts["messages"].append(f"RegistrationError: {error}")
-        except Exception as error:  # "database is locked", "deadlock detected": what the desk would see
+        except Exception as error:  # noqa: BLE001 - "database is locked", "deadlock detected": what the desk would see
             counts["errors"] += 1
             counts["messages"].append(f"{type(error).__name__}: {str(error).splitlines()[0]}")
         counts["ms"].append((time.perf_counter() - started) * 1000)
@@ -562,7 +561,7 @@ def bench_slip() -> None:
         return
     try:
         value = slip_bench.warm_median_ms("letter")
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 - the other figures are still worth printing
         print(f"slip_pdf_ms n/a  # slip PDF failed: {type(error).__name__}: {error}", flush=True)
         return
     note("slip: benchmarks/slip_bench.warm_median_ms('letter'), median of warm builds, five siblings")

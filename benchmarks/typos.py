@@ -128,7 +128,7 @@ def misspell(kind: str, given: str, family: str, rng: random.Random) -> str:
 
 
 if __name__ == "__main__":
-    first, last = (sys.argv[1:3] + ["Katherine", "Johnson"])[:2] if len(sys.argv) < 3 else sys.argv[1:3]
+    first, last = [*sys.argv[1:3], "Katherine", "Johnson"][:2] if len(sys.argv) < 3 else sys.argv[1:3]
     generator = random.Random(1)
     for mistake in KINDS:
         print(f"{mistake:<14} {misspell(mistake, first, last, generator)}")

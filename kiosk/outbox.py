@@ -266,7 +266,7 @@ def _practice_name(config: Config) -> str:
 
     try:
         return practice_settings().name
-    except Exception:  # no practice row yet: the configured name is the right one
+    except Exception:  # noqa: BLE001 - no practice row yet: the configured name is the right one
         return config.practice.name
 
 

@@ -3,14 +3,29 @@
 from __future__ import annotations
 
 import datetime as dt
-
-import peewee
 from dataclasses import dataclass
 
-from kiosk.models import Appointment, Association, Caregiver, Patient, PortalAccount, RegistrationPin, Relationship
+import peewee
+
+from kiosk.models import (
+    Appointment,
+    Association,
+    Caregiver,
+    Patient,
+    PortalAccount,
+    RegistrationPin,
+    Relationship,
+)
 from kiosk.names import is_placeholder_name
 from kiosk.terms import (
-    Access, Authority, CaregiverRole, PinState, PortalStatus, RegistrationMethod, fold, utcnow,
+    Access,
+    Authority,
+    CaregiverRole,
+    PinState,
+    PortalStatus,
+    RegistrationMethod,
+    fold,
+    utcnow,
 )
 from kiosk.validate import parse_date
 

@@ -32,8 +32,8 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import time
-from dataclasses import dataclass
 from collections.abc import Iterable
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import cast
 
@@ -43,9 +43,22 @@ from peewee import fn
 from kiosk import audit, pins, throttle, validate
 from kiosk.contact import valid_email
 from kiosk.db import lock_rows, retrying, write_transaction
-from kiosk.models import Association, Patient, PortalAccount, Practice, RedemptionAttempt, RegistrationPin
+from kiosk.models import (
+    Association,
+    Patient,
+    PortalAccount,
+    Practice,
+    RedemptionAttempt,
+    RegistrationPin,
+)
 from kiosk.security import (  # noqa: F401  (MIN_PASSWORD: the account form shows it)
-    MIN_PASSWORD, answer_digest, default_terminal, hash_password, needs_rehash, pin_digest, unknown_user_hash,
+    MIN_PASSWORD,
+    answer_digest,
+    default_terminal,
+    hash_password,
+    needs_rehash,
+    pin_digest,
+    unknown_user_hash,
     verify_password,
 )
 from kiosk.security import password_problem as _password_problem

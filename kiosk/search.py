@@ -31,8 +31,20 @@ from kiosk.models import Caregiver, Patient, SearchKey
 from kiosk.patients import SEARCH_LIMIT, PatientRow, _prefix, age_text, parse_search
 from kiosk.search_index import CAREGIVER as CAREGIVER_FIELD
 from kiosk.search_index import (
-    CAREGIVER_FULL, CHART, EMAIL, FAMILY, FULL, GIVEN, PHONE, QUERY_WORDS, SOUND_MARK, _script_form, deletions,
-    max_typos, phone_terms, sound_codes,
+    CAREGIVER_FULL,
+    CHART,
+    EMAIL,
+    FAMILY,
+    FULL,
+    GIVEN,
+    PHONE,
+    QUERY_WORDS,
+    SOUND_MARK,
+    _script_form,
+    deletions,
+    max_typos,
+    phone_terms,
+    sound_codes,
 )
 from kiosk.terms import PortalStatus, fold, is_one_of
 from kiosk.validate import parse_date

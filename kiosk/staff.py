@@ -9,7 +9,12 @@ from kiosk import audit, throttle, validate
 from kiosk.db import write_transaction
 from kiosk.models import Staff
 from kiosk.security import (
-    default_terminal, hash_password, needs_rehash, password_problem, unknown_user_hash, verify_password,
+    default_terminal,
+    hash_password,
+    needs_rehash,
+    password_problem,
+    unknown_user_hash,
+    verify_password,
 )
 from kiosk.terms import utcnow
 

@@ -152,7 +152,7 @@ def fold(text: str | None) -> str:
 
 def utcnow() -> dt.datetime:
     """Naive UTC, the one way kiosk stores times."""
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 _MONTHS = {
     "en": ("January", "February", "March", "April", "May", "June", "July", "August", "September",

@@ -10,11 +10,17 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from kiosk import pins, security
-from kiosk import DATA_DIR
+from kiosk import DATA_DIR, pins, security
 from kiosk.db import write_transaction
 from kiosk.models import (
-    Appointment, Association, Caregiver, Patient, PortalAccount, Practice, RegistrationPin, Relationship,
+    Appointment,
+    Association,
+    Caregiver,
+    Patient,
+    PortalAccount,
+    Practice,
+    RegistrationPin,
+    Relationship,
     Staff,
 )
 from kiosk.security import hash_password

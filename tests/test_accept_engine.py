@@ -9,7 +9,6 @@ import sys
 
 import pytest
 
-from conftest import NOW, TODAY, find_patient
 from kiosk import audit, outbox, portal
 from kiosk.db import database
 from kiosk.models import AuditEvent, OutboxMessage, Patient, RedemptionAttempt, RegistrationPin
@@ -17,6 +16,7 @@ from kiosk.patients import family_for
 from kiosk.registration import IssueRequest, RegistrationError, check_issue, issue_pins, revoke_pin
 from kiosk.terms import PinState, PortalStatus
 
+from conftest import NOW, TODAY, find_patient
 
 
 def _request(**options):

@@ -10,11 +10,18 @@ import sys
 
 import pytest
 
-from conftest import NOW, TODAY
 from kiosk import portal, security
 from kiosk.config import ENV_KEYS, ConfigError, load_config
 from kiosk.db import close_database, database
-from kiosk.models import ALL_MODELS, Association, OutboxMessage, Patient, Practice, RegistrationPin, Staff
+from kiosk.models import (
+    ALL_MODELS,
+    Association,
+    OutboxMessage,
+    Patient,
+    Practice,
+    RegistrationPin,
+    Staff,
+)
 from kiosk.names import is_placeholder_name
 from kiosk.patients import age_years, family_for, patient_page, search_patients
 from kiosk.registration import IssueRequest, check_issue, issue_pins
@@ -22,6 +29,8 @@ from kiosk.schema import SCHEMA_VERSION, ensure_schema
 from kiosk.store import open_store
 from kiosk.terms import Authority, PinState, PortalStatus
 from kiosk.training import read_training_file
+
+from conftest import NOW, TODAY
 
 
 def _columns() -> dict[str, list[str]]:
@@ -355,7 +364,7 @@ def _covers_r12(desk, kids):
     result = issue_pins(desk, IssueRequest([k.id for k in kids], recipient_id=_recipient(kids[0]).id,
                                            delivery="none"), now=NOW, today=TODAY)
     account = portal.create_account("parent@example.org", "A Parent", "Sunflower-meadow-42")
-    for issued, kid in zip(result.pins, kids):
+    for issued in result.pins:
         portal.redeem(account.id, Patient.get_by_id(issued.patient_id).dob, pin=issued.pin, now=NOW)
     return len(portal.children_of(account.id)) == len(kids) >= 2
 
@@ -414,7 +423,7 @@ def test_every_rule_r1_to_r15_is_claimed_by_some_family_or_staff_member():
     data = read_training_file()
     claimed = {rule for _, rule in CLAIMS} | {rule for person in data["staff"] for rule in person.get("covers", [])}
     assert {f"R{n}" for n in range(1, 16)} <= claimed
-    assert set(rule for _, rule in CLAIMS) <= set(COVERS), "a claim this test cannot check"
+    assert {rule for _, rule in CLAIMS} <= set(COVERS), "a claim this test cannot check"
 
 
 @pytest.mark.parametrize("index, rule", CLAIMS, ids=[f"family{i}-{rule}" for i, rule in CLAIMS])

@@ -7,13 +7,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
-from conftest import NOW, TODAY
 from kiosk.contact import valid_email
 from kiosk.importer import EXIT_OK, EXIT_SOME_REJECTED, clean, import_files
 from kiosk.models import Caregiver, Patient, RegistrationPin, Relationship
 from kiosk.terms import Delivery, PinState, PortalStatus
+
+from conftest import NOW, TODAY
 
 HEADER = ("chart_number,given_name,family_name,birth_date,sex,caregiver_id,caregiver_given_name,"
           "caregiver_family_name,relationship,authority,email,cell\n")

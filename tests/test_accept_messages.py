@@ -15,9 +15,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import TODAY
-from test_cli import run
-from test_outbox_smtp import PASSWORD, USER, Server, auth_server, free_port, server, smtp_config  # noqa: F401
 
 from kiosk import outbox
 from kiosk.carriers import carrier_warning, carriers
@@ -27,6 +24,10 @@ from kiosk.registration import IssueRequest, IssueResult, check_issue, issue_pin
 from kiosk.slip import long_date
 from kiosk.store import practice_settings
 from kiosk.terms import utcnow
+
+from conftest import TODAY
+from test_cli import run
+from test_outbox_smtp import PASSWORD, USER, Server, auth_server, free_port, server, smtp_config
 
 FAMILIES = {"Testkiddo": "en", "Núñez-García": "es"}
 SUBJECTS = {"en": "Sunny Hills Pediatrics (Training): your patient portal registration",

@@ -5,10 +5,17 @@ from __future__ import annotations
 import csv
 import io
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
-from kiosk.importer import EXIT_NOTHING_READ, EXIT_OK, EXIT_SOME_REJECTED, import_files, write_template
-from kiosk.importer import clean
+from kiosk.importer import (
+    EXIT_NOTHING_READ,
+    EXIT_OK,
+    EXIT_SOME_REJECTED,
+    clean,
+    import_files,
+    write_template,
+)
 from kiosk.importer.csv_source import COLUMNS
 from kiosk.importer.progress import TextProgress
 from kiosk.models import Caregiver, Patient, RegistrationPin, Relationship
@@ -147,8 +154,8 @@ def test_unreadable_files_are_reported_and_nothing_read_is_exit_2(store, tmp_pat
 
     assert [(p.where, p.reason) for p in report.rejected] == [
         ("line 2", "not UTF-8 text (save the export as UTF-8)"),
-        ("line 1", "not a kiosk CSV: no chart_number or birth_date column "
-                   "(write an example with `kiosk import --template FILE`)"),
+        ("line 1", ("not a kiosk CSV: no chart_number or birth_date column "
+                    "(write an example with `kiosk import --template FILE`)")),
         ("file", "cannot read it: No such file or directory"),
     ]
     assert report.exit_code() == EXIT_NOTHING_READ

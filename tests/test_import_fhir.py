@@ -115,8 +115,8 @@ def test_relatedperson_without_its_patient_is_rejected_with_the_reason(store):
     report = import_files([HL7 / "relatedperson-example-newborn-mom.json"])
 
     assert [str(p) for p in report.rejected] == [
-        f"{HL7 / 'relatedperson-example-newborn-mom.json'}: RelatedPerson/newborn-mom: rejected: its patient "
-        "Patient/newborn is not in this import (import the Patient and RelatedPerson files together)"]
+        (f"{HL7 / 'relatedperson-example-newborn-mom.json'}: RelatedPerson/newborn-mom: rejected: its patient "
+         "Patient/newborn is not in this import (import the Patient and RelatedPerson files together)")]
     assert Caregiver.select().count() == 0
 
 

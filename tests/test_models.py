@@ -8,7 +8,15 @@ import pytest
 
 from kiosk import security
 from kiosk.db import database, write_transaction
-from kiosk.models import Association, Caregiver, Patient, PortalAccount, RegistrationPin, Relationship, Staff
+from kiosk.models import (
+    Association,
+    Caregiver,
+    Patient,
+    PortalAccount,
+    RegistrationPin,
+    Relationship,
+    Staff,
+)
 from kiosk.schema import SCHEMA_VERSION, SchemaError, current_version, ensure_schema
 from kiosk.terms import PinState, fold
 
@@ -29,9 +37,8 @@ def _pin(patient, staff, state=PinState.ACTIVE, pin_hash=None):
 def test_r3_database_refuses_a_second_active_pin_for_one_patient(store):
     staff, patient = _staff(), _patient()
     _pin(patient, staff)
-    with pytest.raises(peewee.IntegrityError):
-        with write_transaction():
-            _pin(patient, staff)
+    with pytest.raises(peewee.IntegrityError), write_transaction():
+        _pin(patient, staff)
     assert RegistrationPin.select().where(RegistrationPin.state == PinState.ACTIVE).count() == 1
 
 
@@ -61,9 +68,8 @@ def test_r3_constraint_holds_for_a_raw_sql_writer(store, config):
 def test_pin_hashes_are_unique(store):
     staff = _staff()
     _pin(_patient(), staff, pin_hash="h1")
-    with pytest.raises(peewee.IntegrityError):
-        with write_transaction():
-            _pin(_patient(chart="2"), staff, pin_hash="h1")
+    with pytest.raises(peewee.IntegrityError), write_transaction():
+        _pin(_patient(chart="2"), staff, pin_hash="h1")
 
 
 def test_deleting_a_patient_removes_its_relationships_pins_and_associations(store):
@@ -100,9 +106,8 @@ def test_relationship_is_unique_per_caregiver_and_patient(store):
     patient = _patient()
     mother = Caregiver.create(given_name="Cindy", family_name="Testkiddo")
     Relationship.create(caregiver=mother, patient=patient, role="Mother")
-    with pytest.raises(peewee.IntegrityError):
-        with write_transaction():
-            Relationship.create(caregiver=mother, patient=patient, role="Mother")
+    with pytest.raises(peewee.IntegrityError), write_transaction():
+        Relationship.create(caregiver=mother, patient=patient, role="Mother")
 
 
 def test_search_keys_are_folded_on_save(store):

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from test_cli import run
-from test_outbox_smtp import queue, row, server  # noqa: F401 (server: the loopback SMTP server fixture)
 
 from kiosk.models import OutboxMessage
+
+from test_cli import run
+from test_outbox_smtp import queue, row, server
 
 
 @pytest.fixture

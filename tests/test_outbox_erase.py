@@ -6,12 +6,13 @@ import datetime as dt
 import json
 
 import pytest
-from test_outbox_smtp import _database_bytes, issue_family, queue, row
 
 from kiosk import audit, outbox
 from kiosk.config import Config
 from kiosk.models import AuditEvent, Patient, RegistrationPin
 from kiosk.terms import MessageState, PinState, utcnow
+
+from test_outbox_smtp import _database_bytes, issue_family, queue, row
 
 # The PINs issued here expire 30 days from the real now (messages are queued on the real clock).
 EXPIRY = utcnow().replace(microsecond=0) + dt.timedelta(days=30)
@@ -88,7 +89,7 @@ def test_s2_a_failed_message_keeps_its_body_for_retry_until_its_pins_expire(fami
 
 
 def test_s2_one_pin_still_active_keeps_the_message(family):
-    message_id, children = family
+    message_id, _ = family
     end_pins("family-1", PinState.REVOKED)  # the others are still active and unexpired
 
     assert outbox.erase_stale_bodies(BEFORE) == 0

@@ -62,7 +62,7 @@ class Server:
     def __init__(self, port: int, auth: bool = False):
         self.port, self.auth, self.inbox, self._controller = port, auth, Inbox(), None
 
-    def start(self) -> "Server":
+    def start(self) -> Server:
         extra = {"authenticator": _authenticator, "auth_required": True, "auth_require_tls": False} if self.auth else {}
         self._controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port, **extra)
         self._controller.start()

@@ -11,9 +11,19 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
-from test_outbox_smtp import PASSWORD, USER, Inbox, _authenticator, free_port, queue, row, smtp_config
 
 from kiosk import outbox
+
+from test_outbox_smtp import (
+    PASSWORD,
+    USER,
+    Inbox,
+    _authenticator,
+    free_port,
+    queue,
+    row,
+    smtp_config,
+)
 
 # aiosmtpd warns "AUTH while not requiring TLS" for its implicit-TLS server: that connection is all TLS.
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
@@ -120,8 +130,8 @@ def test_o3_verification_is_on_without_ca_file_too(store, config, tls_server):
     outbox.deliver_due(tls_config(config, tls_server, "starttls", ""))
 
     assert tls_server.inbox.received == []
-    assert "showed a certificate kiosk does not trust (self-signed certificate): check smtp.host, and that the " \
-           "system's trusted certificates include the server's" in row(message_id).last_error
+    assert ("showed a certificate kiosk does not trust (self-signed certificate): check smtp.host, and that the "
+            "system's trusted certificates include the server's") in row(message_id).last_error
 
 
 @pytest.mark.parametrize("tls_server, security", [(("elsewhere", False), "starttls"), (("elsewhere", True), "ssl")],

@@ -4,13 +4,13 @@ import datetime as dt
 
 import pytest
 
-from conftest import NOW, TODAY, find_patient
 from kiosk import audit, portal
 from kiosk.models import Association, RedemptionAttempt, RegistrationPin
 from kiosk.patients import family_for, patient_page
 from kiosk.registration import IssueRequest, issue_pins
 from kiosk.terms import PinState, PortalStatus
 
+from conftest import NOW, TODAY, find_patient
 
 
 def _issue(desk, given="Rosemary", family="Testkiddo", now=NOW, **options):
@@ -229,7 +229,7 @@ def test_s12_parent_sign_in_slows_down_but_takes_the_right_password_after_the_wa
     portal.create_account("cindy@example.com", "Cindy Testkiddo", "Sunflower-meadow-42")
     for i in range(5):
         with pytest.raises(portal.PortalError, match="not right"):
-            portal.sign_in("cindy@example.com", "guess-%d" % i, now=NOW + dt.timedelta(minutes=i))
+            portal.sign_in("cindy@example.com", f"guess-{i}", now=NOW + dt.timedelta(minutes=i))
     with pytest.raises(portal.PortalError, match="wait 4 seconds"):  # not even checked yet
         portal.sign_in("cindy@example.com", "Sunflower-meadow-42", now=NOW + dt.timedelta(minutes=4))
     later = NOW + dt.timedelta(minutes=4, seconds=4)

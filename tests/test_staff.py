@@ -4,9 +4,10 @@ import datetime as dt
 
 import pytest
 
-from conftest import NOW
 from kiosk import audit
 from kiosk.staff import SignInPaused, authenticate
+
+from conftest import NOW
 
 
 def test_sign_in_is_audited(training):

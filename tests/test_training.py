@@ -2,12 +2,20 @@
 
 import datetime as dt
 
-from conftest import TODAY, find_patient
-from kiosk.models import Appointment, Association, Caregiver, Patient, RegistrationPin, Relationship, Staff
+from kiosk.models import (
+    Appointment,
+    Association,
+    Caregiver,
+    Patient,
+    RegistrationPin,
+    Relationship,
+    Staff,
+)
 from kiosk.names import is_placeholder_name
 from kiosk.patients import age_years, family_for, search_patients
 from kiosk.terms import Authority, PinState, PortalStatus
 
+from conftest import TODAY, find_patient
 
 
 def test_loads_at_least_twelve_families(training):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from conftest import TODAY, desk_app
 from textual.widgets import Input, Label
 
 from kiosk.patients import search_patients
@@ -10,6 +9,8 @@ from kiosk.staff import authenticate
 from screens.import_screen import ImportScreen
 from screens.outbox_screen import OutboxScreen
 from screens.search import SearchScreen
+
+from conftest import TODAY, desk_app
 
 
 async def _signed_in(app, pilot, username):

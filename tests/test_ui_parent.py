@@ -8,14 +8,21 @@ import pytest
 from textual import events
 from textual.widgets import Button, Header, Input, Static
 
-from conftest import NOW, TODAY, desk_app, settle, widget_text
 from kiosk import portal
 from kiosk.models import PortalAccount
 from kiosk.patients import family_for, patient_page, search_patients
 from kiosk.registration import IssuedPin, IssueRequest, IssueResult, issue_pins
 from kiosk.terms import Delivery, PortalStatus, RegistrationMethod
 from screens.lock import LockScreen
-from screens.parent import ChildScreen, CreateAccountScreen, MyAccountScreen, ParentModeScreen, ParentSignInScreen
+from screens.parent import (
+    ChildScreen,
+    CreateAccountScreen,
+    MyAccountScreen,
+    ParentModeScreen,
+    ParentSignInScreen,
+)
+
+from conftest import NOW, TODAY, desk_app, settle, widget_text
 
 PASSWORD = "maple-kite-harbor-42"
 

@@ -57,7 +57,7 @@ def test_r6_one_message_lists_every_child_with_their_pin_and_says_what_to_do():
     assert "1. Go to https://portal.example.org/register" in message.text
     assert "The PINs expire on December 22, 2026." in message.text
     html = _Html(message.html)
-    assert ["Ava: JFKAY-TTJYV", "Ben: ABCDE-FGHJK", "Cleo: MNPRS-TVWXY"] == html.items[:3]
+    assert html.items[:3] == ["Ava: JFKAY-TTJYV", "Ben: ABCDE-FGHJK", "Cleo: MNPRS-TVWXY"]
     assert f'<a href="{URL}">' in message.html
 
 

@@ -19,10 +19,16 @@ from collections.abc import Container, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kiosk.importer.report import (  # noqa: F401 - the public names
-    EXIT_NOTHING_READ, EXIT_OK, EXIT_SOME_REJECTED, FileCounts, ImportProblem, ImportReport, Progress,
-)
 from kiosk.importer.progress import TextProgress  # noqa: F401
+from kiosk.importer.report import (  # noqa: F401 - the public names
+    EXIT_NOTHING_READ,
+    EXIT_OK,
+    EXIT_SOME_REJECTED,
+    FileCounts,
+    ImportProblem,
+    ImportReport,
+    Progress,
+)
 
 if TYPE_CHECKING:  # loaded by import_files itself, when an import runs
     from kiosk.importer.records import Collected
@@ -110,12 +116,11 @@ def _read_file(path: Path, name: str, collected: Collected, roles: RoleTable, pr
 
 
 def _lines_with_progress(text: str, label: str, progress: Progress | None) -> Iterator[str]:
-    done, every = 0, 0
+    done = 0
     # Lines end at \n, \r or \r\n only (as csv expects): str.splitlines would also break a row at
     # a control character such as \x1c, which the row's check should refuse instead.
-    for line in io.StringIO(text, newline=""):
+    for every, line in enumerate(io.StringIO(text, newline=""), start=1):
         yield line
         done += len(line)
-        every += 1
         if progress and every % 5000 == 0:
             progress(f"Reading {label}", done, len(text))

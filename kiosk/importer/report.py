@@ -5,8 +5,8 @@ Plain dataclasses and no database imports, so a screen can show a report without
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from typing import Callable
 
 # progress(label, done, total): "Reading families.csv", 5_000, 100_000
 Progress = Callable[[str, int, int], None]

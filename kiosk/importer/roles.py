@@ -79,7 +79,7 @@ def _merge(table: RoleTable, raw: dict, path: str | Path) -> None:
     for code, target in raw.get("codes", {}).items():
         by_gender = dict(target) if isinstance(target, dict) else {"default": target}
         by_gender.setdefault("default", OTHER)
-        for key, role in by_gender.items():
+        for role in by_gender.values():
             if not is_one_of(CaregiverRole, role):
                 raise RolesError(f"roles table {path}: code {code} -> {role!r} is not a role ({ROLE_NAMES})")
         table.codes[str(code).upper()] = {k.lower(): v for k, v in by_gender.items()}

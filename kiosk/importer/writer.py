@@ -162,10 +162,10 @@ class Writer:
         lock_rows(Patient, [self.patients[c][0] for f in families for c in f.charts if c in self.patients])
         patient_ids = self._write_patients([c for f in families for c in f.charts], now, tally)
         charts: dict[int, list[str]] = defaultdict(list)  # caregiver -> the charts the file ties them to
-        for link in (l for f in families for l in f.links):
+        for link in (each for f in families for each in f.links):
             charts[id(link.caregiver)].append(_chart(link))
         caregiver_ids = self._write_caregivers([c for f in families for c in f.caregivers], charts, now, tally)
-        self._write_relationships([l for f in families for l in f.links], patient_ids, caregiver_ids, tally)
+        self._write_relationships([each for f in families for each in f.links], patient_ids, caregiver_ids, tally)
         # N1: new and renamed people are found by their new names, in the same transaction
         index_patients(self.renamed + [patient_ids[c] for c in self.created_charts])
         index_caregivers(self.recontacted + [caregiver_ids[k] for k in self.created_caregivers])
@@ -271,11 +271,11 @@ def _patient_changes(incoming: PatientIn, row: tuple) -> dict[str, Any]:
     _, _, given, family, dob, sex, language, placeholder = row
     changes: dict[str, Any] = {}
     name_fixed_at_desk = not placeholder and not is_placeholder_name(given)
-    if not (incoming.placeholder and name_fixed_at_desk):
-        if (incoming.given, incoming.family, incoming.placeholder) != (given, family, placeholder):
-            changes.update(given_name=incoming.given, family_name=incoming.family,
-                           given_key=fold(incoming.given), family_key=fold(incoming.family),
-                           placeholder_name=incoming.placeholder)
+    if (not (incoming.placeholder and name_fixed_at_desk)
+            and (incoming.given, incoming.family, incoming.placeholder) != (given, family, placeholder)):
+        changes.update(given_name=incoming.given, family_name=incoming.family,
+                       given_key=fold(incoming.given), family_key=fold(incoming.family),
+                       placeholder_name=incoming.placeholder)
     if incoming.dob != dob:
         changes["dob"] = incoming.dob
     if incoming.sex and incoming.sex != sex:
