@@ -13,8 +13,17 @@ import peewee as pw
 
 from kiosk.db import database
 from kiosk.terms import (
-    Access, Authority, DatabasePurpose, Delivery, MessageState, PinState, PortalStatus, RegistrationMethod, SendTo,
-    fold, utcnow,
+    Access,
+    Authority,
+    DatabasePurpose,
+    Delivery,
+    MessageState,
+    PinState,
+    PortalStatus,
+    RegistrationMethod,
+    SendTo,
+    fold,
+    utcnow,
 )
 
 
