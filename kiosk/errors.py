@@ -33,7 +33,7 @@ WORDS = {
           "Nothing was changed; try again in a moment. If it keeps happening, tell the administrator.",
     FULL: "The disk is full. Nothing was changed; free some disk space (tell the administrator), then try again.",
     READ_ONLY: "The database is read-only (its file, its folder or the server refuses changes). Nothing was "
-               "changed; ask the administrator to make it writable. Looking things up still works.",
+               "changed; ask the administrator to make it writable.",
     CONFLICT: "Another desk changed the same records at the same moment. Nothing was changed; try again.",
     INVALID: "A value is too long or not in a form the database accepts. Nothing was changed; correct what "
              "was typed and try again.",

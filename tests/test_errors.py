@@ -493,7 +493,7 @@ def test_o1_sqlite_a_read_only_database_reads_read_only(store):
         problem = errors.database_problem(caught(add_someone()))
     finally:
         database.execute_sql("PRAGMA query_only = 0")
-    assert problem.kind == errors.READ_ONLY and "Looking things up still works" in problem.words
+    assert problem.kind == errors.READ_ONLY and "ask the administrator to make it writable" in problem.words
 
 
 def test_o1_anything_else_is_not_a_database_problem():
