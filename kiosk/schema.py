@@ -112,6 +112,9 @@ MIGRATIONS: dict[int, Callable[[], None]] = {2: _v2_practice_key_check, 3: _v3_g
                                               6: _v6_database_purpose}
 
 
+SCHEMA_LOCK = 0x6B696F736B  # "kiosk": the advisory lock PostgreSQL desks take to create the tables
+
+
 class SchemaError(RuntimeError):
     pass
 
@@ -138,14 +141,21 @@ def ensure_schema() -> int:
     version = current_version()
     if version == 0:
         with write_transaction():
-            database.create_tables(ALL_MODELS, safe=True)
-            SchemaMeta.delete().execute()
-            SchemaMeta.create(version=SCHEMA_VERSION)
-            if not AuditHead.select().exists():
-                AuditHead.create()
+            # Desks started at the same moment on a new database: one creates the tables, the others
+            # wait here and find them made (on PostgreSQL a second CREATE TABLE would fail on the
+            # catalog's unique index; SQLite's IMMEDIATE transaction already holds the write lock).
             if not is_sqlite():
-                _tune_postgres_statistics()
-        return SCHEMA_VERSION
+                database.execute_sql("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+            version = current_version()
+            if version == 0:
+                database.create_tables(ALL_MODELS, safe=True)
+                SchemaMeta.delete().execute()
+                SchemaMeta.create(version=SCHEMA_VERSION)
+                if not AuditHead.select().exists():
+                    AuditHead.create()
+                if not is_sqlite():
+                    _tune_postgres_statistics()
+                return SCHEMA_VERSION
     _refuse_newer(version)
     while version < SCHEMA_VERSION:
         with write_transaction():

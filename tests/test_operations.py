@@ -100,16 +100,23 @@ def test_o1_a_locked_database_is_said_in_plain_words(practice_db):
 
 
 # -- kiosk init is safe to race ------------------------------------------------------------------------
+def race_inits(db: str, count: int, env: dict[str, str] | None = None) -> None:
+    """``count`` processes run ``kiosk init`` on ``db`` at once: one makes its administrator, every
+    other is told the database already has staff."""
+    racers = [subprocess.Popen([sys.executable, "-m", "screens.launch", "--db", db, "init", "--admin", f"admin{n}",
+                                "--name", f"Admin {n}", "--password-stdin"], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+               for n in range(count)]
+    outcomes = [racer.communicate("correct horse battery\n", timeout=60) for racer in racers]
+    codes = [racer.returncode for racer in racers]
+    assert codes.count(0) == 1, outcomes
+    assert all("already has staff" in err for (_, err), code in zip(outcomes, codes) if code), outcomes
+
+
 def test_o1_two_kiosk_inits_at_once_make_one_administrator(tmp_path):
     for attempt in range(3):
         db = str(tmp_path / f"race{attempt}.sqlite3")
-        racers = [subprocess.Popen([sys.executable, "-m", "screens.launch", "--db", db, "init", "--admin", f"admin{n}",
-                                    "--name", f"Admin {n}", "--password-stdin"], stdin=subprocess.PIPE,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for n in range(4)]
-        outcomes = [racer.communicate("correct horse battery\n", timeout=60) for racer in racers]
-        codes = [racer.returncode for racer in racers]
-        assert codes.count(0) == 1, outcomes
-        assert all("already has staff" in err for (_, err), code in zip(outcomes, codes) if code)
+        race_inits(db, 4)
         with sqlite3.connect(db) as con:
             assert con.execute("SELECT count(*) FROM staff WHERE is_admin").fetchone() == (1,)
 
@@ -168,3 +175,30 @@ def test_o3_outbox_send_exits_non_zero_while_the_server_is_unreachable(store, co
     assert "0 sent, 1 to retry later" in result.stdout
     nothing_due = run("--config", str(file), "--db", config.database, "outbox", "send")
     assert nothing_due.returncode == 0 and nothing_due.stdout.startswith("0 sent, 0 to retry later, 0 failed")
+
+
+@pytest.mark.postgres
+@needs_postgres
+def test_o1_pg_kiosk_inits_racing_on_a_new_database_make_one_administrator(tmp_path):
+    """Several desks starting on an empty PostgreSQL database: one creates the tables (the others
+    wait for it instead of failing on the catalog's unique index) and one administrator is made."""
+    import uuid
+
+    import psycopg2
+
+    from test_postgres import PG_URL
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = psycopg2.connect(PG_URL)
+    admin.autocommit = True
+    admin.cursor().execute(f"CREATE SCHEMA {schema}")
+    url = f"{PG_URL}{'&' if '?' in PG_URL else '?'}options=-csearch_path%3D{schema}"
+    env = dict(os.environ, KIOSK_PIN_KEY_FILE=str(tmp_path / "pin.key"))
+    try:
+        race_inits(url, 3, env)
+        cursor = admin.cursor()
+        cursor.execute(f"SELECT count(*) FROM {schema}.staff")
+        assert cursor.fetchone() == (1,)
+    finally:
+        admin.cursor().execute(f"DROP SCHEMA {schema} CASCADE")
+        admin.close()
