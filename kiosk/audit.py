@@ -45,6 +45,8 @@ STAFF_ADD, STAFF_LINK, STAFF_UNLOCK, IMPORT = "staff add", "staff link", "staff 
 PORTAL_SIGN_IN, PORTAL_SIGN_IN_FAILED, SIGN_IN_PAUSED = "portal sign-in", "portal sign-in failed", "sign-in paused"
 HEAD_REBUILT = "audit head rebuilt"
 DEMO_DATA = "demo data"
+# The PIN's life at the desk (L4-L6)
+SEND_NOW, REDIRECT, LOCK_CLEARED, CONTACT_EDIT = "send now", "redirect", "lock-out cleared", "contact edit"
 
 
 def _payload(prev_hash: str, seq: int, at: dt.datetime, action: str, staff: str,

@@ -114,6 +114,19 @@ def _restore_arguments(rest: argparse.ArgumentParser) -> None:
     rest.add_argument("file", metavar="FILE", help="a file kiosk backup made")
 
 
+def _pin_arguments(pin: argparse.ArgumentParser) -> None:
+    pin_sub = pin.add_subparsers(dest="pin_command", metavar="{list,revoke}", required=True, parser_class=_Parser)
+    lst = pin_sub.add_parser("list", help="list PINs: active, expiring soon or expired (L2)")
+    which = lst.add_mutually_exclusive_group()
+    which.add_argument("--active", action="store_true", help="active PINs (the default)")
+    which.add_argument("--expiring", type=int, metavar="DAYS", help="active PINs that expire within DAYS days")
+    which.add_argument("--expired", action="store_true", help="expired PINs")
+    revoke = pin_sub.add_parser("revoke", help="revoke a child's active PIN, with a reason (L4)")
+    revoke.add_argument("chart_number", metavar="CHART")
+    revoke.add_argument("--reason", required=True, help="why (kept in the audit trail)")
+    revoke.add_argument("--by", required=True, metavar="USERNAME", help="the staff member revoking it")
+
+
 # Each command: its help line and what adds its arguments.
 SUBCOMMANDS = {
     "init": ("create the database, practice settings and the first administrator", _init_arguments),
@@ -125,6 +138,9 @@ SUBCOMMANDS = {
     "search": ("find patients as the search box does (N1, N2)", _search_arguments),
     "backup": ("copy the database while desks keep working; key files stay out (D3)", _backup_arguments),
     "restore": ("put a backup in the database's place, when no desk is using it (D3)", _restore_arguments),
+    "pin": ("list or revoke registration PINs (L2, L4, L5)", _pin_arguments),
+    "maintain": ("expire PINs and erase unsent messages whose PINs ended; safe to run every few minutes (L2)",
+                 lambda parser: None),
 }
 
 
@@ -197,7 +213,10 @@ def cmd_run(args: argparse.Namespace, start_app: Callable[[Config], object] | No
     if not args.training:
         _require_database(args)
     config = open_configured(args, training=args.training)
+    from kiosk.pin_life import maintain
     from kiosk.staff import staff_count
+
+    maintain()  # L2: what expired while no desk ran is expired before anyone looks
 
     if not staff_count():
         raise CliError("this database has no staff yet: run kiosk init --admin USERNAME --name \"YOUR NAME\" "
@@ -433,9 +452,48 @@ def cmd_backup(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_pin(args: argparse.Namespace) -> int:
+    from kiosk import pin_life
+
+    open_configured(args)
+    if args.pin_command == "revoke":
+        from kiosk.registration import RegistrationError, revoke_pin
+
+        user = pin_life.staff_named(args.by)
+        if user is None:
+            raise CliError(f"no active staff member {args.by!r}")
+        try:
+            patient = pin_life.patient_by_chart(args.chart_number)
+            ended = revoke_pin(user, patient.id, args.reason)
+        except (pin_life.PinLifeError, RegistrationError) as error:
+            print(f"kiosk: {error}", file=sys.stderr)
+            return EXIT_ERROR
+        if not ended:
+            print(f"kiosk: {patient.full_name} has no active PIN to revoke.", file=sys.stderr)
+            return EXIT_ERROR
+        print(f"Revoked the PIN of {patient.full_name} ({patient.chart_number}); any unsent welcome is erased.")
+        return 0
+    if args.expiring is not None and args.expiring < 0:
+        raise CliError("--expiring must be 0 or more days")
+    for row in pin_life.list_pins(active=args.active or not args.expired, expiring_days=args.expiring,
+                                  expired=args.expired):
+        facts = row.facts
+        print(f"{row.chart_number:<10}  {facts.patient_name:<30}  {facts.kind:<24}  {facts.state_words:<40}  "
+              f"{facts.issued_at:%Y-%m-%d}  {facts.delivery_words}".rstrip())
+    return 0
+
+
+def cmd_maintain(args: argparse.Namespace) -> int:
+    from kiosk.pin_life import maintain
+
+    open_configured(args)
+    print(maintain().summary())
+    return 0
+
+
 COMMANDS = {"init": cmd_init, "staff": cmd_staff, "audit": cmd_audit, "outbox": cmd_outbox,
             "import": cmd_import, "demo": cmd_demo, "search": cmd_search,
-            "backup": cmd_backup, "restore": cmd_backup}
+            "backup": cmd_backup, "restore": cmd_backup, "pin": cmd_pin, "maintain": cmd_maintain}
 
 
 def main(argv: list[str] | None = None, *, start_app: Callable[[Config], object] | None = None) -> int:

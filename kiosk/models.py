@@ -211,6 +211,12 @@ class RegistrationPin(BaseModel):
     redemptions = pw.IntegerField(default=0)
     ended_at = pw.DateTimeField(null=True)
     ended_reason = pw.CharField(default="")
+    ended_by = pw.CharField(default="")  # staff username who replaced or revoked it; "" for the system (L1)
+    prior_status = pw.CharField(default="")  # the child's status before this PIN: back to it on expiry (L2)
+    terminal = pw.CharField(default="")  # the desk it was issued at, when known (D1, L1)
+    patient_id: int  # the ids peewee keeps beside each foreign key, declared for the type checker
+    issued_by_id: int
+    recipient_id: int | None
 
     class Meta:
         indexes = ()
@@ -239,6 +245,7 @@ class Association(BaseModel):
     access = pw.CharField(default=Access.FULL)
     pin = pw.ForeignKeyField(RegistrationPin, null=True, on_delete="SET NULL")
     created_at = pw.DateTimeField(default=utcnow)
+    pin_id: int | None  # the id peewee keeps beside the foreign key, declared for the type checker
 
     class Meta:
         indexes = ((("account", "patient"), True), (("patient",), False))

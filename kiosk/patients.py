@@ -23,7 +23,6 @@ from kiosk.terms import (
     CaregiverRole,
     PinState,
     PortalStatus,
-    RegistrationMethod,
     fold,
     utcnow,
 )
@@ -215,20 +214,10 @@ class NotFound(LookupError):
 
 
 def pin_state(patient: Patient, now: dt.datetime | None = None) -> str:
-    """The PIN/VQ line of the account page."""
-    now = now or utcnow()
-    pin = (RegistrationPin.select()
-           .where((RegistrationPin.patient == patient) & (RegistrationPin.state == PinState.ACTIVE)).first())
-    if pin is None:
-        if patient.portal_status == PortalStatus.REGISTERED:
-            return "PIN Already Assigned"
-        return "No PIN"
-    if pin.expires_at <= now:
-        return f"PIN expired {pin.expires_at:%m/%d/%Y}"
-    if patient.portal_status == PortalStatus.REGISTERED:
-        return "PIN Already Assigned"
-    kind = "Verification question" if pin.method == RegistrationMethod.QUESTION else "PIN"
-    return f"{kind} issued, expires {pin.expires_at:%m/%d/%Y}"
+    """The PIN/VQ line of the account page: one distinct phrase per state (L1, L2)."""
+    from kiosk.pin_life import pin_state_words
+
+    return pin_state_words(patient, now)
 
 
 def _child(patient: Patient, today: dt.date, now: dt.datetime | None = None) -> ChildRow:
@@ -273,7 +262,8 @@ def patient_page(patient_id: int, *, today: dt.date | None = None, now: dt.datet
 
         audit.record(audit.VIEW, staff=viewed_by, patient=patient)
     active = (RegistrationPin.select()
-              .where((RegistrationPin.patient == patient) & (RegistrationPin.state == PinState.ACTIVE)).first())
+              .where((RegistrationPin.patient == patient) & (RegistrationPin.state == PinState.ACTIVE)
+                     & (RegistrationPin.expires_at > (now or utcnow()))).first())  # L2: never an expired one
     links = (Association.select(Association, PortalAccount).join(PortalAccount)
              .where(Association.patient == patient).order_by(Association.created_at))
     associations = tuple(AssociationRow(a.account.display_name, a.account.email, Access(a.access).label,

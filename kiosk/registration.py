@@ -170,15 +170,27 @@ def check_issue(staff: StaffUser, request: IssueRequest, *, today: dt.date | Non
 def _end_active(patient: Patient, now: dt.datetime, state: PinState, reason: str,
                 username: str) -> set[str]:
     """End the patient's active PIN; return the batches it belonged to, whose unsent welcome the
-    caller erases once it has committed (:func:`_erase_ended`)."""
+    caller erases once it has committed (:func:`_erase_ended`). A PIN already past its expiry is
+    recorded as expired, not as replaced or revoked (L2: expiry is a state of its own)."""
+    from kiosk.pin_life import end_pin
+
     old = list(RegistrationPin.select().where((RegistrationPin.patient == patient)
                                               & (RegistrationPin.state == PinState.ACTIVE)))
     for pin in old:
-        pin.state, pin.ended_at, pin.ended_reason = state, now, reason
-        pin.save()
-        audit.record(audit.REPLACE if state == PinState.REPLACED else audit.REVOKE, staff=username, patient=patient,
-                     detail={"pin": pin.id, "batch": pin.batch, "reason": reason}, at=now)
+        end_pin(pin, patient, PinState.EXPIRED if pin.expires_at <= now else state, reason, username, now,
+                restore_status=state != PinState.REPLACED)
     return {pin.batch for pin in old}
+
+
+def _status_before_pins(child: Patient, now: dt.datetime) -> str:
+    """What the child's status was before any of its PINs (L2): its own status, or for a Pending
+    child whose PIN is being replaced, what that PIN recorded."""
+    if child.portal_status != PortalStatus.PENDING:
+        return child.portal_status
+    earlier = (RegistrationPin.select(RegistrationPin.prior_status)
+               .where((RegistrationPin.patient == child) & (RegistrationPin.prior_status != ""))
+               .order_by(RegistrationPin.issued_at.desc(), RegistrationPin.id.desc()).first())
+    return earlier.prior_status if earlier else PortalStatus.UNREGISTERED
 
 
 def _erase_ended(batches: set[str], now: dt.datetime) -> None:
@@ -192,7 +204,7 @@ def _erase_ended(batches: set[str], now: dt.datetime) -> None:
 
 @retrying
 def issue_pins(staff: StaffUser, request: IssueRequest, *, now: dt.datetime | None = None,
-               today: dt.date | None = None) -> IssueResult:
+               today: dt.date | None = None, terminal: str = "") -> IssueResult:
     """Issue PINs for every checked child in one transaction (R3-R10); return the plain PINs once."""
     now = now or utcnow()
     today = today or dt.date.today()
@@ -215,6 +227,7 @@ def issue_pins(staff: StaffUser, request: IssueRequest, *, now: dt.datetime | No
             children = _patients(ids)
             issuer = Staff.get_by_id(staff.id)
             for child in children:
+                prior = _status_before_pins(child, now)
                 ended |= _end_active(child, now, PinState.REPLACED, "replaced by a new PIN", staff.username)
                 plain = pins.generate_pin() if request.method == RegistrationMethod.PIN else ""
                 RegistrationPin.create(
@@ -227,6 +240,7 @@ def issue_pins(staff: StaffUser, request: IssueRequest, *, now: dt.datetime | No
                     if request.delivery == Delivery.EMAIL else "", recipient_cell=cell,
                     carrier=request.carrier if request.delivery == Delivery.TEXT else "",
                     second_parent=request.second_parent, issued_by=issuer, issued_at=now, expires_at=expires_at,
+                    prior_status=prior, terminal=terminal[:64],
                 )
                 if not request.second_parent:
                     (Patient.update(portal_status=PortalStatus.PENDING, updated_at=now)
@@ -266,17 +280,24 @@ def issue_pins(staff: StaffUser, request: IssueRequest, *, now: dt.datetime | No
 @retrying
 def revoke_pin(staff: StaffUser, patient_id: int, reason: str = "revoked by staff", *,
                now: dt.datetime | None = None) -> bool:
-    """End the patient's active PIN; False if there was none."""
+    """End the patient's active PIN with ``reason`` (L4): audited once, its unsent welcome erased, the
+    child's status back to what it was before the PIN. False if there was no active PIN (one found
+    past its expiry is recorded as expired instead)."""
     now = now or utcnow()
     try:
         reason = validate.clean_text(reason, field="reason", label="The reason", limit=validate.REASON)
     except validate.InputProblem as problem:
         raise RegistrationError([Problem(problem.field, f"{problem}.")]) from None
+    if not reason:
+        raise RegistrationError([Problem("reason", "Say why the PIN is revoked.")])
     with write_transaction():
         lock_rows(Patient, [patient_id])
-        patient = Patient.get_by_id(patient_id)
+        patient = Patient.get_or_none(Patient.id == patient_id)
+        if patient is None:
+            raise RegistrationError([Problem("patients", "That patient no longer exists.")])
         had = RegistrationPin.select().where((RegistrationPin.patient == patient)
-                                             & (RegistrationPin.state == PinState.ACTIVE)).exists()
+                                             & (RegistrationPin.state == PinState.ACTIVE)
+                                             & (RegistrationPin.expires_at > now)).exists()
         ended = _end_active(patient, now, PinState.REVOKED, reason, staff.username)
     _erase_ended(ended, now)
     return had

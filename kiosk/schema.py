@@ -16,7 +16,7 @@ from kiosk.models import ALL_MODELS, AuditHead, BaseModel, SchemaMeta
 if TYPE_CHECKING:
     from playhouse.migrate import SchemaMigrator
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 
 def _migrator() -> SchemaMigrator:
@@ -104,12 +104,22 @@ def _v6_database_purpose() -> None:
     add_column(Practice, "purpose")
 
 
+def _v7_pin_life() -> None:
+    """Version 7: a PIN remembers the child's status before it (so expiry or revocation puts it back,
+    L2), who ended it and the terminal it was issued at (L1). PINs issued before have no prior status:
+    they go back to Unregistered."""
+    from kiosk.models import RegistrationPin
+
+    for name in ("ended_by", "prior_status", "terminal"):
+        add_column(RegistrationPin, name)
+
+
 # version N -> function that takes a database at N-1 to N. Add a step here with every change to
 # the models; tests/test_accept_foundation.py builds a version-1 database and checks that it comes
 # up to date with the same columns as a new one.
 MIGRATIONS: dict[int, Callable[[], None]] = {2: _v2_practice_key_check, 3: _v3_guessing_limits,
                                               4: _v4_keyed_audit_chain, 5: _v5_search_terms,
-                                              6: _v6_database_purpose}
+                                              6: _v6_database_purpose, 7: _v7_pin_life}
 
 
 SCHEMA_LOCK = 0x6B696F736B  # "kiosk": the advisory lock PostgreSQL desks take to create the tables

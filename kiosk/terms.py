@@ -92,12 +92,13 @@ class DatabasePurpose(enum.StrEnum):
 
 
 class PinState(enum.StrEnum):
-    """Where an issued PIN is in its life (R3, S4)."""
+    """Where an issued PIN is in its life (R3, S4, L2)."""
 
     ACTIVE = "active"
     REDEEMED = "redeemed"
     REPLACED = "replaced"
     REVOKED = "revoked"
+    EXPIRED = "expired"
 
 
 class MessageState(enum.StrEnum):

@@ -52,11 +52,13 @@ def _issue_testkiddo(desk, **options):
 def _make_version_1(path: str) -> None:
     """Turn a current database file back into what version 1 wrote (no practice.key_check, no
     terminal and outcome on redemption attempts, which named a patient always, no sign_in_attempt,
-    no audit_head.keyed_from)."""
+    no audit_head.keyed_from, no PIN prior status, ender or terminal)."""
     con = sqlite3.connect(path)
     con.execute("ALTER TABLE practice DROP COLUMN key_check")
     con.execute("ALTER TABLE practice DROP COLUMN purpose")  # version 6 (D2)
     con.execute("ALTER TABLE audit_head DROP COLUMN keyed_from")
+    for column in ("ended_by", "prior_status", "terminal"):  # version 6 (L1, L2)
+        con.execute(f"ALTER TABLE registration_pin DROP COLUMN {column}")
     con.execute("DROP TABLE sign_in_attempt")
     con.execute("DROP TABLE redemption_attempt")
     con.execute("CREATE TABLE redemption_attempt (id INTEGER NOT NULL PRIMARY KEY, patient_id INTEGER NOT NULL "
@@ -80,7 +82,7 @@ def test_a_version_1_database_is_migrated_in_place_and_its_pins_still_redeem(con
 
     open_store(config)  # the next release starts on the old file
 
-    assert ensure_schema() == SCHEMA_VERSION == 6
+    assert ensure_schema() == SCHEMA_VERSION == 7
     assert _columns() == fresh_columns and _indexes() == fresh_indexes  # same as a new database
     assert Practice.get().key_check  # the step filled the new column for the existing row
     rosemary = Patient.get(Patient.given_name == "Rosemary")
@@ -104,14 +106,14 @@ def test_a_desk_that_finds_the_migration_already_done_under_the_lock_skips_it(st
 
 # The columns of every table at SCHEMA_VERSION. A change to the models must come with a migration
 # step (kiosk.schema.MIGRATIONS, usually kiosk.schema.add_column) and a new version; then update this.
-SCHEMA_6 = {
+SCHEMA_7 = {
     "audit_head": ["id", "keyed_from", "last_hash", "seq"],
     "practice": ["id", "idle_lock_minutes", "key_check", "name", "parents_per_pin", "pin_lifetime_days",
                  "portal_url", "purpose"],
-    "registration_pin": ["access", "answer_hash", "batch", "carrier", "delivery", "ended_at", "ended_reason",
-                         "expires_at", "id", "issued_at", "issued_by_id", "method", "patient_id", "pin_hash",
-                         "print_slip", "question", "recipient_cell", "recipient_email", "recipient_id",
-                         "redemptions", "second_parent", "send_to", "state"],
+    "registration_pin": ["access", "answer_hash", "batch", "carrier", "delivery", "ended_at", "ended_by",
+                         "ended_reason", "expires_at", "id", "issued_at", "issued_by_id", "method", "patient_id",
+                         "pin_hash", "print_slip", "prior_status", "question", "recipient_cell", "recipient_email",
+                         "recipient_id", "redemptions", "second_parent", "send_to", "state", "terminal"],
     "redemption_attempt": ["at", "id", "outcome", "patient_id", "succeeded", "terminal"],
     "sign_in_attempt": ["at", "id", "outcome", "terminal", "who"],
     "patient": ["chart_number", "created_at", "dob", "family_key", "family_name", "given_key", "given_name", "id",
@@ -123,10 +125,10 @@ SCHEMA_6 = {
 
 def test_a_model_change_without_a_migration_is_caught(store):
     columns = _columns()
-    for table, expected in SCHEMA_6.items():
+    for table, expected in SCHEMA_7.items():
         assert columns[table] == expected, (
             f"{table} changed: add a step to kiosk.schema.MIGRATIONS and bump SCHEMA_VERSION")
-    assert SCHEMA_VERSION == 6 and sorted(__import__("kiosk.schema").schema.MIGRATIONS) == [2, 3, 4, 5, 6]
+    assert SCHEMA_VERSION == 7 and sorted(__import__("kiosk.schema").schema.MIGRATIONS) == [2, 3, 4, 5, 6, 7]
 
 
 # -- the PIN key: a missing or different key file must not silently break every PIN -----------------
@@ -269,8 +271,9 @@ def test_cli_missing_key_file_with_pins_is_one_line_and_makes_no_new_key(cli_db,
                 "'2026-01-01', '2026-01-01')")
     con.execute("INSERT INTO registration_pin (patient_id, batch, method, pin_hash, access, delivery, print_slip, "
                 "send_to, recipient_email, recipient_cell, carrier, second_parent, issued_by_id, issued_at, "
-                "expires_at, state, redemptions, ended_reason) VALUES (1, 'b', 'pin', 'h', 'full', 'none', 0, "
-                "'parent', '', '', '', 0, 1, '2026-01-01', '2030-01-01', 'active', 0, '')")
+                "expires_at, state, redemptions, ended_reason, ended_by, prior_status, terminal) VALUES (1, 'b', 'pin', "
+                "'h', 'full', 'none', 0, 'parent', '', '', '', 0, 1, '2026-01-01', '2030-01-01', 'active', 0, '', '', "
+                "'Unregistered', '')")
     con.commit()
     con.close()
     key = security.key_path_for(cli_db)
@@ -401,8 +404,8 @@ COVERS = {
     "R13": _covers_r13,
     "R14": lambda desk, kids: len(kids) >= 2 and not any(is_placeholder_name(k.given_name) for k in kids),
     "R15": _covers_r15,
-    "S3": lambda desk, kids: any(patient_page(k.id, today=TODAY).patient.pin_state.startswith("PIN issued, "
-                                                                                                 "expires")
+    "S3": lambda desk, kids: any(patient_page(k.id, today=TODAY).patient.pin_state.startswith("PIN active "
+                                                                                                 "until")
                                  for k in kids),
     "Pending": lambda desk, kids: any(k.portal_status == "Pending" for k in kids),
     "seed 002": lambda desk, kids: {(c.name, c.role, c.authority) for c in family_for(kids[0].id).caregivers} == {

@@ -255,8 +255,9 @@ def test_revoke_ends_the_active_pin(front_desk):
 def test_account_page_shows_pin_state(front_desk):
     issue_pins(front_desk, _family_request(), now=NOW, today=TODAY)
     account = patient_page(find_patient("Rosemary", "Testkiddo").id, today=TODAY, now=NOW)
-    assert account.patient.pin_state.startswith("PIN issued, expires")
-    assert patient_page(find_patient("Ava", "Patel").id, today=TODAY).patient.pin_state == "PIN Already Assigned"
+    assert account.patient.pin_state.startswith("PIN active until")
+    assert patient_page(find_patient("Ava", "Patel").id, today=TODAY).patient.pin_state.startswith(
+        "Registered; PIN still open to another parent until")  # L1: not "PIN Already Assigned"
 
 
 # -- never two active PINs, whatever the sequence ---------------------------------------------------

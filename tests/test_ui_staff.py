@@ -270,7 +270,7 @@ async def test_names_display_exactly_not_as_markup(app):
 async def test_registered_patient_shows_associations_and_generate_pin(app):
     async with app.run_test(size=SIZE) as pilot:
         await open_from_search(app, pilot, "patel, ava")
-        assert "PIN Already Assigned" in str(app.screen.query_one("#basic-info").render())
+        assert "Registered; PIN still open to another parent" in str(app.screen.query_one("#basic-info").render())
         assert result_rows(app, "#associations")[0][0] != "None yet"
         assert app.screen.check_action("register", ()) is False
         assert app.screen.check_action("generate_pin", ()) is True
