@@ -57,7 +57,7 @@ def _make_version_1(path: str) -> None:
     con.execute("ALTER TABLE practice DROP COLUMN key_check")
     con.execute("ALTER TABLE practice DROP COLUMN purpose")  # version 6 (D2)
     con.execute("ALTER TABLE audit_head DROP COLUMN keyed_from")
-    for column in ("ended_by", "prior_status", "terminal"):  # version 6 (L1, L2)
+    for column in ("ended_by", "prior_status", "terminal"):  # version 7 (L1, L2)
         con.execute(f"ALTER TABLE registration_pin DROP COLUMN {column}")
     con.execute("DROP TABLE sign_in_attempt")
     con.execute("DROP TABLE redemption_attempt")
