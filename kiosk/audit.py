@@ -77,7 +77,9 @@ def record(action: str, *, staff: str = "", patient: Patient | int | None = None
     at = (at or utcnow()).replace(tzinfo=None)
     patient_id = patient.id if isinstance(patient, Patient) else patient
     chart = patient.chart_number if isinstance(patient, Patient) else ""
-    body = json.dumps(detail or {}, sort_keys=True, ensure_ascii=False, default=str)
+    # D1: every event says at which terminal it happened; in the detail, so the chain's hash covers it
+    detail = {"terminal": security.default_terminal(), **(detail or {})}
+    body = json.dumps(detail, sort_keys=True, ensure_ascii=False, default=str)
     with write_transaction():
         return _append(action, staff, patient_id, chart, body, at)
 

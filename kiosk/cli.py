@@ -151,6 +151,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"kiosk {__version__}")
     parser.add_argument("--config", metavar="FILE", help="TOML config file (default: KIOSK_CONFIG or the user config dir)")
     parser.add_argument("--db", metavar="PATH_OR_URL", help="SQLite file or postgresql:// URL (default: KIOSK_DB or the data dir)")
+    parser.add_argument("--terminal", metavar="NAME", help="this desk's [terminals.NAME]: its printer, slip layout "
+                        "and language (default: KIOSK_TERMINAL, the SSH client's address, the host name)")
     parser.add_argument("--training", action="store_true",
                         help="start on a fresh throwaway database seeded with the training families (O2)")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
@@ -177,9 +179,13 @@ def _read_password(from_stdin: bool, prompt: str = "Password: ") -> str:
 def load(args: argparse.Namespace) -> Config:
     from kiosk.config import load_config
 
+    from kiosk import terminals
+
     config = load_config(args.config)
     if args.db:
         config = config.with_database(args.db)
+    config = terminals.choose(config, args.terminal)  # D1: this desk's name, printer and language
+    terminals.use(config)
     return config
 
 

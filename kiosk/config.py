@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -66,15 +67,30 @@ class PrinterConfig:
 
 
 @dataclass(frozen=True)
+class TerminalConfig:
+    """One desk, ``[terminals.NAME]`` (D1): its printer and slip layout (empty: the [printer] ones),
+    the language of its slips and messages when a family has none, and the SSH source addresses
+    (an address or a network such as 10.1.2.0/24) that pick it when nothing else names a terminal."""
+
+    printer: str = ""
+    layout: str = ""
+    language: str = ""
+    addresses: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Config:
     database: str = ""  # a file path or a database URL; empty means the platform data directory
     pin_key_file: str = ""  # key that makes PIN hashes irreversible without it
     log_file: str = ""  # the error log (S9); empty means errors.log in the data directory
     audit_anchor_file: str = ""  # where `kiosk audit anchor` appends (S10); empty: beside the database
     training: bool = False
+    terminal: str = ""  # this desk's name (D1): --terminal, KIOSK_TERMINAL, or chosen from [terminals]
+    language: str = ""  # slips and messages for a family with no language of its own (I1); empty: en
     practice: PracticeConfig = field(default_factory=PracticeConfig)
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
     printer: PrinterConfig = field(default_factory=PrinterConfig)
+    terminals: dict[str, TerminalConfig] = field(default_factory=dict)
 
     @property
     def data_dir(self) -> Path:
@@ -107,6 +123,8 @@ ENV_KEYS = {
     "KIOSK_PIN_KEY_FILE": "pin_key_file",
     "KIOSK_LOG_FILE": "log_file",
     "KIOSK_AUDIT_ANCHOR_FILE": "audit_anchor_file",
+    "KIOSK_TERMINAL": "terminal",
+    "KIOSK_LANGUAGE": "language",
     "KIOSK_PRACTICE_NAME": "practice.name",
     "KIOSK_PORTAL_URL": "practice.portal_url",
     "KIOSK_PIN_LIFETIME_DAYS": "practice.pin_lifetime_days",
@@ -162,7 +180,9 @@ def _read_toml(file: Path) -> dict[str, Any]:
 def config_from_mapping(raw: Mapping[str, Any]) -> Config:
     top: dict[str, Any] = {}
     for key, value in raw.items():
-        if key in _SECTIONS:
+        if key == "terminals":
+            top[key] = _terminals(value)
+        elif key in _SECTIONS:
             if not isinstance(value, Mapping):
                 raise ConfigError(key, "must be a table of settings")
             top[key] = _build(_SECTIONS[key], value, key + ".")
@@ -173,6 +193,38 @@ def config_from_mapping(raw: Mapping[str, Any]) -> Config:
     config = Config(**top)
     _validate(config)
     return config
+
+
+TERMINAL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+LANGUAGES = ("en", "es")  # the catalogs there are (I1)
+
+
+def _terminals(value: Any) -> dict[str, TerminalConfig]:
+    if not isinstance(value, Mapping) or not all(isinstance(v, Mapping) for v in value.values()):
+        raise ConfigError("terminals", "must be tables like [terminals.front-1]")
+    desks = {}
+    for name, settings in value.items():
+        if not TERMINAL_NAME.fullmatch(name):
+            raise ConfigError(f"terminals.{name}", "a terminal name is letters, digits, '.', '_' or '-' (at most 64)")
+        fixed = dict(settings)
+        addresses = fixed.pop("addresses", [])
+        desks[name] = replace(_build(TerminalConfig, fixed, f"terminals.{name}."),
+                              addresses=_addresses(f"terminals.{name}.addresses", addresses))
+    return desks
+
+
+def _addresses(key: str, value: Any) -> tuple[str, ...]:
+    import ipaddress
+
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+        raise ConfigError(key, f"must be a list of addresses like [\"10.1.2.7\", \"10.1.3.0/24\"], not {value!r}")
+    for item in items:
+        try:
+            ipaddress.ip_network(item.strip(), strict=False)
+        except ValueError:
+            raise ConfigError(key, f"{item!r} is not an IP address or network") from None
+    return tuple(i.strip() for i in items)
 
 
 def _build(cls: type[T], values: Mapping[str, Any], prefix: str) -> T:
@@ -259,3 +311,15 @@ def _validate(config: Config) -> None:
         raise ConfigError("printer.output_dir", f"{config.printer.output_dir} is a file; give a folder for slip PDFs")
     if config.printer.layout not in {"letter", "a4", "receipt"}:
         raise ConfigError("printer.layout", f"must be letter, a4 or receipt, not {config.printer.layout!r}")
+    if config.language not in {"", *LANGUAGES}:
+        raise ConfigError("language", f"must be one of {', '.join(LANGUAGES)}, not {config.language!r}")
+    if config.terminal and not TERMINAL_NAME.fullmatch(config.terminal):
+        raise ConfigError("terminal", f"a terminal name is letters, digits, '.', '_' or '-', not {config.terminal!r}")
+    for name, desk in config.terminals.items():
+        if any(ch.isspace() or ch in "/#" for ch in desk.printer):
+            raise ConfigError(f"terminals.{name}.printer", f"must be a CUPS queue name, not {desk.printer!r}")
+        if desk.layout not in {"", "letter", "a4", "receipt"}:
+            raise ConfigError(f"terminals.{name}.layout", f"must be letter, a4 or receipt, not {desk.layout!r}")
+        if desk.language not in {"", *LANGUAGES}:
+            raise ConfigError(f"terminals.{name}.language", f"must be one of {', '.join(LANGUAGES)}, "
+                                                             f"not {desk.language!r}")

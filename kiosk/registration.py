@@ -21,6 +21,7 @@ from kiosk.models import Caregiver, Patient, Practice, RegistrationPin, Relation
 from kiosk.names import is_placeholder_name, placeholder_message
 from kiosk.patients import age_years
 from kiosk.staff import StaffUser
+from kiosk.terminals import default_language
 from kiosk.terms import (
     Access, Authority, Channel, Delivery, PinState, PortalStatus, RegistrationMethod, SendTo, is_one_of, utcnow,
 )
@@ -252,7 +253,8 @@ def issue_pins(staff: StaffUser, request: IssueRequest, *, now: dt.datetime | No
                                      "recipient": recipient.id if recipient else None})
                 issued.append(IssuedPin(child.id, child.given_name, f"{child.given_name} {child.family_name}",
                                         pins.format_pin(plain) if plain else ""))
-            language = (recipient.preferred_language if recipient else children[0].preferred_language) or "en"
+            language = ((recipient.preferred_language if recipient else children[0].preferred_language)
+                        or default_language())  # D1: the desk's language for a family without one
             destination = ""
             if request.delivery in (Delivery.EMAIL, Delivery.TEXT):
                 welcome = compose_welcome(practice_name=practice.name, portal_url=practice.portal_url,

@@ -130,9 +130,17 @@ def answer_digest(patient_id: int, answer: str) -> str:
     return current_key().digest("answer", f"{patient_id}:{normalize_answer(answer)}")
 
 
+_terminal: list[str] = []  # the desk's chosen name (D1, kiosk.terminals), once chosen
+
+
+def set_terminal(name: str) -> None:
+    _terminal[:] = [name[:64]]
+
+
 def default_terminal() -> str:
-    """This desk's terminal name, recorded with every sign-in and redemption try (S8, S12)."""
-    return (socket.gethostname() or "local")[:64]
+    """This desk's terminal name, recorded with every sign-in, redemption try (S8, S12) and audit
+    event (D1): the one kiosk.terminals chose, else the host name."""
+    return _terminal[0] if _terminal else (socket.gethostname() or "local")[:64]
 
 
 class SecretKey:

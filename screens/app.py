@@ -65,7 +65,9 @@ class KioskApp(ReportsErrors, App[None]):
         self.clock = clock or Clock()
         self.session: StaffUser | None = None
         self.practice: PracticeSettings = practice_settings()
-        self.sub_title = self.practice.name + ("  —  TRAINING" if config.training else "")
+        desk = f"  —  {config.terminal}" + (f" · {config.printer.name}" if config.printer.name else "")
+        self.sub_title = (self.practice.name + (desk if config.terminal else "")  # D1: which desk, which printer
+                          + ("  —  TRAINING" if config.training else ""))
         self.idle_seconds: float | None = None  # None: the practice's idle_lock_minutes
         self.last_activity = time.monotonic()
         self._outbox_problem = ""

@@ -1,0 +1,205 @@
+"""D1: named terminals with their own printer, layout and language, chosen by option, variable or
+SSH address, recorded by every audit event; and the OpenSSH recipe, run through a real sshd."""
+
+import json
+import os
+import pty
+import select
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from kiosk import audit, security, terminals
+from kiosk.config import ConfigError, config_from_mapping, load_config
+from kiosk.models import AuditEvent
+
+ROOT = Path(__file__).resolve().parent.parent
+DESKS = {"terminals": {"front-1": {"printer": "front-laser", "language": "en"},
+                       "checkout": {"printer": "receipt-q", "layout": "receipt", "language": "es",
+                                    "addresses": ["10.1.2.8", "10.1.3.0/24"]}},
+         "printer": {"name": "office"}}
+
+
+@pytest.fixture(autouse=True)
+def _forget_terminal():
+    yield
+    security._terminal.clear()
+    terminals._language[0] = "en"
+
+
+def test_d1_terminal_settings_are_read_and_checked():
+    config = config_from_mapping(DESKS)
+    assert config.terminals["checkout"].addresses == ("10.1.2.8", "10.1.3.0/24")
+    for bad, key in (({"terminals": {"x": {"layout": "poster"}}}, "terminals.x.layout"),
+                     ({"terminals": {"x": {"addresses": ["not-an-ip"]}}}, "terminals.x.addresses"),
+                     ({"terminals": {"x": {"language": "tlh"}}}, "terminals.x.language"),
+                     ({"terminals": {"x y": {}}}, "terminals.x y"),
+                     ({"terminals": {"x": {"queue": "p"}}}, "terminals.x.queue")):
+        with pytest.raises(ConfigError) as caught:
+            config_from_mapping(bad)
+        assert caught.value.key == key
+
+
+def test_d1_the_deploy_example_config_is_valid():
+    config = load_config(ROOT / "deploy" / "config.example.toml", env={})
+    assert set(config.terminals) == {"front-1", "checkout"}
+
+
+@pytest.mark.parametrize("option, env, name, printer, layout", [
+    ("front-1", {"SSH_CONNECTION": "10.1.2.8 5 10.0.0.1 22"}, "front-1", "front-laser", "letter"),
+    (None, {"SSH_CONNECTION": "10.1.3.77 5 10.0.0.1 22"}, "checkout", "receipt-q", "receipt"),
+    (None, {"SSH_CONNECTION": "192.168.9.9 5 10.0.0.1 22"}, socket.gethostname()[:64], "office", "letter"),
+])
+def test_d1_the_terminal_is_chosen_by_option_then_variable_then_ssh_address(option, env, name, printer, layout):
+    config = terminals.choose(config_from_mapping(DESKS), option, env)
+    assert (config.terminal, config.printer.name, config.printer.layout) == (name, printer, layout)
+
+
+def test_d1_kiosk_terminal_variable_names_the_desk():
+    config = load_config(None, env={"KIOSK_TERMINAL": "checkout", "KIOSK_CONFIG": ""})
+    config = terminals.choose(config_from_mapping({**DESKS, "terminal": config.terminal}), None, {})
+    assert config.terminal == "checkout" and config.language == "es"
+
+
+def test_d1_an_unknown_terminal_is_refused_when_terminals_are_configured():
+    with pytest.raises(ConfigError, match=r"no \[terminals.front-9\]"):
+        terminals.choose(config_from_mapping(DESKS), "front-9", {})
+    with pytest.raises(ConfigError):
+        terminals.choose(config_from_mapping(DESKS), "bad name;rm", {})
+
+
+def test_d1_every_audit_event_records_the_terminal_under_the_chain(store):
+    terminals.use(terminals.choose(config_from_mapping(DESKS), "checkout", {}))
+    event = audit.record(audit.VIEW, staff="maria")
+    assert json.loads(event.detail)["terminal"] == "checkout" and security.default_terminal() == "checkout"
+    assert audit.verify_chain() == []
+    AuditEvent.update(detail=event.detail.replace("checkout", "front-1")).where(AuditEvent.id == event.id).execute()
+    assert [p.seq for p in audit.verify_chain()] == [event.seq]  # the hash covers the terminal
+
+
+# -- the OpenSSH recipe, through a real sshd on loopback ------------------------------------------
+SSHD = shutil.which("sshd") or ("/usr/sbin/sshd" if Path("/usr/sbin/sshd").exists() else None)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _events(db: Path, action: str) -> list[dict]:
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return [json.loads(d) for (d,) in con.execute("SELECT detail FROM audit_event WHERE action = ?", (action,))]
+    finally:
+        con.close()
+
+
+@pytest.mark.skipif(SSHD is None or not shutil.which("ssh"), reason="no OpenSSH server here (CI installs it)")
+def test_d1_a_desk_over_ssh_signs_in_as_its_terminal_with_its_printer(tmp_path):
+    """deploy/sshd_kiosk.conf's rules on a throwaway sshd: the key's environment= names the desk, the
+    ForceCommand runs kiosk in the pty ssh -tt asks for; maria signs in; the audit records front-1
+    and the header shows front-1's printer."""
+    from kiosk.config import Config
+    from kiosk.db import close_database
+    from kiosk.store import open_store
+    from kiosk.training import load_training_data
+
+    user = os.environ.get("USER") or __import__("getpass").getuser()
+    db = tmp_path / "kiosk.sqlite3"
+    open_store(Config(database=str(db)))
+    load_training_data()
+    close_database()
+    (tmp_path / "kiosk.toml").write_text(
+        f'database = "{db}"\n[terminals.front-1]\nprinter = "front-laser"\n'
+        '[terminals.checkout]\nprinter = "receipt-q"\n', encoding="utf-8")
+    for name in ("host", "desk"):
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / name)], check=True)
+    (tmp_path / "authorized_keys").write_text(
+        'environment="KIOSK_TERMINAL=front-1",restrict,pty ' + (tmp_path / "desk.pub").read_text())
+    (tmp_path / "authorized_keys").chmod(0o600)
+    launcher = tmp_path / "kiosk-desk"
+    launcher.write_text(f"#!/bin/sh\nexport PYTHONPATH={ROOT} TEXTUAL_ANIMATIONS=none HOME={tmp_path}\n"
+                        f"exec {sys.executable} -m screens.launch\n")
+    launcher.chmod(0o755)
+    recipe = (ROOT / "deploy" / "sshd_kiosk.conf").read_text(encoding="utf-8")
+    recipe = (recipe.replace("Match User kiosk", f"Match User {user}")
+              .replace("ForceCommand /usr/local/bin/kiosk", f"ForceCommand {launcher}")
+              .replace("KIOSK_CONFIG=/etc/kiosk/config.toml", f"KIOSK_CONFIG={tmp_path / 'kiosk.toml'}"))
+    port = _free_port()
+    (tmp_path / "sshd_config").write_text(
+        f"Port {port}\nListenAddress 127.0.0.1\nHostKey {tmp_path / 'host'}\nPidFile {tmp_path / 'sshd.pid'}\n"
+        f"AuthorizedKeysFile {tmp_path / 'authorized_keys'}\nStrictModes no\nUsePAM no\n"
+        f"PermitRootLogin prohibit-password\n{recipe}")
+    Path("/run/sshd").mkdir(exist_ok=True) if os.geteuid() == 0 else None
+    server = subprocess.Popen([SSHD, "-D", "-E", str(tmp_path / "sshd.log"), "-f", str(tmp_path / "sshd_config")])
+    main, child = pty.openpty()
+    import fcntl
+    import struct
+    import termios
+
+    fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 120, 0, 0))  # room for the whole header
+    client = None
+    try:
+        for _ in range(100):
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.1)
+        client = subprocess.Popen(
+            ["ssh", "-tt", "-p", str(port), "-i", str(tmp_path / "desk"), "-o", "StrictHostKeyChecking=no",
+             "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR",
+             f"{user}@127.0.0.1", "anything-else"],  # ForceCommand: what the client asks for is ignored
+            stdin=child, stdout=child, stderr=child, env=dict(os.environ, TERM="xterm-256color"),
+            start_new_session=True)
+        os.close(child)
+        screen = _read_until(main, b"your kiosk username", client)
+        os.write(main, b"maria\r")
+        time.sleep(0.5)
+        os.write(main, b"training1\r")
+        deadline = time.monotonic() + 60
+        while not _events(db, audit.SIGN_IN) and time.monotonic() < deadline:
+            screen += _drain(main)
+            time.sleep(0.2)
+        screen += _drain(main)
+        os.write(main, b"\x11")  # ctrl+q
+        client.wait(timeout=30)
+    finally:
+        if client and client.poll() is None:
+            client.kill()
+        server.terminate()
+        server.wait(timeout=10)
+        os.close(main)
+    signed_in = _events(db, audit.SIGN_IN)
+    assert signed_in and signed_in[-1]["terminal"] == "front-1", (tmp_path / "sshd.log").read_text()
+    text = screen.decode("utf-8", "replace")
+    assert "front-1" in text and "front-laser" in text  # the header: which desk, which printer
+
+
+def _drain(fd: int) -> bytes:
+    out = b""
+    while select.select([fd], [], [], 0.05)[0]:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    return out
+
+
+def _read_until(fd: int, wanted: bytes, client: subprocess.Popen, seconds: float = 60) -> bytes:
+    seen = b""
+    deadline = time.monotonic() + seconds
+    while wanted not in seen and time.monotonic() < deadline:
+        seen += _drain(fd)
+        assert client.poll() is None or wanted in seen, seen.decode("utf-8", "replace")[-2000:]
+    assert wanted in seen, seen.decode("utf-8", "replace")[-2000:]
+    return seen
