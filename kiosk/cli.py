@@ -122,7 +122,7 @@ def _pin_arguments(pin: argparse.ArgumentParser) -> None:
     which.add_argument("--expiring", type=int, metavar="DAYS", help="active PINs that expire within DAYS days")
     which.add_argument("--expired", action="store_true", help="expired PINs")
     revoke = pin_sub.add_parser("revoke", help="revoke a child's active PIN, with a reason (L4)")
-    revoke.add_argument("chart_number", metavar="CHART")
+    revoke.add_argument("chart_number", metavar="CHART", help="the child's chart number")
     revoke.add_argument("--reason", required=True, help="why (kept in the audit trail)")
     revoke.add_argument("--by", required=True, metavar="USERNAME", help="the staff member revoking it")
 

@@ -193,6 +193,8 @@ BAD_VALUES = {
     "KIOSK_SLIP_LAYOUT": "legal",
     "KIOSK_SLIP_DIR": "/etc/hostname",
     "KIOSK_SLIP_KEEP_MINUTES": "-1",
+    "KIOSK_TERMINAL": "front desk",
+    "KIOSK_LANGUAGE": "klingon",
 }
 FREE_TEXT = {"KIOSK_SMTP_USERNAME", "KIOSK_SMTP_PASSWORD"}  # any text (without control characters) is usable
 
