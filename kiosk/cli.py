@@ -137,6 +137,8 @@ SUBCOMMANDS = {
     "demo": ("synthetic data for demonstrations and benchmarks", _demo_arguments),
     "search": ("find patients as the search box does (N1, N2)", _search_arguments),
     "backup": ("copy the database while desks keep working; key files stay out (D3)", _backup_arguments),
+    "doctor": ("check this desk is ready: config, database, key file, mail, printer, disk, clock",
+               lambda parser: None),
     "restore": ("put a backup in the database's place, when no desk is using it (D3)", _restore_arguments),
     "pin": ("list or revoke registration PINs (L2, L4, L5)", _pin_arguments),
     "maintain": ("expire PINs and erase unsent messages whose PINs ended; safe to run every few minutes (L2)",
@@ -177,9 +179,8 @@ def _read_password(from_stdin: bool, prompt: str = "Password: ") -> str:
 
 
 def load(args: argparse.Namespace) -> Config:
-    from kiosk.config import load_config
-
     from kiosk import terminals
+    from kiosk.config import load_config
 
     config = load_config(args.config)
     if args.db:
@@ -497,9 +498,25 @@ def cmd_maintain(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """One line per check, exit 1 when any fails (for a desk being set up, or a monitoring job)."""
+    from kiosk import doctor
+    from kiosk.config import ConfigError, default_config_path
+
+    try:
+        config = load(args)
+    except ConfigError as error:
+        print(doctor.Check(doctor.FAIL, "config", str(error)))
+        return EXIT_ERROR
+    file = args.config or os.environ.get("KIOSK_CONFIG") or (str(default_config_path())
+                                                             if default_config_path().is_file() else "")
+    words = f"{file or 'no file: defaults and KIOSK_* variables'}; terminal {config.terminal}"
+    return doctor.report(doctor.run_checks(config, words))
+
+
 COMMANDS = {"init": cmd_init, "staff": cmd_staff, "audit": cmd_audit, "outbox": cmd_outbox,
             "import": cmd_import, "demo": cmd_demo, "search": cmd_search,
-            "backup": cmd_backup, "restore": cmd_backup, "pin": cmd_pin, "maintain": cmd_maintain}
+            "backup": cmd_backup, "restore": cmd_backup, "doctor": cmd_doctor, "pin": cmd_pin, "maintain": cmd_maintain}
 
 
 def main(argv: list[str] | None = None, *, start_app: Callable[[Config], object] | None = None) -> int:

@@ -35,6 +35,15 @@ class SmtpLink:
                 self.close()
             raise failure_from(error, self.config) from None
 
+    def greet(self) -> None:
+        """Connect, say EHLO (and STARTTLS and log in as configured), and leave: no mail (kiosk doctor)."""
+        try:
+            self._connection().ehlo_or_helo_if_needed()
+        except (smtplib.SMTPException, OSError) as error:
+            raise failure_from(error, self.config) from None
+        finally:
+            self.close()
+
     def close(self) -> None:
         smtp, self._smtp = self._smtp, None
         if smtp is not None:

@@ -1,0 +1,127 @@
+"""kiosk doctor: one line per check, a non-zero exit when one fails; it looks and changes nothing."""
+
+import os
+import socket
+import uuid
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from kiosk import cli
+from kiosk.db import close_database
+
+PG_URL = os.environ.get("KIOSK_TEST_PG_URL", "")
+
+
+class _Inbox:
+    def __init__(self):
+        self.received = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.received.append(envelope)
+        return "250 OK"
+
+
+def _port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def smtp():
+    inbox, port = _Inbox(), _port()
+    server = Controller(inbox, hostname="127.0.0.1", port=port)
+    server.start()
+    yield port, inbox
+    server.stop()
+
+
+@pytest.fixture
+def desk(tmp_path, monkeypatch, capsys):
+    """An initialised SQLite practice, a fake lpstat on PATH, and the variables doctor reads."""
+    db = tmp_path / "kiosk.sqlite3"
+    monkeypatch.setattr("sys.stdin", __import__("io").StringIO("correct horse battery staple\n"))
+    assert cli.main(["--db", str(db), "init", "--admin", "ann", "--name", "Ann", "--password-stdin"]) == 0
+    close_database()
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "lpstat").write_text('#!/bin/sh\ncase "$2" in front) echo "printer front is idle.";; '
+                                    '*) echo "lpstat: Invalid destination name in list \\"$2\\"!" >&2; exit 1;; esac\n')
+    (bin_dir / "lpstat").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    monkeypatch.setenv("KIOSK_PRINTER", "front")
+    capsys.readouterr()
+    return db
+
+
+def doctor(db, capsys, *extra):
+    code = cli.main(["--db", str(db), *extra, "doctor"])
+    close_database()
+    lines = capsys.readouterr().out.splitlines()
+    return code, {line.split()[1]: line for line in lines}, lines
+
+
+def test_d1_doctor_says_each_check_passed_in_one_line(desk, smtp, monkeypatch, capsys):
+    port, inbox = smtp
+    monkeypatch.setenv("KIOSK_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("KIOSK_SMTP_PORT", str(port))
+    monkeypatch.setenv("KIOSK_SMTP_SECURITY", "none")
+    code, by_check, lines = doctor(desk, capsys)
+    assert code == 0, lines
+    assert [line.split()[1] for line in lines] == ["config", "database", "key", "anchor", "smtp", "printer", "disk"]
+    assert by_check["database"].startswith("ok") and "schema version" in by_check["database"]
+    assert by_check["smtp"].startswith("ok") and "EHLO" in by_check["smtp"] and inbox.received == []  # no mail
+    assert by_check["printer"].startswith("ok") and "front" in by_check["printer"]
+    assert by_check["key"].startswith("ok") and by_check["disk"].startswith("ok")
+
+
+def test_d1_doctor_fails_on_a_loose_key_an_unknown_printer_and_no_mail_server(desk, monkeypatch, capsys):
+    os.chmod(f"{desk}.key", 0o644)
+    monkeypatch.setenv("KIOSK_PRINTER", "back-office")
+    monkeypatch.setenv("KIOSK_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("KIOSK_SMTP_PORT", str(_port()))  # nobody listening
+    monkeypatch.setenv("KIOSK_SMTP_SECURITY", "none")
+    code, by_check, _ = doctor(desk, capsys)
+    assert code == 1
+    assert by_check["key"].startswith("FAIL") and "chmod 600" in by_check["key"]
+    assert by_check["printer"].startswith("FAIL") and "back-office" in by_check["printer"]
+    assert by_check["smtp"].startswith("FAIL") and "could not reach the mail server" in by_check["smtp"]
+    assert by_check["disk"].startswith("ok")  # the other checks still ran
+
+
+def test_d2_doctor_on_a_missing_database_fails_and_makes_none(tmp_path, capsys):
+    db = tmp_path / "none" / "kiosk.sqlite3"
+    code, by_check, _ = doctor(db, capsys)
+    assert code == 1 and by_check["database"].startswith("FAIL") and not db.parent.exists()
+
+
+def test_d1_doctor_on_a_bad_setting_names_it(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("KIOSK_SMTP_PORT", "0")
+    code, by_check, _ = doctor(tmp_path / "k.sqlite3", capsys)
+    assert code == 1 and by_check["config"].startswith("FAIL") and "smtp.port" in by_check["config"]
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not PG_URL, reason="KIOSK_TEST_PG_URL not set")
+def test_d1_doctor_checks_the_clock_against_postgresql(tmp_path, capsys, monkeypatch):
+    import psycopg2
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = psycopg2.connect(PG_URL)
+    admin.autocommit = True
+    admin.cursor().execute(f"CREATE SCHEMA {schema}")
+    url = f"{PG_URL}{'&' if '?' in PG_URL else '?'}options=-csearch_path%3D{schema}"
+    monkeypatch.setenv("KIOSK_PIN_KEY_FILE", str(tmp_path / "pin.key"))
+    monkeypatch.setattr("sys.stdin", __import__("io").StringIO("correct horse battery staple\n"))
+    try:
+        assert cli.main(["--db", url, "init", "--admin", "ann", "--name", "Ann", "--password-stdin"]) == 0
+        close_database()
+        capsys.readouterr()
+        _, by_check, lines = doctor(url, capsys)
+    finally:
+        close_database()
+        admin.cursor().execute(f"DROP SCHEMA {schema} CASCADE")
+        admin.close()
+    assert by_check["clock"].startswith("ok") and "database server" in by_check["clock"], lines
+    assert by_check["database"].startswith("ok")
