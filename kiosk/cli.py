@@ -116,11 +116,12 @@ def _restore_arguments(rest: argparse.ArgumentParser) -> None:
 
 def _pin_arguments(pin: argparse.ArgumentParser) -> None:
     pin_sub = pin.add_subparsers(dest="pin_command", metavar="{list,revoke}", required=True, parser_class=_Parser)
-    lst = pin_sub.add_parser("list", help="list PINs: active, expiring soon or expired (L2)")
+    lst = pin_sub.add_parser("list", help="list PINs: active, expiring soon, expired, or locked children (L2, L5)")
     which = lst.add_mutually_exclusive_group()
     which.add_argument("--active", action="store_true", help="active PINs (the default)")
     which.add_argument("--expiring", type=int, metavar="DAYS", help="active PINs that expire within DAYS days")
     which.add_argument("--expired", action="store_true", help="expired PINs")
+    which.add_argument("--locked", action="store_true", help="children whose redemption is locked now (S4, L5)")
     revoke = pin_sub.add_parser("revoke", help="revoke a child's active PIN, with a reason (L4)")
     revoke.add_argument("chart_number", metavar="CHART", help="the child's chart number")
     revoke.add_argument("--reason", required=True, help="why (kept in the audit trail)")
@@ -201,6 +202,7 @@ def open_configured(args: argparse.Namespace, *, training: bool = False, read_on
     if training:
         from kiosk.training import (
             load_training_data,
+            lock_out_training_children,
             remove_training_leftovers,
             training_database_path,
         )
@@ -209,6 +211,7 @@ def open_configured(args: argparse.Namespace, *, training: bool = False, read_on
         config = replace(config, database=str(training_database_path()), training=True, pin_key_file="")
         open_store(config)
         load_training_data()
+        lock_out_training_children()
     else:
         open_store(config, read_only=read_only)
     return config
@@ -482,6 +485,10 @@ def cmd_pin(args: argparse.Namespace) -> int:
         return 0
     if args.expiring is not None and args.expiring < 0:
         raise CliError("--expiring must be 0 or more days")
+    if args.locked:
+        for patient, until in pin_life.locked_children():
+            print(f"{patient.chart_number:<10}  {patient.full_name:<30}  locked until {until:%Y-%m-%d %H:%M} UTC")
+        return 0
     for row in pin_life.list_pins(active=args.active or not args.expired, expiring_days=args.expiring,
                                   expired=args.expired):
         facts = row.facts

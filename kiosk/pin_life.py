@@ -24,6 +24,7 @@ from kiosk.models import (
     OutboxMessage,
     Patient,
     PortalAccount,
+    RedemptionAttempt,
     RegistrationPin,
     Relationship,
     Staff,
@@ -549,3 +550,98 @@ def staff_named(username: str) -> StaffUser | None:
     """The active staff member with this username (for ``kiosk pin revoke --by``), or None."""
     row = Staff.get_or_none((Staff.username == validate.one_line(username).lower()) & (Staff.active == True))  # noqa: E712
     return StaffUser(row.id, row.username, row.display_name, row.portal_user, row.is_admin) if row else None
+
+
+# -- why a parent cannot register (L5) -----------------------------------------------------------
+
+# What each kind of failed try means to the desk (kiosk.portal.Outcome's stored words).
+FAILURE_WORDS = {"wrong date": "birth date did not match the PIN", "wrong answer": "wrong answer to the question",
+                 "ended pin": "an ended PIN (replaced, revoked or used)", "expired": "an expired PIN",
+                 "refused: locked": "refused while locked", "refused: terminal paused": "refused: that terminal paused",
+                 "refused: practice paused": "refused: redeeming paused practice-wide"}
+
+
+@dataclass(frozen=True)
+class RegistrationBlock:
+    """Why a parent cannot register a child right now (L5): tries that named the child in the last
+    day by kind, the lock-out's end, the PIN's state."""
+
+    failures: tuple[tuple[str, int], ...]  # (what went wrong, how many), most first
+    locked_until: dt.datetime | None
+    toward_revoking: int
+    pin_words: str
+
+    @property
+    def locked(self) -> bool:
+        return self.locked_until is not None
+
+    @property
+    def lines(self) -> list[str]:
+        """The account page's plain words, most important first."""
+        from kiosk.portal import FAILURES_TO_REVOKE
+
+        lines = []
+        if self.locked_until is not None:
+            lines.append(f"Locked until {self.locked_until:%m/%d/%Y %H:%M} UTC after too many failed tries "
+                         "(an administrator can clear it).")
+        if self.failures:
+            lines.append("Failed tries in the last day: " + ", ".join(f"{n} {kind}" for kind, n in self.failures) + ".")
+        if self.toward_revoking:
+            lines.append(f"{self.toward_revoking} of {FAILURES_TO_REVOKE} failures in a row that revoke the PIN.")
+        return lines or ["No failed tries in the last day."]
+
+
+def registration_block(patient_id: int, now: dt.datetime | None = None) -> RegistrationBlock:
+    """L5: what the account page says about why a parent cannot register this child."""
+    from kiosk.portal import guessing_status
+
+    now = now or utcnow()
+    status = guessing_status(patient_id, now=now)
+    kinds = sorted(((FAILURE_WORDS.get(k, k), n) for k, n in status.failures.items()), key=lambda kn: (-kn[1], kn[0]))
+    patient = Patient.get_by_id(patient_id)
+    return RegistrationBlock(tuple(kinds), status.locked_until, status.toward_revoking, pin_state_words(patient, now))
+
+
+@retrying
+def clear_lockout(staff: StaffUser, patient_id: int, reason: str, *, now: dt.datetime | None = None) -> None:
+    """L5: an administrator clears the child's lock-out and its count toward revoking the PIN, with a
+    reason; one audit event. The earlier failures stay in the record but count no more."""
+    from kiosk.portal import Outcome, guessing_status
+
+    now = now or utcnow()
+    if not staff.is_admin:
+        raise PinLifeError("Only an administrator can clear a lock-out.", "staff")
+    try:
+        reason = validate.clean_text(reason, field="reason", label="The reason", limit=validate.REASON)
+    except validate.InputProblem as problem:
+        raise PinLifeError(f"{problem}.", "reason") from None
+    if not reason:
+        raise PinLifeError("Say why the lock-out is cleared (for example: identity checked at the desk).", "reason")
+    with write_transaction():
+        lock_rows(Patient, [patient_id])
+        patient = Patient.get_or_none(Patient.id == patient_id)
+        if patient is None:
+            raise PinLifeError("That patient no longer exists.")
+        status = guessing_status(patient_id, now=now)
+        if status.locked_until is None and not status.toward_revoking:
+            raise PinLifeError(f"{patient.full_name} is not locked out: nothing to clear.")
+        RedemptionAttempt.create(patient=patient, at=now, succeeded=False, terminal="", outcome=Outcome.CLEARED)
+        audit.record(audit.LOCK_CLEARED, staff=staff.username, patient=patient, at=now,
+                     detail={"reason": reason, "was_locked_until": status.locked_until,
+                             "failures_in_row": status.toward_revoking})
+
+
+def locked_children(now: dt.datetime | None = None) -> list[tuple[Patient, dt.datetime]]:
+    """Children whose redemption is locked now, with when it ends (``kiosk pin list --locked``)."""
+    from kiosk.portal import LOCK_FOR, NAMING, WINDOW, guessing_status
+
+    now = now or utcnow()
+    recent = {p for (p,) in tuples(RedemptionAttempt.select(RedemptionAttempt.patient).distinct()
+                                   .where((RedemptionAttempt.at > now - WINDOW - LOCK_FOR)
+                                          & RedemptionAttempt.outcome.in_([str(o) for o in NAMING])))}
+    result = []
+    for patient in Patient.select().where(Patient.id.in_(list(recent))).order_by(Patient.id):
+        until = guessing_status(patient.id, now=now).locked_until
+        if until is not None:
+            result.append((patient, until))
+    return result

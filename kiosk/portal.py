@@ -96,6 +96,7 @@ class Outcome(StrEnum):
     LOCKED = "refused: locked"  # refusals are kept and audited, counted nowhere
     PAUSED_HERE = "refused: terminal paused"
     PAUSED = "refused: practice paused"
+    CLEARED = "cleared by staff"  # an administrator cleared the lock-out (L5): earlier failures count no more
 
 
 COUNTED = (Outcome.NO_MATCH, Outcome.WRONG_DATE, Outcome.WRONG_ANSWER, Outcome.ENDED, Outcome.NO_QUESTION)
@@ -203,7 +204,7 @@ def _failures(*outcomes: Outcome) -> peewee.ModelSelect[RedemptionAttempt]:
 def _locked_until(patient_id: int, now: dt.datetime) -> dt.datetime | None:
     """When the child's lock ends (S4), or None: locked while some run of FAILURES_TO_LOCK failures
     naming it within WINDOW ended less than LOCK_FOR ago."""
-    since = now - WINDOW - LOCK_FOR
+    since = max(now - WINDOW - LOCK_FOR, _cleared_at(patient_id) or dt.datetime.min)
     times: list[dt.datetime] = list(_failures(*NAMING).select(RedemptionAttempt.at)
                                     .where((RedemptionAttempt.patient == patient_id) & (RedemptionAttempt.at > since))
                                     .order_by(RedemptionAttempt.at).scalars())
@@ -214,15 +215,22 @@ def _locked_until(patient_id: int, now: dt.datetime) -> dt.datetime | None:
     return until
 
 
+def _cleared_at(patient_id: int) -> dt.datetime | None:
+    """When an administrator last cleared the child's lock-out (L5), or None."""
+    return (_failures(Outcome.CLEARED).select(fn.MAX(RedemptionAttempt.at))
+            .where(RedemptionAttempt.patient == patient_id).scalar())
+
+
 def _failures_in_row(patient_id: int) -> int:
-    """Failures naming the child's active PIN since its last success or lock-out revocation (S4)."""
+    """Failures naming the child's active PIN since its last success, lock-out revocation or cleared
+    lock-out (S4, L5)."""
     last_success = (RedemptionAttempt.select(fn.MAX(RedemptionAttempt.at))
                     .where((RedemptionAttempt.patient == patient_id) & (RedemptionAttempt.succeeded == True))  # noqa
                     .scalar())
     last_revoke = (RegistrationPin.select(fn.MAX(RegistrationPin.ended_at))
                    .where((RegistrationPin.patient == patient_id) & (RegistrationPin.ended_reason == LOCKOUT_REASON))
                    .scalar())
-    since = max([t for t in (last_success, last_revoke) if t], default=None)
+    since = max([t for t in (last_success, last_revoke, _cleared_at(patient_id)) if t], default=None)
     query = _failures(*REVOKING).where(RedemptionAttempt.patient == patient_id)
     if since is not None:
         query = query.where(RedemptionAttempt.at > since)
@@ -410,18 +418,20 @@ def question_for(dob: dt.date, family_name: str, *, terminal: str | None = None,
 class GuessingStatus:
     """What staff see about guessing at one child's registration (S4, S8)."""
 
-    failures: dict[str, int]  # outcome -> tries naming the child in the last day, refusals included
+    failures: dict[str, int]  # outcome -> tries naming the child in the last day (since a clearing), refusals included
     locked_until: dt.datetime | None
     toward_revoking: int  # failures in a row that name its active PIN (FAILURES_TO_REVOKE revoke it)
 
 
 def guessing_status(patient_id: int, *, now: dt.datetime | None = None) -> GuessingStatus:
     now = now or utcnow()
+    since = max(now - dt.timedelta(days=1), _cleared_at(patient_id) or dt.datetime.min)
     rows = (RedemptionAttempt.select(RedemptionAttempt.outcome, fn.COUNT(RedemptionAttempt.id).alias("n"))
             .where((RedemptionAttempt.patient == patient_id) & ~RedemptionAttempt.succeeded
-                   & (RedemptionAttempt.at > now - dt.timedelta(days=1)) & (RedemptionAttempt.outcome != ""))
+                   & (RedemptionAttempt.at > since) & (RedemptionAttempt.outcome != ""))
             .group_by(RedemptionAttempt.outcome).tuples())
     counts: dict[str, int] = dict(cast(Iterable[tuple[str, int]], rows))
     counts.pop(Outcome.QUESTION, None)
+    counts.pop(Outcome.CLEARED, None)
     return GuessingStatus(counts,
                           _locked_until(patient_id, now), _failures_in_row(patient_id))

@@ -19,6 +19,7 @@ from kiosk.models import (
     Patient,
     PortalAccount,
     Practice,
+    RedemptionAttempt,
     RegistrationPin,
     Relationship,
     Staff,
@@ -90,16 +91,17 @@ def load_training_data(today: dt.date | None = None, path: Path = TRAINING_FILE)
                 for caregiver_id, (role, authority) in child["caregivers"].items():
                     Relationship.create(caregiver=caregivers[caregiver_id], patient=patient, role=role, authority=authority)
                 pin = None
-                if child.get("status") == PortalStatus.REGISTERED or "active_pin_days_left" in child:
+                if (child.get("status") == PortalStatus.REGISTERED or "active_pin_days_left" in child
+                        or "pin_expired_days_ago" in child):
                     # A real PIN nobody knows, so the record looks as it would after issuing one.
-                    days_left = child.get("active_pin_days_left", 10)
+                    days_left = child.get("active_pin_days_left", -child.get("pin_expired_days_ago", -10))
                     pin = RegistrationPin.create(
                         patient=patient, batch=secrets.token_hex(8),
                         pin_hash=security.pin_digest(pins.generate_pin()),
                         issued_by=issuer, issued_at=now - dt.timedelta(days=lifetime - days_left),
                         expires_at=now + dt.timedelta(days=days_left), state=PinState.ACTIVE,
                         recipient=caregivers[next(iter(child["caregivers"]))],
-                        redemptions=len(child.get("associated", [])),
+                        redemptions=len(child.get("associated", [])), prior_status=PortalStatus.UNREGISTERED,
                     )
                 for caregiver_id in child.get("associated", []):
                     Association.create(account=accounts[caregiver_id], patient=patient, pin=pin)
@@ -108,7 +110,42 @@ def load_training_data(today: dt.date | None = None, path: Path = TRAINING_FILE)
                     Appointment.create(patient=patient, starts_at=dt.datetime.combine(today, dt.time(hour, minute)),
                                        provider="Dr. Alvarez", reason="Well visit")
                     counts["appointments"] += 1
+            if "welcome" in family:
+                _redirected_welcome(family, caregivers, staff_rows, now, today)
+        from kiosk.pin_life import expire_due
+
+        expire_due(now)  # L2: the PINs past their date are recorded as expired, as kiosk maintain would
     return counts
+
+
+def lock_out_training_children(path: Path = TRAINING_FILE, now: dt.datetime | None = None) -> int:
+    """L5: the training children marked ``locked`` get five wrong birth dates with their PIN, just
+    now, so the account page shows a lock-out to clear. Separate from loading: the tries count toward
+    the practice's guessing pause (S8), which the tests of the other rules must not inherit."""
+    now = now or utcnow()
+    charts = [c["chart"] for f in read_training_file(path)["families"] for c in f["patients"] if c.get("locked")]
+    with write_transaction():
+        for patient in Patient.select().where(Patient.chart_number.in_(charts)):
+            for minute in range(5):
+                RedemptionAttempt.create(patient=patient, at=now - dt.timedelta(minutes=4 - minute),
+                                         succeeded=False, terminal="training-parent", outcome="wrong date")
+    return len(charts)
+
+
+def _redirected_welcome(family: dict, caregivers: dict[str, Caregiver], staff_rows: dict[str, Staff],
+                        now: dt.datetime, today: dt.date) -> None:
+    """L4: the family's welcome issued by email to one parent, then redirected to the other before it
+    was sent, through the engine itself (so the audit trail and the outbox show it as they would)."""
+    from kiosk.pin_life import redirect_welcome
+    from kiosk.registration import IssueRequest, issue_pins
+    from kiosk.staff import StaffUser
+
+    row = next(s for s in staff_rows.values() if s.portal_user)
+    desk = StaffUser(row.id, row.username, row.display_name, row.portal_user, row.is_admin)
+    first = caregivers[family["welcome"]["to"]]
+    kids = [p.id for p in Patient.select().where(Patient.chart_number.in_([c["chart"] for c in family["patients"]]))]
+    issue_pins(desk, IssueRequest(kids, recipient_id=first.id, email=first.email), now=now, today=today)
+    redirect_welcome(desk, kids[0], caregivers[family["welcome"]["redirected_to"]].id, now=now)
 
 
 TRAINING_PREFIX = "kiosk-training-"

@@ -16,6 +16,7 @@ from kiosk.db import close_database, database
 from kiosk.models import (
     ALL_MODELS,
     Association,
+    AuditEvent,
     OutboxMessage,
     Patient,
     Practice,
@@ -391,7 +392,36 @@ def _covers_r15(desk, kids):
     return {p.field for p in problems} == {"recipient"}
 
 
+def _covers_l2(desk, kids):
+    from kiosk.pin_life import pin_history
+
+    return any(k.portal_status == PortalStatus.UNREGISTERED and pin_history(k.id).earlier
+               and pin_history(k.id).earlier[0].state == PinState.EXPIRED
+               and AuditEvent.select().where((AuditEvent.patient_id == k.id) & (AuditEvent.action == "expire")).count() == 1
+               for k in kids)
+
+
+def _covers_l4(desk, kids):
+    from kiosk.pin_life import pin_history
+
+    facts = [pin_history(k.id).active for k in kids]
+    redirected = AuditEvent.select().where(AuditEvent.patient_id.in_([k.id for k in kids])
+                                           & (AuditEvent.action == "redirect")).count()
+    return redirected == len(kids) and all(f and f.message == "queued" and f.address.startswith("c***") for f in facts)
+
+
+def _covers_l5(desk, kids):
+    from kiosk.pin_life import registration_block
+    from kiosk.training import lock_out_training_children
+
+    lock_out_training_children()  # what starting training does after loading the families
+    return any(registration_block(k.id).locked for k in kids)
+
+
 COVERS = {
+    "L2": _covers_l2,
+    "L4": _covers_l4,
+    "L5": _covers_l5,
     "R2": _covers_r2,
     "R3": _covers_r3,
     "R4": lambda desk, kids: any(k.portal_status != PortalStatus.UNREGISTERED for k in kids),

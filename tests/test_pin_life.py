@@ -86,7 +86,7 @@ def test_l2_reads_never_show_an_expired_pin_as_active_before_maintenance(front_d
     assert pin_life.active_pins([rosemary.id], LATER) == []
     assert patient_page(rosemary.id, today=TODAY, now=LATER).pin_expires is None
     assert rosemary.id in {line.facts.patient_id for line in pin_life.list_pins(expired=True, now=LATER)}
-    assert not pin_life.list_pins(active=True, now=LATER)
+    assert rosemary.id not in {line.facts.patient_id for line in pin_life.list_pins(active=True, now=LATER)}
 
 
 def test_l2_a_new_pin_after_expiry_records_expire_not_replace(front_desk):
@@ -223,7 +223,7 @@ def test_l4_redirect_refuses_a_caregiver_without_authority(front_desk):
     stranger = Caregiver.create(given_name="Sam", family_name="Other", email="sam@example.com")
     with pytest.raises(pin_life.PinLifeError, match="no contact authority"):
         pin_life.redirect_welcome(front_desk, find_patient("Rosemary").id, stranger.id, now=NOW)
-    assert not _events(audit.REDIRECT)
+    assert not _events(audit.REDIRECT, find_patient("Rosemary"))
 
 
 # -- L6: contact edit in place ------------------------------------------------------------------------
@@ -284,9 +284,9 @@ def test_l4_two_desks_revoking_the_same_child_at_once_write_one_event(front_desk
 
 def test_l2_two_maintenance_runs_at_once_expire_each_pin_once(front_desk):
     _issue(front_desk)
-    due = _due(LATER)
+    due, before = _due(LATER), len(_events(audit.EXPIRE))
     results = _together(lambda: pin_life.maintain(LATER).expired, lambda: pin_life.maintain(LATER).expired)
-    assert sum(results) == due and len(_events(audit.EXPIRE)) == due and audit.verify_chain() == []
+    assert sum(results) == due and len(_events(audit.EXPIRE)) == before + due and audit.verify_chain() == []
 
 
 def test_l4_a_desk_revokes_while_another_redirects(front_desk):
@@ -317,3 +317,59 @@ def test_l2_l4_cli_pin_list_revoke_and_maintain(front_desk, config, capsys):
     assert "no active PIN" in capsys.readouterr().err
     assert main([*args, "maintain"]) == 0 and "PINs expired" in capsys.readouterr().out
     assert main([*args, "audit", "verify"]) == 0
+
+
+# -- L5: why a parent cannot register; an administrator clears a lock-out ----------------------------
+
+def _lock_out(desk, tries=5):
+    from kiosk import portal
+
+    pin = _issue(desk, delivery="none").pins[0].pin
+    rosemary = find_patient("Rosemary")
+    account = portal.create_account("guess@example.com", "Someone Else", "a long enough passphrase 1")
+    for i in range(tries):
+        with pytest.raises(portal.PortalError):
+            portal.redeem(account.id, dt.date(2001, 1, 1), pin=pin, terminal="parent-1",
+                          now=NOW + dt.timedelta(seconds=i))
+    return rosemary, account, pin
+
+
+def test_l5_the_account_page_says_why_and_until_when(front_desk):
+    rosemary, _, _ = _lock_out(front_desk)
+    block = pin_life.registration_block(rosemary.id, NOW + dt.timedelta(minutes=1))
+    assert block.locked and block.locked_until == NOW + dt.timedelta(seconds=4, minutes=15)
+    assert block.lines[0] == ("Locked until 11/22/2026 15:15 UTC after too many failed tries (an administrator "
+                              "can clear it).")
+    assert "5 birth date did not match the PIN" in block.lines[1]
+    assert pin_life.registration_block(find_patient("Basil").id, NOW).lines == ["No failed tries in the last day."]
+
+
+def test_l5_an_administrator_clears_a_lock_out_with_a_reason_audited_once(front_desk, unlinked_desk):
+    from kiosk import portal
+
+    rosemary, account, pin = _lock_out(front_desk)
+    later = NOW + dt.timedelta(minutes=2)
+    with pytest.raises(pin_life.PinLifeError, match="Only an administrator"):
+        pin_life.clear_lockout(unlinked_desk, rosemary.id, "checked ID", now=later)
+    with pytest.raises(pin_life.PinLifeError, match="Say why"):
+        pin_life.clear_lockout(front_desk, rosemary.id, " ", now=later)
+    pin_life.clear_lockout(front_desk, rosemary.id, "mother showed ID at the desk", now=later)
+    assert len(_events(audit.LOCK_CLEARED, rosemary)) == 1
+    block = pin_life.registration_block(rosemary.id, later)
+    assert not block.locked and block.toward_revoking == 0
+    assert portal.redeem(account.id, rosemary.dob, pin=pin, terminal="parent-1", now=later).patient_id == rosemary.id
+    with pytest.raises(pin_life.PinLifeError, match="not locked out"):
+        pin_life.clear_lockout(front_desk, rosemary.id, "again", now=later)
+    assert audit.verify_chain() == []
+
+
+def test_l5_cli_lists_locked_children(front_desk, config, capsys):
+    from kiosk import portal
+
+    pin = _issue(front_desk, delivery="none", now=dt.datetime.now().replace(microsecond=0)).pins[0].pin
+    account = portal.create_account("guess@example.com", "Someone Else", "a long enough passphrase 1")
+    for _ in range(5):
+        with pytest.raises(portal.PortalError):
+            portal.redeem(account.id, dt.date(2001, 1, 1), pin=pin, terminal="parent-1")
+    assert main(["--db", config.database, "pin", "list", "--locked"]) == 0
+    assert "100101" in capsys.readouterr().out
