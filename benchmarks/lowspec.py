@@ -1,0 +1,185 @@
+"""Low-spec kiosk: the counter flow on ONE CPU (``taskset -c 0``), as a small kiosk machine runs it.
+
+Prints, for a practice of demo families plus the training staff:
+- ``start_to_signin_s``: process start to the search screen after typing the username and password
+  (target <= 1.5 s on one core; median of STARTS runs);
+- ``key_p95_ms_<kind>``: each key of the counter flow, from the press until the app is idle again
+  (its workers done), per kind of key: a letter typed in the search box, Enter on the results, Enter
+  opening the account, ``r`` opening registration, ``ctrl+r`` issuing the family's PINs, ``escape`` back;
+- ``peak_rss_mib``: the app process's peak resident memory after FAMILIES families (target <= 80 MiB).
+
+    python benchmarks/lowspec.py [--families 100] [--patients 5000]
+
+The child runs the real app headless (Textual's pilot), pinned to CPU 0; the parent only spawns it
+and reads its figures. Speed is measured here, never asserted in tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from run import p95, quiet_env  # noqa: E402  (benchmarks/run.py: the same percentile and clean environment)
+
+TARGETS = {"start_to_signin_s": 1.5, "peak_rss_mib": 80}
+STARTS = 5
+
+CHILD = r'''
+import json, sys, time
+from kiosk.cli import main
+
+SPAWNED = float(sys.argv[2])
+FAMILIES = int(sys.argv[3])
+figures = {"keys": {}}
+
+def _ms(kind, started):
+    figures["keys"].setdefault(kind, []).append((time.monotonic() - started) * 1000)
+
+async def _settle(app, pilot):
+    await pilot.pause()
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+async def _key(app, pilot, kind, key, settle=True):
+    started = time.monotonic()
+    await pilot.press(key)
+    await (_settle(app, pilot) if settle else pilot.pause())
+    _ms(kind, started)
+
+async def _flow(pilot):
+    from screens.search import SearchScreen
+    from screens.patient import PatientScreen
+    from screens.register import RegisterScreen
+    app = pilot.app
+    await _settle(app, pilot)
+    await pilot.press(*"maria", "enter", *"training1", "enter")
+    await _settle(app, pilot)
+    assert isinstance(app.screen, SearchScreen), app.screen
+    figures["signin_s"] = time.monotonic() - SPAWNED
+    if FAMILIES == 0:
+        app.exit()
+        return
+    names = json.loads(sys.argv[4])
+    issued = 0
+    for text in names[:FAMILIES]:
+        box = app.screen.query_one("#search")
+        box.focus()
+        box.value = ""
+        await _settle(app, pilot)
+        for ch in text:
+            await _key(app, pilot, "type", ch, settle=False)  # the box shows the key; the search follows
+        started = time.monotonic()
+        await _settle(app, pilot)
+        _ms("results_after_last_key", started)  # includes the search box's 0.15 s debounce
+        await _key(app, pilot, "enter_results", "enter")
+        await _key(app, pilot, "enter_open", "enter")
+        if not isinstance(app.screen, PatientScreen):
+            raise SystemExit(f"not the account page for {text!r}: {app.screen!r}")
+        await _key(app, pilot, "r_register", "r")
+        if not isinstance(app.screen, RegisterScreen):
+            raise SystemExit(f"not the registration window after r for {text!r}: {app.screen!r}")
+        await _key(app, pilot, "ctrl_r_issue", "ctrl+r")
+        issued += app.screen.result is not None
+        await _key(app, pilot, "escape", "escape")
+        while not isinstance(app.screen, SearchScreen):
+            await _key(app, pilot, "escape", "escape")
+    figures["issued"] = issued
+    status = dict(line.split(":", 1) for line in open("/proc/self/status") if ":" in line)
+    figures["peak_rss_kib"] = int(status["VmHWM"].split()[0])
+    app.exit()
+
+def _start(config):
+    from screens.app import create_app
+    create_app(config).run(headless=True, size=(100, 30), auto_pilot=_flow)
+
+code = main(["--db", sys.argv[1]], start_app=_start)
+print("FIGURES", json.dumps(figures), flush=True)
+sys.exit(code)
+'''
+
+
+def prepare(db: Path, patients: int) -> list[str]:
+    """The training staff and families, then demo families; the search texts of FAMILIES families."""
+    from kiosk.config import Config
+    from kiosk.db import close_database
+    from kiosk.demo import generate_practice
+    from kiosk.models import Caregiver, Patient, Relationship
+    from kiosk.store import open_store
+    from kiosk.terms import PortalStatus
+    from kiosk.training import load_training_data
+
+    open_store(Config(database=str(db)))
+    load_training_data()  # a training database: demo families may go in (D2)
+    generate_practice(patients, seed=7)
+    texts, seen = [], set()
+    query = (Patient.select(Patient.id, Patient.family_name, Patient.given_name, Caregiver.email)
+             .join(Relationship).join(Caregiver).where(Patient.chart_number.startswith("D"),
+                                                      Patient.portal_status == PortalStatus.UNREGISTERED,
+                                                      Caregiver.email != "")
+             .order_by(Patient.id).tuples())
+    for _, family, given, _ in query:
+        if family in seen:
+            continue
+        seen.add(family)
+        texts.append(f"{family}, {given}")
+    close_database()
+    return texts
+
+
+def run_child(db: Path, families: int, names: list[str], env: dict[str, str], cpu: str) -> dict:
+    pin = ["taskset", "-c", cpu] if shutil.which("taskset") else []
+    spawned = time.monotonic()
+    done = subprocess.run([*pin, sys.executable, "-c", CHILD, str(db), repr(spawned), str(families),
+                           json.dumps(names)], capture_output=True, text=True, env=env, cwd=ROOT, timeout=3600)
+    line = next((x for x in done.stdout.splitlines() if x.startswith("FIGURES ")), None)
+    if done.returncode != 0 or line is None:
+        raise SystemExit(f"lowspec: the app child failed ({done.returncode}):\n{done.stderr[-3000:]}{done.stdout[-2000:]}")
+    return json.loads(line.removeprefix("FIGURES "))
+
+
+def figure(name: str, value: float, unit: str = "") -> None:
+    target = TARGETS.get(name)
+    print(f"{name} {value:.2f} {unit}".rstrip() + (f"  # target <= {target}" if target is not None else ""),
+          flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--families", type=int, default=100, help="families through the counter flow (default 100)")
+    parser.add_argument("--patients", type=int, default=5000, help="demo patients in the practice (default 5000)")
+    parser.add_argument("--cpu", default="0", help="the CPU to pin the app to (default 0)")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="kiosk-lowspec-"))
+    try:
+        env = quiet_env(work)
+        db = work / "lowspec.sqlite3"
+        names = prepare(db, args.patients)
+        print(f"# {args.patients} demo patients, {args.families} families, app pinned to CPU {args.cpu} "
+              f"({os.cpu_count()} here)", flush=True)
+        starts = [run_child(db, 0, [], env, args.cpu)["signin_s"] for _ in range(STARTS)]
+        figure("start_to_signin_s", statistics.median(starts), "s")
+        figures = run_child(db, args.families, names, env, args.cpu)
+        for kind, values in figures["keys"].items():
+            figure(f"key_p95_ms_{kind}", p95(values), "ms")
+        all_keys = [v for values in figures["keys"].values() for v in values]
+        figure("key_p95_ms_all", p95(all_keys), "ms")
+        print(f"# keys {len(all_keys)}, families issued {figures['issued']} of {args.families}", flush=True)
+        figure("peak_rss_mib", figures["peak_rss_kib"] / 1024, "MiB")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
