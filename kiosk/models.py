@@ -117,7 +117,9 @@ class Caregiver(BaseModel):
 
     def save(self, *args: Any, **kwargs: Any) -> int:
         saved = super().save(*args, **kwargs)
-        from kiosk.search_index import index_caregivers  # N1: a parent's name, phone or email finds the child
+        from kiosk.search_index import (
+            index_caregivers,  # N1: a parent's name, phone or email finds the child
+        )
 
         index_caregivers([self.id])
         return saved

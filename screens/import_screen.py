@@ -9,7 +9,8 @@ ProgressBar follows it. File names and every rejected row are shown as plain tex
 from __future__ import annotations
 
 import shlex
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -92,7 +93,7 @@ class ImportScreen(ReportsWorkerErrors, Screen[None]):
         self.query_one("#import-stage", Label).update(label)
         self.query_one("#import-progress", ProgressBar).update(total=max(total, 1), progress=done)
 
-    def _finished(self, report: "ImportReport | None", error: str) -> None:
+    def _finished(self, report: ImportReport | None, error: str) -> None:
         self.running = False
         paths = self.query_one("#import-paths", Input)
         paths.disabled = False
