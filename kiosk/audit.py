@@ -47,6 +47,8 @@ HEAD_REBUILT = "audit head rebuilt"
 DEMO_DATA = "demo data"
 # The PIN's life at the desk (L4-L6)
 SEND_NOW, REDIRECT, LOCK_CLEARED, CONTACT_EDIT = "send now", "redirect", "lock-out cleared", "contact edit"
+TOKEN_CREATE, TOKEN_REVOKE = "api token create", "api token revoke"
+REDEEM_CHECKED = "redeem checked"
 
 
 def _payload(prev_hash: str, seq: int, at: dt.datetime, action: str, staff: str,

@@ -126,6 +126,26 @@ def _pin_arguments(pin: argparse.ArgumentParser) -> None:
     revoke.add_argument("chart_number", metavar="CHART", help="the child's chart number")
     revoke.add_argument("--reason", required=True, help="why (kept in the audit trail)")
     revoke.add_argument("--by", required=True, metavar="USERNAME", help="the staff member revoking it")
+def _serve_arguments(serve: argparse.ArgumentParser) -> None:
+    serve.add_argument("--host", metavar="ADDRESS", help="listen on this address (default: serve.host, 127.0.0.1)")
+    serve.add_argument("--port", type=int, metavar="N", help="listen on this port (default: serve.port, 8800)")
+    serve.add_argument("--training", dest="serve_training", action="store_true",
+                       help="serve a fresh throwaway training database: prints an API token and a PIN to try")
+
+
+def _portal_arguments(portal: argparse.ArgumentParser) -> None:
+    portal_sub = portal.add_subparsers(dest="portal_command", metavar="{token,openapi}", required=True,
+                                       parser_class=_Parser)
+    token = portal_sub.add_parser("token", help="API tokens for practice portals (P1)")
+    token_sub = token.add_subparsers(dest="token_command", metavar="{create,list,revoke}", required=True,
+                                     parser_class=_Parser)
+    create = token_sub.add_parser("create", help="make a token and print it (the only time it is shown)")
+    create.add_argument("name", help="which portal it is for, e.g. main-portal")
+    token_sub.add_parser("list", help="list tokens: name, made, last used, revoked")
+    revoke = token_sub.add_parser("revoke", help="revoke a token at once")
+    revoke.add_argument("name", help="the token's name")
+    openapi = portal_sub.add_parser("openapi", help="print the API's OpenAPI document (docs/portal-openapi.json)")
+    openapi.add_argument("--out", metavar="FILE", help="write it here instead")
 
 
 # Each command: its help line and what adds its arguments.
@@ -144,6 +164,8 @@ SUBCOMMANDS = {
     "pin": ("list or revoke registration PINs (L2, L4, L5)", _pin_arguments),
     "maintain": ("expire PINs and erase unsent messages whose PINs ended; safe to run every few minutes (L2)",
                  lambda parser: None),
+    "serve": ("run the portal's redemption API and the parents' registration page (P1, P2)", _serve_arguments),
+    "portal": ("API tokens for the practice's portal, and the API's OpenAPI document (P1)", _portal_arguments),
 }
 
 
@@ -521,9 +543,105 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return doctor.report(doctor.run_checks(config, words))
 
 
+def _need_portal_extra() -> None:
+    try:
+        import fastapi  # noqa: F401
+        import jinja2  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError:
+        raise CliError("the portal service needs its extra: pip install 'kiosk[portal]'") from None
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """P1-P3: the API and the page on this database, or (--training) on a throwaway training one."""
+    _need_portal_extra()
+    from kiosk.portal_server import serve
+
+    if args.port is not None and not 1 <= args.port <= 65535:
+        raise CliError("--port must be between 1 and 65535")
+    if not args.serve_training:
+        _require_database(args)
+    config = open_configured(args, training=args.serve_training)
+    try:
+        if config.training:
+            _print_training_try(config, args)
+        serve(config, host=args.host, port=args.port)
+    finally:
+        if config.training:  # D2: the training database goes when the demo ends
+            from kiosk.db import close_database
+            from kiosk.training import remove_training_folder
+
+            close_database()
+            remove_training_folder(config.database)
+    return 0
+
+
+def _print_training_try(config: Config, args: argparse.Namespace) -> None:
+    """A token and one made-up family's PIN, so the demo can be tried at once (training data only)."""
+    from kiosk import portal_tokens
+    from kiosk.models import Patient
+    from kiosk.patients import family_for
+    from kiosk.registration import IssueRequest, issue_pins
+    from kiosk.staff import authenticate
+
+    token = portal_tokens.create_token("training")
+    child = Patient.select().where(Patient.given_name == "Rosemary").first() or Patient.select().first()
+    family = family_for(child.id)
+    recipient = next((c.id for c in family.caregivers if c.has_authority), None)
+    from kiosk.terms import Delivery
+
+    desk = authenticate("maria", "training1")
+    if desk is None:
+        raise CliError("the training data has no desk to issue a PIN with")
+    result = issue_pins(desk, IssueRequest(patient_ids=[c.id for c in family.children], recipient_id=recipient,
+                                           delivery=Delivery.NONE))
+    where = f"http://{args.host or config.serve.host}:{args.port or config.serve.port}"
+    print(f"Training demo (made-up families). API token: {token}")
+    for pin in result.pins:
+        dob = next(c.dob for c in family.children if c.given_name == pin.given_name)
+        print(f"  {pin.given_name}: born {dob:%Y-%m-%d}, PIN {pin.pin}  ->  {where}/register?pin={pin.pin}")
+    sys.stdout.flush()
+
+
+def cmd_portal(args: argparse.Namespace) -> int:
+    from kiosk import portal_tokens
+
+    if args.portal_command == "openapi":
+        _need_portal_extra()
+        from kiosk.config import Config as _Config
+        from kiosk.portal_server import create_app, openapi_text
+
+        text = openapi_text(create_app(_Config()))
+        if args.out:
+            Path(args.out).write_text(text, encoding="utf-8")
+            print(f"Wrote {args.out}.", file=sys.stderr)
+        else:
+            sys.stdout.write(text)
+        return 0
+    _require_database(args)
+    open_configured(args, read_only=args.token_command == "list")
+    try:
+        if args.token_command == "create":
+            token = portal_tokens.create_token(args.name)
+            print(token)
+            print(f"Token {args.name!r} made: give it to the portal now; it is not shown again.", file=sys.stderr)
+        elif args.token_command == "revoke":
+            portal_tokens.revoke_token(args.name)
+            print(f"Token {args.name!r} is revoked.")
+        else:
+            for info in portal_tokens.list_tokens():
+                used = f"{info.last_used_at:%Y-%m-%d %H:%M}" if info.last_used_at else "never used"
+                state = f"revoked {info.revoked_at:%Y-%m-%d %H:%M}" if info.revoked_at else "live"
+                print(f"{info.name:<24} made {info.created_at:%Y-%m-%d %H:%M}  {used:<16}  {state}")
+    except portal_tokens.TokenError as error:
+        raise CliError(str(error)) from None
+    return 0
+
+
 COMMANDS = {"init": cmd_init, "staff": cmd_staff, "audit": cmd_audit, "outbox": cmd_outbox,
             "import": cmd_import, "demo": cmd_demo, "search": cmd_search,
-            "backup": cmd_backup, "restore": cmd_backup, "doctor": cmd_doctor, "pin": cmd_pin, "maintain": cmd_maintain}
+            "backup": cmd_backup, "restore": cmd_backup, "doctor": cmd_doctor, "pin": cmd_pin, "maintain": cmd_maintain,
+            "serve": cmd_serve, "portal": cmd_portal}
 
 
 def main(argv: list[str] | None = None, *, start_app: Callable[[Config], object] | None = None) -> int:

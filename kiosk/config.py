@@ -79,6 +79,19 @@ class TerminalConfig:
 
 
 @dataclass(frozen=True)
+class ServeConfig:
+    """`kiosk serve`, the portal's API and the parents' registration page (P1-P3)."""
+
+    host: str = "127.0.0.1"  # behind the TLS proxy (P3): loopback unless the proxy is elsewhere
+    port: int = _within(1, 65535, 8800)
+    # P3: the proxies whose X-Forwarded-For is believed (uvicorn's forwarded_allow_ips): the limits
+    # count the parent's address only when it comes from one of these
+    forwarded_allow_ips: str = "127.0.0.1"
+    form_minutes: float = _within(1, 120, 15.0)  # how long a page's form, and a PIN moved into it, stay good
+    session_minutes: float = _within(1, 24 * 60, 30.0)  # a parent signed in on the page (P2)
+
+
+@dataclass(frozen=True)
 class Config:
     database: str = ""  # a file path or a database URL; empty means the platform data directory
     pin_key_file: str = ""  # key that makes PIN hashes irreversible without it
@@ -91,6 +104,7 @@ class Config:
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
     printer: PrinterConfig = field(default_factory=PrinterConfig)
     terminals: dict[str, TerminalConfig] = field(default_factory=dict)
+    serve: ServeConfig = field(default_factory=ServeConfig)
 
     @property
     def data_dir(self) -> Path:
@@ -141,10 +155,13 @@ ENV_KEYS = {
     "KIOSK_SLIP_LAYOUT": "printer.layout",
     "KIOSK_SLIP_DIR": "printer.output_dir",
     "KIOSK_SLIP_KEEP_MINUTES": "printer.keep_minutes",
+    "KIOSK_SERVE_HOST": "serve.host",
+    "KIOSK_SERVE_PORT": "serve.port",
+    "KIOSK_FORWARDED_ALLOW_IPS": "serve.forwarded_allow_ips",
 }
 
 _DATABASE_SCHEMES = {"postgres", "postgresql", "sqlite"}
-_SECTIONS = {"practice": PracticeConfig, "smtp": SmtpConfig, "printer": PrinterConfig}
+_SECTIONS = {"practice": PracticeConfig, "smtp": SmtpConfig, "printer": PrinterConfig, "serve": ServeConfig}
 
 
 def load_config(path: str | os.PathLike | None = None, env: Mapping[str, str] | None = None) -> Config:
@@ -309,6 +326,10 @@ def _validate(config: Config) -> None:
         raise ConfigError("printer.name", f"must be a CUPS queue name (no spaces, / or #), not {config.printer.name!r}")
     if config.printer.output_dir and Path(config.printer.output_dir).expanduser().is_file():
         raise ConfigError("printer.output_dir", f"{config.printer.output_dir} is a file; give a folder for slip PDFs")
+    if any(ch.isspace() or ch in "/@" for ch in config.serve.host) or not config.serve.host:
+        raise ConfigError("serve.host", f"must be an address to listen on like 127.0.0.1, not {config.serve.host!r}")
+    if config.serve.forwarded_allow_ips.strip() != "*":  # P3: the proxies believed, or * for any
+        _addresses("serve.forwarded_allow_ips", config.serve.forwarded_allow_ips)
     if config.printer.layout not in {"letter", "a4", "receipt"}:
         raise ConfigError("printer.layout", f"must be letter, a4 or receipt, not {config.printer.layout!r}")
     if config.language not in {"", *LANGUAGES}:

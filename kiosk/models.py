@@ -251,6 +251,17 @@ class Association(BaseModel):
         indexes = ((("account", "patient"), True), (("patient",), False))
 
 
+class PortalToken(BaseModel):
+    """An API token one practice portal authenticates with (P1): only its keyed digest is kept, so
+    the database holds nothing a client could present; revoking keeps the row for the audit."""
+
+    name = pw.CharField(unique=True)
+    token_hash = pw.CharField(unique=True)
+    created_at = pw.DateTimeField(default=utcnow)
+    revoked_at = pw.DateTimeField(null=True)
+    last_used_at = pw.DateTimeField(null=True)
+
+
 class RedemptionAttempt(BaseModel):
     """Every try at redeeming or at finding a verification question, kept for the guessing limits
     (S4, S8). ``patient`` is the child the try named (by its PIN or its question), or null when it
@@ -341,6 +352,7 @@ ALL_MODELS = [
     RedemptionAttempt,
     SignInAttempt,
     OutboxMessage,
+    PortalToken,
     AuditEvent,
     AuditHead,
 ]

@@ -97,6 +97,7 @@ class Outcome(StrEnum):
     PAUSED_HERE = "refused: terminal paused"
     PAUSED = "refused: practice paused"
     CLEARED = "cleared by staff"  # an administrator cleared the lock-out (L5): earlier failures count no more
+    CHECKED = "checked"  # a right PIN and date checked without redeeming (P1): counted nowhere
 
 
 COUNTED = (Outcome.NO_MATCH, Outcome.WRONG_DATE, Outcome.WRONG_ANSWER, Outcome.ENDED, Outcome.NO_QUESTION)
@@ -189,6 +190,12 @@ def sign_in(email: str, password: str, *, terminal: str | None = None,
     if row is None or not ok:
         raise PortalError("Email or password is not right.", "password")
     return PortalLogin(row.id, row.email, row.display_name)
+
+
+def account(account_id: int) -> PortalLogin | None:
+    """The portal account with this id, or None."""
+    row = PortalAccount.get_or_none(PortalAccount.id == account_id)
+    return PortalLogin(row.id, row.email, row.display_name) if row else None
 
 
 def children_of(account_id: int) -> list[Child]:
@@ -304,7 +311,6 @@ def _outcome(row: RegistrationPin | None, by_question: bool, dob: dt.date, answe
     return Outcome.EXPIRED if row.expires_at <= now else Outcome.OK
 
 
-@retrying
 def redeem(account_id: int, dob: dt.date, *, pin: str = "", family_name: str = "", answer: str = "",
            terminal: str | None = None, now: dt.datetime | None = None) -> Redeemed:
     """Tie a child to the parent's account with the child's DOB and the PIN (or question answer).
@@ -313,6 +319,21 @@ def redeem(account_id: int, dob: dt.date, *, pin: str = "", family_name: str = "
     ``parents_per_pin`` accounts (R13). Raises PortalError with GENERIC otherwise (EXPIRED for a
     right PIN and date that came too late); the guessing limits are in this module's docstring.
     """
+    return _try(account_id, dob, pin=pin, family_name=family_name, answer=answer, terminal=terminal, now=now)
+
+
+def check(dob: dt.date, *, pin: str = "", family_name: str = "", answer: str = "",
+          terminal: str | None = None, now: dt.datetime | None = None) -> Redeemed:
+    """Whether ``redeem`` would tie the child to an account now (P1: a portal asks before it makes
+    the parent an account), and whose it is. The same try as ``redeem`` in every way (kept,
+    audited, limited, the same replies) except that a right one links nothing: it is kept as
+    CHECKED, counted nowhere, and resets no count."""
+    return _try(None, dob, pin=pin, family_name=family_name, answer=answer, terminal=terminal, now=now)
+
+
+@retrying
+def _try(account_id: int | None, dob: dt.date, *, pin: str, family_name: str, answer: str,
+         terminal: str | None, now: dt.datetime | None) -> Redeemed:
     started = time.monotonic()
     now = now or utcnow()
     terminal = (terminal or default_terminal())[:64]
@@ -326,7 +347,12 @@ def redeem(account_id: int, dob: dt.date, *, pin: str = "", family_name: str = "
         before = _standing(patient.id if patient else 0, terminal, now)
         refusal = before.refusal()
         if refusal is None and outcome == Outcome.OK and row is not None:
-            return _link(account_id, row, terminal, now)
+            if account_id is not None:
+                return _link(account_id, row, terminal, now)
+            RedemptionAttempt.create(patient=patient, at=now, succeeded=False, terminal=terminal,
+                                     outcome=Outcome.CHECKED)
+            audit.record(audit.REDEEM_CHECKED, patient=patient, at=now, detail={"terminal": terminal})
+            return Redeemed(row.patient.id, row.patient.given_name, Access(row.access).label)
         _record_failure(patient, refusal or outcome, before, terminal, now)
     _pad(started)
     raise PortalError(EXPIRED if refusal is None and outcome == Outcome.EXPIRED else GENERIC)
@@ -433,5 +459,43 @@ def guessing_status(patient_id: int, *, now: dt.datetime | None = None) -> Guess
     counts: dict[str, int] = dict(cast(Iterable[tuple[str, int]], rows))
     counts.pop(Outcome.QUESTION, None)
     counts.pop(Outcome.CLEARED, None)
+    counts.pop(Outcome.CHECKED, None)
     return GuessingStatus(counts,
                           _locked_until(patient_id, now), _failures_in_row(patient_id))
+
+
+@dataclass(frozen=True)
+class PinStanding:
+    method: str  # a RegistrationMethod
+    state: str  # a PinState
+    access: str  # label
+    issued_at: dt.datetime
+    expires_at: dt.datetime
+    redemptions: int
+
+
+@dataclass(frozen=True)
+class Registration:
+    """Where one child's portal registration stands (P1): what a practice's portal may read."""
+
+    patient_id: int
+    portal_status: str  # a PortalStatus
+    accounts: int  # portal accounts tied to the child
+    parents_per_pin: int  # R13
+    pins: list[PinStanding]  # newest first
+    locked_until: dt.datetime | None  # S4
+
+
+def registration_state(patient_id: int, *, now: dt.datetime | None = None) -> Registration | None:
+    """The child's registration, or None when there is no such patient. No secret is in it."""
+    patient = Patient.get_or_none(Patient.id == patient_id)
+    if patient is None:
+        return None
+    pins_rows = (RegistrationPin.select().where(RegistrationPin.patient == patient_id)
+                 .order_by(RegistrationPin.issued_at.desc(), RegistrationPin.id.desc()))
+    return Registration(
+        patient.id, patient.portal_status,
+        Association.select().where(Association.patient == patient_id).count(), Practice.get().parents_per_pin,
+        [PinStanding(p.method, p.state, Access(p.access).label, p.issued_at, p.expires_at, p.redemptions)
+         for p in pins_rows],
+        _locked_until(patient_id, now or utcnow()))

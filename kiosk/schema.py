@@ -16,7 +16,7 @@ from kiosk.models import ALL_MODELS, AuditHead, BaseModel, SchemaMeta
 if TYPE_CHECKING:
     from playhouse.migrate import SchemaMigrator
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 
 def _migrator() -> SchemaMigrator:
@@ -114,12 +114,20 @@ def _v7_pin_life() -> None:
         add_column(RegistrationPin, name)
 
 
+def _v8_portal_tokens() -> None:
+    """Version 8: the tokens practice portals call the redemption API with (P1), kept hashed."""
+    from kiosk.models import PortalToken
+
+    database.create_tables([PortalToken], safe=True)
+
+
 # version N -> function that takes a database at N-1 to N. Add a step here with every change to
 # the models; tests/test_accept_foundation.py builds a version-1 database and checks that it comes
 # up to date with the same columns as a new one.
 MIGRATIONS: dict[int, Callable[[], None]] = {2: _v2_practice_key_check, 3: _v3_guessing_limits,
                                               4: _v4_keyed_audit_chain, 5: _v5_search_terms,
-                                              6: _v6_database_purpose, 7: _v7_pin_life}
+                                              6: _v6_database_purpose, 7: _v7_pin_life,
+                                              8: _v8_portal_tokens}
 
 
 SCHEMA_LOCK = 0x6B696F736B  # "kiosk": the advisory lock PostgreSQL desks take to create the tables

@@ -83,7 +83,7 @@ def test_a_version_1_database_is_migrated_in_place_and_its_pins_still_redeem(con
 
     open_store(config)  # the next release starts on the old file
 
-    assert ensure_schema() == SCHEMA_VERSION == 7
+    assert ensure_schema() == SCHEMA_VERSION == 8
     assert _columns() == fresh_columns and _indexes() == fresh_indexes  # same as a new database
     assert Practice.get().key_check  # the step filled the new column for the existing row
     rosemary = Patient.get(Patient.given_name == "Rosemary")
@@ -107,7 +107,7 @@ def test_a_desk_that_finds_the_migration_already_done_under_the_lock_skips_it(st
 
 # The columns of every table at SCHEMA_VERSION. A change to the models must come with a migration
 # step (kiosk.schema.MIGRATIONS, usually kiosk.schema.add_column) and a new version; then update this.
-SCHEMA_7 = {
+SCHEMA_8 = {
     "audit_head": ["id", "keyed_from", "last_hash", "seq"],
     "practice": ["id", "idle_lock_minutes", "key_check", "name", "parents_per_pin", "pin_lifetime_days",
                  "portal_url", "purpose"],
@@ -121,15 +121,16 @@ SCHEMA_7 = {
                 "placeholder_name", "portal_status", "preferred_language", "sex", "updated_at"],
     "search_term": ["caregiver_id", "field", "id", "patient_id", "term"],
     "search_key": ["key", "word"],
+    "portal_token": ["created_at", "id", "last_used_at", "name", "revoked_at", "token_hash"],
 }
 
 
 def test_a_model_change_without_a_migration_is_caught(store):
     columns = _columns()
-    for table, expected in SCHEMA_7.items():
+    for table, expected in SCHEMA_8.items():
         assert columns[table] == expected, (
             f"{table} changed: add a step to kiosk.schema.MIGRATIONS and bump SCHEMA_VERSION")
-    assert SCHEMA_VERSION == 7 and sorted(__import__("kiosk.schema").schema.MIGRATIONS) == [2, 3, 4, 5, 6, 7]
+    assert SCHEMA_VERSION == 8 and sorted(__import__("kiosk.schema").schema.MIGRATIONS) == [2, 3, 4, 5, 6, 7, 8]
 
 
 # -- the PIN key: a missing or different key file must not silently break every PIN -----------------
@@ -190,6 +191,9 @@ BAD_VALUES = {
     "KIOSK_SMTP_SENDER": "the front desk",
     "KIOSK_SMTP_CA_FILE": "/no/such/ca.pem",
     "KIOSK_SMTP_TIMEOUT_SECONDS": "nan",
+    "KIOSK_SERVE_HOST": "portal host",
+    "KIOSK_SERVE_PORT": "70000",
+    "KIOSK_FORWARDED_ALLOW_IPS": "the proxy",
     "KIOSK_PRINTER": "Front Desk",
     "KIOSK_SLIP_LAYOUT": "legal",
     "KIOSK_SLIP_DIR": "/etc/hostname",
