@@ -174,8 +174,11 @@ def build_page(app: FastAPI, config: Config) -> None:
         pin = fields.get("pin", "")
 
         def again(problem: str, field: str) -> HTMLResponse:
-            return render(request, "register.html", lang, form, status=400, account=login, values=values,
-                          pin=pin, problem={"error": _say(lang, problem), "field": field})
+            response = render(request, "register.html", lang, form, status=400, account=login, values=values,
+                              pin=pin, problem={"error": _say(lang, problem), "field": field})
+            if login is not None:  # the account is made (or signed in to) even when the PIN is refused
+                _State.write(response, request, SESSION_COOKIE, {"account": login.id}, session_minutes)
+            return response
 
         dob = validate.parse_date(fields.get("dob", ""))
         if dob is None:
