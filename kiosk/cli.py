@@ -253,6 +253,12 @@ def cmd_run(args: argparse.Namespace, start_app: Callable[[Config], object] | No
     if not staff_count():
         raise CliError("this database has no staff yet: run kiosk init --admin USERNAME --name \"YOUR NAME\" "
                        "first, or try kiosk --training")
+    if config.training:  # D2: a desk whose SSH connection drops (SIGHUP) still cleans up after itself
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():  # only there can a handler be set
+            signal.signal(signal.SIGHUP, _hung_up)
     try:
         start_app(config)
     finally:
@@ -265,6 +271,10 @@ def cmd_run(args: argparse.Namespace, start_app: Callable[[Config], object] | No
             close_database()
             remove_training_folder(config.database)  # D2: its database goes too
     return 0
+
+
+def _hung_up(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _require_database(args: argparse.Namespace) -> None:

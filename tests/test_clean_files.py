@@ -102,3 +102,41 @@ def test_d2_every_option_and_argument_has_help():
                for where, action in _every_action(cli.build_parser())
                if not action.help or action.help == argparse.SUPPRESS]
     assert missing == []
+
+
+def test_d2_training_cleans_up_when_its_terminal_hangs_up(tmp_path):
+    """An SSH desk that drops mid-training (SIGHUP) leaves no training folder behind."""
+    import fcntl
+    import pty
+    import select
+    import signal
+    import struct
+    import termios
+    import time
+
+    main, child = pty.openpty()
+    fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    env = dict(os.environ, TMPDIR=str(tmp_path), TERM="xterm-256color", TEXTUAL_ANIMATIONS="none",
+               HOME=str(tmp_path))
+    app = subprocess.Popen([sys.executable, "-m", "screens.launch", "--training"], stdin=child, stdout=child,
+                           stderr=child, env=env, start_new_session=True)
+    os.close(child)
+    seen, deadline = b"", time.monotonic() + 60
+    try:
+        while b"your kiosk username" not in seen and time.monotonic() < deadline and app.poll() is None:
+            if select.select([main], [], [], 0.1)[0]:
+                seen += os.read(main, 65536)
+        assert b"your kiosk username" in seen and list(tmp_path.glob("kiosk-training-*"))
+        app.send_signal(signal.SIGHUP)
+        while app.poll() is None and time.monotonic() < deadline:  # keep reading: the app may be writing
+            if select.select([main], [], [], 0.1)[0]:
+                try:
+                    os.read(main, 65536)
+                except OSError:
+                    break
+        app.wait(timeout=30)
+    finally:
+        if app.poll() is None:
+            app.kill()
+        os.close(main)
+    assert not list(tmp_path.glob("kiosk-training-*"))
