@@ -87,7 +87,7 @@ def quiet_env(home: Path) -> dict[str, str]:
 # Both children run headless. Once the first screen has mounted and the app has gone idle (its first
 # frame drawn), each prints the system-wide monotonic clock, its peak and current RSS, and exits.
 # Start-up is that moment minus the moment the parent spawned it: "process start to the screen
-# ready", the figure issue 8 names. Spawn to exit is reported too; it adds the interpreter's
+# ready", the start-up figure (O1). Spawn to exit is reported too; it adds the interpreter's
 # teardown, which on this kind of machine swings by tens of milliseconds from run to run.
 _PILOT = '''
 import time as _time

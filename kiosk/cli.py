@@ -179,7 +179,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--terminal", metavar="NAME", help="this desk's [terminals.NAME]: its printer, slip layout "
                         "and language (default: KIOSK_TERMINAL, the SSH client's address, the host name)")
     parser.add_argument("--training", action="store_true",
-                        help="start on a fresh throwaway database seeded with the training families (O2)")
+                        help="start on a fresh throwaway database loaded with the training families (O2)")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
     for name, (help_line, add_arguments) in SUBCOMMANDS.items():
         command = sub.add_parser(name, help=help_line)

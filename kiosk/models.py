@@ -1,4 +1,4 @@
-"""The records of PRODUCT.md "People and records", as Peewee models.
+"""The records of docs/rules.md "People and records", as Peewee models.
 
 Text that people search by is also stored folded (lower case, accents and punctuation removed)
 in ``*_key`` columns with plain indexes, so a prefix search is an index range scan on SQLite and

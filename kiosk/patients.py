@@ -243,7 +243,7 @@ def caregivers_of(patient: Patient) -> tuple[CaregiverRow, ...]:
 
 
 def siblings_of(patient: Patient) -> list[Patient]:
-    """Patients who share a caregiver with contact authority over both (PRODUCT.md "Siblings")."""
+    """Patients who share a caregiver with contact authority over both (docs/rules.md "Siblings")."""
     with_authority = (Relationship.select(Relationship.caregiver)
                       .where((Relationship.patient == patient) & (Relationship.authority != Authority.NONE)))
     other = Relationship.alias()

@@ -3,9 +3,9 @@
 Navigation (every screen goes through these, so the lock screen and parent mode can rely on them):
 - ``show_search()``: the staff home (search + today's appointments).
 - ``open_patient(patient_id)``: the patient's account page.
-- ``open_registration(patient_id, second_parent=False)``: the registration window (seed 002/003/004).
+- ``open_registration(patient_id, second_parent=False)``: the registration window (R5-R15).
 - ``show_slip(result)``: the slip preview for an IssueResult (R14).
-- ``start_parent_mode(result)``: hand the kiosk to the parent (R11, issue 7).
+- ``start_parent_mode(result)``: hand the kiosk to the parent (R11).
 - ``lock(end_parent_mode=False)``: the idle lock (S6), also on ctrl+l; ``unlock(user)``; ``sign_out()``.
 - ``open_import()``: the import screen (O4), for administrators; ``open_outbox()``: messages (O3).
 

@@ -1,6 +1,6 @@
 """Parent mode (R11-R13, S4): the kiosk handed to a parent to finish registration at the counter.
 
-Seed 003's "Complete / Log In": the desk turns the screen round and the parent creates a portal
+"Complete / Log In" (R11): the desk turns the screen round and the parent creates a portal
 account (or signs in), then links each child with the child's date of birth and the PIN (or the
 verification question). One thing per screen, large plain text, nothing of the staff's: no staff
 name, no chart numbers, no other patients. Every screen here has ``parent_mode = True``; Escape

@@ -1,4 +1,4 @@
-"""The patient's account page (seed 003 step 3): Basic Info, portal status, PIN/VQ state,
+"""The patient's account page (R4, R13; docs/glossary.md): Basic Info, portal status, PIN/VQ state,
 Associations and caregivers; "Register Patient" (or, once Registered, "Generate PIN") from here."""
 
 from __future__ import annotations

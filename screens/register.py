@@ -1,6 +1,6 @@
-"""The registration window (seed 002, seed 003 step 5, seed 004 for a second parent).
+"""The registration window (R5-R15; for a second parent's PIN, R13). Its words: docs/glossary.md.
 
-Top to bottom, in the seed's order: the caregivers with their contact authority (the cursor row
+Top to bottom, as the procedure has it: the caregivers with their contact authority (the cursor row
 receives the PIN, R15), the patient with every sibling and a Register checkbox (R5), then the
 options: Register with (R10), Access (R9), Delivery (R7) with the address, Send to (R8), Print PIN.
 Register issues every checked child's PIN in one go; the PINs fill the PIN column, and the desk
@@ -173,7 +173,7 @@ class RegisterScreen(ReportsWorkerErrors, Screen):
                                  id="carrier", prompt="Choose the carrier")
                     yield FieldError(id="carrier-error")
                     yield Static("", id="carrier-warning", markup=False)
-            with Horizontal(id="finish-row", classes="detail"):  # seed 003: Send to, then Print PIN
+            with Horizontal(id="finish-row", classes="detail"):  # Send to, then Print PIN (R8)
                 with Vertical(id="send-to-box"):
                     yield Label("Send to")
                     with RadioSet(id="send-to"):

@@ -1,4 +1,4 @@
-"""The staff home (seed 003 step 2): search patients by name or date of birth, filter by portal
+"""The staff home (N1, R4): search patients by name or date of birth, filter by portal
 status, or pick from today's appointments; Enter opens the patient's account page."""
 
 from __future__ import annotations

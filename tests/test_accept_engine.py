@@ -1,4 +1,4 @@
-"""Acceptance of issue 3 (registration engine): the points the engine's own tests leave thin."""
+"""Acceptance of the registration engine (R1-R15, S1-S5): the points the engine's own tests leave thin."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def _pin(result, given):
     return next(p.pin for p in result.pins if p.given_name == given)
 
 
-# -- R2: every placeholder the issue names, in any case and spacing, stops the issue --------------
+# -- R2: every placeholder docs/rules.md names, in any case and spacing, stops the issue ----------
 
 @pytest.mark.parametrize("name", ["Baby", "Baby Boy", "Baby Girl", "BabyBoy", "Baby A", "Baby B", "BB", "BG",
                                   "Infant", "Newborn", "NB", "Twin A", "Twin B", "Female Baby", "Male Baby",

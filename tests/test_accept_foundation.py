@@ -1,4 +1,4 @@
-"""Acceptance of issue 2 (Foundation): in-place migration, the PIN key, config and CLI errors, and
+"""Acceptance of the foundation (S2, O2): in-place migration, the PIN key, config and CLI errors, and
 the training data covering every rule it claims to."""
 
 from __future__ import annotations
@@ -444,7 +444,7 @@ COVERS = {
                                                                                                  "until")
                                  for k in kids),
     "Pending": lambda desk, kids: any(k.portal_status == "Pending" for k in kids),
-    "seed 002": lambda desk, kids: {(c.name, c.role, c.authority) for c in family_for(kids[0].id).caregivers} == {
+    "Testkiddo": lambda desk, kids: {(c.name, c.role, c.authority) for c in family_for(kids[0].id).caregivers} == {
         ("Cindy Testkiddo", "Mother", "Joint"), ("Jeff Testkiddo", "Father", "Joint")},
     "separated parents": lambda desk, kids: len(kids) == 4 and len(
         {c.email for c in family_for(kids[0].id).caregivers}) == 2,

@@ -1,4 +1,4 @@
-"""Acceptance of issue 9 (O4): import CSV and FHIR R4, as a practice's nightly export would arrive."""
+"""Acceptance of O4: import CSV and FHIR R4, as a practice's nightly export would arrive."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Acceptance of issue 6, welcome messages through the outbox (R6, R7, O3, S2, S7), end to end.
+"""Acceptance of welcome messages through the outbox (R6, R7, O3, S2, S7), end to end.
 
 Every test starts where the front desk does, at the Register action (kiosk.registration.issue_pins),
 and ends where the parent or the desk looks: the mail a real SMTP server on loopback received,

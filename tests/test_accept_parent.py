@@ -1,4 +1,4 @@
-"""Acceptance of issue 7: parent completion at the kiosk, driven from the registration window.
+"""Acceptance of parent completion at the kiosk (R11-R13, S4), driven from the registration window.
 
 The desk registers the Testkiddo family and presses c (Complete / Log In); a parent then has the
 keyboard and the mouse. Nothing they press, click or paste may show a staff screen or staff data.

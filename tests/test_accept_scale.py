@@ -1,4 +1,4 @@
-"""Acceptance checks of issue 8 (O1) not covered elsewhere: the generator through its command line,
+"""Acceptance checks of O1 not covered elsewhere: the generator through its command line,
 and benchmarks/run.py still producing its figures (it broke silently once, when the app began refusing
 a database with no staff). No timing is asserted here: the figures are the benchmark's to measure."""
 

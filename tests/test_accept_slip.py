@@ -1,4 +1,4 @@
-"""Acceptance of issue 5, the printable slip (R14, S7, O2), through the engine and the screens.
+"""Acceptance of the printable slip (R14, S7, O2), through the engine and the screens.
 
 What a parent gets and what the front desk sees: the slip made from a real issue holds each PIN
 and the expiry and no date of birth or chart number, on paper (PDF text, every layout) and on

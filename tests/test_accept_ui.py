@@ -1,8 +1,8 @@
-"""Acceptance checks of the front-desk app (issue 4) found missing or wrong by an independent review:
+"""Acceptance checks of the front-desk app found missing or wrong by an independent review:
 slow or failing printing, sending, searching and issuing never freeze or end the app; the idle lock
 stays on top of work that finishes behind it; patient text is never markup on any staff screen; the
-TRAINING banner on every staff screen; every action's key in the Footer at 80x24; the seed's order of
-the registration options; a second parent's PIN from the patient page."""
+TRAINING banner on every staff screen; every action's key in the Footer at 80x24; the procedure's order of
+the registration options (docs/glossary.md); a second parent's PIN from the patient page."""
 
 from __future__ import annotations
 
@@ -86,7 +86,7 @@ def slip_result() -> IssueResult:
                        expires_on=dt.date(2026, 12, 22), method=RegistrationMethod.PIN, message_id=None, delivery=Delivery.NONE)
 
 
-# -- issue 4.5: printing and sending in workers; failures in plain words; the UI never freezes --------
+# -- S9: printing and sending in workers; failures in plain words; the UI never freezes ------------
 
 async def test_a_slow_printer_does_not_hold_the_keys(app, gate):
     gate(kiosk.printing, "print_slip")
@@ -201,7 +201,7 @@ async def test_a_search_that_fails_is_reported_and_the_app_carries_on(app, monke
         assert app.screen.search_text == "ki"  # the box still takes keys
 
 
-# -- issue 4.7: the idle lock stays on top of work that finishes behind it -------------------------
+# -- S6: the idle lock stays on top of work that finishes behind it --------------------------------
 
 async def test_pins_issued_behind_the_lock_do_not_open_the_slip_over_it(app, gate):
     gate(kiosk.registration, "issue_pins")
@@ -251,7 +251,7 @@ async def test_a_name_saved_behind_the_lock_does_not_open_registration_over_it(a
         assert "Amara Okafor" in screen_text(app)
 
 
-# -- issue 4.8: patient text is data on every staff screen ----------------------------------------
+# -- S7: patient text is data on every staff screen -----------------------------------------------
 
 def add_markup_family() -> tuple[int, int]:
     """A family whose names break markup: patient [bold]x[/bold] a[/]b, sibling Baby Boy a[/]b,
@@ -324,7 +324,7 @@ async def test_names_that_look_like_markup_display_exactly_on_every_staff_screen
         assert isinstance(app.screen, LockScreen) and SLASH not in shown and "[bold]" not in shown
 
 
-# -- issue 4.8: TRAINING on every staff screen; keys in the Footer at 80x24; no colour alone --------
+# -- O2: TRAINING on every staff screen; keys in the Footer at 80x24; no colour alone ---------------
 
 async def test_training_banner_on_every_staff_screen(training, desk_config):
     app = desk_app(replace(desk_config, training=True))
@@ -386,10 +386,10 @@ async def test_at_80x24_without_colour_the_choices_read_from_the_characters(app)
         assert "▐ ▌ Verification Question" in shown and "▐ ▌ Limited" in shown
 
 
-# -- issue 4.4: the seed's words and order ----------------------------------------------------------
+# -- R7-R10: the procedure's words and order (docs/glossary.md) -------------------------------------
 
-async def test_registration_options_follow_the_seed_order(app):
-    """Seed 003 step 5: Register Patient with, Accessibility, Email Address, Text Message, Cell Carrier,
+async def test_r7_r10_registration_options_follow_the_procedure_order(app):
+    """Procedure order: Register Patient with, Accessibility, Email Address, Text Message, Cell Carrier,
     Send to, Print PIN, Do not send PIN (here a Delivery choice)."""
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_window(app, pilot, "Kim, Jordan")  # 14: Send to is shown
@@ -403,7 +403,7 @@ async def test_registration_options_follow_the_seed_order(app):
             assert words in shown, words
 
 
-# -- issue 4.6: a second parent's PIN from the patient page ------------------------------------------
+# -- R13: a second parent's PIN from the patient page -----------------------------------------------
 
 async def test_second_parent_pin_from_the_registered_patients_page(app):
     async with app.run_test(size=SIZE) as pilot:

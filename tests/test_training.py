@@ -1,4 +1,4 @@
-"""The training dataset loads, and covers each rule it claims to (issue 2, point 6)."""
+"""The training dataset loads, and covers each rule it claims to (O2)."""
 
 import datetime as dt
 
@@ -24,7 +24,7 @@ def test_loads_at_least_twelve_families(training):
     assert len({r.caregiver_id for r in Relationship.select()}) >= 12
 
 
-def test_testkiddo_family_from_the_seed(training):
+def test_r5_r15_testkiddo_family_as_in_the_procedure(training):
     family = family_for(find_patient("Rosemary", "Testkiddo").id, today=TODAY)
     assert {c.name for c in family.children} == {"Rosemary Testkiddo", "Basil Testkiddo"}
     assert {(c.name, c.role, c.authority) for c in family.caregivers} == {
