@@ -53,6 +53,7 @@ EXACT, PARTS, CAREGIVERS, TOLERANT = 0, 1, 2, 3
 SOUNDS_LIKE, NICKNAME, TYPO, CAREGIVER = "sounds like", "nickname", "typo", "caregiver"
 NAME_FIELDS = (GIVEN, FAMILY, FULL, CAREGIVER_FIELD)
 MAX_WORDS = 4  # words of a query that take part (a name of more parts is found by its first four)
+POSTINGS_CAP = 2000
 MAX_CANDIDATES = 40  # tolerant words tried per query word, the closest first
 PREFIX_COST = 0.5  # "garc" for García: after the whole-word matches
 CAREGIVER_COST = 0.25
@@ -65,6 +66,7 @@ class Word:
     folded: str
     script: str = ""
     candidates: dict[str, tuple[float, str]] = field(default_factory=dict)  # word -> (cost, reason)
+    postings: int = 0  # how many name terms begin with it, up to POSTINGS_CAP (0: not counted)
 
     @property
     def ranges(self) -> list[tuple[str, str | None]]:
@@ -189,8 +191,9 @@ def word_sql(words: list[Word], side: str, status: str | None = None, dob: dt.da
     """The statement of :func:`_word_hits` (tests EXPLAIN it: every table is read through an index)."""
     sql = _Sql()
     column = "patient_id" if side == "patient" else "caregiver_id"
-    # the word least likely to be common drives: a tolerant one (a few exact words), else the longest
-    order = sorted(range(len(words)), key=lambda i: (i != strict, -len(words[i].folded)))
+    # the word least likely to be common drives: a tolerant one (a few exact words), else the rarest
+    # (Word.postings, counted by _names), else the longest
+    order = sorted(range(len(words)), key=lambda i: (i != strict, words[i].postings, -len(words[i].folded)))
     terms = ", ".join(f"t{order.index(i)}.term" for i in range(len(words)))
     pid = "r.patient_id" if side == "caregiver" else "t0.patient_id"
     body = ' FROM "search_term" t0'
@@ -373,6 +376,11 @@ def _names(query: Query, status: str | None, hits: _Hits, found_before: int) -> 
         return
     if len(words) > 1 and found_before:
         return  # "first last" found them by whole names; joining name parts would only add time
+    if len(words) > 1:
+        for word in words:  # a word no name begins with: nobody has them all (a typo: the tolerant tier)
+            word.postings = _postings(word)
+            if not word.postings:
+                return
     for side, tier in (("patient", PARTS), ("caregiver", CAREGIVERS)):
         if hits.room <= 0:
             return
@@ -388,6 +396,14 @@ def _names(query: Query, status: str | None, hits: _Hits, found_before: int) -> 
             cost, _ = _score(words, terms)
             hits.add(patient_id, tier, cost, CAREGIVER if side == "caregiver" else "", caregiver)
 
+
+
+def _postings(word: Word) -> int:
+    """How many name terms begin with ``word``, counted up to POSTINGS_CAP: the rarest word of a
+    query drives its join, and a word with none ends the exact search at once."""
+    sql = _Sql()
+    inner = f'SELECT 1 FROM "search_term" t0 WHERE {sql.term_condition("t0", word, exact=True, tolerant=False)}'
+    return int(sql.rows(f"SELECT COUNT(*) FROM ({inner} LIMIT {POSTINGS_CAP}) counted")[0][0])
 
 
 def _tolerant(query: Query, status: str | None, hits: _Hits) -> None:
