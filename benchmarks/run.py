@@ -513,6 +513,8 @@ def bench_concurrent(work: Path, workers: int = WORKERS, issues: int = ISSUES_PE
         open_bench_store(db, key)
         populate(5_000)
         desk_user()
+        for w in range(workers):  # made here, one at a time: the desks only sign in
+            desk_user(f"desk{w}")
         shared = families_of(3, SHARED_FAMILIES, seed=11)
         close_database()
         start_at = time.time() + start_delay

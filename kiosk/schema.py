@@ -75,7 +75,8 @@ def _v5_search_terms() -> None:
     """Version 5: the search terms (N1, N2). Names are folded the new way (ß, Ø, Ł, Þ, Æ, Đ as a
     desk types them, other scripts transliterated, so no key is empty), then every patient and
     caregiver gets their SearchTerm rows and every name word its SearchKey rows."""
-    from kiosk.models import Patient, SearchKey, SearchTerm, fold
+    from kiosk.models import Patient, SearchKey, SearchTerm
+    from kiosk.terms import fold
     from kiosk.search_index import index_everything
 
     database.create_tables([SearchTerm, SearchKey], safe=True)

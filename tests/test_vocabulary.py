@@ -36,7 +36,7 @@ def test_stored_values_are_the_strings_the_database_already_holds():
     assert [a.value for a in Access] == ["full", "limited"]
     assert [d.value for d in Delivery] == ["email", "text", "none"]
     assert [s.value for s in SendTo] == ["parent", "minor"]
-    assert [s.value for s in PinState] == ["active", "redeemed", "replaced", "revoked"]
+    assert [s.value for s in PinState] == ["active", "redeemed", "replaced", "revoked", "expired"]
     assert [s.value for s in terms.MessageState] == ["queued", "sending", "sent", "failed"]
     assert [c.value for c in terms.Channel] == ["email", "text"]
     assert Authority.NONE == "None" and f"{Authority.NONE}" == "None"
