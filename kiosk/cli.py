@@ -17,6 +17,7 @@ from kiosk.terms import MessageState
 
 if TYPE_CHECKING:  # loaded by the commands that use them
     from kiosk.config import Config
+    from kiosk.desk import Desk
     from kiosk.outbox import MessageRow
 
 EXIT_ERROR = 1
@@ -239,6 +240,14 @@ def open_configured(args: argparse.Namespace, *, training: bool = False, read_on
     return config
 
 
+def open_desk(args: argparse.Namespace, *, read_only: bool = False) -> Desk:
+    """The front desk the command works at: the configured store (``read_only`` as for
+    open_configured), the real clock, the configured senders and printer, nobody signed in."""
+    from kiosk.desk import Desk
+
+    return Desk(open_configured(args, read_only=read_only))
+
+
 def cmd_run(args: argparse.Namespace, start_app: Callable[[Config], object] | None = None) -> int:
     if start_app is None:
         raise CliError("this entry point has no user interface; start the app with the kiosk command")
@@ -339,13 +348,13 @@ def cmd_audit(args: argparse.Namespace) -> int:
             raise CliError(f"--since must be a date like 2026-11-01, not {args.since!r}")
     if args.audit_command == "anchor":
         _require_database(args)
-    config = open_configured(args, read_only=args.audit_command != "anchor")
-    anchors = anchor_file(config)
+    desk = open_desk(args, read_only=args.audit_command != "anchor")
+    anchors = anchor_file(desk.config)
     if args.audit_command in ("verify", "anchor"):
         if args.audit_command == "anchor":
             made, problems = audit.anchor(anchors)
         else:
-            made, problems = None, audit.verify_chain(anchors)
+            made, problems = None, desk.verify_audit(anchors)
         for problem in problems:
             print(problem)
         if problems:
@@ -364,21 +373,21 @@ def cmd_audit(args: argparse.Namespace) -> int:
         return 0
     if args.out:
         with open(args.out, "w", newline="", encoding="utf-8") as out:
-            count = audit.export_csv(out, since)
+            count = desk.export_audit(out, since)
         print(f"Wrote {count} events to {args.out}.", file=sys.stderr)
     else:
-        audit.export_csv(sys.stdout, since)
+        desk.export_audit(sys.stdout, since)
     return 0
 
 
 def cmd_outbox(args: argparse.Namespace) -> int:
-    from kiosk import outbox
+    from kiosk.outbox import OutboxError
 
-    config = open_configured(args, read_only=args.outbox_command == "list")
+    desk = open_desk(args, read_only=args.outbox_command == "list")
     if args.outbox_command == "send":
         if args.limit < 1:
             raise CliError("--limit must be at least 1")
-        report = outbox.deliver_due(config, limit=args.limit)
+        report = desk.deliver_outbox(limit=args.limit)
         print(report.summary())
         # Non-zero whenever a message due now did not go (the server unreachable, a refusal), so a
         # cron job or systemd timer reports it; messages left by --limit are not a failure.
@@ -386,13 +395,13 @@ def cmd_outbox(args: argparse.Namespace) -> int:
         return EXIT_ERROR if undelivered else 0
     if args.outbox_command == "retry":
         try:
-            row = outbox.retry_message(args.id)
-        except outbox.OutboxError as error:
+            row = desk.retry_message(args.id)
+        except OutboxError as error:
             print(f"kiosk: cannot retry message {args.id}: {error}", file=sys.stderr)
             return EXIT_ERROR
         print(f"Message {row.id} to {row.recipient} is {row.state} again: it goes with the next delivery.")
         return 0
-    for row in outbox.list_messages(state=args.state):
+    for row in desk.messages(state=args.state):
         print(_message_line(row))
     return 0
 
@@ -414,10 +423,10 @@ def cmd_import(args: argparse.Namespace) -> int:
         return 0
     if not args.files:
         raise CliError("name at least one file to import, or --template FILE")
-    open_configured(args)
+    desk = open_desk(args)
     progress = None if args.quiet else importer.TextProgress(sys.stderr)
     try:
-        report = importer.import_files([Path(f) for f in args.files], progress=progress, roles_path=args.roles)
+        report = desk.import_files([Path(f) for f in args.files], progress=progress, roles_path=args.roles)
     except RolesError as error:
         raise CliError(str(error)) from None
     for problem in report.problems:

@@ -19,6 +19,7 @@ import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from kiosk import files
 from kiosk.config import Config
@@ -42,22 +43,36 @@ def job_title(slip: SlipData) -> str:
     return f"kiosk slip {slip.batch}".strip()
 
 
-def print_slip(slip: SlipData, config: Config, *, username: str = "") -> PrintOutcome:
-    """Print the slip on ``config.printer.name``, or save it as PDF; record it in the audit trail
-    under ``username`` (the signed-in staff member, S5)."""
+class Printer(Protocol):
+    """Hands a PDF to a print queue: (job id, "") when it took the job, else (None, why in words)."""
+
+    def print_pdf(self, pdf: bytes, queue: str, title: str) -> tuple[str | None, str]: ...
+
+
+class CupsPrinter:
+    """The desk's printer: CUPS through ``lp`` (:func:`send_to_printer`)."""
+
+    def print_pdf(self, pdf: bytes, queue: str, title: str) -> tuple[str | None, str]:
+        return send_to_printer(pdf, queue, title)
+
+
+def print_slip(slip: SlipData, config: Config, *, username: str = "",
+               printer: Printer | None = None) -> PrintOutcome:
+    """Print the slip on ``config.printer.name`` through ``printer`` (CUPS unless given), or save it
+    as PDF; record it in the audit trail under ``username`` (the signed-in staff member, S5)."""
     from kiosk.slip_pdf import render_slip_pdf
 
     files.remove_old_slips(config)
     pdf = render_slip_pdf(slip, config.printer.layout)
-    printer = config.printer.name
+    queue = config.printer.name
     if config.training:
         outcome, kind = _saved(pdf, slip, config, "Training mode: nothing is printed."), "saved"
-    elif not printer:
+    elif not queue:
         outcome, kind = _saved(pdf, slip, config, "No printer is set up."), "saved"
     else:
-        job_id, problem = send_to_printer(pdf, printer, job_title(slip))
+        job_id, problem = (printer or CupsPrinter()).print_pdf(pdf, queue, job_title(slip))
         if job_id:
-            outcome = PrintOutcome(True, job_id, None, f"The slip was sent to printer {printer} (job {job_id}).")
+            outcome = PrintOutcome(True, job_id, None, f"The slip was sent to printer {queue} (job {job_id}).")
             kind = "printed"
             if slip.batch:  # copies saved when an earlier try could not print
                 files.remove_slips(config, f"*slip-*{glob.escape(_batch_part(slip))}*.pdf")
@@ -65,7 +80,7 @@ def print_slip(slip: SlipData, config: Config, *, username: str = "") -> PrintOu
             outcome, kind = _saved(pdf, slip, config, problem), "failed"
     if outcome.pdf_path is None and not outcome.printed:
         kind = "failed"  # neither printed nor saved
-    _audit(slip, username, printer if kind != "saved" else "", kind, outcome)
+    _audit(slip, username, queue if kind != "saved" else "", kind, outcome)
     return outcome
 
 

@@ -206,12 +206,13 @@ def _erase_ended(batches: set[str], now: dt.datetime) -> None:
 @retrying
 def issue_pins(staff: StaffUser, request: IssueRequest, *, now: dt.datetime | None = None,
                today: dt.date | None = None, terminal: str = "") -> IssueResult:
-    """Issue PINs for every checked child in one transaction (R3-R10); return the plain PINs once."""
+    """Issue PINs for every checked child in one transaction (R3-R10); return the plain PINs once.
+
+    The family is read and checked inside that transaction, under the patients' locks: a parent
+    redeeming at the kiosk meanwhile either finished first (the child is Registered, and refused
+    here) or waits and finds the PIN replaced. A Registered child is never put back to Pending (R4)."""
     now = now or utcnow()
     today = today or dt.date.today()
-    problems = check_issue(staff, request, today=today)
-    if problems:
-        raise RegistrationError(problems)
     practice = Practice.get()
     expires_at = now + dt.timedelta(days=practice.pin_lifetime_days)
     batch = secrets.token_hex(8)
@@ -225,6 +226,9 @@ def issue_pins(staff: StaffUser, request: IssueRequest, *, now: dt.datetime | No
     try:
         with write_transaction():
             lock_rows(Patient, ids)  # O1: patients in id order before anything else, the audit head last
+            problems = check_issue(staff, request, today=today)  # under those locks: what it reads holds
+            if problems:
+                raise RegistrationError(problems)  # nothing written yet; the transaction ends empty
             children = _patients(ids)
             issuer = Staff.get_by_id(staff.id)
             for child in children:

@@ -1,5 +1,8 @@
 """The App: wires the screens together and holds who is signed in. Nothing else lives here.
 
+The App holds the front desk's :class:`kiosk.desk.Desk` (config, clock, senders, printer, who is
+signed in): screens reach the domain only through ``self.app.desk``.
+
 Navigation (every screen goes through these, so the lock screen and parent mode can rely on them):
 - ``show_search()``: the staff home (search + today's appointments).
 - ``open_patient(patient_id)``: the patient's account page.
@@ -16,9 +19,7 @@ resets ``last_activity``; a timer calls ``check_idle_lock()``, which locks after
 
 from __future__ import annotations
 
-import datetime as dt
 import time
-from dataclasses import dataclass, field
 from typing import Callable
 
 from textual import events, work
@@ -27,19 +28,11 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.worker import Worker, WorkerFailed, WorkerState
 
+from kiosk.clock import Clock
 from kiosk.config import Config
-from kiosk.terms import utcnow
+from kiosk.desk import Desk
 from kiosk.staff import StaffUser
-from kiosk.store import PracticeSettings, practice_settings
 from screens.errors import ReportsErrors
-
-
-@dataclass
-class Clock:
-    """The app's idea of now; tests pass a fixed one."""
-
-    now: Callable[[], dt.datetime] = utcnow
-    today: Callable[[], dt.date] = dt.date.today
 
 
 # Fields whose text is a secret (S9): scrubbed from the error log even when it has no PIN or date shape.
@@ -59,24 +52,22 @@ class KioskApp(ReportsErrors, App[None]):
     IDLE_CHECK_SECONDS = 5.0
     OUTBOX_SECONDS = 30.0  # how often queued welcome messages are tried (kiosk outbox send does the same)
 
-    def __init__(self, config: Config, *, clock: Clock | None = None):
+    def __init__(self, desk: Desk):
         super().__init__()
-        self.config = config
-        self.clock = clock or Clock()
-        self.session: StaffUser | None = None
-        self.practice: PracticeSettings = practice_settings()
-        desk = f"  —  {config.terminal}" + (f" · {config.printer.name}" if config.printer.name else "")
-        self.sub_title = (self.practice.name + (desk if config.terminal else "")  # D1: which desk, which printer
+        self.desk = desk
+        config = desk.config
+        where = f"  —  {config.terminal}" + (f" · {config.printer.name}" if config.printer.name else "")
+        self.sub_title = (desk.practice.name + (where if config.terminal else "")  # D1: which desk, which printer
                           + ("  —  TRAINING" if config.training else ""))
         self.idle_seconds: float | None = None  # None: the practice's idle_lock_minutes
         self.last_activity = time.monotonic()
         self._outbox_problem = ""
         self._held_notices: list[tuple[str, str, str]] = []
-        self.error_log = config.error_log
+        self.error_log = desk.config.error_log
 
     @property
     def training(self) -> bool:
-        return self.config.training
+        return self.desk.training
 
     def get_default_screen(self) -> Screen:
         # The sign-in screen is the bottom screen itself rather than pushed over an empty default
@@ -100,7 +91,7 @@ class KioskApp(ReportsErrors, App[None]):
     def idle_timeout(self) -> float:
         if self.idle_seconds is not None:
             return self.idle_seconds
-        return float(self.practice.idle_lock_minutes) * 60
+        return float(self.desk.practice.idle_lock_minutes) * 60
 
     @property
     def locked(self) -> bool:
@@ -111,7 +102,7 @@ class KioskApp(ReportsErrors, App[None]):
     def check_idle_lock(self, now: float | None = None) -> bool:
         """Lock if nobody has touched the keyboard or mouse for ``idle_timeout``; True if it locked."""
         now = time.monotonic() if now is None else now
-        if self.session is None or self.locked or now - self.last_activity < self.idle_timeout:
+        if self.desk.staff is None or self.locked or now - self.last_activity < self.idle_timeout:
             return False
         self.lock(end_parent_mode=True)  # a parent who walked away leaves nothing open
         return True
@@ -122,7 +113,7 @@ class KioskApp(ReportsErrors, App[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "lock":  # in parent mode "I'm done" (F10) does this, in the parent's words
-            return self.session is not None and not self.locked and not self.in_parent_mode
+            return self.desk.staff is not None and not self.locked and not self.in_parent_mode
         if action == "quit":  # a parent, or whoever finds the lock screen, cannot leave the app
             return not (self.locked or self.in_parent_mode)
         return True
@@ -133,17 +124,15 @@ class KioskApp(ReportsErrors, App[None]):
     # -- outbox (O3) --------------------------------------------------------------------------
     def deliver_outbox(self) -> None:
         """Deliver due welcome messages in the background while a staff member is signed in."""
-        if self.session is not None:
+        if self.desk.staff is not None:
             self._deliver_outbox()
 
     @work(thread=True, exclusive=True, group="outbox", name="Sending welcome messages", exit_on_error=False)
     def _deliver_outbox(self) -> None:
         """A failure here (mail server, a busy database) is said once and tried again next time;
         it never closes the app."""
-        from kiosk.outbox import deliver_due
-
         try:
-            deliver_due(self.config, now=self.clock.now())
+            self.desk.deliver_outbox()
         except Exception as error:  # noqa: BLE001 - the desk goes on working; the outbox retries
             words = self.explain(error, "Sending welcome messages")
             message = f"Welcome messages could not be sent just now; kiosk will try again. {words}"
@@ -155,7 +144,7 @@ class KioskApp(ReportsErrors, App[None]):
 
     # -- navigation ---------------------------------------------------------------------------
     def signed_in(self, user: StaffUser) -> None:
-        self.session = user
+        self.desk.sign_in(user)
         self.last_activity = time.monotonic()
         self.show_search()
 
@@ -184,15 +173,20 @@ class KioskApp(ReportsErrors, App[None]):
 
         self.push_screen(ParentModeScreen(result))
 
+    def fix_name(self, patient_id: int, given_name: str, family_name: str,
+                 then: Callable[[str | None], None]) -> None:
+        """R2: the small form for a child's given name; ``then`` gets the name saved, or None."""
+        from screens.name_fix import NameFixScreen
+
+        self.push_screen(NameFixScreen(patient_id, given_name, family_name), then)
+
     def open_import(self) -> None:
         from screens.import_screen import ImportScreen
 
-        username = self.session.username if self.session else ""
+        desk = self.desk
 
         def run_import(paths, progress):
-            from kiosk.importer import import_files  # loaded when an administrator imports, not at start-up
-
-            return import_files(paths, progress=progress, username=username)
+            return desk.import_files(paths, progress=progress)  # the importer loads now, not at start-up
 
         self.push_screen(ImportScreen(run_import))
 
@@ -211,7 +205,7 @@ class KioskApp(ReportsErrors, App[None]):
             if first is not None:
                 for _ in range(len(stack) - first):
                     self.pop_screen()
-        if self.session is None or self.locked:
+        if self.desk.staff is None or self.locked:
             return
         self.push_screen(LockScreen())
         self.refresh_bindings()
@@ -220,7 +214,7 @@ class KioskApp(ReportsErrors, App[None]):
         """The same staff member carries on where they were; someone else starts fresh."""
         from screens.lock import LockScreen
 
-        if self.session is not None and user.id == self.session.id:
+        if self.desk.is_signed_in(user):
             self.last_activity = time.monotonic()
             if isinstance(self.screen, LockScreen):
                 self.pop_screen()
@@ -231,7 +225,7 @@ class KioskApp(ReportsErrors, App[None]):
             self.signed_in(user)
 
     def sign_out(self) -> None:
-        self.session = None
+        self.desk.sign_out()
         self._reset_to(None)
 
     def _reset_to(self, screen: Screen | None) -> None:
@@ -299,9 +293,10 @@ class KioskApp(ReportsErrors, App[None]):
             self.staff_notice(message, title=title, severity=severity)
 
 
-def create_app(config: Config, *, clock: Clock | None = None) -> KioskApp:
-    """The factory tests and the CLI use; the store must already be open."""
-    return KioskApp(config, clock=clock)
+def create_app(config: Config, *, clock: Clock | None = None, desk: Desk | None = None) -> KioskApp:
+    """The factory tests and the CLI use; the store must already be open. Tests pass a ``desk``
+    built with fakes (senders, printer), or just a fixed ``clock``."""
+    return KioskApp(desk or Desk(config, clock=clock))
 
 
 def run_app(config: Config) -> None:

@@ -11,8 +11,7 @@ from textual.containers import Container, Vertical
 from textual.widgets import Footer, Header, Input, Label, Static
 
 from kiosk.staff import StaffUser
-from screens.signin import CredentialsScreen
-from screens.widgets import FieldError, TrainingBanner
+from screens.widgets import CredentialsScreen, FieldError, TrainingBanner
 
 
 class LockScreen(CredentialsScreen):
@@ -26,7 +25,7 @@ class LockScreen(CredentialsScreen):
     # open work for anyone who presses a key. Signing in as someone else still needs their password.
 
     def compose(self) -> ComposeResult:
-        user = self.app.session
+        user = self.app.desk.staff
         who = f"{user.display_name} ({user.username})" if user else ""
         yield TrainingBanner()
         yield Header()
@@ -45,7 +44,7 @@ class LockScreen(CredentialsScreen):
         self.query_one("#username", Input).focus()
 
     def credentials(self) -> tuple[str, str] | None:
-        current = self.app.session
+        current = self.app.desk.staff
         username = self.query_one("#username", Input).value.strip() or (current.username if current else "")
         password = self.query_one("#password", Input).value
         self.query_one("#password-error", FieldError).show("" if password else "Enter your password.")

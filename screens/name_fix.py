@@ -9,12 +9,13 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, Static
 
 from kiosk.names import placeholder_message
-from kiosk.registration import RegistrationError, fix_given_name
-from screens.widgets import FieldError, ReportsWorkerErrors
+from kiosk.registration import RegistrationError
+from screens.widgets import DeskScreen, FieldError, ReportsWorkerErrors
 
 
-class NameFixScreen(ReportsWorkerErrors, ModalScreen[str | None]):
-    """Returns the given name as stored, or None when the desk cancels."""
+class NameFixScreen(ReportsWorkerErrors, ModalScreen[str | None], DeskScreen[str | None]):
+    """Returns the given name as stored, or None when the desk cancels. (ModalScreen first: a
+    screen's default CSS comes down its first base only, and the dialog is see-through.)"""
 
     AUTO_FOCUS = "#given-name"
     BINDINGS = [("escape", "cancel", "Cancel")]
@@ -43,7 +44,7 @@ class NameFixScreen(ReportsWorkerErrors, ModalScreen[str | None]):
     @work(thread=True, exclusive=True, group="name-fix", name="Fix given name", exit_on_error=False)
     def _save(self, text: str) -> None:
         try:
-            name = fix_given_name(self.app.session, self.patient_id, text)
+            name = self.app.desk.fix_name(self.patient_id, text)
         except RegistrationError as error:
             message = " ".join(p.message for p in error.problems)
             self.app.call_from_thread(self.query_one("#given-name-error", FieldError).show, message)

@@ -11,11 +11,10 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label, Static
 
 from kiosk.terms import Channel, MessageState
-from screens.widgets import ReportsWorkerErrors, TrainingBanner
+from screens.widgets import DeskScreen, ReportsWorkerErrors, TrainingBanner, delivery_words
 
 STATE_WORDS = {MessageState.QUEUED: "Queued", MessageState.SENDING: "Sending", MessageState.SENT: "Sent",
                MessageState.FAILED: "FAILED"}
@@ -28,7 +27,7 @@ def local_time(moment: dt.datetime | None) -> str:
     return moment.replace(tzinfo=dt.timezone.utc).astimezone().strftime("%m/%d %H:%M")
 
 
-class OutboxScreen(ReportsWorkerErrors, Screen):
+class OutboxScreen(ReportsWorkerErrors, DeskScreen[None]):
     """Welcome messages: queued, sent, failed with the reason."""
 
     CSS_PATH = "outbox_screen.tcss"
@@ -60,9 +59,7 @@ class OutboxScreen(ReportsWorkerErrors, Screen):
 
     @work(thread=True, exclusive=True, group="outbox", name="Reading the outbox", exit_on_error=False)
     def load(self, status: str = "") -> None:
-        from kiosk.outbox import count_messages, list_messages
-
-        rows, counts = list_messages(), count_messages()
+        rows, counts = self.app.desk.messages(), self.app.desk.message_counts()
         self.app.call_from_thread(self.show_rows, rows, counts, status)
 
     def show_rows(self, rows, counts: dict[MessageState, int], status: str = "") -> None:
@@ -97,17 +94,15 @@ class OutboxScreen(ReportsWorkerErrors, Screen):
 
     @work(thread=True, exclusive=True, group="outbox-send", name="Retrying the message", exit_on_error=False)
     def retry_worker(self, message_id: int, recipient: str) -> None:
-        from kiosk.outbox import OutboxError, deliver_due, list_messages, retry_message
+        from kiosk.outbox import OutboxError
 
         try:
-            retried = retry_message(message_id, now=self.app.clock.now())
+            retried = self.app.desk.retry_message(message_id)
         except OutboxError as error:
             self.app.call_from_thread(self.load, f"Cannot retry: {error}.")
             return
-        report = deliver_due(self.app.config, now=self.app.clock.now())
-        now = next((m for m in list_messages(batch=retried.batch) if m.id == message_id), retried)
-        from screens.register import delivery_words
-
+        report = self.app.desk.deliver_outbox()
+        now = next((m for m in self.app.desk.messages(batch=retried.batch) if m.id == message_id), retried)
         self.app.call_from_thread(self.load, delivery_words(now, recipient, report.problem))
 
     def action_back(self) -> None:

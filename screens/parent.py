@@ -26,7 +26,6 @@ from kiosk import pins, portal
 from kiosk.portal import PortalError, PortalLogin
 from kiosk.registration import IssueResult
 from kiosk.terms import Delivery, RegistrationMethod
-from kiosk.validate import InputProblem, parse_birth_date
 from screens.widgets import FieldError, FormScreen, TrainingBanner
 
 T = TypeVar("T")
@@ -232,7 +231,8 @@ class CreateAccountScreen(ParentScreen):
     def on_mount(self) -> None:
         result = self.visit.result
         if result is not None and result.delivery == Delivery.EMAIL and result.recipient:
-            self.ask_portal("Checking the address", lambda: _address_for_new_account(result), self._prefill)
+            desk = self.app.desk
+            self.ask_portal("Checking the address", lambda: desk.address_for_new_account(result), self._prefill)
 
     def _prefill(self, email: str) -> None:
         field = self.query_one("#email", Input)
@@ -257,22 +257,12 @@ class CreateAccountScreen(ParentScreen):
             self.show_error("password-error", problem)
             self.query_one("#password", Input).focus()
             return
-        email, name = self.value("email"), self.value("name")
-        self.ask_portal("Creating your account", lambda: portal.create_account(email, name, password), self._created)
+        email, name, desk = self.value("email"), self.value("name"), self.app.desk
+        self.ask_portal("Creating your account", lambda: desk.create_account(email, name, password), self._created)
 
     def _created(self, account: PortalLogin) -> None:
         self.visit.account = account
         self.app.switch_screen(_after_account(self.visit, new=True))
-
-
-def _address_for_new_account(result: IssueResult) -> str:
-    """The address the desk sent the PINs to, for the first parent's new account; "" once an
-    account with that address has one of the children (the next parent is someone else and must
-    not see it)."""
-    from kiosk.patients import patient_page
-
-    used = {row.email.lower() for issued in result.pins for row in patient_page(issued.patient_id).associations}
-    return "" if result.recipient.lower() in used else result.recipient
 
 
 class ParentSignInScreen(ParentScreen):
@@ -291,8 +281,8 @@ class ParentSignInScreen(ParentScreen):
     @on(Button.Pressed, "#submit")
     def action_submit(self) -> None:
         self.clear_errors()
-        email, password = self.value("email"), self.value("password")
-        self.ask_portal("Signing in", lambda: portal.sign_in(email, password), self._signed_in)
+        email, password, desk = self.value("email"), self.value("password"), self.app.desk
+        self.ask_portal("Signing in", lambda: desk.portal_sign_in(email, password), self._signed_in)
 
     def failed(self, error: PortalError) -> None:
         self.query_one("#password", Input).value = ""
@@ -362,9 +352,9 @@ class ChildScreen(ParentScreen):
     @on(Button.Pressed, "#submit")
     def action_submit(self) -> None:
         self.clear_errors()
-        try:  # a real date between 1900 and today, read as the desk's search reads it
-            dob = parse_birth_date(self.value("dob"), self.app.clock.today())
-        except InputProblem:
+        desk = self.app.desk
+        dob = desk.parse_dob(self.value("dob"))  # a real date between 1900 and today, as search reads it
+        if dob is None:
             self.show_error("dob-error", DOB_HELP)
             self.query_one("#dob", Input).focus()
             return
@@ -375,8 +365,7 @@ class ChildScreen(ParentScreen):
                 self.show_error("family-error", "Enter your child's last name.")
                 return
             if not self.question:
-                now = self.app.clock.now()
-                self.ask_portal("Finding the question", lambda: portal.question_for(dob, family, now=now),
+                self.ask_portal("Finding the question", lambda: desk.question_for(dob, family),
                                 self._question_found)
                 return
             answer = self.value("answer")
@@ -401,8 +390,8 @@ class ChildScreen(ParentScreen):
         self.query_one("#answer", Input).focus()
 
     def _redeem(self, account_id: int, dob: dt.date, **proof: str) -> None:
-        now = self.app.clock.now()
-        self.ask_portal("Adding your child", lambda: portal.redeem(account_id, dob, now=now, **proof), self._redeemed)
+        desk = self.app.desk
+        self.ask_portal("Adding your child", lambda: desk.redeem(account_id, dob, **proof), self._redeemed)
 
     def failed(self, error: PortalError) -> None:
         """One message for any mismatch (S4): under the form, not under a field."""
@@ -436,8 +425,8 @@ class MyAccountScreen(ParentScreen):
     def on_mount(self) -> None:
         # Enter does the likely next step: the next child from the desk, or I'm done once all are linked.
         self.query_one("#add-child" if self.visit.more_from_desk() else "#done", Button).focus()
-        account_id = self.visit.account.id
-        self.ask_portal("Loading your children", lambda: portal.children_of(account_id), self._show_children)
+        account_id, desk = self.visit.account.id, self.app.desk
+        self.ask_portal("Loading your children", lambda: desk.children_of(account_id), self._show_children)
 
     def _show_children(self, children: list[portal.Child]) -> None:
         lines = [f"  {c.given_name}  ({c.access})" for c in children]

@@ -7,15 +7,12 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Label, Static
 
 from kiosk.names import placeholder_message
-from kiosk.patients import PatientPage, age_text, patient_page
-from kiosk.registration import staff_may_issue
+from kiosk.patients import PatientPage, age_text
 from kiosk.terms import PortalStatus
-from screens.name_fix import NameFixScreen
-from screens.widgets import FieldError, ReportsWorkerErrors, TrainingBanner
+from screens.widgets import DeskScreen, FieldError, ReportsWorkerErrors, TrainingBanner
 
 
 def basic_info(page: PatientPage, today) -> Text:
@@ -32,7 +29,7 @@ def basic_info(page: PatientPage, today) -> Text:
     return Text("\n").join(Text.assemble((f"{label:<14}", "bold"), value) for label, value in lines)
 
 
-class PatientScreen(ReportsWorkerErrors, Screen[None]):
+class PatientScreen(ReportsWorkerErrors, DeskScreen[None]):
     BINDINGS = [
         ("r", "register", "Register Patient"),
         ("g", "generate_pin", "Generate PIN"),
@@ -71,16 +68,14 @@ class PatientScreen(ReportsWorkerErrors, Screen[None]):
 
     @work(thread=True, exclusive=True, group="patient", name="Patient page", exit_on_error=False)
     def _load(self) -> None:
-        viewer = self.app.session.username if self.app.session else ""
-        page = patient_page(self.patient_id, today=self.app.clock.today(), now=self.app.clock.now(),
-                                  viewed_by=viewer)
+        page = self.app.desk.patient_page(self.patient_id)  # the look is audited (S5)
         self.app.call_from_thread(self._show, page)
 
     def _show(self, page: PatientPage) -> None:
         self.page = page
         patient = page.patient
         self.query_one("#patient-title", Static).update(f"{patient.given_name} {patient.family_name}")
-        self.query_one("#basic-info", Static).update(basic_info(page, self.app.clock.today()))
+        self.query_one("#basic-info", Static).update(basic_info(page, self.app.desk.today()))
         note = self.query_one("#placeholder-note", Label)
         note.update(placeholder_message(patient.given_name) + " Press r to fix it and continue."
                     if patient.placeholder else "")
@@ -111,7 +106,7 @@ class PatientScreen(ReportsWorkerErrors, Screen[None]):
 
     def _may_issue(self) -> bool:
         """R1: an unlinked staff member gets the reason and what to do, not the registration window."""
-        problem = staff_may_issue(self.app.session)
+        problem = self.app.desk.may_issue()
         if problem is None:
             self.query_one("#action-error", FieldError).clear()
             return True
@@ -124,8 +119,7 @@ class PatientScreen(ReportsWorkerErrors, Screen[None]):
             return
         patient = self.page.patient
         if patient.placeholder:
-            self.app.push_screen(NameFixScreen(patient.id, patient.given_name, patient.family_name),
-                                 self._name_fixed)
+            self.app.fix_name(patient.id, patient.given_name, patient.family_name, self._name_fixed)
             return
         self.app.open_registration(self.patient_id)
 

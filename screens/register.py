@@ -14,14 +14,13 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen, Screen
+from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, DataTable, Footer, Input, Label, RadioButton, RadioSet, Select, Static
 
 from kiosk.carriers import carrier_warning, carriers
-from kiosk.outbox import TRAINING_NOTE
 from kiosk.registration import MINOR_AGE, IssueRequest, IssueResult, Problem, RegistrationError
-from kiosk.terms import Access, Delivery, Labelled, MessageState, RegistrationMethod, SendTo
-from screens.widgets import FieldError, ReportsWorkerErrors, TrainingBanner
+from kiosk.terms import Access, Delivery, Labelled, RegistrationMethod, SendTo
+from screens.widgets import DeskScreen, FieldError, ReportsWorkerErrors, TrainingBanner, delivery_words
 
 OTHER = "other"
 CHECKED, UNCHECKED = "[x]", "[ ]"
@@ -88,7 +87,7 @@ class Tick(Checkbox):
     BUTTON_INNER = property(lambda self: "X" if self.value else " ")
 
 
-class RegisterScreen(ReportsWorkerErrors, Screen):
+class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
     """Registration for Patient NAME and selected Siblings."""
 
     CSS_PATH = "register.tcss"
@@ -208,11 +207,9 @@ class RegisterScreen(ReportsWorkerErrors, Screen):
     # -- loading ------------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="load", name="Loading the family", exit_on_error=False)
     def load_family(self) -> None:
-        from kiosk.patients import family_for, patient_page
-
-        family = family_for(self.patient_id, today=self.app.clock.today(), now=self.app.clock.now())
-        page = (patient_page(self.patient_id, today=self.app.clock.today(), now=self.app.clock.now())
-                if self.second_parent else None)
+        desk = self.app.desk
+        family = desk.family(self.patient_id)
+        page = desk.patient_page(self.patient_id, audited=False) if self.second_parent else None
         self.app.call_from_thread(self.show_family, family, page)
 
     def show_family(self, family, page=None) -> None:
@@ -300,10 +297,7 @@ class RegisterScreen(ReportsWorkerErrors, Screen):
 
     @work(thread=True, exclusive=True, group="check", name="Checking the caregiver", exit_on_error=False)
     def check_recipient_worker(self, request: IssueRequest) -> None:
-        from kiosk.registration import check_issue
-
-        problems = [p for p in check_issue(self.app.session, request, today=self.app.clock.today())
-                    if p.field == "recipient"] if self.app.session else []
+        problems = [p for p in self.app.desk.check_issue(request) if p.field == "recipient"]
         self.app.call_from_thread(self.query_one("#recipient-error", FieldError).show,
                                   "\n".join(p.message for p in problems))
 
@@ -409,14 +403,9 @@ class RegisterScreen(ReportsWorkerErrors, Screen):
 
     @work(thread=True, exclusive=True, group="issue", name="Issuing PINs", exit_on_error=False)
     def issue_worker(self, request: IssueRequest) -> None:
-        from kiosk.patients import family_for
-        from kiosk.registration import issue_pins
-
-        if self.app.session is None:
-            self.app.call_from_thread(self.show_problems, [Problem("staff", "Sign in again to issue PINs.")])
-            return
+        desk = self.app.desk
         try:
-            result = issue_pins(self.app.session, request, now=self.app.clock.now(), today=self.app.clock.today())
+            result = desk.issue(request)
         except RegistrationError as error:
             self.app.call_from_thread(self.show_problems, list(error.problems))
             return
@@ -424,7 +413,7 @@ class RegisterScreen(ReportsWorkerErrors, Screen):
             self.app.call_from_thread(self.issue_failed, self.app.explain(error, "Issuing PINs"))
             return
         try:
-            family = family_for(self.patient_id, today=self.app.clock.today(), now=self.app.clock.now())
+            family = desk.family(self.patient_id)
         except Exception:  # the PINs are issued: show them with the family as it was loaded
             family = self.family
         self.app.call_from_thread(self.show_result, result, family)
@@ -476,8 +465,6 @@ class RegisterScreen(ReportsWorkerErrors, Screen):
 
     def action_fix_name(self) -> None:
         """R2: put the given name in Basic Info in place, then carry on registering."""
-        from screens.name_fix import NameFixScreen
-
         children = [child for child in self.listed_children() if child.placeholder]
         if not children:
             return
@@ -490,7 +477,7 @@ class RegisterScreen(ReportsWorkerErrors, Screen):
                 self.query_one("#patients-error", FieldError).clear()
                 self.load_family()
 
-        self.app.push_screen(NameFixScreen(child.id, child.given_name, child.family_name), fixed)
+        self.app.fix_name(child.id, child.given_name, child.family_name, fixed)
 
     # -- after Register -----------------------------------------------------------------------
     def action_print_slip(self) -> None:
@@ -513,11 +500,8 @@ class RegisterScreen(ReportsWorkerErrors, Screen):
 
     @work(thread=True, exclusive=True, group="send", name="Sending the PIN", exit_on_error=False)
     def send_worker(self, batch: str, recipient: str) -> None:
-        from kiosk import outbox
-
         try:
-            report = outbox.deliver_due(self.app.config, now=self.app.clock.now())
-            message = next(iter(outbox.list_messages(batch=batch)), None)
+            message, report = self.app.desk.send_batch_now(batch)
             words = delivery_words(message, recipient, report.problem)
         except Exception as error:  # the message stays in the outbox; the background sender retries it
             words = (f"The welcome message to {recipient} could not be sent now. It stays in the outbox and is "
@@ -527,19 +511,3 @@ class RegisterScreen(ReportsWorkerErrors, Screen):
     def action_back(self) -> None:
         self.app.pop_screen()
 
-
-def delivery_words(message, recipient: str, problem: str = "") -> str:
-    """A welcome message's state (kiosk.outbox.MessageRow) in plain words for the desk."""
-    if message is None:
-        return f"The welcome message to {recipient} is not in the outbox."
-    if message.state == MessageState.SENT:
-        if message.reason == TRAINING_NOTE:
-            return f"Training: the welcome message to {recipient} was handled as sent, but nothing left the kiosk."
-        note = f" ({message.reason})" if message.reason else ""
-        return f"The welcome message to {recipient} was sent{note}."
-    if message.state == MessageState.FAILED:
-        return (f"The welcome message to {recipient} failed: {message.reason or 'no reason given'}. "
-                "Open the outbox to retry it, or print the slip.")
-    why = problem or message.reason
-    return (f"The welcome message to {recipient} is queued and goes out by itself"
-            + (f"; not yet because {why}." if why else " shortly."))

@@ -10,13 +10,12 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Label, Select
 from textual.worker import get_current_worker
 
-from kiosk.patients import AppointmentRow, PatientRow, search_patients, todays_appointments
+from kiosk.patients import AppointmentRow, PatientRow
 from kiosk.terms import PortalStatus
-from screens.widgets import ReportsWorkerErrors, TrainingBanner
+from screens.widgets import DeskScreen, ReportsWorkerErrors, TrainingBanner
 
 DEBOUNCE_SECONDS = 0.15
 ALL = "all"
@@ -33,7 +32,7 @@ def import_available() -> bool:
     return find_spec("screens.import_screen") is not None
 
 
-class SearchScreen(ReportsWorkerErrors, Screen[None]):
+class SearchScreen(ReportsWorkerErrors, DeskScreen[None]):
     AUTO_FOCUS = "#search"
     BINDINGS = [
         ("ctrl+f", "focus_search", "Search"),
@@ -55,7 +54,7 @@ class SearchScreen(ReportsWorkerErrors, Screen[None]):
         results = DataTable(id="results", cursor_type="row", zebra_stripes=True)
         results.add_columns("Name", "DOB", "Age", "Portal status")
         yield results
-        yield Label(f"Today's appointments ({self.app.clock.today():%a %m/%d/%Y})", id="appointments-title")
+        yield Label(f"Today's appointments ({self.app.desk.today():%a %m/%d/%Y})", id="appointments-title")
         appointments = DataTable(id="appointments", cursor_type="row", zebra_stripes=True)
         appointments.add_columns("Time", "Name", "Age", "Portal status", "Provider")
         yield appointments
@@ -99,7 +98,7 @@ class SearchScreen(ReportsWorkerErrors, Screen[None]):
         worker = get_current_worker()
         if worker.is_cancelled:
             return
-        rows = search_patients(text, status, today=self.app.clock.today())
+        rows = self.app.desk.search(text, status)
         if not worker.is_cancelled:
             self.app.call_from_thread(self._show_results, text, status, rows)
 
@@ -122,7 +121,7 @@ class SearchScreen(ReportsWorkerErrors, Screen[None]):
 
     @work(thread=True, exclusive=True, group="appointments", name="Today's appointments", exit_on_error=False)
     def _load_appointments(self) -> None:
-        rows = todays_appointments(self.app.clock.today())
+        rows = self.app.desk.todays_appointments()
         self.app.call_from_thread(self._show_appointments, rows)
 
     def _show_appointments(self, rows: list[AppointmentRow]) -> None:
@@ -140,8 +139,8 @@ class SearchScreen(ReportsWorkerErrors, Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "open_import":
-            session = self.app.session
-            return bool(session and session.is_admin and import_available())
+            staff = self.app.desk.staff
+            return bool(staff and staff.is_admin and import_available())
         return True
 
     def action_focus_search(self) -> None:

@@ -2,58 +2,12 @@
 
 from __future__ import annotations
 
-from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Container, Vertical
 from textual.widgets import Header, Input, Label, Static
 
-from kiosk.staff import SignInPaused, StaffUser, authenticate
-from screens.widgets import FieldError, FormScreen, TrainingBanner
-
-WRONG_CREDENTIALS = "Wrong username or password. Check both and try again."
-
-
-class CredentialsScreen(FormScreen):
-    """A username and password form (sign-in and the lock screen): Enter in the username moves to
-    the password, Enter in the password checks both in a worker."""
-
-    def credentials(self) -> tuple[str, str] | None:
-        """The username and password to check, or None after showing what is missing."""
-        raise NotImplementedError
-
-    def accepted(self, user: StaffUser) -> None:
-        raise NotImplementedError
-
-    def field_after(self, field: Input) -> Input | None:
-        return self.query_one("#password", Input) if field.id == "username" else None
-
-    @on(Input.Submitted, "#password")
-    def _password_entered(self) -> None:
-        self.submit()
-
-    def submit(self) -> None:
-        credentials = self.credentials()
-        if credentials:
-            self._authenticate(*credentials)
-
-    @work(thread=True, exclusive=True, group="sign-in", name="Sign-in", exit_on_error=False)
-    def _authenticate(self, username: str, password: str) -> None:
-        try:
-            user, problem = authenticate(username, password), None
-        except SignInPaused as paused:
-            user, problem = None, str(paused)
-        except Exception as error:  # the database cannot be reached: say so, the app stays up
-            user, problem = None, f"Sign-in is not possible right now. {self.app.explain(error, 'Sign-in')}"
-        self.app.call_from_thread(self._finish, user, problem)
-
-    def _finish(self, user: StaffUser | None, problem: str | None = None) -> None:
-        if user is not None:
-            self.accepted(user)
-            return
-        password = self.query_one("#password", Input)
-        password.value = ""
-        self.query_one("#password-error", FieldError).show(problem or WRONG_CREDENTIALS)
-        password.focus()
+from kiosk.staff import StaffUser
+from screens.widgets import CredentialsScreen, FieldError, TrainingBanner
 
 
 class SignInScreen(CredentialsScreen):

@@ -9,14 +9,13 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from kiosk.slip import qr_lines, slip_from_issue, slip_text_lines
-from screens.widgets import FieldError, ReportsWorkerErrors, TrainingBanner
+from kiosk.slip import SlipData, qr_lines, slip_text_lines
+from screens.widgets import DeskScreen, FieldError, ReportsWorkerErrors, TrainingBanner
 
 
-class SlipPreviewScreen(ReportsWorkerErrors, Screen):
+class SlipPreviewScreen(ReportsWorkerErrors, DeskScreen[None]):
     """Portal registration for PATIENT and selected siblings, before printing."""
 
     CSS_PATH = "slip_preview.tcss"
@@ -25,10 +24,10 @@ class SlipPreviewScreen(ReportsWorkerErrors, Screen):
     def __init__(self, result):
         super().__init__()
         self.result = result
-        self.slip = None
+        self.slip: SlipData | None = None  # made when the screen is composed, from the app's Desk
 
     def compose(self) -> ComposeResult:
-        self.slip = slip_from_issue(self.result, self.app.practice)
+        self.slip = self.app.desk.slip_for(self.result)
         yield TrainingBanner()
         with VerticalScroll(id="slip-body"):
             with Horizontal(id="slip"):
@@ -44,9 +43,8 @@ class SlipPreviewScreen(ReportsWorkerErrors, Screen):
 
     @work(thread=True, exclusive=True, group="letters", name="Checking the slip's letters", exit_on_error=False)
     def check_letters(self) -> None:
-        from kiosk.slip_pdf import unprintable_names  # loads the PDF library, which printing needs next
-
-        names = unprintable_names(self.slip)
+        assert self.slip is not None  # composed before mounted
+        names = self.app.desk.unprintable_names(self.slip)  # loads the PDF library, which printing needs next
         if names:
             self.app.call_from_thread(self.show_warning, names)
 
@@ -61,11 +59,9 @@ class SlipPreviewScreen(ReportsWorkerErrors, Screen):
 
     @work(thread=True, exclusive=True, group="print", name="Printing the slip", exit_on_error=False)
     def print_worker(self) -> None:
-        from kiosk import printing  # the PDF and QR libraries load when a slip is printed, not at start-up
-
-        username = self.app.session.username if self.app.session else ""
-        try:
-            message = printing.print_slip(self.slip, self.app.config, username=username).message
+        try:  # the PDF and QR libraries load when a slip is printed, not at start-up
+            assert self.slip is not None  # composed before p can be pressed
+            message = self.app.desk.print_slip(self.slip).message
         except Exception as error:  # a full disk or an unwritable slip folder: say so, keep the app
             message = f"The slip was not printed or saved. {self.app.explain(error, 'Printing the slip')}"
         self.app.call_from_thread(self.show_outcome, message)

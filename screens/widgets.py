@@ -1,16 +1,22 @@
-"""Small pieces every screen shares: the TRAINING banner, the field error label, the mixin that
-reports a screen's failed workers, and the form screen where Enter moves from field to field."""
+"""Small pieces every screen shares: the TRAINING banner, the field error label, the typed way to
+the app's Desk, the mixin that reports a screen's failed workers, the form screen where Enter
+moves from field to field, and the credentials form the sign-in and lock screens share."""
 
 from __future__ import annotations
 
+from textual import getters, on, work
 from textual.actions import SkipAction
 from textual.binding import Binding
-from textual.screen import Screen
+from textual.screen import Screen, ScreenResultType
 from textual.widgets import Input, Label, Static
 
+from kiosk.staff import SignInPaused, StaffUser
+from kiosk.terms import MessageState
+from screens.app import KioskApp
 from screens.errors import ReportsErrors
 
 TRAINING_TEXT = "TRAINING — practice data is not real; nothing is sent or printed"
+WRONG_CREDENTIALS = "Wrong username or password. Check both and try again."
 
 
 class TrainingBanner(Static):
@@ -51,6 +57,13 @@ class FieldError(Label):
         return str(self.content)
 
 
+class DeskScreen(Screen[ScreenResultType]):
+    """Every kiosk screen: ``self.app`` is the KioskApp, so ``self.app.desk`` is typed. The Desk
+    (kiosk.desk) is a screen's one door to the domain."""
+
+    app = getters.app(KioskApp)
+
+
 class ReportsWorkerErrors(ReportsErrors):
     """Mixed into every Screen (its workers are declared ``exit_on_error=False``): a worker that
     fails (database unreachable, disk full, printer spool gone) is said in plain words by the app's
@@ -64,7 +77,7 @@ class ReportsWorkerErrors(ReportsErrors):
             handler(event)
 
 
-class FormScreen(ReportsWorkerErrors, Screen):
+class FormScreen(ReportsWorkerErrors, DeskScreen[None]):
     """A screen of text fields where Enter moves on: to the next field, or from the last one it
     submits (the field posts ``Input.Submitted``, which the screen handles).
 
@@ -91,3 +104,65 @@ class FormScreen(ReportsWorkerErrors, Screen):
         else:
             field.call_later(field.action_submit)  # queued behind the keys already sent to it
 
+
+
+class CredentialsScreen(FormScreen):
+    """A username and password form (sign-in and the lock screen): Enter in the username moves to
+    the password, Enter in the password checks both in a worker."""
+
+    def credentials(self) -> tuple[str, str] | None:
+        """The username and password to check, or None after showing what is missing."""
+        raise NotImplementedError
+
+    def accepted(self, user: StaffUser) -> None:
+        raise NotImplementedError
+
+    def field_after(self, field: Input) -> Input | None:
+        return self.query_one("#password", Input) if field.id == "username" else None
+
+    @on(Input.Submitted, "#password")
+    def _password_entered(self) -> None:
+        self.submit()
+
+    def submit(self) -> None:
+        credentials = self.credentials()
+        if credentials:
+            self._authenticate(*credentials)
+
+    @work(thread=True, exclusive=True, group="sign-in", name="Sign-in", exit_on_error=False)
+    def _authenticate(self, username: str, password: str) -> None:
+        try:
+            user, problem = self.app.desk.check_staff(username, password), None
+        except SignInPaused as paused:
+            user, problem = None, str(paused)
+        except Exception as error:  # the database cannot be reached: say so, the app stays up
+            user, problem = None, f"Sign-in is not possible right now. {self.app.explain(error, 'Sign-in')}"
+        self.app.call_from_thread(self._finish, user, problem)
+
+    def _finish(self, user: StaffUser | None, problem: str | None = None) -> None:
+        if user is not None:
+            self.accepted(user)
+            return
+        password = self.query_one("#password", Input)
+        password.value = ""
+        self.query_one("#password-error", FieldError).show(problem or WRONG_CREDENTIALS)
+        password.focus()
+
+def delivery_words(message, recipient: str, problem: str = "") -> str:
+    """A welcome message's state (kiosk.outbox.MessageRow) in plain words for the desk (the
+    registration window's Send PIN and the outbox's Retry say the same)."""
+    from kiosk.outbox import TRAINING_NOTE  # not at start-up: the sign-in screen shares this module
+
+    if message is None:
+        return f"The welcome message to {recipient} is not in the outbox."
+    if message.state == MessageState.SENT:
+        if message.reason == TRAINING_NOTE:
+            return f"Training: the welcome message to {recipient} was handled as sent, but nothing left the kiosk."
+        note = f" ({message.reason})" if message.reason else ""
+        return f"The welcome message to {recipient} was sent{note}."
+    if message.state == MessageState.FAILED:
+        return (f"The welcome message to {recipient} failed: {message.reason or 'no reason given'}. "
+                "Open the outbox to retry it, or print the slip.")
+    why = problem or message.reason
+    return (f"The welcome message to {recipient} is queued and goes out by itself"
+            + (f"; not yet because {why}." if why else " shortly."))

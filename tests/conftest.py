@@ -1,5 +1,6 @@
 """Shared fixtures and helpers: a fresh SQLite store per test, staff, and the training families;
-for the Pilot tests the app on the tests' clock, ``settle``, what the screen shows (``screen_text``,
+the Desk built with fakes (``TestDesk``, ``FakePrinter``, ``FakeSender``) instead of patched
+modules; for the Pilot tests the app on the tests' clock, ``settle``, what the screen shows (``screen_text``,
 ``screen_cells``, ``widget_text``) and the notifications the app posts (``Notices``). Only public
 Textual APIs: the screen is read from ``App.export_screenshot``, notifications from run_test's
 ``message_hook``."""
@@ -10,6 +11,7 @@ import datetime as dt
 import html
 import os
 import re
+import threading
 
 import pytest
 from rich.cells import cell_len
@@ -18,7 +20,9 @@ os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")
 
 import kiosk.portal  # noqa: E402
 import kiosk.security  # noqa: E402
+from kiosk.clock import Clock  # noqa: E402
 from kiosk.config import Config, PracticeConfig  # noqa: E402
+from kiosk.desk import Desk  # noqa: E402
 from kiosk.db import close_database  # noqa: E402
 from kiosk.store import open_store  # noqa: E402
 
@@ -33,11 +37,88 @@ TODAY = dt.date(2026, 11, 22)
 NOW = dt.datetime(2026, 11, 22, 15, 0, 0)
 
 
-def desk_app(config: Config):
-    """The app as the desk runs it, on the tests' fixed clock (NOW, TODAY)."""
-    from screens.app import Clock, create_app
+class TestDesk(Desk):
+    """A Desk whose operations can be slow or fail, as a busy database, printer or mail server
+    makes them: each operation named in ``held`` waits until the test sets ``gate``; each named
+    in ``failing`` raises its error."""
 
-    return create_app(config, clock=Clock(now=lambda: NOW, today=lambda: TODAY))
+    __test__ = False  # not a test class for pytest
+
+    def __init__(self, config: Config, *, held: tuple[str, ...] = (), gate: threading.Event | None = None,
+                 failing: dict[str, Exception] | None = None, **kwargs) -> None:
+        super().__init__(config, **kwargs)
+        self.held, self.gate, self.failing = held, gate or threading.Event(), failing or {}
+
+    def _through(self, operation: str) -> None:
+        if operation in self.failing:
+            raise self.failing[operation]
+        if operation in self.held:
+            assert self.gate.wait(20), "the test never opened the gate"
+
+    def search(self, text, status=None):
+        self._through("search")
+        return super().search(text, status)
+
+    def issue(self, request):
+        self._through("issue")
+        return super().issue(request)
+
+    def fix_name(self, patient_id, given_name):
+        self._through("fix_name")
+        return super().fix_name(patient_id, given_name)
+
+    def print_slip(self, slip):
+        self._through("print_slip")
+        return super().print_slip(slip)
+
+    def deliver_outbox(self, limit=100):
+        self._through("deliver_outbox")
+        return super().deliver_outbox(limit)
+
+
+class FakePrinter:
+    """A print queue that takes every job (or refuses it with ``problem``) and keeps the PDFs;
+    with a ``gate``, it answers only once the test sets it (a slow printer)."""
+
+    def __init__(self, problem: str = "", gate: threading.Event | None = None) -> None:
+        self.problem, self.gate = problem, gate
+        self.jobs: list[tuple[str, str, bytes]] = []  # (queue, title, pdf)
+
+    def print_pdf(self, pdf: bytes, queue: str, title: str) -> tuple[str | None, str]:
+        if self.gate is not None:
+            assert self.gate.wait(20), "the test never opened the gate"
+        self.jobs.append((queue, title, pdf))
+        return (None, self.problem) if self.problem else (f"{queue}-{len(self.jobs)}", "")
+
+
+class FakeSender:
+    """A channel that accepts every message (or fails each with ``failure``) and keeps them."""
+
+    def __init__(self, failure: Exception | None = None) -> None:
+        self.failure = failure
+        self.sent: list = []  # kiosk.outbox.Outgoing
+
+    def send(self, message) -> str:
+        if self.failure is not None:
+            raise self.failure
+        self.sent.append(message)
+        return ""
+
+    def close(self) -> None:
+        pass
+
+
+def desk(config: Config, **fakes) -> Desk:
+    """The front desk on the tests' fixed clock (NOW, TODAY); ``fakes`` are TestDesk's keyword
+    arguments (senders, printer, staff, clock, held, gate, failing)."""
+    return TestDesk(config, **{"clock": Clock.fixed(NOW, TODAY), **fakes})
+
+
+def desk_app(config: Config, **fakes):
+    """The app as the desk runs it, on the tests' fixed clock (NOW, TODAY)."""
+    from screens.app import create_app
+
+    return create_app(config, desk=desk(config, **fakes))
 
 
 async def settle(app, pilot) -> None:

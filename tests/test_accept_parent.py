@@ -18,7 +18,7 @@ from test_ui_parent import PASSWORD, add_child, create_account, type_into, unloc
 from kiosk import portal
 from kiosk.patients import patient_page, search_patients
 from kiosk.staff import authenticate
-from screens.app import Clock
+from kiosk.clock import Clock
 from screens.lock import LockScreen
 from screens.parent import ChildScreen, MyAccountScreen, ParentModeScreen, ParentScreen
 from screens.patient import PatientScreen
@@ -287,7 +287,7 @@ async def test_5_an_expired_pin_sends_the_parent_to_the_front_desk(app):
     async with app.run_test(size=SIZE) as pilot:
         await registered_at_desk(app, pilot)
         await complete(app, pilot)
-        app.clock = Clock(now=lambda: NOW + dt.timedelta(days=31), today=lambda: TODAY + dt.timedelta(days=31))
+        app.desk.clock = Clock.fixed(NOW + dt.timedelta(days=31), TODAY + dt.timedelta(days=31))
         await create_account(app, pilot, "Cindy Testkiddo", "cindy.testkiddo@example.com")
         await add_child(app, pilot, us_date(rosemary))
         assert str(app.screen.query_one("#redeem-error").render()) == (

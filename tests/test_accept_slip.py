@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import os
+import threading
 import re
 from pathlib import Path
 
 import pytest
-from conftest import NOW, TODAY, desk_app, screen_cells, screen_text
+from conftest import NOW, TODAY, FakePrinter, desk_app, screen_cells, screen_text
 from textual.widgets import Static
 
 from kiosk.config import PrinterConfig
@@ -29,7 +29,6 @@ from kiosk.staff import authenticate
 from kiosk.terms import Delivery, RegistrationMethod
 from screens.slip_preview import SlipPreviewScreen
 
-from test_printing import fake_lp
 from test_slip import decode_qr, page_image, pdf_pages, pdf_text
 
 BLOCK_TOP = {"▀", "█"}
@@ -110,7 +109,7 @@ def app(training, desk_config):
 
 
 async def open_preview(app, pilot, result: IssueResult) -> SlipPreviewScreen:
-    app.session = authenticate("maria", "training1")
+    app.desk.staff = authenticate("maria", "training1")
     app.show_slip(result)
     await pilot.pause()
     await app.workers.wait_for_complete()
@@ -152,14 +151,14 @@ async def test_r14_the_qr_code_in_the_preview_scans_from_the_screen(app, size):
     async with app.run_test(size=size) as pilot:
         result, _ = issue_family(authenticate("maria", "training1"), "Testkiddo")
         await open_preview(app, pilot, result)
-        assert decode_qr(screen_image(app)) == [app.practice.portal_url]
+        assert decode_qr(screen_image(app)) == [app.desk.practice.portal_url]
 
 
 async def test_r14_five_siblings_preview_at_80x24_still_scans_and_shows_the_first_pins(app):
     async with app.run_test(size=(80, 24)) as pilot:
         result = five_siblings()
         await open_preview(app, pilot, result)
-        assert decode_qr(screen_image(app)) == [app.practice.portal_url]
+        assert decode_qr(screen_image(app)) == [app.desk.practice.portal_url]
         shown = screen_text(app)
         assert "O'Brien [Jr]" in shown and "a[/]b Núñez" in shown  # patient text is never markup
         slip = str(app.screen.query_one("#slip-text", Static).render())
@@ -180,44 +179,39 @@ async def test_s7_the_preview_screen_shows_each_pin_and_expiry_but_no_dob_or_cha
 
 # ---------------------------------------------------------------- printing from the preview
 
-def with_printer(app, **printer) -> None:
-    config = app.config
-    app.config = dataclasses.replace(config, printer=dataclasses.replace(config.printer, **printer))
+def printer_app(desk_config, printer: FakePrinter, **config):
+    """The app with the print queue "desk" set up, printing through ``printer``."""
+    config = dataclasses.replace(desk_config, printer=dataclasses.replace(desk_config.printer, name="desk"), **config)
+    return desk_app(config, printer=printer)
 
 
 def outcome(app) -> str:
     return str(app.screen.query_one("#print-outcome", Static).render())
 
 
-async def test_r14_printing_runs_beside_the_ui_and_then_shows_the_cups_job(app, tmp_path, monkeypatch):
-    """While lp has not answered, the preview still takes keys; then it names the job."""
-    gate = tmp_path / "gate"
-    os.mkfifo(gate)
-    # lp waits (at most 20 s, so a UI that waits for it fails here instead of hanging) for the gate.
-    fake_lp(tmp_path, monkeypatch,
-            f'/usr/bin/timeout 20 /usr/bin/head -n 1 {gate} >/dev/null; echo "request id is desk-41 (1 file(s))"')
-    with_printer(app, name="desk")
+async def test_r14_printing_runs_beside_the_ui_and_then_shows_the_cups_job(training, desk_config):
+    """While the printer has not answered, the preview still takes keys; then it names the job."""
+    gate = threading.Event()
+    app = printer_app(desk_config, FakePrinter(gate=gate))
     async with app.run_test(size=(100, 30)) as pilot:
         await open_preview(app, pilot, five_siblings())
         await pilot.press("p")
         await pilot.pause()
-        assert outcome(app) == "Printing the slip…"  # lp is still waiting on the gate
+        assert outcome(app) == "Printing the slip…"  # the printer is still waiting on the gate
         body = app.screen.query_one("#slip-body")
         await pilot.press("end")  # the screen answers keys meanwhile
         await pilot.pause()
         assert outcome(app) == "Printing the slip…"
-        release = os.open(gate, os.O_WRONLY | os.O_NONBLOCK)  # lp is there, reading
-        os.write(release, b"go\n")
-        os.close(release)
+        gate.set()
         await app.workers.wait_for_complete()
         await pilot.pause()
-        assert outcome(app) == "The slip was sent to printer desk (job desk-41)."
+        assert outcome(app) == "The slip was sent to printer desk (job desk-1)."
         assert body.is_mounted
 
 
-async def test_r14_a_printer_error_is_shown_in_plain_words_and_the_slip_saved(app, tmp_path, monkeypatch):
-    fake_lp(tmp_path, monkeypatch, 'echo "lp: Error - The printer or class does not exist." >&2; exit 1')
-    with_printer(app, name="desk")
+async def test_r14_a_printer_error_is_shown_in_plain_words_and_the_slip_saved(training, desk_config):
+    app = printer_app(desk_config, FakePrinter("Printer desk did not take the slip: the printer or class does "
+                                               "not exist."))
     async with app.run_test(size=(100, 30)) as pilot:
         await open_preview(app, pilot, five_siblings())
         await pilot.press("p")
@@ -229,17 +223,16 @@ async def test_r14_a_printer_error_is_shown_in_plain_words_and_the_slip_saved(ap
         assert Path(re.sub(r"\.$", "", said.rsplit(" saved as ", 1)[1])).exists()
 
 
-async def test_o2_training_prints_nothing_even_with_a_printer_set(app, tmp_path, monkeypatch):
-    calls = fake_lp(tmp_path, monkeypatch, 'echo "request id is desk-1 (1 file(s))"')
-    with_printer(app, name="desk")
-    app.config = dataclasses.replace(app.config, training=True)
+async def test_o2_training_prints_nothing_even_with_a_printer_set(training, desk_config):
+    printer = FakePrinter()
+    app = printer_app(desk_config, printer, training=True)
     async with app.run_test(size=(100, 30)) as pilot:
         await open_preview(app, pilot, five_siblings())
         await pilot.press("p")
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert outcome(app).startswith("Training mode: nothing is printed. The slip was saved as ")
-        assert not calls.exists()
+        assert printer.jobs == []
 
 
 # ---------------------------------------------------------------- a slip that cannot be saved
@@ -258,10 +251,10 @@ def test_r14_a_slip_folder_that_cannot_be_made_is_said_in_plain_words(config, tm
     assert done.message.endswith("): check printer.output_dir.")
 
 
-async def test_r14_the_preview_survives_a_slip_that_cannot_be_saved(app, tmp_path):
+async def test_r14_the_preview_survives_a_slip_that_cannot_be_saved(training, config, tmp_path):
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("")
-    with_printer(app, output_dir=str(blocker / "slips"))
+    app = desk_app(dataclasses.replace(config, printer=PrinterConfig(output_dir=str(blocker / "slips"))))
     async with app.run_test(size=(100, 30)) as pilot:
         await open_preview(app, pilot, five_siblings())
         await pilot.press("p")

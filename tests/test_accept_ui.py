@@ -16,9 +16,6 @@ from textual.widgets import Checkbox, DataTable, Input, Static
 from test_ui_register import app, desk_config, open_window  # noqa: F401 (fixtures)
 from test_ui_staff import search, sign_in
 
-import kiosk.outbox
-import kiosk.printing
-import kiosk.registration
 from kiosk import errors
 from kiosk.models import Caregiver, Patient, Relationship
 from kiosk.patients import search_patients
@@ -38,29 +35,24 @@ BOLD, SLASH = "[bold]x[/bold]", "a[/]b"  # would be styled, or raise a MarkupErr
 
 
 @pytest.fixture
-def gate(monkeypatch):
-    """Make a domain function wait until the test opens the gate: a slow printer, SMTP server, database."""
+def gate():
+    """Opened by the test: until then the desk's held operations wait (a slow printer, SMTP
+    server, database)."""
     opened = threading.Event()
-
-    def hold(module, name):
-        real = getattr(module, name)
-
-        def slow(*args, **kwargs):
-            assert opened.wait(20), "the test never opened the gate"
-            return real(*args, **kwargs)
-
-        monkeypatch.setattr(module, name, slow)
-
-    hold.opened = opened
-    yield hold
+    yield opened
     opened.set()  # never leave a worker thread waiting
 
 
-def failing(monkeypatch, module, name, error: Exception) -> None:
-    def fail(*args, **kwargs):
-        raise error
+@pytest.fixture
+def held(training, desk_config, gate):
+    """The app on a desk whose named operations wait for the gate (conftest.TestDesk)."""
+    return lambda *operations: desk_app(desk_config, held=operations, gate=gate)
 
-    monkeypatch.setattr(module, name, fail)
+
+@pytest.fixture
+def failing(training, desk_config):
+    """The app on a desk whose named operation raises ``error`` (conftest.TestDesk)."""
+    return lambda operation, error: desk_app(desk_config, failing={operation: error})
 
 
 def rosemary() -> int:
@@ -88,8 +80,8 @@ def slip_result() -> IssueResult:
 
 # -- S9: printing and sending in workers; failures in plain words; the UI never freezes ------------
 
-async def test_a_slow_printer_does_not_hold_the_keys(app, gate):
-    gate(kiosk.printing, "print_slip")
+async def test_a_slow_printer_does_not_hold_the_keys(held, gate):
+    app = held("print_slip")
     async with app.run_test(size=SIZE) as pilot:
         screen = await registered(app, pilot)
         await pilot.press("p")
@@ -104,13 +96,13 @@ async def test_a_slow_printer_does_not_hold_the_keys(app, gate):
         assert app.screen is screen
         await pilot.press("down", "space")
         assert screen.checked[screen.listed_children()[1].id] is False
-        gate.opened.set()
+        gate.set()
         await settle(app, pilot)
         assert app.is_running and app.screen is screen
 
 
-async def test_a_slow_mail_server_does_not_hold_the_keys(app, gate):
-    gate(kiosk.outbox, "deliver_due")
+async def test_a_slow_mail_server_does_not_hold_the_keys(held, gate):
+    app = held("deliver_outbox")
     async with app.run_test(size=SIZE) as pilot:
         screen = await registered(app, pilot)
         await pilot.press("s")
@@ -121,32 +113,31 @@ async def test_a_slow_mail_server_does_not_hold_the_keys(app, gate):
         assert isinstance(app.screen, SlipPreviewScreen)
         await pilot.press("escape")
         await pilot.pause()
-        gate.opened.set()
+        gate.set()
         await settle(app, pilot)
         assert app.is_running and app.screen is screen
         assert "is queued" in outcome(screen)
 
 
-async def test_results_wait_for_a_slow_search_but_typing_does_not(app, gate):
+async def test_results_wait_for_a_slow_search_but_typing_does_not(held, gate):
+    app = held()
     async with app.run_test(size=SIZE) as pilot:
         await sign_in(app, pilot)
-        import screens.search
-
-        gate(screens.search, "search_patients")
+        app.desk.held = ("search",)  # from now on: the sign-in's own first search has finished
         await pilot.press(*"testkiddo")
         await pilot.pause()
         assert app.screen.query_one("#search", Input).value == "testkiddo"  # every key landed
         await pilot.press("f2")
         assert app.focused is app.screen.query_one("#status")
-        gate.opened.set()
+        gate.set()
         await settle(app, pilot)
         assert app.screen.query_one("#results", DataTable).row_count == 2
 
 
-async def test_a_print_that_fails_is_said_in_plain_words_and_the_app_carries_on(app, monkeypatch):
-    failing(monkeypatch, kiosk.printing, "print_slip", PermissionError(13, "Permission denied", "/srv/slips"))
+async def test_a_print_that_fails_is_said_in_plain_words_and_the_app_carries_on(failing):
+    app = failing("print_slip", PermissionError(13, "Permission denied", "/srv/slips"))
     async with app.run_test(size=SIZE) as pilot:
-        app.session = authenticate("maria", "training1")
+        app.desk.staff = authenticate("maria", "training1")
         app.show_slip(slip_result())
         await settle(app, pilot)
         await pilot.press("p")
@@ -157,10 +148,10 @@ async def test_a_print_that_fails_is_said_in_plain_words_and_the_app_carries_on(
         assert "Traceback" not in said
 
 
-async def test_a_database_error_while_issuing_says_nothing_was_issued_and_keeps_the_window(app, monkeypatch):
+async def test_a_database_error_while_issuing_says_nothing_was_issued_and_keeps_the_window(failing):
     from peewee import OperationalError
 
-    failing(monkeypatch, kiosk.registration, "issue_pins", OperationalError("database is locked"))
+    app = failing("issue", OperationalError("database is locked"))
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_window(app, pilot, "Testkiddo, Rosemary")
         await pilot.press("ctrl+r")
@@ -170,10 +161,10 @@ async def test_a_database_error_while_issuing_says_nothing_was_issued_and_keeps_
         assert screen.issuing is False and screen.result is None
 
 
-async def test_a_send_that_fails_is_said_in_plain_words(app, monkeypatch):
+async def test_a_send_that_fails_is_said_in_plain_words(failing):
+    app = failing("deliver_outbox", OSError(28, "No space left on device"))
     async with app.run_test(size=SIZE) as pilot:
         screen = await registered(app, pilot)
-        failing(monkeypatch, kiosk.outbox, "deliver_due", OSError(28, "No space left on device"))
         await pilot.press("s")
         await settle(app, pilot)
         assert app.is_running and app.screen is screen
@@ -181,15 +172,14 @@ async def test_a_send_that_fails_is_said_in_plain_words(app, monkeypatch):
         assert "could not be sent now" in said and "The disk is full" in said
 
 
-async def test_a_search_that_fails_is_reported_and_the_app_carries_on(app, monkeypatch):
+async def test_a_search_that_fails_is_reported_and_the_app_carries_on(training, desk_config):
     from peewee import OperationalError
 
+    app = desk_app(desk_config)
     notices = Notices()
     async with app.run_test(size=SIZE, message_hook=notices) as pilot:
         await sign_in(app, pilot)
-        import screens.search
-
-        failing(monkeypatch, screens.search, "search_patients", OperationalError("disk I/O error"))
+        app.desk.failing = {"search": OperationalError("disk I/O error")}
         await pilot.press(*"kim")
         for _ in range(50):  # (workers.wait_for_complete re-raises a failed worker's error, so poll)
             await pilot.pause(0.05)
@@ -203,8 +193,8 @@ async def test_a_search_that_fails_is_reported_and_the_app_carries_on(app, monke
 
 # -- S6: the idle lock stays on top of work that finishes behind it --------------------------------
 
-async def test_pins_issued_behind_the_lock_do_not_open_the_slip_over_it(app, gate):
-    gate(kiosk.registration, "issue_pins")
+async def test_pins_issued_behind_the_lock_do_not_open_the_slip_over_it(held, gate):
+    app = held("issue")
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_window(app, pilot, "Testkiddo, Rosemary")
         screen.query_one("#print-pin", Checkbox).value = True
@@ -212,7 +202,7 @@ async def test_pins_issued_behind_the_lock_do_not_open_the_slip_over_it(app, gat
         await pilot.pause()
         await pilot.press("ctrl+l")  # the desk steps away while the PINs are being issued
         await pilot.pause()
-        gate.opened.set()
+        gate.set()
         await settle(app, pilot)
         assert isinstance(app.screen, LockScreen)
         shown = screen_text(app)
@@ -225,13 +215,11 @@ async def test_pins_issued_behind_the_lock_do_not_open_the_slip_over_it(app, gat
         assert app.screen is screen
 
 
-async def test_a_name_saved_behind_the_lock_does_not_open_registration_over_it(app, gate):
+async def test_a_name_saved_behind_the_lock_does_not_open_registration_over_it(held, gate):
+    app = held("fix_name")
     okafor = search_patients("Okafor", today=TODAY)[0].id
-    import screens.name_fix
-
-    gate(screens.name_fix, "fix_given_name")
     async with app.run_test(size=SIZE) as pilot:
-        app.session = authenticate("maria", "training1")
+        app.desk.staff = authenticate("maria", "training1")
         app.open_patient(okafor)
         await settle(app, pilot)
         await pilot.press("r")
@@ -241,7 +229,7 @@ async def test_a_name_saved_behind_the_lock_does_not_open_registration_over_it(a
         await pilot.pause()
         await pilot.press("ctrl+l")
         await pilot.pause()
-        gate.opened.set()
+        gate.set()
         await settle(app, pilot)
         assert isinstance(app.screen, LockScreen)
         assert "Okafor" not in screen_text(app) and "Amara" not in screen_text(app)

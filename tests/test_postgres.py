@@ -24,7 +24,7 @@ from kiosk.patients import search_patients
 from kiosk.registration import IssueRequest, RegistrationError, issue_pins
 from kiosk.staff import add_staff, authenticate
 from kiosk.store import open_store
-from kiosk.terms import Authority, PinState, PortalStatus
+from kiosk.terms import Authority, Delivery, PinState, PortalStatus
 
 PG_URL = os.environ.get("KIOSK_TEST_PG_URL", "")
 SKIP_REASON = "KIOSK_TEST_PG_URL not set: start a server with .ci/postgres.sh start"
@@ -279,3 +279,41 @@ def test_o1_pg_a_real_deadlock_is_run_again_and_both_desks_land(pg_store):
         thread.join(timeout=120)
     assert sorted(outcomes) in (["A landed after 1 tries", "B landed after 2 tries"],
                                 ["A landed after 2 tries", "B landed after 1 tries"]), outcomes
+
+
+def test_r4_pg_a_child_registered_while_the_desk_reissues_is_never_put_back_to_pending(pg_store, monkeypatch):
+    """The parent redeems the family's PIN on another connection right after the desk's check,
+    inside the desk's transaction: the redemption waits for the patients' locks the desk holds,
+    then finds its PIN replaced. The child is never Registered and then put back to Pending."""
+    import kiosk.registration as engine
+
+    kid = pg_store["kids"][0]
+    first = _issue(pg_store, [kid], delivery=Delivery.NONE)
+    account = portal.create_account("ana@example.org", "Ana Núñez-García", "a long portal password 9")
+    redeemed: list[object] = []
+
+    def parent_redeems() -> None:
+        try:
+            redeemed.append(portal.redeem(account.id, dt.date(2018, 5, 17), pin=first.pins[0].pin))
+        except portal.PortalError as error:
+            redeemed.append(error)
+        finally:
+            database.close()
+
+    real_check, parents = engine.check_issue, []
+
+    def check_then_parent_redeems(*args, **kwargs):
+        problems = real_check(*args, **kwargs)
+        parents.append(threading.Thread(target=parent_redeems))
+        parents[0].start()
+        parents[0].join(2)  # done (the check ran outside the write) or waiting for the desk's locks
+        return problems
+
+    monkeypatch.setattr(engine, "check_issue", check_then_parent_redeems)
+    again = _issue(pg_store, [kid], delivery=Delivery.NONE)
+    parents[0].join(30)
+    assert str(redeemed[0]) == portal.GENERIC
+    assert Patient.get_by_id(kid).portal_status == PortalStatus.PENDING
+    active = RegistrationPin.select().where((RegistrationPin.patient == kid) & (RegistrationPin.state == PinState.ACTIVE))
+    assert [p.batch for p in active] == [again.batch]
+    assert audit.verify_chain() == []

@@ -21,6 +21,7 @@ from kiosk.models import AuditEvent, Patient
 from kiosk.printing import job_title, print_slip
 from kiosk.slip import SlipData
 
+from conftest import FakePrinter
 from test_slip import decode_qr, page_image, pdf_pages, pdf_text
 
 CUPS_PRINTER = os.environ.get("KIOSK_TEST_CUPS_PRINTER", "")
@@ -110,12 +111,12 @@ def test_without_a_database_printing_still_works(config, tmp_path):
     assert print_slip(slip, with_printer(config, tmp_path)).pdf_path.exists()
 
 
-def test_training_mode_never_calls_the_printer(config, tmp_path, monkeypatch, siblings):
+def test_training_mode_never_calls_the_printer(config, tmp_path, siblings):
     """O2: training prints to PDF files only, even with a printer configured."""
-    calls = fake_lp(tmp_path, monkeypatch, 'echo "request id is desk-1 (1 file(s))"')
+    printer = FakePrinter()
     config = dataclasses.replace(with_printer(config, tmp_path, name="desk"), training=True)
-    outcome = print_slip(slip_for(siblings), config)
-    assert not outcome.printed and not calls.exists()
+    outcome = print_slip(slip_for(siblings), config, printer=printer)
+    assert not outcome.printed and printer.jobs == []
     assert outcome.message == f"Training mode: nothing is printed. The slip was saved as {outcome.pdf_path}."
     assert outcome.pdf_path.exists()
 

@@ -15,7 +15,7 @@ from kiosk.patients import family_for, patient_page
 from kiosk.registration import (
     NOT_LINKED, IssueRequest, RegistrationError, check_issue, fix_given_name, issue_pins, revoke_pin,
 )
-from kiosk.terms import PinState, PortalStatus
+from kiosk.terms import Delivery, PinState, PortalStatus
 
 
 
@@ -356,3 +356,47 @@ def test_o1_other_database_errors_are_not_retried(front_desk, monkeypatch):
     with pytest.raises(peewee.OperationalError, match="disk I/O"):
         fix_given_name(front_desk, kid.id, "Rosie")
     assert calls == [1]
+
+
+def test_r4_a_child_registered_while_the_desk_reissues_is_never_put_back_to_pending(front_desk, monkeypatch):
+    """The parent at the kiosk redeems the family's PIN just as the desk presses Register again:
+    the redemption comes right after the desk's check, on its own connection, as a second desk's
+    would. The desk's check and write are one transaction, so the redemption waits for it and
+    finds its PIN replaced; the child is never Registered and then put back to Pending."""
+    import threading
+
+    import kiosk.registration as engine
+    from kiosk import portal
+    from kiosk.db import database
+
+    first = issue_pins(front_desk, _family_request(delivery=Delivery.NONE), now=NOW, today=TODAY)
+    rosemary = find_patient("Rosemary", "Testkiddo")
+    pin = next(p.pin for p in first.pins if p.patient_id == rosemary.id)
+    account = portal.create_account("cindy.testkiddo@example.com", "Cindy Testkiddo", "kiosk-parent-2026")
+    redeemed: list[object] = []
+
+    def parent_redeems() -> None:
+        try:
+            redeemed.append(portal.redeem(account.id, rosemary.dob, pin=pin, now=NOW))
+        except portal.PortalError as error:
+            redeemed.append(error)
+        finally:
+            database.close()  # this thread's own connection
+
+    real_check, parents = engine.check_issue, []
+
+    def check_then_parent_redeems(*args, **kwargs):
+        problems = real_check(*args, **kwargs)
+        parents.append(threading.Thread(target=parent_redeems))
+        parents[0].start()
+        parents[0].join(2)  # done (the check ran outside the write) or waiting for the desk's write
+        return problems
+
+    monkeypatch.setattr(engine, "check_issue", check_then_parent_redeems)
+    issued = issue_pins(front_desk, _family_request(delivery=Delivery.NONE), now=NOW, today=TODAY)
+    parents[0].join(20)
+
+    assert str(redeemed[0]) == portal.GENERIC  # the PIN it brought had been replaced
+    assert Patient.get_by_id(rosemary.id).portal_status == PortalStatus.PENDING
+    assert [p.batch for p in _active(rosemary.id)] == [issued.batch]
+    assert audit.verify_chain() == []

@@ -85,16 +85,11 @@ async def test_s5_opening_a_patient_in_the_app_records_who_looked(config, front_
     assert views == [("maria", rosemary)]
 
 
-async def test_o3_a_failing_background_delivery_is_said_and_does_not_close_the_app(config, front_desk, monkeypatch):
+async def test_o3_a_failing_background_delivery_is_said_and_does_not_close_the_app(config, front_desk):
     import sqlite3
 
-    import kiosk.outbox
-
-    def broken(*args, **kwargs):
-        raise sqlite3.OperationalError("database is locked")
-
-    monkeypatch.setattr(kiosk.outbox, "deliver_due", broken)
-    app, notices = desk_app(config), Notices()
+    app = desk_app(config, failing={"deliver_outbox": sqlite3.OperationalError("database is locked")})
+    notices = Notices()
     async with app.run_test(size=(100, 30), message_hook=notices) as pilot:
         app.signed_in(front_desk)
         await settle(app, pilot)
@@ -113,7 +108,7 @@ async def test_the_lock_screen_offers_no_sign_out_to_whoever_is_at_the_counter(c
         await settle(app, pilot)
         await pilot.press("ctrl+o")
         await settle(app, pilot)
-        assert isinstance(app.screen, LockScreen) and app.session == front_desk
+        assert isinstance(app.screen, LockScreen) and app.desk.staff == front_desk
 
 
 async def test_staff_notices_wait_while_a_parent_has_the_kiosk(config, front_desk):

@@ -41,7 +41,7 @@ def patient_id(text: str) -> int:
 
 
 async def open_window(app, pilot, search: str, *, second_parent: bool = False) -> RegisterScreen:
-    app.session = authenticate("maria", "training1")
+    app.desk.staff = authenticate("maria", "training1")
     app.open_registration(patient_id(search), second_parent=second_parent)
     await settle(app, pilot)
     assert isinstance(app.screen, RegisterScreen)
@@ -146,7 +146,7 @@ async def test_print_shows_the_slip_then_saves_the_pdf_without_a_printer(app):
         assert isinstance(app.screen, SlipPreviewScreen)
         slip = str(app.screen.query_one("#slip-text", Static).render())
         assert all(pin in slip for pin in pins)
-        assert app.practice.portal_url in slip
+        assert app.desk.practice.portal_url in slip
         assert "Portal registration for Rosemary Testkiddo and selected siblings" in " ".join(slip.split())
 
         assert not app.screen.query_one("#slip-warning", Static).display  # every letter prints
@@ -177,7 +177,7 @@ async def test_slip_preview_names_the_names_the_printed_slip_cannot_show(app):
               IssuedPin(3, "דוד", "דוד [כהן]", "BCDFG-HJKLM")),
         expires_on=dt.date(2026, 12, 22), method=RegistrationMethod.PIN, message_id=None, delivery=Delivery.NONE)
     async with app.run_test(size=SIZE) as pilot:
-        app.session = authenticate("maria", "training1")
+        app.desk.staff = authenticate("maria", "training1")
         app.show_slip(result)
         await settle(app, pilot)
         warning = app.screen.query_one("#slip-warning", Static)
@@ -396,7 +396,7 @@ def test_slip_preview_snapshot(snap_compare, training, desk_config):
         expires_on=dt.date(2026, 12, 22), method=RegistrationMethod.PIN, message_id=None, delivery=Delivery.NONE)
 
     async def open_slip(pilot):
-        app.session = authenticate("maria", "training1")
+        app.desk.staff = authenticate("maria", "training1")
         app.show_slip(result)
         await settle(app, pilot)
 
@@ -489,7 +489,7 @@ async def test_r15_message_wraps_at_80_columns_instead_of_being_cut(app):
 
 def test_training_send_says_nothing_left_the_kiosk():
     from kiosk.outbox import TRAINING_NOTE
-    from screens.register import delivery_words
+    from screens.widgets import delivery_words
 
     message = outbox.MessageRow(1, "m", "b", "email", "c***@example.com", "", "en", "Welcome", "sent", 1,
                                 TRAINING_NOTE, NOW, None, NOW)

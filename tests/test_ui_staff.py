@@ -18,8 +18,8 @@ from screens.lock import LockScreen
 from screens.name_fix import NameFixScreen
 from screens.patient import PatientScreen
 from screens.search import SearchScreen
-from screens.signin import WRONG_CREDENTIALS, SignInScreen
-from screens.widgets import FieldError, TrainingBanner
+from screens.signin import SignInScreen
+from screens.widgets import WRONG_CREDENTIALS, FieldError, TrainingBanner
 
 SIZE = (100, 30)
 
@@ -83,14 +83,14 @@ async def test_sign_in_opens_search(app):
         await pilot.press(*"training1", "enter")
         await settle(app, pilot)
         assert isinstance(app.screen, SearchScreen)
-        assert app.session.username == "maria"
+        assert app.desk.staff.username == "maria"
 
 
 async def test_wrong_password_keeps_username_and_says_so(app):
     async with app.run_test(size=SIZE) as pilot:
         await sign_in(app, pilot, "maria", "wrong-password")
         assert isinstance(app.screen, SignInScreen)
-        assert app.session is None
+        assert app.desk.staff is None
         assert app.screen.query_one("#username", Input).value == "maria"
         error = app.screen.query_one("#password-error", FieldError)
         assert error.display and error.text == WRONG_CREDENTIALS
@@ -118,7 +118,7 @@ async def test_a_burst_typed_ahead_lands_each_part_in_its_own_field(app):
         type_burst(app, "maria\ntraining1\n")
         await settle(app, pilot)
         await settle(app, pilot)
-        assert isinstance(app.screen, SearchScreen) and app.session.username == "maria"
+        assert isinstance(app.screen, SearchScreen) and app.desk.staff.username == "maria"
         app.lock()
         await settle(app, pilot)
         app.screen.query_one("#username", Input).focus()  # "Not you?": another staff member's name
@@ -126,7 +126,7 @@ async def test_a_burst_typed_ahead_lands_each_part_in_its_own_field(app):
         type_burst(app, "devon\ntraining1\n")
         await settle(app, pilot)
         await settle(app, pilot)
-        assert isinstance(app.screen, SearchScreen) and app.session.username == "devon"
+        assert isinstance(app.screen, SearchScreen) and app.desk.staff.username == "devon"
 
 
 async def test_signed_in_the_form_keeps_nothing_and_sign_out_finds_it_empty(app):
@@ -140,12 +140,12 @@ async def test_signed_in_the_form_keeps_nothing_and_sign_out_finds_it_empty(app)
         assert [field.value for field in form.query(Input)] == ["", ""]
         await pilot.press("ctrl+o")
         await settle(app, pilot)
-        assert app.screen is form and app.session is None and app.screen_stack == [form]
+        assert app.screen is form and app.desk.staff is None and app.screen_stack == [form]
         assert not any(error.display for error in form.query(FieldError))
         assert form.focused is form.query_one("#username", Input)
         await pilot.press(*"devon", "enter", *"training1", "enter")
         await settle(app, pilot)
-        assert isinstance(app.screen, SearchScreen) and app.session.username == "devon"
+        assert isinstance(app.screen, SearchScreen) and app.desk.staff.username == "devon"
 
 async def test_training_banner_on_training_app_only(app, training_app):
     async with training_app.run_test(size=SIZE) as pilot:
@@ -225,8 +225,8 @@ async def test_back_from_patient_the_box_takes_the_next_name_and_appointments_ar
         await settle(app, pilot)
         rosemary = app.screen.page.patient
         family = family_for(rosemary.id, today=TODAY)
-        issue_pins(app.session, IssueRequest([rosemary.id], recipient_id=family.caregivers[0].id,
-                                             delivery=Delivery.NONE), now=NOW, today=TODAY)
+        issue_pins(app.desk.staff, IssueRequest([rosemary.id], recipient_id=family.caregivers[0].id,
+                                                delivery=Delivery.NONE), now=NOW, today=TODAY)
         await pilot.press("escape")
         await settle(app, pilot)
         assert isinstance(app.screen, SearchScreen)
@@ -353,7 +353,7 @@ async def test_lock_hides_patient_data_and_same_staff_returns_where_they_were(ap
         assert isinstance(app.screen, SearchScreen)
         assert app.screen.search_text == "testkiddo"
         assert names(result_rows(app)) == ["Testkiddo, Basil", "Testkiddo, Rosemary"]
-        assert app.session.username == "maria"
+        assert app.desk.staff.username == "maria"
 
 
 async def test_someone_else_at_the_lock_starts_fresh(app):
@@ -364,7 +364,7 @@ async def test_someone_else_at_the_lock_starts_fresh(app):
         await settle(app, pilot)
         await pilot.press("ctrl+n", *"tasha", "enter", *"training1", "enter")
         await settle(app, pilot)
-        assert app.session.username == "tasha"
+        assert app.desk.staff.username == "tasha"
         assert isinstance(app.screen, SearchScreen)
         assert app.screen.search_text == ""
         assert not any(isinstance(s, (PatientScreen, LockScreen)) for s in app.screen_stack)

@@ -1,0 +1,273 @@
+"""The front desk as one typed service: every operation the screens (and the CLI) need, on one
+config, one clock, one way of sending messages, one printer and the signed-in staff member.
+
+A thin facade: each method calls the domain function that holds the rule and hands back the
+plain typed result it returns, passing the desk's clock and staff member down so callers never
+thread ``now``/``today``/``staff`` themselves. Tests build a Desk with a fixed :class:`Clock`, fake
+``senders`` (:class:`kiosk.outbox.Sender` per channel) and a fake :class:`kiosk.printing.Printer`
+instead of patching modules.
+
+The domain modules load when an operation first needs them, so building a Desk at start-up costs
+nothing (O1): the QR, PDF and SMTP libraries stay unloaded until a slip or a message needs them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import IO, TYPE_CHECKING, Callable, Mapping, Sequence
+
+from kiosk.clock import Clock
+from kiosk.config import Config
+from kiosk.staff import StaffUser
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from kiosk.audit import ChainProblem
+    from kiosk.importer.report import ImportReport
+    from kiosk.outbox import DeliveryReport, MessageRow, Sender
+    from kiosk.patients import AppointmentRow, Family, PatientPage, PatientRow
+    from kiosk.portal import Child, PortalLogin, Redeemed
+    from kiosk.printing import Printer, PrintOutcome
+    from kiosk.registration import IssueRequest, IssueResult, Problem
+    from kiosk.slip import SlipData
+    from kiosk.store import PracticeSettings
+    from kiosk.terms import MessageState
+
+Progress = Callable[[str, int, int], None]
+
+
+def _signed_out() -> Problem:
+    from kiosk.registration import Problem
+
+    return Problem("staff", "Sign in again to issue PINs.")
+
+
+class Desk:
+    """One front desk: config, clock, message senders, printer and who is signed in."""
+
+    def __init__(self, config: Config, *, clock: Clock | None = None,
+                 senders: Mapping[str, Sender] | None = None, printer: Printer | None = None,
+                 staff: StaffUser | None = None) -> None:
+        self.config = config
+        self.clock = clock or Clock()
+        # None: the configured ones (SMTP, or nothing sent in training, O2; kiosk.outbox.senders_for).
+        self.senders = senders
+        self.printer = printer  # None: CUPS through lp (kiosk.printing.CupsPrinter)
+        self.staff = staff
+        self._practice: PracticeSettings | None = None
+
+    # -- the desk itself ------------------------------------------------------------------------
+    @property
+    def training(self) -> bool:
+        return self.config.training
+
+    @property
+    def practice(self) -> PracticeSettings:
+        """The practice's settings as stored (read once; the store must be open)."""
+        if self._practice is None:
+            from kiosk.store import practice_settings
+
+            self._practice = practice_settings()
+        return self._practice
+
+    def now(self) -> dt.datetime:
+        return self.clock.now()
+
+    def today(self) -> dt.date:
+        return self.clock.today()
+
+    @property
+    def username(self) -> str:
+        """The signed-in staff member's username for the audit trail, "" when nobody is."""
+        return self.staff.username if self.staff else ""
+
+    # -- staff sign-in, lock and unlock (S6) ----------------------------------------------------
+    def check_staff(self, username: str, password: str) -> StaffUser | None:
+        """The staff member for these credentials, or None (raises kiosk.staff.SignInPaused).
+        On the wall clock, not the desk's: the pause after wrong passwords counts real minutes."""
+        from kiosk.staff import authenticate
+
+        return authenticate(username, password)
+
+    def sign_in(self, user: StaffUser) -> None:
+        self.staff = user
+
+    def sign_out(self) -> None:
+        self.staff = None
+
+    def is_signed_in(self, user: StaffUser) -> bool:
+        """Whether ``user`` is who is signed in now (unlocking carries on their work)."""
+        return self.staff is not None and self.staff.id == user.id
+
+    # -- patients -------------------------------------------------------------------------------
+    def search(self, text: str, status: str | None = None) -> list[PatientRow]:
+        from kiosk.patients import search_patients
+
+        return search_patients(text, status, today=self.today())
+
+    def todays_appointments(self) -> list[AppointmentRow]:
+        from kiosk.patients import todays_appointments
+
+        return todays_appointments(self.today())
+
+    def patient_page(self, patient_id: int, *, audited: bool = True) -> PatientPage:
+        """The patient page; ``audited`` records the signed-in staff member's look (S5)."""
+        from kiosk.patients import patient_page
+
+        return patient_page(patient_id, today=self.today(), now=self.now(),
+                            viewed_by=self.username if audited else "")
+
+    def family(self, patient_id: int) -> Family:
+        from kiosk.patients import family_for
+
+        return family_for(patient_id, today=self.today(), now=self.now())
+
+    def parse_dob(self, text: str) -> dt.date | None:
+        """A date of birth as typed (05/17/2022, 2022-05-17, ...); None unless it is a real date
+        between 1900 and today (kiosk.validate.parse_birth_date)."""
+        from kiosk.validate import InputProblem, parse_birth_date
+
+        try:
+            return parse_birth_date(text, self.today())
+        except InputProblem:
+            return None
+
+    # -- registration (R1-R15) ------------------------------------------------------------------
+    def may_issue(self) -> Problem | None:
+        """R1: why the signed-in staff member may not issue PINs, or None."""
+        from kiosk.registration import staff_may_issue
+
+        return staff_may_issue(self.staff) if self.staff is not None else _signed_out()
+
+    def check_issue(self, request: IssueRequest) -> list[Problem]:
+        """Every reason ``request`` cannot be issued now; writes nothing."""
+        from kiosk.registration import check_issue
+
+        return check_issue(self.staff, request, today=self.today()) if self.staff else [_signed_out()]
+
+    def issue(self, request: IssueRequest) -> IssueResult:
+        """Issue the PINs (raises kiosk.registration.RegistrationError with every problem)."""
+        from kiosk.registration import issue_pins
+
+        return issue_pins(self._signed_in(), request, now=self.now(), today=self.today())
+
+    def revoke(self, patient_id: int, reason: str = "revoked by staff") -> bool:
+        from kiosk.registration import revoke_pin
+
+        return revoke_pin(self._signed_in(), patient_id, reason, now=self.now())
+
+    def fix_name(self, patient_id: int, given_name: str) -> str:
+        """R2: the child's given name in Basic Info; returns it as stored."""
+        from kiosk.registration import fix_given_name
+
+        return fix_given_name(self._signed_in(), patient_id, given_name)
+
+    def _signed_in(self) -> StaffUser:
+        """Who acts; a desk nobody is signed in at raises RegistrationError (R1)."""
+        if self.staff is None:
+            from kiosk.registration import RegistrationError
+
+            raise RegistrationError([_signed_out()])
+        return self.staff
+
+    # -- slips (R14) ----------------------------------------------------------------------------
+    def slip_for(self, result: IssueResult) -> SlipData:
+        from kiosk.slip import slip_from_issue
+
+        return slip_from_issue(result, self.practice)
+
+    def unprintable_names(self, slip: SlipData) -> list[str]:
+        """Names on the slip with a letter the slip's font cannot print (loads the PDF library)."""
+        from kiosk.slip_pdf import unprintable_names
+
+        return unprintable_names(slip)
+
+    def print_slip(self, slip: SlipData) -> PrintOutcome:
+        """Print the slip, or save it as PDF (no printer, training, a refused job: O2)."""
+        from kiosk.printing import print_slip
+
+        return print_slip(slip, self.config, username=self.username, printer=self.printer)
+
+    # -- the outbox (O3) ------------------------------------------------------------------------
+    def deliver_outbox(self, limit: int = 100) -> DeliveryReport:
+        """Send the welcome messages that are due."""
+        from kiosk.outbox import deliver_due
+
+        return deliver_due(self.config, now=self.now(), limit=limit, senders=self.senders)
+
+    def messages(self, state: str | None = None, *, batch: str | None = None) -> list[MessageRow]:
+        from kiosk.outbox import list_messages
+
+        return list_messages(state=state, batch=batch)
+
+    def message_counts(self) -> dict[MessageState, int]:
+        from kiosk.outbox import count_messages
+
+        return count_messages()
+
+    def retry_message(self, message_id: int) -> MessageRow:
+        """Queue a failed message again (raises kiosk.outbox.OutboxError when it cannot be)."""
+        from kiosk.outbox import retry_message
+
+        return retry_message(message_id, now=self.now())
+
+    def send_batch_now(self, batch: str) -> tuple[MessageRow | None, DeliveryReport]:
+        """Deliver what is due now, then the batch's welcome message as it stands afterwards."""
+        report = self.deliver_outbox()
+        return next(iter(self.messages(batch=batch)), None), report
+
+    # -- parent mode: the portal at the counter (R11-R13, S4) -----------------------------------
+    def create_account(self, email: str, display_name: str, password: str) -> PortalLogin:
+        from kiosk.portal import create_account
+
+        return create_account(email, display_name, password)
+
+    def portal_sign_in(self, email: str, password: str) -> PortalLogin:
+        """On the wall clock, like the staff's: the pause after wrong passwords counts real minutes."""
+        from kiosk.portal import sign_in
+
+        return sign_in(email, password)
+
+    def redeem(self, account_id: int, dob: dt.date, *, pin: str = "", family_name: str = "",
+               answer: str = "") -> Redeemed:
+        from kiosk.portal import redeem
+
+        return redeem(account_id, dob, pin=pin, family_name=family_name, answer=answer, now=self.now())
+
+    def question_for(self, dob: dt.date, family_name: str) -> str | None:
+        from kiosk.portal import question_for
+
+        return question_for(dob, family_name, now=self.now())
+
+    def children_of(self, account_id: int) -> list[Child]:
+        from kiosk.portal import children_of
+
+        return children_of(account_id)
+
+    def address_for_new_account(self, result: IssueResult) -> str:
+        """The address the desk sent the PINs to, for the first parent's new account; "" once an
+        account with that address has one of the children (the next parent is someone else and
+        must not see it)."""
+        used = {row.email.lower() for issued in result.pins
+                for row in self.patient_page(issued.patient_id, audited=False).associations}
+        return "" if result.recipient.lower() in used else result.recipient
+
+    # -- import (O4) and the audit trail (S5) ---------------------------------------------------
+    def import_files(self, paths: Sequence[str | Path], *, progress: Progress | None = None,
+                     roles_path: str | Path | None = None) -> ImportReport:
+        """Import CSV and FHIR files (raises kiosk.importer.roles.RolesError on a bad roles table)."""
+        from kiosk.importer import import_files
+
+        return import_files(paths, progress=progress, roles_path=roles_path, username=self.username)
+
+    def verify_audit(self, anchor_file: Path | None = None) -> list[ChainProblem]:
+        """Check the audit trail's chain (and, given the file, its anchors)."""
+        from kiosk.audit import verify_chain
+
+        return verify_chain(anchor_file)
+
+    def export_audit(self, out: IO[str], since: dt.date | None = None) -> int:
+        from kiosk.audit import export_csv
+
+        return export_csv(out, since)
