@@ -283,10 +283,20 @@ def openapi_text(app: FastAPI) -> str:
     return json.dumps(app.openapi(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
+def uvicorn_config(config: Config, app: FastAPI, *, host: str | None = None, port: int | None = None,
+                   **overrides: Any) -> Any:
+    """How kiosk runs uvicorn (P3): the client's address from X-Forwarded-For only when it comes from
+    ``serve.forwarded_allow_ips``; no access log (the QR's address carries a PIN, S9)."""
+    import uvicorn
+
+    settings: dict[str, Any] = dict(host=host or config.serve.host, port=port or config.serve.port,
+                                    proxy_headers=True, forwarded_allow_ips=config.serve.forwarded_allow_ips,
+                                    access_log=False, server_header=False, log_level="info")
+    return uvicorn.Config(app, **{**settings, **overrides})
+
+
 def serve(config: Config, *, host: str | None = None, port: int | None = None) -> None:
     """Run the service until interrupted (one process: the page's form state is sealed, not kept)."""
     import uvicorn
 
-    uvicorn.run(create_app(config), host=host or config.serve.host, port=port or config.serve.port,
-                proxy_headers=True, forwarded_allow_ips=config.serve.forwarded_allow_ips,
-                access_log=False, server_header=False, log_level="info")
+    uvicorn.Server(uvicorn_config(config, create_app(config), host=host, port=port)).run()

@@ -17,7 +17,7 @@ import uvicorn
 from kiosk import cli, portal, portal_tokens
 from kiosk.models import RedemptionAttempt
 from kiosk.patients import family_for
-from kiosk.portal_server import create_app, openapi_text
+from kiosk.portal_server import create_app, openapi_text, uvicorn_config
 from kiosk.registration import IssueRequest, issue_pins
 
 from conftest import TODAY, find_patient
@@ -31,8 +31,8 @@ def run_server(config) -> tuple[uvicorn.Server, threading.Thread, str]:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(config), host="127.0.0.1", port=port, access_log=False,
-                                           log_level="warning", lifespan="off", proxy_headers=False))
+    server = uvicorn.Server(uvicorn_config(config, create_app(config), host="127.0.0.1", port=port,
+                                           log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     while not server.started and thread.is_alive():
@@ -235,3 +235,24 @@ def test_p1_token_commands_create_list_and_revoke(config, store, capsys):
     assert "main-portal" in capsys.readouterr().out
     assert cli.main(["--db", config.database, "portal", "token", "revoke", "main-portal"]) == 0
     assert portal_tokens.authenticate(token) is None
+
+
+@pytest.mark.parametrize("proxy, counted", [("127.0.0.1", "api:203.0.113.7"), ("10.9.9.9", "api:127.0.0.1")])
+def test_p3_the_limits_count_the_address_the_proxy_passes_on(front_desk, config, proxy, counted):
+    """Behind the proxy (serve.forwarded_allow_ips) a try counts against the parent's address; from
+    anyone else X-Forwarded-For is ignored and the caller's own address counts."""
+    from dataclasses import replace
+
+    from kiosk.config import ServeConfig
+
+    server, thread, url = run_server(replace(config, serve=ServeConfig(forwarded_allow_ips=proxy)))
+    try:
+        token = portal_tokens.create_token("behind-proxy")
+        reply = httpx.post(f"{url}/api/v1/check", json={"dob": "2001-01-01", "pin": "ZZZZ-2222"},
+                           headers={"authorization": f"Bearer {token}", "x-forwarded-for": "203.0.113.7"})
+        assert reply.status_code == 400
+        last = RedemptionAttempt.select().order_by(RedemptionAttempt.id.desc()).first()
+        assert last.terminal == counted
+    finally:
+        server.should_exit = True
+        thread.join(10)
