@@ -10,7 +10,7 @@ import shutil
 import pytest
 
 from conftest import find_patient
-from test_portal_api import PASSWORD, issue_family, live, pin_of  # noqa: F401  (fixtures)
+from test_portal_api import PASSWORD, issue_family, live, pin_of
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 PHONE = {"width": 390, "height": 844}
