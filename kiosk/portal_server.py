@@ -207,26 +207,50 @@ def build_api(app: FastAPI) -> None:
                          expires_at=p.expires_at, redemptions=p.redemptions) for p in state.pins])
 
 
-class SecurityHeaders:
-    """Every reply, JSON or page, carries SECURITY_HEADERS (P2): nothing cached, never framed."""
+class Guard:
+    """Around everything (P2, S9): every reply carries SECURITY_HEADERS (nothing cached, never
+    framed), and an unexpected error becomes a plain 500 here, written to the scrubbed error log
+    only. Left to Starlette, the error would go on up to uvicorn, which prints its traceback, and
+    with it the exception's text (a PIN, a birth date), to standard error."""
 
-    def __init__(self, app: ASGIApp):
+    def __init__(self, app: ASGIApp, config: Config):
         self.app = app
+        self.config = config
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        started = False
 
         async def with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 headers = [(k, v) for k, v in message.get("headers", [])
                            if k.decode().lower() not in SECURITY_HEADERS]
                 headers += [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
                 message["headers"] = headers
             await send(message)
 
-        await self.app(scope, receive, with_headers)
+        try:
+            await self.app(scope, receive, with_headers)
+        except Exception as error:  # noqa: BLE001  (the last line of defence: logged scrubbed, S9)
+            if started:  # the reply is under way: nothing else can be said
+                return
+            await _unexpected(self.config, scope, error)(scope, receive, with_headers)
+
+
+def _unexpected(config: Config, scope: Scope, error: Exception) -> JSONResponse:
+    from kiosk.db import TransactionConflict
+    from kiosk.errors import database_problem, log_error
+
+    problem = database_problem(error)
+    if isinstance(error, TransactionConflict) or problem is not None:
+        words = str(error) if problem is None else problem.words
+        return JSONResponse({"error": words, "field": ""}, status_code=503)
+    log_error(config.error_log, error, f"kiosk serve {scope.get('method', '')} {scope.get('path', '')}")
+    return JSONResponse({"error": "Something went wrong on our side; try again.", "field": ""}, status_code=500)
 
 
 def create_app(config: Config) -> FastAPI:
@@ -240,7 +264,7 @@ def create_app(config: Config) -> FastAPI:
 
     portal_page.build_page(app, config)
     _handle_errors(app, config)
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(Guard, config=config)
     return app
 
 
@@ -261,19 +285,6 @@ def _handle_errors(app: FastAPI, config: Config) -> None:
         field = str((first.get("loc") or ("", ""))[-1])
         return JSONResponse({"error": f"{field or 'The request'} is missing or not valid.", "field": field},
                             status_code=422)
-
-    @app.exception_handler(Exception)
-    def unexpected(request: Request, error: Exception) -> JSONResponse:
-        from kiosk.db import TransactionConflict
-        from kiosk.errors import database_problem, log_error
-
-        problem = database_problem(error)
-        if isinstance(error, TransactionConflict) or problem is not None:
-            words = str(error) if problem is None else problem.words
-            return JSONResponse({"error": words, "field": ""}, status_code=503)
-        log_error(config.error_log, error, f"kiosk serve {request.method} {request.url.path}")
-        return JSONResponse({"error": "Something went wrong on our side; try again.", "field": ""},
-                            status_code=500)
 
 
 def openapi_text(app: FastAPI) -> str:

@@ -256,3 +256,17 @@ def test_p3_the_limits_count_the_address_the_proxy_passes_on(front_desk, config,
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def test_s9_an_unexpected_error_is_a_plain_500_and_its_text_stays_out_of_the_server_log(
+        api, config, monkeypatch, capfd):
+    def broken(account_id):
+        raise RuntimeError("while reading PIN QWERT-ZXCVB for 2019-04-30")
+
+    monkeypatch.setattr(portal, "children_of", broken)
+    monkeypatch.setattr(portal, "account", lambda account_id: object())
+    reply = api.get("/accounts/1/children")
+    assert reply.status_code == 500 and "QWERT" not in reply.text
+    assert reply.headers["cache-control"] == "no-store"
+    assert "QWERT-ZXCVB" not in capfd.readouterr().err
+    assert "RuntimeError" in Path(config.error_log).read_text(encoding="utf-8")
