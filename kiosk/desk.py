@@ -14,7 +14,8 @@ nothing (O1): the QR, PDF and SMTP libraries stay unloaded until a slip or a mes
 from __future__ import annotations
 
 import datetime as dt
-from typing import IO, TYPE_CHECKING, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import IO, TYPE_CHECKING
 
 from kiosk.clock import Clock
 from kiosk.config import Config

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import peewee
 
 from kiosk import audit, outbox, pins, security, validate
-from kiosk.contact import normalize_us_cell, valid_email
 from kiosk.carriers import carrier_warning, get_carrier
+from kiosk.contact import normalize_us_cell, valid_email
 from kiosk.db import lock_rows, retrying, write_transaction
 from kiosk.models import Caregiver, Patient, Practice, RegistrationPin, Relationship, Staff
 from kiosk.names import is_placeholder_name, placeholder_message
@@ -23,7 +23,16 @@ from kiosk.patients import age_years
 from kiosk.staff import StaffUser
 from kiosk.terminals import default_language
 from kiosk.terms import (
-    Access, Authority, Channel, Delivery, PinState, PortalStatus, RegistrationMethod, SendTo, is_one_of, utcnow,
+    Access,
+    Authority,
+    Channel,
+    Delivery,
+    PinState,
+    PortalStatus,
+    RegistrationMethod,
+    SendTo,
+    is_one_of,
+    utcnow,
 )
 from kiosk.welcome import compose_welcome
 

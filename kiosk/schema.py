@@ -76,8 +76,8 @@ def _v5_search_terms() -> None:
     desk types them, other scripts transliterated, so no key is empty), then every patient and
     caregiver gets their SearchTerm rows and every name word its SearchKey rows."""
     from kiosk.models import Patient, SearchKey, SearchTerm
-    from kiosk.terms import fold
     from kiosk.search_index import index_everything
+    from kiosk.terms import fold
 
     database.create_tables([SearchTerm, SearchKey], safe=True)
     last = 0

@@ -20,11 +20,12 @@ resets ``last_activity``; a timer calls ``check_idle_lock()``, which locks after
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from textual import events, work
 from textual.app import App
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.worker import Worker, WorkerFailed, WorkerState
 
@@ -33,7 +34,6 @@ from kiosk.config import Config
 from kiosk.desk import Desk
 from kiosk.staff import StaffUser
 from screens.errors import ReportsErrors
-
 
 # Fields whose text is a secret (S9): scrubbed from the error log even when it has no PIN or date shape.
 SECRET_FIELDS = ("password", "pin", "dob", "answer")
@@ -62,7 +62,7 @@ class KioskApp(ReportsErrors, App[None]):
         self.idle_seconds: float | None = None  # None: the practice's idle_lock_minutes
         self.last_activity = time.monotonic()
         self._outbox_problem = ""
-        self._held_notices: list[tuple[str, str, str]] = []
+        self._held_notices: list[tuple[str, str, SeverityLevel]] = []
         self.error_log = desk.config.error_log
 
     @property
@@ -275,11 +275,11 @@ class KioskApp(ReportsErrors, App[None]):
 
         try:
             boxes = [box for screen in self.screen_stack for box in screen.query(Input).results(Input)]
-        except Exception:  # called while screens come and go: the shape-based scrub remains
+        except Exception:  # noqa: BLE001 - called while screens come and go: the shape-based scrub remains
             return []
         return [box.value for box in boxes if box.password or box.id in SECRET_FIELDS]
 
-    def staff_notice(self, message: str, *, title: str = "", severity: str = "warning") -> None:
+    def staff_notice(self, message: str, *, title: str = "", severity: SeverityLevel = "warning") -> None:
         """A notice for the front desk. While a parent has the kiosk or the screen is locked it
         waits, and shows once the staff member is back."""
         if self.in_parent_mode or self.locked:

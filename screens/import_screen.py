@@ -16,10 +16,9 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import Screen
 from textual.widgets import Footer, Input, Label, Log, ProgressBar, Static
 
-from screens.widgets import ReportsWorkerErrors, TrainingBanner
+from screens.widgets import DeskScreen, ReportsWorkerErrors, TrainingBanner
 
 if TYPE_CHECKING:
     from kiosk.importer.report import ImportReport
@@ -27,7 +26,7 @@ if TYPE_CHECKING:
 RunImport = Callable[[list[str], Callable[[str, int, int], None]], "ImportReport"]
 
 
-class ImportScreen(ReportsWorkerErrors, Screen[None]):
+class ImportScreen(ReportsWorkerErrors, DeskScreen[None]):
     """Type file paths (space separated; quote a path with spaces), Enter imports them."""
 
     DEFAULT_CSS = """

@@ -49,7 +49,7 @@ class NameFixScreen(ReportsWorkerErrors, ModalScreen[str | None], DeskScreen[str
             message = " ".join(p.message for p in error.problems)
             self.app.call_from_thread(self.query_one("#given-name-error", FieldError).show, message)
             return
-        except Exception as error:  # one transaction: the name was not changed
+        except Exception as error:  # noqa: BLE001 - one transaction: the name was not changed
             self.app.call_from_thread(self.query_one("#given-name-error", FieldError).show,
                                       f"The name was not saved. {self.app.explain(error, 'Fixing the name')}")
             return

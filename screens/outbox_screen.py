@@ -24,7 +24,7 @@ def local_time(moment: dt.datetime | None) -> str:
     """A stored naive-UTC time as the desk's local time."""
     if moment is None:
         return ""
-    return moment.replace(tzinfo=dt.timezone.utc).astimezone().strftime("%m/%d %H:%M")
+    return moment.replace(tzinfo=dt.UTC).astimezone().strftime("%m/%d %H:%M")
 
 
 class OutboxScreen(ReportsWorkerErrors, DeskScreen[None]):

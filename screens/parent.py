@@ -13,8 +13,9 @@ Screens move with ``switch_screen``, so parent mode is always exactly one screen
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -58,6 +59,13 @@ class Visit:
 
     def more_from_desk(self) -> bool:
         return self.result is not None and any(p.patient_id not in self.linked for p in self.result.pins)
+
+    @property
+    def login(self) -> PortalLogin:
+        """The account in use: set (created or signed in) before any screen that needs it opens."""
+        if self.account is None:
+            raise RuntimeError("no parent account in this visit yet")
+        return self.account
 
 
 class ParentScreen(FormScreen):
@@ -358,7 +366,7 @@ class ChildScreen(ParentScreen):
             self.show_error("dob-error", DOB_HELP)
             self.query_one("#dob", Input).focus()
             return
-        account = self.visit.account
+        account = self.visit.login
         if self.by_question:
             family = self.value("family").strip()
             if not family:
@@ -412,7 +420,7 @@ class MyAccountScreen(ParentScreen):
     def __init__(self, visit: Visit, message: str = ""):
         super().__init__(visit)
         self.message = message
-        self.heading = f"My Account: {visit.account.display_name}"
+        self.heading = f"My Account: {visit.login.display_name}"
 
     def body(self) -> ComposeResult:
         if self.message:
@@ -425,7 +433,7 @@ class MyAccountScreen(ParentScreen):
     def on_mount(self) -> None:
         # Enter does the likely next step: the next child from the desk, or I'm done once all are linked.
         self.query_one("#add-child" if self.visit.more_from_desk() else "#done", Button).focus()
-        account_id, desk = self.visit.account.id, self.app.desk
+        account_id, desk = self.visit.login.id, self.app.desk
         self.ask_portal("Loading your children", lambda: desk.children_of(account_id), self._show_children)
 
     def _show_children(self, children: list[portal.Child]) -> None:

@@ -50,11 +50,11 @@ class PatientScreen(ReportsWorkerErrors, DeskScreen[None]):
             yield Label("", id="placeholder-note", markup=False, classes="explain")
             yield FieldError(id="action-error")
             yield Label("Associations (portal accounts)", classes="section-title")
-            associations = DataTable(id="associations", cursor_type="row", show_cursor=False)
+            associations: DataTable[object] = DataTable(id="associations", cursor_type="row", show_cursor=False)
             associations.add_columns("Account", "Email", "Access", "Since")
             yield associations
             yield Label("Caregivers", classes="section-title")
-            caregivers = DataTable(id="caregivers", cursor_type="row", show_cursor=False)
+            caregivers: DataTable[object] = DataTable(id="caregivers", cursor_type="row", show_cursor=False)
             caregivers.add_columns("Name", "Role", "Authority", "Email", "Cell")
             yield caregivers
         yield Footer()
@@ -88,8 +88,9 @@ class PatientScreen(ReportsWorkerErrors, DeskScreen[None]):
             associations.add_row("None yet", "", "", "")
         caregivers = self.query_one("#caregivers", DataTable)
         caregivers.clear()
-        for row in page.caregivers:
-            caregivers.add_row(Text(row.name), Text(row.role), row.authority, Text(row.email), Text(row.cell))
+        for caregiver in page.caregivers:
+            caregivers.add_row(Text(caregiver.name), Text(caregiver.role), caregiver.authority, Text(caregiver.email),
+                               Text(caregiver.cell))
         self.refresh_bindings()
 
     # -- actions --------------------------------------------------------------------------------

@@ -9,18 +9,41 @@ prints the slip, sends the welcome now, or hands the kiosk to the parent (R11).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, DataTable, Footer, Input, Label, RadioButton, RadioSet, Select, Static
+from textual.widgets import (
+    Button,
+    Checkbox,
+    DataTable,
+    Footer,
+    Input,
+    Label,
+    RadioButton,
+    RadioSet,
+    Select,
+    Static,
+)
 
 from kiosk.carriers import carrier_warning, carriers
 from kiosk.registration import MINOR_AGE, IssueRequest, IssueResult, Problem, RegistrationError
 from kiosk.terms import Access, Delivery, Labelled, RegistrationMethod, SendTo
-from screens.widgets import DeskScreen, FieldError, ReportsWorkerErrors, TrainingBanner, delivery_words
+
+if TYPE_CHECKING:
+    from kiosk.patients import CaregiverRow, Family, PatientPage
+from screens.widgets import (
+    DeskScreen,
+    FieldError,
+    ReportsWorkerErrors,
+    TrainingBanner,
+    delivery_words,
+)
 
 OTHER = "other"
 CHECKED, UNCHECKED = "[x]", "[ ]"
@@ -43,7 +66,8 @@ class PatientTable(DataTable):
     BINDINGS = [Binding("space", "toggle_register", "Check")]
 
     def action_toggle_register(self) -> None:
-        self.screen.toggle_register(self.cursor_row)
+        if isinstance(self.screen, RegisterScreen):
+            self.screen.toggle_register(self.cursor_row)
 
 
 class ConfirmReplace(ReportsWorkerErrors, ModalScreen[bool]):
@@ -105,12 +129,12 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
         super().__init__()
         self.patient_id = patient_id
         self.second_parent = second_parent
-        self.family = None
-        self.page = None
+        self.family: Family | None = None
+        self.page: PatientPage | None = None
         self.checked: dict[int, bool] = {}
         self.pins: dict[int, str] = {}
         self.result: IssueResult | None = None
-        self.recipient = None  # CaregiverRow under the cursor
+        self.recipient: CaregiverRow | None = None  # the caregiver under the cursor
         self.issuing = False
         self.slip_waiting = False  # Print PIN ticked, PINs issued while the screen was covered (locked)
 
@@ -212,7 +236,7 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
         page = desk.patient_page(self.patient_id, audited=False) if self.second_parent else None
         self.app.call_from_thread(self.show_family, family, page)
 
-    def show_family(self, family, page=None) -> None:
+    def show_family(self, family: Family, page: PatientPage | None = None) -> None:
         first_load = self.family is None
         self.family, self.page = family, page
         children = family.children[:1] if self.second_parent else family.children
@@ -231,6 +255,11 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
             focus.focus()
         self.refresh_bindings()
 
+    @property
+    def caregivers(self) -> Sequence[CaregiverRow]:
+        """The family's caregivers; none before the family has loaded."""
+        return self.family.caregivers if self.family is not None else ()
+
     def listed_children(self):
         if self.family is None:
             return ()
@@ -239,19 +268,19 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
     def fill_caregivers(self) -> None:
         table = self.query_one("#caregivers", DataTable)
         table.clear()
-        for caregiver in self.family.caregivers:
+        for caregiver in self.caregivers:
             table.add_row(Text(caregiver.name), Text(caregiver.role), Text(caregiver.authority),
                           key=str(caregiver.id))
-        first = next((i for i, c in enumerate(self.family.caregivers) if c.has_authority), 0)
-        if self.family.caregivers:
+        first = next((i for i, c in enumerate(self.caregivers) if c.has_authority), 0)
+        if self.caregivers:
             table.move_cursor(row=first)
-            self.recipient = self.family.caregivers[first]
+            self.recipient = self.caregivers[first]
             self.mark_recipient()
 
     def mark_recipient(self) -> None:
         """Write "> " before the recipient's name, so the choice does not rest on colour alone."""
         table = self.query_one("#caregivers", DataTable)
-        for caregiver in self.family.caregivers:
+        for caregiver in self.caregivers:
             mark = "> " if self.recipient and caregiver.id == self.recipient.id else "  "
             table.update_cell(str(caregiver.id), table.ordered_columns[0].key, Text(mark + caregiver.name))
 
@@ -283,7 +312,7 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
     def caregiver_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if self.family is None or event.row_key is None:
             return
-        self.recipient = next(c for c in self.family.caregivers if str(c.id) == event.row_key.value)
+        self.recipient = next(c for c in self.caregivers if str(c.id) == event.row_key.value)
         self.mark_recipient()
         self.fill_email_choices()
         self.query_one("#recipient-error", FieldError).clear()
@@ -306,7 +335,7 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
         select = self.query_one("#email-choice", Select)
         if self.second_parent:
             associated = {a.email.lower() for a in (self.page.associations if self.page else ())}
-            people = [c for c in self.family.caregivers if c.email]
+            people = [c for c in self.caregivers if c.email]
             options = [(Text(f"{c.name} ({c.role}): {c.email}"), str(c.id)) for c in people]
             preferred = next((c for c in people if c.email.lower() not in associated), None)
         else:
@@ -335,7 +364,7 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
     # -- options ------------------------------------------------------------------------------
     def chosen(self, radio_id: str) -> str:
         pressed = self.query_one(f"#{radio_id}", RadioSet).pressed_button
-        return pressed.choice if pressed is not None else ""
+        return pressed.choice if isinstance(pressed, Choice) else ""
 
     def delivery(self) -> Delivery:
         return Delivery(self.chosen("delivery"))
@@ -361,13 +390,13 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
         delivery = self.delivery()
         choice = self.query_one("#email-choice", Select).value
         if self.second_parent:
-            recipient = next((c for c in self.family.caregivers if str(c.id) == choice), None)
+            recipient = next((c for c in self.caregivers if str(c.id) == choice), None)
         else:
             recipient = self.recipient
         if choice == OTHER or choice == Select.NULL:
             email = self.query_one("#email", Input).value
         else:
-            email = next((c.email for c in self.family.caregivers if str(c.id) == choice), "")
+            email = next((c.email for c in self.caregivers if str(c.id) == choice), "")
         carrier = self.query_one("#carrier", Select).value
         send_to = SendTo(self.chosen("send-to")) if self.query_one("#send-to-box").display else SendTo.PARENT
         return IssueRequest(
@@ -409,12 +438,13 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
         except RegistrationError as error:
             self.app.call_from_thread(self.show_problems, list(error.problems))
             return
-        except Exception as error:  # one transaction (kiosk.db.write_transaction): none of it was written
+        except Exception as error:  # noqa: BLE001 - one transaction (kiosk.db.write_transaction): none of it was written
             self.app.call_from_thread(self.issue_failed, self.app.explain(error, "Issuing PINs"))
             return
+        family: Family | None
         try:
             family = desk.family(self.patient_id)
-        except Exception:  # the PINs are issued: show them with the family as it was loaded
+        except Exception:  # noqa: BLE001 - the PINs are issued: show them with the family as it was loaded
             family = self.family
         self.app.call_from_thread(self.show_result, result, family)
 
@@ -503,7 +533,7 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
         try:
             message, report = self.app.desk.send_batch_now(batch)
             words = delivery_words(message, recipient, report.problem)
-        except Exception as error:  # the message stays in the outbox; the background sender retries it
+        except Exception as error:  # noqa: BLE001 - the message stays in the outbox; the background sender retries it
             words = (f"The welcome message to {recipient} could not be sent now. It stays in the outbox and is "
                      f"tried again; print the slip (p) if the family is waiting. {self.app.explain(error, 'Sending')}")
         self.app.call_from_thread(self.query_one("#outcome", Static).update, words)

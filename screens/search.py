@@ -51,11 +51,11 @@ class SearchScreen(ReportsWorkerErrors, DeskScreen[None]):
             yield Input(id="search", placeholder="Last name, \"last, first\" or date of birth")
             yield Select(STATUS_OPTIONS, id="status", value=ALL, allow_blank=False)
         yield Label(HINT, id="results-title", markup=False)
-        results = DataTable(id="results", cursor_type="row", zebra_stripes=True)
+        results: DataTable[object] = DataTable(id="results", cursor_type="row", zebra_stripes=True)
         results.add_columns("Name", "DOB", "Age", "Portal status")
         yield results
         yield Label(f"Today's appointments ({self.app.desk.today():%a %m/%d/%Y})", id="appointments-title")
-        appointments = DataTable(id="appointments", cursor_type="row", zebra_stripes=True)
+        appointments: DataTable[object] = DataTable(id="appointments", cursor_type="row", zebra_stripes=True)
         appointments.add_columns("Time", "Name", "Age", "Portal status", "Provider")
         yield appointments
         yield Footer()

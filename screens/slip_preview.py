@@ -62,7 +62,7 @@ class SlipPreviewScreen(ReportsWorkerErrors, DeskScreen[None]):
         try:  # the PDF and QR libraries load when a slip is printed, not at start-up
             assert self.slip is not None  # composed before p can be pressed
             message = self.app.desk.print_slip(self.slip).message
-        except Exception as error:  # a full disk or an unwritable slip folder: say so, keep the app
+        except Exception as error:  # noqa: BLE001 - a full disk or an unwritable slip folder: say so, keep the app
             message = f"The slip was not printed or saved. {self.app.explain(error, 'Printing the slip')}"
         self.app.call_from_thread(self.show_outcome, message)
 

@@ -72,7 +72,7 @@ class ReportsWorkerErrors(ReportsErrors):
     contained too (ReportsErrors)."""
 
     def on_worker_state_changed(self, event) -> None:
-        handler = getattr(self.app, "on_worker_state_changed", None)
+        handler = getattr(self.app, "on_worker_state_changed", None)  # type: ignore[attr-defined]  # a mixin
         if handler is not None:
             handler(event)
 
@@ -97,7 +97,7 @@ class FormScreen(ReportsWorkerErrors, DeskScreen[None]):
     def action_enter_field(self) -> None:
         field = self.focused
         if not isinstance(field, Input):
-            raise SkipAction()  # a button, a list or a table: Enter does what it does there
+            raise SkipAction  # a button, a list or a table: Enter does what it does there
         following = self.field_after(field)
         if following is not None:
             self.set_focus(following)  # now: the keys read after this Enter go there
@@ -135,7 +135,7 @@ class CredentialsScreen(FormScreen):
             user, problem = self.app.desk.check_staff(username, password), None
         except SignInPaused as paused:
             user, problem = None, str(paused)
-        except Exception as error:  # the database cannot be reached: say so, the app stays up
+        except Exception as error:  # noqa: BLE001 - the database cannot be reached: say so, the app stays up
             user, problem = None, f"Sign-in is not possible right now. {self.app.explain(error, 'Sign-in')}"
         self.app.call_from_thread(self._finish, user, problem)
 

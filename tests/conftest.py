@@ -18,13 +18,13 @@ from rich.cells import cell_len
 
 os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")
 
-import kiosk.portal  # noqa: E402
-import kiosk.security  # noqa: E402
-from kiosk.clock import Clock  # noqa: E402
-from kiosk.config import Config, PracticeConfig  # noqa: E402
-from kiosk.desk import Desk  # noqa: E402
-from kiosk.db import close_database  # noqa: E402
-from kiosk.store import open_store  # noqa: E402
+import kiosk.portal
+import kiosk.security
+from kiosk.clock import Clock
+from kiosk.config import Config, PracticeConfig
+from kiosk.db import close_database
+from kiosk.desk import Desk
+from kiosk.store import open_store
 
 # Password hashing at production cost (scrypt n=2**14) takes ~50 ms a hash; tests need the
 # behaviour, not the cost. Hashes record their own n, so verification still checks for real.

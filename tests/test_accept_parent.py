@@ -13,17 +13,18 @@ import pytest
 from textual._xterm_parser import XTermParser
 from textual.widgets import Button, DataTable, Input, Static
 
-from conftest import NOW, TODAY, desk_app, settle, widget_text
-from test_ui_parent import PASSWORD, add_child, create_account, type_into, unlock
 from kiosk import portal
+from kiosk.clock import Clock
 from kiosk.patients import patient_page, search_patients
 from kiosk.staff import authenticate
-from kiosk.clock import Clock
 from screens.lock import LockScreen
 from screens.parent import ChildScreen, MyAccountScreen, ParentModeScreen, ParentScreen
 from screens.patient import PatientScreen
 from screens.register import RegisterScreen
 from screens.signin import SignInScreen
+
+from conftest import NOW, TODAY, desk_app, settle, widget_text
+from test_ui_parent import PASSWORD, add_child, create_account, type_into, unlock
 
 SIZE = (100, 30)
 

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import threading
 import re
+import threading
 from pathlib import Path
 
 import pytest
-from conftest import NOW, TODAY, FakePrinter, desk_app, screen_cells, screen_text
 from textual.widgets import Static
 
 from kiosk.config import PrinterConfig
@@ -24,11 +23,12 @@ from kiosk.printing import print_slip
 from kiosk.registration import IssuedPin, IssueRequest, IssueResult, issue_pins
 from kiosk.slip import long_date, slip_from_issue, slip_text_lines
 from kiosk.slip_pdf import LAYOUTS, render_slip_pdf
-from kiosk.store import practice_settings
 from kiosk.staff import authenticate
+from kiosk.store import practice_settings
 from kiosk.terms import Delivery, RegistrationMethod
 from screens.slip_preview import SlipPreviewScreen
 
+from conftest import NOW, TODAY, FakePrinter, desk_app, screen_cells, screen_text
 from test_slip import decode_qr, page_image, pdf_pages, pdf_text
 
 BLOCK_TOP = {"▀", "█"}

@@ -11,10 +11,7 @@ import threading
 from dataclasses import replace
 
 import pytest
-from conftest import Notices, TODAY, desk_app, screen_text, settle
 from textual.widgets import Checkbox, DataTable, Input, Static
-from test_ui_register import app, desk_config, open_window  # noqa: F401 (fixtures)
-from test_ui_staff import search, sign_in
 
 from kiosk import errors
 from kiosk.models import Caregiver, Patient, Relationship
@@ -29,6 +26,10 @@ from screens.patient import PatientScreen
 from screens.register import RegisterScreen
 from screens.search import SearchScreen
 from screens.slip_preview import SlipPreviewScreen
+
+from conftest import TODAY, Notices, desk_app, screen_text, settle
+from test_ui_register import app, desk_config, open_window
+from test_ui_staff import search, sign_in
 
 SIZE = (100, 30)
 BOLD, SLASH = "[bold]x[/bold]", "a[/]b"  # would be styled, or raise a MarkupError, if read as markup

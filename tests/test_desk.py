@@ -6,13 +6,13 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
-from conftest import NOW, TODAY, FakePrinter, FakeSender, desk
-
 from kiosk import audit
 from kiosk.clock import Clock
-from kiosk.terms import Channel, Delivery, MessageState, PortalStatus
 from kiosk.patients import family_for
 from kiosk.registration import IssueRequest, RegistrationError
+from kiosk.terms import Channel, Delivery, MessageState, PortalStatus
+
+from conftest import NOW, TODAY, FakePrinter, FakeSender, desk
 
 
 def rosemary_request(family, **options) -> IssueRequest:

@@ -172,7 +172,7 @@ def wait_for_pdf(folder: Path, name_part: str, seconds: float = 60) -> Path:
                 try:
                     pdf_pages(path.read_bytes())  # parses only once cups-pdf has finished writing
                     return path
-                except Exception:
+                except Exception:  # noqa: BLE001 - cups-pdf is still writing it: look again
                     pass
         time.sleep(0.2)
     raise AssertionError(f"cups-pdf wrote no file named *{name_part}* in {folder} within {seconds} s")

@@ -7,16 +7,22 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import NOW, TODAY, find_patient
 from kiosk import audit, outbox
 from kiosk.db import write_transaction
 from kiosk.models import AuditEvent, OutboxMessage, Patient, RegistrationPin
 from kiosk.patients import family_for, patient_page
 from kiosk.registration import (
-    NOT_LINKED, IssueRequest, RegistrationError, check_issue, fix_given_name, issue_pins, revoke_pin,
+    NOT_LINKED,
+    IssueRequest,
+    RegistrationError,
+    check_issue,
+    fix_given_name,
+    issue_pins,
+    revoke_pin,
 )
 from kiosk.terms import Delivery, PinState, PortalStatus
 
+from conftest import NOW, TODAY, find_patient
 
 
 def _family_request(given="Rosemary", family="Testkiddo", **options):

@@ -3,13 +3,13 @@ is not offered to a parent; queued welcome messages are delivered in the backgro
 
 from __future__ import annotations
 
-from conftest import NOW, TODAY, Notices, desk_app, settle
-
 from kiosk.outbox import list_messages
 from kiosk.patients import family_for, search_patients
 from kiosk.registration import IssueRequest, issue_pins
 from screens.lock import LockScreen
 from screens.parent import ParentModeScreen
+
+from conftest import NOW, TODAY, Notices, desk_app, settle
 
 
 async def test_quit_and_lock_are_not_offered_in_parent_mode_and_quit_not_on_the_lock_screen(config, front_desk):

@@ -8,7 +8,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from conftest import NOW, TODAY, desk_app, settle
 from textual.widgets import Checkbox, DataTable, Input, OptionList, Select, Static
 
 from kiosk import outbox
@@ -20,6 +19,8 @@ from screens.outbox_screen import OutboxScreen
 from screens.register import ConfirmReplace, RegisterScreen
 from screens.slip_preview import SlipPreviewScreen
 from screens.widgets import FieldError
+
+from conftest import NOW, TODAY, desk_app, settle
 
 SIZE = (100, 30)
 GROUPED_PIN = re.compile(r"^[A-Z]{5}-[A-Z]{5}$")

@@ -6,7 +6,6 @@ import time
 from importlib.util import find_spec
 
 import pytest
-from conftest import NOW, TODAY, desk_app, screen_text, settle
 from textual import events
 from textual.widgets import DataTable, Input, Select
 
@@ -20,6 +19,8 @@ from screens.patient import PatientScreen
 from screens.search import SearchScreen
 from screens.signin import SignInScreen
 from screens.widgets import WRONG_CREDENTIALS, FieldError, TrainingBanner
+
+from conftest import NOW, TODAY, desk_app, screen_text, settle
 
 SIZE = (100, 30)
 
