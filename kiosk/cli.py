@@ -225,8 +225,8 @@ def open_configured(args: argparse.Namespace, *, training: bool = False, read_on
     if training:
         from kiosk.training import (
             load_training_data,
-            lock_out_training_children,
             remove_training_leftovers,
+            stage_training_scenes,
             training_database_path,
         )
 
@@ -234,7 +234,7 @@ def open_configured(args: argparse.Namespace, *, training: bool = False, read_on
         config = replace(config, database=str(training_database_path()), training=True, pin_key_file="")
         open_store(config)
         load_training_data()
-        lock_out_training_children()
+        stage_training_scenes()
     else:
         open_store(config, read_only=read_only)
     return config

@@ -110,42 +110,47 @@ def load_training_data(today: dt.date | None = None, path: Path = TRAINING_FILE)
                     Appointment.create(patient=patient, starts_at=dt.datetime.combine(today, dt.time(hour, minute)),
                                        provider="Dr. Alvarez", reason="Well visit")
                     counts["appointments"] += 1
-            if "welcome" in family:
-                _redirected_welcome(family, caregivers, staff_rows, now, today)
         from kiosk.pin_life import expire_due
 
         expire_due(now)  # L2: the PINs past their date are recorded as expired, as kiosk maintain would
     return counts
 
 
-def lock_out_training_children(path: Path = TRAINING_FILE, now: dt.datetime | None = None) -> int:
-    """L5: the training children marked ``locked`` get five wrong birth dates with their PIN, just
-    now, so the account page shows a lock-out to clear. Separate from loading: the tries count toward
-    the practice's guessing pause (S8), which the tests of the other rules must not inherit."""
-    now = now or utcnow()
-    charts = [c["chart"] for f in read_training_file(path)["families"] for c in f["patients"] if c.get("locked")]
+def stage_training_scenes(path: Path = TRAINING_FILE, now: dt.datetime | None = None,
+                          today: dt.date | None = None) -> None:
+    """What starting training does after loading the families: the children marked ``locked`` get
+    five wrong birth dates with their PIN, just now (L5: a lock-out to clear), and a family with a
+    ``welcome`` has it issued to one parent and redirected to the other (L4). Apart from loading:
+    the tries count toward the practice's guessing pause (S8) and the welcome sits in the outbox,
+    which the tests of the other rules must not inherit."""
+    now, today = now or utcnow(), today or dt.date.today()
+    families = read_training_file(path)["families"]
+    charts = [c["chart"] for f in families for c in f["patients"] if c.get("locked")]
     with write_transaction():
         for patient in Patient.select().where(Patient.chart_number.in_(charts)):
             for minute in range(5):
                 RedemptionAttempt.create(patient=patient, at=now - dt.timedelta(minutes=4 - minute),
                                          succeeded=False, terminal="training-parent", outcome="wrong date")
-    return len(charts)
+        for family in families:
+            if "welcome" in family:
+                _redirected_welcome(family, now, today)
 
 
-def _redirected_welcome(family: dict, caregivers: dict[str, Caregiver], staff_rows: dict[str, Staff],
-                        now: dt.datetime, today: dt.date) -> None:
+def _redirected_welcome(family: dict, now: dt.datetime, today: dt.date) -> None:
     """L4: the family's welcome issued by email to one parent, then redirected to the other before it
     was sent, through the engine itself (so the audit trail and the outbox show it as they would)."""
     from kiosk.pin_life import redirect_welcome
     from kiosk.registration import IssueRequest, issue_pins
     from kiosk.staff import StaffUser
 
-    row = next(s for s in staff_rows.values() if s.portal_user)
+    row = Staff.select().where(Staff.portal_user.is_null(False)).order_by(Staff.id).get()
     desk = StaffUser(row.id, row.username, row.display_name, row.portal_user, row.is_admin)
-    first = caregivers[family["welcome"]["to"]]
-    kids = [p.id for p in Patient.select().where(Patient.chart_number.in_([c["chart"] for c in family["patients"]]))]
+    first, then = (Caregiver.get(Caregiver.external_id == "training:" + family["welcome"][key])
+                   for key in ("to", "redirected_to"))
+    kids = [p.id for p in Patient.select().where(Patient.chart_number.in_([c["chart"] for c in family["patients"]]))
+            .order_by(Patient.id)]
     issue_pins(desk, IssueRequest(kids, recipient_id=first.id, email=first.email), now=now, today=today)
-    redirect_welcome(desk, kids[0], caregivers[family["welcome"]["redirected_to"]].id, now=now)
+    redirect_welcome(desk, kids[0], then.id, now=now)
 
 
 TRAINING_PREFIX = "kiosk-training-"

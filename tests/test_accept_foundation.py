@@ -407,18 +407,20 @@ def _covers_l2(desk, kids):
 
 def _covers_l4(desk, kids):
     from kiosk.pin_life import pin_history
+    from kiosk.training import stage_training_scenes
 
+    stage_training_scenes(today=TODAY)  # what starting training does after loading the families
     facts = [pin_history(k.id).active for k in kids]
     redirected = AuditEvent.select().where(AuditEvent.patient_id.in_([k.id for k in kids])
                                            & (AuditEvent.action == "redirect")).count()
-    return redirected == len(kids) and all(f and f.message == "queued" and f.address.startswith("c***") for f in facts)
+    return redirected == len(kids) and all(f and f.message == "queued" and f.address.startswith("y***") for f in facts)
 
 
 def _covers_l5(desk, kids):
     from kiosk.pin_life import registration_block
-    from kiosk.training import lock_out_training_children
+    from kiosk.training import stage_training_scenes
 
-    lock_out_training_children()  # what starting training does after loading the families
+    stage_training_scenes(today=TODAY)  # what starting training does after loading the families
     return any(registration_block(k.id).locked for k in kids)
 
 
