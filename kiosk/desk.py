@@ -102,10 +102,11 @@ class Desk:
         return self.staff is not None and self.staff.id == user.id
 
     # -- patients -------------------------------------------------------------------------------
-    def search(self, text: str, status: str | None = None) -> list[PatientRow]:
+    def search(self, text: str, status: str | None = None, *, tolerant: bool = True) -> list[PatientRow]:
+        """The search box (N1, N2); ``tolerant=False``: the exact matches only, the quick first look."""
         from kiosk.patients import search_patients
 
-        return search_patients(text, status, today=self.today())
+        return search_patients(text, status, today=self.today(), tolerant=tolerant)
 
     def todays_appointments(self) -> list[AppointmentRow]:
         from kiosk.patients import todays_appointments

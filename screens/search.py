@@ -1,5 +1,9 @@
-"""The staff home (N1, R4): search patients by name or date of birth, filter by portal
-status, or pick from today's appointments; Enter opens the patient's account page."""
+"""The staff home (N1, N2, R4): search patients by any name, a parent's name, phone or email,
+a chart number or a date of birth, tolerantly; filter by portal status, or pick from
+today's appointments; Enter opens the patient's account page.
+
+The exact matches show as soon as they are found; near matches (sounds like, nickname, typo) are
+looked for next and join the list below them, so the desk never waits on the slower search."""
 
 from __future__ import annotations
 
@@ -9,23 +13,28 @@ from importlib.util import find_spec
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Footer, Header, Input, Label, Select
 from textual.worker import get_current_worker
 
-from kiosk.patients import AppointmentRow, PatientRow
+from kiosk.patients import SEARCH_LIMIT, AppointmentRow, PatientRow
 from kiosk.terms import PortalStatus
 from screens.widgets import DeskScreen, ReportsWorkerErrors, TrainingBanner
 
 DEBOUNCE_SECONDS = 0.15
 ALL = "all"
 STATUS_OPTIONS = [("All statuses", ALL)] + [(s.label, s) for s in PortalStatus]
-HINT = "Type a last name, \"last, first\" or a date of birth, or pick a status (F2)."
+HINT = "Type a name, a parent's name, phone or email, a chart number or a birth date; F2: status."
 
 
 def _patient_cells(row: PatientRow) -> tuple[Text, str, str, str]:
-    """Cells as plain text: a name like ``O'Brien [Jr]`` is data, never markup."""
-    return Text(row.name), f"{row.dob:%m/%d/%Y}", row.age, row.status_label
+    """Cells as plain text: a name like ``O'Brien [Jr]`` is data, never markup. A near match says
+    why it matched after the name (N2): "Johnson, William (sounds like)"."""
+    name = Text(row.name)
+    if row.reason:
+        name.append(f" ({row.reason})", style="italic")
+    return name, f"{row.dob:%m/%d/%Y}", row.age, row.status_label
 
 
 def import_available() -> bool:
@@ -42,13 +51,17 @@ class SearchScreen(ReportsWorkerErrors, DeskScreen[None]):
         ("f4", "open_import", "Import"),
         ("f6", "open_outbox", "Outbox"),
         ("ctrl+o", "sign_out", "Sign out"),
+        Binding("down", "to_results", "Results", show=False),
     ]
+    _open_when_found = False  # Enter came before the results: open the first one when they come
+    _shown: tuple[str, PortalStatus | None] | None = None  # the search whose rows the table holds
+    _seeking = False  # its near matches are still being looked for
 
     def compose(self) -> ComposeResult:
         yield TrainingBanner()
         yield Header()
         with Horizontal(id="search-bar"):
-            yield Input(id="search", placeholder="Last name, \"last, first\" or date of birth")
+            yield Input(id="search", placeholder="Name, parent, phone, email, chart or birth date")
             yield Select(STATUS_OPTIONS, id="status", value=ALL, allow_blank=False)
         yield Label(HINT, id="results-title", markup=False)
         results: DataTable[object] = DataTable(id="results", cursor_type="row", zebra_stripes=True)
@@ -87,37 +100,71 @@ class SearchScreen(ReportsWorkerErrors, DeskScreen[None]):
         self._search(self.search_text, self.status)
 
     @on(Input.Submitted, "#search")
-    def _to_results(self) -> None:
+    def _open_from_box(self) -> None:
+        """Enter in the box opens the highlighted (first) match; before the results are in, it
+        opens the first one when they come."""
+        if self._shown == (self.search_text, self.status) and self.query_one("#results", DataTable).row_count:
+            self._open_highlighted()
+        elif self._shown != (self.search_text, self.status) or self._seeking:
+            self._open_when_found = True
+
+    def _open_highlighted(self) -> None:
         results = self.query_one("#results", DataTable)
         if results.row_count:
+            key = results.coordinate_to_cell_key(results.cursor_coordinate).row_key.value
+            if key is not None:
+                self.app.open_patient(int(key))
+
+    def action_to_results(self) -> None:
+        results = self.query_one("#results", DataTable)
+        if self.focused is self.query_one("#search", Input) and results.row_count:
             results.focus()
 
     @work(thread=True, exclusive=True, group="search", name="Search", exit_on_error=False)
     def _search(self, text: str, status: PortalStatus | None) -> None:
         time.sleep(DEBOUNCE_SECONDS)  # typing on cancels this worker: only the last keystroke searches
         worker = get_current_worker()
-        if worker.is_cancelled:
-            return
-        rows = self.app.desk.search(text, status)
-        if not worker.is_cancelled:
-            self.app.call_from_thread(self._show_results, text, status, rows)
+        for tolerant in (False, True):  # the exact matches first, on screen while the near ones are sought
+            if worker.is_cancelled:
+                return
+            rows = self.app.desk.search(text, status, tolerant=tolerant)
+            if not worker.is_cancelled:
+                self.app.call_from_thread(self._show_results, text, status, rows, tolerant)
+            if len(rows) >= SEARCH_LIMIT:
+                return  # the list is full of exact matches: near ones would not be shown
 
-    def _show_results(self, text: str, status: PortalStatus | None, rows: list[PatientRow]) -> None:
+    def _show_results(self, text: str, status: PortalStatus | None, rows: list[PatientRow],
+                      final: bool = True) -> None:
         if (text, status) != (self.search_text, self.status):
             return  # a newer search is on its way
         table = self.query_one("#results", DataTable)
-        table.clear()
+        keys = [str(row.id) for row in rows]
+        shown = [key.value for key in table.rows]
+        if self._shown == (text, status) and keys[:len(shown)] == shown:
+            rows = rows[len(shown):]  # the near matches join below; the cursor stays where it is
+        else:
+            table.clear()
         for row in rows:
             table.add_row(*_patient_cells(row), key=str(row.id))
+        self._shown, self._seeking = (text, status), not final
+        if self._open_when_found and table.row_count:
+            self._open_when_found = False
+            self._open_highlighted()
+            return
+        if final:
+            self._open_when_found = False
         title = self.query_one("#results-title", Label)
+        count = table.row_count
         if not text.strip() and status is None:
             title.update(HINT)
-        elif not rows:
+        elif not count and not final:
+            title.update(f"No exact match for {text.strip()!r}; looking for near matches…")
+        elif not count:
             where = f" with status {status.label}" if status else ""
             title.update(f"No patients{where} match {text.strip()!r}" + (" (F2: All statuses)" if where else "")
                          if text.strip() else "No patients with that status")
         else:
-            title.update(f"{len(rows)} patient{'s' if len(rows) != 1 else ''} — Enter opens the account page")
+            title.update(f"{count} patient{'s' if count != 1 else ''} — Enter opens the highlighted one")
 
     @work(thread=True, exclusive=True, group="appointments", name="Today's appointments", exit_on_error=False)
     def _load_appointments(self) -> None:
@@ -144,7 +191,10 @@ class SearchScreen(ReportsWorkerErrors, DeskScreen[None]):
         return True
 
     def action_focus_search(self) -> None:
-        self.query_one("#search", Input).focus()
+        """Ctrl+F or /: the box takes the keys with its text selected, so typing replaces it."""
+        box = self.query_one("#search", Input)
+        box.focus()
+        box.select_all()
 
     def action_focus_status(self) -> None:
         self.query_one("#status", Select).focus()

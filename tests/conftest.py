@@ -55,9 +55,9 @@ class TestDesk(Desk):
         if operation in self.held:
             assert self.gate.wait(20), "the test never opened the gate"
 
-    def search(self, text, status=None):
+    def search(self, text, status=None, *, tolerant=True):
         self._through("search")
-        return super().search(text, status)
+        return super().search(text, status, tolerant=tolerant)
 
     def issue(self, request):
         self._through("issue")

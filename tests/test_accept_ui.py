@@ -398,7 +398,7 @@ async def test_second_parent_pin_from_the_registered_patients_page(app):
     async with app.run_test(size=SIZE) as pilot:
         await sign_in(app, pilot)
         await search(app, pilot, "patel, ava")
-        await pilot.press("enter", "enter")
+        await pilot.press("enter")
         await settle(app, pilot)
         assert isinstance(app.screen, PatientScreen)
         shown = screen_text(app)

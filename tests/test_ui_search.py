@@ -1,0 +1,99 @@
+"""The search box at 80x24 (N1, N2): near matches say why, Enter opens, Down and Ctrl+F behave."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import desk_app, screen_text, settle
+from textual.widgets import DataTable, Input
+
+from screens.patient import PatientScreen
+from screens.search import SearchScreen
+from test_ui_staff import result_rows, search, sign_in
+
+SIZE = (80, 24)
+
+
+@pytest.fixture
+def app(training, config):
+    return desk_app(config)
+
+
+def opened_patient(app) -> str:
+    assert isinstance(app.screen, PatientScreen), app.screen
+    return str(app.screen.query_one("#patient-title").render())
+
+
+async def test_n2_a_near_match_says_why_it_matched(app):
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(app, pilot)
+        rows = await search(app, pilot, "testkido")  # a letter missing
+        assert rows and all("(" in row[0] for row in rows)
+        assert "Testkiddo, Rosemary (" in screen_text(app)
+        rows = await search(app, pilot, "Cindy Testkiddo")  # the mother's name shows her children
+        assert "Testkiddo, Rosemary (caregiver Cindy Testkiddo)" in [row[0] for row in rows]
+
+
+async def test_n1_enter_on_a_single_match_opens_it(app):
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(app, pilot)
+        rows = await search(app, pilot, "testkiddo, rosemary")
+        assert len(rows) == 1
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert opened_patient(app) == "Rosemary Testkiddo"
+
+
+async def test_n1_enter_on_several_opens_the_highlighted_first_one(app):
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(app, pilot)
+        rows = await search(app, pilot, "testkiddo")
+        assert len(rows) > 1
+        first = rows[0][0]
+        await pilot.press("enter")
+        await settle(app, pilot)
+        family, given = first.split(" (")[0].split(", ")
+        assert opened_patient(app) == f"{given} {family}"
+
+
+async def test_n1_down_moves_into_the_list_and_enter_opens_that_row(app):
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(app, pilot)
+        rows = await search(app, pilot, "testkiddo")
+        await pilot.press("down")
+        results = app.screen.query_one("#results", DataTable)
+        assert app.screen.focused is results and results.cursor_row == 0
+        await pilot.press("down", "enter")
+        await settle(app, pilot)
+        family, given = rows[1][0].split(" (")[0].split(", ")
+        assert opened_patient(app) == f"{given} {family}"
+
+
+async def test_n1_enter_typed_before_the_results_opens_the_first_when_they_come(app):
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(app, pilot)
+        app.screen.query_one("#search", Input).focus()
+        await pilot.press(*"testkiddo, rosemary", "enter")  # no pause: the search is still debouncing
+        await settle(app, pilot)
+        assert opened_patient(app) == "Rosemary Testkiddo"
+
+
+async def test_n1_ctrl_f_selects_the_box_text_so_typing_replaces_it(app):
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(app, pilot)
+        await search(app, pilot, "testkiddo")
+        box = app.screen.query_one("#search", Input)
+        assert app.screen.focused is box  # still in the box
+        await pilot.press("ctrl+f")
+        assert box.selected_text == "testkiddo"
+        await pilot.press(*"okafor")
+        await settle(app, pilot)
+        assert box.value == "okafor" and result_rows(app)[0][0].startswith("Okafor")
+
+
+async def test_n1_enter_with_no_match_stays_in_the_box(app):
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(app, pilot)
+        assert await search(app, pilot, "qqqqzzzz") == []
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, SearchScreen) and "No patients match 'qqqqzzzz'" in screen_text(app)
