@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from conftest import desk_app, screen_text, settle
 from textual.widgets import DataTable, Input
 
 from screens.patient import PatientScreen
 from screens.search import SearchScreen
+
+from conftest import desk_app, screen_text, settle
 from test_ui_staff import result_rows, search, sign_in
 
 SIZE = (80, 24)
