@@ -9,34 +9,18 @@ prints the slip, sends the welcome now, or hands the kiosk to the parent (R11).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
-
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import (
-    Button,
-    Checkbox,
-    DataTable,
-    Footer,
-    Input,
-    Label,
-    RadioButton,
-    RadioSet,
-    Select,
-    Static,
-)
+from textual.widgets import Button, DataTable, Footer, Label, Static
 
-from kiosk.carriers import carrier_warning, carriers
+from kiosk.patients import CaregiverRow, ChildRow, Family, PatientPage
 from kiosk.registration import MINOR_AGE, IssueRequest, IssueResult, Problem, RegistrationError
-from kiosk.terms import Access, Delivery, Labelled, RegistrationMethod, SendTo
-
-if TYPE_CHECKING:
-    from kiosk.patients import CaregiverRow, Family, PatientPage
+from kiosk.terms import Delivery
+from screens.register_options import IssueOptions, PatientTable
 from screens.widgets import (
     DeskScreen,
     FieldError,
@@ -45,7 +29,6 @@ from screens.widgets import (
     delivery_words,
 )
 
-OTHER = "other"
 CHECKED, UNCHECKED = "[x]", "[ ]"
 
 # Where each Problem.field is shown (name:<id> and status:<id> go next to the patient list).
@@ -58,16 +41,6 @@ ERROR_SLOTS = {
 
 def error_slot(field: str) -> str:
     return ERROR_SLOTS.get(field, "patients" if field.startswith(("name:", "status:")) else "staff")
-
-
-class PatientTable(DataTable):
-    """The Patient List; space toggles the Register checkbox of the cursor row."""
-
-    BINDINGS = [Binding("space", "toggle_register", "Check")]
-
-    def action_toggle_register(self) -> None:
-        if isinstance(self.screen, RegisterScreen):
-            self.screen.toggle_register(self.cursor_row)
 
 
 class ConfirmReplace(ReportsWorkerErrors, ModalScreen[bool]):
@@ -95,22 +68,6 @@ class ConfirmReplace(ReportsWorkerErrors, ModalScreen[bool]):
         self.dismiss(event.button.id == "yes")
 
 
-class Choice(RadioButton):
-    """A radio button whose dot is drawn only when chosen: readable without colour (16-colour console)."""
-
-    BUTTON_INNER = property(lambda self: "●" if self.value else " ")
-
-    def __init__(self, choice: Labelled, *, on: bool = False):
-        super().__init__(choice.label, value=on)
-        self.choice = choice  # the value this button stands for
-
-
-class Tick(Checkbox):
-    """A checkbox whose X is drawn only when ticked."""
-
-    BUTTON_INNER = property(lambda self: "X" if self.value else " ")
-
-
 class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
     """Registration for Patient NAME and selected Siblings."""
 
@@ -130,7 +87,7 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
         self.patient_id = patient_id
         self.second_parent = second_parent
         self.family: Family | None = None
-        self.page: PatientPage | None = None
+        self.page: PatientPage | None = None  # a second parent's: the addresses already linked
         self.checked: dict[int, bool] = {}
         self.pins: dict[int, str] = {}
         self.result: IssueResult | None = None
@@ -152,58 +109,7 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
             yield PatientTable(id="patients", cursor_type="row")
             yield FieldError(id="patients-error")
             yield Static("", id="outcome", markup=False)
-            with Horizontal(id="options"):
-                with Vertical(classes="option", id="method-col"):
-                    yield Label("Register with")
-                    with RadioSet(id="method"):
-                        yield Choice(RegistrationMethod.PIN, on=True)
-                        yield Choice(RegistrationMethod.QUESTION)
-                    yield FieldError(id="method-error")
-                    with Vertical(id="question-box"):
-                        yield Input(placeholder="Question", id="question")
-                        yield FieldError(id="question-error")
-                        yield Input(placeholder="Answer", id="answer")
-                        yield FieldError(id="answer-error")
-                with Vertical(classes="option", id="access-col"):
-                    yield Label("Access")
-                    with RadioSet(id="access"):
-                        yield Choice(Access.FULL, on=True)
-                        yield Choice(Access.LIMITED)
-                    yield FieldError(id="access-error")
-                with Vertical(classes="option"):
-                    yield Label("Delivery")
-                    with RadioSet(id="delivery"):
-                        yield Choice(Delivery.EMAIL, on=True)
-                        yield Choice(Delivery.TEXT)
-                        yield Choice(Delivery.NONE)
-                    yield FieldError(id="delivery-error")
-            with Horizontal(id="email-row", classes="detail"):
-                with Vertical(classes="field"):
-                    yield Label("Email Address")
-                    yield Select([("Other", OTHER)], id="email-choice", allow_blank=False, prompt="Email address")
-                with Vertical(classes="field", id="other-email-box"):
-                    yield Label("Other email")
-                    yield Input(placeholder="name@example.com", id="email")
-                    yield FieldError(id="email-error")
-            with Horizontal(id="text-row", classes="detail"):
-                with Vertical(classes="field"):
-                    yield Label("Cell phone")
-                    yield Input(placeholder="(317) 555-0101", id="cell")
-                    yield FieldError(id="cell-error")
-                with Vertical(classes="field"):
-                    yield Label("Cell Carrier")
-                    yield Select([(c.name + (" (retired)" if c.retired else ""), c.key) for c in carriers()],
-                                 id="carrier", prompt="Choose the carrier")
-                    yield FieldError(id="carrier-error")
-                    yield Static("", id="carrier-warning", markup=False)
-            with Horizontal(id="finish-row", classes="detail"):  # Send to, then Print PIN (R8)
-                with Vertical(id="send-to-box"):
-                    yield Label("Send to")
-                    with RadioSet(id="send-to"):
-                        yield Choice(SendTo.PARENT, on=True)
-                        yield Choice(SendTo.MINOR)
-                    yield FieldError(id="send-to-error")
-                yield Tick("Print PIN", id="print-pin")
+            yield IssueOptions(second_parent=self.second_parent, id="issue-options")
         yield Footer()
 
     def on_screen_resume(self) -> None:
@@ -222,10 +128,6 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
         self.query_one("#caregivers", DataTable).add_columns("Authority", "Role", "Status")
         self.query_one("#patients", DataTable).add_columns("Register", "Patient", "PIN", "Status", "Role")
         self.query_one("#caregiver-section").display = not self.second_parent
-        self.query_one("#question-box").display = False
-        self.query_one("#text-row").display = False
-        self.query_one("#other-email-box").display = False
-        self.query_one("#send-to-box").display = False
         self.load_family()
 
     # -- loading ------------------------------------------------------------------------------
@@ -255,15 +157,14 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
             focus.focus()
         self.refresh_bindings()
 
-    @property
-    def caregivers(self) -> Sequence[CaregiverRow]:
-        """The family's caregivers; none before the family has loaded."""
-        return self.family.caregivers if self.family is not None else ()
-
-    def listed_children(self):
+    def listed_children(self) -> tuple[ChildRow, ...]:
         if self.family is None:
             return ()
         return self.family.children[:1] if self.second_parent else self.family.children
+
+    @property
+    def caregivers(self) -> tuple[CaregiverRow, ...]:
+        return self.family.caregivers if self.family is not None else ()
 
     def fill_caregivers(self) -> None:
         table = self.query_one("#caregivers", DataTable)
@@ -295,7 +196,13 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
         if self.listed_children():
             table.move_cursor(row=min(max(row, 0), len(self.listed_children()) - 1))
 
-    def toggle_register(self, row: int) -> None:
+    @property
+    def options(self) -> IssueOptions:
+        return self.query_one(IssueOptions)
+
+    @on(PatientTable.ToggleRegister)
+    def toggle_register(self, event: PatientTable.ToggleRegister) -> None:
+        row = event.row
         children = self.listed_children()
         if self.second_parent or not 0 <= row < len(children):
             return
@@ -331,83 +238,16 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
                                   "\n".join(p.message for p in problems))
 
     def fill_email_choices(self) -> None:
-        """The chosen caregiver's email (or, for a second parent, every caregiver's), or Other."""
-        select = self.query_one("#email-choice", Select)
-        if self.second_parent:
-            associated = {a.email.lower() for a in (self.page.associations if self.page else ())}
-            people = [c for c in self.caregivers if c.email]
-            options = [(Text(f"{c.name} ({c.role}): {c.email}"), str(c.id)) for c in people]
-            preferred = next((c for c in people if c.email.lower() not in associated), None)
-        else:
-            people = [self.recipient] if self.recipient and self.recipient.email else []
-            options = [(Text(c.email), str(c.id)) for c in people]
-            preferred = people[0] if people else None
-        select.set_options([*options, ("Other", OTHER)])
-        select.value = str(preferred.id) if preferred else OTHER
-        self.query_one("#other-email-box").display = select.value == OTHER and self.delivery() == Delivery.EMAIL
-        if self.recipient and not self.second_parent:
-            cell = self.query_one("#cell", Input)
-            cell.value = self.recipient.cell or ""
-            carrier = self.query_one("#carrier", Select)
-            carrier.value = self.recipient.carrier if any(c.key == self.recipient.carrier for c in carriers()) \
-                else Select.NULL
-
-    @on(Select.Changed, "#email-choice")
-    def email_choice_changed(self, event: Select.Changed) -> None:
-        self.query_one("#other-email-box").display = event.value == OTHER and self.delivery() == Delivery.EMAIL
-
-    @on(Select.Changed, "#carrier")
-    def carrier_changed(self, event: Select.Changed) -> None:
-        warning = carrier_warning(event.value) if isinstance(event.value, str) else None
-        self.query_one("#carrier-warning", Static).update(warning or "")
-
-    # -- options ------------------------------------------------------------------------------
-    def chosen(self, radio_id: str) -> str:
-        pressed = self.query_one(f"#{radio_id}", RadioSet).pressed_button
-        return pressed.choice if isinstance(pressed, Choice) else ""
-
-    def delivery(self) -> Delivery:
-        return Delivery(self.chosen("delivery"))
-
-    @on(RadioSet.Changed)
-    def radio_changed(self, event: RadioSet.Changed) -> None:
-        if event.radio_set.id == "method":
-            self.query_one("#question-box").display = self.chosen("method") == RegistrationMethod.QUESTION
-        elif event.radio_set.id == "delivery":
-            delivery = self.delivery()
-            self.query_one("#email-row").display = delivery == Delivery.EMAIL
-            self.query_one("#text-row").display = delivery == Delivery.TEXT
-            self.query_one("#other-email-box").display = (delivery == Delivery.EMAIL
-                                                          and self.query_one("#email-choice", Select).value == OTHER)
+        associated = {a.email.lower() for a in (self.page.associations if self.page else ())}
+        self.options.show_people(self.caregivers, self.recipient, associated)
 
     def update_send_to(self) -> None:
         """R8: Send to is offered only when a checked child is 12 or older."""
-        self.query_one("#send-to-box").display = any(
-            self.checked.get(child.id) and child.age_years >= MINOR_AGE for child in self.listed_children())
+        self.options.offer_send_to(any(
+            self.checked.get(child.id) and child.age_years >= MINOR_AGE for child in self.listed_children()))
 
     def build_request(self) -> IssueRequest:
-        ids = [child.id for child in self.listed_children() if self.checked.get(child.id)]
-        delivery = self.delivery()
-        choice = self.query_one("#email-choice", Select).value
-        if self.second_parent:
-            recipient = next((c for c in self.caregivers if str(c.id) == choice), None)
-        else:
-            recipient = self.recipient
-        if choice == OTHER or choice == Select.NULL:
-            email = self.query_one("#email", Input).value
-        else:
-            email = next((c.email for c in self.caregivers if str(c.id) == choice), "")
-        carrier = self.query_one("#carrier", Select).value
-        send_to = SendTo(self.chosen("send-to")) if self.query_one("#send-to-box").display else SendTo.PARENT
-        return IssueRequest(
-            patient_ids=ids, recipient_id=recipient.id if recipient else None,
-            method=RegistrationMethod(self.chosen("method")),
-            question=self.query_one("#question", Input).value, answer=self.query_one("#answer", Input).value,
-            access=Access(self.chosen("access")), delivery=delivery, email=email if delivery == Delivery.EMAIL else "",
-            cell=self.query_one("#cell", Input).value if delivery == Delivery.TEXT else "",
-            carrier=carrier if delivery == Delivery.TEXT and isinstance(carrier, str) else "",
-            print_slip=self.query_one("#print-pin", Checkbox).value, send_to=send_to,
-            second_parent=self.second_parent)
+        return self.options.request([child.id for child in self.listed_children() if self.checked.get(child.id)])
 
     # -- Register -----------------------------------------------------------------------------
     def action_register(self) -> None:
@@ -445,7 +285,7 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
         try:
             family = desk.family(self.patient_id)
         except Exception:  # noqa: BLE001 - the PINs are issued: show them with the family as it was loaded
-            family = self.family
+            family = None
         self.app.call_from_thread(self.show_result, result, family)
 
     def issue_failed(self, words: str) -> None:
@@ -465,11 +305,14 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
         if first:
             self.query_one(f"#{first}-error").scroll_visible()
 
-    def show_result(self, result: IssueResult, family) -> None:
+    def show_result(self, result: IssueResult, family: Family | None) -> None:
+        """The PINs issued, with the family as it is now (None: as it was loaded)."""
         self.issuing = False
         self.result = result
         self.pins = {issued.patient_id: issued.pin or "(question)" for issued in result.pins}
-        self.show_family(family, self.page)
+        family = family or self.family
+        if family is not None:
+            self.show_family(family, self.page)
         names = ", ".join(issued.given_name for issued in result.pins)
         sent = {Delivery.EMAIL: f"The welcome message to {result.recipient} is queued.",
                 Delivery.TEXT: f"The welcome text to {result.recipient} is queued.",
@@ -480,7 +323,7 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
         # p, s and c must reach the screen, not type into the input the desk pressed Register from.
         self.query_one("#patients", DataTable).focus()
         self.refresh_bindings()
-        if self.query_one("#print-pin", Checkbox).value:  # Print PIN ticked: straight to the slip (R7, R14)
+        if self.options.print_slip:  # Print PIN ticked: straight to the slip (R7, R14)
             if self.app.screen is self:
                 self.app.show_slip(result)
             else:  # locked meanwhile: never open PINs over the lock screen; the slip opens on return
