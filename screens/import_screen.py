@@ -29,14 +29,7 @@ RunImport = Callable[[list[str], Callable[[str, int, int], None]], "ImportReport
 class ImportScreen(ReportsWorkerErrors, DeskScreen[None]):
     """Type file paths (space separated; quote a path with spaces), Enter imports them."""
 
-    DEFAULT_CSS = """
-    ImportScreen { padding: 1 2; }
-    ImportScreen #import-form { height: auto; }
-    ImportScreen #import-stage { height: 1; margin-top: 1; }
-    ImportScreen ProgressBar { margin-bottom: 1; }
-    ImportScreen #import-summary { width: 100%; height: auto; margin-bottom: 1; }
-    ImportScreen Log { height: 1fr; border: solid $secondary; }
-    """
+    CSS_PATH = "import_screen.tcss"
     AUTO_FOCUS = "#import-paths"
     BINDINGS = [Binding("escape", "back", "Back"), Binding("ctrl+t", "template", "Example CSV path")]
 

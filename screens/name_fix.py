@@ -17,6 +17,7 @@ class NameFixScreen(ReportsWorkerErrors, ModalScreen[str | None], DeskScreen[str
     """Returns the given name as stored, or None when the desk cancels. (ModalScreen first: a
     screen's default CSS comes down its first base only, and the dialog is see-through.)"""
 
+    CSS_PATH = "name_fix.tcss"
     AUTO_FOCUS = "#given-name"
     BINDINGS = [("escape", "cancel", "Cancel")]
 

@@ -77,17 +77,7 @@ class ParentScreen(FormScreen):
         Binding("escape", "back", "Back"),
         Binding("f10", "done", "I'm done"),
     ]
-    DEFAULT_CSS = """
-    ParentScreen { align-horizontal: center; }
-    ParentScreen .parent-body { width: 100%; max-width: 76; height: 1fr; padding: 1 2; }
-    ParentScreen .parent-title { text-style: bold; margin-bottom: 1; width: 100%; }
-    ParentScreen .parent-text { margin-bottom: 1; width: 100%; }
-    ParentScreen .parent-label { text-style: bold; margin-top: 1; }
-    ParentScreen .parent-ok { text-style: bold; margin-bottom: 1; }
-    ParentScreen Input { width: 100%; }
-    ParentScreen .parent-buttons { height: auto; margin-top: 1; }
-    ParentScreen .parent-buttons Button { margin-right: 2; }
-    """
+    CSS_PATH = "parent.tcss"
 
     def __init__(self, visit: Visit):
         super().__init__()

@@ -30,6 +30,7 @@ def basic_info(page: PatientPage, today) -> Text:
 
 
 class PatientScreen(ReportsWorkerErrors, DeskScreen[None]):
+    CSS_PATH = "patient.tcss"
     BINDINGS = [
         ("r", "register", "Register Patient"),
         ("g", "generate_pin", "Generate PIN"),

@@ -42,6 +42,7 @@ def import_available() -> bool:
 
 
 class SearchScreen(ReportsWorkerErrors, DeskScreen[None]):
+    CSS_PATH = "search.tcss"
     AUTO_FOCUS = "#search"
     BINDINGS = [
         ("ctrl+f", "focus_search", "Search"),
