@@ -28,6 +28,13 @@ if TYPE_CHECKING:
     from kiosk.importer.report import ImportReport
     from kiosk.outbox import DeliveryReport, MessageRow, Sender
     from kiosk.patients import AppointmentRow, Family, PatientPage, PatientRow
+    from kiosk.pin_life import (
+        ContactChange,
+        MaintenanceReport,
+        PinFacts,
+        PinHistory,
+        RegistrationBlock,
+    )
     from kiosk.portal import Child, PortalLogin, Redeemed
     from kiosk.printing import Printer, PrintOutcome
     from kiosk.registration import IssueRequest, IssueResult, Problem
@@ -152,7 +159,8 @@ class Desk:
         """Issue the PINs (raises kiosk.registration.RegistrationError with every problem)."""
         from kiosk.registration import issue_pins
 
-        return issue_pins(self._signed_in(), request, now=self.now(), today=self.today())
+        return issue_pins(self._signed_in(), request, now=self.now(), today=self.today(),
+                          terminal=self.config.terminal)  # L1: the PIN's facts name the desk
 
     def revoke(self, patient_id: int, reason: str = "revoked by staff") -> bool:
         from kiosk.registration import revoke_pin
@@ -218,6 +226,58 @@ class Desk:
         """Deliver what is due now, then the batch's welcome message as it stands afterwards."""
         report = self.deliver_outbox()
         return next(iter(self.messages(batch=batch)), None), report
+
+    # -- the PIN's life after the visit (L1-L6) ------------------------------------------------
+    def pin_history(self, patient_id: int) -> PinHistory:
+        """L1: the child's active PIN's facts and its earlier PINs."""
+        from kiosk.pin_life import pin_history
+
+        return pin_history(patient_id, self.now())
+
+    def registration_block(self, patient_id: int) -> RegistrationBlock:
+        """L5: why a parent cannot register the child (recent failures by kind, locked until)."""
+        from kiosk.pin_life import registration_block
+
+        return registration_block(patient_id, self.now())
+
+    def active_pins(self, patient_ids: Sequence[int]) -> list[PinFacts]:
+        """L3: the active PINs (from any visit) that registering these children would end."""
+        from kiosk.pin_life import active_pins
+
+        return active_pins(patient_ids, self.now())
+
+    def send_welcome_now(self, patient_id: int) -> tuple[MessageRow | None, DeliveryReport]:
+        """L4: the child's undelivered welcome, due now, then a delivery run (raises
+        kiosk.pin_life.PinLifeError when it cannot be sent: delivered, Do not send PIN, ended)."""
+        from kiosk.pin_life import send_welcome_now
+
+        row = send_welcome_now(self._signed_in(), patient_id, now=self.now())
+        return self.send_batch_now(row.batch)
+
+    def redirect_welcome(self, patient_id: int, caregiver_id: int) -> tuple[MessageRow | None, DeliveryReport]:
+        """L4: the undelivered welcome re-addressed to another caregiver with authority, then sent."""
+        from kiosk.pin_life import redirect_welcome
+
+        row = redirect_welcome(self._signed_in(), patient_id, caregiver_id, now=self.now())
+        return self.send_batch_now(row.batch)
+
+    def clear_lockout(self, patient_id: int, reason: str) -> None:
+        """L5: an administrator clears the child's lock-out, with a reason (PinLifeError otherwise)."""
+        from kiosk.pin_life import clear_lockout
+
+        clear_lockout(self._signed_in(), patient_id, reason, now=self.now())
+
+    def update_contact(self, caregiver_id: int, change: ContactChange) -> None:
+        """L6: correct a caregiver's email, cell, carrier and language (PinLifeError names the field)."""
+        from kiosk.pin_life import update_contact
+
+        update_contact(self._signed_in(), caregiver_id, change, now=self.now())
+
+    def maintain(self) -> MaintenanceReport:
+        """L2: expire the PINs past their date, erase the welcomes nobody can use (kiosk maintain)."""
+        from kiosk.pin_life import maintain
+
+        return maintain(self.now())
 
     # -- parent mode: the portal at the counter (R11-R13, S4) -----------------------------------
     def create_account(self, email: str, display_name: str, password: str) -> PortalLogin:

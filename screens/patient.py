@@ -1,5 +1,9 @@
 """The patient's account page (R4, R13; docs/glossary.md): Basic Info, portal status, PIN/VQ state,
-Associations and caregivers; "Register Patient" (or, once Registered, "Generate PIN") from here."""
+Associations and caregivers; "Register Patient" (or, once Registered, "Generate PIN") from here.
+
+The PIN section (L1-L6): the active PIN's facts and the earlier PINs, why a parent cannot register,
+and the desk's actions on them: revoke (v), send the undelivered welcome now (w) or to another
+caregiver (t), clear a lock-out (u, administrators), correct the highlighted caregiver's contact (e)."""
 
 from __future__ import annotations
 
@@ -11,8 +15,16 @@ from textual.widgets import DataTable, Footer, Header, Label, Static
 
 from kiosk.names import placeholder_message
 from kiosk.patients import PatientPage, age_text
+from kiosk.pin_life import PinHistory, PinLifeError, RegistrationBlock
 from kiosk.terms import PortalStatus
-from screens.widgets import DeskScreen, FieldError, ReportsWorkerErrors, TrainingBanner
+from screens.pin_life import ContactDialog, ReasonDialog, RedirectDialog, pin_section
+from screens.widgets import (
+    DeskScreen,
+    FieldError,
+    ReportsWorkerErrors,
+    TrainingBanner,
+    delivery_words,
+)
 
 
 def basic_info(page: PatientPage, today) -> Text:
@@ -34,6 +46,11 @@ class PatientScreen(ReportsWorkerErrors, DeskScreen[None]):
     BINDINGS = [
         ("r", "register", "Register Patient"),
         ("g", "generate_pin", "Generate PIN"),
+        ("v", "revoke", "Revoke PIN"),
+        ("w", "send_now", "Send welcome"),
+        ("t", "redirect", "Send to other"),
+        ("u", "clear_lockout", "Clear lock-out"),
+        ("e", "edit_contact", "Edit contact"),
         ("escape", "back", "Back"),
     ]
 
@@ -41,6 +58,8 @@ class PatientScreen(ReportsWorkerErrors, DeskScreen[None]):
         super().__init__()
         self.patient_id = patient_id
         self.page: PatientPage | None = None
+        self.history: PinHistory | None = None
+        self.block: RegistrationBlock | None = None
 
     def compose(self) -> ComposeResult:
         yield TrainingBanner()
@@ -50,12 +69,15 @@ class PatientScreen(ReportsWorkerErrors, DeskScreen[None]):
             yield Static("", id="basic-info", markup=False)
             yield Label("", id="placeholder-note", markup=False, classes="explain")
             yield FieldError(id="action-error")
+            yield Label("Registration PIN", classes="section-title")
+            yield Static("", id="pin-facts", markup=False)
+            yield Static("", id="pin-outcome", markup=False)
             yield Label("Associations (portal accounts)", classes="section-title")
             associations: DataTable[object] = DataTable(id="associations", cursor_type="row", show_cursor=False)
             associations.add_columns("Account", "Email", "Access", "Since")
             yield associations
             yield Label("Caregivers", classes="section-title")
-            caregivers: DataTable[object] = DataTable(id="caregivers", cursor_type="row", show_cursor=False)
+            caregivers: DataTable[object] = DataTable(id="caregivers", cursor_type="row")  # e edits (L6)
             caregivers.add_columns("Name", "Role", "Authority", "Email", "Cell")
             yield caregivers
         yield Footer()
@@ -69,11 +91,16 @@ class PatientScreen(ReportsWorkerErrors, DeskScreen[None]):
 
     @work(thread=True, exclusive=True, group="patient", name="Patient page", exit_on_error=False)
     def _load(self) -> None:
-        page = self.app.desk.patient_page(self.patient_id)  # the look is audited (S5)
-        self.app.call_from_thread(self._show, page)
+        desk = self.app.desk
+        page = desk.patient_page(self.patient_id)  # the look is audited (S5)
+        history, block = desk.pin_history(self.patient_id), desk.registration_block(self.patient_id)
+        self.app.call_from_thread(self._show, page, history, block)
 
-    def _show(self, page: PatientPage) -> None:
-        self.page = page
+    def _show(self, page: PatientPage, history: PinHistory | None = None,
+              block: RegistrationBlock | None = None) -> None:
+        self.page, self.history, self.block = page, history, block
+        if history is not None:
+            self.query_one("#pin-facts", Static).update(pin_section(history, block))
         patient = page.patient
         self.query_one("#patient-title", Static).update(f"{patient.given_name} {patient.family_name}")
         self.query_one("#basic-info", Static).update(basic_info(page, self.app.desk.today()))
@@ -104,6 +131,13 @@ class PatientScreen(ReportsWorkerErrors, DeskScreen[None]):
             return self.page is not None and not self.registered
         if action == "generate_pin":
             return self.registered
+        if action in ("revoke", "send_now", "redirect"):
+            return self.history is not None and self.history.active is not None
+        if action == "clear_lockout":
+            admin = self.app.desk.staff is not None and self.app.desk.staff.is_admin
+            return admin and self.block is not None and bool(self.block.locked or self.block.toward_revoking)
+        if action == "edit_contact":
+            return self.page is not None and bool(self.page.caregivers)
         return True
 
     def _may_issue(self) -> bool:
@@ -133,6 +167,94 @@ class PatientScreen(ReportsWorkerErrors, DeskScreen[None]):
     def action_generate_pin(self) -> None:
         if self.registered and self._may_issue():
             self.app.open_registration(self.patient_id, second_parent=True)
+
+    # -- the PIN's life (L4-L6) ---------------------------------------------------------------
+    def _said(self, words: str) -> None:
+        """What the last PIN action did, in plain words; the page is read again."""
+        self.query_one("#pin-outcome", Static).update(words)
+        self._load()
+
+    def action_revoke(self) -> None:
+        if self.history is None or self.history.active is None:
+            return
+        name = self.page.patient.given_name if self.page else "the child"
+
+        def reason(text: str | None) -> None:
+            if text:
+                self._revoke(text)
+
+        self.app.push_screen(ReasonDialog(f"Revoke {name}'s PIN", "The PIN stops working at once and a welcome not yet "
+                                          "sent is erased. Say why.", "revoke the PIN"), reason)
+
+    @work(thread=True, exclusive=True, group="pin-action", name="Revoking the PIN", exit_on_error=False)
+    def _revoke(self, reason: str) -> None:
+        from kiosk.registration import RegistrationError
+
+        try:
+            ended = self.app.desk.revoke(self.patient_id, reason)
+        except RegistrationError as error:
+            self.app.call_from_thread(self._said, " ".join(p.message for p in error.problems))
+            return
+        self.app.call_from_thread(self._said, "The PIN is revoked; it no longer works and its unsent welcome is "
+                                  "erased." if ended else "There was no active PIN to revoke (it had expired).")
+
+    def action_send_now(self) -> None:
+        if self.history is not None and self.history.active is not None:
+            self._send(None)
+
+    def action_redirect(self) -> None:
+        if self.page is None or self.history is None or self.history.active is None:
+            return
+
+        def chosen(caregiver_id: int | None) -> None:
+            if caregiver_id:
+                self._send(caregiver_id)
+
+        self.app.push_screen(RedirectDialog(list(self.page.caregivers)), chosen)
+
+    @work(thread=True, exclusive=True, group="pin-action", name="Sending the welcome", exit_on_error=False)
+    def _send(self, caregiver_id: int | None) -> None:
+        desk = self.app.desk
+        try:
+            if caregiver_id is None:
+                message, report = desk.send_welcome_now(self.patient_id)
+            else:
+                message, report = desk.redirect_welcome(self.patient_id, caregiver_id)
+        except PinLifeError as error:
+            self.app.call_from_thread(self._said, str(error))
+            return
+        recipient = message.recipient if message else "the family"
+        self.app.call_from_thread(self._said, delivery_words(message, recipient, report.problem))
+
+    def action_clear_lockout(self) -> None:
+        def reason(text: str | None) -> None:
+            if text:
+                self._clear(text)
+
+        self.app.push_screen(ReasonDialog("Clear the lock-out", "Parents can try again at once; the failed tries "
+                                          "so far no longer count. Say why (for example: identity checked).",
+                                          "clear the lock-out"), reason)
+
+    @work(thread=True, exclusive=True, group="pin-action", name="Clearing the lock-out", exit_on_error=False)
+    def _clear(self, reason: str) -> None:
+        try:
+            self.app.desk.clear_lockout(self.patient_id, reason)
+        except PinLifeError as error:
+            self.app.call_from_thread(self._said, str(error))
+            return
+        self.app.call_from_thread(self._said, "The lock-out is cleared: the parent can register now.")
+
+    def action_edit_contact(self) -> None:
+        if self.page is None or not self.page.caregivers:
+            return
+        row = self.query_one("#caregivers", DataTable).cursor_row
+        caregiver = self.page.caregivers[min(max(row, 0), len(self.page.caregivers) - 1)]
+
+        def saved(done: bool | None) -> None:
+            if done:
+                self._said(f"{caregiver.name}'s contact details are saved.")
+
+        self.app.push_screen(ContactDialog(caregiver), saved)
 
     def action_back(self) -> None:
         self.app.pop_screen()

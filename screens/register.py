@@ -18,8 +18,10 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Footer, Label, Static
 
 from kiosk.patients import CaregiverRow, ChildRow, Family, PatientPage
+from kiosk.pin_life import PinFacts, not_ticked_reason
 from kiosk.registration import MINOR_AGE, IssueRequest, IssueResult, Problem, RegistrationError
-from kiosk.terms import Delivery
+from kiosk.terms import Delivery, PortalStatus
+from screens.pin_life import ContactDialog
 from screens.register_options import IssueOptions, PatientTable
 from screens.widgets import (
     DeskScreen,
@@ -48,10 +50,14 @@ class ConfirmReplace(ReportsWorkerErrors, ModalScreen[bool]):
 
     BINDINGS = [Binding("y", "answer(True)", "Yes, new PINs"), Binding("n,escape", "answer(False)", "No, keep")]
 
+    def words(self) -> list[str]:
+        return [("PINs were just issued for these children. Issuing again ends those PINs (the parent's slip or "
+                 "message stops working) and makes new ones. Issue new PINs?")]
+
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-box"):
-            yield Static("PINs were just issued for these children. Issuing again ends those PINs (the parent's "
-                         "slip or message stops working) and makes new ones. Issue new PINs?", markup=False)
+            for line in self.words():
+                yield Static(line, markup=False)
             with Horizontal(id="confirm-buttons"):
                 yield Button("Yes, new PINs (y)", id="yes", variant="warning")
                 yield Button("No, keep them (n)", id="no", variant="primary")
@@ -68,6 +74,21 @@ class ConfirmReplace(ReportsWorkerErrors, ModalScreen[bool]):
         self.dismiss(event.button.id == "yes")
 
 
+class ReissueDialog(ConfirmReplace):
+    """L3: children with an active PIN from an earlier visit, with its facts; Register ends those PINs."""
+
+    def __init__(self, active: list[PinFacts]) -> None:
+        super().__init__()
+        self.active = active
+
+    def words(self) -> list[str]:
+        return ["These children already have an active PIN:",
+                *(f"{pin.patient_name}: {pin.kind}, {pin.state_words.lower()}; {pin.issued_words.lower()}; "
+                  f"{pin.delivery_words}" for pin in self.active),
+                ("Registering ends these PINs: the slip or message the family holds stops working, and new PINs "
+                 "are made. Replace them?")]
+
+
 class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
     """Registration for Patient NAME and selected Siblings."""
 
@@ -79,6 +100,7 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
         Binding("s", "send_pin", "Send PIN"),
         Binding("c", "complete", "Complete / Log In"),
         Binding("n", "fix_name", "Fix name"),
+        Binding("e", "edit_contact", "Edit contact"),
         Binding("escape", "back", "Back"),
     ]
 
@@ -93,6 +115,7 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
         self.result: IssueResult | None = None
         self.recipient: CaregiverRow | None = None  # the caregiver under the cursor
         self.issuing = False
+        self.contact_changed = False  # L6: the recipient's details were corrected; show them again
         self.slip_waiting = False  # Print PIN ticked, PINs issued while the screen was covered (locked)
 
     # -- layout -------------------------------------------------------------------------------
@@ -108,6 +131,7 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
             yield Label("Patient List", classes="section")
             yield PatientTable(id="patients", cursor_type="row")
             yield FieldError(id="patients-error")
+            yield Static("", id="not-ticked", markup=False, classes="explain")
             yield Static("", id="outcome", markup=False)
             yield IssueOptions(second_parent=self.second_parent, id="issue-options")
         yield Footer()
@@ -116,6 +140,8 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
         # Back from parent mode or the slip: the children may be Registered now.
         if self.family is not None:
             self.load_family()
+        if self.result is not None and self.result.message_id:  # back from Complete / Log In: say what is so now
+            self.send_worker(self.result.batch, self.result.recipient, deliver=False)
         if self.slip_waiting:  # PINs issued while the screen was locked, with Print PIN ticked
             self.slip_waiting = False
             self.action_print_slip()
@@ -143,7 +169,12 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
         self.family, self.page = family, page
         children = family.children[:1] if self.second_parent else family.children
         if first_load:
-            self.checked = {child.id: True for child in children}
+            # L3: a Registered child is listed but not ticked (its parents already have a portal account)
+            self.checked = {child.id: self.second_parent or child.portal_status != PortalStatus.REGISTERED
+                            for child in children}
+            self.query_one("#not-ticked", Static).update("\n".join(
+                f"{child.name}: {not_ticked_reason(child.portal_status)}" for child in children
+                if not self.checked[child.id]))
             patient = family.patient
             title = (f"Patient Registration for {patient.name}: a PIN for an additional parent" if self.second_parent
                      else f"Registration for Patient {patient.name} and selected Siblings")
@@ -151,6 +182,10 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
             self.fill_caregivers()
             self.fill_email_choices()
         self.fill_patients()
+        if self.contact_changed and self.recipient is not None:
+            self.contact_changed = False
+            self.recipient = next((c for c in family.caregivers if c.id == self.recipient.id), self.recipient)
+            self.fill_email_choices()
         self.update_send_to()
         if first_load:
             focus = self.query_one("#patients" if self.second_parent else "#caregivers", DataTable)
@@ -254,7 +289,7 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
         if self.family is None or self.issuing:
             return
         if self.result is None:
-            self.issue(self.build_request())
+            self.check_earlier_pins(self.build_request())
             return
 
         def answered(replace: bool | None) -> None:
@@ -262,6 +297,25 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
                 self.issue(self.build_request())
 
         self.app.push_screen(ConfirmReplace(), answered)
+
+    @work(thread=True, exclusive=True, group="issue", name="Checking earlier PINs", exit_on_error=False)
+    def check_earlier_pins(self, request: IssueRequest) -> None:
+        active = self.app.desk.active_pins(request.patient_ids)
+        self.app.call_from_thread(self.confirm_earlier_pins, request, active)
+
+    def confirm_earlier_pins(self, request: IssueRequest, active: list[PinFacts]) -> None:
+        """L3: an active PIN from an earlier visit is replaced only once the desk has seen it."""
+        if not active or self.second_parent:
+            self.issue(request)
+            return
+
+        def answered(replace: bool | None) -> None:
+            if replace:
+                self.issue(request)
+            else:
+                self.query_one("#outcome", Static).update("Nothing was issued: the earlier PINs still work.")
+
+        self.app.push_screen(ReissueDialog(active), answered)
 
     def issue(self, request: IssueRequest) -> None:
         for error in self.query(FieldError):
@@ -314,12 +368,8 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
         if family is not None:
             self.show_family(family, self.page)
         names = ", ".join(issued.given_name for issued in result.pins)
-        sent = {Delivery.EMAIL: f"The welcome message to {result.recipient} is queued.",
-                Delivery.TEXT: f"The welcome text to {result.recipient} is queued.",
-                Delivery.NONE: "Nothing will be sent (Do not send PIN)."}.get(result.delivery, "")
-        self.query_one("#outcome", Static).update(
-            f"Issued for {names}; expires {result.expires_on:%m/%d/%Y}. {sent} "
-            "Press p to print the slip, s to send the PIN now, c to complete at the kiosk.")
+        self.query_one("#outcome", Static).update(f"Issued for {names}; expires {result.expires_on:%m/%d/%Y}. "
+                                                  + next_steps(result))
         # p, s and c must reach the screen, not type into the input the desk pressed Register from.
         self.query_one("#patients", DataTable).focus()
         self.refresh_bindings()
@@ -330,11 +380,27 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
                 self.slip_waiting = True
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("print_slip", "send_pin", "complete"):
+        if action == "edit_contact":  # L6: before Register (after it, redirect from the account page)
+            return self.result is None and not self.second_parent
+        if action == "send_pin":  # L4: nothing to send after Do not send PIN
+            return self.result is not None and self.result.delivery != Delivery.NONE
+        if action in ("print_slip", "complete"):
             return self.result is not None
         if action == "fix_name":
             return any(child.placeholder for child in self.listed_children())
         return True
+
+    def action_edit_contact(self) -> None:
+        """L6: correct the chosen caregiver's email, cell, carrier or language in place, then carry on."""
+        if self.recipient is None or self.second_parent:
+            return
+
+        def saved(done: bool | None) -> None:
+            if done:
+                self.contact_changed = True
+                self.load_family()
+
+        self.app.push_screen(ContactDialog(self.recipient), saved)
 
     def action_fix_name(self) -> None:
         """R2: put the given name in Basic Info in place, then carry on registering."""
@@ -372,10 +438,13 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
         self.send_worker(self.result.batch, self.result.recipient)
 
     @work(thread=True, exclusive=True, group="send", name="Sending the PIN", exit_on_error=False)
-    def send_worker(self, batch: str, recipient: str) -> None:
+    def send_worker(self, batch: str, recipient: str, deliver: bool = True) -> None:
         try:
-            message, report = self.app.desk.send_batch_now(batch)
-            words = delivery_words(message, recipient, report.problem)
+            if deliver:
+                message, report = self.app.desk.send_batch_now(batch)
+                words = delivery_words(message, recipient, report.problem)
+            else:  # only read what became of it (L4: the screen says what is so)
+                words = delivery_words(next(iter(self.app.desk.messages(batch=batch)), None), recipient)
         except Exception as error:  # noqa: BLE001 - the message stays in the outbox; the background sender retries it
             words = (f"The welcome message to {recipient} could not be sent now. It stays in the outbox and is "
                      f"tried again; print the slip (p) if the family is waiting. {self.app.explain(error, 'Sending')}")
@@ -384,3 +453,12 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
     def action_back(self) -> None:
         self.app.pop_screen()
 
+
+def next_steps(result: IssueResult) -> str:
+    """What becomes of the new PINs and what the desk can do next, as it really is (L4): no "queued"
+    and no "send now" when nothing is sent."""
+    if result.delivery == Delivery.NONE or not result.message_id:
+        return "Nothing will be sent (Do not send PIN). Press p to print the slip, c to complete at the kiosk."
+    what = "welcome message" if result.delivery == Delivery.EMAIL else "welcome text"
+    return (f"The {what} to {result.recipient} is queued and goes out by itself. Press s to send it now, p to "
+            "print the slip, c to complete at the kiosk.")

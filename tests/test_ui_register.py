@@ -344,9 +344,12 @@ async def test_send_pin_with_do_not_send_says_nothing_will_be_sent(app):
         await choose(app, pilot, "delivery", 2)
         await register(app, pilot)
         assert all(GROUPED_PIN.match(child["PIN"]) for child in patient_list(screen).values())
+        outcome = str(screen.query_one("#outcome", Static).render())
+        assert "Nothing will be sent (Do not send PIN)" in outcome  # L4: the words match what happens
+        assert "queued" not in outcome and "s to send" not in outcome
+        assert screen.check_action("send_pin", ()) is False  # no Send PIN to press
         await pilot.press("s")
         await settle(app, pilot)
-        assert "nothing will be sent" in str(screen.query_one("#outcome", Static).render())
         assert outbox.list_messages() == []
 
 

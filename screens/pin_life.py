@@ -1,0 +1,170 @@
+"""The PIN's life on screen (L1-L6): the account page's PIN section, and the small dialogs that revoke
+a PIN, clear a lock-out, redirect an undelivered welcome and correct a caregiver's contact details
+(the registration window asks before re-issuing, screens.register.ReissueDialog). Every text here is plain (names are data)."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Footer, Input, Label, OptionList, Select, Static
+from textual.widgets.option_list import Option
+
+from kiosk.carriers import carriers
+from kiosk.contact import format_us_cell
+from kiosk.patients import CaregiverRow
+from kiosk.pin_life import ContactChange, PinHistory, PinLifeError, RegistrationBlock
+from kiosk.terms import LANGUAGES
+from screens.widgets import DeskScreen, FieldError, ReportsWorkerErrors
+
+
+def pin_section(history: PinHistory, block: RegistrationBlock | None) -> Text:
+    """L1 and L5 as the account page shows them: the active PIN's facts, why a parent cannot
+    register, then the earlier PINs, newest first. Never a plain PIN (S2)."""
+    lines: list[Text] = []
+
+    def fact(label: str, value: str) -> None:
+        lines.append(Text.assemble((f"{label:<14}", "bold"), value))
+
+    active = history.active
+    if active is not None:
+        fact("Active PIN", f"{active.kind}, {active.state_words.lower()}")
+        fact("Issued", active.issued_words.removeprefix("Issued "))
+        fact("Delivery", active.delivery_words)
+        fact("Used by", active.parents_words)
+    else:
+        fact("Active PIN", "none")
+    if block is not None:
+        for number, line in enumerate(block.lines):
+            fact("Registering" if number == 0 else "", line)
+    if history.earlier:
+        lines.append(Text("Earlier PINs", style="bold underline"))
+        for pin in history.earlier[:8]:
+            lines.append(Text(f"{pin.issued_at:%m/%d/%Y} {pin.kind}: {pin.state_words}; "
+                              f"{pin.delivery_words}"))
+    return Text("\n").join(lines)
+
+
+class _Dialog(ReportsWorkerErrors, ModalScreen, DeskScreen):
+    """A small centred form; Esc cancels (dismisses None)."""
+
+    DEFAULT_CSS = """
+    _Dialog, ReasonDialog, RedirectDialog, ContactDialog { align: center middle; }
+    #dialog-buttons { height: auto; }
+    """
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ReasonDialog(_Dialog):
+    """Asks for a reason (revoking a PIN, L4; clearing a lock-out, L5); returns it, or None."""
+
+    AUTO_FOCUS = "#reason"
+
+    def __init__(self, title: str, explain: str, action: str) -> None:
+        super().__init__()
+        self.title_text, self.explain, self.action = title, explain, action
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(self.title_text, classes="form-title", markup=False)
+            yield Label(self.explain, markup=False, classes="explain")
+            yield Input(id="reason", placeholder="the reason, kept in the audit trail")
+            yield FieldError(id="reason-error")
+            yield Static(f"Enter: {self.action}    Esc: cancel", classes="hint", markup=False)
+        yield Footer()
+
+    @on(Input.Submitted, "#reason")
+    def submitted(self, event: Input.Submitted) -> None:
+        if not event.value.strip():
+            self.query_one("#reason-error", FieldError).show("Say why (it is kept in the audit trail).")
+            return
+        self.dismiss(event.value)
+
+
+class RedirectDialog(_Dialog):
+    """L4: choose the caregiver with contact authority who gets the undelivered welcome instead."""
+
+    def __init__(self, caregivers: list[CaregiverRow]) -> None:
+        super().__init__()
+        self.caregivers = caregivers
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static("Send the welcome to another caregiver", classes="form-title")
+            yield Label("The same message goes to the caregiver you choose, now. Only a caregiver with "
+                        "contact authority can receive it (R15).", classes="explain")
+            options = [Option(Text(f"{c.name} ({c.role}): {c.email or 'no email'}"
+                                   + (f", {format_us_cell(c.cell)}" if c.cell else "")), id=str(c.id))
+                       for c in self.caregivers if c.has_authority]
+            yield OptionList(*options, id="redirect-to")
+            yield Static("Enter: send to this caregiver    Esc: cancel", classes="hint")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#redirect-to", OptionList).focus()
+
+    @on(OptionList.OptionSelected, "#redirect-to")
+    def chosen(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(int(event.option.id or 0))
+
+
+class ContactDialog(_Dialog):
+    """L6: correct a caregiver's email, cell, carrier and language in place; returns True once saved."""
+
+    AUTO_FOCUS = "#contact-email"
+
+    def __init__(self, caregiver: CaregiverRow) -> None:
+        super().__init__()
+        self.caregiver = caregiver
+
+    def compose(self) -> ComposeResult:
+        c = self.caregiver
+        with Vertical(classes="dialog"):
+            yield Static(f"Contact details of {c.name}", classes="form-title", markup=False)
+            yield Input(c.email, id="contact-email", placeholder="email: name@example.com")
+            yield FieldError(id="email-error")
+            yield Input(format_us_cell(c.cell) if c.cell else "", id="contact-cell", placeholder="cell: (317) 555-0101")
+            yield FieldError(id="cell-error")
+            with Horizontal(id="dialog-buttons"):
+                yield Select([(k.name + (" (retired)" if k.retired else ""), k.key) for k in carriers()],
+                             id="contact-carrier", prompt="Cell carrier",
+                             value=c.carrier if any(k.key == c.carrier for k in carriers()) else Select.NULL)
+                yield Select([(code, code) for code in LANGUAGES], id="contact-language", allow_blank=False,
+                             value=c.language if c.language in LANGUAGES else LANGUAGES[0])
+            yield FieldError(id="carrier-error")
+            yield FieldError(id="language-error")
+            yield FieldError(id="caregiver-error")
+            yield Static("Enter in a field or ctrl+s: save    Esc: cancel", classes="hint")
+        yield Footer()
+
+    BINDINGS = [*_Dialog.BINDINGS, Binding("ctrl+s", "save", "Save", priority=True)]
+
+    @on(Input.Submitted)
+    def submitted(self) -> None:
+        self.action_save()
+
+    def action_save(self) -> None:
+        carrier = self.query_one("#contact-carrier", Select).value
+        language = self.query_one("#contact-language", Select).value
+        self.save(ContactChange(email=self.query_one("#contact-email", Input).value,
+                                cell=self.query_one("#contact-cell", Input).value,
+                                carrier=carrier if isinstance(carrier, str) else "",
+                                language=language if isinstance(language, str) else None))
+
+    @work(thread=True, exclusive=True, group="contact", name="Saving contact details", exit_on_error=False)
+    def save(self, change: ContactChange) -> None:
+        for error in self.query(FieldError):
+            self.app.call_from_thread(error.clear)
+        try:
+            self.app.desk.update_contact(self.caregiver.id, change)
+        except PinLifeError as problem:
+            slot = f"#{problem.field or 'caregiver'}-error"
+            self.app.call_from_thread(self.query_one(slot, FieldError).show, str(problem))
+            return
+        self.app.call_from_thread(self.dismiss, True)

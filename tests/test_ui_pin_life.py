@@ -1,0 +1,227 @@
+"""The PIN's life on screen at 80x24 (L1-L6): expiry by moving the app's clock, re-issue from a new
+visit, revoke, redirect, lock-out and clear, contact edit then issue."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+
+import pytest
+from textual.widgets import Input, Static
+
+from kiosk import audit, portal
+from kiosk.clock import Clock
+from kiosk.models import AuditEvent, OutboxMessage, Patient
+from kiosk.patients import family_for
+from kiosk.registration import IssueRequest, issue_pins
+from kiosk.staff import authenticate
+from kiosk.terms import PortalStatus
+from screens.patient import PatientScreen
+from screens.pin_life import ContactDialog, ReasonDialog, RedirectDialog
+from screens.register import RegisterScreen, ReissueDialog
+
+from conftest import NOW, TODAY, find_patient, settle, widget_text
+
+SIZE = (80, 24)
+
+
+class MovingClock:
+    """The app's clock, moved forward by the test (L2: expiry without waiting 30 days)."""
+
+    def __init__(self) -> None:
+        self.moment = NOW
+
+    def clock(self) -> Clock:
+        return Clock(now=lambda: self.moment, today=lambda: self.moment.date())
+
+
+@pytest.fixture
+def moving():
+    return MovingClock()
+
+
+@pytest.fixture
+def app(training, config, moving):
+    from conftest import desk_app
+
+    return desk_app(replace(config, printer=replace(config.printer, output_dir=str(config.data_dir / "slips"))),
+                    clock=moving.clock())
+
+
+def _issue(delivery="email", given="Rosemary"):
+    desk = authenticate("maria", "training1")
+    family = family_for(find_patient(given).id, today=TODAY)
+    carer = family.caregivers[0]
+    return issue_pins(desk, IssueRequest([c.id for c in family.children], recipient_id=carer.id, delivery=delivery,
+                                         email=carer.email), now=NOW, today=TODAY)
+
+
+async def _page(app, pilot, given="Rosemary", family="Testkiddo") -> PatientScreen:
+    app.desk.staff = authenticate("maria", "training1")
+    app.open_patient(find_patient(given, family).id)
+    await settle(app, pilot)
+    assert isinstance(app.screen, PatientScreen)
+    return app.screen
+
+
+def _facts(screen) -> str:
+    return str(screen.query_one("#pin-facts", Static).render())
+
+
+def _outcome(screen) -> str:
+    return str(screen.query_one("#pin-outcome", Static).render())
+
+
+async def _reason(app, pilot, text: str) -> None:
+    assert isinstance(app.screen, ReasonDialog)
+    app.screen.query_one("#reason", Input).value = text
+    app.screen.query_one("#reason", Input).focus()
+    await pilot.press("enter")
+    await settle(app, pilot)
+
+
+async def test_l1_l2_the_account_page_shows_the_facts_then_expired_after_the_clock_moves(app, moving):
+    _issue(delivery="none")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _page(app, pilot)
+        facts = _facts(screen)
+        assert "PIN, active until 12/22/2026" in facts and "Maria Lopez" in facts
+        assert "Not sent (Do not send PIN)" in facts and "No parent has used it yet" in facts
+        moving.moment = NOW + dt.timedelta(days=31)
+        await pilot.press("escape")
+        screen = await _page(app, pilot)
+        assert "PIN expired on 12/22/2026" in widget_text(app)
+        assert "Active PIN    none" in _facts(screen) and "Expired on 12/22/2026" in _facts(screen)
+        assert screen.check_action("revoke", ()) is False
+
+
+async def test_l4_revoke_with_a_reason_from_the_account_page(app):
+    _issue()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _page(app, pilot)
+        await pilot.press("v")
+        await settle(app, pilot)
+        await _reason(app, pilot, "   ")
+        assert isinstance(app.screen, ReasonDialog)  # a reason is needed
+        await _reason(app, pilot, "parent asked to stop")
+        assert app.screen is screen and "The PIN is revoked" in _outcome(screen)
+        assert "Revoked on 11/22/2026 by maria: parent asked to stop" in _facts(screen)
+        rosemary = find_patient("Rosemary")
+        assert rosemary.portal_status == PortalStatus.UNREGISTERED
+        assert AuditEvent.select().where((AuditEvent.action == audit.REVOKE)
+                                         & (AuditEvent.patient_id == rosemary.id)).count() == 1
+
+
+async def test_l4_redirect_the_undelivered_welcome_to_the_other_parent(app):
+    result = _issue()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _page(app, pilot)
+        assert "queued, not sent yet" in _facts(screen)
+        await pilot.press("t")
+        await settle(app, pilot)
+        assert isinstance(app.screen, RedirectDialog)
+        await pilot.press("down", "enter")  # Jeff, the second caregiver with authority
+        await settle(app, pilot)
+        assert app.screen is screen and "j***@example.com" in _outcome(screen)
+        assert "Jeff Testkiddo (j***@example.com)" in _facts(screen)
+        assert OutboxMessage.get(OutboxMessage.message_id == result.message_id).recipient == "jeff.testkiddo@example.com"
+
+
+async def test_l4_after_do_not_send_the_screen_says_a_new_message_needs_a_new_pin(app):
+    _issue(delivery="none")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _page(app, pilot)
+        await pilot.press("w")
+        await settle(app, pilot)
+        assert "issue a new PIN" in _outcome(screen)
+
+
+async def test_l5_lock_out_shown_then_cleared_by_an_administrator(app):
+    pin = _issue(delivery="none").pins[0].pin
+    account = portal.create_account("guess@example.com", "Someone Else", "a long enough passphrase 1")
+    for i in range(5):
+        with pytest.raises(portal.PortalError):
+            portal.redeem(account.id, dt.date(2001, 1, 1), pin=pin, terminal="t", now=NOW - dt.timedelta(seconds=i))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _page(app, pilot)
+        assert "Locked until 11/22/2026 15:15 UTC" in _facts(screen)
+        assert "5 birth date did not match the PIN" in _facts(screen)
+        await pilot.press("u")
+        await settle(app, pilot)
+        await _reason(app, pilot, "mother showed ID")
+        assert "lock-out is cleared" in _outcome(screen) and "Locked until" not in _facts(screen)
+        assert screen.check_action("clear_lockout", ()) is False
+
+
+async def test_l5_only_an_administrator_is_offered_clear_lock_out(app):
+    pin = _issue(delivery="none").pins[0].pin
+    account = portal.create_account("guess@example.com", "Someone Else", "a long enough passphrase 1")
+    for _ in range(5):
+        with pytest.raises(portal.PortalError):
+            portal.redeem(account.id, dt.date(2001, 1, 1), pin=pin, terminal="t", now=NOW)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _page(app, pilot)
+        app.desk.staff = authenticate("tasha", "training1")  # linked, not an administrator
+        assert screen.check_action("clear_lockout", ()) is False
+
+
+async def test_l3_re_issue_from_a_new_visit_shows_the_earlier_pin_and_asks(app):
+    async with app.run_test(size=SIZE) as pilot:
+        app.desk.staff = authenticate("maria", "training1")
+        app.open_registration(find_patient("Layla", "Haddad").id)
+        await settle(app, pilot)
+        screen = app.screen
+        assert isinstance(screen, RegisterScreen)
+        await pilot.press("ctrl+r")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ReissueDialog)
+        assert "Layla Haddad: PIN, active until" in widget_text(app)
+        await pilot.press("n")
+        await settle(app, pilot)
+        assert app.screen is screen and "the earlier PINs still work" in str(screen.query_one("#outcome").render())
+        await pilot.press("ctrl+r")
+        await settle(app, pilot)
+        await pilot.press("y")
+        await settle(app, pilot)
+        assert "Issued for Layla, Yusuf" in str(screen.query_one("#outcome").render())
+
+
+async def test_l3_a_registered_sibling_is_listed_but_not_ticked_with_the_reason(app):
+    Patient.update(portal_status=PortalStatus.REGISTERED).where(Patient.id == find_patient("Basil").id).execute()
+    async with app.run_test(size=SIZE) as pilot:
+        app.desk.staff = authenticate("maria", "training1")
+        app.open_registration(find_patient("Rosemary").id)
+        await settle(app, pilot)
+        screen = app.screen
+        assert screen.checked == {find_patient("Rosemary").id: True, find_patient("Basil").id: False}
+        assert "Basil Testkiddo: already Registered: not ticked" in str(screen.query_one("#not-ticked").render())
+        await pilot.press("ctrl+r")
+        await settle(app, pilot)
+        assert "Issued for Rosemary;" in str(screen.query_one("#outcome").render())
+
+
+async def test_l6_contact_edit_from_the_registration_window_then_issue(app):
+    async with app.run_test(size=SIZE) as pilot:
+        app.desk.staff = authenticate("maria", "training1")
+        app.open_registration(find_patient("Rosemary").id)
+        await settle(app, pilot)
+        screen = app.screen
+        await pilot.press("e")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ContactDialog)
+        email = app.screen.query_one("#contact-email", Input)
+        email.value = "not an address"
+        email.focus()
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ContactDialog) and "valid email" in widget_text(app)
+        email.value = "cindy.new@example.com"
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert app.screen is screen
+        await pilot.press("ctrl+r")
+        await settle(app, pilot)
+        outcome = str(screen.query_one("#outcome").render())
+        assert "cindy.new@example.com is queued" in outcome
+        assert OutboxMessage.select().order_by(OutboxMessage.id.desc()).get().recipient == "cindy.new@example.com"
+        assert AuditEvent.select().where(AuditEvent.action == audit.CONTACT_EDIT).count() == 1
