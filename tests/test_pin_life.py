@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import threading
 
 import pytest
@@ -18,6 +19,7 @@ from kiosk.registration import IssueRequest, RegistrationError, issue_pins, revo
 from kiosk.terms import MessageState, PinState, PortalStatus
 
 from conftest import NOW, TODAY, find_patient
+from test_postgres import pg_store
 
 LATER = NOW + dt.timedelta(days=31)  # past the 30-day lifetime (S3)
 
@@ -373,3 +375,21 @@ def test_l5_cli_lists_locked_children(front_desk, config, capsys):
             portal.redeem(account.id, dt.date(2001, 1, 1), pin=pin, terminal="parent-1")
     assert main(["--db", config.database, "pin", "list", "--locked"]) == 0
     assert "100101" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(not os.environ.get("KIOSK_TEST_PG_URL") and os.environ.get("CI", "").lower() != "true",
+                    reason="KIOSK_TEST_PG_URL not set: start a server with .ci/postgres.sh start")
+def test_l2_l4_pg_two_desks_on_the_same_child_write_one_event_each(pg_store):
+    """O1 on PostgreSQL: two desks revoking the same child, and two maintenance runs at once."""
+    kid = pg_store["kids"][0]
+    request = IssueRequest(patient_ids=[kid], recipient_id=pg_store["mother"], email="ana@example.org")
+    issue_pins(pg_store["desk"], request, now=NOW, today=TODAY)
+    results = _together(lambda: revoke_pin(pg_store["desk"], kid, "desk one", now=NOW),
+                        lambda: revoke_pin(pg_store["desk"], kid, "desk two", now=NOW))
+    assert sorted(results) == [False, True]
+    issue_pins(pg_store["desk"], request, now=NOW, today=TODAY)
+    results = _together(lambda: pin_life.maintain(LATER).expired, lambda: pin_life.maintain(LATER).expired)
+    assert sorted(results) == [0, 1]
+    events = AuditEvent.select().where(AuditEvent.patient_id == kid)
+    assert [e.action for e in events.where(AuditEvent.action.in_([audit.REVOKE, audit.EXPIRE]))] == ["revoke", "expire"]
+    assert Patient.get_by_id(kid).portal_status == PortalStatus.UNREGISTERED and audit.verify_chain() == []
