@@ -51,10 +51,7 @@ def pin_section(history: PinHistory, block: RegistrationBlock | None) -> Text:
 class _Dialog(ReportsWorkerErrors, ModalScreen, DeskScreen):
     """A small centred form; Esc cancels (dismisses None)."""
 
-    DEFAULT_CSS = """
-    _Dialog, ReasonDialog, RedirectDialog, ContactDialog { align: center middle; }
-    #dialog-buttons { height: auto; }
-    """
+    CSS_PATH = "pin_life.tcss"
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def action_cancel(self) -> None:
