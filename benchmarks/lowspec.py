@@ -37,7 +37,7 @@ from run import p95, quiet_env  # noqa: E402  (benchmarks/run.py: the same perce
 TARGETS = {"start_to_signin_s": 1.5, "peak_rss_mib": 80}
 STARTS = 5
 
-CHILD = r'''
+CHILD = r"""
 import json, sys, time
 from kiosk.cli import main
 
@@ -60,9 +60,9 @@ async def _key(app, pilot, kind, key, settle=True):
     _ms(kind, started)
 
 async def _flow(pilot):
-    from screens.search import SearchScreen
-    from screens.patient import PatientScreen
-    from screens.register import RegisterScreen
+    from kiosk_screens.search import SearchScreen
+    from kiosk_screens.patient import PatientScreen
+    from kiosk_screens.register import RegisterScreen
     app = pilot.app
     await _settle(app, pilot)
     figures["ready_s"] = time.monotonic() - SPAWNED
@@ -103,34 +103,41 @@ async def _flow(pilot):
     app.exit()
 
 def _start(config):
-    from screens.app import create_app
+    from kiosk_screens.app import create_app
     create_app(config).run(headless=True, size=(100, 30), auto_pilot=_flow)
 
 code = main(["--db", sys.argv[1]], start_app=_start)
 print("FIGURES", json.dumps(figures), flush=True)
 sys.exit(code)
-'''
+"""
 
 
 def prepare(db: Path, patients: int) -> list[str]:
     """The training staff and families, then demo families; the search texts of FAMILIES families."""
     from kiosk.config import Config
-    from kiosk.db import close_database
-    from kiosk.demo import generate_practice
-    from kiosk.models import Caregiver, Patient, Relationship
-    from kiosk.store import open_store
+    from kiosk.ops.demo import generate_practice
+    from kiosk.ops.training import load_training_data
+    from kiosk.store.db import close_database
+    from kiosk.store.models import Caregiver, Patient, Relationship
+    from kiosk.store.practice import open_store
     from kiosk.terms import PortalStatus
-    from kiosk.training import load_training_data
 
     open_store(Config(database=str(db)))
     load_training_data()  # a training database: demo families may go in (D2)
     generate_practice(patients, seed=7)
     texts, seen = [], set()
-    query = (Patient.select(Patient.id, Patient.family_name, Patient.given_name, Caregiver.email)
-             .join(Relationship).join(Caregiver).where(Patient.chart_number.startswith("D"),
-                                                      Patient.portal_status == PortalStatus.UNREGISTERED,
-                                                      Caregiver.email != "")
-             .order_by(Patient.id).tuples())
+    query = (
+        Patient.select(Patient.id, Patient.family_name, Patient.given_name, Caregiver.email)
+        .join(Relationship)
+        .join(Caregiver)
+        .where(
+            Patient.chart_number.startswith("D"),
+            Patient.portal_status == PortalStatus.UNREGISTERED,
+            Caregiver.email != "",
+        )
+        .order_by(Patient.id)
+        .tuples()
+    )
     for _, family, given, _ in query:
         if family in seen:
             continue
@@ -143,24 +150,48 @@ def prepare(db: Path, patients: int) -> list[str]:
 def run_child(db: Path, families: int, names: list[str], env: dict[str, str], cpu: str) -> dict:
     pin = ["taskset", "-c", cpu] if shutil.which("taskset") else []
     spawned = time.monotonic()
-    done = subprocess.run([*pin, sys.executable, "-c", CHILD, str(db), repr(spawned), str(families),
-                           json.dumps(names)], capture_output=True, text=True, env=env, cwd=ROOT, timeout=3600)
+    done = subprocess.run(
+        [
+            *pin,
+            sys.executable,
+            "-c",
+            CHILD,
+            str(db),
+            repr(spawned),
+            str(families),
+            json.dumps(names),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=3600,
+    )
     line = next((x for x in done.stdout.splitlines() if x.startswith("FIGURES ")), None)
     if done.returncode != 0 or line is None:
-        raise SystemExit(f"lowspec: the app child failed ({done.returncode}):\n{done.stderr[-3000:]}{done.stdout[-2000:]}")
+        raise SystemExit(
+            f"lowspec: the app child failed ({done.returncode}):\n{done.stderr[-3000:]}{done.stdout[-2000:]}"
+        )
     return json.loads(line.removeprefix("FIGURES "))
 
 
 def figure(name: str, value: float, unit: str = "") -> None:
     target = TARGETS.get(name)
-    print(f"{name} {value:.2f} {unit}".rstrip() + (f"  # target <= {target}" if target is not None else ""),
-          flush=True)
+    print(
+        f"{name} {value:.2f} {unit}".rstrip()
+        + (f"  # target <= {target}" if target is not None else ""),
+        flush=True,
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--families", type=int, default=100, help="families through the counter flow (default 100)")
-    parser.add_argument("--patients", type=int, default=5000, help="demo patients in the practice (default 5000)")
+    parser.add_argument(
+        "--families", type=int, default=100, help="families through the counter flow (default 100)"
+    )
+    parser.add_argument(
+        "--patients", type=int, default=5000, help="demo patients in the practice (default 5000)"
+    )
     parser.add_argument("--cpu", default="0", help="the CPU to pin the app to (default 0)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="kiosk-lowspec-"))
@@ -168,8 +199,11 @@ def main() -> None:
         env = quiet_env(work)
         db = work / "lowspec.sqlite3"
         names = prepare(db, args.patients)
-        print(f"# {args.patients} demo patients, {args.families} families, app pinned to CPU {args.cpu} "
-              f"({os.cpu_count()} here)", flush=True)
+        print(
+            f"# {args.patients} demo patients, {args.families} families, app pinned to CPU {args.cpu} "
+            f"({os.cpu_count()} here)",
+            flush=True,
+        )
         starts = [run_child(db, 0, [], env, args.cpu) for _ in range(STARTS)]
         figure("start_to_screen_s", statistics.median(s["ready_s"] for s in starts), "s")
         figure("start_to_signin_s", statistics.median(s["signin_s"] for s in starts), "s")
@@ -178,7 +212,10 @@ def main() -> None:
             figure(f"key_p95_ms_{kind}", p95(values), "ms")
         all_keys = [v for values in figures["keys"].values() for v in values]
         figure("key_p95_ms_all", p95(all_keys), "ms")
-        print(f"# keys {len(all_keys)}, families issued {figures['issued']} of {args.families}", flush=True)
+        print(
+            f"# keys {len(all_keys)}, families issued {figures['issued']} of {args.families}",
+            flush=True,
+        )
         figure("peak_rss_mib", figures["peak_rss_kib"] / 1024, "MiB")
     finally:
         shutil.rmtree(work, ignore_errors=True)

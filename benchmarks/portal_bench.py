@@ -45,26 +45,35 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def prepare(target: str, key_file: str, clients: int) -> tuple[str, list[tuple[str, str]], list[int]]:
+def prepare(
+    target: str, key_file: str, clients: int
+) -> tuple[str, list[tuple[str, str]], list[int]]:
     """The database with PINs, accounts and a token: (token, [(dob, pin)], [account ids])."""
-    from kiosk import portal, portal_tokens, security
+    from kiosk import security
     from kiosk.config import Config, PracticeConfig
-    from kiosk.db import close_database, database, open_database
-    from kiosk.models import ALL_MODELS, Patient, Practice
-    from kiosk.patients import family_for
-    from kiosk.registration import IssueRequest, RegistrationError, issue_pins
-    from kiosk.staff import authenticate
-    from kiosk.store import open_store
+    from kiosk.ops.training import load_training_data
+    from kiosk.people.patients import family_for
+    from kiosk.people.staff import authenticate
+    from kiosk.registration import portal
+    from kiosk.registration.engine import IssueRequest, RegistrationError, issue_pins
+    from kiosk.store.db import close_database, database, open_database
+    from kiosk.store.models import ALL_MODELS, Patient, Practice
+    from kiosk.store.practice import open_store
     from kiosk.terms import Delivery
-    from kiosk.training import load_training_data
+    from kiosk.web import tokens as portal_tokens
 
     security.SCRYPT_N = 2**10  # making the accounts is not what is measured
     if "://" in target:  # the tables of an earlier run hold PINs made with another key file
         open_database(target)
         database.drop_tables(ALL_MODELS, cascade=True)
         close_database()
-    open_store(Config(database=target, pin_key_file=key_file,
-                      practice=PracticeConfig(name="Bench", portal_url="https://portal.example.org")))
+    open_store(
+        Config(
+            database=target,
+            pin_key_file=key_file,
+            practice=PracticeConfig(name="Bench", portal_url="https://portal.example.org"),
+        )
+    )
     today = dt.date.today()
     load_training_data(today=today)
     Practice.update(parents_per_pin=1_000_000).execute()
@@ -81,24 +90,43 @@ def prepare(target: str, key_file: str, clients: int) -> tuple[str, list[tuple[s
         if recipient is None:
             continue
         try:
-            result = issue_pins(desk, IssueRequest(patient_ids=[c.id for c in family.children],
-                                                   recipient_id=recipient.id, delivery=Delivery.NONE), today=today)
-        except RegistrationError:  # a training family that cannot be issued for (a rule says why): skip it
+            result = issue_pins(
+                desk,
+                IssueRequest(
+                    patient_ids=[c.id for c in family.children],
+                    recipient_id=recipient.id,
+                    delivery=Delivery.NONE,
+                ),
+                today=today,
+            )
+        except (
+            RegistrationError
+        ):  # a training family that cannot be issued for (a rule says why): skip it
             continue
         dobs = {c.id: c.dob for c in family.children}
         tries += [(dobs[p.patient_id].isoformat(), p.pin) for p in result.pins]
-    accounts = [portal.create_account(f"bench{i}@example.org", f"Bench Parent{i}", "Sunflower-meadow-42").id
-                for i in range(clients)]
+    accounts = [
+        portal.create_account(f"bench{i}@example.org", f"Bench Parent{i}", "Sunflower-meadow-42").id
+        for i in range(clients)
+    ]
     token = portal_tokens.create_token("bench")
     close_database()
     return token, tries, accounts
 
 
 def start_server(target: str, key_file: str, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "KIOSK_PIN_KEY_FILE": key_file,
-           "XDG_CONFIG_HOME": tempfile.mkdtemp(prefix="kiosk-bench-cfg-")}
-    server = subprocess.Popen([sys.executable, "-m", "kiosk.cli", "--db", target, "serve", "--port", str(port)],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "KIOSK_PIN_KEY_FILE": key_file,
+        "XDG_CONFIG_HOME": tempfile.mkdtemp(prefix="kiosk-bench-cfg-"),
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "kiosk.cli", "--db", target, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -116,8 +144,9 @@ def p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=20)[18] if len(values) >= 20 else max(values, default=0.0)
 
 
-async def flat_out(base: str, token: str, tries: list[tuple[str, str]], accounts: list[int],
-                   seconds: float) -> tuple[int, list[float], int]:
+async def flat_out(
+    base: str, token: str, tries: list[tuple[str, str]], accounts: list[int], seconds: float
+) -> tuple[int, list[float], int]:
     import httpx
 
     headers = {"authorization": f"Bearer {token}"}
@@ -133,8 +162,9 @@ async def flat_out(base: str, token: str, tries: list[tuple[str, str]], accounts
             n += len(accounts)
             started = time.perf_counter()
             try:
-                reply = await http.post(f"/api/v1/accounts/{accounts[index]}/redemptions",
-                                        json={"dob": dob, "pin": pin})
+                reply = await http.post(
+                    f"/api/v1/accounts/{accounts[index]}/redemptions", json={"dob": dob, "pin": pin}
+                )
                 errors += reply.status_code != 201
             except httpx.HTTPError:
                 errors += 1
@@ -148,12 +178,18 @@ async def flat_out(base: str, token: str, tries: list[tuple[str, str]], accounts
     return int(len(latencies) / elapsed), latencies, errors
 
 
-async def paced_with_guesser(base: str, token: str, tries: list[tuple[str, str]], accounts: list[int],
-                             seconds: float, rate: float) -> tuple[list[float], int, int, int]:
+async def paced_with_guesser(
+    base: str,
+    token: str,
+    tries: list[tuple[str, str]],
+    accounts: list[int],
+    seconds: float,
+    rate: float,
+) -> tuple[list[float], int, int, int]:
     """(latencies at ``rate``, errors, the guesser's tries after its limit, how many were refused)."""
     import httpx
 
-    from kiosk.portal import GENERIC, TERMINAL_FAILURES
+    from kiosk.registration.portal import GENERIC, TERMINAL_FAILURES
 
     headers = {"authorization": f"Bearer {token}"}
     latencies: list[float] = []
@@ -167,8 +203,10 @@ async def paced_with_guesser(base: str, token: str, tries: list[tuple[str, str]]
         dob, pin = tries[i % len(tries)]
         began = time.perf_counter()
         try:
-            reply = await http.post(f"/api/v1/accounts/{accounts[i % len(accounts)]}/redemptions",
-                                    json={"dob": dob, "pin": pin})
+            reply = await http.post(
+                f"/api/v1/accounts/{accounts[i % len(accounts)]}/redemptions",
+                json={"dob": dob, "pin": pin},
+            )
             errors += reply.status_code != 201
         except httpx.HTTPError:  # the server over its capacity: counted, and the run goes on
             errors += 1
@@ -177,7 +215,9 @@ async def paced_with_guesser(base: str, token: str, tries: list[tuple[str, str]]
     async def guesser() -> None:
         nonlocal guessed_after, refused_after
         transport = httpx.AsyncHTTPTransport(local_address="127.0.0.2")
-        async with httpx.AsyncClient(base_url=base, headers=headers, transport=transport, timeout=60) as http:
+        async with httpx.AsyncClient(
+            base_url=base, headers=headers, transport=transport, timeout=60
+        ) as http:
             account = accounts[0]
             for n in range(TERMINAL_FAILURES + 100):
                 if n < TERMINAL_FAILURES or n % 2:  # wrong PINs, then right ones among them
@@ -189,7 +229,9 @@ async def paced_with_guesser(base: str, token: str, tries: list[tuple[str, str]]
                 if n >= TERMINAL_FAILURES:
                     guessed_after += 1
                     # a right PIN refused, or a wrong one: either way the uniform words, never a link
-                    refused_after += reply.status_code == 400 and reply.json().get("error") == GENERIC
+                    refused_after += (
+                        reply.status_code == 400 and reply.json().get("error") == GENERIC
+                    )
                 await asyncio.sleep(seconds / (TERMINAL_FAILURES + 100))
 
     limits = httpx.Limits(max_connections=len(accounts))
@@ -208,13 +250,18 @@ def run(target: str, clients: int, seconds: float, suffix: str, rate: float = 10
     base = f"http://127.0.0.1:{port}"
     try:
         per_s, latencies, errors = asyncio.run(flat_out(base, token, tries, accounts, seconds))
-        print(f"# {len(tries)} PINs, {clients} clients, {len(latencies)} redemptions in {seconds:g} s, "
-              f"{errors} not 201")
+        print(
+            f"# {len(tries)} PINs, {clients} clients, {len(latencies)} redemptions in {seconds:g} s, "
+            f"{errors} not 201"
+        )
         print(f"portal_redeem_per_s{suffix} {per_s} /s")
         print(f"portal_redeem_p95_ms{suffix} {p95(latencies):.1f} ms")
         paced, paced_errors, after, refused = asyncio.run(
-            paced_with_guesser(base, token, tries, accounts, seconds, rate))
-        print(f"# paced: {len(paced)} redemptions at {rate:g}/s, {paced_errors} not 201, while 127.0.0.2 guessed")
+            paced_with_guesser(base, token, tries, accounts, seconds, rate)
+        )
+        print(
+            f"# paced: {len(paced)} redemptions at {rate:g}/s, {paced_errors} not 201, while 127.0.0.2 guessed"
+        )
         print(f"portal_paced_p95_ms{suffix} {p95(paced):.1f} ms")
         print(f"portal_guess_refused_pct{suffix} {100 * refused / max(1, after):.0f} %")
         sys.stdout.flush()
@@ -228,7 +275,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--url", help="a PostgreSQL database to use as well (emptied first)")
-    parser.add_argument("--rate", type=float, default=100.0, help="paced redemptions per second (target 100)")
+    parser.add_argument(
+        "--rate", type=float, default=100.0, help="paced redemptions per second (target 100)"
+    )
     parser.add_argument("--sqlite-only", action="store_true")
     args = parser.parse_args(argv)
     sqlite = str(Path(tempfile.mkdtemp(prefix="kiosk-portal-bench-")) / "kiosk.sqlite3")

@@ -32,18 +32,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--url", help="a PostgreSQL database to use (emptied first)")
-    parser.add_argument("--raw", action="store_true", help="without the reply floor: the work itself")
+    parser.add_argument(
+        "--raw", action="store_true", help="without the reply floor: the work itself"
+    )
     args = parser.parse_args(argv)
 
-    from kiosk import portal, security
+    from kiosk import security
     from kiosk.config import Config, PracticeConfig
-    from kiosk.db import close_database, database, open_database, write_transaction
-    from kiosk.models import ALL_MODELS, Patient, RedemptionAttempt
-    from kiosk.patients import family_for
-    from kiosk.registration import IssueRequest, issue_pins, revoke_pin
-    from kiosk.staff import authenticate
-    from kiosk.store import open_store
-    from kiosk.training import load_training_data
+    from kiosk.ops.training import load_training_data
+    from kiosk.people.patients import family_for
+    from kiosk.people.staff import authenticate
+    from kiosk.registration import portal
+    from kiosk.registration.engine import IssueRequest, issue_pins, revoke_pin
+    from kiosk.store.db import close_database, database, open_database, write_transaction
+    from kiosk.store.models import ALL_MODELS, Patient, RedemptionAttempt
+    from kiosk.store.practice import open_store
 
     security.SCRYPT_N = 2**10  # sign-in cost is not what is measured
     folder = tempfile.mkdtemp(prefix="kiosk-redeem-timing-")

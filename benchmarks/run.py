@@ -9,12 +9,12 @@ Figures and targets:
   startup_ratio                 <= 1.15  kiosk start to the sign-in screen / a bare Textual app (medians)
   startup_exit_ratio                     the same, spawn to process exit (adds the interpreter's teardown)
   startup_rss_mib               <= 60    peak resident memory of the kiosk process at the sign-in screen
-  search_p95_ms                 <= 3     kiosk.patients.search_patients, worst p95 of the three query kinds
+  search_p95_ms                 <= 3     kiosk.people.patients.search_patients, worst p95 of the three query kinds
   search_exact_p95_ms           <= 3     worst p95 of N1's other forms (first last, name part, first name and
                                          birth date, chart, phone, email, caregiver)
   search_tolerant_p95_ms        <= 25    worst p95 of N2's kinds (typos, sound-alikes, nicknames)
   search_recall_KIND            >= 95 %  the right name in the first 10 rows, per kind of mistake
-  issue_family_p95_ms           <= 50    kiosk.registration.issue_pins for a family of three
+  issue_family_p95_ms           <= 50    kiosk.registration.engine.issue_pins for a family of three
   concurrent_errors             0        8 processes x 200 family issues, 3 shared families, one SQLite file
   concurrent_duplicate_active_pins 0
   concurrent_issue_p95_ms                per issue, waiting for the other desks included
@@ -45,9 +45,18 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-TARGETS = {"startup_ratio": 1.15, "startup_rss_mib": 60, "search_p95_ms": 3, "issue_family_p95_ms": 50,
-           "slip_pdf_ms": 50, "search_p95_ms_postgres": 3, "search_exact_p95_ms": 3, "search_exact_p95_ms_postgres": 3,
-           "search_tolerant_p95_ms": 25, "search_tolerant_p95_ms_postgres": 25}
+TARGETS = {
+    "startup_ratio": 1.15,
+    "startup_rss_mib": 60,
+    "search_p95_ms": 3,
+    "issue_family_p95_ms": 50,
+    "slip_pdf_ms": 50,
+    "search_p95_ms_postgres": 3,
+    "search_exact_p95_ms": 3,
+    "search_exact_p95_ms_postgres": 3,
+    "search_tolerant_p95_ms": 25,
+    "search_tolerant_p95_ms_postgres": 25,
+}
 STARTUP_RUNS = 11
 SEARCHES_PER_KIND = 1000
 SEARCHES_PER_FORM = 500  # per N1 query form (first last, chart, phone, ...)
@@ -77,8 +86,13 @@ def p95(values: list[float]) -> float:
 def quiet_env(home: Path) -> dict[str, str]:
     """An environment where no user config, data dir or KIOSK_* variable leaks in."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("KIOSK_")}
-    env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / "config"), XDG_DATA_HOME=str(home / "data"),
-               PYTHONPATH=str(ROOT), TEXTUAL_ANIMATIONS="none")
+    env.update(
+        HOME=str(home),
+        XDG_CONFIG_HOME=str(home / "config"),
+        XDG_DATA_HOME=str(home / "data"),
+        PYTHONPATH=str(ROOT),
+        TEXTUAL_ANIMATIONS="none",
+    )
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     return env
 
@@ -89,7 +103,7 @@ def quiet_env(home: Path) -> dict[str, str]:
 # Start-up is that moment minus the moment the parent spawned it: "process start to the screen
 # ready", the start-up figure (O1). Spawn to exit is reported too; it adds the interpreter's
 # teardown, which on this kind of machine swings by tens of milliseconds from run to run.
-_PILOT = '''
+_PILOT = """
 import time as _time
 
 async def _ready(pilot, check):
@@ -99,24 +113,29 @@ async def _ready(pilot, check):
     status = dict(line.split(":", 1) for line in open("/proc/self/status") if ":" in line)
     print("READY", repr(ready), status["VmHWM"].split()[0], status["VmRSS"].split()[0], flush=True)
     pilot.app.exit()
-'''
+"""
 
-KIOSK_CHILD = _PILOT + '''
+KIOSK_CHILD = (
+    _PILOT
+    + """
 import sys
 from kiosk.cli import main
 
 def _check(app):
-    from screens.signin import SignInScreen
+    from kiosk_screens.signin import SignInScreen
     assert isinstance(app.screen, SignInScreen), app.screen
 
 def _start(config):
-    from screens.app import create_app
+    from kiosk_screens.app import create_app
     create_app(config).run(headless=True, size=(100, 30), auto_pilot=lambda p: _ready(p, _check))
 
 sys.exit(main(["--db", sys.argv[1]], start_app=_start))
-'''
+"""
+)
 
-BARE_CHILD = _PILOT + '''
+BARE_CHILD = (
+    _PILOT
+    + """
 from textual.app import App
 from textual.widgets import DataTable, Header, Input
 
@@ -135,20 +154,21 @@ def _check(app):
     assert app.query_one(DataTable).row_count == 50
 
 Bare().run(headless=True, size=(100, 30), auto_pilot=lambda p: _ready(p, _check))
-'''
+"""
+)
 
 
 # kiosk refuses to start on a database with no staff (it says to run kiosk init): make the store and
 # one staff member first, through the same configuration path the timed child takes.
-SETUP_CHILD = '''
+SETUP_CHILD = """
 import sys
 from kiosk.cli import build_parser, open_configured
-from kiosk.staff import add_staff, staff_count
+from kiosk.people.staff import add_staff, staff_count
 
 open_configured(build_parser().parse_args(["--db", sys.argv[1]]))
 if not staff_count():
     add_staff("bench", "Bench Desk", "quiet-harbor-lamp-1")
-'''
+"""
 
 
 class StartupRun(NamedTuple):
@@ -160,12 +180,20 @@ class StartupRun(NamedTuple):
 
 def _timed_child(code: str, args: list[str], env: dict[str, str]) -> StartupRun:
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env,
-                          cwd=env["HOME"], timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=env["HOME"],
+        timeout=120,
+    )
     exited = time.monotonic() - started
     ready = [line for line in done.stdout.splitlines() if line.startswith("READY ")]
     if done.returncode != 0 or not ready:
-        raise RuntimeError(f"start-up child failed ({done.returncode}): {done.stderr.strip()[-800:]}")
+        raise RuntimeError(
+            f"start-up child failed ({done.returncode}): {done.stderr.strip()[-800:]}"
+        )
     _, at, peak, current = ready[-1].split()
     return StartupRun(float(at) - started, exited, int(peak), int(current))
 
@@ -175,8 +203,14 @@ def bench_startup(work: Path) -> None:
     home.mkdir()
     env = quiet_env(home)
     db = str(home / "kiosk.sqlite3")
-    setup = subprocess.run([sys.executable, "-c", SETUP_CHILD, db], capture_output=True, text=True, env=env,
-                           cwd=home, timeout=120)
+    setup = subprocess.run(
+        [sys.executable, "-c", SETUP_CHILD, db],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=home,
+        timeout=120,
+    )
     if setup.returncode != 0:
         raise RuntimeError(f"start-up store setup failed: {setup.stderr.strip()[-800:]}")
     _timed_child(KIOSK_CHILD, [db], env)  # warms .pyc and the file cache
@@ -191,32 +225,40 @@ def bench_startup(work: Path) -> None:
 
     kiosk_ms, bare_ms = median_ms(kiosk_runs, "ready"), median_ms(bare_runs, "ready")
     kiosk_exit_ms, bare_exit_ms = median_ms(kiosk_runs, "exited"), median_ms(bare_runs, "exited")
-    note(f"start-up: {STARTUP_RUNS} interleaved runs each, headless 100x30, from spawning the process to its "
-         "first screen mounted and idle (time.monotonic, system-wide). The kiosk child goes through "
-         "kiosk.cli.main (config, open store) to screens.app.create_app and its SignInScreen; the bare child "
-         "is a Textual App with Header, Input and a 50-row DataTable")
-    note(f"start-up medians: kiosk {kiosk_ms:.0f} ms, bare Textual {bare_ms:.0f} ms; spawn to exit "
-         f"{kiosk_exit_ms:.0f} ms and {bare_exit_ms:.0f} ms")
+    note(
+        f"start-up: {STARTUP_RUNS} interleaved runs each, headless 100x30, from spawning the process to its "
+        "first screen mounted and idle (time.monotonic, system-wide). The kiosk child goes through "
+        "kiosk.cli.main (config, open store) to kiosk_screens.app.create_app and its SignInScreen; the bare child "
+        "is a Textual App with Header, Input and a 50-row DataTable"
+    )
+    note(
+        f"start-up medians: kiosk {kiosk_ms:.0f} ms, bare Textual {bare_ms:.0f} ms; spawn to exit "
+        f"{kiosk_exit_ms:.0f} ms and {bare_exit_ms:.0f} ms"
+    )
     figure("startup_ms", kiosk_ms, "ms")
     figure("startup_bare_textual_ms", bare_ms, "ms")
     figure("startup_ratio", kiosk_ms / bare_ms, "x")
     figure("startup_exit_ratio", kiosk_exit_ms / bare_exit_ms, "x")
     note("RSS read from /proc/self/status of the kiosk child at the sign-in screen (VmHWM = peak)")
     figure("startup_rss_mib", statistics.median(run.peak_kib for run in kiosk_runs) / 1024, "MiB")
-    figure("startup_rss_now_mib", statistics.median(run.current_kib for run in kiosk_runs) / 1024, "MiB")
+    figure(
+        "startup_rss_now_mib",
+        statistics.median(run.current_kib for run in kiosk_runs) / 1024,
+        "MiB",
+    )
 
 
 # -- a store with N patients --------------------------------------------------------------------
 def open_bench_store(target: str, key_file: Path):
     from kiosk.config import Config
-    from kiosk.store import open_store
+    from kiosk.store.practice import open_store
 
     return open_store(Config(database=target, pin_key_file=str(key_file)))
 
 
 def populate(n_patients: int) -> str:
-    from kiosk import demo
-    from kiosk.models import Patient
+    from kiosk.ops import demo
+    from kiosk.store.models import Patient
 
     have = Patient.select().count()
     if have >= n_patients:
@@ -226,22 +268,28 @@ def populate(n_patients: int) -> str:
 
 def search_queries(seed: int = 7) -> dict[str, list[str]]:
     """1,000 each of: a last-name prefix, "last, first" prefixes, and a date of birth, as typed."""
-    from kiosk import demo
+    from kiosk.ops import demo
 
     rng = random.Random(seed)
     given = demo.GIVEN_GIRLS + demo.GIVEN_BOYS
-    last = [rng.choice(demo.FAMILY_NAMES)[:rng.randint(1, 6)] for _ in range(SEARCHES_PER_KIND)]
-    both = [f"{rng.choice(demo.FAMILY_NAMES)[:rng.randint(1, 6)]}, {rng.choice(given)[:rng.randint(1, 4)]}"
-            for _ in range(SEARCHES_PER_KIND)]
+    last = [rng.choice(demo.FAMILY_NAMES)[: rng.randint(1, 6)] for _ in range(SEARCHES_PER_KIND)]
+    both = [
+        f"{rng.choice(demo.FAMILY_NAMES)[: rng.randint(1, 6)]}, {rng.choice(given)[: rng.randint(1, 4)]}"
+        for _ in range(SEARCHES_PER_KIND)
+    ]
     dobs = []
     for _ in range(SEARCHES_PER_KIND):
         born = TODAY - dt.timedelta(days=rng.randint(0, 18 * 365))
-        dobs.append(rng.choice((f"{born.month}/{born.day}/{born.year}", f"{born:%m/%d/%Y}", born.isoformat())))
+        dobs.append(
+            rng.choice(
+                (f"{born.month}/{born.day}/{born.year}", f"{born:%m/%d/%Y}", born.isoformat())
+            )
+        )
     return {"last": last, "last_first": both, "dob": dobs}
 
 
 def bench_search(suffix: str = "") -> None:
-    from kiosk.patients import search_patients
+    from kiosk.people.patients import search_patients
 
     queries = search_queries()
     # Warm the caches (page cache, PostgreSQL's buffers and catalog cache, the connection) the way a
@@ -260,7 +308,7 @@ def bench_search(suffix: str = "") -> None:
 
 def time_searches(kind: str, texts: list[str], suffix: str, **options) -> float:
     """Run each search once; note and return the p95 of wall-clock time."""
-    from kiosk.patients import search_patients
+    from kiosk.people.patients import search_patients
 
     wall, cpu, hits = [], [], 0
     for text in texts:
@@ -270,8 +318,10 @@ def time_searches(kind: str, texts: list[str], suffix: str, **options) -> float:
         cpu.append((time.process_time() - started_cpu) * 1000)
         hits += bool(rows)
     phase = "" if options.get("tolerant", True) else " (exact phase)"
-    note(f"search {kind}{suffix}{phase}: p50 {statistics.median(wall):.2f} ms, p95 {p95(wall):.2f} ms, "
-         f"max {max(wall):.2f} ms, p95 CPU {p95(cpu):.2f} ms; {hits}/{len(texts)} found someone")
+    note(
+        f"search {kind}{suffix}{phase}: p50 {statistics.median(wall):.2f} ms, p95 {p95(wall):.2f} ms, "
+        f"max {max(wall):.2f} ms, p95 CPU {p95(cpu):.2f} ms; {hits}/{len(texts)} found someone"
+    )
     figure(f"search_{kind}_p95_ms{suffix}", p95(wall), "ms")
     return p95(wall)
 
@@ -289,24 +339,36 @@ class Sampled(NamedTuple):
 
 def sample_patients(count: int, seed: int) -> list[Sampled]:
     """Random patients of the store with one of their caregivers, as a desk would be asked for them."""
-    from kiosk.models import Caregiver, Patient, Relationship
+    from kiosk.store.models import Caregiver, Patient, Relationship
 
     rng = random.Random(seed)
     top = Patient.select(Patient.id).order_by(Patient.id.desc()).scalar() or 0
     found: list[Sampled] = []
     while len(found) < count and top:
         patient = Patient.get_or_none(Patient.id == rng.randint(1, top))
-        carer = patient and (Caregiver.select().join(Relationship).where(Relationship.patient == patient.id).first())
+        carer = patient and (
+            Caregiver.select().join(Relationship).where(Relationship.patient == patient.id).first()
+        )
         if patient and carer:
-            found.append(Sampled(patient.given_name, patient.family_name, patient.dob, patient.chart_number,
-                                 carer.given_name, carer.family_name, carer.cell, carer.email))
+            found.append(
+                Sampled(
+                    patient.given_name,
+                    patient.family_name,
+                    patient.dob,
+                    patient.chart_number,
+                    carer.given_name,
+                    carer.family_name,
+                    carer.cell,
+                    carer.email,
+                )
+            )
     return found
 
 
 def bench_search_forms(suffix: str = "") -> None:
     """N1's other query forms and N2's tolerant kinds, with recall for a typo set of our own."""
     import typos
-    from kiosk.patients import search_patients
+    from kiosk.people.patients import search_patients
 
     people = sample_patients(SEARCHES_PER_FORM, seed=11)
     part = [p for p in people if "-" in p.family] or people
@@ -322,9 +384,11 @@ def bench_search_forms(suffix: str = "") -> None:
     # the exact phase: what the search screen shows before the tolerant phase's rows join it
     exact = max(time_searches(kind, texts, suffix, tolerant=False) for kind, texts in forms.items())
     figure(f"search_exact_p95_ms{suffix}", exact, "ms")
-    note(f"tolerant kinds{suffix}: recall = the right name among the first 10 rows for 'given family' "
-         "with one mistake (namesakes count: the query cannot tell them apart); with dob = the right "
-         "patient among the first 10 for 'given family dob'; the typo set is benchmarks/typos.py")
+    note(
+        f"tolerant kinds{suffix}: recall = the right name among the first 10 rows for 'given family' "
+        "with one mistake (namesakes count: the query cannot tell them apart); with dob = the right "
+        "patient among the first 10 for 'given family dob'; the typo set is benchmarks/typos.py"
+    )
     rng = random.Random(13)
     tolerant = 0.0
     recall_lines = []
@@ -336,11 +400,15 @@ def bench_search_forms(suffix: str = "") -> None:
                 cases.append((text, person))
             if len(cases) == TYPOS_PER_KIND:
                 break
-        tolerant = max(tolerant, time_searches(f"tolerant_{kind}", [text for text, _ in cases], suffix))
+        tolerant = max(
+            tolerant, time_searches(f"tolerant_{kind}", [text for text, _ in cases], suffix)
+        )
         by_name = by_patient = 0
         for text, person in cases:
             by_name += person_in(search_patients(text, today=TODAY)[:10], person, dob=False)
-            by_patient += person_in(search_patients(f"{text} {person.dob:%m/%d/%Y}", today=TODAY)[:10], person)
+            by_patient += person_in(
+                search_patients(f"{text} {person.dob:%m/%d/%Y}", today=TODAY)[:10], person
+            )
         recall_lines.append((kind, len(cases), by_name / len(cases), by_patient / len(cases)))
         figure(f"search_recall_{kind}{suffix}", 100 * by_name / len(cases), "%")
     figure(f"search_tolerant_p95_ms{suffix}", tolerant, "ms")
@@ -353,14 +421,18 @@ def bench_search_forms(suffix: str = "") -> None:
 def person_in(rows, person: Sampled, dob: bool = True) -> bool:
     from kiosk.terms import fold
 
-    return any(fold(r.given_name) == fold(person.given) and fold(r.family_name) == fold(person.family)
-               and (not dob or r.dob == person.dob) for r in rows)
+    return any(
+        fold(r.given_name) == fold(person.given)
+        and fold(r.family_name) == fold(person.family)
+        and (not dob or r.dob == person.dob)
+        for r in rows
+    )
 
 
 def note_plan(suffix: str) -> None:
     """The query plan of a tolerant two-word lookup: index scans, no scan of the terms table."""
-    from kiosk.db import database, is_sqlite
-    from kiosk.search import add_candidates, parse_query, word_sql
+    from kiosk.people.search import add_candidates, parse_query, word_sql
+    from kiosk.store.db import database, is_sqlite
 
     words = parse_query("jonson emma").words
     add_candidates(words)
@@ -373,7 +445,7 @@ def note_plan(suffix: str) -> None:
 
 # -- issuing ------------------------------------------------------------------------------------
 def desk_user(username: str = "bench"):
-    from kiosk.staff import add_staff, authenticate
+    from kiosk.people.staff import add_staff, authenticate
 
     try:
         add_staff(username, "Bench Desk", "quiet-harbor-lamp-1", portal_user=f"portal-{username}")
@@ -386,20 +458,29 @@ def families_of(size: int, count: int, seed: int) -> list[tuple[list[int], int]]
     """Up to ``count`` families of exactly ``size`` children, none Registered: (patient ids, caregiver id)."""
     from peewee import fn
 
-    from kiosk.models import Patient, Relationship
+    from kiosk.store.models import Patient, Relationship
     from kiosk.terms import Authority, PortalStatus
 
-    rows = (Relationship.select(Relationship.caregiver, fn.COUNT(Relationship.patient))
-            .where(Relationship.authority != Authority.NONE)
-            .group_by(Relationship.caregiver)
-            .having(fn.COUNT(Relationship.patient) == size)
-            .order_by(Relationship.caregiver).limit(count * 20).tuples())
+    rows = (
+        Relationship.select(Relationship.caregiver, fn.COUNT(Relationship.patient))
+        .where(Relationship.authority != Authority.NONE)
+        .group_by(Relationship.caregiver)
+        .having(fn.COUNT(Relationship.patient) == size)
+        .order_by(Relationship.caregiver)
+        .limit(count * 20)
+        .tuples()
+    )
     carers = [caregiver for caregiver, _ in rows]
     random.Random(seed).shuffle(carers)
     families, seen = [], set()
     for caregiver in carers:
-        kids = list(Relationship.select(Relationship.patient, Patient.portal_status).join(Patient)
-                    .where(Relationship.caregiver == caregiver).order_by(Relationship.patient).tuples())
+        kids = list(
+            Relationship.select(Relationship.patient, Patient.portal_status)
+            .join(Patient)
+            .where(Relationship.caregiver == caregiver)
+            .order_by(Relationship.patient)
+            .tuples()
+        )
         if any(status == PortalStatus.REGISTERED for _, status in kids):
             continue
         kids = [patient for patient, _ in kids]
@@ -412,7 +493,7 @@ def families_of(size: int, count: int, seed: int) -> list[tuple[list[int], int]]
 
 
 def bench_issue() -> None:
-    from kiosk.registration import IssueRequest, issue_pins
+    from kiosk.registration.engine import IssueRequest, issue_pins
 
     staff = desk_user()
     families = families_of(3, ISSUES, seed=3)
@@ -422,14 +503,22 @@ def bench_issue() -> None:
         started = time.perf_counter()
         issue_pins(staff, request, today=TODAY)
         times.append((time.perf_counter() - started) * 1000)
-    note(f"issue: {len(times)} families of three through kiosk.registration.issue_pins (PIN hashes, "
-         f"status, audit events, outbox welcome, one transaction); p50 {statistics.median(times):.1f} ms")
+    note(
+        f"issue: {len(times)} families of three through kiosk.registration.engine.issue_pins (PIN hashes, "
+        f"status, audit events, outbox welcome, one transaction); p50 {statistics.median(times):.1f} ms"
+    )
     figure("issue_family_p95_ms", p95(times), "ms")
 
 
-def _concurrent_worker(db: str, key_file: str, worker: int, shared: list[tuple[list[int], int]],
-                       start_at: float, issues: int = ISSUES_PER_WORKER) -> dict:
-    from kiosk.registration import IssueRequest, RegistrationError, issue_pins
+def _concurrent_worker(
+    db: str,
+    key_file: str,
+    worker: int,
+    shared: list[tuple[list[int], int]],
+    start_at: float,
+    issues: int = ISSUES_PER_WORKER,
+) -> dict:
+    from kiosk.registration.engine import IssueRequest, RegistrationError, issue_pins
 
     open_bench_store(db, Path(key_file))
     staff = desk_user(f"desk{worker}")
@@ -455,7 +544,7 @@ def _concurrent_worker(db: str, key_file: str, worker: int, shared: list[tuple[l
             counts["errors"] += 1
             counts["messages"].append(f"{type(error).__name__}: {str(error).splitlines()[0]}")
         counts["ms"].append((time.perf_counter() - started) * 1000)
-    from kiosk import db
+    from kiosk.store import db
 
     counts["retries"] = db.conflict_retries
     return counts
@@ -491,8 +580,13 @@ def drop_pg_schema(url: str, schema: str) -> None:
     connection.close()
 
 
-def bench_concurrent(work: Path, workers: int = WORKERS, issues: int = ISSUES_PER_WORKER,
-                     start_delay: float = 3.0, pg_url: str = "") -> dict[str, int]:
+def bench_concurrent(
+    work: Path,
+    workers: int = WORKERS,
+    issues: int = ISSUES_PER_WORKER,
+    start_delay: float = 3.0,
+    pg_url: str = "",
+) -> dict[str, int]:
     """``workers`` processes, each issuing PINs ``issues`` times for one of SHARED_FAMILIES families of
     three that all of them share (children checked in a random order), all starting together after
     ``start_delay`` seconds; on one SQLite file, or with ``pg_url`` on PostgreSQL (a schema of its
@@ -500,8 +594,8 @@ def bench_concurrent(work: Path, workers: int = WORKERS, issues: int = ISSUES_PE
     from peewee import fn
 
     from kiosk.audit import verify_chain
-    from kiosk.db import close_database
-    from kiosk.models import RegistrationPin
+    from kiosk.store.db import close_database
+    from kiosk.store.models import RegistrationPin
     from kiosk.terms import PinState
 
     schema = f"kiosk_bench_concurrent_{os.getpid()}"
@@ -520,14 +614,20 @@ def bench_concurrent(work: Path, workers: int = WORKERS, issues: int = ISSUES_PE
         start_at = time.time() + start_delay
         started = time.perf_counter()
         with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as executor:
-            futures = [executor.submit(_concurrent_worker, db, str(key), w, shared, start_at, issues)
-                       for w in range(workers)]
+            futures = [
+                executor.submit(_concurrent_worker, db, str(key), w, shared, start_at, issues)
+                for w in range(workers)
+            ]
             results = [f.result() for f in futures]
         elapsed = time.perf_counter() - started - start_delay
         open_bench_store(db, key)
-        duplicates = list(RegistrationPin.select(RegistrationPin.patient)
-                          .where(RegistrationPin.state == PinState.ACTIVE).group_by(RegistrationPin.patient)
-                          .having(fn.COUNT(RegistrationPin.id) > 1).tuples())
+        duplicates = list(
+            RegistrationPin.select(RegistrationPin.patient)
+            .where(RegistrationPin.state == PinState.ACTIVE)
+            .group_by(RegistrationPin.patient)
+            .having(fn.COUNT(RegistrationPin.id) > 1)
+            .tuples()
+        )
         chain = verify_chain()
         close_database()
     finally:
@@ -536,19 +636,25 @@ def bench_concurrent(work: Path, workers: int = WORKERS, issues: int = ISSUES_PE
     issued = sum(r["issued"] for r in results)
     times = [ms for r in results for ms in r["ms"]]
     messages = [m for r in results for m in r["messages"]]
-    note(f"concurrency{suffix}: {workers} processes x {issues} issue_pins calls on {where}, every one for "
-         f"one of {SHARED_FAMILIES} families of three shared by all; {issued} issued in {elapsed:.1f} s; "
-         f"audit chain {'intact' if not chain else 'BROKEN: ' + str(chain[0])}")
+    note(
+        f"concurrency{suffix}: {workers} processes x {issues} issue_pins calls on {where}, every one for "
+        f"one of {SHARED_FAMILIES} families of three shared by all; {issued} issued in {elapsed:.1f} s; "
+        f"audit chain {'intact' if not chain else 'BROKEN: ' + str(chain[0])}"
+    )
     for message in sorted(set(messages))[:5]:
         note(f"error: {message} (x{messages.count(message)})")
-    figures = {f"concurrent_issued{suffix}": issued,
-               f"concurrent_refusals{suffix}": sum(r["refusals"] for r in results),
-               f"concurrent_errors{suffix}": sum(r["errors"] for r in results),
-               f"concurrent_duplicate_active_pins{suffix}": len(duplicates),
-               f"concurrent_audit_chain_problems{suffix}": len(chain)}
+    figures = {
+        f"concurrent_issued{suffix}": issued,
+        f"concurrent_refusals{suffix}": sum(r["refusals"] for r in results),
+        f"concurrent_errors{suffix}": sum(r["errors"] for r in results),
+        f"concurrent_duplicate_active_pins{suffix}": len(duplicates),
+        f"concurrent_audit_chain_problems{suffix}": len(chain),
+    }
     for name, value in figures.items():
         figure(name, value)
-    figure(f"concurrent_retries{suffix}", sum(r["retries"] for r in results))  # deadlocks run again (O1)
+    figure(
+        f"concurrent_retries{suffix}", sum(r["retries"] for r in results)
+    )  # deadlocks run again (O1)
     figure(f"concurrent_issue_p50_ms{suffix}", statistics.median(times), "ms")
     figure(f"concurrent_issue_p95_ms{suffix}", p95(times), "ms")
     return figures
@@ -566,18 +672,22 @@ def bench_slip() -> None:
     except Exception as error:  # noqa: BLE001 - the other figures are still worth printing
         print(f"slip_pdf_ms n/a  # slip PDF failed: {type(error).__name__}: {error}", flush=True)
         return
-    note("slip: benchmarks/slip_bench.warm_median_ms('letter'), median of warm builds, five siblings")
+    note(
+        "slip: benchmarks/slip_bench.warm_median_ms('letter'), median of warm builds, five siblings"
+    )
     figure("slip_pdf_ms", value, "ms")
 
 
 # -- PostgreSQL ---------------------------------------------------------------------------------
 def match_patient_indexes() -> str:
     """A reused schema keeps the indexes it was made with: make patient's match Patient.Meta.indexes."""
-    from kiosk.db import database
-    from kiosk.models import Patient
+    from kiosk.store.db import database
+    from kiosk.store.models import Patient
 
     wanted = {index._name for index in Patient._meta.fields_to_index()}
-    have = {index.name for index in database.get_indexes(Patient._meta.table_name) if not index.unique}
+    have = {
+        index.name for index in database.get_indexes(Patient._meta.table_name) if not index.unique
+    }
     stale = sorted(have - wanted)
     missing = {name for name in wanted - have if not name.endswith("chart_number")}
     if not stale and not missing:
@@ -602,45 +712,65 @@ def bench_postgres(url: str, n_patients: int, work: Path) -> None:
         report += f"; patient indexes brought up to the model's ({changed}) and the table analysed"
     note(f"postgres: schema {schema}: {report} ({time.perf_counter() - started:.0f} s to set up)")
     bench_search("_postgres")
-    from kiosk.db import close_database
+    from kiosk.store.db import close_database
 
     close_database()
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="100,000 patients instead of 1,000,000")
-    parser.add_argument("--patients", type=int, help="patients for the search figures (overrides --quick)")
-    parser.add_argument("--pg-url", metavar="URL", help="PostgreSQL server for the _postgres figures "
-                        "(default: KIOSK_BENCH_PG_URL or KIOSK_TEST_PG_URL)")
-    parser.add_argument("--only", nargs="*", default=None,
-                        choices=["startup", "search", "issue", "concurrent", "slip", "postgres"])
+    parser.add_argument(
+        "--quick", action="store_true", help="100,000 patients instead of 1,000,000"
+    )
+    parser.add_argument(
+        "--patients", type=int, help="patients for the search figures (overrides --quick)"
+    )
+    parser.add_argument(
+        "--pg-url",
+        metavar="URL",
+        help="PostgreSQL server for the _postgres figures "
+        "(default: KIOSK_BENCH_PG_URL or KIOSK_TEST_PG_URL)",
+    )
+    parser.add_argument(
+        "--only",
+        nargs="*",
+        default=None,
+        choices=["startup", "search", "issue", "concurrent", "slip", "postgres"],
+    )
     args = parser.parse_args(argv)
     n_patients = args.patients or (100_000 if args.quick else 1_000_000)
     only = set(args.only or ["startup", "search", "issue", "concurrent", "slip", "postgres"])
     work = Path(tempfile.mkdtemp(prefix="kiosk-bench-"))
     load = os.getloadavg()[0]
-    note(f"kiosk benchmarks, {n_patients:,} patients, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, "
-         f"load average {load:.2f} at start (other work on the machine inflates the wall-clock p95s)")
+    note(
+        f"kiosk benchmarks, {n_patients:,} patients, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, "
+        f"load average {load:.2f} at start (other work on the machine inflates the wall-clock p95s)"
+    )
     began = time.perf_counter()
     try:
         if "startup" in only:
             bench_startup(work)
         if "search" in only or "issue" in only:
-            from kiosk.db import close_database
+            from kiosk.store.db import close_database
 
             started = time.perf_counter()
             open_bench_store(str(work / "big.sqlite3"), work / "big.key")
             note(f"generate (SQLite): {populate(n_patients)}")
             figure("generate_seconds", time.perf_counter() - started, "s")
             if "search" in only:
-                note("search: kiosk.patients.search_patients (the function the search screen calls), 100-row "
-                     "limit, rows built as the screen gets them; p95 of wall-clock time per call")
+                note(
+                    "search: kiosk.people.patients.search_patients (the function the search screen calls), 100-row "
+                    "limit, rows built as the screen gets them; p95 of wall-clock time per call"
+                )
                 bench_search()
             if "issue" in only:
                 bench_issue()
             close_database()
-        url = args.pg_url or os.environ.get("KIOSK_BENCH_PG_URL") or os.environ.get("KIOSK_TEST_PG_URL")
+        url = (
+            args.pg_url
+            or os.environ.get("KIOSK_BENCH_PG_URL")
+            or os.environ.get("KIOSK_TEST_PG_URL")
+        )
         if url and (why := pg_unreachable(url)):
             note(f"PostgreSQL at {url.split('@')[-1]} not used: {why}")
             url = ""
@@ -649,16 +779,22 @@ def main(argv: list[str] | None = None) -> int:
             if url:
                 bench_concurrent(work, pg_url=url)
             else:
-                print("concurrent_errors_postgres n/a  # no PostgreSQL server: give --pg-url (or set "
-                      "KIOSK_BENCH_PG_URL), e.g. eval \"$(bash .ci/postgres.sh start)\"", flush=True)
+                print(
+                    "concurrent_errors_postgres n/a  # no PostgreSQL server: give --pg-url (or set "
+                    'KIOSK_BENCH_PG_URL), e.g. eval "$(bash .ci/postgres.sh start)"',
+                    flush=True,
+                )
         if "slip" in only:
             bench_slip()
         if "postgres" in only:
             if url:
                 bench_postgres(url, n_patients, work)
             else:
-                print("search_p95_ms_postgres n/a  # give --pg-url (or set KIOSK_BENCH_PG_URL), "
-                      "e.g. eval \"$(bash .ci/postgres.sh start)\"", flush=True)
+                print(
+                    "search_p95_ms_postgres n/a  # give --pg-url (or set KIOSK_BENCH_PG_URL), "
+                    'e.g. eval "$(bash .ci/postgres.sh start)"',
+                    flush=True,
+                )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     note(f"done in {time.perf_counter() - began:.0f} s")

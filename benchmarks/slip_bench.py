@@ -23,25 +23,47 @@ STARTUP_MODULES = ("qrcode", "fpdf", "PIL")
 
 
 def five_sibling_slip():
-    from kiosk.slip import SlipData
+    from kiosk.slip.content import SlipData
 
     children = tuple((f"Child{n} Testkiddo-Oyelaran", f"JFKAY-TTJY{'VWXYZ'[n]}") for n in range(5))
-    return SlipData("Sunny Hills Pediatrics", "https://portal.example.org/register", children[0][0], children,
-                    dt.date(2026, 12, 22), "en", "b0c1d2e3f4a5b6c7", ())
+    return SlipData(
+        "Sunny Hills Pediatrics",
+        "https://portal.example.org/register",
+        children[0][0],
+        children,
+        dt.date(2026, 12, 22),
+        "en",
+        "b0c1d2e3f4a5b6c7",
+        (),
+    )
 
 
 def unicode_sibling_slip():
     """Five siblings whose names need the embedded font (more glyphs to subset than plain ASCII)."""
-    from kiosk.slip import SlipData
+    from kiosk.slip.content import SlipData
 
-    names = ("Nguyễn Thị Ánh", "Zoë O'Brien [Jr]", "Ђорђе Петровић", "Αλέξανδρος", "Łukasz Żółć-Wiśniewski")
+    names = (
+        "Nguyễn Thị Ánh",
+        "Zoë O'Brien [Jr]",
+        "Ђорђе Петровић",
+        "Αλέξανδρος",
+        "Łukasz Żółć-Wiśniewski",
+    )
     children = tuple((name, f"JFKAY-TTJY{'VWXYZ'[n]}") for n, name in enumerate(names))
-    return SlipData("Sunny Hills Pediatrics", "https://portal.example.org/register", names[0], children,
-                    dt.date(2026, 12, 22), "en", "b0c1d2e3f4a5b6c7", ())
+    return SlipData(
+        "Sunny Hills Pediatrics",
+        "https://portal.example.org/register",
+        names[0],
+        children,
+        dt.date(2026, 12, 22),
+        "en",
+        "b0c1d2e3f4a5b6c7",
+        (),
+    )
 
 
 def warm_median_ms(layout: str, slip=None) -> float:
-    from kiosk.slip_pdf import render_slip_pdf
+    from kiosk.slip.pdf import render_slip_pdf
 
     slip = slip or five_sibling_slip()
     render_slip_pdf(slip, layout)  # imports and font metrics loaded
@@ -54,20 +76,26 @@ def warm_median_ms(layout: str, slip=None) -> float:
 
 
 def cold_ms() -> float:
-    code = ("import time, sys; sys.path.insert(0, 'benchmarks'); from slip_bench import five_sibling_slip; "
-            "s = five_sibling_slip(); t = time.perf_counter(); from kiosk.slip_pdf import render_slip_pdf; "
-            "render_slip_pdf(s, 'letter'); print((time.perf_counter() - t) * 1000)")
-    return float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+    code = (
+        "import time, sys; sys.path.insert(0, 'benchmarks'); from slip_bench import five_sibling_slip; "
+        "s = five_sibling_slip(); t = time.perf_counter(); from kiosk.slip.pdf import render_slip_pdf; "
+        "render_slip_pdf(s, 'letter'); print((time.perf_counter() - t) * 1000)"
+    )
+    return float(
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        ).stdout
+    )
 
 
 def startup_imports() -> tuple[str, int]:
-    """(module checked, 1 if it loads a slip library). screens.app is the app; kiosk.cli if it will not import."""
+    """(module checked, 1 if it loads a slip library). kiosk_screens.app is the app; kiosk.cli if it will not import."""
     probe = f"import sys, importlib; importlib.import_module(sys.argv[1]); print(int(any(m in sys.modules for m in {STARTUP_MODULES!r})))"
-    for module in ("screens.app", "kiosk.cli"):
+    for module in ("kiosk_screens.app", "kiosk.cli"):
         done = subprocess.run([sys.executable, "-c", probe, module], capture_output=True, text=True)
         if done.returncode == 0:
             return module, int(done.stdout.strip())
-    raise SystemExit("neither screens.app nor kiosk.cli imports")
+    raise SystemExit("neither kiosk_screens.app nor kiosk.cli imports")
 
 
 def main() -> None:

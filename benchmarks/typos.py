@@ -30,36 +30,79 @@ for _r, _row in enumerate(_ROWS):
         near = {_row[i] for i in (_c - 1, _c + 1) if 0 <= i < len(_row)}
         for other in (_r - 1, _r + 1):
             if 0 <= other < len(_ROWS):
-                near.update(_ROWS[other][i] for i in (_c - 1, _c, _c + 1) if 0 <= i < len(_ROWS[other]))
+                near.update(
+                    _ROWS[other][i] for i in (_c - 1, _c, _c + 1) if 0 <= i < len(_ROWS[other])
+                )
         NEIGHBOURS[_key] = "".join(sorted(near))
 
 # (spelling, another spelling of the same sound), tried both ways where it reads naturally
 SOUND_RULES = (
-    ("ph", "f"), ("f", "ph"), ("ck", "k"), ("c", "k"), ("k", "c"), ("y", "i"), ("i", "y"), ("ee", "ea"),
-    ("z", "s"), ("s", "z"), ("th", "t"), ("mac", "mc"), ("mc", "mac"), ("son", "sen"), ("sen", "son"),
-    ("ie", "y"), ("ey", "y"), ("ll", "l"), ("tt", "t"), ("nn", "n"), ("rr", "r"), ("ss", "s"), ("l", "ll"),
-    ("n", "nn"), ("t", "tt"), ("qu", "kw"), ("x", "ks"), ("ks", "x"), ("v", "b"), ("b", "v"), ("j", "h"),
-    ("ll", "y"), ("gu", "g"), ("ou", "ow"), ("ow", "ou"), ("ai", "ay"), ("ay", "ai"), ("er", "ar"),
-    ("ine", "yn"), ("yn", "in"), ("ch", "sh"), ("sh", "ch"), ("oo", "u"), ("u", "oo"), ("ew", "u"),
-    ("a", "e"), ("e", "a"), ("o", "a"),
+    ("ph", "f"),
+    ("f", "ph"),
+    ("ck", "k"),
+    ("c", "k"),
+    ("k", "c"),
+    ("y", "i"),
+    ("i", "y"),
+    ("ee", "ea"),
+    ("z", "s"),
+    ("s", "z"),
+    ("th", "t"),
+    ("mac", "mc"),
+    ("mc", "mac"),
+    ("son", "sen"),
+    ("sen", "son"),
+    ("ie", "y"),
+    ("ey", "y"),
+    ("ll", "l"),
+    ("tt", "t"),
+    ("nn", "n"),
+    ("rr", "r"),
+    ("ss", "s"),
+    ("l", "ll"),
+    ("n", "nn"),
+    ("t", "tt"),
+    ("qu", "kw"),
+    ("x", "ks"),
+    ("ks", "x"),
+    ("v", "b"),
+    ("b", "v"),
+    ("j", "h"),
+    ("ll", "y"),
+    ("gu", "g"),
+    ("ou", "ow"),
+    ("ow", "ou"),
+    ("ai", "ay"),
+    ("ay", "ai"),
+    ("er", "ar"),
+    ("ine", "yn"),
+    ("yn", "in"),
+    ("ch", "sh"),
+    ("sh", "ch"),
+    ("oo", "u"),
+    ("u", "oo"),
+    ("ew", "u"),
+    ("a", "e"),
+    ("e", "a"),
+    ("o", "a"),
 )
 
 
 def insertion(word: str, rng: random.Random) -> str:
     at = rng.randrange(len(word))
     extra = rng.choice(word[at] + NEIGHBOURS.get(word[at], word[at]))
-    return word[:at + 1] + extra + word[at + 1:]
+    return word[: at + 1] + extra + word[at + 1 :]
 
 
 def deletion(word: str, rng: random.Random) -> str:
     at = rng.randrange(1, len(word))  # the first letter is rarely the one left out
-    return word[:at] + word[at + 1:]
+    return word[:at] + word[at + 1 :]
 
 
 def substitution(word: str, rng: random.Random) -> str:
     at = rng.randrange(1, len(word))
     choices = [key for key in NEIGHBOURS.get(word[at], "") if key != word[at]] or ["e"]
-    return word[:at] + rng.choice(choices) + word[at + 1:]
+    return word[:at] + rng.choice(choices) + word[at + 1 :]
 
 
 def transposition(word: str, rng: random.Random) -> str:
@@ -67,14 +110,19 @@ def transposition(word: str, rng: random.Random) -> str:
     if not places:
         return ""
     at = rng.choice(places)
-    return word[:at] + word[at + 1] + word[at] + word[at + 2:]
+    return word[:at] + word[at + 1] + word[at] + word[at + 2 :]
 
 
 def sound_alike(word: str, rng: random.Random) -> str:
-    options = [(at, old, new) for old, new in SOUND_RULES for at in range(len(word)) if word.startswith(old, at)]
+    options = [
+        (at, old, new)
+        for old, new in SOUND_RULES
+        for at in range(len(word))
+        if word.startswith(old, at)
+    ]
     rng.shuffle(options)
     for at, old, new in options:
-        changed = word[:at] + new + word[at + len(old):]
+        changed = word[:at] + new + word[at + len(old) :]
         if changed != word:
             return changed
     return ""
@@ -84,7 +132,9 @@ def sound_alike(word: str, rng: random.Random) -> str:
 def _nicknames(given: str) -> tuple[str, ...]:
     from nicknames import NickNamer
 
-    return tuple(sorted(name for name in NickNamer().nicknames_of(given) if name != given and len(name) > 1))
+    return tuple(
+        sorted(name for name in NickNamer().nicknames_of(given) if name != given and len(name) > 1)
+    )
 
 
 def nickname(word: str, rng: random.Random) -> str:
@@ -92,8 +142,14 @@ def nickname(word: str, rng: random.Random) -> str:
     return rng.choice(names) if names else ""
 
 
-MISTAKES = {"insertion": insertion, "deletion": deletion, "substitution": substitution,
-            "transposition": transposition, "sound_alike": sound_alike, "nickname": nickname}
+MISTAKES = {
+    "insertion": insertion,
+    "deletion": deletion,
+    "substitution": substitution,
+    "transposition": transposition,
+    "sound_alike": sound_alike,
+    "nickname": nickname,
+}
 
 
 def typed(name: str) -> str:
@@ -128,7 +184,9 @@ def misspell(kind: str, given: str, family: str, rng: random.Random) -> str:
 
 
 if __name__ == "__main__":
-    first, last = [*sys.argv[1:3], "Katherine", "Johnson"][:2] if len(sys.argv) < 3 else sys.argv[1:3]
+    first, last = (
+        [*sys.argv[1:3], "Katherine", "Johnson"][:2] if len(sys.argv) < 3 else sys.argv[1:3]
+    )
     generator = random.Random(1)
     for mistake in KINDS:
         print(f"{mistake:<14} {misspell(mistake, first, last, generator)}")

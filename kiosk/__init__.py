@@ -14,4 +14,3 @@ def _data_dir() -> _Path:
 
 
 DATA_DIR = _data_dir()
-

@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from kiosk import security
-from kiosk.db import read_snapshot, write_transaction
-from kiosk.models import AuditEvent, AuditHead, Patient
+from kiosk.store.db import read_snapshot, write_transaction
+from kiosk.store.models import AuditEvent, AuditHead, Patient
 from kiosk.terms import utcnow
 
 GENESIS = "0" * 64
@@ -42,26 +42,61 @@ REDEEM, REDEEM_FAILED, LOCK_OUT = "redeem", "redeem failed", "lock-out"
 QUESTION_LOOKUP, REDEEM_PAUSED = "question lookup", "redeem paused"
 NAME_FIX, VIEW, UNLOCK, LOCK = "name fix", "view", "unlock", "lock"
 STAFF_ADD, STAFF_LINK, STAFF_UNLOCK, IMPORT = "staff add", "staff link", "staff unlock", "import"
-PORTAL_SIGN_IN, PORTAL_SIGN_IN_FAILED, SIGN_IN_PAUSED = "portal sign-in", "portal sign-in failed", "sign-in paused"
+PORTAL_SIGN_IN, PORTAL_SIGN_IN_FAILED, SIGN_IN_PAUSED = (
+    "portal sign-in",
+    "portal sign-in failed",
+    "sign-in paused",
+)
 HEAD_REBUILT = "audit head rebuilt"
 DEMO_DATA = "demo data"
 # The PIN's life at the desk (L4-L6)
-SEND_NOW, REDIRECT, LOCK_CLEARED, CONTACT_EDIT = "send now", "redirect", "lock-out cleared", "contact edit"
+SEND_NOW, REDIRECT, LOCK_CLEARED, CONTACT_EDIT = (
+    "send now",
+    "redirect",
+    "lock-out cleared",
+    "contact edit",
+)
 TOKEN_CREATE, TOKEN_REVOKE = "api token create", "api token revoke"
 REDEEM_CHECKED = "redeem checked"
 
 
-def _payload(prev_hash: str, seq: int, at: dt.datetime, action: str, staff: str,
-             patient_id: int | None, chart_number: str, detail: str) -> str:
+def _payload(
+    prev_hash: str,
+    seq: int,
+    at: dt.datetime,
+    action: str,
+    staff: str,
+    patient_id: int | None,
+    chart_number: str,
+    detail: str,
+) -> str:
     return json.dumps(
-        [prev_hash, seq, at.isoformat(timespec="microseconds"), action, staff, patient_id, chart_number, detail],
-        ensure_ascii=False, separators=(",", ":"),
+        [
+            prev_hash,
+            seq,
+            at.isoformat(timespec="microseconds"),
+            action,
+            staff,
+            patient_id,
+            chart_number,
+            detail,
+        ],
+        ensure_ascii=False,
+        separators=(",", ":"),
     )
 
 
 def _event_payload(event: AuditEvent) -> str:
-    return _payload(event.prev_hash, event.seq, event.at, event.action, event.staff, event.patient_id,
-                    event.chart_number, event.detail)
+    return _payload(
+        event.prev_hash,
+        event.seq,
+        event.at,
+        event.action,
+        event.staff,
+        event.patient_id,
+        event.chart_number,
+        event.detail,
+    )
 
 
 def _plain_hash(payload: str) -> str:
@@ -73,8 +108,14 @@ def _keyed_hash(payload: str, key: security.SecretKey | None = None) -> str:
     return (key or security.current_key()).digest(CHAIN_PURPOSE, payload)
 
 
-def record(action: str, *, staff: str = "", patient: Patient | int | None = None, detail: dict[str, Any] | None = None,
-           at: dt.datetime | None = None) -> AuditEvent:
+def record(
+    action: str,
+    *,
+    staff: str = "",
+    patient: Patient | int | None = None,
+    detail: dict[str, Any] | None = None,
+    at: dt.datetime | None = None,
+) -> AuditEvent:
     """Append one event. Joins the caller's transaction when there is one."""
     at = (at or utcnow()).replace(tzinfo=None)
     patient_id = patient.id if isinstance(patient, Patient) else patient
@@ -86,16 +127,26 @@ def record(action: str, *, staff: str = "", patient: Patient | int | None = None
         return _append(action, staff, patient_id, chart, body, at)
 
 
-def _append(action: str, staff: str, patient_id: int | None, chart: str, body: str,
-            at: dt.datetime) -> AuditEvent:
+def _append(
+    action: str, staff: str, patient_id: int | None, chart: str, body: str, at: dt.datetime
+) -> AuditEvent:
     if not AuditHead.update(seq=AuditHead.seq + 1).execute():
         _rebuild_head(at)  # S10: a deleted head row must not stop every audited action
         AuditHead.update(seq=AuditHead.seq + 1).execute()
     head = AuditHead.get()
-    digest = _keyed_hash(_payload(head.last_hash, head.seq, at, action, staff, patient_id, chart, body))
+    digest = _keyed_hash(
+        _payload(head.last_hash, head.seq, at, action, staff, patient_id, chart, body)
+    )
     event = AuditEvent.create(
-        seq=head.seq, at=at, action=action, staff=staff, patient_id=patient_id,
-        chart_number=chart, detail=body, prev_hash=head.last_hash, hash=digest,
+        seq=head.seq,
+        at=at,
+        action=action,
+        staff=staff,
+        patient_id=patient_id,
+        chart_number=chart,
+        detail=body,
+        prev_hash=head.last_hash,
+        hash=digest,
     )
     AuditHead.update(last_hash=digest).execute()
     return event
@@ -106,8 +157,12 @@ def _rebuild_head(at: dt.datetime) -> None:
     this at once insert one row (the same id; the second insert is ignored)."""
     last = AuditEvent.select().order_by(AuditEvent.seq.desc()).first()
     seq, last_hash = (last.seq, last.hash) if last else (0, GENESIS)
-    inserted = (AuditHead.insert(id=1, seq=seq, last_hash=last_hash, keyed_from=_first_keyed_seq())
-                .on_conflict_ignore().as_rowcount().execute())
+    inserted = (
+        AuditHead.insert(id=1, seq=seq, last_hash=last_hash, keyed_from=_first_keyed_seq())
+        .on_conflict_ignore()
+        .as_rowcount()
+        .execute()
+    )
     if inserted:
         _append(HEAD_REBUILT, "", None, "", json.dumps({"last_event": seq}), at)
 
@@ -164,8 +219,9 @@ def read_anchors(path: Path) -> tuple[list[Anchor], list[ChainProblem]]:
         try:
             anchors.append(Anchor(line.split()[0], int(fields["seq"]), fields["hash"], line))
         except (KeyError, ValueError):
-            problems.append(ChainProblem(0, f"anchor file {path} line {number} is not an anchor line "
-                                            "(edited?)"))
+            problems.append(
+                ChainProblem(0, f"anchor file {path} line {number} is not an anchor line (edited?)")
+            )
     return anchors, problems
 
 
@@ -188,46 +244,81 @@ def _verify(anchor_file: Path | None) -> list[ChainProblem]:
     anchored = {mark.seq for mark in anchors}
     head = AuditHead.select().first()
     if head is None:
-        problems.append(ChainProblem(0, "the audit trail's head row is missing (deleted?); the next audited "
-                                        "action rebuilds it from the events"))
+        problems.append(
+            ChainProblem(
+                0,
+                "the audit trail's head row is missing (deleted?); the next audited "
+                "action rebuilds it from the events",
+            )
+        )
     keyed_from = head.keyed_from if head is not None else _first_keyed_seq(key)
     hashes: dict[int, str] = {0: GENESIS}
     expected_seq, prev = 1, GENESIS
     for event in AuditEvent.select().order_by(AuditEvent.seq).iterator():
         if event.seq != expected_seq:
             if event.seq > expected_seq:
-                problems.append(ChainProblem(expected_seq, f"missing (deleted?): next event is {event.seq}"))
+                problems.append(
+                    ChainProblem(expected_seq, f"missing (deleted?): next event is {event.seq}")
+                )
             else:
                 problems.append(ChainProblem(event.seq, "out of order (inserted?)"))
         if event.prev_hash != prev:
-            problems.append(ChainProblem(event.seq, "does not link to the event before it (inserted or deleted?)"))
+            problems.append(
+                ChainProblem(
+                    event.seq, "does not link to the event before it (inserted or deleted?)"
+                )
+            )
         payload = _event_payload(event)
         if event.seq >= keyed_from:
             intact = hmac.compare_digest(event.hash, _keyed_hash(payload, key))
         else:
             intact = event.hash == _plain_hash(payload)
         if not intact:
-            problems.append(ChainProblem(event.seq, "contents changed since it was written (edited, or "
-                                                    "rewritten without the key?)"))
+            problems.append(
+                ChainProblem(
+                    event.seq,
+                    "contents changed since it was written (edited, or rewritten without the key?)",
+                )
+            )
         if event.seq in anchored:
             hashes[event.seq] = event.hash
         expected_seq, prev = event.seq + 1, event.hash
     last = expected_seq - 1
     if head is not None and head.seq != last:
-        problems.append(ChainProblem(head.seq, f"last event is {last}, the trail says {head.seq} "
-                                               "(deleted at the end?)"))
+        problems.append(
+            ChainProblem(
+                head.seq, f"last event is {last}, the trail says {head.seq} (deleted at the end?)"
+            )
+        )
     elif head is not None and head.last_hash != prev:
-        problems.append(ChainProblem(head.seq, "last event does not match the trail's head (edited or deleted at the end?)"))
+        problems.append(
+            ChainProblem(
+                head.seq,
+                "last event does not match the trail's head (edited or deleted at the end?)",
+            )
+        )
     for mark in anchors:
         if mark.seq > last:
-            problems.append(ChainProblem(mark.seq, f"anchored on {mark.at} but the trail now ends at event "
-                                                   f"{last} (events deleted at the end, or the whole trail?)"))
+            problems.append(
+                ChainProblem(
+                    mark.seq,
+                    f"anchored on {mark.at} but the trail now ends at event "
+                    f"{last} (events deleted at the end, or the whole trail?)",
+                )
+            )
         elif mark.seq not in hashes:
-            problems.append(ChainProblem(mark.seq, f"anchored on {mark.at} but missing now (deleted?)"))
+            problems.append(
+                ChainProblem(mark.seq, f"anchored on {mark.at} but missing now (deleted?)")
+            )
         elif not hmac.compare_digest(mark.mac, _anchor_mac(mark.seq, hashes[mark.seq], key)):
-            problems.append(ChainProblem(mark.seq, f"not the event anchored on {mark.at} (the trail was "
-                                                   "rewritten, or the anchor line was not made with this "
-                                                   "key)"))
+            problems.append(
+                ChainProblem(
+                    mark.seq,
+                    f"not the event anchored on {mark.at} (the trail was "
+                    "rewritten, or the anchor line was not made with this "
+                    "key)",
+                )
+            )
     return problems
 
 
@@ -236,7 +327,9 @@ def last_anchor(anchor_file: Path) -> Anchor | None:
     return anchors[-1] if anchors else None
 
 
-def anchor(anchor_file: Path, *, now: dt.datetime | None = None) -> tuple[Anchor | None, list[ChainProblem]]:
+def anchor(
+    anchor_file: Path, *, now: dt.datetime | None = None
+) -> tuple[Anchor | None, list[ChainProblem]]:
     """Append where the chain ends now to ``anchor_file`` (made 0600) and return the new anchor.
 
     The trail is verified first (against the earlier anchors too): a tampered trail is not anchored,
@@ -269,10 +362,22 @@ def export_csv(out: IO[str], since: dt.date | None = None) -> int:
     if since:
         query = query.where(AuditEvent.at >= dt.datetime.combine(since, dt.time()))
     writer = csv.writer(out)
-    writer.writerow(["seq", "at_utc", "action", "staff", "patient_id", "chart_number", "detail", "hash"])
+    writer.writerow(
+        ["seq", "at_utc", "action", "staff", "patient_id", "chart_number", "detail", "hash"]
+    )
     count = 0
     for event in query.iterator():
-        writer.writerow([event.seq, event.at.isoformat(), event.action, event.staff, event.patient_id or "",
-                         event.chart_number, event.detail, event.hash])
+        writer.writerow(
+            [
+                event.seq,
+                event.at.isoformat(),
+                event.action,
+                event.staff,
+                event.patient_id or "",
+                event.chart_number,
+                event.detail,
+                event.hash,
+            ]
+        )
         count += 1
     return count

@@ -18,7 +18,7 @@ from kiosk.terms import MessageState
 if TYPE_CHECKING:  # loaded by the commands that use them
     from kiosk.config import Config
     from kiosk.desk import Desk
-    from kiosk.outbox import MessageRow
+    from kiosk.messages.outbox import MessageRow
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -29,86 +29,139 @@ class CliError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:  # one line, exit 2 (argparse's own rule), no usage dump
+    def error(
+        self, message: str
+    ) -> NoReturn:  # one line, exit 2 (argparse's own rule), no usage dump
         raise CliError(f"{message} (see {self.prog} --help)")
 
 
 def _init_arguments(init: argparse.ArgumentParser) -> None:
-    init.add_argument("--admin", required=True, metavar="USERNAME", help="the first administrator's username")
-    init.add_argument("--name", required=True, metavar="DISPLAY_NAME", help="their name as the desk shows it")
-    init.add_argument("--portal-user", metavar="ID", help="Practice Portal user to link the administrator to")
-    init.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    init.add_argument(
+        "--admin", required=True, metavar="USERNAME", help="the first administrator's username"
+    )
+    init.add_argument(
+        "--name", required=True, metavar="DISPLAY_NAME", help="their name as the desk shows it"
+    )
+    init.add_argument(
+        "--portal-user", metavar="ID", help="Practice Portal user to link the administrator to"
+    )
+    init.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
 
 
 def _staff_arguments(staff: argparse.ArgumentParser) -> None:
-    staff_sub = staff.add_subparsers(dest="staff_command", metavar="{add,link,list,unlock}", required=True,
-                                     parser_class=_Parser)
+    staff_sub = staff.add_subparsers(
+        dest="staff_command", metavar="{add,link,list,unlock}", required=True, parser_class=_Parser
+    )
     add = staff_sub.add_parser("add", help="add a staff member")
     add.add_argument("username", help="the name they sign in with")
-    add.add_argument("--name", required=True, metavar="DISPLAY_NAME", help="their name as the desk shows it")
-    add.add_argument("--portal-user", metavar="ID", help="Practice Portal user to link them to (R1)")
+    add.add_argument(
+        "--name", required=True, metavar="DISPLAY_NAME", help="their name as the desk shows it"
+    )
+    add.add_argument(
+        "--portal-user", metavar="ID", help="Practice Portal user to link them to (R1)"
+    )
     add.add_argument("--admin", action="store_true", help="make them an administrator")
-    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    add.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
     link = staff_sub.add_parser("link", help="link a staff member to a Practice Portal user (R1)")
     link.add_argument("username", help="the staff member's username")
     link.add_argument("portal_user", nargs="?", help="Practice Portal user id (omit with --unlink)")
     link.add_argument("--unlink", action="store_true", help="remove the link instead")
     staff_sub.add_parser("list", help="list staff members")
-    unlock = staff_sub.add_parser("unlock", help="unlock a username after 100 wrong passwords in a row (S12)")
+    unlock = staff_sub.add_parser(
+        "unlock", help="unlock a username after 100 wrong passwords in a row (S12)"
+    )
     unlock.add_argument("username", help="the staff member's username")
 
 
 def _audit_arguments(aud: argparse.ArgumentParser) -> None:
-    aud_sub = aud.add_subparsers(dest="audit_command", metavar="{verify,anchor,export}", required=True,
-                                 parser_class=_Parser)
-    aud_sub.add_parser("verify", help="check the hash chain and its anchors; name any edited, inserted or "
-                                      "deleted event")
-    aud_sub.add_parser("anchor", help="append where the chain ends now to the anchor file (run daily, "
-                                      "back the file up) and print the line")
+    aud_sub = aud.add_subparsers(
+        dest="audit_command", metavar="{verify,anchor,export}", required=True, parser_class=_Parser
+    )
+    aud_sub.add_parser(
+        "verify",
+        help="check the hash chain and its anchors; name any edited, inserted or deleted event",
+    )
+    aud_sub.add_parser(
+        "anchor",
+        help="append where the chain ends now to the anchor file (run daily, "
+        "back the file up) and print the line",
+    )
     export = aud_sub.add_parser("export", help="write the audit trail as CSV")
     export.add_argument("--since", metavar="YYYY-MM-DD", help="only events from this day on")
     export.add_argument("--out", metavar="FILE", help="default: standard output")
 
 
 def _outbox_arguments(box: argparse.ArgumentParser) -> None:
-    box_sub = box.add_subparsers(dest="outbox_command", metavar="{send,list,retry}", required=True,
-                                 parser_class=_Parser)
-    send = box_sub.add_parser("send", help="deliver every message that is due (for cron or systemd)")
-    send.add_argument("--limit", type=int, default=100, metavar="N", help="send at most N messages (default 100)")
+    box_sub = box.add_subparsers(
+        dest="outbox_command", metavar="{send,list,retry}", required=True, parser_class=_Parser
+    )
+    send = box_sub.add_parser(
+        "send", help="deliver every message that is due (for cron or systemd)"
+    )
+    send.add_argument(
+        "--limit", type=int, default=100, metavar="N", help="send at most N messages (default 100)"
+    )
     lst = box_sub.add_parser("list", help="list messages and their state")
     lst.add_argument("--state", choices=list(MessageState), help="only messages in this state")
-    retry = box_sub.add_parser("retry", help="queue a failed message again (its number from kiosk outbox list)")
-    retry.add_argument("id", type=int, metavar="ID", help="the message number kiosk outbox list shows")
+    retry = box_sub.add_parser(
+        "retry", help="queue a failed message again (its number from kiosk outbox list)"
+    )
+    retry.add_argument(
+        "id", type=int, metavar="ID", help="the message number kiosk outbox list shows"
+    )
 
 
 def _import_arguments(imp: argparse.ArgumentParser) -> None:
     imp.add_argument("files", nargs="*", metavar="FILE", help="CSV or FHIR R4 (JSON, NDJSON) files")
     imp.add_argument("--template", metavar="FILE", help="write an example CSV file and exit")
-    imp.add_argument("--roles", metavar="FILE", help="role and authority table (default: data/roles.toml)")
+    imp.add_argument(
+        "--roles", metavar="FILE", help="role and authority table (default: data/roles.toml)"
+    )
     imp.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def _demo_arguments(demo: argparse.ArgumentParser) -> None:
-    demo_sub = demo.add_subparsers(dest="demo_command", metavar="{generate}", required=True,
-                                   parser_class=_Parser)
-    gen = demo_sub.add_parser("generate", help="generate a synthetic practice, only into a new or demo "
-                                              "database (D2)")
-    gen.add_argument("--patients", type=int, required=True, metavar="N", help="how many patients to make")
-    gen.add_argument("--seed", type=int, default=1, help="random seed: the same seed makes the same practice")
-    gen.add_argument("--force", action="store_true",
-                     help="add made-up patients to a database that is not a demo one (recorded in the audit)")
+    demo_sub = demo.add_subparsers(
+        dest="demo_command", metavar="{generate}", required=True, parser_class=_Parser
+    )
+    gen = demo_sub.add_parser(
+        "generate", help="generate a synthetic practice, only into a new or demo database (D2)"
+    )
+    gen.add_argument(
+        "--patients", type=int, required=True, metavar="N", help="how many patients to make"
+    )
+    gen.add_argument(
+        "--seed", type=int, default=1, help="random seed: the same seed makes the same practice"
+    )
+    gen.add_argument(
+        "--force",
+        action="store_true",
+        help="add made-up patients to a database that is not a demo one (recorded in the audit)",
+    )
 
 
 def _search_arguments(find: argparse.ArgumentParser) -> None:
     find.add_argument("query", metavar="QUERY", help="what the desk would type in the search box")
-    find.add_argument("--status", metavar="S", help="only patients with this portal status "
-                      "(Unregistered, Self Registered, Pending, Registered)")
+    find.add_argument(
+        "--status",
+        metavar="S",
+        help="only patients with this portal status "
+        "(Unregistered, Self Registered, Pending, Registered)",
+    )
     find.add_argument("--json", action="store_true", help="one JSON object a line")
-    find.add_argument("--limit", type=int, default=100, metavar="N", help="at most N patients (default 100)")
+    find.add_argument(
+        "--limit", type=int, default=100, metavar="N", help="at most N patients (default 100)"
+    )
 
 
 def _backup_arguments(back: argparse.ArgumentParser) -> None:
-    back.add_argument("file", metavar="FILE", help="the new backup file (0600; never overwrites one)")
+    back.add_argument(
+        "file", metavar="FILE", help="the new backup file (0600; never overwrites one)"
+    )
 
 
 def _restore_arguments(rest: argparse.ArgumentParser) -> None:
@@ -116,36 +169,62 @@ def _restore_arguments(rest: argparse.ArgumentParser) -> None:
 
 
 def _pin_arguments(pin: argparse.ArgumentParser) -> None:
-    pin_sub = pin.add_subparsers(dest="pin_command", metavar="{list,revoke}", required=True, parser_class=_Parser)
-    lst = pin_sub.add_parser("list", help="list PINs: active, expiring soon, expired, or locked children (L2, L5)")
+    pin_sub = pin.add_subparsers(
+        dest="pin_command", metavar="{list,revoke}", required=True, parser_class=_Parser
+    )
+    lst = pin_sub.add_parser(
+        "list", help="list PINs: active, expiring soon, expired, or locked children (L2, L5)"
+    )
     which = lst.add_mutually_exclusive_group()
     which.add_argument("--active", action="store_true", help="active PINs (the default)")
-    which.add_argument("--expiring", type=int, metavar="DAYS", help="active PINs that expire within DAYS days")
+    which.add_argument(
+        "--expiring", type=int, metavar="DAYS", help="active PINs that expire within DAYS days"
+    )
     which.add_argument("--expired", action="store_true", help="expired PINs")
-    which.add_argument("--locked", action="store_true", help="children whose redemption is locked now (S4, L5)")
+    which.add_argument(
+        "--locked", action="store_true", help="children whose redemption is locked now (S4, L5)"
+    )
     revoke = pin_sub.add_parser("revoke", help="revoke a child's active PIN, with a reason (L4)")
     revoke.add_argument("chart_number", metavar="CHART", help="the child's chart number")
     revoke.add_argument("--reason", required=True, help="why (kept in the audit trail)")
-    revoke.add_argument("--by", required=True, metavar="USERNAME", help="the staff member revoking it")
+    revoke.add_argument(
+        "--by", required=True, metavar="USERNAME", help="the staff member revoking it"
+    )
+
+
 def _serve_arguments(serve: argparse.ArgumentParser) -> None:
-    serve.add_argument("--host", metavar="ADDRESS", help="listen on this address (default: serve.host, 127.0.0.1)")
-    serve.add_argument("--port", type=int, metavar="N", help="listen on this port (default: serve.port, 8800)")
-    serve.add_argument("--training", dest="serve_training", action="store_true",
-                       help="serve a fresh throwaway training database: prints an API token and a PIN to try")
+    serve.add_argument(
+        "--host", metavar="ADDRESS", help="listen on this address (default: serve.host, 127.0.0.1)"
+    )
+    serve.add_argument(
+        "--port", type=int, metavar="N", help="listen on this port (default: serve.port, 8800)"
+    )
+    serve.add_argument(
+        "--training",
+        dest="serve_training",
+        action="store_true",
+        help="serve a fresh throwaway training database: prints an API token and a PIN to try",
+    )
 
 
 def _portal_arguments(portal: argparse.ArgumentParser) -> None:
-    portal_sub = portal.add_subparsers(dest="portal_command", metavar="{token,openapi}", required=True,
-                                       parser_class=_Parser)
+    portal_sub = portal.add_subparsers(
+        dest="portal_command", metavar="{token,openapi}", required=True, parser_class=_Parser
+    )
     token = portal_sub.add_parser("token", help="API tokens for practice portals (P1)")
-    token_sub = token.add_subparsers(dest="token_command", metavar="{create,list,revoke}", required=True,
-                                     parser_class=_Parser)
-    create = token_sub.add_parser("create", help="make a token and print it (the only time it is shown)")
+    token_sub = token.add_subparsers(
+        dest="token_command", metavar="{create,list,revoke}", required=True, parser_class=_Parser
+    )
+    create = token_sub.add_parser(
+        "create", help="make a token and print it (the only time it is shown)"
+    )
     create.add_argument("name", help="which portal it is for, e.g. main-portal")
     token_sub.add_parser("list", help="list tokens: name, made, last used, revoked")
     revoke = token_sub.add_parser("revoke", help="revoke a token at once")
     revoke.add_argument("name", help="the token's name")
-    openapi = portal_sub.add_parser("openapi", help="print the API's OpenAPI document (docs/portal-openapi.json)")
+    openapi = portal_sub.add_parser(
+        "openapi", help="print the API's OpenAPI document (docs/portal-openapi.json)"
+    )
     openapi.add_argument("--out", metavar="FILE", help="write it here instead")
 
 
@@ -158,29 +237,62 @@ SUBCOMMANDS = {
     "import": ("import patients and families from CSV or FHIR R4 files (O4)", _import_arguments),
     "demo": ("synthetic data for demonstrations and benchmarks", _demo_arguments),
     "search": ("find patients as the search box does (N1, N2)", _search_arguments),
-    "backup": ("copy the database while desks keep working; key files stay out (D3)", _backup_arguments),
-    "doctor": ("check this desk is ready: config, database, key file, mail, printer, disk, clock",
-               lambda parser: None),
-    "restore": ("put a backup in the database's place, when no desk is using it (D3)", _restore_arguments),
+    "backup": (
+        "copy the database while desks keep working; key files stay out (D3)",
+        _backup_arguments,
+    ),
+    "doctor": (
+        "check this desk is ready: config, database, key file, mail, printer, disk, clock",
+        lambda parser: None,
+    ),
+    "restore": (
+        "put a backup in the database's place, when no desk is using it (D3)",
+        _restore_arguments,
+    ),
     "pin": ("list or revoke registration PINs (L2, L4, L5)", _pin_arguments),
-    "maintain": ("expire PINs and erase unsent messages whose PINs ended; safe to run every few minutes (L2)",
-                 lambda parser: None),
-    "serve": ("run the portal's redemption API and the parents' registration page (P1, P2)", _serve_arguments),
-    "portal": ("API tokens for the practice's portal, and the API's OpenAPI document (P1)", _portal_arguments),
+    "maintain": (
+        "expire PINs and erase unsent messages whose PINs ended; safe to run every few minutes (L2)",
+        lambda parser: None,
+    ),
+    "serve": (
+        "run the portal's redemption API and the parents' registration page (P1, P2)",
+        _serve_arguments,
+    ),
+    "portal": (
+        "API tokens for the practice's portal, and the API's OpenAPI document (P1)",
+        _portal_arguments,
+    ),
 }
 
 
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     """The whole parser; given ``argv``, only the commands it names get their arguments (the others
     are still listed by --help), which keeps the app's start-up short."""
-    parser = _Parser(prog="kiosk", description="Front-desk patient-portal registration for a pediatric practice.")
+    parser = _Parser(
+        prog="kiosk", description="Front-desk patient-portal registration for a pediatric practice."
+    )
     parser.add_argument("--version", action="version", version=f"kiosk {__version__}")
-    parser.add_argument("--config", metavar="FILE", help="TOML config file (default: KIOSK_CONFIG or the user config dir)")
-    parser.add_argument("--db", metavar="PATH_OR_URL", help="SQLite file or postgresql:// URL (default: KIOSK_DB or the data dir)")
-    parser.add_argument("--terminal", metavar="NAME", help="this desk's [terminals.NAME]: its printer, slip layout "
-                        "and language (default: KIOSK_TERMINAL, the SSH client's address, the host name)")
-    parser.add_argument("--training", action="store_true",
-                        help="start on a fresh throwaway database loaded with the training families (O2)")
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="TOML config file (default: KIOSK_CONFIG or the user config dir)",
+    )
+    parser.add_argument(
+        "--db",
+        metavar="PATH_OR_URL",
+        help="SQLite file or postgresql:// URL (default: KIOSK_DB or the data dir)",
+    )
+    parser.add_argument(
+        "--terminal",
+        metavar="NAME",
+        help="this desk's [terminals.NAME]: its printer, slip layout "
+        "and language (default: KIOSK_TERMINAL, the SSH client's address, the host name)",
+    )
+    parser.add_argument(
+        "--training",
+        action="store_true",
+        help="start on a fresh throwaway database loaded with the training families (O2)",
+    )
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
     for name, (help_line, add_arguments) in SUBCOMMANDS.items():
         command = sub.add_parser(name, help=help_line)
@@ -203,8 +315,8 @@ def _read_password(from_stdin: bool, prompt: str = "Password: ") -> str:
 
 
 def load(args: argparse.Namespace) -> Config:
-    from kiosk import terminals
     from kiosk.config import load_config
+    from kiosk.ops import terminals
 
     config = load_config(args.config)
     if args.db:
@@ -214,16 +326,18 @@ def load(args: argparse.Namespace) -> Config:
     return config
 
 
-def open_configured(args: argparse.Namespace, *, training: bool = False, read_only: bool = False) -> Config:
+def open_configured(
+    args: argparse.Namespace, *, training: bool = False, read_only: bool = False
+) -> Config:
     """Load the config and open the store; ``read_only`` for a command that only looks, so it works
     on a database kiosk may not change (nothing is created, migrated or written)."""
     from dataclasses import replace
 
-    from kiosk.store import open_store
+    from kiosk.store.practice import open_store
 
     config = load(args)
     if training:
-        from kiosk.training import (
+        from kiosk.ops.training import (
             load_training_data,
             remove_training_leftovers,
             stage_training_scenes,
@@ -231,7 +345,9 @@ def open_configured(args: argparse.Namespace, *, training: bool = False, read_on
         )
 
         remove_training_leftovers()  # D2: what a killed training run left behind
-        config = replace(config, database=str(training_database_path()), training=True, pin_key_file="")
+        config = replace(
+            config, database=str(training_database_path()), training=True, pin_key_file=""
+        )
         open_store(config)
         load_training_data()
         stage_training_scenes()
@@ -250,19 +366,25 @@ def open_desk(args: argparse.Namespace, *, read_only: bool = False) -> Desk:
 
 def cmd_run(args: argparse.Namespace, start_app: Callable[[Config], object] | None = None) -> int:
     if start_app is None:
-        raise CliError("this entry point has no user interface; start the app with the kiosk command")
+        raise CliError(
+            "this entry point has no user interface; start the app with the kiosk command"
+        )
     if not args.training:
         _require_database(args)
     config = open_configured(args, training=args.training)
-    from kiosk.pin_life import maintain
-    from kiosk.staff import staff_count
+    from kiosk.people.staff import staff_count
+    from kiosk.registration.pin_life import maintain
 
     maintain()  # L2: what expired while no desk ran is expired before anyone looks
 
     if not staff_count():
-        raise CliError("this database has no staff yet: run kiosk init --admin USERNAME --name \"YOUR NAME\" "
-                       "first, or try kiosk --training")
-    if config.training:  # D2: a desk whose SSH connection drops (SIGHUP) still cleans up after itself
+        raise CliError(
+            'this database has no staff yet: run kiosk init --admin USERNAME --name "YOUR NAME" '
+            "first, or try kiosk --training"
+        )
+    if (
+        config.training
+    ):  # D2: a desk whose SSH connection drops (SIGHUP) still cleans up after itself
         import signal
         import threading
 
@@ -272,9 +394,9 @@ def cmd_run(args: argparse.Namespace, start_app: Callable[[Config], object] | No
         start_app(config)
     finally:
         if config.training:  # S11: training slips hold (made-up) PINs and go when training ends
-            from kiosk.db import close_database
-            from kiosk.files import remove_training_slips
-            from kiosk.training import remove_training_folder
+            from kiosk.ops.training import remove_training_folder
+            from kiosk.store.db import close_database
+            from kiosk.store.files import remove_training_slips
 
             remove_training_slips(config)
             close_database()
@@ -289,55 +411,78 @@ def _hung_up(signum: int, frame: object) -> None:
 def _require_database(args: argparse.Namespace) -> None:
     """D2: only kiosk init (and the commands that add data) make a database; the others say there
     is none instead of leaving an empty one behind."""
-    from kiosk.db import is_url
-    from kiosk.store import database_target
+    from kiosk.store.db import is_url
+    from kiosk.store.practice import database_target
 
     target = database_target(load(args))
     if not is_url(target) and not Path(target).expanduser().exists():
-        raise CliError(f"there is no database at {target}: run kiosk init first (or try kiosk --training)")
+        raise CliError(
+            f"there is no database at {target}: run kiosk init first (or try kiosk --training)"
+        )
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from kiosk.staff import add_first_administrator, staff_count
+    from kiosk.people.staff import add_first_administrator, staff_count
 
     config = open_configured(args)
-    if staff_count():  # said before asking for a password; add_first_administrator checks again under the lock
+    if (
+        staff_count()
+    ):  # said before asking for a password; add_first_administrator checks again under the lock
         raise CliError("this database already has staff; use kiosk staff add")
-    user = add_first_administrator(args.admin, args.name, _read_password(args.password_stdin),
-                                   portal_user=args.portal_user)
-    from kiosk.store import database_target
+    user = add_first_administrator(
+        args.admin, args.name, _read_password(args.password_stdin), portal_user=args.portal_user
+    )
+    from kiosk.store.practice import database_target
 
     print(f"Created {database_target(config)} with administrator {user.username}.")
     return 0
 
 
 def cmd_staff(args: argparse.Namespace) -> int:
-    from kiosk import staff
+    from kiosk.people import staff
 
     open_configured(args, read_only=args.staff_command == "list")
     if args.staff_command == "add":
-        user = staff.add_staff(args.username, args.name, _read_password(args.password_stdin),
-                               portal_user=args.portal_user, is_admin=args.admin)
-        print(f"Added {user.username}" + (f", linked to {user.portal_user}." if user.is_linked else
-                                          " (not linked: cannot issue PINs until linked)."))
+        user = staff.add_staff(
+            args.username,
+            args.name,
+            _read_password(args.password_stdin),
+            portal_user=args.portal_user,
+            is_admin=args.admin,
+        )
+        print(
+            f"Added {user.username}"
+            + (
+                f", linked to {user.portal_user}."
+                if user.is_linked
+                else " (not linked: cannot issue PINs until linked)."
+            )
+        )
     elif args.staff_command == "link":
         if args.unlink == bool(args.portal_user):
             raise CliError("give a Practice Portal user id, or --unlink")
         user = staff.link_staff(args.username, None if args.unlink else args.portal_user)
-        print(f"{user.username} is now " + (f"linked to {user.portal_user}." if user.is_linked else "not linked."))
+        print(
+            f"{user.username} is now "
+            + (f"linked to {user.portal_user}." if user.is_linked else "not linked.")
+        )
     elif args.staff_command == "unlock":
         failures = staff.unlock_staff(args.username)
-        print(f"{args.username.strip().lower()} is unlocked ({failures} wrong passwords in a row cleared).")
+        print(
+            f"{args.username.strip().lower()} is unlocked ({failures} wrong passwords in a row cleared)."
+        )
     else:
         for user in staff.list_staff():
-            print(f"{user.username:<16} {user.display_name:<28} {user.portal_user or '(not linked)'}"
-                  + ("  admin" if user.is_admin else ""))
+            print(
+                f"{user.username:<16} {user.display_name:<28} {user.portal_user or '(not linked)'}"
+                + ("  admin" if user.is_admin else "")
+            )
     return 0
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
     from kiosk import audit
-    from kiosk.store import anchor_file
+    from kiosk.store.practice import anchor_file
 
     since = None
     if getattr(args, "since", None):  # a usage error is said before the database is opened
@@ -359,17 +504,24 @@ def cmd_audit(args: argparse.Namespace) -> int:
             print(problem)
         if problems:
             if args.audit_command == "anchor":
-                print(f"Not anchored: the trail does not verify (nothing written to {anchors}).",
-                      file=sys.stderr)
+                print(
+                    f"Not anchored: the trail does not verify (nothing written to {anchors}).",
+                    file=sys.stderr,
+                )
             return EXIT_ERROR
         if made is not None:
             print(made)
             print(f"Appended to {anchors}: keep it with your backups.", file=sys.stderr)
             return 0
         last = audit.last_anchor(anchors)
-        print("Audit trail intact" + (f", up to the anchor of {last.at} (event {last.seq})." if last else
-                                      "; not anchored yet: run kiosk audit anchor daily (it writes "
-                                      f"{anchors})."))
+        print(
+            "Audit trail intact"
+            + (
+                f", up to the anchor of {last.at} (event {last.seq})."
+                if last
+                else f"; not anchored yet: run kiosk audit anchor daily (it writes {anchors})."
+            )
+        )
         return 0
     if args.out:
         with open(args.out, "w", newline="", encoding="utf-8") as out:
@@ -381,7 +533,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def cmd_outbox(args: argparse.Namespace) -> int:
-    from kiosk.outbox import OutboxError
+    from kiosk.messages.outbox import OutboxError
 
     desk = open_desk(args, read_only=args.outbox_command == "list")
     if args.outbox_command == "send":
@@ -399,7 +551,9 @@ def cmd_outbox(args: argparse.Namespace) -> int:
         except OutboxError as error:
             print(f"kiosk: cannot retry message {args.id}: {error}", file=sys.stderr)
             return EXIT_ERROR
-        print(f"Message {row.id} to {row.recipient} is {row.state} again: it goes with the next delivery.")
+        print(
+            f"Message {row.id} to {row.recipient} is {row.state} again: it goes with the next delivery."
+        )
         return 0
     for row in desk.messages(state=args.state):
         print(_message_line(row))
@@ -409,8 +563,10 @@ def cmd_outbox(args: argparse.Namespace) -> int:
 def _message_line(row: MessageRow) -> str:
     """One outbox message as a line of ``kiosk outbox list``: number, state, when, to whom, why."""
     when = f"{row.sent_at or row.created_at:%Y-%m-%d %H:%M}"
-    return (f"{row.id:>5}  {row.state:<7}  {when}  {row.channel:<5}  {row.recipient:<28}  "
-            f"{row.attempts} {'try' if row.attempts == 1 else 'tries'}  {row.reason}").rstrip()
+    return (
+        f"{row.id:>5}  {row.state:<7}  {when}  {row.channel:<5}  {row.recipient:<28}  "
+        f"{row.attempts} {'try' if row.attempts == 1 else 'tries'}  {row.reason}"
+    ).rstrip()
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -426,7 +582,9 @@ def cmd_import(args: argparse.Namespace) -> int:
     desk = open_desk(args)
     progress = None if args.quiet else importer.TextProgress(sys.stderr)
     try:
-        report = desk.import_files([Path(f) for f in args.files], progress=progress, roles_path=args.roles)
+        report = desk.import_files(
+            [Path(f) for f in args.files], progress=progress, roles_path=args.roles
+        )
     except RolesError as error:
         raise CliError(str(error)) from None
     for problem in report.problems:
@@ -436,14 +594,16 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from kiosk import demo
+    from kiosk.ops import demo
 
     if args.patients < 1:
         raise CliError("--patients must be at least 1")
     open_configured(args)
     if not demo.claim_for_demo(args.patients, force=args.force):
-        raise CliError("this is a practice's database: demo data goes only into a new database or one made "
-                       "for demos (kiosk demo generate --db demo.sqlite3 ...), or add --force (D2)")
+        raise CliError(
+            "this is a practice's database: demo data goes only into a new database or one made "
+            "for demos (kiosk demo generate --db demo.sqlite3 ...), or add --force (D2)"
+        )
     report = demo.generate_practice(args.patients, seed=args.seed)
     print(report)
     return 0
@@ -462,34 +622,56 @@ def cmd_search(args: argparse.Namespace) -> int:
         by_word.update((s.label.lower().replace(" ", ""), s) for s in PortalStatus)
         status = by_word.get(args.status.lower().replace(" ", "").replace("-", ""))
         if status is None:
-            raise CliError(f"--status must be one of {', '.join(PortalStatus)}, not {args.status!r}")
+            raise CliError(
+                f"--status must be one of {', '.join(PortalStatus)}, not {args.status!r}"
+            )
     if args.limit < 1:
         raise CliError("--limit must be at least 1")
     open_configured(args)
-    from kiosk.patients import search_patients
+    from kiosk.people.patients import search_patients
 
     for row in search_patients(args.query, status, limit=args.limit):
         if args.json:
-            print(json.dumps({"id": row.id, "family_name": row.family_name, "given_name": row.given_name,
-                              "dob": row.dob.isoformat(), "age": row.age, "portal_status": row.portal_status,
-                              "reason": row.reason}, ensure_ascii=False))
+            print(
+                json.dumps(
+                    {
+                        "id": row.id,
+                        "family_name": row.family_name,
+                        "given_name": row.given_name,
+                        "dob": row.dob.isoformat(),
+                        "age": row.age,
+                        "portal_status": row.portal_status,
+                        "reason": row.reason,
+                    },
+                    ensure_ascii=False,
+                )
+            )
         else:
-            print(f"{row.id:>8}  {row.name:<36}  {row.dob:%m/%d/%Y}  {row.age:>6}  {row.status_label:<20}  "
-                  f"{row.reason}".rstrip())
+            print(
+                f"{row.id:>8}  {row.name:<36}  {row.dob:%m/%d/%Y}  {row.age:>6}  {row.status_label:<20}  "
+                f"{row.reason}".rstrip()
+            )
     return 0
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
     """D3: SQLite's online backup; PostgreSQL's own tools, named with the password hidden."""
-    from kiosk import backup
+    from kiosk.ops import backup
 
     config = load(args)
     try:
-        done = backup.restore(config, args.file) if args.command == "restore" else backup.backup(config, args.file)
+        done = (
+            backup.restore(config, args.file)
+            if args.command == "restore"
+            else backup.backup(config, args.file)
+        )
     except backup.PostgresTarget as pg:
         tool = "pg_restore" if args.command == "restore" else "pg_dump"
-        print(f"kiosk {args.command} handles SQLite files; for PostgreSQL use {tool} (the password from "
-              "PGPASSWORD or ~/.pgpass):", file=sys.stderr)
+        print(
+            f"kiosk {args.command} handles SQLite files; for PostgreSQL use {tool} (the password from "
+            "PGPASSWORD or ~/.pgpass):",
+            file=sys.stderr,
+        )
         print(backup.pg_command(tool, pg.url, args.file))
         if args.command == "backup":
             for line in backup.key_files_note(config):
@@ -504,11 +686,11 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 
 def cmd_pin(args: argparse.Namespace) -> int:
-    from kiosk import pin_life
+    from kiosk.registration import pin_life
 
     open_configured(args)
     if args.pin_command == "revoke":
-        from kiosk.registration import RegistrationError, revoke_pin
+        from kiosk.registration.engine import RegistrationError, revoke_pin
 
         user = pin_life.staff_named(args.by)
         if user is None:
@@ -522,24 +704,31 @@ def cmd_pin(args: argparse.Namespace) -> int:
         if not ended:
             print(f"kiosk: {patient.full_name} has no active PIN to revoke.", file=sys.stderr)
             return EXIT_ERROR
-        print(f"Revoked the PIN of {patient.full_name} ({patient.chart_number}); any unsent welcome is erased.")
+        print(
+            f"Revoked the PIN of {patient.full_name} ({patient.chart_number}); any unsent welcome is erased."
+        )
         return 0
     if args.expiring is not None and args.expiring < 0:
         raise CliError("--expiring must be 0 or more days")
     if args.locked:
         for patient, until in pin_life.locked_children():
-            print(f"{patient.chart_number:<10}  {patient.full_name:<30}  locked until {until:%Y-%m-%d %H:%M} UTC")
+            print(
+                f"{patient.chart_number:<10}  {patient.full_name:<30}  locked until {until:%Y-%m-%d %H:%M} UTC"
+            )
         return 0
-    for row in pin_life.list_pins(active=args.active or not args.expired, expiring_days=args.expiring,
-                                  expired=args.expired):
+    for row in pin_life.list_pins(
+        active=args.active or not args.expired, expiring_days=args.expiring, expired=args.expired
+    ):
         facts = row.facts
-        print(f"{row.chart_number:<10}  {facts.patient_name:<30}  {facts.kind:<24}  {facts.state_words:<40}  "
-              f"{facts.issued_at:%Y-%m-%d}  {facts.delivery_words}".rstrip())
+        print(
+            f"{row.chart_number:<10}  {facts.patient_name:<30}  {facts.kind:<24}  {facts.state_words:<40}  "
+            f"{facts.issued_at:%Y-%m-%d}  {facts.delivery_words}".rstrip()
+        )
     return 0
 
 
 def cmd_maintain(args: argparse.Namespace) -> int:
-    from kiosk.pin_life import maintain
+    from kiosk.registration.pin_life import maintain
 
     open_configured(args)
     print(maintain().summary())
@@ -548,16 +737,19 @@ def cmd_maintain(args: argparse.Namespace) -> int:
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     """One line per check, exit 1 when any fails (for a desk being set up, or a monitoring job)."""
-    from kiosk import doctor
     from kiosk.config import ConfigError, default_config_path
+    from kiosk.ops import doctor
 
     try:
         config = load(args)
     except ConfigError as error:
         print(doctor.Check(doctor.FAIL, "config", str(error)))
         return EXIT_ERROR
-    file = args.config or os.environ.get("KIOSK_CONFIG") or (str(default_config_path())
-                                                             if default_config_path().is_file() else "")
+    file = (
+        args.config
+        or os.environ.get("KIOSK_CONFIG")
+        or (str(default_config_path()) if default_config_path().is_file() else "")
+    )
     words = f"{file or 'no file: defaults and KIOSK_* variables'}; terminal {config.terminal}"
     return doctor.report(doctor.run_checks(config, words))
 
@@ -574,7 +766,7 @@ def _need_portal_extra() -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     """P1-P3: the API and the page on this database, or (--training) on a throwaway training one."""
     _need_portal_extra()
-    from kiosk.portal_server import serve
+    from kiosk.web.server import serve
 
     if args.port is not None and not 1 <= args.port <= 65535:
         raise CliError("--port must be between 1 and 65535")
@@ -587,8 +779,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         serve(config, host=args.host, port=args.port)
     finally:
         if config.training:  # D2: the training database goes when the demo ends
-            from kiosk.db import close_database
-            from kiosk.training import remove_training_folder
+            from kiosk.ops.training import remove_training_folder
+            from kiosk.store.db import close_database
 
             close_database()
             remove_training_folder(config.database)
@@ -597,14 +789,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def _print_training_try(config: Config, args: argparse.Namespace) -> None:
     """A token and one made-up family's PIN, so the demo can be tried at once (training data only)."""
-    from kiosk import portal_tokens
-    from kiosk.models import Patient
-    from kiosk.patients import family_for
-    from kiosk.registration import IssueRequest, issue_pins
-    from kiosk.staff import authenticate
+    from kiosk.people.patients import family_for
+    from kiosk.people.staff import authenticate
+    from kiosk.registration.engine import IssueRequest, issue_pins
+    from kiosk.store.models import Patient
+    from kiosk.web import tokens as portal_tokens
 
     token = portal_tokens.create_token("training")
-    child = Patient.select().where(Patient.given_name == "Rosemary").first() or Patient.select().first()
+    child = (
+        Patient.select().where(Patient.given_name == "Rosemary").first() or Patient.select().first()
+    )
     family = family_for(child.id)
     recipient = next((c.id for c in family.caregivers if c.has_authority), None)
     from kiosk.terms import Delivery
@@ -612,23 +806,31 @@ def _print_training_try(config: Config, args: argparse.Namespace) -> None:
     desk = authenticate("maria", "training1")
     if desk is None:
         raise CliError("the training data has no desk to issue a PIN with")
-    result = issue_pins(desk, IssueRequest(patient_ids=[c.id for c in family.children], recipient_id=recipient,
-                                           delivery=Delivery.NONE))
+    result = issue_pins(
+        desk,
+        IssueRequest(
+            patient_ids=[c.id for c in family.children],
+            recipient_id=recipient,
+            delivery=Delivery.NONE,
+        ),
+    )
     where = f"http://{args.host or config.serve.host}:{args.port or config.serve.port}"
     print(f"Training demo (made-up families). API token: {token}")
     for pin in result.pins:
         dob = next(c.dob for c in family.children if c.given_name == pin.given_name)
-        print(f"  {pin.given_name}: born {dob:%Y-%m-%d}, PIN {pin.pin}  ->  {where}/register?pin={pin.pin}")
+        print(
+            f"  {pin.given_name}: born {dob:%Y-%m-%d}, PIN {pin.pin}  ->  {where}/register?pin={pin.pin}"
+        )
     sys.stdout.flush()
 
 
 def cmd_portal(args: argparse.Namespace) -> int:
-    from kiosk import portal_tokens
+    from kiosk.web import tokens as portal_tokens
 
     if args.portal_command == "openapi":
         _need_portal_extra()
         from kiosk.config import Config as _Config
-        from kiosk.portal_server import create_app, openapi_text
+        from kiosk.web.server import create_app, openapi_text
 
         text = openapi_text(create_app(_Config()))
         if args.out:
@@ -643,7 +845,10 @@ def cmd_portal(args: argparse.Namespace) -> int:
         if args.token_command == "create":
             token = portal_tokens.create_token(args.name)
             print(token)
-            print(f"Token {args.name!r} made: give it to the portal now; it is not shown again.", file=sys.stderr)
+            print(
+                f"Token {args.name!r} made: give it to the portal now; it is not shown again.",
+                file=sys.stderr,
+            )
         elif args.token_command == "revoke":
             portal_tokens.revoke_token(args.name)
             print(f"Token {args.name!r} is revoked.")
@@ -657,20 +862,34 @@ def cmd_portal(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"init": cmd_init, "staff": cmd_staff, "audit": cmd_audit, "outbox": cmd_outbox,
-            "import": cmd_import, "demo": cmd_demo, "search": cmd_search,
-            "backup": cmd_backup, "restore": cmd_backup, "doctor": cmd_doctor, "pin": cmd_pin, "maintain": cmd_maintain,
-            "serve": cmd_serve, "portal": cmd_portal}
+COMMANDS = {
+    "init": cmd_init,
+    "staff": cmd_staff,
+    "audit": cmd_audit,
+    "outbox": cmd_outbox,
+    "import": cmd_import,
+    "demo": cmd_demo,
+    "search": cmd_search,
+    "backup": cmd_backup,
+    "restore": cmd_backup,
+    "doctor": cmd_doctor,
+    "pin": cmd_pin,
+    "maintain": cmd_maintain,
+    "serve": cmd_serve,
+    "portal": cmd_portal,
+}
 
 
-def main(argv: list[str] | None = None, *, start_app: Callable[[Config], object] | None = None) -> int:
+def main(
+    argv: list[str] | None = None, *, start_app: Callable[[Config], object] | None = None
+) -> int:
     """Run the command line. ``start_app(config)`` starts the UI; the ``kiosk`` console script
     (screens/launch.py) passes it, so this domain module never imports the UI itself."""
     from kiosk.config import ConfigError
-    from kiosk.db import DatabaseError
-    from kiosk.schema import SchemaError
+    from kiosk.people.staff import StaffError
     from kiosk.security import SecretKeyError
-    from kiosk.staff import StaffError
+    from kiosk.store.db import DatabaseError
+    from kiosk.store.schema import SchemaError
 
     try:
         args = build_parser(sys.argv[1:] if argv is None else argv).parse_args(argv)
@@ -695,7 +914,9 @@ def main(argv: list[str] | None = None, *, start_app: Callable[[Config], object]
     except Exception as error:  # the last line of defence: one line, not a traceback
         from kiosk.errors import database_problem
 
-        problem = database_problem(error)  # a locked or read-only database, a full disk, a lost server
+        problem = database_problem(
+            error
+        )  # a locked or read-only database, a full disk, a lost server
         if problem is not None:
             print(f"kiosk: {problem.words}", file=sys.stderr)
             return EXIT_ERROR
@@ -721,7 +942,9 @@ def _log_unexpected(error: Exception, argv: list[str] | None) -> Path | None:
         path = load_config(next((b for a, b in pairwise(words) if a == "--config"), None)).error_log
     except (ConfigError, OSError):
         path = default_data_dir() / "errors.log"
-    command = [w for w in words if w in SUBCOMMANDS or w.isalpha()][:2]  # "kiosk staff add", not its values
+    command = [w for w in words if w in SUBCOMMANDS or w.isalpha()][
+        :2
+    ]  # "kiosk staff add", not its values
     return log_error(path, error, " ".join(["kiosk", *command]))
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlparse
 
-from kiosk.contact import valid_email
+from kiosk.people.contact import valid_email
 from kiosk.terms import SmtpSecurity, is_one_of
 
 APP_NAME = "kiosk"
@@ -55,7 +55,9 @@ class SmtpConfig:
     sender: str = "portal@example.org"
     # 0, a negative number or nan would leave a message claimed as "sending" and never answered
     timeout_seconds: float = _within(1, 600, 20.0)
-    ca_file: str = ""  # PEM file of certificates to trust for STARTTLS/SSL; empty: the system's trust store
+    ca_file: str = (
+        ""  # PEM file of certificates to trust for STARTTLS/SSL; empty: the system's trust store
+    )
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,9 @@ class PrinterConfig:
     name: str = ""  # CUPS queue for `lp -d`; empty means save the PDF and say where
     layout: str = "letter"  # letter | a4 | receipt
     output_dir: str = ""  # where slip PDFs are saved; empty means the data directory
-    keep_minutes: float = _within(0, 7 * 24 * 60, 60.0)  # a saved slip PDF holds PINs: deleted after this (S11)
+    keep_minutes: float = _within(
+        0, 7 * 24 * 60, 60.0
+    )  # a saved slip PDF holds PINs: deleted after this (S11)
 
 
 @dataclass(frozen=True)
@@ -87,7 +91,9 @@ class ServeConfig:
     # P3: the proxies whose X-Forwarded-For is believed (uvicorn's forwarded_allow_ips): the limits
     # count the parent's address only when it comes from one of these
     forwarded_allow_ips: str = "127.0.0.1"
-    form_minutes: float = _within(1, 120, 15.0)  # how long a page's form, and a PIN moved into it, stay good
+    form_minutes: float = _within(
+        1, 120, 15.0
+    )  # how long a page's form, and a PIN moved into it, stay good
     session_minutes: float = _within(1, 24 * 60, 30.0)  # a parent signed in on the page (P2)
 
 
@@ -96,10 +102,16 @@ class Config:
     database: str = ""  # a file path or a database URL; empty means the platform data directory
     pin_key_file: str = ""  # key that makes PIN hashes irreversible without it
     log_file: str = ""  # the error log (S9); empty means errors.log in the data directory
-    audit_anchor_file: str = ""  # where `kiosk audit anchor` appends (S10); empty: beside the database
+    audit_anchor_file: str = (
+        ""  # where `kiosk audit anchor` appends (S10); empty: beside the database
+    )
     training: bool = False
-    terminal: str = ""  # this desk's name (D1): --terminal, KIOSK_TERMINAL, or chosen from [terminals]
-    language: str = ""  # slips and messages for a family with no language of its own (I1); empty: en
+    terminal: str = (
+        ""  # this desk's name (D1): --terminal, KIOSK_TERMINAL, or chosen from [terminals]
+    )
+    language: str = (
+        ""  # slips and messages for a family with no language of its own (I1); empty: en
+    )
     practice: PracticeConfig = field(default_factory=PracticeConfig)
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
     printer: PrinterConfig = field(default_factory=PrinterConfig)
@@ -161,17 +173,26 @@ ENV_KEYS = {
 }
 
 _DATABASE_SCHEMES = {"postgres", "postgresql", "sqlite"}
-_SECTIONS = {"practice": PracticeConfig, "smtp": SmtpConfig, "printer": PrinterConfig, "serve": ServeConfig}
+_SECTIONS = {
+    "practice": PracticeConfig,
+    "smtp": SmtpConfig,
+    "printer": PrinterConfig,
+    "serve": ServeConfig,
+}
 
 
-def load_config(path: str | os.PathLike | None = None, env: Mapping[str, str] | None = None) -> Config:
+def load_config(
+    path: str | os.PathLike | None = None, env: Mapping[str, str] | None = None
+) -> Config:
     """Read the config file (if any) and the environment; raise ConfigError on a bad value."""
     env = os.environ if env is None else env
     raw: dict[str, Any] = {}
     explicit = path or env.get("KIOSK_CONFIG")
     file = Path(explicit) if explicit else default_config_path()
     if explicit and not file.is_file():
-        raise ConfigError("file", f"{file} " + ("is a folder, not a file" if file.is_dir() else "does not exist"))
+        raise ConfigError(
+            "file", f"{file} " + ("is a folder, not a file" if file.is_dir() else "does not exist")
+        )
     if file.is_file():
         raw = _read_toml(file)
     for var, key in ENV_KEYS.items():
@@ -222,11 +243,16 @@ def _terminals(value: Any) -> dict[str, TerminalConfig]:
     desks = {}
     for name, settings in value.items():
         if not TERMINAL_NAME.fullmatch(name):
-            raise ConfigError(f"terminals.{name}", "a terminal name is letters, digits, '.', '_' or '-' (at most 64)")
+            raise ConfigError(
+                f"terminals.{name}",
+                "a terminal name is letters, digits, '.', '_' or '-' (at most 64)",
+            )
         fixed = dict(settings)
         addresses = fixed.pop("addresses", [])
-        desks[name] = replace(_build(TerminalConfig, fixed, f"terminals.{name}."),
-                              addresses=_addresses(f"terminals.{name}.addresses", addresses))
+        desks[name] = replace(
+            _build(TerminalConfig, fixed, f"terminals.{name}."),
+            addresses=_addresses(f"terminals.{name}.addresses", addresses),
+        )
     return desks
 
 
@@ -235,7 +261,9 @@ def _addresses(key: str, value: Any) -> tuple[str, ...]:
 
     items = value.split(",") if isinstance(value, str) else value
     if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
-        raise ConfigError(key, f"must be a list of addresses like [\"10.1.2.7\", \"10.1.3.0/24\"], not {value!r}")
+        raise ConfigError(
+            key, f'must be a list of addresses like ["10.1.2.7", "10.1.3.0/24"], not {value!r}'
+        )
     for item in items:
         try:
             ipaddress.ip_network(item.strip(), strict=False)
@@ -282,7 +310,11 @@ def _coerce(cls: type, key: str, value: Any, prefix: str) -> Any:
 def _number(name: str, kind: str, value: Any, bounds: tuple[float, float] | None) -> int | float:
     whole = kind == "int"
     wanted = f"must be a {'whole ' if whole else ''}number"
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)) or (whole and isinstance(value, float)):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (str, int, float))
+        or (whole and isinstance(value, float))
+    ):
         raise ConfigError(name, f"{wanted}, not {value!r}")
     try:
         number = (int if whole else float)(value.strip() if isinstance(value, str) else value)
@@ -301,46 +333,96 @@ def _validate(config: Config) -> None:
         raise ConfigError("practice.name", "must not be empty")
     url = urlparse(practice.portal_url)
     if url.scheme not in {"http", "https"} or not url.netloc:
-        raise ConfigError("practice.portal_url", f"must be an http(s) URL, not {practice.portal_url!r}")
+        raise ConfigError(
+            "practice.portal_url", f"must be an http(s) URL, not {practice.portal_url!r}"
+        )
     if not is_one_of(SmtpSecurity, config.smtp.security):
-        raise ConfigError("smtp.security", f"must be none, starttls or ssl, not {config.smtp.security!r}")
-    if config.database and "://" not in config.database and Path(config.database).expanduser().is_dir():
-        raise ConfigError("database", f"{config.database} is a folder; give the database file's path or a "
-                                      "postgresql:// URL")
-    if config.database and "://" in config.database and urlparse(config.database).scheme not in _DATABASE_SCHEMES:
-        raise ConfigError("database", f"must be a file path or a postgresql:// URL, not a "
-                                      f"{urlparse(config.database).scheme}:// URL")
-    for key, what in (("pin_key_file", "key file"), ("log_file", "error log"),
-                      ("audit_anchor_file", "anchor file")):
+        raise ConfigError(
+            "smtp.security", f"must be none, starttls or ssl, not {config.smtp.security!r}"
+        )
+    if (
+        config.database
+        and "://" not in config.database
+        and Path(config.database).expanduser().is_dir()
+    ):
+        raise ConfigError(
+            "database",
+            f"{config.database} is a folder; give the database file's path or a postgresql:// URL",
+        )
+    if (
+        config.database
+        and "://" in config.database
+        and urlparse(config.database).scheme not in _DATABASE_SCHEMES
+    ):
+        raise ConfigError(
+            "database",
+            f"must be a file path or a postgresql:// URL, not a "
+            f"{urlparse(config.database).scheme}:// URL",
+        )
+    for key, what in (
+        ("pin_key_file", "key file"),
+        ("log_file", "error log"),
+        ("audit_anchor_file", "anchor file"),
+    ):
         value = getattr(config, key)
         if value and Path(value).expanduser().is_dir():
             raise ConfigError(key, f"{value} is a folder; give the {what}'s path")
     if any(ch.isspace() or ch in "/@" for ch in config.smtp.host):
-        raise ConfigError("smtp.host", f"must be a host name like smtp.example.org, not {config.smtp.host!r}")
+        raise ConfigError(
+            "smtp.host", f"must be a host name like smtp.example.org, not {config.smtp.host!r}"
+        )
     if not valid_email(config.smtp.sender):
-        raise ConfigError("smtp.sender", f"must be an email address like portal@example.org, not {config.smtp.sender!r}")
+        raise ConfigError(
+            "smtp.sender",
+            f"must be an email address like portal@example.org, not {config.smtp.sender!r}",
+        )
     if config.smtp.ca_file and not Path(config.smtp.ca_file).expanduser().is_file():
-        raise ConfigError("smtp.ca_file", f"{config.smtp.ca_file} is not a file (give a PEM certificate file, or "
-                                          "leave it empty to trust the system's certificates)")
+        raise ConfigError(
+            "smtp.ca_file",
+            f"{config.smtp.ca_file} is not a file (give a PEM certificate file, or "
+            "leave it empty to trust the system's certificates)",
+        )
     if any(ch.isspace() or ch in "/#" for ch in config.printer.name):
-        raise ConfigError("printer.name", f"must be a CUPS queue name (no spaces, / or #), not {config.printer.name!r}")
+        raise ConfigError(
+            "printer.name",
+            f"must be a CUPS queue name (no spaces, / or #), not {config.printer.name!r}",
+        )
     if config.printer.output_dir and Path(config.printer.output_dir).expanduser().is_file():
-        raise ConfigError("printer.output_dir", f"{config.printer.output_dir} is a file; give a folder for slip PDFs")
+        raise ConfigError(
+            "printer.output_dir",
+            f"{config.printer.output_dir} is a file; give a folder for slip PDFs",
+        )
     if any(ch.isspace() or ch in "/@" for ch in config.serve.host) or not config.serve.host:
-        raise ConfigError("serve.host", f"must be an address to listen on like 127.0.0.1, not {config.serve.host!r}")
+        raise ConfigError(
+            "serve.host",
+            f"must be an address to listen on like 127.0.0.1, not {config.serve.host!r}",
+        )
     if config.serve.forwarded_allow_ips.strip() != "*":  # P3: the proxies believed, or * for any
         _addresses("serve.forwarded_allow_ips", config.serve.forwarded_allow_ips)
     if config.printer.layout not in {"letter", "a4", "receipt"}:
-        raise ConfigError("printer.layout", f"must be letter, a4 or receipt, not {config.printer.layout!r}")
+        raise ConfigError(
+            "printer.layout", f"must be letter, a4 or receipt, not {config.printer.layout!r}"
+        )
     if config.language not in {"", *LANGUAGES}:
-        raise ConfigError("language", f"must be one of {', '.join(LANGUAGES)}, not {config.language!r}")
+        raise ConfigError(
+            "language", f"must be one of {', '.join(LANGUAGES)}, not {config.language!r}"
+        )
     if config.terminal and not TERMINAL_NAME.fullmatch(config.terminal):
-        raise ConfigError("terminal", f"a terminal name is letters, digits, '.', '_' or '-', not {config.terminal!r}")
+        raise ConfigError(
+            "terminal",
+            f"a terminal name is letters, digits, '.', '_' or '-', not {config.terminal!r}",
+        )
     for name, desk in config.terminals.items():
         if any(ch.isspace() or ch in "/#" for ch in desk.printer):
-            raise ConfigError(f"terminals.{name}.printer", f"must be a CUPS queue name, not {desk.printer!r}")
+            raise ConfigError(
+                f"terminals.{name}.printer", f"must be a CUPS queue name, not {desk.printer!r}"
+            )
         if desk.layout not in {"", "letter", "a4", "receipt"}:
-            raise ConfigError(f"terminals.{name}.layout", f"must be letter, a4 or receipt, not {desk.layout!r}")
+            raise ConfigError(
+                f"terminals.{name}.layout", f"must be letter, a4 or receipt, not {desk.layout!r}"
+            )
         if desk.language not in {"", *LANGUAGES}:
-            raise ConfigError(f"terminals.{name}.language", f"must be one of {', '.join(LANGUAGES)}, "
-                                                             f"not {desk.language!r}")
+            raise ConfigError(
+                f"terminals.{name}.language",
+                f"must be one of {', '.join(LANGUAGES)}, not {desk.language!r}",
+            )

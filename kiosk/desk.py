@@ -4,7 +4,7 @@ config, one clock, one way of sending messages, one printer and the signed-in st
 A thin facade: each method calls the domain function that holds the rule and hands back the
 plain typed result it returns, passing the desk's clock and staff member down so callers never
 thread ``now``/``today``/``staff`` themselves. Tests build a Desk with a fixed :class:`Clock`, fake
-``senders`` (:class:`kiosk.outbox.Sender` per channel) and a fake :class:`kiosk.printing.Printer`
+``senders`` (:class:`kiosk.messages.outbox.Sender` per channel) and a fake :class:`kiosk.slip.printing.Printer`
 instead of patching modules.
 
 The domain modules load when an operation first needs them, so building a Desk at start-up costs
@@ -19,34 +19,34 @@ from typing import IO, TYPE_CHECKING
 
 from kiosk.clock import Clock
 from kiosk.config import Config
-from kiosk.staff import StaffUser
+from kiosk.people.staff import StaffUser
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from kiosk.audit import ChainProblem
     from kiosk.importer.report import ImportReport
-    from kiosk.outbox import DeliveryReport, MessageRow, Sender
-    from kiosk.patients import AppointmentRow, Family, PatientPage, PatientRow
-    from kiosk.pin_life import (
+    from kiosk.messages.outbox import DeliveryReport, MessageRow, Sender
+    from kiosk.people.patients import AppointmentRow, Family, PatientPage, PatientRow
+    from kiosk.registration.engine import IssueRequest, IssueResult, Problem
+    from kiosk.registration.pin_life import (
         ContactChange,
         MaintenanceReport,
         PinFacts,
         PinHistory,
         RegistrationBlock,
     )
-    from kiosk.portal import Child, PortalLogin, Redeemed
-    from kiosk.printing import Printer, PrintOutcome
-    from kiosk.registration import IssueRequest, IssueResult, Problem
-    from kiosk.slip import SlipData
-    from kiosk.store import PracticeSettings
+    from kiosk.registration.portal import Child, PortalLogin, Redeemed
+    from kiosk.slip.content import SlipData
+    from kiosk.slip.printing import Printer, PrintOutcome
+    from kiosk.store.practice import PracticeSettings
     from kiosk.terms import MessageState
 
 Progress = Callable[[str, int, int], None]
 
 
 def _signed_out() -> Problem:
-    from kiosk.registration import Problem
+    from kiosk.registration.engine import Problem
 
     return Problem("staff", "Sign in again to issue PINs.")
 
@@ -54,14 +54,20 @@ def _signed_out() -> Problem:
 class Desk:
     """One front desk: config, clock, message senders, printer and who is signed in."""
 
-    def __init__(self, config: Config, *, clock: Clock | None = None,
-                 senders: Mapping[str, Sender] | None = None, printer: Printer | None = None,
-                 staff: StaffUser | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        clock: Clock | None = None,
+        senders: Mapping[str, Sender] | None = None,
+        printer: Printer | None = None,
+        staff: StaffUser | None = None,
+    ) -> None:
         self.config = config
         self.clock = clock or Clock()
-        # None: the configured ones (SMTP, or nothing sent in training, O2; kiosk.outbox.senders_for).
+        # None: the configured ones (SMTP, or nothing sent in training, O2; kiosk.messages.outbox.senders_for).
         self.senders = senders
-        self.printer = printer  # None: CUPS through lp (kiosk.printing.CupsPrinter)
+        self.printer = printer  # None: CUPS through lp (kiosk.slip.printing.CupsPrinter)
         self.staff = staff
         self._practice: PracticeSettings | None = None
 
@@ -74,7 +80,7 @@ class Desk:
     def practice(self) -> PracticeSettings:
         """The practice's settings as stored (read once; the store must be open)."""
         if self._practice is None:
-            from kiosk.store import practice_settings
+            from kiosk.store.practice import practice_settings
 
             self._practice = practice_settings()
         return self._practice
@@ -92,9 +98,9 @@ class Desk:
 
     # -- staff sign-in, lock and unlock (S6) ----------------------------------------------------
     def check_staff(self, username: str, password: str) -> StaffUser | None:
-        """The staff member for these credentials, or None (raises kiosk.staff.SignInPaused).
+        """The staff member for these credentials, or None (raises kiosk.people.staff.SignInPaused).
         On the wall clock, not the desk's: the pause after wrong passwords counts real minutes."""
-        from kiosk.staff import authenticate
+        from kiosk.people.staff import authenticate
 
         return authenticate(username, password)
 
@@ -109,26 +115,32 @@ class Desk:
         return self.staff is not None and self.staff.id == user.id
 
     # -- patients -------------------------------------------------------------------------------
-    def search(self, text: str, status: str | None = None, *, tolerant: bool = True) -> list[PatientRow]:
+    def search(
+        self, text: str, status: str | None = None, *, tolerant: bool = True
+    ) -> list[PatientRow]:
         """The search box (N1, N2); ``tolerant=False``: the exact matches only, the quick first look."""
-        from kiosk.patients import search_patients
+        from kiosk.people.patients import search_patients
 
         return search_patients(text, status, today=self.today(), tolerant=tolerant)
 
     def todays_appointments(self) -> list[AppointmentRow]:
-        from kiosk.patients import todays_appointments
+        from kiosk.people.patients import todays_appointments
 
         return todays_appointments(self.today())
 
     def patient_page(self, patient_id: int, *, audited: bool = True) -> PatientPage:
         """The patient page; ``audited`` records the signed-in staff member's look (S5)."""
-        from kiosk.patients import patient_page
+        from kiosk.people.patients import patient_page
 
-        return patient_page(patient_id, today=self.today(), now=self.now(),
-                            viewed_by=self.username if audited else "")
+        return patient_page(
+            patient_id,
+            today=self.today(),
+            now=self.now(),
+            viewed_by=self.username if audited else "",
+        )
 
     def family(self, patient_id: int) -> Family:
-        from kiosk.patients import family_for
+        from kiosk.people.patients import family_for
 
         return family_for(patient_id, today=self.today(), now=self.now())
 
@@ -145,80 +157,87 @@ class Desk:
     # -- registration (R1-R15) ------------------------------------------------------------------
     def may_issue(self) -> Problem | None:
         """R1: why the signed-in staff member may not issue PINs, or None."""
-        from kiosk.registration import staff_may_issue
+        from kiosk.registration.engine import staff_may_issue
 
         return staff_may_issue(self.staff) if self.staff is not None else _signed_out()
 
     def check_issue(self, request: IssueRequest) -> list[Problem]:
         """Every reason ``request`` cannot be issued now; writes nothing."""
-        from kiosk.registration import check_issue
+        from kiosk.registration.engine import check_issue
 
-        return check_issue(self.staff, request, today=self.today()) if self.staff else [_signed_out()]
+        return (
+            check_issue(self.staff, request, today=self.today()) if self.staff else [_signed_out()]
+        )
 
     def issue(self, request: IssueRequest) -> IssueResult:
-        """Issue the PINs (raises kiosk.registration.RegistrationError with every problem)."""
-        from kiosk.registration import issue_pins
+        """Issue the PINs (raises kiosk.registration.engine.RegistrationError with every problem)."""
+        from kiosk.registration.engine import issue_pins
 
-        return issue_pins(self._signed_in(), request, now=self.now(), today=self.today(),
-                          terminal=self.config.terminal)  # L1: the PIN's facts name the desk
+        return issue_pins(
+            self._signed_in(),
+            request,
+            now=self.now(),
+            today=self.today(),
+            terminal=self.config.terminal,
+        )  # L1: the PIN's facts name the desk
 
     def revoke(self, patient_id: int, reason: str = "revoked by staff") -> bool:
-        from kiosk.registration import revoke_pin
+        from kiosk.registration.engine import revoke_pin
 
         return revoke_pin(self._signed_in(), patient_id, reason, now=self.now())
 
     def fix_name(self, patient_id: int, given_name: str) -> str:
         """R2: the child's given name in Basic Info; returns it as stored."""
-        from kiosk.registration import fix_given_name
+        from kiosk.registration.engine import fix_given_name
 
         return fix_given_name(self._signed_in(), patient_id, given_name)
 
     def _signed_in(self) -> StaffUser:
         """Who acts; a desk nobody is signed in at raises RegistrationError (R1)."""
         if self.staff is None:
-            from kiosk.registration import RegistrationError
+            from kiosk.registration.engine import RegistrationError
 
             raise RegistrationError([_signed_out()])
         return self.staff
 
     # -- slips (R14) ----------------------------------------------------------------------------
     def slip_for(self, result: IssueResult) -> SlipData:
-        from kiosk.slip import slip_from_issue
+        from kiosk.slip.content import slip_from_issue
 
         return slip_from_issue(result, self.practice)
 
     def unprintable_names(self, slip: SlipData) -> list[str]:
         """Names on the slip with a letter the slip's font cannot print (loads the PDF library)."""
-        from kiosk.slip_pdf import unprintable_names
+        from kiosk.slip.pdf import unprintable_names
 
         return unprintable_names(slip)
 
     def print_slip(self, slip: SlipData) -> PrintOutcome:
         """Print the slip, or save it as PDF (no printer, training, a refused job: O2)."""
-        from kiosk.printing import print_slip
+        from kiosk.slip.printing import print_slip
 
         return print_slip(slip, self.config, username=self.username, printer=self.printer)
 
     # -- the outbox (O3) ------------------------------------------------------------------------
     def deliver_outbox(self, limit: int = 100) -> DeliveryReport:
         """Send the welcome messages that are due."""
-        from kiosk.outbox import deliver_due
+        from kiosk.messages.outbox import deliver_due
 
         return deliver_due(self.config, now=self.now(), limit=limit, senders=self.senders)
 
     def messages(self, state: str | None = None, *, batch: str | None = None) -> list[MessageRow]:
-        from kiosk.outbox import list_messages
+        from kiosk.messages.outbox import list_messages
 
         return list_messages(state=state, batch=batch)
 
     def message_counts(self) -> dict[MessageState, int]:
-        from kiosk.outbox import count_messages
+        from kiosk.messages.outbox import count_messages
 
         return count_messages()
 
     def retry_message(self, message_id: int) -> MessageRow:
-        """Queue a failed message again (raises kiosk.outbox.OutboxError when it cannot be)."""
-        from kiosk.outbox import retry_message
+        """Queue a failed message again (raises kiosk.messages.outbox.OutboxError when it cannot be)."""
+        from kiosk.messages.outbox import retry_message
 
         return retry_message(message_id, now=self.now())
 
@@ -230,80 +249,91 @@ class Desk:
     # -- the PIN's life after the visit (L1-L6) ------------------------------------------------
     def pin_history(self, patient_id: int) -> PinHistory:
         """L1: the child's active PIN's facts and its earlier PINs."""
-        from kiosk.pin_life import pin_history
+        from kiosk.registration.pin_life import pin_history
 
         return pin_history(patient_id, self.now())
 
     def registration_block(self, patient_id: int) -> RegistrationBlock:
         """L5: why a parent cannot register the child (recent failures by kind, locked until)."""
-        from kiosk.pin_life import registration_block
+        from kiosk.registration.pin_life import registration_block
 
         return registration_block(patient_id, self.now())
 
     def active_pins(self, patient_ids: Sequence[int]) -> list[PinFacts]:
         """L3: the active PINs (from any visit) that registering these children would end."""
-        from kiosk.pin_life import active_pins
+        from kiosk.registration.pin_life import active_pins
 
         return active_pins(patient_ids, self.now())
 
     def send_welcome_now(self, patient_id: int) -> tuple[MessageRow | None, DeliveryReport]:
         """L4: the child's undelivered welcome, due now, then a delivery run (raises
-        kiosk.pin_life.PinLifeError when it cannot be sent: delivered, Do not send PIN, ended)."""
-        from kiosk.pin_life import send_welcome_now
+        kiosk.registration.pin_life.PinLifeError when it cannot be sent: delivered, Do not send PIN, ended)."""
+        from kiosk.registration.pin_life import send_welcome_now
 
         row = send_welcome_now(self._signed_in(), patient_id, now=self.now())
         return self.send_batch_now(row.batch)
 
-    def redirect_welcome(self, patient_id: int, caregiver_id: int) -> tuple[MessageRow | None, DeliveryReport]:
+    def redirect_welcome(
+        self, patient_id: int, caregiver_id: int
+    ) -> tuple[MessageRow | None, DeliveryReport]:
         """L4: the undelivered welcome re-addressed to another caregiver with authority, then sent."""
-        from kiosk.pin_life import redirect_welcome
+        from kiosk.registration.pin_life import redirect_welcome
 
         row = redirect_welcome(self._signed_in(), patient_id, caregiver_id, now=self.now())
         return self.send_batch_now(row.batch)
 
     def clear_lockout(self, patient_id: int, reason: str) -> None:
         """L5: an administrator clears the child's lock-out, with a reason (PinLifeError otherwise)."""
-        from kiosk.pin_life import clear_lockout
+        from kiosk.registration.pin_life import clear_lockout
 
         clear_lockout(self._signed_in(), patient_id, reason, now=self.now())
 
     def update_contact(self, caregiver_id: int, change: ContactChange) -> None:
         """L6: correct a caregiver's email, cell, carrier and language (PinLifeError names the field)."""
-        from kiosk.pin_life import update_contact
+        from kiosk.registration.pin_life import update_contact
 
         update_contact(self._signed_in(), caregiver_id, change, now=self.now())
 
     def maintain(self) -> MaintenanceReport:
         """L2: expire the PINs past their date, erase the welcomes nobody can use (kiosk maintain)."""
-        from kiosk.pin_life import maintain
+        from kiosk.registration.pin_life import maintain
 
         return maintain(self.now())
 
     # -- parent mode: the portal at the counter (R11-R13, S4) -----------------------------------
     def create_account(self, email: str, display_name: str, password: str) -> PortalLogin:
-        from kiosk.portal import create_account
+        from kiosk.registration.portal import create_account
 
         return create_account(email, display_name, password)
 
     def portal_sign_in(self, email: str, password: str) -> PortalLogin:
         """On the wall clock, like the staff's: the pause after wrong passwords counts real minutes."""
-        from kiosk.portal import sign_in
+        from kiosk.registration.portal import sign_in
 
         return sign_in(email, password)
 
-    def redeem(self, account_id: int, dob: dt.date, *, pin: str = "", family_name: str = "",
-               answer: str = "") -> Redeemed:
-        from kiosk.portal import redeem
+    def redeem(
+        self,
+        account_id: int,
+        dob: dt.date,
+        *,
+        pin: str = "",
+        family_name: str = "",
+        answer: str = "",
+    ) -> Redeemed:
+        from kiosk.registration.portal import redeem
 
-        return redeem(account_id, dob, pin=pin, family_name=family_name, answer=answer, now=self.now())
+        return redeem(
+            account_id, dob, pin=pin, family_name=family_name, answer=answer, now=self.now()
+        )
 
     def question_for(self, dob: dt.date, family_name: str) -> str | None:
-        from kiosk.portal import question_for
+        from kiosk.registration.portal import question_for
 
         return question_for(dob, family_name, now=self.now())
 
     def children_of(self, account_id: int) -> list[Child]:
-        from kiosk.portal import children_of
+        from kiosk.registration.portal import children_of
 
         return children_of(account_id)
 
@@ -311,13 +341,21 @@ class Desk:
         """The address the desk sent the PINs to, for the first parent's new account; "" once an
         account with that address has one of the children (the next parent is someone else and
         must not see it)."""
-        used = {row.email.lower() for issued in result.pins
-                for row in self.patient_page(issued.patient_id, audited=False).associations}
+        used = {
+            row.email.lower()
+            for issued in result.pins
+            for row in self.patient_page(issued.patient_id, audited=False).associations
+        }
         return "" if result.recipient.lower() in used else result.recipient
 
     # -- import (O4) and the audit trail (S5) ---------------------------------------------------
-    def import_files(self, paths: Sequence[str | Path], *, progress: Progress | None = None,
-                     roles_path: str | Path | None = None) -> ImportReport:
+    def import_files(
+        self,
+        paths: Sequence[str | Path],
+        *,
+        progress: Progress | None = None,
+        roles_path: str | Path | None = None,
+    ) -> ImportReport:
         """Import CSV and FHIR files (raises kiosk.importer.roles.RolesError on a bad roles table)."""
         from kiosk.importer import import_files
 

@@ -51,7 +51,10 @@ def hash_password(password: str, *, n: int | None = None) -> str:
     n = n or SCRYPT_N
     salt = secrets.token_bytes(16)
     digest = _scrypt(password, salt, n, SCRYPT_R, SCRYPT_P)
-    encoded_salt, encoded_digest = base64.b64encode(salt).decode(), base64.b64encode(digest).decode()
+    encoded_salt, encoded_digest = (
+        base64.b64encode(salt).decode(),
+        base64.b64encode(digest).decode(),
+    )
     return f"scrypt${n}${SCRYPT_R}${SCRYPT_P}${encoded_salt}${encoded_digest}"
 
 
@@ -97,8 +100,9 @@ def _cores(lowered: str) -> set[str]:
     return cores
 
 
-def password_problem(password: str, *, context: Iterable[str] = (),
-                     minimum: int = MIN_PASSWORD) -> str | None:
+def password_problem(
+    password: str, *, context: Iterable[str] = (), minimum: int = MIN_PASSWORD
+) -> str | None:
     """A plain-words reason a new staff or parent password is refused, or None (S12).
 
     ``context``: this account's words (username, name, the part of the email before the @) that
@@ -130,7 +134,7 @@ def answer_digest(patient_id: int, answer: str) -> str:
     return current_key().digest("answer", f"{patient_id}:{normalize_answer(answer)}")
 
 
-_terminal: list[str] = []  # the desk's chosen name (D1, kiosk.terminals), once chosen
+_terminal: list[str] = []  # the desk's chosen name (D1, kiosk.ops.terminals), once chosen
 
 
 def set_terminal(name: str) -> None:
@@ -139,7 +143,7 @@ def set_terminal(name: str) -> None:
 
 def default_terminal() -> str:
     """This desk's terminal name, recorded with every sign-in, redemption try (S8, S12) and audit
-    event (D1): the one kiosk.terminals chose, else the host name."""
+    event (D1): the one kiosk.ops.terminals chose, else the host name."""
     return _terminal[0] if _terminal else (socket.gethostname() or "local")[:64]
 
 
@@ -216,7 +220,9 @@ def set_key(key: SecretKey) -> None:
 
 def current_key() -> SecretKey:
     if _current is None:
-        raise SecretKeyError("no secret key loaded: open the database with kiosk.store.open_store()")
+        raise SecretKeyError(
+            "no secret key loaded: open the database with kiosk.store.practice.open_store()"
+        )
     return _current
 
 
@@ -251,8 +257,12 @@ def unseal(purpose: str, stored: str, context: str) -> str:
     from cryptography.exceptions import InvalidTag
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-    raw = base64.b64decode(stored[len(SEALED):])
+    raw = base64.b64decode(stored[len(SEALED) :])
     try:
-        return AESGCM(current_key().subkey(purpose)).decrypt(raw[:12], raw[12:], context.encode()).decode()
+        return (
+            AESGCM(current_key().subkey(purpose))
+            .decrypt(raw[:12], raw[12:], context.encode())
+            .decode()
+        )
     except (InvalidTag, ValueError):
         raise UnsealError("this message cannot be read with this key file") from None

@@ -155,11 +155,36 @@ def utcnow() -> dt.datetime:
     """Naive UTC, the one way kiosk stores times."""
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
+
 _MONTHS = {
-    "en": ("January", "February", "March", "April", "May", "June", "July", "August", "September",
-           "October", "November", "December"),
-    "es": ("enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre",
-           "octubre", "noviembre", "diciembre"),
+    "en": (
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ),
+    "es": (
+        "enero",
+        "febrero",
+        "marzo",
+        "abril",
+        "mayo",
+        "junio",
+        "julio",
+        "agosto",
+        "septiembre",
+        "octubre",
+        "noviembre",
+        "diciembre",
+    ),
 }
 
 
@@ -174,4 +199,3 @@ def long_date(day: dt.date, language: str = "en") -> str:
     if language_of(language) == "es":
         return f"{day.day} de {month} de {day.year}"
     return f"{month} {day.day}, {day.year}"
-

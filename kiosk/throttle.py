@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from peewee import fn
 
-from kiosk.models import SignInAttempt
+from kiosk.store.models import SignInAttempt
 
 FREE_FAILURES = 3
 MAX_WAIT = 60  # seconds
@@ -60,7 +60,9 @@ def standing(who: str, terminal: str) -> Standing:
         .where((SignInAttempt.who == who) & (SignInAttempt.outcome != WRONG))
         .scalar()
     )
-    wrong = SignInAttempt.select().where((SignInAttempt.who == who) & (SignInAttempt.outcome == WRONG))
+    wrong = SignInAttempt.select().where(
+        (SignInAttempt.who == who) & (SignInAttempt.outcome == WRONG)
+    )
     if last_reset is not None:
         wrong = wrong.where(SignInAttempt.at > last_reset)
     in_a_row = wrong.count()

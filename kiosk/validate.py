@@ -29,9 +29,18 @@ ANSWER = 100
 PASSWORD = 128  # NIST SP 800-63B: allow at least 64
 IDENTIFIER = 200  # a caregiver's id in the practice's records (with a FHIR identifier's system)
 REASON = 200  # why staff revoked a PIN
-LIMITS = {"name": NAME, "display_name": DISPLAY_NAME, "chart_number": CHART_NUMBER, "email": EMAIL,
-          "username": USERNAME, "question": QUESTION, "answer": ANSWER, "password": PASSWORD,
-          "identifier": IDENTIFIER, "reason": REASON}
+LIMITS = {
+    "name": NAME,
+    "display_name": DISPLAY_NAME,
+    "chart_number": CHART_NUMBER,
+    "email": EMAIL,
+    "username": USERNAME,
+    "question": QUESTION,
+    "answer": ANSWER,
+    "password": PASSWORD,
+    "identifier": IDENTIFIER,
+    "reason": REASON,
+}
 
 EARLIEST_BIRTH = dt.date(1900, 1, 1)
 
@@ -120,8 +129,9 @@ def parse_date(text: str | None, today: dt.date | None = None) -> dt.date | None
         return None
 
 
-def parse_birth_date(text: str | None, today: dt.date | None = None, *, field: str = "dob",
-                     label: str = "birth date") -> dt.date:
+def parse_birth_date(
+    text: str | None, today: dt.date | None = None, *, field: str = "dob", label: str = "birth date"
+) -> dt.date:
     """A date of birth between 1900-01-01 and ``today``; InputProblem saying what is wrong."""
     today = today or dt.date.today()
     text = (text or "").strip()
@@ -135,5 +145,7 @@ def parse_birth_date(text: str | None, today: dt.date | None = None, *, field: s
     except ValueError:
         raise InputProblem(field, f"{label} {text!r} is not a real date") from None
     if not EARLIEST_BIRTH <= day <= today:
-        raise InputProblem(field, f"{label} {text!r} is not between {EARLIEST_BIRTH:%Y-%m-%d} and today")
+        raise InputProblem(
+            field, f"{label} {text!r} is not between {EARLIEST_BIRTH:%Y-%m-%d} and today"
+        )
     return day

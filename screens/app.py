@@ -32,13 +32,16 @@ from textual.worker import Worker, WorkerFailed, WorkerState
 from kiosk.clock import Clock
 from kiosk.config import Config
 from kiosk.desk import Desk
-from kiosk.staff import StaffUser
-from screens.errors import ReportsErrors
+from kiosk.people.staff import StaffUser
+
+from .errors import ReportsErrors
 
 # Fields whose text is a secret (S9): scrubbed from the error log even when it has no PIN or date shape.
 SECRET_FIELDS = ("password", "pin", "dob", "answer")
-PARENT_PROBLEM = ("Sorry, something went wrong on our side. What you typed is still here: please try again, "
-                  "or ask the front desk for help.")
+PARENT_PROBLEM = (
+    "Sorry, something went wrong on our side. What you typed is still here: please try again, "
+    "or ask the front desk for help."
+)
 
 
 class KioskApp(ReportsErrors, App[None]):
@@ -50,15 +53,22 @@ class KioskApp(ReportsErrors, App[None]):
         Binding("ctrl+l", "lock", "Lock", priority=True),
     ]
     IDLE_CHECK_SECONDS = 5.0
-    OUTBOX_SECONDS = 30.0  # how often queued welcome messages are tried (kiosk outbox send does the same)
+    OUTBOX_SECONDS = (
+        30.0  # how often queued welcome messages are tried (kiosk outbox send does the same)
+    )
 
     def __init__(self, desk: Desk):
         super().__init__()
         self.desk = desk
         config = desk.config
-        where = f"  —  {config.terminal}" + (f" · {config.printer.name}" if config.printer.name else "")
-        self.sub_title = (desk.practice.name + (where if config.terminal else "")  # D1: which desk, which printer
-                          + ("  —  TRAINING" if config.training else ""))
+        where = f"  —  {config.terminal}" + (
+            f" · {config.printer.name}" if config.printer.name else ""
+        )
+        self.sub_title = (
+            desk.practice.name
+            + (where if config.terminal else "")  # D1: which desk, which printer
+            + ("  —  TRAINING" if config.training else "")
+        )
         self.idle_seconds: float | None = None  # None: the practice's idle_lock_minutes
         self.last_activity = time.monotonic()
         self._outbox_problem = ""
@@ -72,7 +82,7 @@ class KioskApp(ReportsErrors, App[None]):
     def get_default_screen(self) -> Screen:
         # The sign-in screen is the bottom screen itself rather than pushed over an empty default
         # one: that extra screen cost about a tenth of start-up (benchmarks/run.py --only startup).
-        from screens.signin import SignInScreen
+        from .signin import SignInScreen
 
         return SignInScreen()
 
@@ -95,7 +105,7 @@ class KioskApp(ReportsErrors, App[None]):
 
     @property
     def locked(self) -> bool:
-        from screens.lock import LockScreen
+        from .lock import LockScreen
 
         return any(isinstance(screen, LockScreen) for screen in self.screen_stack)
 
@@ -119,7 +129,9 @@ class KioskApp(ReportsErrors, App[None]):
         return True
 
     def action_lock(self) -> None:
-        self.lock(end_parent_mode=True)  # the next person at the counter never finds a parent signed in
+        self.lock(
+            end_parent_mode=True
+        )  # the next person at the counter never finds a parent signed in
 
     # -- outbox (O3) --------------------------------------------------------------------------
     def deliver_outbox(self) -> None:
@@ -127,7 +139,13 @@ class KioskApp(ReportsErrors, App[None]):
         if self.desk.staff is not None:
             self._deliver_outbox()
 
-    @work(thread=True, exclusive=True, group="outbox", name="Sending welcome messages", exit_on_error=False)
+    @work(
+        thread=True,
+        exclusive=True,
+        group="outbox",
+        name="Sending welcome messages",
+        exit_on_error=False,
+    )
     def _deliver_outbox(self) -> None:
         """A failure here (mail server, a busy database) is said once and tried again next time;
         it never closes the app."""
@@ -149,59 +167,64 @@ class KioskApp(ReportsErrors, App[None]):
         self.show_search()
 
     def show_search(self) -> None:
-        from screens.search import SearchScreen
+        from .search import SearchScreen
 
         self._reset_to(SearchScreen())
 
     def open_patient(self, patient_id: int) -> None:
-        from screens.patient import PatientScreen
+        from .patient import PatientScreen
 
         self.push_screen(PatientScreen(patient_id))
 
     def open_registration(self, patient_id: int, *, second_parent: bool = False) -> None:
-        from screens.register import RegisterScreen
+        from .register import RegisterScreen
 
         self.push_screen(RegisterScreen(patient_id, second_parent=second_parent))
 
     def show_slip(self, result) -> None:
-        from screens.slip_preview import SlipPreviewScreen
+        from .slip_preview import SlipPreviewScreen
 
         self.push_screen(SlipPreviewScreen(result))
 
     def start_parent_mode(self, result=None) -> None:
-        from screens.parent import ParentModeScreen
+        from .parent import ParentModeScreen
 
         self.push_screen(ParentModeScreen(result))
 
-    def fix_name(self, patient_id: int, given_name: str, family_name: str,
-                 then: Callable[[str | None], None]) -> None:
+    def fix_name(
+        self, patient_id: int, given_name: str, family_name: str, then: Callable[[str | None], None]
+    ) -> None:
         """R2: the small form for a child's given name; ``then`` gets the name saved, or None."""
-        from screens.name_fix import NameFixScreen
+        from .name_fix import NameFixScreen
 
         self.push_screen(NameFixScreen(patient_id, given_name, family_name), then)
 
     def open_import(self) -> None:
-        from screens.import_screen import ImportScreen
+        from .import_screen import ImportScreen
 
         desk = self.desk
 
         def run_import(paths, progress):
-            return desk.import_files(paths, progress=progress)  # the importer loads now, not at start-up
+            return desk.import_files(
+                paths, progress=progress
+            )  # the importer loads now, not at start-up
 
         self.push_screen(ImportScreen(run_import))
 
     def open_outbox(self) -> None:
-        from screens.outbox_screen import OutboxScreen
+        from .outbox_screen import OutboxScreen
 
         self.push_screen(OutboxScreen())
 
     def lock(self, *, end_parent_mode: bool = False) -> None:
         """Hide everything behind the lock screen; with ``end_parent_mode``, first close parent mode."""
-        from screens.lock import LockScreen
+        from .lock import LockScreen
 
         if end_parent_mode:
             stack = self.screen_stack
-            first = next((i for i, screen in enumerate(stack) if getattr(screen, "parent_mode", False)), None)
+            first = next(
+                (i for i, screen in enumerate(stack) if getattr(screen, "parent_mode", False)), None
+            )
             if first is not None:
                 for _ in range(len(stack) - first):
                     self.pop_screen()
@@ -212,7 +235,7 @@ class KioskApp(ReportsErrors, App[None]):
 
     def unlock(self, user: StaffUser) -> None:
         """The same staff member carries on where they were; someone else starts fresh."""
-        from screens.lock import LockScreen
+        from .lock import LockScreen
 
         if self.desk.is_signed_in(user):
             self.last_activity = time.monotonic()
@@ -241,7 +264,9 @@ class KioskApp(ReportsErrors, App[None]):
         """One place that turns a worker's failure into plain words (Harlequin's pattern)."""
         if event.state == WorkerState.ERROR and event.worker.error is not None:
             where = event.worker.name or "A task"
-            self.report_error(event.worker.error, f"{where} ({type(event.worker.node).__name__})", what=where)
+            self.report_error(
+                event.worker.error, f"{where} ({type(event.worker.node).__name__})", what=where
+            )
 
     def _handle_exception(self, error: Exception) -> None:
         # Textual 8.2.8 has no public hook for an error raised in a timer, a call_later callback or
@@ -274,12 +299,16 @@ class KioskApp(ReportsErrors, App[None]):
         from textual.widgets import Input
 
         try:
-            boxes = [box for screen in self.screen_stack for box in screen.query(Input).results(Input)]
+            boxes = [
+                box for screen in self.screen_stack for box in screen.query(Input).results(Input)
+            ]
         except Exception:  # noqa: BLE001 - called while screens come and go: the shape-based scrub remains
             return []
         return [box.value for box in boxes if box.password or box.id in SECRET_FIELDS]
 
-    def staff_notice(self, message: str, *, title: str = "", severity: SeverityLevel = "warning") -> None:
+    def staff_notice(
+        self, message: str, *, title: str = "", severity: SeverityLevel = "warning"
+    ) -> None:
         """A notice for the front desk. While a parent has the kiosk or the screen is locked it
         waits, and shows once the staff member is back."""
         if self.in_parent_mode or self.locked:

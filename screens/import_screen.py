@@ -18,7 +18,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Footer, Input, Label, Log, ProgressBar, Static
 
-from screens.widgets import DeskScreen, ReportsWorkerErrors, TrainingBanner
+from .widgets import DeskScreen, ReportsWorkerErrors, TrainingBanner
 
 if TYPE_CHECKING:
     from kiosk.importer.report import ImportReport
@@ -31,9 +31,14 @@ class ImportScreen(ReportsWorkerErrors, DeskScreen[None]):
 
     CSS_PATH = "import_screen.tcss"
     AUTO_FOCUS = "#import-paths"
-    BINDINGS = [Binding("escape", "back", "Back"), Binding("ctrl+t", "template", "Example CSV path")]
+    BINDINGS = [
+        Binding("escape", "back", "Back"),
+        Binding("ctrl+t", "template", "Example CSV path"),
+    ]
 
-    def __init__(self, run_import: RunImport, template_hint: str = "kiosk import --template families.csv") -> None:
+    def __init__(
+        self, run_import: RunImport, template_hint: str = "kiosk import --template families.csv"
+    ) -> None:
         super().__init__()
         self.run_import = run_import
         self.template_hint = template_hint
@@ -42,9 +47,14 @@ class ImportScreen(ReportsWorkerErrors, DeskScreen[None]):
     def compose(self) -> ComposeResult:
         yield TrainingBanner()
         with Vertical(id="import-form"):
-            yield Static("Import patients and families (CSV, FHIR R4 JSON or NDJSON)", classes="form-title")
+            yield Static(
+                "Import patients and families (CSV, FHIR R4 JSON or NDJSON)", classes="form-title"
+            )
             yield Label("Files to import (Enter to start):")
-            yield Input(id="import-paths", placeholder="/exports/patients.ndjson /exports/relatedpersons.ndjson")
+            yield Input(
+                id="import-paths",
+                placeholder="/exports/patients.ndjson /exports/relatedpersons.ndjson",
+            )
             yield Label("", id="import-stage", markup=False)
             yield ProgressBar(id="import-progress", total=None, show_eta=False)
             yield Label("", id="import-summary", markup=False)
@@ -74,7 +84,9 @@ class ImportScreen(ReportsWorkerErrors, DeskScreen[None]):
         try:
             report = self.run_import(paths, self._progress)
         except Exception as error:  # noqa: BLE001 - shown to the administrator, nothing was imported
-            self.app.call_from_thread(self._finished, None, f"Import stopped: {self.app.explain(error, 'The import')}")
+            self.app.call_from_thread(
+                self._finished, None, f"Import stopped: {self.app.explain(error, 'The import')}"
+            )
             return
         self.app.call_from_thread(self._finished, report, "")
 
@@ -109,6 +121,8 @@ class ImportScreen(ReportsWorkerErrors, DeskScreen[None]):
 
     def action_back(self) -> None:
         if self.running:
-            self.notify("The import is still running; it will finish on its own.", severity="warning")
+            self.notify(
+                "The import is still running; it will finish on its own.", severity="warning"
+            )
             return
         self.dismiss(None)

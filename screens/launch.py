@@ -6,7 +6,7 @@ import sys
 
 
 def start_app(config) -> None:
-    from screens.app import run_app
+    from .app import run_app
 
     run_app(config)
 

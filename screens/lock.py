@@ -10,8 +10,9 @@ from textual.app import ComposeResult
 from textual.containers import Container, Vertical
 from textual.widgets import Footer, Header, Input, Label, Static
 
-from kiosk.staff import StaffUser
-from screens.widgets import CredentialsScreen, FieldError, TrainingBanner
+from kiosk.people.staff import StaffUser
+
+from .widgets import CredentialsScreen, FieldError, TrainingBanner
 
 
 class LockScreen(CredentialsScreen):
@@ -45,9 +46,13 @@ class LockScreen(CredentialsScreen):
 
     def credentials(self) -> tuple[str, str] | None:
         current = self.app.desk.staff
-        username = self.query_one("#username", Input).value.strip() or (current.username if current else "")
+        username = self.query_one("#username", Input).value.strip() or (
+            current.username if current else ""
+        )
         password = self.query_one("#password", Input).value
-        self.query_one("#password-error", FieldError).show("" if password else "Enter your password.")
+        self.query_one("#password-error", FieldError).show(
+            "" if password else "Enter your password."
+        )
         return (username, password) if password and username else None
 
     def accepted(self, user: StaffUser) -> None:

@@ -8,9 +8,10 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, Static
 
-from kiosk.names import placeholder_message
-from kiosk.registration import RegistrationError
-from screens.widgets import DeskScreen, FieldError, ReportsWorkerErrors
+from kiosk.people.names import placeholder_message
+from kiosk.registration.engine import RegistrationError
+
+from .widgets import DeskScreen, FieldError, ReportsWorkerErrors
 
 
 class NameFixScreen(ReportsWorkerErrors, ModalScreen[str | None], DeskScreen[str | None]):
@@ -51,8 +52,10 @@ class NameFixScreen(ReportsWorkerErrors, ModalScreen[str | None], DeskScreen[str
             self.app.call_from_thread(self.query_one("#given-name-error", FieldError).show, message)
             return
         except Exception as error:  # noqa: BLE001 - one transaction: the name was not changed
-            self.app.call_from_thread(self.query_one("#given-name-error", FieldError).show,
-                                      f"The name was not saved. {self.app.explain(error, 'Fixing the name')}")
+            self.app.call_from_thread(
+                self.query_one("#given-name-error", FieldError).show,
+                f"The name was not saved. {self.app.explain(error, 'Fixing the name')}",
+            )
             return
         self.app.call_from_thread(self._saved, name)
 

@@ -1,6 +1,6 @@
 """The outbox (O3) as the front desk sees it: every welcome message, its state and why.
 
-Recipients are masked (kiosk.outbox.mask_recipient). r retries a failed message and sends it now.
+Recipients are masked (kiosk.messages.outbox.mask_recipient). r retries a failed message and sends it now.
 """
 
 from __future__ import annotations
@@ -14,10 +14,15 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Label, Static
 
 from kiosk.terms import Channel, MessageState
-from screens.widgets import DeskScreen, ReportsWorkerErrors, TrainingBanner, delivery_words
 
-STATE_WORDS = {MessageState.QUEUED: "Queued", MessageState.SENDING: "Sending", MessageState.SENT: "Sent",
-               MessageState.FAILED: "FAILED"}
+from .widgets import DeskScreen, ReportsWorkerErrors, TrainingBanner, delivery_words
+
+STATE_WORDS = {
+    MessageState.QUEUED: "Queued",
+    MessageState.SENDING: "Sending",
+    MessageState.SENT: "Sent",
+    MessageState.FAILED: "FAILED",
+}
 
 
 def local_time(moment: dt.datetime | None) -> str:
@@ -50,14 +55,18 @@ class OutboxScreen(ReportsWorkerErrors, DeskScreen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#messages", DataTable).add_columns("Created", "Channel", "To", "State", "Tries", "Reason")
+        self.query_one("#messages", DataTable).add_columns(
+            "Created", "Channel", "To", "State", "Tries", "Reason"
+        )
         self.query_one("#messages", DataTable).focus()
         self.load()
 
     def action_refresh(self) -> None:
         self.load()
 
-    @work(thread=True, exclusive=True, group="outbox", name="Reading the outbox", exit_on_error=False)
+    @work(
+        thread=True, exclusive=True, group="outbox", name="Reading the outbox", exit_on_error=False
+    )
     def load(self, status: str = "") -> None:
         rows, counts = self.app.desk.messages(), self.app.desk.message_counts()
         self.app.call_from_thread(self.show_rows, rows, counts, status)
@@ -68,17 +77,33 @@ class OutboxScreen(ReportsWorkerErrors, DeskScreen[None]):
         row = table.cursor_row
         table.clear()
         for message in rows:
-            channel = "Text" + (f" ({message.carrier})" if message.carrier else "") if message.channel == Channel.TEXT \
+            channel = (
+                "Text" + (f" ({message.carrier})" if message.carrier else "")
+                if message.channel == Channel.TEXT
                 else "Email"
-            table.add_row(Text(local_time(message.created_at)), Text(channel), Text(message.recipient),
-                          Text(STATE_WORDS.get(message.state, message.state)), Text(str(message.attempts)),
-                          Text(message.reason), key=str(message.id))
+            )
+            table.add_row(
+                Text(local_time(message.created_at)),
+                Text(channel),
+                Text(message.recipient),
+                Text(STATE_WORDS.get(message.state, message.state)),
+                Text(str(message.attempts)),
+                Text(message.reason),
+                key=str(message.id),
+            )
         if rows:
             table.move_cursor(row=min(max(row, 0), len(rows) - 1))
         self.query_one("#outbox-counts", Static).update(
-            ", ".join(f"{count} {state}" for state, count in counts.items()))
+            ", ".join(f"{count} {state}" for state, count in counts.items())
+        )
         self.query_one("#outbox-status", Static).update(
-            status or ("No messages yet." if not rows else "Choose a failed message and press r to retry it."))
+            status
+            or (
+                "No messages yet."
+                if not rows
+                else "Choose a failed message and press r to retry it."
+            )
+        )
 
     def action_retry(self) -> None:
         table = self.query_one("#messages", DataTable)
@@ -87,14 +112,21 @@ class OutboxScreen(ReportsWorkerErrors, DeskScreen[None]):
         message = self.rows[table.cursor_row]
         if message.state != MessageState.FAILED:
             self.query_one("#outbox-status", Static).update(
-                f"That message is {message.state}; only a failed message can be retried.")
+                f"That message is {message.state}; only a failed message can be retried."
+            )
             return
         self.query_one("#outbox-status", Static).update(f"Sending again to {message.recipient}…")
         self.retry_worker(message.id, message.recipient)
 
-    @work(thread=True, exclusive=True, group="outbox-send", name="Retrying the message", exit_on_error=False)
+    @work(
+        thread=True,
+        exclusive=True,
+        group="outbox-send",
+        name="Retrying the message",
+        exit_on_error=False,
+    )
     def retry_worker(self, message_id: int, recipient: str) -> None:
-        from kiosk.outbox import OutboxError
+        from kiosk.messages.outbox import OutboxError
 
         try:
             retried = self.app.desk.retry_message(message_id)
@@ -102,7 +134,9 @@ class OutboxScreen(ReportsWorkerErrors, DeskScreen[None]):
             self.app.call_from_thread(self.load, f"Cannot retry: {error}.")
             return
         report = self.app.desk.deliver_outbox()
-        now = next((m for m in self.app.desk.messages(batch=retried.batch) if m.id == message_id), retried)
+        now = next(
+            (m for m in self.app.desk.messages(batch=retried.batch) if m.id == message_id), retried
+        )
         self.app.call_from_thread(self.load, delivery_words(now, recipient, report.problem))
 
     def action_back(self) -> None:

@@ -23,11 +23,12 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Footer, Input, Label, Static
 
-from kiosk import pins, portal
-from kiosk.portal import PortalError, PortalLogin
-from kiosk.registration import IssueResult
+from kiosk.registration import pins, portal
+from kiosk.registration.engine import IssueResult
+from kiosk.registration.portal import PortalError, PortalLogin
 from kiosk.terms import Delivery, RegistrationMethod
-from screens.widgets import FieldError, FormScreen, TrainingBanner
+
+from .widgets import FieldError, FormScreen, TrainingBanner
 
 T = TypeVar("T")
 DOB_HELP = "Enter the date of birth like 05/17/2022."
@@ -55,10 +56,14 @@ class Visit:
         """The desk's next unused IssuedPin (PIN method only), or None."""
         if self.result is None or self.by_question:
             return None
-        return next((p for p in self.result.pins if p.patient_id not in self.linked and p.pin), None)
+        return next(
+            (p for p in self.result.pins if p.patient_id not in self.linked and p.pin), None
+        )
 
     def more_from_desk(self) -> bool:
-        return self.result is not None and any(p.patient_id not in self.linked for p in self.result.pins)
+        return self.result is not None and any(
+            p.patient_id not in self.linked for p in self.result.pins
+        )
 
     @property
     def login(self) -> PortalLogin:
@@ -121,8 +126,15 @@ class ParentScreen(FormScreen):
         for label in self.query(FieldError).results(FieldError):
             label.clear()
 
-    def field(self, widget_id: str, label: str, *, value: str = "", placeholder: str = "",
-              password: bool = False) -> ComposeResult:
+    def field(
+        self,
+        widget_id: str,
+        label: str,
+        *,
+        value: str = "",
+        placeholder: str = "",
+        password: bool = False,
+    ) -> ComposeResult:
         """A labelled input with its error line under it."""
         yield Label(label, id=f"{widget_id}-label", classes="parent-label")
         yield Input(value, placeholder=placeholder, password=password, id=widget_id)
@@ -138,7 +150,7 @@ class ParentScreen(FormScreen):
         return self.query_one(f"#{widget_id}", Input).value
 
     def ask_portal(self, name: str, call: Callable[[], T], done: Callable[[T], None]) -> None:
-        """Run a kiosk.portal call in a thread worker; ``done`` (or ``failed`` for a PortalError)
+        """Run a kiosk.registration.portal call in a thread worker; ``done`` (or ``failed`` for a PortalError)
         runs back on the UI thread, if this screen is still the one showing."""
 
         def job() -> None:
@@ -219,8 +231,11 @@ class CreateAccountScreen(ParentScreen):
     def body(self) -> ComposeResult:
         yield from self.field("name", "Your name")
         yield from self.field("email", "Your email", placeholder="name@example.com")
-        yield from self.field("password", f"Choose a password ({portal.MIN_PASSWORD} or more characters)",
-                              password=True)
+        yield from self.field(
+            "password",
+            f"Choose a password ({portal.MIN_PASSWORD} or more characters)",
+            password=True,
+        )
         yield from self.buttons("Create account (F2)")
 
     def back_screen(self) -> ParentScreen:
@@ -230,7 +245,9 @@ class CreateAccountScreen(ParentScreen):
         result = self.visit.result
         if result is not None and result.delivery == Delivery.EMAIL and result.recipient:
             desk = self.app.desk
-            self.ask_portal("Checking the address", lambda: desk.address_for_new_account(result), self._prefill)
+            self.ask_portal(
+                "Checking the address", lambda: desk.address_for_new_account(result), self._prefill
+            )
 
     def _prefill(self, email: str) -> None:
         field = self.query_one("#email", Input)
@@ -239,7 +256,11 @@ class CreateAccountScreen(ParentScreen):
 
     def _password_problem(self) -> str | None:
         password = self.value("password")
-        return portal.password_problem(password, self.value("email"), self.value("name")) if password else None
+        return (
+            portal.password_problem(password, self.value("email"), self.value("name"))
+            if password
+            else None
+        )
 
     @on(Input.Changed, "#password")
     def _check_password(self) -> None:
@@ -256,7 +277,11 @@ class CreateAccountScreen(ParentScreen):
             self.query_one("#password", Input).focus()
             return
         email, name, desk = self.value("email"), self.value("name"), self.app.desk
-        self.ask_portal("Creating your account", lambda: desk.create_account(email, name, password), self._created)
+        self.ask_portal(
+            "Creating your account",
+            lambda: desk.create_account(email, name, password),
+            self._created,
+        )
 
     def _created(self, account: PortalLogin) -> None:
         self.visit.account = account
@@ -308,8 +333,11 @@ class ChildScreen(ParentScreen):
 
     def body(self) -> ComposeResult:
         if self.by_question:
-            yield Static("Enter your child's last name and date of birth, then answer the question the front "
-                         "desk set up.", classes="parent-text")
+            yield Static(
+                "Enter your child's last name and date of birth, then answer the question the front "
+                "desk set up.",
+                classes="parent-text",
+            )
             yield from self.field("family", "Child's last name")
             yield from self.field("dob", "Child's date of birth", placeholder="MM/DD/YYYY")
             yield Static("", id="question", classes="parent-label", markup=False)
@@ -317,10 +345,15 @@ class ChildScreen(ParentScreen):
         else:
             issued = self.visit.next_issued()
             # Say whose PIN is filled in, so the parent types that child's date of birth.
-            text = (f"The PIN for {issued.given_name} is filled in. Enter {issued.given_name}'s date of birth."
-                    if issued is not None else "Enter the PIN from the front desk and your child's date of birth.")
+            text = (
+                f"The PIN for {issued.given_name} is filled in. Enter {issued.given_name}'s date of birth."
+                if issued is not None
+                else "Enter the PIN from the front desk and your child's date of birth."
+            )
             yield Static(text, id="child-help", classes="parent-text", markup=False)
-            yield from self.field("pin", "PIN", value=self.visit.next_pin(), placeholder="JFKAY-TTJYV")
+            yield from self.field(
+                "pin", "PIN", value=self.visit.next_pin(), placeholder="JFKAY-TTJYV"
+            )
             yield from self.field("dob", "Child's date of birth", placeholder="MM/DD/YYYY")
         yield FieldError(id="redeem-error")
         yield from self.buttons("Add child (F2)")
@@ -351,7 +384,9 @@ class ChildScreen(ParentScreen):
     def action_submit(self) -> None:
         self.clear_errors()
         desk = self.app.desk
-        dob = desk.parse_dob(self.value("dob"))  # a real date between 1900 and today, as search reads it
+        dob = desk.parse_dob(
+            self.value("dob")
+        )  # a real date between 1900 and today, as search reads it
         if dob is None:
             self.show_error("dob-error", DOB_HELP)
             self.query_one("#dob", Input).focus()
@@ -363,8 +398,11 @@ class ChildScreen(ParentScreen):
                 self.show_error("family-error", "Enter your child's last name.")
                 return
             if not self.question:
-                self.ask_portal("Finding the question", lambda: desk.question_for(dob, family),
-                                self._question_found)
+                self.ask_portal(
+                    "Finding the question",
+                    lambda: desk.question_for(dob, family),
+                    self._question_found,
+                )
                 return
             answer = self.value("answer")
             if not answer.strip():
@@ -389,7 +427,9 @@ class ChildScreen(ParentScreen):
 
     def _redeem(self, account_id: int, dob: dt.date, **proof: str) -> None:
         desk = self.app.desk
-        self.ask_portal("Adding your child", lambda: desk.redeem(account_id, dob, **proof), self._redeemed)
+        self.ask_portal(
+            "Adding your child", lambda: desk.redeem(account_id, dob, **proof), self._redeemed
+        )
 
     def failed(self, error: PortalError) -> None:
         """One message for any mismatch (S4): under the form, not under a field."""
@@ -417,14 +457,18 @@ class MyAccountScreen(ParentScreen):
             yield Static(self.message, id="message", classes="parent-ok", markup=False)
         yield Static("Children on your account:", classes="parent-label")
         yield Static("Loading…", id="children", classes="parent-text", markup=False)
-        label = "Add another child (A)" if self.visit.more_from_desk() else "Add child/dependent (A)"
+        label = (
+            "Add another child (A)" if self.visit.more_from_desk() else "Add child/dependent (A)"
+        )
         yield from self.buttons(label, "add-child")
 
     def on_mount(self) -> None:
         # Enter does the likely next step: the next child from the desk, or I'm done once all are linked.
         self.query_one("#add-child" if self.visit.more_from_desk() else "#done", Button).focus()
         account_id, desk = self.visit.login.id, self.app.desk
-        self.ask_portal("Loading your children", lambda: desk.children_of(account_id), self._show_children)
+        self.ask_portal(
+            "Loading your children", lambda: desk.children_of(account_id), self._show_children
+        )
 
     def _show_children(self, children: list[portal.Child]) -> None:
         lines = [f"  {c.given_name}  ({c.access})" for c in children]

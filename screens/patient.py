@@ -13,12 +13,13 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Label, Static
 
-from kiosk.names import placeholder_message
-from kiosk.patients import PatientPage, age_text
-from kiosk.pin_life import PinHistory, PinLifeError, RegistrationBlock
+from kiosk.people.names import placeholder_message
+from kiosk.people.patients import PatientPage, age_text
+from kiosk.registration.pin_life import PinHistory, PinLifeError, RegistrationBlock
 from kiosk.terms import PortalStatus
-from screens.pin_life import ContactDialog, ReasonDialog, RedirectDialog, pin_section
-from screens.widgets import (
+
+from .pin_life import ContactDialog, ReasonDialog, RedirectDialog, pin_section
+from .widgets import (
     DeskScreen,
     FieldError,
     ReportsWorkerErrors,
@@ -73,11 +74,15 @@ class PatientScreen(ReportsWorkerErrors, DeskScreen[None]):
             yield Static("", id="pin-facts", markup=False)
             yield Static("", id="pin-outcome", markup=False)
             yield Label("Associations (portal accounts)", classes="section-title")
-            associations: DataTable[object] = DataTable(id="associations", cursor_type="row", show_cursor=False)
+            associations: DataTable[object] = DataTable(
+                id="associations", cursor_type="row", show_cursor=False
+            )
             associations.add_columns("Account", "Email", "Access", "Since")
             yield associations
             yield Label("Caregivers", classes="section-title")
-            caregivers: DataTable[object] = DataTable(id="caregivers", cursor_type="row")  # e edits (L6)
+            caregivers: DataTable[object] = DataTable(
+                id="caregivers", cursor_type="row"
+            )  # e edits (L6)
             caregivers.add_columns("Name", "Role", "Authority", "Email", "Cell")
             yield caregivers
         yield Footer()
@@ -96,29 +101,45 @@ class PatientScreen(ReportsWorkerErrors, DeskScreen[None]):
         history, block = desk.pin_history(self.patient_id), desk.registration_block(self.patient_id)
         self.app.call_from_thread(self._show, page, history, block)
 
-    def _show(self, page: PatientPage, history: PinHistory | None = None,
-              block: RegistrationBlock | None = None) -> None:
+    def _show(
+        self,
+        page: PatientPage,
+        history: PinHistory | None = None,
+        block: RegistrationBlock | None = None,
+    ) -> None:
         self.page, self.history, self.block = page, history, block
         if history is not None:
             self.query_one("#pin-facts", Static).update(pin_section(history, block))
         patient = page.patient
-        self.query_one("#patient-title", Static).update(f"{patient.given_name} {patient.family_name}")
+        self.query_one("#patient-title", Static).update(
+            f"{patient.given_name} {patient.family_name}"
+        )
         self.query_one("#basic-info", Static).update(basic_info(page, self.app.desk.today()))
         note = self.query_one("#placeholder-note", Label)
-        note.update(placeholder_message(patient.given_name) + " Press r to fix it and continue."
-                    if patient.placeholder else "")
+        note.update(
+            placeholder_message(patient.given_name) + " Press r to fix it and continue."
+            if patient.placeholder
+            else ""
+        )
         note.display = patient.placeholder
         associations = self.query_one("#associations", DataTable)
         associations.clear()
         for row in page.associations:
-            associations.add_row(Text(row.account_name), Text(row.email), row.access, f"{row.since:%m/%d/%Y}")
+            associations.add_row(
+                Text(row.account_name), Text(row.email), row.access, f"{row.since:%m/%d/%Y}"
+            )
         if not page.associations:
             associations.add_row("None yet", "", "", "")
         caregivers = self.query_one("#caregivers", DataTable)
         caregivers.clear()
         for caregiver in page.caregivers:
-            caregivers.add_row(Text(caregiver.name), Text(caregiver.role), caregiver.authority, Text(caregiver.email),
-                               Text(caregiver.cell))
+            caregivers.add_row(
+                Text(caregiver.name),
+                Text(caregiver.role),
+                caregiver.authority,
+                Text(caregiver.email),
+                Text(caregiver.cell),
+            )
         self.refresh_bindings()
 
     # -- actions --------------------------------------------------------------------------------
@@ -135,7 +156,11 @@ class PatientScreen(ReportsWorkerErrors, DeskScreen[None]):
             return self.history is not None and self.history.active is not None
         if action == "clear_lockout":
             admin = self.app.desk.staff is not None and self.app.desk.staff.is_admin
-            return admin and self.block is not None and bool(self.block.locked or self.block.toward_revoking)
+            return (
+                admin
+                and self.block is not None
+                and bool(self.block.locked or self.block.toward_revoking)
+            )
         if action == "edit_contact":
             return self.page is not None and bool(self.page.caregivers)
         return True
@@ -147,7 +172,9 @@ class PatientScreen(ReportsWorkerErrors, DeskScreen[None]):
             self.query_one("#action-error", FieldError).clear()
             return True
         self.query_one("#action-error", FieldError).show(problem.message)
-        self.notify(problem.message, title="Cannot issue PINs", severity="error", timeout=15, markup=False)
+        self.notify(
+            problem.message, title="Cannot issue PINs", severity="error", timeout=15, markup=False
+        )
         return False
 
     def action_register(self) -> None:
@@ -183,20 +210,36 @@ class PatientScreen(ReportsWorkerErrors, DeskScreen[None]):
             if text:
                 self._revoke(text)
 
-        self.app.push_screen(ReasonDialog(f"Revoke {name}'s PIN", "The PIN stops working at once and a welcome not yet "
-                                          "sent is erased. Say why.", "revoke the PIN"), reason)
+        self.app.push_screen(
+            ReasonDialog(
+                f"Revoke {name}'s PIN",
+                "The PIN stops working at once and a welcome not yet sent is erased. Say why.",
+                "revoke the PIN",
+            ),
+            reason,
+        )
 
-    @work(thread=True, exclusive=True, group="pin-action", name="Revoking the PIN", exit_on_error=False)
+    @work(
+        thread=True,
+        exclusive=True,
+        group="pin-action",
+        name="Revoking the PIN",
+        exit_on_error=False,
+    )
     def _revoke(self, reason: str) -> None:
-        from kiosk.registration import RegistrationError
+        from kiosk.registration.engine import RegistrationError
 
         try:
             ended = self.app.desk.revoke(self.patient_id, reason)
         except RegistrationError as error:
             self.app.call_from_thread(self._said, " ".join(p.message for p in error.problems))
             return
-        self.app.call_from_thread(self._said, "The PIN is revoked; it no longer works and its unsent welcome is "
-                                  "erased." if ended else "There was no active PIN to revoke (it had expired).")
+        self.app.call_from_thread(
+            self._said,
+            "The PIN is revoked; it no longer works and its unsent welcome is erased."
+            if ended
+            else "There was no active PIN to revoke (it had expired).",
+        )
 
     def action_send_now(self) -> None:
         if self.history is not None and self.history.active is not None:
@@ -212,7 +255,13 @@ class PatientScreen(ReportsWorkerErrors, DeskScreen[None]):
 
         self.app.push_screen(RedirectDialog(list(self.page.caregivers)), chosen)
 
-    @work(thread=True, exclusive=True, group="pin-action", name="Sending the welcome", exit_on_error=False)
+    @work(
+        thread=True,
+        exclusive=True,
+        group="pin-action",
+        name="Sending the welcome",
+        exit_on_error=False,
+    )
     def _send(self, caregiver_id: int | None) -> None:
         desk = self.app.desk
         try:
@@ -231,18 +280,32 @@ class PatientScreen(ReportsWorkerErrors, DeskScreen[None]):
             if text:
                 self._clear(text)
 
-        self.app.push_screen(ReasonDialog("Clear the lock-out", "Parents can try again at once; the failed tries "
-                                          "so far no longer count. Say why (for example: identity checked).",
-                                          "clear the lock-out"), reason)
+        self.app.push_screen(
+            ReasonDialog(
+                "Clear the lock-out",
+                "Parents can try again at once; the failed tries "
+                "so far no longer count. Say why (for example: identity checked).",
+                "clear the lock-out",
+            ),
+            reason,
+        )
 
-    @work(thread=True, exclusive=True, group="pin-action", name="Clearing the lock-out", exit_on_error=False)
+    @work(
+        thread=True,
+        exclusive=True,
+        group="pin-action",
+        name="Clearing the lock-out",
+        exit_on_error=False,
+    )
     def _clear(self, reason: str) -> None:
         try:
             self.app.desk.clear_lockout(self.patient_id, reason)
         except PinLifeError as error:
             self.app.call_from_thread(self._said, str(error))
             return
-        self.app.call_from_thread(self._said, "The lock-out is cleared: the parent can register now.")
+        self.app.call_from_thread(
+            self._said, "The lock-out is cleared: the parent can register now."
+        )
 
     def action_edit_contact(self) -> None:
         if self.page is None or not self.page.caregivers:

@@ -1,6 +1,6 @@
 """The PIN's life on screen (L1-L6): the account page's PIN section, and the small dialogs that revoke
 a PIN, clear a lock-out, redirect an undelivered welcome and correct a caregiver's contact details
-(the registration window asks before re-issuing, screens.register.ReissueDialog). Every text here is plain (names are data)."""
+(the registration window asks before re-issuing, kiosk_screens.register.ReissueDialog). Every text here is plain (names are data)."""
 
 from __future__ import annotations
 
@@ -13,12 +13,13 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
-from kiosk.carriers import carriers
-from kiosk.contact import format_us_cell
-from kiosk.patients import CaregiverRow
-from kiosk.pin_life import ContactChange, PinHistory, PinLifeError, RegistrationBlock
+from kiosk.messages.carriers import carriers
+from kiosk.people.contact import format_us_cell
+from kiosk.people.patients import CaregiverRow
+from kiosk.registration.pin_life import ContactChange, PinHistory, PinLifeError, RegistrationBlock
 from kiosk.terms import LANGUAGES
-from screens.widgets import DeskScreen, FieldError, ReportsWorkerErrors
+
+from .widgets import DeskScreen, FieldError, ReportsWorkerErrors
 
 
 def pin_section(history: PinHistory, block: RegistrationBlock | None) -> Text:
@@ -43,8 +44,11 @@ def pin_section(history: PinHistory, block: RegistrationBlock | None) -> Text:
     if history.earlier:
         lines.append(Text("Earlier PINs", style="bold underline"))
         for pin in history.earlier[:8]:
-            lines.append(Text(f"{pin.issued_at:%m/%d/%Y} {pin.kind}: {pin.state_words}; "
-                              f"{pin.delivery_words}"))
+            lines.append(
+                Text(
+                    f"{pin.issued_at:%m/%d/%Y} {pin.kind}: {pin.state_words}; {pin.delivery_words}"
+                )
+            )
     return Text("\n").join(lines)
 
 
@@ -79,7 +83,9 @@ class ReasonDialog(_Dialog):
     @on(Input.Submitted, "#reason")
     def submitted(self, event: Input.Submitted) -> None:
         if not event.value.strip():
-            self.query_one("#reason-error", FieldError).show("Say why (it is kept in the audit trail).")
+            self.query_one("#reason-error", FieldError).show(
+                "Say why (it is kept in the audit trail)."
+            )
             return
         self.dismiss(event.value)
 
@@ -94,11 +100,22 @@ class RedirectDialog(_Dialog):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static("Send the welcome to another caregiver", classes="form-title")
-            yield Label("The same message goes to the caregiver you choose, now. Only a caregiver with "
-                        "contact authority can receive it (R15).", classes="explain")
-            options = [Option(Text(f"{c.name} ({c.role}): {c.email or 'no email'}"
-                                   + (f", {format_us_cell(c.cell)}" if c.cell else "")), id=str(c.id))
-                       for c in self.caregivers if c.has_authority]
+            yield Label(
+                "The same message goes to the caregiver you choose, now. Only a caregiver with "
+                "contact authority can receive it (R15).",
+                classes="explain",
+            )
+            options = [
+                Option(
+                    Text(
+                        f"{c.name} ({c.role}): {c.email or 'no email'}"
+                        + (f", {format_us_cell(c.cell)}" if c.cell else "")
+                    ),
+                    id=str(c.id),
+                )
+                for c in self.caregivers
+                if c.has_authority
+            ]
             yield OptionList(*options, id="redirect-to")
             yield Static("Enter: send to this caregiver    Esc: cancel", classes="hint")
         yield Footer()
@@ -126,14 +143,25 @@ class ContactDialog(_Dialog):
             yield Static(f"Contact details of {c.name}", classes="form-title", markup=False)
             yield Input(c.email, id="contact-email", placeholder="email: name@example.com")
             yield FieldError(id="email-error")
-            yield Input(format_us_cell(c.cell) if c.cell else "", id="contact-cell", placeholder="cell: (317) 555-0101")
+            yield Input(
+                format_us_cell(c.cell) if c.cell else "",
+                id="contact-cell",
+                placeholder="cell: (317) 555-0101",
+            )
             yield FieldError(id="cell-error")
             with Horizontal(id="dialog-buttons"):
-                yield Select([(k.name + (" (retired)" if k.retired else ""), k.key) for k in carriers()],
-                             id="contact-carrier", prompt="Cell carrier",
-                             value=c.carrier if any(k.key == c.carrier for k in carriers()) else Select.NULL)
-                yield Select([(code, code) for code in LANGUAGES], id="contact-language", allow_blank=False,
-                             value=c.language if c.language in LANGUAGES else LANGUAGES[0])
+                yield Select(
+                    [(k.name + (" (retired)" if k.retired else ""), k.key) for k in carriers()],
+                    id="contact-carrier",
+                    prompt="Cell carrier",
+                    value=c.carrier if any(k.key == c.carrier for k in carriers()) else Select.NULL,
+                )
+                yield Select(
+                    [(code, code) for code in LANGUAGES],
+                    id="contact-language",
+                    allow_blank=False,
+                    value=c.language if c.language in LANGUAGES else LANGUAGES[0],
+                )
             yield FieldError(id="carrier-error")
             yield FieldError(id="language-error")
             yield FieldError(id="caregiver-error")
@@ -149,12 +177,22 @@ class ContactDialog(_Dialog):
     def action_save(self) -> None:
         carrier = self.query_one("#contact-carrier", Select).value
         language = self.query_one("#contact-language", Select).value
-        self.save(ContactChange(email=self.query_one("#contact-email", Input).value,
-                                cell=self.query_one("#contact-cell", Input).value,
-                                carrier=carrier if isinstance(carrier, str) else "",
-                                language=language if isinstance(language, str) else None))
+        self.save(
+            ContactChange(
+                email=self.query_one("#contact-email", Input).value,
+                cell=self.query_one("#contact-cell", Input).value,
+                carrier=carrier if isinstance(carrier, str) else "",
+                language=language if isinstance(language, str) else None,
+            )
+        )
 
-    @work(thread=True, exclusive=True, group="contact", name="Saving contact details", exit_on_error=False)
+    @work(
+        thread=True,
+        exclusive=True,
+        group="contact",
+        name="Saving contact details",
+        exit_on_error=False,
+    )
     def save(self, change: ContactChange) -> None:
         for error in self.query(FieldError):
             self.app.call_from_thread(error.clear)

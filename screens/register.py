@@ -17,13 +17,20 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Footer, Label, Static
 
-from kiosk.patients import CaregiverRow, ChildRow, Family, PatientPage
-from kiosk.pin_life import PinFacts, not_ticked_reason
-from kiosk.registration import MINOR_AGE, IssueRequest, IssueResult, Problem, RegistrationError
+from kiosk.people.patients import CaregiverRow, ChildRow, Family, PatientPage
+from kiosk.registration.engine import (
+    MINOR_AGE,
+    IssueRequest,
+    IssueResult,
+    Problem,
+    RegistrationError,
+)
+from kiosk.registration.pin_life import PinFacts, not_ticked_reason
 from kiosk.terms import Delivery, PortalStatus
-from screens.pin_life import ContactDialog
-from screens.register_options import IssueOptions, PatientTable
-from screens.widgets import (
+
+from .pin_life import ContactDialog
+from .register_options import IssueOptions, PatientTable
+from .widgets import (
     DeskScreen,
     FieldError,
     ReportsWorkerErrors,
@@ -35,9 +42,18 @@ CHECKED, UNCHECKED = "[x]", "[ ]"
 
 # Where each Problem.field is shown (name:<id> and status:<id> go next to the patient list).
 ERROR_SLOTS = {
-    "staff": "staff", "patients": "patients", "recipient": "recipient", "email": "email", "cell": "cell",
-    "carrier": "carrier", "send_to": "send-to", "question": "question", "answer": "answer", "method": "method",
-    "access": "access", "delivery": "delivery",
+    "staff": "staff",
+    "patients": "patients",
+    "recipient": "recipient",
+    "email": "email",
+    "cell": "cell",
+    "carrier": "carrier",
+    "send_to": "send-to",
+    "question": "question",
+    "answer": "answer",
+    "method": "method",
+    "access": "access",
+    "delivery": "delivery",
 }
 
 
@@ -48,11 +64,18 @@ def error_slot(field: str) -> str:
 class ConfirmReplace(ReportsWorkerErrors, ModalScreen[bool]):
     """Asked before a second Register: new PINs end the ones just issued (R3)."""
 
-    BINDINGS = [Binding("y", "answer(True)", "Yes, new PINs"), Binding("n,escape", "answer(False)", "No, keep")]
+    BINDINGS = [
+        Binding("y", "answer(True)", "Yes, new PINs"),
+        Binding("n,escape", "answer(False)", "No, keep"),
+    ]
 
     def words(self) -> list[str]:
-        return [("PINs were just issued for these children. Issuing again ends those PINs (the parent's slip or "
-                 "message stops working) and makes new ones. Issue new PINs?")]
+        return [
+            (
+                "PINs were just issued for these children. Issuing again ends those PINs (the parent's slip or "
+                "message stops working) and makes new ones. Issue new PINs?"
+            )
+        ]
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-box"):
@@ -82,11 +105,18 @@ class ReissueDialog(ConfirmReplace):
         self.active = active
 
     def words(self) -> list[str]:
-        return ["These children already have an active PIN:",
-                *(f"{pin.patient_name}: {pin.kind}, {pin.state_words.lower()}; {pin.issued_words.lower()}; "
-                  f"{pin.delivery_words}" for pin in self.active),
-                ("Registering ends these PINs: the slip or message the family holds stops working, and new PINs "
-                 "are made. Replace them?")]
+        return [
+            "These children already have an active PIN:",
+            *(
+                f"{pin.patient_name}: {pin.kind}, {pin.state_words.lower()}; {pin.issued_words.lower()}; "
+                f"{pin.delivery_words}"
+                for pin in self.active
+            ),
+            (
+                "Registering ends these PINs: the slip or message the family holds stops working, and new PINs "
+                "are made. Replace them?"
+            ),
+        ]
 
 
 class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
@@ -116,7 +146,9 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
         self.recipient: CaregiverRow | None = None  # the caregiver under the cursor
         self.issuing = False
         self.contact_changed = False  # L6: the recipient's details were corrected; show them again
-        self.slip_waiting = False  # Print PIN ticked, PINs issued while the screen was covered (locked)
+        self.slip_waiting = (
+            False  # Print PIN ticked, PINs issued while the screen was covered (locked)
+        )
 
     # -- layout -------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -140,7 +172,9 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
         # Back from parent mode or the slip: the children may be Registered now.
         if self.family is not None:
             self.load_family()
-        if self.result is not None and self.result.message_id:  # back from Complete / Log In: say what is so now
+        if (
+            self.result is not None and self.result.message_id
+        ):  # back from Complete / Log In: say what is so now
             self.send_worker(self.result.batch, self.result.recipient, deliver=False)
         if self.slip_waiting:  # PINs issued while the screen was locked, with Print PIN ticked
             self.slip_waiting = False
@@ -152,7 +186,9 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#caregivers", DataTable).add_columns("Authority", "Role", "Status")
-        self.query_one("#patients", DataTable).add_columns("Register", "Patient", "PIN", "Status", "Role")
+        self.query_one("#patients", DataTable).add_columns(
+            "Register", "Patient", "PIN", "Status", "Role"
+        )
         self.query_one("#caregiver-section").display = not self.second_parent
         self.load_family()
 
@@ -170,21 +206,32 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
         children = family.children[:1] if self.second_parent else family.children
         if first_load:
             # L3: a Registered child is listed but not ticked (its parents already have a portal account)
-            self.checked = {child.id: self.second_parent or child.portal_status != PortalStatus.REGISTERED
-                            for child in children}
-            self.query_one("#not-ticked", Static).update("\n".join(
-                f"{child.name}: {not_ticked_reason(child.portal_status)}" for child in children
-                if not self.checked[child.id]))
+            self.checked = {
+                child.id: self.second_parent or child.portal_status != PortalStatus.REGISTERED
+                for child in children
+            }
+            self.query_one("#not-ticked", Static).update(
+                "\n".join(
+                    f"{child.name}: {not_ticked_reason(child.portal_status)}"
+                    for child in children
+                    if not self.checked[child.id]
+                )
+            )
             patient = family.patient
-            title = (f"Patient Registration for {patient.name}: a PIN for an additional parent" if self.second_parent
-                     else f"Registration for Patient {patient.name} and selected Siblings")
+            title = (
+                f"Patient Registration for {patient.name}: a PIN for an additional parent"
+                if self.second_parent
+                else f"Registration for Patient {patient.name} and selected Siblings"
+            )
             self.query_one("#title", Static).update(title)
             self.fill_caregivers()
             self.fill_email_choices()
         self.fill_patients()
         if self.contact_changed and self.recipient is not None:
             self.contact_changed = False
-            self.recipient = next((c for c in family.caregivers if c.id == self.recipient.id), self.recipient)
+            self.recipient = next(
+                (c for c in family.caregivers if c.id == self.recipient.id), self.recipient
+            )
             self.fill_email_choices()
         self.update_send_to()
         if first_load:
@@ -205,8 +252,12 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
         table = self.query_one("#caregivers", DataTable)
         table.clear()
         for caregiver in self.caregivers:
-            table.add_row(Text(caregiver.name), Text(caregiver.role), Text(caregiver.authority),
-                          key=str(caregiver.id))
+            table.add_row(
+                Text(caregiver.name),
+                Text(caregiver.role),
+                Text(caregiver.authority),
+                key=str(caregiver.id),
+            )
         first = next((i for i, c in enumerate(self.caregivers) if c.has_authority), 0)
         if self.caregivers:
             table.move_cursor(row=first)
@@ -218,16 +269,23 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
         table = self.query_one("#caregivers", DataTable)
         for caregiver in self.caregivers:
             mark = "> " if self.recipient and caregiver.id == self.recipient.id else "  "
-            table.update_cell(str(caregiver.id), table.ordered_columns[0].key, Text(mark + caregiver.name))
+            table.update_cell(
+                str(caregiver.id), table.ordered_columns[0].key, Text(mark + caregiver.name)
+            )
 
     def fill_patients(self) -> None:
         table = self.query_one("#patients", DataTable)
         row = table.cursor_row
         table.clear()
         for child in self.listed_children():
-            table.add_row(Text(CHECKED if self.checked.get(child.id) else UNCHECKED), Text(child.name),
-                          Text(self.pins.get(child.id, "")), Text(child.status_label), Text("Patient"),
-                          key=str(child.id))
+            table.add_row(
+                Text(CHECKED if self.checked.get(child.id) else UNCHECKED),
+                Text(child.name),
+                Text(self.pins.get(child.id, "")),
+                Text(child.status_label),
+                Text("Patient"),
+                key=str(child.id),
+            )
         if self.listed_children():
             table.move_cursor(row=min(max(row, 0), len(self.listed_children()) - 1))
 
@@ -244,8 +302,11 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
         child = children[row]
         self.checked[child.id] = not self.checked.get(child.id)
         table = self.query_one("#patients", DataTable)
-        table.update_cell(str(child.id), table.ordered_columns[0].key,
-                          Text(CHECKED if self.checked[child.id] else UNCHECKED))
+        table.update_cell(
+            str(child.id),
+            table.ordered_columns[0].key,
+            Text(CHECKED if self.checked[child.id] else UNCHECKED),
+        )
         self.update_send_to()
         self.check_recipient()
 
@@ -266,11 +327,19 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
             return
         self.check_recipient_worker(self.build_request())
 
-    @work(thread=True, exclusive=True, group="check", name="Checking the caregiver", exit_on_error=False)
+    @work(
+        thread=True,
+        exclusive=True,
+        group="check",
+        name="Checking the caregiver",
+        exit_on_error=False,
+    )
     def check_recipient_worker(self, request: IssueRequest) -> None:
         problems = [p for p in self.app.desk.check_issue(request) if p.field == "recipient"]
-        self.app.call_from_thread(self.query_one("#recipient-error", FieldError).show,
-                                  "\n".join(p.message for p in problems))
+        self.app.call_from_thread(
+            self.query_one("#recipient-error", FieldError).show,
+            "\n".join(p.message for p in problems),
+        )
 
     def fill_email_choices(self) -> None:
         associated = {a.email.lower() for a in (self.page.associations if self.page else ())}
@@ -278,11 +347,17 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
 
     def update_send_to(self) -> None:
         """R8: Send to is offered only when a checked child is 12 or older."""
-        self.options.offer_send_to(any(
-            self.checked.get(child.id) and child.age_years >= MINOR_AGE for child in self.listed_children()))
+        self.options.offer_send_to(
+            any(
+                self.checked.get(child.id) and child.age_years >= MINOR_AGE
+                for child in self.listed_children()
+            )
+        )
 
     def build_request(self) -> IssueRequest:
-        return self.options.request([child.id for child in self.listed_children() if self.checked.get(child.id)])
+        return self.options.request(
+            [child.id for child in self.listed_children() if self.checked.get(child.id)]
+        )
 
     # -- Register -----------------------------------------------------------------------------
     def action_register(self) -> None:
@@ -298,7 +373,13 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
 
         self.app.push_screen(ConfirmReplace(), answered)
 
-    @work(thread=True, exclusive=True, group="issue", name="Checking earlier PINs", exit_on_error=False)
+    @work(
+        thread=True,
+        exclusive=True,
+        group="issue",
+        name="Checking earlier PINs",
+        exit_on_error=False,
+    )
     def check_earlier_pins(self, request: IssueRequest) -> None:
         active = self.app.desk.active_pins(request.patient_ids)
         self.app.call_from_thread(self.confirm_earlier_pins, request, active)
@@ -313,7 +394,9 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
             if replace:
                 self.issue(request)
             else:
-                self.query_one("#outcome", Static).update("Nothing was issued: the earlier PINs still work.")
+                self.query_one("#outcome", Static).update(
+                    "Nothing was issued: the earlier PINs still work."
+                )
 
         self.app.push_screen(ReissueDialog(active), answered)
 
@@ -332,7 +415,7 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
         except RegistrationError as error:
             self.app.call_from_thread(self.show_problems, list(error.problems))
             return
-        except Exception as error:  # noqa: BLE001 - one transaction (kiosk.db.write_transaction): none of it was written
+        except Exception as error:  # noqa: BLE001 - one transaction (kiosk.store.db.write_transaction): none of it was written
             self.app.call_from_thread(self.issue_failed, self.app.explain(error, "Issuing PINs"))
             return
         family: Family | None
@@ -345,7 +428,8 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
     def issue_failed(self, words: str) -> None:
         self.issuing = False
         self.query_one("#outcome", Static).update(
-            f"Nothing was issued. {words} Press Register again; if it keeps failing, tell the administrator.")
+            f"Nothing was issued. {words} Press Register again; if it keeps failing, tell the administrator."
+        )
 
     def show_problems(self, problems: list[Problem]) -> None:
         self.issuing = False
@@ -354,7 +438,9 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
             slots.setdefault(error_slot(problem.field), []).append(problem.message)
         for slot, messages in slots.items():
             self.query_one(f"#{slot}-error", FieldError).show("\n".join(messages))
-        self.query_one("#outcome", Static).update("Nothing was issued: see the messages next to the fields.")
+        self.query_one("#outcome", Static).update(
+            "Nothing was issued: see the messages next to the fields."
+        )
         first = next(iter(slots), None)
         if first:
             self.query_one(f"#{first}-error").scroll_visible()
@@ -368,8 +454,9 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
         if family is not None:
             self.show_family(family, self.page)
         names = ", ".join(issued.given_name for issued in result.pins)
-        self.query_one("#outcome", Static).update(f"Issued for {names}; expires {result.expires_on:%m/%d/%Y}. "
-                                                  + next_steps(result))
+        self.query_one("#outcome", Static).update(
+            f"Issued for {names}; expires {result.expires_on:%m/%d/%Y}. " + next_steps(result)
+        )
         # p, s and c must reach the screen, not type into the input the desk pressed Register from.
         self.query_one("#patients", DataTable).focus()
         self.refresh_bindings()
@@ -380,7 +467,9 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
                 self.slip_waiting = True
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "edit_contact":  # L6: before Register (after it, redirect from the account page)
+        if (
+            action == "edit_contact"
+        ):  # L6: before Register (after it, redirect from the account page)
             return self.result is None and not self.second_parent
         if action == "send_pin":  # L4: nothing to send after Do not send PIN
             return self.result is not None and self.result.delivery != Delivery.NONE
@@ -432,9 +521,12 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
             return
         if self.result.delivery == Delivery.NONE or not self.result.message_id:
             self.query_one("#outcome", Static).update(
-                "Do not send PIN was chosen: nothing will be sent. Print the slip (p) or give the PIN in person.")
+                "Do not send PIN was chosen: nothing will be sent. Print the slip (p) or give the PIN in person."
+            )
             return
-        self.query_one("#outcome", Static).update(f"Sending the welcome message to {self.result.recipient}…")
+        self.query_one("#outcome", Static).update(
+            f"Sending the welcome message to {self.result.recipient}…"
+        )
         self.send_worker(self.result.batch, self.result.recipient)
 
     @work(thread=True, exclusive=True, group="send", name="Sending the PIN", exit_on_error=False)
@@ -444,10 +536,14 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
                 message, report = self.app.desk.send_batch_now(batch)
                 words = delivery_words(message, recipient, report.problem)
             else:  # only read what became of it (L4: the screen says what is so)
-                words = delivery_words(next(iter(self.app.desk.messages(batch=batch)), None), recipient)
+                words = delivery_words(
+                    next(iter(self.app.desk.messages(batch=batch)), None), recipient
+                )
         except Exception as error:  # noqa: BLE001 - the message stays in the outbox; the background sender retries it
-            words = (f"The welcome message to {recipient} could not be sent now. It stays in the outbox and is "
-                     f"tried again; print the slip (p) if the family is waiting. {self.app.explain(error, 'Sending')}")
+            words = (
+                f"The welcome message to {recipient} could not be sent now. It stays in the outbox and is "
+                f"tried again; print the slip (p) if the family is waiting. {self.app.explain(error, 'Sending')}"
+            )
         self.app.call_from_thread(self.query_one("#outcome", Static).update, words)
 
     def action_back(self) -> None:
@@ -460,5 +556,7 @@ def next_steps(result: IssueResult) -> str:
     if result.delivery == Delivery.NONE or not result.message_id:
         return "Nothing will be sent (Do not send PIN). Press p to print the slip, c to complete at the kiosk."
     what = "welcome message" if result.delivery == Delivery.EMAIL else "welcome text"
-    return (f"The {what} to {result.recipient} is queued and goes out by itself. Press s to send it now, p to "
-            "print the slip, c to complete at the kiosk.")
+    return (
+        f"The {what} to {result.recipient} is queued and goes out by itself. Press s to send it now, p to "
+        "print the slip, c to complete at the kiosk."
+    )

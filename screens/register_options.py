@@ -15,9 +15,9 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Checkbox, DataTable, Input, Label, RadioButton, RadioSet, Select, Static
 
-from kiosk.carriers import carrier_warning, carriers
-from kiosk.patients import CaregiverRow
-from kiosk.registration import IssueRequest
+from kiosk.messages.carriers import carrier_warning, carriers
+from kiosk.people.patients import CaregiverRow
+from kiosk.registration.engine import IssueRequest
 from kiosk.terms import (  # the options (R7-R10)
     Access,
     Delivery,
@@ -25,7 +25,8 @@ from kiosk.terms import (  # the options (R7-R10)
     RegistrationMethod,
     SendTo,
 )
-from screens.widgets import FieldError
+
+from .widgets import FieldError
 
 OTHER = "other"
 
@@ -100,7 +101,9 @@ class IssueOptions(Vertical):
         with Horizontal(id="email-row", classes="detail"):
             with Vertical(classes="field"):
                 yield Label("Email Address")
-                yield Select([("Other", OTHER)], id="email-choice", allow_blank=False, prompt="Email address")
+                yield Select(
+                    [("Other", OTHER)], id="email-choice", allow_blank=False, prompt="Email address"
+                )
             with Vertical(classes="field", id="other-email-box"):
                 yield Label("Other email")
                 yield Input(placeholder="name@example.com", id="email")
@@ -112,8 +115,11 @@ class IssueOptions(Vertical):
                 yield FieldError(id="cell-error")
             with Vertical(classes="field"):
                 yield Label("Cell Carrier")
-                yield Select([(c.name + (" (retired)" if c.retired else ""), c.key) for c in carriers()],
-                             id="carrier", prompt="Choose the carrier")
+                yield Select(
+                    [(c.name + (" (retired)" if c.retired else ""), c.key) for c in carriers()],
+                    id="carrier",
+                    prompt="Choose the carrier",
+                )
                 yield FieldError(id="carrier-error")
                 yield Static("", id="carrier-warning", markup=False)
         with Horizontal(id="finish-row", classes="detail"):  # Send to, then Print PIN (R8, R14)
@@ -130,8 +136,12 @@ class IssueOptions(Vertical):
             self.query_one(hidden).display = False
 
     # -- who the PIN goes to --------------------------------------------------------------------
-    def show_people(self, caregivers: tuple[CaregiverRow, ...], recipient: CaregiverRow | None,
-                    associated: Collection[str] = ()) -> None:
+    def show_people(
+        self,
+        caregivers: tuple[CaregiverRow, ...],
+        recipient: CaregiverRow | None,
+        associated: Collection[str] = (),
+    ) -> None:
         """The chosen caregiver's email (or, for a second parent, every caregiver's whose address
         is not yet on the patient's accounts, ``associated``), or Other; their cell and carrier."""
         self.caregivers, self.recipient = caregivers, recipient
@@ -150,7 +160,11 @@ class IssueOptions(Vertical):
         if recipient and not self.second_parent:
             self.query_one("#cell", Input).value = recipient.cell or ""
             carrier = self.query_one("#carrier", Select)
-            carrier.value = recipient.carrier if any(c.key == recipient.carrier for c in carriers()) else Select.NULL
+            carrier.value = (
+                recipient.carrier
+                if any(c.key == recipient.carrier for c in carriers())
+                else Select.NULL
+            )
 
     def offer_send_to(self, offered: bool) -> None:
         """R8: Send to is offered only when a checked child is 12 or older."""
@@ -169,8 +183,10 @@ class IssueOptions(Vertical):
         return Delivery(self.chosen("delivery"))
 
     def _show_other_email(self) -> None:
-        self.query_one("#other-email-box").display = (self.delivery() == Delivery.EMAIL
-                                                      and self.query_one("#email-choice", Select).value == OTHER)
+        self.query_one("#other-email-box").display = (
+            self.delivery() == Delivery.EMAIL
+            and self.query_one("#email-choice", Select).value == OTHER
+        )
 
     @on(Select.Changed, "#email-choice")
     def _email_choice_changed(self) -> None:
@@ -184,7 +200,9 @@ class IssueOptions(Vertical):
     @on(RadioSet.Changed)
     def _radio_changed(self, event: RadioSet.Changed) -> None:
         if event.radio_set.id == "method":
-            self.query_one("#question-box").display = self.chosen("method") == RegistrationMethod.QUESTION
+            self.query_one("#question-box").display = (
+                self.chosen("method") == RegistrationMethod.QUESTION
+            )
         elif event.radio_set.id == "delivery":
             delivery = self.delivery()
             self.query_one("#email-row").display = delivery == Delivery.EMAIL
@@ -204,12 +222,23 @@ class IssueOptions(Vertical):
         else:
             email = next((c.email for c in self.caregivers if str(c.id) == choice), "")
         carrier = self.query_one("#carrier", Select).value
-        send_to = SendTo(self.chosen("send-to")) if self.query_one("#send-to-box").display else SendTo.PARENT
+        send_to = (
+            SendTo(self.chosen("send-to"))
+            if self.query_one("#send-to-box").display
+            else SendTo.PARENT
+        )
         return IssueRequest(
-            patient_ids=patient_ids, recipient_id=recipient.id if recipient else None,
+            patient_ids=patient_ids,
+            recipient_id=recipient.id if recipient else None,
             method=RegistrationMethod(self.chosen("method")),
-            question=self.query_one("#question", Input).value, answer=self.query_one("#answer", Input).value,
-            access=Access(self.chosen("access")), delivery=delivery, email=email if delivery == Delivery.EMAIL else "",
+            question=self.query_one("#question", Input).value,
+            answer=self.query_one("#answer", Input).value,
+            access=Access(self.chosen("access")),
+            delivery=delivery,
+            email=email if delivery == Delivery.EMAIL else "",
             cell=self.query_one("#cell", Input).value if delivery == Delivery.TEXT else "",
             carrier=carrier if delivery == Delivery.TEXT and isinstance(carrier, str) else "",
-            print_slip=self.print_slip, send_to=send_to, second_parent=self.second_parent)
+            print_slip=self.print_slip,
+            send_to=send_to,
+            second_parent=self.second_parent,
+        )

@@ -18,9 +18,10 @@ from textual.containers import Horizontal
 from textual.widgets import DataTable, Footer, Header, Input, Label, Select
 from textual.worker import get_current_worker
 
-from kiosk.patients import SEARCH_LIMIT, AppointmentRow, PatientRow
+from kiosk.people.patients import SEARCH_LIMIT, AppointmentRow, PatientRow
 from kiosk.terms import PortalStatus
-from screens.widgets import DeskScreen, ReportsWorkerErrors, TrainingBanner
+
+from .widgets import DeskScreen, ReportsWorkerErrors, TrainingBanner
 
 DEBOUNCE_SECONDS = 0.15
 ALL = "all"
@@ -38,7 +39,7 @@ def _patient_cells(row: PatientRow) -> tuple[Text, str, str, str]:
 
 
 def import_available() -> bool:
-    return find_spec("screens.import_screen") is not None
+    return find_spec("kiosk_screens.import_screen") is not None
 
 
 class SearchScreen(ReportsWorkerErrors, DeskScreen[None]):
@@ -68,8 +69,12 @@ class SearchScreen(ReportsWorkerErrors, DeskScreen[None]):
         results: DataTable[object] = DataTable(id="results", cursor_type="row", zebra_stripes=True)
         results.add_columns("Name", "DOB", "Age", "Portal status")
         yield results
-        yield Label(f"Today's appointments ({self.app.desk.today():%a %m/%d/%Y})", id="appointments-title")
-        appointments: DataTable[object] = DataTable(id="appointments", cursor_type="row", zebra_stripes=True)
+        yield Label(
+            f"Today's appointments ({self.app.desk.today():%a %m/%d/%Y})", id="appointments-title"
+        )
+        appointments: DataTable[object] = DataTable(
+            id="appointments", cursor_type="row", zebra_stripes=True
+        )
         appointments.add_columns("Time", "Name", "Age", "Portal status", "Provider")
         yield appointments
         yield Footer()
@@ -104,7 +109,10 @@ class SearchScreen(ReportsWorkerErrors, DeskScreen[None]):
     def _open_from_box(self) -> None:
         """Enter in the box opens the highlighted (first) match; before the results are in, it
         opens the first one when they come."""
-        if self._shown == (self.search_text, self.status) and self.query_one("#results", DataTable).row_count:
+        if (
+            self._shown == (self.search_text, self.status)
+            and self.query_one("#results", DataTable).row_count
+        ):
             self._open_highlighted()
         elif self._shown != (self.search_text, self.status) or self._seeking:
             self._open_when_found = True
@@ -123,9 +131,14 @@ class SearchScreen(ReportsWorkerErrors, DeskScreen[None]):
 
     @work(thread=True, exclusive=True, group="search", name="Search", exit_on_error=False)
     def _search(self, text: str, status: PortalStatus | None) -> None:
-        time.sleep(DEBOUNCE_SECONDS)  # typing on cancels this worker: only the last keystroke searches
+        time.sleep(
+            DEBOUNCE_SECONDS
+        )  # typing on cancels this worker: only the last keystroke searches
         worker = get_current_worker()
-        for tolerant in (False, True):  # the exact matches first, on screen while the near ones are sought
+        for tolerant in (
+            False,
+            True,
+        ):  # the exact matches first, on screen while the near ones are sought
             if worker.is_cancelled:
                 return
             rows = self.app.desk.search(text, status, tolerant=tolerant)
@@ -134,15 +147,16 @@ class SearchScreen(ReportsWorkerErrors, DeskScreen[None]):
             if len(rows) >= SEARCH_LIMIT:
                 return  # the list is full of exact matches: near ones would not be shown
 
-    def _show_results(self, text: str, status: PortalStatus | None, rows: list[PatientRow],
-                      final: bool = True) -> None:
+    def _show_results(
+        self, text: str, status: PortalStatus | None, rows: list[PatientRow], final: bool = True
+    ) -> None:
         if (text, status) != (self.search_text, self.status):
             return  # a newer search is on its way
         table = self.query_one("#results", DataTable)
         keys = [str(row.id) for row in rows]
         shown = [key.value for key in table.rows]
-        if self._shown == (text, status) and keys[:len(shown)] == shown:
-            rows = rows[len(shown):]  # the near matches join below; the cursor stays where it is
+        if self._shown == (text, status) and keys[: len(shown)] == shown:
+            rows = rows[len(shown) :]  # the near matches join below; the cursor stays where it is
         else:
             table.clear()
         for row in rows:
@@ -162,12 +176,24 @@ class SearchScreen(ReportsWorkerErrors, DeskScreen[None]):
             title.update(f"No exact match for {text.strip()!r}; looking for near matches…")
         elif not count:
             where = f" with status {status.label}" if status else ""
-            title.update(f"No patients{where} match {text.strip()!r}" + (" (F2: All statuses)" if where else "")
-                         if text.strip() else "No patients with that status")
+            title.update(
+                f"No patients{where} match {text.strip()!r}"
+                + (" (F2: All statuses)" if where else "")
+                if text.strip()
+                else "No patients with that status"
+            )
         else:
-            title.update(f"{count} patient{'s' if count != 1 else ''} — Enter opens the highlighted one")
+            title.update(
+                f"{count} patient{'s' if count != 1 else ''} — Enter opens the highlighted one"
+            )
 
-    @work(thread=True, exclusive=True, group="appointments", name="Today's appointments", exit_on_error=False)
+    @work(
+        thread=True,
+        exclusive=True,
+        group="appointments",
+        name="Today's appointments",
+        exit_on_error=False,
+    )
     def _load_appointments(self) -> None:
         rows = self.app.desk.todays_appointments()
         self.app.call_from_thread(self._show_appointments, rows)
@@ -176,8 +202,14 @@ class SearchScreen(ReportsWorkerErrors, DeskScreen[None]):
         table = self.query_one("#appointments", DataTable)
         table.clear()
         for row in rows:
-            table.add_row(f"{row.starts_at:%H:%M}", Text(row.patient.name), row.patient.age,
-                          row.patient.status_label, Text(row.provider), key=str(row.patient.id))
+            table.add_row(
+                f"{row.starts_at:%H:%M}",
+                Text(row.patient.name),
+                row.patient.age,
+                row.patient.status_label,
+                Text(row.provider),
+                key=str(row.patient.id),
+            )
 
     # -- actions --------------------------------------------------------------------------------
     @on(DataTable.RowSelected)

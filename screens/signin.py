@@ -6,8 +6,9 @@ from textual.app import ComposeResult
 from textual.containers import Container, Vertical
 from textual.widgets import Header, Input, Label, Static
 
-from kiosk.staff import StaffUser
-from screens.widgets import CredentialsScreen, FieldError, TrainingBanner
+from kiosk.people.staff import StaffUser
+
+from .widgets import CredentialsScreen, FieldError, TrainingBanner
 
 
 class SignInScreen(CredentialsScreen):
@@ -34,8 +35,12 @@ class SignInScreen(CredentialsScreen):
     def credentials(self) -> tuple[str, str] | None:
         username = self.query_one("#username", Input).value.strip()
         password = self.query_one("#password", Input).value
-        self.query_one("#username-error", FieldError).show("" if username else "Enter your username.")
-        self.query_one("#password-error", FieldError).show("" if password else "Enter your password.")
+        self.query_one("#username-error", FieldError).show(
+            "" if username else "Enter your username."
+        )
+        self.query_one("#password-error", FieldError).show(
+            "" if password else "Enter your password."
+        )
         if not username:
             self.query_one("#username", Input).focus()
             return None

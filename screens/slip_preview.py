@@ -11,8 +11,9 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Footer, Static
 
-from kiosk.slip import SlipData, qr_lines, slip_text_lines
-from screens.widgets import DeskScreen, FieldError, ReportsWorkerErrors, TrainingBanner
+from kiosk.slip.content import SlipData, qr_lines, slip_text_lines
+
+from .widgets import DeskScreen, FieldError, ReportsWorkerErrors, TrainingBanner
 
 
 class SlipPreviewScreen(ReportsWorkerErrors, DeskScreen[None]):
@@ -34,24 +35,38 @@ class SlipPreviewScreen(ReportsWorkerErrors, DeskScreen[None]):
                 yield Static("\n".join(slip_text_lines(self.slip)), id="slip-text", markup=False)
                 yield Static("\n".join(qr_lines(self.slip.portal_url)), id="slip-qr", markup=False)
             yield FieldError(id="slip-warning")
-            yield Static("Press p to print the slip, escape to go back.", id="print-outcome", markup=False)
+            yield Static(
+                "Press p to print the slip, escape to go back.", id="print-outcome", markup=False
+            )
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#slip-body").focus()
         self.check_letters()
 
-    @work(thread=True, exclusive=True, group="letters", name="Checking the slip's letters", exit_on_error=False)
+    @work(
+        thread=True,
+        exclusive=True,
+        group="letters",
+        name="Checking the slip's letters",
+        exit_on_error=False,
+    )
     def check_letters(self) -> None:
         assert self.slip is not None  # composed before mounted
-        names = self.app.desk.unprintable_names(self.slip)  # loads the PDF library, which printing needs next
+        names = self.app.desk.unprintable_names(
+            self.slip
+        )  # loads the PDF library, which printing needs next
         if names:
             self.app.call_from_thread(self.show_warning, names)
 
     def show_warning(self, names: list[str]) -> None:
         self.query_one("#slip-warning", FieldError).show(
-            "The printed slip cannot show some letters of " + "; ".join(names) + " (they print as empty boxes): write "
-            + ("that name" if len(names) == 1 else "those names") + " on the slip by hand.")
+            "The printed slip cannot show some letters of "
+            + "; ".join(names)
+            + " (they print as empty boxes): write "
+            + ("that name" if len(names) == 1 else "those names")
+            + " on the slip by hand."
+        )
 
     def action_print_slip(self) -> None:
         self.query_one("#print-outcome", Static).update("Printing the slip…")
@@ -63,7 +78,9 @@ class SlipPreviewScreen(ReportsWorkerErrors, DeskScreen[None]):
             assert self.slip is not None  # composed before p can be pressed
             message = self.app.desk.print_slip(self.slip).message
         except Exception as error:  # noqa: BLE001 - a full disk or an unwritable slip folder: say so, keep the app
-            message = f"The slip was not printed or saved. {self.app.explain(error, 'Printing the slip')}"
+            message = (
+                f"The slip was not printed or saved. {self.app.explain(error, 'Printing the slip')}"
+            )
         self.app.call_from_thread(self.show_outcome, message)
 
     def show_outcome(self, message: str) -> None:

@@ -10,10 +10,11 @@ from textual.binding import Binding
 from textual.screen import Screen, ScreenResultType
 from textual.widgets import Input, Label, Static
 
-from kiosk.staff import SignInPaused, StaffUser
+from kiosk.people.staff import SignInPaused, StaffUser
 from kiosk.terms import MessageState
-from screens.app import KioskApp
-from screens.errors import ReportsErrors
+
+from .app import KioskApp
+from .errors import ReportsErrors
 
 TRAINING_TEXT = "TRAINING — practice data is not real; nothing is sent or printed"
 WRONG_CREDENTIALS = "Wrong username or password. Check both and try again."
@@ -105,7 +106,6 @@ class FormScreen(ReportsWorkerErrors, DeskScreen[None]):
             field.call_later(field.action_submit)  # queued behind the keys already sent to it
 
 
-
 class CredentialsScreen(FormScreen):
     """A username and password form (sign-in and the lock screen): Enter in the username moves to
     the password, Enter in the password checks both in a worker."""
@@ -136,7 +136,10 @@ class CredentialsScreen(FormScreen):
         except SignInPaused as paused:
             user, problem = None, str(paused)
         except Exception as error:  # noqa: BLE001 - the database cannot be reached: say so, the app stays up
-            user, problem = None, f"Sign-in is not possible right now. {self.app.explain(error, 'Sign-in')}"
+            user, problem = (
+                None,
+                f"Sign-in is not possible right now. {self.app.explain(error, 'Sign-in')}",
+            )
         self.app.call_from_thread(self._finish, user, problem)
 
     def _finish(self, user: StaffUser | None, problem: str | None = None) -> None:
@@ -148,10 +151,13 @@ class CredentialsScreen(FormScreen):
         self.query_one("#password-error", FieldError).show(problem or WRONG_CREDENTIALS)
         password.focus()
 
+
 def delivery_words(message, recipient: str, problem: str = "") -> str:
-    """A welcome message's state (kiosk.outbox.MessageRow) in plain words for the desk (the
+    """A welcome message's state (kiosk.messages.outbox.MessageRow) in plain words for the desk (the
     registration window's Send PIN and the outbox's Retry say the same)."""
-    from kiosk.outbox import TRAINING_NOTE  # not at start-up: the sign-in screen shares this module
+    from kiosk.messages.outbox import (
+        TRAINING_NOTE,  # not at start-up: the sign-in screen shares this module
+    )
 
     if message is None:
         return f"The welcome message to {recipient} is not in the outbox."
@@ -161,8 +167,11 @@ def delivery_words(message, recipient: str, problem: str = "") -> str:
         note = f" ({message.reason})" if message.reason else ""
         return f"The welcome message to {recipient} was sent{note}."
     if message.state == MessageState.FAILED:
-        return (f"The welcome message to {recipient} failed: {message.reason or 'no reason given'}. "
-                "Open the outbox to retry it, or print the slip.")
+        return (
+            f"The welcome message to {recipient} failed: {message.reason or 'no reason given'}. "
+            "Open the outbox to retry it, or print the slip."
+        )
     why = problem or message.reason
-    return (f"The welcome message to {recipient} is queued and goes out by itself"
-            + (f"; not yet because {why}." if why else " shortly."))
+    return f"The welcome message to {recipient} is queued and goes out by itself" + (
+        f"; not yet because {why}." if why else " shortly."
+    )

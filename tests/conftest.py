@@ -18,19 +18,19 @@ from rich.cells import cell_len
 
 os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")
 
-import kiosk.portal
+import kiosk.registration.portal
 import kiosk.security
 from kiosk.clock import Clock
 from kiosk.config import Config, PracticeConfig
-from kiosk.db import close_database
 from kiosk.desk import Desk
-from kiosk.store import open_store
+from kiosk.store.db import close_database
+from kiosk.store.practice import open_store
 
 # Password hashing at production cost (scrypt n=2**14) takes ~50 ms a hash; tests need the
 # behaviour, not the cost. Hashes record their own n, so verification still checks for real.
 kiosk.security.SCRYPT_N = 2**10
 # A refused redemption is padded to a fixed reply time (S8); benchmarks/redeem_timing.py measures it.
-kiosk.portal.REPLY_FLOOR = 0
+kiosk.registration.portal.REPLY_FLOOR = 0
 
 # The fixed "today" of the training data and of every test that needs a clock.
 TODAY = dt.date(2026, 11, 22)
@@ -44,8 +44,15 @@ class TestDesk(Desk):
 
     __test__ = False  # not a test class for pytest
 
-    def __init__(self, config: Config, *, held: tuple[str, ...] = (), gate: threading.Event | None = None,
-                 failing: dict[str, Exception] | None = None, **kwargs) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        held: tuple[str, ...] = (),
+        gate: threading.Event | None = None,
+        failing: dict[str, Exception] | None = None,
+        **kwargs,
+    ) -> None:
         super().__init__(config, **kwargs)
         self.held, self.gate, self.failing = held, gate or threading.Event(), failing or {}
 
@@ -96,7 +103,7 @@ class FakeSender:
 
     def __init__(self, failure: Exception | None = None) -> None:
         self.failure = failure
-        self.sent: list = []  # kiosk.outbox.Outgoing
+        self.sent: list = []  # kiosk.messages.outbox.Outgoing
 
     def send(self, message) -> str:
         if self.failure is not None:
@@ -116,7 +123,7 @@ def desk(config: Config, **fakes) -> Desk:
 
 def desk_app(config: Config, **fakes):
     """The app as the desk runs it, on the tests' fixed clock (NOW, TODAY)."""
-    from screens.app import create_app
+    from kiosk_screens.app import create_app
 
     return create_app(config, desk=desk(config, **fakes))
 
@@ -130,7 +137,7 @@ async def settle(app, pilot) -> None:
 
 def find_patient(given: str, family: str = "Testkiddo"):
     """A training patient by name (the ``training`` fixture loaded them)."""
-    from kiosk.models import Patient
+    from kiosk.store.models import Patient
 
     return Patient.get((Patient.given_name == given) & (Patient.family_name == family))
 
@@ -145,20 +152,30 @@ def screen_cells(app) -> list[list[Cell]]:
     second cell of a double-width letter holds "" so that a row joins back into its text."""
     svg = app.export_screenshot()
     width, height = app.size
-    clips = re.findall(r'<clipPath id="[^"]*-line-(\d+)">\s*<rect x="0" y="([\d.]+)" width="([\d.]+)"', svg)
+    clips = re.findall(
+        r'<clipPath id="[^"]*-line-(\d+)">\s*<rect x="0" y="([\d.]+)" width="([\d.]+)"', svg
+    )
     top, line_height = float(clips[0][1]), float(clips[1][1]) - float(clips[0][1])
     cell_width = float(clips[0][2]) / width
-    colours = {name: _rgb(hex_) for name, hex_ in re.findall(r"\.(\S+) \{ fill: (#[0-9a-f]{6})", svg)}
-    cells: list[list[Cell]] = [[(" ", (255, 255, 255), (0, 0, 0)) for _ in range(width)] for _ in range(height)]
+    colours = {
+        name: _rgb(hex_) for name, hex_ in re.findall(r"\.(\S+) \{ fill: (#[0-9a-f]{6})", svg)
+    }
+    cells: list[list[Cell]] = [
+        [(" ", (255, 255, 255), (0, 0, 0)) for _ in range(width)] for _ in range(height)
+    ]
     for fill, x, y, w in re.findall(
-            r'<rect fill="(#[0-9a-f]{6})" x="([\d.]+)" y="([\d.]+)" width="([\d.]+)" height="[\d.]+" '
-            r'shape-rendering="crispEdges"/>', svg):
+        r'<rect fill="(#[0-9a-f]{6})" x="([\d.]+)" y="([\d.]+)" width="([\d.]+)" height="[\d.]+" '
+        r'shape-rendering="crispEdges"/>',
+        svg,
+    ):
         row, first = round((float(y) - top) / line_height), round(float(x) / cell_width)
         for col in range(first, min(width, first + round(float(w) / cell_width))):
             cells[row][col] = (cells[row][col][0], cells[row][col][1], _rgb(fill))
     for name, x, row, text in re.findall(
-            r'<text class="(\S+)" x="([\d.]+)" y="[\d.]+" textLength="[\d.]+" '
-            r'clip-path="url\(#[^)]*-line-(\d+)\)">([^<]*)</text>', svg):
+        r'<text class="(\S+)" x="([\d.]+)" y="[\d.]+" textLength="[\d.]+" '
+        r'clip-path="url\(#[^)]*-line-(\d+)\)">([^<]*)</text>',
+        svg,
+    ):
         col, line = round(float(x) / cell_width), cells[int(row)]
         for ch in html.unescape(text).replace("\xa0", " "):
             if col >= width:
@@ -216,7 +233,9 @@ def config(tmp_path) -> Config:
     return Config(
         database=str(tmp_path / "kiosk.sqlite3"),
         log_file=str(tmp_path / "errors.log"),
-        practice=PracticeConfig(name="Sunny Hills Pediatrics", portal_url="https://portal.example.org/register"),
+        practice=PracticeConfig(
+            name="Sunny Hills Pediatrics", portal_url="https://portal.example.org/register"
+        ),
     )
 
 
@@ -231,7 +250,7 @@ def store(config):
 @pytest.fixture
 def training(store):
     """The training families from data/, loaded into the fresh store."""
-    from kiosk.training import load_training_data
+    from kiosk.ops.training import load_training_data
 
     load_training_data(today=TODAY)
     return store
@@ -240,7 +259,7 @@ def training(store):
 @pytest.fixture
 def front_desk(training):
     """A staff member linked to the Practice Portal (may issue PINs)."""
-    from kiosk.staff import authenticate
+    from kiosk.people.staff import authenticate
 
     return authenticate("maria", "training1")
 
@@ -248,6 +267,6 @@ def front_desk(training):
 @pytest.fixture
 def unlinked_desk(training):
     """A staff member not linked to the Practice Portal (R1)."""
-    from kiosk.staff import authenticate
+    from kiosk.people.staff import authenticate
 
     return authenticate("devon", "training1")

@@ -10,10 +10,15 @@ import sys
 
 import pytest
 
-from kiosk import portal, security
+from kiosk import security
 from kiosk.config import ENV_KEYS, ConfigError, load_config
-from kiosk.db import close_database, database
-from kiosk.models import (
+from kiosk.ops.training import read_training_file
+from kiosk.people.names import is_placeholder_name
+from kiosk.people.patients import age_years, family_for, patient_page, search_patients
+from kiosk.registration import portal
+from kiosk.registration.engine import IssueRequest, check_issue, issue_pins
+from kiosk.store.db import close_database, database
+from kiosk.store.models import (
     ALL_MODELS,
     Association,
     AuditEvent,
@@ -23,29 +28,34 @@ from kiosk.models import (
     RegistrationPin,
     Staff,
 )
-from kiosk.names import is_placeholder_name
-from kiosk.patients import age_years, family_for, patient_page, search_patients
-from kiosk.registration import IssueRequest, check_issue, issue_pins
-from kiosk.schema import SCHEMA_VERSION, ensure_schema
-from kiosk.store import open_store
+from kiosk.store.practice import open_store
+from kiosk.store.schema import SCHEMA_VERSION, ensure_schema
 from kiosk.terms import Authority, PinState, PortalStatus
-from kiosk.training import read_training_file
 
 from conftest import NOW, TODAY
 
 
 def _columns() -> dict[str, list[str]]:
-    return {m._meta.table_name: sorted(c.name for c in database.get_columns(m._meta.table_name)) for m in ALL_MODELS}
+    return {
+        m._meta.table_name: sorted(c.name for c in database.get_columns(m._meta.table_name))
+        for m in ALL_MODELS
+    }
 
 
 def _indexes() -> dict[str, list[str]]:
-    return {m._meta.table_name: sorted(i.name for i in database.get_indexes(m._meta.table_name)) for m in ALL_MODELS}
+    return {
+        m._meta.table_name: sorted(i.name for i in database.get_indexes(m._meta.table_name))
+        for m in ALL_MODELS
+    }
 
 
 def _issue_testkiddo(desk, **options):
     family = family_for(Patient.get(Patient.given_name == "Rosemary").id, today=TODAY)
-    values = dict(patient_ids=[c.id for c in family.children], recipient_id=family.caregivers[0].id,
-                  delivery="none")
+    values = dict(
+        patient_ids=[c.id for c in family.children],
+        recipient_id=family.caregivers[0].id,
+        delivery="none",
+    )
     values.update(options)
     return issue_pins(desk, IssueRequest(**values), now=NOW, today=TODAY)
 
@@ -62,9 +72,13 @@ def _make_version_1(path: str) -> None:
         con.execute(f"ALTER TABLE registration_pin DROP COLUMN {column}")
     con.execute("DROP TABLE sign_in_attempt")
     con.execute("DROP TABLE redemption_attempt")
-    con.execute("CREATE TABLE redemption_attempt (id INTEGER NOT NULL PRIMARY KEY, patient_id INTEGER NOT NULL "
-                "REFERENCES patient (id) ON DELETE CASCADE, at DATETIME NOT NULL, succeeded INTEGER NOT NULL)")
-    con.execute("CREATE INDEX redemption_attempt_patient_id_at ON redemption_attempt (patient_id, at)")
+    con.execute(
+        "CREATE TABLE redemption_attempt (id INTEGER NOT NULL PRIMARY KEY, patient_id INTEGER NOT NULL "
+        "REFERENCES patient (id) ON DELETE CASCADE, at DATETIME NOT NULL, succeeded INTEGER NOT NULL)"
+    )
+    con.execute(
+        "CREATE INDEX redemption_attempt_patient_id_at ON redemption_attempt (patient_id, at)"
+    )
     con.execute("CREATE INDEX redemption_attempt_patient_id ON redemption_attempt (patient_id)")
     con.execute("DROP TABLE search_term")
     con.execute("DROP TABLE search_key")
@@ -74,6 +88,7 @@ def _make_version_1(path: str) -> None:
 
 
 # -- point 4: an existing database is migrated in place --------------------------------------------
+
 
 def test_a_version_1_database_is_migrated_in_place_and_its_pins_still_redeem(config, front_desk):
     fresh_columns, fresh_indexes = _columns(), _indexes()
@@ -87,7 +102,9 @@ def test_a_version_1_database_is_migrated_in_place_and_its_pins_still_redeem(con
     assert _columns() == fresh_columns and _indexes() == fresh_indexes  # same as a new database
     assert Practice.get().key_check  # the step filled the new column for the existing row
     rosemary = Patient.get(Patient.given_name == "Rosemary")
-    account = portal.create_account("cindy.testkiddo@example.com", "Cindy Testkiddo", "Sunflower-meadow-42")
+    account = portal.create_account(
+        "cindy.testkiddo@example.com", "Cindy Testkiddo", "Sunflower-meadow-42"
+    )
     pin = next(p.pin for p in result.pins if p.given_name == "Rosemary")
     assert portal.redeem(account.id, rosemary.dob, pin=pin, now=NOW).patient_id == rosemary.id
     assert Staff.select().count() == 3 and Patient.select().count() >= 20  # nothing lost
@@ -98,7 +115,7 @@ def test_a_version_1_database_is_migrated_in_place_and_its_pins_still_redeem(con
 def test_a_desk_that_finds_the_migration_already_done_under_the_lock_skips_it(store, monkeypatch):
     """Two desks start the new release at once: the second sees version 1 before it takes the write
     lock and the new version after; it must not run the ALTER TABLE a second time."""
-    from kiosk import schema
+    from kiosk.store import schema
 
     monkeypatch.setattr(schema, "current_version", lambda: SCHEMA_VERSION - 1)
     assert ensure_schema() == SCHEMA_VERSION
@@ -106,19 +123,64 @@ def test_a_desk_that_finds_the_migration_already_done_under_the_lock_skips_it(st
 
 
 # The columns of every table at SCHEMA_VERSION. A change to the models must come with a migration
-# step (kiosk.schema.MIGRATIONS, usually kiosk.schema.add_column) and a new version; then update this.
+# step (kiosk.store.schema.MIGRATIONS, usually kiosk.store.schema.add_column) and a new version; then update this.
 SCHEMA_8 = {
     "audit_head": ["id", "keyed_from", "last_hash", "seq"],
-    "practice": ["id", "idle_lock_minutes", "key_check", "name", "parents_per_pin", "pin_lifetime_days",
-                 "portal_url", "purpose"],
-    "registration_pin": ["access", "answer_hash", "batch", "carrier", "delivery", "ended_at", "ended_by",
-                         "ended_reason", "expires_at", "id", "issued_at", "issued_by_id", "method", "patient_id",
-                         "pin_hash", "print_slip", "prior_status", "question", "recipient_cell", "recipient_email",
-                         "recipient_id", "redemptions", "second_parent", "send_to", "state", "terminal"],
+    "practice": [
+        "id",
+        "idle_lock_minutes",
+        "key_check",
+        "name",
+        "parents_per_pin",
+        "pin_lifetime_days",
+        "portal_url",
+        "purpose",
+    ],
+    "registration_pin": [
+        "access",
+        "answer_hash",
+        "batch",
+        "carrier",
+        "delivery",
+        "ended_at",
+        "ended_by",
+        "ended_reason",
+        "expires_at",
+        "id",
+        "issued_at",
+        "issued_by_id",
+        "method",
+        "patient_id",
+        "pin_hash",
+        "print_slip",
+        "prior_status",
+        "question",
+        "recipient_cell",
+        "recipient_email",
+        "recipient_id",
+        "redemptions",
+        "second_parent",
+        "send_to",
+        "state",
+        "terminal",
+    ],
     "redemption_attempt": ["at", "id", "outcome", "patient_id", "succeeded", "terminal"],
     "sign_in_attempt": ["at", "id", "outcome", "terminal", "who"],
-    "patient": ["chart_number", "created_at", "dob", "family_key", "family_name", "given_key", "given_name", "id",
-                "placeholder_name", "portal_status", "preferred_language", "sex", "updated_at"],
+    "patient": [
+        "chart_number",
+        "created_at",
+        "dob",
+        "family_key",
+        "family_name",
+        "given_key",
+        "given_name",
+        "id",
+        "placeholder_name",
+        "portal_status",
+        "preferred_language",
+        "sex",
+        "updated_at",
+    ],
     "search_term": ["caregiver_id", "field", "id", "patient_id", "term"],
     "search_key": ["key", "word"],
     "portal_token": ["created_at", "id", "last_used_at", "name", "revoked_at", "token_hash"],
@@ -129,11 +191,23 @@ def test_a_model_change_without_a_migration_is_caught(store):
     columns = _columns()
     for table, expected in SCHEMA_8.items():
         assert columns[table] == expected, (
-            f"{table} changed: add a step to kiosk.schema.MIGRATIONS and bump SCHEMA_VERSION")
-    assert SCHEMA_VERSION == 8 and sorted(__import__("kiosk.schema").schema.MIGRATIONS) == [2, 3, 4, 5, 6, 7, 8]
+            f"{table} changed: add a step to kiosk.store.schema.MIGRATIONS and bump SCHEMA_VERSION"
+        )
+    assert SCHEMA_VERSION == 8 and sorted(
+        __import__("kiosk.store.schema").store.schema.MIGRATIONS
+    ) == [
+        2,
+        3,
+        4,
+        5,
+        6,
+        7,
+        8,
+    ]
 
 
 # -- the PIN key: a missing or different key file must not silently break every PIN -----------------
+
 
 def test_a_missing_key_file_for_a_database_with_pins_stops_start_up(config, front_desk):
     result = _issue_testkiddo(front_desk)
@@ -141,14 +215,20 @@ def test_a_missing_key_file_for_a_database_with_pins_stops_start_up(config, fron
     key = security.key_path_for(config.database)
     saved = key.read_bytes()
     key.unlink()
-    with pytest.raises(security.SecretKeyError, match="is missing, and this database holds PINs") as caught:
+    with pytest.raises(
+        security.SecretKeyError, match="is missing, and this database holds PINs"
+    ) as caught:
         open_store(config)
-    assert str(key) in str(caught.value) and not key.exists()  # no new key made behind the desk's back
+    assert (
+        str(key) in str(caught.value) and not key.exists()
+    )  # no new key made behind the desk's back
     close_database()
     key.write_bytes(saved)  # restored from the backup: the parents' PINs work again
     open_store(config)
     rosemary = Patient.get(Patient.given_name == "Rosemary")
-    account = portal.create_account("cindy.testkiddo@example.com", "Cindy Testkiddo", "Sunflower-meadow-42")
+    account = portal.create_account(
+        "cindy.testkiddo@example.com", "Cindy Testkiddo", "Sunflower-meadow-42"
+    )
     pin = next(p.pin for p in result.pins if p.given_name == "Rosemary")
     assert portal.redeem(account.id, rosemary.dob, pin=pin, now=NOW).patient_id == rosemary.id
 
@@ -169,7 +249,9 @@ def test_a_missing_key_before_any_pin_is_made_again(config, store):
     key = security.key_path_for(config.database)
     key.unlink()
     open_store(config)  # nothing was hashed with the lost key: nothing is lost
-    assert key.exists() and Practice.get().key_check == security.current_key().digest("check", "kiosk key check")
+    assert key.exists() and Practice.get().key_check == security.current_key().digest(
+        "check", "kiosk key check"
+    )
     close_database()
     open_store(config)  # and the new key is the one the database now expects
 
@@ -201,7 +283,10 @@ BAD_VALUES = {
     "KIOSK_TERMINAL": "front desk",
     "KIOSK_LANGUAGE": "klingon",
 }
-FREE_TEXT = {"KIOSK_SMTP_USERNAME", "KIOSK_SMTP_PASSWORD"}  # any text (without control characters) is usable
+FREE_TEXT = {
+    "KIOSK_SMTP_USERNAME",
+    "KIOSK_SMTP_PASSWORD",
+}  # any text (without control characters) is usable
 
 
 def test_every_setting_is_either_checked_or_free_text():
@@ -228,9 +313,15 @@ def test_a_config_file_that_is_not_utf8_or_is_a_folder_is_one_line(tmp_path):
 
 # -- point 7: CLI errors are one line and a non-zero exit, whatever the input ---------------------
 
+
 def kiosk(*args, stdin=""):
-    return subprocess.run([sys.executable, "-m", "screens.launch", *args], input=stdin, capture_output=True,
-                          text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "kiosk_screens.launch", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def one_line(result) -> str:
@@ -243,8 +334,19 @@ def one_line(result) -> str:
 @pytest.fixture
 def cli_db(tmp_path):
     db = str(tmp_path / "desk.sqlite3")
-    made = kiosk("--db", db, "init", "--admin", "maria", "--name", "Maria", "--portal-user", "pp-1",
-                 "--password-stdin", stdin="correct horse battery staple\n")
+    made = kiosk(
+        "--db",
+        db,
+        "init",
+        "--admin",
+        "maria",
+        "--name",
+        "Maria",
+        "--portal-user",
+        "pp-1",
+        "--password-stdin",
+        stdin="correct horse battery staple\n",
+    )
     assert made.returncode == 0, made.stderr
     return db
 
@@ -252,41 +354,57 @@ def cli_db(tmp_path):
 def test_cli_a_corrupt_database_file_is_named(tmp_path):
     broken = tmp_path / "broken.sqlite3"
     broken.write_bytes(b"this is not an SQLite database at all" * 200)
-    assert one_line(kiosk("--db", str(broken), "staff", "list")) == \
-        f"kiosk: cannot open database {broken}: file is not a database"
+    assert (
+        one_line(kiosk("--db", str(broken), "staff", "list"))
+        == f"kiosk: cannot open database {broken}: file is not a database"
+    )
 
 
 def test_cli_a_database_under_a_file_is_named(tmp_path):
     (tmp_path / "plain").write_text("x")
     line = one_line(kiosk("--db", str(tmp_path / "plain" / "k.sqlite3"), "staff", "list"))
-    assert line == f"kiosk: cannot put the database in {tmp_path / 'plain'}: it is a file, not a folder"
+    assert (
+        line
+        == f"kiosk: cannot put the database in {tmp_path / 'plain'}: it is a file, not a folder"
+    )
 
 
 def test_cli_export_to_an_unusable_path_names_it(cli_db, tmp_path):
-    assert one_line(kiosk("--db", cli_db, "audit", "export", "--out", str(tmp_path))) == \
-        f"kiosk: {tmp_path}: Is a directory"
+    assert (
+        one_line(kiosk("--db", cli_db, "audit", "export", "--out", str(tmp_path)))
+        == f"kiosk: {tmp_path}: Is a directory"
+    )
     missing = tmp_path / "no" / "such" / "audit.csv"
-    assert one_line(kiosk("--db", cli_db, "audit", "export", "--out", str(missing))) == \
-        f"kiosk: {missing}: No such file or directory"
+    assert (
+        one_line(kiosk("--db", cli_db, "audit", "export", "--out", str(missing)))
+        == f"kiosk: {missing}: No such file or directory"
+    )
 
 
 def test_cli_missing_key_file_with_pins_is_one_line_and_makes_no_new_key(cli_db, tmp_path):
     con = sqlite3.connect(cli_db)  # one issued PIN, as a desk would have left it
-    con.execute("INSERT INTO patient (chart_number, given_name, family_name, given_key, family_key, dob, sex, "
-                "preferred_language, portal_status, placeholder_name, created_at, updated_at) VALUES "
-                "('1', 'Rosemary', 'Testkiddo', 'rosemary', 'testkiddo', '2020-01-02', 'F', 'en', 'Pending', 0, "
-                "'2026-01-01', '2026-01-01')")
-    con.execute("INSERT INTO registration_pin (patient_id, batch, method, pin_hash, access, delivery, print_slip, "
-                "send_to, recipient_email, recipient_cell, carrier, second_parent, issued_by_id, issued_at, "
-                "expires_at, state, redemptions, ended_reason, ended_by, prior_status, terminal) VALUES (1, 'b', 'pin', "
-                "'h', 'full', 'none', 0, 'parent', '', '', '', 0, 1, '2026-01-01', '2030-01-01', 'active', 0, '', '', "
-                "'Unregistered', '')")
+    con.execute(
+        "INSERT INTO patient (chart_number, given_name, family_name, given_key, family_key, dob, sex, "
+        "preferred_language, portal_status, placeholder_name, created_at, updated_at) VALUES "
+        "('1', 'Rosemary', 'Testkiddo', 'rosemary', 'testkiddo', '2020-01-02', 'F', 'en', 'Pending', 0, "
+        "'2026-01-01', '2026-01-01')"
+    )
+    con.execute(
+        "INSERT INTO registration_pin (patient_id, batch, method, pin_hash, access, delivery, print_slip, "
+        "send_to, recipient_email, recipient_cell, carrier, second_parent, issued_by_id, issued_at, "
+        "expires_at, state, redemptions, ended_reason, ended_by, prior_status, terminal) VALUES (1, 'b', 'pin', "
+        "'h', 'full', 'none', 0, 'parent', '', '', '', 0, 1, '2026-01-01', '2030-01-01', 'active', 0, '', '', "
+        "'Unregistered', '')"
+    )
     con.commit()
     con.close()
     key = security.key_path_for(cli_db)
     key.rename(tmp_path / "backup.key")
     line = one_line(kiosk("--db", cli_db, "staff", "list"))
-    assert line.startswith(f"kiosk: key file {key} is missing") and "restore it from your backup" in line
+    assert (
+        line.startswith(f"kiosk: key file {key} is missing")
+        and "restore it from your backup" in line
+    )
     assert not key.exists()
 
 
@@ -294,9 +412,17 @@ def test_cli_a_key_file_path_that_is_a_folder_is_one_line(cli_db, tmp_path):
     import os
 
     env = dict(os.environ, KIOSK_PIN_KEY_FILE=str(tmp_path))
-    result = subprocess.run([sys.executable, "-m", "screens.launch", "--db", cli_db, "staff", "list"],
-                            capture_output=True, text=True, timeout=60, env=env)
-    assert one_line(result) == f"kiosk: config pin_key_file: {tmp_path} is a folder; give the key file's path"
+    result = subprocess.run(
+        [sys.executable, "-m", "kiosk_screens.launch", "--db", cli_db, "staff", "list"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert (
+        one_line(result)
+        == f"kiosk: config pin_key_file: {tmp_path} is a folder; give the key file's path"
+    )
 
 
 def test_cli_a_postgresql_password_is_never_printed():
@@ -316,63 +442,127 @@ def test_cli_audit_export_since_writes_csv(cli_db, tmp_path):
 
 # -- point 6: the training data exercises every rule it claims to ---------------------------------
 
+
 def _family_patients(family: dict) -> list[Patient]:
     return [Patient.get(Patient.chart_number == child["chart"]) for child in family["patients"]]
 
 
 def _recipient(patient: Patient):
-    return next(c for c in family_for(patient.id, today=TODAY).caregivers if c.has_authority and c.email)
+    return next(
+        c for c in family_for(patient.id, today=TODAY).caregivers if c.has_authority and c.email
+    )
 
 
 def _covers_r2(desk, kids):
     baby = next(k for k in kids if is_placeholder_name(k.given_name))
-    problems = check_issue(desk, IssueRequest([baby.id], recipient_id=_recipient(baby).id, delivery="none"),
-                           today=TODAY)
+    problems = check_issue(
+        desk,
+        IssueRequest([baby.id], recipient_id=_recipient(baby).id, delivery="none"),
+        today=TODAY,
+    )
     return f"name:{baby.id}" in {p.field for p in problems}
 
 
 def _covers_r3(desk, kids):
-    pending = next(k for k in kids if RegistrationPin.select().where((RegistrationPin.patient == k)
-                                                                     & (RegistrationPin.state == PinState.ACTIVE)).exists())
-    issue_pins(desk, IssueRequest([pending.id], recipient_id=_recipient(pending).id, delivery="none"),
-               now=NOW, today=TODAY)
-    states = [p.state for p in RegistrationPin.select().where(RegistrationPin.patient == pending)
-              .order_by(RegistrationPin.id)]
+    pending = next(
+        k
+        for k in kids
+        if RegistrationPin.select()
+        .where((RegistrationPin.patient == k) & (RegistrationPin.state == PinState.ACTIVE))
+        .exists()
+    )
+    issue_pins(
+        desk,
+        IssueRequest([pending.id], recipient_id=_recipient(pending).id, delivery="none"),
+        now=NOW,
+        today=TODAY,
+    )
+    states = [
+        p.state
+        for p in RegistrationPin.select()
+        .where(RegistrationPin.patient == pending)
+        .order_by(RegistrationPin.id)
+    ]
     return states == [PinState.REPLACED, PinState.ACTIVE]
 
 
 def _covers_r6(desk, kids):
-    result = issue_pins(desk, IssueRequest([k.id for k in kids], recipient_id=_recipient(kids[0]).id,
-                                           email=_recipient(kids[0]).email), now=NOW, today=TODAY)
-    return len(kids) >= 2 and OutboxMessage.select().where(OutboxMessage.batch == result.batch).count() == 1
+    result = issue_pins(
+        desk,
+        IssueRequest(
+            [k.id for k in kids],
+            recipient_id=_recipient(kids[0]).id,
+            email=_recipient(kids[0]).email,
+        ),
+        now=NOW,
+        today=TODAY,
+    )
+    return (
+        len(kids) >= 2
+        and OutboxMessage.select().where(OutboxMessage.batch == result.batch).count() == 1
+    )
 
 
 def _covers_r7(desk, kids):
-    texting = [c for c in family_for(kids[0].id).caregivers if c.has_authority and c.cell and c.carrier]
-    outcomes = {not check_issue(desk, IssueRequest([k.id for k in kids], recipient_id=c.id, delivery="text",
-                                                   cell=c.cell, carrier=c.carrier), today=TODAY) for c in texting}
-    return outcomes == {True, False}  # one carrier that works and one retired gateway that is refused
+    texting = [
+        c for c in family_for(kids[0].id).caregivers if c.has_authority and c.cell and c.carrier
+    ]
+    outcomes = {
+        not check_issue(
+            desk,
+            IssueRequest(
+                [k.id for k in kids],
+                recipient_id=c.id,
+                delivery="text",
+                cell=c.cell,
+                carrier=c.carrier,
+            ),
+            today=TODAY,
+        )
+        for c in texting
+    }
+    return outcomes == {
+        True,
+        False,
+    }  # one carrier that works and one retired gateway that is refused
 
 
 def _covers_r8(desk, kids):
     teen = next(k for k in kids if age_years(k.dob, TODAY) >= 12)
-    return not check_issue(desk, IssueRequest([teen.id], send_to="minor", email="teen@example.com"), today=TODAY)
+    return not check_issue(
+        desk, IssueRequest([teen.id], send_to="minor", email="teen@example.com"), today=TODAY
+    )
 
 
 def _covers_r9_r10(desk, kids):
     child = kids[0]
     foster = next(c for c in family_for(child.id).caregivers if c.role == "Foster parent")
-    issue_pins(desk, IssueRequest([child.id], recipient_id=foster.id, delivery="none", access="limited",
-                                  method="question", question="Caseworker's last name?", answer="Ortiz"),
-               now=NOW, today=TODAY)
+    issue_pins(
+        desk,
+        IssueRequest(
+            [child.id],
+            recipient_id=foster.id,
+            delivery="none",
+            access="limited",
+            method="question",
+            question="Caseworker's last name?",
+            answer="Ortiz",
+        ),
+        now=NOW,
+        today=TODAY,
+    )
     account = portal.create_account("foster@example.org", "Pat Reyes", "Harbor-lights-bay-9")
     portal.redeem(account.id, child.dob, family_name=child.family_name, answer="ortiz", now=NOW)
     return Association.get(Association.patient == child).access == "limited"
 
 
 def _covers_r12(desk, kids):
-    result = issue_pins(desk, IssueRequest([k.id for k in kids], recipient_id=_recipient(kids[0]).id,
-                                           delivery="none"), now=NOW, today=TODAY)
+    result = issue_pins(
+        desk,
+        IssueRequest([k.id for k in kids], recipient_id=_recipient(kids[0]).id, delivery="none"),
+        now=NOW,
+        today=TODAY,
+    )
     account = portal.create_account("parent@example.org", "A Parent", "Sunflower-meadow-42")
     for issued in result.pins:
         portal.redeem(account.id, Patient.get_by_id(issued.patient_id).dob, pin=issued.pin, now=NOW)
@@ -382,43 +572,67 @@ def _covers_r12(desk, kids):
 def _covers_r13(desk, kids):
     registered = next(k for k in kids if k.portal_status == PortalStatus.REGISTERED)
     associated = {a.email for a in patient_page(registered.id, today=TODAY).associations}
-    other = next(c for c in family_for(registered.id).caregivers if c.has_authority and c.email not in associated)
-    result = issue_pins(desk, IssueRequest([registered.id], recipient_id=other.id, email=other.email,
-                                           second_parent=True), now=NOW, today=TODAY)
+    other = next(
+        c
+        for c in family_for(registered.id).caregivers
+        if c.has_authority and c.email not in associated
+    )
+    result = issue_pins(
+        desk,
+        IssueRequest([registered.id], recipient_id=other.id, email=other.email, second_parent=True),
+        now=NOW,
+        today=TODAY,
+    )
     return len(associated) == 1 and len(result.pins) == 1
 
 
 def _covers_r15(desk, kids):
     kid = kids[-1] if len(kids) > 1 else kids[0]
     lacking = [c for c in family_for(kid.id).caregivers if c.authority == Authority.NONE]
-    problems = check_issue(desk, IssueRequest([kid.id], recipient_id=lacking[0].id, email=lacking[0].email or
-                                              "x@example.com"), today=TODAY)
+    problems = check_issue(
+        desk,
+        IssueRequest(
+            [kid.id], recipient_id=lacking[0].id, email=lacking[0].email or "x@example.com"
+        ),
+        today=TODAY,
+    )
     return {p.field for p in problems} == {"recipient"}
 
 
 def _covers_l2(desk, kids):
-    from kiosk.pin_life import pin_history
+    from kiosk.registration.pin_life import pin_history
 
-    return any(k.portal_status == PortalStatus.UNREGISTERED and pin_history(k.id).earlier
-               and pin_history(k.id).earlier[0].state == PinState.EXPIRED
-               and AuditEvent.select().where((AuditEvent.patient_id == k.id) & (AuditEvent.action == "expire")).count() == 1
-               for k in kids)
+    return any(
+        k.portal_status == PortalStatus.UNREGISTERED
+        and pin_history(k.id).earlier
+        and pin_history(k.id).earlier[0].state == PinState.EXPIRED
+        and AuditEvent.select()
+        .where((AuditEvent.patient_id == k.id) & (AuditEvent.action == "expire"))
+        .count()
+        == 1
+        for k in kids
+    )
 
 
 def _covers_l4(desk, kids):
-    from kiosk.pin_life import pin_history
-    from kiosk.training import stage_training_scenes
+    from kiosk.ops.training import stage_training_scenes
+    from kiosk.registration.pin_life import pin_history
 
     stage_training_scenes(today=TODAY)  # what starting training does after loading the families
     facts = [pin_history(k.id).active for k in kids]
-    redirected = AuditEvent.select().where(AuditEvent.patient_id.in_([k.id for k in kids])
-                                           & (AuditEvent.action == "redirect")).count()
-    return redirected == len(kids) and all(f and f.message == "queued" and f.address.startswith("y***") for f in facts)
+    redirected = (
+        AuditEvent.select()
+        .where(AuditEvent.patient_id.in_([k.id for k in kids]) & (AuditEvent.action == "redirect"))
+        .count()
+    )
+    return redirected == len(kids) and all(
+        f and f.message == "queued" and f.address.startswith("y***") for f in facts
+    )
 
 
 def _covers_l5(desk, kids):
-    from kiosk.pin_life import registration_block
-    from kiosk.training import stage_training_scenes
+    from kiosk.ops.training import stage_training_scenes
+    from kiosk.registration.pin_life import registration_block
 
     stage_training_scenes(today=TODAY)  # what starting training does after loading the families
     return any(registration_block(k.id).locked for k in kids)
@@ -437,32 +651,59 @@ COVERS = {
     "R8": _covers_r8,
     "R9": _covers_r9_r10,
     "R10": _covers_r9_r10,
-    "R11": lambda desk, kids: all(_recipient(k) for k in kids),  # Send PIN and Complete / Log In both possible
+    "R11": lambda desk, kids: all(
+        _recipient(k) for k in kids
+    ),  # Send PIN and Complete / Log In both possible
     "R12": _covers_r12,
     "R13": _covers_r13,
-    "R14": lambda desk, kids: len(kids) >= 2 and not any(is_placeholder_name(k.given_name) for k in kids),
+    "R14": lambda desk, kids: (
+        len(kids) >= 2 and not any(is_placeholder_name(k.given_name) for k in kids)
+    ),
     "R15": _covers_r15,
-    "S3": lambda desk, kids: any(patient_page(k.id, today=TODAY).patient.pin_state.startswith("PIN active "
-                                                                                                 "until")
-                                 for k in kids),
+    "S3": lambda desk, kids: any(
+        patient_page(k.id, today=TODAY).patient.pin_state.startswith("PIN active until")
+        for k in kids
+    ),
     "Pending": lambda desk, kids: any(k.portal_status == "Pending" for k in kids),
-    "Testkiddo": lambda desk, kids: {(c.name, c.role, c.authority) for c in family_for(kids[0].id).caregivers} == {
-        ("Cindy Testkiddo", "Mother", "Joint"), ("Jeff Testkiddo", "Father", "Joint")},
-    "separated parents": lambda desk, kids: len(kids) == 4 and len(
-        {c.email for c in family_for(kids[0].id).caregivers}) == 2,
+    "Testkiddo": lambda desk, kids: (
+        {(c.name, c.role, c.authority) for c in family_for(kids[0].id).caregivers}
+        == {("Cindy Testkiddo", "Mother", "Joint"), ("Jeff Testkiddo", "Father", "Joint")}
+    ),
+    "separated parents": lambda desk, kids: (
+        len(kids) == 4 and len({c.email for c in family_for(kids[0].id).caregivers}) == 2
+    ),
     "markup": lambda desk, kids: any("[" in k.given_name + k.family_name for k in kids),
-    "sorting": lambda desk, kids: [r.id for r in search_patients(kids[0].family_name, today=TODAY)] == [kids[0].id],
+    "sorting": lambda desk, kids: (
+        [r.id for r in search_patients(kids[0].family_name, today=TODAY)] == [kids[0].id]
+    ),
     "long name": lambda desk, kids: any(len(k.family_name) == 40 for k in kids),
-    "Stepparent": lambda desk, kids: any(c.role == "Stepparent" for c in family_for(kids[0].id).caregivers),
-    "blended family": lambda desk, kids: len({c.authority for k in kids for c in family_for(k.id).caregivers
-                                              if c.role == "Stepparent"}) == 2,
+    "Stepparent": lambda desk, kids: any(
+        c.role == "Stepparent" for c in family_for(kids[0].id).caregivers
+    ),
+    "blended family": lambda desk, kids: (
+        len(
+            {
+                c.authority
+                for k in kids
+                for c in family_for(k.id).caregivers
+                if c.role == "Stepparent"
+            }
+        )
+        == 2
+    ),
 }
-CLAIMS = [(index, rule) for index, family in enumerate(read_training_file()["families"]) for rule in family["covers"]]
+CLAIMS = [
+    (index, rule)
+    for index, family in enumerate(read_training_file()["families"])
+    for rule in family["covers"]
+]
 
 
 def test_every_rule_r1_to_r15_is_claimed_by_some_family_or_staff_member():
     data = read_training_file()
-    claimed = {rule for _, rule in CLAIMS} | {rule for person in data["staff"] for rule in person.get("covers", [])}
+    claimed = {rule for _, rule in CLAIMS} | {
+        rule for person in data["staff"] for rule in person.get("covers", [])
+    }
     assert {f"R{n}" for n in range(1, 16)} <= claimed
     assert {rule for _, rule in CLAIMS} <= set(COVERS), "a claim this test cannot check"
 
@@ -470,21 +711,29 @@ def test_every_rule_r1_to_r15_is_claimed_by_some_family_or_staff_member():
 @pytest.mark.parametrize("index, rule", CLAIMS, ids=[f"family{i}-{rule}" for i, rule in CLAIMS])
 def test_each_family_exercises_the_rule_it_claims(front_desk, index, rule):
     family = read_training_file()["families"][index]
-    assert COVERS[rule](front_desk, _family_patients(family)), f"{family['patients'][0]['given']}: {rule}"
+    assert COVERS[rule](front_desk, _family_patients(family)), (
+        f"{family['patients'][0]['given']}: {rule}"
+    )
 
 
 def test_r1_the_staff_member_claiming_r1_is_refused(training):
-    from kiosk.staff import authenticate
+    from kiosk.people.staff import authenticate
 
     person = next(p for p in read_training_file()["staff"] if "R1" in p.get("covers", []))
     desk = authenticate(person["username"], person["password"])
     rosemary = Patient.get(Patient.given_name == "Rosemary")
-    problems = check_issue(desk, IssueRequest([rosemary.id], recipient_id=_recipient(rosemary).id, delivery="none"),
-                           today=TODAY)
+    problems = check_issue(
+        desk,
+        IssueRequest([rosemary.id], recipient_id=_recipient(rosemary).id, delivery="none"),
+        today=TODAY,
+    )
     assert [p.field for p in problems] == ["staff"]
 
 
 def test_training_file_is_plain_json_with_the_about_claim():
     text = json.dumps(read_training_file())
-    assert "every" in read_training_file()["about"].lower() and len(read_training_file()["families"]) >= 12
+    assert (
+        "every" in read_training_file()["about"].lower()
+        and len(read_training_file()["families"]) >= 12
+    )
     assert "Baby Girl" in text and "O'Brien [Jr]" in text and "a[/]b" in text

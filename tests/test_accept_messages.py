@@ -1,6 +1,6 @@
 """Acceptance of welcome messages through the outbox (R6, R7, O3, S2, S7), end to end.
 
-Every test starts where the front desk does, at the Register action (kiosk.registration.issue_pins),
+Every test starts where the front desk does, at the Register action (kiosk.registration.engine.issue_pins),
 and ends where the parent or the desk looks: the mail a real SMTP server on loopback received,
 `kiosk outbox list`, or the bytes of the database files.
 """
@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from kiosk import outbox
-from kiosk.carriers import carrier_warning, carriers
-from kiosk.models import OutboxMessage, Patient
-from kiosk.patients import family_for
-from kiosk.registration import IssueRequest, IssueResult, check_issue, issue_pins
-from kiosk.slip import long_date
-from kiosk.store import practice_settings
+from kiosk.messages import outbox
+from kiosk.messages.carriers import carrier_warning, carriers
+from kiosk.people.patients import family_for
+from kiosk.registration.engine import IssueRequest, IssueResult, check_issue, issue_pins
+from kiosk.slip.content import long_date
+from kiosk.store.models import OutboxMessage, Patient
+from kiosk.store.practice import practice_settings
 from kiosk.terms import utcnow
 
 from conftest import TODAY
@@ -30,12 +30,16 @@ from test_cli import run
 from test_outbox_smtp import PASSWORD, USER, Server, auth_server, free_port, server, smtp_config
 
 FAMILIES = {"Testkiddo": "en", "Núñez-García": "es"}
-SUBJECTS = {"en": "Sunny Hills Pediatrics (Training): your patient portal registration",
-            "es": "Sunny Hills Pediatrics (Training): su registro en el portal de pacientes"}
+SUBJECTS = {
+    "en": "Sunny Hills Pediatrics (Training): your patient portal registration",
+    "es": "Sunny Hills Pediatrics (Training): su registro en el portal de pacientes",
+}
 
 
 def children_of(surname: str) -> list[Patient]:
-    return list(Patient.select().where(Patient.family_name == surname).order_by(Patient.chart_number))
+    return list(
+        Patient.select().where(Patient.family_name == surname).order_by(Patient.chart_number)
+    )
 
 
 def register_family(staff, surname: str, **options) -> tuple[IssueResult, list[Patient], str]:
@@ -43,8 +47,12 @@ def register_family(staff, surname: str, **options) -> tuple[IssueResult, list[P
     first = children_of(surname)[0]
     family = family_for(first.id, today=TODAY)
     parent = next(c for c in family.caregivers if c.has_authority and c.email)
-    request = IssueRequest(patient_ids=[c.id for c in family.children], recipient_id=parent.id, email=parent.email,
-                           **options)
+    request = IssueRequest(
+        patient_ids=[c.id for c in family.children],
+        recipient_id=parent.id,
+        email=parent.email,
+        **options,
+    )
     # The real clock, as delivery (and `kiosk outbox send`) use it: PINs issued at a fixed past time
     # would have expired by the time the test runs, and their message would rightly never be sent.
     result = issue_pins(staff, request, today=TODAY)
@@ -53,8 +61,14 @@ def register_family(staff, surname: str, **options) -> tuple[IssueResult, list[P
 
 def written_dobs(child: Patient) -> list[str]:
     dob = child.dob
-    return [dob.isoformat(), f"{dob:%m/%d/%Y}", f"{dob.month}/{dob.day}/{dob.year}", f"{dob:%m/%d/%y}",
-            long_date(dob, "en"), long_date(dob, "es")]
+    return [
+        dob.isoformat(),
+        f"{dob:%m/%d/%Y}",
+        f"{dob.month}/{dob.day}/{dob.year}",
+        f"{dob:%m/%d/%y}",
+        long_date(dob, "en"),
+        long_date(dob, "es"),
+    ]
 
 
 def pin_spellings(result: IssueResult) -> list[bytes]:
@@ -74,9 +88,11 @@ def database_bytes(config) -> bytes:
 
 # ---------------------------------------------------------------- what the family receives
 
+
 @pytest.mark.parametrize(("surname", "language"), FAMILIES.items())
 def test_r6_a_family_registered_together_gets_one_message_with_both_parts_every_pin_and_no_dob(
-        front_desk, server, config, surname, language):
+    front_desk, server, config, surname, language
+):
     result, children, to = register_family(front_desk, surname)
     assert result.language == language and len(result.pins) == len(children) >= 2
     assert OutboxMessage.select().where(OutboxMessage.batch == result.batch).count() == 1
@@ -104,12 +120,17 @@ def test_r6_a_family_registered_together_gets_one_message_with_both_parts_every_
     for child in children:
         for part in (text, html, message["Subject"]):
             assert child.chart_number not in part
-            assert not any(dob in part for dob in written_dobs(child)), f"{child.given_name}'s date of birth"
+            assert not any(dob in part for dob in written_dobs(child)), (
+                f"{child.given_name}'s date of birth"
+            )
 
 
 # ---------------------------------------------------------------- O3: an outage loses nothing
 
-def test_o3_families_registered_during_an_outage_are_all_delivered_when_the_server_returns(front_desk, config):
+
+def test_o3_families_registered_during_an_outage_are_all_delivered_when_the_server_returns(
+    front_desk, config
+):
     down = Server(free_port())  # nobody listens yet
     cfg = smtp_config(config, down.port)
     first, _, first_to = register_family(front_desk, "Testkiddo")
@@ -125,19 +146,27 @@ def test_o3_families_registered_during_an_outage_are_all_delivered_when_the_serv
     finally:
         down.stop()
     assert after.sent == 2
-    assert sorted(m["Message-ID"] for _, m in down.received) == sorted([first.message_id, second.message_id])
+    assert sorted(m["Message-ID"] for _, m in down.received) == sorted(
+        [first.message_id, second.message_id]
+    )
     assert sorted(to for [to], _ in down.received) == sorted([first_to, second_to])
     assert {m.state for m in outbox.list_messages()} == {"sent"}
 
 
-def test_o3_a_refused_login_fails_the_message_and_the_desk_reads_why(front_desk, auth_server, config, tmp_path):
+def test_o3_a_refused_login_fails_the_message_and_the_desk_reads_why(
+    front_desk, auth_server, config, tmp_path
+):
     result, _, _ = register_family(front_desk, "Testkiddo")
     wrong = tmp_path / "kiosk.toml"
-    wrong.write_text(f'[smtp]\nhost = "127.0.0.1"\nport = {auth_server.port}\nsecurity = "none"\n'
-                     f'sender = "portal@sunnyhills.example"\nusername = "{USER}"\npassword = "not-{PASSWORD}"\n')
+    wrong.write_text(
+        f'[smtp]\nhost = "127.0.0.1"\nport = {auth_server.port}\nsecurity = "none"\n'
+        f'sender = "portal@sunnyhills.example"\nusername = "{USER}"\npassword = "not-{PASSWORD}"\n'
+    )
 
     send = run("--config", str(wrong), "--db", config.database, "outbox", "send")
-    listed = run("--config", str(wrong), "--db", config.database, "outbox", "list", "--state", "failed")
+    listed = run(
+        "--config", str(wrong), "--db", config.database, "outbox", "list", "--state", "failed"
+    )
 
     assert send.returncode != 0 and "Traceback" not in send.stderr
     assert "refused kiosk's login (535" in send.stdout
@@ -149,15 +178,28 @@ def test_o3_a_refused_login_fails_the_message_and_the_desk_reads_why(front_desk,
 
 # ---------------------------------------------------------------- O3: a real crash mid-send
 
-def test_o3_kiosk_killed_after_the_server_took_the_message_does_not_send_it_again(front_desk, server, config,
-                                                                                  tmp_path):
+
+def test_o3_kiosk_killed_after_the_server_took_the_message_does_not_send_it_again(
+    front_desk, server, config, tmp_path
+):
     """`kiosk outbox send` dies (SIGKILL) while the server holds the message: nobody resends it blindly."""
     result, _, _ = register_family(front_desk, "Testkiddo")
     settings = tmp_path / "kiosk.toml"
-    settings.write_text(f'[smtp]\nhost = "127.0.0.1"\nport = {server.port}\nsecurity = "none"\n'
-                        f'sender = "portal@sunnyhills.example"\ntimeout_seconds = 5\n')
-    command = [sys.executable, "-m", "screens.launch", "--config", str(settings), "--db", config.database,
-               "outbox", "send"]
+    settings.write_text(
+        f'[smtp]\nhost = "127.0.0.1"\nport = {server.port}\nsecurity = "none"\n'
+        f'sender = "portal@sunnyhills.example"\ntimeout_seconds = 5\n'
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "kiosk_screens.launch",
+        "--config",
+        str(settings),
+        "--db",
+        config.database,
+        "outbox",
+        "send",
+    ]
     sender = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     received = server.inbox.handle_DATA
 
@@ -172,23 +214,34 @@ def test_o3_kiosk_killed_after_the_server_took_the_message_does_not_send_it_agai
     assert len(server.received) == 1
     server.inbox.handle_DATA = received
 
-    again = run("--config", str(settings), "--db", config.database, "outbox", "send")  # cron, a minute on
-    later = outbox.deliver_due(smtp_config(config, server.port),
-                               now=utcnow() + outbox.SENDING_LEASE + dt.timedelta(seconds=5))
+    again = run(
+        "--config", str(settings), "--db", config.database, "outbox", "send"
+    )  # cron, a minute on
+    later = outbox.deliver_due(
+        smtp_config(config, server.port),
+        now=utcnow() + outbox.SENDING_LEASE + dt.timedelta(seconds=5),
+    )
 
     assert again.returncode == 0 and len(server.received) == 1
     assert later.interrupted == 1 and later.sent == 0 and len(server.received) == 1
     [shown] = outbox.list_messages(state="failed")
     assert shown.message_id == result.message_id and shown.attempts == 1
-    assert shown.reason.startswith("interrupted while sending: it may have been sent. Check with the family")
+    assert shown.reason.startswith(
+        "interrupted while sending: it may have been sent. Check with the family"
+    )
 
 
 # ---------------------------------------------------------------- S2: nothing left to steal
 
-def test_s2_s11_before_and_after_delivery_no_plain_pin_is_in_the_database_or_its_wal(front_desk, server, config):
+
+def test_s2_s11_before_and_after_delivery_no_plain_pin_is_in_the_database_or_its_wal(
+    front_desk, server, config
+):
     result, _, _ = register_family(front_desk, "Núñez-García")
     before = database_bytes(config)
-    assert not any(spelling in before for spelling in pin_spellings(result))  # sealed while queued (S11)
+    assert not any(
+        spelling in before for spelling in pin_spellings(result)
+    )  # sealed while queued (S11)
     sealed = OutboxMessage.get(OutboxMessage.message_id == result.message_id).body_text.encode()
     assert sealed in before  # the scan can see the body
 
@@ -203,6 +256,7 @@ def test_s2_s11_before_and_after_delivery_no_plain_pin_is_in_the_database_or_its
 
 # ---------------------------------------------------------------- R7: retired carriers
 
+
 def test_r7_the_carrier_table_knows_which_gateways_are_gone():
     by_key = {c.key: c for c in carriers()}
     assert {key for key, c in by_key.items() if c.retired} >= {"att", "sprint", "nextel", "tmobile"}
@@ -215,8 +269,13 @@ def test_r7_texting_through_a_retired_carrier_warns_and_suggests_email_or_print(
     first = children_of("Testkiddo")[0]
     family = family_for(first.id, today=TODAY)
     parent = next(c for c in family.caregivers if c.has_authority)
-    request = IssueRequest(patient_ids=[first.id], recipient_id=parent.id, delivery="text", cell="(317) 555-0101",
-                           carrier=key)
+    request = IssueRequest(
+        patient_ids=[first.id],
+        recipient_id=parent.id,
+        delivery="text",
+        cell="(317) 555-0101",
+        carrier=key,
+    )
 
     [problem] = check_issue(front_desk, request, today=TODAY)
 

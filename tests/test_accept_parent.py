@@ -13,15 +13,15 @@ import pytest
 from textual._xterm_parser import XTermParser
 from textual.widgets import Button, DataTable, Input, Static
 
-from kiosk import portal
 from kiosk.clock import Clock
-from kiosk.patients import patient_page, search_patients
-from kiosk.staff import authenticate
-from screens.lock import LockScreen
-from screens.parent import ChildScreen, MyAccountScreen, ParentModeScreen, ParentScreen
-from screens.patient import PatientScreen
-from screens.register import RegisterScreen
-from screens.signin import SignInScreen
+from kiosk.people.patients import patient_page, search_patients
+from kiosk.people.staff import authenticate
+from kiosk.registration import portal
+from kiosk_screens.lock import LockScreen
+from kiosk_screens.parent import ChildScreen, MyAccountScreen, ParentModeScreen, ParentScreen
+from kiosk_screens.patient import PatientScreen
+from kiosk_screens.register import RegisterScreen
+from kiosk_screens.signin import SignInScreen
 
 from conftest import NOW, TODAY, desk_app, settle, widget_text
 from test_ui_parent import PASSWORD, add_child, create_account, type_into, unlock
@@ -66,30 +66,90 @@ async def complete(app, pilot) -> None:
 
 def staff_words(app) -> list[str]:
     """Staff data a parent must never see: the staff member, chart numbers, another family."""
-    from kiosk.models import Patient
+    from kiosk.store.models import Patient
 
     chart = Patient.get_by_id(kids()["Rosemary"]).chart_number
-    return ["Maria", "maria", "Lopez", chart, "Ava", "Patel", "Pending Registration",
-            "Caregiver", "Authority", "Search"]
+    return [
+        "Maria",
+        "maria",
+        "Lopez",
+        chart,
+        "Ava",
+        "Patel",
+        "Pending Registration",
+        "Caregiver",
+        "Authority",
+        "Search",
+    ]
 
 
 PARENT_SIDE = (ParentScreen, LockScreen)  # parent mode, or the staff lock screen (a password away)
-LOCKED_SIDE = (LockScreen, SignInScreen)  # the lock screen may sign out (ctrl+o): still a password away
+LOCKED_SIDE = (
+    LockScreen,
+    SignInScreen,
+)  # the lock screen may sign out (ctrl+o): still a password away
 
 
 # -- 1. no staff data, no way back without a staff password -----------------------------------
 
-KEYS = (["escape", "tab", "shift+tab", "up", "down", "left", "right", "home", "end", "pageup", "pagedown",
-         "backspace", "delete", "insert"]
-        + [f"f{n}" for n in range(1, 13) if n not in (2, 10)]  # F2 submits, F10 is I'm done (tested below)
-        + [f"ctrl+{c}" for c in "abcdefghijklmnopqrstuvwxyz" if c not in "m"]  # ctrl+m is Enter
-        + ["ctrl+backslash", "ctrl+right_square_bracket", "ctrl+underscore", "ctrl+f1", "ctrl+f5", "shift+f5",
-           "alt+f4", "ctrl+shift+q", "ctrl+escape"])
+KEYS = (
+    [
+        "escape",
+        "tab",
+        "shift+tab",
+        "up",
+        "down",
+        "left",
+        "right",
+        "home",
+        "end",
+        "pageup",
+        "pagedown",
+        "backspace",
+        "delete",
+        "insert",
+    ]
+    + [
+        f"f{n}" for n in range(1, 13) if n not in (2, 10)
+    ]  # F2 submits, F10 is I'm done (tested below)
+    + [f"ctrl+{c}" for c in "abcdefghijklmnopqrstuvwxyz" if c not in "m"]  # ctrl+m is Enter
+    + [
+        "ctrl+backslash",
+        "ctrl+right_square_bracket",
+        "ctrl+underscore",
+        "ctrl+f1",
+        "ctrl+f5",
+        "shift+f5",
+        "alt+f4",
+        "ctrl+shift+q",
+        "ctrl+escape",
+    ]
+)
 
 # Raw bytes as a terminal sends them: the driver's own parser turns them into events.
-ESCAPE_SEQUENCES = ["\x1b", "\x1b\x1b", "\x1b[A", "\x1bOP", "\x1b[15~", "\x1b[1;5P", "\x1b[23~", "\x1b[Z",
-                    "\x03", "\x11", "\x0c", "\x1a", "\x1c", "\x1bx", "\x1b[1;3D", "\x1b[200~Maria\x1b[201~",
-                    "\x1b[I", "\x1b[O", "\x1b]52;c;?\x07", "\x1b[<64;10;10M", "\x1b[<65;10;10M"]
+ESCAPE_SEQUENCES = [
+    "\x1b",
+    "\x1b\x1b",
+    "\x1b[A",
+    "\x1bOP",
+    "\x1b[15~",
+    "\x1b[1;5P",
+    "\x1b[23~",
+    "\x1b[Z",
+    "\x03",
+    "\x11",
+    "\x0c",
+    "\x1a",
+    "\x1c",
+    "\x1bx",
+    "\x1b[1;3D",
+    "\x1b[200~Maria\x1b[201~",
+    "\x1b[I",
+    "\x1b[O",
+    "\x1b]52;c;?\x07",
+    "\x1b[<64;10;10M",
+    "\x1b[<65;10;10M",
+]
 
 
 async def press_everything(app, pilot, allowed=PARENT_SIDE) -> None:
@@ -97,11 +157,15 @@ async def press_everything(app, pilot, allowed=PARENT_SIDE) -> None:
     for key in KEYS:
         await pilot.press(key)
         await pilot.pause()
-        assert isinstance(app.screen, allowed), f"{key} left parent mode for {type(app.screen).__name__}"
+        assert isinstance(app.screen, allowed), (
+            f"{key} left parent mode for {type(app.screen).__name__}"
+        )
     for sequence in ESCAPE_SEQUENCES:
         feed(app, sequence)
         await pilot.pause()
-        assert isinstance(app.screen, allowed), f"{sequence!r} left parent mode for {type(app.screen).__name__}"
+        assert isinstance(app.screen, allowed), (
+            f"{sequence!r} left parent mode for {type(app.screen).__name__}"
+        )
 
 
 def feed(app, data: str) -> None:
@@ -121,7 +185,9 @@ async def click_everything(app, pilot) -> None:
         await pilot.pause()
         assert isinstance(app.screen, PARENT_SIDE), f"clicking {key.description!r} left parent mode"
     clicked: set[tuple] = set()
-    while targets := {target: at for target, at in grid_targets(app).items() if target not in clicked}:
+    while targets := {
+        target: at for target, at in grid_targets(app).items() if target not in clicked
+    }:
         for target, (x, y) in targets.items():  # then again for whatever those clicks showed
             if not isinstance(app.screen, ParentScreen):
                 return
@@ -144,7 +210,9 @@ def grid_targets(app) -> dict[tuple, tuple[int, int]]:
     return targets
 
 
-async def test_1_parent_mode_shows_no_staff_data_and_no_key_click_or_sequence_reaches_staff_screens(app):
+async def test_1_parent_mode_shows_no_staff_data_and_no_key_click_or_sequence_reaches_staff_screens(
+    app,
+):
     async with app.run_test(size=SIZE) as pilot:
         register = await registered_at_desk(app, pilot)
         staff_screens = list(app.screen_stack)
@@ -174,13 +242,16 @@ async def test_1_parent_mode_shows_no_staff_data_and_no_key_click_or_sequence_re
             await click_everything(app, pilot)
             await settle(app, pilot)
             assert app.screen not in staff_screens
-            if not isinstance(app.screen, here):  # a click on a parent button moved on: go back to the step
+            if not isinstance(
+                app.screen, here
+            ):  # a click on a parent button moved on: go back to the step
                 assert isinstance(app.screen, ParentScreen)
         assert app.screen_stack[: len(staff_screens)] == staff_screens  # the desk's place is kept
         assert register.is_attached
 
 
 # -- 2-4. account, more children, second parent, Associations on the staff side -------------------
+
 
 async def test_2_to_4_two_parents_complete_at_the_counter_and_both_show_in_associations(app):
     rosemary, basil = kids()["Rosemary"], kids()["Basil"]
@@ -190,7 +261,9 @@ async def test_2_to_4_two_parents_complete_at_the_counter_and_both_show_in_assoc
         await complete(app, pilot)
         await pilot.press("n")
         await settle(app, pilot)
-        assert app.screen.query_one("#email", Input).value == "cindy.testkiddo@example.com"  # the desk's choice
+        assert (
+            app.screen.query_one("#email", Input).value == "cindy.testkiddo@example.com"
+        )  # the desk's choice
         await pilot.press("escape")
         await pilot.pause()
         await create_account(app, pilot, "Cindy Testkiddo", "cindy.testkiddo@example.com")
@@ -206,14 +279,18 @@ async def test_2_to_4_two_parents_complete_at_the_counter_and_both_show_in_assoc
         await settle(app, pilot)
         await unlock(app, pilot)
         assert app.screen is register  # Maria carries on where she was
-        statuses = {str(row[1]): str(row[3]) for row in
-                    (register.query_one("#patients", DataTable).get_row_at(i) for i in range(2))}
+        statuses = {
+            str(row[1]): str(row[3])
+            for row in (register.query_one("#patients", DataTable).get_row_at(i) for i in range(2))
+        }
         assert set(statuses.values()) == {"Registered"}, statuses
 
         await complete(app, pilot)  # Jeff, with the same PIN and his own account (R13)
         await pilot.press("n")
         await settle(app, pilot)
-        assert app.screen.query_one("#email", Input).value == ""  # not Cindy's address: it is hers, not his
+        assert (
+            app.screen.query_one("#email", Input).value == ""
+        )  # not Cindy's address: it is hers, not his
         await pilot.press("escape")
         await pilot.pause()
         await create_account(app, pilot, "Jeff Testkiddo", "jeff.testkiddo@example.com")
@@ -239,8 +316,12 @@ async def test_3_add_child_later_from_my_account(app):
         register = await registered_at_desk(app, pilot)
         basil_pin = register.pins[basil]
         account = portal.create_account("cindy.testkiddo@example.com", "Cindy Testkiddo", PASSWORD)
-        portal.redeem(account.id, patient_page(rosemary, today=TODAY).patient.dob, pin=register.pins[rosemary],
-                      now=NOW)
+        portal.redeem(
+            account.id,
+            patient_page(rosemary, today=TODAY).patient.dob,
+            pin=register.pins[rosemary],
+            now=NOW,
+        )
         app.start_parent_mode(None)  # no result from the desk this time
         await settle(app, pilot)
         await pilot.press("s")
@@ -261,6 +342,7 @@ async def test_3_add_child_later_from_my_account(app):
 
 # -- 5. wrong DOB or PIN, lock-out, expiry ------------------------------------------------------
 
+
 async def test_5_wrong_pin_and_wrong_dob_get_one_message_then_the_lock_out(app):
     rosemary = kids()["Rosemary"]
     wrong_dob = f"{patient_page(rosemary, today=TODAY).patient.dob - dt.timedelta(days=2):%m/%d/%Y}"
@@ -278,7 +360,9 @@ async def test_5_wrong_pin_and_wrong_dob_get_one_message_then_the_lock_out(app):
             messages.add(str(app.screen.query_one("#redeem-error").render()))
         assert messages == {portal.GENERIC}  # never says which part was wrong
         await add_child(app, pilot, us_date(rosemary))
-        assert str(app.screen.query_one("#redeem-error").render()) == portal.GENERIC  # locked: the same words
+        assert (
+            str(app.screen.query_one("#redeem-error").render()) == portal.GENERIC
+        )  # locked: the same words
         assert "15 minutes" in portal.GENERIC and "front desk" in portal.GENERIC
     assert patient_page(rosemary, today=TODAY).associations == ()
 
@@ -292,11 +376,13 @@ async def test_5_an_expired_pin_sends_the_parent_to_the_front_desk(app):
         await create_account(app, pilot, "Cindy Testkiddo", "cindy.testkiddo@example.com")
         await add_child(app, pilot, us_date(rosemary))
         assert str(app.screen.query_one("#redeem-error").render()) == (
-            "This PIN has expired. Ask the front desk for a new one.")
+            "This PIN has expired. Ask the front desk for a new one."
+        )
         assert isinstance(app.screen, ChildScreen)
 
 
 # -- 6. the hand-back -----------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("how", ["f10", "done button", "idle"])
 async def test_6_the_kiosk_returns_to_the_staff_lock_screen(app, how):

@@ -12,15 +12,27 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-FIGURE = re.compile(r"^(?P<name>[a-z0-9_]+) (?P<value>[0-9.]+|n/a)(?: (?P<unit>[A-Za-z/]+))?(?:  # .*)?$")
+FIGURE = re.compile(
+    r"^(?P<name>[a-z0-9_]+) (?P<value>[0-9.]+|n/a)(?: (?P<unit>[A-Za-z/]+))?(?:  # .*)?$"
+)
 
 
 def cli(tmp_path, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KIOSK_")}
-    env.update(HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "config"), XDG_DATA_HOME=str(tmp_path / "data"),
-               PYTHONPATH=str(ROOT))
-    return subprocess.run([sys.executable, "-m", "screens.launch", *args], capture_output=True, text=True,
-                          env=env, cwd=tmp_path, timeout=120)
+    env.update(
+        HOME=str(tmp_path),
+        XDG_CONFIG_HOME=str(tmp_path / "config"),
+        XDG_DATA_HOME=str(tmp_path / "data"),
+        PYTHONPATH=str(ROOT),
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "kiosk_screens.launch", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
 
 
 def test_o1_kiosk_demo_generate_fills_a_practice_that_search_finds(tmp_path):
@@ -30,16 +42,18 @@ def test_o1_kiosk_demo_generate_fills_a_practice_that_search_finds(tmp_path):
     assert done.stdout.startswith("Generated 2,000 patients in ") and done.stderr == ""
 
     from kiosk.config import Config
-    from kiosk.db import close_database
-    from kiosk.models import Patient
-    from kiosk.patients import search_patients
-    from kiosk.store import open_store
+    from kiosk.people.patients import search_patients
+    from kiosk.store.db import close_database
+    from kiosk.store.models import Patient
+    from kiosk.store.practice import open_store
     from kiosk.terms import PortalStatus
 
     open_store(Config(database=db, pin_key_file=str(tmp_path / "other.key")))
     try:
         assert Patient.select().count() == 2000
-        assert {s for (s,) in Patient.select(Patient.portal_status).distinct().tuples()} == set(PortalStatus)
+        assert {s for (s,) in Patient.select(Patient.portal_status).distinct().tuples()} == set(
+            PortalStatus
+        )
         someone = Patient.select().order_by(Patient.id.desc()).first()
         typed = f"{someone.family_name[:3]}, {someone.given_name[:2]}"
         assert someone.id in {row.id for row in search_patients(typed, limit=2000)}
@@ -66,12 +80,19 @@ def test_o1_benchmark_start_up_figures_are_produced_one_a_line(monkeypatch, caps
     bench = load_benchmark()
     monkeypatch.setattr(bench, "STARTUP_RUNS", 1)
     assert bench.main(["--only", "startup"]) == 0
-    lines = [line for line in capsys.readouterr().out.splitlines() if line and not line.startswith("#")]
+    lines = [
+        line for line in capsys.readouterr().out.splitlines() if line and not line.startswith("#")
+    ]
     assert lines and all(FIGURE.match(line) for line in lines), lines
     figures = {FIGURE.match(line)["name"]: FIGURE.match(line) for line in lines}
-    assert {"startup_ratio", "startup_rss_mib", "startup_ms", "startup_bare_textual_ms"} <= set(figures)
+    assert {"startup_ratio", "startup_rss_mib", "startup_ms", "startup_bare_textual_ms"} <= set(
+        figures
+    )
     assert figures["startup_ratio"]["unit"] == "x" and figures["startup_rss_mib"]["unit"] == "MiB"
-    assert float(figures["startup_ratio"]["value"]) > 0 and "target <= 1.15" in lines[[*figures].index("startup_ratio")]
+    assert (
+        float(figures["startup_ratio"]["value"]) > 0
+        and "target <= 1.15" in lines[[*figures].index("startup_ratio")]
+    )
 
 
 def test_o1_desks_in_separate_processes_never_fail_or_leave_two_active_pins(tmp_path, capsys):
@@ -80,9 +101,13 @@ def test_o1_desks_in_separate_processes_never_fail_or_leave_two_active_pins(tmp_
     bench = load_benchmark()
     assert (bench.WORKERS, bench.ISSUES_PER_WORKER) == (8, 200)
     figures = bench.bench_concurrent(tmp_path, workers=4, issues=30, start_delay=1.5)
-    assert figures == {"concurrent_issued": 120, "concurrent_refusals": 0, "concurrent_errors": 0,
-                       "concurrent_duplicate_active_pins": 0, "concurrent_audit_chain_problems": 0}, \
-        capsys.readouterr().out
-    from kiosk.db import close_database
+    assert figures == {
+        "concurrent_issued": 120,
+        "concurrent_refusals": 0,
+        "concurrent_errors": 0,
+        "concurrent_duplicate_active_pins": 0,
+        "concurrent_audit_chain_problems": 0,
+    }, capsys.readouterr().out
+    from kiosk.store.db import close_database
 
     close_database()

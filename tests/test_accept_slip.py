@@ -18,15 +18,15 @@ import pytest
 from textual.widgets import Static
 
 from kiosk.config import PrinterConfig
-from kiosk.models import Caregiver, Patient
-from kiosk.printing import print_slip
-from kiosk.registration import IssuedPin, IssueRequest, IssueResult, issue_pins
-from kiosk.slip import long_date, slip_from_issue, slip_text_lines
-from kiosk.slip_pdf import LAYOUTS, render_slip_pdf
-from kiosk.staff import authenticate
-from kiosk.store import practice_settings
+from kiosk.people.staff import authenticate
+from kiosk.registration.engine import IssuedPin, IssueRequest, IssueResult, issue_pins
+from kiosk.slip.content import long_date, slip_from_issue, slip_text_lines
+from kiosk.slip.pdf import LAYOUTS, render_slip_pdf
+from kiosk.slip.printing import print_slip
+from kiosk.store.models import Caregiver, Patient
+from kiosk.store.practice import practice_settings
 from kiosk.terms import Delivery, RegistrationMethod
-from screens.slip_preview import SlipPreviewScreen
+from kiosk_screens.slip_preview import SlipPreviewScreen
 
 from conftest import NOW, TODAY, FakePrinter, desk_app, screen_cells, screen_text
 from test_slip import decode_qr, page_image, pdf_pages, pdf_text
@@ -46,19 +46,32 @@ def issue_family(staff, name: str) -> tuple[IssueResult, list[Patient]]:
     """The real Register action for a whole family, nothing sent, slip wanted."""
     children = family(name)
     parent = Caregiver.get(Caregiver.email == RECIPIENTS[name])
-    request = IssueRequest(patient_ids=[c.id for c in children], recipient_id=parent.id, delivery=Delivery.NONE,
-                           print_slip=True)
+    request = IssueRequest(
+        patient_ids=[c.id for c in children],
+        recipient_id=parent.id,
+        delivery=Delivery.NONE,
+        print_slip=True,
+    )
     return issue_pins(staff, request, now=NOW, today=TODAY), children
 
 
 def written_dobs(child: Patient) -> list[str]:
     """Every way a date of birth could appear on a slip."""
     dob = child.dob
-    return [dob.isoformat(), f"{dob:%m/%d/%Y}", f"{dob.month}/{dob.day}/{dob.year}", f"{dob:%m/%d/%y}",
-            f"{dob:%m%d%y}", long_date(dob, "en"), long_date(dob, "es")]
+    return [
+        dob.isoformat(),
+        f"{dob:%m/%d/%Y}",
+        f"{dob.month}/{dob.day}/{dob.year}",
+        f"{dob:%m/%d/%y}",
+        f"{dob:%m%d%y}",
+        long_date(dob, "en"),
+        long_date(dob, "es"),
+    ]
 
 
-def assert_minimum_necessary(text: str, result: IssueResult, children: list[Patient], expiry: str) -> None:
+def assert_minimum_necessary(
+    text: str, result: IssueResult, children: list[Patient], expiry: str
+) -> None:
     flat = " ".join(text.split())
     for issued in result.pins:
         assert issued.pin and issued.pin in flat, issued.patient_name
@@ -72,10 +85,18 @@ def assert_minimum_necessary(text: str, result: IssueResult, children: list[Pati
 
 # ---------------------------------------------------------------- paper: PDF text in every layout
 
+
 @pytest.mark.parametrize("layout", LAYOUTS)
-@pytest.mark.parametrize(("surname", "expiry"), [("Testkiddo", "PINs expire on December 22, 2026."),
-                                                  ("Núñez-García", "Los PIN vencen el 22 de diciembre de 2026.")])
-def test_r14_s7_a_real_issue_prints_each_pin_and_the_expiry_and_no_dob_or_chart(front_desk, layout, surname, expiry):
+@pytest.mark.parametrize(
+    ("surname", "expiry"),
+    [
+        ("Testkiddo", "PINs expire on December 22, 2026."),
+        ("Núñez-García", "Los PIN vencen el 22 de diciembre de 2026."),
+    ],
+)
+def test_r14_s7_a_real_issue_prints_each_pin_and_the_expiry_and_no_dob_or_chart(
+    front_desk, layout, surname, expiry
+):
     result, children = issue_family(front_desk, surname)
     assert len(result.pins) == len(children) >= 2
     data = render_slip_pdf(slip_from_issue(result, practice_settings()), layout)
@@ -97,6 +118,7 @@ def test_r14_the_spanish_family_gets_a_spanish_slip_from_the_engine(front_desk):
 
 
 # ---------------------------------------------------------------- screen: the preview as drawn
+
 
 @pytest.fixture
 def desk_config(config, tmp_path):
@@ -137,12 +159,27 @@ def screen_image(app, scale: int = 6):
 
 
 def five_siblings() -> IssueResult:
-    names = ["Maximiliana Guadalupe Cruz", "Basil Testkiddo", "O'Brien [Jr]", "a[/]b Núñez", "Sofía Núñez-García"]
+    names = [
+        "Maximiliana Guadalupe Cruz",
+        "Basil Testkiddo",
+        "O'Brien [Jr]",
+        "a[/]b Núñez",
+        "Sofía Núñez-García",
+    ]
     pins = ["JFKAY-TTJYV", "NVTHF-PCJQW", "ABCDE-FGHJK", "MNPRS-WXYZA", "QRSTU-VWXYZ"]
-    return IssueResult(batch="0123456789abcdef", patient_name=names[0], language="en",
-                       pins=tuple(IssuedPin(n + 1, name.split()[0], name, pin)
-                                  for n, (name, pin) in enumerate(zip(names, pins))),
-                       expires_on=dt.date(2026, 12, 22), method=RegistrationMethod.PIN, message_id=None, delivery=Delivery.NONE)
+    return IssueResult(
+        batch="0123456789abcdef",
+        patient_name=names[0],
+        language="en",
+        pins=tuple(
+            IssuedPin(n + 1, name.split()[0], name, pin)
+            for n, (name, pin) in enumerate(zip(names, pins))
+        ),
+        expires_on=dt.date(2026, 12, 22),
+        method=RegistrationMethod.PIN,
+        message_id=None,
+        delivery=Delivery.NONE,
+    )
 
 
 @pytest.mark.parametrize("size", [(100, 30), (80, 24)])
@@ -179,9 +216,12 @@ async def test_s7_the_preview_screen_shows_each_pin_and_expiry_but_no_dob_or_cha
 
 # ---------------------------------------------------------------- printing from the preview
 
+
 def printer_app(desk_config, printer: FakePrinter, **config):
     """The app with the print queue "desk" set up, printing through ``printer``."""
-    config = dataclasses.replace(desk_config, printer=dataclasses.replace(desk_config.printer, name="desk"), **config)
+    config = dataclasses.replace(
+        desk_config, printer=dataclasses.replace(desk_config.printer, name="desk"), **config
+    )
     return desk_app(config, printer=printer)
 
 
@@ -209,17 +249,23 @@ async def test_r14_printing_runs_beside_the_ui_and_then_shows_the_cups_job(train
         assert body.is_mounted
 
 
-async def test_r14_a_printer_error_is_shown_in_plain_words_and_the_slip_saved(training, desk_config):
-    app = printer_app(desk_config, FakePrinter("Printer desk did not take the slip: the printer or class does "
-                                               "not exist."))
+async def test_r14_a_printer_error_is_shown_in_plain_words_and_the_slip_saved(
+    training, desk_config
+):
+    app = printer_app(
+        desk_config,
+        FakePrinter("Printer desk did not take the slip: the printer or class does not exist."),
+    )
     async with app.run_test(size=(100, 30)) as pilot:
         await open_preview(app, pilot, five_siblings())
         await pilot.press("p")
         await app.workers.wait_for_complete()
         await pilot.pause()
         said = outcome(app)
-        assert said.startswith("Printer desk did not take the slip: the printer or class does not exist. "
-                               "The slip was saved as ")
+        assert said.startswith(
+            "Printer desk did not take the slip: the printer or class does not exist. "
+            "The slip was saved as "
+        )
         assert Path(re.sub(r"\.$", "", said.rsplit(" saved as ", 1)[1])).exists()
 
 
@@ -237,6 +283,7 @@ async def test_o2_training_prints_nothing_even_with_a_printer_set(training, desk
 
 # ---------------------------------------------------------------- a slip that cannot be saved
 
+
 def test_r14_a_slip_folder_that_cannot_be_made_is_said_in_plain_words(config, tmp_path):
     """No printer and printer.output_dir unusable: a sentence for the desk, not an exception."""
     blocker = tmp_path / "not-a-folder"
@@ -247,14 +294,18 @@ def test_r14_a_slip_folder_that_cannot_be_made_is_said_in_plain_words(config, tm
     done = print_slip(slip, cfg)
 
     assert not done.printed and done.pdf_path is None
-    assert done.message.startswith(f"No printer is set up. The slip could not be saved in {blocker / 'slips'} (")
+    assert done.message.startswith(
+        f"No printer is set up. The slip could not be saved in {blocker / 'slips'} ("
+    )
     assert done.message.endswith("): check printer.output_dir.")
 
 
 async def test_r14_the_preview_survives_a_slip_that_cannot_be_saved(training, config, tmp_path):
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("")
-    app = desk_app(dataclasses.replace(config, printer=PrinterConfig(output_dir=str(blocker / "slips"))))
+    app = desk_app(
+        dataclasses.replace(config, printer=PrinterConfig(output_dir=str(blocker / "slips")))
+    )
     async with app.run_test(size=(100, 30)) as pilot:
         await open_preview(app, pilot, five_siblings())
         await pilot.press("p")

@@ -14,25 +14,28 @@ import pytest
 from textual.widgets import Checkbox, DataTable, Input, Static
 
 from kiosk import errors
-from kiosk.models import Caregiver, Patient, Relationship
-from kiosk.patients import search_patients
-from kiosk.registration import IssuedPin, IssueResult
-from kiosk.staff import authenticate
+from kiosk.people.patients import search_patients
+from kiosk.people.staff import authenticate
+from kiosk.registration.engine import IssuedPin, IssueResult
+from kiosk.store.models import Caregiver, Patient, Relationship
 from kiosk.terms import Authority, Delivery, RegistrationMethod
-from screens.lock import LockScreen
-from screens.name_fix import NameFixScreen
-from screens.outbox_screen import OutboxScreen
-from screens.patient import PatientScreen
-from screens.register import RegisterScreen
-from screens.search import SearchScreen
-from screens.slip_preview import SlipPreviewScreen
+from kiosk_screens.lock import LockScreen
+from kiosk_screens.name_fix import NameFixScreen
+from kiosk_screens.outbox_screen import OutboxScreen
+from kiosk_screens.patient import PatientScreen
+from kiosk_screens.register import RegisterScreen
+from kiosk_screens.search import SearchScreen
+from kiosk_screens.slip_preview import SlipPreviewScreen
 
 from conftest import TODAY, Notices, desk_app, screen_text, settle
 from test_ui_register import app, desk_config, open_window
 from test_ui_staff import search, sign_in
 
 SIZE = (100, 30)
-BOLD, SLASH = "[bold]x[/bold]", "a[/]b"  # would be styled, or raise a MarkupError, if read as markup
+BOLD, SLASH = (
+    "[bold]x[/bold]",
+    "a[/]b",
+)  # would be styled, or raise a MarkupError, if read as markup
 
 
 @pytest.fixture
@@ -74,12 +77,20 @@ def outcome(screen) -> str:
 
 
 def slip_result() -> IssueResult:
-    return IssueResult(batch="0123456789abcdef", patient_name="Rosemary Testkiddo", language="en",
-                       pins=(IssuedPin(rosemary(), "Rosemary", "Rosemary Testkiddo", "JFKAY-TTJYV"),),
-                       expires_on=dt.date(2026, 12, 22), method=RegistrationMethod.PIN, message_id=None, delivery=Delivery.NONE)
+    return IssueResult(
+        batch="0123456789abcdef",
+        patient_name="Rosemary Testkiddo",
+        language="en",
+        pins=(IssuedPin(rosemary(), "Rosemary", "Rosemary Testkiddo", "JFKAY-TTJYV"),),
+        expires_on=dt.date(2026, 12, 22),
+        method=RegistrationMethod.PIN,
+        message_id=None,
+        delivery=Delivery.NONE,
+    )
 
 
 # -- S9: printing and sending in workers; failures in plain words; the UI never freezes ------------
+
 
 async def test_a_slow_printer_does_not_hold_the_keys(held, gate):
     app = held("print_slip")
@@ -182,7 +193,9 @@ async def test_a_search_that_fails_is_reported_and_the_app_carries_on(training, 
         await sign_in(app, pilot)
         app.desk.failing = {"search": OperationalError("disk I/O error")}
         await pilot.press(*"kim")
-        for _ in range(50):  # (workers.wait_for_complete re-raises a failed worker's error, so poll)
+        for _ in range(
+            50
+        ):  # (workers.wait_for_complete re-raises a failed worker's error, so poll)
             await pilot.pause(0.05)
             if notices:
                 break
@@ -193,6 +206,7 @@ async def test_a_search_that_fails_is_reported_and_the_app_carries_on(training, 
 
 
 # -- S6: the idle lock stays on top of work that finishes behind it --------------------------------
+
 
 async def test_pins_issued_behind_the_lock_do_not_open_the_slip_over_it(held, gate):
     app = held("issue")
@@ -210,7 +224,9 @@ async def test_pins_issued_behind_the_lock_do_not_open_the_slip_over_it(held, ga
         assert "Testkiddo" not in shown and not any(p.pin in shown for p in screen.result.pins)
         await pilot.press(*"training1", "enter")
         await settle(app, pilot)
-        assert isinstance(app.screen, SlipPreviewScreen)  # Print PIN was ticked: the slip after unlocking
+        assert isinstance(
+            app.screen, SlipPreviewScreen
+        )  # Print PIN was ticked: the slip after unlocking
         await pilot.press("escape")
         await settle(app, pilot)
         assert app.screen is screen
@@ -242,14 +258,21 @@ async def test_a_name_saved_behind_the_lock_does_not_open_registration_over_it(h
 
 # -- S7: patient text is data on every staff screen -----------------------------------------------
 
+
 def add_markup_family() -> tuple[int, int]:
     """A family whose names break markup: patient [bold]x[/bold] a[/]b, sibling Baby Boy a[/]b,
     caregiver a[/]b [bold]x[/bold]."""
     carer = Caregiver.create(given_name=SLASH, family_name=BOLD, email="markup.parent@example.com")
-    child = Patient.create(chart_number="M1", given_name=BOLD, family_name=SLASH, dob=dt.date(2019, 3, 4))
-    baby = Patient.create(chart_number="M2", given_name="Baby Boy", family_name=SLASH, dob=dt.date(2026, 11, 1))
+    child = Patient.create(
+        chart_number="M1", given_name=BOLD, family_name=SLASH, dob=dt.date(2019, 3, 4)
+    )
+    baby = Patient.create(
+        chart_number="M2", given_name="Baby Boy", family_name=SLASH, dob=dt.date(2026, 11, 1)
+    )
     for patient in (child, baby):
-        Relationship.create(caregiver=carer, patient=patient, role="Mother", authority=Authority.JOINT)
+        Relationship.create(
+            caregiver=carer, patient=patient, role="Mother", authority=Authority.JOINT
+        )
     return child.id, baby.id
 
 
@@ -260,7 +283,9 @@ async def test_names_that_look_like_markup_display_exactly_on_every_staff_screen
         await sign_in(app, pilot)
         rows = await search(app, pilot, "a[/]")
         # N1: the two of that family name first, then anyone with a name part "a" (Twin A)
-        assert f"{SLASH}, {BOLD}" in screen_text(app) and {r[0].split(",")[0] for r in rows[:2]} == {SLASH}
+        assert f"{SLASH}, {BOLD}" in screen_text(app) and {
+            r[0].split(",")[0] for r in rows[:2]
+        } == {SLASH}
         typed = "[bold]qqqq[/bold]"
         await search(app, pilot, typed)  # typed markup in the box comes back as typed
         assert f"No patients match '{typed}'" in screen_text(app)
@@ -315,6 +340,7 @@ async def test_names_that_look_like_markup_display_exactly_on_every_staff_screen
 
 # -- O2: TRAINING on every staff screen; keys in the Footer at 80x24; no colour alone ---------------
 
+
 async def test_training_banner_on_every_staff_screen(training, desk_config):
     app = desk_app(replace(desk_config, training=True))
     seen = {}
@@ -360,7 +386,15 @@ async def test_every_key_of_the_registration_window_fits_the_footer_at_80_column
         await pilot.press("ctrl+r")
         await settle(app, pilot)
         shown = footer(app)
-        for key in ("space", "Register", "p Print", "s Send PIN", "c Complete / Log In", "esc Back", "^l Lock"):
+        for key in (
+            "space",
+            "Register",
+            "p Print",
+            "s Send PIN",
+            "c Complete / Log In",
+            "esc Back",
+            "^l Lock",
+        ):
             assert key in shown, shown
 
 
@@ -377,22 +411,54 @@ async def test_at_80x24_without_colour_the_choices_read_from_the_characters(app)
 
 # -- R7-R10: the procedure's words and order (docs/glossary.md) -------------------------------------
 
+
 async def test_r7_r10_registration_options_follow_the_procedure_order(app):
     """Procedure order: Register Patient with, Accessibility, Email Address, Text Message, Cell Carrier,
     Send to, Print PIN, Do not send PIN (here a Delivery choice)."""
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_window(app, pilot, "Kim, Jordan")  # 14: Send to is shown
-        order = [w.id for w in screen.query("#method, #access, #delivery, #email-row, #text-row, #send-to, #print-pin")]
-        assert order == ["method", "access", "delivery", "email-row", "text-row", "send-to", "print-pin"]
+        order = [
+            w.id
+            for w in screen.query(
+                "#method, #access, #delivery, #email-row, #text-row, #send-to, #print-pin"
+            )
+        ]
+        assert order == [
+            "method",
+            "access",
+            "delivery",
+            "email-row",
+            "text-row",
+            "send-to",
+            "print-pin",
+        ]
         shown = screen_text(app)
-        for words in ("Caregiver Contact Authority", "Authority", "Role", "Status", "Patient List", "Register",
-                      "Patient", "PIN", "Register with", "Full Access", "Limited: No Chart Access", "Email",
-                      "Text message", "Do not send PIN", "Email Address", "Send to", "Parent/Guardian", "Minor",
-                      "Print PIN"):
+        for words in (
+            "Caregiver Contact Authority",
+            "Authority",
+            "Role",
+            "Status",
+            "Patient List",
+            "Register",
+            "Patient",
+            "PIN",
+            "Register with",
+            "Full Access",
+            "Limited: No Chart Access",
+            "Email",
+            "Text message",
+            "Do not send PIN",
+            "Email Address",
+            "Send to",
+            "Parent/Guardian",
+            "Minor",
+            "Print PIN",
+        ):
             assert words in shown, words
 
 
 # -- R13: a second parent's PIN from the patient page -----------------------------------------------
+
 
 async def test_second_parent_pin_from_the_registered_patients_page(app):
     async with app.run_test(size=SIZE) as pilot:
@@ -402,7 +468,11 @@ async def test_second_parent_pin_from_the_registered_patients_page(app):
         await settle(app, pilot)
         assert isinstance(app.screen, PatientScreen)
         shown = screen_text(app)
-        assert "Registered" in shown and "Registered; PIN still open" in shown and "g Generate PIN" in footer(app)
+        assert (
+            "Registered" in shown
+            and "Registered; PIN still open" in shown
+            and "g Generate PIN" in footer(app)
+        )
         await pilot.press("g")
         await settle(app, pilot)
         screen = app.screen
@@ -414,4 +484,6 @@ async def test_second_parent_pin_from_the_registered_patients_page(app):
         await pilot.press("escape")
         await settle(app, pilot)
         assert isinstance(app.screen, PatientScreen)
-        assert "Registered" in screen_text(app)  # a second parent's PIN keeps the patient Registered
+        assert "Registered" in screen_text(
+            app
+        )  # a second parent's PIN keeps the patient Registered

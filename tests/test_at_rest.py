@@ -15,15 +15,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kiosk import files, outbox, printing, security
+from kiosk import security
 from kiosk.cli import main as cli_main
 from kiosk.config import Config, PrinterConfig
-from kiosk.db import close_database
-from kiosk.models import OutboxMessage, Patient
-from kiosk.patients import family_for
-from kiosk.registration import IssueRequest, issue_pins, revoke_pin
-from kiosk.slip import SlipData
-from kiosk.store import open_store
+from kiosk.messages import outbox
+from kiosk.people.patients import family_for
+from kiosk.registration.engine import IssueRequest, issue_pins, revoke_pin
+from kiosk.slip import printing
+from kiosk.slip.content import SlipData
+from kiosk.store import files
+from kiosk.store.db import close_database
+from kiosk.store.models import OutboxMessage, Patient
+from kiosk.store.practice import open_store
 
 from conftest import NOW, TODAY
 
@@ -35,7 +38,9 @@ class Refusing:
         self.permanent = permanent
 
     def send(self, message):
-        raise outbox.SendFailure("550 no such user" if self.permanent else "421 try later", permanent=self.permanent)
+        raise outbox.SendFailure(
+            "550 no such user" if self.permanent else "421 try later", permanent=self.permanent
+        )
 
     def close(self):
         pass
@@ -44,11 +49,17 @@ class Refusing:
 def on_disk(config) -> bytes:
     """The database file, its WAL and its shm, as they are (no checkpoint first)."""
     base = Path(config.database)
-    return b"".join(p.read_bytes() for p in (base, Path(f"{base}-wal"), Path(f"{base}-shm")) if p.exists())
+    return b"".join(
+        p.read_bytes() for p in (base, Path(f"{base}-wal"), Path(f"{base}-shm")) if p.exists()
+    )
 
 
 def pin_forms(result) -> list[bytes]:
-    return [form.encode() for p in result.pins for form in (p.pin, p.pin.replace("-", ""), p.pin.lower())]
+    return [
+        form.encode()
+        for p in result.pins
+        for form in (p.pin, p.pin.replace("-", ""), p.pin.lower())
+    ]
 
 
 def in_files(config, result) -> list[bytes]:
@@ -59,7 +70,9 @@ def in_files(config, result) -> list[bytes]:
 def issue(front_desk, now=NOW):
     family = family_for(Patient.get(Patient.given_name == "Rosemary").id, today=TODAY)
     cindy = next(c for c in family.caregivers if c.name == "Cindy Testkiddo")
-    request = IssueRequest(patient_ids=[c.id for c in family.children], recipient_id=cindy.id, email=cindy.email)
+    request = IssueRequest(
+        patient_ids=[c.id for c in family.children], recipient_id=cindy.id, email=cindy.email
+    )
     return issue_pins(front_desk, request, now=now, today=TODAY)
 
 
@@ -89,7 +102,9 @@ def test_s11_a_failed_or_deferred_delivery_leaves_no_plain_pin(front_desk, confi
 
 
 @pytest.mark.parametrize("end", ["revoke", "replace"])
-def test_s11_revoking_or_replacing_every_pin_erases_the_unsent_body_from_the_files(front_desk, config, end):
+def test_s11_revoking_or_replacing_every_pin_erases_the_unsent_body_from_the_files(
+    front_desk, config, end
+):
     result = issue(front_desk)
     sealed = message(result).body_text.encode()
     assert sealed in on_disk(config)
@@ -113,7 +128,9 @@ def test_s11_one_pin_revoked_keeps_the_message_for_the_others(front_desk):
     assert message(result).state == "queued" and message(result).body_text
 
 
-def test_s11_a_read_held_open_during_delivery_delays_the_wal_cut_to_the_next_run(front_desk, config):
+def test_s11_a_read_held_open_during_delivery_delays_the_wal_cut_to_the_next_run(
+    front_desk, config
+):
     result = issue(front_desk)
     sealed = message(result).body_text.encode()
     reader = sqlite3.connect(config.database)
@@ -121,7 +138,9 @@ def test_s11_a_read_held_open_during_delivery_delays_the_wal_cut_to_the_next_run
     reader.execute("SELECT count(*) FROM outbox_message").fetchone()  # another desk's snapshot
 
     assert outbox.deliver_due(Config(training=True), now=NOW).sent == 1
-    assert in_files(config, result) == []  # the old pages kept for the reader hold only the sealed body
+    assert (
+        in_files(config, result) == []
+    )  # the old pages kept for the reader hold only the sealed body
 
     reader.rollback()
     reader.close()
@@ -130,7 +149,9 @@ def test_s11_a_read_held_open_during_delivery_delays_the_wal_cut_to_the_next_run
     assert sealed[8:40] not in on_disk(config)
 
 
-def test_s11_bodies_an_older_kiosk_left_in_plain_text_are_sealed_at_the_next_run(front_desk, config):
+def test_s11_bodies_an_older_kiosk_left_in_plain_text_are_sealed_at_the_next_run(
+    front_desk, config
+):
     result = issue(front_desk)
     row = message(result)
     text, html = outbox.message_body(row)
@@ -161,6 +182,7 @@ def test_s11_seal_property_opens_to_the_same_text_and_never_shows_it(text, conte
 
 
 # -- files readable by kiosk's user only ----------------------------------------------------------
+
 
 def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
@@ -207,8 +229,14 @@ def test_s11_a_shared_folder_is_never_changed(tmp_path):
 
 # -- slip PDFs ------------------------------------------------------------------------------------
 
-SLIP = SlipData(practice_name="Sunny Hills Pediatrics", portal_url="https://portal.example.org/register",
-                patient_name="Rosemary Testkiddo", children=(("Rosemary Testkiddo", "JFKAY-TTJYV"),), expires_on=dt.date(2026, 12, 22), batch="b1b2c3d4e5f6a7b8")
+SLIP = SlipData(
+    practice_name="Sunny Hills Pediatrics",
+    portal_url="https://portal.example.org/register",
+    patient_name="Rosemary Testkiddo",
+    children=(("Rosemary Testkiddo", "JFKAY-TTJYV"),),
+    expires_on=dt.date(2026, 12, 22),
+    batch="b1b2c3d4e5f6a7b8",
+)
 
 
 def slip_config(tmp_path, **printer) -> Config:
@@ -222,7 +250,10 @@ def test_s11_a_saved_slip_is_0600_and_deleted_after_keep_minutes(tmp_path):
     assert path is not None and mode(path) == 0o600 and mode(path.parent) == 0o700
 
     assert files.remove_old_slips(config, now=path.stat().st_mtime + 29 * 60) == 0 and path.exists()
-    assert files.remove_old_slips(config, now=path.stat().st_mtime + 30 * 60) == 1 and not path.exists()
+    assert (
+        files.remove_old_slips(config, now=path.stat().st_mtime + 30 * 60) == 1
+        and not path.exists()
+    )
 
 
 def test_s11_the_next_print_and_the_next_outbox_run_remove_old_slips(tmp_path, store):
@@ -236,7 +267,10 @@ def test_s11_the_next_print_and_the_next_outbox_run_remove_old_slips(tmp_path, s
 
 
 def test_s11_a_saved_slip_is_deleted_once_its_batch_prints(tmp_path, monkeypatch):
-    config = replace(slip_config(tmp_path), printer=PrinterConfig(name="desk", output_dir=str(tmp_path / "slips")))
+    config = replace(
+        slip_config(tmp_path),
+        printer=PrinterConfig(name="desk", output_dir=str(tmp_path / "slips")),
+    )
     answers = iter([(None, "Printer desk did not take the slip: out of paper."), ("desk-7", "")])
     monkeypatch.setattr(printing, "send_to_printer", lambda pdf, printer, title: next(answers))
     other = printing.save_pdf(b"%PDF", replace(SLIP, batch="ffffffffffffffff"), config)
@@ -272,12 +306,17 @@ def test_s11_a_read_only_file_stays_read_only_when_tightened(tmp_path):
     path = tmp_path / "kiosk.sqlite3"
     path.write_bytes(b"")
     path.chmod(0o444)
-    assert files.tighten(path) == f"kiosk: file {path} was readable by others (444); now by this user only (400)"
+    assert (
+        files.tighten(path)
+        == f"kiosk: file {path} was readable by others (444); now by this user only (400)"
+    )
     assert mode(path) == 0o400
 
 
 def test_s11_a_key_file_in_a_new_folder_gets_a_0700_folder(tmp_path):
-    config = Config(database=str(tmp_path / "kiosk.sqlite3"), pin_key_file=str(tmp_path / "keys" / "pin.key"))
+    config = Config(
+        database=str(tmp_path / "kiosk.sqlite3"), pin_key_file=str(tmp_path / "keys" / "pin.key")
+    )
     open_store(config)
     close_database()
     assert (mode(tmp_path / "keys"), mode(tmp_path / "keys" / "pin.key")) == (0o700, 0o600)

@@ -13,13 +13,15 @@ import threading
 import pytest
 
 from kiosk import audit, security
-from kiosk.db import database
-from kiosk.models import AuditEvent, AuditHead
+from kiosk.store.db import database
+from kiosk.store.models import AuditEvent, AuditHead
 
 
 def _trail(n=5):
     for i in range(n):
-        audit.record(audit.VIEW, staff="maria", detail={"i": i}, at=dt.datetime(2026, 11, 20 + i % 3, 9, i))
+        audit.record(
+            audit.VIEW, staff="maria", detail={"i": i}, at=dt.datetime(2026, 11, 20 + i % 3, 9, i)
+        )
 
 
 def test_s5_intact_trail_verifies(store):
@@ -51,8 +53,11 @@ def test_s5_an_inserted_row_is_found(store):
     _trail()
     row = AuditEvent.get(AuditEvent.seq == 3)
     database.execute_sql("UPDATE audit_event SET seq = seq + 100 WHERE seq >= 3")
-    database.execute_sql("INSERT INTO audit_event (seq, at, action, staff, chart_number, detail, prev_hash, hash) "
-                         "VALUES (3, ?, 'issue', 'mallory', '', '{}', ?, ?)", (row.at, row.prev_hash, "f" * 64))
+    database.execute_sql(
+        "INSERT INTO audit_event (seq, at, action, staff, chart_number, detail, prev_hash, hash) "
+        "VALUES (3, ?, 'issue', 'mallory', '', '{}', ?, ?)",
+        (row.at, row.prev_hash, "f" * 64),
+    )
     problems = audit.verify_chain()
     assert problems and problems[0].seq == 3
 
@@ -67,13 +72,15 @@ def test_s5_export_since_a_date(store):
 
 
 def test_s5_opening_a_patient_page_is_recorded(training):
-    from kiosk.models import Patient
-    from kiosk.patients import patient_page
+    from kiosk.people.patients import patient_page
+    from kiosk.store.models import Patient
 
     rosemary = Patient.get(Patient.given_name == "Rosemary")
     patient_page(rosemary.id)  # no viewer (the engine's own reads): nothing recorded
     patient_page(rosemary.id, viewed_by="maria")
-    views = [(e.staff, e.patient_id) for e in AuditEvent.select().where(AuditEvent.action == audit.VIEW)]
+    views = [
+        (e.staff, e.patient_id) for e in AuditEvent.select().where(AuditEvent.action == audit.VIEW)
+    ]
     assert views == [("maria", rosemary.id)]
 
 
@@ -81,14 +88,23 @@ def test_s5_opening_a_patient_page_is_recorded(training):
 # Each tamper below is done the way someone with write access to the database (but not to the key
 # file) would do it, straight in SQL.
 
+
 @pytest.fixture
 def anchors(tmp_path):
     return tmp_path / "kiosk.anchor"
 
 
 def _payload(row, prev_hash):
-    fields = [prev_hash, row.seq, row.at.isoformat(timespec="microseconds"), row.action, row.staff,
-              row.patient_id, row.chart_number, row.detail]
+    fields = [
+        prev_hash,
+        row.seq,
+        row.at.isoformat(timespec="microseconds"),
+        row.action,
+        row.staff,
+        row.patient_id,
+        row.chart_number,
+        row.detail,
+    ]
     return json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -118,7 +134,9 @@ def test_s10_chain_is_keyed_not_plain_sha256(store):
     _trail(2)
     first = AuditEvent.get(AuditEvent.seq == 1)
     assert first.hash != _plain(_payload(first, audit.GENESIS))
-    assert first.hash == security.current_key().digest(audit.CHAIN_PURPOSE, _payload(first, audit.GENESIS))
+    assert first.hash == security.current_key().digest(
+        audit.CHAIN_PURPOSE, _payload(first, audit.GENESIS)
+    )
 
 
 def test_s10_edit_with_recomputed_plain_hashes_is_found(store):
@@ -263,9 +281,9 @@ def test_s10_events_written_before_the_chain_was_keyed_still_verify(config, stor
     an edit of an old one is still found."""
     import sqlite3
 
-    from kiosk.db import close_database
-    from kiosk.schema import SCHEMA_VERSION
-    from kiosk.store import open_store
+    from kiosk.store.db import close_database
+    from kiosk.store.practice import open_store
+    from kiosk.store.schema import SCHEMA_VERSION
 
     _trail(3)
     _rewrite(_plain)

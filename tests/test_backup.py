@@ -13,19 +13,25 @@ import pytest
 
 
 def kiosk(*args, stdin="", env=None):
-    return subprocess.run([sys.executable, "-m", "screens.launch", *args], input=stdin, capture_output=True,
-                          text=True, env=dict(os.environ, **(env or {})), timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "kiosk_screens.launch", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, **(env or {})),
+        timeout=120,
+    )
 
 
 # A desk issuing PINs over and over until the stop file appears (the training families, maria).
-DESK = textwrap.dedent('''
+DESK = textwrap.dedent("""
     import sys, pathlib
     from kiosk.config import Config
-    from kiosk.store import open_store
-    from kiosk.staff import authenticate
-    from kiosk.models import Patient
-    from kiosk.patients import family_for
-    from kiosk.registration import IssueRequest, issue_pins
+    from kiosk.store.practice import open_store
+    from kiosk.people.staff import authenticate
+    from kiosk.store.models import Patient
+    from kiosk.people.patients import family_for
+    from kiosk.registration.engine import IssueRequest, issue_pins
     open_store(Config(database=sys.argv[1]))
     desk = authenticate("maria", "training1")
     family = family_for(Patient.get(Patient.given_name == "Rosemary").id)
@@ -37,16 +43,16 @@ DESK = textwrap.dedent('''
         if n == 3:
             pathlib.Path(sys.argv[2] + ".started").touch()
     print(n)
-''')
+""")
 
 
 @pytest.fixture
 def practice(tmp_path):
     """A SQLite practice with the training families in it (closed again: desks are processes here)."""
     from kiosk.config import Config
-    from kiosk.db import close_database
-    from kiosk.store import open_store
-    from kiosk.training import load_training_data
+    from kiosk.ops.training import load_training_data
+    from kiosk.store.db import close_database
+    from kiosk.store.practice import open_store
 
     db = tmp_path / "practice" / "kiosk.sqlite3"
     open_store(Config(database=str(db)))
@@ -57,8 +63,15 @@ def practice(tmp_path):
 
 def test_d3_backup_under_concurrent_issuing_restores_to_a_sound_database(practice, tmp_path):
     stop = tmp_path / "stop"
-    desks = [subprocess.Popen([sys.executable, "-c", DESK, str(practice), f"{stop}"], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    desks = [
+        subprocess.Popen(
+            [sys.executable, "-c", DESK, str(practice), f"{stop}"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     try:
         while not Path(f"{stop}.started").exists():
             assert all(d.poll() is None for d in desks), desks[0].stderr.read()
@@ -79,11 +92,24 @@ def test_d3_backup_under_concurrent_issuing_restores_to_a_sound_database(practic
         con = sqlite3.connect(target)
         assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         con.close()
-        restored = tmp_path / "restored" / target.name  # the same key file, as the practice would restore
-        done = kiosk("--db", str(restored), "--config", _config_with_key(tmp_path, key), "restore", str(target))
+        restored = (
+            tmp_path / "restored" / target.name
+        )  # the same key file, as the practice would restore
+        done = kiosk(
+            "--db",
+            str(restored),
+            "--config",
+            _config_with_key(tmp_path, key),
+            "restore",
+            str(target),
+        )
         assert done.returncode == 0, done.stderr
-        verified = kiosk("--db", str(restored), "--config", _config_with_key(tmp_path, key), "audit", "verify")
-        assert verified.returncode == 0 and "intact" in verified.stdout, verified.stdout + verified.stderr
+        verified = kiosk(
+            "--db", str(restored), "--config", _config_with_key(tmp_path, key), "audit", "verify"
+        )
+        assert verified.returncode == 0 and "intact" in verified.stdout, (
+            verified.stdout + verified.stderr
+        )
 
 
 def _config_with_key(tmp_path, key: Path) -> str:
@@ -97,14 +123,24 @@ def test_d3_restore_refuses_a_database_in_use_and_keeps_the_old_one(practice, tm
     assert kiosk("--db", str(practice), "backup", str(backup)).returncode == 0
     again = kiosk("--db", str(practice), "backup", str(backup))
     assert again.returncode == 1 and "already exists" in again.stderr
-    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent('''
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent("""
         import sys
         from kiosk.config import Config
-        from kiosk.store import open_store
+        from kiosk.store.practice import open_store
         open_store(Config(database=sys.argv[1]))
         print("open", flush=True)
         sys.stdin.readline()
-    '''), str(practice)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    """),
+            str(practice),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "open"  # a desk has the database open
         refused = kiosk("--db", str(practice), "restore", str(backup))
@@ -122,8 +158,20 @@ def test_d3_restore_refuses_a_backup_made_with_another_key(practice, tmp_path):
     backup = tmp_path / "b.sqlite3"
     assert kiosk("--db", str(practice), "backup", str(backup)).returncode == 0
     other = tmp_path / "other" / "kiosk.sqlite3"
-    assert kiosk("--db", str(other), "init", "--admin", "ann", "--name", "Ann", "--password-stdin",
-                 stdin="correct horse battery staple\n").returncode == 0
+    assert (
+        kiosk(
+            "--db",
+            str(other),
+            "init",
+            "--admin",
+            "ann",
+            "--name",
+            "Ann",
+            "--password-stdin",
+            stdin="correct horse battery staple\n",
+        ).returncode
+        == 0
+    )
     refused = kiosk("--db", str(other), "restore", str(backup))
     assert refused.returncode == 1 and "different key file" in refused.stderr
     assert not list(other.parent.glob("*.before-restore-*"))
@@ -131,8 +179,13 @@ def test_d3_restore_refuses_a_backup_made_with_another_key(practice, tmp_path):
 
 def test_d3_postgres_says_to_use_pg_dump_with_the_password_hidden(tmp_path):
     url = "postgresql://kiosk:s3cret-pass@db.example.org:5432/kiosk"
-    done = kiosk("--db", url, "backup", str(tmp_path / "x.dump"),
-                 env={"KIOSK_PIN_KEY_FILE": str(tmp_path / "k.key")})
+    done = kiosk(
+        "--db",
+        url,
+        "backup",
+        str(tmp_path / "x.dump"),
+        env={"KIOSK_PIN_KEY_FILE": str(tmp_path / "k.key")},
+    )
     assert done.returncode == 1 and "pg_dump" in done.stderr
     assert done.stdout.startswith("pg_dump ") and "***" in done.stdout
     assert "s3cret-pass" not in done.stdout + done.stderr

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kiosk.carriers import carrier_warning, carriers, get_carrier
-from kiosk.contact import valid_email
+from kiosk.messages.carriers import carrier_warning, carriers, get_carrier
+from kiosk.people.contact import valid_email
 
 
 def test_r7_every_carrier_has_a_name_and_a_gateway_that_makes_a_valid_address():
@@ -24,7 +24,9 @@ def test_r7_the_gateway_address_is_the_ten_digit_cell_at_the_gateway():
     assert verizon.address_for("+1 317.555.0101") == "3175550101@vtext.com"
 
 
-@pytest.mark.parametrize("cell", ["555-0101", "", "3175550101@evil.example", "317 555 0101\nBcc: x@y.z"])
+@pytest.mark.parametrize(
+    "cell", ["555-0101", "", "3175550101@evil.example", "317 555 0101\nBcc: x@y.z"]
+)
 def test_r7_a_cell_that_is_not_a_us_number_makes_no_address(cell):
     with pytest.raises(ValueError, match="not a US cell number"):
         get_carrier("verizon").address_for(cell)

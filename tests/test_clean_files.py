@@ -11,37 +11,60 @@ from pathlib import Path
 import pytest
 
 from kiosk import cli
-from kiosk.db import close_database
-from kiosk.models import Patient, Practice
+from kiosk.store.db import close_database
+from kiosk.store.models import Patient, Practice
 from kiosk.terms import DatabasePurpose
 
 
 def kiosk(*args, stdin="", env=None):
-    return subprocess.run([sys.executable, "-m", "screens.launch", *args], input=stdin, capture_output=True,
-                          text=True, env=dict(os.environ, **(env or {})), timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "kiosk_screens.launch", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, **(env or {})),
+        timeout=120,
+    )
 
 
 def test_d2_demo_goes_into_a_new_database_and_marks_it_a_demo(tmp_path, capsys):
     db = str(tmp_path / "demo.sqlite3")
     assert cli.main(["--db", db, "demo", "generate", "--patients", "30"]) == 0
     assert Practice.get().purpose == DatabasePurpose.DEMO
-    assert cli.main(["--db", db, "demo", "generate", "--patients", "10"]) == 0  # a demo database takes more
+    assert (
+        cli.main(["--db", db, "demo", "generate", "--patients", "10"]) == 0
+    )  # a demo database takes more
     assert Patient.select().count() == 40
     close_database()
 
 
 def test_d2_demo_refuses_a_practice_database_unless_forced(tmp_path, capsys):
     db = str(tmp_path / "practice.sqlite3")
-    made = kiosk("--db", db, "init", "--admin", "maria", "--name", "Maria Lopez", "--password-stdin",
-                 stdin="correct horse battery staple\n")
+    made = kiosk(
+        "--db",
+        db,
+        "init",
+        "--admin",
+        "maria",
+        "--name",
+        "Maria Lopez",
+        "--password-stdin",
+        stdin="correct horse battery staple\n",
+    )
     assert made.returncode == 0, made.stderr
     refused = kiosk("--db", db, "demo", "generate", "--patients", "20")
-    assert refused.returncode != 0 and "practice's database" in refused.stderr and "--force" in refused.stderr
+    assert (
+        refused.returncode != 0
+        and "practice's database" in refused.stderr
+        and "--force" in refused.stderr
+    )
     assert "Traceback" not in refused.stderr
     forced = kiosk("--db", db, "demo", "generate", "--patients", "20", "--force")
     assert forced.returncode == 0, forced.stderr
     trail = kiosk("--db", db, "audit", "export").stdout
-    assert "demo data" in trail and '""forced"": true' in trail  # the audit says who was told and went on
+    assert (
+        "demo data" in trail and '""forced"": true' in trail
+    )  # the audit says who was told and went on
 
 
 def test_d2_training_marks_its_database_and_leaves_no_folder(tmp_path, monkeypatch):
@@ -75,12 +98,24 @@ def test_d2_a_killed_training_run_is_cleaned_by_the_next_start(tmp_path, monkeyp
     young = tmp_path / "kiosk-training-young"  # being made this moment
     young.mkdir()
     assert cli.main(["--training"], start_app=lambda config: None) == 0
-    assert sorted(p.name for p in tmp_path.glob("kiosk-training-*")) == ["kiosk-training-alive",
-                                                                        "kiosk-training-young"]
+    assert sorted(p.name for p in tmp_path.glob("kiosk-training-*")) == [
+        "kiosk-training-alive",
+        "kiosk-training-young",
+    ]
 
 
-@pytest.mark.parametrize("command", [["staff", "list"], ["audit", "verify"], ["audit", "export"],
-                                     ["audit", "anchor"], ["outbox", "list"], ["search", "x"], []])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["staff", "list"],
+        ["audit", "verify"],
+        ["audit", "export"],
+        ["audit", "anchor"],
+        ["outbox", "list"],
+        ["search", "x"],
+        [],
+    ],
+)
 def test_d2_commands_that_only_look_never_create_a_database(tmp_path, command):
     db = tmp_path / "missing" / "kiosk.sqlite3"
     done = kiosk("--db", str(db), *command)
@@ -98,9 +133,11 @@ def _every_action(parser: argparse.ArgumentParser, where: str = "kiosk"):
 
 
 def test_d2_every_option_and_argument_has_help():
-    missing = [f"{where} {'/'.join(action.option_strings) or action.dest}"
-               for where, action in _every_action(cli.build_parser())
-               if not action.help or action.help == argparse.SUPPRESS]
+    missing = [
+        f"{where} {'/'.join(action.option_strings) or action.dest}"
+        for where, action in _every_action(cli.build_parser())
+        if not action.help or action.help == argparse.SUPPRESS
+    ]
     assert missing == []
 
 
@@ -116,19 +153,36 @@ def test_d2_training_cleans_up_when_its_terminal_hangs_up(tmp_path):
 
     main, child = pty.openpty()
     fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
-    env = dict(os.environ, TMPDIR=str(tmp_path), TERM="xterm-256color", TEXTUAL_ANIMATIONS="none",
-               HOME=str(tmp_path))
-    app = subprocess.Popen([sys.executable, "-m", "screens.launch", "--training"], stdin=child, stdout=child,
-                           stderr=child, env=env, start_new_session=True)
+    env = dict(
+        os.environ,
+        TMPDIR=str(tmp_path),
+        TERM="xterm-256color",
+        TEXTUAL_ANIMATIONS="none",
+        HOME=str(tmp_path),
+    )
+    app = subprocess.Popen(
+        [sys.executable, "-m", "kiosk_screens.launch", "--training"],
+        stdin=child,
+        stdout=child,
+        stderr=child,
+        env=env,
+        start_new_session=True,
+    )
     os.close(child)
     seen, deadline = b"", time.monotonic() + 60
     try:
-        while b"your kiosk username" not in seen and time.monotonic() < deadline and app.poll() is None:
+        while (
+            b"your kiosk username" not in seen
+            and time.monotonic() < deadline
+            and app.poll() is None
+        ):
             if select.select([main], [], [], 0.1)[0]:
                 seen += os.read(main, 65536)
         assert b"your kiosk username" in seen and list(tmp_path.glob("kiosk-training-*"))
         app.send_signal(signal.SIGHUP)
-        while app.poll() is None and time.monotonic() < deadline:  # keep reading: the app may be writing
+        while (
+            app.poll() is None and time.monotonic() < deadline
+        ):  # keep reading: the app may be writing
             if select.select([main], [], [], 0.1)[0]:
                 try:
                     os.read(main, 65536)

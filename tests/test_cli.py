@@ -13,8 +13,14 @@ def run(*args, stdin="", env_extra=None, tmp_path=None):
     import os
 
     env = dict(os.environ, **(env_extra or {}))
-    return subprocess.run([sys.executable, "-m", "screens.launch", *args], input=stdin, capture_output=True, text=True,
-                          env=env, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "kiosk_screens.launch", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
 
 
 @pytest.fixture
@@ -31,20 +37,44 @@ def test_version_and_help(capsys):
     help_text = capsys.readouterr().out
     for word in ("init", "staff", "audit", "outbox", "import", "--training"):
         assert word in help_text
-    with pytest.raises(SystemExit):  # a command's own help has its arguments, though main parsed no other
+    with pytest.raises(
+        SystemExit
+    ):  # a command's own help has its arguments, though main parsed no other
         main(["outbox", "send", "--help"])
     assert "--limit N" in capsys.readouterr().out
 
 
 def test_init_then_staff_add_link_and_list(db):
-    created = run("--db", db, "init", "--admin", "maria", "--name", "Maria Lopez", "--portal-user", "pp-1",
-                  "--password-stdin", stdin="correct horse battery staple\n")
+    created = run(
+        "--db",
+        db,
+        "init",
+        "--admin",
+        "maria",
+        "--name",
+        "Maria Lopez",
+        "--portal-user",
+        "pp-1",
+        "--password-stdin",
+        stdin="correct horse battery staple\n",
+    )
     assert created.returncode == 0, created.stderr
     assert "administrator maria" in created.stdout
-    again = run("--db", db, "init", "--admin", "x", "--name", "X", "--password-stdin", stdin="whatever12\n")
+    again = run(
+        "--db", db, "init", "--admin", "x", "--name", "X", "--password-stdin", stdin="whatever12\n"
+    )
     assert again.returncode != 0 and "already has staff" in again.stderr
-    added = run("--db", db, "staff", "add", "devon", "--name", "Devon Shaw", "--password-stdin",
-                stdin="training twelve desk\n")
+    added = run(
+        "--db",
+        db,
+        "staff",
+        "add",
+        "devon",
+        "--name",
+        "Devon Shaw",
+        "--password-stdin",
+        stdin="training twelve desk\n",
+    )
     assert added.returncode == 0 and "not linked" in added.stdout
     linked = run("--db", db, "staff", "link", "devon", "pp-2")
     assert linked.returncode == 0 and "linked to pp-2" in linked.stdout
@@ -54,18 +84,29 @@ def test_init_then_staff_add_link_and_list(db):
     assert verified.returncode == 0 and "intact" in verified.stdout
 
 
-@pytest.mark.parametrize("args, stdin, message", [
-    (["staff", "link", "nobody", "pp-9"], "", "No staff member 'nobody'"),
-    (["staff", "add", "amy", "--name", "Amy", "--password-stdin"], "short\n", "at least 15 characters"),
-    (["staff", "add", "amy", "--name", "Amy"], "", "--password-stdin"),
-    (["audit", "export", "--since", "yesterday"], "", "--since must be a date"),
-    (["frobnicate"], "", "invalid choice"),
-    (["--training", "staff", "list"], "", "--training only starts the app"),
-    (["import"], "", "name at least one file"),
-    (["staff"], "", "required: {add,link,list,unlock} (see kiosk staff --help)"),
-    (["outbox", "resend"], "", "invalid choice: 'resend' (choose from 'send', 'list', 'retry') (see kiosk outbox --help)"),
-    (["demo", "generate"], "", "required: --patients"),
-])
+@pytest.mark.parametrize(
+    "args, stdin, message",
+    [
+        (["staff", "link", "nobody", "pp-9"], "", "No staff member 'nobody'"),
+        (
+            ["staff", "add", "amy", "--name", "Amy", "--password-stdin"],
+            "short\n",
+            "at least 15 characters",
+        ),
+        (["staff", "add", "amy", "--name", "Amy"], "", "--password-stdin"),
+        (["audit", "export", "--since", "yesterday"], "", "--since must be a date"),
+        (["frobnicate"], "", "invalid choice"),
+        (["--training", "staff", "list"], "", "--training only starts the app"),
+        (["import"], "", "name at least one file"),
+        (["staff"], "", "required: {add,link,list,unlock} (see kiosk staff --help)"),
+        (
+            ["outbox", "resend"],
+            "",
+            "invalid choice: 'resend' (choose from 'send', 'list', 'retry') (see kiosk outbox --help)",
+        ),
+        (["demo", "generate"], "", "required: --patients"),
+    ],
+)
 def test_errors_are_one_line_and_non_zero(db, args, stdin, message):
     result = run("--db", db, *args, stdin=stdin)
     assert result.returncode != 0
@@ -78,7 +119,10 @@ def test_bad_config_is_one_line_naming_the_key(db, tmp_path):
     bad.write_text("[practice]\npin_lifetime_days = -3\n")
     result = run("--config", str(bad), "--db", db, "staff", "list")
     assert result.returncode == 1
-    assert result.stderr.strip() == "kiosk: config practice.pin_lifetime_days: must be between 1 and 365"
+    assert (
+        result.stderr.strip()
+        == "kiosk: config practice.pin_lifetime_days: must be between 1 and 365"
+    )
 
 
 def test_unusable_database_is_one_line(tmp_path):
@@ -95,8 +139,17 @@ def test_unsupported_database_url_is_one_line(tmp_path):
 
 
 def test_audit_verify_reports_tampering(db):
-    run("--db", db, "init", "--admin", "maria", "--name", "Maria", "--password-stdin",
-        stdin="correct horse battery staple\n")
+    run(
+        "--db",
+        db,
+        "init",
+        "--admin",
+        "maria",
+        "--name",
+        "Maria",
+        "--password-stdin",
+        stdin="correct horse battery staple\n",
+    )
     import sqlite3
 
     con = sqlite3.connect(db)
@@ -109,7 +162,11 @@ def test_audit_verify_reports_tampering(db):
 
 def test_starting_on_a_database_without_staff_says_what_to_do(db):
     missing = run("--db", db)  # D2: and leaves no empty database behind
-    assert missing.returncode == 2 and "no database" in missing.stderr and "run kiosk init" in missing.stderr
+    assert (
+        missing.returncode == 2
+        and "no database" in missing.stderr
+        and "run kiosk init" in missing.stderr
+    )
     assert run("--db", db, "demo", "generate", "--patients", "1").returncode == 0
     result = run("--db", db)
     assert result.returncode == 2 and "no staff yet: run kiosk init" in result.stderr
@@ -123,10 +180,28 @@ def test_s10_audit_anchor_prints_the_line_and_verify_checks_against_it(db):
     import sqlite3
     from pathlib import Path
 
-    run("--db", db, "init", "--admin", "maria", "--name", "Maria", "--password-stdin",
-        stdin="correct horse battery staple\n")
-    run("--db", db, "staff", "add", "devon", "--name", "Devon Shaw", "--password-stdin",
-        stdin="training twelve desk\n")
+    run(
+        "--db",
+        db,
+        "init",
+        "--admin",
+        "maria",
+        "--name",
+        "Maria",
+        "--password-stdin",
+        stdin="correct horse battery staple\n",
+    )
+    run(
+        "--db",
+        db,
+        "staff",
+        "add",
+        "devon",
+        "--name",
+        "Devon Shaw",
+        "--password-stdin",
+        stdin="training twelve desk\n",
+    )
     before = run("--db", db, "audit", "verify")
     assert before.returncode == 0 and "not anchored yet" in before.stdout
     anchored = run("--db", db, "audit", "anchor")
@@ -137,10 +212,16 @@ def test_s10_audit_anchor_prints_the_line_and_verify_checks_against_it(db):
     assert after.returncode == 0 and "up to the anchor of" in after.stdout
     con = sqlite3.connect(db)
     con.execute("DELETE FROM audit_event WHERE seq = 2")
-    con.execute("UPDATE audit_head SET seq = 1, last_hash = (SELECT hash FROM audit_event WHERE seq = 1)")
+    con.execute(
+        "UPDATE audit_head SET seq = 1, last_hash = (SELECT hash FROM audit_event WHERE seq = 1)"
+    )
     con.commit()
     con.close()
     cut = run("--db", db, "audit", "verify")
-    assert cut.returncode == 1 and "event 2: anchored on" in cut.stdout and "Traceback" not in cut.stderr
+    assert (
+        cut.returncode == 1
+        and "event 2: anchored on" in cut.stdout
+        and "Traceback" not in cut.stderr
+    )
     refused = run("--db", db, "audit", "anchor")
     assert refused.returncode == 1 and "Not anchored" in refused.stderr

@@ -16,54 +16,63 @@ def test_defaults_start_on_a_fresh_machine(tmp_path):
 
 def test_toml_then_environment(tmp_path):
     file = tmp_path / "kiosk.toml"
-    file.write_text('database = "/srv/kiosk.db"\n[practice]\nname = "Oak Pediatrics"\npin_lifetime_days = 14\n'
-                    '[smtp]\nhost = "mail.example.org"\nport = 465\nsecurity = "ssl"\n[printer]\nname = "front"\n'
-                    'layout = "receipt"\n')
+    file.write_text(
+        'database = "/srv/kiosk.store.db"\n[practice]\nname = "Oak Pediatrics"\npin_lifetime_days = 14\n'
+        '[smtp]\nhost = "mail.example.org"\nport = 465\nsecurity = "ssl"\n[printer]\nname = "front"\n'
+        'layout = "receipt"\n'
+    )
     config = load_config(file, env={"KIOSK_PIN_LIFETIME_DAYS": "21", "KIOSK_PRINTER": "back"})
-    assert config.database == "/srv/kiosk.db" and config.practice.name == "Oak Pediatrics"
+    assert config.database == "/srv/kiosk.store.db" and config.practice.name == "Oak Pediatrics"
     assert config.practice.pin_lifetime_days == 21  # environment wins
-    assert (config.smtp.host, config.smtp.port, config.smtp.security) == ("mail.example.org", 465, "ssl")
+    assert (config.smtp.host, config.smtp.port, config.smtp.security) == (
+        "mail.example.org",
+        465,
+        "ssl",
+    )
     assert (config.printer.name, config.printer.layout) == ("back", "receipt")
 
 
-@pytest.mark.parametrize("toml, key", [
-    ("[practice]\npin_lifetime_days = \"soon\"\n", "practice.pin_lifetime_days"),
-    ("[practice]\npin_lifetime_days = 0\n", "practice.pin_lifetime_days"),
-    ("[practice]\nportal_url = \"portal\"\n", "practice.portal_url"),
-    ("[practice]\nidle_lock_minutes = 600\n", "practice.idle_lock_minutes"),
-    ("[smtp]\nsecurity = \"tls1.3\"\n", "smtp.security"),
-    ("[smtp]\nport = 70000\n", "smtp.port"),
-    ("[printer]\nlayout = \"legal\"\n", "printer.layout"),
-    ("[printer]\ncolour = true\n", "printer.colour"),
-    ("practise = 1\n", "practise"),
-    ("smtp = 3\n", "smtp"),
-    ("[practice\n", "file"),
-    # Operations: every value is type- and range-checked at load
-    ("[smtp]\ntimeout_seconds = -1\n", "smtp.timeout_seconds"),
-    ("[smtp]\ntimeout_seconds = 0\n", "smtp.timeout_seconds"),
-    ("[smtp]\ntimeout_seconds = nan\n", "smtp.timeout_seconds"),
-    ("[smtp]\ntimeout_seconds = inf\n", "smtp.timeout_seconds"),
-    ("[smtp]\ntimeout_seconds = \"soon\"\n", "smtp.timeout_seconds"),
-    ("[practice]\nidle_lock_minutes = nan\n", "practice.idle_lock_minutes"),
-    ("[practice]\npin_lifetime_days = 30.5\n", "practice.pin_lifetime_days"),
-    ("[practice]\npin_lifetime_days = true\n", "practice.pin_lifetime_days"),
-    ("[smtp]\nport = 0\n", "smtp.port"),
-    ("database = 5\n", "database"),
-    ("database = [\"a\"]\n", "database"),
-    ("database = \"mysql://db/kiosk\"\n", "database"),
-    ("pin_key_file = 7\n", "pin_key_file"),
-    ("log_file = false\n", "log_file"),
-    ("training = 1\n", "training"),
-    ("training = \"maybe\"\n", "training"),
-    ("[practice]\nname = 12\n", "practice.name"),
-    ("[practice]\nname = \"  \"\n", "practice.name"),
-    ("[smtp]\npassword = 12345\n", "smtp.password"),
-    ("[smtp]\nusername = \"desk\\r\\nRCPT TO:<x@example.org>\"\n", "smtp.username"),
-    ("[smtp]\nsender = \"not an address\"\n", "smtp.sender"),
-    ("[smtp]\nhost = \"mail example\"\n", "smtp.host"),
-    ("[printer]\nname = \"front desk\"\n", "printer.name"),
-    ("[printer]\nlayout = 4\n", "printer.layout"),
-])
+@pytest.mark.parametrize(
+    "toml, key",
+    [
+        ('[practice]\npin_lifetime_days = "soon"\n', "practice.pin_lifetime_days"),
+        ("[practice]\npin_lifetime_days = 0\n", "practice.pin_lifetime_days"),
+        ('[practice]\nportal_url = "portal"\n', "practice.portal_url"),
+        ("[practice]\nidle_lock_minutes = 600\n", "practice.idle_lock_minutes"),
+        ('[smtp]\nsecurity = "tls1.3"\n', "smtp.security"),
+        ("[smtp]\nport = 70000\n", "smtp.port"),
+        ('[printer]\nlayout = "legal"\n', "printer.layout"),
+        ("[printer]\ncolour = true\n", "printer.colour"),
+        ("practise = 1\n", "practise"),
+        ("smtp = 3\n", "smtp"),
+        ("[practice\n", "file"),
+        # Operations: every value is type- and range-checked at load
+        ("[smtp]\ntimeout_seconds = -1\n", "smtp.timeout_seconds"),
+        ("[smtp]\ntimeout_seconds = 0\n", "smtp.timeout_seconds"),
+        ("[smtp]\ntimeout_seconds = nan\n", "smtp.timeout_seconds"),
+        ("[smtp]\ntimeout_seconds = inf\n", "smtp.timeout_seconds"),
+        ('[smtp]\ntimeout_seconds = "soon"\n', "smtp.timeout_seconds"),
+        ("[practice]\nidle_lock_minutes = nan\n", "practice.idle_lock_minutes"),
+        ("[practice]\npin_lifetime_days = 30.5\n", "practice.pin_lifetime_days"),
+        ("[practice]\npin_lifetime_days = true\n", "practice.pin_lifetime_days"),
+        ("[smtp]\nport = 0\n", "smtp.port"),
+        ("database = 5\n", "database"),
+        ('database = ["a"]\n', "database"),
+        ('database = "mysql://db/kiosk"\n', "database"),
+        ("pin_key_file = 7\n", "pin_key_file"),
+        ("log_file = false\n", "log_file"),
+        ("training = 1\n", "training"),
+        ('training = "maybe"\n', "training"),
+        ("[practice]\nname = 12\n", "practice.name"),
+        ('[practice]\nname = "  "\n', "practice.name"),
+        ("[smtp]\npassword = 12345\n", "smtp.password"),
+        ('[smtp]\nusername = "desk\\r\\nRCPT TO:<x@example.org>"\n', "smtp.username"),
+        ('[smtp]\nsender = "not an address"\n', "smtp.sender"),
+        ('[smtp]\nhost = "mail example"\n', "smtp.host"),
+        ('[printer]\nname = "front desk"\n', "printer.name"),
+        ("[printer]\nlayout = 4\n", "printer.layout"),
+    ],
+)
 def test_a_bad_value_names_its_key(tmp_path, toml, key):
     file = tmp_path / "kiosk.toml"
     file.write_text(toml)
@@ -90,7 +99,9 @@ def test_smtp_ca_file_from_toml_or_environment_must_be_a_file(tmp_path):
     file.write_text(f'[smtp]\nca_file = "{ca}"\n')
     assert load_config(file, env={}).smtp.ca_file == str(ca)
     assert load_config(env={"KIOSK_SMTP_CA_FILE": str(ca)}).smtp.ca_file == str(ca)
-    assert load_config(env={"KIOSK_SMTP_CA_FILE": ""}).smtp.ca_file == ""  # empty: the system's trust store
+    assert (
+        load_config(env={"KIOSK_SMTP_CA_FILE": ""}).smtp.ca_file == ""
+    )  # empty: the system's trust store
     with pytest.raises(ConfigError) as caught:
         load_config(env={"KIOSK_SMTP_CA_FILE": str(tmp_path / "missing.pem")})
     assert caught.value.key == "smtp.ca_file" and "missing.pem is not a file" in str(caught.value)
@@ -107,8 +118,15 @@ def test_any_lifetime_text_is_a_number_or_a_clear_error(text):
 
 
 # -- Operations: numbers are finite and in range, paths are what they say ----------------------
-@pytest.mark.parametrize("variable, text", [("KIOSK_SMTP_TIMEOUT_SECONDS", "-1"), ("KIOSK_SMTP_TIMEOUT_SECONDS", "nan"),
-                                            ("KIOSK_IDLE_LOCK_MINUTES", "inf"), ("KIOSK_SMTP_PORT", "25.5")])
+@pytest.mark.parametrize(
+    "variable, text",
+    [
+        ("KIOSK_SMTP_TIMEOUT_SECONDS", "-1"),
+        ("KIOSK_SMTP_TIMEOUT_SECONDS", "nan"),
+        ("KIOSK_IDLE_LOCK_MINUTES", "inf"),
+        ("KIOSK_SMTP_PORT", "25.5"),
+    ],
+)
 def test_o1_config_environment_numbers_are_finite_and_in_range(variable, text):
     with pytest.raises(ConfigError):
         load_config(env={variable: text})
@@ -135,7 +153,9 @@ def test_o1_every_number_setting_declares_its_range():
                 assert "range" in each.metadata, f"{section.__name__}.{each.name} has no range"
 
 
-@given(st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(), st.text(max_size=8)))
+@given(
+    st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(), st.text(max_size=8))
+)
 def test_o1_any_timeout_is_a_finite_number_in_range_or_a_clear_error(value):
     try:
         config = config_from_mapping({"smtp": {"timeout_seconds": value}})

@@ -8,8 +8,8 @@ import datetime as dt
 
 from kiosk import audit
 from kiosk.clock import Clock
-from kiosk.patients import family_for
-from kiosk.registration import IssueRequest, RegistrationError
+from kiosk.people.patients import family_for
+from kiosk.registration.engine import IssueRequest, RegistrationError
 from kiosk.terms import Channel, Delivery, MessageState, PortalStatus
 
 from conftest import NOW, TODAY, FakePrinter, FakeSender, desk
@@ -18,7 +18,11 @@ from conftest import NOW, TODAY, FakePrinter, FakeSender, desk
 def rosemary_request(family, **options) -> IssueRequest:
     """Every Testkiddo child, to the first caregiver with authority, by email unless told."""
     recipient = next(c for c in family.caregivers if c.has_authority)
-    values = dict(patient_ids=[c.id for c in family.children], recipient_id=recipient.id, email=recipient.email)
+    values = dict(
+        patient_ids=[c.id for c in family.children],
+        recipient_id=recipient.id,
+        email=recipient.email,
+    )
     return IssueRequest(**(values | options))
 
 
@@ -30,17 +34,22 @@ def test_r4_the_desk_passes_its_clock_down(config, front_desk):
     later = NOW + dt.timedelta(days=3)
     at_desk = desk(config, staff=front_desk, clock=Clock.fixed(later))
     result = at_desk.issue(rosemary_request(rosemarys_family(at_desk), delivery=Delivery.NONE))
-    assert result.expires_on == (later + dt.timedelta(days=at_desk.practice.pin_lifetime_days)).date()
+    assert (
+        result.expires_on == (later + dt.timedelta(days=at_desk.practice.pin_lifetime_days)).date()
+    )
     account = at_desk.patient_page(result.pins[0].patient_id)
     assert account.patient.portal_status == PortalStatus.PENDING
-    issued = audit.AuditEvent.select().where(audit.AuditEvent.action == audit.ISSUE,
-                                             audit.AuditEvent.detail.contains(result.batch))
+    issued = audit.AuditEvent.select().where(
+        audit.AuditEvent.action == audit.ISSUE, audit.AuditEvent.detail.contains(result.batch)
+    )
     assert {(e.at, e.staff) for e in issued} == {(later, "maria")}
 
 
 def test_o3_the_desk_sends_through_the_senders_it_was_built_with(config, front_desk):
     email = FakeSender()
-    at_desk = desk(config, staff=front_desk, senders={Channel.EMAIL: email, Channel.TEXT: FakeSender()})
+    at_desk = desk(
+        config, staff=front_desk, senders={Channel.EMAIL: email, Channel.TEXT: FakeSender()}
+    )
     result = at_desk.issue(rosemary_request(rosemarys_family(at_desk)))
     message, report = at_desk.send_batch_now(result.batch)
     assert report.sent == 1 and [m.recipient for m in email.sent] == [result.recipient]
@@ -49,9 +58,11 @@ def test_o3_the_desk_sends_through_the_senders_it_was_built_with(config, front_d
 
 
 def test_o3_a_failing_sender_leaves_the_message_for_retry(config, front_desk):
-    from kiosk.outbox import SendFailure
+    from kiosk.messages.outbox import SendFailure
 
-    broken = FakeSender(SendFailure("the mail server refused the address (550 no such user)", permanent=True))
+    broken = FakeSender(
+        SendFailure("the mail server refused the address (550 no such user)", permanent=True)
+    )
     at_desk = desk(config, staff=front_desk, senders={Channel.EMAIL: broken, Channel.TEXT: broken})
     result = at_desk.issue(rosemary_request(rosemarys_family(at_desk)))
     message, report = at_desk.send_batch_now(result.batch)
@@ -61,10 +72,16 @@ def test_o3_a_failing_sender_leaves_the_message_for_retry(config, front_desk):
 
 def test_r14_the_desk_prints_on_the_printer_it_was_built_with(config, front_desk, tmp_path):
     printer = FakePrinter()
-    config = dataclasses.replace(config, printer=dataclasses.replace(config.printer, name="desk",
-                                                                     output_dir=str(tmp_path / "slips")))
+    config = dataclasses.replace(
+        config,
+        printer=dataclasses.replace(
+            config.printer, name="desk", output_dir=str(tmp_path / "slips")
+        ),
+    )
     at_desk = desk(config, staff=front_desk, printer=printer)
-    slip = at_desk.slip_for(at_desk.issue(rosemary_request(rosemarys_family(at_desk), delivery=Delivery.NONE)))
+    slip = at_desk.slip_for(
+        at_desk.issue(rosemary_request(rosemarys_family(at_desk), delivery=Delivery.NONE))
+    )
     outcome = at_desk.print_slip(slip)
     assert outcome.printed and outcome.job_id == "desk-1" and outcome.pdf_path is None
     [(queue, title, pdf)] = printer.jobs

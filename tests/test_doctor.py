@@ -8,7 +8,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from kiosk import cli
-from kiosk.db import close_database
+from kiosk.store.db import close_database
 
 PG_URL = os.environ.get("KIOSK_TEST_PG_URL", "")
 
@@ -42,12 +42,17 @@ def desk(tmp_path, monkeypatch, capsys):
     """An initialised SQLite practice, a fake lpstat on PATH, and the variables doctor reads."""
     db = tmp_path / "kiosk.sqlite3"
     monkeypatch.setattr("sys.stdin", __import__("io").StringIO("correct horse battery staple\n"))
-    assert cli.main(["--db", str(db), "init", "--admin", "ann", "--name", "Ann", "--password-stdin"]) == 0
+    assert (
+        cli.main(["--db", str(db), "init", "--admin", "ann", "--name", "Ann", "--password-stdin"])
+        == 0
+    )
     close_database()
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    (bin_dir / "lpstat").write_text('#!/bin/sh\ncase "$2" in front) echo "printer front is idle.";; '
-                                    '*) echo "lpstat: Invalid destination name in list \\"$2\\"!" >&2; exit 1;; esac\n')
+    (bin_dir / "lpstat").write_text(
+        '#!/bin/sh\ncase "$2" in front) echo "printer front is idle.";; '
+        '*) echo "lpstat: Invalid destination name in list \\"$2\\"!" >&2; exit 1;; esac\n'
+    )
     (bin_dir / "lpstat").chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
     monkeypatch.setenv("KIOSK_PRINTER", "front")
@@ -69,14 +74,26 @@ def test_d1_doctor_says_each_check_passed_in_one_line(desk, smtp, monkeypatch, c
     monkeypatch.setenv("KIOSK_SMTP_SECURITY", "none")
     code, by_check, lines = doctor(desk, capsys)
     assert code == 0, lines
-    assert [line.split()[1] for line in lines] == ["config", "database", "key", "anchor", "smtp", "printer", "disk"]
+    assert [line.split()[1] for line in lines] == [
+        "config",
+        "database",
+        "key",
+        "anchor",
+        "smtp",
+        "printer",
+        "disk",
+    ]
     assert by_check["database"].startswith("ok") and "schema version" in by_check["database"]
-    assert by_check["smtp"].startswith("ok") and "EHLO" in by_check["smtp"] and inbox.received == []  # no mail
+    assert (
+        by_check["smtp"].startswith("ok") and "EHLO" in by_check["smtp"] and inbox.received == []
+    )  # no mail
     assert by_check["printer"].startswith("ok") and "front" in by_check["printer"]
     assert by_check["key"].startswith("ok") and by_check["disk"].startswith("ok")
 
 
-def test_d1_doctor_fails_on_a_loose_key_an_unknown_printer_and_no_mail_server(desk, monkeypatch, capsys):
+def test_d1_doctor_fails_on_a_loose_key_an_unknown_printer_and_no_mail_server(
+    desk, monkeypatch, capsys
+):
     os.chmod(f"{desk}.key", 0o644)
     monkeypatch.setenv("KIOSK_PRINTER", "back-office")
     monkeypatch.setenv("KIOSK_SMTP_HOST", "127.0.0.1")
@@ -86,7 +103,10 @@ def test_d1_doctor_fails_on_a_loose_key_an_unknown_printer_and_no_mail_server(de
     assert code == 1
     assert by_check["key"].startswith("FAIL") and "chmod 600" in by_check["key"]
     assert by_check["printer"].startswith("FAIL") and "back-office" in by_check["printer"]
-    assert by_check["smtp"].startswith("FAIL") and "could not reach the mail server" in by_check["smtp"]
+    assert (
+        by_check["smtp"].startswith("FAIL")
+        and "could not reach the mail server" in by_check["smtp"]
+    )
     assert by_check["disk"].startswith("ok")  # the other checks still ran
 
 
@@ -115,7 +135,10 @@ def test_d1_doctor_checks_the_clock_against_postgresql(tmp_path, capsys, monkeyp
     monkeypatch.setenv("KIOSK_PIN_KEY_FILE", str(tmp_path / "pin.key"))
     monkeypatch.setattr("sys.stdin", __import__("io").StringIO("correct horse battery staple\n"))
     try:
-        assert cli.main(["--db", url, "init", "--admin", "ann", "--name", "Ann", "--password-stdin"]) == 0
+        assert (
+            cli.main(["--db", url, "init", "--admin", "ann", "--name", "Ann", "--password-stdin"])
+            == 0
+        )
         close_database()
         capsys.readouterr()
         _, by_check, lines = doctor(url, capsys)

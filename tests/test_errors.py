@@ -21,8 +21,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from textual.widgets import Input, Label, Static
 
-from kiosk import errors, pins
-from kiosk.patients import search_patients
+from kiosk import errors
+from kiosk.people.patients import search_patients
+from kiosk.registration import pins
 
 from conftest import TODAY, Notices, desk_app
 from test_postgres import pg_store  # the PostgreSQL store fixture, used by pg
@@ -51,9 +52,11 @@ class Boom(Exception):
 
 def break_everywhere(monkeypatch, module: str, name: str) -> list[tuple]:
     """Make ``module.name`` raise Boom wherever kiosk or the screens hold it; return the calls."""
-    import screens
+    import kiosk_screens
 
-    for each in pkgutil.iter_modules(screens.__path__, "screens."):  # bound now, restored after the test
+    for each in pkgutil.iter_modules(
+        kiosk_screens.__path__, "kiosk_screens."
+    ):  # bound now, restored after the test
         importlib.import_module(each.name)
     original = getattr(importlib.import_module(module), name)
     calls: list[tuple] = []
@@ -64,19 +67,26 @@ def break_everywhere(monkeypatch, module: str, name: str) -> list[tuple]:
         raise Boom(f"{name} failed for {secrets} pin={LEAKED_PIN} dob {LEAKED_DOB} born 05/17/2021")
 
     for loaded in list(sys.modules.values()):
-        if getattr(loaded, "__name__", "").split(".")[0] in {"kiosk", "screens"} \
-                and getattr(loaded, name, None) is original:
+        if (
+            getattr(loaded, "__name__", "").split(".")[0] in {"kiosk", "kiosk_screens"}
+            and getattr(loaded, name, None) is original
+        ):
             monkeypatch.setattr(loaded, name, broken)
     return calls
 
 
 def shown_text(app) -> str:
     """What the screen says (labels and static text; not the text fields the user typed into)."""
-    return "\n".join(str(widget.render()) for widget in app.screen.query("Static, Label").results()
-                     if isinstance(widget, (Static, Label)))
+    return "\n".join(
+        str(widget.render())
+        for widget in app.screen.query("Static, Label").results()
+        if isinstance(widget, (Static, Label))
+    )
 
 
-def assert_no_secret(app, notices: list[str], config, *typed: str, shown: tuple[str, ...] = ()) -> str:
+def assert_no_secret(
+    app, notices: list[str], config, *typed: str, shown: tuple[str, ...] = ()
+) -> str:
     """Nothing the desk or parent reads, and nothing in the log, holds a secret (``shown``: those
     the screen shows by design, such as the slip's PIN, are looked for in the notices and the log
     only); returns the log."""
@@ -116,8 +126,10 @@ def patient_id(text: str) -> int:
 
 
 # -- the staff's screens -----------------------------------------------------------------------
-async def test_s9_sign_in_that_fails_keeps_the_username_and_says_it_plainly(app, config, monkeypatch):
-    break_everywhere(monkeypatch, "kiosk.staff", "authenticate")
+async def test_s9_sign_in_that_fails_keeps_the_username_and_says_it_plainly(
+    app, config, monkeypatch
+):
+    break_everywhere(monkeypatch, "kiosk.people.staff", "authenticate")
     notices = Notices()
     async with app.run_test(size=SIZE, notifications=True, message_hook=notices) as pilot:
         await settle(app, pilot)
@@ -135,7 +147,7 @@ async def test_s9_sign_in_that_fails_keeps_the_username_and_says_it_plainly(app,
 
 async def test_s9_search_that_fails_keeps_what_was_typed(app, config, monkeypatch, front_desk):
     async with signed_in(app, front_desk) as (pilot, notices):
-        break_everywhere(monkeypatch, "kiosk.patients", "search_patients")
+        break_everywhere(monkeypatch, "kiosk.people.patients", "search_patients")
         box = app.screen.query_one("#search", Input)
         box.focus()
         await pilot.press(*"05/17/2021")
@@ -147,8 +159,10 @@ async def test_s9_search_that_fails_keeps_what_was_typed(app, config, monkeypatc
     assert_logged(config, "Search")
 
 
-async def test_s9_patient_page_that_fails_to_load_leaves_the_app_up(app, config, monkeypatch, front_desk):
-    break_everywhere(monkeypatch, "kiosk.patients", "patient_page")
+async def test_s9_patient_page_that_fails_to_load_leaves_the_app_up(
+    app, config, monkeypatch, front_desk
+):
+    break_everywhere(monkeypatch, "kiosk.people.patients", "patient_page")
     async with signed_in(app, front_desk) as (pilot, notices):
         app.open_patient(patient_id("Testkiddo"))
         await settle(app, pilot)
@@ -166,8 +180,10 @@ async def open_registration(app, pilot, front_desk):
     assert type(app.screen).__name__ == "RegisterScreen"
 
 
-async def test_s9_issuing_that_fails_says_nothing_was_issued_in_plain_words(app, config, monkeypatch, front_desk):
-    break_everywhere(monkeypatch, "kiosk.registration", "issue_pins")
+async def test_s9_issuing_that_fails_says_nothing_was_issued_in_plain_words(
+    app, config, monkeypatch, front_desk
+):
+    break_everywhere(monkeypatch, "kiosk.registration.engine", "issue_pins")
     notices = Notices()
     async with app.run_test(size=SIZE, notifications=True, message_hook=notices) as pilot:
         await open_registration(app, pilot, front_desk)
@@ -175,22 +191,26 @@ async def test_s9_issuing_that_fails_says_nothing_was_issued_in_plain_words(app,
         await settle(app, pilot)
         assert app.is_running and type(app.screen).__name__ == "RegisterScreen"
         outcome = str(app.screen.query_one("#outcome", Static).render())
-        assert outcome.startswith("Nothing was issued. Issuing PINs did not finish: something unexpected")
+        assert outcome.startswith(
+            "Nothing was issued. Issuing PINs did not finish: something unexpected"
+        )
         assert_no_secret(app, notices, config)
     assert_logged(config, "Issuing PINs")
 
 
-async def test_s9_registration_that_fails_to_load_or_check_stays_open(app, config, monkeypatch, front_desk):
+async def test_s9_registration_that_fails_to_load_or_check_stays_open(
+    app, config, monkeypatch, front_desk
+):
     notices = Notices()
     async with app.run_test(size=SIZE, notifications=True, message_hook=notices) as pilot:
-        break_everywhere(monkeypatch, "kiosk.patients", "family_for")
+        break_everywhere(monkeypatch, "kiosk.people.patients", "family_for")
         await open_registration(app, pilot, front_desk)
         assert any("Loading the family did not finish" in n for n in notices)
         monkeypatch.undo()
         await pilot.press("escape")
         await settle(app, pilot)
         await open_registration(app, pilot, front_desk)
-        break_everywhere(monkeypatch, "kiosk.registration", "check_issue")
+        break_everywhere(monkeypatch, "kiosk.registration.engine", "check_issue")
         app.screen.check_recipient_worker(app.screen.build_request())
         await settle(app, pilot)
         assert app.is_running and type(app.screen).__name__ == "RegisterScreen"
@@ -198,32 +218,40 @@ async def test_s9_registration_that_fails_to_load_or_check_stays_open(app, confi
         assert_no_secret(app, notices, config)
 
 
-async def test_s9_printing_that_fails_is_said_and_the_slip_stays(app, config, monkeypatch, front_desk):
-    from kiosk.patients import family_for
-    from kiosk.registration import IssueRequest, issue_pins
+async def test_s9_printing_that_fails_is_said_and_the_slip_stays(
+    app, config, monkeypatch, front_desk
+):
+    from kiosk.people.patients import family_for
+    from kiosk.registration.engine import IssueRequest, issue_pins
     from kiosk.terms import Delivery
 
     rosemary = patient_id("Testkiddo")
     async with signed_in(app, front_desk) as (pilot, notices):
         family = family_for(rosemary, today=TODAY)
-        request = IssueRequest([rosemary], recipient_id=family.caregivers[0].id, delivery=Delivery.NONE)
+        request = IssueRequest(
+            [rosemary], recipient_id=family.caregivers[0].id, delivery=Delivery.NONE
+        )
         result = issue_pins(front_desk, request, today=TODAY)
-        break_everywhere(monkeypatch, "kiosk.printing", "print_slip")
+        break_everywhere(monkeypatch, "kiosk.slip.printing", "print_slip")
         app.show_slip(result)
         await settle(app, pilot)
         await pilot.press("p")
         await settle(app, pilot)
         assert app.is_running and type(app.screen).__name__ == "SlipPreviewScreen"
         outcome = str(app.screen.query_one("#print-outcome", Static).render())
-        assert outcome.startswith("The slip was not printed or saved. Printing the slip did not finish")
+        assert outcome.startswith(
+            "The slip was not printed or saved. Printing the slip did not finish"
+        )
         assert_no_secret(app, notices, config, shown=(result.pins[0].pin,))
     assert_logged(config, "Printing the slip")
 
 
-async def test_s9_fixing_a_name_that_fails_keeps_the_name_typed(app, config, monkeypatch, front_desk):
-    from screens.name_fix import NameFixScreen
+async def test_s9_fixing_a_name_that_fails_keeps_the_name_typed(
+    app, config, monkeypatch, front_desk
+):
+    from kiosk_screens.name_fix import NameFixScreen
 
-    break_everywhere(monkeypatch, "kiosk.registration", "fix_given_name")
+    break_everywhere(monkeypatch, "kiosk.registration.engine", "fix_given_name")
     async with signed_in(app, front_desk) as (pilot, notices):
         app.push_screen(NameFixScreen(patient_id("Testkiddo"), "Baby Girl", "Testkiddo"))
         await settle(app, pilot)
@@ -231,18 +259,24 @@ async def test_s9_fixing_a_name_that_fails_keeps_the_name_typed(app, config, mon
         field.focus()
         await pilot.press(*"Maya", "enter")
         await settle(app, pilot)
-        assert app.is_running and isinstance(app.screen, NameFixScreen) and field.value.endswith("Maya")
+        assert (
+            app.is_running
+            and isinstance(app.screen, NameFixScreen)
+            and field.value.endswith("Maya")
+        )
         assert "The name was not saved. Fixing the name did not finish" in shown_text(app)
         assert_no_secret(app, notices, config)
     assert_logged(config, "Fixing the name")
 
 
-async def test_s9_outbox_screen_and_background_sender_that_fail_keep_the_app(app, config, monkeypatch, front_desk):
-    from screens.outbox_screen import OutboxScreen
+async def test_s9_outbox_screen_and_background_sender_that_fail_keep_the_app(
+    app, config, monkeypatch, front_desk
+):
+    from kiosk_screens.outbox_screen import OutboxScreen
 
     async with signed_in(app, front_desk) as (pilot, notices):
-        break_everywhere(monkeypatch, "kiosk.outbox", "list_messages")
-        break_everywhere(monkeypatch, "kiosk.outbox", "deliver_due")
+        break_everywhere(monkeypatch, "kiosk.messages.outbox", "list_messages")
+        break_everywhere(monkeypatch, "kiosk.messages.outbox", "deliver_due")
         app.push_screen(OutboxScreen())
         await settle(app, pilot)
         assert app.is_running and isinstance(app.screen, OutboxScreen)
@@ -255,7 +289,7 @@ async def test_s9_outbox_screen_and_background_sender_that_fail_keep_the_app(app
 
 
 async def test_s9_an_import_that_fails_says_so_on_the_import_screen(app, config, front_desk):
-    from screens.import_screen import ImportScreen
+    from kiosk_screens.import_screen import ImportScreen
 
     def run_import(paths, progress):
         raise Boom(f"row 3: Rosemary born {LEAKED_DOB}, PIN {LEAKED_PIN}")
@@ -273,11 +307,16 @@ async def test_s9_an_import_that_fails_says_so_on_the_import_screen(app, config,
 
 
 # -- errors outside workers: timers, callbacks, handlers, a worker that would end the app ------
-async def test_s9_a_timer_callback_or_handler_that_raises_does_not_end_the_app(app, config, front_desk):
+async def test_s9_a_timer_callback_or_handler_that_raises_does_not_end_the_app(
+    app, config, front_desk
+):
     notices = Notices()
 
     def leaky():
-        typed = {"pin": LEAKED_PIN, "dob": LEAKED_DOB}  # Textual's own handler would print these locals
+        typed = {
+            "pin": LEAKED_PIN,
+            "dob": LEAKED_DOB,
+        }  # Textual's own handler would print these locals
         raise Boom(f"checking the lock ({len(typed)} fields)")
 
     async with app.run_test(size=SIZE, notifications=True, message_hook=notices) as pilot:
@@ -292,8 +331,9 @@ async def test_s9_a_timer_callback_or_handler_that_raises_does_not_end_the_app(a
         await settle(app, pilot)
         search.action_focus_status = leaky  # F2: a key binding whose action raises
         await pilot.press("f2")
-        search.on_input_submitted = leaky  # a handler on the screen's own message loop
-        search.post_message(Input.Submitted(search.query_one("#search", Input), "Testk"))
+        # A handler on the screen's own message loop: the box's Changed handler calls _search.
+        search._search = lambda *_: leaky()
+        search.post_message(Input.Changed(search.query_one("#search", Input), "Testk"))
         app.run_worker(leaky, thread=True)  # a worker without exit_on_error=False
         await settle(app, pilot)
         assert app.is_running and app.screen is search and search.is_running
@@ -307,10 +347,12 @@ async def test_s9_a_timer_callback_or_handler_that_raises_does_not_end_the_app(a
 
 
 # -- parent mode ---------------------------------------------------------------------------------
-async def test_s9_parent_mode_on_a_database_error_stays_put_with_what_was_typed(config, front_desk, monkeypatch):
+async def test_s9_parent_mode_on_a_database_error_stays_put_with_what_was_typed(
+    config, front_desk, monkeypatch
+):
     """The defect: redeeming ran in a worker that ended the app and printed the PIN and the
     child's birth date. Now the parent reads an apology, the desk reads plain words later."""
-    from screens.parent import ChildScreen
+    from kiosk_screens.parent import ChildScreen
 
     from test_ui_parent import PASSWORD, as_cindy, issue_testkiddo, unlock, us_date
 
@@ -321,7 +363,7 @@ async def test_s9_parent_mode_on_a_database_error_stays_put_with_what_was_typed(
     async with app.run_test(size=SIZE, notifications=True, message_hook=notices) as pilot:
         await as_cindy(app, pilot, front_desk, result)
         assert isinstance(app.screen, ChildScreen)
-        break_everywhere(monkeypatch, "kiosk.portal", "redeem")
+        break_everywhere(monkeypatch, "kiosk.registration.portal", "redeem")
         dob = us_date(rosemary)
         app.screen.query_one("#dob", Input).value = dob
         await pilot.press("f2")
@@ -348,7 +390,7 @@ async def test_s9_parent_account_errors_keep_the_form(config, front_desk, monkey
     notices = Notices()
     async with app.run_test(size=SIZE, notifications=True, message_hook=notices) as pilot:
         await at_desk(app, pilot, front_desk, None)
-        break_everywhere(monkeypatch, "kiosk.portal", call)
+        break_everywhere(monkeypatch, "kiosk.registration.portal", call)
         await pilot.press("n" if call == "create_account" else "s")
         await settle(app, pilot)
         form = app.screen
@@ -364,8 +406,10 @@ async def test_s9_parent_account_errors_keep_the_form(config, front_desk, monkey
         assert_no_secret(app, notices, config, PASSWORD)
 
 
-async def test_s9_question_lookup_and_children_list_errors_keep_parent_mode(config, front_desk, monkeypatch):
-    from screens.parent import ChildScreen, MyAccountScreen
+async def test_s9_question_lookup_and_children_list_errors_keep_parent_mode(
+    config, front_desk, monkeypatch
+):
+    from kiosk_screens.parent import ChildScreen, MyAccountScreen
 
     from test_ui_parent import as_cindy, issue_testkiddo
 
@@ -374,13 +418,16 @@ async def test_s9_question_lookup_and_children_list_errors_keep_parent_mode(conf
     notices = Notices()
     async with app.run_test(size=SIZE, notifications=True, message_hook=notices) as pilot:
         await as_cindy(app, pilot, front_desk, result)
-        break_everywhere(monkeypatch, "kiosk.portal", "question_for")
+        break_everywhere(monkeypatch, "kiosk.registration.portal", "question_for")
         app.screen.query_one("#family", Input).value = "Testkiddo"
         app.screen.query_one("#dob", Input).value = "05/17/2021"
         await pilot.press("f2")
         await settle(app, pilot)
-        assert isinstance(app.screen, ChildScreen) and app.screen.query_one("#family", Input).value == "Testkiddo"
-        break_everywhere(monkeypatch, "kiosk.portal", "children_of")
+        assert (
+            isinstance(app.screen, ChildScreen)
+            and app.screen.query_one("#family", Input).value == "Testkiddo"
+        )
+        break_everywhere(monkeypatch, "kiosk.registration.portal", "children_of")
         app.switch_screen(MyAccountScreen(app.screen.visit))
         await settle(app, pilot)
         assert app.is_running and isinstance(app.screen, MyAccountScreen)
@@ -404,29 +451,55 @@ def test_s9_log_entry_has_time_place_type_and_traceback_but_no_locals_or_secrets
     assert "Traceback (most recent call last)" in text and 'raise Boom(f"no match for {pin}' in text
     for secret in ("jfkay ttjyv", "2019-02-28", "Biscuit"):
         assert secret not in text
-    assert stat.S_IMODE(log.stat().st_mode) == 0o600 and stat.S_IMODE(log.parent.stat().st_mode) == 0o700
+    assert (
+        stat.S_IMODE(log.stat().st_mode) == 0o600
+        and stat.S_IMODE(log.parent.stat().st_mode) == 0o700
+    )
 
 
 def test_s9_an_older_looser_log_is_tightened_and_an_unwritable_one_is_no_second_error(tmp_path):
     log = tmp_path / "errors.log"
     log.write_text("")
     log.chmod(0o644)
-    assert errors.log_error(log, Boom("x"), "here") == log and stat.S_IMODE(log.stat().st_mode) == 0o600
+    assert (
+        errors.log_error(log, Boom("x"), "here") == log
+        and stat.S_IMODE(log.stat().st_mode) == 0o600
+    )
     assert errors.log_error(tmp_path / "errors.log" / "inside-a-file", Boom("x"), "here") is None
 
 
-@given(st.text(alphabet=pins.ALPHABET, min_size=10, max_size=10), st.sampled_from(["{}", "{}-{}", "{} {}"]),
-       st.booleans(), st.text(alphabet=" :=(),'", min_size=1, max_size=3))
+@given(
+    st.text(alphabet=pins.ALPHABET, min_size=10, max_size=10),
+    st.sampled_from(["{}", "{}-{}", "{} {}"]),
+    st.booleans(),
+    st.text(alphabet=" :=(),'", min_size=1, max_size=3),
+)
 def test_s9_any_pin_however_written_is_scrubbed(pin, shape, lower, around):
     written = shape.format(pin[:5], pin[5:]) if "-" in shape or " " in shape else pin
     written = written.lower() if lower else written
     scrubbed = errors.scrub(f"redeem{around}{written}{around}failed")
-    assert written not in scrubbed and pins.normalize_pin(written) not in scrubbed.replace(" ", "").upper()
+    assert (
+        written not in scrubbed
+        and pins.normalize_pin(written) not in scrubbed.replace(" ", "").upper()
+    )
 
 
-@given(st.dates(min_value=__import__("datetime").date(1900, 1, 1)),
-       st.sampled_from(["%Y-%m-%d", "%m/%d/%Y", "%d.%m.%Y", "%Y%m%d", "%m%d%Y", "%B %d, %Y", "%d %b %Y",
-                        "datetime.date(%Y, %m, %d)", "%m-%d-%y"]))
+@given(
+    st.dates(min_value=__import__("datetime").date(1900, 1, 1)),
+    st.sampled_from(
+        [
+            "%Y-%m-%d",
+            "%m/%d/%Y",
+            "%d.%m.%Y",
+            "%Y%m%d",
+            "%m%d%Y",
+            "%B %d, %Y",
+            "%d %b %Y",
+            "datetime.date(%Y, %m, %d)",
+            "%m-%d-%y",
+        ]
+    ),
+)
 def test_s9_any_birth_date_however_written_is_scrubbed(born, form):
     written = born.strftime(form).replace("(0", "(").replace(", 0", ", ")
     assert written not in errors.scrub(f"patient dob={written}; born {written}.")
@@ -440,7 +513,11 @@ def test_s9_a_url_password_and_named_secrets_are_scrubbed():
 
 def test_s9_plain_words_never_carry_the_exception_text():
     words = errors.plain_words(Boom(f"{LEAKED_PIN} {LEAKED_DOB}"), "Adding your child")
-    assert LEAKED_PIN not in words and LEAKED_DOB not in words and words.startswith("Adding your child did not")
+    assert (
+        LEAKED_PIN not in words
+        and LEAKED_DOB not in words
+        and words.startswith("Adding your child did not")
+    )
 
 
 # -- database failures in plain words (one mapping, SQLite and PostgreSQL alike) --------------------
@@ -453,17 +530,19 @@ def caught(call) -> BaseException | None:
 
 
 def add_someone(n: int = 0, *, filler: int = 0):
-    from kiosk.staff import add_staff
+    from kiosk.people.staff import add_staff
 
     return lambda: add_staff(f"desk{n}", "Desk " + "x" * filler, "long-enough-password")
 
 
 def test_o1_sqlite_a_full_disk_reads_full_not_cannot_rollback(store):
-    from kiosk.db import database
+    from kiosk.store.db import database
 
     pages = database.execute_sql("PRAGMA page_count").fetchone()[0]
     database.execute_sql(f"PRAGMA max_page_count = {pages}")
-    error = next(e for e in (caught(add_someone(n, filler=100)) for n in range(2000)) if e is not None)
+    error = next(
+        e for e in (caught(add_someone(n, filler=100)) for n in range(2000)) if e is not None
+    )
     assert "cannot rollback" in str(error) or "full" in str(error)  # what SQLite and peewee raise
     assert errors.database_problem(error).kind == errors.FULL
     assert errors.plain_words(error).startswith("The disk is full")
@@ -472,7 +551,7 @@ def test_o1_sqlite_a_full_disk_reads_full_not_cannot_rollback(store):
 def test_o1_sqlite_a_database_locked_by_another_desk_reads_busy(store, config):
     import sqlite3
 
-    from kiosk.db import database
+    from kiosk.store.db import database
 
     other = sqlite3.connect(config.database, isolation_level=None)
     other.execute("BEGIN IMMEDIATE")  # another desk holds the write lock
@@ -486,24 +565,30 @@ def test_o1_sqlite_a_database_locked_by_another_desk_reads_busy(store, config):
 
 
 def test_o1_sqlite_a_read_only_database_reads_read_only(store):
-    from kiosk.db import database
+    from kiosk.store.db import database
 
     database.execute_sql("PRAGMA query_only = 1")
     try:
         problem = errors.database_problem(caught(add_someone()))
     finally:
         database.execute_sql("PRAGMA query_only = 0")
-    assert problem.kind == errors.READ_ONLY and "ask the administrator to make it writable" in problem.words
+    assert (
+        problem.kind == errors.READ_ONLY
+        and "ask the administrator to make it writable" in problem.words
+    )
 
 
 def test_o1_anything_else_is_not_a_database_problem():
-    assert errors.database_problem(Boom("database is locked")) is None  # only the drivers' own errors
+    assert (
+        errors.database_problem(Boom("database is locked")) is None
+    )  # only the drivers' own errors
     assert errors.database_problem(OSError(28, "No space left on device")).kind == errors.FULL
     assert errors.database_problem(OSError(30, "Read-only file system")).kind == errors.READ_ONLY
 
 
 def test_o1_cli_a_full_disk_is_one_plain_line(store, config, monkeypatch, capsys):
-    from kiosk import cli, db
+    from kiosk import cli
+    from kiosk.store import db
 
     db.close_database()
     monkeypatch.setitem(db.SQLITE_PRAGMAS, "max_page_count", 60)  # as full as a disk can be
@@ -514,14 +599,22 @@ def test_o1_cli_a_full_disk_is_one_plain_line(store, config, monkeypatch, capsys
     assert len(message.strip().splitlines()) == 1 and "rollback" not in message
 
 
-def test_s9_cli_an_unexpected_error_is_logged_not_printed(store, config, monkeypatch, capsys, tmp_path):
-    from kiosk import cli, staff
+def test_s9_cli_an_unexpected_error_is_logged_not_printed(
+    store, config, monkeypatch, capsys, tmp_path
+):
+    from kiosk import cli
+    from kiosk.people import staff
 
     monkeypatch.setenv("KIOSK_LOG_FILE", str(tmp_path / "cli-errors.log"))
-    monkeypatch.setattr(staff, "list_staff", lambda: (_ for _ in ()).throw(Boom(f"{LEAKED_PIN} {LEAKED_DOB}")))
+    monkeypatch.setattr(
+        staff, "list_staff", lambda: (_ for _ in ()).throw(Boom(f"{LEAKED_PIN} {LEAKED_DOB}"))
+    )
     assert cli.main(["--db", config.database, "staff", "list"]) == 1
     message = capsys.readouterr().err
-    assert message == f"kiosk: unexpected error (Boom); the details are in {tmp_path / 'cli-errors.log'}\n"
+    assert (
+        message
+        == f"kiosk: unexpected error (Boom); the details are in {tmp_path / 'cli-errors.log'}\n"
+    )
     log = (tmp_path / "cli-errors.log").read_text()
     assert "kiosk staff list: Boom" in log and LEAKED_PIN not in log and LEAKED_DOB not in log
 
@@ -540,7 +633,7 @@ def pg(pg_store):
 
 
 def backend_pid() -> int:
-    from kiosk.db import database
+    from kiosk.store.db import database
 
     return database.execute_sql("SELECT pg_backend_pid()").fetchone()[0]
 
@@ -548,11 +641,13 @@ def backend_pid() -> int:
 @pytest.mark.postgres
 @needs_postgres
 def test_o1_pg_a_lost_connection_reads_lost_and_the_next_action_reconnects(pg):
-    from kiosk.db import write_transaction
-    from kiosk.staff import add_staff, list_staff
+    from kiosk.people.staff import add_staff, list_staff
+    from kiosk.store.db import write_transaction
 
     pg.cursor().execute("SELECT pg_terminate_backend(%s)", (backend_pid(),))  # the server restarted
-    assert [user.username for user in list_staff()] == ["maria"]  # idle: reconnected, nothing to say
+    assert [user.username for user in list_staff()] == [
+        "maria"
+    ]  # idle: reconnected, nothing to say
 
     def write_while_the_server_restarts():
         with write_transaction():
@@ -562,7 +657,9 @@ def test_o1_pg_a_lost_connection_reads_lost_and_the_next_action_reconnects(pg):
 
     problem = errors.database_problem(caught(write_while_the_server_restarts))
     assert problem.kind == errors.LOST and "try again in a moment" in problem.words
-    assert [user.username for user in list_staff()] == ["maria"]  # nothing half-written; connected again
+    assert [user.username for user in list_staff()] == [
+        "maria"
+    ]  # nothing half-written; connected again
     add_staff("devon", "Devon Shaw", "long-enough-password")
     assert [user.username for user in list_staff()] == ["devon", "maria"]
 
@@ -570,31 +667,36 @@ def test_o1_pg_a_lost_connection_reads_lost_and_the_next_action_reconnects(pg):
 @pytest.mark.postgres
 @needs_postgres
 def test_o1_pg_locked_too_long_and_too_long_a_value_read_like_sqlite(pg):
-    from kiosk.db import database
+    from kiosk.store.db import database
 
     database.execute_sql("SET lock_timeout = '50ms'")
     schema = database.execute_sql("SELECT current_schema()").fetchone()[0]
     holder = pg.cursor()
-    holder.execute(f"BEGIN; LOCK TABLE {schema}.staff IN EXCLUSIVE MODE")  # another desk holds the table
+    holder.execute(
+        f"BEGIN; LOCK TABLE {schema}.staff IN EXCLUSIVE MODE"
+    )  # another desk holds the table
     try:
         locked = errors.database_problem(caught(add_someone()))
     finally:
         holder.execute("ROLLBACK")
     assert locked.kind == errors.LOCKED and locked.words == errors.WORDS[errors.LOCKED]
-    from kiosk.models import Staff
+    from kiosk.store.models import Staff
 
     # Past the domain's own length checks (a model written to directly): the database's DataError
-    too_long = errors.database_problem(caught(lambda: Staff.create(username="x" * 256, display_name="N",
-                                                                   password_hash="h")))
+    too_long = errors.database_problem(
+        caught(lambda: Staff.create(username="x" * 256, display_name="N", password_hash="h"))
+    )
     assert too_long.kind == errors.INVALID and "correct what was typed" in too_long.words
 
 
 @pytest.mark.postgres
 @needs_postgres
 def test_o1_pg_a_read_only_server_reads_read_only(pg):
-    from kiosk.db import database
+    from kiosk.store.db import database
 
-    database.execute_sql("SET default_transaction_read_only = on")  # a standby, or a database made read-only
+    database.execute_sql(
+        "SET default_transaction_read_only = on"
+    )  # a standby, or a database made read-only
     try:
         problem = errors.database_problem(caught(add_someone()))
     finally:

@@ -8,11 +8,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kiosk import audit, portal, security, throttle
-from kiosk.models import Patient, RedemptionAttempt, RegistrationPin, Staff
-from kiosk.patients import family_for
-from kiosk.registration import IssueRequest, issue_pins, revoke_pin
-from kiosk.staff import SignInPaused, StaffError, add_staff, authenticate, unlock_staff
+from kiosk import audit, security, throttle
+from kiosk.people.patients import family_for
+from kiosk.people.staff import SignInPaused, StaffError, add_staff, authenticate, unlock_staff
+from kiosk.registration import portal
+from kiosk.registration.engine import IssueRequest, issue_pins, revoke_pin
+from kiosk.store.models import Patient, RedemptionAttempt, RegistrationPin, Staff
 from kiosk.terms import PinState
 
 from conftest import NOW, TODAY, find_patient
@@ -73,16 +74,27 @@ def test_s8_unlimited_guessing_with_a_birth_date_nobody_has_now_stops_at_the_ter
     at = NOW + dt.timedelta(minutes=1)
     # The terminal is paused: even the right PIN and date get the one reply there...
     assert _fails(account, rosemary.dob, pin=pins["Rosemary"], now=at) == portal.GENERIC
-    assert audit.AuditEvent.select().where(audit.AuditEvent.action == audit.REDEEM_PAUSED).count() == 1
-    # ...and the refused try was not counted, so the pause ends an hour after the guesses.
-    assert RedemptionAttempt.select().where(RedemptionAttempt.outcome.in_(portal.COUNTED)).count() == 20
     assert (
-        portal.redeem(account, rosemary.dob, pin=pins["Rosemary"], terminal="kiosk-2", now=at).given_name
+        audit.AuditEvent.select().where(audit.AuditEvent.action == audit.REDEEM_PAUSED).count() == 1
+    )
+    # ...and the refused try was not counted, so the pause ends an hour after the guesses.
+    assert (
+        RedemptionAttempt.select().where(RedemptionAttempt.outcome.in_(portal.COUNTED)).count()
+        == 20
+    )
+    assert (
+        portal.redeem(
+            account, rosemary.dob, pin=pins["Rosemary"], terminal="kiosk-2", now=at
+        ).given_name
         == "Rosemary"
     )
     later = NOW + portal.PAUSE_WINDOW + dt.timedelta(minutes=1)
     assert portal.redeem(
-        account, find_patient("Basil", "Testkiddo").dob, pin=pins["Basil"], terminal="kiosk-1", now=later
+        account,
+        find_patient("Basil", "Testkiddo").dob,
+        pin=pins["Basil"],
+        terminal="kiosk-1",
+        now=later,
     )
 
 
@@ -93,7 +105,11 @@ def test_s8_failures_across_the_practice_pause_every_terminal(front_desk, monkey
     for i in range(6):  # one guess each at six terminals: no terminal is near its own limit
         _fails(account, NOBODY_BORN, terminal=f"kiosk-{i}", now=NOW + dt.timedelta(seconds=i))
     assert _fails(
-        account, rosemary.dob, pin=pins["Rosemary"], terminal="kiosk-9", now=NOW + dt.timedelta(minutes=1)
+        account,
+        rosemary.dob,
+        pin=pins["Rosemary"],
+        terminal="kiosk-9",
+        now=NOW + dt.timedelta(minutes=1),
     )
     assert rosemary.id not in {
         a.patient_id for a in RedemptionAttempt.select() if a.outcome in portal.COUNTED
@@ -126,7 +142,11 @@ def test_s8_unknown_pin_wrong_date_locked_and_revoked_get_one_reply(front_desk):
     replies = {
         "unknown PIN": _fails(account, rosemary.dob, terminal="kiosk-2", now=at),
         "wrong date": _fails(
-            account, rosemary.dob - dt.timedelta(days=1), pin=pins["Rosemary"], terminal="kiosk-3", now=at
+            account,
+            rosemary.dob - dt.timedelta(days=1),
+            pin=pins["Rosemary"],
+            terminal="kiosk-3",
+            now=at,
         ),
         "locked": _fails(account, basil.dob, pin=pins["Basil"], terminal="kiosk-4", now=at),
         "revoked": _fails(account, jordan.dob, pin=jordan_pin, terminal="kiosk-5", now=at),
@@ -147,9 +167,18 @@ def test_s8_unknown_pin_wrong_date_locked_and_revoked_get_one_reply(front_desk):
 
 def test_s8_a_stranger_who_knows_only_a_birth_date_cannot_lock_or_revoke_anyones_pin(front_desk):
     rosemary = find_patient("Rosemary", "Testkiddo")
-    for first, family in (("Jordan", "Kim"), ("Emma", "Johnson")):  # unrelated families, same birthday
-        Patient.update(dob=rosemary.dob).where(Patient.id == find_patient(first, family).id).execute()
-    pins = _issue(front_desk) | _issue(front_desk, "Jordan", "Kim") | _issue(front_desk, "Emma", "Johnson")
+    for first, family in (
+        ("Jordan", "Kim"),
+        ("Emma", "Johnson"),
+    ):  # unrelated families, same birthday
+        Patient.update(dob=rosemary.dob).where(
+            Patient.id == find_patient(first, family).id
+        ).execute()
+    pins = (
+        _issue(front_desk)
+        | _issue(front_desk, "Jordan", "Kim")
+        | _issue(front_desk, "Emma", "Johnson")
+    )
     account = _account()
     at = NOW
     for i in range(3 * portal.FAILURES_TO_REVOKE):  # spread over terminals and hours: never paused
@@ -160,7 +189,9 @@ def test_s8_a_stranger_who_knows_only_a_birth_date_cannot_lock_or_revoke_anyones
         status = portal.guessing_status(child.id, now=at)
         assert _active(child) and status.locked_until is None and status.toward_revoking == 0
         assert (
-            portal.redeem(account, child.dob, pin=pins[first], now=at + dt.timedelta(seconds=1)).patient_id
+            portal.redeem(
+                account, child.dob, pin=pins[first], now=at + dt.timedelta(seconds=1)
+            ).patient_id
             == child.id
         )
 
@@ -184,7 +215,9 @@ def test_s8_right_pin_with_another_childs_birth_date_counts_against_the_pins_own
     assert status.locked_until == NOW + dt.timedelta(seconds=4) + portal.LOCK_FOR
     assert (
         audit.AuditEvent.select()
-        .where((audit.AuditEvent.action == audit.LOCK_OUT) & (audit.AuditEvent.patient_id == jordan.id))
+        .where(
+            (audit.AuditEvent.action == audit.LOCK_OUT) & (audit.AuditEvent.patient_id == jordan.id)
+        )
         .count()
         == 1
     )
@@ -201,7 +234,9 @@ def test_s4_twenty_wrong_dates_with_the_active_pin_revoke_it_and_staff_see_it(fr
     assert row.state == PinState.REVOKED and row.ended_reason == portal.LOCKOUT_REASON
     assert (
         audit.AuditEvent.select()
-        .where((audit.AuditEvent.action == audit.REVOKE) & (audit.AuditEvent.patient_id == rosemary.id))
+        .where(
+            (audit.AuditEvent.action == audit.REVOKE) & (audit.AuditEvent.patient_id == rosemary.id)
+        )
         .count()
         == 1
     )
@@ -213,12 +248,22 @@ def test_s4_twenty_wrong_dates_with_the_active_pin_revoke_it_and_staff_see_it(fr
 
 def test_s8_question_lookups_are_audited_and_count_at_the_terminal(front_desk):
     tyler = _tyler_with_a_question(front_desk)
-    assert portal.question_for(tyler.dob, "brooks", terminal="kiosk-1", now=NOW) == "Name of the caseworker?"
+    assert (
+        portal.question_for(tyler.dob, "brooks", terminal="kiosk-1", now=NOW)
+        == "Name of the caseworker?"
+    )
     for i in range(portal.TERMINAL_FAILURES):  # probing for families: every miss counts
         assert portal.question_for(NOBODY_BORN, f"family{i}", terminal="kiosk-1", now=NOW) is None
-    assert portal.question_for(tyler.dob, "brooks", terminal="kiosk-1", now=NOW) is None  # paused here
-    assert portal.question_for(tyler.dob, "brooks", terminal="kiosk-2", now=NOW) == "Name of the caseworker?"
-    lookups = audit.AuditEvent.select().where(audit.AuditEvent.action == audit.QUESTION_LOOKUP).count()
+    assert (
+        portal.question_for(tyler.dob, "brooks", terminal="kiosk-1", now=NOW) is None
+    )  # paused here
+    assert (
+        portal.question_for(tyler.dob, "brooks", terminal="kiosk-2", now=NOW)
+        == "Name of the caseworker?"
+    )
+    lookups = (
+        audit.AuditEvent.select().where(audit.AuditEvent.action == audit.QUESTION_LOOKUP).count()
+    )
     assert lookups == portal.TERMINAL_FAILURES + 3
 
 
@@ -235,7 +280,12 @@ def test_s4_wrong_answers_to_a_childs_question_lock_it(front_desk):
             now=NOW + dt.timedelta(seconds=second),
         )
     assert _fails(
-        account, tyler.dob, pin="", family_name="Brooks", answer="Ortiz", now=NOW + dt.timedelta(minutes=1)
+        account,
+        tyler.dob,
+        pin="",
+        family_name="Brooks",
+        answer="Ortiz",
+        now=NOW + dt.timedelta(minutes=1),
     )
     assert portal.guessing_status(tyler.id, now=NOW).failures["wrong answer"] == 5
 
@@ -245,16 +295,21 @@ def test_s4_wrong_answers_to_a_childs_question_lock_it(front_desk):
 _runs = itertools.count(1)
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     tries=st.lists(
         st.tuples(
-            st.sampled_from(["wrong pin", "no birth date", "bad pin", "no question"]), st.integers(0, 3000)
+            st.sampled_from(["wrong pin", "no birth date", "bad pin", "no question"]),
+            st.integers(0, 3000),
         ),
         max_size=40,
     )
 )
-def test_s8_property_tries_that_name_no_child_only_count_at_the_terminal_and_practice(front_desk, tries):
+def test_s8_property_tries_that_name_no_child_only_count_at_the_terminal_and_practice(
+    front_desk, tries
+):
     run = next(_runs)
     base = NOW + dt.timedelta(days=3 * run)  # each example in its own hours
     rosemary = find_patient("Rosemary", "Testkiddo")
@@ -276,7 +331,9 @@ def test_s8_property_tries_that_name_no_child_only_count_at_the_terminal_and_pra
     attempts = list(RedemptionAttempt.select().where(RedemptionAttempt.terminal == terminal))
     assert len(attempts) == len(tries) and all(a.patient_id is None for a in attempts)
     counted = [a for a in attempts if a.outcome in portal.COUNTED]
-    assert len(counted) == min(len(tries), portal.TERMINAL_FAILURES)  # the rest refused while paused
+    assert len(counted) == min(
+        len(tries), portal.TERMINAL_FAILURES
+    )  # the rest refused while paused
     status = portal.guessing_status(rosemary.id, now=base + dt.timedelta(hours=1))
     assert _active(rosemary) and status.locked_until is None and status.toward_revoking == 0
 
@@ -292,11 +349,16 @@ def test_s12_a_hundred_wrong_passwords_in_a_row_need_an_administrator(training):
     with pytest.raises(SignInPaused, match="kiosk staff unlock tasha"):
         authenticate("tasha", "training1", terminal="desk-9", now=at + dt.timedelta(hours=5))
     assert authenticate("maria", "training1", now=at).username == "maria"  # others unaffected
-    assert unlock_staff("tasha", by="maria", now=at + dt.timedelta(hours=5)) == throttle.STAFF_LOCK_AFTER
+    assert (
+        unlock_staff("tasha", by="maria", now=at + dt.timedelta(hours=5))
+        == throttle.STAFF_LOCK_AFTER
+    )
     event = audit.AuditEvent.get(audit.AuditEvent.action == audit.STAFF_UNLOCK)
     assert event.staff == "maria" and '"tasha"' in event.detail
     assert (
-        authenticate("tasha", "training1", terminal="desk-9", now=at + dt.timedelta(hours=5)).username
+        authenticate(
+            "tasha", "training1", terminal="desk-9", now=at + dt.timedelta(hours=5)
+        ).username
         == "tasha"
     )
     with pytest.raises(StaffError, match="No staff member"):
@@ -328,7 +390,9 @@ def test_s12_cli_unlock_is_audited(training, config, capsys):
 
     assert main(["--db", config.database, "staff", "unlock", "Tasha"]) == 0
     assert "tasha is unlocked" in capsys.readouterr().out
-    assert audit.AuditEvent.select().where(audit.AuditEvent.action == audit.STAFF_UNLOCK).count() == 1
+    assert (
+        audit.AuditEvent.select().where(audit.AuditEvent.action == audit.STAFF_UNLOCK).count() == 1
+    )
 
 
 # -- S12: password rules and hashing ----------------------------------------------------------------
@@ -359,7 +423,11 @@ def test_s12_one_password_policy_for_staff_and_parents(store, password, problem)
         assert add_staff("quinn", "Quinn Doe", password).username == "quinn"
 
 
-@given(st.text(min_size=15, max_size=40, alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",))))
+@given(
+    st.text(
+        min_size=15, max_size=40, alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",))
+    )
+)
 def test_s12_property_length_is_the_only_size_rule(password):
     problem = security.password_problem(password)
     assert problem is None or "at least" not in problem
@@ -370,10 +438,14 @@ def test_s12_an_older_hash_is_rehashed_at_the_next_sign_in(training):
     old = security.hash_password("training1", n=security.SCRYPT_N // 2)
     Staff.update(password_hash=old).where(Staff.username == "devon").execute()
     assert authenticate("devon", "wrong", now=NOW) is None
-    assert Staff.get(Staff.username == "devon").password_hash == old  # a wrong password changes nothing
+    assert (
+        Staff.get(Staff.username == "devon").password_hash == old
+    )  # a wrong password changes nothing
     assert authenticate("devon", "training1", now=NOW + dt.timedelta(minutes=1)).username == "devon"
     new = Staff.get(Staff.username == "devon").password_hash
-    assert new != old and not security.needs_rehash(new) and security.verify_password("training1", new)
+    assert (
+        new != old and not security.needs_rehash(new) and security.verify_password("training1", new)
+    )
 
 
 def test_s12_the_owasp_cost_hashes_and_verifies():
@@ -381,4 +453,6 @@ def test_s12_the_owasp_cost_hashes_and_verifies():
     assert stored.startswith("scrypt$131072$8$1$") and security.verify_password(
         "a long enough password", stored
     )
-    assert not security.verify_password("x", stored.replace("$131072$", f"${2**30}$"))  # refused, not run
+    assert not security.verify_password(
+        "x", stored.replace("$131072$", f"${2**30}$")
+    )  # refused, not run

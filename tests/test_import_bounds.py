@@ -7,10 +7,12 @@ import json
 from pathlib import Path
 
 from kiosk.importer import import_files
-from kiosk.models import Caregiver, Patient
+from kiosk.store.models import Caregiver, Patient
 
-HEADER = ("chart_number,given_name,family_name,birth_date,sex,caregiver_id,caregiver_given_name,"
-          "caregiver_family_name,relationship,email,cell\n")
+HEADER = (
+    "chart_number,given_name,family_name,birth_date,sex,caregiver_id,caregiver_given_name,"
+    "caregiver_family_name,relationship,email,cell\n"
+)
 
 
 def write(path: Path, text: str) -> Path:
@@ -25,10 +27,17 @@ def charts() -> list[str]:
     return sorted(chart for (chart,) in Patient.select(Patient.chart_number).tuples())
 
 
-def test_o4_a_huge_quoted_value_over_many_lines_is_one_short_rejection_and_the_next_row_imports(store, tmp_path):
+def test_o4_a_huge_quoted_value_over_many_lines_is_one_short_rejection_and_the_next_row_imports(
+    store, tmp_path
+):
     huge = "x\n" * 1_000_000  # 2 MB, a million lines, inside one quoted value
-    path = write(tmp_path / "f.csv", HEADER + "1,Ann,Lee,2018-01-01,F\n" + f'2,"{huge}",Lee,2019-01-01,M\n'
-                 + "3,Cat,Lee,2020-01-01,F\n")
+    path = write(
+        tmp_path / "f.csv",
+        HEADER
+        + "1,Ann,Lee,2018-01-01,F\n"
+        + f'2,"{huge}",Lee,2019-01-01,M\n'
+        + "3,Cat,Lee,2020-01-01,F\n",
+    )
 
     report = import_files([path])
 
@@ -39,21 +48,35 @@ def test_o4_a_huge_quoted_value_over_many_lines_is_one_short_rejection_and_the_n
 
 
 def test_o4_a_10_mb_value_on_one_line_is_rejected_and_the_rows_around_it_import(store, tmp_path):
-    path = write(tmp_path / "f.csv", HEADER + "1,Ann,Lee,2018-01-01,F\n"
-                 + f'2,{"x" * 10_000_000},Lee,2019-01-01,M\n' + "3,Cat,Lee,2020-01-01,F\n")
+    path = write(
+        tmp_path / "f.csv",
+        HEADER
+        + "1,Ann,Lee,2018-01-01,F\n"
+        + f"2,{'x' * 10_000_000},Lee,2019-01-01,M\n"
+        + "3,Cat,Lee,2020-01-01,F\n",
+    )
 
     report = import_files([path])
 
     assert [(p.where, p.reason) for p in report.problems] == [
-        ("line 3", "not readable as CSV (a row longer than 10000 characters)")]
+        ("line 3", "not readable as CSV (a row longer than 10000 characters)")
+    ]
     assert charts() == ["1", "3"]
 
 
-def test_o4_names_and_charts_over_the_limits_and_birth_dates_out_of_range_are_rejected_by_row(store, tmp_path):
-    rows = ["1,Ann,Lee,2018-01-01,F", f"2,{'A' * 1000},Lee,2018-01-01,F", f"{'9' * 65},Bo,Lee,2018-01-01,M",
-            "4,Cy,Lee,0001-01-01,F", "5,Di,Lee,2099-01-01,F", "6,Ed,Lee,1899-12-31,M",
-            "7,Flo,Lee,2018-01-01,F,C1,Ro\tsa,Lee,MTH,rosa@example.org,",
-            "8,Gus,Lee,1900-01-01,M"]
+def test_o4_names_and_charts_over_the_limits_and_birth_dates_out_of_range_are_rejected_by_row(
+    store, tmp_path
+):
+    rows = [
+        "1,Ann,Lee,2018-01-01,F",
+        f"2,{'A' * 1000},Lee,2018-01-01,F",
+        f"{'9' * 65},Bo,Lee,2018-01-01,M",
+        "4,Cy,Lee,0001-01-01,F",
+        "5,Di,Lee,2099-01-01,F",
+        "6,Ed,Lee,1899-12-31,M",
+        "7,Flo,Lee,2018-01-01,F,C1,Ro\tsa,Lee,MTH,rosa@example.org,",
+        "8,Gus,Lee,1900-01-01,M",
+    ]
     path = write(tmp_path / "f.csv", HEADER + "\n".join(rows) + "\n")
 
     report = import_files([path])
@@ -64,7 +87,10 @@ def test_o4_names_and_charts_over_the_limits_and_birth_dates_out_of_range_are_re
         ("line 5", "birth date '0001-01-01' is not between 1900-01-01 and today"),
         ("line 6", "birth date '2099-01-01' is not between 1900-01-01 and today"),
         ("line 7", "birth date '1899-12-31' is not between 1900-01-01 and today"),
-        ("line 8", f"caregiver not imported: caregiver given name {CONTROL} (the patient was imported)"),
+        (
+            "line 8",
+            f"caregiver not imported: caregiver given name {CONTROL} (the patient was imported)",
+        ),
     ]
     assert charts() == ["1", "7", "8"]
     assert Caregiver.select().count() == 0
@@ -75,13 +101,20 @@ def nested(depth: int) -> str:
 
 
 def patient(chart: str, born: str = "2019-01-01") -> dict:
-    return {"resourceType": "Patient", "id": chart.lower(), "identifier": [{"value": chart}],
-            "name": [{"family": "Lee", "given": ["Ann"]}], "birthDate": born}
+    return {
+        "resourceType": "Patient",
+        "id": chart.lower(),
+        "identifier": [{"value": chart}],
+        "name": [{"family": "Lee", "given": ["Ann"]}],
+        "birthDate": born,
+    }
 
 
 def test_o4_an_ndjson_line_nested_too_deep_is_rejected_and_the_other_lines_import(store, tmp_path):
-    path = write(tmp_path / "p.ndjson", "\n".join([json.dumps(patient("P1")), nested(100_000),
-                                                   json.dumps(patient("P2"))]) + "\n")
+    path = write(
+        tmp_path / "p.ndjson",
+        "\n".join([json.dumps(patient("P1")), nested(100_000), json.dumps(patient("P2"))]) + "\n",
+    )
 
     report = import_files([path])
 
@@ -90,7 +123,9 @@ def test_o4_an_ndjson_line_nested_too_deep_is_rejected_and_the_other_lines_impor
     assert charts() == ["P1", "P2"]
 
 
-def test_o4_a_json_file_nested_too_deep_is_one_rejection_and_the_other_files_import(store, tmp_path):
+def test_o4_a_json_file_nested_too_deep_is_one_rejection_and_the_other_files_import(
+    store, tmp_path
+):
     deep = write(tmp_path / "deep.json", nested(5_000))
     good = write(tmp_path / "good.json", json.dumps(patient("P3")))
 
@@ -104,8 +139,12 @@ def test_o4_bundles_nested_inside_bundles_are_bounded(store, tmp_path):
     bundle: dict = {"resourceType": "Bundle", "entry": [{"resource": patient("P4")}]}
     for _ in range(50):
         bundle = {"resourceType": "Bundle", "entry": [{"resource": bundle}]}
-    path = write(tmp_path / "b.json", json.dumps({"resourceType": "Bundle", "entry": [
-        {"resource": bundle}, {"resource": patient("P5")}]}))
+    path = write(
+        tmp_path / "b.json",
+        json.dumps(
+            {"resourceType": "Bundle", "entry": [{"resource": bundle}, {"resource": patient("P5")}]}
+        ),
+    )
 
     report = import_files([path])
 
@@ -115,9 +154,16 @@ def test_o4_bundles_nested_inside_bundles_are_bounded(store, tmp_path):
 
 def test_o4_fhir_names_with_nul_are_rejected_and_reported_values_are_short(store, tmp_path):
     bad = {**patient("P6"), "name": [{"family": "Lee", "given": ["A\x00nn"]}]}
-    related = {"resourceType": "RelatedPerson", "id": "r1", "patient": {"reference": {"deep": ["x" * 5000]}},
-               "name": [{"family": "Lee", "given": ["Rosa"]}]}
-    path = write(tmp_path / "p.ndjson", "\n".join(json.dumps(r) for r in (bad, patient("P7"), related)) + "\n")
+    related = {
+        "resourceType": "RelatedPerson",
+        "id": "r1",
+        "patient": {"reference": {"deep": ["x" * 5000]}},
+        "name": [{"family": "Lee", "given": ["Rosa"]}],
+    }
+    path = write(
+        tmp_path / "p.ndjson",
+        "\n".join(json.dumps(r) for r in (bad, patient("P7"), related)) + "\n",
+    )
 
     report = import_files([path])
 

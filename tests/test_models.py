@@ -7,8 +7,8 @@ import peewee
 import pytest
 
 from kiosk import security
-from kiosk.db import database, write_transaction
-from kiosk.models import (
+from kiosk.store.db import database, write_transaction
+from kiosk.store.models import (
     Association,
     Caregiver,
     Patient,
@@ -17,7 +17,7 @@ from kiosk.models import (
     Relationship,
     Staff,
 )
-from kiosk.schema import SCHEMA_VERSION, SchemaError, current_version, ensure_schema
+from kiosk.store.schema import SCHEMA_VERSION, SchemaError, current_version, ensure_schema
 from kiosk.terms import PinState, fold
 
 
@@ -26,12 +26,20 @@ def _staff():
 
 
 def _patient(chart="1", given="Rosemary", family="Testkiddo"):
-    return Patient.create(chart_number=chart, given_name=given, family_name=family, dob=dt.date(2020, 1, 2))
+    return Patient.create(
+        chart_number=chart, given_name=given, family_name=family, dob=dt.date(2020, 1, 2)
+    )
 
 
 def _pin(patient, staff, state=PinState.ACTIVE, pin_hash=None):
-    return RegistrationPin.create(patient=patient, batch="b", issued_by=staff, pin_hash=pin_hash,
-                                  expires_at=dt.datetime(2030, 1, 1), state=state)
+    return RegistrationPin.create(
+        patient=patient,
+        batch="b",
+        issued_by=staff,
+        pin_hash=pin_hash,
+        expires_at=dt.datetime(2030, 1, 1),
+        state=state,
+    )
 
 
 def test_r3_database_refuses_a_second_active_pin_for_one_patient(store):
@@ -58,10 +66,13 @@ def test_r3_constraint_holds_for_a_raw_sql_writer(store, config):
     _pin(patient, staff)
     raw = sqlite3.connect(config.database)
     with pytest.raises(sqlite3.IntegrityError):
-        raw.execute("INSERT INTO registration_pin (patient_id, batch, method, access, delivery, print_slip, send_to, "
-                    "recipient_email, recipient_cell, carrier, second_parent, issued_by_id, issued_at, expires_at, "
-                    "state, redemptions, ended_reason) VALUES (?, 'b', 'pin', 'full', 'email', 0, 'parent', '', '', "
-                    "'', 0, ?, '2026-01-01', '2030-01-01', 'active', 0, '')", (patient.id, staff.id))
+        raw.execute(
+            "INSERT INTO registration_pin (patient_id, batch, method, access, delivery, print_slip, send_to, "
+            "recipient_email, recipient_cell, carrier, second_parent, issued_by_id, issued_at, expires_at, "
+            "state, redemptions, ended_reason) VALUES (?, 'b', 'pin', 'full', 'email', 0, 'parent', '', '', "
+            "'', 0, ?, '2026-01-01', '2030-01-01', 'active', 0, '')",
+            (patient.id, staff.id),
+        )
     raw.close()
 
 
@@ -96,8 +107,13 @@ def test_a_staff_member_who_issued_pins_cannot_be_deleted(store):
 def test_deleting_a_caregiver_keeps_the_pin_but_forgets_the_recipient(store):
     staff, patient = _staff(), _patient()
     mother = Caregiver.create(given_name="Cindy", family_name="Testkiddo")
-    pin = RegistrationPin.create(patient=patient, batch="b", issued_by=staff, recipient=mother,
-                                 expires_at=dt.datetime(2030, 1, 1))
+    pin = RegistrationPin.create(
+        patient=patient,
+        batch="b",
+        issued_by=staff,
+        recipient=mother,
+        expires_at=dt.datetime(2030, 1, 1),
+    )
     mother.delete_instance()
     assert RegistrationPin.get_by_id(pin.id).recipient is None
 
@@ -127,8 +143,12 @@ def test_every_search_has_an_index(store):
     assert ("dob", "family_key", "given_key") in patient_indexes
     assert ("portal_status", "family_key", "given_key", "dob") in patient_indexes
     assert ("starts_at",) in indexed("appointment")
-    plan = " ".join(str(row) for row in database.execute_sql(
-        "EXPLAIN QUERY PLAN SELECT id FROM patient WHERE family_key >= 'tes' AND family_key < 'tet'").fetchall())
+    plan = " ".join(
+        str(row)
+        for row in database.execute_sql(
+            "EXPLAIN QUERY PLAN SELECT id FROM patient WHERE family_key >= 'tes' AND family_key < 'tet'"
+        ).fetchall()
+    )
     assert "USING" in plan and "INDEX" in plan
 
 
@@ -144,8 +164,8 @@ def test_schema_carries_a_version(store):
 
 
 def test_an_older_database_is_migrated_in_place(store, monkeypatch):
-    from kiosk import schema
-    from kiosk.models import SchemaMeta
+    from kiosk.store import schema
+    from kiosk.store.models import SchemaMeta
 
     _patient()
     steps = []
@@ -163,7 +183,7 @@ def test_an_older_database_is_migrated_in_place(store, monkeypatch):
 
 
 def test_a_newer_database_is_refused_with_a_clear_message(store):
-    from kiosk.models import SchemaMeta
+    from kiosk.store.models import SchemaMeta
 
     SchemaMeta.update(version=SCHEMA_VERSION + 5).execute()
     with pytest.raises(SchemaError, match="upgrade kiosk"):

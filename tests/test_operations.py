@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from kiosk.models import Staff
+from kiosk.store.models import Staff
 
 from test_cli import run
 from test_outbox_smtp import queue
@@ -32,9 +32,21 @@ def run_without_write_permission(*args):
         return run(*args)
     if shutil.which("setpriv") is None:
         pytest.skip("needs setpriv to drop root's override of file modes")
-    return subprocess.run(["setpriv", "--bounding-set=-dac_override,-dac_read_search",
-                           sys.executable, "-m", "screens.launch", *args],
-                          capture_output=True, text=True, timeout=60, env=dict(os.environ), check=False)
+    return subprocess.run(
+        [
+            "setpriv",
+            "--bounding-set=-dac_override,-dac_read_search",
+            sys.executable,
+            "-m",
+            "kiosk_screens.launch",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ),
+        check=False,
+    )
 
 
 @pytest.fixture
@@ -42,8 +54,17 @@ def practice_db(tmp_path):
     folder = tmp_path / "practice"
     folder.mkdir()
     db = str(folder / "kiosk.sqlite3")
-    made = run("--db", db, "init", "--admin", "maria", "--name", "Maria Lopez", "--password-stdin",
-               stdin="correct horse battery\n")
+    made = run(
+        "--db",
+        db,
+        "init",
+        "--admin",
+        "maria",
+        "--name",
+        "Maria Lopez",
+        "--password-stdin",
+        stdin="correct horse battery\n",
+    )
     assert made.returncode == 0, made.stderr
     return folder, db
 
@@ -72,17 +93,27 @@ def test_o1_commands_that_only_look_work_on_a_read_only_database(practice_db, re
 def test_o1_a_change_to_a_read_only_database_is_one_plain_line(practice_db):
     _, db = practice_db
     os.chmod(db, 0o444)
-    result = run_without_write_permission("--db", db, "staff", "add", "devon", "--name", "Devon",
-                                          "--password-stdin")
-    lines = result.stderr.strip().splitlines()  # a note that the file's mode was tightened (S11) may come first
-    assert result.returncode == 1 and "Traceback" not in result.stderr and all(line.startswith("kiosk: ") for line in lines)
+    result = run_without_write_permission(
+        "--db", db, "staff", "add", "devon", "--name", "Devon", "--password-stdin"
+    )
+    lines = (
+        result.stderr.strip().splitlines()
+    )  # a note that the file's mode was tightened (S11) may come first
+    assert (
+        result.returncode == 1
+        and "Traceback" not in result.stderr
+        and all(line.startswith("kiosk: ") for line in lines)
+    )
     assert "The database is read-only" in lines[-1]
 
 
 def test_o1_commands_that_only_look_create_nothing(tmp_path):
     missing = tmp_path / "nowhere" / "kiosk.sqlite3"
     result = run("--db", str(missing), "staff", "list")
-    assert result.returncode == 1 and result.stderr == f"kiosk: there is no database at {missing}: run kiosk init first\n"
+    assert (
+        result.returncode == 1
+        and result.stderr == f"kiosk: there is no database at {missing}: run kiosk init first\n"
+    )
     assert not missing.parent.exists()
 
 
@@ -96,21 +127,44 @@ def test_o1_a_locked_database_is_said_in_plain_words(practice_db):
         holder.execute("ROLLBACK")
         holder.close()
     assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert result.stderr.startswith("kiosk: The database is busy: another desk or program has held it too long.")
+    assert result.stderr.startswith(
+        "kiosk: The database is busy: another desk or program has held it too long."
+    )
 
 
 # -- kiosk init is safe to race ------------------------------------------------------------------------
 def race_inits(db: str, count: int, env: dict[str, str] | None = None) -> None:
     """``count`` processes run ``kiosk init`` on ``db`` at once: one makes its administrator, every
     other is told the database already has staff."""
-    racers = [subprocess.Popen([sys.executable, "-m", "screens.launch", "--db", db, "init", "--admin", f"admin{n}",
-                                "--name", f"Admin {n}", "--password-stdin"], stdin=subprocess.PIPE,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-               for n in range(count)]
+    racers = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "kiosk_screens.launch",
+                "--db",
+                db,
+                "init",
+                "--admin",
+                f"admin{n}",
+                "--name",
+                f"Admin {n}",
+                "--password-stdin",
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for n in range(count)
+    ]
     outcomes = [racer.communicate("correct horse battery\n", timeout=60) for racer in racers]
     codes = [racer.returncode for racer in racers]
     assert codes.count(0) == 1, outcomes
-    assert all("already has staff" in err for (_, err), code in zip(outcomes, codes) if code), outcomes
+    assert all("already has staff" in err for (_, err), code in zip(outcomes, codes) if code), (
+        outcomes
+    )
 
 
 def test_o1_two_kiosk_inits_at_once_make_one_administrator(tmp_path):
@@ -124,15 +178,21 @@ def test_o1_two_kiosk_inits_at_once_make_one_administrator(tmp_path):
 def race_first_administrators(monkeypatch) -> list[str]:
     """Two desks call add_first_administrator at the same moment, each slow to hash its password
     (the window in which both used to see no staff); what each was told."""
-    from kiosk import staff
+    from kiosk.people import staff
 
     slow = staff.hash_password
-    monkeypatch.setattr(staff, "hash_password", lambda password: (time.sleep(0.3), slow(password))[1])
+    monkeypatch.setattr(
+        staff, "hash_password", lambda password: (time.sleep(0.3), slow(password))[1]
+    )
     told: list[str] = []
 
     def desk(n: int) -> None:
         try:
-            told.append(staff.add_first_administrator(f"admin{n}", f"Admin {n}", "correct horse battery").username)
+            told.append(
+                staff.add_first_administrator(
+                    f"admin{n}", f"Admin {n}", "correct horse battery"
+                ).username
+            )
         except staff.StaffError as error:
             told.append(str(error))
 
@@ -169,12 +229,16 @@ def unused_port() -> int:
 def test_o3_outbox_send_exits_non_zero_while_the_server_is_unreachable(store, config, tmp_path):
     queue([("Rosemary", "JFKAY-TTJYV")], to="cindy@example.com")
     file = tmp_path / "kiosk.toml"
-    file.write_text(f'[smtp]\nhost = "127.0.0.1"\nport = {unused_port()}\nsecurity = "none"\ntimeout_seconds = 2\n')
+    file.write_text(
+        f'[smtp]\nhost = "127.0.0.1"\nport = {unused_port()}\nsecurity = "none"\ntimeout_seconds = 2\n'
+    )
     result = run("--config", str(file), "--db", config.database, "outbox", "send")
     assert result.returncode == 1, result.stdout + result.stderr
     assert "0 sent, 1 to retry later" in result.stdout
     nothing_due = run("--config", str(file), "--db", config.database, "outbox", "send")
-    assert nothing_due.returncode == 0 and nothing_due.stdout.startswith("0 sent, 0 to retry later, 0 failed")
+    assert nothing_due.returncode == 0 and nothing_due.stdout.startswith(
+        "0 sent, 0 to retry later, 0 failed"
+    )
 
 
 @pytest.mark.postgres

@@ -11,18 +11,27 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kiosk import outbox
-from kiosk.db import database, write_transaction
-from kiosk.models import OutboxMessage
+from kiosk.messages import outbox
+from kiosk.messages.welcome import compose_welcome
+from kiosk.store.db import database, write_transaction
+from kiosk.store.models import OutboxMessage
 from kiosk.terms import utcnow
-from kiosk.welcome import compose_welcome
 
-WELCOME = compose_welcome(practice_name="Sunny Hills Pediatrics", portal_url="https://portal.example.org/register",
-                          children=[("Ava", "JFKAY-TTJYV")], expires_on=dt.date(2026, 12, 22))
+WELCOME = compose_welcome(
+    practice_name="Sunny Hills Pediatrics",
+    portal_url="https://portal.example.org/register",
+    children=[("Ava", "JFKAY-TTJYV")],
+    expires_on=dt.date(2026, 12, 22),
+)
 
 
 def queue(**kwargs) -> str:
-    args = {"batch": "b1", "channel": "email", "recipient": "cindy.testkiddo@example.com", "welcome": WELCOME} | kwargs
+    args = {
+        "batch": "b1",
+        "channel": "email",
+        "recipient": "cindy.testkiddo@example.com",
+        "welcome": WELCOME,
+    } | kwargs
     with write_transaction():
         return outbox.enqueue(**args)
 
@@ -48,8 +57,16 @@ class Recorder:
 def test_o3_enqueue_writes_one_queued_message_with_a_stable_message_id(store):
     message_id = queue()
     row = OutboxMessage.get(OutboxMessage.message_id == message_id)
-    assert (row.state, row.attempts, row.channel, row.recipient) == ("queued", 0, "email", "cindy.testkiddo@example.com")
-    assert row.subject == WELCOME.subject and outbox.message_body(row) == (WELCOME.text, WELCOME.html)
+    assert (row.state, row.attempts, row.channel, row.recipient) == (
+        "queued",
+        0,
+        "email",
+        "cindy.testkiddo@example.com",
+    )
+    assert row.subject == WELCOME.subject and outbox.message_body(row) == (
+        WELCOME.text,
+        WELCOME.html,
+    )
     assert message_id.startswith("<") and message_id.endswith("@kiosk>")
     assert queue() != message_id
 
@@ -61,16 +78,27 @@ def test_r7_a_text_message_stores_the_gateway_address_and_only_the_short_body(st
     assert outbox.message_body(row) == (WELCOME.sms, "") and row.body_html == ""
 
 
-@pytest.mark.parametrize("kwargs, words", [
-    ({"recipient": "not-an-address"}, "not an email address"),
-    ({"channel": "text", "recipient": "3175550101", "carrier": ""}, "needs the family's cell carrier"),
-    ({"channel": "text", "recipient": "555-0101", "carrier": "verizon"}, "not a US cell number"),
-    ({"channel": "fax"}, "channel must be email or text"),
-])
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        ({"recipient": "not-an-address"}, "not an email address"),
+        (
+            {"channel": "text", "recipient": "3175550101", "carrier": ""},
+            "needs the family's cell carrier",
+        ),
+        (
+            {"channel": "text", "recipient": "555-0101", "carrier": "verizon"},
+            "not a US cell number",
+        ),
+        ({"channel": "fax"}, "channel must be email or text"),
+    ],
+)
 def test_o3_a_bad_recipient_rolls_back_the_whole_registration(store, kwargs, words):
     with pytest.raises(outbox.OutboxError, match=words):
         with write_transaction():
-            OutboxMessage.create(message_id="<other@kiosk>", batch="b0", channel="email", recipient="a@b.co")
+            OutboxMessage.create(
+                message_id="<other@kiosk>", batch="b0", channel="email", recipient="a@b.co"
+            )
             queue(**kwargs)
     assert OutboxMessage.select().count() == 0
 
@@ -104,8 +132,12 @@ def test_o3_a_sender_gets_the_message_and_a_delivered_one_is_erased(store):
 
     assert report.sent == 1 and recorder.closed
     [sent] = recorder.sent
-    assert (sent.message_id, sent.recipient, sent.text, sent.html) == (message_id, "cindy.testkiddo@example.com",
-                                                                      WELCOME.text, WELCOME.html)
+    assert (sent.message_id, sent.recipient, sent.text, sent.html) == (
+        message_id,
+        "cindy.testkiddo@example.com",
+        WELCOME.text,
+        WELCOME.html,
+    )
     row = OutboxMessage.get(OutboxMessage.message_id == message_id)
     assert (row.state, row.body_text, row.body_html, row.attempts) == ("sent", "", "", 1)
     with pytest.raises(outbox.OutboxError, match="already sent"):
@@ -133,14 +165,21 @@ def test_o3_nothing_due_opens_no_connection(store):
 
 def test_o3_retry_makes_a_failed_message_due_now_with_fresh_tries(store):
     message_id = queue()
-    outbox.deliver_due(store_config(), senders={"email": Recorder(outbox.SendFailure("550 no", permanent=True))})
+    outbox.deliver_due(
+        store_config(), senders={"email": Recorder(outbox.SendFailure("550 no", permanent=True))}
+    )
     [failed] = outbox.list_messages(state="failed")
     assert (failed.attempts, failed.reason) == (1, "550 no")
     now = utcnow()
 
     again = outbox.retry_message(failed.id, now=now)
 
-    assert (again.state, again.attempts, again.reason, again.next_attempt_at) == ("queued", 0, "", now)
+    assert (again.state, again.attempts, again.reason, again.next_attempt_at) == (
+        "queued",
+        0,
+        "",
+        now,
+    )
     assert again.message_id == message_id
     with pytest.raises(outbox.OutboxError, match="no message 999"):
         outbox.retry_message(999)
@@ -155,13 +194,18 @@ def test_o3_retry_refuses_a_message_being_sent(store):
 
 def test_o3_backoff_doubles_from_a_minute_up_to_an_hour():
     assert [outbox.backoff(n) for n in (1, 2, 3, 7, 8, 20)] == [
-        dt.timedelta(minutes=m) for m in (1, 2, 4, 60, 60, 60)]
+        dt.timedelta(minutes=m) for m in (1, 2, 4, 60, 60, 60)
+    ]
 
 
 def test_o3_the_report_reads_as_a_sentence_for_the_cli():
-    report = outbox.DeliveryReport(sent=2, deferred=1, failed=0, interrupted=1, problem="could not reach it")
-    assert report.summary() == ("2 sent, 1 to retry later, 0 failed, 1 interrupted (check with the family, then "
-                                "retry). Stopped: could not reach it")
+    report = outbox.DeliveryReport(
+        sent=2, deferred=1, failed=0, interrupted=1, problem="could not reach it"
+    )
+    assert report.summary() == (
+        "2 sent, 1 to retry later, 0 failed, 1 interrupted (check with the family, then "
+        "retry). Stopped: could not reach it"
+    )
 
 
 def test_s2_sqlite_overwrites_what_it_deletes(store):
@@ -169,9 +213,13 @@ def test_s2_sqlite_overwrites_what_it_deletes(store):
 
 
 def test_startup_modules_do_not_load_the_mail_libraries():
-    code = ("import sys, kiosk.outbox, kiosk.welcome, kiosk.carriers, kiosk.contact; "
-            "print(sorted(m for m in ('smtplib', 'email.message', 'kiosk.mail') if m in sys.modules))")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    code = (
+        "import sys, kiosk.messages.outbox, kiosk.messages.welcome, kiosk.messages.carriers, kiosk.people.contact; "
+        "print(sorted(m for m in ('smtplib', 'email.message', 'kiosk.messages.mail') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == "[]"
 
 

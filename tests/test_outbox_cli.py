@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kiosk.models import OutboxMessage
+from kiosk.store.models import OutboxMessage
 
 from test_cli import run
 from test_outbox_smtp import queue, row, server
@@ -14,8 +14,10 @@ from test_outbox_smtp import queue, row, server
 def cli_config(tmp_path, config, server):
     """A config file pointing at the loopback server; the database is the test store's."""
     file = tmp_path / "kiosk.toml"
-    file.write_text(f'[smtp]\nhost = "127.0.0.1"\nport = {server.port}\nsecurity = "none"\n'
-                    f'sender = "portal@sunnyhills.example"\ntimeout_seconds = 5\n')
+    file.write_text(
+        f'[smtp]\nhost = "127.0.0.1"\nport = {server.port}\nsecurity = "none"\n'
+        f'sender = "portal@sunnyhills.example"\ntimeout_seconds = 5\n'
+    )
     return ["--config", str(file), "--db", config.database]
 
 
@@ -43,8 +45,13 @@ def test_o3_send_with_a_limit_sends_that_many_and_the_rest_wait(store, cli_confi
 
 
 def test_o3_send_limit_must_be_a_positive_number(store, cli_config):
-    assert one_error_line(kiosk(cli_config, "send", "--limit", "0")) == "kiosk: --limit must be at least 1"
-    assert "invalid int value: 'some'" in one_error_line(kiosk(cli_config, "send", "--limit", "some"))
+    assert (
+        one_error_line(kiosk(cli_config, "send", "--limit", "0"))
+        == "kiosk: --limit must be at least 1"
+    )
+    assert "invalid int value: 'some'" in one_error_line(
+        kiosk(cli_config, "send", "--limit", "some")
+    )
 
 
 def test_o3_list_shows_one_line_per_message_masked_with_its_reason(store, cli_config):
@@ -71,8 +78,15 @@ def test_o3_retry_queues_a_failed_message_again_in_one_line(store, cli_config, s
     result = kiosk(cli_config, "retry", str(number))
 
     assert result.returncode == 0, result.stderr
-    assert result.stdout == f"Message {number} to c***@example.com is queued again: it goes with the next delivery.\n"
-    assert (row(message_id).state, row(message_id).attempts, row(message_id).last_error) == ("queued", 0, "")
+    assert (
+        result.stdout
+        == f"Message {number} to c***@example.com is queued again: it goes with the next delivery.\n"
+    )
+    assert (row(message_id).state, row(message_id).attempts, row(message_id).last_error) == (
+        "queued",
+        0,
+        "",
+    )
     assert kiosk(cli_config, "send").stdout.strip() == "1 sent, 0 to retry later, 0 failed"
     assert server.received[0][1]["Message-ID"] == message_id
 

@@ -7,9 +7,10 @@ import json
 
 import pytest
 
-from kiosk import audit, outbox
+from kiosk import audit
 from kiosk.config import Config
-from kiosk.models import AuditEvent, Patient, RegistrationPin
+from kiosk.messages import outbox
+from kiosk.store.models import AuditEvent, Patient, RegistrationPin
 from kiosk.terms import MessageState, PinState, utcnow
 
 from test_outbox_smtp import _database_bytes, issue_family, queue, row
@@ -27,7 +28,9 @@ class Refusing:
 
     def send(self, message):
         self.tried += 1
-        raise outbox.SendFailure("the mail server refused the address (550 5.1.1 No such user)", permanent=True)
+        raise outbox.SendFailure(
+            "the mail server refused the address (550 5.1.1 No such user)", permanent=True
+        )
 
     def close(self):
         pass
@@ -36,13 +39,17 @@ class Refusing:
 @pytest.fixture
 def family(training):
     """The Testkiddo children with PINs issued in batch "family-1", and their queued message."""
-    kids = list(Patient.select().where(Patient.family_name == "Testkiddo").order_by(Patient.chart_number))
+    kids = list(
+        Patient.select().where(Patient.family_name == "Testkiddo").order_by(Patient.chart_number)
+    )
     children = issue_family(kids, "family-1", EXPIRY)
     return queue(children, batch="family-1"), children
 
 
 def end_pins(batch: str, *states: str) -> None:
-    pins = list(RegistrationPin.select().where(RegistrationPin.batch == batch).order_by(RegistrationPin.id))
+    pins = list(
+        RegistrationPin.select().where(RegistrationPin.batch == batch).order_by(RegistrationPin.id)
+    )
     for pin, state in zip(pins, states):
         RegistrationPin.update(state=state).where(RegistrationPin.id == pin.id).execute()
 
@@ -63,7 +70,11 @@ def test_s2_a_queued_message_whose_pins_all_ended_is_failed_erased_and_audited_o
     assert message.last_error == "no longer needed: the PINs it carried have ended"
     [event] = AuditEvent.select().where(AuditEvent.action == audit.MESSAGE_ERASED)
     detail = json.loads(event.detail)
-    assert (detail["message_id"], detail["batch"], detail["to"]) == (message_id, "family-1", "c***@example.com")
+    assert (detail["message_id"], detail["batch"], detail["to"]) == (
+        message_id,
+        "family-1",
+        "c***@example.com",
+    )
     assert all(pin.decode() not in event.detail for pin in plain_pins(children))
     on_disk = _database_bytes(config)
     assert [pin for pin in plain_pins(children) if pin in on_disk] == []
@@ -82,8 +93,12 @@ def test_s2_a_failed_message_keeps_its_body_for_retry_until_its_pins_expire(fami
 
     message = row(message_id)
     assert (message.state, message.body_text, message.body_html) == ("failed", "", "")
-    assert message.last_error == "the mail server refused the address (550 5.1.1 No such user)"  # why it failed
-    with pytest.raises(outbox.OutboxError, match="no longer needed: the PINs it carried have ended; issue new PINs"):
+    assert (
+        message.last_error == "the mail server refused the address (550 5.1.1 No such user)"
+    )  # why it failed
+    with pytest.raises(
+        outbox.OutboxError, match="no longer needed: the PINs it carried have ended; issue new PINs"
+    ):
         outbox.retry_message(message.id, now=AFTER)
     assert [pin for pin in plain_pins(children) if pin in _database_bytes(config)] == []
 

@@ -13,14 +13,15 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from kiosk import audit, outbox, security
+from kiosk import audit, security
 from kiosk.config import SmtpConfig
-from kiosk.db import write_transaction
-from kiosk.models import AuditEvent, OutboxMessage, Patient, RegistrationPin, Staff
-from kiosk.pins import format_pin, generate_pin
-from kiosk.store import practice_settings
+from kiosk.messages import outbox
+from kiosk.messages.welcome import compose_welcome
+from kiosk.registration.pins import format_pin, generate_pin
+from kiosk.store.db import write_transaction
+from kiosk.store.models import AuditEvent, OutboxMessage, Patient, RegistrationPin, Staff
+from kiosk.store.practice import practice_settings
 from kiosk.terms import MessageState, utcnow
-from kiosk.welcome import compose_welcome
 
 URL = "https://portal.example.org/register"
 EXPIRES = dt.date(2026, 12, 22)
@@ -41,12 +42,21 @@ class Inbox:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
-        self.received.append((envelope.rcpt_tos[:], email.message_from_bytes(envelope.content, policy=email.policy.default)))
+        self.received.append(
+            (
+                envelope.rcpt_tos[:],
+                email.message_from_bytes(envelope.content, policy=email.policy.default),
+            )
+        )
         return "250 Message accepted for delivery"
 
 
 def _authenticator(server, session, envelope, mechanism, auth_data):
-    ok = isinstance(auth_data, LoginPassword) and auth_data.login == USER.encode() and auth_data.password == PASSWORD.encode()
+    ok = (
+        isinstance(auth_data, LoginPassword)
+        and auth_data.login == USER.encode()
+        and auth_data.password == PASSWORD.encode()
+    )
     return AuthResult(success=ok, handled=False)
 
 
@@ -63,7 +73,11 @@ class Server:
         self.port, self.auth, self.inbox, self._controller = port, auth, Inbox(), None
 
     def start(self) -> Server:
-        extra = {"authenticator": _authenticator, "auth_required": True, "auth_require_tls": False} if self.auth else {}
+        extra = (
+            {"authenticator": _authenticator, "auth_required": True, "auth_require_tls": False}
+            if self.auth
+            else {}
+        )
         self._controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port, **extra)
         self._controller.start()
         return self
@@ -93,23 +107,53 @@ def auth_server():
 
 
 def smtp_config(config, port: int, **smtp):
-    return replace(config, smtp=SmtpConfig(host="127.0.0.1", port=port, security="none",
-                                           sender="portal@sunnyhills.example", timeout_seconds=5, **smtp))
+    return replace(
+        config,
+        smtp=SmtpConfig(
+            host="127.0.0.1",
+            port=port,
+            security="none",
+            sender="portal@sunnyhills.example",
+            timeout_seconds=5,
+            **smtp,
+        ),
+    )
 
 
-def queue(children, *, to="cindy.testkiddo@example.com", channel="email", carrier="", language="en", batch="b1"):
-    welcome = compose_welcome(practice_name="Sunny Hills Pediatrics", portal_url=URL, children=children,
-                              expires_on=EXPIRES, language=language)
+def queue(
+    children,
+    *,
+    to="cindy.testkiddo@example.com",
+    channel="email",
+    carrier="",
+    language="en",
+    batch="b1",
+):
+    welcome = compose_welcome(
+        practice_name="Sunny Hills Pediatrics",
+        portal_url=URL,
+        children=children,
+        expires_on=EXPIRES,
+        language=language,
+    )
     with write_transaction():
-        return outbox.enqueue(batch=batch, channel=channel, recipient=to, welcome=welcome, language=language,
-                              carrier=carrier)
+        return outbox.enqueue(
+            batch=batch,
+            channel=channel,
+            recipient=to,
+            welcome=welcome,
+            language=language,
+            carrier=carrier,
+        )
 
 
 def row(message_id: str) -> OutboxMessage:
     return OutboxMessage.get(OutboxMessage.message_id == message_id)
 
 
-def issue_family(children: list[Patient], batch: str, expires_at: dt.datetime | None = None) -> list[tuple[str, str]]:
+def issue_family(
+    children: list[Patient], batch: str, expires_at: dt.datetime | None = None
+) -> list[tuple[str, str]]:
     """What the registration engine does for the PINs: plain PINs in hand, only hashes stored.
 
     By default the PINs expire 30 days from the real now, because these tests deliver on the real clock."""
@@ -118,16 +162,26 @@ def issue_family(children: list[Patient], batch: str, expires_at: dt.datetime | 
     with write_transaction():
         for child in children:
             pin = generate_pin()
-            RegistrationPin.create(patient=child, batch=batch, pin_hash=security.current_key().digest("pin", pin),
-                                   issued_by=issuer, expires_at=expires_at or utcnow() + dt.timedelta(days=30))
+            RegistrationPin.create(
+                patient=child,
+                batch=batch,
+                pin_hash=security.current_key().digest("pin", pin),
+                issued_by=issuer,
+                expires_at=expires_at or utcnow() + dt.timedelta(days=30),
+            )
             issued.append((child.given_name, format_pin(pin)))
     return issued
 
 
 # ---------------------------------------------------------------- what the parent receives
 
-def test_r6_the_family_gets_one_email_with_every_pin_and_no_dob_or_chart_number(training, server, config):
-    kids = list(Patient.select().where(Patient.family_name == "Testkiddo").order_by(Patient.chart_number))
+
+def test_r6_the_family_gets_one_email_with_every_pin_and_no_dob_or_chart_number(
+    training, server, config
+):
+    kids = list(
+        Patient.select().where(Patient.family_name == "Testkiddo").order_by(Patient.chart_number)
+    )
     assert len(kids) >= 2
     children = issue_family(kids, "family-1")
     message_id = queue(children, batch="family-1")
@@ -149,13 +203,20 @@ def test_r6_the_family_gets_one_email_with_every_pin_and_no_dob_or_chart_number(
         assert f"{name}: {pin}" in text
         assert pin in html and name in html
     for kid in kids:
-        for written in (kid.chart_number, kid.dob.isoformat(), f"{kid.dob:%m/%d/%Y}", f"{kid.dob:%B} {kid.dob.day}"):
+        for written in (
+            kid.chart_number,
+            kid.dob.isoformat(),
+            f"{kid.dob:%m/%d/%Y}",
+            f"{kid.dob:%B} {kid.dob.day}",
+        ):
             assert written not in text and written not in html and written not in message["Subject"]
     assert row(message_id).state == MessageState.SENT
 
 
 def test_r7_a_text_message_goes_to_the_carrier_gateway_with_the_short_body(store, server, config):
-    message_id = queue([("Ava", "JFKAY-TTJYV")], to="(317) 555-0101", channel="text", carrier="googlefi")
+    message_id = queue(
+        [("Ava", "JFKAY-TTJYV")], to="(317) 555-0101", channel="text", carrier="googlefi"
+    )
 
     assert outbox.deliver_due(smtp_config(config, server.port)).sent == 1
 
@@ -163,12 +224,19 @@ def test_r7_a_text_message_goes_to_the_carrier_gateway_with_the_short_body(store
     assert envelope_to == ["3175550101@msg.fi.google.com"]
     assert message["Subject"] is None and message.get_content_type() == "text/plain"
     body = message.get_content().strip()
-    assert body == f"Sunny Hills Pediatrics portal PIN: Ava JFKAY-TTJYV. Register at {URL} by December 22, 2026."
+    assert (
+        body
+        == f"Sunny Hills Pediatrics portal PIN: Ava JFKAY-TTJYV. Register at {URL} by December 22, 2026."
+    )
     assert message["Message-ID"] == message_id
 
 
 def test_r6_spanish_family_gets_the_spanish_message(store, server, config):
-    queue([("Sofía", "JFKAY-TTJYV"), ("Mateo", "ABCDE-FGHJK")], to="ana.nunez@example.com", language="es")
+    queue(
+        [("Sofía", "JFKAY-TTJYV"), ("Mateo", "ABCDE-FGHJK")],
+        to="ana.nunez@example.com",
+        language="es",
+    )
 
     outbox.deliver_due(smtp_config(config, server.port))
 
@@ -181,10 +249,14 @@ def test_r6_spanish_family_gets_the_spanish_message(store, server, config):
 
 # ---------------------------------------------------------------- outages and refusals (O3)
 
+
 def test_o3_server_down_keeps_every_message_queued_and_delivers_them_when_it_returns(store, config):
     down = Server(free_port())  # nothing listens on this port yet
     cfg = smtp_config(config, down.port)
-    ids = [queue([(f"Kid{i}", format_pin(generate_pin()))], to=f"parent{i}@example.com") for i in range(3)]
+    ids = [
+        queue([(f"Kid{i}", format_pin(generate_pin()))], to=f"parent{i}@example.com")
+        for i in range(3)
+    ]
     t0 = utcnow()
 
     report = outbox.deliver_due(cfg, now=t0)
@@ -195,8 +267,13 @@ def test_o3_server_down_keeps_every_message_queued_and_delivers_them_when_it_ret
     first = row(ids[0])
     assert first.attempts == 1 and first.next_attempt_at == t0 + dt.timedelta(minutes=1)
     assert "could not reach the mail server" in first.last_error
-    assert [row(i).attempts for i in ids[1:]] == [0, 0]  # the run stopped: the others kept their tries
-    assert outbox.deliver_due(cfg, now=t0 + dt.timedelta(seconds=30)).deferred == 1  # the next one due
+    assert [row(i).attempts for i in ids[1:]] == [
+        0,
+        0,
+    ]  # the run stopped: the others kept their tries
+    assert (
+        outbox.deliver_due(cfg, now=t0 + dt.timedelta(seconds=30)).deferred == 1
+    )  # the next one due
     assert row(ids[0]).attempts == 1  # not due yet: not tried
 
     down.start()
@@ -206,11 +283,17 @@ def test_o3_server_down_keeps_every_message_queued_and_delivers_them_when_it_ret
         down.stop()
 
     assert report.sent == 3 and report.problem == ""
-    assert sorted(to for [to], _ in down.received) == ["parent0@example.com", "parent1@example.com", "parent2@example.com"]
+    assert sorted(to for [to], _ in down.received) == [
+        "parent0@example.com",
+        "parent1@example.com",
+        "parent2@example.com",
+    ]
     assert [row(i).state for i in ids] == ["sent"] * 3
 
 
-def test_o3_login_refused_fails_the_message_with_the_reason_for_the_front_desk(store, auth_server, config):
+def test_o3_login_refused_fails_the_message_with_the_reason_for_the_front_desk(
+    store, auth_server, config
+):
     first = queue([("Ava", "JFKAY-TTJYV")])
     second = queue([("Ben", "ABCDE-FGHJK")], to="jeff@example.com")
     wrong = smtp_config(config, auth_server.port, username=USER, password="wrong")
@@ -221,7 +304,9 @@ def test_o3_login_refused_fails_the_message_with_the_reason_for_the_front_desk(s
     [failed] = outbox.list_messages(state="failed")
     assert failed.message_id == first
     assert "535" in failed.reason and "check smtp.username and smtp.password" in failed.reason
-    assert row(second).state == "queued" and row(second).attempts == 0  # one bad login, not one per message
+    assert (
+        row(second).state == "queued" and row(second).attempts == 0
+    )  # one bad login, not one per message
     assert auth_server.received == []
     event = AuditEvent.select().where(AuditEvent.action == audit.SEND_FAILED).get()
     assert "535" in json.loads(event.detail)["reason"]
@@ -263,10 +348,13 @@ def test_o3_a_temporary_refusal_backs_off_then_gives_up_after_the_last_try(store
     assert max(waits) == dt.timedelta(hours=1)
     assert report.failed == 1
     assert row(message_id).state == "failed"
-    assert row(message_id).last_error.startswith(f"gave up after {outbox.MAX_ATTEMPTS} tries: the mail server refused")
+    assert row(message_id).last_error.startswith(
+        f"gave up after {outbox.MAX_ATTEMPTS} tries: the mail server refused"
+    )
 
 
 # ---------------------------------------------------------------- never sent twice by accident
+
 
 class Crash(BaseException):
     """kiosk stopping dead (power cut, kill -9) between the server's 250 and the database write."""
@@ -284,12 +372,18 @@ class CrashAfterSending:
         self.real.close()
 
 
-def test_o3_a_message_left_sending_by_a_crash_is_not_resent_but_shown_to_staff(store, server, config):
-    from kiosk.mail import smtp_senders
+def test_o3_a_message_left_sending_by_a_crash_is_not_resent_but_shown_to_staff(
+    store, server, config
+):
+    from kiosk.messages.mail import smtp_senders
 
     message_id = queue([("Ava", "JFKAY-TTJYV")])
     cfg, t0 = smtp_config(config, server.port), utcnow()
-    crashing = {"email": CrashAfterSending(smtp_senders(cfg.smtp, practice_name="Sunny Hills Pediatrics")["email"])}
+    crashing = {
+        "email": CrashAfterSending(
+            smtp_senders(cfg.smtp, practice_name="Sunny Hills Pediatrics")["email"]
+        )
+    }
     with pytest.raises(Crash):
         outbox.deliver_due(cfg, now=t0, senders=crashing)
     assert len(server.received) == 1
@@ -303,29 +397,40 @@ def test_o3_a_message_left_sending_by_a_crash_is_not_resent_but_shown_to_staff(s
     assert later.interrupted == 1 and later.sent == 0
     assert len(server.received) == 1  # not sent again behind anyone's back
     [shown] = outbox.list_messages(state="failed")
-    assert shown.reason.startswith("interrupted while sending: it may have been sent. Check with the family")
+    assert shown.reason.startswith(
+        "interrupted while sending: it may have been sent. Check with the family"
+    )
 
     outbox.retry_message(shown.id)  # staff checked: the family did not get it
     assert outbox.deliver_due(cfg, now=t0 + dt.timedelta(minutes=20)).sent == 1
     first, second = (message for _, message in server.received)
-    assert first["Message-ID"] == second["Message-ID"] == message_id  # the same message, recognisably
+    assert (
+        first["Message-ID"] == second["Message-ID"] == message_id
+    )  # the same message, recognisably
 
 
 # ---------------------------------------------------------------- S2: nothing to steal afterwards
+
 
 def _database_bytes(config) -> bytes:
     from pathlib import Path
 
     path = Path(config.database)
-    return b"".join(p.read_bytes() for p in (path, path.with_name(path.name + "-wal")) if p.exists())
+    return b"".join(
+        p.read_bytes() for p in (path, path.with_name(path.name + "-wal")) if p.exists()
+    )
 
 
-def test_s2_the_body_is_erased_once_sent_and_no_plain_pin_is_left_in_the_database_file(training, server, config):
+def test_s2_the_body_is_erased_once_sent_and_no_plain_pin_is_left_in_the_database_file(
+    training, server, config
+):
     kids = list(Patient.select().where(Patient.family_name == "Núñez-García"))
     children = issue_family(kids, "family-2")
     message_id = queue(children, batch="family-2", language="es")
     pins = [pin for _, pin in children] + [pin.replace("-", "") for _, pin in children]
-    assert not any(pin.encode() in _database_bytes(config) for _, pin in children)  # sealed while queued (S11)
+    assert not any(
+        pin.encode() in _database_bytes(config) for _, pin in children
+    )  # sealed while queued (S11)
 
     assert outbox.deliver_due(smtp_config(config, server.port)).sent == 1
 
@@ -356,6 +461,7 @@ def test_s5_sending_is_audited_for_each_child_without_the_pin(training, server, 
 
 # ---------------------------------------------------------------- O2: training sends nothing
 
+
 def test_o2_training_mode_sends_nothing_and_says_so(store, server, config):
     message_id = queue([("Ava", "JFKAY-TTJYV")])
 
@@ -363,16 +469,25 @@ def test_o2_training_mode_sends_nothing_and_says_so(store, server, config):
 
     assert report.sent == 1 and server.received == []
     message = row(message_id)
-    assert (message.state, message.last_error, message.body_text) == ("sent", "training: not sent", "")
+    assert (message.state, message.last_error, message.body_text) == (
+        "sent",
+        "training: not sent",
+        "",
+    )
     assert outbox.list_messages()[0].reason == "training: not sent"
 
 
 # ---------------------------------------------------------------- settings and several senders at once
 
-def test_o3_starttls_asked_of_a_server_without_it_fails_with_the_setting_to_check(store, server, config):
+
+def test_o3_starttls_asked_of_a_server_without_it_fails_with_the_setting_to_check(
+    store, server, config
+):
     message_id = queue([("Ava", "JFKAY-TTJYV")])
-    cfg = replace(smtp_config(config, server.port), smtp=replace(smtp_config(config, server.port).smtp,
-                                                                 security="starttls"))
+    cfg = replace(
+        smtp_config(config, server.port),
+        smtp=replace(smtp_config(config, server.port).smtp, security="starttls"),
+    )
 
     report = outbox.deliver_due(cfg)
 
@@ -383,9 +498,12 @@ def test_o3_starttls_asked_of_a_server_without_it_fails_with_the_setting_to_chec
 def test_o1_two_desks_delivering_at_once_send_each_message_exactly_once(store, server, config):
     import threading
 
-    from kiosk.db import database
+    from kiosk.store.db import database
 
-    ids = [queue([(f"Kid{i}", format_pin(generate_pin()))], to=f"parent{i}@example.com") for i in range(12)]
+    ids = [
+        queue([(f"Kid{i}", format_pin(generate_pin()))], to=f"parent{i}@example.com")
+        for i in range(12)
+    ]
     cfg, reports = smtp_config(config, server.port), []
 
     def desk():

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 
-from kiosk import outbox
+from kiosk.messages import outbox
 
 from test_outbox_smtp import (
     PASSWORD,
@@ -34,9 +34,31 @@ CHILDREN = [("Ava", "JFKAY-TTJYV"), ("Ben", "ABCDE-FGHJK")]
 def make_certificate(folder: Path, name: str, *, cn: str, san: str) -> tuple[Path, Path]:
     """A self-signed certificate and its key (EC P-256: made in milliseconds)."""
     cert, key = folder / f"{name}.pem", folder / f"{name}.key"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                    "-nodes", "-days", "2", "-subj", f"/CN={cn}", "-addext", f"subjectAltName={san}",
-                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True, timeout=30)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            f"/CN={cn}",
+            "-addext",
+            f"subjectAltName={san}",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=30,
+    )
     return cert, key
 
 
@@ -44,8 +66,14 @@ def make_certificate(folder: Path, name: str, *, cn: str, san: str) -> tuple[Pat
 def certificates(tmp_path_factory):
     """``loopback``: valid for 127.0.0.1 and localhost. ``elsewhere``: valid for mail.example.org only."""
     folder = tmp_path_factory.mktemp("certs")
-    return {"loopback": make_certificate(folder, "loopback", cn="localhost", san="DNS:localhost,IP:127.0.0.1"),
-            "elsewhere": make_certificate(folder, "elsewhere", cn="mail.example.org", san="DNS:mail.example.org")}
+    return {
+        "loopback": make_certificate(
+            folder, "loopback", cn="localhost", san="DNS:localhost,IP:127.0.0.1"
+        ),
+        "elsewhere": make_certificate(
+            folder, "elsewhere", cn="mail.example.org", san="DNS:mail.example.org"
+        ),
+    }
 
 
 def server_context(certificate: tuple[Path, Path]) -> ssl.SSLContext:
@@ -61,11 +89,25 @@ class TlsServer:
         self.inbox, self.port = Inbox(), free_port()
         context = server_context(certificate)
         if implicit:  # aiosmtpd counts only STARTTLS as TLS for AUTH; this whole connection is TLS
-            tls = {"ssl_context": context, "auth_require_tls": False, "auth_exclude_mechanism": ["LOGIN"]}
+            tls = {
+                "ssl_context": context,
+                "auth_require_tls": False,
+                "auth_exclude_mechanism": ["LOGIN"],
+            }
         else:
-            tls = {"tls_context": context, "require_starttls": True, "auth_exclude_mechanism": ["PLAIN"]}
-        self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port, authenticator=_authenticator,
-                                     auth_required=True, **tls)
+            tls = {
+                "tls_context": context,
+                "require_starttls": True,
+                "auth_exclude_mechanism": ["PLAIN"],
+            }
+        self.controller = Controller(
+            self.inbox,
+            hostname="127.0.0.1",
+            port=self.port,
+            authenticator=_authenticator,
+            auth_required=True,
+            **tls,
+        )
         self.controller.start()
 
     def stop(self):
@@ -89,13 +131,20 @@ def tls_config(config, server: TlsServer, security: str, ca_file: Path | str):
 STARTTLS, SMTPS = ("loopback", False), ("loopback", True)
 
 
-@pytest.mark.parametrize("tls_server, security", [(STARTTLS, "starttls"), (SMTPS, "ssl")], indirect=["tls_server"],
-                         ids=["starttls-login", "smtps-plain"])
-def test_o3_welcome_goes_over_tls_with_login_to_a_server_trusted_through_ca_file(store, config, certificates,
-                                                                                 tls_server, security):
+@pytest.mark.parametrize(
+    "tls_server, security",
+    [(STARTTLS, "starttls"), (SMTPS, "ssl")],
+    indirect=["tls_server"],
+    ids=["starttls-login", "smtps-plain"],
+)
+def test_o3_welcome_goes_over_tls_with_login_to_a_server_trusted_through_ca_file(
+    store, config, certificates, tls_server, security
+):
     message_id = queue(CHILDREN)
 
-    report = outbox.deliver_due(tls_config(config, tls_server, security, certificates["loopback"][0]))
+    report = outbox.deliver_due(
+        tls_config(config, tls_server, security, certificates["loopback"][0])
+    )
 
     assert (report.sent, report.failed, report.problem) == (1, 0, "")
     [(envelope_to, message)] = tls_server.inbox.received
@@ -105,10 +154,15 @@ def test_o3_welcome_goes_over_tls_with_login_to_a_server_trusted_through_ca_file
     assert (row(message_id).state, row(message_id).body_text) == ("sent", "")
 
 
-@pytest.mark.parametrize("tls_server, security", [(STARTTLS, "starttls"), (SMTPS, "ssl")], indirect=["tls_server"],
-                         ids=["starttls", "smtps"])
-def test_o3_a_certificate_not_in_ca_file_fails_the_message_naming_the_certificate(store, config, certificates,
-                                                                                  tls_server, security):
+@pytest.mark.parametrize(
+    "tls_server, security",
+    [(STARTTLS, "starttls"), (SMTPS, "ssl")],
+    indirect=["tls_server"],
+    ids=["starttls", "smtps"],
+)
+def test_o3_a_certificate_not_in_ca_file_fails_the_message_naming_the_certificate(
+    store, config, certificates, tls_server, security
+):
     message_id = queue(CHILDREN)
     wrong_ca = certificates["elsewhere"][0]
 
@@ -116,9 +170,11 @@ def test_o3_a_certificate_not_in_ca_file_fails_the_message_naming_the_certificat
 
     assert report.failed == 1 and tls_server.inbox.received == []
     reason = row(message_id).last_error
-    assert reason == (f"the mail server 127.0.0.1:{tls_server.port} showed a certificate kiosk does not trust "
-                      f"(self-signed certificate): check smtp.host, and that the certificates in smtp.ca_file "
-                      f"{wrong_ca} include the server's")
+    assert reason == (
+        f"the mail server 127.0.0.1:{tls_server.port} showed a certificate kiosk does not trust "
+        f"(self-signed certificate): check smtp.host, and that the certificates in smtp.ca_file "
+        f"{wrong_ca} include the server's"
+    )
     assert report.problem == reason
     assert row(message_id).body_text  # not sent: kept for Retry once the setting is fixed
 
@@ -130,25 +186,38 @@ def test_o3_verification_is_on_without_ca_file_too(store, config, tls_server):
     outbox.deliver_due(tls_config(config, tls_server, "starttls", ""))
 
     assert tls_server.inbox.received == []
-    assert ("showed a certificate kiosk does not trust (self-signed certificate): check smtp.host, and that the "
-            "system's trusted certificates include the server's") in row(message_id).last_error
+    assert (
+        "showed a certificate kiosk does not trust (self-signed certificate): check smtp.host, and that the "
+        "system's trusted certificates include the server's"
+    ) in row(message_id).last_error
 
 
-@pytest.mark.parametrize("tls_server, security", [(("elsewhere", False), "starttls"), (("elsewhere", True), "ssl")],
-                         indirect=["tls_server"], ids=["starttls", "smtps"])
-def test_o3_a_certificate_for_another_host_name_fails_with_the_mismatch(store, config, certificates, tls_server,
-                                                                        security):
+@pytest.mark.parametrize(
+    "tls_server, security",
+    [(("elsewhere", False), "starttls"), (("elsewhere", True), "ssl")],
+    indirect=["tls_server"],
+    ids=["starttls", "smtps"],
+)
+def test_o3_a_certificate_for_another_host_name_fails_with_the_mismatch(
+    store, config, certificates, tls_server, security
+):
     message_id = queue(CHILDREN)
 
-    report = outbox.deliver_due(tls_config(config, tls_server, security, certificates["elsewhere"][0]))
+    report = outbox.deliver_due(
+        tls_config(config, tls_server, security, certificates["elsewhere"][0])
+    )
 
     assert report.failed == 1 and tls_server.inbox.received == []
-    assert ("showed a certificate kiosk does not trust (IP address mismatch, certificate is not valid for "
-            "'127.0.0.1'.): check smtp.host") in row(message_id).last_error
+    assert (
+        "showed a certificate kiosk does not trust (IP address mismatch, certificate is not valid for "
+        "'127.0.0.1'.): check smtp.host"
+    ) in row(message_id).last_error
 
 
 @pytest.mark.parametrize("tls_server", [STARTTLS], indirect=True)
-def test_o3_a_ca_file_that_holds_no_certificate_fails_naming_the_setting(store, config, tls_server, tmp_path):
+def test_o3_a_ca_file_that_holds_no_certificate_fails_naming_the_setting(
+    store, config, tls_server, tmp_path
+):
     garbage = tmp_path / "ca.pem"
     garbage.write_text("not a certificate\n")
     message_id = queue(CHILDREN)
@@ -156,5 +225,6 @@ def test_o3_a_ca_file_that_holds_no_certificate_fails_naming_the_setting(store, 
     report = outbox.deliver_due(tls_config(config, tls_server, "starttls", garbage))
 
     assert report.failed == 1 and tls_server.inbox.received == []
-    assert row(message_id).last_error.startswith(f"smtp.ca_file {garbage} is not a certificate file kiosk can read (")
-
+    assert row(message_id).last_error.startswith(
+        f"smtp.ca_file {garbage} is not a certificate file kiosk can read ("
+    )

@@ -15,7 +15,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
-FROM_THE_WHEEL = '''
+FROM_THE_WHEEL = """
 import sys
 from pathlib import Path
 
@@ -24,10 +24,10 @@ site = Path(sys.argv[1])
 assert Path(kiosk.__file__).is_relative_to(site), kiosk.__file__
 assert kiosk.DATA_DIR == site / "kiosk" / "data", kiosk.DATA_DIR
 
-from kiosk.carriers import carriers
+from kiosk.messages.carriers import carriers
 from kiosk.importer.roles import load_roles
-from kiosk.slip import SlipData
-from kiosk.slip_pdf import render_slip_pdf
+from kiosk.slip.content import SlipData
+from kiosk.slip.pdf import render_slip_pdf
 import datetime as dt
 
 assert carriers() and load_roles()
@@ -39,17 +39,17 @@ from kiosk.cli import main
 
 async def _ready(pilot):
     await pilot.pause()
-    from screens.signin import SignInScreen
+    from kiosk_screens.signin import SignInScreen
     assert isinstance(pilot.app.screen, SignInScreen), pilot.app.screen
     print("READY", pilot.app.sub_title, flush=True)
     pilot.app.exit()
 
 def _start(config):
-    from screens.app import create_app
+    from kiosk_screens.app import create_app
     create_app(config).run(headless=True, size=(100, 30), auto_pilot=_ready)
 
 sys.exit(main(["--training"], start_app=_start))
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -57,11 +57,39 @@ def wheel(tmp_path_factory) -> Path:
     """Built from a copy of the checkout: setuptools would otherwise reuse a build/ folder left by
     an earlier build, which can hold files the package configuration no longer ships."""
     source = tmp_path_factory.mktemp("source") / "kiosk"
-    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
-        ".git", ".venv", "venv", "build", "dist", "*.egg-info", "__pycache__", ".hypothesis", ".pytest_cache"))
+    shutil.copytree(
+        ROOT,
+        source,
+        ignore=shutil.ignore_patterns(
+            ".git",
+            ".venv",
+            "venv",
+            "build",
+            "dist",
+            "*.egg-info",
+            "__pycache__",
+            ".hypothesis",
+            ".pytest_cache",
+        ),
+    )
     out = tmp_path_factory.mktemp("wheel")
-    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                            "-w", str(out), str(source)], capture_output=True, text=True, timeout=300)
+    built = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(out),
+            str(source),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert built.returncode == 0, built.stderr[-2000:]
     (found,) = out.glob("kiosk-*.whl")
     return found
@@ -69,11 +97,21 @@ def wheel(tmp_path_factory) -> Path:
 
 def test_the_wheel_holds_the_importer_the_data_fonts_and_styles(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
-    for name in ("kiosk/importer/__init__.py", "kiosk/importer/fhir_source.py", "kiosk/data/training.json",
-                 "kiosk/data/carriers.toml", "kiosk/data/roles.toml", "kiosk/data/fonts/DejaVuSans-Subset.ttf",
-                 "kiosk/data/fonts/DejaVuSans-Bold-Subset.ttf", "kiosk/data/fonts/LICENSE-DejaVu.txt",
-                 "screens/app.tcss", "screens/register.tcss", "screens/launch.py",
-                 "kiosk/portal_templates/register.html", "kiosk/portal_templates/style.css"):  # P2
+    for name in (
+        "kiosk/importer/__init__.py",
+        "kiosk/importer/fhir_source.py",
+        "kiosk/data/training.json",
+        "kiosk/data/carriers.toml",
+        "kiosk/data/roles.toml",
+        "kiosk/data/fonts/DejaVuSans-Subset.ttf",
+        "kiosk/data/fonts/DejaVuSans-Bold-Subset.ttf",
+        "kiosk/data/fonts/LICENSE-DejaVu.txt",
+        "kiosk_screens/app.tcss",
+        "kiosk_screens/register.tcss",
+        "kiosk_screens/launch.py",
+        "kiosk/web/templates/register.html",
+        "kiosk/web/templates/style.css",
+    ):  # P2
         assert name in names, name
     assert not any(name.startswith(("tests/", "benchmarks/")) for name in names)
 
@@ -83,9 +121,20 @@ def test_the_app_runs_from_the_unpacked_wheel_on_training_data(wheel, tmp_path):
     zipfile.ZipFile(wheel).extractall(site)
     home = tmp_path / "home"
     env = {k: v for k, v in os.environ.items() if not k.startswith("KIOSK_")}
-    env.update(PYTHONPATH=str(site), HOME=str(home), XDG_CONFIG_HOME=str(home / "config"),
-               XDG_DATA_HOME=str(home / "data"), TEXTUAL_ANIMATIONS="none")
-    run = subprocess.run([sys.executable, "-c", FROM_THE_WHEEL, str(site)], capture_output=True, text=True,
-                         env=env, cwd=tmp_path, timeout=120)
+    env.update(
+        PYTHONPATH=str(site),
+        HOME=str(home),
+        XDG_CONFIG_HOME=str(home / "config"),
+        XDG_DATA_HOME=str(home / "data"),
+        TEXTUAL_ANIMATIONS="none",
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", FROM_THE_WHEEL, str(site)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     assert "READY" in run.stdout and "Training" in run.stdout

@@ -10,12 +10,14 @@ import threading
 
 import pytest
 
-from kiosk import audit, outbox, pin_life
+from kiosk import audit
 from kiosk.cli import main
-from kiosk.db import database
-from kiosk.models import AuditEvent, Caregiver, OutboxMessage, Patient, RegistrationPin
-from kiosk.patients import family_for, patient_page
-from kiosk.registration import IssueRequest, RegistrationError, issue_pins, revoke_pin
+from kiosk.messages import outbox
+from kiosk.people.patients import family_for, patient_page
+from kiosk.registration import pin_life
+from kiosk.registration.engine import IssueRequest, RegistrationError, issue_pins, revoke_pin
+from kiosk.store.db import database
+from kiosk.store.models import AuditEvent, Caregiver, OutboxMessage, Patient, RegistrationPin
 from kiosk.terms import MessageState, PinState, PortalStatus
 
 from conftest import NOW, TODAY, find_patient
@@ -24,12 +26,26 @@ from test_postgres import pg_store
 LATER = NOW + dt.timedelta(days=31)  # past the 30-day lifetime (S3)
 
 
-def _issue(desk, given="Rosemary", family="Testkiddo", *, now=NOW, delivery="email", recipient=0, terminal="",
-           **options):
+def _issue(
+    desk,
+    given="Rosemary",
+    family="Testkiddo",
+    *,
+    now=NOW,
+    delivery="email",
+    recipient=0,
+    terminal="",
+    **options,
+):
     kids = family_for(find_patient(given, family).id, today=TODAY)
     carer = [c for c in kids.caregivers if c.has_authority][recipient]
-    request = IssueRequest(patient_ids=[c.id for c in kids.children if c.portal_status != PortalStatus.REGISTERED],
-                           recipient_id=carer.id, delivery=delivery, email=carer.email, **options)
+    request = IssueRequest(
+        patient_ids=[c.id for c in kids.children if c.portal_status != PortalStatus.REGISTERED],
+        recipient_id=carer.id,
+        delivery=delivery,
+        email=carer.email,
+        **options,
+    )
     return issue_pins(desk, request, now=now, today=TODAY, terminal=terminal)
 
 
@@ -41,12 +57,20 @@ def _events(action, patient=None):
 
 
 def _pin(patient):
-    return RegistrationPin.select().where(RegistrationPin.patient == patient).order_by(RegistrationPin.id.desc()).get()
+    return (
+        RegistrationPin.select()
+        .where(RegistrationPin.patient == patient)
+        .order_by(RegistrationPin.id.desc())
+        .get()
+    )
 
 
 def _due(now):
-    return RegistrationPin.select().where((RegistrationPin.state == PinState.ACTIVE)
-                                         & (RegistrationPin.expires_at <= now)).count()
+    return (
+        RegistrationPin.select()
+        .where((RegistrationPin.state == PinState.ACTIVE) & (RegistrationPin.expires_at <= now))
+        .count()
+    )
 
 
 def _status(given, family="Testkiddo"):
@@ -55,6 +79,7 @@ def _status(given, family="Testkiddo"):
 
 # -- L2: expiry is a state ---------------------------------------------------------------------------
 
+
 def test_l2_maintain_expires_once_and_puts_the_status_back(front_desk):
     _issue(front_desk)
     rosemary = find_patient("Rosemary")
@@ -62,21 +87,35 @@ def test_l2_maintain_expires_once_and_puts_the_status_back(front_desk):
     due = _due(LATER)  # the two just issued, and training PINs from earlier visits
     report = pin_life.maintain(LATER)
     assert report.expired == due >= 2 and f"{due} PINs expired" in report.summary()
-    assert _pin(rosemary).state == PinState.EXPIRED and _status("Rosemary") == PortalStatus.UNREGISTERED
+    assert (
+        _pin(rosemary).state == PinState.EXPIRED
+        and _status("Rosemary") == PortalStatus.UNREGISTERED
+    )
     assert len(_events(audit.EXPIRE, rosemary)) == 1
-    assert pin_life.maintain(LATER).expired == 0 and pin_life.maintain(LATER + dt.timedelta(days=3)).expired == 0
+    assert (
+        pin_life.maintain(LATER).expired == 0
+        and pin_life.maintain(LATER + dt.timedelta(days=3)).expired == 0
+    )
     assert len(_events(audit.EXPIRE, rosemary)) == 1  # idempotent: audited once
-    assert patient_page(rosemary.id, today=TODAY, now=LATER).patient.pin_state.startswith("PIN expired on ")
+    assert patient_page(rosemary.id, today=TODAY, now=LATER).patient.pin_state.startswith(
+        "PIN expired on "
+    )
     assert audit.verify_chain() == []
 
 
 def test_l2_a_self_registered_child_goes_back_to_self_registered(front_desk):
     Patient.update(portal_status=PortalStatus.SELF_REGISTERED).where(
-        Patient.id == find_patient("Rosemary").id).execute()
+        Patient.id == find_patient("Rosemary").id
+    ).execute()
     _issue(front_desk)
-    _issue(front_desk, now=NOW + dt.timedelta(days=1))  # replaced while Pending: the first status is kept
+    _issue(
+        front_desk, now=NOW + dt.timedelta(days=1)
+    )  # replaced while Pending: the first status is kept
     pin_life.maintain(LATER + dt.timedelta(days=1))
-    assert _status("Rosemary") == PortalStatus.SELF_REGISTERED and _status("Basil") == PortalStatus.UNREGISTERED
+    assert (
+        _status("Rosemary") == PortalStatus.SELF_REGISTERED
+        and _status("Basil") == PortalStatus.UNREGISTERED
+    )
 
 
 def test_l2_reads_never_show_an_expired_pin_as_active_before_maintenance(front_desk):
@@ -87,8 +126,12 @@ def test_l2_reads_never_show_an_expired_pin_as_active_before_maintenance(front_d
     assert history.earlier[0].state_words.startswith("Expired on ")
     assert pin_life.active_pins([rosemary.id], LATER) == []
     assert patient_page(rosemary.id, today=TODAY, now=LATER).pin_expires is None
-    assert rosemary.id in {line.facts.patient_id for line in pin_life.list_pins(expired=True, now=LATER)}
-    assert rosemary.id not in {line.facts.patient_id for line in pin_life.list_pins(active=True, now=LATER)}
+    assert rosemary.id in {
+        line.facts.patient_id for line in pin_life.list_pins(expired=True, now=LATER)
+    }
+    assert rosemary.id not in {
+        line.facts.patient_id for line in pin_life.list_pins(active=True, now=LATER)
+    }
 
 
 def test_l2_a_new_pin_after_expiry_records_expire_not_replace(front_desk):
@@ -115,6 +158,7 @@ def test_l2_revoking_an_expired_pin_records_expiry_instead(front_desk):
 
 # -- L1: facts and history ---------------------------------------------------------------------------
 
+
 def test_l1_facts_and_history_say_who_when_how_and_why(front_desk):
     _issue(front_desk)
     rosemary = find_patient("Rosemary")
@@ -126,8 +170,13 @@ def test_l1_facts_and_history_say_who_when_how_and_why(front_desk):
     assert revoked.state_words == "Revoked on 11/22/2026 by maria: parent asked to stop"
     assert replaced.state_words == "Replaced on 11/22/2026 by maria"
     assert replaced.issued_words == "Issued 11/22/2026 15:00 by Maria Lopez"
-    assert replaced.delivery_words.startswith("Email to Cindy Testkiddo (c***@example.com): not sent")
-    assert patient_page(rosemary.id, today=TODAY, now=NOW).patient.pin_state == "PIN revoked on 11/22/2026"
+    assert replaced.delivery_words.startswith(
+        "Email to Cindy Testkiddo (c***@example.com): not sent"
+    )
+    assert (
+        patient_page(rosemary.id, today=TODAY, now=NOW).patient.pin_state
+        == "PIN revoked on 11/22/2026"
+    )
 
 
 def test_l1_active_facts_show_delivery_state_and_parents_who_used_it(front_desk):
@@ -137,7 +186,10 @@ def test_l1_active_facts_show_delivery_state_and_parents_who_used_it(front_desk)
     _issue(front_desk, terminal="desk-2")
     rosemary = pin_life.pin_history(find_patient("Rosemary").id, NOW).active
     assert rosemary.issued_words.endswith("by Maria Lopez at desk-2")
-    assert rosemary.delivery_words == "Email to Cindy Testkiddo (c***@example.com): queued, not sent yet"
+    assert (
+        rosemary.delivery_words
+        == "Email to Cindy Testkiddo (c***@example.com): queued, not sent yet"
+    )
     assert rosemary.parents_words == "No parent has used it yet"
 
 
@@ -145,12 +197,14 @@ def test_l1_the_pin_line_has_a_distinct_phrase_for_each_state(front_desk):
     words = patient_page(find_patient("Ava", "Patel").id, today=TODAY, now=NOW).patient.pin_state
     assert words.startswith("Registered; PIN still open to another parent until")
     _issue(front_desk, delivery="none")
-    assert patient_page(find_patient("Rosemary").id, today=TODAY, now=NOW).patient.pin_state.startswith(
-        "PIN active until")
+    assert patient_page(
+        find_patient("Rosemary").id, today=TODAY, now=NOW
+    ).patient.pin_state.startswith("PIN active until")
     assert "Already Assigned" not in words
 
 
 # -- L3: re-issue with eyes open ---------------------------------------------------------------------
+
 
 def test_l3_active_pins_from_an_earlier_visit_are_listed_with_their_facts(front_desk):
     layla = find_patient("Layla", "Haddad")
@@ -166,6 +220,7 @@ def test_l3_registered_children_are_not_ticked_and_say_why():
 
 # -- L4: revoke, send now, redirect -----------------------------------------------------------------
 
+
 def test_l4_revoke_needs_a_reason_is_audited_once_and_erases_the_message(front_desk):
     result = _issue(front_desk)
     rosemary = find_patient("Rosemary")
@@ -174,26 +229,37 @@ def test_l4_revoke_needs_a_reason_is_audited_once_and_erases_the_message(front_d
     with pytest.raises(RegistrationError, match="control character"):
         revoke_pin(front_desk, rosemary.id, "bad\x1b[31m")
     assert revoke_pin(front_desk, rosemary.id, "wrong family", now=NOW) is True
-    assert len(_events(audit.REVOKE, rosemary)) == 1 and _status("Rosemary") == PortalStatus.UNREGISTERED
+    assert (
+        len(_events(audit.REVOKE, rosemary)) == 1
+        and _status("Rosemary") == PortalStatus.UNREGISTERED
+    )
     assert revoke_pin(front_desk, find_patient("Basil").id, "wrong family", now=NOW) is True
     message = OutboxMessage.get(OutboxMessage.message_id == result.message_id)
-    assert message.body_text == "" and message.state == MessageState.FAILED  # both PINs ended: erased (S11)
+    assert (
+        message.body_text == "" and message.state == MessageState.FAILED
+    )  # both PINs ended: erased (S11)
     assert audit.verify_chain() == []
 
 
 def test_l4_send_now_then_after_delivery_a_new_message_needs_a_new_pin(front_desk, config):
     result = _issue(front_desk)
     rosemary = find_patient("Rosemary")
-    OutboxMessage.update(next_attempt_at=NOW + dt.timedelta(hours=1)).execute()  # waiting for a retry
+    OutboxMessage.update(
+        next_attempt_at=NOW + dt.timedelta(hours=1)
+    ).execute()  # waiting for a retry
     row = pin_life.send_welcome_now(front_desk, rosemary.id, now=NOW)
     assert row.state == MessageState.QUEUED and row.next_attempt_at == NOW
-    assert len(_events(audit.SEND_NOW, rosemary)) == 1 and len(_events(audit.SEND_NOW)) == 2  # each child
+    assert (
+        len(_events(audit.SEND_NOW, rosemary)) == 1 and len(_events(audit.SEND_NOW)) == 2
+    )  # each child
     report = outbox.deliver_due(config, now=NOW, senders={"email": outbox.TrainingSender()})
     assert report.sent == 1
     with pytest.raises(pin_life.PinLifeError, match="issue a new PIN"):
         pin_life.send_welcome_now(front_desk, rosemary.id, now=NOW)
     with pytest.raises(pin_life.PinLifeError, match="issue a new PIN"):
-        pin_life.redirect_welcome(front_desk, rosemary.id, family_for(rosemary.id).caregivers[1].id, now=NOW)
+        pin_life.redirect_welcome(
+            front_desk, rosemary.id, family_for(rosemary.id).caregivers[1].id, now=NOW
+        )
     assert result.message_id
 
 
@@ -212,10 +278,15 @@ def test_l4_redirect_readdresses_the_same_sealed_message_to_a_caregiver_with_aut
     row = pin_life.redirect_welcome(front_desk, rosemary.id, jeff.id, now=NOW)
     after = OutboxMessage.get(OutboxMessage.message_id == result.message_id)
     assert after.recipient == "jeff.testkiddo@example.com" and row.recipient == "j***@example.com"
-    assert outbox.message_body(after)[0] == text  # same body, still sealed under the same Message-ID
+    assert (
+        outbox.message_body(after)[0] == text
+    )  # same body, still sealed under the same Message-ID
     assert len(_events(audit.REDIRECT, rosemary)) == 1
     detail = json.loads(_events(audit.REDIRECT, rosemary)[0].detail)
-    assert detail["to"] == "j***@example.com" and "jeff.testkiddo" not in _events(audit.REDIRECT, rosemary)[0].detail
+    assert (
+        detail["to"] == "j***@example.com"
+        and "jeff.testkiddo" not in _events(audit.REDIRECT, rosemary)[0].detail
+    )
     assert pin_life.pin_history(rosemary.id, NOW).active.recipient == "Jeff Testkiddo"
     assert audit.verify_chain() == []
 
@@ -230,30 +301,53 @@ def test_l4_redirect_refuses_a_caregiver_without_authority(front_desk):
 
 # -- L6: contact edit in place ------------------------------------------------------------------------
 
+
 def test_l6_contact_edit_is_validated_and_audited_once(front_desk):
     cindy = Caregiver.get(Caregiver.given_name == "Cindy")
-    for change, field in ((pin_life.ContactChange(email="not an address"), "email"),
-                          (pin_life.ContactChange(email="a\x00b@example.com"), "email"),
-                          (pin_life.ContactChange(cell="555"), "cell"),
-                          (pin_life.ContactChange(carrier="nope"), "carrier"),
-                          (pin_life.ContactChange(language="xx"), "language")):
+    for change, field in (
+        (pin_life.ContactChange(email="not an address"), "email"),
+        (pin_life.ContactChange(email="a\x00b@example.com"), "email"),
+        (pin_life.ContactChange(cell="555"), "cell"),
+        (pin_life.ContactChange(carrier="nope"), "carrier"),
+        (pin_life.ContactChange(language="xx"), "language"),
+    ):
         with pytest.raises(pin_life.PinLifeError) as caught:
             pin_life.update_contact(front_desk, cindy.id, change, now=NOW)
         assert caught.value.field == field
     assert not _events(audit.CONTACT_EDIT)
-    stored = pin_life.update_contact(front_desk, cindy.id, pin_life.ContactChange(
-        email=" Cindy.New@Example.COM ", cell="(317) 555-0199", language="es"), now=NOW)
-    assert (stored.email, stored.cell, stored.preferred_language) == ("cindy.new@example.com", "3175550199", "es")
+    stored = pin_life.update_contact(
+        front_desk,
+        cindy.id,
+        pin_life.ContactChange(
+            email=" Cindy.New@Example.COM ", cell="(317) 555-0199", language="es"
+        ),
+        now=NOW,
+    )
+    assert (stored.email, stored.cell, stored.preferred_language) == (
+        "cindy.new@example.com",
+        "3175550199",
+        "es",
+    )
     events = _events(audit.CONTACT_EDIT)
-    assert len(events) == 1 and json.loads(events[0].detail)["changed"] == ["cell", "email", "language"]
+    assert len(events) == 1 and json.loads(events[0].detail)["changed"] == [
+        "cell",
+        "email",
+        "language",
+    ]
     assert "cindy.new" not in events[0].detail
-    pin_life.update_contact(front_desk, cindy.id, pin_life.ContactChange(email="cindy.new@example.com"), now=NOW)
+    pin_life.update_contact(
+        front_desk, cindy.id, pin_life.ContactChange(email="cindy.new@example.com"), now=NOW
+    )
     assert len(_events(audit.CONTACT_EDIT)) == 1  # nothing changed: nothing audited
     _issue(front_desk)  # and carry on: the new address is the one the welcome goes to
-    assert OutboxMessage.select().order_by(OutboxMessage.id.desc()).get().recipient == "cindy.new@example.com"
+    assert (
+        OutboxMessage.select().order_by(OutboxMessage.id.desc()).get().recipient
+        == "cindy.new@example.com"
+    )
 
 
 # -- two desks at once (O1) ---------------------------------------------------------------------------
+
 
 def _together(*jobs):
     barrier, results = threading.Barrier(len(jobs)), []
@@ -278,8 +372,10 @@ def _together(*jobs):
 def test_l4_two_desks_revoking_the_same_child_at_once_write_one_event(front_desk):
     _issue(front_desk)
     rosemary = find_patient("Rosemary")
-    results = _together(lambda: revoke_pin(front_desk, rosemary.id, "desk one", now=NOW),
-                        lambda: revoke_pin(front_desk, rosemary.id, "desk two", now=NOW))
+    results = _together(
+        lambda: revoke_pin(front_desk, rosemary.id, "desk one", now=NOW),
+        lambda: revoke_pin(front_desk, rosemary.id, "desk two", now=NOW),
+    )
     assert sorted(results) == [False, True]
     assert len(_events(audit.REVOKE, rosemary)) == 1 and audit.verify_chain() == []
 
@@ -287,22 +383,33 @@ def test_l4_two_desks_revoking_the_same_child_at_once_write_one_event(front_desk
 def test_l2_two_maintenance_runs_at_once_expire_each_pin_once(front_desk):
     _issue(front_desk)
     due, before = _due(LATER), len(_events(audit.EXPIRE))
-    results = _together(lambda: pin_life.maintain(LATER).expired, lambda: pin_life.maintain(LATER).expired)
-    assert sum(results) == due and len(_events(audit.EXPIRE)) == before + due and audit.verify_chain() == []
+    results = _together(
+        lambda: pin_life.maintain(LATER).expired, lambda: pin_life.maintain(LATER).expired
+    )
+    assert (
+        sum(results) == due
+        and len(_events(audit.EXPIRE)) == before + due
+        and audit.verify_chain() == []
+    )
 
 
 def test_l4_a_desk_revokes_while_another_redirects(front_desk):
     _issue(front_desk)
     rosemary = find_patient("Rosemary")
     jeff = Caregiver.get(Caregiver.given_name == "Jeff")
-    results = _together(lambda: revoke_pin(front_desk, rosemary.id, "family asked", now=NOW),
-                        lambda: pin_life.redirect_welcome(front_desk, rosemary.id, jeff.id, now=NOW))
+    results = _together(
+        lambda: revoke_pin(front_desk, rosemary.id, "family asked", now=NOW),
+        lambda: pin_life.redirect_welcome(front_desk, rosemary.id, jeff.id, now=NOW),
+    )
     assert True in results
-    assert all(r is True or isinstance(r, (outbox.MessageRow, pin_life.PinLifeError)) for r in results)
+    assert all(
+        r is True or isinstance(r, (outbox.MessageRow, pin_life.PinLifeError)) for r in results
+    )
     assert _pin(rosemary).state == PinState.REVOKED and audit.verify_chain() == []
 
 
 # -- the command line (L2, L4) ------------------------------------------------------------------------
+
 
 def test_l2_l4_cli_pin_list_revoke_and_maintain(front_desk, config, capsys):
     _issue(front_desk, now=dt.datetime.now().replace(microsecond=0))
@@ -310,8 +417,13 @@ def test_l2_l4_cli_pin_list_revoke_and_maintain(front_desk, config, capsys):
     assert main([*args, "pin", "list"]) == 0
     out = capsys.readouterr().out
     assert "100101" in out and "Rosemary Testkiddo" in out and "Active until" in out
-    assert main([*args, "pin", "list", "--expiring", "3"]) == 0 and "100101" not in capsys.readouterr().out
-    assert main([*args, "pin", "revoke", "100101", "--reason", "wrong child", "--by", "nobody"]) == 2
+    assert (
+        main([*args, "pin", "list", "--expiring", "3"]) == 0
+        and "100101" not in capsys.readouterr().out
+    )
+    assert (
+        main([*args, "pin", "revoke", "100101", "--reason", "wrong child", "--by", "nobody"]) == 2
+    )
     assert "no active staff member" in capsys.readouterr().err
     assert main([*args, "pin", "revoke", "100101", "--reason", "wrong child", "--by", "maria"]) == 0
     assert "Revoked the PIN of Rosemary Testkiddo" in capsys.readouterr().out
@@ -323,16 +435,24 @@ def test_l2_l4_cli_pin_list_revoke_and_maintain(front_desk, config, capsys):
 
 # -- L5: why a parent cannot register; an administrator clears a lock-out ----------------------------
 
+
 def _lock_out(desk, tries=5):
-    from kiosk import portal
+    from kiosk.registration import portal
 
     pin = _issue(desk, delivery="none").pins[0].pin
     rosemary = find_patient("Rosemary")
-    account = portal.create_account("guess@example.com", "Someone Else", "a long enough passphrase 1")
+    account = portal.create_account(
+        "guess@example.com", "Someone Else", "a long enough passphrase 1"
+    )
     for i in range(tries):
         with pytest.raises(portal.PortalError):
-            portal.redeem(account.id, dt.date(2001, 1, 1), pin=pin, terminal="parent-1",
-                          now=NOW + dt.timedelta(seconds=i))
+            portal.redeem(
+                account.id,
+                dt.date(2001, 1, 1),
+                pin=pin,
+                terminal="parent-1",
+                now=NOW + dt.timedelta(seconds=i),
+            )
     return rosemary, account, pin
 
 
@@ -340,14 +460,20 @@ def test_l5_the_account_page_says_why_and_until_when(front_desk):
     rosemary, _, _ = _lock_out(front_desk)
     block = pin_life.registration_block(rosemary.id, NOW + dt.timedelta(minutes=1))
     assert block.locked and block.locked_until == NOW + dt.timedelta(seconds=4, minutes=15)
-    assert block.lines[0] == ("Locked until 11/22/2026 15:15 UTC after too many failed tries (an administrator "
-                              "can clear it).")
+    assert block.lines[0] == (
+        "Locked until 11/22/2026 15:15 UTC after too many failed tries (an administrator "
+        "can clear it)."
+    )
     assert "5 birth date did not match the PIN" in block.lines[1]
-    assert pin_life.registration_block(find_patient("Basil").id, NOW).lines == ["No failed tries in the last day."]
+    assert pin_life.registration_block(find_patient("Basil").id, NOW).lines == [
+        "No failed tries in the last day."
+    ]
 
 
-def test_l5_an_administrator_clears_a_lock_out_with_a_reason_audited_once(front_desk, unlinked_desk):
-    from kiosk import portal
+def test_l5_an_administrator_clears_a_lock_out_with_a_reason_audited_once(
+    front_desk, unlinked_desk
+):
+    from kiosk.registration import portal
 
     rosemary, account, pin = _lock_out(front_desk)
     later = NOW + dt.timedelta(minutes=2)
@@ -359,17 +485,26 @@ def test_l5_an_administrator_clears_a_lock_out_with_a_reason_audited_once(front_
     assert len(_events(audit.LOCK_CLEARED, rosemary)) == 1
     block = pin_life.registration_block(rosemary.id, later)
     assert not block.locked and block.toward_revoking == 0
-    assert portal.redeem(account.id, rosemary.dob, pin=pin, terminal="parent-1", now=later).patient_id == rosemary.id
+    assert (
+        portal.redeem(account.id, rosemary.dob, pin=pin, terminal="parent-1", now=later).patient_id
+        == rosemary.id
+    )
     with pytest.raises(pin_life.PinLifeError, match="not locked out"):
         pin_life.clear_lockout(front_desk, rosemary.id, "again", now=later)
     assert audit.verify_chain() == []
 
 
 def test_l5_cli_lists_locked_children(front_desk, config, capsys):
-    from kiosk import portal
+    from kiosk.registration import portal
 
-    pin = _issue(front_desk, delivery="none", now=dt.datetime.now().replace(microsecond=0)).pins[0].pin
-    account = portal.create_account("guess@example.com", "Someone Else", "a long enough passphrase 1")
+    pin = (
+        _issue(front_desk, delivery="none", now=dt.datetime.now().replace(microsecond=0))
+        .pins[0]
+        .pin
+    )
+    account = portal.create_account(
+        "guess@example.com", "Someone Else", "a long enough passphrase 1"
+    )
     for _ in range(5):
         with pytest.raises(portal.PortalError):
             portal.redeem(account.id, dt.date(2001, 1, 1), pin=pin, terminal="parent-1")
@@ -377,19 +512,32 @@ def test_l5_cli_lists_locked_children(front_desk, config, capsys):
     assert "100101" in capsys.readouterr().out
 
 
-@pytest.mark.skipif(not os.environ.get("KIOSK_TEST_PG_URL") and os.environ.get("CI", "").lower() != "true",
-                    reason="KIOSK_TEST_PG_URL not set: start a server with .ci/postgres.sh start")
+@pytest.mark.skipif(
+    not os.environ.get("KIOSK_TEST_PG_URL") and os.environ.get("CI", "").lower() != "true",
+    reason="KIOSK_TEST_PG_URL not set: start a server with .ci/postgres.sh start",
+)
 def test_l2_l4_pg_two_desks_on_the_same_child_write_one_event_each(pg_store):
     """O1 on PostgreSQL: two desks revoking the same child, and two maintenance runs at once."""
     kid = pg_store["kids"][0]
-    request = IssueRequest(patient_ids=[kid], recipient_id=pg_store["mother"], email="ana@example.org")
+    request = IssueRequest(
+        patient_ids=[kid], recipient_id=pg_store["mother"], email="ana@example.org"
+    )
     issue_pins(pg_store["desk"], request, now=NOW, today=TODAY)
-    results = _together(lambda: revoke_pin(pg_store["desk"], kid, "desk one", now=NOW),
-                        lambda: revoke_pin(pg_store["desk"], kid, "desk two", now=NOW))
+    results = _together(
+        lambda: revoke_pin(pg_store["desk"], kid, "desk one", now=NOW),
+        lambda: revoke_pin(pg_store["desk"], kid, "desk two", now=NOW),
+    )
     assert sorted(results) == [False, True]
     issue_pins(pg_store["desk"], request, now=NOW, today=TODAY)
-    results = _together(lambda: pin_life.maintain(LATER).expired, lambda: pin_life.maintain(LATER).expired)
+    results = _together(
+        lambda: pin_life.maintain(LATER).expired, lambda: pin_life.maintain(LATER).expired
+    )
     assert sorted(results) == [0, 1]
     events = AuditEvent.select().where(AuditEvent.patient_id == kid)
-    assert [e.action for e in events.where(AuditEvent.action.in_([audit.REVOKE, audit.EXPIRE]))] == ["revoke", "expire"]
-    assert Patient.get_by_id(kid).portal_status == PortalStatus.UNREGISTERED and audit.verify_chain() == []
+    assert [
+        e.action for e in events.where(AuditEvent.action.in_([audit.REVOKE, audit.EXPIRE]))
+    ] == ["revoke", "expire"]
+    assert (
+        Patient.get_by_id(kid).portal_status == PortalStatus.UNREGISTERED
+        and audit.verify_chain() == []
+    )

@@ -5,7 +5,7 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kiosk.pins import ALPHABET, LENGTH, format_pin, generate_pin, normalize_pin
+from kiosk.registration.pins import ALPHABET, LENGTH, format_pin, generate_pin, normalize_pin
 
 pin_strategy = st.text(alphabet=ALPHABET, min_size=LENGTH, max_size=LENGTH)
 
@@ -42,7 +42,7 @@ def test_s1_normalise_never_crashes_and_only_returns_canonical(text):
 
 @given(pin_strategy, st.integers(min_value=0, max_value=9), st.sampled_from(list("ILOQU0189!")))
 def test_s1_a_lookalike_or_digit_is_not_a_pin(pin, position, bad):
-    assert normalize_pin(pin[:position] + bad + pin[position + 1:]) is None
+    assert normalize_pin(pin[:position] + bad + pin[position + 1 :]) is None
 
 
 def test_s1_wrong_length_is_not_a_pin():

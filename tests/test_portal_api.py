@@ -14,11 +14,13 @@ import httpx
 import pytest
 import uvicorn
 
-from kiosk import cli, portal, portal_tokens
-from kiosk.models import RedemptionAttempt
-from kiosk.patients import family_for
-from kiosk.portal_server import create_app, openapi_text, uvicorn_config
-from kiosk.registration import IssueRequest, issue_pins
+from kiosk import cli
+from kiosk.people.patients import family_for
+from kiosk.registration import portal
+from kiosk.registration.engine import IssueRequest, issue_pins
+from kiosk.store.models import RedemptionAttempt
+from kiosk.web import tokens as portal_tokens
+from kiosk.web.server import create_app, openapi_text, uvicorn_config
 
 from conftest import TODAY, find_patient
 
@@ -31,8 +33,16 @@ def run_server(config) -> tuple[uvicorn.Server, threading.Thread, str]:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn_config(config, create_app(config), host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="off"))
+    server = uvicorn.Server(
+        uvicorn_config(
+            config,
+            create_app(config),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="off",
+        )
+    )
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     while not server.started and thread.is_alive():
@@ -56,15 +66,18 @@ def token(live):
 
 @pytest.fixture
 def api(live, token):
-    with httpx.Client(base_url=f"{live}/api/v1", headers={"authorization": f"Bearer {token}"},
-                      timeout=30) as client:
+    with httpx.Client(
+        base_url=f"{live}/api/v1", headers={"authorization": f"Bearer {token}"}, timeout=30
+    ) as client:
         yield client
 
 
 def issue_family(desk, given="Rosemary", family="Testkiddo", **options):
     fam = family_for(find_patient(given, family).id, today=TODAY)
     recipient = next(c for c in fam.caregivers if c.has_authority)
-    values = dict(patient_ids=[c.id for c in fam.children], recipient_id=recipient.id, delivery="none")
+    values = dict(
+        patient_ids=[c.id for c in fam.children], recipient_id=recipient.id, delivery="none"
+    )
     values.update(options)
     return issue_pins(desk, IssueRequest(**values), today=TODAY)
 
@@ -83,10 +96,16 @@ def test_p1_a_portal_redeems_a_pin_into_a_new_account_and_reads_it_back(api, fro
     result = issue_family(front_desk)
     rosemary = find_patient("Rosemary", "Testkiddo")
     account = new_account(api)
-    reply = api.post(f"/accounts/{account['id']}/redemptions",
-                     json={"dob": rosemary.dob.isoformat(), "pin": pin_of(result, "Rosemary").lower()})
+    reply = api.post(
+        f"/accounts/{account['id']}/redemptions",
+        json={"dob": rosemary.dob.isoformat(), "pin": pin_of(result, "Rosemary").lower()},
+    )
     assert reply.status_code == 201
-    assert reply.json() == {"patient_id": rosemary.id, "given_name": "Rosemary", "access": "Full Access"}
+    assert reply.json() == {
+        "patient_id": rosemary.id,
+        "given_name": "Rosemary",
+        "access": "Full Access",
+    }
     assert api.get(f"/accounts/{account['id']}/children").json() == [reply.json()]
     state = api.get(f"/registrations/{rosemary.id}").json()
     assert state["portal_status"] == "Registered" and state["accounts"] == 1
@@ -96,21 +115,34 @@ def test_p1_a_portal_redeems_a_pin_into_a_new_account_and_reads_it_back(api, fro
 def test_p1_an_existing_account_signs_in_and_adds_another_child(api, front_desk):
     result = issue_family(front_desk)
     new_account(api)
-    login = api.post("/sign-in", json={"email": "Cindy.Testkiddo@example.com", "password": PASSWORD}).json()
+    login = api.post(
+        "/sign-in", json={"email": "Cindy.Testkiddo@example.com", "password": PASSWORD}
+    ).json()
     for given in ("Rosemary", "Basil"):
         child = find_patient(given, "Testkiddo")
-        assert api.post(f"/accounts/{login['id']}/redemptions",
-                        json={"dob": child.dob.isoformat(), "pin": pin_of(result, given)}).status_code == 201
-    assert sorted(c["given_name"] for c in api.get(f"/accounts/{login['id']}/children").json()) == \
-        ["Basil", "Rosemary"]
-    wrong = api.post("/sign-in", json={"email": "cindy.testkiddo@example.com", "password": "not it at all"})
+        assert (
+            api.post(
+                f"/accounts/{login['id']}/redemptions",
+                json={"dob": child.dob.isoformat(), "pin": pin_of(result, given)},
+            ).status_code
+            == 201
+        )
+    assert sorted(c["given_name"] for c in api.get(f"/accounts/{login['id']}/children").json()) == [
+        "Basil",
+        "Rosemary",
+    ]
+    wrong = api.post(
+        "/sign-in", json={"email": "cindy.testkiddo@example.com", "password": "not it at all"}
+    )
     assert wrong.status_code == 400 and wrong.json()["error"] == "Email or password is not right."
 
 
 def test_p1_check_names_the_child_and_links_nothing(api, front_desk):
     result = issue_family(front_desk)
     rosemary = find_patient("Rosemary", "Testkiddo")
-    reply = api.post("/check", json={"dob": rosemary.dob.isoformat(), "pin": pin_of(result, "Rosemary")})
+    reply = api.post(
+        "/check", json={"dob": rosemary.dob.isoformat(), "pin": pin_of(result, "Rosemary")}
+    )
     assert reply.status_code == 200 and reply.json()["given_name"] == "Rosemary"
     state = api.get(f"/registrations/{rosemary.id}").json()
     assert state["accounts"] == 0 and state["portal_status"] != "Registered"
@@ -121,8 +153,10 @@ def test_r9_the_access_level_comes_back_with_the_redemption(api, front_desk):
     result = issue_family(front_desk, access="limited")
     rosemary = find_patient("Rosemary", "Testkiddo")
     account = new_account(api)
-    reply = api.post(f"/accounts/{account['id']}/redemptions",
-                     json={"dob": rosemary.dob.isoformat(), "pin": pin_of(result, "Rosemary")})
+    reply = api.post(
+        f"/accounts/{account['id']}/redemptions",
+        json={"dob": rosemary.dob.isoformat(), "pin": pin_of(result, "Rosemary")},
+    )
     assert reply.json()["access"] == "Limited: No Chart Access"
 
 
@@ -131,13 +165,16 @@ def test_s8_every_wrong_try_gets_the_one_uniform_reply(api, front_desk):
     rosemary, basil = find_patient("Rosemary", "Testkiddo"), find_patient("Basil", "Testkiddo")
     account = new_account(api)
     url = f"/accounts/{account['id']}/redemptions"
-    tries = [{"dob": rosemary.dob.isoformat(), "pin": "ZZZZ-2222"},  # no such PIN
-             {"dob": "2001-01-01", "pin": pin_of(result, "Rosemary")},  # the wrong date
-             {"dob": basil.dob.isoformat(), "pin": pin_of(result, "Rosemary")},  # a sibling's date
-             {"dob": rosemary.dob.isoformat(), "pin": "not a pin"}]
+    tries = [
+        {"dob": rosemary.dob.isoformat(), "pin": "ZZZZ-2222"},  # no such PIN
+        {"dob": "2001-01-01", "pin": pin_of(result, "Rosemary")},  # the wrong date
+        {"dob": basil.dob.isoformat(), "pin": pin_of(result, "Rosemary")},  # a sibling's date
+        {"dob": rosemary.dob.isoformat(), "pin": "not a pin"},
+    ]
     replies = [api.post(url, json=body) for body in tries]
-    assert {(r.status_code, r.text) for r in replies} == {(400, json.dumps({"error": portal.GENERIC, "field": ""},
-                                                                           separators=(",", ":")))}
+    assert {(r.status_code, r.text) for r in replies} == {
+        (400, json.dumps({"error": portal.GENERIC, "field": ""}, separators=(",", ":")))
+    }
     assert api.post("/check", json=tries[1]).json()["error"] == portal.GENERIC
 
 
@@ -148,22 +185,35 @@ def test_p1_a_malformed_request_names_the_field_and_never_echoes_it(api):
 
 
 def test_r10_the_question_route_through_the_api(api, front_desk):
-    issue_family(front_desk, method="question", question="Favourite stuffed animal?", answer="Mr Bear",
-                 patient_ids=[find_patient("Rosemary", "Testkiddo").id])
+    issue_family(
+        front_desk,
+        method="question",
+        question="Favourite stuffed animal?",
+        answer="Mr Bear",
+        patient_ids=[find_patient("Rosemary", "Testkiddo").id],
+    )
     rosemary = find_patient("Rosemary", "Testkiddo")
-    asked = api.post("/question", json={"dob": rosemary.dob.isoformat(), "family_name": "testkiddo"}).json()
+    asked = api.post(
+        "/question", json={"dob": rosemary.dob.isoformat(), "family_name": "testkiddo"}
+    ).json()
     assert asked == {"question": "Favourite stuffed animal?"}
-    assert api.post("/question", json={"dob": "2001-01-01", "family_name": "Nobody"}).json() == {"question": None}
+    assert api.post("/question", json={"dob": "2001-01-01", "family_name": "Nobody"}).json() == {
+        "question": None
+    }
     account = new_account(api)
-    reply = api.post(f"/accounts/{account['id']}/redemptions",
-                     json={"dob": rosemary.dob.isoformat(), "family_name": "Testkiddo", "answer": "mr  BEAR"})
+    reply = api.post(
+        f"/accounts/{account['id']}/redemptions",
+        json={"dob": rosemary.dob.isoformat(), "family_name": "Testkiddo", "answer": "mr  BEAR"},
+    )
     assert reply.status_code == 201 and reply.json()["given_name"] == "Rosemary"
 
 
 def test_p1_no_token_a_wrong_token_and_a_revoked_token_are_refused(live, token, api):
     anonymous = httpx.get(f"{live}/api/v1/registrations/1")
     assert anonymous.status_code == 401 and anonymous.headers["www-authenticate"] == "Bearer"
-    forged = httpx.get(f"{live}/api/v1/registrations/1", headers={"authorization": "Bearer kpt_made-up"})
+    forged = httpx.get(
+        f"{live}/api/v1/registrations/1", headers={"authorization": "Bearer kpt_made-up"}
+    )
     assert forged.status_code == 401
     assert api.get("/registrations/1").status_code == 200
     portal_tokens.revoke_token("main-portal")
@@ -203,7 +253,9 @@ def test_s8_a_guessing_client_is_refused_once_its_limit_is_reached(api, front_de
     account = new_account(api)
     url = f"/accounts/{account['id']}/redemptions"
     for n in range(portal.TERMINAL_FAILURES):
-        assert api.post(url, json={"dob": "2001-01-01", "pin": f"ZZZZ-{2222 + n}"}).status_code == 400
+        assert (
+            api.post(url, json={"dob": "2001-01-01", "pin": f"ZZZZ-{2222 + n}"}).status_code == 400
+        )
     right = api.post(url, json={"dob": rosemary.dob.isoformat(), "pin": pin_of(result, "Rosemary")})
     assert right.status_code == 400 and right.json()["error"] == portal.GENERIC
     last = RedemptionAttempt.select().order_by(RedemptionAttempt.id.desc()).first()
@@ -213,15 +265,18 @@ def test_s8_a_guessing_client_is_refused_once_its_limit_is_reached(api, front_de
 def test_p1_the_served_openapi_document_is_the_one_in_the_repo(live, config):
     served = httpx.get(f"{live}/api/v1/openapi.json")
     assert served.status_code == 200
-    assert served.json() == json.loads(OPENAPI_FILE.read_text(encoding="utf-8")), \
+    assert served.json() == json.loads(OPENAPI_FILE.read_text(encoding="utf-8")), (
         "docs/portal-openapi.json is stale: kiosk portal openapi --out docs/portal-openapi.json"
+    )
     assert openapi_text(create_app(config)) == OPENAPI_FILE.read_text(encoding="utf-8")
 
 
 def test_p1_api_replies_carry_the_security_headers(api):
     reply = api.get("/registrations/999999")
     assert reply.status_code == 400
-    assert reply.headers["cache-control"] == "no-store" and reply.headers["x-frame-options"] == "DENY"
+    assert (
+        reply.headers["cache-control"] == "no-store" and reply.headers["x-frame-options"] == "DENY"
+    )
 
 
 def test_p1_token_commands_create_list_and_revoke(config, store, capsys):
@@ -237,7 +292,9 @@ def test_p1_token_commands_create_list_and_revoke(config, store, capsys):
     assert portal_tokens.authenticate(token) is None
 
 
-@pytest.mark.parametrize("proxy, counted", [("127.0.0.1", "api:203.0.113.7"), ("10.9.9.9", "api:127.0.0.1")])
+@pytest.mark.parametrize(
+    "proxy, counted", [("127.0.0.1", "api:203.0.113.7"), ("10.9.9.9", "api:127.0.0.1")]
+)
 def test_p3_the_limits_count_the_address_the_proxy_passes_on(front_desk, config, proxy, counted):
     """Behind the proxy (serve.forwarded_allow_ips) a try counts against the parent's address; from
     anyone else X-Forwarded-For is ignored and the caller's own address counts."""
@@ -248,8 +305,11 @@ def test_p3_the_limits_count_the_address_the_proxy_passes_on(front_desk, config,
     server, thread, url = run_server(replace(config, serve=ServeConfig(forwarded_allow_ips=proxy)))
     try:
         token = portal_tokens.create_token("behind-proxy")
-        reply = httpx.post(f"{url}/api/v1/check", json={"dob": "2001-01-01", "pin": "ZZZZ-2222"},
-                           headers={"authorization": f"Bearer {token}", "x-forwarded-for": "203.0.113.7"})
+        reply = httpx.post(
+            f"{url}/api/v1/check",
+            json={"dob": "2001-01-01", "pin": "ZZZZ-2222"},
+            headers={"authorization": f"Bearer {token}", "x-forwarded-for": "203.0.113.7"},
+        )
         assert reply.status_code == 400
         last = RedemptionAttempt.select().order_by(RedemptionAttempt.id.desc()).first()
         assert last.terminal == counted
@@ -259,7 +319,8 @@ def test_p3_the_limits_count_the_address_the_proxy_passes_on(front_desk, config,
 
 
 def test_s9_an_unexpected_error_is_a_plain_500_and_its_text_stays_out_of_the_server_log(
-        api, config, monkeypatch, capfd):
+    api, config, monkeypatch, capfd
+):
     def broken(account_id):
         raise RuntimeError("while reading PIN QWERT-ZXCVB for 2019-04-30")
 

@@ -15,15 +15,18 @@ from test_portal_api import PASSWORD, issue_family, live, pin_of
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 PHONE = {"width": 390, "height": 844}
 
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium here (.ci/chromium.sh installs it)")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="no chromium here (.ci/chromium.sh installs it)"
+)
 
 
 @pytest.fixture
 def phone():
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                             args=["--no-sandbox", "--disable-gpu"])
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"]
+        )
         yield browser
         browser.close()
 

@@ -9,7 +9,7 @@ import re
 import httpx
 import pytest
 
-from kiosk import portal
+from kiosk.registration import portal
 
 from conftest import find_patient
 from test_portal_api import PASSWORD, issue_family, live, pin_of
@@ -36,8 +36,16 @@ def pin_field(reply: httpx.Response) -> str:
 
 def register(browser, dob, pin, *, lang="en", **account):
     page = browser.get(f"/register?lang={lang}")
-    form = {"csrf": csrf_of(page), "dob": dob, "pin": pin, "mode": "new", "name": "Cindy Testkiddo",
-            "email": "cindy.testkiddo@example.com", "password": PASSWORD, **account}
+    form = {
+        "csrf": csrf_of(page),
+        "dob": dob,
+        "pin": pin,
+        "mode": "new",
+        "name": "Cindy Testkiddo",
+        "email": "cindy.testkiddo@example.com",
+        "password": PASSWORD,
+        **account,
+    }
     return browser.post(f"/register?lang={lang}", data=form)
 
 
@@ -57,9 +65,18 @@ def test_p2_a_parent_registers_with_a_new_account_and_sees_the_child(browser, fr
     rosemary = find_patient("Rosemary", "Testkiddo")
     browser.get(f"/register?pin={pin_of(result, 'Rosemary')}")
     page = browser.get("/register?lang=en")
-    done = browser.post("/register?lang=en", data={
-        "csrf": csrf_of(page), "dob": rosemary.dob.isoformat(), "pin": pin_field(page), "mode": "new",
-        "name": "Cindy Testkiddo", "email": "cindy.testkiddo@example.com", "password": PASSWORD})
+    done = browser.post(
+        "/register?lang=en",
+        data={
+            "csrf": csrf_of(page),
+            "dob": rosemary.dob.isoformat(),
+            "pin": pin_field(page),
+            "mode": "new",
+            "name": "Cindy Testkiddo",
+            "email": "cindy.testkiddo@example.com",
+            "password": PASSWORD,
+        },
+    )
     assert done.status_code == 303
     children = browser.get(done.headers["location"])
     seen = text_of(children)
@@ -67,8 +84,14 @@ def test_p2_a_parent_registers_with_a_new_account_and_sees_the_child(browser, fr
     assert "Done: your account now includes the child below." in seen
     # add another child while signed in
     basil = find_patient("Basil", "Testkiddo")
-    added = browser.post("/register?lang=en", data={"csrf": csrf_of(children), "dob": basil.dob.isoformat(),
-                                                     "pin": pin_of(result, "Basil")})
+    added = browser.post(
+        "/register?lang=en",
+        data={
+            "csrf": csrf_of(children),
+            "dob": basil.dob.isoformat(),
+            "pin": pin_of(result, "Basil"),
+        },
+    )
     assert added.status_code == 303
     seen = text_of(browser.get(added.headers["location"]))
     assert "Rosemary Full Access" in seen and "Basil Full Access" in seen
@@ -78,12 +101,19 @@ def test_p2_an_existing_account_signs_in_on_the_page(browser, front_desk):
     result = issue_family(front_desk)
     portal.create_account("cindy.testkiddo@example.com", "Cindy Testkiddo", PASSWORD)
     rosemary = find_patient("Rosemary", "Testkiddo")
-    done = register(browser, rosemary.dob.isoformat(), pin_of(result, "Rosemary"), mode="existing", name="")
+    done = register(
+        browser, rosemary.dob.isoformat(), pin_of(result, "Rosemary"), mode="existing", name=""
+    )
     assert done.status_code == 303
     assert "Rosemary" in text_of(browser.get(done.headers["location"]))
     browser.cookies.clear()  # another phone, not signed in
-    wrong = register(browser, rosemary.dob.isoformat(), pin_of(result, "Basil"), mode="existing",
-                     password="not the password")
+    wrong = register(
+        browser,
+        rosemary.dob.isoformat(),
+        pin_of(result, "Basil"),
+        mode="existing",
+        password="not the password",
+    )
     assert wrong.status_code == 400 and "Email or password is not right." in text_of(wrong)
 
 
@@ -96,8 +126,14 @@ def test_s8_p2_a_wrong_pin_gets_the_engine_words_and_keeps_what_was_typed(browse
     # the account was made: the parent stays signed in and tries again without making it twice
     assert "Signed in as Cindy Testkiddo" in seen and 'value="ZZZZ-2222"' in reply.text
     result = issue_family(front_desk)
-    again = browser.post("/register?lang=en", data={"csrf": csrf_of(reply), "dob": rosemary.dob.isoformat(),
-                                                    "pin": pin_of(result, "Rosemary")})
+    again = browser.post(
+        "/register?lang=en",
+        data={
+            "csrf": csrf_of(reply),
+            "dob": rosemary.dob.isoformat(),
+            "pin": pin_of(result, "Rosemary"),
+        },
+    )
     assert again.status_code == 303
 
 
@@ -113,8 +149,16 @@ def test_p2_spanish_from_the_first_word_to_the_refusal(browser, live, front_desk
 def test_p2_a_post_without_its_form_token_is_refused(browser, live, front_desk):
     rosemary = find_patient("Rosemary", "Testkiddo")
     browser.get("/register")
-    forged = browser.post("/register", data={"csrf": "guessed", "dob": rosemary.dob.isoformat(), "pin": "x",
-                                             "email": "a@example.com", "password": PASSWORD})
+    forged = browser.post(
+        "/register",
+        data={
+            "csrf": "guessed",
+            "dob": rosemary.dob.isoformat(),
+            "pin": "x",
+            "email": "a@example.com",
+            "password": PASSWORD,
+        },
+    )
     assert forged.status_code == 403 and "This page has expired" in text_of(forged)
     stranger = httpx.post(f"{live}/register", data={"dob": "2020-01-01", "pin": "x"})
     assert stranger.status_code == 403

@@ -16,20 +16,23 @@ from contextlib import contextmanager
 import peewee
 import pytest
 
-from kiosk import audit, portal
+from kiosk import audit
 from kiosk.config import Config
-from kiosk.db import close_database, database, write_transaction
-from kiosk.models import AuditEvent, Caregiver, Patient, RegistrationPin, Relationship
-from kiosk.patients import search_patients
-from kiosk.registration import IssueRequest, RegistrationError, issue_pins
-from kiosk.staff import add_staff, authenticate
-from kiosk.store import open_store
+from kiosk.people.patients import search_patients
+from kiosk.people.staff import add_staff, authenticate
+from kiosk.registration import portal
+from kiosk.registration.engine import IssueRequest, RegistrationError, issue_pins
+from kiosk.store.db import close_database, database, write_transaction
+from kiosk.store.models import AuditEvent, Caregiver, Patient, RegistrationPin, Relationship
+from kiosk.store.practice import open_store
 from kiosk.terms import Authority, Delivery, PinState, PortalStatus
 
 PG_URL = os.environ.get("KIOSK_TEST_PG_URL", "")
 SKIP_REASON = "KIOSK_TEST_PG_URL not set: start a server with .ci/postgres.sh start"
 TODAY = dt.date(2026, 11, 22)
-pytestmark = pytest.mark.skipif(not PG_URL and os.environ.get("CI", "").lower() != "true", reason=SKIP_REASON)
+pytestmark = pytest.mark.skipif(
+    not PG_URL and os.environ.get("CI", "").lower() != "true", reason=SKIP_REASON
+)
 
 
 @contextmanager
@@ -46,8 +49,12 @@ def postgres_store(tmp_path):
     admin.autocommit = True
     admin.cursor().execute(f"CREATE SCHEMA {schema}")
     separator = "&" if "?" in PG_URL else "?"
-    open_store(Config(database=f"{PG_URL}{separator}options=-csearch_path%3D{schema}",
-                      pin_key_file=str(tmp_path / "pin.key")))
+    open_store(
+        Config(
+            database=f"{PG_URL}{separator}options=-csearch_path%3D{schema}",
+            pin_key_file=str(tmp_path / "pin.key"),
+        )
+    )
     try:
         yield
     finally:
@@ -62,20 +69,31 @@ def pg_store(tmp_path):
     with postgres_store(tmp_path):
         add_staff("maria", "Maria Lopez", "front-desk-password-1", portal_user="portal-maria")
         with write_transaction():
-            mother = Caregiver.create(given_name="Ana", family_name="Núñez-García", email="ana@example.org")
-            kids = [Patient.create(chart_number=f"C{n}", given_name=given, family_name=family, dob=born)
-                    for n, (given, family, born) in enumerate([
+            mother = Caregiver.create(
+                given_name="Ana", family_name="Núñez-García", email="ana@example.org"
+            )
+            kids = [
+                Patient.create(chart_number=f"C{n}", given_name=given, family_name=family, dob=born)
+                for n, (given, family, born) in enumerate(
+                    [
                         ("José", "Núñez-García", dt.date(2018, 5, 17)),
                         ("Zoë", "O'Brien", dt.date(2020, 2, 29)),
-                        ("Renée", "D'Angelo-Smith", dt.date(2024, 11, 1))])]
+                        ("Renée", "D'Angelo-Smith", dt.date(2024, 11, 1)),
+                    ]
+                )
+            ]
             for kid in kids:
-                Relationship.create(caregiver=mother, patient=kid, role="Mother", authority=Authority.JOINT)
+                Relationship.create(
+                    caregiver=mother, patient=kid, role="Mother", authority=Authority.JOINT
+                )
         desk = authenticate("maria", "front-desk-password-1")
         yield {"desk": desk, "mother": mother.id, "kids": [k.id for k in kids]}
 
 
 def _issue(store, ids, **changes):
-    request = IssueRequest(patient_ids=ids, recipient_id=store["mother"], email="ana@example.org", **changes)
+    request = IssueRequest(
+        patient_ids=ids, recipient_id=store["mother"], email="ana@example.org", **changes
+    )
     return issue_pins(store["desk"], request, today=TODAY)
 
 
@@ -84,10 +102,12 @@ def test_o1_pg_is_really_postgres(pg_store):
 
 
 def test_o1_pg_name_keys_get_fine_statistics_for_prefix_search(pg_store):
-    from kiosk.db import database
+    from kiosk.store.db import database
 
-    rows = database.execute_sql("SELECT attname, attstattarget FROM pg_attribute WHERE attrelid = 'patient'::regclass "
-                                "AND attname IN ('family_key', 'given_key') ORDER BY attname").fetchall()
+    rows = database.execute_sql(
+        "SELECT attname, attstattarget FROM pg_attribute WHERE attrelid = 'patient'::regclass "
+        "AND attname IN ('family_key', 'given_key') ORDER BY attname"
+    ).fetchall()
     assert rows == [("family_key", 1000), ("given_key", 1000)]
 
 
@@ -97,8 +117,13 @@ def test_r3_pg_partial_unique_index_refuses_second_active_pin(pg_store):
     first = RegistrationPin.get(RegistrationPin.patient == patient)
     with pytest.raises(peewee.IntegrityError):
         with write_transaction():
-            RegistrationPin.create(patient=patient, batch="x", pin_hash="not-a-real-hash", issued_by=first.issued_by,
-                                   expires_at=first.expires_at)
+            RegistrationPin.create(
+                patient=patient,
+                batch="x",
+                pin_hash="not-a-real-hash",
+                issued_by=first.issued_by,
+                expires_at=first.expires_at,
+            )
     assert RegistrationPin.select().where(RegistrationPin.state == PinState.ACTIVE).count() == 1
 
 
@@ -108,7 +133,9 @@ def test_r5_r3_s5_pg_issue_family_redeem_replace_and_audit_chain(pg_store):
     assert [p.patient_id for p in result.pins] == kids and all(p.pin for p in result.pins)
     assert {p.portal_status for p in Patient.select()} == {PortalStatus.PENDING}
 
-    account = portal.create_account("ana@example.org", "Ana Núñez-García", "a long portal password 9")
+    account = portal.create_account(
+        "ana@example.org", "Ana Núñez-García", "a long portal password 9"
+    )
     redeemed = portal.redeem(account.id, dt.date(2018, 5, 17), pin=result.pins[0].pin)
     assert redeemed.patient_id == kids[0]
     assert Patient.get_by_id(kids[0]).portal_status == PortalStatus.REGISTERED
@@ -118,7 +145,9 @@ def test_r5_r3_s5_pg_issue_family_redeem_replace_and_audit_chain(pg_store):
     assert states == {PinState.ACTIVE, PinState.REPLACED}
     with pytest.raises(portal.PortalError):
         portal.redeem(account.id, dt.date(2020, 2, 29), pin=result.pins[1].pin)
-    assert portal.redeem(account.id, dt.date(2020, 2, 29), pin=again.pins[0].pin).patient_id == kids[1]
+    assert (
+        portal.redeem(account.id, dt.date(2020, 2, 29), pin=again.pins[0].pin).patient_id == kids[1]
+    )
 
     actions = [e.action for e in AuditEvent.select().order_by(AuditEvent.seq)]
     assert audit.REPLACE in actions and audit.REDEEM in actions and audit.ISSUE in actions
@@ -127,15 +156,28 @@ def test_r5_r3_s5_pg_issue_family_redeem_replace_and_audit_chain(pg_store):
     assert audit.verify_chain() != []
 
 
-@pytest.mark.parametrize("typed, expected", [
-    ("nunez", {"José"}), ("Núñ", {"José"}), ("núñez-garcía, jo", {"José"}), ("o'br, zo", {"Zoë"}),
-    ("OBrien", {"Zoë"}), ("d'angelo", {"Renée"}), ("DAngelo-Smith, Ren", {"Renée"}), ("2/29/2020", {"Zoë"}),
-    ("05/17/2018", {"José"}), ("2024-11-01", {"Renée"}), ("Núñez, Zo", set()),
-])
+@pytest.mark.parametrize(
+    "typed, expected",
+    [
+        ("nunez", {"José"}),
+        ("Núñ", {"José"}),
+        ("núñez-garcía, jo", {"José"}),
+        ("o'br, zo", {"Zoë"}),
+        ("OBrien", {"Zoë"}),
+        ("d'angelo", {"Renée"}),
+        ("DAngelo-Smith, Ren", {"Renée"}),
+        ("2/29/2020", {"Zoë"}),
+        ("05/17/2018", {"José"}),
+        ("2024-11-01", {"Renée"}),
+        ("Núñez, Zo", set()),
+    ],
+)
 def test_r4_pg_search_prefix_last_first_and_dob_with_accents(pg_store, typed, expected):
     rows = search_patients(typed, today=TODAY)
     exact = [row.given_name for row in rows if not row.reason]
-    assert set(exact) == expected and [row.given_name for row in rows[:len(exact)]] == exact  # N2: exact first
+    assert (
+        set(exact) == expected and [row.given_name for row in rows[: len(exact)]] == exact
+    )  # N2: exact first
 
 
 def test_o1_pg_two_desks_racing_never_leave_two_active_pins(pg_store):
@@ -166,12 +208,17 @@ def test_o1_pg_two_desks_racing_never_leave_two_active_pins(pg_store):
         thread.join(timeout=120)
     assert not [o for o in outcomes if o.startswith("error")]
     assert len(outcomes) == 20 and "issued" in outcomes
-    assert RegistrationPin.select().where((RegistrationPin.patient == patient)
-                                          & (RegistrationPin.state == PinState.ACTIVE)).count() == 1
+    assert (
+        RegistrationPin.select()
+        .where((RegistrationPin.patient == patient) & (RegistrationPin.state == PinState.ACTIVE))
+        .count()
+        == 1
+    )
     assert audit.verify_chain() == []
 
 
 # -- S10 on PostgreSQL: keyed chain, one snapshot, anchors -------------------------------------------
+
 
 def _trail_pg(store):
     _issue(store, store["kids"])  # issue events for three children, one transaction
@@ -187,8 +234,10 @@ def test_s10_pg_edit_with_recomputed_plain_hashes_is_found(pg_store):
     assert audit.verify_chain() and "edited" in audit.verify_chain()[0].reason
 
 
-def test_s10_pg_truncation_with_the_head_fixed_and_deleting_everything_are_found(pg_store, tmp_path):
-    from kiosk.models import AuditHead
+def test_s10_pg_truncation_with_the_head_fixed_and_deleting_everything_are_found(
+    pg_store, tmp_path
+):
+    from kiosk.store.models import AuditHead
 
     anchors = tmp_path / "kiosk.anchor"
     _trail_pg(pg_store)
@@ -205,7 +254,7 @@ def test_s10_pg_truncation_with_the_head_fixed_and_deleting_everything_are_found
 
 
 def test_s10_pg_a_deleted_head_row_is_rebuilt_by_the_next_write(pg_store):
-    from kiosk.models import AuditHead
+    from kiosk.store.models import AuditHead
 
     _trail_pg(pg_store)
     AuditHead.delete().execute()
@@ -235,16 +284,22 @@ def test_o1_pg_desks_in_separate_processes_racing_on_the_same_families_never_fai
         pytest.fail(f"{SKIP_REASON} (CI=true: the PostgreSQL tests must run)")
     from test_accept_scale import load_benchmark
 
-    figures = load_benchmark().bench_concurrent(tmp_path, workers=4, issues=25, start_delay=1.5, pg_url=PG_URL)
-    assert figures == {"concurrent_issued_postgres": 100, "concurrent_refusals_postgres": 0,
-                       "concurrent_errors_postgres": 0, "concurrent_duplicate_active_pins_postgres": 0,
-                       "concurrent_audit_chain_problems_postgres": 0}, capsys.readouterr().out
+    figures = load_benchmark().bench_concurrent(
+        tmp_path, workers=4, issues=25, start_delay=1.5, pg_url=PG_URL
+    )
+    assert figures == {
+        "concurrent_issued_postgres": 100,
+        "concurrent_refusals_postgres": 0,
+        "concurrent_errors_postgres": 0,
+        "concurrent_duplicate_active_pins_postgres": 0,
+        "concurrent_audit_chain_problems_postgres": 0,
+    }, capsys.readouterr().out
 
 
 def test_o1_pg_a_real_deadlock_is_run_again_and_both_desks_land(pg_store):
     """Two transactions locking two patients in opposite orders: PostgreSQL aborts one with
-    "deadlock detected"; kiosk.db.retrying runs it again and both land, with nothing said to a desk."""
-    from kiosk import db
+    "deadlock detected"; kiosk.store.db.retrying runs it again and both land, with nothing said to a desk."""
+    from kiosk.store import db
 
     first, second = pg_store["kids"][:2]
     barrier = threading.Barrier(2)
@@ -258,9 +313,13 @@ def test_o1_pg_a_real_deadlock_is_run_again_and_both_desks_land(pg_store):
             tries.append(1)
             with write_transaction():
                 for n, patient_id in enumerate(order):
-                    Patient.update(given_name=f"{name}{n}").where(Patient.id == patient_id).execute()
+                    Patient.update(given_name=f"{name}{n}").where(
+                        Patient.id == patient_id
+                    ).execute()
                     if n == 0 and len(tries) == 1:
-                        barrier.wait(timeout=30)  # both hold their first row: each now waits for the other's
+                        barrier.wait(
+                            timeout=30
+                        )  # both hold their first row: each now waits for the other's
             return len(tries)
 
         database.connect(reuse_if_open=True)
@@ -271,25 +330,33 @@ def test_o1_pg_a_real_deadlock_is_run_again_and_both_desks_land(pg_store):
         finally:
             database.close()
 
-    threads = [threading.Thread(target=desk, args=([first, second], "A")),
-               threading.Thread(target=desk, args=([second, first], "B"))]
+    threads = [
+        threading.Thread(target=desk, args=([first, second], "A")),
+        threading.Thread(target=desk, args=([second, first], "B")),
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=120)
-    assert sorted(outcomes) in (["A landed after 1 tries", "B landed after 2 tries"],
-                                ["A landed after 2 tries", "B landed after 1 tries"]), outcomes
+    assert sorted(outcomes) in (
+        ["A landed after 1 tries", "B landed after 2 tries"],
+        ["A landed after 2 tries", "B landed after 1 tries"],
+    ), outcomes
 
 
-def test_r4_pg_a_child_registered_while_the_desk_reissues_is_never_put_back_to_pending(pg_store, monkeypatch):
+def test_r4_pg_a_child_registered_while_the_desk_reissues_is_never_put_back_to_pending(
+    pg_store, monkeypatch
+):
     """The parent redeems the family's PIN on another connection right after the desk's check,
     inside the desk's transaction: the redemption waits for the patients' locks the desk holds,
     then finds its PIN replaced. The child is never Registered and then put back to Pending."""
-    import kiosk.registration as engine
+    import kiosk.registration.engine as engine
 
     kid = pg_store["kids"][0]
     first = _issue(pg_store, [kid], delivery=Delivery.NONE)
-    account = portal.create_account("ana@example.org", "Ana Núñez-García", "a long portal password 9")
+    account = portal.create_account(
+        "ana@example.org", "Ana Núñez-García", "a long portal password 9"
+    )
     redeemed: list[object] = []
 
     def parent_redeems() -> None:
@@ -314,6 +381,8 @@ def test_r4_pg_a_child_registered_while_the_desk_reissues_is_never_put_back_to_p
     parents[0].join(30)
     assert str(redeemed[0]) == portal.GENERIC
     assert Patient.get_by_id(kid).portal_status == PortalStatus.PENDING
-    active = RegistrationPin.select().where((RegistrationPin.patient == kid) & (RegistrationPin.state == PinState.ACTIVE))
+    active = RegistrationPin.select().where(
+        (RegistrationPin.patient == kid) & (RegistrationPin.state == PinState.ACTIVE)
+    )
     assert [p.batch for p in active] == [again.batch]
     assert audit.verify_chain() == []

@@ -17,9 +17,9 @@ import pytest
 
 from kiosk import audit
 from kiosk.config import Config, PrinterConfig
-from kiosk.models import AuditEvent, Patient
-from kiosk.printing import job_title, print_slip
-from kiosk.slip import SlipData
+from kiosk.slip.content import SlipData
+from kiosk.slip.printing import job_title, print_slip
+from kiosk.store.models import AuditEvent, Patient
 
 from conftest import FakePrinter
 from test_slip import decode_qr, page_image, pdf_pages, pdf_text
@@ -28,26 +28,41 @@ CUPS_PRINTER = os.environ.get("KIOSK_TEST_CUPS_PRINTER", "")
 CUPS_OUTPUT = os.environ.get("KIOSK_TEST_CUPS_OUTPUT", "")
 needs_cups = pytest.mark.skipif(
     not (CUPS_PRINTER and CUPS_OUTPUT),
-    reason="no CUPS server: run `eval \"$(bash .ci/cups.sh | grep ^export)\"` to set "
-           "KIOSK_TEST_CUPS_PRINTER and KIOSK_TEST_CUPS_OUTPUT",
+    reason='no CUPS server: run `eval "$(bash .ci/cups.sh | grep ^export)"` to set '
+    "KIOSK_TEST_CUPS_PRINTER and KIOSK_TEST_CUPS_OUTPUT",
 )
 
 
 def slip_for(patients, batch="b0c1d2e3f4a5b6c7") -> SlipData:
     import datetime as dt
 
-    children = tuple((f"{p.given_name} {p.family_name}", pin) for p, pin in zip(patients, ("JFKAY-TTJYV", "MNPRS-WXYZA")))
-    return SlipData("Sunny Hills Pediatrics", "https://portal.example.org/register", children[0][0], children,
-                    dt.date(2026, 12, 22), "en", batch, tuple(p.id for p in patients))
+    children = tuple(
+        (f"{p.given_name} {p.family_name}", pin)
+        for p, pin in zip(patients, ("JFKAY-TTJYV", "MNPRS-WXYZA"))
+    )
+    return SlipData(
+        "Sunny Hills Pediatrics",
+        "https://portal.example.org/register",
+        children[0][0],
+        children,
+        dt.date(2026, 12, 22),
+        "en",
+        batch,
+        tuple(p.id for p in patients),
+    )
 
 
 @pytest.fixture
 def siblings(training):
-    return list(Patient.select().where(Patient.family_name == "Núñez-García").order_by(Patient.chart_number))[:2]
+    return list(
+        Patient.select().where(Patient.family_name == "Núñez-García").order_by(Patient.chart_number)
+    )[:2]
 
 
 def with_printer(config: Config, tmp_path: Path, **printer) -> Config:
-    return dataclasses.replace(config, printer=PrinterConfig(output_dir=str(tmp_path / "slips"), **printer))
+    return dataclasses.replace(
+        config, printer=PrinterConfig(output_dir=str(tmp_path / "slips"), **printer)
+    )
 
 
 def fake_lp(tmp_path: Path, monkeypatch, script: str) -> Path:
@@ -55,7 +70,9 @@ def fake_lp(tmp_path: Path, monkeypatch, script: str) -> Path:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     lp = bin_dir / "lp"
-    lp.write_text(f'#!/bin/sh\necho "$@" >> {tmp_path}/calls.txt\n/bin/cat > {tmp_path}/stdin.pdf\n{script}\n')
+    lp.write_text(
+        f'#!/bin/sh\necho "$@" >> {tmp_path}/calls.txt\n/bin/cat > {tmp_path}/stdin.pdf\n{script}\n'
+    )
     lp.chmod(0o755)
     monkeypatch.setenv("PATH", str(bin_dir))
     return tmp_path / "calls.txt"
@@ -63,8 +80,11 @@ def fake_lp(tmp_path: Path, monkeypatch, script: str) -> Path:
 
 def print_events(patient_ids) -> list[dict]:
     rows = AuditEvent.select().where(AuditEvent.action == audit.PRINT).order_by(AuditEvent.seq)
-    return [dict(json.loads(r.detail), patient_id=r.patient_id, staff=r.staff, chart=r.chart_number)
-            for r in rows if r.patient_id in patient_ids]
+    return [
+        dict(json.loads(r.detail), patient_id=r.patient_id, staff=r.staff, chart=r.chart_number)
+        for r in rows
+        if r.patient_id in patient_ids
+    ]
 
 
 def test_no_printer_saves_the_pdf_and_says_where(config, tmp_path, siblings):
@@ -88,7 +108,9 @@ def test_saved_slip_names_never_collide(config, tmp_path, siblings):
 
 def test_saving_uses_the_chosen_layout(config, tmp_path, siblings):
     outcome = print_slip(slip_for(siblings), with_printer(config, tmp_path, layout="receipt"))
-    assert pdf_pages(outcome.pdf_path.read_bytes())[0].get_width() == pytest.approx(80 * 72 / 25.4, abs=0.1)
+    assert pdf_pages(outcome.pdf_path.read_bytes())[0].get_width() == pytest.approx(
+        80 * 72 / 25.4, abs=0.1
+    )
 
 
 def test_every_child_on_the_slip_gets_a_print_event_without_the_pin(config, tmp_path, siblings):
@@ -96,7 +118,10 @@ def test_every_child_on_the_slip_gets_a_print_event_without_the_pin(config, tmp_
     outcome = print_slip(slip_for(siblings), with_printer(config, tmp_path), username="maria")
     events = print_events([p.id for p in siblings])
     assert [e["patient_id"] for e in events] == [p.id for p in siblings]
-    assert all(e["staff"] == "maria" and e["outcome"] == "saved" and e["batch"] == "b0c1d2e3f4a5b6c7" for e in events)
+    assert all(
+        e["staff"] == "maria" and e["outcome"] == "saved" and e["batch"] == "b0c1d2e3f4a5b6c7"
+        for e in events
+    )
     assert [e["chart"] for e in events] == [p.chart_number for p in siblings]
     assert events[0]["file"] == str(outcome.pdf_path)
     assert not any("JFKAY" in json.dumps(e) for e in events)
@@ -106,8 +131,13 @@ def test_every_child_on_the_slip_gets_a_print_event_without_the_pin(config, tmp_
 def test_without_a_database_printing_still_works(config, tmp_path):
     import datetime as dt
 
-    slip = SlipData("Sunny Hills Pediatrics", "https://portal.example.org/register", "Ann Lee",
-                    (("Ann Lee", "ABCDE-FGHJK"),), dt.date(2026, 12, 22))
+    slip = SlipData(
+        "Sunny Hills Pediatrics",
+        "https://portal.example.org/register",
+        "Ann Lee",
+        (("Ann Lee", "ABCDE-FGHJK"),),
+        dt.date(2026, 12, 22),
+    )
     assert print_slip(slip, with_printer(config, tmp_path)).pdf_path.exists()
 
 
@@ -117,7 +147,10 @@ def test_training_mode_never_calls_the_printer(config, tmp_path, siblings):
     config = dataclasses.replace(with_printer(config, tmp_path, name="desk"), training=True)
     outcome = print_slip(slip_for(siblings), config, printer=printer)
     assert not outcome.printed and printer.jobs == []
-    assert outcome.message == f"Training mode: nothing is printed. The slip was saved as {outcome.pdf_path}."
+    assert (
+        outcome.message
+        == f"Training mode: nothing is printed. The slip was saved as {outcome.pdf_path}."
+    )
     assert outcome.pdf_path.exists()
 
 
@@ -125,7 +158,9 @@ def test_printing_returns_the_cups_job_and_leaves_no_file(config, tmp_path, monk
     calls = fake_lp(tmp_path, monkeypatch, 'echo "request id is desk-12 (1 file(s))"')
     slip = slip_for(siblings)
     outcome = print_slip(slip, with_printer(config, tmp_path, name="desk"), username="maria")
-    assert outcome == type(outcome)(True, "desk-12", None, "The slip was sent to printer desk (job desk-12).")
+    assert outcome == type(outcome)(
+        True, "desk-12", None, "The slip was sent to printer desk (job desk-12)."
+    )
     assert calls.read_text().split() == ["-d", "desk", "-t", "kiosk", "slip", slip.batch, "-"]
     assert "JFKAY-TTJYV" in pdf_text((tmp_path / "stdin.pdf").read_bytes())
     assert not (tmp_path / "slips").exists() or not any((tmp_path / "slips").iterdir())
@@ -136,22 +171,30 @@ def test_printing_returns_the_cups_job_and_leaves_no_file(config, tmp_path, monk
 def test_job_title_names_no_patient(siblings):
     slip = slip_for(siblings)
     assert job_title(slip) == f"kiosk slip {slip.batch}"
-    assert not any(part in job_title(slip) for p in siblings for part in (p.given_name, p.family_name))
+    assert not any(
+        part in job_title(slip) for p in siblings for part in (p.given_name, p.family_name)
+    )
 
 
 def test_a_refused_job_is_explained_and_the_slip_saved(config, tmp_path, monkeypatch, siblings):
-    fake_lp(tmp_path, monkeypatch, 'echo "lp: Error - The printer or class does not exist." >&2; exit 1')
+    fake_lp(
+        tmp_path, monkeypatch, 'echo "lp: Error - The printer or class does not exist." >&2; exit 1'
+    )
     outcome = print_slip(slip_for(siblings), with_printer(config, tmp_path, name="desk"))
     assert not outcome.printed and outcome.pdf_path.exists()
-    assert outcome.message == (f"Printer desk did not take the slip: the printer or class does not exist. "
-                               f"The slip was saved as {outcome.pdf_path}.")
+    assert outcome.message == (
+        f"Printer desk did not take the slip: the printer or class does not exist. "
+        f"The slip was saved as {outcome.pdf_path}."
+    )
     assert [e["outcome"] for e in print_events([p.id for p in siblings])] == ["failed", "failed"]
 
 
 def test_cups_not_running_is_said_in_plain_words(config, tmp_path, monkeypatch, siblings):
     fake_lp(tmp_path, monkeypatch, 'echo "lp: Error - Scheduler not responding." >&2; exit 1')
     outcome = print_slip(slip_for(siblings), with_printer(config, tmp_path, name="desk"))
-    assert outcome.message.startswith("Printer desk did not take the slip: the print service (CUPS) is not running.")
+    assert outcome.message.startswith(
+        "Printer desk did not take the slip: the print service (CUPS) is not running."
+    )
 
 
 def test_no_lp_command_is_said_in_plain_words(config, tmp_path, monkeypatch, siblings):
@@ -160,7 +203,9 @@ def test_no_lp_command_is_said_in_plain_words(config, tmp_path, monkeypatch, sib
     monkeypatch.setenv("PATH", str(empty))
     outcome = print_slip(slip_for(siblings), with_printer(config, tmp_path, name="desk"))
     assert not outcome.printed and outcome.pdf_path.exists()
-    assert outcome.message.startswith("Printing is not installed on this computer (the CUPS command lp is missing).")
+    assert outcome.message.startswith(
+        "Printing is not installed on this computer (the CUPS command lp is missing)."
+    )
 
 
 def wait_for_pdf(folder: Path, name_part: str, seconds: float = 60) -> Path:
@@ -175,7 +220,9 @@ def wait_for_pdf(folder: Path, name_part: str, seconds: float = 60) -> Path:
                 except Exception:  # noqa: BLE001 - cups-pdf is still writing it: look again
                     pass
         time.sleep(0.2)
-    raise AssertionError(f"cups-pdf wrote no file named *{name_part}* in {folder} within {seconds} s")
+    raise AssertionError(
+        f"cups-pdf wrote no file named *{name_part}* in {folder} within {seconds} s"
+    )
 
 
 @pytest.mark.cups
@@ -202,4 +249,7 @@ def test_a_real_printer_prints_a_slip_whose_qr_opens_the_portal(config, tmp_path
 def test_a_real_cups_names_a_missing_printer(config, tmp_path, siblings):
     outcome = print_slip(slip_for(siblings), with_printer(config, tmp_path, name="no-such-printer"))
     assert not outcome.printed and outcome.pdf_path.exists()
-    assert "Printer no-such-printer did not take the slip: the printer or class does not exist." in outcome.message
+    assert (
+        "Printer no-such-printer did not take the slip: the printer or class does not exist."
+        in outcome.message
+    )

@@ -7,11 +7,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kiosk import audit, outbox
-from kiosk.db import write_transaction
-from kiosk.models import AuditEvent, OutboxMessage, Patient, RegistrationPin
-from kiosk.patients import family_for, patient_page
-from kiosk.registration import (
+from kiosk import audit
+from kiosk.messages import outbox
+from kiosk.people.patients import family_for, patient_page
+from kiosk.registration.engine import (
     NOT_LINKED,
     IssueRequest,
     RegistrationError,
@@ -20,6 +19,8 @@ from kiosk.registration import (
     issue_pins,
     revoke_pin,
 )
+from kiosk.store.db import write_transaction
+from kiosk.store.models import AuditEvent, OutboxMessage, Patient, RegistrationPin
 from kiosk.terms import Delivery, PinState, PortalStatus
 
 from conftest import NOW, TODAY, find_patient
@@ -28,7 +29,9 @@ from conftest import NOW, TODAY, find_patient
 def _family_request(given="Rosemary", family="Testkiddo", **options):
     fam = family_for(find_patient(given, family).id, today=TODAY)
     recipient = next(c for c in fam.caregivers if c.has_authority)
-    values = dict(patient_ids=[c.id for c in fam.children], recipient_id=recipient.id, email=recipient.email)
+    values = dict(
+        patient_ids=[c.id for c in fam.children], recipient_id=recipient.id, email=recipient.email
+    )
     values.update(options)
     return IssueRequest(**values)
 
@@ -38,11 +41,15 @@ def _fields(problems):
 
 
 def _active(patient_id):
-    return list(RegistrationPin.select().where((RegistrationPin.patient == patient_id)
-                                               & (RegistrationPin.state == PinState.ACTIVE)))
+    return list(
+        RegistrationPin.select().where(
+            (RegistrationPin.patient == patient_id) & (RegistrationPin.state == PinState.ACTIVE)
+        )
+    )
 
 
 # -- checks before anything is written ----------------------------------------------------------
+
 
 def test_r1_unlinked_staff_cannot_issue_and_is_told_what_to_do(unlinked_desk):
     problems = check_issue(unlinked_desk, _family_request(), today=TODAY)
@@ -64,17 +71,27 @@ def test_r2_placeholder_name_blocks_issue_until_fixed(front_desk):
     assert find_patient("Amara", "Okafor").id == baby.id
     result = issue_pins(front_desk, request, now=NOW, today=TODAY)
     assert [p.given_name for p in result.pins] == ["Amara"]
-    assert [e.action for e in audit.AuditEvent.select().where(audit.AuditEvent.patient_id == baby.id)] == [
-        audit.NAME_FIX, audit.ISSUE]
+    assert [
+        e.action for e in audit.AuditEvent.select().where(audit.AuditEvent.patient_id == baby.id)
+    ] == [audit.NAME_FIX, audit.ISSUE]
 
 
-@pytest.mark.parametrize("name, message", [("", "Enter the child's given name"), ("Baby Girl", "still a placeholder"),
-                                           ("x" * 61, "at most 60")])
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("", "Enter the child's given name"),
+        ("Baby Girl", "still a placeholder"),
+        ("x" * 61, "at most 60"),
+    ],
+)
 def test_r2_name_fix_rejects_bad_names(front_desk, name, message):
     baby = find_patient("Baby Girl", "Okafor")
     with pytest.raises(RegistrationError) as caught:
         fix_given_name(front_desk, baby.id, name)
-    assert message in caught.value.problems[0].message and caught.value.problems[0].field == "given_name"
+    assert (
+        message in caught.value.problems[0].message
+        and caught.value.problems[0].field == "given_name"
+    )
     assert find_patient("Baby Girl", "Okafor").id == baby.id
 
 
@@ -93,61 +110,102 @@ def test_r7_invalid_email_is_refused(front_desk, email):
 
 
 def test_r7_text_needs_a_us_cell_and_a_carrier(front_desk):
-    problems = check_issue(front_desk, _family_request(delivery="text", cell="555-01", carrier=""), today=TODAY)
+    problems = check_issue(
+        front_desk, _family_request(delivery="text", cell="555-01", carrier=""), today=TODAY
+    )
     assert _fields(problems) == {"cell", "carrier"}
-    ok = check_issue(front_desk, _family_request(delivery="text", cell="(317) 555-0101", carrier="verizon"),
-                     today=TODAY)
+    ok = check_issue(
+        front_desk,
+        _family_request(delivery="text", cell="(317) 555-0101", carrier="verizon"),
+        today=TODAY,
+    )
     assert ok == []
 
 
 def test_r7_text_through_a_retired_carrier_gateway_is_refused(front_desk):
-    problems = check_issue(front_desk, _family_request(delivery="text", cell="3175550101", carrier="att"), today=TODAY)
+    problems = check_issue(
+        front_desk, _family_request(delivery="text", cell="3175550101", carrier="att"), today=TODAY
+    )
     assert _fields(problems) == {"carrier"}
-    assert "AT&T" in problems[0].message and "email" in problems[0].message and "print" in problems[0].message
+    assert (
+        "AT&T" in problems[0].message
+        and "email" in problems[0].message
+        and "print" in problems[0].message
+    )
 
 
 def test_r8_send_to_minor_refused_under_twelve(front_desk):
-    problems = check_issue(front_desk, _family_request(send_to="minor", recipient_id=None), today=TODAY)
-    assert "send_to" in _fields(problems) and "12 or older" in next(p.message for p in problems
-                                                                    if p.field == "send_to")
+    problems = check_issue(
+        front_desk, _family_request(send_to="minor", recipient_id=None), today=TODAY
+    )
+    assert "send_to" in _fields(problems) and "12 or older" in next(
+        p.message for p in problems if p.field == "send_to"
+    )
     jordan = find_patient("Jordan", "Kim")
-    ok = check_issue(front_desk, IssueRequest(patient_ids=[jordan.id], send_to="minor",
-                                              email="jordan.kim@example.com"), today=TODAY)
+    ok = check_issue(
+        front_desk,
+        IssueRequest(patient_ids=[jordan.id], send_to="minor", email="jordan.kim@example.com"),
+        today=TODAY,
+    )
     assert ok == []
 
 
 def test_r13_registered_patient_only_gets_a_second_parent_pin(front_desk):
     ava = find_patient("Ava", "Patel")
     raj = next(c for c in family_for(ava.id).caregivers if c.name == "Raj Patel")
-    problems = check_issue(front_desk, IssueRequest(patient_ids=[ava.id], recipient_id=raj.id, email=raj.email),
-                           today=TODAY)
+    problems = check_issue(
+        front_desk,
+        IssueRequest(patient_ids=[ava.id], recipient_id=raj.id, email=raj.email),
+        today=TODAY,
+    )
     assert _fields(problems) == {f"status:{ava.id}"} and "second" in problems[0].message
-    result = issue_pins(front_desk, IssueRequest(patient_ids=[ava.id], recipient_id=raj.id, email=raj.email,
-                                                 second_parent=True), now=NOW, today=TODAY)
+    result = issue_pins(
+        front_desk,
+        IssueRequest(
+            patient_ids=[ava.id], recipient_id=raj.id, email=raj.email, second_parent=True
+        ),
+        now=NOW,
+        today=TODAY,
+    )
     assert len(result.pins) == 1 and result.recipient == "raj.patel@example.com"
     assert find_patient("Ava", "Patel").portal_status == PortalStatus.REGISTERED
-    assert RegistrationPin.get(RegistrationPin.patient == ava, RegistrationPin.state == PinState.ACTIVE).second_parent
+    assert RegistrationPin.get(
+        RegistrationPin.patient == ava, RegistrationPin.state == PinState.ACTIVE
+    ).second_parent
 
 
 def test_r13_second_parent_pin_to_another_email(front_desk):
     ava = find_patient("Ava", "Patel")
-    result = issue_pins(front_desk, IssueRequest(patient_ids=[ava.id], email="Raj.Work@Example.org",
-                                                 second_parent=True), now=NOW, today=TODAY)
-    assert OutboxMessage.get(OutboxMessage.message_id == result.message_id).recipient == "raj.work@example.org"
+    result = issue_pins(
+        front_desk,
+        IssueRequest(patient_ids=[ava.id], email="Raj.Work@Example.org", second_parent=True),
+        now=NOW,
+        today=TODAY,
+    )
+    assert (
+        OutboxMessage.get(OutboxMessage.message_id == result.message_id).recipient
+        == "raj.work@example.org"
+    )
 
 
 def test_r13_second_parent_pin_needs_a_registered_patient(front_desk):
-    problems = check_issue(front_desk, _family_request(second_parent=True, patient_ids=[
-        find_patient("Rosemary", "Testkiddo").id]), today=TODAY)
+    problems = check_issue(
+        front_desk,
+        _family_request(second_parent=True, patient_ids=[find_patient("Rosemary", "Testkiddo").id]),
+        today=TODAY,
+    )
     assert any(p.field.startswith("status:") for p in problems)
 
 
 def test_r10_question_needs_question_and_answer(front_desk):
-    problems = check_issue(front_desk, _family_request(method="question", question="", answer=""), today=TODAY)
+    problems = check_issue(
+        front_desk, _family_request(method="question", question="", answer=""), today=TODAY
+    )
     assert _fields(problems) == {"question", "answer"}
 
 
 # -- issuing for a family -----------------------------------------------------------------------
+
 
 def test_r5_r4_family_issue_all_checked_children_become_pending(front_desk):
     result = issue_pins(front_desk, _family_request(), now=NOW, today=TODAY)
@@ -165,7 +223,10 @@ def test_r5_unchecked_child_is_left_alone(front_desk):
     request.patient_ids.remove(basil.id)
     result = issue_pins(front_desk, request, now=NOW, today=TODAY)
     assert [p.given_name for p in result.pins] == ["Rosemary"]
-    assert find_patient("Basil", "Testkiddo").portal_status == "Unregistered" and _active(basil.id) == []
+    assert (
+        find_patient("Basil", "Testkiddo").portal_status == "Unregistered"
+        and _active(basil.id) == []
+    )
 
 
 def test_r6_exactly_one_welcome_message_for_the_family(front_desk):
@@ -178,13 +239,19 @@ def test_r6_exactly_one_welcome_message_for_the_family(front_desk):
 
 
 def test_r7_do_not_send_writes_no_message(front_desk):
-    result = issue_pins(front_desk, _family_request(delivery="none", email=""), now=NOW, today=TODAY)
+    result = issue_pins(
+        front_desk, _family_request(delivery="none", email=""), now=NOW, today=TODAY
+    )
     assert result.message_id is None and OutboxMessage.select().count() == 0
 
 
 def test_r7_text_message_goes_to_the_carrier_gateway(front_desk):
-    result = issue_pins(front_desk, _family_request(delivery="text", cell="317.555.0101", carrier="verizon"),
-                        now=NOW, today=TODAY)
+    result = issue_pins(
+        front_desk,
+        _family_request(delivery="text", cell="317.555.0101", carrier="verizon"),
+        now=NOW,
+        today=TODAY,
+    )
     message = OutboxMessage.get(OutboxMessage.message_id == result.message_id)
     assert (message.channel, message.recipient) == ("text", "3175550101@vtext.com")
 
@@ -192,28 +259,54 @@ def test_r7_text_message_goes_to_the_carrier_gateway(front_desk):
 def test_r9_r10_options_are_stored(front_desk):
     tyler = find_patient("Tyler", "Brooks")
     foster = next(c for c in family_for(tyler.id).caregivers if c.role == "Foster parent")
-    result = issue_pins(front_desk, IssueRequest(patient_ids=[tyler.id], recipient_id=foster.id, email=foster.email,
-                                                 access="limited", method="question", question="Favourite colour?",
-                                                 answer="Blue", print_slip=True), now=NOW, today=TODAY)
+    result = issue_pins(
+        front_desk,
+        IssueRequest(
+            patient_ids=[tyler.id],
+            recipient_id=foster.id,
+            email=foster.email,
+            access="limited",
+            method="question",
+            question="Favourite colour?",
+            answer="Blue",
+            print_slip=True,
+        ),
+        now=NOW,
+        today=TODAY,
+    )
     row = _active(tyler.id)[0]
-    assert (row.access, row.method, row.question, row.print_slip) == ("limited", "question", "Favourite colour?", True)
+    assert (row.access, row.method, row.question, row.print_slip) == (
+        "limited",
+        "question",
+        "Favourite colour?",
+        True,
+    )
     assert row.pin_hash is None and row.answer_hash and "blue" not in row.answer_hash.lower()
     assert result.pins[0].pin == ""
 
 
 def test_r3_new_pin_ends_the_old_one_and_the_audit_says_so(front_desk):
     first = issue_pins(front_desk, _family_request(), now=NOW, today=TODAY)
-    second = issue_pins(front_desk, _family_request(), now=NOW + dt.timedelta(minutes=5), today=TODAY)
+    second = issue_pins(
+        front_desk, _family_request(), now=NOW + dt.timedelta(minutes=5), today=TODAY
+    )
     rosemary = find_patient("Rosemary", "Testkiddo")
-    pins = list(RegistrationPin.select().where(RegistrationPin.patient == rosemary).order_by(RegistrationPin.id))
+    pins = list(
+        RegistrationPin.select()
+        .where(RegistrationPin.patient == rosemary)
+        .order_by(RegistrationPin.id)
+    )
     assert [p.state for p in pins] == [PinState.REPLACED, PinState.ACTIVE]
     assert first.pins[0].pin != second.pins[0].pin
-    actions = [e.action for e in audit.AuditEvent.select().where(audit.AuditEvent.patient_id == rosemary.id)]
+    actions = [
+        e.action
+        for e in audit.AuditEvent.select().where(audit.AuditEvent.patient_id == rosemary.id)
+    ]
     assert actions == [audit.ISSUE, audit.REPLACE, audit.ISSUE]
 
 
 def test_s3_expiry_follows_the_practice_setting(front_desk):
-    from kiosk.store import update_practice
+    from kiosk.store.practice import update_practice
 
     update_practice(pin_lifetime_days=7)
     result = issue_pins(front_desk, _family_request(), now=NOW, today=TODAY)
@@ -221,7 +314,9 @@ def test_s3_expiry_follows_the_practice_setting(front_desk):
 
 
 def test_s2_only_hashes_are_stored(front_desk):
-    result = issue_pins(front_desk, _family_request(delivery="none", email=""), now=NOW, today=TODAY)
+    result = issue_pins(
+        front_desk, _family_request(delivery="none", email=""), now=NOW, today=TODAY
+    )
     stored = [p.pin_hash for p in RegistrationPin.select()]
     for issued in result.pins:
         plain = issued.pin.replace("-", "")
@@ -229,7 +324,7 @@ def test_s2_only_hashes_are_stored(front_desk):
 
 
 def test_a_failure_in_the_middle_leaves_nothing_written(front_desk, monkeypatch):
-    import kiosk.registration as engine
+    import kiosk.registration.engine as engine
 
     calls = {"n": 0}
     real = engine.pins.generate_pin
@@ -241,12 +336,22 @@ def test_a_failure_in_the_middle_leaves_nothing_written(front_desk, monkeypatch)
         return real()
 
     monkeypatch.setattr(engine.pins, "generate_pin", fail_on_second)
-    before = (RegistrationPin.select().count(), audit.AuditEvent.select().count(), OutboxMessage.select().count())
+    before = (
+        RegistrationPin.select().count(),
+        audit.AuditEvent.select().count(),
+        OutboxMessage.select().count(),
+    )
     with pytest.raises(RuntimeError):
         issue_pins(front_desk, _family_request(), now=NOW, today=TODAY)
-    after = (RegistrationPin.select().count(), audit.AuditEvent.select().count(), OutboxMessage.select().count())
+    after = (
+        RegistrationPin.select().count(),
+        audit.AuditEvent.select().count(),
+        OutboxMessage.select().count(),
+    )
     assert before == after
-    assert {p.portal_status for p in Patient.select().where(Patient.family_name == "Testkiddo")} == {"Unregistered"}
+    assert {
+        p.portal_status for p in Patient.select().where(Patient.family_name == "Testkiddo")
+    } == {"Unregistered"}
     assert audit.verify_chain() == []
 
 
@@ -263,29 +368,42 @@ def test_account_page_shows_pin_state(front_desk):
     account = patient_page(find_patient("Rosemary", "Testkiddo").id, today=TODAY, now=NOW)
     assert account.patient.pin_state.startswith("PIN active until")
     assert patient_page(find_patient("Ava", "Patel").id, today=TODAY).patient.pin_state.startswith(
-        "Registered; PIN still open to another parent until")  # L1: not "PIN Already Assigned"
+        "Registered; PIN still open to another parent until"
+    )  # L1: not "PIN Already Assigned"
 
 
 # -- never two active PINs, whatever the sequence ---------------------------------------------------
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.tuples(st.sampled_from(["issue", "issue_one", "revoke", "redeem"]), st.integers(0, 1)),
-                min_size=1, max_size=12))
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["issue", "issue_one", "revoke", "redeem"]), st.integers(0, 1)),
+        min_size=1,
+        max_size=12,
+    )
+)
 def test_r3_never_two_active_pins_for_one_patient(front_desk, steps):
-    from kiosk import portal
+    from kiosk.registration import portal
 
     family = family_for(find_patient("Rosemary", "Testkiddo").id, today=TODAY)
     ids = [c.id for c in family.children]
     last_pins = {}
     with write_transaction():
-        account = portal.PortalAccount.get_or_create(email="prop@example.com",
-                                                     defaults={"display_name": "P", "password_hash": "x"})[0]
+        account = portal.PortalAccount.get_or_create(
+            email="prop@example.com", defaults={"display_name": "P", "password_hash": "x"}
+        )[0]
     for action, which in steps:
         if action in ("issue", "issue_one"):
             request = _family_request(delivery="none", email="")
             if action == "issue_one":
                 request.patient_ids = [ids[which]]
-            if any(Patient.get_by_id(i).portal_status == PortalStatus.REGISTERED for i in request.patient_ids):
+            if any(
+                Patient.get_by_id(i).portal_status == PortalStatus.REGISTERED
+                for i in request.patient_ids
+            ):
                 continue
             result = issue_pins(front_desk, request, now=NOW, today=TODAY)
             last_pins.update({p.patient_id: p.pin for p in result.pins})
@@ -293,7 +411,12 @@ def test_r3_never_two_active_pins_for_one_patient(front_desk, steps):
             revoke_pin(front_desk, ids[which], now=NOW)
         elif ids[which] in last_pins:
             try:
-                portal.redeem(account.id, Patient.get_by_id(ids[which]).dob, pin=last_pins[ids[which]], now=NOW)
+                portal.redeem(
+                    account.id,
+                    Patient.get_by_id(ids[which]).dob,
+                    pin=last_pins[ids[which]],
+                    now=NOW,
+                )
             except portal.PortalError:
                 pass
         for patient_id in ids:
@@ -302,6 +425,7 @@ def test_r3_never_two_active_pins_for_one_patient(front_desk, steps):
 
 # -- O1: a transaction that loses a deadlock is run again, whole, before the desk hears of it ------
 
+
 class _Deadlock(Exception):
     pgcode = "40P01"  # what psycopg2 sets on "deadlock detected"
 
@@ -309,7 +433,8 @@ class _Deadlock(Exception):
 def test_o1_a_deadlocked_issue_is_run_again_and_lands_once(front_desk, monkeypatch):
     import peewee
 
-    from kiosk import db, outbox
+    from kiosk.messages import outbox
+    from kiosk.store import db
 
     real_enqueue, tries = outbox.enqueue, []
 
@@ -331,13 +456,17 @@ def test_o1_a_deadlocked_issue_is_run_again_and_lands_once(front_desk, monkeypat
     assert audit.verify_chain() == []
 
 
-def test_o1_a_deadlock_that_never_clears_is_said_in_plain_words_and_writes_nothing(front_desk, monkeypatch):
+def test_o1_a_deadlock_that_never_clears_is_said_in_plain_words_and_writes_nothing(
+    front_desk, monkeypatch
+):
     import peewee
 
-    from kiosk import db
+    from kiosk.store import db
 
     def always_deadlocked(*args, **kwargs):
-        raise peewee.OperationalError(_Deadlock("deadlock detected\nDETAIL: Process 1 waits for ShareLock"))
+        raise peewee.OperationalError(
+            _Deadlock("deadlock detected\nDETAIL: Process 1 waits for ShareLock")
+        )
 
     monkeypatch.setattr(db.time, "sleep", lambda seconds: None)
     monkeypatch.setattr(audit, "record", always_deadlocked)
@@ -364,21 +493,25 @@ def test_o1_other_database_errors_are_not_retried(front_desk, monkeypatch):
     assert calls == [1]
 
 
-def test_r4_a_child_registered_while_the_desk_reissues_is_never_put_back_to_pending(front_desk, monkeypatch):
+def test_r4_a_child_registered_while_the_desk_reissues_is_never_put_back_to_pending(
+    front_desk, monkeypatch
+):
     """The parent at the kiosk redeems the family's PIN just as the desk presses Register again:
     the redemption comes right after the desk's check, on its own connection, as a second desk's
     would. The desk's check and write are one transaction, so the redemption waits for it and
     finds its PIN replaced; the child is never Registered and then put back to Pending."""
     import threading
 
-    import kiosk.registration as engine
-    from kiosk import portal
-    from kiosk.db import database
+    import kiosk.registration.engine as engine
+    from kiosk.registration import portal
+    from kiosk.store.db import database
 
     first = issue_pins(front_desk, _family_request(delivery=Delivery.NONE), now=NOW, today=TODAY)
     rosemary = find_patient("Rosemary", "Testkiddo")
     pin = next(p.pin for p in first.pins if p.patient_id == rosemary.id)
-    account = portal.create_account("cindy.testkiddo@example.com", "Cindy Testkiddo", "kiosk-parent-2026")
+    account = portal.create_account(
+        "cindy.testkiddo@example.com", "Cindy Testkiddo", "kiosk-parent-2026"
+    )
     redeemed: list[object] = []
 
     def parent_redeems() -> None:

@@ -9,12 +9,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kiosk.db import close_database, database, is_sqlite, write_transaction
-from kiosk.models import Caregiver, Patient, Relationship, SearchTerm
-from kiosk.patients import search_patients
-from kiosk.search import add_candidates, parse_query, word_sql
-from kiosk.search_index import deletions, name_words
-from kiosk.store import open_store
+from kiosk.people.patients import search_patients
+from kiosk.people.search import add_candidates, parse_query, word_sql
+from kiosk.people.search_index import deletions, name_words
+from kiosk.store.db import close_database, database, is_sqlite, write_transaction
+from kiosk.store.models import Caregiver, Patient, Relationship, SearchTerm
+from kiosk.store.practice import open_store
 from kiosk.terms import Authority, CaregiverRole, PortalStatus
 
 from conftest import TODAY
@@ -23,11 +23,27 @@ from test_postgres import PG_URL, postgres_store
 REGISTERED = PortalStatus.REGISTERED
 FAMILIES = [
     # (caregiver given, family, cell, email, [(child given, child family, dob, chart)])
-    ("Ana", "Núñez-García", "(317) 555-0142", "ana.nunez@example.org",
-     [("Rosemary", "Núñez-García", dt.date(2018, 5, 17), "C100"), ("Mateo", "Núñez-García", dt.date(2020, 1, 2), "C101")]),
+    (
+        "Ana",
+        "Núñez-García",
+        "(317) 555-0142",
+        "ana.nunez@example.org",
+        [
+            ("Rosemary", "Núñez-García", dt.date(2018, 5, 17), "C100"),
+            ("Mateo", "Núñez-García", dt.date(2020, 1, 2), "C101"),
+        ],
+    ),
     ("Luis", "García López", "", "", [("Sofía", "García López", dt.date(2019, 3, 4), "C102")]),
-    ("Mary", "Johnson", "3175550177", "", [("William", "Johnson", dt.date(2016, 7, 8), "C103"),
-                                           ("Katherine", "Johnson", dt.date(2017, 9, 10), "C104")]),
+    (
+        "Mary",
+        "Johnson",
+        "3175550177",
+        "",
+        [
+            ("William", "Johnson", dt.date(2016, 7, 8), "C103"),
+            ("Katherine", "Johnson", dt.date(2017, 9, 10), "C104"),
+        ],
+    ),
     ("Ian", "MacDonald", "", "", [("Fiona", "MacDonald", dt.date(2015, 2, 3), "C105")]),
     ("Ida", "Thompson", "", "", [("Noah", "Thompson", dt.date(2021, 6, 6), "C106")]),
     ("Hans", "Ørsted", "", "", [("Łukasz", "Groß", dt.date(2014, 4, 4), "C107")]),
@@ -45,9 +61,19 @@ def _add_families() -> None:
         for given, family, cell, email, children in FAMILIES:
             parent = Caregiver.create(given_name=given, family_name=family, cell=cell, email=email)
             for child_given, child_family, born, chart in children:
-                child = Patient.create(chart_number=chart, given_name=child_given, family_name=child_family, dob=born,
-                                       portal_status=REGISTERED if chart == "C104" else PortalStatus.UNREGISTERED)
-                Relationship.create(caregiver=parent, patient=child, role=CaregiverRole.MOTHER, authority=Authority.JOINT)
+                child = Patient.create(
+                    chart_number=chart,
+                    given_name=child_given,
+                    family_name=child_family,
+                    dob=born,
+                    portal_status=REGISTERED if chart == "C104" else PortalStatus.UNREGISTERED,
+                )
+                Relationship.create(
+                    caregiver=parent,
+                    patient=child,
+                    role=CaregiverRole.MOTHER,
+                    authority=Authority.JOINT,
+                )
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -66,8 +92,10 @@ def families(request, config, tmp_path):
 
 
 def found(text: str, **options) -> list[tuple[str, str]]:
-    return [(f"{row.given_name} {row.family_name}", row.reason) for row in search_patients(text, today=TODAY,
-                                                                                             **options)]
+    return [
+        (f"{row.given_name} {row.family_name}", row.reason)
+        for row in search_patients(text, today=TODAY, **options)
+    ]
 
 
 def names(text: str, **options) -> list[str]:
@@ -75,23 +103,26 @@ def names(text: str, **options) -> list[str]:
 
 
 # -- N1: every way a desk asks ----------------------------------------------------------------------
-@pytest.mark.parametrize("typed, expected", [
-    ("Núñez", "Rosemary Núñez-García"),  # last name
-    ("garcia", "Rosemary Núñez-García"),  # any part of a hyphenated last name
-    ("lopez", "Sofía García López"),  # any part of a compound last name
-    ("Núñez-García, Ros", "Rosemary Núñez-García"),  # "last, first"
-    ("rosemary nunez", "Rosemary Núñez-García"),  # "first last"
-    ("Cindy Testkiddo", "Bobby Testkiddo"),  # a caregiver's name shows their children
-    ("Rosemary", "Rosemary Núñez-García"),  # a first name alone
-    ("rosemary 5/17/2018", "Rosemary Núñez-García"),  # a first name with a birth date
-    ("C104", "Katherine Johnson"),  # chart number
-    ("317-555-0142", "Mateo Núñez-García"),  # a phone in any format
-    ("(317) 5550142", "Rosemary Núñez-García"),
-    ("555 0142", "Rosemary Núñez-García"),  # without the area code
-    ("ana.nunez@example.org", "Rosemary Núñez-García"),  # an email
-    ("05/17/2018", "Rosemary Núñez-García"),  # a birth date as the box takes it today
-    ("2018-05-17", "Rosemary Núñez-García"),
-])
+@pytest.mark.parametrize(
+    "typed, expected",
+    [
+        ("Núñez", "Rosemary Núñez-García"),  # last name
+        ("garcia", "Rosemary Núñez-García"),  # any part of a hyphenated last name
+        ("lopez", "Sofía García López"),  # any part of a compound last name
+        ("Núñez-García, Ros", "Rosemary Núñez-García"),  # "last, first"
+        ("rosemary nunez", "Rosemary Núñez-García"),  # "first last"
+        ("Cindy Testkiddo", "Bobby Testkiddo"),  # a caregiver's name shows their children
+        ("Rosemary", "Rosemary Núñez-García"),  # a first name alone
+        ("rosemary 5/17/2018", "Rosemary Núñez-García"),  # a first name with a birth date
+        ("C104", "Katherine Johnson"),  # chart number
+        ("317-555-0142", "Mateo Núñez-García"),  # a phone in any format
+        ("(317) 5550142", "Rosemary Núñez-García"),
+        ("555 0142", "Rosemary Núñez-García"),  # without the area code
+        ("ana.nunez@example.org", "Rosemary Núñez-García"),  # an email
+        ("05/17/2018", "Rosemary Núñez-García"),  # a birth date as the box takes it today
+        ("2018-05-17", "Rosemary Núñez-García"),
+    ],
+)
 def test_n1_each_query_form_finds_the_child(families, typed, expected):
     assert expected in names(typed)
 
@@ -100,7 +131,10 @@ def test_n1_a_parent_name_or_phone_shows_all_their_children_and_says_why(familie
     rows = found("Ana Núñez-García")
     assert ("Rosemary Núñez-García", "caregiver Ana Núñez-García") in rows
     by_parent = dict(found("(317) 555-0142"))
-    assert by_parent == {"Rosemary Núñez-García": "caregiver's phone", "Mateo Núñez-García": "caregiver's phone"}
+    assert by_parent == {
+        "Rosemary Núñez-García": "caregiver's phone",
+        "Mateo Núñez-García": "caregiver's phone",
+    }
     assert dict(found("Ian"))["Fiona MacDonald"] == "caregiver Ian MacDonald"
 
 
@@ -113,22 +147,31 @@ def test_n1_status_filter_applies_to_every_form(families):
 
 
 # -- N2: tolerant and ranked --------------------------------------------------------------------------
-@pytest.mark.parametrize("typed, expected, reason", [
-    ("Jonson", "William Johnson", "sounds like"),  # sound-alike
-    ("Thomsen", "Noah Thompson", "typo"),  # two letters off
-    ("Mcdonald", "Fiona MacDonald", "sounds like"),
-    ("Jhonson", "William Johnson", "sounds like"),  # two letters swapped, and it sounds the same
-    ("Johsnon", "William Johnson", "typo"),  # two letters swapped
-    ("Johmnson", "William Johnson", "typo"),  # a letter too many
-    ("Johnon", "William Johnson", "typo"),  # a letter missing
-    ("Johnsom", "William Johnson", "typo"),  # a letter wrong
-    ("Jahnsom", "William Johnson", "typo"),  # two letters wrong
-    ("Bill Johnson", "William Johnson", "nickname"),
-    ("Kate Johnson", "Katherine Johnson", "nickname"),
-    ("Rosemery Nunez", "Rosemary Núñez-García", "sounds like"),
-    ("Rosematy Nunez", "Rosemary Núñez-García", "typo"),
-])
-def test_n2_typos_sound_alikes_and_nicknames_are_found_with_their_reason(families, typed, expected, reason):
+@pytest.mark.parametrize(
+    "typed, expected, reason",
+    [
+        ("Jonson", "William Johnson", "sounds like"),  # sound-alike
+        ("Thomsen", "Noah Thompson", "typo"),  # two letters off
+        ("Mcdonald", "Fiona MacDonald", "sounds like"),
+        (
+            "Jhonson",
+            "William Johnson",
+            "sounds like",
+        ),  # two letters swapped, and it sounds the same
+        ("Johsnon", "William Johnson", "typo"),  # two letters swapped
+        ("Johmnson", "William Johnson", "typo"),  # a letter too many
+        ("Johnon", "William Johnson", "typo"),  # a letter missing
+        ("Johnsom", "William Johnson", "typo"),  # a letter wrong
+        ("Jahnsom", "William Johnson", "typo"),  # two letters wrong
+        ("Bill Johnson", "William Johnson", "nickname"),
+        ("Kate Johnson", "Katherine Johnson", "nickname"),
+        ("Rosemery Nunez", "Rosemary Núñez-García", "sounds like"),
+        ("Rosematy Nunez", "Rosemary Núñez-García", "typo"),
+    ],
+)
+def test_n2_typos_sound_alikes_and_nicknames_are_found_with_their_reason(
+    families, typed, expected, reason
+):
     rows = dict(found(typed))
     assert expected in rows
     if reason:
@@ -137,21 +180,35 @@ def test_n2_typos_sound_alikes_and_nicknames_are_found_with_their_reason(familie
         assert rows[expected]  # not exact, so it says why
 
 
-@pytest.mark.parametrize("typed, expected", [
-    ("Orsted", "Łukasz Groß"),  # Ø typed as O (through the caregiver)
-    ("Lukasz", "Łukasz Groß"),  # Ł typed as L
-    ("Gross", "Łukasz Groß"),  # ß typed as ss
-    ("Nunez", "Rosemary Núñez-García"),  # accents
-])
+@pytest.mark.parametrize(
+    "typed, expected",
+    [
+        ("Orsted", "Łukasz Groß"),  # Ø typed as O (through the caregiver)
+        ("Lukasz", "Łukasz Groß"),  # Ł typed as L
+        ("Gross", "Łukasz Groß"),  # ß typed as ss
+        ("Nunez", "Rosemary Núñez-García"),  # accents
+    ],
+)
 def test_n2_letters_typed_in_ascii(families, typed, expected):
     assert expected in names(typed)
 
 
-@pytest.mark.parametrize("typed, expected", [
-    ("李小龙", "小龙 李"), ("李", "小龙 李"), ("Ольга", "Ольга Петрова"), ("петрова", "Ольга Петрова"),
-    ("olga", "Ольга Петрова"), ("سارة", "سارة حداد"), ("حداد", "سارة حداد"), ("שרה", "שרה כהן"),
-    ("כהן", "שרה כהן"), ("김민준", "민준 김"), ("민준", "민준 김"),
-])
+@pytest.mark.parametrize(
+    "typed, expected",
+    [
+        ("李小龙", "小龙 李"),
+        ("李", "小龙 李"),
+        ("Ольга", "Ольга Петрова"),
+        ("петрова", "Ольга Петрова"),
+        ("olga", "Ольга Петрова"),
+        ("سارة", "سارة حداد"),
+        ("حداد", "سارة حداد"),
+        ("שרה", "שרה כהן"),
+        ("כהן", "שרה כהן"),
+        ("김민준", "민준 김"),
+        ("민준", "민준 김"),
+    ],
+)
 def test_n2_names_in_any_script_are_found_as_written(families, typed, expected):
     rows = found(typed)
     assert (expected, "") in rows
@@ -161,7 +218,7 @@ def test_n2_exact_matches_come_first_then_the_closest(families):
     rows = found("Johnson")
     exact = [name for name, reason in rows if not reason]
     assert {"William Johnson", "Katherine Johnson"} <= set(exact)
-    assert rows[:len(exact)] == [(name, "") for name in exact]
+    assert rows[: len(exact)] == [(name, "") for name in exact]
     near = found("Johnsen")
     assert near and all(reason for _, reason in near)
     assert found("Bill Johnson")[0] == ("William Johnson", "nickname")
@@ -173,8 +230,10 @@ def test_n2_the_exact_phase_alone_has_no_near_matches(families):
     assert "William Johnson" in names("Jonson")
 
 
-@pytest.mark.parametrize("typed", ["", "   ", ",", "@", "((", "0", "99/99/9999", "a" * 500, "%_\\", "'; DROP",
-                                   "\x00", "🙂"])
+@pytest.mark.parametrize(
+    "typed",
+    ["", "   ", ",", "@", "((", "0", "99/99/9999", "a" * 500, "%_\\", "'; DROP", "\x00", "🙂"],
+)
 def test_n1_odd_input_finds_nothing_or_something_but_never_fails(families, typed):
     search_patients(typed, today=TODAY)
     search_patients(typed, REGISTERED, today=TODAY)
@@ -193,15 +252,23 @@ def _plan(sql) -> str:
     return "\n".join(row[0] for row in rows)
 
 
-@pytest.mark.parametrize("typed, side, tolerant", [
-    ("garcia", "patient", False), ("cindy testkiddo", "caregiver", False), ("jonson", "patient", True),
-    ("rosemery nunez", "patient", True), ("bill jonson", "caregiver", True),
-])
+@pytest.mark.parametrize(
+    "typed, side, tolerant",
+    [
+        ("garcia", "patient", False),
+        ("cindy testkiddo", "caregiver", False),
+        ("jonson", "patient", True),
+        ("rosemery nunez", "patient", True),
+        ("bill jonson", "caregiver", True),
+    ],
+)
 def test_n2_lookups_are_index_scans(families, typed, side, tolerant):
     words = list(parse_query(typed).words)
     if tolerant:
         add_candidates(tuple(words))
-    plan = _plan(word_sql(words, side, REGISTERED, None, tolerant=tolerant, strict=0 if tolerant else -1))
+    plan = _plan(
+        word_sql(words, side, REGISTERED, None, tolerant=tolerant, strict=0 if tolerant else -1)
+    )
     print(plan)
     if is_sqlite():
         assert "search_term" in plan or "t0" in plan
@@ -238,19 +305,30 @@ def test_n1_name_words_split_compound_names_and_keep_scripts():
     assert "ольга" in name_words("Ольга") and "olga" in name_words("Ольга")
 
 
-names_strategy = st.text(st.characters(codec="utf-8", categories=("Lu", "Ll", "Lo", "Zs", "Pd", "Po")),
-                         min_size=1, max_size=30).filter(lambda text: any(ch.isalnum() for ch in text))
+names_strategy = st.text(
+    st.characters(codec="utf-8", categories=("Lu", "Ll", "Lo", "Zs", "Pd", "Po")),
+    min_size=1,
+    max_size=30,
+).filter(lambda text: any(ch.isalnum() for ch in text))
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(given_name=names_strategy, family_name=names_strategy)
 def test_n1_any_stored_name_is_found_by_its_exact_spelling(store, given_name, family_name):
     """Property: whatever a name is made of, typing it as stored finds that patient (N1, N2)."""
     with write_transaction():
-        patient = Patient.create(chart_number=f"P{Patient.select().count()}", given_name=given_name,
-                                 family_name=family_name, dob=dt.date(2020, 1, 1))
+        patient = Patient.create(
+            chart_number=f"P{Patient.select().count()}",
+            given_name=given_name,
+            family_name=family_name,
+            dob=dt.date(2020, 1, 1),
+        )
     for typed in (family_name, f"{family_name}, {given_name}", f"{given_name} {family_name}"):
-        assert patient.id in {row.id for row in search_patients(typed, today=TODAY, limit=1000)}, typed
+        assert patient.id in {row.id for row in search_patients(typed, today=TODAY, limit=1000)}, (
+            typed
+        )
 
 
 # -- the command line ---------------------------------------------------------------------------------
@@ -268,5 +346,7 @@ def test_n1_kiosk_search_prints_the_same_results(config, capsys):
     assert "Johnson, Katherine" in out and "William" not in out
     assert main(["--db", config.database, "search", "x", "--status", "lost"]) == 2
     missing = config.database + ".missing"
-    assert main(["--db", missing, "search", "x"]) == 2  # D2: a read-only command creates no database
+    assert (
+        main(["--db", missing, "search", "x"]) == 2
+    )  # D2: a read-only command creates no database
     assert "no database at" in capsys.readouterr().err and not __import__("os").path.exists(missing)

@@ -24,14 +24,22 @@ def _unit(name: str) -> configparser.ConfigParser:
 def test_o3_l2_each_job_runs_a_kiosk_command_as_the_kiosk_user_and_retries(job):
     service = _unit(f"kiosk-{job}.service")["Service"]
     program, *words = service["ExecStart"].split()
-    assert program.endswith("/kiosk") and service["User"] == "kiosk" and service["Restart"] == "on-failure"
-    args = cli.build_parser(words).parse_args(words)  # a command this kiosk has, with valid arguments
+    assert (
+        program.endswith("/kiosk")
+        and service["User"] == "kiosk"
+        and service["Restart"] == "on-failure"
+    )
+    args = cli.build_parser(words).parse_args(
+        words
+    )  # a command this kiosk has, with valid arguments
     assert args.command == words[0]
     timer = _unit(f"kiosk-{job}.timer")
     assert timer["Timer"]["OnCalendar"] and timer["Install"]["WantedBy"] == "timers.target"
 
 
-@pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="no systemd-analyze here (CI installs it)")
+@pytest.mark.skipif(
+    not shutil.which("systemd-analyze"), reason="no systemd-analyze here (CI installs it)"
+)
 def test_the_unit_files_pass_systemd_analyze_verify(tmp_path):
     stub = tmp_path / "kiosk"  # verify wants ExecStart's program to exist
     stub.write_text("#!/bin/sh\n")
@@ -41,7 +49,11 @@ def test_the_unit_files_pass_systemd_analyze_verify(tmp_path):
         (tmp_path / unit.name).write_text(text, encoding="utf-8")
     names = sorted(str(tmp_path / u.name) for u in UNITS.iterdir())
     assert len(names) == 2 * len(JOBS)
-    done = subprocess.run(["systemd-analyze", "verify", "--man=no", *names], capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        ["systemd-analyze", "verify", "--man=no", *names],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     # verify exits 0 even on an unknown key or a bad value: anything it says is a finding
     assert done.returncode == 0 and done.stderr.strip() == "", done.stderr

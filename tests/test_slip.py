@@ -11,17 +11,27 @@ import pytest
 import zxingcpp
 from PIL import Image
 
-from kiosk.slip import SlipData, long_date, qr_lines, slip_from_issue, slip_text_lines
-from kiosk.slip_pdf import LAYOUTS, render_slip_pdf
+from kiosk.slip.content import SlipData, long_date, qr_lines, slip_from_issue, slip_text_lines
+from kiosk.slip.pdf import LAYOUTS, render_slip_pdf
 
 from conftest import NOW, TODAY
 
 URL = "https://portal.example.org/register"
 
 
-def make_slip(children=(("Rosemary Testkiddo", "JFKAY-TTJYV"), ("Basil Testkiddo", "MNPRS-WXYZA")),
-              language="en", url=URL) -> SlipData:
-    return SlipData("Sunny Hills Pediatrics", url, children[0][0], tuple(children), dt.date(2026, 12, 22), language)
+def make_slip(
+    children=(("Rosemary Testkiddo", "JFKAY-TTJYV"), ("Basil Testkiddo", "MNPRS-WXYZA")),
+    language="en",
+    url=URL,
+) -> SlipData:
+    return SlipData(
+        "Sunny Hills Pediatrics",
+        url,
+        children[0][0],
+        tuple(children),
+        dt.date(2026, 12, 22),
+        language,
+    )
 
 
 def pdf_pages(data: bytes) -> pdfium.PdfDocument:
@@ -34,7 +44,11 @@ def pdf_text(data: bytes) -> str:
 
 
 def decode_qr(image: Image.Image) -> list[str]:
-    return [code.text for code in zxingcpp.read_barcodes(image) if code.format == zxingcpp.BarcodeFormat.QRCode]
+    return [
+        code.text
+        for code in zxingcpp.read_barcodes(image)
+        if code.format == zxingcpp.BarcodeFormat.QRCode
+    ]
 
 
 def page_image(data: bytes, scale: float = 2) -> Image.Image:
@@ -44,15 +58,21 @@ def page_image(data: bytes, scale: float = 2) -> Image.Image:
 @pytest.fixture
 def family_slip(front_desk):
     """A slip for a real issue: the Núñez-García children, family language Spanish, nothing sent."""
-    from kiosk.models import Caregiver, Patient
-    from kiosk.registration import IssueRequest, issue_pins
-    from kiosk.store import practice_settings
+    from kiosk.registration.engine import IssueRequest, issue_pins
+    from kiosk.store.models import Caregiver, Patient
+    from kiosk.store.practice import practice_settings
     from kiosk.terms import Delivery
 
-    children = list(Patient.select().where(Patient.family_name == "Núñez-García").order_by(Patient.chart_number))
+    children = list(
+        Patient.select().where(Patient.family_name == "Núñez-García").order_by(Patient.chart_number)
+    )
     ana = Caregiver.get(Caregiver.email == "ana.nunez@example.com")
-    request = IssueRequest(patient_ids=[c.id for c in children], recipient_id=ana.id,
-                           delivery=Delivery.NONE, print_slip=True)
+    request = IssueRequest(
+        patient_ids=[c.id for c in children],
+        recipient_id=ana.id,
+        delivery=Delivery.NONE,
+        print_slip=True,
+    )
     result = issue_pins(front_desk, request, now=NOW, today=TODAY)
     return slip_from_issue(result, practice_settings()), result, children
 
@@ -79,8 +99,13 @@ def test_slip_for_an_issue_holds_each_pin_and_the_expiry_and_no_dob_or_chart(fam
     assert slip.portal_url.startswith("https://") and slip.portal_url in text
     for child in children:
         assert child.chart_number not in text
-        for shown in (child.dob.isoformat(), f"{child.dob:%m/%d/%Y}", f"{child.dob.month}/{child.dob.day}/{child.dob.year}",
-                      long_date(child.dob, "es"), long_date(child.dob, "en")):
+        for shown in (
+            child.dob.isoformat(),
+            f"{child.dob:%m/%d/%Y}",
+            f"{child.dob.month}/{child.dob.day}/{child.dob.year}",
+            long_date(child.dob, "es"),
+            long_date(child.dob, "en"),
+        ):
             assert shown not in flat
 
 
@@ -108,7 +133,10 @@ def test_spanish_slip_is_all_spanish():
     text = "\n".join(lines)
     assert lines[1] == "Registro en el portal para Rosemary Testkiddo y hermanos seleccionados"
     assert "Los PIN vencen el 22 de diciembre de 2026." in lines
-    assert '3. ¿Registra a más de un hijo(a)? Elija "Agregar otro hijo" y escriba el siguiente PIN.' in lines
+    assert (
+        '3. ¿Registra a más de un hijo(a)? Elija "Agregar otro hijo" y escriba el siguiente PIN.'
+        in lines
+    )
     for english in ("Portal registration", "expire", "Scan", "Enter your child"):
         assert english not in text
     flat = " ".join(pdf_text(render_slip_pdf(make_slip(language="es"), "receipt")).split())
@@ -123,14 +151,22 @@ def test_verification_question_slip_says_to_answer_the_question():
     """R10: no PIN to print, so the slip tells the parent to answer the question instead."""
     slip = make_slip(children=(("Rosemary Testkiddo", ""), ("Basil Testkiddo", "")))
     lines = slip_text_lines(slip)
-    assert any(line.startswith("Rosemary Testkiddo") and line.endswith("answer the question") for line in lines)
-    assert "2. Enter your child's date of birth and the answer to the question we asked you." in lines
+    assert any(
+        line.startswith("Rosemary Testkiddo") and line.endswith("answer the question")
+        for line in lines
+    )
+    assert (
+        "2. Enter your child's date of birth and the answer to the question we asked you." in lines
+    )
     assert "answer the question" in pdf_text(render_slip_pdf(slip, "letter"))
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_five_siblings_with_long_names_fit_one_page(layout):
-    children = [(f"Maximiliana Guadalupe de la Cruz-Oyelaran {n}", f"ABCDE-FGHJ{'KMNPR'[n]}") for n in range(5)]
+    children = [
+        (f"Maximiliana Guadalupe de la Cruz-Oyelaran {n}", f"ABCDE-FGHJ{'KMNPR'[n]}")
+        for n in range(5)
+    ]
     data = render_slip_pdf(make_slip(children=children), layout)
     assert len(pdf_pages(data)) == 1
     text = pdf_text(data)
@@ -142,7 +178,9 @@ def test_five_siblings_with_long_names_fit_one_page(layout):
 
 def test_receipt_is_80_mm_wide_and_as_long_as_its_content():
     one = pdf_pages(render_slip_pdf(make_slip(children=[("Ann Lee", "ABCDE-FGHJK")]), "receipt"))[0]
-    five = pdf_pages(render_slip_pdf(make_slip(children=[("Ann Lee", "ABCDE-FGHJK")] * 5), "receipt"))[0]
+    five = pdf_pages(
+        render_slip_pdf(make_slip(children=[("Ann Lee", "ABCDE-FGHJK")] * 5), "receipt")
+    )[0]
     mm = 72 / 25.4
     assert one.get_width() == pytest.approx(80 * mm, abs=0.1)
     assert five.get_height() > one.get_height() > 100 * mm
@@ -151,9 +189,9 @@ def test_receipt_is_80_mm_wide_and_as_long_as_its_content():
 def test_r14_a_receipt_is_as_long_as_its_own_content_whatever_was_printed_before(monkeypatch):
     """Receipts are measured on a reused document (fonts loaded once, a fresh one after a few
     dozen): the receipts before it, long and short, change nothing about the next one's length."""
-    import kiosk.slip_pdf
+    import kiosk.slip.pdf
 
-    monkeypatch.setattr(kiosk.slip_pdf, "_MEASURES_PER_DOCUMENT", 4)  # cross a replacement or two
+    monkeypatch.setattr(kiosk.slip.pdf, "_MEASURES_PER_DOCUMENT", 4)  # cross a replacement or two
     short = make_slip(children=[("Ann Lee", "ABCDE-FGHJK")])
     first = pdf_pages(render_slip_pdf(short, "receipt"))[0].get_height()
     for n in range(10):
@@ -163,8 +201,12 @@ def test_r14_a_receipt_is_as_long_as_its_own_content_whatever_was_printed_before
 
 def test_letter_and_a4_page_sizes():
     mm = 72 / 25.4
-    assert pdf_pages(render_slip_pdf(make_slip(), "letter"))[0].get_size() == pytest.approx((612, 792), abs=0.1)
-    assert pdf_pages(render_slip_pdf(make_slip(), "a4"))[0].get_size() == pytest.approx((210 * mm, 297 * mm), abs=0.1)
+    assert pdf_pages(render_slip_pdf(make_slip(), "letter"))[0].get_size() == pytest.approx(
+        (612, 792), abs=0.1
+    )
+    assert pdf_pages(render_slip_pdf(make_slip(), "a4"))[0].get_size() == pytest.approx(
+        (210 * mm, 297 * mm), abs=0.1
+    )
 
 
 def test_unknown_layout_is_refused_with_the_choices():
@@ -177,7 +219,9 @@ def test_patient_text_is_shown_exactly_in_the_preview():
     slip = make_slip(children=[("O'Brien [Jr] a[/]b", "ABCDE-FGHJK")])
     lines = slip_text_lines(slip)
     assert "Portal registration for O'Brien [Jr] a[/]b and selected siblings" in lines
-    assert any(line.startswith("O'Brien [Jr] a[/]b") and line.endswith("ABCDE-FGHJK") for line in lines)
+    assert any(
+        line.startswith("O'Brien [Jr] a[/]b") and line.endswith("ABCDE-FGHJK") for line in lines
+    )
     assert "Portal address: https://portal.example.org/register" in lines
 
 
@@ -214,7 +258,11 @@ def test_screen_qr_is_square_with_a_quiet_zone_and_fits_a_small_console():
 
 def test_importing_the_slip_loads_neither_qrcode_nor_fpdf():
     """Start-up stays fast: the QR and PDF libraries load only when a slip is made."""
-    code = ("import sys, kiosk.slip, kiosk.slip_pdf, kiosk.printing; "
-            "print(sorted(m for m in ('qrcode', 'fpdf', 'PIL') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    code = (
+        "import sys, kiosk.slip.content, kiosk.slip.pdf, kiosk.slip.printing; "
+        "print(sorted(m for m in ('qrcode', 'fpdf', 'PIL') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == "[]"

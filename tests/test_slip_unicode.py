@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kiosk.slip_pdf import FONT_DIR, LAYOUTS, render_slip_pdf, unprintable_names
+from kiosk.slip.pdf import FONT_DIR, LAYOUTS, render_slip_pdf, unprintable_names
 
 from test_slip import URL, decode_qr, make_slip, page_image, pdf_pages, pdf_text
 
@@ -91,14 +91,24 @@ _LETTERS = st.characters(
     include_characters="-' ",
     min_codepoint=0x41,
     max_codepoint=0x1EFB,
-).filter(lambda ch: ch in "-' " or (
-    unicodedata.normalize("NFC", ch) == ch
-    and any(lo <= ord(ch) <= hi for lo, hi in ((0x41, 0x24F), (0x386, 0x3CE), (0x400, 0x4FF), (0x1E00, 0x1EFB)))
-))
+).filter(
+    lambda ch: (
+        ch in "-' "
+        or (
+            unicodedata.normalize("NFC", ch) == ch
+            and any(
+                lo <= ord(ch) <= hi
+                for lo, hi in ((0x41, 0x24F), (0x386, 0x3CE), (0x400, 0x4FF), (0x1E00, 0x1EFB))
+            )
+        )
+    )
+)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.text(_LETTERS, min_size=1, max_size=20).map(str.strip).filter(lambda s: s and "  " not in s))
+@given(
+    st.text(_LETTERS, min_size=1, max_size=20).map(str.strip).filter(lambda s: s and "  " not in s)
+)
 def test_any_latin_greek_or_cyrillic_name_prints_exactly(name):
     assert name in flat(render_slip_pdf(make_slip(children=((name, "ABCDE-FGHJK"),)), "letter"))
 
@@ -111,7 +121,12 @@ def test_letters_the_font_lacks_are_named_not_printed_silently():
 
 def test_names_the_font_cannot_print_are_named_and_the_rest_are_not():
     assert unprintable_names(make_slip(children=tuple(zip(FIVE, PINS)))) == []
-    slip = make_slip(children=(("王小明", PINS[0]), ("Zoë O'Brien [Jr]", PINS[1]), ("محمد علي", PINS[2]),
-                               ("王小明", PINS[3])))
+    slip = make_slip(
+        children=(
+            ("王小明", PINS[0]),
+            ("Zoë O'Brien [Jr]", PINS[1]),
+            ("محمد علي", PINS[2]),
+            ("王小明", PINS[3]),
+        )
+    )
     assert unprintable_names(slip) == [slip.patient_name, "محمد علي"] == ["王小明", "محمد علي"]
-

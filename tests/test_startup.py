@@ -1,5 +1,5 @@
 """O1: start-up stays lean. The modules the `kiosk` entry point loads before the first screen
-(screens.launch -> kiosk.cli.main -> open the store -> screens.app -> screens.signin) must not pull
+(kiosk_screens.launch -> kiosk.cli.main -> open the store -> kiosk_screens.app -> kiosk_screens.signin) must not pull
 in the slow libraries that only some actions need. Speed itself is measured by benchmarks/run.py."""
 
 from __future__ import annotations
@@ -15,18 +15,27 @@ ROOT = Path(__file__).resolve().parent.parent
 # Loaded only by the action that needs them: slips, e-mail, import.
 # (The stdlib csv module itself is small and the audit export uses it; the CSV importer is not.)
 # psycopg2 is not here: it comes with the postgres extra, and peewee imports it whenever installed.
-HEAVY = ("qrcode", "fpdf", "PIL", "smtplib", "email.mime", "aiosmtpd", "kiosk.importer",
-         "kiosk.slip_pdf", "kiosk.printing")
+HEAVY = (
+    "qrcode",
+    "fpdf",
+    "PIL",
+    "smtplib",
+    "email.mime",
+    "aiosmtpd",
+    "kiosk.importer",
+    "kiosk.slip.pdf",
+    "kiosk.slip.printing",
+)
 
 START_UP = """
 import json, sys
-import screens.launch, kiosk.cli, screens.app
+import kiosk_screens.launch, kiosk.cli, kiosk_screens.app
 from kiosk.cli import build_parser, open_configured
 config = open_configured(build_parser().parse_args(["--db", sys.argv[1]]))
-from screens.app import create_app
-import screens.signin
+from kiosk_screens.app import create_app
+import kiosk_screens.signin
 app = create_app(config)
-screen = screens.signin.SignInScreen()
+screen = kiosk_screens.signin.SignInScreen()
 print(json.dumps(sorted(name for name, module in sys.modules.items() if module is not None)))
 """
 
@@ -34,27 +43,41 @@ print(json.dumps(sorted(name for name, module in sys.modules.items() if module i
 def _loaded_at_startup(tmp_path) -> tuple[list[str], str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KIOSK_")}
     env.update(HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "config"), PYTHONPATH=str(ROOT))
-    done = subprocess.run([sys.executable, "-X", "importtime", "-c", START_UP, str(tmp_path / "k.sqlite3")],
-                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", START_UP, str(tmp_path / "k.sqlite3")],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout.strip().splitlines()[-1]), done.stderr
 
 
 def test_o1_startup_loads_no_slow_library(tmp_path):
     modules, importtime = _loaded_at_startup(tmp_path)
-    assert "screens.signin" in modules and "kiosk.store" in modules  # it really went through start-up
+    assert (
+        "kiosk_screens.signin" in modules and "kiosk.store.practice" in modules
+    )  # it really went through start-up
     loaded = sorted(m for m in modules if any(m == h or m.startswith(h + ".") for h in HEAVY))
-    assert loaded == [], f"loaded before they are used: {loaded}; see who imports them with -X importtime"
-    imported = {line.rsplit("|", 1)[-1].strip() for line in importtime.splitlines() if line.startswith("import time:")}
+    assert loaded == [], (
+        f"loaded before they are used: {loaded}; see who imports them with -X importtime"
+    )
+    imported = {
+        line.rsplit("|", 1)[-1].strip()
+        for line in importtime.splitlines()
+        if line.startswith("import time:")
+    }
     assert not [h for h in ("qrcode", "fpdf", "PIL", "smtplib", "aiosmtpd") if h in imported]
 
 
-# The real entry point (screens.launch.main, what the `kiosk` script runs) up to the mounted, idle
+# The real entry point (kiosk_screens.launch.main, what the `kiosk` script runs) up to the mounted, idle
 # sign-in screen, headless: imports made while composing or mounting the first screen count too.
 SETUP = """
 import sys
 from kiosk.cli import build_parser, open_configured
-from kiosk.staff import add_staff
+from kiosk.people.staff import add_staff
 
 open_configured(build_parser().parse_args(["--db", sys.argv[1]]))
 add_staff("desk", "Front Desk", "quiet-harbor-lamp-1")
@@ -62,53 +85,82 @@ add_staff("desk", "Front Desk", "quiet-harbor-lamp-1")
 
 ENTRY_POINT = """
 import json, sys
-import screens.app
-from screens.launch import main
+import kiosk_screens.app
+from kiosk_screens.launch import main
 
 def run_headless(config):
     async def at_sign_in(pilot):
         await pilot.pause()
-        from screens.signin import SignInScreen
+        from kiosk_screens.signin import SignInScreen
         assert isinstance(pilot.app.screen, SignInScreen), pilot.app.screen
         assert pilot.app.screen.query_one("#username").has_focus
         print(json.dumps(sorted(name for name, module in sys.modules.items() if module is not None)))
         pilot.app.exit()
 
-    screens.app.create_app(config).run(headless=True, size=(100, 30), auto_pilot=at_sign_in)
+    kiosk_screens.app.create_app(config).run(headless=True, size=(100, 30), auto_pilot=at_sign_in)
 
-screens.app.run_app = run_headless
+kiosk_screens.app.run_app = run_headless
 sys.exit(main(["--db", sys.argv[1]]))
 """
 
 
 def test_o1_entry_point_to_the_sign_in_screen_loads_no_slow_library(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("KIOSK_")}
-    env.update(HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "config"), XDG_DATA_HOME=str(tmp_path / "data"),
-               PYTHONPATH=str(ROOT), TEXTUAL_ANIMATIONS="none")
+    env.update(
+        HOME=str(tmp_path),
+        XDG_CONFIG_HOME=str(tmp_path / "config"),
+        XDG_DATA_HOME=str(tmp_path / "data"),
+        PYTHONPATH=str(ROOT),
+        TEXTUAL_ANIMATIONS="none",
+    )
     db = str(tmp_path / "k.sqlite3")
-    setup = subprocess.run([sys.executable, "-c", SETUP, db], capture_output=True, text=True, env=env,
-                           cwd=tmp_path, timeout=120)
+    setup = subprocess.run(
+        [sys.executable, "-c", SETUP, db],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert setup.returncode == 0, setup.stderr[-2000:]
-    done = subprocess.run([sys.executable, "-X", "importtime", "-c", ENTRY_POINT, db], capture_output=True,
-                          text=True, env=env, cwd=tmp_path, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", ENTRY_POINT, db],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     modules = json.loads(done.stdout.strip().splitlines()[-1])
-    assert "screens.signin" in modules and "textual.widgets._input" in modules  # the screen really ran
+    assert (
+        "kiosk_screens.signin" in modules and "textual.widgets._input" in modules
+    )  # the screen really ran
     loaded = sorted(m for m in modules if any(m == h or m.startswith(h + ".") for h in HEAVY))
-    assert loaded == [], f"loaded before they are used: {loaded}; see who imports them with -X importtime"
+    assert loaded == [], (
+        f"loaded before they are used: {loaded}; see who imports them with -X importtime"
+    )
 
 
 def test_o1_postgresql_without_its_driver_is_one_clear_error(tmp_path):
     """A site installed without the postgres extra that names a postgresql:// database is told what to
     install, in one line, instead of a traceback."""
-    code = ("import sys\n"
-            "sys.modules['psycopg2'] = None  # as if the postgres extra were not installed\n"
-            "from kiosk.db import DatabaseError, connect\n"
-            "try:\n"
-            "    connect('postgresql://kiosk@127.0.0.1:1/kiosk')\n"
-            "except DatabaseError as error:\n"
-            "    print(error)\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=60)
+    code = (
+        "import sys\n"
+        "sys.modules['psycopg2'] = None  # as if the postgres extra were not installed\n"
+        "from kiosk.store.db import DatabaseError, connect\n"
+        "try:\n"
+        "    connect('postgresql://kiosk@127.0.0.1:1/kiosk')\n"
+        "except DatabaseError as error:\n"
+        "    print(error)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout == "PostgreSQL needs the psycopg2 driver: pip install 'kiosk[postgres]'\n"

@@ -15,15 +15,24 @@ from pathlib import Path
 
 import pytest
 
-from kiosk import audit, security, terminals
+from kiosk import audit, security
 from kiosk.config import ConfigError, config_from_mapping, load_config
-from kiosk.models import AuditEvent
+from kiosk.ops import terminals
+from kiosk.store.models import AuditEvent
 
 ROOT = Path(__file__).resolve().parent.parent
-DESKS = {"terminals": {"front-1": {"printer": "front-laser", "language": "en"},
-                       "checkout": {"printer": "receipt-q", "layout": "receipt", "language": "es",
-                                    "addresses": ["10.1.2.8", "10.1.3.0/24"]}},
-         "printer": {"name": "office"}}
+DESKS = {
+    "terminals": {
+        "front-1": {"printer": "front-laser", "language": "en"},
+        "checkout": {
+            "printer": "receipt-q",
+            "layout": "receipt",
+            "language": "es",
+            "addresses": ["10.1.2.8", "10.1.3.0/24"],
+        },
+    },
+    "printer": {"name": "office"},
+}
 
 
 @pytest.fixture(autouse=True)
@@ -36,11 +45,13 @@ def _forget_terminal():
 def test_d1_terminal_settings_are_read_and_checked():
     config = config_from_mapping(DESKS)
     assert config.terminals["checkout"].addresses == ("10.1.2.8", "10.1.3.0/24")
-    for bad, key in (({"terminals": {"x": {"layout": "poster"}}}, "terminals.x.layout"),
-                     ({"terminals": {"x": {"addresses": ["not-an-ip"]}}}, "terminals.x.addresses"),
-                     ({"terminals": {"x": {"language": "tlh"}}}, "terminals.x.language"),
-                     ({"terminals": {"x y": {}}}, "terminals.x y"),
-                     ({"terminals": {"x": {"queue": "p"}}}, "terminals.x.queue")):
+    for bad, key in (
+        ({"terminals": {"x": {"layout": "poster"}}}, "terminals.x.layout"),
+        ({"terminals": {"x": {"addresses": ["not-an-ip"]}}}, "terminals.x.addresses"),
+        ({"terminals": {"x": {"language": "tlh"}}}, "terminals.x.language"),
+        ({"terminals": {"x y": {}}}, "terminals.x y"),
+        ({"terminals": {"x": {"queue": "p"}}}, "terminals.x.queue"),
+    ):
         with pytest.raises(ConfigError) as caught:
             config_from_mapping(bad)
         assert caught.value.key == key
@@ -51,12 +62,29 @@ def test_d1_the_deploy_example_config_is_valid():
     assert set(config.terminals) == {"front-1", "checkout"}
 
 
-@pytest.mark.parametrize("option, env, name, printer, layout", [
-    ("front-1", {"SSH_CONNECTION": "10.1.2.8 5 10.0.0.1 22"}, "front-1", "front-laser", "letter"),
-    (None, {"SSH_CONNECTION": "10.1.3.77 5 10.0.0.1 22"}, "checkout", "receipt-q", "receipt"),
-    (None, {"SSH_CONNECTION": "192.168.9.9 5 10.0.0.1 22"}, socket.gethostname()[:64], "office", "letter"),
-])
-def test_d1_the_terminal_is_chosen_by_option_then_variable_then_ssh_address(option, env, name, printer, layout):
+@pytest.mark.parametrize(
+    "option, env, name, printer, layout",
+    [
+        (
+            "front-1",
+            {"SSH_CONNECTION": "10.1.2.8 5 10.0.0.1 22"},
+            "front-1",
+            "front-laser",
+            "letter",
+        ),
+        (None, {"SSH_CONNECTION": "10.1.3.77 5 10.0.0.1 22"}, "checkout", "receipt-q", "receipt"),
+        (
+            None,
+            {"SSH_CONNECTION": "192.168.9.9 5 10.0.0.1 22"},
+            socket.gethostname()[:64],
+            "office",
+            "letter",
+        ),
+    ],
+)
+def test_d1_the_terminal_is_chosen_by_option_then_variable_then_ssh_address(
+    option, env, name, printer, layout
+):
     config = terminals.choose(config_from_mapping(DESKS), option, env)
     assert (config.terminal, config.printer.name, config.printer.layout) == (name, printer, layout)
 
@@ -77,9 +105,14 @@ def test_d1_an_unknown_terminal_is_refused_when_terminals_are_configured():
 def test_d1_every_audit_event_records_the_terminal_under_the_chain(store):
     terminals.use(terminals.choose(config_from_mapping(DESKS), "checkout", {}))
     event = audit.record(audit.VIEW, staff="maria")
-    assert json.loads(event.detail)["terminal"] == "checkout" and security.default_terminal() == "checkout"
+    assert (
+        json.loads(event.detail)["terminal"] == "checkout"
+        and security.default_terminal() == "checkout"
+    )
     assert audit.verify_chain() == []
-    AuditEvent.update(detail=event.detail.replace("checkout", "front-1")).where(AuditEvent.id == event.id).execute()
+    AuditEvent.update(detail=event.detail.replace("checkout", "front-1")).where(
+        AuditEvent.id == event.id
+    ).execute()
     assert [p.seq for p in audit.verify_chain()] == [event.seq]  # the hash covers the terminal
 
 
@@ -96,20 +129,25 @@ def _free_port() -> int:
 def _events(db: Path, action: str) -> list[dict]:
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
-        return [json.loads(d) for (d,) in con.execute("SELECT detail FROM audit_event WHERE action = ?", (action,))]
+        return [
+            json.loads(d)
+            for (d,) in con.execute("SELECT detail FROM audit_event WHERE action = ?", (action,))
+        ]
     finally:
         con.close()
 
 
-@pytest.mark.skipif(SSHD is None or not shutil.which("ssh"), reason="no OpenSSH server here (CI installs it)")
+@pytest.mark.skipif(
+    SSHD is None or not shutil.which("ssh"), reason="no OpenSSH server here (CI installs it)"
+)
 def test_d1_a_desk_over_ssh_signs_in_as_its_terminal_with_its_printer(tmp_path):
     """deploy/sshd_kiosk.conf's rules on a throwaway sshd: the key's environment= names the desk, the
     ForceCommand runs kiosk in the pty ssh -tt asks for; maria signs in; the audit records front-1
     and the header shows front-1's printer."""
     from kiosk.config import Config
-    from kiosk.db import close_database
-    from kiosk.store import open_store
-    from kiosk.training import load_training_data
+    from kiosk.ops.training import load_training_data
+    from kiosk.store.db import close_database
+    from kiosk.store.practice import open_store
 
     user = os.environ.get("USER") or __import__("getpass").getuser()
     db = tmp_path / "kiosk.sqlite3"
@@ -118,33 +156,47 @@ def test_d1_a_desk_over_ssh_signs_in_as_its_terminal_with_its_printer(tmp_path):
     close_database()
     (tmp_path / "kiosk.toml").write_text(
         f'database = "{db}"\n[terminals.front-1]\nprinter = "front-laser"\n'
-        '[terminals.checkout]\nprinter = "receipt-q"\n', encoding="utf-8")
+        '[terminals.checkout]\nprinter = "receipt-q"\n',
+        encoding="utf-8",
+    )
     for name in ("host", "desk"):
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / name)], check=True)
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / name)], check=True
+        )
     (tmp_path / "authorized_keys").write_text(
-        'environment="KIOSK_TERMINAL=front-1",restrict,pty ' + (tmp_path / "desk.pub").read_text())
+        'environment="KIOSK_TERMINAL=front-1",restrict,pty ' + (tmp_path / "desk.pub").read_text()
+    )
     (tmp_path / "authorized_keys").chmod(0o600)
     launcher = tmp_path / "kiosk-desk"
-    launcher.write_text(f"#!/bin/sh\nexport PYTHONPATH={ROOT} TEXTUAL_ANIMATIONS=none HOME={tmp_path}\n"
-                        f"exec {sys.executable} -m screens.launch\n")
+    launcher.write_text(
+        f"#!/bin/sh\nexport PYTHONPATH={ROOT} TEXTUAL_ANIMATIONS=none HOME={tmp_path}\n"
+        f"exec {sys.executable} -m kiosk_screens.launch\n"
+    )
     launcher.chmod(0o755)
     recipe = (ROOT / "deploy" / "sshd_kiosk.conf").read_text(encoding="utf-8")
-    recipe = (recipe.replace("Match User kiosk", f"Match User {user}")
-              .replace("ForceCommand /usr/local/bin/kiosk", f"ForceCommand {launcher}")
-              .replace("KIOSK_CONFIG=/etc/kiosk/config.toml", f"KIOSK_CONFIG={tmp_path / 'kiosk.toml'}"))
+    recipe = (
+        recipe.replace("Match User kiosk", f"Match User {user}")
+        .replace("ForceCommand /usr/local/bin/kiosk", f"ForceCommand {launcher}")
+        .replace("KIOSK_CONFIG=/etc/kiosk/config.toml", f"KIOSK_CONFIG={tmp_path / 'kiosk.toml'}")
+    )
     port = _free_port()
     (tmp_path / "sshd_config").write_text(
         f"Port {port}\nListenAddress 127.0.0.1\nHostKey {tmp_path / 'host'}\nPidFile {tmp_path / 'sshd.pid'}\n"
         f"AuthorizedKeysFile {tmp_path / 'authorized_keys'}\nStrictModes no\nUsePAM no\n"
-        f"PermitRootLogin prohibit-password\n{recipe}")
+        f"PermitRootLogin prohibit-password\n{recipe}"
+    )
     Path("/run/sshd").mkdir(exist_ok=True) if os.geteuid() == 0 else None
-    server = subprocess.Popen([SSHD, "-D", "-E", str(tmp_path / "sshd.log"), "-f", str(tmp_path / "sshd_config")])
+    server = subprocess.Popen(
+        [SSHD, "-D", "-E", str(tmp_path / "sshd.log"), "-f", str(tmp_path / "sshd_config")]
+    )
     main, child = pty.openpty()
     import fcntl
     import struct
     import termios
 
-    fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 120, 0, 0))  # room for the whole header
+    fcntl.ioctl(
+        child, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 120, 0, 0)
+    )  # room for the whole header
     client = None
     try:
         for _ in range(100):
@@ -153,11 +205,30 @@ def test_d1_a_desk_over_ssh_signs_in_as_its_terminal_with_its_printer(tmp_path):
                     break
             time.sleep(0.1)
         client = subprocess.Popen(
-            ["ssh", "-tt", "-p", str(port), "-i", str(tmp_path / "desk"), "-o", "StrictHostKeyChecking=no",
-             "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR",
-             f"{user}@127.0.0.1", "anything-else"],  # ForceCommand: what the client asks for is ignored
-            stdin=child, stdout=child, stderr=child, env=dict(os.environ, TERM="xterm-256color"),
-            start_new_session=True)
+            [
+                "ssh",
+                "-tt",
+                "-p",
+                str(port),
+                "-i",
+                str(tmp_path / "desk"),
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "LogLevel=ERROR",
+                f"{user}@127.0.0.1",
+                "anything-else",
+            ],  # ForceCommand: what the client asks for is ignored
+            stdin=child,
+            stdout=child,
+            stderr=child,
+            env=dict(os.environ, TERM="xterm-256color"),
+            start_new_session=True,
+        )
         os.close(child)
         screen = _read_until(main, b"your kiosk username", client)
         os.write(main, b"maria\r")

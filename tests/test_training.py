@@ -2,7 +2,9 @@
 
 import datetime as dt
 
-from kiosk.models import (
+from kiosk.people.names import is_placeholder_name
+from kiosk.people.patients import age_years, family_for, search_patients
+from kiosk.store.models import (
     Appointment,
     Association,
     Caregiver,
@@ -11,8 +13,6 @@ from kiosk.models import (
     Relationship,
     Staff,
 )
-from kiosk.names import is_placeholder_name
-from kiosk.patients import age_years, family_for, search_patients
 from kiosk.terms import Authority, PinState, PortalStatus
 
 from conftest import TODAY, find_patient
@@ -28,7 +28,9 @@ def test_r5_r15_testkiddo_family_as_in_the_procedure(training):
     family = family_for(find_patient("Rosemary", "Testkiddo").id, today=TODAY)
     assert {c.name for c in family.children} == {"Rosemary Testkiddo", "Basil Testkiddo"}
     assert {(c.name, c.role, c.authority) for c in family.caregivers} == {
-        ("Cindy Testkiddo", "Mother", "Joint"), ("Jeff Testkiddo", "Father", "Joint")}
+        ("Cindy Testkiddo", "Mother", "Joint"),
+        ("Jeff Testkiddo", "Father", "Joint"),
+    }
 
 
 def test_newborn_baby_girl_and_twins_are_placeholders(training):
@@ -66,14 +68,20 @@ def test_self_registered_and_pending_patients(training):
     assert find_patient("Liam", "Chen").portal_status == PortalStatus.SELF_REGISTERED
     layla = find_patient("Layla", "Haddad")
     assert layla.portal_status == PortalStatus.PENDING
-    assert RegistrationPin.select().where((RegistrationPin.patient == layla)
-                                          & (RegistrationPin.state == PinState.ACTIVE)).count() == 1
+    assert (
+        RegistrationPin.select()
+        .where((RegistrationPin.patient == layla) & (RegistrationPin.state == PinState.ACTIVE))
+        .count()
+        == 1
+    )
 
 
 def test_caregiver_with_no_authority(training):
     emma = find_patient("Emma", "Johnson")
-    assert any(r.authority == Authority.NONE and r.role == "Grandparent"
-               for r in Relationship.select().where(Relationship.patient == emma))
+    assert any(
+        r.authority == Authority.NONE and r.role == "Grandparent"
+        for r in Relationship.select().where(Relationship.patient == emma)
+    )
 
 
 def test_names_that_break_markup_or_sorting(training):
@@ -91,8 +99,15 @@ def test_linked_and_unlinked_staff(training):
 
 def test_appointments_today(training):
     start = dt.datetime.combine(TODAY, dt.time())
-    assert Appointment.select().where((Appointment.starts_at >= start)
-                                      & (Appointment.starts_at < start + dt.timedelta(days=1))).count() >= 5
+    assert (
+        Appointment.select()
+        .where(
+            (Appointment.starts_at >= start)
+            & (Appointment.starts_at < start + dt.timedelta(days=1))
+        )
+        .count()
+        >= 5
+    )
 
 
 def test_every_status_is_present(training):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from textual.widgets import Input, Label
 
-from kiosk.patients import search_patients
-from kiosk.staff import authenticate
-from screens.import_screen import ImportScreen
-from screens.outbox_screen import OutboxScreen
-from screens.search import SearchScreen
+from kiosk.people.patients import search_patients
+from kiosk.people.staff import authenticate
+from kiosk_screens.import_screen import ImportScreen
+from kiosk_screens.outbox_screen import OutboxScreen
+from kiosk_screens.search import SearchScreen
 
 from conftest import TODAY, desk_app
 
@@ -72,7 +72,7 @@ async def test_o4_import_summary_wraps_at_80_columns_and_training_shows(training
     from dataclasses import replace
 
     from kiosk.importer import write_template
-    from screens.widgets import TrainingBanner
+    from kiosk_screens.widgets import TrainingBanner
 
     csv_file = write_template(tmp_path / "families.csv")
     app = desk_app(replace(config, training=True))

@@ -3,16 +3,18 @@ is not offered to a parent; queued welcome messages are delivered in the backgro
 
 from __future__ import annotations
 
-from kiosk.outbox import list_messages
-from kiosk.patients import family_for, search_patients
-from kiosk.registration import IssueRequest, issue_pins
-from screens.lock import LockScreen
-from screens.parent import ParentModeScreen
+from kiosk.messages.outbox import list_messages
+from kiosk.people.patients import family_for, search_patients
+from kiosk.registration.engine import IssueRequest, issue_pins
+from kiosk_screens.lock import LockScreen
+from kiosk_screens.parent import ParentModeScreen
 
 from conftest import NOW, TODAY, Notices, desk_app, settle
 
 
-async def test_quit_and_lock_are_not_offered_in_parent_mode_and_quit_not_on_the_lock_screen(config, front_desk):
+async def test_quit_and_lock_are_not_offered_in_parent_mode_and_quit_not_on_the_lock_screen(
+    config, front_desk
+):
     app = desk_app(config)
     async with app.run_test(size=(100, 30)) as pilot:
         app.signed_in(front_desk)
@@ -22,11 +24,16 @@ async def test_quit_and_lock_are_not_offered_in_parent_mode_and_quit_not_on_the_
         await pilot.press("ctrl+q")
         await settle(app, pilot)
         assert app.is_running and isinstance(app.screen, ParentModeScreen)
-        assert not any(active.binding.action == "lock" and active.enabled for active in app.active_bindings.values())
+        assert not any(
+            active.binding.action == "lock" and active.enabled
+            for active in app.active_bindings.values()
+        )
         await pilot.press("f10")  # I'm done
         await settle(app, pilot)
         assert isinstance(app.screen, LockScreen)
-        assert not any(getattr(s, "parent_mode", False) for s in app.screen_stack)  # parent mode ended
+        assert not any(
+            getattr(s, "parent_mode", False) for s in app.screen_stack
+        )  # parent mode ended
         await pilot.press("ctrl+q")
         await settle(app, pilot)
         assert app.is_running and isinstance(app.screen, LockScreen)
@@ -36,11 +43,19 @@ async def test_o3_queued_welcome_is_delivered_in_the_background(config, front_de
     from dataclasses import replace
 
     rosemary = {r.given_name: r.id for r in search_patients("Testkiddo", today=TODAY)}["Rosemary"]
-    cindy = next(c for c in family_for(rosemary, today=TODAY).caregivers if c.name.startswith("Cindy"))
-    result = issue_pins(front_desk, IssueRequest([rosemary], recipient_id=cindy.id, email=cindy.email),
-                        now=NOW, today=TODAY)
+    cindy = next(
+        c for c in family_for(rosemary, today=TODAY).caregivers if c.name.startswith("Cindy")
+    )
+    result = issue_pins(
+        front_desk,
+        IssueRequest([rosemary], recipient_id=cindy.id, email=cindy.email),
+        now=NOW,
+        today=TODAY,
+    )
     assert [m.state for m in list_messages(batch=result.batch)] == ["queued"]
-    app = desk_app(replace(config, training=True))  # training: delivered without sending for real (O2)
+    app = desk_app(
+        replace(config, training=True)
+    )  # training: delivered without sending for real (O2)
     async with app.run_test(size=(100, 30)) as pilot:
         app.deliver_outbox()  # nobody signed in: nothing happens
         await settle(app, pilot)
@@ -59,7 +74,7 @@ async def test_guessing_at_the_lock_screen_pauses_sign_in(config, front_desk):
     from kiosk import throttle
     from kiosk.security import default_terminal
     from kiosk.terms import utcnow
-    from screens.widgets import FieldError
+    from kiosk_screens.widgets import FieldError
 
     app = desk_app(config)
     async with app.run_test(size=(100, 30)) as pilot:
@@ -80,8 +95,10 @@ async def test_guessing_at_the_lock_screen_pauses_sign_in(config, front_desk):
         await pilot.press("enter")
         await settle(app, pilot)
         assert isinstance(app.screen, LockScreen)  # even the right password waits now (S12)
-        assert re.search(r"wait (59|60) seconds, then try again",
-                         app.screen.query_one("#password-error", FieldError).text)
+        assert re.search(
+            r"wait (59|60) seconds, then try again",
+            app.screen.query_one("#password-error", FieldError).text,
+        )
 
 
 async def test_s5_opening_a_patient_in_the_app_records_who_looked(config, front_desk):
@@ -94,14 +111,21 @@ async def test_s5_opening_a_patient_in_the_app_records_who_looked(config, front_
         await settle(app, pilot)
         app.open_patient(rosemary)
         await settle(app, pilot)
-    views = [(e.staff, e.patient_id) for e in audit.AuditEvent.select().where(audit.AuditEvent.action == audit.VIEW)]
+    views = [
+        (e.staff, e.patient_id)
+        for e in audit.AuditEvent.select().where(audit.AuditEvent.action == audit.VIEW)
+    ]
     assert views == [("maria", rosemary)]
 
 
-async def test_o3_a_failing_background_delivery_is_said_and_does_not_close_the_app(config, front_desk):
+async def test_o3_a_failing_background_delivery_is_said_and_does_not_close_the_app(
+    config, front_desk
+):
     import sqlite3
 
-    app = desk_app(config, failing={"deliver_outbox": sqlite3.OperationalError("database is locked")})
+    app = desk_app(
+        config, failing={"deliver_outbox": sqlite3.OperationalError("database is locked")}
+    )
     notices = Notices()
     async with app.run_test(size=(100, 30), message_hook=notices) as pilot:
         app.signed_in(front_desk)
@@ -109,7 +133,10 @@ async def test_o3_a_failing_background_delivery_is_said_and_does_not_close_the_a
         app.deliver_outbox()
         await settle(app, pilot)
         assert app.is_running
-        assert any("could not be sent just now; kiosk will try again. The database is busy" in n for n in notices)
+        assert any(
+            "could not be sent just now; kiosk will try again. The database is busy" in n
+            for n in notices
+        )
 
 
 async def test_the_lock_screen_offers_no_sign_out_to_whoever_is_at_the_counter(config, front_desk):

@@ -8,13 +8,13 @@ import pytest
 from textual import events
 from textual.widgets import Button, Header, Input, Static
 
-from kiosk import portal
-from kiosk.models import PortalAccount
-from kiosk.patients import family_for, patient_page, search_patients
-from kiosk.registration import IssuedPin, IssueRequest, IssueResult, issue_pins
+from kiosk.people.patients import family_for, patient_page, search_patients
+from kiosk.registration import portal
+from kiosk.registration.engine import IssuedPin, IssueRequest, IssueResult, issue_pins
+from kiosk.store.models import PortalAccount
 from kiosk.terms import Delivery, PortalStatus, RegistrationMethod
-from screens.lock import LockScreen
-from screens.parent import (
+from kiosk_screens.lock import LockScreen
+from kiosk_screens.parent import (
     ChildScreen,
     CreateAccountScreen,
     MyAccountScreen,
@@ -35,9 +35,17 @@ def kiddo_ids() -> tuple[int, int]:
 def issue_testkiddo(staff, *, now: dt.datetime = NOW, method: str = "pin") -> IssueResult:
     """Rosemary and Basil Testkiddo, PINs for Cindy, nothing sent (the parent completes now)."""
     rosemary, basil = kiddo_ids()
-    cindy = next(c for c in family_for(rosemary, today=TODAY).caregivers if c.name.startswith("Cindy"))
-    extra = {"question": "Name of our first dog?", "answer": "Biscuit"} if method == RegistrationMethod.QUESTION else {}
-    request = IssueRequest([rosemary, basil], recipient_id=cindy.id, method=method, delivery=Delivery.NONE, **extra)
+    cindy = next(
+        c for c in family_for(rosemary, today=TODAY).caregivers if c.name.startswith("Cindy")
+    )
+    extra = (
+        {"question": "Name of our first dog?", "answer": "Biscuit"}
+        if method == RegistrationMethod.QUESTION
+        else {}
+    )
+    request = IssueRequest(
+        [rosemary, basil], recipient_id=cindy.id, method=method, delivery=Delivery.NONE, **extra
+    )
     return issue_pins(staff, request, now=now, today=now.date())
 
 
@@ -131,7 +139,9 @@ async def test_r12_create_account_redeem_first_child_then_add_second(config, fro
     assert patient_page(basil, today=TODAY).patient.portal_status == PortalStatus.REGISTERED
 
 
-async def test_child_screen_names_whose_pin_is_filled_in_and_enter_finishes_at_the_end(config, front_desk):
+async def test_child_screen_names_whose_pin_is_filled_in_and_enter_finishes_at_the_end(
+    config, front_desk
+):
     """A parent with two PINs from the desk is told which child's date of birth to type; once both
     are linked, Enter on My Account is I'm done (back to the staff lock screen)."""
     result = issue_testkiddo(front_desk)
@@ -145,7 +155,9 @@ async def test_child_screen_names_whose_pin_is_filled_in_and_enter_finishes_at_t
         assert app.focused is app.screen.query_one("#add-child", Button)  # Enter: the next child
         await pilot.press("enter")
         await pilot.pause()
-        assert "The PIN for Basil is filled in." in str(app.screen.query_one("#child-help", Static).render())
+        assert "The PIN for Basil is filled in." in str(
+            app.screen.query_one("#child-help", Static).render()
+        )
         await add_child(app, pilot, us_date(basil))
         assert isinstance(app.screen, MyAccountScreen)
         assert app.focused is app.screen.query_one("#done", Button)
@@ -174,7 +186,9 @@ async def test_r12_sign_in_to_existing_account_and_add_child_later(config, front
         await pilot.press("a")
         await pilot.pause()
         assert value(app, "pin") == ""
-        await add_child(app, pilot, f"{dob_of(basil):%m%d%y}", pin=result.pins[1].pin.replace("-", "").lower())
+        await add_child(
+            app, pilot, f"{dob_of(basil):%m%d%y}", pin=result.pins[1].pin.replace("-", "").lower()
+        )
 
         assert isinstance(app.screen, MyAccountScreen)
         children = str(app.screen.query_one("#children", Static).render())
@@ -243,7 +257,9 @@ async def test_existing_email_says_sign_in_instead(config, front_desk):
         assert error(app, "email") == "An account with this email already exists: sign in instead."
 
 
-async def test_o5_a_name_over_the_limit_is_said_next_to_the_name_and_no_account_is_made(config, front_desk):
+async def test_o5_a_name_over_the_limit_is_said_next_to_the_name_and_no_account_is_made(
+    config, front_desk
+):
     app = desk_app(config)
     async with app.run_test(size=(80, 24)) as pilot:
         await at_desk(app, pilot, front_desk, None)
@@ -266,7 +282,9 @@ async def test_s4_wrong_dob_gets_the_generic_message_and_typing_stays(config, fr
         assert value(app, "dob") == f"{wrong.month}/{wrong.day}/{wrong.year}"
         assert value(app, "pin") == result.pins[0].pin
 
-        await add_child(app, pilot, "13/45/2022")  # not a date: said next to the field, nothing tried
+        await add_child(
+            app, pilot, "13/45/2022"
+        )  # not a date: said next to the field, nothing tried
         assert error(app, "dob") == "Enter the date of birth like 05/17/2022."
         await add_child(app, pilot, "12/31/1899")  # before 1900: not a child's date of birth
         assert error(app, "dob") == "Enter the date of birth like 05/17/2022."
@@ -323,7 +341,9 @@ async def test_r10_verification_question_registration(config, front_desk):
         assert "Rosemary is now on your account" in widget_text(app)
 
 
-async def test_r10_parent_without_a_desk_result_chooses_the_question_and_names_stay_plain(config, front_desk):
+async def test_r10_parent_without_a_desk_result_chooses_the_question_and_names_stay_plain(
+    config, front_desk
+):
     issue_testkiddo(front_desk, method=RegistrationMethod.QUESTION)
     _, basil = kiddo_ids()
     name = "[red]Robin[/red] O'Brien [Jr]"
@@ -406,7 +426,9 @@ async def test_idle_lock_ends_parent_mode(config, front_desk):
         await at_desk(app, pilot, front_desk, issue_testkiddo(front_desk))
         await pilot.press("n")
         await type_into(app, pilot, "name", "Cindy Testkiddo")
-        assert app.check_idle_lock(now=app.last_activity + app.idle_timeout + 1)  # the parent walked away
+        assert app.check_idle_lock(
+            now=app.last_activity + app.idle_timeout + 1
+        )  # the parent walked away
         await settle(app, pilot)
         assert isinstance(app.screen, LockScreen)
         await unlock(app, pilot)
@@ -414,11 +436,30 @@ async def test_idle_lock_ends_parent_mode(config, front_desk):
         assert not any(getattr(s, "parent_mode", False) for s in app.screen_stack)
 
 
-STAFF_KEYS = ["escape", "ctrl+o", "ctrl+n", "ctrl+s", "ctrl+r", "ctrl+p", "ctrl+e", "ctrl+b", "ctrl+g",
-              "f1", "f3", "f5", "f9", "tab", "shift+tab", "escape", "escape"]
+STAFF_KEYS = [
+    "escape",
+    "ctrl+o",
+    "ctrl+n",
+    "ctrl+s",
+    "ctrl+r",
+    "ctrl+p",
+    "ctrl+e",
+    "ctrl+b",
+    "ctrl+g",
+    "f1",
+    "f3",
+    "f5",
+    "f9",
+    "tab",
+    "shift+tab",
+    "escape",
+    "escape",
+]
 
 
-async def test_s7_parent_mode_shows_no_staff_data_and_no_way_back_without_password(config, front_desk):
+async def test_s7_parent_mode_shows_no_staff_data_and_no_way_back_without_password(
+    config, front_desk
+):
     result = issue_testkiddo(front_desk)
     app = desk_app(config)
     async with app.run_test(size=(100, 30)) as pilot:
@@ -440,17 +481,26 @@ async def test_s7_parent_mode_shows_no_staff_data_and_no_way_back_without_passwo
             for key in STAFF_KEYS:
                 await pilot.press(key)
                 await pilot.pause()
-                assert getattr(app.screen, "parent_mode", False) or isinstance(app.screen, LockScreen)
+                assert getattr(app.screen, "parent_mode", False) or isinstance(
+                    app.screen, LockScreen
+                )
                 assert app.screen not in staff_screens
             assert getattr(app.screen, "parent_mode", False)
         assert isinstance(app.screen, MyAccountScreen)
 
 
 def test_parent_account_screen_snapshot(snap_compare, config, training):
-    result = IssueResult(batch="snap", patient_name="Rosemary Testkiddo", language="en",
-                         pins=(IssuedPin(1, "Rosemary", "Rosemary Testkiddo", "JFKAY-TTJYV"),),
-                         expires_on=dt.date(2026, 12, 22), method=RegistrationMethod.PIN, message_id=None,
-                         delivery=Delivery.EMAIL, recipient="cindy.testkiddo@example.com")
+    result = IssueResult(
+        batch="snap",
+        patient_name="Rosemary Testkiddo",
+        language="en",
+        pins=(IssuedPin(1, "Rosemary", "Rosemary Testkiddo", "JFKAY-TTJYV"),),
+        expires_on=dt.date(2026, 12, 22),
+        method=RegistrationMethod.PIN,
+        message_id=None,
+        delivery=Delivery.EMAIL,
+        recipient="cindy.testkiddo@example.com",
+    )
     app = desk_app(config)
 
     async def open_account_screen(pilot):

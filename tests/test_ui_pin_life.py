@@ -9,16 +9,17 @@ from dataclasses import replace
 import pytest
 from textual.widgets import Input, Static
 
-from kiosk import audit, portal
+from kiosk import audit
 from kiosk.clock import Clock
-from kiosk.models import AuditEvent, OutboxMessage, Patient
-from kiosk.patients import family_for
-from kiosk.registration import IssueRequest, issue_pins
-from kiosk.staff import authenticate
+from kiosk.people.patients import family_for
+from kiosk.people.staff import authenticate
+from kiosk.registration import portal
+from kiosk.registration.engine import IssueRequest, issue_pins
+from kiosk.store.models import AuditEvent, OutboxMessage, Patient
 from kiosk.terms import PortalStatus
-from screens.patient import PatientScreen
-from screens.pin_life import ContactDialog, ReasonDialog, RedirectDialog
-from screens.register import RegisterScreen, ReissueDialog
+from kiosk_screens.patient import PatientScreen
+from kiosk_screens.pin_life import ContactDialog, ReasonDialog, RedirectDialog
+from kiosk_screens.register import RegisterScreen, ReissueDialog
 
 from conftest import NOW, TODAY, find_patient, settle, widget_text
 
@@ -44,16 +45,27 @@ def moving():
 def app(training, config, moving):
     from conftest import desk_app
 
-    return desk_app(replace(config, printer=replace(config.printer, output_dir=str(config.data_dir / "slips"))),
-                    clock=moving.clock())
+    return desk_app(
+        replace(config, printer=replace(config.printer, output_dir=str(config.data_dir / "slips"))),
+        clock=moving.clock(),
+    )
 
 
 def _issue(delivery="email", given="Rosemary"):
     desk = authenticate("maria", "training1")
     family = family_for(find_patient(given).id, today=TODAY)
     carer = family.caregivers[0]
-    return issue_pins(desk, IssueRequest([c.id for c in family.children], recipient_id=carer.id, delivery=delivery,
-                                         email=carer.email), now=NOW, today=TODAY)
+    return issue_pins(
+        desk,
+        IssueRequest(
+            [c.id for c in family.children],
+            recipient_id=carer.id,
+            delivery=delivery,
+            email=carer.email,
+        ),
+        now=NOW,
+        today=TODAY,
+    )
 
 
 async def _page(app, pilot, given="Rosemary", family="Testkiddo") -> PatientScreen:
@@ -80,7 +92,9 @@ async def _reason(app, pilot, text: str) -> None:
     await settle(app, pilot)
 
 
-async def test_l1_l2_the_account_page_shows_the_facts_then_expired_after_the_clock_moves(app, moving):
+async def test_l1_l2_the_account_page_shows_the_facts_then_expired_after_the_clock_moves(
+    app, moving
+):
     _issue(delivery="none")
     async with app.run_test(size=SIZE) as pilot:
         screen = await _page(app, pilot)
@@ -108,8 +122,12 @@ async def test_l4_revoke_with_a_reason_from_the_account_page(app):
         assert "Revoked on 11/22/2026 by maria: parent asked to stop" in _facts(screen)
         rosemary = find_patient("Rosemary")
         assert rosemary.portal_status == PortalStatus.UNREGISTERED
-        assert AuditEvent.select().where((AuditEvent.action == audit.REVOKE)
-                                         & (AuditEvent.patient_id == rosemary.id)).count() == 1
+        assert (
+            AuditEvent.select()
+            .where((AuditEvent.action == audit.REVOKE) & (AuditEvent.patient_id == rosemary.id))
+            .count()
+            == 1
+        )
 
 
 async def test_l4_redirect_the_undelivered_welcome_to_the_other_parent(app):
@@ -124,7 +142,10 @@ async def test_l4_redirect_the_undelivered_welcome_to_the_other_parent(app):
         await settle(app, pilot)
         assert app.screen is screen and "j***@example.com" in _outcome(screen)
         assert "Jeff Testkiddo (j***@example.com)" in _facts(screen)
-        assert OutboxMessage.get(OutboxMessage.message_id == result.message_id).recipient == "jeff.testkiddo@example.com"
+        assert (
+            OutboxMessage.get(OutboxMessage.message_id == result.message_id).recipient
+            == "jeff.testkiddo@example.com"
+        )
 
 
 async def test_l4_after_do_not_send_the_screen_says_a_new_message_needs_a_new_pin(app):
@@ -138,10 +159,18 @@ async def test_l4_after_do_not_send_the_screen_says_a_new_message_needs_a_new_pi
 
 async def test_l5_lock_out_shown_then_cleared_by_an_administrator(app):
     pin = _issue(delivery="none").pins[0].pin
-    account = portal.create_account("guess@example.com", "Someone Else", "a long enough passphrase 1")
+    account = portal.create_account(
+        "guess@example.com", "Someone Else", "a long enough passphrase 1"
+    )
     for i in range(5):
         with pytest.raises(portal.PortalError):
-            portal.redeem(account.id, dt.date(2001, 1, 1), pin=pin, terminal="t", now=NOW - dt.timedelta(seconds=i))
+            portal.redeem(
+                account.id,
+                dt.date(2001, 1, 1),
+                pin=pin,
+                terminal="t",
+                now=NOW - dt.timedelta(seconds=i),
+            )
     async with app.run_test(size=SIZE) as pilot:
         screen = await _page(app, pilot)
         assert "Locked until 11/22/2026 15:15 UTC" in _facts(screen)
@@ -155,7 +184,9 @@ async def test_l5_lock_out_shown_then_cleared_by_an_administrator(app):
 
 async def test_l5_only_an_administrator_is_offered_clear_lock_out(app):
     pin = _issue(delivery="none").pins[0].pin
-    account = portal.create_account("guess@example.com", "Someone Else", "a long enough passphrase 1")
+    account = portal.create_account(
+        "guess@example.com", "Someone Else", "a long enough passphrase 1"
+    )
     for _ in range(5):
         with pytest.raises(portal.PortalError):
             portal.redeem(account.id, dt.date(2001, 1, 1), pin=pin, terminal="t", now=NOW)
@@ -178,7 +209,9 @@ async def test_l3_re_issue_from_a_new_visit_shows_the_earlier_pin_and_asks(app):
         assert "Layla Haddad: PIN, active until" in widget_text(app)
         await pilot.press("n")
         await settle(app, pilot)
-        assert app.screen is screen and "the earlier PINs still work" in str(screen.query_one("#outcome").render())
+        assert app.screen is screen and "the earlier PINs still work" in str(
+            screen.query_one("#outcome").render()
+        )
         await pilot.press("ctrl+r")
         await settle(app, pilot)
         await pilot.press("y")
@@ -187,14 +220,21 @@ async def test_l3_re_issue_from_a_new_visit_shows_the_earlier_pin_and_asks(app):
 
 
 async def test_l3_a_registered_sibling_is_listed_but_not_ticked_with_the_reason(app):
-    Patient.update(portal_status=PortalStatus.REGISTERED).where(Patient.id == find_patient("Basil").id).execute()
+    Patient.update(portal_status=PortalStatus.REGISTERED).where(
+        Patient.id == find_patient("Basil").id
+    ).execute()
     async with app.run_test(size=SIZE) as pilot:
         app.desk.staff = authenticate("maria", "training1")
         app.open_registration(find_patient("Rosemary").id)
         await settle(app, pilot)
         screen = app.screen
-        assert screen.checked == {find_patient("Rosemary").id: True, find_patient("Basil").id: False}
-        assert "Basil Testkiddo: already Registered: not ticked" in str(screen.query_one("#not-ticked").render())
+        assert screen.checked == {
+            find_patient("Rosemary").id: True,
+            find_patient("Basil").id: False,
+        }
+        assert "Basil Testkiddo: already Registered: not ticked" in str(
+            screen.query_one("#not-ticked").render()
+        )
         await pilot.press("ctrl+r")
         await settle(app, pilot)
         assert "Issued for Rosemary;" in str(screen.query_one("#outcome").render())
@@ -223,5 +263,8 @@ async def test_l6_contact_edit_from_the_registration_window_then_issue(app):
         await settle(app, pilot)
         outcome = str(screen.query_one("#outcome").render())
         assert "cindy.new@example.com is queued" in outcome
-        assert OutboxMessage.select().order_by(OutboxMessage.id.desc()).get().recipient == "cindy.new@example.com"
+        assert (
+            OutboxMessage.select().order_by(OutboxMessage.id.desc()).get().recipient
+            == "cindy.new@example.com"
+        )
         assert AuditEvent.select().where(AuditEvent.action == audit.CONTACT_EDIT).count() == 1

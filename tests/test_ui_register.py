@@ -10,15 +10,15 @@ from pathlib import Path
 import pytest
 from textual.widgets import Checkbox, DataTable, Input, OptionList, Select, Static
 
-from kiosk import outbox
-from kiosk.patients import patient_page, search_patients
-from kiosk.registration import IssuedPin, IssueResult
-from kiosk.staff import authenticate
+from kiosk.messages import outbox
+from kiosk.people.patients import patient_page, search_patients
+from kiosk.people.staff import authenticate
+from kiosk.registration.engine import IssuedPin, IssueResult
 from kiosk.terms import Delivery, RegistrationMethod
-from screens.outbox_screen import OutboxScreen
-from screens.register import ConfirmReplace, RegisterScreen
-from screens.slip_preview import SlipPreviewScreen
-from screens.widgets import FieldError
+from kiosk_screens.outbox_screen import OutboxScreen
+from kiosk_screens.register import ConfirmReplace, RegisterScreen
+from kiosk_screens.slip_preview import SlipPreviewScreen
+from kiosk_screens.widgets import FieldError
 
 from conftest import NOW, TODAY, desk_app, settle
 
@@ -56,7 +56,10 @@ def rows(screen, table_id: str) -> list[list[str]]:
 
 def patient_list(screen) -> dict[str, dict[str, str]]:
     """The Patient List by patient name: Register, PIN, Status, Role."""
-    return {row[1]: dict(zip(("Register", "PIN", "Status", "Role"), (row[0], *row[2:]))) for row in rows(screen, "#patients")}
+    return {
+        row[1]: dict(zip(("Register", "PIN", "Status", "Role"), (row[0], *row[2:])))
+        for row in rows(screen, "#patients")
+    }
 
 
 def error(screen, name: str) -> str:
@@ -78,13 +81,16 @@ async def choose(app, pilot, radio_id: str, downs: int) -> None:
 
 # -- R5, R4, R6: the family at once ----------------------------------------------------------------
 
+
 async def test_register_the_testkiddo_family_fills_the_pin_column(app):
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_window(app, pilot, "Testkiddo, Rosemary")
         title = str(screen.query_one("#title", Static).render())
         assert "Registration for Patient Rosemary Testkiddo and selected Siblings" in title
         assert [row[:3] for row in rows(screen, "#caregivers")] == [
-            ["> Cindy Testkiddo", "Mother", "Joint"], ["  Jeff Testkiddo", "Father", "Joint"]]
+            ["> Cindy Testkiddo", "Mother", "Joint"],
+            ["  Jeff Testkiddo", "Father", "Joint"],
+        ]
         before = patient_list(screen)
         assert list(before) == ["Rosemary Testkiddo", "Basil Testkiddo"]
         assert {child["Register"] for child in before.values()} == {"[x]"}
@@ -136,6 +142,7 @@ async def test_register_again_asks_before_ending_the_pins_just_issued(app):
 
 # -- R14: print from the result ---------------------------------------------------------------------
 
+
 async def test_print_shows_the_slip_then_saves_the_pdf_without_a_printer(app):
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_window(app, pilot, "Testkiddo, Rosemary")
@@ -148,7 +155,9 @@ async def test_print_shows_the_slip_then_saves_the_pdf_without_a_printer(app):
         slip = str(app.screen.query_one("#slip-text", Static).render())
         assert all(pin in slip for pin in pins)
         assert app.desk.practice.portal_url in slip
-        assert "Portal registration for Rosemary Testkiddo and selected siblings" in " ".join(slip.split())
+        assert "Portal registration for Rosemary Testkiddo and selected siblings" in " ".join(
+            slip.split()
+        )
 
         assert not app.screen.query_one("#slip-warning", Static).display  # every letter prints
 
@@ -173,21 +182,33 @@ async def test_print_pin_ticked_opens_the_slip_right_after_register(app):
 async def test_slip_preview_names_the_names_the_printed_slip_cannot_show(app):
     """DejaVu Sans has no Chinese or Hebrew letters: the desk is told which names to write by hand."""
     result = IssueResult(
-        batch="0123456789abcdef", patient_name="王小明", language="en",
-        pins=(IssuedPin(1, "小明", "王小明", "JFKAY-TTJYV"), IssuedPin(2, "Ánh", "Nguyễn Thị Ánh", "NVTHF-PCJQW"),
-              IssuedPin(3, "דוד", "דוד [כהן]", "BCDFG-HJKLM")),
-        expires_on=dt.date(2026, 12, 22), method=RegistrationMethod.PIN, message_id=None, delivery=Delivery.NONE)
+        batch="0123456789abcdef",
+        patient_name="王小明",
+        language="en",
+        pins=(
+            IssuedPin(1, "小明", "王小明", "JFKAY-TTJYV"),
+            IssuedPin(2, "Ánh", "Nguyễn Thị Ánh", "NVTHF-PCJQW"),
+            IssuedPin(3, "דוד", "דוד [כהן]", "BCDFG-HJKLM"),
+        ),
+        expires_on=dt.date(2026, 12, 22),
+        method=RegistrationMethod.PIN,
+        message_id=None,
+        delivery=Delivery.NONE,
+    )
     async with app.run_test(size=SIZE) as pilot:
         app.desk.staff = authenticate("maria", "training1")
         app.show_slip(result)
         await settle(app, pilot)
         warning = app.screen.query_one("#slip-warning", Static)
         assert warning.display
-        assert str(warning.render()) == ("The printed slip cannot show some letters of 王小明; דוד [כהן] (they print "
-                                         "as empty boxes): write those names on the slip by hand.")
+        assert str(warning.render()) == (
+            "The printed slip cannot show some letters of 王小明; דוד [כהן] (they print "
+            "as empty boxes): write those names on the slip by hand."
+        )
 
 
 # -- R7: validation keeps what was typed and writes nothing ----------------------------------------
+
 
 async def type_other_email(screen, pilot, text: str) -> Input:
     """Choose Other under Email Address and type ``text`` into the box that appears."""
@@ -240,10 +261,12 @@ async def test_a_retired_carrier_is_warned_about_next_to_the_carrier(app):
         screen.query_one("#carrier", Select).value = "att"
         await pilot.pause()
         assert "AT&T no longer passes email to text messages" in str(
-            screen.query_one("#carrier-warning", Static).render())
+            screen.query_one("#carrier-warning", Static).render()
+        )
 
 
 # -- R8: Send to ------------------------------------------------------------------------------------
+
 
 async def test_send_to_is_offered_for_a_patient_of_twelve_or_more(app):
     async with app.run_test(size=SIZE) as pilot:
@@ -263,7 +286,9 @@ async def test_send_to_minor_is_refused_while_an_under_twelve_sibling_is_checked
 
         await register(app, pilot)
 
-        assert "Send to Minor is only for patients 12 or older; Noah is 9" in error(screen, "send-to")
+        assert "Send to Minor is only for patients 12 or older; Noah is 9" in error(
+            screen, "send-to"
+        )
         assert patient_list(screen)["Olivia Wilson"]["PIN"] == ""
 
         screen.query_one("#patients").focus()
@@ -272,6 +297,7 @@ async def test_send_to_minor_is_refused_while_an_under_twelve_sibling_is_checked
 
 
 # -- R15: only a caregiver with authority receives the PIN -------------------------------------------
+
 
 async def test_choosing_a_caregiver_without_authority_says_so_next_to_the_table(app):
     async with app.run_test(size=SIZE) as pilot:
@@ -295,6 +321,7 @@ async def test_choosing_a_caregiver_without_authority_says_so_next_to_the_table(
 
 # -- R13: a second parent's own PIN ----------------------------------------------------------------
 
+
 async def test_a_second_parent_gets_their_own_pin_and_the_status_stays_registered(app):
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_window(app, pilot, "Patel, Ava", second_parent=True)
@@ -315,16 +342,19 @@ async def test_a_second_parent_gets_their_own_pin_and_the_status_stays_registere
 
 # -- patient text is data ---------------------------------------------------------------------------
 
+
 async def test_markup_in_names_displays_exactly(app):
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_window(app, pilot, "Tester")
         assert list(patient_list(screen)) == ["a[/]b Tester"]
         assert rows(screen, "#caregivers")[0][0] == "> [red]Robin[/red] Tester"
         assert "Registration for Patient a[/]b Tester and selected Siblings" in str(
-            screen.query_one("#title", Static).render())
+            screen.query_one("#title", Static).render()
+        )
 
 
 # -- R11: Send PIN ----------------------------------------------------------------------------------
+
 
 async def test_send_pin_says_in_plain_words_what_happened(app):
     async with app.run_test(size=SIZE) as pilot:
@@ -345,7 +375,9 @@ async def test_send_pin_with_do_not_send_says_nothing_will_be_sent(app):
         await register(app, pilot)
         assert all(GROUPED_PIN.match(child["PIN"]) for child in patient_list(screen).values())
         outcome = str(screen.query_one("#outcome", Static).render())
-        assert "Nothing will be sent (Do not send PIN)" in outcome  # L4: the words match what happens
+        assert (
+            "Nothing will be sent (Do not send PIN)" in outcome
+        )  # L4: the words match what happens
         assert "queued" not in outcome and "s to send" not in outcome
         assert screen.check_action("send_pin", ()) is False  # no Send PIN to press
         await pilot.press("s")
@@ -354,6 +386,7 @@ async def test_send_pin_with_do_not_send_says_nothing_will_be_sent(app):
 
 
 # -- O3: the outbox as the desk sees it -------------------------------------------------------------
+
 
 class RefusingSender:
     def send(self, message) -> str:
@@ -367,11 +400,15 @@ async def test_the_outbox_shows_a_failed_message_with_its_reason_and_retries_it(
     async with app.run_test(size=SIZE) as pilot:
         await open_window(app, pilot, "Testkiddo, Rosemary")
         await register(app, pilot)
-        outbox.deliver_due(desk_config, now=NOW, senders={"email": RefusingSender(), "text": RefusingSender()})
+        outbox.deliver_due(
+            desk_config, now=NOW, senders={"email": RefusingSender(), "text": RefusingSender()}
+        )
         app.push_screen(OutboxScreen())
         await settle(app, pilot)
         listed = rows(app.screen, "#messages")
-        assert [row[1:] for row in listed] == [["Email", "c***@example.com", "FAILED", "1", "550 mailbox unavailable"]]
+        assert [row[1:] for row in listed] == [
+            ["Email", "c***@example.com", "FAILED", "1", "550 mailbox unavailable"]
+        ]
 
         await pilot.press("r")
         await settle(app, pilot)
@@ -381,6 +418,7 @@ async def test_the_outbox_shows_a_failed_message_with_its_reason_and_retries_it(
 
 
 # -- snapshots --------------------------------------------------------------------------------------
+
 
 def test_registration_window_snapshot(snap_compare, training, desk_config):
     app = desk_app(desk_config)
@@ -394,10 +432,18 @@ def test_registration_window_snapshot(snap_compare, training, desk_config):
 def test_slip_preview_snapshot(snap_compare, training, desk_config):
     app = desk_app(desk_config)
     result = IssueResult(
-        batch="0123456789abcdef", patient_name="Rosemary Testkiddo", language="en",
-        pins=(IssuedPin(1, "Rosemary", "Rosemary Testkiddo", "JFKAY-TTJYV"),
-              IssuedPin(2, "Basil", "Basil Testkiddo", "NVTHF-PCJQW")),
-        expires_on=dt.date(2026, 12, 22), method=RegistrationMethod.PIN, message_id=None, delivery=Delivery.NONE)
+        batch="0123456789abcdef",
+        patient_name="Rosemary Testkiddo",
+        language="en",
+        pins=(
+            IssuedPin(1, "Rosemary", "Rosemary Testkiddo", "JFKAY-TTJYV"),
+            IssuedPin(2, "Basil", "Basil Testkiddo", "NVTHF-PCJQW"),
+        ),
+        expires_on=dt.date(2026, 12, 22),
+        method=RegistrationMethod.PIN,
+        message_id=None,
+        delivery=Delivery.NONE,
+    )
 
     async def open_slip(pilot):
         app.desk.staff = authenticate("maria", "training1")
@@ -408,6 +454,7 @@ def test_slip_preview_snapshot(snap_compare, training, desk_config):
 
 
 # -- R10, R2 ----------------------------------------------------------------------------------------
+
 
 async def test_verification_question_fields_show_only_for_that_method(app):
     async with app.run_test(size=SIZE) as pilot:
@@ -423,7 +470,9 @@ async def test_verification_question_fields_show_only_for_that_method(app):
         await register(app, pilot)
 
         assert {child["PIN"] for child in patient_list(screen).values()} == {"(question)"}
-        assert {child["Status"] for child in patient_list(screen).values()} == {"Pending Registration"}
+        assert {child["Status"] for child in patient_list(screen).values()} == {
+            "Pending Registration"
+        }
 
 
 async def test_a_placeholder_name_is_refused_next_to_the_list_and_fixed_in_place(app):
@@ -446,6 +495,7 @@ async def test_a_placeholder_name_is_refused_next_to_the_list_and_fixed_in_place
 
 # -- found by using the screens as the desk does ----------------------------------------------------
 
+
 async def test_after_register_from_an_input_p_prints_instead_of_typing_into_it(app):
     """Register pressed while typing an address: p, s and c must reach the screen, not the input."""
     async with app.run_test(size=SIZE) as pilot:
@@ -460,14 +510,16 @@ async def test_after_register_from_an_input_p_prints_instead_of_typing_into_it(a
 
 
 async def test_back_from_parent_mode_the_patient_list_shows_registered(app):
-    from kiosk import portal
+    from kiosk.registration import portal
 
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_window(app, pilot, "Testkiddo, Rosemary")
         await register(app, pilot)
         rosemary = patient_id("Testkiddo, Rosemary")
         pin = next(p.pin for p in screen.result.pins if p.patient_id == rosemary)
-        account = portal.create_account("cindy.testkiddo@example.com", "Cindy Testkiddo", "maple-kite-harbor-42")
+        account = portal.create_account(
+            "cindy.testkiddo@example.com", "Cindy Testkiddo", "maple-kite-harbor-42"
+        )
         dob = patient_page(rosemary, today=TODAY).patient.dob
         portal.redeem(account.id, dob, pin=pin, now=NOW)  # what the parent did at the kiosk
 
@@ -492,11 +544,25 @@ async def test_r15_message_wraps_at_80_columns_instead_of_being_cut(app):
 
 
 def test_training_send_says_nothing_left_the_kiosk():
-    from kiosk.outbox import TRAINING_NOTE
-    from screens.widgets import delivery_words
+    from kiosk.messages.outbox import TRAINING_NOTE
+    from kiosk_screens.widgets import delivery_words
 
-    message = outbox.MessageRow(1, "m", "b", "email", "c***@example.com", "", "en", "Welcome", "sent", 1,
-                                TRAINING_NOTE, NOW, None, NOW)
+    message = outbox.MessageRow(
+        1,
+        "m",
+        "b",
+        "email",
+        "c***@example.com",
+        "",
+        "en",
+        "Welcome",
+        "sent",
+        1,
+        TRAINING_NOTE,
+        NOW,
+        None,
+        NOW,
+    )
     said = delivery_words(message, "cindy@example.com")
     assert said.startswith("Training:") and "nothing left the kiosk" in said
     assert "was sent (" not in said

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from textual.widgets import DataTable, Input
 
-from screens.patient import PatientScreen
-from screens.search import SearchScreen
+from kiosk_screens.patient import PatientScreen
+from kiosk_screens.search import SearchScreen
 
 from conftest import desk_app, screen_text, settle
 from test_ui_staff import result_rows, search, sign_in
@@ -73,7 +73,9 @@ async def test_n1_enter_typed_before_the_results_opens_the_first_when_they_come(
     async with app.run_test(size=SIZE) as pilot:
         await sign_in(app, pilot)
         app.screen.query_one("#search", Input).focus()
-        await pilot.press(*"testkiddo, rosemary", "enter")  # no pause: the search is still debouncing
+        await pilot.press(
+            *"testkiddo, rosemary", "enter"
+        )  # no pause: the search is still debouncing
         await settle(app, pilot)
         assert opened_patient(app) == "Rosemary Testkiddo"
 
@@ -97,4 +99,6 @@ async def test_n1_enter_with_no_match_stays_in_the_box(app):
         assert await search(app, pilot, "qqqqzzzz") == []
         await pilot.press("enter")
         await settle(app, pilot)
-        assert isinstance(app.screen, SearchScreen) and "No patients match 'qqqqzzzz'" in screen_text(app)
+        assert isinstance(
+            app.screen, SearchScreen
+        ) and "No patients match 'qqqqzzzz'" in screen_text(app)

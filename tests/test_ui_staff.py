@@ -9,16 +9,16 @@ import pytest
 from textual import events
 from textual.widgets import DataTable, Input, Select
 
-from kiosk.patients import family_for
-from kiosk.registration import NOT_LINKED, IssueRequest, issue_pins
-from kiosk.staff import authenticate
+from kiosk.people.patients import family_for
+from kiosk.people.staff import authenticate
+from kiosk.registration.engine import NOT_LINKED, IssueRequest, issue_pins
 from kiosk.terms import Delivery, PortalStatus
-from screens.lock import LockScreen
-from screens.name_fix import NameFixScreen
-from screens.patient import PatientScreen
-from screens.search import SearchScreen
-from screens.signin import SignInScreen
-from screens.widgets import WRONG_CREDENTIALS, FieldError, TrainingBanner
+from kiosk_screens.lock import LockScreen
+from kiosk_screens.name_fix import NameFixScreen
+from kiosk_screens.patient import PatientScreen
+from kiosk_screens.search import SearchScreen
+from kiosk_screens.signin import SignInScreen
+from kiosk_screens.widgets import WRONG_CREDENTIALS, FieldError, TrainingBanner
 
 from conftest import NOW, TODAY, desk_app, screen_text, settle
 
@@ -148,6 +148,7 @@ async def test_signed_in_the_form_keeps_nothing_and_sign_out_finds_it_empty(app)
         await settle(app, pilot)
         assert isinstance(app.screen, SearchScreen) and app.desk.staff.username == "devon"
 
+
 async def test_training_banner_on_training_app_only(app, training_app):
     async with training_app.run_test(size=SIZE) as pilot:
         await sign_in(training_app, pilot)
@@ -161,7 +162,10 @@ async def test_training_banner_on_training_app_only(app, training_app):
 async def test_search_by_last_name_and_last_first(app):
     async with app.run_test(size=SIZE) as pilot:
         await sign_in(app, pilot)
-        assert names(await search(app, pilot, "testkiddo")) == ["Testkiddo, Basil", "Testkiddo, Rosemary"]
+        assert names(await search(app, pilot, "testkiddo")) == [
+            "Testkiddo, Basil",
+            "Testkiddo, Rosemary",
+        ]
         assert names(await search(app, pilot, "testkiddo, ros")) == ["Testkiddo, Rosemary"]
         rows = await search(app, pilot, "nunez")  # folded: Núñez matches nunez
         assert names(rows)[0] == "Núñez-García, Diego" and len(rows) == 4
@@ -173,7 +177,9 @@ async def test_search_by_last_name_and_last_first(app):
 async def test_search_by_date_of_birth(app, typed):
     async with app.run_test(size=SIZE) as pilot:
         await sign_in(app, pilot)
-        assert await search(app, pilot, typed) == [["Testkiddo, Basil", "05/06/2022", "4 y", "Unregistered"]]
+        assert await search(app, pilot, typed) == [
+            ["Testkiddo, Basil", "05/06/2022", "4 y", "Unregistered"]
+        ]
 
 
 async def test_status_filter_with_empty_box_lists_that_status(app):
@@ -185,7 +191,10 @@ async def test_status_filter_with_empty_box_lists_that_status(app):
         await settle(app, pilot)
         rows = result_rows(app)
         assert rows[0] == ["Haddad, Layla", "10/09/2022", "4 y", "Pending Registration"]
-        assert [row[0] for row in rows] == ["Haddad, Layla", "Lindqvist, Ella"]  # L5's training family too
+        assert [row[0] for row in rows] == [
+            "Haddad, Layla",
+            "Lindqvist, Ella",
+        ]  # L5's training family too
         # status and name together narrow the list
         assert await search(app, pilot, "testkiddo") == []
 
@@ -209,8 +218,10 @@ async def test_enter_on_result_opens_patient_page(app):
         page = str(app.screen.query_one("#basic-info").render())
         assert "Testkiddo, Basil" in page and "Unregistered" in page and "No PIN" in page
         caregivers = result_rows(app, "#caregivers")
-        assert [row[:3] for row in caregivers] == [["Cindy Testkiddo", "Mother", "Joint"],
-                                                   ["Jeff Testkiddo", "Father", "Joint"]]
+        assert [row[:3] for row in caregivers] == [
+            ["Cindy Testkiddo", "Mother", "Joint"],
+            ["Jeff Testkiddo", "Father", "Joint"],
+        ]
         await pilot.press("escape")
         await settle(app, pilot)
         assert isinstance(app.screen, SearchScreen)
@@ -222,20 +233,35 @@ async def test_back_from_patient_the_box_takes_the_next_name_and_appointments_ar
     and today's appointments show the status the patient has now, not the one from sign-in."""
     async with app.run_test(size=SIZE) as pilot:
         await sign_in(app, pilot)
-        assert result_rows(app, "#appointments")[0][:4] == ["09:30", "Testkiddo, Rosemary", "6 y", "Unregistered"]
+        assert result_rows(app, "#appointments")[0][:4] == [
+            "09:30",
+            "Testkiddo, Rosemary",
+            "6 y",
+            "Unregistered",
+        ]
         await search(app, pilot, "testkiddo, ros")
         await pilot.press("enter")
         await settle(app, pilot)
         rosemary = app.screen.page.patient
         family = family_for(rosemary.id, today=TODAY)
-        issue_pins(app.desk.staff, IssueRequest([rosemary.id], recipient_id=family.caregivers[0].id,
-                                                delivery=Delivery.NONE), now=NOW, today=TODAY)
+        issue_pins(
+            app.desk.staff,
+            IssueRequest(
+                [rosemary.id], recipient_id=family.caregivers[0].id, delivery=Delivery.NONE
+            ),
+            now=NOW,
+            today=TODAY,
+        )
         await pilot.press("escape")
         await settle(app, pilot)
         assert isinstance(app.screen, SearchScreen)
         assert app.focused is app.screen.query_one("#search", Input)
-        assert result_rows(app, "#appointments")[0][:4] == ["09:30", "Testkiddo, Rosemary", "6 y",
-                                                            "Pending Registration"]
+        assert result_rows(app, "#appointments")[0][:4] == [
+            "09:30",
+            "Testkiddo, Rosemary",
+            "6 y",
+            "Pending Registration",
+        ]
         await pilot.press(*"kim")
         await settle(app, pilot)
         assert app.screen.search_text == "kim"
@@ -273,7 +299,9 @@ async def test_names_display_exactly_not_as_markup(app):
 async def test_registered_patient_shows_associations_and_generate_pin(app):
     async with app.run_test(size=SIZE) as pilot:
         await open_from_search(app, pilot, "patel, ava")
-        assert "Registered; PIN still open to another parent" in str(app.screen.query_one("#basic-info").render())
+        assert "Registered; PIN still open to another parent" in str(
+            app.screen.query_one("#basic-info").render()
+        )
         assert result_rows(app, "#associations")[0][0] != "None yet"
         assert app.screen.check_action("register", ()) is False
         assert app.screen.check_action("generate_pin", ()) is True
@@ -301,7 +329,9 @@ async def test_r2_placeholder_name_fixed_then_registration_opens(app):
         await pilot.press("r")
         await settle(app, pilot)
         assert isinstance(app.screen, NameFixScreen)
-        assert "(R2)" not in str(app.screen.query_one(".form-title").render())  # rule ids are not desk words
+        assert "(R2)" not in str(
+            app.screen.query_one(".form-title").render()
+        )  # rule ids are not desk words
         await pilot.press(*"Baby B", "enter")  # still a placeholder: refused, text kept
         await settle(app, pilot)
         assert isinstance(app.screen, NameFixScreen)
@@ -312,11 +342,11 @@ async def test_r2_placeholder_name_fixed_then_registration_opens(app):
         await settle(app, pilot)
         patient_id = calls[0][0]
         assert calls == [(patient_id, False)]
-        if find_spec("screens.register"):
-            from screens.register import RegisterScreen
+        if find_spec("kiosk_screens.register"):
+            from kiosk_screens.register import RegisterScreen
 
             assert isinstance(app.screen, RegisterScreen)
-        from kiosk.patients import patient_page
+        from kiosk.people.patients import patient_page
 
         assert patient_page(patient_id, today=TODAY).patient.given_name == "Amara"
 
@@ -429,7 +459,9 @@ async def test_lock_ending_parent_mode_discards_parent_screens(app):
 async def test_admin_sees_import_key_only_when_import_screen_exists(app):
     async with app.run_test(size=SIZE) as pilot:
         await sign_in(app, pilot)
-        assert app.screen.check_action("open_import", ()) == bool(find_spec("screens.import_screen"))
+        assert app.screen.check_action("open_import", ()) == bool(
+            find_spec("kiosk_screens.import_screen")
+        )
     assert authenticate("devon", "training1").is_admin is False
 
 
@@ -457,7 +489,9 @@ async def _search_testkiddo(pilot):
 
 
 def test_snapshot_search_100x30(training, config, snap_compare):
-    assert snap_compare(_snapshot_app(config), terminal_size=(100, 30), run_before=_search_testkiddo)
+    assert snap_compare(
+        _snapshot_app(config), terminal_size=(100, 30), run_before=_search_testkiddo
+    )
 
 
 def test_snapshot_search_80x24(training, config, snap_compare):

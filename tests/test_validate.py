@@ -12,12 +12,17 @@ from kiosk import validate
 from kiosk.validate import InputProblem, clean_text, parse_birth_date, parse_date
 
 TODAY = dt.date(2026, 11, 22)
-CONTROLS = [chr(c) for c in range(0x20)] + [chr(c) for c in range(0x7F, 0xA0)] + [
-    "\u2028", "\u2029", "\u202e", "\u2066"]
+CONTROLS = (
+    [chr(c) for c in range(0x20)]
+    + [chr(c) for c in range(0x7F, 0xA0)]
+    + ["\u2028", "\u2029", "\u202e", "\u2066"]
+)
 
 
 @given(st.text(), st.integers(min_value=1, max_value=300))
-def test_o5_clean_text_property_never_stores_a_control_character_or_more_than_the_limit(text, limit):
+def test_o5_clean_text_property_never_stores_a_control_character_or_more_than_the_limit(
+    text, limit
+):
     try:
         cleaned = clean_text(text, field="name", label="Given name", limit=limit)
     except InputProblem as problem:
@@ -34,11 +39,16 @@ def test_o5_a_control_character_is_refused_with_the_field_named(bad):
     with pytest.raises(InputProblem) as caught:
         clean_text(f"Ana{bad}Sofia", field="given_name", label="Given name", limit=validate.NAME)
     assert caught.value.field == "given_name"
-    assert str(caught.value) == "Given name has a control character in it (such as a tab, a line break or NUL)"
+    assert (
+        str(caught.value)
+        == "Given name has a control character in it (such as a tab, a line break or NUL)"
+    )
 
 
 def test_o5_too_long_says_the_limit_and_the_length():
-    with pytest.raises(InputProblem, match=r"^Family name is at most 60 characters \(this one has 256\)$"):
+    with pytest.raises(
+        InputProblem, match=r"^Family name is at most 60 characters \(this one has 256\)$"
+    ):
         clean_text("x" * 256, field="family_name", label="Family name", limit=validate.NAME)
 
 
@@ -70,20 +80,28 @@ def test_parse_birth_date_property_is_between_1900_and_today_or_says_why(text):
     try:
         born = parse_birth_date(text, TODAY)
     except InputProblem as problem:
-        assert problem.field == "dob" and problem.message.startswith(("no birth date", "birth date "))
+        assert problem.field == "dob" and problem.message.startswith(
+            ("no birth date", "birth date ")
+        )
     else:
         assert dt.date(1900, 1, 1) <= born <= TODAY
 
 
-@pytest.mark.parametrize("text, reason", [
-    ("", "no birth date"),
-    ("0001-01-01", "birth date '0001-01-01' is not between 1900-01-01 and today"),
-    ("2099-01-01", "birth date '2099-01-01' is not between 1900-01-01 and today"),
-    ("2026-11-23", "birth date '2026-11-23' is not between 1900-01-01 and today"),
-    ("2019-02-30", "birth date '2019-02-30' is not a real date"),
-    ("2021", "birth date '2021' is not a full date (YYYY-MM-DD)"),
-    ("٢٠٢٠-٠١-٠١", "birth date '٢٠٢٠-٠١-٠١' is not a full date (YYYY-MM-DD)"),  # ASCII digits only
-])
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        ("", "no birth date"),
+        ("0001-01-01", "birth date '0001-01-01' is not between 1900-01-01 and today"),
+        ("2099-01-01", "birth date '2099-01-01' is not between 1900-01-01 and today"),
+        ("2026-11-23", "birth date '2026-11-23' is not between 1900-01-01 and today"),
+        ("2019-02-30", "birth date '2019-02-30' is not a real date"),
+        ("2021", "birth date '2021' is not a full date (YYYY-MM-DD)"),
+        (
+            "٢٠٢٠-٠١-٠١",
+            "birth date '٢٠٢٠-٠١-٠١' is not a full date (YYYY-MM-DD)",
+        ),  # ASCII digits only
+    ],
+)
 def test_birth_dates_outside_1900_to_today_are_refused(text, reason):
     with pytest.raises(InputProblem) as caught:
         parse_birth_date(text, TODAY)

@@ -8,14 +8,14 @@ from contextlib import ExitStack
 
 import pytest
 
-from kiosk import portal
 from kiosk.config import Config
-from kiosk.db import close_database, write_transaction
 from kiosk.importer import import_files
-from kiosk.models import Patient, PortalAccount, Staff
-from kiosk.registration import RegistrationError, fix_given_name, revoke_pin
-from kiosk.staff import StaffError, add_staff, authenticate, get_staff, link_staff
-from kiosk.store import open_store
+from kiosk.people.staff import StaffError, add_staff, authenticate, get_staff, link_staff
+from kiosk.registration import portal
+from kiosk.registration.engine import RegistrationError, fix_given_name, revoke_pin
+from kiosk.store.db import close_database, write_transaction
+from kiosk.store.models import Patient, PortalAccount, Staff
+from kiosk.store.practice import open_store
 
 from test_postgres import postgres_store
 
@@ -33,28 +33,43 @@ def database(request, tmp_path):
             stack.callback(close_database)
         else:
             stack.enter_context(postgres_store(tmp_path))
-        staff = add_staff("maria", "Maria Lopez", "a long front desk passphrase", portal_user="portal-maria")
+        staff = add_staff(
+            "maria", "Maria Lopez", "a long front desk passphrase", portal_user="portal-maria"
+        )
         with write_transaction():
-            child = Patient.create(chart_number="C1", given_name="Baby Girl", family_name="Lee",
-                                   dob=dt.date(2026, 11, 20), placeholder_name=True)
+            child = Patient.create(
+                chart_number="C1",
+                given_name="Baby Girl",
+                family_name="Lee",
+                dob=dt.date(2026, 11, 20),
+                placeholder_name=True,
+            )
         yield {"staff": get_staff(staff.id), "child": child.id}
 
 
-@pytest.mark.parametrize("name, message", [
-    (LONG, "Given name is at most 60 characters (this one has 256)."),
-    (NUL, f"Given name {CONTROL}."),
-])
-def test_o5_a_long_or_nul_given_name_gets_the_same_answer_on_both_databases(database, name, message):
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        (LONG, "Given name is at most 60 characters (this one has 256)."),
+        (NUL, f"Given name {CONTROL}."),
+    ],
+)
+def test_o5_a_long_or_nul_given_name_gets_the_same_answer_on_both_databases(
+    database, name, message
+):
     with pytest.raises(RegistrationError) as caught:
         fix_given_name(database["staff"], database["child"], name)
     assert [(p.field, p.message) for p in caught.value.problems] == [("given_name", message)]
     assert Patient.get_by_id(database["child"]).given_name == "Baby Girl"
 
 
-@pytest.mark.parametrize("name, message", [
-    (LONG, "Display name is at most 120 characters (this one has 256)."),
-    (NUL, f"Display name {CONTROL}."),
-])
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        (LONG, "Display name is at most 120 characters (this one has 256)."),
+        (NUL, f"Display name {CONTROL}."),
+    ],
+)
 def test_o5_staff_add_refuses_a_long_or_nul_display_name(database, name, message):
     with pytest.raises(StaffError) as caught:
         add_staff("devon", name, "another long desk passphrase")
@@ -62,10 +77,13 @@ def test_o5_staff_add_refuses_a_long_or_nul_display_name(database, name, message
     assert not Staff.select().where(Staff.username == "devon").exists()
 
 
-@pytest.mark.parametrize("name, field, message", [
-    (LONG, "name", "Your name is at most 120 characters (this one has 256)."),
-    (NUL, "name", f"Your name {CONTROL}."),
-])
+@pytest.mark.parametrize(
+    "name, field, message",
+    [
+        (LONG, "name", "Your name is at most 120 characters (this one has 256)."),
+        (NUL, "name", f"Your name {CONTROL}."),
+    ],
+)
 def test_o5_parent_account_refuses_a_long_or_nul_name(database, name, field, message):
     with pytest.raises(portal.PortalError) as caught:
         portal.create_account("ana@example.org", name, "correct horse battery staple")
@@ -75,14 +93,18 @@ def test_o5_parent_account_refuses_a_long_or_nul_name(database, name, field, mes
 
 def test_o5_the_importer_rejects_long_and_nul_names_by_row_on_both_databases(database, tmp_path):
     path = tmp_path / "f.csv"
-    path.write_text("chart_number,given_name,family_name,birth_date\n"
-                    f"2,{LONG},Lee,2018-01-01\n2b,Ann,{NUL},2018-01-01\n3,Cy,Lee,2018-01-01\n", encoding="utf-8")
+    path.write_text(
+        "chart_number,given_name,family_name,birth_date\n"
+        f"2,{LONG},Lee,2018-01-01\n2b,Ann,{NUL},2018-01-01\n3,Cy,Lee,2018-01-01\n",
+        encoding="utf-8",
+    )
 
     report = import_files([path])
 
     assert [(p.where, p.reason) for p in report.problems] == [
         ("line 2", "given name is at most 60 characters (this one has 256)"),
-        ("line 3", f"family name {CONTROL}")]
+        ("line 3", f"family name {CONTROL}"),
+    ]
     assert sorted(c for (c,) in Patient.select(Patient.chart_number).tuples()) == ["3", "C1"]
 
 
@@ -92,10 +114,13 @@ def test_o5_linking_a_username_with_nul_names_nobody(database):
     assert str(caught.value) == "No staff member 'ma ria'."
 
 
-@pytest.mark.parametrize("reason, message", [
-    ("x" * 256, "The reason is at most 200 characters (this one has 256)."),
-    ("moved\x00away", f"The reason {CONTROL}."),
-])
+@pytest.mark.parametrize(
+    "reason, message",
+    [
+        ("x" * 256, "The reason is at most 200 characters (this one has 256)."),
+        ("moved\x00away", f"The reason {CONTROL}."),
+    ],
+)
 def test_o5_a_revoke_reason_is_checked_before_it_is_stored(database, reason, message):
     with pytest.raises(RegistrationError) as caught:
         revoke_pin(database["staff"], database["child"], reason)
@@ -109,4 +134,6 @@ def test_o5_a_sign_in_name_with_nul_is_a_failed_sign_in_not_a_raw_error(database
     with pytest.raises(portal.PortalError) as caught:
         portal.sign_in("ana\x00@example.org", "correct horse battery staple")
     assert caught.value.field == "password"
-    assert portal.sign_in("ana@example.org", "correct horse battery staple").email == "ana@example.org"
+    assert (
+        portal.sign_in("ana@example.org", "correct horse battery staple").email == "ana@example.org"
+    )

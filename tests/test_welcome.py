@@ -8,17 +8,22 @@ from html.parser import HTMLParser
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kiosk.pins import ALPHABET, format_pin
+from kiosk.messages.welcome import compose_welcome, one_line
+from kiosk.registration.pins import ALPHABET, format_pin
 from kiosk.terms import long_date
-from kiosk.welcome import compose_welcome, one_line
 
 URL = "https://portal.example.org/register"
 EXPIRES = dt.date(2026, 12, 22)
 
 
 def welcome(children, language="en", practice="Sunny Hills Pediatrics"):
-    return compose_welcome(practice_name=practice, portal_url=URL, children=children, expires_on=EXPIRES,
-                           language=language)
+    return compose_welcome(
+        practice_name=practice,
+        portal_url=URL,
+        children=children,
+        expires_on=EXPIRES,
+        language=language,
+    )
 
 
 class _Html(HTMLParser):
@@ -87,24 +92,34 @@ def test_r10_a_family_with_both_kinds_gets_both_lists():
 def test_r6_spanish_for_a_spanish_speaking_family():
     message = welcome([("Sofía", "JFKAY-TTJYV"), ("Mateo", "ABCDE-FGHJK")], language="es")
     assert message.subject == "Sunny Hills Pediatrics: su registro en el portal de pacientes"
-    assert "Le damos la bienvenida al portal de pacientes de Sunny Hills Pediatrics." in message.text
+    assert (
+        "Le damos la bienvenida al portal de pacientes de Sunny Hills Pediatrics." in message.text
+    )
     assert "Los PIN vencen el 22 de diciembre de 2026." in message.text
     assert "1. Vaya a https://portal.example.org/register" in message.text
     assert "  Sofía: JFKAY-TTJYV\n" in message.text
     assert '<html lang="es">' in message.html and "Qué hacer ahora:" in message.html
-    assert "Regístrese en https://portal.example.org/register a más tardar el 22 de diciembre de 2026" in message.sms
+    assert (
+        "Regístrese en https://portal.example.org/register a más tardar el 22 de diciembre de 2026"
+        in message.sms
+    )
     for english in ("Welcome", "expire", "Go to", "What to do"):
         assert english not in message.text
 
 
 def test_r6_a_language_without_a_translation_falls_back_to_english():
-    assert welcome([("Ava", "JFKAY-TTJYV")], language="vi").text == welcome([("Ava", "JFKAY-TTJYV")]).text
+    assert (
+        welcome([("Ava", "JFKAY-TTJYV")], language="vi").text
+        == welcome([("Ava", "JFKAY-TTJYV")]).text
+    )
 
 
 def test_r7_the_text_message_is_short_first_names_pins_url_and_expiry():
     message = welcome([("Ava", "JFKAY-TTJYV"), ("Ben", "ABCDE-FGHJK")])
-    assert message.sms == ("Sunny Hills Pediatrics portal PINs: Ava JFKAY-TTJYV, Ben ABCDE-FGHJK. "
-                           f"Register at {URL} by December 22, 2026.")
+    assert message.sms == (
+        "Sunny Hills Pediatrics portal PINs: Ava JFKAY-TTJYV, Ben ABCDE-FGHJK. "
+        f"Register at {URL} by December 22, 2026."
+    )
     assert len(message.sms) <= 160
 
 
@@ -130,8 +145,12 @@ def test_s3_dates_are_written_in_words_whatever_the_locale():
     assert long_date(dt.date(2027, 1, 5), "es") == "5 de enero de 2027"
 
 
-PIN = st.lists(st.sampled_from(ALPHABET), min_size=10, max_size=10).map(lambda chars: format_pin("".join(chars)))
-NAME = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=30).filter(lambda s: s.strip())
+PIN = st.lists(st.sampled_from(ALPHABET), min_size=10, max_size=10).map(
+    lambda chars: format_pin("".join(chars))
+)
+NAME = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=30).filter(
+    lambda s: s.strip()
+)
 CHILDREN = st.lists(st.tuples(NAME, st.one_of(PIN, st.just(""))), min_size=1, max_size=6)
 
 

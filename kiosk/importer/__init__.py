@@ -44,8 +44,13 @@ def write_template(path: str | Path) -> Path:
     return write(path)
 
 
-def import_files(paths: Iterable[str | Path], *, progress: Progress | None = None,
-                 roles_path: str | Path | None = None, username: str = "") -> ImportReport:
+def import_files(
+    paths: Iterable[str | Path],
+    *,
+    progress: Progress | None = None,
+    roles_path: str | Path | None = None,
+    username: str = "",
+) -> ImportReport:
     """Import CSV and FHIR R4 JSON/NDJSON files into the open store; one audit event per file.
 
     Raises :class:`kiosk.importer.roles.RolesError` when the roles table is unusable (nothing is
@@ -88,7 +93,9 @@ def _unique_name(path: Path, taken: Container[str]) -> str:
     return name
 
 
-def _read_file(path: Path, name: str, collected: Collected, roles: RoleTable, progress: Progress | None) -> bool:
+def _read_file(
+    path: Path, name: str, collected: Collected, roles: RoleTable, progress: Progress | None
+) -> bool:
     from kiosk.importer.csv_source import read_csv
     from kiosk.importer.fhir_source import read_fhir
 
@@ -100,7 +107,7 @@ def _read_file(path: Path, name: str, collected: Collected, roles: RoleTable, pr
     try:
         text = raw.decode("utf-8-sig")  # a byte-order mark is allowed, not required
     except UnicodeDecodeError as error:
-        line = raw[:error.start].count(b"\n") + 1
+        line = raw[: error.start].count(b"\n") + 1
         collected.reject(name, f"line {line}", "not UTF-8 text (save the export as UTF-8)")
         return False
     if progress:

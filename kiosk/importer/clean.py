@@ -7,7 +7,7 @@ from __future__ import annotations
 import reprlib
 
 from kiosk import validate
-from kiosk.contact import normalize_email, normalize_us_cell
+from kiosk.people.contact import normalize_email, normalize_us_cell
 from kiosk.validate import InputProblem
 
 
@@ -32,7 +32,11 @@ def shown(value: object, width: int = 40) -> str:
     """A value quoted for the report, cut short: a 10 MB field or a JSON object nested a thousand
     deep makes one short line."""
     if isinstance(value, str):
-        return repr(value) if len(value) <= width else repr(value[:width]) + f"... ({len(value)} characters)"
+        return (
+            repr(value)
+            if len(value) <= width
+            else repr(value[:width]) + f"... ({len(value)} characters)"
+        )
     return _REPR.repr(value)
 
 
@@ -42,19 +46,28 @@ def digits(text: str | None) -> str:
 
 def us_cell(text: str | None) -> str:
     """A US 10-digit number ("(555) 555-2003", "+1 555 555 2003", "tel:555.555.2003"), or "" when it
-    is not one. The digits are checked by kiosk.contact, the same check registration makes (R7)."""
+    is not one. The digits are checked by kiosk.people.contact, the same check registration makes (R7)."""
     return normalize_us_cell(digits(text)) or ""
 
 
 def email_address(text: str | None) -> str:
-    """The address as kiosk.contact accepts it (so registration will take it too), or ""."""
+    """The address as kiosk.people.contact accepts it (so registration will take it too), or ""."""
     text = (text or "").strip()
     if text.lower().startswith("mailto:"):
         text = text[7:]
     return normalize_email(text) or ""
 
 
-SEXES = {"f": "F", "female": "F", "m": "M", "male": "M", "o": "O", "other": "O", "u": "U", "unknown": "U"}
+SEXES = {
+    "f": "F",
+    "female": "F",
+    "m": "M",
+    "male": "M",
+    "o": "O",
+    "other": "O",
+    "u": "U",
+    "unknown": "U",
+}
 
 
 def sex_code(text: str | None) -> str | None:
@@ -68,7 +81,7 @@ def sex_code(text: str | None) -> str | None:
 
 
 def language_code(text: str | None) -> str | None:
-    """"en" or "es" from a BCP 47 tag or a language name; None when unknown or not offered."""
+    """ "en" or "es" from a BCP 47 tag or a language name; None when unknown or not offered."""
     text = (text or "").strip().lower()
     if text.startswith(("es", "spa")) or text in {"spanish", "español", "espanol"}:
         return "es"

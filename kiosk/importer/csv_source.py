@@ -31,31 +31,115 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from kiosk import validate
-from kiosk.carriers import get_carrier
 from kiosk.importer import clean
 from kiosk.importer.records import CaregiverIn, Collected, LinkIn, PatientIn, placeholder_given_name
 from kiosk.importer.roles import RoleTable
-from kiosk.names import is_placeholder_name
+from kiosk.messages.carriers import get_carrier
+from kiosk.people.names import is_placeholder_name
 from kiosk.terms import Authority, fold, is_one_of
 from kiosk.validate import InputProblem
 
 PATIENT_COLUMNS = ("chart_number", "given_name", "family_name", "birth_date", "sex", "language")
-CAREGIVER_COLUMNS = ("caregiver_id", "caregiver_given_name", "caregiver_family_name", "relationship",
-                     "authority", "email", "cell", "carrier", "caregiver_language")
+CAREGIVER_COLUMNS = (
+    "caregiver_id",
+    "caregiver_given_name",
+    "caregiver_family_name",
+    "relationship",
+    "authority",
+    "email",
+    "cell",
+    "carrier",
+    "caregiver_language",
+)
 COLUMNS = PATIENT_COLUMNS + CAREGIVER_COLUMNS
 REQUIRED = ("chart_number", "birth_date")
 
 TEMPLATE_ROWS = [
-    ["10001", "Ana", "García López", "2016-03-14", "F", "es", "C-501", "María", "López", "Mother", "",
-     "maria.lopez@example.org", "(555) 201-3344", "verizon", "es"],
-    ["10001", "Ana", "García López", "2016-03-14", "F", "es", "C-502", "José", "García", "FTH", "Joint",
-     "", "555-201-7788", "", "es"],
-    ["10002", "Luis", "García López", "2019-11-02", "M", "es", "C-501", "María", "López", "Mother", "",
-     "maria.lopez@example.org", "(555) 201-3344", "verizon", "es"],
-    ["10003", "Baby Girl", "Nguyen", "2026-11-20", "F", "en", "C-610", "Linh", "Nguyen", "MTH", "",
-     "linh.nguyen@example.org", "", "", "en"],
-    ["10004", "Jordan", "Smith", "2012-06-30", "U", "en", "C-720", "Pat", "Smith", "MTHFOST", "Sole",
-     "", "555 330 1200", "", "en"],
+    [
+        "10001",
+        "Ana",
+        "García López",
+        "2016-03-14",
+        "F",
+        "es",
+        "C-501",
+        "María",
+        "López",
+        "Mother",
+        "",
+        "maria.lopez@example.org",
+        "(555) 201-3344",
+        "verizon",
+        "es",
+    ],
+    [
+        "10001",
+        "Ana",
+        "García López",
+        "2016-03-14",
+        "F",
+        "es",
+        "C-502",
+        "José",
+        "García",
+        "FTH",
+        "Joint",
+        "",
+        "555-201-7788",
+        "",
+        "es",
+    ],
+    [
+        "10002",
+        "Luis",
+        "García López",
+        "2019-11-02",
+        "M",
+        "es",
+        "C-501",
+        "María",
+        "López",
+        "Mother",
+        "",
+        "maria.lopez@example.org",
+        "(555) 201-3344",
+        "verizon",
+        "es",
+    ],
+    [
+        "10003",
+        "Baby Girl",
+        "Nguyen",
+        "2026-11-20",
+        "F",
+        "en",
+        "C-610",
+        "Linh",
+        "Nguyen",
+        "MTH",
+        "",
+        "linh.nguyen@example.org",
+        "",
+        "",
+        "en",
+    ],
+    [
+        "10004",
+        "Jordan",
+        "Smith",
+        "2012-06-30",
+        "U",
+        "en",
+        "C-720",
+        "Pat",
+        "Smith",
+        "MTHFOST",
+        "Sole",
+        "",
+        "555 330 1200",
+        "",
+        "en",
+    ],
 ]
 
 
@@ -150,8 +234,12 @@ def read_csv(name: str, lines: Iterable[str], into: Collected, roles: RoleTable)
     counted.row_read()
     missing = [column for column in REQUIRED if column not in header]
     if missing:
-        into.reject(name, "line 1", f"not a kiosk CSV: no {' or '.join(missing)} column "
-                                    f"(write an example with `kiosk import --template FILE`)")
+        into.reject(
+            name,
+            "line 1",
+            f"not a kiosk CSV: no {' or '.join(missing)} column "
+            f"(write an example with `kiosk import --template FILE`)",
+        )
         return False
     unknown = [column for column in header if column and column not in COLUMNS]
     if unknown:
@@ -166,13 +254,21 @@ def read_csv(name: str, lines: Iterable[str], into: Collected, roles: RoleTable)
         except _RowTooLong:
             quote = counted.quotes % 2 == 1
             counted.skip_row()
-            into.reject(name, _span(start, counted.number), f"not readable as CSV (a row longer than {MAX_ROW} "
-                        "characters)" + ("; check the quotes on this line" if quote else ""))
+            into.reject(
+                name,
+                _span(start, counted.number),
+                f"not readable as CSV (a row longer than {MAX_ROW} "
+                "characters)" + ("; check the quotes on this line" if quote else ""),
+            )
             reader = csv.reader(counted, delimiter=delimiter)
             continue
         except csv.Error as error:  # e.g. a stray quote swallowing the lines after it
             counted.row_read()
-            into.reject(name, f"line {start}", f"not readable as CSV ({error}); check the quotes on this line")
+            into.reject(
+                name,
+                f"line {start}",
+                f"not readable as CSV ({error}); check the quotes on this line",
+            )
             continue
         counted.row_read()
         # A quoted value may run over several lines: name the row's first line (and its last).
@@ -189,7 +285,9 @@ def _chain(first: str, rest: Iterator[str]) -> Iterator[str]:
     yield from rest
 
 
-def _read_row(name: str, where: str, row: dict[str, str], into: Collected, roles: RoleTable) -> None:
+def _read_row(
+    name: str, where: str, row: dict[str, str], into: Collected, roles: RoleTable
+) -> None:
     if not row.get("chart_number", ""):
         into.reject(name, where, "no chart number")
         return
@@ -206,16 +304,21 @@ def _read_row(name: str, where: str, row: dict[str, str], into: Collected, roles
         given = placeholder_given_name(sex, dob)
     language = clean.language_code(row.get("language"))
     if row.get("language") and language is None:
-        into.warn(name, where, f"language {clean.shown(row['language'])} is not offered; English is used")
-    patient = PatientIn(name, where, chart, given, family, dob, sex, language, is_placeholder_name(given))
+        into.warn(
+            name, where, f"language {clean.shown(row['language'])} is not offered; English is used"
+        )
+    patient = PatientIn(
+        name, where, chart, given, family, dob, sex, language, is_placeholder_name(given)
+    )
     if not into.add_patient(patient):
         return
     if any(row.get(column) for column in CAREGIVER_COLUMNS):
         _read_caregiver(name, where, chart, row, into, roles)
 
 
-def _read_caregiver(name: str, where: str, chart: str, row: dict[str, str], into: Collected,
-                    roles: RoleTable) -> None:
+def _read_caregiver(
+    name: str, where: str, chart: str, row: dict[str, str], into: Collected, roles: RoleTable
+) -> None:
     try:
         given = clean.text(row.get("caregiver_given_name"), "caregiver given name")
         family = clean.text(row.get("caregiver_family_name"), "caregiver family name")
@@ -224,33 +327,69 @@ def _read_caregiver(name: str, where: str, chart: str, row: dict[str, str], into
         into.reject(name, where, f"caregiver not imported: {error} (the patient was imported)")
         return
     if not (given or family):
-        into.reject(name, where, "caregiver not imported: no caregiver name (the patient was imported)")
+        into.reject(
+            name, where, "caregiver not imported: no caregiver name (the patient was imported)"
+        )
         return
     authority = row.get("authority", "").capitalize()
     if authority and not is_one_of(Authority, authority):
-        into.reject(name, where, f"caregiver not imported: authority {clean.shown(row['authority'])} "
-                                 "is not Joint, Sole or None")
+        into.reject(
+            name,
+            where,
+            f"caregiver not imported: authority {clean.shown(row['authority'])} "
+            "is not Joint, Sole or None",
+        )
         return
     match = roles.match([row.get("relationship", "")])
     if match.unknown_codes:
-        into.warn(name, where, f"relationship {clean.shown(match.unknown_codes[0])} is not in the roles table; "
-                               "imported as Other")
+        into.warn(
+            name,
+            where,
+            f"relationship {clean.shown(match.unknown_codes[0])} is not in the roles table; "
+            "imported as Other",
+        )
     raw_cell, raw_email = row.get("cell", ""), row.get("email", "")
     cell, email = clean.us_cell(raw_cell), clean.email_address(raw_email)
     if raw_cell and not cell:
-        into.warn(name, where, f"cell {clean.shown(raw_cell)} is not a US 10-digit number; left blank")
+        into.warn(
+            name, where, f"cell {clean.shown(raw_cell)} is not a US 10-digit number; left blank"
+        )
     if raw_email and not email:
-        into.warn(name, where, f"email {clean.shown(raw_email)} is not an email address; left blank")
+        into.warn(
+            name, where, f"email {clean.shown(raw_email)} is not an email address; left blank"
+        )
     carrier = row.get("carrier", "").lower()
     if carrier and get_carrier(carrier) is None:
-        into.warn(name, where, f"carrier {clean.shown(row['carrier'])} is not in the carrier table; left blank")
+        into.warn(
+            name,
+            where,
+            f"carrier {clean.shown(row['carrier'])} is not in the carrier table; left blank",
+        )
         carrier = ""
     language = clean.language_code(row.get("caregiver_language"))
-    key = (f"csv:{caregiver_id}" if caregiver_id
-           else f"csv:{chart}:{fold(given)}:{fold(family)}")
-    caregiver = into.add_caregiver(CaregiverIn(
-        name, where, key, given, family, email, cell, carrier, language,
-        phone=clean.digits(raw_cell),
-    ))
-    into.add_link(LinkIn(name, where, caregiver, match.role, authority or match.authority,
-                         explicit_authority=bool(authority), chart=chart))
+    key = f"csv:{caregiver_id}" if caregiver_id else f"csv:{chart}:{fold(given)}:{fold(family)}"
+    caregiver = into.add_caregiver(
+        CaregiverIn(
+            name,
+            where,
+            key,
+            given,
+            family,
+            email,
+            cell,
+            carrier,
+            language,
+            phone=clean.digits(raw_cell),
+        )
+    )
+    into.add_link(
+        LinkIn(
+            name,
+            where,
+            caregiver,
+            match.role,
+            authority or match.authority,
+            explicit_authority=bool(authority),
+            chart=chart,
+        )
+    )

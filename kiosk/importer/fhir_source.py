@@ -19,7 +19,7 @@ from kiosk.importer import clean
 from kiosk.importer.records import CaregiverIn, Collected, LinkIn, PatientIn, placeholder_given_name
 from kiosk.importer.report import Progress
 from kiosk.importer.roles import RoleMatch, RoleTable
-from kiosk.names import is_placeholder_name
+from kiosk.people.names import is_placeholder_name
 from kiosk.terms import fold
 from kiosk.validate import InputProblem
 
@@ -30,7 +30,9 @@ _GENDERS = {"female": "F", "male": "M", "other": "O", "unknown": "U"}
 
 
 # json.loads stops at Python's recursion limit (about 1000 levels); a real resource is a few deep.
-TOO_DEEP = "nested too deep to be a FHIR resource (JSON objects and lists inside each other ~1000 times)"
+TOO_DEEP = (
+    "nested too deep to be a FHIR resource (JSON objects and lists inside each other ~1000 times)"
+)
 MAX_BUNDLE_DEPTH = 5  # a Bundle inside a Bundle inside...: transaction responses go two deep
 
 
@@ -38,11 +40,17 @@ class Rejected(Exception):
     """This resource is not imported; the message is the reason."""
 
 
-def read_fhir(name: str, text: str, into: Collected, roles: RoleTable, progress: Progress | None = None) -> bool:
+def read_fhir(
+    name: str, text: str, into: Collected, roles: RoleTable, progress: Progress | None = None
+) -> bool:
     """Read every resource of a JSON or NDJSON file; False (and a rejection) when it is neither."""
     stripped = text.lstrip()
     if not stripped.startswith("{"):
-        into.reject(name, "line 1", "not FHIR JSON (a FHIR file starts with '{') and not a CSV with a header")
+        into.reject(
+            name,
+            "line 1",
+            "not FHIR JSON (a FHIR file starts with '{') and not a CSV with a header",
+        )
         return False
     try:
         document = json.loads(text)
@@ -59,7 +67,9 @@ def read_fhir(name: str, text: str, into: Collected, roles: RoleTable, progress:
     return True
 
 
-def _read_ndjson(name: str, lines: list[str], into: Collected, roles: RoleTable, progress: Progress | None) -> bool:
+def _read_ndjson(
+    name: str, lines: list[str], into: Collected, roles: RoleTable, progress: Progress | None
+) -> bool:
     total = len(lines)
     for number, line in enumerate(lines, start=1):
         if not line.strip():
@@ -80,12 +90,23 @@ def _read_ndjson(name: str, lines: list[str], into: Collected, roles: RoleTable,
 
 def _label(resource: Any) -> str:
     if isinstance(resource, dict) and resource.get("resourceType"):
-        return f"{resource['resourceType']}/{resource['id']}" if resource.get("id") else str(resource["resourceType"])
+        return (
+            f"{resource['resourceType']}/{resource['id']}"
+            if resource.get("id")
+            else str(resource["resourceType"])
+        )
     return "resource"
 
 
-def _read_resource(name: str, resource: Any, where: str, into: Collected, roles: RoleTable, fullurl: str | None,
-                   depth: int = 0) -> None:
+def _read_resource(
+    name: str,
+    resource: Any,
+    where: str,
+    into: Collected,
+    roles: RoleTable,
+    fullurl: str | None,
+    depth: int = 0,
+) -> None:
     label = _label(resource)
     where = f"{where} ({label})" if where else label
     try:
@@ -102,15 +123,23 @@ def _read_resource(name: str, resource: Any, where: str, into: Collected, roles:
                 if not isinstance(entry, dict) or not isinstance(entry.get("resource"), dict):
                     into.reject(name, f"{where} entry {number}", "entry has no resource")
                     continue
-                _read_resource(name, entry["resource"], f"{where} entry {number}", into, roles,
-                               fullurl=entry.get("fullUrl") if isinstance(entry.get("fullUrl"), str) else None,
-                               depth=depth + 1)
+                _read_resource(
+                    name,
+                    entry["resource"],
+                    f"{where} entry {number}",
+                    into,
+                    roles,
+                    fullurl=entry.get("fullUrl") if isinstance(entry.get("fullUrl"), str) else None,
+                    depth=depth + 1,
+                )
         elif kind == "Patient":
             _read_patient(name, where, resource, into, roles, fullurl)
         elif kind == "RelatedPerson":
             _read_related_person(name, where, resource, into, roles)
         elif kind:
-            raise Rejected(f"{kind} resources are not imported (only Patient, RelatedPerson and Bundle)")
+            raise Rejected(
+                f"{kind} resources are not imported (only Patient, RelatedPerson and Bundle)"
+            )
         else:
             raise Rejected("no resourceType: not a FHIR resource")
     except (Rejected, InputProblem) as why:
@@ -126,8 +155,14 @@ def _refs(resource: dict, fullurl: str | None) -> tuple[str, ...]:
     return tuple(refs)
 
 
-def _read_patient(name: str, where: str, resource: dict[str, Any], into: Collected, roles: RoleTable,
-                  fullurl: str | None) -> None:
+def _read_patient(
+    name: str,
+    where: str,
+    resource: dict[str, Any],
+    into: Collected,
+    roles: RoleTable,
+    fullurl: str | None,
+) -> None:
     refs = _refs(resource, fullurl)
     try:
         patient = _patient(name, where, resource, into)
@@ -155,8 +190,12 @@ def _patient_in(name: str, where: str, resource: dict[str, Any], into: Collected
         other = link.get("other") if isinstance(link, dict) else None
         ref = other.get("reference") if isinstance(other, dict) else None
         if not isinstance(ref, str) or not ref:
-            into.warn(name, where, f"link {number} ignored: malformed reference {clean.shown(other)} "
-                                   "(must be an object with a reference)")
+            into.warn(
+                name,
+                where,
+                f"link {number} ignored: malformed reference {clean.shown(other)} "
+                "(must be an object with a reference)",
+            )
         elif link.get("type") == "replaced-by":
             raise Rejected(f"replaced by {ref} (a merged record)")
     chart = clean.text(_chart_number(resource), "chart number", validate.CHART_NUMBER)
@@ -174,18 +213,32 @@ def _patient_in(name: str, where: str, resource: dict[str, Any], into: Collected
     if not given:
         given = placeholder_given_name(sex, dob)
     language = _language(resource)
-    return PatientIn(name, where, chart, given, family, dob, sex, language, is_placeholder_name(given))
+    return PatientIn(
+        name, where, chart, given, family, dob, sex, language, is_placeholder_name(given)
+    )
 
 
 def _chart_number(resource: dict) -> str:
-    identifiers = [i for i in _list(resource, "identifier") if isinstance(i, dict) and isinstance(i.get("value"), str)
-                   and i["value"].strip()]
+    identifiers = [
+        i
+        for i in _list(resource, "identifier")
+        if isinstance(i, dict) and isinstance(i.get("value"), str) and i["value"].strip()
+    ]
 
     def is_mr(identifier: dict[str, Any]) -> bool:
-        codings = (identifier.get("type") or {}).get("coding") or [] if isinstance(identifier.get("type"), dict) else []
+        codings = (
+            (identifier.get("type") or {}).get("coding") or []
+            if isinstance(identifier.get("type"), dict)
+            else []
+        )
         return any(isinstance(c, dict) and c.get("code") == "MR" for c in codings)
 
-    for test in (is_mr, lambda i: i.get("use") == "official", lambda i: i.get("use") == "usual", lambda i: True):
+    for test in (
+        is_mr,
+        lambda i: i.get("use") == "official",
+        lambda i: i.get("use") == "usual",
+        lambda i: True,
+    ):
         chosen = next((i for i in identifiers if test(i)), None)
         if chosen:
             return chosen["value"].strip()
@@ -199,10 +252,15 @@ def _name(resource: dict) -> tuple[str, str]:
         for name in names:
             if name.get("use") != use:
                 continue
-            given, family = _words(name.get("given"), "given name"), _words(name.get("family"), "family name")
+            given, family = (
+                _words(name.get("given"), "given name"),
+                _words(name.get("family"), "family name"),
+            )
             if not (given or family) and isinstance(name.get("text"), str):
                 parts = clean.text(name["text"], "name", 2 * validate.NAME).split()
-                given, family = (" ".join(parts[:-1]), parts[-1]) if len(parts) > 1 else (" ".join(parts), "")
+                given, family = (
+                    (" ".join(parts[:-1]), parts[-1]) if len(parts) > 1 else (" ".join(parts), "")
+                )
             if given or family:
                 return given, family
     return "", ""
@@ -220,8 +278,17 @@ def _language(resource: dict) -> str | None:
         if not isinstance(item, dict) or not isinstance(item.get("language"), dict):
             continue
         language = item["language"]
-        codes = [c.get("code") for c in language.get("coding") or [] if isinstance(c, dict)] + [language.get("text")]
-        code = next((clean.language_code(c) for c in codes if isinstance(c, str) and clean.language_code(c)), None)
+        codes = [c.get("code") for c in language.get("coding") or [] if isinstance(c, dict)] + [
+            language.get("text")
+        ]
+        code = next(
+            (
+                clean.language_code(c)
+                for c in codes
+                if isinstance(c, str) and clean.language_code(c)
+            ),
+            None,
+        )
         if code:
             found.insert(0, code) if item.get("preferred") else found.append(code)
     return found[0] if found else None
@@ -232,7 +299,11 @@ def _codes(relationships: Any) -> list[str]:
     for concept in relationships if isinstance(relationships, list) else [relationships]:
         if not isinstance(concept, dict):
             continue
-        codes += [c["code"] for c in concept.get("coding") or [] if isinstance(c, dict) and isinstance(c.get("code"), str)]
+        codes += [
+            c["code"]
+            for c in concept.get("coding") or []
+            if isinstance(c, dict) and isinstance(c.get("code"), str)
+        ]
         if not codes and isinstance(concept.get("text"), str):
             codes.append(concept["text"])
     return codes
@@ -245,42 +316,79 @@ def _telecom(resource: dict) -> tuple[str, str]:
         if not isinstance(point, dict) or not isinstance(point.get("value"), str):
             continue
         if point.get("system") in ("phone", "sms"):
-            phones.append((point.get("use") != "mobile" and point.get("system") != "sms", point["value"]))
+            phones.append(
+                (point.get("use") != "mobile" and point.get("system") != "sms", point["value"])
+            )
         elif point.get("system") == "email":
             emails.append(point["value"])
     phones.sort(key=lambda p: p[0])
     return (phones[0][1] if phones else ""), (emails[0] if emails else "")
 
 
-def _caregiver(name: str, where: str, key: str, given: str, family: str, resource: dict[str, Any],
-               into: Collected) -> CaregiverIn:
+def _caregiver(
+    name: str,
+    where: str,
+    key: str,
+    given: str,
+    family: str,
+    resource: dict[str, Any],
+    into: Collected,
+) -> CaregiverIn:
     raw_phone, raw_email = _telecom(resource)
     cell, email = clean.us_cell(raw_phone), clean.email_address(raw_email)
     if raw_phone and not cell:
-        into.warn(name, where, f"phone {clean.shown(raw_phone)} is not a US 10-digit number; cell left blank")
+        into.warn(
+            name,
+            where,
+            f"phone {clean.shown(raw_phone)} is not a US 10-digit number; cell left blank",
+        )
     if raw_email and not email:
-        into.warn(name, where, f"email {clean.shown(raw_email)} is not an email address; left blank")
-    return into.add_caregiver(CaregiverIn(
-        name, where, key, given, family, email, cell, "", _language(resource),
-        phone=clean.digits(raw_phone),
-    ))
+        into.warn(
+            name, where, f"email {clean.shown(raw_email)} is not an email address; left blank"
+        )
+    return into.add_caregiver(
+        CaregiverIn(
+            name,
+            where,
+            key,
+            given,
+            family,
+            email,
+            cell,
+            "",
+            _language(resource),
+            phone=clean.digits(raw_phone),
+        )
+    )
 
 
-def _role(name: str, where: str, resource: dict[str, Any], into: Collected, roles: RoleTable) -> RoleMatch:
+def _role(
+    name: str, where: str, resource: dict[str, Any], into: Collected, roles: RoleTable
+) -> RoleMatch:
     gender = resource.get("gender")
-    match = roles.match(_codes(resource.get("relationship")), gender if isinstance(gender, str) else "")
+    match = roles.match(
+        _codes(resource.get("relationship")), gender if isinstance(gender, str) else ""
+    )
     if match.unknown_codes:
-        into.warn(name, where, f"relationship code {', '.join(match.unknown_codes)} not in the roles table; "
-                               f"imported as {match.role}")
+        into.warn(
+            name,
+            where,
+            f"relationship code {', '.join(match.unknown_codes)} not in the roles table; "
+            f"imported as {match.role}",
+        )
     return match
 
 
-def _read_contact(name: str, where: str, patient: PatientIn, contact: Any, into: Collected, roles: RoleTable) -> None:
+def _read_contact(
+    name: str, where: str, patient: PatientIn, contact: Any, into: Collected, roles: RoleTable
+) -> None:
     if not isinstance(contact, dict):
         into.reject(name, where, "contact is not an object")
         return
     try:
-        given, family = _name({"name": [contact["name"]]} if isinstance(contact.get("name"), dict) else {})
+        given, family = _name(
+            {"name": [contact["name"]]} if isinstance(contact.get("name"), dict) else {}
+        )
     except InputProblem as problem:
         into.reject(name, where, f"contact not imported: {problem} (the patient was imported)")
         return
@@ -293,11 +401,15 @@ def _read_contact(name: str, where: str, patient: PatientIn, contact: Any, into:
     into.add_link(LinkIn(name, where, caregiver, match.role, match.authority, chart=patient.chart))
 
 
-def _read_related_person(name: str, where: str, resource: dict[str, Any], into: Collected, roles: RoleTable) -> None:
+def _read_related_person(
+    name: str, where: str, resource: dict[str, Any], into: Collected, roles: RoleTable
+) -> None:
     patient = resource.get("patient")
     ref = patient.get("reference") if isinstance(patient, dict) else None
     if not isinstance(ref, str) or not ref.strip():
-        raise Rejected(f"malformed patient reference {clean.shown(patient)} (must be an object with a reference)")
+        raise Rejected(
+            f"malformed patient reference {clean.shown(patient)} (must be an object with a reference)"
+        )
     ref = ref.strip()
     local = _PATIENT_REF.search(ref)
     if not local and not ref.startswith(("urn:uuid:", "urn:oid:", "http://", "https://")):
@@ -305,21 +417,39 @@ def _read_related_person(name: str, where: str, resource: dict[str, Any], into: 
     given, family = _name(resource)
     if not (given or family):
         raise Rejected("no name")
-    identifier = next((i for i in _list(resource, "identifier") if isinstance(i, dict)
-                       and isinstance(i.get("value"), str) and i["value"].strip()), None)
+    identifier = next(
+        (
+            i
+            for i in _list(resource, "identifier")
+            if isinstance(i, dict) and isinstance(i.get("value"), str) and i["value"].strip()
+        ),
+        None,
+    )
     if identifier:
-        key = clean.text(f"fhir:{identifier.get('system') or ''}|{identifier['value'].strip()}", "identifier",
-                         validate.IDENTIFIER)
+        key = clean.text(
+            f"fhir:{identifier.get('system') or ''}|{identifier['value'].strip()}",
+            "identifier",
+            validate.IDENTIFIER,
+        )
     elif isinstance(resource.get("id"), str):
         key = clean.text(f"fhir:RelatedPerson/{resource['id']}", "id", validate.IDENTIFIER)
     else:
-        key = clean.text(f"fhir-contact:{ref}:{fold(given)}:{fold(family)}", "patient reference",
-                         validate.IDENTIFIER)
+        key = clean.text(
+            f"fhir-contact:{ref}:{fold(given)}:{fold(family)}",
+            "patient reference",
+            validate.IDENTIFIER,
+        )
     match = _role(name, where, resource, into, roles)
     caregiver = _caregiver(name, where, key, given, family, resource, into)
     # A full URL may be a Bundle fullUrl; else it is looked up as the plain Patient/id.
-    refs = (ref, f"Patient/{local.group(1)}") if local and ref != f"Patient/{local.group(1)}" else (ref,)
-    into.add_link(LinkIn(name, where, caregiver, match.role, match.authority, patient_refs=refs, scope=name))
+    refs = (
+        (ref, f"Patient/{local.group(1)}")
+        if local and ref != f"Patient/{local.group(1)}"
+        else (ref,)
+    )
+    into.add_link(
+        LinkIn(name, where, caregiver, match.role, match.authority, patient_refs=refs, scope=name)
+    )
 
 
 def _list(resource: dict, key: str) -> list:

@@ -28,7 +28,9 @@ class TextProgress:
                 return
             self._last = now
             filled = int(fraction * self.width)
-            self.stream.write(f"\r{label[:40]:<40} [{'#' * filled}{'.' * (self.width - filled)}] {fraction:4.0%}")
+            self.stream.write(
+                f"\r{label[:40]:<40} [{'#' * filled}{'.' * (self.width - filled)}] {fraction:4.0%}"
+            )
         else:
             quarter = int(fraction * 4)
             if quarter == self._quarter:

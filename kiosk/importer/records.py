@@ -29,7 +29,11 @@ class PatientIn:
     placeholder: bool = False
 
     def same_person(self, other: PatientIn) -> bool:
-        return (fold(self.given), fold(self.family), self.dob) == (fold(other.given), fold(other.family), other.dob)
+        return (fold(self.given), fold(self.family), self.dob) == (
+            fold(other.given),
+            fold(other.family),
+            other.dob,
+        )
 
 
 @dataclass
@@ -72,7 +76,9 @@ class LinkIn:
     authority: str
     explicit_authority: bool = False  # the file said the authority; else it is the role's default
     chart: str | None = None  # known, or resolved from patient_ref
-    patient_refs: tuple[str, ...] = ()  # FHIR reference still to resolve (as written, then as Patient/id)
+    patient_refs: tuple[
+        str, ...
+    ] = ()  # FHIR reference still to resolve (as written, then as Patient/id)
     scope: str = ""  # the file whose references patient_ref is looked up in first
 
 
@@ -98,8 +104,10 @@ class Collected:
         """Add (or merge) a patient; False and a rejection when the chart belongs to someone else."""
         known = self.patients.get(patient.chart)
         if known is not None and not known.same_person(patient):
-            why = (f"chart number {patient.chart} is already {known.given} {known.family} "
-                   f"({known.file}, {known.where}) in this import")
+            why = (
+                f"chart number {patient.chart} is already {known.given} {known.family} "
+                f"({known.file}, {known.where}) in this import"
+            )
             self.reject(patient.file, patient.where, why)
             for ref in refs:
                 self.rejected_refs[(patient.file, ref)] = f"its patient {ref} was rejected: {why}"
@@ -108,8 +116,11 @@ class Collected:
             self.patients[patient.chart] = patient
         else:
             if known.file != patient.file:
-                self.warn(patient.file, patient.where,
-                          f"same patient as {known.file}, {known.where} (chart {patient.chart}): merged")
+                self.warn(
+                    patient.file,
+                    patient.where,
+                    f"same patient as {known.file}, {known.where} (chart {patient.chart}): merged",
+                )
             for name in ("sex", "language"):
                 if getattr(patient, name) is not None:
                     setattr(known, name, getattr(patient, name))
@@ -123,7 +134,8 @@ class Collected:
         caregiver.aliases.add(caregiver.key)
         matches = caregiver.match_keys()
         known = self._by_key.get(caregiver.key) or next(
-            (self._by_match[match] for match in matches if match in self._by_match), None)
+            (self._by_match[match] for match in matches if match in self._by_match), None
+        )
         if known is None:
             known = caregiver
             self.caregivers.append(known)
@@ -170,8 +182,10 @@ class Collected:
                 return next(iter(charts)), ""
         ref = link.patient_refs[0]
         why = next((w for (f, r), w in self.rejected_refs.items() if r in link.patient_refs), None)
-        return None, why or (f"its patient {ref} is not in this import "
-                             "(import the Patient and RelatedPerson files together)")
+        return None, why or (
+            f"its patient {ref} is not in this import "
+            "(import the Patient and RelatedPerson files together)"
+        )
 
     def _fill_placeholder_family_names(self, links: list[LinkIn]) -> None:
         """An unnamed newborn takes a family name from a caregiver (a mother first)."""

@@ -46,8 +46,14 @@ class FileCounts:
 
     @property
     def changed(self) -> int:
-        return (self.patients_created + self.patients_updated + self.caregivers_created
-                + self.caregivers_updated + self.relationships_created + self.relationships_updated)
+        return (
+            self.patients_created
+            + self.patients_updated
+            + self.caregivers_created
+            + self.caregivers_updated
+            + self.relationships_created
+            + self.relationships_updated
+        )
 
 
 @dataclass
@@ -74,8 +80,10 @@ class ImportReport:
         return EXIT_SOME_REJECTED if self.rejected else EXIT_OK
 
     def summary(self) -> str:
-        return (f"{self.total('patients_created')} patients added, {self.total('patients_updated')} updated, "
-                f"{self.total('patients_unchanged')} unchanged; {self.total('caregivers_created')} caregivers added, "
-                f"{self.total('caregivers_updated')} updated; {self.total('relationships_created')} relationships added, "
-                f"{self.total('relationships_updated')} updated; {len(self.rejected)} rejected, "
-                f"{len(self.warnings)} warnings")
+        return (
+            f"{self.total('patients_created')} patients added, {self.total('patients_updated')} updated, "
+            f"{self.total('patients_unchanged')} unchanged; {self.total('caregivers_created')} caregivers added, "
+            f"{self.total('caregivers_updated')} updated; {self.total('relationships_created')} relationships added, "
+            f"{self.total('relationships_updated')} updated; {len(self.rejected)} rejected, "
+            f"{len(self.warnings)} warnings"
+        )

@@ -28,7 +28,9 @@ class RoleMatch:
 @dataclass
 class RoleTable:
     authority: dict[str, str] = field(default_factory=dict)  # role -> default authority
-    codes: dict[str, dict[str, str]] = field(default_factory=dict)  # CODE -> {gender or "default": role}
+    codes: dict[str, dict[str, str]] = field(
+        default_factory=dict
+    )  # CODE -> {gender or "default": role}
 
     def match(self, codes: list[str], gender: str = "") -> RoleMatch:
         """The most specific role among ``codes`` (a parent role beats "next of kin")."""
@@ -72,14 +74,20 @@ def load_roles(override: str | Path | None = None) -> RoleTable:
 def _merge(table: RoleTable, raw: dict, path: str | Path) -> None:
     for role, authority in raw.get("authority", {}).items():
         if not is_one_of(CaregiverRole, role):
-            raise RolesError(f"roles table {path}: [authority] {role!r} is not a role ({ROLE_NAMES})")
+            raise RolesError(
+                f"roles table {path}: [authority] {role!r} is not a role ({ROLE_NAMES})"
+            )
         if not is_one_of(Authority, authority):
-            raise RolesError(f"roles table {path}: {role} = {authority!r} is not Joint, Sole or None")
+            raise RolesError(
+                f"roles table {path}: {role} = {authority!r} is not Joint, Sole or None"
+            )
         table.authority[role] = authority
     for code, target in raw.get("codes", {}).items():
         by_gender = dict(target) if isinstance(target, dict) else {"default": target}
         by_gender.setdefault("default", OTHER)
         for role in by_gender.values():
             if not is_one_of(CaregiverRole, role):
-                raise RolesError(f"roles table {path}: code {code} -> {role!r} is not a role ({ROLE_NAMES})")
+                raise RolesError(
+                    f"roles table {path}: code {code} -> {role!r} is not a role ({ROLE_NAMES})"
+                )
         table.codes[str(code).upper()] = {k.lower(): v for k, v in by_gender.items()}

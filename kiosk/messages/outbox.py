@@ -1,0 +1,628 @@
+"""The outbox (O3): welcome messages are written with the PINs they carry, then delivered.
+
+A message's life: ``queued`` -> ``sending`` -> ``sent`` (body erased, S2), or back to ``queued``
+with a later ``next_attempt_at`` after a temporary failure, or ``failed`` with the reason.
+
+- **Written with the PINs.** :func:`enqueue` joins the caller's transaction: the registration
+  and its message land together or not at all.
+- **Delivered with retries.** :func:`deliver_due` sends what is due, one message at a time. A
+  temporary problem (server unreachable, 4xx reply) keeps the message queued and waits 1, 2, 4 ...
+  minutes (at most an hour) before the next try; after :data:`MAX_ATTEMPTS` tries it is
+  ``failed``. A permanent problem (login refused 535, address refused 550) fails it at once with
+  the reason. When the server itself is the problem (unreachable, login refused) the run stops
+  there, so the other messages keep their attempts and nobody's account is locked by a storm of
+  bad logins.
+- **Never silently sent twice.** Before talking to the server a message is marked ``sending``,
+  its attempt counted and a lease (:data:`SENDING_LEASE`) set in ``next_attempt_at``, in a
+  transaction of its own. If kiosk stops between the server accepting the message and the row
+  being marked ``sent``, the row is still ``sending`` when its lease runs out. Policy: such a row
+  is **not resent automatically**. The next run marks it ``failed`` with the reason
+  :data:`INTERRUPTED` so the front desk can check with the family and press Retry, which sends
+  it again under the same Message-ID (a receiving server that de-duplicates drops the copy). A
+  row still inside its lease belongs to a run that may be alive (another desk, cron) and is left
+  alone.
+- **Training mode** (O2) sends nothing: each message is marked ``sent`` with the note
+  ``training: not sent`` and its body erased, exactly as a real delivery would leave it.
+- **Nothing to steal.** The body holds the plain PINs, so it is stored sealed (AES-GCM under a
+  key derived from the key file, which is not in the database; S11) and erased in the same
+  transaction that marks the message sent; SQLite overwrites freed space (``secure_delete``) and
+  the WAL is checkpointed and truncated after a run that sent or erased anything (again at the
+  next run when a desk's open read kept it from finishing). Failed messages keep their body so
+  Retry can send them, but only while it is worth sending: once every PIN of the message's family
+  batch has expired or been replaced, revoked or redeemed, :func:`erase_stale_bodies` (run at the
+  start of every delivery, and by the revoke or replacement itself) erases the body of its failed
+  and still-queued messages, and a queued one is failed with the reason :data:`NO_LONGER_NEEDED`.
+  Neither bodies nor PINs are ever logged or written to the audit trail.
+
+The send itself is behind :class:`Sender`, one per channel (email; text through the carrier's
+email-to-SMS gateway), so an SMS provider can be added later as one more class.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+import peewee
+from peewee import fn
+
+from kiosk import audit, security
+from kiosk.config import Config
+from kiosk.messages.carriers import get_carrier
+from kiosk.messages.welcome import Welcome
+from kiosk.people.contact import valid_email
+from kiosk.store import files
+from kiosk.store.db import database, is_sqlite, tuples, write_transaction
+from kiosk.store.models import OutboxMessage, Patient, RegistrationPin
+from kiosk.terms import Channel, MessageState, PinState, is_one_of, utcnow
+
+MAX_ATTEMPTS = 12  # 1+2+4+...+60+60...: about seven hours of outage before a message is failed
+FIRST_RETRY = dt.timedelta(minutes=1)
+LONGEST_WAIT = dt.timedelta(hours=1)
+SENDING_LEASE = dt.timedelta(minutes=10)  # longer than any one SMTP conversation can take
+TRAINING_NOTE = "training: not sent"
+INTERRUPTED = (
+    "interrupted while sending: it may have been sent. Check with the family before you retry; "
+    "a retry sends the same message again"
+)
+NO_LONGER_NEEDED = "no longer needed: the PINs it carried have ended"
+BODY_KEY = "outbox-body"  # the purpose the body's encryption key is derived for (S11)
+
+
+class OutboxError(ValueError):
+    """A request the outbox cannot do; the message says why in plain words."""
+
+
+# ---------------------------------------------------------------- writing (inside the registration)
+
+
+def enqueue(
+    *,
+    batch: str,
+    channel: str,
+    recipient: str,
+    welcome: Welcome,
+    language: str = "en",
+    carrier: str = "",
+    now: dt.datetime | None = None,
+) -> str:
+    """Write one queued message inside the caller's transaction; return its Message-ID.
+
+    ``channel`` "email": ``recipient`` is the address. ``channel`` "text": ``recipient`` is the
+    cell number (any common way of writing it) and ``carrier`` the carrier key; the message goes
+    to the carrier's gateway with the short body. Raises :class:`OutboxError` on a bad address,
+    which rolls back the caller's transaction: no PINs without their message.
+    """
+    if channel == Channel.EMAIL:
+        if not valid_email(recipient):
+            raise OutboxError(f"{recipient!r} is not an email address kiosk can send to")
+        subject, text, html = welcome.subject, welcome.text, welcome.html
+    elif channel == Channel.TEXT:
+        found = get_carrier(carrier)
+        if found is None:
+            raise OutboxError(f"a text message needs the family's cell carrier (not {carrier!r})")
+        try:
+            recipient = found.address_for(recipient)
+        except ValueError as error:
+            raise OutboxError(str(error)) from None
+        subject, text, html = welcome.subject, welcome.sms or welcome.text, ""
+    else:
+        raise OutboxError(f"channel must be email or text, not {channel!r}")
+    message_id = f"<{secrets.token_hex(16)}@kiosk>"
+    with write_transaction():
+        OutboxMessage.create(
+            message_id=message_id,
+            batch=batch,
+            channel=channel,
+            recipient=recipient,
+            carrier=carrier if channel == Channel.TEXT else "",
+            language=language,
+            subject=subject,
+            body_text=_seal(text, message_id),
+            body_html=_seal(html, message_id),
+            created_at=now or utcnow(),
+            next_attempt_at=now or utcnow(),
+        )
+    return message_id
+
+
+# ---------------------------------------------------------------- sending
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message as a :class:`Sender` sees it."""
+
+    message_id: str
+    channel: str
+    recipient: str
+    subject: str
+    text: str
+    html: str
+    language: str
+
+
+class SendFailure(Exception):
+    """A message was not delivered. ``permanent``: trying again will not help. ``stop``: the
+    problem is the server or its settings, so the run stops instead of failing every message."""
+
+    def __init__(self, reason: str, *, permanent: bool, stop: bool = False):
+        super().__init__(reason)
+        self.reason, self.permanent, self.stop = reason, permanent, stop
+
+
+class Sender(Protocol):
+    """Delivers messages of one channel. ``send`` returns a note to keep ("" for none) or raises
+    :class:`SendFailure`; ``close`` ends any connection."""
+
+    def send(self, message: Outgoing) -> str: ...
+
+    def close(self) -> None: ...
+
+
+class TrainingSender:
+    """Training mode (O2): nothing leaves the machine."""
+
+    def send(self, message: Outgoing) -> str:
+        return TRAINING_NOTE
+
+    def close(self) -> None:
+        pass
+
+
+def senders_for(config: Config) -> dict[str, Sender]:
+    """The sender for each channel under this configuration."""
+    if config.training:
+        return {Channel.EMAIL: TrainingSender(), Channel.TEXT: TrainingSender()}
+    from kiosk.messages.mail import (
+        smtp_senders,  # smtplib and email load only when something is sent
+    )
+
+    return smtp_senders(config.smtp, practice_name=_practice_name(config))
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    deferred: int = 0  # temporary failure: still queued, tried again later
+    failed: int = 0  # failed now (permanent, or out of attempts)
+    interrupted: int = 0  # found "sending" past its lease: failed, staff decide (see module docs)
+    problem: str = ""  # why the run stopped early, in plain words ("" when it did not)
+    erased: int = (
+        0  # unsent messages whose PINs have all ended: body erased (see erase_stale_bodies)
+    )
+
+    def summary(self) -> str:
+        parts = [f"{self.sent} sent", f"{self.deferred} to retry later", f"{self.failed} failed"]
+        if self.interrupted:
+            parts.append(f"{self.interrupted} interrupted (check with the family, then retry)")
+        if self.erased:
+            parts.append(f"{self.erased} no longer needed (erased)")
+        return ", ".join(parts) + (f". Stopped: {self.problem}" if self.problem else "")
+
+
+def deliver_due(
+    config: Config,
+    now: dt.datetime | None = None,
+    limit: int = 100,
+    senders: Mapping[str, Sender] | None = None,
+) -> DeliveryReport:
+    """Send the messages that are due (at most ``limit``) and record each outcome.
+
+    Safe to run from several places at once (app worker threads, ``kiosk outbox send`` from cron):
+    a message is claimed by one run only. ``now`` fixes the clock (naive UTC) for tests.
+    """
+    clock: Callable[[], dt.datetime] = (lambda: now) if now is not None else utcnow
+    report = DeliveryReport()
+    report.interrupted = _fail_interrupted(clock())
+    report.erased = erase_stale_bodies(clock())
+    seal_plain_bodies()
+    if _wal_to_truncate:
+        truncate_wal()
+    files.remove_old_slips(config)  # saved slip PDFs hold PINs too (S11)
+    due = OutboxMessage.select().where(
+        OutboxMessage.state == MessageState.QUEUED, OutboxMessage.next_attempt_at <= clock()
+    )
+    if not due.exists():
+        return report
+    if senders is None:
+        if not config.training and not config.smtp.host:
+            report.problem = "no mail server is set up (smtp.host): messages stay queued"
+            return report
+        senders = senders_for(config)
+    try:
+        for _ in range(limit):
+            row = _claim_next(clock())
+            if row is None:
+                break
+            sender = senders.get(row.channel)
+            try:
+                if sender is None:
+                    raise SendFailure(
+                        f"no way to send {row.channel!r} messages is set up", permanent=True
+                    )
+                note = sender.send(_outgoing(row))
+            except SendFailure as failure:
+                _record_failure(row, failure, clock(), report)
+                if failure.stop:
+                    report.problem = failure.reason
+                    break
+            else:
+                _record_sent(row, note, clock())
+                report.sent += 1
+    finally:
+        for sender in {id(s): s for s in senders.values()}.values():  # channels may share one
+            sender.close()
+    if report.sent:
+        truncate_wal()
+    return report
+
+
+def erase_stale_bodies(now: dt.datetime | None = None, batches: Iterable[str] | None = None) -> int:
+    """Erase the body of every failed or queued message whose PINs have all ended; return how many.
+
+    A message is stale when its family batch had PINs and none is still active and unexpired
+    (each has expired, or been replaced, revoked or redeemed): the PINs it carries open nothing,
+    so it must not be sent and its body is only something to steal (S2). A queued one is failed
+    with :data:`NO_LONGER_NEEDED`; a failed one keeps its reason. One audit event per message.
+    ``batches`` limits the look to those family batches (just after a revoke or a replacement).
+    """
+    now = now or utcnow()
+    issued = RegistrationPin.select(RegistrationPin.batch)
+    live = issued.where(RegistrationPin.state == PinState.ACTIVE, RegistrationPin.expires_at > now)
+    stale = OutboxMessage.select().where(
+        OutboxMessage.state.in_((MessageState.QUEUED, MessageState.FAILED)),
+        (OutboxMessage.body_text != "") | (OutboxMessage.body_html != ""),
+        OutboxMessage.batch.in_(issued),
+        OutboxMessage.batch.not_in(live),
+    )
+    if batches is not None:
+        stale = stale.where(OutboxMessage.batch.in_(list(batches)))
+    count = 0
+    for row in list(stale):
+        changes: dict[str, object] = {
+            "state": MessageState.FAILED,
+            "body_text": "",
+            "body_html": "",
+        }
+        if row.state == MessageState.QUEUED:
+            changes |= {"last_error": NO_LONGER_NEEDED, "next_attempt_at": now}
+        with (
+            write_transaction()
+        ):  # the state must still be what was read: a run may have claimed it since
+            if (
+                OutboxMessage.update(**changes)
+                .where(OutboxMessage.id == row.id, OutboxMessage.state == row.state)
+                .execute()
+            ):
+                audit.record(
+                    audit.MESSAGE_ERASED, detail=_audit_detail(row, reason=NO_LONGER_NEEDED)
+                )
+                count += 1
+    if count:
+        truncate_wal()
+    return count
+
+
+def _practice_name(config: Config) -> str:
+    from kiosk.store.practice import practice_settings
+
+    try:
+        return practice_settings().name
+    except Exception:  # noqa: BLE001 - no practice row yet: the configured name is the right one
+        return config.practice.name
+
+
+def _claim_next(now: dt.datetime) -> OutboxMessage | None:
+    """Mark the next due message ``sending`` (one attempt more, a lease) and commit, or None."""
+    while True:
+        with write_transaction():
+            row = (
+                OutboxMessage.select(OutboxMessage.id)
+                .where(
+                    OutboxMessage.state == MessageState.QUEUED, OutboxMessage.next_attempt_at <= now
+                )
+                .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+                .first()
+            )
+            if row is None:
+                return None
+            claimed = (
+                OutboxMessage.update(
+                    state=MessageState.SENDING,
+                    attempts=OutboxMessage.attempts + 1,
+                    next_attempt_at=now + SENDING_LEASE,
+                )
+                .where(OutboxMessage.id == row.id, OutboxMessage.state == MessageState.QUEUED)
+                .execute()
+            )
+        if claimed:  # else another run took it first: look again
+            return OutboxMessage.get_by_id(row.id)
+
+
+def _seal(body: str, message_id: str) -> str:
+    return security.seal(BODY_KEY, body, message_id)
+
+
+def message_body(row: OutboxMessage) -> tuple[str, str]:
+    """The message's (text, html) as it will be sent: opened with the key file (S11)."""
+    return (
+        security.unseal(BODY_KEY, row.body_text, row.message_id),
+        security.unseal(BODY_KEY, row.body_html, row.message_id),
+    )
+
+
+def _outgoing(row: OutboxMessage) -> Outgoing:
+    try:
+        text, html = message_body(row)
+    except security.UnsealError as error:
+        raise SendFailure(f"{error}: issue new PINs for the family", permanent=True) from None
+    return Outgoing(
+        row.message_id, row.channel, row.recipient, row.subject, text, html, row.language
+    )
+
+
+def seal_plain_bodies() -> int:
+    """Encrypt the bodies an older kiosk left in plain text (S11); return how many messages."""
+
+    def plain(body: peewee.Field) -> peewee.Expression:
+        return (body != "") & ~body.startswith(security.SEALED)
+
+    unsent = (MessageState.QUEUED, MessageState.SENDING, MessageState.FAILED)
+    rows = list(
+        OutboxMessage.select().where(
+            OutboxMessage.state.in_(unsent),
+            plain(OutboxMessage.body_text) | plain(OutboxMessage.body_html),
+        )
+    )
+    for row in rows:
+        sealed = {
+            name: body if body.startswith(security.SEALED) else _seal(body, row.message_id)
+            for name, body in (("body_text", row.body_text), ("body_html", row.body_html))
+        }
+        with (
+            write_transaction()
+        ):  # only if still what was read: a run may have sent and erased it since
+            OutboxMessage.update(**sealed).where(
+                OutboxMessage.id == row.id,
+                OutboxMessage.body_text == row.body_text,
+                OutboxMessage.body_html == row.body_html,
+            ).execute()
+    if rows:
+        truncate_wal()
+    return len(rows)
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    """How long to wait after the ``attempts``-th try failed for a temporary reason."""
+    return min(FIRST_RETRY * 2 ** max(attempts - 1, 0), LONGEST_WAIT)
+
+
+def _record_sent(row: OutboxMessage, note: str, now: dt.datetime) -> None:
+    with write_transaction():
+        OutboxMessage.update(
+            state=MessageState.SENT,
+            sent_at=now,
+            next_attempt_at=now,
+            last_error=note,
+            body_text="",
+            body_html="",
+        ).where(OutboxMessage.id == row.id).execute()
+        _audit(audit.SEND, row, note=note)
+
+
+def _record_failure(
+    row: OutboxMessage, failure: SendFailure, now: dt.datetime, report: DeliveryReport
+) -> None:
+    with write_transaction():
+        if failure.permanent or row.attempts >= MAX_ATTEMPTS:
+            reason = (
+                failure.reason
+                if failure.permanent
+                else f"gave up after {row.attempts} tries: {failure.reason}"
+            )
+            OutboxMessage.update(
+                state=MessageState.FAILED, next_attempt_at=now, last_error=reason
+            ).where(OutboxMessage.id == row.id).execute()
+            _audit(audit.SEND_FAILED, row, reason=reason)
+            report.failed += 1
+        else:
+            OutboxMessage.update(
+                state=MessageState.QUEUED,
+                next_attempt_at=now + backoff(row.attempts),
+                last_error=failure.reason,
+            ).where(OutboxMessage.id == row.id).execute()
+            report.deferred += 1
+
+
+def _fail_interrupted(now: dt.datetime) -> int:
+    """Rows left ``sending`` past their lease: fail them for staff to decide (never resend blindly)."""
+    count = 0
+    stale = OutboxMessage.select().where(
+        OutboxMessage.state == MessageState.SENDING, OutboxMessage.next_attempt_at <= now
+    )
+    for row in stale:
+        with write_transaction():
+            if (
+                OutboxMessage.update(state=MessageState.FAILED, last_error=INTERRUPTED)
+                .where(
+                    OutboxMessage.id == row.id,
+                    OutboxMessage.state == MessageState.SENDING,
+                    OutboxMessage.next_attempt_at <= now,
+                )
+                .execute()
+            ):
+                _audit(audit.SEND_FAILED, row, reason=INTERRUPTED)
+                count += 1
+    return count
+
+
+def _audit(action: str, row: OutboxMessage, **extra: str) -> None:
+    """One event per child in the message's family batch; never the body, never a PIN."""
+    detail = _audit_detail(row, **extra)
+    patients: list[Patient | None] = list(
+        Patient.select().join(RegistrationPin).where(RegistrationPin.batch == row.batch).distinct()
+    )
+    for patient in patients or [None]:
+        audit.record(action, patient=patient, detail=detail)
+
+
+def _audit_detail(row: OutboxMessage, **extra: str) -> dict:
+    return {
+        "message_id": row.message_id,
+        "batch": row.batch,
+        "channel": row.channel,
+        "to": mask_recipient(row.channel, row.recipient),
+        "attempts": row.attempts,
+        **{key: value for key, value in extra.items() if value},
+    }
+
+
+_wal_to_truncate = False  # an erasure's checkpoint was blocked: the next run tries again
+
+
+def truncate_wal() -> bool:
+    """Erased bodies must not linger in the WAL file: checkpoint it and cut it to zero. Inside a
+    transaction, or while another desk holds a read open, it cannot finish: it is tried again at
+    the next outbox run (and bodies are sealed in the meantime, S11). True when it finished."""
+    global _wal_to_truncate
+    if not is_sqlite():
+        return True
+    _wal_to_truncate = True
+    if database.in_transaction():
+        return False
+    try:
+        busy = database.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+    except peewee.DatabaseError:  # another desk is writing: tried again next run
+        return False
+    _wal_to_truncate = bool(busy)
+    return not busy
+
+
+# ---------------------------------------------------------------- what the front desk sees
+
+
+@dataclass(frozen=True)
+class MessageRow:
+    """One outbox message for a list on screen: no body, the recipient masked."""
+
+    id: int
+    message_id: str
+    batch: str
+    channel: Channel
+    recipient: str  # masked: c***@example.com, ***-***-0101
+    carrier: str  # carrier name for a text message
+    language: str
+    subject: str
+    state: MessageState
+    attempts: int
+    reason: str  # why it failed or is waiting, or a note (training: not sent)
+    created_at: dt.datetime
+    next_attempt_at: dt.datetime
+    sent_at: dt.datetime | None
+
+
+def mask_recipient(channel: str, recipient: str) -> str:
+    """Enough to recognise whom a message is for, not enough to read off an address or number."""
+    local, _, domain = recipient.rpartition("@")
+    if channel == Channel.TEXT:
+        return f"***-***-{local[-4:]}"
+    return f"{local[:1]}***@{domain}"
+
+
+def _row(message: OutboxMessage) -> MessageRow:
+    carrier = get_carrier(message.carrier) if message.carrier else None
+    return MessageRow(
+        message.id,
+        message.message_id,
+        message.batch,
+        Channel(message.channel),
+        mask_recipient(message.channel, message.recipient),
+        carrier.name if carrier else message.carrier,
+        message.language,
+        message.subject,
+        MessageState(message.state),
+        message.attempts,
+        message.last_error,
+        message.created_at,
+        message.next_attempt_at,
+        message.sent_at,
+    )
+
+
+_LISTED = (
+    OutboxMessage.id,
+    OutboxMessage.message_id,
+    OutboxMessage.batch,
+    OutboxMessage.channel,
+    OutboxMessage.recipient,
+    OutboxMessage.carrier,
+    OutboxMessage.language,
+    OutboxMessage.subject,
+    OutboxMessage.state,
+    OutboxMessage.attempts,
+    OutboxMessage.last_error,
+    OutboxMessage.created_at,
+    OutboxMessage.next_attempt_at,
+    OutboxMessage.sent_at,
+)
+
+
+def list_messages(
+    state: str | None = None, limit: int = 200, batch: str | None = None
+) -> list[MessageRow]:
+    """Newest first; ``state`` one of queued, sending, sent, failed (None: all)."""
+    query = OutboxMessage.select(*_LISTED)  # the bodies are never read for a list
+    if state is not None:
+        if not is_one_of(MessageState, state):
+            raise OutboxError(f"state must be one of {', '.join(MessageState)}, not {state!r}")
+        query = query.where(OutboxMessage.state == state)
+    if batch is not None:
+        query = query.where(OutboxMessage.batch == batch)
+    return [
+        _row(m)
+        for m in query.order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc()).limit(
+            limit
+        )
+    ]
+
+
+def count_messages() -> dict[MessageState, int]:
+    """How many messages are in each state (every state present, 0 when none)."""
+    counts = dict.fromkeys(MessageState, 0)
+    for state, count in tuples(
+        OutboxMessage.select(OutboxMessage.state, fn.COUNT(OutboxMessage.id)).group_by(
+            OutboxMessage.state
+        )
+    ):
+        counts[state] = count
+    return counts
+
+
+def retry_message(message_id: int, now: dt.datetime | None = None) -> MessageRow:
+    """Queue a failed message again, due now, with a fresh set of tries and the same Message-ID.
+
+    Refused (:class:`OutboxError`) for an unknown, sent or sending message, and for one whose
+    PINs have all ended (its body is erased: issue new PINs instead)."""
+    now = now or utcnow()
+    erase_stale_bodies(now)
+    with write_transaction():
+        message = OutboxMessage.get_or_none(OutboxMessage.id == message_id)
+        if message is None:
+            raise OutboxError(f"there is no message {message_id}")
+        if message.state == MessageState.SENT:
+            raise OutboxError("this message was already sent")
+        if message.state == MessageState.SENDING:
+            raise OutboxError("this message is being sent right now")
+        if not message.body_text and not message.body_html:
+            raise OutboxError(
+                "this message is no longer needed: the PINs it carried have ended; issue new PINs "
+                "to send the family a new one"
+            )
+        OutboxMessage.update(
+            state=MessageState.QUEUED, attempts=0, next_attempt_at=now, last_error=""
+        ).where(OutboxMessage.id == message.id).execute()
+    return _row(OutboxMessage.get_by_id(message_id))

@@ -1,0 +1,245 @@
+"""Backup and restore (D3): a consistent copy while desks keep working, and a guarded restore.
+
+``kiosk backup FILE`` copies a SQLite database with SQLite's online backup API in one step: the
+copy reads one snapshot (WAL lets desks keep writing meanwhile), so it is never half of one
+desk's action. The PIN key file is never in the copy: with the key, a stolen backup's PIN and
+answer hashes could be tried offline, so the practice keeps it apart (it is named, not copied).
+
+``kiosk restore FILE`` puts a backup in the database's place only when no desk, sender or other
+kiosk process has the database open: every SQLite connection to a WAL database holds a shared
+lock on one byte of its ``-shm`` file (SQLite's "dead man switch"); taking that byte exclusively
+fails while any connection lives and, held through the restore, keeps new ones out. The database
+it replaces is kept beside it (``NAME.before-restore-STAMP``), never deleted.
+
+PostgreSQL has its own tools: the commands say which (pg_dump, pg_restore), with the password hidden.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from kiosk.config import Config
+from kiosk.store.db import is_url, shown
+from kiosk.store.models import AuditEvent, Practice
+
+SHM_DEAD_MAN_SWITCH = (
+    128  # byte of the -shm file every open connection locks shared (SQLite's os_unix.c)
+)
+
+
+class BackupError(RuntimeError):
+    """A backup or restore that did not happen; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Done:
+    lines: list[str]  # what to tell the user, one line each
+
+
+def _sqlite_path(config: Config) -> Path:
+    from kiosk.store.practice import database_target
+
+    target = database_target(config)
+    if is_url(target) and not target.startswith("sqlite:///"):
+        raise PostgresTarget(target)
+    return Path(target.removeprefix("sqlite:///")).expanduser()
+
+
+class PostgresTarget(BackupError):
+    def __init__(self, url: str):
+        super().__init__(url)
+        self.url = url
+
+
+def pg_command(tool: str, url: str, file: str) -> str:
+    """The pg_dump or pg_restore command for ``url``, the password shown as *** (PGPASSWORD or
+    ~/.pgpass supplies it)."""
+    import shlex
+
+    args = [tool, "--format=custom"]
+    args += ["--file", file] if tool == "pg_dump" else ["--clean", "--if-exists", "--no-owner"]
+    args += ["--dbname", shown(url)]
+    if tool == "pg_restore":
+        args.append(file)
+    return " ".join(shlex.quote(a) if "***" not in a else a for a in args)
+
+
+def key_files_note(config: Config) -> list[str]:
+    """D3: where the key and anchor files are, and that they are kept apart from the backup."""
+    from kiosk.security import SecretKeyError
+    from kiosk.store.practice import anchor_file, database_target, key_file
+
+    target = database_target(config)
+    try:
+        key = str(key_file(config, target))
+    except SecretKeyError:
+        key = "(pin_key_file is not set)"
+    return [
+        f"Not in the backup: the key file {key} and the audit anchor file {anchor_file(config)}.",
+        (
+            "Keep a copy of the key file separately (another medium, locked away): the backup is no use "
+            "without it, and the two together let someone try PINs offline."
+        ),
+    ]
+
+
+def backup(config: Config, destination: str | os.PathLike) -> Done:
+    """Copy the database to ``destination`` (0600, refused if it exists) while desks keep working."""
+    source = _sqlite_path(config)
+    dest = Path(destination).expanduser()
+    if not source.is_file():
+        raise BackupError(f"there is no database at {source}")
+    if dest.exists():
+        raise BackupError(f"{dest} already exists: name a new file (a backup never overwrites one)")
+    if dest.resolve() == source.resolve():
+        raise BackupError("the backup must be a different file from the database")
+    partial = dest.with_name(f".{dest.name}.partial-{os.getpid()}")
+    try:
+        os.close(
+            os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        )  # 0600 before a byte is in it
+        _copy(f"file:{source}?mode=ro", str(partial))
+        events = _check(partial)
+        os.replace(partial, dest)
+    finally:
+        partial.unlink(missing_ok=True)
+    return Done(
+        [
+            f"Backed up {source} to {dest} ({events} audit events; integrity check ok).",
+            *key_files_note(config),
+        ]
+    )
+
+
+def _copy(source_uri: str, dest: str) -> None:
+    """SQLite's online backup in one step (pages=-1): one read snapshot, so one consistent state."""
+    src = sqlite3.connect(source_uri, uri=True, timeout=30)
+    try:
+        out = sqlite3.connect(dest)
+        try:
+            src.backup(out, pages=-1)
+            out.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, no -wal beside it
+        finally:
+            out.close()
+    finally:
+        src.close()
+    fd = os.open(dest, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _check(path: Path) -> int:
+    """The copy passes PRAGMA integrity_check and is a kiosk database; its number of audit events."""
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        verdict = con.execute("PRAGMA integrity_check").fetchone()[0]
+        if verdict != "ok":
+            raise BackupError(
+                f"the copy fails SQLite's integrity check ({verdict}); nothing was kept"
+            )
+        try:
+            return int(
+                con.execute(f'SELECT count(*) FROM "{AuditEvent._meta.table_name}"').fetchone()[0]
+            )
+        except sqlite3.DatabaseError:
+            raise BackupError(f"{path} is not a kiosk database") from None
+    except sqlite3.DatabaseError as error:
+        raise BackupError(f"{path} is not a SQLite database ({error})") from None
+    finally:
+        con.close()
+
+
+@contextmanager
+def no_one_connected(database: Path) -> Iterator[None]:
+    """Hold the database's connection lock (see the module text) for the block; BackupError when a
+    desk or any other process has the database open."""
+    shm = Path(f"{database}-shm")
+    if not shm.exists():
+        yield  # no connection in WAL mode has it open (the first one makes the -shm)
+        return
+    fd = os.open(shm, os.O_RDWR)
+    try:
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, SHM_DEAD_MAN_SWITCH)
+        except OSError:
+            raise BackupError(
+                f"{database} is in use (a desk, the outbox sender or another kiosk has it open): "
+                "close them all, then restore"
+            ) from None
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def restore(config: Config, backup_file: str | os.PathLike) -> Done:
+    """Put ``backup_file`` in the database's place, keeping the old one; refused while it is in use
+    or when the backup needs a different key file than the one configured."""
+    target = _sqlite_path(config)
+    source = Path(backup_file).expanduser()
+    if not source.is_file():
+        raise BackupError(f"there is no backup at {source}")
+    events = _check(source)
+    _same_key(config, source, target)
+    kept = None
+    with no_one_connected(target):
+        if target.exists():
+            stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+            kept = target.with_name(f"{target.name}.before-restore-{stamp}")
+            for suffix in (
+                "",
+                "-wal",
+            ):  # the WAL may hold the old database's last changes: kept with it
+                if Path(f"{target}{suffix}").exists():
+                    os.replace(f"{target}{suffix}", f"{kept}{suffix}")
+        partial = target.with_name(f".{target.name}.restoring-{os.getpid()}")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            _copy(f"file:{source}?mode=ro", str(partial))
+            os.replace(partial, target)
+        finally:
+            partial.unlink(missing_ok=True)
+        Path(f"{target}-shm").unlink(missing_ok=True)  # the old database's shared memory: stale now
+    lines = [f"Restored {target} from {source} ({events} audit events)."]
+    if kept:
+        lines.append(f"The database it replaced is kept as {kept}.")
+    lines.append(
+        "Run kiosk audit verify to check the restored audit trail against your anchor file."
+    )
+    return Done(lines)
+
+
+def _same_key(config: Config, source: Path, target: Path) -> None:
+    """The backup's PIN hashes need the key file it was made with (S2): refuse a mismatch."""
+    from kiosk import security
+    from kiosk.store.practice import KEY_CHECK_TEXT, key_file
+
+    path = key_file(config, str(target))
+    con = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    try:
+        row = con.execute(f'SELECT key_check FROM "{Practice._meta.table_name}" LIMIT 1').fetchone()
+    except sqlite3.DatabaseError:
+        row = None
+    finally:
+        con.close()
+    if not row or not row[0]:
+        return
+    if not path.exists():
+        raise BackupError(
+            f"the key file {path} is missing: put the key file kept with this backup there first"
+        )
+    key = security.load_or_create_key(path, create=False)
+    if key.digest("check", KEY_CHECK_TEXT) != row[0]:
+        raise BackupError(
+            f"this backup was made with a different key file than {path}: put the key file "
+            "kept with this backup there first (every PIN in it needs that key)"
+        )

@@ -1,0 +1,205 @@
+"""``kiosk doctor``: is this desk ready? One line per check, and a non-zero exit when one fails.
+
+Each check looks and changes nothing: the database is opened read-only, SMTP gets EHLO and no
+mail, the printer is asked about with ``lpstat``. Checks: the configuration, the database (reached,
+and at this kiosk's schema version), the key file (there, private, this database's) and the anchor
+file, the mail server, the printers of the desk and of every ``[terminals]`` entry, free disk, and
+the clock against the PostgreSQL server's (PIN expiry and the audit trail's times depend on it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import stat
+import subprocess
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from kiosk.config import Config
+
+OK, WARN, FAIL = "ok", "warn", "FAIL"
+MIN_FREE_BYTES = 500 * 2**20  # below this a day's work (WAL, slips, the error log) may not fit
+MAX_SKEW_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class Check:
+    verdict: str  # OK, WARN or FAIL
+    name: str
+    words: str
+
+    def __str__(self) -> str:
+        return f"{self.verdict:<4}  {self.name:<9}  {self.words}"
+
+
+def run_checks(config: Config, config_words: str) -> Iterator[Check]:
+    """Every check in order; a check that cannot run says why (FAIL), and the others still run."""
+    yield Check(OK, "config", config_words)
+    database_ok = False
+    for check in (_database, _key_file, _anchor_file, _smtp, _printers, _disk, _clock):
+        if check in (_key_file, _clock) and not database_ok:
+            continue
+        try:
+            result = check(config)
+        except Exception as error:  # noqa: BLE001  # a check that breaks is a failed check, said in one line
+            result = Check(
+                FAIL,
+                check.__name__.strip("_").replace("_", " "),
+                f"{type(error).__name__}: {error}",
+            )
+        if result is None:
+            continue
+        if check is _database:
+            database_ok = result.verdict == OK
+        yield result
+
+
+def _database(config: Config) -> Check:
+    from kiosk.store.db import DatabaseError, open_database, shown
+    from kiosk.store.practice import database_target
+    from kiosk.store.schema import SCHEMA_VERSION, SchemaError, current_version
+
+    target = database_target(config)
+    if "://" not in target and not Path(target).expanduser().is_file():
+        return Check(FAIL, "database", f"there is no database at {target}: run kiosk init")
+    try:
+        open_database(
+            str(Path(target).expanduser()) if "://" not in target else target, read_only=True
+        )
+    except (DatabaseError, SchemaError) as error:
+        return Check(FAIL, "database", str(error))
+    return Check(
+        OK,
+        "database",
+        f"{shown(target)} reached, schema version {current_version()} "
+        f"(this kiosk: {SCHEMA_VERSION})",
+    )
+
+
+def _private(path: Path) -> str:
+    mode = stat.S_IMODE(path.stat().st_mode)
+    return "" if not mode & 0o077 else f"readable by others (mode {mode:o}): chmod 600 {path}"
+
+
+def _key_file(config: Config) -> Check:
+    from kiosk import security
+    from kiosk.store.models import Practice
+    from kiosk.store.practice import KEY_CHECK_TEXT, database_target, key_file
+
+    try:
+        path = key_file(config, database_target(config))
+    except security.SecretKeyError as error:
+        return Check(FAIL, "key file", str(error))
+    if not path.is_file():
+        return Check(
+            FAIL,
+            "key file",
+            f"{path} is missing: restore it from where you keep it (not the backup)",
+        )
+    loose = _private(path)
+    if loose:
+        return Check(FAIL, "key file", f"{path} is {loose}")
+    row = Practice.select().first()
+    key = security.load_or_create_key(path, create=False)
+    if row is not None and row.key_check and row.key_check != key.digest("check", KEY_CHECK_TEXT):
+        return Check(FAIL, "key file", f"{path} is not this database's key")
+    return Check(OK, "key file", f"{path}: present, 0600, this database's key")
+
+
+def _anchor_file(config: Config) -> Check:
+    from kiosk.store.practice import anchor_file
+
+    path = anchor_file(config)
+    if not path.exists():
+        return Check(WARN, "anchor", f"{path} not written yet: run kiosk audit anchor daily (S10)")
+    loose = _private(path)
+    return (
+        Check(WARN, "anchor", f"{path} is {loose}")
+        if loose
+        else Check(OK, "anchor", f"{path}: 0600")
+    )
+
+
+def _smtp(config: Config) -> Check:
+    from kiosk.messages.mail import SmtpLink
+    from kiosk.messages.outbox import SendFailure
+
+    c = config.smtp
+    if not c.host:
+        return Check(WARN, "smtp", "smtp.host is not set: welcome messages wait in the outbox")
+    try:
+        SmtpLink(c).greet()
+    except SendFailure as failure:
+        return Check(FAIL, "smtp", str(failure).removesuffix(": will try again"))
+    return Check(
+        OK,
+        "smtp",
+        f"{c.host}:{c.port} answered EHLO ({c.security}{', logged in' if c.username else ''})",
+    )
+
+
+def _printers(config: Config) -> Check:
+    queues = {
+        q for q in [config.printer.name, *(t.printer for t in config.terminals.values())] if q
+    }
+    if not queues:
+        return Check(WARN, "printer", "no printer set: slips are saved as PDF files")
+    lpstat = shutil.which("lpstat")
+    if lpstat is None:
+        return Check(FAIL, "printer", "lpstat not found: install the CUPS client (cups-client)")
+    problems, fine = [], []
+    for queue in sorted(queues):
+        done = subprocess.run([lpstat, "-p", queue], capture_output=True, text=True, timeout=20)
+        said = (done.stdout or done.stderr).strip().splitlines()
+        line = said[0] if said else f"lpstat exited {done.returncode}"
+        if done.returncode != 0 or "disabled" in line:
+            problems.append(f"{queue}: {line}")
+        else:
+            fine.append(queue)
+    if problems:
+        return Check(FAIL, "printer", "; ".join(problems))
+    return Check(OK, "printer", f"{', '.join(fine)} ready")
+
+
+def _disk(config: Config) -> Check:
+    from kiosk.store.practice import database_target
+
+    target = database_target(config)
+    folder = config.data_dir if "://" in target else Path(target).expanduser().parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    free = shutil.disk_usage(folder).free
+    words = f"{free / 2**30:.1f} GiB free in {folder}"
+    return Check(
+        OK if free >= MIN_FREE_BYTES else FAIL,
+        "disk",
+        words
+        if free >= MIN_FREE_BYTES
+        else f"only {words}: free some space (at least {MIN_FREE_BYTES // 2**20} MiB)",
+    )
+
+
+def _clock(config: Config) -> Check | None:
+    from kiosk.store.db import database, is_sqlite
+
+    if is_sqlite():
+        return None  # the database's clock is this machine's
+    server = database.execute_sql("SELECT now()").fetchone()[0]
+    skew = (dt.datetime.now(dt.UTC) - server).total_seconds()
+    words = f"{abs(skew):.1f} s {'ahead of' if skew > 0 else 'behind'} the database server"
+    if abs(skew) > MAX_SKEW_SECONDS:
+        return Check(
+            FAIL, "clock", f"{words}: set up time sync (chrony, systemd-timesyncd) on both"
+        )
+    return Check(OK, "clock", words)
+
+
+def report(checks: Iterator[Check], say: Callable[[str], object] = print) -> int:
+    """Print each check as it finishes; 1 when any failed, else 0."""
+    failed = False
+    for check in checks:
+        say(str(check))
+        failed |= check.verdict == FAIL
+    return 1 if failed else 0

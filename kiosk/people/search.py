@@ -1,0 +1,629 @@
+"""Finding the family from what the parent says (N1, N2).
+
+One box takes a last name or any part of one, "last, first", "first last", a first name with a
+birth date, a chart number, a caregiver's name, a phone number in any format, an email, or a birth
+date. Every lookup is an index range scan (kiosk.people.search_index says what is stored):
+
+1. **exact** (tier 0): today's structured search (last-name prefix, "last, first", birth date),
+   "first last" on the patient's name indexes, chart numbers, phones and emails;
+2. **name parts** (tier 1): any part of the patient's names, in any script, as written or folded;
+3. **caregivers** (tier 2): a caregiver's name parts, showing their children;
+4. **tolerant** (tier 3, only with ``tolerant=True``): each word's nicknames (the ``nicknames``
+   dataset), sound-alikes (double metaphone) and typos (symmetric deletion variants, checked with
+   rapidfuzz's optimal-string-alignment distance), ranked by how far they are from what was typed.
+
+A later tier runs only while the list has room, and a two-word query reads the patient's name
+indexes first and joins name parts only when those found nobody, so a common name never makes a
+slow query. Rows come back exact first, then the closest; a row that is not an exact match says
+why it matched (``reason``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from kiosk.people.patients import SEARCH_LIMIT, PatientRow, _prefix, age_text, parse_search
+from kiosk.people.search_index import CAREGIVER as CAREGIVER_FIELD
+from kiosk.people.search_index import (
+    CAREGIVER_FULL,
+    CHART,
+    EMAIL,
+    FAMILY,
+    FULL,
+    GIVEN,
+    PHONE,
+    QUERY_WORDS,
+    SOUND_MARK,
+    _script_form,
+    deletions,
+    max_typos,
+    phone_terms,
+    sound_codes,
+)
+from kiosk.store.db import database, is_sqlite, tuples
+from kiosk.store.models import Caregiver, Patient, SearchKey
+from kiosk.terms import PortalStatus, fold, is_one_of
+from kiosk.validate import parse_date
+
+EXACT, PARTS, CAREGIVERS, TOLERANT = 0, 1, 2, 3
+SOUNDS_LIKE, NICKNAME, TYPO, CAREGIVER = "sounds like", "nickname", "typo", "caregiver"
+NAME_FIELDS = (GIVEN, FAMILY, FULL, CAREGIVER_FIELD)
+MAX_WORDS = 4  # words of a query that take part (a name of more parts is found by its first four)
+POSTINGS_CAP = 2000
+MAX_CANDIDATES = 40  # tolerant words tried per query word, the closest first
+PREFIX_COST = 0.5  # "garc" for García: after the whole-word matches
+CAREGIVER_COST = 0.25
+
+
+@dataclass
+class Word:
+    """One word of the query: folded, as written (non-Latin scripts), and what else it may be."""
+
+    folded: str
+    script: str = ""
+    candidates: dict[str, tuple[float, str]] = field(default_factory=dict)  # word -> (cost, reason)
+    postings: int = 0  # how many name terms begin with it, up to POSTINGS_CAP (0: not counted)
+
+    @property
+    def ranges(self) -> list[tuple[str, str | None]]:
+        """Name parts that begin with this word; a single letter matches only itself (an initial)."""
+        return [
+            (text, _upper(text) if len(text) > 1 else text)
+            for text in (self.folded, self.script)
+            if text
+        ]
+
+    def cost(self, term: str) -> tuple[float, str]:
+        if term in (self.folded, self.script):
+            return 0.0, ""
+        if any(text and term.startswith(text) for text in (self.folded, self.script)):
+            return PREFIX_COST, ""
+        return self.candidates.get(term, (9.0, TYPO))
+
+
+@dataclass(frozen=True)
+class Query:
+    text: str
+    words: tuple[Word, ...] = ()
+    dob: dt.date | None = None
+    digits: str = ""  # the text was digits and separators only: a phone, chart number or date
+    email: str = ""
+    comma: bool = False
+
+
+def _upper(prefix: str) -> str | None:
+    """The smallest string above every string that starts with ``prefix`` (code point order, which
+    is SQLite's BINARY and PostgreSQL's C collation)."""
+    chars = list(prefix)
+    while chars:
+        if ord(chars[-1]) < 0x10FFFF:
+            chars[-1] = chr(ord(chars[-1]) + 1)
+            return "".join(chars)
+        chars.pop()
+    return None
+
+
+_PHONE_TEXT = re.compile(r"^[\d\s().+\-/]+$")
+
+
+def parse_query(text: str, today: dt.date | None = None) -> Query:
+    text = "".join(
+        ch if ch.isprintable() else " " for ch in text or ""
+    ).strip()  # no NUL or control characters
+    if not text:
+        return Query("")
+    if _PHONE_TEXT.match(text):
+        digits = "".join(ch for ch in text if ch.isdigit())
+        return Query(text, dob=parse_date(text, today), digits=digits)
+    words, dob, email = [], None, ""
+    for token in QUERY_WORDS.split(text):
+        if not token:
+            continue
+        if "@" in token:  # an email; a name with an @ in it is still looked up as a name too
+            email = token.lower()
+        if any(ch.isdigit() for ch in token) and (born := parse_date(token, today)):
+            dob = born
+            continue
+        folded, script = fold(token), _script_form(token)
+        if folded or script:
+            words.append(Word(folded, script))
+    return Query(text, tuple(words[:MAX_WORDS]), dob, "", email, "," in text)
+
+
+# -- SQL ------------------------------------------------------------------------------------------
+class _Sql:
+    """A statement and its parameters, written once for SQLite and PostgreSQL alike."""
+
+    def __init__(self) -> None:
+        self.text = ""
+        self.params: list = []
+
+    def mark(self, value: object) -> str:
+        self.params.append(value)
+        return "?" if is_sqlite() else "%s"
+
+    def term_condition(self, alias: str, word: Word, *, exact: bool, tolerant: bool) -> str:
+        conditions = []
+        if exact:
+            for low, high in word.ranges:
+                conditions.append(self.range(f"{alias}.term", low, high))
+        if tolerant and word.candidates:
+            marks = ", ".join(self.mark(term) for term in word.candidates)
+            conditions.append(f"{alias}.term IN ({marks})")
+        if not conditions:
+            return "(1 = 0)"
+        names = ", ".join(
+            self.mark(name) for name in NAME_FIELDS
+        )  # an email also begins with a name
+        return f"({' OR '.join(conditions)}) AND {alias}.field IN ({names})"
+
+    def range(self, column: str, low: str, high: str | None) -> str:
+        """``column`` begins with ``low`` (below ``high``), or is ``low`` when ``high`` is ``low``."""
+        if high == low:
+            return f"{column} = {self.mark(low)}"
+        condition = f"({column} >= {self.mark(low)}"  # marks in statement order
+        return condition + (f" AND {column} < {self.mark(high)})" if high else ")")
+
+    def rows(self, text: str = "") -> list[tuple]:
+        return list(database.execute_sql(text or self.text, self.params).fetchall())
+
+
+def _filters(
+    sql: _Sql, patient_column: str, status: str | None, dob: dt.date | None
+) -> tuple[str, str]:
+    """The join and conditions that keep only patients of ``status`` born on ``dob``."""
+    if not status and not dob:
+        return "", ""
+    where = ""
+    if status:
+        where += f" AND p.portal_status = {sql.mark(status)}"
+    if dob:
+        where += f" AND p.dob = {sql.mark(dob.isoformat())}"
+    return f' JOIN "patient" p ON p.id = {patient_column}', where
+
+
+def _word_hits(
+    words: list[Word],
+    side: str,
+    status: str | None,
+    dob: dt.date | None,
+    limit: int,
+    *,
+    exact: bool = True,
+    tolerant: bool = False,
+    strict: int = -1,
+) -> list[tuple[int, int | None, tuple[str, ...]]]:
+    """Patients (side "patient") or caregivers' children (side "caregiver") with a term for every
+    word: (patient id, caregiver id, the matched terms in the order of ``words``). ``strict``: the
+    index of a word that must match one of its tolerant candidates, not what was typed."""
+    sql = word_sql(words, side, status, dob, limit, exact=exact, tolerant=tolerant, strict=strict)
+    return [(row[0], row[1], tuple(row[2:])) for row in sql.rows()]
+
+
+def word_sql(
+    words: list[Word],
+    side: str,
+    status: str | None = None,
+    dob: dt.date | None = None,
+    limit: int = SEARCH_LIMIT,
+    *,
+    exact: bool = True,
+    tolerant: bool = False,
+    strict: int = -1,
+) -> _Sql:
+    """The statement of :func:`_word_hits` (tests EXPLAIN it: every table is read through an index)."""
+    sql = _Sql()
+    column = "patient_id" if side == "patient" else "caregiver_id"
+    # the word least likely to be common drives: a tolerant one (a few exact words), else the rarest
+    # (Word.postings, counted by _names), else the longest
+    order = sorted(
+        range(len(words)), key=lambda i: (i != strict, words[i].postings, -len(words[i].folded))
+    )
+    terms = ", ".join(f"t{order.index(i)}.term" for i in range(len(words)))
+    pid = "r.patient_id" if side == "caregiver" else "t0.patient_id"
+    body = ' FROM "search_term" t0'
+    conditions = []
+    for n, i in enumerate(order):
+        is_strict = i == strict
+        condition = sql.term_condition(
+            f"t{n}", words[i], exact=exact and not is_strict, tolerant=tolerant or is_strict
+        )
+        if n:
+            # CROSS JOIN: SQLite keeps this order; PostgreSQL plans the joins itself
+            body += f' CROSS JOIN "search_term" t{n}'
+            condition = f"t{n}.{column} = t0.{column} AND {condition}"
+        conditions.append(condition)
+    if side == "caregiver":
+        body += ' JOIN "relationship" r ON r.caregiver_id = t0.caregiver_id'
+    join, where = _filters(sql, pid, status, dob)
+    sql.text = (
+        f"SELECT {pid}, t0.caregiver_id, {terms}{body}{join} WHERE {' AND '.join(conditions)}"
+        f" AND t0.{column} IS NOT NULL{where} LIMIT {int(limit)}"
+    )
+    return sql
+
+
+def _term_hits(
+    term_field: str, low: str, high: str | None, status: str | None, dob: dt.date | None, limit: int
+) -> list[tuple[int, int | None]]:
+    """Patients found by a chart number, or caregivers' children by a phone or email (a prefix)."""
+    sql = _Sql()
+    condition = sql.range("t.term", low, high) + f" AND t.field = {sql.mark(term_field)}"
+    if term_field == CHART:
+        pid, body = "t.patient_id", ' FROM "search_term" t'
+    else:
+        pid, body = (
+            "r.patient_id",
+            ' FROM "search_term" t JOIN "relationship" r ON r.caregiver_id = t.caregiver_id',
+        )
+    join, where = _filters(sql, pid, status, dob)
+    return [
+        (row[0], row[1])
+        for row in sql.rows(
+            f"SELECT {pid}, t.caregiver_id{body}{join} WHERE {condition}{where} LIMIT {int(limit)}"
+        )
+    ]
+
+
+# -- tolerant candidates ----------------------------------------------------------------------------
+@lru_cache(maxsize=1)
+def _nicknamer() -> Any:
+    from nicknames import (
+        NickNamer,  # a maintained dataset of English given names and their nicknames
+    )
+
+    return NickNamer()
+
+
+def _nicknames(word: str) -> set[str]:
+    namer = _nicknamer()
+    return {fold(name) for name in namer.nicknames_of(word) | namer.canonicals_of(word)} - {
+        word,
+        "",
+    }
+
+
+def add_candidates(words: tuple[Word, ...]) -> None:
+    """Fill each word's tolerant candidates: nicknames, sound-alikes and typos, with their cost."""
+    from rapidfuzz.distance import OSA
+
+    keys: dict[str, set[int]] = {}
+    for i, word in enumerate(words):
+        text = word.folded
+        if not text.isalpha():
+            continue
+        for variant in deletions(text, max_typos(text)):
+            keys.setdefault(variant, set()).add(i)
+        for code in sound_codes(text):
+            keys.setdefault(SOUND_MARK + code, set()).add(i)
+        for nickname in _nicknames(text):
+            word.candidates[nickname] = (1.0, NICKNAME)
+    found: list[tuple[str, str]] = []
+    names = sorted(keys)
+    for start in range(0, len(names), 500):
+        query = SearchKey.select(SearchKey.key, SearchKey.word).where(
+            SearchKey.key.in_(names[start : start + 500])
+        )
+        found.extend(query.tuples().iterator())
+    sounds: set[tuple[int, str]] = set()
+    for key, term in found:
+        for i in keys[key]:
+            word = words[i]
+            if term == word.folded or term.startswith(word.folded):
+                continue  # what was typed, or a longer name it begins: the exact tiers have those
+            distance = OSA.distance(word.folded, term)
+            if key.startswith(SOUND_MARK):
+                sounds.add((i, term))
+                cost = 1.0 + 0.1 * min(distance, 5)
+            elif distance <= max_typos(word.folded):
+                cost = float(distance) + 0.05
+            else:
+                continue
+            known = word.candidates.get(term)
+            if known is None or known[1] != NICKNAME or cost < known[0]:
+                best = min(cost, known[0]) if known else cost
+                # a spelling that sounds the same says so, even when it is also one typo away
+                word.candidates[term] = (best, SOUNDS_LIKE if (i, term) in sounds else TYPO)
+    for word in words:
+        closest = sorted(word.candidates.items(), key=lambda item: (item[1][0], item[0]))[
+            :MAX_CANDIDATES
+        ]
+        word.candidates = dict(closest)
+
+
+# -- the search -----------------------------------------------------------------------------------
+@dataclass
+class _Hits:
+    limit: int
+    found: dict[int, tuple[int, float, str, int | None]] = field(
+        default_factory=dict
+    )  # id -> tier, cost, why, caregiver
+
+    @property
+    def room(self) -> int:
+        return self.limit - len(self.found)
+
+    def add(
+        self,
+        patient_id: int,
+        tier: int,
+        cost: float = 0.0,
+        reason: str = "",
+        caregiver: int | None = None,
+    ) -> None:
+        known = self.found.get(patient_id)
+        if known is None or (tier, cost) < known[:2]:
+            self.found[patient_id] = (tier, cost, reason, caregiver)
+
+
+def _structured(query: Query, status: str | None, today: dt.date, hits: _Hits) -> None:
+    """Tier 0: today's search (last-name prefix, "last, first", birth date) and "first last"."""
+    columns = (Patient.id,)
+    ordering = (Patient.family_key, Patient.given_key, Patient.dob)
+    selects = []
+    base = Patient.select(*columns)
+    if status:
+        base = base.where(Patient.portal_status == status)
+    if query.dob:
+        base = base.where(Patient.dob == query.dob)
+    words = [word for word in query.words if word.folded]  # the patient's name keys are folded
+    if query.comma:
+        parsed = parse_search(query.text, today)
+        if not (parsed.family or parsed.given):
+            return
+        select = base
+        if parsed.family:
+            select = select.where(_prefix(Patient.family_key, parsed.family))
+        if parsed.given:
+            select = select.where(_prefix(Patient.given_key, parsed.given))
+        selects.append(select)
+    elif len(words) == 1:
+        selects.append(base.where(_prefix(Patient.family_key, words[0].folded)))
+        if query.dob:  # a first name with a birth date
+            selects.append(base.where(_prefix(Patient.given_key, words[0].folded)))
+    elif len(words) == 2:
+        first, last = words[0].folded, words[1].folded
+        selects.append(
+            base.where(_prefix(Patient.given_key, first) & _prefix(Patient.family_key, last))
+        )
+        selects.append(
+            base.where(_prefix(Patient.family_key, first) & _prefix(Patient.given_key, last))
+        )
+    elif not words and (query.dob or (status and not query.text)):
+        selects.append(base)
+    for select in selects:
+        if hits.room <= 0:
+            return
+        for (patient_id,) in tuples(select.order_by(*ordering).limit(hits.room)):
+            hits.add(patient_id, EXACT)
+
+
+def _identifiers(query: Query, status: str | None, hits: _Hits) -> None:
+    """Tier 0: a chart number, a phone number, an email."""
+    digits = query.digits
+    charts = (
+        [query.text.strip().lower()]
+        if digits
+        else [w.folded for w in query.words if any(ch.isdigit() for ch in w.folded)]
+    )
+    for chart in charts:
+        if len(chart) >= 3:
+            for patient_id, _ in _term_hits(
+                CHART, chart, _upper(chart), status, None, max(hits.room, 1)
+            ):
+                hits.add(patient_id, EXACT)
+    if digits and len(digits) >= 7:
+        for phone in phone_terms(digits)[
+            :1
+        ]:  # ten digits, or seven: that number; else numbers beginning so
+            high = phone if len(phone) in (7, 10) else _upper(phone)
+            for patient_id, caregiver in _term_hits(
+                PHONE, phone, high, status, None, max(hits.room, 1)
+            ):
+                hits.add(patient_id, EXACT, 0.0, f"{CAREGIVER}'s {PHONE}", caregiver)
+    if query.email:
+        for patient_id, caregiver in _term_hits(
+            EMAIL, query.email, _upper(query.email), status, query.dob, max(hits.room, 1)
+        ):
+            hits.add(patient_id, EXACT, 0.0, f"{CAREGIVER}'s {EMAIL}", caregiver)
+
+
+def _score(words: list[Word], terms: tuple[str, ...]) -> tuple[float, str]:
+    costs = [word.cost(term) for word, term in zip(words, terms)]
+    reasons = [reason for _, reason in costs if reason]
+    return sum(cost for cost, _ in costs), ", ".join(dict.fromkeys(reasons))
+
+
+def _names(query: Query, status: str | None, hits: _Hits, found_before: int) -> None:
+    """Tiers 1 and 2: name parts of the patient, then of a caregiver."""
+    words = list(query.words)
+    if not words or hits.room <= 0:
+        return
+    if len(words) > 1 and found_before:
+        return  # "first last" found them by whole names; joining name parts would only add time
+    if len(words) > 1:
+        for (
+            word
+        ) in words:  # a word no name begins with: nobody has them all (a typo: the tolerant tier)
+            word.postings = _postings(word)
+            if not word.postings:
+                return
+    for side, tier in (("patient", PARTS), ("caregiver", CAREGIVERS)):
+        if hits.room <= 0:
+            return
+        if side == "caregiver" and len(words) == 2 and all(word.folded for word in words):
+            whole = words[0].folded + words[1].folded
+            before = len(hits.found)
+            for patient_id, caregiver in _term_hits(
+                CAREGIVER_FULL, whole, _upper(whole), status, query.dob, hits.room + len(hits.found)
+            ):
+                hits.add(patient_id, tier, 0.0, CAREGIVER, caregiver)
+            if len(hits.found) > before:
+                continue  # a parent's whole name: the join of its two words would find them again
+        for patient_id, caregiver, terms in _word_hits(
+            words, side, status, query.dob, hits.room + len(hits.found)
+        ):
+            cost, _ = _score(words, terms)
+            hits.add(patient_id, tier, cost, CAREGIVER if side == "caregiver" else "", caregiver)
+
+
+def _postings(word: Word) -> int:
+    """How many name terms begin with ``word``, counted up to POSTINGS_CAP: the rarest word of a
+    query drives its join, and a word with none ends the exact search at once."""
+    sql = _Sql()
+    inner = f'SELECT 1 FROM "search_term" t0 WHERE {sql.term_condition("t0", word, exact=True, tolerant=False)}'
+    return int(sql.rows(f"SELECT COUNT(*) FROM ({inner} LIMIT {POSTINGS_CAP}) counted")[0][0])
+
+
+def _tolerant(query: Query, status: str | None, hits: _Hits) -> None:
+    """Tier 3: nicknames, sound-alikes and typos of each word."""
+    words = list(query.words)
+    if not words or hits.room <= 0:
+        return
+    add_candidates(query.words)
+    if not any(word.candidates for word in words):
+        return
+    found_before = len(hits.found)
+    if len(words) == 2:
+        _tolerant_whole_names(words, status, query.dob, hits)
+        if len(hits.found) > found_before:
+            return
+    for strict, word in enumerate(words):
+        for band in _bands(word):
+            for side in ("patient", "caregiver"):
+                if hits.room <= 0:
+                    return
+                trying = [*words[:strict], band, *words[strict + 1 :]]
+                for patient_id, caregiver, terms in _word_hits(
+                    trying,
+                    side,
+                    status,
+                    query.dob,
+                    hits.room + len(hits.found),
+                    tolerant=True,
+                    strict=strict,
+                ):
+                    cost, reason = _score(words, terms)
+                    if (
+                        side == "caregiver"
+                    ):  # the child's own name first, then a parent's of the same cost
+                        reason, cost = (
+                            (f"{CAREGIVER}, {reason}" if reason else CAREGIVER),
+                            cost + CAREGIVER_COST,
+                        )
+                    hits.add(patient_id, TOLERANT, cost, reason, caregiver)
+
+
+def _bands(word: Word, most: int = 8) -> list[Word]:
+    """``word`` with its candidates split by cost, the closest first, so a common name that is far
+    from what was typed cannot push a near one out of the limited list."""
+    bands: dict[float, dict] = {}
+    for term, (cost, reason) in sorted(word.candidates.items(), key=lambda item: item[1][0]):
+        bands.setdefault(round(cost, 1), {})[term] = (cost, reason)
+    return [
+        Word(word.folded, word.script, candidates) for candidates in list(bands.values())[:most]
+    ]
+
+
+def _tolerant_whole_names(
+    words: list[Word], status: str | None, dob: dt.date | None, hits: _Hits
+) -> None:
+    """Two words as given and family name, either way round, each what was typed or a candidate:
+    point lookups on the patient's (family_key, given_key) index."""
+    for given, family in ((words[0], words[1]), (words[1], words[0])):
+        givens = [given.folded, *given.candidates]
+        families = [family.folded, *family.candidates]
+        select = Patient.select(Patient.id, Patient.given_key, Patient.family_key).where(
+            Patient.family_key.in_(families)
+            & Patient.given_key.in_(givens)
+            & ~((Patient.family_key == family.folded) & (Patient.given_key == given.folded))
+        )
+        if status:
+            select = select.where(Patient.portal_status == status)
+        if dob:
+            select = select.where(Patient.dob == dob)
+        for patient_id, given_key, family_key in tuples(select.limit(max(hits.room, 1))):
+            cost, reason = _score([given, family], (given_key, family_key))
+            hits.add(patient_id, TOLERANT, cost, reason)
+
+
+def find_patients(
+    text: str,
+    status: str | None = None,
+    *,
+    today: dt.date | None = None,
+    limit: int = SEARCH_LIMIT,
+    tolerant: bool = True,
+) -> list[PatientRow]:
+    """What the search box finds (N1, N2): exact matches first, then the closest, each near match
+    with its reason. ``tolerant=False`` stops after the exact tiers (the screen shows those at once)."""
+    today = today or dt.date.today()
+    if status and not is_one_of(PortalStatus, status):
+        raise ValueError(f"unknown portal status {status!r}")
+    query = parse_query(text, today)
+    if not query.text and not status:
+        return []
+    hits = _Hits(limit)
+    _structured(query, status, today, hits)
+    _identifiers(query, status, hits)
+    _names(query, status, hits, len(hits.found))
+    if tolerant:
+        _tolerant(query, status, hits)
+    return _rows(hits, today, limit)
+
+
+def _rows(hits: _Hits, today: dt.date, limit: int) -> list[PatientRow]:
+    if not hits.found:
+        return []
+    ids = list(hits.found)
+    caregivers = {cid for *_, cid in hits.found.values() if cid}
+    names: dict[int, str] = (
+        dict(
+            tuples(
+                Caregiver.select(
+                    Caregiver.id, Caregiver.given_name.concat(" ").concat(Caregiver.family_name)
+                ).where(Caregiver.id.in_(sorted(caregivers)))
+            )
+        )
+        if caregivers
+        else {}
+    )
+    columns = (
+        Patient.id,
+        Patient.given_name,
+        Patient.family_name,
+        Patient.dob,
+        Patient.portal_status,
+        Patient.family_key,
+        Patient.given_key,
+    )
+    rows: list[tuple] = []
+    for start in range(0, len(ids), 500):
+        rows.extend(
+            tuples(Patient.select(*columns).where(Patient.id.in_(ids[start : start + 500])))
+        )
+    ranked = []
+    for patient_id, given, family, dob, status, family_key, given_key in rows:
+        tier, cost, reason, caregiver = hits.found[patient_id]
+        if caregiver in names and reason.startswith(CAREGIVER) and "'s " not in reason:
+            reason = f"{CAREGIVER} {names[caregiver]}" + reason[len(CAREGIVER) :]
+        ranked.append(
+            (
+                (tier, cost, family_key, given_key, dob),
+                PatientRow(
+                    patient_id,
+                    given,
+                    family,
+                    dob,
+                    age_text(dob, today),
+                    PortalStatus(status),
+                    reason,
+                ),
+            )
+        )
+    ranked.sort(key=lambda item: item[0])
+    return [row for _, row in ranked[:limit]]

@@ -1,0 +1,514 @@
+"""The registration engine: checks, issuing PINs for a family, second-parent PINs, revoking.
+
+Screens, the CLI and the tests all go through these functions. Nothing is written until every
+check passes, and then one transaction writes the PINs, the status changes, the welcome message
+and the audit events (R5, R6, O3).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from dataclasses import dataclass
+
+import peewee
+
+from kiosk import audit, security, validate
+from kiosk.messages import outbox
+from kiosk.messages.carriers import carrier_warning, get_carrier
+from kiosk.messages.welcome import compose_welcome
+from kiosk.ops.terminals import default_language
+from kiosk.people.contact import normalize_us_cell, valid_email
+from kiosk.people.names import is_placeholder_name, placeholder_message
+from kiosk.people.patients import age_years
+from kiosk.people.staff import StaffUser
+from kiosk.registration import pins
+from kiosk.store.db import lock_rows, retrying, write_transaction
+from kiosk.store.models import Caregiver, Patient, Practice, RegistrationPin, Relationship, Staff
+from kiosk.terms import (
+    Access,
+    Authority,
+    Channel,
+    Delivery,
+    PinState,
+    PortalStatus,
+    RegistrationMethod,
+    SendTo,
+    is_one_of,
+    utcnow,
+)
+
+MINOR_AGE = 12  # R8: "Send to" is offered from this age
+
+NOT_LINKED = (
+    "Your sign-in is not linked to a Practice Portal user, so you cannot issue PINs. "
+    "Ask an administrator to link you (kiosk staff link USERNAME PORTAL_USER), then sign in again."
+)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One reason an action cannot go ahead, and the field it belongs next to."""
+
+    field: str  # staff, patients, name:<id>, status:<id>, recipient, email, cell, carrier, send_to, question, answer
+    message: str
+
+
+class RegistrationError(Exception):
+    def __init__(self, problems: list[Problem]):
+        super().__init__("; ".join(p.message for p in problems))
+        self.problems = tuple(problems)
+
+
+@dataclass
+class IssueRequest:
+    """What the registration window collected (R5, R7-R10)."""
+
+    patient_ids: list[
+        int
+    ]  # the checked children; the first is the patient registration started from
+    recipient_id: int | None = None  # caregiver who receives the PIN (R15)
+    method: RegistrationMethod = RegistrationMethod.PIN
+    question: str = ""
+    answer: str = ""
+    access: Access = Access.FULL
+    delivery: Delivery = Delivery.EMAIL
+    email: str = ""
+    cell: str = ""
+    carrier: str = ""
+    print_slip: bool = False
+    send_to: SendTo = SendTo.PARENT
+    second_parent: bool = False  # R13: a Registered patient's additional parent
+
+
+@dataclass(frozen=True)
+class IssuedPin:
+    patient_id: int
+    given_name: str
+    patient_name: str
+    pin: str  # grouped "JFKAY-TTJYV"; "" for a verification question
+
+
+@dataclass(frozen=True)
+class IssueResult:
+    batch: str
+    patient_name: str
+    language: str
+    pins: tuple[IssuedPin, ...]
+    expires_on: dt.date
+    method: RegistrationMethod
+    message_id: str | None
+    delivery: Delivery = Delivery.EMAIL
+    recipient: str = ""  # where the welcome message goes, as the desk should read it back
+
+
+def staff_may_issue(staff: StaffUser) -> Problem | None:
+    """R1: only a staff member linked to the Practice Portal issues PINs."""
+    return None if staff.is_linked else Problem("staff", NOT_LINKED)
+
+
+def _patients(ids: list[int]) -> list[Patient]:
+    rows = {p.id: p for p in Patient.select().where(Patient.id.in_(ids))}
+    return [rows[i] for i in ids if i in rows]
+
+
+def check_issue(
+    staff: StaffUser, request: IssueRequest, *, today: dt.date | None = None
+) -> list[Problem]:
+    """Every reason this request cannot be issued, each next to its field. Writes nothing."""
+    today = today or dt.date.today()
+    problems: list[Problem] = []
+    if (problem := staff_may_issue(staff)) is not None:
+        problems.append(problem)
+    children = _patients(list(dict.fromkeys(request.patient_ids)))
+    if not children:
+        problems.append(Problem("patients", "Check at least one child to register."))
+    if request.second_parent and len(children) > 1:
+        problems.append(Problem("patients", "A second-parent PIN is for one patient at a time."))
+    for child in children:
+        if child.placeholder_name or is_placeholder_name(child.given_name):
+            problems.append(Problem(f"name:{child.id}", placeholder_message(child.given_name)))
+        if child.portal_status == PortalStatus.REGISTERED and not request.second_parent:
+            problems.append(
+                Problem(
+                    f"status:{child.id}",
+                    f"{child.given_name} {child.family_name} is already Registered: issue a second "
+                    "parent their own PIN from the patient's account (Generate PIN) instead.",
+                )
+            )
+        if request.second_parent and child.portal_status != PortalStatus.REGISTERED:
+            problems.append(
+                Problem(
+                    f"status:{child.id}",
+                    "A second-parent PIN needs the patient to be Registered "
+                    "first; register the patient with a normal PIN.",
+                )
+            )
+    if not is_one_of(RegistrationMethod, request.method):
+        problems.append(Problem("method", "Register with PIN or Verification Question."))
+    if request.method == RegistrationMethod.QUESTION:
+        if why := validate.text_problem(request.question, "The question", validate.QUESTION):
+            problems.append(Problem("question", f"{why}."))
+        elif len(request.question.strip()) < 5:
+            problems.append(Problem("question", "Write the question the parent will answer."))
+        if why := validate.text_problem(request.answer, "The answer", validate.ANSWER):
+            problems.append(Problem("answer", f"{why}."))
+        elif len(request.answer.strip()) < 2:
+            problems.append(Problem("answer", "Write the answer (at least 2 characters)."))
+    if not is_one_of(Access, request.access):
+        problems.append(Problem("access", "Choose Full Access or Limited: No Chart Access."))
+    if not is_one_of(SendTo, request.send_to):
+        problems.append(Problem("send_to", "Send to Parent/Guardian or Minor."))
+    elif request.send_to == SendTo.MINOR:
+        young = [c for c in children if age_years(c.dob, today) < MINOR_AGE]
+        if young:
+            problems.append(
+                Problem(
+                    "send_to",
+                    f"Send to Minor is only for patients {MINOR_AGE} or older; "
+                    f"{young[0].given_name} is {age_years(young[0].dob, today)}.",
+                )
+            )
+    recipient = (
+        Caregiver.get_or_none(Caregiver.id == request.recipient_id)
+        if request.recipient_id
+        else None
+    )
+    if request.recipient_id and recipient is None:
+        problems.append(
+            Problem("recipient", "That caregiver no longer exists; reopen the patient.")
+        )
+    if recipient is not None:
+        links = list(
+            Relationship.select().where(
+                (Relationship.caregiver == recipient)
+                & (Relationship.patient.in_([c.id for c in children]))
+            )
+        )
+        lacking = [
+            c
+            for c in children
+            if not any(r.patient_id == c.id and r.authority != Authority.NONE for r in links)
+        ]
+        if lacking:
+            problems.append(
+                Problem(
+                    "recipient",
+                    f"{recipient.full_name} has no contact authority for "
+                    f"{lacking[0].given_name}; choose a caregiver with Joint or Sole authority (R15).",
+                )
+            )
+    elif request.send_to == SendTo.PARENT and not request.second_parent:
+        problems.append(Problem("recipient", "Choose the caregiver who receives the PIN."))
+    if not is_one_of(Delivery, request.delivery):
+        problems.append(Problem("delivery", "Choose Email, Text message or Do not send."))
+    elif request.delivery == Delivery.EMAIL:
+        if not valid_email(request.email):
+            problems.append(
+                Problem(
+                    "email",
+                    "Enter a valid email address, like name@example.com."
+                    if request.email.strip()
+                    else "Enter the email address the PIN goes to.",
+                )
+            )
+    elif request.delivery == Delivery.TEXT:
+        if normalize_us_cell(request.cell) is None:
+            problems.append(
+                Problem("cell", "Enter a 10-digit US cell number, like (317) 555-0101.")
+            )
+        if not request.carrier:
+            problems.append(Problem("carrier", "Choose the cell carrier: a text message needs it."))
+        elif (carrier := get_carrier(request.carrier)) is None:
+            problems.append(Problem("carrier", "Unknown carrier; choose one from the list."))
+        elif carrier.retired and (
+            warning := carrier_warning(request.carrier)
+        ):  # the family would get nothing
+            problems.append(Problem("carrier", warning))
+    return problems
+
+
+def _end_active(
+    patient: Patient, now: dt.datetime, state: PinState, reason: str, username: str
+) -> set[str]:
+    """End the patient's active PIN; return the batches it belonged to, whose unsent welcome the
+    caller erases once it has committed (:func:`_erase_ended`). A PIN already past its expiry is
+    recorded as expired, not as replaced or revoked (L2: expiry is a state of its own)."""
+    from kiosk.registration.pin_life import end_pin
+
+    old = list(
+        RegistrationPin.select().where(
+            (RegistrationPin.patient == patient) & (RegistrationPin.state == PinState.ACTIVE)
+        )
+    )
+    for pin in old:
+        end_pin(
+            pin,
+            patient,
+            PinState.EXPIRED if pin.expires_at <= now else state,
+            reason,
+            username,
+            now,
+            restore_status=state != PinState.REPLACED,
+        )
+    return {pin.batch for pin in old}
+
+
+def _status_before_pins(child: Patient, now: dt.datetime) -> str:
+    """What the child's status was before any of its PINs (L2): its own status, or for a Pending
+    child whose PIN is being replaced, what that PIN recorded."""
+    if child.portal_status != PortalStatus.PENDING:
+        return child.portal_status
+    earlier = (
+        RegistrationPin.select(RegistrationPin.prior_status)
+        .where((RegistrationPin.patient == child) & (RegistrationPin.prior_status != ""))
+        .order_by(RegistrationPin.issued_at.desc(), RegistrationPin.id.desc())
+        .first()
+    )
+    return earlier.prior_status if earlier else PortalStatus.UNREGISTERED
+
+
+def _erase_ended(batches: set[str], now: dt.datetime) -> None:
+    """S11: the unsent welcome of a batch whose PINs have all ended is erased (and the WAL cut)
+    right after the revoke or replacement commits. A transaction of its own, so the outbox row is
+    locked before the audit head, as delivery does: no lock-order deadlock on PostgreSQL. If kiosk
+    stops in between, the next outbox run erases it."""
+    if batches:
+        outbox.erase_stale_bodies(now, batches=batches)
+
+
+@retrying
+def issue_pins(
+    staff: StaffUser,
+    request: IssueRequest,
+    *,
+    now: dt.datetime | None = None,
+    today: dt.date | None = None,
+    terminal: str = "",
+) -> IssueResult:
+    """Issue PINs for every checked child in one transaction (R3-R10); return the plain PINs once.
+
+    The family is read and checked inside that transaction, under the patients' locks: a parent
+    redeeming at the kiosk meanwhile either finished first (the child is Registered, and refused
+    here) or waits and finds the PIN replaced. A Registered child is never put back to Pending (R4)."""
+    now = now or utcnow()
+    today = today or dt.date.today()
+    practice = Practice.get()
+    expires_at = now + dt.timedelta(days=practice.pin_lifetime_days)
+    batch = secrets.token_hex(8)
+    ids = list(dict.fromkeys(request.patient_ids))
+    recipient = (
+        Caregiver.get_or_none(Caregiver.id == request.recipient_id)
+        if request.recipient_id
+        else None
+    )
+    cell = (normalize_us_cell(request.cell) or "") if request.delivery == Delivery.TEXT else ""
+    by_question = request.method == RegistrationMethod.QUESTION
+    issued: list[IssuedPin] = []
+    message_id = None
+    ended: set[str] = set()
+    try:
+        with write_transaction():
+            lock_rows(
+                Patient, ids
+            )  # O1: patients in id order before anything else, the audit head last
+            problems = check_issue(
+                staff, request, today=today
+            )  # under those locks: what it reads holds
+            if problems:
+                raise RegistrationError(problems)  # nothing written yet; the transaction ends empty
+            children = _patients(ids)
+            issuer = Staff.get_by_id(staff.id)
+            for child in children:
+                prior = _status_before_pins(child, now)
+                ended |= _end_active(
+                    child, now, PinState.REPLACED, "replaced by a new PIN", staff.username
+                )
+                plain = pins.generate_pin() if request.method == RegistrationMethod.PIN else ""
+                RegistrationPin.create(
+                    patient=child,
+                    batch=batch,
+                    method=request.method,
+                    pin_hash=security.pin_digest(plain) if plain else None,
+                    question=request.question.strip() if by_question else None,
+                    answer_hash=security.answer_digest(child.id, request.answer)
+                    if by_question
+                    else None,
+                    access=request.access,
+                    delivery=request.delivery,
+                    print_slip=request.print_slip,
+                    send_to=request.send_to,
+                    recipient=recipient,
+                    recipient_email=request.email.strip().lower()
+                    if request.delivery == Delivery.EMAIL
+                    else "",
+                    recipient_cell=cell,
+                    carrier=request.carrier if request.delivery == Delivery.TEXT else "",
+                    second_parent=request.second_parent,
+                    issued_by=issuer,
+                    issued_at=now,
+                    expires_at=expires_at,
+                    prior_status=prior,
+                    terminal=terminal[:64],
+                )
+                if not request.second_parent:
+                    (
+                        Patient.update(portal_status=PortalStatus.PENDING, updated_at=now)
+                        .where(Patient.id == child.id)
+                        .execute()
+                    )
+                audit.record(
+                    audit.ISSUE,
+                    staff=staff.username,
+                    patient=child,
+                    at=now,
+                    detail={
+                        "batch": batch,
+                        "method": request.method,
+                        "access": request.access,
+                        "delivery": request.delivery,
+                        "print": request.print_slip,
+                        "send_to": request.send_to,
+                        "second_parent": request.second_parent,
+                        "recipient": recipient.id if recipient else None,
+                    },
+                )
+                issued.append(
+                    IssuedPin(
+                        child.id,
+                        child.given_name,
+                        f"{child.given_name} {child.family_name}",
+                        pins.format_pin(plain) if plain else "",
+                    )
+                )
+            language = (
+                recipient.preferred_language if recipient else children[0].preferred_language
+            ) or default_language()  # D1: the desk's language for a family without one
+            destination = ""
+            if request.delivery in (Delivery.EMAIL, Delivery.TEXT):
+                welcome = compose_welcome(
+                    practice_name=practice.name,
+                    portal_url=practice.portal_url,
+                    children=[(p.given_name, p.pin) for p in issued],
+                    expires_on=expires_at.date(),
+                    language=language,
+                )
+                if request.delivery == Delivery.EMAIL:
+                    destination = request.email.strip().lower()
+                    message_id = outbox.enqueue(
+                        batch=batch,
+                        channel=Channel.EMAIL,
+                        recipient=destination,
+                        welcome=welcome,
+                        language=language,
+                        now=now,
+                    )
+                else:
+                    carrier = get_carrier(request.carrier)
+                    if carrier is None:  # not reached: check_issue refuses an unknown carrier
+                        raise RegistrationError(
+                            [Problem("carrier", "Unknown carrier; choose one from the list.")]
+                        )
+                    destination = carrier.address_for(cell)
+                    message_id = outbox.enqueue(
+                        batch=batch,
+                        channel=Channel.TEXT,
+                        recipient=cell,
+                        welcome=welcome,
+                        language=language,
+                        carrier=request.carrier,
+                        now=now,
+                    )
+    except peewee.IntegrityError:
+        raise RegistrationError(
+            [
+                Problem(
+                    "patients",
+                    "Another desk issued a PIN for one of these children at the "
+                    "same moment. Reopen the patient to see the current PIN state.",
+                )
+            ]
+        ) from None
+    _erase_ended(ended, now)
+    return IssueResult(
+        batch,
+        issued[0].patient_name,
+        language,
+        tuple(issued),
+        expires_at.date(),
+        RegistrationMethod(request.method),
+        message_id,
+        Delivery(request.delivery),
+        destination,
+    )
+
+
+@retrying
+def revoke_pin(
+    staff: StaffUser,
+    patient_id: int,
+    reason: str = "revoked by staff",
+    *,
+    now: dt.datetime | None = None,
+) -> bool:
+    """End the patient's active PIN with ``reason`` (L4): audited once, its unsent welcome erased, the
+    child's status back to what it was before the PIN. False if there was no active PIN (one found
+    past its expiry is recorded as expired instead)."""
+    now = now or utcnow()
+    try:
+        reason = validate.clean_text(
+            reason, field="reason", label="The reason", limit=validate.REASON
+        )
+    except validate.InputProblem as problem:
+        raise RegistrationError([Problem(problem.field, f"{problem}.")]) from None
+    if not reason:
+        raise RegistrationError([Problem("reason", "Say why the PIN is revoked.")])
+    with write_transaction():
+        lock_rows(Patient, [patient_id])
+        patient = Patient.get_or_none(Patient.id == patient_id)
+        if patient is None:
+            raise RegistrationError([Problem("patients", "That patient no longer exists.")])
+        had = (
+            RegistrationPin.select()
+            .where(
+                (RegistrationPin.patient == patient)
+                & (RegistrationPin.state == PinState.ACTIVE)
+                & (RegistrationPin.expires_at > now)
+            )
+            .exists()
+        )
+        ended = _end_active(patient, now, PinState.REVOKED, reason, staff.username)
+    _erase_ended(ended, now)
+    return had
+
+
+@retrying
+def fix_given_name(staff: StaffUser, patient_id: int, given_name: str) -> str:
+    """R2: put the child's given name in Basic Info; return it as stored."""
+    try:
+        name = validate.clean_text(
+            given_name, field="given_name", label="Given name", limit=validate.NAME
+        )
+    except validate.InputProblem as problem:
+        raise RegistrationError([Problem(problem.field, f"{problem}.")]) from None
+    if not name:
+        raise RegistrationError([Problem("given_name", "Enter the child's given name.")])
+    if is_placeholder_name(name):
+        raise RegistrationError(
+            [
+                Problem(
+                    "given_name",
+                    f'"{name}" is still a placeholder; enter the name the parents chose.',
+                )
+            ]
+        )
+    with write_transaction():
+        lock_rows(Patient, [patient_id])
+        patient = Patient.get_by_id(patient_id)
+        old = patient.given_name
+        patient.given_name, patient.placeholder_name, patient.updated_at = name, False, utcnow()
+        patient.save()
+        audit.record(
+            audit.NAME_FIX, staff=staff.username, patient=patient, detail={"from": old, "to": name}
+        )
+    return name

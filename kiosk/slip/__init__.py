@@ -1,0 +1,1 @@
+"""The printed slip: its words and QR code, the PDF, and printing through CUPS."""

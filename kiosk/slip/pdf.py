@@ -1,0 +1,252 @@
+"""The slip as a one-page PDF (R14): Letter, A4, or an 80 mm receipt for thermal printers.
+
+fpdf2 is imported inside :func:`render_slip_pdf`, so importing this module costs nothing. The QR
+code is drawn as vector squares from the qrcode matrix, sharp at any printer resolution.
+
+Text is set in DejaVu Sans, shipped in data/fonts/ and embedded (subset) in each PDF, so a name
+prints exactly as recorded: Latin with any accent (Vietnamese included), Greek, Cyrillic and the
+other scripts DejaVu Sans covers. Text is printed in NFC form (canonically the same text), so a
+name typed with combining accents prints each letter as one glyph. Only the PIN, always ASCII,
+uses the core Courier font, for its fixed-width letters. Two faces ship, regular and bold (no
+italic). DejaVu Sans is wider than Helvetica, so the portal address and the expiry line step down
+in size (never below body text) to stay on one line.
+
+Only fpdf2's public font API is used (``add_font``, ``set_font``); which letters the faces cover is
+read once from the font files' own character maps with fontTools (:func:`_covered_codepoints`).
+"""
+
+from __future__ import annotations
+
+import threading
+import unicodedata
+from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING
+
+from kiosk import DATA_DIR
+from kiosk.slip.content import SlipData, SlipText, qr_matrix, slip_text
+
+if TYPE_CHECKING:  # fpdf2 is imported only when a slip is drawn
+    from fpdf import FPDF
+
+FONT_DIR = DATA_DIR / "fonts"
+_FONT = "DejaVuSans"  # the family name given to fpdf2
+_FONT_FILES = {
+    "": "DejaVuSans-Subset.ttf",
+    "B": "DejaVuSans-Bold-Subset.ttf",
+}  # style -> file in FONT_DIR
+
+LAYOUTS = ("letter", "a4", "receipt")
+
+
+@dataclass(frozen=True)
+class _Layout:
+    width: float  # mm
+    height: float  # mm; 0 means as long as the content (receipt roll)
+    margin: float
+    qr: float  # side of the QR code, quiet zone included
+    body: float  # font sizes in points
+    title: float
+    url: float
+    pin: float
+    line: float  # line height in mm for body text
+
+
+_LAYOUTS = {
+    "letter": _Layout(215.9, 279.4, 20, 60, 12, 18, 20, 16, 6.0),
+    "a4": _Layout(210.0, 297.0, 20, 60, 12, 18, 20, 16, 6.0),
+    "receipt": _Layout(80.0, 0, 4, 46, 9, 12, 12, 12, 4.2),
+}
+_QR_QUIET_ZONE = 4  # modules, as the QR standard asks for on paper
+_ROLL = 1000.0  # mm: the page a receipt is first drawn on to measure its length
+
+
+def unprintable_names(slip: SlipData) -> list[str]:
+    """The names on the slip (practice, title, children), each once, with a letter its font has no
+    glyph for; [] when everything prints. DejaVu Sans has no Chinese, Japanese, Korean, Arabic or
+    Hebrew letters: they would print as empty boxes, so the desk is told before printing and can
+    write those names on the slip by hand."""
+    covered = _covered_codepoints()
+    names = dict.fromkeys(
+        [slip.practice_name, slip.patient_name, *(name for name, _ in slip.children)]
+    )
+    return [
+        name
+        for name in names
+        if any(not ch.isspace() and ord(ch) not in covered for ch in _nfc(name))
+    ]
+
+
+def render_slip_pdf(slip: SlipData, layout: str = "letter") -> bytes:
+    """The slip as PDF bytes, always one page. ``layout`` is letter, a4 or receipt."""
+    if layout not in _LAYOUTS:
+        raise ValueError(f"slip layout must be one of {', '.join(LAYOUTS)}, not {layout!r}")
+    spec = _LAYOUTS[layout]
+    text = slip_text(slip)
+    matrix = qr_matrix(slip.portal_url)
+    height = spec.height or _receipt_length(spec, text, matrix)  # a receipt is cut where it ends
+    pdf = _document(spec, height, text.title)
+    _draw(pdf, spec, text, matrix)
+    return bytes(pdf.output())
+
+
+def _document(spec: _Layout, height: float, title: str) -> FPDF:
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="mm", format=(spec.width, height))
+    pdf.set_auto_page_break(False)
+    pdf.set_margins(spec.margin, spec.margin, spec.margin)
+    pdf.set_creator("kiosk")
+    pdf.set_title(_nfc(title))
+    for style, name in _FONT_FILES.items():
+        pdf.add_font(_FONT, style, FONT_DIR / name)
+    return pdf
+
+
+_MEASURES_PER_DOCUMENT = 64
+_measuring = threading.Lock()
+_measurers: dict[_Layout, tuple[FPDF, int]] = {}
+
+
+def _receipt_length(spec: _Layout, text: SlipText, matrix: list[list[bool]]) -> float:
+    """Where a receipt's content ends (mm, bottom margin included): drawn on a roll-long page of a
+    document that is never written out. Loading the fonts costs more than drawing, so one such
+    document measures 64 receipts (a page each) before a fresh one replaces it."""
+    with _measuring:  # print and preview workers may measure at once
+        measurer = _measurers.get(spec)
+        if measurer is None or measurer[1] >= _MEASURES_PER_DOCUMENT:
+            measurer = (_document(spec, _ROLL, ""), 0)
+        pdf, uses = measurer
+        _measurers[spec] = (pdf, uses + 1)
+        return _draw(pdf, spec, text, matrix) + spec.margin
+
+
+def _draw(pdf: FPDF, spec: _Layout, text: SlipText, matrix: list[list[bool]]) -> float:
+    """Draw the slip on a new page of ``pdf``; the height its content takes, in mm."""
+    from fpdf.enums import Align, XPos, YPos
+
+    pdf.add_page()
+    inner = spec.width - 2 * spec.margin
+    left = spec.margin
+    line = spec.line
+    nl_x, nl_y = XPos.LMARGIN, YPos.NEXT  # after a cell: the next line, at the left margin
+
+    def write(
+        size: float, value: str, style: str = "", align: Align = Align.C, h: float = 0
+    ) -> None:
+        pdf.set_font(_FONT, style, size)
+        pdf.multi_cell(inner, h or size * 0.45, _nfc(value), align=align, new_x=nl_x, new_y=nl_y)
+
+    write(spec.body + 1, text.practice, "B")
+    pdf.ln(line * 0.3)
+    write(spec.title, text.title, "B")
+    pdf.ln(line * 0.5)
+    pdf.set_line_width(0.3)
+    pdf.line(left, pdf.get_y(), left + inner, pdf.get_y())
+    pdf.ln(line * 0.5)
+
+    # The QR code, centred, with its quiet zone left white.
+    modules = len(matrix) + 2 * _QR_QUIET_ZONE
+    unit = spec.qr / modules
+    x0 = left + (inner - spec.qr) / 2 + _QR_QUIET_ZONE * unit
+    y0 = pdf.get_y() + _QR_QUIET_ZONE * unit
+    pdf.set_fill_color(0, 0, 0)
+    for r, row in enumerate(matrix):
+        c = 0
+        while c < len(row):
+            if row[c]:
+                start = c
+                while c < len(row) and row[c]:
+                    c += 1
+                pdf.rect(x0 + start * unit, y0 + r * unit, (c - start) * unit, unit, style="F")
+            else:
+                c += 1
+    pdf.set_y(pdf.get_y() + spec.qr - _QR_QUIET_ZONE * unit * 0.5)
+    write(spec.body, text.scan, h=line)
+    pdf.ln(line * 0.5)
+
+    write(spec.body, text.url_label, h=line)
+    write(_fitting_size(pdf, text.url, "B", spec.url, spec.body, inner), text.url, "B")
+    pdf.ln(line)
+
+    # The children and their PINs: name on the left (wrapping), PIN on the right.
+    pdf.set_font("Courier", "B", spec.pin)
+    pin_width = pdf.get_string_width("MMMMM-MMMMM") + 2
+    name_width = inner - pin_width
+    pdf.set_font(_FONT, "B", spec.body)
+    pdf.cell(name_width, line, _nfc(text.child_header))
+    pdf.cell(pin_width, line, _nfc(text.pin_header), align=Align.R, new_x=nl_x, new_y=nl_y)
+    pdf.set_line_width(0.2)
+    pdf.line(left, pdf.get_y(), left + inner, pdf.get_y())
+    row_height = max(line, spec.pin * 0.5)
+    for name, pin in text.children:
+        top = pdf.get_y() + 1
+        pdf.set_xy(left + name_width, top)
+        pdf.set_font(*(("Courier", "B", spec.pin) if _is_pin(pin) else (_FONT, "", spec.body)))
+        pdf.cell(pin_width, row_height, _nfc(pin), align=Align.R)
+        pdf.set_xy(left, top)
+        pdf.set_font(_FONT, "", spec.body + 1)
+        name = _nfc(name)
+        one_line = pdf.get_string_width(name) <= name_width - 2 * pdf.c_margin
+        pdf.multi_cell(
+            name_width,
+            row_height if one_line else line,
+            name,
+            align=Align.L,
+            new_x=nl_x,
+            new_y=nl_y,
+        )
+        pdf.set_y(max(pdf.get_y(), top + row_height) + 1)
+        pdf.line(left, pdf.get_y(), left + inner, pdf.get_y())
+    pdf.ln(line * 0.6)
+    write(
+        _fitting_size(pdf, text.expires, "B", spec.body + 1, spec.body, inner),
+        text.expires,
+        "B",
+        align=Align.L,
+        h=line,
+    )
+    pdf.ln(line * 0.6)
+
+    write(spec.body + 1, text.steps_header, "B", align=Align.L, h=line)
+    number_width = spec.body * 0.5
+    pdf.set_font(_FONT, "", spec.body)
+    for n, step in enumerate(text.steps, 1):
+        pdf.cell(number_width, line, f"{n}.")
+        pdf.multi_cell(
+            inner - number_width, line, _nfc(step), align=Align.L, new_x=nl_x, new_y=nl_y
+        )
+    return pdf.get_y()
+
+
+def _fitting_size(
+    pdf: FPDF, value: str, style: str, largest: float, smallest: float, width: float
+) -> float:
+    """The largest font size from ``largest`` down to ``smallest`` at which ``value`` fits one line."""
+    size = largest
+    pdf.set_font(_FONT, style, size)
+    while size > smallest and pdf.get_string_width(_nfc(value)) > width - 2 * pdf.c_margin:
+        size = max(smallest, size - 1)
+        pdf.set_font(_FONT, style, size)
+    return size
+
+
+def _is_pin(value: str) -> bool:
+    return len(value) == 11 and value[5] == "-" and value.replace("-", "").isalpha()
+
+
+def _nfc(value: str) -> str:
+    """The text as recorded, in composed form: one glyph per accented letter."""
+    return unicodedata.normalize("NFC", value)
+
+
+@cache
+def _covered_codepoints() -> frozenset[int]:
+    """The characters both faces (regular and bold) have a glyph for, from their character maps."""
+    from fontTools.ttLib import TTFont
+
+    def cmap(name: str) -> frozenset[int]:
+        with TTFont(FONT_DIR / name, lazy=True) as font:
+            return frozenset(font.getBestCmap())
+
+    return frozenset.intersection(*(cmap(name) for name in _FONT_FILES.values()))

@@ -1,0 +1,316 @@
+"""Opening the database: a SQLite file by default, PostgreSQL by URL.
+
+Every model is bound to :data:`database`, a proxy that :func:`open_database` points at a real
+database. SQLite runs in WAL mode with foreign keys on and a busy timeout, and every transaction
+begins IMMEDIATE so that it takes the write lock up front: a deferred transaction that later
+upgrades to a write is where "database is locked" comes from when several desks share one file.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+
+import peewee
+
+if TYPE_CHECKING:
+    from kiosk.store.models import BaseModel
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+database = peewee.DatabaseProxy()
+
+SQLITE_PRAGMAS = {
+    "journal_mode": "wal",
+    "foreign_keys": 1,
+    "busy_timeout": 10_000,  # ms: another desk's write waits, it does not fail
+    "synchronous": "normal",
+    "cache_size": -16_000,  # KiB
+    "secure_delete": 1,  # erased text (a sent message's PINs, S2) is overwritten, not left in free space
+}
+
+
+class DatabaseError(RuntimeError):
+    """The database could not be opened or is not one kiosk can use; the message says why."""
+
+
+def is_url(target: str) -> bool:
+    return "://" in target
+
+
+def connect(target: str | os.PathLike, *, read_only: str = "") -> peewee.Database:
+    """Make (but do not bind) a Database for a file path or a URL. ``read_only`` opens a SQLite
+    file read-only: "ro" as a reader among writers, "immutable" when nobody can be writing it."""
+    target = str(target)
+    if is_url(target):
+        if target.startswith(("postgres://", "postgresql://")):
+            try:  # the driver comes with the postgres extra; SQLite sites need not install it (O1)
+                import psycopg2  # noqa: F401
+            except ImportError:
+                raise DatabaseError(
+                    "PostgreSQL needs the psycopg2 driver: pip install 'kiosk[postgres]'"
+                ) from None
+            return _postgres(target)
+        if target.startswith("sqlite:///"):
+            target = target[len("sqlite:///") :]
+        else:
+            raise DatabaseError(
+                f"database URL {target.split('://')[0]}:// is not supported (use a file path or postgresql://)"
+            )
+    path = Path(target)
+    if read_only:
+        from urllib.parse import quote
+
+        # No journal_mode pragma (it writes) and plain BEGIN: a read takes no write lock.
+        pragmas = {k: v for k, v in SQLITE_PRAGMAS.items() if k != "journal_mode"}
+        uri = f"file:{quote(str(path.absolute()))}?{'mode=ro' if read_only == 'ro' else 'immutable=1'}"
+        return peewee.SqliteDatabase(
+            uri, uri=True, pragmas=pragmas, timeout=10, check_same_thread=False
+        )
+    if path.parent and not path.parent.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+    return peewee.SqliteDatabase(
+        str(path),
+        pragmas=SQLITE_PRAGMAS,
+        lock_type="IMMEDIATE",
+        timeout=10,
+        check_same_thread=False,
+    )
+
+
+def _postgres(url: str) -> peewee.Database:
+    """A PostgreSQL database that reconnects after the server restarted or dropped the connection.
+
+    Without it every later action on that connection fails with "connection already closed" until
+    kiosk restarts. Outside a transaction the statement is retried once on a new connection; inside
+    one nothing is retried (what it wrote is gone) and the caller reads the lost-connection words
+    (kiosk.errors), and the next action reconnects.
+    """
+    from playhouse.db_url import parse
+    from playhouse.shortcuts import ReconnectMixin
+
+    class ReconnectingPostgresqlDatabase(ReconnectMixin, peewee.PostgresqlDatabase):
+        reconnect_errors = (
+            (peewee.OperationalError, "server closed the connection"),
+            (peewee.OperationalError, "terminating connection"),
+            (peewee.InterfaceError, "connection already closed"),
+        )
+
+    settings = parse(url)
+    if not settings.get("database"):
+        raise DatabaseError(
+            f"database URL {shown(url)} has no database name (postgresql://host/NAME)"
+        )
+    return ReconnectingPostgresqlDatabase(**settings)
+
+
+def shown(target: str | os.PathLike) -> str:
+    """The database as it may be printed: a URL's password is replaced by ***."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    target = str(target)
+    if not is_url(target):
+        return target
+    parts = urlsplit(target)
+    if parts.password is None:
+        return target
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def open_database(target: str | os.PathLike, *, read_only: bool = False) -> peewee.Database:
+    """Point :data:`database` at ``target``, create or migrate the schema, and return it.
+
+    ``read_only`` (the commands that only look: staff list, audit verify and export, outbox list)
+    writes nothing, not even a migration, so they work on a database whose file, folder or server
+    refuses changes; the schema must already be this kiosk's.
+    """
+    from kiosk.store import schema
+
+    try:
+        db = _connected(target, "ro" if read_only else "")
+    except (
+        peewee.DatabaseError
+    ) as error:  # no such folder, no permission, not an SQLite file, no server
+        if not (read_only and not is_url(str(target)) and not Path(f"{target}-wal").exists()):
+            raise DatabaseError(f"cannot open database {shown(target)}: {_why(error)}") from None
+        # A WAL database in a folder kiosk cannot write: SQLite cannot make the shared-memory file a
+        # reader needs. With no -wal file there is nothing beyond the file itself to read.
+        try:
+            db = _connected(target, "immutable")
+        except peewee.DatabaseError:
+            raise DatabaseError(f"cannot open database {shown(target)}: {_why(error)}") from None
+    try:
+        schema.check_schema() if read_only else schema.ensure_schema()
+    except peewee.DatabaseError as error:  # a damaged file, or not an SQLite file at all
+        db.close()
+        raise DatabaseError(f"cannot use database {shown(target)}: {_why(error)}") from None
+    return db
+
+
+def _connected(target: str | os.PathLike, read_only: str) -> peewee.Database:
+    db = connect(target, read_only=read_only)
+    database.initialize(db)
+    db.connect(reuse_if_open=True)
+    if read_only and isinstance(db, peewee.SqliteDatabase):
+        db.execute_sql(
+            "SELECT count(*) FROM sqlite_master"
+        )  # read now: a file it cannot read fails here
+    elif read_only:
+        db.execute_sql("SET default_transaction_read_only = on")  # and the server holds it to that
+    return db
+
+
+def _why(error: Exception) -> str:
+    """A read-only, locked or full database in plain words (kiosk.errors); else SQLite's or the
+    server's own first line, which names the problem with the file or the server."""
+    from kiosk.errors import FULL, LOCKED, READ_ONLY, database_problem
+
+    problem = database_problem(error)
+    return (
+        problem.words
+        if problem is not None and problem.kind in {FULL, LOCKED, READ_ONLY}
+        else _first_line(error)
+    )
+
+
+def _first_line(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
+def close_database() -> None:
+    if database.obj is not None and not database.obj.is_closed():
+        database.obj.close()
+
+
+def is_sqlite() -> bool:
+    return isinstance(database.obj, peewee.SqliteDatabase)
+
+
+@contextmanager
+def read_snapshot() -> Iterator[None]:
+    """One consistent view of the database for a long read that must not see desks' writes land
+    half-way through it (S10: ``kiosk audit verify``). Joins the caller's transaction if there is one.
+
+    SQLite: a deferred transaction (WAL gives it the snapshot of its first read and takes no write
+    lock, so desks keep writing). PostgreSQL: REPEATABLE READ, READ ONLY.
+    """
+    if database.in_transaction():
+        yield
+        return
+    if is_sqlite():
+        txn = database.atomic(lock_type="DEFERRED")
+    else:
+        txn = database.atomic(isolation_level="REPEATABLE READ READ ONLY")
+    with txn:
+        yield
+
+
+@contextmanager
+def write_transaction() -> Iterator[Any]:
+    """One action, one transaction: all of it lands or none of it does.
+
+    On SQLite the transaction begins IMMEDIATE (the database's lock_type), taking the write
+    lock before the first read so two desks never deadlock upgrading a read to a write.
+    """
+    with database.atomic() as txn:
+        yield txn
+
+
+# -- O1 on PostgreSQL: one lock order, and a bounded retry of the whole transaction ----------------
+# Every transaction that changes patients or their PINs first locks those patients' rows in id
+# order (lock_rows), and the audit head (kiosk.audit) is always the last lock taken. Two desks on
+# the same family then queue on the first patient instead of deadlocking. Whatever still collides
+# (a deadlock, or a serialization failure) is run again from the start a few times, with random
+# waits, before the desk hears anything.
+CONFLICT_SQLSTATES = {"40P01", "40001"}  # deadlock_detected, serialization_failure
+CONFLICT_TRIES = 8
+CONFLICT_MESSAGE = (
+    "Other desks kept changing the same patients at the same moment, so nothing was saved. "
+    "Try again."
+)
+conflict_retries = 0  # how many times this process ran a transaction again (benchmarks print it)
+
+
+class TransactionConflict(peewee.OperationalError):
+    """Still colliding after every retry; nothing was written. The message is for the desk."""
+
+    def __init__(self) -> None:
+        super().__init__(CONFLICT_MESSAGE)
+
+
+def is_conflict(error: BaseException) -> bool:
+    """True for PostgreSQL's deadlock and serialization failures (peewee wraps the driver's error)."""
+    candidates = (error, getattr(error, "orig", None), error.__cause__, error.__context__)
+    return any(getattr(candidate, "pgcode", None) in CONFLICT_SQLSTATES for candidate in candidates)
+
+
+def retrying(fn: Callable[P, T]) -> Callable[P, T]:
+    """Run ``fn`` again, whole, when its transaction loses a deadlock or serialization conflict.
+
+    Only the outermost call retries (inside someone else's transaction the conflict goes up to
+    theirs); ``fn`` must do all its writing in transactions and keep nothing from a failed try.
+    """
+
+    @functools.wraps(fn)
+    def run(*args: P.args, **kwargs: P.kwargs) -> T:
+        global conflict_retries
+        if database.in_transaction():
+            return fn(*args, **kwargs)
+        for attempt in range(1, CONFLICT_TRIES + 1):
+            try:
+                return fn(*args, **kwargs)
+            except peewee.DatabaseError as error:
+                if not is_conflict(error):
+                    raise
+                if attempt == CONFLICT_TRIES:
+                    raise TransactionConflict from None
+            conflict_retries += 1
+            time.sleep(
+                random.uniform(0, min(0.5, 0.005 * 2**attempt))
+            )  # jitter: the two desks part ways
+        raise TransactionConflict  # not reached: the last try returns or raises
+
+    return run
+
+
+def run_in_transaction(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """``fn(*args, **kwargs)`` in one write transaction, run again on a deadlock (see retrying)."""
+
+    @retrying
+    def once() -> T:
+        with write_transaction():
+            return fn(*args, **kwargs)
+
+    return once()
+
+
+def lock_rows(model: type[BaseModel], ids: Iterable[int | None]) -> None:
+    """Lock ``model``'s rows ``ids`` in id order, first thing in a write transaction (O1).
+
+    FOR NO KEY UPDATE is the lock an UPDATE of the row takes anyway, and it does not block other
+    desks inserting rows that refer to it (an attempt, an audit event). SQLite needs nothing: its
+    IMMEDIATE transaction holds the whole database's write lock already.
+    """
+    wanted = sorted({i for i in ids if i is not None})
+    if wanted and not is_sqlite():
+        list(
+            model.select(model.id)
+            .where(model.id.in_(wanted))
+            .order_by(model.id)
+            .for_update("FOR NO KEY UPDATE")  # type: ignore[arg-type]  # stubs: bool only
+            .tuples()
+        )
+
+
+def tuples(query: peewee.BaseQuery) -> Iterator[tuple[Any, ...]]:
+    """The query's rows as plain tuples, read once without being kept (``query.tuples().iterator()``),
+    typed as such: peewee's stubs type its rows as model instances."""
+    return iter(query.tuples().iterator())
