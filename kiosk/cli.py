@@ -150,7 +150,7 @@ def _search_arguments(find: argparse.ArgumentParser) -> None:
         "--status",
         metavar="S",
         help="only patients with this portal status "
-        "(Unregistered, Self Registered, Pending, Registered)",
+        "(Unregistered, Self Registered, Pending, Registered), or 'PIN expired' (L2)",
     )
     find.add_argument("--json", action="store_true", help="one JSON object a line")
     find.add_argument(
@@ -613,18 +613,18 @@ def cmd_search(args: argparse.Namespace) -> int:
     """The search box's results (N1, N2) on the command line: the same function, the same order."""
     import json
 
-    from kiosk.terms import PortalStatus
+    from kiosk.terms import PortalStatus, SearchFilter
 
     _require_database(args)  # D2: a read-only command creates nothing
-    status = None
+    status: str | None = None
     if args.status:
-        by_word = {s.lower().replace(" ", ""): s for s in PortalStatus}
-        by_word.update((s.label.lower().replace(" ", ""), s) for s in PortalStatus)
+        choices: list[PortalStatus | SearchFilter] = [*PortalStatus, *SearchFilter]
+        by_word: dict[str, str] = {s.lower().replace(" ", ""): s for s in choices}
+        by_word.update((s.label.lower().replace(" ", ""), s) for s in choices)
         status = by_word.get(args.status.lower().replace(" ", "").replace("-", ""))
         if status is None:
-            raise CliError(
-                f"--status must be one of {', '.join(PortalStatus)}, not {args.status!r}"
-            )
+            names = ", ".join([*PortalStatus, *(f.label for f in SearchFilter)])
+            raise CliError(f"--status must be one of {names}, not {args.status!r}")
     if args.limit < 1:
         raise CliError("--limit must be at least 1")
     open_configured(args)

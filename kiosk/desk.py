@@ -118,10 +118,11 @@ class Desk:
     def search(
         self, text: str, status: str | None = None, *, tolerant: bool = True
     ) -> list[PatientRow]:
-        """The search box (N1, N2); ``tolerant=False``: the exact matches only, the quick first look."""
+        """The search box (N1, N2); ``tolerant=False``: the exact matches only, the quick first look.
+        ``status``: a portal status or ``SearchFilter.PIN_EXPIRED`` (on the desk's clock, L2)."""
         from kiosk.people.patients import search_patients
 
-        return search_patients(text, status, today=self.today(), tolerant=tolerant)
+        return search_patients(text, status, today=self.today(), tolerant=tolerant, now=self.now())
 
     def todays_appointments(self) -> list[AppointmentRow]:
         from kiosk.people.patients import todays_appointments

@@ -101,6 +101,12 @@ class PinState(enum.StrEnum):
     EXPIRED = "expired"
 
 
+class SearchFilter(Labelled):
+    """Search filters that are not a portal status (L2)."""
+
+    PIN_EXPIRED = "pin expired", "PIN expired"
+
+
 class MessageState(enum.StrEnum):
     """Where a welcome message is in the outbox (O3)."""
 

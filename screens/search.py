@@ -19,13 +19,17 @@ from textual.widgets import DataTable, Footer, Header, Input, Label, Select
 from textual.worker import get_current_worker
 
 from kiosk.people.patients import SEARCH_LIMIT, AppointmentRow, PatientRow
-from kiosk.terms import PortalStatus
+from kiosk.terms import PortalStatus, SearchFilter, is_one_of
 
 from .widgets import DeskScreen, ReportsWorkerErrors, TrainingBanner
 
 DEBOUNCE_SECONDS = 0.15
 ALL = "all"
-STATUS_OPTIONS = [("All statuses", ALL)] + [(s.label, s) for s in PortalStatus]
+STATUS_OPTIONS = (
+    [("All statuses", ALL)]
+    + [(s.label, s) for s in PortalStatus]
+    + [(f.label, f) for f in SearchFilter]  # L2: "PIN expired"
+)
 HINT = "Type a name, a parent's name, phone or email, a chart number or a birth date; F2: status."
 
 
@@ -56,7 +60,9 @@ class SearchScreen(ReportsWorkerErrors, DeskScreen[None]):
         Binding("down", "to_results", "Results", show=False),
     ]
     _open_when_found = False  # Enter came before the results: open the first one when they come
-    _shown: tuple[str, PortalStatus | None] | None = None  # the search whose rows the table holds
+    _shown: tuple[str, PortalStatus | SearchFilter | None] | None = (
+        None  # the search whose rows the table holds
+    )
     _seeking = False  # its near matches are still being looked for
 
     def compose(self) -> ComposeResult:
@@ -96,9 +102,12 @@ class SearchScreen(ReportsWorkerErrors, DeskScreen[None]):
         return self.query_one("#search", Input).value
 
     @property
-    def status(self) -> PortalStatus | None:
+    def status(self) -> PortalStatus | SearchFilter | None:
         value = self.query_one("#status", Select).value
-        return None if value in (ALL, Select.NULL) else PortalStatus(str(value))
+        if value in (ALL, Select.NULL):
+            return None
+        word = str(value)
+        return SearchFilter(word) if is_one_of(SearchFilter, word) else PortalStatus(word)
 
     @on(Input.Changed, "#search")
     @on(Select.Changed, "#status")
@@ -130,7 +139,7 @@ class SearchScreen(ReportsWorkerErrors, DeskScreen[None]):
             results.focus()
 
     @work(thread=True, exclusive=True, group="search", name="Search", exit_on_error=False)
-    def _search(self, text: str, status: PortalStatus | None) -> None:
+    def _search(self, text: str, status: PortalStatus | SearchFilter | None) -> None:
         time.sleep(
             DEBOUNCE_SECONDS
         )  # typing on cancels this worker: only the last keystroke searches
@@ -148,7 +157,11 @@ class SearchScreen(ReportsWorkerErrors, DeskScreen[None]):
                 return  # the list is full of exact matches: near ones would not be shown
 
     def _show_results(
-        self, text: str, status: PortalStatus | None, rows: list[PatientRow], final: bool = True
+        self,
+        text: str,
+        status: PortalStatus | SearchFilter | None,
+        rows: list[PatientRow],
+        final: bool = True,
     ) -> None:
         if (text, status) != (self.search_text, self.status):
             return  # a newer search is on its way
@@ -175,12 +188,20 @@ class SearchScreen(ReportsWorkerErrors, DeskScreen[None]):
         elif not count and not final:
             title.update(f"No exact match for {text.strip()!r}; looking for near matches…")
         elif not count:
-            where = f" with status {status.label}" if status else ""
+            where = (
+                f" with {status.label}"
+                if isinstance(status, SearchFilter)
+                else (f" with status {status.label}" if status else "")
+            )
             title.update(
                 f"No patients{where} match {text.strip()!r}"
                 + (" (F2: All statuses)" if where else "")
                 if text.strip()
-                else "No patients with that status"
+                else (
+                    f"No patients with {status.label}"
+                    if isinstance(status, SearchFilter)
+                    else "No patients with that status"
+                )
             )
         else:
             title.update(

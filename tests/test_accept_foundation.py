@@ -63,7 +63,7 @@ def _issue_testkiddo(desk, **options):
 def _make_version_1(path: str) -> None:
     """Turn a current database file back into what version 1 wrote (no practice.key_check, no
     terminal and outcome on redemption attempts, which named a patient always, no sign_in_attempt,
-    no audit_head.keyed_from, no PIN prior status, ender or terminal)."""
+    no audit_head.keyed_from, no PIN prior status, ender or terminal, no index of PINs by state and expiry)."""
     con = sqlite3.connect(path)
     con.execute("ALTER TABLE practice DROP COLUMN key_check")
     con.execute("ALTER TABLE practice DROP COLUMN purpose")  # version 6 (D2)
@@ -80,6 +80,7 @@ def _make_version_1(path: str) -> None:
         "CREATE INDEX redemption_attempt_patient_id_at ON redemption_attempt (patient_id, at)"
     )
     con.execute("CREATE INDEX redemption_attempt_patient_id ON redemption_attempt (patient_id)")
+    con.execute("DROP INDEX registration_pin_state_expires_at")  # version 9 (L2)
     con.execute("DROP TABLE search_term")
     con.execute("DROP TABLE search_key")
     con.execute("UPDATE schema_meta SET version = 1")
@@ -98,7 +99,7 @@ def test_a_version_1_database_is_migrated_in_place_and_its_pins_still_redeem(con
 
     open_store(config)  # the next release starts on the old file
 
-    assert ensure_schema() == SCHEMA_VERSION == 8
+    assert ensure_schema() == SCHEMA_VERSION == 9
     assert _columns() == fresh_columns and _indexes() == fresh_indexes  # same as a new database
     assert Practice.get().key_check  # the step filled the new column for the existing row
     rosemary = Patient.get(Patient.given_name == "Rosemary")
@@ -124,7 +125,7 @@ def test_a_desk_that_finds_the_migration_already_done_under_the_lock_skips_it(st
 
 # The columns of every table at SCHEMA_VERSION. A change to the models must come with a migration
 # step (kiosk.store.schema.MIGRATIONS, usually kiosk.store.schema.add_column) and a new version; then update this.
-SCHEMA_8 = {
+SCHEMA_9 = {
     "audit_head": ["id", "keyed_from", "last_hash", "seq"],
     "practice": [
         "id",
@@ -189,11 +190,11 @@ SCHEMA_8 = {
 
 def test_a_model_change_without_a_migration_is_caught(store):
     columns = _columns()
-    for table, expected in SCHEMA_8.items():
+    for table, expected in SCHEMA_9.items():
         assert columns[table] == expected, (
             f"{table} changed: add a step to kiosk.store.schema.MIGRATIONS and bump SCHEMA_VERSION"
         )
-    assert SCHEMA_VERSION == 8 and sorted(
+    assert SCHEMA_VERSION == 9 and sorted(
         __import__("kiosk.store.schema").store.schema.MIGRATIONS
     ) == [
         2,
@@ -203,6 +204,7 @@ def test_a_model_change_without_a_migration_is_caught(store):
         6,
         7,
         8,
+        9,
     ]
 
 

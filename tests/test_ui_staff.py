@@ -12,7 +12,7 @@ from textual.widgets import DataTable, Input, Select
 from kiosk.people.patients import family_for
 from kiosk.people.staff import authenticate
 from kiosk.registration.engine import NOT_LINKED, IssueRequest, issue_pins
-from kiosk.terms import Delivery, PortalStatus
+from kiosk.terms import Delivery, PortalStatus, SearchFilter
 from kiosk_screens.lock import LockScreen
 from kiosk_screens.name_fix import NameFixScreen
 from kiosk_screens.patient import PatientScreen
@@ -197,6 +197,24 @@ async def test_status_filter_with_empty_box_lists_that_status(app):
         ]  # L5's training family too
         # status and name together narrow the list
         assert await search(app, pilot, "testkiddo") == []
+
+
+async def test_l2_pin_expired_filter_with_empty_box_lists_expired_pins(app):
+    """L2: search can filter "PIN expired" (training: Minh Nguyen's PIN expired five days ago)."""
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(app, pilot)
+        await pilot.press("f2")
+        select = app.screen.query_one("#status", Select)
+        assert app.screen.focused is select
+        assert (SearchFilter.PIN_EXPIRED.label, SearchFilter.PIN_EXPIRED) in select._options
+        select.value = SearchFilter.PIN_EXPIRED
+        await settle(app, pilot)
+        assert [row[0] for row in result_rows(app)] == ["Nguyen, Minh"]
+        assert "PIN expired" in screen_text(app) and "1 patient" in screen_text(app)
+        # the filter and a name together narrow the list
+        assert await search(app, pilot, "nguyen") != []
+        assert await search(app, pilot, "testkiddo") == []
+        assert "No patients with PIN expired match 'testkiddo'" in screen_text(app)
 
 
 async def test_todays_appointments_and_enter_opens_patient(app):

@@ -129,12 +129,13 @@ def search_patients(
     today: dt.date | None = None,
     limit: int = SEARCH_LIMIT,
     tolerant: bool = True,
+    now: dt.datetime | None = None,
 ) -> list[PatientRow]:
-    """Patients matching the search box (and status filter): exact matches first, then the closest
-    (N1, N2; kiosk.people.search says how)."""
+    """Patients matching the search box (and status filter, or "PIN expired" at ``now``, L2): exact
+    matches first, then the closest (N1, N2; kiosk.people.search says how)."""
     from kiosk.people.search import find_patients
 
-    return find_patients(text, status, today=today, limit=limit, tolerant=tolerant)
+    return find_patients(text, status, today=today, limit=limit, tolerant=tolerant, now=now)
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
+
+import peewee as pw
 
 from kiosk.people.patients import SEARCH_LIMIT, PatientRow, _prefix, age_text, parse_search
 from kiosk.people.search_index import CAREGIVER as CAREGIVER_FIELD
@@ -45,8 +48,8 @@ from kiosk.people.search_index import (
     sound_codes,
 )
 from kiosk.store.db import database, is_sqlite, tuples
-from kiosk.store.models import Caregiver, Patient, SearchKey
-from kiosk.terms import PortalStatus, fold, is_one_of
+from kiosk.store.models import Caregiver, Patient, RegistrationPin, SearchKey
+from kiosk.terms import PinState, PortalStatus, SearchFilter, fold, is_one_of, utcnow
 from kiosk.validate import parse_date
 
 EXACT, PARTS, CAREGIVERS, TOLERANT = 0, 1, 2, 3
@@ -172,6 +175,43 @@ class _Sql:
         return list(database.execute_sql(text or self.text, self.params).fetchall())
 
 
+# the moment "PIN expired" is judged at (the desk's clock): set by find_patients for its statements
+_NOW: ContextVar[dt.datetime | None] = ContextVar("search_now", default=None)
+
+
+def _pin_expired_ids() -> pw.Select:
+    """Patients whose most recent PIN is expired (marked so, or active past ``expires_at``: reads
+    treat it as expired before `kiosk maintain` runs, L2) and who have no active PIN still in date.
+    Every PIN is read through its index on the patient."""
+    now = _NOW.get() or utcnow()
+    pin, later, live = (RegistrationPin.alias(name) for name in ("x", "y", "z"))
+    newer = later.select(pw.SQL("1")).where(
+        (later.patient == pin.patient)
+        & (
+            (later.issued_at > pin.issued_at)
+            | ((later.issued_at == pin.issued_at) & (later.id > pin.id))
+        )
+    )
+    in_date = live.select(pw.SQL("1")).where(
+        (live.patient == pin.patient) & (live.state == PinState.ACTIVE) & (live.expires_at > now)
+    )
+    return pin.select(pin.patient).where(
+        (
+            (pin.state == PinState.EXPIRED)
+            | ((pin.state == PinState.ACTIVE) & (pin.expires_at <= now))
+        )
+        & ~pw.fn.EXISTS(newer)
+        & ~pw.fn.EXISTS(in_date)
+    )
+
+
+def _keeps(status: str) -> pw.Expression:
+    """The condition on ``Patient`` of a status filter: a portal status, or "PIN expired"."""
+    if status == SearchFilter.PIN_EXPIRED:
+        return Patient.id.in_(_pin_expired_ids())
+    return Patient.portal_status == status
+
+
 def _filters(
     sql: _Sql, patient_column: str, status: str | None, dob: dt.date | None
 ) -> tuple[str, str]:
@@ -179,7 +219,11 @@ def _filters(
     if not status and not dob:
         return "", ""
     where = ""
-    if status:
+    if status == SearchFilter.PIN_EXPIRED:
+        text, params = _pin_expired_ids().sql()
+        sql.params.extend(params)
+        where += f" AND p.id IN ({text})"
+    elif status:
         where += f" AND p.portal_status = {sql.mark(status)}"
     if dob:
         where += f" AND p.dob = {sql.mark(dob.isoformat())}"
@@ -367,7 +411,7 @@ def _structured(query: Query, status: str | None, today: dt.date, hits: _Hits) -
     selects = []
     base = Patient.select(*columns)
     if status:
-        base = base.where(Patient.portal_status == status)
+        base = base.where(_keeps(status))
     if query.dob:
         base = base.where(Patient.dob == query.dob)
     words = [word for word in query.words if word.folded]  # the patient's name keys are folded
@@ -543,7 +587,7 @@ def _tolerant_whole_names(
             & ~((Patient.family_key == family.folded) & (Patient.given_key == given.folded))
         )
         if status:
-            select = select.where(Patient.portal_status == status)
+            select = select.where(_keeps(status))
         if dob:
             select = select.where(Patient.dob == dob)
         for patient_id, given_key, family_key in tuples(select.limit(max(hits.room, 1))):
@@ -558,21 +602,27 @@ def find_patients(
     today: dt.date | None = None,
     limit: int = SEARCH_LIMIT,
     tolerant: bool = True,
+    now: dt.datetime | None = None,
 ) -> list[PatientRow]:
     """What the search box finds (N1, N2): exact matches first, then the closest, each near match
-    with its reason. ``tolerant=False`` stops after the exact tiers (the screen shows those at once)."""
+    with its reason. ``tolerant=False`` stops after the exact tiers (the screen shows those at once).
+    ``status`` is a portal status or ``SearchFilter.PIN_EXPIRED`` (judged at ``now``, L2)."""
     today = today or dt.date.today()
-    if status and not is_one_of(PortalStatus, status):
+    if status and not (is_one_of(PortalStatus, status) or is_one_of(SearchFilter, status)):
         raise ValueError(f"unknown portal status {status!r}")
     query = parse_query(text, today)
     if not query.text and not status:
         return []
     hits = _Hits(limit)
-    _structured(query, status, today, hits)
-    _identifiers(query, status, hits)
-    _names(query, status, hits, len(hits.found))
-    if tolerant:
-        _tolerant(query, status, hits)
+    token = _NOW.set(now or utcnow())
+    try:
+        _structured(query, status, today, hits)
+        _identifiers(query, status, hits)
+        _names(query, status, hits, len(hits.found))
+        if tolerant:
+            _tolerant(query, status, hits)
+    finally:
+        _NOW.reset(token)
     return _rows(hits, today, limit)
 
 

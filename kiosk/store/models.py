@@ -238,7 +238,8 @@ class RegistrationPin(BaseModel):
     recipient_id: int | None
 
     class Meta:
-        indexes = ()
+        # search's "PIN expired" filter (L2) reads the expired and the active-past-date PINs
+        indexes = ((("state", "expires_at"), False),)
 
 
 # R3, enforced by the database: at most one active PIN per patient. Two desks racing to issue

@@ -16,7 +16,7 @@ from kiosk.store.models import ALL_MODELS, AuditHead, BaseModel, SchemaMeta
 if TYPE_CHECKING:
     from playhouse.migrate import SchemaMigrator
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 
 def _migrator() -> SchemaMigrator:
@@ -135,6 +135,16 @@ def _v8_portal_tokens() -> None:
     database.create_tables([PortalToken], safe=True)
 
 
+def _v9_pin_expiry_index() -> None:
+    """Version 9: PINs indexed by state and expiry, so search's "PIN expired" filter (L2) reads
+    only the expired and the active-past-date ones."""
+    from playhouse.migrate import migrate
+
+    from kiosk.store.models import RegistrationPin
+
+    migrate(_migrator().add_index(RegistrationPin._meta.table_name, ("state", "expires_at"), False))
+
+
 # version N -> function that takes a database at N-1 to N. Add a step here with every change to
 # the models; tests/test_accept_foundation.py builds a version-1 database and checks that it comes
 # up to date with the same columns as a new one.
@@ -146,6 +156,7 @@ MIGRATIONS: dict[int, Callable[[], None]] = {
     6: _v6_database_purpose,
     7: _v7_pin_life,
     8: _v8_portal_tokens,
+    9: _v9_pin_expiry_index,
 }
 
 
