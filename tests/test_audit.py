@@ -293,6 +293,7 @@ def test_s10_events_written_before_the_chain_was_keyed_still_verify(config, stor
     con.execute("ALTER TABLE practice DROP COLUMN purpose")  # and what later versions add
     for column in ("ended_by", "prior_status", "terminal"):
         con.execute(f"ALTER TABLE registration_pin DROP COLUMN {column}")
+    con.execute("DROP INDEX registration_pin_state_expires_at")  # version 9's
     con.execute("UPDATE schema_meta SET version = 3")
     con.commit()
     con.close()
