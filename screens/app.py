@@ -22,7 +22,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from textual import events, work
+from textual import events
 from textual.app import App
 from textual.binding import Binding
 from textual.notifications import SeverityLevel
@@ -35,6 +35,7 @@ from kiosk.desk import Desk
 from kiosk.people.staff import StaffUser
 
 from .errors import ReportsErrors
+from .workers import desk_worker
 
 # Fields whose text is a secret (S9): scrubbed from the error log even when it has no PIN or date shape.
 SECRET_FIELDS = ("password", "pin", "dob", "answer")
@@ -139,13 +140,7 @@ class KioskApp(ReportsErrors, App[None]):
         if self.desk.staff is not None:
             self._deliver_outbox()
 
-    @work(
-        thread=True,
-        exclusive=True,
-        group="outbox",
-        name="Sending welcome messages",
-        exit_on_error=False,
-    )
+    @desk_worker("outbox", "Sending welcome messages")
     def _deliver_outbox(self) -> None:
         """A failure here (mail server, a busy database) is said once and tried again next time;
         it never closes the app."""

@@ -12,13 +12,14 @@ import shlex
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Footer, Input, Label, Log, ProgressBar, Static
 
 from .widgets import DeskScreen, ReportsWorkerErrors, TrainingBanner
+from .workers import desk_worker
 
 if TYPE_CHECKING:
     from kiosk.importer.report import ImportReport
@@ -79,7 +80,7 @@ class ImportScreen(ReportsWorkerErrors, DeskScreen[None]):
         self._show_summary("")
         self._import(paths)
 
-    @work(thread=True, exclusive=True, group="import", name="Import files", exit_on_error=False)
+    @desk_worker("import", "Import files")
     def _import(self, paths: list[str]) -> None:
         try:
             report = self.run_import(paths, self._progress)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.screen import ModalScreen
@@ -12,6 +12,7 @@ from kiosk.people.names import placeholder_message
 from kiosk.registration.engine import RegistrationError
 
 from .widgets import DeskScreen, FieldError, ReportsWorkerErrors
+from .workers import desk_worker
 
 
 class NameFixScreen(ReportsWorkerErrors, ModalScreen[str | None], DeskScreen[str | None]):
@@ -43,7 +44,7 @@ class NameFixScreen(ReportsWorkerErrors, ModalScreen[str | None], DeskScreen[str
     def _submitted(self, event: Input.Submitted) -> None:
         self._save(event.value)
 
-    @work(thread=True, exclusive=True, group="name-fix", name="Fix given name", exit_on_error=False)
+    @desk_worker("name-fix", "Fix given name")
     def _save(self, text: str) -> None:
         try:
             name = self.app.desk.fix_name(self.patient_id, text)

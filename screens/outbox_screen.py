@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Label, Static
@@ -16,6 +15,7 @@ from textual.widgets import DataTable, Footer, Label, Static
 from kiosk.terms import Channel, MessageState
 
 from .widgets import DeskScreen, ReportsWorkerErrors, TrainingBanner, delivery_words
+from .workers import desk_worker
 
 STATE_WORDS = {
     MessageState.QUEUED: "Queued",
@@ -64,9 +64,7 @@ class OutboxScreen(ReportsWorkerErrors, DeskScreen[None]):
     def action_refresh(self) -> None:
         self.load()
 
-    @work(
-        thread=True, exclusive=True, group="outbox", name="Reading the outbox", exit_on_error=False
-    )
+    @desk_worker("outbox", "Reading the outbox")
     def load(self, status: str = "") -> None:
         rows, counts = self.app.desk.messages(), self.app.desk.message_counts()
         self.app.call_from_thread(self.show_rows, rows, counts, status)
@@ -118,13 +116,7 @@ class OutboxScreen(ReportsWorkerErrors, DeskScreen[None]):
         self.query_one("#outbox-status", Static).update(f"Sending again to {message.recipient}…")
         self.retry_worker(message.id, message.recipient)
 
-    @work(
-        thread=True,
-        exclusive=True,
-        group="outbox-send",
-        name="Retrying the message",
-        exit_on_error=False,
-    )
+    @desk_worker("outbox-send", "Retrying the message")
     def retry_worker(self, message_id: int, recipient: str) -> None:
         from kiosk.messages.outbox import OutboxError
 

@@ -8,7 +8,6 @@ caregiver (t), clear a lock-out (u, administrators), correct the highlighted car
 from __future__ import annotations
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Label, Static
@@ -26,6 +25,7 @@ from .widgets import (
     TrainingBanner,
     delivery_words,
 )
+from .workers import desk_worker
 
 
 def basic_info(page: PatientPage, today) -> Text:
@@ -94,7 +94,7 @@ class PatientScreen(ReportsWorkerErrors, DeskScreen[None]):
         if self.page is not None:
             self._load()  # back from registration: status and PIN state may have changed
 
-    @work(thread=True, exclusive=True, group="patient", name="Patient page", exit_on_error=False)
+    @desk_worker("patient", "Patient page")
     def _load(self) -> None:
         desk = self.app.desk
         page = desk.patient_page(self.patient_id)  # the look is audited (S5)
@@ -219,13 +219,7 @@ class PatientScreen(ReportsWorkerErrors, DeskScreen[None]):
             reason,
         )
 
-    @work(
-        thread=True,
-        exclusive=True,
-        group="pin-action",
-        name="Revoking the PIN",
-        exit_on_error=False,
-    )
+    @desk_worker("pin-action", "Revoking the PIN")
     def _revoke(self, reason: str) -> None:
         from kiosk.registration.engine import RegistrationError
 
@@ -255,13 +249,7 @@ class PatientScreen(ReportsWorkerErrors, DeskScreen[None]):
 
         self.app.push_screen(RedirectDialog(list(self.page.caregivers)), chosen)
 
-    @work(
-        thread=True,
-        exclusive=True,
-        group="pin-action",
-        name="Sending the welcome",
-        exit_on_error=False,
-    )
+    @desk_worker("pin-action", "Sending the welcome")
     def _send(self, caregiver_id: int | None) -> None:
         desk = self.app.desk
         try:
@@ -290,13 +278,7 @@ class PatientScreen(ReportsWorkerErrors, DeskScreen[None]):
             reason,
         )
 
-    @work(
-        thread=True,
-        exclusive=True,
-        group="pin-action",
-        name="Clearing the lock-out",
-        exit_on_error=False,
-    )
+    @desk_worker("pin-action", "Clearing the lock-out")
     def _clear(self, reason: str) -> None:
         try:
             self.app.desk.clear_lockout(self.patient_id, reason)

@@ -5,7 +5,7 @@ a PIN, clear a lock-out, redirect an undelivered welcome and correct a caregiver
 from __future__ import annotations
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -20,6 +20,7 @@ from kiosk.registration.pin_life import ContactChange, PinHistory, PinLifeError,
 from kiosk.terms import LANGUAGES
 
 from .widgets import DeskScreen, FieldError, ReportsWorkerErrors
+from .workers import desk_worker
 
 
 def pin_section(history: PinHistory, block: RegistrationBlock | None) -> Text:
@@ -186,13 +187,7 @@ class ContactDialog(_Dialog):
             )
         )
 
-    @work(
-        thread=True,
-        exclusive=True,
-        group="contact",
-        name="Saving contact details",
-        exit_on_error=False,
-    )
+    @desk_worker("contact", "Saving contact details")
     def save(self, change: ContactChange) -> None:
         for error in self.query(FieldError):
             self.app.call_from_thread(error.clear)

@@ -10,7 +10,7 @@ prints the slip, sends the welcome now, or hands the kiosk to the parent (R11).
 from __future__ import annotations
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -37,6 +37,7 @@ from .widgets import (
     TrainingBanner,
     delivery_words,
 )
+from .workers import desk_worker
 
 CHECKED, UNCHECKED = "[x]", "[ ]"
 
@@ -193,7 +194,7 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
         self.load_family()
 
     # -- loading ------------------------------------------------------------------------------
-    @work(thread=True, exclusive=True, group="load", name="Loading the family", exit_on_error=False)
+    @desk_worker("load", "Loading the family")
     def load_family(self) -> None:
         desk = self.app.desk
         family = desk.family(self.patient_id)
@@ -327,13 +328,7 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
             return
         self.check_recipient_worker(self.build_request())
 
-    @work(
-        thread=True,
-        exclusive=True,
-        group="check",
-        name="Checking the caregiver",
-        exit_on_error=False,
-    )
+    @desk_worker("check", "Checking the caregiver")
     def check_recipient_worker(self, request: IssueRequest) -> None:
         problems = [p for p in self.app.desk.check_issue(request) if p.field == "recipient"]
         self.app.call_from_thread(
@@ -373,13 +368,7 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
 
         self.app.push_screen(ConfirmReplace(), answered)
 
-    @work(
-        thread=True,
-        exclusive=True,
-        group="issue",
-        name="Checking earlier PINs",
-        exit_on_error=False,
-    )
+    @desk_worker("issue", "Checking earlier PINs")
     def check_earlier_pins(self, request: IssueRequest) -> None:
         active = self.app.desk.active_pins(request.patient_ids)
         self.app.call_from_thread(self.confirm_earlier_pins, request, active)
@@ -407,7 +396,7 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
         self.issuing = True
         self.issue_worker(request)
 
-    @work(thread=True, exclusive=True, group="issue", name="Issuing PINs", exit_on_error=False)
+    @desk_worker("issue", "Issuing PINs")
     def issue_worker(self, request: IssueRequest) -> None:
         desk = self.app.desk
         try:
@@ -529,7 +518,7 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
         )
         self.send_worker(self.result.batch, self.result.recipient)
 
-    @work(thread=True, exclusive=True, group="send", name="Sending the PIN", exit_on_error=False)
+    @desk_worker("send", "Sending the PIN")
     def send_worker(self, batch: str, recipient: str, deliver: bool = True) -> None:
         try:
             if deliver:

@@ -11,7 +11,7 @@ import time
 from importlib.util import find_spec
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
@@ -22,6 +22,7 @@ from kiosk.people.patients import SEARCH_LIMIT, AppointmentRow, PatientRow
 from kiosk.terms import PortalStatus, SearchFilter, is_one_of
 
 from .widgets import DeskScreen, ReportsWorkerErrors, TrainingBanner
+from .workers import desk_worker
 
 DEBOUNCE_SECONDS = 0.15
 ALL = "all"
@@ -138,7 +139,7 @@ class SearchScreen(ReportsWorkerErrors, DeskScreen[None]):
         if self.focused is self.query_one("#search", Input) and results.row_count:
             results.focus()
 
-    @work(thread=True, exclusive=True, group="search", name="Search", exit_on_error=False)
+    @desk_worker("search", "Search")
     def _search(self, text: str, status: PortalStatus | SearchFilter | None) -> None:
         time.sleep(
             DEBOUNCE_SECONDS
@@ -208,13 +209,7 @@ class SearchScreen(ReportsWorkerErrors, DeskScreen[None]):
                 f"{count} patient{'s' if count != 1 else ''} — Enter opens the highlighted one"
             )
 
-    @work(
-        thread=True,
-        exclusive=True,
-        group="appointments",
-        name="Today's appointments",
-        exit_on_error=False,
-    )
+    @desk_worker("appointments", "Today's appointments")
     def _load_appointments(self) -> None:
         rows = self.app.desk.todays_appointments()
         self.app.call_from_thread(self._show_appointments, rows)

@@ -5,7 +5,6 @@ p prints it (or saves it as PDF with no printer or in training, O2) and says whe
 
 from __future__ import annotations
 
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
@@ -14,6 +13,7 @@ from textual.widgets import Footer, Static
 from kiosk.slip.content import SlipData, qr_lines, slip_text_lines
 
 from .widgets import DeskScreen, FieldError, ReportsWorkerErrors, TrainingBanner
+from .workers import desk_worker
 
 
 class SlipPreviewScreen(ReportsWorkerErrors, DeskScreen[None]):
@@ -44,13 +44,7 @@ class SlipPreviewScreen(ReportsWorkerErrors, DeskScreen[None]):
         self.query_one("#slip-body").focus()
         self.check_letters()
 
-    @work(
-        thread=True,
-        exclusive=True,
-        group="letters",
-        name="Checking the slip's letters",
-        exit_on_error=False,
-    )
+    @desk_worker("letters", "Checking the slip's letters")
     def check_letters(self) -> None:
         assert self.slip is not None  # composed before mounted
         names = self.app.desk.unprintable_names(
@@ -72,7 +66,7 @@ class SlipPreviewScreen(ReportsWorkerErrors, DeskScreen[None]):
         self.query_one("#print-outcome", Static).update("Printing the slip…")
         self.print_worker()
 
-    @work(thread=True, exclusive=True, group="print", name="Printing the slip", exit_on_error=False)
+    @desk_worker("print", "Printing the slip")
     def print_worker(self) -> None:
         try:  # the PDF and QR libraries load when a slip is printed, not at start-up
             assert self.slip is not None  # composed before p can be pressed

@@ -4,7 +4,7 @@ moves from field to field, and the credentials form the sign-in and lock screens
 
 from __future__ import annotations
 
-from textual import getters, on, work
+from textual import getters, on
 from textual.actions import SkipAction
 from textual.binding import Binding
 from textual.screen import Screen, ScreenResultType
@@ -15,6 +15,7 @@ from kiosk.terms import MessageState
 
 from .app import KioskApp
 from .errors import ReportsErrors
+from .workers import desk_worker
 
 TRAINING_TEXT = "TRAINING — practice data is not real; nothing is sent or printed"
 WRONG_CREDENTIALS = "Wrong username or password. Check both and try again."
@@ -129,7 +130,7 @@ class CredentialsScreen(FormScreen):
         if credentials:
             self._authenticate(*credentials)
 
-    @work(thread=True, exclusive=True, group="sign-in", name="Sign-in", exit_on_error=False)
+    @desk_worker("sign-in", "Sign-in")
     def _authenticate(self, username: str, password: str) -> None:
         try:
             user, problem = self.app.desk.check_staff(username, password), None
