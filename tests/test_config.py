@@ -162,4 +162,4 @@ def test_o1_any_timeout_is_a_finite_number_in_range_or_a_clear_error(value):
     except ConfigError as error:
         assert error.key == "smtp.timeout_seconds" and "\n" not in str(error)
     else:
-        assert 1 <= config.smtp.timeout_seconds <= 600
+        assert config.smtp.timeout_seconds >= 1 and config.smtp.timeout_seconds <= 600

@@ -401,7 +401,7 @@ def test_l4_a_desk_revokes_while_another_redirects(front_desk):
         lambda: revoke_pin(front_desk, rosemary.id, "family asked", now=NOW),
         lambda: pin_life.redirect_welcome(front_desk, rosemary.id, jeff.id, now=NOW),
     )
-    assert True in results
+    assert results.count(True) >= 1  # one of the two desks' actions landed
     assert all(
         r is True or isinstance(r, (outbox.MessageRow, pin_life.PinLifeError)) for r in results
     )
