@@ -12,10 +12,14 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from peewee import fn
 
+from kiosk import audit
+from kiosk.security import hash_password, needs_rehash, unknown_user_hash, verify_password
+from kiosk.store.db import write_transaction
 from kiosk.store.models import SignInAttempt
 
 FREE_FAILURES = 3
@@ -91,3 +95,31 @@ def unlock(who: str, terminal: str, now: dt.datetime) -> int:
     failures = standing(who, terminal).in_a_row
     SignInAttempt.create(who=who, terminal=terminal, at=now, outcome=UNLOCKED)
     return failures
+
+
+def try_password(
+    who: str,
+    terminal: str,
+    now: dt.datetime,
+    password: str,
+    stored: str | None,
+    *,
+    succeeded: str,
+    failed: str,
+    store_rehash: Callable[[str], object],
+) -> bool:
+    """One sign-in try, the same for staff and parents (S12): check ``password`` against the
+    ``stored`` hash (a stand-in hash when there is no such name, so the time taken does not tell),
+    then record the try for the throttle and the audit (``succeeded`` or ``failed``) in one
+    transaction. A right password hashed with older parameters is re-hashed at today's cost
+    (before the transaction: it takes most of a second, O1) and handed to ``store_rehash``
+    inside it. True when the password was right."""
+    ok = verify_password(password, stored if stored is not None else unknown_user_hash())
+    ok = ok and stored is not None
+    rehashed = hash_password(password) if ok and stored and needs_rehash(stored) else None
+    with write_transaction():
+        record(who, terminal, now, ok)
+        audit.record(succeeded if ok else failed, staff=who, at=now, detail={"terminal": terminal})
+        if rehashed:
+            store_rehash(rehashed)
+    return ok

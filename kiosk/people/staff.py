@@ -9,10 +9,7 @@ from kiosk import audit, throttle, validate
 from kiosk.security import (
     default_terminal,
     hash_password,
-    needs_rehash,
     password_problem,
-    unknown_user_hash,
-    verify_password,
 )
 from kiosk.store.db import write_transaction
 from kiosk.store.models import Staff
@@ -87,19 +84,18 @@ def authenticate(
             f"An administrator can unlock it: kiosk staff unlock {who}"
         ) from None
     row = Staff.get_or_none((Staff.username == who) & (Staff.active == True))  # noqa: E712
-    ok = verify_password(password, row.password_hash if row else unknown_user_hash())
-    # Hashed before the write transaction: at the OWASP cost it takes most of a second (O1).
-    rehashed = hash_password(password) if row and ok and needs_rehash(row.password_hash) else None
-    with write_transaction():
-        throttle.record(who, terminal, now, ok and row is not None)
-        audit.record(
-            audit.SIGN_IN if ok and row else audit.SIGN_IN_FAILED,
-            staff=who,
-            at=now,
-            detail={"terminal": terminal},
-        )
-        if row and rehashed:
-            Staff.update(password_hash=rehashed).where(Staff.id == row.id).execute()
+    ok = throttle.try_password(
+        who,
+        terminal,
+        now,
+        password,
+        row.password_hash if row else None,
+        succeeded=audit.SIGN_IN,
+        failed=audit.SIGN_IN_FAILED,
+        store_rehash=lambda hashed: (
+            Staff.update(password_hash=hashed).where(Staff.username == who).execute()
+        ),
+    )
     return _user(row) if row and ok else None
 
 

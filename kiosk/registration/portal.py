@@ -205,18 +205,18 @@ def sign_in(
             f"Too many tries for this account: {wait.words}, then try again.", "password"
         ) from None
     row = PortalAccount.get_or_none(PortalAccount.email == email)
-    ok = verify_password(password, row.password_hash if row else unknown_user_hash())
-    rehashed = hash_password(password) if row and ok and needs_rehash(row.password_hash) else None
-    with write_transaction():
-        throttle.record(who, terminal, now, ok and row is not None)
-        audit.record(
-            audit.PORTAL_SIGN_IN if ok and row else audit.PORTAL_SIGN_IN_FAILED,
-            staff=who,
-            at=now,
-            detail={"terminal": terminal},
-        )
-        if row and rehashed:
-            PortalAccount.update(password_hash=rehashed).where(PortalAccount.id == row.id).execute()
+    ok = throttle.try_password(
+        who,
+        terminal,
+        now,
+        password,
+        row.password_hash if row else None,
+        succeeded=audit.PORTAL_SIGN_IN,
+        failed=audit.PORTAL_SIGN_IN_FAILED,
+        store_rehash=lambda hashed: (
+            PortalAccount.update(password_hash=hashed).where(PortalAccount.email == email).execute()
+        ),
+    )
     if row is None or not ok:
         raise PortalError("Email or password is not right.", "password")
     return PortalLogin(row.id, row.email, row.display_name)
