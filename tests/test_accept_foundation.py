@@ -63,7 +63,8 @@ def _issue_testkiddo(desk, **options):
 def _make_version_1(path: str) -> None:
     """Turn a current database file back into what version 1 wrote (no practice.key_check, no
     terminal and outcome on redemption attempts, which named a patient always, no sign_in_attempt,
-    no audit_head.keyed_from, no PIN prior status, ender or terminal, no index of PINs by state and expiry)."""
+    no audit_head.keyed_from, no PIN prior status, ender or terminal, no index of PINs by state and expiry,
+    no SMS provider id or delivery status on outbox messages)."""
     con = sqlite3.connect(path)
     con.execute("ALTER TABLE practice DROP COLUMN key_check")
     con.execute("ALTER TABLE practice DROP COLUMN purpose")  # version 6 (D2)
@@ -81,6 +82,9 @@ def _make_version_1(path: str) -> None:
     )
     con.execute("CREATE INDEX redemption_attempt_patient_id ON redemption_attempt (patient_id)")
     con.execute("DROP INDEX registration_pin_state_expires_at")  # version 9 (L2)
+    con.execute("DROP INDEX outbox_message_provider_id")  # version 10 (I2)
+    for column in ("provider_id", "delivery"):
+        con.execute(f"ALTER TABLE outbox_message DROP COLUMN {column}")
     con.execute("DROP TABLE search_term")
     con.execute("DROP TABLE search_key")
     con.execute("UPDATE schema_meta SET version = 1")
@@ -99,7 +103,7 @@ def test_a_version_1_database_is_migrated_in_place_and_its_pins_still_redeem(con
 
     open_store(config)  # the next release starts on the old file
 
-    assert ensure_schema() == SCHEMA_VERSION == 9
+    assert ensure_schema() == SCHEMA_VERSION == 10
     assert _columns() == fresh_columns and _indexes() == fresh_indexes  # same as a new database
     assert Practice.get().key_check  # the step filled the new column for the existing row
     rosemary = Patient.get(Patient.given_name == "Rosemary")
@@ -194,7 +198,7 @@ def test_a_model_change_without_a_migration_is_caught(store):
         assert columns[table] == expected, (
             f"{table} changed: add a step to kiosk.store.schema.MIGRATIONS and bump SCHEMA_VERSION"
         )
-    assert SCHEMA_VERSION == 9 and sorted(
+    assert SCHEMA_VERSION == 10 and sorted(
         __import__("kiosk.store.schema").store.schema.MIGRATIONS
     ) == [
         2,
@@ -205,6 +209,7 @@ def test_a_model_change_without_a_migration_is_caught(store):
         7,
         8,
         9,
+        10,
     ]
 
 

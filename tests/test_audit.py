@@ -294,6 +294,9 @@ def test_s10_events_written_before_the_chain_was_keyed_still_verify(config, stor
     for column in ("ended_by", "prior_status", "terminal"):
         con.execute(f"ALTER TABLE registration_pin DROP COLUMN {column}")
     con.execute("DROP INDEX registration_pin_state_expires_at")  # version 9's
+    con.execute("DROP INDEX outbox_message_provider_id")  # version 10's
+    for column in ("provider_id", "delivery"):
+        con.execute(f"ALTER TABLE outbox_message DROP COLUMN {column}")
     con.execute("UPDATE schema_meta SET version = 3")
     con.commit()
     con.close()

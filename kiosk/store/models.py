@@ -330,6 +330,10 @@ class OutboxMessage(BaseModel):
     last_error = pw.TextField(default="")
     created_at = pw.DateTimeField(default=utcnow)
     sent_at = pw.DateTimeField(null=True)
+    # I2: a text sent through the SMS provider: the provider's id for it (its SID) and the last
+    # delivery status the provider reported (queued, sent, delivered, undelivered, failed ...)
+    provider_id = pw.CharField(default="", index=True)
+    delivery = pw.CharField(default="")
 
 
 class AuditEvent(BaseModel):

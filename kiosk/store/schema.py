@@ -16,7 +16,7 @@ from kiosk.store.models import ALL_MODELS, AuditHead, BaseModel, SchemaMeta
 if TYPE_CHECKING:
     from playhouse.migrate import SchemaMigrator
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 
 def _migrator() -> SchemaMigrator:
@@ -145,6 +145,15 @@ def _v9_pin_expiry_index() -> None:
     migrate(_migrator().add_index(RegistrationPin._meta.table_name, ("state", "expires_at"), False))
 
 
+def _v10_sms_delivery() -> None:
+    """Version 10: a text sent through the SMS provider keeps the provider's id for it and the
+    delivery status read back (I2)."""
+    from kiosk.store.models import OutboxMessage
+
+    for name in ("provider_id", "delivery"):  # add_column makes provider_id's index too
+        add_column(OutboxMessage, name)
+
+
 # version N -> function that takes a database at N-1 to N. Add a step here with every change to
 # the models; tests/test_accept_foundation.py builds a version-1 database and checks that it comes
 # up to date with the same columns as a new one.
@@ -157,6 +166,7 @@ MIGRATIONS: dict[int, Callable[[], None]] = {
     7: _v7_pin_life,
     8: _v8_portal_tokens,
     9: _v9_pin_expiry_index,
+    10: _v10_sms_delivery,
 }
 
 
