@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 from kiosk.people.contact import valid_email
-from kiosk.terms import SmtpSecurity, is_one_of
+from kiosk.terms import LANGUAGES, SmtpSecurity, is_one_of  # LANGUAGES: the catalogs there are (I1)
 
 APP_NAME = "kiosk"
 
@@ -234,7 +234,6 @@ def config_from_mapping(raw: Mapping[str, Any]) -> Config:
 
 
 TERMINAL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-LANGUAGES = ("en", "es")  # the catalogs there are (I1)
 
 
 def _terminals(value: Any) -> dict[str, TerminalConfig]:

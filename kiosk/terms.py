@@ -9,6 +9,11 @@ import datetime as dt
 import enum
 import unicodedata
 
+# The languages kiosk writes to a family in, and the one it writes to a given family (I1).
+from kiosk.i18n import LANGUAGES as LANGUAGES
+from kiosk.i18n import N_, catalog
+from kiosk.i18n import language_of as language_of
+
 # Every closed set of words below is a StrEnum whose values are the strings stored in the database:
 # a member equals its stored string, and a value read back is turned into its member with ``Kind(value)``.
 
@@ -64,8 +69,8 @@ class RegistrationMethod(Labelled):
 class Access(Labelled):
     """What a redeemed PIN lets the parent see (R9)."""
 
-    FULL = "full", "Full Access"
-    LIMITED = "limited", "Limited: No Chart Access"
+    FULL = "full", N_("Full Access")  # a parent reads it too (I1)
+    LIMITED = "limited", N_("Limited: No Chart Access")
 
 
 class Delivery(Labelled):
@@ -137,9 +142,6 @@ def is_one_of(kind: type[enum.StrEnum], value: object) -> bool:
     return isinstance(value, str) and value in {member.value for member in kind}
 
 
-LANGUAGES = ("en", "es")
-
-
 def fold(text: str | None) -> str:
     """Search key: lower case ASCII letters and digits only ("Núñez-García" -> "nunezgarcia").
 
@@ -162,46 +164,6 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
-_MONTHS = {
-    "en": (
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ),
-    "es": (
-        "enero",
-        "febrero",
-        "marzo",
-        "abril",
-        "mayo",
-        "junio",
-        "julio",
-        "agosto",
-        "septiembre",
-        "octubre",
-        "noviembre",
-        "diciembre",
-    ),
-}
-
-
-def language_of(language: str | None) -> str:
-    """The language kiosk writes to a family in: theirs when translated, else English."""
-    return language if language in LANGUAGES else "en"
-
-
 def long_date(day: dt.date, language: str = "en") -> str:
-    """``December 22, 2026`` or ``22 de diciembre de 2026``, whatever the machine's locale."""
-    month = _MONTHS[language_of(language)][day.month - 1]
-    if language_of(language) == "es":
-        return f"{day.day} de {month} de {day.year}"
-    return f"{month} {day.day}, {day.year}"
+    """``December 22, 2026`` or ``22 de diciembre de 2026`` (Babel), whatever the machine's locale."""
+    return catalog(language).date(day)

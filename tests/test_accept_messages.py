@@ -20,10 +20,9 @@ from kiosk.messages import outbox
 from kiosk.messages.carriers import carrier_warning, carriers
 from kiosk.people.patients import family_for
 from kiosk.registration.engine import IssueRequest, IssueResult, check_issue, issue_pins
-from kiosk.slip.content import long_date
 from kiosk.store.models import OutboxMessage, Patient
 from kiosk.store.practice import practice_settings
-from kiosk.terms import utcnow
+from kiosk.terms import long_date, utcnow
 
 from conftest import TODAY
 from test_cli import run

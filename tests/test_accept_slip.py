@@ -20,12 +20,12 @@ from textual.widgets import Static
 from kiosk.config import PrinterConfig
 from kiosk.people.staff import authenticate
 from kiosk.registration.engine import IssuedPin, IssueRequest, IssueResult, issue_pins
-from kiosk.slip.content import long_date, slip_from_issue, slip_text_lines
+from kiosk.slip.content import slip_from_issue, slip_text_lines
 from kiosk.slip.pdf import LAYOUTS, render_slip_pdf
 from kiosk.slip.printing import print_slip
 from kiosk.store.models import Caregiver, Patient
 from kiosk.store.practice import practice_settings
-from kiosk.terms import Delivery, RegistrationMethod
+from kiosk.terms import Delivery, RegistrationMethod, long_date
 from kiosk_screens.slip_preview import SlipPreviewScreen
 
 from conftest import NOW, TODAY, FakePrinter, desk_app, screen_cells, screen_text

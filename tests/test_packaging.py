@@ -35,6 +35,10 @@ slip = SlipData("Sunny Hills Pediatrics", "https://portal.example.org/register",
                 (("Nguyễn Thị Ánh", "ABCD-EFGH-JK"),), dt.date(2026, 12, 22))
 assert render_slip_pdf(slip).startswith(b"%PDF")
 
+from kiosk.i18n import LANGUAGES, catalog  # I1: the catalogs ship and are found installed
+assert "es" in LANGUAGES, LANGUAGES
+assert catalog("es").gettext("Portal address") == "Dirección del portal"
+
 from kiosk.cli import main
 
 async def _ready(pilot):
@@ -111,6 +115,7 @@ def test_the_wheel_holds_the_importer_the_data_fonts_and_styles(wheel):
         "kiosk_screens/launch.py",
         "kiosk/web/templates/register.html",
         "kiosk/web/templates/style.css",
+        "kiosk/locale/es/LC_MESSAGES/kiosk.po",  # I1
     ):  # P2
         assert name in names, name
     assert not any(name.startswith(("tests/", "benchmarks/")) for name in names)

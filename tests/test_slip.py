@@ -11,8 +11,9 @@ import pytest
 import zxingcpp
 from PIL import Image
 
-from kiosk.slip.content import SlipData, long_date, qr_lines, slip_from_issue, slip_text_lines
+from kiosk.slip.content import SlipData, qr_lines, slip_from_issue, slip_text_lines
 from kiosk.slip.pdf import LAYOUTS, render_slip_pdf
+from kiosk.terms import long_date
 
 from conftest import NOW, TODAY
 

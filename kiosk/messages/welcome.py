@@ -14,80 +14,8 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
-from kiosk.terms import language_of, long_date
+from kiosk.i18n import Catalog, catalog
 from kiosk.validate import one_line
-
-# Every sentence of the message, per language. {practice}, {url}, {date} are filled in.
-_WORDS = {
-    "en": {
-        "subject": "{practice}: your patient portal registration",
-        "greeting": "Welcome to the {practice} patient portal.",
-        "pins_one": "Your child's registration PIN:",
-        "pins_many": "Your children's registration PINs:",
-        "question_list": "Register with the verification question the front desk set with you:",
-        "next": "What to do next:",
-        "go": "Go to {url}",
-        "create_pin": "Create your account: enter your child's date of birth and PIN.",
-        "create_question": (
-            "Create your account: enter your child's date of birth and answer the verification "
-            "question the front desk set with you."
-        ),
-        "create_mixed": (
-            "Create your account: enter your child's date of birth and PIN (for a child listed "
-            "without a PIN, answer the verification question the front desk set with you)."
-        ),
-        "another": (
-            'Choose "Add another child" to add each further child the same way. You can also do this '
-            "later under My Account > Add child/dependent."
-        ),
-        "expires_one": "The PIN expires on {date}. After that, ask the front desk for a new one.",
-        "expires_many": "The PINs expire on {date}. After that, ask the front desk for new ones.",
-        "register_by": "Please register by {date}. After that, ask the front desk to set up registration again.",
-        "closing": "If you did not expect this message, please call {practice}.",
-        "sms_pins": "{practice} portal PIN{s}: {items}. Register at {url} by {date}.",
-        "sms_question": (
-            "{practice} portal: register {items} at {url} by {date}, answering the verification "
-            "question from the front desk."
-        ),
-        "sms_no_pin": "verification question",
-    },
-    "es": {
-        "subject": "{practice}: su registro en el portal de pacientes",
-        "greeting": "Le damos la bienvenida al portal de pacientes de {practice}.",
-        "pins_one": "PIN de registro de su hijo o hija:",
-        "pins_many": "PIN de registro de sus hijos:",
-        "question_list": "Regístrese con la pregunta de verificación que acordó con la recepción:",
-        "next": "Qué hacer ahora:",
-        "go": "Vaya a {url}",
-        "create_pin": "Cree su cuenta: ingrese la fecha de nacimiento de su hijo o hija y el PIN.",
-        "create_question": (
-            "Cree su cuenta: ingrese la fecha de nacimiento de su hijo o hija y responda la "
-            "pregunta de verificación que acordó con la recepción."
-        ),
-        "create_mixed": (
-            "Cree su cuenta: ingrese la fecha de nacimiento de su hijo o hija y el PIN (para un niño "
-            "que aparece sin PIN, responda la pregunta de verificación que acordó con la recepción)."
-        ),
-        "another": (
-            'Elija "Add another child" (Agregar otro hijo) para agregar a cada uno de los demás niños de '
-            "la misma manera. También puede hacerlo después en My Account > Add child/dependent."
-        ),
-        "expires_one": "El PIN vence el {date}. Después de esa fecha, pida uno nuevo en la recepción.",
-        "expires_many": "Los PIN vencen el {date}. Después de esa fecha, pida otros nuevos en la recepción.",
-        "register_by": (
-            "Regístrese a más tardar el {date}. Después de esa fecha, pida en la recepción que "
-            "preparen el registro de nuevo."
-        ),
-        "closing": "Si no esperaba este mensaje, llame a {practice}.",
-        "sms_pins": "PIN del portal de {practice}: {items}. Regístrese en {url} a más tardar el {date}.",
-        "sms_question": (
-            "Portal de {practice}: registre a {items} en {url} a más tardar el {date}, respondiendo "
-            "la pregunta de verificación de la recepción."
-        ),
-        "sms_no_pin": "pregunta de verificación",
-    },
-}
-
 
 Block = tuple[
     str, Any
@@ -111,41 +39,72 @@ def compose_welcome(
     language: str = "en",
 ) -> Welcome:
     """``children`` is (first name, grouped PIN) for every child registered together; PIN "" = question."""
-    words = _WORDS[language_of(language)]
-    fill = {"practice": practice_name, "url": portal_url, "date": long_date(expires_on, language)}
+    t = catalog(language)
+    fill = {"practice": practice_name, "url": portal_url, "date": t.date(expires_on)}
     with_pin = [(one_line(name), pin) for name, pin in children if pin]
     by_question = [one_line(name) for name, pin in children if not pin]
 
     # The message as blocks: ("p", sentence), ("h", heading of the list below), ("pins", [(name, pin)]), ("names", [name]), ("ol", [step]).
-    blocks: list[Block] = [("p", words["greeting"])]
+    # Sentences keep their {practice}, {url}, {date} until rendered (escaped first for HTML).
+    blocks: list[Block] = [("p", t.gettext("Welcome to the {practice} patient portal."))]
     if with_pin:
-        blocks += [
-            ("h", words["pins_one" if len(with_pin) == 1 else "pins_many"]),
-            ("pins", with_pin),
-        ]
+        heading = t.ngettext(
+            "Your child's registration PIN:", "Your children's registration PINs:", len(with_pin)
+        )
+        blocks += [("h", heading), ("pins", with_pin)]
     if by_question:
-        blocks += [("h", words["question_list"]), ("names", by_question)]
-    create = (
-        "create_mixed"
-        if with_pin and by_question
-        else "create_pin"
-        if with_pin
-        else "create_question"
-    )
-    steps = [words["go"], words[create]] + ([words["another"]] if len(children) > 1 else [])
-    blocks += [("h", words["next"]), ("ol", steps)]
-    expiry = (
-        "register_by" if not with_pin else "expires_one" if len(with_pin) == 1 else "expires_many"
-    )
-    blocks += [("p", words[expiry]), ("p", words["closing"])]
+        heading = t.gettext("Register with the verification question the front desk set with you:")
+        blocks += [("h", heading), ("names", by_question)]
+    steps = [t.gettext("Go to {url}"), _create_step(t, bool(with_pin), bool(by_question))]
+    if len(children) > 1:
+        steps.append(_another_step(t))
+    blocks += [("h", t.gettext("What to do next:")), ("ol", steps)]
+    if with_pin:
+        expiry = t.ngettext(
+            "The PIN expires on {date}. After that, ask the front desk for a new one.",
+            "The PINs expire on {date}. After that, ask the front desk for new ones.",
+            len(with_pin),
+        )
+    else:
+        expiry = t.gettext(
+            "Please register by {date}. After that, ask the front desk to set up registration again."
+        )
+    blocks += [
+        ("p", expiry),
+        ("p", t.gettext("If you did not expect this message, please call {practice}.")),
+    ]
 
-    subject = words["subject"].format(**fill)
+    subject = t.gettext("{practice}: your patient portal registration").format(**fill)
     return Welcome(
         subject,
         _render_text(blocks, fill),
-        _render_html(blocks, fill, subject, language_of(language)),
-        _compose_sms(words, fill, with_pin, by_question),
+        _render_html(blocks, fill, subject, t.language),
+        _compose_sms(t, fill, with_pin, by_question),
     )
+
+
+def _create_step(t: Catalog, with_pin: bool, by_question: bool) -> str:
+    if with_pin and by_question:
+        return t.gettext(
+            "Create your account: enter your child's date of birth and PIN (for a child listed "
+            "without a PIN, answer the verification question the front desk set with you)."
+        )
+    if with_pin:
+        return t.gettext("Create your account: enter your child's date of birth and PIN.")
+    return t.gettext(
+        "Create your account: enter your child's date of birth and answer the verification "
+        "question the front desk set with you."
+    )
+
+
+def _another_step(t: Catalog) -> str:
+    """Names the buttons by the labels the parent sees on them (I1): the same msgids as parent
+    mode's and the portal page's, so a Spanish message never names an English button."""
+    menu = " > ".join((t.gettext("My Account"), t.gettext("Add child/dependent")))
+    return t.gettext(
+        'Choose "{button}" to add each further child the same way. You can also do this later '
+        "under {menu}."
+    ).format(button=t.gettext("Add another child"), menu=menu)
 
 
 def _render_text(blocks: list[Block], fill: dict[str, str]) -> str:
@@ -198,17 +157,23 @@ def _render_html(blocks: list[Block], fill: dict[str, str], subject: str, langua
 
 
 def _compose_sms(
-    words: dict[str, str],
+    t: Catalog,
     fill: dict[str, str],
     with_pin: list[tuple[str, str]],
     by_question: list[str],
 ) -> str:
     """First names, PINs, URL and expiry: short enough for a text message."""
     if not with_pin:
-        return words["sms_question"].format(items=", ".join(by_question), **fill)
+        return t.gettext(
+            "{practice} portal: register {items} at {url} by {date}, answering the verification "
+            "question from the front desk."
+        ).format(items=", ".join(by_question), **fill)
+    no_pin = t.gettext("verification question")
     items = [f"{name} {pin}" for name, pin in with_pin] + [
-        f"{name} ({words['sms_no_pin']})" for name in by_question
+        f"{name} ({no_pin})" for name in by_question
     ]
-    return words["sms_pins"].format(
-        items=", ".join(items), s="s" if len(with_pin) > 1 else "", **fill
-    )
+    return t.ngettext(
+        "{practice} portal PIN: {items}. Register at {url} by {date}.",
+        "{practice} portal PINs: {items}. Register at {url} by {date}.",
+        len(with_pin),
+    ).format(items=", ".join(items), **fill)

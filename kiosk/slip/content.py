@@ -1,4 +1,4 @@
-"""The printable registration slip (R14): its words in English or Spanish, and its QR code as text.
+"""The printable registration slip (R14): its words in the family's language (I1), its QR code as text.
 
 This module stays light: the app may import it at start-up. ``qrcode`` is imported inside
 :func:`qr_matrix`; the PDF is made by :mod:`kiosk.slip.pdf` and printed by :mod:`kiosk.slip.printing`,
@@ -15,44 +15,11 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from kiosk.terms import language_of, long_date
+from kiosk.i18n import catalog, language_of
 
 if TYPE_CHECKING:  # for the type checker only: this module does not import the engine
     from kiosk.registration.engine import IssueResult
     from kiosk.store.practice import PracticeSettings
-
-_WORDS = {
-    "en": {
-        "title": "Portal registration for {patient} and selected siblings",
-        "url": "Portal address",
-        "scan": "Scan to open the portal",
-        "child": "Child",
-        "pin": "PIN",
-        "no_pin": "answer the question",
-        "expires": "PINs expire on {date}.",
-        "steps": "How to register",
-        "step1": "Scan the QR code with your phone's camera, or type the portal address into your browser.",
-        "step2": "Enter your child's date of birth and the PIN shown next to their name.",
-        "step2_question": "Enter your child's date of birth and the answer to the question we asked you.",
-        "step3": 'Registering more than one child? Choose "Add another child" and enter the next PIN.',
-        "step3_question": 'Registering more than one child? Choose "Add another child" and repeat step 2.',
-    },
-    "es": {
-        "title": "Registro en el portal para {patient} y hermanos seleccionados",
-        "url": "Dirección del portal",
-        "scan": "Escanee para abrir el portal",
-        "child": "Niño(a)",
-        "pin": "PIN",
-        "no_pin": "responda la pregunta",
-        "expires": "Los PIN vencen el {date}.",
-        "steps": "Cómo registrarse",
-        "step1": "Escanee el código QR con la cámara de su teléfono o escriba la dirección del portal en su navegador.",
-        "step2": "Escriba la fecha de nacimiento de su hijo(a) y el PIN que aparece junto a su nombre.",
-        "step2_question": "Escriba la fecha de nacimiento de su hijo(a) y la respuesta a la pregunta que le hicimos.",
-        "step3": '¿Registra a más de un hijo(a)? Elija "Agregar otro hijo" y escriba el siguiente PIN.',
-        "step3_question": '¿Registra a más de un hijo(a)? Elija "Agregar otro hijo" y repita el paso 2.',
-    },
-}
 
 
 @dataclass(frozen=True)
@@ -66,7 +33,7 @@ class SlipData:
         tuple[str, str], ...
     ]  # (full name, grouped PIN or "" for a verification question)
     expires_on: dt.date
-    language: str = "en"  # "en" | "es"; anything else prints in English
+    language: str = "en"  # a kiosk.i18n language; anything else prints in English
     batch: str = ""
     patient_ids: tuple[int, ...] = ()
 
@@ -103,22 +70,44 @@ def slip_from_issue(result: IssueResult, practice: PracticeSettings) -> SlipData
 
 
 def slip_text(slip: SlipData) -> SlipText:
-    language = language_of(slip.language)
-    words = _WORDS[language]
+    t = catalog(slip.language)
     by_question = bool(slip.children) and not any(pin for _, pin in slip.children)
-    suffix = "_question" if by_question else ""
+    # The button the parent presses on the portal page and in parent mode: the same msgid (I1).
+    another = t.gettext("Add another child")
+    if by_question:
+        step2 = t.gettext(
+            "Enter your child's date of birth and the answer to the question we asked you."
+        )
+        step3 = t.gettext(
+            'Registering more than one child? Choose "{button}" and repeat step 2.'
+        ).format(button=another)
+    else:
+        step2 = t.gettext("Enter your child's date of birth and the PIN shown next to their name.")
+        step3 = t.gettext(
+            'Registering more than one child? Choose "{button}" and enter the next PIN.'
+        ).format(button=another)
+    no_pin = t.gettext("answer the question")
     return SlipText(
-        title=words["title"].format(patient=slip.patient_name),
+        title=t.gettext("Portal registration for {patient} and selected siblings").format(
+            patient=slip.patient_name
+        ),
         practice=slip.practice_name,
-        url_label=words["url"],
+        url_label=t.gettext("Portal address"),
         url=slip.portal_url,
-        scan=words["scan"],
-        child_header=words["child"],
-        pin_header=words["pin"],
-        children=tuple((name, pin or words["no_pin"]) for name, pin in slip.children),
-        expires=words["expires"].format(date=long_date(slip.expires_on, language)),
-        steps_header=words["steps"],
-        steps=(words["step1"], words["step2" + suffix], words["step3" + suffix]),
+        scan=t.gettext("Scan to open the portal"),
+        child_header=t.gettext("Child"),
+        pin_header=t.gettext("PIN"),
+        children=tuple((name, pin or no_pin) for name, pin in slip.children),
+        expires=t.gettext("PINs expire on {date}.").format(date=t.date(slip.expires_on)),
+        steps_header=t.gettext("How to register"),
+        steps=(
+            t.gettext(
+                "Scan the QR code with your phone's camera, or type the portal address into your "
+                "browser."
+            ),
+            step2,
+            step3,
+        ),
     )
 
 

@@ -1,0 +1,170 @@
+"""A family's language (I1): one gettext catalog per language, dates and numbers by Babel.
+
+Every text a family reads is written in the code in English, as the msgid of a gettext call::
+
+    t = catalog(family_language)
+    t.gettext("Portal address")
+    t.gettext("PINs expire on {date}.").format(date=t.date(expires_on))
+    t.ngettext("Your child's PIN:", "Your children's PINs:", len(children))
+
+English is the source language: its words are the msgids, so it needs no catalog. Each other
+language is one file, ``kiosk/locale/<code>/LC_MESSAGES/kiosk.po``; the languages kiosk offers are
+English and the catalogs present (``LANGUAGES``), so adding a language is adding its file (see
+docs/languages.md). A message a catalog lacks, or one marked fuzzy, reads in English.
+tests/test_i18n.py extracts every msgid from the sources with Babel and fails when a catalog
+misses one or a placeholder.
+
+The .po file itself is read at first use (Babel's reader, compiled in memory, cached per
+language): no compiled .mo files to keep in step with the .po. Placeholders are ``str.format``
+names (``{date}``); a msgid is a plain literal so the extractor can find it. Text named in another
+text (a button the welcome tells the parent to press) is one msgid used in both places.
+
+Module constants and engine messages mark their msgids with :func:`N_` (English at rest, said in
+the family's language where shown) or :class:`Phrase` (English with its values, for a message
+built before anyone knows who will read it). Babel loads on the first catalog, not at import: the
+app imports this module at start-up (O1).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import gettext as _gettext
+import io
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from babel import Locale
+
+SOURCE = "en"  # the language the msgids are written in
+DOMAIN = "kiosk"
+LOCALE_DIR = Path(__file__).with_name("locale")
+# What the extractor looks for besides Babel's default keywords (gettext, ngettext, pgettext, N_,
+# _ ...): `pybabel extract -k Phrase`, tests/test_i18n.py, docs/languages.md.
+KEYWORDS = ("Phrase",)
+
+
+def _catalog_files() -> dict[str, Path]:
+    return {
+        po.parent.parent.name: po for po in sorted(LOCALE_DIR.glob(f"*/LC_MESSAGES/{DOMAIN}.po"))
+    }
+
+
+# English, then every language with a catalog: the languages kiosk writes to a family in.
+LANGUAGES: tuple[str, ...] = (SOURCE, *(code for code in _catalog_files() if code != SOURCE))
+
+
+def N_(message: str) -> str:
+    """Marks a msgid kept in a constant (said later with ``catalog(...).gettext``); returns it."""
+    return message
+
+
+class Phrase(str):
+    """English text that remembers its msgid and values, so a catalog can say it in another language.
+
+    For a message made where the reader is unknown (an engine error, a password rule): it reads
+    as the English text anywhere a ``str`` goes, and ``catalog(lang).say(phrase)`` translates the
+    msgid and fills the values in (a value that is itself a Phrase is said too)."""
+
+    msgid: str
+    values: dict[str, Any]
+
+    def __new__(cls, msgid: str, **values: Any) -> Phrase:
+        text = super().__new__(cls, msgid.format(**values) if values else msgid)
+        text.msgid, text.values = msgid, values
+        return text
+
+    def __reduce__(self) -> Any:  # pickles (a worker's exception) as itself, values and all
+        return (_phrase, (self.msgid, self.values))
+
+
+def _phrase(msgid: str, values: dict[str, Any]) -> Phrase:
+    return Phrase(msgid, **values)
+
+
+def language_of(language: str | None) -> str:
+    """The language kiosk writes to a family in: theirs when there is a catalog for it (``es-MX``
+    reads as ``es``), else English."""
+    code = (language or "").strip().replace("-", "_")
+    if code in LANGUAGES:
+        return code
+    base = code.split("_", 1)[0].lower()
+    return base if base in LANGUAGES else SOURCE
+
+
+class Catalog:
+    """One language's words (gettext), dates and numbers (Babel, CLDR data)."""
+
+    def __init__(self, language: str, translations: _gettext.NullTranslations):
+        self.language = language
+        self._translations = translations
+
+    def __repr__(self) -> str:
+        return f"<Catalog {self.language}>"
+
+    def gettext(self, message: str) -> str:
+        return self._translations.gettext(message)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return self._translations.ngettext(singular, plural, n)
+
+    def pgettext(self, context: str, message: str) -> str:
+        return self._translations.pgettext(context, message)
+
+    def say(self, text: str) -> str:
+        """A :class:`Phrase` in this language with its values filled in; a plain string is taken
+        as a msgid (English text this catalog may translate)."""
+        if isinstance(text, Phrase):
+            values = {
+                k: self.say(v) if isinstance(v, Phrase) else v for k, v in text.values.items()
+            }
+            translated = self.gettext(text.msgid)
+            return translated.format(**values) if values else translated
+        return self.gettext(text)
+
+    @property
+    def locale(self) -> Locale:
+        return _locale(self.language)
+
+    def date(self, day: dt.date, format: str = "long") -> str:
+        """``January 5, 2027`` / ``5 de enero de 2027`` (Babel's ``short``, ``medium``, ``long``,
+        ``full`` or a CLDR pattern), whatever the machine's own locale."""
+        from babel.dates import format_date
+
+        return format_date(day, format=format, locale=self.locale)
+
+    def number(self, number: float, format: str | None = None) -> str:
+        """``1,234.5`` / ``1234,5``: grouping and decimal marks of this language."""
+        from babel.numbers import format_decimal
+
+        return format_decimal(number, format=format, locale=self.locale)
+
+
+@functools.cache
+def _locale(language: str) -> Locale:
+    from babel import Locale
+
+    return Locale.parse(language)
+
+
+def catalog(language: str | None) -> Catalog:
+    """The catalog to write to a family in ``language``: English for an unknown language, and
+    English for any message its catalog lacks."""
+    return _load(language_of(language))
+
+
+@functools.cache
+def _load(code: str) -> Catalog:
+    path = _catalog_files().get(code)
+    if path is None:
+        return Catalog(code, _gettext.NullTranslations())
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    with path.open("rb") as po:
+        messages = read_po(po, locale=code, domain=DOMAIN)
+    compiled = io.BytesIO()
+    write_mo(compiled, messages)  # fuzzy entries are left out: they read in English
+    compiled.seek(0)
+    return Catalog(code, _gettext.GNUTranslations(compiled))
