@@ -192,6 +192,16 @@ def _pin_arguments(pin: argparse.ArgumentParser) -> None:
     )
 
 
+def _maintain_arguments(maintain: argparse.ArgumentParser) -> None:
+    maintain.add_argument(
+        "--reminder-days",
+        type=int,
+        metavar="DAYS",
+        help="first set the practice's reminders (W3): families are reminded DAYS days before "
+        "their PINs expire, 0 turns reminders off (kept in the database for every desk)",
+    )
+
+
 def _serve_arguments(serve: argparse.ArgumentParser) -> None:
     serve.add_argument(
         "--host", metavar="ADDRESS", help="listen on this address (default: serve.host, 127.0.0.1)"
@@ -251,8 +261,11 @@ SUBCOMMANDS = {
     ),
     "pin": ("list or revoke registration PINs (L2, L4, L5)", _pin_arguments),
     "maintain": (
-        "expire PINs and erase unsent messages whose PINs ended; safe to run every few minutes (L2)",
-        lambda parser: None,
+        (
+            "expire PINs, erase unsent messages whose PINs ended, queue due reminders; safe to "
+            "run every few minutes (L2, W3)"
+        ),
+        _maintain_arguments,
     ),
     "serve": (
         "run the portal's redemption API and the parents' registration page (P1, P2)",
@@ -730,7 +743,15 @@ def cmd_pin(args: argparse.Namespace) -> int:
 def cmd_maintain(args: argparse.Namespace) -> int:
     from kiosk.registration.pin_life import maintain
 
+    days = args.reminder_days
+    if days is not None and not 0 <= days <= 60:
+        raise CliError("--reminder-days must be between 0 (off) and 60")
     open_configured(args)
+    if days is not None:
+        from kiosk.store.practice import update_practice
+
+        update_practice(reminder_days=days)
+        print(f"Reminders {f'{days} days before PINs expire' if days else 'off'}.")
     print(maintain().summary())
     return 0
 

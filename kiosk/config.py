@@ -43,6 +43,7 @@ class PracticeConfig:
     portal_url: str = "https://portal.example.org/register"
     pin_lifetime_days: int = _within(1, 365, 30)
     idle_lock_minutes: float = _within(0.25, 60, 2.0)
+    reminder_days: int = _within(0, 60, 0)  # W3: remind this many days before PINs expire; 0: off
 
 
 @dataclass(frozen=True)
@@ -155,6 +156,7 @@ ENV_KEYS = {
     "KIOSK_PORTAL_URL": "practice.portal_url",
     "KIOSK_PIN_LIFETIME_DAYS": "practice.pin_lifetime_days",
     "KIOSK_IDLE_LOCK_MINUTES": "practice.idle_lock_minutes",
+    "KIOSK_REMINDER_DAYS": "practice.reminder_days",
     "KIOSK_SMTP_HOST": "smtp.host",
     "KIOSK_SMTP_PORT": "smtp.port",
     "KIOSK_SMTP_SECURITY": "smtp.security",

@@ -121,6 +121,14 @@ class MessageState(enum.StrEnum):
     FAILED = "failed"
 
 
+class MessageKind(enum.StrEnum):
+    """What an outbox message is: a family's welcome with its PINs (R6), or the reminder without
+    them that goes a few days before those PINs expire (W3)."""
+
+    WELCOME = "welcome"
+    REMINDER = "reminder"
+
+
 class Channel(enum.StrEnum):
     """How a welcome message travels: email, or a text through the carrier's gateway (R7, O3)."""
 

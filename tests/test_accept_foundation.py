@@ -85,6 +85,11 @@ def _make_version_1(path: str) -> None:
     con.execute("DROP INDEX outbox_message_provider_id")  # version 10 (I2)
     for column in ("provider_id", "delivery"):
         con.execute(f"ALTER TABLE outbox_message DROP COLUMN {column}")
+    con.execute("ALTER TABLE practice DROP COLUMN reminder_days")  # version 11 (W3, W4)
+    con.execute("DROP INDEX outbox_message_one_reminder")
+    con.execute("ALTER TABLE outbox_message DROP COLUMN kind")
+    con.execute("DROP INDEX registration_pin_issued_at")
+    con.execute("DROP INDEX association_pin_id_created_at")
     con.execute("DROP TABLE search_term")
     con.execute("DROP TABLE search_key")
     con.execute("UPDATE schema_meta SET version = 1")
@@ -103,7 +108,7 @@ def test_a_version_1_database_is_migrated_in_place_and_its_pins_still_redeem(con
 
     open_store(config)  # the next release starts on the old file
 
-    assert ensure_schema() == SCHEMA_VERSION == 10
+    assert ensure_schema() == SCHEMA_VERSION == 11
     assert _columns() == fresh_columns and _indexes() == fresh_indexes  # same as a new database
     assert Practice.get().key_check  # the step filled the new column for the existing row
     rosemary = Patient.get(Patient.given_name == "Rosemary")
@@ -140,6 +145,7 @@ SCHEMA_9 = {
         "pin_lifetime_days",
         "portal_url",
         "purpose",
+        "reminder_days",
     ],
     "registration_pin": [
         "access",
@@ -189,6 +195,27 @@ SCHEMA_9 = {
     "search_term": ["caregiver_id", "field", "id", "patient_id", "term"],
     "search_key": ["key", "word"],
     "portal_token": ["created_at", "id", "last_used_at", "name", "revoked_at", "token_hash"],
+    "outbox_message": [
+        "attempts",
+        "batch",
+        "body_html",
+        "body_text",
+        "carrier",
+        "channel",
+        "created_at",
+        "delivery",
+        "id",
+        "kind",
+        "language",
+        "last_error",
+        "message_id",
+        "next_attempt_at",
+        "provider_id",
+        "recipient",
+        "sent_at",
+        "state",
+        "subject",
+    ],
 }
 
 
@@ -198,7 +225,7 @@ def test_a_model_change_without_a_migration_is_caught(store):
         assert columns[table] == expected, (
             f"{table} changed: add a step to kiosk.store.schema.MIGRATIONS and bump SCHEMA_VERSION"
         )
-    assert SCHEMA_VERSION == 10 and sorted(
+    assert SCHEMA_VERSION == 11 and sorted(
         __import__("kiosk.store.schema").store.schema.MIGRATIONS
     ) == [
         2,
@@ -210,6 +237,7 @@ def test_a_model_change_without_a_migration_is_caught(store):
         8,
         9,
         10,
+        11,
     ]
 
 
@@ -274,6 +302,7 @@ BAD_VALUES = {
     "KIOSK_PORTAL_URL": "portal.example.org",
     "KIOSK_PIN_LIFETIME_DAYS": "a month",
     "KIOSK_IDLE_LOCK_MINUTES": "0",
+    "KIOSK_REMINDER_DAYS": "61",
     "KIOSK_SMTP_HOST": "smtp example org",
     "KIOSK_SMTP_PORT": "0",
     "KIOSK_SMTP_SECURITY": "tls",

@@ -297,6 +297,9 @@ def test_s10_events_written_before_the_chain_was_keyed_still_verify(config, stor
     con.execute("DROP INDEX outbox_message_provider_id")  # version 10's
     for column in ("provider_id", "delivery"):
         con.execute(f"ALTER TABLE outbox_message DROP COLUMN {column}")
+    con.execute("ALTER TABLE practice DROP COLUMN reminder_days")  # version 11's
+    con.execute("DROP INDEX outbox_message_one_reminder")
+    con.execute("ALTER TABLE outbox_message DROP COLUMN kind")
     con.execute("UPDATE schema_meta SET version = 3")
     con.commit()
     con.close()

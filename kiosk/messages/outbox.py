@@ -57,7 +57,7 @@ from kiosk.people.contact import valid_email
 from kiosk.store import files
 from kiosk.store.db import database, is_sqlite, tuples, write_transaction
 from kiosk.store.models import OutboxMessage, Patient, RegistrationPin
-from kiosk.terms import Channel, MessageState, PinState, is_one_of, utcnow
+from kiosk.terms import Channel, MessageKind, MessageState, PinState, is_one_of, utcnow
 
 MAX_ATTEMPTS = 12  # 1+2+4+...+60+60...: about seven hours of outage before a message is failed
 FIRST_RETRY = dt.timedelta(minutes=1)
@@ -88,6 +88,7 @@ def enqueue(
     language: str = "en",
     carrier: str = "",
     now: dt.datetime | None = None,
+    kind: MessageKind = MessageKind.WELCOME,
 ) -> str:
     """Write one queued message inside the caller's transaction; return its Message-ID.
 
@@ -116,6 +117,7 @@ def enqueue(
         OutboxMessage.create(
             message_id=message_id,
             batch=batch,
+            kind=kind,
             channel=channel,
             recipient=recipient,
             carrier=carrier if channel == Channel.TEXT else "",
@@ -266,18 +268,22 @@ def erase_stale_bodies(now: dt.datetime | None = None, batches: Iterable[str] | 
 
     A message is stale when its family batch had PINs and none is still active and unexpired
     (each has expired, or been replaced, revoked or redeemed): the PINs it carries open nothing,
-    so it must not be sent and its body is only something to steal (S2). A queued one is failed
+    so it must not be sent and its body is only something to steal (S2). A reminder (W3) is stale
+    once none is still unused: the children it names have registered. A queued one is failed
     with :data:`NO_LONGER_NEEDED`; a failed one keeps its reason. One audit event per message.
     ``batches`` limits the look to those family batches (just after a revoke or a replacement).
     """
     now = now or utcnow()
     issued = RegistrationPin.select(RegistrationPin.batch)
     live = issued.where(RegistrationPin.state == PinState.ACTIVE, RegistrationPin.expires_at > now)
+    # W3: a reminder is stale as soon as no PIN of its batch is still waiting for its first parent
+    unused = live.where(RegistrationPin.redemptions == 0)
     stale = OutboxMessage.select().where(
         OutboxMessage.state.in_((MessageState.QUEUED, MessageState.FAILED)),
         (OutboxMessage.body_text != "") | (OutboxMessage.body_html != ""),
         OutboxMessage.batch.in_(issued),
-        OutboxMessage.batch.not_in(live),
+        ((OutboxMessage.kind != MessageKind.REMINDER) & OutboxMessage.batch.not_in(live))
+        | ((OutboxMessage.kind == MessageKind.REMINDER) & OutboxMessage.batch.not_in(unused)),
     )
     if batches is not None:
         stale = stale.where(OutboxMessage.batch.in_(list(batches)))
@@ -477,6 +483,7 @@ def _audit_detail(row: OutboxMessage, **extra: str) -> dict:
         "channel": row.channel,
         "to": mask_recipient(row.channel, row.recipient),
         "attempts": row.attempts,
+        **({"kind": row.kind} if row.kind != MessageKind.WELCOME else {}),
         **{key: value for key, value in extra.items() if value},
     }
 
@@ -523,6 +530,7 @@ class MessageRow:
     created_at: dt.datetime
     next_attempt_at: dt.datetime
     sent_at: dt.datetime | None
+    kind: MessageKind = MessageKind.WELCOME  # a reminder carries no PIN (W3)
 
 
 def mask_recipient(channel: str, recipient: str) -> str:
@@ -550,6 +558,7 @@ def _row(message: OutboxMessage) -> MessageRow:
         message.created_at,
         message.next_attempt_at,
         message.sent_at,
+        MessageKind(message.kind),
     )
 
 
@@ -568,20 +577,24 @@ _LISTED = (
     OutboxMessage.created_at,
     OutboxMessage.next_attempt_at,
     OutboxMessage.sent_at,
+    OutboxMessage.kind,
 )
 
 
 def list_messages(
     state: str | None = None, limit: int = 200, batch: str | None = None
 ) -> list[MessageRow]:
-    """Newest first; ``state`` one of queued, sending, sent, failed (None: all)."""
+    """Newest first; ``state`` one of queued, sending, sent, failed (None: all). With ``batch``: that
+    family's welcome (its reminder, W3, is listed only among all messages)."""
     query = OutboxMessage.select(*_LISTED)  # the bodies are never read for a list
     if state is not None:
         if not is_one_of(MessageState, state):
             raise OutboxError(f"state must be one of {', '.join(MessageState)}, not {state!r}")
         query = query.where(OutboxMessage.state == state)
     if batch is not None:
-        query = query.where(OutboxMessage.batch == batch)
+        query = query.where(
+            (OutboxMessage.batch == batch) & (OutboxMessage.kind == MessageKind.WELCOME)
+        )
     return [
         _row(m)
         for m in query.order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc()).limit(

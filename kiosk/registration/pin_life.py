@@ -36,6 +36,7 @@ from kiosk.terms import (
     Authority,
     Channel,
     Delivery,
+    MessageKind,
     MessageState,
     PinState,
     PortalStatus,
@@ -169,18 +170,26 @@ def _expire_patient(patient_id: int, now: dt.datetime) -> set[str]:
 class MaintenanceReport:
     expired: int
     erased: int
+    reminded: int = 0  # W3: families sent a reminder before their PINs expire
 
     def summary(self) -> str:
         pins, messages = "PIN" + "s" * (self.expired != 1), "message" + "s" * (self.erased != 1)
-        return f"{self.expired} {pins} expired, {self.erased} unsent {messages} erased."
+        reminders = "reminder" + "s" * (self.reminded != 1)
+        return (
+            f"{self.expired} {pins} expired, {self.erased} unsent {messages} erased, "
+            f"{self.reminded} {reminders} queued."
+        )
 
 
 def maintain(now: dt.datetime | None = None) -> MaintenanceReport:
-    """What ``kiosk maintain`` does (and the app at start-up): expire PINs (L2) and erase the unsent
-    welcomes whose PINs have all ended (S11). Idempotent."""
+    """What ``kiosk maintain`` does (and the app at start-up): expire PINs (L2), erase the unsent
+    welcomes whose PINs have all ended (S11), queue the reminders due (W3). Idempotent."""
+    from kiosk.registration import reminders
+
     now = now or utcnow()
     expired = expire_due(now)
-    return MaintenanceReport(expired, outbox.erase_stale_bodies(now))
+    erased = outbox.erase_stale_bodies(now)
+    return MaintenanceReport(expired, erased, reminders.send_due(now))
 
 
 # -- the PIN's facts and history (L1) ------------------------------------------------------------
@@ -458,7 +467,7 @@ def _undelivered(pin: RegistrationPin) -> OutboxMessage:
         raise PinLifeError(NOT_SENT)
     message: OutboxMessage | None = (
         OutboxMessage.select()
-        .where(OutboxMessage.batch == pin.batch)
+        .where((OutboxMessage.batch == pin.batch) & (OutboxMessage.kind == MessageKind.WELCOME))
         .order_by(OutboxMessage.id.desc())
         .first()
     )

@@ -17,6 +17,7 @@ from kiosk.terms import (
     Authority,
     DatabasePurpose,
     Delivery,
+    MessageKind,
     MessageState,
     PinState,
     PortalStatus,
@@ -55,6 +56,7 @@ class Practice(BaseModel):
     purpose = pw.CharField(
         default=DatabasePurpose.PRACTICE
     )  # a DatabasePurpose: demo data goes only where it says so (D2)
+    reminder_days = pw.IntegerField(default=0)  # W3: days before expiry to remind; 0: off
 
 
 class Staff(BaseModel):
@@ -238,8 +240,9 @@ class RegistrationPin(BaseModel):
     recipient_id: int | None
 
     class Meta:
-        # search's "PIN expired" filter (L2) reads the expired and the active-past-date PINs
-        indexes = ((("state", "expires_at"), False),)
+        # search's "PIN expired" filter (L2) reads the expired and the active-past-date PINs; the
+        # enrollment report (W4) reads the PINs issued since a date
+        indexes = ((("state", "expires_at"), False), (("issued_at",), False))
 
 
 # R3, enforced by the database: at most one active PIN per patient. Two desks racing to issue
@@ -269,7 +272,12 @@ class Association(BaseModel):
     pin_id: int | None  # the id peewee keeps beside the foreign key, declared for the type checker
 
     class Meta:
-        indexes = ((("account", "patient"), True), (("patient",), False))
+        # (pin, created_at): the enrollment report (W4) finds when each PIN was first used
+        indexes = (
+            (("account", "patient"), True),
+            (("patient",), False),
+            (("pin", "created_at"), False),
+        )
 
 
 class PortalToken(BaseModel):
@@ -317,6 +325,7 @@ class OutboxMessage(BaseModel):
 
     message_id = pw.CharField(unique=True)  # stable Message-ID: a retry is the same message
     batch = pw.CharField(index=True)
+    kind = pw.CharField(default=MessageKind.WELCOME)  # a MessageKind: only the welcome carries PINs
     channel = pw.CharField()  # a Channel
     recipient = pw.CharField()  # address (for text: the gateway address)
     carrier = pw.CharField(default="")
@@ -334,6 +343,15 @@ class OutboxMessage(BaseModel):
     # delivery status the provider reported (queued, sent, delivered, undelivered, failed ...)
     provider_id = pw.CharField(default="", index=True)
     delivery = pw.CharField(default="")
+
+
+# W3, enforced by the database: at most one reminder per family batch, however many maintenance
+# runs (or desks starting at once) look for due reminders.
+OutboxMessage.add_index(
+    OutboxMessage.index(OutboxMessage.batch, unique=True, name="outbox_message_one_reminder").where(
+        OutboxMessage.kind == MessageKind.REMINDER
+    )
+)
 
 
 class AuditEvent(BaseModel):

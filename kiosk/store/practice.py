@@ -24,6 +24,7 @@ class PracticeSettings:
     idle_lock_minutes: float
     parents_per_pin: int
     purpose: str = DatabasePurpose.PRACTICE  # D2: a practice's database, a demo or a training one
+    reminder_days: int = 0  # W3: days before expiry a family is reminded; 0: no reminders
 
 
 def database_target(config: Config) -> str:
@@ -128,6 +129,7 @@ def open_store(
                 portal_url=config.practice.portal_url,
                 pin_lifetime_days=config.practice.pin_lifetime_days,
                 idle_lock_minutes=config.practice.idle_lock_minutes,
+                reminder_days=config.practice.reminder_days,
                 key_check=check,
             )
         else:
@@ -173,6 +175,7 @@ def practice_settings() -> PracticeSettings:
         row.idle_lock_minutes,
         row.parents_per_pin,
         row.purpose,
+        row.reminder_days,
     )
 
 

@@ -16,7 +16,7 @@ from kiosk.store.models import ALL_MODELS, AuditHead, BaseModel, SchemaMeta
 if TYPE_CHECKING:
     from playhouse.migrate import SchemaMigrator
 
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 
 
 def _migrator() -> SchemaMigrator:
@@ -154,6 +154,20 @@ def _v10_sms_delivery() -> None:
         add_column(OutboxMessage, name)
 
 
+def _v11_follow_up() -> None:
+    """Version 11: the practice's reminder setting (W3, off in every existing database); each
+    outbox message says whether it is a welcome or a reminder, and one family batch gets at most
+    one reminder (a partial unique index); PINs indexed by issue time and associations by PIN, so
+    the enrollment report (W4) reads only the PINs issued since its date. Every message written
+    before is a welcome."""
+    from kiosk.store.models import Association, OutboxMessage, Practice, RegistrationPin
+
+    add_column(Practice, "reminder_days")
+    add_column(OutboxMessage, "kind")
+    # the tables exist: this makes only the indexes they lack (named as a new database names them)
+    database.create_tables([RegistrationPin, Association, OutboxMessage], safe=True)
+
+
 # version N -> function that takes a database at N-1 to N. Add a step here with every change to
 # the models; tests/test_accept_foundation.py builds a version-1 database and checks that it comes
 # up to date with the same columns as a new one.
@@ -167,6 +181,7 @@ MIGRATIONS: dict[int, Callable[[], None]] = {
     8: _v8_portal_tokens,
     9: _v9_pin_expiry_index,
     10: _v10_sms_delivery,
+    11: _v11_follow_up,
 }
 
 
