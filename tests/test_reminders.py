@@ -170,5 +170,5 @@ def test_w3_postgres_one_reminder_per_family(pg_store):
     assert pin_life.maintain(DUE).reminded == 0
     (row,) = _reminders(result.batch)
     text, _ = outbox.message_body(row)
-    assert "José, Renée and Zoë" in text
+    assert "José, Renée, and Zoë" in text
     assert all(pin.pin not in text for pin in result.pins)
