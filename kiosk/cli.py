@@ -959,14 +959,16 @@ def _log_unexpected(error: Exception, argv: list[str] | None) -> Path | None:
     from kiosk.errors import log_error
 
     words = sys.argv[1:] if argv is None else argv
+    secrets: tuple[str, ...] = ()
     try:
-        path = load_config(next((b for a, b in pairwise(words) if a == "--config"), None)).error_log
+        config = load_config(next((b for a, b in pairwise(words) if a == "--config"), None))
+        path, secrets = config.error_log, (config.sms.auth_token, config.smtp.password)  # S9
     except (ConfigError, OSError):
         path = default_data_dir() / "errors.log"
     command = [w for w in words if w in SUBCOMMANDS or w.isalpha()][
         :2
     ]  # "kiosk staff add", not its values
-    return log_error(path, error, " ".join(["kiosk", *command]))
+    return log_error(path, error, " ".join(["kiosk", *command]), secrets=secrets)
 
 
 if __name__ == "__main__":

@@ -62,6 +62,25 @@ class SmtpConfig:
 
 
 @dataclass(frozen=True)
+class SmsConfig:
+    """A Twilio-style Messages REST API for text messages (I2). Set ``account_sid`` to use it."""
+
+    account_sid: str = ""  # the account's SID (AC...), the user name of the API's Basic auth
+    auth_token: str = field(default="", repr=False)  # a secret: never shown, logged or written
+    from_number: str = ""  # the sending number in E.164 (+13175550100) ...
+    messaging_service_sid: str = ""  # ... or a messaging service (MG...) that picks one
+    base_url: str = "https://api.twilio.com"
+    # the public https address of `kiosk serve`'s status route (/sms/status), handed to the
+    # provider with each message; empty: delivery is read back by polling (kiosk outbox send)
+    status_callback: str = ""
+    timeout_seconds: float = _within(1, 120, 20.0)
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.account_sid)
+
+
+@dataclass(frozen=True)
 class PrinterConfig:
     name: str = ""  # CUPS queue for `lp -d`; empty means save the PDF and say where
     layout: str = "letter"  # letter | a4 | receipt
@@ -115,6 +134,7 @@ class Config:
     )
     practice: PracticeConfig = field(default_factory=PracticeConfig)
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
+    sms: SmsConfig = field(default_factory=SmsConfig)
     printer: PrinterConfig = field(default_factory=PrinterConfig)
     terminals: dict[str, TerminalConfig] = field(default_factory=dict)
     serve: ServeConfig = field(default_factory=ServeConfig)
@@ -165,6 +185,13 @@ ENV_KEYS = {
     "KIOSK_SMTP_SENDER": "smtp.sender",
     "KIOSK_SMTP_CA_FILE": "smtp.ca_file",
     "KIOSK_SMTP_TIMEOUT_SECONDS": "smtp.timeout_seconds",
+    "KIOSK_SMS_ACCOUNT_SID": "sms.account_sid",
+    "KIOSK_SMS_AUTH_TOKEN": "sms.auth_token",
+    "KIOSK_SMS_FROM_NUMBER": "sms.from_number",
+    "KIOSK_SMS_MESSAGING_SERVICE_SID": "sms.messaging_service_sid",
+    "KIOSK_SMS_BASE_URL": "sms.base_url",
+    "KIOSK_SMS_STATUS_CALLBACK": "sms.status_callback",
+    "KIOSK_SMS_TIMEOUT_SECONDS": "sms.timeout_seconds",
     "KIOSK_PRINTER": "printer.name",
     "KIOSK_SLIP_LAYOUT": "printer.layout",
     "KIOSK_SLIP_DIR": "printer.output_dir",
@@ -178,6 +205,7 @@ _DATABASE_SCHEMES = {"postgres", "postgresql", "sqlite"}
 _SECTIONS = {
     "practice": PracticeConfig,
     "smtp": SmtpConfig,
+    "sms": SmsConfig,
     "printer": PrinterConfig,
     "serve": ServeConfig,
 }
@@ -383,6 +411,7 @@ def _validate(config: Config) -> None:
             f"{config.smtp.ca_file} is not a file (give a PEM certificate file, or "
             "leave it empty to trust the system's certificates)",
         )
+    _validate_sms(config.sms)
     if any(ch.isspace() or ch in "/#" for ch in config.printer.name):
         raise ConfigError(
             "printer.name",
@@ -427,3 +456,33 @@ def _validate(config: Config) -> None:
                 f"terminals.{name}.language",
                 f"must be one of {', '.join(LANGUAGES)}, not {desk.language!r}",
             )
+
+
+E164 = re.compile(r"\+[1-9]\d{7,14}")
+
+
+def _validate_sms(sms: SmsConfig) -> None:
+    """I2: the SMS provider's settings, each checked with its key named (the token never shown)."""
+    for key in ("base_url", "status_callback"):
+        value = getattr(sms, key)
+        url = urlparse(value)
+        if value and (url.scheme not in {"http", "https"} or not url.netloc):
+            raise ConfigError(f"sms.{key}", f"must be an http(s) URL, not {value!r}")
+    if not sms.base_url:
+        raise ConfigError("sms.base_url", "must not be empty")
+    if sms.from_number and not E164.fullmatch(sms.from_number):
+        raise ConfigError(
+            "sms.from_number",
+            f"must be a number in E.164 form like +13175550100, not {sms.from_number!r}",
+        )
+    for key in ("account_sid", "messaging_service_sid"):
+        if getattr(sms, key) and not (getattr(sms, key).isascii() and getattr(sms, key).isalnum()):
+            raise ConfigError(f"sms.{key}", "a SID is letters and digits only")
+    if not sms.configured:
+        return
+    if not sms.auth_token:
+        raise ConfigError("sms.auth_token", "is needed with sms.account_sid (KIOSK_SMS_AUTH_TOKEN)")
+    if not sms.from_number and not sms.messaging_service_sid:
+        raise ConfigError(
+            "sms.from_number", "or sms.messaging_service_sid is needed with sms.account_sid"
+        )

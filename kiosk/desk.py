@@ -167,7 +167,14 @@ class Desk:
         from kiosk.registration.engine import check_issue
 
         return (
-            check_issue(self.staff, request, today=self.today()) if self.staff else [_signed_out()]
+            check_issue(
+                self.staff,
+                request,
+                today=self.today(),
+                sms_provider=self.config.sms.configured,  # I2: texts need no carrier then
+            )
+            if self.staff
+            else [_signed_out()]
         )
 
     def issue(self, request: IssueRequest) -> IssueResult:
@@ -180,6 +187,7 @@ class Desk:
             now=self.now(),
             today=self.today(),
             terminal=self.config.terminal,
+            sms_provider=self.config.sms.configured,
         )  # L1: the PIN's facts name the desk
 
     def revoke(self, patient_id: int, reason: str = "revoked by staff") -> bool:

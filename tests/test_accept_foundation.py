@@ -318,10 +318,17 @@ BAD_VALUES = {
     "KIOSK_SLIP_KEEP_MINUTES": "-1",
     "KIOSK_TERMINAL": "front desk",
     "KIOSK_LANGUAGE": "klingon",
+    "KIOSK_SMS_ACCOUNT_SID": "AC-123",
+    "KIOSK_SMS_MESSAGING_SERVICE_SID": "MG 1",
+    "KIOSK_SMS_FROM_NUMBER": "317-555-0100",
+    "KIOSK_SMS_BASE_URL": "api.twilio.com",
+    "KIOSK_SMS_STATUS_CALLBACK": "ftp://kiosk.example.org/sms/status",
+    "KIOSK_SMS_TIMEOUT_SECONDS": "0",
 }
 FREE_TEXT = {
     "KIOSK_SMTP_USERNAME",
     "KIOSK_SMTP_PASSWORD",
+    "KIOSK_SMS_AUTH_TOKEN",
 }  # any text (without control characters) is usable
 
 

@@ -83,7 +83,7 @@ def test_r7_a_text_message_stores_the_gateway_address_and_only_the_short_body(st
     [
         ({"recipient": "not-an-address"}, "not an email address"),
         (
-            {"channel": "text", "recipient": "3175550101", "carrier": ""},
+            {"channel": "text", "recipient": "3175550101", "carrier": "pigeon"},
             "needs the family's cell carrier",
         ),
         (

@@ -34,8 +34,13 @@ with a later ``next_attempt_at`` after a temporary failure, or ``failed`` with t
   and still-queued messages, and a queued one is failed with the reason :data:`NO_LONGER_NEEDED`.
   Neither bodies nor PINs are ever logged or written to the audit trail.
 
-The send itself is behind :class:`Sender`, one per channel (email; text through the carrier's
-email-to-SMS gateway), so an SMS provider can be added later as one more class.
+The send itself is behind :class:`Sender`, one per channel: email over SMTP; text through an SMS
+provider's HTTP API when ``[sms]`` is set up (I2, kiosk.messages.sms), else through the carrier's
+email-to-SMS gateway where it still works. A provider's text is ``sent`` once the provider takes
+it; its delivery status is read back afterwards (:func:`read_back_deliveries` at each run, or the
+provider's status callback through `kiosk serve`, :func:`record_delivery`): ``delivered`` is noted,
+``undelivered`` or ``failed`` turns the message ``failed`` with the provider's reason so the desk
+sees that the family got nothing.
 """
 
 from __future__ import annotations
@@ -44,7 +49,7 @@ import datetime as dt
 import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import peewee
 from peewee import fn
@@ -53,7 +58,7 @@ from kiosk import audit, security
 from kiosk.config import Config
 from kiosk.messages.carriers import get_carrier
 from kiosk.messages.welcome import Welcome
-from kiosk.people.contact import valid_email
+from kiosk.people.contact import normalize_us_cell, valid_email
 from kiosk.store import files
 from kiosk.store.db import database, is_sqlite, tuples, write_transaction
 from kiosk.store.models import OutboxMessage, Patient, RegistrationPin
@@ -94,13 +99,20 @@ def enqueue(
 
     ``channel`` "email": ``recipient`` is the address. ``channel`` "text": ``recipient`` is the
     cell number (any common way of writing it) and ``carrier`` the carrier key; the message goes
-    to the carrier's gateway with the short body. Raises :class:`OutboxError` on a bad address,
+    to the carrier's gateway with the short body. A text without a carrier is kept as the E.164
+    number for the SMS provider (I2). Raises :class:`OutboxError` on a bad address,
     which rolls back the caller's transaction: no PINs without their message.
     """
     if channel == Channel.EMAIL:
         if not valid_email(recipient):
             raise OutboxError(f"{recipient!r} is not an email address kiosk can send to")
         subject, text, html = welcome.subject, welcome.text, welcome.html
+    elif channel == Channel.TEXT and not carrier:
+        digits = normalize_us_cell(recipient)
+        if digits is None:
+            raise OutboxError(f"{recipient!r} is not a US cell number")
+        recipient = "+1" + digits
+        subject, text, html = welcome.subject, welcome.sms or welcome.text, ""
     elif channel == Channel.TEXT:
         found = get_carrier(carrier)
         if found is None:
@@ -149,18 +161,39 @@ class Outgoing:
 
 class SendFailure(Exception):
     """A message was not delivered. ``permanent``: trying again will not help. ``stop``: the
-    problem is the server or its settings, so the run stops instead of failing every message."""
+    problem is the server or its settings, so the run stops instead of failing every message.
+    ``retry_after``: the server said when to try again (a 429's Retry-After), if longer than the
+    usual back-off."""
 
-    def __init__(self, reason: str, *, permanent: bool, stop: bool = False):
+    def __init__(
+        self,
+        reason: str,
+        *,
+        permanent: bool,
+        stop: bool = False,
+        retry_after: dt.timedelta | None = None,
+    ):
         super().__init__(reason)
         self.reason, self.permanent, self.stop = reason, permanent, stop
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """What an SMS provider answers for a message it took (I2): its id for the message, the status
+    it gave, and the note the desk sees until the delivery status comes back."""
+
+    provider_id: str
+    status: str
+    note: str
 
 
 class Sender(Protocol):
-    """Delivers messages of one channel. ``send`` returns a note to keep ("" for none) or raises
+    """Delivers messages of one channel. ``send`` returns a note to keep ("" for none), or
+    :class:`Accepted` from a provider whose delivery status is read back later, or raises
     :class:`SendFailure`; ``close`` ends any connection."""
 
-    def send(self, message: Outgoing) -> str: ...
+    def send(self, message: Outgoing) -> str | Accepted: ...
 
     def close(self) -> None: ...
 
@@ -175,15 +208,29 @@ class TrainingSender:
         pass
 
 
+class DeliveryTracker(Protocol):
+    """A sender whose messages' delivery status can be asked for afterwards (the SMS provider)."""
+
+    def delivery(self, provider_id: str) -> Any: ...  # kiosk.messages.sms.Delivery
+
+
 def senders_for(config: Config) -> dict[str, Sender]:
-    """The sender for each channel under this configuration."""
+    """The sender for each channel under this configuration: SMTP for email (and for text through
+    carrier gateways), the SMS provider for text when ``[sms]`` is set up (I2)."""
     if config.training:
         return {Channel.EMAIL: TrainingSender(), Channel.TEXT: TrainingSender()}
-    from kiosk.messages.mail import (
-        smtp_senders,  # smtplib and email load only when something is sent
-    )
+    senders: dict[str, Sender] = {}
+    if config.smtp.host:
+        from kiosk.messages.mail import (
+            smtp_senders,  # smtplib and email load only when something is sent
+        )
 
-    return smtp_senders(config.smtp, practice_name=_practice_name(config))
+        senders.update(smtp_senders(config.smtp, practice_name=_practice_name(config)))
+    if config.sms.configured:
+        from kiosk.messages.sms import SmsSender
+
+        senders[Channel.TEXT] = SmsSender(config.sms)
+    return senders
 
 
 @dataclass
@@ -196,9 +243,15 @@ class DeliveryReport:
     erased: int = (
         0  # unsent messages whose PINs have all ended: body erased (see erase_stale_bodies)
     )
+    delivered: int = 0  # texts the SMS provider reported delivered during this run (I2)
+    undelivered: int = 0  # ... and reported undelivered or failed: now failed
 
     def summary(self) -> str:
         parts = [f"{self.sent} sent", f"{self.deferred} to retry later", f"{self.failed} failed"]
+        if self.delivered:
+            parts.append(f"{self.delivered} texts delivered")
+        if self.undelivered:
+            parts.append(f"{self.undelivered} texts did not arrive")
         if self.interrupted:
             parts.append(f"{self.interrupted} interrupted (check with the family, then retry)")
         if self.erased:
@@ -218,6 +271,21 @@ def deliver_due(
     a message is claimed by one run only. ``now`` fixes the clock (naive UTC) for tests.
     """
     clock: Callable[[], dt.datetime] = (lambda: now) if now is not None else utcnow
+    if senders is None and not config.training and (config.smtp.host or config.sms.configured):
+        senders = senders_for(config)
+    report = _send_due(config, clock, limit, senders)
+    tracker = (senders or {}).get(Channel.TEXT)
+    if hasattr(tracker, "delivery") and not report.problem:
+        read_back_deliveries(tracker, clock(), report)  # type: ignore[arg-type]
+    return report
+
+
+def _send_due(
+    config: Config,
+    clock: Callable[[], dt.datetime],
+    limit: int,
+    senders: Mapping[str, Sender] | None,
+) -> DeliveryReport:
     report = DeliveryReport()
     report.interrupted = _fail_interrupted(clock())
     report.erased = erase_stale_bodies(clock())
@@ -230,14 +298,19 @@ def deliver_due(
     )
     if not due.exists():
         return report
+    channels: list[str] | None = None
     if senders is None:
-        if not config.training and not config.smtp.host:
+        if not config.training:
             report.problem = "no mail server is set up (smtp.host): messages stay queued"
             return report
         senders = senders_for(config)
+    elif not config.training and not config.smtp.host and config.sms.configured:
+        channels = [Channel.TEXT]  # only texts can go: emails wait for a mail server
+        if due.where(OutboxMessage.channel != Channel.TEXT).exists():
+            report.problem = "no mail server is set up (smtp.host): emails stay queued"
     try:
         for _ in range(limit):
-            row = _claim_next(clock())
+            row = _claim_next(clock(), channels)
             if row is None:
                 break
             sender = senders.get(row.channel)
@@ -261,6 +334,77 @@ def deliver_due(
     if report.sent:
         truncate_wal()
     return report
+
+
+READ_BACK_DAYS = 3  # a provider's text still without a final status after this is left as sent
+DELIVERED_NOTE = "delivered"
+
+
+def read_back_deliveries(
+    tracker: DeliveryTracker, now: dt.datetime, report: DeliveryReport, limit: int = 200
+) -> None:
+    """Ask the SMS provider how each text it took lately is doing, and record it (I2). Texts sent
+    within :data:`READ_BACK_DAYS` whose status is not final yet, oldest first; a provider that
+    cannot answer stops the reading (its reason in ``report.problem``) until the next run."""
+    from kiosk.messages.sms import FINAL
+
+    pending = (
+        OutboxMessage.select(OutboxMessage.provider_id)
+        .where(
+            OutboxMessage.state == MessageState.SENT,
+            OutboxMessage.provider_id != "",
+            OutboxMessage.delivery.not_in(sorted(FINAL)),
+            OutboxMessage.sent_at >= now - dt.timedelta(days=READ_BACK_DAYS),
+        )
+        .order_by(OutboxMessage.sent_at)
+        .limit(limit)
+    )
+    for (provider_id,) in list(tuples(pending)):
+        try:
+            found = tracker.delivery(provider_id)
+        except SendFailure as failure:
+            report.problem = failure.reason
+            return
+        outcome = record_delivery(provider_id, found.status, found.error_code, found.error, now)
+        report.delivered += outcome == DELIVERED_NOTE
+        report.undelivered += outcome == MessageState.FAILED
+
+
+def record_delivery(
+    provider_id: str,
+    status: str,
+    error_code: str = "",
+    error: str = "",
+    now: dt.datetime | None = None,
+) -> str:
+    """Record the delivery status the SMS provider reported for its message ``provider_id``
+    (polled, or posted to the status callback). Returns "delivered" or "failed" when the message
+    reached that end now, "" otherwise (unknown id, no change, or a status older than the one
+    kept: callbacks may arrive out of order). A text that did not arrive fails with the
+    provider's reason, so the desk sees it and can reach the family another way."""
+    from kiosk.messages.sms import DELIVERED, NOT_DELIVERED, PROGRESS, Delivery, not_delivered
+
+    now = now or utcnow()
+    with write_transaction():
+        row = OutboxMessage.get_or_none(OutboxMessage.provider_id == provider_id)
+        if row is None or row.state != MessageState.SENT or not status or row.delivery == status:
+            return ""
+        if PROGRESS.get(status, 0) <= PROGRESS.get(row.delivery, 0) and status != row.delivery:
+            return ""
+        changes: dict[str, object] = {"delivery": status}
+        outcome = ""
+        if status in DELIVERED:
+            changes["last_error"] = outcome = DELIVERED_NOTE
+        elif status in NOT_DELIVERED:
+            reason = not_delivered(Delivery(status, error_code, error))
+            changes |= {"state": MessageState.FAILED, "last_error": reason, "next_attempt_at": now}
+            outcome = MessageState.FAILED
+        OutboxMessage.update(**changes).where(
+            OutboxMessage.id == row.id, OutboxMessage.state == MessageState.SENT
+        ).execute()
+        if outcome == MessageState.FAILED:
+            _audit(audit.SEND_FAILED, row, reason=str(changes["last_error"]))
+    return outcome
 
 
 def erase_stale_bodies(now: dt.datetime | None = None, batches: Iterable[str] | None = None) -> int:
@@ -322,18 +466,16 @@ def _practice_name(config: Config) -> str:
         return config.practice.name
 
 
-def _claim_next(now: dt.datetime) -> OutboxMessage | None:
+def _claim_next(now: dt.datetime, channels: list[str] | None = None) -> OutboxMessage | None:
     """Mark the next due message ``sending`` (one attempt more, a lease) and commit, or None."""
     while True:
         with write_transaction():
-            row = (
-                OutboxMessage.select(OutboxMessage.id)
-                .where(
-                    OutboxMessage.state == MessageState.QUEUED, OutboxMessage.next_attempt_at <= now
-                )
-                .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
-                .first()
+            query = OutboxMessage.select(OutboxMessage.id).where(
+                OutboxMessage.state == MessageState.QUEUED, OutboxMessage.next_attempt_at <= now
             )
+            if channels is not None:
+                query = query.where(OutboxMessage.channel.in_(channels))
+            row = query.order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).first()
             if row is None:
                 return None
             claimed = (
@@ -407,7 +549,9 @@ def backoff(attempts: int) -> dt.timedelta:
     return min(FIRST_RETRY * 2 ** max(attempts - 1, 0), LONGEST_WAIT)
 
 
-def _record_sent(row: OutboxMessage, note: str, now: dt.datetime) -> None:
+def _record_sent(row: OutboxMessage, outcome: str | Accepted, now: dt.datetime) -> None:
+    accepted = outcome if isinstance(outcome, Accepted) else None
+    note = accepted.note if accepted else str(outcome)
     with write_transaction():
         OutboxMessage.update(
             state=MessageState.SENT,
@@ -416,6 +560,8 @@ def _record_sent(row: OutboxMessage, note: str, now: dt.datetime) -> None:
             last_error=note,
             body_text="",
             body_html="",
+            provider_id=accepted.provider_id if accepted else "",
+            delivery=accepted.status if accepted else "",
         ).where(OutboxMessage.id == row.id).execute()
         _audit(audit.SEND, row, note=note)
 
@@ -436,9 +582,10 @@ def _record_failure(
             _audit(audit.SEND_FAILED, row, reason=reason)
             report.failed += 1
         else:
+            wait = max(backoff(row.attempts), failure.retry_after or dt.timedelta(0))
             OutboxMessage.update(
                 state=MessageState.QUEUED,
-                next_attempt_at=now + backoff(row.attempts),
+                next_attempt_at=now + wait,
                 last_error=failure.reason,
             ).where(OutboxMessage.id == row.id).execute()
             report.deferred += 1
@@ -536,8 +683,8 @@ class MessageRow:
 def mask_recipient(channel: str, recipient: str) -> str:
     """Enough to recognise whom a message is for, not enough to read off an address or number."""
     local, _, domain = recipient.rpartition("@")
-    if channel == Channel.TEXT:
-        return f"***-***-{local[-4:]}"
+    if channel == Channel.TEXT:  # a gateway address, or the provider's +1 number (I2)
+        return f"***-***-{recipient.partition('@')[0][-4:]}"
     return f"{local[:1]}***@{domain}"
 
 

@@ -113,9 +113,14 @@ def _patients(ids: list[int]) -> list[Patient]:
 
 
 def check_issue(
-    staff: StaffUser, request: IssueRequest, *, today: dt.date | None = None
+    staff: StaffUser,
+    request: IssueRequest,
+    *,
+    today: dt.date | None = None,
+    sms_provider: bool = False,
 ) -> list[Problem]:
-    """Every reason this request cannot be issued, each next to its field. Writes nothing."""
+    """Every reason this request cannot be issued, each next to its field. Writes nothing.
+    ``sms_provider``: texts go through the SMS provider (I2), which needs no carrier."""
     today = today or dt.date.today()
     problems: list[Problem] = []
     if (problem := staff_may_issue(staff)) is not None:
@@ -217,7 +222,9 @@ def check_issue(
             problems.append(
                 Problem("cell", "Enter a 10-digit US cell number, like (317) 555-0101.")
             )
-        if not request.carrier:
+        if sms_provider:
+            pass  # I2: the provider reaches any US cell, whatever its carrier
+        elif not request.carrier:
             problems.append(Problem("carrier", "Choose the cell carrier: a text message needs it."))
         elif (carrier := get_carrier(request.carrier)) is None:
             problems.append(Problem("carrier", "Unknown carrier; choose one from the list."))
@@ -285,6 +292,7 @@ def issue_pins(
     now: dt.datetime | None = None,
     today: dt.date | None = None,
     terminal: str = "",
+    sms_provider: bool = False,
 ) -> IssueResult:
     """Issue PINs for every checked child in one transaction (R3-R10); return the plain PINs once.
 
@@ -313,7 +321,7 @@ def issue_pins(
                 Patient, ids
             )  # O1: patients in id order before anything else, the audit head last
             problems = check_issue(
-                staff, request, today=today
+                staff, request, today=today, sms_provider=sms_provider
             )  # under those locks: what it reads holds
             if problems:
                 raise RegistrationError(problems)  # nothing written yet; the transaction ends empty
@@ -393,32 +401,28 @@ def issue_pins(
                     expires_on=expires_at.date(),
                     language=language,
                 )
+                channel, send_to, carrier_key = Channel.TEXT, cell, ""
                 if request.delivery == Delivery.EMAIL:
-                    destination = request.email.strip().lower()
-                    message_id = outbox.enqueue(
-                        batch=batch,
-                        channel=Channel.EMAIL,
-                        recipient=destination,
-                        welcome=welcome,
-                        language=language,
-                        now=now,
-                    )
+                    channel = Channel.EMAIL
+                    destination = send_to = request.email.strip().lower()
+                elif sms_provider:  # I2: to the number itself, through the SMS provider
+                    destination = cell
                 else:
                     carrier = get_carrier(request.carrier)
                     if carrier is None:  # not reached: check_issue refuses an unknown carrier
                         raise RegistrationError(
                             [Problem("carrier", "Unknown carrier; choose one from the list.")]
                         )
-                    destination = carrier.address_for(cell)
-                    message_id = outbox.enqueue(
-                        batch=batch,
-                        channel=Channel.TEXT,
-                        recipient=cell,
-                        welcome=welcome,
-                        language=language,
-                        carrier=request.carrier,
-                        now=now,
-                    )
+                    destination, carrier_key = carrier.address_for(cell), request.carrier
+                message_id = outbox.enqueue(
+                    batch=batch,
+                    channel=channel,
+                    recipient=send_to,
+                    welcome=welcome,
+                    language=language,
+                    carrier=carrier_key,
+                    now=now,
+                )
     except peewee.IntegrityError:
         raise RegistrationError(
             [

@@ -311,11 +311,48 @@ def _unexpected(config: Config, scope: Scope, error: Exception) -> JSONResponse:
         words = str(error) if problem is None else problem.words
         return JSONResponse({"error": words, "field": ""}, status_code=503)
     log_error(
-        config.error_log, error, f"kiosk serve {scope.get('method', '')} {scope.get('path', '')}"
+        config.error_log,
+        error,
+        f"kiosk serve {scope.get('method', '')} {scope.get('path', '')}",
+        secrets=(config.sms.auth_token, config.smtp.password),
     )
     return JSONResponse(
         {"error": "Something went wrong on our side; try again.", "field": ""}, status_code=500
     )
+
+
+SMS_STATUS = "/sms/status"
+
+
+def build_sms_status(app: FastAPI, config: Config) -> None:
+    """I2: the SMS provider's status callback. The provider posts each delivery status of a text
+    kiosk sent (MessageSid, MessageStatus, ErrorCode) to ``sms.status_callback``, signed with the
+    account's auth token; an unsigned or wrongly signed post changes nothing (403)."""
+    from starlette.concurrency import run_in_threadpool
+    from starlette.responses import Response
+
+    from kiosk.messages.outbox import record_delivery
+    from kiosk.messages.sms import signature_ok
+
+    @app.post(SMS_STATUS, include_in_schema=False)
+    async def sms_status(request: Request) -> Response:
+        if not config.sms.configured:
+            return Response(status_code=404)
+        form = await request.form()
+        params = {name: str(value) for name, value in form.items()}
+        # the address the provider signed: the public one it was given (behind the TLS proxy
+        # the request arrives at another), else this request's own
+        url = config.sms.status_callback or str(request.url)
+        given = request.headers.get("X-Twilio-Signature", "")
+        if not signature_ok(config.sms.auth_token, url, params, given):
+            return Response(status_code=403)
+        await run_in_threadpool(
+            record_delivery,
+            params.get("MessageSid", ""),
+            params.get("MessageStatus", ""),
+            params.get("ErrorCode", ""),
+        )
+        return Response(status_code=204)
 
 
 def create_app(config: Config) -> FastAPI:
@@ -333,6 +370,7 @@ def create_app(config: Config) -> FastAPI:
     from kiosk.web import page as portal_page
 
     portal_page.build_page(app, config)
+    build_sms_status(app, config)
     _handle_errors(app, config)
     app.add_middleware(Guard, config=config)
     return app

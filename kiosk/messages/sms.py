@@ -1,0 +1,236 @@
+"""Text messages through an SMS provider's HTTP API (I2): Twilio's Messages REST API, or any
+provider that offers the same contract at another ``sms.base_url``.
+
+The contract, as the provider documents it (and its Python library sends it):
+
+- **Send:** ``POST {base}/2010-04-01/Accounts/{AccountSid}/Messages.json``, HTTP Basic auth with
+  the account SID and auth token, a form-encoded body with ``To``, ``From`` (or
+  ``MessagingServiceSid``), ``Body`` and, when kiosk has a public status route,
+  ``StatusCallback``. A 201 answer is JSON with the message's ``sid`` and ``status``.
+- **Read back:** ``GET {base}/2010-04-01/Accounts/{AccountSid}/Messages/{sid}.json`` answers the
+  same JSON with the current ``status`` (queued, sending, sent, delivered, undelivered,
+  failed ...) and ``error_code``/``error_message`` once it failed.
+- **Status callback:** the provider posts a form with ``MessageSid``, ``MessageStatus`` and
+  ``ErrorCode`` to the StatusCallback URL, signed in ``X-Twilio-Signature``: base64 of the
+  HMAC-SHA1, keyed with the auth token, of the URL followed by each posted name and value sorted
+  by name (:func:`signature`). `kiosk serve` checks it before believing a status
+  (kiosk.web.server).
+- **Errors:** JSON ``{"code", "message", "more_info", "status"}``. 401 (code 20003): the SID or
+  token is wrong, a configuration error that fails the message and stops the run, never retried
+  in a loop. 429: too many requests, tried again no sooner than its ``Retry-After``. 5xx, a
+  timeout or an unreachable server: tried again later with the outbox's back-off (a timeout may
+  follow a send the provider did take; the retry can then send a second copy, which a family
+  can live with better than no PIN). Other 4xx (a number that cannot take texts, a family that
+  replied STOP): that message fails with the provider's words.
+
+The auth token is a secret (S9): it goes only into the Authorization header; no message, note or
+exception here carries it. httpx is imported when a text is sent, not when kiosk starts.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import email.utils
+import hashlib
+import hmac
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from kiosk.config import SmsConfig
+from kiosk.messages.outbox import Accepted, Outgoing, SendFailure
+from kiosk.people.contact import normalize_us_cell
+
+if TYPE_CHECKING:
+    import httpx
+
+API_VERSION = "2010-04-01"
+DELIVERED = frozenset({"delivered", "read"})
+NOT_DELIVERED = frozenset({"undelivered", "failed", "canceled"})
+FINAL = DELIVERED | NOT_DELIVERED
+# how far along each status is: a late callback for an earlier status never undoes a later one
+PROGRESS = {
+    "accepted": 1, "scheduled": 1, "queued": 2, "sending": 3, "sent": 4,
+    "delivered": 5, "read": 6, "undelivered": 5, "failed": 5, "canceled": 5,
+}  # fmt: skip
+LONGEST_RETRY_AFTER = dt.timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """The provider's word on one message: its status and, once it failed, why."""
+
+    status: str
+    error_code: str = ""
+    error: str = ""
+
+
+def phone_number(recipient: str) -> str:
+    """The E.164 number a text goes to: a stored +1 number as it is, or the number of a carrier
+    gateway address (a text queued for a gateway goes through the provider once there is one)."""
+    if recipient.startswith("+"):
+        return recipient
+    digits = normalize_us_cell(recipient.partition("@")[0])
+    if digits is None:
+        raise SendFailure(f"{recipient!r} is not a US cell number", permanent=True)
+    return "+1" + digits
+
+
+def signature(token: str, url: str, params: Mapping[str, str]) -> str:
+    """The X-Twilio-Signature of a request the provider posts to ``url`` with form ``params``."""
+    data = url + "".join(name + params[name] for name in sorted(params))
+    digest = hmac.new(token.encode(), data.encode(), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode()
+
+
+def signature_ok(token: str, url: str, params: Mapping[str, str], given: str) -> bool:
+    return bool(token) and hmac.compare_digest(signature(token, url, params), given)
+
+
+class SmsSender:
+    """The text channel through the provider: one HTTP connection pool for a delivery run."""
+
+    def __init__(self, config: SmsConfig) -> None:
+        self.config = config
+        self._client: httpx.Client | None = None
+
+    @property
+    def _messages(self) -> str:
+        return f"{self.config.base_url.rstrip('/')}/{API_VERSION}/Accounts/{self.config.account_sid}/Messages"
+
+    def send(self, message: Outgoing) -> Accepted:
+        form = {"To": phone_number(message.recipient), "Body": message.text}
+        if self.config.messaging_service_sid:
+            form["MessagingServiceSid"] = self.config.messaging_service_sid
+        if self.config.from_number:
+            form["From"] = self.config.from_number
+        if self.config.status_callback:
+            form["StatusCallback"] = self.config.status_callback
+        answer = self._call("POST", f"{self._messages}.json", form)
+        sid, status = str(answer.get("sid") or ""), str(answer.get("status") or "queued")
+        if not sid:
+            raise SendFailure(
+                "the SMS provider's answer had no message id", permanent=False, stop=True
+            )
+        if status in NOT_DELIVERED:
+            raise SendFailure(not_delivered(_delivery(answer)), permanent=True)
+        return Accepted(sid, status, "sent to the SMS provider: waiting for delivery")
+
+    def delivery(self, provider_id: str) -> Delivery:
+        """The message's status now, as the provider reports it (SendFailure when it cannot say)."""
+        return _delivery(self._call("GET", f"{self._messages}/{provider_id}.json"))
+
+    def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+    def _call(self, method: str, url: str, form: Mapping[str, str] | None = None) -> dict[str, Any]:
+        import httpx
+
+        if self._client is None:
+            self._client = httpx.Client(
+                auth=(self.config.account_sid, self.config.auth_token),
+                timeout=self.config.timeout_seconds,
+                headers={"Accept": "application/json", "User-Agent": "kiosk"},
+            )
+        try:
+            reply = self._client.request(method, url, data=form)
+        except httpx.TimeoutException:
+            raise SendFailure(
+                f"the SMS provider at {self._host} did not answer in time: will try again",
+                permanent=False,
+                stop=True,
+            ) from None
+        except httpx.HTTPError as error:
+            raise SendFailure(
+                f"could not reach the SMS provider at {self._host} ({type(error).__name__}): "
+                "will try again",
+                permanent=False,
+                stop=True,
+            ) from None
+        try:
+            body = reply.json()
+        except ValueError:
+            body = {}
+        body = body if isinstance(body, dict) else {}
+        if reply.is_success:
+            return body
+        raise _failure(reply.status_code, body, reply.headers.get("Retry-After", ""))
+
+    @property
+    def _host(self) -> str:
+        from urllib.parse import urlparse
+
+        return urlparse(self.config.base_url).netloc
+
+
+def _delivery(answer: Mapping[str, Any]) -> Delivery:
+    code = answer.get("error_code")
+    return Delivery(
+        str(answer.get("status") or ""),
+        "" if code in (None, "") else str(code),
+        str(answer.get("error_message") or ""),
+    )
+
+
+def not_delivered(delivery: Delivery) -> str:
+    """Why a text did not arrive, in words the desk can act on."""
+    why = ", ".join(
+        part
+        for part in (f"error {delivery.error_code}" if delivery.error_code else "", delivery.error)
+        if part
+    )
+    return (
+        f"the text did not arrive ({delivery.status}{': ' + why if why else ''}): check the cell "
+        "number, or send the PINs by email or on a printed slip"
+    )
+
+
+def _failure(status: int, body: Mapping[str, Any], retry_after: str) -> SendFailure:
+    """The provider's refusal as words the desk can act on; whether and when to try again."""
+    code = body.get("code")
+    said = str(body.get("message") or "").strip()
+    detail = f"{status}{f', code {code}' if code else ''}{f': {said}' if said else ''}"
+    if status in (401, 403):
+        return SendFailure(
+            f"the SMS provider refused kiosk's credentials ({detail}): check sms.account_sid and "
+            "sms.auth_token",
+            permanent=True,
+            stop=True,
+        )
+    if status == 404:
+        return SendFailure(
+            f"the SMS provider does not know this account ({detail}): check sms.account_sid and "
+            "sms.base_url",
+            permanent=True,
+            stop=True,
+        )
+    if status == 429 or status >= 500:
+        return SendFailure(
+            f"the SMS provider is {'busy' if status == 429 else 'having trouble'} ({detail}): "
+            "will try again",
+            permanent=False,
+            stop=True,
+            retry_after=_retry_after(retry_after),
+        )
+    return SendFailure(f"the SMS provider refused the message ({detail})", permanent=True)
+
+
+def _retry_after(value: str) -> dt.timedelta | None:
+    """Retry-After as seconds or an HTTP date (RFC 9110), capped at an hour; None without one."""
+    value = value.strip()
+    if not value:
+        return None
+    if value.isdigit():
+        wait = dt.timedelta(seconds=int(value))
+    else:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=dt.UTC)
+        wait = when - dt.datetime.now(dt.UTC)
+    return max(dt.timedelta(0), min(wait, LONGEST_RETRY_AFTER))

@@ -1,0 +1,387 @@
+"""Text messages through an SMS provider's HTTP API (I2), against a local server that answers as
+Twilio's Messages API documents: the send, the read-back, the status callback, and each failure
+(401, 429 with Retry-After, 5xx, a timeout, a refused number). No network: loopback only."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import re
+import threading
+import time
+from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl
+
+import httpx
+import pytest
+
+from kiosk import audit
+from kiosk.config import Config, ConfigError, SmsConfig, config_from_mapping
+from kiosk.messages import outbox, sms
+from kiosk.messages.welcome import compose_welcome
+from kiosk.registration.engine import IssueRequest
+from kiosk.store.db import write_transaction
+from kiosk.store.models import AuditEvent, OutboxMessage
+
+from conftest import NOW, desk, find_patient
+from test_portal_api import run_server
+
+SID = "AC0123456789abcdef0123456789abcdef"
+TOKEN = "f00dfacef00dfacef00dfacef00dface"
+WELCOME = compose_welcome(
+    practice_name="Sunny Hills Pediatrics",
+    portal_url="https://portal.example.org/register",
+    children=[("Ava", "JFKAY-TTJYV")],
+    expires_on=dt.date(2026, 12, 22),
+)
+CALLBACK = "https://kiosk.example.org/sms/status"
+
+
+class Provider:
+    """The provider's documented endpoints on a loopback port. ``script`` holds the next answers
+    to a send, each (status, JSON body, headers, seconds to wait first); empty: 201 and a new SID.
+    ``messages`` is each accepted message's current state, which a test changes as the carrier
+    would after the send."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, str, dict[str, str], dict[str, str]]] = []
+        self.script: list[tuple[int, dict, dict[str, str], float]] = []
+        self.messages: dict[str, dict] = {}
+        provider = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # quiet
+                pass
+
+            def do_POST(self):
+                provider.answer(self, "POST")
+
+            def do_GET(self):
+                provider.answer(self, "GET")
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def answer(self, handler: BaseHTTPRequestHandler, method: str) -> None:
+        length = int(handler.headers.get("Content-Length") or 0)
+        form = dict(parse_qsl(handler.rfile.read(length).decode())) if length else {}
+        self.requests.append((method, handler.path, dict(handler.headers), form))
+        expected = "Basic " + base64.b64encode(f"{SID}:{TOKEN}".encode()).decode()
+        base = f"/2010-04-01/Accounts/{SID}/Messages"
+        if handler.headers.get("Authorization") != expected:
+            status, body, headers, wait = 401, _error(20003, "Authenticate", 401), {}, 0.0
+        elif method == "POST" and handler.path == f"{base}.json" and self.script:
+            status, body, headers, wait = self.script.pop(0)
+        elif method == "POST" and handler.path == f"{base}.json":
+            sid = f"SM{len(self.messages):032x}"
+            self.messages[sid] = {"sid": sid, "status": "queued", "to": form.get("To"),
+                                  "error_code": None, "error_message": None}  # fmt: skip
+            status, body, headers, wait = 201, self.messages[sid], {}, 0.0
+        elif method == "GET" and (found := re.fullmatch(rf"{base}/(SM\w+)\.json", handler.path)):
+            status, body, headers, wait = 200, self.messages[found[1]], {}, 0.0
+        else:
+            status, body, headers, wait = 404, _error(20404, "Not found", 404), {}, 0.0
+        time.sleep(wait)
+        data = json.dumps(body).encode()
+        try:
+            handler.send_response(status)
+            for name, value in {"Content-Type": "application/json", **headers}.items():
+                handler.send_header(name, value)
+            handler.send_header("Content-Length", str(len(data)))
+            handler.end_headers()
+            handler.wfile.write(data)
+        except OSError:  # the client gave up waiting (the timeout test)
+            pass
+
+    def sends(self) -> list[dict[str, str]]:
+        return [form for method, _, _, form in self.requests if method == "POST"]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _error(code: int, message: str, status: int) -> dict:
+    return {"code": code, "message": message, "more_info": f"https://www.twilio.com/docs/errors/{code}", "status": status}  # fmt: skip
+
+
+@pytest.fixture
+def provider():
+    server = Provider()
+    yield server
+    server.close()
+
+
+def sms_config(provider: Provider, **changes) -> Config:
+    settings = SmsConfig(
+        account_sid=SID,
+        auth_token=TOKEN,
+        from_number="+13175550100",
+        base_url=provider.url,
+        status_callback=CALLBACK,
+        timeout_seconds=5,
+    )
+    return Config(sms=replace(settings, **changes))
+
+
+def queue_text(batch: str = "b1", cell: str = "(317) 555-0101") -> str:
+    with write_transaction():
+        return outbox.enqueue(batch=batch, channel="text", recipient=cell, welcome=WELCOME, now=NOW)
+
+
+def row(message_id: str) -> OutboxMessage:
+    return OutboxMessage.get(OutboxMessage.message_id == message_id)
+
+
+def test_i2_a_text_is_posted_to_the_provider_exactly_as_documented(store, provider):
+    message_id = queue_text()
+    report = outbox.deliver_due(sms_config(provider), now=NOW)
+    assert report.sent == 1 and report.problem == ""
+    [(method, path, headers, form)] = provider.requests[:1]
+    assert (method, path) == ("POST", f"/2010-04-01/Accounts/{SID}/Messages.json")
+    assert (
+        headers["Authorization"] == "Basic " + base64.b64encode(f"{SID}:{TOKEN}".encode()).decode()
+    )
+    assert headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert form == {
+        "To": "+13175550101",
+        "From": "+13175550100",
+        "Body": WELCOME.sms,
+        "StatusCallback": CALLBACK,
+    }
+    sent = row(message_id)
+    assert (sent.state, sent.provider_id, sent.delivery) == ("sent", "SM" + "0" * 32, "queued")
+    assert (
+        sent.body_text == "" and sent.last_error == "sent to the SMS provider: waiting for delivery"
+    )
+    assert outbox.list_messages()[0].recipient == "***-***-0101"
+
+
+def test_i2_a_messaging_service_is_sent_instead_of_a_from_number(store, provider):
+    queue_text()
+    outbox.deliver_due(
+        sms_config(provider, from_number="", messaging_service_sid="MG0123456789abcdef"), now=NOW
+    )
+    [form] = provider.sends()
+    assert form["MessagingServiceSid"] == "MG0123456789abcdef" and "From" not in form
+
+
+def test_i2_delivery_read_back_after_the_send_marks_the_text_delivered(store, provider):
+    message_id = queue_text()
+    config = sms_config(provider)
+    outbox.deliver_due(config, now=NOW)
+    sid = row(message_id).provider_id
+    assert outbox.deliver_due(config, now=NOW).delivered == 0  # still queued at the carrier
+    provider.messages[sid]["status"] = "delivered"  # the carrier's report arrives later
+    report = outbox.deliver_due(config, now=NOW + dt.timedelta(minutes=1))
+    assert report.delivered == 1 and "1 texts delivered" in report.summary()
+    assert provider.requests[-1][:2] == ("GET", f"/2010-04-01/Accounts/{SID}/Messages/{sid}.json")
+    done = row(message_id)
+    assert (done.state, done.delivery, done.last_error) == ("sent", "delivered", "delivered")
+    asked = len(provider.requests)
+    outbox.deliver_due(config, now=NOW + dt.timedelta(minutes=2))
+    assert len(provider.requests) == asked  # a final status is not asked for again
+
+
+def test_i2_a_text_that_did_not_arrive_fails_with_the_providers_reason(store, provider):
+    message_id = queue_text()
+    config = sms_config(provider)
+    outbox.deliver_due(config, now=NOW)
+    sid = row(message_id).provider_id
+    provider.messages[sid].update(
+        status="undelivered", error_code=30003, error_message="Unreachable destination handset"
+    )
+    report = outbox.deliver_due(config, now=NOW + dt.timedelta(minutes=5))
+    assert report.undelivered == 1
+    failed = outbox.list_messages()[0]
+    assert failed.state == "failed" and failed.reason.startswith(
+        "the text did not arrive (undelivered: error 30003, Unreachable destination handset)"
+    )
+    assert AuditEvent.select().where(AuditEvent.action == audit.SEND_FAILED).exists()
+
+
+def test_i2_401_is_a_configuration_error_that_stops_the_run_and_never_shows_the_token(
+    store, provider
+):
+    first, second = queue_text("b1"), queue_text("b2")
+    report = outbox.deliver_due(sms_config(provider, auth_token="wrong-token-123"), now=NOW)
+    assert report.failed == 1 and report.sent == 0
+    assert "refused kiosk's credentials (401, code 20003: Authenticate)" in report.problem
+    assert "check sms.account_sid and sms.auth_token" in report.problem
+    assert row(first).state == "failed"  # not retried forever
+    assert (row(second).state, row(second).attempts) == ("queued", 0)  # the run stopped
+    assert len(provider.sends()) == 1
+    shown = report.summary() + " ".join(m.reason for m in outbox.list_messages())
+    assert "wrong-token-123" not in shown and TOKEN not in shown
+
+
+def test_i2_429_waits_at_least_as_long_as_retry_after_asks(store, provider):
+    first, second = queue_text("b1"), queue_text("b2")
+    provider.script.append(
+        (429, _error(20429, "Too Many Requests", 429), {"Retry-After": "300"}, 0)
+    )
+    report = outbox.deliver_due(sms_config(provider), now=NOW)
+    assert report.deferred == 1 and "busy (429, code 20429" in report.problem
+    waiting = row(first)
+    assert waiting.state == "queued" and waiting.next_attempt_at == NOW + dt.timedelta(minutes=5)
+    assert row(second).attempts == 0
+    report = outbox.deliver_due(sms_config(provider), now=NOW + dt.timedelta(minutes=5))
+    assert report.sent == 2
+
+
+def test_i2_a_server_error_is_tried_again_with_the_outbox_backoff(store, provider):
+    message_id = queue_text()
+    provider.script.append((503, _error(20500, "Service Unavailable", 503), {}, 0))
+    report = outbox.deliver_due(sms_config(provider), now=NOW)
+    waiting = row(message_id)
+    assert report.deferred == 1 and waiting.state == "queued"
+    assert waiting.next_attempt_at == NOW + outbox.backoff(1)
+    assert waiting.last_error.endswith("will try again") and "503" in waiting.last_error
+    assert outbox.deliver_due(sms_config(provider), now=NOW + dt.timedelta(minutes=1)).sent == 1
+
+
+def test_i2_a_provider_that_does_not_answer_in_time_is_tried_again(store, provider):
+    message_id = queue_text()
+    provider.script.append((201, {"sid": "SMlate", "status": "queued"}, {}, 2.0))
+    report = outbox.deliver_due(sms_config(provider, timeout_seconds=0.3), now=NOW)
+    waiting = row(message_id)
+    assert report.deferred == 1 and waiting.state == "queued"
+    assert "did not answer in time: will try again" in waiting.last_error
+
+
+def test_i2_an_unreachable_provider_keeps_the_text_queued(store, provider):
+    message_id = queue_text()
+    provider.close()
+    report = outbox.deliver_due(sms_config(provider), now=NOW)
+    assert report.deferred == 1 and row(message_id).state == "queued"
+    assert "could not reach the SMS provider" in report.problem
+
+
+def test_i2_a_refused_number_fails_that_text_and_the_run_goes_on(store, provider):
+    first, second = queue_text("b1"), queue_text("b2", "317-555-0102")
+    provider.script.append(
+        (
+            400,
+            _error(21211, "The 'To' number +13175550101 is not a valid phone number.", 400),
+            {},
+            0,
+        )
+    )
+    report = outbox.deliver_due(sms_config(provider), now=NOW)
+    assert (report.failed, report.sent, report.problem) == (1, 1, "")
+    assert row(first).last_error.startswith("the SMS provider refused the message (400, code 21211")
+    assert row(second).state == "sent"
+
+
+def test_i2_a_text_queued_for_a_carrier_gateway_goes_through_the_provider(store, provider):
+    with write_transaction():
+        outbox.enqueue(
+            batch="b1",
+            channel="text",
+            recipient="3175550101",
+            welcome=WELCOME,
+            carrier="verizon",
+            now=NOW,
+        )
+    assert outbox.deliver_due(sms_config(provider), now=NOW).sent == 1
+    assert provider.sends()[0]["To"] == "+13175550101"
+
+
+def test_i2_with_a_provider_the_desk_texts_any_carrier_without_choosing_one(
+    front_desk, provider, config
+):
+    front = desk(replace(config, sms=sms_config(provider).sms), staff=front_desk)
+    rosemary = find_patient("Rosemary", "Testkiddo")
+    family = front.family(rosemary.id)
+    caregiver = next(c for c in family.caregivers if c.has_authority)
+    request = IssueRequest(
+        [rosemary.id], recipient_id=caregiver.id, delivery="text", cell="(317) 555-0101"
+    )
+    assert front.check_issue(request) == []
+    result = front.issue(request)
+    assert row(result.message_id).recipient == "+13175550101"
+    assert front.deliver_outbox().sent == 1 and provider.sends()[0]["To"] == "+13175550101"
+
+
+# -- the status callback on `kiosk serve` ------------------------------------------------------
+
+
+@pytest.fixture
+def serve(store, provider, config):
+    configured = replace(config, sms=sms_config(provider).sms)
+    server, thread, url = run_server(configured)
+    yield url
+    server.should_exit = True
+    thread.join(10)
+
+
+def _callback(url: str, params: dict[str, str], token: str = TOKEN) -> httpx.Response:
+    signed = sms.signature(token, CALLBACK, params)
+    return httpx.post(
+        f"{url}/sms/status", data=params, headers={"X-Twilio-Signature": signed}, timeout=10
+    )
+
+
+def test_i2_a_signed_status_callback_records_the_delivery(serve, provider, config):
+    message_id = queue_text()
+    outbox.deliver_due(sms_config(provider), now=NOW)
+    sid = row(message_id).provider_id
+    params = {"AccountSid": SID, "MessageSid": sid, "MessageStatus": "sent"}
+    assert _callback(serve, params).status_code == 204
+    assert row(message_id).delivery == "sent"
+    failed = params | {"MessageStatus": "failed", "ErrorCode": "30007"}
+    assert _callback(serve, failed).status_code == 204
+    assert row(message_id).state == "failed"
+    assert "(failed: error 30007)" in row(message_id).last_error
+
+
+def test_i2_a_late_callback_never_undoes_a_later_status(serve, provider):
+    message_id = queue_text()
+    outbox.deliver_due(sms_config(provider), now=NOW)
+    sid = row(message_id).provider_id
+    assert _callback(serve, {"MessageSid": sid, "MessageStatus": "delivered"}).status_code == 204
+    assert _callback(serve, {"MessageSid": sid, "MessageStatus": "sent"}).status_code == 204
+    assert (row(message_id).delivery, row(message_id).last_error) == ("delivered", "delivered")
+
+
+def test_i2_an_unsigned_or_forged_callback_changes_nothing(serve, provider):
+    message_id = queue_text()
+    outbox.deliver_due(sms_config(provider), now=NOW)
+    params = {"MessageSid": row(message_id).provider_id, "MessageStatus": "failed"}
+    assert httpx.post(f"{serve}/sms/status", data=params, timeout=10).status_code == 403
+    assert _callback(serve, params, token="not-the-token").status_code == 403
+    assert row(message_id).state == "sent"
+
+
+def test_i2_the_signature_matches_the_providers_published_example():
+    params = {"CallSid": "CA1234567890ABCDE", "Digits": "1234", "From": "+14158675309",
+              "To": "+18005551212", "Caller": "+14158675309"}  # fmt: skip
+    url = "https://mycompany.com/myapp.php?foo=1&bar=2"
+    assert sms.signature("12345", url, params) == "RSOYDt4T1cUTdK1PDd93/VVr8B8="
+
+
+# -- settings ----------------------------------------------------------------------------------
+
+
+def test_i2_settings_need_a_token_and_a_sender_and_never_show_the_token():
+    with pytest.raises(ConfigError, match="sms.auth_token"):
+        config_from_mapping({"sms": {"account_sid": SID, "from_number": "+13175550100"}})
+    with pytest.raises(ConfigError, match="sms.from_number"):
+        config_from_mapping({"sms": {"account_sid": SID, "auth_token": TOKEN}})
+    with pytest.raises(ConfigError, match="E.164"):
+        config_from_mapping({"sms": {"from_number": "317-555-0100"}})
+    config = config_from_mapping(
+        {"sms": {"account_sid": SID, "auth_token": TOKEN, "from_number": "+13175550100"}}
+    )
+    assert config.sms.configured and TOKEN not in repr(config)
+
+
+def test_i2_retry_after_reads_seconds_and_http_dates_and_is_capped():
+    assert sms._retry_after("120") == dt.timedelta(minutes=2)
+    assert sms._retry_after("86400") == dt.timedelta(hours=1)
+    assert sms._retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == dt.timedelta(0)  # in the past
+    assert sms._retry_after("soon") is None and sms._retry_after("") is None
