@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from kiosk.audit import ChainProblem
+    from kiosk.followup.drive import DriveOptions, DrivePlan, DriveReport, DriveRow
+    from kiosk.followup.worklist import Key, WorklistFamily, WorklistPage, WorklistQuery
     from kiosk.importer.report import ImportReport
     from kiosk.messages.outbox import DeliveryReport, MessageRow, Sender
     from kiosk.people.patients import AppointmentRow, Family, PatientPage, PatientRow
@@ -226,6 +228,88 @@ class Desk:
         from kiosk.slip.printing import print_slip
 
         return print_slip(slip, self.config, username=self.username, printer=self.printer)
+
+    # -- follow-up: worklists and registration drives (W1, W2) ---------------------------------
+    def worklist(self, query: WorklistQuery, cursor: Key | None = None) -> WorklistPage:
+        """One page of a worklist's families (W1; raises kiosk.followup.worklist.WorklistError)."""
+        from kiosk.followup.worklist import turning_ages, worklist_page
+
+        return worklist_page(
+            query,
+            today=self.today(),
+            now=self.now(),
+            cursor=cursor,
+            ages=turning_ages(self.practice),
+        )
+
+    def plan_drive(
+        self,
+        query: WorklistQuery,
+        options: DriveOptions,
+        *,
+        families: Sequence[WorklistFamily] | None = None,
+        limit: int | None = None,
+    ) -> DrivePlan:
+        """W2's dry run: the chosen ``families``, else every family on the worklist (up to
+        ``limit``); writes nothing."""
+        from kiosk.followup.drive import plan_drive
+        from kiosk.followup.worklist import all_families, turning_ages
+
+        chosen = (
+            families
+            if families is not None
+            else all_families(
+                query,
+                today=self.today(),
+                now=self.now(),
+                limit=limit,
+                ages=turning_ages(self.practice),
+            )
+        )
+        return plan_drive(chosen, options, query.describe())
+
+    def start_drive(self, plan: DrivePlan) -> int:
+        """Record the drive and its families; its id (W2)."""
+        from kiosk.followup.drive import erase_stale_letters, start_drive
+
+        self._signed_in()
+        erase_stale_letters(self.now())
+        return start_drive(plan, username=self.username, now=self.now())
+
+    def run_drive(
+        self, drive_id: int, *, print_letters: bool = False, progress: Progress | None = None
+    ) -> DriveReport:
+        """Issue the drive's waiting families and make its letters (W2); again after a crash:
+        the finished families are skipped."""
+        from kiosk.followup.drive import run_drive
+        from kiosk.followup.letters import print_or_save
+
+        def make_letters(letters: list[dict], drive: int) -> tuple[Path | None, str]:
+            return print_or_save(
+                letters,
+                drive,
+                self.config,
+                practice_name=self.practice.name,
+                portal_url=self.practice.portal_url,
+                print_them=print_letters,
+                printer=self.printer,
+                username=self.username,
+            )
+
+        return run_drive(
+            drive_id,
+            self._signed_in(),
+            now=self.now(),
+            today=self.today(),
+            terminal=self.config.terminal,
+            progress=progress,
+            make_letters=make_letters,
+        )
+
+    def drives(self, *, unfinished_only: bool = False) -> list[DriveRow]:
+        from kiosk.followup.drive import list_drives
+
+        return list_drives(unfinished_only)
 
     # -- the outbox (O3) ------------------------------------------------------------------------
     def deliver_outbox(self, limit: int = 100) -> DeliveryReport:

@@ -112,6 +112,26 @@ class SearchFilter(Labelled):
     PIN_EXPIRED = "pin expired", "PIN expired"
 
 
+class WorklistKind(Labelled):
+    """The follow-up worklists (W1): which families to enrol."""
+
+    APPOINTMENTS = "appointments", "Appointments"
+    UNREGISTERED = "unregistered", "Unregistered"
+    PIN_EXPIRED = "pin expired", "PIN expired"
+    PENDING_OVER = "pending over", "Pending over N days"
+    EXPIRING = "expiring", "PIN expiring within N days"
+    SELF_REGISTERED = "self registered", "Self Registered to validate"
+    TURNING = "turning", "Turning 12 or 18 within N days"
+
+
+class DriveState(enum.StrEnum):
+    """Where one family is in a registration drive (W2)."""
+
+    WAITING = "waiting"
+    DONE = "done"
+    SKIPPED = "skipped"
+
+
 class MessageState(enum.StrEnum):
     """Where a welcome message is in the outbox (O3)."""
 

@@ -64,7 +64,7 @@ def _make_version_1(path: str) -> None:
     """Turn a current database file back into what version 1 wrote (no practice.key_check, no
     terminal and outcome on redemption attempts, which named a patient always, no sign_in_attempt,
     no audit_head.keyed_from, no PIN prior status, ender or terminal, no index of PINs by state and expiry,
-    no SMS provider id or delivery status on outbox messages)."""
+    no SMS provider id or delivery status on outbox messages, no drives)."""
     con = sqlite3.connect(path)
     con.execute("ALTER TABLE practice DROP COLUMN key_check")
     con.execute("ALTER TABLE practice DROP COLUMN purpose")  # version 6 (D2)
@@ -92,6 +92,10 @@ def _make_version_1(path: str) -> None:
     con.execute("DROP INDEX association_pin_id_created_at")
     con.execute("DROP TABLE search_term")
     con.execute("DROP TABLE search_key")
+    for table in ("drive_family", "drive"):  # version 12 (W1, W2)
+        con.execute(f"DROP TABLE {table}")
+    con.execute("DROP INDEX appointment_provider_starts_at")
+    con.execute("DROP INDEX registration_pin_state_issued_at")
     con.execute("UPDATE schema_meta SET version = 1")
     con.commit()
     con.close()
@@ -108,7 +112,7 @@ def test_a_version_1_database_is_migrated_in_place_and_its_pins_still_redeem(con
 
     open_store(config)  # the next release starts on the old file
 
-    assert ensure_schema() == SCHEMA_VERSION == 11
+    assert ensure_schema() == SCHEMA_VERSION == 12
     assert _columns() == fresh_columns and _indexes() == fresh_indexes  # same as a new database
     assert Practice.get().key_check  # the step filled the new column for the existing row
     rosemary = Patient.get(Patient.given_name == "Rosemary")
@@ -216,6 +220,28 @@ SCHEMA_9 = {
         "state",
         "subject",
     ],
+    "drive": [
+        "created_at",
+        "created_by",
+        "finished_at",
+        "id",
+        "letters",
+        "letters_file",
+        "messages",
+        "worklist",
+    ],
+    "drive_family": [
+        "batch",
+        "caregiver_id",
+        "children",
+        "done_at",
+        "drive_id",
+        "id",
+        "letter",
+        "note",
+        "patient_id",
+        "state",
+    ],
 }
 
 
@@ -225,7 +251,7 @@ def test_a_model_change_without_a_migration_is_caught(store):
         assert columns[table] == expected, (
             f"{table} changed: add a step to kiosk.store.schema.MIGRATIONS and bump SCHEMA_VERSION"
         )
-    assert SCHEMA_VERSION == 11 and sorted(
+    assert SCHEMA_VERSION == 12 and sorted(
         __import__("kiosk.store.schema").store.schema.MIGRATIONS
     ) == [
         2,
@@ -238,6 +264,7 @@ def test_a_model_change_without_a_migration_is_caught(store):
         9,
         10,
         11,
+        12,
     ]
 
 

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import threading
 import unicodedata
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from kiosk import DATA_DIR
 from kiosk.slip.content import SlipData, SlipText, qr_matrix, slip_text
@@ -90,6 +91,41 @@ def render_slip_pdf(slip: SlipData, layout: str = "letter") -> bytes:
     return bytes(pdf.output())
 
 
+def render_pages(pages: Iterable[tuple[SlipData, Sequence[str]]], layout: str = "letter") -> bytes:
+    """Several slips in one PDF, a page each, each after its own lead lines (a letter's greeting
+    and introduction, W2). The QR code is one image embedded once and placed on every page:
+    ten thousand letters with a few hundred vector squares each would take most of a minute
+    to draw and make the file ten times larger."""
+    if layout not in ("letter", "a4"):
+        raise ValueError(f"letters are printed on letter or a4 paper, not {layout!r}")
+    spec = _LAYOUTS[layout]
+    pdf: FPDF | None = None
+    codes: dict[str, tuple[list[list[bool]], Any]] = {}
+    for slip, lead in pages:
+        text = slip_text(slip)
+        if pdf is None:
+            pdf = _document(spec, spec.height, text.practice)
+        if slip.portal_url not in codes:
+            matrix = qr_matrix(slip.portal_url)
+            codes[slip.portal_url] = matrix, _qr_image(matrix)
+        matrix, image = codes[slip.portal_url]
+        _draw(pdf, spec, text, matrix, lead, image)
+    if pdf is None:
+        raise ValueError("no letters to print")
+    return bytes(pdf.output())
+
+
+def _qr_image(matrix: list[list[bool]], pixels: int = 12) -> Any:
+    """The QR code as a black-and-white image, ``pixels`` a module: 12 is over 300 dpi at 60 mm,
+    as sharp as the printer prints."""
+    from PIL import Image
+
+    size = len(matrix)
+    image = Image.new("1", (size, size), 1)
+    image.putdata([0 if dark else 1 for row in matrix for dark in row])
+    return image.resize((size * pixels, size * pixels), Image.Resampling.NEAREST)
+
+
 def _document(spec: _Layout, height: float, title: str) -> FPDF:
     from fpdf import FPDF
 
@@ -121,8 +157,17 @@ def _receipt_length(spec: _Layout, text: SlipText, matrix: list[list[bool]]) -> 
         return _draw(pdf, spec, text, matrix) + spec.margin
 
 
-def _draw(pdf: FPDF, spec: _Layout, text: SlipText, matrix: list[list[bool]]) -> float:
-    """Draw the slip on a new page of ``pdf``; the height its content takes, in mm."""
+def _draw(
+    pdf: FPDF,
+    spec: _Layout,
+    text: SlipText,
+    matrix: list[list[bool]],
+    lead: Sequence[str] = (),
+    qr_image: Any = None,
+) -> float:
+    """Draw the slip on a new page of ``pdf``, ``lead`` paragraphs under the practice's name;
+    the height its content takes, in mm. The QR code is drawn as vector squares, or given
+    ``qr_image`` (:func:`_qr_image`), placed as that image."""
     from fpdf.enums import Align, XPos, YPos
 
     pdf.add_page()
@@ -135,10 +180,13 @@ def _draw(pdf: FPDF, spec: _Layout, text: SlipText, matrix: list[list[bool]]) ->
         size: float, value: str, style: str = "", align: Align = Align.C, h: float = 0
     ) -> None:
         pdf.set_font(_FONT, style, size)
-        pdf.multi_cell(inner, h or size * 0.45, _nfc(value), align=align, new_x=nl_x, new_y=nl_y)
+        _paragraph(pdf, inner, h or size * 0.45, _nfc(value), align)
 
     write(spec.body + 1, text.practice, "B")
     pdf.ln(line * 0.3)
+    for paragraph in lead:
+        write(spec.body, paragraph, align=Align.L, h=line * 0.9)
+        pdf.ln(line * 0.3)
     write(spec.title, text.title, "B")
     pdf.ln(line * 0.5)
     pdf.set_line_width(0.3)
@@ -151,7 +199,10 @@ def _draw(pdf: FPDF, spec: _Layout, text: SlipText, matrix: list[list[bool]]) ->
     x0 = left + (inner - spec.qr) / 2 + _QR_QUIET_ZONE * unit
     y0 = pdf.get_y() + _QR_QUIET_ZONE * unit
     pdf.set_fill_color(0, 0, 0)
-    for r, row in enumerate(matrix):
+    if qr_image is not None:  # one image the whole document shares (letters, W2)
+        side = len(matrix) * unit
+        pdf.image(qr_image, x0, y0, side, side)
+    for r, row in enumerate(matrix if qr_image is None else ()):
         c = 0
         while c < len(row):
             if row[c]:
@@ -213,10 +264,51 @@ def _draw(pdf: FPDF, spec: _Layout, text: SlipText, matrix: list[list[bool]]) ->
     pdf.set_font(_FONT, "", spec.body)
     for n, step in enumerate(text.steps, 1):
         pdf.cell(number_width, line, f"{n}.")
-        pdf.multi_cell(
-            inner - number_width, line, _nfc(step), align=Align.L, new_x=nl_x, new_y=nl_y
-        )
+        _paragraph(pdf, inner - number_width, line, _nfc(step), Align.L)
     return pdf.get_y()
+
+
+def _paragraph(pdf: FPDF, width: float, h: float, value: str, align: Any) -> None:
+    """``value`` in lines of ``width`` from the current x, one cell a line, then the next line at
+    the left margin: what ``multi_cell`` does, with the words measured once per font (a drive's
+    letters repeat the same words thousands of times, and multi_cell measures each line letter by
+    letter). A word wider than a line is left to multi_cell, which breaks it."""
+    from fpdf.enums import XPos, YPos
+
+    x = pdf.get_x()
+    room = width - 2 * pdf.c_margin
+    font = (pdf.font_family, pdf.font_style, pdf.font_size_pt)
+    words = value.split(" ")
+    sizes = [_word_width(pdf, font, word) for word in words]
+    if max(sizes, default=0) > room or "\n" in value:
+        pdf.multi_cell(width, h, value, align=align, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        return
+    space = _word_width(pdf, font, " ")
+    lines: list[list[str]] = [[]]
+    used = 0.0
+    for word, size in zip(words, sizes):
+        if lines[-1] and used + space + size > room:
+            lines.append([])
+        used = size if not lines[-1] else used + space + size
+        lines[-1].append(word)
+    for words_on_line in lines:
+        pdf.set_x(x)
+        pdf.cell(
+            width, h, " ".join(words_on_line), align=align, new_x=XPos.LMARGIN, new_y=YPos.NEXT
+        )
+
+
+_widths: dict[tuple[str, str, float, str], float] = {}
+
+
+def _word_width(pdf: FPDF, font: tuple[str, str, float], word: str) -> float:
+    key = (*font, word)
+    width = _widths.get(key)
+    if width is None:
+        if len(_widths) > 100_000:  # names vary without end: keep the cache bounded
+            _widths.clear()
+        width = _widths[key] = pdf.get_string_width(word)
+    return width
 
 
 def _fitting_size(

@@ -17,6 +17,7 @@ from kiosk.terms import (
     Authority,
     DatabasePurpose,
     Delivery,
+    DriveState,
     MessageKind,
     MessageState,
     PinState,
@@ -202,6 +203,9 @@ class Appointment(BaseModel):
     provider = pw.CharField(default="")
     reason = pw.CharField(default="")
 
+    class Meta:
+        indexes = ((("provider", "starts_at"), False),)  # W1: one provider's appointments by date
+
 
 class RegistrationPin(BaseModel):
     """One issued PIN (or verification question) for one patient. Only its hash is stored (S2)."""
@@ -241,8 +245,13 @@ class RegistrationPin(BaseModel):
 
     class Meta:
         # search's "PIN expired" filter (L2) reads the expired and the active-past-date PINs; the
-        # enrollment report (W4) reads the PINs issued since a date
-        indexes = ((("state", "expires_at"), False), (("issued_at",), False))
+        # enrollment report (W4) reads the PINs issued since a date; the worklist's "Pending over
+        # N days" (W1) reads the active ones by issue date
+        indexes = (
+            (("state", "expires_at"), False),
+            (("issued_at",), False),
+            (("state", "issued_at"), False),
+        )
 
 
 # R3, enforced by the database: at most one active PIN per patient. Two desks racing to issue
@@ -354,6 +363,43 @@ OutboxMessage.add_index(
 )
 
 
+class Drive(BaseModel):
+    """A registration drive (W2): a worklist's families, issued one by one, with a letter each
+    and/or a welcome message each."""
+
+    worklist = pw.CharField()  # the worklist in words
+    letters = pw.BooleanField(default=True)
+    messages = pw.BooleanField(default=False)
+    created_by = pw.CharField(default="")
+    created_at = pw.DateTimeField(default=utcnow)
+    finished_at = pw.DateTimeField(null=True)
+    letters_file = pw.CharField(default="")  # where the letters were saved; "" when printed or none
+
+
+class DriveFamily(BaseModel):
+    """One family of a drive. ``done`` is written in the same transaction as its PINs, so a drive
+    stopped half-way leaves every family either finished or untouched, and a second run skips the
+    finished ones. ``letter`` holds the family's letter (names and plain PINs) sealed with the
+    key file (S11) until the letters are made, then erased."""
+
+    drive = pw.ForeignKeyField(Drive, backref="families", on_delete="CASCADE")
+    patient = pw.ForeignKeyField(Patient, on_delete="CASCADE")  # the child the family was found by
+    caregiver = pw.ForeignKeyField(Caregiver, null=True, on_delete="SET NULL")
+    # the family's patient ids when the drive was planned, comma separated
+    children = pw.CharField()
+    state = pw.CharField(default=DriveState.WAITING)
+    batch = pw.CharField(default="")
+    note = pw.CharField(default="")  # why it was skipped
+    letter = pw.TextField(default="")
+    done_at = pw.DateTimeField(null=True)
+    drive_id: int  # the ids peewee keeps beside each foreign key, declared for the type checker
+    patient_id: int
+    caregiver_id: int | None
+
+    class Meta:
+        indexes = ((("drive", "state"), False),)
+
+
 class AuditEvent(BaseModel):
     """Append-only, hash-chained record of who did what to which patient (S5)."""
 
@@ -398,6 +444,8 @@ ALL_MODELS = [
     SignInAttempt,
     OutboxMessage,
     PortalToken,
+    Drive,
+    DriveFamily,
     AuditEvent,
     AuditHead,
 ]

@@ -16,7 +16,7 @@ from kiosk.store.models import ALL_MODELS, AuditHead, BaseModel, SchemaMeta
 if TYPE_CHECKING:
     from playhouse.migrate import SchemaMigrator
 
-SCHEMA_VERSION = 11
+SCHEMA_VERSION = 12
 
 
 def _migrator() -> SchemaMigrator:
@@ -168,6 +168,15 @@ def _v11_follow_up() -> None:
     database.create_tables([RegistrationPin, Association, OutboxMessage], safe=True)
 
 
+def _v12_worklists_and_drives() -> None:
+    """Version 12: registration drives and their families (W2), and the indexes the worklists
+    read (W1): one provider's appointments by date, active PINs by issue date."""
+    from kiosk.store.models import Appointment, Drive, DriveFamily, RegistrationPin
+
+    # new tables, and only the indexes the existing ones lack (version 11 may have made the PINs')
+    database.create_tables([Appointment, RegistrationPin, Drive, DriveFamily], safe=True)
+
+
 # version N -> function that takes a database at N-1 to N. Add a step here with every change to
 # the models; tests/test_accept_foundation.py builds a version-1 database and checks that it comes
 # up to date with the same columns as a new one.
@@ -182,6 +191,7 @@ MIGRATIONS: dict[int, Callable[[], None]] = {
     9: _v9_pin_expiry_index,
     10: _v10_sms_delivery,
     11: _v11_follow_up,
+    12: _v12_worklists_and_drives,
 }
 
 
