@@ -202,6 +202,20 @@ def _maintain_arguments(maintain: argparse.ArgumentParser) -> None:
     )
 
 
+def _report_arguments(report: argparse.ArgumentParser) -> None:
+    report.add_argument(
+        "--since",
+        metavar="YYYY-MM-DD",
+        help="count the PINs issued from this day on (default: the Monday 12 weeks back)",
+    )
+    report.add_argument(
+        "--csv",
+        action="store_true",
+        help="write CSV (section,name,patients,issued,registered,rate_percent,median_days; one "
+        "row per figure) instead of a table",
+    )
+
+
 def _serve_arguments(serve: argparse.ArgumentParser) -> None:
     serve.add_argument(
         "--host", metavar="ADDRESS", help="listen on this address (default: serve.host, 127.0.0.1)"
@@ -266,6 +280,10 @@ SUBCOMMANDS = {
             "run every few minutes (L2, W3)"
         ),
         _maintain_arguments,
+    ),
+    "report": (
+        "enrollment: patients by status, PINs issued and registered by week and staff (W4)",
+        _report_arguments,
     ),
     "serve": (
         "run the portal's redemption API and the parents' registration page (P1, P2)",
@@ -756,6 +774,20 @@ def cmd_maintain(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """W4: the enrollment report as a table, or CSV for a spreadsheet."""
+    since = None
+    if args.since:  # a usage error is said before the database is opened
+        from kiosk.validate import parse_date
+
+        since = parse_date(args.since)
+        if since is None:
+            raise CliError(f"--since must be a date like 2026-11-01, not {args.since!r}")
+    report = open_desk(args, read_only=True).enrollment_report(since)
+    sys.stdout.write(report.csv() if args.csv else report.table())
+    return 0
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     """One line per check, exit 1 when any fails (for a desk being set up, or a monitoring job)."""
     from kiosk.config import ConfigError, default_config_path
@@ -896,6 +928,7 @@ COMMANDS = {
     "doctor": cmd_doctor,
     "pin": cmd_pin,
     "maintain": cmd_maintain,
+    "report": cmd_report,
     "serve": cmd_serve,
     "portal": cmd_portal,
 }

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from kiosk.followup.worklist import Key, WorklistFamily, WorklistPage, WorklistQuery
     from kiosk.importer.report import ImportReport
     from kiosk.messages.outbox import DeliveryReport, MessageRow, Sender
+    from kiosk.ops.report import EnrollmentReport
     from kiosk.people.patients import AppointmentRow, Family, PatientPage, PatientRow
     from kiosk.registration.engine import IssueRequest, IssueResult, Problem
     from kiosk.registration.pin_life import (
@@ -392,6 +393,14 @@ class Desk:
         from kiosk.registration.pin_life import maintain
 
         return maintain(self.now())
+
+    def enrollment_report(self, since: dt.date | None = None) -> EnrollmentReport:
+        """W4: patients by status now; PINs issued since ``since`` (default: 12 weeks of Mondays)
+        and how many were registered, how fast, by week and staff member."""
+        from kiosk.ops.report import default_since, enrollment_report
+
+        today = self.today()
+        return enrollment_report(since or default_since(today), today)
 
     # -- parent mode: the portal at the counter (R11-R13, S4) -----------------------------------
     def create_account(self, email: str, display_name: str, password: str) -> PortalLogin:
