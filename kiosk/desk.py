@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from kiosk.followup.worklist import Key, WorklistFamily, WorklistPage, WorklistQuery
     from kiosk.importer.report import ImportReport
     from kiosk.messages.outbox import DeliveryReport, MessageRow, Sender
-    from kiosk.ops.report import EnrollmentReport
+    from kiosk.followup.report import EnrollmentReport
     from kiosk.people.patients import AppointmentRow, Family, PatientPage, PatientRow
     from kiosk.registration.engine import IssueRequest, IssueResult, Problem
     from kiosk.registration.pin_life import (
@@ -397,7 +397,7 @@ class Desk:
     def enrollment_report(self, since: dt.date | None = None) -> EnrollmentReport:
         """W4: patients by status now; PINs issued since ``since`` (default: 12 weeks of Mondays)
         and how many were registered, how fast, by week and staff member."""
-        from kiosk.ops.report import default_since, enrollment_report
+        from kiosk.followup.report import default_since, enrollment_report
 
         today = self.today()
         return enrollment_report(since or default_since(today), today)

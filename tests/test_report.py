@@ -14,7 +14,7 @@ from kiosk.cli import main
 from kiosk.clock import Clock
 from kiosk.config import Config
 from kiosk.desk import Desk
-from kiosk.ops.report import Funnel, default_since, enrollment_report, week_of
+from kiosk.followup.report import Funnel, default_since, enrollment_report, week_of
 from kiosk.people.staff import add_staff, authenticate
 from kiosk.registration import portal
 from kiosk.registration.engine import IssueRequest

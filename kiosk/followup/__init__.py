@@ -1,2 +1,3 @@
-"""The practice's follow-up (W1, W2): worklists of families to enrol, and registration drives
-that issue their PINs family by family with a letter for each."""
+"""The practice's follow-up (W1-W4): worklists of families to enrol, registration drives
+that issue their PINs family by family with a letter for each, reminders before PINs expire
+and the enrollment report."""

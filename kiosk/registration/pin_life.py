@@ -184,7 +184,7 @@ class MaintenanceReport:
 def maintain(now: dt.datetime | None = None) -> MaintenanceReport:
     """What ``kiosk maintain`` does (and the app at start-up): expire PINs (L2), erase the unsent
     welcomes whose PINs have all ended (S11), queue the reminders due (W3). Idempotent."""
-    from kiosk.registration import reminders
+    from kiosk.followup import reminders
 
     now = now or utcnow()
     expired = expire_due(now)
