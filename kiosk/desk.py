@@ -26,10 +26,10 @@ if TYPE_CHECKING:
 
     from kiosk.audit import ChainProblem
     from kiosk.followup.drive import DriveOptions, DrivePlan, DriveReport, DriveRow
+    from kiosk.followup.report import EnrollmentReport
     from kiosk.followup.worklist import Key, WorklistFamily, WorklistPage, WorklistQuery
     from kiosk.importer.report import ImportReport
     from kiosk.messages.outbox import DeliveryReport, MessageRow, Sender
-    from kiosk.followup.report import EnrollmentReport
     from kiosk.people.patients import AppointmentRow, Family, PatientPage, PatientRow
     from kiosk.registration.engine import IssueRequest, IssueResult, Problem
     from kiosk.registration.pin_life import (
