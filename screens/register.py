@@ -166,7 +166,11 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
             yield FieldError(id="patients-error")
             yield Static("", id="not-ticked", markup=False, classes="explain")
             yield Static("", id="outcome", markup=False)
-            yield IssueOptions(second_parent=self.second_parent, id="issue-options")
+            yield IssueOptions(
+                second_parent=self.second_parent,
+                sms_provider=self.app.desk.config.sms.configured,
+                id="issue-options",
+            )
         yield Footer()
 
     def on_screen_resume(self) -> None:

@@ -66,9 +66,12 @@ class Tick(Checkbox):
 class IssueOptions(Vertical):
     """Register with, Access, Delivery and its details, Send to, Print PIN."""
 
-    def __init__(self, *, second_parent: bool = False, **kwargs) -> None:
+    def __init__(
+        self, *, second_parent: bool = False, sms_provider: bool = False, **kwargs
+    ) -> None:
         super().__init__(**kwargs)
         self.second_parent = second_parent
+        self.sms_provider = sms_provider  # I2: texts go through the provider, no carrier asked
         self.caregivers: tuple[CaregiverRow, ...] = ()
         self.recipient: CaregiverRow | None = None  # the caregiver under the window's cursor
 
@@ -113,7 +116,7 @@ class IssueOptions(Vertical):
                 yield Label("Cell phone")
                 yield Input(placeholder="(317) 555-0101", id="cell")
                 yield FieldError(id="cell-error")
-            with Vertical(classes="field"):
+            with Vertical(classes="field", id="carrier-box"):
                 yield Label("Cell Carrier")
                 yield Select(
                     [(c.name + (" (retired)" if c.retired else ""), c.key) for c in carriers()],
@@ -134,6 +137,7 @@ class IssueOptions(Vertical):
     def on_mount(self) -> None:
         for hidden in ("#question-box", "#text-row", "#other-email-box", "#send-to-box"):
             self.query_one(hidden).display = False
+        self.query_one("#carrier-box").display = not self.sms_provider
 
     # -- who the PIN goes to --------------------------------------------------------------------
     def show_people(
@@ -237,7 +241,9 @@ class IssueOptions(Vertical):
             delivery=delivery,
             email=email if delivery == Delivery.EMAIL else "",
             cell=self.query_one("#cell", Input).value if delivery == Delivery.TEXT else "",
-            carrier=carrier if delivery == Delivery.TEXT and isinstance(carrier, str) else "",
+            carrier=carrier
+            if delivery == Delivery.TEXT and isinstance(carrier, str) and not self.sms_provider
+            else "",
             print_slip=self.print_slip,
             send_to=send_to,
             second_parent=self.second_parent,

@@ -265,6 +265,30 @@ async def test_a_retired_carrier_is_warned_about_next_to_the_carrier(app):
         )
 
 
+async def test_i2_with_an_sms_provider_the_desk_texts_without_choosing_a_carrier(
+    training, desk_config
+):
+    from kiosk.config import SmsConfig
+
+    sms = SmsConfig(account_sid="AC1", auth_token="secret-token", from_number="+13175550100")
+    app = desk_app(replace(desk_config, sms=sms))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_window(app, pilot, "Testkiddo, Rosemary")
+        screen.query_one("#caregivers").focus()
+        await pilot.press("down")  # Jeff: no cell, no carrier on file
+        await choose(app, pilot, "delivery", 1)
+        assert screen.query_one("#text-row").display
+        assert not screen.query_one("#carrier-box").display
+        screen.query_one("#cell", Input).focus()
+        await pilot.press(*"317 555 0102")
+
+        await register(app, pilot)
+
+        assert error(screen, "carrier") == "" and error(screen, "cell") == ""
+        [message] = outbox.list_messages()
+        assert (message.channel, message.recipient, message.carrier) == ("text", "***-***-0102", "")
+
+
 # -- R8: Send to ------------------------------------------------------------------------------------
 
 
