@@ -41,6 +41,8 @@ def _within(low: float, high: float, default: float) -> Any:
 class PracticeConfig:
     name: str = "Sunny Hills Pediatrics"
     portal_url: str = "https://portal.example.org/register"
+    # what the slip's QR code opens, with {pin} for the first child's PIN; empty: portal_url
+    qr_url: str = ""
     pin_lifetime_days: int = _within(1, 365, 30)
     idle_lock_minutes: float = _within(0.25, 60, 2.0)
     reminder_days: int = _within(0, 60, 0)  # W3: remind this many days before PINs expire; 0: off
@@ -174,6 +176,7 @@ ENV_KEYS = {
     "KIOSK_LANGUAGE": "language",
     "KIOSK_PRACTICE_NAME": "practice.name",
     "KIOSK_PORTAL_URL": "practice.portal_url",
+    "KIOSK_QR_URL": "practice.qr_url",
     "KIOSK_PIN_LIFETIME_DAYS": "practice.pin_lifetime_days",
     "KIOSK_IDLE_LOCK_MINUTES": "practice.idle_lock_minutes",
     "KIOSK_REMINDER_DAYS": "practice.reminder_days",
@@ -365,6 +368,7 @@ def _validate(config: Config) -> None:
         raise ConfigError(
             "practice.portal_url", f"must be an http(s) URL, not {practice.portal_url!r}"
         )
+    _validate_qr_url(practice.qr_url)
     if not is_one_of(SmtpSecurity, config.smtp.security):
         raise ConfigError(
             "smtp.security", f"must be none, starttls or ssl, not {config.smtp.security!r}"
@@ -485,4 +489,19 @@ def _validate_sms(sms: SmsConfig) -> None:
     if not sms.from_number and not sms.messaging_service_sid:
         raise ConfigError(
             "sms.from_number", "or sms.messaging_service_sid is needed with sms.account_sid"
+        )
+
+
+def _validate_qr_url(template: str) -> None:
+    """The QR's address (practice.qr_url): an http(s) URL holding ``{pin}`` once, no other braces."""
+    if not template:
+        return
+    url = urlparse(template.replace("{pin}", "PIN"))
+    if url.scheme not in {"http", "https"} or not url.netloc:
+        raise ConfigError("practice.qr_url", f"must be an http(s) URL, not {template!r}")
+    rest = template.replace("{pin}", "", 1)
+    if "{pin}" not in template or "{" in rest or "}" in rest:
+        raise ConfigError(
+            "practice.qr_url",
+            "must hold {pin} once and no other braces, like https://portal.example.org/register?pin={pin}",
         )

@@ -216,7 +216,7 @@ class Desk:
     def slip_for(self, result: IssueResult) -> SlipData:
         from kiosk.slip.content import slip_from_issue
 
-        return slip_from_issue(result, self.practice)
+        return slip_from_issue(result, self.practice, self.config.practice.qr_url)
 
     def unprintable_names(self, slip: SlipData) -> list[str]:
         """Names on the slip with a letter the slip's font cannot print (loads the PDF library)."""

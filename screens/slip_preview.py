@@ -10,7 +10,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Footer, Static
 
-from kiosk.slip.content import SlipData, qr_lines, slip_text_lines
+from kiosk.slip.content import SlipData, qr_lines, qr_target, slip_text_lines
 
 from .widgets import DeskScreen, FieldError, ReportsWorkerErrors, TrainingBanner
 from .workers import desk_worker
@@ -33,7 +33,7 @@ class SlipPreviewScreen(ReportsWorkerErrors, DeskScreen[None]):
         with VerticalScroll(id="slip-body"):
             with Horizontal(id="slip"):
                 yield Static("\n".join(slip_text_lines(self.slip)), id="slip-text", markup=False)
-                yield Static("\n".join(qr_lines(self.slip.portal_url)), id="slip-qr", markup=False)
+                yield Static("\n".join(qr_lines(qr_target(self.slip))), id="slip-qr", markup=False)
             yield FieldError(id="slip-warning")
             yield Static(
                 "Press p to print the slip, escape to go back.", id="print-outcome", markup=False

@@ -5,13 +5,21 @@ from __future__ import annotations
 import datetime as dt
 import subprocess
 import sys
+from dataclasses import replace
 
 import pypdfium2 as pdfium
 import pytest
 import zxingcpp
 from PIL import Image
 
-from kiosk.slip.content import SlipData, qr_lines, slip_from_issue, slip_text_lines
+from kiosk.slip.content import (
+    SlipData,
+    fill_qr_url,
+    qr_lines,
+    qr_target,
+    slip_from_issue,
+    slip_text_lines,
+)
 from kiosk.slip.pdf import LAYOUTS, render_slip_pdf
 from kiosk.terms import long_date
 
@@ -267,3 +275,60 @@ def test_importing_the_slip_loads_neither_qrcode_nor_fpdf():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+# -- practice.qr_url: the QR opens the registration with the PIN filled in ---------------------
+
+QR_TEMPLATE = URL + "?pin={pin}"
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_r14_a_qr_url_template_puts_the_first_pin_in_the_printed_qr(layout):
+    """R14, P2: with practice.qr_url the printed QR decodes to the page with the first child's PIN
+    (the page's ?pin= parameter); the printed address stays the plain portal URL."""
+    slip = make_slip()
+    slip = replace(slip, qr_url=fill_qr_url(QR_TEMPLATE, slip.children))
+    data = render_slip_pdf(slip, layout)
+    assert decode_qr(page_image(data)) == [URL + "?pin=JFKAY-TTJYV"]
+    text = pdf_text(data)
+    assert URL in text and "?pin=" not in text
+
+
+@pytest.mark.parametrize("invert", [False, True])
+def test_r14_the_screen_qr_with_a_pin_still_scans_and_fits_the_console(invert):
+    slip = make_slip()
+    target = qr_target(replace(slip, qr_url=fill_qr_url(QR_TEMPLATE, slip.children)))
+    lines = qr_lines(target, invert=invert)
+    assert decode_qr(render_half_blocks(lines, invert=invert)) == [URL + "?pin=JFKAY-TTJYV"]
+    assert len(lines[0]) <= 40 and len(lines) <= 20
+
+
+def test_r14_without_a_template_or_a_pin_the_qr_holds_the_plain_portal_url():
+    question = (("Rosemary Testkiddo", ""),)
+    assert fill_qr_url(QR_TEMPLATE, question) == "" and fill_qr_url("", make_slip().children) == ""
+    assert qr_target(make_slip()) == URL
+    data = render_slip_pdf(make_slip(children=question), "letter")
+    assert decode_qr(page_image(data)) == [URL]
+
+
+def test_r14_the_desk_fills_the_template_from_its_settings(family_slip, config):
+    from kiosk.config import PracticeConfig
+
+    from conftest import desk
+
+    _, result, _ = family_slip
+    plain = desk(config).slip_for(result)
+    assert plain.qr_url == "" and qr_target(plain) == plain.portal_url
+    templated = replace(config, practice=PracticeConfig(qr_url=QR_TEMPLATE))
+    slip = desk(templated).slip_for(result)
+    assert slip.qr_url == f"{URL}?pin={result.pins[0].pin}"
+
+
+def test_r14_the_qr_template_must_hold_the_pin_placeholder_once():
+    from kiosk.config import ConfigError, config_from_mapping
+
+    config = config_from_mapping({"practice": {"qr_url": QR_TEMPLATE}})
+    assert config.practice.qr_url == QR_TEMPLATE
+    for bad in (URL, URL + "?pin={pin}&again={pin}", URL + "?pin={PIN}", "portal/{pin}"):
+        with pytest.raises(ConfigError, match="practice.qr_url"):
+            config_from_mapping({"practice": {"qr_url": bad}})

@@ -36,6 +36,24 @@ class SlipData:
     language: str = "en"  # a kiosk.i18n language; anything else prints in English
     batch: str = ""
     patient_ids: tuple[int, ...] = ()
+    # what the QR code opens when it is not the plain portal_url: the portal's registration with
+    # a PIN filled in (practice.qr_url). It holds a PIN: it is printed, never logged or stored.
+    qr_url: str = ""
+
+
+def qr_target(slip: SlipData) -> str:
+    """The address in the slip's QR code: ``qr_url`` when there is one, else the portal URL."""
+    return slip.qr_url or slip.portal_url
+
+
+def fill_qr_url(template: str, children: tuple[tuple[str, str], ...]) -> str:
+    """``template`` (practice.qr_url) with ``{pin}`` replaced by the first child's PIN, so the
+    QR opens the registration with it typed (the birth date is still asked); "" without a
+    template or a PIN (a verification question): the QR then holds the plain portal URL."""
+    from urllib.parse import quote
+
+    pin = next((pin for _, pin in children if pin), "")
+    return template.replace("{pin}", quote(pin, safe="")) if template and pin else ""
 
 
 @dataclass(frozen=True)
@@ -55,17 +73,22 @@ class SlipText:
     steps: tuple[str, str, str]
 
 
-def slip_from_issue(result: IssueResult, practice: PracticeSettings) -> SlipData:
-    """A slip for an ``IssueResult`` (kiosk.registration.engine) and ``PracticeSettings`` (kiosk.store.practice)."""
+def slip_from_issue(
+    result: IssueResult, practice: PracticeSettings, qr_template: str = ""
+) -> SlipData:
+    """A slip for an ``IssueResult`` (kiosk.registration.engine) and ``PracticeSettings``
+    (kiosk.store.practice); ``qr_template``: practice.qr_url, the QR's address with ``{pin}``."""
+    children = tuple((issued.patient_name, issued.pin) for issued in result.pins)
     return SlipData(
         practice_name=practice.name,
         portal_url=practice.portal_url,
         patient_name=result.patient_name,
-        children=tuple((issued.patient_name, issued.pin) for issued in result.pins),
+        children=children,
         expires_on=result.expires_on,
         language=language_of(result.language),
         batch=result.batch,
         patient_ids=tuple(issued.patient_id for issued in result.pins),
+        qr_url=fill_qr_url(qr_template, children),
     )
 
 

@@ -25,7 +25,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from kiosk import DATA_DIR
-from kiosk.slip.content import SlipData, SlipText, qr_matrix, slip_text
+from kiosk.slip.content import SlipData, SlipText, qr_matrix, qr_target, slip_text
 
 if TYPE_CHECKING:  # fpdf2 is imported only when a slip is drawn
     from fpdf import FPDF
@@ -84,7 +84,7 @@ def render_slip_pdf(slip: SlipData, layout: str = "letter") -> bytes:
         raise ValueError(f"slip layout must be one of {', '.join(LAYOUTS)}, not {layout!r}")
     spec = _LAYOUTS[layout]
     text = slip_text(slip)
-    matrix = qr_matrix(slip.portal_url)
+    matrix = qr_matrix(qr_target(slip))
     height = spec.height or _receipt_length(spec, text, matrix)  # a receipt is cut where it ends
     pdf = _document(spec, height, text.title)
     _draw(pdf, spec, text, matrix)
@@ -105,10 +105,11 @@ def render_pages(pages: Iterable[tuple[SlipData, Sequence[str]]], layout: str = 
         text = slip_text(slip)
         if pdf is None:
             pdf = _document(spec, spec.height, text.practice)
-        if slip.portal_url not in codes:
-            matrix = qr_matrix(slip.portal_url)
-            codes[slip.portal_url] = matrix, _qr_image(matrix)
-        matrix, image = codes[slip.portal_url]
+        url = qr_target(slip)
+        if url not in codes:
+            matrix = qr_matrix(url)
+            codes[url] = matrix, _qr_image(matrix)
+        matrix, image = codes[url]
         _draw(pdf, spec, text, matrix, lead, image)
     if pdf is None:
         raise ValueError("no letters to print")
