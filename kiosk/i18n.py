@@ -41,8 +41,8 @@ SOURCE = "en"  # the language the msgids are written in
 DOMAIN = "kiosk"
 LOCALE_DIR = Path(__file__).with_name("locale")
 # What the extractor looks for besides Babel's default keywords (gettext, ngettext, pgettext, N_,
-# _ ...): `pybabel extract -k Phrase`, tests/test_i18n.py, docs/languages.md.
-KEYWORDS = ("Phrase",)
+# _ ...): `pybabel extract -k Phrase -k NPhrase:1,2`, tests/test_i18n.py, docs/languages.md.
+KEYWORDS = ("Phrase", "NPhrase:1,2")
 
 
 def _catalog_files() -> dict[str, Path]:
@@ -65,32 +65,46 @@ class Phrase(str):
 
     For a message made where the reader is unknown (an engine error, a password rule): it reads
     as the English text anywhere a ``str`` goes, and ``catalog(lang).say(phrase)`` translates the
-    msgid and fills the values in (a value that is itself a Phrase is said too)."""
+    msgid and fills the values in (a value that is itself a Phrase is said too). A message with
+    plural forms is made by :func:`NPhrase`."""
 
     msgid: str
+    plural: str
+    n: int
     values: dict[str, Any]
 
-    def __new__(cls, msgid: str, **values: Any) -> Phrase:
-        text = super().__new__(cls, msgid.format(**values) if values else msgid)
-        text.msgid, text.values = msgid, values
+    def __new__(cls, msgid: str, *, _plural: str = "", _n: int = 1, **values: Any) -> Phrase:
+        english = _plural if _plural and _n != 1 else msgid
+        text = super().__new__(cls, english.format(**values) if values else english)
+        text.msgid, text.plural, text.n, text.values = msgid, _plural, _n, values
         return text
 
     def __reduce__(self) -> Any:  # pickles (a worker's exception) as itself, values and all
-        return (_phrase, (self.msgid, self.values))
+        return (_phrase, (self.msgid, self.plural, self.n, self.values))
 
 
-def _phrase(msgid: str, values: dict[str, Any]) -> Phrase:
-    return Phrase(msgid, **values)
+def NPhrase(singular: str, plural: str, n: int, **values: Any) -> Phrase:
+    """A :class:`Phrase` with plural forms: ``n`` picks the form (the values fill it in)."""
+    return Phrase(singular, _plural=plural, _n=n, **values)
 
 
-def language_of(language: str | None) -> str:
-    """The language kiosk writes to a family in: theirs when there is a catalog for it (``es-MX``
-    reads as ``es``), else English."""
+def _phrase(msgid: str, plural: str, n: int, values: dict[str, Any]) -> Phrase:
+    return Phrase(msgid, _plural=plural, _n=n, **values)
+
+
+def offered(language: str | None) -> str | None:
+    """The catalog for ``language`` (a code or BCP 47 tag: ``es-MX`` finds ``es``), or None."""
     code = (language or "").strip().replace("-", "_")
     if code in LANGUAGES:
         return code
     base = code.split("_", 1)[0].lower()
-    return base if base in LANGUAGES else SOURCE
+    return base if base in LANGUAGES else None
+
+
+def language_of(language: str | None) -> str:
+    """The language kiosk writes to a family in: theirs when there is a catalog for it, else
+    English."""
+    return offered(language) or SOURCE
 
 
 class Catalog:
@@ -119,13 +133,22 @@ class Catalog:
             values = {
                 k: self.say(v) if isinstance(v, Phrase) else v for k, v in text.values.items()
             }
-            translated = self.gettext(text.msgid)
+            if text.plural:
+                translated = self.ngettext(text.msgid, text.plural, text.n)
+            else:
+                translated = self.gettext(text.msgid)
             return translated.format(**values) if values else translated
         return self.gettext(text)
 
     @property
     def locale(self) -> Locale:
         return _locale(self.language)
+
+    @property
+    def name(self) -> str:
+        """The language's name in itself, for a switch between languages: English, Español."""
+        name = self.locale.get_display_name(self.locale) or self.language
+        return name[:1].upper() + name[1:]
 
     def date(self, day: dt.date, format: str = "long") -> str:
         """``January 5, 2027`` / ``5 de enero de 2027`` (Babel's ``short``, ``medium``, ``long``,

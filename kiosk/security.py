@@ -28,6 +28,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from kiosk import DATA_DIR
+from kiosk.i18n import Phrase  # a parent reads the password rules in their language (I1)
 
 # OWASP Password Storage Cheat Sheet: scrypt N=2^17, r=8, p=1 (S12). A hash records its own
 # parameters, so older hashes still verify and are re-hashed at the next sign-in (needs_rehash).
@@ -110,13 +111,13 @@ def password_problem(
     Both kinds of account are single-factor, so NIST's 15 characters hold for both.
     """
     if len(password) < minimum:
-        return f"Use at least {minimum} characters."
+        return Phrase("Use at least {minimum} characters.", minimum=minimum)
     lowered = password.lower()
     if len(set(lowered)) < 5 or _cores(lowered) & _blocklist():
-        return "That password is too common: choose another."
+        return Phrase("That password is too common: choose another.")
     for part in " ".join(context).lower().split():
         if len(part) >= 3 and part in lowered:
-            return "Do not use your name or email in the password."
+            return Phrase("Do not use your name or email in the password.")
     return None
 
 

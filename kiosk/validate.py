@@ -17,6 +17,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from kiosk.i18n import Phrase  # a parent may read these problems: said in their language (I1)
+
 # The longest value each kind of field takes (characters). Names are per part (given, family);
 # a display name is a whole name. PostgreSQL columns hold 255: every limit is below that.
 NAME = 60
@@ -62,10 +64,18 @@ class InputProblem(ValueError):
 def text_problem(value: str, label: str, limit: int) -> str | None:
     """Why ``value`` cannot be stored as ``label`` (control characters, too long), or None."""
     if _CONTROL.search(value):
-        return f"{label} has a control character in it (such as a tab, a line break or NUL)"
+        return Phrase(
+            "{label} has a control character in it (such as a tab, a line break or NUL)",
+            label=label,
+        )
     length = len(" ".join(value.split()))
     if length > limit:
-        return f"{label} is at most {limit} characters (this one has {length})"
+        return Phrase(
+            "{label} is at most {limit} characters (this one has {length})",
+            label=label,
+            limit=limit,
+            length=length,
+        )
     return None
 
 
@@ -82,7 +92,9 @@ def clean_text(value: str | None, *, field: str, label: str, limit: int) -> str:
 def check_length(value: str, *, field: str, label: str, limit: int) -> str:
     """``value`` unchanged (a password: every character counts) if it is at most ``limit`` long."""
     if len(value) > limit:
-        raise InputProblem(field, f"{label} is at most {limit} characters")
+        raise InputProblem(
+            field, Phrase("{label} is at most {limit} characters", label=label, limit=limit)
+        )
     return value
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from babel.messages.catalog import Catalog as PoCatalog
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
-from babel.messages.frontend import parse_mapping_cfg
+from babel.messages.frontend import parse_keywords, parse_mapping_cfg
 from babel.messages.pofile import read_po
 
 from kiosk import i18n
@@ -31,7 +31,7 @@ def source_messages() -> dict[Key, str]:
     """Every msgid in kiosk/, screens/ and the page templates, with where it was found."""
     with (ROOT / "babel.cfg").open() as mapping:
         method_map, options_map = parse_mapping_cfg(mapping)
-    keywords = dict(DEFAULT_KEYWORDS, **dict.fromkeys(i18n.KEYWORDS))
+    keywords = {**DEFAULT_KEYWORDS, **parse_keywords(i18n.KEYWORDS)}
     found: dict[Key, str] = {}
     for filename, lineno, message, _, context in extract_from_dir(
         ROOT, method_map, options_map, keywords
@@ -185,3 +185,22 @@ def test_i1_a_fuzzy_or_missing_translation_reads_in_english(tmp_path, monkeypatc
         assert french.date(dt.date(2027, 1, 5)) == "5 janvier 2027"
     finally:
         i18n._load.cache_clear()
+
+
+def test_i1_an_engine_message_reads_in_english_and_is_said_in_spanish():
+    from kiosk.i18n import NPhrase
+    from kiosk.security import password_problem
+
+    wait = NPhrase(
+        "Too many tries for this account: wait {seconds} second, then try again.",
+        "Too many tries for this account: wait {seconds} seconds, then try again.",
+        30,
+        seconds=30,
+    )
+    assert wait == "Too many tries for this account: wait 30 seconds, then try again."
+    assert catalog("es").say(wait) == (
+        "Demasiados intentos para esta cuenta: espere 30 segundos y vuelva a intentarlo."
+    )
+    short = password_problem("short")
+    assert short == "Use at least 15 characters."
+    assert catalog("es").say(short) == "Use al menos 15 caracteres."

@@ -41,6 +41,7 @@ import peewee
 from peewee import fn
 
 from kiosk import audit, throttle, validate
+from kiosk.i18n import N_, NPhrase, Phrase
 from kiosk.people.contact import valid_email
 from kiosk.registration import pins
 from kiosk.security import (  # noqa: F401  (MIN_PASSWORD: the account form shows it)
@@ -78,11 +79,12 @@ LOCKOUT_REASON = "too many failed attempts"
 # are not); the floor hides what is left. Tests set it to 0.
 REPLY_FLOOR = 0.05  # seconds
 
-GENERIC = (
+# What a parent reads: msgids said in the family's language where shown (I1).
+GENERIC = N_(
     "That date of birth and PIN do not match a registration we can use right now. Check both and try "
     "again; after several tries, wait 15 minutes or ask the front desk."
 )
-EXPIRED = "This PIN has expired. Ask the front desk for a new one."
+EXPIRED = N_("This PIN has expired. Ask the front desk for a new one.")
 
 
 class Outcome(StrEnum):
@@ -115,11 +117,14 @@ REVOKING = (Outcome.WRONG_DATE, Outcome.WRONG_ANSWER)
 
 
 class PortalError(Exception):
-    """What the parent is told; ``field`` says which input it belongs next to."""
+    """What the parent is told; ``field`` says which input it belongs next to. ``message`` is a
+    msgid or a :class:`~kiosk.i18n.Phrase`: ``catalog(language).say(error.message)`` says it in the
+    parent's language (I1); ``str(error)`` is the English."""
 
     def __init__(self, message: str, field: str = ""):
         super().__init__(message)
         self.field = field
+        self.message = message
 
 
 @dataclass(frozen=True)
@@ -156,17 +161,18 @@ def create_account(email: str, display_name: str, password: str) -> PortalLogin:
     email = email.strip().lower()
     try:
         name = validate.clean_text(
-            display_name, field="name", label="Your name", limit=validate.DISPLAY_NAME
+            display_name, field="name", label=Phrase("Your name"), limit=validate.DISPLAY_NAME
         )
         validate.check_length(
-            password, field="password", label="A password", limit=validate.PASSWORD
+            password, field="password", label=Phrase("A password"), limit=validate.PASSWORD
         )
     except validate.InputProblem as problem:
-        raise PortalError(f"{problem}.", problem.field) from None
+        # TRANSLATORS: a sentence made of what is wrong with a field, and its full stop
+        raise PortalError(Phrase("{problem}.", problem=problem.message), problem.field) from None
     if not name:
-        raise PortalError("Enter your name.", "name")
+        raise PortalError(Phrase("Enter your name."), "name")
     if not valid_email(email):
-        raise PortalError("Enter a valid email address, like name@example.com.", "email")
+        raise PortalError(Phrase("Enter a valid email address, like name@example.com."), "email")
     if (weak := password_problem(password, email, name)) is not None:
         raise PortalError(weak, "password")
     hashed = hash_password(
@@ -175,7 +181,7 @@ def create_account(email: str, display_name: str, password: str) -> PortalLogin:
     with write_transaction():
         if PortalAccount.select().where(PortalAccount.email == email).exists():
             raise PortalError(
-                "An account with this email already exists: sign in instead.", "email"
+                Phrase("An account with this email already exists: sign in instead."), "email"
             )
         row = PortalAccount.create(email=email, display_name=name, password_hash=hashed)
     return PortalLogin(row.id, row.email, row.display_name)
@@ -202,7 +208,13 @@ def sign_in(
             detail={"terminal": terminal, "seconds": wait.seconds},
         )
         raise PortalError(
-            f"Too many tries for this account: {wait.words}, then try again.", "password"
+            NPhrase(
+                "Too many tries for this account: wait {seconds} second, then try again.",
+                "Too many tries for this account: wait {seconds} seconds, then try again.",
+                wait.seconds,
+                seconds=wait.seconds,
+            ),
+            "password",
         ) from None
     row = PortalAccount.get_or_none(PortalAccount.email == email)
     ok = throttle.try_password(
@@ -218,7 +230,7 @@ def sign_in(
         ),
     )
     if row is None or not ok:
-        raise PortalError("Email or password is not right.", "password")
+        raise PortalError(Phrase("Email or password is not right."), "password")
     return PortalLogin(row.id, row.email, row.display_name)
 
 

@@ -1,7 +1,7 @@
 """The parents' registration page (P2): what the slip's QR code opens.
 
-Plain server-rendered HTML (Jinja2, autoescaped), mobile-first, no JavaScript, in English and
-Spanish. A parent types the child's birth date and PIN, makes an account or signs in, and sees the
+Plain server-rendered HTML (Jinja2, autoescaped), mobile-first, no JavaScript, in every language
+kiosk has a catalog for (I1: the templates' ``_("...")`` and the engine's messages are msgids). A parent types the child's birth date and PIN, makes an account or signs in, and sees the
 children now on it; signed in, they add another child the same way.
 
 State lives in sealed cookies (AES-GCM under the practice key, kiosk.security.seal), never in
@@ -25,89 +25,15 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from kiosk import validate
+from kiosk import i18n, validate
 from kiosk.config import Config
+from kiosk.i18n import LANGUAGES, N_
 from kiosk.registration import portal
 from kiosk.security import UnsealError, seal, unseal
 
 PAGE = "/register"
 FORM_COOKIE, SESSION_COOKIE, LANG_COOKIE = "kiosk_form", "kiosk_session", "kiosk_lang"
-LANGUAGES = ("en", "es")
 TEMPLATES = Path(__file__).with_name("templates")
-
-TEXT: dict[str, dict[str, str]] = {
-    "en": {
-        "title": "Register for the patient portal",
-        "intro": "Enter your child's date of birth and the "
-        "PIN from the slip or message the front desk gave you.",
-        "dob": "Child's date of birth",
-        "pin": "PIN",
-        "pin_hint": "Like ABCD-2345",
-        "new": "I am new: make my account",
-        "existing": "I already have an account",
-        "name": "Your name",
-        "email": "Email",
-        "password": "Password",
-        "password_hint": "At least 15 characters",
-        "register": "Register",
-        "children_title": "Your children",
-        "none_yet": "No children on your account yet.",
-        "add_title": "Add another child",
-        "add": "Add child",
-        "sign_out": "Sign out",
-        "signed_in_as": "Signed in as",
-        "added": "Done: your account now includes the child below.",
-        "expired_title": "This page has expired",
-        "expired": "For your safety the form is only good for a short while. Start again.",
-        "start_again": "Start again",
-        "other_language": "Español",
-        "access": "Access",
-        "dob_problem": "Enter the date of birth, like 2019-04-30.",
-        "account": "Your account",
-    },
-    "es": {
-        "title": "Regístrese en el portal de pacientes",
-        "intro": "Escriba la fecha de nacimiento de su hijo "
-        "o hija y el PIN de la hoja o del mensaje que le dio la recepción.",
-        "dob": "Fecha de nacimiento",
-        "pin": "PIN",
-        "pin_hint": "Como ABCD-2345",
-        "new": "Soy nuevo: crear mi cuenta",
-        "existing": "Ya tengo una cuenta",
-        "name": "Su nombre",
-        "email": "Correo electrónico",
-        "password": "Contraseña",
-        "password_hint": "Al menos 15 caracteres",
-        "register": "Registrar",
-        "children_title": "Sus hijos",
-        "none_yet": "Aún no hay niños en su cuenta.",
-        "add_title": "Agregar otro hijo o hija",
-        "add": "Agregar",
-        "sign_out": "Cerrar sesión",
-        "signed_in_as": "Sesión de",
-        "added": "Listo: su cuenta ahora incluye al niño de abajo.",
-        "expired_title": "Esta página caducó",
-        "expired": "Por su seguridad, el formulario vale por poco tiempo. Empiece de nuevo.",
-        "start_again": "Empezar de nuevo",
-        "other_language": "English",
-        "access": "Acceso",
-        "dob_problem": "Escriba la fecha de nacimiento, como 2019-04-30.",
-        "account": "Su cuenta",
-    },
-}
-# The engine's words a parent can meet, in Spanish; any other is shown as the engine says it.
-ENGINE_ES = {
-    portal.GENERIC: "La fecha de nacimiento y el PIN no coinciden con un registro que podamos usar ahora. "
-    "Revise ambos y vuelva a intentarlo; después de varios intentos, espere 15 minutos o "
-    "pregunte en la recepción.",
-    portal.EXPIRED: "Este PIN caducó. Pida uno nuevo en la recepción.",
-    "Email or password is not right.": "El correo o la contraseña no son correctos.",
-    "An account with this email already exists: sign in instead.": "Ya existe una cuenta con este correo: inicie sesión.",
-    "Enter your name.": "Escriba su nombre.",
-    "Enter a valid email address, like name@example.com.": "Escriba un correo válido, como nombre@ejemplo.com.",
-    "Full Access": "Acceso completo",
-    "Limited: No Chart Access": "Limitado: sin acceso al expediente",
-}
 
 _env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True))
 
@@ -116,12 +42,12 @@ def _language(request: Request) -> str:
     asked = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE, "")
     if asked in LANGUAGES:
         return asked
-    accepted = request.headers.get("accept-language", "").lower()
-    return "es" if accepted.startswith("es") else "en"
-
-
-def _say(lang: str, words: str) -> str:
-    return ENGINE_ES.get(words, words) if lang == "es" else words
+    # The browser's languages in the order it lists them (its q-values rarely reorder them).
+    for tag in request.headers.get("accept-language", "").split(","):
+        offered = i18n.offered(tag.split(";")[0])
+        if offered is not None:
+            return offered
+    return i18n.SOURCE
 
 
 class _State:
@@ -165,13 +91,15 @@ def build_page(app: FastAPI, config: Config) -> None:
         status: int = 200,
         **values: Any,
     ) -> HTMLResponse:
+        t = i18n.catalog(lang)
         page = _env.get_template(template).render(
-            t=TEXT[lang],
+            _=t.gettext,
+            say=t.say,
             lang=lang,
-            other="es" if lang == "en" else "en",
+            others=[(code, i18n.catalog(code).name) for code in LANGUAGES if code != lang],
+            min_password=portal.MIN_PASSWORD,
             csrf=form["csrf"],
             practice=portal_practice_name(),
-            say=lambda words: _say(lang, words),
             **values,
         )
         response = HTMLResponse(page, status_code=status)
@@ -257,7 +185,7 @@ def build_page(app: FastAPI, config: Config) -> None:
                 account=login,
                 values=values,
                 pin=pin,
-                problem={"error": _say(lang, problem), "field": field},
+                problem={"error": i18n.catalog(lang).say(problem), "field": field},
             )
             if (
                 login is not None
@@ -269,7 +197,7 @@ def build_page(app: FastAPI, config: Config) -> None:
 
         dob = validate.parse_date(fields.get("dob", ""))
         if dob is None:
-            return again(TEXT[lang]["dob_problem"], "dob")
+            return again(N_("Enter the date of birth, like 2019-04-30."), "dob")
         try:
             if login is None:
                 email, password = fields.get("email", ""), fields.get("password", "")
@@ -283,7 +211,7 @@ def build_page(app: FastAPI, config: Config) -> None:
                     )
             await _in_thread(portal.redeem, login.id, dob, pin=pin, terminal=terminal(request))
         except portal.PortalError as error:
-            return again(str(error), error.field or "pin")
+            return again(error.message, error.field or "pin")
         response = RedirectResponse(f"{PAGE}/children?lang={lang}&added=1", status_code=303)
         _State.write(response, request, SESSION_COOKIE, {"account": login.id}, session_minutes)
         _State.write(
