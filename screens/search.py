@@ -58,6 +58,8 @@ class SearchScreen(ReportsWorkerErrors, DeskScreen[None]):
         ("f4", "open_import", "Import"),
         ("f6", "open_outbox", "Outbox"),
         ("ctrl+o", "sign_out", "Sign out"),
+        # W4; not in the footer, which is full at 80 columns (docs/rules.md, W4, names the key)
+        Binding("f8", "open_report", "Report", show=False),
         Binding("down", "to_results", "Results", show=False),
     ]
     _open_when_found = False  # Enter came before the results: open the first one when they come
@@ -253,6 +255,12 @@ class SearchScreen(ReportsWorkerErrors, DeskScreen[None]):
 
     def action_open_import(self) -> None:
         self.app.open_import()
+
+    def action_open_report(self) -> None:
+        """W4: the enrollment report."""
+        from .report import ReportScreen
+
+        self.app.push_screen(ReportScreen())
 
     def action_open_outbox(self) -> None:
         self.app.open_outbox()

@@ -1,0 +1,156 @@
+"""The enrollment report (W4) on screen: patients by portal status now, and the PINs issued since
+a date, how many were registered and how fast, by week (with a bar chart) and by staff member.
+
+The chart is drawn with characters that mean the same without colour and on a console font: a
+full block for each registered share, a light shade for issued and not (yet) registered. The
+numbers come from kiosk.followup.report through the Desk, in a worker."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import DataTable, Footer, Input, Label, Static
+
+from kiosk.followup.report import (
+    EnrollmentReport,
+    Funnel,
+    median_words,
+    rate_words,
+    week_words,
+)
+
+from .widgets import DeskScreen, FieldError, ReportsWorkerErrors, TrainingBanner
+from .workers import desk_worker
+
+FULL, SHADE = "█", "░"  # full block and light shade: both in console fonts (no half blocks)
+CHART_WIDTH = 16  # the weeks' bars
+STATUS_WIDTH = 24  # the statuses' bars
+LEGEND = f"Issued to registered, by week   {FULL} registered  {SHADE} not registered"
+BAD_SINCE = "Enter a date like 09/07/2026, not after today."
+
+
+def bar(registered: int, issued: int, most: int, width: int = CHART_WIDTH) -> Text:
+    """``issued`` as a bar scaled to ``most``: the registered part solid, the rest shaded. Any
+    issue at all shows at least one character."""
+    if not most or not issued:
+        return Text("")
+    whole = max(1, round(issued / most * width))
+    solid = min(whole, round(registered / most * width))
+    if registered and not solid:
+        solid = 1
+    return Text.assemble((FULL * solid, "green"), (SHADE * (whole - solid), ""))
+
+
+def _cells(row: Funnel) -> list[Text]:
+    """Issued, registered, rate and median days, right-aligned."""
+    numbers = (f"{row.issued:,}", f"{row.registered:,}", rate_words(row), median_words(row))
+    return [Text(cell, justify="right") for cell in numbers]
+
+
+class ReportScreen(ReportsWorkerErrors, DeskScreen[None]):
+    """W4: status counts, then issued to registered by week (chart) and by staff member."""
+
+    CSS_PATH = "report.tcss"
+    AUTO_FOCUS = "#report-body"
+    BINDINGS = [
+        Binding("f2", "focus_since", "Since"),
+        Binding("f5", "refresh", "Refresh"),
+        Binding("escape", "back", "Back"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.report: EnrollmentReport | None = None
+
+    def compose(self) -> ComposeResult:
+        yield TrainingBanner()
+        with Horizontal(id="report-bar"):
+            yield Label("Enrollment report since ", id="since-label")
+            yield Input(id="since", placeholder="MM/DD/YYYY", compact=True, max_length=10)
+            yield Label("", id="report-range", markup=False)
+        yield FieldError(id="since-error")
+        with VerticalScroll(id="report-body"):
+            yield Static("Counting…", id="statuses", markup=False)
+            yield Label(LEGEND, classes="section", markup=False)
+            yield DataTable(id="weeks", cursor_type="row", show_cursor=False)
+            yield Label("By staff member", classes="section", markup=False)
+            yield DataTable(id="staff", cursor_type="row", show_cursor=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#weeks", DataTable).add_columns(
+            "Week of", "Issued", "Registered", "Rate", "Median days", "Chart"
+        )
+        self.query_one("#staff", DataTable).add_columns(
+            "Staff member", "Issued", "Registered", "Rate", "Median days"
+        )
+        self.query_one("#report-body").focus()
+        self.load(None)
+
+    @desk_worker("report", "Counting the enrollment report")
+    def load(self, since: dt.date | None) -> None:
+        report = self.app.desk.enrollment_report(since)
+        self.app.call_from_thread(self.show_report, report)
+
+    def show_report(self, report: EnrollmentReport) -> None:
+        self.report = report
+        since = self.query_one("#since", Input)
+        if not since.has_focus:
+            since.value = f"{report.since:%m/%d/%Y}"
+        self.query_one("#report-range", Label).update(f" to {report.today:%m/%d/%Y}")
+        self.query_one("#statuses", Static).update(self._statuses(report))
+        most = max((row.issued for row in report.weeks), default=0)
+        weeks = self.query_one("#weeks", DataTable)
+        weeks.clear()
+        for row in report.weeks:
+            weeks.add_row(
+                Text(week_words(row)), *_cells(row), bar(row.registered, row.issued, most)
+            )
+        weeks.add_row(Text("All"), *_cells(report.total), Text(""))
+        staff = self.query_one("#staff", DataTable)
+        staff.clear()
+        for row in report.staff:
+            staff.add_row(Text(row.label), *_cells(row))
+        if not report.staff:
+            staff.add_row(Text("No PINs issued since then."), *[Text("")] * 4)
+
+    @staticmethod
+    def _statuses(report: EnrollmentReport) -> Text:
+        most = max((count for _, count in report.statuses), default=0)
+        text = Text(f"{'Status now':<22}{'Patients':>10}{'Share':>8}\n", style="bold")
+        for status, count in report.statuses:
+            share = f"{count / report.patients * 100:.1f}%" if report.patients else "-"
+            solid = round(count / most * STATUS_WIDTH) if most else 0
+            text.append(f"{status.label:<22}{count:>10,}{share:>8}  ")
+            text.append(FULL * max(solid, 1 if count else 0), style="green")
+            text.append("\n")
+        text.append(f"{'All patients':<22}{report.patients:>10,}")
+        return text
+
+    @on(Input.Submitted, "#since")
+    def since_typed(self, event: Input.Submitted) -> None:
+        """A new start date: the report again from it; a date that is not one stays, with why."""
+        since = self.app.desk.parse_dob(event.value)
+        error = self.query_one("#since-error", FieldError)
+        if since is None:
+            error.show(BAD_SINCE)
+            return
+        error.clear()
+        self.query_one("#report-body").focus()
+        self.load(since)
+
+    def action_focus_since(self) -> None:
+        box = self.query_one("#since", Input)
+        box.focus()
+        box.select_all()
+
+    def action_refresh(self) -> None:
+        self.load(self.report.since if self.report else None)
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
