@@ -90,6 +90,9 @@ class PrinterConfig:
     keep_minutes: float = _within(
         0, 7 * 24 * 60, 60.0
     )  # a saved slip PDF holds PINs: deleted after this (S11)
+    # I1: font files (FILE, or FILE.ttc#N for a face of a collection) for the scripts the shipped
+    # fonts lack, tried in order; empty: Noto Sans CJK from fonts-noto-cjk when it is installed
+    fonts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -199,6 +202,7 @@ ENV_KEYS = {
     "KIOSK_SLIP_LAYOUT": "printer.layout",
     "KIOSK_SLIP_DIR": "printer.output_dir",
     "KIOSK_SLIP_KEEP_MINUTES": "printer.keep_minutes",
+    "KIOSK_SLIP_FONTS": "printer.fonts",
     "KIOSK_SERVE_HOST": "serve.host",
     "KIOSK_SERVE_PORT": "serve.port",
     "KIOSK_FORWARDED_ALLOW_IPS": "serve.forwarded_allow_ips",
@@ -256,7 +260,11 @@ def config_from_mapping(raw: Mapping[str, Any]) -> Config:
         elif key in _SECTIONS:
             if not isinstance(value, Mapping):
                 raise ConfigError(key, "must be a table of settings")
-            top[key] = _build(_SECTIONS[key], value, key + ".")
+            settings = dict(value)
+            fonts = settings.pop("fonts", None) if key == "printer" else None
+            top[key] = _build(_SECTIONS[key], settings, key + ".")
+            if fonts is not None:
+                top[key] = replace(top[key], fonts=_fonts("printer.fonts", fonts))
         elif key in {f.name for f in fields(Config)}:
             top[key] = _coerce(Config, key, value, "")
         else:
@@ -505,3 +513,22 @@ def _validate_qr_url(template: str) -> None:
             "practice.qr_url",
             "must hold {pin} once and no other braces, like https://portal.example.org/register?pin={pin}",
         )
+
+
+def _fonts(key: str, value: Any) -> tuple[str, ...]:
+    """printer.fonts (I1): a list of font files, or comma-separated in the environment; each a
+    .ttf, .otf or .ttc file that exists (a .ttc may name its face: FILE.ttc#2)."""
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+        raise ConfigError(
+            key, f'must be a list of font files like ["/path/Font.ttf"], not {value!r}'
+        )
+    fonts = tuple(i.strip() for i in items if i.strip())
+    for font in fonts:
+        name, _, number = font.rpartition("#") if "#" in font else (font, "", "0")
+        path = Path(name).expanduser()
+        if path.suffix.lower() not in {".ttf", ".otf", ".ttc"} or not number.isdigit():
+            raise ConfigError(key, f"{font!r} is not a .ttf, .otf or .ttc font file (FILE.ttc#N)")
+        if not path.is_file():
+            raise ConfigError(key, f"{name} does not exist")
+    return fonts

@@ -222,7 +222,7 @@ class Desk:
         """Names on the slip with a letter the slip's font cannot print (loads the PDF library)."""
         from kiosk.slip.pdf import unprintable_names
 
-        return unprintable_names(slip)
+        return unprintable_names(slip, self.config.printer.fonts)
 
     def print_slip(self, slip: SlipData) -> PrintOutcome:
         """Print the slip, or save it as PDF (no printer, training, a refused job: O2)."""

@@ -180,15 +180,16 @@ async def test_print_pin_ticked_opens_the_slip_right_after_register(app):
 
 
 async def test_slip_preview_names_the_names_the_printed_slip_cannot_show(app):
-    """DejaVu Sans has no Chinese or Hebrew letters: the desk is told which names to write by hand."""
+    """No slip font has Ethiopic or Devanagari letters (I1): the desk is told which names to write
+    by hand."""
     result = IssueResult(
         batch="0123456789abcdef",
-        patient_name="王小明",
+        patient_name="ሰላም",
         language="en",
         pins=(
-            IssuedPin(1, "小明", "王小明", "JFKAY-TTJYV"),
+            IssuedPin(1, "ሰላም", "ሰላም", "JFKAY-TTJYV"),
             IssuedPin(2, "Ánh", "Nguyễn Thị Ánh", "NVTHF-PCJQW"),
-            IssuedPin(3, "דוד", "דוד [כהן]", "BCDFG-HJKLM"),
+            IssuedPin(3, "प्रिया", "प्रिया [शर्मा]", "BCDFG-HJKLM"),
         ),
         expires_on=dt.date(2026, 12, 22),
         method=RegistrationMethod.PIN,
@@ -202,7 +203,7 @@ async def test_slip_preview_names_the_names_the_printed_slip_cannot_show(app):
         warning = app.screen.query_one("#slip-warning", Static)
         assert warning.display
         assert str(warning.render()) == (
-            "The printed slip cannot show some letters of 王小明; דוד [כהן] (they print "
+            "The printed slip cannot show some letters of ሰላም; प्रिया [शर्मा] (they print "
             "as empty boxes): write those names on the slip by hand."
         )
 

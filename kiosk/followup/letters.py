@@ -11,6 +11,7 @@ The words follow the slip's own English and Spanish table (kiosk.slip.content).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from pathlib import Path
 
 from kiosk.config import Config
@@ -74,12 +75,18 @@ def letter_page(letter: dict, practice_name: str, portal_url: str) -> tuple[Slip
     return slip, lead
 
 
-def render_letters(letters: list[dict], practice_name: str, portal_url: str, layout: str) -> bytes:
+def render_letters(
+    letters: list[dict],
+    practice_name: str,
+    portal_url: str,
+    layout: str,
+    fonts: Sequence[str] = (),
+) -> bytes:
     from kiosk.slip.pdf import render_pages
 
     paper = layout if layout in ("letter", "a4") else "letter"  # a receipt roll is no letter
     return render_pages(
-        (letter_page(letter, practice_name, portal_url) for letter in letters), paper
+        (letter_page(letter, practice_name, portal_url) for letter in letters), paper, fonts
     )
 
 
@@ -101,7 +108,9 @@ def print_or_save(
     from kiosk.store import files
 
     files.remove_old_slips(config)
-    pdf = render_letters(letters, practice_name, portal_url, config.printer.layout)
+    pdf = render_letters(
+        letters, practice_name, portal_url, config.printer.layout, config.printer.fonts
+    )
     queue = config.printer.name
     tag = SlipData(practice_name, portal_url, "", (), dt.date.today(), batch=f"letters-{drive_id}")
     lead = ""

@@ -11,8 +11,18 @@ uses the core Courier font, for its fixed-width letters. Two faces ship, regular
 italic). DejaVu Sans is wider than Helvetica, so the portal address and the expiry line step down
 in size (never below body text) to stay on one line.
 
-Only fpdf2's public font API is used (``add_font``, ``set_font``); which letters the faces cover is
-read once from the font files' own character maps with fontTools (:func:`_covered_codepoints`).
+Names in other scripts (I1) print in fallback fonts, tried in order for each letter DejaVu Sans
+lacks: Noto Sans Arabic and Noto Sans Hebrew (shipped, regular and bold), then the fonts in
+``printer.fonts`` (by default Noto Sans CJK from Debian's fonts-noto-cjk, the optional CJK extra,
+when it is installed). A page that needs one is set with fpdf2's text shaping (HarfBuzz, through
+uharfbuzz): Arabic letters join, marks are placed, and right-to-left runs read right to left
+(Unicode bidi) inside a left-to-right slip. Fonts are added to a document only when its text
+needs them, so a Latin slip costs what it did. A name with a letter no font has is named by
+:func:`unprintable_names` before printing, so the desk can write it by hand.
+
+Only fpdf2's public font API is used (``add_font``, ``set_font``, ``set_fallback_fonts``,
+``set_text_shaping``); which letters the faces cover is read once from the font files' own
+character maps with fontTools (:func:`_covered_codepoints`, :func:`_faces`).
 """
 
 from __future__ import annotations
@@ -22,6 +32,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kiosk import DATA_DIR
@@ -36,6 +47,12 @@ _FONT_FILES = {
     "": "DejaVuSans-Subset.ttf",
     "B": "DejaVuSans-Bold-Subset.ttf",
 }  # style -> file in FONT_DIR
+
+# I1: the shipped fallbacks, whole and unmodified (SIL OFL), each with its bold beside it
+_SHIPPED_FALLBACKS = ("NotoSansArabic-Regular.ttf", "NotoSansHebrew-Regular.ttf")
+# printer.fonts when it is empty: the CJK extra, Debian's fonts-noto-cjk, when installed. "#2" is
+# the face in the collection: Noto Sans CJK SC (every face has Kana and Hangul; Han forms differ)
+DEFAULT_FONTS = ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc#2",)
 
 LAYOUTS = ("letter", "a4", "receipt")
 
@@ -62,12 +79,93 @@ _QR_QUIET_ZONE = 4  # modules, as the QR standard asks for on paper
 _ROLL = 1000.0  # mm: the page a receipt is first drawn on to measure its length
 
 
-def unprintable_names(slip: SlipData) -> list[str]:
-    """The names on the slip (practice, title, children), each once, with a letter its font has no
-    glyph for; [] when everything prints. DejaVu Sans has no Chinese, Japanese, Korean, Arabic or
-    Hebrew letters: they would print as empty boxes, so the desk is told before printing and can
-    write those names on the slip by hand."""
-    covered = _covered_codepoints()
+@dataclass(frozen=True)
+class _Face:
+    """A fallback font (I1): the family name given to fpdf2, its files and what it covers."""
+
+    family: str
+    regular: Path
+    bold: Path | None  # None: bold text in this script prints in the regular face
+    number: int  # the face in a .ttc collection
+    covered: frozenset[int]
+
+
+def font_path(entry: str) -> tuple[Path, int]:
+    """A ``printer.fonts`` entry as (file, face number): ``FILE`` or ``FILE.ttc#N``."""
+    name, _, number = entry.rpartition("#") if "#" in entry else (entry, "", "0")
+    return Path(name).expanduser(), int(number) if number.isdigit() else 0
+
+
+@cache
+def _faces(fonts: tuple[str, ...] = ()) -> tuple[_Face, ...]:
+    """The fallback fonts in the order they are tried: the shipped ones, then ``fonts``
+    (printer.fonts; empty: :data:`DEFAULT_FONTS`), each only when its file is there."""
+    from fontTools.ttLib import TTFont
+
+    entries = [str(FONT_DIR / name) for name in _SHIPPED_FALLBACKS] + list(fonts or DEFAULT_FONTS)
+    faces: list[_Face] = []
+    for entry in entries:
+        path, number = font_path(entry)
+        if not path.is_file():
+            continue  # the optional CJK extra is not installed: its names are reported instead
+        bold = path.with_name(path.name.replace("Regular", "Bold"))
+        with TTFont(path, lazy=True, fontNumber=number) as font:
+            covered = frozenset(font.getBestCmap())
+        faces.append(
+            _Face(
+                f"Fallback{len(faces)}",
+                path,
+                bold if "Regular" in path.name and bold.is_file() else None,
+                number,
+                covered,
+            )
+        )
+    return tuple(faces)
+
+
+def _use_fonts(pdf: FPDF, fonts: tuple[str, ...], values: Iterable[str]) -> None:
+    """Add the fallback fonts this page's text needs to ``pdf`` (once per document) and shape the
+    page when it has a letter DejaVu Sans lacks (joining, marks, right to left); a page without
+    one is set as before, without reading any fallback font."""
+    missing = {ord(ch) for value in values for ch in _nfc(value)} - _covered_codepoints()
+    faces = _faces(fonts) if missing else ()
+    for face in faces:
+        if not missing & face.covered:
+            continue
+        if face.family.lower() not in pdf.fonts:
+            pdf.add_font(face.family, "", face.regular, collection_font_number=face.number)
+            if face.bold is not None:
+                pdf.add_font(face.family, "B", face.bold, collection_font_number=face.number)
+    added = [face.family for face in faces if face.family.lower() in pdf.fonts]
+    # exact_match False: a script without a bold face prints its bold text in the regular one
+    pdf.set_fallback_fonts(added, exact_match=False)
+    pdf.set_text_shaping(bool(missing))
+
+
+def _slip_values(text: SlipText, lead: Sequence[str] = ()) -> list[str]:
+    """Every string drawn on the page with DejaVu Sans."""
+    return [
+        text.title,
+        text.practice,
+        text.url_label,
+        text.url,
+        text.scan,
+        text.child_header,
+        text.pin_header,
+        *(part for row in text.children for part in row),
+        text.expires,
+        text.steps_header,
+        *text.steps,
+        *lead,
+    ]
+
+
+def unprintable_names(slip: SlipData, fonts: Sequence[str] = ()) -> list[str]:
+    """The names on the slip (practice, title, children), each once, with a letter no font has a
+    glyph for; [] when everything prints. ``fonts`` is printer.fonts (I1): without the CJK extra
+    installed, Chinese, Japanese and Korean names would print as empty boxes, so the desk is told
+    before printing and can write those names on the slip by hand."""
+    covered = _covered_codepoints().union(*(face.covered for face in _faces(tuple(fonts))))
     names = dict.fromkeys(
         [slip.practice_name, slip.patient_name, *(name for name, _ in slip.children)]
     )
@@ -78,20 +176,27 @@ def unprintable_names(slip: SlipData) -> list[str]:
     ]
 
 
-def render_slip_pdf(slip: SlipData, layout: str = "letter") -> bytes:
-    """The slip as PDF bytes, always one page. ``layout`` is letter, a4 or receipt."""
+def render_slip_pdf(slip: SlipData, layout: str = "letter", fonts: Sequence[str] = ()) -> bytes:
+    """The slip as PDF bytes, always one page. ``layout`` is letter, a4 or receipt; ``fonts`` is
+    printer.fonts, the fallback fonts for scripts the shipped ones lack (I1)."""
     if layout not in _LAYOUTS:
         raise ValueError(f"slip layout must be one of {', '.join(LAYOUTS)}, not {layout!r}")
     spec = _LAYOUTS[layout]
     text = slip_text(slip)
     matrix = qr_matrix(qr_target(slip))
-    height = spec.height or _receipt_length(spec, text, matrix)  # a receipt is cut where it ends
+    # a receipt is cut where it ends
+    height = spec.height or _receipt_length(spec, text, matrix, tuple(fonts))
     pdf = _document(spec, height, text.title)
+    _use_fonts(pdf, tuple(fonts), _slip_values(text))
     _draw(pdf, spec, text, matrix)
     return bytes(pdf.output())
 
 
-def render_pages(pages: Iterable[tuple[SlipData, Sequence[str]]], layout: str = "letter") -> bytes:
+def render_pages(
+    pages: Iterable[tuple[SlipData, Sequence[str]]],
+    layout: str = "letter",
+    fonts: Sequence[str] = (),
+) -> bytes:
     """Several slips in one PDF, a page each, each after its own lead lines (a letter's greeting
     and introduction, W2). The QR code is one image embedded once and placed on every page:
     ten thousand letters with a few hundred vector squares each would take most of a minute
@@ -110,6 +215,7 @@ def render_pages(pages: Iterable[tuple[SlipData, Sequence[str]]], layout: str = 
             matrix = qr_matrix(url)
             codes[url] = matrix, _qr_image(matrix)
         matrix, image = codes[url]
+        _use_fonts(pdf, tuple(fonts), _slip_values(text, lead))
         _draw(pdf, spec, text, matrix, lead, image)
     if pdf is None:
         raise ValueError("no letters to print")
@@ -145,7 +251,9 @@ _measuring = threading.Lock()
 _measurers: dict[_Layout, tuple[FPDF, int]] = {}
 
 
-def _receipt_length(spec: _Layout, text: SlipText, matrix: list[list[bool]]) -> float:
+def _receipt_length(
+    spec: _Layout, text: SlipText, matrix: list[list[bool]], fonts: tuple[str, ...]
+) -> float:
     """Where a receipt's content ends (mm, bottom margin included): drawn on a roll-long page of a
     document that is never written out. Loading the fonts costs more than drawing, so one such
     document measures 64 receipts (a page each) before a fresh one replaces it."""
@@ -155,6 +263,7 @@ def _receipt_length(spec: _Layout, text: SlipText, matrix: list[list[bool]]) -> 
             measurer = (_document(spec, _ROLL, ""), 0)
         pdf, uses = measurer
         _measurers[spec] = (pdf, uses + 1)
+        _use_fonts(pdf, fonts, _slip_values(text))
         return _draw(pdf, spec, text, matrix) + spec.margin
 
 

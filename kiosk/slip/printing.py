@@ -66,7 +66,7 @@ def print_slip(
     from kiosk.slip.pdf import render_slip_pdf
 
     files.remove_old_slips(config)
-    pdf = render_slip_pdf(slip, config.printer.layout)
+    pdf = render_slip_pdf(slip, config.printer.layout, config.printer.fonts)
     queue = config.printer.name
     if config.training:
         outcome, kind = _saved(pdf, slip, config, "Training mode: nothing is printed."), "saved"
