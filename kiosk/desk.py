@@ -373,7 +373,13 @@ class Desk:
         """L4: the undelivered welcome re-addressed to another caregiver with authority, then sent."""
         from kiosk.registration.pin_life import redirect_welcome
 
-        row = redirect_welcome(self._signed_in(), patient_id, caregiver_id, now=self.now())
+        row = redirect_welcome(
+            self._signed_in(),
+            patient_id,
+            caregiver_id,
+            now=self.now(),
+            sms_provider=self.config.sms.configured,  # I2: any carrier, through the provider
+        )
         return self.send_batch_now(row.batch)
 
     def clear_lockout(self, patient_id: int, reason: str) -> None:

@@ -307,6 +307,26 @@ def test_i2_with_a_provider_the_desk_texts_any_carrier_without_choosing_one(
     assert front.deliver_outbox().sent == 1 and provider.sends()[0]["To"] == "+13175550101"
 
 
+def test_i2_a_welcome_redirected_to_a_cell_on_a_retired_carrier_goes_through_the_provider(
+    front_desk, provider, config
+):
+    """L4 with a provider: the other parent's carrier closed its gateway, the text still goes."""
+    from kiosk.registration.pin_life import ContactChange
+
+    front = desk(replace(config, sms=sms_config(provider).sms), staff=front_desk)
+    rosemary = find_patient("Rosemary", "Testkiddo")
+    cindy, jeff = [c for c in front.family(rosemary.id).caregivers if c.has_authority][:2]
+    front.update_contact(jeff.id, ContactChange(cell="(317) 555-0199", carrier="att"))
+    request = IssueRequest(
+        [rosemary.id], recipient_id=cindy.id, delivery="text", cell="(317) 555-0101"
+    )
+    result = front.issue(request)  # queued, not yet sent
+    message, report = front.redirect_welcome(rosemary.id, jeff.id)
+    assert report.sent == 1 and message is not None and message.recipient == "***-***-0199"
+    assert provider.sends()[0]["To"] == "+13175550199"
+    assert row(result.message_id).carrier == ""
+
+
 # -- the status callback on `kiosk serve` ------------------------------------------------------
 
 

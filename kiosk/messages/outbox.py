@@ -275,8 +275,11 @@ def deliver_due(
         senders = senders_for(config)
     report = _send_due(config, clock, limit, senders)
     tracker = (senders or {}).get(Channel.TEXT)
-    if hasattr(tracker, "delivery") and not report.problem:
-        read_back_deliveries(tracker, clock(), report)  # type: ignore[arg-type]
+    if tracker is not None and hasattr(tracker, "delivery") and not report.problem:
+        try:
+            read_back_deliveries(tracker, clock(), report)  # type: ignore[arg-type]
+        finally:
+            tracker.close()
     return report
 
 

@@ -533,11 +533,17 @@ def send_welcome_now(
 
 @retrying
 def redirect_welcome(
-    staff: StaffUser, patient_id: int, caregiver_id: int, *, now: dt.datetime | None = None
+    staff: StaffUser,
+    patient_id: int,
+    caregiver_id: int,
+    *,
+    now: dt.datetime | None = None,
+    sms_provider: bool = False,
 ) -> outbox.MessageRow:
     """L4: send the child's undelivered welcome to another caregiver with contact authority over every
     child in it: the same sealed message, re-addressed (their email for an email, their cell for a
-    text), due now. The PINs record the new recipient. One audit event per child."""
+    text), due now. The PINs record the new recipient. One audit event per child.
+    ``sms_provider``: texts go through the SMS provider (I2), to any cell whatever its carrier."""
     now = now or utcnow()
     with _welcome(patient_id, now) as (pin, message, batch_patients):
         caregiver = Caregiver.get_or_none(Caregiver.id == caregiver_id)
@@ -576,18 +582,22 @@ def redirect_welcome(
             pin_changes = {"recipient": caregiver, "recipient_email": address}
         else:
             carrier = get_carrier(caregiver.carrier)
-            if not caregiver.cell or carrier is None or carrier.retired:
+            digits = normalize_us_cell(caregiver.cell or "")
+            if sms_provider and digits is not None:  # I2: the number itself, no gateway
+                address, carrier_key = "+1" + digits, ""
+            elif not caregiver.cell or carrier is None or carrier.retired:
                 raise PinLifeError(
                     f"{caregiver.full_name} has no cell number with a working carrier: add them "
                     "first (Edit contact).",
                     "cell",
                 )
-            address = carrier.address_for(caregiver.cell)
-            changes = {"recipient": address, "carrier": carrier.key}
+            else:
+                address, carrier_key = carrier.address_for(caregiver.cell), carrier.key
+            changes = {"recipient": address, "carrier": carrier_key}
             pin_changes = {
                 "recipient": caregiver,
                 "recipient_cell": caregiver.cell,
-                "carrier": carrier.key,
+                "carrier": carrier_key,
             }
         OutboxMessage.update(
             state=MessageState.QUEUED, next_attempt_at=now, attempts=0, last_error="", **changes
