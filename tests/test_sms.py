@@ -202,6 +202,8 @@ def test_i2_a_text_that_did_not_arrive_fails_with_the_providers_reason(store, pr
         "the text did not arrive (undelivered: error 30003, Unreachable destination handset)"
     )
     assert AuditEvent.select().where(AuditEvent.action == audit.SEND_FAILED).exists()
+    with pytest.raises(outbox.OutboxError, match="this text did not arrive"):
+        outbox.retry_message(failed.id, now=NOW)
 
 
 def test_i2_401_is_a_configuration_error_that_stops_the_run_and_never_shows_the_token(

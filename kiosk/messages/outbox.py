@@ -780,6 +780,11 @@ def retry_message(message_id: int, now: dt.datetime | None = None) -> MessageRow
             raise OutboxError("this message was already sent")
         if message.state == MessageState.SENDING:
             raise OutboxError("this message is being sent right now")
+        if message.provider_id and not message.body_text:
+            raise OutboxError(  # I2: taken by the SMS provider, then not delivered
+                "this text did not arrive, and its words were erased when the SMS provider took "
+                "it (S2): issue new PINs, or give them by email or on a printed slip"
+            )
         if not message.body_text and not message.body_html:
             raise OutboxError(
                 "this message is no longer needed: the PINs it carried have ended; issue new PINs "
