@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # loaded by the commands that use them
     from kiosk.config import Config
     from kiosk.desk import Desk
     from kiosk.messages.outbox import MessageRow
+    from kiosk.people.staff import StaffUser
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -158,6 +159,76 @@ def _search_arguments(find: argparse.ArgumentParser) -> None:
     )
 
 
+def _drive_arguments(drive: argparse.ArgumentParser) -> None:
+    from kiosk.terms import WorklistKind
+
+    kinds = ", ".join(k.replace(" ", "-") for k in WorklistKind)
+    drive.add_argument(
+        "--worklist",
+        default="unregistered",
+        metavar="KIND",
+        help=f"the families: {kinds} (default unregistered; W1)",
+    )
+    drive.add_argument(
+        "--days",
+        type=int,
+        default=14,
+        metavar="N",
+        help="the window of pending-over, expiring and turning (default 14)",
+    )
+    drive.add_argument(
+        "--from",
+        dest="start",
+        metavar="DATE",
+        help="appointments: the first day (default today)",
+    )
+    drive.add_argument(
+        "--to", dest="end", metavar="DATE", help="appointments: the last day (default --from)"
+    )
+    drive.add_argument("--provider", default="", help="appointments: only this provider's")
+    drive.add_argument(
+        "--limit", type=int, metavar="N", help="at most N families (default: all of them)"
+    )
+    drive.add_argument(
+        "--no-letters",
+        dest="letters",
+        action="store_false",
+        help="no letters (default: one letter per family in one PDF)",
+    )
+    drive.add_argument(
+        "--messages",
+        action="store_true",
+        help="also queue one welcome message per family (email, else text) in the outbox",
+    )
+    drive.add_argument(
+        "--print",
+        dest="print_letters",
+        action="store_true",
+        help="send the letters to the printer (else they are saved as a PDF that is deleted "
+        "after printer.keep_minutes)",
+    )
+    drive.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="say how many families, children, letters and messages; change nothing",
+    )
+    drive.add_argument(
+        "--by",
+        metavar="USERNAME",
+        help="the staff member issuing the PINs (needed unless --dry-run or --list)",
+    )
+    drive.add_argument(
+        "--resume",
+        type=int,
+        metavar="ID",
+        help="run a drive that stopped again: its finished families are skipped",
+    )
+    drive.add_argument(
+        "--list", dest="list_drives", action="store_true", help="list drives and their families"
+    )
+    drive.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
 def _backup_arguments(back: argparse.ArgumentParser) -> None:
     back.add_argument(
         "file", metavar="FILE", help="the new backup file (0600; never overwrites one)"
@@ -261,6 +332,10 @@ SUBCOMMANDS = {
     "import": ("import patients and families from CSV or FHIR R4 files (O4)", _import_arguments),
     "demo": ("synthetic data for demonstrations and benchmarks", _demo_arguments),
     "search": ("find patients as the search box does (N1, N2)", _search_arguments),
+    "drive": (
+        "a registration drive: PINs, letters and messages for a worklist's families (W1, W2)",
+        _drive_arguments,
+    ),
     "backup": (
         "copy the database while desks keep working; key files stay out (D3)",
         _backup_arguments,
@@ -685,6 +760,85 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_drive(args: argparse.Namespace) -> int:
+    """W2 on the command line: the dry run, the drive with a progress bar, a resumed one, the list."""
+    from kiosk.followup.drive import DriveOptions
+    from kiosk.followup.worklist import WorklistError, WorklistQuery
+    from kiosk.terms import WorklistKind, is_one_of
+    from kiosk.validate import parse_date
+
+    kind = args.worklist.lower().replace("-", " ")
+    if not is_one_of(WorklistKind, kind):
+        names = ", ".join(k.replace(" ", "-") for k in WorklistKind)
+        raise CliError(f"--worklist must be one of {names}, not {args.worklist!r}")
+    dates = {}
+    for name in ("start", "end"):
+        text = getattr(args, name)
+        dates[name] = parse_date(text) if text else None
+        if text and dates[name] is None:
+            raise CliError(f"--{'from' if name == 'start' else 'to'}: {text!r} is not a date")
+    if args.limit is not None and args.limit < 1:
+        raise CliError("--limit must be at least 1")
+    if not (args.letters or args.messages):
+        raise CliError("a drive with --no-letters needs --messages")
+    desk = open_desk(args)
+    if args.list_drives:
+        for row in desk.drives():
+            state = "finished" if row.finished else "stopped"
+            print(
+                f"{row.id:>5}  {row.created_at:%Y-%m-%d %H:%M}  {row.created_by:<12}  {state:<8}  "
+                f"{row.done} done, {row.skipped} skipped, {row.waiting} waiting  {row.worklist}"
+            )
+        return 0
+    query = WorklistQuery(
+        WorklistKind(kind), args.days, dates["start"], dates["end"], args.provider
+    )
+    options = DriveOptions(args.letters, args.messages, args.print_letters)
+    if not args.dry_run:
+        from kiosk.registration import pin_life
+
+        if not args.by:
+            raise CliError("say who issues the PINs: --by USERNAME (or --dry-run)")
+        desk.sign_in(_staff_for_drive(pin_life.staff_named(args.by), args.by))
+    try:
+        if args.resume is None:
+            plan = desk.plan_drive(query, options, limit=args.limit)
+            print(f"{query.describe()}: {plan.summary()}.")
+            for family in plan.families:
+                if family.problem:
+                    print(f"  skipped: {family.family.caregiver_name}: {family.problem}")
+            if args.dry_run or not plan.issued:
+                return 0
+            drive_id = desk.start_drive(plan)
+        elif args.resume in {row.id for row in desk.drives()}:
+            drive_id = args.resume
+        else:
+            raise CliError(f"no drive {args.resume} (kiosk drive --list shows them)")
+    except WorklistError as error:
+        raise CliError(str(error)) from None
+    from kiosk.importer import TextProgress
+
+    progress = None if args.quiet else TextProgress(sys.stderr)
+    report = desk.run_drive(drive_id, print_letters=args.print_letters, progress=progress)
+    if progress:
+        progress.finish()
+    for line in report.skipped:
+        print(f"  skipped: {line}")
+    print(report.summary())
+    return 0
+
+
+def _staff_for_drive(user: StaffUser | None, username: str) -> StaffUser:
+    """The staff member named by ``--by``, who must be linked to the Practice Portal (R1)."""
+    if user is None:
+        raise CliError(f"no active staff member {username!r}")
+    if not user.is_linked:
+        from kiosk.registration.engine import NOT_LINKED
+
+        raise CliError(NOT_LINKED)
+    return user
+
+
 def cmd_backup(args: argparse.Namespace) -> int:
     """D3: SQLite's online backup; PostgreSQL's own tools, named with the password hidden."""
     from kiosk.ops import backup
@@ -923,6 +1077,7 @@ COMMANDS = {
     "import": cmd_import,
     "demo": cmd_demo,
     "search": cmd_search,
+    "drive": cmd_drive,
     "backup": cmd_backup,
     "restore": cmd_backup,
     "doctor": cmd_doctor,

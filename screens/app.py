@@ -206,6 +206,11 @@ class KioskApp(ReportsErrors, App[None]):
 
         self.push_screen(ImportScreen(run_import))
 
+    def open_worklist(self) -> None:
+        from .worklist import WorklistScreen
+
+        self.push_screen(WorklistScreen())
+
     def open_outbox(self) -> None:
         from .outbox_screen import OutboxScreen
 

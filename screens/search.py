@@ -57,6 +57,8 @@ class SearchScreen(ReportsWorkerErrors, DeskScreen[None]):
         ("f3", "focus_appointments", "Today"),
         ("f4", "open_import", "Import"),
         ("f6", "open_outbox", "Outbox"),
+        # W1: not in the footer, which 80 columns fill; the appointments' title names the key
+        Binding("f7", "open_worklist", "Worklist", show=False),
         ("ctrl+o", "sign_out", "Sign out"),
         # W4; not in the footer, which is full at 80 columns (docs/rules.md, W4, names the key)
         Binding("f8", "open_report", "Report", show=False),
@@ -79,7 +81,8 @@ class SearchScreen(ReportsWorkerErrors, DeskScreen[None]):
         results.add_columns("Name", "DOB", "Age", "Portal status")
         yield results
         yield Label(
-            f"Today's appointments ({self.app.desk.today():%a %m/%d/%Y})", id="appointments-title"
+            f"Today's appointments ({self.app.desk.today():%a %m/%d/%Y}); F7: worklists",
+            id="appointments-title",
         )
         appointments: DataTable[object] = DataTable(
             id="appointments", cursor_type="row", zebra_stripes=True
@@ -264,6 +267,10 @@ class SearchScreen(ReportsWorkerErrors, DeskScreen[None]):
 
     def action_open_outbox(self) -> None:
         self.app.open_outbox()
+
+    def action_open_worklist(self) -> None:
+        """W1: the families to enrol."""
+        self.app.open_worklist()
 
     def action_sign_out(self) -> None:
         self.app.sign_out()

@@ -305,20 +305,26 @@ def test_w2_letters_sent_to_the_printer_leave_no_file(front_desk_w2):
     assert len(pdfium.PdfDocument(front_desk_w2.printer.jobs[0][2])) == 3
 
 
-def test_w2_a_crash_half_way_leaves_finished_families_finished_and_a_rerun_skips_them(
-    front_desk_w2, monkeypatch
-):
-    plan = front_desk_w2.plan_drive(UNREGISTERED, BOTH)
-    drive_id = front_desk_w2.start_drive(plan)
+def crash_on_the_second_family(monkeypatch, why: str):
+    """Make the drive's second issue raise ``why`` (the machine going down); the real issue_pins."""
     real, calls = drive_module.issue_pins, []
 
     def dies_on_the_second_family(*args, **kwargs):
         calls.append(1)
         if len(calls) == 2:
-            raise RuntimeError("power cut")
+            raise RuntimeError(why)
         return real(*args, **kwargs)
 
     monkeypatch.setattr(drive_module, "issue_pins", dies_on_the_second_family)
+    return real
+
+
+def test_w2_a_crash_half_way_leaves_finished_families_finished_and_a_rerun_skips_them(
+    front_desk_w2, monkeypatch
+):
+    plan = front_desk_w2.plan_drive(UNREGISTERED, BOTH)
+    drive_id = front_desk_w2.start_drive(plan)
+    real = crash_on_the_second_family(monkeypatch, "power cut")
     with pytest.raises(RuntimeError, match="power cut"):
         front_desk_w2.run_drive(drive_id)
     states = [r.state for r in DriveFamily.select().order_by(DriveFamily.id)]
@@ -346,3 +352,72 @@ def test_w2_a_family_refused_by_the_engine_is_skipped_with_the_reason(front_desk
     report = front_desk_w2.run_drive(drive_id)
     assert "Cora Gamma: no child left to register" in report.skipped
     assert Patient.get(Patient.given_name == "Cal").portal_status == PortalStatus.UNREGISTERED
+
+
+# -- the command line ------------------------------------------------------------------------------
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_w2_kiosk_drive_dry_run_run_and_list(practice, config, tmp_path, capsys, monkeypatch):
+    """On SQLite only: the command line's words, its progress bar on stderr, its refusals."""
+    from kiosk.cli import main
+
+    monkeypatch.setenv("KIOSK_SLIP_DIR", str(tmp_path / "slips"))
+    args = ["--db", config.database, "drive"]
+    assert main([*args, "--dry-run", "--messages"]) == 0
+    out = capsys.readouterr().out
+    assert "Unregistered: 3 families, 4 children, 3 letters, 2 messages; 1 skipped." in out
+    assert "skipped: Ema Eta: Baby Boy is a placeholder name" in out
+    assert main([*args, "--messages"]) == 2 and "--by USERNAME" in capsys.readouterr().err
+    assert main([*args, "--worklist", "soon"]) == 2
+    assert "--worklist must be one of appointments, unregistered" in capsys.readouterr().err
+    assert main([*args, "--messages", "--by", "maria"]) == 0
+    captured = capsys.readouterr()
+    assert "Issuing PINs: 100%" in captured.err and "Making letters: 100%" in captured.err
+    assert "Drive 1: 3 families issued, 1 skipped; 2 messages queued; 3 letters." in captured.out
+    assert main([*args, "--list"]) == 0
+    assert "finished  3 done, 1 skipped, 0 waiting  Unregistered" in capsys.readouterr().out
+    assert main([*args, "--resume", "7", "--by", "maria"]) == 2
+
+
+def test_w2_every_drive_option_has_help(capsys):
+    from kiosk.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["drive", "--help"])
+    text = capsys.readouterr().out
+    for option in (
+        "--worklist",
+        "--days",
+        "--from",
+        "--to",
+        "--provider",
+        "--limit",
+        "--no-letters",
+        "--messages",
+        "--print",
+        "--dry-run",
+        "--by",
+        "--resume",
+        "--list",
+        "--quiet",
+    ):
+        assert option in text
+    assert text.count("\n  --") == 14  # each on its own line, with its help beside it
+
+
+def test_i1_a_letter_speaks_the_family_language():
+    from kiosk.followup.letters import letter_page
+
+    letter = {
+        "caregiver": "Ana Alpha",
+        "patient": "Alma Alpha",
+        "children": [["Alma Alpha", "ABCDE-FGHJK"], ["Aldo Alpha", "KMNPQ-RSTUV"]],
+        "expires": "2026-12-22",
+        "batch": "b",
+        "ids": [1, 2],
+    }
+    _, spanish = letter_page({**letter, "language": "es"}, "Sunny Hills", URL)
+    _, english = letter_page({**letter, "language": "en"}, "Sunny Hills", URL)
+    assert spanish[0] == "Estimado(a) Ana Alpha:" and "registrar a Alma y Aldo" in spanish[1]
+    assert "22 de diciembre de 2026" in spanish[1]
+    assert english[0] == "Dear Ana Alpha," and "register Alma and Aldo" in english[1]
+    assert "December 22, 2026" in english[1]

@@ -5,7 +5,7 @@ their PIN, the expiry date, the steps) under a greeting to the caregiver and a f
 it came. The PDF is drawn by kiosk.slip.pdf, the same code as the slip; a saved PDF is a slip file
 (S11): 0600, removed after ``printer.keep_minutes``, removed at once when it is printed.
 
-The words follow the slip's own English and Spanish table (kiosk.slip.content).
+The words are msgids of the gettext catalogs (kiosk.i18n, I1), like the slip's.
 """
 
 from __future__ import annotations
@@ -15,42 +15,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from kiosk.config import Config
+from kiosk.i18n import catalog
 from kiosk.slip.content import SlipData
 from kiosk.slip.printing import Printer
-from kiosk.terms import language_of, long_date
-
-_WORDS = {
-    "en": {
-        "greeting": "Dear {caregiver},",
-        "intro": (
-            "{practice} invites you to register {children} on our patient portal. Each child's "
-            "PIN is below; it works until {date}. Keep this letter private: the PINs are for "
-            "your family only."
-        ),
-        "and": "and",
-    },
-    "es": {
-        "greeting": "Estimado(a) {caregiver}:",
-        "intro": (
-            "{practice} le invita a registrar a {children} en nuestro portal de pacientes. El "
-            "PIN de cada niño(a) está abajo; funciona hasta el {date}. Guarde esta carta en "
-            "privado: los PIN son solo para su familia."
-        ),
-        "and": "y",
-    },
-}
-
-
-def _names(names: list[str], conjunction: str) -> str:
-    if len(names) < 2:
-        return "".join(names)
-    return f"{', '.join(names[:-1])} {conjunction} {names[-1]}"
 
 
 def letter_page(letter: dict, practice_name: str, portal_url: str) -> tuple[SlipData, list[str]]:
     """A sealed letter's contents (kiosk.followup.drive) as a slip and its lead paragraphs."""
-    language = language_of(letter.get("language"))
-    words = _WORDS[language]
+    t = catalog(letter.get("language"))
     expires = dt.date.fromisoformat(letter["expires"])
     children = [(name, pin) for name, pin in letter["children"]]
     slip = SlipData(
@@ -59,18 +31,20 @@ def letter_page(letter: dict, practice_name: str, portal_url: str) -> tuple[Slip
         patient_name=letter["patient"],
         children=tuple(children),
         expires_on=expires,
-        language=language,
+        language=t.language,
         batch=letter["batch"],
         patient_ids=tuple(letter["ids"]),
     )
-    given = [name.split(" ")[0] for name, _ in children]
+    from babel.lists import format_list  # "Ana, Luis and Eva" / "Ana, Luis y Eva"
+
+    given = format_list([name.split(" ")[0] for name, _ in children], locale=t.locale)
     lead = [
-        words["greeting"].format(caregiver=letter["caregiver"]),
-        words["intro"].format(
-            practice=practice_name,
-            children=_names(given, words["and"]),
-            date=long_date(expires, language),
-        ),
+        t.gettext("Dear {caregiver},").format(caregiver=letter["caregiver"]),
+        t.gettext(
+            "{practice} invites you to register {children} on our patient portal. Each child's "
+            "PIN is below; it works until {date}. Keep this letter private: the PINs are for "
+            "your family only."
+        ).format(practice=practice_name, children=given, date=t.date(expires)),
     ]
     return slip, lead
 

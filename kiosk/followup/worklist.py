@@ -68,6 +68,7 @@ class FamilyChild:
     id: int
     name: str
     portal_status: PortalStatus
+    given_name: str = ""
 
     @property
     def status_label(self) -> str:
@@ -92,6 +93,14 @@ class WorklistFamily:
     @property
     def children_text(self) -> str:
         return "; ".join(f"{c.name} ({c.status_label})" for c in self.children)
+
+    @property
+    def children_short(self) -> str:
+        """The children by given name, grouped by status: "Layla: Pending; Yusuf, Amir: Unregistered"."""
+        groups: dict[str, list[str]] = {}
+        for child in self.children:
+            groups.setdefault(child.portal_status.value, []).append(child.given_name or child.name)
+        return "; ".join(f"{', '.join(names)}: {status}" for status, names in groups.items())
 
 
 @dataclass(frozen=True)
@@ -442,7 +451,10 @@ def _rows(
         )
         children = tuple(
             FamilyChild(
-                pid, f"{patients[pid][0]} {patients[pid][1]}", PortalStatus(patients[pid][2])
+                pid,
+                f"{patients[pid][0]} {patients[pid][1]}",
+                PortalStatus(patients[pid][2]),
+                patients[pid][0],
             )
             for pid in kids
         )
