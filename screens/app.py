@@ -304,7 +304,8 @@ class KioskApp(ReportsErrors, App[None]):
             ]
         except Exception:  # noqa: BLE001 - called while screens come and go: the shape-based scrub remains
             return []
-        return [box.value for box in boxes if box.password or box.id in SECRET_FIELDS]
+        held = [s for screen in self.screen_stack for s in getattr(screen, "typed_secrets", ())]
+        return [box.value for box in boxes if box.password or box.id in SECRET_FIELDS] + held
 
     def staff_notice(
         self, message: str, *, title: str = "", severity: SeverityLevel = "warning"

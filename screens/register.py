@@ -1,10 +1,15 @@
 """The registration window (R5-R15; for a second parent's PIN, R13). Its words: docs/glossary.md.
 
 Top to bottom, as the procedure has it: the caregivers with their contact authority (the cursor row
-receives the PIN, R15), the patient with every sibling and a Register checkbox (R5), then the
-options: Register with (R10), Access (R9), Delivery (R7) with the address, Send to (R8), Print PIN.
-Register issues every checked child's PIN in one go; the PINs fill the PIN column, and the desk
-prints the slip, sends the welcome now, or hands the kiosk to the parent (R11).
+receives the PIN, R15), the patient with every sibling and a Register checkbox (R5); docked under
+them, always in sight at 80x24, the summary of every other choice Register commits, one line and
+one key each: Register with (R10), Access (R9), Delivery (R7) and its address, Send to (R8), Print
+PIN (register_options.ITEMS; its docstring says how to add a line). Register issues every checked
+child's PIN in one go; the PINs fill the PIN column, and the desk prints the slip, sends the
+welcome now, or hands the kiosk to the parent (R11).
+
+Every change checks the request again (nothing is written): a problem shows under its line as soon
+as it arises and goes as soon as it is fixed.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from kiosk.registration.pin_life import PinFacts, not_ticked_reason
 from kiosk.terms import Delivery, PortalStatus
 
 from .pin_life import ContactDialog
-from .register_options import IssueOptions, PatientTable
+from .register_options import FIELD_ITEMS, ITEMS, IssueSummary, PatientTable
 from .widgets import (
     DeskScreen,
     FieldError,
@@ -41,21 +46,10 @@ from .workers import desk_worker
 
 CHECKED, UNCHECKED = "[x]", "[ ]"
 
-# Where each Problem.field is shown (name:<id> and status:<id> go next to the patient list).
-ERROR_SLOTS = {
-    "staff": "staff",
-    "patients": "patients",
-    "recipient": "recipient",
-    "email": "email",
-    "cell": "cell",
-    "carrier": "carrier",
-    "send_to": "send-to",
-    "question": "question",
-    "answer": "answer",
-    "method": "method",
-    "access": "access",
-    "delivery": "delivery",
-}
+# Where each Problem.field is shown: the summary's lines (FIELD_ITEMS), the caregiver table, the
+# patient list (name:<id> and status:<id> too) or the top of the window.
+ERROR_SLOTS = {"staff": "staff", "patients": "patients", "recipient": "recipient", **FIELD_ITEMS}
+REFUSED = "Nothing was issued: see the messages next to the fields."
 
 
 def error_slot(field: str) -> str:
@@ -124,7 +118,6 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
     """Registration for Patient NAME and selected Siblings."""
 
     CSS_PATH = "register.tcss"
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (90, "-wide")]  # options side by side from 90 columns
     BINDINGS = [
         Binding("ctrl+r,f5", "register", "Register", priority=True),
         Binding("p", "print_slip", "Print"),
@@ -133,6 +126,12 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
         Binding("n", "fix_name", "Fix name"),
         Binding("e", "edit_contact", "Edit contact"),
         Binding("escape", "back", "Back"),
+        *(item.binding() for item in ITEMS),  # the summary's keys: each line shows its own
+        # The body scrolls whatever has focus: the tables would take these keys for their cursor.
+        Binding("pagedown", "scroll_body('page_down')", "Page down", show=False, priority=True),
+        Binding("pageup", "scroll_body('page_up')", "Page up", show=False, priority=True),
+        Binding("end", "scroll_body('scroll_end')", "End", show=False, priority=True),
+        Binding("home", "scroll_body('scroll_home')", "Home", show=False, priority=True),
     ]
 
     def __init__(self, patient_id: int, second_parent: bool = False):
@@ -151,6 +150,17 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
             False  # Print PIN ticked, PINs issued while the screen was covered (locked)
         )
 
+    @property
+    def holds_keys(self) -> bool:
+        """Keys typed ahead wait while the family loads or the PINs are being issued."""
+        return self.family is None or self.issuing
+
+    @property
+    def typed_secrets(self) -> list[str]:
+        """The verification answer, kept in the summary rather than an input: scrubbed from the
+        error log like a typed one (S9; KioskApp._typed_secrets)."""
+        return self.summary.secrets if self.is_mounted else []
+
     # -- layout -------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield TrainingBanner()
@@ -165,12 +175,13 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
             yield PatientTable(id="patients", cursor_type="row")
             yield FieldError(id="patients-error")
             yield Static("", id="not-ticked", markup=False, classes="explain")
-            yield Static("", id="outcome", markup=False)
-            yield IssueOptions(
+        with Vertical(id="register-foot"):  # docked: every choice in sight before Register
+            yield IssueSummary(
                 second_parent=self.second_parent,
                 sms_provider=self.app.desk.config.sms.configured,
-                id="issue-options",
+                id="summary",
             )
+            yield Static("", id="outcome", markup=False)
         yield Footer()
 
     def on_screen_resume(self) -> None:
@@ -226,7 +237,8 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
             title = (
                 f"Patient Registration for {patient.name}: a PIN for an additional parent"
                 if self.second_parent
-                else f"Registration for Patient {patient.name} and selected Siblings"
+                else f"Registration for Patient {patient.name}"
+                + (" and selected Siblings" if len(children) > 1 else "")
             )
             self.query_one("#title", Static).update(title)
             self.fill_caregivers()
@@ -242,6 +254,8 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
         if first_load:
             focus = self.query_one("#patients" if self.second_parent else "#caregivers", DataTable)
             focus.focus()
+        if self.result is None:
+            self.recheck()  # R1, R2, R15 and the rest: said on arrival, not after Register
         self.refresh_bindings()
 
     def listed_children(self) -> tuple[ChildRow, ...]:
@@ -295,8 +309,8 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
             table.move_cursor(row=min(max(row, 0), len(self.listed_children()) - 1))
 
     @property
-    def options(self) -> IssueOptions:
-        return self.query_one(IssueOptions)
+    def summary(self) -> IssueSummary:
+        return self.query_one(IssueSummary)
 
     @on(PatientTable.ToggleRegister)
     def toggle_register(self, event: PatientTable.ToggleRegister) -> None:
@@ -313,7 +327,7 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
             Text(CHECKED if self.checked[child.id] else UNCHECKED),
         )
         self.update_send_to()
-        self.check_recipient()
+        self.recheck()
 
     # -- caregiver and email ------------------------------------------------------------------
     @on(DataTable.RowHighlighted, "#caregivers")
@@ -323,30 +337,33 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
         self.recipient = next(c for c in self.caregivers if str(c.id) == event.row_key.value)
         self.mark_recipient()
         self.fill_email_choices()
-        self.query_one("#recipient-error", FieldError).clear()
-        self.check_recipient()
+        self.recheck()
 
-    def check_recipient(self) -> None:
-        """R15: say next to the table at once when the chosen caregiver may not receive the PIN."""
-        if self.second_parent or self.recipient is None:
-            return
-        self.check_recipient_worker(self.build_request())
+    @on(IssueSummary.Changed)
+    def recheck(self) -> None:
+        """Check the request as it now stands (writes nothing): each problem shows next to its
+        field at once (R15 next to the table, R1 at the top, a retired carrier under the
+        address), and goes once fixed, with the "Nothing was issued" line that pointed at it."""
+        if self.family is not None and not self.issuing:
+            self.check_worker(self.build_request())
 
-    @desk_worker("check", "Checking the caregiver")
-    def check_recipient_worker(self, request: IssueRequest) -> None:
-        problems = [p for p in self.app.desk.check_issue(request) if p.field == "recipient"]
-        self.app.call_from_thread(
-            self.query_one("#recipient-error", FieldError).show,
-            "\n".join(p.message for p in problems),
-        )
+    @desk_worker("check", "Checking the choices")
+    def check_worker(self, request: IssueRequest) -> None:
+        problems = self.app.desk.check_issue(request)
+        self.app.call_from_thread(self.show_checked, request, problems)
+
+    def show_checked(self, request: IssueRequest, problems: list[Problem]) -> None:
+        if self.issuing or self.result is not None or request != self.build_request():
+            return  # issued meanwhile, or a newer check is on its way
+        self.show_problems(problems, refused=False)
 
     def fill_email_choices(self) -> None:
         associated = {a.email.lower() for a in (self.page.associations if self.page else ())}
-        self.options.show_people(self.caregivers, self.recipient, associated)
+        self.summary.show_people(self.caregivers, self.recipient, associated)
 
     def update_send_to(self) -> None:
         """R8: Send to is offered only when a checked child is 12 or older."""
-        self.options.offer_send_to(
+        self.summary.offer_send_to(
             any(
                 self.checked.get(child.id) and child.age_years >= MINOR_AGE
                 for child in self.listed_children()
@@ -354,15 +371,23 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
         )
 
     def build_request(self) -> IssueRequest:
-        return self.options.request(
+        return self.summary.request(
             [child.id for child in self.listed_children() if self.checked.get(child.id)]
         )
+
+    def action_change(self, name: str) -> None:
+        """A summary line's key: change that choice (register_options.ITEMS)."""
+        self.summary.change(name)
+
+    def action_scroll_body(self, how: str) -> None:
+        getattr(self.query_one("#register-body", VerticalScroll), f"action_{how}")()
 
     # -- Register -----------------------------------------------------------------------------
     def action_register(self) -> None:
         if self.family is None or self.issuing:
             return
         if self.result is None:
+            self.issuing = True  # keys typed after Register wait for its outcome
             self.check_earlier_pins(self.build_request())
             return
 
@@ -374,7 +399,11 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
 
     @desk_worker("issue", "Checking earlier PINs")
     def check_earlier_pins(self, request: IssueRequest) -> None:
-        active = self.app.desk.active_pins(request.patient_ids)
+        try:
+            active = self.app.desk.active_pins(request.patient_ids)
+        except BaseException:
+            self.app.call_from_thread(setattr, self, "issuing", False)
+            raise
         self.app.call_from_thread(self.confirm_earlier_pins, request, active)
 
     def confirm_earlier_pins(self, request: IssueRequest, active: list[PinFacts]) -> None:
@@ -382,6 +411,7 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
         if not active or self.second_parent:
             self.issue(request)
             return
+        self.issuing = False
 
         def answered(replace: bool | None) -> None:
             if replace:
@@ -394,8 +424,6 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
         self.app.push_screen(ReissueDialog(active), answered)
 
     def issue(self, request: IssueRequest) -> None:
-        for error in self.query(FieldError):
-            error.clear()
         self.query_one("#outcome", Static).update("Issuing PINs…")
         self.issuing = True
         self.issue_worker(request)
@@ -406,7 +434,7 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
         try:
             result = desk.issue(request)
         except RegistrationError as error:
-            self.app.call_from_thread(self.show_problems, list(error.problems))
+            self.app.call_from_thread(self.refused, list(error.problems))
             return
         except Exception as error:  # noqa: BLE001 - one transaction (kiosk.store.db.write_transaction): none of it was written
             self.app.call_from_thread(self.issue_failed, self.app.explain(error, "Issuing PINs"))
@@ -424,24 +452,34 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
             f"Nothing was issued. {words} Press Register again; if it keeps failing, tell the administrator."
         )
 
-    def show_problems(self, problems: list[Problem]) -> None:
+    def refused(self, problems: list[Problem]) -> None:
         self.issuing = False
+        self.show_problems(problems, refused=True)
+
+    def show_problems(self, problems: list[Problem], *, refused: bool) -> None:
+        """Each problem next to its field, once; a field without one is cleared. ``refused``:
+        Register was refused for them; otherwise the refusal's line goes once none is left."""
         slots: dict[str, list[str]] = {}
         for problem in problems:
             slots.setdefault(error_slot(problem.field), []).append(problem.message)
-        for slot, messages in slots.items():
+        for slot in ("staff", "recipient", "patients"):
+            messages = dict.fromkeys(slots.get(slot, []))  # each said once
             self.query_one(f"#{slot}-error", FieldError).show("\n".join(messages))
-        self.query_one("#outcome", Static).update(
-            "Nothing was issued: see the messages next to the fields."
-        )
-        first = next(iter(slots), None)
-        if first:
-            self.query_one(f"#{first}-error").scroll_visible()
+        self.summary.show_problems(slots)
+        outcome = self.query_one("#outcome", Static)
+        if refused:
+            outcome.update(REFUSED)
+            first = next(iter(slots), None)
+            if first:
+                self.query_one(f"#{first}-error").scroll_visible()
+        elif not problems and str(outcome.content) == REFUSED:
+            outcome.update("")
 
     def show_result(self, result: IssueResult, family: Family | None) -> None:
         """The PINs issued, with the family as it is now (None: as it was loaded)."""
         self.issuing = False
         self.result = result
+        self.show_problems([], refused=False)
         self.pins = {issued.patient_id: issued.pin or "(question)" for issued in result.pins}
         family = family or self.family
         if family is not None:
@@ -450,10 +488,9 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
         self.query_one("#outcome", Static).update(
             f"Issued for {names}; expires {result.expires_on:%m/%d/%Y}. " + next_steps(result)
         )
-        # p, s and c must reach the screen, not type into the input the desk pressed Register from.
         self.query_one("#patients", DataTable).focus()
         self.refresh_bindings()
-        if self.options.print_slip:  # Print PIN ticked: straight to the slip (R7, R14)
+        if self.summary.print_slip:  # Print PIN ticked: straight to the slip (R7, R14)
             if self.app.screen is self:
                 self.app.show_slip(result)
             else:  # locked meanwhile: never open PINs over the lock screen; the slip opens on return
@@ -468,6 +505,10 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
             return self.result is not None and self.result.delivery != Delivery.NONE
         if action in ("print_slip", "complete"):
             return self.result is not None
+        if (
+            action == "change"
+        ):  # after Register, p prints (print_slip) rather than ticking Print PIN
+            return self.result is None or parameters != ("print",)
         if action == "fix_name":
             return any(child.placeholder for child in self.listed_children())
         return True

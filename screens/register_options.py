@@ -1,31 +1,58 @@
 """The registration window's own widgets: the Patient List, which posts a message when the desk
-ticks a child, and the options panel in the order the desk fills it: Register with (R10), Access (R9),
-Delivery (R7) with the address or the cell and carrier, Send to (R8), Print PIN. The panel shows
-and hides its own fields as the desk chooses and hands the window the options it issues with."""
+ticks a child, and the summary of what Register commits, one line per choice with the one key that
+changes it (R7-R10, R14), so at 80x24 every choice is in sight before Ctrl+R:
+
+    w Register with  PIN
+    a Access         Full Access
+    d Delivery       Email
+    o Address        cindy.testkiddo@example.com (on file)
+    m Send to        Parent/Guardian                        (only when a checked child is 12 or older)
+    p Print PIN      No: press p to print the slip after Register
+
+A key either steps through its choices at once (Access, Delivery, Send to, Print PIN) or, where
+text is needed, opens a small dialog (the question and answer; another address, a cell and carrier).
+The lines are drawn from ``ITEMS``; the window binds each item's key and shows a refused Register's
+messages under the line whose ``fields`` they name.
+
+Adding a choice (one line, one key):
+1. add its value to ``Choices`` (with the default Register uses) and pass it on in
+   ``IssueSummary.request``;
+2. write ``words_<name>`` (what the line says Register will do, in the desk's words) and
+   ``change_<name>`` (what its key does: step the value, or push a dialog and store its answer,
+   then call ``self.changed()``) on ``IssueSummary``;
+3. append ``Item(name, key, label, fields)`` to ``ITEMS`` in the order the procedure has it; give
+   ``shown`` when the line applies only sometimes (as Send to does). ``fields`` are the
+   ``Problem.field`` values whose messages go under the line. Pick a key no other line or window
+   binding uses (``test_every_summary_key_is_its_own`` checks).
+The window, its bindings, its error slots and the snapshot pick the new line up from ``ITEMS``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, replace
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import Checkbox, DataTable, Input, Label, RadioButton, RadioSet, Select, Static
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Footer, Input, Label, Select, Static
 
-from kiosk.messages.carriers import carrier_warning, carriers
+from kiosk.messages.carriers import carrier_warning, carriers, get_carrier
+from kiosk.people.contact import format_us_cell, normalize_us_cell
 from kiosk.people.patients import CaregiverRow
 from kiosk.registration.engine import IssueRequest
 from kiosk.terms import (  # the options (R7-R10)
     Access,
     Delivery,
-    Labelled,
     RegistrationMethod,
     SendTo,
 )
 
+from .errors import ReportsErrors
 from .widgets import FieldError
 
 OTHER = "other"
@@ -47,24 +74,47 @@ class PatientTable(DataTable):
         self.post_message(self.ToggleRegister(self.cursor_row))
 
 
-class Choice(RadioButton):
-    """A radio button whose dot is drawn only when chosen: readable without colour (16-colour console)."""
+@dataclass
+class Choices:
+    """What Register commits besides the children and the recipient, as the desk set it."""
 
-    BUTTON_INNER = property(lambda self: "●" if self.value else " ")
+    method: RegistrationMethod = RegistrationMethod.PIN
+    question: str = ""
+    answer: str = ""  # a secret (S9): never shown on the summary
+    access: Access = Access.FULL
+    delivery: Delivery = Delivery.EMAIL
+    email: str = ""
+    email_from: int | None = None  # the caregiver whose address on file it is; None: typed (Other)
+    cell: str = ""
+    carrier: str = ""
+    send_to: SendTo = SendTo.PARENT
+    print_slip: bool = False
 
-    def __init__(self, choice: Labelled, *, on: bool = False):
-        super().__init__(choice.label, value=on)
-        self.choice = choice  # the value this button stands for
+
+@dataclass(frozen=True)
+class Item:
+    """One line of the summary: ``key`` calls ``IssueSummary.change_<name>``; the line reads
+    ``words_<name>``; messages for ``fields`` show under it, in ``#<name>-error``."""
+
+    name: str
+    key: str
+    label: str
+    fields: tuple[str, ...]
+    shown: Callable[[IssueSummary], bool] = lambda summary: True
+
+    def binding(self) -> Binding:
+        return Binding(self.key, f"change('{self.name}')", self.label, show=False)
 
 
-class Tick(Checkbox):
-    """A checkbox whose X is drawn only when ticked."""
-
-    BUTTON_INNER = property(lambda self: "X" if self.value else " ")
+def _next(members: list, current):
+    return members[(members.index(current) + 1) % len(members)]
 
 
-class IssueOptions(Vertical):
-    """Register with, Access, Delivery and its details, Send to, Print PIN."""
+class IssueSummary(Vertical):
+    """Every choice Register commits, one line each with its key (see the module docstring)."""
+
+    class Changed(Message):
+        """A choice changed: the window checks the request again (messages clear once fixed)."""
 
     def __init__(
         self, *, second_parent: bool = False, sms_provider: bool = False, **kwargs
@@ -72,179 +122,372 @@ class IssueOptions(Vertical):
         super().__init__(**kwargs)
         self.second_parent = second_parent
         self.sms_provider = sms_provider  # I2: texts go through the provider, no carrier asked
+        self.choices = Choices()
         self.caregivers: tuple[CaregiverRow, ...] = ()
         self.recipient: CaregiverRow | None = None  # the caregiver under the window's cursor
+        self.associated: Collection[str] = ()  # a second parent's: addresses already on accounts
+        self.send_to_offered = False
 
     def compose(self) -> ComposeResult:
-        with Horizontal(id="options"):
-            with Vertical(classes="option", id="method-col"):
-                yield Label("Register with")
-                with RadioSet(id="method"):
-                    yield Choice(RegistrationMethod.PIN, on=True)
-                    yield Choice(RegistrationMethod.QUESTION)
-                yield FieldError(id="method-error")
-                with Vertical(id="question-box"):
-                    yield Input(placeholder="Question", id="question")
-                    yield FieldError(id="question-error")
-                    yield Input(placeholder="Answer", id="answer")
-                    yield FieldError(id="answer-error")
-            with Vertical(classes="option", id="access-col"):
-                yield Label("Access")
-                with RadioSet(id="access"):
-                    yield Choice(Access.FULL, on=True)
-                    yield Choice(Access.LIMITED)
-                yield FieldError(id="access-error")
-            with Vertical(classes="option"):
-                yield Label("Delivery")
-                with RadioSet(id="delivery"):
-                    yield Choice(Delivery.EMAIL, on=True)
-                    yield Choice(Delivery.TEXT)
-                    yield Choice(Delivery.NONE)
-                yield FieldError(id="delivery-error")
-        with Horizontal(id="email-row", classes="detail"):
-            with Vertical(classes="field"):
-                yield Label("Email Address")
-                yield Select(
-                    [("Other", OTHER)], id="email-choice", allow_blank=False, prompt="Email address"
-                )
-            with Vertical(classes="field", id="other-email-box"):
-                yield Label("Other email")
-                yield Input(placeholder="name@example.com", id="email")
-                yield FieldError(id="email-error")
-        with Horizontal(id="text-row", classes="detail"):
-            with Vertical(classes="field"):
-                yield Label("Cell phone")
-                yield Input(placeholder="(317) 555-0101", id="cell")
-                yield FieldError(id="cell-error")
-            with Vertical(classes="field", id="carrier-box"):
-                yield Label("Cell Carrier")
-                yield Select(
-                    [(c.name + (" (retired)" if c.retired else ""), c.key) for c in carriers()],
-                    id="carrier",
-                    prompt="Choose the carrier",
-                )
-                yield FieldError(id="carrier-error")
-                yield Static("", id="carrier-warning", markup=False)
-        with Horizontal(id="finish-row", classes="detail"):  # Send to, then Print PIN (R8, R14)
-            with Vertical(id="send-to-box"):
-                yield Label("Send to")
-                with RadioSet(id="send-to"):
-                    yield Choice(SendTo.PARENT, on=True)
-                    yield Choice(SendTo.MINOR)
-                yield FieldError(id="send-to-error")
-            yield Tick("Print PIN", id="print-pin")
+        for item in ITEMS:
+            yield Static("", id=f"{item.name}-line", classes="summary-line", markup=False)
+            yield FieldError(id=f"{item.name}-error")
 
     def on_mount(self) -> None:
-        for hidden in ("#question-box", "#text-row", "#other-email-box", "#send-to-box"):
-            self.query_one(hidden).display = False
-        self.query_one("#carrier-box").display = not self.sms_provider
+        self.border_title = "Register (ctrl+r) commits"
+        self.show()
 
-    # -- who the PIN goes to --------------------------------------------------------------------
+    # -- drawing ----------------------------------------------------------------------------------
+    def show(self) -> None:
+        """Draw every line as the choices are now."""
+        for item in ITEMS:
+            line = self.query_one(f"#{item.name}-line", Static)
+            line.display = item.shown(self)
+            words: Callable[[], str] = getattr(self, f"words_{item.name.replace('-', '_')}")
+            line.update(
+                Text.assemble((f"{item.key} ", "bold reverse"), f" {item.label:<15}", words())
+            )
+            if not line.display:
+                self.query_one(f"#{item.name}-error", FieldError).clear()
+
+    def changed(self) -> None:
+        self.show()
+        self.post_message(self.Changed())
+
+    def change(self, name: str) -> None:
+        getattr(self, f"change_{name.replace('-', '_')}")()
+
+    def show_problems(self, messages: dict[str, list[str]]) -> None:
+        """Each line's messages (by item name) under it; a line without any is cleared."""
+        for item in ITEMS:
+            shown = item.shown(self)
+            text = "\n".join(dict.fromkeys(messages.get(item.name, []))) if shown else ""
+            self.query_one(f"#{item.name}-error", FieldError).show(text)
+
+    # -- Register with (R10) ------------------------------------------------------------------------
+    def words_method(self) -> str:
+        if self.choices.method == RegistrationMethod.QUESTION:
+            question = self.choices.question.strip() or "(no question yet: press w twice)"
+            answered = "answer given" if self.choices.answer.strip() else "no answer yet"
+            return f"Verification Question: {question} ({answered})"
+        return self.choices.method.label
+
+    def change_method(self) -> None:
+        if self.choices.method == RegistrationMethod.QUESTION:
+            self.choices.method = RegistrationMethod.PIN
+            self.changed()
+            return
+
+        def answered(pair: tuple[str, str] | None) -> None:
+            if pair is not None:
+                self.choices.method = RegistrationMethod.QUESTION
+                self.choices.question, self.choices.answer = pair
+                self.changed()
+
+        self.app.push_screen(QuestionDialog(self.choices.question, self.choices.answer), answered)
+
+    # -- Access (R9) --------------------------------------------------------------------------------
+    def words_access(self) -> str:
+        return self.choices.access.label
+
+    def change_access(self) -> None:
+        self.choices.access = _next(list(Access), self.choices.access)
+        self.changed()
+
+    # -- Delivery and its address (R7) ------------------------------------------------------------
+    def words_delivery(self) -> str:
+        if self.choices.delivery == Delivery.NONE:
+            return "Do not send PIN: nothing is sent; print the slip or give the PIN in person"
+        return self.choices.delivery.label
+
+    def change_delivery(self) -> None:
+        self.choices.delivery = _next(list(Delivery), self.choices.delivery)
+        self.changed()
+
+    def words_address(self) -> str:
+        choices = self.choices
+        if choices.delivery == Delivery.TEXT:
+            if not choices.cell:
+                return "no cell on file: press o to enter it"
+            carrier = get_carrier(choices.carrier) if choices.carrier else None
+            digits = normalize_us_cell(choices.cell)
+            cell = format_us_cell(digits) if digits else choices.cell
+            if self.sms_provider:
+                return cell
+            return f"{cell}, " + (carrier.name if carrier else "no carrier chosen: press o")
+        if not choices.email:
+            return "no email on file: press o to enter it"
+        owner = next((c for c in self.caregivers if c.id == choices.email_from), None)
+        if owner is None:
+            return f"{choices.email} (typed)"
+        if self.second_parent:
+            return f"{choices.email} ({owner.name}, {owner.role})"
+        return f"{choices.email} (on file)"
+
+    def change_address(self) -> None:
+        if self.choices.delivery == Delivery.NONE:
+            return
+
+        def answered(choices: Choices | None) -> None:
+            if choices is not None:
+                self.choices = choices
+                self.changed()
+
+        self.app.push_screen(
+            AddressDialog(self.choices, self.known_addresses(), carrier=not self.sms_provider),
+            answered,
+        )
+
+    def known_addresses(self) -> list[CaregiverRow]:
+        """The addresses on file the desk can pick: the recipient's, or a second parent's choice
+        among every caregiver with an email."""
+        if self.second_parent:
+            return [c for c in self.caregivers if c.email]
+        return [self.recipient] if self.recipient and self.recipient.email else []
+
     def show_people(
         self,
         caregivers: tuple[CaregiverRow, ...],
         recipient: CaregiverRow | None,
         associated: Collection[str] = (),
     ) -> None:
-        """The chosen caregiver's email (or, for a second parent, every caregiver's whose address
-        is not yet on the patient's accounts, ``associated``), or Other; their cell and carrier."""
-        self.caregivers, self.recipient = caregivers, recipient
-        select = self.query_one("#email-choice", Select)
+        """The chosen caregiver's email, cell and carrier on file (a second parent: the first
+        caregiver whose address is not yet on the patient's accounts, ``associated``). An address
+        the desk typed is kept."""
+        self.caregivers, self.recipient, self.associated = caregivers, recipient, associated
+        choices = self.choices
+        people = self.known_addresses()
         if self.second_parent:
-            people = [c for c in caregivers if c.email]
-            options = [(Text(f"{c.name} ({c.role}): {c.email}"), str(c.id)) for c in people]
             preferred = next((c for c in people if c.email.lower() not in associated), None)
         else:
-            people = [recipient] if recipient and recipient.email else []
-            options = [(Text(c.email), str(c.id)) for c in people]
             preferred = people[0] if people else None
-        select.set_options([*options, ("Other", OTHER)])
-        select.value = str(preferred.id) if preferred else OTHER
-        self._show_other_email()
+        if preferred is not None and (choices.email_from is not None or not choices.email):
+            choices.email, choices.email_from = preferred.email, preferred.id
+        elif preferred is None and choices.email_from is not None:
+            choices.email, choices.email_from = "", None
         if recipient and not self.second_parent:
-            self.query_one("#cell", Input).value = recipient.cell or ""
-            carrier = self.query_one("#carrier", Select)
-            carrier.value = (
-                recipient.carrier
-                if any(c.key == recipient.carrier for c in carriers())
-                else Select.NULL
+            choices.cell = recipient.cell or ""
+            choices.carrier = (
+                recipient.carrier if any(c.key == recipient.carrier for c in carriers()) else ""
             )
+        self.show()
+
+    # -- Send to (R8) -------------------------------------------------------------------------------
+    def words_send_to(self) -> str:
+        return self.choices.send_to.label
+
+    def change_send_to(self) -> None:
+        if self.send_to_offered:
+            self.choices.send_to = _next(list(SendTo), self.choices.send_to)
+            self.changed()
 
     def offer_send_to(self, offered: bool) -> None:
         """R8: Send to is offered only when a checked child is 12 or older."""
-        self.query_one("#send-to-box").display = offered
+        self.send_to_offered = offered
+        self.show()
+
+    # -- Print PIN (R14) ----------------------------------------------------------------------------
+    def words_print(self) -> str:
+        if self.choices.print_slip:
+            return "Yes: the slip opens after Register"
+        return "No: press p to print the slip after Register"
+
+    def change_print(self) -> None:
+        self.choices.print_slip = not self.choices.print_slip
+        self.changed()
 
     @property
     def print_slip(self) -> bool:
-        return self.query_one("#print-pin", Checkbox).value
+        return self.choices.print_slip
 
-    # -- the desk's choices ---------------------------------------------------------------------
-    def chosen(self, radio_id: str) -> str:
-        pressed = self.query_one(f"#{radio_id}", RadioSet).pressed_button
-        return pressed.choice if isinstance(pressed, Choice) else ""
-
+    # -- the request --------------------------------------------------------------------------------
     def delivery(self) -> Delivery:
-        return Delivery(self.chosen("delivery"))
+        return self.choices.delivery
 
-    def _show_other_email(self) -> None:
-        self.query_one("#other-email-box").display = (
-            self.delivery() == Delivery.EMAIL
-            and self.query_one("#email-choice", Select).value == OTHER
+    def request(self, patient_ids: list[int]) -> IssueRequest:
+        """The IssueRequest for ``patient_ids`` with the choices as the desk set them."""
+        choices = self.choices
+        if self.second_parent:
+            recipient = next((c for c in self.caregivers if c.id == choices.email_from), None)
+        else:
+            recipient = self.recipient
+        delivery = choices.delivery
+        return IssueRequest(
+            patient_ids=patient_ids,
+            recipient_id=recipient.id if recipient else None,
+            method=choices.method,
+            question=choices.question,
+            answer=choices.answer,
+            access=choices.access,
+            delivery=delivery,
+            email=choices.email if delivery == Delivery.EMAIL else "",
+            cell=choices.cell if delivery == Delivery.TEXT else "",
+            carrier=choices.carrier if delivery == Delivery.TEXT and not self.sms_provider else "",
+            print_slip=choices.print_slip,
+            send_to=choices.send_to if self.send_to_offered else SendTo.PARENT,
+            second_parent=self.second_parent,
+        )
+
+    @property
+    def secrets(self) -> list[str]:
+        """Typed secrets held here rather than in an input (S9): the verification answer."""
+        return [self.choices.answer] if self.choices.answer else []
+
+
+# The summary's lines, in the procedure's order (see the module docstring to add one).
+ITEMS: tuple[Item, ...] = (
+    Item("method", "w", "Register with", ("method", "question", "answer")),
+    Item("access", "a", "Access", ("access",)),
+    Item("delivery", "d", "Delivery", ("delivery",)),
+    Item(
+        "address",
+        "o",
+        "Address",
+        ("email", "cell", "carrier"),
+        shown=lambda summary: summary.choices.delivery != Delivery.NONE,
+    ),
+    Item("send-to", "m", "Send to", ("send_to",), shown=lambda summary: summary.send_to_offered),
+    Item("print", "p", "Print PIN", ()),
+)
+FIELD_ITEMS = {field: item.name for item in ITEMS for field in item.fields}
+
+
+# -- the dialogs a line's key opens ------------------------------------------------------------------
+
+
+class _ChoiceDialog(ReportsErrors, ModalScreen):
+    """A small centred form over the registration window; Esc cancels (dismisses None)."""
+
+    CSS_PATH = "register.tcss"
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class QuestionDialog(_ChoiceDialog):
+    """R10: the verification question and its answer; Enter moves on, Enter in the answer saves."""
+
+    AUTO_FOCUS = "#question"
+
+    def __init__(self, question: str, answer: str) -> None:
+        super().__init__()
+        self.question, self.answer = question, answer
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static("Register with a Verification Question", classes="form-title")
+            yield Label(
+                "The parent answers this question instead of typing a PIN.", classes="explain"
+            )
+            yield Input(self.question, placeholder="Question", id="question")
+            yield Input(self.answer, placeholder="Answer", id="answer")
+            yield Static("Enter: next, then save    Esc: keep the PIN", classes="hint")
+        yield Footer()
+
+    @on(Input.Submitted, "#question")
+    def _to_answer(self) -> None:
+        self.query_one("#answer", Input).focus()
+
+    @on(Input.Submitted, "#answer")
+    def _save(self) -> None:
+        self.dismiss(
+            (self.query_one("#question", Input).value, self.query_one("#answer", Input).value)
+        )
+
+
+class AddressDialog(_ChoiceDialog):
+    """R7: where the welcome goes: an address on file or another one typed; or the cell and its
+    carrier for a text message. Enter in a field or ctrl+s saves."""
+
+    BINDINGS = [*_ChoiceDialog.BINDINGS, Binding("ctrl+s", "save", "Save", priority=True)]
+
+    def __init__(self, choices: Choices, known: list[CaregiverRow], *, carrier: bool = True):
+        super().__init__()
+        self.choices, self.known = choices, known
+        self.carrier = carrier  # False with an SMS provider (I2): any carrier, none asked
+
+    @property
+    def texting(self) -> bool:
+        return self.choices.delivery == Delivery.TEXT
+
+    def compose(self) -> ComposeResult:
+        choices = self.choices
+        with Vertical(classes="dialog"):
+            if self.texting:
+                yield Static("Text message to", classes="form-title")
+                digits = normalize_us_cell(choices.cell)
+                yield Input(
+                    format_us_cell(digits) if digits else choices.cell,
+                    placeholder="(317) 555-0101",
+                    id="cell",
+                )
+                if self.carrier:
+                    yield Select(
+                        [(c.name + (" (retired)" if c.retired else ""), c.key) for c in carriers()],
+                        id="carrier",
+                        prompt="Choose the carrier",
+                        value=choices.carrier if get_carrier(choices.carrier) else Select.NULL,
+                    )
+                    yield Static("", id="carrier-warning", markup=False)
+            else:
+                yield Static("Email the welcome to", classes="form-title")
+                options = [(Text(f"{c.name} ({c.role}): {c.email}"), str(c.id)) for c in self.known]
+                yield Select(
+                    [*options, ("Another address", OTHER)],
+                    id="email-choice",
+                    allow_blank=False,
+                    value=str(choices.email_from) if choices.email_from else OTHER,
+                )
+                typed = choices.email if choices.email_from is None else ""
+                yield Input(typed, placeholder="name@example.com", id="email")
+            yield Static("Enter in a field or ctrl+s: save    Esc: cancel", classes="hint")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        if self.texting:
+            self.query_one("#cell", Input).focus()
+            if self.carrier:
+                self._warn()
+        else:
+            self._show_other()
+            other = self.query_one("#email-choice", Select).value == OTHER
+            self.query_one("#email" if other else "#email-choice").focus()
+
+    def _show_other(self) -> None:
+        self.query_one("#email", Input).display = (
+            self.query_one("#email-choice", Select).value == OTHER
         )
 
     @on(Select.Changed, "#email-choice")
     def _email_choice_changed(self) -> None:
-        self._show_other_email()
+        self._show_other()
 
     @on(Select.Changed, "#carrier")
-    def _carrier_changed(self, event: Select.Changed) -> None:
-        warning = carrier_warning(event.value) if isinstance(event.value, str) else None
+    def _warn(self) -> None:
+        carrier = self.query_one("#carrier", Select).value
+        warning = carrier_warning(carrier) if isinstance(carrier, str) else None
         self.query_one("#carrier-warning", Static).update(warning or "")
 
-    @on(RadioSet.Changed)
-    def _radio_changed(self, event: RadioSet.Changed) -> None:
-        if event.radio_set.id == "method":
-            self.query_one("#question-box").display = (
-                self.chosen("method") == RegistrationMethod.QUESTION
-            )
-        elif event.radio_set.id == "delivery":
-            delivery = self.delivery()
-            self.query_one("#email-row").display = delivery == Delivery.EMAIL
-            self.query_one("#text-row").display = delivery == Delivery.TEXT
-            self._show_other_email()
+    @on(Input.Submitted)
+    def _submitted(self) -> None:
+        self.action_save()
 
-    def request(self, patient_ids: list[int]) -> IssueRequest:
-        """The IssueRequest for ``patient_ids`` with the options as the desk set them."""
-        delivery = self.delivery()
-        choice = self.query_one("#email-choice", Select).value
-        if self.second_parent:
-            recipient = next((c for c in self.caregivers if str(c.id) == choice), None)
+    def action_save(self) -> None:
+        if self.texting:
+            carrier = self.query_one("#carrier", Select).value if self.carrier else ""
+            self.dismiss(
+                replace(
+                    self.choices,
+                    cell=self.query_one("#cell", Input).value,
+                    carrier=carrier if isinstance(carrier, str) else "",
+                )
+            )
+            return
+        chosen = self.query_one("#email-choice", Select).value
+        owner = next((c for c in self.known if str(c.id) == chosen), None)
+        if owner is not None:
+            self.dismiss(replace(self.choices, email=owner.email, email_from=owner.id))
         else:
-            recipient = self.recipient
-        if choice == OTHER or choice == Select.NULL:
             email = self.query_one("#email", Input).value
-        else:
-            email = next((c.email for c in self.caregivers if str(c.id) == choice), "")
-        carrier = self.query_one("#carrier", Select).value
-        send_to = (
-            SendTo(self.chosen("send-to"))
-            if self.query_one("#send-to-box").display
-            else SendTo.PARENT
-        )
-        return IssueRequest(
-            patient_ids=patient_ids,
-            recipient_id=recipient.id if recipient else None,
-            method=RegistrationMethod(self.chosen("method")),
-            question=self.query_one("#question", Input).value,
-            answer=self.query_one("#answer", Input).value,
-            access=Access(self.chosen("access")),
-            delivery=delivery,
-            email=email if delivery == Delivery.EMAIL else "",
-            cell=self.query_one("#cell", Input).value if delivery == Delivery.TEXT else "",
-            carrier=carrier
-            if delivery == Delivery.TEXT and isinstance(carrier, str) and not self.sms_provider
-            else "",
-            print_slip=self.print_slip,
-            send_to=send_to,
-            second_parent=self.second_parent,
-        )
+            self.dismiss(replace(self.choices, email=email, email_from=None))

@@ -11,7 +11,7 @@ import threading
 from dataclasses import replace
 
 import pytest
-from textual.widgets import Checkbox, DataTable, Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from kiosk import errors
 from kiosk.people.patients import search_patients
@@ -212,7 +212,7 @@ async def test_pins_issued_behind_the_lock_do_not_open_the_slip_over_it(held, ga
     app = held("issue")
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_window(app, pilot, "Testkiddo, Rosemary")
-        screen.query_one("#print-pin", Checkbox).value = True
+        await pilot.press("p")  # Print PIN: the slip opens after Register
         await pilot.press("ctrl+r")
         await pilot.pause()
         await pilot.press("ctrl+l")  # the desk steps away while the PINs are being issued
@@ -405,8 +405,7 @@ async def test_at_80x24_without_colour_the_choices_read_from_the_characters(app)
         shown = screen_text(app)
         assert "> Cindy Testkiddo" in shown and "  Jeff Testkiddo" in shown
         assert shown.count("[x]") == 2
-        assert "▐●▌ PIN" in shown and "▐●▌ Full Access" in shown
-        assert "▐ ▌ Verification Question" in shown and "▐ ▌ Limited" in shown
+        assert "Register with  PIN" in shown and "Access         Full Access" in shown
 
 
 # -- R7-R10: the procedure's words and order (docs/glossary.md) -------------------------------------
@@ -417,20 +416,14 @@ async def test_r7_r10_registration_options_follow_the_procedure_order(app):
     Send to, Print PIN, Do not send PIN (here a Delivery choice)."""
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_window(app, pilot, "Kim, Jordan")  # 14: Send to is shown
-        order = [
-            w.id
-            for w in screen.query(
-                "#method, #access, #delivery, #email-row, #text-row, #send-to, #print-pin"
-            )
-        ]
+        order = [w.id for w in screen.query(".summary-line")]
         assert order == [
-            "method",
-            "access",
-            "delivery",
-            "email-row",
-            "text-row",
-            "send-to",
-            "print-pin",
+            "method-line",
+            "access-line",
+            "delivery-line",
+            "address-line",
+            "send-to-line",
+            "print-line",
         ]
         shown = screen_text(app)
         for words in (
@@ -444,17 +437,21 @@ async def test_r7_r10_registration_options_follow_the_procedure_order(app):
             "PIN",
             "Register with",
             "Full Access",
-            "Limited: No Chart Access",
             "Email",
-            "Text message",
-            "Do not send PIN",
-            "Email Address",
+            "Address",
             "Send to",
             "Parent/Guardian",
-            "Minor",
             "Print PIN",
         ):
             assert words in shown, words
+        await pilot.press("a", "d", "m")  # each key steps to the procedure's other choice
+        await settle(app, pilot)
+        shown = screen_text(app)
+        for words in ("Limited: No Chart Access", "Text message", "Minor"):
+            assert words in shown, words
+        await pilot.press("d")
+        await settle(app, pilot)
+        assert "Do not send PIN" in screen_text(app)
 
 
 # -- R13: a second parent's PIN from the patient page -----------------------------------------------

@@ -211,10 +211,10 @@ async def test_s9_registration_that_fails_to_load_or_check_stays_open(
         await settle(app, pilot)
         await open_registration(app, pilot, front_desk)
         break_everywhere(monkeypatch, "kiosk.registration.engine", "check_issue")
-        app.screen.check_recipient_worker(app.screen.build_request())
+        app.screen.check_worker(app.screen.build_request())
         await settle(app, pilot)
         assert app.is_running and type(app.screen).__name__ == "RegisterScreen"
-        assert any("Checking the caregiver did not finish" in n for n in notices)
+        assert any("Checking the choices did not finish" in n for n in notices)
         assert_no_secret(app, notices, config)
 
 

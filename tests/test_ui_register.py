@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from textual.widgets import Checkbox, DataTable, Input, OptionList, Select, Static
+from textual.widgets import DataTable, Input, Select, Static
 
 from kiosk.messages import outbox
 from kiosk.people.patients import patient_page, search_patients
@@ -16,11 +16,11 @@ from kiosk.people.staff import authenticate
 from kiosk.registration.engine import IssuedPin, IssueResult
 from kiosk.terms import Delivery, RegistrationMethod
 from kiosk_screens.outbox_screen import OutboxScreen
-from kiosk_screens.register import ConfirmReplace, RegisterScreen
+from kiosk_screens.register import REFUSED, ConfirmReplace, RegisterScreen
 from kiosk_screens.slip_preview import SlipPreviewScreen
 from kiosk_screens.widgets import FieldError
 
-from conftest import NOW, TODAY, desk_app, settle
+from conftest import NOW, TODAY, desk_app, screen_text, settle
 
 SIZE = (100, 30)
 GROUPED_PIN = re.compile(r"^[A-Z]{5}-[A-Z]{5}$")
@@ -72,11 +72,16 @@ async def register(app, pilot) -> None:
     await settle(app, pilot)
 
 
-async def choose(app, pilot, radio_id: str, downs: int) -> None:
-    """Pick the option ``downs`` below the first in a RadioSet, by keyboard."""
-    app.screen.query_one(f"#{radio_id}").focus()
-    await pilot.press(*["down"] * downs, "enter")
+async def choose(app, pilot, key: str, times: int = 1) -> None:
+    """Press a summary line's key ``times`` (each press steps to the next choice)."""
+    await pilot.press(*[key] * times)
     await settle(app, pilot)
+
+
+def line(screen, name: str) -> str:
+    """A summary line as shown ("" when hidden)."""
+    label = screen.query_one(f"#{name}-line", Static)
+    return str(label.render()) if label.display else ""
 
 
 # -- R5, R4, R6: the family at once ----------------------------------------------------------------
@@ -172,7 +177,8 @@ async def test_print_shows_the_slip_then_saves_the_pdf_without_a_printer(app):
 async def test_print_pin_ticked_opens_the_slip_right_after_register(app):
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_window(app, pilot, "Testkiddo, Rosemary")
-        screen.query_one("#print-pin", Checkbox).value = True
+        await pilot.press("p")
+        assert "Yes: the slip opens after Register" in line(screen, "print")
         await register(app, pilot)
         assert isinstance(app.screen, SlipPreviewScreen)
         slip = str(app.screen.query_one("#slip-text", Static).render())
@@ -211,26 +217,30 @@ async def test_slip_preview_names_the_names_the_printed_slip_cannot_show(app):
 # -- R7: validation keeps what was typed and writes nothing ----------------------------------------
 
 
-async def type_other_email(screen, pilot, text: str) -> Input:
-    """Choose Other under Email Address and type ``text`` into the box that appears."""
-    screen.query_one("#email-choice", Select).value = "other"
+async def type_other_email(app, pilot, text: str) -> None:
+    """o (Address), Another address, then ``text`` and Enter."""
+    await pilot.press("o")
+    await settle(app, pilot)
+    app.screen.query_one("#email-choice", Select).value = "other"
     await pilot.pause()
-    box = screen.query_one("#email", Input)
+    box = app.screen.query_one("#email", Input)
     assert box.display
     box.focus()
-    await pilot.press(*text)
-    return box
+    await pilot.press(*text, "enter")
+    await settle(app, pilot)
 
 
 async def test_a_bad_email_shows_next_to_the_field_keeps_the_text_and_writes_nothing(app):
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_window(app, pilot, "Testkiddo, Rosemary")
-        box = await type_other_email(screen, pilot, "not-an-email")
+        await type_other_email(app, pilot, "not-an-email")
+        assert "not-an-email (typed)" in line(screen, "address")
 
         await register(app, pilot)
 
-        assert "valid email address" in error(screen, "email")
-        assert box.value == "not-an-email"
+        assert "valid email address" in error(screen, "address")
+        assert str(screen.query_one("#outcome", Static).render()) == REFUSED
+        assert "not-an-email (typed)" in line(screen, "address")  # what was typed stays
         assert patient_list(screen)["Rosemary Testkiddo"]["PIN"] == ""
         account = patient_page(patient_id("Testkiddo, Rosemary"), today=TODAY)
         assert account.patient.pin_state == "No PIN"
@@ -242,28 +252,47 @@ async def test_a_text_message_without_a_carrier_is_refused_next_to_the_carrier(a
         screen = await open_window(app, pilot, "Testkiddo, Rosemary")
         screen.query_one("#caregivers").focus()
         await pilot.press("down")  # Jeff: no cell, no carrier on file
-        await choose(app, pilot, "delivery", 1)
-        assert screen.query_one("#text-row").display and not screen.query_one("#email-row").display
-        screen.query_one("#cell", Input).focus()
-        await pilot.press(*"317 555 0102")
+        await choose(app, pilot, "d")
+        assert "Text message" in line(screen, "delivery")
+        assert "no cell on file" in line(screen, "address")
+        await pilot.press("o")
+        await settle(app, pilot)
+        await pilot.press(*"317 555 0102", "enter")
+        await settle(app, pilot)
+        assert "(317) 555-0102, no carrier chosen" in line(screen, "address")
 
         await register(app, pilot)
 
-        assert "Choose the cell carrier" in error(screen, "carrier")
-        assert error(screen, "cell") == ""
-        assert screen.query_one("#cell", Input).value == "317 555 0102"
+        assert error(screen, "address") == "Choose the cell carrier: a text message needs it."
         assert outbox.list_messages() == []
 
+        await pilot.press("o")  # the message goes once the carrier is chosen
+        await settle(app, pilot)
+        app.screen.query_one("#carrier", Select).value = "verizon"
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert "(317) 555-0102, Verizon" in line(screen, "address")
+        assert error(screen, "address") == ""
+        assert str(screen.query_one("#outcome", Static).render()) == ""
 
-async def test_a_retired_carrier_is_warned_about_next_to_the_carrier(app):
+
+async def test_a_retired_carrier_is_warned_about_once_next_to_the_address(app):
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_window(app, pilot, "Testkiddo, Rosemary")
-        await choose(app, pilot, "delivery", 1)
-        screen.query_one("#carrier", Select).value = "att"
+        await choose(app, pilot, "d")
+        await pilot.press("o")
+        await settle(app, pilot)
+        app.screen.query_one("#carrier", Select).value = "att"
         await pilot.pause()
         assert "AT&T no longer passes email to text messages" in str(
-            screen.query_one("#carrier-warning", Static).render()
+            app.screen.query_one("#carrier-warning", Static).render()
         )
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert "AT&T no longer passes email to text messages" in error(screen, "address")
+
+        await register(app, pilot)
+        assert screen_text(app).count("no longer passes email to text messages") == 1
 
 
 async def test_i2_with_an_sms_provider_the_desk_texts_without_choosing_a_carrier(
@@ -277,15 +306,17 @@ async def test_i2_with_an_sms_provider_the_desk_texts_without_choosing_a_carrier
         screen = await open_window(app, pilot, "Testkiddo, Rosemary")
         screen.query_one("#caregivers").focus()
         await pilot.press("down")  # Jeff: no cell, no carrier on file
-        await choose(app, pilot, "delivery", 1)
-        assert screen.query_one("#text-row").display
-        assert not screen.query_one("#carrier-box").display
-        screen.query_one("#cell", Input).focus()
-        await pilot.press(*"317 555 0102")
+        await choose(app, pilot, "d")
+        await pilot.press("o")
+        await settle(app, pilot)
+        assert not app.screen.query("#carrier")
+        await pilot.press(*"317 555 0102", "enter")
+        await settle(app, pilot)
+        assert line(screen, "address").endswith("Address        (317) 555-0102")
 
         await register(app, pilot)
 
-        assert error(screen, "carrier") == "" and error(screen, "cell") == ""
+        assert error(screen, "address") == ""
         [message] = outbox.list_messages()
         assert (message.channel, message.recipient, message.carrier) == ("text", "***-***-0102", "")
 
@@ -296,18 +327,23 @@ async def test_i2_with_an_sms_provider_the_desk_texts_without_choosing_a_carrier
 async def test_send_to_is_offered_for_a_patient_of_twelve_or_more(app):
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_window(app, pilot, "Kim, Jordan")  # 14
-        assert screen.query_one("#send-to-box").display
+        assert "Parent/Guardian" in line(screen, "send-to")
         app.pop_screen()
         screen = await open_window(app, pilot, "Testkiddo, Rosemary")  # 6 and 4
-        assert not screen.query_one("#send-to-box").display
+        assert line(screen, "send-to") == ""
 
 
 async def test_send_to_minor_is_refused_while_an_under_twelve_sibling_is_checked(app):
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_window(app, pilot, "Wilson, Olivia")  # Olivia 13, Noah 9
         assert list(patient_list(screen)) == ["Olivia Wilson", "Noah Wilson"]
-        assert screen.query_one("#send-to-box").display
-        await choose(app, pilot, "send-to", 1)
+        assert "Parent/Guardian" in line(screen, "send-to")
+        await choose(app, pilot, "m")
+        assert "Minor" in line(screen, "send-to")
+        # said at once, before Register
+        assert "Send to Minor is only for patients 12 or older; Noah is 9" in error(
+            screen, "send-to"
+        )
 
         await register(app, pilot)
 
@@ -318,7 +354,8 @@ async def test_send_to_minor_is_refused_while_an_under_twelve_sibling_is_checked
 
         screen.query_one("#patients").focus()
         await pilot.press("space")  # uncheck Olivia: nobody 12 or older is left
-        assert not screen.query_one("#send-to-box").display
+        await settle(app, pilot)
+        assert line(screen, "send-to") == "" and error(screen, "send-to") == ""
 
 
 # -- R15: only a caregiver with authority receives the PIN -------------------------------------------
@@ -352,10 +389,8 @@ async def test_a_second_parent_gets_their_own_pin_and_the_status_stays_registere
         screen = await open_window(app, pilot, "Patel, Ava", second_parent=True)
         assert list(patient_list(screen)) == ["Ava Patel"]
         assert not screen.query_one("#caregiver-section").display
-        email = screen.query_one("#email-choice", Select)
-        choices = email.query_one(OptionList)  # the list the Select drops down
-        shown = str(choices.get_option_at_index(choices.highlighted).prompt)
-        assert shown == "Raj Patel (Father): raj.patel@example.com"  # Priya already has an account
+        # Priya already has an account: Raj's address is offered
+        assert "raj.patel@example.com (Raj Patel, Father)" in line(screen, "address")
 
         await register(app, pilot)
 
@@ -373,8 +408,9 @@ async def test_markup_in_names_displays_exactly(app):
         screen = await open_window(app, pilot, "Tester")
         assert list(patient_list(screen)) == ["a[/]b Tester"]
         assert rows(screen, "#caregivers")[0][0] == "> [red]Robin[/red] Tester"
-        assert "Registration for Patient a[/]b Tester and selected Siblings" in str(
-            screen.query_one("#title", Static).render()
+        assert (
+            str(screen.query_one("#title", Static).render())
+            == "Registration for Patient a[/]b Tester"
         )
 
 
@@ -396,7 +432,8 @@ async def test_send_pin_says_in_plain_words_what_happened(app):
 async def test_send_pin_with_do_not_send_says_nothing_will_be_sent(app):
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_window(app, pilot, "Testkiddo, Rosemary")
-        await choose(app, pilot, "delivery", 2)
+        await choose(app, pilot, "d", 2)
+        assert "Do not send PIN" in line(screen, "delivery") and line(screen, "address") == ""
         await register(app, pilot)
         assert all(GROUPED_PIN.match(child["PIN"]) for child in patient_list(screen).values())
         outcome = str(screen.query_one("#outcome", Static).render())
@@ -446,12 +483,13 @@ async def test_the_outbox_shows_a_failed_message_with_its_reason_and_retries_it(
 
 
 def test_registration_window_snapshot(snap_compare, training, desk_config):
+    """At 80x24: the tables, then the summary of every choice Register commits (issue point 1)."""
     app = desk_app(desk_config)
 
     async def open_testkiddo(pilot):
         await open_window(app, pilot, "Testkiddo, Rosemary")
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=open_testkiddo)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=open_testkiddo)
 
 
 def test_slip_preview_snapshot(snap_compare, training, desk_config):
@@ -484,13 +522,20 @@ def test_slip_preview_snapshot(snap_compare, training, desk_config):
 async def test_verification_question_fields_show_only_for_that_method(app):
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_window(app, pilot, "Testkiddo, Rosemary")
-        assert not screen.query_one("#question-box").display
-        await choose(app, pilot, "method", 1)
-        assert screen.query_one("#question-box").display
+        assert line(screen, "method").endswith("Register with  PIN")
+        await choose(app, pilot, "w")
+        await pilot.press("enter", "enter")  # an empty question and answer
+        await settle(app, pilot)
+        assert "Verification Question" in line(screen, "method")
         await register(app, pilot)
-        assert "Write the question" in error(screen, "question")
-        screen.query_one("#question", Input).value = "Name of the family dog?"
-        screen.query_one("#answer", Input).value = "Biscuit"
+        assert "Write the question" in error(screen, "method")
+        await choose(app, pilot, "w", 2)  # back to PIN, and to the question again
+        assert app.screen.query_one("#answer", Input).display
+        await pilot.press(*"Name of the family dog?", "enter", *"Biscuit", "enter")
+        await settle(app, pilot)
+        shown = line(screen, "method")
+        assert "Name of the family dog? (answer given)" in shown and "Biscuit" not in shown
+        assert error(screen, "method") == ""  # fixed: the message goes
 
         await register(app, pilot)
 
@@ -525,13 +570,12 @@ async def test_after_register_from_an_input_p_prints_instead_of_typing_into_it(a
     """Register pressed while typing an address: p, s and c must reach the screen, not the input."""
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_window(app, pilot, "Testkiddo, Rosemary")
-        box = await type_other_email(screen, pilot, "cindy@example.com")
+        await type_other_email(app, pilot, "cindy@example.com")
         await register(app, pilot)
         assert app.focused is screen.query_one("#patients", DataTable)
         await pilot.press("p")
         await settle(app, pilot)
         assert isinstance(app.screen, SlipPreviewScreen)
-        assert box.value == "cindy@example.com"
 
 
 async def test_back_from_parent_mode_the_patient_list_shows_registered(app):
@@ -593,10 +637,50 @@ def test_training_send_says_nothing_left_the_kiosk():
     assert "was sent (" not in said
 
 
-async def test_at_80_columns_the_options_sit_side_by_side(app):
-    """The choices of each option are on one row, so Delivery fits on an 80x24 screen without scrolling far."""
+async def test_at_80x24_every_choice_register_commits_is_in_sight(app):
+    """Issue point 1: the summary (register_options.ITEMS) shows each choice with its key above
+    the Footer, without scrolling, whatever has focus."""
     async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_window(app, pilot, "Kim, Jordan")  # 14: Send to is offered too
+        shown = screen_text(app)
+        for words in (
+            "w  Register with  PIN",
+            "a  Access         Full Access",
+            "d  Delivery       Email",
+            "o  Address        ",
+            "m  Send to        Parent/Guardian",
+            "p  Print PIN      No",
+        ):
+            assert words in shown, words
+        for name in ("method", "access", "delivery", "address", "send-to", "print"):
+            region = screen.query_one(f"#{name}-line").region
+            assert region.height and region.bottom <= 23, name
+
+
+def test_every_summary_key_is_its_own():
+    """One key per meaning: no summary line shares a key with another line or a window key
+    (Print PIN's p before Register is the same meaning as Print after it)."""
+    from kiosk_screens.register_options import ITEMS
+
+    keys = [item.key for item in ITEMS]
+    assert len(set(keys)) == len(keys)
+    window = {
+        key
+        for binding in RegisterScreen.BINDINGS
+        if not str(binding.action).startswith("change")
+        for key in binding.key.split(",")
+    }
+    assert set(keys) & window == {"p"}
+
+
+async def test_page_down_and_end_scroll_the_window_while_the_table_has_focus(app):
+    async with app.run_test(size=(80, 16)) as pilot:
         screen = await open_window(app, pilot, "Testkiddo, Rosemary")
-        for radio_id in ("method", "access", "delivery"):
-            buttons = list(screen.query_one(f"#{radio_id}").children)
-            assert len({b.region.y for b in buttons}) == 1, radio_id
+        body = screen.query_one("#register-body")
+        assert app.focused is screen.query_one("#caregivers") and body.max_scroll_y > 0
+        await pilot.press("end")
+        await settle(app, pilot)
+        assert body.scroll_y == body.max_scroll_y
+        await pilot.press("home", "pagedown")
+        await settle(app, pilot)
+        assert body.scroll_y > 0
