@@ -1,8 +1,10 @@
 """The audit trail (S5, S10): append-only, each event chained to the one before by a keyed hash.
 
-Writers first bump the single :class:`AuditHead` row, which takes a row lock on PostgreSQL (and
-the write lock on SQLite), so events from several desks get gap-free sequence numbers and a
-single chain. Each hash is an HMAC under the practice's key file (kiosk.security, purpose
+Writers first lock the single :class:`AuditHead` row (FOR UPDATE on PostgreSQL; on SQLite the
+write transaction holds the database), so events from several desks get gap-free sequence numbers
+and a single chain. Every writer queues on that row until it commits, so a busy path (the
+portal's redemptions, P1) makes its events with :func:`event` and writes them together with
+:func:`record_all` as the last step of its transaction. Each hash is an HMAC under the practice's key file (kiosk.security, purpose
 "audit chain"), which is not in the database: someone who can write the database can edit or
 delete rows but cannot recompute the chain over them. Events written before the chain was keyed
 (schema version 3) keep their plain SHA-256 hashes and are checked as such.
@@ -26,7 +28,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from kiosk import security
-from kiosk.store.db import read_snapshot, write_transaction
+from kiosk.store.db import database, is_sqlite, read_snapshot, write_transaction
 from kiosk.store.models import AuditEvent, AuditHead, Patient
 from kiosk.terms import utcnow
 
@@ -117,44 +119,108 @@ def record(
     at: dt.datetime | None = None,
 ) -> AuditEvent:
     """Append one event. Joins the caller's transaction when there is one."""
+    return _write([event(action, staff=staff, patient=patient, detail=detail, at=at)])
+
+
+@dataclass(frozen=True)
+class Pending:
+    """An event made but not yet written: see :func:`event` and :func:`record_all`."""
+
+    action: str
+    staff: str
+    patient_id: int | None
+    chart: str
+    body: str
+    at: dt.datetime
+
+
+def event(
+    action: str,
+    *,
+    staff: str = "",
+    patient: Patient | int | None = None,
+    detail: dict[str, Any] | None = None,
+    at: dt.datetime | None = None,
+) -> Pending:
+    """One event as :func:`record` would write it, to be written with others by :func:`record_all`."""
     at = (at or utcnow()).replace(tzinfo=None)
     patient_id = patient.id if isinstance(patient, Patient) else patient
     chart = patient.chart_number if isinstance(patient, Patient) else ""
     # D1: every event says at which terminal it happened; in the detail, so the chain's hash covers it
     detail = {"terminal": security.default_terminal(), **(detail or {})}
     body = json.dumps(detail, sort_keys=True, ensure_ascii=False, default=str)
+    return Pending(action, staff, patient_id, chart, body, at)
+
+
+def record_all(events: list[Pending]) -> None:
+    """Append several events at once, in order: the head row is locked and written once. Called as
+    the last step of a transaction, the head lock (which every audited writer queues on) is held
+    only from here to the commit (P1: the portal's redemptions under load)."""
+    if events:
+        _write(events)
+
+
+def _write(events: list[Pending]) -> AuditEvent:
+    if database.in_transaction():  # no savepoint: a failure here fails the caller's transaction
+        return _append(events)
     with write_transaction():
-        return _append(action, staff, patient_id, chart, body, at)
+        return _append(events)
 
 
-def _append(
-    action: str, staff: str, patient_id: int | None, chart: str, body: str, at: dt.datetime
-) -> AuditEvent:
-    if not AuditHead.update(seq=AuditHead.seq + 1).execute():
-        _rebuild_head(at)  # S10: a deleted head row must not stop every audited action
-        AuditHead.update(seq=AuditHead.seq + 1).execute()
-    head = AuditHead.get()
-    digest = _keyed_hash(
-        _payload(head.last_hash, head.seq, at, action, staff, patient_id, chart, body)
-    )
-    event = AuditEvent.create(
-        seq=head.seq,
-        at=at,
-        action=action,
-        staff=staff,
-        patient_id=patient_id,
-        chart_number=chart,
-        detail=body,
-        prev_hash=head.last_hash,
-        hash=digest,
-    )
-    AuditHead.update(last_hash=digest).execute()
-    return event
+def lock_head() -> AuditHead | None:
+    """Take the head row's lock now (PostgreSQL; SQLite's write transaction holds the database's):
+    whoever holds it is the only writer of audited events until commit. The head row, or None when
+    it was deleted."""
+    query = AuditHead.select()
+    if not is_sqlite():
+        query = query.for_update()
+    return query.first()
 
 
-def _rebuild_head(at: dt.datetime) -> None:
-    """Make the head row again from the last event, and say so in the trail itself. Two desks doing
-    this at once insert one row (the same id; the second insert is ignored)."""
+def _append(events: list[Pending]) -> AuditEvent:
+    """Write ``events`` after the head, in three statements whatever their number: read and lock
+    the head, insert the events, move the head. Returns the last event."""
+    head = lock_head()
+    if head is None:  # S10: a deleted head row must not stop every audited action
+        rebuilt = _rebuild_head(events[0].at)
+        head = lock_head()
+        assert head is not None  # inserted just now, by this transaction or a committed one
+        if rebuilt is not None:
+            events = [rebuilt, *events]
+    seq, last_hash = head.seq, head.last_hash
+    rows = []
+    for e in events:
+        seq += 1
+        digest = _keyed_hash(
+            _payload(last_hash, seq, e.at, e.action, e.staff, e.patient_id, e.chart, e.body)
+        )
+        rows.append(
+            dict(
+                seq=seq,
+                at=e.at,
+                action=e.action,
+                staff=e.staff,
+                patient_id=e.patient_id,
+                chart_number=e.chart,
+                detail=e.body,
+                prev_hash=last_hash,
+                hash=digest,
+            )
+        )
+        last_hash = digest
+    if len(rows) == 1:
+        written = AuditEvent.create(**rows[0])
+    else:
+        AuditEvent.insert_many(rows).execute()
+        written = AuditEvent(**rows[-1])
+    AuditHead.update(seq=seq, last_hash=last_hash).execute()
+    return written
+
+
+def _rebuild_head(at: dt.datetime) -> Pending | None:
+    """Make the head row again from the last event; the event that says so in the trail itself, or
+    None when another desk rebuilt it at the same moment (the same id: the second insert is
+    ignored)."""
     last = AuditEvent.select().order_by(AuditEvent.seq.desc()).first()
     seq, last_hash = (last.seq, last.hash) if last else (0, GENESIS)
     inserted = (
@@ -163,8 +229,9 @@ def _rebuild_head(at: dt.datetime) -> None:
         .as_rowcount()
         .execute()
     )
-    if inserted:
-        _append(HEAD_REBUILT, "", None, "", json.dumps({"last_event": seq}), at)
+    if not inserted:
+        return None
+    return Pending(HEAD_REBUILT, "", None, "", json.dumps({"last_event": seq}), at)
 
 
 def _first_keyed_seq(key: security.SecretKey | None = None) -> int:

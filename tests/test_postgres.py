@@ -386,3 +386,67 @@ def test_r4_pg_a_child_registered_while_the_desk_reissues_is_never_put_back_to_p
     )
     assert [p.batch for p in active] == [again.batch]
     assert audit.verify_chain() == []
+
+
+def _at_once(n: int, attempt) -> list[object]:
+    """``attempt(i)`` for i in range(n), each on a thread (its own connection), released together."""
+    start, out = threading.Barrier(n), []
+
+    def run(i: int) -> None:
+        start.wait()
+        try:
+            out.append(attempt(i))
+        except portal.PortalError as error:
+            out.append(error)
+        finally:
+            database.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return out
+
+
+def test_r13_pg_parents_racing_for_a_one_parent_pin_leave_exactly_one_winner(pg_store):
+    """P1: several portals' parents redeem the same PIN at once where the practice allows one parent
+    per PIN: one gets the child, the others the uniform words, and the chain stays whole."""
+    from kiosk.store.models import Association, Practice
+
+    Practice.update(parents_per_pin=1).execute()
+    kid = pg_store["kids"][0]
+    pin = _issue(pg_store, [kid], delivery=Delivery.NONE).pins[0].pin
+    accounts = [
+        portal.create_account(f"p{i}@example.org", f"Parent Number{i}", "a long portal password 9")
+        for i in range(4)
+    ]
+    out = _at_once(4, lambda i: portal.redeem(accounts[i].id, dt.date(2018, 5, 17), pin=pin))
+    assert sorted(type(o).__name__ for o in out) == ["PortalError"] * 3 + ["Redeemed"]
+    assert {str(o) for o in out if isinstance(o, portal.PortalError)} == {portal.GENERIC}
+    row = RegistrationPin.get(RegistrationPin.patient == kid)
+    assert (row.state, row.redemptions) == (PinState.REDEEMED, 1)
+    assert Association.select().where(Association.patient == kid).count() == 1
+    assert audit.verify_chain() == []
+
+
+def test_s8_pg_wrong_tries_racing_from_one_address_are_counted_exactly(pg_store):
+    """S8 across threads and worker processes: wrong tries sent at once from one address count
+    exactly TERMINAL_FAILURES failures; every try after them is refused, and the pause is audited
+    once."""
+    from kiosk.store.models import RedemptionAttempt
+
+    extra = 8
+    out = _at_once(
+        portal.TERMINAL_FAILURES + extra,
+        lambda i: portal.check(
+            dt.date(2001, 1, 1), pin=f"ZZZZ-{2222 + i}", terminal="api:203.0.113.9"
+        ),
+    )
+    assert {str(o) for o in out} == {portal.GENERIC}
+    outcomes = [a.outcome for a in RedemptionAttempt.select().order_by(RedemptionAttempt.id)]
+    assert (
+        outcomes == ["no match"] * portal.TERMINAL_FAILURES + ["refused: terminal paused"] * extra
+    )
+    paused = AuditEvent.select().where(AuditEvent.action == audit.REDEEM_PAUSED)
+    assert paused.count() == 1 and audit.verify_chain() == []

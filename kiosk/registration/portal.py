@@ -55,7 +55,7 @@ from kiosk.security import (  # noqa: F401  (MIN_PASSWORD: the account form show
     verify_password,
 )
 from kiosk.security import password_problem as _password_problem
-from kiosk.store.db import lock_rows, retrying, write_transaction
+from kiosk.store.db import is_sqlite, lock_rows, retrying, tuples, write_transaction
 from kiosk.store.models import (
     Association,
     Patient,
@@ -267,6 +267,11 @@ def _locked_until(patient_id: int, now: dt.datetime) -> dt.datetime | None:
         .order_by(RedemptionAttempt.at)
         .scalars()
     )
+    return _lock_end(times, now)
+
+
+def _lock_end(times: list[dt.datetime], now: dt.datetime) -> dt.datetime | None:
+    """When a lock made by these failure times (oldest first) ends, or None (S4)."""
     until = None
     for i in range(FAILURES_TO_LOCK - 1, len(times)):
         if times[i] - times[i - FAILURES_TO_LOCK + 1] <= WINDOW and now - times[i] < LOCK_FOR:
@@ -313,8 +318,13 @@ def _failures_in_row(patient_id: int) -> int:
 class _Standing:
     here: int  # counted failures at this terminal within PAUSE_WINDOW
     everywhere: int  # and at every terminal
-    locked_until: dt.datetime | None
+    naming: list[dt.datetime]  # failures naming the child that a lock could still come from
     in_row: int
+    now: dt.datetime
+
+    @property
+    def locked_until(self) -> dt.datetime | None:
+        return _lock_end(self.naming, self.now)
 
     def refusal(self) -> Outcome | None:
         if self.here >= TERMINAL_FAILURES:
@@ -325,70 +335,111 @@ class _Standing:
 
 
 def _standing(patient_id: int, terminal: str, now: dt.datetime) -> _Standing:
-    """The same queries whether or not the try named a child (0 names none), so the reply takes the
-    same time (S8)."""
-    recent = _failures(*COUNTED).where(RedemptionAttempt.at > now - PAUSE_WINDOW)
-    return _Standing(
-        recent.where(RedemptionAttempt.terminal == terminal).count(),
-        recent.count(),
-        _locked_until(patient_id, now),
-        _failures_in_row(patient_id),
+    """The limits' counts in two statements (P1: redemptions under load), the same ones whether or
+    not the try named a child (0 names none), so the reply takes the same time (S8). The same
+    figures as ``_locked_until`` and ``_failures_in_row``."""
+    attempt = RedemptionAttempt
+    recent = _failures(*COUNTED).where(attempt.at > now - PAUSE_WINDOW).select(fn.COUNT(attempt.id))
+    mine = attempt.patient == patient_id
+    here, everywhere, cleared, success, revoked = (
+        peewee.Select(
+            columns=[
+                recent.where(attempt.terminal == terminal),
+                recent,
+                _failures(Outcome.CLEARED).select(fn.MAX(attempt.at)).where(mine),
+                attempt.select(fn.MAX(attempt.at)).where(mine & (attempt.succeeded == True)),  # noqa: E712
+                RegistrationPin.select(fn.MAX(RegistrationPin.ended_at)).where(
+                    (RegistrationPin.patient == patient_id)
+                    & (RegistrationPin.ended_reason == LOCKOUT_REASON)
+                ),
+            ]
+        )
+        .bind(attempt._meta.database)
+        .tuples()[0]
     )
+    # a subquery's column comes back untyped (text on SQLite): the field makes it a datetime again
+    cleared, success, revoked = (attempt.at.python_value(t) for t in (cleared, success, revoked))
+    lock_since = max(now - WINDOW - LOCK_FOR, cleared or dt.datetime.min)
+    row_since = max([t for t in (success, revoked, cleared) if t], default=None)
+    in_row_query = attempt.outcome.in_([str(o) for o in REVOKING])
+    if row_since is not None:
+        in_row_query &= attempt.at > row_since
+    naming = attempt.outcome.in_([str(o) for o in NAMING]) & (attempt.at > lock_since)
+    times: list[dt.datetime] = []
+    in_row = 0
+    for at, outcome in tuples(
+        attempt.select(attempt.at, attempt.outcome)
+        .where(mine & (naming | in_row_query))
+        .order_by(attempt.at)
+    ):
+        if at > lock_since and outcome in NAMING:
+            times.append(at)
+        if (row_since is None or at > row_since) and outcome in REVOKING:
+            in_row += 1
+    return _Standing(int(here), int(everywhere), times, in_row, now)
 
 
 def _record_failure(
     patient: Patient | None, outcome: Outcome, before: _Standing, terminal: str, now: dt.datetime
 ) -> None:
     """Keep and audit one failed or refused try; pause, lock or revoke as the limits say. Does the
-    same queries on every path (S8: the reply's timing tells nothing)."""
-    patient_id = patient.id if patient else 0
+    same queries on every path (S8: the reply's timing tells nothing). The audit events are written
+    last, together (kiosk.audit.record_all)."""
     RedemptionAttempt.create(
         patient=patient, at=now, succeeded=False, terminal=terminal, outcome=outcome
     )
-    audit.record(
-        audit.REDEEM_FAILED,
-        patient=patient,
-        at=now,
-        detail={"how": str(outcome), "terminal": terminal},
-    )
-    locked_until = _locked_until(patient_id, now)
-    if outcome not in COUNTED:
-        return
-    for count, limit, scope in (
-        (before.here, TERMINAL_FAILURES, "terminal"),
-        (before.everywhere, PRACTICE_FAILURES, "practice"),
-    ):
-        if count + 1 == limit:
-            audit.record(
-                audit.REDEEM_PAUSED,
-                at=now,
-                detail={
-                    "scope": scope,
-                    "terminal": terminal,
-                    "minutes": PAUSE_WINDOW.seconds // 60,
-                },
-            )
-    if patient is None:
-        return
-    if locked_until and not before.locked_until:
-        audit.record(
-            audit.LOCK_OUT,
+    events = [
+        audit.event(
+            audit.REDEEM_FAILED,
             patient=patient,
             at=now,
-            detail={"minutes": int(LOCK_FOR.total_seconds() // 60), "terminal": terminal},
+            detail={"how": str(outcome), "terminal": terminal},
         )
-    if outcome in REVOKING and before.in_row + 1 >= FAILURES_TO_REVOKE:
-        for pin in RegistrationPin.select().where(
-            (RegistrationPin.patient == patient.id) & (RegistrationPin.state == PinState.ACTIVE)
+    ]
+    naming = [*before.naming, now] if patient is not None and outcome in NAMING else before.naming
+    locked_until = _lock_end(naming, now)
+    if outcome in COUNTED:
+        for count, limit, scope in (
+            (before.here, TERMINAL_FAILURES, "terminal"),
+            (before.everywhere, PRACTICE_FAILURES, "practice"),
         ):
-            pin.state, pin.ended_at, pin.ended_reason = PinState.REVOKED, now, LOCKOUT_REASON
-            pin.save()
-            audit.record(
-                audit.REVOKE,
-                patient=patient,
-                at=now,
-                detail={"pin": pin.id, "reason": LOCKOUT_REASON},
+            if count + 1 == limit:
+                events.append(
+                    audit.event(
+                        audit.REDEEM_PAUSED,
+                        at=now,
+                        detail={
+                            "scope": scope,
+                            "terminal": terminal,
+                            "minutes": PAUSE_WINDOW.seconds // 60,
+                        },
+                    )
+                )
+    if outcome in COUNTED and patient is not None:
+        if locked_until and not before.locked_until:
+            events.append(
+                audit.event(
+                    audit.LOCK_OUT,
+                    patient=patient,
+                    at=now,
+                    detail={"minutes": int(LOCK_FOR.total_seconds() // 60), "terminal": terminal},
+                )
             )
+        if outcome in REVOKING and before.in_row + 1 >= FAILURES_TO_REVOKE:
+            for pin in RegistrationPin.select().where(
+                (RegistrationPin.patient == patient.id) & (RegistrationPin.state == PinState.ACTIVE)
+            ):
+                pin.state, pin.ended_at, pin.ended_reason = PinState.REVOKED, now, LOCKOUT_REASON
+                pin.save()
+                events.append(
+                    audit.event(
+                        audit.REVOKE,
+                        patient=patient,
+                        at=now,
+                        detail={"pin": pin.id, "reason": LOCKOUT_REASON},
+                    )
+                )
+    audit.record_all(events)
 
 
 def _outcome(
@@ -466,6 +517,11 @@ def _try(
         # O1: the patient first, the audit head last; on PostgreSQL an unknown PIN locks "no row" (id 0),
         # the same query (S8)
         lock_rows(Patient, [patient.id if patient else 0])
+        if outcome != Outcome.OK and not is_sqlite():
+            # PostgreSQL: failures are counted one at a time, so the limits are exact under
+            # concurrent tries (S4, S8) in every thread and every worker process; the head is still
+            # the last lock taken (O1). Successes take it only for their last statements.
+            audit.lock_head()
         before = _standing(patient.id if patient else 0, terminal, now)
         refusal = before.refusal()
         if refusal is None and outcome == Outcome.OK and row is not None:
@@ -488,24 +544,48 @@ def _pad(started: float) -> None:
 
 
 def _link(account_id: int, row: RegistrationPin, terminal: str, now: dt.datetime) -> Redeemed:
+    """The winning try's writes, in as few statements as they take (P1): the PIN re-read under the
+    patient's lock with the practice's parents_per_pin, the link, the PIN's count, the status, the
+    attempt, and the audit event last."""
     patient = row.patient
-    pin_row = RegistrationPin.get_by_id(row.id)  # re-read under the write lock
-    if pin_row.state != PinState.ACTIVE:
-        raise PortalError(GENERIC)
-    link, created = Association.get_or_create(
-        account=account_id,
-        patient=patient,
-        defaults={"access": pin_row.access, "pin": pin_row, "created_at": now},
+    found: tuple[str, int, str, int] = next(
+        tuples(
+            RegistrationPin.select(
+                RegistrationPin.state,
+                RegistrationPin.redemptions,
+                RegistrationPin.access,
+                Practice.select(Practice.parents_per_pin).limit(1),
+            ).where(RegistrationPin.id == row.id)
+        )
     )
+    state, redemptions, access, parents_per_pin = found
+    if state != PinState.ACTIVE:
+        raise PortalError(GENERIC)
+    created = (
+        Association.insert(
+            account=account_id, patient=patient.id, access=access, pin=row.id, created_at=now
+        )
+        .on_conflict_ignore()
+        .as_rowcount()
+        .execute()
+    ) == 1
     if created:
-        pin_row.redemptions += 1
-        if pin_row.redemptions >= Practice.get().parents_per_pin:
-            pin_row.state, pin_row.ended_at, pin_row.ended_reason = (
-                PinState.REDEEMED,
-                now,
-                "used by every parent",
-            )
-        pin_row.save()
+        redemptions += 1
+        ended = redemptions >= parents_per_pin  # R13
+        RegistrationPin.update(
+            redemptions=redemptions,
+            **(
+                dict(state=PinState.REDEEMED, ended_at=now, ended_reason="used by every parent")
+                if ended
+                else {}
+            ),
+        ).where(RegistrationPin.id == row.id).execute()
+    else:  # this parent had the child already: the level they have stays
+        access = (
+            Association.select(Association.access)
+            .where((Association.account == account_id) & (Association.patient == patient.id))
+            .scalar()
+        )
     (
         Patient.update(portal_status=PortalStatus.REGISTERED, updated_at=now)
         .where(Patient.id == patient.id)
@@ -520,13 +600,13 @@ def _link(account_id: int, row: RegistrationPin, terminal: str, now: dt.datetime
         at=now,
         detail={
             "account": account_id,
-            "pin": pin_row.id,
-            "access": link.access,
+            "pin": row.id,
+            "access": access,
             "new": created,
             "terminal": terminal,
         },
     )
-    return Redeemed(patient.id, patient.given_name, Access(link.access).label)
+    return Redeemed(patient.id, patient.given_name, Access(access).label)
 
 
 def _question_rows(dob: dt.date, family_name: str) -> list[RegistrationPin]:
