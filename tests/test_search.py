@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kiosk.people.patients import search_patients
-from kiosk.people.search import add_candidates, parse_query, word_sql
+from kiosk.people.search import add_candidates, parse_query, postings_sql, word_sql
 from kiosk.people.search_index import deletions, name_words
 from kiosk.store.db import close_database, database, is_sqlite, write_transaction
 from kiosk.store.models import Caregiver, Patient, Relationship, SearchTerm
@@ -224,6 +224,47 @@ def test_n2_exact_matches_come_first_then_the_closest(families):
     assert found("Bill Johnson")[0] == ("William Johnson", "nickname")
 
 
+def _namesakes(given: str, family: str, count: int, born: dt.date = dt.date(2016, 1, 1)) -> None:
+    with write_transaction():
+        for n in range(count):
+            Patient.create(
+                chart_number=f"N{given}{family}{n}", given_name=given, family_name=family, dob=born
+            )
+
+
+def test_n2_the_closest_name_comes_first_however_many_farther_namesakes(families):
+    """One letter off comes before two, even when the farther name has more patients than the
+    list shows (N2: exact first, then the closest)."""
+    _namesakes("William", "Jensen", 12)  # jonson -> jensen: two letters; -> johnson: one
+    rows = found("william jonson", limit=10)
+    assert rows[0] == ("William Johnson", "sounds like")
+    assert [name for name, _ in rows[1:]] == ["William Jensen"] * 9
+
+
+def test_n2_a_nickname_with_the_family_name_as_typed_comes_before_near_spellings_of_both(
+    families,
+):
+    _namesakes("Will", "Jonsen", 12)  # Bill: one letter from Will; Johnson: one from Jonsen
+    rows = found("bill johnson", limit=10)
+    assert rows[0] == ("William Johnson", "nickname")
+
+
+def test_n2_a_name_typed_in_part_finds_the_closest_whole_name_first(families):
+    """ "Ez" begins Ezekiel and Ezra alike: the name with fewer letters left out comes first."""
+    _namesakes("Ezekiel", "Dvořák", 3)
+    _namesakes("Ezra", "Dvořák", 3)
+    assert names("ez dvorak")[:3] == ["Ezra Dvořák"] * 3
+
+
+@pytest.mark.parametrize("typed", ["luca st jhon", "luca stjohn", "luca s john", "mari jose lopes"])
+def test_n2_a_compound_name_with_a_mistake_is_found_across_its_words(families, typed):
+    """Three words are read as a given and a family name run together (St. John: stjohn)."""
+    _namesakes("Luca", "St. John", 1)
+    _namesakes("María José", "López", 1)
+    expected = "María José López" if typed.startswith("mari") else "Luca St. John"
+    assert expected in names(typed)
+
+
 def test_n2_the_exact_phase_alone_has_no_near_matches(families):
     """The screen shows the exact tiers at once and the tolerant ones after (N2, point 3)."""
     assert names("Jonson", tolerant=False) == []
@@ -275,6 +316,36 @@ def test_n2_lookups_are_index_scans(families, typed, side, tolerant):
         assert not any(line.startswith("SCAN") for line in plan.splitlines()), plan
     else:
         assert "Seq Scan" not in plan and "Index" in plan, plan
+
+
+@pytest.mark.parametrize("side", ["patient", "caregiver"])
+@pytest.mark.parametrize("typed, tolerant", [("olivia", False), ("jonson", True)])
+def test_n1_a_birth_date_drives_the_name_lookup(families, side, typed, tolerant):
+    """With a birth date, the patients born that day are read through the dob index and each name
+    word checked through the (patient or caregiver, term) index: no name's every row is read."""
+    words = list(parse_query(typed).words)
+    if tolerant:
+        add_candidates(tuple(words))
+    sql = word_sql(
+        words, side, None, dt.date(2018, 5, 17), tolerant=tolerant, strict=0 if tolerant else -1
+    )
+    plan = _plan(sql)
+    if is_sqlite():
+        lines = plan.splitlines()
+        assert not any(line.startswith("SCAN") for line in lines), plan
+        assert "dob=?" in lines[0], plan  # the day's patients first
+    else:
+        assert "Seq Scan" not in plan and "dob" in plan, plan
+
+
+@pytest.mark.parametrize("side", ["patient", "caregiver"])
+def test_n1_counting_a_word_reads_one_side_only(families, side):
+    """A parent's first name is counted among children's names through the children's own
+    (partial) index, so thousands of parents called Jennifer cost nothing (N1 at a million)."""
+    word = parse_query("jennifer").words[0]
+    plan = _plan(postings_sql(word, side))
+    wanted = "search_term_child_terms" if side == "patient" else "search_term_parent_terms"
+    assert wanted in plan, plan
 
 
 # -- the stored terms ---------------------------------------------------------------------------------

@@ -21,10 +21,11 @@ why it matched (``reason``).
 from __future__ import annotations
 
 import datetime as dt
+import operator
 import re
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, reduce
 from typing import Any
 
 import peewee as pw
@@ -260,6 +261,10 @@ def word_sql(
     strict: int = -1,
 ) -> _Sql:
     """The statement of :func:`_word_hits` (tests EXPLAIN it: every table is read through an index)."""
+    if dob:
+        return _born_word_sql(
+            words, side, status, dob, limit, exact=exact, tolerant=tolerant, strict=strict
+        )
     sql = _Sql()
     column = "patient_id" if side == "patient" else "caregiver_id"
     # the word least likely to be common drives: a tolerant one (a few exact words), else the rarest
@@ -283,10 +288,49 @@ def word_sql(
         conditions.append(condition)
     if side == "caregiver":
         body += ' JOIN "relationship" r ON r.caregiver_id = t0.caregiver_id'
-    join, where = _filters(sql, pid, status, dob)
+    join, where = _filters(sql, pid, status, None)
     sql.text = (
         f"SELECT {pid}, t0.caregiver_id, {terms}{body}{join} WHERE {' AND '.join(conditions)}"
         f" AND t0.{column} IS NOT NULL{where} LIMIT {int(limit)}"
+    )
+    return sql
+
+
+def _born_word_sql(
+    words: list[Word],
+    side: str,
+    status: str | None,
+    dob: dt.date,
+    limit: int,
+    *,
+    exact: bool,
+    tolerant: bool,
+    strict: int,
+) -> _Sql:
+    """:func:`word_sql` with a birth date: the few patients born that day (a few hundred at a
+    million) drive, each name word checked through the (patient or caregiver, term) index, so a
+    common name with a date never reads that name's every row."""
+    sql = _Sql()
+    column = "patient_id" if side == "patient" else "caregiver_id"
+    owner = "p.id" if side == "patient" else "r.caregiver_id"
+    body = ' FROM "patient" p'
+    conditions = [f"p.dob = {sql.mark(dob.isoformat())}"]
+    if side == "caregiver":
+        body += ' CROSS JOIN "relationship" r'
+        conditions.append("r.patient_id = p.id")
+    for n, word in enumerate(words):
+        is_strict = n == strict
+        body += f' CROSS JOIN "search_term" t{n}'
+        condition = sql.term_condition(
+            f"t{n}", word, exact=exact and not is_strict, tolerant=tolerant or is_strict
+        )
+        conditions.append(f"t{n}.{column} = {owner} AND {condition}")
+    _, where = _filters(sql, "p.id", status, None)
+    carer = "r.caregiver_id" if side == "caregiver" else "NULL"
+    terms = ", ".join(f"t{n}.term" for n in range(len(words)))
+    sql.text = (
+        f"SELECT p.id, {carer}, {terms}{body} WHERE {' AND '.join(conditions)}{where}"
+        f" LIMIT {int(limit)}"
     )
     return sql
 
@@ -345,7 +389,11 @@ def add_candidates(words: tuple[Word, ...]) -> None:
         for code in sound_codes(text):
             keys.setdefault(SOUND_MARK + code, set()).add(i)
         for nickname in _nicknames(text):
-            word.candidates[nickname] = (1.0, NICKNAME)
+            # the closest spelling first among a nickname's names (Lee: Levi before Elias)
+            word.candidates[nickname] = (
+                1.0 + 0.01 * min(OSA.distance(text, nickname), 9),
+                NICKNAME,
+            )
     found: list[tuple[str, str]] = []
     names = sorted(keys)
     for start in range(0, len(names), 500):
@@ -361,6 +409,8 @@ def add_candidates(words: tuple[Word, ...]) -> None:
                 continue  # what was typed, or a longer name it begins: the exact tiers have those
             distance = OSA.distance(word.folded, term)
             if key.startswith(SOUND_MARK):
+                if distance > max(1, len(word.folded) // 2):
+                    continue  # one code, little else alike (Willow and Ella): not a sound-alike
                 sounds.add((i, term))
                 cost = 1.0 + 0.1 * min(distance, 5)
             elif distance <= max_typos(word.folded):
@@ -406,7 +456,7 @@ class _Hits:
 
 def _structured(query: Query, status: str | None, today: dt.date, hits: _Hits) -> None:
     """Tier 0: today's search (last-name prefix, "last, first", birth date) and "first last"."""
-    columns = (Patient.id,)
+    columns = (Patient.id, Patient.given_key, Patient.family_key)
     ordering = (Patient.family_key, Patient.given_key, Patient.dob)
     selects = []
     base = Patient.select(*columns)
@@ -439,11 +489,17 @@ def _structured(query: Query, status: str | None, today: dt.date, hits: _Hits) -
         )
     elif not words and (query.dob or (status and not query.text)):
         selects.append(base)
+    typed = sum(len(word.folded) for word in words) if len(words) == 2 and not query.comma else 0
     for select in selects:
         if hits.room <= 0:
             return
-        for (patient_id,) in tuples(select.order_by(*ordering).limit(hits.room)):
-            hits.add(patient_id, EXACT)
+        for patient_id, given_key, family_key in tuples(
+            select.order_by(*ordering).limit(hits.room)
+        ):
+            # "first last" typed in part: the name with the fewest letters left out first (Ez: Ezra
+            # before Ezekiel); other forms keep the alphabetical order of today's search
+            closeness = 0.01 * (len(given_key) + len(family_key) - typed) if typed else 0.0
+            hits.add(patient_id, EXACT, closeness)
 
 
 def _identifiers(query: Query, status: str | None, hits: _Hits) -> None:
@@ -489,13 +545,6 @@ def _names(query: Query, status: str | None, hits: _Hits, found_before: int) -> 
         return
     if len(words) > 1 and found_before:
         return  # "first last" found them by whole names; joining name parts would only add time
-    if len(words) > 1:
-        for (
-            word
-        ) in words:  # a word no name begins with: nobody has them all (a typo: the tolerant tier)
-            word.postings = _postings(word)
-            if not word.postings:
-                return
     for side, tier in (("patient", PARTS), ("caregiver", CAREGIVERS)):
         if hits.room <= 0:
             return
@@ -508,6 +557,8 @@ def _names(query: Query, status: str | None, hits: _Hits, found_before: int) -> 
                 hits.add(patient_id, tier, 0.0, CAREGIVER, caregiver)
             if len(hits.found) > before:
                 continue  # a parent's whole name: the join of its two words would find them again
+        if len(words) > 1 and not _count_postings(words, side):
+            continue  # a word no child's (or no parent's) name part begins with: nobody has all
         for patient_id, caregiver, terms in _word_hits(
             words, side, status, query.dob, hits.room + len(hits.found)
         ):
@@ -515,12 +566,30 @@ def _names(query: Query, status: str | None, hits: _Hits, found_before: int) -> 
             hits.add(patient_id, tier, cost, CAREGIVER if side == "caregiver" else "", caregiver)
 
 
-def _postings(word: Word) -> int:
-    """How many name terms begin with ``word``, counted up to POSTINGS_CAP: the rarest word of a
-    query drives its join, and a word with none ends the exact search at once."""
+def _count_postings(words: list[Word], side: str) -> bool:
+    """Set each word's postings on ``side``; False (and stop counting) at a word with none."""
+    for word in words:
+        word.postings = _postings(word, side)
+        if not word.postings:
+            return False
+    return True
+
+
+def _postings(word: Word, side: str) -> int:
+    """How many name terms of patients (or caregivers) begin with ``word``, counted up to
+    POSTINGS_CAP: the rarest word of a query drives its join, and a word with none skips it (a
+    parent's first name is rarely a child's: "Jennifer Smith" reads no child's name parts)."""
+    return int(postings_sql(word, side).rows()[0][0])
+
+
+def postings_sql(word: Word, side: str) -> _Sql:
+    """The statement of :func:`_postings`: one side's partial index, never the other side's rows."""
     sql = _Sql()
-    inner = f'SELECT 1 FROM "search_term" t0 WHERE {sql.term_condition("t0", word, exact=True, tolerant=False)}'
-    return int(sql.rows(f"SELECT COUNT(*) FROM ({inner} LIMIT {POSTINGS_CAP}) counted")[0][0])
+    column = "patient_id" if side == "patient" else "caregiver_id"
+    condition = sql.term_condition("t0", word, exact=True, tolerant=False)
+    inner = f'SELECT 1 FROM "search_term" t0 WHERE {condition} AND t0.{column} IS NOT NULL'
+    sql.text = f"SELECT COUNT(*) FROM ({inner} LIMIT {POSTINGS_CAP}) counted"
+    return sql
 
 
 def _tolerant(query: Query, status: str | None, hits: _Hits) -> None:
@@ -529,37 +598,49 @@ def _tolerant(query: Query, status: str | None, hits: _Hits) -> None:
     if not words or hits.room <= 0:
         return
     add_candidates(query.words)
+    if len(words) > 1 and all(word.folded for word in words):
+        # a given and a family name, each of one word or several run together ("maria joe kim":
+        # "mariajoe kim" and "maria joekim"), found by point lookups, the closest first; any found
+        # end the search (the joins below are for name parts and parents, and cost far more)
+        splits = [(_joined(words[:cut]), _joined(words[cut:])) for cut in range(1, len(words))]
+        add_candidates(
+            tuple(w for pair in splits for w in pair if all(w is not typed for typed in words))
+        )
+        exact = len(hits.found)
+        if sum(_tolerant_whole_names(list(pair), status, query.dob, hits) for pair in splits):
+            return
+        if exact:
+            return  # names were found as typed: joining near name parts would only add time
     if not any(word.candidates for word in words):
         return
-    found_before = len(hits.found)
-    if len(words) == 2:
-        _tolerant_whole_names(words, status, query.dob, hits)
-        if len(hits.found) > found_before:
-            return
-    for strict, word in enumerate(words):
-        for band in _bands(word):
-            for side in ("patient", "caregiver"):
-                if hits.room <= 0:
-                    return
-                trying = [*words[:strict], band, *words[strict + 1 :]]
-                for patient_id, caregiver, terms in _word_hits(
-                    trying,
-                    side,
-                    status,
-                    query.dob,
-                    hits.room + len(hits.found),
-                    tolerant=True,
-                    strict=strict,
-                ):
-                    cost, reason = _score(words, terms)
-                    if (
-                        side == "caregiver"
-                    ):  # the child's own name first, then a parent's of the same cost
-                        reason, cost = (
-                            (f"{CAREGIVER}, {reason}" if reason else CAREGIVER),
-                            cost + CAREGIVER_COST,
-                        )
-                    hits.add(patient_id, TOLERANT, cost, reason, caregiver)
+    # every word's bands, the closest first: a common near name of the first word cannot fill the
+    # list before an exact spelling of it with one typo in another word is tried
+    bands = sorted(
+        (
+            (min(cost for cost, _ in band.candidates.values()), strict, n, band)
+            for strict, word in enumerate(words)
+            for n, band in enumerate(_bands(word))
+        ),
+        key=lambda item: item[:3],
+    )
+    for _, strict, _, band in bands:
+        trying = [*words[:strict], band, *words[strict + 1 :]]
+        for side in ("patient", "caregiver"):
+            if hits.room <= 0:
+                return
+            for patient_id, caregiver, terms in _word_hits(
+                trying, side, status, query.dob, hits.limit, tolerant=True, strict=strict
+            ):
+                cost, reason = _score(words, terms)
+                if side == "caregiver":  # the child's own name first, then a parent's of that cost
+                    reason = f"{CAREGIVER}, {reason}" if reason else CAREGIVER
+                    cost += CAREGIVER_COST
+                hits.add(patient_id, TOLERANT, cost, reason, caregiver)
+
+
+def _joined(words: list[Word]) -> Word:
+    """One word, or several run together as a compound name's key is (St. John: stjohn)."""
+    return words[0] if len(words) == 1 else Word("".join(word.folded for word in words))
 
 
 def _bands(word: Word, most: int = 8) -> list[Word]:
@@ -575,24 +656,69 @@ def _bands(word: Word, most: int = 8) -> list[Word]:
 
 def _tolerant_whole_names(
     words: list[Word], status: str | None, dob: dt.date | None, hits: _Hits
-) -> None:
-    """Two words as given and family name, either way round, each what was typed or a candidate:
-    point lookups on the patient's (family_key, given_key) index."""
-    for given, family in ((words[0], words[1]), (words[1], words[0])):
-        givens = [given.folded, *given.candidates]
-        families = [family.folded, *family.candidates]
-        select = Patient.select(Patient.id, Patient.given_key, Patient.family_key).where(
-            Patient.family_key.in_(families)
-            & Patient.given_key.in_(givens)
-            & ~((Patient.family_key == family.folded) & (Patient.given_key == given.folded))
+) -> int:
+    """Two words as given and family name, either way round, each what was typed or a candidate,
+    closest pairs first (N2: a nickname with the family name as typed comes before a sound-alike of
+    both). Only names some patient has are paired, and each band of equal cost is one statement of
+    point lookups on the patient's (family_key, given_key, dob) index, so a band of many namesakes
+    cannot push a closer one out of the list. Returns how many rows it read."""
+    options = [{word.folded: (0.0, ""), **word.candidates} if word.folded else {} for word in words]
+    givens = _existing(Patient.given_key, {term for choice in options for term in choice})
+    families = _existing(Patient.family_key, {term for choice in options for term in choice})
+    pairs: dict[tuple[str, str], tuple[float, int]] = {}  # (family, given) -> cost, given word
+    for given, family in ((0, 1), (1, 0)):
+        for given_key, (given_cost, _) in options[given].items():
+            if given_key not in givens:
+                continue
+            for family_key, (family_cost, _) in options[family].items():
+                if family_key not in families or not (given_cost or family_cost):
+                    continue  # the name as typed: the exact tiers have it
+                cost = round(given_cost + family_cost, 3)
+                pair = (family_key, given_key)
+                if pair not in pairs or cost < pairs[pair][0]:
+                    pairs[pair] = (cost, given)
+    bands: dict[float, list[tuple[str, str]]] = {}
+    for pair, (cost, _) in pairs.items():
+        bands.setdefault(cost, []).append(pair)
+    seen = 0
+    for cost in sorted(bands):
+        if hits.room <= 0:
+            break
+        same = reduce(
+            operator.or_,
+            [
+                (Patient.family_key == family_key) & (Patient.given_key == given_key)
+                for family_key, given_key in sorted(bands[cost])
+            ],
         )
+        select = Patient.select(Patient.id, Patient.given_key, Patient.family_key).where(same)
         if status:
             select = select.where(_keeps(status))
         if dob:
             select = select.where(Patient.dob == dob)
-        for patient_id, given_key, family_key in tuples(select.limit(max(hits.room, 1))):
-            cost, reason = _score([given, family], (given_key, family_key))
-            hits.add(patient_id, TOLERANT, cost, reason)
+        ordered = select.order_by(Patient.family_key, Patient.given_key, Patient.dob)
+        for patient_id, given_key, family_key in tuples(ordered.limit(hits.room)):
+            given = pairs[family_key, given_key][1]
+            score, reason = _score([words[given], words[1 - given]], (given_key, family_key))
+            hits.add(patient_id, TOLERANT, score, reason)
+            seen += 1
+    return seen
+
+
+def _existing(column: pw.Field, terms: set[str]) -> set[str]:
+    """The terms some patient has in ``column``: one index probe each, in one statement."""
+    terms = {term for term in terms if term}
+    if not terms:
+        return set()
+    sql = _Sql()
+    values = " UNION ALL ".join(f"SELECT {sql.mark(term)} AS v" for term in sorted(terms))
+    name = column.column_name
+    return {
+        term
+        for (term,) in sql.rows(
+            f'SELECT c.v FROM ({values}) c WHERE EXISTS (SELECT 1 FROM "patient" p WHERE p."{name}" = c.v)'
+        )
+    }
 
 
 def find_patients(

@@ -184,6 +184,21 @@ class SearchTerm(BaseModel):
         )
 
 
+# N1 at a million patients: each side's name terms on their own, so a count or join over a
+# child's name parts never reads the parents' rows of the same word (Jennifer: thousands of mothers,
+# no child), and the reverse; field is in them so the lookups read the index alone
+SearchTerm.add_index(
+    SearchTerm.index(
+        SearchTerm.term, SearchTerm.patient, SearchTerm.field, name="search_term_child_terms"
+    ).where(SearchTerm.patient.is_null(False))
+)
+SearchTerm.add_index(
+    SearchTerm.index(
+        SearchTerm.term, SearchTerm.caregiver, SearchTerm.field, name="search_term_parent_terms"
+    ).where(SearchTerm.caregiver.is_null(False))
+)
+
+
 class SearchKey(BaseModel):
     """The tolerant lookup (N2): every distinct name word under its deletion variants (a word with
     one or two letters left out: a typo, a swap or a missing letter meets the word there) and its

@@ -16,7 +16,7 @@ from kiosk.store.models import ALL_MODELS, AuditHead, BaseModel, SchemaMeta
 if TYPE_CHECKING:
     from playhouse.migrate import SchemaMigrator
 
-SCHEMA_VERSION = 12
+SCHEMA_VERSION = 13
 
 
 def _migrator() -> SchemaMigrator:
@@ -177,6 +177,15 @@ def _v12_worklists_and_drives() -> None:
     database.create_tables([Appointment, RegistrationPin, Drive, DriveFamily], safe=True)
 
 
+def _v13_search_terms_by_side() -> None:
+    """Version 13: the search terms of children and of parents indexed apart (partial indexes), so
+    a two-word search reads only the side it joins (N1 at a million patients)."""
+    from kiosk.store.models import SearchTerm
+
+    database.create_tables([SearchTerm], safe=True)  # only the indexes it lacks
+    database.execute_sql(f'ANALYZE "{SearchTerm._meta.table_name}"')
+
+
 # version N -> function that takes a database at N-1 to N. Add a step here with every change to
 # the models; tests/test_accept_foundation.py builds a version-1 database and checks that it comes
 # up to date with the same columns as a new one.
@@ -192,6 +201,7 @@ MIGRATIONS: dict[int, Callable[[], None]] = {
     10: _v10_sms_delivery,
     11: _v11_follow_up,
     12: _v12_worklists_and_drives,
+    13: _v13_search_terms_by_side,
 }
 
 
