@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from textual.widgets import DataTable, Input
 
@@ -102,3 +104,31 @@ async def test_n1_enter_with_no_match_stays_in_the_box(app):
         assert isinstance(
             app.screen, SearchScreen
         ) and "No patients match 'qqqqzzzz'" in screen_text(app)
+
+
+async def test_n2_exact_matches_show_while_the_near_ones_are_still_sought(app):
+    """The screen never waits on the slower tolerant search (N2): the exact rows are on screen
+    while it runs, and the near ones join below them, the first rows and the cursor untouched."""
+    release = threading.Event()
+    exact_search = app.desk.search
+
+    def slow_near_matches(text, status=None, *, tolerant=True):
+        if tolerant:
+            release.wait(60)  # held until the test has looked at the screen
+        return exact_search(text, status, tolerant=tolerant)
+
+    app.desk.search = slow_near_matches
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(app, pilot)
+        app.screen.query_one("#search", Input).focus()
+        await pilot.press(*"testkiddo")
+        for _ in range(400):  # the exact phase's rows, while the tolerant phase is held
+            await pilot.pause(0.05)
+            if result_rows(app):
+                break
+        exact = result_rows(app)
+        assert exact and all("(" not in row[0] for row in exact)  # exact ones only, so far
+        assert not release.is_set()  # and the near matches are still being looked for
+        release.set()
+        await settle(app, pilot)
+        assert result_rows(app)[: len(exact)] == exact
