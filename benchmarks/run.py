@@ -469,17 +469,14 @@ def person_in(rows, person: Sampled, dob: bool = True) -> bool:
 
 
 def note_plan(suffix: str) -> None:
-    """The query plan of a tolerant two-word lookup: index scans, no scan of the terms table."""
-    from kiosk.people.search import add_candidates, parse_query, word_sql
+    """The query plans of a tolerant two-word search: index lookups, no scan of a table."""
+    from kiosk.people.search import tolerant_statements
     from kiosk.store.db import database, is_sqlite
 
-    words = parse_query("jonson emma").words
-    add_candidates(words)
-    sql = word_sql(list(words), "patient", tolerant=True, strict=0)
     explain = "EXPLAIN QUERY PLAN " if is_sqlite() else "EXPLAIN "
-    rows = database.execute_sql(explain + sql.text, sql.params).fetchall()
-    for row in rows:
-        note(f"plan{suffix}: {row[-1] if is_sqlite() else row[0]}")
+    for kind, (text, params) in tolerant_statements("emma jonson").items():
+        for row in database.execute_sql(explain + text, params).fetchall():
+            note(f"plan{suffix} ({kind}): {row[-1] if is_sqlite() else row[0]}")
 
 
 # -- issuing ------------------------------------------------------------------------------------

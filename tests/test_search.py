@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kiosk.people.patients import search_patients
-from kiosk.people.search import add_candidates, parse_query, postings_sql, word_sql
+from kiosk.people.search import (
+    add_candidates,
+    parse_query,
+    postings_sql,
+    tolerant_statements,
+    word_sql,
+)
 from kiosk.people.search_index import deletions, name_words
 from kiosk.store.db import close_database, database, is_sqlite, write_transaction
 from kiosk.store.models import Caregiver, Patient, Relationship, SearchTerm
@@ -316,6 +323,22 @@ def test_n2_lookups_are_index_scans(families, typed, side, tolerant):
         assert not any(line.startswith("SCAN") for line in plan.splitlines()), plan
     else:
         assert "Seq Scan" not in plan and "Index" in plan, plan
+
+
+@pytest.mark.parametrize("kind", ["names", "whole names", "parts"])
+def test_n2_a_tolerant_search_reads_only_indexes(families, kind):
+    """Each statement a misspelt "first last" sends (which near names patients have, the closest
+    band of whole names, a join of near name parts) is index lookups, on SQLite and PostgreSQL."""
+    text, params = tolerant_statements("bill jonson", REGISTERED)[kind]
+    plan = _plan(SimpleNamespace(text=text, params=params))
+    print(plan)
+    if is_sqlite():
+        assert not any(
+            line.startswith("SCAN") and "CONSTANT ROW" not in line and line != "SCAN c"
+            for line in plan.splitlines()
+        ), plan
+    else:
+        assert "Seq Scan" not in plan.replace('Seq Scan on "*VALUES*"', ""), plan
 
 
 @pytest.mark.parametrize("side", ["patient", "caregiver"])

@@ -662,10 +662,31 @@ def _tolerant_whole_names(
     both). Only names some patient has are paired, and each band of equal cost is one statement of
     point lookups on the patient's (family_key, given_key, dob) index, so a band of many namesakes
     cannot push a closer one out of the list. Returns how many rows it read."""
+    pairs = _pairs(words)
+    bands: dict[float, list[tuple[str, str]]] = {}
+    for pair, (cost, _) in pairs.items():
+        bands.setdefault(cost, []).append(pair)
+    seen = 0
+    for cost in sorted(bands):
+        if hits.room <= 0:
+            break
+        for patient_id, given_key, family_key in tuples(
+            pair_select(bands[cost], status, dob, hits.room)
+        ):
+            given = pairs[family_key, given_key][1]
+            score, reason = _score([words[given], words[1 - given]], (given_key, family_key))
+            hits.add(patient_id, TOLERANT, score, reason)
+            seen += 1
+    return seen
+
+
+def _pairs(words: list[Word]) -> dict[tuple[str, str], tuple[float, int]]:
+    """(family, given) -> (cost, which word is the given name), for names some patient has."""
     options = [{word.folded: (0.0, ""), **word.candidates} if word.folded else {} for word in words]
-    givens = _existing(Patient.given_key, {term for choice in options for term in choice})
-    families = _existing(Patient.family_key, {term for choice in options for term in choice})
-    pairs: dict[tuple[str, str], tuple[float, int]] = {}  # (family, given) -> cost, given word
+    terms = {term for choice in options for term in choice}
+    givens = _existing(Patient.given_key, terms)
+    families = _existing(Patient.family_key, terms)
+    pairs: dict[tuple[str, str], tuple[float, int]] = {}
     for given, family in ((0, 1), (1, 0)):
         for given_key, (given_cost, _) in options[given].items():
             if given_key not in givens:
@@ -677,48 +698,61 @@ def _tolerant_whole_names(
                 pair = (family_key, given_key)
                 if pair not in pairs or cost < pairs[pair][0]:
                     pairs[pair] = (cost, given)
-    bands: dict[float, list[tuple[str, str]]] = {}
-    for pair, (cost, _) in pairs.items():
-        bands.setdefault(cost, []).append(pair)
-    seen = 0
-    for cost in sorted(bands):
-        if hits.room <= 0:
-            break
-        same = reduce(
-            operator.or_,
-            [
-                (Patient.family_key == family_key) & (Patient.given_key == given_key)
-                for family_key, given_key in sorted(bands[cost])
-            ],
-        )
-        select = Patient.select(Patient.id, Patient.given_key, Patient.family_key).where(same)
-        if status:
-            select = select.where(_keeps(status))
-        if dob:
-            select = select.where(Patient.dob == dob)
-        ordered = select.order_by(Patient.family_key, Patient.given_key, Patient.dob)
-        for patient_id, given_key, family_key in tuples(ordered.limit(hits.room)):
-            given = pairs[family_key, given_key][1]
-            score, reason = _score([words[given], words[1 - given]], (given_key, family_key))
-            hits.add(patient_id, TOLERANT, score, reason)
-            seen += 1
-    return seen
+    return pairs
+
+
+def pair_select(
+    pairs: list[tuple[str, str]], status: str | None, dob: dt.date | None, limit: int
+) -> pw.Select:
+    """Patients with one of these (family, given) names: a point lookup each on the name index."""
+    same = reduce(
+        operator.or_,
+        [
+            (Patient.family_key == family_key) & (Patient.given_key == given_key)
+            for family_key, given_key in sorted(pairs)
+        ],
+    )
+    select = Patient.select(Patient.id, Patient.given_key, Patient.family_key).where(same)
+    if status:
+        select = select.where(_keeps(status))
+    if dob:
+        select = select.where(Patient.dob == dob)
+    return select.order_by(Patient.family_key, Patient.given_key, Patient.dob).limit(limit)
 
 
 def _existing(column: pw.Field, terms: set[str]) -> set[str]:
     """The terms some patient has in ``column``: one index probe each, in one statement."""
     terms = {term for term in terms if term}
-    if not terms:
-        return set()
+    return {term for (term,) in existing_sql(column, terms).rows()} if terms else set()
+
+
+def existing_sql(column: pw.Field, terms: set[str]) -> _Sql:
+    """The statement of :func:`_existing`."""
     sql = _Sql()
     values = " UNION ALL ".join(f"SELECT {sql.mark(term)} AS v" for term in sorted(terms))
-    name = column.column_name
-    return {
-        term
-        for (term,) in sql.rows(
-            f'SELECT c.v FROM ({values}) c WHERE EXISTS (SELECT 1 FROM "patient" p WHERE p."{name}" = c.v)'
-        )
+    sql.text = (
+        f"SELECT c.v FROM ({values}) c WHERE EXISTS"
+        f' (SELECT 1 FROM "patient" p WHERE p."{column.column_name}" = c.v)'
+    )
+    return sql
+
+
+def tolerant_statements(text: str, status: str | None = None) -> dict[str, tuple[str, list]]:
+    """What a two-word tolerant search sends, by kind (benchmarks and tests EXPLAIN them): which
+    candidate names patients have, the closest band of whole names, a join of near name parts."""
+    words = list(parse_query(text).words)
+    add_candidates(tuple(words))
+    terms = {term for word in words for term in (word.folded, *word.candidates)}
+    pairs = _pairs(words)
+    closest = min(cost for cost, _ in pairs.values()) if pairs else 0.0
+    band = [pair for pair, (cost, _) in pairs.items() if cost == closest] or [("", "")]
+    statements = {
+        "names": existing_sql(Patient.given_key, terms),
+        "parts": word_sql(words, "patient", status, tolerant=True, strict=0),
     }
+    found = {kind: (sql.text, sql.params) for kind, sql in statements.items()}
+    found["whole names"] = pair_select(band, status, None, SEARCH_LIMIT).sql()
+    return found
 
 
 def find_patients(
