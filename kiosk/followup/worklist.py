@@ -16,15 +16,13 @@ children match on two pages is shown once, on the first.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import heapq
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-import peewee as pw
-
-from kiosk.store.db import tuples
-from kiosk.store.models import Appointment, Caregiver, Patient, RegistrationPin, Relationship
+from kiosk.store.db import database, is_sqlite
 from kiosk.terms import Authority, PinState, PortalStatus, WorklistKind
 
 PAGE_SIZE = 15  # families a page: what fits an 80x24 screen with the filters above it
@@ -35,7 +33,7 @@ MAX_DAYS = 3660
 TEEN_AGE, MAJORITY_AGE = 12, 18
 
 Key = tuple[Any, ...]  # a child's place in the filter's order; a page's cursor is the last one
-Hit = tuple[Key, int, str]  # (key, patient id, why the child is on the list)
+Hit = tuple[Key, int, str, int | None]  # (key, patient id, why it is listed, first caregiver)
 
 
 @dataclass(frozen=True)
@@ -131,25 +129,37 @@ def check_query(query: WorklistQuery) -> None:
 
 
 # -- the filters: each reads matching children in its order, after a cursor ---------------------
+# A scan returns up to ``limit`` hits after ``cursor`` in its order, or (``ids`` given) the hits
+# among those children, whatever the cursor. Each hit carries the child's first caregiver with
+# authority (a subquery on the relationship index), so a page costs a few statements. They are
+# written as SQL text, as kiosk.people.search's are: building them with Peewee cost more than
+# running them (W1's 50 ms a page).
 Scan = Callable[[Key | None, int, Sequence[int] | None], list[Hit]]
 
 
-def _after(rows: list[Hit], cursor: Key | None) -> list[Hit]:
-    return rows if cursor is None else [row for row in rows if row[0] > cursor]
+class _Sql:
+    """A statement's parameters, marked for SQLite (?) or PostgreSQL (%s)."""
 
+    def __init__(self) -> None:
+        self.params: list[Any] = []
+        self.sqlite = is_sqlite()
 
-def _status_scan(status: PortalStatus) -> Scan:
-    def scan(cursor: Key | None, limit: int, ids: Sequence[int] | None) -> list[Hit]:
-        columns = (Patient.family_key, Patient.given_key, Patient.dob, Patient.id)
-        query = Patient.select(*columns).where(Patient.portal_status == status)
-        if ids is not None:
-            query = query.where(Patient.id.in_(list(ids)))
-        elif cursor is not None:  # (family, given, dob, id) after the cursor, by the status index
-            query = query.where(pw.Tuple(*columns) > pw.Tuple(*cursor))
-        rows = tuples(query.order_by(*columns).limit(limit))
-        return [((f, g, _day(d), i), i, status.label) for f, g, d, i in rows]
+    def mark(self, value: Any) -> str:
+        self.params.append(value.value if isinstance(value, enum.Enum) else value)
+        return "?" if self.sqlite else "%s"
 
-    return scan
+    def marks(self, values: Iterable[Any]) -> str:
+        return ", ".join(self.mark(value) for value in values) or "NULL"
+
+    def first_caregiver(self, patient: str) -> str:
+        """The child's first caregiver with contact authority (R15's order): its family."""
+        return (
+            '(SELECT fl.caregiver_id FROM "relationship" fl WHERE fl.patient_id = '
+            f"{patient} AND fl.authority <> {self.mark(Authority.NONE)} ORDER BY fl.id LIMIT 1)"
+        )
+
+    def rows(self, text: str) -> list[tuple[Any, ...]]:
+        return list(database.execute_sql(text, self.params).fetchall())
 
 
 def _day(value: Any) -> dt.date:
@@ -160,32 +170,48 @@ def _moment(value: Any) -> dt.datetime:
     return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
 
 
+def _status_scan(status: PortalStatus) -> Scan:
+    def scan(cursor: Key | None, limit: int, ids: Sequence[int] | None) -> list[Hit]:
+        sql = _Sql()
+        text = (
+            f"SELECT p.family_key, p.given_key, p.dob, p.id, {sql.first_caregiver('p.id')} "
+            f'FROM "patient" p WHERE p.portal_status = {sql.mark(status)}'
+        )
+        if ids is not None:
+            text += f" AND p.id IN ({sql.marks(ids)})"
+        elif cursor is not None:  # (family, given, dob, id) after the cursor, by the status index
+            text += f" AND (p.family_key, p.given_key, p.dob, p.id) > ({sql.marks(cursor)})"
+        text += f" ORDER BY p.family_key, p.given_key, p.dob, p.id LIMIT {int(limit)}"
+        return [((f, g, _day(d), i), i, status.label, c) for f, g, d, i, c in sql.rows(text)]
+
+    return scan
+
+
 def _appointment_scan(query: WorklistQuery, today: dt.date) -> Scan:
     start = query.start or today
     end = query.end or start
-    first, last = dt.datetime.combine(start, dt.time()), dt.datetime.combine(end, dt.time())
-    last += dt.timedelta(days=1)
+    first = dt.datetime.combine(start, dt.time())
+    last = dt.datetime.combine(end, dt.time()) + dt.timedelta(days=1)
 
     def scan(cursor: Key | None, limit: int, ids: Sequence[int] | None) -> list[Hit]:
-        sql = (
-            Appointment.select(Appointment.starts_at, Appointment.id, Appointment.patient)
-            .join(Patient)
-            .where(
-                (Appointment.starts_at >= (_moment(cursor[0]) if cursor else first))
-                & (Appointment.starts_at < last)
-                & (Patient.portal_status != PortalStatus.REGISTERED)  # nothing left to enrol
-            )
+        sql = _Sql()
+        text = (
+            f"SELECT a.starts_at, a.id, a.patient_id, {sql.first_caregiver('a.patient_id')} "
+            'FROM "appointment" a JOIN "patient" p ON p.id = a.patient_id '
+            f"WHERE a.starts_at >= {sql.mark(first)} AND a.starts_at < {sql.mark(last)} "
+            f"AND p.portal_status <> {sql.mark(PortalStatus.REGISTERED)}"  # nothing left to enrol
         )
         if query.provider:
-            sql = sql.where(Appointment.provider == query.provider)
+            text += f" AND a.provider = {sql.mark(query.provider)}"
         if ids is not None:
-            sql = sql.where(Appointment.patient.in_(list(ids)))
-        rows = tuples(sql.order_by(Appointment.starts_at, Appointment.id).limit(limit + 50))
-        hits = [
-            ((_moment(at), aid), pid, f"Appointment {_moment(at):%m/%d %H:%M}")
-            for at, aid, pid in rows
+            text += f" AND a.patient_id IN ({sql.marks(ids)})"
+        elif cursor is not None:
+            text += f" AND (a.starts_at, a.id) > ({sql.marks(cursor)})"
+        text += f" ORDER BY a.starts_at, a.id LIMIT {int(limit)}"
+        return [
+            ((_moment(at), aid), pid, f"Appointment {_moment(at):%m/%d %H:%M}", c)
+            for at, aid, pid, c in sql.rows(text)
         ]
-        return _after(hits, cursor)[:limit]
 
     return scan
 
@@ -194,29 +220,29 @@ def _pin_scan(query: WorklistQuery, now: dt.datetime) -> Scan:
     """Active PINs in date: Pending over N days (oldest issue first) or expiring within N days
     (soonest first)."""
     pending = query.kind == WorklistKind.PENDING_OVER
-    column = RegistrationPin.issued_at if pending else RegistrationPin.expires_at
-    window = (
-        (RegistrationPin.issued_at <= now - dt.timedelta(days=query.days))
-        & (RegistrationPin.expires_at > now)
-        if pending
-        else (RegistrationPin.expires_at > now)
-        & (RegistrationPin.expires_at <= now + dt.timedelta(days=query.days))
-    )
+    column = "x.issued_at" if pending else "x.expires_at"
+    word = "Pending since" if pending else "PIN expires"
 
     def scan(cursor: Key | None, limit: int, ids: Sequence[int] | None) -> list[Hit]:
-        sql = RegistrationPin.select(column, RegistrationPin.id, RegistrationPin.patient).where(
-            (RegistrationPin.state == PinState.ACTIVE) & window
+        sql = _Sql()
+        text = (
+            f"SELECT {column}, x.id, x.patient_id, {sql.first_caregiver('x.patient_id')} "
+            f'FROM "registration_pin" x WHERE x.state = {sql.mark(PinState.ACTIVE)} '
+            f"AND x.expires_at > {sql.mark(now)}"
         )
+        if pending:
+            text += f" AND x.issued_at <= {sql.mark(now - dt.timedelta(days=query.days))}"
+        else:
+            text += f" AND x.expires_at <= {sql.mark(now + dt.timedelta(days=query.days))}"
         if ids is not None:
-            sql = sql.where(RegistrationPin.patient.in_(list(ids)))
+            text += f" AND x.patient_id IN ({sql.marks(ids)})"
         elif cursor is not None:
-            sql = sql.where(column >= _moment(cursor[0]))
-        rows = tuples(sql.order_by(column, RegistrationPin.id).limit(limit + 50))
-        word = "Pending since" if pending else "PIN expires"
-        hits = [
-            ((_moment(at), pin), pid, f"{word} {_moment(at):%m/%d/%Y}") for at, pin, pid in rows
+            text += f" AND ({column}, x.id) > ({sql.marks(cursor)})"
+        text += f" ORDER BY {column}, x.id LIMIT {int(limit)}"
+        return [
+            ((_moment(at), pin), pid, f"{word} {_moment(at):%m/%d/%Y}", c)
+            for at, pin, pid, c in sql.rows(text)
         ]
-        return _after(hits, cursor)[:limit]
 
     return scan
 
@@ -224,42 +250,34 @@ def _pin_scan(query: WorklistQuery, now: dt.datetime) -> Scan:
 def _expired_scan(now: dt.datetime) -> Scan:
     """L2's "PIN expired": the child's latest PIN ended by expiry (or is active past its date) and
     the child is not Registered; the most recently expired first. Two index ranges (expired PINs,
-    active ones past their date), merged."""
+    active ones past their date), merged; the key is (-time, -id, time, id)."""
 
     def one(state: PinState) -> Scan:
         def scan(cursor: Key | None, limit: int, ids: Sequence[int] | None) -> list[Hit]:
-            pin, later = RegistrationPin.alias("x"), RegistrationPin.alias("y")
-            newer = later.select(pw.SQL("1")).where(
-                (later.patient == pin.patient)
-                & (
-                    (later.issued_at > pin.issued_at)
-                    | ((later.issued_at == pin.issued_at) & (later.id > pin.id))
-                )
-            )
-            sql = (
-                pin.select(pin.expires_at, pin.id, pin.patient)
-                .join(Patient, on=(pin.patient == Patient.id))
-                .where(
-                    (pin.state == state)
-                    & (pin.expires_at <= now)
-                    & ~pw.fn.EXISTS(newer)
-                    & (Patient.portal_status != PortalStatus.REGISTERED)
-                )
+            sql = _Sql()
+            text = (
+                f"SELECT x.expires_at, x.id, x.patient_id, {sql.first_caregiver('x.patient_id')} "
+                'FROM "registration_pin" x JOIN "patient" p ON p.id = x.patient_id '
+                f"WHERE x.state = {sql.mark(state)} AND x.expires_at <= {sql.mark(now)} "
+                f"AND p.portal_status <> {sql.mark(PortalStatus.REGISTERED)} "
+                'AND NOT EXISTS (SELECT 1 FROM "registration_pin" y WHERE y.patient_id = '
+                "x.patient_id AND (y.issued_at > x.issued_at OR "
+                "(y.issued_at = x.issued_at AND y.id > x.id)))"
             )
             if ids is not None:
-                sql = sql.where(pin.patient.in_(list(ids)))
+                text += f" AND x.patient_id IN ({sql.marks(ids)})"
             elif cursor is not None:
-                sql = sql.where(pin.expires_at <= _moment(cursor[2]))
-            rows = tuples(sql.order_by(pin.expires_at.desc(), pin.id.desc()).limit(limit + 50))
-            hits = [
+                text += f" AND (x.expires_at, x.id) < ({sql.marks(cursor[2:])})"
+            text += f" ORDER BY x.expires_at DESC, x.id DESC LIMIT {int(limit)}"
+            return [
                 (
-                    (-_moment(at).timestamp(), -pid_pin, _moment(at)),
+                    (-_moment(at).timestamp(), -pin_id, _moment(at), pin_id),
                     patient,
                     f"PIN expired {_moment(at):%m/%d/%Y}",
+                    c,
                 )
-                for at, pid_pin, patient in rows
+                for at, pin_id, patient, c in sql.rows(text)
             ]
-            return _after(hits, cursor)[:limit]
 
         return scan
 
@@ -280,29 +298,52 @@ def _birthday(dob: dt.date, years: int) -> dt.date:
         return dt.date(dob.year + years, 3, 1)
 
 
+def _first_born(age: int, after: dt.date, *, strictly: bool) -> dt.date:
+    """The earliest birth date whose birthday at ``age`` is after ``after`` (or on it when not
+    ``strictly``): birthdays only grow with the birth date, so this bounds a range exactly."""
+    day = _years_before(after, age) - dt.timedelta(days=2)
+    while _birthday(day, age) < after or (strictly and _birthday(day, age) == after):
+        day += dt.timedelta(days=1)
+    return day
+
+
 def _turning_scan(query: WorklistQuery, today: dt.date, ages: tuple[int, int]) -> Scan:
-    """T2: children whose teen or majority birthday falls within the next N days, soonest first."""
+    """T2: children whose teen or majority birthday falls within the next N days, soonest first;
+    the key is (birthday, age, birth date, id)."""
+    last = today + dt.timedelta(days=query.days)
 
     def one(age: int) -> Scan:
-        low = _years_before(today, age) - dt.timedelta(days=1)  # 29 February born: 1 March
-        high = _years_before(today + dt.timedelta(days=query.days), age)
+        low = _first_born(age, today, strictly=False)
+        high = _first_born(age, last, strictly=True)  # the first one born too late
 
         def scan(cursor: Key | None, limit: int, ids: Sequence[int] | None) -> list[Hit]:
-            start = (
-                max(low, _years_before(cursor[0], age) - dt.timedelta(days=1)) if cursor else low
-            )
-            sql = Patient.select(Patient.dob, Patient.id).where(
-                (Patient.dob >= start) & (Patient.dob <= high)
+            sql = _Sql()
+            text = (
+                f'SELECT p.dob, p.id, {sql.first_caregiver("p.id")} FROM "patient" p '
+                f"WHERE p.dob >= {sql.mark(low)} AND p.dob < {sql.mark(high)}"
             )
             if ids is not None:
-                sql = sql.where(Patient.id.in_(list(ids)))
-            rows = tuples(sql.order_by(Patient.dob, Patient.id).limit(limit + 50))
+                text += f" AND p.id IN ({sql.marks(ids)})"
+            elif cursor is not None:
+                birthday, cursor_age, born, pid = cursor
+                if age == cursor_age:
+                    text += f" AND (p.dob, p.id) > ({sql.marks((born, pid))})"
+                else:  # a younger age sorts first on the same birthday
+                    after = _first_born(age, birthday, strictly=age < cursor_age)
+                    text += f" AND p.dob >= {sql.mark(after)}"
+            rows = sql.rows(text + f" ORDER BY p.dob, p.id LIMIT {int(limit)}")
             hits = []
-            for born, pid in rows:
+            for born, pid, c in rows:
                 birthday = _birthday(_day(born), age)
-                if today <= birthday <= today + dt.timedelta(days=query.days):
-                    hits.append(((birthday, pid), pid, f"Turns {age} on {birthday:%m/%d/%Y}"))
-            return _after(hits, cursor)[:limit]
+                hits.append(
+                    (
+                        (birthday, age, _day(born), pid),
+                        pid,
+                        f"Turns {age} on {birthday:%m/%d/%Y}",
+                        c,
+                    )
+                )
+            return hits
 
         return scan
 
@@ -335,44 +376,45 @@ def _scan_for(
 
 
 # -- from children to families ---------------------------------------------------------------
-def _first_caregivers(patient_ids: Sequence[int]) -> dict[int, int]:
-    """Each child's first caregiver with contact authority (the family it belongs to)."""
-    first: dict[int, int] = {}
-    rows = tuples(
-        Relationship.select(Relationship.patient, Relationship.caregiver)
-        .where(Relationship.patient.in_(list(set(patient_ids))) & _with_authority())
-        .order_by(Relationship.id)
+Member = tuple[int, str, str, str, dt.date]  # patient id, given name, family name, status, dob
+
+
+def _members(caregivers: set[int]) -> tuple[dict[int, list[Member]], dict[int, str]]:
+    """Each caregiver's family: the children whose first caregiver with authority they are; and
+    the caregivers' names. One statement."""
+    members: dict[int, list[Member]] = {}
+    names: dict[int, str] = {}
+    if not caregivers:
+        return members, names
+    sql = _Sql()
+    text = (
+        "SELECT r.caregiver_id, c.given_name, c.family_name, p.id, p.given_name, p.family_name, "
+        f"p.portal_status, p.dob, {sql.first_caregiver('r.patient_id')} "
+        'FROM "relationship" r JOIN "patient" p ON p.id = r.patient_id '
+        'JOIN "caregiver" c ON c.id = r.caregiver_id '
+        f"WHERE r.caregiver_id IN ({sql.marks(sorted(caregivers))}) "
+        f"AND r.authority <> {sql.mark(Authority.NONE)}"
     )
-    for patient, caregiver in rows:
-        first.setdefault(patient, caregiver)
-    return first
+    for carer, c_given, c_family, pid, given, family, status, dob, first in sql.rows(text):
+        names[carer] = f"{c_given} {c_family}"
+        if first == carer:
+            members.setdefault(carer, []).append((pid, given, family, status, _day(dob)))
+    return members, names
 
 
-def _with_authority() -> pw.Expression:
-    return Relationship.authority != Authority.NONE
-
-
-@dataclass
-class _Families:
-    """Children grouped into families, with the children each family's caregiver holds."""
-
-    members: dict[int, list[int]] = field(default_factory=dict)  # caregiver -> children
-
-    @classmethod
-    def of(cls, caregivers: set[int]) -> _Families:
-        links = list(
-            tuples(
-                Relationship.select(Relationship.caregiver, Relationship.patient).where(
-                    Relationship.caregiver.in_(list(caregivers)) & _with_authority()
-                )
-            )
-        )
-        first = _first_caregivers([patient for _, patient in links])
-        families = cls()
-        for caregiver, patient in links:
-            if first.get(patient) == caregiver:
-                families.members.setdefault(caregiver, []).append(patient)
-        return families
+def _alone(patient_ids: set[int]) -> dict[int, Member]:
+    """Children with no caregiver with authority: a family of one each."""
+    if not patient_ids:
+        return {}
+    sql = _Sql()
+    text = (
+        'SELECT p.id, p.given_name, p.family_name, p.portal_status, p.dob FROM "patient" p '
+        f"WHERE p.id IN ({sql.marks(sorted(patient_ids))})"
+    )
+    return {
+        pid: (pid, given, family, status, _day(dob))
+        for pid, given, family, status, dob in sql.rows(text)
+    }
 
 
 def worklist_page(
@@ -387,80 +429,46 @@ def worklist_page(
     """One page of ``query``'s families, starting after ``cursor`` (W1)."""
     check_query(query)
     scan = _scan_for(query, today, now, ages)
-    found: dict[str, tuple[Hit, int | None]] = {}  # family key -> (first hit, caregiver)
+    found: dict[str, Hit] = {}  # family key -> the first hit of the family on this page
     position = last_key = cursor
-    batch, full, exhausted = size * 3, False, False
+    batch, full, exhausted = size + 5, False, False
     while not (full or exhausted):
         hits = scan(position, batch, None)
-        first = _first_caregivers([pid for _, pid, _ in hits])
         for hit in hits:
-            caregiver = first.get(hit[1])
-            family = f"c{caregiver}" if caregiver else f"p{hit[1]}"
+            family = f"c{hit[3]}" if hit[3] else f"p{hit[1]}"
             if family not in found:
                 if len(found) == size:
                     full = True  # this child starts the next page
                     break
-                found[family] = (hit, caregiver)
+                found[family] = hit
             last_key = hit[0]
         exhausted = not full and len(hits) < batch
         position = last_key
-    families = _Families.of({c for _, c in found.values() if c})
-    members = {
-        key: families.members.get(c, [hit[1]]) if c else [hit[1]] for key, (hit, c) in found.items()
+    members, names = _members({hit[3] for hit in found.values() if hit[3]})
+    alone = _alone({hit[1] for hit in found.values() if not hit[3]})
+    kids = {
+        key: members.get(hit[3], []) if hit[3] else [alone[hit[1]]] if hit[1] in alone else []
+        for key, hit in found.items()
     }
-    if (
-        cursor is not None
-    ):  # a family one of whose children came before the cursor was shown already
-        everyone = [pid for ids in members.values() for pid in ids]
-        matches = scan(None, len(everyone) * 4 + 10, everyone)
-        earlier = {pid for key, pid, _ in matches if key <= cursor}
-        found = {key: value for key, value in found.items() if earlier.isdisjoint(members[key])}
-    rows = _rows(found, members, today)
-    return WorklistPage(query, rows, cursor, None if exhausted else last_key, ages)
-
-
-def _rows(
-    found: dict[str, tuple[Hit, int | None]], members: dict[str, list[int]], today: dt.date
-) -> tuple[WorklistFamily, ...]:
-    ids = {pid for key in found for pid in members[key]}
-    patients = {
-        pid: (given, family, status, dob)
-        for pid, given, family, status, dob in tuples(
-            Patient.select(
-                Patient.id,
-                Patient.given_name,
-                Patient.family_name,
-                Patient.portal_status,
-                Patient.dob,
-            ).where(Patient.id.in_(list(ids)))
-        )
-    }
-    caregivers = {
-        cid: f"{given} {family}"
-        for cid, given, family in tuples(
-            Caregiver.select(Caregiver.id, Caregiver.given_name, Caregiver.family_name).where(
-                Caregiver.id.in_([c for _, c in found.values() if c])
-            )
-        )
-    }
+    others = [m[0] for key, hit in found.items() for m in kids[key] if m[0] != hit[1]]
+    if cursor is not None and others:
+        # a family another of whose children came before the cursor was shown already
+        matches = scan(None, len(others) * 4 + 10, others)
+        earlier = {hit[1] for hit in matches if hit[0] <= cursor}
+        found = {
+            key: hit
+            for key, hit in found.items()
+            if earlier.isdisjoint(member[0] for member in kids[key])
+        }
     rows = []
-    for key, (hit, caregiver) in found.items():
-        kids = sorted(
-            (pid for pid in members[key] if pid in patients),
-            key=lambda p: (_day(patients[p][3]), p),
-        )
+    for key, hit in found.items():
         children = tuple(
-            FamilyChild(
-                pid,
-                f"{patients[pid][0]} {patients[pid][1]}",
-                PortalStatus(patients[pid][2]),
-                patients[pid][0],
-            )
-            for pid in kids
+            FamilyChild(pid, f"{given} {family}", PortalStatus(status), given)
+            for pid, given, family, status, _dob in sorted(kids[key], key=lambda m: (m[4], m[0]))
         )
-        name = caregivers.get(caregiver, "") if caregiver else "(no caregiver with authority)"
-        rows.append(WorklistFamily(hit[1], caregiver, name, children, hit[2]))
-    return tuple(rows)
+        name = names.get(hit[3], "") if hit[3] else "(no caregiver with authority)"
+        rows.append(WorklistFamily(hit[1], hit[3], name, children, hit[2]))
+    return WorklistPage(query, tuple(rows), cursor, None if exhausted else last_key, ages)
 
 
 def all_families(
