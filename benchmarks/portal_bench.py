@@ -114,15 +114,18 @@ def prepare(
     return token, tries, accounts
 
 
-def start_server(target: str, key_file: str, port: int) -> subprocess.Popen[bytes]:
+def start_server(
+    target: str, key_file: str, port: int, workers: int = 1
+) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
         "KIOSK_PIN_KEY_FILE": key_file,
         "XDG_CONFIG_HOME": tempfile.mkdtemp(prefix="kiosk-bench-cfg-"),
     }
+    command = [sys.executable, "-m", "kiosk.cli", "--db", target, "serve", "--port", str(port)]
     server = subprocess.Popen(
-        [sys.executable, "-m", "kiosk.cli", "--db", target, "serve", "--port", str(port)],
+        [*command, "--workers", str(workers)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -241,12 +244,14 @@ async def paced_with_guesser(
     return latencies, errors, guessed_after, refused_after
 
 
-def run(target: str, clients: int, seconds: float, suffix: str, rate: float = 100.0) -> None:
+def run(
+    target: str, clients: int, seconds: float, suffix: str, rate: float = 100.0, workers: int = 1
+) -> None:
     folder = tempfile.mkdtemp(prefix="kiosk-portal-bench-")
     key_file = str(Path(folder) / "pin.key")
     token, tries, accounts = prepare(target, key_file, clients)
     port = _free_port()
-    server = start_server(target, key_file, port)
+    server = start_server(target, key_file, port, workers)
     base = f"http://127.0.0.1:{port}"
     try:
         per_s, latencies, errors = asyncio.run(flat_out(base, token, tries, accounts, seconds))
@@ -279,12 +284,13 @@ def main(argv: list[str] | None = None) -> int:
         "--rate", type=float, default=100.0, help="paced redemptions per second (target 100)"
     )
     parser.add_argument("--sqlite-only", action="store_true")
+    parser.add_argument("--workers", type=int, default=1, help="kiosk serve --workers N")
     args = parser.parse_args(argv)
     sqlite = str(Path(tempfile.mkdtemp(prefix="kiosk-portal-bench-")) / "kiosk.sqlite3")
-    run(sqlite, args.clients, args.seconds, "", args.rate)
+    run(sqlite, args.clients, args.seconds, "", args.rate, args.workers)
     url = args.url or os.environ.get("KIOSK_BENCH_PG_URL") or os.environ.get("KIOSK_TEST_PG_URL")
     if url and not args.sqlite_only:
-        run(url, args.clients, args.seconds, "_postgres", args.rate)
+        run(url, args.clients, args.seconds, "_postgres", args.rate, args.workers)
     return 0
 
 

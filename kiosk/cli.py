@@ -295,6 +295,13 @@ def _serve_arguments(serve: argparse.ArgumentParser) -> None:
         "--port", type=int, metavar="N", help="listen on this port (default: serve.port, 8800)"
     )
     serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="serve from N processes (default 1); the limits hold across them (S4, S8)",
+    )
+    serve.add_argument(
         "--training",
         dest="serve_training",
         action="store_true",
@@ -977,13 +984,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     if args.port is not None and not 1 <= args.port <= 65535:
         raise CliError("--port must be between 1 and 65535")
+    if not 1 <= args.workers <= 64:
+        raise CliError("--workers must be between 1 and 64")
     if not args.serve_training:
         _require_database(args)
     config = open_configured(args, training=args.serve_training)
     try:
         if config.training:
             _print_training_try(config, args)
-        serve(config, host=args.host, port=args.port)
+        serve(config, host=args.host, port=args.port, workers=args.workers)
     finally:
         if config.training:  # D2: the training database goes when the demo ends
             from kiosk.ops.training import remove_training_folder

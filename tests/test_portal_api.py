@@ -331,3 +331,71 @@ def test_s9_an_unexpected_error_is_a_plain_500_and_its_text_stays_out_of_the_ser
     assert reply.headers["cache-control"] == "no-store"
     assert "QWERT-ZXCVB" not in capfd.readouterr().err
     assert "RuntimeError" in Path(config.error_log).read_text(encoding="utf-8")
+
+
+def test_s8_kiosk_serve_with_two_workers_counts_one_address_exactly(front_desk, config):
+    """P1 with ``kiosk serve --workers 2``: wrong tries sent at once from one address, to either
+    process, count exactly TERMINAL_FAILURES failures and the rest are refused; a right PIN from
+    that address is then refused with the same words (S8: the limits live in the database)."""
+    import os
+    import subprocess
+    import sys
+
+    result = issue_family(front_desk)
+    rosemary = find_patient("Rosemary", "Testkiddo")
+    token = portal_tokens.create_token("two-workers")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    root = Path(__file__).parent.parent
+    command = [sys.executable, "-m", "kiosk.cli", "--db", config.database, "serve"]
+    server = subprocess.Popen(
+        [*command, "--port", str(port), "--workers", "2"],
+        env={**os.environ, "PYTHONPATH": str(root)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}/api/v1"
+    headers = {"authorization": f"Bearer {token}"}
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/openapi.json", timeout=5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
+        extra = 6
+        replies: list[httpx.Response] = []
+        start = threading.Barrier(portal.TERMINAL_FAILURES + extra)
+
+        def guess(n: int) -> None:
+            start.wait()
+            body = {"dob": "2001-01-01", "pin": f"ZZZZ-{2222 + n}"}
+            replies.append(httpx.post(f"{base}/check", json=body, headers=headers, timeout=60))
+
+        threads = [
+            threading.Thread(target=guess, args=(n,))
+            for n in range(portal.TERMINAL_FAILURES + extra)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+        right = {"dob": rosemary.dob.isoformat(), "pin": pin_of(result, "Rosemary")}
+        last = httpx.post(f"{base}/check", json=right, headers=headers, timeout=60)
+    finally:
+        server.terminate()
+        server.wait(30)
+    assert len(children) >= 2  # the two workers (and multiprocessing's resource tracker)
+    assert {(r.status_code, r.json()["error"]) for r in [*replies, last]} == {(400, portal.GENERIC)}
+    outcomes = [
+        a.outcome
+        for a in RedemptionAttempt.select()
+        .where(RedemptionAttempt.terminal == "api:127.0.0.1")
+        .order_by(RedemptionAttempt.id)
+    ]
+    assert outcomes == ["no match"] * portal.TERMINAL_FAILURES + ["refused: terminal paused"] * (
+        extra + 1
+    )

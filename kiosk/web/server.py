@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
+import uvicorn
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -409,7 +410,7 @@ def openapi_text(app: FastAPI) -> str:
 
 def uvicorn_config(
     config: Config,
-    app: FastAPI,
+    app: FastAPI | str,
     *,
     host: str | None = None,
     port: int | None = None,
@@ -417,8 +418,6 @@ def uvicorn_config(
 ) -> Any:
     """How kiosk runs uvicorn (P3): the client's address from X-Forwarded-For only when it comes from
     ``serve.forwarded_allow_ips``; no access log (the QR's address carries a PIN, S9)."""
-    import uvicorn
-
     settings: dict[str, Any] = dict(
         host=host or config.serve.host,
         port=port or config.serve.port,
@@ -431,8 +430,50 @@ def uvicorn_config(
     return uvicorn.Config(app, **{**settings, **overrides})
 
 
-def serve(config: Config, *, host: str | None = None, port: int | None = None) -> None:
-    """Run the service until interrupted (one process: the page's form state is sealed, not kept)."""
-    import uvicorn
+def serve(
+    config: Config, *, host: str | None = None, port: int | None = None, workers: int = 1
+) -> None:
+    """Run the service until interrupted. ``workers`` > 1 runs that many processes on one socket
+    (uvicorn's supervisor), each with its own connections: nothing is kept in a process (the page's
+    form state is sealed in cookies; every limit, S4 and S8, is counted in the database, so it
+    holds across processes as across threads)."""
+    if workers <= 1:
+        uvicorn.Server(uvicorn_config(config, create_app(config), host=host, port=port)).run()
+        return
+    from uvicorn.supervisors import Multiprocess
 
-    uvicorn.Server(uvicorn_config(config, create_app(config), host=host, port=port)).run()
+    settings = uvicorn_config(config, "kiosk.web.server:create_app", host=host, port=port)
+    worker = WorkerConfig(
+        settings.app,
+        kiosk_config=config,
+        **{k: getattr(settings, k) for k in _PASSED_ON},
+        workers=workers,
+    )
+    Multiprocess(worker, sockets=[worker.bind_socket()]).run()
+
+
+_PASSED_ON = (
+    "host",
+    "port",
+    "proxy_headers",
+    "forwarded_allow_ips",
+    "access_log",
+    "server_header",
+    "log_level",
+)
+
+
+class WorkerConfig(uvicorn.Config):
+    """What each worker process of ``serve(workers=N)`` is given: uvicorn's settings and kiosk's
+    config, from which the worker opens the store and makes the app when uvicorn loads it there."""
+
+    def __init__(self, app: Any, *, kiosk_config: Config, **settings: Any):
+        super().__init__(app, **settings)
+        self.kiosk_config = kiosk_config
+
+    def load(self) -> None:
+        from kiosk.store.practice import open_store
+
+        open_store(self.kiosk_config)
+        self.app = create_app(self.kiosk_config)
+        super().load()
