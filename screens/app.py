@@ -12,6 +12,10 @@ Navigation (every screen goes through these, so the lock screen and parent mode 
 - ``lock(end_parent_mode=False)``: the idle lock (S6), also on ctrl+l; ``unlock(user)``; ``sign_out()``.
 - ``open_import()``: the import screen (O4), for administrators; ``open_outbox()``: messages (O3).
 
+Where the desk is: every staff screen's header names the signed-in staff member and the desk
+(D1); F1 lists every key of the screen (kiosk_screens.keys), and the command palette (^p) offers
+the same actions by name, while a staff member is signed in and the screen is not locked.
+
 Idle tracking: every key or mouse event the terminal sends (keys typed into an Input included)
 resets ``last_activity``; a timer calls ``check_idle_lock()``, which locks after ``idle_seconds``
 (default: the practice's ``idle_lock_minutes``).
@@ -20,10 +24,11 @@ resets ``last_activity``; a timer calls ``check_idle_lock()``, which locks after
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from functools import partial
 
 from textual import events
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
@@ -48,10 +53,12 @@ PARENT_PROBLEM = (
 class KioskApp(ReportsErrors, App[None]):
     TITLE = "kiosk"
     CSS_PATH = "app.tcss"
-    ENABLE_COMMAND_PALETTE = False
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
         Binding("ctrl+l", "lock", "Lock", priority=True),
+        # Not in the footer, which keeps its width for the screen's keys: the header says F1.
+        Binding("f1", "help", "Help", show=False, priority=True),
+        Binding("ctrl+p", "command_palette", "Commands", show=False, priority=True),
     ]
     IDLE_CHECK_SECONDS = 5.0
     OUTBOX_SECONDS = (
@@ -127,7 +134,39 @@ class KioskApp(ReportsErrors, App[None]):
             return self.desk.staff is not None and not self.locked and not self.in_parent_mode
         if action == "quit":  # a parent, or whoever finds the lock screen, cannot leave the app
             return not (self.locked or self.in_parent_mode)
+        if action in ("command_palette", "help"):  # the desk's actions: staff only, unlocked
+            from .keys import HelpScreen
+
+            staff_here = not (self.desk.staff is None or self.locked or self.in_parent_mode)
+            return staff_here and not isinstance(self.screen, HelpScreen)
         return True
+
+    # -- where the desk is: keys, help, the command palette -------------------------------------
+    def get_key_display(self, binding: Binding) -> str:
+        # Textual writes Enter as a symbol the Linux console's fonts lack; the desk reads a word.
+        return (
+            "enter"
+            if binding.key == "enter" and not binding.key_display
+            else (super().get_key_display(binding))
+        )
+
+    def action_help(self) -> None:
+        from .keys import HelpScreen
+
+        self.push_screen(HelpScreen(self.screen))
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """The command palette offers what the keys of ``screen`` do now (Textual's own commands
+        would change the theme or save a screenshot of patient data: none of them)."""
+        from .keys import TEXTUAL_SCREEN_ACTIONS, screen_keys
+
+        for key in screen_keys(screen):
+            if key.enabled and key.action not in {"command_palette", *TEXTUAL_SCREEN_ACTIONS}:
+                yield SystemCommand(
+                    key.description,
+                    f"Key: {' / '.join(key.shown)}",
+                    partial(self.run_action, key.action, key.namespace),
+                )
 
     def action_lock(self) -> None:
         self.lock(

@@ -16,8 +16,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Checkbox, Footer, Label, Log, ProgressBar, Static
+from textual.widgets import Checkbox, Label, Log, ProgressBar, Static
 
+from .keys import DeskFooter
 from .widgets import DeskScreen, ReportsWorkerErrors
 from .workers import desk_worker
 
@@ -64,7 +65,7 @@ class DriveScreen(ReportsWorkerErrors, ModalScreen[None], DeskScreen[None]):
             yield ProgressBar(id="drive-progress", total=None, show_eta=False)
             yield Label("", id="drive-result", markup=False)
             yield Log(id="drive-log", highlight=False)
-        yield Footer()
+        yield DeskFooter()
 
     def on_mount(self) -> None:
         self.query_one("#letters", Checkbox).focus()

@@ -16,9 +16,10 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.widgets import Footer, Input, Label, Log, ProgressBar, Static
+from textual.widgets import Input, Label, Log, ProgressBar, Static
 
-from .widgets import DeskScreen, ReportsWorkerErrors, TrainingBanner
+from .keys import DeskFooter
+from .widgets import DeskHeader, DeskScreen, ReportsWorkerErrors, TrainingBanner
 from .workers import desk_worker
 
 if TYPE_CHECKING:
@@ -47,6 +48,7 @@ class ImportScreen(ReportsWorkerErrors, DeskScreen[None]):
 
     def compose(self) -> ComposeResult:
         yield TrainingBanner()
+        yield DeskHeader()
         with Vertical(id="import-form"):
             yield Static(
                 "Import patients and families (CSV, FHIR R4 JSON or NDJSON)", classes="form-title"
@@ -60,7 +62,7 @@ class ImportScreen(ReportsWorkerErrors, DeskScreen[None]):
             yield ProgressBar(id="import-progress", total=None, show_eta=False)
             yield Label("", id="import-summary", markup=False)
         yield Log(id="import-problems", highlight=False)
-        yield Footer()
+        yield DeskFooter()
 
     @on(Input.Submitted, "#import-paths")
     def _submitted(self, event: Input.Submitted) -> None:

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.containers import Container, Vertical
-from textual.widgets import Footer, Header, Input, Label, Static
+from textual.widgets import Input, Label, Static
 
 from kiosk.people.staff import StaffUser
 
-from .widgets import CredentialsScreen, FieldError, TrainingBanner
+from .keys import DeskFooter
+from .widgets import CredentialsScreen, DeskHeader, FieldError, TrainingBanner
 
 
 class LockScreen(CredentialsScreen):
@@ -29,7 +30,7 @@ class LockScreen(CredentialsScreen):
         user = self.app.desk.staff
         who = f"{user.display_name} ({user.username})" if user else ""
         yield TrainingBanner()
-        yield Header()
+        yield DeskHeader()
         with Container(classes="form-page"):
             with Vertical(id="lock-form", classes="form-box"):
                 yield Static("Screen locked", classes="form-title")
@@ -39,7 +40,7 @@ class LockScreen(CredentialsScreen):
                 yield FieldError(id="password-error")
                 yield Label("Not you? Sign in as someone else (username):")
                 yield Input(id="username", placeholder="leave empty to carry on as yourself")
-        yield Footer()
+        yield DeskFooter()
 
     def action_someone_else(self) -> None:
         self.query_one("#username", Input).focus()

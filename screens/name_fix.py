@@ -6,11 +6,12 @@ from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Input, Label, Static
+from textual.widgets import Input, Label, Static
 
 from kiosk.people.names import placeholder_message
 from kiosk.registration.engine import RegistrationError
 
+from .keys import DeskFooter
 from .widgets import DeskScreen, FieldError, ReportsWorkerErrors
 from .workers import desk_worker
 
@@ -38,7 +39,7 @@ class NameFixScreen(ReportsWorkerErrors, ModalScreen[str | None], DeskScreen[str
             yield Input(id="given-name", placeholder="the name the parents chose")
             yield FieldError(id="given-name-error")
             yield Static("Enter: save and continue to registration    Esc: cancel", classes="hint")
-        yield Footer()
+        yield DeskFooter()
 
     @on(Input.Submitted, "#given-name")
     def _submitted(self, event: Input.Submitted) -> None:

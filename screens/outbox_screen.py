@@ -10,11 +10,12 @@ import datetime as dt
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Label, Static
+from textual.widgets import DataTable, Label, Static
 
 from kiosk.terms import Channel, MessageState
 
-from .widgets import DeskScreen, ReportsWorkerErrors, TrainingBanner, delivery_words
+from .keys import DeskFooter
+from .widgets import DeskHeader, DeskScreen, ReportsWorkerErrors, TrainingBanner, delivery_words
 from .workers import desk_worker
 
 STATE_WORDS = {
@@ -48,11 +49,12 @@ class OutboxScreen(ReportsWorkerErrors, DeskScreen[None]):
 
     def compose(self) -> ComposeResult:
         yield TrainingBanner()
+        yield DeskHeader()
         yield Label("Outbox: welcome messages", classes="section")
         yield Static("", id="outbox-counts", markup=False)
         yield DataTable(id="messages", cursor_type="row")
         yield Static("", id="outbox-status", markup=False)
-        yield Footer()
+        yield DeskFooter()
 
     def on_mount(self) -> None:
         self.query_one("#messages", DataTable).add_columns(

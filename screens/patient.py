@@ -10,15 +10,17 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
-from textual.widgets import DataTable, Footer, Header, Label, Static
+from textual.widgets import DataTable, Label, Static
 
 from kiosk.people.names import placeholder_message
 from kiosk.people.patients import PatientPage, age_text
 from kiosk.registration.pin_life import PinHistory, PinLifeError, RegistrationBlock
 from kiosk.terms import PortalStatus
 
+from .keys import DeskFooter
 from .pin_life import ContactDialog, ReasonDialog, RedirectDialog, pin_section
 from .widgets import (
+    DeskHeader,
     DeskScreen,
     FieldError,
     ReportsWorkerErrors,
@@ -64,7 +66,7 @@ class PatientScreen(ReportsWorkerErrors, DeskScreen[None]):
 
     def compose(self) -> ComposeResult:
         yield TrainingBanner()
-        yield Header()
+        yield DeskHeader()
         with VerticalScroll(id="patient-page"):
             yield Static("Loading…", id="patient-title", classes="form-title", markup=False)
             yield Static("", id="basic-info", markup=False)
@@ -85,7 +87,7 @@ class PatientScreen(ReportsWorkerErrors, DeskScreen[None]):
             )  # e edits (L6)
             caregivers.add_columns("Name", "Role", "Authority", "Email", "Cell")
             yield caregivers
-        yield Footer()
+        yield DeskFooter()
 
     def on_mount(self) -> None:
         self._load()

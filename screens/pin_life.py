@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Input, Label, OptionList, Select, Static
+from textual.widgets import Input, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
 from kiosk.messages.carriers import carriers
@@ -19,6 +19,7 @@ from kiosk.people.patients import CaregiverRow
 from kiosk.registration.pin_life import ContactChange, PinHistory, PinLifeError, RegistrationBlock
 from kiosk.terms import LANGUAGES
 
+from .keys import DeskFooter
 from .widgets import DeskScreen, FieldError, ReportsWorkerErrors
 from .workers import desk_worker
 
@@ -79,7 +80,7 @@ class ReasonDialog(_Dialog):
             yield Input(id="reason", placeholder="the reason, kept in the audit trail")
             yield FieldError(id="reason-error")
             yield Static(f"Enter: {self.action}    Esc: cancel", classes="hint", markup=False)
-        yield Footer()
+        yield DeskFooter()
 
     @on(Input.Submitted, "#reason")
     def submitted(self, event: Input.Submitted) -> None:
@@ -119,7 +120,7 @@ class RedirectDialog(_Dialog):
             ]
             yield OptionList(*options, id="redirect-to")
             yield Static("Enter: send to this caregiver    Esc: cancel", classes="hint")
-        yield Footer()
+        yield DeskFooter()
 
     def on_mount(self) -> None:
         self.query_one("#redirect-to", OptionList).focus()
@@ -167,7 +168,7 @@ class ContactDialog(_Dialog):
             yield FieldError(id="language-error")
             yield FieldError(id="caregiver-error")
             yield Static("Enter in a field or ctrl+s: save    Esc: cancel", classes="hint")
-        yield Footer()
+        yield DeskFooter()
 
     BINDINGS = [*_Dialog.BINDINGS, Binding("ctrl+s", "save", "Save", priority=True)]
 

@@ -20,7 +20,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, DataTable, Footer, Label, Static
+from textual.widgets import Button, DataTable, Label, Static
 
 from kiosk.people.patients import CaregiverRow, ChildRow, Family, PatientPage
 from kiosk.registration.engine import (
@@ -33,9 +33,11 @@ from kiosk.registration.engine import (
 from kiosk.registration.pin_life import PinFacts, not_ticked_reason
 from kiosk.terms import Delivery, PortalStatus
 
+from .keys import DeskFooter
 from .pin_life import ContactDialog
 from .register_options import FIELD_ITEMS, ITEMS, IssueSummary, PatientTable
 from .widgets import (
+    DeskHeader,
     DeskScreen,
     FieldError,
     ReportsWorkerErrors,
@@ -79,7 +81,7 @@ class ConfirmReplace(ReportsWorkerErrors, ModalScreen[bool]):
             with Horizontal(id="confirm-buttons"):
                 yield Button("Yes, new PINs (y)", id="yes", variant="warning")
                 yield Button("No, keep them (n)", id="no", variant="primary")
-        yield Footer()
+        yield DeskFooter()
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()
@@ -164,6 +166,7 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
     # -- layout -------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield TrainingBanner()
+        yield DeskHeader()
         with VerticalScroll(id="register-body"):
             yield Static("", id="title", markup=False)
             yield FieldError(id="staff-error")
@@ -182,7 +185,7 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
                 id="summary",
             )
             yield Static("", id="outcome", markup=False)
-        yield Footer()
+        yield DeskFooter()
 
     def on_screen_resume(self) -> None:
         # Back from parent mode or the slip: the children may be Registered now.
@@ -195,10 +198,6 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
         if self.slip_waiting:  # PINs issued while the screen was locked, with Print PIN ticked
             self.slip_waiting = False
             self.action_print_slip()
-
-    def on_resize(self) -> None:
-        # Under 100 columns the Footer drops its padding, so Back and Lock still fit after Register at 80.
-        self.query_one(Footer).compact = self.size.width < 100
 
     def on_mount(self) -> None:
         self.query_one("#caregivers", DataTable).add_columns("Authority", "Role", "Status")

@@ -39,7 +39,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Footer, Input, Label, Select, Static
+from textual.widgets import DataTable, Input, Label, Select, Static
 
 from kiosk.messages.carriers import carrier_warning, carriers, get_carrier
 from kiosk.people.contact import format_us_cell, normalize_us_cell
@@ -53,6 +53,7 @@ from kiosk.terms import (  # the options (R7-R10)
 )
 
 from .errors import ReportsErrors
+from .keys import DeskFooter
 from .widgets import FieldError
 
 OTHER = "other"
@@ -383,7 +384,7 @@ class QuestionDialog(_ChoiceDialog):
             yield Input(self.question, placeholder="Question", id="question")
             yield Input(self.answer, placeholder="Answer", id="answer")
             yield Static("Enter: next, then save    Esc: keep the PIN", classes="hint")
-        yield Footer()
+        yield DeskFooter()
 
     @on(Input.Submitted, "#question")
     def _to_answer(self) -> None:
@@ -442,7 +443,7 @@ class AddressDialog(_ChoiceDialog):
                 typed = choices.email if choices.email_from is None else ""
                 yield Input(typed, placeholder="name@example.com", id="email")
             yield Static("Enter in a field or ctrl+s: save    Esc: cancel", classes="hint")
-        yield Footer()
+        yield DeskFooter()
 
     def on_mount(self) -> None:
         if self.texting:

@@ -14,7 +14,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import DataTable, Footer, Input, Label, Static
+from textual.widgets import DataTable, Input, Label, Static
 
 from kiosk.followup.report import (
     EnrollmentReport,
@@ -24,7 +24,8 @@ from kiosk.followup.report import (
     week_words,
 )
 
-from .widgets import DeskScreen, FieldError, ReportsWorkerErrors, TrainingBanner
+from .keys import DeskFooter
+from .widgets import DeskHeader, DeskScreen, FieldError, ReportsWorkerErrors, TrainingBanner
 from .workers import desk_worker
 
 FULL, SHADE = "█", "░"  # full block and light shade: both in console fonts (no half blocks)
@@ -69,6 +70,7 @@ class ReportScreen(ReportsWorkerErrors, DeskScreen[None]):
 
     def compose(self) -> ComposeResult:
         yield TrainingBanner()
+        yield DeskHeader()
         with Horizontal(id="report-bar"):
             yield Label("Enrollment report since ", id="since-label")
             yield Input(id="since", placeholder="MM/DD/YYYY", compact=True, max_length=10)
@@ -80,7 +82,7 @@ class ReportScreen(ReportsWorkerErrors, DeskScreen[None]):
             yield DataTable(id="weeks", cursor_type="row", show_cursor=False)
             yield Label("By staff member", classes="section", markup=False)
             yield DataTable(id="staff", cursor_type="row", show_cursor=False)
-        yield Footer()
+        yield DeskFooter()
 
     def on_mount(self) -> None:
         self.query_one("#weeks", DataTable).add_columns(

@@ -15,13 +15,14 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.widgets import DataTable, Footer, Header, Input, Label, Select
+from textual.widgets import DataTable, Input, Label, Select
 from textual.worker import get_current_worker
 
 from kiosk.people.patients import SEARCH_LIMIT, AppointmentRow, PatientRow
 from kiosk.terms import PortalStatus, SearchFilter, is_one_of
 
-from .widgets import DeskScreen, ReportsWorkerErrors, TrainingBanner
+from .keys import DeskFooter
+from .widgets import DeskHeader, DeskScreen, ReportsWorkerErrors, TrainingBanner
 from .workers import desk_worker
 
 DEBOUNCE_SECONDS = 0.15
@@ -72,7 +73,7 @@ class SearchScreen(ReportsWorkerErrors, DeskScreen[None]):
 
     def compose(self) -> ComposeResult:
         yield TrainingBanner()
-        yield Header()
+        yield DeskHeader()
         with Horizontal(id="search-bar"):
             yield Input(id="search", placeholder="Name, parent, phone, email, chart or birth date")
             yield Select(STATUS_OPTIONS, id="status", value=ALL, allow_blank=False)
@@ -89,7 +90,7 @@ class SearchScreen(ReportsWorkerErrors, DeskScreen[None]):
         )
         appointments.add_columns("Time", "Name", "Age", "Portal status", "Provider")
         yield appointments
-        yield Footer()
+        yield DeskFooter()
 
     def on_mount(self) -> None:
         self._load_appointments()

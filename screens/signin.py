@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.containers import Container, Vertical
-from textual.widgets import Header, Input, Label, Static
+from textual.widgets import Input, Label, Static
 
 from kiosk.people.staff import StaffUser
 
-from .widgets import CredentialsScreen, FieldError, TrainingBanner
+from .widgets import CredentialsScreen, DeskHeader, FieldError, TrainingBanner
 
 
 class SignInScreen(CredentialsScreen):
@@ -18,7 +18,7 @@ class SignInScreen(CredentialsScreen):
 
     def compose(self) -> ComposeResult:
         yield TrainingBanner()
-        yield Header()
+        yield DeskHeader()
         with Container(classes="form-page"):
             with Vertical(id="signin-form", classes="form-box"):
                 yield Static("Staff sign-in", classes="form-title")
@@ -28,9 +28,18 @@ class SignInScreen(CredentialsScreen):
                 yield Label("Password")
                 yield Input(id="password", password=True, placeholder="your password")
                 yield FieldError(id="password-error")
-                yield Static("Enter: next field / sign in", classes="hint")
-        # No Footer: nothing here has a key to offer (the hint says Enter), and an empty Footer
-        # cost about a tenth of start-up (benchmarks/run.py --only startup).
+                yield Static("Enter: next field / sign in", id="keys-hint", classes="hint")
+        # No Footer: the hint line says the few keys there are (Quit and Help from the App's own
+        # bindings), and a Footer cost about a tenth of start-up (benchmarks/run.py --only startup).
+
+    def on_mount(self) -> None:
+        from .keys import screen_keys
+
+        hint = self.query_one("#keys-hint", Static)
+        everywhere = [key for key in screen_keys(self) if key.everywhere and key.enabled]
+        hint.update(
+            "   ".join([str(hint.content), *(f"{k.shown[0]} {k.description}" for k in everywhere)])
+        )
 
     def credentials(self) -> tuple[str, str] | None:
         username = self.query_one("#username", Input).value.strip()

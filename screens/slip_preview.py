@@ -8,11 +8,12 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from kiosk.slip.content import SlipData, qr_lines, qr_target, slip_text_lines
 
-from .widgets import DeskScreen, FieldError, ReportsWorkerErrors, TrainingBanner
+from .keys import DeskFooter
+from .widgets import DeskHeader, DeskScreen, FieldError, ReportsWorkerErrors, TrainingBanner
 from .workers import desk_worker
 
 
@@ -30,6 +31,7 @@ class SlipPreviewScreen(ReportsWorkerErrors, DeskScreen[None]):
     def compose(self) -> ComposeResult:
         self.slip = self.app.desk.slip_for(self.result)
         yield TrainingBanner()
+        yield DeskHeader()
         with VerticalScroll(id="slip-body"):
             with Horizontal(id="slip"):
                 yield Static("\n".join(slip_text_lines(self.slip)), id="slip-text", markup=False)
@@ -38,7 +40,7 @@ class SlipPreviewScreen(ReportsWorkerErrors, DeskScreen[None]):
             yield Static(
                 "Press p to print the slip, escape to go back.", id="print-outcome", markup=False
             )
-        yield Footer()
+        yield DeskFooter()
 
     def on_mount(self) -> None:
         self.query_one("#slip-body").focus()

@@ -1,10 +1,11 @@
-"""Small pieces every screen shares: the TRAINING banner, the field error label, the typed way to
-the app's Desk, the mixin that reports a screen's failed workers, the form screen where Enter
+"""Small pieces every screen shares: the TRAINING banner, the header that names who is signed in,
+the field error label, the typed way to the app's Desk, the mixin that reports a screen's failed workers, the form screen where Enter
 moves from field to field, and the credentials form the sign-in and lock screens share."""
 
 from __future__ import annotations
 
-from textual import getters, on
+from rich.text import Text
+from textual import events, getters, on
 from textual.actions import SkipAction
 from textual.binding import Binding
 from textual.screen import Screen, ScreenResultType
@@ -15,6 +16,7 @@ from kiosk.terms import MessageState
 
 from .app import KioskApp
 from .errors import ReportsErrors
+from .keys import help_key
 from .workers import desk_worker
 
 TRAINING_TEXT = "TRAINING — practice data is not real; nothing is sent or printed"
@@ -31,6 +33,32 @@ class TrainingBanner(Static):
 
     def on_mount(self) -> None:
         self.display = bool(getattr(self.app, "training", False))
+
+
+class DeskHeader(Static):
+    """The top line of every staff screen: the practice (and the desk's printer) on the left; this
+    desk (D1), the signed-in staff member and the help key on the right, which stay whole when the
+    line is short: the practice's name gives way first."""
+
+    DEFAULT_CLASSES = "desk-header"
+
+    def render(self) -> Text:
+        app = self.app
+        desk = getattr(app, "desk", None)
+        config, staff = getattr(desk, "config", None), getattr(desk, "staff", None)
+        terminal = getattr(config, "terminal", "")
+        printer = getattr(getattr(config, "printer", None), "name", "")
+        name = f"{staff.display_name} ({staff.username})" if staff else "Not signed in"
+        helping = help_key(self.screen)
+        who = Text.assemble(
+            f"{terminal} · " if terminal else "",
+            (name, "bold"),
+            f" · {helping} " if helping else " ",
+        )
+        practice = getattr(getattr(desk, "practice", None), "name", "")
+        where = Text(f" {app.title} — {practice}" + (f" · printer {printer}" if printer else ""))
+        where.truncate(max(0, self.size.width - who.cell_len - 1), overflow="ellipsis", pad=True)
+        return Text.assemble(where, " ", who)
 
 
 class FieldError(Label):
@@ -64,6 +92,12 @@ class DeskScreen(Screen[ScreenResultType]):
     (kiosk.desk) is a screen's one door to the domain."""
 
     app = getters.app(KioskApp)
+
+    @on(events.ScreenResume)
+    def _show_who(self) -> None:
+        # Uncovered after a sign-out or a sign-in as someone else: the header says who is here now.
+        for header in self.query(DeskHeader):
+            header.refresh()
 
 
 class ReportsWorkerErrors(ReportsErrors):

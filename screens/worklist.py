@@ -18,12 +18,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.coordinate import Coordinate
-from textual.widgets import DataTable, Footer, Header, Input, Label, Select
+from textual.widgets import DataTable, Input, Label, Select
 
 from kiosk.terms import WorklistKind
 from kiosk.validate import parse_date
 
-from .widgets import DeskScreen, ReportsWorkerErrors, TrainingBanner
+from .keys import DeskFooter
+from .widgets import DeskHeader, DeskScreen, ReportsWorkerErrors, TrainingBanner
 from .workers import desk_worker
 
 if TYPE_CHECKING:
@@ -63,7 +64,7 @@ class WorklistScreen(ReportsWorkerErrors, DeskScreen[None]):
 
     def compose(self) -> ComposeResult:
         yield TrainingBanner()
-        yield Header()
+        yield DeskHeader()
         with Horizontal(id="worklist-bar"):
             yield Select(KIND_OPTIONS, id="kind", value=self.kind, allow_blank=False)
             yield Input("14", id="days", placeholder="days", type="integer", max_length=4)
@@ -75,7 +76,7 @@ class WorklistScreen(ReportsWorkerErrors, DeskScreen[None]):
         for label, width in COLUMNS:
             table.add_column(label, width=width)
         yield table
-        yield Footer()
+        yield DeskFooter()
 
     def on_mount(self) -> None:
         self._read(None)

@@ -33,7 +33,7 @@ async def test_w4_report_screen_at_80x24_shows_statuses_weeks_chart_and_staff(co
         screen = await open_report(app, pilot)
         shown = screen_text(app)
         lines = shown.splitlines()
-        assert "Enrollment report since 08/31/2026" in lines[0] and "to 11/22/2026" in lines[0]
+        assert "Enrollment report since 08/31/2026" in lines[1] and "to 11/22/2026" in lines[1]
         assert any("Pending Registration" in line and "16.7%" in line for line in lines)
         assert any("Registered" in line and "83.3%" in line and "█" in line for line in lines)
         assert "█ registered  ░ not registered" in shown
