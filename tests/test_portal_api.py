@@ -247,7 +247,7 @@ def test_r13_two_parents_redeem_the_same_pin_at_the_same_moment(api, front_desk)
 
 def test_s8_a_guessing_client_is_refused_once_its_limit_is_reached(api, front_desk):
     """After TERMINAL_FAILURES wrong tries from one address, even a right PIN is refused from it, with
-    the same words; the tries are kept against api:<address>."""
+    the same words; the tries are kept against api:<address>/<token name>."""
     result = issue_family(front_desk)
     rosemary = find_patient("Rosemary", "Testkiddo")
     account = new_account(api)
@@ -259,7 +259,10 @@ def test_s8_a_guessing_client_is_refused_once_its_limit_is_reached(api, front_de
     right = api.post(url, json={"dob": rosemary.dob.isoformat(), "pin": pin_of(result, "Rosemary")})
     assert right.status_code == 400 and right.json()["error"] == portal.GENERIC
     last = RedemptionAttempt.select().order_by(RedemptionAttempt.id.desc()).first()
-    assert (last.terminal, last.outcome) == ("api:127.0.0.1", "refused: terminal paused")
+    assert (last.terminal, last.outcome) == (
+        "api:127.0.0.1/main-portal",
+        "refused: terminal paused",
+    )
 
 
 def test_p1_the_served_openapi_document_is_the_one_in_the_repo(live, config):
@@ -293,7 +296,8 @@ def test_p1_token_commands_create_list_and_revoke(config, store, capsys):
 
 
 @pytest.mark.parametrize(
-    "proxy, counted", [("127.0.0.1", "api:203.0.113.7"), ("10.9.9.9", "api:127.0.0.1")]
+    "proxy, counted",
+    [("127.0.0.1", "api:203.0.113.7/behind-proxy"), ("10.9.9.9", "api:127.0.0.1/behind-proxy")],
 )
 def test_p3_the_limits_count_the_address_the_proxy_passes_on(front_desk, config, proxy, counted):
     """Behind the proxy (serve.forwarded_allow_ips) a try counts against the parent's address; from
@@ -393,9 +397,25 @@ def test_s8_kiosk_serve_with_two_workers_counts_one_address_exactly(front_desk, 
     outcomes = [
         a.outcome
         for a in RedemptionAttempt.select()
-        .where(RedemptionAttempt.terminal == "api:127.0.0.1")
+        .where(RedemptionAttempt.terminal == "api:127.0.0.1/two-workers")
         .order_by(RedemptionAttempt.id)
     ]
     assert outcomes == ["no match"] * portal.TERMINAL_FAILURES + ["refused: terminal paused"] * (
         extra + 1
     )
+
+
+def test_p3_one_portal_guessing_never_pauses_another_portal_at_the_same_address(api, front_desk):
+    """S8 per portal token and address: a guesser through one portal's token pauses that portal at
+    that address only; another portal calling from the same address still redeems."""
+    result = issue_family(front_desk)
+    rosemary = find_patient("Rosemary", "Testkiddo")
+    account = new_account(api)
+    url = f"/accounts/{account['id']}/redemptions"
+    for n in range(portal.TERMINAL_FAILURES):
+        api.post(url, json={"dob": "2001-01-01", "pin": f"ZZZZ-{2222 + n}"})
+    right = {"dob": rosemary.dob.isoformat(), "pin": pin_of(result, "Rosemary")}
+    assert api.post(url, json=right).json()["error"] == portal.GENERIC
+    other = portal_tokens.create_token("second-portal")
+    reply = api.post(url, json=right, headers={"authorization": f"Bearer {other}"})
+    assert reply.status_code == 201 and reply.json()["given_name"] == "Rosemary"

@@ -146,8 +146,11 @@ def portal_client(
 Client = Annotated[str, Depends(portal_client)]
 
 
-def _terminal(request: Request) -> str:
-    return f"api:{client_address(request)}"
+def _terminal(request: Request, client: str) -> str:
+    """Whose budget a try counts against (S8, P3): the address the proxy passed on, per portal token,
+    so one portal's guessing never pauses another portal calling from the same address (nor the
+    page, ``web:<address>``). The engine keeps 64 characters: the address comes first."""
+    return f"api:{client_address(request)}/{client}"
 
 
 def _child(redeemed: portal.Redeemed | portal.Child) -> ChildOut:
@@ -164,7 +167,7 @@ def build_api(app: FastAPI) -> None:
     """The JSON endpoints (P1)."""
 
     @app.post(f"{API}/check", response_model=ChildOut, responses=REFUSED, tags=["redeem"])
-    def check(body: Attempt, request: Request, _: Client) -> ChildOut:
+    def check(body: Attempt, request: Request, client: Client) -> ChildOut:
         """Whether a birth date and PIN (or family name and answer) would redeem now, and for which
         child; links nothing. Counted, audited and limited like a redemption (S4, S8)."""
         return _child(
@@ -173,15 +176,17 @@ def build_api(app: FastAPI) -> None:
                 pin=body.pin,
                 family_name=body.family_name,
                 answer=body.answer,
-                terminal=_terminal(request),
+                terminal=_terminal(request, client),
             )
         )
 
     @app.post(f"{API}/question", response_model=QuestionOut, responses=REFUSED, tags=["redeem"])
-    def question(body: QuestionLookup, request: Request, _: Client) -> QuestionOut:
+    def question(body: QuestionLookup, request: Request, client: Client) -> QuestionOut:
         """The verification question set for a child (R10), for the question route."""
         return QuestionOut(
-            question=portal.question_for(body.dob, body.family_name, terminal=_terminal(request))
+            question=portal.question_for(
+                body.dob, body.family_name, terminal=_terminal(request, client)
+            )
         )
 
     @app.post(
@@ -196,9 +201,11 @@ def build_api(app: FastAPI) -> None:
         return _account(portal.create_account(body.email, body.display_name, body.password))
 
     @app.post(f"{API}/sign-in", response_model=AccountOut, responses=REFUSED, tags=["accounts"])
-    def sign_in(body: SignIn, request: Request, _: Client) -> AccountOut:
+    def sign_in(body: SignIn, request: Request, client: Client) -> AccountOut:
         """An existing account by email and password; wrong passwords slow the email down (S12)."""
-        return _account(portal.sign_in(body.email, body.password, terminal=_terminal(request)))
+        return _account(
+            portal.sign_in(body.email, body.password, terminal=_terminal(request, client))
+        )
 
     @app.post(
         f"{API}/accounts/{{account_id}}/redemptions",
@@ -207,7 +214,7 @@ def build_api(app: FastAPI) -> None:
         responses=REFUSED,
         tags=["redeem"],
     )
-    def redeem(account_id: int, body: Attempt, request: Request, _: Client) -> ChildOut:
+    def redeem(account_id: int, body: Attempt, request: Request, client: Client) -> ChildOut:
         """Tie the child to the account with the access level its PIN carries (R9, R12); a second
         parent redeems the same PIN into their own account (R13)."""
         if portal.account(account_id) is None:
@@ -219,7 +226,7 @@ def build_api(app: FastAPI) -> None:
                 pin=body.pin,
                 family_name=body.family_name,
                 answer=body.answer,
-                terminal=_terminal(request),
+                terminal=_terminal(request, client),
             )
         )
 
