@@ -444,3 +444,10 @@ def test_n1_kiosk_search_prints_the_same_results(config, capsys):
         main(["--db", missing, "search", "x"]) == 2
     )  # D2: a read-only command creates no database
     assert "no database at" in capsys.readouterr().err and not __import__("os").path.exists(missing)
+
+
+def test_n2_a_near_name_as_typed_comes_before_the_same_names_the_other_way_round(families):
+    """Typed "martn thomas": Martín Thomas (given name first, as typed) before Thomas Martin."""
+    _namesakes("Thomas", "Martin", 12)
+    _namesakes("Martín", "Thomas", 1)
+    assert names("martn thomas", limit=10)[0] == "Martín Thomas"

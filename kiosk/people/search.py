@@ -675,7 +675,7 @@ def _tolerant_whole_names(
         ):
             given = pairs[family_key, given_key][1]
             score, reason = _score([words[given], words[1 - given]], (given_key, family_key))
-            hits.add(patient_id, TOLERANT, score, reason)
+            hits.add(patient_id, TOLERANT, score + (0.001 if given else 0.0), reason)
             seen += 1
     return seen
 
@@ -694,7 +694,8 @@ def _pairs(words: list[Word]) -> dict[tuple[str, str], tuple[float, int]]:
             for family_key, (family_cost, _) in options[family].items():
                 if family_key not in families or not (given_cost or family_cost):
                     continue  # the name as typed: the exact tiers have it
-                cost = round(given_cost + family_cost, 3)
+                # as typed, given name first, before the same names the other way round
+                cost = round(given_cost + family_cost + (0.001 if given else 0.0), 3)
                 pair = (family_key, given_key)
                 if pair not in pairs or cost < pairs[pair][0]:
                     pairs[pair] = (cost, given)
