@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+from playhouse.migrate import make_index_name
 
 from kiosk import security
 from kiosk.config import ENV_KEYS, ConfigError, load_config
@@ -20,6 +21,7 @@ from kiosk.registration.engine import IssueRequest, check_issue, issue_pins
 from kiosk.store.db import close_database, database
 from kiosk.store.models import (
     ALL_MODELS,
+    REPORT_INDEX,
     Association,
     AuditEvent,
     OutboxMessage,
@@ -33,6 +35,8 @@ from kiosk.store.schema import SCHEMA_VERSION, ensure_schema
 from kiosk.terms import Authority, PinState, PortalStatus
 
 from conftest import NOW, TODAY
+
+REPORT_INDEX_NAME = make_index_name("registration_pin", REPORT_INDEX)  # version 14 (W4)
 
 
 def _columns() -> dict[str, list[str]]:
@@ -88,14 +92,15 @@ def _make_version_1(path: str) -> None:
     con.execute("ALTER TABLE practice DROP COLUMN reminder_days")  # version 11 (W3, W4)
     con.execute("DROP INDEX outbox_message_one_reminder")
     con.execute("ALTER TABLE outbox_message DROP COLUMN kind")
-    con.execute("DROP INDEX registration_pin_issued_at")
-    con.execute("DROP INDEX association_pin_id_created_at")
     con.execute("DROP TABLE search_term")
     con.execute("DROP TABLE search_key")
     for table in ("drive_family", "drive"):  # version 12 (W1, W2)
         con.execute(f"DROP TABLE {table}")
     con.execute("DROP INDEX appointment_provider_starts_at")
     con.execute("DROP INDEX registration_pin_state_issued_at")
+    con.execute(f"DROP INDEX {REPORT_INDEX_NAME}")  # version 14 (W4)
+    con.execute("DROP INDEX patient_portal_status")
+    con.execute("ALTER TABLE registration_pin DROP COLUMN first_used_at")
     con.execute("UPDATE schema_meta SET version = 1")
     con.commit()
     con.close()
@@ -112,7 +117,7 @@ def test_a_version_1_database_is_migrated_in_place_and_its_pins_still_redeem(con
 
     open_store(config)  # the next release starts on the old file
 
-    assert ensure_schema() == SCHEMA_VERSION == 13
+    assert ensure_schema() == SCHEMA_VERSION == 14
     assert _columns() == fresh_columns and _indexes() == fresh_indexes  # same as a new database
     assert Practice.get().key_check  # the step filled the new column for the existing row
     rosemary = Patient.get(Patient.given_name == "Rosemary")
@@ -161,6 +166,7 @@ SCHEMA_9 = {
         "ended_by",
         "ended_reason",
         "expires_at",
+        "first_used_at",
         "id",
         "issued_at",
         "issued_by_id",
@@ -251,7 +257,7 @@ def test_a_model_change_without_a_migration_is_caught(store):
         assert columns[table] == expected, (
             f"{table} changed: add a step to kiosk.store.schema.MIGRATIONS and bump SCHEMA_VERSION"
         )
-    assert SCHEMA_VERSION == 13 and sorted(
+    assert SCHEMA_VERSION == 14 and sorted(
         __import__("kiosk.store.schema").store.schema.MIGRATIONS
     ) == [
         2,
@@ -266,6 +272,7 @@ def test_a_model_change_without_a_migration_is_caught(store):
         11,
         12,
         13,
+        14,
     ]
 
 

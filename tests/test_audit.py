@@ -281,7 +281,10 @@ def test_s10_events_written_before_the_chain_was_keyed_still_verify(config, stor
     an edit of an old one is still found."""
     import sqlite3
 
+    from playhouse.migrate import make_index_name
+
     from kiosk.store.db import close_database
+    from kiosk.store.models import REPORT_INDEX
     from kiosk.store.practice import open_store
     from kiosk.store.schema import SCHEMA_VERSION
 
@@ -300,6 +303,8 @@ def test_s10_events_written_before_the_chain_was_keyed_still_verify(config, stor
     con.execute("ALTER TABLE practice DROP COLUMN reminder_days")  # version 11's
     con.execute("DROP INDEX outbox_message_one_reminder")
     con.execute("ALTER TABLE outbox_message DROP COLUMN kind")
+    con.execute(f"DROP INDEX {make_index_name('registration_pin', REPORT_INDEX)}")  # version 14's
+    con.execute("ALTER TABLE registration_pin DROP COLUMN first_used_at")
     con.execute("UPDATE schema_meta SET version = 3")
     con.commit()
     con.close()

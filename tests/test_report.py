@@ -113,6 +113,16 @@ def test_w4_report_numbers_on_a_known_practice(config, store):
     check_known_answers(enrollment_report(SINCE, TODAY))
 
 
+def test_w4_pins_used_before_schema_13_get_their_first_use_from_their_associations(config, store):
+    from kiosk.store.models import RegistrationPin
+    from kiosk.store.schema import backfill_first_use
+
+    build_practice(config)
+    RegistrationPin.update(first_used_at=None).execute()
+    backfill_first_use()
+    check_known_answers(enrollment_report(SINCE, TODAY))
+
+
 def test_w4_report_numbers_on_postgres(tmp_path):
     with postgres_store(tmp_path):
         build_practice(Config())

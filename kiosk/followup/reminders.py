@@ -85,9 +85,8 @@ def _remind(batch: str, now: dt.datetime) -> bool:
     )
     try:
         with write_transaction():
-            lock_rows(
-                Patient, children
-            )  # O1: a redemption or a new PIN for them waits, or goes first
+            # O1: the children first, in id order: a redemption or a new PIN waits, or went first
+            lock_rows(Patient, children)
             pins = list(
                 RegistrationPin.select(RegistrationPin, Patient)
                 .join(Patient)

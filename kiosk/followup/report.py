@@ -9,15 +9,16 @@ What the numbers mean (also in docs/rules.md, W4):
   counted. A PIN replaced by a later one counts as issued and not registered: the later one is
   counted in its own week.
 - **Registered**: the PIN was used by at least one parent (its ``redemptions``).
-- **Days to register**: whole days from the issue to the first parent's use (0: within a day),
-  from the association that use made; the median over the registered PINs of the group. A use
-  whose association was removed since counts as registered, without days.
+- **Days to register**: whole days from the issue to the first parent's use (0: within a day;
+  the PIN's ``first_used_at``, kept since schema 14 and filled in then from the associations);
+  the median over the registered PINs of the group. A PIN used before schema 14 whose
+  association was removed counts as registered, without days.
 - **Weeks** start on Monday, by the stored (UTC) date of the issue; every week from ``since`` to
   today is listed, empty ones too, so a chart has no gaps.
 
-At a million patients the report reads the PINs issued since the date through their issue-time
-index and each used PIN's first association through the (pin, created_at) index (schema 11), and
-the status counts from the status index: ``benchmarks/report_bench.py`` measures it.
+At a million patients the report reads everything it counts of the PINs issued since the date
+from one index (issue time, second parent, staff member, uses, first use: schema 14), and the
+status counts from a narrow status index: ``benchmarks/report_bench.py`` measures it.
 """
 
 from __future__ import annotations
@@ -27,8 +28,6 @@ import datetime as dt
 import io
 from collections import Counter
 from dataclasses import dataclass
-
-from peewee import fn
 
 from kiosk.store.db import database, is_sqlite, read_snapshot, tuples
 from kiosk.store.models import Patient, Staff
@@ -141,27 +140,22 @@ def default_since(today: dt.date) -> dt.date:
     return week_of(today) - dt.timedelta(weeks=DEFAULT_WEEKS - 1)
 
 
-# The week's Monday and the whole days to the first use, per database: SQLite keeps times as text
-# and has julianday(); PostgreSQL has date_trunc() and interval arithmetic. The first use is looked
-# up only for a used PIN, through association's (pin_id, created_at) index.
+# Per issue day and staff member, the whole days to the first use, and how many PINs: every
+# column is in the PINs' report index (schema 14), so neither database reads the table itself.
+# SQLite keeps times as text (the day is its first ten characters) and has julianday();
+# PostgreSQL has dates and interval arithmetic. The days become weeks in Python.
 _SQLITE = """
-SELECT date(issued_at, 'weekday 0', '-6 days'), issued_by_id,
-       CAST(julianday(first_used) - julianday(issued_at) AS INTEGER), COUNT(*), SUM(used)
-FROM (SELECT issued_at, issued_by_id, redemptions > 0 AS used,
-             CASE WHEN redemptions > 0 THEN
-                 (SELECT MIN(a.created_at) FROM association a WHERE a.pin_id = p.id) END AS first_used
-      FROM registration_pin p
-      WHERE issued_at >= ? AND second_parent = ?) AS issued
+SELECT substr(issued_at, 1, 10), issued_by_id,
+       CAST(julianday(first_used_at) - julianday(issued_at) AS INTEGER), COUNT(*),
+       SUM(redemptions > 0)
+FROM registration_pin WHERE issued_at >= ? AND second_parent = ?
 GROUP BY 1, 2, 3
 """
 _POSTGRES = """
-SELECT date_trunc('week', issued_at)::date, issued_by_id,
-       FLOOR(EXTRACT(EPOCH FROM (first_used - issued_at)) / 86400)::int, COUNT(*), SUM(used)
-FROM (SELECT issued_at, issued_by_id, CASE WHEN redemptions > 0 THEN 1 ELSE 0 END AS used,
-             CASE WHEN redemptions > 0 THEN
-                 (SELECT MIN(a.created_at) FROM association a WHERE a.pin_id = p.id) END AS first_used
-      FROM registration_pin p
-      WHERE issued_at >= %s AND second_parent = %s) AS issued
+SELECT issued_at::date, issued_by_id,
+       FLOOR(EXTRACT(EPOCH FROM (first_used_at - issued_at)) / 86400)::int, COUNT(*),
+       SUM(CASE WHEN redemptions > 0 THEN 1 ELSE 0 END)
+FROM registration_pin WHERE issued_at >= %s AND second_parent = %s
 GROUP BY 1, 2, 3
 """
 
@@ -208,13 +202,11 @@ def enrollment_report(since: dt.date, today: dt.date) -> EnrollmentReport:
     """The report from ``since`` (a date, from its midnight UTC) to ``today`` (W4)."""
     start = dt.datetime.combine(since, dt.time())
     with read_snapshot():  # one moment: the statuses and the PINs agree
-        counts = dict(
-            tuples(
-                Patient.select(Patient.portal_status, fn.COUNT(Patient.id)).group_by(
-                    Patient.portal_status
-                )
-            )
-        )
+        # one count per status: each reads its range of the narrow status index
+        counts = {
+            status: Patient.select().where(Patient.portal_status == status).count()
+            for status in PortalStatus
+        }
         sql, _ = issued_query()
         rows = database.execute_sql(
             sql, (start.isoformat(sep=" ") if is_sqlite() else start, False)
@@ -227,11 +219,13 @@ def enrollment_report(since: dt.date, today: dt.date) -> EnrollmentReport:
         monday += dt.timedelta(weeks=1)
     by_staff: dict[str, _Group] = {}
     total = _Group()
-    for week, staff_id, days, issued, registered in rows:
-        day = week if isinstance(week, dt.date) else dt.date.fromisoformat(week)
+    mondays: dict[object, dt.date] = {}  # an issue day as the database gives it -> its Monday
+    for day, staff_id, days, issued, registered in rows:
+        if day not in mondays:
+            mondays[day] = week_of(day if isinstance(day, dt.date) else dt.date.fromisoformat(day))
         registered = int(registered or 0)
         for group in (
-            weeks.setdefault(day, _Group()),
+            weeks.setdefault(mondays[day], _Group()),
             by_staff.setdefault(names.get(staff_id, f"staff {staff_id}"), _Group()),
             total,
         ):
@@ -239,7 +233,7 @@ def enrollment_report(since: dt.date, today: dt.date) -> EnrollmentReport:
     return EnrollmentReport(
         since,
         today,
-        tuple((status, counts.get(status, 0)) for status in PortalStatus),
+        tuple(counts.items()),
         total.funnel("All"),
         tuple(weeks[day].funnel(day.isoformat()) for day in sorted(weeks)),
         tuple(by_staff[name].funnel(name) for name in sorted(by_staff, key=str.casefold)),

@@ -574,6 +574,7 @@ def _link(account_id: int, row: RegistrationPin, terminal: str, now: dt.datetime
         ended = redemptions >= parents_per_pin  # R13
         RegistrationPin.update(
             redemptions=redemptions,
+            **({"first_used_at": now} if redemptions == 1 else {}),  # W4: the report's days
             **(
                 dict(state=PinState.REDEEMED, ended_at=now, ended_reason="used by every parent")
                 if ended

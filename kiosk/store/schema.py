@@ -16,7 +16,7 @@ from kiosk.store.models import ALL_MODELS, AuditHead, BaseModel, SchemaMeta
 if TYPE_CHECKING:
     from playhouse.migrate import SchemaMigrator
 
-SCHEMA_VERSION = 13
+SCHEMA_VERSION = 14
 
 
 def _migrator() -> SchemaMigrator:
@@ -35,6 +35,17 @@ def add_column(model: type[BaseModel], name: str) -> None:
 
     field = model._meta.fields[name]
     migrate(_migrator().add_column(model._meta.table_name, field.column_name, field))
+
+
+def add_index(table: str, columns: tuple[str, ...]) -> None:
+    """Index ``table``'s ``columns`` unless it is (named as peewee names a model's index). By name
+    and columns, not from the model: a later version's model may index a column this step's
+    version does not have yet."""
+    from playhouse.migrate import make_index_name
+
+    name = make_index_name(table, list(columns))
+    quoted = ", ".join(f'"{column}"' for column in columns)
+    database.execute_sql(f'CREATE INDEX IF NOT EXISTS "{name}" ON "{table}" ({quoted})')
 
 
 def _v2_practice_key_check() -> None:
@@ -157,24 +168,29 @@ def _v10_sms_delivery() -> None:
 def _v11_follow_up() -> None:
     """Version 11: the practice's reminder setting (W3, off in every existing database); each
     outbox message says whether it is a welcome or a reminder, and one family batch gets at most
-    one reminder (a partial unique index); PINs indexed by issue time and associations by PIN, so
-    the enrollment report (W4) reads only the PINs issued since its date. Every message written
-    before is a welcome."""
-    from kiosk.store.models import Association, OutboxMessage, Practice, RegistrationPin
+    one reminder (a partial unique index); PINs indexed by issue time and associations by PIN for
+    the enrollment report (W4; version 14 replaces both). Every message written before is a
+    welcome."""
+    from kiosk.store.models import OutboxMessage, Practice
 
     add_column(Practice, "reminder_days")
     add_column(OutboxMessage, "kind")
-    # the tables exist: this makes only the indexes they lack (named as a new database names them)
-    database.create_tables([RegistrationPin, Association, OutboxMessage], safe=True)
+    add_index("registration_pin", ("issued_at",))
+    add_index("association", ("pin_id", "created_at"))
+    database.execute_sql(
+        'CREATE UNIQUE INDEX IF NOT EXISTS "outbox_message_one_reminder" ON "outbox_message" '
+        '("batch") WHERE ("kind" = \'reminder\')'
+    )
 
 
 def _v12_worklists_and_drives() -> None:
     """Version 12: registration drives and their families (W2), and the indexes the worklists
     read (W1): one provider's appointments by date, active PINs by issue date."""
-    from kiosk.store.models import Appointment, Drive, DriveFamily, RegistrationPin
+    from kiosk.store.models import Drive, DriveFamily
 
-    # new tables, and only the indexes the existing ones lack (version 11 may have made the PINs')
-    database.create_tables([Appointment, RegistrationPin, Drive, DriveFamily], safe=True)
+    database.create_tables([Drive, DriveFamily], safe=True)
+    add_index("appointment", ("provider", "starts_at"))
+    add_index("registration_pin", ("state", "issued_at"))
 
 
 def _v13_search_terms_by_side() -> None:
@@ -184,6 +200,29 @@ def _v13_search_terms_by_side() -> None:
 
     database.create_tables([SearchTerm], safe=True)  # only the indexes it lacks
     database.execute_sql(f'ANALYZE "{SearchTerm._meta.table_name}"')
+
+
+def backfill_first_use() -> None:
+    """A used PIN's first use, from the earliest association it made (version 14)."""
+    database.execute_sql(
+        'UPDATE "registration_pin" SET "first_used_at" = (SELECT MIN(a."created_at") FROM '
+        '"association" AS a WHERE a."pin_id" = "registration_pin"."id") WHERE "redemptions" > 0'
+    )
+
+
+def _v14_report_reads_one_index() -> None:
+    """Version 14: a PIN keeps when a parent first used it (W4; filled in for the PINs used
+    before, from their associations), and the enrollment report reads everything it needs from
+    one index of PINs by issue time (and the status counts from one of patients by status), so
+    it stays under a second at a million patients. Version 11's two report indexes go."""
+    from kiosk.store.models import REPORT_INDEX, RegistrationPin
+
+    add_column(RegistrationPin, "first_used_at")
+    backfill_first_use()
+    for index in ("registration_pin_issued_at", "association_pin_id_created_at"):
+        database.execute_sql(f'DROP INDEX IF EXISTS "{index}"')
+    add_index("registration_pin", REPORT_INDEX)
+    add_index("patient", ("portal_status",))
 
 
 # version N -> function that takes a database at N-1 to N. Add a step here with every change to
@@ -202,6 +241,7 @@ MIGRATIONS: dict[int, Callable[[], None]] = {
     11: _v11_follow_up,
     12: _v12_worklists_and_drives,
     13: _v13_search_terms_by_side,
+    14: _v14_report_reads_one_index,
 }
 
 
