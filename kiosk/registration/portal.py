@@ -55,7 +55,7 @@ from kiosk.security import (  # noqa: F401  (MIN_PASSWORD: the account form show
     verify_password,
 )
 from kiosk.security import password_problem as _password_problem
-from kiosk.store.db import is_sqlite, lock_rows, retrying, tuples, write_transaction
+from kiosk.store.db import Prepared, is_sqlite, lock_rows, retrying, tuples, write_transaction
 from kiosk.store.models import (
     Association,
     Patient,
@@ -334,47 +334,72 @@ class _Standing:
         return Outcome.LOCKED if self.locked_until else None
 
 
-def _standing(patient_id: int, terminal: str, now: dt.datetime) -> _Standing:
-    """The limits' counts in two statements (P1: redemptions under load), the same ones whether or
-    not the try named a child (0 names none), so the reply takes the same time (S8). The same
-    figures as ``_locked_until`` and ``_failures_in_row``."""
+def _standing_counts(
+    patient: peewee.Value, terminal: peewee.Value, paused_since: peewee.Value
+) -> peewee.Select:
+    """One row: counted failures at the terminal and everywhere since ``paused_since``, and the
+    child's last clearing, success and lock-out revocation."""
     attempt = RedemptionAttempt
-    recent = _failures(*COUNTED).where(attempt.at > now - PAUSE_WINDOW).select(fn.COUNT(attempt.id))
-    mine = attempt.patient == patient_id
-    here, everywhere, cleared, success, revoked = (
-        peewee.Select(
-            columns=[
-                recent.where(attempt.terminal == terminal),
-                recent,
-                _failures(Outcome.CLEARED).select(fn.MAX(attempt.at)).where(mine),
-                attempt.select(fn.MAX(attempt.at)).where(mine & (attempt.succeeded == True)),  # noqa: E712
-                RegistrationPin.select(fn.MAX(RegistrationPin.ended_at)).where(
-                    (RegistrationPin.patient == patient_id)
-                    & (RegistrationPin.ended_reason == LOCKOUT_REASON)
-                ),
-            ]
+    recent = _failures(*COUNTED).where(attempt.at > paused_since).select(fn.COUNT(attempt.id))
+    mine = attempt.patient == patient
+    return peewee.Select(
+        columns=[
+            recent.where(attempt.terminal == terminal),
+            recent,
+            _failures(Outcome.CLEARED).select(fn.MAX(attempt.at)).where(mine),
+            attempt.select(fn.MAX(attempt.at)).where(mine & (attempt.succeeded == True)),  # noqa: E712
+            RegistrationPin.select(fn.MAX(RegistrationPin.ended_at)).where(
+                (RegistrationPin.patient == patient)
+                & (RegistrationPin.ended_reason == LOCKOUT_REASON)
+            ),
+        ]
+    )
+
+
+def _naming_times(
+    patient: peewee.Value, lock_since: peewee.Value, row_since: peewee.Value
+) -> peewee.Select:
+    """The child's failures that name it since a lock could begin, and those that count toward
+    revoking since ``row_since``, oldest first."""
+    attempt = RedemptionAttempt
+    return (
+        attempt.select(attempt.at, attempt.outcome)
+        .where(
+            (attempt.patient == patient)
+            & (
+                (attempt.outcome.in_([str(o) for o in NAMING]) & (attempt.at > lock_since))
+                | (attempt.outcome.in_([str(o) for o in REVOKING]) & (attempt.at > row_since))
+            )
         )
-        .bind(attempt._meta.database)
-        .tuples()[0]
+        .order_by(attempt.at)
+    )
+
+
+_STANDING_COUNTS = Prepared(_standing_counts)
+_NAMING_TIMES = Prepared(_naming_times)
+
+
+def _standing(patient_id: int, terminal: str, now: dt.datetime) -> _Standing:
+    """The limits' counts in two statements written once (P1: redemptions under load), the same
+    ones whether or not the try named a child (0 names none), so the reply takes the same time
+    (S8). The same figures as ``_locked_until`` and ``_failures_in_row``."""
+    [(here, everywhere, *last)] = _STANDING_COUNTS(
+        patient=patient_id, terminal=terminal, paused_since=now - PAUSE_WINDOW
     )
     # a subquery's column comes back untyped (text on SQLite): the field makes it a datetime again
-    cleared, success, revoked = (attempt.at.python_value(t) for t in (cleared, success, revoked))
+    at = RedemptionAttempt.at.python_value
+    cleared, success, revoked = (at(t) for t in last)
     lock_since = max(now - WINDOW - LOCK_FOR, cleared or dt.datetime.min)
-    row_since = max([t for t in (success, revoked, cleared) if t], default=None)
-    in_row_query = attempt.outcome.in_([str(o) for o in REVOKING])
-    if row_since is not None:
-        in_row_query &= attempt.at > row_since
-    naming = attempt.outcome.in_([str(o) for o in NAMING]) & (attempt.at > lock_since)
+    row_since = max([t for t in (success, revoked, cleared) if t], default=dt.datetime.min)
     times: list[dt.datetime] = []
     in_row = 0
-    for at, outcome in tuples(
-        attempt.select(attempt.at, attempt.outcome)
-        .where(mine & (naming | in_row_query))
-        .order_by(attempt.at)
+    for when, outcome in _NAMING_TIMES(
+        patient=patient_id, lock_since=lock_since, row_since=row_since
     ):
-        if at > lock_since and outcome in NAMING:
-            times.append(at)
-        if (row_since is None or at > row_since) and outcome in REVOKING:
+        when = at(when)
+        if when > lock_since and outcome in NAMING:
+            times.append(when)
+        if when > row_since and outcome in REVOKING:
             in_row += 1
     return _Standing(int(here), int(everywhere), times, in_row, now)
 
