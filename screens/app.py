@@ -37,6 +37,7 @@ from textual.worker import Worker, WorkerFailed, WorkerState
 from kiosk.clock import Clock
 from kiosk.config import Config
 from kiosk.desk import Desk
+from kiosk.i18n import N_
 from kiosk.people.staff import StaffUser
 
 from .errors import ReportsErrors
@@ -44,7 +45,7 @@ from .workers import desk_worker
 
 # Fields whose text is a secret (S9): scrubbed from the error log even when it has no PIN or date shape.
 SECRET_FIELDS = ("password", "pin", "dob", "answer")
-PARENT_PROBLEM = (
+PARENT_PROBLEM = N_(  # said in the parent's language by ParentScreen.show_problem (I1)
     "Sorry, something went wrong on our side. What you typed is still here: please try again, "
     "or ask the front desk for help."
 )

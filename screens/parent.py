@@ -7,6 +7,10 @@ name, no chart numbers, no other patients. Every screen here has ``parent_mode =
 only steps back inside parent mode, and the only way out is "I'm done" (or the idle lock), which
 hands the kiosk back to the staff lock screen.
 
+Everything the parent reads is in the family's language (I1): the words come from
+``kiosk.i18n.catalog(visit.language)``, which starts as the language the desk issued the PINs in
+(else the desk's own) and which the parent can change on the first screen (L, or its button).
+
 Screens move with ``switch_screen``, so parent mode is always exactly one screen on the stack.
 """
 
@@ -19,10 +23,11 @@ from typing import TypeVar
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Footer, Input, Label, Static
 
+from kiosk.i18n import LANGUAGES, N_, Catalog, catalog, language_of
 from kiosk.registration import pins, portal
 from kiosk.registration.engine import IssueResult
 from kiosk.registration.portal import PortalError, PortalLogin
@@ -31,8 +36,19 @@ from kiosk.terms import Delivery, RegistrationMethod
 from .widgets import FieldError, FormScreen, TrainingBanner
 
 T = TypeVar("T")
-DOB_HELP = "Enter the date of birth like 05/17/2022."
-PIN_HELP = "A PIN is 10 letters, like JFKAY-TTJYV."
+DOB_HELP = N_("Enter the date of birth like 05/17/2022.")
+PIN_HELP = N_("A PIN is 10 letters, like JFKAY-TTJYV.")
+DOB_PLACEHOLDER = N_("MM/DD/YYYY")
+
+
+def say_bindings(*bindings: tuple[str, str, str]) -> list[BindingType]:
+    """(key, action, msgid) bound once per language with the description in that language; only
+    the one in the visit's language is shown and runs (Textual's dynamic actions: check_action)."""
+    return [
+        Binding(key, f"in_language({code!r}, {action!r})", catalog(code).gettext(msgid))
+        for key, action, msgid in bindings
+        for code in LANGUAGES
+    ]
 
 
 @dataclass
@@ -42,6 +58,12 @@ class Visit:
     result: IssueResult | None
     account: PortalLogin | None = None
     linked: set[int] = field(default_factory=set)  # patients linked during this visit
+    language: str = ""  # the parent's language (I1); empty: the desk's for these PINs, else English
+
+    def __post_init__(self) -> None:
+        self.language = language_of(
+            self.language or (self.result.language if self.result is not None else "")
+        )
 
     @property
     def by_question(self) -> bool:
@@ -77,21 +99,26 @@ class ParentScreen(FormScreen):
     """Base of every parent-mode screen: big plain layout, Back inside parent mode, I'm done."""
 
     parent_mode = True
-    heading = ""
-    BINDINGS = [
-        Binding("escape", "back", "Back"),
-        Binding("f10", "done", "I'm done"),
-    ]
+    heading = ""  # a msgid: said in the visit's language
+    BINDINGS = say_bindings(("escape", "back", N_("Back")), ("f10", "done", N_("I'm done")))
     CSS_PATH = "parent.tcss"
 
     def __init__(self, visit: Visit):
         super().__init__()
         self.visit = visit
+        self.t: Catalog = catalog(visit.language)
+
+    def _(self, msgid: str) -> str:
+        """``msgid`` in the parent's language."""
+        return self.t.gettext(msgid)
+
+    def title_text(self) -> str:
+        return self._(self.heading)
 
     def compose(self) -> ComposeResult:
         yield TrainingBanner()
         with VerticalScroll(classes="parent-body"):
-            yield Static(self.heading, classes="parent-title", markup=False)
+            yield Static(self.title_text(), classes="parent-title", markup=False)
             yield from self.body()
             yield FieldError(id="problem")
         yield Footer()
@@ -106,7 +133,13 @@ class ParentScreen(FormScreen):
         raise NotImplementedError
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "in_language":
+            code, inner = parameters
+            return code == self.visit.language and self.check_action(str(inner), ())
         return self.can_go_back if action == "back" else True
+
+    async def action_in_language(self, code: str, action: str) -> None:
+        await self.run_action(action)
 
     def action_back(self) -> None:
         if self.can_go_back:
@@ -144,7 +177,10 @@ class ParentScreen(FormScreen):
         """The screen's one main action and I'm done."""
         with Horizontal(classes="parent-buttons"):
             yield Button(label, id=widget_id, variant="primary")
-            yield Button("I'm done (F10)", id="done")
+            yield self.done_button()
+
+    def done_button(self) -> Button:
+        return Button(self._("I'm done (F10)"), id="done")
 
     def value(self, widget_id: str) -> str:
         return self.query_one(f"#{widget_id}", Input).value
@@ -171,12 +207,12 @@ class ParentScreen(FormScreen):
 
     def show_problem(self, message: str) -> None:
         """An unexpected failure, in the parent's words, under the form (KioskApp.report_error)."""
-        self.query_one("#problem", FieldError).show(message)
+        self.query_one("#problem", FieldError).show(self.t.say(message))
 
     def failed(self, error: PortalError) -> None:
         """Show what the parent is told next to the field it belongs to."""
         widget_id = error.field or "password"
-        self.show_error(f"{widget_id}-error", str(error))
+        self.show_error(f"{widget_id}-error", self.t.say(error.message))
         self.query_one(f"#{widget_id}", Input).focus()
 
     @on(Input.Submitted)
@@ -189,22 +225,38 @@ class ParentScreen(FormScreen):
 
 
 class ParentModeScreen(ParentScreen):
-    """The first screen the parent sees: create an account or sign in."""
+    """The first screen the parent sees: create an account or sign in, in their language (I1)."""
 
-    heading = "Welcome! Let's set up your patient portal."
+    heading = N_("Welcome! Let's set up your patient portal.")
     can_go_back = False
-    BINDINGS = [Binding("n", "create", "New account"), Binding("s", "sign_in", "Sign in")]
+    BINDINGS = say_bindings(
+        ("n", "create", N_("New account")),
+        ("s", "sign_in", N_("Sign in")),
+        ("l", "language", N_("Language")),
+    )
 
-    def __init__(self, result: IssueResult | None = None):
-        super().__init__(Visit(result))
+    def __init__(self, result: IssueResult | None = None, *, visit: Visit | None = None):
+        super().__init__(visit or Visit(result))
 
     def body(self) -> ComposeResult:
-        yield Static("Do you already have a portal account?", classes="parent-text")
+        yield Static(self._("Do you already have a portal account?"), classes="parent-text")
         with Horizontal(classes="parent-buttons"):
-            yield Button("Create a new account (N)", id="create", variant="primary")
-            yield Button("Sign in to my account (S)", id="sign-in")
+            yield Button(self._("Create a new account (N)"), id="create", variant="primary")
+            yield Button(self._("Sign in to my account (S)"), id="sign-in")
         with Horizontal(classes="parent-buttons"):
-            yield Button("I'm done (F10)", id="done")
+            yield self.done_button()
+            if len(LANGUAGES) > 1:
+                # The switch names the next language in that language, so a parent who cannot
+                # read this one still finds their own.
+                yield Button(f"{catalog(self.next_language()).name} (L)", id="language")
+
+    def next_language(self) -> str:
+        return LANGUAGES[(LANGUAGES.index(self.visit.language) + 1) % len(LANGUAGES)]
+
+    @on(Button.Pressed, "#language")
+    def action_language(self) -> None:
+        self.visit.language = self.next_language()
+        self.app.switch_screen(ParentModeScreen(visit=self.visit))
 
     @on(Button.Pressed, "#create")
     def action_create(self) -> None:
@@ -224,22 +276,24 @@ def _after_account(visit: Visit, *, new: bool) -> ParentScreen:
 
 
 class CreateAccountScreen(ParentScreen):
-    heading = "Create your portal account"
+    heading = N_("Create your portal account")
     AUTO_FOCUS = "#name"
-    BINDINGS = [Binding("f2", "submit", "Create account")]
+    BINDINGS = say_bindings(("f2", "submit", N_("Create account")))
 
     def body(self) -> ComposeResult:
-        yield from self.field("name", "Your name")
-        yield from self.field("email", "Your email", placeholder="name@example.com")
+        yield from self.field("name", self._("Your name"))
+        yield from self.field("email", self._("Your email"), placeholder="name@example.com")
         yield from self.field(
             "password",
-            f"Choose a password ({portal.MIN_PASSWORD} or more characters)",
+            self._("Choose a password ({minimum} or more characters)").format(
+                minimum=portal.MIN_PASSWORD
+            ),
             password=True,
         )
-        yield from self.buttons("Create account (F2)")
+        yield from self.buttons(self._("Create account (F2)"))
 
     def back_screen(self) -> ParentScreen:
-        return ParentModeScreen(self.visit.result)
+        return ParentModeScreen(visit=self.visit)
 
     def on_mount(self) -> None:
         result = self.visit.result
@@ -265,15 +319,15 @@ class CreateAccountScreen(ParentScreen):
     @on(Input.Changed, "#password")
     def _check_password(self) -> None:
         problem = self._password_problem()
-        self.show_error("password-error", problem or "")
+        self.show_error("password-error", self.t.say(problem) if problem else "")
 
     @on(Button.Pressed, "#submit")
     def action_submit(self) -> None:
         self.clear_errors()
         password = self.value("password")
-        problem = "Choose a password." if not password else self._password_problem()
+        problem = N_("Choose a password.") if not password else self._password_problem()
         if problem:
-            self.show_error("password-error", problem)
+            self.show_error("password-error", self.t.say(problem))
             self.query_one("#password", Input).focus()
             return
         email, name, desk = self.value("email"), self.value("name"), self.app.desk
@@ -289,17 +343,17 @@ class CreateAccountScreen(ParentScreen):
 
 
 class ParentSignInScreen(ParentScreen):
-    heading = "Sign in to your portal account"
+    heading = N_("Sign in to your portal account")
     AUTO_FOCUS = "#email"
-    BINDINGS = [Binding("f2", "submit", "Sign in")]
+    BINDINGS = say_bindings(("f2", "submit", N_("Sign in")))
 
     def body(self) -> ComposeResult:
-        yield from self.field("email", "Your email", placeholder="name@example.com")
-        yield from self.field("password", "Your password", password=True)
-        yield from self.buttons("Sign in (F2)")
+        yield from self.field("email", self._("Your email"), placeholder="name@example.com")
+        yield from self.field("password", self._("Your password"), password=True)
+        yield from self.buttons(self._("Sign in (F2)"))
 
     def back_screen(self) -> ParentScreen:
-        return ParentModeScreen(self.visit.result)
+        return ParentModeScreen(visit=self.visit)
 
     @on(Button.Pressed, "#submit")
     def action_submit(self) -> None:
@@ -319,8 +373,10 @@ class ParentSignInScreen(ParentScreen):
 class ChildScreen(ParentScreen):
     """Link one child: date of birth and PIN, or last name, date of birth and the question's answer."""
 
-    heading = "Add your child"
-    BINDINGS = [Binding("f2", "submit", "Add child"), Binding("f3", "other_way", "PIN or question")]
+    heading = N_("Add your child")
+    BINDINGS = say_bindings(
+        ("f2", "submit", N_("Add child")), ("f3", "other_way", N_("PIN or question"))
+    )
 
     def __init__(self, visit: Visit, *, by_question: bool | None = None):
         super().__init__(visit)
@@ -334,29 +390,37 @@ class ChildScreen(ParentScreen):
     def body(self) -> ComposeResult:
         if self.by_question:
             yield Static(
-                "Enter your child's last name and date of birth, then answer the question the front "
-                "desk set up.",
+                self._(
+                    "Enter your child's last name and date of birth, then answer the question the "
+                    "front desk set up."
+                ),
                 classes="parent-text",
             )
-            yield from self.field("family", "Child's last name")
-            yield from self.field("dob", "Child's date of birth", placeholder="MM/DD/YYYY")
+            yield from self.field("family", self._("Child's last name"))
+            yield from self.field(
+                "dob", self._("Child's date of birth"), placeholder=self._(DOB_PLACEHOLDER)
+            )
             yield Static("", id="question", classes="parent-label", markup=False)
-            yield from self.field("answer", "Your answer")
+            yield from self.field("answer", self._("Your answer"))
         else:
             issued = self.visit.next_issued()
             # Say whose PIN is filled in, so the parent types that child's date of birth.
             text = (
-                f"The PIN for {issued.given_name} is filled in. Enter {issued.given_name}'s date of birth."
+                self._("The PIN for {name} is filled in. Enter {name}'s date of birth.").format(
+                    name=issued.given_name
+                )
                 if issued is not None
-                else "Enter the PIN from the front desk and your child's date of birth."
+                else self._("Enter the PIN from the front desk and your child's date of birth.")
             )
             yield Static(text, id="child-help", classes="parent-text", markup=False)
             yield from self.field(
-                "pin", "PIN", value=self.visit.next_pin(), placeholder="JFKAY-TTJYV"
+                "pin", self._("PIN"), value=self.visit.next_pin(), placeholder="JFKAY-TTJYV"
             )
-            yield from self.field("dob", "Child's date of birth", placeholder="MM/DD/YYYY")
+            yield from self.field(
+                "dob", self._("Child's date of birth"), placeholder=self._(DOB_PLACEHOLDER)
+            )
         yield FieldError(id="redeem-error")
-        yield from self.buttons("Add child (F2)")
+        yield from self.buttons(self._("Add child (F2)"))
 
     def on_mount(self) -> None:
         if self.by_question:
@@ -388,14 +452,14 @@ class ChildScreen(ParentScreen):
             self.value("dob")
         )  # a real date between 1900 and today, as search reads it
         if dob is None:
-            self.show_error("dob-error", DOB_HELP)
+            self.show_error("dob-error", self._(DOB_HELP))
             self.query_one("#dob", Input).focus()
             return
         account = self.visit.login
         if self.by_question:
             family = self.value("family").strip()
             if not family:
-                self.show_error("family-error", "Enter your child's last name.")
+                self.show_error("family-error", self._("Enter your child's last name."))
                 return
             if not self.question:
                 self.ask_portal(
@@ -406,22 +470,24 @@ class ChildScreen(ParentScreen):
                 return
             answer = self.value("answer")
             if not answer.strip():
-                self.show_error("answer-error", "Type your answer.")
+                self.show_error("answer-error", self._("Type your answer."))
                 return
             self._redeem(account.id, dob, family_name=family, answer=answer)
             return
         if pins.normalize_pin(self.value("pin")) is None:
-            self.show_error("pin-error", PIN_HELP)
+            self.show_error("pin-error", self._(PIN_HELP))
             self.query_one("#pin", Input).focus()
             return
         self._redeem(account.id, dob, pin=self.value("pin"))
 
     def _question_found(self, question: str | None) -> None:
         if question is None:
-            self.show_error("redeem-error", portal.GENERIC)
+            self.show_error("redeem-error", self._(portal.GENERIC))
             return
         self.question = question
-        self.query_one("#question", Static).update(f"Question: {question}")
+        self.query_one("#question", Static).update(
+            self._("Question: {question}").format(question=question)
+        )
         self._show_answer(True)
         self.query_one("#answer", Input).focus()
 
@@ -433,11 +499,13 @@ class ChildScreen(ParentScreen):
 
     def failed(self, error: PortalError) -> None:
         """One message for any mismatch (S4): under the form, not under a field."""
-        self.show_error("redeem-error", str(error))
+        self.show_error("redeem-error", self.t.say(error.message))
 
     def _redeemed(self, redeemed: portal.Redeemed) -> None:
         self.visit.linked.add(redeemed.patient_id)
-        message = f"{redeemed.given_name} is now on your account ({redeemed.access})."
+        message = self._("{name} is now on your account ({access}).").format(
+            name=redeemed.given_name, access=self._(redeemed.access)
+        )
         self.app.switch_screen(MyAccountScreen(self.visit, message))
 
 
@@ -445,22 +513,25 @@ class MyAccountScreen(ParentScreen):
     """My Account: the children on this account, Add child/dependent, I'm done."""
 
     can_go_back = False
-    BINDINGS = [Binding("a", "add_child", "Add child/dependent")]
+    BINDINGS = say_bindings(("a", "add_child", N_("Add child/dependent")))
 
     def __init__(self, visit: Visit, message: str = ""):
         super().__init__(visit)
         self.message = message
-        self.heading = f"My Account: {visit.login.display_name}"
+
+    def title_text(self) -> str:
+        # "My Account", the name the welcome message gives this screen (I1): the same msgid.
+        return ": ".join((self._("My Account"), self.visit.login.display_name))
 
     def body(self) -> ComposeResult:
         if self.message:
             yield Static(self.message, id="message", classes="parent-ok", markup=False)
-        yield Static("Children on your account:", classes="parent-label")
-        yield Static("Loading…", id="children", classes="parent-text", markup=False)
-        label = (
-            "Add another child (A)" if self.visit.more_from_desk() else "Add child/dependent (A)"
-        )
-        yield from self.buttons(label, "add-child")
+        yield Static(self._("Children on your account:"), classes="parent-label")
+        yield Static(self._("Loading…"), id="children", classes="parent-text", markup=False)
+        # The buttons the slip and the welcome name: their labels are the same msgids (I1).
+        more = self.visit.more_from_desk()
+        button = N_("Add another child") if more else N_("Add child/dependent")
+        yield from self.buttons(f"{self._(button)} (A)", "add-child")
 
     def on_mount(self) -> None:
         # Enter does the likely next step: the next child from the desk, or I'm done once all are linked.
@@ -471,8 +542,9 @@ class MyAccountScreen(ParentScreen):
         )
 
     def _show_children(self, children: list[portal.Child]) -> None:
-        lines = [f"  {c.given_name}  ({c.access})" for c in children]
-        self.query_one("#children", Static).update("\n".join(lines) or "  None yet.")
+        lines = [f"  {c.given_name}  ({self._(c.access)})" for c in children]
+        none_yet = "  " + self._("None yet.")
+        self.query_one("#children", Static).update("\n".join(lines) or none_yet)
 
     @on(Button.Pressed, "#add-child")
     def action_add_child(self) -> None:

@@ -489,11 +489,12 @@ async def test_s7_parent_mode_shows_no_staff_data_and_no_way_back_without_passwo
         assert isinstance(app.screen, MyAccountScreen)
 
 
-def test_parent_account_screen_snapshot(snap_compare, config, training):
-    result = IssueResult(
+def snapshot_result(language: str = "en") -> IssueResult:
+    """A fixed result for the snapshots: nothing in it changes from run to run."""
+    return IssueResult(
         batch="snap",
         patient_name="Rosemary Testkiddo",
-        language="en",
+        language=language,
         pins=(IssuedPin(1, "Rosemary", "Rosemary Testkiddo", "JFKAY-TTJYV"),),
         expires_on=dt.date(2026, 12, 22),
         method=RegistrationMethod.PIN,
@@ -501,6 +502,10 @@ def test_parent_account_screen_snapshot(snap_compare, config, training):
         delivery=Delivery.EMAIL,
         recipient="cindy.testkiddo@example.com",
     )
+
+
+def test_parent_account_screen_snapshot(snap_compare, config, training):
+    result = snapshot_result()
     app = desk_app(config)
 
     async def open_account_screen(pilot):
