@@ -60,6 +60,10 @@ SEND_NOW, REDIRECT, LOCK_CLEARED, CONTACT_EDIT = (
 )
 TOKEN_CREATE, TOKEN_REVOKE = "api token create", "api token revoke"
 REDEEM_CHECKED = "redeem checked"
+# Teens and access over time (T1-T5)
+VALIDATE, AGE_TRANSITION = "validate", "age transition"
+ASSOCIATION_SUSPEND, ASSOCIATION_RESUME = "association suspend", "association resume"
+ASSOCIATION_END, ASSOCIATION_END_DATE = "association end", "association end date"
 
 
 def _payload(

@@ -17,7 +17,13 @@ from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 from kiosk.people.contact import valid_email
-from kiosk.terms import LANGUAGES, SmtpSecurity, is_one_of  # LANGUAGES: the catalogs there are (I1)
+from kiosk.terms import (  # LANGUAGES: the catalogs there are (I1)
+    LANGUAGES,
+    Access,
+    IdCheck,
+    SmtpSecurity,
+    is_one_of,
+)
 
 APP_NAME = "kiosk"
 
@@ -46,6 +52,10 @@ class PracticeConfig:
     pin_lifetime_days: int = _within(1, 365, 30)
     idle_lock_minutes: float = _within(0.25, 60, 2.0)
     reminder_days: int = _within(0, 60, 0)  # W3: remind this many days before PINs expire; 0: off
+    teen_age: int = _within(1, 21, 12)  # T1, T2: Send to Minor; parents' teen access
+    majority_age: int = _within(2, 25, 18)  # T2: parents' associations end
+    teen_parent_access: str = "limited"  # T1, T2: an Access, parents' access to a teen
+    id_check_default: str = "photo id"  # T5: an IdCheck, the register screen's starting choice
 
 
 @dataclass(frozen=True)
@@ -183,6 +193,10 @@ ENV_KEYS = {
     "KIOSK_PIN_LIFETIME_DAYS": "practice.pin_lifetime_days",
     "KIOSK_IDLE_LOCK_MINUTES": "practice.idle_lock_minutes",
     "KIOSK_REMINDER_DAYS": "practice.reminder_days",
+    "KIOSK_TEEN_AGE": "practice.teen_age",
+    "KIOSK_MAJORITY_AGE": "practice.majority_age",
+    "KIOSK_TEEN_PARENT_ACCESS": "practice.teen_parent_access",
+    "KIOSK_ID_CHECK_DEFAULT": "practice.id_check_default",
     "KIOSK_SMTP_HOST": "smtp.host",
     "KIOSK_SMTP_PORT": "smtp.port",
     "KIOSK_SMTP_SECURITY": "smtp.security",
@@ -377,6 +391,22 @@ def _validate(config: Config) -> None:
             "practice.portal_url", f"must be an http(s) URL, not {practice.portal_url!r}"
         )
     _validate_qr_url(practice.qr_url)
+    if practice.teen_age >= practice.majority_age:
+        raise ConfigError(
+            "practice.teen_age",
+            f"must be below practice.majority_age ({practice.majority_age}), not {practice.teen_age}",
+        )
+    if not is_one_of(Access, practice.teen_parent_access):
+        raise ConfigError(
+            "practice.teen_parent_access",
+            f"must be full or limited, not {practice.teen_parent_access!r}",
+        )
+    if not is_one_of(IdCheck, practice.id_check_default):
+        raise ConfigError(
+            "practice.id_check_default",
+            f"must be one of {', '.join(repr(str(c)) for c in IdCheck)}, "
+            f"not {practice.id_check_default!r}",
+        )
     if not is_one_of(SmtpSecurity, config.smtp.security):
         raise ConfigError(
             "smtp.security", f"must be none, starttls or ssl, not {config.smtp.security!r}"

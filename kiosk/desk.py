@@ -30,7 +30,14 @@ if TYPE_CHECKING:
     from kiosk.followup.worklist import Key, WorklistFamily, WorklistPage, WorklistQuery
     from kiosk.importer.report import ImportReport
     from kiosk.messages.outbox import DeliveryReport, MessageRow, Sender
-    from kiosk.people.patients import AppointmentRow, Family, PatientPage, PatientRow
+    from kiosk.people.patients import (
+        AppointmentRow,
+        AssociationRow,
+        Family,
+        PatientPage,
+        PatientRow,
+    )
+    from kiosk.registration.access import TeenContact
     from kiosk.registration.engine import IssueRequest, IssueResult, Problem
     from kiosk.registration.pin_life import (
         ContactChange,
@@ -43,7 +50,7 @@ if TYPE_CHECKING:
     from kiosk.slip.content import SlipData
     from kiosk.slip.printing import Printer, PrintOutcome
     from kiosk.store.practice import PracticeSettings
-    from kiosk.terms import MessageState
+    from kiosk.terms import IdCheck, MessageState
 
 Progress = Callable[[str, int, int], None]
 
@@ -395,10 +402,81 @@ class Desk:
         update_contact(self._signed_in(), caregiver_id, change, now=self.now())
 
     def maintain(self) -> MaintenanceReport:
-        """L2: expire the PINs past their date, erase the welcomes nobody can use (kiosk maintain)."""
+        """L2: expire the PINs past their date, erase the welcomes nobody can use; T2, T4: the
+        age policy and association end dates on the desk's day (kiosk maintain)."""
         from kiosk.registration.pin_life import maintain
 
-        return maintain(self.now())
+        return maintain(self.now(), self.today())
+
+    # -- teens and access over time (T1-T5) -----------------------------------------------------
+    @property
+    def id_check_default(self) -> IdCheck:
+        """T5: the ID check the register screen starts with (the practice's setting)."""
+        return self.practice.id_check_default
+
+    def teen_contact(self, patient_id: int) -> TeenContact:
+        """T1: the patient's own email and cell for Send to Minor, and a warning when it is a
+        caregiver's (kiosk.registration.access.AccessError when the patient is gone)."""
+        from kiosk.registration.access import teen_contact
+
+        return teen_contact(patient_id)
+
+    def may_send_to_minor(self, age_years: int) -> bool:
+        """R8, T1: Send to is offered for a patient of the practice's teen age or older."""
+        return age_years >= self.practice.teen_age
+
+    def update_patient_contact(self, patient_id: int, change: ContactChange) -> None:
+        """T1: correct the patient's own email, cell, carrier and language (PinLifeError names
+        the field)."""
+        from kiosk.registration.pin_life import update_patient_contact
+
+        update_patient_contact(self._signed_in(), patient_id, change, now=self.now())
+
+    def validate_family(self, patient_id: int, id_check: IdCheck, note: str = "") -> None:
+        """T3, T5: confirm a Self Registered family after an ID check: Registered, no PIN
+        (kiosk.registration.access.AccessError says why not)."""
+        from kiosk.registration.access import validate_family
+
+        validate_family(self._signed_in(), patient_id, id_check, note, now=self.now())
+
+    def associations(self, patient_id: int) -> tuple[AssociationRow, ...]:
+        """T4: every account tied to the patient, with its access, state and end date."""
+        from kiosk.people.patients import association_rows
+
+        return association_rows(patient_id, self.today())
+
+    def suspend_association(self, association_id: int, reason: str) -> None:
+        """T4: the account sees nothing until resumed (AccessError names the field)."""
+        from kiosk.registration.access import suspend
+
+        suspend(self._signed_in(), association_id, reason, now=self.now(), today=self.today())
+
+    def resume_association(self, association_id: int, reason: str) -> None:
+        from kiosk.registration.access import resume
+
+        resume(self._signed_in(), association_id, reason, now=self.now(), today=self.today())
+
+    def remove_association(self, association_id: int, reason: str) -> None:
+        """T4: end the association now, with a reason; the row stays, ended."""
+        from kiosk.registration.access import remove
+
+        remove(self._signed_in(), association_id, reason, now=self.now(), today=self.today())
+
+    def set_association_end(
+        self, association_id: int, ends_on: dt.date | None, reason: str
+    ) -> None:
+        """T4: access ends at the start of ``ends_on`` (None: no end date)."""
+        from kiosk.registration.access import set_end_date
+
+        set_end_date(
+            self._signed_in(), association_id, ends_on, reason, now=self.now(), today=self.today()
+        )
+
+    def parse_day(self, text: str) -> dt.date | None:
+        """A date as typed (06/30/2027, 2027-06-30), or None."""
+        from kiosk.validate import parse_date
+
+        return parse_date(text, self.today())
 
     def enrollment_report(self, since: dt.date | None = None) -> EnrollmentReport:
         """W4: patients by status now; PINs issued since ``since`` (default: 12 weeks of Mondays)
@@ -441,9 +519,10 @@ class Desk:
         return question_for(dob, family_name, now=self.now())
 
     def children_of(self, account_id: int) -> list[Child]:
+        """The children the account sees on the desk's day (T4: live associations only)."""
         from kiosk.registration.portal import children_of
 
-        return children_of(account_id)
+        return children_of(account_id, self.today())
 
     def address_for_new_account(self, result: IssueResult) -> str:
         """The address the desk sent the PINs to, for the first parent's new account; "" once an
@@ -453,6 +532,7 @@ class Desk:
             row.email.lower()
             for issued in result.pins
             for row in self.patient_page(issued.patient_id, audited=False).associations
+            if row.live  # T4: an ended or suspended account is not "a parent with the child"
         }
         return "" if result.recipient.lower() in used else result.recipient
 

@@ -88,6 +88,38 @@ class SendTo(Labelled):
     MINOR = "minor", "Minor"
 
 
+class IdCheck(Labelled):
+    """How the desk identified the person a PIN or a validation vouches for (T5)."""
+
+    PHOTO_ID = "photo id", "Photo ID"
+    KNOWN = "known", "Known to staff"
+    OTHER = "other", "Other (with a note)"
+
+
+class AssociationKind(Labelled):
+    """Whose portal account an association is (T1): a parent's (proxy) or the patient's own."""
+
+    PARENT = "parent", "Parent/Guardian"
+    OWN = "own", "Patient's own"
+
+
+class AssociationState(Labelled):
+    """Where an association stands (T4): only an active one, before its end date, gives access."""
+
+    ACTIVE = "active", "Active"
+    SUSPENDED = "suspended", "Suspended"
+    ENDED = "ended", "Ended"
+
+
+class AgeStage(enum.StrEnum):
+    """The age policy a patient's record has been brought to (T2): stored so each transition is
+    applied once, on the day, and a later change by the desk is not undone."""
+
+    CHILD = ""
+    TEEN = "teen"
+    ADULT = "adult"
+
+
 class DatabasePurpose(enum.StrEnum):
     """What a database holds (D2): a practice's real families, or made-up ones for a demo or training."""
 

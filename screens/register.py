@@ -24,7 +24,6 @@ from textual.widgets import Button, DataTable, Label, Static
 
 from kiosk.people.patients import CaregiverRow, ChildRow, Family, PatientPage
 from kiosk.registration.engine import (
-    MINOR_AGE,
     IssueRequest,
     IssueResult,
     Problem,
@@ -357,14 +356,16 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
         self.show_problems(problems, refused=False)
 
     def fill_email_choices(self) -> None:
-        associated = {a.email.lower() for a in (self.page.associations if self.page else ())}
+        associated = {
+            a.email.lower() for a in (self.page.associations if self.page else ()) if a.live
+        }  # T4: an ended or suspended account does not count
         self.summary.show_people(self.caregivers, self.recipient, associated)
 
     def update_send_to(self) -> None:
-        """R8: Send to is offered only when a checked child is 12 or older."""
+        """R8, T1: Send to is offered only when a checked child is of the practice's teen age."""
         self.summary.offer_send_to(
             any(
-                self.checked.get(child.id) and child.age_years >= MINOR_AGE
+                self.checked.get(child.id) and self.app.desk.may_send_to_minor(child.age_years)
                 for child in self.listed_children()
             )
         )

@@ -3,6 +3,7 @@ the training data covering every rule it claims to."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sqlite3
 import subprocess
@@ -64,11 +65,24 @@ def _issue_testkiddo(desk, **options):
     return issue_pins(desk, IssueRequest(**values), now=NOW, today=TODAY)
 
 
+def drop_version_15(con: sqlite3.Connection) -> None:
+    """Take away what version 15 added (T1-T5), for a test that builds an older database."""
+    for table, columns in (
+        ("patient", ("email", "cell", "carrier", "age_stage")),
+        ("practice", ("teen_age", "majority_age", "teen_parent_access", "id_check_default")),
+        ("registration_pin", ("id_check", "id_check_note")),
+        ("association", ("kind", "state", "ends_on", "changed_at", "changed_by", "reason")),
+    ):
+        for column in columns:
+            con.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+
+
 def _make_version_1(path: str) -> None:
     """Turn a current database file back into what version 1 wrote (no practice.key_check, no
     terminal and outcome on redemption attempts, which named a patient always, no sign_in_attempt,
     no audit_head.keyed_from, no PIN prior status, ender or terminal, no index of PINs by state and expiry,
-    no SMS provider id or delivery status on outbox messages, no drives)."""
+    no SMS provider id or delivery status on outbox messages, no drives, nothing of
+    version 15's teens and access over time)."""
     con = sqlite3.connect(path)
     con.execute("ALTER TABLE practice DROP COLUMN key_check")
     con.execute("ALTER TABLE practice DROP COLUMN purpose")  # version 6 (D2)
@@ -101,6 +115,7 @@ def _make_version_1(path: str) -> None:
     con.execute(f"DROP INDEX {REPORT_INDEX_NAME}")  # version 14 (W4)
     con.execute("DROP INDEX patient_portal_status")
     con.execute("ALTER TABLE registration_pin DROP COLUMN first_used_at")
+    drop_version_15(con)
     con.execute("UPDATE schema_meta SET version = 1")
     con.commit()
     con.close()
@@ -117,7 +132,7 @@ def test_a_version_1_database_is_migrated_in_place_and_its_pins_still_redeem(con
 
     open_store(config)  # the next release starts on the old file
 
-    assert ensure_schema() == SCHEMA_VERSION == 14
+    assert ensure_schema() == SCHEMA_VERSION == 15
     assert _columns() == fresh_columns and _indexes() == fresh_indexes  # same as a new database
     assert Practice.get().key_check  # the step filled the new column for the existing row
     rosemary = Patient.get(Patient.given_name == "Rosemary")
@@ -147,14 +162,18 @@ SCHEMA_9 = {
     "audit_head": ["id", "keyed_from", "last_hash", "seq"],
     "practice": [
         "id",
+        "id_check_default",
         "idle_lock_minutes",
         "key_check",
+        "majority_age",
         "name",
         "parents_per_pin",
         "pin_lifetime_days",
         "portal_url",
         "purpose",
         "reminder_days",
+        "teen_age",
+        "teen_parent_access",
     ],
     "registration_pin": [
         "access",
@@ -168,6 +187,8 @@ SCHEMA_9 = {
         "expires_at",
         "first_used_at",
         "id",
+        "id_check",
+        "id_check_note",
         "issued_at",
         "issued_by_id",
         "method",
@@ -188,9 +209,13 @@ SCHEMA_9 = {
     "redemption_attempt": ["at", "id", "outcome", "patient_id", "succeeded", "terminal"],
     "sign_in_attempt": ["at", "id", "outcome", "terminal", "who"],
     "patient": [
+        "age_stage",
+        "carrier",
+        "cell",
         "chart_number",
         "created_at",
         "dob",
+        "email",
         "family_key",
         "family_name",
         "given_key",
@@ -201,6 +226,20 @@ SCHEMA_9 = {
         "preferred_language",
         "sex",
         "updated_at",
+    ],
+    "association": [
+        "access",
+        "account_id",
+        "changed_at",
+        "changed_by",
+        "created_at",
+        "ends_on",
+        "id",
+        "kind",
+        "patient_id",
+        "pin_id",
+        "reason",
+        "state",
     ],
     "search_term": ["caregiver_id", "field", "id", "patient_id", "term"],
     "search_key": ["key", "word"],
@@ -257,7 +296,7 @@ def test_a_model_change_without_a_migration_is_caught(store):
         assert columns[table] == expected, (
             f"{table} changed: add a step to kiosk.store.schema.MIGRATIONS and bump SCHEMA_VERSION"
         )
-    assert SCHEMA_VERSION == 14 and sorted(
+    assert SCHEMA_VERSION == 15 and sorted(
         __import__("kiosk.store.schema").store.schema.MIGRATIONS
     ) == [
         2,
@@ -273,6 +312,7 @@ def test_a_model_change_without_a_migration_is_caught(store):
         12,
         13,
         14,
+        15,
     ]
 
 
@@ -361,6 +401,10 @@ BAD_VALUES = {
     "KIOSK_SMS_BASE_URL": "api.twilio.com",
     "KIOSK_SMS_STATUS_CALLBACK": "ftp://kiosk.example.org/sms/status",
     "KIOSK_SMS_TIMEOUT_SECONDS": "0",
+    "KIOSK_TEEN_AGE": "0",
+    "KIOSK_MAJORITY_AGE": "eighteen",
+    "KIOSK_TEEN_PARENT_ACCESS": "some",
+    "KIOSK_ID_CHECK_DEFAULT": "passport",
 }
 FREE_TEXT = {
     "KIOSK_SMTP_USERNAME",
@@ -465,16 +509,18 @@ def test_cli_missing_key_file_with_pins_is_one_line_and_makes_no_new_key(cli_db,
     con = sqlite3.connect(cli_db)  # one issued PIN, as a desk would have left it
     con.execute(
         "INSERT INTO patient (chart_number, given_name, family_name, given_key, family_key, dob, sex, "
-        "preferred_language, portal_status, placeholder_name, created_at, updated_at) VALUES "
+        "preferred_language, portal_status, placeholder_name, created_at, updated_at, email, cell, "
+        "carrier, age_stage) VALUES "
         "('1', 'Rosemary', 'Testkiddo', 'rosemary', 'testkiddo', '2020-01-02', 'F', 'en', 'Pending', 0, "
-        "'2026-01-01', '2026-01-01')"
+        "'2026-01-01', '2026-01-01', '', '', '', '')"
     )
     con.execute(
         "INSERT INTO registration_pin (patient_id, batch, method, pin_hash, access, delivery, print_slip, "
         "send_to, recipient_email, recipient_cell, carrier, second_parent, issued_by_id, issued_at, "
-        "expires_at, state, redemptions, ended_reason, ended_by, prior_status, terminal) VALUES (1, 'b', 'pin', "
+        "expires_at, state, redemptions, ended_reason, ended_by, prior_status, terminal, id_check, "
+        "id_check_note) VALUES (1, 'b', 'pin', "
         "'h', 'full', 'none', 0, 'parent', '', '', '', 0, 1, '2026-01-01', '2030-01-01', 'active', 0, '', '', "
-        "'Unregistered', '')"
+        "'Unregistered', '', '', '')"
     )
     con.commit()
     con.close()
@@ -718,7 +764,57 @@ def _covers_l5(desk, kids):
     return any(registration_block(k.id).locked for k in kids)
 
 
+def _covers_t1(desk, kids):
+    teen = kids[0]
+    return bool(teen.email) and not check_issue(
+        desk, IssueRequest([teen.id], send_to="minor"), today=TODAY
+    )
+
+
+def _covers_t2_majority(desk, kids):
+    from kiosk.registration.ages import apply_age_policy
+
+    andre, later = kids[0], TODAY + dt.timedelta(days=2)
+    before = [a for a in patient_page(andre.id, today=TODAY).associations if a.live]
+    apply_age_policy(NOW + dt.timedelta(days=2), later)
+    after = patient_page(andre.id, today=later)
+    return (
+        age_years(andre.dob, TODAY) == 17
+        and len(before) == 2
+        and not any(a.live for a in after.associations)
+        and after.patient.portal_status == PortalStatus.UNREGISTERED
+    )
+
+
+def _covers_t2_teen(desk, kids):
+    from kiosk.registration.ages import apply_age_policy
+
+    yuki = kids[0]
+    apply_age_policy(NOW, TODAY)
+    return age_years(yuki.dob, TODAY) == 12 and all(
+        a.access == "Limited: No Chart Access"
+        for a in patient_page(yuki.id, today=TODAY).associations
+    )
+
+
+def _covers_t4(desk, kids):
+    return any(
+        a.ends_on and a.ends_on > TODAY and a.access == "Limited: No Chart Access"
+        for k in kids
+        for a in patient_page(k.id, today=TODAY).associations
+    )
+
+
 COVERS = {
+    "T1": _covers_t1,
+    "T2 majority": _covers_t2_majority,
+    "T2 teen": _covers_t2_teen,
+    "T3": lambda desk, kids: any(
+        k.portal_status == PortalStatus.SELF_REGISTERED
+        and patient_page(k.id, today=TODAY).associations
+        for k in kids
+    ),
+    "T4": _covers_t4,
     "L2": _covers_l2,
     "L4": _covers_l4,
     "L5": _covers_l5,

@@ -103,19 +103,25 @@ def test_l2_maintain_expires_once_and_puts_the_status_back(front_desk):
     assert audit.verify_chain() == []
 
 
-def test_l2_a_self_registered_child_goes_back_to_self_registered(front_desk):
+def test_l2_t3_a_self_registered_child_stays_self_registered(front_desk):
+    """T3: a normal PIN is refused (Validate instead); a second parent's PIN leaves the status as
+    it is, and its expiry too (L2)."""
+    rosemary = find_patient("Rosemary")
     Patient.update(portal_status=PortalStatus.SELF_REGISTERED).where(
-        Patient.id == find_patient("Rosemary").id
+        Patient.id == rosemary.id
     ).execute()
-    _issue(front_desk)
-    _issue(
-        front_desk, now=NOW + dt.timedelta(days=1)
-    )  # replaced while Pending: the first status is kept
-    pin_life.maintain(LATER + dt.timedelta(days=1))
-    assert (
-        _status("Rosemary") == PortalStatus.SELF_REGISTERED
-        and _status("Basil") == PortalStatus.UNREGISTERED
+    with pytest.raises(RegistrationError, match="Self Registered: Validate"):
+        _issue(front_desk)
+    jeff = next(c for c in family_for(rosemary.id).caregivers if c.name == "Jeff Testkiddo")
+    issue_pins(
+        front_desk,
+        IssueRequest([rosemary.id], recipient_id=jeff.id, email=jeff.email, second_parent=True),
+        now=NOW,
+        today=TODAY,
     )
+    assert _status("Rosemary") == PortalStatus.SELF_REGISTERED
+    pin_life.maintain(LATER + dt.timedelta(days=1), TODAY)
+    assert _status("Rosemary") == PortalStatus.SELF_REGISTERED
 
 
 def test_l2_reads_never_show_an_expired_pin_as_active_before_maintenance(front_desk):

@@ -26,7 +26,7 @@ from kiosk.store.models import (
     Relationship,
     Staff,
 )
-from kiosk.terms import DatabasePurpose, PinState, PortalStatus, utcnow
+from kiosk.terms import Access, DatabasePurpose, PinState, PortalStatus, utcnow
 
 TRAINING_FILE = DATA_DIR / "training.json"
 # The training passwords are published in data/training.json: hashing them at full cost (S12)
@@ -101,6 +101,9 @@ def load_training_data(today: dt.date | None = None, path: Path = TRAINING_FILE)
                     sex=child.get("sex", "U"),
                     preferred_language=child.get("language", "en"),
                     portal_status=child.get("status", PortalStatus.UNREGISTERED),
+                    email=child.get("email", ""),  # T1: a teen's own address
+                    cell=child.get("cell", ""),
+                    carrier=child.get("carrier", ""),
                 )
                 counts["patients"] += 1
                 for caregiver_id, (role, authority) in child["caregivers"].items():
@@ -132,8 +135,16 @@ def load_training_data(today: dt.date | None = None, path: Path = TRAINING_FILE)
                         redemptions=len(child.get("associated", [])),
                         prior_status=PortalStatus.UNREGISTERED,
                     )
+                terms = child.get("association", {})  # T4: e.g. a foster placement's end
                 for caregiver_id in child.get("associated", []):
-                    Association.create(account=accounts[caregiver_id], patient=patient, pin=pin)
+                    ends_in = terms.get("ends_in_days")
+                    Association.create(
+                        account=accounts[caregiver_id],
+                        patient=patient,
+                        pin=pin,
+                        access=terms.get("access", Access.FULL),
+                        ends_on=today + dt.timedelta(days=ends_in) if ends_in else None,
+                    )
                 if "appointment" in child:
                     hour, minute = map(int, child["appointment"].split(":"))
                     Appointment.create(

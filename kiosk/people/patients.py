@@ -19,6 +19,8 @@ from kiosk.store.models import (
 )
 from kiosk.terms import (
     Access,
+    AssociationKind,
+    AssociationState,
     Authority,
     CaregiverRole,
     PinState,
@@ -49,6 +51,15 @@ def age_text(dob: dt.date, today: dt.date) -> str:
 
 def age_years(dob: dt.date, today: dt.date) -> int:
     return today.year - dob.year - ((today.month, today.day) < (dob.month, dob.day))
+
+
+def born_by(today: dt.date, years: int) -> dt.date:
+    """The latest birth date of someone ``years`` old ``today`` (as :func:`age_years` counts), so
+    "aged N or more" is one index range on the birth date (T2)."""
+    try:
+        return today.replace(year=today.year - years)
+    except ValueError:  # today is February 29 and that year has none
+        return today.replace(year=today.year - years, day=28)
 
 
 @dataclass(frozen=True)
@@ -204,6 +215,60 @@ class AssociationRow:
     email: str
     access: str
     since: dt.date
+    id: int = 0
+    kind: AssociationKind = AssociationKind.PARENT  # T1: a parent's, or the patient's own
+    state: AssociationState = AssociationState.ACTIVE  # T4: today's (past its end date: ended)
+    ends_on: dt.date | None = None
+    reason: str = ""  # why it was suspended or ended (T4)
+
+    @property
+    def live(self) -> bool:
+        """Whether this account sees the patient now (T4)."""
+        return self.state == AssociationState.ACTIVE
+
+    @property
+    def state_words(self) -> str:
+        """``Active``, ``Active until 06/30/2027``, ``Suspended: custody order``, ``Ended: ...``."""
+        if self.state == AssociationState.ACTIVE:
+            return f"Active until {self.ends_on:%m/%d/%Y}" if self.ends_on else "Active"
+        return f"{self.state.label}: {self.reason}" if self.reason else self.state.label
+
+
+def live(today: dt.date) -> peewee.Expression:
+    """T4: the associations that give access on ``today``: active, before their end date."""
+    return (Association.state == AssociationState.ACTIVE) & (
+        Association.ends_on.is_null() | (Association.ends_on > today)
+    )
+
+
+def association_rows(patient_id: int, today: dt.date) -> tuple[AssociationRow, ...]:
+    """Every account tied to the patient, live or not, oldest first (T4: all visible)."""
+    links = (
+        Association.select(Association, PortalAccount)
+        .join(PortalAccount)
+        .where(Association.patient == patient_id)
+        .order_by(Association.created_at, Association.id)
+    )
+    rows = []
+    for a in links:
+        state = AssociationState(a.state)
+        reason = a.reason
+        if state == AssociationState.ACTIVE and a.ends_on is not None and a.ends_on <= today:
+            state, reason = AssociationState.ENDED, f"end date {a.ends_on:%m/%d/%Y} reached"
+        rows.append(
+            AssociationRow(
+                a.account.display_name,
+                a.account.email,
+                Access(a.access).label,
+                a.created_at.date(),
+                a.id,
+                AssociationKind(a.kind),
+                state,
+                a.ends_on,
+                reason,
+            )
+        )
+    return tuple(rows)
 
 
 @dataclass(frozen=True)
@@ -217,6 +282,9 @@ class PatientPage:
     pin_expires: dt.datetime | None
     associations: tuple[AssociationRow, ...]
     caregivers: tuple[CaregiverRow, ...]
+    email: str = ""  # T1: the patient's own, for Send to Minor
+    cell: str = ""
+    carrier: str = ""
 
 
 @dataclass(frozen=True)
@@ -322,18 +390,7 @@ def patient_page(
         )
         .first()
     )  # L2: never an expired one
-    links = (
-        Association.select(Association, PortalAccount)
-        .join(PortalAccount)
-        .where(Association.patient == patient)
-        .order_by(Association.created_at)
-    )
-    associations = tuple(
-        AssociationRow(
-            a.account.display_name, a.account.email, Access(a.access).label, a.created_at.date()
-        )
-        for a in links
-    )
+    associations = association_rows(patient.id, today)
     return PatientPage(
         _child(patient, today, now),
         patient.chart_number,
@@ -341,6 +398,9 @@ def patient_page(
         active.expires_at if active else None,
         associations,
         caregivers_of(patient),
+        patient.email,
+        patient.cell,
+        patient.carrier,
     )
 
 

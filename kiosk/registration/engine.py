@@ -24,12 +24,22 @@ from kiosk.people.patients import age_years
 from kiosk.people.staff import StaffUser
 from kiosk.registration import pins
 from kiosk.store.db import lock_rows, retrying, write_transaction
-from kiosk.store.models import Caregiver, Patient, Practice, RegistrationPin, Relationship, Staff
+from kiosk.store.models import (
+    Association,
+    Caregiver,
+    Patient,
+    Practice,
+    RegistrationPin,
+    Relationship,
+    Staff,
+)
 from kiosk.terms import (
     Access,
+    AssociationKind,
     Authority,
     Channel,
     Delivery,
+    IdCheck,
     PinState,
     PortalStatus,
     RegistrationMethod,
@@ -37,8 +47,6 @@ from kiosk.terms import (
     is_one_of,
     utcnow,
 )
-
-MINOR_AGE = 12  # R8: "Send to" is offered from this age
 
 NOT_LINKED = (
     "Your sign-in is not linked to a Practice Portal user, so you cannot issue PINs. "
@@ -77,8 +85,10 @@ class IssueRequest:
     cell: str = ""
     carrier: str = ""
     print_slip: bool = False
-    send_to: SendTo = SendTo.PARENT
+    send_to: SendTo = SendTo.PARENT  # MINOR: to the patient's own email or cell on record (T1)
     second_parent: bool = False  # R13: a Registered patient's additional parent
+    id_check: IdCheck | None = None  # T5: how they were identified; None: the practice's default
+    id_check_note: str = ""  # T5: what "Other" was
 
 
 @dataclass(frozen=True)
@@ -100,6 +110,7 @@ class IssueResult:
     message_id: str | None
     delivery: Delivery = Delivery.EMAIL
     recipient: str = ""  # where the welcome message goes, as the desk should read it back
+    warnings: tuple[str, ...] = ()  # T1: the teen's address is a caregiver's, and the like
 
 
 def staff_may_issue(staff: StaffUser) -> Problem | None:
@@ -130,10 +141,15 @@ def check_issue(
         problems.append(Problem("patients", "Check at least one child to register."))
     if request.second_parent and len(children) > 1:
         problems.append(Problem("patients", "A second-parent PIN is for one patient at a time."))
+    practice = Practice.get()
+    minor = request.send_to == SendTo.MINOR
+    registered = (PortalStatus.REGISTERED, PortalStatus.SELF_REGISTERED)
     for child in children:
         if child.placeholder_name or is_placeholder_name(child.given_name):
             problems.append(Problem(f"name:{child.id}", placeholder_message(child.given_name)))
-        if child.portal_status == PortalStatus.REGISTERED and not request.second_parent:
+        # T3: issuing never downgrades Registered or Self Registered; the teen's own PIN (T1)
+        # leaves the parents' registration as it is
+        if child.portal_status == PortalStatus.REGISTERED and not (request.second_parent or minor):
             problems.append(
                 Problem(
                     f"status:{child.id}",
@@ -141,7 +157,17 @@ def check_issue(
                     "parent their own PIN from the patient's account (Generate PIN) instead.",
                 )
             )
-        if request.second_parent and child.portal_status != PortalStatus.REGISTERED:
+        if child.portal_status == PortalStatus.SELF_REGISTERED and not (
+            request.second_parent or minor
+        ):
+            problems.append(
+                Problem(
+                    f"status:{child.id}",
+                    f"{child.given_name} {child.family_name} is Self Registered: Validate the "
+                    "parent's account after checking their ID, or issue a second parent their own PIN.",
+                )
+            )
+        if request.second_parent and child.portal_status not in registered:
             problems.append(
                 Problem(
                     f"status:{child.id}",
@@ -164,22 +190,19 @@ def check_issue(
         problems.append(Problem("access", "Choose Full Access or Limited: No Chart Access."))
     if not is_one_of(SendTo, request.send_to):
         problems.append(Problem("send_to", "Send to Parent/Guardian or Minor."))
-    elif request.send_to == SendTo.MINOR:
-        young = [c for c in children if age_years(c.dob, today) < MINOR_AGE]
-        if young:
-            problems.append(
-                Problem(
-                    "send_to",
-                    f"Send to Minor is only for patients {MINOR_AGE} or older; "
-                    f"{young[0].given_name} is {age_years(young[0].dob, today)}.",
-                )
-            )
+    elif minor:
+        problems += _minor_problems(request, children, practice, today, sms_provider)
+    if request.id_check is not None:
+        from kiosk.registration.access import id_check_problem
+
+        if (wrong := id_check_problem(request.id_check, request.id_check_note)) is not None:
+            problems.append(Problem(*wrong))
     recipient = (
         Caregiver.get_or_none(Caregiver.id == request.recipient_id)
-        if request.recipient_id
+        if request.recipient_id and not minor
         else None
     )
-    if request.recipient_id and recipient is None:
+    if request.recipient_id and recipient is None and not minor:
         problems.append(
             Problem("recipient", "That caregiver no longer exists; reopen the patient.")
         )
@@ -207,6 +230,8 @@ def check_issue(
         problems.append(Problem("recipient", "Choose the caregiver who receives the PIN."))
     if not is_one_of(Delivery, request.delivery):
         problems.append(Problem("delivery", "Choose Email, Text message or Do not send."))
+    elif minor:
+        pass  # T1: the patient's own address on record, checked by _minor_problems
     elif request.delivery == Delivery.EMAIL:
         if not valid_email(request.email):
             problems.append(
@@ -232,6 +257,68 @@ def check_issue(
             warning := carrier_warning(request.carrier)
         ):  # the family would get nothing
             problems.append(Problem("carrier", warning))
+    return problems
+
+
+def _minor_problems(
+    request: IssueRequest,
+    children: list[Patient],
+    practice: Practice,
+    today: dt.date,
+    sms_provider: bool,
+) -> list[Problem]:
+    """T1: Send to Minor is for one patient of the practice's teen age or older, who has no portal
+    account of their own yet, and goes to the address on the patient's own record."""
+    problems = []
+    if len(children) > 1:
+        problems.append(
+            Problem("patients", "Send to Minor is for one patient at a time: untick the others.")
+        )
+    if request.second_parent:
+        problems.append(Problem("send_to", "A second-parent PIN goes to a parent, not the minor."))
+    young = [c for c in children if age_years(c.dob, today) < practice.teen_age]
+    if young:
+        problems.append(
+            Problem(
+                "send_to",
+                f"Send to Minor is only for patients {practice.teen_age} or older; "
+                f"{young[0].given_name} is {age_years(young[0].dob, today)}.",
+            )
+        )
+    if len(children) != 1:
+        return problems
+    teen = children[0]
+    from kiosk.people.patients import live
+
+    if (
+        Association.select()
+        .where(
+            (Association.patient == teen.id)
+            & (Association.kind == AssociationKind.OWN)
+            & live(today)
+        )
+        .exists()
+    ):
+        problems.append(
+            Problem("send_to", f"{teen.given_name} already has their own portal account.")
+        )
+    if request.delivery == Delivery.EMAIL and not valid_email(teen.email):
+        problems.append(
+            Problem(
+                "email",
+                f"Enter {teen.given_name}'s own email on the patient record first (Edit contact).",
+            )
+        )
+    elif request.delivery == Delivery.TEXT:
+        carrier = get_carrier(teen.carrier)
+        if not teen.cell or not (sms_provider or (carrier is not None and not carrier.retired)):
+            problems.append(
+                Problem(
+                    "cell",
+                    f"Enter {teen.given_name}'s own cell and a working carrier on the patient "
+                    "record first (Edit contact).",
+                )
+            )
     return problems
 
 
@@ -305,14 +392,16 @@ def issue_pins(
     expires_at = now + dt.timedelta(days=practice.pin_lifetime_days)
     batch = secrets.token_hex(8)
     ids = list(dict.fromkeys(request.patient_ids))
+    minor = request.send_to == SendTo.MINOR
     recipient = (
         Caregiver.get_or_none(Caregiver.id == request.recipient_id)
-        if request.recipient_id
+        if request.recipient_id and not minor
         else None
     )
-    cell = (normalize_us_cell(request.cell) or "") if request.delivery == Delivery.TEXT else ""
     by_question = request.method == RegistrationMethod.QUESTION
+    id_check = request.id_check or IdCheck(practice.id_check_default)  # T5
     issued: list[IssuedPin] = []
+    warnings: tuple[str, ...] = ()
     message_id = None
     ended: set[str] = set()
     try:
@@ -326,6 +415,15 @@ def issue_pins(
             if problems:
                 raise RegistrationError(problems)  # nothing written yet; the transaction ends empty
             children = _patients(ids)
+            if minor:  # T1: the teen's own address on record, never one typed for the occasion
+                from kiosk.registration.access import same_as_caregiver
+
+                teen = children[0]
+                email, cell, carrier_choice = teen.email, teen.cell, teen.carrier
+                warnings = tuple(w for w in [same_as_caregiver(teen)] if w)
+            else:
+                email, cell, carrier_choice = request.email, request.cell, request.carrier
+            cell = (normalize_us_cell(cell) or "") if request.delivery == Delivery.TEXT else ""
             issuer = Staff.get_by_id(staff.id)
             for child in children:
                 prior = _status_before_pins(child, now)
@@ -347,19 +445,24 @@ def issue_pins(
                     print_slip=request.print_slip,
                     send_to=request.send_to,
                     recipient=recipient,
-                    recipient_email=request.email.strip().lower()
+                    recipient_email=email.strip().lower()
                     if request.delivery == Delivery.EMAIL
                     else "",
                     recipient_cell=cell,
-                    carrier=request.carrier if request.delivery == Delivery.TEXT else "",
+                    carrier=carrier_choice if request.delivery == Delivery.TEXT else "",
                     second_parent=request.second_parent,
                     issued_by=issuer,
                     issued_at=now,
                     expires_at=expires_at,
                     prior_status=prior,
                     terminal=terminal[:64],
+                    id_check=id_check,
+                    id_check_note=request.id_check_note.strip(),
                 )
-                if not request.second_parent:
+                if not request.second_parent and child.portal_status not in (
+                    PortalStatus.REGISTERED,
+                    PortalStatus.SELF_REGISTERED,
+                ):  # T3: never a downgrade
                     (
                         Patient.update(portal_status=PortalStatus.PENDING, updated_at=now)
                         .where(Patient.id == child.id)
@@ -379,6 +482,8 @@ def issue_pins(
                         "send_to": request.send_to,
                         "second_parent": request.second_parent,
                         "recipient": recipient.id if recipient else None,
+                        "id_check": id_check,
+                        "id_check_note": request.id_check_note.strip(),
                     },
                 )
                 issued.append(
@@ -404,16 +509,16 @@ def issue_pins(
                 channel, send_to, carrier_key = Channel.TEXT, cell, ""
                 if request.delivery == Delivery.EMAIL:
                     channel = Channel.EMAIL
-                    destination = send_to = request.email.strip().lower()
+                    destination = send_to = email.strip().lower()
                 elif sms_provider:  # I2: to the number itself, through the SMS provider
                     destination = cell
                 else:
-                    carrier = get_carrier(request.carrier)
+                    carrier = get_carrier(carrier_choice)
                     if carrier is None:  # not reached: check_issue refuses an unknown carrier
                         raise RegistrationError(
                             [Problem("carrier", "Unknown carrier; choose one from the list.")]
                         )
-                    destination, carrier_key = carrier.address_for(cell), request.carrier
+                    destination, carrier_key = carrier.address_for(cell), carrier_choice
                 message_id = outbox.enqueue(
                     batch=batch,
                     channel=channel,
@@ -444,6 +549,7 @@ def issue_pins(
         message_id,
         Delivery(request.delivery),
         destination,
+        warnings,
     )
 
 

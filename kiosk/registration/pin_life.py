@@ -72,6 +72,20 @@ class PinLifeError(ValueError):
         self.field = field
 
 
+def required_reason(reason: str, missing: str) -> str:
+    """``reason`` as stored (checked like all the desk types, kiosk.validate); PinLifeError next to
+    the reason field, saying ``missing`` when it is empty."""
+    try:
+        text = validate.clean_text(
+            reason, field="reason", label="The reason", limit=validate.REASON
+        )
+    except validate.InputProblem as problem:
+        raise PinLifeError(f"{problem}.", "reason") from None
+    if not text:
+        raise PinLifeError(missing, "reason")
+    return text
+
+
 def _day(moment: dt.datetime | None) -> str:
     return f"{moment:%m/%d/%Y}" if moment else ""
 
@@ -171,25 +185,30 @@ class MaintenanceReport:
     expired: int
     erased: int
     reminded: int = 0  # W3: families sent a reminder before their PINs expire
+    ages: str = ""  # T2, T4: what the age policy and end dates changed, "" when nothing
 
     def summary(self) -> str:
         pins, messages = "PIN" + "s" * (self.expired != 1), "message" + "s" * (self.erased != 1)
         reminders = "reminder" + "s" * (self.reminded != 1)
+        ages = f" {self.ages}" if self.ages else ""
         return (
             f"{self.expired} {pins} expired, {self.erased} unsent {messages} erased, "
-            f"{self.reminded} {reminders} queued."
+            f"{self.reminded} {reminders} queued.{ages}"
         )
 
 
-def maintain(now: dt.datetime | None = None) -> MaintenanceReport:
-    """What ``kiosk maintain`` does (and the app at start-up): expire PINs (L2), erase the unsent
-    welcomes whose PINs have all ended (S11), queue the reminders due (W3). Idempotent."""
+def maintain(now: dt.datetime | None = None, today: dt.date | None = None) -> MaintenanceReport:
+    """What ``kiosk maintain`` does (and the app at start-up): expire PINs (L2), apply the age
+    policy and association end dates on ``today`` (T2, T4), erase the unsent welcomes whose PINs
+    have all ended (S11), queue the reminders due (W3). Idempotent."""
     from kiosk.followup import reminders
+    from kiosk.registration.ages import apply_age_policy
 
     now = now or utcnow()
     expired = expire_due(now)
+    ages = apply_age_policy(now, today).summary()
     erased = outbox.erase_stale_bodies(now)
-    return MaintenanceReport(expired, erased, reminders.send_due(now))
+    return MaintenanceReport(expired, erased, reminders.send_due(now), ages)
 
 
 # -- the PIN's facts and history (L1) ------------------------------------------------------------
@@ -625,6 +644,10 @@ def redirect_welcome(
 # -- contact edit in place (L6) ------------------------------------------------------------------
 
 
+# ContactChange's fields and the column each is stored in, for a caregiver and a patient alike
+_STORED = {"email": "email", "cell": "cell", "carrier": "carrier", "language": "preferred_language"}
+
+
 @dataclass(frozen=True)
 class ContactChange:
     """What the desk typed for a caregiver; None leaves that field as it is."""
@@ -694,21 +717,15 @@ def update_contact(
         caregiver = Caregiver.get_or_none(Caregiver.id == caregiver_id)
         if caregiver is None:
             raise PinLifeError("That caregiver no longer exists; reopen the patient.", "caregiver")
-        stored = {
-            "email": "email",
-            "cell": "cell",
-            "carrier": "carrier",
-            "language": "preferred_language",
-        }
         changed = sorted(
-            key for key, value in values.items() if getattr(caregiver, stored[key]) != value
+            key for key, value in values.items() if getattr(caregiver, _STORED[key]) != value
         )
         if not changed:
             return caregiver
         if values.get("cell") == "" and "carrier" not in values:
             values["carrier"] = ""
         for key, value in values.items():
-            setattr(caregiver, stored[key], value)
+            setattr(caregiver, _STORED[key], value)
         caregiver.updated_at = now
         caregiver.save()
         audit.record(
@@ -718,6 +735,39 @@ def update_contact(
             detail={"caregiver": caregiver.id, "changed": changed},
         )
     return caregiver
+
+
+@retrying
+def update_patient_contact(
+    staff: StaffUser, patient_id: int, change: ContactChange, *, now: dt.datetime | None = None
+) -> Patient:
+    """T1: the patient's own email, cell, carrier and language (for Send to Minor), checked and
+    audited as a caregiver's are (L6). Returns the patient as stored."""
+    now = now or utcnow()
+    values = _contact_values(change)
+    with write_transaction():
+        lock_rows(Patient, [patient_id])
+        patient = Patient.get_or_none(Patient.id == patient_id)
+        if patient is None:
+            raise PinLifeError("That patient no longer exists; reopen the patient.", "patient")
+        if values.get("cell") == "" and "carrier" not in values:
+            values["carrier"] = ""
+        changed = sorted(
+            key for key, value in values.items() if getattr(patient, _STORED[key]) != value
+        )
+        if not changed:
+            return patient
+        Patient.update(
+            updated_at=now, **{_STORED[key]: value for key, value in values.items()}
+        ).where(Patient.id == patient.id).execute()
+        audit.record(
+            audit.CONTACT_EDIT,
+            staff=staff.username,
+            patient=patient,
+            at=now,
+            detail={"patient": patient.id, "changed": changed},
+        )
+    return Patient.get_by_id(patient_id)
 
 
 def contact_words(caregiver: Caregiver) -> str:
@@ -884,16 +934,9 @@ def clear_lockout(
     now = now or utcnow()
     if not staff.is_admin:
         raise PinLifeError("Only an administrator can clear a lock-out.", "staff")
-    try:
-        reason = validate.clean_text(
-            reason, field="reason", label="The reason", limit=validate.REASON
-        )
-    except validate.InputProblem as problem:
-        raise PinLifeError(f"{problem}.", "reason") from None
-    if not reason:
-        raise PinLifeError(
-            "Say why the lock-out is cleared (for example: identity checked at the desk).", "reason"
-        )
+    reason = required_reason(
+        reason, "Say why the lock-out is cleared (for example: identity checked at the desk)."
+    )
     with write_transaction():
         lock_rows(Patient, [patient_id])
         patient = Patient.get_or_none(Patient.id == patient_id)

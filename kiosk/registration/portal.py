@@ -64,7 +64,17 @@ from kiosk.store.models import (
     RedemptionAttempt,
     RegistrationPin,
 )
-from kiosk.terms import Access, PinState, PortalStatus, RegistrationMethod, fold, utcnow
+from kiosk.terms import (
+    Access,
+    AssociationKind,
+    AssociationState,
+    PinState,
+    PortalStatus,
+    RegistrationMethod,
+    SendTo,
+    fold,
+    utcnow,
+)
 
 WINDOW = dt.timedelta(minutes=15)
 LOCK_FOR = dt.timedelta(minutes=15)
@@ -85,6 +95,7 @@ GENERIC = N_(
     "again; after several tries, wait 15 minutes or ask the front desk."
 )
 EXPIRED = N_("This PIN has expired. Ask the front desk for a new one.")
+SUSPENDED = N_("Your access to this child is suspended. Ask the front desk.")  # T4
 
 
 class Outcome(StrEnum):
@@ -141,6 +152,7 @@ class Redeemed:
     patient_id: int
     given_name: str
     access: str  # label: Full Access / Limited: No Chart Access
+    own: bool = False  # T1: the patient's own account, not a parent's
 
 
 @dataclass(frozen=True)
@@ -240,11 +252,14 @@ def account(account_id: int) -> PortalLogin | None:
     return PortalLogin(row.id, row.email, row.display_name) if row else None
 
 
-def children_of(account_id: int) -> list[Child]:
+def children_of(account_id: int, today: dt.date | None = None) -> list[Child]:
+    """The patients this account sees today: its live associations only (T4)."""
+    from kiosk.people.patients import live
+
     rows = (
         Association.select(Association, Patient)
         .join(Patient)
-        .where(Association.account == account_id)
+        .where((Association.account == account_id) & live(today or dt.date.today()))
         .order_by(Association.created_at)
     )
     return [Child(a.patient.id, a.patient.given_name, Access(a.access).label) for a in rows]
@@ -558,7 +573,12 @@ def _try(
             audit.record(
                 audit.REDEEM_CHECKED, patient=patient, at=now, detail={"terminal": terminal}
             )
-            return Redeemed(row.patient.id, row.patient.given_name, Access(row.access).label)
+            return Redeemed(
+                row.patient.id,
+                row.patient.given_name,
+                Access(row.access).label,
+                row.send_to == SendTo.MINOR,
+            )
         _record_failure(patient, refusal or outcome, before, terminal, now)
     _pad(started)
     raise PortalError(EXPIRED if refusal is None and outcome == Outcome.EXPIRED else GENERIC)
@@ -568,50 +588,96 @@ def _pad(started: float) -> None:
     time.sleep(max(0.0, REPLY_FLOOR - (time.monotonic() - started)))
 
 
+def _terms(send_to: str, pin_access: str, patient: Patient, today: dt.date) -> tuple[str, str]:
+    """The association a redeemed PIN makes (T1): the patient's own account for a Send to Minor
+    PIN; else a parent's, whose access to a patient between the practice's teen age and majority
+    is at most the practice's teen level (T2). A parent's PIN for an adult makes none."""
+    from kiosk.people.patients import age_years
+
+    if send_to == SendTo.MINOR:
+        return AssociationKind.OWN, pin_access
+    practice = Practice.get()
+    age = age_years(patient.dob, today)
+    if age >= practice.majority_age:
+        raise PortalError(GENERIC)  # T2: maintenance ends such a PIN; until it runs, refused
+    if age >= practice.teen_age and practice.teen_parent_access == Access.LIMITED:
+        return AssociationKind.PARENT, Access.LIMITED
+    return AssociationKind.PARENT, pin_access
+
+
 def _link(account_id: int, row: RegistrationPin, terminal: str, now: dt.datetime) -> Redeemed:
     """The winning try's writes, in as few statements as they take (P1): the PIN re-read under the
     patient's lock with the practice's parents_per_pin, the link, the PIN's count, the status, the
     attempt, and the audit event last."""
     patient = row.patient
-    found: tuple[str, int, str, int] = next(
+    found: tuple[str, int, str, str, int] = next(
         tuples(
             RegistrationPin.select(
                 RegistrationPin.state,
                 RegistrationPin.redemptions,
                 RegistrationPin.access,
+                RegistrationPin.send_to,
                 Practice.select(Practice.parents_per_pin).limit(1),
             ).where(RegistrationPin.id == row.id)
         )
     )
-    state, redemptions, access, parents_per_pin = found
+    state, redemptions, pin_access, send_to, parents_per_pin = found
     if state != PinState.ACTIVE:
         raise PortalError(GENERIC)
+    kind, access = _terms(send_to, pin_access, patient, now.date())
     created = (
         Association.insert(
-            account=account_id, patient=patient.id, access=access, pin=row.id, created_at=now
+            account=account_id,
+            patient=patient.id,
+            access=access,
+            pin=row.id,
+            created_at=now,
+            kind=kind,
         )
         .on_conflict_ignore()
         .as_rowcount()
         .execute()
     ) == 1
+    if not created:  # this account had the child already: as that association stands (T4)
+        link = Association.get(
+            (Association.account == account_id) & (Association.patient == patient.id)
+        )
+        if link.state == AssociationState.SUSPENDED:
+            raise PortalError(SUSPENDED)  # T4: a new PIN does not lift a suspension; the desk does
+        if link.state == AssociationState.ENDED or (
+            link.ends_on is not None and link.ends_on <= now.date()
+        ):  # T4: an ended association counts as none: the new PIN makes it anew
+            created = True
+            Association.update(
+                access=access,
+                pin=row.id,
+                kind=kind,
+                state=AssociationState.ACTIVE,
+                ends_on=None,
+                created_at=now,
+                changed_at=now,
+                changed_by="",
+                reason="",
+            ).where(Association.id == link.id).execute()
+        else:  # the level they have stays
+            access, kind = link.access, link.kind
     if created:
         redemptions += 1
-        ended = redemptions >= parents_per_pin  # R13
+        own = kind == AssociationKind.OWN  # T1: a minor's PIN makes one account, their own
+        ended = redemptions >= (1 if own else parents_per_pin)  # R13
         RegistrationPin.update(
             redemptions=redemptions,
             **({"first_used_at": now} if redemptions == 1 else {}),  # W4: the report's days
             **(
-                dict(state=PinState.REDEEMED, ended_at=now, ended_reason="used by every parent")
+                dict(
+                    state=PinState.REDEEMED,
+                    ended_at=now,
+                    ended_reason="used by the patient" if own else "used by every parent",
+                )
                 if ended
                 else {}
             ),
         ).where(RegistrationPin.id == row.id).execute()
-    else:  # this parent had the child already: the level they have stays
-        access = (
-            Association.select(Association.access)
-            .where((Association.account == account_id) & (Association.patient == patient.id))
-            .scalar()
-        )
     (
         Patient.update(portal_status=PortalStatus.REGISTERED, updated_at=now)
         .where(Patient.id == patient.id)
@@ -628,11 +694,14 @@ def _link(account_id: int, row: RegistrationPin, terminal: str, now: dt.datetime
             "account": account_id,
             "pin": row.id,
             "access": access,
+            "kind": kind,
             "new": created,
             "terminal": terminal,
         },
     )
-    return Redeemed(patient.id, patient.given_name, Access(access).label)
+    return Redeemed(
+        patient.id, patient.given_name, Access(access).label, kind == AssociationKind.OWN
+    )
 
 
 def _question_rows(dob: dt.date, family_name: str) -> list[RegistrationPin]:
@@ -775,6 +844,8 @@ class Registration:
 
 def registration_state(patient_id: int, *, now: dt.datetime | None = None) -> Registration | None:
     """The child's registration, or None when there is no such patient. No secret is in it."""
+    from kiosk.people.patients import live
+
     patient = Patient.get_or_none(Patient.id == patient_id)
     if patient is None:
         return None
@@ -786,7 +857,9 @@ def registration_state(patient_id: int, *, now: dt.datetime | None = None) -> Re
     return Registration(
         patient.id,
         patient.portal_status,
-        Association.select().where(Association.patient == patient_id).count(),
+        Association.select()
+        .where((Association.patient == patient_id) & live((now or utcnow()).date()))
+        .count(),  # T4: accounts that see the child now
         Practice.get().parents_per_pin,
         [
             PinStanding(

@@ -14,11 +14,15 @@ import peewee as pw
 from kiosk.store.db import database
 from kiosk.terms import (
     Access,
+    AgeStage,
+    AssociationKind,
+    AssociationState,
     Authority,
     DatabasePurpose,
     Delivery,
     DriveState,
     MessageKind,
+    IdCheck,
     MessageState,
     PinState,
     PortalStatus,
@@ -58,6 +62,10 @@ class Practice(BaseModel):
         default=DatabasePurpose.PRACTICE
     )  # a DatabasePurpose: demo data goes only where it says so (D2)
     reminder_days = pw.IntegerField(default=0)  # W3: days before expiry to remind; 0: off
+    teen_age = pw.IntegerField(default=12)  # T1, T2: Send to Minor, and parents' teen access
+    majority_age = pw.IntegerField(default=18)  # T2: parents' associations end
+    teen_parent_access = pw.CharField(default=Access.LIMITED)  # T1, T2: an Access
+    id_check_default = pw.CharField(default=IdCheck.PHOTO_ID)  # T5: an IdCheck
 
 
 class Staff(BaseModel):
@@ -89,6 +97,11 @@ class Patient(BaseModel):
     placeholder_name = pw.BooleanField(
         default=False
     )  # set by import when the given name is a placeholder (R2)
+    # T1: the patient's own contact, for Send to Minor (entered at the desk)
+    email = pw.CharField(default="")
+    cell = pw.CharField(default="")  # digits only, US 10-digit
+    carrier = pw.CharField(default="")
+    age_stage = pw.CharField(default=AgeStage.CHILD)  # T2: the last age transition applied
     created_at = pw.DateTimeField(default=utcnow)
     updated_at = pw.DateTimeField(default=utcnow)
 
@@ -256,6 +269,8 @@ class RegistrationPin(BaseModel):
     )  # the child's status before this PIN: back to it on expiry (L2)
     terminal = pw.CharField(default="")  # the desk it was issued at, when known (D1, L1)
     first_used_at = pw.DateTimeField(null=True)  # when a parent first used it (W4)
+    id_check = pw.CharField(default="")  # T5: how the desk identified the person (an IdCheck)
+    id_check_note = pw.CharField(default="")  # T5: what "other" was
     patient_id: int  # the ids peewee keeps beside each foreign key, declared for the type checker
     issued_by_id: int
     recipient_id: int | None
@@ -299,6 +314,14 @@ class Association(BaseModel):
     access = pw.CharField(default=Access.FULL)
     pin = pw.ForeignKeyField(RegistrationPin, null=True, on_delete="SET NULL")
     created_at = pw.DateTimeField(default=utcnow)
+    kind = pw.CharField(default=AssociationKind.PARENT)  # T1: a parent's, or the patient's own
+    state = pw.CharField(default=AssociationState.ACTIVE)  # T4
+    ends_on = pw.DateField(null=True)  # T4: access ends at the start of this day
+    changed_at = pw.DateTimeField(null=True)  # T4: the last suspend, resume or end
+    changed_by = pw.CharField(default="")  # staff username; "" for the maintenance run
+    reason = pw.CharField(default="")  # T4: why it was suspended or ended
+    account_id: int
+    patient_id: int
     pin_id: int | None  # the id peewee keeps beside the foreign key, declared for the type checker
 
     class Meta:

@@ -11,7 +11,7 @@ from kiosk.config import Config
 from kiosk.store import files
 from kiosk.store.db import DatabaseError, database, is_url, open_database, write_transaction
 from kiosk.store.models import Practice, RegistrationPin
-from kiosk.terms import DatabasePurpose
+from kiosk.terms import Access, DatabasePurpose, IdCheck
 
 KEY_CHECK_TEXT = "kiosk key check"
 
@@ -25,6 +25,10 @@ class PracticeSettings:
     parents_per_pin: int
     purpose: str = DatabasePurpose.PRACTICE  # D2: a practice's database, a demo or a training one
     reminder_days: int = 0  # W3: days before expiry a family is reminded; 0: no reminders
+    teen_age: int = 12  # T1, T2
+    majority_age: int = 18  # T2
+    teen_parent_access: Access = Access.LIMITED  # T1, T2
+    id_check_default: IdCheck = IdCheck.PHOTO_ID  # T5
 
 
 def database_target(config: Config) -> str:
@@ -130,6 +134,10 @@ def open_store(
                 pin_lifetime_days=config.practice.pin_lifetime_days,
                 idle_lock_minutes=config.practice.idle_lock_minutes,
                 reminder_days=config.practice.reminder_days,
+                teen_age=config.practice.teen_age,
+                majority_age=config.practice.majority_age,
+                teen_parent_access=config.practice.teen_parent_access,
+                id_check_default=config.practice.id_check_default,
                 key_check=check,
             )
         else:
@@ -176,6 +184,10 @@ def practice_settings() -> PracticeSettings:
         row.parents_per_pin,
         row.purpose,
         row.reminder_days,
+        row.teen_age,
+        row.majority_age,
+        Access(row.teen_parent_access),
+        IdCheck(row.id_check_default),
     )
 
 

@@ -16,7 +16,7 @@ from kiosk.store.models import ALL_MODELS, AuditHead, BaseModel, SchemaMeta
 if TYPE_CHECKING:
     from playhouse.migrate import SchemaMigrator
 
-SCHEMA_VERSION = 14
+SCHEMA_VERSION = 15
 
 
 def _migrator() -> SchemaMigrator:
@@ -31,10 +31,30 @@ def add_column(model: type[BaseModel], name: str) -> None:
     The way to write a migration step: add the field to the model, bump SCHEMA_VERSION, and add
     a step that calls this (playhouse.migrate fills existing rows with the field's default).
     """
+    from peewee import SQL
     from playhouse.migrate import migrate
 
     field = model._meta.fields[name]
-    migrate(_migrator().add_column(model._meta.table_name, field.column_name, field))
+    default = field.default
+    if field.null or default is None or callable(default):
+        migrate(_migrator().add_column(model._meta.table_name, field.column_name, field))
+        return
+    # One ALTER TABLE ... NOT NULL DEFAULT: playhouse would add the column, fill it, then make it
+    # NOT NULL, which SQLite does by rebuilding the table, and dropping the old table fires
+    # ON DELETE CASCADE on every row that refers to it (a patient's PINs and relationships).
+    if isinstance(default, bool):
+        literal = ("TRUE" if default else "FALSE") if not is_sqlite() else str(int(default))
+    elif isinstance(default, (int, float)):
+        literal = repr(default)
+    else:
+        literal = "'" + str(default).replace("'", "''") + "'"
+    column = field.clone()
+    column.constraints = [*(field.constraints or ()), SQL(f"DEFAULT {literal}")]
+    migrate(
+        _migrator().add_column(
+            model._meta.table_name, field.column_name, column, allow_not_null=True
+        )
+    )
 
 
 def add_index(table: str, columns: tuple[str, ...]) -> None:
@@ -225,6 +245,31 @@ def _v14_report_reads_one_index() -> None:
     add_index("patient", ("portal_status",))
 
 
+def _v15_teens_and_access() -> None:
+    """Version 15: teens and access over time (T1-T5). The patient's own email and cell (T1) and
+    the age transition applied (T2); the practice's teen, majority and ID-check settings; how each
+    PIN's recipient was identified (T5); each association's kind, state, end date and reason
+    (T4). A patient already past an age keeps what it has: the transitions apply from the day
+    they fall on, so existing records are marked with the stage they are at today."""
+    import datetime as dt
+
+    from kiosk.people.patients import born_by
+    from kiosk.store.models import Association, Patient, Practice, RegistrationPin
+    from kiosk.terms import AgeStage
+
+    for name in ("email", "cell", "carrier", "age_stage"):
+        add_column(Patient, name)
+    for name in ("teen_age", "majority_age", "teen_parent_access", "id_check_default"):
+        add_column(Practice, name)
+    for name in ("id_check", "id_check_note"):
+        add_column(RegistrationPin, name)
+    for name in ("kind", "state", "ends_on", "changed_at", "changed_by", "reason"):
+        add_column(Association, name)
+    today = dt.date.today()
+    for years, stage in ((12, AgeStage.TEEN), (18, AgeStage.ADULT)):
+        Patient.update(age_stage=stage).where(Patient.dob <= born_by(today, years)).execute()
+
+
 # version N -> function that takes a database at N-1 to N. Add a step here with every change to
 # the models; tests/test_accept_foundation.py builds a version-1 database and checks that it comes
 # up to date with the same columns as a new one.
@@ -242,6 +287,7 @@ MIGRATIONS: dict[int, Callable[[], None]] = {
     12: _v12_worklists_and_drives,
     13: _v13_search_terms_by_side,
     14: _v14_report_reads_one_index,
+    15: _v15_teens_and_access,
 }
 
 
