@@ -491,7 +491,8 @@ def desk_user(username: str = "bench"):
 
 
 def families_of(size: int, count: int, seed: int) -> list[tuple[list[int], int]]:
-    """Up to ``count`` families of exactly ``size`` children, none Registered: (patient ids, caregiver id)."""
+    """Up to ``count`` families of exactly ``size`` children, none Registered or Self Registered:
+    (patient ids, caregiver id)."""
     from peewee import fn
 
     from kiosk.store.models import Patient, Relationship
@@ -517,7 +518,9 @@ def families_of(size: int, count: int, seed: int) -> list[tuple[list[int], int]]
             .order_by(Relationship.patient)
             .tuples()
         )
-        if any(status == PortalStatus.REGISTERED for _, status in kids):
+        if any(  # T3: issuing never downgrades these; a Self Registered family is validated
+            status in (PortalStatus.REGISTERED, PortalStatus.SELF_REGISTERED) for _, status in kids
+        ):
             continue
         kids = [patient for patient, _ in kids]
         if seen.isdisjoint(kids):

@@ -22,6 +22,7 @@ import time
 from collections.abc import Iterable
 from typing import Any, TypeVar
 
+from kiosk.people.patients import born_by
 from kiosk.people.search_index import add_words, caregiver_terms, lexicon_words, patient_terms
 from kiosk.store.db import database, is_sqlite, write_transaction
 from kiosk.store.models import (
@@ -34,7 +35,15 @@ from kiosk.store.models import (
     SearchTerm,
     Staff,
 )
-from kiosk.terms import Authority, CaregiverRole, DatabasePurpose, PortalStatus, fold, utcnow
+from kiosk.terms import (
+    AgeStage,
+    Authority,
+    CaregiverRole,
+    DatabasePurpose,
+    PortalStatus,
+    fold,
+    utcnow,
+)
 
 CHART_PREFIX = "D"  # demo chart numbers: D0000001, D0000002, ... continuing after the last one
 CHUNK_PATIENTS = 50_000
@@ -574,6 +583,7 @@ PATIENT_COLUMNS = (
     "placeholder_name",
     "created_at",
     "updated_at",
+    "age_stage",
 )
 CAREGIVER_COLUMNS = (
     "id",
@@ -664,6 +674,17 @@ class _Families:
         self.birthdays = [
             dt.date.fromordinal(day).isoformat() for day in range(first, today.toordinal() + 1)
         ]
+        # T2: each made-up patient is at the age stage of its birthday already, so the first
+        # maintenance run has no transitions to apply to a snapshot of a practice
+        teen, adult = born_by(today, 12).isoformat(), born_by(today, 18).isoformat()
+        self.stages = {
+            day: AgeStage.ADULT
+            if day <= adult
+            else AgeStage.TEEN
+            if day <= teen
+            else AgeStage.CHILD
+            for day in self.birthdays
+        }
         self.patients: list[tuple] = []
         self.caregivers: list[tuple] = []
         self.relationships: list[tuple] = []
@@ -709,6 +730,7 @@ class _Families:
             girl = rng.random() < 0.49
             given = rng.choice(GIVEN_GIRLS if girl else GIVEN_BOYS)
             status = rng.choice(self.statuses)
+            born = rng.choice(self.birthdays)
             self.patients.append(
                 (
                     patient_id,
@@ -717,13 +739,14 @@ class _Families:
                     surname,
                     keys[given],
                     keys[surname],
-                    rng.choice(self.birthdays),
+                    born,
                     "F" if girl else "M",
                     language,
                     status,
                     False,
                     stamp,
                     stamp,
+                    self.stages[born],
                 )
             )
             self.terms += patient_terms(patient_id, given, surname, self.patients[-1][1])

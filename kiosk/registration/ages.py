@@ -84,7 +84,9 @@ def _ids(query: peewee.ModelSelect[Any], key: peewee.Field = Patient.id) -> list
 
 def apply_age_policy(now: dt.datetime | None = None, today: dt.date | None = None) -> AgeReport:
     """T2, T4: every transition due on ``today``; idempotent. Returns what changed."""
-    now, today = now or utcnow(), today or dt.date.today()
+    if today is None:  # the day of the ``now`` given, else the desk's own
+        today = now.date() if now is not None else dt.date.today()
+    now = now or utcnow()
     practice = Practice.get()
     ended = notices = 0
     for patient_id in _ids(

@@ -204,6 +204,8 @@ def maintain(now: dt.datetime | None = None, today: dt.date | None = None) -> Ma
     from kiosk.followup import reminders
     from kiosk.registration.ages import apply_age_policy
 
+    if today is None:  # the day of the ``now`` given (tests, training), else the desk's own
+        today = now.date() if now is not None else dt.date.today()
     now = now or utcnow()
     expired = expire_due(now)
     ages = apply_age_policy(now, today).summary()

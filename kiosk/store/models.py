@@ -32,6 +32,8 @@ from kiosk.terms import (
     utcnow,
 )
 
+EMPTY = pw.SQL("DEFAULT ''")  # a text column's default in the database itself
+
 
 class BaseModel(pw.Model):
     id = pw.AutoField()  # what peewee adds anyway, declared so that type checkers know it
@@ -97,11 +99,12 @@ class Patient(BaseModel):
     placeholder_name = pw.BooleanField(
         default=False
     )  # set by import when the given name is a placeholder (R2)
-    # T1: the patient's own contact, for Send to Minor (entered at the desk)
-    email = pw.CharField(default="")
-    cell = pw.CharField(default="")  # digits only, US 10-digit
-    carrier = pw.CharField(default="")
-    age_stage = pw.CharField(default=AgeStage.CHILD)  # T2: the last age transition applied
+    # T1: the patient's own contact, for Send to Minor (entered at the desk); a default in the
+    # database too, for the bulk writers that name their columns (demo data, imports)
+    email = pw.CharField(default="", constraints=[EMPTY])
+    cell = pw.CharField(default="", constraints=[EMPTY])  # digits only, US 10-digit
+    carrier = pw.CharField(default="", constraints=[EMPTY])
+    age_stage = pw.CharField(default=AgeStage.CHILD, constraints=[EMPTY])  # T2: the last applied
     created_at = pw.DateTimeField(default=utcnow)
     updated_at = pw.DateTimeField(default=utcnow)
 
@@ -269,8 +272,8 @@ class RegistrationPin(BaseModel):
     )  # the child's status before this PIN: back to it on expiry (L2)
     terminal = pw.CharField(default="")  # the desk it was issued at, when known (D1, L1)
     first_used_at = pw.DateTimeField(null=True)  # when a parent first used it (W4)
-    id_check = pw.CharField(default="")  # T5: how the desk identified the person (an IdCheck)
-    id_check_note = pw.CharField(default="")  # T5: what "other" was
+    id_check = pw.CharField(default="", constraints=[EMPTY])  # T5: how they were identified
+    id_check_note = pw.CharField(default="", constraints=[EMPTY])  # T5: what "other" was
     patient_id: int  # the ids peewee keeps beside each foreign key, declared for the type checker
     issued_by_id: int
     recipient_id: int | None

@@ -49,7 +49,9 @@ def add_column(model: type[BaseModel], name: str) -> None:
     else:
         literal = "'" + str(default).replace("'", "''") + "'"
     column = field.clone()
-    column.constraints = [*(field.constraints or ()), SQL(f"DEFAULT {literal}")]
+    declared = field.constraints or []
+    if not any("DEFAULT" in getattr(c, "sql", "") for c in declared):
+        column.constraints = [*declared, SQL(f"DEFAULT {literal}")]
     migrate(
         _migrator().add_column(
             model._meta.table_name, field.column_name, column, allow_not_null=True
