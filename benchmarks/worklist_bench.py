@@ -101,10 +101,10 @@ def add_followup_data(seed: int = 5) -> str:
     ]
     pins = []
     for pid in pending:
-        issued = NOW - dt.timedelta(days=rng.randint(0, 29), hours=rng.randint(0, 23))
+        issued = NOW - dt.timedelta(days=rng.randint(0, 29), seconds=rng.randint(0, 86399))
         pins.append(_pin(pid, staff.id, issued, PinState.ACTIVE))
     for pid in rng.sample(unregistered, len(unregistered) // 10):
-        issued = NOW - dt.timedelta(days=rng.randint(31, 200))
+        issued = NOW - dt.timedelta(days=rng.randint(31, 200), seconds=rng.randint(0, 86399))
         pins.append(_pin(pid, staff.id, issued, PinState.EXPIRED))
     for start in range(0, len(rows), 5000):
         with write_transaction():

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-import heapq
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -162,6 +161,13 @@ class _Sql:
         return list(database.execute_sql(text, self.params).fetchall())
 
 
+# one range of a merged scan: its statement (given the marks, cursor, limit and ids) and its rows' hits
+Part = tuple[
+    Callable[["_Sql", Key | None, int, Sequence[int] | None], str],
+    Callable[[tuple[Any, ...]], Hit],
+]
+
+
 def _day(value: Any) -> dt.date:
     return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
 
@@ -252,9 +258,8 @@ def _expired_scan(now: dt.datetime) -> Scan:
     the child is not Registered; the most recently expired first. Two index ranges (expired PINs,
     active ones past their date), merged; the key is (-time, -id, time, id)."""
 
-    def one(state: PinState) -> Scan:
-        def scan(cursor: Key | None, limit: int, ids: Sequence[int] | None) -> list[Hit]:
-            sql = _Sql()
+    def one(state: PinState) -> Part:
+        def text_for(sql: _Sql, cursor: Key | None, limit: int, ids: Sequence[int] | None) -> str:
             text = (
                 f"SELECT x.expires_at, x.id, x.patient_id, {sql.first_caregiver('x.patient_id')} "
                 'FROM "registration_pin" x JOIN "patient" p ON p.id = x.patient_id '
@@ -268,18 +273,15 @@ def _expired_scan(now: dt.datetime) -> Scan:
                 text += f" AND x.patient_id IN ({sql.marks(ids)})"
             elif cursor is not None:
                 text += f" AND (x.expires_at, x.id) < ({sql.marks(cursor[2:])})"
-            text += f" ORDER BY x.expires_at DESC, x.id DESC LIMIT {int(limit)}"
-            return [
-                (
-                    (-_moment(at).timestamp(), -pin_id, _moment(at), pin_id),
-                    patient,
-                    f"PIN expired {_moment(at):%m/%d/%Y}",
-                    c,
-                )
-                for at, pin_id, patient, c in sql.rows(text)
-            ]
+            return text + f" ORDER BY x.expires_at DESC, x.id DESC LIMIT {int(limit)}"
 
-        return scan
+        def hit(row: tuple[Any, ...]) -> Hit:
+            at, pin_id, patient, caregiver = row
+            when = _moment(at)
+            key = (-when.timestamp(), -pin_id, when, pin_id)
+            return key, patient, f"PIN expired {when:%m/%d/%Y}", caregiver
+
+        return text_for, hit
 
     return _merged([one(PinState.EXPIRED), one(PinState.ACTIVE)])
 
@@ -312,12 +314,11 @@ def _turning_scan(query: WorklistQuery, today: dt.date, ages: tuple[int, int]) -
     the key is (birthday, age, birth date, id)."""
     last = today + dt.timedelta(days=query.days)
 
-    def one(age: int) -> Scan:
+    def one(age: int) -> Part:
         low = _first_born(age, today, strictly=False)
         high = _first_born(age, last, strictly=True)  # the first one born too late
 
-        def scan(cursor: Key | None, limit: int, ids: Sequence[int] | None) -> list[Hit]:
-            sql = _Sql()
+        def text_for(sql: _Sql, cursor: Key | None, limit: int, ids: Sequence[int] | None) -> str:
             text = (
                 f'SELECT p.dob, p.id, {sql.first_caregiver("p.id")} FROM "patient" p '
                 f"WHERE p.dob >= {sql.mark(low)} AND p.dob < {sql.mark(high)}"
@@ -331,29 +332,30 @@ def _turning_scan(query: WorklistQuery, today: dt.date, ages: tuple[int, int]) -
                 else:  # a younger age sorts first on the same birthday
                     after = _first_born(age, birthday, strictly=age < cursor_age)
                     text += f" AND p.dob >= {sql.mark(after)}"
-            rows = sql.rows(text + f" ORDER BY p.dob, p.id LIMIT {int(limit)}")
-            hits = []
-            for born, pid, c in rows:
-                birthday = _birthday(_day(born), age)
-                hits.append(
-                    (
-                        (birthday, age, _day(born), pid),
-                        pid,
-                        f"Turns {age} on {birthday:%m/%d/%Y}",
-                        c,
-                    )
-                )
-            return hits
+            return text + f" ORDER BY p.dob, p.id LIMIT {int(limit)}"
 
-        return scan
+        def hit(row: tuple[Any, ...]) -> Hit:
+            born, pid, caregiver = _day(row[0]), row[1], row[2]
+            birthday = _birthday(born, age)
+            return (birthday, age, born, pid), pid, f"Turns {age} on {birthday:%m/%d/%Y}", caregiver
+
+        return text_for, hit
 
     return _merged([one(age) for age in sorted(set(ages))])
 
 
-def _merged(scans: list[Scan]) -> Scan:
+def _merged(parts: list[Part]) -> Scan:
+    """Several index ranges read in one statement (UNION ALL of each range's first rows: one
+    round trip, which is what a loaded PostgreSQL server charges for), merged by key."""
+
     def scan(cursor: Key | None, limit: int, ids: Sequence[int] | None) -> list[Hit]:
-        parts = [part(cursor, limit, ids) for part in scans]
-        return list(heapq.merge(*parts, key=lambda hit: hit[0]))[:limit]
+        sql = _Sql()
+        text = " UNION ALL ".join(
+            f"SELECT {n} AS part, r{n}.* FROM ({text_for(sql, cursor, limit, ids)}) r{n}"
+            for n, (text_for, _) in enumerate(parts)
+        )
+        hits = [parts[row[0]][1](tuple(row[1:])) for row in sql.rows(text)]
+        return sorted(hits, key=lambda hit: hit[0])[:limit]
 
     return scan
 
