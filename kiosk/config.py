@@ -130,6 +130,9 @@ class ServeConfig:
         1, 120, 15.0
     )  # how long a page's form, and a PIN moved into it, stay good
     session_minutes: float = _within(1, 24 * 60, 30.0)  # a parent signed in on the page (P2)
+    # P1: requests served at once per worker process, each with its own database connection (on
+    # PostgreSQL, workers x threads of the server's connections)
+    threads: int = _within(1, 64, 8)
 
 
 @dataclass(frozen=True)

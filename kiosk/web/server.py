@@ -17,6 +17,8 @@ QR's address carries the PIN), and unexpected errors go to the scrubbed error lo
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Annotated, Any
 
 import uvicorn
@@ -366,6 +368,7 @@ def build_sms_status(app: FastAPI, config: Config) -> None:
 def create_app(config: Config) -> FastAPI:
     """The whole service on the open store (kiosk.store.practice.open_store was called)."""
     app = FastAPI(
+        lifespan=_thread_pool(config.serve.threads),
         title="kiosk portal API",
         version=__version__,
         openapi_url=f"{API}/openapi.json",
@@ -382,6 +385,21 @@ def create_app(config: Config) -> FastAPI:
     _handle_errors(app, config)
     app.add_middleware(Guard, config=config)
     return app
+
+
+def _thread_pool(threads: int) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Size the thread pool the endpoints run in (serve.threads): each thread holds a database
+    connection, and more threads than the database can serve at once only wait on its locks while
+    they take the GIL from the ones working."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        import anyio.to_thread
+
+        anyio.to_thread.current_default_thread_limiter().total_tokens = threads
+        yield
+
+    return lifespan
 
 
 def _handle_errors(app: FastAPI, config: Config) -> None:
