@@ -1,12 +1,12 @@
 """The portal API under load (P1, P4): redemptions per second, p95 latency, and the guessing limit.
 
-    python benchmarks/portal_bench.py [--clients 50] [--seconds 10] [--url postgresql://...]
+    python benchmarks/portal_bench.py [--clients 50] [--seconds 10] [--workers 1] [--url postgresql://...]
     (PostgreSQL also when KIOSK_BENCH_PG_URL or KIOSK_TEST_PG_URL is set: that database is emptied)
 
 Builds the training families in a throwaway database, issues their PINs (parents_per_pin raised so
 every client's account may redeem every PIN), makes one portal account per client and an API
 token, then starts ``kiosk serve`` in its own process on 127.0.0.1 exactly as deployed (uvicorn,
-one worker, the 50 ms reply floor of refusals in force) and drives it with httpx:
+--workers N, default one, the 50 ms reply floor of refusals in force) and drives it with httpx:
 
   1. flat out: CLIENTS concurrent clients redeem for SECONDS; every reply must be 201;
   2. paced: 100 redemptions/s spread over the same clients for SECONDS (the target rate);
@@ -17,6 +17,7 @@ one worker, the 50 ms reply floor of refusals in force) and drives it with httpx
 Prints one figure a line (NAME VALUE UNIT), targets in the comments:
   portal_redeem_per_s[_postgres]        flat-out redemptions per second
   portal_redeem_p95_ms[_postgres]       p95 latency flat out
+  portal_server_cpu_ms[_postgres]       server CPU per redemption flat out (what load hardly changes)
   portal_paced_p95_ms[_postgres]   <= 50 p95 latency at 100 requests/s
   portal_guess_refused_pct[_postgres] = 100  share of the guessing client's tries refused once limited
 """
@@ -143,6 +144,20 @@ def start_server(
     raise SystemExit("kiosk serve did not start within 60 s")
 
 
+def server_cpu_seconds(pid: int) -> float | None:
+    """CPU time used so far by the server and its worker processes (Linux /proc), else None. Unlike
+    the rates, it hardly depends on what else the machine is running."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        total = 0
+        for each in [pid, *map(int, children)]:
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    except (OSError, ValueError, IndexError):
+        return None
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=20)[18] if len(values) >= 20 else max(values, default=0.0)
 
@@ -254,13 +269,18 @@ def run(
     server = start_server(target, key_file, port, workers)
     base = f"http://127.0.0.1:{port}"
     try:
+        cpu_before = server_cpu_seconds(server.pid)
         per_s, latencies, errors = asyncio.run(flat_out(base, token, tries, accounts, seconds))
+        cpu_after = server_cpu_seconds(server.pid)
         print(
             f"# {len(tries)} PINs, {clients} clients, {len(latencies)} redemptions in {seconds:g} s, "
             f"{errors} not 201"
         )
         print(f"portal_redeem_per_s{suffix} {per_s} /s")
         print(f"portal_redeem_p95_ms{suffix} {p95(latencies):.1f} ms")
+        if cpu_before is not None and cpu_after is not None and latencies:
+            used = (cpu_after - cpu_before) / len(latencies) * 1000
+            print(f"portal_server_cpu_ms{suffix} {used:.2f} ms")
         paced, paced_errors, after, refused = asyncio.run(
             paced_with_guesser(base, token, tries, accounts, seconds, rate)
         )
