@@ -22,7 +22,6 @@ from kiosk.registration.engine import IssueRequest, check_issue, issue_pins
 from kiosk.store.db import close_database, database
 from kiosk.store.models import (
     ALL_MODELS,
-    REPORT_INDEX,
     Association,
     AuditEvent,
     OutboxMessage,
@@ -32,7 +31,7 @@ from kiosk.store.models import (
     Staff,
 )
 from kiosk.store.practice import open_store
-from kiosk.store.schema import SCHEMA_VERSION, ensure_schema
+from kiosk.store.schema import REPORT_INDEX, SCHEMA_VERSION, ensure_schema
 from kiosk.terms import Authority, PinState, PortalStatus
 
 from conftest import NOW, TODAY

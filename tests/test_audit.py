@@ -284,9 +284,8 @@ def test_s10_events_written_before_the_chain_was_keyed_still_verify(config, stor
     from playhouse.migrate import make_index_name
 
     from kiosk.store.db import close_database
-    from kiosk.store.models import REPORT_INDEX
     from kiosk.store.practice import open_store
-    from kiosk.store.schema import SCHEMA_VERSION
+    from kiosk.store.schema import REPORT_INDEX, SCHEMA_VERSION
 
     _trail(3)
     _rewrite(_plain)

@@ -289,10 +289,6 @@ class RegistrationPin(BaseModel):
         )
 
 
-# The enrollment report's index above, by column (schema version 14 makes it).
-REPORT_INDEX = ("issued_at", "second_parent", "issued_by_id", "redemptions", "first_used_at")
-
-
 # R3, enforced by the database: at most one active PIN per patient. Two desks racing to issue
 # for the same child cannot both commit.
 RegistrationPin.add_index(
