@@ -421,3 +421,17 @@ def test_i1_a_letter_speaks_the_family_language():
     assert "22 de diciembre de 2026" in spanish[1]
     assert english[0] == "Dear Ana Alpha," and "register Alma and Aldo" in english[1]
     assert "December 22, 2026" in english[1]
+
+
+def test_w1_t2_a_desk_lists_turning_at_the_practice_ages(front_desk_w2):
+    """The desk's worklist reads the practice's teen_age and majority_age (T2)."""
+    from kiosk.store.models import Practice
+
+    query = WorklistQuery(WorklistKind.TURNING, days=7)
+    assert [f.caregiver_name for f in front_desk_w2.worklist(query).families] == [
+        "Zoe Zeta",
+        "Cora Gamma",
+    ]
+    Practice.update(teen_age=13).execute()
+    later = Desk(front_desk_w2.config, clock=front_desk_w2.clock)  # reads the settings anew
+    assert [f.caregiver_name for f in later.worklist(query).families] == ["Zoe Zeta"]

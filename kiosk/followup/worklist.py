@@ -19,16 +19,18 @@ import datetime as dt
 import enum
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kiosk.store.db import database, is_sqlite
 from kiosk.terms import Authority, PinState, PortalStatus, WorklistKind
 
+if TYPE_CHECKING:
+    from kiosk.store.practice import PracticeSettings
+
 PAGE_SIZE = 15  # families a page: what fits an 80x24 screen with the filters above it
 DEFAULT_DAYS = 14
 MAX_DAYS = 3660
-# T2's ages until the practice settings hold them (teen_age, majority_age); the settings win
-# when they are there (:func:`turning_ages`).
+# T2's default ages; a desk reads the practice's own (teen_age, majority_age: :func:`turning_ages`)
 TEEN_AGE, MAJORITY_AGE = 12, 18
 
 Key = tuple[Any, ...]  # a child's place in the filter's order; a page's cursor is the last one
@@ -113,11 +115,9 @@ class WorklistError(ValueError):
     """A worklist that cannot be read as asked (dates the wrong way round, days out of range)."""
 
 
-def turning_ages(practice: object | None = None) -> tuple[int, int]:
-    """T2's teen age and age of majority: the practice's settings when it has them."""
-    teen = getattr(practice, "teen_age", None) or TEEN_AGE
-    majority = getattr(practice, "majority_age", None) or MAJORITY_AGE
-    return int(teen), int(majority)
+def turning_ages(practice: PracticeSettings) -> tuple[int, int]:
+    """T2's teen age and age of majority, as the practice set them."""
+    return practice.teen_age, practice.majority_age
 
 
 def check_query(query: WorklistQuery) -> None:
