@@ -147,8 +147,7 @@ class Catalog:
     @property
     def name(self) -> str:
         """The language's name in itself, for a switch between languages: English, Español."""
-        name = self.locale.get_display_name(self.locale) or self.language
-        return name[:1].upper() + name[1:]
+        return language_name(self.language, self.language)
 
     def date(self, day: dt.date, format: str = "long") -> str:
         """``January 5, 2027`` / ``5 de enero de 2027`` (Babel's ``short``, ``medium``, ``long``,
@@ -162,6 +161,12 @@ class Catalog:
         from babel.numbers import format_decimal
 
         return format_decimal(number, format=format, locale=self.locale)
+
+
+def language_name(language: str, reader: str = SOURCE) -> str:
+    """``language``'s name in ``reader``'s language (CLDR): ``Spanish``, ``Español``, ``inglés``."""
+    name = _locale(language).get_display_name(_locale(reader)) or language
+    return name[:1].upper() + name[1:]
 
 
 @functools.cache

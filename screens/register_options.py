@@ -8,6 +8,7 @@ changes it (R7-R10, R14), so at 80x24 every choice is in sight before Ctrl+R:
     o Address        cindy.testkiddo@example.com (on file)
     m Send to        Parent/Guardian                        (only when a checked child is 12 or older)
     p Print PIN      No: press p to print the slip after Register
+    l Language       Spanish (Cindy's, on file)
 
 A key either steps through its choices at once (Access, Delivery, Send to, Print PIN) or, where
 text is needed, opens a small dialog (the question and answer; another address, a cell and carrier).
@@ -41,6 +42,7 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Label, Select, Static
 
+from kiosk.i18n import LANGUAGES, language_name, offered
 from kiosk.messages.carriers import carrier_warning, carriers, get_carrier
 from kiosk.people.contact import format_us_cell, normalize_us_cell
 from kiosk.people.patients import CaregiverRow
@@ -90,6 +92,7 @@ class Choices:
     carrier: str = ""
     send_to: SendTo = SendTo.PARENT
     print_slip: bool = False
+    language: str = ""  # I1: the family's language as the desk chose it; empty: the recipient's
 
 
 @dataclass(frozen=True)
@@ -301,6 +304,31 @@ class IssueSummary(Vertical):
     def print_slip(self) -> bool:
         return self.choices.print_slip
 
+    # -- Language (I1) ------------------------------------------------------------------------------
+    def record_language(self) -> str | None:
+        """The recipient's preferred language on record, when kiosk has a catalog for it."""
+        return offered(self.recipient.language) if self.recipient else None
+
+    def language(self) -> str:
+        """The language the slip, welcome and letters will be in: the desk's choice, else the
+        record's, else the desk's own (the engine decides the last; shown here as English)."""
+        return self.choices.language or self.record_language() or LANGUAGES[0]
+
+    def words_language(self) -> str:
+        name = language_name(self.language())
+        if self.choices.language:
+            return f"{name} (chosen for this family)"
+        if self.recipient is None:
+            return f"{name}: press l to choose"
+        if self.record_language():
+            return f"{name} ({self.recipient.name}'s, on file)"
+        return f"{name} (none on file for {self.recipient.name})"
+
+    def change_language(self) -> None:
+        languages = list(LANGUAGES)
+        self.choices.language = _next(languages, self.language())
+        self.changed()
+
     # -- the request --------------------------------------------------------------------------------
     def delivery(self) -> Delivery:
         return self.choices.delivery
@@ -327,6 +355,7 @@ class IssueSummary(Vertical):
             print_slip=choices.print_slip,
             send_to=choices.send_to if self.send_to_offered else SendTo.PARENT,
             second_parent=self.second_parent,
+            language=self.choices.language,
         )
 
     @property
@@ -349,6 +378,7 @@ ITEMS: tuple[Item, ...] = (
     ),
     Item("send-to", "m", "Send to", ("send_to",), shown=lambda summary: summary.send_to_offered),
     Item("print", "p", "Print PIN", ()),
+    Item("language", "l", "Language", ("language",)),  # I1: slip, welcome and letters
 )
 FIELD_ITEMS = {field: item.name for item in ITEMS for field in item.fields}
 

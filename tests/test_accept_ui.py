@@ -424,6 +424,7 @@ async def test_r7_r10_registration_options_follow_the_procedure_order(app):
             "address-line",
             "send-to-line",
             "print-line",
+            "language-line",  # I1: after the procedure's own choices
         ]
         shown = screen_text(app)
         for words in (

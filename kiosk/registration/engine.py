@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import peewee
 
 from kiosk import audit, security, validate
+from kiosk.i18n import LANGUAGES, offered
 from kiosk.messages import outbox
 from kiosk.messages.carriers import carrier_warning, get_carrier
 from kiosk.messages.welcome import compose_welcome
@@ -89,6 +90,9 @@ class IssueRequest:
     second_parent: bool = False  # R13: a Registered patient's additional parent
     id_check: IdCheck | None = None  # T5: how they were identified; None: the practice's default
     id_check_note: str = ""  # T5: what "Other" was
+    # I1: the slip, welcome and letters' language, as the desk chose it for this family; empty:
+    # the recipient's preferred language on record (else the first child's, else the desk's)
+    language: str = ""
 
 
 @dataclass(frozen=True)
@@ -257,6 +261,13 @@ def check_issue(
             warning := carrier_warning(request.carrier)
         ):  # the family would get nothing
             problems.append(Problem("carrier", warning))
+    if request.language and offered(request.language) is None:
+        problems.append(
+            Problem(
+                "language",
+                f"kiosk has no {request.language!r} catalog: choose one of {', '.join(LANGUAGES)}.",
+            )
+        )
     return problems
 
 
@@ -495,8 +506,10 @@ def issue_pins(
                     )
                 )
             language = (
-                recipient.preferred_language if recipient else children[0].preferred_language
-            ) or default_language()  # D1: the desk's language for a family without one
+                offered(request.language)  # I1: the desk's choice for this family
+                or (recipient.preferred_language if recipient else children[0].preferred_language)
+                or default_language()  # D1: the desk's language for a family without one
+            )
             destination = ""
             if request.delivery in (Delivery.EMAIL, Delivery.TEXT):
                 welcome = compose_welcome(
