@@ -759,6 +759,8 @@ def question_for(
     patient = rows[0].patient if rows else None
     with write_transaction():
         lock_rows(Patient, [patient.id if patient else 0])
+        if not is_sqlite():  # counted one at a time, as a failing try is (S8)
+            audit.lock_head()
         before = _standing(patient.id if patient else 0, terminal, now)
         refusal = before.refusal()
         outcome = refusal or (Outcome.QUESTION if rows else Outcome.NO_QUESTION)
