@@ -20,6 +20,7 @@ from kiosk.people.contact import valid_email
 from kiosk.terms import (  # LANGUAGES: the catalogs there are (I1)
     LANGUAGES,
     Access,
+    Glyphs,
     IdCheck,
     SmtpSecurity,
     is_one_of,
@@ -150,6 +151,7 @@ class Config:
     language: str = (
         ""  # slips and messages for a family with no language of its own (I1); empty: en
     )
+    glyphs: str = Glyphs.AUTO  # a Glyphs: the Linux console's characters and colours, or all
     practice: PracticeConfig = field(default_factory=PracticeConfig)
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
     sms: SmsConfig = field(default_factory=SmsConfig)
@@ -190,6 +192,7 @@ ENV_KEYS = {
     "KIOSK_AUDIT_ANCHOR_FILE": "audit_anchor_file",
     "KIOSK_TERMINAL": "terminal",
     "KIOSK_LANGUAGE": "language",
+    "KIOSK_GLYPHS": "glyphs",
     "KIOSK_PRACTICE_NAME": "practice.name",
     "KIOSK_PORTAL_URL": "practice.portal_url",
     "KIOSK_QR_URL": "practice.qr_url",
@@ -478,6 +481,8 @@ def _validate(config: Config) -> None:
         raise ConfigError(
             "printer.layout", f"must be letter, a4 or receipt, not {config.printer.layout!r}"
         )
+    if not is_one_of(Glyphs, config.glyphs):
+        raise ConfigError("glyphs", f"must be one of {', '.join(Glyphs)}, not {config.glyphs!r}")
     if config.language not in {"", *LANGUAGES}:
         raise ConfigError(
             "language", f"must be one of {', '.join(LANGUAGES)}, not {config.language!r}"

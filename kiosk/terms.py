@@ -188,6 +188,14 @@ class Channel(enum.StrEnum):
     TEXT = "text"
 
 
+class Glyphs(enum.StrEnum):
+    """Which characters the desk's screens draw with (the ``glyphs`` setting)."""
+
+    AUTO = "auto"  # the Linux console's when TERM=linux, else the full set
+    CONSOLE = "console"  # what the Linux console's fonts hold, in its 16 colours
+    FULL = "full"  # half blocks, tall borders: any terminal emulator
+
+
 class SmtpSecurity(enum.StrEnum):
     """How kiosk talks to the mail server (the ``smtp.security`` setting)."""
 

@@ -23,6 +23,7 @@ resets ``last_activity``; a timer calls ``check_idle_lock()``, which locks after
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterable
 from functools import partial
@@ -67,7 +68,18 @@ class KioskApp(ReportsErrors, App[None]):
     )
 
     def __init__(self, desk: Desk):
-        super().__init__()
+        from .console import draw_for_console, uses_console_glyphs
+
+        # The Linux console (TERM=linux, or glyphs = "console"): its fonts' characters and its
+        # 16 colours, through the ANSI theme (console.tcss).
+        self.console_glyphs = uses_console_glyphs(desk.config.glyphs, os.environ.get("TERM", ""))
+        draw_for_console(self.console_glyphs)
+        super().__init__(
+            css_path=[self.CSS_PATH, "console.tcss"] if self.console_glyphs else None,
+            ansi_color=self.console_glyphs or None,
+        )
+        if self.console_glyphs:
+            self.theme = "ansi-dark"
         self.desk = desk
         config = desk.config
         where = f"  —  {config.terminal}" + (

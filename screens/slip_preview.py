@@ -16,6 +16,10 @@ from .keys import DeskFooter
 from .widgets import DeskHeader, DeskScreen, FieldError, ReportsWorkerErrors, TrainingBanner
 from .workers import desk_worker
 
+# A QR code in whole blocks needs two columns and a line per module (66x33 cells): more than a
+# console of 80x24 shows, so the console says where the parent finds it.
+CONSOLE_QR = "The QR code is on the printed slip."
+
 
 class SlipPreviewScreen(ReportsWorkerErrors, DeskScreen[None]):
     """Portal registration for PATIENT and selected siblings, before printing."""
@@ -35,7 +39,11 @@ class SlipPreviewScreen(ReportsWorkerErrors, DeskScreen[None]):
         with VerticalScroll(id="slip-body"):
             with Horizontal(id="slip"):
                 yield Static("\n".join(slip_text_lines(self.slip)), id="slip-text", markup=False)
-                yield Static("\n".join(qr_lines(qr_target(self.slip))), id="slip-qr", markup=False)
+                if self.app.console_glyphs:  # no half blocks in the console's fonts
+                    yield Static(CONSOLE_QR, id="slip-qr-note", markup=False)
+                else:
+                    qr = "\n".join(qr_lines(qr_target(self.slip)))
+                    yield Static(qr, id="slip-qr", markup=False)
             yield FieldError(id="slip-warning")
             yield Static(
                 "Press p to print the slip, escape to go back.", id="print-outcome", markup=False
