@@ -3,7 +3,12 @@ Associations and caregivers; "Register Patient" (or, once Registered, "Generate 
 
 The PIN section (L1-L6): the active PIN's facts and the earlier PINs, why a parent cannot register,
 and the desk's actions on them: revoke (v), send the undelivered welcome now (w) or to another
-caregiver (t), clear a lock-out (u, administrators), correct the highlighted caregiver's contact (e)."""
+caregiver (t), clear a lock-out (u, administrators), correct the highlighted caregiver's contact (e).
+
+Teens and access over time (T1-T5): the patient's own email and cell for Send to Minor (o); Validate
+a Self Registered family after an ID check (i); and for the highlighted association (each listed
+with its kind, access level and state), suspend or resume (k), an end date (n) and remove (x),
+each with a reason."""
 
 from __future__ import annotations
 
@@ -13,12 +18,20 @@ from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Label, Static
 
 from kiosk.people.names import placeholder_message
-from kiosk.people.patients import PatientPage, age_text
+from kiosk.people.patients import AssociationRow, PatientPage, age_text
 from kiosk.registration.pin_life import PinHistory, PinLifeError, RegistrationBlock
-from kiosk.terms import PortalStatus
+from kiosk.terms import AssociationKind, AssociationState, IdCheck, PortalStatus
 
 from .keys import DeskFooter
-from .pin_life import ContactDialog, ReasonDialog, RedirectDialog, pin_section
+from .pin_life import (
+    ContactDialog,
+    EndDateDialog,
+    PatientContactDialog,
+    ReasonDialog,
+    RedirectDialog,
+    ValidateDialog,
+    pin_section,
+)
 from .widgets import (
     DeskHeader,
     DeskScreen,
@@ -54,6 +67,11 @@ class PatientScreen(ReportsWorkerErrors, DeskScreen[None]):
         ("t", "redirect", "Send to other"),
         ("u", "clear_lockout", "Clear lock-out"),
         ("e", "edit_contact", "Edit contact"),
+        ("o", "own_contact", "Patient's own contact"),
+        ("i", "validate", "Validate"),
+        ("k", "suspend_or_resume", "Suspend / resume access"),
+        ("n", "end_date", "Access end date"),
+        ("x", "remove_access", "Remove access"),
         ("escape", "back", "Back"),
     ]
 
@@ -77,9 +95,10 @@ class PatientScreen(ReportsWorkerErrors, DeskScreen[None]):
             yield Static("", id="pin-outcome", markup=False)
             yield Label("Associations (portal accounts)", classes="section-title")
             associations: DataTable[object] = DataTable(
-                id="associations", cursor_type="row", show_cursor=False
-            )
-            associations.add_columns("Account", "Email", "Access", "Since")
+                id="associations", cursor_type="row"
+            )  # k, n, x act on the highlighted one (T4)
+            # what 80 columns must show first: whose, whether it gives access now, how much (T4)
+            associations.add_columns("Account", "State", "Access", "Email", "Since")
             yield associations
             yield Label("Caregivers", classes="section-title")
             caregivers: DataTable[object] = DataTable(
@@ -127,11 +146,16 @@ class PatientScreen(ReportsWorkerErrors, DeskScreen[None]):
         associations = self.query_one("#associations", DataTable)
         associations.clear()
         for row in page.associations:
+            own = " (patient's own)" if row.kind == AssociationKind.OWN else ""  # T1
             associations.add_row(
-                Text(row.account_name), Text(row.email), row.access, f"{row.since:%m/%d/%Y}"
+                Text(row.account_name + own),
+                Text(row.state_words),
+                row.access,
+                Text(row.email),
+                f"{row.since:%m/%d/%Y}",
             )
         if not page.associations:
-            associations.add_row("None yet", "", "", "")
+            associations.add_row("None yet", "", "", "", "")
         caregivers = self.query_one("#caregivers", DataTable)
         caregivers.clear()
         for caregiver in page.caregivers:
@@ -165,6 +189,14 @@ class PatientScreen(ReportsWorkerErrors, DeskScreen[None]):
             )
         if action == "edit_contact":
             return self.page is not None and bool(self.page.caregivers)
+        if action == "validate":  # T3: only a family that registered itself
+            return (
+                self.page is not None
+                and self.page.patient.portal_status == PortalStatus.SELF_REGISTERED
+            )
+        if action in ("suspend_or_resume", "end_date", "remove_access"):
+            row = self.association()
+            return row is not None and row.state != AssociationState.ENDED
         return True
 
     def _may_issue(self) -> bool:
@@ -302,6 +334,130 @@ class PatientScreen(ReportsWorkerErrors, DeskScreen[None]):
                 self._said(f"{caregiver.name}'s contact details are saved.")
 
         self.app.push_screen(ContactDialog(caregiver), saved)
+
+    # -- teens and access over time (T1-T5) ----------------------------------------------------
+    def action_own_contact(self) -> None:
+        """T1: the patient's own email and cell, where Send to Minor sends the PIN."""
+        page = self.page
+        if page is None:
+            return
+        patient = page.patient
+
+        def saved(done: bool | None) -> None:
+            if done:
+                self._said(f"{patient.given_name}'s own contact details are saved.")
+
+        contact = (page.email, page.cell, page.carrier, patient.language)
+        self.app.push_screen(PatientContactDialog(patient.id, patient.name, contact), saved)
+
+    def action_validate(self) -> None:
+        """T3, T5: confirm the family's own account after checking the parent's ID."""
+        if self.page is None or not self._may_issue():
+            return
+
+        def checked(answer: tuple[IdCheck, str] | None) -> None:
+            if answer is not None:
+                self._validate(*answer)
+
+        name = self.page.patient.given_name
+        self.app.push_screen(ValidateDialog(name, self.app.desk.id_check_default), checked)
+
+    @desk_worker("access", "Validating")
+    def _validate(self, id_check: IdCheck, note: str) -> None:
+        try:
+            self.app.desk.validate_family(self.patient_id, id_check, note)
+        except PinLifeError as error:
+            self.app.call_from_thread(self._said, str(error))
+            return
+        self.app.call_from_thread(
+            self._said, f"Validated ({id_check.label}): the patient is Registered, no PIN needed."
+        )
+
+    def association(self) -> AssociationRow | None:
+        """The association under the Associations table's cursor (T4), or None."""
+        if self.page is None or not self.page.associations:
+            return None
+        row = self.query_one("#associations", DataTable).cursor_row
+        return self.page.associations[min(max(row, 0), len(self.page.associations) - 1)]
+
+    def action_suspend_or_resume(self) -> None:
+        row = self.association()
+        if row is None:
+            return
+        resume = row.state == AssociationState.SUSPENDED
+        what = "Resume" if resume else "Suspend"
+
+        def reason(text: str | None) -> None:
+            if text:
+                self._change_access("resume" if resume else "suspend", row, text)
+
+        self.app.push_screen(
+            ReasonDialog(
+                f"{what} {row.account_name}'s access",
+                "They see the patient again at once. Say why."
+                if resume
+                else "They see nothing of the patient until resumed. Say why (for example: a "
+                "custody order).",
+                f"{what.lower()} access",
+            ),
+            reason,
+        )
+
+    def action_remove_access(self) -> None:
+        row = self.association()
+        if row is None:
+            return
+
+        def reason(text: str | None) -> None:
+            if text:
+                self._change_access("remove", row, text)
+
+        self.app.push_screen(
+            ReasonDialog(
+                f"Remove {row.account_name}'s access",
+                "The association ends now and stays listed, ended; a new PIN gives access again. "
+                "Say why (for example: foster placement ended).",
+                "remove access",
+            ),
+            reason,
+        )
+
+    def action_end_date(self) -> None:
+        row = self.association()
+        if row is None:
+            return
+
+        def answered(answer: tuple[str, str] | None) -> None:
+            if answer is not None:
+                self._change_access("end date", row, answer[1], answer[0])
+
+        self.app.push_screen(EndDateDialog(row.account_name), answered)
+
+    @desk_worker("access", "Changing access")
+    def _change_access(self, how: str, row: AssociationRow, reason: str, day: str = "") -> None:
+        desk = self.app.desk
+        try:
+            if how == "suspend":
+                desk.suspend_association(row.id, reason)
+            elif how == "resume":
+                desk.resume_association(row.id, reason)
+            elif how == "remove":
+                desk.remove_association(row.id, reason)
+            else:
+                ends_on = desk.parse_day(day) if day.strip() else None
+                if day.strip() and ends_on is None:
+                    raise PinLifeError(f"{day.strip()[:20]!r} is not a date, like 06/30/2027.")
+                desk.set_association_end(row.id, ends_on, reason)
+        except PinLifeError as error:
+            self.app.call_from_thread(self._said, str(error))
+            return
+        done = {
+            "suspend": "is suspended",
+            "resume": "is resumed",
+            "remove": "is removed",
+            "end date": "end date is saved",
+        }[how]
+        self.app.call_from_thread(self._said, f"{row.account_name}'s access {done}.")
 
     def action_back(self) -> None:
         self.app.pop_screen()

@@ -17,7 +17,7 @@ from kiosk.messages.carriers import carriers
 from kiosk.people.contact import format_us_cell
 from kiosk.people.patients import CaregiverRow
 from kiosk.registration.pin_life import ContactChange, PinHistory, PinLifeError, RegistrationBlock
-from kiosk.terms import LANGUAGES
+from kiosk.terms import LANGUAGES, Authority, CaregiverRole, IdCheck
 
 from .keys import DeskFooter
 from .widgets import DeskScreen, FieldError, ReportsWorkerErrors
@@ -188,14 +188,114 @@ class ContactDialog(_Dialog):
             )
         )
 
+    def update(self, change: ContactChange) -> None:
+        """In the save worker: write the change (PinLifeError names the field)."""
+        self.app.desk.update_contact(self.caregiver.id, change)
+
     @desk_worker("contact", "Saving contact details")
     def save(self, change: ContactChange) -> None:
         for error in self.query(FieldError):
             self.app.call_from_thread(error.clear)
         try:
-            self.app.desk.update_contact(self.caregiver.id, change)
+            self.update(change)
         except PinLifeError as problem:
             slot = f"#{problem.field or 'caregiver'}-error"
             self.app.call_from_thread(self.query_one(slot, FieldError).show, str(problem))
             return
         self.app.call_from_thread(self.dismiss, True)
+
+
+class PatientContactDialog(ContactDialog):
+    """T1: the patient's own email, cell, carrier and language, where Send to Minor sends the PIN;
+    checked and audited as a caregiver's are (L6). Returns True once saved."""
+
+    def __init__(self, patient_id: int, name: str, contact: tuple[str, str, str, str]) -> None:
+        """``contact``: the patient's email, cell, carrier and language as they stand."""
+        own = f"{name} (the patient's own)"
+        super().__init__(CaregiverRow(0, own, CaregiverRole.OTHER, Authority.NONE, *contact))
+        self.patient_id = patient_id
+
+    def update(self, change: ContactChange) -> None:
+        self.app.desk.update_patient_contact(self.patient_id, change)
+
+
+class ValidateDialog(_Dialog):
+    """T3, T5: how the desk identified the parent before validating; returns (IdCheck, note)."""
+
+    AUTO_FOCUS = "#id-check"
+
+    def __init__(self, name: str, default: IdCheck) -> None:
+        super().__init__()
+        self.name_text, self.default = name, default
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(f"Validate {self.name_text}'s registration", classes="form-title")
+            yield Label(
+                "The family made its account without a PIN. Check the parent's ID: validating "
+                "vouches for them and makes the patient Registered.",
+                markup=False,
+                classes="explain",
+            )
+            yield Select(
+                [(check.label, str(check)) for check in IdCheck],
+                id="id-check",
+                allow_blank=False,
+                value=str(self.default),
+            )
+            yield Input(id="id-note", placeholder="how, when Other (e.g. birth certificate)")
+            yield FieldError(id="id-error")
+            yield Static("ctrl+s: validate    Esc: cancel", classes="hint")
+        yield DeskFooter()
+
+    BINDINGS = [*_Dialog.BINDINGS, Binding("ctrl+s", "save", "Validate", priority=True)]
+
+    @on(Input.Submitted)
+    def submitted(self) -> None:
+        self.action_save()
+
+    def action_save(self) -> None:
+        check = IdCheck(str(self.query_one("#id-check", Select).value))
+        note = self.query_one("#id-note", Input).value
+        if check == IdCheck.OTHER and not note.strip():
+            self.query_one("#id-error", FieldError).show("Say how you identified the parent.")
+            return
+        self.dismiss((check, note))
+
+
+class EndDateDialog(_Dialog):
+    """T4: the day access ends (empty: no end date) and why; returns (date as typed, reason)."""
+
+    AUTO_FOCUS = "#end-date"
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name_text = name
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(f"When {self.name_text}'s access ends", classes="form-title", markup=False)
+            yield Label(
+                "Access ends at the start of that day (a foster placement's end); leave it "
+                "empty for no end date.",
+                classes="explain",
+            )
+            yield Input(id="end-date", placeholder="MM/DD/YYYY")
+            yield Input(id="end-reason", placeholder="the reason, kept in the audit trail")
+            yield FieldError(id="end-error")
+            yield Static("Enter: next, then save    Esc: cancel", classes="hint")
+        yield DeskFooter()
+
+    @on(Input.Submitted, "#end-date")
+    def _to_reason(self) -> None:
+        self.query_one("#end-reason", Input).focus()
+
+    @on(Input.Submitted, "#end-reason")
+    def _save(self) -> None:
+        reason = self.query_one("#end-reason", Input).value
+        if not reason.strip():
+            self.query_one("#end-error", FieldError).show(
+                "Say why (it is kept in the audit trail)."
+            )
+            return
+        self.dismiss((self.query_one("#end-date", Input).value, reason))

@@ -23,6 +23,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Label, Static
 
 from kiosk.people.patients import CaregiverRow, ChildRow, Family, PatientPage
+from kiosk.registration.access import TeenContact
 from kiosk.registration.engine import (
     IssueRequest,
     IssueResult,
@@ -30,7 +31,7 @@ from kiosk.registration.engine import (
     RegistrationError,
 )
 from kiosk.registration.pin_life import PinFacts, not_ticked_reason
-from kiosk.terms import Delivery, PortalStatus
+from kiosk.terms import Delivery, PortalStatus, SendTo
 
 from .keys import DeskFooter
 from .pin_life import ContactDialog
@@ -181,6 +182,7 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
             yield IssueSummary(
                 second_parent=self.second_parent,
                 sms_provider=self.app.desk.config.sms.configured,
+                id_check=self.app.desk.id_check_default,  # T5: the practice's setting
                 id="summary",
             )
             yield Static("", id="outcome", markup=False)
@@ -348,11 +350,17 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
     @desk_worker("check", "Checking the choices")
     def check_worker(self, request: IssueRequest) -> None:
         problems = self.app.desk.check_issue(request)
-        self.app.call_from_thread(self.show_checked, request, problems)
+        teen = None
+        if request.send_to == SendTo.MINOR and len(request.patient_ids) == 1:
+            teen = self.app.desk.teen_contact(request.patient_ids[0])  # T1: the record's address
+        self.app.call_from_thread(self.show_checked, request, problems, teen)
 
-    def show_checked(self, request: IssueRequest, problems: list[Problem]) -> None:
+    def show_checked(
+        self, request: IssueRequest, problems: list[Problem], teen: TeenContact | None = None
+    ) -> None:
         if self.issuing or self.result is not None or request != self.build_request():
             return  # issued meanwhile, or a newer check is on its way
+        self.summary.show_teen(teen)
         self.show_problems(problems, refused=False)
 
     def fill_email_choices(self) -> None:
@@ -485,8 +493,11 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
         if family is not None:
             self.show_family(family, self.page)
         names = ", ".join(issued.given_name for issued in result.pins)
+        warnings = "".join(f" {warning}" for warning in result.warnings)  # T1
         self.query_one("#outcome", Static).update(
-            f"Issued for {names}; expires {result.expires_on:%m/%d/%Y}. " + next_steps(result)
+            f"Issued for {names}; expires {result.expires_on:%m/%d/%Y}. "
+            + next_steps(result)
+            + warnings
         )
         self.query_one("#patients", DataTable).focus()
         self.refresh_bindings()

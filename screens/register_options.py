@@ -7,8 +7,12 @@ changes it (R7-R10, R14), so at 80x24 every choice is in sight before Ctrl+R:
     d Delivery       Email
     o Address        cindy.testkiddo@example.com (on file)
     m Send to        Parent/Guardian                        (only when a checked child is 12 or older)
+    i ID checked     Photo ID                               (how the parent was identified, T5)
     p Print PIN      No: press p to print the slip after Register
     l Language       Spanish (Cindy's, on file)
+
+With Send to Minor the Address line is the patient's own email or cell on record (T1), o edits
+it, and a warning shows under it when it is a caregiver's.
 
 A key either steps through its choices at once (Access, Delivery, Send to, Print PIN) or, where
 text is needed, opens a small dialog (the question and answer; another address, a cell and carrier).
@@ -46,10 +50,12 @@ from kiosk.i18n import LANGUAGES, language_name, offered
 from kiosk.messages.carriers import carrier_warning, carriers, get_carrier
 from kiosk.people.contact import format_us_cell, normalize_us_cell
 from kiosk.people.patients import CaregiverRow
+from kiosk.registration.access import TeenContact
 from kiosk.registration.engine import IssueRequest
-from kiosk.terms import (  # the options (R7-R10)
+from kiosk.terms import (  # the options (R7-R10, T5)
     Access,
     Delivery,
+    IdCheck,
     RegistrationMethod,
     SendTo,
 )
@@ -93,6 +99,8 @@ class Choices:
     send_to: SendTo = SendTo.PARENT
     print_slip: bool = False
     language: str = ""  # I1: the family's language as the desk chose it; empty: the recipient's
+    id_check: IdCheck = IdCheck.PHOTO_ID  # T5: the window passes the practice's default
+    id_check_note: str = ""
 
 
 @dataclass(frozen=True)
@@ -121,16 +129,22 @@ class IssueSummary(Vertical):
         """A choice changed: the window checks the request again (messages clear once fixed)."""
 
     def __init__(
-        self, *, second_parent: bool = False, sms_provider: bool = False, **kwargs
+        self,
+        *,
+        second_parent: bool = False,
+        sms_provider: bool = False,
+        id_check: IdCheck = IdCheck.PHOTO_ID,
+        **kwargs,
     ) -> None:
         super().__init__(**kwargs)
         self.second_parent = second_parent
         self.sms_provider = sms_provider  # I2: texts go through the provider, no carrier asked
-        self.choices = Choices()
+        self.choices = Choices(id_check=id_check)  # T5: the practice's default
         self.caregivers: tuple[CaregiverRow, ...] = ()
         self.recipient: CaregiverRow | None = None  # the caregiver under the window's cursor
         self.associated: Collection[str] = ()  # a second parent's: addresses already on accounts
         self.send_to_offered = False
+        self.teen: TeenContact | None = None  # T1: the checked teen's own contact, for Minor
 
     def compose(self) -> ComposeResult:
         for item in ITEMS:
@@ -163,9 +177,11 @@ class IssueSummary(Vertical):
 
     def show_problems(self, messages: dict[str, list[str]]) -> None:
         """Each line's messages (by item name) under it; a line without any is cleared."""
+        warning = self.teen.warning if self.to_minor and self.teen else ""
         for item in ITEMS:
             shown = item.shown(self)
-            text = "\n".join(dict.fromkeys(messages.get(item.name, []))) if shown else ""
+            said = messages.get(item.name, []) + ([warning] if item.name == "address" else [])
+            text = "\n".join(dict.fromkeys(m for m in said if m)) if shown else ""
             self.query_one(f"#{item.name}-error", FieldError).show(text)
 
     # -- Register with (R10) ------------------------------------------------------------------------
@@ -208,8 +224,30 @@ class IssueSummary(Vertical):
         self.choices.delivery = _next(list(Delivery), self.choices.delivery)
         self.changed()
 
+    @property
+    def to_minor(self) -> bool:
+        return self.send_to_offered and self.choices.send_to == SendTo.MINOR
+
+    def words_own_address(self) -> str:
+        """T1: Send to Minor goes to the patient's own address on record, never one typed here."""
+        teen = self.teen
+        if teen is None:
+            return "the patient's own address on record"
+        if self.choices.delivery == Delivery.TEXT:
+            if not teen.cell:
+                return f"no cell on {teen.given_name}'s record: press o to enter it"
+            carrier = get_carrier(teen.carrier)
+            own = format_us_cell(teen.cell) + (f", {carrier.name}" if carrier else "")
+        elif not teen.email:
+            return f"no email on {teen.given_name}'s record: press o to enter it"
+        else:
+            own = teen.email
+        return f"{own} ({teen.given_name}'s own, on record)"
+
     def words_address(self) -> str:
         choices = self.choices
+        if self.to_minor:
+            return self.words_own_address()
         if choices.delivery == Delivery.TEXT:
             if not choices.cell:
                 return "no cell on file: press o to enter it"
@@ -231,6 +269,9 @@ class IssueSummary(Vertical):
     def change_address(self) -> None:
         if self.choices.delivery == Delivery.NONE:
             return
+        if self.to_minor:
+            self.change_own_address()
+            return
 
         def answered(choices: Choices | None) -> None:
             if choices is not None:
@@ -241,6 +282,21 @@ class IssueSummary(Vertical):
             AddressDialog(self.choices, self.known_addresses(), carrier=not self.sms_provider),
             answered,
         )
+
+    def change_own_address(self) -> None:
+        """T1: correct the patient's own email or cell on the record (audited), then check again."""
+        from .pin_life import PatientContactDialog
+
+        teen = self.teen
+        if teen is None:
+            return
+
+        def saved(done: bool | None) -> None:
+            if done:
+                self.changed()  # the window reads the record again
+
+        contact = (teen.email, teen.cell, teen.carrier, teen.language)
+        self.app.push_screen(PatientContactDialog(teen.patient_id, teen.name, contact), saved)
 
     def known_addresses(self) -> list[CaregiverRow]:
         """The addresses on file the desk can pick: the recipient's, or a second parent's choice
@@ -289,6 +345,39 @@ class IssueSummary(Vertical):
         """R8: Send to is offered only when a checked child is 12 or older."""
         self.send_to_offered = offered
         self.show()
+
+    def show_teen(self, teen: TeenContact | None) -> None:
+        """T1: the checked teen's own contact as the record has it (None: not Minor)."""
+        if teen != self.teen:
+            self.teen = teen
+            self.show()
+
+    # -- ID checked (T5) ----------------------------------------------------------------------------
+    def words_id_check(self) -> str:
+        choices = self.choices
+        if choices.id_check == IdCheck.OTHER:
+            return f"Other: {choices.id_check_note}" if choices.id_check_note.strip() else "Other"
+        return choices.id_check.label
+
+    def change_id_check(self) -> None:
+        """Step Photo ID, Known to staff, Other; Other asks for its note (Esc skips past it)."""
+        following = _next(list(IdCheck), self.choices.id_check)
+        if following != IdCheck.OTHER:
+            self.choices.id_check, self.choices.id_check_note = following, ""
+            self.changed()
+            return
+
+        def answered(note: str | None) -> None:
+            if note is None:
+                self.choices.id_check, self.choices.id_check_note = (
+                    _next(list(IdCheck), IdCheck.OTHER),
+                    "",
+                )
+            else:
+                self.choices.id_check, self.choices.id_check_note = IdCheck.OTHER, note
+            self.changed()
+
+        self.app.push_screen(IdNoteDialog(self.choices.id_check_note), answered)
 
     # -- Print PIN (R14) ----------------------------------------------------------------------------
     def words_print(self) -> str:
@@ -356,6 +445,8 @@ class IssueSummary(Vertical):
             send_to=choices.send_to if self.send_to_offered else SendTo.PARENT,
             second_parent=self.second_parent,
             language=self.choices.language,
+            id_check=choices.id_check,
+            id_check_note=choices.id_check_note if choices.id_check == IdCheck.OTHER else "",
         )
 
     @property
@@ -377,6 +468,7 @@ ITEMS: tuple[Item, ...] = (
         shown=lambda summary: summary.choices.delivery != Delivery.NONE,
     ),
     Item("send-to", "m", "Send to", ("send_to",), shown=lambda summary: summary.send_to_offered),
+    Item("id-check", "i", "ID checked", ("id_check", "id_check_note")),
     Item("print", "p", "Print PIN", ()),
     Item("language", "l", "Language", ("language",)),  # I1: slip, welcome and letters
 )
@@ -425,6 +517,31 @@ class QuestionDialog(_ChoiceDialog):
         self.dismiss(
             (self.query_one("#question", Input).value, self.query_one("#answer", Input).value)
         )
+
+
+class IdNoteDialog(_ChoiceDialog):
+    """T5: how the parent was identified when it was neither photo ID nor known to staff."""
+
+    AUTO_FOCUS = "#id-note"
+
+    def __init__(self, note: str) -> None:
+        super().__init__()
+        self.note = note
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static("ID checked: Other", classes="form-title")
+            yield Label(
+                "Giving the PIN vouches for the parent: say how you identified them.",
+                classes="explain",
+            )
+            yield Input(self.note, placeholder="e.g. birth certificate and school ID", id="id-note")
+            yield Static("Enter: save    Esc: skip Other", classes="hint")
+        yield DeskFooter()
+
+    @on(Input.Submitted, "#id-note")
+    def _save(self) -> None:
+        self.dismiss(self.query_one("#id-note", Input).value)
 
 
 class AddressDialog(_ChoiceDialog):

@@ -67,6 +67,8 @@ class TeenContact:
     cell: str
     carrier: str
     warning: str  # "" unless the address is a caregiver's (T1)
+    name: str = ""
+    language: str = "en"
 
 
 def same_as_caregiver(patient: Patient) -> str:
@@ -104,6 +106,8 @@ def teen_contact(patient_id: int) -> TeenContact:
         patient.cell,
         patient.carrier,
         same_as_caregiver(patient),
+        patient.full_name,
+        patient.preferred_language,
     )
 
 
