@@ -236,7 +236,8 @@ class KioskApp(ReportsErrors, App[None]):
     def start_parent_mode(self, result=None) -> None:
         from .parent import ParentModeScreen
 
-        self.push_screen(ParentModeScreen(result))
+        # I1: the family's language with their PINs; else the desk's own
+        self.push_screen(ParentModeScreen(result, language=self.desk.config.language))
 
     def fix_name(
         self, patient_id: int, given_name: str, family_name: str, then: Callable[[str | None], None]

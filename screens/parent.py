@@ -58,12 +58,13 @@ class Visit:
     result: IssueResult | None
     account: PortalLogin | None = None
     linked: set[int] = field(default_factory=set)  # patients linked during this visit
-    language: str = ""  # the parent's language (I1); empty: the desk's for these PINs, else English
+    # The parent's language (I1): the one the desk issued these PINs in; given here, the desk's
+    # own for a visit without PINs; English when kiosk has no catalog for it.
+    language: str = ""
 
     def __post_init__(self) -> None:
-        self.language = language_of(
-            self.language or (self.result.language if self.result is not None else "")
-        )
+        issued = self.result.language if self.result is not None else ""
+        self.language = language_of(issued or self.language)
 
     @property
     def by_question(self) -> bool:
@@ -235,8 +236,10 @@ class ParentModeScreen(ParentScreen):
         ("l", "language", N_("Language")),
     )
 
-    def __init__(self, result: IssueResult | None = None, *, visit: Visit | None = None):
-        super().__init__(visit or Visit(result))
+    def __init__(
+        self, result: IssueResult | None = None, *, language: str = "", visit: Visit | None = None
+    ):
+        super().__init__(visit or Visit(result, language=language))
 
     def body(self) -> ComposeResult:
         yield Static(self._("Do you already have a portal account?"), classes="parent-text")

@@ -184,3 +184,13 @@ def test_i1_every_parent_screen_key_has_a_description_in_every_language():
         for key, by_language in described.items():
             assert set(by_language) == set(LANGUAGES), (screen.__name__, key)
             assert by_language["es"] != by_language["en"], (screen.__name__, key, by_language)
+
+
+async def test_i1_without_pins_from_the_desk_parent_mode_starts_in_the_desks_language(
+    config, front_desk
+):
+    """Complete / Log In for a parent adding a child later: the desk's `language` (D1)."""
+    app = desk_app(dataclasses.replace(config, language="es"))
+    async with app.run_test(size=SIZE) as pilot:
+        await at_desk(app, pilot, front_desk, None)
+        assert title(app) == "¡Bienvenido! Vamos a preparar su portal de pacientes."
