@@ -26,7 +26,7 @@ from kiosk.desk import Desk
 from kiosk.store.db import close_database
 from kiosk.store.practice import open_store
 
-# Password hashing at production cost (scrypt n=2**14) takes ~50 ms a hash; tests need the
+# Password hashing at production cost (scrypt n=2**14, p=5) takes ~50 ms a hash; tests need the
 # behaviour, not the cost. Hashes record their own n, so verification still checks for real.
 kiosk.security.SCRYPT_N = 2**10
 # A refused redemption is padded to a fixed reply time (S8); benchmarks/redeem_timing.py measures it.

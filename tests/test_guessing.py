@@ -449,10 +449,20 @@ def test_s12_an_older_hash_is_rehashed_at_the_next_sign_in(training):
 
 
 def test_s12_the_owasp_cost_hashes_and_verifies():
-    stored = security.hash_password("a long enough password", n=2**17)
+    stored = security.hash_password("a long enough password", n=2**17, p=1)
     assert stored.startswith("scrypt$131072$8$1$") and security.verify_password(
         "a long enough password", stored
     )
     assert not security.verify_password(
         "x", stored.replace("$131072$", f"${2**30}$")
     )  # refused, not run
+
+
+def test_s12_the_low_memory_owasp_cost_hashes_verifies_and_rehashes_the_old_one():
+    """N=2^14 r=8 p=5 is OWASP's 16 MiB equivalent of N=2^17 p=1 (a low-spec kiosk's memory)."""
+    stored = security.hash_password("a long enough password", n=2**14, p=5)
+    assert stored.startswith("scrypt$16384$8$5$")
+    assert security.verify_password("a long enough password", stored)
+    assert not security.verify_password("a long enough passwore", stored)
+    assert not security.verify_password("a long enough password", stored.replace("$8$5$", "$8$99$"))
+    assert security.needs_rehash(security.hash_password("a long enough password", n=2**17, p=1))

@@ -9,9 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
+import socket
+import subprocess
 import threading
+import time
 import uuid
 from contextlib import contextmanager
+from urllib.parse import urlsplit
 
 import peewee
 import pytest
@@ -23,7 +28,14 @@ from kiosk.people.staff import add_staff, authenticate
 from kiosk.registration import portal
 from kiosk.registration.engine import IssueRequest, RegistrationError, issue_pins
 from kiosk.store.db import close_database, database, write_transaction
-from kiosk.store.models import AuditEvent, Caregiver, Patient, RegistrationPin, Relationship
+from kiosk.store.models import (
+    AuditEvent,
+    Caregiver,
+    Patient,
+    RegistrationPin,
+    Relationship,
+    Staff,
+)
 from kiosk.store.practice import open_store
 from kiosk.terms import Authority, Delivery, PinState, PortalStatus
 
@@ -450,3 +462,58 @@ def test_s8_pg_wrong_tries_racing_from_one_address_are_counted_exactly(pg_store)
     )
     paused = AuditEvent.select().where(AuditEvent.action == audit.REDEEM_PAUSED)
     assert paused.count() == 1 and audit.verify_chain() == []
+
+
+@pytest.mark.skipif(not shutil.which("pgbouncer"), reason="pgbouncer is not installed")
+def test_o1_pg_a_read_only_command_behind_pgbouncer_leaves_other_desks_writable(tmp_path):
+    """Behind pgbouncer in transaction mode (one server connection for every client), a read-only
+    command must not leave that connection read-only: the next desk's write goes through (O1,
+    docs/postgresql.md). A session SET would stay on the shared connection; a startup parameter
+    cannot (pgbouncer refuses it, and the read-only command connects without it)."""
+    import psycopg2
+
+    from kiosk.store.db import open_database
+
+    if not PG_URL:
+        pytest.skip(SKIP_REASON)
+    server = urlsplit(PG_URL)
+    name = f"kiosk_pgb_{uuid.uuid4().hex[:8]}"
+    admin = psycopg2.connect(PG_URL)
+    admin.autocommit = True
+    admin.cursor().execute(f"CREATE DATABASE {name}")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    folder = tmp_path / "pgbouncer"
+    folder.mkdir()
+    (folder / "users.txt").write_text(f'"{server.username}" ""\n')
+    (folder / "pgbouncer.ini").write_text(
+        f"[databases]\n{name} = host={server.hostname} port={server.port or 5432}\n"
+        f"[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n"
+        f"auth_type = trust\nauth_file = {folder / 'users.txt'}\npool_mode = transaction\n"
+        "default_pool_size = 1\nmax_client_conn = 10\n"
+    )
+    folder.chmod(0o755)  # root runs it as nobody (pgbouncer refuses to run as root)
+    as_user = ["-u", "nobody"] if os.geteuid() == 0 else []
+    bouncer = subprocess.Popen(["pgbouncer", *as_user, str(folder / "pgbouncer.ini")])
+    url = f"postgresql://{server.username}@127.0.0.1:{port}/{name}"
+    try:
+        for _ in range(100):
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.05)
+        open_store(Config(database=url, pin_key_file=str(tmp_path / "pin.key")))
+        close_database()
+        open_database(url, read_only=True)
+        assert Staff.select().count() == 0
+        close_database()
+        open_store(Config(database=url, pin_key_file=str(tmp_path / "pin.key")))
+        add_staff("maria", "Maria Lopez", "front-desk-password-1")  # the same server connection
+        assert Staff.select().count() == 1
+    finally:
+        close_database()
+        bouncer.terminate()
+        bouncer.wait(timeout=10)
+        admin.cursor().execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.close()

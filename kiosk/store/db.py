@@ -28,6 +28,8 @@ T = TypeVar("T")
 
 database = peewee.DatabaseProxy()
 
+# libpq startup options of a read-only command's connection (a session SET would outlive it, below)
+READ_ONLY_OPTIONS = "-c default_transaction_read_only=on"
 BUSY_TIMEOUT_MS = 10_000  # another desk's write waits, it does not fail
 SQLITE_PRAGMAS = {
     "journal_mode": "wal",
@@ -160,13 +162,27 @@ def open_database(target: str | os.PathLike, *, read_only: bool = False) -> peew
 def _connected(target: str | os.PathLike, read_only: str) -> peewee.Database:
     db = connect(target, read_only=read_only)
     database.initialize(db)
+    if read_only and not isinstance(db, peewee.SqliteDatabase):
+        # The server holds a read-only command to that. A startup parameter, not a session SET: behind
+        # a pooler in transaction mode (pgbouncer) a SET stays on the shared server connection and
+        # would make other desks' writes fail. A pooler that refuses the parameter gets none (the
+        # read-only commands write nothing; docs/postgresql.md).
+        given = db.connect_params.get("options")
+        db.connect_params["options"] = f"{given or ''} {READ_ONLY_OPTIONS}".strip()
+        try:
+            db.connect(reuse_if_open=True)
+        except peewee.OperationalError as error:
+            if "unsupported startup parameter" not in str(error):
+                raise
+            if given is None:
+                del db.connect_params["options"]
+            else:
+                db.connect_params["options"] = given
     db.connect(reuse_if_open=True)
     if read_only and isinstance(db, peewee.SqliteDatabase):
         db.execute_sql(
             "SELECT count(*) FROM sqlite_master"
         )  # read now: a file it cannot read fails here
-    elif read_only:
-        db.execute_sql("SET default_transaction_read_only = on")  # and the server holds it to that
     return db
 
 
