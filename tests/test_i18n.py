@@ -204,3 +204,13 @@ def test_i1_an_engine_message_reads_in_english_and_is_said_in_spanish():
     short = password_problem("short")
     assert short == "Use at least 15 characters."
     assert catalog("es").say(short) == "Use al menos 15 caracteres."
+
+
+def test_i1_the_importer_reads_a_new_language_once_its_catalog_is_there(monkeypatch):
+    """Adding a catalog is all it takes: records in that language import with it."""
+    from kiosk.importer.clean import language_code
+
+    assert language_code("French") is None  # no catalog: the family reads English
+    monkeypatch.setattr(i18n, "LANGUAGES", ("en", "es", "fr"))
+    assert [language_code(text) for text in ("French", "français", "fr-CA", "fr")] == ["fr"] * 4
+    assert language_code("Spanish") == "es" and language_code("Klingon") is None

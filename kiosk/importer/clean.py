@@ -81,10 +81,18 @@ def sex_code(text: str | None) -> str | None:
 
 
 def language_code(text: str | None) -> str | None:
-    """ "en" or "es" from a BCP 47 tag or a language name; None when unknown or not offered."""
+    """A language kiosk has a catalog for (I1), from a BCP 47 tag (``es-MX``) or a language's
+    name in English or in itself (``French``, ``français``); None when unknown or not offered."""
     text = (text or "").strip().lower()
     if text.startswith(("es", "spa")) or text in {"spanish", "español", "espanol"}:
         return "es"
     if text.startswith(("en", "eng")) or text == "english":
         return "en"
-    return None
+    if not text:
+        return None
+    from kiosk.i18n import LANGUAGES, language_name, offered
+
+    named = {
+        language_name(code, reader).lower(): code for code in LANGUAGES for reader in ("en", code)
+    }
+    return named.get(text) or offered(text)
