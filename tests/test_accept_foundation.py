@@ -66,6 +66,7 @@ def _issue_testkiddo(desk, **options):
 
 def drop_version_15(con: sqlite3.Connection) -> None:
     """Take away what version 15 added (T1-T5), for a test that builds an older database."""
+    con.execute("DROP INDEX patient_age_stage_dob")
     for table, columns in (
         ("patient", ("email", "cell", "carrier", "age_stage")),
         ("practice", ("teen_age", "majority_age", "teen_parent_access", "id_check_default")),

@@ -109,7 +109,8 @@ def apply_age_policy(now: dt.datetime | None = None, today: dt.date | None = Non
         | Patient.id.in_(parent_pins)
         | (Patient.portal_status != PortalStatus.UNREGISTERED)
     )
-    adult_due = (Patient.dob <= adult_by) & (Patient.age_stage != AgeStage.ADULT)
+    # (age_stage, dob) index: one range per stage below adult, not a scan of every adult
+    adult_due = Patient.age_stage.in_([AgeStage.CHILD, AgeStage.TEEN]) & (Patient.dob <= adult_by)
     adults = 0
     for patient_id in _ids(Patient.select(Patient.id).where(adult_due & adult_work)):
         done, changed, told, batches = _come_of_age(patient_id, practice, now, today)

@@ -117,6 +117,7 @@ class Patient(BaseModel):
             (("dob", "family_key", "given_key"), False),
             (("portal_status", "family_key", "given_key", "dob"), False),
             (("portal_status",), False),  # W4: the status counts read this narrow one
+            (("age_stage", "dob"), False),  # T2: who reaches an age today, one range each
         )
 
     def save(self, *args: Any, **kwargs: Any) -> int:

@@ -269,6 +269,7 @@ def _v15_teens_and_access() -> None:
         add_column(RegistrationPin, name)
     for name in ("kind", "state", "ends_on", "changed_at", "changed_by", "reason"):
         add_column(Association, name)
+    add_index("patient", ("age_stage", "dob"))
     today = dt.date.today()
     for years, stage in ((12, AgeStage.TEEN), (18, AgeStage.ADULT)):
         Patient.update(age_stage=stage).where(Patient.dob <= born_by(today, years)).execute()
