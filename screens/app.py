@@ -148,10 +148,7 @@ class KioskApp(ReportsErrors, App[None]):
         if action == "quit":  # a parent, or whoever finds the lock screen, cannot leave the app
             return not (self.locked or self.in_parent_mode)
         if action in ("command_palette", "help"):  # the desk's actions: staff only, unlocked
-            from .keys import HelpScreen
-
-            staff_here = not (self.desk.staff is None or self.locked or self.in_parent_mode)
-            return staff_here and not isinstance(self.screen, HelpScreen)
+            return not (self.desk.staff is None or self.locked or self.in_parent_mode)
         return True
 
     # -- where the desk is: keys, help, the command palette -------------------------------------

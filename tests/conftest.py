@@ -135,6 +135,23 @@ async def settle(app, pilot) -> None:
     await pilot.pause()
 
 
+def issue_result(*pins: tuple[str, str, str], patient: str = "Rosemary Testkiddo"):
+    """An IssueResult with fixed PINs ((given name, full name, PIN) each), for a slip on screen."""
+    from kiosk.registration.engine import IssuedPin, IssueResult
+    from kiosk.terms import Delivery, RegistrationMethod
+
+    return IssueResult(
+        batch="0123456789abcdef",
+        patient_name=patient,
+        language="en",
+        pins=tuple(IssuedPin(n, *pin) for n, pin in enumerate(pins, 1)),
+        expires_on=dt.date(2026, 12, 22),
+        method=RegistrationMethod.PIN,
+        message_id=None,
+        delivery=Delivery.NONE,
+    )
+
+
 def find_patient(given: str, family: str = "Testkiddo"):
     """A training patient by name (the ``training`` fixture loaded them)."""
     from kiosk.store.models import Patient
