@@ -16,6 +16,8 @@ Where the desk is: every staff screen's header names the signed-in staff member 
 (D1); F1 lists every key of the screen (kiosk_screens.keys), and the command palette (^p) offers
 the same actions by name, while a staff member is signed in and the screen is not locked.
 
+Keys typed ahead reach their screen in order, once it is ready (``typeahead.HoldsTypeAhead``).
+
 Idle tracking: every key or mouse event the terminal sends (keys typed into an Input included)
 resets ``last_activity``; a timer calls ``check_idle_lock()``, which locks after ``idle_seconds``
 (default: the practice's ``idle_lock_minutes``).
@@ -42,6 +44,7 @@ from kiosk.i18n import N_
 from kiosk.people.staff import StaffUser
 
 from .errors import ReportsErrors
+from .typeahead import HoldsTypeAhead
 from .workers import desk_worker
 
 # Fields whose text is a secret (S9): scrubbed from the error log even when it has no PIN or date shape.
@@ -52,7 +55,7 @@ PARENT_PROBLEM = N_(  # said in the parent's language by ParentScreen.show_probl
 )
 
 
-class KioskApp(ReportsErrors, App[None]):
+class KioskApp(ReportsErrors, HoldsTypeAhead, App[None]):
     TITLE = "kiosk"
     CSS_PATH = "app.tcss"
     BINDINGS = [
@@ -220,10 +223,16 @@ class KioskApp(ReportsErrors, App[None]):
 
         self.push_screen(PatientScreen(patient_id))
 
-    def open_registration(self, patient_id: int, *, second_parent: bool = False) -> None:
+    def open_registration(
+        self, patient_id: int, *, second_parent: bool = False, family=None, page=None
+    ) -> None:
+        """``family`` (and a second parent's ``page``), already read: the window opens with them
+        drawn, never empty first (kiosk_screens.register)."""
         from .register import RegisterScreen
 
-        self.push_screen(RegisterScreen(patient_id, second_parent=second_parent))
+        self.push_screen(
+            RegisterScreen(patient_id, second_parent=second_parent, family=family, page=page)
+        )
 
     def show_slip(self, result) -> None:
         from .slip_preview import SlipPreviewScreen
@@ -299,6 +308,7 @@ class KioskApp(ReportsErrors, App[None]):
 
     def sign_out(self) -> None:
         self.desk.sign_out()
+        self.clear_notifications()  # nothing said to one staff member stays for the next
         self._reset_to(None)
 
     def _reset_to(self, screen: Screen | None) -> None:

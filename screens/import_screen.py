@@ -3,7 +3,8 @@
 Self-contained: the app passes ``run_import(paths, progress) -> ImportReport`` (for example
 ``lambda paths, progress: kiosk.importer.import_files(paths, progress=progress, username=user)``),
 so this module loads neither peewee nor the importer; the import runs in a thread worker and the
-ProgressBar follows it. File names and every rejected row are shown as plain text, never markup.
+ProgressBar follows it (hidden until an import starts: an idle bar does not animate). File names
+and every rejected row are shown as plain text, never markup, wrapped at the screen's width.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from typing import TYPE_CHECKING
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
-from textual.widgets import Input, Label, Log, ProgressBar, Static
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import Input, Label, ProgressBar, Static
 
 from .keys import DeskFooter
 from .widgets import DeskHeader, DeskScreen, ReportsWorkerErrors, TrainingBanner
@@ -56,13 +57,17 @@ class ImportScreen(ReportsWorkerErrors, DeskScreen[None]):
             yield Label("Files to import (Enter to start):")
             yield Input(
                 id="import-paths",
-                placeholder="/exports/patients.ndjson /exports/relatedpersons.ndjson",
+                placeholder="type the paths, e.g. patients.csv; quote a path with spaces",
             )
             yield Label("", id="import-stage", markup=False)
             yield ProgressBar(id="import-progress", total=None, show_eta=False)
             yield Label("", id="import-summary", markup=False)
-        yield Log(id="import-problems", highlight=False)
+        with VerticalScroll(id="import-problems"):
+            yield Static("", id="problem-lines", markup=False)
         yield DeskFooter()
+
+    def on_mount(self) -> None:
+        self.query_one("#import-progress", ProgressBar).display = False
 
     @on(Input.Submitted, "#import-paths")
     def _submitted(self, event: Input.Submitted) -> None:
@@ -78,7 +83,8 @@ class ImportScreen(ReportsWorkerErrors, DeskScreen[None]):
             return
         self.running = True
         self.query_one("#import-paths", Input).disabled = True
-        self.query_one("#import-problems", Log).clear()
+        self.query_one("#import-progress", ProgressBar).display = True
+        self.query_one("#problem-lines", Static).update("")
         self._show_summary("")
         self._import(paths)
 
@@ -110,11 +116,9 @@ class ImportScreen(ReportsWorkerErrors, DeskScreen[None]):
             return
         self.query_one("#import-stage", Label).update("Done")
         self._show_summary(f"{report.summary()} ({report.seconds:.1f} s)")
-        log = self.query_one("#import-problems", Log)
-        for problem in report.problems:
-            log.write_line(str(problem))
-        if not report.problems:
-            log.write_line("Every row imported.")
+        self.query_one("#problem-lines", Static).update(
+            "\n".join(str(problem) for problem in report.problems) or "Every row imported."
+        )
 
     def _show_summary(self, text: str) -> None:
         self.query_one("#import-summary", Label).update(text)

@@ -6,6 +6,7 @@ The same staff member's password returns them exactly where they were; someone e
 
 from __future__ import annotations
 
+from textual import on
 from textual.app import ComposeResult
 from textual.containers import Container, Vertical
 from textual.widgets import Input, Label, Static
@@ -38,12 +39,21 @@ class LockScreen(CredentialsScreen):
                 yield Label("Password")
                 yield Input(id="password", password=True, placeholder="your password to carry on")
                 yield FieldError(id="password-error")
-                yield Label("Not you? Sign in as someone else (username):")
+                yield Label("Not you? (ctrl+n) Sign in as someone else (username):")
                 yield Input(id="username", placeholder="leave empty to carry on as yourself")
         yield DeskFooter()
 
     def action_someone_else(self) -> None:
         self.query_one("#username", Input).focus()
+
+    def field_after(self, field: Input) -> Input | None:
+        """Enter in the username signs in when the password is already typed (it comes first)."""
+        password = self.query_one("#password", Input)
+        return password if field.id == "username" and not password.value else None
+
+    @on(Input.Submitted, "#username")
+    def _username_entered(self) -> None:
+        self.submit()
 
     def credentials(self) -> tuple[str, str] | None:
         current = self.app.desk.staff

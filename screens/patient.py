@@ -1,5 +1,7 @@
 """The patient's account page (R4, R13; docs/glossary.md): Basic Info, portal status, PIN/VQ state,
-Associations and caregivers; "Register Patient" (or, once Registered, "Generate PIN") from here.
+Associations and caregivers; "Register Patient" (or, once Registered, "Generate PIN") from here,
+both on r: one key opens the registration window. An unlinked staff member (R1) is told why on
+arrival, next to the page's title, once.
 
 The PIN section (L1-L6): the active PIN's facts and the earlier PINs, why a parent cannot register,
 and the desk's actions on them: revoke (v), send the undelivered welcome now (w) or to another
@@ -61,7 +63,7 @@ class PatientScreen(ReportsWorkerErrors, DeskScreen[None]):
     CSS_PATH = "patient.tcss"
     BINDINGS = [
         ("r", "register", "Register Patient"),
-        ("g", "generate_pin", "Generate PIN"),
+        ("r", "generate_pin", "Generate PIN"),  # the same key: only one of the two applies
         ("v", "revoke", "Revoke PIN"),
         ("w", "send_now", "Send welcome"),
         ("t", "redirect", "Send to other"),
@@ -81,6 +83,14 @@ class PatientScreen(ReportsWorkerErrors, DeskScreen[None]):
         self.page: PatientPage | None = None
         self.history: PinHistory | None = None
         self.block: RegistrationBlock | None = None
+
+    _opening = False  # the registration window's family is being read
+
+    @property
+    def holds_keys(self) -> bool:
+        """Keys typed ahead wait for the page, and after r for the registration window
+        (kiosk_screens.typeahead)."""
+        return self.page is None or self._opening
 
     def compose(self) -> ComposeResult:
         yield TrainingBanner()
@@ -143,6 +153,8 @@ class PatientScreen(ReportsWorkerErrors, DeskScreen[None]):
             else ""
         )
         note.display = patient.placeholder
+        problem = self.app.desk.may_issue()  # R1: said on arrival, before r is pressed
+        self.query_one("#action-error", FieldError).show(problem.message if problem else "")
         associations = self.query_one("#associations", DataTable)
         associations.clear()
         for row in page.associations:
@@ -200,16 +212,13 @@ class PatientScreen(ReportsWorkerErrors, DeskScreen[None]):
         return True
 
     def _may_issue(self) -> bool:
-        """R1: an unlinked staff member gets the reason and what to do, not the registration window."""
+        """R1: an unlinked staff member gets the reason and what to do (already on the page since
+        it opened, so said once: no toast), not the registration window."""
         problem = self.app.desk.may_issue()
-        if problem is None:
-            self.query_one("#action-error", FieldError).clear()
-            return True
-        self.query_one("#action-error", FieldError).show(problem.message)
-        self.notify(
-            problem.message, title="Cannot issue PINs", severity="error", timeout=15, markup=False
-        )
-        return False
+        self.query_one("#action-error", FieldError).show(problem.message if problem else "")
+        if problem is not None:
+            self.query_one("#action-error").scroll_visible()
+        return problem is None
 
     def action_register(self) -> None:
         if self.page is None or self.registered or not self._may_issue():
@@ -218,16 +227,41 @@ class PatientScreen(ReportsWorkerErrors, DeskScreen[None]):
         if patient.placeholder:
             self.app.fix_name(patient.id, patient.given_name, patient.family_name, self._name_fixed)
             return
-        self.app.open_registration(self.patient_id)
+        self._open_registration()
 
     def _name_fixed(self, name: str | None) -> None:
         if name:
             self._load()
-            self.app.open_registration(self.patient_id)
+            self._open_registration()
 
     def action_generate_pin(self) -> None:
         if self.registered and self._may_issue():
-            self.app.open_registration(self.patient_id, second_parent=True)
+            self._open_registration(second_parent=True)
+
+    def _open_registration(self, second_parent: bool = False) -> None:
+        """The registration window opens once its family is read, drawn whole in its first frame
+        (this page stays until then: no empty window flashes by)."""
+        if not self._opening:
+            self._opening = True
+            self._read_family(second_parent)
+
+    @desk_worker("open-registration", "Opening the registration window")
+    def _read_family(self, second_parent: bool) -> None:
+        try:
+            desk = self.app.desk
+            family = desk.family(self.patient_id)
+            page = desk.patient_page(self.patient_id, audited=False) if second_parent else None
+        except BaseException:
+            self.app.call_from_thread(setattr, self, "_opening", False)
+            raise  # the app's one handler says it
+        self.app.call_from_thread(self._opened, second_parent, family, page)
+
+    def _opened(self, second_parent: bool, family, page) -> None:
+        self._opening = False
+        if self.app.screen is self:  # not over the lock screen (S6) nor a dialog
+            self.app.open_registration(
+                self.patient_id, second_parent=second_parent, family=family, page=page
+            )
 
     # -- the PIN's life (L4-L6) ---------------------------------------------------------------
     def _said(self, words: str) -> None:

@@ -104,7 +104,7 @@ class RedirectDialog(_Dialog):
             yield Static("Send the welcome to another caregiver", classes="form-title")
             yield Label(
                 "The same message goes to the caregiver you choose, now. Only a caregiver with "
-                "contact authority can receive it (R15).",
+                "contact authority can receive it.",  # R15
                 classes="explain",
             )
             options = [

@@ -1,7 +1,7 @@
 """The registration window (R5-R15; for a second parent's PIN, R13). Its words: docs/glossary.md.
 
 Top to bottom, as the procedure has it: the caregivers with their contact authority (the cursor row
-receives the PIN, R15), the patient with every sibling and a Register checkbox (R5); docked under
+receives the PIN, R15), the patient with every sibling and a Register checkbox (R5); under
 them, always in sight at 80x24, the summary of every other choice Register commits, one line and
 one key each: Register with (R10), Access (R9), Delivery (R7) and its address, Send to (R8), Print
 PIN (register_options.ITEMS; its docstring says how to add a line). Register issues every checked
@@ -136,10 +136,17 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
         Binding("home", "scroll_body('scroll_home')", "Home", show=False, priority=True),
     ]
 
-    def __init__(self, patient_id: int, second_parent: bool = False):
+    def __init__(
+        self,
+        patient_id: int,
+        second_parent: bool = False,
+        family: Family | None = None,
+        page: PatientPage | None = None,
+    ):
         super().__init__()
         self.patient_id = patient_id
         self.second_parent = second_parent
+        self.loaded = (family, page)  # read before the window opened: drawn in its first frame
         self.family: Family | None = None
         self.page: PatientPage | None = None  # a second parent's: the addresses already linked
         self.checked: dict[int, bool] = {}
@@ -178,7 +185,7 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
             yield PatientTable(id="patients", cursor_type="row")
             yield FieldError(id="patients-error")
             yield Static("", id="not-ticked", markup=False, classes="explain")
-        with Vertical(id="register-foot"):  # docked: every choice in sight before Register
+        with Vertical(id="register-foot"):  # every choice in sight before Register
             yield IssueSummary(
                 second_parent=self.second_parent,
                 sms_provider=self.app.desk.config.sms.configured,
@@ -206,7 +213,11 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
             "Register", "Patient", "PIN", "Status", "Role"
         )
         self.query_one("#caregiver-section").display = not self.second_parent
-        self.load_family()
+        family, page = self.loaded
+        if family is not None:
+            self.show_family(family, page)
+        else:
+            self.load_family()
 
     # -- loading ------------------------------------------------------------------------------
     @desk_worker("load", "Loading the family")
@@ -396,6 +407,7 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
             return
         if self.result is None:
             self.issuing = True  # keys typed after Register wait for its outcome
+            self.query_one("#outcome", Static).update("Issuing PINs…")
             self.check_earlier_pins(self.build_request())
             return
 
@@ -420,6 +432,7 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
             self.issue(request)
             return
         self.issuing = False
+        self.query_one("#outcome", Static).update("")  # nothing is being issued: the desk is asked
 
         def answered(replace: bool | None) -> None:
             if replace:
@@ -453,6 +466,12 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
         except Exception:  # noqa: BLE001 - the PINs are issued: show them with the family as it was loaded
             family = None
         self.app.call_from_thread(self.show_result, result, family)
+        try:  # the slip made now, in this thread, so p shows it at once
+            from .slip_preview import make_slip
+
+            make_slip(desk, result)
+        except Exception:  # noqa: BLE001 - the preview makes it itself (and says what fails)
+            pass
 
     def issue_failed(self, words: str) -> None:
         self.issuing = False

@@ -71,6 +71,12 @@ class SearchScreen(ReportsWorkerErrors, DeskScreen[None]):
     )
     _seeking = False  # its near matches are still being looked for
 
+    @property
+    def holds_keys(self) -> bool:
+        """After an Enter that waits for the results, the keys typed next are for the patient
+        it opens (kiosk_screens.typeahead)."""
+        return self._open_when_found
+
     def compose(self) -> ComposeResult:
         yield TrainingBanner()
         yield DeskHeader()

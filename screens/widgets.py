@@ -152,6 +152,12 @@ class CredentialsScreen(FormScreen):
     def accepted(self, user: StaffUser) -> None:
         raise NotImplementedError
 
+    _checking = False  # the credentials are being checked: keys typed next wait for the outcome
+
+    @property
+    def holds_keys(self) -> bool:
+        return self._checking
+
     def field_after(self, field: Input) -> Input | None:
         return self.query_one("#password", Input) if field.id == "username" else None
 
@@ -162,6 +168,7 @@ class CredentialsScreen(FormScreen):
     def submit(self) -> None:
         credentials = self.credentials()
         if credentials:
+            self._checking = True
             self._authenticate(*credentials)
 
     @desk_worker("sign-in", "Sign-in")
@@ -178,6 +185,7 @@ class CredentialsScreen(FormScreen):
         self.app.call_from_thread(self._finish, user, problem)
 
     def _finish(self, user: StaffUser | None, problem: str | None = None) -> None:
+        self._checking = False
         if user is not None:
             self.accepted(user)
             return

@@ -129,10 +129,14 @@ def desk_app(config: Config, **fakes):
 
 
 async def settle(app, pilot) -> None:
-    """Let the screen, its workers and whatever they hand back to the screen finish."""
-    await pilot.pause()
-    await app.workers.wait_for_complete()
-    await pilot.pause()
+    """Let the screen, its workers and whatever they hand back to the screen finish, and the keys
+    typed ahead reach their screens (kiosk_screens.typeahead)."""
+    for _ in range(50):
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        if not getattr(app, "typing", False):
+            return
 
 
 def issue_result(*pins: tuple[str, str, str], patient: str = "Rosemary Testkiddo"):
@@ -208,6 +212,14 @@ def screen_cells(app) -> list[list[Cell]]:
 def screen_text(app) -> str:
     """The terminal's lines as a person reads them, spaces included."""
     return "\n".join("".join(ch for ch, _, _ in row) for row in screen_cells(app))
+
+
+def region_text(app, selector: str) -> str:
+    """What the terminal shows inside one widget (``selector`` on the current screen): its rows,
+    cut to its columns, so text beside it (a QR code) does not run into its lines."""
+    region = app.screen.query_one(selector).region
+    rows = screen_cells(app)[region.y : region.bottom]
+    return "\n".join("".join(ch for ch, _, _ in row[region.x : region.right]) for row in rows)
 
 
 def widget_text(app) -> str:

@@ -250,7 +250,7 @@ def test_w2_the_dry_run_counts_families_children_letters_and_messages_and_writes
     # Alpha (2 children, email), Gamma (letter only: no email or cell), Epsilon (email); Eta skipped (R2)
     assert plan.summary() == "3 families, 4 children, 3 letters, 2 messages; 1 skipped"
     assert [f.problem for f in plan.families if f.problem] == [
-        "Baby Boy is a placeholder name: fix it at the desk first (R2)"
+        "Baby Boy is a placeholder name: fix it at the desk first"
     ]
     letters_only = front_desk_w2.plan_drive(
         UNREGISTERED, DriveOptions(letters=True, messages=False)

@@ -239,7 +239,7 @@ def test_a_cell_is_ten_digits_or_blank(text):
 
 
 async def test_import_screen_runs_in_a_worker_and_shows_the_rejected_rows(config, store, tmp_path):
-    from textual.widgets import Input, Log, ProgressBar
+    from textual.widgets import Input, ProgressBar
 
     from kiosk_screens.import_screen import ImportScreen
 
@@ -267,7 +267,7 @@ async def test_import_screen_runs_in_a_worker_and_shows_the_rejected_rows(config
         assert seen == [[str(path)]]
         bar = screen.query_one("#import-progress", ProgressBar)
         assert bar.percentage == 1.0
-        lines = list(screen.query_one("#import-problems", Log).lines)
+        lines = str(screen.query_one("#problem-lines").render()).splitlines()
         assert lines == [f"{path}: line 3: rejected: no birth date"]
         assert str(screen.query_one("#import-summary").render()).startswith("1 patients added")
     assert Patient.select().count() == 1

@@ -164,10 +164,19 @@ def test_verification_question_slip_says_to_answer_the_question():
         line.startswith("Rosemary Testkiddo") and line.endswith("answer the question")
         for line in lines
     )
-    assert (
-        "2. Enter your child's date of birth and the answer to the question we asked you." in lines
+    assert (  # R10: the parent types the child's last name with the answer
+        "2. Enter your child's last name, date of birth and the answer to the question we asked "
+        "you." in lines
     )
+    assert not any("PIN" in line and "expire" in line for line in lines)  # no PIN to expire
+    assert "Register by December 22, 2026. After that, ask the front desk again." in lines
     assert "answer the question" in pdf_text(render_slip_pdf(slip, "letter"))
+
+
+def test_a_one_child_slip_names_no_siblings_and_its_one_pin():
+    lines = slip_text_lines(make_slip(children=(("Rosemary Testkiddo", "JFKAY-TTJYV"),)))
+    assert lines[1] == "Portal registration for Rosemary Testkiddo"
+    assert "The PIN expires on December 22, 2026." in lines
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
@@ -227,7 +236,7 @@ def test_patient_text_is_shown_exactly_in_the_preview():
     """Patient text is data, never markup: brackets survive untouched."""
     slip = make_slip(children=[("O'Brien [Jr] a[/]b", "ABCDE-FGHJK")])
     lines = slip_text_lines(slip)
-    assert "Portal registration for O'Brien [Jr] a[/]b and selected siblings" in lines
+    assert "Portal registration for O'Brien [Jr] a[/]b" in lines
     assert any(
         line.startswith("O'Brien [Jr] a[/]b") and line.endswith("ABCDE-FGHJK") for line in lines
     )

@@ -85,3 +85,26 @@ async def test_o4_import_summary_wraps_at_80_columns_and_training_shows(training
         summary = app.screen.query_one("#import-summary", Label)
         assert "rejected" in str(summary.render())
         assert summary.region.right <= 80 and summary.region.height >= 2
+
+
+async def test_o4_import_screen_at_80_columns_hint_idle_bar_and_whole_error_lines(
+    training, config, tmp_path
+):
+    """The placeholder reads as a hint, not a path already typed; no bar moves while nothing is
+    imported; a rejected row longer than 80 columns wraps instead of being cut."""
+    csv_file = tmp_path / ("a-long-folder-name-for-the-practice-exports" + "/families.csv")
+    csv_file.parent.mkdir()
+    csv_file.write_text("not,a,kiosk,csv\n1,2,3,4\n", encoding="utf-8")
+    app = desk_app(config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _signed_in(app, pilot, "maria")
+        await pilot.press("f4")
+        await pilot.pause()
+        box = app.screen.query_one("#import-paths", Input)
+        assert box.placeholder.startswith("type the paths")
+        assert not app.screen.query_one("#import-progress").display
+        await _import(app, pilot, csv_file)
+        lines = app.screen.query_one("#problem-lines")
+        text = str(lines.render())
+        assert str(csv_file) in text and len(text) > 80
+        assert lines.region.right <= 80 and lines.region.height >= 2

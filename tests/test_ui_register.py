@@ -20,7 +20,7 @@ from kiosk_screens.register import REFUSED, ConfirmReplace, RegisterScreen
 from kiosk_screens.slip_preview import SlipPreviewScreen
 from kiosk_screens.widgets import FieldError
 
-from conftest import NOW, TODAY, desk_app, screen_text, settle
+from conftest import NOW, TODAY, desk_app, region_text, screen_text, settle
 
 SIZE = (100, 30)
 GROUPED_PIN = re.compile(r"^[A-Z]{5}-[A-Z]{5}$")
@@ -157,7 +157,7 @@ async def test_print_shows_the_slip_then_saves_the_pdf_without_a_printer(app):
         await pilot.press("p")
         await settle(app, pilot)
         assert isinstance(app.screen, SlipPreviewScreen)
-        slip = str(app.screen.query_one("#slip-text", Static).render())
+        slip = region_text(app, "#slip-text")
         assert all(pin in slip for pin in pins)
         assert app.desk.practice.portal_url in slip
         assert "Portal registration for Rosemary Testkiddo and selected siblings" in " ".join(
@@ -181,7 +181,7 @@ async def test_print_pin_ticked_opens_the_slip_right_after_register(app):
         assert "Yes: the slip opens after Register" in line(screen, "print")
         await register(app, pilot)
         assert isinstance(app.screen, SlipPreviewScreen)
-        slip = str(app.screen.query_one("#slip-text", Static).render())
+        slip = region_text(app, "#slip-text")
         assert all(child["PIN"] in slip for child in patient_list(screen).values())
 
 

@@ -20,7 +20,7 @@ from kiosk_screens.search import SearchScreen
 from kiosk_screens.signin import SignInScreen
 from kiosk_screens.widgets import WRONG_CREDENTIALS, FieldError, TrainingBanner
 
-from conftest import NOW, TODAY, desk_app, screen_text, settle
+from conftest import NOW, TODAY, Notices, desk_app, screen_text, settle
 
 SIZE = (100, 30)
 
@@ -330,9 +330,9 @@ def record_registration(app) -> list[tuple[int, bool]]:
     calls: list[tuple[int, bool]] = []
     original = app.open_registration
 
-    def open_registration(patient_id, *, second_parent=False):
+    def open_registration(patient_id, *, second_parent=False, **loaded):
         calls.append((patient_id, second_parent))
-        original(patient_id, second_parent=second_parent)
+        original(patient_id, second_parent=second_parent, **loaded)
 
     app.open_registration = open_registration
     return calls
@@ -371,8 +371,11 @@ async def test_r2_placeholder_name_fixed_then_registration_opens(app):
 
 async def test_r1_unlinked_staff_told_what_to_do_and_no_registration(app):
     calls = record_registration(app)
-    async with app.run_test(size=SIZE) as pilot:
+    notices = Notices()
+    async with app.run_test(size=(80, 24), message_hook=notices) as pilot:
         await open_from_search(app, pilot, "testkiddo, basil", "devon")
+        error = app.screen.query_one("#action-error", FieldError)
+        assert error.display and error.text == NOT_LINKED  # on arrival, before any key
         await pilot.press("r")
         await settle(app, pilot)
         assert isinstance(app.screen, PatientScreen)
@@ -380,6 +383,8 @@ async def test_r1_unlinked_staff_told_what_to_do_and_no_registration(app):
         error = app.screen.query_one("#action-error", FieldError)
         assert error.display and error.text == NOT_LINKED
         assert "Ask an administrator to link you" in error.text
+        assert screen_text(app).count("Ask an administrator to link you") == 1  # told once
+        assert notices == []  # no toast to outlive the page or the sign-out
 
 
 # -- idle lock (S6) --------------------------------------------------------------------------------
@@ -414,6 +419,20 @@ async def test_someone_else_at_the_lock_starts_fresh(app):
         app.lock()
         await settle(app, pilot)
         await pilot.press("ctrl+n", *"tasha", "enter", *"training1", "enter")
+        await settle(app, pilot)
+        assert app.desk.staff.username == "tasha"
+        assert isinstance(app.screen, SearchScreen)
+
+
+async def test_not_you_after_typing_the_password_signs_in_on_one_enter(app):
+    """The password first, then "Not you?" and the username: Enter there signs in (no second
+    Enter hidden in the password box that already holds it)."""
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_from_search(app, pilot, "testkiddo, basil")
+        app.lock()
+        await settle(app, pilot)
+        assert "Not you? (ctrl+n)" in screen_text(app)
+        await pilot.press(*"training1", "ctrl+n", *"tasha", "enter")
         await settle(app, pilot)
         assert app.desk.staff.username == "tasha"
         assert isinstance(app.screen, SearchScreen)

@@ -152,11 +152,11 @@ def _plan_one(
     if not kids:
         problem = "no child left to register"
     elif caregiver is None:
-        problem = "no caregiver with contact authority (R15)"
+        problem = "no caregiver with contact authority"  # R15
     elif named := [
         statuses[k][1] for k in kids if statuses[k][2] or is_placeholder_name(statuses[k][1])
     ]:
-        problem = f"{named[0]} is a placeholder name: fix it at the desk first (R2)"
+        problem = f"{named[0]} is a placeholder name: fix it at the desk first"  # R2
     elif delivery == Delivery.NONE and not options.letters:
         problem = "no email or cell to send to, and no letter"
     return PlannedFamily(family, tuple(kids), delivery, problem)

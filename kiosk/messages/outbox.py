@@ -783,7 +783,7 @@ def retry_message(message_id: int, now: dt.datetime | None = None) -> MessageRow
         if message.provider_id and not message.body_text:
             raise OutboxError(  # I2: taken by the SMS provider, then not delivered
                 "this text did not arrive, and its words were erased when the SMS provider took "
-                "it (S2): issue new PINs, or give them by email or on a printed slip"
+                "it: issue new PINs, or give them by email or on a printed slip"  # S2
             )
         if not message.body_text and not message.body_html:
             raise OutboxError(

@@ -227,7 +227,7 @@ def check_issue(
                 Problem(
                     "recipient",
                     f"{recipient.full_name} has no contact authority for "
-                    f"{lacking[0].given_name}; choose a caregiver with Joint or Sole authority (R15).",
+                    f"{lacking[0].given_name}; choose a caregiver with Joint or Sole authority.",
                 )
             )
     elif request.send_to == SendTo.PARENT and not request.second_parent:

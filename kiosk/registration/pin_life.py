@@ -46,11 +46,11 @@ from kiosk.terms import (
 
 EXPIRED_REASON = "reached its expiry date"
 AFTER_DELIVERY = (
-    "The welcome was delivered, and its plain PIN is no longer kept anywhere (S2). To send the "
+    "The welcome was delivered, and its plain PIN is no longer kept anywhere. To send the "
     "family a new message, issue a new PIN: it replaces this one."
 )
 NOT_SENT = (
-    "This PIN was issued with Do not send PIN, and its plain PIN is no longer kept anywhere (S2). To "
+    "This PIN was issued with Do not send PIN, and its plain PIN is no longer kept anywhere. To "
     "send it, issue a new PIN with Email or Text message: it replaces this one."
 )
 NO_BODY = (
@@ -588,7 +588,7 @@ def redirect_welcome(
             name = Patient.get_by_id(lacking[0].patient_id).given_name
             raise PinLifeError(
                 f"{caregiver.full_name} has no contact authority for {name}; choose a caregiver "
-                "with Joint or Sole authority (R15).",
+                "with Joint or Sole authority.",  # R15
                 "recipient",
             )
         changes: dict[str, object]

@@ -98,8 +98,10 @@ def slip_text(slip: SlipData) -> SlipText:
     # The button the parent presses on the portal page and in parent mode: the same msgid (I1).
     another = t.gettext("Add another child")
     if by_question:
+        # R10: a question is redeemed with the child's last name as well (no PIN names the child)
         step2 = t.gettext(
-            "Enter your child's date of birth and the answer to the question we asked you."
+            "Enter your child's last name, date of birth and the answer to the question we "
+            "asked you."
         )
         step3 = t.gettext(
             'Registering more than one child? Choose "{button}" and repeat step 2.'
@@ -110,10 +112,20 @@ def slip_text(slip: SlipData) -> SlipText:
             'Registering more than one child? Choose "{button}" and enter the next PIN.'
         ).format(button=another)
     no_pin = t.gettext("answer the question")
+    several = len(slip.children) > 1
+    date = t.date(slip.expires_on)
+    if by_question:  # no PIN to expire: the question's answer can be used until then
+        expires = t.gettext("Register by {date}. After that, ask the front desk again.")
+    elif several:  # a slip lists one child or several: two sentences say both in every language
+        expires = t.gettext("PINs expire on {date}.")
+    else:
+        expires = t.gettext("The PIN expires on {date}.")
     return SlipText(
-        title=t.gettext("Portal registration for {patient} and selected siblings").format(
-            patient=slip.patient_name
-        ),
+        title=(
+            t.gettext("Portal registration for {patient} and selected siblings")
+            if several
+            else t.gettext("Portal registration for {patient}")
+        ).format(patient=slip.patient_name),
         practice=slip.practice_name,
         url_label=t.gettext("Portal address"),
         url=slip.portal_url,
@@ -121,7 +133,7 @@ def slip_text(slip: SlipData) -> SlipText:
         child_header=t.gettext("Child"),
         pin_header=t.gettext("PIN"),
         children=tuple((name, pin or no_pin) for name, pin in slip.children),
-        expires=t.gettext("PINs expire on {date}.").format(date=t.date(slip.expires_on)),
+        expires=expires.format(date=date),
         steps_header=t.gettext("How to register"),
         steps=(
             t.gettext(

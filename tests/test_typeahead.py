@@ -1,0 +1,78 @@
+"""Keys typed ahead are never lost (kiosk_screens.typeahead): the real app in a real 80x24
+terminal (a pty, read by a VT100 screen), driven from sign-in to the saved slip at 20 keys a
+second, never waiting for a screen to be ready, as a desk that knows the flow types it."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from desk_terminal import DeskTerminal
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs a pty")
+
+PACE = 0.05  # 20 keys a second
+PIN = re.compile(r"\b[A-Z]{5}-[A-Z]{5}\b")
+
+
+def type_ahead(terminal: DeskTerminal, steps: list[str | list[str]]) -> None:
+    """Each step is a key, or a text typed a character a key; one key every PACE seconds."""
+    for step in steps:
+        for key in [step] if isinstance(step, str) else step:
+            terminal.press(key)
+            pace = time.monotonic() + PACE
+            while time.monotonic() < pace:  # keep reading: a full pty would stall the app
+                terminal.read(max(0.0, pace - time.monotonic()))
+
+
+@pytest.fixture
+def home():
+    """A short home folder: the saved slip's path then fits on one line at 80 columns."""
+    folder = Path(tempfile.mkdtemp(prefix="kt", dir="/tmp"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_r5_r14_sign_in_to_saved_slip_typed_ahead_at_20_keys_a_second(home):
+    terminal = DeskTerminal(["--training"], home)
+    try:
+        terminal.wait_for("Staff sign-in", timeout=60)
+        steps: list[str | list[str]] = [
+            list("maria"),
+            "enter",
+            list("training1"),
+            "enter",
+            list("testkiddo, rosemary"),
+            "enter",  # before the results: opens the first when they come
+            "enter",
+            "r",  # Register Patient, before the account page has loaded
+            "ctrl+r",  # Register, before the family has loaded
+            "p",  # the slip, before the PINs are back
+            "p",  # print it (training: saved)
+        ]
+        keys = [step for step in steps if isinstance(step, str)]
+        assert len(keys) == 8  # besides the username, the password and the name typed
+
+        type_ahead(terminal, steps)
+
+        terminal.wait_for("The slip was saved as", timeout=60)
+        terminal.settle()
+        shown = terminal.text
+        assert "Rosemary Testkiddo" in shown and "Basil Testkiddo" in shown
+        assert len(set(PIN.findall(shown))) == 2, shown  # both PINs, each once
+
+        # the whole path in sight at 80x24 (a long one wraps onto the next lines)
+        after = "".join(
+            line.strip() for line in shown.split("The slip was saved as", 1)[1].splitlines()
+        )
+        assert ".pdf" in after, shown
+        saved = Path(after.split(".pdf", 1)[0] + ".pdf")
+        assert saved.read_bytes().startswith(b"%PDF")
+    finally:
+        terminal.close()
