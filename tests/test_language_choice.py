@@ -15,7 +15,7 @@ from kiosk.terms import Delivery
 from kiosk_screens.parent import ParentModeScreen
 from kiosk_screens.slip_preview import SlipPreviewScreen
 
-from conftest import NOW, TODAY, settle
+from conftest import NOW, TODAY, region_text, settle
 from test_ui_register import app, desk_config, line, open_window, register
 
 SIZE = (80, 24)
@@ -71,7 +71,7 @@ async def test_i1_the_desk_chooses_spanish_on_the_summary_and_the_family_gets_sp
         await register(app, pilot)
 
         assert isinstance(app.screen, SlipPreviewScreen)
-        slip = " ".join(str(app.screen.query_one("#slip-text", Static).render()).split())
+        slip = " ".join(region_text(app, "#slip-text").split())
         assert "Registro en el portal para Rosemary Testkiddo" in slip
         welcome = OutboxMessage.select().order_by(OutboxMessage.id.desc()).first()
         assert welcome.language == "es"

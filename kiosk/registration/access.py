@@ -29,7 +29,7 @@ from kiosk.terms import (
 )
 
 NO_LINK = (
-    "Your sign-in is not linked to a Practice Portal user, so you cannot vouch for a family (R1)."
+    "Your sign-in is not linked to a Practice Portal user, so you cannot vouch for a family."  # R1
 )
 
 
