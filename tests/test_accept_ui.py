@@ -423,6 +423,7 @@ async def test_r7_r10_registration_options_follow_the_procedure_order(app):
             "delivery-line",
             "address-line",
             "send-to-line",
+            "id-check-line",  # T5: how the parent was identified
             "print-line",
             "language-line",  # I1: after the procedure's own choices
         ]
