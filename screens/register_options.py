@@ -8,7 +8,7 @@ changes it (R7-R10, R14), so at 80x24 every choice is in sight before Ctrl+R:
     o Address        cindy.testkiddo@example.com (on file)
     m Send to        Parent/Guardian                        (only when a checked child is 12 or older)
     i ID checked     Photo ID                               (how the parent was identified, T5)
-    p Print PIN      No: press p to print the slip after Register
+    p Print PIN      No: p prints the slip after Register
     l Language       Spanish (Cindy's, on file)
 
 With Send to Minor the Address line is the patient's own email or cell on record (T1), o edits
@@ -383,7 +383,7 @@ class IssueSummary(Vertical):
     def words_print(self) -> str:
         if self.choices.print_slip:
             return "Yes: the slip opens after Register"
-        return "No: press p to print the slip after Register"
+        return "No: p prints the slip after Register"
 
     def change_print(self) -> None:
         self.choices.print_slip = not self.choices.print_slip
