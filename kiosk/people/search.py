@@ -26,7 +26,7 @@ import re
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import lru_cache, reduce
-from typing import Any
+from pathlib import Path
 
 import peewee as pw
 
@@ -359,20 +359,30 @@ def _term_hits(
 
 # -- tolerant candidates ----------------------------------------------------------------------------
 @lru_cache(maxsize=1)
-def _nicknamer() -> Any:
-    from nicknames import (
-        NickNamer,  # a maintained dataset of English given names and their nicknames
-    )
+def _nickname_table() -> dict[str, set[str]]:
+    """Each given name's nicknames and the names it is a nickname of, from the ``nicknames`` package's
+    names.csv (a maintained dataset of English given names and their nicknames). The file is read
+    without importing the package: its ``__init__`` imports importlib.metadata for its version, some
+    4 MiB a low-spec kiosk does not have to spare (benchmarks/lowspec.py)."""
+    import csv
+    from importlib.util import find_spec
 
-    return NickNamer()
+    spec = find_spec("nicknames")  # finds the package, does not run it
+    if spec is None or not spec.submodule_search_locations:
+        return {}
+    related: dict[str, set[str]] = {}
+    names = Path(next(iter(spec.submodule_search_locations))) / "names.csv"
+    with names.open(newline="", encoding="utf-8") as lines:
+        for row in csv.reader(lines):
+            if len(row) == 3 and row[1] == "has_nickname":
+                name, nickname = row[0].strip().lower(), row[2].strip().lower()
+                related.setdefault(name, set()).add(nickname)
+                related.setdefault(nickname, set()).add(name)
+    return related
 
 
 def _nicknames(word: str) -> set[str]:
-    namer = _nicknamer()
-    return {fold(name) for name in namer.nicknames_of(word) | namer.canonicals_of(word)} - {
-        word,
-        "",
-    }
+    return {fold(name) for name in _nickname_table().get(word.strip().lower(), ())} - {word, ""}
 
 
 def add_candidates(words: tuple[Word, ...]) -> None:
