@@ -28,7 +28,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable
-from functools import partial
+from functools import lru_cache, partial
 
 from textual import events
 from textual.app import App, SystemCommand
@@ -53,6 +53,29 @@ PARENT_PROBLEM = N_(  # said in the parent's language by ParentScreen.show_probl
     "Sorry, something went wrong on our side. What you typed is still here: please try again, "
     "or ask the front desk for help."
 )
+
+
+def _cache_inner_outer_by_colour() -> None:
+    """Textual's StylesCache.get_inner_outer is an lru_cache(1024) on a method: it keys on the
+    instance, so the rendered lines of up to 1,024 widgets long closed (every account page and
+    registration window of the morning) stay in memory, some 10 MiB on a desk after a dozen families
+    (benchmarks/lowspec.py; github.com/Textualize/textual/issues/6665). The two styles depend on
+    the two colours only: cache them by colour. Left alone once Textual no longer caches the method."""
+    from textual._styles_cache import StylesCache
+
+    cached = StylesCache.__dict__.get("get_inner_outer")
+    plain = getattr(cached, "__wrapped__", None)
+    if plain is None or not hasattr(cached, "cache_clear"):
+        return
+
+    @lru_cache(1024)
+    def inner_outer(base_background, background):
+        return plain(StylesCache, base_background, background)
+
+    StylesCache.get_inner_outer = staticmethod(inner_outer)  # type: ignore[method-assign, assignment]
+
+
+_cache_inner_outer_by_colour()
 
 
 class KioskApp(ReportsErrors, HoldsTypeAhead, App[None]):
