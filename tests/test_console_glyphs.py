@@ -109,6 +109,7 @@ async def test_7_every_screen_draws_only_what_the_console_font_has(config, front
         await look("name fix")
         app.show_search()
         app.open_patient(rosemary)
+        await settle(app, pilot)  # the page and its PIN history loaded: v needs the active PIN
         await look("revoke dialog", "v")
         app.show_search()
         app.start_parent_mode(None)
