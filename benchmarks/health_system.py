@@ -1,0 +1,304 @@
+"""A health system, simulated: DESKS front desks at once on one PostgreSQL database of PATIENTS patients.
+
+Each desk signs in and then works a morning: a family comes to the counter, the desk types a search
+(SEARCHES_PER_FAMILY searches as the name is typed: a last-name prefix, "last, first", or a date of
+birth, the quick exact look first), opens the account page, and one family in ISSUE_EVERY gets its
+PINs issued (kiosk.desk.Desk.issue: PIN hashes, statuses, audit, outbox, one transaction). Between
+actions a desk waits THINK seconds on average (exponential), a compressed morning. Prints the
+throughput, p50/p95 per operation and the errors (targets: 0 errors, search p95 <= 5 ms, issue p95
+<= 100 ms). A refused issue (a family already Registered, T3) is counted apart, not as an error.
+
+    python benchmarks/health_system.py --url postgresql://postgres@127.0.0.1:55432/kiosk_health \\
+        [--patients 10000000] [--desks 64] [--processes 2] [--seconds 120] [--think 1.0]
+
+The practice is made fast and kept for later runs: SEED_PATIENTS demo families through kiosk's own
+generator (kiosk.ops.demo, so the search index tables are kiosk's), then copied on the server with
+INSERT ... SELECT over generate_series until there are PATIENTS (ids offset, chart numbers suffixed,
+secondary indexes and foreign-key triggers off during the copy, rebuilt after). Every desk is a
+thread with its own connection (peewee keeps one per thread), DESKS/PROCESSES of them per process.
+Speed is measured here, never asserted in tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import random
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import run  # noqa: E402
+from run import figure, note, p95, search_queries  # noqa: E402  (benchmarks/run.py: the same figures)
+
+TARGETS = {"health_errors": 0, "health_search_p95_ms": 5, "health_issue_p95_ms": 100}
+SEED_PATIENTS = 50_000
+SEARCHES_PER_FAMILY = 3
+ISSUE_EVERY = 4
+PASSWORD = "quiet-harbor-lamp-1"
+COPIED = ("patient", "caregiver", "relationship", "search_term")
+OFFSETS = {"patient_id": "patient", "caregiver_id": "caregiver", "recipient_id": "caregiver"}
+
+
+def open_health_store(url: str, key: Path):
+    from kiosk.config import Config
+    from kiosk.store.practice import open_store
+
+    return open_store(Config(database=url, pin_key_file=str(key)))
+
+
+def _copy_on_server(target: int) -> str:
+    """Copy the seed families on the server until there are ``target`` patients (and their search
+    terms); the search keys (word -> sound-alike key) are shared by every copy."""
+    from kiosk.store.db import database
+
+    def one(sql: str, params: tuple = ()):
+        return database.execute_sql(sql, params).fetchone()[0]
+
+    seed = one("SELECT count(*) FROM patient")
+    copies = math.ceil(target / seed) - 1
+    if copies < 1:
+        return f"{seed:,} patients already"
+    top = {table: one(f"SELECT max(id) FROM {table}") for table in COPIED}
+    started = time.perf_counter()
+    with database.atomic():
+        database.execute_sql("SET LOCAL session_replication_role = replica")  # no FK triggers
+        database.execute_sql("SET LOCAL maintenance_work_mem = '512MB'")
+        indexes = database.execute_sql(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() "
+            "AND tablename = ANY(%s) AND indexname NOT LIKE %s",
+            (list(COPIED), "%_pkey"),
+        ).fetchall()
+        for name, _ in indexes:
+            database.execute_sql(f'DROP INDEX "{name}"')
+        for table in COPIED:
+            columns = [
+                row[0]
+                for row in database.execute_sql(
+                    "SELECT column_name FROM information_schema.columns WHERE table_schema = "
+                    "current_schema() AND table_name = %s ORDER BY ordinal_position",
+                    (table,),
+                )
+            ]
+            shifted = []
+            for column in columns:
+                if column == "id":
+                    shifted.append(f"id + k * {top[table]}")
+                elif column in OFFSETS:
+                    shifted.append(f"{column} + k * {top[OFFSETS[column]]}")
+                elif (table, column) in {("patient", "chart_number"), ("caregiver", "external_id")}:
+                    shifted.append(f"{column} || '-' || k")
+                else:
+                    shifted.append(column)
+            database.execute_sql(
+                f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(shifted)} "
+                f"FROM {table}, generate_series(1, %s) AS k WHERE id <= %s",
+                (copies, top[table]),
+            )
+            database.execute_sql(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
+            )
+        for _, definition in indexes:
+            database.execute_sql(definition)
+    for table in COPIED:
+        database.execute_sql(f"ANALYZE {table}")
+    return f"{seed:,} seed patients copied {copies} times on the server in {time.perf_counter() - started:.0f} s"
+
+
+def prepare(url: str, key: Path, patients: int, desks: int) -> str:
+    from kiosk.ops import demo
+    from kiosk.people.staff import add_staff
+    from kiosk.store.db import close_database
+    from kiosk.store.models import Patient, Staff
+
+    open_health_store(url, key)
+    have = Patient.select().count()
+    report = f"reused {have:,} patients"
+    if have < patients:
+        if have == 0:
+            demo.generate_practice(min(SEED_PATIENTS, patients), seed=1)
+        report = _copy_on_server(patients)
+    for n in range(desks):  # made once, one at a time: the desks only sign in
+        if not Staff.select().where(Staff.username == f"desk{n}").exists():
+            add_staff(f"desk{n}", f"Desk {n}", PASSWORD, portal_user=f"portal-desk{n}")
+    close_database()
+    return report
+
+
+def _desk(number: int, top_patient: int, until: float, think: float, out: dict) -> None:
+    from kiosk.config import Config
+    from kiosk.desk import Desk
+    from kiosk.registration.engine import IssueRequest, RegistrationError
+    from kiosk.terms import PortalStatus
+
+    rng = random.Random(number)
+    queries = search_queries(seed=100 + number)
+    kinds = list(queries)
+    desk = Desk(Config(database=out["url"], pin_key_file=out["key"]))
+    user = desk.check_staff(f"desk{number}", PASSWORD)
+    if user is None:
+        raise SystemExit(f"desk{number} could not sign in")
+    desk.sign_in(user)
+    times: dict[str, list[float]] = {"search": [], "account": [], "issue": []}
+    counts = {"errors": 0, "refused": 0, "families": 0}
+    messages: list[str] = []
+
+    def timed(kind: str, action):
+        time.sleep(rng.expovariate(1 / think) if think else 0)
+        started = time.perf_counter()
+        try:
+            return action()
+        except RegistrationError:
+            counts["refused"] += 1
+        except Exception as error:  # noqa: BLE001 - what the desk would see
+            counts["errors"] += 1
+            messages.append(f"{kind}: {type(error).__name__}: {str(error).splitlines()[0]}")
+        finally:
+            times[kind].append((time.perf_counter() - started) * 1000)
+        return None
+
+    while time.time() < until:
+        kind = rng.choice(kinds)
+        text = rng.choice(queries[kind])
+        for n in range(SEARCHES_PER_FAMILY):
+            last = n == SEARCHES_PER_FAMILY - 1  # the quick exact look first, the tolerant one last
+            timed("search", lambda t=text, last=last: desk.search(t, tolerant=last))
+        patient_id = rng.randint(1, top_patient)  # the family at the counter: any one of them
+        timed("account", lambda p=patient_id: desk.patient_page(p))
+        counts["families"] += 1
+        if counts["families"] % ISSUE_EVERY:
+            continue
+        try:
+            family = desk.family(patient_id)
+        except Exception as error:  # noqa: BLE001 - counted like the timed actions' errors
+            counts["errors"] += 1
+            messages.append(f"family: {type(error).__name__}: {str(error).splitlines()[0]}")
+            continue
+        carer = next((c for c in family.caregivers if c.has_authority and c.email), None)
+        if carer is None:
+            continue
+        kids = [  # T3: a Registered child is not issued again; the desk checks the others
+            child.id
+            for child in family.children
+            if child.portal_status not in (PortalStatus.REGISTERED, PortalStatus.SELF_REGISTERED)
+        ]
+        if not kids:
+            continue
+        request = IssueRequest(patient_ids=kids, recipient_id=carer.id, email=carer.email)
+        timed("issue", lambda r=request: desk.issue(r))
+    out[number] = {"times": times, "counts": counts, "messages": messages}
+
+
+def _process(
+    url: str, key: str, numbers: list[int], top: int, start_at: float, seconds: float, think: float
+):
+    from kiosk.config import Config
+    from kiosk.store.practice import open_store
+
+    open_store(Config(database=url, pin_key_file=key))
+    out: dict = {"url": url, "key": key}
+    while time.time() < start_at:
+        time.sleep(0.01)
+    until = start_at + seconds
+    threads = [
+        threading.Thread(target=_desk, args=(n, top, until, think, out), daemon=True)
+        for n in numbers
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return [out[n] for n in numbers if n in out]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--url", required=True, help="a PostgreSQL database of this benchmark's own"
+    )
+    parser.add_argument(
+        "--patients", type=int, default=10_000_000, help="patients (default 10,000,000)"
+    )
+    parser.add_argument("--desks", type=int, default=64, help="desks at once (default 64)")
+    parser.add_argument(
+        "--processes", type=int, default=2, help="processes the desks run in (default 2)"
+    )
+    parser.add_argument(
+        "--seconds", type=float, default=120, help="how long the morning lasts (default 120)"
+    )
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=1.0,
+        help="a desk's mean pause between actions, s (default 1.0)",
+    )
+    parser.add_argument(
+        "--key",
+        default="",
+        help="the PIN key file every desk shares (default: beside the database in /tmp)",
+    )
+    args = parser.parse_args()
+    run.TARGETS.update(TARGETS)
+    from kiosk.store.db import close_database
+    from kiosk.store.models import Patient
+
+    key = Path(
+        args.key or Path(tempfile.gettempdir()) / f"kiosk-health-{args.url.rsplit('/', 1)[-1]}.key"
+    )
+    started = time.perf_counter()
+    report = prepare(args.url, key, args.patients, args.desks)
+    open_health_store(args.url, key)
+    top = Patient.select(Patient.id).order_by(Patient.id.desc()).limit(1).scalar()
+    count = Patient.select().count()
+    close_database()
+    load = os.getloadavg()
+    note(
+        f"{count:,} patients ({report}; ready in {time.perf_counter() - started:.0f} s); {args.desks} desks "
+        f"in {args.processes} processes for {args.seconds:.0f} s, mean think {args.think} s; "
+        f"{os.cpu_count()} CPUs, load {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}"
+    )
+    groups = [list(range(args.desks))[p :: args.processes] for p in range(args.processes)]
+    start_at = time.time() + 5 + args.desks * 0.1  # every desk signed in and connected first
+    with ProcessPoolExecutor(args.processes, mp_context=get_context("spawn")) as executor:
+        futures = [
+            executor.submit(
+                _process, args.url, str(key), g, top, start_at, args.seconds, args.think
+            )
+            for g in groups
+        ]
+        desks = [d for f in futures for d in f.result()]
+    times = {
+        kind: [v for d in desks for v in d["times"][kind]]
+        for kind in ("search", "account", "issue")
+    }
+    total = sum(len(v) for v in times.values())
+    errors = sum(d["counts"]["errors"] for d in desks)
+    note(
+        f"{len(desks)} desks ran {sum(d['counts']['families'] for d in desks)} families; "
+        f"{sum(d['counts']['refused'] for d in desks)} issues refused (a Registered family, T3)"
+    )
+    figure("health_throughput_ops_per_s", total / args.seconds, "ops/s")
+    for kind, values in times.items():
+        if values:
+            note(f"{kind}: {len(values)} done, p50 {statistics.median(values):.1f} ms")
+            figure(f"health_{kind}_p95_ms", p95(values), "ms")
+    figure("health_errors", errors)
+    messages = [m for d in desks for m in d["messages"]]
+    for message in sorted(set(messages))[:5]:
+        note(f"error: {message} (x{messages.count(message)})")
+    load = os.getloadavg()
+    note(f"load after {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
+
+
+if __name__ == "__main__":
+    main()
