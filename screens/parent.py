@@ -506,9 +506,12 @@ class ChildScreen(ParentScreen):
 
     def _redeemed(self, redeemed: portal.Redeemed) -> None:
         self.visit.linked.add(redeemed.patient_id)
-        message = self._("{name} is now on your account ({access}).").format(
-            name=redeemed.given_name, access=self._(redeemed.access)
+        said = (  # T1: a teen redeeming their own Minor PIN made their own account
+            N_("{name}, this is now your own portal account ({access}).")
+            if redeemed.own
+            else N_("{name} is now on your account ({access}).")
         )
+        message = self._(said).format(name=redeemed.given_name, access=self._(redeemed.access))
         self.app.switch_screen(MyAccountScreen(self.visit, message))
 
 
@@ -545,7 +548,10 @@ class MyAccountScreen(ParentScreen):
         )
 
     def _show_children(self, children: list[portal.Child]) -> None:
-        lines = [f"  {c.given_name}  ({self._(c.access)})" for c in children]
+        own = self._("your own account")  # T1: the teen's own, not a child of this account
+        lines = [
+            f"  {c.given_name}  ({own + ', ' if c.own else ''}{self._(c.access)})" for c in children
+        ]
         none_yet = "  " + self._("None yet.")
         self.query_one("#children", Static).update("\n".join(lines) or none_yet)
 

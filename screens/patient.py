@@ -15,6 +15,7 @@ each with a reason."""
 from __future__ import annotations
 
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Label, Static
@@ -22,7 +23,7 @@ from textual.widgets import DataTable, Label, Static
 from kiosk.people.names import placeholder_message
 from kiosk.people.patients import AssociationRow, PatientPage, age_text
 from kiosk.registration.pin_life import PinHistory, PinLifeError, RegistrationBlock
-from kiosk.terms import AssociationKind, AssociationState, IdCheck, PortalStatus
+from kiosk.terms import Access, AssociationKind, AssociationState, IdCheck, PortalStatus
 
 from .keys import DeskFooter
 from .pin_life import (
@@ -57,6 +58,18 @@ def basic_info(page: PatientPage, today) -> Text:
         ("PIN / VQ", patient.pin_state),
     ]
     return Text("\n").join(Text.assemble((f"{label:<14}", "bold"), value) for label, value in lines)
+
+
+# The Associations table fits 80 columns (T4): a long name or reason is elided in its cell and
+# read whole on the detail line under the table; the access level keeps its first word.
+ACCOUNT_WIDTH, STATE_WIDTH = 20, 30
+SHORT_ACCESS = {Access.FULL.label: "Full", Access.LIMITED.label: "Limited"}
+
+
+def _cell(text: str, width: int) -> Text:
+    cell = Text(text)
+    cell.truncate(width, overflow="ellipsis")
+    return cell
 
 
 class PatientScreen(ReportsWorkerErrors, DeskScreen[None]):
@@ -107,9 +120,11 @@ class PatientScreen(ReportsWorkerErrors, DeskScreen[None]):
             associations: DataTable[object] = DataTable(
                 id="associations", cursor_type="row"
             )  # k, n, x act on the highlighted one (T4)
-            # what 80 columns must show first: whose, whether it gives access now, how much (T4)
-            associations.add_columns("Account", "State", "Access", "Email", "Since")
+            # what 80 columns must show first: whose, whether it gives access now (with its end
+            # date), how much (T4); the email and the whole labels on the detail line below
+            associations.add_columns("Account", "State", "Access", "Since")
             yield associations
+            yield Static("", id="association-detail", classes="explain", markup=False)
             yield Label("Caregivers", classes="section-title")
             caregivers: DataTable[object] = DataTable(
                 id="caregivers", cursor_type="row"
@@ -158,16 +173,16 @@ class PatientScreen(ReportsWorkerErrors, DeskScreen[None]):
         associations = self.query_one("#associations", DataTable)
         associations.clear()
         for row in page.associations:
-            own = " (patient's own)" if row.kind == AssociationKind.OWN else ""  # T1
+            own = " (own)" if row.kind == AssociationKind.OWN else ""  # T1
             associations.add_row(
-                Text(row.account_name + own),
-                Text(row.state_words),
-                row.access,
-                Text(row.email),
+                _cell(row.account_name + own, ACCOUNT_WIDTH),
+                _cell(row.state_words, STATE_WIDTH),
+                SHORT_ACCESS.get(row.access, row.access),
                 f"{row.since:%m/%d/%Y}",
             )
         if not page.associations:
-            associations.add_row("None yet", "", "", "", "")
+            associations.add_row("None yet", "", "", "")
+        self._show_association_detail()
         caregivers = self.query_one("#caregivers", DataTable)
         caregivers.clear()
         for caregiver in page.caregivers:
@@ -406,6 +421,18 @@ class PatientScreen(ReportsWorkerErrors, DeskScreen[None]):
         self.app.call_from_thread(
             self._said, f"Validated ({id_check.label}): the patient is Registered, no PIN needed."
         )
+
+    @on(DataTable.RowHighlighted, "#associations")
+    def _show_association_detail(self) -> None:
+        """The highlighted association in full (T4): its email and the labels the table shortens."""
+        row = self.association()
+        detail = self.query_one("#association-detail", Static)
+        detail.display = row is not None
+        if row is not None:
+            detail.update(
+                f"{row.account_name} ({AssociationKind(row.kind).label}) <{row.email}>: "
+                f"{row.access}; {row.state_words}; since {row.since:%m/%d/%Y}"
+            )
 
     def association(self) -> AssociationRow | None:
         """The association under the Associations table's cursor (T4), or None."""

@@ -9,12 +9,14 @@ import pytest
 
 from kiosk import audit
 from kiosk.clock import Clock
+from kiosk.messages import outbox
 from kiosk.ops.training import load_training_data
 from kiosk.people.staff import authenticate
 from kiosk.registration import portal
 from kiosk.registration.access import AccessError
 from kiosk.registration.engine import IssueRequest, RegistrationError
 from kiosk.registration.pin_life import ContactChange, PinLifeError
+from kiosk.slip.content import slip_text_lines
 from kiosk.store.db import close_database, write_transaction
 from kiosk.store.models import AuditEvent, OutboxMessage, Patient, Practice, RegistrationPin
 from kiosk.store.practice import open_store
@@ -107,6 +109,33 @@ def test_t1_minor_pin_goes_to_the_teens_own_address_and_makes_their_own_account(
     parent = front.create_account(grace.email, "Grace Kim", PASSWORD)
     with pytest.raises(portal.PortalError):
         front.redeem(parent.id, jordan.dob, pin=result.pins[0].pin)
+
+
+@pytest.mark.parametrize(
+    "language, own_pin, own_account, slip_step",
+    [
+        ("en", "Your own registration PIN:", "This is your own portal account",
+         "Enter your date of birth and the PIN shown next to your name."),
+        ("es", "Su propio PIN de registro:", "Esta es su propia cuenta del portal",
+         "Ingrese su fecha de nacimiento y el PIN que aparece junto a su nombre."),
+    ],
+)  # fmt: skip
+def test_t1_the_welcome_and_slip_of_a_minor_pin_speak_to_the_teen(
+    config, maria, language, own_pin, own_account, slip_step
+):
+    """T1: sent to the minor, the welcome and the slip say "your own", never "your child"."""
+    front = at(config, maria)
+    jordan = find_patient("Jordan", "Kim")
+    result = front.issue(
+        IssueRequest([jordan.id], send_to=SendTo.MINOR, language=language, print_slip=True)
+    )
+    text, html = outbox.message_body(OutboxMessage.get(OutboxMessage.batch == result.batch))
+    slip = "\n".join(slip_text_lines(front.slip_for(result)))
+    for words in (text, html, slip):
+        assert own_account in words and result.pins[0].pin in words
+        assert not any(child in words.lower() for child in ("child", "hijo", "niño"))
+    assert own_pin in text and own_pin in html
+    assert slip_step in slip
 
 
 def test_t1_the_desk_is_warned_when_the_teens_address_is_a_caregivers(config, maria):

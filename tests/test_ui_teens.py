@@ -4,6 +4,8 @@ Validate, and an association suspended, resumed, given an end date and removed."
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from dataclasses import replace
 
 import pytest
@@ -11,7 +13,7 @@ from textual.widgets import DataTable, Static
 
 from kiosk.people.patients import patient_page
 from kiosk.people.staff import authenticate
-from kiosk.store.models import AuditEvent, RegistrationPin
+from kiosk.store.models import Association, AuditEvent, RegistrationPin
 from kiosk.terms import AssociationKind, AssociationState, IdCheck, PortalStatus
 from kiosk_screens.parent import ChildScreen, MyAccountScreen
 from kiosk_screens.patient import PatientScreen
@@ -24,10 +26,11 @@ from kiosk_screens.pin_life import (
 from kiosk_screens.register import RegisterScreen
 from kiosk_screens.register_options import IdNoteDialog
 
-from conftest import TODAY, desk_app, find_patient, screen_text, settle
+from conftest import NOW, TODAY, desk_app, find_patient, screen_text, settle
 from test_ui_parent import add_child, create_account, type_into
 
 SIZE = (80, 24)
+DATE = r"\d\d/\d\d/\d{4}"
 
 
 @pytest.fixture
@@ -108,6 +111,9 @@ async def test_t1_the_teen_redeems_at_the_kiosk_into_their_own_account(app):
         assert isinstance(app.screen, ChildScreen)
         await add_child(app, pilot, f"{jordan.dob:%m/%d/%Y}")
         assert isinstance(app.screen, MyAccountScreen)
+        said = str(app.screen.query_one("#message", Static).render())
+        assert "Jordan, this is now your own portal account" in said  # not "your child"
+        assert "Jordan  (your own account, Full Access)" in screen_text(app)
     [row] = patient_page(jordan.id, today=TODAY).associations
     assert row.kind == AssociationKind.OWN and row.account_name == "Jordan Kim"
 
@@ -171,7 +177,7 @@ async def test_t4_suspend_resume_end_date_and_remove_an_association(app):
     async with app.run_test(size=SIZE) as pilot:
         page = await open_page(app, pilot, "Kai", "Morgan")
         cells = association_cells(page)
-        assert cells[0] == "Rosa Delgado" and "Limited: No Chart Access" in cells
+        assert cells[0] == "Rosa Delgado" and "Limited" in cells  # the whole label: detail line
         assert any(c.startswith("Active until") for c in cells)  # the foster placement's end
         page.query_one("#associations", DataTable).focus()
 
@@ -201,3 +207,43 @@ async def test_t4_suspend_resume_end_date_and_remove_an_association(app):
     [row] = patient_page(kai.id, today=TODAY).associations
     assert row.state == AssociationState.ENDED
     assert patient_page(kai.id, today=TODAY).patient.portal_status == PortalStatus.UNREGISTERED
+
+
+async def test_t4_associations_fit_80_columns_with_access_state_end_and_since(app):
+    """T4: at 80x24 the Associations table shows every column without scrolling sideways: whose,
+    the state with its end date, the access level and since when; the email and the whole
+    labels are on the highlighted row's detail line."""
+    async with app.run_test(size=SIZE) as pilot:
+        page = await open_page(app, pilot, "Kai", "Morgan")
+        table = page.query_one("#associations", DataTable)
+        table.focus()
+        table.scroll_visible(animate=False)
+        await settle(app, pilot)
+        assert table.virtual_size.width <= table.size.width  # nothing off to the right
+        shown = screen_text(app)
+        header = next(line for line in shown.splitlines() if "Account" in line)
+        assert header.split() == ["Account", "State", "Access", "Since", "▃▃"]
+        [row] = [line for line in shown.splitlines() if line.startswith("  Rosa Delgado")]
+        _, _, state, until, ends, access, since = row.split()
+        assert (state, until, access) == ("Active", "until", "Limited")
+        assert re.fullmatch(DATE, ends) and re.fullmatch(DATE, since)
+        detail = str(page.query_one("#association-detail", Static).render())
+        assert "<rosa.delgado@example.org>: Limited: No Chart Access; Active until" in detail
+        assert "<rosa.delgado@example.org>" in shown  # the detail line, in sight too
+
+
+def test_t4_patient_page_associations_snapshot(snap_compare, app):
+    """At 80x24: Kai's Associations table with every column in sight and the detail line (T4)."""
+    kai = find_patient("Kai", "Morgan")
+    # the association's "since" is when training data was loaded: fixed, for a picture that holds
+    Association.update(created_at=NOW).where(Association.patient == kai.id).execute()
+    issued = NOW - dt.timedelta(days=11)  # the PIN's issue time, else the minute the test runs
+    RegistrationPin.update(issued_at=issued).where(RegistrationPin.patient == kai.id).execute()
+
+    async def open_kai(pilot):
+        page = await open_page(app, pilot, "Kai", "Morgan")
+        page.query_one("#associations", DataTable).focus()
+        page.query_one("#association-detail").scroll_visible(animate=False)
+        await settle(app, pilot)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=open_kai)

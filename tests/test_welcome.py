@@ -173,3 +173,16 @@ def test_s7_the_message_holds_the_given_names_and_pins_and_nothing_else(children
     assert message.subject == reference.subject
     for _, pin in children:
         assert pin in message.text and pin in message.sms and pin in message.html
+
+
+def test_t1_a_minor_registering_by_question_reads_about_their_own_account_in_spanish():
+    message = compose_welcome(
+        practice_name="Sunny Hills Pediatrics",
+        portal_url=URL,
+        children=[("Jordan", "")],
+        expires_on=EXPIRES,
+        language="es",
+        to_minor=True,
+    )
+    assert "Cree su propia cuenta: ingrese su apellido, su fecha de nacimiento" in message.text
+    assert "hijo" not in message.text and "hijo" not in message.html

@@ -2,7 +2,8 @@
 
 :func:`compose_welcome` takes only what the parent needs: the practice, the portal URL, each
 child's first name with the grouped PIN (``""`` when that child registers by verification
-question, R10), the expiry date (S3) and the family's language. It returns a subject, a plain
+question, R10), the expiry date (S3) and the family's language. A PIN sent to the minor (T1)
+speaks to the teen: their own PIN, their own account, no "your child". It returns a subject, a plain
 text body, an HTML alternative, and a short body for a text message (R7). Names are data: they
 are put on one line and HTML-escaped, never allowed to shape the message.
 """
@@ -37,8 +38,11 @@ def compose_welcome(
     children: list[tuple[str, str]],
     expires_on: dt.date,
     language: str = "en",
+    to_minor: bool = False,
 ) -> Welcome:
-    """``children`` is (first name, grouped PIN) for every child registered together; PIN "" = question."""
+    """``children`` is (first name, grouped PIN) for every child registered together; PIN "" = question.
+
+    ``to_minor``: Send to Minor (T1), one patient reading about their own account."""
     t = catalog(language)
     fill = {"practice": practice_name, "url": portal_url, "date": t.date(expires_on)}
     with_pin = [(one_line(name), pin) for name, pin in children if pin]
@@ -47,7 +51,9 @@ def compose_welcome(
     # The message as blocks: ("p", sentence), ("h", heading of the list below), ("pins", [(name, pin)]), ("names", [name]), ("ol", [step]).
     # Sentences keep their {practice}, {url}, {date} until rendered (escaped first for HTML).
     blocks: list[Block] = [("p", t.gettext("Welcome to the {practice} patient portal."))]
-    if with_pin:
+    if with_pin and to_minor:
+        blocks += [("h", t.gettext("Your own registration PIN:")), ("pins", with_pin)]
+    elif with_pin:
         heading = t.ngettext(
             "Your child's registration PIN:", "Your children's registration PINs:", len(with_pin)
         )
@@ -55,8 +61,13 @@ def compose_welcome(
     if by_question:
         heading = t.gettext("Register with the verification question the front desk set with you:")
         blocks += [("h", heading), ("names", by_question)]
-    steps = [t.gettext("Go to {url}"), _create_step(t, bool(with_pin), bool(by_question))]
-    if len(children) > 1:
+    create = (
+        _own_step(t, bool(with_pin))
+        if to_minor
+        else _create_step(t, bool(with_pin), bool(by_question))
+    )
+    steps = [t.gettext("Go to {url}"), create]
+    if len(children) > 1 and not to_minor:
         steps.append(_another_step(t))
     blocks += [("h", t.gettext("What to do next:")), ("ol", steps)]
     if with_pin:
@@ -69,6 +80,12 @@ def compose_welcome(
         expiry = t.gettext(
             "Please register by {date}. After that, ask the front desk to set up registration again."
         )
+    if to_minor:
+        own = t.gettext(
+            "This is your own portal account, not your parent's: keep your PIN and password to "
+            "yourself."
+        )
+        blocks.append(("p", own))
     blocks += [
         ("p", expiry),
         ("p", t.gettext("If you did not expect this message, please call {practice}.")),
@@ -94,6 +111,16 @@ def _create_step(t: Catalog, with_pin: bool, by_question: bool) -> str:
     return t.gettext(
         "Create your account: enter your child's date of birth and answer the verification "
         "question the front desk set with you."
+    )
+
+
+def _own_step(t: Catalog, with_pin: bool) -> str:
+    """T1: the teen makes their own account with their own date of birth."""
+    if with_pin:
+        return t.gettext("Create your own account: enter your date of birth and your PIN.")
+    return t.gettext(
+        "Create your own account: enter your last name, date of birth and the answer to the "
+        "verification question the front desk set with you."
     )
 
 

@@ -115,6 +115,7 @@ class IssueResult:
     delivery: Delivery = Delivery.EMAIL
     recipient: str = ""  # where the welcome message goes, as the desk should read it back
     warnings: tuple[str, ...] = ()  # T1: the teen's address is a caregiver's, and the like
+    to_minor: bool = False  # T1: sent to the patient, so the slip speaks to the teen
 
 
 def staff_may_issue(staff: StaffUser) -> Problem | None:
@@ -518,6 +519,7 @@ def issue_pins(
                     children=[(p.given_name, p.pin) for p in issued],
                     expires_on=expires_at.date(),
                     language=language,
+                    to_minor=minor,
                 )
                 channel, send_to, carrier_key = Channel.TEXT, cell, ""
                 if request.delivery == Delivery.EMAIL:
@@ -563,6 +565,7 @@ def issue_pins(
         Delivery(request.delivery),
         destination,
         warnings,
+        minor,
     )
 
 

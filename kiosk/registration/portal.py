@@ -160,6 +160,7 @@ class Child:
     patient_id: int
     given_name: str
     access: str
+    own: bool = False  # T1: the patient's own account (a teen's), not a parent's link
 
 
 def password_problem(password: str, email: str = "", name: str = "") -> str | None:
@@ -262,7 +263,15 @@ def children_of(account_id: int, today: dt.date | None = None) -> list[Child]:
         .where((Association.account == account_id) & live(today or dt.date.today()))
         .order_by(Association.created_at)
     )
-    return [Child(a.patient.id, a.patient.given_name, Access(a.access).label) for a in rows]
+    return [
+        Child(
+            a.patient.id,
+            a.patient.given_name,
+            Access(a.access).label,
+            a.kind == AssociationKind.OWN,
+        )
+        for a in rows
+    ]
 
 
 def _failures(*outcomes: Outcome) -> peewee.ModelSelect[RedemptionAttempt]:

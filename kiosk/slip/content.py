@@ -39,6 +39,7 @@ class SlipData:
     # what the QR code opens when it is not the plain portal_url: the portal's registration with
     # a PIN filled in (practice.qr_url). It holds a PIN: it is printed, never logged or stored.
     qr_url: str = ""
+    to_minor: bool = False  # T1: the PIN was sent to the patient: the slip speaks to the teen
 
 
 def qr_target(slip: SlipData) -> str:
@@ -89,6 +90,7 @@ def slip_from_issue(
         batch=result.batch,
         patient_ids=tuple(issued.patient_id for issued in result.pins),
         qr_url=fill_qr_url(qr_template, children),
+        to_minor=result.to_minor,
     )
 
 
@@ -111,8 +113,30 @@ def slip_text(slip: SlipData) -> SlipText:
         step3 = t.gettext(
             'Registering more than one child? Choose "{button}" and enter the next PIN.'
         ).format(button=another)
-    no_pin = t.gettext("answer the question")
     several = len(slip.children) > 1
+    title = (
+        t.gettext("Portal registration for {patient} and selected siblings")
+        if several
+        else t.gettext("Portal registration for {patient}")
+    )
+    child_header = t.gettext("Child")
+    if slip.to_minor:  # T1: the teen's own PIN and account, one patient, no siblings
+        title, child_header = (
+            t.gettext("Your own portal registration, {patient}"),
+            t.gettext("Name"),
+        )
+        step2 = (
+            t.gettext(
+                "Enter your last name, date of birth and the answer to the question we asked you."
+            )
+            if by_question
+            else t.gettext("Enter your date of birth and the PIN shown next to your name.")
+        )
+        step3 = t.gettext(
+            "This is your own portal account, not your parent's: keep your PIN and password to "
+            "yourself."
+        )
+    no_pin = t.gettext("answer the question")
     date = t.date(slip.expires_on)
     if by_question:  # no PIN to expire: the question's answer can be used until then
         expires = t.gettext("Register by {date}. After that, ask the front desk again.")
@@ -121,16 +145,12 @@ def slip_text(slip: SlipData) -> SlipText:
     else:
         expires = t.gettext("The PIN expires on {date}.")
     return SlipText(
-        title=(
-            t.gettext("Portal registration for {patient} and selected siblings")
-            if several
-            else t.gettext("Portal registration for {patient}")
-        ).format(patient=slip.patient_name),
+        title=title.format(patient=slip.patient_name),
         practice=slip.practice_name,
         url_label=t.gettext("Portal address"),
         url=slip.portal_url,
         scan=t.gettext("Scan to open the portal"),
-        child_header=t.gettext("Child"),
+        child_header=child_header,
         pin_header=t.gettext("PIN"),
         children=tuple((name, pin or no_pin) for name, pin in slip.children),
         expires=expires.format(date=date),
