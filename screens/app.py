@@ -413,4 +413,10 @@ def create_app(config: Config, *, clock: Clock | None = None, desk: Desk | None 
 
 
 def run_app(config: Config) -> None:
+    import sys
+
+    # A worker busy with Python (the PDF, a search) hands the interpreter back every 5 ms by
+    # default, and the screen waits that long at each step of drawing a key's answer: at 1 ms
+    # the desk's keys answer within the 100 ms they must (benchmarks/desk_keys.py).
+    sys.setswitchinterval(0.001)
     create_app(config).run()

@@ -137,8 +137,8 @@ class PatientScreen(ReportsWorkerErrors, DeskScreen[None]):
         self._load()
 
     def on_screen_resume(self) -> None:
-        if self.page is not None:
-            self._load()  # back from registration: status and PIN state may have changed
+        if self.page is not None:  # back from registration: status and PIN state may have changed
+            self.call_after_refresh(self._load)  # read once the page is drawn again
 
     @desk_worker("patient", "Patient page")
     def _load(self) -> None:

@@ -198,7 +198,7 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
     def on_screen_resume(self) -> None:
         # Back from parent mode or the slip: the children may be Registered now.
         if self.family is not None:
-            self.load_family()
+            self.call_after_refresh(self.load_family)  # read once the window is drawn again
         if (
             self.result is not None and self.result.message_id
         ):  # back from Complete / Log In: say what is so now

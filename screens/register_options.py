@@ -170,7 +170,7 @@ class IssueSummary(Vertical):
 
     def changed(self) -> None:
         self.show()
-        self.post_message(self.Changed())
+        self.call_after_refresh(self.post_message, self.Changed())  # checked once it is drawn
 
     def change(self, name: str) -> None:
         getattr(self, f"change_{name.replace('-', '_')}")()
@@ -217,7 +217,7 @@ class IssueSummary(Vertical):
     # -- Delivery and its address (R7) ------------------------------------------------------------
     def words_delivery(self) -> str:
         if self.choices.delivery == Delivery.NONE:
-            return "Do not send PIN: nothing is sent; print the slip or give the PIN in person"
+            return "Do not send PIN: print the slip or give the PIN in person"
         return self.choices.delivery.label
 
     def change_delivery(self) -> None:

@@ -105,9 +105,10 @@ class SearchScreen(ReportsWorkerErrors, DeskScreen[None]):
         # Back from a patient: statuses and names may have changed, and the next thing the desk
         # does is type another name, so the box takes the keys (its text selected, so typing replaces it).
         if self.is_mounted:
-            self._refresh()
-            self._load_appointments()
             self.action_focus_search()
+            # read again once the screen is drawn: the desk sees it at once (benchmarks/desk_keys.py)
+            self.call_after_refresh(self._refresh)
+            self.call_after_refresh(self._load_appointments)
 
     # -- searching ------------------------------------------------------------------------------
     @property

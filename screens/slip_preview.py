@@ -106,7 +106,7 @@ class SlipPreviewScreen(ReportsWorkerErrors, DeskScreen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#slip-body").focus()
-        self.check_letters()
+        self.call_after_refresh(self.check_letters)  # loads the PDF library: after the slip shows
 
     @desk_worker("letters", "Checking the slip's letters")
     def check_letters(self) -> None:
