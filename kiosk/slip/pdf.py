@@ -165,15 +165,17 @@ def unprintable_names(slip: SlipData, fonts: Sequence[str] = ()) -> list[str]:
     glyph for; [] when everything prints. ``fonts`` is printer.fonts (I1): without the CJK extra
     installed, Chinese, Japanese and Korean names would print as empty boxes, so the desk is told
     before printing and can write those names on the slip by hand."""
-    covered = _covered_codepoints().union(*(face.covered for face in _faces(tuple(fonts))))
     names = dict.fromkeys(
         [slip.practice_name, slip.patient_name, *(name for name, _ in slip.children)]
     )
-    return [
-        name
-        for name in names
-        if any(not ch.isspace() and ord(ch) not in covered for ch in _nfc(name))
-    ]
+    missing = {ord(ch) for name in names for ch in _nfc(name) if not ch.isspace()}
+    missing -= _covered_codepoints()
+    # The fallback fonts are read only for a name DejaVu Sans lacks a letter of: reading the CJK
+    # font's character map costs a desk ~35 MiB it never gets back (benchmarks/lowspec.py).
+    if missing:
+        faces = _faces(tuple(fonts))
+        missing = {cp for cp in missing if not any(cp in face.covered for face in faces)}
+    return [name for name in names if any(ord(ch) in missing for ch in _nfc(name))]
 
 
 def render_slip_pdf(slip: SlipData, layout: str = "letter", fonts: Sequence[str] = ()) -> bytes:
