@@ -33,6 +33,7 @@ from functools import lru_cache, partial
 from textual import events
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.driver import Driver
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.worker import Worker, WorkerFailed, WorkerState
@@ -92,6 +93,17 @@ class KioskApp(ReportsErrors, HoldsTypeAhead, App[None]):
     OUTBOX_SECONDS = (
         30.0  # how often queued welcome messages are tried (kiosk outbox send does the same)
     )
+
+    def get_driver_class(self) -> type[Driver]:
+        """The desk's Linux driver, which answers a lone Esc sooner (screens/driver.py), unless
+        TEXTUAL_DRIVER names another or the platform is not POSIX."""
+        from textual import constants
+
+        if constants.DRIVER is None and os.name == "posix":
+            from .driver import DeskDriver
+
+            return DeskDriver
+        return super().get_driver_class()
 
     def __init__(self, desk: Desk):
         from .console import draw_for_console, uses_console_glyphs

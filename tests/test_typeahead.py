@@ -76,3 +76,30 @@ def test_r5_r14_sign_in_to_saved_slip_typed_ahead_at_20_keys_a_second(home):
         assert saved.read_bytes().startswith(b"%PDF")
     finally:
         terminal.close()
+
+
+def test_r5_a_lone_esc_goes_back_and_arrows_stay_arrows_on_the_desk_driver(home):
+    """The desk's driver (kiosk_screens.driver) waits less after an Esc so Back answers within the
+    100 ms a desk key has; arrow keys, which start with an Esc, must still arrive as arrows, not as
+    an Esc and "[B" typed into the box."""
+    terminal = DeskTerminal(["--training"], home)
+    try:
+        terminal.wait_for("Staff sign-in", timeout=60)
+        type_ahead(terminal, [list("maria"), "enter", list("training1"), "enter"])
+        terminal.wait_for("^f Search", timeout=60)
+        type_ahead(terminal, [list("testkiddo")])
+        terminal.wait_for("Rosemary", timeout=30)
+        terminal.settle()
+        type_ahead(terminal, ["down", "down", "enter"])  # the second row: an arrow moves
+        terminal.wait_for("Register", timeout=30)
+        terminal.settle()
+        opened = terminal.text
+        assert "[B" not in opened, opened
+        assert "Basil Testkiddo" in opened or "Rosemary Testkiddo" in opened, opened
+        terminal.press("escape")  # alone: Back to the search, the box as it was
+        terminal.wait_for("^f Search", timeout=30)
+        terminal.settle()
+        back = terminal.text
+        assert "testkiddo" in back.lower() and "[B" not in back, back
+    finally:
+        terminal.close()
