@@ -393,6 +393,7 @@ BAD_VALUES = {
     "KIOSK_SLIP_KEEP_MINUTES": "-1",
     "KIOSK_TERMINAL": "front desk",
     "KIOSK_LANGUAGE": "klingon",
+    "KIOSK_GLYPHS": "fancy",
     "KIOSK_SLIP_FONTS": "/nonexistent/Font.ttf",
     "KIOSK_QR_URL": "https://portal.example.org/register?pin=",
     "KIOSK_SMS_ACCOUNT_SID": "AC-123",
