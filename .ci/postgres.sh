@@ -32,13 +32,16 @@ find_bin() {
 }
 
 ensure_installed() {
-    if [ -z "$(find_bin initdb)" ] || [ -z "$(find_bin pg_ctl)" ]; then
-        log "initdb/pg_ctl not found: installing postgresql with apt-get"
+    # pgbouncer: the connection pooler docs/postgresql.md describes, which a test puts between
+    # a read-only command and the desks (O1)
+    if [ -z "$(find_bin initdb)" ] || [ -z "$(find_bin pg_ctl)" ] || ! command -v pgbouncer >/dev/null; then
+        log "initdb/pg_ctl or pgbouncer not found: installing postgresql and pgbouncer with apt-get"
         if [ "$(id -u)" -ne 0 ]; then
             log "need root to install postgresql"; exit 1
         fi
         DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >&2
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql pgbouncer >&2
+        pkill -x pgbouncer 2>/dev/null || true  # the package may start its own; tests start theirs
     fi
     INITDB="$(find_bin initdb)"
     PG_CTL="$(find_bin pg_ctl)"
