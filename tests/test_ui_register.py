@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from textual.widgets import DataTable, Input, Select, Static
+from textual.widgets import Button, DataTable, Input, Select, Static
 
 from kiosk.messages import outbox
 from kiosk.people.patients import patient_page, search_patients
@@ -684,3 +684,17 @@ async def test_page_down_and_end_scroll_the_window_while_the_table_has_focus(app
         await pilot.press("home", "pagedown")
         await settle(app, pilot)
         assert body.scroll_y > 0
+
+
+async def test_r3_the_replace_question_fits_a_60_column_desk(app):
+    """At 60x20 the question before a second Register is whole on screen: its box, its words
+    and both answers, not cut at the right edge."""
+    async with app.run_test(size=(60, 20)) as pilot:
+        await open_window(app, pilot, "Testkiddo, Rosemary")
+        await register(app, pilot)
+        await register(app, pilot)
+        assert isinstance(app.screen, ConfirmReplace)
+        box = app.screen.query_one("#confirm-box").region
+        assert box.x >= 0 and box.right <= 60, box
+        for button in app.screen.query(Button):
+            assert button.region.right <= box.right, button.region
