@@ -103,8 +103,10 @@ async def _flow(pilot):
     app.exit()
 
 def _start(config):
-    from kiosk_screens.app import create_app
-    create_app(config).run(headless=True, size=(100, 30), auto_pilot=_flow)
+    from kiosk_screens.app import create_app, tune_interpreter
+    app = create_app(config)
+    tune_interpreter()  # as run_app does
+    app.run(headless=True, size=(100, 30), auto_pilot=_flow)
 
 code = main(["--db", sys.argv[1]], start_app=_start)
 print("FIGURES", json.dumps(figures), flush=True)

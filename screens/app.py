@@ -424,11 +424,27 @@ def create_app(config: Config, *, clock: Clock | None = None, desk: Desk | None 
     return KioskApp(desk or Desk(config, clock=clock))
 
 
-def run_app(config: Config) -> None:
+def tune_interpreter() -> None:
+    """Python settings for a desk's keys to answer within 100 ms (benchmarks/desk_keys.py).
+
+    - A worker busy with Python (the PDF, a search) hands the interpreter back every 5 ms by
+      default, and the screen waits that long at each step of drawing a key's answer: 1 ms.
+    - The cyclic garbage collector's full passes over the ~90,000 objects of a signed-in desk
+      took 50-100 ms, landing on a random key: Esc, Delivery and opening a patient measured
+      110-180 ms at p95 on a quiet machine. What start-up made lives as long as the process, so
+      it is frozen out of every pass (``gc.freeze``), and passes run about 3 times less often
+      (2,000 allocations, not 700): p95 of every key 9-66 ms. The cost is memory: garbage waits
+      longer, and benchmarks/lowspec.py's peak went from 94 to 103 MiB.
+    """
+    import gc
     import sys
 
-    # A worker busy with Python (the PDF, a search) hands the interpreter back every 5 ms by
-    # default, and the screen waits that long at each step of drawing a key's answer: at 1 ms
-    # the desk's keys answer within the 100 ms they must (benchmarks/desk_keys.py).
     sys.setswitchinterval(0.001)
-    create_app(config).run()
+    gc.freeze()
+    gc.set_threshold(2000, 10, 10)
+
+
+def run_app(config: Config) -> None:
+    app = create_app(config)
+    tune_interpreter()
+    app.run()
