@@ -10,9 +10,11 @@ from __future__ import annotations
 import os
 import smtplib
 import ssl
+from collections.abc import Callable
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate
+from functools import partial
 
 from kiosk.config import SmtpConfig
 from kiosk.messages.outbox import Outgoing, Sender, SendFailure
@@ -85,6 +87,12 @@ class SmtpLink:
         return smtp
 
 
+def _settings_fault(reason: str) -> SendFailure:
+    """The server or kiosk's smtp settings are wrong: trying again will not help, and the run stops
+    instead of failing every message."""
+    return SendFailure(reason, permanent=True, stop=True)
+
+
 def tls_context(config: SmtpConfig) -> ssl.SSLContext:
     """Certificates checked and host names verified, always: against ``smtp.ca_file`` when it is
     set (only those certificates are trusted), else against the system's trust store."""
@@ -99,10 +107,8 @@ def tls_context(config: SmtpConfig) -> ssl.SSLContext:
             or getattr(error, "strerror", None)
             or type(error).__name__
         )
-        raise SendFailure(
-            f"smtp.ca_file {config.ca_file} is not a certificate file kiosk can read ({why})",
-            permanent=True,
-            stop=True,
+        raise _settings_fault(
+            f"smtp.ca_file {config.ca_file} is not a certificate file kiosk can read ({why})"
         ) from None
 
 
@@ -110,18 +116,14 @@ def failure_from(error: Exception, config: SmtpConfig) -> SendFailure:
     """What went wrong, whether trying again can help, and whether the server itself is the problem."""
     server = f"{config.host}:{config.port}"
     if isinstance(error, smtplib.SMTPAuthenticationError):
-        return SendFailure(
+        return _settings_fault(
             f"the mail server refused kiosk's login ({_reply(error)}): check smtp.username and "
-            "smtp.password",
-            permanent=True,
-            stop=True,
+            "smtp.password"
         )
     if isinstance(error, smtplib.SMTPNotSupportedError):
-        return SendFailure(
+        return _settings_fault(
             f"the mail server {server} does not offer what smtp.security asks for ({error}): "
-            "check smtp.security and smtp.port",
-            permanent=True,
-            stop=True,
+            "check smtp.security and smtp.port"
         )
     if isinstance(error, smtplib.SMTPRecipientsRefused):
         code, text = next(iter(error.recipients.values()))
@@ -158,19 +160,15 @@ def failure_from(error: Exception, config: SmtpConfig) -> SendFailure:
             if config.ca_file
             else "the system's trusted certificates"
         )
-        return SendFailure(
+        return _settings_fault(
             f"the mail server {server} showed a certificate kiosk does not trust "
             f"({error.verify_message or error.reason}): check smtp.host, and that {trusted} "
-            "include the server's",
-            permanent=True,
-            stop=True,
+            "include the server's"
         )
     if isinstance(error, ssl.SSLError):
-        return SendFailure(
+        return _settings_fault(
             f"could not make a secure connection to {server} ({error.reason or error}): check "
-            "smtp.security and smtp.port",
-            permanent=True,
-            stop=True,
+            "smtp.security and smtp.port"
         )
     if isinstance(error, OSError):
         why = error.strerror or type(error).__name__
@@ -220,28 +218,15 @@ def build_text(message: Outgoing, sender: str) -> EmailMessage:
     return email
 
 
-class EmailSender:
-    def __init__(self, link: SmtpLink, practice_name: str):
-        self.link, self.practice_name = link, practice_name
+class LinkSender:
+    """A Sender over the shared SMTP session; ``build`` makes the email from a message and the
+    configured sender address (email, or R7's carrier gateway text: an SMS provider is another Sender)."""
+
+    def __init__(self, link: SmtpLink, build: Callable[[Outgoing, str], EmailMessage]):
+        self.link, self.build = link, build
 
     def send(self, message: Outgoing) -> str:
-        self.link.send(
-            build_email(message, self.link.config.sender, self.practice_name), message.recipient
-        )
-        return ""
-
-    def close(self) -> None:
-        self.link.close()
-
-
-class GatewayTextSender:
-    """R7 today: the carrier's email-to-SMS gateway. An SMS provider would be another Sender."""
-
-    def __init__(self, link: SmtpLink):
-        self.link = link
-
-    def send(self, message: Outgoing) -> str:
-        self.link.send(build_text(message, self.link.config.sender), message.recipient)
+        self.link.send(self.build(message, self.link.config.sender), message.recipient)
         return ""
 
     def close(self) -> None:
@@ -251,4 +236,7 @@ class GatewayTextSender:
 def smtp_senders(config: SmtpConfig, *, practice_name: str) -> dict[str, Sender]:
     """Email and text senders sharing one SMTP session."""
     link = SmtpLink(config)
-    return {Channel.EMAIL: EmailSender(link, practice_name), Channel.TEXT: GatewayTextSender(link)}
+    return {
+        Channel.EMAIL: LinkSender(link, partial(build_email, practice_name=practice_name)),
+        Channel.TEXT: LinkSender(link, build_text),
+    }
