@@ -28,6 +28,7 @@ from __future__ import annotations
 import csv
 from collections import deque
 from collections.abc import Iterable, Iterator
+from functools import partial
 from pathlib import Path
 
 from kiosk import validate
@@ -54,92 +55,32 @@ CAREGIVER_COLUMNS = (
 COLUMNS = PATIENT_COLUMNS + CAREGIVER_COLUMNS
 REQUIRED = ("chart_number", "birth_date")
 
+# The template's people, each written once: a caregiver's columns are the same on every row that
+# names them, so the example shows siblings sharing a caregiver the way a real export does.
+_ANA = ["10001", "Ana", "García López", "2016-03-14", "F", "es"]
+_LUIS = ["10002", "Luis", "García López", "2019-11-02", "M", "es"]
+_MARIA = [
+    "C-501",
+    "María",
+    "López",
+    "Mother",
+    "",
+    "maria.lopez@example.org",
+    "(555) 201-3344",
+    "verizon",
+    "es",
+]
+_JOSE = ["C-502", "José", "García", "FTH", "Joint", "", "555-201-7788", "", "es"]
+_NEWBORN = ["10003", "Baby Girl", "Nguyen", "2026-11-20", "F", "en"]
+_LINH = ["C-610", "Linh", "Nguyen", "MTH", "", "linh.nguyen@example.org", "", "", "en"]
+_JORDAN = ["10004", "Jordan", "Smith", "2012-06-30", "U", "en"]
+_PAT = ["C-720", "Pat", "Smith", "MTHFOST", "Sole", "", "555 330 1200", "", "en"]
 TEMPLATE_ROWS = [
-    [
-        "10001",
-        "Ana",
-        "García López",
-        "2016-03-14",
-        "F",
-        "es",
-        "C-501",
-        "María",
-        "López",
-        "Mother",
-        "",
-        "maria.lopez@example.org",
-        "(555) 201-3344",
-        "verizon",
-        "es",
-    ],
-    [
-        "10001",
-        "Ana",
-        "García López",
-        "2016-03-14",
-        "F",
-        "es",
-        "C-502",
-        "José",
-        "García",
-        "FTH",
-        "Joint",
-        "",
-        "555-201-7788",
-        "",
-        "es",
-    ],
-    [
-        "10002",
-        "Luis",
-        "García López",
-        "2019-11-02",
-        "M",
-        "es",
-        "C-501",
-        "María",
-        "López",
-        "Mother",
-        "",
-        "maria.lopez@example.org",
-        "(555) 201-3344",
-        "verizon",
-        "es",
-    ],
-    [
-        "10003",
-        "Baby Girl",
-        "Nguyen",
-        "2026-11-20",
-        "F",
-        "en",
-        "C-610",
-        "Linh",
-        "Nguyen",
-        "MTH",
-        "",
-        "linh.nguyen@example.org",
-        "",
-        "",
-        "en",
-    ],
-    [
-        "10004",
-        "Jordan",
-        "Smith",
-        "2012-06-30",
-        "U",
-        "en",
-        "C-720",
-        "Pat",
-        "Smith",
-        "MTHFOST",
-        "Sole",
-        "",
-        "555 330 1200",
-        "",
-        "en",
-    ],
+    [*_ANA, *_MARIA],
+    [*_ANA, *_JOSE],
+    [*_LUIS, *_MARIA],
+    [*_NEWBORN, *_LINH],
+    [*_JORDAN, *_PAT],
 ]
 
 
@@ -349,15 +290,7 @@ def _read_caregiver(
             "imported as Other",
         )
     raw_cell, raw_email = row.get("cell", ""), row.get("email", "")
-    cell, email = clean.us_cell(raw_cell), clean.email_address(raw_email)
-    if raw_cell and not cell:
-        into.warn(
-            name, where, f"cell {clean.shown(raw_cell)} is not a US 10-digit number; left blank"
-        )
-    if raw_email and not email:
-        into.warn(
-            name, where, f"email {clean.shown(raw_email)} is not an email address; left blank"
-        )
+    cell, email = clean.contact(raw_cell, raw_email, partial(into.warn, name, where))
     carrier = row.get("carrier", "").lower()
     if carrier and get_carrier(carrier) is None:
         into.warn(
