@@ -5,6 +5,7 @@ Names and birth dates are checked by :mod:`kiosk.validate`, as everywhere else."
 from __future__ import annotations
 
 import reprlib
+from collections.abc import Callable
 
 from kiosk import validate
 from kiosk.people.contact import normalize_email, normalize_us_cell
@@ -68,6 +69,20 @@ SEXES = {
     "u": "U",
     "unknown": "U",
 }
+
+
+def contact(
+    raw_cell: str, raw_email: str, warn: Callable[[str], None], *, cell_label: str = "cell"
+) -> tuple[str, str]:
+    """(cell, email) as kiosk stores them; one that is not usable is left blank, with a warning
+    naming it as the source does (``cell_label``: "cell" for a CSV column, "phone" for FHIR)."""
+    cell, email = us_cell(raw_cell), email_address(raw_email)
+    if raw_cell and not cell:
+        blank = "left blank" if cell_label == "cell" else "cell left blank"
+        warn(f"{cell_label} {shown(raw_cell)} is not a US 10-digit number; {blank}")
+    if raw_email and not email:
+        warn(f"email {shown(raw_email)} is not an email address; left blank")
+    return cell, email
 
 
 def sex_code(text: str | None) -> str | None:

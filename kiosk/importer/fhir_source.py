@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import partial
 from typing import Any
 
 from kiosk import validate
@@ -335,17 +336,9 @@ def _caregiver(
     into: Collected,
 ) -> CaregiverIn:
     raw_phone, raw_email = _telecom(resource)
-    cell, email = clean.us_cell(raw_phone), clean.email_address(raw_email)
-    if raw_phone and not cell:
-        into.warn(
-            name,
-            where,
-            f"phone {clean.shown(raw_phone)} is not a US 10-digit number; cell left blank",
-        )
-    if raw_email and not email:
-        into.warn(
-            name, where, f"email {clean.shown(raw_email)} is not an email address; left blank"
-        )
+    cell, email = clean.contact(
+        raw_phone, raw_email, partial(into.warn, name, where), cell_label="phone"
+    )
     return into.add_caregiver(
         CaregiverIn(
             name,
