@@ -488,7 +488,8 @@ def cmd_run(args: argparse.Namespace, start_app: Callable[[Config], object] | No
     from kiosk.people.staff import staff_count
     from kiosk.registration.pin_life import maintain
 
-    maintain()  # L2: what expired while no desk ran is expired before anyone looks
+    # L2: what expired while no desk ran is expired before anyone looks
+    maintain(sms_provider=config.sms.configured)
 
     if not staff_count():
         raise CliError(
@@ -925,13 +926,13 @@ def cmd_maintain(args: argparse.Namespace) -> int:
     days = args.reminder_days
     if days is not None and not 0 <= days <= 60:
         raise CliError("--reminder-days must be between 0 (off) and 60")
-    open_configured(args)
+    config = open_configured(args)
     if days is not None:
         from kiosk.store.practice import update_practice
 
         update_practice(reminder_days=days)
         print(f"Reminders {f'{days} days before PINs expire' if days else 'off'}.")
-    print(maintain().summary())
+    print(maintain(sms_provider=config.sms.configured).summary())
     return 0
 
 

@@ -406,7 +406,7 @@ class Desk:
         age policy and association end dates on the desk's day (kiosk maintain)."""
         from kiosk.registration.pin_life import maintain
 
-        return maintain(self.now(), self.today())
+        return maintain(self.now(), self.today(), sms_provider=self.config.sms.configured)
 
     # -- teens and access over time (T1-T5) -----------------------------------------------------
     @property

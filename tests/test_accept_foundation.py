@@ -77,12 +77,17 @@ def drop_version_15(con: sqlite3.Connection) -> None:
             con.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
 
 
+def drop_version_16(con: sqlite3.Connection) -> None:
+    """Take away what version 16 added (each PIN's language, I1), for a test of an older database."""
+    con.execute("ALTER TABLE registration_pin DROP COLUMN language")
+
+
 def _make_version_1(path: str) -> None:
     """Turn a current database file back into what version 1 wrote (no practice.key_check, no
     terminal and outcome on redemption attempts, which named a patient always, no sign_in_attempt,
     no audit_head.keyed_from, no PIN prior status, ender or terminal, no index of PINs by state and expiry,
     no SMS provider id or delivery status on outbox messages, no drives, nothing of
-    version 15's teens and access over time)."""
+    version 15's teens and access over time, no PIN language)."""
     con = sqlite3.connect(path)
     con.execute("ALTER TABLE practice DROP COLUMN key_check")
     con.execute("ALTER TABLE practice DROP COLUMN purpose")  # version 6 (D2)
@@ -116,6 +121,7 @@ def _make_version_1(path: str) -> None:
     con.execute("DROP INDEX patient_portal_status")
     con.execute("ALTER TABLE registration_pin DROP COLUMN first_used_at")
     drop_version_15(con)
+    drop_version_16(con)
     con.execute("UPDATE schema_meta SET version = 1")
     con.commit()
     con.close()
@@ -132,7 +138,7 @@ def test_a_version_1_database_is_migrated_in_place_and_its_pins_still_redeem(con
 
     open_store(config)  # the next release starts on the old file
 
-    assert ensure_schema() == SCHEMA_VERSION == 15
+    assert ensure_schema() == SCHEMA_VERSION == 16
     assert _columns() == fresh_columns and _indexes() == fresh_indexes  # same as a new database
     assert Practice.get().key_check  # the step filled the new column for the existing row
     rosemary = Patient.get(Patient.given_name == "Rosemary")
@@ -191,6 +197,7 @@ SCHEMA_9 = {
         "id_check_note",
         "issued_at",
         "issued_by_id",
+        "language",
         "method",
         "patient_id",
         "pin_hash",
@@ -296,7 +303,7 @@ def test_a_model_change_without_a_migration_is_caught(store):
         assert columns[table] == expected, (
             f"{table} changed: add a step to kiosk.store.schema.MIGRATIONS and bump SCHEMA_VERSION"
         )
-    assert SCHEMA_VERSION == 15 and sorted(
+    assert SCHEMA_VERSION == 16 and sorted(
         __import__("kiosk.store.schema").store.schema.MIGRATIONS
     ) == [
         2,
@@ -313,6 +320,7 @@ def test_a_model_change_without_a_migration_is_caught(store):
         13,
         14,
         15,
+        16,
     ]
 
 

@@ -5,20 +5,24 @@ turns it on."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import pytest
 
 from kiosk.cli import main
+from kiosk.clock import Clock
 from kiosk.messages import outbox
 from kiosk.people.patients import family_for
 from kiosk.registration import pin_life, portal
 from kiosk.registration.engine import IssueRequest, issue_pins
-from kiosk.store.models import OutboxMessage, Practice
+from kiosk.store.db import write_transaction
+from kiosk.store.models import Caregiver, OutboxMessage, Practice
 from kiosk.store.practice import update_practice
 from kiosk.terms import Channel, MessageKind, MessageState, PortalStatus
 
-from conftest import NOW, TODAY, FakeSender, find_patient
+from conftest import NOW, TODAY, FakeSender, desk, find_patient
 from test_postgres import pg_store
+from test_sms import provider, sms_config
 
 DUE = NOW + dt.timedelta(days=24)  # the 30-day PINs expire in 6 days: inside a 7-day reminder
 
@@ -147,6 +151,68 @@ def test_w3_a_slip_family_is_told_where_the_slip_is_in_their_language(config, re
     assert all(pin.pin not in text + html for pin in result.pins)
 
 
+def _only_a_cell(carrier: str) -> None:
+    """Cindy, the Testkiddos' first caregiver, has no email: only her cell, on ``carrier``."""
+    with write_transaction():
+        Caregiver.update(email="", carrier=carrier).where(Caregiver.given_name == "Cindy").execute()
+
+
+@pytest.mark.parametrize("carrier", ["", "att"])  # none on record, or a closed gateway (R7)
+def test_w3_i2_a_cell_only_family_is_texted_through_the_provider(
+    config, reminding, provider, carrier
+):
+    _only_a_cell(carrier)
+    result = _issue(reminding, delivery="none", print_slip=True)
+    front = desk(
+        replace(config, sms=sms_config(provider).sms),
+        staff=reminding,
+        clock=Clock.fixed(DUE, DUE.date()),
+    )
+    assert front.maintain().reminded == 1  # the desk's maintenance knows the provider is set up
+    (row,) = _reminders(result.batch)
+    assert (row.channel, row.recipient, row.carrier) == (Channel.TEXT, "+13175550101", "")
+    assert outbox.deliver_due(sms_config(provider), now=DUE).sent == 1
+    (sent,) = provider.sends()
+    assert sent["To"] == "+13175550101" and "printed slip" in sent["Body"]
+    assert all(pin.pin not in sent["Body"] for pin in result.pins)
+
+
+@pytest.mark.parametrize("carrier", ["", "att"])
+def test_w3_without_a_provider_a_cell_without_a_working_gateway_gets_no_reminder(
+    config, reminding, carrier
+):
+    _only_a_cell(carrier)
+    result = _issue(reminding, delivery="none", print_slip=True)
+    assert pin_life.maintain(DUE).reminded == 0 and _reminders(result.batch) == []
+
+
+def test_w3_without_a_provider_a_working_gateway_still_carries_the_reminder(config, reminding):
+    _only_a_cell("verizon")
+    result = _issue(reminding, delivery="none", print_slip=True)
+    assert pin_life.maintain(DUE).reminded == 1
+    (row,) = _reminders(result.batch)
+    assert (row.channel, row.recipient) == (Channel.TEXT, "3175550101@vtext.com")
+
+
+@pytest.mark.parametrize(
+    ("given", "family", "chosen", "words"),
+    [
+        ("Rosemary", "Testkiddo", "es", "hoja impresa que le dio la recepción"),  # record: en
+        ("Sofía", "Núñez-García", "en", "printed slip the front desk gave you"),  # record: es
+    ],
+)
+def test_w3_i1_a_do_not_send_family_is_reminded_in_the_language_the_desk_chose(
+    config, reminding, given, family, chosen, words
+):
+    result = _issue(reminding, given, family, delivery="none", print_slip=True, language=chosen)
+    assert result.language == chosen
+    pin_life.maintain(DUE)
+    (row,) = _reminders(result.batch)
+    assert row.language == chosen
+    text, _ = outbox.message_body(row)
+    assert words in text
+
+
 def test_w3_cli_turns_reminders_on_and_maintain_reports_them(config, front_desk, capsys):
     args = ["--db", config.database]
     assert main([*args, "maintain", "--reminder-days", "5"]) == 0
@@ -172,3 +238,34 @@ def test_w3_postgres_one_reminder_per_family(pg_store):
     text, _ = outbox.message_body(row)
     assert "José, Renée, and Zoë" in text
     assert all(pin.pin not in text for pin in result.pins)
+
+
+def test_w3_i1_postgres_the_desks_language_reaches_the_reminder(pg_store):
+    update_practice(reminder_days=7)
+    request = IssueRequest(
+        patient_ids=pg_store["kids"],
+        recipient_id=pg_store["mother"],
+        delivery="none",
+        print_slip=True,
+        language="es",
+    )
+    result = issue_pins(pg_store["desk"], request, now=NOW, today=TODAY)
+    assert pin_life.maintain(DUE).reminded == 1
+    (row,) = _reminders(result.batch)
+    text, _ = outbox.message_body(row)
+    assert row.language == "es" and "hoja impresa" in text
+
+
+def test_w3_i2_postgres_a_cell_only_family_is_texted_through_the_provider(pg_store):
+    update_practice(reminder_days=7)
+    with write_transaction():
+        Caregiver.update(email="", cell="3175550101", carrier="").execute()
+    request = IssueRequest(
+        patient_ids=pg_store["kids"], recipient_id=pg_store["mother"], delivery="none",
+        print_slip=True,
+    )  # fmt: skip
+    result = issue_pins(pg_store["desk"], request, now=NOW, today=TODAY)
+    assert pin_life.maintain(DUE).reminded == 0  # no provider: no carrier, nobody to remind
+    assert pin_life.maintain(DUE, sms_provider=True).reminded == 1
+    (row,) = _reminders(result.batch)
+    assert (row.channel, row.recipient) == (Channel.TEXT, "+13175550101")

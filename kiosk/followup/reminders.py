@@ -3,12 +3,14 @@
 With the practice's ``reminder_days`` set (0, the default, is off), a family batch whose PINs
 expire within that many days, and that still has a child Pending on an unused PIN, gets one
 reminder through the outbox: the first names still to register, where the PIN is (the welcome's
-email or text, or the slip) and the last day, never the PIN itself. One per batch, ever: the
-outbox holds at most one reminder row per batch (a partial unique index), so a second run or two
-desks at once add nothing. A batch whose welcome was never delivered gets none (the desk sees that
-failure in the outbox; a reminder pointing to a message that never came would mislead), and a
-queued reminder is failed unsent once its children have registered
-(:func:`kiosk.messages.outbox.erase_stale_bodies`).
+email or text, or the slip) and the last day, never the PIN itself, in the language the family
+was given its PIN in (kept on each PIN, I1). A family that got no welcome is reminded by email,
+else by text: through the SMS provider to any cell when one is set up (I2), else only through a
+carrier gateway that still works. One per batch, ever: the outbox holds at most one reminder
+row per batch (a partial unique index), so a second run or two desks at once add nothing. A batch
+whose welcome was never delivered gets none (the desk sees that failure in the outbox; a reminder
+pointing to a message that never came would mislead), and a queued reminder is failed unsent once
+its children have registered (:func:`kiosk.messages.outbox.erase_stale_bodies`).
 """
 
 from __future__ import annotations
@@ -44,9 +46,11 @@ def _waiting(now: dt.datetime) -> peewee.Expression:
     )
 
 
-def send_due(now: dt.datetime | None = None) -> int:
+def send_due(now: dt.datetime | None = None, *, sms_provider: bool = False) -> int:
     """Queue the reminders that are due (W3); return how many. Idempotent; off when the practice's
-    ``reminder_days`` is 0."""
+    ``reminder_days`` is 0. ``sms_provider``: texts go through the SMS provider (I2), so a family
+    with a cell on record is reached whatever its carrier (without one: only through a working
+    carrier gateway)."""
     now = now or utcnow()
     days = Practice.get().reminder_days
     if days <= 0:
@@ -68,11 +72,11 @@ def send_due(now: dt.datetime | None = None) -> int:
             )
         }
     )
-    return sum(_remind(batch, now) for batch in due)
+    return sum(_remind(batch, now, sms_provider) for batch in due)
 
 
 @retrying
-def _remind(batch: str, now: dt.datetime) -> bool:
+def _remind(batch: str, now: dt.datetime, sms_provider: bool) -> bool:
     children = sorted(
         {
             p
@@ -95,12 +99,12 @@ def _remind(batch: str, now: dt.datetime) -> bool:
             )
             if not pins:
                 return False
-            return _queue(batch, pins, now)
+            return _queue(batch, pins, now, sms_provider)
     except peewee.IntegrityError:  # another run queued this batch's reminder a moment ago
         return False
 
 
-def _queue(batch: str, pins: list[RegistrationPin], now: dt.datetime) -> bool:
+def _queue(batch: str, pins: list[RegistrationPin], now: dt.datetime, sms_provider: bool) -> bool:
     """Inside the transaction: address and queue the batch's reminder; False when the family
     cannot be reached or never got its welcome."""
     first = pins[0]
@@ -111,7 +115,10 @@ def _queue(batch: str, pins: list[RegistrationPin], now: dt.datetime) -> bool:
     )
     caregiver = Caregiver.get_or_none(Caregiver.id == first.recipient_id)
     language = (
-        welcome.language if welcome else (caregiver.preferred_language if caregiver else "en")
+        welcome.language
+        if welcome
+        # I1: the language the desk gave the family its PIN in (slip or desk); older PINs have none
+        else first.language or (caregiver.preferred_language if caregiver else "") or "en"
     )
     given_on = first.issued_at.date()
     if first.delivery in (Delivery.EMAIL, Delivery.TEXT):
@@ -122,7 +129,7 @@ def _queue(batch: str, pins: list[RegistrationPin], now: dt.datetime) -> bool:
         address, carrier = (
             (first.recipient_email, "")
             if channel == Channel.EMAIL
-            else (first.recipient_cell, first.carrier)
+            else (first.recipient_cell, "" if sms_provider else first.carrier)
         )
     else:
         if first.method == RegistrationMethod.QUESTION:
@@ -134,6 +141,8 @@ def _queue(batch: str, pins: list[RegistrationPin], now: dt.datetime) -> bool:
         found = get_carrier(caregiver.carrier)
         if caregiver.email:
             channel, address, carrier = Channel.EMAIL, caregiver.email.strip().lower(), ""
+        elif caregiver.cell and sms_provider:  # I2: the number itself, whatever its carrier
+            channel, address, carrier = Channel.TEXT, caregiver.cell, ""
         elif caregiver.cell and found is not None and not found.retired:
             channel, address, carrier = Channel.TEXT, caregiver.cell, found.key
         else:

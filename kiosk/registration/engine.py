@@ -437,6 +437,11 @@ def issue_pins(
                 email, cell, carrier_choice = request.email, request.cell, request.carrier
             cell = (normalize_us_cell(cell) or "") if request.delivery == Delivery.TEXT else ""
             issuer = Staff.get_by_id(staff.id)
+            language = (
+                offered(request.language)  # I1: the desk's choice for this family
+                or (recipient.preferred_language if recipient else children[0].preferred_language)
+                or default_language()  # D1: the desk's language for a family without one
+            )
             for child in children:
                 prior = _status_before_pins(child, now)
                 ended |= _end_active(
@@ -470,6 +475,7 @@ def issue_pins(
                     terminal=terminal[:64],
                     id_check=id_check,
                     id_check_note=request.id_check_note.strip(),
+                    language=language,  # W3: the reminder speaks it, welcome or none
                 )
                 if not request.second_parent and child.portal_status not in (
                     PortalStatus.REGISTERED,
@@ -506,11 +512,6 @@ def issue_pins(
                         pins.format_pin(plain) if plain else "",
                     )
                 )
-            language = (
-                offered(request.language)  # I1: the desk's choice for this family
-                or (recipient.preferred_language if recipient else children[0].preferred_language)
-                or default_language()  # D1: the desk's language for a family without one
-            )
             destination = ""
             if request.delivery in (Delivery.EMAIL, Delivery.TEXT):
                 welcome = compose_welcome(

@@ -197,10 +197,13 @@ class MaintenanceReport:
         )
 
 
-def maintain(now: dt.datetime | None = None, today: dt.date | None = None) -> MaintenanceReport:
+def maintain(
+    now: dt.datetime | None = None, today: dt.date | None = None, *, sms_provider: bool = False
+) -> MaintenanceReport:
     """What ``kiosk maintain`` does (and the app at start-up): expire PINs (L2), apply the age
     policy and association end dates on ``today`` (T2, T4), erase the unsent welcomes whose PINs
-    have all ended (S11), queue the reminders due (W3). Idempotent."""
+    have all ended (S11), queue the reminders due (W3; ``sms_provider``: texted through the SMS
+    provider, I2). Idempotent."""
     from kiosk.followup import reminders
     from kiosk.registration.ages import apply_age_policy
 
@@ -210,7 +213,8 @@ def maintain(now: dt.datetime | None = None, today: dt.date | None = None) -> Ma
     expired = expire_due(now)
     ages = apply_age_policy(now, today).summary()
     erased = outbox.erase_stale_bodies(now)
-    return MaintenanceReport(expired, erased, reminders.send_due(now), ages)
+    reminded = reminders.send_due(now, sms_provider=sms_provider)
+    return MaintenanceReport(expired, erased, reminded, ages)
 
 
 # -- the PIN's facts and history (L1) ------------------------------------------------------------

@@ -275,6 +275,9 @@ class RegistrationPin(BaseModel):
     first_used_at = pw.DateTimeField(null=True)  # when a parent first used it (W4)
     id_check = pw.CharField(default="", constraints=[EMPTY])  # T5: how they were identified
     id_check_note = pw.CharField(default="", constraints=[EMPTY])  # T5: what "other" was
+    # I1: the language the family's slip or welcome was given in, as the desk chose it; a family
+    # given no welcome message (Do not send PIN) has nowhere else to keep it for its reminder (W3)
+    language = pw.CharField(default="", constraints=[EMPTY])
     patient_id: int  # the ids peewee keeps beside each foreign key, declared for the type checker
     issued_by_id: int
     recipient_id: int | None

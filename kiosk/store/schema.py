@@ -16,7 +16,7 @@ from kiosk.store.models import ALL_MODELS, AuditHead, BaseModel, SchemaMeta
 if TYPE_CHECKING:
     from playhouse.migrate import SchemaMigrator
 
-SCHEMA_VERSION = 15
+SCHEMA_VERSION = 16
 # RegistrationPin's enrollment report index (W4), by column: version 14 makes it
 REPORT_INDEX = ("issued_at", "second_parent", "issued_by_id", "redemptions", "first_used_at")
 
@@ -275,6 +275,15 @@ def _v15_teens_and_access() -> None:
         Patient.update(age_stage=stage).where(Patient.dob <= born_by(today, years)).execute()
 
 
+def _v16_issue_language() -> None:
+    """Version 16: each PIN keeps the language its family was given it in (I1), so a reminder
+    (W3) to a family that got no welcome message speaks the language the desk chose. Older PINs
+    keep "": their reminder reads the welcome's language, else the caregiver's, as before."""
+    from kiosk.store.models import RegistrationPin
+
+    add_column(RegistrationPin, "language")
+
+
 # version N -> function that takes a database at N-1 to N. Add a step here with every change to
 # the models; tests/test_accept_foundation.py builds a version-1 database and checks that it comes
 # up to date with the same columns as a new one.
@@ -293,6 +302,7 @@ MIGRATIONS: dict[int, Callable[[], None]] = {
     13: _v13_search_terms_by_side,
     14: _v14_report_reads_one_index,
     15: _v15_teens_and_access,
+    16: _v16_issue_language,
 }
 
 
