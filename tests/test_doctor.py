@@ -10,6 +10,8 @@ from aiosmtpd.controller import Controller
 from kiosk import cli
 from kiosk.store.db import close_database
 
+from test_sms import SID, TOKEN, provider
+
 PG_URL = os.environ.get("KIOSK_TEST_PG_URL", "")
 
 
@@ -122,10 +124,63 @@ def test_d1_doctor_on_a_bad_setting_names_it(tmp_path, capsys, monkeypatch):
     assert code == 1 and by_check["config"].startswith("FAIL") and "smtp.port" in by_check["config"]
 
 
+def _sms_settings(monkeypatch, provider, token=TOKEN):
+    for name, value in {"ACCOUNT_SID": SID, "AUTH_TOKEN": token, "FROM_NUMBER": "+13175550100",
+                        "BASE_URL": provider.url, "TIMEOUT_SECONDS": "5"}.items():  # fmt: skip
+        monkeypatch.setenv(f"KIOSK_SMS_{name}", value)
+
+
+def test_i2_doctor_reads_the_sms_providers_account_and_sends_nothing(
+    desk, provider, monkeypatch, capsys
+):
+    _sms_settings(monkeypatch, provider)
+    code, by_check, lines = doctor(desk, capsys)
+    assert code == 0 and [line.split()[1] for line in lines].index("sms") == 5  # after smtp
+    assert by_check["sms"].startswith("ok") and "took the credentials" in by_check["sms"], lines
+    assert [(m, p) for m, p, _, _ in provider.requests] == [
+        ("GET", f"/2010-04-01/Accounts/{SID}.json")
+    ]  # a read of the account: no message posted
+    assert TOKEN not in "\n".join(lines)
+
+
+def test_i2_doctor_without_an_sms_provider_has_no_sms_line(desk, capsys):
+    _, by_check, _ = doctor(desk, capsys)
+    assert "sms" not in by_check
+
+
+def test_i2_doctor_fails_on_a_wrong_token_without_showing_it(desk, provider, monkeypatch, capsys):
+    _sms_settings(monkeypatch, provider, token="not-the-right-token-42")
+    code, by_check, lines = doctor(desk, capsys)
+    assert code == 1 and by_check["sms"].startswith("FAIL")
+    assert "refused kiosk's credentials (401" in by_check["sms"]
+    assert "sms.auth_token" in by_check["sms"]
+    assert "not-the-right-token-42" not in "\n".join(lines) and TOKEN not in "\n".join(lines)
+    assert by_check["disk"].startswith("ok")  # the other checks still ran
+
+
+def test_i2_doctor_fails_on_a_suspended_account_or_an_unreachable_provider(
+    desk, provider, monkeypatch, capsys
+):
+    _sms_settings(monkeypatch, provider)
+    provider.account["status"] = "suspended"
+    code, by_check, _ = doctor(desk, capsys)
+    assert code == 1 and by_check["sms"].startswith("FAIL") and "is suspended" in by_check["sms"]
+    provider.account |= {"status": "active", "type": "Trial"}
+    code, by_check, _ = doctor(desk, capsys)
+    assert by_check["sms"].startswith("warn") and "trial account" in by_check["sms"]
+    provider.close()
+    code, by_check, _ = doctor(desk, capsys)
+    assert code == 1 and by_check["sms"].startswith("FAIL")
+    assert "could not reach the SMS provider" in by_check["sms"]
+    assert not by_check["sms"].endswith("will try again")
+
+
 @pytest.mark.postgres
 @pytest.mark.skipif(not PG_URL, reason="KIOSK_TEST_PG_URL not set")
-def test_d1_doctor_checks_the_clock_against_postgresql(tmp_path, capsys, monkeypatch):
+def test_d1_doctor_checks_the_clock_against_postgresql(tmp_path, capsys, monkeypatch, provider):
     import psycopg2
+
+    _sms_settings(monkeypatch, provider)  # I2: the provider check is the same on PostgreSQL
 
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = psycopg2.connect(PG_URL)
@@ -147,4 +202,4 @@ def test_d1_doctor_checks_the_clock_against_postgresql(tmp_path, capsys, monkeyp
         admin.cursor().execute(f"DROP SCHEMA {schema} CASCADE")
         admin.close()
     assert by_check["clock"].startswith("ok") and "database server" in by_check["clock"], lines
-    assert by_check["database"].startswith("ok")
+    assert by_check["database"].startswith("ok") and by_check["sms"].startswith("ok")

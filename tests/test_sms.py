@@ -40,7 +40,7 @@ CALLBACK = "https://kiosk.example.org/sms/status"
 
 
 class Provider:
-    """The provider's documented endpoints on a loopback port. ``script`` holds the next answers
+    """The provider's documented endpoints (send, read back, the account) on a loopback port. ``script`` holds the next answers
     to a send, each (status, JSON body, headers, seconds to wait first); empty: 201 and a new SID.
     ``messages`` is each accepted message's current state, which a test changes as the carrier
     would after the send."""
@@ -49,6 +49,12 @@ class Provider:
         self.requests: list[tuple[str, str, dict[str, str], dict[str, str]]] = []
         self.script: list[tuple[int, dict, dict[str, str], float]] = []
         self.messages: dict[str, dict] = {}
+        self.account = {
+            "sid": SID,
+            "friendly_name": "Sunny Hills",
+            "status": "active",
+            "type": "Full",
+        }
         provider = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -81,6 +87,8 @@ class Provider:
             self.messages[sid] = {"sid": sid, "status": "queued", "to": form.get("To"),
                                   "error_code": None, "error_message": None}  # fmt: skip
             status, body, headers, wait = 201, self.messages[sid], {}, 0.0
+        elif method == "GET" and handler.path == f"/2010-04-01/Accounts/{SID}.json":
+            status, body, headers, wait = 200, self.account, {}, 0.0
         elif method == "GET" and (found := re.fullmatch(rf"{base}/(SM\w+)\.json", handler.path)):
             status, body, headers, wait = 200, self.messages[found[1]], {}, 0.0
         else:

@@ -10,6 +10,9 @@ The contract, as the provider documents it (and its Python library sends it):
 - **Read back:** ``GET {base}/2010-04-01/Accounts/{AccountSid}/Messages/{sid}.json`` answers the
   same JSON with the current ``status`` (queued, sending, sent, delivered, undelivered,
   failed ...) and ``error_code``/``error_message`` once it failed.
+- **The account:** ``GET {base}/2010-04-01/Accounts/{AccountSid}.json`` answers the account's
+  ``status`` (active, suspended, closed) and ``type`` (Trial, Full): a read that sends nothing,
+  which `kiosk doctor` uses to check the address, the SID and the token (:meth:`SmsSender.account`).
 - **Status callback:** the provider posts a form with ``MessageSid``, ``MessageStatus`` and
   ``ErrorCode`` to the StatusCallback URL, signed in ``X-Twilio-Signature``: base64 of the
   HMAC-SHA1, keyed with the auth token, of the URL followed by each posted name and value sorted
@@ -66,6 +69,14 @@ class Delivery:
     error: str = ""
 
 
+@dataclass(frozen=True)
+class Account:
+    """The provider's account, as its account resource reports it."""
+
+    status: str  # active, suspended or closed
+    kind: str  # Trial (texts only numbers verified with the provider) or Full
+
+
 def phone_number(recipient: str) -> str:
     """The E.164 number a text goes to: a stored +1 number as it is, or the number of a carrier
     gateway address (a text queued for a gateway goes through the provider once there is one)."""
@@ -96,8 +107,14 @@ class SmsSender:
         self._client: httpx.Client | None = None
 
     @property
+    def _account(self) -> str:
+        return (
+            f"{self.config.base_url.rstrip('/')}/{API_VERSION}/Accounts/{self.config.account_sid}"
+        )
+
+    @property
     def _messages(self) -> str:
-        return f"{self.config.base_url.rstrip('/')}/{API_VERSION}/Accounts/{self.config.account_sid}/Messages"
+        return f"{self._account}/Messages"
 
     def send(self, message: Outgoing) -> Accepted:
         form = {"To": phone_number(message.recipient), "Body": message.text}
@@ -116,6 +133,15 @@ class SmsSender:
         if status in NOT_DELIVERED:
             raise SendFailure(not_delivered(_delivery(answer)), permanent=True)
         return Accepted(sid, status, "sent to the SMS provider: waiting for delivery")
+
+    def account(self) -> Account:
+        """The account as the provider reports it: a harmless read that proves the address, the
+        SID and the token work (kiosk doctor); SendFailure with the provider's words when not."""
+        try:
+            answer = self._call("GET", f"{self._account}.json")
+        finally:
+            self.close()
+        return Account(str(answer.get("status") or ""), str(answer.get("type") or ""))
 
     def delivery(self, provider_id: str) -> Delivery:
         """The message's status now, as the provider reports it (SendFailure when it cannot say)."""
@@ -139,13 +165,13 @@ class SmsSender:
             reply = self._client.request(method, url, data=form)
         except httpx.TimeoutException:
             raise SendFailure(
-                f"the SMS provider at {self._host} did not answer in time: will try again",
+                f"the SMS provider at {self.host} did not answer in time: will try again",
                 permanent=False,
                 stop=True,
             ) from None
         except httpx.HTTPError as error:
             raise SendFailure(
-                f"could not reach the SMS provider at {self._host} ({type(error).__name__}): "
+                f"could not reach the SMS provider at {self.host} ({type(error).__name__}): "
                 "will try again",
                 permanent=False,
                 stop=True,
@@ -160,7 +186,7 @@ class SmsSender:
         raise _failure(reply.status_code, body, reply.headers.get("Retry-After", ""))
 
     @property
-    def _host(self) -> str:
+    def host(self) -> str:
         from urllib.parse import urlparse
 
         return urlparse(self.config.base_url).netloc

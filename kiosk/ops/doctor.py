@@ -1,9 +1,10 @@
 """``kiosk doctor``: is this desk ready? One line per check, and a non-zero exit when one fails.
 
 Each check looks and changes nothing: the database is opened read-only, SMTP gets EHLO and no
-mail, the printer is asked about with ``lpstat``. Checks: the configuration, the database (reached,
-and at this kiosk's schema version), the key file (there, private, this database's) and the anchor
-file, the mail server, the printers of the desk and of every ``[terminals]`` entry, free disk, and
+mail, the SMS provider (when ``[sms]`` is set up) is asked for its account and sends nothing, the
+printer is asked about with ``lpstat``. Checks: the configuration, the database (reached, and at
+this kiosk's schema version), the key file (there, private, this database's) and the anchor file,
+the mail server, the SMS provider, the printers of the desk and of every ``[terminals]`` entry, free disk, and
 the clock against the PostgreSQL server's (PIN expiry and the audit trail's times depend on it).
 """
 
@@ -38,7 +39,7 @@ def run_checks(config: Config, config_words: str) -> Iterator[Check]:
     """Every check in order; a check that cannot run says why (FAIL), and the others still run."""
     yield Check(OK, "config", config_words)
     database_ok = False
-    for check in (_database, _key_file, _anchor_file, _smtp, _printers, _disk, _clock):
+    for check in (_database, _key_file, _anchor_file, _smtp, _sms, _printers, _disk, _clock):
         if check in (_key_file, _clock) and not database_ok:
             continue
         try:
@@ -138,6 +139,38 @@ def _smtp(config: Config) -> Check:
         "smtp",
         f"{c.host}:{c.port} answered EHLO ({c.security}{', logged in' if c.username else ''})",
     )
+
+
+def _sms(config: Config) -> Check | None:
+    """I2: the provider reached and the SID and token taken, by reading the account (no text
+    sent). The token is never said: a refusal names the settings to check, not their values."""
+    from kiosk.messages.outbox import SendFailure
+    from kiosk.messages.sms import SmsSender
+
+    c = config.sms
+    if not c.configured:
+        return None  # texts go through carrier gateways (R7), which the smtp check covers
+    sender = SmsSender(c)
+    try:
+        account = sender.account()
+    except SendFailure as failure:
+        return Check(FAIL, "sms", str(failure).removesuffix(": will try again"))
+    where = f"the SMS provider at {sender.host}"
+    if account.status != "active":
+        return Check(
+            FAIL,
+            "sms",
+            f"{where} says account {c.account_sid} is {account.status or 'not active'}: "
+            "texts will be refused",
+        )
+    if account.kind.lower() == "trial":
+        return Check(
+            WARN,
+            "sms",
+            f"{where} took the credentials, but it is a trial account: it texts only numbers "
+            "verified with the provider",
+        )
+    return Check(OK, "sms", f"{where} took the credentials: account {c.account_sid} active")
 
 
 def _printers(config: Config) -> Check:
