@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections import Counter
+from itertools import groupby
 from types import SimpleNamespace
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from kiosk.people import search
 from kiosk.people.patients import search_patients
 from kiosk.people.search import (
     add_candidates,
@@ -257,10 +260,34 @@ def test_n2_a_nickname_with_the_family_name_as_typed_comes_before_near_spellings
 
 
 def test_n2_a_name_typed_in_part_finds_the_closest_whole_name_first(families):
-    """ "Ez" begins Ezekiel and Ezra alike: the name with fewer letters left out comes first."""
+    """ "Ez" begins Ezekiel and Ezra alike: the name with fewer letters left out comes first, then
+    the other name, then their namesakes."""
     _namesakes("Ezekiel", "Dvořák", 3)
     _namesakes("Ezra", "Dvořák", 3)
-    assert names("ez dvorak")[:3] == ["Ezra Dvořák"] * 3
+    assert names("ez dvorak")[:4] == ["Ezra Dvořák", "Ezekiel Dvořák"] * 2
+
+
+@pytest.mark.parametrize(
+    "typed, crowd, target, reason",
+    [
+        ("mla fisher", "Mia", "Mila", "sounds like"),  # one letter from both
+        ("ollie fisher", "Oliver", "Olivia", "nickname"),  # a nickname of both
+        ("ximena rossy", "Ross", "Rossi", "sounds like"),  # sounds like both
+    ],
+)
+def test_n2_each_near_name_shows_before_the_namesakes_of_another(
+    families, typed, crowd, target, reason
+):
+    """Many namesakes of one near name never hide another name as near (N2: the closest first):
+    each near name shows once, closest first, before the namesakes, with its reason."""
+    given, family = ("Ximena", crowd) if typed.startswith("ximena") else (crowd, "Fisher")
+    _namesakes(given, family, 12)
+    name = f"Ximena {target}" if typed.startswith("ximena") else f"{target} Fisher"
+    _namesakes(*name.split(), 3)
+    rows = found(typed)[:10]  # the rows a desk sees of the list
+    first = {row: rows.index(row) for row in rows}
+    assert (name, reason) in first and first[name, reason] < 2, rows
+    assert len(rows) == 10 and {n for n, _ in rows} == {name, f"{given} {family}"}
 
 
 @pytest.mark.parametrize("typed", ["luca st jhon", "luca stjohn", "luca s john", "mari jose lopes"])
@@ -270,6 +297,47 @@ def test_n2_a_compound_name_with_a_mistake_is_found_across_its_words(families, t
     _namesakes("María José", "López", 1)
     expected = "María José López" if typed.startswith("mari") else "Luca St. John"
     assert expected in names(typed)
+
+
+ranked_strategy = st.lists(
+    st.tuples(
+        st.sampled_from([0, 1, 2, 3]),  # tier: exact, name parts, caregivers, tolerant
+        st.sampled_from([0.0, 0.02, 0.5, 1.01, 1.05, 1.2, 2.05]),
+        st.sampled_from("abcd"),  # the name
+    ),
+    max_size=40,
+).map(sorted)
+
+
+@settings(max_examples=300, deadline=None)
+@given(keys=ranked_strategy)
+def test_n2_near_names_show_once_each_before_namesakes(keys):
+    """Property of the ranking (N2): the same rows; exact ones and name parts keep their places;
+    among near matches of one kind every name's first row, closest name first, then every name's
+    second row, and so on, each name's rows in their order."""
+    ranked = [((tier, cost, name, "g", n), n) for n, (tier, cost, name) in enumerate(keys)]
+    spread = search._spread(ranked)
+
+    def segments(rows):
+        return [
+            (kind, list(group))
+            for kind, group in groupby(rows, key=lambda row: search._kind_of_match(*row[0][:2]))
+        ]
+
+    assert [kind for kind, _ in segments(spread)] == [kind for kind, _ in segments(ranked)]
+    for (kind, before), (_, after) in zip(segments(ranked), segments(spread)):
+        if kind is None:
+            assert after == before
+            continue
+        turns, seen = [], Counter()
+        for row in after:
+            seen[row[0][2]] += 1
+            turns.append(seen[row[0][2]])
+        assert turns == sorted(turns)
+        firsts = [row[0][2] for row, turn in zip(after, turns) if turn == 1]
+        assert firsts == list(dict.fromkeys(row[0][2] for row in before))
+        for name in seen:
+            assert [r for r in after if r[0][2] == name] == [r for r in before if r[0][2] == name]
 
 
 def test_n2_the_exact_phase_alone_has_no_near_matches(families):

@@ -23,9 +23,11 @@ from __future__ import annotations
 import datetime as dt
 import operator
 import re
+from collections import Counter
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import lru_cache, reduce
+from itertools import groupby
 from pathlib import Path
 
 import peewee as pw
@@ -822,8 +824,37 @@ def _rows(hits: _Hits, today: dt.date, limit: int) -> list[PatientRow]:
         PatientRow(
             patient_id, given, family, key[4], age_text(key[4], today), PortalStatus(status), reason
         )
-        for key, patient_id, given, family, status, reason in ranked[:limit]
+        for key, patient_id, given, family, status, reason in _spread(ranked)[:limit]
     ]
+
+
+def _spread(ranked: list) -> list:
+    """Rows of one kind of near match with each name once, closest first, before its namesakes
+    (N2): a typo one letter from two names ("Mla": Mia and Mila), a nickname of two ("Ollie":
+    Oliver and Olivia) or a partly typed name ("Em": Emma and Emily) shows every name it may be,
+    not ten rows of the closest one's namesakes. Exact matches keep their order and come first."""
+    spread: list = []
+    for kind, group in groupby(ranked, key=lambda item: _kind_of_match(*item[0][:2])):
+        rows = list(group)
+        if kind is not None:
+            names: Counter[tuple] = Counter()
+            turns = []  # each row is its name's n-th: the first rows of every name come first
+            for row in rows:
+                names[row[0][2:4]] += 1
+                turns.append(names[row[0][2:4]])
+            rows = [row for _, _, row in sorted(zip(turns, range(len(rows)), rows))]
+        spread += rows
+    return spread
+
+
+def _kind_of_match(tier: int, cost: float) -> tuple[int, int] | None:
+    """Rows spread among themselves: partly typed names (tier 0 at a cost), and tolerant matches
+    of one mistake, of two, ...; None for the rest, which keep their order."""
+    if tier == EXACT and cost > 0:
+        return tier, 0
+    if tier == TOLERANT:
+        return tier, int(cost)
+    return None
 
 
 def _by_id(model: type[pw.Model], columns: str, ids: list[int]) -> list[tuple]:
