@@ -299,6 +299,22 @@ def test_n2_a_compound_name_with_a_mistake_is_found_across_its_words(families, t
     assert expected in names(typed)
 
 
+@pytest.mark.parametrize(
+    "typed, expected",
+    [("luca stj ohn", "Luca St. John"), ("dasia va nburen", "D'Asia Van Buren")],
+)
+def test_n2_a_space_in_the_wrong_place_is_a_typo(families, typed, expected):
+    """Words that run together into a whole name are that name with one typo, and say so."""
+    _namesakes(*expected.split(" ", 1), 1)
+    assert (expected, "typo") in found(typed)
+
+
+def test_n2_a_short_name_spelt_as_it_sounds_is_found(families):
+    """Three letters may differ in two and sound the same (Phạm typed "fam")."""
+    _namesakes("Cian", "Phạm", 1)
+    assert found("cian fam")[0] == ("Cian Phạm", "sounds like")
+
+
 ranked_strategy = st.lists(
     st.tuples(
         st.sampled_from([0, 1, 2, 3]),  # tier: exact, name parts, caregivers, tolerant

@@ -63,6 +63,7 @@ POSTINGS_CAP = 2000
 MAX_CANDIDATES = 40  # tolerant words tried per query word, the closest first
 PREFIX_COST = 0.5  # "garc" for García: after the whole-word matches
 CAREGIVER_COST = 0.25
+ONE_TYPO = 1.05  # what add_candidates gives a name one typo away
 
 
 @dataclass
@@ -73,6 +74,7 @@ class Word:
     script: str = ""
     candidates: dict[str, tuple[float, str]] = field(default_factory=dict)  # word -> (cost, reason)
     postings: int = 0  # how many name terms begin with it, up to POSTINGS_CAP (0: not counted)
+    joined: bool = False  # typed as several words ("va nburen"): as one name, a typo (a space)
 
     @property
     def ranges(self) -> list[tuple[str, str | None]]:
@@ -85,7 +87,7 @@ class Word:
 
     def cost(self, term: str) -> tuple[float, str]:
         if term in (self.folded, self.script):
-            return 0.0, ""
+            return (ONE_TYPO, TYPO) if self.joined else (0.0, "")
         if any(text and term.startswith(text) for text in (self.folded, self.script)):
             return PREFIX_COST, ""
         return self.candidates.get(term, (9.0, TYPO))
@@ -421,7 +423,7 @@ def add_candidates(words: tuple[Word, ...]) -> None:
                 continue  # what was typed, or a longer name it begins: the exact tiers have those
             distance = OSA.distance(word.folded, term)
             if key.startswith(SOUND_MARK):
-                if distance > max(1, len(word.folded) // 2):
+                if distance > max(2, len(word.folded) // 2):
                     continue  # one code, little else alike (Willow and Ella): not a sound-alike
                 sounds.add((i, term))
                 cost = 1.0 + 0.1 * min(distance, 5)
@@ -652,7 +654,7 @@ def _tolerant(query: Query, status: str | None, hits: _Hits) -> None:
 
 def _joined(words: list[Word]) -> Word:
     """One word, or several run together as a compound name's key is (St. John: stjohn)."""
-    return words[0] if len(words) == 1 else Word("".join(word.folded for word in words))
+    return words[0] if len(words) == 1 else Word("".join(w.folded for w in words), joined=True)
 
 
 def _bands(word: Word, most: int = 8) -> list[Word]:
@@ -694,7 +696,10 @@ def _tolerant_whole_names(
 
 def _pairs(words: list[Word]) -> dict[tuple[str, str], tuple[float, int]]:
     """(family, given) -> (cost, which word is the given name), for names some patient has."""
-    options = [{word.folded: (0.0, ""), **word.candidates} if word.folded else {} for word in words]
+    options = [
+        {word.folded: word.cost(word.folded), **word.candidates} if word.folded else {}
+        for word in words
+    ]
     terms = {term for choice in options for term in choice}
     givens = _existing(Patient.given_key, terms)
     families = _existing(Patient.family_key, terms)
