@@ -11,6 +11,8 @@ import datetime as dt
 import html
 import os
 import re
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -161,6 +163,34 @@ def find_patient(given: str, family: str = "Testkiddo"):
     from kiosk.store.models import Patient
 
     return Patient.get((Patient.given_name == given) & (Patient.family_name == family))
+
+
+def kiosk_cli(*args: str, stdin: str = "", env: dict[str, str] | None = None):
+    """``kiosk ARGS`` in a process of its own, as a shell runs it (``env`` adds to this one's)."""
+    return subprocess.run(
+        [sys.executable, "-m", "kiosk_screens.launch", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, **(env or {})),
+        timeout=120,
+    )
+
+
+def init_practice(
+    db,
+    *,
+    admin: str = "maria",
+    name: str = "Maria",
+    portal_user: str = "",
+    password: str = "correct horse battery staple",
+):
+    """``kiosk init`` on ``db`` (a new database with its first administrator); asserts it worked."""
+    linked = ("--portal-user", portal_user) if portal_user else ()
+    args = ("--db", str(db), "init", "--admin", admin, "--name", name, *linked, "--password-stdin")
+    made = kiosk_cli(*args, stdin=password + "\n")
+    assert made.returncode == 0, made.stderr
+    return made
 
 
 Cell = tuple[str, tuple[int, int, int], tuple[int, int, int]]

@@ -30,7 +30,7 @@ from kiosk.store.models import (
 )
 from kiosk.terms import PinState, PortalStatus
 
-from conftest import NOW, TODAY, find_patient
+from conftest import NOW, TODAY, find_patient, kiosk_cli
 
 
 def _request(**options):
@@ -347,12 +347,7 @@ def test_s4_one_child_locked_does_not_lock_a_sibling(front_desk):
 
 
 def _verify(db):
-    return subprocess.run(
-        [sys.executable, "-m", "kiosk_screens.launch", "--db", db, "audit", "verify"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return kiosk_cli("--db", db, "audit", "verify")
 
 
 def test_s5_cli_verify_names_a_deleted_and_an_inserted_event(front_desk, config):

@@ -34,7 +34,8 @@ from kiosk.store.practice import open_store
 from kiosk.store.schema import REPORT_INDEX, SCHEMA_VERSION, ensure_schema
 from kiosk.terms import Authority, PinState, PortalStatus
 
-from conftest import NOW, TODAY
+from conftest import NOW, TODAY, init_practice
+from conftest import kiosk_cli as kiosk
 
 REPORT_INDEX_NAME = make_index_name("registration_pin", REPORT_INDEX)  # version 14 (W4)
 
@@ -447,16 +448,6 @@ def test_a_config_file_that_is_not_utf8_or_is_a_folder_is_one_line(tmp_path):
 # -- point 7: CLI errors are one line and a non-zero exit, whatever the input ---------------------
 
 
-def kiosk(*args, stdin=""):
-    return subprocess.run(
-        [sys.executable, "-m", "kiosk_screens.launch", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
 def one_line(result) -> str:
     assert result.returncode != 0 and "Traceback" not in result.stderr, result.stderr
     lines = result.stderr.strip().splitlines()
@@ -467,20 +458,7 @@ def one_line(result) -> str:
 @pytest.fixture
 def cli_db(tmp_path):
     db = str(tmp_path / "desk.sqlite3")
-    made = kiosk(
-        "--db",
-        db,
-        "init",
-        "--admin",
-        "maria",
-        "--name",
-        "Maria",
-        "--portal-user",
-        "pp-1",
-        "--password-stdin",
-        stdin="correct horse battery staple\n",
-    )
-    assert made.returncode == 0, made.stderr
+    init_practice(db, portal_user="pp-1")
     return db
 
 

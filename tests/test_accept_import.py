@@ -15,7 +15,7 @@ from kiosk.people.contact import valid_email
 from kiosk.store.models import Caregiver, Patient, RegistrationPin, Relationship
 from kiosk.terms import Delivery, PinState, PortalStatus
 
-from conftest import NOW, TODAY
+from conftest import NOW, TODAY, kiosk_cli
 
 HEADER = (
     "chart_number,given_name,family_name,birth_date,sex,caregiver_id,caregiver_given_name,"
@@ -271,12 +271,7 @@ def test_o4_command_line_template_import_and_reimport(tmp_path):
     db, template = tmp_path / "cli.sqlite3", tmp_path / "families.csv"
 
     def kiosk(*args):
-        return subprocess.run(
-            [sys.executable, "-m", "kiosk_screens.launch", "--db", str(db), "import", *args],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        return kiosk_cli("--db", str(db), "import", *args)
 
     made = kiosk("--template", str(template))
     assert made.returncode == 0 and template.exists()

@@ -11,17 +11,8 @@ from pathlib import Path
 
 import pytest
 
-
-def kiosk(*args, stdin="", env=None):
-    return subprocess.run(
-        [sys.executable, "-m", "kiosk_screens.launch", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=dict(os.environ, **(env or {})),
-        timeout=120,
-    )
-
+from conftest import init_practice
+from conftest import kiosk_cli as kiosk
 
 # A desk issuing PINs over and over until the stop file appears (the training families, maria).
 DESK = textwrap.dedent("""
@@ -158,20 +149,7 @@ def test_d3_restore_refuses_a_backup_made_with_another_key(practice, tmp_path):
     backup = tmp_path / "b.sqlite3"
     assert kiosk("--db", str(practice), "backup", str(backup)).returncode == 0
     other = tmp_path / "other" / "kiosk.sqlite3"
-    assert (
-        kiosk(
-            "--db",
-            str(other),
-            "init",
-            "--admin",
-            "ann",
-            "--name",
-            "Ann",
-            "--password-stdin",
-            stdin="correct horse battery staple\n",
-        ).returncode
-        == 0
-    )
+    init_practice(other, admin="ann", name="Ann")
     refused = kiosk("--db", str(other), "restore", str(backup))
     assert refused.returncode == 1 and "different key file" in refused.stderr
     assert not list(other.parent.glob("*.before-restore-*"))

@@ -15,16 +15,8 @@ from kiosk.store.db import close_database
 from kiosk.store.models import Patient, Practice
 from kiosk.terms import DatabasePurpose
 
-
-def kiosk(*args, stdin="", env=None):
-    return subprocess.run(
-        [sys.executable, "-m", "kiosk_screens.launch", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=dict(os.environ, **(env or {})),
-        timeout=120,
-    )
+from conftest import init_practice
+from conftest import kiosk_cli as kiosk
 
 
 def test_d2_demo_goes_into_a_new_database_and_marks_it_a_demo(tmp_path, capsys):
@@ -40,18 +32,7 @@ def test_d2_demo_goes_into_a_new_database_and_marks_it_a_demo(tmp_path, capsys):
 
 def test_d2_demo_refuses_a_practice_database_unless_forced(tmp_path, capsys):
     db = str(tmp_path / "practice.sqlite3")
-    made = kiosk(
-        "--db",
-        db,
-        "init",
-        "--admin",
-        "maria",
-        "--name",
-        "Maria Lopez",
-        "--password-stdin",
-        stdin="correct horse battery staple\n",
-    )
-    assert made.returncode == 0, made.stderr
+    init_practice(db, name="Maria Lopez")
     refused = kiosk("--db", db, "demo", "generate", "--patients", "20")
     assert (
         refused.returncode != 0

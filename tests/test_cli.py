@@ -8,19 +8,8 @@ import pytest
 from kiosk import __version__
 from kiosk.cli import main
 
-
-def run(*args, stdin="", env_extra=None, tmp_path=None):
-    import os
-
-    env = dict(os.environ, **(env_extra or {}))
-    return subprocess.run(
-        [sys.executable, "-m", "kiosk_screens.launch", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
+from conftest import init_practice
+from conftest import kiosk_cli as run
 
 
 @pytest.fixture
@@ -45,20 +34,7 @@ def test_version_and_help(capsys):
 
 
 def test_init_then_staff_add_link_and_list(db):
-    created = run(
-        "--db",
-        db,
-        "init",
-        "--admin",
-        "maria",
-        "--name",
-        "Maria Lopez",
-        "--portal-user",
-        "pp-1",
-        "--password-stdin",
-        stdin="correct horse battery staple\n",
-    )
-    assert created.returncode == 0, created.stderr
+    created = init_practice(db, name="Maria Lopez", portal_user="pp-1")
     assert "administrator maria" in created.stdout
     again = run(
         "--db", db, "init", "--admin", "x", "--name", "X", "--password-stdin", stdin="whatever12\n"
@@ -139,17 +115,7 @@ def test_unsupported_database_url_is_one_line(tmp_path):
 
 
 def test_audit_verify_reports_tampering(db):
-    run(
-        "--db",
-        db,
-        "init",
-        "--admin",
-        "maria",
-        "--name",
-        "Maria",
-        "--password-stdin",
-        stdin="correct horse battery staple\n",
-    )
+    init_practice(db)
     import sqlite3
 
     con = sqlite3.connect(db)
@@ -180,17 +146,7 @@ def test_s10_audit_anchor_prints_the_line_and_verify_checks_against_it(db):
     import sqlite3
     from pathlib import Path
 
-    run(
-        "--db",
-        db,
-        "init",
-        "--admin",
-        "maria",
-        "--name",
-        "Maria",
-        "--password-stdin",
-        stdin="correct horse battery staple\n",
-    )
+    init_practice(db)
     run(
         "--db",
         db,

@@ -17,7 +17,8 @@ import pytest
 
 from kiosk.store.models import Staff
 
-from test_cli import run
+from conftest import init_practice
+from conftest import kiosk_cli as run
 from test_outbox_smtp import queue
 from test_postgres import pg_store  # the PostgreSQL store fixture
 from test_postgres import pytestmark as needs_postgres
@@ -54,18 +55,7 @@ def practice_db(tmp_path):
     folder = tmp_path / "practice"
     folder.mkdir()
     db = str(folder / "kiosk.sqlite3")
-    made = run(
-        "--db",
-        db,
-        "init",
-        "--admin",
-        "maria",
-        "--name",
-        "Maria Lopez",
-        "--password-stdin",
-        stdin="correct horse battery\n",
-    )
-    assert made.returncode == 0, made.stderr
+    init_practice(db, name="Maria Lopez")
     return folder, db
 
 
