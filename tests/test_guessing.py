@@ -18,31 +18,13 @@ from kiosk.terms import PinState
 
 from conftest import NOW, TODAY, find_patient
 from test_portal import _issue as _issue_result
+from test_portal import _tyler_with_a_question
 
 NOBODY_BORN = dt.date(1990, 1, 1)
 
 
 def _issue(desk, given="Rosemary", family="Testkiddo", now=NOW):
     return {p.given_name: p.pin for p in _issue_result(desk, given, family, now=now).pins}
-
-
-def _tyler_with_a_question(desk):
-    tyler = find_patient("Tyler", "Brooks")
-    foster = next(c for c in family_for(tyler.id).caregivers if c.role == "Foster parent")
-    issue_pins(
-        desk,
-        IssueRequest(
-            patient_ids=[tyler.id],
-            recipient_id=foster.id,
-            delivery="none",
-            method="question",
-            question="Name of the caseworker?",
-            answer="Ortiz",
-        ),
-        now=NOW,
-        today=TODAY,
-    )
-    return tyler
 
 
 def _account(email="cindy.testkiddo@example.com"):

@@ -24,6 +24,23 @@ def _issue(desk, given="Rosemary", family="Testkiddo", now=NOW, **options):
     return issue_pins(desk, IssueRequest(**values), now=now, today=TODAY)
 
 
+def _issue_to_foster_parent(desk, **options):
+    """Tyler Brooks's PIN (or question, R10) for his foster parent; ``options``: the rest of the request."""
+    tyler = find_patient("Tyler", "Brooks")
+    foster = next(c for c in family_for(tyler.id).caregivers if c.role == "Foster parent")
+    request = IssueRequest(
+        patient_ids=[tyler.id], recipient_id=foster.id, delivery="none", **options
+    )
+    return tyler, issue_pins(desk, request, now=NOW, today=TODAY)
+
+
+def _tyler_with_a_question(desk, answer="Ortiz"):
+    tyler, _ = _issue_to_foster_parent(
+        desk, method="question", question="Name of the caseworker?", answer=answer
+    )
+    return tyler
+
+
 def _account(email="cindy.testkiddo@example.com", name="Cindy Testkiddo"):
     return portal.create_account(email, name, "Sunflower-meadow-42")
 
@@ -95,16 +112,7 @@ def test_r13_redeeming_twice_with_one_account_counts_once(front_desk):
 
 
 def test_r9_access_level_travels_to_the_association(front_desk):
-    tyler = find_patient("Tyler", "Brooks")
-    foster = next(c for c in family_for(tyler.id).caregivers if c.role == "Foster parent")
-    result = issue_pins(
-        front_desk,
-        IssueRequest(
-            patient_ids=[tyler.id], recipient_id=foster.id, delivery="none", access="limited"
-        ),
-        now=NOW,
-        today=TODAY,
-    )
+    tyler, result = _issue_to_foster_parent(front_desk, access="limited")
     account = portal.create_account("pat.reyes@example.org", "Pat Reyes", "Harbor-lights-bay-9")
     assert (
         portal.redeem(account.id, tyler.dob, pin=result.pins[0].pin, now=NOW).access
@@ -114,21 +122,7 @@ def test_r9_access_level_travels_to_the_association(front_desk):
 
 
 def test_r10_verification_question(front_desk):
-    tyler = find_patient("Tyler", "Brooks")
-    foster = next(c for c in family_for(tyler.id).caregivers if c.role == "Foster parent")
-    issue_pins(
-        front_desk,
-        IssueRequest(
-            patient_ids=[tyler.id],
-            recipient_id=foster.id,
-            delivery="none",
-            method="question",
-            question="Name of the caseworker?",
-            answer="Ms  Ortiz",
-        ),
-        now=NOW,
-        today=TODAY,
-    )
+    tyler = _tyler_with_a_question(front_desk, answer="Ms  Ortiz")
     assert portal.question_for(tyler.dob, "brooks") == "Name of the caseworker?"
     account = portal.create_account("pat.reyes@example.org", "Pat Reyes", "Harbor-lights-bay-9")
     with pytest.raises(portal.PortalError):
