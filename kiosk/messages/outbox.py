@@ -790,7 +790,13 @@ def retry_message(message_id: int, now: dt.datetime | None = None) -> MessageRow
                 "this message is no longer needed: the PINs it carried have ended; issue new PINs "
                 "to send the family a new one"
             )
-        OutboxMessage.update(
-            state=MessageState.QUEUED, attempts=0, next_attempt_at=now, last_error=""
-        ).where(OutboxMessage.id == message.id).execute()
+        queue_again(message.id, now)
     return _row(OutboxMessage.get_by_id(message_id))
+
+
+def queue_again(message_id: int, now: dt.datetime, **changes: Any) -> None:
+    """The message due now with a fresh set of tries and the same Message-ID; ``changes`` are
+    other columns to set with it (a new recipient). The caller checks that it may be sent."""
+    OutboxMessage.update(
+        state=MessageState.QUEUED, attempts=0, next_attempt_at=now, last_error="", **changes
+    ).where(OutboxMessage.id == message_id).execute()

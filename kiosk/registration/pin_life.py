@@ -530,6 +530,25 @@ def _welcome(
         yield pin, _undelivered(pin), children
 
 
+def _record_for_batch(
+    event: str,
+    staff: StaffUser,
+    children: list[int],
+    now: dt.datetime,
+    message: OutboxMessage,
+    detail: dict[str, object],
+) -> None:
+    """One audit event per child of the family batch the welcome ``message`` serves (L4)."""
+    for child in children:
+        audit.record(
+            event,
+            staff=staff.username,
+            patient=Patient.get_by_id(child),
+            at=now,
+            detail={"message_id": message.message_id, "batch": message.batch, **detail},
+        )
+
+
 @retrying
 def send_welcome_now(
     staff: StaffUser, patient_id: int, *, now: dt.datetime | None = None
@@ -538,21 +557,10 @@ def send_welcome_now(
     the caller then runs a delivery. One audit event per child of the family batch."""
     now = now or utcnow()
     with _welcome(patient_id, now) as (pin, message, batch_patients):
-        OutboxMessage.update(
-            state=MessageState.QUEUED, next_attempt_at=now, attempts=0, last_error=""
-        ).where(OutboxMessage.id == message.id).execute()
-        for child in batch_patients:
-            audit.record(
-                audit.SEND_NOW,
-                staff=staff.username,
-                patient=Patient.get_by_id(child),
-                at=now,
-                detail={
-                    "message_id": message.message_id,
-                    "batch": message.batch,
-                    "was": message.state,
-                },
-            )
+        outbox.queue_again(message.id, now)
+        _record_for_batch(
+            audit.SEND_NOW, staff, batch_patients, now, message, {"was": message.state}
+        )
     return outbox.list_messages(batch=pin.batch, limit=1)[0]
 
 
@@ -624,26 +632,16 @@ def redirect_welcome(
                 "recipient_cell": caregiver.cell,
                 "carrier": carrier_key,
             }
-        OutboxMessage.update(
-            state=MessageState.QUEUED, next_attempt_at=now, attempts=0, last_error="", **changes
-        ).where(OutboxMessage.id == message.id).execute()
+        outbox.queue_again(message.id, now, **changes)
         RegistrationPin.update(**pin_changes).where(
             RegistrationPin.id.in_([p.id for p in live])
         ).execute()
-        for child in batch_patients:
-            audit.record(
-                audit.REDIRECT,
-                staff=staff.username,
-                patient=Patient.get_by_id(child),
-                at=now,
-                detail={
-                    "message_id": message.message_id,
-                    "batch": message.batch,
-                    "caregiver": caregiver.id,
-                    "from": outbox.mask_recipient(message.channel, message.recipient),
-                    "to": outbox.mask_recipient(message.channel, address),
-                },
-            )
+        moved = {
+            "caregiver": caregiver.id,
+            "from": outbox.mask_recipient(message.channel, message.recipient),
+            "to": outbox.mask_recipient(message.channel, address),
+        }
+        _record_for_batch(audit.REDIRECT, staff, batch_patients, now, message, moved)
     return outbox.list_messages(batch=pin.batch, limit=1)[0]
 
 
