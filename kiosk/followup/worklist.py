@@ -157,6 +157,19 @@ class _Sql:
             f"{patient} AND fl.authority <> {self.mark(Authority.NONE)} ORDER BY fl.id LIMIT 1)"
         )
 
+    def page(
+        self, patient: str, keys: str, cursor: Key | None, limit: int, ids: Sequence[int] | None
+    ) -> str:
+        """A keyset scan's tail: only the patients ``ids``, or else the rows after ``cursor`` in
+        ``keys`` order (by the index on them), at most ``limit``."""
+        if ids is not None:
+            where = f" AND {patient} IN ({self.marks(ids)})"
+        elif cursor is not None:
+            where = f" AND ({keys}) > ({self.marks(cursor)})"
+        else:
+            where = ""
+        return f"{where} ORDER BY {keys} LIMIT {int(limit)}"
+
     def rows(self, text: str) -> list[tuple[Any, ...]]:
         return list(database.execute_sql(text, self.params).fetchall())
 
@@ -183,11 +196,7 @@ def _status_scan(status: PortalStatus) -> Scan:
             f"SELECT p.family_key, p.given_key, p.dob, p.id, {sql.first_caregiver('p.id')} "
             f'FROM "patient" p WHERE p.portal_status = {sql.mark(status)}'
         )
-        if ids is not None:
-            text += f" AND p.id IN ({sql.marks(ids)})"
-        elif cursor is not None:  # (family, given, dob, id) after the cursor, by the status index
-            text += f" AND (p.family_key, p.given_key, p.dob, p.id) > ({sql.marks(cursor)})"
-        text += f" ORDER BY p.family_key, p.given_key, p.dob, p.id LIMIT {int(limit)}"
+        text += sql.page("p.id", "p.family_key, p.given_key, p.dob, p.id", cursor, limit, ids)
         return [((f, g, _day(d), i), i, status.label, c) for f, g, d, i, c in sql.rows(text)]
 
     return scan
@@ -209,11 +218,7 @@ def _appointment_scan(query: WorklistQuery, today: dt.date) -> Scan:
         )
         if query.provider:
             text += f" AND a.provider = {sql.mark(query.provider)}"
-        if ids is not None:
-            text += f" AND a.patient_id IN ({sql.marks(ids)})"
-        elif cursor is not None:
-            text += f" AND (a.starts_at, a.id) > ({sql.marks(cursor)})"
-        text += f" ORDER BY a.starts_at, a.id LIMIT {int(limit)}"
+        text += sql.page("a.patient_id", "a.starts_at, a.id", cursor, limit, ids)
         return [
             ((_moment(at), aid), pid, f"Appointment {_moment(at):%m/%d %H:%M}", c)
             for at, aid, pid, c in sql.rows(text)
@@ -240,11 +245,7 @@ def _pin_scan(query: WorklistQuery, now: dt.datetime) -> Scan:
             text += f" AND x.issued_at <= {sql.mark(now - dt.timedelta(days=query.days))}"
         else:
             text += f" AND x.expires_at <= {sql.mark(now + dt.timedelta(days=query.days))}"
-        if ids is not None:
-            text += f" AND x.patient_id IN ({sql.marks(ids)})"
-        elif cursor is not None:
-            text += f" AND ({column}, x.id) > ({sql.marks(cursor)})"
-        text += f" ORDER BY {column}, x.id LIMIT {int(limit)}"
+        text += sql.page("x.patient_id", f"{column}, x.id", cursor, limit, ids)
         return [
             ((_moment(at), pin), pid, f"{word} {_moment(at):%m/%d/%Y}", c)
             for at, pin, pid, c in sql.rows(text)
