@@ -570,6 +570,18 @@ def issue_pins(
     )
 
 
+def _required_text(value: str, field: str, label: str, limit: int, missing: str) -> str:
+    """``value`` as stored (checked like all the desk types, kiosk.validate); RegistrationError
+    next to ``field``, saying ``missing`` when it is empty."""
+    try:
+        text = validate.clean_text(value, field=field, label=label, limit=limit)
+    except validate.InputProblem as problem:
+        raise RegistrationError([Problem(problem.field, f"{problem}.")]) from None
+    if not text:
+        raise RegistrationError([Problem(field, missing)])
+    return text
+
+
 @retrying
 def revoke_pin(
     staff: StaffUser,
@@ -582,14 +594,9 @@ def revoke_pin(
     child's status back to what it was before the PIN. False if there was no active PIN (one found
     past its expiry is recorded as expired instead)."""
     now = now or utcnow()
-    try:
-        reason = validate.clean_text(
-            reason, field="reason", label="The reason", limit=validate.REASON
-        )
-    except validate.InputProblem as problem:
-        raise RegistrationError([Problem(problem.field, f"{problem}.")]) from None
-    if not reason:
-        raise RegistrationError([Problem("reason", "Say why the PIN is revoked.")])
+    reason = _required_text(
+        reason, "reason", "The reason", validate.REASON, "Say why the PIN is revoked."
+    )
     with write_transaction():
         lock_rows(Patient, [patient_id])
         patient = Patient.get_or_none(Patient.id == patient_id)
@@ -612,14 +619,9 @@ def revoke_pin(
 @retrying
 def fix_given_name(staff: StaffUser, patient_id: int, given_name: str) -> str:
     """R2: put the child's given name in Basic Info; return it as stored."""
-    try:
-        name = validate.clean_text(
-            given_name, field="given_name", label="Given name", limit=validate.NAME
-        )
-    except validate.InputProblem as problem:
-        raise RegistrationError([Problem(problem.field, f"{problem}.")]) from None
-    if not name:
-        raise RegistrationError([Problem("given_name", "Enter the child's given name.")])
+    name = _required_text(
+        given_name, "given_name", "Given name", validate.NAME, "Enter the child's given name."
+    )
     if is_placeholder_name(name):
         raise RegistrationError(
             [
