@@ -17,6 +17,20 @@ def db(tmp_path):
     return str(tmp_path / "cli.sqlite3")
 
 
+def _add_devon(db):
+    return run(
+        "--db",
+        db,
+        "staff",
+        "add",
+        "devon",
+        "--name",
+        "Devon Shaw",
+        "--password-stdin",
+        stdin="training twelve desk\n",
+    )
+
+
 def test_version_and_help(capsys):
     with pytest.raises(SystemExit) as caught:
         main(["--version"])
@@ -40,17 +54,7 @@ def test_init_then_staff_add_link_and_list(db):
         "--db", db, "init", "--admin", "x", "--name", "X", "--password-stdin", stdin="whatever12\n"
     )
     assert again.returncode != 0 and "already has staff" in again.stderr
-    added = run(
-        "--db",
-        db,
-        "staff",
-        "add",
-        "devon",
-        "--name",
-        "Devon Shaw",
-        "--password-stdin",
-        stdin="training twelve desk\n",
-    )
+    added = _add_devon(db)
     assert added.returncode == 0 and "not linked" in added.stdout
     linked = run("--db", db, "staff", "link", "devon", "pp-2")
     assert linked.returncode == 0 and "linked to pp-2" in linked.stdout
@@ -147,17 +151,7 @@ def test_s10_audit_anchor_prints_the_line_and_verify_checks_against_it(db):
     from pathlib import Path
 
     init_practice(db)
-    run(
-        "--db",
-        db,
-        "staff",
-        "add",
-        "devon",
-        "--name",
-        "Devon Shaw",
-        "--password-stdin",
-        stdin="training twelve desk\n",
-    )
+    _add_devon(db)
     before = run("--db", db, "audit", "verify")
     assert before.returncode == 0 and "not anchored yet" in before.stdout
     anchored = run("--db", db, "audit", "anchor")
