@@ -165,6 +165,19 @@ def find_patient(given: str, family: str = "Testkiddo"):
     return Patient.get((Patient.given_name == given) & (Patient.family_name == family))
 
 
+def fresh_user_env(home, **more: str) -> dict[str, str]:
+    """This process's environment as a new user's, for a child process: no KIOSK_* setting leaks
+    in, ``home`` is the home and holds the config and data folders; ``more`` adds variables."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KIOSK_")}
+    env.update(
+        HOME=str(home),
+        XDG_CONFIG_HOME=os.path.join(home, "config"),
+        XDG_DATA_HOME=os.path.join(home, "data"),
+        **more,
+    )
+    return env
+
+
 def kiosk_cli(*args: str, stdin: str = "", env: dict[str, str] | None = None):
     """``kiosk ARGS`` in a process of its own, as a shell runs it (``env`` adds to this one's)."""
     return subprocess.run(

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pyte
 
+from conftest import fresh_user_env
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # What a terminal sends for each key (xterm): letters and digits stand for themselves.
@@ -64,15 +66,8 @@ class DeskTerminal:
         *,
         animations: bool = False,
     ):
-        env = {k: v for k, v in os.environ.items() if not k.startswith("KIOSK_")}
-        env.update(
-            HOME=str(home),
-            XDG_CONFIG_HOME=str(home / "config"),
-            XDG_DATA_HOME=str(home / "data"),
-            TMPDIR=str(home),
-            TERM=env.get("TERM", "xterm-256color"),
-            PYTHONPATH=str(ROOT),
-        )
+        env = fresh_user_env(home, TMPDIR=str(home), PYTHONPATH=str(ROOT))
+        env.setdefault("TERM", "xterm-256color")
         if not animations:
             env["TEXTUAL_ANIMATIONS"] = "none"
         self.pid, self.fd = pty.fork()

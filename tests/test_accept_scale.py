@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from conftest import fresh_user_env
+
 ROOT = Path(__file__).resolve().parent.parent
 FIGURE = re.compile(
     r"^(?P<name>[a-z0-9_]+) (?P<value>[0-9.]+|n/a)(?: (?P<unit>[A-Za-z/]+))?(?:  # .*)?$"
@@ -18,13 +20,7 @@ FIGURE = re.compile(
 
 
 def cli(tmp_path, *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KIOSK_")}
-    env.update(
-        HOME=str(tmp_path),
-        XDG_CONFIG_HOME=str(tmp_path / "config"),
-        XDG_DATA_HOME=str(tmp_path / "data"),
-        PYTHONPATH=str(ROOT),
-    )
+    env = fresh_user_env(tmp_path, PYTHONPATH=str(ROOT))
     return subprocess.run(
         [sys.executable, "-m", "kiosk_screens.launch", *args],
         capture_output=True,

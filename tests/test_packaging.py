@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import fresh_user_env
+
 ROOT = Path(__file__).resolve().parent.parent
 
 FROM_THE_WHEEL = """
@@ -128,14 +130,7 @@ def test_the_app_runs_from_the_unpacked_wheel_on_training_data(wheel, tmp_path):
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
     home = tmp_path / "home"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KIOSK_")}
-    env.update(
-        PYTHONPATH=str(site),
-        HOME=str(home),
-        XDG_CONFIG_HOME=str(home / "config"),
-        XDG_DATA_HOME=str(home / "data"),
-        TEXTUAL_ANIMATIONS="none",
-    )
+    env = fresh_user_env(home, PYTHONPATH=str(site), TEXTUAL_ANIMATIONS="none")
     run = subprocess.run(
         [sys.executable, "-c", FROM_THE_WHEEL, str(site)],
         capture_output=True,

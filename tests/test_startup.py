@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from conftest import fresh_user_env
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # Loaded only by the action that needs them: slips, e-mail, import.
@@ -41,8 +43,7 @@ print(json.dumps(sorted(name for name, module in sys.modules.items() if module i
 
 
 def _loaded_at_startup(tmp_path) -> tuple[list[str], str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KIOSK_")}
-    env.update(HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "config"), PYTHONPATH=str(ROOT))
+    env = fresh_user_env(tmp_path, PYTHONPATH=str(ROOT))
     done = subprocess.run(
         [sys.executable, "-X", "importtime", "-c", START_UP, str(tmp_path / "k.sqlite3")],
         capture_output=True,
@@ -105,14 +106,7 @@ sys.exit(main(["--db", sys.argv[1]]))
 
 
 def test_o1_entry_point_to_the_sign_in_screen_loads_no_slow_library(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KIOSK_")}
-    env.update(
-        HOME=str(tmp_path),
-        XDG_CONFIG_HOME=str(tmp_path / "config"),
-        XDG_DATA_HOME=str(tmp_path / "data"),
-        PYTHONPATH=str(ROOT),
-        TEXTUAL_ANIMATIONS="none",
-    )
+    env = fresh_user_env(tmp_path, PYTHONPATH=str(ROOT), TEXTUAL_ANIMATIONS="none")
     db = str(tmp_path / "k.sqlite3")
     setup = subprocess.run(
         [sys.executable, "-c", SETUP, db],
