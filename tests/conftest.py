@@ -11,6 +11,7 @@ import datetime as dt
 import html
 import os
 import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -197,11 +198,12 @@ def init_practice(
     name: str = "Maria",
     portal_user: str = "",
     password: str = "correct horse battery staple",
+    env: dict[str, str] | None = None,
 ):
     """``kiosk init`` on ``db`` (a new database with its first administrator); asserts it worked."""
     linked = ("--portal-user", portal_user) if portal_user else ()
     args = ("--db", str(db), "init", "--admin", admin, "--name", name, *linked, "--password-stdin")
-    made = kiosk_cli(*args, stdin=password + "\n")
+    made = kiosk_cli(*args, stdin=password + "\n", env=env)
     assert made.returncode == 0, made.stderr
     return made
 
@@ -298,6 +300,25 @@ def own_user_dirs(tmp_path, monkeypatch):
     it (pytest-xdist)."""
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "user-data"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "user-config"))
+
+
+@pytest.fixture(scope="session")
+def _cli_practice_made_once(tmp_path_factory):
+    """``kiosk init`` run once a session (a process of its own, about 1.5 s), for cli_practice."""
+    home = tmp_path_factory.mktemp("cli-practice")
+    folder = home / "practice"
+    users = {"XDG_DATA_HOME": str(home / "user-data"), "XDG_CONFIG_HOME": str(home / "user-config")}
+    init_practice(folder / "kiosk.sqlite3", name="Maria Lopez", portal_user="pp-1", env=users)
+    return folder
+
+
+@pytest.fixture
+def cli_practice(_cli_practice_made_once, tmp_path) -> str:
+    """A new practice's SQLite database as ``kiosk init`` leaves it (administrator maria, linked
+    to pp-1), alone in a folder with its key file: this test's own copy."""
+    folder = tmp_path / "practice"
+    shutil.copytree(_cli_practice_made_once, folder)
+    return str(folder / "kiosk.sqlite3")
 
 
 @pytest.fixture

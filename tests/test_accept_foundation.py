@@ -6,8 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
-import subprocess
-import sys
 
 import pytest
 from playhouse.migrate import make_index_name
@@ -34,7 +32,7 @@ from kiosk.store.practice import open_store
 from kiosk.store.schema import REPORT_INDEX, SCHEMA_VERSION, ensure_schema
 from kiosk.terms import Authority, PinState, PortalStatus
 
-from conftest import NOW, TODAY, init_practice
+from conftest import NOW, TODAY
 from conftest import kiosk_cli as kiosk
 
 REPORT_INDEX_NAME = make_index_name("registration_pin", REPORT_INDEX)  # version 14 (W4)
@@ -456,10 +454,8 @@ def one_line(result) -> str:
 
 
 @pytest.fixture
-def cli_db(tmp_path):
-    db = str(tmp_path / "desk.sqlite3")
-    init_practice(db, portal_user="pp-1")
-    return db
+def cli_db(cli_practice):
+    return cli_practice
 
 
 def test_cli_a_corrupt_database_file_is_named(tmp_path):
@@ -522,16 +518,7 @@ def test_cli_missing_key_file_with_pins_is_one_line_and_makes_no_new_key(cli_db,
 
 
 def test_cli_a_key_file_path_that_is_a_folder_is_one_line(cli_db, tmp_path):
-    import os
-
-    env = dict(os.environ, KIOSK_PIN_KEY_FILE=str(tmp_path))
-    result = subprocess.run(
-        [sys.executable, "-m", "kiosk_screens.launch", "--db", cli_db, "staff", "list"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-    )
+    result = kiosk("--db", cli_db, "staff", "list", env={"KIOSK_PIN_KEY_FILE": str(tmp_path)})
     assert (
         one_line(result)
         == f"kiosk: config pin_key_file: {tmp_path} is a folder; give the key file's path"

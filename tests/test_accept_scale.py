@@ -5,7 +5,6 @@ a database with no staff). No timing is asserted here: the figures are the bench
 from __future__ import annotations
 
 import importlib
-import os
 import re
 import subprocess
 import sys

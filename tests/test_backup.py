@@ -1,6 +1,5 @@
 """D3: a consistent online backup while desks write, key files kept out, and a guarded restore."""
 
-import os
 import sqlite3
 import stat
 import subprocess

@@ -1,8 +1,5 @@
 """The kiosk command: every error is one line and a non-zero exit, never a traceback."""
 
-import subprocess
-import sys
-
 import pytest
 
 from kiosk import __version__

@@ -9,14 +9,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kiosk import audit, security, throttle
-from kiosk.people.patients import family_for
 from kiosk.people.staff import SignInPaused, StaffError, add_staff, authenticate, unlock_staff
 from kiosk.registration import portal
-from kiosk.registration.engine import IssueRequest, issue_pins, revoke_pin
+from kiosk.registration.engine import revoke_pin
 from kiosk.store.models import Patient, RedemptionAttempt, RegistrationPin, Staff
 from kiosk.terms import PinState
 
-from conftest import NOW, TODAY, find_patient
+from conftest import NOW, find_patient
 from test_portal import _issue as _issue_result
 from test_portal import _tyler_with_a_question
 

@@ -12,12 +12,12 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
 from kiosk.store.models import Staff
 
-from conftest import init_practice
 from conftest import kiosk_cli as run
 from test_outbox_smtp import queue
 from test_postgres import pg_store  # the PostgreSQL store fixture
@@ -51,12 +51,8 @@ def run_without_write_permission(*args):
 
 
 @pytest.fixture
-def practice_db(tmp_path):
-    folder = tmp_path / "practice"
-    folder.mkdir()
-    db = str(folder / "kiosk.sqlite3")
-    init_practice(db, name="Maria Lopez")
-    return folder, db
+def practice_db(cli_practice):
+    return Path(cli_practice).parent, cli_practice
 
 
 @pytest.mark.parametrize("read_only", ["file", "folder"])

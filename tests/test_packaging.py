@@ -4,7 +4,6 @@ screens' .tcss. Built offline (no build isolation), unpacked, and run from there
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
