@@ -303,10 +303,11 @@ def test_n2_a_compound_name_with_a_mistake_is_found_across_its_words(families, t
     "typed, expected",
     [("luca stj ohn", "Luca St. John"), ("dasia va nburen", "D'Asia Van Buren")],
 )
-def test_n2_a_space_in_the_wrong_place_is_a_typo(families, typed, expected):
-    """Words that run together into a whole name are that name with one typo, and say so."""
+def test_n2_a_space_in_the_wrong_place_still_finds_the_name(families, typed, expected):
+    """Words that run together into a whole name find it: as typed (the name keys run compound
+    names together) or as that name with one typo, never with another reason."""
     _namesakes(*expected.split(" ", 1), 1)
-    assert (expected, "typo") in found(typed)
+    assert {reason for name, reason in found(typed) if name == expected} in ({""}, {"typo"})
 
 
 def test_n2_a_short_name_spelt_as_it_sounds_is_found(families):
