@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import threading
+from contextlib import contextmanager
 
 import pytest
 from rich.cells import cell_len
@@ -177,6 +178,40 @@ def fresh_user_env(home, **more: str) -> dict[str, str]:
         **more,
     )
     return env
+
+
+@contextmanager
+def parent_redeems_after_the_check(monkeypatch, account_id: int, dob: dt.date, pin: str, now=None):
+    """In the block, the desk's next issue_pins is joined, right after its check, by a parent
+    redeeming ``pin`` on a connection of its own (a thread, as at a second desk): it waits for
+    the desk's transaction or not, as the locks say. Yields the list the redemption's result (or
+    its PortalError) is in once the block ends."""
+    import kiosk.registration.engine as engine
+    from kiosk.registration import portal
+    from kiosk.store.db import database
+
+    redeemed: list[object] = []
+
+    def parent_redeems() -> None:
+        try:
+            redeemed.append(portal.redeem(account_id, dob, pin=pin, now=now))
+        except portal.PortalError as error:
+            redeemed.append(error)
+        finally:
+            database.close()  # this thread's own connection
+
+    real_check, parents = engine.check_issue, []
+
+    def check_then_parent_redeems(*args, **kwargs):
+        problems = real_check(*args, **kwargs)
+        parents.append(threading.Thread(target=parent_redeems))
+        parents[0].start()
+        parents[0].join(2)  # done (the check ran outside the write) or waiting for the desk's locks
+        return problems
+
+    monkeypatch.setattr(engine, "check_issue", check_then_parent_redeems)
+    yield redeemed
+    parents[0].join(30)
 
 
 def kiosk_cli(*args: str, stdin: str = "", env: dict[str, str] | None = None):

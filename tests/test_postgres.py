@@ -39,6 +39,8 @@ from kiosk.store.models import (
 from kiosk.store.practice import open_store
 from kiosk.terms import Authority, Delivery, PinState, PortalStatus
 
+from conftest import parent_redeems_after_the_check
+
 PG_URL = os.environ.get("KIOSK_TEST_PG_URL", "")
 SKIP_REASON = "KIOSK_TEST_PG_URL not set: start a server with .ci/postgres.sh start"
 TODAY = dt.date(2026, 11, 22)
@@ -362,35 +364,16 @@ def test_r4_pg_a_child_registered_while_the_desk_reissues_is_never_put_back_to_p
     """The parent redeems the family's PIN on another connection right after the desk's check,
     inside the desk's transaction: the redemption waits for the patients' locks the desk holds,
     then finds its PIN replaced. The child is never Registered and then put back to Pending."""
-    import kiosk.registration.engine as engine
-
     kid = pg_store["kids"][0]
     first = _issue(pg_store, [kid], delivery=Delivery.NONE)
     account = portal.create_account(
         "ana@example.org", "Ana Núñez-García", "a long portal password 9"
     )
-    redeemed: list[object] = []
-
-    def parent_redeems() -> None:
-        try:
-            redeemed.append(portal.redeem(account.id, dt.date(2018, 5, 17), pin=first.pins[0].pin))
-        except portal.PortalError as error:
-            redeemed.append(error)
-        finally:
-            database.close()
-
-    real_check, parents = engine.check_issue, []
-
-    def check_then_parent_redeems(*args, **kwargs):
-        problems = real_check(*args, **kwargs)
-        parents.append(threading.Thread(target=parent_redeems))
-        parents[0].start()
-        parents[0].join(2)  # done (the check ran outside the write) or waiting for the desk's locks
-        return problems
-
-    monkeypatch.setattr(engine, "check_issue", check_then_parent_redeems)
-    again = _issue(pg_store, [kid], delivery=Delivery.NONE)
-    parents[0].join(30)
+    pin = first.pins[0].pin
+    with parent_redeems_after_the_check(
+        monkeypatch, account.id, dt.date(2018, 5, 17), pin
+    ) as redeemed:
+        again = _issue(pg_store, [kid], delivery=Delivery.NONE)
     assert str(redeemed[0]) == portal.GENERIC
     assert Patient.get_by_id(kid).portal_status == PortalStatus.PENDING
     active = RegistrationPin.select().where(

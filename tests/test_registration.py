@@ -23,7 +23,7 @@ from kiosk.store.db import write_transaction
 from kiosk.store.models import AuditEvent, OutboxMessage, Patient, RegistrationPin
 from kiosk.terms import Delivery, PinState, PortalStatus
 
-from conftest import NOW, TODAY, find_patient
+from conftest import NOW, TODAY, find_patient, parent_redeems_after_the_check
 
 
 def _family_request(given="Rosemary", family="Testkiddo", **options):
@@ -498,11 +498,7 @@ def test_r4_a_child_registered_while_the_desk_reissues_is_never_put_back_to_pend
     the redemption comes right after the desk's check, on its own connection, as a second desk's
     would. The desk's check and write are one transaction, so the redemption waits for it and
     finds its PIN replaced; the child is never Registered and then put back to Pending."""
-    import threading
-
-    import kiosk.registration.engine as engine
     from kiosk.registration import portal
-    from kiosk.store.db import database
 
     first = issue_pins(front_desk, _family_request(delivery=Delivery.NONE), now=NOW, today=TODAY)
     rosemary = find_patient("Rosemary", "Testkiddo")
@@ -510,28 +506,12 @@ def test_r4_a_child_registered_while_the_desk_reissues_is_never_put_back_to_pend
     account = portal.create_account(
         "cindy.testkiddo@example.com", "Cindy Testkiddo", "kiosk-parent-2026"
     )
-    redeemed: list[object] = []
-
-    def parent_redeems() -> None:
-        try:
-            redeemed.append(portal.redeem(account.id, rosemary.dob, pin=pin, now=NOW))
-        except portal.PortalError as error:
-            redeemed.append(error)
-        finally:
-            database.close()  # this thread's own connection
-
-    real_check, parents = engine.check_issue, []
-
-    def check_then_parent_redeems(*args, **kwargs):
-        problems = real_check(*args, **kwargs)
-        parents.append(threading.Thread(target=parent_redeems))
-        parents[0].start()
-        parents[0].join(2)  # done (the check ran outside the write) or waiting for the desk's write
-        return problems
-
-    monkeypatch.setattr(engine, "check_issue", check_then_parent_redeems)
-    issued = issue_pins(front_desk, _family_request(delivery=Delivery.NONE), now=NOW, today=TODAY)
-    parents[0].join(20)
+    with parent_redeems_after_the_check(
+        monkeypatch, account.id, rosemary.dob, pin, NOW
+    ) as redeemed:
+        issued = issue_pins(
+            front_desk, _family_request(delivery=Delivery.NONE), now=NOW, today=TODAY
+        )
 
     assert str(redeemed[0]) == portal.GENERIC  # the PIN it brought had been replaced
     assert Patient.get_by_id(rosemary.id).portal_status == PortalStatus.PENDING
