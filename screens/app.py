@@ -10,11 +10,15 @@ Navigation (every screen goes through these, so the lock screen and parent mode 
 - ``show_slip(result)``: the slip preview for an IssueResult (R14).
 - ``start_parent_mode(result)``: hand the kiosk to the parent (R11).
 - ``lock(end_parent_mode=False)``: the idle lock (S6), also on ctrl+l; ``unlock(user)``; ``sign_out()``.
+  Locking over a dialog hides it with the rest, unanswered (nothing it would do is done): the same
+  staff member finds it as they left it, the screen under it with what they typed; someone else
+  starts at the search, the dialog closed unanswered (kiosk_screens.keys.DeskDialog).
 - ``open_import()``: the import screen (O4), for administrators; ``open_outbox()``: messages (O3).
 
 Where the desk is: every staff screen's header names the signed-in staff member and the desk
 (D1); F1 lists every key of the screen (kiosk_screens.keys), and the command palette (^p) offers
-the same actions by name, while a staff member is signed in and the screen is not locked.
+the same actions by name, while a staff member is signed in and the screen is not locked. Lock and
+F1 work in every dialog too (kiosk_screens.keys.DeskDialog).
 
 Keys typed ahead reach their screen in order, once it is ready (``typeahead.HoldsTypeAhead``).
 
@@ -201,7 +205,10 @@ class KioskApp(ReportsErrors, HoldsTypeAhead, App[None]):
     def action_help(self) -> None:
         from .keys import HelpScreen
 
-        self.push_screen(HelpScreen(self.screen))
+        if isinstance(self.screen, HelpScreen):  # F1 again closes the list, as its hint says
+            self.screen.dismiss(None)
+        else:
+            self.push_screen(HelpScreen(self.screen))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """The command palette offers what the keys of ``screen`` do now (Textual's own commands

@@ -15,10 +15,9 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Checkbox, Label, Log, ProgressBar, Static
 
-from .keys import DeskFooter
+from .keys import DeskDialog, DeskFooter
 from .widgets import DeskScreen, ReportsWorkerErrors
 from .workers import desk_worker
 
@@ -29,7 +28,7 @@ if TYPE_CHECKING:
 WHOLE_LIST_LIMIT = 500  # families a drive from the screen takes when none is marked
 
 
-class DriveScreen(ReportsWorkerErrors, ModalScreen[None], DeskScreen[None]):
+class DriveScreen(ReportsWorkerErrors, DeskDialog[None], DeskScreen[None]):
     CSS_PATH = "drive_screen.tcss"
     BINDINGS = [
         Binding("ctrl+r", "run", "Run drive"),

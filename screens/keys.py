@@ -8,19 +8,24 @@ any width; the screen's other keys go from the right when the terminal is too na
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
+from textual.await_complete import AwaitComplete
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.dom import DOMNode
-from textual.screen import ModalScreen, Screen
+from textual.screen import ModalScreen, Screen, ScreenResultType
 from textual.widgets import Static
+
+from .app import KioskApp
 
 # Kept in the footer at any width, with the screen's main action.
 ALWAYS_SHOWN = ("sign_out", "lock")
+# The App's keys every dialog offers as its own (DeskDialog): Lock (S6) and Help (D1).
+DIALOG_APP_KEYS = ("lock", "help")
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,8 @@ def screen_keys(screen: Screen) -> list[ScreenKey]:
     app = screen.app
     grouped: dict[tuple[int, str], list[tuple[Binding, bool, DOMNode]]] = {}
     for namespace, binding, enabled, _tooltip in screen.active_bindings.values():
+        if binding.action in DIALOG_BINDS:  # a dialog's copy of the App's key: listed as the App's
+            namespace, binding = app, replace(binding, action=binding.action.removeprefix("app."))
         own = namespace is screen or namespace is app
         if binding.system or not binding.description or not (binding.show or own):
             continue
@@ -70,7 +77,7 @@ def screen_keys(screen: Screen) -> list[ScreenKey]:
                 in_footer=first.show,
             )
         )
-    return keys
+    return sorted(keys, key=lambda key: key.everywhere)  # the App's last, a dialog's copies too
 
 
 def footer_keys(screen: Screen, width: int, *, compact: bool) -> list[ScreenKey]:
@@ -140,7 +147,43 @@ class DeskFooter(Horizontal):
         self.call_after_refresh(self.recompose)
 
 
-class HelpScreen(ModalScreen[None]):
+class DeskDialog(ModalScreen[ScreenResultType]):
+    """Every dialog (a modal screen over the desk's screen) derives from this.
+
+    Lock and Help work on it, and show: Textual leaves the App's bindings out of a modal screen's
+    own, so while its priority keys still fired, a dialog's footer, F1's list and the command
+    palette (read from the screen's bindings, ``screen_keys``) offered neither. The dialog binds
+    the App's own keys to the App's actions.
+
+    Locking hides the dialog under the lock screen with the rest (KioskApp.lock): unanswered,
+    as it was. An answer that comes while something covers the dialog (a worker's save finishing
+    under the lock or the F1 list) waits until it is uncovered: ``dismiss`` pops the top screen,
+    which would otherwise be the lock screen, showing the desk without a password (S6)."""
+
+    BINDINGS = [
+        replace(binding, action=f"app.{binding.action}")
+        for binding in Binding.make_bindings(KioskApp.BINDINGS)
+        if binding.action in DIALOG_APP_KEYS
+    ]
+    _held: tuple[ScreenResultType | None] | None = None  # the answer given while covered
+
+    def dismiss(self, result: ScreenResultType | None = None) -> AwaitComplete:
+        if self.app.screen is self:
+            return super().dismiss(result)
+        self._held = (result,)
+        return AwaitComplete.nothing()
+
+    def on_screen_resume(self) -> None:
+        if self._held is not None:
+            (result,) = self._held
+            self._held = None
+            self.dismiss(result)
+
+
+DIALOG_BINDS = {binding.action for binding in Binding.make_bindings(DeskDialog.BINDINGS)}
+
+
+class HelpScreen(DeskDialog[None]):
     """F1: every key of the screen below, from its bindings; the footer may show only some."""
 
     BINDINGS = [

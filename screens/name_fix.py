@@ -5,19 +5,18 @@ from __future__ import annotations
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
 from kiosk.people.names import placeholder_message
 from kiosk.registration.engine import RegistrationError
 
-from .keys import DeskFooter
+from .keys import DeskDialog, DeskFooter
 from .widgets import DeskScreen, FieldError, ReportsWorkerErrors
 from .workers import desk_worker
 
 
-class NameFixScreen(ReportsWorkerErrors, ModalScreen[str | None], DeskScreen[str | None]):
-    """Returns the given name as stored, or None when the desk cancels. (ModalScreen first: a
+class NameFixScreen(ReportsWorkerErrors, DeskDialog[str | None], DeskScreen[str | None]):
+    """Returns the given name as stored, or None when the desk cancels. (DeskDialog first: a
     screen's default CSS comes down its first base only, and the dialog is see-through.)"""
 
     CSS_PATH = "name_fix.tcss"
@@ -29,7 +28,6 @@ class NameFixScreen(ReportsWorkerErrors, ModalScreen[str | None], DeskScreen[str
         self.patient_id = patient_id
         self.given_name = given_name
         self.family_name = family_name
-        self.saved: str | None = None  # the name, saved while the lock screen covered this dialog
 
     def compose(self) -> ComposeResult:
         with Vertical(id="name-fix", classes="dialog"):
@@ -59,19 +57,8 @@ class NameFixScreen(ReportsWorkerErrors, ModalScreen[str | None], DeskScreen[str
                 f"The name was not saved. {self.app.explain(error, 'Fixing the name')}",
             )
             return
-        self.app.call_from_thread(self._saved, name)
-
-    def _saved(self, name: str) -> None:
-        # dismiss() pops whatever screen is on top: with the lock screen there, wait until it is gone,
-        # so registration never opens over the lock.
-        if self.app.screen is self:
-            self.dismiss(name)
-        else:
-            self.saved = name
-
-    def on_screen_resume(self) -> None:
-        if self.saved is not None:
-            self.dismiss(self.saved)
+        # Saved under the lock screen: registration opens once it is gone (DeskDialog.dismiss).
+        self.app.call_from_thread(self.dismiss, name)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -9,7 +9,6 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
@@ -19,7 +18,7 @@ from kiosk.people.patients import CaregiverRow
 from kiosk.registration.pin_life import ContactChange, PinHistory, PinLifeError, RegistrationBlock
 from kiosk.terms import LANGUAGES, Authority, CaregiverRole, IdCheck
 
-from .keys import DeskFooter
+from .keys import DeskDialog, DeskFooter
 from .widgets import DeskScreen, FieldError, ReportsWorkerErrors
 from .workers import desk_worker
 
@@ -54,7 +53,7 @@ def pin_section(history: PinHistory, block: RegistrationBlock | None) -> Text:
     return Text("\n").join(lines)
 
 
-class _Dialog(ReportsWorkerErrors, ModalScreen, DeskScreen):
+class _Dialog(ReportsWorkerErrors, DeskDialog, DeskScreen):
     """A small centred form; Esc cancels (dismisses None)."""
 
     CSS_PATH = "pin_life.tcss"

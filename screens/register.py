@@ -19,7 +19,6 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Label, Static
 
 from kiosk.people.patients import CaregiverRow, ChildRow, Family, PatientPage
@@ -33,7 +32,7 @@ from kiosk.registration.engine import (
 from kiosk.registration.pin_life import PinFacts, not_ticked_reason
 from kiosk.terms import Delivery, PortalStatus, SendTo
 
-from .keys import DeskFooter
+from .keys import DeskDialog, DeskFooter
 from .pin_life import ContactDialog
 from .register_options import FIELD_ITEMS, ITEMS, IssueSummary, PatientTable
 from .widgets import (
@@ -58,7 +57,7 @@ def error_slot(field: str) -> str:
     return ERROR_SLOTS.get(field, "patients" if field.startswith(("name:", "status:")) else "staff")
 
 
-class ConfirmReplace(ReportsWorkerErrors, ModalScreen[bool]):
+class ConfirmReplace(ReportsWorkerErrors, DeskDialog[bool]):
     """Asked before a second Register: new PINs end the ones just issued (R3)."""
 
     BINDINGS = [

@@ -43,7 +43,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
-from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Label, Select, Static
 
 from kiosk.i18n import LANGUAGES, language_name, offered
@@ -61,7 +60,7 @@ from kiosk.terms import (  # the options (R7-R10, T5)
 )
 
 from .errors import ReportsErrors
-from .keys import DeskFooter
+from .keys import DeskDialog, DeskFooter
 from .widgets import FieldError
 
 OTHER = "other"
@@ -478,7 +477,7 @@ FIELD_ITEMS = {field: item.name for item in ITEMS for field in item.fields}
 # -- the dialogs a line's key opens ------------------------------------------------------------------
 
 
-class _ChoiceDialog(ReportsErrors, ModalScreen):
+class _ChoiceDialog(ReportsErrors, DeskDialog):
     """A small centred form over the registration window; Esc cancels (dismisses None)."""
 
     CSS_PATH = "register.tcss"

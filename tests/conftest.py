@@ -82,6 +82,10 @@ class TestDesk(Desk):
         self._through("print_slip")
         return super().print_slip(slip)
 
+    def update_contact(self, caregiver_id, change):
+        self._through("update_contact")
+        return super().update_contact(caregiver_id, change)
+
     def deliver_outbox(self, limit=100):
         self._through("deliver_outbox")
         return super().deliver_outbox(limit)
@@ -141,6 +145,20 @@ async def settle(app, pilot) -> None:
         await pilot.pause()
         if not getattr(app, "typing", False):
             return
+
+
+async def lock_while_held(app, pilot, gate, *keys: str) -> None:
+    """Press ``keys``, which start an operation held until ``gate`` opens; lock (Ctrl+L) before
+    it is done, then let it finish: the lock screen is still on top (S6)."""
+    from kiosk_screens.lock import LockScreen
+
+    await pilot.press(*keys)
+    await pilot.pause()
+    await pilot.press("ctrl+l")
+    await pilot.pause()
+    gate.set()
+    await settle(app, pilot)
+    assert isinstance(app.screen, LockScreen)
 
 
 def issue_result(*pins: tuple[str, str, str], patient: str = "Rosemary Testkiddo"):

@@ -27,7 +27,7 @@ from kiosk_screens.register import RegisterScreen
 from kiosk_screens.search import SearchScreen
 from kiosk_screens.slip_preview import SAVING, SlipPreviewScreen
 
-from conftest import TODAY, Notices, desk_app, screen_text, settle
+from conftest import TODAY, Notices, desk_app, lock_while_held, screen_text, settle
 from test_ui_register import app, desk_config, open_window
 from test_ui_staff import search, sign_in
 
@@ -213,13 +213,8 @@ async def test_pins_issued_behind_the_lock_do_not_open_the_slip_over_it(held, ga
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_window(app, pilot, "Testkiddo, Rosemary")
         await pilot.press("p")  # Print PIN: the slip opens after Register
-        await pilot.press("ctrl+r")
-        await pilot.pause()
-        await pilot.press("ctrl+l")  # the desk steps away while the PINs are being issued
-        await pilot.pause()
-        gate.set()
-        await settle(app, pilot)
-        assert isinstance(app.screen, LockScreen)
+        # the desk steps away while the PINs are being issued
+        await lock_while_held(app, pilot, gate, "ctrl+r")
         shown = screen_text(app)
         assert "Testkiddo" not in shown and not any(p.pin in shown for p in screen.result.pins)
         await pilot.press(*"training1", "enter")
@@ -242,13 +237,7 @@ async def test_a_name_saved_behind_the_lock_does_not_open_registration_over_it(h
         await pilot.press("r")
         await settle(app, pilot)
         assert isinstance(app.screen, NameFixScreen)
-        await pilot.press(*"Amara", "enter")
-        await pilot.pause()
-        await pilot.press("ctrl+l")
-        await pilot.pause()
-        gate.set()
-        await settle(app, pilot)
-        assert isinstance(app.screen, LockScreen)
+        await lock_while_held(app, pilot, gate, *"Amara", "enter")
         assert "Okafor" not in screen_text(app) and "Amara" not in screen_text(app)
         await pilot.press(*"training1", "enter")
         await settle(app, pilot)
