@@ -25,7 +25,8 @@ from kiosk.store.practice import practice_settings
 from kiosk.terms import long_date, utcnow
 
 from conftest import TODAY
-from test_cli import run
+from conftest import kiosk_cli as run
+from test_accept_slip import written_dobs
 from test_outbox_smtp import PASSWORD, USER, Server, auth_server, free_port, server, smtp_config
 
 FAMILIES = {"Testkiddo": "en", "Núñez-García": "es"}
@@ -56,18 +57,6 @@ def register_family(staff, surname: str, **options) -> tuple[IssueResult, list[P
     # would have expired by the time the test runs, and their message would rightly never be sent.
     result = issue_pins(staff, request, today=TODAY)
     return result, [Patient.get_by_id(c.id) for c in family.children], parent.email
-
-
-def written_dobs(child: Patient) -> list[str]:
-    dob = child.dob
-    return [
-        dob.isoformat(),
-        f"{dob:%m/%d/%Y}",
-        f"{dob.month}/{dob.day}/{dob.year}",
-        f"{dob:%m/%d/%y}",
-        long_date(dob, "en"),
-        long_date(dob, "es"),
-    ]
 
 
 def pin_spellings(result: IssueResult) -> list[bytes]:
