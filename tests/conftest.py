@@ -232,16 +232,24 @@ def parent_redeems_after_the_check(monkeypatch, account_id: int, dob: dt.date, p
     parents[0].join(30)
 
 
-def kiosk_cli(*args: str, stdin: str = "", env: dict[str, str] | None = None):
-    """``kiosk ARGS`` in a process of its own, as a shell runs it (``env`` adds to this one's)."""
+def run_python(*args: str, stdin: str | None = None, env: dict[str, str] | None = None, cwd=None):
+    """``python ARGS`` in a process of its own (``env``: its whole environment, default this
+    one's): its exit code, and what it printed, as text."""
     return subprocess.run(
-        [sys.executable, "-m", "kiosk_screens.launch", *args],
+        [sys.executable, *args],
         input=stdin,
         capture_output=True,
         text=True,
-        env=dict(os.environ, **(env or {})),
+        env=env,
+        cwd=cwd,
         timeout=120,
     )
+
+
+def kiosk_cli(*args: str, stdin: str = "", env: dict[str, str] | None = None):
+    """``kiosk ARGS`` in a process of its own, as a shell runs it (``env`` adds to this one's)."""
+    launch = ("-m", "kiosk_screens.launch", *args)
+    return run_python(*launch, stdin=stdin, env=dict(os.environ, **(env or {})))
 
 
 def init_practice(

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import fresh_user_env
+from conftest import fresh_user_env, run_python
 
 ROOT = Path(__file__).resolve().parent.parent
 FIGURE = re.compile(
@@ -20,14 +20,7 @@ FIGURE = re.compile(
 
 def cli(tmp_path, *args: str) -> subprocess.CompletedProcess:
     env = fresh_user_env(tmp_path, PYTHONPATH=str(ROOT))
-    return subprocess.run(
-        [sys.executable, "-m", "kiosk_screens.launch", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=120,
-    )
+    return run_python("-m", "kiosk_screens.launch", *args, env=env, cwd=tmp_path)
 
 
 def test_o1_kiosk_demo_generate_fills_a_practice_that_search_finds(tmp_path):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import fresh_user_env
+from conftest import fresh_user_env, run_python
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -130,13 +130,6 @@ def test_the_app_runs_from_the_unpacked_wheel_on_training_data(wheel, tmp_path):
     zipfile.ZipFile(wheel).extractall(site)
     home = tmp_path / "home"
     env = fresh_user_env(home, PYTHONPATH=str(site), TEXTUAL_ANIMATIONS="none")
-    run = subprocess.run(
-        [sys.executable, "-c", FROM_THE_WHEEL, str(site)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=120,
-    )
+    run = run_python("-c", FROM_THE_WHEEL, str(site), env=env, cwd=tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "READY" in run.stdout and "Training" in run.stdout

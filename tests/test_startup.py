@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
-from conftest import fresh_user_env
+from conftest import fresh_user_env, run_python
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,14 +42,8 @@ print(json.dumps(sorted(name for name, module in sys.modules.items() if module i
 
 def _loaded_at_startup(tmp_path) -> tuple[list[str], str]:
     env = fresh_user_env(tmp_path, PYTHONPATH=str(ROOT))
-    done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", START_UP, str(tmp_path / "k.sqlite3")],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=120,
-    )
+    db = str(tmp_path / "k.sqlite3")
+    done = run_python("-X", "importtime", "-c", START_UP, db, env=env, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout.strip().splitlines()[-1]), done.stderr
 
@@ -108,23 +100,9 @@ sys.exit(main(["--db", sys.argv[1]]))
 def test_o1_entry_point_to_the_sign_in_screen_loads_no_slow_library(tmp_path):
     env = fresh_user_env(tmp_path, PYTHONPATH=str(ROOT), TEXTUAL_ANIMATIONS="none")
     db = str(tmp_path / "k.sqlite3")
-    setup = subprocess.run(
-        [sys.executable, "-c", SETUP, db],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=120,
-    )
+    setup = run_python("-c", SETUP, db, env=env, cwd=tmp_path)
     assert setup.returncode == 0, setup.stderr[-2000:]
-    done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", ENTRY_POINT, db],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=120,
-    )
+    done = run_python("-X", "importtime", "-c", ENTRY_POINT, db, env=env, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     modules = json.loads(done.stdout.strip().splitlines()[-1])
     assert (
@@ -148,13 +126,6 @@ def test_o1_postgresql_without_its_driver_is_one_clear_error(tmp_path):
         "except DatabaseError as error:\n"
         "    print(error)\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        timeout=60,
-    )
+    done = run_python("-c", code, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert done.returncode == 0, done.stderr
     assert done.stdout == "PostgreSQL needs the psycopg2 driver: pip install 'kiosk[postgres]'\n"
