@@ -81,12 +81,17 @@ def drop_version_16(con: sqlite3.Connection) -> None:
     con.execute("ALTER TABLE registration_pin DROP COLUMN language")
 
 
+def drop_version_17(con: sqlite3.Connection) -> None:
+    """Take away what version 17 added (an outbox message's maybe_sent, O3 and I2)."""
+    con.execute("ALTER TABLE outbox_message DROP COLUMN maybe_sent")
+
+
 def _make_version_1(path: str) -> None:
     """Turn a current database file back into what version 1 wrote (no practice.key_check, no
     terminal and outcome on redemption attempts, which named a patient always, no sign_in_attempt,
     no audit_head.keyed_from, no PIN prior status, ender or terminal, no index of PINs by state and expiry,
     no SMS provider id or delivery status on outbox messages, no drives, nothing of
-    version 15's teens and access over time, no PIN language)."""
+    version 15's teens and access over time, no PIN language, no maybe_sent)."""
     con = sqlite3.connect(path)
     con.execute("ALTER TABLE practice DROP COLUMN key_check")
     con.execute("ALTER TABLE practice DROP COLUMN purpose")  # version 6 (D2)
@@ -121,6 +126,7 @@ def _make_version_1(path: str) -> None:
     con.execute("ALTER TABLE registration_pin DROP COLUMN first_used_at")
     drop_version_15(con)
     drop_version_16(con)
+    drop_version_17(con)
     con.execute("UPDATE schema_meta SET version = 1")
     con.commit()
     con.close()
@@ -137,7 +143,7 @@ def test_a_version_1_database_is_migrated_in_place_and_its_pins_still_redeem(con
 
     open_store(config)  # the next release starts on the old file
 
-    assert ensure_schema() == SCHEMA_VERSION == 16
+    assert ensure_schema() == SCHEMA_VERSION == 17
     assert _columns() == fresh_columns and _indexes() == fresh_indexes  # same as a new database
     assert Practice.get().key_check  # the step filled the new column for the existing row
     rosemary = Patient.get(Patient.given_name == "Rosemary")
@@ -263,6 +269,7 @@ SCHEMA_9 = {
         "kind",
         "language",
         "last_error",
+        "maybe_sent",
         "message_id",
         "next_attempt_at",
         "provider_id",
@@ -302,7 +309,7 @@ def test_a_model_change_without_a_migration_is_caught(store):
         assert columns[table] == expected, (
             f"{table} changed: add a step to kiosk.store.schema.MIGRATIONS and bump SCHEMA_VERSION"
         )
-    assert SCHEMA_VERSION == 16 and sorted(
+    assert SCHEMA_VERSION == 17 and sorted(
         __import__("kiosk.store.schema").store.schema.MIGRATIONS
     ) == [
         2,
@@ -320,6 +327,7 @@ def test_a_model_change_without_a_migration_is_caught(store):
         14,
         15,
         16,
+        17,
     ]
 
 

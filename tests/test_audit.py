@@ -304,10 +304,11 @@ def test_s10_events_written_before_the_chain_was_keyed_still_verify(config, stor
     con.execute("ALTER TABLE outbox_message DROP COLUMN kind")
     con.execute(f"DROP INDEX {make_index_name('registration_pin', REPORT_INDEX)}")  # version 14's
     con.execute("ALTER TABLE registration_pin DROP COLUMN first_used_at")
-    from test_accept_foundation import drop_version_15, drop_version_16
+    from test_accept_foundation import drop_version_15, drop_version_16, drop_version_17
 
     drop_version_15(con)
     drop_version_16(con)
+    drop_version_17(con)
     con.execute("UPDATE schema_meta SET version = 3")
     con.commit()
     con.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import email.utils
 import json
 import re
 import threading
@@ -27,6 +28,7 @@ from kiosk.store.models import AuditEvent, OutboxMessage
 
 from conftest import NOW, desk, find_patient
 from test_portal_api import run_server
+from test_postgres import pg_store
 
 SID = "AC0123456789abcdef0123456789abcdef"
 TOKEN = "f00dfacef00dfacef00dfacef00dface"
@@ -40,8 +42,10 @@ CALLBACK = "https://kiosk.example.org/sms/status"
 
 
 class Provider:
-    """The provider's documented endpoints (send, read back, the account) on a loopback port. ``script`` holds the next answers
-    to a send, each (status, JSON body, headers, seconds to wait first); empty: 201 and a new SID.
+    """The provider's documented endpoints (send, read back, the list, the account) on a loopback
+    port. ``script`` holds the next answers
+    to a send, each (status, JSON body, headers, seconds to wait first); empty: 201 and a new SID;
+    a body of None: the message is taken as usual and the answer waits (accepted, then a timeout).
     ``messages`` is each accepted message's current state, which a test changes as the carrier
     would after the send."""
 
@@ -75,22 +79,39 @@ class Provider:
     def answer(self, handler: BaseHTTPRequestHandler, method: str) -> None:
         length = int(handler.headers.get("Content-Length") or 0)
         form = dict(parse_qsl(handler.rfile.read(length).decode())) if length else {}
-        self.requests.append((method, handler.path, dict(handler.headers), form))
+        path, _, query = handler.path.partition("?")
+        self.requests.append((method, path, dict(handler.headers), form or dict(parse_qsl(query))))
         expected = "Basic " + base64.b64encode(f"{SID}:{TOKEN}".encode()).decode()
         base = f"/2010-04-01/Accounts/{SID}/Messages"
         if handler.headers.get("Authorization") != expected:
             status, body, headers, wait = 401, _error(20003, "Authenticate", 401), {}, 0.0
-        elif method == "POST" and handler.path == f"{base}.json" and self.script:
+        elif method == "POST" and path == f"{base}.json" and self.script and self.script[0][1]:
             status, body, headers, wait = self.script.pop(0)
-        elif method == "POST" and handler.path == f"{base}.json":
+        elif method == "POST" and path == f"{base}.json":
+            wait = self.script.pop(0)[3] if self.script else 0.0
             sid = f"SM{len(self.messages):032x}"
             self.messages[sid] = {"sid": sid, "status": "queued", "to": form.get("To"),
-                                  "error_code": None, "error_message": None}  # fmt: skip
-            status, body, headers, wait = 201, self.messages[sid], {}, 0.0
-        elif method == "GET" and handler.path == f"/2010-04-01/Accounts/{SID}.json":
+                                  "from": form.get("From"), "body": form.get("Body"),
+                                  "direction": "outbound-api", "error_code": None,
+                                  "error_message": None,
+                                  "date_created": email.utils.formatdate(usegmt=True)}  # fmt: skip
+            status, body, headers = 201, self.messages[sid], {}
+        elif method == "GET" and path == f"{base}.json":  # the list: newest first, filtered
+            asked = dict(parse_qsl(query))
+            found = [m for m in reversed(self.messages.values())
+                     if all(m[key.lower()] == asked[key] for key in ("To", "From") if key in asked)]  # fmt: skip
+            size = int(asked.get("PageSize", 50))
+            more = f"{base}.json?Page=1" if len(found) > size else None
+            status, body, headers, wait = (
+                200,
+                {"messages": found[:size], "next_page_uri": more},
+                {},
+                0.0,
+            )
+        elif method == "GET" and path == f"/2010-04-01/Accounts/{SID}.json":
             status, body, headers, wait = 200, self.account, {}, 0.0
-        elif method == "GET" and (found := re.fullmatch(rf"{base}/(SM\w+)\.json", handler.path)):
-            status, body, headers, wait = 200, self.messages[found[1]], {}, 0.0
+        elif method == "GET" and (sid := re.fullmatch(rf"{base}/(SM\w+)\.json", path)):
+            status, body, headers, wait = 200, self.messages[sid[1]], {}, 0.0
         else:
             status, body, headers, wait = 404, _error(20404, "Not found", 404), {}, 0.0
         time.sleep(wait)
@@ -249,6 +270,7 @@ def test_i2_a_server_error_is_tried_again_with_the_outbox_backoff(store, provide
     report = outbox.deliver_due(sms_config(provider), now=NOW)
     waiting = row(message_id)
     assert report.deferred == 1 and waiting.state == "queued"
+    assert waiting.maybe_sent  # O3: a 5xx after the post says nothing of whether it was taken
     assert waiting.next_attempt_at == NOW + outbox.backoff(1)
     assert waiting.last_error.endswith("will try again") and "503" in waiting.last_error
     assert outbox.deliver_due(sms_config(provider), now=NOW + dt.timedelta(minutes=1)).sent == 1
@@ -259,8 +281,13 @@ def test_i2_a_provider_that_does_not_answer_in_time_is_tried_again(store, provid
     provider.script.append((201, {"sid": "SMlate", "status": "queued"}, {}, 2.0))
     report = outbox.deliver_due(sms_config(provider, timeout_seconds=0.3), now=NOW)
     waiting = row(message_id)
-    assert report.deferred == 1 and waiting.state == "queued"
-    assert "did not answer in time: will try again" in waiting.last_error
+    assert report.deferred == 1 and waiting.state == "queued" and waiting.maybe_sent
+    assert "did not answer in time, and may have taken the text" in waiting.last_error
+    # O3: the provider's list has no such text (its answer was all that came): sent once more
+    later = NOW + dt.timedelta(minutes=1)
+    assert outbox.deliver_due(sms_config(provider), now=later).sent == 1
+    messages = f"/2010-04-01/Accounts/{SID}/Messages.json"
+    assert [m for m, p, _, _ in provider.requests if p == messages] == ["POST", "GET", "POST"]
 
 
 def test_i2_an_unreachable_provider_keeps_the_text_queued(store, provider):
@@ -269,6 +296,86 @@ def test_i2_an_unreachable_provider_keeps_the_text_queued(store, provider):
     report = outbox.deliver_due(sms_config(provider), now=NOW)
     assert report.deferred == 1 and row(message_id).state == "queued"
     assert "could not reach the SMS provider" in report.problem
+    assert not row(message_id).maybe_sent  # no connection, nothing sent: no look-up needed
+
+
+# -- O3: a text the provider took whose answer was lost is never sent twice --------------------
+
+
+def _taken_then_timed_out(provider: Provider) -> tuple[str, str]:
+    """Queue a text; the provider takes it and answers too late. Return the message and SID."""
+    message_id = queue_text()
+    provider.script.append((201, None, {}, 2.0))  # taken, then the answer comes after 2 s
+    report = outbox.deliver_due(sms_config(provider, timeout_seconds=0.3), now=NOW)
+    assert report.deferred == 1 and len(provider.sends()) == 1
+    waiting = row(message_id)
+    assert (waiting.state, waiting.maybe_sent, waiting.provider_id) == ("queued", True, "")
+    assert waiting.body_text  # still there: kiosk does not know yet that it went
+    return message_id, next(iter(provider.messages))
+
+
+def test_o3_i2_a_text_taken_before_a_timeout_is_found_and_not_sent_twice(store, provider):
+    message_id, sid = _taken_then_timed_out(provider)
+    report = outbox.deliver_due(sms_config(provider), now=NOW + dt.timedelta(minutes=1))
+    assert report.sent == 1 and len(provider.sends()) == 1  # no second copy
+    looked = [f for m, p, _, f in provider.requests if p.endswith("/Messages.json") and m == "GET"]
+    assert looked == [{"To": "+13175550101", "From": "+13175550100", "PageSize": "100"}]
+    done = row(message_id)
+    assert (done.state, done.provider_id, done.body_text) == ("sent", sid, "")  # S2: erased
+    assert done.last_error == sms.ALREADY_TAKEN
+    assert AuditEvent.select().where(AuditEvent.action == audit.SEND).exists()
+    provider.messages[sid]["status"] = "delivered"  # and its delivery is followed as any other
+    report = outbox.deliver_due(sms_config(provider), now=NOW + dt.timedelta(minutes=2))
+    assert report.delivered == 1 and row(message_id).delivery == "delivered"
+
+
+def test_o3_i2_postgres_a_text_taken_before_a_timeout_is_not_sent_twice(pg_store, provider):
+    message_id, sid = _taken_then_timed_out(provider)
+    assert outbox.deliver_due(sms_config(provider), now=NOW + dt.timedelta(minutes=1)).sent == 1
+    done = row(message_id)
+    assert len(provider.sends()) == 1 and (done.state, done.provider_id) == ("sent", sid)
+
+
+def test_o3_i2_a_copy_that_failed_at_the_provider_is_sent_again(store, provider):
+    message_id, sid = _taken_then_timed_out(provider)
+    provider.messages[sid]["status"] = "failed"  # it reached nobody
+    assert outbox.deliver_due(sms_config(provider), now=NOW + dt.timedelta(minutes=1)).sent == 1
+    assert len(provider.sends()) == 2 and row(message_id).provider_id != sid
+
+
+@pytest.mark.parametrize("backend", ["store", "pg_store"])  # SQLite, PostgreSQL
+def test_o3_i2_when_the_provider_cannot_tell_the_desk_decides(request, backend, provider):
+    request.getfixturevalue(backend)
+    message_id, sid = _taken_then_timed_out(provider)
+    provider.messages[sid]["body"] = ""  # the provider keeps bodies redacted
+    report = outbox.deliver_due(sms_config(provider), now=NOW + dt.timedelta(minutes=1))
+    failed = row(message_id)
+    assert report.failed == 1 and len(provider.sends()) == 1  # never a blind second copy
+    assert failed.state == "failed" and failed.last_error == outbox.CANNOT_TELL
+    assert "Check with the family before you retry" in outbox.list_messages()[0].reason
+    outbox.retry_message(failed.id, now=NOW)  # the desk checked: the family has nothing
+    assert not row(message_id).maybe_sent
+    assert outbox.deliver_due(sms_config(provider), now=NOW + dt.timedelta(minutes=2)).sent == 1
+    assert len(provider.sends()) == 2
+
+
+def test_o3_i2_a_text_interrupted_mid_send_is_looked_up_when_the_desk_retries(store, provider):
+    message_id = queue_text()
+    sealed = row(message_id).body_text
+    outbox.deliver_due(sms_config(provider), now=NOW)  # sent: the provider has the words
+    sid = row(message_id).provider_id
+    with write_transaction():  # as if kiosk had stopped between the provider's 201 and the save
+        OutboxMessage.update(state="sending", provider_id="", delivery="", body_text=sealed).where(
+            OutboxMessage.message_id == message_id
+        ).execute()
+    later = NOW + outbox.SENDING_LEASE
+    outbox.deliver_due(sms_config(provider), now=later)
+    interrupted = row(message_id)
+    assert (interrupted.state, interrupted.maybe_sent) == ("failed", True)
+    outbox.retry_message(interrupted.id, now=later)
+    assert row(message_id).maybe_sent  # a retry after an interruption still looks first
+    assert outbox.deliver_due(sms_config(provider), now=later).sent == 1
+    assert len(provider.sends()) == 1 and row(message_id).provider_id == sid
 
 
 def test_i2_a_refused_number_fails_that_text_and_the_run_goes_on(store, provider):

@@ -20,7 +20,11 @@ with a later ``next_attempt_at`` after a temporary failure, or ``failed`` with t
   :data:`INTERRUPTED` so the front desk can check with the family and press Retry, which sends
   it again under the same Message-ID (a receiving server that de-duplicates drops the copy). A
   row still inside its lease belongs to a run that may be alive (another desk, cron) and is left
-  alone.
+  alone. A try that may have reached the server without its answer (an SMS provider's timeout
+  after the post, a 5xx; :attr:`SendFailure.uncertain`), and an interrupted one, mark the row
+  ``maybe_sent``: the SMS provider's sender then looks the text up in the provider's list before
+  sending it again and records the copy it finds as sent (kiosk.messages.sms); when the list
+  cannot say, the message fails with :data:`CANNOT_TELL` and the desk's Retry sends it.
 - **Training mode** (O2) sends nothing: each message is marked ``sent`` with the note
   ``training: not sent`` and its body erased, exactly as a real delivery would leave it.
 - **Nothing to steal.** The body holds the plain PINs, so it is stored sealed (AES-GCM under a
@@ -74,6 +78,10 @@ INTERRUPTED = (
     "a retry sends the same message again"
 )
 NO_LONGER_NEEDED = "no longer needed: the PINs it carried have ended"
+CANNOT_TELL = (
+    "it may have been sent: an earlier try's answer was lost and the SMS provider's list cannot "
+    "show whether it took the text. Check with the family before you retry; a retry sends it again"
+)
 BODY_KEY = "outbox-body"  # the purpose the body's encryption key is derived for (S11)
 
 
@@ -157,13 +165,18 @@ class Outgoing:
     text: str
     html: str
     language: str
+    # an earlier try may have reached the provider (see SendFailure.uncertain): look before sending
+    maybe_sent: bool = False
+    queued_at: dt.datetime | None = None  # when the message was written (naive UTC)
 
 
 class SendFailure(Exception):
     """A message was not delivered. ``permanent``: trying again will not help. ``stop``: the
     problem is the server or its settings, so the run stops instead of failing every message.
     ``retry_after``: the server said when to try again (a 429's Retry-After), if longer than the
-    usual back-off."""
+    usual back-off. ``uncertain``: the request reached the server and its answer was lost (a
+    timeout after sending, a 5xx), so the server may have taken the message: the row is marked
+    ``maybe_sent`` and the next try asks before sending again."""
 
     def __init__(
         self,
@@ -172,10 +185,11 @@ class SendFailure(Exception):
         permanent: bool,
         stop: bool = False,
         retry_after: dt.timedelta | None = None,
+        uncertain: bool = False,
     ):
         super().__init__(reason)
         self.reason, self.permanent, self.stop = reason, permanent, stop
-        self.retry_after = retry_after
+        self.retry_after, self.uncertain = retry_after, uncertain
 
 
 @dataclass(frozen=True)
@@ -512,7 +526,15 @@ def _outgoing(row: OutboxMessage) -> Outgoing:
     except security.UnsealError as error:
         raise SendFailure(f"{error}: issue new PINs for the family", permanent=True) from None
     return Outgoing(
-        row.message_id, row.channel, row.recipient, row.subject, text, html, row.language
+        row.message_id,
+        row.channel,
+        row.recipient,
+        row.subject,
+        text,
+        html,
+        row.language,
+        maybe_sent=row.maybe_sent,
+        queued_at=row.created_at,
     )
 
 
@@ -572,6 +594,8 @@ def _record_sent(row: OutboxMessage, outcome: str | Accepted, now: dt.datetime) 
 def _record_failure(
     row: OutboxMessage, failure: SendFailure, now: dt.datetime, report: DeliveryReport
 ) -> None:
+    # I2: once a try may have reached the provider, every later try looks there first
+    maybe_sent = {"maybe_sent": True} if failure.uncertain else {}
     with write_transaction():
         if failure.permanent or row.attempts >= MAX_ATTEMPTS:
             reason = (
@@ -580,7 +604,7 @@ def _record_failure(
                 else f"gave up after {row.attempts} tries: {failure.reason}"
             )
             OutboxMessage.update(
-                state=MessageState.FAILED, next_attempt_at=now, last_error=reason
+                state=MessageState.FAILED, next_attempt_at=now, last_error=reason, **maybe_sent
             ).where(OutboxMessage.id == row.id).execute()
             _audit(audit.SEND_FAILED, row, reason=reason)
             report.failed += 1
@@ -590,6 +614,7 @@ def _record_failure(
                 state=MessageState.QUEUED,
                 next_attempt_at=now + wait,
                 last_error=failure.reason,
+                **maybe_sent,
             ).where(OutboxMessage.id == row.id).execute()
             report.deferred += 1
 
@@ -601,9 +626,12 @@ def _fail_interrupted(now: dt.datetime) -> int:
         OutboxMessage.state == MessageState.SENDING, OutboxMessage.next_attempt_at <= now
     )
     for row in stale:
+        # maybe_sent: a desk's Retry of a provider's text looks it up there first (I2)
         with write_transaction():
             if (
-                OutboxMessage.update(state=MessageState.FAILED, last_error=INTERRUPTED)
+                OutboxMessage.update(
+                    state=MessageState.FAILED, last_error=INTERRUPTED, maybe_sent=True
+                )
                 .where(
                     OutboxMessage.id == row.id,
                     OutboxMessage.state == MessageState.SENDING,
@@ -766,7 +794,8 @@ def count_messages() -> dict[MessageState, int]:
 
 
 def retry_message(message_id: int, now: dt.datetime | None = None) -> MessageRow:
-    """Queue a failed message again, due now, with a fresh set of tries and the same Message-ID.
+    """Queue a failed message again, due now, with a fresh set of tries and the same Message-ID
+    (:func:`queue_again`).
 
     Refused (:class:`OutboxError`) for an unknown, sent or sending message, and for one whose
     PINs have all ended (its body is erased: issue new PINs instead)."""
@@ -796,7 +825,14 @@ def retry_message(message_id: int, now: dt.datetime | None = None) -> MessageRow
 
 def queue_again(message_id: int, now: dt.datetime, **changes: Any) -> None:
     """The message due now with a fresh set of tries and the same Message-ID; ``changes`` are
-    other columns to set with it (a new recipient). The caller checks that it may be sent."""
+    other columns to set with it (a new recipient). The caller checks that it may be sent. A text
+    that may have reached the SMS provider is still looked up there first, unless the provider
+    could not tell (:data:`CANNOT_TELL`): then the desk has checked with the family and sends it."""
     OutboxMessage.update(
-        state=MessageState.QUEUED, attempts=0, next_attempt_at=now, last_error="", **changes
+        state=MessageState.QUEUED,
+        attempts=0,
+        next_attempt_at=now,
+        last_error="",
+        maybe_sent=OutboxMessage.maybe_sent & (OutboxMessage.last_error != CANNOT_TELL),
+        **changes,
     ).where(OutboxMessage.id == message_id).execute()

@@ -10,6 +10,12 @@ The contract, as the provider documents it (and its Python library sends it):
 - **Read back:** ``GET {base}/2010-04-01/Accounts/{AccountSid}/Messages/{sid}.json`` answers the
   same JSON with the current ``status`` (queued, sending, sent, delivered, undelivered,
   failed ...) and ``error_code``/``error_message`` once it failed.
+- **The list:** ``GET {base}/2010-04-01/Accounts/{AccountSid}/Messages.json`` with the filters
+  ``To`` and ``From`` and a ``PageSize`` answers ``{"messages": [...], "next_page_uri"}``, newest
+  first, each message with its ``sid``, ``to``, ``direction``, ``body``, ``status`` and
+  ``date_created`` (RFC 2822). The create call takes no idempotency key and echoes no reference
+  of the client's, so this list is how kiosk finds a text an earlier try left there
+  (:meth:`SmsSender.send` with ``maybe_sent``).
 - **The account:** ``GET {base}/2010-04-01/Accounts/{AccountSid}.json`` answers the account's
   ``status`` (active, suspended, closed) and ``type`` (Trial, Full): a read that sends nothing,
   which `kiosk doctor` uses to check the address, the SID and the token (:meth:`SmsSender.account`).
@@ -21,10 +27,19 @@ The contract, as the provider documents it (and its Python library sends it):
 - **Errors:** JSON ``{"code", "message", "more_info", "status"}``. 401 (code 20003): the SID or
   token is wrong, a configuration error that fails the message and stops the run, never retried
   in a loop. 429: too many requests, tried again no sooner than its ``Retry-After``. 5xx, a
-  timeout or an unreachable server: tried again later with the outbox's back-off (a timeout may
-  follow a send the provider did take; the retry can then send a second copy, which a family
-  can live with better than no PIN). Other 4xx (a number that cannot take texts, a family that
-  replied STOP): that message fails with the provider's words.
+  timeout or an unreachable server: tried again later with the outbox's back-off. Other 4xx (a
+  number that cannot take texts, a family that replied STOP): that message fails with the
+  provider's words.
+
+**Never a blind second copy (O3).** A send whose request went out and whose answer was lost (a
+read or write timeout, a dropped connection, a 5xx) may have been taken: the outbox marks the
+message ``maybe_sent``, and its next try first reads the list (``To`` the family's number, and
+``From`` when set) for a text with the same words made since the message was queued. Found
+(and not failed): recorded as sent under that SID, nothing posted. Not there: sent. Bodies the
+provider keeps redacted, or a list longer than a page, cannot say: the message is failed
+(:data:`~kiosk.messages.outbox.CANNOT_TELL`) for the desk to check with the family, and its
+Retry sends it. A connection that was never made (refused, connect timeout) sent nothing: it is
+simply tried again.
 
 The auth token is a secret (S9): it goes only into the Authorization header; no message, note or
 exception here carries it. httpx is imported when a text is sent, not when kiosk starts.
@@ -37,6 +52,7 @@ import datetime as dt
 import email.utils
 import hashlib
 import hmac
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -58,6 +74,12 @@ PROGRESS = {
     "delivered": 5, "read": 6, "undelivered": 5, "failed": 5, "canceled": 5,
 }  # fmt: skip
 LONGEST_RETRY_AFTER = dt.timedelta(hours=1)
+LOOKUP_PAGE = 100  # the list page read before a second try: a family's number gets far fewer
+CLOCK_SLACK = dt.timedelta(minutes=10)  # the provider's clock against the desk's, in that look-up
+ALREADY_TAKEN = (
+    "sent to the SMS provider by an earlier try whose answer was lost (found there, not sent "
+    "twice): waiting for delivery"
+)
 
 
 @dataclass(frozen=True)
@@ -117,7 +139,12 @@ class SmsSender:
         return f"{self._account}/Messages"
 
     def send(self, message: Outgoing) -> Accepted:
-        form = {"To": phone_number(message.recipient), "Body": message.text}
+        number = phone_number(message.recipient)
+        if message.maybe_sent:  # O3: an earlier try may have left it there: never a blind copy
+            taken = self._already_taken(message, number)
+            if taken is not None:
+                return taken
+        form = {"To": number, "Body": message.text}
         if self.config.messaging_service_sid:
             form["MessagingServiceSid"] = self.config.messaging_service_sid
         if self.config.from_number:
@@ -143,6 +170,37 @@ class SmsSender:
             self.close()
         return Account(str(answer.get("status") or ""), str(answer.get("type") or ""))
 
+    def _already_taken(self, message: Outgoing, number: str) -> Accepted | None:
+        """The text an earlier try of ``message`` left at the provider, from the list of texts to
+        ``number`` (newest first); None when it is not there. SendFailure (CANNOT_TELL) when the
+        list cannot say. The bodies read are compared in memory and never kept (S2, S9)."""
+        from kiosk.messages.outbox import CANNOT_TELL
+
+        query = {"To": number, "PageSize": str(LOOKUP_PAGE)}
+        if self.config.from_number:
+            query["From"] = self.config.from_number
+        answer = self._call("GET", f"{self._messages}.json", params=query)
+        listed = answer.get("messages")
+        since = message.queued_at - CLOCK_SLACK if message.queued_at else None
+        wanted, unreadable, older = _words(message.text), False, False
+        for item in listed if isinstance(listed, list) else []:
+            if not isinstance(item, dict) or str(item.get("direction") or "").startswith("inbound"):
+                continue
+            made = _instant(item.get("date_created"))
+            if made is not None and since is not None and made < since:
+                older = True  # made before this message was queued: not one of its tries
+                continue
+            status = str(item.get("status") or "")
+            if item.get("to") != number or status in NOT_DELIVERED:
+                continue  # a copy that failed reached nobody: sending again is right
+            body = _words(str(item.get("body") or ""))
+            if wanted and wanted in body and item.get("sid"):  # a trial account adds words
+                return Accepted(str(item.get("sid") or ""), status or "queued", ALREADY_TAKEN)
+            unreadable |= not body
+        if unreadable or (answer.get("next_page_uri") and not older):
+            raise SendFailure(CANNOT_TELL, permanent=True)
+        return None
+
     def delivery(self, provider_id: str) -> Delivery:
         """The message's status now, as the provider reports it (SendFailure when it cannot say)."""
         return _delivery(self._call("GET", f"{self._messages}/{provider_id}.json"))
@@ -152,8 +210,18 @@ class SmsSender:
         if client is not None:
             client.close()
 
-    def _call(self, method: str, url: str, form: Mapping[str, str] | None = None) -> dict[str, Any]:
+    def _call(
+        self,
+        method: str,
+        url: str,
+        form: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
         import httpx
+
+        # O3: only a POST creates anything, and only one whose request may have gone out can
+        # have been taken: not one whose connection was never made
+        unsent = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
         if self._client is None:
             self._client = httpx.Client(
@@ -162,19 +230,23 @@ class SmsSender:
                 headers={"Accept": "application/json", "User-Agent": "kiosk"},
             )
         try:
-            reply = self._client.request(method, url, data=form)
-        except httpx.TimeoutException:
-            raise SendFailure(
-                f"the SMS provider at {self.host} did not answer in time: will try again",
-                permanent=False,
-                stop=True,
-            ) from None
+            reply = self._client.request(method, url, data=form, params=params)
         except httpx.HTTPError as error:
+            taken = method == "POST" and not isinstance(error, unsent)
+            if taken:
+                said = (
+                    f"the SMS provider at {self.host} did not answer in time"
+                    if isinstance(error, httpx.TimeoutException)
+                    else f"the connection to the SMS provider at {self.host} broke off "
+                    f"({type(error).__name__})"
+                )
+                said += ", and may have taken the text: it is looked up there before any resend"
+            elif isinstance(error, httpx.TimeoutException):
+                said = f"the SMS provider at {self.host} did not answer in time"
+            else:
+                said = f"could not reach the SMS provider at {self.host} ({type(error).__name__})"
             raise SendFailure(
-                f"could not reach the SMS provider at {self.host} ({type(error).__name__}): "
-                "will try again",
-                permanent=False,
-                stop=True,
+                said + ": will try again", permanent=False, stop=True, uncertain=taken
             ) from None
         try:
             body = reply.json()
@@ -183,13 +255,31 @@ class SmsSender:
         body = body if isinstance(body, dict) else {}
         if reply.is_success:
             return body
-        raise _failure(reply.status_code, body, reply.headers.get("Retry-After", ""))
+        failure = _failure(reply.status_code, body, reply.headers.get("Retry-After", ""))
+        failure.uncertain = method == "POST" and reply.status_code >= 500  # O3: it may be there
+        raise failure
 
     @property
     def host(self) -> str:
         from urllib.parse import urlparse
 
         return urlparse(self.config.base_url).netloc
+
+
+def _words(text: str) -> str:
+    """The letters and digits of a text, folded: the provider may swap quotes and dashes for
+    plain ones (smart encoding) or add its own words, never change a PIN or a name's letters."""
+    folded = unicodedata.normalize("NFKD", text).casefold()
+    return "".join(c for c in folded if c.isalnum())
+
+
+def _instant(value: object) -> dt.datetime | None:
+    """An RFC 2822 date of the provider's as naive UTC (the outbox's clock), None when none."""
+    try:
+        when = email.utils.parsedate_to_datetime(str(value or ""))
+    except (TypeError, ValueError):
+        return None
+    return when.astimezone(dt.UTC).replace(tzinfo=None) if when.tzinfo else when
 
 
 def _delivery(answer: Mapping[str, Any]) -> Delivery:

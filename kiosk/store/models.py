@@ -394,6 +394,9 @@ class OutboxMessage(BaseModel):
     # delivery status the provider reported (queued, sent, delivered, undelivered, failed ...)
     provider_id = pw.CharField(default="", index=True)
     delivery = pw.CharField(default="")
+    # O3, I2: a try ended without knowing whether the provider took the message (its answer timed
+    # out, or kiosk stopped mid-send): the next try asks the provider before sending again
+    maybe_sent = pw.BooleanField(default=False)
 
 
 # W3, enforced by the database: at most one reminder per family batch, however many maintenance

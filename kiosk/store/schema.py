@@ -16,7 +16,7 @@ from kiosk.store.models import ALL_MODELS, AuditHead, BaseModel, SchemaMeta
 if TYPE_CHECKING:
     from playhouse.migrate import SchemaMigrator
 
-SCHEMA_VERSION = 16
+SCHEMA_VERSION = 17
 # RegistrationPin's enrollment report index (W4), by column: version 14 makes it
 REPORT_INDEX = ("issued_at", "second_parent", "issued_by_id", "redemptions", "first_used_at")
 
@@ -284,6 +284,15 @@ def _v16_issue_language() -> None:
     add_column(RegistrationPin, "language")
 
 
+def _v17_outbox_maybe_sent() -> None:
+    """Version 17: a message whose last try may have reached the SMS provider says so, so the next
+    try looks the text up at the provider before sending a second copy (O3, I2). No message
+    written before is marked: as before, they are sent again."""
+    from kiosk.store.models import OutboxMessage
+
+    add_column(OutboxMessage, "maybe_sent")
+
+
 # version N -> function that takes a database at N-1 to N. Add a step here with every change to
 # the models; tests/test_accept_foundation.py builds a version-1 database and checks that it comes
 # up to date with the same columns as a new one.
@@ -303,6 +312,7 @@ MIGRATIONS: dict[int, Callable[[], None]] = {
     14: _v14_report_reads_one_index,
     15: _v15_teens_and_access,
     16: _v16_issue_language,
+    17: _v17_outbox_maybe_sent,
 }
 
 
