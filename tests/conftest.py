@@ -3,7 +3,9 @@ the Desk built with fakes (``TestDesk``, ``FakePrinter``, ``FakeSender``) instea
 modules; for the Pilot tests the app on the tests' clock, ``settle``, what the screen shows (``screen_text``,
 ``screen_cells``, ``widget_text``) and the notifications the app posts (``Notices``). Only public
 Textual APIs: the screen is read from ``App.export_screenshot``, notifications from run_test's
-``message_hook``."""
+``message_hook``. For the command line and other processes: ``kiosk_cli``, ``init_practice`` and
+the ``cli_practice`` fixture (a copy of one ``kiosk init``), ``run_python``, ``fresh_user_env``; and
+``parent_redeems_after_the_check`` for R4's race between a desk and a parent."""
 
 from __future__ import annotations
 
