@@ -86,12 +86,19 @@ def drop_version_17(con: sqlite3.Connection) -> None:
     con.execute("ALTER TABLE outbox_message DROP COLUMN maybe_sent")
 
 
+def drop_version_18(con: sqlite3.Connection) -> None:
+    """Take away what version 18 changed: a child's caregivers indexed by patient alone again."""
+    con.execute("DROP INDEX relationship_patient_id_caregiver_id")
+    con.execute("CREATE INDEX relationship_patient_id ON relationship (patient_id)")
+
+
 def _make_version_1(path: str) -> None:
     """Turn a current database file back into what version 1 wrote (no practice.key_check, no
     terminal and outcome on redemption attempts, which named a patient always, no sign_in_attempt,
     no audit_head.keyed_from, no PIN prior status, ender or terminal, no index of PINs by state and expiry,
     no SMS provider id or delivery status on outbox messages, no drives, nothing of
-    version 15's teens and access over time, no PIN language, no maybe_sent)."""
+    version 15's teens and access over time, no PIN language, no maybe_sent, no index of a
+    child's caregivers)."""
     con = sqlite3.connect(path)
     con.execute("ALTER TABLE practice DROP COLUMN key_check")
     con.execute("ALTER TABLE practice DROP COLUMN purpose")  # version 6 (D2)
@@ -127,6 +134,7 @@ def _make_version_1(path: str) -> None:
     drop_version_15(con)
     drop_version_16(con)
     drop_version_17(con)
+    drop_version_18(con)
     con.execute("UPDATE schema_meta SET version = 1")
     con.commit()
     con.close()
@@ -143,7 +151,7 @@ def test_a_version_1_database_is_migrated_in_place_and_its_pins_still_redeem(con
 
     open_store(config)  # the next release starts on the old file
 
-    assert ensure_schema() == SCHEMA_VERSION == 17
+    assert ensure_schema() == SCHEMA_VERSION == 18
     assert _columns() == fresh_columns and _indexes() == fresh_indexes  # same as a new database
     assert Practice.get().key_check  # the step filled the new column for the existing row
     rosemary = Patient.get(Patient.given_name == "Rosemary")
@@ -309,7 +317,7 @@ def test_a_model_change_without_a_migration_is_caught(store):
         assert columns[table] == expected, (
             f"{table} changed: add a step to kiosk.store.schema.MIGRATIONS and bump SCHEMA_VERSION"
         )
-    assert SCHEMA_VERSION == 17 and sorted(
+    assert SCHEMA_VERSION == 18 and sorted(
         __import__("kiosk.store.schema").store.schema.MIGRATIONS
     ) == [
         2,
@@ -328,6 +336,7 @@ def test_a_model_change_without_a_migration_is_caught(store):
         15,
         16,
         17,
+        18,
     ]
 
 

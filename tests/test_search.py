@@ -18,6 +18,7 @@ from kiosk.people.search import (
     add_candidates,
     parse_query,
     postings_sql,
+    structured_sql,
     tolerant_statements,
     word_sql,
 )
@@ -146,6 +147,42 @@ def test_n1_a_parent_name_or_phone_shows_all_their_children_and_says_why(familie
         "Mateo Núñez-García": "caregiver's phone",
     }
     assert dict(found("Ian"))["Fiona MacDonald"] == "caregiver Ian MacDonald"
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "sofia garcia lopez",  # three words: given name, then a family name of two
+        "sofia garcia lo",  # typed in part
+        "garcia lopez sofia",  # family name first
+        "garcia lo",  # a compound family name typed as words, alone (today's last-name prefix)
+    ],
+)
+def test_n1_a_name_of_three_words_or_a_compound_family_name_is_an_exact_match(families, typed):
+    """Three or four words are read as a given and a family name split at each word, and a
+    compound family name typed as words as one prefix: through the patient's name index, exact
+    rows (no reason), with no join of name parts."""
+    assert found(typed, tolerant=False) == [("Sofía García López", "")]
+
+
+def test_n1_a_parent_name_of_three_words_shows_the_children(families):
+    assert ("Sofía García López", "caregiver Luis García López") in found(
+        "Luis García López", tolerant=False
+    )
+
+
+@pytest.mark.parametrize(
+    "typed, expected",
+    [
+        ("rosemary 5/17/2018", ("Rosemary Núñez-García", "")),  # the child's first name
+        ("ana 5/17/2018", ("Rosemary Núñez-García", "caregiver Ana Núñez-García")),  # a parent's
+        ("garcia 5/17/2018", ("Rosemary Núñez-García", "")),  # any part of a last name
+    ],
+)
+def test_n1_a_name_with_a_birth_date_finds_the_child_born_that_day(families, typed, expected):
+    rows = found(typed, tolerant=False)
+    assert rows == [expected]  # Mateo, the same family born another day, is not shown
+    assert found(typed.replace("5/17/2018", "5/18/2018"), tolerant=False) == []
 
 
 def test_n1_status_filter_applies_to_every_form(families):
@@ -454,6 +491,38 @@ def test_n1_counting_a_word_reads_one_side_only(families, side):
     plan = _plan(postings_sql(word, side))
     wanted = "search_term_child_terms" if side == "patient" else "search_term_parent_terms"
     assert wanted in plan, plan
+
+
+@pytest.mark.parametrize(
+    "family, given, dob, status",
+    [
+        ("garcia", "", None, None),  # a last name
+        ("nunezgarcia", "ro", None, None),  # "last, first" or "first last"
+        ("ro", "nunezgarcia", None, REGISTERED),  # the other way round, with a status filter
+        ("", "rosemary", dt.date(2018, 5, 17), None),  # a first name with a birth date
+        ("", "", dt.date(2018, 5, 17), None),  # a birth date
+    ],
+)
+def test_n1_exact_forms_read_the_name_or_birth_date_index(families, family, given, dob, status):
+    """Today's search and "first last" are one range of the patient's name or birth-date index
+    each: never a scan of the table (N1 at a million patients, p95 target 3 ms)."""
+    plan = _plan(structured_sql(family, given, status, dob, 100))
+    if is_sqlite():
+        assert not any(line.startswith("SCAN") for line in plan.splitlines()), plan
+        assert "USING COVERING INDEX patient_" in plan or "USING INDEX patient_" in plan, plan
+    else:
+        assert "Seq Scan" not in plan and "Index" in plan, plan
+
+
+def test_n1_a_birth_date_reads_a_childs_parents_from_the_index_alone(families):
+    """A first name with a birth date: the parents of each child born that day come from the
+    (patient, caregiver) index without reading relationship rows, then one probe of their terms."""
+    sql = word_sql(list(parse_query("ana").words), "caregiver", None, dt.date(2018, 5, 17))
+    plan = _plan(sql)
+    if is_sqlite():
+        assert "COVERING INDEX relationship_patient_id_caregiver_id" in plan, plan
+    else:
+        assert "Seq Scan" not in plan, plan
 
 
 # -- the stored terms ---------------------------------------------------------------------------------

@@ -32,7 +32,13 @@ from pathlib import Path
 
 import peewee as pw
 
-from kiosk.people.patients import SEARCH_LIMIT, PatientRow, _prefix, age_text, parse_search
+from kiosk.people.patients import (
+    SEARCH_LIMIT,
+    PatientRow,
+    _prefix_upper,
+    age_text,
+    parse_search,
+)
 from kiosk.people.search_index import CAREGIVER as CAREGIVER_FIELD
 from kiosk.people.search_index import (
     CAREGIVER_FULL,
@@ -470,50 +476,66 @@ class _Hits:
 
 def _structured(query: Query, status: str | None, today: dt.date, hits: _Hits) -> None:
     """Tier 0: today's search (last-name prefix, "last, first", birth date) and "first last"."""
-    columns = (Patient.id, Patient.given_key, Patient.family_key)
-    ordering = (Patient.family_key, Patient.given_key, Patient.dob)
-    selects = []
-    base = Patient.select(*columns)
-    if status:
-        base = base.where(_keeps(status))
-    if query.dob:
-        base = base.where(Patient.dob == query.dob)
     words = [word for word in query.words if word.folded]  # the patient's name keys are folded
+    prefixes: list[tuple[str, str]] = []  # (family, given) prefixes; "" for any
     if query.comma:
         parsed = parse_search(query.text, today)
         if not (parsed.family or parsed.given):
             return
-        select = base
-        if parsed.family:
-            select = select.where(_prefix(Patient.family_key, parsed.family))
-        if parsed.given:
-            select = select.where(_prefix(Patient.given_key, parsed.given))
-        selects.append(select)
+        prefixes.append((parsed.family, parsed.given))
     elif len(words) == 1:
-        selects.append(base.where(_prefix(Patient.family_key, words[0].folded)))
+        prefixes.append((words[0].folded, ""))
         if query.dob:  # a first name with a birth date
-            selects.append(base.where(_prefix(Patient.given_key, words[0].folded)))
-    elif len(words) == 2:
-        first, last = words[0].folded, words[1].folded
-        selects.append(
-            base.where(_prefix(Patient.given_key, first) & _prefix(Patient.family_key, last))
-        )
-        selects.append(
-            base.where(_prefix(Patient.family_key, first) & _prefix(Patient.given_key, last))
-        )
+            prefixes.append(("", words[0].folded))
+    elif len(words) > 1:
+        # "first last", either way round; of three or four words, each place the given name may
+        # end ("María José Baker": mariajose + baker), as the keys run a compound name together
+        keys = [word.folded for word in words]
+        for cut in range(1, len(keys)):
+            first, last = "".join(keys[:cut]), "".join(keys[cut:])
+            prefixes += [(last, first), (first, last)]
     elif not words and (query.dob or (status and not query.text)):
-        selects.append(base)
-    typed = sum(len(word.folded) for word in words) if len(words) == 2 and not query.comma else 0
-    for select in selects:
+        prefixes.append(("", ""))
+    typed = sum(len(word.folded) for word in words) if len(words) > 1 and not query.comma else 0
+    for family, given in prefixes:
         if hits.room <= 0:
             return
-        for patient_id, given_key, family_key in tuples(
-            select.order_by(*ordering).limit(hits.room)
-        ):
+        for patient_id, given_key, family_key in structured_sql(
+            family, given, status, query.dob, hits.room
+        ).rows():
             # "first last" typed in part: the name with the fewest letters left out first (Ez: Ezra
             # before Ezekiel); other forms keep the alphabetical order of today's search
             closeness = 0.01 * (len(given_key) + len(family_key) - typed) if typed else 0.0
             hits.add(patient_id, EXACT, closeness)
+    if typed and not hits.found:
+        # none by given and family name: a compound family name typed as words ("Le Bl", "Van
+        # Buren") is today's prefix of the folded last name, read from the name index, so the
+        # joins of name parts (tier 1) do not run for it
+        whole = "".join(keys)
+        for patient_id, _, family_key in structured_sql(
+            whole, "", status, query.dob, hits.room
+        ).rows():
+            hits.add(patient_id, EXACT, 0.01 * (len(family_key) - typed))
+
+
+def structured_sql(
+    family: str, given: str, status: str | None, dob: dt.date | None, limit: int
+) -> _Sql:
+    """Patients whose folded family and given names begin so ("" for any), of ``status``, born
+    on ``dob``, in the order of today's search: read from the patient's name or birth-date index
+    (tests EXPLAIN it). Written out, not built with Peewee: building the statement took longer
+    than the database takes to run it."""
+    sql = _Sql()
+    conditions = ["1 = 1"]
+    for column, prefix in (("p.family_key", family), ("p.given_key", given)):
+        if prefix:
+            conditions.append(sql.range(column, prefix, _prefix_upper(prefix)))
+    _, where = _filters(sql, "p.id", status, dob)
+    sql.text = (
+        f'SELECT p.id, p.given_key, p.family_key FROM "patient" p WHERE {" AND ".join(conditions)}'
+        f"{where} ORDER BY p.family_key, p.given_key, p.dob LIMIT {int(limit)}"
+    )
+    return sql
 
 
 def _identifiers(query: Query, status: str | None, hits: _Hits) -> None:
@@ -562,8 +584,8 @@ def _names(query: Query, status: str | None, hits: _Hits, found_before: int) -> 
     for side, tier in (("patient", PARTS), ("caregiver", CAREGIVERS)):
         if hits.room <= 0:
             return
-        if side == "caregiver" and len(words) == 2 and all(word.folded for word in words):
-            whole = words[0].folded + words[1].folded
+        if side == "caregiver" and len(words) > 1 and all(word.folded for word in words):
+            whole = "".join(word.folded for word in words)  # Jesús Van Buren: jesusvanburen
             before = len(hits.found)
             for patient_id, caregiver in _term_hits(
                 CAREGIVER_FULL, whole, _upper(whole), status, query.dob, hits.room + len(hits.found)
@@ -571,8 +593,12 @@ def _names(query: Query, status: str | None, hits: _Hits, found_before: int) -> 
                 hits.add(patient_id, tier, 0.0, CAREGIVER, caregiver)
             if len(hits.found) > before:
                 continue  # a parent's whole name: the join of its two words would find them again
-        if len(words) > 1 and not _count_postings(words, side):
-            continue  # a word no child's (or no parent's) name part begins with: nobody has all
+        if (len(words) > 1 or query.dob) and not _count_postings(
+            words, side, 1 if query.dob else POSTINGS_CAP
+        ):
+            # a word no child's (or no parent's) name part begins with: nobody has all; with a
+            # birth date, that day's children (and their parents) are not read one by one for it
+            continue
         for patient_id, caregiver, terms in _word_hits(
             words, side, status, query.dob, hits.room + len(hits.found)
         ):
@@ -580,29 +606,30 @@ def _names(query: Query, status: str | None, hits: _Hits, found_before: int) -> 
             hits.add(patient_id, tier, cost, CAREGIVER if side == "caregiver" else "", caregiver)
 
 
-def _count_postings(words: list[Word], side: str) -> bool:
-    """Set each word's postings on ``side``; False (and stop counting) at a word with none."""
+def _count_postings(words: list[Word], side: str, cap: int = POSTINGS_CAP) -> bool:
+    """Set each word's postings on ``side`` (counted up to ``cap``: 1 when only whether there are
+    any matters); False (and stop counting) at a word with none."""
     for word in words:
-        word.postings = _postings(word, side)
+        word.postings = _postings(word, side, cap)
         if not word.postings:
             return False
     return True
 
 
-def _postings(word: Word, side: str) -> int:
+def _postings(word: Word, side: str, cap: int = POSTINGS_CAP) -> int:
     """How many name terms of patients (or caregivers) begin with ``word``, counted up to
-    POSTINGS_CAP: the rarest word of a query drives its join, and a word with none skips it (a
+    ``cap``: the rarest word of a query drives its join, and a word with none skips it (a
     parent's first name is rarely a child's: "Jennifer Smith" reads no child's name parts)."""
-    return int(postings_sql(word, side).rows()[0][0])
+    return int(postings_sql(word, side, cap).rows()[0][0])
 
 
-def postings_sql(word: Word, side: str) -> _Sql:
+def postings_sql(word: Word, side: str, cap: int = POSTINGS_CAP) -> _Sql:
     """The statement of :func:`_postings`: one side's partial index, never the other side's rows."""
     sql = _Sql()
     column = "patient_id" if side == "patient" else "caregiver_id"
     condition = sql.term_condition("t0", word, exact=True, tolerant=False)
     inner = f'SELECT 1 FROM "search_term" t0 WHERE {condition} AND t0.{column} IS NOT NULL'
-    sql.text = f"SELECT COUNT(*) FROM ({inner} LIMIT {POSTINGS_CAP}) counted"
+    sql.text = f"SELECT COUNT(*) FROM ({inner} LIMIT {int(cap)}) counted"
     return sql
 
 

@@ -166,14 +166,17 @@ class Relationship(BaseModel):
     """A caregiver's role and contact authority toward one patient (R15)."""
 
     caregiver = pw.ForeignKeyField(Caregiver, backref="relationships", on_delete="CASCADE")
-    patient = pw.ForeignKeyField(Patient, backref="relationships", on_delete="CASCADE")
+    # no index of its own: the (patient, caregiver) index below serves it
+    patient = pw.ForeignKeyField(Patient, backref="relationships", on_delete="CASCADE", index=False)
     caregiver_id: int  # the ids peewee keeps beside each foreign key, declared for the type checker
     patient_id: int
     role = pw.CharField()
     authority = pw.CharField(default=Authority.JOINT)
 
     class Meta:
-        indexes = ((("caregiver", "patient"), True), (("patient",), False))
+        # a child's caregivers are read from the index alone (N1: a name with a birth date reads
+        # the parents of every child born that day)
+        indexes = ((("caregiver", "patient"), True), (("patient", "caregiver"), False))
 
     @property
     def has_authority(self) -> bool:

@@ -16,7 +16,7 @@ from kiosk.store.models import ALL_MODELS, AuditHead, BaseModel, SchemaMeta
 if TYPE_CHECKING:
     from playhouse.migrate import SchemaMigrator
 
-SCHEMA_VERSION = 17
+SCHEMA_VERSION = 18
 # RegistrationPin's enrollment report index (W4), by column: version 14 makes it
 REPORT_INDEX = ("issued_at", "second_parent", "issued_by_id", "redemptions", "first_used_at")
 
@@ -293,6 +293,14 @@ def _v17_outbox_maybe_sent() -> None:
     add_column(OutboxMessage, "maybe_sent")
 
 
+def _v18_caregivers_of_a_child_by_index() -> None:
+    """Version 18: a child's caregivers are read from an index of (patient, caregiver) alone,
+    which takes the place of the index of patients: a first name with a birth date looks up
+    the parents of every child born that day, one index probe each (N1 at a million)."""
+    add_index("relationship", ("patient_id", "caregiver_id"))
+    database.execute_sql('DROP INDEX IF EXISTS "relationship_patient_id"')
+
+
 # version N -> function that takes a database at N-1 to N. Add a step here with every change to
 # the models; tests/test_accept_foundation.py builds a version-1 database and checks that it comes
 # up to date with the same columns as a new one.
@@ -313,6 +321,7 @@ MIGRATIONS: dict[int, Callable[[], None]] = {
     15: _v15_teens_and_access,
     16: _v16_issue_language,
     17: _v17_outbox_maybe_sent,
+    18: _v18_caregivers_of_a_child_by_index,
 }
 
 
