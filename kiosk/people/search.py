@@ -53,6 +53,7 @@ from kiosk.people.search_index import (
     _script_form,
     deletions,
     max_typos,
+    name_words,
     phone_terms,
     sound_codes,
 )
@@ -477,32 +478,34 @@ class _Hits:
 def _structured(query: Query, status: str | None, today: dt.date, hits: _Hits) -> None:
     """Tier 0: today's search (last-name prefix, "last, first", birth date) and "first last"."""
     words = [word for word in query.words if word.folded]  # the patient's name keys are folded
-    prefixes: list[tuple[str, str]] = []  # (family, given) prefixes; "" for any
+    # (family, given) prefixes ("" for any), and the typed words each is made of
+    prefixes: list[tuple[str, str, list[str], list[str]]] = []
     if query.comma:
         parsed = parse_search(query.text, today)
         if not (parsed.family or parsed.given):
             return
-        prefixes.append((parsed.family, parsed.given))
+        prefixes.append((parsed.family, parsed.given, [], []))
     elif len(words) == 1:
-        prefixes.append((words[0].folded, ""))
+        prefixes.append((words[0].folded, "", [], []))
         if query.dob:  # a first name with a birth date
-            prefixes.append(("", words[0].folded))
+            prefixes.append(("", words[0].folded, [], []))
     elif len(words) > 1:
         # "first last", either way round; of three or four words, each place the given name may
         # end ("María José Baker": mariajose + baker), as the keys run a compound name together
         keys = [word.folded for word in words]
         for cut in range(1, len(keys)):
-            first, last = "".join(keys[:cut]), "".join(keys[cut:])
-            prefixes += [(last, first), (first, last)]
+            first, last = keys[:cut], keys[cut:]
+            prefixes += [("".join(last), "".join(first), last, first)]
+            prefixes += [("".join(first), "".join(last), first, last)]
     elif not words and (query.dob or (status and not query.text)):
-        prefixes.append(("", ""))
+        prefixes.append(("", "", [], []))
     typed = sum(len(word.folded) for word in words) if len(words) > 1 and not query.comma else 0
-    for family, given in prefixes:
+    for family, given, family_words, given_words in prefixes:
         if hits.room <= 0:
             return
-        for patient_id, given_key, family_key in structured_sql(
-            family, given, status, query.dob, hits.room
-        ).rows():
+        for patient_id, given_key, family_key in _as_typed(
+            structured_sql(family, given, status, query.dob, hits.room), family_words, given_words
+        ):
             # "first last" typed in part: the name with the fewest letters left out first (Ez: Ezra
             # before Ezekiel); other forms keep the alphabetical order of today's search
             closeness = 0.01 * (len(given_key) + len(family_key) - typed) if typed else 0.0
@@ -511,11 +514,35 @@ def _structured(query: Query, status: str | None, today: dt.date, hits: _Hits) -
         # none by given and family name: a compound family name typed as words ("Le Bl", "Van
         # Buren") is today's prefix of the folded last name, read from the name index, so the
         # joins of name parts (tier 1) do not run for it
-        whole = "".join(keys)
-        for patient_id, _, family_key in structured_sql(
-            whole, "", status, query.dob, hits.room
-        ).rows():
+        sql = structured_sql("".join(keys), "", status, query.dob, hits.room)
+        for patient_id, _, family_key in _as_typed(sql, keys, []):
             hits.add(patient_id, EXACT, 0.01 * (len(family_key) - typed))
+
+
+def _as_typed(
+    sql: _Sql, family_words: list[str], given_words: list[str]
+) -> list[tuple[int, str, str]]:
+    """The rows of :func:`structured_sql` (id, given key, family key) whose names have the words
+    typed for them as their parts: of several words run together, each but the last is a whole
+    part and the last begins one ("Le Bl" for Le Blanc), so a space in the wrong place ("Luca Stj
+    Ohn") is not an exact match but a typo (N2)."""
+    if len(family_words) < 2 and len(given_words) < 2:
+        return sql.rows()
+    sql.text = sql.text.replace(" FROM ", ", p.given_name, p.family_name FROM ", 1)
+    return [
+        (patient_id, given_key, family_key)
+        for patient_id, given_key, family_key, given_name, family_name in sql.rows()
+        if _parts_typed(family_words, family_name) and _parts_typed(given_words, given_name)
+    ]
+
+
+def _parts_typed(typed: list[str], name: str) -> bool:
+    if len(typed) < 2:
+        return True
+    parts = name_words(name)
+    return all(word in parts for word in typed[:-1]) and any(
+        part.startswith(typed[-1]) for part in parts
+    )
 
 
 def structured_sql(
