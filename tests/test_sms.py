@@ -13,6 +13,7 @@ import threading
 import time
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import parse_qsl
 
 import httpx
@@ -184,9 +185,7 @@ def test_i2_a_text_is_posted_to_the_provider_exactly_as_documented(store, provid
     }
     sent = row(message_id)
     assert (sent.state, sent.provider_id, sent.delivery) == ("sent", "SM" + "0" * 32, "queued")
-    assert (
-        sent.body_text == "" and sent.last_error == "sent to the SMS provider: waiting for delivery"
-    )
+    assert sent.last_error == "sent to the SMS provider: waiting for delivery"
     assert outbox.list_messages()[0].recipient == "***-***-0101"
 
 
@@ -211,12 +210,17 @@ def test_i2_delivery_read_back_after_the_send_marks_the_text_delivered(store, pr
     assert provider.requests[-1][:2] == ("GET", f"/2010-04-01/Accounts/{SID}/Messages/{sid}.json")
     done = row(message_id)
     assert (done.state, done.delivery, done.last_error) == ("sent", "delivered", "delivered")
+    assert done.body_text == "" and done.body_html == ""  # S2: delivered, so erased
     asked = len(provider.requests)
     outbox.deliver_due(config, now=NOW + dt.timedelta(minutes=2))
     assert len(provider.requests) == asked  # a final status is not asked for again
 
 
-def test_i2_a_text_that_did_not_arrive_fails_with_the_providers_reason(store, provider):
+@pytest.mark.parametrize("backend", ["store", "pg_store"])  # SQLite, PostgreSQL
+def test_i2_s2_a_text_that_did_not_arrive_fails_and_retry_sends_the_same_pins(
+    request, backend, provider
+):
+    request.getfixturevalue(backend)
     message_id = queue_text()
     config = sms_config(provider)
     outbox.deliver_due(config, now=NOW)
@@ -231,8 +235,60 @@ def test_i2_a_text_that_did_not_arrive_fails_with_the_providers_reason(store, pr
         "the text did not arrive (undelivered: error 30003, Unreachable destination handset)"
     )
     assert AuditEvent.select().where(AuditEvent.action == audit.SEND_FAILED).exists()
-    with pytest.raises(outbox.OutboxError, match="this text did not arrive"):
-        outbox.retry_message(failed.id, now=NOW)
+    # S2: it was never delivered, so its sealed words are still there: no new PINs needed
+    outbox.retry_message(failed.id, now=NOW + dt.timedelta(minutes=6))
+    again = outbox.deliver_due(config, now=NOW + dt.timedelta(minutes=6))
+    first, second = provider.sends()
+    assert again.sent == 1 and second["Body"] == first["Body"] == WELCOME.sms
+    resent = row(message_id)
+    assert resent.state == "sent" and resent.provider_id not in ("", sid)
+    provider.messages[resent.provider_id]["status"] = "delivered"
+    outbox.deliver_due(config, now=NOW + dt.timedelta(minutes=7))
+    assert row(message_id).body_text == ""  # delivered: erased
+
+
+def test_s2_s11_a_text_on_its_way_is_kept_sealed_and_erased_once_delivered(store, config, provider):
+    from kiosk import security
+
+    message_id = queue_text()
+    outbox.deliver_due(sms_config(provider), now=NOW)
+    waiting = row(message_id)
+    assert waiting.state == "sent" and waiting.body_text.startswith(security.SEALED)  # S11
+    files = [Path(config.database), Path(config.database + "-wal")]
+    at_rest = b"".join(f.read_bytes() for f in files if f.exists())
+    assert b"JFKAY" not in at_rest and b"TTJYV" not in at_rest  # never in plain words
+    sid = waiting.provider_id
+    assert _reported(sid, "delivered") == "delivered"
+    assert row(message_id).body_text == ""
+
+
+def _reported(sid: str, status: str) -> str:
+    """The provider's word as the status callback would bring it."""
+    return outbox.record_delivery(sid, status, now=NOW + dt.timedelta(minutes=1))
+
+
+def test_s2_s11_a_text_with_no_report_is_erased_after_the_read_back_days(store, provider):
+    message_id = queue_text()
+    outbox.deliver_due(sms_config(provider), now=NOW)
+    assert row(message_id).body_text  # on its way
+    assert outbox.erase_stale_bodies(NOW + dt.timedelta(days=outbox.READ_BACK_DAYS - 1)) == 0
+    assert outbox.erase_stale_bodies(NOW + dt.timedelta(days=outbox.READ_BACK_DAYS, hours=1)) == 1
+    kept = row(message_id)
+    assert (kept.state, kept.body_text, kept.body_html) == ("sent", "", "")
+    assert AuditEvent.select().where(AuditEvent.action == audit.MESSAGE_ERASED).exists()
+
+
+def test_s11_a_text_on_its_way_is_erased_when_its_pins_are_revoked(front_desk, config, provider):
+    front = desk(replace(config, sms=sms_config(provider).sms), staff=front_desk)
+    rosemary = find_patient("Rosemary", "Testkiddo")
+    caregiver = next(c for c in front.family(rosemary.id).caregivers if c.has_authority)
+    result = front.issue(
+        IssueRequest([rosemary.id], recipient_id=caregiver.id, delivery="text", cell="3175550101")
+    )
+    assert front.deliver_outbox().sent == 1 and row(result.message_id).body_text
+    assert front.revoke(rosemary.id, "the family asked for a new one")
+    gone = row(result.message_id)
+    assert (gone.state, gone.body_text) == ("sent", "")  # S11: erased by the revoke itself
 
 
 def test_i2_401_is_a_configuration_error_that_stops_the_run_and_never_shows_the_token(
@@ -321,12 +377,13 @@ def test_o3_i2_a_text_taken_before_a_timeout_is_found_and_not_sent_twice(store, 
     looked = [f for m, p, _, f in provider.requests if p.endswith("/Messages.json") and m == "GET"]
     assert looked == [{"To": "+13175550101", "From": "+13175550100", "PageSize": "100"}]
     done = row(message_id)
-    assert (done.state, done.provider_id, done.body_text) == ("sent", sid, "")  # S2: erased
+    assert (done.state, done.provider_id) == ("sent", sid)
     assert done.last_error == sms.ALREADY_TAKEN
     assert AuditEvent.select().where(AuditEvent.action == audit.SEND).exists()
     provider.messages[sid]["status"] = "delivered"  # and its delivery is followed as any other
     report = outbox.deliver_due(sms_config(provider), now=NOW + dt.timedelta(minutes=2))
-    assert report.delivered == 1 and row(message_id).delivery == "delivered"
+    done = row(message_id)
+    assert report.delivered == 1 and (done.delivery, done.body_text) == ("delivered", "")
 
 
 def test_o3_i2_postgres_a_text_taken_before_a_timeout_is_not_sent_twice(pg_store, provider):

@@ -1,7 +1,8 @@
 """The outbox (O3): welcome messages are written with the PINs they carry, then delivered.
 
-A message's life: ``queued`` -> ``sending`` -> ``sent`` (body erased, S2), or back to ``queued``
-with a later ``next_attempt_at`` after a temporary failure, or ``failed`` with the reason.
+A message's life: ``queued`` -> ``sending`` -> ``sent`` (body erased once delivered, S2), or back
+to ``queued`` with a later ``next_attempt_at`` after a temporary failure, or ``failed`` with the
+reason.
 
 - **Written with the PINs.** :func:`enqueue` joins the caller's transaction: the registration
   and its message land together or not at all.
@@ -44,7 +45,11 @@ email-to-SMS gateway where it still works. A provider's text is ``sent`` once th
 it; its delivery status is read back afterwards (:func:`read_back_deliveries` at each run, or the
 provider's status callback through `kiosk serve`, :func:`record_delivery`): ``delivered`` is noted,
 ``undelivered`` or ``failed`` turns the message ``failed`` with the provider's reason so the desk
-sees that the family got nothing.
+sees that the family got nothing. Such a text is not delivered when the provider takes it, so it
+keeps its sealed body (S11) until the provider reports it ``delivered`` (S2): one that does not
+arrive can be sent again (Retry, or to another caregiver) without new PINs. The body is erased
+as soon as it is delivered, when its PINs end (expiry, replacement, revocation), and after
+:data:`READ_BACK_DAYS` without a final status, when kiosk stops asking.
 """
 
 from __future__ import annotations
@@ -78,6 +83,7 @@ INTERRUPTED = (
     "a retry sends the same message again"
 )
 NO_LONGER_NEEDED = "no longer needed: the PINs it carried have ended"
+UNREPORTED = "taken by the SMS provider, and no delivery report came: its words are erased"
 CANNOT_TELL = (
     "it may have been sent: an earlier try's answer was lost and the SMS provider's list cannot "
     "show whether it took the text. Check with the family before you retry; a retry sends it again"
@@ -410,8 +416,9 @@ def record_delivery(
             return ""
         changes: dict[str, object] = {"delivery": status}
         outcome = ""
-        if status in DELIVERED:
-            changes["last_error"] = outcome = DELIVERED_NOTE
+        if status in DELIVERED:  # S2: delivered, so its words go
+            changes |= {"last_error": DELIVERED_NOTE, "body_text": "", "body_html": ""}
+            outcome = DELIVERED_NOTE
         elif status in NOT_DELIVERED:
             reason = not_delivered(Delivery(status, error_code, error))
             changes |= {"state": MessageState.FAILED, "last_error": reason, "next_attempt_at": now}
@@ -421,18 +428,23 @@ def record_delivery(
         ).execute()
         if outcome == MessageState.FAILED:
             _audit(audit.SEND_FAILED, row, reason=str(changes["last_error"]))
+    if outcome == DELIVERED_NOTE and row.body_text:
+        truncate_wal()
     return outcome
 
 
 def erase_stale_bodies(now: dt.datetime | None = None, batches: Iterable[str] | None = None) -> int:
-    """Erase the body of every failed or queued message whose PINs have all ended; return how many.
+    """Erase the body of every failed, queued or undelivered message whose PINs have all ended,
+    and of every text the SMS provider took more than :data:`READ_BACK_DAYS` ago without saying
+    it was delivered; return how many.
 
     A message is stale when its family batch had PINs and none is still active and unexpired
     (each has expired, or been replaced, revoked or redeemed): the PINs it carries open nothing,
     so it must not be sent and its body is only something to steal (S2). A reminder (W3) is stale
     once none is still unused: the children it names have registered. A queued one is failed
-    with :data:`NO_LONGER_NEEDED`; a failed one keeps its reason. One audit event per message.
-    ``batches`` limits the look to those family batches (just after a revoke or a replacement).
+    with :data:`NO_LONGER_NEEDED`; a failed one keeps its reason; a sent one stays sent. One audit
+    event per message. ``batches`` limits the look to those family batches (just after a revoke
+    or a replacement).
     """
     now = now or utcnow()
     issued = RegistrationPin.select(RegistrationPin.batch)
@@ -440,7 +452,7 @@ def erase_stale_bodies(now: dt.datetime | None = None, batches: Iterable[str] | 
     # W3: a reminder is stale as soon as no PIN of its batch is still waiting for its first parent
     unused = live.where(RegistrationPin.redemptions == 0)
     stale = OutboxMessage.select().where(
-        OutboxMessage.state.in_((MessageState.QUEUED, MessageState.FAILED)),
+        OutboxMessage.state.in_((MessageState.QUEUED, MessageState.FAILED, MessageState.SENT)),
         (OutboxMessage.body_text != "") | (OutboxMessage.body_html != ""),
         OutboxMessage.batch.in_(issued),
         ((OutboxMessage.kind != MessageKind.REMINDER) & OutboxMessage.batch.not_in(live))
@@ -448,10 +460,17 @@ def erase_stale_bodies(now: dt.datetime | None = None, batches: Iterable[str] | 
     )
     if batches is not None:
         stale = stale.where(OutboxMessage.batch.in_(list(batches)))
+    # S11: a text the provider took that no report called delivered within the read-back window
+    unreported = OutboxMessage.select().where(
+        OutboxMessage.state == MessageState.SENT,
+        (OutboxMessage.body_text != "") | (OutboxMessage.body_html != ""),
+        OutboxMessage.sent_at < now - dt.timedelta(days=READ_BACK_DAYS),
+    )
     count = 0
-    for row in list(stale):
+    found = [*stale, *([] if batches is not None else unreported)]
+    for row in {row.id: row for row in found}.values():  # one stale and unreported: once
         changes: dict[str, object] = {
-            "state": MessageState.FAILED,
+            "state": MessageState.FAILED if row.state != MessageState.SENT else MessageState.SENT,
             "body_text": "",
             "body_html": "",
         }
@@ -465,9 +484,8 @@ def erase_stale_bodies(now: dt.datetime | None = None, batches: Iterable[str] | 
                 .where(OutboxMessage.id == row.id, OutboxMessage.state == row.state)
                 .execute()
             ):
-                audit.record(
-                    audit.MESSAGE_ERASED, detail=_audit_detail(row, reason=NO_LONGER_NEEDED)
-                )
+                why = NO_LONGER_NEEDED if row.state != MessageState.SENT else UNREPORTED
+                audit.record(audit.MESSAGE_ERASED, detail=_audit_detail(row, reason=why))
                 count += 1
     if count:
         truncate_wal()
@@ -575,18 +593,23 @@ def backoff(attempts: int) -> dt.timedelta:
 
 
 def _record_sent(row: OutboxMessage, outcome: str | Accepted, now: dt.datetime) -> None:
+    from kiosk.messages.sms import DELIVERED
+
     accepted = outcome if isinstance(outcome, Accepted) else None
     note = accepted.note if accepted else str(outcome)
+    # S2: delivered is when the body goes. A text the SMS provider took is on its way, not there:
+    # its sealed body (S11) stays until the provider says delivered, so one that does not arrive
+    # can be sent again without new PINs
+    on_its_way = accepted is not None and accepted.status not in DELIVERED
     with write_transaction():
         OutboxMessage.update(
             state=MessageState.SENT,
             sent_at=now,
             next_attempt_at=now,
             last_error=note,
-            body_text="",
-            body_html="",
             provider_id=accepted.provider_id if accepted else "",
             delivery=accepted.status if accepted else "",
+            **({} if on_its_way else {"body_text": "", "body_html": ""}),
         ).where(OutboxMessage.id == row.id).execute()
         _audit(audit.SEND, row, note=note)
 
@@ -811,8 +834,8 @@ def retry_message(message_id: int, now: dt.datetime | None = None) -> MessageRow
             raise OutboxError("this message is being sent right now")
         if message.provider_id and not message.body_text:
             raise OutboxError(  # I2: taken by the SMS provider, then not delivered
-                "this text did not arrive, and its words were erased when the SMS provider took "
-                "it: issue new PINs, or give them by email or on a printed slip"  # S2
+                "this text did not arrive, and its words have been erased: issue new PINs, or "
+                "give them by email or on a printed slip"  # S2
             )
         if not message.body_text and not message.body_html:
             raise OutboxError(
@@ -834,5 +857,7 @@ def queue_again(message_id: int, now: dt.datetime, **changes: Any) -> None:
         next_attempt_at=now,
         last_error="",
         maybe_sent=OutboxMessage.maybe_sent & (OutboxMessage.last_error != CANNOT_TELL),
+        provider_id="",  # I2: a new send: a late report on the copy that failed is not about it
+        delivery="",
         **changes,
     ).where(OutboxMessage.id == message_id).execute()
