@@ -15,7 +15,7 @@ each with a reason."""
 from __future__ import annotations
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Label, Static
@@ -61,8 +61,10 @@ def basic_info(page: PatientPage, today) -> Text:
 
 
 # The Associations table fits 80 columns (T4): a long name or reason is elided in its cell and
-# read whole on the detail line under the table; the access level keeps its first word.
+# read whole on the detail line under the table; the access level keeps its first word. Under 80
+# columns (60x20) it leaves out Since (on the detail line too) and elides sooner: no sideways scroll.
 ACCOUNT_WIDTH, STATE_WIDTH = 20, 30
+NARROW_ACCOUNT_WIDTH, NARROW_STATE_WIDTH = 14, 24
 SHORT_ACCESS = {Access.FULL.label: "Full", Access.LIMITED.label: "Limited"}
 
 
@@ -98,6 +100,7 @@ class PatientScreen(ReportsWorkerErrors, DeskScreen[None]):
         self.block: RegistrationBlock | None = None
 
     _opening = False  # the registration window's family is being read
+    narrow = False  # under 80 columns: the Associations table leaves Since to the detail line
 
     @property
     def holds_keys(self) -> bool:
@@ -136,6 +139,12 @@ class PatientScreen(ReportsWorkerErrors, DeskScreen[None]):
     def on_mount(self) -> None:
         self._load()
 
+    def on_resize(self, event: events.Resize) -> None:
+        if (event.size.width < 80) != self.narrow:
+            self.narrow = not self.narrow
+            if self.page is not None:
+                self._fill_associations(self.page)
+
     def on_screen_resume(self) -> None:
         if self.page is not None:  # back from registration: status and PIN state may have changed
             self.call_after_refresh(self._load)  # read once the page is drawn again
@@ -170,19 +179,7 @@ class PatientScreen(ReportsWorkerErrors, DeskScreen[None]):
         note.display = patient.placeholder
         problem = self.app.desk.may_issue()  # R1: said on arrival, before r is pressed
         self.query_one("#action-error", FieldError).show(problem.message if problem else "")
-        associations = self.query_one("#associations", DataTable)
-        associations.clear()
-        for row in page.associations:
-            own = " (own)" if row.kind == AssociationKind.OWN else ""  # T1
-            associations.add_row(
-                _cell(row.account_name + own, ACCOUNT_WIDTH),
-                _cell(row.state_words, STATE_WIDTH),
-                SHORT_ACCESS.get(row.access, row.access),
-                f"{row.since:%m/%d/%Y}",
-            )
-        if not page.associations:
-            associations.add_row("None yet", "", "", "")
-        self._show_association_detail()
+        self._fill_associations(page)
         caregivers = self.query_one("#caregivers", DataTable)
         caregivers.clear()
         for caregiver in page.caregivers:
@@ -421,6 +418,32 @@ class PatientScreen(ReportsWorkerErrors, DeskScreen[None]):
         self.app.call_from_thread(
             self._said, f"Validated ({id_check.label}): the patient is Registered, no PIN needed."
         )
+
+    def _fill_associations(self, page: PatientPage) -> None:
+        """T4: whose, whether it gives access now (with its end date), how much, since when (from
+        80 columns); the highlighted row stays highlighted."""
+        associations = self.query_one("#associations", DataTable)
+        highlighted = associations.cursor_row
+        account, state = (
+            (NARROW_ACCOUNT_WIDTH, NARROW_STATE_WIDTH)
+            if self.narrow
+            else (ACCOUNT_WIDTH, STATE_WIDTH)
+        )
+        since: tuple[str, ...] = () if self.narrow else ("Since",)
+        associations.clear(columns=True)
+        associations.add_columns("Account", "State", "Access", *since)
+        for row in page.associations:
+            own = " (own)" if row.kind == AssociationKind.OWN else ""  # T1
+            associations.add_row(
+                _cell(row.account_name + own, account),
+                _cell(row.state_words, state),
+                SHORT_ACCESS.get(row.access, row.access),
+                *(f"{row.since:%m/%d/%Y}" for _ in since),
+            )
+        if not page.associations:
+            associations.add_row("None yet", "", "", *("" for _ in since))
+        associations.move_cursor(row=min(highlighted, associations.row_count - 1))
+        self._show_association_detail()
 
     @on(DataTable.RowHighlighted, "#associations")
     def _show_association_detail(self) -> None:

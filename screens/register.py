@@ -15,7 +15,7 @@ as it arises and goes as soon as it is fixed.
 from __future__ import annotations
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -55,6 +55,10 @@ REFUSED = "Nothing was issued: see the messages next to the fields."
 
 def error_slot(field: str) -> str:
     return ERROR_SLOTS.get(field, "patients" if field.startswith(("name:", "status:")) else "staff")
+
+
+# The Patient List's columns (R5); Role (always Patient) is left out under 80 columns.
+PATIENT_COLUMNS = ("Register", "Patient", "PIN", "Status", "Role")
 
 
 class ConfirmReplace(ReportsWorkerErrors, DeskDialog[bool]):
@@ -153,6 +157,7 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
         self.result: IssueResult | None = None
         self.recipient: CaregiverRow | None = None  # the caregiver under the cursor
         self.issuing = False
+        self.narrow = False  # under 80 columns (on_resize)
         self.contact_changed = False  # L6: the recipient's details were corrected; show them again
         self.slip_waiting = (
             False  # Print PIN ticked, PINs issued while the screen was covered (locked)
@@ -194,6 +199,15 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
             yield Static("", id="outcome", markup=False)
         yield DeskFooter()
 
+    def on_resize(self, event: events.Resize) -> None:
+        # Under 24 lines (60x20) the summary's choices share lines: the tables keep room.
+        self.summary.pack_lines(event.size.height < 24)
+        # Under 80 columns the Patient List leaves out Role (always Patient) and says the status
+        # in its short word (Pending): it does not scroll sideways.
+        if (event.size.width < 80) != self.narrow:
+            self.narrow = not self.narrow
+            self.fill_patients()
+
     def on_screen_resume(self) -> None:
         # Back from parent mode or the slip: the children may be Registered now.
         if self.family is not None:
@@ -208,9 +222,7 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#caregivers", DataTable).add_columns("Authority", "Role", "Status")
-        self.query_one("#patients", DataTable).add_columns(
-            "Register", "Patient", "PIN", "Status", "Role"
-        )
+        self.query_one("#patients", DataTable).add_columns(*PATIENT_COLUMNS)
         self.query_one("#caregiver-section").display = not self.second_parent
         family, page = self.loaded
         if family is not None:
@@ -305,14 +317,15 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
     def fill_patients(self) -> None:
         table = self.query_one("#patients", DataTable)
         row = table.cursor_row
-        table.clear()
+        table.clear(columns=True)
+        table.add_columns(*(PATIENT_COLUMNS[:-1] if self.narrow else PATIENT_COLUMNS))
         for child in self.listed_children():
             table.add_row(
                 Text(CHECKED if self.checked.get(child.id) else UNCHECKED),
                 Text(child.name),
                 Text(self.pins.get(child.id, "")),
-                Text(child.status_label),
-                Text("Patient"),
+                Text(child.portal_status if self.narrow else child.status_label),
+                *(() if self.narrow else (Text("Patient"),)),
                 key=str(child.id),
             )
         if self.listed_children():

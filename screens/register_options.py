@@ -11,6 +11,13 @@ changes it (R7-R10, R14), so at 80x24 every choice is in sight before Ctrl+R:
     p Print PIN      No: p prints the slip after Register
     l Language       Spanish (Cindy's, on file)
 
+In a window under 24 lines (60x20) the choices share lines, each its key and its words (the
+labels are on F1's list), so the tables keep room:
+
+    w Register with PIN  a Full Access  d Email
+    o cindy.testkiddo@example.com (on file)  i Photo ID
+    p Print PIN: no  l English (Cindy Testkiddo's, on file)
+
 With Send to Minor the Address line is the patient's own email or cell on record (T1), o edits
 it, and a warning shows under it when it is a caregiver's.
 
@@ -28,7 +35,8 @@ Adding a choice (one line, one key):
 3. append ``Item(name, key, label, fields)`` to ``ITEMS`` in the order the procedure has it; give
    ``shown`` when the line applies only sometimes (as Send to does). ``fields`` are the
    ``Problem.field`` values whose messages go under the line. Pick a key no other line or window
-   binding uses (``test_every_summary_key_is_its_own`` checks).
+   binding uses (``test_every_summary_key_is_its_own`` checks); give ``brief`` when the words
+   alone do not say what the choice is (the packed summary shows them without the label).
 The window, its bindings, its error slots and the snapshot pick the new line up from ``ITEMS``.
 """
 
@@ -112,6 +120,10 @@ class Item:
     label: str
     fields: tuple[str, ...]
     shown: Callable[[IssueSummary], bool] = lambda summary: True
+    brief: Callable[[IssueSummary], str] | None = None  # the packed words; None: the line's
+
+    def words(self, summary: IssueSummary) -> str:
+        return getattr(summary, f"words_{self.name.replace('-', '_')}")()
 
     def binding(self) -> Binding:
         return Binding(self.key, f"change('{self.name}')", self.label, show=False)
@@ -119,6 +131,18 @@ class Item:
 
 def _next(members: list, current):
     return members[(members.index(current) + 1) % len(members)]
+
+
+def pack(pieces: list[Text], width: int, gap: int = 2) -> Text:
+    """``pieces`` in order on as few lines of ``width`` cells as they fit, ``gap`` spaces apart;
+    a piece too wide for what is left of a line starts the next (one wider than a line wraps)."""
+    lines: list[Text] = []
+    for piece in pieces:
+        if lines and lines[-1].cell_len + gap + piece.cell_len <= width:
+            lines[-1].append(" " * gap).append_text(piece)
+        else:
+            lines.append(piece.copy())
+    return Text("\n").join(lines)
 
 
 class IssueSummary(Vertical):
@@ -145,7 +169,10 @@ class IssueSummary(Vertical):
         self.send_to_offered = False
         self.teen: TeenContact | None = None  # T1: the checked teen's own contact, for Minor
 
+    packed = False  # under 24 lines: the choices share lines (RegisterScreen.on_resize)
+
     def compose(self) -> ComposeResult:
+        yield Static("", id="summary-packed", markup=False)
         for item in ITEMS:
             yield Static("", id=f"{item.name}-line", classes="summary-line", markup=False)
             yield FieldError(id=f"{item.name}-error")
@@ -157,15 +184,30 @@ class IssueSummary(Vertical):
     # -- drawing ----------------------------------------------------------------------------------
     def show(self) -> None:
         """Draw every line as the choices are now."""
+        pieces = []
         for item in ITEMS:
             line = self.query_one(f"#{item.name}-line", Static)
-            line.display = item.shown(self)
-            words: Callable[[], str] = getattr(self, f"words_{item.name.replace('-', '_')}")
+            shown = item.shown(self)
+            line.display = shown and not self.packed
+            words = item.words(self)
             line.update(
-                Text.assemble((f"{item.key} ", "bold reverse"), f" {item.label:<15}", words())
+                Text.assemble((f"{item.key} ", "bold reverse"), f" {item.label:<15}", words)
             )
-            if not line.display:
+            if shown:
+                brief = item.brief(self) if item.brief else words
+                pieces.append(Text.assemble((item.key, "bold reverse"), f" {brief}"))
+            else:
                 self.query_one(f"#{item.name}-error", FieldError).clear()
+        packed = self.query_one("#summary-packed", Static)
+        packed.display = self.packed
+        packed.update(pack(pieces, self.app.size.width - 2) if self.packed else "")
+
+    def pack_lines(self, packed: bool) -> None:
+        """Share lines (a window under 24 lines) or give each choice its own."""
+        if packed != self.packed:
+            self.packed = packed
+            self.set_class(packed, "-packed")
+        self.show()  # the width may have changed too
 
     def changed(self) -> None:
         self.show()
@@ -456,7 +498,13 @@ class IssueSummary(Vertical):
 
 # The summary's lines, in the procedure's order (see the module docstring to add one).
 ITEMS: tuple[Item, ...] = (
-    Item("method", "w", "Register with", ("method", "question", "answer")),
+    Item(
+        "method",
+        "w",
+        "Register with",
+        ("method", "question", "answer"),
+        brief=lambda summary: f"Register with {summary.words_method()}",
+    ),
     Item("access", "a", "Access", ("access",)),
     Item("delivery", "d", "Delivery", ("delivery",)),
     Item(
@@ -468,7 +516,13 @@ ITEMS: tuple[Item, ...] = (
     ),
     Item("send-to", "m", "Send to", ("send_to",), shown=lambda summary: summary.send_to_offered),
     Item("id-check", "i", "ID checked", ("id_check", "id_check_note")),
-    Item("print", "p", "Print PIN", ()),
+    Item(
+        "print",
+        "p",
+        "Print PIN",
+        (),
+        brief=lambda summary: f"Print PIN: {'yes' if summary.print_slip else 'no'}",
+    ),
     Item("language", "l", "Language", ("language",)),  # I1: slip, welcome and letters
 )
 FIELD_ITEMS = {field: item.name for item in ITEMS for field in item.fields}

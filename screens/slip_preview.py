@@ -80,6 +80,8 @@ class SlipPreviewScreen(ReportsWorkerErrors, DeskScreen[None]):
 
     CSS_PATH = "slip_preview.tcss"
     BINDINGS = [Binding("p", "print_slip", "Print"), Binding("escape", "back", "Back")]
+    # Under 80 columns (60x20) the QR code goes under the words, which keep the whole width.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (80, "-wide")]
 
     def __init__(self, result):
         super().__init__()

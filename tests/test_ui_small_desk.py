@@ -1,0 +1,149 @@
+"""The desk at 60x20, the smallest size it is drawn for: the registration window's summary packs
+its choices into a few lines so the tables keep room, the Patient List and the Associations
+table fit without scrolling sideways, and the slip preview puts the QR code under its words.
+Back at 80x24 each screen is drawn as before (the snapshots at both sizes hold the pictures)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from textual.widgets import DataTable, Static
+
+from kiosk.people.staff import authenticate
+from kiosk_screens.patient import PatientScreen
+from kiosk_screens.register import RegisterScreen
+from kiosk_screens.register_options import ITEMS
+from kiosk_screens.slip_preview import SlipPreviewScreen
+
+from conftest import desk_app, find_patient, issue_result, region_text, screen_text, settle
+
+SMALL, DESK = (60, 20), (80, 24)
+DATE = r"\d\d/\d\d/\d{4}"
+
+
+@pytest.fixture
+def app(training, config):
+    return desk_app(config)
+
+
+async def _signed_in(app, pilot) -> None:
+    app.signed_in(authenticate("maria", "training1"))
+    await settle(app, pilot)
+
+
+async def _window(app, pilot) -> RegisterScreen:
+    await _signed_in(app, pilot)
+    app.open_registration(find_patient("Rosemary").id)
+    await settle(app, pilot)
+    assert isinstance(app.screen, RegisterScreen)
+    return app.screen
+
+
+def _packed(screen: RegisterScreen) -> str:
+    packed = screen.query_one("#summary-packed", Static)
+    return str(packed.render()) if packed.display else ""
+
+
+def _fits(table: DataTable) -> bool:
+    """Nothing of the table lies off to its right."""
+    return table.virtual_size.width <= table.size.width
+
+
+async def test_r5_r7_the_register_summary_packs_at_60x20_and_the_children_stay_in_sight(app):
+    """R5, R7-R10: at 60x20 every choice Register commits is in sight in three lines, each its
+    key and its words; both children are listed with their PINs after Register, and the Patient
+    List does not scroll sideways (Role, always Patient, is left out; the status is its short
+    word)."""
+    async with app.run_test(size=SMALL) as pilot:
+        window = await _window(app, pilot)
+        packed = _packed(window)
+        assert packed.splitlines() == [
+            "w Register with PIN  a Full Access  d Email",
+            "o cindy.testkiddo@example.com (on file)  i Photo ID",
+            "p Print PIN: no  l English (Cindy Testkiddo's, on file)",
+        ]
+        assert not any(window.query_one(f"#{item.name}-line").display for item in ITEMS)
+        shown = screen_text(app)
+        assert "Rosemary Testkiddo" in shown and "Basil Testkiddo" in shown
+        await pilot.press("d")  # a choice changed: the packed lines say it at once
+        await settle(app, pilot)
+        assert "d Text message" in _packed(window)
+        await pilot.press("d", "d")  # back to Email, through Do not send PIN
+        await pilot.press("ctrl+r")
+        await settle(app, pilot)
+        table = window.query_one("#patients", DataTable)
+        assert _fits(table)
+        header = next(
+            line for line in screen_text(app).splitlines() if line.startswith("  Register")
+        )
+        assert header.split() == ["Register", "Patient", "PIN", "Status"]
+        shown = screen_text(app)
+        assert window.result is not None
+        for pin in window.result.pins:
+            assert pin.pin in shown
+        assert shown.count("Pending") == 2 and "Issued for Rosemary, Basil" in shown
+
+
+async def test_r5_the_summary_lines_come_back_at_80x24(app):
+    """R5: a window opened at 60x20 and widened to 80x24 shows one line per choice again, with
+    its label, and the Patient List's Role column."""
+    async with app.run_test(size=SMALL) as pilot:
+        window = await _window(app, pilot)
+        await pilot.resize_terminal(*DESK)
+        await settle(app, pilot)
+        assert _packed(window) == ""
+        shown = screen_text(app)
+        assert " a  Access         Full Access" in shown
+        header = next(line for line in shown.splitlines() if line.startswith("  Register"))
+        assert header.split() == ["Register", "Patient", "PIN", "Status", "Role"]
+
+
+async def test_r14_the_slip_preview_puts_the_qr_under_its_words_at_60x20(app):
+    """R14: at 60x20 the slip's words take the whole width (a child and its PIN on one line) and
+    the QR code follows them, whole within the 60 columns; Page down reaches it."""
+    async with app.run_test(size=SMALL) as pilot:
+        await _signed_in(app, pilot)
+        app.show_slip(
+            issue_result(
+                ("Rosemary", "Rosemary Testkiddo", "JFKAY-TTJYV"),
+                ("Basil", "Basil Testkiddo", "NVTHF-PCJQW"),
+            )
+        )
+        await settle(app, pilot)
+        screen = app.screen
+        assert isinstance(screen, SlipPreviewScreen)
+        words, qr = screen.query_one("#slip-text"), screen.query_one("#slip-qr")
+        assert words.region.width >= 54 and qr.region.y >= words.region.bottom
+        assert qr.region.right <= 60
+        assert "https://portal.sunnyhills.example.org/register" in screen_text(app)
+        assert re.search(r"Rosemary Testkiddo +JFKAY-TTJYV", screen_text(app))
+        await pilot.press("pagedown", "pagedown")
+        await settle(app, pilot)
+        assert "█▀▀▀▀▀█" in region_text(app, "#slip-body")
+
+
+async def test_t4_the_associations_table_fits_60_columns(app):
+    """T4: at 60x20 the Associations table shows whose, the state with its end date and the
+    access level without scrolling sideways; since when is on the detail line. At 80x24 the
+    Since column is back."""
+    async with app.run_test(size=SMALL) as pilot:
+        await _signed_in(app, pilot)
+        app.open_patient(find_patient("Kai", "Morgan").id)
+        await settle(app, pilot)
+        page = app.screen
+        assert isinstance(page, PatientScreen)
+        table = page.query_one("#associations", DataTable)
+        table.focus()
+        page.query_one("#association-detail").scroll_visible(animate=False)
+        await settle(app, pilot)
+        assert _fits(table)
+        header, row = region_text(app, "#associations").splitlines()
+        assert header.split() == ["Account", "State", "Access"]
+        assert re.fullmatch(rf"Rosa Delgado Active until {DATE} Limited", " ".join(row.split()))
+        detail = " ".join(str(page.query_one("#association-detail", Static).render()).split())
+        assert re.search(rf"since {DATE}$", detail)
+        await pilot.resize_terminal(*DESK)
+        await settle(app, pilot)
+        assert [str(column.label) for column in table.ordered_columns][-1] == "Since"
+        assert _fits(table)
