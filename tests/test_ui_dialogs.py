@@ -1,7 +1,8 @@
 """Lock (S6) and F1 (D1) in every dialog, at 80x24: the dialog's footer offers Lock and F1 lists
 the App's keys; locking hides the dialog unanswered, and the same staff member finds it, and the
-screen under it, as they left them; an answer that comes while the lock covers the dialog waits
-for the lock to go (kiosk_screens.keys.DeskDialog)."""
+screen under it, as they left them, and someone else starts at the search with the dialog closed
+unanswered; an answer that comes while the lock covers the dialog waits for the lock to go
+(kiosk_screens.keys.DeskDialog)."""
 
 from __future__ import annotations
 
@@ -16,12 +17,14 @@ from textual.widgets import Input
 import kiosk_screens
 from kiosk.people.staff import authenticate
 from kiosk.registration.engine import IssueResult
+from kiosk.store.models import RegistrationPin
 from kiosk_screens.keys import DeskDialog, HelpScreen
 from kiosk_screens.lock import LockScreen
 from kiosk_screens.patient import PatientScreen
 from kiosk_screens.pin_life import ContactDialog
 from kiosk_screens.register import ConfirmReplace, RegisterScreen
 from kiosk_screens.register_options import QuestionDialog
+from kiosk_screens.search import SearchScreen
 
 from conftest import desk_app, find_patient, lock_while_held, region_text, screen_text, settle
 
@@ -97,6 +100,24 @@ async def test_s6_d1_lock_and_help_from_the_replace_question(app):
         await _press(app, pilot, "n")
         assert app.screen is window and _shown_pin(window) == pin  # nothing replaced
         assert pin in screen_text(app)
+
+
+async def test_s6_someone_else_at_the_lock_closes_the_question_unanswered(app):
+    """S6: someone else signing in at the lock starts at the search: the replace question left
+    open is closed unanswered, so the PINs just issued stay the active ones."""
+    async with app.run_test(size=SIZE) as pilot:
+        await _window(app, pilot)
+        await _press(app, pilot, "ctrl+r")
+        rosemary = find_patient("Rosemary").id
+        issued = RegistrationPin.select().where(RegistrationPin.patient == rosemary)
+        assert issued.count() == 1
+        await _press(app, pilot, "ctrl+r")
+        assert isinstance(app.screen, ConfirmReplace)
+        await _press(app, pilot, "ctrl+l")
+        await _press(app, pilot, "ctrl+n", *"tasha", "enter", *"training1", "enter")
+        assert isinstance(app.screen, SearchScreen) and app.desk.staff.username == "tasha"
+        assert not any(isinstance(s, (ConfirmReplace, RegisterScreen)) for s in app.screen_stack)
+        assert issued.count() == 1  # nothing replaced
 
 
 async def test_s6_d1_lock_and_help_from_the_question_dialog_keep_what_was_typed(app):
