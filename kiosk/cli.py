@@ -309,6 +309,34 @@ def _serve_arguments(serve: argparse.ArgumentParser) -> None:
     )
 
 
+def _serve_desk_arguments(serve: argparse.ArgumentParser) -> None:
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        metavar="ADDRESS",
+        help="listen on this address (default 127.0.0.1: browsers on this machine only). "
+        "WARNING: another address opens the desk to that network over plain HTTP, staff "
+        "passwords readable on the way; only on a network you trust",
+    )
+    serve.add_argument(
+        "--port", type=int, default=8810, metavar="N", help="listen on this port (default 8810)"
+    )
+    serve.add_argument(
+        "--terminal",
+        default=argparse.SUPPRESS,
+        metavar="NAME",
+        help="the terminal every browser desk of this server is: its [terminals.NAME] printer, "
+        "slip layout and language (default: KIOSK_TERMINAL, else the host name; the SSH "
+        "address that started the server is not used)",
+    )
+    serve.add_argument(
+        "--training",
+        dest="desk_training",
+        action="store_true",
+        help="each browser gets its own throwaway training database (O2)",
+    )
+
+
 def _portal_arguments(portal: argparse.ArgumentParser) -> None:
     portal_sub = portal.add_subparsers(
         dest="portal_command", metavar="{token,openapi}", required=True, parser_class=_Parser
@@ -374,6 +402,10 @@ SUBCOMMANDS = {
     "portal": (
         "API tokens for the practice's portal, and the API's OpenAPI document (P1)",
         _portal_arguments,
+    ),
+    "serve-desk": (
+        "the desk app in web browsers on this machine, each with its own staff sign-in (D1)",
+        _serve_desk_arguments,
     ),
 }
 
@@ -1041,6 +1073,55 @@ def _print_training_try(config: Config, args: argparse.Namespace) -> None:
     sys.stdout.flush()
 
 
+def cmd_serve_desk(args: argparse.Namespace) -> int:
+    """Browser desks (kiosk.web.desks): every browser session is ``kiosk`` in a process of its
+    own, at the staff sign-in, as this server's one terminal (D1)."""
+    try:
+        from kiosk.web.desks import is_loopback, serve_desks
+    except ImportError:
+        raise CliError("browser desks need their extra: pip install 'kiosk[browser]'") from None
+    if not 1 <= args.port <= 65535:
+        raise CliError("--port must be between 1 and 65535")
+    # D1: the server is no SSH desk, whoever started it over SSH: its sessions are not named after
+    # that connection's address. And a browser's terminal is an xterm, not the Linux console.
+    os.environ.pop("SSH_CONNECTION", None)
+    os.environ["TERM"] = "xterm-256color"
+    options = [
+        *(["--config", args.config] if args.config else []),
+        *(["--db", args.db] if args.db else []),
+    ]
+    if args.desk_training:
+        config = load(args)
+        options.append("--training")
+    else:  # said once here, not by every browser's session as it ends
+        _require_database(args)
+        from kiosk.people.staff import staff_count
+        from kiosk.store.db import close_database
+
+        config = open_configured(args, read_only=True)
+        has_staff = staff_count()
+        close_database()
+        if not has_staff:
+            raise CliError(
+                "this database has no staff yet: run kiosk init --admin USERNAME "
+                '--name "YOUR NAME" first'
+            )
+    if config.terminals and config.terminal not in config.terminals:  # the host name, unnamed
+        raise CliError(
+            "name the terminal these browser desks are: --terminal NAME (configured: "
+            f"{', '.join(sorted(config.terminals))})"
+        )
+    options += ["--terminal", config.terminal]
+    if not is_loopback(args.host):
+        print(
+            f"kiosk: warning: browser desks on {args.host} are open to that network over plain "
+            "HTTP: staff passwords cross it readable",
+            file=sys.stderr,
+        )
+    serve_desks(options, host=args.host, port=args.port, terminal=config.terminal)
+    return 0
+
+
 def cmd_portal(args: argparse.Namespace) -> int:
     from kiosk.web import tokens as portal_tokens
 
@@ -1096,6 +1177,7 @@ COMMANDS = {
     "report": cmd_report,
     "serve": cmd_serve,
     "portal": cmd_portal,
+    "serve-desk": cmd_serve_desk,
 }
 
 

@@ -100,14 +100,32 @@ class KioskApp(ReportsErrors, HoldsTypeAhead, App[None]):
 
     def get_driver_class(self) -> type[Driver]:
         """The desk's Linux driver, which answers a lone Esc sooner (screens/driver.py), unless
-        TEXTUAL_DRIVER names another or the platform is not POSIX."""
+        TEXTUAL_DRIVER names another or the platform is not POSIX; in a browser, the web driver
+        that also quits when its server goes (screens/browser.py)."""
         from textual import constants
 
         if constants.DRIVER is None and os.name == "posix":
             from .driver import DeskDriver
 
             return DeskDriver
+        from .browser import TEXTUAL_SERVE_DRIVER, BrowserDriver
+
+        if constants.DRIVER == TEXTUAL_SERVE_DRIVER:  # a browser desk (kiosk serve-desk)
+            return BrowserDriver
         return super().get_driver_class()
+
+    def watch_app_focus(self, focus: bool) -> None:
+        """A browser desk (kiosk serve-desk) starts with the page unfocused, and Textual focuses
+        a new screen's first field only while the app has focus: the sign-in would take no typing.
+        When the page gets focus (or a key) back, the screen's AUTO_FOCUS field gets it."""
+        screen = self.screen
+        if not focus or screen.focused is not None:
+            return
+        auto_focus = self.AUTO_FOCUS if screen.AUTO_FOCUS is None else screen.AUTO_FOCUS
+        for widget in screen.query(auto_focus) if auto_focus else ():
+            if widget.focusable:
+                screen.set_focus(widget)
+                return
 
     def __init__(self, desk: Desk):
         from .console import draw_for_console, uses_console_glyphs

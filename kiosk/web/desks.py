@@ -1,0 +1,158 @@
+"""Browser desks: the desk app in a web browser, through textual-serve (``kiosk serve-desk``).
+
+Each browser that opens the page gets a websocket and, behind it, a ``kiosk`` process of its own:
+the same app a terminal runs, starting at the same staff sign-in (S1; nothing signs it in, and
+the idle lock and guessing limits hold as at any desk, S6, S12). Every session is the server's
+one terminal (D1): its name, printer and language.
+
+The page and everything it loads come from this server: textual-serve's own script
+(``textual.js``: its terminal, xterm.js, bundled; MIT), stylesheet (xterm.js's, MIT), background
+image and Roboto Mono fonts (Apache-2.0), served from the installed package, with a page template
+of ours (``templates/desk/app_index.html``) in place of textual-serve's, which loads the font from
+Google Fonts. A desk then works without the internet and tells no one else that it is open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp_jinja2
+from aiohttp import WSCloseCode, web
+from textual_serve.app_service import AppService
+from textual_serve.server import Server, to_int
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8810  # beside kiosk serve's 8800
+TEMPLATES = Path(__file__).parent / "templates" / "desk"
+LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
+
+log = logging.getLogger("kiosk.desks")
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def desk_command(options: list[str]) -> str:
+    """The shell command textual-serve starts for each browser: this Python running the kiosk
+    console script's module with ``options`` (quoted: textual-serve runs it through a shell)."""
+    return "exec " + shlex.join([sys.executable, "-m", "kiosk_screens.launch", *options])
+
+
+class DeskServer(Server):
+    """textual-serve's server with the page's links kept on this server, the websocket refused to
+    other sites' pages, and a log that never shows a session's local variables (keystrokes: S9)."""
+
+    def __init__(self, command: str, *, host: str, port: int, terminal: str) -> None:
+        super().__init__(
+            command, host=host, port=port, title=f"kiosk: {terminal}", templates_path=TEMPLATES
+        )
+        self.terminal = terminal
+        self.sockets: set[web.WebSocketResponse] = set()
+
+    def initialize_logging(self) -> None:
+        # textual-serve's own handler prints tracebacks with their local variables, which in the
+        # websocket's loop are what the desk typed: a password (S9). Plain lines instead.
+        logging.basicConfig(level=logging.INFO, format="%(message)s")
+
+    async def on_startup(self, app: web.Application) -> None:
+        """Nothing to say yet: the address is said once it is listening (serve)."""
+
+    async def on_shutdown(self, app: web.Application) -> None:
+        """Close every browser's websocket, so its app quits and the server stops at once
+        (aiohttp would otherwise wait for each session to end by itself)."""
+        for socket in list(self.sockets):
+            await socket.close(code=WSCloseCode.GOING_AWAY, message=b"the desk server stopped")
+
+    def serve(self, debug: bool = False) -> None:
+        """textual-serve's serve(), saying where once the port is open, and stopping on Ctrl+C or
+        SIGTERM (aiohttp's own handlers) with the browsers' sessions (their apps quit)."""
+        self.initialize_logging()
+        web.run_app(
+            self._make_app(),
+            host=self.host,
+            port=self.port,
+            print=lambda *_: print(
+                f"Browser desks for terminal {self.terminal} at {self.public_url}/ "
+                "(each one signs in; Ctrl+C stops them all)",
+                flush=True,
+            ),
+        )
+
+    def _check_request(self, request: web.Request) -> None:
+        """Refuse what a page of another site could send through the desk's own browser: a
+        websocket opened from elsewhere (its Origin is not this server), and, on loopback, a name
+        that is not loopback's (DNS rebinding: evil.example resolving to 127.0.0.1)."""
+        host = urlsplit(f"//{request.host}").hostname or ""
+        if is_loopback(self.host) and not is_loopback(host):
+            raise web.HTTPForbidden(text="browser desks answer only at a loopback address")
+        origin = request.headers.get("Origin")
+        if origin is not None and urlsplit(origin).netloc != request.host:
+            raise web.HTTPForbidden(text="a page of another site may not open a desk")
+
+    @aiohttp_jinja2.template("app_index.html")
+    async def handle_index(self, request: web.Request) -> dict[str, Any]:
+        """The page, its links relative or to the address the browser used (so a server on
+        0.0.0.0 works from another machine), never to another host."""
+        self._check_request(request)
+        scheme = "wss" if request.secure else "ws"
+        return {
+            "font_size": to_int(request.query.get("fontsize", "16"), 16),
+            "app_websocket_url": f"{scheme}://{request.host}/ws",
+            "config": {"static": {"url": "/static/"}},
+            "application": {"name": self.title},
+        }
+
+    async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
+        """textual-serve's handler, checked first (_check_request) and its socket kept in
+        ``sockets`` while it is open (on_shutdown)."""
+        self._check_request(request)
+        websocket = web.WebSocketResponse(heartbeat=15)
+        # the page's own size, within what a screen can be (not a page's idea of a huge one)
+        width = min(max(to_int(request.query.get("width", "80"), 80), 20), 1000)
+        height = min(max(to_int(request.query.get("height", "24"), 24), 5), 500)
+        app_service: AppService | None = None
+        self.sockets.add(websocket)
+        try:
+            await websocket.prepare(request)
+
+            async def close() -> None:  # when the app exits
+                await websocket.close()
+
+            app_service = AppService(
+                self.command,
+                write_bytes=websocket.send_bytes,
+                write_str=websocket.send_str,
+                close=close,
+                download_manager=self.download_manager,
+                debug=self.debug,
+            )
+            await app_service.start(width, height)
+            await self._process_messages(websocket, app_service)
+        except asyncio.CancelledError:
+            await websocket.close()
+        except Exception as error:  # noqa: BLE001 - one session's failure must not stop the rest
+            log.error("a browser desk's session failed: %s", type(error).__name__)
+        finally:
+            self.sockets.discard(websocket)
+            if app_service is not None:
+                await app_service.stop()  # its app quits
+        return websocket
+
+
+def serve_desks(options: list[str], *, host: str, port: int, terminal: str) -> None:
+    """Serve the desk on ``host``:``port`` until Ctrl+C or SIGTERM; each browser session runs
+    ``kiosk OPTIONS`` (desk_command)."""
+    DeskServer(desk_command(options), host=host, port=port, terminal=terminal).serve()

@@ -1,0 +1,22 @@
+"""The desk's driver in a web browser (``kiosk serve-desk``): Textual's web driver, which also ends
+the app when the server's pipe closes.
+
+textual-serve tells an app to quit when its browser goes; if the server itself is killed, the app
+only sees its standard input end, and Textual's driver would leave it running with nobody at it.
+This one quits then, as a terminal desk does when its SSH connection drops.
+"""
+
+from __future__ import annotations
+
+from textual import messages
+from textual.drivers.web_driver import WebDriver
+
+# What textual-serve puts in TEXTUAL_DRIVER for every app it starts
+TEXTUAL_SERVE_DRIVER = "textual.drivers.web_driver:WebDriver"
+
+
+class BrowserDriver(WebDriver):
+    def run_input_thread(self) -> None:
+        super().run_input_thread()
+        if not self.exit_event.is_set():  # input ended, not the app: the server is gone
+            self._app.post_message(messages.ExitApp())

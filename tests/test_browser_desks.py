@@ -1,0 +1,365 @@
+"""Browser desks (`kiosk serve-desk`, kiosk.web.desks): a real server on a free loopback port, its
+page and assets fetched over HTTP, its websocket driven as textual-serve's page drives it (JSON
+["stdin", keys] in, the app's terminal output out as binary frames, read by a VT100 screen); the
+page in Debian's chromium where there is one. Each test stops its server."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit
+
+import aiohttp
+import httpx
+import pyte
+import pytest
+
+from desk_terminal import ROOT
+from kiosk import audit, cli
+
+from conftest import desk_app, fresh_user_env, settle
+from test_terminals import _events, _free_port
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="module")
+def training_db(tmp_path_factory) -> Path:
+    """A database with the training staff (maria / training1), made once for the module."""
+    from kiosk.config import Config
+    from kiosk.ops.training import load_training_data
+    from kiosk.store.db import close_database
+    from kiosk.store.practice import open_store
+
+    db = tmp_path_factory.mktemp("desks") / "kiosk.sqlite3"
+    open_store(Config(database=str(db)))
+    load_training_data()
+    close_database()
+    return db
+
+
+class DeskServer:
+    """``kiosk serve-desk`` in a process of its own, with ``home`` as its home and config folder."""
+
+    def __init__(self, db: Path, home: Path, *options: str):
+        (home / "kiosk.toml").write_text(
+            f'database = "{db}"\n[terminals.front-1]\nprinter = "front-laser"\n'
+            '[terminals.checkout]\nprinter = "receipt-q"\n',
+            encoding="utf-8",
+        )
+        self.port = _free_port()
+        env = fresh_user_env(
+            home,
+            TMPDIR=str(home),
+            PYTHONPATH=str(ROOT),
+            TEXTUAL_ANIMATIONS="none",
+            KIOSK_CONFIG=str(home / "kiosk.toml"),
+        )
+        command = [sys.executable, "-m", "kiosk_screens.launch", "serve-desk"]
+        self.process = subprocess.Popen(
+            [*command, "--port", str(self.port), *options],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=ROOT,
+        )
+        self.said = self._read_until("Browser desks for terminal")
+        self.url = f"http://127.0.0.1:{self.port}/"
+
+    def _read_until(self, words: str, seconds: float = 30) -> str:
+        out, give_up = b"", time.monotonic() + seconds
+        assert self.process.stdout is not None
+        fd = self.process.stdout.fileno()
+        while words.encode() not in out:
+            if time.monotonic() > give_up or self.process.poll() is not None:
+                raise AssertionError(f"the server did not start: {out.decode(errors='replace')}")
+            if select.select([fd], [], [], 0.1)[0]:
+                out += os.read(fd, 65536)
+        return out.decode(errors="replace")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        assert self.process.stdout is not None
+        self.process.stdout.close()
+
+
+@pytest.fixture
+def desks(training_db, tmp_path):
+    server = DeskServer(training_db, tmp_path, "--terminal", "front-1")
+    yield server
+    server.stop()
+    assert server.process.returncode == 0
+
+
+def _links(page: str) -> list[str]:
+    """Every address the page names: attributes, CSS url(), and any http(s) or ws(s) address."""
+    found = re.findall(r'(?:href|src|data-session-websocket-url)="([^"]*)"', page)
+    found += re.findall(r'url\(\s*"?([^")]+)"?\s*\)', page)
+    found += re.findall(r"(?:https?|wss?)://[^\s\"'<>)]+", page)
+    return found
+
+
+def test_d1_the_desk_page_loads_everything_from_this_server(desks):
+    """The page names no other host (no CDN, no Google Fonts); every script, stylesheet, font and
+    image it names is served here; the websocket is this server's."""
+    page = httpx.get(desks.url, timeout=30)
+    assert page.status_code == 200
+    assert "front-1" in page.text and 'class="textual-terminal"' in page.text
+    links = _links(page.text)
+    assert links
+    for link in links:
+        where = urlsplit(urljoin(desks.url, link))
+        assert where.hostname == "127.0.0.1" and where.port == desks.port, link
+    assets = {link for link in links if "/static/" in link}
+    assert {a.rsplit("/", 1)[-1] for a in assets} >= {
+        "textual.js",
+        "xterm.css",
+        "RobotoMono-VariableFont_wght.ttf",
+        "background.png",
+    }
+    for asset in assets:
+        reply = httpx.get(urljoin(desks.url, asset), timeout=30)
+        assert reply.status_code == 200 and len(reply.content) > 1000, asset
+    assert f"ws://127.0.0.1:{desks.port}/ws" in links
+
+
+def _listening(port: int) -> set[str]:
+    """The local addresses a socket listens on at ``port`` (Linux's /proc/net/tcp and tcp6)."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, hex_port = local.rsplit(":", 1)
+            if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
+                found.add(address)
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads Linux's socket table")
+def test_d1_browser_desks_listen_on_loopback_only_by_default(desks):
+    assert _listening(desks.port) == {"0100007F"}  # 127.0.0.1, nothing on any other address
+    assert f"at http://127.0.0.1:{desks.port}/" in desks.said
+
+
+def test_d1_another_sites_page_cannot_open_a_desk(desks):
+    """A page of another site (its Origin) may not open the websocket, and a name that only
+    resolves to loopback (DNS rebinding) gets no page."""
+    page = httpx.get(desks.url, headers={"Host": f"evil.example:{desks.port}"}, timeout=30)
+    assert page.status_code == 403
+    ws = httpx.get(
+        desks.url + "ws",
+        headers={
+            "Origin": "http://evil.example",
+            "Connection": "Upgrade",
+            "Upgrade": "websocket",
+            "Sec-WebSocket-Version": "13",
+            "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+        },
+        timeout=30,
+    )
+    assert ws.status_code == 403
+
+
+async def _screen_until(ws, stream: pyte.ByteStream, *words: str, seconds: float = 60) -> str:
+    """Feed the app's output to the VT100 screen until every one of ``words`` is on it."""
+    screen = stream.listener
+    give_up = time.monotonic() + seconds
+    while True:
+        text = "\n".join(screen.display)
+        if all(word in text for word in words):
+            return text
+        if time.monotonic() > give_up:
+            raise AssertionError(f"not on the page's terminal: {words}\n{text}")
+        try:
+            message = await ws.receive(timeout=0.5)
+        except TimeoutError:
+            continue
+        if message.type == aiohttp.WSMsgType.BINARY:
+            stream.feed(message.data)
+        elif message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED):
+            raise AssertionError(f"the session ended: {message.extra}\n{text}")
+
+
+def test_s1_d1_a_browser_desk_starts_at_the_staff_sign_in_as_its_terminal(desks, training_db):
+    """Through the websocket: the app's own sign-in screen, nobody signed in, the header naming
+    the server's terminal and its printer; maria types her name and password (no focus message
+    first: the page may not have sent one) and the audit records the sign-in at front-1."""
+    before = len(_events(training_db, audit.SIGN_IN))
+
+    async def session() -> tuple[str, str]:
+        async with aiohttp.ClientSession() as client:
+            async with client.ws_connect(f"{desks.url}ws?width=100&height=30") as ws:
+                screen = pyte.Screen(100, 30)
+                stream = pyte.ByteStream(screen)
+                at_sign_in = await _screen_until(ws, stream, "Staff sign-in", "your password")
+                await ws.send_json(["stdin", "maria\r"])
+                await ws.send_json(["stdin", "training1\r"])
+                signed_in = await _screen_until(ws, stream, "Maria Lopez (maria)")
+                await ws.send_json(["stdin", "\x11"])  # ctrl+q
+                return at_sign_in, signed_in
+
+    at_sign_in, signed_in = asyncio.run(session())
+    assert "Not signed in" in at_sign_in and "front-1" in at_sign_in
+    assert "printer front-laser" in at_sign_in
+    assert "front-1" in signed_in
+    assert [e["terminal"] for e in _events(training_db, audit.SIGN_IN)[before:]] == ["front-1"]
+
+
+async def test_s6_a_screen_shown_while_the_page_is_unfocused_takes_the_keys_after(
+    config, front_desk
+):
+    """A browser desk's page can lose focus (another tab, the start of a session): Textual then
+    skips a new screen's AUTO_FOCUS. The idle lock that comes up meanwhile still has its password
+    field focused once the page has focus again, so what is typed lands there."""
+    from textual.widgets import Input
+
+    from kiosk_screens.lock import LockScreen
+
+    app = desk_app(config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.signed_in(front_desk)
+        await settle(app, pilot)
+        app.app_focus = False  # the page's "blur"
+        app.lock()
+        await settle(app, pilot)
+        assert isinstance(app.screen, LockScreen) and app.screen.focused is None
+        app.app_focus = True  # its "focus"
+        await pilot.press(*"train")
+        await settle(app, pilot)
+        assert app.screen.focused is app.screen.query_one("#password", Input)
+        assert app.screen.query_one("#password", Input).value == "train"
+
+
+def _children(pid: int) -> set[int]:
+    try:
+        return {int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
+    except OSError:
+        return set()
+
+
+def _gone(pids: set[int], seconds: float = 30) -> bool:
+    give_up = time.monotonic() + seconds
+    while any(Path(f"/proc/{pid}").exists() for pid in pids):
+        if time.monotonic() > give_up:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads Linux's process table")
+def test_d2_a_browser_desk_ends_with_its_browser_and_with_a_killed_server(training_db, tmp_path):
+    """--training: a browser's session has a throwaway training database of its own, gone when
+    the browser leaves. And a server killed outright (SIGKILL: no time to tell its apps) leaves no
+    app running with nobody at it, nor its training database."""
+    server = DeskServer(training_db, tmp_path, "--terminal", "front-1", "--training")
+
+    async def visit(then_kill: bool) -> set[int]:
+        async with aiohttp.ClientSession() as client:
+            async with client.ws_connect(f"{server.url}ws?width=100&height=30") as ws:
+                stream = pyte.ByteStream(pyte.Screen(100, 30))
+                await _screen_until(ws, stream, "Staff sign-in", "Training")
+                apps = _children(server.process.pid)
+                assert list(tmp_path.glob("kiosk-training-*"))
+                if then_kill:
+                    server.process.kill()
+                    server.process.wait()
+                return apps
+
+    try:
+        first = asyncio.run(visit(then_kill=False))  # the browser goes: its app quits
+        assert first and _gone(first)
+        assert not list(tmp_path.glob("kiosk-training-*"))
+        second = asyncio.run(visit(then_kill=True))
+        assert second and _gone(second)
+        assert not list(tmp_path.glob("kiosk-training-*"))  # it cleaned up as it went
+    finally:
+        server.stop()
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium here (.ci/chromium.sh installs it)")
+def test_s1_d1_the_desk_page_in_a_browser_asks_nothing_of_another_host(
+    desks, training_db, tmp_path
+):
+    """Debian's chromium opens the page: every request it makes (script, styles, fonts, image,
+    websocket) goes to this server and the Roboto Mono font is the one served here. Typed straight
+    after the page opens (the terminal takes the keyboard), maria's sign-in goes through the app's
+    own sign-in and is recorded at front-1. Screenshot: desk.png in the test's folder."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    before = len(_events(training_db, audit.SIGN_IN))
+    requests: list[str] = []
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"]
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1000, "height": 700})
+            page.on("request", lambda request: requests.append(request.url))
+            page.on("websocket", lambda ws: requests.append(ws.url))
+            page.goto(desks.url)
+            page.wait_for_selector("body.-first-byte", timeout=60_000)  # the app's first output
+            fonts = page.evaluate(
+                "document.fonts.ready.then(() => [...document.fonts]"
+                ".filter(f => f.status === 'loaded').map(f => f.family))"
+            )
+            page.keyboard.type("maria\n")
+            page.keyboard.type("training1\n")
+            give_up = time.monotonic() + 60
+            while len(_events(training_db, audit.SIGN_IN)) == before:
+                assert time.monotonic() < give_up, "no sign-in from the browser"
+                page.wait_for_timeout(100)
+            page.screenshot(path=str(tmp_path / "desk.png"))
+        finally:
+            browser.close()
+    assert any("Roboto Mono" in family for family in fonts)
+    assert [e["terminal"] for e in _events(training_db, audit.SIGN_IN)[before:]] == ["front-1"]
+    assert any(urlsplit(url).path == "/ws" for url in requests)
+    for url in requests:
+        where = urlsplit(url)
+        assert where.hostname == "127.0.0.1" and where.port == desks.port, url
+
+
+def test_d1_serve_desk_refuses_an_unnamed_terminal_and_a_missing_database(
+    tmp_path, capsys, monkeypatch
+):
+    """With [terminals] configured, the host name is no desk: the server asks for --terminal
+    before listening, even when it was started over SSH from an address a terminal lists (that
+    address is the administrator's, not a browser's). Without a database it says so and makes
+    none (D2)."""
+    for name in [k for k in os.environ if k.startswith("KIOSK_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("SSH_CONNECTION", "10.1.2.8 50000 10.0.0.1 22")
+    monkeypatch.setenv("TERM", "linux")  # serve-desk sets xterm's for its browsers; put back
+    config = tmp_path / "kiosk.toml"
+    config.write_text(
+        '[terminals.front-1]\nprinter = "front-laser"\n'
+        '[terminals.checkout]\naddresses = ["10.1.2.8"]\n',
+        encoding="utf-8",
+    )
+    assert cli.main(["--config", str(config), "serve-desk", "--training"]) == cli.EXIT_USAGE
+    assert "--terminal NAME" in capsys.readouterr().err
+    missing = tmp_path / "none" / "kiosk.sqlite3"
+    assert cli.main(["--db", str(missing), "serve-desk"]) == cli.EXIT_USAGE
+    assert "no database" in capsys.readouterr().err
+    assert not missing.parent.exists()
+
+
+def test_d2_serve_desk_says_what_widening_the_address_means(capsys):
+    """The --host help warns that another address opens the desk over plain HTTP."""
+    with pytest.raises(SystemExit):
+        cli.build_parser(["serve-desk"]).parse_args(["serve-desk", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "default 127.0.0.1" in text and "WARNING" in text and "plain HTTP" in text
