@@ -157,7 +157,8 @@ def test_d1_browser_desks_listen_on_loopback_only_by_default(desks):
 
 def test_d1_another_sites_page_cannot_open_a_desk(desks):
     """A page of another site (its Origin) may not open the websocket, and a name that only
-    resolves to loopback (DNS rebinding) gets no page."""
+    resolves to loopback (DNS rebinding) gets no page. A link with ?ping=URL (textual.js fetches
+    it first) is sent to the page without it."""
     page = httpx.get(desks.url, headers={"Host": f"evil.example:{desks.port}"}, timeout=30)
     assert page.status_code == 403
     ws = httpx.get(
@@ -172,6 +173,8 @@ def test_d1_another_sites_page_cannot_open_a_desk(desks):
         timeout=30,
     )
     assert ws.status_code == 403
+    pinged = httpx.get(desks.url + "?ping=https://evil.example/&fontsize=18", timeout=30)
+    assert pinged.status_code == 302 and pinged.headers["location"] == "/?fontsize=18"
 
 
 async def _screen_until(ws, stream: pyte.ByteStream, *words: str, seconds: float = 60) -> str:

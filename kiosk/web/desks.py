@@ -107,6 +107,8 @@ class DeskServer(Server):
         """The page, its links relative or to the address the browser used (so a server on
         0.0.0.0 works from another machine), never to another host."""
         self._check_request(request)
+        if "ping" in request.query:  # textual.js first fetches ?ping=URL: never another host
+            raise web.HTTPFound(request.rel_url.without_query_params("ping"))
         scheme = "wss" if request.secure else "ws"
         return {
             "font_size": to_int(request.query.get("fontsize", "16"), 16),
