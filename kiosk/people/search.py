@@ -568,6 +568,8 @@ def structured_sql(
 def _identifiers(query: Query, status: str | None, hits: _Hits) -> None:
     """Tier 0: a chart number, a phone number, an email."""
     digits = query.digits
+    if query.dob and query.text != digits:
+        digits = ""  # a birth date as the box takes it (5/17/2018, 2018-05-17): no chart or phone
     charts = (
         [query.text.strip().lower()]
         if digits
