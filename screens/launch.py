@@ -8,7 +8,20 @@ import sys
 ESCDELAY_MS = 25
 
 
+def has_terminal() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
 def start_app(config) -> None:
+    # D1: an SSH session without a pty (ssh -T, a command, scp, sftp) has no screen to draw on;
+    # drawing into the pipe anyway left an app behind on the server after the client had gone
+    if not has_terminal():
+        from kiosk.cli import CliError
+
+        raise CliError(
+            "the app needs a terminal and this session has none (over SSH: ssh -t; "
+            "commands, scp and sftp are not offered)"
+        )
     # Before Textual is imported (textual.constants reads it once): how long a lone Esc is
     # waited on before it is taken as the key (screens/driver.py says why 25 ms)
     os.environ.setdefault("ESCDELAY", str(ESCDELAY_MS))

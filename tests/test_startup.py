@@ -78,7 +78,7 @@ add_staff("desk", "Front Desk", "quiet-harbor-lamp-1")
 
 ENTRY_POINT = """
 import json, sys
-import kiosk_screens.app
+import kiosk_screens.app, kiosk_screens.launch
 from kiosk_screens.launch import main
 
 def run_headless(config):
@@ -93,6 +93,7 @@ def run_headless(config):
     kiosk_screens.app.create_app(config).run(headless=True, size=(100, 30), auto_pilot=at_sign_in)
 
 kiosk_screens.app.run_app = run_headless
+kiosk_screens.launch.has_terminal = lambda: True  # headless: no terminal, on purpose
 sys.exit(main(["--db", sys.argv[1]]))
 """
 

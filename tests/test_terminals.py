@@ -204,25 +204,12 @@ def test_d1_a_desk_over_ssh_signs_in_as_its_terminal_with_its_printer(tmp_path):
                 if s.connect_ex(("127.0.0.1", port)) == 0:
                     break
             time.sleep(0.1)
+        options = ["-i", str(tmp_path / "desk"), "-o", "StrictHostKeyChecking=no"]
+        options += ["-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes"]
+        options += ["-o", "LogLevel=ERROR"]
         client = subprocess.Popen(
-            [
-                "ssh",
-                "-tt",
-                "-p",
-                str(port),
-                "-i",
-                str(tmp_path / "desk"),
-                "-o",
-                "StrictHostKeyChecking=no",
-                "-o",
-                "UserKnownHostsFile=/dev/null",
-                "-o",
-                "BatchMode=yes",
-                "-o",
-                "LogLevel=ERROR",
-                f"{user}@127.0.0.1",
-                "anything-else",
-            ],  # ForceCommand: what the client asks for is ignored
+            # ForceCommand: what the client asks for is ignored
+            ["ssh", "-tt", "-p", str(port), *options, f"{user}@127.0.0.1", "anything-else"],
             stdin=child,
             stdout=child,
             stderr=child,
@@ -241,6 +228,7 @@ def test_d1_a_desk_over_ssh_signs_in_as_its_terminal_with_its_printer(tmp_path):
         screen += _drain(main)
         os.write(main, b"\x11")  # ctrl+q
         client.wait(timeout=30)
+        refused = _refusals(port, options, f"{user}@127.0.0.1")
     finally:
         if client and client.poll() is None:
             client.kill()
@@ -251,6 +239,30 @@ def test_d1_a_desk_over_ssh_signs_in_as_its_terminal_with_its_printer(tmp_path):
     assert signed_in and signed_in[-1]["terminal"] == "front-1", (tmp_path / "sshd.log").read_text()
     text = screen.decode("utf-8", "replace")
     assert "front-1" in text and "front-laser" in text  # the header: which desk, which printer
+    assert refused == {
+        "command": (False, True),
+        "forwarding": (False, False),
+        "sftp": (False, False),
+    }, refused
+
+
+def _refusals(port: int, options: list[str], where: str) -> dict[str, tuple[bool, bool]]:
+    """D1: what the recipe leaves a desk's key besides the app: for a command without a pty, a
+    port forward and sftp, (whether it worked, whether kiosk said it needs a terminal). Each call
+    must end by itself: an app left drawing into a session with no terminal would hang it."""
+
+    def run(args: list[str], stdin: str = "") -> subprocess.CompletedProcess:
+        return subprocess.run(args, input=stdin, capture_output=True, text=True, timeout=30)
+
+    tries = {
+        "command": run(["ssh", "-T", "-p", str(port), *options, where, "id"]),
+        "forwarding": run(["ssh", "-W", f"127.0.0.1:{port}", "-p", str(port), *options, where]),
+        "sftp": run(["sftp", "-b", "-", "-P", str(port), *options, where], stdin="ls /\n"),
+    }
+    return {
+        name: (done.returncode == 0 or "uid=" in done.stdout, "needs a terminal" in done.stderr)
+        for name, done in tries.items()
+    }
 
 
 def _drain(fd: int) -> bytes:
@@ -274,3 +286,56 @@ def _read_until(fd: int, wanted: bytes, client: subprocess.Popen, seconds: float
         assert client.poll() is None or wanted in seen, seen.decode("utf-8", "replace")[-2000:]
     assert wanted in seen, seen.decode("utf-8", "replace")[-2000:]
     return seen
+
+
+@pytest.mark.skipif(SSHD is None, reason="no OpenSSH server here (CI installs it)")
+def test_d1_the_recipes_address_block_names_the_desk_and_keeps_the_config(tmp_path):
+    """deploy/sshd_kiosk.conf's commented block for a desk known by its address, switched on: sshd
+    keeps only the first SetEnv that matches, so the block must come first and carry KIOSK_CONFIG
+    too, or the desk would be nameless (or configless)."""
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "host")], check=True
+    )
+    recipe = (ROOT / "deploy" / "sshd_kiosk.conf").read_text(encoding="utf-8")
+    on = recipe.replace("#Match User kiosk Address", "Match User kiosk Address")
+    on = on.replace("#    SetEnv KIOSK_CONFIG=", "    SetEnv KIOSK_CONFIG=")
+    assert on != recipe
+    (tmp_path / "sshd_config").write_text(f"HostKey {tmp_path / 'host'}\nUsePAM no\n{on}")
+
+    def effective(address: str) -> dict[str, str]:
+        done = subprocess.run(
+            [
+                SSHD,
+                "-T",
+                "-f",
+                str(tmp_path / "sshd_config"),
+                "-C",
+                f"user=kiosk,host=d,addr={address}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert done.returncode == 0, done.stderr
+        said: dict[str, str] = {}
+        for key, _, value in (line.partition(" ") for line in done.stdout.splitlines()):
+            said[key] = f"{said[key]} {value}" if key in said else value  # one line per variable
+        return said
+
+    desk, other = effective("10.1.2.7"), effective("10.1.2.99")
+    config = "KIOSK_CONFIG=/etc/kiosk/config.toml"
+    assert desk["setenv"].split() == [config, "KIOSK_TERMINAL=front-2"]
+    assert other["setenv"].split() == [config]
+    for seen in (desk, other):
+        assert seen["forcecommand"] == "/usr/local/bin/kiosk" and seen["disableforwarding"] == "yes"
+
+
+def test_d1_the_app_without_a_terminal_says_so_and_ends(tmp_path):
+    """An SSH session without a pty (ssh -T, a command, scp, sftp) runs the ForceCommand with pipes:
+    kiosk says it needs a terminal and ends, and training leaves nothing behind (D2)."""
+    from conftest import fresh_user_env, run_python
+
+    env = fresh_user_env(tmp_path, TMPDIR=str(tmp_path), PYTHONPATH=str(ROOT))
+    done = run_python("-m", "kiosk_screens.launch", "--training", env=env, cwd=tmp_path)
+    assert done.returncode != 0 and "needs a terminal" in done.stderr, done.stderr
+    assert "\x1b[" not in done.stdout and not list(tmp_path.glob("kiosk-training-*"))
