@@ -9,7 +9,7 @@ from itertools import groupby
 from types import SimpleNamespace
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from kiosk.people import search
@@ -163,6 +163,16 @@ def test_n1_a_name_of_three_words_or_a_compound_family_name_is_an_exact_match(fa
     compound family name typed as words as one prefix: through the patient's name index, exact
     rows (no reason), with no join of name parts."""
     assert found(typed, tolerant=False) == [("Sofía García López", "")]
+
+
+@pytest.mark.parametrize("typed", ["le blanc", "Le Blanc", "le bl"])
+def test_n1_a_compound_family_name_shows_when_first_last_finds_others_too(families, typed):
+    """Typed "Le Blanc": Rémi Le Blanc's whole last name and Leah Blanchard's first and last name
+    begun: both are exact, the whole last name first, however many Leah Blanchards there are."""
+    _namesakes("Leah", "Blanchard", 120)
+    _namesakes("Rémi", "Le Blanc", 1)
+    rows = found(typed, tolerant=False)
+    assert rows[0] == ("Rémi Le Blanc", "") and ("Leah Blanchard", "") in rows
 
 
 def test_n1_a_parent_name_of_three_words_shows_the_children(families):
@@ -561,14 +571,42 @@ names_strategy = st.text(
 
 
 @settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=60,
+    deadline=None,
+    # the same examples every run (a hash of this test seeds them), each one whole in itself, and
+    # no health check that times generation on a loaded machine: it passes or fails by the names
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(given_name=names_strategy, family_name=names_strategy)
-def test_n1_any_stored_name_is_found_by_its_exact_spelling(store, given_name, family_name):
-    """Property: whatever a name is made of, typing it as stored finds that patient (N1, N2)."""
+@given(
+    given_name=names_strategy,
+    family_name=names_strategy,
+    others=st.lists(st.tuples(names_strategy, names_strategy), max_size=3),
+)
+# names once missed because another patient's "first last" was found instead
+@example(given_name="Rémi", family_name="Le Blanc", others=[("Leah", "Blanchard")])
+@example(given_name="A", family_name="𥮰", others=[("A", "A")])  # a part with no Latin form
+@example(given_name="𘎂", family_name="𘎂", others=[])  # a script Python's tables do not name
+@example(
+    given_name="María de los Ángeles", family_name="Ruiz", others=[("María", "de los Ángeles")]
+)
+def test_n1_any_stored_name_is_found_by_its_exact_spelling(store, given_name, family_name, others):
+    """Property: whatever a name is made of, and whoever else is on file, typing it as stored
+    finds that patient (N1, N2). Each example starts with no patients but its own ``others``, so
+    what an earlier example stored never decides whether this one passes."""
     with write_transaction():
+        SearchTerm.delete().execute()
+        Patient.delete().execute()
+        for n, (other_given, other_family) in enumerate(others):
+            Patient.create(
+                chart_number=f"O{n}",
+                given_name=other_given,
+                family_name=other_family,
+                dob=dt.date(2019, 1, 1),
+            )
         patient = Patient.create(
-            chart_number=f"P{Patient.select().count()}",
+            chart_number="P1",
             given_name=given_name,
             family_name=family_name,
             dob=dt.date(2020, 1, 1),

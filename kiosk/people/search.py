@@ -108,6 +108,7 @@ class Query:
     digits: str = ""  # the text was digits and separators only: a phone, chart number or date
     email: str = ""
     comma: bool = False
+    cut: bool = False  # more than MAX_WORDS words were typed: the first four take part
 
 
 def _upper(prefix: str) -> str | None:
@@ -146,7 +147,9 @@ def parse_query(text: str, today: dt.date | None = None) -> Query:
         folded, script = fold(token), _script_form(token)
         if folded or script:
             words.append(Word(folded, script))
-    return Query(text, tuple(words[:MAX_WORDS]), dob, "", email, "," in text)
+    return Query(
+        text, tuple(words[:MAX_WORDS]), dob, "", email, "," in text, len(words) > MAX_WORDS
+    )
 
 
 # -- SQL ------------------------------------------------------------------------------------------
@@ -500,6 +503,11 @@ def _structured(query: Query, status: str | None, today: dt.date, hits: _Hits) -
     elif not words and (query.dob or (status and not query.text)):
         prefixes.append(("", "", [], []))
     typed = sum(len(word.folded) for word in words) if len(words) > 1 and not query.comma else 0
+    if typed:
+        # a compound family name typed as words ("Le Blanc", "Van Buren") is today's prefix of the
+        # folded last name, read from the name index: tried first, as "first last" may find others
+        # (Leah Blanchard) and the name typed exactly as stored must show (N1)
+        prefixes.insert(0, ("".join(keys), "", keys, []))
     for family, given, family_words, given_words in prefixes:
         if hits.room <= 0:
             return
@@ -508,15 +516,9 @@ def _structured(query: Query, status: str | None, today: dt.date, hits: _Hits) -
         ):
             # "first last" typed in part: the name with the fewest letters left out first (Ez: Ezra
             # before Ezekiel); other forms keep the alphabetical order of today's search
-            closeness = 0.01 * (len(given_key) + len(family_key) - typed) if typed else 0.0
+            left_out = (len(given_key) if given else 0) + len(family_key) - typed
+            closeness = 0.01 * left_out if typed else 0.0
             hits.add(patient_id, EXACT, closeness)
-    if typed and not hits.found:
-        # none by given and family name: a compound family name typed as words ("Le Bl", "Van
-        # Buren") is today's prefix of the folded last name, read from the name index, so the
-        # joins of name parts (tier 1) do not run for it
-        sql = structured_sql("".join(keys), "", status, query.dob, hits.room)
-        for patient_id, _, family_key in _as_typed(sql, keys, []):
-            hits.add(patient_id, EXACT, 0.01 * (len(family_key) - typed))
 
 
 def _as_typed(
@@ -608,8 +610,11 @@ def _names(query: Query, status: str | None, hits: _Hits, found_before: int) -> 
     words = list(query.words)
     if not words or hits.room <= 0:
         return
-    if len(words) > 1 and found_before:
-        return  # "first last" found them by whole names; joining name parts would only add time
+    if len(words) > 1 and found_before and all(word.folded for word in words) and not query.cut:
+        # "first last" found them by whole names; joining name parts would only add time. Not so
+        # when a word took no part in it (no Latin letters: 𥮰; past the fourth): a name typed as
+        # stored is still found (N1), whoever else "first last" found
+        return
     for side, tier in (("patient", PARTS), ("caregiver", CAREGIVERS)):
         if hits.room <= 0:
             return

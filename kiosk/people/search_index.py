@@ -49,7 +49,8 @@ def max_typos(word: str) -> int:
 def _script_form(part: str) -> str:
     """A name part as written, for a script other than Latin (N2: 李小龙, Ольга, سارة, שרה, 민준)."""
     text = "".join(ch for ch in unicodedata.normalize("NFKC", part).casefold() if ch.isalnum())
-    if any(ch.isalpha() and not unicodedata.name(ch, "LATIN").startswith("LATIN") for ch in text):
+    # a letter with no name in Python's tables (Tangut 𘎂) is not Latin either
+    if any(ch.isalpha() and not unicodedata.name(ch, "").startswith("LATIN") for ch in text):
         return text
     return ""
 
