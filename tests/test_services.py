@@ -1,4 +1,5 @@
-"""Services: the systemd units and timers in deploy/ for the outbox sender and kiosk maintain."""
+"""Services: the systemd units and timers in deploy/ for the outbox sender, kiosk maintain and the
+daily audit anchor (S10)."""
 
 import configparser
 import shutil
@@ -10,7 +11,7 @@ import pytest
 from kiosk import cli
 
 UNITS = Path(__file__).resolve().parent.parent / "deploy" / "systemd"
-JOBS = ("outbox", "maintain")
+JOBS = ("outbox", "maintain", "anchor")
 
 
 def _unit(name: str) -> configparser.ConfigParser:
@@ -33,6 +34,9 @@ def test_o3_l2_each_job_runs_a_kiosk_command_as_the_kiosk_user_and_retries(job):
         words
     )  # a command this kiosk has, with valid arguments
     assert args.command == words[0]
+    # S9: the home is read-only to the job (ProtectHome), so its error log must be elsewhere
+    assert service["ProtectHome"] == "read-only" and service["LogsDirectory"] == "kiosk"
+    assert service["Environment"] == "KIOSK_LOG_FILE=/var/log/kiosk/errors.log"
     timer = _unit(f"kiosk-{job}.timer")
     assert timer["Timer"]["OnCalendar"] and timer["Install"]["WantedBy"] == "timers.target"
 
