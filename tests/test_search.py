@@ -138,6 +138,26 @@ def test_n1_each_query_form_finds_the_child(families, typed, expected):
     assert expected in names(typed)
 
 
+@pytest.mark.parametrize(
+    "chart, typed",
+    [
+        ("MRN-4567", "MRN-4567"),  # as the practice writes it, with its hyphen
+        ("MRN-4567", "mrn-4567 "),
+        ("00012345", "12345"),  # without the leading zeros
+        ("00012345", "012345"),
+        ("12345", "0012345"),  # with zeros the chart does not have
+    ],
+)
+def test_n1_a_chart_number_as_the_practice_writes_it_or_without_leading_zeros(
+    families, chart, typed
+):
+    with write_transaction():
+        Patient.create(
+            chart_number=chart, given_name="Chart", family_name="Holder", dob=dt.date(2019, 1, 1)
+        )
+    assert names(typed, tolerant=False) == ["Chart Holder"]
+
+
 def test_n1_a_parent_name_or_phone_shows_all_their_children_and_says_why(families):
     rows = found("Ana Núñez-García")
     assert ("Rosemary Núñez-García", "caregiver Ana Núñez-García") in rows
@@ -491,6 +511,15 @@ def test_n1_a_birth_date_drives_the_name_lookup(families, side, typed, tolerant)
         assert "dob=?" in lines[0], plan  # the day's patients first
     else:
         assert "Seq Scan" not in plan and "dob" in plan, plan
+
+
+def test_n1_a_chart_number_without_its_zeros_is_point_lookups(families):
+    plan = _plan(search.padded_charts_sql("12345", REGISTERED, 100))
+    if is_sqlite():
+        assert not any(line.startswith("SCAN") for line in plan.splitlines()), plan
+        assert "INDEX search_term_" in plan and "(term=?)" in plan, plan
+    else:
+        assert "Seq Scan" not in plan and "Index" in plan, plan
 
 
 @pytest.mark.parametrize("side", ["patient", "caregiver"])
