@@ -13,6 +13,8 @@ import pytest
 from conftest import init_practice
 from conftest import kiosk_cli as kiosk
 
+PASSWORD = "correct horse battery staple\n"
+
 # A desk issuing PINs over and over until the stop file appears (the training families, maria).
 DESK = textwrap.dedent("""
     import sys, pathlib
@@ -167,3 +169,28 @@ def test_d3_postgres_says_to_use_pg_dump_with_the_password_hidden(tmp_path):
     assert done.stdout.startswith("pg_dump ") and "***" in done.stdout
     assert "s3cret-pass" not in done.stdout + done.stderr
     assert str(tmp_path / "k.key") in done.stderr
+
+
+def test_s10_d3_a_restore_sets_aside_the_anchors_taken_after_the_backup(practice, tmp_path):
+    """An anchor taken after the backup names events the restored trail never had: left in place,
+    kiosk audit verify would fail on every run after a restore. The restore moves those lines out
+    (the whole anchor file goes with the replaced database) and says which events were lost."""
+    db = str(practice)
+    backup = tmp_path / "b.sqlite3"
+    assert kiosk("--db", db, "audit", "anchor").returncode == 0  # the backup can answer for this
+    assert kiosk("--db", db, "backup", str(backup)).returncode == 0
+    added = kiosk(
+        "--db", db, "staff", "add", "ann", "--name", "Ann", "--password-stdin", stdin=PASSWORD
+    )
+    assert added.returncode == 0, added.stderr
+    assert kiosk("--db", db, "audit", "anchor").returncode == 0  # names events after the backup
+    done = kiosk("--db", db, "restore", str(backup))
+    assert done.returncode == 0 and "not in the restored database" in done.stdout, done.stderr
+    verified = kiosk("--db", db, "audit", "verify")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    (kept,) = practice.parent.glob("kiosk.sqlite3.before-restore-*[0-9]")
+    assert len(Path(f"{practice}.anchor").read_text().splitlines()) == 1
+    assert len(Path(f"{kept}.anchor").read_text().splitlines()) == 2
+    key = {"KIOSK_PIN_KEY_FILE": f"{practice}.key"}
+    old = kiosk("--db", str(kept), "audit", "verify", env=key)  # the old trail, whole
+    assert old.returncode == 0, old.stdout + old.stderr

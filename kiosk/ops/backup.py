@@ -190,9 +190,9 @@ def restore(config: Config, backup_file: str | os.PathLike) -> Done:
     events = _check(source)
     _same_key(config, source, target)
     kept = None
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     with no_one_connected(target):
         if target.exists():
-            stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
             kept = target.with_name(f"{target.name}.before-restore-{stamp}")
             for suffix in (
                 "",
@@ -212,10 +212,46 @@ def restore(config: Config, backup_file: str | os.PathLike) -> Done:
     lines = [f"Restored {target} from {source} ({events} audit events)."]
     if kept:
         lines.append(f"The database it replaced is kept as {kept}.")
+    lines += _set_anchors_aside(config, source, stamp, kept)
     lines.append(
         "Run kiosk audit verify to check the restored audit trail against your anchor file."
     )
     return Done(lines)
+
+
+def _set_anchors_aside(config: Config, source: Path, stamp: str, kept: Path | None) -> list[str]:
+    """S10, D3: anchors taken after the backup name events the restored trail never had, so kiosk
+    audit verify would fail on every run from now on. The anchor file is kept whole (beside the
+    replaced database, as its anchor file, when it was beside the database) and keeps only the
+    lines the backup can answer for: an anchor the backup's own events contradict still fails."""
+    from kiosk.audit import read_anchors
+    from kiosk.store.practice import anchor_file
+
+    path = anchor_file(config)
+    anchors, _ = read_anchors(path)
+    con = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    try:
+        (last,) = con.execute(f'SELECT max(seq) FROM "{AuditEvent._meta.table_name}"').fetchone()
+    finally:
+        con.close()
+    later = [a for a in anchors if a.seq > (last or 0)]
+    if not later:
+        return []
+    beside = kept is not None and path == Path(f"{_sqlite_path(config)}.anchor")
+    whole = (
+        Path(f"{kept}.anchor") if beside else path.with_name(f"{path.name}.before-restore-{stamp}")
+    )
+    os.replace(path, whole)
+    text = whole.read_text(encoding="utf-8", errors="replace").splitlines(keepends=True)
+    moved = {a.line for a in later}
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.writelines(line for line in text if line.strip() not in moved)
+    lost = f"{(last or 0) + 1} to {max(a.seq for a in later)}"
+    return [
+        f"Events {lost} happened after this backup and are not in the restored database.",
+        f"{len(later)} anchor line(s) naming them left {path}; all are kept in {whole}.",
+    ]
 
 
 def _same_key(config: Config, source: Path, target: Path) -> None:
