@@ -166,7 +166,9 @@ def test_d3_postgres_says_to_use_pg_dump_with_the_password_hidden(tmp_path):
         env={"KIOSK_PIN_KEY_FILE": str(tmp_path / "k.key")},
     )
     assert done.returncode == 1 and "pg_dump" in done.stderr
-    assert done.stdout.startswith("pg_dump ") and "***" in done.stdout
+    # a password in the URL, even ***, would win over PGPASSWORD and ~/.pgpass: none is left in it
+    assert done.stdout.startswith("pg_dump ") and "***" not in done.stdout
+    assert "--dbname postgresql://kiosk@db.example.org:5432/kiosk" in done.stdout
     assert "s3cret-pass" not in done.stdout + done.stderr
     assert str(tmp_path / "k.key") in done.stderr
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kiosk.config import Config
-from kiosk.store.db import is_url, shown
+from kiosk.store.db import is_url
 from kiosk.store.models import AuditEvent, Practice
 
 SHM_DEAD_MAN_SWITCH = (
@@ -59,16 +59,21 @@ class PostgresTarget(BackupError):
 
 
 def pg_command(tool: str, url: str, file: str) -> str:
-    """The pg_dump or pg_restore command for ``url``, the password shown as *** (PGPASSWORD or
-    ~/.pgpass supplies it)."""
+    """The pg_dump or pg_restore command for ``url``, without its password: PGPASSWORD or
+    ~/.pgpass supplies it (a password left in the URL, even as ***, would be used instead)."""
     import shlex
+    from urllib.parse import urlsplit, urlunsplit
 
+    parts = urlsplit(url)
+    if parts.password is not None:
+        userinfo, host = parts.netloc.rsplit("@", 1)
+        url = urlunsplit(parts._replace(netloc=f"{userinfo.split(':', 1)[0]}@{host}"))
     args = [tool, "--format=custom"]
     args += ["--file", file] if tool == "pg_dump" else ["--clean", "--if-exists", "--no-owner"]
-    args += ["--dbname", shown(url)]
+    args += ["--dbname", url]
     if tool == "pg_restore":
         args.append(file)
-    return " ".join(shlex.quote(a) if "***" not in a else a for a in args)
+    return " ".join(shlex.quote(a) for a in args)
 
 
 def key_files_note(config: Config) -> list[str]:
