@@ -33,6 +33,7 @@ import os
 import time
 from collections.abc import Callable, Iterable
 from functools import lru_cache, partial
+from typing import Any
 
 from textual import events
 from textual.app import App, SystemCommand
@@ -469,7 +470,7 @@ def tune_interpreter() -> None:
     gc.set_threshold(2000, 10, 10)
 
 
-def run_app(config: Config) -> None:
+def run_app(config: Config, **run: Any) -> None:
     app = create_app(config)
     tune_interpreter()
-    app.run()
+    app.run(**run)

@@ -12,10 +12,11 @@ def has_terminal() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
 
 
-def start_app(config) -> None:
+def start_app(config, **run) -> None:
+    """Start the app; ``run`` goes to App.run (benchmarks/lowspec.py runs it headless this way)."""
     # D1: an SSH session without a pty (ssh -T, a command, scp, sftp) has no screen to draw on;
     # drawing into the pipe anyway left an app behind on the server after the client had gone
-    if not has_terminal():
+    if not run.get("headless") and not has_terminal():
         from kiosk.cli import CliError
 
         raise CliError(
@@ -27,7 +28,7 @@ def start_app(config) -> None:
     os.environ.setdefault("ESCDELAY", str(ESCDELAY_MS))
     from .app import run_app
 
-    run_app(config)
+    run_app(config, **run)
 
 
 def main(argv: list[str] | None = None) -> int:
