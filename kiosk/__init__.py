@@ -14,3 +14,26 @@ def _data_dir() -> _Path:
 
 
 DATA_DIR = _data_dir()
+
+
+def _import_peewee_without_postgres() -> None:
+    """peewee imports every database driver it finds when it is itself imported. Where psycopg2 is
+    installed (the postgres extra, a shared environment), a SQLite desk would carry libpq and
+    OpenSSL: 5.5 MiB of a low-spec kiosk's 80 (benchmarks/lowspec.py). So peewee is imported
+    first, here, with the PostgreSQL drivers hidden; kiosk.store.db hands it psycopg2 when a
+    PostgreSQL database is opened (O1). A process that imported psycopg2 already keeps it as is."""
+    import sys
+
+    if "peewee" in sys.modules:
+        return
+    hidden = [name for name in ("psycopg2", "psycopg") if name not in sys.modules]
+    for name in hidden:
+        sys.modules[name] = None  # type: ignore[assignment]  # ``import`` raises ImportError
+    try:
+        import peewee  # noqa: F401
+    finally:
+        for name in hidden:
+            del sys.modules[name]
+
+
+_import_peewee_without_postgres()

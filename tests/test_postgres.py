@@ -12,10 +12,12 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
 import uuid
 from contextlib import contextmanager
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import peewee
@@ -113,6 +115,37 @@ def _issue(store, ids, **changes):
 
 def test_o1_pg_is_really_postgres(pg_store):
     assert isinstance(database.obj, peewee.PostgresqlDatabase)
+
+
+def test_o1_pg_works_after_peewee_was_imported_without_its_driver(tmp_path):
+    """A SQLite desk never loads psycopg2 (kiosk/__init__.py); the same process opening a
+    PostgreSQL database afterwards gets the driver and works: queries, transactions, a rollback."""
+    code = (
+        "import sys\n"
+        "import kiosk.store.db as db\n"
+        "assert 'psycopg2' not in sys.modules, 'loaded with peewee'\n"
+        "pg = db.connect(sys.argv[1])\n"
+        "with pg.atomic():\n"
+        "    pg.execute_sql('create temporary table t (n int)')\n"
+        "    pg.execute_sql('insert into t values (1)')\n"
+        "try:\n"
+        "    with pg.atomic():\n"
+        "        pg.execute_sql('insert into t values (2)')\n"
+        "        raise KeyError\n"
+        "except KeyError:\n"
+        "    pass\n"
+        "print(pg.execute_sql('select sum(n) from t').fetchone()[0], pg.in_transaction())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, PG_URL],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout == "1 False\n"
 
 
 def test_o1_pg_name_keys_get_fine_statistics_for_prefix_search(pg_store):

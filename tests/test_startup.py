@@ -14,8 +14,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # Loaded only by the action that needs them: slips, e-mail, import.
 # (The stdlib csv module itself is small and the audit export uses it; the CSV importer is not.)
-# psycopg2 is not here: it comes with the postgres extra, and peewee imports it whenever installed.
+# psycopg2 too: peewee would import it whenever installed, but a SQLite desk never needs it
+# (kiosk/__init__.py imports peewee without it; a PostgreSQL database gives it the driver).
 HEAVY = (
+    "psycopg2",
     "qrcode",
     "fpdf",
     "PIL",

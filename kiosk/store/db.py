@@ -61,6 +61,7 @@ def connect(target: str | os.PathLike, *, read_only: str = "") -> peewee.Databas
                 raise DatabaseError(
                     "PostgreSQL needs the psycopg2 driver: pip install 'kiosk[postgres]'"
                 ) from None
+            _give_peewee_psycopg2()
             return _postgres(target)
         if target.startswith("sqlite:///"):
             target = target[len("sqlite:///") :]
@@ -87,6 +88,25 @@ def connect(target: str | os.PathLike, *, read_only: str = "") -> peewee.Databas
         timeout=10,
         check_same_thread=False,
     )
+
+
+def _give_peewee_psycopg2() -> None:
+    """peewee was imported without psycopg2 (kiosk/__init__.py: a SQLite desk does not load it);
+    give it the driver as its own import would have, once a PostgreSQL database is opened."""
+    if getattr(peewee, "psycopg2", None) is not None:
+        return
+    import psycopg2
+    from psycopg2 import extensions
+    from psycopg2.extras import Json, register_uuid
+
+    register_uuid()
+    names = ("psycopg2", "pg_extensions", "pg_register_uuid", "Json_pg2")
+    for name, value in zip(names, (psycopg2, extensions, register_uuid, Json), strict=True):
+        setattr(peewee, name, value)
+    adapter = peewee.Psycopg2Adapter  # its class body read these when psycopg2 was there
+    adapter.txn_idle = extensions.TRANSACTION_STATUS_IDLE
+    adapter.txn_inerror = extensions.TRANSACTION_STATUS_INERROR
+    adapter.txn_unknown = extensions.TRANSACTION_STATUS_UNKNOWN
 
 
 def _postgres(url: str) -> peewee.Database:
