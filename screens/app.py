@@ -29,6 +29,7 @@ resets ``last_activity``; a timer calls ``check_idle_lock()``, which locks after
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 from collections.abc import Callable, Iterable
@@ -37,6 +38,7 @@ from typing import Any
 
 from textual import events
 from textual.app import App, SystemCommand
+from textual.await_complete import AwaitComplete
 from textual.binding import Binding
 from textual.driver import Driver
 from textual.notifications import SeverityLevel
@@ -95,6 +97,9 @@ class KioskApp(ReportsErrors, HoldsTypeAhead, App[None]):
         Binding("ctrl+p", "command_palette", "Commands", show=False, priority=True),
     ]
     IDLE_CHECK_SECONDS = 5.0
+    # How long after the desk is back at its home the screens it closed are collected: after the
+    # screen is drawn and the closed screens removed, before the next name is typed (tune_interpreter).
+    COLLECT_SECONDS = 0.2
     OUTBOX_SECONDS = (
         30.0  # how often queued welcome messages are tried (kiosk outbox send does the same)
     )
@@ -156,6 +161,7 @@ class KioskApp(ReportsErrors, HoldsTypeAhead, App[None]):
         self._outbox_problem = ""
         self._held_notices: list[tuple[str, str, SeverityLevel]] = []
         self.error_log = desk.config.error_log
+        self._collecting = False
 
     @property
     def training(self) -> bool:
@@ -372,6 +378,21 @@ class KioskApp(ReportsErrors, HoldsTypeAhead, App[None]):
         self.clear_notifications()  # nothing said to one staff member stays for the next
         self._reset_to(None)
 
+    def pop_screen(self) -> AwaitComplete:
+        popped = super().pop_screen()
+        if len(self.screen_stack) <= 2 and not self._collecting:  # the search or the sign-in screen
+            self._collecting = True
+            self.set_timer(self.COLLECT_SECONDS, self._collect_closed_screens)
+        return popped
+
+    def _collect_closed_screens(self) -> None:
+        """A family's screens (account page, registration window, slip) are cycles of widgets that
+        only the garbage collector's full pass frees, and tune_interpreter makes those passes rare:
+        one pass here, between families, keeps a desk's memory from growing by a few families'
+        worth of closed screens (benchmarks/lowspec.py)."""
+        self._collecting = False
+        gc.collect()
+
     def _reset_to(self, screen: Screen | None) -> None:
         """Make ``screen`` the only screen above the sign-in screen, which is always at the bottom
         of the stack and empties its fields whenever it is covered; None uncovers it."""
@@ -459,8 +480,12 @@ def tune_interpreter() -> None:
       took 50-100 ms, landing on a random key: Esc, Delivery and opening a patient measured
       110-180 ms at p95 on a quiet machine. What start-up made lives as long as the process, so
       it is frozen out of every pass (``gc.freeze``), and passes run about 3 times less often
-      (2,000 allocations, not 700): p95 of every key 9-66 ms. The cost is memory: garbage waits
-      longer, and benchmarks/lowspec.py's peak went from 94 to 103 MiB.
+      (2,000 allocations, not 700): p95 of every key 9-66 ms. The cost was memory: a family's
+      closed screens waited longer for a full pass, and benchmarks/lowspec.py's peak went from 94
+      to 103 MiB. So the App runs one full pass each time the desk is back at its home, 0.2 s
+      after the screen is drawn (``KioskApp._collect_closed_screens``): 10 MiB less at the peak
+      over 100 families, for one pass of 30-70 ms of CPU a family, most of it freeing the
+      family's screens, which a pass would have done on some key anyway.
     """
     import gc
     import sys

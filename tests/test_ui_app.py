@@ -166,3 +166,40 @@ async def test_staff_notices_wait_while_a_parent_has_the_kiosk(config, front_des
         app.unlock(front_desk)
         await settle(app, pilot)
         assert any("out of paper" in n for n in notices)
+
+
+async def test_o1_a_full_collection_runs_once_the_desk_is_back_at_search(config, front_desk):
+    """Low-spec kiosks (D1): a family's closed screens are cycles only a full pass of the garbage
+    collector frees, and tune_interpreter makes its own passes rare: the App runs one when the
+    desk is back at the search, not before, and one for the three screens a family closes."""
+    import gc
+
+    from kiosk_screens.search import SearchScreen
+
+    rosemary = {r.given_name: r.id for r in search_patients("Testkiddo", today=TODAY)}["Rosemary"]
+    app = desk_app(config)
+
+    def full_passes() -> int:
+        return gc.get_stats()[2]["collections"]
+
+    gc.disable()  # only the App's own passes count
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            app.signed_in(front_desk)
+            await settle(app, pilot)
+            app.open_patient(rosemary)
+            await settle(app, pilot)
+            await pilot.press("r")
+            await settle(app, pilot)
+            before = full_passes()
+            await pilot.press("escape")
+            await settle(app, pilot)
+            await pilot.pause(app.COLLECT_SECONDS + 0.3)
+            assert full_passes() == before  # still on the account page
+            await pilot.press("escape")
+            await settle(app, pilot)
+            assert isinstance(app.screen, SearchScreen)
+            await pilot.pause(app.COLLECT_SECONDS + 0.3)
+            assert full_passes() == before + 1
+    finally:
+        gc.enable()
