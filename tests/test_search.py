@@ -291,6 +291,28 @@ def test_n2_names_in_any_script_are_found_as_written(families, typed, expected):
     assert (expected, "") in rows
 
 
+@pytest.mark.parametrize(
+    "typed, shown, not_shown",
+    [
+        ("李", "小龙 李", "Liam Lindqvist"),  # li: Li or 李, not every name that begins li
+        ("Ольга", "Ольга Петрова", "Olgaard Nilsen"),
+        ("Петров", "Ольга Петрова", "Petrovich Abel"),  # its own prefix, as written
+    ],
+)
+def test_n2_a_name_in_another_script_matches_latin_spellings_whole(
+    families, typed, shown, not_shown
+):
+    """A word in another script finds its Latin spelling as a whole word only: its beginning
+    matches far too many Latin names, which would show as exact matches with no reason."""
+    for name in ("Liam Lindqvist", "Olgaard Nilsen", "Petrovich Abel"):
+        _namesakes(*name.split(), 1)
+    _namesakes("Li", "Na", 1)
+    rows = found(typed)
+    assert (shown, "") in rows and not_shown not in dict(rows)
+    if typed == "李":
+        assert ("Li Na", "") in rows
+
+
 def test_n2_exact_matches_come_first_then_the_closest(families):
     rows = found("Johnson")
     exact = [name for name, reason in rows if not reason]

@@ -86,16 +86,24 @@ class Word:
     @property
     def ranges(self) -> list[tuple[str, str | None]]:
         """Name parts that begin with this word; a single letter matches only itself (an initial)."""
+        begun = self.begun
         return [
-            (text, _upper(text) if len(text) > 1 else text)
+            (text, _upper(text) if text in begun else text)
             for text in (self.folded, self.script)
             if text
         ]
 
+    @property
+    def begun(self) -> tuple[str, ...]:
+        """What a name part may begin with. A word in another script matches its Latin spelling
+        whole: 李 (li) finds Li and 李, never Lindqvist; its own prefix (Петров: Петрова) is enough."""
+        texts = (self.script,) if self.script else (self.folded,)
+        return tuple(text for text in texts if len(text) > 1)
+
     def cost(self, term: str) -> tuple[float, str]:
         if term in (self.folded, self.script):
             return (ONE_TYPO, TYPO) if self.joined else (0.0, "")
-        if any(text and term.startswith(text) for text in (self.folded, self.script)):
+        if any(term.startswith(text) for text in self.begun):
             return PREFIX_COST, ""
         return self.candidates.get(term, (9.0, TYPO))
 
@@ -480,6 +488,8 @@ class _Hits:
 
 def _structured(query: Query, status: str | None, today: dt.date, hits: _Hits) -> None:
     """Tier 0: today's search (last-name prefix, "last, first", birth date) and "first last"."""
+    if any(word.script for word in query.words):
+        return  # the name keys hold only a Latin spelling, begun by too many (李: li, Lindqvist)
     words = [word for word in query.words if word.folded]  # the patient's name keys are folded
     # (family, given) prefixes ("" for any), and the typed words each is made of
     prefixes: list[tuple[str, str, list[str], list[str]]] = []
