@@ -587,8 +587,12 @@ def cmd_init(args: argparse.Namespace) -> int:
 def cmd_staff(args: argparse.Namespace) -> int:
     from kiosk.people import staff
 
+    if args.staff_command != "list":  # D2: a first staff member made here would keep kiosk init out
+        _require_database(args)
     open_configured(args, read_only=args.staff_command == "list")
     if args.staff_command == "add":
+        if not staff.staff_count():
+            raise CliError("this database has no administrator yet: run kiosk init first")
         user = staff.add_staff(
             args.username,
             args.name,
@@ -681,6 +685,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 def cmd_outbox(args: argparse.Namespace) -> int:
     from kiosk.messages.outbox import OutboxError
 
+    _require_database(args)  # D2: a sender on a wrong path must fail, not make an empty database
     desk = open_desk(args, read_only=args.outbox_command == "list")
     if args.outbox_command == "send":
         if args.limit < 1:
@@ -821,6 +826,7 @@ def cmd_drive(args: argparse.Namespace) -> int:
         raise CliError("--limit must be at least 1")
     if not (args.letters or args.messages):
         raise CliError("a drive with --no-letters needs --messages")
+    _require_database(args)  # D2
     desk = open_desk(args)
     if args.list_drives:
         for row in desk.drives():
@@ -913,6 +919,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
 def cmd_pin(args: argparse.Namespace) -> int:
     from kiosk.registration import pin_life
 
+    _require_database(args)  # D2
     open_configured(args)
     if args.pin_command == "revoke":
         from kiosk.registration.engine import RegistrationError, revoke_pin
@@ -958,6 +965,7 @@ def cmd_maintain(args: argparse.Namespace) -> int:
     days = args.reminder_days
     if days is not None and not 0 <= days <= 60:
         raise CliError("--reminder-days must be between 0 (off) and 60")
+    _require_database(args)  # D2: a timer on a wrong path must fail, not make an empty database
     config = open_configured(args)
     if days is not None:
         from kiosk.store.practice import update_practice

@@ -94,13 +94,23 @@ def test_d2_a_killed_training_run_is_cleaned_by_the_next_start(tmp_path, monkeyp
         ["audit", "anchor"],
         ["outbox", "list"],
         ["search", "x"],
+        ["pin", "list"],
+        ["report"],
+        ["doctor"],
+        ["drive", "--list"],
+        # a sender or timer pointed at a wrong path fails instead of serving an empty database
+        ["outbox", "send"],
+        ["maintain"],
+        # a first staff member made here would keep kiosk init (the administrator) out for good
+        ["staff", "add", "bob", "--name", "Bob", "--password-stdin"],
         [],
     ],
 )
 def test_d2_commands_that_only_look_never_create_a_database(tmp_path, command):
     db = tmp_path / "missing" / "kiosk.sqlite3"
     done = kiosk("--db", str(db), *command)
-    assert done.returncode != 0 and "no database" in done.stderr and "kiosk init" in done.stderr
+    said = done.stdout + done.stderr  # kiosk doctor says it in its database line
+    assert done.returncode != 0 and "no database" in said and "kiosk init" in said
     assert not db.parent.exists()
 
 
@@ -175,3 +185,15 @@ def test_d2_training_cleans_up_when_its_terminal_hangs_up(tmp_path):
             app.kill()
         os.close(main)
     assert not list(tmp_path.glob("kiosk-training-*"))
+
+
+def test_d2_staff_add_before_kiosk_init_leaves_room_for_the_administrator(tmp_path):
+    """A practice that imports first and adds staff next must still be able to run kiosk init:
+    staff add on a database without staff says to run kiosk init, and adds no one."""
+    db = str(tmp_path / "kiosk.sqlite3")
+    template = tmp_path / "patients.csv"
+    assert kiosk("--db", db, "import", "--template", str(template)).returncode == 0
+    assert kiosk("--db", db, "import", "--quiet", str(template)).returncode == 0
+    added = kiosk("--db", db, "staff", "add", "bob", "--name", "Bob", "--password-stdin")
+    assert added.returncode != 0 and "run kiosk init first" in added.stderr, added.stderr
+    init_practice(db)

@@ -84,7 +84,9 @@ def test_init_then_staff_add_link_and_list(db):
         (["demo", "generate"], "", "required: --patients"),
     ],
 )
-def test_errors_are_one_line_and_non_zero(db, args, stdin, message):
+def test_errors_are_one_line_and_non_zero(db, args, stdin, message, request):
+    if args[:2] in (["staff", "add"], ["staff", "link"]):  # D2: only on a practice's database
+        db = request.getfixturevalue("cli_practice")
     result = run("--db", db, *args, stdin=stdin)
     assert result.returncode != 0
     assert message in result.stderr
