@@ -9,6 +9,7 @@ the ``cli_practice`` fixture (a copy of one ``kiosk init``), ``run_python``, ``f
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import html
 import os
@@ -17,6 +18,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from contextlib import contextmanager
 
 import pytest
@@ -138,15 +140,24 @@ def desk_app(config: Config, **fakes):
     return create_app(config, desk=desk(config, **fakes))
 
 
+SETTLE_SECONDS = 120.0  # a loaded 2-core CI machine is slow, never this slow
+
+
 async def settle(app, pilot) -> None:
     """Let the screen, its workers and whatever they hand back to the screen finish, and the keys
-    typed ahead reach their screens (kiosk_screens.typeahead)."""
-    for _ in range(50):
+    typed ahead reach their screens (kiosk_screens.typeahead): done once a pause finds no key on
+    its way and no worker running. Each worker is awaited to its own end, cancelled or failed
+    included: ``workers.wait_for_complete`` stops at the first worker that a newer one in its
+    group cancels (a search per key typed) and raises, leaving the rest still running."""
+    give_up = time.monotonic() + SETTLE_SECONDS
+    await pilot.pause()
+    while True:
         await pilot.pause()
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        if not getattr(app, "typing", False):
+        running = [worker for worker in app.workers if worker.is_running]
+        if not running and not getattr(app, "typing", False):
             return
+        assert time.monotonic() < give_up, f"still busy after {SETTLE_SECONDS:.0f} s: {running}"
+        await asyncio.gather(*(worker.wait() for worker in running), return_exceptions=True)
 
 
 async def lock_while_held(app, pilot, gate, *keys: str) -> None:
