@@ -195,6 +195,16 @@ def test_n1_a_compound_family_name_shows_when_first_last_finds_others_too(famili
     assert rows[0] == ("Rémi Le Blanc", "") and ("Leah Blanchard", "") in rows
 
 
+def test_n1_a_parent_name_shows_the_children_when_a_child_has_it_too(families):
+    """A child named after her mother: "Mary Johnson" is that child, exact, and her mother's
+    other children, saying why; "first last" finding the child hides none of them."""
+    _namesakes("Mary", "Johnson", 1)
+    rows = found("Mary Johnson", tolerant=False)
+    assert rows[0] == ("Mary Johnson", "")
+    assert ("William Johnson", "caregiver Mary Johnson") in rows
+    assert ("Katherine Johnson", "caregiver Mary Johnson") in rows
+
+
 def test_n1_a_parent_name_of_three_words_shows_the_children(families):
     assert ("Sofía García López", "caregiver Luis García López") in found(
         "Luis García López", tolerant=False

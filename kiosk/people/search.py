@@ -643,20 +643,15 @@ def _names(query: Query, status: str | None, hits: _Hits, found_before: int) -> 
     if len(words) > 1 and found_before and all(word.folded for word in words) and not query.cut:
         # "first last" found them by whole names; joining name parts would only add time. Not so
         # when a word took no part in it (no Latin letters: 𥮰; past the fourth): a name typed as
-        # stored is still found (N1), whoever else "first last" found
+        # stored is still found (N1), whoever else "first last" found. A parent of that whole
+        # name is one index range: a child named after her mother hides no sibling (N1)
+        _parents_whole_name(query, status, hits)
         return
     for side, tier in (("patient", PARTS), ("caregiver", CAREGIVERS)):
         if hits.room <= 0:
             return
-        if side == "caregiver" and len(words) > 1 and all(word.folded for word in words):
-            whole = "".join(word.folded for word in words)  # Jesús Van Buren: jesusvanburen
-            before = len(hits.found)
-            for patient_id, caregiver in _term_hits(
-                CAREGIVER_FULL, whole, _upper(whole), status, query.dob, hits.room + len(hits.found)
-            ):
-                hits.add(patient_id, tier, 0.0, CAREGIVER, caregiver)
-            if len(hits.found) > before:
-                continue  # a parent's whole name: the join of its two words would find them again
+        if side == "caregiver" and _parents_whole_name(query, status, hits):
+            continue  # a parent's whole name: the join of its two words would find them again
         if (len(words) > 1 or query.dob) and not _count_postings(
             words, side, 1 if query.dob else POSTINGS_CAP
         ):
@@ -668,6 +663,21 @@ def _names(query: Query, status: str | None, hits: _Hits, found_before: int) -> 
         ):
             cost, _ = _score(words, terms)
             hits.add(patient_id, tier, cost, CAREGIVER if side == "caregiver" else "", caregiver)
+
+
+def _parents_whole_name(query: Query, status: str | None, hits: _Hits) -> bool:
+    """Tier 2: the children of a parent whose whole name was typed (one term, either way round);
+    True when it found any not found before."""
+    words = query.words
+    if len(words) < 2 or not all(word.folded for word in words) or hits.room <= 0:
+        return False
+    whole = "".join(word.folded for word in words)  # Jesús Van Buren: jesusvanburen
+    before = len(hits.found)
+    for patient_id, caregiver in _term_hits(
+        CAREGIVER_FULL, whole, _upper(whole), status, query.dob, hits.room + len(hits.found)
+    ):
+        hits.add(patient_id, CAREGIVERS, 0.0, CAREGIVER, caregiver)
+    return len(hits.found) > before
 
 
 def _count_postings(words: list[Word], side: str, cap: int = POSTINGS_CAP) -> bool:
