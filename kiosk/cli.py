@@ -490,8 +490,12 @@ def open_configured(
         )
 
         remove_training_leftovers()  # D2: what a killed training run left behind
+        database = training_database_path()
+        # D2, S11: its slips go in its own folder, so they go with it (after a kill too, at the
+        # next start), and a training that ends never deletes another desk's
+        printer = replace(config.printer, output_dir=str(database.parent))
         config = replace(
-            config, database=str(training_database_path()), training=True, pin_key_file=""
+            config, database=str(database), training=True, pin_key_file="", printer=printer
         )
         open_store(config)
         load_training_data()

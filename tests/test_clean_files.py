@@ -197,3 +197,26 @@ def test_d2_staff_add_before_kiosk_init_leaves_room_for_the_administrator(tmp_pa
     added = kiosk("--db", db, "staff", "add", "bob", "--name", "Bob", "--password-stdin")
     assert added.returncode != 0 and "run kiosk init first" in added.stderr, added.stderr
     init_practice(db)
+
+
+def test_d2_s11_a_training_slip_lives_in_its_own_training_folder(tmp_path, monkeypatch):
+    """Training slips (made-up PINs) go in the session's own folder: a killed run's go with the
+    folder at the next start, and a training that ends leaves another desk's slips alone."""
+    from kiosk.slip import printing
+
+    from test_at_rest import SLIP
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setenv("KIOSK_SLIP_DIR", str(tmp_path / "slips"))
+    other = tmp_path / "slips" / "training-slip-20261201-120000-aaaaaaaaaaaa.pdf"  # still training
+    other.parent.mkdir()
+    other.write_bytes(b"%PDF")
+    saved = []
+
+    def start_app(config):
+        saved.append(printing.print_slip(SLIP, config).pdf_path)
+
+    assert cli.main(["--training"], start_app=start_app) == 0
+    close_database()
+    assert saved[0].parent.name.startswith("kiosk-training-")
+    assert not saved[0].exists() and other.exists()
