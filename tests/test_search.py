@@ -471,6 +471,20 @@ def test_n1_odd_input_finds_nothing_or_something_but_never_fails(families, typed
     search_patients(typed, REGISTERED, today=TODAY)
 
 
+def test_n2_a_pasted_page_is_cut_before_any_typo_is_sought(families, monkeypatch):
+    """Very long input never makes a slow search: only what a stored term could hold is read, so
+    the typo variants are of a word that long, not of thousands of letters (N2)."""
+    lengths: list[int] = []
+    real = search.deletions
+    monkeypatch.setattr(
+        search, "deletions", lambda word, depth: lengths.append(len(word)) or real(word, depth)
+    )
+    for typed in ("x" * 5000, "李" * 3000, "johnson " * 900):
+        search_patients(typed, today=TODAY)
+    assert lengths and max(lengths) <= 512  # 256 characters read; 李 is li
+    assert "William Johnson" in names("johnson " * 900)
+
+
 # -- the index: every lookup is an index range scan, never a scan of the table -----------------------
 def _plan(sql) -> str:
     if is_sqlite():

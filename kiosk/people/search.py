@@ -71,6 +71,9 @@ MAX_CANDIDATES = 40  # tolerant words tried per query word, the closest first
 PREFIX_COST = 0.5  # "garc" for García: after the whole-word matches
 CAREGIVER_COST = 0.25
 ONE_TYPO = 1.05  # what add_candidates gives a name one typo away
+# what of a query is read: more than any stored term holds (255, PostgreSQL's column), so nothing
+# longer can match, and a pasted page costs no seconds of typo variants
+QUERY_CHARS = 256
 
 
 @dataclass
@@ -136,7 +139,7 @@ _PHONE_TEXT = re.compile(r"^[\d\s().+\-/]+$")
 
 def parse_query(text: str, today: dt.date | None = None) -> Query:
     text = "".join(
-        ch if ch.isprintable() else " " for ch in text or ""
+        ch if ch.isprintable() else " " for ch in (text or "")[:QUERY_CHARS]
     ).strip()  # no NUL or control characters
     if not text:
         return Query("")
