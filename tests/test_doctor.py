@@ -112,6 +112,21 @@ def test_d1_doctor_fails_on_a_loose_key_an_unknown_printer_and_no_mail_server(
     assert by_check["disk"].startswith("ok")  # the other checks still ran
 
 
+def test_d1_doctor_says_a_mail_server_that_never_greets_did_not_answer(desk, monkeypatch, capsys):
+    """A host that takes the connection and says nothing (a firewall, a wrong port): the smtp line
+    says it did not answer in time, not that it closed the connection."""
+    with socket.socket() as silent:  # listens, never accepts: the kernel completes the handshake
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        monkeypatch.setenv("KIOSK_SMTP_HOST", "127.0.0.1")
+        monkeypatch.setenv("KIOSK_SMTP_PORT", str(silent.getsockname()[1]))
+        monkeypatch.setenv("KIOSK_SMTP_SECURITY", "none")
+        monkeypatch.setenv("KIOSK_SMTP_TIMEOUT_SECONDS", "1")
+        code, by_check, _ = doctor(desk, capsys)
+    assert code == 1 and by_check["smtp"].startswith("FAIL"), by_check["smtp"]
+    assert "did not answer in 1 s" in by_check["smtp"]
+
+
 def test_d2_doctor_on_a_missing_database_fails_and_makes_none(tmp_path, capsys):
     db = tmp_path / "none" / "kiosk.sqlite3"
     code, by_check, _ = doctor(db, capsys)

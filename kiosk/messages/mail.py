@@ -141,8 +141,13 @@ def failure_from(error: Exception, config: SmtpConfig) -> SendFailure:
             stop=True,
         )
     if isinstance(error, smtplib.SMTPServerDisconnected):
+        # smtplib reports a server that never answered as a closed connection ("... timed out")
+        silent = str(error).endswith("timed out")
+        what = (
+            f"did not answer in {config.timeout_seconds:g} s" if silent else "closed the connection"
+        )
         return SendFailure(
-            f"the mail server {server} closed the connection: will try again",
+            f"the mail server {server} {what}: will try again",
             permanent=False,
             stop=True,
         )
