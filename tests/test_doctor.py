@@ -127,6 +127,19 @@ def test_d1_doctor_says_a_mail_server_that_never_greets_did_not_answer(desk, mon
     assert "did not answer in 1 s" in by_check["smtp"]
 
 
+def test_d1_doctor_fails_on_a_printer_that_rejects_jobs(desk, capsys):
+    """A queue can be enabled and idle yet reject every job (cupsreject): lpstat -p looks fine,
+    lp refuses each slip. The printer line fails and says how to let it take jobs."""
+    (desk.parent / "bin" / "lpstat").write_text(
+        '#!/bin/sh\ncase "$1" in -p) echo "printer front is idle.  enabled since today";\n'
+        'printf "\\tRejecting Jobs\\n";; -a) echo "front not accepting requests since today -";;'
+        " esac\n"
+    )
+    code, by_check, _ = doctor(desk, capsys)
+    assert code == 1 and by_check["printer"].startswith("FAIL"), by_check["printer"]
+    assert "not accepting jobs" in by_check["printer"] and "cupsaccept front" in by_check["printer"]
+
+
 def test_d2_doctor_on_a_missing_database_fails_and_makes_none(tmp_path, capsys):
     db = tmp_path / "none" / "kiosk.sqlite3"
     code, by_check, _ = doctor(db, capsys)

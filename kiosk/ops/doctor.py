@@ -189,6 +189,11 @@ def _printers(config: Config) -> Check:
         line = said[0] if said else f"lpstat exited {done.returncode}"
         if done.returncode != 0 or "disabled" in line:
             problems.append(f"{queue}: {line}")
+            continue
+        # An enabled queue can still reject jobs (cupsreject): lp then refuses every slip
+        taking = subprocess.run([lpstat, "-a", queue], capture_output=True, text=True, timeout=20)
+        if "not accepting" in taking.stdout:
+            problems.append(f"{queue}: not accepting jobs (cupsaccept {queue} lets it take them)")
         else:
             fine.append(queue)
     if problems:
