@@ -195,6 +195,14 @@ def test_n1_a_compound_family_name_shows_when_first_last_finds_others_too(famili
     assert rows[0] == ("Rémi Le Blanc", "") and ("Leah Blanchard", "") in rows
 
 
+@pytest.mark.parametrize("typed", ["O'Brien", "obrien", "o brien", "ciara o brien", "O’Brien, Ci"])
+def test_n1_a_name_with_an_apostrophe_with_or_without_it(families, typed):
+    """O'Brien typed with its apostrophe, without it, or with a space for it: an exact match."""
+    _namesakes("Ciara", "O'Brien", 1)
+    _namesakes("Obi", "Brienne", 1)  # "o brien" as "first last" begun: exact too, after her
+    assert found(typed, tolerant=False)[0] == ("Ciara O'Brien", "")
+
+
 def test_n1_a_parent_name_shows_the_children_when_a_child_has_it_too(families):
     """A child named after her mother: "Mary Johnson" is that child, exact, and her mother's
     other children, saying why; "first last" finding the child hides none of them."""

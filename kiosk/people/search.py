@@ -551,10 +551,14 @@ def _as_typed(
     ]
 
 
+_APOSTROPHES = re.compile("['\u2019\u02bc`]")
+
+
 def _parts_typed(typed: list[str], name: str) -> bool:
     if len(typed) < 2:
         return True
-    parts = name_words(name)
+    # an apostrophe typed as a space is the name as written: "o brien" for O'Brien (N1)
+    parts = name_words(name) + name_words(_APOSTROPHES.sub(" ", name))
     return all(word in parts for word in typed[:-1]) and any(
         part.startswith(typed[-1]) for part in parts
     )
