@@ -572,18 +572,31 @@ def _require_database(args: argparse.Namespace) -> None:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from kiosk.people.staff import add_first_administrator, staff_count
+    from kiosk.people.staff import (
+        StaffError,
+        add_first_administrator,
+        check_password_rules,
+        staff_count,
+    )
+    from kiosk.store.db import is_url
+    from kiosk.store.practice import database_target
 
+    password = None
+    target = database_target(load(args))
+    if not is_url(target) and not Path(target).expanduser().exists():
+        # D2: a refused password leaves no empty database and key file behind
+        password = _read_password(args.password_stdin)
+        problem = check_password_rules(password, args.admin, args.name)
+        if problem:
+            raise StaffError(problem)
     config = open_configured(args)
     if (
         staff_count()
     ):  # said before asking for a password; add_first_administrator checks again under the lock
         raise CliError("this database already has staff; use kiosk staff add")
-    user = add_first_administrator(
-        args.admin, args.name, _read_password(args.password_stdin), portal_user=args.portal_user
-    )
-    from kiosk.store.practice import database_target
-
+    if password is None:
+        password = _read_password(args.password_stdin)
+    user = add_first_administrator(args.admin, args.name, password, portal_user=args.portal_user)
     print(f"Created {database_target(config)} with administrator {user.username}.")
     return 0
 

@@ -220,3 +220,14 @@ def test_d2_s11_a_training_slip_lives_in_its_own_training_folder(tmp_path, monke
     close_database()
     assert saved[0].parent.name.startswith("kiosk-training-")
     assert not saved[0].exists() and other.exists()
+
+
+def test_d2_a_refused_first_password_leaves_no_database_behind(tmp_path):
+    """kiosk init on a new practice with a password the rules refuse (S12): the desk is told why,
+    and no empty database or key file is left for the next try to trip over."""
+    db = tmp_path / "practice" / "kiosk.sqlite3"
+    args = ("--db", str(db), "init", "--admin", "maria", "--name", "Maria", "--password-stdin")
+    refused = kiosk(*args, stdin="short\n")
+    assert refused.returncode != 0 and "15 characters" in refused.stderr, refused.stderr
+    assert not db.parent.exists()
+    init_practice(db)
