@@ -21,7 +21,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Label, Static
 
 from kiosk.people.names import placeholder_message
-from kiosk.people.patients import AssociationRow, PatientPage, age_text
+from kiosk.people.patients import AssociationRow, CaregiverRow, PatientPage, age_text
 from kiosk.registration.pin_life import PinHistory, PinLifeError, RegistrationBlock
 from kiosk.terms import Access, AssociationKind, AssociationState, IdCheck, PortalStatus
 
@@ -65,6 +65,10 @@ def basic_info(page: PatientPage, today) -> Text:
 # columns (60x20) it leaves out Since (on the detail line too) and elides sooner: no sideways scroll.
 ACCOUNT_WIDTH, STATE_WIDTH = 20, 30
 NARROW_ACCOUNT_WIDTH, NARROW_STATE_WIDTH = 14, 24
+# The Caregivers table (L6) under 80 columns: whose, role and authority; the highlighted one's email
+# and cell on the detail line under it, so it does not scroll sideways either.
+CAREGIVER_COLUMNS = ("Name", "Role", "Authority", "Email", "Cell")
+NARROW_NAME_WIDTH = 22
 SHORT_ACCESS = {Access.FULL.label: "Full", Access.LIMITED.label: "Limited"}
 
 
@@ -100,7 +104,7 @@ class PatientScreen(ReportsWorkerErrors, DeskScreen[None]):
         self.block: RegistrationBlock | None = None
 
     _opening = False  # the registration window's family is being read
-    narrow = False  # under 80 columns: the Associations table leaves Since to the detail line
+    narrow = False  # under 80 columns: the tables leave Since, Email and Cell to detail lines
 
     @property
     def holds_keys(self) -> bool:
@@ -132,8 +136,9 @@ class PatientScreen(ReportsWorkerErrors, DeskScreen[None]):
             caregivers: DataTable[object] = DataTable(
                 id="caregivers", cursor_type="row"
             )  # e edits (L6)
-            caregivers.add_columns("Name", "Role", "Authority", "Email", "Cell")
+            caregivers.add_columns(*CAREGIVER_COLUMNS)
             yield caregivers
+            yield Static("", id="caregiver-detail", classes="explain", markup=False)
         yield DeskFooter()
 
     def on_mount(self) -> None:
@@ -144,6 +149,7 @@ class PatientScreen(ReportsWorkerErrors, DeskScreen[None]):
             self.narrow = not self.narrow
             if self.page is not None:
                 self._fill_associations(self.page)
+                self._fill_caregivers(self.page)
 
     def on_screen_resume(self) -> None:
         if self.page is not None:  # back from registration: status and PIN state may have changed
@@ -180,16 +186,7 @@ class PatientScreen(ReportsWorkerErrors, DeskScreen[None]):
         problem = self.app.desk.may_issue()  # R1: said on arrival, before r is pressed
         self.query_one("#action-error", FieldError).show(problem.message if problem else "")
         self._fill_associations(page)
-        caregivers = self.query_one("#caregivers", DataTable)
-        caregivers.clear()
-        for caregiver in page.caregivers:
-            caregivers.add_row(
-                Text(caregiver.name),
-                Text(caregiver.role),
-                caregiver.authority,
-                Text(caregiver.email),
-                Text(caregiver.cell),
-            )
+        self._fill_caregivers(page)
         self.refresh_bindings()
 
     # -- actions --------------------------------------------------------------------------------
@@ -370,10 +367,9 @@ class PatientScreen(ReportsWorkerErrors, DeskScreen[None]):
         )
 
     def action_edit_contact(self) -> None:
-        if self.page is None or not self.page.caregivers:
+        caregiver = self.caregiver()
+        if caregiver is None:
             return
-        row = self.query_one("#caregivers", DataTable).cursor_row
-        caregiver = self.page.caregivers[min(max(row, 0), len(self.page.caregivers) - 1)]
 
         def saved(done: bool | None) -> None:
             if done:
@@ -444,6 +440,45 @@ class PatientScreen(ReportsWorkerErrors, DeskScreen[None]):
             associations.add_row("None yet", "", "", *("" for _ in since))
         associations.move_cursor(row=min(highlighted, associations.row_count - 1))
         self._show_association_detail()
+
+    def _fill_caregivers(self, page: PatientPage) -> None:
+        """L6: each caregiver's name, role, authority, email and cell; under 80 columns the email
+        and cell of the highlighted one are on the detail line. The highlighted row stays."""
+        caregivers = self.query_one("#caregivers", DataTable)
+        highlighted = caregivers.cursor_row
+        caregivers.clear(columns=True)
+        caregivers.add_columns(*(CAREGIVER_COLUMNS[:3] if self.narrow else CAREGIVER_COLUMNS))
+        for caregiver in page.caregivers:
+            contact = () if self.narrow else (Text(caregiver.email), Text(caregiver.cell))
+            caregivers.add_row(
+                _cell(caregiver.name, NARROW_NAME_WIDTH) if self.narrow else Text(caregiver.name),
+                Text(caregiver.role),
+                caregiver.authority,
+                *contact,
+            )
+        if page.caregivers:
+            caregivers.move_cursor(row=min(highlighted, caregivers.row_count - 1))
+        self._show_caregiver_detail()
+
+    @on(DataTable.RowHighlighted, "#caregivers")
+    def _show_caregiver_detail(self) -> None:
+        """Under 80 columns, the highlighted caregiver's name whole, email and cell (L6)."""
+        caregiver = self.caregiver()
+        detail = self.query_one("#caregiver-detail", Static)
+        detail.display = self.narrow and caregiver is not None
+        if caregiver is not None:
+            contact = [caregiver.email, f"cell {caregiver.cell}" if caregiver.cell else ""]
+            detail.update(
+                f"{caregiver.name} ({caregiver.role}): "
+                + (", ".join(part for part in contact if part) or "no email or cell on file")
+            )
+
+    def caregiver(self) -> CaregiverRow | None:
+        """The caregiver under the Caregivers table's cursor (L6), or None."""
+        if self.page is None or not self.page.caregivers:
+            return None
+        row = self.query_one("#caregivers", DataTable).cursor_row
+        return self.page.caregivers[min(max(row, 0), len(self.page.caregivers) - 1)]
 
     @on(DataTable.RowHighlighted, "#associations")
     def _show_association_detail(self) -> None:

@@ -147,3 +147,36 @@ async def test_t4_the_associations_table_fits_60_columns(app):
         await settle(app, pilot)
         assert [str(column.label) for column in table.ordered_columns][-1] == "Since"
         assert _fits(table)
+
+
+async def test_l6_the_caregivers_table_fits_60_columns(app):
+    """L6: at 60x20 the Caregivers table shows each caregiver's name, role and authority without
+    scrolling sideways; the highlighted one's email and cell are on the detail line under it, and
+    follow the cursor. At 80x24 Email and Cell are columns again and the detail line goes."""
+    async with app.run_test(size=SMALL) as pilot:
+        await _signed_in(app, pilot)
+        app.open_patient(find_patient("Rosemary").id)
+        await settle(app, pilot)
+        page = app.screen
+        assert isinstance(page, PatientScreen)
+        table = page.query_one("#caregivers", DataTable)
+        table.focus()
+        detail = page.query_one("#caregiver-detail", Static)
+        detail.scroll_visible(animate=False)
+        await settle(app, pilot)
+        assert _fits(table)
+        header, *rows = region_text(app, "#caregivers").splitlines()
+        assert header.split() == ["Name", "Role", "Authority"]
+        assert len(page.page.caregivers) > 1
+        first = page.page.caregivers[0]
+        assert " ".join(rows[0].split()) == f"{first.name} {first.role} {first.authority}"
+        for caregiver in page.page.caregivers:
+            await settle(app, pilot)
+            said = " ".join(str(detail.render()).split())
+            assert said.startswith(f"{caregiver.name} ({caregiver.role}): {caregiver.email}")
+            assert (f"cell {caregiver.cell}" in said) if caregiver.cell else ("cell" not in said)
+            await pilot.press("down")
+        await pilot.resize_terminal(*DESK)
+        await settle(app, pilot)
+        assert [str(column.label) for column in table.ordered_columns][-2:] == ["Email", "Cell"]
+        assert _fits(table) and not detail.display
