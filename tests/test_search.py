@@ -275,6 +275,15 @@ def test_n2_typos_sound_alikes_and_nicknames_are_found_with_their_reason(
         assert rows[expected]  # not exact, so it says why
 
 
+def test_n2_a_nickname_is_a_given_names_never_a_family_name(families):
+    """William's nicknames include Bell: typed "William", Andre Bell is no near match."""
+    _namesakes("Andre", "Bell", 1)
+    _namesakes("Bell", "Carter", 1)
+    assert "Andre Bell" not in names("william") and "Andre Bell" not in names("william jonson")
+    assert ("Bell Carter", "nickname") in found("william")  # as a given name, it is one
+    assert ("William Johnson", "nickname") in found("bill")
+
+
 @pytest.mark.parametrize(
     "typed, expected",
     [

@@ -181,8 +181,16 @@ class _Sql:
             for low, high in word.ranges:
                 conditions.append(self.range(f"{alias}.term", low, high))
         if tolerant and word.candidates:
-            marks = ", ".join(self.mark(term) for term in word.candidates)
-            conditions.append(f"{alias}.term IN ({marks})")
+            # a nickname is a given name's: William's "Bell" is not the Bell family (N2)
+            nicknames = [t for t, (_, why) in word.candidates.items() if why == NICKNAME]
+            others = [t for t in word.candidates if t not in nicknames]
+            if others:
+                conditions.append(f"{alias}.term IN ({', '.join(map(self.mark, others))})")
+            if nicknames:
+                marks = ", ".join(map(self.mark, nicknames))
+                conditions.append(
+                    f"({alias}.term IN ({marks}) AND {alias}.field <> {self.mark(FAMILY)})"
+                )
         if not conditions:
             return "(1 = 0)"
         names = ", ".join(
@@ -816,9 +824,11 @@ def _pairs(words: list[Word]) -> dict[tuple[str, str], tuple[float, int]]:
         for given_key, (given_cost, _) in options[given].items():
             if given_key not in givens:
                 continue
-            for family_key, (family_cost, _) in options[family].items():
+            for family_key, (family_cost, why) in options[family].items():
                 if family_key not in families or not (given_cost or family_cost):
                     continue  # the name as typed: the exact tiers have it
+                if why == NICKNAME:
+                    continue  # a given name's nickname is no family name (N2)
                 # as typed, given name first, before the same names the other way round
                 cost = round(given_cost + family_cost + (0.001 if given else 0.0), 3)
                 pair = (family_key, given_key)
