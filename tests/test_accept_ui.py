@@ -193,14 +193,10 @@ async def test_a_search_that_fails_is_reported_and_the_app_carries_on(training, 
         await sign_in(app, pilot)
         app.desk.failing = {"search": OperationalError("disk I/O error")}
         await pilot.press(*"kim")
-        for _ in range(
-            50
-        ):  # (workers.wait_for_complete re-raises a failed worker's error, so poll)
-            await pilot.pause(0.05)
-            if notices:
-                break
+        await settle(app, pilot)  # every search has failed and said so, however slow the machine
         assert app.is_running and isinstance(app.screen, SearchScreen)
-        assert notices == [errors.WORDS[errors.DISK]]
+        # said in plain words; once a search, and a slow machine may run one a key typed
+        assert notices and set(notices) == {errors.WORDS[errors.DISK]}
         await pilot.press("backspace")
         assert app.screen.search_text == "ki"  # the box still takes keys
 

@@ -91,7 +91,7 @@ def test_r5_a_lone_esc_goes_back_and_arrows_stay_arrows_on_the_desk_driver(home)
         terminal.wait_for("Rosemary", timeout=30)
         terminal.settle()
         type_ahead(terminal, ["down", "down", "enter"])  # the second row: an arrow moves
-        terminal.wait_for("Register", timeout=30)
+        terminal.wait_for("Register", "Testkiddo", timeout=30)  # the page, its patient read
         terminal.settle()
         opened = terminal.text
         assert "[B" not in opened, opened
