@@ -16,7 +16,11 @@ Prints, for a practice of demo families plus the training staff:
 Each figure with a target says ``ok`` or ``OVER``; the machine's load is printed beside them (a
 shared machine makes the times noisy; memory barely moves with load).
 
-    python benchmarks/lowspec.py [--families 100] [--patients 5000]
+    python benchmarks/lowspec.py [--families 100] [--patients 5000] [--between 1.5]
+
+Between families the desk types nothing for ``--between`` seconds (the next family walking up to
+the counter), untimed: the app collects the screens a family closed in such a pause
+(kiosk_screens.app.KioskApp._collect_closed_screens); ``--between 0`` types without one.
 
 The child starts the app as the ``kiosk`` command does (kiosk_screens.launch.start_app: the same
 interpreter and memory settings), headless under Textual's pilot, pinned to CPU 0; the parent only
@@ -56,6 +60,7 @@ from kiosk_screens.launch import start_app
 
 SPAWNED = float(sys.argv[2])
 FAMILIES = int(sys.argv[3])
+BETWEEN = float(sys.argv[5]) if len(sys.argv) > 5 else 0.0
 figures = {"keys": {}, "rss_kib": {}}
 
 def _memory(phase):
@@ -137,6 +142,8 @@ async def _flow(pilot):
         await _key(app, pilot, "escape", "escape")
         while not isinstance(app.screen, SearchScreen):
             await _key(app, pilot, "escape", "escape")
+        if BETWEEN:
+            await pilot.pause(BETWEEN)  # the next family walks up to the counter: no key, untimed
         if issued == 1 and "first_family" not in figures["rss_kib"]:
             _memory("first_family")
     figures["issued"] = issued
@@ -199,7 +206,9 @@ def prepare(db: Path, patients: int) -> list[str]:
     return texts
 
 
-def run_child(db: Path, families: int, names: list[str], env: dict[str, str], cpu: str) -> dict:
+def run_child(
+    db: Path, families: int, names: list[str], env: dict[str, str], cpu: str, between: float = 0.0
+) -> dict:
     pin = ["taskset", "-c", cpu] if shutil.which("taskset") else []
     spawned = time.monotonic()
     done = subprocess.run(
@@ -212,6 +221,7 @@ def run_child(db: Path, families: int, names: list[str], env: dict[str, str], cp
             repr(spawned),
             str(families),
             json.dumps(names),
+            repr(between),
         ],
         capture_output=True,
         text=True,
@@ -249,6 +259,12 @@ def main() -> None:
         "--patients", type=int, default=5000, help="demo patients in the practice (default 5000)"
     )
     parser.add_argument("--cpu", default="0", help="the CPU to pin the app to (default 0)")
+    parser.add_argument(
+        "--between",
+        type=float,
+        default=1.5,
+        help="seconds with no key between families, as the next one walks up (default 1.5)",
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="kiosk-lowspec-"))
     try:
@@ -259,14 +275,14 @@ def main() -> None:
             raise SystemExit(f"lowspec: only {len(names)} families to register; add --patients")
         print(
             f"# {args.patients} demo patients, {args.families} families, app pinned to CPU "
-            f"{args.cpu}; {load()}",
+            f"{args.cpu}, {args.between} s between families; {load()}",
             flush=True,
         )
         starts = [run_child(db, 0, [], env, args.cpu) for _ in range(STARTS)]
         figure("start_to_screen_s", statistics.median(s["ready_s"] for s in starts), "s")
         figure("start_to_signin_s", statistics.median(s["signin_s"] for s in starts), "s")
         figure("cpu_to_signin_s", statistics.median(s["signin_cpu_s"] for s in starts), "s")
-        figures = run_child(db, args.families, names, env, args.cpu)
+        figures = run_child(db, args.families, names, env, args.cpu, args.between)
         for kind, values in figures["keys"].items():
             figure(f"key_p95_ms_{kind}", p95(values), "ms")
         all_keys = [v for values in figures["keys"].values() for v in values]

@@ -43,6 +43,7 @@ from textual.binding import Binding
 from textual.driver import Driver
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.worker import Worker, WorkerFailed, WorkerState
 
 from kiosk.clock import Clock
@@ -97,9 +98,9 @@ class KioskApp(ReportsErrors, HoldsTypeAhead, App[None]):
         Binding("ctrl+p", "command_palette", "Commands", show=False, priority=True),
     ]
     IDLE_CHECK_SECONDS = 5.0
-    # How long after the desk is back at its home the screens it closed are collected: after the
-    # screen is drawn and the closed screens removed, before the next name is typed (tune_interpreter).
-    COLLECT_SECONDS = 0.2
+    # Back at its home, the screens the desk closed are collected once nobody has typed for this
+    # long: in the pause before the next family, never on a key (tune_interpreter).
+    COLLECT_IDLE_SECONDS = 1.0
     OUTBOX_SECONDS = (
         30.0  # how often queued welcome messages are tried (kiosk outbox send does the same)
     )
@@ -161,7 +162,7 @@ class KioskApp(ReportsErrors, HoldsTypeAhead, App[None]):
         self._outbox_problem = ""
         self._held_notices: list[tuple[str, str, SeverityLevel]] = []
         self.error_log = desk.config.error_log
-        self._collecting = False
+        self._collect_timer: Timer | None = None
 
     @property
     def training(self) -> bool:
@@ -380,18 +381,26 @@ class KioskApp(ReportsErrors, HoldsTypeAhead, App[None]):
 
     def pop_screen(self) -> AwaitComplete:
         popped = super().pop_screen()
-        if len(self.screen_stack) <= 2 and not self._collecting:  # the search or the sign-in screen
-            self._collecting = True
-            self.set_timer(self.COLLECT_SECONDS, self._collect_closed_screens)
+        if len(self.screen_stack) <= 2 and self._collect_timer is None:  # the search or sign-in
+            self._collect_timer = self.set_interval(0.25, self._collect_closed_screens)
         return popped
 
     def _collect_closed_screens(self) -> None:
         """A family's screens (account page, registration window, slip) are cycles of widgets that
         only the garbage collector's full pass frees, and tune_interpreter makes those passes rare:
-        one pass here, between families, keeps a desk's memory from growing by a few families'
-        worth of closed screens (benchmarks/lowspec.py)."""
-        self._collecting = False
-        gc.collect()
+        one pass between families, once the desk has stopped typing, keeps a desk's memory from
+        growing by a few families' worth of closed screens (benchmarks/lowspec.py). A desk that
+        opens the next family first leaves them to the next pause, or to the collector's own pass."""
+        if (
+            len(self.screen_stack) <= 2
+            and time.monotonic() - self.last_activity < self.COLLECT_IDLE_SECONDS
+        ):
+            return
+        if self._collect_timer is not None:
+            self._collect_timer.stop()
+            self._collect_timer = None
+        if len(self.screen_stack) <= 2:
+            gc.collect()
 
     def _reset_to(self, screen: Screen | None) -> None:
         """Make ``screen`` the only screen above the sign-in screen, which is always at the bottom
@@ -482,10 +491,11 @@ def tune_interpreter() -> None:
       it is frozen out of every pass (``gc.freeze``), and passes run about 3 times less often
       (2,000 allocations, not 700): p95 of every key 9-66 ms. The cost was memory: a family's
       closed screens waited longer for a full pass, and benchmarks/lowspec.py's peak went from 94
-      to 103 MiB. So the App runs one full pass each time the desk is back at its home, 0.2 s
-      after the screen is drawn (``KioskApp._collect_closed_screens``): 10 MiB less at the peak
-      over 100 families, for one pass of 30-70 ms of CPU a family, most of it freeing the
-      family's screens, which a pass would have done on some key anyway.
+      to 103 MiB. So the App runs one full pass each time the desk is back at its home and has
+      not typed for a second (``KioskApp._collect_closed_screens``): 30-70 ms of CPU, most of it
+      freeing the family's screens, which a pass would have done on some key anyway; run 0.2 s
+      after the screen was drawn instead, it saved 10 MiB over 100 families but landed on the
+      next name's first letters (desk_keys.py's ``type`` p95 35-71 -> 121-124 ms at load 13-18).
     """
     import gc
     import sys

@@ -194,12 +194,12 @@ async def test_o1_a_full_collection_runs_once_the_desk_is_back_at_search(config,
             before = full_passes()
             await pilot.press("escape")
             await settle(app, pilot)
-            await pilot.pause(app.COLLECT_SECONDS + 0.3)
+            await pilot.pause(app.COLLECT_IDLE_SECONDS + 0.5)
             assert full_passes() == before  # still on the account page
             await pilot.press("escape")
             await settle(app, pilot)
             assert isinstance(app.screen, SearchScreen)
-            await pilot.pause(app.COLLECT_SECONDS + 0.3)
+            await pilot.pause(app.COLLECT_IDLE_SECONDS + 0.5)
             assert full_passes() == before + 1
     finally:
         gc.enable()
