@@ -416,6 +416,18 @@ def test_n2_a_compound_name_with_a_mistake_is_found_across_its_words(families, t
 
 
 @pytest.mark.parametrize(
+    "typed, reason",
+    [("mac donald", "typo"), ("Mc Donald", "sounds like"), ("mcdonald", "sounds like")],
+)
+def test_n2_one_name_typed_as_two_words_is_found_and_says_why(families, typed, reason):
+    """MacDonald typed as two words (a space in it, and perhaps another mistake): Fiona is found
+    through her own name, not only through a parent of that name (N2)."""
+    Caregiver.update(family_name="Fraser").where(Caregiver.given_name == "Ian").execute()
+    Caregiver.get(Caregiver.given_name == "Ian").save()  # its terms follow
+    assert ("Fiona MacDonald", reason) in found(typed)
+
+
+@pytest.mark.parametrize(
     "typed, expected",
     [("luca stj ohn", "Luca St. John"), ("dasia va nburen", "D'Asia Van Buren")],
 )

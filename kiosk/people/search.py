@@ -741,6 +741,7 @@ def _tolerant(query: Query, status: str | None, hits: _Hits) -> None:
             return
         if exact:
             return  # names were found as typed: joining near name parts would only add time
+        _one_name_spaced(words, status, query.dob, hits)
     if not any(word.candidates for word in words):
         return
     # every word's bands, the closest first: a common near name of the first word cannot fill the
@@ -766,6 +767,21 @@ def _tolerant(query: Query, status: str | None, hits: _Hits) -> None:
                     reason = f"{CAREGIVER}, {reason}" if reason else CAREGIVER
                     cost += CAREGIVER_COST
                 hits.add(patient_id, TOLERANT, cost, reason, caregiver)
+
+
+def _one_name_spaced(
+    words: list[Word], status: str | None, dob: dt.date | None, hits: _Hits
+) -> None:
+    """The words run together as one name part, with a space in it and perhaps another mistake
+    ("Mc Donald", "mac donald": MacDonald): one statement of its candidates (N2)."""
+    whole = _joined(words)
+    add_candidates((whole,))
+    whole.candidates.setdefault(whole.folded, whole.cost(whole.folded))
+    for patient_id, _, terms in _word_hits(
+        [whole], "patient", status, dob, hits.limit, exact=False, tolerant=True
+    ):
+        cost, reason = _score([whole], terms)
+        hits.add(patient_id, TOLERANT, cost, reason)
 
 
 def _joined(words: list[Word]) -> Word:
