@@ -22,6 +22,7 @@ import time
 from contextlib import contextmanager
 
 import pytest
+from hypothesis import HealthCheck, settings
 from rich.cells import cell_len
 
 os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")
@@ -39,6 +40,13 @@ from kiosk.store.practice import open_store
 kiosk.security.SCRYPT_N = 2**10
 # A refused redemption is padded to a fixed reply time (S8); benchmarks/redeem_timing.py measures it.
 kiosk.registration.portal.REPLY_FLOOR = 0
+
+# Property tests pass or fail by their values, never by how long an example took: CI runs four
+# workers on two cores, where an example that takes 20 ms alone can take over 200 ms (Hypothesis's
+# default deadline) and generating examples can trip the too_slow health check. A test's own
+# @settings still overrides these.
+settings.register_profile("kiosk", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("kiosk")
 
 # The fixed "today" of the training data and of every test that needs a clock.
 TODAY = dt.date(2026, 11, 22)
