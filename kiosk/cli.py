@@ -798,7 +798,10 @@ def cmd_search(args: argparse.Namespace) -> int:
     open_configured(args)
     from kiosk.people.patients import search_patients
 
-    for row in search_patients(args.query, status, limit=args.limit):
+    rows = search_patients(args.query, status, limit=args.limit)
+    if not rows and not args.json:  # a person at a terminal is told; a script reads no lines
+        print(f"No patients match {args.query!r}.", file=sys.stderr)
+    for row in rows:
         if args.json:
             print(
                 json.dumps(

@@ -735,6 +735,20 @@ def test_n1_kiosk_search_prints_the_same_results(config, capsys):
     out = capsys.readouterr().out
     assert "Johnson, Katherine" in out and "William" not in out
     assert main(["--db", config.database, "search", "x", "--status", "lost"]) == 2
+    assert "--status must be one of" in capsys.readouterr().err
+    assert main(["--db", config.database, "search", "qqqzzz"]) == 0
+    out, err = capsys.readouterr()
+    assert out == "" and err == "No patients match 'qqqzzz'.\n"
+    keys = {"id", "family_name", "given_name", "dob", "age", "portal_status", "reason"}
+    for typed in ("Jonson", "garcia", "(317) 555-0142", "李", "Cindy Testkiddo", "C104"):
+        assert main(["--db", config.database, "search", typed, "--json"]) == 0
+        rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        assert rows and all(set(row) == keys for row in rows), typed  # stable keys
+        open_store(config)
+        try:  # the rows and order the Desk gives the screen
+            assert [row["id"] for row in rows] == [r.id for r in search_patients(typed)], typed
+        finally:
+            close_database()
     missing = config.database + ".missing"
     assert (
         main(["--db", missing, "search", "x"]) == 2
