@@ -168,6 +168,17 @@ async def settle(app, pilot) -> None:
         await asyncio.gather(*(worker.wait() for worker in running), return_exceptions=True)
 
 
+async def keys_handled(app, pilot) -> None:
+    """Until the keys pressed have reached their screen and been handled (kiosk_screens.typeahead
+    hands them on in a task of its own, so ``pilot.press`` can return before), without waiting for
+    the work they started, which a test may hold on purpose."""
+    give_up = time.monotonic() + SETTLE_SECONDS
+    while getattr(app, "typing", False):
+        assert time.monotonic() < give_up, f"keys still on their way after {SETTLE_SECONDS:.0f} s"
+        await pilot.pause()
+    await pilot.pause()
+
+
 async def lock_while_held(app, pilot, gate, *keys: str) -> None:
     """Press ``keys``, which start an operation held until ``gate`` opens; lock (Ctrl+L) before
     it is done, then let it finish: the lock screen is still on top (S6)."""

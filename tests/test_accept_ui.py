@@ -27,7 +27,15 @@ from kiosk_screens.register import RegisterScreen
 from kiosk_screens.search import SearchScreen
 from kiosk_screens.slip_preview import SAVING, SlipPreviewScreen
 
-from conftest import TODAY, Notices, desk_app, lock_while_held, screen_text, settle
+from conftest import (
+    TODAY,
+    Notices,
+    desk_app,
+    keys_handled,
+    lock_while_held,
+    screen_text,
+    settle,
+)
 from test_ui_register import app, desk_config, open_window
 from test_ui_staff import search, sign_in
 
@@ -104,9 +112,10 @@ async def test_a_slow_printer_does_not_hold_the_keys(held, gate):
         await pilot.pause()
         assert str(slip.query_one("#print-outcome", Static).render()) == SAVING  # at once
         await pilot.press("escape")  # the printer has not answered; the desk carries on
-        await pilot.pause()
-        assert app.screen is screen
+        await keys_handled(app, pilot)
+        assert app.screen is screen and not screen.holds_keys  # the print holds no key
         await pilot.press("down", "space")
+        await keys_handled(app, pilot)
         assert screen.checked[screen.listed_children()[1].id] is False
         gate.set()
         await settle(app, pilot)
@@ -137,9 +146,10 @@ async def test_results_wait_for_a_slow_search_but_typing_does_not(held, gate):
         await sign_in(app, pilot)
         app.desk.held = ("search",)  # from now on: the sign-in's own first search has finished
         await pilot.press(*"testkiddo")
-        await pilot.pause()
+        await keys_handled(app, pilot)
         assert app.screen.query_one("#search", Input).value == "testkiddo"  # every key landed
         await pilot.press("f2")
+        await keys_handled(app, pilot)
         assert app.focused is app.screen.query_one("#status")
         gate.set()
         await settle(app, pilot)
@@ -198,6 +208,7 @@ async def test_a_search_that_fails_is_reported_and_the_app_carries_on(training, 
         # said in plain words; once a search, and a slow machine may run one a key typed
         assert notices and set(notices) == {errors.WORDS[errors.DISK]}
         await pilot.press("backspace")
+        await keys_handled(app, pilot)
         assert app.screen.search_text == "ki"  # the box still takes keys
 
 

@@ -22,7 +22,7 @@ from kiosk_screens.parent import (
     ParentSignInScreen,
 )
 
-from conftest import NOW, TODAY, desk_app, settle, widget_text
+from conftest import NOW, TODAY, desk_app, keys_handled, settle, widget_text
 
 PASSWORD = "maple-kite-harbor-42"
 
@@ -68,6 +68,7 @@ async def type_into(app, pilot, widget_id: str, text: str) -> None:
     field.focus()
     await pilot.pause()
     await pilot.press(*text)
+    await keys_handled(app, pilot)
 
 
 async def at_desk(app, pilot, staff, result: IssueResult | None) -> None:
@@ -238,6 +239,7 @@ async def test_weak_password_is_explained_next_to_the_field(config, front_desk):
         await type_into(app, pilot, "password", "short")
         assert error(app, "password") == "Use at least 15 characters."  # as they type
         await pilot.press(*"-cindy-pw1")
+        await keys_handled(app, pilot)
         assert error(app, "password") == "Do not use your name or email in the password."
         await pilot.press("f2")
         await settle(app, pilot)

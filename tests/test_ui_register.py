@@ -20,7 +20,7 @@ from kiosk_screens.register import REFUSED, ConfirmReplace, RegisterScreen
 from kiosk_screens.slip_preview import SlipPreviewScreen
 from kiosk_screens.widgets import FieldError
 
-from conftest import NOW, TODAY, desk_app, region_text, screen_text, settle
+from conftest import NOW, TODAY, desk_app, keys_handled, region_text, screen_text, settle
 
 SIZE = (100, 30)
 GROUPED_PIN = re.compile(r"^[A-Z]{5}-[A-Z]{5}$")
@@ -115,6 +115,7 @@ async def test_an_unchecked_child_gets_no_pin(app):
         screen = await open_window(app, pilot, "Testkiddo, Rosemary")
         screen.query_one("#patients").focus()
         await pilot.press("down", "space")
+        await keys_handled(app, pilot)
         assert patient_list(screen)["Basil Testkiddo"]["Register"] == "[ ]"
 
         await register(app, pilot)
@@ -178,6 +179,7 @@ async def test_print_pin_ticked_opens_the_slip_right_after_register(app):
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_window(app, pilot, "Testkiddo, Rosemary")
         await pilot.press("p")
+        await keys_handled(app, pilot)
         assert "Yes: the slip opens after Register" in line(screen, "print")
         await register(app, pilot)
         assert isinstance(app.screen, SlipPreviewScreen)

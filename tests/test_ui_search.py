@@ -10,7 +10,7 @@ from textual.widgets import DataTable, Input
 from kiosk_screens.patient import PatientScreen
 from kiosk_screens.search import SearchScreen
 
-from conftest import desk_app, screen_text, settle
+from conftest import desk_app, keys_handled, screen_text, settle
 from test_ui_staff import result_rows, search, sign_in
 
 SIZE = (80, 24)
@@ -89,6 +89,7 @@ async def test_n1_ctrl_f_selects_the_box_text_so_typing_replaces_it(app):
         box = app.screen.query_one("#search", Input)
         assert app.screen.focused is box  # still in the box
         await pilot.press("ctrl+f")
+        await keys_handled(app, pilot)
         assert box.selected_text == "testkiddo"
         await pilot.press(*"okafor")
         await settle(app, pilot)

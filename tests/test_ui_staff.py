@@ -20,7 +20,7 @@ from kiosk_screens.search import SearchScreen
 from kiosk_screens.signin import SignInScreen
 from kiosk_screens.widgets import WRONG_CREDENTIALS, FieldError, TrainingBanner
 
-from conftest import NOW, TODAY, Notices, desk_app, screen_text, settle
+from conftest import NOW, TODAY, Notices, desk_app, keys_handled, screen_text, settle
 
 SIZE = (100, 30)
 
@@ -186,6 +186,7 @@ async def test_status_filter_with_empty_box_lists_that_status(app):
     async with app.run_test(size=SIZE) as pilot:
         await sign_in(app, pilot)
         await pilot.press("f2")
+        await keys_handled(app, pilot)
         assert app.screen.focused is app.screen.query_one("#status", Select)
         app.screen.query_one("#status", Select).value = PortalStatus.PENDING
         await settle(app, pilot)
