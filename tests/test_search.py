@@ -406,6 +406,21 @@ def test_n2_each_near_name_shows_before_the_namesakes_of_another(
     assert len(rows) == 10 and {n for n, _ in rows} == {name, f"{given} {family}"}
 
 
+@pytest.mark.parametrize(
+    "typed, expected",
+    [
+        ("saint john", "Luca St. John"),
+        ("Luca Saint John", "Luca St. John"),
+        ("st john", "Ana Saint John"),
+        ("Ste Marie", "Zoé Sainte-Marie"),
+    ],
+)
+def test_n2_saint_and_st_are_said_alike(families, typed, expected):
+    """St. is said Saint: a name written one way is found typed the other, saying why (N2)."""
+    _namesakes(*expected.split(" ", 1), 1)
+    assert (expected, "sounds like") in found(typed)
+
+
 @pytest.mark.parametrize("typed", ["luca st jhon", "luca stjohn", "luca s john", "mari jose lopes"])
 def test_n2_a_compound_name_with_a_mistake_is_found_across_its_words(families, typed):
     """Three words are read as a given and a family name run together (St. John: stjohn)."""

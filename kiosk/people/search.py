@@ -71,6 +71,8 @@ MAX_CANDIDATES = 40  # tolerant words tried per query word, the closest first
 PREFIX_COST = 0.5  # "garc" for García: after the whole-word matches
 CAREGIVER_COST = 0.25
 ONE_TYPO = 1.05  # what add_candidates gives a name one typo away
+# abbreviations said as the word they stand for, in names written either way (St. John, Saint John)
+SAID_AS = {"st": "saint", "saint": "st", "ste": "sainte", "sainte": "ste"}
 # what of a query is read: more than any stored term holds (255, PostgreSQL's column), so nothing
 # longer can match, and a pasted page costs no seconds of typo variants
 QUERY_CHARS = 256
@@ -431,6 +433,8 @@ def add_candidates(words: tuple[Word, ...]) -> None:
             keys.setdefault(variant, set()).add(i)
         for code in sound_codes(text):
             keys.setdefault(SOUND_MARK + code, set()).add(i)
+        if text in SAID_AS:
+            word.candidates[SAID_AS[text]] = (1.0, SOUNDS_LIKE)
         for nickname in _nicknames(text):
             # the closest spelling first among a nickname's names (Lee: Levi before Elias)
             word.candidates[nickname] = (
