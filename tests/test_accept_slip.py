@@ -28,7 +28,17 @@ from kiosk.store.practice import practice_settings
 from kiosk.terms import Delivery, RegistrationMethod, long_date
 from kiosk_screens.slip_preview import SENT, SlipPreviewScreen
 
-from conftest import NOW, TODAY, FakePrinter, desk_app, region_text, screen_cells, screen_text
+from conftest import (
+    NOW,
+    TODAY,
+    FakePrinter,
+    desk_app,
+    keys_handled,
+    region_text,
+    screen_cells,
+    screen_text,
+    settle,
+)
 from test_slip import decode_qr, page_image, pdf_pages, pdf_text
 
 BLOCK_TOP = {"▀", "█"}
@@ -133,9 +143,7 @@ def app(training, desk_config):
 async def open_preview(app, pilot, result: IssueResult) -> SlipPreviewScreen:
     app.desk.staff = authenticate("maria", "training1")
     app.show_slip(result)
-    await pilot.pause()
-    await app.workers.wait_for_complete()
-    await pilot.pause()
+    await settle(app, pilot)
     assert isinstance(app.screen, SlipPreviewScreen)
     return app.screen
 
@@ -242,11 +250,10 @@ async def test_r14_printing_runs_beside_the_ui_and_then_shows_the_cups_job(train
         assert outcome(app) == SENT  # at once, while the printer is still waiting on the gate
         body = app.screen.query_one("#slip-body")
         await pilot.press("end")  # the screen answers keys meanwhile
-        await pilot.pause()
+        await keys_handled(app, pilot)
         assert outcome(app) == SENT
         gate.set()
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(app, pilot)
         assert outcome(app) == "The slip was sent to printer desk (job desk-1)."
         assert body.is_mounted
 
@@ -261,8 +268,7 @@ async def test_r14_a_printer_error_is_shown_in_plain_words_and_the_slip_saved(
     async with app.run_test(size=(100, 30)) as pilot:
         await open_preview(app, pilot, five_siblings())
         await pilot.press("p")
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(app, pilot)
         said = outcome(app)
         assert said.startswith(
             "Printer desk did not take the slip: the printer or class does not exist. "
@@ -277,8 +283,7 @@ async def test_o2_training_prints_nothing_even_with_a_printer_set(training, desk
     async with app.run_test(size=(100, 30)) as pilot:
         await open_preview(app, pilot, five_siblings())
         await pilot.press("p")
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(app, pilot)
         assert outcome(app).startswith("Training mode: nothing is printed. The slip was saved as ")
         assert printer.jobs == []
 
@@ -311,8 +316,7 @@ async def test_r14_the_preview_survives_a_slip_that_cannot_be_saved(training, co
     async with app.run_test(size=(100, 30)) as pilot:
         await open_preview(app, pilot, five_siblings())
         await pilot.press("p")
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(app, pilot)
         assert app.is_running and isinstance(app.screen, SlipPreviewScreen)
         assert "The slip could not be saved in" in outcome(app)
 

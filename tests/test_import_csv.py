@@ -262,7 +262,7 @@ async def test_import_screen_runs_in_a_worker_and_shows_the_rejected_rows(config
         screen = app.screen
         screen.query_one("#import-paths", Input).value = f'"{path}"'
         await pilot.press("enter")
-        await app.workers.wait_for_complete()
+        await settle(app, pilot)
         await pilot.pause()
         assert seen == [[str(path)]]
         bar = screen.query_one("#import-progress", ProgressBar)

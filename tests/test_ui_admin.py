@@ -10,13 +10,12 @@ from kiosk_screens.import_screen import ImportScreen
 from kiosk_screens.outbox_screen import OutboxScreen
 from kiosk_screens.search import SearchScreen
 
-from conftest import TODAY, desk_app
+from conftest import TODAY, desk_app, keys_handled, settle
 
 
 async def _signed_in(app, pilot, username):
     app.signed_in(authenticate(username, "training1"))
-    await pilot.pause()
-    await app.workers.wait_for_complete()
+    await settle(app, pilot)
     assert isinstance(app.screen, SearchScreen)
 
 
@@ -25,9 +24,7 @@ async def _import(app, pilot, path) -> None:
     app.screen.query_one("#import-paths", Input).value = str(path)
     app.screen.query_one("#import-paths", Input).focus()
     await pilot.press("enter")
-    await pilot.pause()
-    await app.workers.wait_for_complete()
-    await pilot.pause()
+    await settle(app, pilot)
 
 
 async def test_f6_opens_the_outbox_and_escape_returns(training, config):
@@ -35,10 +32,10 @@ async def test_f6_opens_the_outbox_and_escape_returns(training, config):
     async with app.run_test(size=(100, 30)) as pilot:
         await _signed_in(app, pilot, "devon")
         await pilot.press("f6")
-        await pilot.pause()
+        await keys_handled(app, pilot)
         assert isinstance(app.screen, OutboxScreen)
         await pilot.press("escape")
-        await pilot.pause()
+        await keys_handled(app, pilot)
         assert isinstance(app.screen, SearchScreen)
 
 
@@ -50,7 +47,7 @@ async def test_o4_administrator_imports_a_csv_from_the_app(training, config, tmp
     async with app.run_test(size=(100, 30)) as pilot:
         await _signed_in(app, pilot, "maria")
         await pilot.press("f4")
-        await pilot.pause()
+        await keys_handled(app, pilot)
         assert isinstance(app.screen, ImportScreen)
         await _import(app, pilot, csv_file)
         summary = str(app.screen.query_one("#import-summary", Label).render())
@@ -63,7 +60,7 @@ async def test_o4_import_is_not_offered_to_staff_who_are_not_administrators(trai
     async with app.run_test(size=(100, 30)) as pilot:
         await _signed_in(app, pilot, "devon")
         await pilot.press("f4")
-        await pilot.pause()
+        await keys_handled(app, pilot)
         assert isinstance(app.screen, SearchScreen)
 
 
@@ -79,7 +76,7 @@ async def test_o4_import_summary_wraps_at_80_columns_and_training_shows(training
     async with app.run_test(size=(80, 24)) as pilot:
         await _signed_in(app, pilot, "maria")
         await pilot.press("f4")
-        await pilot.pause()
+        await keys_handled(app, pilot)
         assert app.screen.query_one(TrainingBanner).display
         await _import(app, pilot, csv_file)
         summary = app.screen.query_one("#import-summary", Label)
@@ -99,7 +96,7 @@ async def test_o4_import_screen_at_80_columns_hint_idle_bar_and_whole_error_line
     async with app.run_test(size=(80, 24)) as pilot:
         await _signed_in(app, pilot, "maria")
         await pilot.press("f4")
-        await pilot.pause()
+        await keys_handled(app, pilot)
         box = app.screen.query_one("#import-paths", Input)
         assert box.placeholder.startswith("type the paths")
         assert not app.screen.query_one("#import-progress").display

@@ -82,7 +82,7 @@ async def at_desk(app, pilot, staff, result: IssueResult | None) -> None:
 
 async def create_account(app, pilot, name: str, email: str, password: str = PASSWORD) -> None:
     await pilot.press("n")
-    await pilot.pause()
+    await keys_handled(app, pilot)
     assert isinstance(app.screen, CreateAccountScreen)
     await type_into(app, pilot, "name", name)
     await type_into(app, pilot, "email", email)
@@ -128,7 +128,7 @@ async def test_r12_create_account_redeem_first_child_then_add_second(config, fro
         assert "Rosemary" in str(app.screen.query_one("#children", Static).render())
 
         await pilot.press("a")  # Add another child: the next PIN from the desk is filled in
-        await pilot.pause()
+        await keys_handled(app, pilot)
         assert isinstance(app.screen, ChildScreen)
         assert value(app, "pin") == result.pins[1].pin
         await add_child(app, pilot, dob_of(basil).isoformat())
@@ -155,7 +155,7 @@ async def test_child_screen_names_whose_pin_is_filled_in_and_enter_finishes_at_t
         await add_child(app, pilot, us_date(rosemary))
         assert app.focused is app.screen.query_one("#add-child", Button)  # Enter: the next child
         await pilot.press("enter")
-        await pilot.pause()
+        await keys_handled(app, pilot)
         assert "The PIN for Basil is filled in." in str(
             app.screen.query_one("#child-help", Static).render()
         )
@@ -174,7 +174,7 @@ async def test_r12_sign_in_to_existing_account_and_add_child_later(config, front
     async with app.run_test(size=(100, 30)) as pilot:
         await at_desk(app, pilot, front_desk, None)  # a parent wants to add a child at the counter
         await pilot.press("s")
-        await pilot.pause()
+        await keys_handled(app, pilot)
         assert isinstance(app.screen, ParentSignInScreen)
         await type_into(app, pilot, "email", "priya.patel@example.com")
         await type_into(app, pilot, "password", "portal-training1")
@@ -185,7 +185,7 @@ async def test_r12_sign_in_to_existing_account_and_add_child_later(config, front
         assert "Priya Patel" in widget_text(app)
         assert "Ava" in str(app.screen.query_one("#children", Static).render())
         await pilot.press("a")
-        await pilot.pause()
+        await keys_handled(app, pilot)
         assert value(app, "pin") == ""
         await add_child(
             app, pilot, f"{dob_of(basil):%m%d%y}", pin=result.pins[1].pin.replace("-", "").lower()
@@ -355,7 +355,7 @@ async def test_r10_parent_without_a_desk_result_chooses_the_question_and_names_s
         await create_account(app, pilot, name, "robin@example.com")
         assert app.screen.query("#pin")
         await pilot.press("f3")  # "I was given a question, not a PIN"
-        await pilot.pause()
+        await keys_handled(app, pilot)
         assert isinstance(app.screen, ChildScreen) and not app.screen.query("#pin")
         await type_into(app, pilot, "family", "Testkiddo")
         await type_into(app, pilot, "dob", f"{dob_of(basil):%-m/%-d/%Y}")
@@ -482,7 +482,7 @@ async def test_s7_parent_mode_shows_no_staff_data_and_no_way_back_without_passwo
                 assert staff_text not in text
             for key in STAFF_KEYS:
                 await pilot.press(key)
-                await pilot.pause()
+                await keys_handled(app, pilot)
                 assert getattr(app.screen, "parent_mode", False) or isinstance(
                     app.screen, LockScreen
                 )
@@ -514,6 +514,6 @@ def test_parent_account_screen_snapshot(snap_compare, config, training):
         app.start_parent_mode(result)
         await pilot.pause()
         await pilot.press("n")
-        await pilot.pause()
+        await keys_handled(app, pilot)
 
     assert snap_compare(app, terminal_size=(100, 30), run_before=open_account_screen)

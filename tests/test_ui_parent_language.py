@@ -21,7 +21,7 @@ from kiosk_screens.parent import (
     ParentModeScreen,
 )
 
-from conftest import desk_app, settle, widget_text
+from conftest import desk_app, keys_handled, settle, widget_text
 from test_ui_parent import (
     PASSWORD,
     add_child,
@@ -65,7 +65,7 @@ async def test_i1_a_spanish_family_completes_parent_mode_in_spanish(config, fron
 
         # A new account: Spanish labels, and the engine's password rule said in Spanish.
         await pilot.press("n")
-        await pilot.pause()
+        await keys_handled(app, pilot)
         assert isinstance(app.screen, CreateAccountScreen)
         assert title(app) == "Cree su cuenta del portal"
         assert "Elija una contraseña (15 caracteres o más)" in widget_text(app)
@@ -111,7 +111,7 @@ async def test_i1_a_spanish_family_completes_parent_mode_in_spanish(config, fron
 
         # The second child, then I'm done.
         await pilot.press("a")
-        await pilot.pause()
+        await keys_handled(app, pilot)
         assert isinstance(app.screen, ChildScreen) and title(app) == "Agregue a su hijo o hija"
         await add_child(app, pilot, us_date(basil))
         assert isinstance(app.screen, MyAccountScreen)
@@ -133,7 +133,7 @@ async def test_i1_the_first_screen_switches_language_by_key_and_by_its_button(co
         assert "Language" in " ".join(footer(app))
 
         await pilot.press("l")
-        await pilot.pause()
+        await keys_handled(app, pilot)
         assert isinstance(app.screen, ParentModeScreen)
         assert title(app) == "¡Bienvenido! Vamos a preparar su portal de pacientes."
         keys = " ".join(footer(app))
@@ -144,10 +144,10 @@ async def test_i1_the_first_screen_switches_language_by_key_and_by_its_button(co
         assert title(app) == "Welcome! Let's set up your patient portal."
 
         await pilot.press("l", "s")  # the choice goes with the parent to the next screen
-        await pilot.pause()
+        await keys_handled(app, pilot)
         assert title(app) == "Entre a su cuenta del portal"
         await pilot.press("escape")  # Back, in Spanish, keeps Spanish
-        await pilot.pause()
+        await keys_handled(app, pilot)
         assert isinstance(app.screen, ParentModeScreen)
         assert str(app.screen.query_one("#language", Button).label) == "English (L)"
 

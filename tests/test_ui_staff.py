@@ -79,7 +79,7 @@ async def test_sign_in_opens_search(app):
         await settle(app, pilot)
         assert isinstance(app.screen, SignInScreen)
         await pilot.press(*"maria", "enter")
-        await pilot.pause()
+        await keys_handled(app, pilot)
         assert app.screen.focused is app.screen.query_one("#password", Input)
         await pilot.press(*"training1", "enter")
         await settle(app, pilot)
