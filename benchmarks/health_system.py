@@ -176,6 +176,7 @@ def _desk(number: int, top_patient: int, until: float, think: float, out: dict) 
         raise SystemExit(f"desk{number} could not sign in")
     desk.sign_in(user)
     times: dict[str, list[float]] = {"search": [], "account": [], "issue": []}
+    by_query: dict[str, list[float]] = {kind: [] for kind in kinds}  # each search kind's times
     counts = {"errors": 0, "refused": 0, "families": 0}
     messages: list[str] = []
 
@@ -199,6 +200,7 @@ def _desk(number: int, top_patient: int, until: float, think: float, out: dict) 
         for n in range(SEARCHES_PER_FAMILY):
             last = n == SEARCHES_PER_FAMILY - 1  # the quick exact look first, the tolerant one last
             timed("search", lambda t=text, last=last: desk.search(t, tolerant=last))
+            by_query[kind].append(times["search"][-1])
         patient_id = rng.randint(1, top_patient)  # the family at the counter: any one of them
         timed("account", lambda p=patient_id: desk.patient_page(p))
         counts["families"] += 1
@@ -222,7 +224,7 @@ def _desk(number: int, top_patient: int, until: float, think: float, out: dict) 
             continue
         request = IssueRequest(patient_ids=kids, recipient_id=carer.id, email=carer.email)
         timed("issue", lambda r=request: desk.issue(r))
-    out[number] = {"times": times, "counts": counts, "messages": messages}
+    out[number] = {"times": times, "by_query": by_query, "counts": counts, "messages": messages}
 
 
 def _process(
@@ -345,6 +347,13 @@ def main() -> None:
         if values:
             note(f"{kind}: {len(values)} done, p50 {statistics.median(values):.1f} ms")
             figure(f"health_{kind}_p95_ms", p95(values), "ms")
+        if kind == "search":
+            for query in desks[0]["by_query"] if desks else ():
+                mine = [v for d in desks for v in d["by_query"][query]]
+                if mine:
+                    note(
+                        f"  search {query}: p50 {statistics.median(mine):.1f} ms, p95 {p95(mine):.1f} ms"
+                    )
     figure("health_errors", errors)
     messages = [m for d in desks for m in d["messages"]]
     for message in sorted(set(messages))[:5]:
