@@ -23,7 +23,7 @@ from kiosk_screens.patient import PatientScreen
 from kiosk_screens.register import RegisterScreen
 from kiosk_screens.signin import SignInScreen
 
-from conftest import NOW, TODAY, desk_app, settle, widget_text
+from conftest import NOW, TODAY, desk_app, keys_handled, settle, widget_text
 from test_ui_parent import PASSWORD, add_child, create_account, type_into, unlock
 
 SIZE = (100, 30)
@@ -156,7 +156,7 @@ async def press_everything(app, pilot, allowed=PARENT_SIDE) -> None:
     """Every key above, then the raw sequences, checking after each that nothing staff shows."""
     for key in KEYS:
         await pilot.press(key)
-        await pilot.pause()
+        await keys_handled(app, pilot)
         assert isinstance(app.screen, allowed), (
             f"{key} left parent mode for {type(app.screen).__name__}"
         )
@@ -236,6 +236,7 @@ async def test_1_parent_mode_shows_no_staff_data_and_no_key_click_or_sequence_re
             rounds = len(app.screen.focus_chain) + 1
             for key in ["tab"] * rounds + ["shift+tab"] * rounds:
                 await pilot.press(key)
+                await keys_handled(app, pilot)
                 focused = app.focused
                 assert focused is None or (focused.screen is app.screen and focused.display), step
             here = type(app.screen)
@@ -266,12 +267,12 @@ async def test_2_to_4_two_parents_complete_at_the_counter_and_both_show_in_assoc
             app.screen.query_one("#email", Input).value == "cindy.testkiddo@example.com"
         )  # the desk's choice
         await pilot.press("escape")
-        await pilot.pause()
+        await keys_handled(app, pilot)
         await create_account(app, pilot, "Cindy Testkiddo", "cindy.testkiddo@example.com")
         assert app.screen.query_one("#pin", Input).value == pins[rosemary]  # R11: filled in
         await add_child(app, pilot, us_date(rosemary))
         await pilot.press("a")  # Add another child: Basil's PIN is filled in
-        await pilot.pause()
+        await keys_handled(app, pilot)
         assert app.screen.query_one("#pin", Input).value == pins[basil]
         await add_child(app, pilot, us_date(basil))
         children = str(app.screen.query_one("#children", Static).render())
@@ -293,7 +294,7 @@ async def test_2_to_4_two_parents_complete_at_the_counter_and_both_show_in_assoc
             app.screen.query_one("#email", Input).value == ""
         )  # not Cindy's address: it is hers, not his
         await pilot.press("escape")
-        await pilot.pause()
+        await keys_handled(app, pilot)
         await create_account(app, pilot, "Jeff Testkiddo", "jeff.testkiddo@example.com")
         await add_child(app, pilot, us_date(rosemary))
         assert isinstance(app.screen, MyAccountScreen)
@@ -331,7 +332,7 @@ async def test_3_add_child_later_from_my_account(app):
         app.start_parent_mode(None)  # no result from the desk this time
         await settle(app, pilot)
         await pilot.press("s")
-        await pilot.pause()
+        await keys_handled(app, pilot)
         await type_into(app, pilot, "email", "cindy.testkiddo@example.com")
         await type_into(app, pilot, "password", PASSWORD)
         await pilot.press("f2")
@@ -339,7 +340,7 @@ async def test_3_add_child_later_from_my_account(app):
         assert isinstance(app.screen, MyAccountScreen)
         assert "Add child/dependent" in widget_text(app)
         await pilot.press("a")
-        await pilot.pause()
+        await keys_handled(app, pilot)
         assert app.screen.query_one("#pin", Input).value == ""
         await type_into(app, pilot, "pin", basil_pin.lower().replace("-", " "))
         await add_child(app, pilot, us_date(basil))
