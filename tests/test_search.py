@@ -336,8 +336,15 @@ def test_n2_a_name_in_another_script_matches_latin_spellings_whole(
     _namesakes("Li", "Na", 1)
     rows = found(typed)
     assert (shown, "") in rows and not_shown not in dict(rows)
-    if typed == "李":
-        assert ("Li Na", "") in rows
+    if typed == "李":  # its Latin spelling, whole, and not as typed: it says why
+        assert ("Li Na", "sounds like") in rows
+
+
+def test_n2_a_name_in_one_script_found_in_another_says_why(families):
+    """Arabic سارة and Hebrew שרה are both spelt srh in Latin letters: typed one, the other is a
+    near match that says why, after the name as typed (N2)."""
+    assert found("سارة")[:2] == [("سارة حداد", ""), ("שרה כהן", "sounds like")]
+    assert found("שרה")[:2] == [("שרה כהן", ""), ("سارة حداد", "sounds like")]
 
 
 def test_n2_exact_matches_come_first_then_the_closest(families):

@@ -71,6 +71,7 @@ MAX_CANDIDATES = 40  # tolerant words tried per query word, the closest first
 PREFIX_COST = 0.5  # "garc" for García: after the whole-word matches
 CAREGIVER_COST = 0.25
 ONE_TYPO = 1.05  # what add_candidates gives a name one typo away
+TRANSLITERATED = 0.1  # a word in another script found by its Latin spelling: after it as written
 # abbreviations said as the word they stand for, in names written either way (St. John, Saint John)
 SAID_AS = {"st": "saint", "saint": "st", "ste": "sainte", "sainte": "ste"}
 # what of a query is read: more than any stored term holds (255, PostgreSQL's column), so nothing
@@ -106,6 +107,9 @@ class Word:
         return tuple(text for text in texts if len(text) > 1)
 
     def cost(self, term: str) -> tuple[float, str]:
+        if self.script and term == self.folded:
+            # typed in one script, found by its Latin spelling (سارة: srh, as שרה is): not exact
+            return TRANSLITERATED, SOUNDS_LIKE
         if term in (self.folded, self.script):
             return (ONE_TYPO, TYPO) if self.joined else (0.0, "")
         if any(term.startswith(text) for text in self.begun):
@@ -680,8 +684,10 @@ def _names(query: Query, status: str | None, hits: _Hits, found_before: int) -> 
         for patient_id, caregiver, terms in _word_hits(
             words, side, status, query.dob, hits.room + len(hits.found)
         ):
-            cost, _ = _score(words, terms)
-            hits.add(patient_id, tier, cost, CAREGIVER if side == "caregiver" else "", caregiver)
+            cost, why = _score(words, terms)  # no reason, or "sounds like" (another script)
+            if side == "caregiver":
+                why = f"{CAREGIVER}, {why}" if why else CAREGIVER
+            hits.add(patient_id, tier, cost, why, caregiver)
 
 
 def _parents_whole_name(query: Query, status: str | None, hits: _Hits) -> bool:
