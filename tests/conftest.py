@@ -168,13 +168,15 @@ async def settle(app, pilot) -> None:
         await asyncio.gather(*(worker.wait() for worker in running), return_exceptions=True)
 
 
-async def keys_handled(app, pilot) -> None:
+async def keys_handled(app, pilot, *, at_once: bool = False) -> None:
     """Until the keys pressed have reached their screen and been handled (kiosk_screens.typeahead
     hands them on in a task of its own, so ``pilot.press`` can return before), without waiting for
-    the work they started, which a test may hold on purpose."""
+    the work they started, which a test may hold on purpose. ``at_once``: the screen on top never
+    holds them back meanwhile (it takes keys while that work goes on)."""
     give_up = time.monotonic() + SETTLE_SECONDS
     while getattr(app, "typing", False):
         assert time.monotonic() < give_up, f"keys still on their way after {SETTLE_SECONDS:.0f} s"
+        assert not (at_once and getattr(app.screen, "holds_keys", False)), f"{app.screen} held keys"
         await pilot.pause()
     await pilot.pause()
 

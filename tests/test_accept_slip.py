@@ -246,11 +246,11 @@ async def test_r14_printing_runs_beside_the_ui_and_then_shows_the_cups_job(train
     async with app.run_test(size=(100, 30)) as pilot:
         await open_preview(app, pilot, five_siblings())
         await pilot.press("p")
-        await pilot.pause()
+        await keys_handled(app, pilot, at_once=True)
         assert outcome(app) == SENT  # at once, while the printer is still waiting on the gate
         body = app.screen.query_one("#slip-body")
         await pilot.press("end")  # the screen answers keys meanwhile
-        await keys_handled(app, pilot)
+        await keys_handled(app, pilot, at_once=True)
         assert outcome(app) == SENT
         gate.set()
         await settle(app, pilot)

@@ -105,15 +105,15 @@ async def test_a_slow_printer_does_not_hold_the_keys(held, gate):
     async with app.run_test(size=SIZE) as pilot:
         screen = await registered(app, pilot)
         await pilot.press("p")
-        await pilot.pause()
+        await keys_handled(app, pilot, at_once=True)
         slip = app.screen
         assert isinstance(slip, SlipPreviewScreen)
         await pilot.press("p")
-        await pilot.pause()
+        await keys_handled(app, pilot, at_once=True)
         assert str(slip.query_one("#print-outcome", Static).render()) == SAVING  # at once
         await pilot.press("escape")  # the printer has not answered; the desk carries on
-        await keys_handled(app, pilot)
-        assert app.screen is screen and not screen.holds_keys  # the print holds no key
+        await keys_handled(app, pilot, at_once=True)
+        assert app.screen is screen
         await pilot.press("down", "space")
         await keys_handled(app, pilot)
         assert screen.checked[screen.listed_children()[1].id] is False
@@ -127,13 +127,13 @@ async def test_a_slow_mail_server_does_not_hold_the_keys(held, gate):
     async with app.run_test(size=SIZE) as pilot:
         screen = await registered(app, pilot)
         await pilot.press("s")
-        await pilot.pause()
+        await keys_handled(app, pilot, at_once=True)
         assert "Sending the welcome message to cindy.testkiddo@example.com" in outcome(screen)
         await pilot.press("p")  # the slip opens while the message is still on its way
-        await pilot.pause()
+        await keys_handled(app, pilot, at_once=True)
         assert isinstance(app.screen, SlipPreviewScreen)
         await pilot.press("escape")
-        await pilot.pause()
+        await keys_handled(app, pilot, at_once=True)
         gate.set()
         await settle(app, pilot)
         assert app.is_running and app.screen is screen
