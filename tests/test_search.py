@@ -650,6 +650,52 @@ def test_n1_exact_forms_read_the_name_or_birth_date_index(families, family, give
         assert "Seq Scan" not in plan and "Index" in plan, plan
 
 
+ZED_NAMES = [  # family names a prefix of z's begins, and others around them
+    ("Jamal", "Zapata"),
+    ("Jana", "Zapata"),
+    ("Jana", "Zz"),
+    ("Javier", "Zubiri"),
+    ("Jorge", "Zubiri"),
+    ("Mateo", "Zwick"),
+    ("Ja", "Z"),
+    ("Janelle", "Yates"),
+    ("Jaz", "Zzz"),
+]
+
+
+def _add_zeds() -> None:
+    with write_transaction():
+        for n, (given, family) in enumerate(ZED_NAMES):
+            born = dt.date(2015, 1, 1 + n % 3)  # namesakes ordered by birth date
+            Patient.create(chart_number=f"Z{n}", given_name=given, family_name=family, dob=born)
+
+
+@pytest.mark.parametrize(
+    "family, given", [("z", "ja"), ("z", ""), ("zz", "j"), ("z", "jan"), ("zu", "j"), ("zzz", "")]
+)
+def test_n1_a_last_name_of_zs_finds_the_same_rows_in_order(families, family, given):
+    """A last-name prefix of z's ("Z, Ja") is bounded above on SQLite so it reads the name
+    index in order: the rows and their order are those of the range open above (N1)."""
+    _add_zeds()
+    sql = structured_sql(family, given, None, None, 100)
+    # the statement as written before: a range with no bound above when the key alphabet has none
+    conditions, params = [], []
+    for column, prefix in (("family_key", family), ("given_key", given)):
+        high = search._prefix_upper(prefix) if prefix else None
+        for operator, value in ((">=", prefix), ("<", high)):
+            if value:
+                conditions.append(f"p.{column} {operator} {'?' if is_sqlite() else '%s'}")
+                params.append(value)
+    reference = (
+        f'SELECT p.id, p.given_key, p.family_key FROM "patient" p WHERE {" AND ".join(conditions)}'
+        " ORDER BY p.family_key, p.given_key, p.dob LIMIT 100"
+    )
+    expected = list(database.execute_sql(reference, params).fetchall())
+    assert expected and sql.rows() == expected
+    if is_sqlite():  # the family index, in its order: no walk through every "ja" given name
+        assert "patient_family_key_given_key_dob" in _plan(sql), _plan(sql)
+
+
 def test_n1_a_birth_date_reads_a_childs_parents_from_the_index_alone(families):
     """A first name with a birth date: the parents of each child born that day come from the
     (patient, caregiver) index without reading relationship rows, then one probe of their terms."""
