@@ -30,7 +30,7 @@ from kiosk.registration.engine import (
     RegistrationError,
 )
 from kiosk.registration.pin_life import PinFacts, not_ticked_reason
-from kiosk.terms import Delivery, PortalStatus, SendTo
+from kiosk.terms import Delivery, SendTo
 
 from .keys import DeskDialog, DeskFooter
 from .pin_life import ContactDialog
@@ -243,9 +243,10 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
         self.family, self.page = family, page
         children = family.children[:1] if self.second_parent else family.children
         if first_load:
-            # L3: a Registered child is listed but not ticked (its parents already have a portal account)
+            # L3, T3: a Registered or Self Registered child is listed but not ticked (its parents
+            # already have a portal account; issuing would be refused)
             self.checked = {
-                child.id: self.second_parent or child.portal_status != PortalStatus.REGISTERED
+                child.id: self.second_parent or not not_ticked_reason(child.portal_status)
                 for child in children
             }
             self.query_one("#not-ticked", Static).update(

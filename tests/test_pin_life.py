@@ -222,6 +222,12 @@ def test_l3_active_pins_from_an_earlier_visit_are_listed_with_their_facts(front_
 def test_l3_registered_children_are_not_ticked_and_say_why():
     assert "already Registered" in pin_life.not_ticked_reason(PortalStatus.REGISTERED)
     assert pin_life.not_ticked_reason(PortalStatus.UNREGISTERED) == ""
+    assert pin_life.not_ticked_reason(PortalStatus.PENDING) == ""
+
+
+def test_t3_self_registered_children_are_not_ticked_and_say_to_validate():
+    reason = pin_life.not_ticked_reason(PortalStatus.SELF_REGISTERED)
+    assert "Self Registered" in reason and "Validate" in reason
 
 
 # -- L4: revoke, send now, redirect -----------------------------------------------------------------

@@ -240,6 +240,28 @@ async def test_l3_a_registered_sibling_is_listed_but_not_ticked_with_the_reason(
         assert "Issued for Rosemary;" in str(screen.query_one("#outcome").render())
 
 
+async def test_t3_a_self_registered_sibling_is_not_ticked_so_register_is_not_refused(app):
+    Patient.update(portal_status=PortalStatus.SELF_REGISTERED).where(
+        Patient.id == find_patient("Basil").id
+    ).execute()
+    async with app.run_test(size=SIZE) as pilot:
+        app.desk.staff = authenticate("maria", "training1")
+        app.open_registration(find_patient("Rosemary").id)
+        await settle(app, pilot)
+        screen = app.screen
+        assert screen.checked == {
+            find_patient("Rosemary").id: True,
+            find_patient("Basil").id: False,
+        }
+        assert "Basil Testkiddo: Self Registered: not ticked" in str(
+            screen.query_one("#not-ticked").render()
+        )
+        await pilot.press("ctrl+r")
+        await settle(app, pilot)
+        assert "Issued for Rosemary;" in str(screen.query_one("#outcome").render())
+        assert find_patient("Basil").portal_status == PortalStatus.SELF_REGISTERED
+
+
 async def test_l6_contact_edit_from_the_registration_window_then_issue(app):
     async with app.run_test(size=SIZE) as pilot:
         app.desk.staff = authenticate("maria", "training1")

@@ -61,6 +61,10 @@ REGISTERED_NOT_TICKED = (
     "already Registered: not ticked. A second parent gets their own PIN from the account "
     "page (Generate PIN)."
 )
+SELF_REGISTERED_NOT_TICKED = (
+    "Self Registered: not ticked. Validate the parent's account from the patient's page (i) "
+    "after checking their ID; no PIN is needed."
+)
 
 
 class PinLifeError(ValueError):
@@ -462,8 +466,16 @@ def active_pins(patient_ids: Iterable[int], now: dt.datetime | None = None) -> l
 
 
 def not_ticked_reason(portal_status: str) -> str:
-    """Why the registration window leaves a child unticked (L3), or "" when it is ticked."""
-    return REGISTERED_NOT_TICKED if portal_status == PortalStatus.REGISTERED else ""
+    """Why the registration window leaves a child unticked (L3, T3), or "" when it is ticked.
+
+    Issuing never downgrades Registered or Self Registered (T3), so neither is ticked: ticking
+    one would only earn the desk a refusal after Register.
+    """
+    if portal_status == PortalStatus.REGISTERED:
+        return REGISTERED_NOT_TICKED
+    if portal_status == PortalStatus.SELF_REGISTERED:
+        return SELF_REGISTERED_NOT_TICKED
+    return ""
 
 
 # -- resend or redirect an undelivered welcome (L4) ----------------------------------------------
