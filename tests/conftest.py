@@ -20,6 +20,8 @@ import sys
 import threading
 import time
 from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -33,7 +35,8 @@ from kiosk.clock import Clock
 from kiosk.config import Config, PracticeConfig
 from kiosk.desk import Desk
 from kiosk.store.db import close_database
-from kiosk.store.practice import open_store
+from kiosk.store.practice import PracticeSettings, open_store
+from kiosk.terms import utcnow
 
 # Password hashing at production cost (scrypt n=2**14, p=5) takes ~50 ms a hash; tests need the
 # behaviour, not the cost. Hashes record their own n, so verification still checks for real.
@@ -428,20 +431,93 @@ def config(tmp_path) -> Config:
 
 
 @pytest.fixture
-def store(config):
-    """An empty, open database (schema, key and practice settings, no people)."""
-    settings = open_store(config)
-    yield settings
+def store(config, request):
+    """An empty, open database (schema, key and practice settings, no people). For a test that
+    uses ``training``, the database and its key file are this test's copy of the session's
+    training database instead (see ``_training_copies``)."""
+    settings = None
+    if "training" in request.fixturenames and _copyable(config):
+        copies = request.getfixturevalue("_training_copies")
+        settings = copies.copy_into(config)
+        request.node.stash[_TRAINING_COPIED] = True
+    opened = open_store(config)
+    yield settings or opened
     close_database()
 
 
 @pytest.fixture
-def training(store):
-    """The training families from data/, loaded into the fresh store."""
-    from kiosk.ops.training import load_training_data
+def training(store, request):
+    """The training families from data/, loaded into the fresh store (copied, when ``store``
+    could: the same rows a load makes, at a fraction of the time)."""
+    if not request.node.stash.get(_TRAINING_COPIED, False):
+        from kiosk.ops.training import load_training_data
 
-    load_training_data(today=TODAY)
+        load_training_data(today=TODAY)
     return store
+
+
+_TRAINING_COPIED = pytest.StashKey[bool]()
+
+
+def _copyable(config: Config) -> bool:
+    """A SQLite file whose key and audit anchor sit beside it: what a copied folder reproduces.
+    A key file or anchor configured elsewhere, or a PostgreSQL URL, gets the families loaded."""
+    where = config.database
+    return (
+        bool(where) and "://" not in where and not (config.pin_key_file or config.audit_anchor_file)
+    )
+
+
+class _TrainingCopies:
+    """One database with the training families loaded (and its key file) per configuration and
+    day, made on first use in this pytest process; each test gets a copy in its own folder.
+
+    A copy differs from a fresh load only in what is random (PIN codes, batches, salts, the key:
+    unknown to the tests either way) and in the load's real-clock times (PIN issue and expiry,
+    created_at), which are earlier by the time since the copy was made. The day of those times is
+    the load's own: a new one is made when the local or UTC date has changed since. The dates the
+    families are built on (ages, appointments, T4's placement end) come from TODAY in both."""
+
+    def __init__(self, factory: pytest.TempPathFactory) -> None:
+        self.factory = factory
+        # configuration -> (folder, the day it was made, open_store's settings before the load)
+        self.made: dict[str, tuple[Path, tuple[dt.date, dt.date], PracticeSettings]] = {}
+
+    def copy_into(self, config: Config) -> PracticeSettings:
+        """Copy the database and its key file to where ``config`` has them (0600, like the
+        originals: shutil.copy copies the mode, not the times); return the settings open_store
+        gave the empty store before the load, which ``store`` returns as it always has."""
+        key = repr(replace(config, database="", log_file=""))
+        day = (utcnow().date(), dt.date.today())
+        if key not in self.made or self.made[key][1] != day:
+            self.made[key] = self._load(config, day)
+        folder, _, settings = self.made[key]
+        target = Path(config.database)
+        for source in folder.iterdir():  # kiosk.sqlite3 and kiosk.sqlite3.key
+            shutil.copy(source, target.with_name(source.name.replace("kiosk.sqlite3", target.name)))
+        return settings
+
+    def _load(self, config: Config, day: tuple[dt.date, dt.date]):
+        from kiosk.ops.training import load_training_data
+
+        home = self.factory.mktemp("training-copy")
+        folder = home / "practice"  # made by open_store (0700): no note in the test's log
+        with pytest.MonkeyPatch.context() as env:  # nothing of this test's own folders is touched
+            env.setenv("XDG_DATA_HOME", str(home / "user-data"))
+            env.setenv("XDG_CONFIG_HOME", str(home / "user-config"))
+            database = str(folder / "kiosk.sqlite3")
+            settings = open_store(
+                replace(config, database=database, log_file=str(home / "errors.log"))
+            )
+            load_training_data(today=TODAY)
+            close_database()  # the last connection: the WAL is checkpointed into the file and removed
+        assert sorted(f.name for f in folder.iterdir()) == ["kiosk.sqlite3", "kiosk.sqlite3.key"]
+        return folder, day, settings
+
+
+@pytest.fixture(scope="session")
+def _training_copies(tmp_path_factory) -> _TrainingCopies:
+    return _TrainingCopies(tmp_path_factory)
 
 
 @pytest.fixture
