@@ -11,8 +11,9 @@ from __future__ import annotations
 from textual import messages
 from textual.drivers.web_driver import WebDriver
 
-# What textual-serve puts in TEXTUAL_DRIVER for every app it starts
-TEXTUAL_SERVE_DRIVER = "textual.drivers.web_driver:WebDriver"
+from .launch import TEXTUAL_SERVE_DRIVER
+
+__all__ = ["TEXTUAL_SERVE_DRIVER", "BrowserDriver"]
 
 
 class BrowserDriver(WebDriver):

@@ -6,9 +6,14 @@ import os
 import sys
 
 ESCDELAY_MS = 25
+# What textual-serve puts in TEXTUAL_DRIVER for every app it starts (kiosk serve-desk)
+TEXTUAL_SERVE_DRIVER = "textual.drivers.web_driver:WebDriver"
 
 
 def has_terminal() -> bool:
+    """A pty to draw on, or a browser desk's page: textual-serve talks to its apps over pipes."""
+    if os.environ.get("TEXTUAL_DRIVER") == TEXTUAL_SERVE_DRIVER:
+        return True
     return sys.stdin.isatty() and sys.stdout.isatty()
 
 
