@@ -8,10 +8,11 @@ looked for next and join the list below them, so the desk never waits on the slo
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from importlib.util import find_spec
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
@@ -35,13 +36,37 @@ STATUS_OPTIONS = (
 HINT = "Type a name, a parent's name, phone or email, a chart number or a birth date; F2: status."
 
 
-def _patient_cells(row: PatientRow) -> tuple[Text, str, str, str]:
-    """Cells as plain text: a name like ``O'Brien [Jr]`` is data, never markup. A near match says
-    why it matched after the name (N2): "Johnson, William (sounds like)"."""
-    name = Text(row.name)
+# The results fit the window (N2): DOB, Age and the status keep fixed columns, the Name column takes
+# what is left, and a long name or reason is elided there (the cell keeps the whole text; the line
+# under the table reads it whole for the highlighted row). No sideways scroll at 80x24 or 60x20.
+DOB_WIDTH, AGE_WIDTH = 10, 5
+STATUS_WIDTH = max(len("Portal status"), *(len(s.label) for s in PortalStatus))
+NARROW_STATUS_WIDTH = max(len("Portal status"), *(len(s.value) for s in PortalStatus))
+CELL_PADDING, SCROLLBAR = 2, 2  # DataTable's padding either side of a cell; the vertical scrollbar
+MIN_NAME_WIDTH = 12
+
+
+def column_widths(width: int) -> tuple[int, int, int, int]:
+    """Name, DOB, Age, status for a window ``width`` columns wide; under 80 the status says its
+    short word (Pending)."""
+    status = STATUS_WIDTH if width >= 80 else NARROW_STATUS_WIDTH
+    fixed = DOB_WIDTH + AGE_WIDTH + status + 4 * CELL_PADDING + SCROLLBAR
+    return max(MIN_NAME_WIDTH, width - fixed), DOB_WIDTH, AGE_WIDTH, status
+
+
+def name_text(row: PatientRow) -> Text:
+    """A name like ``O'Brien [Jr]`` is data, never markup. A near match says why it matched after
+    the name (N2): "Johnson, William (sounds like)"."""
+    name = Text(row.name, no_wrap=True, overflow="ellipsis")
     if row.reason:
         name.append(f" ({row.reason})", style="italic")
-    return name, f"{row.dob:%m/%d/%Y}", row.age, row.status_label
+    return name
+
+
+def _patient_cells(row: PatientRow, narrow: bool = False) -> tuple[Text, str, str, Text]:
+    """Cells as plain text; the name is elided to its column when drawn (``no_wrap``)."""
+    status = row.portal_status.value if narrow else row.status_label
+    return name_text(row), f"{row.dob:%m/%d/%Y}", row.age, Text(status, no_wrap=True)
 
 
 def import_available() -> bool:
@@ -70,6 +95,8 @@ class SearchScreen(ReportsWorkerErrors, DeskScreen[None]):
         None  # the search whose rows the table holds
     )
     _seeking = False  # its near matches are still being looked for
+    _widths: tuple[int, int, int, int] | None = None  # the results' columns (on_resize)
+    _rows: tuple[PatientRow, ...] = ()  # the rows the results table holds, in its order
 
     @property
     def holds_keys(self) -> bool:
@@ -85,8 +112,9 @@ class SearchScreen(ReportsWorkerErrors, DeskScreen[None]):
             yield Select(STATUS_OPTIONS, id="status", value=ALL, allow_blank=False)
         yield Label(HINT, id="results-title", markup=False)
         results: DataTable[object] = DataTable(id="results", cursor_type="row", zebra_stripes=True)
-        results.add_columns("Name", "DOB", "Age", "Portal status")
         yield results
+        # N2: the highlighted row's name and reason in full, when the table elides one
+        yield Label("", id="results-detail", markup=False)
         yield Label(
             f"Today's appointments ({self.app.desk.today():%a %m/%d/%Y}); F7: worklists",
             id="appointments-title",
@@ -99,7 +127,47 @@ class SearchScreen(ReportsWorkerErrors, DeskScreen[None]):
         yield DeskFooter()
 
     def on_mount(self) -> None:
+        self._fit_results(self.app.size.width)
         self._load_appointments()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._fit_results(event.size.width)
+
+    def _fit_results(self, width: int) -> None:
+        """Columns that add up to the window's width (N2): the table never scrolls sideways."""
+        widths = column_widths(width)
+        if widths == self._widths:
+            return
+        self._widths = widths
+        table = self.query_one("#results", DataTable)
+        highlighted = table.cursor_row
+        table.clear(columns=True)
+        for label, size in zip(("Name", "DOB", "Age", "Portal status"), widths, strict=True):
+            table.add_column(label, width=size)
+        self._add_results(self._rows)
+        if self._rows:
+            table.move_cursor(row=min(highlighted, table.row_count - 1))
+        self._show_detail()
+
+    def _add_results(self, rows: Sequence[PatientRow]) -> None:
+        table = self.query_one("#results", DataTable)
+        narrow = self._widths is not None and self._widths[3] != STATUS_WIDTH
+        for row in rows:
+            table.add_row(*_patient_cells(row, narrow), key=str(row.id))
+
+    @on(DataTable.RowHighlighted, "#results")
+    def _show_detail(self) -> None:
+        """N2: the line under the table reads the highlighted row's name and reason whole while
+        any row's is too long for the Name column."""
+        detail = self.query_one("#results-detail", Label)
+        table = self.query_one("#results", DataTable)
+        width = self._widths[0] if self._widths else 0
+        cut = any(name_text(row).cell_len > width for row in self._rows)
+        detail.display = cut
+        if cut and table.row_count:
+            whole = name_text(self._rows[min(table.cursor_row, len(self._rows) - 1)])
+            whole.no_wrap = False  # a name longer than the window goes on to a second line
+            detail.update(whole)
 
     def on_screen_resume(self) -> None:
         # Back from a patient: statuses and names may have changed, and the next thing the desk
@@ -186,8 +254,10 @@ class SearchScreen(ReportsWorkerErrors, DeskScreen[None]):
             rows = rows[len(shown) :]  # the near matches join below; the cursor stays where it is
         else:
             table.clear()
-        for row in rows:
-            table.add_row(*_patient_cells(row), key=str(row.id))
+            self._rows = ()
+        self._add_results(rows)
+        self._rows += tuple(rows)
+        self._show_detail()
         self._shown, self._seeking = (text, status), not final
         if self._open_when_found and table.row_count:
             self._open_when_found = False

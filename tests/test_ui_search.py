@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 
 import pytest
 from textual.widgets import DataTable, Input
 
+from kiosk.store.models import Caregiver, Patient, Relationship
+from kiosk.terms import Authority, PortalStatus
 from kiosk_screens.patient import PatientScreen
 from kiosk_screens.search import SearchScreen
 
-from conftest import desk_app, keys_handled, screen_text, settle
+from conftest import desk_app, keys_handled, region_text, screen_text, settle
 from test_ui_staff import result_rows, search, sign_in
 
 SIZE = (80, 24)
@@ -133,3 +136,51 @@ async def test_n2_exact_matches_show_while_the_near_ones_are_still_sought(app):
         release.set()
         await settle(app, pilot)
         assert result_rows(app)[: len(exact)] == exact
+
+
+# -- N2: the results fit the window -----------------------------------------------------------------
+LONG_GIVEN, LONG_FAMILY = "Maximiliana Evangelina", "Papadopoulou-Rodriguez"
+LONG_CAREGIVER = "Grace Kimberly-Anderson"
+
+
+def add_long_named_family() -> None:
+    """A Pending child (the longest status) whose name, and the reason a caregiver's name finds
+    her for, are longer than the Name column has room for at 80 columns."""
+    carer = Caregiver.create(given_name="Grace", family_name="Kimberly-Anderson")
+    child = Patient.create(
+        chart_number="L1",
+        given_name=LONG_GIVEN,
+        family_name=LONG_FAMILY,
+        dob=dt.date(2018, 6, 7),
+        portal_status=PortalStatus.PENDING,
+    )
+    Relationship.create(caregiver=carer, patient=child, role="Mother", authority=Authority.JOINT)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (60, 20)], ids=["80x24", "60x20"])
+async def test_n2_a_long_name_and_reason_never_push_the_status_off_the_screen(app, size):
+    """N2: a long name with its reason is elided in the Name column, the table does not scroll
+    sideways, the status stays on screen, and the line under the table reads the highlighted
+    row's name and reason whole."""
+    add_long_named_family()
+    whole = f"{LONG_FAMILY}, {LONG_GIVEN} (caregiver {LONG_CAREGIVER})"
+    async with app.run_test(size=size) as pilot:
+        await sign_in(app, pilot)
+        rows = await search(app, pilot, LONG_CAREGIVER)
+        assert [row[0] for row in rows] == [whole]
+        table = app.screen.query_one("#results", DataTable)
+        assert table.virtual_size.width <= table.scrollable_content_region.width
+        assert table.max_scroll_x == 0
+        shown = region_text(app, "#results")
+        status = "Pending Registration" if size[0] >= 80 else "Pending"
+        assert status in shown.splitlines()[1]  # the first row, beside the elided name
+        assert LONG_FAMILY[:12] in shown and "…" in shown and whole not in shown
+        assert " ".join(region_text(app, "#results-detail").split()) == whole
+
+
+async def test_n2_short_names_need_no_detail_line(app):
+    """N2: while every name fits its column, no line under the table repeats it."""
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(app, pilot)
+        await search(app, pilot, "testkiddo, rosemary")
+        assert not app.screen.query_one("#results-detail").display
