@@ -8,9 +8,10 @@ looked for next and join the list below them, so the desk never waits on the slo
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib.util import find_spec
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
@@ -44,14 +45,40 @@ STATUS_WIDTH = max(len("Portal status"), *(len(s.label) for s in PortalStatus))
 NARROW_STATUS_WIDTH = max(len("Portal status"), *(len(s.value) for s in PortalStatus))
 CELL_PADDING, SCROLLBAR = 2, 2  # DataTable's padding either side of a cell; the vertical scrollbar
 MIN_NAME_WIDTH = 12
+# Today's appointments fit the same way: Time, Age, status and Provider fixed, Name takes the rest;
+# under 80 columns Provider gives its room to the name and is read on the line under the table.
+TIME_WIDTH, PROVIDER_WIDTH = 5, 14
+
+
+def name_width(width: int, fixed: Sequence[int]) -> int:
+    """The Name column's share of a window ``width`` columns wide, beside columns ``fixed`` wide:
+    every column's padding and the vertical scrollbar come off first."""
+    taken = sum(fixed) + (len(fixed) + 1) * CELL_PADDING + SCROLLBAR
+    return max(MIN_NAME_WIDTH, width - taken)
+
+
+def status_width(width: int) -> int:
+    """Under 80 columns the status says its short word (Pending)."""
+    return STATUS_WIDTH if width >= 80 else NARROW_STATUS_WIDTH
 
 
 def column_widths(width: int) -> tuple[int, int, int, int]:
-    """Name, DOB, Age, status for a window ``width`` columns wide; under 80 the status says its
-    short word (Pending)."""
-    status = STATUS_WIDTH if width >= 80 else NARROW_STATUS_WIDTH
-    fixed = DOB_WIDTH + AGE_WIDTH + status + 4 * CELL_PADDING + SCROLLBAR
-    return max(MIN_NAME_WIDTH, width - fixed), DOB_WIDTH, AGE_WIDTH, status
+    """Name, DOB, Age, status for a window ``width`` columns wide."""
+    status = status_width(width)
+    return name_width(width, (DOB_WIDTH, AGE_WIDTH, status)), DOB_WIDTH, AGE_WIDTH, status
+
+
+def appointment_columns(width: int) -> tuple[tuple[str, int], ...]:
+    """Today's appointments' columns and widths; Provider only from 80 columns up."""
+    status = status_width(width)
+    fixed = (TIME_WIDTH, AGE_WIDTH, status) + ((PROVIDER_WIDTH,) if width >= 80 else ())
+    columns = (
+        ("Time", TIME_WIDTH),
+        ("Name", name_width(width, fixed)),
+        ("Age", AGE_WIDTH),
+        ("Portal status", status),
+    )
+    return columns + ((("Provider", PROVIDER_WIDTH),) if width >= 80 else ())
 
 
 def name_text(row: PatientRow) -> Text:
@@ -67,6 +94,42 @@ def _patient_cells(row: PatientRow, narrow: bool = False) -> tuple[Text, str, st
     """Cells as plain text; the name is elided to its column when drawn (``no_wrap``)."""
     status = row.portal_status.value if narrow else row.status_label
     return name_text(row), f"{row.dob:%m/%d/%Y}", row.age, Text(status, no_wrap=True)
+
+
+def _appointment_cells(row: AppointmentRow, provider: bool, narrow: bool) -> tuple[str | Text, ...]:
+    """Time, name, age, status and (when it has a column) the provider, each cut to its column."""
+    name, _dob, age, status = _patient_cells(row.patient, narrow)
+    cells = (f"{row.starts_at:%H:%M}", name, age, status)
+    return cells + ((Text(row.provider, no_wrap=True, overflow="ellipsis"),) if provider else ())
+
+
+def appointment_whole(row: AppointmentRow) -> Text:
+    """The line under today's appointments: the name and the provider whole."""
+    return name_text(row.patient).append(f" — {row.provider}")
+
+
+def refit(
+    table: DataTable[object], columns: Sequence[tuple[str, int]], add: Callable[[], None]
+) -> None:
+    """Set ``table``'s columns to these widths and add its rows again (``add``), the same row
+    highlighted: a DataTable keeps a column's width, so a resize builds the columns anew."""
+    highlighted = table.cursor_row
+    table.clear(columns=True)
+    for label, size in columns:
+        table.add_column(label, width=size)
+    add()
+    if table.row_count:
+        table.move_cursor(row=min(highlighted, table.row_count - 1))
+
+
+def show_whole(detail: Label, table: DataTable[object], wholes: Sequence[Text], cut: bool) -> None:
+    """The line under ``table`` reads its highlighted row whole (``wholes``, in the table's order)
+    while any row is cut; otherwise it takes no room."""
+    detail.display = cut and bool(wholes)
+    if detail.display and table.row_count:
+        whole = wholes[min(table.cursor_row, len(wholes) - 1)].copy()
+        whole.no_wrap = False  # longer than the window: it goes on to a second line
+        detail.update(whole)
 
 
 def import_available() -> bool:
@@ -97,6 +160,8 @@ class SearchScreen(ReportsWorkerErrors, DeskScreen[None]):
     _seeking = False  # its near matches are still being looked for
     _widths: tuple[int, int, int, int] | None = None  # the results' columns (on_resize)
     _rows: tuple[PatientRow, ...] = ()  # the rows the results table holds, in its order
+    _appointment_columns: tuple[tuple[str, int], ...] = ()  # today's appointments' (on_resize)
+    _appointments: tuple[AppointmentRow, ...] = ()  # the rows that table holds, in its order
 
     @property
     def holds_keys(self) -> bool:
@@ -122,16 +187,19 @@ class SearchScreen(ReportsWorkerErrors, DeskScreen[None]):
         appointments: DataTable[object] = DataTable(
             id="appointments", cursor_type="row", zebra_stripes=True
         )
-        appointments.add_columns("Time", "Name", "Age", "Portal status", "Provider")
         yield appointments
+        # the highlighted appointment's name and provider whole, when the table cuts or drops one
+        yield Label("", id="appointments-detail", markup=False)
         yield DeskFooter()
 
     def on_mount(self) -> None:
         self._fit_results(self.app.size.width)
+        self._fit_appointments(self.app.size.width)
         self._load_appointments()
 
     def on_resize(self, event: events.Resize) -> None:
         self._fit_results(event.size.width)
+        self._fit_appointments(event.size.width)
 
     def _fit_results(self, width: int) -> None:
         """Columns that add up to the window's width (N2): the table never scrolls sideways."""
@@ -139,15 +207,22 @@ class SearchScreen(ReportsWorkerErrors, DeskScreen[None]):
         if widths == self._widths:
             return
         self._widths = widths
-        table = self.query_one("#results", DataTable)
-        highlighted = table.cursor_row
-        table.clear(columns=True)
-        for label, size in zip(("Name", "DOB", "Age", "Portal status"), widths, strict=True):
-            table.add_column(label, width=size)
-        self._add_results(self._rows)
-        if self._rows:
-            table.move_cursor(row=min(highlighted, table.row_count - 1))
+        columns = zip(("Name", "DOB", "Age", "Portal status"), widths, strict=True)
+        refit(
+            self.query_one("#results", DataTable),
+            tuple(columns),
+            lambda: self._add_results(self._rows),
+        )
         self._show_detail()
+
+    def _fit_appointments(self, width: int) -> None:
+        """Today's appointments fit the window too: no sideways scroll at 80x24 or 60x20."""
+        columns = appointment_columns(width)
+        if columns == self._appointment_columns:
+            return
+        self._appointment_columns = columns
+        refit(self.query_one("#appointments", DataTable), columns, self._add_appointments)
+        self._show_appointment_detail()
 
     def _add_results(self, rows: Sequence[PatientRow]) -> None:
         table = self.query_one("#results", DataTable)
@@ -162,12 +237,25 @@ class SearchScreen(ReportsWorkerErrors, DeskScreen[None]):
         detail = self.query_one("#results-detail", Label)
         table = self.query_one("#results", DataTable)
         width = self._widths[0] if self._widths else 0
-        cut = any(name_text(row).cell_len > width for row in self._rows)
-        detail.display = cut
-        if cut and table.row_count:
-            whole = name_text(self._rows[min(table.cursor_row, len(self._rows) - 1)])
-            whole.no_wrap = False  # a name longer than the window goes on to a second line
-            detail.update(whole)
+        wholes = [name_text(row) for row in self._rows]
+        show_whole(detail, table, wholes, any(whole.cell_len > width for whole in wholes))
+
+    @on(DataTable.RowHighlighted, "#appointments")
+    def _show_appointment_detail(self) -> None:
+        """The line under today's appointments reads the highlighted one's name and provider whole
+        while the table cuts a name or a provider, or has no Provider column (under 80)."""
+        columns = dict(self._appointment_columns)
+        cut = "Provider" not in columns or any(
+            name_text(row.patient).cell_len > columns["Name"]
+            or cell_len(row.provider) > columns["Provider"]
+            for row in self._appointments
+        )
+        show_whole(
+            self.query_one("#appointments-detail", Label),
+            self.query_one("#appointments", DataTable),
+            [appointment_whole(row) for row in self._appointments],
+            cut,
+        )
 
     def on_screen_resume(self) -> None:
         # Back from a patient: statuses and names may have changed, and the next thing the desk
@@ -298,17 +386,17 @@ class SearchScreen(ReportsWorkerErrors, DeskScreen[None]):
         self.app.call_from_thread(self._show_appointments, rows)
 
     def _show_appointments(self, rows: list[AppointmentRow]) -> None:
+        self.query_one("#appointments", DataTable).clear()
+        self._appointments = tuple(rows)
+        self._add_appointments()
+        self._show_appointment_detail()
+
+    def _add_appointments(self) -> None:
         table = self.query_one("#appointments", DataTable)
-        table.clear()
-        for row in rows:
-            table.add_row(
-                f"{row.starts_at:%H:%M}",
-                Text(row.patient.name),
-                row.patient.age,
-                row.patient.status_label,
-                Text(row.provider),
-                key=str(row.patient.id),
-            )
+        columns = dict(self._appointment_columns)
+        provider, narrow = "Provider" in columns, columns.get("Portal status") != STATUS_WIDTH
+        for row in self._appointments:
+            table.add_row(*_appointment_cells(row, provider, narrow), key=str(row.patient.id))
 
     # -- actions --------------------------------------------------------------------------------
     @on(DataTable.RowSelected)

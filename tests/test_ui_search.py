@@ -8,12 +8,12 @@ import threading
 import pytest
 from textual.widgets import DataTable, Input
 
-from kiosk.store.models import Caregiver, Patient, Relationship
+from kiosk.store.models import Appointment, Caregiver, Patient, Relationship
 from kiosk.terms import Authority, PortalStatus
 from kiosk_screens.patient import PatientScreen
 from kiosk_screens.search import SearchScreen
 
-from conftest import desk_app, keys_handled, region_text, screen_text, settle
+from conftest import TODAY, desk_app, keys_handled, region_text, screen_text, settle
 from test_ui_staff import result_rows, search, sign_in
 
 SIZE = (80, 24)
@@ -184,3 +184,34 @@ async def test_n2_short_names_need_no_detail_line(app):
         await sign_in(app, pilot)
         await search(app, pilot, "testkiddo, rosemary")
         assert not app.screen.query_one("#results-detail").display
+
+
+# -- today's appointments fit the window too ------------------------------------------------------
+LONG_PROVIDER = "Dr. Evangelina Kimberly-Anderson"
+
+
+@pytest.mark.parametrize("size", [(80, 24), (60, 20)], ids=["80x24", "60x20"])
+async def test_n2_todays_appointments_never_scroll_sideways(app, size):
+    """Today's appointments (before anything is typed) fit the window: a long name and provider
+    are cut in their columns, Time, Name, Age and the status stay on screen (Provider too from 80
+    columns up), and the line under the table reads the highlighted one's name and provider whole."""
+    add_long_named_family()
+    child = Patient.get(Patient.chart_number == "L1")
+    at = dt.datetime.combine(TODAY, dt.time(7, 45))  # the first of the day: the highlighted row
+    Appointment.create(patient=child, starts_at=at, provider=LONG_PROVIDER)
+    async with app.run_test(size=size) as pilot:
+        await sign_in(app, pilot)
+        await settle(app, pilot)
+        table = app.screen.query_one("#appointments", DataTable)
+        assert table.row_count > 1
+        assert table.virtual_size.width <= table.scrollable_content_region.width
+        assert table.max_scroll_x == 0
+        header, first, *_ = region_text(app, "#appointments").splitlines()
+        wide = size[0] >= 80
+        assert header.split() == ["Time", "Name", "Age", "Portal", "status"] + ["Provider"] * wide
+        status = "Pending Registration" if wide else "Pending"
+        assert "07:45" in first and LONG_FAMILY[:12] in first and "…" in first
+        assert status in first and ("Registration" in first) == wide  # short word under 80
+        assert (LONG_PROVIDER[:8] in first) == wide and LONG_PROVIDER not in first
+        whole = f"{LONG_FAMILY}, {LONG_GIVEN} — {LONG_PROVIDER}"
+        assert " ".join(region_text(app, "#appointments-detail").split()) == whole
