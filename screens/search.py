@@ -29,6 +29,7 @@ from .workers import desk_worker
 
 DEBOUNCE_SECONDS = 0.15
 ALL = "all"
+APPOINTMENT_KEY = "@"  # an appointment row's key: patient id @ its place in the day
 STATUS_OPTIONS = (
     [("All statuses", ALL)]
     + [(s.label, s) for s in PortalStatus]
@@ -395,14 +396,16 @@ class SearchScreen(ReportsWorkerErrors, DeskScreen[None]):
         table = self.query_one("#appointments", DataTable)
         columns = dict(self._appointment_columns)
         provider, narrow = "Provider" in columns, columns.get("Portal status") != STATUS_WIDTH
-        for row in self._appointments:
-            table.add_row(*_appointment_cells(row, provider, narrow), key=str(row.patient.id))
+        for n, row in enumerate(self._appointments):
+            # a patient seen twice today is two rows: the key is the patient's id and the row's place
+            key = f"{row.patient.id}{APPOINTMENT_KEY}{n}"
+            table.add_row(*_appointment_cells(row, provider, narrow), key=key)
 
     # -- actions --------------------------------------------------------------------------------
     @on(DataTable.RowSelected)
     def _open(self, event: DataTable.RowSelected) -> None:
         if event.row_key.value is not None:
-            self.app.open_patient(int(event.row_key.value))
+            self.app.open_patient(int(event.row_key.value.partition(APPOINTMENT_KEY)[0]))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "open_import":

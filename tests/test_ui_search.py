@@ -215,3 +215,25 @@ async def test_n2_todays_appointments_never_scroll_sideways(app, size):
         assert (LONG_PROVIDER[:8] in first) == wide and LONG_PROVIDER not in first
         whole = f"{LONG_FAMILY}, {LONG_GIVEN} — {LONG_PROVIDER}"
         assert " ".join(region_text(app, "#appointments-detail").split()) == whole
+
+
+async def test_n2_a_patient_with_two_appointments_today_is_listed_twice_and_opens(app):
+    """A child booked twice today (a morning visit and an afternoon recheck) is two rows of the
+    day's list, not an error, and Enter on either opens that child's page."""
+    add_long_named_family()
+    child = Patient.get(Patient.chart_number == "L1")
+    for hour in (7, 16):
+        Appointment.create(
+            patient=child, starts_at=dt.datetime.combine(TODAY, dt.time(hour, 5)), provider="Dr. A"
+        )
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(app, pilot)
+        await settle(app, pilot)
+        table = app.screen.query_one("#appointments", DataTable)
+        times = [str(table.get_row(key)[0]) for key in table.rows]
+        assert "07:05" in times and "16:05" in times
+        table.focus()
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert type(app.screen).__name__ == "PatientScreen"
+        assert app.screen.patient_id == child.id
