@@ -28,6 +28,7 @@ from collections import deque
 
 from textual import events
 from textual.app import App
+from textual.message_pump import MessagePump
 
 HOLD_SECONDS = 3.0
 POLL_SECONDS = 0.005
@@ -94,12 +95,24 @@ class HoldsTypeAhead:
     @staticmethod
     async def _until_handled(app: App, rounds: int = 12) -> None:
         """Until the App and the screen on top have processed every message queued so far, and
-        what those messages queued in turn (a key bubbles up one node at a time)."""
+        what those messages queued in turn (a key bubbles up one node at a time).
+
+        The screen itself counts, and so does a message a node has taken off its queue without
+        handling it yet: a key bubbles from the focused widget to the screen and only then to the
+        App, where the screen's bindings run (the patient page's r). Left out, r could still be
+        waiting on a busy screen when Ctrl+R went to the patient page, which has no Ctrl+R, and
+        was lost (R5, R14: the PINs were never issued, on a loaded desk)."""
         for _ in range(rounds):
             if not await _processed([app, *app.screen.walk_children(with_self=True)]):
                 return
-            if all(node.message_queue_size == 0 for node in [app, *app.screen.walk_children()]):
+            if all(_idle(node) for node in [app, *app.screen.walk_children(with_self=True)]):
                 return
+
+
+def _idle(node: MessagePump) -> bool:
+    """Nothing waits on ``node``: its queue is empty and it holds no message it peeked at (Textual
+    takes the next message off the queue to see whether it replaces the one at hand)."""
+    return node.message_queue_size == 0 and node._pending_message is None
 
 
 async def _processed(nodes) -> bool:

@@ -4,6 +4,7 @@ second, never waiting for a screen to be ready, as a desk that knows the flow ty
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import shutil
@@ -103,3 +104,70 @@ def test_r5_a_lone_esc_goes_back_and_arrows_stay_arrows_on_the_desk_driver(home)
         assert "testkiddo" in back.lower() and "[B" not in back, back
     finally:
         terminal.close()
+
+
+async def test_r5_r14_a_key_still_bubbling_up_to_its_screen_is_handled_before_the_next_key():
+    """The typed-ahead r reaches the patient page's binding before Ctrl+R is handed on: a key
+    bubbles from the focused widget to the screen and only then to the App, where the screen's
+    bindings run. A screen still busy (here: its idle work, as on a loaded desk) when r bubbles up
+    to it once let Ctrl+R go to the patient page, which has no Ctrl+R: the PINs were never issued
+    (kiosk_screens.typeahead). Pilot, with the App's own type-ahead and two screens of the same
+    shape: r opens a window, Ctrl+R (a priority binding there) registers."""
+    from textual import events
+    from textual.app import App, ComposeResult
+    from textual.binding import Binding
+    from textual.containers import VerticalScroll
+    from textual.screen import Screen
+    from textual.widgets import Static
+
+    from kiosk_screens.typeahead import HoldsTypeAhead
+
+    registered: list[str] = []
+
+    class Window(Screen[None]):
+        BINDINGS = [Binding("ctrl+r", "register", "Register", priority=True)]
+
+        def compose(self) -> ComposeResult:
+            yield Static("Registration")
+
+        def action_register(self) -> None:
+            registered.append("window")
+
+    class Page(Screen[None]):
+        BINDINGS = [Binding("r", "open", "Register Patient")]
+        busy = False
+
+        def compose(self) -> ComposeResult:
+            with VerticalScroll(id="page"):
+                yield Static("The patient page")
+
+        def on_mount(self) -> None:
+            self.query_one("#page").focus()
+
+        async def on_idle(self) -> None:
+            if self.busy:  # the page still drawing when a key bubbles up to it
+                await asyncio.sleep(0.05)
+
+        def action_open(self) -> None:
+            self.app.push_screen(Window())
+
+    class Desk(HoldsTypeAhead, App[None]):
+        def on_mount(self) -> None:
+            self.push_screen(Page())
+
+    app = Desk()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        page = app.screen
+        assert isinstance(page, Page)
+        page.busy = True
+        for key in ("r", "ctrl+r"):  # typed ahead: both read before either is handled
+            app._driver.send_message(events.Key(key, key if len(key) == 1 else None))
+        give_up = time.monotonic() + 10
+        # not pilot.pause: its own messages to the screen would hide the race
+        while app._typed is None or app.typing:  # until the keys are read, then handed on
+            assert time.monotonic() < give_up, app.screen
+            await asyncio.sleep(0.01)
+        await pilot.pause()
+        assert isinstance(app.screen, Window)
+        assert registered == ["window"]
