@@ -345,10 +345,15 @@ def _born_word_sql(
     exact: bool,
     tolerant: bool,
     strict: int,
+    day_array: bool | None = None,
 ) -> _Sql:
     """:func:`word_sql` with a birth date: the few patients born that day (a few hundred at a
     million) drive, each name word checked through the (patient or caregiver, term) index, so a
-    common name with a date never reads that name's every row."""
+    common name with a date never reads that name's every row. ``day_array`` (PostgreSQL's): the
+    same rows of the children's side, the day's children handed to the term lookup as an array.
+    Joined to them, PostgreSQL hashes every child's term for the word against them (thousands
+    for a common first name, some 0.5 ms of server CPU at a million); handed an array, it looks
+    each child up in the (patient, term) index (N1: a first name with a birth date)."""
     sql = _Sql()
     column = "patient_id" if side == "patient" else "caregiver_id"
     owner = "p.id" if side == "patient" else "r.caregiver_id"
@@ -357,18 +362,25 @@ def _born_word_sql(
     if side == "caregiver":
         body += ' CROSS JOIN "relationship" r'
         conditions.append("r.patient_id = p.id")
+    elif not is_sqlite() if day_array is None else day_array:
+        _, where = _filters(sql, "p.id", status, None)  # its marks come next in the statement
+        day = f"SELECT p.id{body} WHERE {conditions[0]}{where}"
+        owner, body, conditions = "t0.patient_id", ' FROM "search_term" t0', []
+        conditions.append(f"t0.patient_id = ANY(ARRAY({day}))")
     for n, word in enumerate(words):
         is_strict = n == strict
-        body += f' CROSS JOIN "search_term" t{n}'
         condition = sql.term_condition(
             f"t{n}", word, exact=exact and not is_strict, tolerant=tolerant or is_strict
         )
-        conditions.append(f"t{n}.{column} = {owner} AND {condition}")
-    _, where = _filters(sql, "p.id", status, None)
-    carer = "r.caregiver_id" if side == "caregiver" else "NULL"
+        if owner != f"t{n}.{column}":
+            body += f' CROSS JOIN "search_term" t{n}'
+            condition = f"t{n}.{column} = {owner} AND {condition}"
+        conditions.append(condition)
+    _, where = ("", "") if owner == "t0.patient_id" else _filters(sql, "p.id", status, None)
+    pid, carer = ("p.id", "r.caregiver_id") if side == "caregiver" else (owner, "NULL")
     terms = ", ".join(f"t{n}.term" for n in range(len(words)))
     sql.text = (
-        f"SELECT p.id, {carer}, {terms}{body} WHERE {' AND '.join(conditions)}{where}"
+        f"SELECT {pid}, {carer}, {terms}{body} WHERE {' AND '.join(conditions)}{where}"
         f" LIMIT {int(limit)}"
     )
     return sql
