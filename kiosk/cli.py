@@ -1101,13 +1101,16 @@ def _print_training_try(config: Config, args: argparse.Namespace) -> None:
     sys.stdout.flush()
 
 
-def cmd_serve_desk(args: argparse.Namespace) -> int:
-    """Browser desks (kiosk.web.desks): every browser session is ``kiosk`` in a process of its
-    own, at the staff sign-in, as this server's one terminal (D1)."""
-    try:
-        from kiosk.web.desks import is_loopback, serve_desks
-    except ImportError:
-        raise CliError("browser desks need their extra: pip install 'kiosk[browser]'") from None
+def cmd_serve_desk(
+    args: argparse.Namespace, serve_desks: Callable[..., object] | None = None
+) -> int:
+    """Browser desks (kiosk_screens.desks, passed in as ``serve_desks`` by the ``kiosk`` console
+    script): every browser session is ``kiosk`` in a process of its own, at the staff sign-in, as
+    this server's one terminal (D1)."""
+    if serve_desks is None:
+        raise CliError(
+            "this entry point has no user interface; serve browser desks with the kiosk command"
+        )
     if not 1 <= args.port <= 65535:
         raise CliError("--port must be between 1 and 65535")
     # D1: the server is no SSH desk, whoever started it over SSH: its sessions are not named after
@@ -1140,12 +1143,6 @@ def cmd_serve_desk(args: argparse.Namespace) -> int:
             f"{', '.join(sorted(config.terminals))})"
         )
     options += ["--terminal", config.terminal]
-    if not is_loopback(args.host):
-        print(
-            f"kiosk: warning: browser desks on {args.host} are open to that network over plain "
-            "HTTP: staff passwords cross it readable",
-            file=sys.stderr,
-        )
     serve_desks(options, host=args.host, port=args.port, terminal=config.terminal)
     return 0
 
@@ -1210,10 +1207,14 @@ COMMANDS = {
 
 
 def main(
-    argv: list[str] | None = None, *, start_app: Callable[[Config], object] | None = None
+    argv: list[str] | None = None,
+    *,
+    start_app: Callable[[Config], object] | None = None,
+    serve_desks: Callable[..., object] | None = None,
 ) -> int:
-    """Run the command line. ``start_app(config)`` starts the UI; the ``kiosk`` console script
-    (screens/launch.py) passes it, so this domain module never imports the UI itself."""
+    """Run the command line. ``start_app(config)`` starts the UI and ``serve_desks(options, host=,
+    port=, terminal=)`` serves it to browsers; the ``kiosk`` console script (screens/launch.py)
+    passes both, so this domain module never imports the UI itself."""
     from kiosk.config import ConfigError
     from kiosk.people.staff import StaffError
     from kiosk.security import SecretKeyError
@@ -1226,6 +1227,8 @@ def main(
             raise CliError("--training only starts the app; it takes no command")
         if args.command is None:
             return cmd_run(args, start_app)
+        if args.command == "serve-desk":
+            return cmd_serve_desk(args, serve_desks)
         return COMMANDS[args.command](args)
     except CliError as error:
         print(f"kiosk: {error}", file=sys.stderr)

@@ -36,10 +36,22 @@ def start_app(config, **run) -> None:
     run_app(config, **run)
 
 
+def serve_desks(options: list[str], *, host: str, port: int, terminal: str) -> None:
+    """Serve browser desks (``kiosk serve-desk``, desks.py): textual-serve runs ``kiosk OPTIONS``
+    for each browser. Its extra is imported only here, so a terminal desk never loads it."""
+    from kiosk.cli import CliError
+
+    try:
+        from .desks import serve_desks as serve
+    except ImportError:
+        raise CliError("browser desks need their extra: pip install 'kiosk[browser]'") from None
+    serve(options, host=host, port=port, terminal=terminal)
+
+
 def main(argv: list[str] | None = None) -> int:
     from kiosk.cli import main as cli_main
 
-    return cli_main(argv, start_app=start_app)
+    return cli_main(argv, start_app=start_app, serve_desks=serve_desks)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Browser desks (`kiosk serve-desk`, kiosk.web.desks): a real server on a free loopback port, its
+"""Browser desks (`kiosk serve-desk`, kiosk_screens.desks): a real server on a free loopback port, its
 page and assets fetched over HTTP, its websocket driven as textual-serve's page drives it (JSON
 ["stdin", keys] in, the app's terminal output out as binary frames, read by a VT100 screen); the
 page in Debian's chromium where there is one. Each test stops its server."""
@@ -24,6 +24,7 @@ import pytest
 
 from desk_terminal import ROOT
 from kiosk import audit, cli
+from kiosk_screens import launch
 
 from conftest import desk_app, fresh_user_env, settle
 from test_terminals import _events, _free_port
@@ -352,12 +353,20 @@ def test_d1_serve_desk_refuses_an_unnamed_terminal_and_a_missing_database(
         '[terminals.checkout]\naddresses = ["10.1.2.8"]\n',
         encoding="utf-8",
     )
-    assert cli.main(["--config", str(config), "serve-desk", "--training"]) == cli.EXIT_USAGE
+    assert launch.main(["--config", str(config), "serve-desk", "--training"]) == cli.EXIT_USAGE
     assert "--terminal NAME" in capsys.readouterr().err
     missing = tmp_path / "none" / "kiosk.sqlite3"
-    assert cli.main(["--db", str(missing), "serve-desk"]) == cli.EXIT_USAGE
+    assert launch.main(["--db", str(missing), "serve-desk"]) == cli.EXIT_USAGE
     assert "no database" in capsys.readouterr().err
     assert not missing.parent.exists()
+
+
+def test_d1_only_the_kiosk_command_serves_desks(tmp_path, capsys):
+    """kiosk.cli (the domain) holds no UI: called without the console script's server, serve-desk
+    says where desks are served from and serves nothing."""
+    assert cli.main(["--db", str(tmp_path / "k.sqlite3"), "serve-desk"]) == cli.EXIT_USAGE
+    assert "with the kiosk command" in capsys.readouterr().err
+    assert not (tmp_path / "k.sqlite3").exists()
 
 
 def test_d2_serve_desk_says_what_widening_the_address_means(capsys):

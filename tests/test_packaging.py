@@ -119,7 +119,7 @@ def test_the_wheel_holds_the_importer_the_data_fonts_and_styles(wheel):
         "kiosk_screens/launch.py",
         "kiosk/web/templates/register.html",
         "kiosk/web/templates/style.css",
-        "kiosk/web/templates/desk/app_index.html",  # browser desks: the page without outside links
+        "kiosk_screens/templates/app_index.html",  # browser desks: the page without outside links
         "kiosk/locale/es/LC_MESSAGES/kiosk.po",  # I1
     ):  # P2
         assert name in names, name

@@ -1,4 +1,6 @@
 """Browser desks: the desk app in a web browser, through textual-serve (``kiosk serve-desk``).
+The UI's side, as the server starts apps: the CLI (kiosk.cli) decides what to serve and gets
+``serve_desks`` from the ``kiosk`` console script (launch.py), as it gets ``start_app``.
 
 Each browser that opens the page gets a websocket and, behind it, a ``kiosk`` process of its own:
 the same app a terminal runs, starting at the same staff sign-in (S1; nothing signs it in, and
@@ -8,8 +10,8 @@ one terminal (D1): its name, printer and language.
 The page and everything it loads come from this server: textual-serve's own script
 (``textual.js``: its terminal, xterm.js, bundled; MIT), stylesheet (xterm.js's, MIT), background
 image and Roboto Mono fonts (Apache-2.0), served from the installed package, with a page template
-of ours (``templates/desk/app_index.html``) in place of textual-serve's, which loads the font from
-Google Fonts. A desk then works without the internet and tells no one else that it is open.
+of ours (``templates/app_index.html`` beside this module) in place of textual-serve's, which loads
+the font from Google Fonts. A desk then works without the internet and tells no one else that it is open.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from textual_serve.server import Server, to_int
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8810  # beside kiosk serve's 8800
-TEMPLATES = Path(__file__).parent / "templates" / "desk"
+TEMPLATES = Path(__file__).parent / "templates"
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
 
 log = logging.getLogger("kiosk.desks")
@@ -157,4 +159,10 @@ class DeskServer(Server):
 def serve_desks(options: list[str], *, host: str, port: int, terminal: str) -> None:
     """Serve the desk on ``host``:``port`` until Ctrl+C or SIGTERM; each browser session runs
     ``kiosk OPTIONS`` (desk_command)."""
+    if not is_loopback(host):
+        print(
+            f"kiosk: warning: browser desks on {host} are open to that network over plain "
+            "HTTP: staff passwords cross it readable",
+            file=sys.stderr,
+        )
     DeskServer(desk_command(options), host=host, port=port, terminal=terminal).serve()
