@@ -561,13 +561,14 @@ def _hung_up(signum: int, frame: object) -> None:
 def _require_database(args: argparse.Namespace) -> None:
     """D2: only kiosk init (and the commands that add data) make a database; the others say there
     is none instead of leaving an empty one behind."""
-    from kiosk.store.db import is_url
+    from kiosk.store.db import exists, shown
     from kiosk.store.practice import database_target
 
     target = database_target(load(args))
-    if not is_url(target) and not Path(target).expanduser().exists():
+    if not exists(target):  # on PostgreSQL: an empty database gets no tables from a refusal
         raise CliError(
-            f"there is no database at {target}: run kiosk init first (or try kiosk --training)"
+            f"there is no database at {shown(target)}: run kiosk init first "
+            "(or try kiosk --training)"
         )
 
 
@@ -578,13 +579,13 @@ def cmd_init(args: argparse.Namespace) -> int:
         check_password_rules,
         staff_count,
     )
-    from kiosk.store.db import is_url
+    from kiosk.store.db import exists
     from kiosk.store.practice import database_target
 
     password = None
     target = database_target(load(args))
-    if not is_url(target) and not Path(target).expanduser().exists():
-        # D2: a refused password leaves no empty database and key file behind
+    if not exists(target):
+        # D2: a refused password leaves no empty database, tables or key file behind
         password = _read_password(args.password_stdin)
         problem = check_password_rules(password, args.admin, args.name)
         if problem:
@@ -747,10 +748,16 @@ def cmd_import(args: argparse.Namespace) -> int:
         return 0
     if not args.files:
         raise CliError("name at least one file to import, or --template FILE")
-    desk = open_desk(args)
+    from kiosk.store.db import exists
+    from kiosk.store.practice import database_target
+
     progress = None if args.quiet else importer.TextProgress(sys.stderr)
     try:
-        report = desk.import_files(
+        # D2: importing may make a new practice's database, but not for files it refuses whole
+        refused = None
+        if not exists(database_target(load(args))):
+            refused = importer.nothing_to_import(args.files, roles_path=args.roles)
+        report = refused or open_desk(args).import_files(
             [Path(f) for f in args.files], progress=progress, roles_path=args.roles
         )
     except RolesError as error:

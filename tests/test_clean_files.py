@@ -231,3 +231,99 @@ def test_d2_a_refused_first_password_leaves_no_database_behind(tmp_path):
     assert refused.returncode != 0 and "15 characters" in refused.stderr, refused.stderr
     assert not db.parent.exists()
     init_practice(db)
+
+
+def test_d2_an_import_refused_whole_makes_no_database(tmp_path):
+    """A new practice may import before kiosk init, but a file it cannot read, or whose every row
+    it rejects, leaves no database behind: the desk reads why and nothing is made."""
+    db = tmp_path / "missing" / "kiosk.sqlite3"
+    not_ours = tmp_path / "export.csv"
+    not_ours.write_text("family,given,dob\nSmith,Ann,2020-01-01\n", encoding="utf-8")
+    for file in (not_ours, tmp_path / "absent.csv"):
+        done = kiosk("--db", str(db), "import", str(file))
+        assert done.returncode == 2 and "rejected" in done.stderr, done.stderr
+        assert done.stdout.startswith("0 patients added")
+    assert not db.parent.exists()
+
+
+PG_URL = os.environ.get("KIOSK_TEST_PG_URL", "")
+
+# Every command but kiosk init (which makes the database) and demo generate (which makes a demo
+# one), as a desk or a timer might run it against a practice's new, empty PostgreSQL database.
+REFUSED_ON_AN_EMPTY_DATABASE = [
+    ["staff", "add", "bob", "--name", "Bob", "--password-stdin"],
+    ["staff", "link", "bob", "P1"],
+    ["staff", "unlock", "bob"],
+    ["staff", "list"],
+    ["audit", "verify"],
+    ["audit", "anchor"],
+    ["audit", "export"],
+    ["outbox", "send"],
+    ["outbox", "list"],
+    ["outbox", "retry", "1"],
+    ["import", "{tmp}/absent.csv"],
+    ["search", "smith"],
+    ["drive", "--dry-run"],
+    ["drive", "--by", "bob"],
+    ["pin", "list"],
+    ["pin", "revoke", "--reason", "moved away", "--by", "bob", "C1"],
+    ["maintain"],
+    ["report"],
+    ["portal", "token", "list"],
+    ["portal", "token", "create", "main-portal"],
+    ["portal", "token", "revoke", "main-portal"],
+    ["doctor"],
+    ["serve-desk"],
+    ["init", "--admin", "maria", "--name", "Maria", "--password-stdin"],  # a refused password
+    [],  # the app
+]
+
+
+@pytest.mark.skipif(not PG_URL, reason="KIOSK_TEST_PG_URL not set: .ci/postgres.sh start")
+def test_d2_no_refused_command_makes_tables_in_an_empty_postgresql_database(
+    tmp_path, monkeypatch, capsys
+):
+    """On PostgreSQL the database is the server's, made empty by its administrator: a command
+    refused there (nothing set up yet, no such staff member, a password too short) or one that
+    only looks creates no table in it and no key file, and says to run kiosk init."""
+    import io
+    import uuid
+
+    import psycopg2
+
+    name = f"kiosk_d2_{uuid.uuid4().hex[:8]}"
+    admin = psycopg2.connect(PG_URL)
+    admin.autocommit = True
+    admin.cursor().execute(f"CREATE DATABASE {name}")
+    url = PG_URL.rsplit("/", 1)[0] + f"/{name}"
+    key = tmp_path / "keys" / "kiosk.key"
+    for variable in [k for k in os.environ if k.startswith("KIOSK_")]:
+        monkeypatch.delenv(variable)
+    monkeypatch.setenv("KIOSK_PIN_KEY_FILE", str(key))
+
+    def nothing_starts(*args, **kwargs):
+        raise AssertionError("a desk started on a database with no tables")
+
+    try:
+        for command in REFUSED_ON_AN_EMPTY_DATABASE:
+            argv = [a.replace("{tmp}", str(tmp_path)) for a in command]
+            monkeypatch.setattr(sys, "stdin", io.StringIO("too-short-1\n"))
+            done = cli.main(
+                ["--db", url, *argv], start_app=nothing_starts, serve_desks=nothing_starts
+            )
+            close_database()
+            said = " ".join(capsys.readouterr())
+            assert done != 0, command
+            assert "kiosk init" in said or "rejected" in said or "15 characters" in said, said
+            with psycopg2.connect(url) as check, check.cursor() as cursor:
+                cursor.execute(
+                    "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
+                )
+                assert cursor.fetchall() == [], command
+            assert not key.parent.exists(), command
+        served = kiosk("--db", url, "serve", "--port", "1", env={"KIOSK_PIN_KEY_FILE": str(key)})
+        assert served.returncode != 0 and "kiosk init" in served.stderr, served.stderr
+    finally:
+        close_database()
+        admin.cursor().execute(f"DROP DATABASE {name} WITH (FORCE)")
+        admin.close()

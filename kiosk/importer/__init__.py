@@ -57,11 +57,37 @@ def import_files(
     imported then). Everything else wrong is in the report.
     """
     from kiosk import audit
-    from kiosk.importer.records import Collected
-    from kiosk.importer.roles import load_roles
     from kiosk.importer.writer import Writer
 
     started = time.perf_counter()
+    collected, counts = _read_files(paths, roles_path, progress)
+    links = collected.resolve_links()
+    writer = Writer(collected, links, counts)
+    writer.load()
+    collected.problems += writer.write(progress)
+    report = _report(collected, counts)
+    for file_counts in report.files:
+        audit.record(audit.IMPORT, staff=username, detail=file_counts.as_dict())
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def nothing_to_import(
+    paths: Iterable[str | Path], roles_path: str | Path | None = None
+) -> ImportReport | None:
+    """The report of an import that would add no patient (every file unreadable or every row
+    rejected), read without the store; None when there is someone to import. D2: a new practice's
+    database is made for patients, not for a refused file."""
+    collected, counts = _read_files(paths, roles_path, None)
+    return None if collected.patients else _report(collected, counts)
+
+
+def _read_files(
+    paths: Iterable[str | Path], roles_path: str | Path | None, progress: Progress | None
+) -> tuple[Collected, dict[str, FileCounts]]:
+    from kiosk.importer.records import Collected
+    from kiosk.importer.roles import load_roles
+
     roles = load_roles(roles_path)
     collected = Collected()
     counts: dict[str, FileCounts] = {}
@@ -69,19 +95,16 @@ def import_files(
         name = _unique_name(path, counts)
         counts[name] = FileCounts(name)
         counts[name].readable = _read_file(path, name, collected, roles, progress)
-    links = collected.resolve_links()
-    writer = Writer(collected, links, counts)
-    writer.load()
-    collected.problems += writer.write(progress)
+    return collected, counts
+
+
+def _report(collected: Collected, counts: dict[str, FileCounts]) -> ImportReport:
     report = ImportReport(list(counts.values()), collected.problems)
     for problem in report.problems:
         if problem.rejected:
             counts[problem.file].rejected += 1
         else:
             counts[problem.file].warnings += 1
-    for file_counts in report.files:
-        audit.record(audit.IMPORT, staff=username, detail=file_counts.as_dict())
-    report.seconds = time.perf_counter() - started
     return report
 
 

@@ -179,6 +179,25 @@ def open_database(target: str | os.PathLike, *, read_only: bool = False) -> peew
     return db
 
 
+def exists(target: str | os.PathLike) -> bool:
+    """D2: whether ``target`` is a kiosk database already: a SQLite file that is there, or a
+    PostgreSQL database that holds kiosk's tables (an empty one is no kiosk database yet). Looks
+    without making anything: no file, folder, table or key."""
+    from kiosk.store.models import SchemaMeta
+
+    target = str(target)
+    if not target.startswith(("postgres://", "postgresql://")):
+        return Path(target.removeprefix("sqlite:///")).expanduser().exists()
+    db = connect(target)  # not bound: the command's own opening comes after
+    try:
+        db.connect()
+        return bool(db.table_exists(SchemaMeta._meta.table_name))
+    except peewee.DatabaseError as error:  # no server, no such database, no permission
+        raise DatabaseError(f"cannot open database {shown(target)}: {_why(error)}") from None
+    finally:
+        db.close()
+
+
 def _connected(target: str | os.PathLike, read_only: str) -> peewee.Database:
     db = connect(target, read_only=read_only)
     database.initialize(db)
