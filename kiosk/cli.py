@@ -925,9 +925,10 @@ def cmd_backup(args: argparse.Namespace) -> int:
         )
     except backup.PostgresTarget as pg:
         tool = "pg_restore" if args.command == "restore" else "pg_dump"
+        made = " into a new file only you can read (0600)" if tool == "pg_dump" else ""
         print(
-            f"kiosk {args.command} handles SQLite files; for PostgreSQL use {tool} (the password from "
-            "PGPASSWORD or ~/.pgpass):",
+            f"kiosk {args.command} handles SQLite files; for PostgreSQL use {tool}{made} (the "
+            "password from PGPASSWORD or ~/.pgpass):",
             file=sys.stderr,
         )
         print(backup.pg_command(tool, pg.url, args.file))

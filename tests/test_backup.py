@@ -1,5 +1,7 @@
 """D3: a consistent online backup while desks write, key files kept out, and a guarded restore."""
 
+import os
+import shutil
 import sqlite3
 import stat
 import subprocess
@@ -165,12 +167,49 @@ def test_d3_postgres_says_to_use_pg_dump_with_the_password_hidden(tmp_path):
         str(tmp_path / "x.dump"),
         env={"KIOSK_PIN_KEY_FILE": str(tmp_path / "k.key")},
     )
-    assert done.returncode == 1 and "pg_dump" in done.stderr
+    assert done.returncode == 1 and "pg_dump" in done.stderr and "(0600)" in done.stderr
     # a password in the URL, even ***, would win over PGPASSWORD and ~/.pgpass: none is left in it
-    assert done.stdout.startswith("pg_dump ") and "***" not in done.stdout
+    assert done.stdout.startswith("(umask 077 && set -C && pg_dump ") and "***" not in done.stdout
     assert "--dbname postgresql://kiosk@db.example.org:5432/kiosk" in done.stdout
     assert "s3cret-pass" not in done.stdout + done.stderr
     assert str(tmp_path / "k.key") in done.stderr
+
+
+PG_URL = os.environ.get("KIOSK_TEST_PG_URL", "")
+
+
+@pytest.mark.skipif(not PG_URL or not shutil.which("pg_dump"), reason="PostgreSQL and pg_dump")
+def test_d3_s11_the_pg_dump_command_as_printed_makes_a_file_only_its_owner_reads(tmp_path):
+    """The printed command, run as printed by a shell whose umask is the usual 022, writes the
+    dump 0600 (patients' details and PIN hashes are in it, S11), never over an existing file, and
+    pg_restore reads it back; the shell's own umask is left as it was."""
+    import uuid
+
+    import psycopg2
+
+    name = f"kiosk_d3_{uuid.uuid4().hex[:8]}"
+    admin = psycopg2.connect(PG_URL)
+    admin.autocommit = True
+    admin.cursor().execute(f"CREATE DATABASE {name}")
+    url = PG_URL.rsplit("/", 1)[0] + f"/{name}"
+    dump = tmp_path / "practice dump.pgc"  # a space: the file name is quoted
+    try:
+        with psycopg2.connect(url) as db, db.cursor() as cursor:
+            cursor.execute("CREATE TABLE patient (name text); INSERT INTO patient VALUES ('Ann')")
+        key = {"KIOSK_PIN_KEY_FILE": str(tmp_path / "k.key")}
+        printed = kiosk("--db", url, "backup", str(dump), env=key).stdout.strip()
+        shell = ["sh", "-c", f"umask 022; {printed}; umask"]
+        done = subprocess.run(shell, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0 and done.stdout.strip() == "0022", done.stderr
+        assert stat.S_IMODE(dump.stat().st_mode) == 0o600
+        listed = subprocess.run(["pg_restore", "--list", str(dump)], capture_output=True, text=True)
+        assert "TABLE DATA public patient" in listed.stdout, listed.stderr
+        before = dump.read_bytes()
+        again = subprocess.run(shell, capture_output=True, text=True, timeout=120)
+        assert "exist" in again.stderr and dump.read_bytes() == before
+    finally:
+        admin.cursor().execute(f"DROP DATABASE {name} WITH (FORCE)")
+        admin.close()
 
 
 def test_s10_d3_a_restore_sets_aside_the_anchors_taken_after_the_backup(practice, tmp_path):

@@ -60,7 +60,13 @@ class PostgresTarget(BackupError):
 
 def pg_command(tool: str, url: str, file: str) -> str:
     """The pg_dump or pg_restore command for ``url``, without its password: PGPASSWORD or
-    ~/.pgpass supplies it (a password left in the URL, even as ***, would be used instead)."""
+    ~/.pgpass supplies it (a password left in the URL, even as ***, would be used instead).
+
+    pg_dump's file would be made with the shell's umask (0644 under the usual 022): readable by
+    every account on the machine, patients' details and PIN hashes included (S11). The command
+    writes it through a subshell with umask 077 (0600, the user's own umask left as it was) and
+    noclobber (never over an existing file, as kiosk backup never overwrites).
+    """
     import shlex
     from urllib.parse import urlsplit, urlunsplit
 
@@ -68,12 +74,11 @@ def pg_command(tool: str, url: str, file: str) -> str:
     if parts.password is not None:
         userinfo, host = parts.netloc.rsplit("@", 1)
         url = urlunsplit(parts._replace(netloc=f"{userinfo.split(':', 1)[0]}@{host}"))
-    args = [tool, "--format=custom"]
-    args += ["--file", file] if tool == "pg_dump" else ["--clean", "--if-exists", "--no-owner"]
-    args += ["--dbname", url]
-    if tool == "pg_restore":
-        args.append(file)
-    return " ".join(shlex.quote(a) for a in args)
+    if tool == "pg_dump":
+        dump = shlex.join([tool, "--format=custom", "--dbname", url])
+        return f"(umask 077 && set -C && {dump} > {shlex.quote(file)})"
+    args = [tool, "--format=custom", "--clean", "--if-exists", "--no-owner", "--dbname", url, file]
+    return shlex.join(args)
 
 
 def key_files_note(config: Config) -> list[str]:
