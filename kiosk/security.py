@@ -149,7 +149,11 @@ def set_terminal(name: str) -> None:
 def default_terminal() -> str:
     """This desk's terminal name, recorded with every sign-in, redemption try (S8, S12) and audit
     event (D1): the one kiosk.ops.terminals chose, else the host name."""
-    return _terminal[0] if _terminal else (socket.gethostname() or "local")[:64]
+    return _terminal[0] if _terminal else host_name()
+
+
+def host_name() -> str:
+    return (socket.gethostname() or "local")[:64]
 
 
 class SecretKey:

@@ -76,10 +76,11 @@ def test_d1_the_deploy_example_config_is_valid():
         (
             None,
             {"SSH_CONNECTION": "192.168.9.9 5 10.0.0.1 22"},
-            socket.gethostname()[:64],
+            f"{socket.gethostname()}-192.168.9.9",
             "office",
             "letter",
         ),
+        (None, {}, socket.gethostname()[:64], "office", "letter"),  # at the server's own console
     ],
 )
 def test_d1_the_terminal_is_chosen_by_option_then_variable_then_ssh_address(
@@ -87,6 +88,45 @@ def test_d1_the_terminal_is_chosen_by_option_then_variable_then_ssh_address(
 ):
     config = terminals.choose(config_from_mapping(DESKS), option, env)
     assert (config.terminal, config.printer.name, config.printer.layout) == (name, printer, layout)
+
+
+def test_d1_each_unnamed_ssh_desk_has_a_name_of_its_own_and_keeps_it():
+    """No key, Match block or addresses names these desks: each is the host and its address,
+    the same at every connection (the port changes, the name does not), a valid terminal name
+    for IPv6 and IPv4-on-IPv6 clients too; and with [terminals] configured it is not refused."""
+    from kiosk.config import TERMINAL_NAME
+
+    def name(connection: str, settings: dict | None = None) -> str:
+        config = config_from_mapping(settings or {})
+        return terminals.choose(config, None, {"SSH_CONNECTION": connection}).terminal
+
+    host = socket.gethostname()
+    first, again = name("10.1.2.9 50211 10.0.0.1 22"), name("10.1.2.9 61544 10.0.0.1 22")
+    assert first == again == f"{host}-10.1.2.9" != name("10.1.2.10 50211 10.0.0.1 22")
+    assert name("::ffff:10.1.2.9 50211 ::ffff:10.0.0.1 22") == first
+    assert name("2001:db8::5 50211 2001:db8::1 22") == f"{host}-2001-db8--5"
+    assert name("10.1.2.9 50211 10.0.0.1 22", DESKS) == first  # not one of DESKS: its own name
+    assert name("10.1.3.77 5 10.0.0.1 22", DESKS) == "checkout"  # its address names it
+    assert name("not-an-address 5 10.0.0.1 22") == host[:64]
+    for connection in ("10.1.2.9 1 10.0.0.1 22", "2001:db8:aaaa:bbbb:cccc:dddd:eeee:ffff 1 ::1 22"):
+        assert TERMINAL_NAME.fullmatch(name(connection))
+
+
+async def test_d1_an_unnamed_ssh_desk_is_shown_and_audited_under_its_own_name(config, front_desk):
+    """The desk's name is in the header of its screens (80x24) and in the audit of what it does."""
+    from kiosk_screens.widgets import DeskHeader
+
+    from conftest import desk_app, settle
+
+    desk_config = terminals.choose(config, None, {"SSH_CONNECTION": "10.1.2.9 50211 10.0.0.1 22"})
+    terminals.use(desk_config)
+    expected = f"{socket.gethostname()}-10.1.2.9"
+    app = desk_app(desk_config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        assert expected in str(app.screen.query_one(DeskHeader).render())
+    event = audit.record(audit.VIEW, staff="maria")
+    assert json.loads(event.detail)["terminal"] == expected
 
 
 def test_d1_kiosk_terminal_variable_names_the_desk():
@@ -159,12 +199,15 @@ def test_d1_a_desk_over_ssh_signs_in_as_its_terminal_with_its_printer(tmp_path):
         '[terminals.checkout]\nprinter = "receipt-q"\n',
         encoding="utf-8",
     )
-    for name in ("host", "desk"):
+    for name in ("host", "desk", "unnamed"):
         subprocess.run(
             ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / name)], check=True
         )
     (tmp_path / "authorized_keys").write_text(
-        'environment="KIOSK_TERMINAL=front-1",restrict,pty ' + (tmp_path / "desk.pub").read_text()
+        'environment="KIOSK_TERMINAL=front-1",restrict,pty '
+        + (tmp_path / "desk.pub").read_text()
+        + "restrict,pty "
+        + (tmp_path / "unnamed.pub").read_text()  # names no terminal
     )
     (tmp_path / "authorized_keys").chmod(0o600)
     launcher = tmp_path / "kiosk-desk"
@@ -208,16 +251,8 @@ def test_d1_a_desk_over_ssh_signs_in_as_its_terminal_with_its_printer(tmp_path):
         options = ["-i", str(tmp_path / "desk"), "-o", "StrictHostKeyChecking=no"]
         options += ["-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes"]
         options += ["-o", "LogLevel=ERROR"]
-        client = subprocess.Popen(
-            # ForceCommand: what the client asks for is ignored
-            ["ssh", "-tt", "-p", str(port), *options, f"{user}@127.0.0.1", "anything-else"],
-            stdin=child,
-            stdout=child,
-            stderr=child,
-            env=dict(os.environ, TERM="xterm-256color"),
-            start_new_session=True,
-        )
-        os.close(child)
+        # ForceCommand: what the client asks for is ignored
+        client = _ssh_in_pty(child, port, [*options, f"{user}@127.0.0.1", "anything-else"])
         screen = _read_until(main, b"your kiosk username", client)
         os.write(main, b"maria\r")
         time.sleep(0.5)
@@ -230,6 +265,7 @@ def test_d1_a_desk_over_ssh_signs_in_as_its_terminal_with_its_printer(tmp_path):
         os.write(main, b"\x11")  # ctrl+q
         client.wait(timeout=30)
         refused = _refusals(port, options, f"{user}@127.0.0.1")
+        unnamed = _sign_in_screen(port, [*options[2:], "-i", str(tmp_path / "unnamed")], user)
     finally:
         if client and client.poll() is None:
             client.kill()
@@ -240,11 +276,42 @@ def test_d1_a_desk_over_ssh_signs_in_as_its_terminal_with_its_printer(tmp_path):
     assert signed_in and signed_in[-1]["terminal"] == "front-1", (tmp_path / "sshd.log").read_text()
     text = screen.decode("utf-8", "replace")
     assert "front-1" in text and "front-laser" in text  # the header: which desk, which printer
+    # a key that names no desk: the host and the client's address, not the host alone
+    assert f"{socket.gethostname()}-127.0.0.1" in unnamed, unnamed
     assert refused == {
         "command": (False, True),
         "forwarding": (False, False),
         "sftp": (False, False),
     }, refused
+
+
+def _ssh_in_pty(child: int, port: int, args: list[str]) -> subprocess.Popen:
+    """ssh -tt to ``port`` with ``args``, on the pty whose other end is ``child`` (closed here)."""
+    client = subprocess.Popen(
+        ["ssh", "-tt", "-p", str(port), *args],
+        stdin=child,
+        stdout=child,
+        stderr=child,
+        env=dict(os.environ, TERM="xterm-256color"),
+        start_new_session=True,
+    )
+    os.close(child)
+    return client
+
+
+def _sign_in_screen(port: int, options: list[str], user: str) -> str:
+    """What a desk's pty shows up to its sign-in, through ssh -tt with ``options``; then ctrl+q."""
+    main, child = pty.openpty()
+    client = _ssh_in_pty(child, port, [*options, f"{user}@127.0.0.1"])
+    try:
+        screen = _read_until(main, b"your kiosk username", client)
+        os.write(main, b"\x11")  # ctrl+q
+        client.wait(timeout=30)
+    finally:
+        if client.poll() is None:
+            client.kill()
+        os.close(main)
+    return screen.decode("utf-8", "replace")
 
 
 def _refusals(port: int, options: list[str], where: str) -> dict[str, tuple[bool, bool]]:

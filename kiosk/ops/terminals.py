@@ -2,15 +2,17 @@
 
 The name comes from, first to last: ``--terminal``; ``KIOSK_TERMINAL`` (which an SSH key's
 ``environment=`` option, or ``SetEnv`` in an sshd ``Match`` block, sets per desk); the SSH
-connection's source address matched against each ``[terminals.NAME] addresses``; else the host
-name. The chosen name is what the guessing limits count per terminal (S8, S12) and what every
-audit event records.
+connection's source address matched against each ``[terminals.NAME] addresses``; for an SSH desk
+none of those names, the host name and that address (``kiosk01-10.1.2.9``: each such desk its
+own, the same at every sign-in); else (a console on the server itself) the host name. The chosen
+name is what the guessing limits count per terminal (S8, S12) and what every audit event records.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import replace
 
@@ -20,15 +22,36 @@ from kiosk.config import LANGUAGES, TERMINAL_NAME, Config, ConfigError, Terminal
 _language = ["en"]  # this desk's default language (D1); one process is one desk
 
 
-def from_ssh_address(config: Config, env: Mapping[str, str]) -> str:
-    """The terminal whose ``addresses`` hold the SSH client's address (``SSH_CONNECTION`` is
-    "client-ip client-port server-ip server-port"); "" when none does."""
+def ssh_client(env: Mapping[str, str]) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The SSH client's address (``SSH_CONNECTION`` is "client-ip client-port server-ip
+    server-port"), an IPv4 client on an IPv6 socket as IPv4; None outside SSH."""
     words = env.get("SSH_CONNECTION", "").split()
-    if not words:
-        return ""
     try:
-        client = ipaddress.ip_address(words[0])
+        client = ipaddress.ip_address(words[0]) if words else None
     except ValueError:
+        return None
+    if isinstance(client, ipaddress.IPv6Address) and client.ipv4_mapped is not None:
+        return client.ipv4_mapped
+    return client
+
+
+def unnamed_ssh_desk(env: Mapping[str, str]) -> str:
+    """D1: the name of an SSH desk that no key, Match block or ``addresses`` names: the host name
+    and the client's address, so two such desks are not one terminal in the audit and the guessing
+    limits. Readable, and stable while the desk keeps its address (not its port, which changes
+    each time); an IPv6 address's colons become '-' (a terminal name has none). "" outside SSH."""
+    client = ssh_client(env)
+    if client is None:
+        return ""
+    address = str(client).replace(":", "-")
+    host = re.sub(r"[^A-Za-z0-9_.-]", "-", security.host_name())
+    return f"{host[: 63 - len(address)]}-{address}"
+
+
+def from_ssh_address(config: Config, env: Mapping[str, str]) -> str:
+    """The terminal whose ``addresses`` hold the SSH client's address; "" when none does."""
+    client = ssh_client(env)
+    if client is None:
         return ""
     for name, desk in config.terminals.items():
         if any(client in ipaddress.ip_network(a, strict=False) for a in desk.addresses):
@@ -47,8 +70,8 @@ def choose(
             "--terminal", f"a terminal name is letters, digits, '.', '_' or '-', not {option!r}"
         )
     name = option or config.terminal or from_ssh_address(config, env)
-    if not name:
-        return replace(config, terminal=security.default_terminal())
+    if not name:  # not one of [terminals]: its own name, the printer and language of [printer]
+        return replace(config, terminal=unnamed_ssh_desk(env) or security.default_terminal())
     desk = config.terminals.get(name)
     if desk is None:
         if config.terminals:
