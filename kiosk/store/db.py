@@ -9,6 +9,7 @@ upgrades to a write is where "database is locked" comes from when several desks 
 from __future__ import annotations
 
 import functools
+import heapq
 import os
 import random
 import threading
@@ -30,6 +31,7 @@ database = peewee.DatabaseProxy()
 
 # libpq startup options of a read-only command's connection (a session SET would outlive it, below)
 READ_ONLY_OPTIONS = "-c default_transaction_read_only=on"
+IDLE_CONNECTIONS = 2  # PostgreSQL connections a process keeps open for its next worker threads
 BUSY_TIMEOUT_MS = 10_000  # another desk's write waits, it does not fail
 SQLITE_PRAGMAS = {
     "journal_mode": "wal",
@@ -118,9 +120,10 @@ def _postgres(url: str) -> peewee.Database:
     (kiosk.errors), and the next action reconnects.
     """
     from playhouse.db_url import parse
+    from playhouse.pool import PooledPostgresqlDatabase
     from playhouse.shortcuts import ReconnectMixin
 
-    class ReconnectingPostgresqlDatabase(ReconnectMixin, peewee.PostgresqlDatabase):
+    class ReconnectingPostgresqlDatabase(ReconnectMixin, _HandedOn, PooledPostgresqlDatabase):
         reconnect_errors = (
             (peewee.OperationalError, "server closed the connection"),
             (peewee.OperationalError, "terminating connection"),
@@ -132,7 +135,50 @@ def _postgres(url: str) -> peewee.Database:
         raise DatabaseError(
             f"database URL {shown(url)} has no database name (postgresql://host/NAME)"
         )
-    return ReconnectingPostgresqlDatabase(**settings)
+    return ReconnectingPostgresqlDatabase(max_connections=None, **settings)
+
+
+class _HandedOn:
+    """A thread's PostgreSQL connection handed on to the next thread once it has ended (O1).
+
+    peewee gives every thread a connection of its own, and the screens run every search and action
+    on a new worker thread: without this, each would open a new connection, a new server process
+    (some milliseconds of the server's CPU and round trips before the first statement, more with
+    TLS or a password). A thread still never shares its connection while it runs; a connection
+    left by a thread that has ended (or closed by it) is given to the next thread that asks, and at
+    most ``IDLE_CONNECTIONS`` are kept waiting. It is not asked first whether the server still has
+    it (a round trip more for every action): one the server dropped fails its first statement, which
+    ReconnectMixin sends again on a new connection, a transaction's BEGIN too (it comes first)."""
+
+    _pool_lock: threading.RLock
+    _in_use: dict
+    _connections: list
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._owners: dict[int, threading.Thread] = {}
+        super().__init__(*args, **kwargs)
+
+    def _connect(self) -> Any:
+        with self._pool_lock:
+            for key, owner in list(self._owners.items()):
+                if not owner.is_alive():
+                    del self._owners[key]
+                    left = self._in_use.get(key)
+                    if left is not None:  # its thread ended without closing it: back to the pool
+                        self._close(left.connection)
+            conn = super()._connect()  # type: ignore[misc]
+            self._owners[id(conn)] = threading.current_thread()
+            return conn
+
+    def _is_closed(self, conn: Any) -> bool:
+        return bool(conn.closed)
+
+    def _close(self, conn: Any, close_conn: bool = False) -> None:
+        with self._pool_lock:
+            super()._close(conn, close_conn)  # type: ignore[misc]
+            while len(self._connections) > IDLE_CONNECTIONS:
+                _, _, spare = heapq.heappop(self._connections)  # the oldest
+                self._close_raw(spare)  # type: ignore[attr-defined]
 
 
 def shown(target: str | os.PathLike) -> str:

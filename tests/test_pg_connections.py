@@ -1,0 +1,89 @@
+"""O1 on PostgreSQL: a desk's worker threads are handed the connections of threads that ended.
+
+The screens run every search and action on a new worker thread; each used to open a connection
+(a new server process) of its own. Needs KIOSK_TEST_PG_URL, like tests/test_postgres.py.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from kiosk.people.staff import add_staff, list_staff
+from kiosk.store.db import IDLE_CONNECTIONS, database, write_transaction
+
+from test_postgres import PG_URL, postgres_store
+
+pytestmark = pytest.mark.postgres
+
+
+def backend() -> int:
+    return database.execute_sql("SELECT pg_backend_pid()").fetchone()[0]
+
+
+def on_threads(count: int, work) -> list:
+    """``work`` on ``count`` threads at once (each holds its connection until all have one)."""
+    together, found = threading.Barrier(count), [None] * count
+
+    def run(n: int) -> None:
+        found[n] = work()
+        together.wait(timeout=30)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return found
+
+
+@pytest.fixture
+def pg_store(tmp_path):
+    with postgres_store(tmp_path):
+        add_staff("maria", "Maria Lopez", "front-desk-password-1")
+        yield
+
+
+def test_o1_pg_a_worker_thread_uses_the_connection_an_ended_thread_left(pg_store):
+    first = on_threads(1, backend)[0]
+    assert on_threads(1, backend) == [first]  # no new server process for the next worker
+    at_once = on_threads(3, backend)
+    assert len(set(at_once)) == 3  # threads running together never share one
+    assert first in at_once
+
+
+def test_o1_pg_only_a_few_connections_are_kept_waiting(pg_store):
+    import psycopg2
+
+    many = on_threads(IDLE_CONNECTIONS + 4, backend)
+    next_one = on_threads(1, backend)[0]
+    admin = psycopg2.connect(PG_URL)
+    try:
+        cursor = admin.cursor()
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)", (many,))
+        open_now = cursor.fetchone()[0]
+    finally:
+        admin.close()
+    assert next_one in many
+    assert open_now <= IDLE_CONNECTIONS + 1  # the one the ended next thread left, and the kept
+
+
+def test_o1_pg_a_connection_the_server_dropped_is_not_handed_on(pg_store):
+    import psycopg2
+
+    left = on_threads(1, backend)[0]
+    admin = psycopg2.connect(PG_URL)
+    admin.autocommit = True
+    try:
+        admin.cursor().execute("SELECT pg_terminate_backend(%s)", (left,))  # server restarted
+    finally:
+        admin.close()
+
+    def write() -> int:  # a transaction first, where nothing is retried after a lost connection
+        with write_transaction():
+            add_staff("devon", "Devon Shaw", "long-enough-password")
+        return backend()
+
+    assert on_threads(1, write)[0] != left
+    assert [user.username for user in list_staff()] == ["devon", "maria"]
