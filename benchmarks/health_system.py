@@ -12,15 +12,19 @@ throughput, p50/p95 per operation and the errors (targets: 0 errors, search p95 
     nice -n 19 ionice -c3 python benchmarks/health_system.py \\
         --url postgresql://postgres@127.0.0.1:55432/kiosk_10m --prepare-only   # make it once
     python benchmarks/health_system.py --url postgresql://postgres@127.0.0.1:55432/kiosk_10m \\
-        [--patients 10000000] [--desks 64] [--processes 2] [--seconds 120] [--think 1.0] \\
+        [--patients 10000000] [--desks 64] [--seconds 120] [--think 1.0] \\
         [--pgbouncer 20]   # the desks through a pgbouncer of its own, transaction mode, pool of 20
 
 An empty database is filled once with PATIENTS of kiosk's own demo families by
 benchmarks/pg_practice.py (COPY from JOBS processes, indexes built after the load, vacuumed and
 analysed; ten million patients are about 27 GB) and kept for later runs. Before the desks start,
 every statement the searches send is EXPLAINed and any that reads a table whole is printed. Every
-desk is a thread with its own connection (peewee keeps one per thread), DESKS/PROCESSES of them
-per process. Speed is measured here, never asserted in tests.
+desk is a process of its own, as a desk over SSH is (PROCESSES fewer puts several desks' threads
+behind one interpreter lock), signed in before the morning starts; each action runs on a worker
+thread of its own, started and joined, as the app's screens run them, and is timed from the
+desk's side, so it pays what a desk pays: the thread, a connection handed on by the last worker
+(kiosk.store.db), the statements, the Python work around them. The CPU the machine and the desks'
+processes used is printed with the figures. Speed is measured here, never asserted in tests.
 """
 
 from __future__ import annotations
@@ -37,7 +41,6 @@ import sys
 import tempfile
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -161,28 +164,32 @@ def pgbouncer(url: str, pool: int, clients: int):
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _desk(number: int, top_patient: int, until: float, think: float, out: dict) -> None:
+def _sign_in(number: int, url: str, key: str):
+    """Desk ``number``, signed in (before the morning starts: sign-in is not what is measured)."""
     from kiosk.config import Config
     from kiosk.desk import Desk
+
+    desk = Desk(Config(database=url, pin_key_file=key))
+    user = desk.check_staff(f"desk{number}", PASSWORD)
+    if user is None:
+        raise SystemExit(f"desk{number} could not sign in")
+    desk.sign_in(user)
+    return desk
+
+
+def _desk(desk, number: int, top_patient: int, until: float, think: float, out: dict) -> None:
     from kiosk.registration.engine import IssueRequest, RegistrationError
     from kiosk.terms import PortalStatus
 
     rng = random.Random(number)
     queries = search_queries(seed=100 + number)
     kinds = list(queries)
-    desk = Desk(Config(database=out["url"], pin_key_file=out["key"]))
-    user = desk.check_staff(f"desk{number}", PASSWORD)
-    if user is None:
-        raise SystemExit(f"desk{number} could not sign in")
-    desk.sign_in(user)
     times: dict[str, list[float]] = {"search": [], "account": [], "issue": []}
     by_query: dict[str, list[float]] = {kind: [] for kind in kinds}  # each search kind's times
     counts = {"errors": 0, "refused": 0, "families": 0}
     messages: list[str] = []
 
-    def timed(kind: str, action):
-        time.sleep(rng.expovariate(1 / think) if think else 0)
-        started = time.perf_counter()
+    def attempt(kind: str, action):
         try:
             return action()
         except RegistrationError:
@@ -190,9 +197,28 @@ def _desk(number: int, top_patient: int, until: float, think: float, out: dict) 
         except Exception as error:  # noqa: BLE001 - what the desk would see
             counts["errors"] += 1
             messages.append(f"{kind}: {type(error).__name__}: {str(error).splitlines()[0]}")
+        return None
+
+    def on_worker(kind: str, action):
+        """``action`` as the app's screens run every action (screens/workers.py): on a worker
+        thread of its own, started and joined, so the desk pays what the app pays for a new
+        thread (with peewee, its database connection)."""
+        if out["same_thread"]:
+            return attempt(kind, action)
+        result: list = [None]
+        worker = threading.Thread(target=lambda: result.__setitem__(0, attempt(kind, action)))
+        worker.start()
+        worker.join()
+        return result[0]
+
+    def timed(kind: str, action):
+        """``action`` after a pause, timed as the desk waits for it."""
+        time.sleep(rng.expovariate(1 / think) if think else 0)
+        started = time.perf_counter()
+        try:
+            return on_worker(kind, action)
         finally:
             times[kind].append((time.perf_counter() - started) * 1000)
-        return None
 
     while time.time() < until:
         kind = rng.choice(kinds)
@@ -206,11 +232,8 @@ def _desk(number: int, top_patient: int, until: float, think: float, out: dict) 
         counts["families"] += 1
         if counts["families"] % ISSUE_EVERY:
             continue
-        try:
-            family = desk.family(patient_id)
-        except Exception as error:  # noqa: BLE001 - counted like the timed actions' errors
-            counts["errors"] += 1
-            messages.append(f"family: {type(error).__name__}: {str(error).splitlines()[0]}")
+        family = on_worker("family", lambda p=patient_id: desk.family(p))  # with the page
+        if family is None:
             continue
         carer = next((c for c in family.caregivers if c.has_authority and c.email), None)
         if carer is None:
@@ -228,25 +251,55 @@ def _desk(number: int, top_patient: int, until: float, think: float, out: dict) 
 
 
 def _process(
-    url: str, key: str, numbers: list[int], top: int, start_at: float, seconds: float, think: float
-):
+    url: str,
+    key: str,
+    numbers: list[int],
+    top: int,
+    ready,
+    seconds: float,
+    think: float,
+    same_thread: bool,
+    results,
+) -> None:
+    """One process of desks (one desk each by default, as each desk is a process of its own):
+    every desk signs in, then all wait at ``ready`` for the others, then the morning starts."""
+    import resource
+
     from kiosk.config import Config
+    from kiosk.store.db import close_database
     from kiosk.store.practice import open_store
 
     open_store(Config(database=url, pin_key_file=key))
-    out: dict = {"url": url, "key": key}
-    while time.time() < start_at:
-        time.sleep(0.01)
-    until = start_at + seconds
+    out: dict = {"url": url, "key": key, "same_thread": same_thread}
+    desks = {n: _sign_in(n, url, key) for n in numbers}
+    if not same_thread:
+        close_database()  # this thread's connection: a desk holds one only while a worker runs
+    ready.wait()
+    until = time.time() + seconds
+    cpu = resource.getrusage(resource.RUSAGE_SELF)
     threads = [
-        threading.Thread(target=_desk, args=(n, top, until, think, out), daemon=True)
+        threading.Thread(target=_desk, args=(desks[n], n, top, until, think, out), daemon=True)
         for n in numbers
     ]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    return [out[n] for n in numbers if n in out]
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    used = after.ru_utime - cpu.ru_utime + after.ru_stime - cpu.ru_stime
+    results.put(([out[n] for n in numbers if n in out], used))
+
+
+def _machine_cpu() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far, from /proc/stat (0, 0 elsewhere)."""
+    try:
+        with open("/proc/stat") as stat:
+            ticks = [int(v) for v in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return 0.0, 0.0
+    hz = os.sysconf("SC_CLK_TCK")
+    idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)
+    return (sum(ticks) - idle) / hz, sum(ticks) / hz
 
 
 def main() -> None:
@@ -259,7 +312,17 @@ def main() -> None:
     )
     parser.add_argument("--desks", type=int, default=64, help="desks at once (default 64)")
     parser.add_argument(
-        "--processes", type=int, default=2, help="processes the desks run in (default 2)"
+        "--processes",
+        type=int,
+        default=0,
+        help="processes the desks run in (default 0: one a desk, as each desk is its own process; "
+        "fewer put several desks' threads behind one interpreter lock)",
+    )
+    parser.add_argument(
+        "--same-thread",
+        action="store_true",
+        help="run a desk's actions on the desk's own thread and connection, kept all morning, "
+        "not on a worker thread each as the app's screens do (for comparison: less than a desk pays)",
     )
     parser.add_argument(
         "--seconds", type=float, default=120, help="how long the morning lasts (default 120)"
@@ -316,22 +379,48 @@ def main() -> None:
     load = os.getloadavg()
     note(
         f"{count:,} patients ({report}; ready in {time.perf_counter() - started:.0f} s); {args.desks} desks "
-        f"in {args.processes} processes for {args.seconds:.0f} s, mean think {args.think} s; "
+        f"in {min(args.processes or args.desks, args.desks)} processes for {args.seconds:.0f} s, "
+        f"mean think {args.think} s, "
+        f"{'one thread and connection a desk' if args.same_thread else 'a worker thread an action'}; "
         f"{os.cpu_count()} CPUs, load {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}"
     )
-    groups = [list(range(args.desks))[p :: args.processes] for p in range(args.processes)]
+    processes = min(args.processes or args.desks, args.desks)
+    groups = [list(range(args.desks))[p::processes] for p in range(processes)]
     with contextlib.ExitStack() as stack:
         url = args.url
         if args.pgbouncer:
             url = stack.enter_context(pgbouncer(args.url, args.pgbouncer, args.desks * 4))
             note(f"desks through pgbouncer (transaction mode, pool of {args.pgbouncer}) at {url}")
-        start_at = time.time() + 5 + args.desks * 0.1  # every desk signed in and connected first
-        with ProcessPoolExecutor(args.processes, mp_context=get_context("spawn")) as executor:
-            futures = [
-                executor.submit(_process, url, str(key), g, top, start_at, args.seconds, args.think)
-                for g in groups
-            ]
-            desks = [d for f in futures for d in f.result()]
+        context = get_context("spawn")
+        ready, results = context.Barrier(processes + 1), context.Queue()
+        workers = [
+            context.Process(
+                target=_process,
+                args=(
+                    url,
+                    str(key),
+                    g,
+                    top,
+                    ready,
+                    args.seconds,
+                    args.think,
+                    args.same_thread,
+                    results,
+                ),
+            )
+            for g in groups
+        ]
+        for worker in workers:
+            worker.start()
+        ready.wait(timeout=300 + args.desks * 5)  # every desk signed in: all start at once
+        machine, began = _machine_cpu(), time.perf_counter()
+        outcome = [results.get(timeout=args.seconds + 600) for _ in workers]
+        machine = tuple(after - before for after, before in zip(_machine_cpu(), machine))
+        elapsed = time.perf_counter() - began
+        for worker in workers:
+            worker.join()
+    desks = [d for part, _ in outcome for d in part]
+    desk_cpu = sum(used for _, used in outcome)
     times = {
         kind: [v for d in desks for v in d["times"][kind]]
         for kind in ("search", "account", "issue")
@@ -343,6 +432,12 @@ def main() -> None:
         f"{sum(d['counts']['refused'] for d in desks)} issues refused (a Registered family, T3)"
     )
     figure("health_throughput_ops_per_s", total / args.seconds, "ops/s")
+    if machine[1]:
+        note(
+            f"CPU: the machine {machine[0] / elapsed:.2f} of {machine[1] / elapsed:.0f} cores busy, the desks' "
+            f"own processes {desk_cpu / args.seconds:.2f} ({1000 * desk_cpu / max(total, 1):.1f} ms "
+            f"an action; the rest is the server's and everything else on the machine)"
+        )
     for kind, values in times.items():
         if values:
             note(f"{kind}: {len(values)} done, p50 {statistics.median(values):.1f} ms")
