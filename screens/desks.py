@@ -34,6 +34,10 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8810  # beside kiosk serve's 8800
 TEMPLATES = Path(__file__).parent / "templates"
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
+# The screen a browser may ask for, opening or resizing: a 4K display at a small font is about
+# 400 x 120 cells. Textual allocates and draws the whole screen it is told of, so a page's (or an
+# attacker's) 10**9 x 10**9 would take the app's memory and CPU; what is asked beyond is clamped.
+MIN_SIZE, MAX_SIZE = (20, 5), (500, 200)
 
 log = logging.getLogger("kiosk.desks")
 
@@ -45,6 +49,30 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def screen_size(width: Any, height: Any) -> tuple[int, int]:
+    """The screen (columns, rows) to give an app for a browser's ``width`` and ``height``: whatever
+    the page sent (text, a float, a huge number, null), within MIN_SIZE and MAX_SIZE; 80 x 24 for
+    what is no number."""
+    size = []
+    for value, default, low, high in zip(
+        (width, height), (80, 24), MIN_SIZE, MAX_SIZE, strict=True
+    ):
+        try:
+            cells = int(value)
+        except (TypeError, ValueError, OverflowError):  # null, a list, "abc", NaN, Infinity
+            cells = default
+        size.append(min(max(cells, low), high))
+    return size[0], size[1]
+
+
+class DeskAppService(AppService):
+    """textual-serve's app service, the screen size of every resize the page sends bounded
+    (screen_size): the websocket's JSON is the browser's, whoever wrote the page."""
+
+    async def set_terminal_size(self, width: int, height: int) -> None:
+        await super().set_terminal_size(*screen_size(width, height))
 
 
 def desk_command(options: list[str]) -> str:
@@ -125,8 +153,7 @@ class DeskServer(Server):
         self._check_request(request)
         websocket = web.WebSocketResponse(heartbeat=15)
         # the page's own size, within what a screen can be (not a page's idea of a huge one)
-        width = min(max(to_int(request.query.get("width", "80"), 80), 20), 1000)
-        height = min(max(to_int(request.query.get("height", "24"), 24), 5), 500)
+        width, height = screen_size(request.query.get("width"), request.query.get("height"))
         app_service: AppService | None = None
         self.sockets.add(websocket)
         try:
@@ -135,7 +162,7 @@ class DeskServer(Server):
             async def close() -> None:  # when the app exits
                 await websocket.close()
 
-            app_service = AppService(
+            app_service = DeskAppService(
                 self.command,
                 write_bytes=websocket.send_bytes,
                 write_str=websocket.send_str,

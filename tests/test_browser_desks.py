@@ -21,10 +21,13 @@ import aiohttp
 import httpx
 import pyte
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from desk_terminal import ROOT
 from kiosk import audit, cli
 from kiosk_screens import launch
+from kiosk_screens.desks import MAX_SIZE, MIN_SIZE, screen_size
 
 from conftest import desk_app, fresh_user_env, settle
 from test_terminals import _events, _free_port
@@ -221,6 +224,64 @@ def test_s1_d1_a_browser_desk_starts_at_the_staff_sign_in_as_its_terminal(desks,
     assert "printer front-laser" in at_sign_in
     assert "front-1" in signed_in
     assert [e["terminal"] for e in _events(training_db, audit.SIGN_IN)[before:]] == ["front-1"]
+
+
+# Whatever JSON a page can send as a size: numbers of any size, text, null, lists, NaN, Infinity
+JSON_SIZES = st.one_of(
+    st.integers(),
+    st.floats(),
+    st.text(max_size=20),
+    st.none(),
+    st.booleans(),
+    st.lists(st.integers(), max_size=3),
+)
+
+
+@given(width=JSON_SIZES, height=JSON_SIZES)
+def test_s9_d1_a_browser_gets_no_screen_beyond_the_bounds_whatever_it_asks(width, height):
+    """A page's size (the websocket's query, every resize message) gives a screen within the
+    bounds, never an error: an attacker's page cannot make the app allocate a huge screen."""
+    columns, rows = screen_size(width, height)
+    assert MIN_SIZE[0] <= columns <= MAX_SIZE[0] and MIN_SIZE[1] <= rows <= MAX_SIZE[1]
+
+
+def test_d1_a_sensible_browser_size_is_kept_and_a_huge_one_bounded():
+    assert screen_size(132, 43) == (132, 43) and screen_size("100", "30") == (100, 30)
+    assert screen_size(10**9, 10**9) == MAX_SIZE and screen_size(-5, 0) == MIN_SIZE
+    assert screen_size(None, "abc") == (80, 24)
+
+
+CURSOR_MOVES = re.compile(rb"\x1b\[(\d+);(\d+)H")
+
+
+def test_s9_d1_a_huge_resize_through_the_websocket_draws_no_more_than_the_bound(desks):
+    """The real server and app: after the page asks for a 10**9 x 10**9 screen, the app draws the
+    sign-in on the bounded one (its footer on row MAX_SIZE[1]) and addresses no cell beyond it."""
+
+    async def session() -> bytes:
+        async with aiohttp.ClientSession() as client:
+            async with client.ws_connect(f"{desks.url}ws?width=100&height=30") as ws:
+                stream = pyte.ByteStream(pyte.Screen(100, 30))
+                await _screen_until(ws, stream, "Staff sign-in")
+                await ws.send_json(["resize", {"width": 10**9, "height": 10**9}])
+                drawn = b""
+                give_up = time.monotonic() + 60
+                while not any(int(row) == MAX_SIZE[1] for row, _ in CURSOR_MOVES.findall(drawn)):
+                    assert time.monotonic() < give_up, "the app did not redraw at the new size"
+                    try:
+                        message = await ws.receive(timeout=0.5)
+                    except TimeoutError:
+                        continue
+                    assert message.type == aiohttp.WSMsgType.BINARY, message
+                    drawn += message.data
+                await ws.send_json(["stdin", "\x11"])  # ctrl+q
+                return drawn
+
+    moves = [
+        (int(row), int(column)) for row, column in CURSOR_MOVES.findall(asyncio.run(session()))
+    ]
+    assert max(row for row, _ in moves) == MAX_SIZE[1]
+    assert max(column for _, column in moves) <= MAX_SIZE[0]
 
 
 async def test_s6_a_screen_shown_while_the_page_is_unfocused_takes_the_keys_after(
