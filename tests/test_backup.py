@@ -235,3 +235,63 @@ def test_s10_d3_a_restore_sets_aside_the_anchors_taken_after_the_backup(practice
     key = {"KIOSK_PIN_KEY_FILE": f"{practice}.key"}
     old = kiosk("--db", str(kept), "audit", "verify", env=key)  # the old trail, whole
     assert old.returncode == 0, old.stdout + old.stderr
+
+
+def test_d3_restore_of_the_database_onto_itself_is_refused_and_changes_nothing(practice, tmp_path):
+    """``kiosk restore`` named the live database (or a link to it): it was set aside and nothing was
+    put in its place, so every desk found no database."""
+    link = tmp_path / "latest.sqlite3"
+    link.symlink_to(practice)
+    for named in (practice, link):
+        refused = kiosk("--db", str(practice), "restore", str(named))
+        assert refused.returncode == 1 and "the database itself" in refused.stderr
+    assert not list(practice.parent.glob("*.before-restore-*"))
+    assert kiosk("--db", str(practice), "staff", "list").returncode == 0
+
+
+def test_d3_a_restore_that_cannot_finish_leaves_the_database_in_place(
+    practice, tmp_path, monkeypatch
+):
+    """A full disk during the copy: the database desks use is still there, unchanged."""
+    import errno
+
+    from kiosk.config import Config
+    from kiosk.ops import backup as ops
+
+    made = tmp_path / "b.sqlite3"
+    assert kiosk("--db", str(practice), "backup", str(made)).returncode == 0
+    before = practice.read_bytes()
+
+    def full_disk(source_uri: str, dest: str) -> None:
+        Path(dest).write_bytes(b"SQLite format 3\0")
+        raise OSError(errno.ENOSPC, "No space left on device", dest)
+
+    monkeypatch.setattr(ops, "_copy", full_disk)
+    with pytest.raises(OSError):
+        ops.restore(Config(database=str(practice)), made)
+    assert practice.read_bytes() == before
+    assert sorted(p.name for p in practice.parent.iterdir() if "restor" in p.name) == []
+
+
+def test_d3_restore_refuses_a_backup_from_a_newer_kiosk(practice, tmp_path):
+    made = tmp_path / "b.sqlite3"
+    assert kiosk("--db", str(practice), "backup", str(made)).returncode == 0
+    con = sqlite3.connect(made)
+    con.execute("UPDATE schema_meta SET version = version + 1")
+    con.commit()
+    con.close()
+    refused = kiosk("--db", str(practice), "restore", str(made))
+    assert refused.returncode == 1 and "newer kiosk" in refused.stderr
+    assert not list(practice.parent.glob("*.before-restore-*"))
+    assert kiosk("--db", str(practice), "staff", "list").returncode == 0
+
+
+@pytest.mark.parametrize("beside", ["-wal", "-shm", "-journal", ".anchor", ".key"])
+def test_d3_a_backup_never_takes_the_name_of_the_databases_own_files(practice, beside):
+    """A backup written as the database's WAL, lock, journal, anchor or key file (absent at that
+    moment) would be read as that file by the next desk or audit check."""
+    name = practice.with_name(practice.name + beside)
+    name.unlink(missing_ok=True)
+    refused = kiosk("--db", str(practice), "backup", str(name))
+    assert refused.returncode == 1 and "own files" in refused.stderr
+    assert not name.exists()

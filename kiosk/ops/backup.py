@@ -27,7 +27,7 @@ from pathlib import Path
 
 from kiosk.config import Config
 from kiosk.store.db import is_url
-from kiosk.store.models import AuditEvent, Practice
+from kiosk.store.models import AuditEvent, Practice, SchemaMeta
 
 SHM_DEAD_MAN_SWITCH = (
     128  # byte of the -shm file every open connection locks shared (SQLite's os_unix.c)
@@ -108,8 +108,11 @@ def backup(config: Config, destination: str | os.PathLike) -> Done:
         raise BackupError(f"there is no database at {source}")
     if dest.exists():
         raise BackupError(f"{dest} already exists: name a new file (a backup never overwrites one)")
-    if dest.resolve() == source.resolve():
-        raise BackupError("the backup must be a different file from the database")
+    if dest.resolve() in _own_files(config, source):
+        raise BackupError(
+            f"{dest} is a name the database's own files take (its WAL, lock, journal, anchor or "
+            "key file): name the backup elsewhere"
+        )
     partial = dest.with_name(f".{dest.name}.partial-{os.getpid()}")
     try:
         os.close(
@@ -126,6 +129,21 @@ def backup(config: Config, destination: str | os.PathLike) -> Done:
             *key_files_note(config),
         ]
     )
+
+
+def _own_files(config: Config, database: Path) -> set[Path]:
+    """The database and the files SQLite and kiosk keep beside it, made when needed: a backup
+    written under one of those names would be taken for it (D3)."""
+    from kiosk.security import SecretKeyError
+    from kiosk.store.practice import anchor_file, key_file
+
+    own = [database, *(Path(f"{database}{suffix}") for suffix in ("-wal", "-shm", "-journal"))]
+    own.append(anchor_file(config))
+    try:
+        own.append(key_file(config, str(database)))
+    except SecretKeyError:
+        pass
+    return {path.expanduser().resolve() for path in own}
 
 
 def _copy(source_uri: str, dest: str) -> None:
@@ -197,24 +215,29 @@ def restore(config: Config, backup_file: str | os.PathLike) -> Done:
     source = Path(backup_file).expanduser()
     if not source.is_file():
         raise BackupError(f"there is no backup at {source}")
+    if target.exists() and source.resolve() == target.resolve():
+        raise BackupError(f"{source} is the database itself: name a file kiosk backup made")
     events = _check(source)
+    _newer_schema(source)
     _same_key(config, source, target)
     kept = None
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     with no_one_connected(target):
-        if target.exists():
-            kept = target.with_name(f"{target.name}.before-restore-{stamp}")
-            for suffix in (
-                "",
-                "-wal",
-            ):  # the WAL may hold the old database's last changes: kept with it
-                if Path(f"{target}{suffix}").exists():
-                    os.replace(f"{target}{suffix}", f"{kept}{suffix}")
         partial = target.with_name(f".{target.name}.restoring-{os.getpid()}")
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            # The copy first, the swap after: a restore that cannot finish (a full disk) leaves
+            # the database in its place, not set aside with nothing where desks look for it
             _copy(f"file:{source}?mode=ro", str(partial))
+            if target.exists():
+                kept = target.with_name(f"{target.name}.before-restore-{stamp}")
+                for suffix in (
+                    "",
+                    "-wal",
+                ):  # the WAL may hold the old database's last changes: kept with it
+                    if Path(f"{target}{suffix}").exists():
+                        os.replace(f"{target}{suffix}", f"{kept}{suffix}")
             os.replace(partial, target)
         finally:
             partial.unlink(missing_ok=True)
@@ -264,27 +287,45 @@ def _set_anchors_aside(config: Config, source: Path, stamp: str, kept: Path | No
     ]
 
 
+def _newer_schema(source: Path) -> None:
+    """A backup from a newer kiosk: every desk here would refuse it once it is in place."""
+    from kiosk.store.schema import SCHEMA_VERSION
+
+    version = _one_value(source, f'SELECT max(version) FROM "{SchemaMeta._meta.table_name}"')
+    if isinstance(version, int) and version > SCHEMA_VERSION:
+        raise BackupError(
+            f"{source} was made by a newer kiosk (schema version {version}, this kiosk "
+            f"{SCHEMA_VERSION}): upgrade kiosk first, then restore"
+        )
+
+
+def _one_value(source: Path, sql: str) -> object:
+    """The first column of the first row ``sql`` reads from the backup; None when it has none."""
+    con = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    try:
+        row = con.execute(sql).fetchone()
+    except sqlite3.DatabaseError:
+        row = None
+    finally:
+        con.close()
+    return row[0] if row else None
+
+
 def _same_key(config: Config, source: Path, target: Path) -> None:
     """The backup's PIN hashes need the key file it was made with (S2): refuse a mismatch."""
     from kiosk import security
     from kiosk.store.practice import KEY_CHECK_TEXT, key_file
 
     path = key_file(config, str(target))
-    con = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
-    try:
-        row = con.execute(f'SELECT key_check FROM "{Practice._meta.table_name}" LIMIT 1').fetchone()
-    except sqlite3.DatabaseError:
-        row = None
-    finally:
-        con.close()
-    if not row or not row[0]:
+    check = _one_value(source, f'SELECT key_check FROM "{Practice._meta.table_name}" LIMIT 1')
+    if not check:
         return
     if not path.exists():
         raise BackupError(
             f"the key file {path} is missing: put the key file kept with this backup there first"
         )
     key = security.load_or_create_key(path, create=False)
-    if key.digest("check", KEY_CHECK_TEXT) != row[0]:
+    if key.digest("check", KEY_CHECK_TEXT) != check:
         raise BackupError(
             f"this backup was made with a different key file than {path}: put the key file "
             "kept with this backup there first (every PIN in it needs that key)"
