@@ -634,8 +634,10 @@ def _identifiers(query: Query, status: str | None, hits: _Hits) -> None:
                 CHART, chart, _upper(chart), status, None, max(hits.room, 1)
             ):
                 hits.add(patient_id, EXACT)
-    if digits == query.text.strip() and (number := digits.lstrip("0")):
-        # a number chart typed without its leading zeros, or with other ones (12345: 00012345)
+    number = digits.lstrip("0")
+    if digits == query.text.strip() and 0 < len(number) <= CHART_DIGITS:
+        # a number chart typed without its leading zeros, or with other ones (12345: 00012345);
+        # a longer number pads to no chart (PostgreSQL refuses the empty IN () it would make)
         for (patient_id,) in padded_charts_sql(number, status, max(hits.room, 1)).rows():
             hits.add(patient_id, EXACT)
     if digits and len(digits) >= 7:
