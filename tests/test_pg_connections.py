@@ -87,3 +87,25 @@ def test_o1_pg_a_connection_the_server_dropped_is_not_handed_on(pg_store):
 
     assert on_threads(1, write)[0] != left
     assert [user.username for user in list_staff()] == ["devon", "maria"]
+
+
+def test_o1_pg_closing_the_database_still_closes_the_connection(pg_store):
+    import psycopg2
+
+    from kiosk.store.db import close_database
+
+    mine = backend()
+    close_database()  # a command that looked and leaves: nothing kept open on the server
+    admin = psycopg2.connect(PG_URL)
+    try:
+        cursor = admin.cursor()
+        for _ in range(50):  # the server process ends a moment after the connection closes
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (mine,))
+            if not cursor.fetchone()[0]:
+                break
+            threading.Event().wait(0.1)
+        else:
+            raise AssertionError("the closed connection's server process is still there")
+    finally:
+        admin.close()
+    assert [user.username for user in list_staff()] == ["maria"]  # and opens again when asked

@@ -144,11 +144,13 @@ class _HandedOn:
     peewee gives every thread a connection of its own, and the screens run every search and action
     on a new worker thread: without this, each would open a new connection, a new server process
     (some milliseconds of the server's CPU and round trips before the first statement, more with
-    TLS or a password). A thread still never shares its connection while it runs; a connection
-    left by a thread that has ended (or closed by it) is given to the next thread that asks, and at
-    most ``IDLE_CONNECTIONS`` are kept waiting. It is not asked first whether the server still has
-    it (a round trip more for every action): one the server dropped fails its first statement, which
-    ReconnectMixin sends again on a new connection, a transaction's BEGIN too (it comes first)."""
+    TLS or a password). A thread still never shares its connection while it runs; the connection
+    of a thread that has ended is given to the next thread that asks, and at most
+    ``IDLE_CONNECTIONS`` are kept waiting. ``close()`` still closes (a command that looked and
+    leaves, a test dropping its schema). A waiting connection is not asked first whether the
+    server still has it (a round trip more for every action): one the server dropped fails its
+    first statement, which ReconnectMixin sends again on a new connection, a transaction's BEGIN
+    too (it comes before the transaction)."""
 
     _pool_lock: threading.RLock
     _in_use: dict
@@ -164,8 +166,11 @@ class _HandedOn:
                 if not owner.is_alive():
                     del self._owners[key]
                     left = self._in_use.get(key)
-                    if left is not None:  # its thread ended without closing it: back to the pool
-                        self._close(left.connection)
+                    if left is not None:  # its thread ended with it open: to the next thread
+                        super()._close(left.connection)  # type: ignore[misc]
+            while len(self._connections) > IDLE_CONNECTIONS:
+                _, _, spare = heapq.heappop(self._connections)  # the oldest
+                self._close_raw(spare)  # type: ignore[attr-defined]
             conn = super()._connect()  # type: ignore[misc]
             self._owners[id(conn)] = threading.current_thread()
             return conn
@@ -175,10 +180,8 @@ class _HandedOn:
 
     def _close(self, conn: Any, close_conn: bool = False) -> None:
         with self._pool_lock:
-            super()._close(conn, close_conn)  # type: ignore[misc]
-            while len(self._connections) > IDLE_CONNECTIONS:
-                _, _, spare = heapq.heappop(self._connections)  # the oldest
-                self._close_raw(spare)  # type: ignore[attr-defined]
+            self._owners.pop(id(conn), None)
+            super()._close(conn, True)  # type: ignore[misc]
 
 
 def shown(target: str | os.PathLike) -> str:
