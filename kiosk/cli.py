@@ -410,6 +410,38 @@ SUBCOMMANDS = {
 }
 
 
+# The options every command shares: before the command, or after it (``kiosk doctor --terminal
+# front-1``, ``kiosk demo generate --db demo.sqlite3``), as the README and kiosk's own messages
+# write them; an option given after the command wins.
+SHARED_OPTIONS: dict[str, dict[str, str]] = {
+    "--config": {
+        "metavar": "FILE",
+        "help": "TOML config file (default: KIOSK_CONFIG or the user config dir)",
+    },
+    "--db": {
+        "metavar": "PATH_OR_URL",
+        "help": "SQLite file or postgresql:// URL (default: KIOSK_DB or the data dir)",
+    },
+    "--terminal": {
+        "metavar": "NAME",
+        "help": "this desk's [terminals.NAME]: its printer, slip layout and language (default: "
+        "KIOSK_TERMINAL, the SSH client's address, the host name)",
+    },
+}
+
+
+def _shared_options(parser: argparse.ArgumentParser, default: object) -> None:
+    """Add the shared options ``parser`` and the commands under it do not define themselves; below
+    the top, unset ones are left out of the namespace (SUPPRESS) so the top's value stands."""
+    for option, spec in SHARED_OPTIONS.items():
+        if option not in parser._option_string_actions:
+            parser.add_argument(option, default=default, **spec)  # type: ignore[arg-type]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for command in action.choices.values():
+                _shared_options(command, argparse.SUPPRESS)
+
+
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     """The whole parser; given ``argv``, only the commands it names get their arguments (the others
     are still listed by --help), which keeps the app's start-up short."""
@@ -417,22 +449,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         prog="kiosk", description="Front-desk patient-portal registration for a pediatric practice."
     )
     parser.add_argument("--version", action="version", version=f"kiosk {__version__}")
-    parser.add_argument(
-        "--config",
-        metavar="FILE",
-        help="TOML config file (default: KIOSK_CONFIG or the user config dir)",
-    )
-    parser.add_argument(
-        "--db",
-        metavar="PATH_OR_URL",
-        help="SQLite file or postgresql:// URL (default: KIOSK_DB or the data dir)",
-    )
-    parser.add_argument(
-        "--terminal",
-        metavar="NAME",
-        help="this desk's [terminals.NAME]: its printer, slip layout "
-        "and language (default: KIOSK_TERMINAL, the SSH client's address, the host name)",
-    )
+    _shared_options(parser, None)
     parser.add_argument(
         "--training",
         action="store_true",
@@ -443,6 +460,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         command = sub.add_parser(name, help=help_line)
         if argv is None or name in argv:
             add_arguments(command)
+            _shared_options(command, argparse.SUPPRESS)
     return parser
 
 

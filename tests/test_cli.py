@@ -174,3 +174,21 @@ def test_s10_audit_anchor_prints_the_line_and_verify_checks_against_it(db):
     )
     refused = run("--db", db, "audit", "anchor")
     assert refused.returncode == 1 and "Not anchored" in refused.stderr
+
+
+def test_d1_d2_shared_options_also_follow_the_command(tmp_path):
+    """As the README and kiosk's own refusal write them: ``kiosk doctor --terminal NAME`` and
+    ``kiosk demo generate --db demo.sqlite3`` (once "unrecognized arguments")."""
+    config = tmp_path / "kiosk.toml"
+    config.write_text('[terminals.front-1]\n[terminals.checkout]\nprinter = "receipt-q"\n')
+    doctor = run("doctor", "--config", str(config), "--terminal", "checkout")
+    assert doctor.stdout.startswith(f"ok    config     {config}; terminal checkout"), doctor.stderr
+    after = run(
+        "--terminal", "front-1", "doctor", "--config", str(config), "--terminal", "checkout"
+    )
+    assert "terminal checkout" in after.stdout  # the one after the command wins
+    demo = tmp_path / "demo.sqlite3"
+    made = run("demo", "generate", "--db", str(demo), "--patients", "3")
+    assert made.returncode == 0 and demo.exists(), made.stderr
+    looked = run("search", "x", "--db", str(tmp_path / "none.sqlite3"))
+    assert looked.returncode != 0 and "none.sqlite3" in looked.stderr
