@@ -177,12 +177,13 @@ def _sign_in(number: int, url: str, key: str):
     return desk
 
 
-def _desk(desk, number: int, top_patient: int, until: float, think: float, out: dict) -> None:
+def _desk(
+    desk, queries: dict, number: int, top_patient: int, until: float, think: float, out: dict
+) -> None:
     from kiosk.registration.engine import IssueRequest, RegistrationError
     from kiosk.terms import PortalStatus
 
     rng = random.Random(number)
-    queries = search_queries(seed=100 + number)
     kinds = list(queries)
     times: dict[str, list[float]] = {"search": [], "account": [], "issue": []}
     by_query: dict[str, list[float]] = {kind: [] for kind in kinds}  # each search kind's times
@@ -272,13 +273,16 @@ def _process(
     open_store(Config(database=url, pin_key_file=key))
     out: dict = {"url": url, "key": key, "same_thread": same_thread}
     desks = {n: _sign_in(n, url, key) for n in numbers}
+    queries = {n: search_queries(seed=100 + n) for n in numbers}  # made before the morning too
     if not same_thread:
         close_database()  # this thread's connection: a desk holds one only while a worker runs
     ready.wait()
     until = time.time() + seconds
     cpu = resource.getrusage(resource.RUSAGE_SELF)
     threads = [
-        threading.Thread(target=_desk, args=(desks[n], n, top, until, think, out), daemon=True)
+        threading.Thread(
+            target=_desk, args=(desks[n], queries[n], n, top, until, think, out), daemon=True
+        )
         for n in numbers
     ]
     for thread in threads:
@@ -300,6 +304,40 @@ def _machine_cpu() -> tuple[float, float]:
     hz = os.sysconf("SC_CLK_TCK")
     idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)
     return (sum(ticks) - idle) / hz, sum(ticks) / hz
+
+
+def _disk_reads() -> int:
+    """Reads the machine's disks have completed so far, from /proc/diskstats (0 elsewhere)."""
+    try:
+        with open("/proc/diskstats") as stats:
+            rows = [line.split() for line in stats]
+    except OSError:
+        return 0
+    # whole disks only (vda, sda, nvme0n1), not their partitions, which count the same reads again
+    disks = {row[2] for row in rows if not row[2].startswith(("loop", "ram", "dm-"))}
+    return sum(
+        int(row[3])
+        for row in rows
+        if row[2] in disks and not any(row[2] != d and row[2].startswith(d) for d in disks)
+    )
+
+
+def _server_counters(url: str) -> dict[str, int]:
+    """The database's counters (pg_stat_database): transactions (a statement outside a
+    transaction is one), blocks found in shared_buffers and blocks read from outside them."""
+    import psycopg2
+
+    connection = psycopg2.connect(url)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT xact_commit + xact_rollback, blks_hit, blks_read FROM pg_stat_database "
+                "WHERE datname = current_database()"
+            )
+            transactions, hit, read = cursor.fetchone()
+    finally:
+        connection.close()
+    return {"transactions": transactions, "hit": hit, "read": read}
 
 
 def main() -> None:
@@ -413,12 +451,16 @@ def main() -> None:
         for worker in workers:
             worker.start()
         ready.wait(timeout=300 + args.desks * 5)  # every desk signed in: all start at once
+        server, disk = _server_counters(args.url), _disk_reads()
         machine, began = _machine_cpu(), time.perf_counter()
         outcome = [results.get(timeout=args.seconds + 600) for _ in workers]
         machine = tuple(after - before for after, before in zip(_machine_cpu(), machine))
         elapsed = time.perf_counter() - began
         for worker in workers:
             worker.join()
+    disk = _disk_reads() - disk
+    time.sleep(1)  # the desks' server processes (and pgbouncer's) have ended: their counts are in
+    server = {name: count - server[name] for name, count in _server_counters(args.url).items()}
     desks = [d for part, _ in outcome for d in part]
     desk_cpu = sum(used for _, used in outcome)
     times = {
@@ -449,6 +491,14 @@ def main() -> None:
                     note(
                         f"  search {query}: p50 {statistics.median(mine):.1f} ms, p95 {p95(mine):.1f} ms"
                     )
+    if total:
+        blocks = server["hit"] + server["read"]
+        note(
+            f"server: {server['transactions'] / total:.1f} transactions an action (a statement "
+            f"outside a transaction is one; the benchmark's own few included), {blocks / total:.0f} "
+            f"blocks read an action, {100 * server['read'] / max(blocks, 1):.1f}% of them from "
+            f"outside shared_buffers; the machine's disks read {disk / elapsed:.0f} times a second"
+        )
     figure("health_errors", errors)
     messages = [m for d in desks for m in d["messages"]]
     for message in sorted(set(messages))[:5]:
