@@ -181,6 +181,17 @@ def test_s11_seal_property_opens_to_the_same_text_and_never_shows_it(text, conte
     assert len(text) < 10 or text not in sealed  # a PIN's length: never seen in what is stored
 
 
+def test_s11_a_body_sealed_by_an_earlier_kiosk_still_opens_and_a_short_one_is_refused():
+    """AES-256-GCM laid out as nonce, ciphertext, tag: this one was sealed by the cryptography
+    package an earlier kiosk used, so a queued outbox keeps working across the upgrade."""
+    security.set_key(security.SecretKey(b"k" * 32))
+    earlier = "aesgcm1:AAECAwQFBgcICQoLAYzUp8n35/luNmAiV1Q0VJ5PkFK/qGY7PpFDPtbMIQ=="
+    assert security.unseal(outbox.BODY_KEY, earlier, "<1@kiosk>") == "PIN 7Q4-K2M-9XF"
+    for broken in (earlier[:20], earlier[:-8] + "AAAAAAA="):
+        with pytest.raises(security.UnsealError):
+            security.unseal(outbox.BODY_KEY, broken, "<1@kiosk>")
+
+
 # -- files readable by kiosk's user only ----------------------------------------------------------
 
 
