@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import os
 import sys
 
@@ -17,6 +18,16 @@ def has_terminal() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
 
 
+def utf8_terminal() -> None:
+    """Draw in UTF-8 whatever the locale says. Textual reads keys as UTF-8 and draws boxes and
+    bars, but writes through sys.__stderr__ in the locale's encoding: a desk whose SSH client sent
+    LANG=es_ES.ISO-8859-1 (Debian's ssh sends LANG, sshd accepts it by default) saw \u2500 where
+    every line should be, and any name outside Latin-1 the same way (D1)."""
+    stream = sys.__stderr__
+    if stream is not None and codecs.lookup(stream.encoding or "ascii").name != "utf-8":
+        stream.reconfigure(encoding="utf-8")
+
+
 def start_app(config, **run) -> None:
     """Start the app; ``run`` goes to App.run (benchmarks/lowspec.py runs it headless this way)."""
     # D1: an SSH session without a pty (ssh -T, a command, scp, sftp) has no screen to draw on;
@@ -28,6 +39,8 @@ def start_app(config, **run) -> None:
             "the app needs a terminal and this session has none (over SSH: ssh -t; "
             "commands, scp and sftp are not offered)"
         )
+    if not run.get("headless"):
+        utf8_terminal()
     # Before Textual is imported (textual.constants reads it once): how long a lone Esc is
     # waited on before it is taken as the key (screens/driver.py says why 25 ms)
     os.environ.setdefault("ESCDELAY", str(ESCDELAY_MS))

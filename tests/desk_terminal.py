@@ -55,7 +55,7 @@ class _Screen(pyte.Screen):
 class DeskTerminal:
     """``python -m kiosk_screens.launch ARGS`` in a ``columns`` x ``lines`` pseudo-terminal, with
     ``home`` as its home, data, config and temporary folder (no KIOSK_* variable leaks in);
-    ``animations``: False sets TEXTUAL_ANIMATIONS=none, as the tests run."""
+    ``animations``: False sets TEXTUAL_ANIMATIONS=none, as the tests run; ``env`` adds variables."""
 
     def __init__(
         self,
@@ -65,8 +65,9 @@ class DeskTerminal:
         lines: int = 24,
         *,
         animations: bool = False,
+        env: dict[str, str] | None = None,
     ):
-        env = fresh_user_env(home, TMPDIR=str(home), PYTHONPATH=str(ROOT))
+        env = fresh_user_env(home, TMPDIR=str(home), PYTHONPATH=str(ROOT), **(env or {}))
         env.setdefault("TERM", "xterm-256color")
         if not animations:
             env["TEXTUAL_ANIMATIONS"] = "none"

@@ -407,3 +407,17 @@ def test_d1_the_app_without_a_terminal_says_so_and_ends(tmp_path):
     done = run_python("-m", "kiosk_screens.launch", "--training", env=env, cwd=tmp_path)
     assert done.returncode != 0 and "needs a terminal" in done.stderr, done.stderr
     assert "\x1b[" not in done.stdout and not list(tmp_path.glob("kiosk-training-*"))
+
+
+def test_d1_a_desk_draws_in_utf8_whatever_locale_its_ssh_client_sent(tmp_path):
+    """Debian's ssh sends LANG and sshd accepts it: a client's LANG=es_ES.ISO-8859-1 made Python
+    write the screen in Latin-1, and every box, bar and dash came out as \\u2500 text.
+    PYTHONIOENCODING stands in for that locale (which a test machine may not have)."""
+    from desk_terminal import DeskTerminal
+
+    terminal = DeskTerminal(["--training"], tmp_path, env={"PYTHONIOENCODING": "latin-1"})
+    try:
+        terminal.wait_for("Staff sign-in", "your kiosk username")
+        assert "\\u2" not in terminal.text and "─" in terminal.text, terminal.text
+    finally:
+        terminal.close()
