@@ -61,3 +61,20 @@ def test_the_unit_files_pass_systemd_analyze_verify(tmp_path):
     )
     # verify exits 0 even on an unknown key or a bad value: anything it says is a finding
     assert done.returncode == 0 and done.stderr.strip() == "", done.stderr
+
+
+@pytest.mark.parametrize("job", JOBS)
+def test_s11_each_job_may_delete_the_slips_desks_saved(job, monkeypatch):
+    """A desk over SSH saves a slip its printer did not take in the kiosk account's data folder
+    (deploy/config.example.toml sets no printer.output_dir); every job deletes those past
+    printer.keep_minutes, which ProtectHome=read-only silently stopped."""
+    from kiosk.config import default_data_dir, load_config
+    from kiosk.store.files import slip_folder
+
+    monkeypatch.setenv("HOME", "/home/kiosk")  # useradd --create-home kiosk, as the README says
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+    config = load_config(UNITS.parent / "config.example.toml", env={})
+    assert slip_folder(config).is_relative_to(default_data_dir())
+    service = _unit(f"kiosk-{job}.service")["Service"]
+    writable = [p.removeprefix("-") for p in service.get("ReadWritePaths", "").split()]
+    assert service["ProtectHome"] == "read-only" and str(default_data_dir()) in writable
