@@ -525,6 +525,30 @@ def test_n1_odd_input_finds_nothing_or_something_but_never_fails(families, typed
     search_patients(typed, REGISTERED, today=TODAY)
 
 
+@pytest.mark.parametrize(
+    "typed", ["Rosemary 🙂", "🙂 Rosemary Núñez", "Rosemary 👨\u200d👩\u200d👧"]
+)
+def test_n1_an_emoji_beside_a_name_is_no_word_of_it(families, typed):
+    """anyascii spells an emoji as words (🙂: slightsmile): pasted beside a name, it found nobody."""
+    assert found(typed)[0] == ("Rosemary Núñez-García", "")
+
+
+@pytest.mark.parametrize("typed", ["王秀英", "秀英王"])
+def test_n2_a_parents_name_written_without_spaces_shows_their_children(families, typed):
+    """Chinese, Japanese and Korean names are written without a space (王秀英): typed as written,
+    a parent's whole name shows their children, as a child's own does (N2: any script)."""
+    with write_transaction():
+        parent = Caregiver.create(given_name="秀英", family_name="王")
+        child = Patient.create(
+            chart_number="C200", given_name="芳", family_name="张", dob=dt.date(2016, 5, 2)
+        )
+        Relationship.create(
+            caregiver=parent, patient=child, role=CaregiverRole.MOTHER, authority=Authority.JOINT
+        )
+    assert found(typed) == [("芳 张", "caregiver 秀英 王")]
+    assert found("王秀") == []  # the whole name, not the beginning of one
+
+
 def test_n2_a_pasted_page_is_cut_before_any_typo_is_sought(families, monkeypatch):
     """Very long input never makes a slow search: only what a stored term could hold is read, so
     the typo variants are of a word that long, not of thousands of letters (N2)."""

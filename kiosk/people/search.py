@@ -153,9 +153,10 @@ def parse_query(text: str, today: dt.date | None = None) -> Query:
         digits = "".join(ch for ch in text if ch.isdigit())
         return Query(text, dob=parse_date(text, today), digits=digits)
     words, dob, email = [], None, ""
-    for token in QUERY_WORDS.split(text):
-        if not token:
-            continue
+    tokens = [token for token in QUERY_WORDS.split(text) if token]
+    # an emoji pasted beside a name is no word of it (anyascii spells 🙂 "slightsmile"), N1
+    named = [token for token in tokens if any(ch.isalnum() for ch in token)]
+    for token in named or tokens:
         if "@" in token:  # an email; a name with an @ in it is still looked up as a name too
             email = token.lower()
         if any(ch.isdigit() for ch in token) and (born := parse_date(token, today)):
@@ -714,12 +715,15 @@ def _parents_whole_name(query: Query, status: str | None, hits: _Hits) -> bool:
     """Tier 2: the children of a parent whose whole name was typed (one term, either way round);
     True when it found any not found before."""
     words = query.words
-    if len(words) < 2 or not all(word.folded for word in words) or hits.room <= 0:
+    # N2: a name in a script written without spaces (王秀英) is one word: the whole name, exactly
+    unspaced = len(words) == 1 and len(words[0].script) > 1
+    if (len(words) < 2 and not unspaced) or not all(w.folded for w in words) or hits.room <= 0:
         return False
     whole = "".join(word.folded for word in words)  # Jesús Van Buren: jesusvanburen
     before = len(hits.found)
+    high = whole if unspaced else _upper(whole)
     for patient_id, caregiver in _term_hits(
-        CAREGIVER_FULL, whole, _upper(whole), status, query.dob, hits.room + len(hits.found)
+        CAREGIVER_FULL, whole, high, status, query.dob, hits.room + len(hits.found)
     ):
         hits.add(patient_id, CAREGIVERS, 0.0, CAREGIVER, caregiver)
     return len(hits.found) > before
