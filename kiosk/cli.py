@@ -802,6 +802,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cells(text: str, width: int) -> str:
+    """``text`` padded to ``width`` terminal columns: a Chinese, Japanese or Korean letter takes
+    two, a combining accent none, so the columns after a name line up in any script (N2)."""
+    import unicodedata
+
+    used = sum(
+        0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+        for ch in text
+    )
+    return text + " " * (width - used)
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     """The search box's results (N1, N2) on the command line: the same function, the same order."""
     import json
@@ -844,8 +856,8 @@ def cmd_search(args: argparse.Namespace) -> int:
             )
         else:
             print(
-                f"{row.id:>8}  {row.name:<36}  {row.dob:%m/%d/%Y}  {row.age:>6}  {row.status_label:<20}  "
-                f"{row.reason}".rstrip()
+                f"{row.id:>8}  {_cells(row.name, 36)}  {row.dob:%m/%d/%Y}  {row.age:>6}  "
+                f"{row.status_label:<20}  {row.reason}".rstrip()
             )
     return 0
 

@@ -11,6 +11,7 @@ from types import SimpleNamespace
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from rich.cells import cell_len
 
 from kiosk.people import search
 from kiosk.people.patients import search_patients
@@ -927,6 +928,23 @@ def test_n1_kiosk_search_prints_the_same_results(config, capsys):
         main(["--db", missing, "search", "x"]) == 2
     )  # D2: a read-only command creates no database
     assert "no database at" in capsys.readouterr().err and not __import__("os").path.exists(missing)
+
+
+def test_n2_kiosk_search_lines_up_its_columns_after_a_name_in_any_script(config, capsys):
+    """A Chinese or Korean letter takes two columns of a terminal, a combining accent none: the
+    birth dates stand in one column whatever script the names before them are in (N2)."""
+    from kiosk.cli import main
+
+    open_store(config)
+    _add_families()
+    close_database()
+    dates = set()
+    for typed in ("李", "김", "Núñez", "Петрова"):
+        assert main(["--db", config.database, "search", typed]) == 0
+        for line in capsys.readouterr().out.splitlines():
+            cut = line.index("/") - 2  # the birth date's month
+            dates.add(cell_len(line[:cut]))
+    assert len(dates) == 1
 
 
 def test_n2_a_near_name_as_typed_comes_before_the_same_names_the_other_way_round(families):
