@@ -471,8 +471,12 @@ def _read_password(from_stdin: bool, prompt: str = "Password: ") -> str:
         raise CliError("no terminal to ask for a password: use --password-stdin")
     from getpass import getpass
 
-    first = getpass(prompt)
-    if getpass("Again: ") != first:
+    try:
+        first = getpass(prompt)
+        again = getpass("Again: ")
+    except EOFError:  # Ctrl+D at the prompt: nothing typed, nothing made
+        raise CliError("no password given") from None
+    if again != first:
         raise CliError("the two passwords differ")
     return first
 
@@ -550,14 +554,15 @@ def cmd_run(args: argparse.Namespace, start_app: Callable[[Config], object] | No
             'this database has no staff yet: run kiosk init --admin USERNAME --name "YOUR NAME" '
             "first, or try kiosk --training"
         )
-    if (
-        config.training
-    ):  # D2: a desk whose SSH connection drops (SIGHUP) still cleans up after itself
+    if config.training:
+        # D2: a desk whose SSH connection drops (SIGHUP), or that is stopped with kill or at a
+        # shutdown (SIGTERM), still cleans up after itself
         import signal
         import threading
 
         if threading.current_thread() is threading.main_thread():  # only there can a handler be set
             signal.signal(signal.SIGHUP, _hung_up)
+            signal.signal(signal.SIGTERM, _hung_up)
     try:
         start_app(config)
     finally:

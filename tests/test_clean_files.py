@@ -132,8 +132,10 @@ def test_d2_every_option_and_argument_has_help():
     assert missing == []
 
 
-def test_d2_training_cleans_up_when_its_terminal_hangs_up(tmp_path):
-    """An SSH desk that drops mid-training (SIGHUP) leaves no training folder behind."""
+@pytest.mark.parametrize("stop", ["SIGHUP", "SIGTERM"])
+def test_d2_training_cleans_up_when_its_terminal_hangs_up(tmp_path, stop):
+    """An SSH desk that drops mid-training (SIGHUP), or a training stopped with kill or by a
+    shutdown (SIGTERM), leaves no training folder behind."""
     import fcntl
     import pty
     import select
@@ -170,7 +172,7 @@ def test_d2_training_cleans_up_when_its_terminal_hangs_up(tmp_path):
             if select.select([main], [], [], 0.1)[0]:
                 seen += os.read(main, 65536)
         assert b"your kiosk username" in seen and list(tmp_path.glob("kiosk-training-*"))
-        app.send_signal(signal.SIGHUP)
+        app.send_signal(getattr(signal, stop))
         while (
             app.poll() is None and time.monotonic() < deadline
         ):  # keep reading: the app may be writing

@@ -192,3 +192,21 @@ def test_d1_d2_shared_options_also_follow_the_command(tmp_path):
     assert made.returncode == 0 and demo.exists(), made.stderr
     looked = run("search", "x", "--db", str(tmp_path / "none.sqlite3"))
     assert looked.returncode != 0 and "none.sqlite3" in looked.stderr
+
+
+def test_d2_ctrl_d_at_the_password_prompt_is_one_line_not_an_unexpected_error(tmp_path):
+    """``kiosk init`` asks for the password on the terminal; Ctrl+D there said "unexpected error
+    (EOFError)" and wrote a traceback to the error log."""
+    from desk_terminal import DeskTerminal
+
+    db = tmp_path / "kiosk.sqlite3"
+    init = ["--db", str(db), "init", "--admin", "ann", "--name", "Ann"]
+    terminal = DeskTerminal(init, tmp_path)
+    try:
+        terminal.wait_for("Password:")
+        terminal.press("\x04")  # Ctrl+D
+        terminal.wait_for("no password given")
+        terminal.settle()
+    finally:
+        terminal.close()
+    assert "unexpected" not in terminal.text and not db.exists()
