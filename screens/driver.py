@@ -15,6 +15,7 @@ everything else is the Linux driver unchanged.
 
 from __future__ import annotations
 
+import codecs
 import os
 import selectors
 import time
@@ -29,6 +30,19 @@ from textual.drivers.linux_driver import LinuxDriver
 ESC_POLL_S = 0.01
 IDLE_POLL_S = 0.1  # Textual's own
 
+# Keys arrive as UTF-8; a byte that is not (a reception PC's terminal set to Latin-1 typing "é",
+# line noise) stopped Textual's input thread with UnicodeDecodeError, and the desk with it, its
+# work lost. Such a byte is read as the Latin-1 letter it most likely is (D1).
+LATIN1_FALLBACK = "kiosk-latin1-fallback"
+
+
+def _as_latin1(error: UnicodeError) -> tuple[str, int]:
+    assert isinstance(error, UnicodeDecodeError)
+    return error.object[error.start : error.end].decode("latin-1"), error.end
+
+
+codecs.register_error(LATIN1_FALLBACK, _as_latin1)
+
 
 class DeskDriver(LinuxDriver):
     def run_input_thread(self) -> None:
@@ -40,7 +54,7 @@ class DeskDriver(LinuxDriver):
         parser = XTermParser(self._debug)
         feed = parser.feed
         tick = parser.tick
-        decode = getincrementaldecoder("utf-8")().decode
+        decode = getincrementaldecoder("utf-8")(LATIN1_FALLBACK).decode
         read = os.read
         escape_at: float | None = None  # when an Esc came that may start a sequence
 

@@ -421,3 +421,20 @@ def test_d1_a_desk_draws_in_utf8_whatever_locale_its_ssh_client_sent(tmp_path):
         assert "\\u2" not in terminal.text and "─" in terminal.text, terminal.text
     finally:
         terminal.close()
+
+
+def test_d1_a_key_that_is_not_utf8_types_its_latin1_letter_and_the_desk_stays_up(tmp_path):
+    """A reception PC whose terminal sends Latin-1 typed "é" as the one byte 0xE9: Textual's input
+    thread stopped with UnicodeDecodeError and the desk went down with its work."""
+    from desk_terminal import DeskTerminal
+
+    terminal = DeskTerminal(["--training"], tmp_path)
+    try:
+        terminal.wait_for("your kiosk username")
+        os.write(terminal.fd, b"Jos\xe9 \xff")
+        terminal.press("x")
+        terminal.wait_for("José ÿx")
+        terminal.settle()
+        assert "Traceback" not in terminal.text and "Staff sign-in" in terminal.text
+    finally:
+        terminal.close()
