@@ -6,8 +6,8 @@ Prints one figure a line:
   slip_pdf_ms VALUE ms             warm median of 50 Letter builds, five siblings (target < 50 ms)
   slip_pdf_receipt_ms VALUE ms     the same for the 80 mm receipt (drawn twice: measure, then cut)
   slip_pdf_unicode_ms VALUE ms     the Letter build for five siblings named in Vietnamese, Greek, Cyrillic...
-  slip_pdf_cold_ms VALUE ms        the first slip in a fresh process, imports of qrcode and fpdf included
-  slip_imports_at_startup 0|1      1 if importing the app loads qrcode, fpdf or PIL (should be 0)
+  slip_pdf_cold_ms VALUE ms        the first slip in a fresh process, imports of segno and fpdf included
+  slip_imports_at_startup 0|1      1 if importing the app loads segno, fpdf or PIL (should be 0)
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import sys
 import time
 
 RUNS = 50
-STARTUP_MODULES = ("qrcode", "fpdf", "PIL")
+STARTUP_MODULES = ("segno", "fpdf", "PIL")
 
 
 def five_sibling_slip():

@@ -274,11 +274,11 @@ def test_screen_qr_is_square_with_a_quiet_zone_and_fits_a_small_console():
     assert set("".join(lines)) <= set(" ▀▄█")
 
 
-def test_importing_the_slip_loads_neither_qrcode_nor_fpdf():
+def test_importing_the_slip_loads_neither_the_qr_library_nor_fpdf():
     """Start-up stays fast: the QR and PDF libraries load only when a slip is made."""
     code = (
         "import sys, kiosk.slip.content, kiosk.slip.pdf, kiosk.slip.printing; "
-        "print(sorted(m for m in ('qrcode', 'fpdf', 'PIL') if m in sys.modules))"
+        "print(sorted(m for m in ('segno', 'fpdf', 'PIL') if m in sys.modules))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # (kiosk/__init__.py imports peewee without it; a PostgreSQL database gives it the driver).
 HEAVY = (
     "psycopg2",
-    "qrcode",
+    "segno",
     "fpdf",
     "PIL",
     "smtplib",
@@ -64,7 +64,7 @@ def test_o1_startup_loads_no_slow_library(tmp_path):
         for line in importtime.splitlines()
         if line.startswith("import time:")
     }
-    assert not [h for h in ("qrcode", "fpdf", "PIL", "smtplib", "aiosmtpd") if h in imported]
+    assert not [h for h in ("segno", "fpdf", "PIL", "smtplib", "aiosmtpd") if h in imported]
 
 
 # The real entry point (kiosk_screens.launch.main, what the `kiosk` script runs) up to the mounted, idle

@@ -1,7 +1,7 @@
 """The slip as a one-page PDF (R14): Letter, A4, or an 80 mm receipt for thermal printers.
 
 fpdf2 is imported inside :func:`render_slip_pdf`, so importing this module costs nothing. The QR
-code is drawn as vector squares from the qrcode matrix, sharp at any printer resolution.
+code is drawn as vector squares from the QR code's matrix, sharp at any printer resolution.
 
 Text is set in DejaVu Sans, shipped in data/fonts/ and embedded (subset) in each PDF, so a name
 prints exactly as recorded: Latin with any accent (Vietnamese included), Greek, Cyrillic and the
