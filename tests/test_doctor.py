@@ -231,3 +231,27 @@ def test_d1_doctor_checks_the_clock_against_postgresql(tmp_path, capsys, monkeyp
         admin.close()
     assert by_check["clock"].startswith("ok") and "database server" in by_check["clock"], lines
     assert by_check["database"].startswith("ok") and by_check["sms"].startswith("ok")
+
+
+def test_d1_doctor_names_a_damaged_key_a_stopped_cups_and_a_nearly_full_disk_plainly(
+    desk, monkeypatch, capsys, tmp_path
+):
+    """Each check failing as a practice met it: a damaged key file said "SecretKeyError: ...", a
+    stopped CUPS called the queue an invalid destination, and 19 MiB free read "0.0 GiB"."""
+    from collections import namedtuple
+
+    from kiosk.ops import doctor as checks
+
+    (tmp_path / "kiosk.sqlite3.key").write_text("not a key\n")
+    (tmp_path / "bin" / "lpstat").write_text(
+        '#!/bin/sh\ncase "$1" in -r) echo "scheduler is not running";; '
+        '*) echo "lpstat: Invalid destination name in list \\"$2\\"!" >&2; exit 1;; esac\n'
+    )
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(checks.shutil, "disk_usage", lambda _: usage(2**30, 2**30, 19 * 2**20))
+    code, by_check, _ = doctor(desk, capsys)
+    assert code == 1
+    assert by_check["key"].startswith("FAIL") and "Error" not in by_check["key"]
+    assert "damaged" in by_check["key"]
+    assert "CUPS) is not running" in by_check["printer"] and "Invalid" not in by_check["printer"]
+    assert by_check["disk"].startswith("FAIL") and "only 19.0 MiB free" in by_check["disk"]

@@ -103,7 +103,10 @@ def _key_file(config: Config) -> Check:
     if loose:
         return Check(FAIL, "key file", f"{path} is {loose}")
     row = Practice.select().first()
-    key = security.load_or_create_key(path, create=False)
+    try:
+        key = security.load_or_create_key(path, create=False)
+    except security.SecretKeyError as error:  # damaged, or not readable by this account
+        return Check(FAIL, "key file", str(error))
     if row is not None and row.key_check and row.key_check != key.digest("check", KEY_CHECK_TEXT):
         return Check(FAIL, "key file", f"{path} is not this database's key")
     return Check(OK, "key file", f"{path}: present, 0600, this database's key")
@@ -182,6 +185,14 @@ def _printers(config: Config) -> Check:
     lpstat = shutil.which("lpstat")
     if lpstat is None:
         return Check(FAIL, "printer", "lpstat not found: install the CUPS client (cups-client)")
+    # With CUPS stopped, lpstat calls every queue an "Invalid destination": say what is wrong
+    scheduler = subprocess.run([lpstat, "-r"], capture_output=True, text=True, timeout=20)
+    if "not running" in scheduler.stdout + scheduler.stderr:
+        return Check(
+            FAIL,
+            "printer",
+            "the print service (CUPS) is not running: start it (systemctl start cups)",
+        )
     problems, fine = [], []
     for queue in sorted(queues):
         done = subprocess.run([lpstat, "-p", queue], capture_output=True, text=True, timeout=20)
@@ -209,7 +220,8 @@ def _disk(config: Config) -> Check:
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
     free = shutil.disk_usage(folder).free
-    words = f"{free / 2**30:.1f} GiB free in {folder}"
+    amount = f"{free / 2**30:.1f} GiB" if free >= 2**30 else f"{free / 2**20:.1f} MiB"
+    words = f"{amount} free in {folder}"
     return Check(
         OK if free >= MIN_FREE_BYTES else FAIL,
         "disk",
