@@ -17,6 +17,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from contextlib import contextmanager
@@ -534,3 +535,215 @@ def unlinked_desk(training):
     from kiosk.people.staff import authenticate
 
     return authenticate("devon", "training1")
+
+
+# -- PostgreSQL schemas for the tests (O1) -------------------------------------------------------
+PG_URL = os.environ.get("KIOSK_TEST_PG_URL", "")
+
+
+def pg_schema_url(schema: str) -> str:
+    """KIOSK_TEST_PG_URL with ``schema`` first on the search path: a desk working in that schema."""
+    return f"{PG_URL}{'&' if '?' in PG_URL else '?'}options=-csearch_path%3D{schema}"
+
+
+class PgSchemas:
+    """Schemas of the test server's database at this kiosk's schema version, made in one round trip
+    instead of a migration's: per pytest process, the migration runs once on a fresh schema with
+    its SQL recorded (values inlined), and each new schema replays that SQL in one transaction. On a
+    loaded CI machine a migration over its ~80 round trips took about a second a test.
+
+    ``training_into``: the schema also gets the training families, loaded once per process and day
+    into a template schema and copied table by table (with its sequences), and the template's key
+    file is copied into the given folder, as ``_TrainingCopies`` does for SQLite.
+
+    The first replay is compared with the migrated schema (columns, defaults, statistics targets,
+    indexes, constraints, rows) and the first copy with its template (rows), so a migration this
+    recording does not reproduce fails the tests instead of changing what they run on. Fresh
+    migrations still run where they are the point: ``kiosk init`` and racing desks on a new
+    schema or database (test_operations, test_doctor, test_postgres)."""
+
+    def __init__(self) -> None:
+        self.migration = ""
+        self.templates: dict[tuple[dt.date, dt.date], tuple[str, Path]] = {}
+        self.copied_once = False
+        self._admin = None
+
+    def admin(self):
+        """This process's own autocommit connection for making and dropping schemas."""
+        if self._admin is None or self._admin.closed:
+            import psycopg2
+
+            self._admin = psycopg2.connect(PG_URL)
+            self._admin.autocommit = True
+        return self._admin
+
+    def create(self, schema: str, *, training_into: Path | None = None) -> str:
+        """Make ``schema`` as a migration leaves it (no practice row yet: open_store makes it, with
+        the key) or, with ``training_into``, as the training load leaves it; return its URL."""
+        if not self.migration:
+            self._record_migration()
+        template = self._training_template() if training_into is not None else ""
+        sql = [f"BEGIN; CREATE SCHEMA {schema}; SET LOCAL search_path = {schema}", self.migration]
+        if template:
+            sql.append(self._copy_sql(template, schema))
+        self.admin().cursor().execute(";\n".join([*sql, "COMMIT"]))
+        if template and training_into is not None:
+            folder = self.templates[_days()][1]
+            for source in folder.iterdir():  # the key file (and the audit anchor, if one was made)
+                shutil.copy(source, training_into / source.name)
+            if not self.copied_once:
+                assert self._rows(template) == self._rows(schema), (
+                    "the copy differs from its template"
+                )
+                self.copied_once = True
+        return pg_schema_url(schema)
+
+    def drop(self, schema: str) -> None:
+        self.admin().cursor().execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+    def close(self) -> None:
+        """Drop the templates (at the end of the session)."""
+        for schema, folder in self.templates.values():
+            self.drop(schema)
+            shutil.rmtree(folder, ignore_errors=True)
+        self.templates.clear()
+        if self._admin is not None:
+            self._admin.close()
+
+    def _record_migration(self) -> None:
+        import peewee
+
+        from kiosk.store.db import open_database
+
+        migrated = f"t_migrated_{os.getpid()}_{os.urandom(4).hex()}"
+        self.admin().cursor().execute(f"CREATE SCHEMA {migrated}")
+        statements: list[tuple[str, object]] = []
+        real = peewee.PostgresqlDatabase.execute_sql
+
+        def recorded(db, sql, params=None):
+            statements.append((sql, params))
+            return real(db, sql, params)
+
+        try:
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setattr(peewee.PostgresqlDatabase, "execute_sql", recorded)
+                open_database(pg_schema_url(migrated))
+            close_database()
+            cursor = self.admin().cursor()
+            # Reads are left out: the table checks, and the advisory lock that would queue every
+            # worker's replay behind the others'. The comparison below shows nothing else is lost.
+            self.migration = ";\n".join(
+                cursor.mogrify(sql, params or ()).decode()
+                for sql, params in statements
+                if not sql.lstrip().upper().startswith("SELECT")
+            )
+            replayed = f"t_replayed_{os.getpid()}_{os.urandom(4).hex()}"
+            self.create(replayed)
+            try:
+                assert self._shape(replayed) == self._shape(migrated), "replay differs"
+                assert self._rows(replayed) == self._rows(migrated), "replay differs"
+            finally:
+                self.drop(replayed)
+        except BaseException:
+            self.migration = ""
+            raise
+        finally:
+            self.drop(migrated)
+
+    def _training_template(self) -> str:
+        day = _days()
+        if day not in self.templates:
+            from kiosk.ops.training import load_training_data
+
+            schema = f"t_training_{os.getpid()}_{os.urandom(4).hex()}"
+            folder = Path(tempfile.mkdtemp(prefix="kiosk-pg-training-"))
+            url = self.create(schema)
+            self.templates[day] = (schema, folder)
+            with pytest.MonkeyPatch.context() as env:  # no test's own folders are touched
+                env.setenv("XDG_DATA_HOME", str(folder.parent / f"{folder.name}-data"))
+                env.setenv("XDG_CONFIG_HOME", str(folder.parent / f"{folder.name}-config"))
+                open_store(Config(database=url, pin_key_file=str(folder / "pin.key")))
+                load_training_data(today=TODAY)
+                close_database()
+        return self.templates[day][0]
+
+    def _copy_sql(self, template: str, schema: str) -> str:
+        """Every row and sequence of ``template`` into ``schema`` (the migration's own rows first
+        deleted), tables in the order their foreign keys need."""
+        import peewee
+
+        from kiosk.store.models import ALL_MODELS
+
+        tables = [model._meta.table_name for model in peewee.sort_models(ALL_MODELS)]
+        cursor = self.admin().cursor()
+        cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", (template,))
+        assert sorted(tables) == sorted(row[0] for row in cursor.fetchall()), "a table not copied"
+        cursor.execute("SELECT sequencename FROM pg_sequences WHERE schemaname = %s", (template,))
+        sequences = [row[0] for row in cursor.fetchall()]
+        return ";\n".join(
+            [f'DELETE FROM {schema}."{table}"' for table in reversed(tables)]
+            + [
+                f'INSERT INTO {schema}."{table}" SELECT * FROM {template}."{table}"'
+                for table in tables
+            ]
+            + [
+                f'SELECT setval(\'{schema}."{seq}"\', last_value, is_called) FROM {template}."{seq}"'
+                for seq in sequences
+            ]
+        )
+
+    def _shape(self, schema: str) -> list[tuple]:
+        """Everything a migration makes in ``schema``, with the schema's name taken out."""
+        cursor = self.admin().cursor()
+        found: list[tuple] = []
+        for query in _SHAPE_QUERIES:
+            cursor.execute(query, {"s": schema})
+            found += sorted(tuple(str(v).replace(schema, "S") for v in row) for row in cursor)
+        return found
+
+    def _rows(self, schema: str) -> dict[str, list[str]]:
+        cursor = self.admin().cursor()
+        cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", (schema,))
+        rows = {}
+        for (table,) in cursor.fetchall():
+            cursor.execute(f'SELECT t::text FROM {schema}."{table}" t')
+            rows[table] = sorted(row[0] for row in cursor)
+        return rows
+
+
+_SHAPE_QUERIES = (  # what a migration makes in schema %(s)s: tables, columns, indexes, ...
+    (
+        "SELECT c.relname, c.relkind, a.attnum, a.attname, format_type(a.atttypid, a.atttypmod),"
+        " a.attnotnull, a.attstattarget, pg_get_expr(d.adbin, d.adrelid)"
+        " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped"
+        " LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum"
+        " WHERE n.nspname = %(s)s"
+    ),
+    "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = %(s)s",
+    (
+        "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(c.oid)"
+        " FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace"
+        " WHERE n.nspname = %(s)s"
+    ),
+    (
+        "SELECT sequencename, start_value, increment_by, last_value"
+        " FROM pg_sequences WHERE schemaname = %(s)s"
+    ),
+)
+
+
+def _days() -> tuple[dt.date, dt.date]:
+    """The UTC and local day: a training template made on another day is made again."""
+    return (utcnow().date(), dt.date.today())
+
+
+PG_SCHEMAS = PgSchemas()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _pg_schemas_dropped():
+    """The PostgreSQL templates this process made are dropped when its tests are done."""
+    yield
+    if PG_SCHEMAS.templates or PG_SCHEMAS._admin is not None:
+        PG_SCHEMAS.close()

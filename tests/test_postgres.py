@@ -1,8 +1,8 @@
 """O1 on PostgreSQL: the database-level rules hold on a real server, not only on SQLite.
 
 Needs KIOSK_TEST_PG_URL (``eval "$(bash .ci/postgres.sh start)"``). Each test gets a schema of its
-own, dropped afterwards. Without the variable these tests skip, except under CI=true, where a
-missing server is a failure.
+own, dropped afterwards (made by replaying a migration's SQL: conftest.PgSchemas). Without the
+variable these tests skip, except under CI=true, where a missing server is a failure.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from kiosk.store.models import (
 from kiosk.store.practice import open_store
 from kiosk.terms import Authority, Delivery, PinState, PortalStatus
 
-from conftest import parent_redeems_after_the_check
+from conftest import PG_SCHEMAS, parent_redeems_after_the_check
 
 PG_URL = os.environ.get("KIOSK_TEST_PG_URL", "")
 SKIP_REASON = "KIOSK_TEST_PG_URL not set: start a server with .ci/postgres.sh start"
@@ -52,31 +52,22 @@ pytestmark = pytest.mark.skipif(
 
 
 @contextmanager
-def postgres_store(tmp_path):
-    """open_store in a fresh PostgreSQL schema of its own, dropped afterwards."""
+def postgres_store(tmp_path, *, training: bool = False):
+    """open_store in a PostgreSQL schema of its own, dropped afterwards; yields its URL. The schema
+    is made at this kiosk's version by replaying a migration's SQL (conftest.PgSchemas);
+    ``training``: with the training families in it, copied, and their key file in ``tmp_path``."""
     if not PG_URL:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"{SKIP_REASON} (CI=true: the PostgreSQL tests must run)")
         pytest.skip(SKIP_REASON)
-    import psycopg2
-
     schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = psycopg2.connect(PG_URL)
-    admin.autocommit = True
-    admin.cursor().execute(f"CREATE SCHEMA {schema}")
-    separator = "&" if "?" in PG_URL else "?"
-    open_store(
-        Config(
-            database=f"{PG_URL}{separator}options=-csearch_path%3D{schema}",
-            pin_key_file=str(tmp_path / "pin.key"),
-        )
-    )
+    url = PG_SCHEMAS.create(schema, training_into=tmp_path if training else None)
     try:
-        yield
+        open_store(Config(database=url, pin_key_file=str(tmp_path / "pin.key")))
+        yield url
     finally:
         close_database()
-        admin.cursor().execute(f"DROP SCHEMA {schema} CASCADE")
-        admin.close()
+        PG_SCHEMAS.drop(schema)
 
 
 @pytest.fixture

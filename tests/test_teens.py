@@ -10,7 +10,6 @@ import pytest
 from kiosk import audit
 from kiosk.clock import Clock
 from kiosk.messages import outbox
-from kiosk.ops.training import load_training_data
 from kiosk.people.staff import authenticate
 from kiosk.registration import portal
 from kiosk.registration.access import AccessError
@@ -39,13 +38,12 @@ PASSWORD = "Sunflower-meadow-42"
 def maria(request, tmp_path, config):
     """The training families on SQLite or PostgreSQL, and a linked desk member."""
     if request.param == "sqlite":
+        request.getfixturevalue("_training_copies").copy_into(config)  # conftest: not loaded again
         open_store(config)
-        load_training_data(today=TODAY)
         yield authenticate("maria", "training1")
         close_database()
     else:
-        with postgres_store(tmp_path):
-            load_training_data(today=TODAY)
+        with postgres_store(tmp_path, training=True):
             yield authenticate("maria", "training1")
 
 
