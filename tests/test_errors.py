@@ -702,3 +702,23 @@ def test_o1_pg_a_read_only_server_reads_read_only(pg):
     finally:
         database.execute_sql("SET default_transaction_read_only = off")
     assert problem.kind == errors.READ_ONLY and problem.words == errors.WORDS[errors.READ_ONLY]
+
+
+def test_d3_opening_a_database_on_a_full_disk_says_the_disk_is_full(tmp_path, monkeypatch):
+    """On a full disk SQLite cannot make the -shm file beside a WAL database and says only "disk
+    I/O error": the desk, the services and the doctor named no cause a practice could act on."""
+    from collections import namedtuple
+
+    import peewee
+
+    from kiosk.store import db as store
+
+    def full(*_args, **_kwargs):
+        raise peewee.OperationalError("disk I/O error")
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(store, "_connected", full)
+    monkeypatch.setattr(store.shutil, "disk_usage", lambda _: usage(2**22, 2**22, 0))
+    with pytest.raises(store.DatabaseError) as refused:
+        store.open_database(tmp_path / "kiosk.sqlite3")
+    assert "The disk is full" in str(refused.value)

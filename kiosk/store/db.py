@@ -12,6 +12,7 @@ import functools
 import heapq
 import os
 import random
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -213,7 +214,9 @@ def open_database(target: str | os.PathLike, *, read_only: bool = False) -> peew
         peewee.DatabaseError
     ) as error:  # no such folder, no permission, not an SQLite file, no server
         if not (read_only and not is_url(str(target)) and not Path(f"{target}-wal").exists()):
-            raise DatabaseError(f"cannot open database {shown(target)}: {_why(error)}") from None
+            raise DatabaseError(
+                f"cannot open database {shown(target)}: {_why(error, target)}"
+            ) from None
         # A WAL database in a folder kiosk cannot write: SQLite cannot make the shared-memory file a
         # reader needs. With no -wal file there is nothing beyond the file itself to read.
         try:
@@ -274,17 +277,28 @@ def _connected(target: str | os.PathLike, read_only: str) -> peewee.Database:
     return db
 
 
-def _why(error: Exception) -> str:
+def _why(error: Exception, target: str | os.PathLike | None = None) -> str:
     """A read-only, locked or full database in plain words (kiosk.errors); else SQLite's or the
     server's own first line, which names the problem with the file or the server."""
-    from kiosk.errors import FULL, LOCKED, READ_ONLY, database_problem
+    from kiosk.errors import FULL, LOCKED, READ_ONLY, WORDS, database_problem
 
     problem = database_problem(error)
-    return (
-        problem.words
-        if problem is not None and problem.kind in {FULL, LOCKED, READ_ONLY}
-        else _first_line(error)
-    )
+    if problem is not None and problem.kind in {FULL, LOCKED, READ_ONLY}:
+        return problem.words
+    if target is not None and _no_room_beside(target):
+        # SQLite cannot make the -shm file a WAL database needs and says "disk I/O error"
+        return WORDS[FULL]
+    return _first_line(error)
+
+
+def _no_room_beside(target: str | os.PathLike) -> bool:
+    """Whether the folder of SQLite file ``target`` has no room for the files SQLite makes beside it."""
+    if is_url(str(target)):
+        return False
+    try:
+        return shutil.disk_usage(Path(target).expanduser().parent).free < 64 * 1024
+    except OSError:
+        return False
 
 
 def _first_line(error: Exception) -> str:
