@@ -1276,6 +1276,9 @@ def main(
     except CliError as error:
         print(f"kiosk: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:  # kiosk ... | head: the reader has all it wanted; nothing to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # exit's flush: quiet too
+        return EXIT_ERROR
     except OSError as error:  # a file named on the command line or in config: say which and why
         where = f"{error.filename}: " if error.filename else ""
         print(f"kiosk: {where}{error.strerror or error}", file=sys.stderr)

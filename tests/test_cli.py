@@ -210,3 +210,19 @@ def test_d2_ctrl_d_at_the_password_prompt_is_one_line_not_an_unexpected_error(tm
     finally:
         terminal.close()
     assert "unexpected" not in terminal.text and not db.exists()
+
+
+def test_d1_output_cut_short_by_head_says_nothing_more(tmp_path):
+    """``kiosk doctor | head -1``: the lines head never reads are no error worth a message (it said
+    "kiosk: Broken pipe" under head's line)."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, HOME=str(tmp_path), XDG_DATA_HOME=str(tmp_path / "data"))
+    doctor = [sys.executable, "-m", "kiosk_screens.launch", "--db", str(tmp_path / "x"), "doctor"]
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before kiosk writes its first line
+    done = subprocess.run(doctor, stdout=write, stderr=subprocess.PIPE, env=env, timeout=60)
+    os.close(write)
+    assert done.stderr == b""
