@@ -35,7 +35,8 @@ STATUS_OPTIONS = (
     + [(s.label, s) for s in PortalStatus]
     + [(f.label, f) for f in SearchFilter]  # L2: "PIN expired"
 )
-HINT = "Type a name, a parent's name, phone or email, a chart number or a birth date; F2: status."
+# both read whole at 80x24 (the hint's line holds 78 columns, the box's text 44)
+HINT = "Type a name, a parent's name, phone, email, chart or birth date; F2: status"
 
 
 # The results fit the window (N2): DOB, Age and the status keep fixed columns, the Name column takes
@@ -174,7 +175,7 @@ class SearchScreen(ReportsWorkerErrors, DeskScreen[None]):
         yield TrainingBanner()
         yield DeskHeader()
         with Horizontal(id="search-bar"):
-            yield Input(id="search", placeholder="Name, parent, phone, email, chart or birth date")
+            yield Input(id="search", placeholder="Name, parent, phone, email, chart or DOB")
             yield Select(STATUS_OPTIONS, id="status", value=ALL, allow_blank=False)
         yield Label(HINT, id="results-title", markup=False)
         results: DataTable[object] = DataTable(id="results", cursor_type="row", zebra_stripes=True)

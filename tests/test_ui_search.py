@@ -178,6 +178,18 @@ async def test_n2_a_long_name_and_reason_never_push_the_status_off_the_screen(ap
         assert " ".join(region_text(app, "#results-detail").split()) == whole
 
 
+async def test_n1_the_box_says_what_it_takes_whole_at_80x24(app):
+    """Before anything is typed, the box's placeholder and the line under it read whole at 80x24,
+    not cut mid-word ("chart or birth", "birth date; F")."""
+    from kiosk_screens.search import HINT
+
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(app, pilot)
+        box = app.screen.query_one("#search", Input)
+        assert box.placeholder in region_text(app, "#search")
+        assert HINT in screen_text(app)
+
+
 async def test_n2_short_names_need_no_detail_line(app):
     """N2: while every name fits its column, no line under the table repeats it."""
     async with app.run_test(size=SIZE) as pilot:
