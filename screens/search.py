@@ -20,7 +20,7 @@ from textual.containers import Horizontal
 from textual.widgets import DataTable, Input, Label, Select
 from textual.worker import get_current_worker
 
-from kiosk.people.patients import SEARCH_LIMIT, AppointmentRow, PatientRow
+from kiosk.people.patients import AppointmentRow, PatientRow
 from kiosk.terms import PortalStatus, SearchFilter, is_one_of
 
 from .keys import DeskFooter
@@ -325,8 +325,6 @@ class SearchScreen(ReportsWorkerErrors, DeskScreen[None]):
             rows = self.app.desk.search(text, status, tolerant=tolerant)
             if not worker.is_cancelled:
                 self.app.call_from_thread(self._show_results, text, status, rows, tolerant)
-            if len(rows) >= SEARCH_LIMIT:
-                return  # the list is full of exact matches: near ones would not be shown
 
     def _show_results(
         self,

@@ -71,9 +71,18 @@ MAX_CANDIDATES = 40  # tolerant words tried per query word, the closest first
 PREFIX_COST = 0.5  # "garc" for García: after the whole-word matches
 CAREGIVER_COST = 0.25
 ONE_TYPO = 1.05  # what add_candidates gives a name one typo away
+# a letter of "first last" left out (Noa: Noah, 0.2): a name typed in part is near, not exact, and
+# ranks with the names one mistake away by how much is left out (Ella before Elizabeth, N2)
+NAME_LEFT_OUT = 0.2
+# a parent's name typed in part ("Daniell Howard": Danielle's children) comes after the child's
+# own name with one mistake (Daniel Howard), with the parents' names of one mistake (N2)
+PARENT_IN_PART = 1.0
 TRANSLITERATED = 0.1  # a word in another script found by its Latin spelling: after it as written
 # abbreviations said as the word they stand for, in names written either way (St. John, Saint John)
 SAID_AS = {"st": "saint", "saint": "st", "ste": "sainte", "sainte": "ste"}
+# spellings said alike that double metaphone codes apart: Spanish ll said y (Castillo, Castiyo),
+# as a desk writes a name it hears (Müller typed Muyer, N2)
+SPELT_ALIKE = (("y", "ll"), ("ll", "y"))
 # what of a query is read: more than any stored term holds (255, PostgreSQL's column), so nothing
 # longer can match, and a pasted page costs no seconds of typo variants
 QUERY_CHARS = 256
@@ -88,6 +97,7 @@ class Word:
     candidates: dict[str, tuple[float, str]] = field(default_factory=dict)  # word -> (cost, reason)
     postings: int = 0  # how many name terms begin with it, up to POSTINGS_CAP (0: not counted)
     joined: bool = False  # typed as several words ("va nburen"): as one name, a typo (a space)
+    parts: tuple[str, ...] = ()  # the words it was typed as, when joined
 
     @property
     def ranges(self) -> list[tuple[str, str | None]]:
@@ -324,7 +334,8 @@ def word_sql(
         if n:
             # CROSS JOIN: SQLite keeps this order; PostgreSQL plans the joins itself
             body += f' CROSS JOIN "search_term" t{n}'
-            condition = f"t{n}.{column} = t0.{column} AND {condition}"
+            joined = [words[i] for i in order]
+            condition = f"t{n}.{column} = t0.{column} AND {condition}{_another_part(joined, n)}"
         conditions.append(condition)
     if side == "caregiver":
         body += ' JOIN "relationship" r ON r.caregiver_id = t0.caregiver_id'
@@ -376,7 +387,7 @@ def _born_word_sql(
         if owner != f"t{n}.{column}":
             body += f' CROSS JOIN "search_term" t{n}'
             condition = f"t{n}.{column} = {owner} AND {condition}"
-        conditions.append(condition)
+        conditions.append(condition + _another_part(words, n))
     _, where = ("", "") if owner == "t0.patient_id" else _filters(sql, "p.id", status, None)
     pid, carer = ("p.id", "r.caregiver_id") if side == "caregiver" else (owner, "NULL")
     terms = ", ".join(f"t{n}.term" for n in range(len(words)))
@@ -387,10 +398,22 @@ def _born_word_sql(
     return sql
 
 
+def _another_part(words: list[Word], n: int) -> str:
+    """Word ``n`` (of the words in their join order) matches another name part than the words
+    before it: two words are two parts, never one read twice ("william bell": William's nickname
+    Bell is not a second part, N2). The same word typed twice may be one part."""
+    return "".join(
+        f" AND (t{n}.term <> t{m}.term OR t{n}.field <> t{m}.field)"
+        for m in range(n)
+        if words[m].folded != words[n].folded
+    )
+
+
 def _term_hits(
     term_field: str, low: str, high: str | None, status: str | None, dob: dt.date | None, limit: int
-) -> list[tuple[int, int | None]]:
-    """Patients found by a chart number, or caregivers' children by a phone or email (a prefix)."""
+) -> list[tuple[int, int | None, str]]:
+    """Patients found by a chart number, or caregivers' children by a phone or email (a prefix),
+    with the term that found them."""
     sql = _Sql()
     condition = sql.range("t.term", low, high) + f" AND t.field = {sql.mark(term_field)}"
     if term_field == CHART:
@@ -402,9 +425,10 @@ def _term_hits(
         )
     join, where = _filters(sql, pid, status, dob)
     return [
-        (row[0], row[1])
+        (row[0], row[1], row[2])
         for row in sql.rows(
-            f"SELECT {pid}, t.caregiver_id{body}{join} WHERE {condition}{where} LIMIT {int(limit)}"
+            f"SELECT {pid}, t.caregiver_id, t.term{body}{join} WHERE {condition}{where}"
+            f" LIMIT {int(limit)}"
         )
     ]
 
@@ -442,16 +466,23 @@ def add_candidates(words: tuple[Word, ...]) -> None:
     from rapidfuzz.distance import OSA
 
     keys: dict[str, set[int]] = {}
+    spelt: dict[str, set[int]] = {}  # another spelling of a word: found only as a whole word
     for i, word in enumerate(words):
         text = word.folded
         if not text.isalpha():
             continue
         for variant in deletions(text, max_typos(text)):
             keys.setdefault(variant, set()).add(i)
+        for old, new in SPELT_ALIKE:
+            at = text.find(old)
+            while at >= 0:
+                spelt.setdefault(text[:at] + new + text[at + len(old) :], set()).add(i)
+                at = text.find(old, at + 1)
         for code in sound_codes(text):
             keys.setdefault(SOUND_MARK + code, set()).add(i)
-        if text in SAID_AS:
-            word.candidates[SAID_AS[text]] = (1.0, SOUNDS_LIKE)
+        said = "".join(SAID_AS.get(part, part) for part in word.parts or (text,))
+        if said != text:  # St. John typed Saint John (stjohn, saintjohn), or the other way round
+            word.candidates[said] = (1.0, SOUNDS_LIKE)
         for nickname in _nicknames(text):
             # the closest spelling first among a nickname's names (Lee: Levi before Elias)
             word.candidates[nickname] = (
@@ -459,7 +490,7 @@ def add_candidates(words: tuple[Word, ...]) -> None:
                 NICKNAME,
             )
     found: list[tuple[str, str]] = []
-    names = sorted(keys)
+    names = sorted(keys.keys() | spelt.keys())
     for start in range(0, len(names), 500):
         query = SearchKey.select(SearchKey.key, SearchKey.word).where(
             SearchKey.key.in_(names[start : start + 500])
@@ -467,7 +498,11 @@ def add_candidates(words: tuple[Word, ...]) -> None:
         found.extend(query.tuples().iterator())
     sounds: set[tuple[int, str]] = set()
     for key, term in found:
-        for i in keys[key]:
+        for i in spelt.get(key, ()) if term == key else ():
+            cost = 1.0 + 0.1 * min(OSA.distance(words[i].folded, term), 5)
+            if term not in words[i].candidates or cost < words[i].candidates[term][0]:
+                words[i].candidates[term] = (cost, SOUNDS_LIKE)
+        for i in keys.get(key, ()):
             word = words[i]
             if term == word.folded or term.startswith(word.folded):
                 continue  # what was typed, or a longer name it begins: the exact tiers have those
@@ -505,6 +540,13 @@ class _Hits:
     def room(self) -> int:
         return self.limit - len(self.found)
 
+    def room_for(self, cost: float) -> int:
+        """Room for near matches of ``cost``: the list less the rows they can never pass (N2),
+        exact ones and near ones of a closer band (:func:`_kind_of_match`)."""
+        band = max(1, int(cost))
+        kinds = [_kind_of_match(_rank(*found[:2])) for found in self.found.values()]
+        return self.limit - sum(kind is None or kind < band for kind in kinds)
+
     def add(
         self,
         patient_id: int,
@@ -514,8 +556,15 @@ class _Hits:
         caregiver: int | None = None,
     ) -> None:
         known = self.found.get(patient_id)
-        if known is None or (tier, cost) < known[:2]:
+        if known is None or _rank(tier, cost) < _rank(*known[:2]):
             self.found[patient_id] = (tier, cost, reason, caregiver)
+
+
+def _rank(tier: int, cost: float) -> tuple[int, float, float]:
+    """Where a row stands (N2): exact matches (at no cost: a name, a name part, a parent's name as
+    typed) first, by tier; then the near ones by how close they are, whatever found them: a name
+    typed in part (NAME_LEFT_OUT a letter), one mistake, a parent's name typed in part, two..."""
+    return (0, tier, 0.0) if cost == 0 and tier != TOLERANT else (1, cost, tier)
 
 
 def _structured(query: Query, status: str | None, today: dt.date, hits: _Hits) -> None:
@@ -553,13 +602,20 @@ def _structured(query: Query, status: str | None, today: dt.date, hits: _Hits) -
     for family, given, family_words, given_words in prefixes:
         if hits.room <= 0:
             return
-        for patient_id, given_key, family_key in _as_typed(
-            structured_sql(family, given, status, query.dob, hits.room), family_words, given_words
-        ):
-            # "first last" typed in part: the name with the fewest letters left out first (Ez: Ezra
-            # before Ezekiel); other forms keep the alphabetical order of today's search
-            left_out = (len(given_key) if given else 0) + len(family_key) - typed
-            closeness = 0.01 * left_out if typed else 0.0
+        room = hits.room
+        rows = _as_typed(
+            structured_sql(family, given, status, query.dob, room), family_words, given_words
+        )
+        if len(rows) >= room and typed and family and given and len(words) == 2:
+            # "el johnson": the rows came in alphabetical order and stopped before Ella (Eleanor,
+            # Elias, ... fill the list); one of each name begun so, so the closest shows (N2)
+            rows += names_begun_sql(family, given, status, query.dob, room).rows()
+        for patient_id, given_key, family_key in rows:
+            # "first last" typed in part: a near match, the name with the fewest letters left out
+            # first (Ez: Ezra before Ezekiel); other forms, a compound last name typed as words
+            # among them, are today's search: exact, in its alphabetical order
+            left_out = len(given_key) + len(family_key) - typed
+            closeness = NAME_LEFT_OUT * left_out if typed and given else 0.0
             hits.add(patient_id, EXACT, closeness)
 
 
@@ -619,6 +675,29 @@ def structured_sql(
     return sql
 
 
+def names_begun_sql(
+    family: str, given: str, status: str | None, dob: dt.date | None, limit: int
+) -> _Sql:
+    """One patient of each name with ``family`` whole and a given name begun by ``given``, and with
+    ``given`` whole and a family name begun by ``family``: each a range of the patient's name index
+    on one name (a common family name with a letter of a given name reads some hundreds of rows, a
+    million patients or not; tests EXPLAIN it)."""
+    sql = _Sql()
+    parts = []
+    for whole, begun in (("family_key", "given_key"), ("given_key", "family_key")):
+        text, prefix = (family, given) if whole == "family_key" else (given, family)
+        condition = f"p.{whole} = {sql.mark(text)} AND " + sql.range(
+            f"p.{begun}", prefix, _upper(prefix)
+        )
+        _, where = _filters(sql, "p.id", status, dob)
+        parts.append(
+            f'SELECT MIN(p.id), p.given_key, p.family_key FROM "patient" p WHERE {condition}'
+            f"{where} GROUP BY p.family_key, p.given_key"
+        )
+    sql.text = f"SELECT * FROM ({parts[0]} UNION ALL {parts[1]}) names LIMIT {int(limit)}"
+    return sql
+
+
 def _identifiers(query: Query, status: str | None, hits: _Hits) -> None:
     """Tier 0: a chart number, a phone number, an email."""
     digits = query.digits
@@ -631,7 +710,7 @@ def _identifiers(query: Query, status: str | None, hits: _Hits) -> None:
     charts += [w.folded for w in query.words if any(ch.isdigit() for ch in w.folded)]
     for chart in dict.fromkeys(charts):
         if len(chart) >= 3:
-            for patient_id, _ in _term_hits(
+            for patient_id, *_ in _term_hits(
                 CHART, chart, _upper(chart), status, None, max(hits.room, 1)
             ):
                 hits.add(patient_id, EXACT)
@@ -646,12 +725,12 @@ def _identifiers(query: Query, status: str | None, hits: _Hits) -> None:
             :1
         ]:  # ten digits, or seven: that number; else numbers beginning so
             high = phone if len(phone) in (7, 10) else _upper(phone)
-            for patient_id, caregiver in _term_hits(
+            for patient_id, caregiver, _ in _term_hits(
                 PHONE, phone, high, status, None, max(hits.room, 1)
             ):
                 hits.add(patient_id, EXACT, 0.0, f"{CAREGIVER}'s {PHONE}", caregiver)
     if query.email:
-        for patient_id, caregiver in _term_hits(
+        for patient_id, caregiver, _ in _term_hits(
             EMAIL, query.email, _upper(query.email), status, query.dob, max(hits.room, 1)
         ):
             hits.add(patient_id, EXACT, 0.0, f"{CAREGIVER}'s {EMAIL}", caregiver)
@@ -708,6 +787,7 @@ def _names(query: Query, status: str | None, hits: _Hits, found_before: int) -> 
             cost, why = _score(words, terms)  # no reason, or "sounds like" (another script)
             if side == "caregiver":
                 why = f"{CAREGIVER}, {why}" if why else CAREGIVER
+                cost += PARENT_IN_PART + CAREGIVER_COST if cost else 0.0
             hits.add(patient_id, tier, cost, why, caregiver)
 
 
@@ -722,10 +802,13 @@ def _parents_whole_name(query: Query, status: str | None, hits: _Hits) -> bool:
     whole = "".join(word.folded for word in words)  # Jesús Van Buren: jesusvanburen
     before = len(hits.found)
     high = whole if unspaced else _upper(whole)
-    for patient_id, caregiver in _term_hits(
+    for patient_id, caregiver, term in _term_hits(
         CAREGIVER_FULL, whole, high, status, query.dob, hits.room + len(hits.found)
     ):
-        hits.add(patient_id, CAREGIVERS, 0.0, CAREGIVER, caregiver)
+        # typed in part ("David Gutierre"): after the child's own name typed so (N2)
+        left_out = len(term) - len(whole)
+        cost = PARENT_IN_PART + CAREGIVER_COST + NAME_LEFT_OUT * left_out if left_out else 0.0
+        hits.add(patient_id, CAREGIVERS, cost, CAREGIVER, caregiver)
     return len(hits.found) > before
 
 
@@ -757,9 +840,10 @@ def postings_sql(word: Word, side: str, cap: int = POSTINGS_CAP) -> _Sql:
 
 
 def _tolerant(query: Query, status: str | None, hits: _Hits) -> None:
-    """Tier 3: nicknames, sound-alikes and typos of each word."""
+    """Tier 3: nicknames, sound-alikes and typos of each word, while they may still show: near
+    rows found before (a name typed in part, a parent's) make no room for closer ones (N2)."""
     words = list(query.words)
-    if not words or hits.room <= 0:
+    if not words or hits.room_for(ONE_TYPO) <= 0:
         return
     add_candidates(query.words)
     if len(words) > 1 and all(word.folded for word in words):
@@ -773,9 +857,12 @@ def _tolerant(query: Query, status: str | None, hits: _Hits) -> None:
         exact = len(hits.found)
         if sum(_tolerant_whole_names(list(pair), status, query.dob, hits) for pair in splits):
             return
+        if not exact or any(word.folded in SAID_AS for word in words):
+            # one name typed as words; after a name found as typed, only one said another way
+            # (Saint John found, St. John is sought too: one statement of its spellings)
+            _one_name_spaced(words, status, query.dob, hits)
         if exact:
             return  # names were found as typed: joining near name parts would only add time
-        _one_name_spaced(words, status, query.dob, hits)
     if not any(word.candidates for word in words):
         return
     # every word's bands, the closest first: a common near name of the first word cannot fill the
@@ -788,10 +875,10 @@ def _tolerant(query: Query, status: str | None, hits: _Hits) -> None:
         ),
         key=lambda item: item[:3],
     )
-    for _, strict, _, band in bands:
+    for closest, strict, _, band in bands:
         trying = [*words[:strict], band, *words[strict + 1 :]]
         for side in ("patient", "caregiver"):
-            if hits.room <= 0:
+            if hits.room_for(closest) <= 0:
                 return
             for patient_id, caregiver, terms in _word_hits(
                 trying, side, status, query.dob, hits.limit, tolerant=True, strict=strict
@@ -820,7 +907,10 @@ def _one_name_spaced(
 
 def _joined(words: list[Word]) -> Word:
     """One word, or several run together as a compound name's key is (St. John: stjohn)."""
-    return words[0] if len(words) == 1 else Word("".join(w.folded for w in words), joined=True)
+    if len(words) == 1:
+        return words[0]
+    parts = tuple(w.folded for w in words)
+    return Word("".join(parts), joined=True, parts=parts)
 
 
 def _bands(word: Word, most: int = 8) -> list[Word]:
@@ -848,10 +938,10 @@ def _tolerant_whole_names(
         bands.setdefault(cost, []).append(pair)
     seen = 0
     for cost in sorted(bands):
-        if hits.room <= 0:
+        if hits.room_for(cost) <= 0:
             break
         for patient_id, given_key, family_key in tuples(
-            pair_select(bands[cost], status, dob, hits.room)
+            pair_select(bands[cost], status, dob, hits.room_for(cost))
         ):
             given = pairs[family_key, given_key][1]
             score, reason = _score([words[given], words[1 - given]], (given_key, family_key))
@@ -990,44 +1080,49 @@ def _rows(hits: _Hits, today: dt.date, limit: int) -> list[PatientRow]:
             reason = f"{CAREGIVER} {names[caregiver]}" + reason[len(CAREGIVER) :]
         born = dob if isinstance(dob, dt.date) else dt.date.fromisoformat(dob)
         ranked.append(
-            ((tier, cost, family_key, given_key, born), patient_id, given, family, status, reason)
+            (
+                (*_rank(tier, cost), family_key, given_key, born),
+                patient_id,
+                given,
+                family,
+                status,
+                reason,
+            )
         )
     ranked.sort(key=lambda item: item[0])
     return [
         PatientRow(
-            patient_id, given, family, key[4], age_text(key[4], today), PortalStatus(status), reason
+            patient_id, given, family, key[5], age_text(key[5], today), PortalStatus(status), reason
         )
         for key, patient_id, given, family, status, reason in _spread(ranked)[:limit]
     ]
 
 
 def _spread(ranked: list) -> list:
-    """Rows of one kind of near match with each name once, closest first, before its namesakes
-    (N2): a typo one letter from two names ("Mla": Mia and Mila), a nickname of two ("Ollie":
-    Oliver and Olivia) or a partly typed name ("Em": Emma and Emily) shows every name it may be,
-    not ten rows of the closest one's namesakes. Exact matches keep their order and come first."""
+    """Near matches of one band with each name once, closest first, before its namesakes (N2): a
+    typo one letter from two names ("Mla": Mia and Mila), a nickname of two ("Ollie": Oliver and
+    Olivia), a partly typed name ("Em": Emma and Emily) or one typed in part and one a letter off
+    ("Noa": Noah and Nova) shows every name it may be, not ten rows of the closest one's
+    namesakes. Exact matches keep their order and come first."""
     spread: list = []
-    for kind, group in groupby(ranked, key=lambda item: _kind_of_match(*item[0][:2])):
+    for kind, group in groupby(ranked, key=lambda item: _kind_of_match(item[0][:3])):
         rows = list(group)
         if kind is not None:
             names: Counter[tuple] = Counter()
             turns = []  # each row is its name's n-th: the first rows of every name come first
             for row in rows:
-                names[row[0][2:4]] += 1
-                turns.append(names[row[0][2:4]])
+                names[row[0][3:5]] += 1
+                turns.append(names[row[0][3:5]])
             rows = [row for _, _, row in sorted(zip(turns, range(len(rows)), rows))]
         spread += rows
     return spread
 
 
-def _kind_of_match(tier: int, cost: float) -> tuple[int, int] | None:
-    """Rows spread among themselves: partly typed names (tier 0 at a cost), and tolerant matches
-    of one mistake, of two, ...; None for the rest, which keep their order."""
-    if tier == EXACT and cost > 0:
-        return tier, 0
-    if tier == TOLERANT:
-        return tier, int(cost)
-    return None
+def _kind_of_match(rank: tuple) -> int | None:
+    """The band a near match spreads in (:func:`_rank`): names typed in part, one mistake or a
+    parent's name typed in part (1), two mistakes (2), ...; None for exact rows, which keep their
+    order."""
+    return max(1, int(rank[1])) if rank[0] else None
 
 
 def _by_id(model: type[pw.Model], columns: str, ids: list[int]) -> list[tuple]:
