@@ -103,6 +103,7 @@ _MESSAGES = [
     ("database is locked", LOCKED),
     ("database table is locked", LOCKED),
     ("database is busy", LOCKED),
+    ("locking protocol", LOCKED),  # SQLite's word while a restore holds the database (D3)
     ("database or disk is full", FULL),
     ("no space left on device", FULL),
     ("readonly database", READ_ONLY),

@@ -295,3 +295,25 @@ def test_d3_a_backup_never_takes_the_name_of_the_databases_own_files(practice, b
     refused = kiosk("--db", str(practice), "backup", str(name))
     assert refused.returncode == 1 and "own files" in refused.stderr
     assert not name.exists()
+
+
+def test_d3_a_desk_that_starts_during_a_restore_is_kept_out(practice):
+    """With no desk open there is no -shm file, and the restore took no lock: a desk starting
+    meanwhile opened the database being set aside, and its work went with it."""
+    from kiosk.ops.backup import no_one_connected
+
+    assert not Path(f"{practice}-shm").exists()
+    with no_one_connected(practice):
+        started = kiosk(
+            "--db",
+            str(practice),
+            "staff",
+            "add",
+            "ann",
+            "--name",
+            "Ann",
+            "--password-stdin",
+            stdin=PASSWORD,
+        )
+    assert started.returncode != 0 and "The database is busy" in started.stderr, started.stderr
+    assert "ann" not in kiosk("--db", str(practice), "staff", "list").stdout

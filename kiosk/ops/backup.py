@@ -190,11 +190,12 @@ def _check(path: Path) -> int:
 def no_one_connected(database: Path) -> Iterator[None]:
     """Hold the database's connection lock (see the module text) for the block; BackupError when a
     desk or any other process has the database open."""
-    shm = Path(f"{database}-shm")
-    if not shm.exists():
-        yield  # no connection in WAL mode has it open (the first one makes the -shm)
+    if not database.exists():
+        yield  # nothing to open yet
         return
-    fd = os.open(shm, os.O_RDWR)
+    # With no -shm no connection has it open; made here and locked, it keeps out a desk that
+    # starts during the restore (it would write to the database being set aside)
+    fd = os.open(f"{database}-shm", os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:
             fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, SHM_DEAD_MAN_SWITCH)
