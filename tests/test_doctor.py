@@ -255,3 +255,26 @@ def test_d1_doctor_names_a_damaged_key_a_stopped_cups_and_a_nearly_full_disk_pla
     assert "damaged" in by_check["key"]
     assert "CUPS) is not running" in by_check["printer"] and "Invalid" not in by_check["printer"]
     assert by_check["disk"].startswith("FAIL") and "only 19.0 MiB free" in by_check["disk"]
+
+
+def test_d1_doctor_says_a_server_that_is_not_a_mail_server_did_not_greet(desk, monkeypatch, capsys):
+    """smtp.port pointed at a web server: the line said "did not take the message", though
+    kiosk doctor offers none."""
+    import threading
+
+    with socket.socket() as web:
+        web.bind(("127.0.0.1", 0))
+        web.listen()
+
+        def answer():
+            talker, _ = web.accept()
+            with talker:
+                talker.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+
+        threading.Thread(target=answer, daemon=True).start()
+        monkeypatch.setenv("KIOSK_SMTP_HOST", "127.0.0.1")
+        monkeypatch.setenv("KIOSK_SMTP_PORT", str(web.getsockname()[1]))
+        monkeypatch.setenv("KIOSK_SMTP_SECURITY", "none")
+        code, by_check, _ = doctor(desk, capsys)
+    assert code == 1 and "did not greet kiosk as a mail server" in by_check["smtp"]
+    assert "message" not in by_check["smtp"]

@@ -153,9 +153,14 @@ def failure_from(error: Exception, config: SmtpConfig) -> SendFailure:
         )
     if isinstance(error, smtplib.SMTPResponseException):
         permanent = error.smtp_code >= 500
+        greeting = isinstance(error, (smtplib.SMTPConnectError, smtplib.SMTPHeloError))
+        what = (  # a failed greeting (a web server on that port, a busy server): no message yet
+            f"{server} did not greet kiosk as a mail server does ({_reply(error)})"
+            if greeting
+            else f"did not take the message ({_reply(error)})"
+        )
         return SendFailure(
-            f"the mail server did not take the message ({_reply(error)})"
-            + ("" if permanent else ": will try again"),
+            f"the mail server {what}" + ("" if permanent else ": will try again"),
             permanent=permanent,
             stop=isinstance(error, (smtplib.SMTPConnectError, smtplib.SMTPHeloError)),
         )
