@@ -291,11 +291,15 @@ def _word_hits(
     exact: bool = True,
     tolerant: bool = False,
     strict: int = -1,
+    gated: bool = False,
 ) -> list[tuple[int, int | None, tuple[str, ...]]]:
     """Patients (side "patient") or caregivers' children (side "caregiver") with a term for every
     word: (patient id, caregiver id, the matched terms in the order of ``words``). ``strict``: the
-    index of a word that must match one of its tolerant candidates, not what was typed."""
+    index of a word that must match one of its tolerant candidates, not what was typed.
+    ``gated``: read nothing unless each word begins some name term on ``side``."""
     sql = word_sql(words, side, status, dob, limit, exact=exact, tolerant=tolerant, strict=strict)
+    if gated:
+        sql = gated_sql(sql, words, side)
     return [(row[0], row[1], tuple(row[2:])) for row in sql.rows()]
 
 
@@ -389,7 +393,10 @@ def _born_word_sql(
             condition = f"t{n}.{column} = {owner} AND {condition}"
         conditions.append(condition + _another_part(words, n))
     _, where = ("", "") if owner == "t0.patient_id" else _filters(sql, "p.id", status, None)
-    pid, carer = ("p.id", "r.caregiver_id") if side == "caregiver" else (owner, "NULL")
+    # a typed NULL: the statement may be one arm of a batch (_batch), where an untyped one is text
+    pid, carer = (
+        ("p.id", "r.caregiver_id") if side == "caregiver" else (owner, "CAST(NULL AS INTEGER)")
+    )
     terms = ", ".join(f"t{n}.term" for n in range(len(words)))
     sql.text = (
         f"SELECT {pid}, {carer}, {terms}{body} WHERE {' AND '.join(conditions)}{where}"
@@ -599,13 +606,16 @@ def _structured(query: Query, status: str | None, today: dt.date, hits: _Hits) -
         # folded last name, read from the name index: tried first, as "first last" may find others
         # (Leah Blanchard) and the name typed exactly as stored must show (N1)
         prefixes.insert(0, ("".join(keys), "", keys, []))
-    for family, given, family_words, given_words in prefixes:
+    batch = _structured_batch(prefixes, status, query.dob, hits.room)
+    for n, (family, given, family_words, given_words) in enumerate(prefixes):
         if hits.room <= 0:
             return
         room = hits.room
-        rows = _as_typed(
-            structured_sql(family, given, status, query.dob, room), family_words, given_words
-        )
+        if batch is None:
+            sql = structured_sql(family, given, status, query.dob, room)
+            rows = _as_typed(sql, family_words, given_words)
+        else:  # the rows this prefix's own statement would have read: its first `room`
+            rows = _typed_rows(batch[n][:room], family_words, given_words)
         if len(rows) >= room and typed and family and given and len(words) == 2:
             # "el johnson": the rows came in alphabetical order and stopped before Ella (Eleanor,
             # Elias, ... fill the list); one of each name begun so, so the closest shows (N2)
@@ -628,12 +638,55 @@ def _as_typed(
     Ohn") is not an exact match but a typo (N2)."""
     if len(family_words) < 2 and len(given_words) < 2:
         return sql.rows()
+    return _typed_rows(_with_names(sql).rows(), family_words, given_words)
+
+
+def _with_names(sql: _Sql) -> _Sql:
+    """:func:`structured_sql` reading the names as written too (for :func:`_parts_typed`)."""
     sql.text = sql.text.replace(" FROM ", ", p.given_name, p.family_name FROM ", 1)
+    return sql
+
+
+def _typed_rows(
+    rows: list[tuple], family_words: list[str], given_words: list[str]
+) -> list[tuple[int, str, str]]:
     return [
         (patient_id, given_key, family_key)
-        for patient_id, given_key, family_key, given_name, family_name in sql.rows()
+        for patient_id, given_key, family_key, given_name, family_name in rows
         if _parts_typed(family_words, family_name) and _parts_typed(given_words, given_name)
     ]
+
+
+def _structured_batch(
+    prefixes: list[tuple[str, str, list[str], list[str]]],
+    status: str | None,
+    dob: dt.date | None,
+    limit: int,
+) -> list[list[tuple]] | None:
+    """PostgreSQL: every prefix's rows of :func:`structured_sql` (with the names) read in one
+    statement, each up to ``limit``: one round trip and one planning, not one a prefix, which
+    on a busy server is most of a search's time (O1). None with one prefix, or on SQLite, which
+    works in this process and reads each prefix only while the list has room."""
+    if len(prefixes) < 2 or is_sqlite():
+        return None
+    return _batch(
+        [
+            _with_names(structured_sql(family, given, status, dob, limit))
+            for family, given, _, _ in prefixes
+        ]
+    )
+
+
+def _batch(statements: list[_Sql]) -> list[list[tuple]]:
+    """The rows of each statement, read in one (UNION ALL): one round trip, not one each."""
+    sql, arms = _Sql(), []
+    for n, arm in enumerate(statements):
+        arms.append(f"SELECT {n}, s.* FROM ({arm.text}) s")
+        sql.params += arm.params
+    found: list[list[tuple]] = [[] for _ in statements]
+    for n, *row in sql.rows(" UNION ALL ".join(arms)):
+        found[n].append(tuple(row))  # each arm's rows in their own order
+    return found
 
 
 _APOSTROPHES = re.compile("['\u2019\u02bc`]")
@@ -770,20 +823,35 @@ def _names(query: Query, status: str | None, hits: _Hits, found_before: int) -> 
         # name is one index range: a child named after her mother hides no sibling (N1)
         _parents_whole_name(query, status, hits)
         return
-    for side, tier in (("patient", PARTS), ("caregiver", CAREGIVERS)):
+    sides = (("patient", PARTS), ("caregiver", CAREGIVERS))
+    gated = bool(query.dob) and not is_sqlite()  # the postings check is part of the statement
+    batch = None
+    if not is_sqlite() and (len(words) == 1 or gated):
+        # PostgreSQL: both sides' statements (each LIMIT hits.limit, as below) in one round trip
+        # (O1); a side the loop would skip only has its rows left unread
+        statements = [word_sql(words, side, status, query.dob, hits.limit) for side, _ in sides]
+        if gated:
+            statements = [gated_sql(sql, words, side) for sql, (side, _) in zip(statements, sides)]
+        batch = [[(row[0], row[1], tuple(row[2:])) for row in rows] for rows in _batch(statements)]
+    for n, (side, tier) in enumerate(sides):
         if hits.room <= 0:
             return
         if side == "caregiver" and _parents_whole_name(query, status, hits):
             continue  # a parent's whole name: the join of its two words would find them again
-        if (len(words) > 1 or query.dob) and not _count_postings(
-            words, side, 1 if query.dob else POSTINGS_CAP
+        if (
+            (len(words) > 1 or query.dob)
+            and not gated
+            and not _count_postings(words, side, 1 if query.dob else POSTINGS_CAP)
         ):
             # a word no child's (or no parent's) name part begins with: nobody has all; with a
             # birth date, that day's children (and their parents) are not read one by one for it
             continue
-        for patient_id, caregiver, terms in _word_hits(
-            words, side, status, query.dob, hits.room + len(hits.found)
-        ):
+        # hits.room + len(hits.found) is hits.limit: the batch's statement whatever came before
+        limit = hits.room + len(hits.found)
+        found = (
+            batch[n] if batch else _word_hits(words, side, status, query.dob, limit, gated=gated)
+        )
+        for patient_id, caregiver, terms in found:
             cost, why = _score(words, terms)  # no reason, or "sounds like" (another script)
             if side == "caregiver":
                 why = f"{CAREGIVER}, {why}" if why else CAREGIVER
@@ -812,11 +880,39 @@ def _parents_whole_name(query: Query, status: str | None, hits: _Hits) -> bool:
     return len(hits.found) > before
 
 
+def gated_sql(sql: _Sql, words: list[Word], side: str) -> _Sql:
+    """PostgreSQL: ``sql`` behind the check :func:`_count_postings` makes with a birth date (does
+    each word begin some name term on ``side``?), as one-time filters of the same statement: the
+    server reads the day's children only when it passes, and the desk waits for one round trip,
+    not three (O1)."""
+    gated = _Sql()
+    gated.params = list(sql.params)
+    checks = []
+    for word in words:
+        check = postings_sql(word, side, 1)
+        checks.append(f"({check.text}) > 0")
+        gated.params += check.params
+    gated.text = f"SELECT h.* FROM ({sql.text}) h WHERE {' AND '.join(checks)}"
+    return gated
+
+
 def _count_postings(words: list[Word], side: str, cap: int = POSTINGS_CAP) -> bool:
     """Set each word's postings on ``side`` (counted up to ``cap``: 1 when only whether there are
-    any matters); False (and stop counting) at a word with none."""
-    for word in words:
-        word.postings = _postings(word, side, cap)
+    any matters); False (and stop counting) at a word with none. PostgreSQL counts every word in
+    one statement (a round trip a word fewer, O1); SQLite, in this process, stops at the first
+    word with none."""
+    if len(words) > 1 and not is_sqlite():
+        sql = _Sql()
+        counts = []
+        for word in words:
+            count = postings_sql(word, side, cap)
+            counts.append(f"({count.text})")
+            sql.params += count.params
+        postings = [int(n) for n in sql.rows(f"SELECT {', '.join(counts)}")[0]]
+    else:
+        postings = []
+    for n, word in enumerate(words):
+        word.postings = postings[n] if postings else _postings(word, side, cap)
         if not word.postings:
             return False
     return True
@@ -1066,15 +1162,10 @@ def _rows(hits: _Hits, today: dt.date, limit: int) -> list[PatientRow]:
     if not hits.found:
         return []
     caregivers = sorted({cid for *_, cid in hits.found.values() if cid})
-    names = {
-        caregiver_id: f"{given} {family}"
-        for caregiver_id, given, family in _by_id(Caregiver, "given_name, family_name", caregivers)
-    }
+    patients, parents = _patients_and_caregivers(list(hits.found), caregivers)
+    names = {caregiver_id: f"{given} {family}" for caregiver_id, given, family in parents}
     ranked = []
-    columns = "given_name, family_name, dob, portal_status, family_key, given_key"
-    for patient_id, given, family, dob, status, family_key, given_key in _by_id(
-        Patient, columns, list(hits.found)
-    ):
+    for patient_id, given, family, dob, status, family_key, given_key in patients:
         tier, cost, reason, caregiver = hits.found[patient_id]
         if caregiver in names and reason.startswith(CAREGIVER) and "'s " not in reason:
             reason = f"{CAREGIVER} {names[caregiver]}" + reason[len(CAREGIVER) :]
@@ -1125,13 +1216,37 @@ def _kind_of_match(rank: tuple) -> int | None:
     return max(1, int(rank[1])) if rank[0] else None
 
 
+PATIENT_COLUMNS = "given_name, family_name, dob, portal_status, family_key, given_key"
+BY_ID = 500  # ids a statement
+
+
+def _patients_and_caregivers(
+    patients: list[int], caregivers: list[int]
+) -> tuple[list[tuple], list[tuple]]:
+    """The rows' patients (id, PATIENT_COLUMNS) and the caregivers they were found by (id, given
+    and family name), in one statement when both fit: a round trip fewer on PostgreSQL (O1)."""
+    if not caregivers or len(patients) > BY_ID or len(caregivers) > BY_ID:
+        names = _by_id(Caregiver, "given_name, family_name", caregivers)
+        return _by_id(Patient, PATIENT_COLUMNS, patients), names
+    sql = _Sql()
+    kids = ", ".join(sql.mark(int(i)) for i in patients)
+    carers = ", ".join(sql.mark(int(i)) for i in caregivers)
+    sql.text = (
+        f'SELECT 0, id, {PATIENT_COLUMNS} FROM "patient" WHERE id IN ({kids}) UNION ALL'
+        f' SELECT 1, id, given_name, family_name, NULL, NULL, NULL, NULL FROM "caregiver"'
+        f" WHERE id IN ({carers})"
+    )
+    rows = sql.rows()
+    return [row[1:] for row in rows if not row[0]], [row[1:4] for row in rows if row[0]]
+
+
 def _by_id(model: type[pw.Model], columns: str, ids: list[int]) -> list[tuple]:
     """Rows of ``model``'s table by id, up to 500 a statement (written out: Peewee takes longer
     to build a list of a hundred ids than the database takes to read them)."""
     rows: list[tuple] = []
-    for start in range(0, len(ids), 500):
+    for start in range(0, len(ids), BY_ID):
         sql = _Sql()
-        marks = ", ".join(sql.mark(int(i)) for i in ids[start : start + 500])
+        marks = ", ".join(sql.mark(int(i)) for i in ids[start : start + BY_ID])
         table = model._meta.table_name
         rows += sql.rows(f'SELECT id, {columns} FROM "{table}" WHERE id IN ({marks})')
     return rows
