@@ -1069,7 +1069,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         or (str(default_config_path()) if default_config_path().is_file() else "")
     )
     words = f"{file or 'no file: defaults and KIOSK_* variables'}; terminal {config.terminal}"
-    return doctor.report(doctor.run_checks(config, words))
+    return doctor.report(doctor.run_checks(config, words, Path(file) if file else None))
 
 
 def _need_portal_extra() -> None:

@@ -278,3 +278,20 @@ def test_d1_doctor_says_a_server_that_is_not_a_mail_server_did_not_greet(desk, m
         code, by_check, _ = doctor(desk, capsys)
     assert code == 1 and "did not greet kiosk as a mail server" in by_check["smtp"]
     assert "message" not in by_check["smtp"]
+
+
+def test_d1_doctor_fails_on_a_config_file_others_can_read_that_holds_a_password(
+    desk, tmp_path, capsys
+):
+    """The README installs the config 0600; a copy left 0644 with smtp.password in it let every
+    account on the server read the password, and the config line said ok."""
+    config = tmp_path / "kiosk.toml"
+    config.write_text('[smtp]\nhost = ""\npassword = "mail-s3cret"\n')
+    config.chmod(0o644)
+    code, by_check, _ = doctor(desk, capsys, "--config", str(config))
+    assert code == 1 and by_check["config"].startswith("FAIL"), by_check["config"]
+    assert "smtp.password" in by_check["config"] and "chmod 600" in by_check["config"]
+    assert "mail-s3cret" not in by_check["config"]
+    config.chmod(0o600)
+    code, by_check, _ = doctor(desk, capsys, "--config", str(config))
+    assert by_check["config"].startswith("ok")

@@ -35,9 +35,11 @@ class Check:
         return f"{self.verdict:<4}  {self.name:<9}  {self.words}"
 
 
-def run_checks(config: Config, config_words: str) -> Iterator[Check]:
+def run_checks(
+    config: Config, config_words: str, config_file: Path | None = None
+) -> Iterator[Check]:
     """Every check in order; a check that cannot run says why (FAIL), and the others still run."""
-    yield Check(OK, "config", config_words)
+    yield _config_file(config_file, config_words)
     database_ok = False
     for check in (_database, _key_file, _anchor_file, _smtp, _sms, _printers, _disk, _clock):
         if check in (_key_file, _clock) and not database_ok:
@@ -55,6 +57,25 @@ def run_checks(config: Config, config_words: str) -> Iterator[Check]:
         if check is _database:
             database_ok = result.verdict == OK
         yield result
+
+
+SECRET_SETTINGS = (("smtp", "password"), ("sms", "auth_token"))
+
+
+def _config_file(path: Path | None, words: str) -> Check:
+    """A config file that holds a password or token is the kiosk account's alone (S9, S11): the
+    README installs it 0600; a copy left 0644 lets every account on the server read them."""
+    if path is None or not path.is_file():
+        return Check(OK, "config", words)
+    import tomllib
+
+    with path.open("rb") as file:
+        settings = tomllib.load(file)
+    held = [f"{table}.{key}" for table, key in SECRET_SETTINGS if settings.get(table, {}).get(key)]
+    loose = _private(path)
+    if held and loose:
+        return Check(FAIL, "config", f"{path} holds {' and '.join(held)} and is {loose}")
+    return Check(OK, "config", words)
 
 
 def _database(config: Config) -> Check:
