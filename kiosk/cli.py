@@ -93,7 +93,11 @@ def _audit_arguments(aud: argparse.ArgumentParser) -> None:
     )
     export = aud_sub.add_parser("export", help="write the audit trail as CSV")
     export.add_argument("--since", metavar="YYYY-MM-DD", help="only events from this day on")
-    export.add_argument("--out", metavar="FILE", help="default: standard output")
+    export.add_argument(
+        "--out",
+        metavar="FILE",
+        help="write it to FILE, readable by you only (default or -: standard output)",
+    )
 
 
 def _outbox_arguments(box: argparse.ArgumentParser) -> None:
@@ -714,8 +718,11 @@ def cmd_audit(args: argparse.Namespace) -> int:
             )
         )
         return 0
-    if args.out:
-        with open(args.out, "w", newline="", encoding="utf-8") as out:
+    if args.out and args.out != "-":
+        # Chart numbers and the names a fix changed are in it: the kiosk account's alone (S11)
+        fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)
+        with open(fd, "w", newline="", encoding="utf-8") as out:
             count = desk.export_audit(out, since)
         print(f"Wrote {count} events to {args.out}.", file=sys.stderr)
     else:

@@ -226,3 +226,21 @@ def test_d1_output_cut_short_by_head_says_nothing_more(tmp_path):
     done = subprocess.run(doctor, stdout=write, stderr=subprocess.PIPE, env=env, timeout=60)
     os.close(write)
     assert done.stderr == b""
+
+
+def test_s11_an_audit_export_file_is_readable_by_its_owner_only(tmp_path):
+    """The export holds chart numbers and the names a fix changed: written 0644 under the usual
+    umask, any account on the server could read it; and ``--out -`` made a file named "-"."""
+    import os
+    import stat
+
+    db = tmp_path / "kiosk.sqlite3"
+    init_practice(db)
+    out = tmp_path / "audit.csv"
+    out.write_text("old\n")
+    out.chmod(0o644)
+    done = run("--db", str(db), "audit", "export", "--out", str(out))
+    assert done.returncode == 0 and stat.S_IMODE(out.stat().st_mode) == 0o600
+    assert out.read_text().startswith("seq,")
+    here = run("--db", str(db), "audit", "export", "--out", "-")
+    assert here.stdout.startswith("seq,") and not os.path.exists("-")
