@@ -286,6 +286,20 @@ def test_n2_a_nickname_is_a_given_names_never_a_family_name(families):
 
 
 @pytest.mark.parametrize(
+    "typed, given, family",
+    [("Sion", "Gregory", "Simon"), ("Luke Brian", "Luke", "Bryan"), ("Allan", "Ida", "Allen")],
+)
+def test_n2_a_misspelt_family_name_is_found_when_it_is_also_a_nickname(
+    families, typed, given, family
+):
+    """Sion is a nickname of Simon and one letter from it: Gregory Simon is a near match (a
+    nickname is a given name's only; a misspelling is any name's)."""
+    _namesakes(given, family, 1)
+    _namesakes(family, "Carter", 1)
+    assert dict(found(typed)).get(f"{given} {family}") in ("typo", "sounds like")
+
+
+@pytest.mark.parametrize(
     "typed, expected",
     [
         ("Orsted", "Łukasz Groß"),  # Ø typed as O (through the caregiver)

@@ -524,10 +524,11 @@ def add_candidates(words: tuple[Word, ...]) -> None:
             else:
                 continue
             known = word.candidates.get(term)
-            if known is None or known[1] != NICKNAME or cost < known[0]:
-                best = min(cost, known[0]) if known else cost
-                # a spelling that sounds the same says so, even when it is also one typo away
-                word.candidates[term] = (best, SOUNDS_LIKE if (i, term) in sounds else TYPO)
+            best = min(cost, known[0]) if known else cost
+            # a spelling that sounds the same says so, even when it is also one typo away; a
+            # nickname that is also a spelling of the word (Sion: Simon) is any name's, a family
+            # name's too, so it is looked up as a spelling
+            word.candidates[term] = (best, SOUNDS_LIKE if (i, term) in sounds else TYPO)
     for word in words:
         closest = sorted(word.candidates.items(), key=lambda item: (item[1][0], item[0]))[
             :MAX_CANDIDATES
