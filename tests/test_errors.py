@@ -722,3 +722,25 @@ def test_d3_opening_a_database_on_a_full_disk_says_the_disk_is_full(tmp_path, mo
     with pytest.raises(store.DatabaseError) as refused:
         store.open_database(tmp_path / "kiosk.sqlite3")
     assert "The disk is full" in str(refused.value)
+
+
+def test_d1_a_database_another_account_owns_is_named_with_its_owner(tmp_path, monkeypatch):
+    """kiosk init run as root, the desks as the kiosk account: SQLite says only "unable to open
+    database file", which names neither the cause nor the README's remedy."""
+    import getpass
+
+    import peewee
+
+    from kiosk.store import db as store
+
+    def refused(*_args, **_kwargs):
+        raise peewee.OperationalError("unable to open database file")
+
+    target = tmp_path / "kiosk.sqlite3"
+    target.write_bytes(b"")
+    monkeypatch.setattr(store, "_connected", refused)
+    monkeypatch.setattr(store.os, "access", lambda path, mode: False)  # as another account sees it
+    with pytest.raises(store.DatabaseError) as refused_open:
+        store.open_database(target)
+    words = str(refused_open.value)
+    assert f"belongs to {getpass.getuser()}" in words and "cannot read and write it" in words

@@ -222,7 +222,9 @@ def open_database(target: str | os.PathLike, *, read_only: bool = False) -> peew
         try:
             db = _connected(target, "immutable")
         except peewee.DatabaseError:
-            raise DatabaseError(f"cannot open database {shown(target)}: {_why(error)}") from None
+            raise DatabaseError(
+                f"cannot open database {shown(target)}: {_why(error, target)}"
+            ) from None
     try:
         schema.check_schema() if read_only else schema.ensure_schema()
     except peewee.DatabaseError as error:  # a damaged file, or not an SQLite file at all
@@ -288,7 +290,33 @@ def _why(error: Exception, target: str | os.PathLike | None = None) -> str:
     if target is not None and _no_room_beside(target):
         # SQLite cannot make the -shm file a WAL database needs and says "disk I/O error"
         return WORDS[FULL]
+    # kiosk init run as root for a kiosk account's desks: SQLite says only "unable to open"
+    owner = _someone_elses(target) if target is not None else ""
+    if owner:
+        import getpass
+
+        me = getpass.getuser()
+        return (
+            f"it belongs to {owner}, and {me} cannot read and write it: run kiosk as {owner}, or "
+            f"give the database and its key file to {me} (chown)"
+        )
     return _first_line(error)
+
+
+def _someone_elses(target: str | os.PathLike) -> str:
+    """The owner of SQLite file ``target`` (or of its -wal or -shm) when this account may not read
+    and write it; "" otherwise."""
+    if is_url(str(target)):
+        return ""
+    for path in (Path(f"{target}{suffix}").expanduser() for suffix in ("", "-wal", "-shm")):
+        if path.exists() and not os.access(path, os.R_OK | os.W_OK):
+            try:
+                import pwd
+
+                return pwd.getpwuid(path.stat().st_uid).pw_name
+            except (KeyError, OSError):
+                return f"user {path.stat().st_uid}"
+    return ""
 
 
 def _no_room_beside(target: str | os.PathLike) -> bool:
