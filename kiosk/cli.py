@@ -706,7 +706,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
             return EXIT_ERROR
         if made is not None:
             print(made)
-            print(f"Appended to {anchors}: keep it with your backups.", file=sys.stderr)
+            print(f"Appended to {anchors}: keep it with your backups.")  # cron: not mail
             return 0
         last = audit.last_anchor(anchors)
         print(
@@ -739,10 +739,12 @@ def cmd_outbox(args: argparse.Namespace) -> int:
         if args.limit < 1:
             raise CliError("--limit must be at least 1")
         report = desk.deliver_outbox(limit=args.limit)
-        print(report.summary())
         # Non-zero whenever a message due now did not go (the server unreachable, a refusal), so a
-        # cron job or systemd timer reports it; messages left by --limit are not a failure.
+        # cron job or systemd timer reports it; messages left by --limit are not a failure. Then
+        # the summary goes to standard error too: cron (output to /dev/null, as the README has it)
+        # mails that, not a "0 sent" line every five minutes.
         undelivered = report.failed or report.deferred or report.interrupted or report.problem
+        print(report.summary(), file=sys.stderr if undelivered else sys.stdout)
         return EXIT_ERROR if undelivered else 0
     if args.outbox_command == "retry":
         try:

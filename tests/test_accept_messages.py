@@ -157,7 +157,7 @@ def test_o3_a_refused_login_fails_the_message_and_the_desk_reads_why(
     )
 
     assert send.returncode != 0 and "Traceback" not in send.stderr
-    assert "refused kiosk's login (535" in send.stdout
+    assert "refused kiosk's login (535" in send.stderr  # a failure: what cron mails
     [line] = listed.stdout.splitlines()
     assert "failed" in line and "535" in line and "check smtp.username and smtp.password" in line
     assert auth_server.received == []

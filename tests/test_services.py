@@ -78,3 +78,24 @@ def test_s11_each_job_may_delete_the_slips_desks_saved(job, monkeypatch):
     service = _unit(f"kiosk-{job}.service")["Service"]
     writable = [p.removeprefix("-") for p in service.get("ReadWritePaths", "").split()]
     assert service["ProtectHome"] == "read-only" and str(default_data_dir()) in writable
+
+
+def test_o3_s10_the_cron_jobs_as_the_readme_gives_them_mail_nothing_when_all_is_well(tmp_path):
+    """cron mails whatever a job prints; the README sends standard output to /dev/null, so a job
+    that did its work must say nothing on standard error (the anchor's "Appended to ..." was
+    mailed every day)."""
+    import re
+
+    from conftest import init_practice
+    from conftest import kiosk_cli as kiosk
+
+    db = tmp_path / "kiosk.sqlite3"
+    init_practice(db)
+    readme = (UNITS.parent.parent / "README.md").read_text(encoding="utf-8")
+    jobs = re.findall(
+        r"^\s*[*/0-9]+\s+[*/0-9]+ \* \* \*\s+/usr/local/bin/kiosk (.+)$", readme, re.M
+    )
+    assert len(jobs) == len(JOBS) and all(job.endswith(" > /dev/null") for job in jobs)
+    for job in jobs:
+        done = kiosk("--db", str(db), *job.removesuffix(" > /dev/null").split())
+        assert done.returncode == 0 and done.stderr == "", (job, done.stderr)
