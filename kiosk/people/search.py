@@ -24,9 +24,10 @@ import datetime as dt
 import operator
 import re
 from collections import Counter
+from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from functools import lru_cache, reduce
+from functools import lru_cache, partial, reduce
 from itertools import groupby
 from pathlib import Path
 
@@ -421,6 +422,14 @@ def _term_hits(
 ) -> list[tuple[int, int | None, str]]:
     """Patients found by a chart number, or caregivers' children by a phone or email (a prefix),
     with the term that found them."""
+    sql = term_sql(term_field, low, high, status, dob, limit)
+    return [(row[0], row[1], row[2]) for row in sql.rows()]
+
+
+def term_sql(
+    term_field: str, low: str, high: str | None, status: str | None, dob: dt.date | None, limit: int
+) -> _Sql:
+    """The statement of :func:`_term_hits`."""
     sql = _Sql()
     condition = sql.range("t.term", low, high) + f" AND t.field = {sql.mark(term_field)}"
     if term_field == CHART:
@@ -431,13 +440,11 @@ def _term_hits(
             ' FROM "search_term" t JOIN "relationship" r ON r.caregiver_id = t.caregiver_id',
         )
     join, where = _filters(sql, pid, status, dob)
-    return [
-        (row[0], row[1], row[2])
-        for row in sql.rows(
-            f"SELECT {pid}, t.caregiver_id, t.term{body}{join} WHERE {condition}{where}"
-            f" LIMIT {int(limit)}"
-        )
-    ]
+    sql.text = (
+        f"SELECT {pid}, t.caregiver_id, t.term{body}{join} WHERE {condition}{where}"
+        f" LIMIT {int(limit)}"
+    )
+    return sql
 
 
 # -- tolerant candidates ----------------------------------------------------------------------------
@@ -543,6 +550,8 @@ class _Hits:
     found: dict[int, tuple[int, float, str, int | None]] = field(
         default_factory=dict
     )  # id -> tier, cost, why, caregiver
+    # id -> (id, PATIENT_COLUMNS): patients read whole with their hits, so _rows need not read them
+    rows: dict[int, tuple] = field(default_factory=dict)
 
     @property
     def room(self) -> int:
@@ -608,6 +617,11 @@ def _structured(query: Query, status: str | None, today: dt.date, hits: _Hits) -
         # (Leah Blanchard) and the name typed exactly as stored must show (N1)
         prefixes.insert(0, ("".join(keys), "", keys, []))
     batch = _structured_batch(prefixes, status, query.dob, hits.room)
+    for patient_id, given_key, family_key, given_name, family_name, born, portal in (
+        row for rows in batch or () for row in rows
+    ):
+        row = (patient_id, given_name, family_name, born, portal, family_key, given_key)
+        hits.rows[patient_id] = row
     for n, (family, given, family_words, given_words) in enumerate(prefixes):
         if hits.room <= 0:
             return
@@ -616,7 +630,7 @@ def _structured(query: Query, status: str | None, today: dt.date, hits: _Hits) -
             sql = structured_sql(family, given, status, query.dob, room)
             rows = _as_typed(sql, family_words, given_words)
         else:  # the rows this prefix's own statement would have read: its first `room`
-            rows = _typed_rows(batch[n][:room], family_words, given_words)
+            rows = _typed_rows([row[:5] for row in batch[n][:room]], family_words, given_words)
         if len(rows) >= room and typed and family and given and len(words) == 2:
             # "el johnson": the rows came in alphabetical order and stopped before Ella (Eleanor,
             # Elias, ... fill the list); one of each name begun so, so the closest shows (N2)
@@ -642,9 +656,11 @@ def _as_typed(
     return _typed_rows(_with_names(sql).rows(), family_words, given_words)
 
 
-def _with_names(sql: _Sql) -> _Sql:
-    """:func:`structured_sql` reading the names as written too (for :func:`_parts_typed`)."""
-    sql.text = sql.text.replace(" FROM ", ", p.given_name, p.family_name FROM ", 1)
+def _with_names(sql: _Sql, whole: bool = False) -> _Sql:
+    """:func:`structured_sql` reading the names as written too (for :func:`_parts_typed`), and
+    with ``whole`` the rest of the patient's row that the list shows (:func:`_rows`)."""
+    rest = ", p.dob, p.portal_status" if whole else ""
+    sql.text = sql.text.replace(" FROM ", f", p.given_name, p.family_name{rest} FROM ", 1)
     return sql
 
 
@@ -664,15 +680,16 @@ def _structured_batch(
     dob: dt.date | None,
     limit: int,
 ) -> list[list[tuple]] | None:
-    """PostgreSQL: every prefix's rows of :func:`structured_sql` (with the names) read in one
-    statement, each up to ``limit``: one round trip and one planning, not one a prefix, which
-    on a busy server is most of a search's time (O1). None with one prefix, or on SQLite, which
-    works in this process and reads each prefix only while the list has room."""
-    if len(prefixes) < 2 or is_sqlite():
+    """PostgreSQL: every prefix's rows of :func:`structured_sql` read in one statement, each up to
+    ``limit``, with the rest of the patient's row: one round trip and one planning, not one a
+    prefix and another for the rows, which on a busy server is most of a search's time (O1); the
+    heap row is read anyway, as the name index does not hold the id. None on SQLite, which works
+    in this process, reads each prefix only while the list has room, and the id from the index."""
+    if not prefixes or is_sqlite():
         return None
     return _batch(
         [
-            _with_names(structured_sql(family, given, status, dob, limit))
+            _with_names(structured_sql(family, given, status, dob, limit), whole=True)
             for family, given, _, _ in prefixes
         ]
     )
@@ -762,32 +779,50 @@ def _identifiers(query: Query, status: str | None, hits: _Hits) -> None:
     tokens = [query.text] if digits else QUERY_WORDS.split(query.text)
     charts = [t.strip().lower() for t in tokens if any(ch.isdigit() for ch in t)]
     charts += [w.folded for w in query.words if any(ch.isdigit() for ch in w.folded)]
+    # each lookup: its statement (given its LIMIT), and what a row of it adds to the list
+    lookups: list[tuple[Callable[[int], _Sql], Callable[[tuple], None]]] = []
+
+    def patient(row: tuple) -> None:
+        hits.add(row[0], EXACT)
+
     for chart in dict.fromkeys(charts):
         if len(chart) >= 3:
-            for patient_id, *_ in _term_hits(
-                CHART, chart, _upper(chart), status, None, max(hits.room, 1)
-            ):
-                hits.add(patient_id, EXACT)
+            lookups.append((partial(term_sql, CHART, chart, _upper(chart), status, None), patient))
     number = digits.lstrip("0")
     if digits == query.text.strip() and 0 < len(number) <= CHART_DIGITS:
         # a number chart typed without its leading zeros, or with other ones (12345: 00012345);
         # a longer number pads to no chart (PostgreSQL refuses the empty IN () it would make)
-        for (patient_id,) in padded_charts_sql(number, status, max(hits.room, 1)).rows():
-            hits.add(patient_id, EXACT)
+        lookups.append((partial(padded_charts_sql, number, status), patient))
     if digits and len(digits) >= 7:
         for phone in phone_terms(digits)[
             :1
         ]:  # ten digits, or seven: that number; else numbers beginning so
             high = phone if len(phone) in (7, 10) else _upper(phone)
-            for patient_id, caregiver, _ in _term_hits(
-                PHONE, phone, high, status, None, max(hits.room, 1)
-            ):
-                hits.add(patient_id, EXACT, 0.0, f"{CAREGIVER}'s {PHONE}", caregiver)
+            number_sql = partial(term_sql, PHONE, phone, high, status, None)
+            lookups.append((number_sql, partial(_by_parent, hits, PHONE)))
     if query.email:
-        for patient_id, caregiver, _ in _term_hits(
-            EMAIL, query.email, _upper(query.email), status, query.dob, max(hits.room, 1)
-        ):
-            hits.add(patient_id, EXACT, 0.0, f"{CAREGIVER}'s {EMAIL}", caregiver)
+        email = partial(term_sql, EMAIL, query.email, _upper(query.email), status, query.dob)
+        lookups.append((email, partial(_by_parent, hits, EMAIL)))
+    _look_up(lookups, hits)
+
+
+def _by_parent(hits: _Hits, term_field: str, row: tuple) -> None:
+    hits.add(row[0], EXACT, 0.0, f"{CAREGIVER}'s {term_field}", row[1])
+
+
+def _look_up(
+    lookups: list[tuple[Callable[[int], _Sql], Callable[[tuple], None]]], hits: _Hits
+) -> None:
+    """Each lookup's rows, read with LIMIT max(hits.room, 1) as its turn comes. PostgreSQL reads
+    them all in one statement (one round trip, not one a lookup, O1), each up to the room there
+    was before the first, and each keeps the rows its own statement would have read."""
+    batch = None
+    if len(lookups) > 1 and not is_sqlite():
+        batch = _batch([sql(max(hits.room, 1)) for sql, _ in lookups])
+    for n, (sql, add) in enumerate(lookups):
+        limit = max(hits.room, 1)
+        for row in batch[n][:limit] if batch else sql(limit).rows():
+            add(row)
 
 
 CHART_DIGITS = 12  # the longest number chart a typed number is padded with zeros to
@@ -801,8 +836,9 @@ def padded_charts_sql(number: str, status: str | None, limit: int) -> _Sql:
     marks = ", ".join(sql.mark(chart) for chart in charts)
     condition = f"t.term IN ({marks}) AND t.field = {sql.mark(CHART)}"
     join, where = _filters(sql, "t.patient_id", status, None)
-    sql.text = f'SELECT t.patient_id FROM "search_term" t{join} WHERE {condition}{where}'
-    sql.text += f" LIMIT {int(limit)}"
+    # the columns of term_sql, so that the two are read in one statement (_look_up)
+    sql.text = f'SELECT t.patient_id, t.caregiver_id, t.term FROM "search_term" t{join}'
+    sql.text += f" WHERE {condition}{where} LIMIT {int(limit)}"
     return sql
 
 
@@ -1163,7 +1199,10 @@ def _rows(hits: _Hits, today: dt.date, limit: int) -> list[PatientRow]:
     if not hits.found:
         return []
     caregivers = sorted({cid for *_, cid in hits.found.values() if cid})
-    patients, parents = _patients_and_caregivers(list(hits.found), caregivers)
+    unread = [patient_id for patient_id in hits.found if patient_id not in hits.rows]
+    patients, parents = _patients_and_caregivers(unread, caregivers)
+    # in the order of id, as a statement reading them by id gives them (ties keep it, _spread)
+    patients = sorted(patients + [hits.rows[i] for i in hits.found if i in hits.rows])
     names = {caregiver_id: f"{given} {family}" for caregiver_id, given, family in parents}
     ranked = []
     for patient_id, given, family, dob, status, family_key, given_key in patients:
@@ -1226,7 +1265,7 @@ def _patients_and_caregivers(
 ) -> tuple[list[tuple], list[tuple]]:
     """The rows' patients (id, PATIENT_COLUMNS) and the caregivers they were found by (id, given
     and family name), in one statement when both fit: a round trip fewer on PostgreSQL (O1)."""
-    if not caregivers or len(patients) > BY_ID or len(caregivers) > BY_ID:
+    if not caregivers or not patients or len(patients) > BY_ID or len(caregivers) > BY_ID:
         names = _by_id(Caregiver, "given_name, family_name", caregivers)
         return _by_id(Patient, PATIENT_COLUMNS, patients), names
     sql = _Sql()
