@@ -144,6 +144,8 @@ def test_n1_each_query_form_finds_the_child(families, typed, expected):
     [
         ("MRN-4567", "MRN-4567"),  # as the practice writes it, with its hyphen
         ("MRN-4567", "mrn-4567 "),
+        ("MRN-4567", "4567"),  # its number alone
+        ("MRN-004567", "4567"),  # its number alone, without the leading zeros
         ("00012345", "12345"),  # without the leading zeros
         ("00012345", "012345"),
         ("12345", "0012345"),  # with zeros the chart does not have
@@ -157,6 +159,22 @@ def test_n1_a_chart_number_as_the_practice_writes_it_or_without_leading_zeros(
             chart_number=chart, given_name="Chart", family_name="Holder", dob=dt.date(2019, 1, 1)
         )
     assert names(typed, tolerant=False) == ["Chart Holder"]
+
+
+def test_n1_a_chart_number_by_its_number_alone_after_the_migration(families):
+    """Version 19 gives a chart written with letters, made before it, its number as a search term
+    (N1: MRN-4567 found by "4567"), once, however often it runs."""
+    from kiosk.people.search_index import CHART
+    from kiosk.store import schema
+
+    with write_transaction():
+        Patient.create(chart_number="MRN-4567", given_name="Chart", family_name="Holder", dob=TODAY)
+    SearchTerm.delete().where((SearchTerm.term == "4567") & (SearchTerm.field == CHART)).execute()
+    assert names("4567", tolerant=False) == []
+    for _ in range(2):
+        schema._v19_chart_numbers()
+    assert names("4567", tolerant=False) == ["Chart Holder"]
+    assert SearchTerm.select().where(SearchTerm.term == "4567").count() == 1
 
 
 def test_n1_a_parent_name_or_phone_shows_all_their_children_and_says_why(families):

@@ -95,7 +95,14 @@ def patient_terms(patient_id: int, given: str, family: str, chart: str) -> list[
         rows.append((script_family + script_given, FULL, patient_id, None))
     if chart and (key := chart.strip().lower()):
         rows.append((key, CHART, patient_id, None))
+        if (number := chart_digits(key)) and number != key:  # MRN-4567 typed 4567 (N1)
+            rows.append((number, CHART, patient_id, None))
     return list(dict.fromkeys(rows))
+
+
+def chart_digits(chart: str | None) -> str:
+    """The number of a chart written with letters (MRN-4567: 4567), which a desk types alone."""
+    return "".join(ch for ch in chart or "" if ch in "0123456789")
 
 
 def caregiver_terms(

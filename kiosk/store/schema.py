@@ -16,7 +16,7 @@ from kiosk.store.models import ALL_MODELS, AuditHead, BaseModel, SchemaMeta
 if TYPE_CHECKING:
     from playhouse.migrate import SchemaMigrator
 
-SCHEMA_VERSION = 18
+SCHEMA_VERSION = 19
 # RegistrationPin's enrollment report index (W4), by column: version 14 makes it
 REPORT_INDEX = ("issued_at", "second_parent", "issued_by_id", "redemptions", "first_used_at")
 
@@ -301,6 +301,45 @@ def _v18_caregivers_of_a_child_by_index() -> None:
     database.execute_sql('DROP INDEX IF EXISTS "relationship_patient_id"')
 
 
+def _v19_chart_numbers() -> None:
+    """Version 19: a chart number written with letters (MRN-4567) is found by its number alone
+    (4567) too (N1): each such chart gets that search term, as new and changed patients do."""
+    from kiosk.people.search_index import CHART, chart_digits, write_terms
+    from kiosk.store.models import Patient, SearchTerm
+
+    last = 0
+    while True:
+        rows = list(
+            tuples(
+                Patient.select(Patient.id, Patient.chart_number)
+                .where(Patient.id > last)
+                .order_by(Patient.id)
+                .limit(20_000)
+            )
+        )
+        if not rows:
+            break
+        # a database that got its terms from version 5 on this release has them already
+        have = set(
+            tuples(
+                SearchTerm.select(SearchTerm.patient, SearchTerm.term).where(
+                    SearchTerm.patient.between(rows[0][0], rows[-1][0])
+                    & (SearchTerm.field == CHART)
+                )
+            )
+        )
+        write_terms(
+            [
+                (number, CHART, patient_id, None)
+                for patient_id, chart in rows
+                if (number := chart_digits(chart))
+                and number != (chart or "").strip().lower()
+                and (patient_id, number) not in have
+            ]
+        )
+        last = rows[-1][0]
+
+
 # version N -> function that takes a database at N-1 to N. Add a step here with every change to
 # the models; tests/test_accept_foundation.py builds a version-1 database and checks that it comes
 # up to date with the same columns as a new one.
@@ -322,6 +361,7 @@ MIGRATIONS: dict[int, Callable[[], None]] = {
     16: _v16_issue_language,
     17: _v17_outbox_maybe_sent,
     18: _v18_caregivers_of_a_child_by_index,
+    19: _v19_chart_numbers,
 }
 
 
