@@ -706,7 +706,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
             return EXIT_ERROR
         if made is not None:
             print(made)
-            print(f"Appended to {anchors}: keep it with your backups.")  # cron: not mail
+            if sys.stderr.isatty():  # a person is told where it went; cron mails no note daily
+                print(f"Appended to {anchors}: keep it with your backups.", file=sys.stderr)
             return 0
         last = audit.last_anchor(anchors)
         print(
