@@ -819,11 +819,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def _cells(text: str, width: int) -> str:
     """``text`` padded to ``width`` terminal columns: a Chinese, Japanese or Korean letter takes
-    two, a combining accent none, so the columns after a name line up in any script (N2)."""
+    two, an accent, a Thai vowel sign or a zero-width joiner none, so the columns after a name line
+    up in any script (N2)."""
     import unicodedata
 
     used = sum(
-        0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+        0
+        if unicodedata.category(ch) in ("Mn", "Me", "Cf")
+        else 2
+        if unicodedata.east_asian_width(ch) in "WF"
+        else 1
         for ch in text
     )
     return text + " " * (width - used)

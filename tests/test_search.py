@@ -1068,6 +1068,15 @@ def test_n1_kiosk_search_prints_the_same_results(config, capsys):
     assert "no database at" in capsys.readouterr().err and not __import__("os").path.exists(missing)
 
 
+@pytest.mark.parametrize("given", ["محمد\u200cرضا", "ശ്രീ\u200dകുമാർ"])
+def test_n2_a_name_with_a_zero_width_joiner_is_exact_as_written(families, given):
+    """Persian and Indic names hold a zero-width (non-)joiner inside a word: typed or pasted as
+    written, the name is an exact match, not a near match of two words."""
+    _namesakes(given, "Rahimi", 1)
+    assert found(given)[0] == (f"{given} Rahimi", "")
+    assert found(f"Rahimi, {given}")[0] == (f"{given} Rahimi", "")
+
+
 def test_n2_kiosk_search_lines_up_its_columns_after_a_name_in_any_script(config, capsys):
     """A Chinese or Korean letter takes two columns of a terminal, a combining accent none: the
     birth dates stand in one column whatever script the names before them are in (N2)."""
@@ -1075,9 +1084,11 @@ def test_n2_kiosk_search_lines_up_its_columns_after_a_name_in_any_script(config,
 
     open_store(config)
     _add_families()
+    _namesakes("สมชาย", "ใจดี", 1)  # a Thai vowel sign takes no column
+    _namesakes("محمد\u200cرضا", "Rahimi", 1)  # nor does a zero-width non-joiner
     close_database()
     dates = set()
-    for typed in ("李", "김", "Núñez", "Петрова"):
+    for typed in ("李", "김", "Núñez", "Петрова", "ใจดี", "Rahimi"):
         assert main(["--db", config.database, "search", typed]) == 0
         for line in capsys.readouterr().out.splitlines():
             cut = line.index("/") - 2  # the birth date's month

@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import operator
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -155,9 +156,12 @@ _PHONE_TEXT = re.compile(r"^[\d\s().+\-/]+$")
 
 
 def parse_query(text: str, today: dt.date | None = None) -> Query:
+    # no NUL or control characters; a zero-width joiner or mark is no space: محمد‌رضا (with
+    # a ZWNJ) is one word, as its name's terms hold it (N2: any script, as written)
     text = "".join(
-        ch if ch.isprintable() else " " for ch in (text or "")[:QUERY_CHARS]
-    ).strip()  # no NUL or control characters
+        ch if ch.isprintable() else "" if unicodedata.category(ch) == "Cf" else " "
+        for ch in (text or "")[:QUERY_CHARS]
+    ).strip()
     if not text:
         return Query("")
     if _PHONE_TEXT.match(text):
