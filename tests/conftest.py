@@ -451,9 +451,7 @@ def training(store, request):
     """The training families from data/, loaded into the fresh store (copied, when ``store``
     could: the same rows a load makes, at a fraction of the time)."""
     if not request.node.stash.get(_TRAINING_COPIED, False):
-        from kiosk.ops.training import load_training_data
-
-        load_training_data(today=TODAY)
+        load_training()
     return store
 
 
@@ -469,9 +467,17 @@ def _copyable(config: Config) -> bool:
     )
 
 
+def load_training() -> None:
+    """The training families, as of the tests' day: what the ``training`` fixture loads."""
+    from kiosk.ops.training import load_training_data
+
+    load_training_data(today=TODAY)
+
+
 class _TrainingCopies:
     """One database with the training families loaded (and its key file) per configuration and
-    day, made on first use in this pytest process; each test gets a copy in its own folder.
+    day, made on first use in this pytest process; each test gets a copy in its own folder. With
+    ``load``, another test module's data instead of the training families (made the same way).
 
     A copy differs from a fresh load only in what is random (PIN codes, batches, salts, the key:
     unknown to the tests either way) and in the load's real-clock times (PIN issue and expiry,
@@ -481,26 +487,25 @@ class _TrainingCopies:
 
     def __init__(self, factory: pytest.TempPathFactory) -> None:
         self.factory = factory
-        # configuration -> (folder, the day it was made, open_store's settings before the load)
-        self.made: dict[str, tuple[Path, tuple[dt.date, dt.date], PracticeSettings]] = {}
+        # (configuration, load) -> (folder, the day it was made, open_store's settings before it)
+        self.made: dict[tuple[str, str], tuple[Path, tuple[dt.date, dt.date], PracticeSettings]]
+        self.made = {}
 
-    def copy_into(self, config: Config) -> PracticeSettings:
+    def copy_into(self, config: Config, load=load_training) -> PracticeSettings:
         """Copy the database and its key file to where ``config`` has them (0600, like the
         originals: shutil.copy copies the mode, not the times); return the settings open_store
         gave the empty store before the load, which ``store`` returns as it always has."""
-        key = repr(replace(config, database="", log_file=""))
-        day = (utcnow().date(), dt.date.today())
+        key = (repr(replace(config, database="", log_file="")), _named(load))
+        day = _days()
         if key not in self.made or self.made[key][1] != day:
-            self.made[key] = self._load(config, day)
+            self.made[key] = self._load(config, day, load)
         folder, _, settings = self.made[key]
         target = Path(config.database)
         for source in folder.iterdir():  # kiosk.sqlite3 and kiosk.sqlite3.key
             shutil.copy(source, target.with_name(source.name.replace("kiosk.sqlite3", target.name)))
         return settings
 
-    def _load(self, config: Config, day: tuple[dt.date, dt.date]):
-        from kiosk.ops.training import load_training_data
-
+    def _load(self, config: Config, day: tuple[dt.date, dt.date], load):
         home = self.factory.mktemp("training-copy")
         folder = home / "practice"  # made by open_store (0700): no note in the test's log
         with pytest.MonkeyPatch.context() as env:  # nothing of this test's own folders is touched
@@ -510,7 +515,7 @@ class _TrainingCopies:
             settings = open_store(
                 replace(config, database=database, log_file=str(home / "errors.log"))
             )
-            load_training_data(today=TODAY)
+            load()
             close_database()  # the last connection: the WAL is checkpointed into the file and removed
         assert sorted(f.name for f in folder.iterdir()) == ["kiosk.sqlite3", "kiosk.sqlite3.key"]
         return folder, day, settings
@@ -552,9 +557,10 @@ class PgSchemas:
     its SQL recorded (values inlined), and each new schema replays that SQL in one transaction. On a
     loaded CI machine a migration over its ~80 round trips took about a second a test.
 
-    ``training_into``: the schema also gets the training families, loaded once per process and day
-    into a template schema and copied table by table (with its sequences), and the template's key
-    file is copied into the given folder, as ``_TrainingCopies`` does for SQLite.
+    ``load``: the schema also gets what ``load`` writes (the training families, or a test module's
+    own), written once per process and day into a template schema and copied table by table (with
+    its sequences); the template's key file is copied into ``key_into``, as ``_TrainingCopies``
+    does for SQLite.
 
     The first replay is compared with the migrated schema (columns, defaults, statistics targets,
     indexes, constraints, rows) and the first copy with its template (rows), so a migration this
@@ -564,7 +570,7 @@ class PgSchemas:
 
     def __init__(self) -> None:
         self.migration = ""
-        self.templates: dict[tuple[dt.date, dt.date], tuple[str, Path]] = {}
+        self.templates: dict[tuple[str, tuple[dt.date, dt.date]], tuple[str, Path]] = {}
         self.copied_once = False
         self._admin = None
 
@@ -577,20 +583,21 @@ class PgSchemas:
             self._admin.autocommit = True
         return self._admin
 
-    def create(self, schema: str, *, training_into: Path | None = None) -> str:
+    def create(self, schema: str, *, load=None, key_into: Path | None = None) -> str:
         """Make ``schema`` as a migration leaves it (no practice row yet: open_store makes it, with
-        the key) or, with ``training_into``, as the training load leaves it; return its URL."""
+        the key) or, with ``load``, as open_store and ``load`` leave it; return its URL."""
         if not self.migration:
             self._record_migration()
-        template = self._training_template() if training_into is not None else ""
+        template = self._template(load) if load is not None else ""
         sql = [f"BEGIN; CREATE SCHEMA {schema}; SET LOCAL search_path = {schema}", self.migration]
         if template:
             sql.append(self._copy_sql(template, schema))
         self.admin().cursor().execute(";\n".join([*sql, "COMMIT"]))
-        if template and training_into is not None:
-            folder = self.templates[_days()][1]
+        if template:
+            assert key_into is not None, "a copy needs its key file: say where"
+            folder = self.templates[_named(load), _days()][1]
             for source in folder.iterdir():  # the key file (and the audit anchor, if one was made)
-                shutil.copy(source, training_into / source.name)
+                shutil.copy(source, key_into / source.name)
             if not self.copied_once:
                 assert self._rows(template) == self._rows(schema), (
                     "the copy differs from its template"
@@ -650,22 +657,20 @@ class PgSchemas:
         finally:
             self.drop(migrated)
 
-    def _training_template(self) -> str:
-        day = _days()
-        if day not in self.templates:
-            from kiosk.ops.training import load_training_data
-
-            schema = f"t_training_{os.getpid()}_{os.urandom(4).hex()}"
-            folder = Path(tempfile.mkdtemp(prefix="kiosk-pg-training-"))
+    def _template(self, load) -> str:
+        key = (_named(load), _days())
+        if key not in self.templates:
+            schema = f"t_template_{os.getpid()}_{os.urandom(4).hex()}"
+            folder = Path(tempfile.mkdtemp(prefix="kiosk-pg-template-"))
             url = self.create(schema)
-            self.templates[day] = (schema, folder)
+            self.templates[key] = (schema, folder)
             with pytest.MonkeyPatch.context() as env:  # no test's own folders are touched
                 env.setenv("XDG_DATA_HOME", str(folder.parent / f"{folder.name}-data"))
                 env.setenv("XDG_CONFIG_HOME", str(folder.parent / f"{folder.name}-config"))
                 open_store(Config(database=url, pin_key_file=str(folder / "pin.key")))
-                load_training_data(today=TODAY)
+                load()
                 close_database()
-        return self.templates[day][0]
+        return self.templates[key][0]
 
     def _copy_sql(self, template: str, schema: str) -> str:
         """Every row and sequence of ``template`` into ``schema`` (the migration's own rows first
@@ -731,6 +736,10 @@ _SHAPE_QUERIES = (  # what a migration makes in schema %(s)s: tables, columns, i
         " FROM pg_sequences WHERE schemaname = %(s)s"
     ),
 )
+
+
+def _named(load) -> str:
+    return f"{load.__module__}.{load.__qualname__}"
 
 
 def _days() -> tuple[dt.date, dt.date]:

@@ -52,16 +52,17 @@ pytestmark = pytest.mark.skipif(
 
 
 @contextmanager
-def postgres_store(tmp_path, *, training: bool = False):
+def postgres_store(tmp_path, *, load=None):
     """open_store in a PostgreSQL schema of its own, dropped afterwards; yields its URL. The schema
-    is made at this kiosk's version by replaying a migration's SQL (conftest.PgSchemas);
-    ``training``: with the training families in it, copied, and their key file in ``tmp_path``."""
+    is made at this kiosk's version by replaying a migration's SQL (conftest.PgSchemas); with
+    ``load`` (the training families, say), what it writes is copied in, and the key file put in
+    ``tmp_path``."""
     if not PG_URL:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"{SKIP_REASON} (CI=true: the PostgreSQL tests must run)")
         pytest.skip(SKIP_REASON)
     schema = f"t_{uuid.uuid4().hex[:12]}"
-    url = PG_SCHEMAS.create(schema, training_into=tmp_path if training else None)
+    url = PG_SCHEMAS.create(schema, load=load, key_into=tmp_path)
     try:
         open_store(Config(database=url, pin_key_file=str(tmp_path / "pin.key")))
         yield url

@@ -90,16 +90,16 @@ def _add_families() -> None:
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def families(request, config, tmp_path):
+    """The families above, written once per process and copied into each test's store."""
     if request.param == "sqlite":
+        request.getfixturevalue("_training_copies").copy_into(config, load=_add_families)
         open_store(config)
-        _add_families()
         yield
         close_database()
     else:
         if not PG_URL:
             pytest.skip("KIOSK_TEST_PG_URL not set")
-        with postgres_store(tmp_path):
-            _add_families()
+        with postgres_store(tmp_path, load=_add_families):
             yield
 
 

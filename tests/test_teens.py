@@ -28,7 +28,7 @@ from kiosk.terms import (
     SendTo,
 )
 
-from conftest import NOW, TODAY, desk, find_patient
+from conftest import NOW, TODAY, desk, find_patient, load_training
 from test_postgres import postgres_store
 
 PASSWORD = "Sunflower-meadow-42"
@@ -43,7 +43,7 @@ def maria(request, tmp_path, config):
         yield authenticate("maria", "training1")
         close_database()
     else:
-        with postgres_store(tmp_path, training=True):
+        with postgres_store(tmp_path, load=load_training):
             yield authenticate("maria", "training1")
 
 
