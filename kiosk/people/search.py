@@ -556,6 +556,7 @@ class _Hits:
     )  # id -> tier, cost, why, caregiver
     # id -> (id, PATIENT_COLUMNS): patients read whole with their hits, so _rows need not read them
     rows: dict[int, tuple] = field(default_factory=dict)
+    ahead: list[list[tuple]] | None = None  # the identifier lookups' rows, read with _structured's
 
     @property
     def room(self) -> int:
@@ -588,7 +589,9 @@ def _rank(tier: int, cost: float) -> tuple[int, float, float]:
     return (0, tier, 0.0) if cost == 0 and tier != TOLERANT else (1, cost, tier)
 
 
-def _structured(query: Query, status: str | None, today: dt.date, hits: _Hits) -> None:
+def _structured(
+    query: Query, status: str | None, today: dt.date, hits: _Hits, lookups: list[_Lookup]
+) -> None:
     """Tier 0: today's search (last-name prefix, "last, first", birth date) and "first last"."""
     if any(word.script for word in query.words):
         return  # the name keys hold only a Latin spelling, begun by too many (李: li, Lindqvist)
@@ -620,7 +623,7 @@ def _structured(query: Query, status: str | None, today: dt.date, hits: _Hits) -
         # folded last name, read from the name index: tried first, as "first last" may find others
         # (Leah Blanchard) and the name typed exactly as stored must show (N1)
         prefixes.insert(0, ("".join(keys), "", keys, []))
-    batch = _structured_batch(prefixes, status, query.dob, hits.room)
+    batch = _structured_batch(prefixes, status, query.dob, hits, lookups)
     for patient_id, given_key, family_key, given_name, family_name, born, portal in (
         row for rows in batch or () for row in rows
     ):
@@ -682,21 +685,34 @@ def _structured_batch(
     prefixes: list[tuple[str, str, list[str], list[str]]],
     status: str | None,
     dob: dt.date | None,
-    limit: int,
+    hits: _Hits,
+    lookups: list[_Lookup],
 ) -> list[list[tuple]] | None:
     """PostgreSQL: every prefix's rows of :func:`structured_sql` read in one statement, each up to
     ``limit``, with the rest of the patient's row: one round trip and one planning, not one a
     prefix and another for the rows, which on a busy server is most of a search's time (O1); the
     heap row is read anyway, as the name index does not hold the id. None on SQLite, which works
-    in this process, reads each prefix only while the list has room, and the id from the index."""
+    in this process, reads each prefix only while the list has room, and the id from the index.
+    The identifier ``lookups`` (a chart, phone or email) are read in the same statement, each up
+    to the room there is now (or 1), into ``hits.ahead`` for :func:`_look_up`."""
     if not prefixes or is_sqlite():
         return None
-    return _batch(
-        [
-            _with_names(structured_sql(family, given, status, dob, limit), whole=True)
-            for family, given, _, _ in prefixes
-        ]
-    )
+    limit = hits.room
+    # one row shape for all: the patient's (id, keys, names, dob, status) and a lookup's
+    # (patient, caregiver, term), each with typed NULLs where the other has its columns
+    statements = []
+    for family, given, _, _ in prefixes:
+        sql = _with_names(structured_sql(family, given, status, dob, limit), whole=True)
+        sql.text = f"SELECT s.*, CAST(NULL AS INTEGER), CAST(NULL AS TEXT) FROM ({sql.text}) s"
+        statements.append(sql)
+    for make, _ in lookups:
+        sql = make(max(limit, 1))
+        blank = "CAST(NULL AS TEXT), " * 4 + "CAST(NULL AS DATE), CAST(NULL AS TEXT)"
+        sql.text = f"SELECT s.c0, {blank}, s.c1, s.c2 FROM ({sql.text}) s(c0, c1, c2)"
+        statements.append(sql)
+    read = _batch(statements)
+    hits.ahead = [[(row[0], row[7], row[8]) for row in rows] for rows in read[len(prefixes) :]]
+    return [[row[:7] for row in rows] for rows in read[: len(prefixes)]]
 
 
 def _batch(statements: list[_Sql]) -> list[list[tuple]]:
@@ -773,8 +789,11 @@ def names_begun_sql(
     return sql
 
 
-def _identifiers(query: Query, status: str | None, hits: _Hits) -> None:
-    """Tier 0: a chart number, a phone number, an email."""
+_Lookup = tuple[Callable[[int], _Sql], Callable[[tuple], None]]
+
+
+def _identifiers(query: Query, status: str | None, hits: _Hits) -> list[_Lookup]:
+    """Tier 0: a chart number, a phone number, an email: the lookups, for :func:`_look_up`."""
     digits = query.digits
     if query.dob and query.text != digits:
         digits = ""  # a birth date as the box takes it (5/17/2018, 2018-05-17): no chart or phone
@@ -784,7 +803,7 @@ def _identifiers(query: Query, status: str | None, hits: _Hits) -> None:
     charts = [t.strip().lower() for t in tokens if any(ch.isdigit() for ch in t)]
     charts += [w.folded for w in query.words if any(ch.isdigit() for ch in w.folded)]
     # each lookup: its statement (given its LIMIT), and what a row of it adds to the list
-    lookups: list[tuple[Callable[[int], _Sql], Callable[[tuple], None]]] = []
+    lookups: list[_Lookup] = []
 
     def patient(row: tuple) -> None:
         hits.add(row[0], EXACT)
@@ -807,21 +826,20 @@ def _identifiers(query: Query, status: str | None, hits: _Hits) -> None:
     if query.email:
         email = partial(term_sql, EMAIL, query.email, _upper(query.email), status, query.dob)
         lookups.append((email, partial(_by_parent, hits, EMAIL)))
-    _look_up(lookups, hits)
+    return lookups
 
 
 def _by_parent(hits: _Hits, term_field: str, row: tuple) -> None:
     hits.add(row[0], EXACT, 0.0, f"{CAREGIVER}'s {term_field}", row[1])
 
 
-def _look_up(
-    lookups: list[tuple[Callable[[int], _Sql], Callable[[tuple], None]]], hits: _Hits
-) -> None:
+def _look_up(lookups: list[_Lookup], hits: _Hits) -> None:
     """Each lookup's rows, read with LIMIT max(hits.room, 1) as its turn comes. PostgreSQL reads
-    them all in one statement (one round trip, not one a lookup, O1), each up to the room there
-    was before the first, and each keeps the rows its own statement would have read."""
-    batch = None
-    if len(lookups) > 1 and not is_sqlite():
+    them all in one statement (one round trip, not one a lookup, O1), or has read them with the
+    structured search's (``hits.ahead``), each up to the room there was before the first, and
+    each keeps the rows its own statement would have read."""
+    batch = hits.ahead
+    if batch is None and len(lookups) > 1 and not is_sqlite():
         batch = _batch([sql(max(hits.room, 1)) for sql, _ in lookups])
     for n, (sql, add) in enumerate(lookups):
         limit = max(hits.room, 1)
@@ -1189,8 +1207,9 @@ def find_patients(
     hits = _Hits(limit)
     token = _NOW.set(now or utcnow())
     try:
-        _structured(query, status, today, hits)
-        _identifiers(query, status, hits)
+        lookups = _identifiers(query, status, hits)
+        _structured(query, status, today, hits, lookups)
+        _look_up(lookups, hits)
         _names(query, status, hits, len(hits.found))
         if tolerant:
             _tolerant(query, status, hits)
@@ -1202,7 +1221,9 @@ def find_patients(
 def _rows(hits: _Hits, today: dt.date, limit: int) -> list[PatientRow]:
     if not hits.found:
         return []
-    caregivers = sorted({cid for *_, cid in hits.found.values() if cid})
+    caregivers = sorted(  # the parents named in a reason (below)
+        {cid for _, _, why, cid in hits.found.values() if cid and _names_parent(why)}
+    )
     unread = [patient_id for patient_id in hits.found if patient_id not in hits.rows]
     patients, parents = _patients_and_caregivers(unread, caregivers)
     # in the order of id, as a statement reading them by id gives them (ties keep it, _spread)
@@ -1211,7 +1232,7 @@ def _rows(hits: _Hits, today: dt.date, limit: int) -> list[PatientRow]:
     ranked = []
     for patient_id, given, family, dob, status, family_key, given_key in patients:
         tier, cost, reason, caregiver = hits.found[patient_id]
-        if caregiver in names and reason.startswith(CAREGIVER) and "'s " not in reason:
+        if caregiver in names and _names_parent(reason):
             reason = f"{CAREGIVER} {names[caregiver]}" + reason[len(CAREGIVER) :]
         born = dob if isinstance(dob, dt.date) else dt.date.fromisoformat(dob)
         ranked.append(
@@ -1231,6 +1252,10 @@ def _rows(hits: _Hits, today: dt.date, limit: int) -> list[PatientRow]:
         )
         for key, patient_id, given, family, status, reason in _spread(ranked)[:limit]
     ]
+
+
+def _names_parent(reason: str) -> bool:
+    return reason.startswith(CAREGIVER) and "'s " not in reason
 
 
 def _spread(ranked: list) -> list:
