@@ -565,9 +565,11 @@ class _Hits:
     def room_for(self, cost: float) -> int:
         """Room for near matches of ``cost``: the list less the rows they can never pass (N2),
         exact ones and near ones of a closer band (:func:`_kind_of_match`)."""
-        band = max(1, int(cost))
-        kinds = [_kind_of_match(_rank(*found[:2])) for found in self.found.values()]
-        return self.limit - sum(kind is None or kind < band for kind in kinds)
+        band = max(1, int(cost))  # as _kind_of_match bands them, written out: called per band
+        return self.limit - sum(
+            (known == 0 and tier != TOLERANT) or max(1, int(known)) < band
+            for tier, known, *_ in self.found.values()
+        )
 
     def add(
         self,
