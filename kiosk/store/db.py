@@ -42,6 +42,11 @@ SQLITE_PRAGMAS = {
     "cache_size": -16_000,  # KiB
     "secure_delete": 1,  # erased text (a sent message's PINs, S2) is overwritten, not left in free space
 }
+# Prepared statements each connection keeps (Python's default is 128). A desk has a connection per
+# worker thread, and a search's IN lists of every length are statements of their own: at 128 the
+# caches held 1.4 MiB more of a low-spec kiosk's memory over 30 families than at 32 (D1), and
+# preparing a statement again costs well under a millisecond.
+SQLITE_CACHED_STATEMENTS = 32
 
 
 class DatabaseError(RuntimeError):
@@ -80,7 +85,12 @@ def connect(target: str | os.PathLike, *, read_only: str = "") -> peewee.Databas
         pragmas = {k: v for k, v in SQLITE_PRAGMAS.items() if k != "journal_mode"}
         uri = f"file:{quote(str(path.absolute()))}?{'mode=ro' if read_only == 'ro' else 'immutable=1'}"
         return peewee.SqliteDatabase(
-            uri, uri=True, pragmas=pragmas, timeout=10, check_same_thread=False
+            uri,
+            uri=True,
+            pragmas=pragmas,
+            timeout=10,
+            check_same_thread=False,
+            cached_statements=SQLITE_CACHED_STATEMENTS,
         )
     if path.parent and not path.parent.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -90,6 +100,7 @@ def connect(target: str | os.PathLike, *, read_only: str = "") -> peewee.Databas
         lock_type="IMMEDIATE",
         timeout=10,
         check_same_thread=False,
+        cached_statements=SQLITE_CACHED_STATEMENTS,
     )
 
 
