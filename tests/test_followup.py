@@ -42,14 +42,19 @@ URL = "https://portal.example.org/register"
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def backend(request, tmp_path):
-    """An open store: the test's SQLite file, or a schema of its own on the PostgreSQL server."""
+    """An open store: the test's SQLite file, or a schema of its own on the PostgreSQL server. For
+    a test that uses ``practice``, with the practice in it: written once per process, copied."""
+    load = _write_practice if "practice" in request.fixturenames else None
     if request.param == "sqlite":
+        if load:
+            config = request.getfixturevalue("config")
+            request.getfixturevalue("_training_copies").copy_into(config, load=load)
         request.getfixturevalue("store")
         yield "sqlite"
         return
     from test_postgres import postgres_store
 
-    with postgres_store(tmp_path):
+    with postgres_store(tmp_path, load=load):
         yield "postgres"
 
 
@@ -81,11 +86,16 @@ def _turning(age: int, in_days: int) -> dt.date:
 
 @pytest.fixture
 def practice(backend):
+    """The practice ``_write_practice`` writes (``backend`` copied it in): the linked staff member."""
+    return authenticate("maria", "front-desk-password-1")
+
+
+def _write_practice() -> None:
     """Seven families. Alpha: two Unregistered children (one seen today by Dr. Lee) and a father
     with authority over the second; Beta: a Self Registered child, a cell and no email; Gamma: no
     email or cell, a child turning 12 in 5 days, seen tomorrow by Dr. Kay; Delta: a PIN issued 20
     days ago; Epsilon: a PIN that expired; Zeta: a Registered child turning 18, seen today; Eta: a
-    newborn with a placeholder name. Returns the linked staff member."""
+    newborn with a placeholder name; a linked staff member, maria."""
     add_staff("maria", "Maria Lopez", "front-desk-password-1", portal_user="portal-maria")
     staff = authenticate("maria", "front-desk-password-1")
     with write_transaction():
@@ -121,7 +131,6 @@ def practice(backend):
         request = IssueRequest([child.id], recipient_id=_carer(child), email="x@example.org")
         issue_pins(staff, request, now=NOW - dt.timedelta(days=days_ago), today=TODAY)
     maintain(NOW)  # L2: Epsilon's PIN is recorded as expired, Eli back to Unregistered
-    return staff
 
 
 def _carer(child: Patient) -> int:
