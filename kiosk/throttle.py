@@ -119,7 +119,8 @@ def try_password(
     rehashed = hash_password(password) if ok and stored and needs_rehash(stored) else None
     with write_transaction():
         record(who, terminal, now, ok)
-        audit.record(succeeded if ok else failed, staff=who, at=now, detail={"terminal": terminal})
         if rehashed:
             store_rehash(rehashed)
+        # O1: the audit head last, held only to the commit
+        audit.record(succeeded if ok else failed, staff=who, at=now, detail={"terminal": terminal})
     return ok

@@ -314,6 +314,58 @@ def test_s10_pg_verify_reads_one_snapshot_while_a_desk_writes(pg_store, monkeypa
     assert written and audit.verify_chain() == []
 
 
+def test_s10_o1_pg_an_issue_holds_the_audit_head_only_for_its_last_step(pg_store, monkeypatch):
+    """S10, O1: while a desk reissues PINs for two children (the welcome being composed, after
+    both children's PINs), another desk still takes the audit head's lock at once (NOWAIT) and
+    appends its view event: the issue locks the head only as its last step. Its events keep their
+    order (each child's replacement, then its issue), after the view, and the chain holds."""
+    from kiosk.registration import engine
+    from kiosk.store.models import AuditHead
+
+    first, second, other = pg_store["kids"]
+    _issue(pg_store, [first, second])
+    compose = engine.compose_welcome
+    other_desk: list[str] = []
+
+    def view_from_another_desk() -> None:
+        database.connect(reuse_if_open=True)
+        try:
+            with write_transaction():
+                AuditHead.select().for_update(nowait=True).first()
+                audit.record(audit.VIEW, staff="maria", patient=other)
+            other_desk.append("appended")
+        except peewee.DatabaseError as error:
+            other_desk.append(f"the head is locked: {type(error).__name__}")
+        finally:
+            database.close()
+
+    def composing(**kwargs):
+        thread = threading.Thread(target=view_from_another_desk)
+        thread.start()
+        thread.join(timeout=60)
+        return compose(**kwargs)
+
+    monkeypatch.setattr(engine, "compose_welcome", composing)
+    seen_before = AuditEvent.select().count()
+    _issue(pg_store, [first, second])
+    assert other_desk == ["appended"]
+    trail = [
+        (event.action, event.patient_id)
+        for event in AuditEvent.select()
+        .where(AuditEvent.seq > seen_before)
+        .order_by(AuditEvent.seq)
+    ]
+    assert trail == [
+        (audit.VIEW, other),
+        (audit.REPLACE, first),
+        (audit.ISSUE, first),
+        (audit.REPLACE, second),
+        (audit.ISSUE, second),
+        (audit.MESSAGE_ERASED, None),  # the first welcome, after the commit (S11)
+    ]
+    assert audit.verify_chain() == []
+
+
 @pytest.mark.postgres
 def test_o1_pg_desks_in_separate_processes_racing_on_the_same_families_never_fail(tmp_path, capsys):
     """The benchmark's concurrency run on PostgreSQL, small: 4 processes x 25 family issues, all on

@@ -440,18 +440,22 @@ def erase_stale_letters(now: dt.datetime | None = None) -> int:
 
 def record_letters(letters: list[dict], username: str, kind: str, file: str) -> None:
     """One PRINT event per child on a letter (S5), as a slip records: never the PINs."""
+    events: list[audit.Pending] = []
     with write_transaction():
         for letter in letters:
             patients = {p.id: p for p in Patient.select().where(Patient.id.in_(letter["ids"]))}
             for patient_id in letter["ids"]:
-                audit.record(
-                    audit.PRINT,
-                    staff=username,
-                    patient=patients.get(patient_id, patient_id),
-                    detail={
-                        "batch": letter["batch"],
-                        "outcome": kind,
-                        "file": file,
-                        "letter": True,
-                    },
+                events.append(
+                    audit.event(
+                        audit.PRINT,
+                        staff=username,
+                        patient=patients.get(patient_id, patient_id),
+                        detail={
+                            "batch": letter["batch"],
+                            "outcome": kind,
+                            "file": file,
+                            "letter": True,
+                        },
+                    )
                 )
+        audit.record_all(events)  # S10, O1: the audit head locked once, last

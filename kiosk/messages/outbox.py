@@ -673,8 +673,10 @@ def _audit(action: str, row: OutboxMessage, **extra: str) -> None:
     patients: list[Patient | None] = list(
         Patient.select().join(RegistrationPin).where(RegistrationPin.batch == row.batch).distinct()
     )
-    for patient in patients or [None]:
-        audit.record(action, patient=patient, detail=detail)
+    # together, as the caller's last step: the audit head locked once, last (S10, O1)
+    audit.record_all(
+        [audit.event(action, patient=patient, detail=detail) for patient in patients or [None]]
+    )
 
 
 def _audit_detail(row: OutboxMessage, **extra: str) -> dict:

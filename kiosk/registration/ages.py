@@ -154,29 +154,42 @@ def _end_dated(patient_id: int, now: dt.datetime, today: dt.date) -> int:
                 & (Association.ends_on <= today)
             )
         )
+        events: list[audit.Pending] = []  # S10, O1: written last, so the audit head is locked last
         for link in due:
-            _end(link, patient, END_DATE_REASON, now)
+            _end(link, patient, END_DATE_REASON, now, events)
         if due:
             status = settle_status(patient, today, now)
             if status != patient.portal_status:
-                audit.record(
-                    audit.AGE_TRANSITION,
-                    patient=patient,
-                    at=now,
-                    detail={"status": status, "reason": END_DATE_REASON},
+                events.append(
+                    audit.event(
+                        audit.AGE_TRANSITION,
+                        patient=patient,
+                        at=now,
+                        detail={"status": status, "reason": END_DATE_REASON},
+                    )
                 )
+        audit.record_all(events)
         return len(due)
 
 
-def _end(link: Association, patient: Patient, reason: str, now: dt.datetime) -> None:
+def _end(
+    link: Association,
+    patient: Patient,
+    reason: str,
+    now: dt.datetime,
+    events: list[audit.Pending],
+) -> None:
+    """End the association; its audit event is added to ``events``, for the caller to write last."""
     Association.update(
         state=AssociationState.ENDED, changed_at=now, changed_by="", reason=reason
     ).where(Association.id == link.id).execute()
-    audit.record(
-        audit.ASSOCIATION_END,
-        patient=patient,
-        at=now,
-        detail={"association": link.id, "account": link.account_id, "reason": reason},
+    events.append(
+        audit.event(
+            audit.ASSOCIATION_END,
+            patient=patient,
+            at=now,
+            detail={"association": link.id, "account": link.account_id, "reason": reason},
+        )
     )
 
 
@@ -247,11 +260,12 @@ def _come_of_age(
             .order_by(Association.id)
         )
         told = 0
+        events: list[audit.Pending] = []  # S10, O1: written last, so the audit head is locked last
         for link in links:
             was_live = link.state == AssociationState.ACTIVE and (
                 link.ends_on is None or link.ends_on > today
             )
-            _end(link, patient, MAJORITY_REASON, now)
+            _end(link, patient, MAJORITY_REASON, now, events)
             if was_live:  # a suspended parent is not written to (T4)
                 language = _language(link.account, patient)
                 outbox.enqueue(
@@ -281,6 +295,7 @@ def _come_of_age(
                 MAJORITY_REASON,
                 "",
                 now,
+                events=events,
             )
             batches.add(pin.batch)
         own = (
@@ -311,16 +326,19 @@ def _come_of_age(
         Patient.update(portal_status=status, age_stage=AgeStage.ADULT, updated_at=now).where(
             Patient.id == patient_id
         ).execute()
-        audit.record(
-            audit.AGE_TRANSITION,
-            patient=patient,
-            at=now,
-            detail={
-                "stage": AgeStage.ADULT,
-                "associations": [link.id for link in links],
-                "told": told,
-                "pins": len(batches),
-                "status": status,
-            },
+        events.append(
+            audit.event(
+                audit.AGE_TRANSITION,
+                patient=patient,
+                at=now,
+                detail={
+                    "stage": AgeStage.ADULT,
+                    "associations": [link.id for link in links],
+                    "told": told,
+                    "pins": len(batches),
+                    "status": status,
+                },
+            )
         )
+        audit.record_all(events)
         return 1, len(links), told, batches

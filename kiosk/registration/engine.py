@@ -335,11 +335,17 @@ def _minor_problems(
 
 
 def _end_active(
-    patient: Patient, now: dt.datetime, state: PinState, reason: str, username: str
+    patient: Patient,
+    now: dt.datetime,
+    state: PinState,
+    reason: str,
+    username: str,
+    events: list[audit.Pending],
 ) -> set[str]:
-    """End the patient's active PIN; return the batches it belonged to, whose unsent welcome the
-    caller erases once it has committed (:func:`_erase_ended`). A PIN already past its expiry is
-    recorded as expired, not as replaced or revoked (L2: expiry is a state of its own)."""
+    """End the patient's active PIN, its audit event added to ``events`` for the caller to write
+    last; return the batches it belonged to, whose unsent welcome the caller erases once it has
+    committed (:func:`_erase_ended`). A PIN already past its expiry is recorded as expired, not as
+    replaced or revoked (L2: expiry is a state of its own)."""
     from kiosk.registration.pin_life import end_pin
 
     old = list(
@@ -356,6 +362,7 @@ def _end_active(
             username,
             now,
             restore_status=state != PinState.REPLACED,
+            events=events,
         )
     return {pin.batch for pin in old}
 
@@ -416,6 +423,7 @@ def issue_pins(
     warnings: tuple[str, ...] = ()
     message_id = None
     ended: set[str] = set()
+    events: list[audit.Pending] = []  # S10, O1: written last, so the audit head is locked last
     try:
         with write_transaction():
             lock_rows(
@@ -445,7 +453,7 @@ def issue_pins(
             for child in children:
                 prior = _status_before_pins(child, now)
                 ended |= _end_active(
-                    child, now, PinState.REPLACED, "replaced by a new PIN", staff.username
+                    child, now, PinState.REPLACED, "replaced by a new PIN", staff.username, events
                 )
                 plain = pins.generate_pin() if request.method == RegistrationMethod.PIN else ""
                 RegistrationPin.create(
@@ -486,23 +494,25 @@ def issue_pins(
                         .where(Patient.id == child.id)
                         .execute()
                     )
-                audit.record(
-                    audit.ISSUE,
-                    staff=staff.username,
-                    patient=child,
-                    at=now,
-                    detail={
-                        "batch": batch,
-                        "method": request.method,
-                        "access": request.access,
-                        "delivery": request.delivery,
-                        "print": request.print_slip,
-                        "send_to": request.send_to,
-                        "second_parent": request.second_parent,
-                        "recipient": recipient.id if recipient else None,
-                        "id_check": id_check,
-                        "id_check_note": request.id_check_note.strip(),
-                    },
+                events.append(
+                    audit.event(
+                        audit.ISSUE,
+                        staff=staff.username,
+                        patient=child,
+                        at=now,
+                        detail={
+                            "batch": batch,
+                            "method": request.method,
+                            "access": request.access,
+                            "delivery": request.delivery,
+                            "print": request.print_slip,
+                            "send_to": request.send_to,
+                            "second_parent": request.second_parent,
+                            "recipient": recipient.id if recipient else None,
+                            "id_check": id_check,
+                            "id_check_note": request.id_check_note.strip(),
+                        },
+                    )
                 )
                 issued.append(
                     IssuedPin(
@@ -544,6 +554,9 @@ def issue_pins(
                     carrier=carrier_key,
                     now=now,
                 )
+            # the audit head's lock, which every audited writer queues on, is held only from here
+            # to the commit: not across the PIN hashing, the welcome and the outbox above (O1)
+            audit.record_all(events)
     except peewee.IntegrityError:
         raise RegistrationError(
             [
@@ -611,7 +624,9 @@ def revoke_pin(
             )
             .exists()
         )
-        ended = _end_active(patient, now, PinState.REVOKED, reason, staff.username)
+        events: list[audit.Pending] = []
+        ended = _end_active(patient, now, PinState.REVOKED, reason, staff.username, events)
+        audit.record_all(events)
     _erase_ended(ended, now)
     return had
 

@@ -106,10 +106,12 @@ def end_pin(
     now: dt.datetime,
     *,
     restore_status: bool = True,
+    events: list[audit.Pending] | None = None,
 ) -> None:
     """End one active PIN inside the caller's transaction (the patient locked first): its state, who
     and why, one audit event; and unless another PIN takes over (``restore_status`` False), the
-    child's status back to what it was before the PIN (L2) when the PIN had made it Pending."""
+    child's status back to what it was before the PIN (L2) when the PIN had made it Pending.
+    With ``events`` the event is added to them, for the caller to write last (S10, O1)."""
     expired = state == PinState.EXPIRED
     changed = (
         RegistrationPin.update(
@@ -138,7 +140,13 @@ def end_pin(
     action = {PinState.EXPIRED: audit.EXPIRE, PinState.REPLACED: audit.REPLACE}.get(
         state, audit.REVOKE
     )
-    audit.record(action, staff="" if expired else username, patient=current, detail=detail, at=now)
+    made = audit.event(
+        action, staff="" if expired else username, patient=current, detail=detail, at=now
+    )
+    if events is None:
+        audit.record_all([made])
+    else:
+        events.append(made)
 
 
 def expire_due(now: dt.datetime | None = None) -> int:
@@ -550,15 +558,21 @@ def _record_for_batch(
     message: OutboxMessage,
     detail: dict[str, object],
 ) -> None:
-    """One audit event per child of the family batch the welcome ``message`` serves (L4)."""
-    for child in children:
-        audit.record(
-            event,
-            staff=staff.username,
-            patient=Patient.get_by_id(child),
-            at=now,
-            detail={"message_id": message.message_id, "batch": message.batch, **detail},
-        )
+    """One audit event per child of the family batch the welcome ``message`` serves (L4), written
+    together as the transaction's last step (S10, O1: the audit head last)."""
+    patients = {p.id: p for p in Patient.select().where(Patient.id.in_(children))}
+    audit.record_all(
+        [
+            audit.event(
+                event,
+                staff=staff.username,
+                patient=patients[child],
+                at=now,
+                detail={"message_id": message.message_id, "batch": message.batch, **detail},
+            )
+            for child in children
+        ]
+    )
 
 
 @retrying

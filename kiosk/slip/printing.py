@@ -178,10 +178,14 @@ def _audit(slip: SlipData, username: str, printer: str, kind: str, outcome: Prin
     }
     with write_transaction():
         patients = {p.id: p for p in Patient.select().where(Patient.id.in_(slip.patient_ids))}
-        for patient_id in slip.patient_ids:
-            audit.record(
-                audit.PRINT,
-                staff=username,
-                patient=patients.get(patient_id, patient_id),
-                detail=detail,
-            )
+        audit.record_all(  # together: the audit head locked once (S10, O1)
+            [
+                audit.event(
+                    audit.PRINT,
+                    staff=username,
+                    patient=patients.get(patient_id, patient_id),
+                    detail=detail,
+                )
+                for patient_id in slip.patient_ids
+            ]
+        )
