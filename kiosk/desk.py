@@ -226,10 +226,11 @@ class Desk:
         return slip_from_issue(result, self.practice, self.config.practice.qr_url)
 
     def unprintable_names(self, slip: SlipData) -> list[str]:
-        """Names on the slip with a letter the slip's font cannot print (loads the PDF library)."""
-        from kiosk.slip.pdf import unprintable_names
+        """Names on the slip with a letter the slip's font cannot print, asked of the child process
+        that makes slips (D1: the app never loads the font library; raises SlipChildError)."""
+        from kiosk.slip.pdf_child import unprintable
 
-        return unprintable_names(slip, self.config.printer.fonts)
+        return unprintable(slip, self.config.printer.fonts)
 
     def print_slip(self, slip: SlipData) -> PrintOutcome:
         """Print the slip, or save it as PDF (no printer, training, a refused job: O2)."""

@@ -108,14 +108,21 @@ class SlipPreviewScreen(ReportsWorkerErrors, DeskScreen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#slip-body").focus()
-        self.call_after_refresh(self.check_letters)  # loads the PDF library: after the slip shows
+        self.call_after_refresh(self.check_letters)  # a child process: after the slip shows
 
     @desk_worker("letters", "Checking the slip's letters")
     def check_letters(self) -> None:
+        from kiosk.slip.pdf_child import SlipChildError
+
         assert self.slip is not None  # composed before mounted
-        names = self.app.desk.unprintable_names(
-            self.slip
-        )  # loads the PDF library, which printing needs next
+        try:  # asked of the child process that makes slips (D1)
+            names = self.app.desk.unprintable_names(self.slip)
+        except SlipChildError as error:  # plain words; printing says its own if it fails too
+            self.app.call_from_thread(
+                self.query_one("#slip-warning", FieldError).show,
+                f"The slip's letters could not be checked: {error}.",
+            )
+            return
         if names:
             self.app.call_from_thread(self.show_warning, names)
 
@@ -138,7 +145,7 @@ class SlipPreviewScreen(ReportsWorkerErrors, DeskScreen[None]):
 
     @desk_worker("print", "Printing the slip")
     def print_worker(self) -> None:
-        try:  # the PDF and QR libraries load when a slip is printed, not at start-up
+        try:  # the PDF is made in a child process (D1); a failure there is a plain outcome
             assert self.slip is not None  # composed before p can be pressed
             message = self.app.desk.print_slip(self.slip).message
         except Exception as error:  # noqa: BLE001 - a full disk or an unwritable slip folder: say so, keep the app

@@ -3,7 +3,9 @@
 :func:`print_slip` is a plain, blocking function: the UI runs it in a worker thread. It sends the
 PDF to ``lp`` on standard input, so a printed slip leaves no file with PINs on disk (S2). With no
 printer configured, in training mode, or when the printer refuses the job, the PDF is saved in
-``printer.output_dir`` (else ``slips/`` in the data directory) and the message says where.
+``printer.output_dir`` (else ``slips/`` in the data directory) and the message says where. The PDF
+is made in a short-lived child process (:mod:`kiosk.slip.pdf_child`, D1): the app never loads the
+PDF libraries, and a child that fails leaves the desk a plain message, nothing printed or saved.
 
 A saved slip holds PINs (S11): it is readable by kiosk's user only, deleted once the same batch
 prints, and otherwise ``printer.keep_minutes`` after it was saved, by the next print, start or
@@ -63,11 +65,18 @@ def print_slip(
 ) -> PrintOutcome:
     """Print the slip on ``config.printer.name`` through ``printer`` (CUPS unless given), or save it
     as PDF; record it in the audit trail under ``username`` (the signed-in staff member, S5)."""
-    from kiosk.slip.pdf import render_slip_pdf
+    from kiosk.slip.pdf_child import SlipChildError, render_pdf
 
     files.remove_old_slips(config)
-    pdf = render_slip_pdf(slip, config.printer.layout, config.printer.fonts)
     queue = config.printer.name
+    try:  # D1: made in a child process, so the app never loads the PDF libraries
+        pdf = render_pdf(slip, config.printer.layout, config.printer.fonts)
+    except SlipChildError as error:
+        failed = PrintOutcome(
+            False, None, None, f"The slip was not printed or saved: {error}. Press p to try again."
+        )
+        _audit(slip, username, "" if config.training else queue, "failed", failed)
+        return failed
     if config.training:
         outcome, kind = _saved(pdf, slip, config, "Training mode: nothing is printed."), "saved"
     elif not queue:

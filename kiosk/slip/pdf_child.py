@@ -1,0 +1,116 @@
+"""The slip's PDF made in a short-lived child process (R14, D1): ``python -m kiosk.slip.pdf_child``.
+
+fpdf2, Pillow and fontTools take ~30 MiB that a process never gives back; loaded in the app, the
+first printed slip would keep a low-spec kiosk over its memory budget for the rest of the day
+(benchmarks/lowspec.py). So the app never imports them: :func:`render_pdf` and
+:func:`unprintable` send the slip to a child on stdin as JSON and read the answer on stdout, and
+the child exits. The slip holds PINs (S2, S9): they travel on the pipe only, never on the command
+line, in the environment or in a file. The child draws with :func:`kiosk.slip.pdf.render_slip_pdf`
+and :func:`kiosk.slip.pdf.unprintable_names`, the one way a slip is made.
+
+A child that fails writes only its exception's type to stderr (a traceback could quote the slip);
+the app raises :class:`SlipChildError` with plain words and never passes stderr on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict
+from typing import Any
+
+from kiosk.slip.content import SlipData
+
+CHILD_TIMEOUT_SECONDS = 60
+_FAILED = "kiosk-slip-child: "  # the child's one line on stderr when it fails, then a type name
+_REASON = re.compile(rf"^{re.escape(_FAILED)}(\w+)$", re.MULTILINE)
+
+
+class SlipChildError(Exception):
+    """The child could not make the slip: ``str()`` is plain words for the desk, with no slip text."""
+
+
+def command() -> list[str]:
+    """The child's command line: the app's own interpreter, and nothing from the slip."""
+    return [sys.executable, "-m", "kiosk.slip.pdf_child"]
+
+
+def render_pdf(slip: SlipData, layout: str, fonts: Sequence[str] = ()) -> bytes:
+    """The slip as PDF bytes, made by the child (blocking: the UI calls it from a worker)."""
+    return _ask({"op": "pdf", "slip": _to_json(slip), "layout": layout, "fonts": list(fonts)})
+
+
+def unprintable(slip: SlipData, fonts: Sequence[str] = ()) -> list[str]:
+    """The slip's names with a letter no font prints (:func:`kiosk.slip.pdf.unprintable_names`)."""
+    answer = _ask({"op": "unprintable", "slip": _to_json(slip), "fonts": list(fonts)})
+    return [str(name) for name in json.loads(answer)]
+
+
+def _ask(request: dict[str, Any]) -> bytes:
+    try:
+        done = subprocess.run(
+            command(),
+            input=json.dumps(request).encode(),
+            capture_output=True,
+            timeout=CHILD_TIMEOUT_SECONDS,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise SlipChildError(
+            f"making the slip's PDF took over {CHILD_TIMEOUT_SECONDS} seconds"
+        ) from None
+    except OSError as error:  # no process could be started (out of memory, too many processes)
+        raise SlipChildError(
+            f"the slip's PDF could not be made ({error.strerror or type(error).__name__})"
+        ) from None
+    if done.returncode != 0:
+        found = _REASON.search(done.stderr.decode(errors="replace"))
+        why = f"{found.group(1)} in the PDF maker" if found else "the PDF maker stopped"
+        raise SlipChildError(f"the slip's PDF could not be made ({why})")
+    return done.stdout
+
+
+def _to_json(slip: SlipData) -> dict[str, Any]:
+    fields = asdict(slip)
+    fields["expires_on"] = slip.expires_on.isoformat()
+    return fields
+
+
+def _from_json(fields: dict[str, Any]) -> SlipData:
+    return SlipData(
+        **{
+            **fields,
+            "children": tuple((str(name), str(pin)) for name, pin in fields["children"]),
+            "expires_on": dt.date.fromisoformat(fields["expires_on"]),
+            "patient_ids": tuple(fields.get("patient_ids", ())),
+        }
+    )
+
+
+def main() -> int:
+    """The child: one request on stdin, its answer on stdout."""
+    try:
+        request = json.load(sys.stdin.buffer)
+        slip = _from_json(request["slip"])
+        fonts = tuple(request.get("fonts", ()))
+        if request["op"] == "pdf":
+            from kiosk.slip.pdf import render_slip_pdf
+
+            answer = render_slip_pdf(slip, request["layout"], fonts)
+        else:
+            from kiosk.slip.pdf import unprintable_names
+
+            answer = json.dumps(unprintable_names(slip, fonts)).encode()
+    except BaseException as error:  # noqa: BLE001 - no traceback: it could quote the slip's PINs
+        sys.stderr.write(f"{_FAILED}{type(error).__name__}\n")
+        return 1
+    sys.stdout.buffer.write(answer)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
