@@ -8,10 +8,16 @@ Prints, for a practice of demo families plus the training staff:
   barely moves it);
 - ``key_p95_ms_<kind>``: each key of the counter flow, from the press until the app is idle again
   (its workers done), per kind of key: a letter typed in the search box, Enter on the results, Enter
-  opening the account, ``r`` opening registration, ``ctrl+r`` issuing the family's PINs, ``escape`` back;
+  opening the account, ``r`` opening registration, ``ctrl+r`` issuing the family's PINs, ``p``
+  opening the slip (``p_slip``, its letters checked), ``p`` printing it (``p_print``: every counter
+  visit hands the parent a printed slip, R14), ``escape`` back;
 - ``rss_*_mib``: resident memory at the sign-in screen, once signed in, after the first family and at
   the end, where it goes; ``peak_rss_mib``: the app process's peak resident memory over FAMILIES
-  families (target <= 80 MiB).
+  families (target <= 80 MiB);
+- ``slip_child_peak_rss_mib``: the peak of the largest child the app waited for: the short-lived
+  ``python -m kiosk.slip.pdf_child`` that makes a slip's PDF (D1), so fpdf2, Pillow and fontTools
+  never stay in the app's memory. No printer queue is set up, so each slip is saved as PDF: made
+  exactly as a printed one, with no CUPS needed.
 
 Each figure with a target says ``ok`` or ``OVER``; the machine's load is printed beside them (a
 shared machine makes the times noisy; memory barely moves with load).
@@ -26,7 +32,7 @@ The child starts the app as the ``kiosk`` command does (kiosk_screens.launch.sta
 interpreter and memory settings), headless under Textual's pilot, pinned to CPU 0; the parent only
 spawns it and reads its figures. The families are ones Register issues for as the flow leaves it
 (every child Unregistered, an email address for the caregiver the PIN goes to), so every family
-of the run gets its PINs. Speed is measured here, never asserted in tests.
+of the run gets its PINs and its slip. Speed is measured here, never asserted in tests.
 """
 
 from __future__ import annotations
