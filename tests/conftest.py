@@ -139,6 +139,15 @@ class FakeSender:
         pass
 
 
+def needs(reason: str) -> None:
+    """A part of the machine this test needs is missing (a server, a tool, a font): skip on a
+    developer's machine, but fail under CI=true, where .ci/run installs every part, so a test
+    that should run can never pass by being skipped."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason} (CI=true: .ci/run provides it, so this test must run)")
+    pytest.skip(reason)
+
+
 def desk(config: Config, **fakes) -> Desk:
     """The front desk on the tests' fixed clock (NOW, TODAY); ``fakes`` are TestDesk's keyword
     arguments (senders, printer, staff, clock, held, gate, failing)."""

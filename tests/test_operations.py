@@ -19,6 +19,7 @@ import pytest
 from kiosk.store.models import Staff
 
 from conftest import kiosk_cli as run
+from conftest import needs
 from test_outbox_smtp import queue
 from test_postgres import pg_store  # the PostgreSQL store fixture
 from test_postgres import pytestmark as needs_postgres
@@ -32,7 +33,7 @@ def run_without_write_permission(*args):
     if os.geteuid() != 0:
         return run(*args)
     if shutil.which("setpriv") is None:
-        pytest.skip("needs setpriv to drop root's override of file modes")
+        needs("needs setpriv to drop root's override of file modes")
     return subprocess.run(
         [
             "setpriv",

@@ -29,7 +29,7 @@ from kiosk.store.models import Caregiver, Patient, Relationship, SearchTerm
 from kiosk.store.practice import open_store
 from kiosk.terms import Authority, CaregiverRole, PortalStatus
 
-from conftest import TODAY
+from conftest import TODAY, needs
 from test_postgres import PG_URL, postgres_store
 
 REGISTERED = PortalStatus.REGISTERED
@@ -98,7 +98,7 @@ def families(request, config, tmp_path):
         close_database()
     else:
         if not PG_URL:
-            pytest.skip("KIOSK_TEST_PG_URL not set")
+            needs("KIOSK_TEST_PG_URL not set")
         with postgres_store(tmp_path, load=_add_families):
             yield
 

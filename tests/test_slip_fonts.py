@@ -29,6 +29,7 @@ from kiosk.slip.pdf import (
     unprintable_names,
 )
 
+from conftest import needs
 from test_slip import URL, decode_qr, page_image
 
 PIN = "JFKAY-TTJYV"
@@ -85,7 +86,7 @@ def test_i1_names_in_latin_cyrillic_greek_arabic_and_hebrew_read_back_exactly(la
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_i1_cjk_names_read_back_exactly_with_the_cjk_extra(layout):
     if not CJK_EXTRA.is_file():
-        pytest.skip("the CJK extra (Debian's fonts-noto-cjk) is not installed")
+        needs("the CJK extra (Debian's fonts-noto-cjk) is not installed")
     data = render_slip_pdf(slip_for(*CJK.values(), SCRIPTS["Arabic"]), layout)
     lines = names_column(data)
     assert [name for name in (*CJK.values(), SCRIPTS["Arabic"]) if name not in lines] == []
