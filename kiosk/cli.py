@@ -330,8 +330,8 @@ def _serve_desk_arguments(serve: argparse.ArgumentParser) -> None:
         default=argparse.SUPPRESS,
         metavar="NAME",
         help="the terminal every browser desk of this server is: its [terminals.NAME] printer, "
-        "slip layout and language (default: KIOSK_TERMINAL, else the host name; the SSH "
-        "address that started the server is not used)",
+        "slip layout and language (default: KIOSK_TERMINAL, else each browser's own: the "
+        "[terminals] entry whose addresses hold its address, else the host name and its address)",
     )
     serve.add_argument(
         "--training",
@@ -1164,7 +1164,7 @@ def cmd_serve_desk(
 ) -> int:
     """Browser desks (kiosk_screens.desks, passed in as ``serve_desks`` by the ``kiosk`` console
     script): every browser session is ``kiosk`` in a process of its own, at the staff sign-in, as
-    this server's one terminal (D1)."""
+    the terminal named here, else as the one its browser's address picks (D1)."""
     if serve_desks is None:
         raise CliError(
             "this entry point has no user interface; serve browser desks with the kiosk command"
@@ -1174,6 +1174,7 @@ def cmd_serve_desk(
     # D1: the server is no SSH desk, whoever started it over SSH: its sessions are not named after
     # that connection's address. And a browser's terminal is an xterm, not the Linux console.
     os.environ.pop("SSH_CONNECTION", None)
+    os.environ.pop("KIOSK_DESK_ADDRESS", None)
     os.environ["TERM"] = "xterm-256color"
     options = [
         *(["--config", args.config] if args.config else []),
@@ -1195,13 +1196,14 @@ def cmd_serve_desk(
                 "this database has no staff yet: run kiosk init --admin USERNAME "
                 '--name "YOUR NAME" first'
             )
-    if config.terminals and config.terminal not in config.terminals:  # the host name, unnamed
-        raise CliError(
-            "name the terminal these browser desks are: --terminal NAME (configured: "
-            f"{', '.join(sorted(config.terminals))})"
-        )
-    options += ["--terminal", config.terminal]
-    serve_desks(options, host=args.host, port=args.port, terminal=config.terminal)
+    # D1: a terminal named here (--terminal, KIOSK_TERMINAL) is every session's; else each
+    # browser's session is named by the browser's address, as an SSH desk is by its client's
+    from kiosk.config import load_config
+
+    named = args.terminal or load_config(args.config).terminal
+    if named:
+        options += ["--terminal", config.terminal]
+    serve_desks(options, host=args.host, port=args.port, terminal=config.terminal if named else "")
     return 0
 
 

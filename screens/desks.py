@@ -5,7 +5,9 @@ The UI's side, as the server starts apps: the CLI (kiosk.cli) decides what to se
 Each browser that opens the page gets a websocket and, behind it, a ``kiosk`` process of its own:
 the same app a terminal runs, starting at the same staff sign-in (S1; nothing signs it in, and
 the idle lock and guessing limits hold as at any desk, S6, S12). Every session is the server's
-one terminal (D1): its name, printer and language.
+terminal when one is named (``--terminal``, ``KIOSK_TERMINAL``), else the terminal its browser's
+address picks (D1, ``kiosk.ops.terminals``): a ``[terminals.NAME]`` listing it, or the host name
+and the address. Whatever the page sends on its websocket, malformed or not, never ends a session.
 
 The page and everything it loads come from this server: textual-serve's own script
 (``textual.js``: its terminal, xterm.js, bundled; MIT), stylesheet (xterm.js's, MIT), background
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import json
 import logging
 import shlex
 import sys
@@ -26,9 +29,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp_jinja2
-from aiohttp import WSCloseCode, web
+from aiohttp import WSCloseCode, WSMsgType, web
 from textual_serve.app_service import AppService
 from textual_serve.server import Server, to_int
+
+from kiosk.ops.terminals import DESK_ADDRESS
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8810  # beside kiosk serve's 8800
@@ -69,10 +74,50 @@ def screen_size(width: Any, height: Any) -> tuple[int, int]:
 
 class DeskAppService(AppService):
     """textual-serve's app service, the screen size of every resize the page sends bounded
-    (screen_size): the websocket's JSON is the browser's, whoever wrote the page."""
+    (screen_size): the websocket's JSON is the browser's, whoever wrote the page. ``address`` is
+    the browser's, given to its app so that it names its terminal by it (D1)."""
+
+    def __init__(self, *args: Any, address: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.address = address
+
+    def _build_environment(self, width: int = 80, height: int = 24) -> dict[str, str]:
+        environment = super()._build_environment(width, height)
+        environment.pop(DESK_ADDRESS, None)  # never the server's own, whoever set it
+        if self.address:
+            environment[DESK_ADDRESS] = self.address
+        return environment
 
     async def set_terminal_size(self, width: int, height: int) -> None:
         await super().set_terminal_size(*screen_size(width, height))
+
+
+async def handle_message(
+    text: str, app_service: AppService, websocket: web.WebSocketResponse
+) -> None:
+    """One message from the page, as textual-serve's page sends them (``["stdin", text]``,
+    ``["resize", {"width": W, "height": H}]``, ``["ping", data]``, ``["blur"]``, ``["focus"]``).
+    Anything else (not JSON, not a list, a missing or wrong part) is ignored: one bad message from
+    a page, or from someone else's script, must not end the desk's session and its work (D1)."""
+    try:
+        envelope = json.loads(text)
+    except (ValueError, RecursionError):  # not JSON; nested beyond the parser's depth
+        return
+    if not isinstance(envelope, list) or not envelope or not isinstance(envelope[0], str):
+        return
+    kind, data = envelope[0], envelope[1] if len(envelope) > 1 else None
+    if kind == "stdin" and isinstance(data, str):
+        keys = data.encode("utf-8", errors="ignore")  # a lone surrogate is no key
+        if keys:  # an empty packet reads as the end of input: the app would quit
+            await app_service.send_bytes(keys)
+    elif kind == "resize" and isinstance(data, dict):
+        await app_service.set_terminal_size(*screen_size(data.get("width"), data.get("height")))
+    elif kind == "ping":
+        await websocket.send_json(["pong", data])
+    elif kind == "blur":
+        await app_service.blur()
+    elif kind == "focus":
+        await app_service.focus()
 
 
 def desk_command(options: list[str]) -> str:
@@ -87,7 +132,11 @@ class DeskServer(Server):
 
     def __init__(self, command: str, *, host: str, port: int, terminal: str) -> None:
         super().__init__(
-            command, host=host, port=port, title=f"kiosk: {terminal}", templates_path=TEMPLATES
+            command,
+            host=host,
+            port=port,
+            title=f"kiosk: {terminal}" if terminal else "kiosk",
+            templates_path=TEMPLATES,
         )
         self.terminal = terminal
         self.sockets: set[web.WebSocketResponse] = set()
@@ -96,6 +145,14 @@ class DeskServer(Server):
         # textual-serve's own handler prints tracebacks with their local variables, which in the
         # websocket's loop are what the desk typed: a password (S9). Plain lines instead.
         logging.basicConfig(level=logging.INFO, format="%(message)s")
+
+    async def _process_messages(
+        self, websocket: web.WebSocketResponse, app_service: AppService
+    ) -> None:
+        """textual-serve's loop over the page's messages, each one read by handle_message."""
+        async for message in websocket:
+            if message.type == WSMsgType.TEXT:
+                await handle_message(message.data, app_service, websocket)
 
     async def on_startup(self, app: web.Application) -> None:
         """Nothing to say yet: the address is said once it is listening (serve)."""
@@ -115,7 +172,8 @@ class DeskServer(Server):
             host=self.host,
             port=self.port,
             print=lambda *_: print(
-                f"Browser desks for terminal {self.terminal} at {self.public_url}/ "
+                f"Browser desks for terminal {self.terminal or 'named by each browser address'} "
+                f"at {self.public_url}/ "
                 "(each one signs in; Ctrl+C stops them all)",
                 flush=True,
             ),
@@ -169,6 +227,7 @@ class DeskServer(Server):
                 close=close,
                 download_manager=self.download_manager,
                 debug=self.debug,
+                address=request.remote or "",
             )
             await app_service.start(width, height)
             await self._process_messages(websocket, app_service)

@@ -53,10 +53,10 @@ def training_db(tmp_path_factory) -> Path:
 class DeskServer:
     """``kiosk serve-desk`` in a process of its own, with ``home`` as its home and config folder."""
 
-    def __init__(self, db: Path, home: Path, *options: str):
+    def __init__(self, db: Path, home: Path, *options: str, checkout_addresses: str = ""):
         (home / "kiosk.toml").write_text(
             f'database = "{db}"\n[terminals.front-1]\nprinter = "front-laser"\n'
-            '[terminals.checkout]\nprinter = "receipt-q"\n',
+            f'[terminals.checkout]\nprinter = "receipt-q"\naddresses = [{checkout_addresses}]\n',
             encoding="utf-8",
         )
         self.port = _free_port()
@@ -397,29 +397,90 @@ def test_s1_d1_the_desk_page_in_a_browser_asks_nothing_of_another_host(
         assert where.hostname == "127.0.0.1" and where.port == desks.port, url
 
 
-def test_d1_serve_desk_refuses_an_unnamed_terminal_and_a_missing_database(
+def test_d1_serve_desk_refuses_an_unknown_terminal_and_a_missing_database(
     tmp_path, capsys, monkeypatch
 ):
-    """With [terminals] configured, the host name is no desk: the server asks for --terminal
-    before listening, even when it was started over SSH from an address a terminal lists (that
-    address is the administrator's, not a browser's). Without a database it says so and makes
-    none (D2)."""
+    """With [terminals] configured, a --terminal that is none of them is refused before
+    listening. Without a database it says so and makes none (D2)."""
     for name in [k for k in os.environ if k.startswith("KIOSK_")]:
         monkeypatch.delenv(name)
-    monkeypatch.setenv("SSH_CONNECTION", "10.1.2.8 50000 10.0.0.1 22")
     monkeypatch.setenv("TERM", "linux")  # serve-desk sets xterm's for its browsers; put back
     config = tmp_path / "kiosk.toml"
-    config.write_text(
-        '[terminals.front-1]\nprinter = "front-laser"\n'
-        '[terminals.checkout]\naddresses = ["10.1.2.8"]\n',
-        encoding="utf-8",
+    config.write_text('[terminals.front-1]\nprinter = "front-laser"\n', encoding="utf-8")
+    assert (
+        launch.main(["--config", str(config), "serve-desk", "--training", "--terminal", "front-9"])
+        != 0
     )
-    assert launch.main(["--config", str(config), "serve-desk", "--training"]) == cli.EXIT_USAGE
-    assert "--terminal NAME" in capsys.readouterr().err
+    assert "no [terminals.front-9]" in capsys.readouterr().err
     missing = tmp_path / "none" / "kiosk.sqlite3"
     assert launch.main(["--db", str(missing), "serve-desk"]) == cli.EXIT_USAGE
     assert "no database" in capsys.readouterr().err
     assert not missing.parent.exists()
+
+
+async def _sign_in_as_maria(url: str, *before: str) -> str:
+    """A browser session: the ``before`` messages sent raw, then maria signs in; the screen then."""
+    async with aiohttp.ClientSession() as client:
+        async with client.ws_connect(f"{url}ws?width=100&height=30") as ws:
+            stream = pyte.ByteStream(pyte.Screen(100, 30))
+            await _screen_until(ws, stream, "Staff sign-in", "your password")
+            for text in before:
+                await ws.send_str(text)
+            await ws.send_json(["stdin", "maria\r"])
+            await ws.send_json(["stdin", "training1\r"])
+            signed_in = await _screen_until(ws, stream, "Maria Lopez (maria)")
+            await ws.send_json(["stdin", "\x11"])  # ctrl+q
+            return signed_in
+
+
+def test_d1_each_browser_desk_is_the_terminal_its_address_picks(training_db, tmp_path, monkeypatch):
+    """With no --terminal (and no KIOSK_TERMINAL), a browser's session is the terminal whose
+    addresses hold the browser's address, not the server's host name, and not the SSH address
+    the server was started from: the audit records the sign-in there; the header shows it."""
+    monkeypatch.setenv("SSH_CONNECTION", "10.1.2.8 50000 10.0.0.1 22")  # the administrator's
+    before = len(_events(training_db, audit.SIGN_IN))
+    server = DeskServer(training_db, tmp_path, checkout_addresses='"127.0.0.0/8"')
+    try:
+        assert "named by each browser address" in server.said
+        signed_in = asyncio.run(_sign_in_as_maria(server.url))
+    finally:
+        server.stop()
+    assert "checkout" in signed_in and "printer rece" in signed_in  # its queue, receipt-q
+    assert [e["terminal"] for e in _events(training_db, audit.SIGN_IN)[before:]] == ["checkout"]
+
+
+BAD_MESSAGES = [
+    "not json",
+    "{",
+    "[" * 100_000,  # beyond the JSON parser's depth
+    "{}",
+    "[]",
+    "42",
+    "null",
+    '"resize"',
+    "[1, 2]",
+    '["resize"]',
+    '["resize", null]',
+    '["resize", []]',
+    '["resize", {"width": "wide"}]',
+    '["resize", {"height": 1e999}]',
+    '["resize", {"width": [1], "height": {"a": 1}}]',
+    '["stdin"]',
+    '["stdin", 5]',
+    '["stdin", ["a"]]',
+    '["stdin", "\\ud800"]',  # a lone surrogate: no UTF-8 for it
+    '["stdin", ""]',  # textual-serve would send an empty packet: its app reads the end
+    '["ping"]',
+    '["blur", 1, 2, 3]',
+    '["what"]',
+    '[null, "x"]',
+]
+
+
+def test_d1_malformed_messages_never_end_a_browser_desk_session(desks):
+    """Whatever a page sends on the websocket (not JSON, not a list, a resize without numbers,
+    keys that are not text), the session goes on: maria signs in afterwards on the same one."""
+    assert "Maria Lopez (maria)" in asyncio.run(_sign_in_as_maria(desks.url, *BAD_MESSAGES))
 
 
 def test_d1_only_the_kiosk_command_serves_desks(tmp_path, capsys):

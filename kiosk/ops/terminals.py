@@ -2,9 +2,10 @@
 
 The name comes from, first to last: ``--terminal``; ``KIOSK_TERMINAL`` (which an SSH key's
 ``environment=`` option, or ``SetEnv`` in an sshd ``Match`` block, sets per desk); the SSH
-connection's source address matched against each ``[terminals.NAME] addresses``; for an SSH desk
-none of those names, the host name and that address (``kiosk01-10.1.2.9``: each such desk its
-own, the same at every sign-in); else (a console on the server itself) the host name. The chosen
+connection's source address (or a browser desk's, which ``kiosk serve-desk`` passes in
+``KIOSK_DESK_ADDRESS``) matched against each ``[terminals.NAME] addresses``; for a desk none of
+those names, the host name and that address (``kiosk01-10.1.2.9``: each such desk its own, the
+same at every sign-in); else (a console on the server itself) the host name. The chosen
 name is what the guessing limits count per terminal (S8, S12) and what every audit event records.
 """
 
@@ -20,12 +21,15 @@ from kiosk import security
 from kiosk.config import LANGUAGES, TERMINAL_NAME, Config, ConfigError, TerminalConfig
 
 _language = ["en"]  # this desk's default language (D1); one process is one desk
+# The browser's address of a browser desk's session, set by ``kiosk serve-desk`` (D1)
+DESK_ADDRESS = "KIOSK_DESK_ADDRESS"
 
 
 def ssh_client(env: Mapping[str, str]) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    """The SSH client's address (``SSH_CONNECTION`` is "client-ip client-port server-ip
-    server-port"), an IPv4 client on an IPv6 socket as IPv4; None outside SSH."""
-    words = env.get("SSH_CONNECTION", "").split()
+    """The desk's address: the SSH client's (``SSH_CONNECTION`` is "client-ip client-port
+    server-ip server-port"), else a browser desk's (``KIOSK_DESK_ADDRESS``), an IPv4 client on an
+    IPv6 socket as IPv4; None for a console on the server itself."""
+    words = (env.get("SSH_CONNECTION", "") or env.get(DESK_ADDRESS, "")).split()
     try:
         client = ipaddress.ip_address(words[0]) if words else None
     except ValueError:
