@@ -85,6 +85,41 @@ def test_d2_a_killed_training_run_is_cleaned_by_the_next_start(tmp_path, monkeyp
     ]
 
 
+def test_d2_a_reused_process_id_does_not_keep_a_killed_runs_folder(tmp_path, monkeypatch):
+    """A killed training run's process id can be given to another process: its folder still goes
+    at the next start, since the owner's lock on it went with the owner. A training still running
+    (holding its folder's lock, in another process) keeps its folder."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import sys, tempfile; tempfile.tempdir = sys.argv[1]\n"
+                "from kiosk.ops.training import training_database_path\n"
+                "print(training_database_path().parent, flush=True); sys.stdin.read()"
+            ),
+            str(tmp_path),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        running = Path(holder.stdout.readline().strip())
+        killed = tmp_path / "kiosk-training-killed"
+        killed.mkdir()
+        (killed / "owner.lock").write_bytes(b"")  # nobody holds it: its owner is gone
+        (killed / "owner.pid").write_text(str(os.getppid()))  # the id, now another's, running
+        (killed / "training.sqlite3").write_bytes(b"x")
+        assert cli.main(["--training"], start_app=lambda config: None) == 0
+        assert [p.name for p in tmp_path.glob("kiosk-training-*")] == [running.name]
+    finally:
+        holder.communicate("")
+    assert cli.main(["--training"], start_app=lambda config: None) == 0
+    assert list(tmp_path.glob("kiosk-training-*")) == []  # and once it ends, so does its folder
+
+
 @pytest.mark.parametrize(
     "command",
     [

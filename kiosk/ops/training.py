@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import json
 import os
 import secrets
@@ -214,14 +215,25 @@ def _redirected_welcome(family: dict, now: dt.datetime, today: dt.date) -> None:
 
 
 TRAINING_PREFIX = "kiosk-training-"
-OWNER_FILE = (
-    "owner.pid"  # the process that made the folder: once it is gone, the folder may go (D2)
-)
+# D2: the process that made the folder holds an flock on OWNER_LOCK for as long as it runs (the
+# kernel drops it when the process ends, however it ends): a folder whose lock can be taken is a
+# leftover. A process id alone is not enough: once its owner is gone the id can be given to
+# another process, which would keep the folder for as long as that one runs. OWNER_FILE still
+# names the owner, for people and for the folders of a kiosk older than the lock.
+OWNER_LOCK = "owner.lock"
+OWNER_FILE = "owner.pid"
+_held: dict[Path, int] = {}  # folder -> the descriptor holding its lock, for this process's life
 
 
 def training_database_path() -> Path:
-    """A fresh throwaway database file for one training session, in a folder that names its owner."""
+    """A fresh throwaway database file for one training session, in a folder that this process
+    holds locked until it ends, and that names it."""
     folder = Path(tempfile.mkdtemp(prefix=TRAINING_PREFIX))
+    # locked before it takes its name, so no other start ever finds it there and not yet locked
+    fd = os.open(folder / f".{OWNER_LOCK}", os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the descriptor is closed in a child's exec
+    os.rename(folder / f".{OWNER_LOCK}", folder / OWNER_LOCK)
+    _held[folder] = fd
     (folder / OWNER_FILE).write_text(str(os.getpid()), encoding="ascii")
     return folder / "training.sqlite3"
 
@@ -231,6 +243,9 @@ def remove_training_folder(database_path: str | os.PathLike) -> None:
     folder = Path(database_path).parent
     if folder.name.startswith(TRAINING_PREFIX):
         shutil.rmtree(folder, ignore_errors=True)
+        fd = _held.pop(folder, None)
+        if fd is not None:
+            os.close(fd)
 
 
 def remove_training_leftovers(tmp: str | os.PathLike | None = None) -> int:
@@ -238,16 +253,39 @@ def remove_training_leftovers(tmp: str | os.PathLike | None = None) -> int:
     lost its SSH connection, D2); return how many. A folder of a training still running stays."""
     removed = 0
     for folder in Path(tmp or tempfile.gettempdir()).glob(TRAINING_PREFIX + "*"):
+        if folder in _held:
+            continue
         try:
-            owner = int((folder / OWNER_FILE).read_text(encoding="ascii").strip())
-        except FileNotFoundError:  # made by an older kiosk, or by one that is writing its owner now
-            owner = 0 if _older_than_a_day(folder) else os.getpid()
-        except (OSError, ValueError):
+            fd = os.open(folder / OWNER_LOCK, os.O_RDWR | os.O_NOFOLLOW)
+        except FileNotFoundError:  # from a kiosk older than the lock, or being made this moment
+            if _owner_gone_by_pid(folder):
+                shutil.rmtree(folder, ignore_errors=True)
+                removed += 1
+            continue
+        except OSError:
             continue  # not ours to judge: not readable by this user
-        if owner != os.getpid() and not _running(owner):
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # its owner still runs
+            os.close(fd)
+            continue
+        try:  # the lock held while the folder goes
             shutil.rmtree(folder, ignore_errors=True)
             removed += 1
+        finally:
+            os.close(fd)
     return removed
+
+
+def _owner_gone_by_pid(folder: Path) -> bool:
+    """A folder without a lock file: made by a kiosk older than the lock, or being made now."""
+    try:
+        owner = int((folder / OWNER_FILE).read_text(encoding="ascii").strip())
+    except FileNotFoundError:  # made by an older kiosk, or by one that is writing its owner now
+        return _older_than_a_day(folder)
+    except (OSError, ValueError):
+        return False  # not ours to judge: not readable by this user
+    return owner != os.getpid() and not _running(owner)
 
 
 def _older_than_a_day(folder: Path) -> bool:
