@@ -559,6 +559,7 @@ class _Hits:
     rows: dict[int, tuple] = field(default_factory=dict)
     ahead: list[list[tuple]] | None = None  # the identifier lookups' rows, read with _structured's
     whole: list[tuple] | None = None  # the rows of whole_name_sql, read with _structured's too
+    carers: dict[int, str] = field(default_factory=dict)  # id -> whole name, read with `whole`
 
     @property
     def room(self) -> int:
@@ -701,25 +702,51 @@ def _structured_batch(
     in this process, reads each prefix only while the list has room, and the id from the index.
     The identifier ``lookups`` (a chart, phone or email) are read in the same statement, each up
     to the room there is now (or 1), into ``hits.ahead`` for :func:`_look_up`, and a parent's
-    ``whole`` name (:func:`whole_name_sql`) into ``hits.whole`` for :func:`_parents_whole_name`."""
+    ``whole`` name (:func:`whole_name_sql`) into ``hits.whole`` for :func:`_parents_whole_name`,
+    with the children's rows and the parent's name, so a parent's search reads its list in this
+    one statement (O1)."""
     if not prefixes or is_sqlite():
         return None
     limit = hits.room
-    # one row shape for all: the patient's (id, keys, names, dob, status) and a lookup's
-    # (patient, caregiver, term), each with typed NULLs where the other has its columns
+    # one row shape for all: the patient's (id, keys, names, dob, status), a lookup's (patient,
+    # caregiver, term) and a parent's name, each with typed NULLs where the others have columns
     statements = []
+    parent = "CAST(NULL AS TEXT), CAST(NULL AS TEXT)"
     for family, given, _, _ in prefixes:
         sql = _with_names(structured_sql(family, given, status, dob, limit), whole=True)
-        sql.text = f"SELECT s.*, CAST(NULL AS INTEGER), CAST(NULL AS TEXT) FROM ({sql.text}) s"
+        sql.text = (
+            f"SELECT s.*, CAST(NULL AS INTEGER), CAST(NULL AS TEXT), {parent} FROM ({sql.text}) s"
+        )
         statements.append(sql)
-    for sql in [make(max(limit, 1)) for make, _ in lookups] + ([whole] if whole else []):
+    for sql in [make(max(limit, 1)) for make, _ in lookups]:
         blank = "CAST(NULL AS TEXT), " * 4 + "CAST(NULL AS DATE), CAST(NULL AS TEXT)"
-        sql.text = f"SELECT s.c0, {blank}, s.c1, s.c2 FROM ({sql.text}) s(c0, c1, c2)"
+        sql.text = f"SELECT s.c0, {blank}, s.c1, s.c2, {parent} FROM ({sql.text}) s(c0, c1, c2)"
         statements.append(sql)
+    if whole:
+        statements.append(_with_rows(whole))
     read = _batch(statements)
+    if whole:
+        for row in read[-1]:
+            patient_id, given_key, family_key, given, family, born, portal = row[:7]
+            hits.rows[patient_id] = (patient_id, given, family, born, portal, family_key, given_key)
+            hits.carers[row[7]] = f"{row[9]} {row[10]}"
     ahead = [[(row[0], row[7], row[8]) for row in rows] for rows in read[len(prefixes) :]]
     hits.ahead, hits.whole = ahead[: len(lookups)], ahead[-1] if whole else None
     return [[row[:7] for row in rows] for rows in read[: len(prefixes)]]
+
+
+def _with_rows(whole: _Sql) -> _Sql:
+    """:func:`whole_name_sql` reading the rows the list shows: each child's (as
+    :func:`_structured_batch` reads them) and the parent's name (N1: "caregiver Ana Ruiz")."""
+    sql = _Sql()
+    sql.params = whole.params
+    sql.text = (
+        "SELECT s.c0, p.given_key, p.family_key, p.given_name, p.family_name, p.dob,"
+        " p.portal_status, s.c1, s.c2, c.given_name, c.family_name"
+        f' FROM ({whole.text}) s(c0, c1, c2) JOIN "patient" p ON p.id = s.c0'
+        ' JOIN "caregiver" c ON c.id = s.c1'
+    )
+    return sql
 
 
 def _batch(statements: list[_Sql]) -> list[list[tuple]]:
@@ -1226,14 +1253,19 @@ def find_patients(
 def _rows(hits: _Hits, today: dt.date, limit: int) -> list[PatientRow]:
     if not hits.found:
         return []
-    caregivers = sorted(  # the parents named in a reason (below)
-        {cid for _, _, why, cid in hits.found.values() if cid and _names_parent(why)}
+    caregivers = sorted(  # the parents named in a reason (below), unless read with their hits
+        {
+            cid
+            for _, _, why, cid in hits.found.values()
+            if cid and _names_parent(why) and cid not in hits.carers
+        }
     )
     unread = [patient_id for patient_id in hits.found if patient_id not in hits.rows]
     patients, parents = _patients_and_caregivers(unread, caregivers)
     # in the order of id, as a statement reading them by id gives them (ties keep it, _spread)
     patients = sorted(patients + [hits.rows[i] for i in hits.found if i in hits.rows])
     names = {caregiver_id: f"{given} {family}" for caregiver_id, given, family in parents}
+    names.update(hits.carers)
     ranked = []
     for patient_id, given, family, dob, status, family_key, given_key in patients:
         tier, cost, reason, caregiver = hits.found[patient_id]
