@@ -98,6 +98,9 @@ class PrinterConfig:
     name: str = ""  # CUPS queue for `lp -d`; empty means save the PDF and say where
     layout: str = "letter"  # letter | a4 | receipt
     output_dir: str = ""  # where slip PDFs are saved; empty means the data directory
+    # D1, S11: the group whose members (the staff who reprint) may open saved slips in output_dir;
+    # empty: kiosk's user only
+    output_group: str = ""
     keep_minutes: float = _within(
         0, 7 * 24 * 60, 60.0
     )  # a saved slip PDF holds PINs: deleted after this (S11)
@@ -221,6 +224,7 @@ ENV_KEYS = {
     "KIOSK_PRINTER": "printer.name",
     "KIOSK_SLIP_LAYOUT": "printer.layout",
     "KIOSK_SLIP_DIR": "printer.output_dir",
+    "KIOSK_SLIP_GROUP": "printer.output_group",
     "KIOSK_SLIP_KEEP_MINUTES": "printer.keep_minutes",
     "KIOSK_SLIP_FONTS": "printer.fonts",
     "KIOSK_SERVE_HOST": "serve.host",
@@ -470,6 +474,8 @@ def _validate(config: Config) -> None:
             "printer.output_dir",
             f"{config.printer.output_dir} is a file; give a folder for slip PDFs",
         )
+    if config.printer.output_group:
+        _validate_slip_group(config.printer)
     if any(ch.isspace() or ch in "/@" for ch in config.serve.host) or not config.serve.host:
         raise ConfigError(
             "serve.host",
@@ -509,6 +515,24 @@ def _validate(config: Config) -> None:
 
 
 E164 = re.compile(r"\+[1-9]\d{7,14}")
+
+
+def _validate_slip_group(printer: PrinterConfig) -> None:
+    """D1: a shared slip folder needs a folder of its own (not kiosk's data folder, in its home)
+    and a group that exists on this server."""
+    import grp
+
+    if not printer.output_dir:
+        raise ConfigError(
+            "printer.output_group",
+            "needs printer.output_dir: a folder outside kiosk's home, such as /srv/kiosk/slips",
+        )
+    try:
+        grp.getgrnam(printer.output_group)
+    except KeyError:
+        raise ConfigError(
+            "printer.output_group", f"there is no group {printer.output_group!r} on this server"
+        ) from None
 
 
 def _validate_sms(sms: SmsConfig) -> None:

@@ -408,6 +408,9 @@ def own_user_dirs(tmp_path, monkeypatch):
     it (pytest-xdist)."""
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "user-data"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "user-config"))
+    # D1: a suite run over SSH (or a CI runner reached by it) is no SSH desk unless a test says so
+    monkeypatch.delenv("SSH_CONNECTION", raising=False)
+    monkeypatch.delenv("KIOSK_DESK_ADDRESS", raising=False)
 
 
 @pytest.fixture(scope="session")

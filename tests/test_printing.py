@@ -253,3 +253,83 @@ def test_a_real_cups_names_a_missing_printer(config, tmp_path, siblings):
         "Printer no-such-printer did not take the slip: the printer or class does not exist."
         in outcome.message
     )
+
+
+REFUSED = 'echo "lp: Error - The printer or class does not exist." >&2; exit 1'
+
+
+def _other_group() -> tuple[str, int]:
+    """A group to share slips with: one this user may give files to (root: any; else its own)."""
+    import grp
+
+    if os.getuid() == 0:
+        for name in ("users", "staff", "daemon"):
+            try:
+                return name, grp.getgrnam(name).gr_gid
+            except KeyError:
+                continue
+    return grp.getgrgid(os.getgid()).gr_name, os.getgid()
+
+
+def test_d1_a_refused_slip_at_an_ssh_desk_says_the_desk_cannot_open_it(
+    config, tmp_path, monkeypatch, siblings
+):
+    """Over SSH the saved file is on the server, not at the desk: the desk is told it cannot open
+    it and what to do (press p once the printer is ready), and who can change that. The file is
+    still kiosk's alone (S11), and named after the desk."""
+    monkeypatch.setenv("SSH_CONNECTION", "10.1.2.9 50000 10.0.0.1 22")
+    fake_lp(tmp_path, monkeypatch, REFUSED)
+    desk = dataclasses.replace(with_printer(config, tmp_path, name="desk"), terminal="front-1")
+    outcome = print_slip(slip_for(siblings), desk)
+    said = outcome.message
+    assert said.startswith(
+        "Printer desk did not take the slip: the printer or class does not exist."
+    )
+    assert "where this desk cannot open it: press p to try printing again" in said
+    assert "printer.output_group" in said and str(outcome.pdf_path) in said
+    assert outcome.pdf_path.name.startswith("slip-front-1-")
+    assert stat.S_IMODE(outcome.pdf_path.stat().st_mode) == 0o600
+
+
+def test_d1_a_refused_slip_goes_to_the_practices_shared_folder_for_its_staff(
+    config, tmp_path, monkeypatch, siblings
+):
+    """With printer.output_group, a slip the printer refused is saved where that group's staff can
+    open and reprint it (folder 2750 with the group, setgid; the file 0640, the group's), the desk
+    is told the file's name, the folder, the group and until when, and `kiosk maintain` deletes
+    it once printer.keep_minutes have passed (S11)."""
+    monkeypatch.setenv("SSH_CONNECTION", "10.1.2.9 50000 10.0.0.1 22")
+    group, gid = _other_group()
+    fake_lp(tmp_path, monkeypatch, REFUSED)
+    shared = tmp_path / "srv" / "slips"
+    desk = dataclasses.replace(
+        config,
+        terminal="front-1",
+        printer=PrinterConfig(name="desk", output_dir=str(shared), output_group=group),
+    )
+    outcome = print_slip(slip_for(siblings), desk)
+    path = outcome.pdf_path
+    assert path.parent == shared and path.name.startswith("slip-front-1-")
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o2750 and shared.stat().st_gid == gid
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640 and path.stat().st_gid == gid
+    assert (
+        f"The slip was saved as {path.name} in the shared slip folder {shared}: staff in group "
+        f"{group} can open and print it there until "
+    ) in outcome.message
+    from kiosk.store import files
+
+    os.utime(path, (time.time() - 61 * 60,) * 2)
+    assert files.remove_old_slips(desk) == 1 and not path.exists()
+
+
+def test_d1_a_shared_slip_folder_needs_its_folder_and_a_real_group(tmp_path, monkeypatch):
+    from kiosk.config import ConfigError, load_config
+
+    monkeypatch.setenv("KIOSK_SLIP_GROUP", _other_group()[0])
+    with pytest.raises(ConfigError, match="printer.output_group.*needs printer.output_dir"):
+        load_config(None)
+    monkeypatch.setenv("KIOSK_SLIP_DIR", str(tmp_path / "slips"))
+    assert load_config(None).printer.output_group == _other_group()[0]
+    monkeypatch.setenv("KIOSK_SLIP_GROUP", "no-such-group-here")
+    with pytest.raises(ConfigError, match="no group 'no-such-group-here'"):
+        load_config(None)

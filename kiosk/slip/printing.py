@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Protocol
 
 from kiosk.config import Config
+from kiosk.ops.terminals import ssh_client
 from kiosk.slip.content import SlipData
 from kiosk.store import files
 from kiosk.store.files import slip_folder
@@ -111,7 +112,27 @@ def _saved(pdf: bytes, slip: SlipData, config: Config, lead: str) -> PrintOutcom
             f"{lead} The slip could not be saved in {slip_folder(config)} "
             f"({why}): check printer.output_dir.",
         )
-    return PrintOutcome(False, None, path, f"{lead} The slip was saved as {path}.")
+    return PrintOutcome(False, None, path, f"{lead} {_where_saved(path, config)}")
+
+
+def _where_saved(path: Path, config: Config) -> str:
+    """Where a saved slip is, in words the desk can act on. A desk over SSH (or in a browser) is
+    not the server the file is on: it is told who can open it, or that nobody at the desk can and
+    what to do instead (D1)."""
+    until = dt.datetime.now() + dt.timedelta(minutes=config.printer.keep_minutes)
+    if config.printer.output_group:
+        return (
+            f"The slip was saved as {path.name} in the shared slip folder {path.parent}: staff "
+            f"in group {config.printer.output_group} can open and print it there until "
+            f"{until:%H:%M}. Or press p to try printing again."
+        )
+    if ssh_client(os.environ) is not None:
+        return (
+            "The slip was saved on the server, where this desk cannot open it: press p to try "
+            "printing again once the printer is ready. (To let staff reprint saved slips, the "
+            f"administrator sets printer.output_group. Saved as {path}, deleted at {until:%H:%M}.)"
+        )
+    return f"The slip was saved as {path}."
 
 
 def send_to_printer(pdf: bytes, printer: str, title: str) -> tuple[str | None, str]:
@@ -148,17 +169,25 @@ def _plain(error: str) -> str:
 
 
 def save_pdf(pdf: bytes, slip: SlipData, config: Config, *, now: dt.datetime | None = None) -> Path:
-    """Write the PDF readable by its owner only (it holds PINs) under a name that is never reused."""
-    folder = slip_folder(config)
-    files.note(files.private_folder(folder))
+    """Write the PDF readable by its owner only (it holds PINs), or by ``printer.output_group``
+    too, under a name that is never reused and that names the desk (D1: a shared folder holds
+    every desk's)."""
+    folder, mode, group = files.ready_slip_folder(config)
     prefix = files.TRAINING_PREFIX if config.training else ""
-    stem = f"{prefix}slip-{(now or dt.datetime.now()):%Y%m%d-%H%M%S}" + _batch_part(slip)
+    desk = re.sub(r"[^A-Za-z0-9_.-]", "-", config.terminal)
+    stem = (
+        f"{prefix}slip-{f'{desk}-' if desk else ''}{(now or dt.datetime.now()):%Y%m%d-%H%M%S}"
+        + _batch_part(slip)
+    )
     for n in range(1000):
         path = folder / (f"{stem}.pdf" if n == 0 else f"{stem}-{n}.pdf")
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, files.FILE_MODE)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
         except FileExistsError:
             continue
+        os.fchmod(fd, mode)  # exact, whatever the umask
+        if group >= 0:
+            os.fchown(fd, -1, group)
         with os.fdopen(fd, "wb") as out:
             out.write(pdf)
         return path

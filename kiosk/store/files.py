@@ -85,6 +85,35 @@ def slip_folder(config: Config) -> Path:
     )
 
 
+SHARED_FOLDER_MODE, SHARED_FILE_MODE = 0o2750, 0o640
+
+
+def ready_slip_folder(config: Config) -> tuple[Path, int, int]:
+    """The slip folder, made or checked, with the mode and group a slip saved there gets: kiosk's
+    user's alone (0700 and 0600, S11), or, with ``printer.output_group``, readable by that group
+    (the staff who reprint a slip a printer refused; a desk over SSH cannot open a file on the
+    server): the folder 2750 with that group (setgid: files in it take the group), slips 0640."""
+    folder = slip_folder(config)
+    group = config.printer.output_group
+    if not group:
+        note(private_folder(folder))
+        return folder, FILE_MODE, -1
+    import grp
+
+    gid = grp.getgrnam(group).gr_gid
+    if folder.exists() and not folder.is_dir():
+        raise FileExistsError(f"{folder} is a file, not a folder")
+    if not folder.exists():
+        folder.mkdir(parents=True, mode=FOLDER_MODE)
+    status = folder.stat()
+    if status.st_uid == os.getuid() and (
+        status.st_gid != gid or stat.S_IMODE(status.st_mode) != SHARED_FOLDER_MODE
+    ):
+        os.chown(folder, -1, gid)  # kiosk's user must be in the group (the README says so)
+        os.chmod(folder, SHARED_FOLDER_MODE)  # nobody else: the slips hold PINs
+    return folder, SHARED_FILE_MODE, gid
+
+
 def remove_old_slips(config: Config, *, now: float | None = None) -> int:
     """Delete saved slips older than ``printer.keep_minutes`` (S11); return how many. Run by every
     print, start and outbox run."""
