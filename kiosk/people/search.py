@@ -434,7 +434,20 @@ def _term_hits(
 def term_sql(
     term_field: str, low: str, high: str | None, status: str | None, dob: dt.date | None, limit: int
 ) -> _Sql:
-    """The statement of :func:`_term_hits`."""
+    """The statement of :func:`_term_hits`: on PostgreSQL, without a status or a birth date, a
+    call of the function that holds it planned (kiosk.people.search_pg)."""
+    if is_sqlite() or status or dob or high is None:
+        return term_text_sql(term_field, low, high, status, dob, limit)
+    sql = _Sql()
+    marks = ", ".join(map(sql.mark, (low, high, term_field, int(limit))))
+    sql.text = f"SELECT t.patient_id, t.caregiver_id, t.term FROM kiosk_terms({marks}) t"
+    return sql
+
+
+def term_text_sql(
+    term_field: str, low: str, high: str | None, status: str | None, dob: dt.date | None, limit: int
+) -> _Sql:
+    """:func:`term_sql` written out, as SQLite runs it (and kiosk_terms holds it)."""
     sql = _Sql()
     condition = sql.range("t.term", low, high) + f" AND t.field = {sql.mark(term_field)}"
     if term_field == CHART:
@@ -713,7 +726,9 @@ def _structured_batch(
     statements = []
     parent = "CAST(NULL AS TEXT), CAST(NULL AS TEXT)"
     for family, given, _, _ in prefixes:
-        sql = _with_names(structured_sql(family, given, status, dob, limit), whole=True)
+        sql = names_call(family, given, status, dob, limit) or _with_names(
+            structured_sql(family, given, status, dob, limit), whole=True
+        )
         sql.text = (
             f"SELECT s.*, CAST(NULL AS INTEGER), CAST(NULL AS TEXT), {parent} FROM ({sql.text}) s"
         )
@@ -797,6 +812,26 @@ def structured_sql(
         f'SELECT p.id, p.given_key, p.family_key FROM "patient" p WHERE {" AND ".join(conditions)}'
         f"{where} ORDER BY p.family_key, p.given_key, p.dob LIMIT {int(limit)}"
     )
+    return sql
+
+
+def names_call(
+    family: str, given: str, status: str | None, dob: dt.date | None, limit: int
+) -> _Sql | None:
+    """PostgreSQL: the rows of :func:`structured_sql` with the list's columns (:func:`_with_names`)
+    from the function that holds its statements planned (kiosk.people.search_pg), which also seeks
+    a family prefix's first families one by one ("G, Zé"); None where it does not apply (a status
+    filter, no name or birth date). A prefix of z's, which the key alphabet bounds by none, is
+    bounded in code point order, PostgreSQL's C collation, as the search terms are."""
+    bounds = [
+        (prefix, (_prefix_upper(prefix) or _upper(prefix)) if prefix else "")
+        for prefix in (family, given)
+    ]
+    if status or not (family or given or dob) or any(high is None for _, high in bounds):
+        return None
+    sql = _Sql()
+    values = [value for bound in bounds for value in bound] + [dob, int(limit)]
+    sql.text = f"SELECT p.* FROM kiosk_names({', '.join(map(sql.mark, values))}) p"
     return sql
 
 
@@ -922,7 +957,11 @@ def _names(query: Query, status: str | None, hits: _Hits, found_before: int) -> 
     if not is_sqlite() and (len(words) == 1 or gated):
         # PostgreSQL: both sides' statements (each LIMIT hits.limit, as below) in one round trip
         # (O1); a side the loop would skip only has its rows left unread
-        statements = [word_sql(words, side, status, query.dob, hits.limit) for side, _ in sides]
+        statements = [
+            parts_call(words, side, status, query.dob, hits.limit)
+            or word_sql(words, side, status, query.dob, hits.limit)
+            for side, _ in sides
+        ]
         if gated:
             statements = [gated_sql(sql, words, side) for sql, (side, _) in zip(statements, sides)]
         batch = [[(row[0], row[1], tuple(row[2:])) for row in rows] for rows in _batch(statements)]
@@ -950,6 +989,22 @@ def _names(query: Query, status: str | None, hits: _Hits, found_before: int) -> 
                 why = f"{CAREGIVER}, {why}" if why else CAREGIVER
                 cost += PARENT_IN_PART + CAREGIVER_COST if cost else 0.0
             hits.add(patient_id, tier, cost, why, caregiver)
+
+
+def parts_call(
+    words: list[Word], side: str, status: str | None, dob: dt.date | None, limit: int
+) -> _Sql | None:
+    """PostgreSQL: :func:`word_sql` of one word, exact, from the function that holds it planned
+    (kiosk.people.search_pg); None where it does not apply (a status, a date, another script)."""
+    if len(words) != 1 or status or dob or words[0].script or not words[0].folded:
+        return None
+    ((low, high),) = words[0].ranges
+    if high is None:
+        return None
+    sql = _Sql()
+    marks = ", ".join(map(sql.mark, (low, high, side == "patient", int(limit))))
+    sql.text = f"SELECT t.patient_id, t.caregiver_id, t.term FROM kiosk_parts({marks}) t"
+    return sql
 
 
 def _parents_whole_name(query: Query, status: str | None, hits: _Hits) -> bool:

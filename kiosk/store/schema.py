@@ -16,7 +16,7 @@ from kiosk.store.models import ALL_MODELS, AuditHead, BaseModel, SchemaMeta
 if TYPE_CHECKING:
     from playhouse.migrate import SchemaMigrator
 
-SCHEMA_VERSION = 19
+SCHEMA_VERSION = 20
 # RegistrationPin's enrollment report index (W4), by column: version 14 makes it
 REPORT_INDEX = ("issued_at", "second_parent", "issued_by_id", "redemptions", "first_used_at")
 
@@ -340,6 +340,15 @@ def _v19_chart_numbers() -> None:
         last = rows[-1][0]
 
 
+def _v20_search_functions() -> None:
+    """Version 20: on PostgreSQL, the search's hottest statements are held in functions the
+    server plans once per connection, through any pooler (N1: kiosk.people.search_pg)."""
+    if not is_sqlite():
+        from kiosk.people.search_pg import create_functions
+
+        create_functions()
+
+
 # version N -> function that takes a database at N-1 to N. Add a step here with every change to
 # the models; tests/test_accept_foundation.py builds a version-1 database and checks that it comes
 # up to date with the same columns as a new one.
@@ -362,6 +371,7 @@ MIGRATIONS: dict[int, Callable[[], None]] = {
     17: _v17_outbox_maybe_sent,
     18: _v18_caregivers_of_a_child_by_index,
     19: _v19_chart_numbers,
+    20: _v20_search_functions,
 }
 
 
@@ -408,6 +418,7 @@ def ensure_schema() -> int:
                     AuditHead.create()
                 if not is_sqlite():
                     _tune_postgres_statistics()
+                    _v20_search_functions()
                 return SCHEMA_VERSION
     _refuse_newer(version)
     while version < SCHEMA_VERSION:

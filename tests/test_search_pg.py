@@ -1,0 +1,180 @@
+"""N1 on PostgreSQL: the search's functions (kiosk.people.search_pg) return what the statements
+they hold return, read only indexes, and come with a new or a migrated database."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from kiosk.config import Config
+from kiosk.people import search
+from kiosk.people.patients import search_patients
+from kiosk.people.search_pg import SEEKED_FAMILIES
+from kiosk.store.db import close_database, database, write_transaction
+from kiosk.store.models import Caregiver, Patient, Relationship, SchemaMeta
+from kiosk.store.practice import open_store
+from kiosk.store.schema import SCHEMA_VERSION, current_version
+from kiosk.terms import Authority, CaregiverRole, PortalStatus
+
+from test_postgres import PG_URL, SKIP_REASON, postgres_store
+
+pytestmark = pytest.mark.skipif(not PG_URL, reason=SKIP_REASON)
+TODAY = dt.date(2026, 11, 22)
+# more families in the "ga" prefix than the function seeks one by one, so "last, first" is read
+# by seeks and then by a walk of the rest; each (family, given, dob) once, so the order is total
+FAMILIES = ["Gaa", "Gab", "Gac", "Gad", "Gae", "Gaf", "Gag", "Gb", "Ha"]
+GIVEN = ["Ada", "Bea", "Zed", "Zeb", "Zoe"]
+assert len(FAMILIES) > SEEKED_FAMILIES + 2
+
+
+def _add_patients() -> None:
+    with write_transaction():
+        n = 0
+        for f, family in enumerate(FAMILIES):
+            parent = Caregiver.create(
+                given_name="Pat",
+                family_name=family,
+                email=f"pat.{family.lower()}@example.org",
+                cell=f"317555{f:04d}",
+            )
+            for g, given in enumerate(GIVEN[: 2 + f % 4]):
+                n += 1
+                child = Patient.create(
+                    chart_number=f"C{n:03d}",
+                    given_name=given,
+                    family_name=family,
+                    dob=dt.date(2015, 1, 1 + (f + g) % 3),
+                    portal_status=PortalStatus.UNREGISTERED,
+                )
+                Relationship.create(
+                    caregiver=parent,
+                    patient=child,
+                    role=CaregiverRole.MOTHER,
+                    authority=Authority.JOINT,
+                )
+
+
+@pytest.fixture
+def store(tmp_path):
+    with postgres_store(tmp_path, load=_add_patients) as url:
+        yield url
+
+
+@pytest.mark.parametrize("limit", [1, 3, 100])
+@pytest.mark.parametrize(
+    "family, given, day",
+    [
+        ("g", "z", None),  # "G, Z": seeks, then the walk of the rest
+        ("ga", "ze", None),
+        ("gaf", "b", None),
+        ("g", "", None),  # a last-name prefix
+        ("", "ze", None),
+        ("x", "a", None),  # no such family
+        ("", "", 2),  # a birth date
+        ("ga", "", 1),
+        ("", "zo", 3),
+        ("g", "a", 1),
+    ],
+)
+def test_n1_the_names_function_returns_the_structured_rows(store, family, given, day, limit):
+    """kiosk_names gives the rows structured_sql gives, in its order (N1: "last, first" seeks
+    the first families of a prefix and walks the rest; the same list either way)."""
+    born = dt.date(2015, 1, day) if day else None
+    call = search.names_call(family, given, None, born, limit)
+    assert call is not None
+    text = search._with_names(search.structured_sql(family, given, None, born, limit), whole=True)
+    expected = text.rows()
+    assert call.rows() == expected
+    assert expected or family == "x"
+
+
+@pytest.mark.parametrize(
+    "kind, low",
+    [
+        ("chart", "c001"),
+        ("chart", "c01"),
+        ("phone", "3175550003"),
+        ("phone", "317555"),
+        ("email", "pat.gab@example.org"),
+        ("caregiver_full", "patgac"),
+        ("caregiver_full", "patgacx"),
+    ],
+)
+def test_n1_the_terms_function_returns_the_lookups_rows(store, kind, low):
+    high = low if kind == "phone" and len(low) == 10 else search._upper(low)
+    rows = search.term_sql(kind, low, high, None, None, 100)
+    assert "kiosk_terms" in rows.text
+    expected = search.term_text_sql(kind, low, high, None, None, 100).rows()
+    assert sorted(rows.rows()) == sorted(expected)
+    assert expected or low.endswith("x")
+
+
+@pytest.mark.parametrize("typed", ["gab", "g", "pat", "ze", "nobody"])
+@pytest.mark.parametrize("side", ["patient", "caregiver"])
+def test_n1_the_parts_function_returns_the_name_parts(store, typed, side):
+    words = list(search.parse_query(typed).words)
+    call = search.parts_call(words, side, None, None, 100)
+    assert call is not None
+    expected = search.word_sql(words, side, None, None, 100).rows()
+    assert sorted(call.rows()) == sorted(expected)
+
+
+def _nested_plans(sql) -> str:
+    """The plans of the statements inside the functions ``sql`` calls, as auto_explain logs them,
+    made the first time they run, with sequential scans off (a toy table: the plan a big one
+    gets)."""
+    connection = database.connection()
+    database.execute_sql("LOAD 'auto_explain'")
+    settings = {
+        "auto_explain.log_min_duration": "0",
+        "auto_explain.log_nested_statements": "on",
+        "auto_explain.log_level": "notice",
+        "client_min_messages": "notice",
+        "enable_seqscan": "off",
+    }
+    for name, value in settings.items():
+        database.execute_sql(f"SET {name} = {value}")
+    del connection.notices[:]
+    sql.rows()
+    plans = "\n".join(connection.notices)
+    for name in settings:
+        database.execute_sql(f"RESET {name}")
+    return plans
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: search.names_call("g", "z", None, None, 100),
+        lambda: search.names_call("g", "", None, None, 100),
+        lambda: search.names_call("", "z", None, dt.date(2015, 1, 2), 100),
+        lambda: search.names_call("ga", "b", None, dt.date(2015, 1, 2), 100),
+        lambda: search.term_sql("caregiver_full", "patgab", "patgac", None, None, 100),
+        lambda: search.term_sql("chart", "c001", "c001", None, None, 100),
+        lambda: search.parts_call(list(search.parse_query("gab").words), "patient", None, None, 9),
+        lambda: search.parts_call(list(search.parse_query("g").words), "caregiver", None, None, 9),
+    ],
+)
+def test_n1_the_functions_read_only_indexes(store, make):
+    """Each statement a function runs, with the one plan it keeps for every value, reads an
+    index: never a scan of the table (N1 at a million patients)."""
+    plans = _nested_plans(make())
+    print(plans)
+    assert "Index" in plans and "Seq Scan" not in plans, plans
+
+
+def test_n1_a_migrated_database_gets_the_search_functions(tmp_path):
+    """A database of schema 19 (no functions) is carried to this version with them, and its
+    searches run through them."""
+    with postgres_store(tmp_path) as url:
+        database.execute_sql("DROP FUNCTION kiosk_names, kiosk_terms, kiosk_parts")
+        SchemaMeta.update(version=19).execute()
+        close_database()
+        open_store(Config(database=url, pin_key_file=str(tmp_path / "pin.key")))
+        assert current_version() == SCHEMA_VERSION
+        with write_transaction():
+            Patient.create(
+                chart_number="C1", given_name="Zoe", family_name="Gab", dob=dt.date(2015, 1, 1)
+            )
+        assert [row.given_name for row in search_patients("gab, z", today=TODAY)] == ["Zoe"]
