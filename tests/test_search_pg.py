@@ -110,6 +110,19 @@ def test_n1_the_terms_function_returns_the_lookups_rows(store, kind, low):
     assert expected or low.endswith("x")
 
 
+@pytest.mark.parametrize("low", ["patgac", "patg", "patgacx"])
+def test_n1_the_parents_function_reads_the_childrens_rows(store, low):
+    """kiosk_parents gives a parent's children with their rows and the parent's name, as the
+    whole-name lookup joined to them does (N1: "caregiver Pat Gac")."""
+    terms = search.term_sql("caregiver_full", low, search._upper(low), None, None, 100)
+    text = search.term_text_sql("caregiver_full", low, search._upper(low), None, None, 100)
+    call, joined = search._with_rows(terms), search._with_rows(text)
+    assert "kiosk_parents" in call.text and "kiosk_parents" not in joined.text
+    expected = joined.rows()
+    assert sorted(call.rows()) == sorted(expected)
+    assert expected or low.endswith("x")
+
+
 @pytest.mark.parametrize("typed", ["gab", "g", "pat", "ze", "nobody"])
 @pytest.mark.parametrize("side", ["patient", "caregiver"])
 def test_n1_the_parts_function_returns_the_name_parts(store, typed, side):
@@ -152,6 +165,7 @@ def _nested_plans(sql) -> str:
         lambda: search.names_call("ga", "b", None, dt.date(2015, 1, 2), 100),
         lambda: search.term_sql("caregiver_full", "patgab", "patgac", None, None, 100),
         lambda: search.term_sql("chart", "c001", "c001", None, None, 100),
+        lambda: search._with_rows(search.term_sql("caregiver_full", "pat", "pau", None, None, 9)),
         lambda: search.parts_call(list(search.parse_query("gab").words), "patient", None, None, 9),
         lambda: search.parts_call(list(search.parse_query("g").words), "caregiver", None, None, 9),
     ],
@@ -168,7 +182,7 @@ def test_n1_a_migrated_database_gets_the_search_functions(tmp_path):
     """A database of schema 19 (no functions) is carried to this version with them, and its
     searches run through them."""
     with postgres_store(tmp_path) as url:
-        database.execute_sql("DROP FUNCTION kiosk_names, kiosk_terms, kiosk_parts")
+        database.execute_sql("DROP FUNCTION kiosk_names, kiosk_terms, kiosk_parents, kiosk_parts")
         SchemaMeta.update(version=19).execute()
         close_database()
         open_store(Config(database=url, pin_key_file=str(tmp_path / "pin.key")))

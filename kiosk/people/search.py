@@ -440,8 +440,11 @@ def term_sql(
         return term_text_sql(term_field, low, high, status, dob, limit)
     sql = _Sql()
     marks = ", ".join(map(sql.mark, (low, high, term_field, int(limit))))
-    sql.text = f"SELECT t.patient_id, t.caregiver_id, t.term FROM kiosk_terms({marks}) t"
+    sql.text = f"{TERMS_CALL}({marks}) t"
     return sql
+
+
+TERMS_CALL = "SELECT t.patient_id, t.caregiver_id, t.term FROM kiosk_terms"
 
 
 def term_text_sql(
@@ -755,6 +758,9 @@ def _with_rows(whole: _Sql) -> _Sql:
     :func:`_structured_batch` reads them) and the parent's name (N1: "caregiver Ana Ruiz")."""
     sql = _Sql()
     sql.params = whole.params
+    if whole.text.startswith(TERMS_CALL):  # the function that reads them too (search_pg)
+        sql.text = whole.text.replace(TERMS_CALL, "SELECT * FROM kiosk_parents", 1)
+        return sql
     sql.text = (
         "SELECT s.c0, p.given_key, p.family_key, p.given_name, p.family_name, p.dob,"
         " p.portal_status, s.c1, s.c2, c.given_name, c.family_name"

@@ -111,6 +111,32 @@ BEGIN
 END
 $$"""
 
+# the children of caregivers with a whole name, their rows and the caregiver's name
+# (kiosk.people.search._with_rows of term_sql)
+_PARENT_ROW = (
+    f"s.patient_id, {_ROW.removeprefix('p.id, ')}, s.caregiver_id, s.term, c.given_name,"
+    " c.family_name"
+)
+_PARENT_JOIN = "JOIN patient p ON p.id = s.patient_id JOIN caregiver c ON c.id = s.caregiver_id"
+PARENTS = f"""
+CREATE OR REPLACE FUNCTION kiosk_parents(lo text, hi text, kind text, lim integer)
+RETURNS TABLE (patient_id integer, given_key varchar, family_key varchar, given_name varchar,
+    family_name varchar, dob date, portal_status varchar, caregiver_id integer, term varchar,
+    carer_given varchar, carer_family varchar)
+LANGUAGE plpgsql STABLE SET plan_cache_mode = force_generic_plan AS $$
+BEGIN
+    IF hi = lo THEN
+        RETURN QUERY SELECT {_PARENT_ROW} FROM (SELECT r.patient_id, t.caregiver_id, t.term
+            FROM search_term t JOIN relationship r ON r.caregiver_id = t.caregiver_id
+            WHERE t.term = lo AND t.field = kind LIMIT lim) s {_PARENT_JOIN};
+    ELSE
+        RETURN QUERY SELECT {_PARENT_ROW} FROM (SELECT r.patient_id, t.caregiver_id, t.term
+            FROM search_term t JOIN relationship r ON r.caregiver_id = t.caregiver_id
+            WHERE t.term >= lo AND t.term < hi AND t.field = kind LIMIT lim) s {_PARENT_JOIN};
+    END IF;
+END
+$$"""
+
 # one word's name parts on one side (kiosk.people.search.word_sql of one word, exact)
 PARTS = f"""
 CREATE OR REPLACE FUNCTION kiosk_parts(lo text, hi text, children boolean, lim integer)
@@ -137,7 +163,7 @@ BEGIN
 END
 $$"""
 
-FUNCTIONS = (NAMES, TERMS, PARTS)
+FUNCTIONS = (NAMES, TERMS, PARENTS, PARTS)
 
 
 def create_functions() -> None:

@@ -16,7 +16,7 @@ from kiosk.store.models import ALL_MODELS, AuditHead, BaseModel, SchemaMeta
 if TYPE_CHECKING:
     from playhouse.migrate import SchemaMigrator
 
-SCHEMA_VERSION = 20
+SCHEMA_VERSION = 21
 # RegistrationPin's enrollment report index (W4), by column: version 14 makes it
 REPORT_INDEX = ("issued_at", "second_parent", "issued_by_id", "redemptions", "first_used_at")
 
@@ -349,6 +349,12 @@ def _v20_search_functions() -> None:
         create_functions()
 
 
+def _v21_search_functions_read_rows() -> None:
+    """Version 21: the search's functions also read a parent's children with their rows
+    (kiosk_parents); every function is made again (CREATE OR REPLACE)."""
+    _v20_search_functions()
+
+
 # version N -> function that takes a database at N-1 to N. Add a step here with every change to
 # the models; tests/test_accept_foundation.py builds a version-1 database and checks that it comes
 # up to date with the same columns as a new one.
@@ -372,6 +378,7 @@ MIGRATIONS: dict[int, Callable[[], None]] = {
     18: _v18_caregivers_of_a_child_by_index,
     19: _v19_chart_numbers,
     20: _v20_search_functions,
+    21: _v21_search_functions_read_rows,
 }
 
 
