@@ -973,6 +973,66 @@ def test_n1_a_first_name_with_a_birth_date_looks_up_each_child_born_that_day(fam
         assert "InitPlan" in plan and "(dob = " in plan and "patient_id = ANY" in plan, plan
 
 
+@pytest.mark.parametrize("status", [None, REGISTERED, search.SearchFilter.PIN_EXPIRED])
+@pytest.mark.parametrize(
+    "typed, born",
+    [
+        ("rose", BORN),
+        ("ros", BORN),
+        ("r", BORN),  # a single letter: an initial, only itself
+        ("rosemary", BORN),
+        ("rose-baker", BORN),  # a compound name typed whole
+        ("garcia", BORN),  # a part of a compound family name
+        ("zed", BORN),
+        ("ольга", dt.date(2012, 1, 1)),  # another script, as written and by its Latin spelling
+        ("петр", dt.date(2012, 1, 1)),
+        ("李小龙", dt.date(2013, 11, 27)),  # family and given name written together
+        ("li", dt.date(2013, 11, 27)),
+    ],
+)
+def test_n1_a_name_with_a_birth_date_matches_the_days_children_as_their_terms_do(
+    families, typed, born, status
+):
+    """On PostgreSQL the children born that day are read whole and their names matched in the
+    desk's process: the same children, by the same terms, as the join of the day's children
+    with their search terms, on either database and for any status filter (N1)."""
+    _add_born_that_day()
+    words = list(parse_query(typed).words)
+    joined = search._born_word_sql(
+        words, "patient", status, born, 100, exact=True, tolerant=False, strict=-1, day_array=False
+    )
+    children = search.day_sql(status, born).rows()
+    matched = search._day_hits(words[0], children, 100)
+    assert Counter((pid, terms) for pid, _, terms in matched) == Counter(
+        (pid, tuple(terms)) for pid, _, *terms in joined.rows()
+    )
+    if typed in ("rose", "ros") and not status:
+        assert len(matched) >= 5  # Rosemary, Rose, Mary Rose, Roseman, Rosalind Rose-Baker
+
+
+def test_n1_a_first_name_with_a_birth_date_is_one_statement_on_postgresql(families, monkeypatch):
+    """A child's first name with a birth date finds every child born that day with a name part
+    begun so, ranked; on PostgreSQL in one statement (O1), and more only when some parent's name
+    begins so too, to look that day's parents up ("ana 5/17/2018": Ana's child)."""
+    _add_born_that_day()
+    sent = _statements(monkeypatch)
+    assert found("rose 5/17/2018", tolerant=False) == [
+        ("Rose Baker", ""),  # a given name begun so first (today's search), then name parts
+        ("Rosemary Núñez-García", ""),
+        ("Rosalind Rose-Baker", ""),
+        ("Ann Roseman", ""),
+        ("Mary Rose Smith", ""),
+    ]
+    if not is_sqlite():
+        assert len(sent) == 1, sent
+    sent.clear()
+    assert found("ana 5/17/2018", tolerant=False) == [
+        ("Rosemary Núñez-García", "caregiver Ana Núñez-García"),
+    ]
+    if not is_sqlite():  # then the day's parents, and the one found's name
+        assert len(sent) == 3 and '"relationship"' in sent[1], sent
+
+
 # -- the stored terms ---------------------------------------------------------------------------------
 def test_n1_terms_follow_a_name_fix_and_a_caregiver_change(families):
     patient = Patient.get(Patient.chart_number == "C113")

@@ -56,6 +56,7 @@ from kiosk.people.search_index import (
     deletions,
     max_typos,
     name_words,
+    patient_terms,
     phone_terms,
     sound_codes,
 )
@@ -576,6 +577,9 @@ class _Hits:
     ahead: list[list[tuple]] | None = None  # the identifier lookups' rows, read with _structured's
     whole: list[tuple] | None = None  # the rows of whole_name_sql, read with _structured's too
     carers: dict[int, str] = field(default_factory=dict)  # id -> whole name, read with `whole`
+    # a name with a birth date (dated_names_sql), read so too: the day's children (rows as
+    # `rows` holds them) and how many parents' name parts begin with the word (0 or 1)
+    named: tuple[list[tuple], int] | None = None
 
     @property
     def room(self) -> int:
@@ -645,7 +649,8 @@ def _structured(
         # (Leah Blanchard) and the name typed exactly as stored must show (N1)
         prefixes.insert(0, ("".join(keys), "", keys, []))
     whole = whole_name_sql(query, status, hits.limit)
-    batch = _structured_batch(prefixes, status, query.dob, hits, lookups, whole)
+    named = dated_names_sql(query, status)
+    batch = _structured_batch(prefixes, status, query.dob, hits, lookups, whole, named)
     for patient_id, given_key, family_key, given_name, family_name, born, portal in (
         row for rows in batch or () for row in rows
     ):
@@ -710,6 +715,7 @@ def _structured_batch(
     hits: _Hits,
     lookups: list[_Lookup],
     whole: _Sql | None,
+    named: tuple[_Sql, _Sql] | None,
 ) -> list[list[tuple]] | None:
     """PostgreSQL: every prefix's rows of :func:`structured_sql` read in one statement, each up to
     ``limit``, with the rest of the patient's row: one round trip and one planning, not one a
@@ -720,7 +726,8 @@ def _structured_batch(
     to the room there is now (or 1), into ``hits.ahead`` for :func:`_look_up`, and a parent's
     ``whole`` name (:func:`whole_name_sql`) into ``hits.whole`` for :func:`_parents_whole_name`,
     with the children's rows and the parent's name, so a parent's search reads its list in this
-    one statement (O1)."""
+    one statement (O1); for a name with a birth date, the children born that day and whether a
+    parent's name part begins so (``named``, :func:`dated_names_sql`) into ``hits.named``."""
     if not prefixes or is_sqlite():
         return None
     limit = hits.room
@@ -736,13 +743,29 @@ def _structured_batch(
             f"SELECT s.*, CAST(NULL AS INTEGER), CAST(NULL AS TEXT), {parent} FROM ({sql.text}) s"
         )
         statements.append(sql)
+    blank = "CAST(NULL AS TEXT), " * 4 + "CAST(NULL AS DATE), CAST(NULL AS TEXT)"
     for sql in [make(max(limit, 1)) for make, _ in lookups]:
-        blank = "CAST(NULL AS TEXT), " * 4 + "CAST(NULL AS DATE), CAST(NULL AS TEXT)"
         sql.text = f"SELECT s.c0, {blank}, s.c1, s.c2, {parent} FROM ({sql.text}) s(c0, c1, c2)"
         statements.append(sql)
     if whole:
         statements.append(_with_rows(whole))
+    if named:  # the day's children, as the prefixes' rows; and the parents' count
+        day, parents = named
+        day.text = (
+            f"SELECT s.*, CAST(NULL AS INTEGER), CAST(NULL AS TEXT), {parent} FROM ({day.text}) s"
+        )
+        parents.text = (
+            f"SELECT CAST(s.n AS INTEGER), {blank}, CAST(NULL AS INTEGER), CAST(NULL AS TEXT),"
+            f" {parent} FROM ({parents.text}) s(n)"
+        )
+        statements += [day, parents]
     read = _batch(statements)
+    if named:
+        children, [counted] = [[row[:7] for row in rows] for rows in read[-2:]]
+        read = read[:-2]
+        for patient_id, given_key, family_key, given, family, born, portal in children:
+            hits.rows[patient_id] = (patient_id, given, family, born, portal, family_key, given_key)
+        hits.named = (children, counted[0])
     if whole:
         for row in read[-1]:
             patient_id, given_key, family_key, given, family, born, portal = row[:7]
@@ -959,8 +982,11 @@ def _names(query: Query, status: str | None, hits: _Hits, found_before: int) -> 
         return
     sides = (("patient", PARTS), ("caregiver", CAREGIVERS))
     gated = bool(query.dob) and not is_sqlite()  # the postings check is part of the statement
-    batch = None
-    if not is_sqlite() and (len(words) == 1 or gated):
+    batch: list[list[tuple] | None] | None = None
+    if hits.named is not None:  # read with the structured search's: the parents' side if any
+        children, parents = hits.named
+        batch = [_day_hits(words[0], children, hits.limit), None if parents else []]
+    elif not is_sqlite() and (len(words) == 1 or gated):
         # PostgreSQL: both sides' statements (each LIMIT hits.limit, as below) in one round trip
         # (O1); a side the loop would skip only has its rows left unread
         statements = [
@@ -986,8 +1012,12 @@ def _names(query: Query, status: str | None, hits: _Hits, found_before: int) -> 
             continue
         # hits.room + len(hits.found) is hits.limit: the batch's statement whatever came before
         limit = hits.room + len(hits.found)
+        read = batch[n] if batch else None
+        # with the day's children read, this side's postings were counted with them
         found = (
-            batch[n] if batch else _word_hits(words, side, status, query.dob, limit, gated=gated)
+            read
+            if read is not None
+            else _word_hits(words, side, status, query.dob, limit, gated=gated and not batch)
         )
         for patient_id, caregiver, terms in found:
             cost, why = _score(words, terms)  # no reason, or "sounds like" (another script)
@@ -1040,6 +1070,66 @@ def whole_name_sql(query: Query, status: str | None, limit: int) -> _Sql | None:
     whole = "".join(word.folded for word in words)  # Jesús Van Buren: jesusvanburen
     high = whole if unspaced else _upper(whole)
     return term_sql(CAREGIVER_FULL, whole, high, status, query.dob, limit)
+
+
+def dated_names_sql(query: Query, status: str | None) -> tuple[_Sql, _Sql] | None:
+    """PostgreSQL, one name with a birth date ("emma 3/14/2019": the child's name or a parent's):
+    the children born that day (of ``status``), whole, and whether any parent's name part begins
+    with the word, for :func:`_structured_batch` to read with its own. The day's children are a
+    few hundred at a million, read from one range of the birth-date index and their heap pages;
+    their name parts are matched here (:func:`_day_hits`), from the terms the index holds for
+    them, where looking each child up in the (patient, term) index cost more than the rest of
+    the search, in planning and in pages read (N1, O1). None on SQLite or for other queries."""
+    words = list(query.words)
+    if is_sqlite() or not query.dob or len(words) != 1:
+        return None
+    return day_sql(status, query.dob), postings_sql(words[0], "caregiver", 1)
+
+
+def day_sql(status: str | None, dob: dt.date) -> _Sql:
+    """The patients of ``status`` born on ``dob``, each as :func:`_structured_batch` reads a row."""
+    sql = _Sql()
+    born = f"p.dob = {sql.mark(dob.isoformat())}"
+    _, where = _filters(sql, "p.id", status, None)
+    columns = "p.id, p.given_key, p.family_key, p.given_name, p.family_name, p.dob, p.portal_status"
+    sql.text = f'SELECT {columns} FROM "patient" p WHERE {born}{where}'
+    return sql
+
+
+def _day_hits(word: Word, children: list[tuple], limit: int) -> list[tuple]:
+    """The hits :func:`word_sql` finds on the children's side among ``children`` (rows of
+    :func:`dated_names_sql`): (patient, None, (term,)) for each name term of a child that
+    :meth:`_Sql.term_condition` takes for ``word``, up to ``limit`` as its LIMIT would."""
+    ranges = word.ranges
+    # a child none of whose terms begins with a range's low end is passed over at C speed: each
+    # term follows a NUL in _name_terms' text (any range's terms begin with its low end)
+    first, *more = [NUL + low for low, _ in ranges] or [NUL]
+    found = []
+    for patient_id, _, _, given, family, *_ in children:
+        terms, text = _name_terms(given, family)
+        if first not in text and not any(mark in text for mark in more):
+            continue
+        for term in terms:
+            if any(
+                term == low if high == low else low <= term and (high is None or term < high)
+                for low, high in ranges
+            ):
+                found.append((patient_id, None, (term,)))
+    return found[:limit]
+
+
+NUL = "\0"
+
+
+@lru_cache(maxsize=65_536)  # names come again and again: a day's children share a few hundred
+def _name_terms(given: str, family: str) -> tuple[tuple[str, ...], str]:
+    """The name terms (given, family, full) kiosk.people.search_index stores for a patient, and
+    the text of them each after a NUL."""
+    fields = (GIVEN, FAMILY, FULL)
+    terms = tuple(
+        dict.fromkeys(t for t, f, *_ in patient_terms(0, given, family, "") if f in fields)
+    )
+    return terms, "".join(NUL + term for term in terms)
 
 
 def gated_sql(sql: _Sql, words: list[Word], side: str) -> _Sql:
