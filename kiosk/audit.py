@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from kiosk import security
-from kiosk.store.db import database, is_sqlite, read_snapshot, write_transaction
+from kiosk.store.db import at_commit, database, is_sqlite, read_snapshot, write_transaction
 from kiosk.store.models import AuditEvent, AuditHead, Patient
 from kiosk.terms import utcnow
 
@@ -122,8 +122,17 @@ def record(
     detail: dict[str, Any] | None = None,
     at: dt.datetime | None = None,
 ) -> AuditEvent:
-    """Append one event. Joins the caller's transaction when there is one."""
-    return _write([event(action, staff=staff, patient=patient, detail=detail, at=at)])
+    """Append one event. Joins the caller's transaction when there is one. On PostgreSQL outside
+    a transaction, the event is written with the COMMIT (see :func:`record_all`) and the one
+    returned has no ``id`` (find it by ``seq``)."""
+    pending = [event(action, staff=staff, patient=patient, detail=detail, at=at)]
+    if database.in_transaction():
+        return _append(pending)
+    written: list[AuditEvent] = []
+    with write_transaction():
+        if not at_commit(lambda: _append_sql(pending, written)):
+            return _append(pending)
+    return written[-1]
 
 
 @dataclass(frozen=True)
@@ -159,16 +168,18 @@ def event(
 def record_all(events: list[Pending]) -> None:
     """Append several events at once, in order: the head row is locked and written once. Called as
     the last step of a transaction, the head lock (which every audited writer queues on) is held
-    only from here to the commit (P1: the portal's redemptions under load)."""
-    if events:
-        _write(events)
-
-
-def _write(events: list[Pending]) -> AuditEvent:
+    only from here to the commit (P1: the portal's redemptions under load). On PostgreSQL the
+    events are written when the transaction commits, their statements sent with the COMMIT
+    (kiosk.store.db.at_commit, O1): the head lock is held for two round trips, not four."""
+    if not events:
+        return
     if database.in_transaction():  # no savepoint: a failure here fails the caller's transaction
-        return _append(events)
+        if not at_commit(lambda: _append_sql(events, [])):
+            _append(events)
+        return
     with write_transaction():
-        return _append(events)
+        if not at_commit(lambda: _append_sql(events, [])):
+            _append(events)
 
 
 def lock_head() -> AuditHead | None:
@@ -181,9 +192,8 @@ def lock_head() -> AuditHead | None:
     return query.first()
 
 
-def _append(events: list[Pending]) -> AuditEvent:
-    """Write ``events`` after the head, in three statements whatever their number: read and lock
-    the head, insert the events, move the head. Returns the last event."""
+def _chained(events: list[Pending]) -> list[dict[str, Any]]:
+    """Lock the head and make ``events``' rows, each chained to the one before (S10)."""
     head = lock_head()
     if head is None:  # S10: a deleted head row must not stop every audited action
         rebuilt = _rebuild_head(events[0].at)
@@ -212,13 +222,32 @@ def _append(events: list[Pending]) -> AuditEvent:
             )
         )
         last_hash = digest
+    return rows
+
+
+def _append(events: list[Pending]) -> AuditEvent:
+    """Write ``events`` after the head, in three statements whatever their number: read and lock
+    the head, insert the events, move the head. Returns the last event."""
+    rows = _chained(events)
     if len(rows) == 1:
         written = AuditEvent.create(**rows[0])
     else:
         AuditEvent.insert_many(rows).execute()
         written = AuditEvent(**rows[-1])
-    AuditHead.update(seq=seq, last_hash=last_hash).execute()
+    AuditHead.update(seq=rows[-1]["seq"], last_hash=rows[-1]["hash"]).execute()
     return written
+
+
+def _append_sql(events: list[Pending], written: list[AuditEvent]) -> tuple[str, list[Any]]:
+    """As :func:`_append`, for the commit (kiosk.store.db.at_commit): lock the head now, and return
+    the events' insert and the head's update for the COMMIT to carry; the last event goes into
+    ``written``."""
+    rows = _chained(events)
+    insert, insert_params = AuditEvent.insert_many(rows).returning().sql()
+    last = rows[-1]
+    update, update_params = AuditHead.update(seq=last["seq"], last_hash=last["hash"]).sql()
+    written.append(AuditEvent(**last))
+    return f"{insert}; {update}", [*insert_params, *update_params]
 
 
 def _rebuild_head(at: dt.datetime) -> Pending | None:

@@ -364,6 +364,32 @@ def test_s10_o1_pg_an_issue_holds_the_audit_head_only_for_its_last_step(pg_store
     assert audit.verify_chain() == []
 
 
+def test_o1_o3_pg_an_issue_whose_audit_write_fails_at_commit_keeps_nothing(pg_store):
+    """O1, O3, S10: on PostgreSQL an issue's audit events and the head's move go to the server
+    with its COMMIT, in one round trip. When they fail there (here a row already holds the next
+    sequence number), nothing of the issue is kept: no PIN, no Pending status, no welcome in the
+    outbox, and the desk is told. Once that row is gone the same desk's issue lands and the chain
+    verifies."""
+    from kiosk.store.models import AuditHead, OutboxMessage
+
+    first = pg_store["kids"][0]
+    head = AuditHead.get()
+    AuditEvent.create(
+        seq=head.seq + 1, at=dt.datetime(2026, 1, 1), action="in the way", prev_hash="", hash=""
+    )
+    pins, messages = RegistrationPin.select().count(), OutboxMessage.select().count()
+    with pytest.raises(RegistrationError, match="Another desk"):
+        _issue(pg_store, [first])
+    assert (RegistrationPin.select().count(), OutboxMessage.select().count()) == (pins, messages)
+    assert Patient.get_by_id(first).portal_status == PortalStatus.UNREGISTERED
+    assert AuditHead.get().seq == head.seq
+    AuditEvent.delete().where(AuditEvent.action == "in the way").execute()
+    issued = _issue(pg_store, [first])
+    assert [pin.patient_id for pin in issued.pins] == [first]
+    assert Patient.get_by_id(first).portal_status == PortalStatus.PENDING
+    assert audit.verify_chain() == []
+
+
 @pytest.mark.postgres
 def test_o1_pg_desks_in_separate_processes_racing_on_the_same_families_never_fail(tmp_path, capsys):
     """The benchmark's concurrency run on PostgreSQL, small: 4 processes x 25 family issues, all on

@@ -32,7 +32,6 @@ from kiosk.store.models import (
     Practice,
     RegistrationPin,
     Relationship,
-    Staff,
 )
 from kiosk.terms import (
     Access,
@@ -128,12 +127,24 @@ def _patients(ids: list[int]) -> list[Patient]:
     return [rows[i] for i in ids if i in rows]
 
 
+@dataclass(frozen=True)
+class _Read:
+    """What :func:`issue_pins` has read already, so that :func:`check_issue` does not read it again
+    (O1: every statement is a round trip to a PostgreSQL server, in a transaction that ends by
+    queueing on the audit head)."""
+
+    practice: Practice
+    children: list[Patient]
+    recipient: Caregiver | None
+
+
 def check_issue(
     staff: StaffUser,
     request: IssueRequest,
     *,
     today: dt.date | None = None,
     sms_provider: bool = False,
+    read: _Read | None = None,
 ) -> list[Problem]:
     """Every reason this request cannot be issued, each next to its field. Writes nothing.
     ``sms_provider``: texts go through the SMS provider (I2), which needs no carrier."""
@@ -141,12 +152,12 @@ def check_issue(
     problems: list[Problem] = []
     if (problem := staff_may_issue(staff)) is not None:
         problems.append(problem)
-    children = _patients(list(dict.fromkeys(request.patient_ids)))
+    children = read.children if read else _patients(list(dict.fromkeys(request.patient_ids)))
     if not children:
         problems.append(Problem("patients", "Check at least one child to register."))
     if request.second_parent and len(children) > 1:
         problems.append(Problem("patients", "A second-parent PIN is for one patient at a time."))
-    practice = Practice.get()
+    practice = read.practice if read else Practice.get()
     minor = request.send_to == SendTo.MINOR
     registered = (PortalStatus.REGISTERED, PortalStatus.SELF_REGISTERED)
     for child in children:
@@ -202,11 +213,14 @@ def check_issue(
 
         if (wrong := id_check_problem(request.id_check, request.id_check_note)) is not None:
             problems.append(Problem(*wrong))
-    recipient = (
-        Caregiver.get_or_none(Caregiver.id == request.recipient_id)
-        if request.recipient_id and not minor
-        else None
-    )
+    if read:
+        recipient = read.recipient
+    else:
+        recipient = (
+            Caregiver.get_or_none(Caregiver.id == request.recipient_id)
+            if request.recipient_id and not minor
+            else None
+        )
     if request.recipient_id and recipient is None and not minor:
         problems.append(
             Problem("recipient", "That caregiver no longer exists; reopen the patient.")
@@ -341,17 +355,23 @@ def _end_active(
     reason: str,
     username: str,
     events: list[audit.Pending],
+    active: list[RegistrationPin] | None = None,
 ) -> set[str]:
     """End the patient's active PIN, its audit event added to ``events`` for the caller to write
     last; return the batches it belonged to, whose unsent welcome the caller erases once it has
     committed (:func:`_erase_ended`). A PIN already past its expiry is recorded as expired, not as
-    replaced or revoked (L2: expiry is a state of its own)."""
+    replaced or revoked (L2: expiry is a state of its own). ``active``: the patient's active PINs,
+    when the caller has read them already (under the patient's lock)."""
     from kiosk.registration.pin_life import end_pin
 
-    old = list(
-        RegistrationPin.select().where(
-            (RegistrationPin.patient == patient) & (RegistrationPin.state == PinState.ACTIVE)
+    old = (
+        list(
+            RegistrationPin.select().where(
+                (RegistrationPin.patient == patient) & (RegistrationPin.state == PinState.ACTIVE)
+            )
         )
+        if active is None
+        else active
     )
     for pin in old:
         end_pin(
@@ -429,12 +449,16 @@ def issue_pins(
             lock_rows(
                 Patient, ids
             )  # O1: patients in id order before anything else, the audit head last
+            children = _patients(ids)  # under those locks: what check_issue reads of them holds
             problems = check_issue(
-                staff, request, today=today, sms_provider=sms_provider
-            )  # under those locks: what it reads holds
+                staff,
+                request,
+                today=today,
+                sms_provider=sms_provider,
+                read=_Read(practice, children, recipient),
+            )
             if problems:
                 raise RegistrationError(problems)  # nothing written yet; the transaction ends empty
-            children = _patients(ids)
             if minor:  # T1: the teen's own address on record, never one typed for the occasion
                 from kiosk.registration.access import same_as_caregiver
 
@@ -444,56 +468,68 @@ def issue_pins(
             else:
                 email, cell, carrier_choice = request.email, request.cell, request.carrier
             cell = (normalize_us_cell(cell) or "") if request.delivery == Delivery.TEXT else ""
-            issuer = Staff.get_by_id(staff.id)
             language = (
                 offered(request.language)  # I1: the desk's choice for this family
                 or (recipient.preferred_language if recipient else children[0].preferred_language)
                 or default_language()  # D1: the desk's language for a family without one
             )
+            # O1: one statement for every child's active PINs, one for the new PINs and one for
+            # the statuses, not three a child: each is a round trip to a PostgreSQL server
+            active: dict[int, list[RegistrationPin]] = {child.id: [] for child in children}
+            for pin in RegistrationPin.select().where(
+                RegistrationPin.patient.in_(ids) & (RegistrationPin.state == PinState.ACTIVE)
+            ):
+                active[pin.patient_id].append(pin)
+            new_pins: list[dict] = []
+            pending: list[int] = []
             for child in children:
                 prior = _status_before_pins(child, now)
                 ended |= _end_active(
-                    child, now, PinState.REPLACED, "replaced by a new PIN", staff.username, events
+                    child,
+                    now,
+                    PinState.REPLACED,
+                    "replaced by a new PIN",
+                    staff.username,
+                    events,
+                    active[child.id],
                 )
                 plain = pins.generate_pin() if request.method == RegistrationMethod.PIN else ""
-                RegistrationPin.create(
-                    patient=child,
-                    batch=batch,
-                    method=request.method,
-                    pin_hash=security.pin_digest(plain) if plain else None,
-                    question=request.question.strip() if by_question else None,
-                    answer_hash=security.answer_digest(child.id, request.answer)
-                    if by_question
-                    else None,
-                    access=request.access,
-                    delivery=request.delivery,
-                    print_slip=request.print_slip,
-                    send_to=request.send_to,
-                    recipient=recipient,
-                    recipient_email=email.strip().lower()
-                    if request.delivery == Delivery.EMAIL
-                    else "",
-                    recipient_cell=cell,
-                    carrier=carrier_choice if request.delivery == Delivery.TEXT else "",
-                    second_parent=request.second_parent,
-                    issued_by=issuer,
-                    issued_at=now,
-                    expires_at=expires_at,
-                    prior_status=prior,
-                    terminal=terminal[:64],
-                    id_check=id_check,
-                    id_check_note=request.id_check_note.strip(),
-                    language=language,  # W3: the reminder speaks it, welcome or none
+                new_pins.append(
+                    dict(
+                        patient=child,
+                        batch=batch,
+                        method=request.method,
+                        pin_hash=security.pin_digest(plain) if plain else None,
+                        question=request.question.strip() if by_question else None,
+                        answer_hash=security.answer_digest(child.id, request.answer)
+                        if by_question
+                        else None,
+                        access=request.access,
+                        delivery=request.delivery,
+                        print_slip=request.print_slip,
+                        send_to=request.send_to,
+                        recipient=recipient,
+                        recipient_email=email.strip().lower()
+                        if request.delivery == Delivery.EMAIL
+                        else "",
+                        recipient_cell=cell,
+                        carrier=carrier_choice if request.delivery == Delivery.TEXT else "",
+                        second_parent=request.second_parent,
+                        issued_by=staff.id,  # who is signed in: staff rows are never deleted
+                        issued_at=now,
+                        expires_at=expires_at,
+                        prior_status=prior,
+                        terminal=terminal[:64],
+                        id_check=id_check,
+                        id_check_note=request.id_check_note.strip(),
+                        language=language,  # W3: the reminder speaks it, welcome or none
+                    )
                 )
                 if not request.second_parent and child.portal_status not in (
                     PortalStatus.REGISTERED,
                     PortalStatus.SELF_REGISTERED,
                 ):  # T3: never a downgrade
-                    (
-                        Patient.update(portal_status=PortalStatus.PENDING, updated_at=now)
-                        .where(Patient.id == child.id)
-                        .execute()
-                    )
+                    pending.append(child.id)
                 events.append(
                     audit.event(
                         audit.ISSUE,
@@ -521,6 +557,13 @@ def issue_pins(
                         f"{child.given_name} {child.family_name}",
                         pins.format_pin(plain) if plain else "",
                     )
+                )
+            RegistrationPin.insert_many(new_pins).as_rowcount().execute()
+            if pending:
+                (
+                    Patient.update(portal_status=PortalStatus.PENDING, updated_at=now)
+                    .where(Patient.id.in_(pending))
+                    .execute()
                 )
             destination = ""
             if request.delivery in (Delivery.EMAIL, Delivery.TEXT):
