@@ -98,6 +98,14 @@ class Desk:
     def now(self) -> dt.datetime:
         return self.clock.now()
 
+    def hand_on_connection(self) -> None:
+        """This thread is done with the database for now (a screen's worker at its end; the
+        screen's own thread once the app has started): its PostgreSQL connection waits for the
+        next worker (O1: a desk keeps two server connections between actions, not four)."""
+        from kiosk.store.db import hand_on_connection
+
+        hand_on_connection()
+
     def today(self) -> dt.date:
         return self.clock.today()
 

@@ -178,6 +178,9 @@ class KioskApp(ReportsErrors, HoldsTypeAhead, App[None]):
     def on_mount(self) -> None:
         self.set_interval(self.IDLE_CHECK_SECONDS, self.check_idle_lock)
         self.set_interval(self.OUTBOX_SECONDS, self.deliver_outbox)
+        # O1: the screen's thread has read what it needs (the practice's settings): the workers
+        # do the rest, so its PostgreSQL connection is theirs to use rather than a third kept
+        self.desk.hand_on_connection()
 
     # -- idle lock (S6) -----------------------------------------------------------------------
     async def on_event(self, event: events.Event) -> None:

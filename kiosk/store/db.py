@@ -32,7 +32,9 @@ database = peewee.DatabaseProxy()
 
 # libpq startup options of a read-only command's connection (a session SET would outlive it, below)
 READ_ONLY_OPTIONS = "-c default_transaction_read_only=on"
-IDLE_CONNECTIONS = 2  # PostgreSQL connections a process keeps open for its next worker threads
+# PostgreSQL connections a process keeps open for its next worker threads: with the screen's own,
+# a desk holds two between actions (O1; 64 desks need 128 of the server's max_connections)
+IDLE_CONNECTIONS = 2
 BUSY_TIMEOUT_MS = 10_000  # another desk's write waits, it does not fail
 SQLITE_PRAGMAS = {
     "journal_mode": "wal",
@@ -158,9 +160,10 @@ class _HandedOn:
     peewee gives every thread a connection of its own, and the screens run every search and action
     on a new worker thread: without this, each would open a new connection, a new server process
     (some milliseconds of the server's CPU and round trips before the first statement, more with
-    TLS or a password). A thread still never shares its connection while it runs; the connection
-    of a thread that has ended is given to the next thread that asks, and at most
-    ``IDLE_CONNECTIONS`` are kept waiting. ``close()`` still closes (a command that looked and
+    TLS or a password). A thread still never shares its connection while it runs; a worker hands
+    its connection on at its end (``hand_on``, called by the screens' ``desk_worker``), the
+    connection of any other thread that has ended is given to the next thread that asks, and at
+    most ``IDLE_CONNECTIONS`` are kept waiting. ``close()`` still closes (a command that looked and
     leaves, a test dropping its schema). A waiting connection is not asked first whether the
     server still has it (a round trip more for every action): one the server dropped fails its
     first statement, which ReconnectMixin sends again on a new connection, a transaction's BEGIN
@@ -172,6 +175,7 @@ class _HandedOn:
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._owners: dict[int, threading.Thread] = {}
+        self._handing = threading.local()
         super().__init__(*args, **kwargs)
 
     def _connect(self) -> Any:
@@ -195,7 +199,23 @@ class _HandedOn:
     def _close(self, conn: Any, close_conn: bool = False) -> None:
         with self._pool_lock:
             self._owners.pop(id(conn), None)
-            super()._close(conn, True)  # type: ignore[misc]
+            # close() closes; only hand_on gives the connection back to wait for the next thread
+            super()._close(conn, not getattr(self._handing, "on", False))  # type: ignore[misc]
+            while len(self._connections) > IDLE_CONNECTIONS:
+                _, _, spare = heapq.heappop(self._connections)  # the oldest
+                self._close_raw(spare)  # type: ignore[attr-defined]
+
+    def hand_on(self) -> None:
+        """This thread is done with its connection (a worker at its end): it waits for the next
+        thread now, instead of once another thread notices this one has ended, so a desk holds
+        no third connection between actions."""
+        if self.is_closed() or self.in_transaction():  # type: ignore[attr-defined]
+            return
+        self._handing.on = True
+        try:
+            self.close()  # type: ignore[attr-defined]
+        finally:
+            self._handing.on = False
 
 
 class _LastStatements:
@@ -421,6 +441,13 @@ def _first_line(error: Exception) -> str:
 def close_database() -> None:
     if database.obj is not None and not database.obj.is_closed():
         database.obj.close()
+
+
+def hand_on_connection() -> None:
+    """A worker thread is done: its PostgreSQL connection waits for the next worker (O1); nothing
+    on SQLite, whose connections cost nothing to open."""
+    if isinstance(database.obj, _HandedOn):
+        database.obj.hand_on()
 
 
 def is_sqlite() -> bool:
