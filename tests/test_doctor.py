@@ -295,3 +295,26 @@ def test_d1_doctor_fails_on_a_config_file_others_can_read_that_holds_a_password(
     config.chmod(0o600)
     code, by_check, _ = doctor(desk, capsys, "--config", str(config))
     assert by_check["config"].startswith("ok")
+
+
+def test_d1_doctor_checks_the_shared_slip_folder(desk, monkeypatch, capsys, tmp_path):
+    """With printer.output_group, doctor says whether the folder desks save refused slips in is
+    there, the group's and 2750, with the command that makes it so; one line, exit 1 if not."""
+    from test_printing import _other_group
+
+    group, gid = _other_group()
+    shared = tmp_path / "srv" / "slips"
+    monkeypatch.setenv("KIOSK_SLIP_DIR", str(shared))
+    monkeypatch.setenv("KIOSK_SLIP_GROUP", group)
+    code, by_check, lines = doctor(desk, capsys)
+    assert code == 1 and by_check["slips"].startswith("FAIL")
+    assert f"is missing: install -d -m 2750 -o $(whoami) -g {group} {shared}" in by_check["slips"]
+    shared.mkdir(parents=True, mode=0o755)
+    code, by_check, lines = doctor(desk, capsys)
+    assert by_check["slips"].startswith("FAIL") and "chmod 2750" in by_check["slips"]
+    os.chown(shared, -1, gid)
+    shared.chmod(0o2750)
+    code, by_check, lines = doctor(desk, capsys)
+    assert by_check["slips"] == (
+        f"ok    slips      {shared}: saved slips readable by group {group} (2750)"
+    ), lines

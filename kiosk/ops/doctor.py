@@ -11,6 +11,7 @@ the clock against the PostgreSQL server's (PIN expiry and the audit trail's time
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
 import stat
 import subprocess
@@ -41,7 +42,8 @@ def run_checks(
     """Every check in order; a check that cannot run says why (FAIL), and the others still run."""
     yield _config_file(config_file, config_words)
     database_ok = False
-    for check in (_database, _key_file, _anchor_file, _smtp, _sms, _printers, _disk, _clock):
+    checks = (_database, _key_file, _anchor_file, _smtp, _sms, _printers, _slips, _disk, _clock)
+    for check in checks:
         if check in (_key_file, _clock) and not database_ok:
             continue
         try:
@@ -231,6 +233,41 @@ def _printers(config: Config) -> Check:
     if problems:
         return Check(FAIL, "printer", "; ".join(problems))
     return Check(OK, "printer", f"{', '.join(fine)} ready")
+
+
+def _slips(config: Config) -> Check | None:
+    """D1: the shared slip folder (printer.output_group) is there, the group's, and this account
+    can save in it and give its slips the group; none set: no line (slips are kiosk's alone)."""
+    import grp
+
+    group = config.printer.output_group
+    if not group:
+        return None
+    from kiosk.store.files import SHARED_FOLDER_MODE, slip_folder
+
+    folder, gid = slip_folder(config), grp.getgrnam(group).gr_gid
+    if gid not in os.getgroups() and gid != os.getgid() and os.geteuid() != 0:
+        return Check(
+            FAIL, "slips", f"this account is not in group {group}: usermod -aG {group} $(whoami)"
+        )
+    if not folder.is_dir():
+        return Check(
+            FAIL,
+            "slips",
+            f"{folder} is missing: install -d -m 2750 -o $(whoami) -g {group} {folder}",
+        )
+    status = folder.stat()
+    mode = stat.S_IMODE(status.st_mode)
+    if status.st_gid != gid or mode & 0o007 or not os.access(folder, os.W_OK | os.X_OK):
+        return Check(
+            FAIL,
+            "slips",
+            f"{folder} must be this account's, group {group}, mode 2750 (it is "
+            f"group id {status.st_gid}, {mode:o}): "
+            f"chown $(whoami):{group} {folder} && chmod 2750 {folder}",
+        )
+    verdict = OK if mode == SHARED_FOLDER_MODE else WARN
+    return Check(verdict, "slips", f"{folder}: saved slips readable by group {group} ({mode:o})")
 
 
 def _disk(config: Config) -> Check:
