@@ -67,6 +67,7 @@ from kiosk.validate import parse_date
 
 EXACT, PARTS, CAREGIVERS, TOLERANT = 0, 1, 2, 3
 SOUNDS_LIKE, NICKNAME, TYPO, CAREGIVER = "sounds like", "nickname", "typo", "caregiver"
+IN_PART = "typed in part"  # "noa parker" for Noah Parker, "garc" for Núñez-García: near, says so
 NAME_FIELDS = (GIVEN, FAMILY, FULL, CAREGIVER_FIELD)
 MAX_WORDS = 4  # words of a query that take part (a name of more parts is found by its first four)
 POSTINGS_CAP = 2000
@@ -154,6 +155,10 @@ def _upper(prefix: str) -> str | None:
 
 
 _PHONE_TEXT = re.compile(r"^[\d\s().+\-/]+$")
+# a phone read out with its extension ("555-201-3344 ext. 12", "x12", "#12"): the number is the
+# phone, as no extension is stored (N1)
+_EXTENSION = re.compile(r"(?<=\d)[\s,;]*(?:ext(?:ension)?\.?|x|#)\s*\d{1,6}$", re.IGNORECASE)
+_EMAIL_WRAPPING = "<>()[]\"'.,;:"  # Ana <ana@example.org>, copied from a mail client
 
 
 def parse_query(text: str, today: dt.date | None = None) -> Query:
@@ -165,7 +170,8 @@ def parse_query(text: str, today: dt.date | None = None) -> Query:
     ).strip()
     if not text:
         return Query("")
-    if _PHONE_TEXT.match(text):
+    if _PHONE_TEXT.match(text) or _PHONE_TEXT.match(_EXTENSION.sub("", text)):
+        text = _EXTENSION.sub("", text).strip()
         digits = "".join(ch for ch in text if ch.isdigit())
         return Query(text, dob=parse_date(text, today), digits=digits)
     words, dob, email = [], None, ""
@@ -174,7 +180,7 @@ def parse_query(text: str, today: dt.date | None = None) -> Query:
     named = [token for token in tokens if any(ch.isalnum() for ch in token)]
     for token in named or tokens:
         if "@" in token:  # an email; a name with an @ in it is still looked up as a name too
-            email = token.lower()
+            email = token.strip(_EMAIL_WRAPPING).lower().removeprefix("mailto:")
         if any(ch.isdigit() for ch in token) and (born := parse_date(token, today)):
             dob = born
             continue
@@ -449,11 +455,24 @@ TERMS_CALL = "SELECT t.patient_id, t.caregiver_id, t.term FROM kiosk_terms"
 
 
 def term_text_sql(
-    term_field: str, low: str, high: str | None, status: str | None, dob: dt.date | None, limit: int
+    term_field: str,
+    low: str,
+    high: str | None,
+    status: str | None,
+    dob: dt.date | None,
+    limit: int,
+    *,
+    whole: list[str] | None = None,
 ) -> _Sql:
-    """:func:`term_sql` written out, as SQLite runs it (and kiosk_terms holds it)."""
+    """:func:`term_sql` written out, as SQLite runs it (and kiosk_terms holds it); with ``whole``,
+    caregivers' whole names, each one a point lookup, and each caregiver's given name read too
+    (:func:`_tolerant_parents`)."""
     sql = _Sql()
-    condition = sql.range("t.term", low, high) + f" AND t.field = {sql.mark(term_field)}"
+    if whole is None:
+        condition = sql.range("t.term", low, high)
+    else:
+        condition = f"t.term IN ({', '.join(map(sql.mark, whole))})"
+    condition += f" AND t.field = {sql.mark(term_field)}"
     if term_field == CHART:
         pid, body = "t.patient_id", ' FROM "search_term" t'
     else:
@@ -461,9 +480,12 @@ def term_text_sql(
             "r.patient_id",
             ' FROM "search_term" t JOIN "relationship" r ON r.caregiver_id = t.caregiver_id',
         )
+    given = ""
+    if whole is not None:
+        given, body = ", c.given_name", body + ' JOIN "caregiver" c ON c.id = t.caregiver_id'
     join, where = _filters(sql, pid, status, dob)
     sql.text = (
-        f"SELECT {pid}, t.caregiver_id, t.term{body}{join} WHERE {condition}{where}"
+        f"SELECT {pid}, t.caregiver_id, t.term{given}{body}{join} WHERE {condition}{where}"
         f" LIMIT {int(limit)}"
     )
     return sql
@@ -662,30 +684,46 @@ def _structured(
         room = hits.room
         if batch is None:
             sql = structured_sql(family, given, status, query.dob, room)
-            rows = _as_typed(sql, family_words, given_words)
+            # "first last": the names as written too, to tell a whole part from one begun
+            rows = _as_typed(sql, family_words, given_words, bool(typed and given))
         else:  # the rows this prefix's own statement would have read: its first `room`
             rows = _typed_rows([row[:5] for row in batch[n][:room]], family_words, given_words)
         if len(rows) >= room and typed and family and given and len(words) == 2:
             # "el johnson": the rows came in alphabetical order and stopped before Ella (Eleanor,
             # Elias, ... fill the list); one of each name begun so, so the closest shows (N2)
             rows += names_begun_sql(family, given, status, query.dob, room).rows()
-        for patient_id, given_key, family_key in rows:
+        for patient_id, given_key, family_key, *written in rows:
             # "first last" typed in part: a near match, the name with the fewest letters left out
-            # first (Ez: Ezra before Ezekiel); other forms, a compound last name typed as words
-            # among them, are today's search: exact, in its alphabetical order
-            left_out = len(given_key) + len(family_key) - typed
+            # first (Ez: Ezra before Ezekiel); each word a whole part of the name is exact ("ana
+            # nunez": Ana Núñez-García); other forms, a compound last name typed as words among
+            # them, are today's search: exact, in its alphabetical order
+            given_name, family_name = written or (None, None)
+            left_out = _left_out(family or "", family_key, family_name)
+            left_out += _left_out(given, given_key, given_name)
             closeness = NAME_LEFT_OUT * left_out if typed and given else 0.0
             hits.add(patient_id, EXACT, closeness)
 
 
+def _left_out(typed: str, key: str, name: str | None) -> int:
+    """How many letters of a name the text typed for it leaves out: of the part it begins, when
+    the name as written is known (nunez: none of Núñez-García), else of the whole name's key."""
+    fewest = len(key) - len(typed)
+    if name is not None and typed:
+        fewest = min(
+            (len(w) - len(typed) for w in name_words(name) if w.startswith(typed)), default=fewest
+        )
+    return fewest
+
+
 def _as_typed(
-    sql: _Sql, family_words: list[str], given_words: list[str]
-) -> list[tuple[int, str, str]]:
-    """The rows of :func:`structured_sql` (id, given key, family key) whose names have the words
-    typed for them as their parts: of several words run together, each but the last is a whole
-    part and the last begins one ("Le Bl" for Le Blanc), so a space in the wrong place ("Luca Stj
-    Ohn") is not an exact match but a typo (N2)."""
-    if len(family_words) < 2 and len(given_words) < 2:
+    sql: _Sql, family_words: list[str], given_words: list[str], written: bool = False
+) -> list[tuple]:
+    """The rows of :func:`structured_sql` (id, given key, family key, and the names as written
+    when they are read) whose names have the words typed for them as their parts: of several
+    words run together, each but the last is a whole part and the last begins one ("Le Bl" for
+    Le Blanc), so a space in the wrong place ("Luca Stj Ohn") is not an exact match but a typo
+    (N2). ``written``: read the names as written whatever was typed."""
+    if len(family_words) < 2 and len(given_words) < 2 and not written:
         return sql.rows()
     return _typed_rows(_with_names(sql).rows(), family_words, given_words)
 
@@ -698,13 +736,11 @@ def _with_names(sql: _Sql, whole: bool = False) -> _Sql:
     return sql
 
 
-def _typed_rows(
-    rows: list[tuple], family_words: list[str], given_words: list[str]
-) -> list[tuple[int, str, str]]:
+def _typed_rows(rows: list[tuple], family_words: list[str], given_words: list[str]) -> list[tuple]:
     return [
-        (patient_id, given_key, family_key)
-        for patient_id, given_key, family_key, given_name, family_name in rows
-        if _parts_typed(family_words, family_name) and _parts_typed(given_words, given_name)
+        row
+        for row in rows
+        if _parts_typed(family_words, row[4]) and _parts_typed(given_words, row[3])
     ]
 
 
@@ -909,6 +945,10 @@ def _identifiers(query: Query, status: str | None, hits: _Hits) -> list[_Lookup]
     for chart in dict.fromkeys(charts):
         if len(chart) >= 3:
             lookups.append((partial(term_sql, CHART, chart, _upper(chart), status, None), patient))
+    # a chart of letters (an imported record's id: "newborn", "infant-mom"), typed whole
+    lettered = [t.strip().lower() for t in tokens if t.strip() and t.strip().lower() not in charts]
+    if lettered and not digits:
+        lookups.append((partial(lettered_charts_sql, lettered[:MAX_WORDS], status), patient))
     number = digits.lstrip("0")
     if digits == query.text.strip() and 0 < len(number) <= CHART_DIGITS:
         # a number chart typed without its leading zeros, or with other ones (12345: 00012345);
@@ -959,6 +999,19 @@ def padded_charts_sql(number: str, status: str | None, limit: int) -> _Sql:
     # the columns of term_sql, so that the two are read in one statement (_look_up)
     sql.text = f'SELECT t.patient_id, t.caregiver_id, t.term FROM "search_term" t{join}'
     sql.text += f" WHERE {condition}{where} LIMIT {int(limit)}"
+    return sql
+
+
+def lettered_charts_sql(charts: list[str], status: str | None, limit: int) -> _Sql:
+    """Patients whose chart is one of ``charts`` as a whole: a probe each of the charts' own index,
+    never of the name terms spelt so (its condition written as the index's; SQLite, which does not
+    tell the two apart without statistics, is told which; tests EXPLAIN it)."""
+    sql = _Sql()
+    marks = ", ".join(sql.mark(chart) for chart in dict.fromkeys(charts))
+    join, where = _filters(sql, "t.patient_id", status, None)
+    index = " INDEXED BY search_term_charts" if is_sqlite() else ""
+    sql.text = f'SELECT t.patient_id, CAST(NULL AS INTEGER), t.term FROM "search_term" t{index}'
+    sql.text += f"{join} WHERE t.term IN ({marks}) AND t.field = 'chart'{where} LIMIT {int(limit)}"
     return sql
 
 
@@ -1193,7 +1246,12 @@ def _tolerant(query: Query, status: str | None, hits: _Hits) -> None:
             tuple(w for pair in splits for w in pair if all(w is not typed for typed in words))
         )
         exact = len(hits.found)
-        if sum(_tolerant_whole_names(list(pair), status, query.dob, hits) for pair in splits):
+        seen = sum(_tolerant_whole_names(list(pair), status, query.dob, hits) for pair in splits)
+        # a parent's whole name near what was typed shows their children, even when a patient
+        # has a name near it too (the parent may be a patient: "eve everywomen", N1)
+        for pair in splits:
+            _tolerant_parents(list(pair), status, query.dob, hits)
+        if seen:
             return
         if not exact or any(word.folded in SAID_AS for word in words):
             # one name typed as words; after a name found as typed, only one said another way
@@ -1288,6 +1346,39 @@ def _tolerant_whole_names(
     return seen
 
 
+def _tolerant_parents(
+    words: list[Word], status: str | None, dob: dt.date | None, hits: _Hits
+) -> None:
+    """The children of a parent whose whole name is near the two words, either way round, each what
+    was typed or a candidate (N1: a caregiver's name shows their children, typed near too): the
+    words some parent has, then their pairs looked up as the parent's whole name, point lookups."""
+    options = [{word.folded: word.cost(word.folded), **word.candidates} for word in words]
+    if hits.room_for(ONE_TYPO) <= 0 or not all(word.folded for word in words):
+        return
+    have = existing_sql(None, {term for choice in options for term in choice}).rows()
+    known = {term for (term,) in have}
+    pairs: dict[str, tuple[float, str, str]] = {}  # whole name -> cost, reasons, a nickname
+    for first, (first_cost, first_why) in options[0].items():
+        for second, (second_cost, second_why) in options[1].items():
+            if first not in known or second not in known or not (first_cost or second_cost):
+                continue  # the name as typed: _parents_whole_name has it
+            nickname = first if first_why == NICKNAME else second if second_why == NICKNAME else ""
+            if first_why == second_why == NICKNAME:
+                continue  # one of them would be a family name (N2)
+            why = ", ".join(dict.fromkeys(r for r in (first_why, second_why) if r))
+            cost = first_cost + second_cost + CAREGIVER_COST
+            if first + second not in pairs or cost < pairs[first + second][0]:
+                pairs[first + second] = (cost, why, nickname)
+    if not pairs:
+        return
+    sql = term_text_sql(CAREGIVER_FULL, "", None, status, dob, hits.limit, whole=sorted(pairs))
+    for patient_id, caregiver, term, given in sql.rows():
+        cost, why, nickname = pairs[term]
+        if nickname and fold(given) != nickname:
+            continue  # a given name's nickname is no family name (N2)
+        hits.add(patient_id, TOLERANT, cost, f"{CAREGIVER}, {why}", caregiver)
+
+
 def _pairs(words: list[Word]) -> dict[tuple[str, str], tuple[float, int]]:
     """(family, given) -> (cost, which word is the given name), for names some patient has."""
     options = [
@@ -1340,14 +1431,19 @@ def _existing(column: pw.Field, terms: set[str]) -> set[str]:
     return {term for (term,) in existing_sql(column, terms).rows()} if terms else set()
 
 
-def existing_sql(column: pw.Field, terms: set[str]) -> _Sql:
-    """The statement of :func:`_existing`."""
+def existing_sql(column: pw.Field | None, terms: set[str]) -> _Sql:
+    """The statement of :func:`_existing`; with no ``column``, the terms that are a part of some
+    caregiver's name (a probe each of the parents' own index)."""
     sql = _Sql()
     values = " UNION ALL ".join(f"SELECT {sql.mark(term)} AS v" for term in sorted(terms))
-    sql.text = (
-        f"SELECT c.v FROM ({values}) c WHERE EXISTS"
-        f' (SELECT 1 FROM "patient" p WHERE p."{column.column_name}" = c.v)'
-    )
+    if column is None:
+        has = (
+            f'SELECT 1 FROM "search_term" t WHERE t.term = c.v AND t.caregiver_id IS NOT NULL'
+            f" AND t.field = {sql.mark(CAREGIVER_FIELD)}"
+        )
+    else:
+        has = f'SELECT 1 FROM "patient" p WHERE p."{column.column_name}" = c.v'
+    sql.text = f"SELECT c.v FROM ({values}) c WHERE EXISTS ({has})"
     return sql
 
 
@@ -1422,6 +1518,10 @@ def _rows(hits: _Hits, today: dt.date, limit: int) -> list[PatientRow]:
         tier, cost, reason, caregiver = hits.found[patient_id]
         if caregiver in names and _names_parent(reason):
             reason = f"{CAREGIVER} {names[caregiver]}" + reason[len(CAREGIVER) :]
+        if _rank(tier, cost)[0] and not reason:
+            # ranked as near, so it says why, as every near match does: exact ones alone come
+            # with no reason, and come first (N2)
+            reason = IN_PART
         born = dob if isinstance(dob, dt.date) else dt.date.fromisoformat(dob)
         ranked.append(
             (

@@ -100,9 +100,16 @@ def patient_terms(patient_id: int, given: str, family: str, chart: str) -> list[
     return list(dict.fromkeys(rows))
 
 
+_ONE_NUMBER = re.compile(r"[^0-9]*[0-9][0-9\W_]*[^0-9]*")  # MRN-4567, 123-456-A; not pat-1a2b
+
+
 def chart_digits(chart: str | None) -> str:
-    """The number of a chart written with letters (MRN-4567: 4567), which a desk types alone."""
-    return "".join(ch for ch in chart or "" if ch in "0123456789")
+    """The number of a chart written with letters (MRN-4567: 4567), which a desk types alone; none
+    when letters come between its digits (pat-1a2b, 89765a87b: "12" is no number a desk types)."""
+    text = chart or ""
+    if not _ONE_NUMBER.fullmatch(text):
+        return ""
+    return "".join(ch for ch in text if ch in "0123456789")
 
 
 def caregiver_terms(

@@ -218,6 +218,14 @@ SearchTerm.add_index(
         SearchTerm.term, SearchTerm.caregiver, SearchTerm.field, name="search_term_parent_terms"
     ).where(SearchTerm.caregiver.is_null(False))
 )
+# N1: chart numbers on their own, so a chart of letters ("newborn", "infant-mom": an imported
+# record's id) is one probe, never a walk through every name term of that spelling. A lookup
+# writes field = 'chart' as this does (SQLite uses a partial index only for the same condition)
+SearchTerm.add_index(
+    SearchTerm.index(
+        SearchTerm.term, SearchTerm.patient, SearchTerm.field, name="search_term_charts"
+    ).where(pw.SQL("\"field\" = 'chart'"))
+)
 
 
 class SearchKey(BaseModel):

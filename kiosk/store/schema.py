@@ -7,7 +7,7 @@ existing practice's database without losing anything.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from kiosk.store.db import database, is_sqlite, tuples, write_transaction
@@ -16,7 +16,7 @@ from kiosk.store.models import ALL_MODELS, AuditHead, BaseModel, SchemaMeta
 if TYPE_CHECKING:
     from playhouse.migrate import SchemaMigrator
 
-SCHEMA_VERSION = 21
+SCHEMA_VERSION = 22
 # RegistrationPin's enrollment report index (W4), by column: version 14 makes it
 REPORT_INDEX = ("issued_at", "second_parent", "issued_by_id", "redemptions", "first_used_at")
 
@@ -301,24 +301,30 @@ def _v18_caregivers_of_a_child_by_index() -> None:
     database.execute_sql('DROP INDEX IF EXISTS "relationship_patient_id"')
 
 
+def _charts(batch: int = 20_000) -> Iterator[list[tuple[int, str]]]:
+    """Every patient's (id, chart number), ``batch`` at a time, in the order of id."""
+    from kiosk.store.models import Patient
+
+    last = 0
+    while rows := list(
+        tuples(
+            Patient.select(Patient.id, Patient.chart_number)
+            .where(Patient.id > last)
+            .order_by(Patient.id)
+            .limit(batch)
+        )
+    ):
+        yield rows
+        last = rows[-1][0]
+
+
 def _v19_chart_numbers() -> None:
     """Version 19: a chart number written with letters (MRN-4567) is found by its number alone
     (4567) too (N1): each such chart gets that search term, as new and changed patients do."""
     from kiosk.people.search_index import CHART, chart_digits, write_terms
-    from kiosk.store.models import Patient, SearchTerm
+    from kiosk.store.models import SearchTerm
 
-    last = 0
-    while True:
-        rows = list(
-            tuples(
-                Patient.select(Patient.id, Patient.chart_number)
-                .where(Patient.id > last)
-                .order_by(Patient.id)
-                .limit(20_000)
-            )
-        )
-        if not rows:
-            break
+    for rows in _charts():
         # a database that got its terms from version 5 on this release has them already
         have = set(
             tuples(
@@ -337,7 +343,6 @@ def _v19_chart_numbers() -> None:
                 and (patient_id, number) not in have
             ]
         )
-        last = rows[-1][0]
 
 
 def _v20_search_functions() -> None:
@@ -353,6 +358,25 @@ def _v21_search_functions_read_rows() -> None:
     """Version 21: the search's functions also read a parent's children with their rows
     (kiosk_parents); every function is made again (CREATE OR REPLACE)."""
     _v20_search_functions()
+
+
+def _v22_charts_indexed_alone() -> None:
+    """Version 22: chart numbers get an index of their own, so a chart of letters (an imported
+    record's id: "newborn") is one probe (N1); and a chart whose digits have letters between them
+    (pat-1a2b) loses the number-only term version 19 gave it ("12" is no number a desk types)."""
+    from kiosk.people.search_index import CHART, chart_digits
+    from kiosk.store.models import SearchTerm
+
+    database.create_tables([SearchTerm], safe=True)  # only the index it lacks
+    for rows in _charts():
+        for patient_id, chart in rows:
+            digits = "".join(ch for ch in chart or "" if ch in "0123456789")
+            if digits and digits != (chart or "").strip().lower() and not chart_digits(chart):
+                SearchTerm.delete().where(
+                    (SearchTerm.patient == patient_id)
+                    & (SearchTerm.term == digits)
+                    & (SearchTerm.field == CHART)
+                ).execute()
 
 
 # version N -> function that takes a database at N-1 to N. Add a step here with every change to
@@ -379,6 +403,7 @@ MIGRATIONS: dict[int, Callable[[], None]] = {
     19: _v19_chart_numbers,
     20: _v20_search_functions,
     21: _v21_search_functions_read_rows,
+    22: _v22_charts_indexed_alone,
 }
 
 
