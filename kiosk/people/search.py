@@ -780,9 +780,7 @@ def _structured_batch(
         )
         statements.append(sql)
     blank = "CAST(NULL AS TEXT), " * 4 + "CAST(NULL AS DATE), CAST(NULL AS TEXT)"
-    for sql in [make(max(limit, 1)) for make, _ in lookups]:
-        sql.text = f"SELECT s.c0, {blank}, s.c1, s.c2, {parent} FROM ({sql.text}) s(c0, c1, c2)"
-        statements.append(sql)
+    statements += [_lookup_arm(make(max(limit, 1))) for make, _ in lookups]
     if whole:
         statements.append(_with_rows(whole))
     if named:  # the day's children, as the prefixes' rows; and the parents' count
@@ -802,14 +800,34 @@ def _structured_batch(
         for patient_id, given_key, family_key, given, family, born, portal in children:
             hits.rows[patient_id] = (patient_id, given, family, born, portal, family_key, given_key)
         hits.named = (children, counted[0])
+    for rows in read[len(prefixes) :]:
+        _keep_rows(hits, rows)
     if whole:
         for row in read[-1]:
-            patient_id, given_key, family_key, given, family, born, portal = row[:7]
-            hits.rows[patient_id] = (patient_id, given, family, born, portal, family_key, given_key)
             hits.carers[row[7]] = f"{row[9]} {row[10]}"
     ahead = [[(row[0], row[7], row[8]) for row in rows] for rows in read[len(prefixes) :]]
     hits.ahead, hits.whole = ahead[: len(lookups)], ahead[-1] if whole else None
     return [[row[:7] for row in rows] for rows in read[: len(prefixes)]]
+
+
+def _lookup_arm(sql: _Sql) -> _Sql:
+    """A lookup's statement (:func:`term_sql`, :func:`padded_charts_sql`) in the row shape of
+    :func:`_structured_batch`: a parent's phone or email with the children's rows (kiosk_parents,
+    so no statement more reads the list, O1), any other with typed NULLs in their place."""
+    if sql.text.startswith(TERMS_CALL) and sql.params[2] != CHART:
+        return _with_rows(sql)
+    blank = "CAST(NULL AS TEXT), " * 4 + "CAST(NULL AS DATE), CAST(NULL AS TEXT)"
+    parent = "CAST(NULL AS TEXT), CAST(NULL AS TEXT)"
+    sql.text = f"SELECT s.c0, {blank}, s.c1, s.c2, {parent} FROM ({sql.text}) s(c0, c1, c2)"
+    return sql
+
+
+def _keep_rows(hits: _Hits, rows: list[tuple]) -> None:
+    """The patients' rows a lookup read with its hits (:func:`_lookup_arm`), for :func:`_rows`."""
+    for row in rows:
+        if row[1] is not None:  # a name key: the row was read
+            patient_id, given_key, family_key, given, family, born, portal = row[:7]
+            hits.rows[patient_id] = (patient_id, given, family, born, portal, family_key, given_key)
 
 
 def _with_rows(whole: _Sql) -> _Sql:
@@ -978,7 +996,10 @@ def _look_up(lookups: list[_Lookup], hits: _Hits) -> None:
     each keeps the rows its own statement would have read."""
     batch = hits.ahead
     if batch is None and len(lookups) > 1 and not is_sqlite():
-        batch = _batch([sql(max(hits.room, 1)) for sql, _ in lookups])
+        read = _batch([_lookup_arm(sql(max(hits.room, 1))) for sql, _ in lookups])
+        for rows in read:
+            _keep_rows(hits, rows)
+        batch = [[(row[0], row[7], row[8]) for row in rows] for rows in read]
     for n, (sql, add) in enumerate(lookups):
         limit = max(hits.room, 1)
         for row in batch[n][:limit] if batch else sql(limit).rows():

@@ -17,7 +17,7 @@ one alike.
 
 from __future__ import annotations
 
-from kiosk.people.search_index import CAREGIVER, CHART, FAMILY, FULL, GIVEN
+from kiosk.people.search_index import CAREGIVER, CAREGIVER_FULL, CHART, FAMILY, FULL, GIVEN
 
 # patient rows of a name prefix (kiosk.people.search.structured_sql with the listed columns)
 _ROW = "p.id, p.given_key, p.family_key, p.given_name, p.family_name, p.dob, p.portal_status"
@@ -111,13 +111,19 @@ BEGIN
 END
 $$"""
 
-# the children of caregivers with a whole name, their rows and the caregiver's name
-# (kiosk.people.search._with_rows of term_sql)
-_PARENT_ROW = (
-    f"s.patient_id, {_ROW.removeprefix('p.id, ')}, s.caregiver_id, s.term, c.given_name,"
-    " c.family_name"
+# the children of caregivers with a whole name, a phone or an email, with their rows (and, for a
+# whole name, the caregiver's name, which the list shows: kiosk.people.search._with_rows)
+_PARENT_ROW = f"s.patient_id, {_ROW.removeprefix('p.id, ')}, s.caregiver_id, s.term"
+_PARENT_TERMS = (
+    "(SELECT r.patient_id, t.caregiver_id, t.term FROM search_term t"
+    " JOIN relationship r ON r.caregiver_id = t.caregiver_id WHERE {} AND t.field = kind"
+    " LIMIT lim) s JOIN patient p ON p.id = s.patient_id"
 )
-_PARENT_JOIN = "JOIN patient p ON p.id = s.patient_id JOIN caregiver c ON c.id = s.caregiver_id"
+_NAMED = (
+    "c.given_name, c.family_name FROM "
+    + _PARENT_TERMS
+    + " JOIN caregiver c ON c.id = s.caregiver_id"
+)
 PARENTS = f"""
 CREATE OR REPLACE FUNCTION kiosk_parents(lo text, hi text, kind text, lim integer)
 RETURNS TABLE (patient_id integer, given_key varchar, family_key varchar, given_name varchar,
@@ -125,14 +131,16 @@ RETURNS TABLE (patient_id integer, given_key varchar, family_key varchar, given_
     carer_given varchar, carer_family varchar)
 LANGUAGE plpgsql STABLE SET plan_cache_mode = force_generic_plan AS $$
 BEGIN
-    IF hi = lo THEN
-        RETURN QUERY SELECT {_PARENT_ROW} FROM (SELECT r.patient_id, t.caregiver_id, t.term
-            FROM search_term t JOIN relationship r ON r.caregiver_id = t.caregiver_id
-            WHERE t.term = lo AND t.field = kind LIMIT lim) s {_PARENT_JOIN};
+    IF kind = '{CAREGIVER_FULL}' AND hi = lo THEN
+        RETURN QUERY SELECT {_PARENT_ROW}, {_NAMED.format("t.term = lo")};
+    ELSIF kind = '{CAREGIVER_FULL}' THEN
+        RETURN QUERY SELECT {_PARENT_ROW}, {_NAMED.format("t.term >= lo AND t.term < hi")};
+    ELSIF hi = lo THEN
+        RETURN QUERY SELECT {_PARENT_ROW}, NULL::varchar, NULL::varchar
+            FROM {_PARENT_TERMS.format("t.term = lo")};
     ELSE
-        RETURN QUERY SELECT {_PARENT_ROW} FROM (SELECT r.patient_id, t.caregiver_id, t.term
-            FROM search_term t JOIN relationship r ON r.caregiver_id = t.caregiver_id
-            WHERE t.term >= lo AND t.term < hi AND t.field = kind LIMIT lim) s {_PARENT_JOIN};
+        RETURN QUERY SELECT {_PARENT_ROW}, NULL::varchar, NULL::varchar
+            FROM {_PARENT_TERMS.format("t.term >= lo AND t.term < hi")};
     END IF;
 END
 $$"""

@@ -16,7 +16,7 @@ from kiosk.store.models import ALL_MODELS, AuditHead, BaseModel, SchemaMeta
 if TYPE_CHECKING:
     from playhouse.migrate import SchemaMigrator
 
-SCHEMA_VERSION = 22
+SCHEMA_VERSION = 23
 # RegistrationPin's enrollment report index (W4), by column: version 14 makes it
 REPORT_INDEX = ("issued_at", "second_parent", "issued_by_id", "redemptions", "first_used_at")
 
@@ -379,6 +379,12 @@ def _v22_charts_indexed_alone() -> None:
                 ).execute()
 
 
+def _v23_search_functions_read_lookups() -> None:
+    """Version 23: kiosk_parents reads the children found by a parent's phone or email with their
+    rows too; every function is made again."""
+    _v20_search_functions()
+
+
 # version N -> function that takes a database at N-1 to N. Add a step here with every change to
 # the models; tests/test_accept_foundation.py builds a version-1 database and checks that it comes
 # up to date with the same columns as a new one.
@@ -404,6 +410,7 @@ MIGRATIONS: dict[int, Callable[[], None]] = {
     20: _v20_search_functions,
     21: _v21_search_functions_read_rows,
     22: _v22_charts_indexed_alone,
+    23: _v23_search_functions_read_lookups,
 }
 
 
