@@ -187,6 +187,16 @@ class KioskApp(ReportsErrors, HoldsTypeAhead, App[None]):
         # Every key and mouse event reaches the App first, before it goes to the focused widget.
         if isinstance(event, events.InputEvent) and not event.is_forwarded:
             self.last_activity = time.monotonic()
+        if (
+            isinstance(event, events.MouseEvent)
+            and not event.is_forwarded
+            and self.mouse_captured is None
+            and not self.screen.region.contains(int(event.screen_x), int(event.screen_y))
+        ):
+            # D1: a click beyond the screen the app knows of (a terminal resized a moment before
+            # the app hears of it, a garbled or hostile report over SSH) finds no widget, and
+            # Textual then takes the focus away: what the desk types next would go nowhere.
+            return
         await super().on_event(event)
 
     @property

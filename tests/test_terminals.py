@@ -438,3 +438,26 @@ def test_d1_a_key_that_is_not_utf8_types_its_latin1_letter_and_the_desk_stays_up
         assert "Traceback" not in terminal.text and "Staff sign-in" in terminal.text
     finally:
         terminal.close()
+
+
+async def test_d1_a_click_beyond_the_screen_leaves_the_field_the_desk_types_in(training, config):
+    """Over SSH a terminal can report a click beyond the screen the app knows of (resized a moment
+    before the app hears of it, or a garbled or hostile report): the sign-in keeps its username
+    field focused, and what is typed next lands there, not nowhere."""
+    from textual import events
+    from textual.widgets import Input
+
+    from conftest import desk_app, settle
+
+    app = desk_app(config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        field = app.screen.query_one("#username", Input)
+        assert app.screen.focused is field
+        for kind in (events.MouseDown, events.MouseUp, events.Click):
+            app.post_message(kind(None, 81, 10, 0, 0, 1, False, False, False, 81, 10))
+        app.post_message(events.MouseDown(None, 99999, 99999, 0, 0, 1, False, False, False))
+        await settle(app, pilot)
+        await pilot.press(*"maria")
+        await settle(app, pilot)
+        assert app.screen.focused is field and field.value == "maria"
