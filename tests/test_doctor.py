@@ -225,12 +225,26 @@ def test_d1_doctor_checks_the_clock_against_postgresql(tmp_path, capsys, monkeyp
         close_database()
         capsys.readouterr()
         _, by_check, lines = doctor(url, capsys)
+        # this machine's clock ten minutes fast (the server's is not touched): doctor fails it
+        import datetime as dt
+        import types
+
+        class Fast(dt.datetime):
+            @classmethod
+            def now(cls, tz=None):
+                return dt.datetime.now(tz) + dt.timedelta(minutes=10)
+
+        monkeypatch.setattr("kiosk.ops.doctor.dt", types.SimpleNamespace(datetime=Fast, UTC=dt.UTC))
+        skewed, skewed_checks, skewed_lines = doctor(url, capsys)
     finally:
         close_database()
         admin.cursor().execute(f"DROP SCHEMA {schema} CASCADE")
         admin.close()
     assert by_check["clock"].startswith("ok") and "database server" in by_check["clock"], lines
     assert by_check["database"].startswith("ok") and by_check["sms"].startswith("ok")
+    assert skewed == 1 and skewed_checks["clock"].startswith("FAIL"), skewed_lines
+    assert "ahead of the database server" in skewed_checks["clock"]
+    assert "time sync" in skewed_checks["clock"]
 
 
 def test_d1_doctor_names_a_damaged_key_a_stopped_cups_and_a_nearly_full_disk_plainly(
