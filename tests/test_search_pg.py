@@ -147,6 +147,23 @@ def test_n1_the_parts_function_returns_the_name_parts(store, typed, side):
     assert sorted(call.rows()) == sorted(expected)
 
 
+@pytest.mark.parametrize("typed", ["pat", "p", "pa", "gab", "nobody"])
+@pytest.mark.parametrize("born", [dt.date(2015, 1, 2), dt.date(2015, 1, 9)])
+def test_n1_the_born_parents_function_returns_the_day_s_childrens_parents(store, typed, born):
+    """kiosk_born_parents gives the children born that day with a parent whose name part begins
+    with the word (a letter: is the part), as the join of the day's children, their parents and the
+    parents' terms does, and nothing when no parent's name part begins so (N1: "pat 1/2/2015")."""
+    query = search.parse_query(f"{typed} {born:%m/%d/%Y}", TODAY)
+    words = list(query.words)
+    named = search.dated_names_sql(query, None, 100)
+    assert named is not None
+    expected = search._born_word_sql(
+        words, "caregiver", None, born, 100, exact=True, tolerant=False, strict=-1
+    ).rows()
+    assert sorted(named[1].rows()) == sorted(expected)
+    assert bool(expected) == (typed in ("pat", "pa", "gab") and born.day == 2)
+
+
 def _nested_plans(sql) -> str:
     """The plans of the statements inside the functions ``sql`` calls, as auto_explain logs them,
     made the first time they run, with sequential scans off (a toy table: the plan a big one
@@ -182,6 +199,8 @@ def _nested_plans(sql) -> str:
         lambda: search._with_rows(search.term_sql("caregiver_full", "pat", "pau", None, None, 9)),
         lambda: search.parts_call(list(search.parse_query("gab").words), "patient", None, None, 9),
         lambda: search.parts_call(list(search.parse_query("g").words), "caregiver", None, None, 9),
+        lambda: search.dated_names_sql(search.parse_query("pat 1/2/2015", TODAY), None, 9)[1],
+        lambda: search.dated_names_sql(search.parse_query("p 1/2/2015", TODAY), None, 9)[1],
     ],
 )
 def test_n1_the_functions_read_only_indexes(store, make):
@@ -196,7 +215,9 @@ def test_n1_a_migrated_database_gets_the_search_functions(tmp_path):
     """A database of schema 19 (no functions) is carried to this version with them, and its
     searches run through them."""
     with postgres_store(tmp_path) as url:
-        database.execute_sql("DROP FUNCTION kiosk_names, kiosk_terms, kiosk_parents, kiosk_parts")
+        database.execute_sql(
+            "DROP FUNCTION kiosk_names, kiosk_terms, kiosk_parents, kiosk_parts, kiosk_born_parents"
+        )
         SchemaMeta.update(version=19).execute()
         close_database()
         open_store(Config(database=url, pin_key_file=str(tmp_path / "pin.key")))

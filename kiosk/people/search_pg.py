@@ -171,7 +171,33 @@ BEGIN
 END
 $$"""
 
-FUNCTIONS = (NAMES, TERMS, PARENTS, PARTS)
+# the children born on a day with a parent whose name part is in range, unless no parent's is
+# (kiosk.people.search.word_sql of one word on the parents' side, with a birth date): the day's
+# children drive, each one's parents from the (patient, caregiver) index and their terms from
+# the (caregiver, term) index (N1: "ana 5/17/2018")
+_BORN = """r.patient_id = p.id AND t.caregiver_id = r.caregiver_id AND p.dob = born"""
+BORN_PARENTS = f"""
+CREATE OR REPLACE FUNCTION kiosk_born_parents(born date, lo text, hi text, lim integer)
+RETURNS TABLE (patient_id integer, caregiver_id integer, term varchar)
+LANGUAGE plpgsql STABLE SET plan_cache_mode = force_generic_plan AS $$
+BEGIN
+    IF hi = lo THEN
+        IF EXISTS (SELECT 1 FROM search_term t WHERE t.term = lo AND ({_NAME_FIELDS})
+                AND t.caregiver_id IS NOT NULL) THEN
+            RETURN QUERY SELECT p.id, r.caregiver_id, t.term
+                FROM patient p CROSS JOIN relationship r CROSS JOIN search_term t
+                WHERE {_BORN} AND t.term = lo AND ({_NAME_FIELDS}) LIMIT lim;
+        END IF;
+    ELSIF EXISTS (SELECT 1 FROM search_term t WHERE t.term >= lo AND t.term < hi
+            AND ({_NAME_FIELDS}) AND t.caregiver_id IS NOT NULL) THEN
+        RETURN QUERY SELECT p.id, r.caregiver_id, t.term
+            FROM patient p CROSS JOIN relationship r CROSS JOIN search_term t
+            WHERE {_BORN} AND t.term >= lo AND t.term < hi AND ({_NAME_FIELDS}) LIMIT lim;
+    END IF;
+END
+$$"""
+
+FUNCTIONS = (NAMES, TERMS, PARENTS, PARTS, BORN_PARENTS)
 
 
 def create_functions() -> None:

@@ -16,7 +16,7 @@ from kiosk.store.models import ALL_MODELS, AuditHead, BaseModel, SchemaMeta
 if TYPE_CHECKING:
     from playhouse.migrate import SchemaMigrator
 
-SCHEMA_VERSION = 23
+SCHEMA_VERSION = 24
 # RegistrationPin's enrollment report index (W4), by column: version 14 makes it
 REPORT_INDEX = ("issued_at", "second_parent", "issued_by_id", "redemptions", "first_used_at")
 
@@ -385,6 +385,12 @@ def _v23_search_functions_read_lookups() -> None:
     _v20_search_functions()
 
 
+def _v24_search_functions_by_day() -> None:
+    """Version 24: the search's functions also look a day's children's parents up by a name part
+    (kiosk_born_parents: "ana 5/17/2018"); every function is made again (CREATE OR REPLACE)."""
+    _v20_search_functions()
+
+
 # version N -> function that takes a database at N-1 to N. Add a step here with every change to
 # the models; tests/test_accept_foundation.py builds a version-1 database and checks that it comes
 # up to date with the same columns as a new one.
@@ -411,6 +417,7 @@ MIGRATIONS: dict[int, Callable[[], None]] = {
     21: _v21_search_functions_read_rows,
     22: _v22_charts_indexed_alone,
     23: _v23_search_functions_read_lookups,
+    24: _v24_search_functions_by_day,
 }
 
 
