@@ -110,6 +110,15 @@ def test_n1_the_terms_function_returns_the_lookups_rows(store, kind, low):
     assert expected or low.endswith("x")
 
 
+@pytest.mark.parametrize("charts", [["c001"], ["c002", "smith", "c002"], ["nobody"]])
+def test_n1_the_charts_function_finds_charts_typed_whole(store, charts):
+    call = search.charts_call(charts, None, 100)
+    assert "kiosk_charts" in call.text
+    expected = search.lettered_charts_sql(charts, None, 100).rows()
+    assert sorted(call.rows()) == sorted(expected)
+    assert expected or charts == ["nobody"]
+
+
 @pytest.mark.parametrize(
     "kind, low",
     [
@@ -196,6 +205,7 @@ def _nested_plans(sql) -> str:
         lambda: search.names_call("ga", "b", None, dt.date(2015, 1, 2), 100),
         lambda: search.term_sql("caregiver_full", "patgab", "patgac", None, None, 100),
         lambda: search.term_sql("chart", "c001", "c001", None, None, 100),
+        lambda: search.charts_call(["c001", "newborn"], None, 100),
         lambda: search._with_rows(search.term_sql("caregiver_full", "pat", "pau", None, None, 9)),
         lambda: search.parts_call(list(search.parse_query("gab").words), "patient", None, None, 9),
         lambda: search.parts_call(list(search.parse_query("g").words), "caregiver", None, None, 9),
@@ -216,7 +226,8 @@ def test_n1_a_migrated_database_gets_the_search_functions(tmp_path):
     searches run through them."""
     with postgres_store(tmp_path) as url:
         database.execute_sql(
-            "DROP FUNCTION kiosk_names, kiosk_terms, kiosk_parents, kiosk_parts, kiosk_born_parents"
+            "DROP FUNCTION kiosk_names, kiosk_terms, kiosk_parents, kiosk_parts,"
+            " kiosk_born_parents, kiosk_charts"
         )
         SchemaMeta.update(version=19).execute()
         close_database()

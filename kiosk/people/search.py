@@ -965,7 +965,7 @@ def _identifiers(query: Query, status: str | None, hits: _Hits) -> list[_Lookup]
     # a chart of letters (an imported record's id: "newborn", "infant-mom"), typed whole
     lettered = [t.strip().lower() for t in tokens if t.strip() and t.strip().lower() not in charts]
     if lettered and not digits:
-        lookups.append((partial(lettered_charts_sql, lettered[:MAX_WORDS], status), patient))
+        lookups.append((partial(charts_call, lettered[:MAX_WORDS], status), patient))
     number = digits.lstrip("0")
     if digits == query.text.strip() and 0 < len(number) <= CHART_DIGITS:
         # a number chart typed without its leading zeros, or with other ones (12345: 00012345);
@@ -1032,6 +1032,17 @@ def lettered_charts_sql(charts: list[str], status: str | None, limit: int) -> _S
     index = " INDEXED BY search_term_charts" if is_sqlite() else ""
     sql.text = f'SELECT t.patient_id, CAST(NULL AS INTEGER), t.term FROM "search_term" t{index}'
     sql.text += f"{join} WHERE t.term IN ({marks}) AND t.field = 'chart'{where} LIMIT {int(limit)}"
+    return sql
+
+
+def charts_call(charts: list[str], status: str | None, limit: int) -> _Sql:
+    """:func:`lettered_charts_sql`, on PostgreSQL without a status from the function that holds
+    it planned (kiosk_charts): it is part of every search of a word, a name's too."""
+    if is_sqlite() or status:
+        return lettered_charts_sql(charts, status, limit)
+    sql = _Sql()
+    marks = ", ".join(map(sql.mark, (list(dict.fromkeys(charts)), int(limit))))
+    sql.text = f"SELECT t.patient_id, t.caregiver_id, t.term FROM kiosk_charts({marks}) t"
     return sql
 
 

@@ -95,10 +95,10 @@ LANGUAGE plpgsql STABLE SET plan_cache_mode = force_generic_plan AS $$
 BEGIN
     IF kind = '{CHART}' AND hi = lo THEN
         RETURN QUERY SELECT t.patient_id, t.caregiver_id, t.term FROM search_term t
-            WHERE t.term = lo AND t.field = kind LIMIT lim;
+            WHERE t.term = lo AND t.field = '{CHART}' LIMIT lim;
     ELSIF kind = '{CHART}' THEN
         RETURN QUERY SELECT t.patient_id, t.caregiver_id, t.term FROM search_term t
-            WHERE t.term >= lo AND t.term < hi AND t.field = kind LIMIT lim;
+            WHERE t.term >= lo AND t.term < hi AND t.field = '{CHART}' LIMIT lim;
     ELSIF hi = lo THEN
         RETURN QUERY SELECT r.patient_id, t.caregiver_id, t.term FROM search_term t
             JOIN relationship r ON r.caregiver_id = t.caregiver_id
@@ -108,6 +108,18 @@ BEGIN
             JOIN relationship r ON r.caregiver_id = t.caregiver_id
             WHERE t.term >= lo AND t.term < hi AND t.field = kind LIMIT lim;
     END IF;
+END
+$$"""
+
+# patients whose chart is one of these whole (kiosk.people.search.lettered_charts_sql), through
+# the charts' own partial index: its condition is written as the index's, so the one plan uses it
+CHARTS = f"""
+CREATE OR REPLACE FUNCTION kiosk_charts(charts text[], lim integer)
+RETURNS TABLE (patient_id integer, caregiver_id integer, term varchar)
+LANGUAGE plpgsql STABLE SET plan_cache_mode = force_generic_plan AS $$
+BEGIN
+    RETURN QUERY SELECT t.patient_id, NULL::integer, t.term FROM search_term t
+        WHERE t.term = ANY(charts) AND t.field = '{CHART}' LIMIT lim;
 END
 $$"""
 
@@ -197,7 +209,7 @@ BEGIN
 END
 $$"""
 
-FUNCTIONS = (NAMES, TERMS, PARENTS, PARTS, BORN_PARENTS)
+FUNCTIONS = (NAMES, TERMS, CHARTS, PARENTS, PARTS, BORN_PARENTS)
 
 
 def create_functions() -> None:

@@ -16,7 +16,7 @@ from kiosk.store.models import ALL_MODELS, AuditHead, BaseModel, SchemaMeta
 if TYPE_CHECKING:
     from playhouse.migrate import SchemaMigrator
 
-SCHEMA_VERSION = 24
+SCHEMA_VERSION = 25
 # RegistrationPin's enrollment report index (W4), by column: version 14 makes it
 REPORT_INDEX = ("issued_at", "second_parent", "issued_by_id", "redemptions", "first_used_at")
 
@@ -391,6 +391,12 @@ def _v24_search_functions_by_day() -> None:
     _v20_search_functions()
 
 
+def _v25_search_functions_read_charts() -> None:
+    """Version 25: a chart of letters is looked up through kiosk_charts, and chart lookups name
+    the field as the charts' own index does (schema 22), so their one plan can use it."""
+    _v20_search_functions()
+
+
 # version N -> function that takes a database at N-1 to N. Add a step here with every change to
 # the models; tests/test_accept_foundation.py builds a version-1 database and checks that it comes
 # up to date with the same columns as a new one.
@@ -418,6 +424,7 @@ MIGRATIONS: dict[int, Callable[[], None]] = {
     22: _v22_charts_indexed_alone,
     23: _v23_search_functions_read_lookups,
     24: _v24_search_functions_by_day,
+    25: _v25_search_functions_read_charts,
 }
 
 
