@@ -602,6 +602,8 @@ class _Hits:
     # a name with a birth date (dated_names_sql), read so too: the day's children (rows as
     # `rows` holds them) and the hits on the parents' side
     named: tuple[list[tuple], list[tuple]] | None = None
+    # a parent's whole name: does a child's name part begin with its first word? (None: not read)
+    begun: bool | None = None
 
     @property
     def room(self) -> int:
@@ -672,7 +674,10 @@ def _structured(
         prefixes.insert(0, ("".join(keys), "", keys, []))
     whole = whole_name_sql(query, status, hits.limit)
     named = dated_names_sql(query, status, hits.limit)
-    batch = _structured_batch(prefixes, status, query.dob, hits, lookups, whole, named)
+    # a parent's whole name finds no child by name parts unless a child's part begins with its
+    # first word (a parent's first name is mostly no child's): checked in the same statement
+    begun = parts_call(list(query.words[:1]), "patient", None, None, 1) if whole else None
+    batch = _structured_batch(prefixes, status, query.dob, hits, lookups, whole, named, begun)
     for patient_id, given_key, family_key, given_name, family_name, born, portal in (
         row for rows in batch or () for row in rows
     ):
@@ -752,6 +757,7 @@ def _structured_batch(
     lookups: list[_Lookup],
     whole: _Sql | None,
     named: tuple[_Sql, _Sql] | None,
+    begun: _Sql | None = None,
 ) -> list[list[tuple]] | None:
     """PostgreSQL: every prefix's rows of :func:`structured_sql` read in one statement, each up to
     ``limit``, with the rest of the patient's row: one round trip and one planning, not one a
@@ -763,7 +769,8 @@ def _structured_batch(
     ``whole`` name (:func:`whole_name_sql`) into ``hits.whole`` for :func:`_parents_whole_name`,
     with the children's rows and the parent's name, so a parent's search reads its list in this
     one statement (O1); for a name with a birth date, the children born that day and whether a
-    parent's name part begins so (``named``, :func:`dated_names_sql`) into ``hits.named``."""
+    parent's name part begins so (``named``, :func:`dated_names_sql`) into ``hits.named``; and
+    whether a child's name part begins with a word (``begun``) into ``hits.begun``."""
     if not prefixes or is_sqlite():
         return None
     limit = hits.room
@@ -792,7 +799,11 @@ def _structured_batch(
             f"SELECT s.c0, {blank}, s.c1, s.c2, {parent} FROM ({parents.text}) s(c0, c1, c2)"
         )
         statements += [day, parents]
+    if begun:
+        statements.append(_lookup_arm(begun))
     read = _batch(statements)
+    if begun:
+        hits.begun = bool(read.pop())
     if named:
         children = [row[:7] for row in read[-2]]
         for patient_id, given_key, family_key, given, family, born, portal in children:
@@ -1086,6 +1097,8 @@ def _names(query: Query, status: str | None, hits: _Hits, found_before: int) -> 
             return
         if side == "caregiver" and _parents_whole_name(query, status, hits):
             continue  # a parent's whole name: the join of its two words would find them again
+        if side == "patient" and hits.begun is False:
+            continue  # no child's name part begins with the first word (_count_postings's stop)
         if (
             (len(words) > 1 or query.dob)
             and not gated
