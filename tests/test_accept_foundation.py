@@ -422,6 +422,7 @@ BAD_VALUES = {
     "KIOSK_SLIP_LAYOUT": "legal",
     "KIOSK_SLIP_DIR": "/etc/hostname",
     "KIOSK_SLIP_KEEP_MINUTES": "-1",
+    "KIOSK_SLIP_GROUP": "no-such-group-on-this-server",
     "KIOSK_TERMINAL": "front desk",
     "KIOSK_LANGUAGE": "klingon",
     "KIOSK_GLYPHS": "fancy",
