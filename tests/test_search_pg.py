@@ -10,7 +10,7 @@ import pytest
 from kiosk.config import Config
 from kiosk.people import search
 from kiosk.people.patients import search_patients
-from kiosk.people.search_pg import SEEKED_FAMILIES
+from kiosk.people.search_pg import FUNCTIONS, SEEKED_FAMILIES
 from kiosk.store.db import close_database, database, write_transaction
 from kiosk.store.models import Caregiver, Patient, Relationship, SchemaMeta
 from kiosk.store.practice import open_store
@@ -238,3 +238,17 @@ def test_n1_a_migrated_database_gets_the_search_functions(tmp_path):
                 chart_number="C1", given_name="Zoe", family_name="Gab", dob=dt.date(2015, 1, 1)
             )
         assert [row.given_name for row in search_patients("gab, z", today=TODAY)] == ["Zoe"]
+
+
+def test_n1_the_functions_keep_one_plan_and_start_no_workers(store):
+    """Each function keeps one plan for every value and starts no parallel workers: a generic
+    plan guesses thousands of rows for a range, and workers for a few index pages cost tens of
+    milliseconds (N1 at ten million patients)."""
+    settings = database.execute_sql(
+        "SELECT p.proname, p.proconfig FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
+        " WHERE n.nspname = current_schema() AND p.proname LIKE 'kiosk%%'"
+    ).fetchall()
+    assert len(settings) == len(FUNCTIONS)
+    for name, config in settings:
+        assert "plan_cache_mode=force_generic_plan" in config, name
+        assert "max_parallel_workers_per_gather=0" in config, name

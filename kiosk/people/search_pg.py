@@ -19,6 +19,11 @@ from __future__ import annotations
 
 from kiosk.people.search_index import CAREGIVER, CAREGIVER_FULL, CHART, FAMILY, FULL, GIVEN
 
+# one plan for every value; and no parallel workers: one generic plan guesses thousands of rows for
+# a range (rows=28738 for a parent's whole name at ten million patients) and starting workers
+# for it took 80-125 ms of a lookup that reads a few index pages (N1)
+_SETTINGS = "SET plan_cache_mode = force_generic_plan SET max_parallel_workers_per_gather = 0"
+
 # patient rows of a name prefix (kiosk.people.search.structured_sql with the listed columns)
 _ROW = "p.id, p.given_key, p.family_key, p.given_name, p.family_name, p.dob, p.portal_status"
 _ORDER = "ORDER BY p.family_key, p.given_key, p.dob"
@@ -35,7 +40,7 @@ CREATE OR REPLACE FUNCTION kiosk_names(f_lo text, f_hi text, g_lo text, g_hi tex
     lim integer)
 RETURNS TABLE (id integer, given_key varchar, family_key varchar, given_name varchar,
     family_name varchar, dob date, portal_status varchar)
-LANGUAGE plpgsql STABLE SET plan_cache_mode = force_generic_plan AS $$
+LANGUAGE plpgsql STABLE {_SETTINGS} AS $$
 DECLARE
     fam varchar;
     got integer := 0;
@@ -91,7 +96,7 @@ $$"""
 TERMS = f"""
 CREATE OR REPLACE FUNCTION kiosk_terms(lo text, hi text, kind text, lim integer)
 RETURNS TABLE (patient_id integer, caregiver_id integer, term varchar)
-LANGUAGE plpgsql STABLE SET plan_cache_mode = force_generic_plan AS $$
+LANGUAGE plpgsql STABLE {_SETTINGS} AS $$
 BEGIN
     IF kind = '{CHART}' AND hi = lo THEN
         RETURN QUERY SELECT t.patient_id, t.caregiver_id, t.term FROM search_term t
@@ -116,7 +121,7 @@ $$"""
 CHARTS = f"""
 CREATE OR REPLACE FUNCTION kiosk_charts(charts text[], lim integer)
 RETURNS TABLE (patient_id integer, caregiver_id integer, term varchar)
-LANGUAGE plpgsql STABLE SET plan_cache_mode = force_generic_plan AS $$
+LANGUAGE plpgsql STABLE {_SETTINGS} AS $$
 BEGIN
     RETURN QUERY SELECT t.patient_id, NULL::integer, t.term FROM search_term t
         WHERE t.term = ANY(charts) AND t.field = '{CHART}' LIMIT lim;
@@ -141,7 +146,7 @@ CREATE OR REPLACE FUNCTION kiosk_parents(lo text, hi text, kind text, lim intege
 RETURNS TABLE (patient_id integer, given_key varchar, family_key varchar, given_name varchar,
     family_name varchar, dob date, portal_status varchar, caregiver_id integer, term varchar,
     carer_given varchar, carer_family varchar)
-LANGUAGE plpgsql STABLE SET plan_cache_mode = force_generic_plan AS $$
+LANGUAGE plpgsql STABLE {_SETTINGS} AS $$
 BEGIN
     IF kind = '{CAREGIVER_FULL}' AND hi = lo THEN
         RETURN QUERY SELECT {_PARENT_ROW}, {_NAMED.format("t.term = lo")};
@@ -161,7 +166,7 @@ $$"""
 PARTS = f"""
 CREATE OR REPLACE FUNCTION kiosk_parts(lo text, hi text, children boolean, lim integer)
 RETURNS TABLE (patient_id integer, caregiver_id integer, term varchar)
-LANGUAGE plpgsql STABLE SET plan_cache_mode = force_generic_plan AS $$
+LANGUAGE plpgsql STABLE {_SETTINGS} AS $$
 BEGIN
     IF children AND hi = lo THEN
         RETURN QUERY SELECT t.patient_id, t.caregiver_id, t.term FROM search_term t
@@ -191,7 +196,7 @@ _BORN = """r.patient_id = p.id AND t.caregiver_id = r.caregiver_id AND p.dob = b
 BORN_PARENTS = f"""
 CREATE OR REPLACE FUNCTION kiosk_born_parents(born date, lo text, hi text, lim integer)
 RETURNS TABLE (patient_id integer, caregiver_id integer, term varchar)
-LANGUAGE plpgsql STABLE SET plan_cache_mode = force_generic_plan AS $$
+LANGUAGE plpgsql STABLE {_SETTINGS} AS $$
 BEGIN
     IF hi = lo THEN
         IF EXISTS (SELECT 1 FROM search_term t WHERE t.term = lo AND ({_NAME_FIELDS})
