@@ -227,7 +227,7 @@ def bench_pages(suffix: str = "", rounds: int = 3) -> None:
 
 def bench_letters(work: Path) -> None:
     """10,000 families' letters, as a drive makes them once their PINs are issued."""
-    from kiosk.followup.letters import render_letters
+    from kiosk.followup.letters import draw_letters
     from kiosk.followup.worklist import WorklistQuery, all_families
     from kiosk.registration.pins import format_pin, generate_pin
 
@@ -247,14 +247,14 @@ def bench_letters(work: Path) -> None:
     ]
     out = work / "letters.pdf"
     started = time.perf_counter()
-    pdf = render_letters(
+    pdf = draw_letters(
         letters, "Sunny Hills Pediatrics", "https://portal.example.org/register", "letter"
     )
     out.write_bytes(pdf)
     seconds = time.perf_counter() - started
     note(
         f"letters: {len(letters):,} families ({sum(len(x['children']) for x in letters):,} children), "
-        f"{len(pdf) / 1e6:.1f} MB, one page each, kiosk.followup.letters.render_letters and the file written"
+        f"{len(pdf) / 1e6:.1f} MB, one page each, kiosk.followup.letters.draw_letters and the file written"
     )
     show("letters_10k_s", seconds, "s")
     try:

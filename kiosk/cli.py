@@ -940,9 +940,16 @@ def cmd_drive(args: argparse.Namespace) -> int:
     except WorklistError as error:
         raise CliError(str(error)) from None
     from kiosk.importer import TextProgress
+    from kiosk.slip.pdf_child import SlipChildError
 
     progress = None if args.quiet else TextProgress(sys.stderr)
-    report = desk.run_drive(drive_id, print_letters=args.print_letters, progress=progress)
+    try:
+        report = desk.run_drive(drive_id, print_letters=args.print_letters, progress=progress)
+    except SlipChildError as error:  # the letters stay sealed: --resume makes them (W2)
+        raise CliError(
+            f"drive {drive_id}: the letters were not made ({error}); "
+            f"kiosk drive --resume {drive_id} tries again"
+        ) from None
     if progress:
         progress.finish()
     for line in report.skipped:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
+import sys
 import time
 
 import pypdfium2 as pdfium
@@ -363,6 +364,54 @@ def test_w2_a_family_refused_by_the_engine_is_skipped_with_the_reason(front_desk
     assert Patient.get(Patient.given_name == "Cal").portal_status == PortalStatus.UNREGISTERED
 
 
+PDF_LIBRARIES = ("fpdf", "PIL", "fontTools")
+
+
+def test_w2_d1_the_letters_are_drawn_in_the_slip_child_not_the_app(front_desk_w2, monkeypatch):
+    """D1: with fpdf2, Pillow and fontTools unimportable in this process, the drive still makes
+    its one PDF, a page a family: the slip's child process draws the letters, so a drive run
+    from a low-spec kiosk does not keep the PDF libraries in its memory for the rest of the day."""
+    for name in list(sys.modules):
+        if name.split(".")[0] in PDF_LIBRARIES:
+            monkeypatch.setitem(sys.modules, name, None)
+    for name in PDF_LIBRARIES:
+        monkeypatch.setitem(sys.modules, name, None)
+    plan = front_desk_w2.plan_drive(UNREGISTERED, DriveOptions(letters=True))
+    report = front_desk_w2.run_drive(front_desk_w2.start_drive(plan))
+    assert report.letters == 3 and report.letters_file is not None
+    assert len(pdfium.PdfDocument(report.letters_file)) == 3
+
+
+# The slip's child failing, with the letters it was given in its traceback
+CRASHING_CHILD = (
+    "import sys; text = sys.stdin.read(); "
+    "sys.stderr.write('Traceback (most recent call last):\\n  ' + text + '\\nValueError\\n'); "
+    "sys.exit(1)"
+)
+
+
+def test_w2_s11_letters_the_child_could_not_draw_stay_sealed_for_the_next_run(
+    front_desk_w2, monkeypatch
+):
+    """The PINs are issued; the child fails: the error names no PIN, every letter stays sealed
+    (S11) and the next run makes them all."""
+    from kiosk.slip import pdf_child
+
+    plan = front_desk_w2.plan_drive(UNREGISTERED, DriveOptions(letters=True))
+    drive_id = front_desk_w2.start_drive(plan)
+    real = pdf_child.command
+    monkeypatch.setattr(pdf_child, "command", lambda: [sys.executable, "-c", CRASHING_CHILD])
+    with pytest.raises(pdf_child.SlipChildError) as failed:
+        front_desk_w2.run_drive(drive_id)
+    assert str(failed.value) == "the slip's PDF could not be made (the PDF maker stopped)"
+    sealed = [row.letter for row in DriveFamily.select().where(DriveFamily.letter != "")]
+    assert len(sealed) == 3 and all(letter.startswith("aesgcm1:") for letter in sealed)
+    monkeypatch.setattr(pdf_child, "command", real)
+    report = front_desk_w2.run_drive(drive_id)
+    assert (report.already, report.letters) == (3, 3)
+    assert len(pdf_pages(report.letters_file)) == 3
+
+
 # -- the command line ------------------------------------------------------------------------------
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_w2_kiosk_drive_dry_run_run_and_list(practice, config, tmp_path, capsys, monkeypatch):
@@ -385,6 +434,24 @@ def test_w2_kiosk_drive_dry_run_run_and_list(practice, config, tmp_path, capsys,
     assert main([*args, "--list"]) == 0
     assert "finished  3 done, 1 skipped, 0 waiting  Unregistered" in capsys.readouterr().out
     assert main([*args, "--resume", "7", "--by", "maria"]) == 2
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_w2_kiosk_drive_says_when_its_letters_were_not_made(
+    practice, config, tmp_path, capsys, monkeypatch
+):
+    """The slip's child failing: one plain line naming the drive to resume, no PIN, exit 2."""
+    from kiosk.cli import main
+    from kiosk.slip import pdf_child
+
+    monkeypatch.setenv("KIOSK_SLIP_DIR", str(tmp_path / "slips"))
+    monkeypatch.setattr(pdf_child, "command", lambda: [sys.executable, "-c", CRASHING_CHILD])
+    assert main(["--db", config.database, "drive", "--by", "maria", "--quiet"]) == 2
+    said = capsys.readouterr().err
+    assert said == (
+        "kiosk: drive 1: the letters were not made (the slip's PDF could not be made "
+        "(the PDF maker stopped)); kiosk drive --resume 1 tries again\n"
+    )
 
 
 def test_w2_every_drive_option_has_help(capsys):

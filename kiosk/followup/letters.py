@@ -2,8 +2,9 @@
 
 A letter is the family's slip (R14: practice, portal address and its QR code, each child with
 their PIN, the expiry date, the steps) under a greeting to the caregiver and a few words on why
-it came. The PDF is drawn by kiosk.slip.pdf, the same code as the slip; a saved PDF is a slip file
-(S11): 0600, removed after ``printer.keep_minutes``, removed at once when it is printed.
+it came. The PDF is drawn by kiosk.slip.pdf, the same code as the slip, in the slip's short-lived
+child process (kiosk.slip.pdf_child, D1: the app never loads the PDF libraries); a saved PDF is a
+slip file (S11): 0600, removed after ``printer.keep_minutes``, removed at once when it is printed.
 
 The words are msgids of the gettext catalogs (kiosk.i18n, I1), like the slip's.
 """
@@ -49,13 +50,15 @@ def letter_page(letter: dict, practice_name: str, portal_url: str) -> tuple[Slip
     return slip, lead
 
 
-def render_letters(
+def draw_letters(
     letters: list[dict],
     practice_name: str,
     portal_url: str,
     layout: str,
     fonts: Sequence[str] = (),
 ) -> bytes:
+    """The letters' PDF, drawn in this process: the slip's child calls it
+    (:func:`kiosk.slip.pdf_child.render_letters`), the app never does."""
     from kiosk.slip.pdf import render_pages
 
     paper = layout if layout in ("letter", "a4") else "letter"  # a receipt roll is no letter
@@ -78,6 +81,7 @@ def print_or_save(
     """Make the drive's PDF, print it when asked (and a printer is set up, not in training),
     else save it as a slip file; (the saved file or None, the outcome in words)."""
     from kiosk.followup.drive import record_letters
+    from kiosk.slip.pdf_child import render_letters
     from kiosk.slip.printing import CupsPrinter, save_pdf
     from kiosk.store import files
 
