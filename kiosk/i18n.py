@@ -8,14 +8,17 @@ Every text a family reads is written in the code in English, as the msgid of a g
     t.ngettext("Your child's PIN:", "Your children's PINs:", len(children))
 
 English is the source language: its words are the msgids, so it needs no catalog. Each other
-language is one file, ``kiosk/locale/<code>/LC_MESSAGES/kiosk.po``; the languages kiosk offers are
-English and the catalogs present (``LANGUAGES``), so adding a language is adding its file (see
+language is one file, ``kiosk/locale/<code>/LC_MESSAGES/kiosk.po``, shipped beside its compiled
+``kiosk.mo`` (``pybabel compile``); the languages kiosk offers are English and the compiled
+catalogs present (``LANGUAGES``), so adding a language is adding its files (see
 docs/languages.md). A message a catalog lacks, or one marked fuzzy, reads in English.
 tests/test_i18n.py extracts every msgid from the sources with Babel and fails when a catalog
-misses one or a placeholder.
+misses one or a placeholder, or when a .mo is not its .po compiled.
 
-The .po file itself is read at first use (Babel's reader, compiled in memory, cached per
-language): no compiled .mo files to keep in step with the .po. Placeholders are ``str.format``
+The .mo is read at first use by the standard library's gettext (cached per language): reading
+the .po with Babel's reader took 0.2-0.3 s of a desk's first family in that language and 2.2 MiB
+of a low-spec kiosk's memory for good (benchmarks/lowspec.py, D1); the .mo takes a millisecond
+and next to nothing. Placeholders are ``str.format``
 names (``{date}``); a msgid is a plain literal so the extractor can find it. Text named in another
 text (a button the welcome tells the parent to press) is one msgid used in both places.
 
@@ -30,7 +33,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import gettext as _gettext
-import io
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,8 +48,9 @@ KEYWORDS = ("Phrase", "NPhrase:1,2")
 
 
 def _catalog_files() -> dict[str, Path]:
+    """The compiled catalog of each language, by code."""
     return {
-        po.parent.parent.name: po for po in sorted(LOCALE_DIR.glob(f"*/LC_MESSAGES/{DOMAIN}.po"))
+        mo.parent.parent.name: mo for mo in sorted(LOCALE_DIR.glob(f"*/LC_MESSAGES/{DOMAIN}.mo"))
     }
 
 
@@ -187,12 +190,5 @@ def _load(code: str) -> Catalog:
     path = _catalog_files().get(code)
     if path is None:
         return Catalog(code, _gettext.NullTranslations())
-    from babel.messages.mofile import write_mo
-    from babel.messages.pofile import read_po
-
-    with path.open("rb") as po:
-        messages = read_po(po, locale=code, domain=DOMAIN)
-    compiled = io.BytesIO()
-    write_mo(compiled, messages)  # fuzzy entries are left out: they read in English
-    compiled.seek(0)
-    return Catalog(code, _gettext.GNUTranslations(compiled))
+    with path.open("rb") as mo:  # compiled without the fuzzy entries: they read in English
+        return Catalog(code, _gettext.GNUTranslations(mo))

@@ -7,6 +7,7 @@ here, and so does a translation that loses, renames or mistypes a placeholder.""
 from __future__ import annotations
 
 import datetime as dt
+import io
 import pickle
 import string
 from pathlib import Path
@@ -133,6 +134,27 @@ def test_i1_languages_are_english_and_the_catalogs_present():
     }
 
 
+def compiled(po: Path) -> bytes:
+    """The .po compiled as ``pybabel compile`` compiles it (fuzzy entries left out)."""
+    from babel.messages.mofile import write_mo
+
+    out = io.BytesIO()
+    with po.open("rb") as text:
+        write_mo(out, read_po(text, locale=po.parent.parent.name, domain=i18n.DOMAIN))
+    return out.getvalue()
+
+
+def test_i1_each_catalog_ships_compiled_from_its_po():
+    """The app reads the .mo (kiosk.i18n): a .po changed without ``pybabel compile -d kiosk/locale
+    -D kiosk`` (docs/languages.md) would print the old words, so each .mo must be its .po compiled,
+    and there is no .mo without its .po."""
+    pos = sorted(i18n.LOCALE_DIR.glob("*/LC_MESSAGES/kiosk.po"))
+    mos = sorted(i18n.LOCALE_DIR.glob("*/LC_MESSAGES/kiosk.mo"))
+    assert [mo.with_suffix(".po") for mo in mos] == pos
+    for po in pos:
+        assert po.with_suffix(".mo").read_bytes() == compiled(po), f"run pybabel compile: {po}"
+
+
 def test_i1_unknown_language_reads_in_english_and_regions_find_their_language():
     assert catalog("xx").language == "en"
     assert catalog(None).gettext("Portal address") == "Portal address"
@@ -174,6 +196,7 @@ def test_i1_a_fuzzy_or_missing_translation_reads_in_english(tmp_path, monkeypatc
         'msgid "Child"\nmsgstr "Enfant"\n',
         encoding="utf-8",
     )
+    (folder / "kiosk.mo").write_bytes(compiled(folder / "kiosk.po"))
     monkeypatch.setattr(i18n, "LOCALE_DIR", tmp_path)
     monkeypatch.setattr(i18n, "LANGUAGES", ("en", "fr"))
     i18n._load.cache_clear()
