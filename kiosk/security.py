@@ -276,10 +276,31 @@ def unseal(purpose: str, stored: str, context: str) -> str:
 def _aes_gcm(key: bytes, nonce: bytes, context: str) -> Any:
     """AES-256-GCM with ``context`` as its associated data. PyCryptodome rather than
     cryptography: the same cipher and layout (nonce, ciphertext, 16-byte tag: texts sealed by
-    either open with the other) at 2.9 MiB of a low-spec kiosk's memory instead of 7.9 (D1);
+    either open with the other) at 1.3 MiB of a low-spec kiosk's memory instead of 7.9 (D1);
     loaded only when a PIN is sealed or opened."""
-    from Crypto.Cipher import AES
-
+    AES = _aes()
     cipher = AES.new(key, AES.MODE_GCM, nonce=nonce, mac_len=TAG_BYTES)
     cipher.update(context.encode())
     return cipher
+
+
+@functools.cache
+def _aes() -> Any:
+    """PyCryptodome's AES, bound to its C code through ctypes. PyCryptodome binds through cffi
+    when cffi can be imported (it comes with cryptography, which other extras install), and
+    cffi's binding parses the C declarations with pycparser as the module loads: 1.6 MiB more of
+    a low-spec kiosk's memory for good than ctypes, which PyCryptodome uses wherever cffi is
+    missing, for the same C code (D1). So cffi is made unimportable while PyCryptodome loads."""
+    import sys
+
+    absent = object()
+    held = sys.modules.get("cffi", absent)
+    sys.modules["cffi"] = None  # type: ignore[assignment]  # ``import cffi`` raises ImportError
+    try:
+        from Crypto.Cipher import AES
+    finally:
+        if held is absent:
+            del sys.modules["cffi"]
+        else:
+            sys.modules["cffi"] = held  # type: ignore[assignment]
+    return AES

@@ -5,9 +5,12 @@ database, its WAL and shm, the key and slips are readable by kiosk's user only."
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import sqlite3
 import stat
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -190,6 +193,26 @@ def test_s11_a_body_sealed_by_an_earlier_kiosk_still_opens_and_a_short_one_is_re
     for broken in (earlier[:20], earlier[:-8] + "AAAAAAA="):
         with pytest.raises(security.UnsealError):
             security.unseal(outbox.BODY_KEY, broken, "<1@kiosk>")
+
+
+def test_s11_d1_sealing_binds_pycryptodome_through_ctypes_not_cffi():
+    """A fresh process seals and opens a text: PyCryptodome runs on ctypes, so neither cffi's
+    binding nor pycparser (1.6 MiB a low-spec kiosk keeps for good) is loaded, and nothing is
+    left in the way of whatever imports cffi later."""
+    script = """
+import json, sys
+from kiosk import security
+security.set_key(security.SecretKey(b"k" * 32))
+sealed = security.seal("outbox", "PIN 7Q4-K2M-9XF", "<1@kiosk>")
+opened = security.unseal("outbox", sealed, "<1@kiosk>")
+from Crypto.Util import _raw_api
+loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("cffi", "pycparser"))
+print(json.dumps([opened, _raw_api.backend, loaded]))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert json.loads(done.stdout) == ["PIN 7Q4-K2M-9XF", "ctypes", []]
 
 
 # -- files readable by kiosk's user only ----------------------------------------------------------
