@@ -158,6 +158,23 @@ def test_sqlite_runs_in_wal_with_foreign_keys_and_a_busy_timeout(store):
     assert database.execute_sql("PRAGMA busy_timeout").fetchone()[0] >= 5000
 
 
+def test_d1_each_sqlite_connection_caches_at_most_2_mib_of_pages(store):
+    """A desk has a connection per worker thread, each with its own page cache: bounded, so a
+    large practice's pages do not fill a low-spec kiosk's memory (benchmarks/lowspec.py)."""
+    import threading
+
+    seen = [database.execute_sql("PRAGMA cache_size").fetchone()[0]]
+
+    def in_a_worker() -> None:
+        seen.append(database.execute_sql("PRAGMA cache_size").fetchone()[0])
+        database.close()
+
+    worker = threading.Thread(target=in_a_worker)
+    worker.start()
+    worker.join()
+    assert seen == [-2048, -2048]  # KiB
+
+
 def test_schema_carries_a_version(store):
     assert current_version() == SCHEMA_VERSION
     assert ensure_schema() == SCHEMA_VERSION  # idempotent on an existing database

@@ -36,12 +36,19 @@ READ_ONLY_OPTIONS = "-c default_transaction_read_only=on"
 # a desk holds two between actions (O1; 64 desks need 128 of the server's max_connections)
 IDLE_CONNECTIONS = 2
 BUSY_TIMEOUT_MS = 10_000  # another desk's write waits, it does not fail
+# Pages each connection keeps in its own cache, at most (about SQLite's default). A desk has a
+# connection per worker thread, and searching a large practice fills whatever it is given: at
+# 16 MiB a connection held 16.5 MiB after a thousand searches of benchmarks/run.py's million
+# patients, enough to take a low-spec kiosk over its memory budget (D1), and no search took less
+# CPU time than at 2 MiB (the system's file cache keeps the pages). An import writes a few per
+# cent more to the WAL (benchmarks/import_bench.py: 53 MB against 50 for 10,000 patients).
+SQLITE_CACHE_KIB = 2_048
 SQLITE_PRAGMAS = {
     "journal_mode": "wal",
     "foreign_keys": 1,
     "busy_timeout": BUSY_TIMEOUT_MS,
     "synchronous": "normal",
-    "cache_size": -16_000,  # KiB
+    "cache_size": -SQLITE_CACHE_KIB,  # negative: KiB, not pages
     "secure_delete": 1,  # erased text (a sent message's PINs, S2) is overwritten, not left in free space
 }
 # Prepared statements each connection keeps (Python's default is 128). A desk has a connection per
