@@ -691,46 +691,57 @@ def _structured(
         room = hits.room
         if batch is None:
             sql = structured_sql(family, given, status, query.dob, room)
-            # "first last": the names as written too, to tell a whole part from one begun
-            rows = _as_typed(sql, family_words, given_words, bool(typed and given))
+            rows = _as_typed(sql, family_words, given_words)
         else:  # the rows this prefix's own statement would have read: its first `room`
             rows = _typed_rows([row[:5] for row in batch[n][:room]], family_words, given_words)
         if len(rows) >= room and typed and family and given and len(words) == 2:
             # "el johnson": the rows came in alphabetical order and stopped before Ella (Eleanor,
             # Elias, ... fill the list); one of each name begun so, so the closest shows (N2)
             rows += names_begun_sql(family, given, status, query.dob, room).rows()
-        for patient_id, given_key, family_key, *written in rows:
-            # "first last" typed in part: a near match, the name with the fewest letters left out
-            # first (Ez: Ezra before Ezekiel); each word a whole part of the name is exact ("ana
-            # nunez": Ana Núñez-García); other forms, a compound last name typed as words among
-            # them, are today's search: exact, in its alphabetical order
-            given_name, family_name = written or (None, None)
-            left_out = _left_out(family or "", family_key, family_name)
+        # "first last" typed in part: a near match, the name with the fewest letters left out
+        # first (Ez: Ezra before Ezekiel); a word that is a whole part of the name leaves none out
+        # ("ana nunez": Ana Núñez-García, exact); other forms, a compound last name typed as words
+        # among them, are today's search: exact, in its alphabetical order
+        written = _names_written(rows, len(family) + len(given)) if typed and given else {}
+        for patient_id, given_key, family_key, *_ in rows:
+            given_name, family_name = written.get(patient_id, (None, None))
+            left_out = _left_out(family, family_key, family_name)
             left_out += _left_out(given, given_key, given_name)
             closeness = NAME_LEFT_OUT * left_out if typed and given else 0.0
             hits.add(patient_id, EXACT, closeness)
+
+
+def _names_written(rows: list[tuple], typed: int) -> dict[int, tuple[str, str]]:
+    """The names as written of these structured rows (id, given key, family key, and the names
+    when read with them), read by id only for those with letters left out (``typed`` letters
+    were typed), which a word typed as a whole part of the name may leave none of."""
+    written = {row[0]: (row[3], row[4]) for row in rows if len(row) >= 5}
+    unread = [row[0] for row in rows if row[0] not in written and len(row[1]) + len(row[2]) > typed]
+    written.update((i, (given, family)) for i, given, family in _by_id(Patient, NAMES, unread))
+    return written
+
+
+NAMES = "given_name, family_name"
 
 
 def _left_out(typed: str, key: str, name: str | None) -> int:
     """How many letters of a name the text typed for it leaves out: of the part it begins, when
     the name as written is known (nunez: none of Núñez-García), else of the whole name's key."""
     fewest = len(key) - len(typed)
-    if name is not None and typed:
+    if name is not None and typed and fewest:
         fewest = min(
             (len(w) - len(typed) for w in name_words(name) if w.startswith(typed)), default=fewest
         )
     return fewest
 
 
-def _as_typed(
-    sql: _Sql, family_words: list[str], given_words: list[str], written: bool = False
-) -> list[tuple]:
+def _as_typed(sql: _Sql, family_words: list[str], given_words: list[str]) -> list[tuple]:
     """The rows of :func:`structured_sql` (id, given key, family key, and the names as written
     when they are read) whose names have the words typed for them as their parts: of several
     words run together, each but the last is a whole part and the last begins one ("Le Bl" for
     Le Blanc), so a space in the wrong place ("Luca Stj Ohn") is not an exact match but a typo
-    (N2). ``written``: read the names as written whatever was typed."""
-    if len(family_words) < 2 and len(given_words) < 2 and not written:
+    (N2)."""
+    if len(family_words) < 2 and len(given_words) < 2:
         return sql.rows()
     return _typed_rows(_with_names(sql).rows(), family_words, given_words)
 
@@ -1300,12 +1311,12 @@ def _tolerant(query: Query, status: str | None, hits: _Hits) -> None:
             tuple(w for pair in splits for w in pair if all(w is not typed for typed in words))
         )
         exact = len(hits.found)
-        seen = sum(_tolerant_whole_names(list(pair), status, query.dob, hits) for pair in splits)
-        # a parent's whole name near what was typed shows their children, even when a patient
-        # has a name near it too (the parent may be a patient: "eve everywomen", N1)
-        for pair in splits:
-            _tolerant_parents(list(pair), status, query.dob, hits)
-        if seen:
+        if sum(_tolerant_whole_names(list(pair), status, query.dob, hits) for pair in splits):
+            # a parent's whole name near what was typed shows their children too, though a
+            # patient has a name near it (the parent may be a patient: "eve everywomen", N1);
+            # when no patient has, the joins below find the parents
+            for pair in splits:
+                _tolerant_parents(list(pair), status, query.dob, hits)
             return
         if not exact or any(word.folded in SAID_AS for word in words):
             # one name typed as words; after a name found as typed, only one said another way
@@ -1330,14 +1341,41 @@ def _tolerant(query: Query, status: str | None, hits: _Hits) -> None:
         for side in ("patient", "caregiver"):
             if hits.room_for(closest) <= 0:
                 return
-            for patient_id, caregiver, terms in _word_hits(
+            found = _word_hits(
                 trying, side, status, query.dob, hits.limit, tolerant=True, strict=strict
-            ):
+            )
+            if side == "caregiver":
+                found = _nicknames_of_given_names(found, band, strict)
+            for patient_id, caregiver, terms in found:
                 cost, reason = _score(words, terms)
                 if side == "caregiver":  # the child's own name first, then a parent's of that cost
                     reason = f"{CAREGIVER}, {reason}" if reason else CAREGIVER
                     cost += CAREGIVER_COST
                 hits.add(patient_id, TOLERANT, cost, reason, caregiver)
+
+
+def _nicknames_of_given_names(
+    found: list[tuple[int, int | None, tuple[str, ...]]], band: Word, strict: int
+) -> list[tuple[int, int | None, tuple[str, ...]]]:
+    """The caregivers' rows whose word ``strict`` matched a nickname of a given name with the
+    caregiver's given name, not a family name: a parent's terms do not say which name a part is
+    of (N2: "cindy bill" is not Cindy William)."""
+    nicknamed = {
+        caregiver
+        for _, caregiver, terms in found
+        if caregiver is not None and band.candidates.get(terms[strict], (0.0, ""))[1] == NICKNAME
+    }
+    if not nicknamed:
+        return found
+    givens = {
+        caregiver: set(name_words(given))
+        for caregiver, given in _by_id(Caregiver, "given_name", sorted(nicknamed))
+    }
+    return [
+        (patient_id, caregiver, terms)
+        for patient_id, caregiver, terms in found
+        if caregiver not in givens or terms[strict] in givens[caregiver]
+    ]
 
 
 def _one_name_spaced(
