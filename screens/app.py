@@ -403,7 +403,8 @@ class KioskApp(ReportsErrors, HoldsTypeAhead, App[None]):
         only the garbage collector's full pass frees, and tune_interpreter makes those passes rare:
         one pass between families, once the desk has stopped typing, keeps a desk's memory from
         growing by a few families' worth of closed screens (benchmarks/lowspec.py). A desk that
-        opens the next family first leaves them to the next pause, or to the collector's own pass."""
+        opens the next family first leaves them to the next pause, or to the collector's own pass.
+        What the pass freed is then handed back to the system (:func:`release_free_memory`)."""
         if (
             len(self.screen_stack) <= 2
             and time.monotonic() - self.last_activity < self.COLLECT_IDLE_SECONDS
@@ -414,6 +415,7 @@ class KioskApp(ReportsErrors, HoldsTypeAhead, App[None]):
             self._collect_timer = None
         if len(self.screen_stack) <= 2:
             gc.collect()
+            release_free_memory()
 
     def _reset_to(self, screen: Screen | None) -> None:
         """Make ``screen`` the only screen above the sign-in screen, which is always at the bottom
@@ -491,6 +493,27 @@ def create_app(config: Config, *, clock: Clock | None = None, desk: Desk | None 
     """The factory tests and the CLI use; the store must already be open. Tests pass a ``desk``
     built with fakes (senders, printer), or just a fixed ``clock``."""
     return KioskApp(desk or Desk(config, clock=clock))
+
+
+@lru_cache(maxsize=1)
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim``, or None where the C library has none (musl, macOS)."""
+    import ctypes
+
+    try:
+        return ctypes.CDLL(None).malloc_trim
+    except (AttributeError, OSError):
+        return None
+
+
+def release_free_memory() -> None:
+    """Give the memory the C allocator holds free back to the system (glibc's ``malloc_trim``).
+    glibc returns freed memory only from the top of its heap; what a family's screens, queries and
+    slip freed in the middle stays in the process, 2-3 MiB of a low-spec kiosk between families
+    (benchmarks/lowspec.py, D1). A few milliseconds, in the pause between families."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 def tune_interpreter() -> None:
