@@ -238,7 +238,10 @@ def test_t4_patient_page_associations_snapshot(snap_compare, app):
     # the association's "since" is when training data was loaded: fixed, for a picture that holds
     Association.update(created_at=NOW).where(Association.patient == kai.id).execute()
     issued = NOW - dt.timedelta(days=11)  # the PIN's issue time, else the minute the test runs
-    RegistrationPin.update(issued_at=issued).where(RegistrationPin.patient == kai.id).execute()
+    # and its expiry, which training data's load took from the real clock: the picture changed daily
+    RegistrationPin.update(issued_at=issued, expires_at=issued + dt.timedelta(days=30)).where(
+        RegistrationPin.patient == kai.id
+    ).execute()
 
     async def open_kai(pilot):
         page = await open_page(app, pilot, "Kai", "Morgan")
