@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from kiosk import audit, security
 from kiosk.config import ConfigError, config_from_mapping, load_config
@@ -461,3 +463,32 @@ async def test_d1_a_click_beyond_the_screen_leaves_the_field_the_desk_types_in(t
         await pilot.press(*"maria")
         await settle(app, pilot)
         assert app.screen.focused is field and field.value == "maria"
+
+
+_scopes = st.none() | st.text(
+    st.characters(blacklist_categories=("Cs",), blacklist_characters="%"), min_size=1, max_size=40
+).filter(lambda s: not any(c.isspace() for c in s))
+
+
+@given(address=st.ip_addresses(), scope=_scopes, port=st.integers(1, 65535))
+def test_d1_an_unnamed_desk_is_named_safely_and_stably_from_any_address(address, scope, port):
+    """D1: whatever address the SSH connection came from (IPv4, IPv6, IPv4-on-IPv6, a link-local
+    one with its interface, fe80::1%eth0, or any scope a client claims), the desk's name is a valid
+    terminal name (no '%', nothing a header or the audit would misread), the same at every port,
+    and two desks on different links or addresses are not one terminal."""
+    from kiosk.config import TERMINAL_NAME
+
+    text = str(address) + (f"%{scope}" if scope and address.version == 6 else "")
+    name = terminals.unnamed_ssh_desk({"SSH_CONNECTION": f"{text} {port} 10.0.0.1 22"})
+    assert TERMINAL_NAME.fullmatch(name), name
+    assert name == terminals.unnamed_ssh_desk({"SSH_CONNECTION": f"{text} 22 10.0.0.1 22"})
+    if address.version == 6 and address.ipv4_mapped is None:
+        other = terminals.unnamed_ssh_desk({"SSH_CONNECTION": f"{address}%{scope or ''}x 5 ::1 22"})
+        assert other != name
+
+
+def test_d1_a_link_local_desk_is_named_after_its_address_and_link():
+    host = socket.gethostname()
+    assert terminals.unnamed_ssh_desk({"SSH_CONNECTION": "fe80::1%eth0 5 fe80::2%eth0 22"}) == (
+        f"{host}-fe80--1_eth0"
+    )

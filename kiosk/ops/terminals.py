@@ -11,6 +11,7 @@ name is what the guessing limits count per terminal (S8, S12) and what every aud
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import os
 import re
@@ -47,9 +48,22 @@ def unnamed_ssh_desk(env: Mapping[str, str]) -> str:
     client = ssh_client(env)
     if client is None:
         return ""
-    address = str(client).replace(":", "-")
+    address = str(client).split("%")[0].replace(":", "-")
+    scope = client.scope_id if isinstance(client, ipaddress.IPv6Address) else None
+    if scope:  # a link-local desk (fe80::1%eth0): '%' is no name's, and the link is the desk's own
+        address += "_" + (scope if _SCOPE.fullmatch(scope) else _digest(scope))
     host = re.sub(r"[^A-Za-z0-9_.-]", "-", security.host_name())
     return f"{host[: 63 - len(address)]}-{address}"
+
+
+# An interface name as Linux spells them (IFNAMSIZ: at most 15); any other scope (a number on
+# some systems, or whatever a client's address claims) is named by a digest, so it stays safe,
+# short and the same at every sign-in.
+_SCOPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,14}")
+
+
+def _digest(scope: str) -> str:
+    return hashlib.blake2s(scope.encode("utf-8", "surrogatepass"), digest_size=4).hexdigest()
 
 
 def from_ssh_address(config: Config, env: Mapping[str, str]) -> str:
