@@ -94,7 +94,11 @@ def write_families(path: Path, patients: int, seed: int = 9) -> int:
 
 def main() -> None:
     patients = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
-    folder = Path(tempfile.mkdtemp(prefix="kiosk-import-bench-"))
+    with tempfile.TemporaryDirectory(prefix="kiosk-import-bench-") as folder:
+        measure(patients, Path(folder))
+
+
+def measure(patients: int, folder: Path) -> None:
     source = folder / "families.csv"
     families = write_families(source, patients)
     open_store(Config(database=str(folder / "kiosk.sqlite3")))

@@ -122,7 +122,8 @@ def start_server(
         **os.environ,
         "PYTHONPATH": str(ROOT),
         "KIOSK_PIN_KEY_FILE": key_file,
-        "XDG_CONFIG_HOME": tempfile.mkdtemp(prefix="kiosk-bench-cfg-"),
+        # no config of the machine's own; the key file's folder goes when the run ends
+        "XDG_CONFIG_HOME": str(Path(key_file).parent / "config"),
     }
     command = [sys.executable, "-m", "kiosk.cli", "--db", target, "serve", "--port", str(port)]
     server = subprocess.Popen(
@@ -262,8 +263,19 @@ async def paced_with_guesser(
 def run(
     target: str, clients: int, seconds: float, suffix: str, rate: float = 100.0, workers: int = 1
 ) -> None:
-    folder = tempfile.mkdtemp(prefix="kiosk-portal-bench-")
-    key_file = str(Path(folder) / "pin.key")
+    with tempfile.TemporaryDirectory(prefix="kiosk-portal-bench-") as folder:
+        measure(target, str(Path(folder) / "pin.key"), clients, seconds, suffix, rate, workers)
+
+
+def measure(
+    target: str,
+    key_file: str,
+    clients: int,
+    seconds: float,
+    suffix: str,
+    rate: float,
+    workers: int,
+) -> None:
     token, tries, accounts = prepare(target, key_file, clients)
     port = _free_port()
     server = start_server(target, key_file, port, workers)
@@ -306,8 +318,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sqlite-only", action="store_true")
     parser.add_argument("--workers", type=int, default=1, help="kiosk serve --workers N")
     args = parser.parse_args(argv)
-    sqlite = str(Path(tempfile.mkdtemp(prefix="kiosk-portal-bench-")) / "kiosk.sqlite3")
-    run(sqlite, args.clients, args.seconds, "", args.rate, args.workers)
+    with tempfile.TemporaryDirectory(prefix="kiosk-portal-bench-") as folder:
+        sqlite = str(Path(folder) / "kiosk.sqlite3")
+        run(sqlite, args.clients, args.seconds, "", args.rate, args.workers)
     url = args.url or os.environ.get("KIOSK_BENCH_PG_URL") or os.environ.get("KIOSK_TEST_PG_URL")
     if url and not args.sqlite_only:
         run(url, args.clients, args.seconds, "_postgres", args.rate, args.workers)

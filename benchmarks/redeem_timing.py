@@ -38,6 +38,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from kiosk import security
+
+    security.SCRYPT_N = 2**10  # sign-in cost is not what is measured
+    with tempfile.TemporaryDirectory(prefix="kiosk-redeem-timing-") as folder:
+        return measure(args, Path(folder))
+
+
+def measure(args: argparse.Namespace, folder: Path) -> int:
     from kiosk.config import Config, PracticeConfig
     from kiosk.ops.training import load_training_data
     from kiosk.people.patients import family_for
@@ -48,13 +55,11 @@ def main(argv: list[str] | None = None) -> int:
     from kiosk.store.models import ALL_MODELS, Patient, RedemptionAttempt
     from kiosk.store.practice import open_store
 
-    security.SCRYPT_N = 2**10  # sign-in cost is not what is measured
-    folder = tempfile.mkdtemp(prefix="kiosk-redeem-timing-")
-    target = args.url or str(Path(folder) / "kiosk.sqlite3")
+    target = args.url or str(folder / "kiosk.sqlite3")
     config = Config(
         database=target,
         practice=PracticeConfig(name="Bench", portal_url="https://portal.example.org"),
-        pin_key_file=str(Path(folder) / "pin.key"),
+        pin_key_file=str(folder / "pin.key"),
     )
     if args.url:  # the tables of an earlier run hold PINs made with another key file
         open_database(args.url)

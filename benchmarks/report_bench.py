@@ -25,6 +25,7 @@ import argparse
 import datetime as dt
 import os
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -238,15 +239,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     folder = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="kiosk-report-"))
     folder.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
-    open_bench_store(str(folder / f"report-{args.patients}.sqlite3"), folder / "report.key")
-    note(f"SQLite: {populate(args.patients)}; {add_pins()} ({time.perf_counter() - started:.0f} s)")
-    time_report("")
-    close_database()
-    if not args.keep:
-        for path in folder.iterdir():
-            path.unlink()
-        folder.rmdir()
+    try:
+        started = time.perf_counter()
+        open_bench_store(str(folder / f"report-{args.patients}.sqlite3"), folder / "report.key")
+        note(
+            f"SQLite: {populate(args.patients)}; {add_pins()} ({time.perf_counter() - started:.0f} s)"
+        )
+        time_report("")
+        close_database()
+    finally:  # a run that fails (or is interrupted) leaves no database behind either
+        if not args.keep:
+            shutil.rmtree(folder, ignore_errors=True)
     url = args.pg_url or os.environ.get("KIOSK_BENCH_PG_URL", "")
     if url and (why := pg_unreachable(url)):
         note(f"PostgreSQL not used: {why}")

@@ -364,3 +364,30 @@ def test_d2_no_refused_command_makes_tables_in_an_empty_postgresql_database(
         close_database()
         admin.cursor().execute(f"DROP DATABASE {name} WITH (FORCE)")
         admin.close()
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        ["portal_bench.py", "--clients", "2", "--seconds", "0.3", "--rate", "5", "--sqlite-only"],
+        ["import_bench.py", "60"],
+        ["redeem_timing.py", "--runs", "1"],
+        ["report_bench.py", "--patients", "300"],
+    ],
+    ids=lambda script: script[0],
+)
+def test_d2_a_benchmark_leaves_nothing_in_the_temporary_folder(tmp_path, script):
+    """D2: each run of a benchmark made a folder in /tmp and left it there (forty portal_bench
+    config folders after an afternoon): whatever a benchmark makes for its run goes with it."""
+    from conftest import fresh_user_env, run_python
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = fresh_user_env(
+        tmp_path, TMPDIR=str(scratch), PYTHONPATH=str(Path(cli.__file__).parents[1])
+    )
+    done = run_python(
+        str(Path(cli.__file__).parents[1] / "benchmarks" / script[0]), *script[1:], env=env
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert list(scratch.iterdir()) == []
