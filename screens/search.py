@@ -259,11 +259,16 @@ class SearchScreen(ReportsWorkerErrors, DeskScreen[None]):
             cut,
         )
 
+    _resumed = False  # shown again after the first time (on_screen_resume)
+
     def on_screen_resume(self) -> None:
         # Back from a patient: statuses and names may have changed, and the next thing the desk
         # does is type another name, so the box takes the keys (its text selected, so typing replaces it).
+        first, self._resumed = not self._resumed, True
         if self.is_mounted:
             self.action_focus_search()
+            if first:  # just signed in: on_mount reads the day, and nothing was searched yet (D1)
+                return
             # read again once the screen is drawn: the desk sees it at once (benchmarks/desk_keys.py)
             self.call_after_refresh(self._refresh)
             self.call_after_refresh(self._load_appointments)
@@ -284,7 +289,15 @@ class SearchScreen(ReportsWorkerErrors, DeskScreen[None]):
     @on(Input.Changed, "#search")
     @on(Select.Changed, "#status")
     def _refresh(self) -> None:
-        self._search(self.search_text, self.status)
+        text, status = self.search_text, self.status
+        if not text.strip() and status is None:
+            # nothing typed and no filter finds nobody: no worker and no database (a low-spec
+            # kiosk's sign-in drew the screen, then searched for nothing twice, D1); a search
+            # still on its way is called off, its rows never shown
+            self.workers.cancel_group(self, "search")
+            self._show_results(text, status, [])
+            return
+        self._search(text, status)
 
     @on(Input.Submitted, "#search")
     def _open_from_box(self) -> None:

@@ -249,3 +249,31 @@ async def test_n2_a_patient_with_two_appointments_today_is_listed_twice_and_open
         await settle(app, pilot)
         assert type(app.screen).__name__ == "PatientScreen"
         assert app.screen.patient_id == child.id
+
+
+async def test_d1_signing_in_reads_the_day_once_and_searches_for_nothing(app):
+    """A low-spec kiosk's sign-in (D1) reads today's appointments once and runs no search for the
+    empty box; back from a patient the day and the search are read again, and a blanked box still
+    empties the list and says what it takes (N1), with no search."""
+    calls: list[str] = []
+    find, day = app.desk.search, app.desk.todays_appointments
+    app.desk.search = lambda *a, **k: calls.append("search") or find(*a, **k)
+    app.desk.todays_appointments = lambda: calls.append("day") or day()
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(app, pilot)
+        assert calls == ["day"]
+        assert app.screen.query_one("#appointments", DataTable).row_count
+        assert await search(app, pilot, "testkiddo, rosemary")
+        assert calls == ["day", "search", "search"]  # the exact matches, then the near ones
+        await pilot.press("enter")
+        await settle(app, pilot)
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert isinstance(app.screen, SearchScreen) and calls.count("day") == 2
+        assert calls.count("search") == 4 and len(result_rows(app)) == 1
+        box = app.screen.query_one("#search", Input)
+        box.focus()
+        box.value = ""
+        await settle(app, pilot)
+        assert result_rows(app) == [] and calls.count("search") == 4
+        assert "Type a name, a parent's name" in screen_text(app)
