@@ -15,6 +15,12 @@ docs/languages.md). A message a catalog lacks, or one marked fuzzy, reads in Eng
 tests/test_i18n.py extracts every msgid from the sources with Babel and fails when a catalog
 misses one or a placeholder, or when a .mo is not its .po compiled.
 
+A long date and a language's name, the two the counter writes (the slip, the welcome, the
+registration window), are read from ``kiosk/locale/cldr.json``: Babel's words for every language
+offered, made by ``python -m kiosk.i18n`` and checked against Babel by tests/test_i18n.py. Loading
+Babel's CLDR data for them kept 5.7 MiB in a low-spec kiosk's memory for good (D1); anything else,
+or a language the file lacks, is still asked of Babel.
+
 The .mo is read at first use by the standard library's gettext (cached per language): reading
 the .po with Babel's reader took 0.2-0.3 s of a desk's first family in that language and 2.2 MiB
 of a low-spec kiosk's memory for good (benchmarks/lowspec.py, D1); the .mo takes a millisecond
@@ -33,6 +39,8 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import gettext as _gettext
+import json
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +50,10 @@ if TYPE_CHECKING:
 SOURCE = "en"  # the language the msgids are written in
 DOMAIN = "kiosk"
 LOCALE_DIR = Path(__file__).with_name("locale")
+# Each offered language's long date (Babel's pattern as a %-format of CLDR fields, its month
+# names) and the name of every offered language in it, as Babel writes them (python -m kiosk.i18n)
+CLDR_FILE = LOCALE_DIR / "cldr.json"
+_LONG_DATE_FIELDS = {"MMMM", "d", "y"}  # what the file's long dates are made of; else Babel's
 # What the extractor looks for besides Babel's default keywords (gettext, ngettext, pgettext, N_,
 # _ ...): `pybabel extract -k Phrase -k NPhrase:1,2`, tests/test_i18n.py, docs/languages.md.
 KEYWORDS = ("Phrase", "NPhrase:1,2")
@@ -155,6 +167,10 @@ class Catalog:
     def date(self, day: dt.date, format: str = "long") -> str:
         """``January 5, 2027`` / ``5 de enero de 2027`` (Babel's ``short``, ``medium``, ``long``,
         ``full`` or a CLDR pattern), whatever the machine's own locale."""
+        words = _cldr().get(self.language, {})
+        if format == "long" and "long_date" in words:  # Babel's words, without loading Babel (D1)
+            fields = {"MMMM": words["months"][day.month - 1], "d": day.day, "y": day.year}
+            return str(words["long_date"] % fields)
         from babel.dates import format_date
 
         return format_date(day, format=format, locale=self.locale)
@@ -168,8 +184,39 @@ class Catalog:
 
 def language_name(language: str, reader: str = SOURCE) -> str:
     """``language``'s name in ``reader``'s language (CLDR): ``Spanish``, ``Español``, ``inglés``."""
+    name = _cldr().get(reader, {}).get("names", {}).get(language)
+    return name if name is not None else _cldr_language_name(language, reader)
+
+
+def _cldr_language_name(language: str, reader: str) -> str:
     name = _locale(language).get_display_name(_locale(reader)) or language
     return name[:1].upper() + name[1:]
+
+
+@functools.cache
+def _cldr() -> dict[str, dict[str, Any]]:
+    try:
+        return json.loads(CLDR_FILE.read_text(encoding="utf-8"))
+    except FileNotFoundError:  # every date and name is then asked of Babel
+        return {}
+
+
+def cldr_words(languages: tuple[str, ...] | None = None) -> dict[str, dict[str, Any]]:
+    """What ``CLDR_FILE`` holds, from Babel: for each language, the name of every language in it
+    and, when its long date is made of month, day and year only, that date's pattern and months."""
+    languages = LANGUAGES if languages is None else languages
+    words: dict[str, dict[str, Any]] = {}
+    for code in languages:
+        locale = _locale(code)
+        entry: dict[str, Any] = {
+            "names": {other: _cldr_language_name(other, code) for other in languages}
+        }
+        pattern = locale.date_formats["long"].format  # '%(MMMM)s %(d)s, %(y)s'
+        if set(re.findall(r"%\((\w+)\)", pattern)) <= _LONG_DATE_FIELDS:
+            entry["long_date"] = pattern
+            entry["months"] = [locale.months["format"]["wide"][month] for month in range(1, 13)]
+        words[code] = entry
+    return words
 
 
 @functools.cache
@@ -192,3 +239,10 @@ def _load(code: str) -> Catalog:
         return Catalog(code, _gettext.NullTranslations())
     with path.open("rb") as mo:  # compiled without the fuzzy entries: they read in English
         return Catalog(code, _gettext.GNUTranslations(mo))
+
+
+if __name__ == "__main__":  # python -m kiosk.i18n: write CLDR_FILE again (docs/languages.md)
+    CLDR_FILE.write_text(
+        json.dumps(cldr_words(), ensure_ascii=False, indent=1, sort_keys=True) + "\n",
+        encoding="utf-8",
+    )

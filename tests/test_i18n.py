@@ -8,18 +8,25 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import pickle
 import string
 from pathlib import Path
 
 import pytest
+from babel import Locale
+from babel.dates import format_date
 from babel.messages.catalog import Catalog as PoCatalog
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_keywords, parse_mapping_cfg
 from babel.messages.pofile import read_po
+from hypothesis import given
+from hypothesis import strategies as st
 
 from kiosk import i18n
-from kiosk.i18n import LANGUAGES, Phrase, catalog, language_of
+from kiosk.i18n import LANGUAGES, Phrase, catalog, language_name, language_of
+
+from conftest import run_python
 
 ROOT = Path(__file__).resolve().parent.parent
 TRANSLATED = [code for code in LANGUAGES if code != i18n.SOURCE]
@@ -168,6 +175,42 @@ def test_i1_dates_and_numbers_follow_the_language():
     assert catalog("es").date(day) == "5 de enero de 2027"
     assert catalog("en").number(12345.5) == "12,345.5"
     assert catalog("es").number(12345.5) == "12.345,5"
+
+
+def test_i1_the_cldr_file_says_what_babel_says_for_every_language():
+    """kiosk/locale/cldr.json holds Babel's long date and language names for every language
+    offered (after adding a catalog or upgrading Babel: python -m kiosk.i18n, docs/languages.md)."""
+    assert json.loads(i18n.CLDR_FILE.read_text(encoding="utf-8")) == i18n.cldr_words()
+    assert all("long_date" in i18n.cldr_words()[code] for code in LANGUAGES)
+
+
+@given(st.dates(dt.date(1900, 1, 1), dt.date(2200, 12, 31)), st.sampled_from(LANGUAGES))
+def test_i1_a_long_date_reads_as_babel_writes_it(day, code):
+    assert catalog(code).date(day) == format_date(day, "long", locale=code)
+
+
+@pytest.mark.parametrize("reader", LANGUAGES)
+def test_i1_each_language_is_named_as_babel_names_it(reader):
+    for code in LANGUAGES:
+        name = Locale.parse(code).get_display_name(Locale.parse(reader))
+        assert language_name(code, reader) == name[:1].upper() + name[1:]
+    assert catalog(reader).name == language_name(reader, reader)
+
+
+def test_d1_a_long_date_and_a_language_name_load_no_babel():
+    """The counter's dates and language names (the slip, the welcome, the registration window)
+    keep Babel's CLDR data, 5.7 MiB, out of a low-spec kiosk's memory (D1)."""
+    run = run_python(
+        "-c",
+        "import datetime, sys; from kiosk.i18n import LANGUAGES, catalog, language_name\n"
+        "for code in LANGUAGES:\n"
+        "    print(catalog(code).date(datetime.date(2027, 1, 5)), language_name(code, code),\n"
+        "          language_name('es', code))\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'babel'))",
+    )
+    assert run.returncode == 0, run.stderr
+    assert "5 de enero de 2027 Español Español" in run.stdout
+    assert run.stdout.splitlines()[-1] == "[]"
 
 
 def test_i1_plural_forms_follow_the_language():
