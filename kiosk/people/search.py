@@ -1220,14 +1220,18 @@ def _day_hits(word: Word, children: list[tuple], limit: int) -> list[tuple]:
     :meth:`_Sql.term_condition` takes for ``word``, up to ``limit`` as its LIMIT would."""
     ranges = word.ranges
     # a child none of whose terms begins with a range's low end is passed over at C speed: each
-    # term follows a NUL in _name_terms' text (any range's terms begin with its low end)
-    first, *more = [NUL + low for low, _ in ranges] or [NUL]
+    # term follows a NUL in its name's text (any range's terms begin with its low end). Each name
+    # is looked at alone: a day's children share given and family names, rarely both (N1, O1)
+    marks = [NUL + low for low, _ in ranges] or [NUL]
     found = []
     for patient_id, _, _, given, family, *_ in children:
-        terms, text = _name_terms(given, family)
-        if first not in text and not any(mark in text for mark in more):
-            continue
-        for term in terms:
+        given_text, given_script = _part_text(given)
+        family_text, family_script = _part_text(family)
+        if not (given_script and family_script) and not any(
+            mark in given_text or mark in family_text for mark in marks
+        ):
+            continue  # no name part begins so, nor a name written whole in another script
+        for term in _name_terms(given, family):
             if any(
                 term == low if high == low else low <= term and (high is None or term < high)
                 for low, high in ranges
@@ -1239,15 +1243,20 @@ def _day_hits(word: Word, children: list[tuple], limit: int) -> list[tuple]:
 NUL = "\0"
 
 
-@lru_cache(maxsize=65_536)  # names come again and again: a day's children share a few hundred
-def _name_terms(given: str, family: str) -> tuple[tuple[str, ...], str]:
-    """The name terms (given, family, full) kiosk.people.search_index stores for a patient, and
-    the text of them each after a NUL."""
+@lru_cache(maxsize=65_536)
+def _part_text(name: str) -> tuple[str, str]:
+    """The text of one name's words (as :func:`_name_terms` has them) each after a NUL, and the
+    name's form in another script (:func:`patient_terms` joins both names' into a FULL term)."""
+    return "".join(NUL + word for word in name_words(name)), _script_form(name or "")
+
+
+@lru_cache(maxsize=4096)  # only the few children whose name part begins with the word
+def _name_terms(given: str, family: str) -> tuple[str, ...]:
+    """The name terms (given, family, full) kiosk.people.search_index stores for a patient."""
     fields = (GIVEN, FAMILY, FULL)
-    terms = tuple(
+    return tuple(
         dict.fromkeys(t for t, f, *_ in patient_terms(0, given, family, "") if f in fields)
     )
-    return terms, "".join(NUL + term for term in terms)
 
 
 def gated_sql(sql: _Sql, words: list[Word], side: str) -> _Sql:
