@@ -1,5 +1,6 @@
 """kiosk: front-desk patient-portal registration. The domain layer; no UI imports here."""
 
+import os as _os
 from pathlib import Path as _Path
 
 __version__ = "0.1.0"
@@ -36,4 +37,8 @@ def _import_peewee_without_postgres() -> None:
             del sys.modules[name]
 
 
-_import_peewee_without_postgres()
+# The slip's child process (kiosk.slip.pdf_child) opens no database: peewee's import, some 45 ms
+# of one CPU at each slip's letters check and again at its PDF (D1), is left out there
+NO_DATABASE = "KIOSK_SLIP_CHILD"
+if _os.environ.get(NO_DATABASE) != "1":
+    _import_peewee_without_postgres()

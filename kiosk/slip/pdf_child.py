@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 import subprocess
 import sys
@@ -25,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
+from kiosk import NO_DATABASE
 from kiosk.slip.content import SlipData
 
 CHILD_TIMEOUT_SECONDS = 60
@@ -42,6 +44,11 @@ class SlipChildError(Exception):
 def command() -> list[str]:
     """The child's command line: the app's own interpreter, and nothing from the slip."""
     return [sys.executable, "-m", "kiosk.slip.pdf_child"]
+
+
+def environment() -> dict[str, str]:
+    """The app's own environment, which tells ``kiosk`` that this process opens no database."""
+    return {**os.environ, NO_DATABASE: "1"}
 
 
 def render_pdf(slip: SlipData, layout: str, fonts: Sequence[str] = ()) -> bytes:
@@ -77,6 +84,7 @@ def _ask(request: dict[str, Any], timeout: float = CHILD_TIMEOUT_SECONDS) -> byt
         done = subprocess.run(
             command(),
             input=json.dumps(request).encode(),
+            env=environment(),
             capture_output=True,
             timeout=timeout,
             check=False,
