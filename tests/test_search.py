@@ -1151,8 +1151,8 @@ def test_n1_a_name_with_a_birth_date_matches_the_days_children_as_their_terms_do
 def test_n1_a_first_name_with_a_birth_date_is_one_statement_on_postgresql(families, monkeypatch):
     """A child's first name with a birth date finds every child born that day with a name part
     begun so, ranked, and a parent's name with a birth date that parent's child born that day
-    ("ana 5/17/2018"); on PostgreSQL in one statement (O1), and one more to read the name of a
-    parent a row was found by."""
+    ("ana 5/17/2018"), with the parent's name as stored; on PostgreSQL in one statement (O1),
+    the parent's name and a status filter's condition included."""
     _add_born_that_day()
     sent = _statements(monkeypatch)
     assert found("rose 5/17/2018", tolerant=False) == [
@@ -1168,8 +1168,20 @@ def test_n1_a_first_name_with_a_birth_date_is_one_statement_on_postgresql(famili
     assert found("ana 5/17/2018", tolerant=False) == [
         ("Rosemary Núñez-García", "caregiver Ana Núñez-García"),
     ]
-    if not is_sqlite():  # the day's parents in the same statement; then the one found's name
-        assert len(sent) == 2 and '"caregiver"' in sent[1], sent
+    if not is_sqlite():  # the day's parents and the name of the one found, in the same statement
+        assert len(sent) == 1, sent
+    for status, shown in (
+        (PortalStatus.UNREGISTERED, [("Rosemary Núñez-García", "caregiver Ana Núñez-García")]),
+        (REGISTERED, []),
+    ):
+        sent.clear()
+        assert found("ana 5/17/2018", status=status, tolerant=False) == shown
+        assert found("rose 5/17/2018", status=REGISTERED, tolerant=False) == [
+            ("Rose Baker", ""),
+            ("Ann Roseman", ""),
+        ]
+        if not is_sqlite():
+            assert len(sent) == 2, sent  # one statement a search
 
 
 # -- the stored terms ---------------------------------------------------------------------------------

@@ -164,13 +164,32 @@ def test_n1_the_born_parents_function_returns_the_day_s_childrens_parents(store,
     parents' terms does, and nothing when no parent's name part begins so (N1: "pat 1/2/2015")."""
     query = search.parse_query(f"{typed} {born:%m/%d/%Y}", TODAY)
     words = list(query.words)
-    named = search.dated_names_sql(query, None, 100)
-    assert named is not None
-    expected = search._born_word_sql(
-        words, "caregiver", None, born, 100, exact=True, tolerant=False, strict=-1
-    ).rows()
-    assert sorted(named[1].rows()) == sorted(expected)
-    assert bool(expected) == (typed in ("pat", "pa", "gab") and born.day == 2)
+    for status in (None, PortalStatus.UNREGISTERED, PortalStatus.REGISTERED):
+        named = search.dated_names_sql(query, status, 100)
+        assert named is not None
+        assert ("kiosk_born_parents" in named[1].text) == (status is None)
+        expected = search._born_word_sql(
+            words, "caregiver", status, born, 100, exact=True, tolerant=False, strict=-1
+        ).rows()
+        rows = named[1].rows()
+        assert sorted(row[:3] for row in rows) == sorted(expected)
+        # with the name of the parent each was found by, as stored (the list shows it)
+        parents = {c.id: (c.given_name, c.family_name) for c in Caregiver.select()}
+        assert all(parents[row[1]] == row[3:] for row in rows)
+        found = typed in ("pat", "pa", "gab") and born.day == 2
+        assert bool(expected) == (found and status != PortalStatus.REGISTERED)
+
+
+@pytest.mark.parametrize("typed", ["ze", "z", "zed", "pat", "p", "gab", "nobody"])
+def test_n1_the_child_begun_function_counts_as_the_postings_statement(store, typed):
+    """kiosk_child_begun says whether a child's name part begins with the word (a letter: is
+    the part) as the postings statement written out does (N1: a parent's whole name)."""
+    (word,) = search.parse_query(typed).words
+    call = search.begun_sql(word)
+    assert "kiosk_child_begun" in call.text
+    expected = search.postings_sql(word, "patient", 1).rows()
+    assert call.rows() == expected
+    assert expected[0][0] == (typed in ("ze", "zed", "gab"))
 
 
 def _nested_plans(sql) -> str:
@@ -211,6 +230,8 @@ def _nested_plans(sql) -> str:
         lambda: search.parts_call(list(search.parse_query("g").words), "caregiver", None, None, 9),
         lambda: search.dated_names_sql(search.parse_query("pat 1/2/2015", TODAY), None, 9)[1],
         lambda: search.dated_names_sql(search.parse_query("p 1/2/2015", TODAY), None, 9)[1],
+        lambda: search.begun_sql(search.parse_query("ze").words[0]),
+        lambda: search.begun_sql(search.parse_query("z").words[0]),
     ],
 )
 def test_n1_the_functions_read_only_indexes(store, make):
@@ -227,7 +248,7 @@ def test_n1_a_migrated_database_gets_the_search_functions(tmp_path):
     with postgres_store(tmp_path) as url:
         database.execute_sql(
             "DROP FUNCTION kiosk_names, kiosk_terms, kiosk_parents, kiosk_parts,"
-            " kiosk_born_parents, kiosk_charts"
+            " kiosk_born_parents, kiosk_charts, kiosk_child_begun"
         )
         SchemaMeta.update(version=19).execute()
         close_database()

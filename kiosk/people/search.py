@@ -598,7 +598,8 @@ class _Hits:
     rows: dict[int, tuple] = field(default_factory=dict)
     ahead: list[list[tuple]] | None = None  # the identifier lookups' rows, read with _structured's
     whole: list[tuple] | None = None  # the rows of whole_name_sql, read with _structured's too
-    carers: dict[int, str] = field(default_factory=dict)  # id -> whole name, read with `whole`
+    # id -> whole name of the parents read with `whole` or `named`, for the reason a row shows
+    carers: dict[int, str] = field(default_factory=dict)
     # a name with a birth date (dated_names_sql), read so too: the day's children (rows as
     # `rows` holds them) and the hits on the parents' side
     named: tuple[list[tuple], list[tuple]] | None = None
@@ -676,9 +677,9 @@ def _structured(
     named = dated_names_sql(query, status, hits.limit)
     # a parent's whole name finds no child by name parts unless a child's part begins with its
     # first word (a parent's first name is mostly no child's): checked in the same statement,
-    # written out (kiosk_parts's one plan walks the parents' terms of the word too: "amanda",
-    # some 370 pages, where the children's own index has none)
-    begun = postings_sql(query.words[0], "patient", 1) if whole else None
+    # by a function of its own (kiosk_parts's one plan walks the parents' terms of the word too:
+    # "amanda", some 370 pages, where the children's own index has none)
+    begun = begun_sql(query.words[0]) if whole else None
     batch = _structured_batch(prefixes, status, query.dob, hits, lookups, whole, named, begun)
     for patient_id, given_key, family_key, given_name, family_name, born, portal in (
         row for rows in batch or () for row in rows
@@ -809,7 +810,8 @@ def _structured_batch(
             f"SELECT s.*, CAST(NULL AS INTEGER), CAST(NULL AS TEXT), {parent} FROM ({day.text}) s"
         )
         parents.text = (
-            f"SELECT s.c0, {blank}, s.c1, s.c2, {parent} FROM ({parents.text}) s(c0, c1, c2)"
+            f"SELECT s.c0, {blank}, s.c1, s.c2, s.c3, s.c4 FROM ({parents.text})"
+            " s(c0, c1, c2, c3, c4)"
         )
         statements += [day, parents]
     if begun:
@@ -826,6 +828,7 @@ def _structured_batch(
         for patient_id, given_key, family_key, given, family, born, portal in children:
             hits.rows[patient_id] = (patient_id, given, family, born, portal, family_key, given_key)
         hits.named = (children, [(row[0], row[7], (row[8],)) for row in read[-1]])
+        hits.carers.update((row[7], f"{row[9]} {row[10]}") for row in read[-1])
         read = read[:-2]
     for rows in read[len(prefixes) :]:
         _keep_rows(hits, rows)
@@ -1186,21 +1189,34 @@ def dated_names_sql(query: Query, status: str | None, limit: int) -> tuple[_Sql,
     """PostgreSQL, one name with a birth date ("emma 3/14/2019": the child's name or a parent's):
     the children born that day, whole, and the call of the function that looks that day's
     parents up by the word (kiosk_born_parents, only when some parent's name part begins so),
-    for :func:`_structured_batch` to read with its own: one statement, planned in some 0.05 ms.
+    with the names of the parents it finds, which the list shows, for :func:`_structured_batch`
+    to read with its own: one statement, planned in some 0.05 ms; with a status filter, the
+    same lookup written out (:func:`_born_word_sql`, behind :func:`gated_sql`), one statement too.
     The day's children are a few hundred at a million, one range of the birth-date index and
     their heap pages; their name parts are matched here (:func:`_day_hits`), from the terms the
     index holds for them, where looking each child up in the (patient, term) index cost more
-    than the rest of the search (N1, O1). None on SQLite, for other queries, and with a status
-    filter (the statements of :func:`_names`)."""
+    than the rest of the search (N1, O1). None on SQLite and for other queries (the statements
+    of :func:`_names`)."""
     words = list(query.words)
-    if is_sqlite() or not query.dob or len(words) != 1 or status or words[0].script:
+    if is_sqlite() or not query.dob or len(words) != 1 or words[0].script:
         return None
     ((low, high),) = words[0].ranges
     if high is None:
         return None
     parents = _Sql()
-    marks = ", ".join(map(parents.mark, (query.dob.isoformat(), low, high, int(limit))))
-    parents.text = f"SELECT * FROM kiosk_born_parents({marks})"
+    if status:  # a condition the function does not hold: the same lookup written out, gated so
+        hits = _born_word_sql(
+            words, "caregiver", status, query.dob, limit, exact=True, tolerant=False, strict=-1
+        )
+        hits = gated_sql(hits, words, "caregiver")
+        parents.params = hits.params
+        parents.text = (
+            f"SELECT h.c0, h.c1, h.c2, c.given_name, c.family_name FROM ({hits.text})"
+            ' h(c0, c1, c2) JOIN "caregiver" c ON c.id = h.c1'
+        )
+    else:
+        marks = ", ".join(map(parents.mark, (query.dob.isoformat(), low, high, int(limit))))
+        parents.text = f"SELECT * FROM kiosk_born_parents({marks})"
     return day_sql(status, query.dob), parents
 
 
@@ -1292,6 +1308,19 @@ def _postings(word: Word, side: str, cap: int = POSTINGS_CAP) -> int:
     ``cap``: the rarest word of a query drives its join, and a word with none skips it (a
     parent's first name is rarely a child's: "Jennifer Smith" reads no child's name parts)."""
     return int(postings_sql(word, side, cap).rows()[0][0])
+
+
+def begun_sql(word: Word) -> _Sql:
+    """Whether a child's name part begins with ``word`` (:func:`postings_sql` on the children's
+    side, counted up to 1); on PostgreSQL from the function that holds it planned
+    (kiosk_child_begun): written out, planning it took longer than running it, in every search
+    of a parent's whole name (N1, O1)."""
+    if is_sqlite() or word.script or len(word.ranges) != 1 or word.ranges[0][1] is None:
+        return postings_sql(word, "patient", 1)
+    sql = _Sql()
+    ((low, high),) = word.ranges
+    sql.text = f"SELECT kiosk_child_begun({sql.mark(low)}, {sql.mark(high)})"
+    return sql
 
 
 def postings_sql(word: Word, side: str, cap: int = POSTINGS_CAP) -> _Sql:

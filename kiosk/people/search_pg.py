@@ -138,10 +138,15 @@ _PARENT_TERMS = (
     " JOIN relationship r ON r.caregiver_id = t.caregiver_id WHERE {} AND t.field = kind"
     " LIMIT lim) s JOIN patient p ON p.id = s.patient_id"
 )
+# a whole name's parents with their names, each parent's read once (not once a child: some 45
+# parents of one common name, 100 children; OFFSET 0 keeps the planner from joining the names
+# after the children), their children then walked in the same lazy order, up to the limit
 _NAMED = (
-    "c.given_name, c.family_name FROM "
-    + _PARENT_TERMS
-    + " JOIN caregiver c ON c.id = s.caregiver_id"
+    "s.given_name, s.family_name FROM (SELECT r.patient_id, t.caregiver_id, t.term, t.given_name,"
+    " t.family_name FROM (SELECT t.caregiver_id, t.term, c.given_name, c.family_name"
+    " FROM search_term t JOIN caregiver c ON c.id = t.caregiver_id WHERE {} AND t.field = kind"
+    " OFFSET 0) t JOIN relationship r ON r.caregiver_id = t.caregiver_id LIMIT lim) s"
+    " JOIN patient p ON p.id = s.patient_id"
 )
 PARENTS = f"""
 CREATE OR REPLACE FUNCTION kiosk_parents(lo text, hi text, kind text, lim integer)
@@ -191,37 +196,64 @@ END
 $$"""
 
 # the children born on a day with a parent whose name part is in range, unless no parent's is
-# (kiosk.people.search.word_sql of one word on the parents' side, with a birth date): the day's
-# children drive, each one's parents from the (patient, caregiver) index and their terms from
-# the (caregiver, term) index (N1: "ana 5/17/2018")
+# (kiosk.people.search.word_sql of one word on the parents' side, with a birth date), with the
+# parent's name, which the list shows: the day's children drive, each one's parents from the
+# (patient, caregiver) index and their terms from the (caregiver, term) index (N1: "ana 5/17/2018")
 _BORN = """r.patient_id = p.id AND t.caregiver_id = r.caregiver_id AND p.dob = born"""
+_BORN_NAMED = (
+    "SELECT s.patient_id, s.caregiver_id, s.term, c.given_name, c.family_name FROM ({}) s"
+    " JOIN caregiver c ON c.id = s.caregiver_id"
+)
+_BORN_HITS = f"""SELECT p.id AS patient_id, r.caregiver_id, t.term
+                FROM patient p CROSS JOIN relationship r CROSS JOIN search_term t
+                WHERE {_BORN} AND {{}} AND ({_NAME_FIELDS}) LIMIT lim"""
 BORN_PARENTS = f"""
 CREATE OR REPLACE FUNCTION kiosk_born_parents(born date, lo text, hi text, lim integer)
-RETURNS TABLE (patient_id integer, caregiver_id integer, term varchar)
+RETURNS TABLE (patient_id integer, caregiver_id integer, term varchar, carer_given varchar,
+    carer_family varchar)
 LANGUAGE plpgsql STABLE {_SETTINGS} AS $$
 BEGIN
     IF hi = lo THEN
         IF EXISTS (SELECT 1 FROM search_term t WHERE t.term = lo AND ({_NAME_FIELDS})
                 AND t.caregiver_id IS NOT NULL) THEN
-            RETURN QUERY SELECT p.id, r.caregiver_id, t.term
-                FROM patient p CROSS JOIN relationship r CROSS JOIN search_term t
-                WHERE {_BORN} AND t.term = lo AND ({_NAME_FIELDS}) LIMIT lim;
+            RETURN QUERY {_BORN_NAMED.format(_BORN_HITS.format("t.term = lo"))};
         END IF;
     ELSIF EXISTS (SELECT 1 FROM search_term t WHERE t.term >= lo AND t.term < hi
             AND ({_NAME_FIELDS}) AND t.caregiver_id IS NOT NULL) THEN
-        RETURN QUERY SELECT p.id, r.caregiver_id, t.term
-            FROM patient p CROSS JOIN relationship r CROSS JOIN search_term t
-            WHERE {_BORN} AND t.term >= lo AND t.term < hi AND ({_NAME_FIELDS}) LIMIT lim;
+        RETURN QUERY {_BORN_NAMED.format(_BORN_HITS.format("t.term >= lo AND t.term < hi"))};
     END IF;
 END
 $$"""
+# the functions whose columns changed since they were first made: dropped before they are made
+# again (CREATE OR REPLACE keeps a function's columns)
+RESHAPED = ("kiosk_born_parents(date, text, text, integer)",)
 
-FUNCTIONS = (NAMES, TERMS, CHARTS, PARENTS, PARTS, BORN_PARENTS)
+# does a child's name part begin with a word (kiosk.people.search.postings_sql of one word, on
+# the children's side, counted up to 1): written in a function, it is planned once, not with
+# every search of a parent's whole name ("amanda smith": a parent's first name, mostly no
+# child's); the children's own index alone, as the condition names it (N1)
+CHILD_BEGUN = f"""
+CREATE OR REPLACE FUNCTION kiosk_child_begun(lo text, hi text)
+RETURNS integer
+LANGUAGE plpgsql STABLE {_SETTINGS} AS $$
+BEGIN
+    IF hi = lo THEN
+        RETURN (SELECT COUNT(*) FROM (SELECT 1 FROM search_term t WHERE t.term = lo
+            AND ({_NAME_FIELDS}) AND t.patient_id IS NOT NULL LIMIT 1) counted);
+    END IF;
+    RETURN (SELECT COUNT(*) FROM (SELECT 1 FROM search_term t WHERE t.term >= lo AND t.term < hi
+        AND ({_NAME_FIELDS}) AND t.patient_id IS NOT NULL LIMIT 1) counted);
+END
+$$"""
+
+FUNCTIONS = (NAMES, TERMS, CHARTS, PARENTS, PARTS, BORN_PARENTS, CHILD_BEGUN)
 
 
 def create_functions() -> None:
     """Create (or replace) the search's functions in the current schema (PostgreSQL only)."""
     from kiosk.store.db import database
 
+    for signature in RESHAPED:
+        database.execute_sql(f"DROP FUNCTION IF EXISTS {signature}")
     for text in FUNCTIONS:
         database.execute_sql(text)

@@ -16,7 +16,7 @@ from kiosk.store.models import ALL_MODELS, AuditHead, BaseModel, SchemaMeta
 if TYPE_CHECKING:
     from playhouse.migrate import SchemaMigrator
 
-SCHEMA_VERSION = 27
+SCHEMA_VERSION = 28
 # RegistrationPin's enrollment report index (W4), by column: version 14 makes it
 REPORT_INDEX = ("issued_at", "second_parent", "issued_by_id", "redemptions", "first_used_at")
 
@@ -410,6 +410,13 @@ def _v27_search_functions_compile_nothing() -> None:
     _v20_search_functions()
 
 
+def _v28_search_functions_name_parents() -> None:
+    """Version 28: kiosk_born_parents also reads the names of the parents it finds (its columns
+    change: it is dropped and made again), kiosk_parents reads each parent's name once, and
+    kiosk_child_begun holds the check whether a child's name part begins with a word (N1)."""
+    _v20_search_functions()
+
+
 # version N -> function that takes a database at N-1 to N. Add a step here with every change to
 # the models; tests/test_accept_foundation.py builds a version-1 database and checks that it comes
 # up to date with the same columns as a new one.
@@ -440,6 +447,7 @@ MIGRATIONS: dict[int, Callable[[], None]] = {
     25: _v25_search_functions_read_charts,
     26: _v26_search_functions_run_alone,
     27: _v27_search_functions_compile_nothing,
+    28: _v28_search_functions_name_parents,
 }
 
 
