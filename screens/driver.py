@@ -9,23 +9,49 @@ bytes arrive together, even over SSH, where the client writes each key in one pa
 an Esc is unresolved, polls every ESC_POLL_S, so Back answers in about 45 ms; idle, it polls
 every 100 ms as Textual does. ``ESCDELAY`` set in the environment still wins.
 
-``run_input_thread`` is Textual 8.2's own (textual is pinned), with that poll interval;
-everything else is the Linux driver unchanged.
+``run_input_thread`` is Textual 8.2's own (textual is pinned), with that poll interval and the
+parser below; everything else is the Linux driver unchanged.
+
+What a terminal sends is not only keys: replies to queries (OSC 52 with a clipboard, DCS and APC
+replies, device attributes, CSI reports Textual never asked for), and whatever a hostile client
+writes into its SSH channel. Textual's parser knows the sequences it uses and types the rest into
+the focused field: it reads an unknown sequence for 32 characters (the user's next keys with it),
+then types it all as text, its ESC as "^"; the ESC that ends a control string (ST) cuts it in two
+and types the first half. ``DeskParser`` frames every sequence as ECMA-48 does (a control string
+runs to its BEL, ST, CAN or SUB; a CSI to its final byte; an ESC breaks any sequence) before
+Textual's parser sees it, passes on only keys, text and the sequences Textual understands, and
+drops the rest, so no field ever receives a terminal's reply and no typed key is swallowed by one
+(D1). One place for every screen and field, instead of a filter in each Input.
 """
 
 from __future__ import annotations
 
 import codecs
 import os
+import re
 import selectors
 import time
 from codecs import getincrementaldecoder
+from collections.abc import Iterable, Iterator
 
-from textual import constants
+from textual import constants, events
+from textual._ansi_sequences import ANSI_SEQUENCES_KEYS
 from textual._loop import loop_last
 from textual._parser import ParseError
-from textual._xterm_parser import XTermParser
+from textual._time import get_time
+from textual._xterm_parser import (
+    _MAX_SEQUENCE_SEARCH_THRESHOLD,
+    BRACKETED_PASTE_END,
+    BRACKETED_PASTE_START,
+    SPECIAL_SEQUENCES,
+    XTermParser,
+    _re_cursor_position,
+    _re_in_band_window_resize,
+    _re_mouse_event,
+    _re_terminal_mode_response,
+)
 from textual.drivers.linux_driver import LinuxDriver
+from textual.message import Message
 
 ESC_POLL_S = 0.01
 IDLE_POLL_S = 0.1  # Textual's own
@@ -44,6 +70,170 @@ def _as_latin1(error: UnicodeError) -> tuple[str, int]:
 codecs.register_error(LATIN1_FALLBACK, _as_latin1)
 
 
+ESC = "\x1b"
+# What opens a control string (ECMA-48 8.3): OSC, DCS, APC, PM and SOS, after an ESC, or as one
+# 8-bit C1 control (a Latin-1 byte, see above, is one); 0x9B is CSI's.
+STRING_OPENERS = "]P_^X"
+C1_STRING_OPENERS = "\x9d\x90\x9f\x9e\x98"
+C1_CSI, C1_ST = "\x9b", "\x9c"
+# A control string ends at ST (ESC \ or 0x9C), BEL (xterm's OSC end) or is cancelled by CAN or SUB
+STRING_ENDS = "\x07\x18\x1a\x9c"
+# A control string that never ends (cut off, or sent to silence the desk) ends at the first pause
+# this long: a terminal writes its reply at once, so its packets come together even over SSH, and
+# a key typed this long after it is read as the key (ESC ] is also alt+], a key the desk does not
+# use: keys typed within this time after it are dropped with it)
+STRING_PAUSE_S = 0.1
+# What is left of a control string that such a pause cut (a packet lost and sent again): text and
+# its end, arriving at once (keys come one at a time, and none is BEL or ST)
+_STRING_TAIL = re.compile(r"[^\x00-\x1f\x7f-\x9f]*(?:\x07|\x9c|\x1b\\)")
+_CSI_SO_FAR = re.compile(r"\x1b\[[0-?]*[ -/]*")  # parameter bytes, then intermediate bytes
+_NF_SO_FAR = re.compile(r"\x1b[ -/]+")  # ESC ( B and the like: intermediates, then a final
+# Sequences Textual maps to keys that ECMA-48 would end sooner (the Linux console's F1, ESC [ [ A)
+_KEY_PREFIXES = frozenset(
+    key[:end] for key in ANSI_SEQUENCES_KEYS if key[:1] == ESC for end in range(2, len(key))
+)
+
+
+class DeskParser(XTermParser):
+    """Textual's parser behind a gate that frames escape sequences and drops those it would type.
+
+    Textual's parser receives plain characters and whole sequences it understands, never a part
+    of one, so it never waits on a sequence itself: a lone ESC (the Esc key) and ESC with one
+    character (alt+key) are resolved here, after ``constants.ESCAPE_DELAY`` as Textual does."""
+
+    def __init__(self, debug: bool = False) -> None:
+        self._held = ""  # an escape sequence begun and not yet framed
+        self._held_at = 0.0
+        self._overlong = False  # the held sequence passed Textual's length: dropped whatever it is
+        self._string = False  # inside a control string, which is dropped to its end
+        self._string_at = 0.0
+        self._cut = False  # a pause ended a control string: its tail may still come
+        self._closing = False  # an ESC ended a control string: with a "\\" after it, it is ST
+        self._pasting = False  # inside a bracketed paste: text only, no keys
+        super().__init__(debug)
+
+    def feed(self, data: str) -> Iterable[Message]:
+        if not data:  # the end of input: what is held resolves as after a pause
+            yield from self._resolve()
+            yield from super().feed(data)
+            return
+        now = get_time()
+        yield from self._expire(now)  # what paused before this arrived is over, not continued
+        if self._cut:
+            self._cut = False
+            if tail := _STRING_TAIL.match(data):
+                data = data[tail.end() :]
+        text: list[str] = []  # characters for Textual's parser, in order with the events below
+        for character in data:
+            for event in self._gate(character, text, now):
+                if text:
+                    yield from super().feed("".join(text))
+                    text.clear()
+                yield event
+        if text:
+            yield from super().feed("".join(text))
+
+    def tick(self) -> Iterable[Message]:
+        yield from super().tick()
+        yield from self._expire(get_time())
+
+    def _expire(self, now: float) -> Iterator[Message]:
+        if self._held and now - self._held_at >= constants.ESCAPE_DELAY:
+            yield from self._resolve()
+        if self._string and now - self._string_at >= STRING_PAUSE_S:
+            self._string, self._cut = False, True
+
+    def _resolve(self) -> Iterator[Message]:
+        """A sequence no more characters came for: ESC alone is the Esc key, ESC and one character
+        alt+key (Textual's reading of both); anything longer is a broken sequence, dropped."""
+        held, self._held, self._overlong = self._held, "", False
+        if self._closing or self._pasting:  # the ESC that ended a control string is no key
+            self._closing = False
+            return
+        if held == ESC:
+            yield events.Key("escape", ESC)
+        elif len(held) == 2:
+            yield from self._sequence_to_key_events(held[1], alt=True)
+
+    def _gate(self, character: str, text: list[str], now: float) -> Iterator[Message]:
+        """Read one ``character``: append what Textual's parser should read to ``text``, yield the
+        keys this resolves itself; drop the rest."""
+        if self._string:
+            self._string_at = now
+            if character == ESC:  # the string's end, and maybe ST's first half
+                self._string, self._closing = False, True
+                self._held, self._held_at = ESC, now
+            elif character in STRING_ENDS:
+                self._string = False
+            return
+        if not self._held:
+            if character == ESC:
+                self._held, self._held_at = ESC, now
+            elif character in C1_STRING_OPENERS:
+                self._string, self._string_at = True, now
+            elif character == C1_CSI:
+                self._held, self._held_at = ESC + "[", now
+            elif character != C1_ST:
+                text.append(character)
+            return
+        sequence, closing, self._held_at = self._held + character, self._closing, now
+        self._closing = False
+        if closing and character == "\\":  # ST: the control string is over
+            self._held = ""
+        elif character == ESC:  # an ESC ends any sequence (two: the Esc key, then a new one)
+            if self._held == ESC and not closing and not self._pasting:
+                yield events.Key("escape", ESC)
+            self._held, self._overlong = ESC, False
+        elif self._overlong:
+            if not " " <= character <= "?":  # a final byte, or no part of a sequence: its end
+                self._held, self._overlong = "", False
+                if not " " <= character <= "~":
+                    yield from self._gate(character, text, now)
+        elif len(sequence) == 2 and character in STRING_OPENERS:
+            self._held, self._string, self._string_at = "", True, now
+        elif self._understood(sequence):
+            self._held = ""
+            text.append(sequence)
+            if sequence in (BRACKETED_PASTE_START, BRACKETED_PASTE_END):
+                self._pasting = sequence == BRACKETED_PASTE_START
+        elif (
+            sequence in _KEY_PREFIXES
+            or _CSI_SO_FAR.fullmatch(sequence)
+            or _NF_SO_FAR.fullmatch(sequence)
+            or sequence == ESC + "O"  # SS3: one more character
+            or (sequence.startswith(ESC + "[M") and len(sequence) < 6)  # an X10 mouse report
+        ):
+            self._held = sequence
+            if len(sequence) > _MAX_SEQUENCE_SEARCH_THRESHOLD:  # Textual would type it: dropped
+                self._overlong = True
+        elif len(sequence) == 2:  # ESC and a character: alt+key, as Textual reads it
+            self._held = ""
+            if not self._pasting:
+                yield from self._sequence_to_key_events(character, alt=True)
+        else:  # a whole sequence Textual has no use for (or broken by a character none has)
+            self._held = ""
+            if not " " <= character <= "~":  # not the sequence's own: read on its own
+                yield from self._gate(character, text, now)
+
+    def _understood(self, sequence: str) -> bool:
+        """Whether Textual's parser reads ``sequence`` as something (XTermParser.parse's tests, in
+        its order): a key, a mouse event, a report or a paste's bracket. A kitty key Textual cannot
+        read (ESC [ : ; 1 u, a code point past Unicode) raised in its input thread, and the app
+        ended with a traceback, the desk's work lost: it is not understood, so dropped."""
+        try:
+            key = any(True for _ in self._sequence_to_key_events(sequence))
+        except (ValueError, OverflowError):
+            return False
+        return bool(
+            sequence in SPECIAL_SEQUENCES
+            or _re_in_band_window_resize.fullmatch(sequence)
+            or _re_cursor_position.match(sequence)
+            or key
+            or _re_mouse_event.match(sequence)
+            or _re_terminal_mode_response.match(sequence)
+        )
+
+
 class DeskDriver(LinuxDriver):
     def run_input_thread(self) -> None:
         """Wait for input and dispatch events (Textual's, polling sooner after an Esc)."""
@@ -51,7 +241,7 @@ class DeskDriver(LinuxDriver):
         selector.register(self.fileno, selectors.EVENT_READ)
         fileno = self.fileno
         EVENT_READ = selectors.EVENT_READ
-        parser = XTermParser(self._debug)
+        parser = DeskParser(self._debug)
         feed = parser.feed
         tick = parser.tick
         decode = getincrementaldecoder("utf-8")(LATIN1_FALLBACK).decode

@@ -1,6 +1,7 @@
 """D1: named terminals with their own printer, layout and language, chosen by option, variable or
 SSH address, recorded by every audit event; and the OpenSSH recipe, run through a real sshd."""
 
+import itertools
 import json
 import os
 import pty
@@ -14,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from kiosk import audit, security
@@ -478,13 +479,20 @@ def test_d1_an_unnamed_desk_is_named_safely_and_stably_from_any_address(address,
     and two desks on different links or addresses are not one terminal."""
     from kiosk.config import TERMINAL_NAME
 
+    def desk(text: str, port: int = 22) -> str:
+        env = {"SSH_CONNECTION": f"{text} {port} 10.0.0.1 22"}
+        return terminals.choose(config_from_mapping({}), None, env).terminal
+
     text = str(address) + (f"%{scope}" if scope and address.version == 6 else "")
-    name = terminals.unnamed_ssh_desk({"SSH_CONNECTION": f"{text} {port} 10.0.0.1 22"})
-    assert TERMINAL_NAME.fullmatch(name), name
-    assert name == terminals.unnamed_ssh_desk({"SSH_CONNECTION": f"{text} 22 10.0.0.1 22"})
-    if address.version == 6 and address.ipv4_mapped is None:
-        other = terminals.unnamed_ssh_desk({"SSH_CONNECTION": f"{address}%{scope or ''}x 5 ::1 22"})
-        assert other != name
+    name = desk(text, port)
+    assert TERMINAL_NAME.fullmatch(name) and name == desk(text), name
+    other = f"{address}%{scope or ''}x"
+    if (
+        address.version == 6
+        and address.ipv4_mapped is None
+        and terminals.ssh_client({"SSH_CONNECTION": f"{other} 5 ::1 22"})
+    ):
+        assert desk(other) != name
 
 
 def test_d1_a_link_local_desk_is_named_after_its_address_and_link():
@@ -492,3 +500,153 @@ def test_d1_a_link_local_desk_is_named_after_its_address_and_link():
     assert terminals.unnamed_ssh_desk({"SSH_CONNECTION": "fe80::1%eth0 5 fe80::2%eth0 22"}) == (
         f"{host}-fe80--1_eth0"
     )
+
+
+# -- what a terminal (or whoever writes into the SSH channel) sends that is not a key -------------
+_ST = st.sampled_from(["\x07", "\x1b\\", "\x9c", "\x18", "\x1a"])
+_payload = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=300)
+_control_strings = st.builds(
+    lambda opener, payload, end: opener + payload + end,
+    st.sampled_from(["\x1b]", "\x1bP", "\x1b_", "\x1b^", "\x1bX", "\x9d", "\x90", "\x9f"]),
+    _payload,
+    _ST,
+)
+_csi = st.builds(
+    lambda opener, params, middle, final: opener + params + middle + final,
+    st.sampled_from(["\x1b[", "\x9b"]),
+    st.text(st.characters(min_codepoint=0x30, max_codepoint=0x3F), max_size=80),
+    st.text(st.characters(min_codepoint=0x20, max_codepoint=0x2F), max_size=3),
+    st.characters(min_codepoint=0x40, max_codepoint=0x7E),
+)
+_escapes = st.builds(
+    lambda middle, final: "\x1b" + middle + final,
+    st.text(st.characters(min_codepoint=0x20, max_codepoint=0x2F), min_size=1, max_size=3),
+    st.characters(min_codepoint=0x30, max_codepoint=0x7E),
+)
+_typed = st.text(
+    st.characters(blacklist_categories=("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp", "Zs")),
+    min_size=1,
+    max_size=20,
+)
+
+
+def _typed_by(parser, chunks: list[str]) -> str:
+    from textual import events
+
+    keys = [e for chunk in chunks for e in parser.feed(chunk)] + list(parser.feed(""))
+    return "".join(e.character for e in keys if isinstance(e, events.Key) and e.is_printable)
+
+
+def _unknown(sequence: str) -> bool:
+    from kiosk_screens.driver import DeskParser
+
+    sequence = sequence.replace("\x9b", "\x1b[")  # no part of it a key: ESC - is one in Textual
+    if sequence == "\x1b[M":  # an X10 mouse report's start: three bytes follow
+        return False
+    return not any(DeskParser()._understood(sequence[:end]) for end in range(2, len(sequence) + 1))
+
+
+@given(
+    pieces=st.lists(
+        st.one_of(_typed, _control_strings, _csi, _escapes),
+        max_size=12,
+    ),
+    cuts=st.lists(st.integers(0, 4000), max_size=6),
+)
+def test_d1_no_sequence_a_terminal_sends_is_typed_and_no_typed_key_is_lost(pieces, cuts):
+    """D1: replies and unknown sequences (OSC 52 with a clipboard, DCS, APC, PM, SOS, with BEL,
+    ST, CAN or SUB at their end, 7- or 8-bit; CSI and ESC sequences Textual has no meaning for,
+    however long), between and around what the desk types and cut anywhere into reads, leave
+    exactly the typed text: none of theirs reaches a field, none of the desk's is swallowed."""
+    from kiosk_screens.driver import DeskParser
+
+    assume(all(_unknown(p) for p in pieces if p[0] in "\x1b\x9b"))
+    stream = "".join(pieces)
+    bounds = sorted({0, len(stream), *(c for c in cuts if c < len(stream))})
+    chunks = [stream[a:b] for a, b in itertools.pairwise(bounds)]
+    typed = "".join(p for p in pieces if not p.startswith(("\x1b", "\x9b", "\x9d", "\x90", "\x9f")))
+    assert _typed_by(DeskParser(), chunks) == typed
+
+
+def test_d1_keys_mouse_reports_and_pastes_still_read_as_textual_reads_them():
+    """The gate passes on what Textual understands: arrows, function keys (xterm, SS3, the Linux
+    console's), kitty keys, Esc, alt+key, a mouse click, cursor and mode reports, a paste (with
+    any escape sequence inside it dropped)."""
+    from textual import events, messages
+
+    from kiosk_screens.driver import DeskParser
+
+    parser = DeskParser()
+    seen = list(parser.feed("\x1b[A\x1b[15~\x1bOP\x1b[[A\x1b[97;5u\x1b[<0;5;5M\x1b[<0;5;5m"))
+    seen += parser.feed("\x1b[3;4R\x1b[?2026;2$y\x1b[200~Jos\x1b]0;x\x07\xe9\x1b[201~\x1bx\x1b\x1b")
+    seen += parser.feed("")  # the end of input: a lone Esc is the key
+    assert [e.key if isinstance(e, events.Key) else type(e) for e in seen] == [
+        "up",
+        "f5",
+        "f1",
+        "f1",
+        "ctrl+a",
+        events.MouseDown,
+        events.MouseUp,
+        events.CursorPosition,
+        messages.TerminalSupportsSynchronizedOutput,
+        events.Paste,
+        "alt+x",
+        "escape",
+        "escape",
+    ]
+    assert next(e for e in seen if isinstance(e, events.Paste)).text == "José"
+
+
+def test_d1_after_a_reply_cut_short_the_desk_keys_are_read(monkeypatch):
+    """A reply that stops halfway (its packet lost, or sent so) is dropped at the first pause, its
+    tail too when it comes; a broken CSI likewise; the Esc key, alt+key and typing after them are
+    read as keys. A clock of the test's own stands for the pauses."""
+    from textual import events
+
+    from kiosk_screens import driver
+
+    clock = [0.0]
+    monkeypatch.setattr(driver, "get_time", lambda: clock[0])
+    parser = driver.DeskParser()
+
+    def keys(data: str) -> list[str]:
+        return [e.key for e in parser.feed(data) if isinstance(e, events.Key)]
+
+    def pause() -> list[str]:
+        clock[0] += 1.0
+        return [e.key for e in parser.tick() if isinstance(e, events.Key)]
+
+    assert keys("\x1b]11;rgb:0/0/0\x1b") + pause() == []  # ST cut after its ESC
+    assert keys("\x1b") + pause() == ["escape"]
+    assert keys("\x1b]52;c;QUJD") + pause() + keys("QUJDQUJD\x07") + keys("a") == ["a"]
+    assert keys("\x1bP1$r0m") + pause() + keys("b") == ["b"]
+    assert keys("\x1b[1;") + pause() + keys("c") == ["c"]
+    assert keys("\x1b") + keys("x") + keys("\x1b[") + pause() == ["alt+x", "left_square_bracket"]
+
+
+def test_d1_replies_sent_to_the_desk_over_a_real_pty_never_reach_the_field(tmp_path):
+    """The app in a real pseudo-terminal: while maria types her name, her terminal (or anyone
+    writing into the SSH channel) sends an OSC 52 clipboard reply, DCS and APC replies, a device
+    attributes report, unknown CSI and ESC sequences, and kitty keys Textual's parser raised on (the
+    app ended with a traceback). The field shows what she typed, nothing else; the desk stays up."""
+    from desk_terminal import DeskTerminal
+
+    terminal = DeskTerminal(["--training"], tmp_path)
+    try:
+        terminal.wait_for("your kiosk username")
+        os.write(terminal.fd, b"ma")
+        os.write(terminal.fd, b"\x1b]52;c;SGVsbG8gd29ybGQ=\x07r")
+        os.write(terminal.fd, b"\x1bP1$r0;1m\x1b\\\x1b_Gi=31;OK\x1b\\\x1b[?62;22c")
+        os.write(terminal.fd, b"\x1b[99;1x\x1b(B\x1b[" + b"1;" * 40 + b"q\x1b]11;rgb:0/0/0\x1b\\i")
+        os.write(terminal.fd, b"\x1b[:;1u\x1b[99999999999u")  # kitty keys Textual could not read
+        terminal.press("a")
+        terminal.wait_for("maria")
+        terminal.settle()
+        text = terminal.text
+        assert "Staff sign-in" in text and "Traceback" not in text
+        field = next(line for line in text.splitlines() if "maria" in line)
+        assert field.split("▊")[1].split("▎")[0].strip() == "maria", text
+    finally:
+        terminal.close()
+
