@@ -18,6 +18,34 @@ def has_terminal() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
 
 
+# Terminals every desk uses (PuTTY, Windows, macOS and Linux terminals, tmux, screen) speak xterm's
+# sequences, all Textual writes: they are taken without looking them up
+XTERM_LIKE = ("xterm", "screen", "tmux")
+
+
+def cannot_draw(term: str | None, fd: int) -> str:
+    """Why a terminal called ``term`` cannot show the app, or "" when it can (D1). Textual writes
+    ANSI/xterm sequences whatever TERM says: a dumb terminal (TERM=dumb, Emacs' shell, a
+    hardcopy or a line printer) or a VT52 showed them as a screenful of escapes. Refused: no
+    TERM, dumb or unknown, and a terminal whose terminfo entry cannot move the cursor as ANSI
+    does or clear the screen. A TERM this server has no terminfo entry for (a newer terminal's)
+    is taken, as every terminal in use today speaks xterm's sequences."""
+    if term and term.startswith(XTERM_LIKE):
+        return ""
+    if term in (None, "", "dumb", "unknown"):
+        return f"TERM={term or '(not set)'}"
+    import curses  # only for a terminal named otherwise: the console, a VT, an odd one
+
+    try:
+        curses.setupterm(term, fd)
+    except curses.error:
+        return ""
+    cursor, clear = curses.tigetstr("cup") or b"", curses.tigetstr("clear")
+    if curses.tigetflag("hc") > 0 or not cursor.startswith(b"\x1b[") or not clear:
+        return f"TERM={term}"
+    return ""
+
+
 def utf8_terminal() -> None:
     """Draw in UTF-8 whatever the locale says. Textual reads keys as UTF-8 and draws boxes and
     bars, but writes through sys.__stderr__ in the locale's encoding: a desk whose SSH client sent
@@ -40,6 +68,15 @@ def start_app(config, **run) -> None:
             "commands, scp and sftp are not offered)"
         )
     if not run.get("headless"):
+        if os.environ.get("TEXTUAL_DRIVER") != TEXTUAL_SERVE_DRIVER and (
+            why := cannot_draw(os.environ.get("TERM"), sys.stdout.fileno())
+        ):
+            from kiosk.cli import CliError
+
+            raise CliError(
+                f"the app needs a full-screen terminal and this one cannot show it ({why}): use "
+                "a terminal window that sets TERM (xterm-256color, linux, screen, tmux) and ssh -t"
+            )
         utf8_terminal()
     # Before Textual is imported (textual.constants reads it once): how long a lone Esc is
     # waited on before it is taken as the key (screens/driver.py says why 25 ms)

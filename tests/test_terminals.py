@@ -650,3 +650,68 @@ def test_d1_replies_sent_to_the_desk_over_a_real_pty_never_reach_the_field(tmp_p
     finally:
         terminal.close()
 
+
+@pytest.mark.parametrize("term", ["dumb", "vt52", None])
+def test_d1_a_terminal_that_cannot_draw_the_app_is_told_so_in_one_line(tmp_path, term):
+    """TERM=dumb (a dumb terminal, Emacs' shell), a VT52 and no TERM at all got the app's full
+    screen of ANSI escapes anyway. The desk is told in one line what it needs, no escape sequence
+    is written, the app ends with a non-zero status, and training leaves nothing (D2)."""
+    from desk_terminal import DeskTerminal
+
+    terminal = DeskTerminal(["--training"], tmp_path, env={"TERM": term or ""})
+    raw, give_up = b"", time.monotonic() + 20
+    try:
+        while time.monotonic() < give_up:  # a drawing app never stops writing (its cursor blinks)
+            ready = select.select([terminal.fd], [], [], 1)[0]
+            chunk = os.read(terminal.fd, 65536) if ready else b""
+            if ready and not chunk:
+                break
+            raw += chunk
+    except OSError:  # the app has ended and closed its side
+        pass
+    ended, status = os.waitpid(terminal.pid, os.WNOHANG)
+    for _ in range(100):  # its output ended: it is ending
+        if ended:
+            break
+        time.sleep(0.1)
+        ended, status = os.waitpid(terminal.pid, os.WNOHANG)
+    if not ended:  # still drawing after 20 s: it did not refuse
+        terminal.close()
+    else:
+        os.close(terminal.fd)
+    assert ended, raw.decode("utf-8", "replace")[-500:]
+    said = raw.decode("utf-8", "replace")
+    assert os.waitstatus_to_exitcode(status) != 0 and "\x1b" not in said, repr(said)
+    assert len(said.strip().splitlines()) == 1 and f"TERM={term or '(not set)'}" in said, said
+    assert "needs a full-screen terminal" in said and "xterm-256color" in said
+    assert not list(tmp_path.glob("kiosk-training-*"))  # nothing left behind
+
+
+@pytest.mark.parametrize(
+    "term, refused",
+    [
+        ("xterm-256color", False),
+        ("tmux-256color", False),
+        ("screen", False),
+        ("linux", False),
+        ("vt100", False),
+        ("xterm-kitty-not-in-terminfo", False),  # a newer terminal: it speaks xterm's sequences
+        ("dumb", True),
+        ("unknown", True),
+        ("", True),
+        (None, True),
+        ("vt52", True),
+    ],
+)
+def test_d1_which_terminals_can_draw_the_app(term, refused):
+    """Each in a process of its own: curses reads one terminal's terminfo entry a process."""
+    from conftest import run_python
+
+    done = run_python(
+        "-c",
+        "import sys; from kiosk_screens.launch import cannot_draw; "
+        f"print(repr(cannot_draw({term!r}, sys.stdout.fileno())))",
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+    )
+    assert done.returncode == 0, done.stderr
+    assert (done.stdout.strip() != "''") is refused, done.stdout
