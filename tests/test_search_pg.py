@@ -18,6 +18,7 @@ from kiosk.store.schema import SCHEMA_VERSION, current_version
 from kiosk.terms import Authority, CaregiverRole, PortalStatus
 
 from test_postgres import PG_URL, SKIP_REASON, postgres_store
+from test_search import _statements
 
 pytestmark = pytest.mark.skipif(not PG_URL, reason=SKIP_REASON)
 TODAY = dt.date(2026, 11, 22)
@@ -242,6 +243,17 @@ def test_n1_the_functions_read_only_indexes(store, make):
     assert "Index" in plans and "Seq Scan" not in plans, plans
 
 
+@pytest.mark.parametrize("typed", ["gab", "g", "pat"])
+def test_n1_a_child_s_name_parts_are_read_from_the_children_s_index(store, typed):
+    """kiosk_parts reads the children's side from the children's own index alone, never from the
+    index of every term, whose range for a word holds the parents' terms too: a common first
+    name, few children's and thousands of parents' ("amanda": 371 pages, 8 ms at a million)."""
+    words = list(search.parse_query(typed).words)
+    plans = _nested_plans(search.parts_call(words, "patient", None, None, 9))
+    assert "Index Only Scan using search_term_child_terms" in plans, plans
+    assert "search_term_term_patient_id_caregiver_id_field" not in plans, plans
+
+
 def test_n1_a_migrated_database_gets_the_search_functions(tmp_path):
     """A database of schema 19 (no functions) is carried to this version with them, and its
     searches run through them."""
@@ -274,3 +286,29 @@ def test_n1_the_functions_keep_one_plan_start_no_workers_and_compile_nothing(sto
         assert "plan_cache_mode=force_generic_plan" in config, name
         assert "max_parallel_workers_per_gather=0" in config, name
         assert "jit=off" in config, name
+
+
+@pytest.mark.parametrize("limit", [1, 2, 3, 5, 100])
+@pytest.mark.parametrize(
+    "typed", ["gab, z", "ga, ze", "g, a", "pat gab", "zed gab", "gab", "ze", "pat", "g", "ha"]
+)
+def test_n1_arms_read_only_for_room_change_no_list(store, monkeypatch, typed, limit):
+    """What the first statement reads only for a list with room (a parent's whole name, whether a
+    child's name part begins with a word, a word's name parts on both sides) is skipped when the
+    first prefix fills the list, and read by its own statement if the list has room after all:
+    the list is the one every arm read gives (N1, O1: "Côté, J" read 100 children of parents
+    Côté J* for a list its own patients filled)."""
+    sent = _statements(monkeypatch)
+    gated = search.find_patients(typed, today=TODAY, limit=limit, tolerant=False)
+    assert gated and sent[0].startswith("WITH "), sent
+    monkeypatch.setattr(search, "GATED", False)
+    assert search.find_patients(typed, today=TODAY, limit=limit, tolerant=False) == gated
+
+
+def test_n1_a_word_s_name_parts_come_with_the_first_statement(store, monkeypatch):
+    """One word no last name begins ("ze": Zed, Zeb) finds the children by their name parts in
+    the statement of today's search, then reads their rows: two statements, not three (O1)."""
+    sent = _statements(monkeypatch)
+    rows = search.find_patients("ze", today=TODAY, tolerant=False)
+    assert {row.given_name for row in rows} == {"Zed", "Zeb"}
+    assert len(sent) == 2 and "kiosk_parts" in sent[0] and "kiosk_parts" not in sent[1], sent

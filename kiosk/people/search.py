@@ -605,6 +605,8 @@ class _Hits:
     named: tuple[list[tuple], list[tuple]] | None = None
     # a parent's whole name: does a child's name part begin with its first word? (None: not read)
     begun: bool | None = None
+    # one word's name parts, each side's hits as _names reads them (a side None: not read)
+    parts: list[list[tuple] | None] | None = None
 
     @property
     def room(self) -> int:
@@ -677,10 +679,16 @@ def _structured(
     named = dated_names_sql(query, status, hits.limit)
     # a parent's whole name finds no child by name parts unless a child's part begins with its
     # first word (a parent's first name is mostly no child's): checked in the same statement,
-    # by a function of its own (kiosk_parts's one plan walks the parents' terms of the word too:
-    # "amanda", some 370 pages, where the children's own index has none)
+    # by a function of its own (kiosk_child_begun), planned once
     begun = begun_sql(query.words[0]) if whole else None
-    batch = _structured_batch(prefixes, status, query.dob, hits, lookups, whole, named, begun)
+    parts = None
+    if len(words) == 1 and len(query.words) == 1 and not query.dob:
+        # one word: its name parts on both sides (_names), read in the same statement, each only
+        # while the list has room (O1: "reyes" for Núñez-Reyes, two statements, not three)
+        parts = [parts_call(words, side, status, None, hits.limit) for side, _ in _SIDES]
+    batch = _structured_batch(
+        prefixes, status, query.dob, hits, lookups, whole, named, begun, parts
+    )
     for patient_id, given_key, family_key, given_name, family_name, born, portal in (
         row for rows in batch or () for row in rows
     ):
@@ -763,6 +771,9 @@ def _typed_rows(rows: list[tuple], family_words: list[str], given_words: list[st
     ]
 
 
+GATED = True  # arms read only for a list with room are (tests compare the lists without it)
+
+
 def _structured_batch(
     prefixes: list[tuple[str, str, list[str], list[str]]],
     status: str | None,
@@ -772,6 +783,7 @@ def _structured_batch(
     whole: _Sql | None,
     named: tuple[_Sql, _Sql] | None,
     begun: _Sql | None = None,
+    parts: list[_Sql | None] | None = None,
 ) -> list[list[tuple]] | None:
     """PostgreSQL: every prefix's rows of :func:`structured_sql` read in one statement, each up to
     ``limit``, with the rest of the patient's row: one round trip and one planning, not one a
@@ -784,7 +796,13 @@ def _structured_batch(
     with the children's rows and the parent's name, so a parent's search reads its list in this
     one statement (O1); for a name with a birth date, the children born that day and whether a
     parent's name part begins so (``named``, :func:`dated_names_sql`) into ``hits.named``; and
-    whether a child's name part begins with a word (``begun``) into ``hits.begun``."""
+    whether a child's name part begins with a word (``begun``) into ``hits.begun``; and one
+    word's name parts on both sides (``parts``, :func:`parts_call`) into ``hits.parts`` for
+    :func:`_names`. What is read only for a list with room (a parent's whole
+    name, ``begun``, the name parts) is read only when the first prefix's rows do not fill it
+    (nor the children's the parents' side), and left unread (None) for its caller to read if
+    the list has room after all (O1: "Côté, J" read 100 children of parents Côté J* for a list
+    its own 100 patients filled)."""
     if not prefixes or is_sqlite():
         return None
     limit = hits.room
@@ -820,9 +838,27 @@ def _structured_batch(
             f" {parent} FROM ({begun.text}) s(n)"
         )
         statements.append(begun)
-    read = _batch(statements)
+    # arm -> the arms whose rows must fall short of the list for it to be read
+    gates = {len(prefixes) + len(lookups): [0]} if whole else {}
     if begun:
-        hits.begun = bool(read.pop()[0][0])
+        gates[len(statements) - 1] = [0]
+    sides = [sql for sql in parts or () if sql is not None]
+    if len(sides) == 2:
+        statements += [_lookup_arm(sql) for sql in sides]
+        gates.update({len(statements) - 2: [0], len(statements) - 1: [0, len(statements) - 2]})
+    read = _batch(statements, gates if GATED else {}, limit)
+    # the first prefix filled the list: the gated arms read nothing
+    filled = GATED and len(read[0]) >= limit
+    if len(sides) == 2:
+        of_children, of_parents = read[-2:]
+        read = read[:-2]
+        if not filled:
+            hits.parts = [[(row[0], row[7], (row[8],)) for row in of_children], None]
+            if len(of_children) < limit or not GATED:
+                hits.parts[1] = [(row[0], row[7], (row[8],)) for row in of_parents]
+    if begun:
+        rows = read.pop()
+        hits.begun = None if filled else bool(rows[0][0])
     if named:
         children = [row[:7] for row in read[-2]]
         for patient_id, given_key, family_key, given, family, born, portal in children:
@@ -830,6 +866,9 @@ def _structured_batch(
         hits.named = (children, [(row[0], row[7], (row[8],)) for row in read[-1]])
         hits.carers.update((row[7], f"{row[9]} {row[10]}") for row in read[-1])
         read = read[:-2]
+    if whole and filled:
+        read.pop()
+        whole = None
     for rows in read[len(prefixes) :]:
         _keep_rows(hits, rows)
     if whole:
@@ -877,14 +916,28 @@ def _with_rows(whole: _Sql) -> _Sql:
     return sql
 
 
-def _batch(statements: list[_Sql]) -> list[list[tuple]]:
-    """The rows of each statement, read in one (UNION ALL): one round trip, not one each."""
-    sql, arms = _Sql(), []
+def _batch(
+    statements: list[_Sql], gates: dict[int, list[int]] | None = None, limit: int = 0
+) -> list[list[tuple]]:
+    """The rows of each statement, read in one (UNION ALL): one round trip, not one each.
+    ``gates``: a statement read only while each of the earlier ones it names read fewer than
+    ``limit`` rows (a one-time filter: the server does not run it otherwise)."""
+    sql, arms, kept = _Sql(), [], sorted({m for before in (gates or {}).values() for m in before})
     for n, arm in enumerate(statements):
-        arms.append(f"SELECT {n}, s.* FROM ({arm.text}) s")
-        sql.params += arm.params
+        # an arm another waits on is read once, as a CTE: its params come first, in arm order
+        body = f"a{n}" if n in kept else f"({arm.text})"
+        checks = [f"(SELECT COUNT(*) FROM a{m}) < {int(limit)}" for m in (gates or {}).get(n, ())]
+        where = f" WHERE {' AND '.join(checks)}" if checks else ""
+        arms.append(f"SELECT {n}, s.* FROM {body} s{where}")
+    for n in kept:
+        sql.params += statements[n].params
+    sql.params += [p for n, arm in enumerate(statements) if n not in kept for p in arm.params]
+    text = " UNION ALL ".join(arms)
+    if kept:
+        ctes = ", ".join(f"a{n} AS MATERIALIZED ({statements[n].text})" for n in kept)
+        text = f"WITH {ctes} {text}"
     found: list[list[tuple]] = [[] for _ in statements]
-    for n, *row in sql.rows(" UNION ALL ".join(arms)):
+    for n, *row in sql.rows(text):
         found[n].append(tuple(row))  # each arm's rows in their own order
     return found
 
@@ -1095,12 +1148,14 @@ def _names(query: Query, status: str | None, hits: _Hits, found_before: int) -> 
         # name is one index range: a child named after her mother hides no sibling (N1)
         _parents_whole_name(query, status, hits)
         return
-    sides = (("patient", PARTS), ("caregiver", CAREGIVERS))
+    sides = _SIDES
     gated = bool(query.dob) and not is_sqlite()  # the postings check is part of the statement
-    batch = None
+    batch: list[list[tuple] | None] | None = None
     if hits.named is not None:  # read with the structured search's
         children, parents = hits.named
         batch = [_day_hits(words[0], children, hits.limit), parents]
+    elif hits.parts is not None:  # read with the structured search's too
+        batch = hits.parts
     elif not is_sqlite() and (len(words) == 1 or gated):
         # PostgreSQL: both sides' statements (each LIMIT hits.limit, as below) in one round trip
         # (O1); a side the loop would skip only has its rows left unread
@@ -1129,15 +1184,18 @@ def _names(query: Query, status: str | None, hits: _Hits, found_before: int) -> 
             continue
         # hits.room + len(hits.found) is hits.limit: the batch's statement whatever came before
         limit = hits.room + len(hits.found)
-        found = (
-            batch[n] if batch else _word_hits(words, side, status, query.dob, limit, gated=gated)
-        )
+        found = batch[n] if batch else None
+        if found is None:
+            found = _word_hits(words, side, status, query.dob, limit, gated=gated)
         for patient_id, caregiver, terms in found:
             cost, why = _score(words, terms)  # no reason, or "sounds like" (another script)
             if side == "caregiver":
                 why = f"{CAREGIVER}, {why}" if why else CAREGIVER
                 cost += PARENT_IN_PART + CAREGIVER_COST if cost else 0.0
             hits.add(patient_id, tier, cost, why, caregiver)
+
+
+_SIDES = (("patient", PARTS), ("caregiver", CAREGIVERS))
 
 
 def parts_call(
