@@ -713,10 +713,12 @@ def _structured(
         # among them, are today's search: exact, in its alphabetical order
         written = _names_written(rows, len(family) + len(given)) if typed and given else {}
         for patient_id, given_key, family_key, *_ in rows:
-            given_name, family_name = written.get(patient_id, (None, None))
-            left_out = _left_out(family, family_key, family_name)
-            left_out += _left_out(given, given_key, given_name)
-            closeness = NAME_LEFT_OUT * left_out if typed and given else 0.0
+            closeness = 0.0
+            if typed and given:  # counted only where it ranks (the desk's CPU, O1)
+                given_name, family_name = written.get(patient_id, (None, None))
+                left_out = _left_out(family, family_key, family_name)
+                left_out += _left_out(given, given_key, given_name)
+                closeness = NAME_LEFT_OUT * left_out
             hits.add(patient_id, EXACT, closeness)
 
 
