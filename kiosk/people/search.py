@@ -1694,7 +1694,7 @@ def _rows(hits: _Hits, today: dt.date, limit: int) -> list[PatientRow]:
         {
             cid
             for _, _, why, cid in hits.found.values()
-            if cid and _names_parent(why) and cid not in hits.carers
+            if cid and cid not in hits.carers and _names_parent(why)
         }
     )
     unread = [patient_id for patient_id in hits.found if patient_id not in hits.rows]
@@ -1708,28 +1708,28 @@ def _rows(hits: _Hits, today: dt.date, limit: int) -> list[PatientRow]:
         tier, cost, reason, caregiver = hits.found[patient_id]
         if caregiver in names and _names_parent(reason):
             reason = f"{CAREGIVER} {names[caregiver]}" + reason[len(CAREGIVER) :]
-        if _rank(tier, cost)[0] and not reason:
+        rank = _rank(tier, cost)
+        if rank[0] and not reason:
             # ranked as near, so it says why, as every near match does: exact ones alone come
             # with no reason, and come first (N2)
             reason = IN_PART
         born = dob if isinstance(dob, dt.date) else dt.date.fromisoformat(dob)
         ranked.append(
-            (
-                (*_rank(tier, cost), family_key, given_key, born),
-                patient_id,
-                given,
-                family,
-                status,
-                reason,
-            )
+            ((*rank, family_key, given_key, born), patient_id, given, family, status, reason)
         )
-    ranked.sort(key=lambda item: item[0])
+    ranked.sort(key=_FIRST)
+    # a parent's 100 children are 100 rows: each row's work counts (N1, O1)
     return [
         PatientRow(
-            patient_id, given, family, key[5], age_text(key[5], today), PortalStatus(status), reason
+            patient_id, given, family, key[5], _age(key[5], today), _STATUSES[status], reason
         )
         for key, patient_id, given, family, status, reason in _spread(ranked)[:limit]
     ]
+
+
+_FIRST = operator.itemgetter(0)
+_STATUSES = {str(status): status for status in PortalStatus}  # as stored -> the member
+_age = lru_cache(maxsize=8192)(age_text)  # a day's birth dates come again in the next search
 
 
 def _names_parent(reason: str) -> bool:
@@ -1742,6 +1742,8 @@ def _spread(ranked: list) -> list:
     Olivia), a partly typed name ("Em": Emma and Emily) or one typed in part and one a letter off
     ("Noa": Noah and Nova) shows every name it may be, not ten rows of the closest one's
     namesakes. Exact matches keep their order and come first."""
+    if not ranked or not ranked[-1][0][0]:
+        return ranked  # exact matches only (the last row is the farthest)
     spread: list = []
     for kind, group in groupby(ranked, key=lambda item: _kind_of_match(item[0][:3])):
         rows = list(group)
