@@ -682,7 +682,7 @@ def _structured(
     # by a function of its own (kiosk_child_begun), planned once
     begun = begun_sql(query.words[0]) if whole else None
     parts = None
-    if len(words) == 1 and len(query.words) == 1 and not query.dob:
+    if len(words) == 1 and len(query.words) == 1 and not query.dob and not is_sqlite():
         # one word: its name parts on both sides (_names), read in the same statement, each only
         # while the list has room (O1: "reyes" for Núñez-Reyes, two statements, not three)
         parts = [parts_call(words, side, status, None, hits.limit) for side, _ in _SIDES]
