@@ -57,6 +57,52 @@ TARGETS = {"health_errors": 0, "health_search_p95_ms": 5, "health_issue_p95_ms":
 SEARCHES_PER_FAMILY = 3
 ISSUE_EVERY = 4
 PASSWORD = "quiet-harbor-lamp-1"
+# --round-trips: the statements the current worker sent, and how long each took
+TRIPS = threading.local()
+
+
+def _time_round_trips() -> None:
+    """Every statement a desk's workers send is timed from the desk's side (--round-trips): each
+    cursor peewee asks for is one that notes what it sent and how long the server took to answer."""
+    import peewee
+    import psycopg2.extensions
+
+    class TimedCursor(psycopg2.extensions.cursor):
+        def execute(self, query, vars=None):
+            started = time.perf_counter()
+            try:
+                return super().execute(query, vars)
+            finally:
+                trips = getattr(TRIPS, "trips", None)
+                if trips is not None:
+                    text = query.decode() if isinstance(query, bytes) else str(query)
+                    trips.append((_label(text), (time.perf_counter() - started) * 1000))
+
+    def cursor(self, named_cursor=None):
+        return self.connection().cursor(cursor_factory=TimedCursor)
+
+    peewee.PostgresqlDatabase.cursor = cursor
+
+
+def _label(sql: str) -> str:
+    """A statement as a few words: what it does and to which table (several sent at once: each)."""
+    parts = [p.strip() for p in sql.split(";") if p.strip()]
+
+    def short(part: str) -> str:
+        words = part.replace('"', "").split()
+        table = next(
+            (words[i + 1] for i, w in enumerate(words[:-1]) if w in ("FROM", "INTO", "UPDATE")), ""
+        )
+        lock = (
+            " FOR UPDATE"
+            if "FOR UPDATE" in part
+            else " FOR NO KEY UPDATE"
+            if "NO KEY" in part
+            else ""
+        )
+        return f"{words[0]} {table}{lock}".strip()
+
+    return " + ".join(short(part) for part in parts)
 
 
 def open_health_store(url: str, key: Path):
@@ -188,9 +234,12 @@ def _desk(
     times: dict[str, list[float]] = {"search": [], "account": [], "issue": []}
     by_query: dict[str, list[float]] = {kind: [] for kind in kinds}  # each search kind's times
     counts = {"errors": 0, "refused": 0, "families": 0}
+    trips: dict[str, list] = {"search": [], "account": [], "issue": [], "family": []}
     messages: list[str] = []
 
     def attempt(kind: str, action):
+        if out["round_trips"]:
+            TRIPS.trips = []
         try:
             return action()
         except RegistrationError:
@@ -198,6 +247,10 @@ def _desk(
         except Exception as error:  # noqa: BLE001 - what the desk would see
             counts["errors"] += 1
             messages.append(f"{kind}: {type(error).__name__}: {str(error).splitlines()[0]}")
+        finally:
+            if out["round_trips"]:
+                trips[kind].append(TRIPS.trips)
+                TRIPS.trips = None
         return None
 
     def on_worker(kind: str, action):
@@ -248,7 +301,13 @@ def _desk(
             continue
         request = IssueRequest(patient_ids=kids, recipient_id=carer.id, email=carer.email)
         timed("issue", lambda r=request: desk.issue(r))
-    out[number] = {"times": times, "by_query": by_query, "counts": counts, "messages": messages}
+    out[number] = {
+        "times": times,
+        "by_query": by_query,
+        "counts": counts,
+        "messages": messages,
+        "trips": trips,
+    }
 
 
 def _process(
@@ -260,6 +319,7 @@ def _process(
     seconds: float,
     think: float,
     same_thread: bool,
+    round_trips: bool,
     results,
 ) -> None:
     """One process of desks (one desk each by default, as each desk is a process of its own):
@@ -271,7 +331,9 @@ def _process(
     from kiosk.store.practice import open_store
 
     open_store(Config(database=url, pin_key_file=key))
-    out: dict = {"url": url, "key": key, "same_thread": same_thread}
+    out: dict = {"url": url, "key": key, "same_thread": same_thread, "round_trips": round_trips}
+    if round_trips:
+        _time_round_trips()
     desks = {n: _sign_in(n, url, key) for n in numbers}
     queries = {n: search_queries(seed=100 + n) for n in numbers}  # made before the morning too
     if not same_thread:
@@ -340,6 +402,55 @@ def _server_counters(url: str) -> dict[str, int]:
     return {"transactions": transactions, "hit": hit, "read": read}
 
 
+def _sample_waits(url: str, stop: threading.Event, samples: list[tuple[str, str]]) -> None:
+    """What every server process of the benchmark's database is doing, ten times a second, until
+    ``stop``: (its wait, or "on CPU", and the statement) for each one running a statement."""
+    import psycopg2
+
+    connection = psycopg2.connect(url)
+    connection.autocommit = True
+    try:
+        with connection.cursor() as cursor:
+            while not stop.wait(0.1):
+                cursor.execute(
+                    "SELECT coalesce(wait_event_type || ':' || wait_event, 'on CPU'), query "
+                    "FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' "
+                    "AND pid <> pg_backend_pid()"
+                )
+                samples.extend((wait, _label(query)) for wait, query in cursor.fetchall())
+    finally:
+        connection.close()
+
+
+def _note_waits(samples: list[tuple[str, str]]) -> None:
+    from collections import Counter
+
+    note(
+        f"waits: {len(samples)} samples of a statement in progress (pg_stat_activity, every 0.1 s)"
+    )
+    for (wait, label), count in Counter(samples).most_common(10):
+        note(f"  {100 * count / max(len(samples), 1):5.1f}%  {wait:28} {label}")
+
+
+def _note_round_trips(runs: list[list[tuple[str, float]]], kind: str) -> None:
+    """Each round trip of ``kind`` (the commonest sequence of statements), p50 / p95 from the desk."""
+    from collections import Counter
+
+    if not runs:
+        return
+    shapes = Counter(tuple(label for label, _ in run) for run in runs)
+    shape, count = shapes.most_common(1)[0]
+    same = [run for run in runs if tuple(label for label, _ in run) == shape]
+    note(f"{kind}: {count} of {len(runs)} sent these {len(shape)} round trips (ms from the desk):")
+    for n, label in enumerate(shape):
+        values = [run[n][1] for run in same]
+        note(f"  {n + 1:2}. p50 {statistics.median(values):6.1f}  p95 {p95(values):6.1f}  {label}")
+    sums = [sum(ms for _, ms in run) for run in same]
+    note(f"  all: p50 {statistics.median(sums):.1f}  p95 {p95(sums):.1f}")
+    for other, n in shapes.most_common(4)[1:]:
+        note(f"  also {n}x: {len(other)} round trips, {' | '.join(other)[:150]}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -384,6 +495,18 @@ def main() -> None:
         metavar="POOL",
         help="run the desks through a pgbouncer of the benchmark's own in transaction mode with "
         "POOL server connections (e.g. 20); the practice is made directly",
+    )
+    parser.add_argument(
+        "--round-trips",
+        action="store_true",
+        help="time every statement each action sends, from the desk's side, and print each of an "
+        "issue's round trips (p50 / p95): where an issue's time goes (costs the desks some CPU)",
+    )
+    parser.add_argument(
+        "--waits",
+        action="store_true",
+        help="sample what the desks' server processes are doing (pg_stat_activity) ten times a "
+        "second and print the commonest waits with the statement that waits",
     )
     parser.add_argument(
         "--prepare-only",
@@ -443,6 +566,7 @@ def main() -> None:
                     args.seconds,
                     args.think,
                     args.same_thread,
+                    args.round_trips,
                     results,
                 ),
             )
@@ -453,7 +577,15 @@ def main() -> None:
         ready.wait(timeout=300 + args.desks * 5)  # every desk signed in: all start at once
         server, disk = _server_counters(args.url), _disk_reads()
         machine, began = _machine_cpu(), time.perf_counter()
+        sampling = threading.Event()
+        samples: list[tuple[str, str]] = []
+        sampler = threading.Thread(target=_sample_waits, args=(args.url, sampling, samples))
+        if args.waits:
+            sampler.start()
         outcome = [results.get(timeout=args.seconds + 600) for _ in workers]
+        sampling.set()
+        if args.waits:
+            sampler.join()
         machine = tuple(after - before for after, before in zip(_machine_cpu(), machine))
         elapsed = time.perf_counter() - began
         for worker in workers:
@@ -499,6 +631,11 @@ def main() -> None:
             f"blocks read an action, {100 * server['read'] / max(blocks, 1):.1f}% of them from "
             f"outside shared_buffers; the machine's disks read {disk / elapsed:.0f} times a second"
         )
+    if args.round_trips:
+        _note_round_trips([t for d in desks for t in d["trips"]["issue"]], "issue")
+        _note_round_trips([t for d in desks for t in d["trips"]["account"]], "account")
+    if args.waits:
+        _note_waits(samples)
     figure("health_errors", errors)
     messages = [m for d in desks for m in d["messages"]]
     for message in sorted(set(messages))[:5]:
