@@ -446,10 +446,38 @@ def erase_stale_bodies(now: dt.datetime | None = None, batches: Iterable[str] | 
     so it must not be sent and its body is only something to steal (S2). A reminder (W3) is stale
     once none is still unused: the children it names have registered. A queued one is failed
     with :data:`NO_LONGER_NEEDED`; a failed one keeps its reason; a sent one stays sent. One audit
-    event per message. ``batches`` limits the look to those family batches (just after a revoke
-    or a replacement).
+    event per message. ``batches`` limits the look to those family batches.
     """
     now = now or utcnow()
+    count = 0
+    for row in _stale(now, batches):
+        with write_transaction():
+            if (erased := _erase(row, now)) is not None:
+                audit.record_all([erased])
+                count += 1
+    if count:
+        truncate_wal()
+    return count
+
+
+def erase_ended_batches(batches: Iterable[str], now: dt.datetime, events: list[Any]) -> int:
+    """S11 inside the caller's transaction, which has just ended PINs of ``batches`` (a replacement
+    or a revoke, its patients locked first): erase those batches' stale bodies as
+    :func:`erase_stale_bodies` does, with their events added to ``events`` for the caller to write
+    last; return how many. In the same transaction, the same write to the audit chain (O1: the
+    audit head is taken once, not again by a second transaction right after) and no moment in
+    between. The caller cuts the WAL once it has committed (:func:`truncate_wal`)."""
+    batches = list(batches)
+    count = 0
+    for row in _stale(now, batches) if batches else []:
+        if (erased := _erase(row, now)) is not None:
+            events.append(erased)
+            count += 1
+    return count
+
+
+def _stale(now: dt.datetime, batches: Iterable[str] | None) -> list[OutboxMessage]:
+    """The messages :func:`erase_stale_bodies` erases (of ``batches``, when given)."""
     issued = RegistrationPin.select(RegistrationPin.batch)
     live = issued.where(RegistrationPin.state == PinState.ACTIVE, RegistrationPin.expires_at > now)
     # W3: a reminder is stale as soon as no PIN of its batch is still waiting for its first parent
@@ -469,30 +497,28 @@ def erase_stale_bodies(now: dt.datetime | None = None, batches: Iterable[str] | 
         (OutboxMessage.body_text != "") | (OutboxMessage.body_html != ""),
         OutboxMessage.sent_at < now - dt.timedelta(days=READ_BACK_DAYS),
     )
-    count = 0
     found = [*stale, *([] if batches is not None else unreported)]
-    for row in {row.id: row for row in found}.values():  # one stale and unreported: once
-        changes: dict[str, object] = {
-            "state": MessageState.FAILED if row.state != MessageState.SENT else MessageState.SENT,
-            "body_text": "",
-            "body_html": "",
-        }
-        if row.state == MessageState.QUEUED:
-            changes |= {"last_error": NO_LONGER_NEEDED, "next_attempt_at": now}
-        with (
-            write_transaction()
-        ):  # the state must still be what was read: a run may have claimed it since
-            if (
-                OutboxMessage.update(**changes)
-                .where(OutboxMessage.id == row.id, OutboxMessage.state == row.state)
-                .execute()
-            ):
-                why = NO_LONGER_NEEDED if row.state != MessageState.SENT else UNREPORTED
-                audit.record(audit.MESSAGE_ERASED, detail=_audit_detail(row, reason=why))
-                count += 1
-    if count:
-        truncate_wal()
-    return count
+    return list({row.id: row for row in found}.values())  # one stale and unreported: once
+
+
+def _erase(row: OutboxMessage, now: dt.datetime) -> audit.Pending | None:
+    """Erase ``row``'s body in the current transaction if its state is still the one read (a run
+    may have claimed it since); the audit event to write for it, or None."""
+    changes: dict[str, object] = {
+        "state": MessageState.FAILED if row.state != MessageState.SENT else MessageState.SENT,
+        "body_text": "",
+        "body_html": "",
+    }
+    if row.state == MessageState.QUEUED:
+        changes |= {"last_error": NO_LONGER_NEEDED, "next_attempt_at": now}
+    if (
+        not OutboxMessage.update(**changes)
+        .where(OutboxMessage.id == row.id, OutboxMessage.state == row.state)
+        .execute()
+    ):
+        return None
+    why = NO_LONGER_NEEDED if row.state != MessageState.SENT else UNREPORTED
+    return audit.event(audit.MESSAGE_ERASED, detail=_audit_detail(row, reason=why))
 
 
 def _practice_name(config: Config) -> str:

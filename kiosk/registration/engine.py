@@ -24,7 +24,7 @@ from kiosk.people.names import is_placeholder_name, placeholder_message
 from kiosk.people.patients import age_years
 from kiosk.people.staff import StaffUser
 from kiosk.registration import pins
-from kiosk.store.db import lock_rows, retrying, write_transaction
+from kiosk.store.db import lock_rows, retrying, tuples, write_transaction
 from kiosk.store.models import (
     Association,
     Caregiver,
@@ -358,8 +358,8 @@ def _end_active(
     active: list[RegistrationPin] | None = None,
 ) -> set[str]:
     """End the patient's active PIN, its audit event added to ``events`` for the caller to write
-    last; return the batches it belonged to, whose unsent welcome the caller erases once it has
-    committed (:func:`_erase_ended`). A PIN already past its expiry is recorded as expired, not as
+    last; return the batches it belonged to, whose unsent welcome the caller erases
+    (:func:`_erase_ended`). A PIN already past its expiry is recorded as expired, not as
     replaced or revoked (L2: expiry is a state of its own). ``active``: the patient's active PINs,
     when the caller has read them already (under the patient's lock)."""
     from kiosk.registration.pin_life import end_pin
@@ -387,27 +387,36 @@ def _end_active(
     return {pin.batch for pin in old}
 
 
-def _status_before_pins(child: Patient, now: dt.datetime) -> str:
-    """What the child's status was before any of its PINs (L2): its own status, or for a Pending
-    child whose PIN is being replaced, what that PIN recorded."""
-    if child.portal_status != PortalStatus.PENDING:
-        return child.portal_status
+def _statuses_before_pins(children: list[Patient]) -> dict[int, str]:
+    """What each child's status was before any of its PINs (L2): its own status, or for a Pending
+    child whose PIN is being replaced, what its latest PIN that recorded one recorded. One
+    statement for every Pending child (O1: each is a round trip to a PostgreSQL server)."""
+    statuses = {child.id: child.portal_status for child in children}
+    pending = [c.id for c in children if c.portal_status == PortalStatus.PENDING]
+    for child_id in pending:
+        statuses[child_id] = PortalStatus.UNREGISTERED
     earlier = (
-        RegistrationPin.select(RegistrationPin.prior_status)
-        .where((RegistrationPin.patient == child) & (RegistrationPin.prior_status != ""))
-        .order_by(RegistrationPin.issued_at.desc(), RegistrationPin.id.desc())
-        .first()
+        RegistrationPin.select(RegistrationPin.patient, RegistrationPin.prior_status)
+        .where((RegistrationPin.patient.in_(pending)) & (RegistrationPin.prior_status != ""))
+        .order_by(RegistrationPin.issued_at, RegistrationPin.id)  # the latest last: it stays
     )
-    return earlier.prior_status if earlier else PortalStatus.UNREGISTERED
+    for child_id, prior in tuples(earlier) if pending else ():
+        statuses[child_id] = prior
+    return statuses
 
 
-def _erase_ended(batches: set[str], now: dt.datetime) -> None:
-    """S11: the unsent welcome of a batch whose PINs have all ended is erased (and the WAL cut)
-    right after the revoke or replacement commits. A transaction of its own, so the outbox row is
-    locked before the audit head, as delivery does: no lock-order deadlock on PostgreSQL. If kiosk
-    stops in between, the next outbox run erases it."""
-    if batches:
-        outbox.erase_stale_bodies(now, batches=batches)
+def _erase_ended(batches: set[str], now: dt.datetime, events: list[audit.Pending]) -> int:
+    """S11: the unsent welcome of a batch whose PINs have all ended is erased in the same
+    transaction that ended them, its event added to ``events`` (written with the others, last):
+    the audit head is taken once, and there is no moment when the PINs have ended and the body is
+    still there. The caller cuts the WAL after its commit (:func:`_cut_wal`)."""
+    return outbox.erase_ended_batches(batches, now, events)
+
+
+def _cut_wal(erased: int) -> None:
+    """S11: erased bodies must not linger in SQLite's WAL once the erasing transaction committed."""
+    if erased:
+        outbox.truncate_wal()
 
 
 @retrying
@@ -482,8 +491,9 @@ def issue_pins(
                 active[pin.patient_id].append(pin)
             new_pins: list[dict] = []
             pending: list[int] = []
+            priors = _statuses_before_pins(children)
             for child in children:
-                prior = _status_before_pins(child, now)
+                prior = priors[child.id]
                 ended |= _end_active(
                     child,
                     now,
@@ -597,6 +607,7 @@ def issue_pins(
                     carrier=carrier_key,
                     now=now,
                 )
+            erased = _erase_ended(ended, now, events)
             # the audit head's lock, which every audited writer queues on, is held only from here
             # to the commit: not across the PIN hashing, the welcome and the outbox above (O1)
             audit.record_all(events)
@@ -610,7 +621,7 @@ def issue_pins(
                 )
             ]
         ) from None
-    _erase_ended(ended, now)
+    _cut_wal(erased)
     return IssueResult(
         batch,
         issued[0].patient_name,
@@ -669,8 +680,9 @@ def revoke_pin(
         )
         events: list[audit.Pending] = []
         ended = _end_active(patient, now, PinState.REVOKED, reason, staff.username, events)
+        erased = _erase_ended(ended, now, events)
         audit.record_all(events)
-    _erase_ended(ended, now)
+    _cut_wal(erased)
     return had
 
 

@@ -130,7 +130,9 @@ def end_pin(
         "batch": pin.batch,
         "reason": EXPIRED_REASON if expired else reason,
     }
-    current = Patient.get_by_id(patient.id)
+    # read again to restore the status; a replacement (the new PIN takes over) keeps ``patient``,
+    # read under its lock by the caller: a round trip less a child (O1)
+    current = Patient.get_by_id(patient.id) if restore_status else patient
     if restore_status and not pin.second_parent and current.portal_status == PortalStatus.PENDING:
         back = pin.prior_status or PortalStatus.UNREGISTERED
         if back == PortalStatus.PENDING:
