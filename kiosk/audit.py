@@ -28,7 +28,16 @@ from pathlib import Path
 from typing import IO, Any
 
 from kiosk import security
-from kiosk.store.db import at_commit, database, is_sqlite, read_snapshot, write_transaction
+from kiosk.store.db import (
+    GUESSED_WRONG,
+    LOCK_INSTEAD,
+    at_commit,
+    commit_step,
+    database,
+    is_sqlite,
+    read_snapshot,
+    write_transaction,
+)
 from kiosk.store.models import AuditEvent, AuditHead, Patient
 from kiosk.terms import utcnow
 
@@ -130,7 +139,7 @@ def record(
         return _append(pending)
     written: list[AuditEvent] = []
     with write_transaction():
-        if not at_commit(lambda: _append_sql(pending, written)):
+        if not _write_at_commit(pending, written):
             return _append(pending)
     return written[-1]
 
@@ -170,16 +179,38 @@ def record_all(events: list[Pending]) -> None:
     the last step of a transaction, the head lock (which every audited writer queues on) is held
     only from here to the commit (P1: the portal's redemptions under load). On PostgreSQL the
     events are written when the transaction commits, their statements sent with the COMMIT
-    (kiosk.store.db.at_commit, O1): the head lock is held for two round trips, not four."""
+    (kiosk.store.db.at_commit, O1), chained on the head as read and moved only if it is still
+    there (see :func:`_append_sql`): the head lock is held only while the server runs them."""
     if not events:
         return
     if database.in_transaction():  # no savepoint: a failure here fails the caller's transaction
-        if not at_commit(lambda: _append_sql(events, [])):
+        if not _write_at_commit(events, []):
             _append(events)
         return
     with write_transaction():
-        if not at_commit(lambda: _append_sql(events, [])):
+        if not _write_at_commit(events, []):
             _append(events)
+
+
+class _ChainWrite:
+    """A transaction's audit events, written when it commits (kiosk.store.db.at_commit)."""
+
+    def __init__(self, events: list[Pending], written: list[AuditEvent]):
+        self.events, self.written = list(events), written
+
+    def __call__(self, guess: str | None) -> tuple[str, list[Any]]:
+        return _append_sql(self.events, self.written, guess)
+
+
+def _write_at_commit(events: list[Pending], written: list[AuditEvent]) -> bool:
+    """Write ``events`` when the current transaction commits (False where it cannot: see
+    kiosk.store.db.at_commit). A transaction's events are one write, in order, however many
+    times it records: two would build on the same head."""
+    pending = commit_step(_ChainWrite)
+    if pending is not None:
+        pending.events.extend(events)
+        return True
+    return at_commit(_ChainWrite(events, written))
 
 
 def lock_head() -> AuditHead | None:
@@ -201,7 +232,12 @@ def _chained(events: list[Pending]) -> list[dict[str, Any]]:
         assert head is not None  # inserted just now, by this transaction or a committed one
         if rebuilt is not None:
             events = [rebuilt, *events]
-    seq, last_hash = head.seq, head.last_hash
+    return _linked(head.seq, head.last_hash, events)
+
+
+def _linked(seq: int, last_hash: str, events: list[Pending]) -> list[dict[str, Any]]:
+    """``events``' rows after event ``seq`` whose hash is ``last_hash``, each chained to the one
+    before (S10)."""
     rows = []
     for e in events:
         seq += 1
@@ -238,16 +274,73 @@ def _append(events: list[Pending]) -> AuditEvent:
     return written
 
 
-def _append_sql(events: list[Pending], written: list[AuditEvent]) -> tuple[str, list[Any]]:
-    """As :func:`_append`, for the commit (kiosk.store.db.at_commit): lock the head now, and return
-    the events' insert and the head's update for the COMMIT to carry; the last event goes into
-    ``written``."""
-    rows = _chained(events)
+def _append_sql(
+    events: list[Pending], written: list[AuditEvent], guess: str | None = None
+) -> tuple[str, list[Any]]:
+    """As :func:`_append`, for the commit (kiosk.store.db.at_commit): the events' rows chained
+    after the head, and the SQL that moves the head and inserts them, for the COMMIT to carry;
+    the last event goes into ``written``.
+
+    The head is read without its lock (``guess`` None) or taken from the failed try's ``guess``
+    ("SEQ HASH"), and the chain built on it here, where the key is (S10); ``audit_head_move``
+    moves the head only if it is still there, under its lock, in the same round trip as the
+    COMMIT, and otherwise says where it is now (db.GUESSED_WRONG): so no desk holds the head's
+    lock while an answer travels back to it and it computes. With ``guess`` LOCK_INSTEAD (wrong every
+    time), or no head row, the head is locked first, as :func:`_append` does."""
+    head = None if guess == LOCK_INSTEAD else _guessed_head(guess)
+    if head is None:
+        rows = _chained(events)  # locked (and rebuilt if it was deleted)
+        was = (rows[0]["seq"] - 1, rows[0]["prev_hash"])
+    else:
+        rows = _linked(*head, events)
+        was = head
     insert, insert_params = AuditEvent.insert_many(rows).returning().sql()
     last = rows[-1]
-    update, update_params = AuditHead.update(seq=last["seq"], last_hash=last["hash"]).sql()
     written.append(AuditEvent(**last))
-    return f"{insert}; {update}", [*insert_params, *update_params]
+    return f"SELECT audit_head_move(%s, %s, %s, %s); {insert}", [
+        *was,
+        last["seq"],
+        last["hash"],
+        *insert_params,
+    ]
+
+
+def _guessed_head(guess: str | None) -> tuple[int, str] | None:
+    """Where the chain ends, to build on without the head's lock: as read now (``guess`` None)
+    or as a failed try found it ("SEQ HASH"); None when there is no head row."""
+    if guess is None:
+        row = AuditHead.select(AuditHead.seq, AuditHead.last_hash).tuples().first()
+        return (int(row[0]), str(row[1])) if row else None
+    seq, _, last_hash = guess.partition(" ")
+    return (int(seq), last_hash) if seq.isdigit() and last_hash else None
+
+
+# PostgreSQL: move the head from (was_seq, was_hash) to (to_seq, to_hash) under its row lock, or
+# say where it is now when another desk moved it first (kiosk.store.db.GUESSED_WRONG: the desk
+# chains its events again after that and sends them again). The key never reaches the server (S10):
+# the desk computes every hash.
+MOVE_FUNCTION = f"""
+CREATE OR REPLACE FUNCTION audit_head_move(
+    was_seq integer, was_hash varchar, to_seq integer, to_hash varchar) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    now_seq integer;
+    now_hash varchar;
+BEGIN
+    UPDATE audit_head SET seq = to_seq, last_hash = to_hash
+        WHERE seq = was_seq AND last_hash = was_hash;
+    IF NOT FOUND THEN
+        SELECT seq, last_hash INTO now_seq, now_hash FROM audit_head;
+        RAISE EXCEPTION USING ERRCODE = 'serialization_failure', MESSAGE = '{GUESSED_WRONG}',
+            DETAIL = coalesce(now_seq || ' ' || now_hash, '');
+    END IF;
+END
+$$"""
+
+
+def create_functions() -> None:
+    """Create (or replace) the audit's function in the current schema (PostgreSQL only)."""
+    database.execute_sql(MOVE_FUNCTION)
 
 
 def _rebuild_head(at: dt.datetime) -> Pending | None:

@@ -390,6 +390,96 @@ def test_o1_o3_pg_an_issue_whose_audit_write_fails_at_commit_keeps_nothing(pg_st
     assert audit.verify_chain() == []
 
 
+def test_s10_o1_pg_an_issue_holds_no_audit_head_lock_while_its_desk_chains_its_events(
+    pg_store, monkeypatch
+):
+    """S10, O1: an issue builds its audit events' chain on the head as it read it, without the
+    head's lock: another desk takes that lock at once (NOWAIT) and appends its view meanwhile. The
+    issue's COMMIT then finds the head moved, chains its events again after the view, and lands;
+    the chain verifies, the view first."""
+    from kiosk.store.models import AuditHead
+
+    first, _, other = pg_store["kids"]
+    linked = audit._linked
+    other_desk: list[str] = []
+    desk = threading.current_thread()
+
+    def view_from_another_desk() -> None:
+        database.connect(reuse_if_open=True)
+        try:
+            with write_transaction():
+                AuditHead.select().for_update(nowait=True).first()
+                audit.record(audit.VIEW, staff="maria", patient=other)
+            other_desk.append("appended")
+        except peewee.DatabaseError as error:
+            other_desk.append(f"the head is locked: {type(error).__name__}")
+        finally:
+            database.close()
+
+    def chaining(*args, **kwargs):
+        if threading.current_thread() is desk and not other_desk:
+            thread = threading.Thread(target=view_from_another_desk)
+            thread.start()
+            thread.join(timeout=60)
+        return linked(*args, **kwargs)
+
+    monkeypatch.setattr(audit, "_linked", chaining)
+    seen_before = AuditEvent.select().count()
+    issued = _issue(pg_store, [first])
+    assert other_desk == ["appended"]
+    assert [pin.patient_id for pin in issued.pins] == [first]
+    trail = [
+        (event.action, event.patient_id)
+        for event in AuditEvent.select()
+        .where(AuditEvent.seq > seen_before)
+        .order_by(AuditEvent.seq)
+    ]
+    assert trail == [(audit.VIEW, other), (audit.ISSUE, first)]
+    assert audit.verify_chain() == []
+
+
+def test_s10_o1_pg_a_commit_that_keeps_finding_the_head_moved_locks_it(pg_store, monkeypatch):
+    """S10, O1: an audited commit whose guess of the head is wrong every time (here: always an
+    old one) tries db.GUESSES times, then locks the head as it reads it and lands; nothing is
+    written twice and the chain verifies."""
+    from kiosk.store import db
+
+    first = pg_store["kids"][0]
+    guessed: list[object] = []
+
+    def always_old(guess):
+        guessed.append(guess)
+        return (0, audit.GENESIS)
+
+    monkeypatch.setattr(audit, "_guessed_head", always_old)
+    seen_before = AuditEvent.select().count()
+    issued = _issue(pg_store, [first])
+    assert [pin.patient_id for pin in issued.pins] == [first]
+    assert len(guessed) == db.GUESSES and guessed[0] is None
+    actions = [
+        e.action
+        for e in AuditEvent.select().where(AuditEvent.seq > seen_before).order_by(AuditEvent.seq)
+    ]
+    assert actions == [audit.ISSUE]
+    assert RegistrationPin.select().where(RegistrationPin.patient == first).count() == 1
+    assert audit.verify_chain() == []
+
+
+def test_s10_pg_a_transaction_that_records_twice_writes_its_events_once_in_order(pg_store):
+    """S10: events recorded twice in one transaction (each written with its COMMIT) are one write
+    to the chain, in the order recorded; the chain verifies."""
+    first, second, _ = pg_store["kids"]
+    seen_before = AuditEvent.select().count()
+    with write_transaction():
+        audit.record_all([audit.event(audit.VIEW, staff="maria", patient=first)])
+        audit.record_all([audit.event(audit.VIEW, staff="maria", patient=second)])
+    assert [
+        e.patient_id
+        for e in AuditEvent.select().where(AuditEvent.seq > seen_before).order_by(AuditEvent.seq)
+    ] == [first, second]
+    assert audit.verify_chain() == []
+
+
 @pytest.mark.postgres
 def test_o1_pg_desks_in_separate_processes_racing_on_the_same_families_never_fail(tmp_path, capsys):
     """The benchmark's concurrency run on PostgreSQL, small: 4 processes x 25 family issues, all on

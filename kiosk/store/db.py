@@ -234,7 +234,15 @@ class _LastStatements:
     events, the head and the COMMIT were four round trips with the lock held, each a wait for a
     CPU on a busy server; with :func:`at_commit` they are two: the locked head comes back, then the
     writes and the COMMIT go together. All or nothing still: a failing statement aborts the
-    transaction and the COMMIT after it is not run (the transaction is rolled back as before)."""
+    transaction and the COMMIT after it is not run (the transaction is rolled back as before).
+
+    A step may also guess (the audit head as last read, without its lock) and check its guess in
+    its SQL, under the lock, in the same round trip: then no lock is held while the answer travels
+    back and the desk computes, only while the server runs the last statements. A wrong guess
+    raises ``serialization_failure`` with the message :data:`GUESSED_WRONG` and, as its detail,
+    what to guess now: the statements after a savepoint are rolled back and the steps are made
+    again with that detail (``step(detail)``), in one more round trip; after :data:`GUESSES`
+    wrong guesses, with :data:`LOCK_INSTEAD` (they lock what they read, as before)."""
 
     _at_commit: threading.local
 
@@ -242,13 +250,13 @@ class _LastStatements:
         self._at_commit = threading.local()
         super().__init__(*args, **kwargs)
 
-    def add_commit_step(self, step: Callable[[], tuple[str, list[Any]]]) -> None:
+    def add_commit_step(self, step: CommitStep) -> None:
         steps = getattr(self._at_commit, "steps", None)
         if steps is None:
             steps = self._at_commit.steps = []
         steps.append(step)
 
-    def _take_steps(self) -> list[Callable[[], tuple[str, list[Any]]]]:
+    def _take_steps(self) -> list[CommitStep]:
         steps = getattr(self._at_commit, "steps", None) or []
         self._at_commit.steps = []
         return steps
@@ -258,24 +266,46 @@ class _LastStatements:
         if not steps:
             super().commit()  # type: ignore[misc]
             return
+        guess: str | None = None  # the first time the steps read what they guess
+        attempt = 0
+        while True:
+            attempt += 1
+            locked = guess == LOCK_INSTEAD
+            statements, params = self._made(steps, guess)
+            # the first try sets a savepoint; a guess again first rolls the wrong one back to it
+            first = "SAVEPOINT" if attempt == 1 else "" if locked else "ROLLBACK TO SAVEPOINT"
+            sent = [f"{first} kiosk_commit"] if first else []
+            try:
+                self._run("; ".join([*sent, *statements, "COMMIT"]), params)
+                return
+            except peewee.OperationalError as error:
+                guess = guessed_wrong(error)
+                if guess is None or locked:
+                    raise
+            if guess == "" or attempt >= GUESSES:  # nothing to guess, or wrong every time: lock
+                self._run("ROLLBACK TO SAVEPOINT kiosk_commit", [])
+                guess = LOCK_INSTEAD
+
+    def _made(self, steps: list[CommitStep], guess: str | None) -> tuple[list[str], list[Any]]:
         statements: list[str] = []
         params: list[Any] = []
         # the steps read and lock inside this transaction still: no reconnecting, no BEGIN again
         self.push_transaction(_COMMITTING)  # type: ignore[attr-defined]
         try:
             for step in steps:
-                sql, values = step()
+                sql, values = step(guess)
                 if sql:
                     statements.append(sql)
                     params.extend(values)
         finally:
             self.pop_transaction()  # type: ignore[attr-defined]
+        return statements, params
+
+    def _run(self, sql: str, params: list[Any]) -> None:
         # peewee's own wrapper, as its commit uses: the driver's errors become peewee's (IntegrityError,
         # a deadlock for kiosk.store.db.retrying)
         with peewee.__exception_wrapper__:  # type: ignore[attr-defined]
-            self.cursor().execute(  # type: ignore[attr-defined]
-                "; ".join([*statements, "COMMIT"]), params
-            )
+            self.cursor().execute(sql, params)  # type: ignore[attr-defined]
 
     def rollback(self) -> None:
         self._take_steps()
@@ -283,18 +313,51 @@ class _LastStatements:
 
 
 _COMMITTING = object()  # on peewee's transaction stack while a commit's last statements are made
+# A commit step's SQL raises serialization_failure with this message when what it guessed (the audit
+# head, kiosk.audit) has moved; its detail is what to guess now ("": nothing, lock instead)
+GUESSED_WRONG = "kiosk: a commit step guessed wrong"
+GUESSES = 3  # tries of a commit's steps with a guess, before they lock what they read instead
+LOCK_INSTEAD = "lock"  # what a step is given once it must lock what it reads (no guess is this)
+# step(None): read (and guess) now; step(detail): guess that; step(LOCK_INSTEAD): lock what you read
+CommitStep = Callable[[str | None], tuple[str, list[Any]]]
 
 
-def at_commit(step: Callable[[], tuple[str, list[Any]]]) -> bool:
+def guessed_wrong(error: BaseException) -> str | None:
+    """What a commit step should guess now, when ``error`` is its SQL saying its guess was wrong
+    (:data:`GUESSED_WRONG`); else None."""
+    for candidate in (error, getattr(error, "orig", None), error.__cause__, error.__context__):
+        diag = getattr(candidate, "diag", None)
+        if (
+            getattr(candidate, "pgcode", None) == "40001"
+            and diag is not None
+            and (diag.message_primary == GUESSED_WRONG)
+        ):
+            return diag.message_detail or ""
+    return None
+
+
+def at_commit(step: CommitStep) -> bool:
     """Make ``step`` run when the current transaction commits, just before it, and send the SQL it
     returns (statements joined by ``;``, and their parameters) with the COMMIT in one round trip;
     True if so. False where it cannot be (SQLite, no transaction, or inside a savepoint, which may
-    be rolled back on its own): then the caller writes now."""
+    be rolled back on its own): then the caller writes now. ``step`` is called again when its SQL
+    says it guessed wrong (see :class:`_LastStatements`)."""
     db = database.obj
     if isinstance(db, _LastStatements) and database.transaction_depth() == 1:
         db.add_commit_step(step)
         return True
     return False
+
+
+def commit_step(kind: type[T]) -> T | None:
+    """The step of type ``kind`` the current transaction will run when it commits, if one was made
+    (see :func:`at_commit`): a caller may add to it instead of making a second."""
+    db = database.obj
+    if isinstance(db, _LastStatements) and database.transaction_depth() == 1:
+        for step in getattr(db._at_commit, "steps", None) or []:
+            if isinstance(step, kind):
+                return step
+    return None
 
 
 def shown(target: str | os.PathLike) -> str:

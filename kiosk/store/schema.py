@@ -16,7 +16,7 @@ from kiosk.store.models import ALL_MODELS, AuditHead, BaseModel, SchemaMeta
 if TYPE_CHECKING:
     from playhouse.migrate import SchemaMigrator
 
-SCHEMA_VERSION = 30
+SCHEMA_VERSION = 31
 # RegistrationPin's enrollment report index (W4), by column: version 14 makes it
 REPORT_INDEX = ("issued_at", "second_parent", "issued_by_id", "redemptions", "first_used_at")
 
@@ -457,6 +457,16 @@ def _v30_patient_rows_from_the_name_indexes() -> None:
     cover_patient_names()
 
 
+def _v31_audit_head_moved_under_its_lock() -> None:
+    """Version 31: on PostgreSQL, the audit head is moved by a function that checks, under the
+    head's lock, that it is where the desk built its events on (kiosk.audit.MOVE_FUNCTION), so an
+    audited commit holds that lock only while the server runs it (O1, S10)."""
+    if not is_sqlite():
+        from kiosk import audit
+
+        audit.create_functions()
+
+
 # version N -> function that takes a database at N-1 to N. Add a step here with every change to
 # the models; tests/test_accept_foundation.py builds a version-1 database and checks that it comes
 # up to date with the same columns as a new one.
@@ -490,6 +500,7 @@ MIGRATIONS: dict[int, Callable[[], None]] = {
     28: _v28_search_functions_name_parents,
     29: _v29_search_functions_read_childrens_index,
     30: _v30_patient_rows_from_the_name_indexes,
+    31: _v31_audit_head_moved_under_its_lock,
 }
 
 
@@ -538,6 +549,7 @@ def ensure_schema() -> int:
                     _tune_postgres_statistics()
                     _v20_search_functions()
                     cover_patient_names()
+                    _v31_audit_head_moved_under_its_lock()
                 return SCHEMA_VERSION
     _refuse_newer(version)
     while version < SCHEMA_VERSION:
