@@ -56,8 +56,12 @@ class DeskHeader(Static):
             f" · {helping} " if helping else " ",
         )
         practice = getattr(getattr(desk, "practice", None), "name", "")
-        where = Text(f" {app.title} — {practice}" + (f" · printer {printer}" if printer else ""))
-        where.truncate(max(0, self.size.width - who.cell_len - 1), overflow="ellipsis", pad=True)
+        where = Text(f" {app.title} — {practice}")
+        room = max(0, self.size.width - who.cell_len - 1)
+        # the printer whole or not at all: "printer f… front-1" read as a printer named front-1
+        if printer and where.cell_len + len(" · printer ") + Text(printer).cell_len <= room:
+            where.append(f" · printer {printer}")
+        where.truncate(room, overflow="ellipsis", pad=True)
         return Text.assemble(where, " ", who)
 
 

@@ -418,11 +418,11 @@ def test_d1_serve_desk_refuses_an_unknown_terminal_and_a_missing_database(
     assert not missing.parent.exists()
 
 
-async def _sign_in_as_maria(url: str, *before: str) -> str:
+async def _sign_in_as_maria(url: str, *before: str, width: int = 100) -> str:
     """A browser session: the ``before`` messages sent raw, then maria signs in; the screen then."""
     async with aiohttp.ClientSession() as client:
-        async with client.ws_connect(f"{url}ws?width=100&height=30") as ws:
-            stream = pyte.ByteStream(pyte.Screen(100, 30))
+        async with client.ws_connect(f"{url}ws?width={width}&height=30") as ws:
+            stream = pyte.ByteStream(pyte.Screen(width, 30))
             await _screen_until(ws, stream, "Staff sign-in", "your password")
             for text in before:
                 await ws.send_str(text)
@@ -442,10 +442,10 @@ def test_d1_each_browser_desk_is_the_terminal_its_address_picks(training_db, tmp
     server = DeskServer(training_db, tmp_path, checkout_addresses='"127.0.0.0/8"')
     try:
         assert "named by each browser address" in server.said
-        signed_in = asyncio.run(_sign_in_as_maria(server.url))
+        signed_in = asyncio.run(_sign_in_as_maria(server.url, width=120))  # room for the printer
     finally:
         server.stop()
-    assert "checkout" in signed_in and "printer rece" in signed_in  # its queue, receipt-q
+    assert "checkout" in signed_in and "printer receipt-q" in signed_in  # its queue
     assert [e["terminal"] for e in _events(training_db, audit.SIGN_IN)[before:]] == ["checkout"]
 
 

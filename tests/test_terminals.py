@@ -12,6 +12,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -130,6 +131,26 @@ async def test_d1_an_unnamed_ssh_desk_is_shown_and_audited_under_its_own_name(co
         assert expected in str(app.screen.query_one(DeskHeader).render())
     event = audit.record(audit.VIEW, staff="maria")
     assert json.loads(event.detail)["terminal"] == expected
+
+
+@pytest.mark.parametrize("width, shown", [(80, False), (120, True)])
+async def test_d1_the_header_names_the_printer_whole_or_not_at_all(
+    config, front_desk, width, shown
+):
+    """At 80 columns the sign-in's header read "printer f… front-1": the printer cut to one letter
+    beside the desk's name, as if front-1 were the printer. The printer is named whole where it
+    fits, else left out; the desk's name is always there."""
+    from kiosk_screens.widgets import DeskHeader
+
+    from conftest import desk_app, settle
+
+    printer = replace(config.printer, name="front-laser")
+    app = desk_app(replace(config, terminal="front-1", printer=printer))
+    async with app.run_test(size=(width, 24)) as pilot:
+        await settle(app, pilot)
+        header = str(app.screen.query_one(DeskHeader).render())
+    assert "front-1 · Not signed in" in header and "f…" not in header, header
+    assert ("printer front-laser" in header) is shown, header
 
 
 def test_d1_kiosk_terminal_variable_names_the_desk():
