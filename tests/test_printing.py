@@ -291,6 +291,23 @@ def test_d1_a_refused_slip_at_an_ssh_desk_says_the_desk_cannot_open_it(
     assert stat.S_IMODE(outcome.pdf_path.stat().st_mode) == 0o600
 
 
+@pytest.mark.parametrize("in_training", [True, False])
+def test_d1_an_ssh_desk_with_no_printer_to_wait_for_is_not_told_to_press_p_again(
+    config, tmp_path, monkeypatch, siblings, in_training
+):
+    """In training, or with no printer set up, p only saves the slip again: a desk over SSH was
+    told to "press p to try printing again once the printer is ready", which never prints. It is
+    told the slip is on the server and who can change that, not to press p."""
+    monkeypatch.setenv("SSH_CONNECTION", "10.1.2.9 50000 10.0.0.1 22")
+    desk = dataclasses.replace(with_printer(config, tmp_path), training=in_training)
+    said = print_slip(slip_for(siblings), desk).message
+    lead = "Training mode: nothing is printed." if in_training else "No printer is set up."
+    assert said.startswith(
+        f"{lead} The slip was saved on the server, where this desk cannot open it."
+    )
+    assert "press p" not in said and "printer.output_group" in said, said
+
+
 def test_d1_a_refused_slip_goes_to_the_practices_shared_folder_for_its_staff(
     config, tmp_path, monkeypatch, siblings
 ):

@@ -92,15 +92,18 @@ def print_slip(
             if slip.batch:  # copies saved when an earlier try could not print
                 files.remove_slips(config, f"*slip-*{glob.escape(_batch_part(slip))}*.pdf")
         else:
-            outcome, kind = _saved(pdf, slip, config, problem), "failed"
+            outcome, kind = _saved(pdf, slip, config, problem, retry=True), "failed"
     if outcome.pdf_path is None and not outcome.printed:
         kind = "failed"  # neither printed nor saved
     _audit(slip, username, queue if kind != "saved" else "", kind, outcome)
     return outcome
 
 
-def _saved(pdf: bytes, slip: SlipData, config: Config, lead: str) -> PrintOutcome:
-    """Save the PDF; the outcome says where, or in plain words why it could not be saved."""
+def _saved(
+    pdf: bytes, slip: SlipData, config: Config, lead: str, *, retry: bool = False
+) -> PrintOutcome:
+    """Save the PDF; the outcome says where, or in plain words why it could not be saved;
+    ``retry``: a printer refused it, so p may print it once that printer is ready."""
     try:
         path = save_pdf(pdf, slip, config)
     except OSError as error:
@@ -112,25 +115,27 @@ def _saved(pdf: bytes, slip: SlipData, config: Config, lead: str) -> PrintOutcom
             f"{lead} The slip could not be saved in {slip_folder(config)} "
             f"({why}): check printer.output_dir.",
         )
-    return PrintOutcome(False, None, path, f"{lead} {_where_saved(path, config)}")
+    return PrintOutcome(False, None, path, f"{lead} {_where_saved(path, config, retry)}")
 
 
-def _where_saved(path: Path, config: Config) -> str:
+def _where_saved(path: Path, config: Config, retry: bool) -> str:
     """Where a saved slip is, in words the desk can act on. A desk over SSH (or in a browser) is
     not the server the file is on: it is told who can open it, or that nobody at the desk can and
-    what to do instead (D1)."""
+    what to do instead (D1). Pressing p again is offered only when a printer refused the slip: in
+    training, or with no printer set up, p saves it again and prints nothing."""
     until = dt.datetime.now() + dt.timedelta(minutes=config.printer.keep_minutes)
     if config.printer.output_group:
         return (
             f"The slip was saved as {path.name} in the shared slip folder {path.parent}: staff "
             f"in group {config.printer.output_group} can open and print it there until "
-            f"{until:%H:%M}. Or press p to try printing again."
+            f"{until:%H:%M}." + (" Or press p to try printing again." if retry else "")
         )
     if ssh_client(os.environ) is not None:
         return (
-            "The slip was saved on the server, where this desk cannot open it: press p to try "
-            "printing again once the printer is ready. (To let staff reprint saved slips, the "
-            f"administrator sets printer.output_group. Saved as {path}, deleted at {until:%H:%M}.)"
+            "The slip was saved on the server, where this desk cannot open it"
+            + (": press p to try printing again once the printer is ready. " if retry else ". ")
+            + "(To let staff reprint saved slips, the administrator sets printer.output_group. "
+            f"Saved as {path}, deleted at {until:%H:%M}.)"
         )
     return f"The slip was saved as {path}."
 
