@@ -6,6 +6,7 @@ page in Debian's chromium where there is one. Each test stops its server."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import select
@@ -418,7 +419,7 @@ def test_d1_serve_desk_refuses_an_unknown_terminal_and_a_missing_database(
     assert not missing.parent.exists()
 
 
-async def _sign_in_as_maria(url: str, *before: str, width: int = 100) -> str:
+async def _sign_in_as_maria(url: str, *before: str, width: int = 100, user: str = "maria") -> str:
     """A browser session: the ``before`` messages sent raw, then maria signs in; the screen then."""
     async with aiohttp.ClientSession() as client:
         async with client.ws_connect(f"{url}ws?width={width}&height=30") as ws:
@@ -426,7 +427,7 @@ async def _sign_in_as_maria(url: str, *before: str, width: int = 100) -> str:
             await _screen_until(ws, stream, "Staff sign-in", "your password")
             for text in before:
                 await ws.send_str(text)
-            await ws.send_json(["stdin", "maria\r"])
+            await ws.send_json(["stdin", f"{user}\r"])
             await ws.send_json(["stdin", "training1\r"])
             signed_in = await _screen_until(ws, stream, "Maria Lopez (maria)")
             await ws.send_json(["stdin", "\x11"])  # ctrl+q
@@ -481,6 +482,15 @@ def test_d1_malformed_messages_never_end_a_browser_desk_session(desks):
     """Whatever a page sends on the websocket (not JSON, not a list, a resize without numbers,
     keys that are not text), the session goes on: maria signs in afterwards on the same one."""
     assert "Maria Lopez (maria)" in asyncio.run(_sign_in_as_maria(desks.url, *BAD_MESSAGES))
+
+
+def test_d1_what_a_page_sends_that_is_no_key_never_reaches_the_sign_in(desks):
+    """A page (or whoever holds the websocket) sends an OSC 52 reply, a DCS reply, unknown CSI
+    sequences and a kitty key Textual's parser raised on, which ended the session: the session
+    goes on and maria signs in, her username typed after them untouched."""
+    junk = ["\x1b]52;c;SGVsbG8=\x07", "\x1bP1$r0m\x1b\\", "\x1b[?62;22c", "\x1b[:;1u", "ma"]
+    before = [json.dumps(["stdin", text]) for text in junk]
+    assert "Maria Lopez (maria)" in asyncio.run(_sign_in_as_maria(desks.url, *before, user="ria"))
 
 
 def test_d1_only_the_kiosk_command_serves_desks(tmp_path, capsys):
