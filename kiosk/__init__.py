@@ -37,7 +37,7 @@ def _import_peewee_without_postgres() -> None:
             del sys.modules[name]
 
 
-# The slip's child process (kiosk.slip.pdf_child) opens no database: peewee's import, some 45 ms
+# The slip's child process (kiosk.slip.pdf_child) opens no database: peewee's import, some 20 ms
 # of one CPU at each slip's letters check and again at its PDF (D1), is left out there
 NO_DATABASE = "KIOSK_SLIP_CHILD"
 if _os.environ.get(NO_DATABASE) != "1":

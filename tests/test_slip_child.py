@@ -135,8 +135,8 @@ def test_r14_the_child_names_only_its_error_type_and_the_desk_reads_it(config, m
 
 
 def test_d1_the_child_opens_no_database_and_loads_no_database_library():
-    """The child's environment tells kiosk it opens no database: peewee, some 45 ms of each
-    child's start on one CPU, stays out of it; the app itself loads it as ever."""
+    """The child's environment tells kiosk it opens no database: peewee, some 20 ms of each
+    child's start on one CPU (D1), stays out of it; the app itself loads it as ever."""
     script = "import sys, kiosk.slip.pdf_child; print('peewee' in sys.modules)"
     child = subprocess.run(
         [sys.executable, "-c", script], env=pdf_child.environment(), capture_output=True, text=True
