@@ -34,11 +34,13 @@ def cannot_draw(term: str | None, fd: int) -> str:
         return ""
     if term in (None, "", "dumb", "unknown"):
         return f"TERM={term or '(not set)'}"
-    import curses  # only for a terminal named otherwise: the console, a VT, an odd one
-
+    try:  # only for a terminal named otherwise: the console, a VT, an odd one
+        import curses
+    except ImportError:  # a Python built without curses: nothing to look the terminal up in
+        return ""
     try:
         curses.setupterm(term, fd)
-    except curses.error:
+    except curses.error:  # no terminfo entry for this TERM here
         return ""
     cursor, clear = curses.tigetstr("cup") or b"", curses.tigetstr("clear")
     if curses.tigetflag("hc") > 0 or not cursor.startswith(b"\x1b[") or not clear:
