@@ -30,12 +30,14 @@ from typing import IO, Any
 from kiosk import security
 from kiosk.store.db import (
     GUESSED_WRONG,
+    GUESSES,
     LOCK_INSTEAD,
     at_commit,
     commit_step,
     database,
     is_sqlite,
     read_snapshot,
+    run_alone,
     write_transaction,
 )
 from kiosk.store.models import AuditEvent, AuditHead, Patient
@@ -132,12 +134,14 @@ def record(
     at: dt.datetime | None = None,
 ) -> AuditEvent:
     """Append one event. Joins the caller's transaction when there is one. On PostgreSQL outside
-    a transaction, the event is written with the COMMIT (see :func:`record_all`) and the one
-    returned has no ``id`` (find it by ``seq``)."""
+    a transaction, the event is written in one round trip with its BEGIN and COMMIT
+    (:func:`_write_alone`) and the one returned has no ``id`` (find it by ``seq``)."""
     pending = [event(action, staff=staff, patient=patient, detail=detail, at=at)]
     if database.in_transaction():
         return _append(pending)
     written: list[AuditEvent] = []
+    if _write_alone(pending, written):
+        return written[-1]
     with write_transaction():
         if not _write_at_commit(pending, written):
             return _append(pending)
@@ -186,6 +190,8 @@ def record_all(events: list[Pending]) -> None:
     if database.in_transaction():  # no savepoint: a failure here fails the caller's transaction
         if not _write_at_commit(events, []):
             _append(events)
+        return
+    if _write_alone(events, []):
         return
     with write_transaction():
         if not _write_at_commit(events, []):
@@ -294,15 +300,44 @@ def _append_sql(
     else:
         rows = _linked(*head, events)
         was = head
+    written.append(AuditEvent(**rows[-1]))
+    return _move_sql(was, rows)
+
+
+def _move_sql(was: tuple[int, str], rows: list[dict[str, Any]]) -> tuple[str, list[Any]]:
+    """The head moved from ``was`` past ``rows`` (if it is still there: audit_head_move), and the
+    rows inserted."""
     insert, insert_params = AuditEvent.insert_many(rows).returning().sql()
     last = rows[-1]
-    written.append(AuditEvent(**last))
     return f"SELECT audit_head_move(%s, %s, %s, %s); {insert}", [
         *was,
         last["seq"],
         last["hash"],
         *insert_params,
     ]
+
+
+def _write_alone(events: list[Pending], written: list[AuditEvent]) -> bool:
+    """PostgreSQL, outside a transaction: ``events`` in a transaction of their own, chained on the
+    head as read just before, whose BEGIN, head move, insert and COMMIT go in one round trip
+    (kiosk.store.db.run_alone): an account page's look (S5) is two round trips, not three (O1). A
+    wrong guess is chained again on the head the failed try found. False where it cannot be done
+    so (SQLite, no head row, or wrong every time): the caller writes in a transaction of its
+    own, which locks the head or rebuilds it as :func:`_append_sql` does."""
+    if is_sqlite():
+        return False
+    head = _guessed_head(None)
+    for _ in range(GUESSES):
+        if head is None:
+            return False
+        rows = _linked(*head, events)
+        sql, params = _move_sql(head, rows)
+        if (moved := run_alone(sql, params)) is not None:
+            head = _guessed_head(moved)
+            continue
+        written.append(AuditEvent(**rows[-1]))
+        return True
+    return False
 
 
 def _guessed_head(guess: str | None) -> tuple[int, str] | None:

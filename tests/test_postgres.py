@@ -465,6 +465,46 @@ def test_s10_o1_pg_a_commit_that_keeps_finding_the_head_moved_locks_it(pg_store,
     assert audit.verify_chain() == []
 
 
+def test_s5_o1_pg_a_look_recorded_alone_lands_once_after_another_desk_moved_the_head(
+    pg_store, monkeypatch
+):
+    """S5, O1, S10: a look recorded outside any transaction is chained on the head as read and
+    sent with its BEGIN and COMMIT at once; when another desk appends in between, the write finds
+    the head moved, is chained again on the head that try found, and lands once, after the other
+    desk's event; the chain verifies."""
+    first, _, other = pg_store["kids"]
+    guessed_head = audit._guessed_head
+    desk = threading.current_thread()
+    guesses: list[object] = []
+
+    def another_desk() -> None:
+        database.connect(reuse_if_open=True)
+        try:
+            audit.record(audit.VIEW, staff="maria", patient=other)
+        finally:
+            database.close()
+
+    def guessing(guess):
+        head = guessed_head(guess)
+        if threading.current_thread() is desk:
+            guesses.append(guess)
+            if len(guesses) == 1:
+                thread = threading.Thread(target=another_desk)
+                thread.start()
+                thread.join(timeout=60)
+        return head
+
+    monkeypatch.setattr(audit, "_guessed_head", guessing)
+    seen_before = AuditEvent.select().count()
+    audit.record(audit.VIEW, staff="maria", patient=first)
+    assert len(guesses) == 2 and guesses[0] is None  # read, then what the failed try found
+    assert [
+        e.patient_id
+        for e in AuditEvent.select().where(AuditEvent.seq > seen_before).order_by(AuditEvent.seq)
+    ] == [other, first]
+    assert audit.verify_chain() == []
+
+
 def test_s10_pg_a_transaction_that_records_twice_writes_its_events_once_in_order(pg_store):
     """S10: events recorded twice in one transaction (each written with its COMMIT) are one write
     to the chain, in the order recorded; the chain verifies."""

@@ -349,6 +349,31 @@ def at_commit(step: CommitStep) -> bool:
     return False
 
 
+def run_alone(sql: str, params: list[Any]) -> str | None:
+    """``sql`` in a transaction of its own whose BEGIN and COMMIT go with it in one round trip
+    (PostgreSQL, outside a transaction: a round trip fewer than BEGIN first). None when it
+    committed; when its SQL says a guess was wrong (:data:`GUESSED_WRONG`), rolled back and what
+    to guess now ("": nothing, as where it cannot be done so). Any other error: rolled back and
+    raised, as peewee's (a connection lost here is said as at any commit, kiosk.errors)."""
+    db = database.obj
+    if not isinstance(db, _LastStatements):
+        return ""
+    lost = (peewee.DatabaseError, peewee.InterfaceError)
+    try:
+        db._run(f"BEGIN; {sql}; COMMIT", params)
+        return None
+    except lost as error:
+        moved = guessed_wrong(error)
+        try:
+            db._run("ROLLBACK", [])
+        except lost:  # the connection is gone, maybe after the COMMIT: said as at any commit
+            db.close()  # type: ignore[attr-defined]
+            raise error from None
+        if moved is None:
+            raise
+        return moved
+
+
 def commit_step(kind: type[T]) -> T | None:
     """The step of type ``kind`` the current transaction will run when it commits, if one was made
     (see :func:`at_commit`): a caller may add to it instead of making a second."""
