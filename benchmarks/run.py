@@ -811,8 +811,10 @@ def match_patient_indexes() -> str:
     """A reused schema keeps the indexes it was made with: make patient's match Patient.Meta.indexes."""
     from kiosk.store.db import database
     from kiosk.store.models import Patient
+    from kiosk.store.schema import COVERED
 
-    wanted = {index._name for index in Patient._meta.fields_to_index()}
+    # the model's, and on PostgreSQL the covering ones the schema adds beside them
+    wanted = {index._name for index in Patient._meta.fields_to_index()} | set(COVERED)
     have = {
         index.name for index in database.get_indexes(Patient._meta.table_name) if not index.unique
     }

@@ -151,7 +151,7 @@ def test_a_version_1_database_is_migrated_in_place_and_its_pins_still_redeem(con
 
     open_store(config)  # the next release starts on the old file
 
-    assert ensure_schema() == SCHEMA_VERSION == 31
+    assert ensure_schema() == SCHEMA_VERSION == 32
     assert _columns() == fresh_columns and _indexes() == fresh_indexes  # same as a new database
     assert Practice.get().key_check  # the step filled the new column for the existing row
     rosemary = Patient.get(Patient.given_name == "Rosemary")
@@ -317,7 +317,7 @@ def test_a_model_change_without_a_migration_is_caught(store):
         assert columns[table] == expected, (
             f"{table} changed: add a step to kiosk.store.schema.MIGRATIONS and bump SCHEMA_VERSION"
         )
-    assert SCHEMA_VERSION == 31 and sorted(
+    assert SCHEMA_VERSION == 32 and sorted(
         __import__("kiosk.store.schema").store.schema.MIGRATIONS
     ) == [
         2,
@@ -350,6 +350,7 @@ def test_a_model_change_without_a_migration_is_caught(store):
         29,
         30,
         31,
+        32,
     ]
 
 

@@ -16,7 +16,7 @@ from kiosk.store.models import ALL_MODELS, AuditHead, BaseModel, SchemaMeta
 if TYPE_CHECKING:
     from playhouse.migrate import SchemaMigrator
 
-SCHEMA_VERSION = 31
+SCHEMA_VERSION = 32
 # RegistrationPin's enrollment report index (W4), by column: version 14 makes it
 REPORT_INDEX = ("issued_at", "second_parent", "issued_by_id", "redemptions", "first_used_at")
 
@@ -424,36 +424,67 @@ def _v29_search_functions_read_childrens_index() -> None:
     _v20_search_functions()
 
 
-# PostgreSQL: the patient's name and birth-date indexes also hold the rest of the row a search lists
-# (kiosk.people.search_pg's kiosk_names reads exactly these), so a list of 100 patients is read from
-# a few index pages (index-only) instead of a heap page a patient: at ten million patients, ~9 % of
-# those scattered heap pages came from outside shared_buffers (N1, O1). SQLite keeps the plain
-# index (it has no INCLUDE, and reads its rows in-process)
+# PostgreSQL: indexes of the patient's name and birth date that also hold the rest of the row a
+# search lists (kiosk.people.search_pg's kiosk_names reads exactly these), so a list of 100
+# patients is read from a few index pages (index-only) instead of a heap page a patient: at ten
+# million patients, ~9 % of those scattered heap pages came from outside shared_buffers (N1, O1).
+# Beside the plain indexes of the model, not in their place: an index built over rows updated
+# since the last vacuum serves only once every transaction older than it has ended (PostgreSQL's
+# rule for HOT chains), and a long one anywhere on the server (a dump, a bulk load) left the
+# searches with no name index meanwhile: walks of (given_key, family_key) and sorts, 2,869 blocks
+# an action instead of 330. SQLite keeps the plain ones (no INCLUDE; it reads rows in-process)
 COVERED = {
-    "patient_family_key_given_key_dob": ("family_key", "given_key", "dob"),
-    "patient_dob_family_key_given_key": ("dob", "family_key", "given_key"),
+    "patient_listed_by_name": ("family_key", "given_key", "dob"),
+    "patient_listed_by_day": ("dob", "family_key", "given_key"),
 }
 COVERED_COLUMNS = ("id", "given_name", "family_name", "portal_status")
+# the plain index of the same columns (Patient.Meta.indexes), which version 30 had replaced
+PLAIN = {
+    "patient_listed_by_name": "patient_family_key_given_key_dob",
+    "patient_listed_by_day": "patient_dob_family_key_given_key",
+}
 
 
 def cover_patient_names() -> None:
-    """Make :data:`COVERED`'s indexes hold :data:`COVERED_COLUMNS` too (PostgreSQL only): each
-    built beside the old one and put in its place, so searches read the old one meanwhile."""
+    """Build :data:`COVERED`'s indexes, holding :data:`COVERED_COLUMNS` too, where they are not
+    (PostgreSQL only)."""
     if is_sqlite():
         return
     database.execute_sql("SET LOCAL maintenance_work_mem = '256MB'")  # a sort in memory at 10M
     for name, columns in COVERED.items():
         database.execute_sql(
-            f'CREATE INDEX "{name}_covering" ON "patient" ({", ".join(columns)})'
+            f'CREATE INDEX IF NOT EXISTS "{name}" ON "patient" ({", ".join(columns)})'
             f" INCLUDE ({', '.join(COVERED_COLUMNS)})"
         )
-        database.execute_sql(f'DROP INDEX IF EXISTS "{name}"')
-        database.execute_sql(f'ALTER INDEX "{name}_covering" RENAME TO "{name}"')
 
 
 def _v30_patient_rows_from_the_name_indexes() -> None:
-    """Version 30: on PostgreSQL the patient's name and birth-date indexes hold the listed columns
-    too (:func:`cover_patient_names`): a search reads its list from the index alone."""
+    """Version 30: on PostgreSQL, indexes of the patient's names and birth date that hold the
+    listed columns too (:func:`cover_patient_names`): a search reads its list from the index
+    alone. (As first released it built them in the plain indexes' places: version 32 puts
+    those back.)"""
+    cover_patient_names()
+
+
+def _v32_plain_name_indexes_beside_the_covering() -> None:
+    """Version 32: the plain name and birth-date indexes stay beside the covering ones (see
+    :data:`COVERED`): a database whose version 30 put the covering ones in their places gets
+    them renamed to theirs and the plain ones built again (PostgreSQL only)."""
+    if is_sqlite():
+        return
+    definitions = dict(
+        database.execute_sql(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema()"
+            " AND tablename = 'patient'"
+        ).fetchall()
+    )
+    for name, plain in PLAIN.items():
+        if " INCLUDE " in definitions.get(plain, "") and name not in definitions:
+            database.execute_sql(f'ALTER INDEX "{plain}" RENAME TO "{name}"')
+            definitions.pop(plain)
+        if plain not in definitions:
+            columns = ", ".join(COVERED[name])
+            database.execute_sql(f'CREATE INDEX "{plain}" ON "patient" ({columns})')
     cover_patient_names()
 
 
@@ -501,6 +532,7 @@ MIGRATIONS: dict[int, Callable[[], None]] = {
     29: _v29_search_functions_read_childrens_index,
     30: _v30_patient_rows_from_the_name_indexes,
     31: _v31_audit_head_moved_under_its_lock,
+    32: _v32_plain_name_indexes_beside_the_covering,
 }
 
 
