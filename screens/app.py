@@ -20,6 +20,9 @@ Where the desk is: every staff screen's header names the signed-in staff member 
 the same actions by name, while a staff member is signed in and the screen is not locked. Lock and
 F1 work in every dialog too (kiosk_screens.keys.DeskDialog).
 
+Quitting (ctrl+q) never loses work unasked: with a form half-filled (``unsaved_work``) it asks
+first, naming it; nobody quits from parent mode or the lock screen.
+
 Keys typed ahead reach their screen in order, once it is ready (``typeahead.HoldsTypeAhead``).
 
 Idle tracking: every key or mouse event the terminal sends (keys typed into an Input included)
@@ -32,6 +35,7 @@ from __future__ import annotations
 import gc
 import os
 import time
+import weakref
 from collections.abc import Callable, Iterable
 from functools import lru_cache, partial
 from typing import Any
@@ -163,6 +167,8 @@ class KioskApp(ReportsErrors, HoldsTypeAhead, App[None]):
         self._held_notices: list[tuple[str, str, SeverityLevel]] = []
         self.error_log = desk.config.error_log
         self._collect_timer: Timer | None = None
+        # Each field the desk has typed into, with what it held before the first key (unsaved_work)
+        self._typed_from: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
 
     @property
     def training(self) -> bool:
@@ -187,6 +193,8 @@ class KioskApp(ReportsErrors, HoldsTypeAhead, App[None]):
         # Every key and mouse event reaches the App first, before it goes to the focused widget.
         if isinstance(event, events.InputEvent) and not event.is_forwarded:
             self.last_activity = time.monotonic()
+            if isinstance(event, (events.Key, events.Paste)):
+                self._note_typing()
         if (
             isinstance(event, events.MouseEvent)
             and not event.is_forwarded
@@ -231,6 +239,52 @@ class KioskApp(ReportsErrors, HoldsTypeAhead, App[None]):
         if action in ("command_palette", "help"):  # the desk's actions: staff only, unlocked
             return not (self.desk.staff is None or self.locked or self.in_parent_mode)
         return True
+
+    # -- quitting: never with work unsaved (bad input never loses work) -------------------------
+    def _note_typing(self) -> None:
+        from textual.widgets import Input
+
+        box = self.focused
+        if isinstance(box, Input) and box not in self._typed_from:
+            self._typed_from[box] = box.value
+
+    def unsaved_work(self) -> list[str]:
+        """What quitting now would lose, top screen first: what each screen says it holds unsaved
+        (``unsaved_work``: the registration window's choices before Register) and every field of
+        a dialog (a form: a caregiver's contact, a name, a reason) the desk typed into that still
+        differs from what it held; a dialog closes once it saves. A search or a filter is not
+        work, nor is the sign-in: nothing while nobody is signed in."""
+        from textual.widgets import Input
+
+        from .keys import DeskDialog
+
+        if self.desk.staff is None:
+            return []
+        lost: list[str] = []
+        for screen in reversed(self.screen_stack):
+            lost.extend(getattr(screen, "unsaved_work", ()))
+            forms = screen.query(Input).results(Input) if isinstance(screen, DeskDialog) else ()
+            for box in forms:
+                before = self._typed_from.get(box)
+                if before is not None and box.value != before:
+                    lost.append(f"what was typed in {field_words(box)}")
+        return list(dict.fromkeys(lost))
+
+    async def action_quit(self) -> None:
+        """ctrl+q: quits at once when nothing is unsaved; otherwise asks first, naming what would
+        be lost (y quits, n or Esc stays). Never in parent mode or on the lock screen (check_action)."""
+        from .keys import QuitDialog
+
+        lost = self.unsaved_work()
+        if not lost:
+            self.exit()
+        elif not isinstance(self.screen, QuitDialog):
+            self.push_screen(QuitDialog(lost), lambda leave: self.exit() if leave else None)
+
+    def action_help_quit(self) -> None:
+        # ctrl+c: Textual says which key quits; not where that key does nothing (a parent, the lock)
+        if self.check_action("quit", ()):
+            super().action_help_quit()
 
     # -- where the desk is: keys, help, the command palette -------------------------------------
     def get_key_display(self, binding: Binding) -> str:
@@ -487,6 +541,11 @@ class KioskApp(ReportsErrors, HoldsTypeAhead, App[None]):
         held, self._held_notices = self._held_notices, []
         for message, title, severity in held:
             self.staff_notice(message, title=title, severity=severity)
+
+
+def field_words(box: Any) -> str:
+    """A field as the desk knows it: its id in words ("end-date": "end date"), else its hint."""
+    return (box.id or "").replace("-", " ").replace("_", " ") or box.placeholder or "a field"
 
 
 def create_app(config: Config, *, clock: Clock | None = None, desk: Desk | None = None) -> KioskApp:

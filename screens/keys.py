@@ -180,6 +180,34 @@ class DeskDialog(ModalScreen[ScreenResultType]):
             self.dismiss(result)
 
 
+class QuitDialog(DeskDialog[bool]):
+    """ctrl+q with work unsaved: says what quitting would lose; y quits, n or Esc stays."""
+
+    BINDINGS = [
+        Binding("y", "answer(True)", "Yes, quit"),
+        Binding("n,escape", "answer(False)", "No, stay"),
+    ]
+
+    def __init__(self, lost: list[str]) -> None:
+        super().__init__()
+        self.lost = lost
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="quit-box", classes="dialog"):
+            yield Static("Quit kiosk?", classes="form-title")
+            yield Static(
+                "Quitting now loses what is not saved:\n"
+                + "\n".join(f"- {what}" for what in self.lost),
+                id="quit-lost",
+                markup=False,
+            )
+            yield Static("y: quit and lose it.  n or Esc: stay.", classes="hint", markup=False)
+        yield DeskFooter()
+
+    def action_answer(self, leave: bool) -> None:
+        self.dismiss(leave)
+
+
 DIALOG_BINDS = {binding.action for binding in Binding.make_bindings(DeskDialog.BINDINGS)}
 
 

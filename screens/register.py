@@ -19,6 +19,7 @@ from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.visual import VisualType
 from textual.widgets import Button, DataTable, Label, Static
 
 from kiosk.people.patients import CaregiverRow, ChildRow, Family, PatientPage
@@ -119,6 +120,16 @@ class ReissueDialog(ConfirmReplace):
         ]
 
 
+class Outcome(Static):
+    """What Register did (or why not): on a short terminal, where the summary above it scrolls,
+    each new message is scrolled into sight rather than left below the screen."""
+
+    def update(self, content: VisualType = "", *, layout: bool = True) -> None:
+        super().update(content, layout=layout)
+        if self.screen.has_class("-short"):
+            self.call_after_refresh(self.scroll_visible, animate=False)
+
+
 class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
     """Registration for Patient NAME and selected Siblings."""
 
@@ -153,6 +164,7 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
         self.family: Family | None = None
         self.page: PatientPage | None = None  # a second parent's: the addresses already linked
         self.checked: dict[int, bool] = {}
+        self.first_checked: dict[int, bool] = {}  # as the window opened (unsaved_work)
         self.pins: dict[int, str] = {}
         self.result: IssueResult | None = None
         self.recipient: CaregiverRow | None = None  # the caregiver under the cursor
@@ -173,6 +185,15 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
         """The verification answer, kept in the summary rather than an input: scrubbed from the
         error log like a typed one (S9; KioskApp._typed_secrets)."""
         return self.summary.secrets if self.is_mounted else []
+
+    @property
+    def unsaved_work(self) -> list[str]:
+        """What ctrl+q would lose (KioskApp.unsaved_work): choices or ticks changed, not issued."""
+        if self.result is not None or self.family is None or not self.is_mounted:
+            return []
+        if self.summary.edited or self.checked != self.first_checked:
+            return [f"the registration choices for {self.family.patient.name} (not registered)"]
+        return []
 
     # -- layout -------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -196,12 +217,14 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
                 id_check=self.app.desk.id_check_default,  # T5: the practice's setting
                 id="summary",
             )
-            yield Static("", id="outcome", markup=False)
+            yield Outcome("", id="outcome", markup=False)
         yield DeskFooter()
 
     def on_resize(self, event: events.Resize) -> None:
         # Under 24 lines (60x20) the summary's choices share lines: the tables keep room.
         self.summary.pack_lines(event.size.height < 24)
+        # Under 16 lines the summary and the outcome scroll, the outcome kept in sight (Outcome)
+        self.set_class(event.size.height < 16, "-short")
         # Under 80 columns the Patient List leaves out Role (always Patient) and says the status
         # in its short word (Pending): it does not scroll sideways.
         if (event.size.width < 80) != self.narrow:
@@ -249,6 +272,7 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
                 child.id: self.second_parent or not not_ticked_reason(child.portal_status)
                 for child in children
             }
+            self.first_checked = dict(self.checked)
             self.query_one("#not-ticked", Static).update(
                 "\n".join(
                     f"{child.name}: {not_ticked_reason(child.portal_status)}"

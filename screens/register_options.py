@@ -168,6 +168,7 @@ class IssueSummary(Vertical):
         self.associated: Collection[str] = ()  # a second parent's: addresses already on accounts
         self.send_to_offered = False
         self.teen: TeenContact | None = None  # T1: the checked teen's own contact, for Minor
+        self.edited = False  # the desk changed a choice (the window's unsaved_work)
 
     packed = False  # under 24 lines: the choices share lines (RegisterScreen.on_resize)
 
@@ -210,6 +211,7 @@ class IssueSummary(Vertical):
         self.show()  # the width may have changed too
 
     def changed(self) -> None:
+        self.edited = True
         self.show()
         self.call_after_refresh(self.post_message, self.Changed())  # checked once it is drawn
 

@@ -157,6 +157,16 @@ class CredentialsScreen(FormScreen):
         raise NotImplementedError
 
     _checking = False  # the credentials are being checked: keys typed next wait for the outcome
+    # The rows the form takes with its bordered fields, the header and the TRAINING banner: on a
+    # shorter terminal its fields go borderless and it drops its blank lines, so the password and
+    # the hint stay in sight (the page scrolls to whatever is still below, a message under a field).
+    FULL_ROWS = 17
+
+    def on_resize(self, event: events.Resize) -> None:
+        short = event.size.height < self.FULL_ROWS
+        self.set_class(short, "-short")
+        for field in self.query(Input):
+            field.compact = short
 
     @property
     def holds_keys(self) -> bool:

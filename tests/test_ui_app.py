@@ -9,7 +9,7 @@ from kiosk.registration.engine import IssueRequest, issue_pins
 from kiosk_screens.lock import LockScreen
 from kiosk_screens.parent import ParentModeScreen
 
-from conftest import NOW, TODAY, Notices, desk_app, settle
+from conftest import NOW, TODAY, Notices, desk_app, screen_text, settle
 
 
 async def test_quit_and_lock_are_not_offered_in_parent_mode_and_quit_not_on_the_lock_screen(
@@ -21,9 +21,10 @@ async def test_quit_and_lock_are_not_offered_in_parent_mode_and_quit_not_on_the_
         await settle(app, pilot)
         app.start_parent_mode(None)
         await settle(app, pilot)
-        await pilot.press("ctrl+q")
+        await pilot.press("ctrl+q", "ctrl+c")  # ctrl+c names no key that quits: none does here
         await settle(app, pilot)
         assert app.is_running and isinstance(app.screen, ParentModeScreen)
+        assert not app._notifications
         assert not any(
             active.binding.action == "lock" and active.enabled
             for active in app.active_bindings.values()
@@ -203,3 +204,87 @@ async def test_o1_a_full_collection_runs_once_the_desk_is_back_at_search(config,
             assert full_passes() == before + 1
     finally:
         gc.enable()
+
+
+async def _registration_window(app, pilot, front_desk):
+    from kiosk_screens.register import RegisterScreen
+
+    app.signed_in(front_desk)
+    await settle(app, pilot)
+    rosemary = {r.given_name: r.id for r in search_patients("Testkiddo", today=TODAY)}["Rosemary"]
+    app.open_registration(rosemary)
+    await settle(app, pilot)
+    assert isinstance(app.screen, RegisterScreen)
+    return app.screen
+
+
+async def test_quit_asks_first_naming_the_registration_choices_not_yet_registered(
+    config, front_desk
+):
+    """Bad input never loses work: ctrl+q on a registration window whose choices the desk changed
+    asks first, naming them; n stays with every choice as it was, y quits."""
+    from kiosk_screens.keys import QuitDialog
+
+    app = desk_app(config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        window = await _registration_window(app, pilot, front_desk)
+        await pilot.press("a")  # Access: the next choice
+        await settle(app, pilot)
+        changed = window.summary.choices.access
+        await pilot.press("ctrl+q")
+        await settle(app, pilot)
+        assert app.is_running and isinstance(app.screen, QuitDialog)
+        said = screen_text(app)
+        assert "Quit kiosk?" in said and "registration choices for Rosemary" in said
+        await pilot.press("n")
+        await settle(app, pilot)
+        assert app.screen is window and window.summary.choices.access == changed
+        await pilot.press("ctrl+q")
+        await settle(app, pilot)
+        await pilot.press("y")
+        await settle(app, pilot)
+        assert not app.is_running
+
+
+async def test_quit_asks_first_with_a_caregivers_contact_half_typed(config, front_desk):
+    """A caregiver's contact typed into and not saved: ctrl+q names the field; Esc stays, with
+    what was typed still there."""
+    from textual.widgets import Input
+
+    from kiosk_screens.keys import QuitDialog
+    from kiosk_screens.pin_life import ContactDialog
+
+    app = desk_app(config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _registration_window(app, pilot, front_desk)
+        await pilot.press("e")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ContactDialog)
+        dialog = app.screen
+        dialog.query_one("#contact-email", Input).focus()
+        await pilot.press("end", *"x")
+        await settle(app, pilot)
+        typed = dialog.query_one("#contact-email", Input).value
+        await pilot.press("ctrl+q")
+        await settle(app, pilot)
+        assert isinstance(app.screen, QuitDialog) and "contact email" in screen_text(app)
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert app.screen is dialog and dialog.query_one("#contact-email", Input).value == typed
+
+
+async def test_quit_with_nothing_unsaved_quits_at_once_and_ctrl_c_says_how(config, front_desk):
+    """Nothing unsaved (a window opened, a search typed): ctrl+q quits as before; ctrl+c says
+    which key quits (to the staff only: test_quit_and_lock_are_not_offered_in_parent_mode...)."""
+    app = desk_app(config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _registration_window(app, pilot, front_desk)
+        await pilot.press("escape")
+        await settle(app, pilot)
+        await pilot.press(*"Rosemary")
+        await pilot.press("ctrl+c")
+        await settle(app, pilot)
+        assert "to quit" in " ".join(n.message for n in app._notifications)
+        await pilot.press("ctrl+q")
+        await settle(app, pilot)
+        assert not app.is_running

@@ -180,3 +180,30 @@ async def test_l6_the_caregivers_table_fits_60_columns(app):
         await settle(app, pilot)
         assert [str(column.label) for column in table.ordered_columns][-2:] == ["Email", "Cell"]
         assert _fits(table) and not detail.display
+
+
+@pytest.mark.parametrize("rows", [12, 10])
+async def test_d1_the_sign_in_keeps_its_password_and_hint_in_sight_at_12_rows_or_fewer(app, rows):
+    """D1: on a short terminal the sign-in's fields go borderless, so the password field and the
+    hint (the keys, Quit among them) are on the screen, and a wrong password's message too."""
+    from textual.widgets import Input
+
+    async with app.run_test(size=(80, rows)) as pilot:
+        await settle(app, pilot)
+        password = app.screen.query_one("#password", Input)
+        assert app.screen.region.contains_region(password.region)
+        assert "Enter: next field / sign in" in screen_text(app)
+        await pilot.press(*"maria", "enter", *"wrong", "enter")
+        await settle(app, pilot)
+        assert "Wrong username or password" in screen_text(app)
+
+
+@pytest.mark.parametrize("rows", [12, 10])
+async def test_r14_the_registers_outcome_is_in_sight_at_12_rows_or_fewer(app, rows):
+    """R14: at 12 rows or fewer, what Register did is read whole: the summary above it scrolls."""
+    async with app.run_test(size=(80, rows)) as pilot:
+        await _window(app, pilot)
+        await pilot.press("ctrl+r")
+        await settle(app, pilot)
+        said = " ".join(screen_text(app).split())
+        assert "Issued for Rosemary, Basil" in said and "c to complete at the kiosk." in said
