@@ -200,6 +200,7 @@ class SearchScreen(ReportsWorkerErrors, DeskScreen[None]):
         self._load_appointments()
 
     def on_resize(self, event: events.Resize) -> None:
+        self.set_class(event.size.width < 56, "-narrow")  # search.tcss: the filter under the box
         self._fit_results(event.size.width)
         self._fit_appointments(event.size.width)
 

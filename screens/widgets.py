@@ -20,6 +20,7 @@ from .keys import help_key
 from .workers import desk_worker
 
 TRAINING_TEXT = "TRAINING — practice data is not real; nothing is sent or printed"
+TRAINING_SHORT = "TRAINING — data not real; nothing sent or printed"  # under 64 columns
 WRONG_CREDENTIALS = "Wrong username or password. Check both and try again."
 
 
@@ -33,6 +34,17 @@ class TrainingBanner(Static):
 
     def on_mount(self) -> None:
         self.display = bool(getattr(self.app, "training", False))
+        self.fit(self.app.size.width)  # the screen's width, before it is first drawn
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.fit(event.size.width)
+
+    def fit(self, width: int) -> None:
+        """Said whole at any width: the short words where the long ones would be cut, on a second
+        line where even those do not fit (app.tcss: height auto)."""
+        words = TRAINING_TEXT if width >= len(TRAINING_TEXT) else TRAINING_SHORT
+        if str(self.content) != words:
+            self.update(words)
 
 
 class DeskHeader(Static):

@@ -207,3 +207,24 @@ async def test_r14_the_registers_outcome_is_in_sight_at_12_rows_or_fewer(app, ro
         await settle(app, pilot)
         said = " ".join(screen_text(app).split())
         assert "Issued for Rosemary, Basil" in said and "c to complete at the kiosk." in said
+
+
+@pytest.mark.parametrize("columns", [40, 60])
+async def test_o2_d1_narrow_desks_read_the_training_banner_whole_and_search_in_a_wide_box(
+    training, config, columns
+):
+    """O2: under 64 columns the TRAINING banner says its short words whole (on two lines where
+    even those do not fit); D1: at 40 columns the status filter goes under the search box, which
+    keeps the screen's width rather than 8 columns."""
+    from dataclasses import replace
+
+    from textual.widgets import Input, Select
+
+    app = desk_app(replace(config, training=True))
+    async with app.run_test(size=(columns, 24)) as pilot:
+        await _signed_in(app, pilot)
+        said = " ".join(screen_text(app).split())
+        assert "TRAINING — data not real; nothing sent or printed" in said
+        box = app.screen.query_one("#search", Input)
+        assert box.region.width >= columns - 30
+        assert app.screen.region.contains_region(app.screen.query_one("#status", Select).region)
