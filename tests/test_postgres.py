@@ -583,10 +583,12 @@ def test_o1_pg_a_real_deadlock_is_run_again_and_both_desks_land(pg_store):
         thread.start()
     for thread in threads:
         thread.join(timeout=120)
-    assert sorted(outcomes) in (
-        ["A landed after 1 tries", "B landed after 2 tries"],
-        ["A landed after 2 tries", "B landed after 1 tries"],
-    ), outcomes
+    # one desk lands at once; the other is run again until it lands (on a starved machine its
+    # second try can meet the first desk's locks again, so not always on the second try)
+    landed = sorted(outcomes)
+    assert all(" landed after " in outcome for outcome in landed), outcomes
+    tries = sorted(int(outcome.split(" after ")[1].split()[0]) for outcome in landed)
+    assert len(tries) == 2 and tries[0] == 1 and 2 <= tries[1] <= 5, outcomes
 
 
 def test_r4_pg_a_child_registered_while_the_desk_reissues_is_never_put_back_to_pending(
