@@ -583,12 +583,14 @@ def test_o1_pg_a_real_deadlock_is_run_again_and_both_desks_land(pg_store):
         thread.start()
     for thread in threads:
         thread.join(timeout=120)
-    # one desk lands at once; the other is run again until it lands (on a starved machine its
-    # second try can meet the first desk's locks again, so not always on the second try)
+    # both land, and at least one was run again: each held its first row while it waited for the
+    # other's, so PostgreSQL aborted one. Which, and how many tries, depends on timing: a retry can
+    # meet the other desk's locks again (a serialization failure on a starved machine), and under
+    # CI's load both desks have been seen to lose once.
     landed = sorted(outcomes)
     assert all(" landed after " in outcome for outcome in landed), outcomes
     tries = sorted(int(outcome.split(" after ")[1].split()[0]) for outcome in landed)
-    assert len(tries) == 2 and tries[0] == 1 and 2 <= tries[1] <= 5, outcomes
+    assert len(tries) == 2 and tries[1] >= 2 and tries[1] <= 5, outcomes
 
 
 def test_r4_pg_a_child_registered_while_the_desk_reissues_is_never_put_back_to_pending(
