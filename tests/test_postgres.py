@@ -312,6 +312,23 @@ def test_s10_pg_verify_reads_one_snapshot_while_a_desk_writes(pg_store, monkeypa
     assert written and audit.verify_chain() == []
 
 
+def _view_taking_the_head_at_once(patient: int, said: list[str]) -> None:
+    """Another desk, on its own connection: takes the audit head's lock at once (NOWAIT) and
+    records a view of ``patient``; appends "appended", or that the head was locked, to ``said``."""
+    from kiosk.store.models import AuditHead
+
+    database.connect(reuse_if_open=True)
+    try:
+        with write_transaction():
+            AuditHead.select().for_update(nowait=True).first()
+            audit.record(audit.VIEW, staff="maria", patient=patient)
+        said.append("appended")
+    except peewee.DatabaseError as error:
+        said.append(f"the head is locked: {type(error).__name__}")
+    finally:
+        database.close()
+
+
 def test_s10_o1_pg_an_issue_holds_the_audit_head_only_for_its_last_step(pg_store, monkeypatch):
     """S10, O1: while a desk reissues PINs for two children (the welcome being composed, after
     both children's PINs), another desk still takes the audit head's lock at once (NOWAIT) and
@@ -326,16 +343,7 @@ def test_s10_o1_pg_an_issue_holds_the_audit_head_only_for_its_last_step(pg_store
     other_desk: list[str] = []
 
     def view_from_another_desk() -> None:
-        database.connect(reuse_if_open=True)
-        try:
-            with write_transaction():
-                AuditHead.select().for_update(nowait=True).first()
-                audit.record(audit.VIEW, staff="maria", patient=other)
-            other_desk.append("appended")
-        except peewee.DatabaseError as error:
-            other_desk.append(f"the head is locked: {type(error).__name__}")
-        finally:
-            database.close()
+        _view_taking_the_head_at_once(other, other_desk)
 
     def composing(**kwargs):
         thread = threading.Thread(target=view_from_another_desk)
@@ -405,16 +413,7 @@ def test_s10_o1_pg_an_issue_holds_no_audit_head_lock_while_its_desk_chains_its_e
     desk = threading.current_thread()
 
     def view_from_another_desk() -> None:
-        database.connect(reuse_if_open=True)
-        try:
-            with write_transaction():
-                AuditHead.select().for_update(nowait=True).first()
-                audit.record(audit.VIEW, staff="maria", patient=other)
-            other_desk.append("appended")
-        except peewee.DatabaseError as error:
-            other_desk.append(f"the head is locked: {type(error).__name__}")
-        finally:
-            database.close()
+        _view_taking_the_head_at_once(other, other_desk)
 
     def chaining(*args, **kwargs):
         if threading.current_thread() is desk and not other_desk:
