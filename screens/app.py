@@ -21,7 +21,8 @@ the same actions by name, while a staff member is signed in and the screen is no
 F1 work in every dialog too (kiosk_screens.keys.DeskDialog).
 
 Quitting (ctrl+q) never loses work unasked: with a form half-filled (``unsaved_work``) it asks
-first, naming it; nobody quits from parent mode or the lock screen.
+first, naming it; nobody quits from parent mode or the lock screen. Esc on the registration window
+and Esc (Cancel) on a dialog ask the same question when they would lose work (``leave_asking``).
 
 Keys typed ahead reach their screen in order, once it is ready (``typeahead.HoldsTypeAhead``).
 
@@ -167,8 +168,8 @@ class KioskApp(ReportsErrors, HoldsTypeAhead, App[None]):
         self._held_notices: list[tuple[str, str, SeverityLevel]] = []
         self.error_log = desk.config.error_log
         self._collect_timer: Timer | None = None
-        # Each field the desk has typed into, with what it held before the first key (unsaved_work)
-        self._typed_from: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+        # Each field of a dialog, with what it held as the dialog opened (unsaved_on, note_fields)
+        self._opened_with: weakref.WeakKeyDictionary[Any, object] = weakref.WeakKeyDictionary()
 
     @property
     def training(self) -> bool:
@@ -193,8 +194,6 @@ class KioskApp(ReportsErrors, HoldsTypeAhead, App[None]):
         # Every key and mouse event reaches the App first, before it goes to the focused widget.
         if isinstance(event, events.InputEvent) and not event.is_forwarded:
             self.last_activity = time.monotonic()
-            if isinstance(event, (events.Key, events.Paste)):
-                self._note_typing()
         if (
             isinstance(event, events.MouseEvent)
             and not event.is_forwarded
@@ -240,39 +239,45 @@ class KioskApp(ReportsErrors, HoldsTypeAhead, App[None]):
             return not (self.desk.staff is None or self.locked or self.in_parent_mode)
         return True
 
-    # -- quitting: never with work unsaved (bad input never loses work) -------------------------
-    def _note_typing(self) -> None:
+    # -- quitting and Esc: never with work unsaved (bad input never loses work) -------------------
+    def note_fields(self, dialog: Screen) -> None:
+        """What each field (text or choice) of ``dialog`` holds as it opens (DeskDialog's mount):
+        a field that differs from it when the dialog would close unsaved is work (``unsaved_on``)."""
+        for field in form_fields(dialog):
+            self._opened_with[field] = field.value
+
+    def unsaved_on(self, screen: Screen) -> list[str]:
+        """What closing ``screen`` now would lose: what it says it holds unsaved (``unsaved_work``:
+        the registration window's choices before Register) and, on a dialog (a form: a caregiver's
+        contact, a carrier, a name, a reason), every field the desk changed from what it held as
+        the dialog opened; a dialog closes once it saves. A search or a filter is not work, nor
+        is the sign-in: nothing while nobody is signed in."""
         from textual.widgets import Input
-
-        box = self.focused
-        if isinstance(box, Input) and box not in self._typed_from:
-            self._typed_from[box] = box.value
-
-    def unsaved_work(self) -> list[str]:
-        """What quitting now would lose, top screen first: what each screen says it holds unsaved
-        (``unsaved_work``: the registration window's choices before Register) and every field of
-        a dialog (a form: a caregiver's contact, a name, a reason) the desk typed into that still
-        differs from what it held; a dialog closes once it saves. A search or a filter is not
-        work, nor is the sign-in: nothing while nobody is signed in."""
-        from textual.widgets import Input
-
-        from .keys import DeskDialog
 
         if self.desk.staff is None:
             return []
-        lost: list[str] = []
-        for screen in reversed(self.screen_stack):
-            lost.extend(getattr(screen, "unsaved_work", ()))
-            forms = screen.query(Input).results(Input) if isinstance(screen, DeskDialog) else ()
-            for box in forms:
-                before = self._typed_from.get(box)
-                if before is not None and box.value != before:
-                    lost.append(f"what was typed in {field_words(box)}")
-        return list(dict.fromkeys(lost))
+        lost = list(getattr(screen, "unsaved_work", ()))
+        for field in form_fields(screen):
+            before = self._opened_with.get(field, field.value)
+            if field.value != before:
+                typed = isinstance(field, Input)
+                lost.append(
+                    f"{'what was typed in' if typed else 'the choice of'} {field_words(field)}"
+                )
+        return lost
+
+    def unsaved_work(self) -> list[str]:
+        """What quitting now would lose (``unsaved_on``), top screen first."""
+        return list(
+            dict.fromkeys(
+                what for screen in reversed(self.screen_stack) for what in self.unsaved_on(screen)
+            )
+        )
 
     async def action_quit(self) -> None:
         """ctrl+q: quits at once when nothing is unsaved; otherwise asks first, naming what would
-        be lost (y quits, n or Esc stays). Never in parent mode or on the lock screen (check_action)."""
+        be lost (y quits, n, Esc or Enter stays). Never in parent mode or on the lock screen
+        (check_action)."""
         from .keys import QuitDialog
 
         lost = self.unsaved_work()
@@ -280,6 +285,25 @@ class KioskApp(ReportsErrors, HoldsTypeAhead, App[None]):
             self.exit()
         elif not isinstance(self.screen, QuitDialog):
             self.push_screen(QuitDialog(lost), lambda leave: self.exit() if leave else None)
+
+    def leave_asking(
+        self, screen: Screen, leave: Callable[[], object], words: tuple[str, str, str]
+    ) -> None:
+        """Esc on a screen that holds unsaved work (``unsaved_on``) asks first, as ctrl+q does,
+        naming it: y leaves (``leave``), n, Esc or Enter keeps the work; with nothing unsaved it
+        leaves at once. ``words``: the question, what leaving is called in it and its key's
+        words ("Go back without registering?", "Going back", "go back")."""
+        from .keys import LeaveDialog
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                leave()
+
+        lost = self.unsaved_on(screen)
+        if not lost:
+            leave()
+        else:
+            self.push_screen(LeaveDialog(lost, *words), answered)
 
     def action_help_quit(self) -> None:
         # ctrl+c: Textual says which key quits; not where that key does nothing (a parent, the lock)
@@ -543,9 +567,17 @@ class KioskApp(ReportsErrors, HoldsTypeAhead, App[None]):
             self.staff_notice(message, title=title, severity=severity)
 
 
+def form_fields(screen: Screen) -> list[Any]:
+    """A screen's text fields and choice lists (Input, Select), in order."""
+    from textual.widgets import Input, Select
+
+    return [field for field in screen.query("Input, Select") if isinstance(field, (Input, Select))]
+
+
 def field_words(box: Any) -> str:
     """A field as the desk knows it: its id in words ("end-date": "end date"), else its hint."""
-    return (box.id or "").replace("-", " ").replace("_", " ") or box.placeholder or "a field"
+    words = (box.id or "").replace("-", " ").replace("_", " ")
+    return words or getattr(box, "placeholder", "") or "a field"
 
 
 def create_app(config: Config, *, clock: Clock | None = None, desk: Desk | None = None) -> KioskApp:

@@ -9,9 +9,10 @@ any width; the screen's other keys go from the right when the terminal is too na
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import partial
 
 from rich.text import Text
-from textual import events
+from textual import events, getters, on
 from textual.app import ComposeResult
 from textual.await_complete import AwaitComplete
 from textual.binding import Binding
@@ -26,6 +27,8 @@ from .app import KioskApp
 ALWAYS_SHOWN = ("sign_out", "lock")
 # The App's keys every dialog offers as its own (DeskDialog): Lock (S6) and Help (D1).
 DIALOG_APP_KEYS = ("lock", "help")
+# What Esc on a form with a field changed asks (KioskApp.leave_asking).
+CANCELLING = ("Close this form without saving?", "Closing it", "close it")
 
 
 @dataclass(frozen=True)
@@ -165,6 +168,7 @@ class DeskDialog(ModalScreen[ScreenResultType]):
         for binding in Binding.make_bindings(KioskApp.BINDINGS)
         if binding.action in DIALOG_APP_KEYS
     ]
+    app = getters.app(KioskApp)
     _held: tuple[ScreenResultType | None] | None = None  # the answer given while covered
 
     def dismiss(self, result: ScreenResultType | None = None) -> AwaitComplete:
@@ -179,33 +183,59 @@ class DeskDialog(ModalScreen[ScreenResultType]):
             self._held = None
             self.dismiss(result)
 
+    @on(events.Mount)
+    def _note_fields(self) -> None:
+        self.app.note_fields(self)  # what its fields hold as it opens (unsaved_on)
+
+    def action_cancel(self) -> None:
+        """Esc on a form: closes it unanswered (None); with a field changed, asks first."""
+        self.app.leave_asking(self, partial(self.dismiss, None), CANCELLING)
+
 
 class QuitDialog(DeskDialog[bool]):
-    """ctrl+q with work unsaved: says what quitting would lose; y quits, n or Esc stays."""
+    """ctrl+q with work unsaved: says what quitting would lose; y quits, n, Esc or Enter stays
+    (the safe answer: a second Esc or a hasty Enter never loses the work)."""
 
     BINDINGS = [
         Binding("y", "answer(True)", "Yes, quit"),
-        Binding("n,escape", "answer(False)", "No, stay"),
+        Binding("n,escape,enter", "answer(False)", "No, stay"),
     ]
+    STAY = "stay"
 
-    def __init__(self, lost: list[str]) -> None:
+    def __init__(
+        self, lost: list[str], title: str = "Quit kiosk?", going: str = "Quitting", go: str = "quit"
+    ) -> None:
         super().__init__()
-        self.lost = lost
+        self.lost, self.words = lost, (title, going, go)
 
     def compose(self) -> ComposeResult:
+        title, going, go = self.words
         with Vertical(id="quit-box", classes="dialog"):
-            yield Static("Quit kiosk?", classes="form-title")
+            yield Static(title, classes="form-title", markup=False)
             yield Static(
-                "Quitting now loses what is not saved:\n"
+                f"{going} now loses what is not saved:\n"
                 + "\n".join(f"- {what}" for what in self.lost),
                 id="quit-lost",
                 markup=False,
             )
-            yield Static("y: quit and lose it.  n or Esc: stay.", classes="hint", markup=False)
+            yield Static(
+                f"y: {go} and lose it.  n, Esc or Enter: {self.STAY}.", classes="hint", markup=False
+            )
         yield DeskFooter()
 
     def action_answer(self, leave: bool) -> None:
         self.dismiss(leave)
+
+
+class LeaveDialog(QuitDialog):
+    """Esc with work unsaved (KioskApp.leave_asking): the same question for leaving a window or
+    cancelling a dialog; a second Esc keeps the work."""
+
+    BINDINGS = [
+        Binding("y", "answer(True)", "Yes, lose it"),
+        Binding("n,escape,enter", "answer(False)", "No, keep it"),
+    ]
+    STAY = "keep it"
 
 
 DIALOG_BINDS = {binding.action for binding in Binding.make_bindings(DeskDialog.BINDINGS)}

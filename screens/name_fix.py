@@ -59,6 +59,3 @@ class NameFixScreen(ReportsWorkerErrors, DeskDialog[str | None], DeskScreen[str 
             return
         # Saved under the lock screen: registration opens once it is gone (DeskDialog.dismiss).
         self.app.call_from_thread(self.dismiss, name)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)

@@ -54,13 +54,10 @@ def pin_section(history: PinHistory, block: RegistrationBlock | None) -> Text:
 
 
 class _Dialog(ReportsWorkerErrors, DeskDialog, DeskScreen):
-    """A small centred form; Esc cancels (dismisses None)."""
+    """A small centred form; Esc cancels (dismisses None; DeskDialog.action_cancel)."""
 
     CSS_PATH = "pin_life.tcss"
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
 
 class ReasonDialog(_Dialog):

@@ -47,6 +47,8 @@ from .widgets import (
 from .workers import desk_worker
 
 CHECKED, UNCHECKED = "[x]", "[ ]"
+# What Esc asks with choices not yet registered (KioskApp.leave_asking).
+GOING_BACK = ("Go back without registering?", "Going back", "go back")
 
 # Where each Problem.field is shown: the summary's lines (FIELD_ITEMS), the caregiver table, the
 # patient list (name:<id> and status:<id> too) or the top of the window.
@@ -165,6 +167,7 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
         self.page: PatientPage | None = None  # a second parent's: the addresses already linked
         self.checked: dict[int, bool] = {}
         self.first_checked: dict[int, bool] = {}  # as the window opened (unsaved_work)
+        self.first_recipient: int | None = None  # the caregiver chosen as it opened (unsaved_work)
         self.pins: dict[int, str] = {}
         self.result: IssueResult | None = None
         self.recipient: CaregiverRow | None = None  # the caregiver under the cursor
@@ -188,10 +191,16 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
 
     @property
     def unsaved_work(self) -> list[str]:
-        """What ctrl+q would lose (KioskApp.unsaved_work): choices or ticks changed, not issued."""
+        """What ctrl+q or Esc would lose (KioskApp.unsaved_on): the ticks, the caregiver or the
+        choices changed, not issued."""
         if self.result is not None or self.family is None or not self.is_mounted:
             return []
-        if self.summary.edited or self.checked != self.first_checked:
+        recipient = self.recipient.id if self.recipient is not None else None
+        if (
+            self.summary.edited
+            or self.checked != self.first_checked
+            or recipient != self.first_recipient
+        ):
             return [f"the registration choices for {self.family.patient.name} (not registered)"]
         return []
 
@@ -289,6 +298,7 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
             )
             self.query_one("#title", Static).update(title)
             self.fill_caregivers()
+            self.first_recipient = self.recipient.id if self.recipient is not None else None
             self.fill_email_choices()
         self.fill_patients()
         if self.contact_changed and self.recipient is not None:
@@ -648,7 +658,8 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
         self.app.call_from_thread(self.query_one("#outcome", Static).update, words)
 
     def action_back(self) -> None:
-        self.app.pop_screen()
+        """Esc: back to the patient page; with choices not yet registered, asks first."""
+        self.app.leave_asking(self, self.app.pop_screen, GOING_BACK)
 
 
 def next_steps(result: IssueResult) -> str:

@@ -534,13 +534,11 @@ FIELD_ITEMS = {field: item.name for item in ITEMS for field in item.fields}
 
 
 class _ChoiceDialog(ReportsErrors, DeskDialog):
-    """A small centred form over the registration window; Esc cancels (dismisses None)."""
+    """A small centred form over the registration window; Esc cancels (dismisses None;
+    DeskDialog.action_cancel)."""
 
     CSS_PATH = "register.tcss"
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
 
 class QuestionDialog(_ChoiceDialog):

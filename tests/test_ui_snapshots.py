@@ -70,6 +70,8 @@ SCREENS = [
     _staff("patient", then=lambda app: app.open_patient(_rosemary())),
     _staff("contact_dialog", "e", then=lambda app: app.open_patient(_rosemary())),
     register,
+    # Esc with a choice not yet registered: the question, naming it (KioskApp.leave_asking)
+    _staff("leave_register", "a", "escape", then=lambda app: app.open_registration(_rosemary())),
     _staff(
         "name_fix",
         then=lambda app: app.fix_name(_rosemary(), "Rosemary", "Testkiddo", lambda name: None),
