@@ -24,7 +24,7 @@ from kiosk.people.patients import AppointmentRow, PatientRow
 from kiosk.terms import PortalStatus, SearchFilter, is_one_of
 
 from .keys import DeskFooter
-from .widgets import DeskHeader, DeskScreen, ReportsWorkerErrors, TrainingBanner
+from .widgets import DeskHeader, DeskScreen, ReportsWorkerErrors, TrainingBanner, fitting
 from .workers import desk_worker
 
 DEBOUNCE_SECONDS = 0.15
@@ -35,8 +35,20 @@ STATUS_OPTIONS = (
     + [(s.label, s) for s in PortalStatus]
     + [(f.label, f) for f in SearchFilter]  # L2: "PIN expired"
 )
-# both read whole at 80x24 (the hint's line holds 78 columns, the box's text 44)
+# both read whole at 80x24 (the hint's line holds 78 columns, the box's text 44); on a narrower
+# desk the line says a shorter sentence whole (fitting), as the TRAINING banner does under 64
 HINT = "Type a name, a parent's name, phone, email, chart or birth date; F2: status"
+HINTS = (
+    HINT,
+    "Name, parent, phone, email, chart or DOB; F2: status",
+    "Name, phone, email, chart or DOB; F2: status",
+    "Name, phone, chart or DOB; F2: status",
+)
+APPOINTMENTS = (
+    "Today's appointments ({:%a %m/%d/%Y}); F7: worklists",
+    "Today ({:%a %m/%d/%Y}); F7: worklists",
+)
+TITLE_PADDING = 2  # the title lines' padding (search.tcss)
 
 
 # The results fit the window (N2): DOB, Age and the status keep fixed columns, the Name column takes
@@ -177,15 +189,12 @@ class SearchScreen(ReportsWorkerErrors, DeskScreen[None]):
         with Horizontal(id="search-bar"):
             yield Input(id="search", placeholder="Name, parent, phone, email, chart or DOB")
             yield Select(STATUS_OPTIONS, id="status", value=ALL, allow_blank=False)
-        yield Label(HINT, id="results-title", markup=False)
+        yield Label(self._fitting(*HINTS), id="results-title", markup=False)
         results: DataTable[object] = DataTable(id="results", cursor_type="row", zebra_stripes=True)
         yield results
         # N2: the highlighted row's name and reason in full, when the table elides one
         yield Label("", id="results-detail", markup=False)
-        yield Label(
-            f"Today's appointments ({self.app.desk.today():%a %m/%d/%Y}); F7: worklists",
-            id="appointments-title",
-        )
+        yield Label(self._heading(), id="appointments-title", markup=False)
         appointments: DataTable[object] = DataTable(
             id="appointments", cursor_type="row", zebra_stripes=True
         )
@@ -203,6 +212,18 @@ class SearchScreen(ReportsWorkerErrors, DeskScreen[None]):
         self.set_class(event.size.width < 56, "-narrow")  # search.tcss: the filter under the box
         self._fit_results(event.size.width)
         self._fit_appointments(event.size.width)
+        self.query_one("#appointments-title", Label).update(self._heading())
+        title = self.query_one("#results-title", Label)
+        if str(title.content) in HINTS:  # nothing searched yet: the hint, in the words that fit
+            title.update(self._fitting(*HINTS))
+
+    def _fitting(self, *words: str) -> str:
+        """The title lines' words that read whole at the screen's width (widgets.fitting)."""
+        return fitting(self.app.size.width - TITLE_PADDING, *words)
+
+    def _heading(self) -> str:
+        today = self.app.desk.today()
+        return self._fitting(*(heading.format(today) for heading in APPOINTMENTS))
 
     def _fit_results(self, width: int) -> None:
         """Columns that add up to the window's width (N2): the table never scrolls sideways."""
@@ -370,7 +391,7 @@ class SearchScreen(ReportsWorkerErrors, DeskScreen[None]):
         title = self.query_one("#results-title", Label)
         count = table.row_count
         if not text.strip() and status is None:
-            title.update(HINT)
+            title.update(self._fitting(*HINTS))
         elif not count and not final:
             title.update(f"No exact match for {text.strip()!r}; looking for near matches…")
         elif not count:
@@ -390,8 +411,12 @@ class SearchScreen(ReportsWorkerErrors, DeskScreen[None]):
                 )
             )
         else:
+            found = f"{count} patient{'s' if count != 1 else ''}"
             title.update(
-                f"{count} patient{'s' if count != 1 else ''} — Enter opens the highlighted one"
+                self._fitting(
+                    f"{found} — Enter opens the highlighted one",
+                    f"{found} — Enter: open highlighted",
+                )
             )
 
     @desk_worker("appointments", "Today's appointments")

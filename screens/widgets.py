@@ -4,6 +4,7 @@ moves from field to field, and the credentials form the sign-in and lock screens
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import events, getters, on
 from textual.actions import SkipAction
@@ -42,9 +43,15 @@ class TrainingBanner(Static):
     def fit(self, width: int) -> None:
         """Said whole at any width: the short words where the long ones would be cut, on a second
         line where even those do not fit (app.tcss: height auto)."""
-        words = TRAINING_TEXT if width >= len(TRAINING_TEXT) else TRAINING_SHORT
+        words = fitting(width, TRAINING_TEXT, TRAINING_SHORT)
         if str(self.content) != words:
             self.update(words)
+
+
+def fitting(room: int, *words: str) -> str:
+    """The first of ``words`` (the longest way of saying it first) that fits in ``room`` columns,
+    else the last: a narrow desk reads a shorter sentence whole rather than a long one cut."""
+    return next((said for said in words if cell_len(said) <= room), words[-1])
 
 
 class DeskHeader(Static):

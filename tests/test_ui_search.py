@@ -190,6 +190,32 @@ async def test_n1_the_box_says_what_it_takes_whole_at_80x24(app):
         assert HINT in screen_text(app)
 
 
+@pytest.mark.parametrize("columns", [40, 50, 60])
+async def test_n1_d1_a_narrow_desk_reads_the_hint_and_todays_heading_whole(app, columns):
+    """D1: at 40-60 columns the line under the box and today's appointments' heading say a shorter
+    sentence whole (what the box takes, F2, today's date, F7), never one cut off; wider again, the
+    hint says its long words; a search's count line reads whole too."""
+    async with app.run_test(size=(columns, 24)) as pilot:
+        await sign_in(app, pilot)
+        for title, must in (
+            ("#results-title", "; F2: status"),
+            ("#appointments-title", "F7: worklists"),
+        ):
+            words = str(app.screen.query_one(title).render())
+            assert region_text(app, title).strip() == words and words.endswith(must)
+        assert f"{TODAY:%m/%d/%Y}" in region_text(app, "#appointments-title")
+        assert "DOB" in region_text(app, "#results-title")
+        await pilot.press(*"testkiddo")
+        await settle(app, pilot)
+        words = str(app.screen.query_one("#results-title").render())
+        assert region_text(app, "#results-title").strip() == words and "patients" in words
+        await pilot.press(*["backspace"] * 9)
+        await settle(app, pilot)
+        await pilot.resize_terminal(80, 24)
+        await settle(app, pilot)
+        assert "birth date; F2: status" in region_text(app, "#results-title")
+
+
 async def test_n2_short_names_need_no_detail_line(app):
     """N2: while every name fits its column, no line under the table repeats it."""
     async with app.run_test(size=SIZE) as pilot:
