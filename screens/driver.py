@@ -80,8 +80,9 @@ C1_CSI, C1_ST = "\x9b", "\x9c"
 STRING_ENDS = "\x07\x18\x1a\x9c"
 # A control string that never ends (cut off, or sent to silence the desk) ends at the first pause
 # this long: a terminal writes its reply at once, so its packets come together even over SSH, and
-# a key typed this long after it is read as the key (ESC ] is also alt+], a key the desk does not
-# use: keys typed within this time after it are dropped with it)
+# a key typed this long after it is read as the key. Its opener alone (ESC ], which alt+] sends
+# too; ESC P, alt+P) is held like a lone ESC: only a body that follows within ESCDELAY makes it a
+# control string, else it is alt+key and the keys typed after it are read
 STRING_PAUSE_S = 0.1
 # What is left of a control string that such a pause cut (a packet lost and sent again): text and
 # its end, arriving at once (keys come one at a time, and none is BEL or ST)
@@ -133,6 +134,11 @@ class DeskParser(XTermParser):
         if text:
             yield from super().feed("".join(text))
 
+    @property
+    def waiting(self) -> bool:
+        """A sequence begun (a lone Esc, ESC ]) waits to be resolved: the driver looks again soon."""
+        return bool(self._held)
+
     def tick(self) -> Iterable[Message]:
         yield from super().tick()
         yield from self._expire(get_time())
@@ -153,6 +159,8 @@ class DeskParser(XTermParser):
         if held == ESC:
             yield events.Key("escape", ESC)
         elif len(held) == 2:
+            if held[1] in STRING_OPENERS:  # no body came: should a cut reply's rest come, it is
+                self._cut = True  # dropped as the tail of a cut string is
             yield from self._sequence_to_key_events(held[1], alt=True)
 
     def _gate(self, character: str, text: list[str], now: float) -> Iterator[Message]:
@@ -176,6 +184,10 @@ class DeskParser(XTermParser):
             elif character != C1_ST:
                 text.append(character)
             return
+        if len(self._held) == 2 and self._held[1] in STRING_OPENERS:  # a body: a control string
+            self._held, self._string = "", True
+            yield from self._gate(character, text, now)
+            return
         sequence, closing, self._held_at = self._held + character, self._closing, now
         self._closing = False
         if closing and character == "\\":  # ST: the control string is over
@@ -190,7 +202,7 @@ class DeskParser(XTermParser):
                 if not " " <= character <= "~":
                     yield from self._gate(character, text, now)
         elif len(sequence) == 2 and character in STRING_OPENERS:
-            self._held, self._string, self._string_at = "", True, now
+            self._held = sequence  # alt+key, or a control string if its body follows at once
         elif self._understood(sequence):
             self._held = ""
             text.append(sequence)
@@ -257,10 +269,10 @@ class DeskDriver(LinuxDriver):
                     unicode_data = decode(read(fileno, 1024 * 4), final=final and last)
                     if not unicode_data:  # stdin is a pipe that ended
                         break
-                    if unicode_data.endswith("\x1b"):
-                        escape_at = time.monotonic()
                     for event in feed(unicode_data):
                         self.process_message(event)
+                    if parser.waiting:  # a lone Esc or ESC ]: resolved once ESCDELAY is over
+                        escape_at = time.monotonic()
             for event in tick():
                 self.process_message(event)
             if escape_at is not None and time.monotonic() - escape_at > constants.ESCAPE_DELAY:

@@ -621,8 +621,9 @@ def test_d1_keys_mouse_reports_and_pastes_still_read_as_textual_reads_them():
 
 def test_d1_after_a_reply_cut_short_the_desk_keys_are_read(monkeypatch):
     """A reply that stops halfway (its packet lost, or sent so) is dropped at the first pause, its
-    tail too when it comes; a broken CSI likewise; the Esc key, alt+key and typing after them are
-    read as keys. A clock of the test's own stands for the pauses."""
+    tail too when it comes (cut right after its opener, the opener alone is alt+key); a broken CSI
+    likewise; the Esc key, alt+key and typing after them are read as keys. A clock of the test's
+    own stands for the pauses."""
     from textual import events
 
     from kiosk_screens import driver
@@ -644,6 +645,65 @@ def test_d1_after_a_reply_cut_short_the_desk_keys_are_read(monkeypatch):
     assert keys("\x1bP1$r0m") + pause() + keys("b") == ["b"]
     assert keys("\x1b[1;") + pause() + keys("c") == ["c"]
     assert keys("\x1b") + keys("x") + keys("\x1b[") + pause() == ["alt+x", "left_square_bracket"]
+    # cut right after its opener: ESC ] is alt+] by then (as Textual reads it), the rest dropped
+    assert keys("\x1b]") + pause() + keys("52;c;QUJD\x07") + keys("d") == [
+        "right_square_bracket",
+        "d",
+    ]
+
+
+_presses = st.lists(
+    st.one_of(
+        st.characters(min_codepoint=0x21, max_codepoint=0x7E),  # a key typed
+        st.sampled_from(["\x1b]", "\x1bP", "\x1b_", "\x1b^", "\x1bX"]),  # alt+], alt+P, ...
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+@given(
+    presses=_presses,
+    gaps=st.lists(st.floats(0.0, 1.0, exclude_max=True), min_size=12, max_size=12),
+    polls=st.lists(st.booleans(), min_size=12, max_size=12),
+)
+def test_d1_alt_close_bracket_alone_is_a_key_and_the_keys_typed_after_it_are_read(
+    presses, gaps, polls
+):
+    """D1: alt+] sends ESC ], which also opens a terminal's OSC reply. With no body after it
+    within ESCDELAY (the desk's 25 ms), it is alt+] as Textual reads it (likewise ESC P, _, ^ and
+    X), and every key typed after it, however soon after ESCDELAY, is read, whether the driver
+    polled in the pause or not. A clock of the test's own stands for the pauses: each key comes
+    over ESCDELAY and under STRING_PAUSE_S after the one before, a quick typist's pace."""
+    from unittest import mock
+
+    from textual import events
+
+    from kiosk_screens import driver
+    from kiosk_screens.launch import ESCDELAY_MS
+
+    delay = ESCDELAY_MS / 1000
+    clock = [0.0]
+    with (
+        mock.patch.object(driver, "get_time", side_effect=lambda: clock[0]),
+        mock.patch.object(driver.constants, "ESCAPE_DELAY", delay),
+    ):
+        parser = driver.DeskParser()
+        seen: list[events.Message] = []
+        for press, gap, poll in zip(presses, gaps, polls, strict=False):
+            clock[0] += delay + 0.001 + gap * (driver.STRING_PAUSE_S - delay - 0.001)
+            if poll:
+                seen += parser.tick()
+            seen += parser.feed(press)
+        clock[0] += 1.0
+        seen += parser.tick()
+        seen += parser.feed("")
+        expected = [
+            (key.key, key.character)
+            for press in presses
+            for key in parser._sequence_to_key_events(press[-1], alt=len(press) == 2)
+        ]
+        assert [(e.key, e.character) for e in seen if isinstance(e, events.Key)] == expected
 
 
 def test_d1_replies_sent_to_the_desk_over_a_real_pty_never_reach_the_field(tmp_path):
