@@ -121,8 +121,9 @@ def main() -> None:
             timer.key("d_delivery", "d", "Delivery       Do not send PIN")
             if not timer.key("ctrl_r", "ctrl+r", "Issued for", refused="Nothing was issued"):
                 skipped += 1  # a child this family cannot be issued for (R2, T3...): the next one
-                for _ in range(2):
-                    terminal.press("escape")
+                # Esc asks before the changed Delivery is lost (y leaves it), then the account page
+                for key in ("escape", "y", "escape"):
+                    terminal.press(key)
                     terminal.settle(0.3)
                 continue
             timer.key("p_slip", "p", "escape to go back")
