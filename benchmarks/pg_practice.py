@@ -32,6 +32,8 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from multiprocessing import get_context
 
 LOADED = ("patient", "caregiver", "relationship", "search_term")
+# written from the loaded rows in one statement (its triggers are off with the foreign keys')
+DERIVED = ("born_parent_term",)
 MAINTENANCE_MEMORY = "1GB"  # per session (never the server's setting), for an index build's sort
 _ESCAPE = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
@@ -182,12 +184,13 @@ def generate(
     cursor.execute(
         "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() "
         "AND tablename = ANY(%s) AND indexname NOT LIKE %s ORDER BY tablename, indexname",
-        (list(LOADED), "%_pkey"),
+        (list(LOADED + DERIVED), "%_pkey"),
     )
     indexes = cursor.fetchall()
     for name, _ in indexes:
         cursor.execute(f'DROP INDEX "{name}"')
-    for table in LOADED:  # vacuumed once at the end, not again and again while half loaded
+    # vacuumed once at the end, not again and again while half loaded
+    for table in LOADED + DERIVED:
         cursor.execute(f'ALTER TABLE "{table}" SET (autovacuum_enabled = false)')
     shares = max(1, min(jobs, n_patients))
     with ProcessPoolExecutor(shares, mp_context=get_context("spawn")) as executor:
@@ -202,6 +205,11 @@ def generate(
         f"loaded {made[0]:,} patients, {made[1]:,} caregivers, {made[2]:,} relationships, "
         f"{made[3]:,} search terms with COPY in {shares} jobs in {loaded:.0f} s"
     )
+    from kiosk.people.born_parents import FILL
+
+    began = time.perf_counter()
+    cursor.execute(FILL)  # N1: a parent's name terms beside each child's birth date
+    log(f"parents' name terms by birth date written in {time.perf_counter() - began:.0f} s")
     # the tolerant lookup (N2): every name word under its deletion variants and sound codes, as
     # kiosk.people.search_index.add_words writes them (words already there are skipped)
     words = set().union(*(found for _, found in results))
@@ -224,7 +232,7 @@ def generate(
             f'(SELECT COALESCE(MAX(id), 1) FROM "{table}"))'
         )
     began = time.perf_counter()
-    for table in (*LOADED, "search_key"):
+    for table in (*LOADED, *DERIVED, "search_key"):
         cursor.execute(f'ALTER TABLE "{table}" RESET (autovacuum_enabled)')
         cursor.execute(f'VACUUM (ANALYZE) "{table}"')
     log(f"vacuumed and analysed in {time.perf_counter() - began:.0f} s")

@@ -35,6 +35,7 @@ import kiosk.security
 from kiosk.clock import Clock
 from kiosk.config import Config, PracticeConfig
 from kiosk.desk import Desk
+from kiosk.people.born_parents import TABLE as BORN_TABLE
 from kiosk.store.db import close_database
 from kiosk.store.practice import PracticeSettings, open_store
 from kiosk.terms import utcnow
@@ -702,6 +703,7 @@ class PgSchemas:
             + [
                 f'INSERT INTO {schema}."{table}" SELECT * FROM {template}."{table}"'
                 for table in tables
+                if table != BORN_TABLE  # its triggers write its rows as the others are copied
             ]
             + [
                 f'SELECT setval(\'{schema}."{seq}"\', last_value, is_called) FROM {template}."{seq}"'

@@ -13,6 +13,7 @@ from playhouse.migrate import make_index_name
 from kiosk import security
 from kiosk.config import ENV_KEYS, ConfigError, load_config
 from kiosk.ops.training import read_training_file
+from kiosk.people.born_parents import TABLE as BORN_TABLE
 from kiosk.people.names import is_placeholder_name
 from kiosk.people.patients import age_years, family_for, patient_page, search_patients
 from kiosk.registration import portal
@@ -92,6 +93,15 @@ def drop_version_18(con: sqlite3.Connection) -> None:
     con.execute("CREATE INDEX relationship_patient_id ON relationship (patient_id)")
 
 
+def drop_version_33(con: sqlite3.Connection) -> None:
+    """Take away what version 33 added: the parents' name terms by birth date and their triggers."""
+    triggers = con.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall()
+    for (name,) in triggers:
+        if name.startswith(BORN_TABLE):
+            con.execute(f'DROP TRIGGER "{name}"')
+    con.execute(f'DROP TABLE "{BORN_TABLE}"')
+
+
 def _make_version_1(path: str) -> None:
     """Turn a current database file back into what version 1 wrote (no practice.key_check, no
     terminal and outcome on redemption attempts, which named a patient always, no sign_in_attempt,
@@ -100,6 +110,7 @@ def _make_version_1(path: str) -> None:
     version 15's teens and access over time, no PIN language, no maybe_sent, no index of a
     child's caregivers)."""
     con = sqlite3.connect(path)
+    drop_version_33(con)
     con.execute("ALTER TABLE practice DROP COLUMN key_check")
     con.execute("ALTER TABLE practice DROP COLUMN purpose")  # version 6 (D2)
     con.execute("ALTER TABLE audit_head DROP COLUMN keyed_from")
@@ -151,7 +162,7 @@ def test_a_version_1_database_is_migrated_in_place_and_its_pins_still_redeem(con
 
     open_store(config)  # the next release starts on the old file
 
-    assert ensure_schema() == SCHEMA_VERSION == 32
+    assert ensure_schema() == SCHEMA_VERSION == 33
     assert _columns() == fresh_columns and _indexes() == fresh_indexes  # same as a new database
     assert Practice.get().key_check  # the step filled the new column for the existing row
     rosemary = Patient.get(Patient.given_name == "Rosemary")
@@ -317,7 +328,7 @@ def test_a_model_change_without_a_migration_is_caught(store):
         assert columns[table] == expected, (
             f"{table} changed: add a step to kiosk.store.schema.MIGRATIONS and bump SCHEMA_VERSION"
         )
-    assert SCHEMA_VERSION == 32 and sorted(
+    assert SCHEMA_VERSION == 33 and sorted(
         __import__("kiosk.store.schema").store.schema.MIGRATIONS
     ) == [
         2,
@@ -351,6 +362,7 @@ def test_a_model_change_without_a_migration_is_caught(store):
         30,
         31,
         32,
+        33,
     ]
 
 

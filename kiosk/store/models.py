@@ -228,6 +228,26 @@ SearchTerm.add_index(
 )
 
 
+class BornParentTerm(BaseModel):
+    """A parent's name term beside each of their children's birth dates (N1: "ana 5/17/2018"): a
+    first name with a birth date finds the children whose parent has that name part from one range
+    of one index, not by walking every parent of the day's children. Derived rows, kept in step by
+    triggers on relationship, search_term and patient (kiosk.people.born_parents), whatever writes."""
+
+    dob = pw.DateField()
+    term = pw.CharField()
+    patient_id = pw.IntegerField()  # no foreign keys: the triggers remove what a cascade removes
+    caregiver_id = pw.IntegerField()
+
+    class Meta:
+        primary_key = False  # rows by the million, looked up by day only: no id or its index
+        # the day's range of a term, in order; the triggers' deletes find a parent's rows
+        indexes = (
+            (("dob", "term", "patient_id", "caregiver_id"), False),
+            (("caregiver_id", "patient_id"), False),
+        )
+
+
 class SearchKey(BaseModel):
     """The tolerant lookup (N2): every distinct name word under its deletion variants (a word with
     one or two letters left out: a typo, a swap or a missing letter meets the word there) and its
@@ -492,6 +512,7 @@ ALL_MODELS = [
     Relationship,
     SearchTerm,
     SearchKey,
+    BornParentTerm,
     Appointment,
     RegistrationPin,
     PortalAccount,

@@ -16,7 +16,7 @@ from kiosk.store.models import ALL_MODELS, AuditHead, BaseModel, SchemaMeta
 if TYPE_CHECKING:
     from playhouse.migrate import SchemaMigrator
 
-SCHEMA_VERSION = 32
+SCHEMA_VERSION = 33
 # RegistrationPin's enrollment report index (W4), by column: version 14 makes it
 REPORT_INDEX = ("issued_at", "second_parent", "issued_by_id", "redemptions", "first_used_at")
 
@@ -498,6 +498,17 @@ def _v31_audit_head_moved_under_its_lock() -> None:
         audit.create_functions()
 
 
+def _v33_parents_by_birth_date() -> None:
+    """Version 33: a parent's name terms beside each child's birth date (``born_parent_term``,
+    kiosk.people.born_parents), filled from the records and kept in step by triggers; on
+    PostgreSQL kiosk_born_parents reads them (N1: "ana 5/17/2018", one range of one index)."""
+    from kiosk.people.born_parents import create_triggers, fill
+
+    fill()
+    create_triggers()
+    _v20_search_functions()
+
+
 # version N -> function that takes a database at N-1 to N. Add a step here with every change to
 # the models; tests/test_accept_foundation.py builds a version-1 database and checks that it comes
 # up to date with the same columns as a new one.
@@ -533,6 +544,7 @@ MIGRATIONS: dict[int, Callable[[], None]] = {
     30: _v30_patient_rows_from_the_name_indexes,
     31: _v31_audit_head_moved_under_its_lock,
     32: _v32_plain_name_indexes_beside_the_covering,
+    33: _v33_parents_by_birth_date,
 }
 
 
@@ -577,6 +589,9 @@ def ensure_schema() -> int:
                 SchemaMeta.create(version=SCHEMA_VERSION)
                 if not AuditHead.select().exists():
                     AuditHead.create()
+                from kiosk.people.born_parents import create_triggers
+
+                create_triggers()
                 if not is_sqlite():
                     _tune_postgres_statistics()
                     _v20_search_functions()
