@@ -234,6 +234,9 @@ def _desk(
     rng = random.Random(number)
     kinds = list(queries)
     times: dict[str, list[float]] = {"search": [], "account": [], "issue": []}
+    # the CPU each action's worker thread used (time.thread_time), ms: what the desk's own Python
+    # and the driver cost an action, whatever the machine's load did to its wall time
+    cpu: dict[str, list[float]] = {"search": [], "account": [], "issue": [], "family": []}
     by_query: dict[str, list[float]] = {kind: [] for kind in kinds}  # each search kind's times
     counts = {"errors": 0, "refused": 0, "families": 0}
     trips: dict[str, list] = {"search": [], "account": [], "issue": [], "family": []}
@@ -242,6 +245,7 @@ def _desk(
     def attempt(kind: str, action):
         if out["round_trips"]:
             TRIPS.trips = []
+        began = time.thread_time()
         try:
             return action()
         except RegistrationError:
@@ -250,6 +254,7 @@ def _desk(
             counts["errors"] += 1
             messages.append(f"{kind}: {type(error).__name__}: {str(error).splitlines()[0]}")
         finally:
+            cpu[kind].append((time.thread_time() - began) * 1000)
             if out["round_trips"]:
                 trips[kind].append(TRIPS.trips)
                 TRIPS.trips = None
@@ -305,6 +310,7 @@ def _desk(
         timed("issue", lambda r=request: desk.issue(r))
     out[number] = {
         "times": times,
+        "cpu": cpu,
         "by_query": by_query,
         "counts": counts,
         "messages": messages,
@@ -675,6 +681,14 @@ def main() -> None:
             f"own processes {desk_cpu / args.seconds:.2f} ({1000 * desk_cpu / max(total, 1):.1f} ms "
             f"an action; the rest is the server's and everything else on the machine)"
         )
+    spent = {
+        kind: [v for d in desks for v in d["cpu"][kind]]
+        for kind in (desks[0]["cpu"] if desks else ())
+    }
+    note(
+        "desk CPU an action, its worker thread (mean ms): "
+        + ", ".join(f"{kind} {statistics.fmean(v):.2f}" for kind, v in spent.items() if v)
+    )
     for kind, values in times.items():
         if values:
             note(f"{kind}: {len(values)} done, p50 {statistics.median(values):.1f} ms")

@@ -32,6 +32,7 @@ from kiosk.store.db import (
     GUESSED_WRONG,
     GUESSES,
     LOCK_INSTEAD,
+    Prepared,
     at_commit,
     commit_step,
     database,
@@ -304,10 +305,34 @@ def _append_sql(
     return _move_sql(was, rows)
 
 
+# The events' INSERT for a few rows at a time, written once for each number of rows (O1: peewee
+# writing it for every account page's look, S5, was a tenth of a desk's CPU for the page)
+_INSERTS: dict[tuple[str, ...], Prepared] = {}
+_INSERTS_KEPT = 8  # rows; a longer insert is written each time
+
+
+def _insert_sql(rows: list[dict[str, Any]]) -> tuple[str, list[Any]]:
+    """The INSERT of ``rows`` (as made by :func:`_linked`, without RETURNING), with its parameters."""
+    names = tuple(f"{column}_{n}" for n, row in enumerate(rows) for column in row)
+    values = {f"{column}_{n}": value for n, row in enumerate(rows) for column, value in row.items()}
+    if len(rows) > _INSERTS_KEPT:
+        sql, params = AuditEvent.insert_many(rows).returning().sql()
+        return sql, list(params)
+    insert = _INSERTS.get(names)
+    if insert is None:
+        columns = [list(row) for row in rows]
+        insert = _INSERTS[names] = Prepared(
+            lambda **slots: AuditEvent.insert_many(
+                [{c: slots[f"{c}_{n}"] for c in row} for n, row in enumerate(columns)]
+            ).returning()
+        )
+    return insert.statement(**values)
+
+
 def _move_sql(was: tuple[int, str], rows: list[dict[str, Any]]) -> tuple[str, list[Any]]:
     """The head moved from ``was`` past ``rows`` (if it is still there: audit_head_move), and the
     rows inserted."""
-    insert, insert_params = AuditEvent.insert_many(rows).returning().sql()
+    insert, insert_params = _insert_sql(rows)
     last = rows[-1]
     return f"SELECT audit_head_move(%s, %s, %s, %s); {insert}", [
         *was,
@@ -340,11 +365,14 @@ def _write_alone(events: list[Pending], written: list[AuditEvent]) -> bool:
     return False
 
 
+_HEAD = Prepared(lambda: AuditHead.select(AuditHead.seq, AuditHead.last_hash).limit(1))
+
+
 def _guessed_head(guess: str | None) -> tuple[int, str] | None:
     """Where the chain ends, to build on without the head's lock: as read now (``guess`` None)
     or as a failed try found it ("SEQ HASH"); None when there is no head row."""
     if guess is None:
-        row = AuditHead.select(AuditHead.seq, AuditHead.last_hash).tuples().first()
+        row = next(iter(_HEAD()), None)
         return (int(row[0]), str(row[1])) if row else None
     seq, _, last_hash = guess.partition(" ")
     return (int(seq), last_hash) if seq.isdigit() and last_hash else None

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import peewee
 
 from kiosk.people.names import is_placeholder_name
+from kiosk.store.db import Prepared
 from kiosk.store.models import (
     Appointment,
     Association,
@@ -241,16 +242,22 @@ def live(today: dt.date) -> peewee.Expression:
     )
 
 
-def association_rows(patient_id: int, today: dt.date) -> tuple[AssociationRow, ...]:
-    """Every account tied to the patient, live or not, oldest first (T4: all visible)."""
-    links = (
+# The account page's and the registration window's statements, written once (kiosk.store.db.Prepared):
+# peewee writing their SQL again for every page was half of a desk's CPU for it (S5, L1)
+_LINKS = Prepared(
+    lambda patient: (
         Association.select(Association, PortalAccount)
         .join(PortalAccount)
-        .where(Association.patient == patient_id)
+        .where(Association.patient == patient)
         .order_by(Association.created_at, Association.id)
     )
+)
+
+
+def association_rows(patient_id: int, today: dt.date) -> tuple[AssociationRow, ...]:
+    """Every account tied to the patient, live or not, oldest first (T4: all visible)."""
     rows = []
-    for a in links:
+    for a in _LINKS.rows(patient=patient_id):
         state = AssociationState(a.state)
         reason = a.reason
         if state == AssociationState.ACTIVE and a.ends_on is not None and a.ends_on <= today:
@@ -321,20 +328,28 @@ def _child(patient: Patient, today: dt.date, now: dt.datetime | None = None) -> 
     )
 
 
+_PATIENT = Prepared(lambda id: Patient.select().where(Patient.id == id).limit(1))
+
+
 def _patient(patient_id: int) -> Patient:
-    patient = Patient.get_or_none(Patient.id == patient_id)
+    patient = _PATIENT.first(id=patient_id)
     if patient is None:
         raise NotFound(f"No patient with id {patient_id}.")
     return patient
 
 
-def caregivers_of(patient: Patient) -> tuple[CaregiverRow, ...]:
-    rows = (
+_CAREGIVERS = Prepared(
+    lambda patient: (
         Relationship.select(Relationship, Caregiver)
         .join(Caregiver)
         .where(Relationship.patient == patient)
         .order_by(Relationship.id)
     )
+)
+
+
+def caregivers_of(patient: Patient) -> tuple[CaregiverRow, ...]:
+    rows = _CAREGIVERS.rows(patient=patient.id)
     result = [
         CaregiverRow(
             r.caregiver.id,
@@ -351,8 +366,7 @@ def caregivers_of(patient: Patient) -> tuple[CaregiverRow, ...]:
     return tuple(sorted(result, key=lambda c: not c.has_authority))  # with authority first (R15)
 
 
-def siblings_of(patient: Patient) -> list[Patient]:
-    """Patients who share a caregiver with contact authority over both (docs/rules.md "Siblings")."""
+def _siblings(patient: peewee.Value) -> peewee.BaseQuery:
     with_authority = Relationship.select(Relationship.caregiver).where(
         (Relationship.patient == patient) & (Relationship.authority != Authority.NONE)
     )
@@ -360,11 +374,30 @@ def siblings_of(patient: Patient) -> list[Patient]:
     ids = other.select(other.patient).where(
         other.caregiver.in_(with_authority)
         & (other.authority != Authority.NONE)
-        & (other.patient != patient.id)
+        & (other.patient != patient)
     )
-    return list(
-        Patient.select().where(Patient.id.in_(ids)).order_by(Patient.dob, Patient.given_key)
+    return Patient.select().where(Patient.id.in_(ids)).order_by(Patient.dob, Patient.given_key)
+
+
+_SIBLINGS = Prepared(_siblings)
+
+
+def siblings_of(patient: Patient) -> list[Patient]:
+    """Patients who share a caregiver with contact authority over both (docs/rules.md "Siblings")."""
+    return _SIBLINGS.rows(patient=patient.id)
+
+
+_ACTIVE_PIN = Prepared(
+    lambda patient, now: (
+        RegistrationPin.select()
+        .where(
+            (RegistrationPin.patient == patient)
+            & (RegistrationPin.state == PinState.ACTIVE)
+            & (RegistrationPin.expires_at > now)
+        )
+        .limit(1)
     )
+)
 
 
 def patient_page(
@@ -381,15 +414,7 @@ def patient_page(
         from kiosk import audit
 
         audit.record(audit.VIEW, staff=viewed_by, patient=patient)
-    active = (
-        RegistrationPin.select()
-        .where(
-            (RegistrationPin.patient == patient)
-            & (RegistrationPin.state == PinState.ACTIVE)
-            & (RegistrationPin.expires_at > (now or utcnow()))
-        )
-        .first()
-    )  # L2: never an expired one
+    active = _ACTIVE_PIN.first(patient=patient.id, now=now or utcnow())  # L2: never an expired one
     associations = association_rows(patient.id, today)
     return PatientPage(
         _child(patient, today, now),

@@ -19,7 +19,7 @@ from kiosk.messages import outbox
 from kiosk.messages.carriers import get_carrier
 from kiosk.people.contact import format_us_cell, normalize_email, normalize_us_cell
 from kiosk.people.staff import StaffUser
-from kiosk.store.db import lock_rows, retrying, tuples, write_transaction
+from kiosk.store.db import Prepared, lock_rows, retrying, tuples, write_transaction
 from kiosk.store.models import (
     Association,
     Caregiver,
@@ -263,8 +263,7 @@ class PinFacts:
 
     @property
     def kind(self) -> str:
-        word = "Verification question" if self.method == RegistrationMethod.QUESTION else "PIN"
-        return f"Second-parent {word[0].lower()}{word[1:]}" if self.second_parent else word
+        return _kind(self.method, self.second_parent)
 
     @property
     def state_words(self) -> str:
@@ -325,6 +324,18 @@ class PinHistory:
         return self.active or (self.earlier[0] if self.earlier else None)
 
 
+def _kind(method: str, second_parent: bool) -> str:
+    """The kind of PIN: "PIN", "Verification question", or either for a second parent (L1)."""
+    word = "Verification question" if method == RegistrationMethod.QUESTION else "PIN"
+    return f"Second-parent {word[0].lower()}{word[1:]}" if second_parent else word
+
+
+def _state_now(row: RegistrationPin, now: dt.datetime) -> PinState:
+    """The PIN's state as it stands at ``now``: an active one past its expiry is EXPIRED (L2)."""
+    state = PinState(row.state)
+    return PinState.EXPIRED if state == PinState.ACTIVE and row.expires_at <= now else state
+
+
 def _facts(rows: Iterable[RegistrationPin], now: dt.datetime) -> list[PinFacts]:
     rows = list(rows)
     if not rows:
@@ -372,9 +383,7 @@ def _facts(rows: Iterable[RegistrationPin], now: dt.datetime) -> list[PinFacts]:
     result = []
     for row in rows:
         message = messages.get(row.batch)
-        state = PinState(row.state)
-        if state == PinState.ACTIVE and row.expires_at <= now:
-            state = PinState.EXPIRED
+        state = _state_now(row, now)
         address = ""
         if message is not None:
             address = outbox.mask_recipient(message.channel, message.recipient)
@@ -424,35 +433,43 @@ def pin_history(patient_id: int, now: dt.datetime | None = None) -> PinHistory:
     return PinHistory(active, tuple(f for f in facts if f is not active))
 
 
-def pin_state_words(patient: Patient, now: dt.datetime | None = None) -> str:
-    """The PIN/VQ line of the account page and the registration window, one distinct phrase per state
-    (L1): never "PIN Already Assigned" for two different things."""
-    now = now or utcnow()
-    latest = (
+_LATEST_PIN = Prepared(
+    lambda patient: (
         RegistrationPin.select()
         .where(RegistrationPin.patient == patient)
         .order_by(RegistrationPin.issued_at.desc(), RegistrationPin.id.desc())
-        .first()
+        .limit(1)
     )
+)
+
+
+def pin_state_words(patient: Patient, now: dt.datetime | None = None) -> str:
+    """The PIN/VQ line of the account page and the registration window, one distinct phrase per state
+    (L1): never "PIN Already Assigned" for two different things. From the PIN's own row: its
+    other facts (who issued it, the message, the parents) are not part of the line, and reading
+    them was five statements more for every child the page or the window shows."""
+    now = now or utcnow()
+    latest = _LATEST_PIN.first(patient=patient.id)
     if latest is None:
         return (
             "Registered without a PIN"
             if patient.portal_status == PortalStatus.REGISTERED
             else "No PIN"
         )
-    facts = _facts([latest], now)[0]
-    if facts.state == PinState.ACTIVE:
+    state = _state_now(latest, now)
+    kind = _kind(latest.method, latest.second_parent)
+    if state == PinState.ACTIVE:
         if patient.portal_status == PortalStatus.REGISTERED:
-            if facts.second_parent:
-                return f"Registered; second-parent PIN active until {_day(facts.expires_at)}"
-            return f"Registered; PIN still open to another parent until {_day(facts.expires_at)}"
-        return f"{facts.kind} active until {_day(facts.expires_at)}"
-    if facts.state == PinState.EXPIRED:
-        return f"{facts.kind} expired on {_day(facts.expires_at)}"
-    if facts.state == PinState.REDEEMED or patient.portal_status == PortalStatus.REGISTERED:
+            if latest.second_parent:
+                return f"Registered; second-parent PIN active until {_day(latest.expires_at)}"
+            return f"Registered; PIN still open to another parent until {_day(latest.expires_at)}"
+        return f"{kind} active until {_day(latest.expires_at)}"
+    if state == PinState.EXPIRED:
+        return f"{kind} expired on {_day(latest.expires_at)}"
+    if state == PinState.REDEEMED or patient.portal_status == PortalStatus.REGISTERED:
         return "Registered; PIN used"
-    if facts.state == PinState.REVOKED:
-        return f"{facts.kind} revoked on {_day(facts.ended_at)}"
+    if state == PinState.REVOKED:
+        return f"{kind} revoked on {_day(latest.ended_at)}"
     return "No PIN"
 
 

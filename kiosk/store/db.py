@@ -693,26 +693,52 @@ class Prepared:
     """A hot query whose SQL peewee writes once per kind of database, then runs with new values.
 
     peewee builds the SQL of every query afresh, and for the portal's redemptions (P1) that took
-    more of the CPU than the database spent running them. ``build(**slots)`` makes the query with
-    a placeholder per named value (use them where the values go); calling ``Prepared(**values)``
-    runs the SQL with those values, in the current connection and transaction, and returns the
-    rows as plain tuples (a datetime column may come back as text on SQLite: convert it with the
-    field's ``python_value``). Every other parameter of the query is kept as it was built.
+    more of the CPU than the database spent running them; for an account page (S5, L1), half of
+    the desk's CPU. ``build(**slots)`` makes the query with a placeholder per named value (use
+    them where the values go; a value is sent as given, so pass an id, not a model instance);
+    calling ``Prepared(**values)`` runs the SQL with those values, in the current connection and
+    transaction, and returns the rows as plain tuples (a datetime column may come back as text on
+    SQLite: convert it with the field's ``python_value``); :meth:`rows` and :meth:`first` return
+    them as the query itself would (model instances, with the models it joins). Every other
+    parameter of the query is kept as it was built.
     """
 
     def __init__(self, build: Callable[..., peewee.BaseQuery]):
         self.build = build
-        self._made: dict[type, tuple[str, list[Any]]] = {}
+        self._made: dict[bool, tuple[str, list[Any], peewee.BaseQuery]] = {}
+
+    def _made_now(self, values: dict[str, Any]) -> tuple[str, list[Any], peewee.BaseQuery]:
+        kind = is_sqlite()  # the SQL depends on the dialect only
+        made = self._made.get(kind)
+        if made is None:
+            slots = {name: peewee.Value(_Slot(name), converter=False) for name in values}
+            query = self.build(**slots).bind(database.obj)
+            sql, params = query.sql()
+            made = self._made[kind] = (sql, params, query)
+        return made
+
+    def statement(self, **values: Any) -> tuple[str, list[Any]]:
+        """The SQL and its parameters with these values, not run (to send with other statements)."""
+        sql, params, _ = self._made_now(values)
+        return sql, [values[p.name] if isinstance(p, _Slot) else p for p in params]
+
+    def _run(self, values: dict[str, Any]) -> tuple[Any, peewee.BaseQuery]:
+        sql, bound = self.statement(**values)
+        return database.execute_sql(sql, bound), self._made_now(values)[2]
 
     def __call__(self, **values: Any) -> list[tuple[Any, ...]]:
-        kind = type(database.obj)  # the SQL depends on the dialect only
-        if kind not in self._made:
-            slots = {name: peewee.Value(_Slot(name), converter=False) for name in values}
-            sql, params = self.build(**slots).bind(database.obj).sql()
-            self._made[kind] = (sql, params)
-        sql, params = self._made[kind]
-        bound = [values[p.name] if isinstance(p, _Slot) else p for p in params]
-        return list(database.execute_sql(sql, bound).fetchall())
+        cursor, _ = self._run(values)
+        return list(cursor.fetchall())
+
+    def rows(self, **values: Any) -> list[Any]:
+        """The rows as the query gives them (for a model's select, its instances)."""
+        cursor, query = self._run(values)
+        return list(query._get_cursor_wrapper(cursor))  # type: ignore[attr-defined]
+
+    def first(self, **values: Any) -> Any | None:
+        """The first row as the query gives it, or None (build it with ``.limit(1)``)."""
+        rows = self.rows(**values)
+        return rows[0] if rows else None
 
 
 def tuples(query: peewee.BaseQuery) -> Iterator[tuple[Any, ...]]:
