@@ -141,13 +141,16 @@ def check_plans(url: str, key: Path, per_kind: int = 20) -> list[str]:
     import logging
 
     from kiosk.people.patients import search_patients
+    from kiosk.store import db
     from kiosk.store.db import close_database, database
 
     sent: list[tuple[str, tuple]] = []
 
     class Catch(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
-            if isinstance(record.msg, tuple) and str(record.msg[0]).lstrip().startswith("SELECT"):
+            if isinstance(record.msg, tuple) and str(record.msg[0]).lstrip().startswith(
+                ("SELECT", "WITH")
+            ):
                 sent.append((record.msg[0], tuple(record.msg[1] or ())))
 
     logger = logging.getLogger("peewee")
@@ -156,6 +159,7 @@ def check_plans(url: str, key: Path, per_kind: int = 20) -> list[str]:
     logger.setLevel(logging.DEBUG)
     open_health_store(url, key)
     scans, seen = [], 0
+    db.PLAN_ONCE = False  # the statements as written, not EXECUTE of a prepared one
     try:
         for kind, texts in search_queries(seed=99).items():
             for text in texts[:per_kind]:
@@ -168,6 +172,7 @@ def check_plans(url: str, key: Path, per_kind: int = 20) -> list[str]:
                         if any("Seq Scan" in line for (line,) in plan):
                             scans.append(f"{kind} {text!r}: {sql[:160]}")
     finally:
+        db.PLAN_ONCE = True
         logger.removeHandler(catch)
         logger.setLevel(level)
         close_database()

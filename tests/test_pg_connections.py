@@ -116,3 +116,57 @@ def test_o1_pg_closing_the_database_still_closes_the_connection(pg_store):
     finally:
         admin.close()
     assert [user.username for user in list_staff()] == ["maria"]  # and opens again when asked
+
+
+def prepared_here() -> int:
+    return database.execute_sql(
+        "SELECT count(*) FROM pg_prepared_statements WHERE starts_with(name, 'kiosk_')"
+    ).fetchone()[0]
+
+
+def test_o1_pg_a_search_is_planned_once_a_connection_and_finds_the_same(pg_store, monkeypatch):
+    """O1: a search's statement is prepared on the desk's connection the first time and run
+    prepared after that; the list is the one the statement sent as text finds, and still is
+    after the server forgot what was prepared (DISCARD ALL)."""
+    import datetime as dt
+
+    from kiosk.people.patients import search_patients
+    from kiosk.store import db
+    from kiosk.store.models import Patient
+
+    with write_transaction():
+        for n, given in enumerate(["José", "Josefa", "Ana"]):
+            Patient.create(
+                chart_number=f"C{n}",
+                given_name=given,
+                family_name="Núñez",
+                dob=dt.date(2018, 5, 17),
+            )
+
+    def found() -> list[list[tuple[int, str]]]:
+        return [
+            [(row.id, row.name) for row in search_patients(text, tolerant=tolerant)]
+            for text in ("núñez", "nuñez, jo", "5/17/2018", "ana")
+            for tolerant in (False, True)
+        ]
+
+    monkeypatch.setattr(db, "PLAN_ONCE", False)
+    as_text = found()
+    assert prepared_here() == 0
+    assert as_text[0] and as_text[2]
+    monkeypatch.setattr(db, "PLAN_ONCE", True)
+    assert found() == as_text
+    assert found() == as_text  # run prepared
+    assert prepared_here() >= 3
+    database.execute_sql("DISCARD ALL")
+    assert found() == as_text  # prepared again
+    assert prepared_here() >= 3
+
+
+def test_o1_pg_a_statement_the_server_will_not_prepare_is_sent_as_text(pg_store):
+    from kiosk.store.db import rows_planned_once
+
+    assert rows_planned_once("SELECT %s IS NULL", [None]) == [(True,)]  # $1 would have no type
+    assert rows_planned_once("SELECT %s IS NULL", [None]) == [(True,)]
+    assert rows_planned_once("SELECT CAST(%s AS TEXT) || '%%'", ["a"]) == [("a%",)]
+    assert rows_planned_once("SELECT CAST(%s AS TEXT) || '%%'", ["b"]) == [("b%",)]

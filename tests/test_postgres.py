@@ -729,6 +729,11 @@ def test_o1_pg_a_read_only_command_behind_pgbouncer_leaves_other_desks_writable(
         open_store(Config(database=url, pin_key_file=str(tmp_path / "pin.key")))
         add_staff("maria", "Maria Lopez", "front-desk-password-1")  # the same server connection
         assert Staff.select().count() == 1
+        # a search prepares nothing through a pooler (the next transaction may be given another
+        # server connection, which would not have it), and finds what it finds directly
+        assert search_patients("lopez") == search_patients("lopez", tolerant=False) == []
+        prepared = database.execute_sql("SELECT count(*) FROM pg_prepared_statements")
+        assert prepared.fetchone()[0] == 0
     finally:
         close_database()
         bouncer.terminate()

@@ -336,7 +336,12 @@ def test_n1_a_parent_name_shows_the_children_when_a_child_has_it_too(families):
 
 
 def _statements(monkeypatch) -> list[str]:
-    """The statements the database is sent from now on (each a round trip on PostgreSQL)."""
+    """The statements the database is sent from now on (each a round trip on PostgreSQL), as
+    written: not prepared (kiosk.store.db.rows_planned_once, which sends a PREPARE in the same
+    round trip as its first run)."""
+    from kiosk.store import db
+
+    monkeypatch.setattr(db, "PLAN_ONCE", False)
     sent: list[str] = []
     execute = database.obj.execute_sql
 

@@ -60,7 +60,7 @@ from kiosk.people.search_index import (
     phone_terms,
     sound_codes,
 )
-from kiosk.store.db import database, is_sqlite, tuples
+from kiosk.store.db import database, is_sqlite, rows_planned_once, tuples
 from kiosk.store.models import Caregiver, Patient, RegistrationPin, SearchKey
 from kiosk.terms import PinState, PortalStatus, SearchFilter, fold, is_one_of, utcnow
 from kiosk.validate import parse_date
@@ -939,7 +939,11 @@ def _batch(
         ctes = ", ".join(f"a{n} AS MATERIALIZED ({statements[n].text})" for n in kept)
         text = f"WITH {ctes} {text}"
     found: list[list[tuple]] = [[] for _ in statements]
-    for n, *row in sql.rows(text):
+    # O1: arms that only call the search's functions are planned once a connection (their own
+    # statements are planned once already); one that reads a table itself ("patient") is planned
+    # for its values every time, as a plan made for any value might read more
+    rows = rows_planned_once(text, sql.params) if '"' not in text else sql.rows(text)
+    for n, *row in rows:
         found[n].append(tuple(row))  # each arm's rows in their own order
     return found
 

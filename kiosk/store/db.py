@@ -9,12 +9,16 @@ upgrades to a write is where "database is locked" comes from when several desks 
 from __future__ import annotations
 
 import functools
+import hashlib
 import heapq
+import itertools
 import os
 import random
+import re
 import shutil
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -620,8 +624,18 @@ class TransactionConflict(peewee.OperationalError):
 
 def is_conflict(error: BaseException) -> bool:
     """True for PostgreSQL's deadlock and serialization failures (peewee wraps the driver's error)."""
+    return any(code in CONFLICT_SQLSTATES for code in _sqlstates(error))
+
+
+def sqlstate(error: BaseException) -> str:
+    """PostgreSQL's SQLSTATE of ``error`` ("" when it has none)."""
+    return next(iter(_sqlstates(error)), "")
+
+
+def _sqlstates(error: BaseException) -> list[str]:
+    """The SQLSTATEs ``error`` carries (peewee wraps the driver's error; the original is its cause)."""
     candidates = (error, getattr(error, "orig", None), error.__cause__, error.__context__)
-    return any(getattr(candidate, "pgcode", None) in CONFLICT_SQLSTATES for candidate in candidates)
+    return [code for c in candidates if (code := getattr(c, "pgcode", None))]
 
 
 def retrying(fn: Callable[P, T]) -> Callable[P, T]:
@@ -745,3 +759,73 @@ def tuples(query: peewee.BaseQuery) -> Iterator[tuple[Any, ...]]:
     """The query's rows as plain tuples, read once without being kept (``query.tuples().iterator()``),
     typed as such: peewee's stubs type its rows as model instances."""
     return iter(query.tuples().iterator())
+
+
+# -- O1 on PostgreSQL: a search's statement planned once a connection ------------------------------
+# PostgreSQL plans every statement sent as text, and a search's one statement (the functions'
+# arms in one UNION ALL, kiosk.people.search) took 0.2 to 0.35 ms of the server's CPU to plan
+# against 0.3 to 0.7 to run. Prepared (PREPARE, then EXECUTE), it is planned once on each server
+# connection. A prepared statement belongs to one server connection, so nothing is prepared
+# through a pooler (pgbouncer gives each transaction whichever server connection is free: the
+# connection's process id, as the server's greeting gave it, is then not the server process's
+# own), nor inside a transaction (a statement that fails there aborts it).
+PLAN_ONCE = True  # benchmarks that EXPLAIN what a search sends turn it off, to see the statements
+PREPARED_KEPT = 64  # statements a connection keeps prepared at most; others are sent as text
+_prepared: weakref.WeakKeyDictionary[Any, set[str] | None] = weakref.WeakKeyDictionary()
+_unpreparable: set[str] = set()  # a statement PostgreSQL would not prepare: always sent as text
+NO_SUCH_STATEMENT, STATEMENT_EXISTS = "26000", "42P05"
+
+
+def rows_planned_once(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    """The rows of ``sql`` (``%s`` marks its parameters): on PostgreSQL, over a connection of its
+    own to the server and outside a transaction, prepared on the connection the first time (in
+    the same round trip as its first run) and run prepared after that; otherwise (and on
+    SQLite) sent as it is. The same rows either way."""
+    name = ""
+    if PLAN_ONCE and params and not is_sqlite() and not database.in_transaction():
+        name = "kiosk_" + hashlib.blake2b(sql.encode(), digest_size=8).hexdigest()
+    known = _prepared_on(database.connection()) if name and name not in _unpreparable else None
+    if known is None or (name not in known and len(known) >= PREPARED_KEPT) or "$" in sql:
+        return list(database.execute_sql(sql, params).fetchall())
+    marks = itertools.count(1)
+    prepare = f"PREPARE {name} AS " + re.sub(
+        "%[s%]", lambda mark: f"${next(marks)}" if mark[0] == "%s" else "%%", sql
+    )
+    run = f"EXECUTE {name}({', '.join(['%s'] * len(params))})"
+    first = name not in known
+    for _ in range(3):
+        try:
+            rows = database.execute_sql(f"{prepare}; {run}" if first else run, params).fetchall()
+        except peewee.DatabaseError as error:
+            state = sqlstate(error)
+            if state == NO_SUCH_STATEMENT and not first:  # the server forgot it (DISCARD ALL)
+                known.discard(name)
+                first = True
+                continue
+            if state == STATEMENT_EXISTS and first:  # an earlier try made it, then failed
+                known.add(name)
+                first = False
+                continue
+            if not (first and state.startswith("42")):
+                raise
+            _unpreparable.add(name)  # PostgreSQL would not prepare it (a parameter of no type)
+            break
+        known.add(name)
+        return list(rows)
+    return list(database.execute_sql(sql, params).fetchall())
+
+
+def _prepared_on(connection: Any) -> set[str] | None:
+    """The statements prepared on ``connection``; None when it goes through a pooler."""
+    if connection not in _prepared:
+        _prepared[connection] = set() if _own_server_process(connection) else None
+    return _prepared[connection]
+
+
+def _own_server_process(connection: Any) -> bool:
+    """Whether ``connection`` reaches the server itself (no pooler between): the process id the
+    server's greeting gave is the id of the process running its statements."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    return bool(pid == connection.get_backend_pid())
