@@ -60,6 +60,7 @@ from kiosk.people.search_index import (
     phone_terms,
     sound_codes,
 )
+from kiosk.people.search_pg import SEEKED_FAMILIES
 from kiosk.store.db import database, is_sqlite, rows_planned_once, tuples
 from kiosk.store.models import Caregiver, Patient, RegistrationPin, SearchKey
 from kiosk.terms import PinState, PortalStatus, SearchFilter, fold, is_one_of, utcnow
@@ -698,7 +699,11 @@ def _structured(
         if hits.room <= 0:
             return
         room = hits.room
-        if batch is None:
+        if batch is None and family and given and not query.dob:
+            names = len(family_words) > 1 or len(given_words) > 1
+            rows = seeked_rows(family, given, status, room, names=names)
+            rows = _typed_rows(rows, family_words, given_words) if names else rows
+        elif batch is None:
             sql = structured_sql(family, given, status, query.dob, room)
             rows = _as_typed(sql, family_words, given_words)
         else:  # the rows this prefix's own statement would have read: its first `room`
@@ -985,6 +990,46 @@ def structured_sql(
         f"{where} ORDER BY p.family_key, p.given_key, p.dob LIMIT {int(limit)}"
     )
     return sql
+
+
+def seeked_rows(
+    family: str, given: str, status: str | None, limit: int, *, names: bool = False
+) -> list[tuple]:
+    """SQLite: the rows of :func:`structured_sql` for a family and a given-name prefix (no birth
+    date), in its order, with the names as written too when ``names`` (:func:`_with_names`): the
+    range's first SEEKED_FAMILIES families one by one, each a seek of (family, given prefix), then
+    a walk of the rest, as kiosk_names reads them on PostgreSQL. Walked whole, the family prefix
+    reads every earlier given name of each family in it: "Jessica Kaya" (a parent's name, tried
+    as "Kaya, Jessica") read all 4,491 Kayas of a million patients to find none (N1, O1)."""
+    high = _prefix_upper(family) or _upper(family)
+    columns = "p.id, p.given_key, p.family_key" + (", p.given_name, p.family_name" if names else "")
+    rows: list[tuple] = []
+    after = None  # the last family read by a seek
+    for _ in range(SEEKED_FAMILIES):
+        sql = _Sql()
+        # the next family of the range (one seek of the name index) and its rows of the given
+        # prefix; a family with none still names itself (LEFT JOIN), so the next seek follows it
+        above = f"k.family_key {'>=' if after is None else '>'} {sql.mark(after or family)}"
+        seek = f'SELECT MIN(k.family_key) AS f FROM "patient" k WHERE {above}'
+        seek += f" AND k.family_key < {sql.mark(high)}" if high else ""
+        condition = sql.range("p.given_key", given, _prefix_upper(given) or _upper(given))
+        _, where = _filters(sql, "p.id", status, None)
+        sql.text = (
+            f'SELECT s.f, {columns} FROM ({seek}) s LEFT JOIN "patient" p ON p.family_key = s.f'
+            f" AND {condition}{where} ORDER BY p.given_key, p.dob, p.id LIMIT {int(limit - len(rows))}"
+        )
+        read = sql.rows()
+        if not read or read[0][0] is None:
+            return rows  # no family left in the range
+        after = read[0][0]
+        rows += [row[1:] for row in read if row[1] is not None]
+        if len(rows) >= limit:
+            return rows
+    sql = structured_sql(family, given, status, None, limit - len(rows))
+    # the rest of the range, after the families read by seeks
+    sql.text = sql.text.replace("p.family_key >= ", "p.family_key > ", 1)
+    sql.params[0] = after
+    return rows + (_with_names(sql) if names else sql).rows()
 
 
 def names_call(
