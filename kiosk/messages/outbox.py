@@ -70,7 +70,7 @@ from kiosk.messages.carriers import get_carrier
 from kiosk.messages.welcome import Welcome
 from kiosk.people.contact import normalize_us_cell, valid_email
 from kiosk.store import files
-from kiosk.store.db import database, is_sqlite, tuples, write_transaction
+from kiosk.store.db import Prepared, database, is_sqlite, tuples, write_transaction
 from kiosk.store.models import OutboxMessage, Patient, RegistrationPin
 from kiosk.terms import Channel, MessageKind, MessageState, PinState, is_one_of, utcnow
 
@@ -478,6 +478,23 @@ def erase_ended_batches(batches: Iterable[str], now: dt.datetime, events: list[A
 
 def _stale(now: dt.datetime, batches: Iterable[str] | None) -> list[OutboxMessage]:
     """The messages :func:`erase_stale_bodies` erases (of ``batches``, when given)."""
+    if batches is not None:  # an issue or revoke that ended PINs: written once (O1)
+        return _unique(_STALE_OF.rows(now=now, batches=list(batches)))
+    # S11: a text the provider took that no report called delivered within the read-back window
+    unreported = OutboxMessage.select().where(
+        OutboxMessage.state == MessageState.SENT,
+        (OutboxMessage.body_text != "") | (OutboxMessage.body_html != ""),
+        OutboxMessage.sent_at < now - dt.timedelta(days=READ_BACK_DAYS),
+    )
+    return _unique([*_stale_select(now), *unreported])
+
+
+def _unique(rows: list[OutboxMessage]) -> list[OutboxMessage]:
+    return list({row.id: row for row in rows}.values())  # one stale and unreported: once
+
+
+def _stale_select(now: Any) -> Any:
+    """The select of :func:`_stale`'s messages whose PINs have ended."""
     issued = RegistrationPin.select(RegistrationPin.batch)
     live = issued.where(RegistrationPin.state == PinState.ACTIVE, RegistrationPin.expires_at > now)
     # W3: a reminder is stale as soon as no PIN of its batch is still waiting for its first parent
@@ -489,16 +506,12 @@ def _stale(now: dt.datetime, batches: Iterable[str] | None) -> list[OutboxMessag
         ((OutboxMessage.kind != MessageKind.REMINDER) & OutboxMessage.batch.not_in(live))
         | ((OutboxMessage.kind == MessageKind.REMINDER) & OutboxMessage.batch.not_in(unused)),
     )
-    if batches is not None:
-        stale = stale.where(OutboxMessage.batch.in_(list(batches)))
-    # S11: a text the provider took that no report called delivered within the read-back window
-    unreported = OutboxMessage.select().where(
-        OutboxMessage.state == MessageState.SENT,
-        (OutboxMessage.body_text != "") | (OutboxMessage.body_html != ""),
-        OutboxMessage.sent_at < now - dt.timedelta(days=READ_BACK_DAYS),
-    )
-    found = [*stale, *([] if batches is not None else unreported)]
-    return list({row.id: row for row in found}.values())  # one stale and unreported: once
+    return stale
+
+
+_STALE_OF = Prepared(
+    lambda now, batches: _stale_select(now).where(OutboxMessage.batch.in_(batches))
+)
 
 
 def _erase(row: OutboxMessage, now: dt.datetime) -> audit.Pending | None:

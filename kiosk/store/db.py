@@ -687,20 +687,38 @@ def lock_rows(model: type[BaseModel], ids: Iterable[int | None]) -> None:
     """
     wanted = sorted({i for i in ids if i is not None})
     if wanted and not is_sqlite():
-        list(
-            model.select(model.id)
-            .where(model.id.in_(wanted))
-            .order_by(model.id)
-            .for_update("FOR NO KEY UPDATE")  # type: ignore[arg-type]  # stubs: bool only
-            .tuples()
-        )
+        lock = _LOCKS.get(model)
+        if lock is None:
+            lock = _LOCKS[model] = Prepared(
+                lambda ids: (
+                    model.select(model.id)
+                    .where(model.id.in_(ids))
+                    .order_by(model.id)
+                    .for_update("FOR NO KEY UPDATE")  # type: ignore[arg-type]  # stubs: bool
+                )
+            )
+        lock(ids=wanted)
+
+
+_LOCKS: dict[type, Prepared] = {}  # lock_rows's statement for each model, written once
 
 
 class _Slot:
-    """Where a named value goes in a :class:`Prepared` statement's parameters."""
+    """Where a named value (or the ``item``th of a list value) goes in a :class:`Prepared`
+    statement's parameters."""
 
-    def __init__(self, name: str):
-        self.name = name
+    def __init__(self, name: str, item: int | None = None):
+        self.name, self.item = name, item
+
+    def of(self, values: dict[str, Any]) -> Any:
+        value = values[self.name]
+        return value if self.item is None else value[self.item]
+
+
+def _slot(name: str, value: Any) -> peewee.Value | list[peewee.Value]:
+    if isinstance(value, list | tuple):  # an IN list: a placeholder for each item
+        return [peewee.Value(_Slot(name, n), converter=False) for n in range(len(value))]
+    return peewee.Value(_Slot(name), converter=False)
 
 
 class Prepared:
@@ -714,27 +732,35 @@ class Prepared:
     transaction, and returns the rows as plain tuples (a datetime column may come back as text on
     SQLite: convert it with the field's ``python_value``); :meth:`rows` and :meth:`first` return
     them as the query itself would (model instances, with the models it joins). Every other
-    parameter of the query is kept as it was built.
+    parameter of the query is kept as it was built. A list value (for ``in_``) is given to
+    ``build`` as a list of placeholders, one an item: the SQL is written once for each length
+    (for the first :data:`SHAPES_KEPT` shapes; another is written each time it is run).
     """
+
+    SHAPES_KEPT = 16
 
     def __init__(self, build: Callable[..., peewee.BaseQuery]):
         self.build = build
-        self._made: dict[bool, tuple[str, list[Any], peewee.BaseQuery]] = {}
+        self._made: dict[tuple, tuple[str, list[Any], peewee.BaseQuery]] = {}
 
     def _made_now(self, values: dict[str, Any]) -> tuple[str, list[Any], peewee.BaseQuery]:
-        kind = is_sqlite()  # the SQL depends on the dialect only
-        made = self._made.get(kind)
+        # the SQL depends on the dialect, and on the length of each list
+        lengths = (len(v) if isinstance(v, list | tuple) else -1 for _, v in sorted(values.items()))
+        shape = (is_sqlite(), *lengths)
+        made = self._made.get(shape)
         if made is None:
-            slots = {name: peewee.Value(_Slot(name), converter=False) for name in values}
+            slots = {name: _slot(name, value) for name, value in values.items()}
             query = self.build(**slots).bind(database.obj)
             sql, params = query.sql()
-            made = self._made[kind] = (sql, params, query)
+            made = (sql, params, query)
+            if len(self._made) < self.SHAPES_KEPT:
+                self._made[shape] = made
         return made
 
     def statement(self, **values: Any) -> tuple[str, list[Any]]:
         """The SQL and its parameters with these values, not run (to send with other statements)."""
         sql, params, _ = self._made_now(values)
-        return sql, [values[p.name] if isinstance(p, _Slot) else p for p in params]
+        return sql, [p.of(values) if isinstance(p, _Slot) else p for p in params]
 
     def _run(self, values: dict[str, Any]) -> tuple[Any, peewee.BaseQuery]:
         sql, bound = self.statement(**values)
