@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     )
     from kiosk.registration.portal import Child, PortalLogin, Redeemed
     from kiosk.slip.content import SlipData
+    from kiosk.slip.pdf_child import SlipChild
     from kiosk.slip.printing import Printer, PrintOutcome
     from kiosk.store.practice import PracticeSettings
     from kiosk.terms import IdCheck, MessageState
@@ -80,6 +81,8 @@ class Desk:
         self.printer = printer  # None: CUPS through lp (kiosk.slip.printing.CupsPrinter)
         self.staff = staff
         self._practice: PracticeSettings | None = None
+        # the child that checked the letters of the slip on preview, kept to make its PDF (D1)
+        self._slip_child: tuple[SlipData, SlipChild] | None = None
 
     # -- the desk itself ------------------------------------------------------------------------
     @property
@@ -235,16 +238,39 @@ class Desk:
 
     def unprintable_names(self, slip: SlipData) -> list[str]:
         """Names on the slip with a letter the slip's font cannot print, asked of the child process
-        that makes slips (D1: the app never loads the font library; raises SlipChildError)."""
-        from kiosk.slip.pdf_child import unprintable
+        that makes slips (D1: the app never loads the font library; raises SlipChildError). The
+        child stays, loading the PDF libraries, to make this slip's PDF if it is printed."""
+        from kiosk.slip.pdf_child import SlipChild
 
-        return unprintable(slip, self.config.printer.fonts)
+        self.end_slip()
+        child = SlipChild()
+        self._slip_child = (slip, child)
+        printer = self.config.printer
+        return child.unprintable(slip, printer.fonts, layout=printer.layout)
 
     def print_slip(self, slip: SlipData) -> PrintOutcome:
         """Print the slip, or save it as PDF (no printer, training, a refused job: O2)."""
         from kiosk.slip.printing import print_slip
 
-        return print_slip(slip, self.config, username=self.username, printer=self.printer)
+        kept, self._slip_child = self._slip_child, None
+        if kept is not None and kept[0] is not slip:
+            kept[1].close()
+            kept = None
+        return print_slip(
+            slip,
+            self.config,
+            username=self.username,
+            printer=self.printer,
+            child=kept[1] if kept else None,
+        )
+
+    def end_slip(self, slip: SlipData | None = None) -> None:
+        """The preview of ``slip`` (of any slip: None) closed: the child waiting to make its PDF
+        ends (this never blocks the caller)."""
+        kept = self._slip_child
+        if kept is not None and (slip is None or kept[0] is slip):
+            self._slip_child = None
+            kept[1].close()
 
     # -- follow-up: worklists and registration drives (W1, W2) ---------------------------------
     def worklist(self, query: WorklistQuery, cursor: Key | None = None) -> WorklistPage:

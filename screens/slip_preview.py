@@ -157,5 +157,9 @@ class SlipPreviewScreen(ReportsWorkerErrors, DeskScreen[None]):
     def show_outcome(self, message: str) -> None:
         self.query_one("#print-outcome", Static).update(message)
 
+    def on_unmount(self) -> None:
+        if self.slip is not None:  # the child kept to make this slip's PDF ends unused (D1)
+            self.app.desk.end_slip(self.slip)
+
     def action_back(self) -> None:
         self.app.pop_screen()

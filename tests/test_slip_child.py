@@ -89,7 +89,7 @@ def _unreachable():
 
 # A child that crashes with the slip in its traceback: what reaches the desk must not show it
 CRASHING_CHILD = (
-    "import sys; slip = sys.stdin.read(); "
+    "import sys; slip = sys.stdin.readline(); "
     "sys.stderr.write('Traceback (most recent call last):\\n  ' + slip + '\\nValueError: boom\\n'); "
     "sys.exit(1)"
 )
@@ -159,3 +159,108 @@ def test_r14_the_slip_goes_to_the_child_on_stdin_only(monkeypatch):
     assert seen["env"] == {**os.environ, "KIOSK_SLIP_CHILD": "1"}  # the app's own, no database
     assert not any(pin in " ".join(seen["args"]) for pin in PINS)
     assert all(pin in seen["input"].decode() for pin in PINS)
+
+
+# A child that logs its pid as it starts and as it ends, then is the real child
+LOGGING_CHILD = (
+    "import atexit, os, runpy, sys; log = open(sys.argv[1], 'a'); "
+    "log.write(f'start {os.getpid()}\\n'); log.flush(); "
+    "atexit.register(lambda: (log.write(f'end {os.getpid()}\\n'), log.flush())); "
+    "runpy.run_module('kiosk.slip.pdf_child', run_name='__main__')"
+)
+
+
+def _logged(monkeypatch, tmp_path) -> Path:
+    log = tmp_path / "children.log"
+    monkeypatch.setattr(
+        pdf_child, "command", lambda: [sys.executable, "-c", LOGGING_CHILD, str(log)]
+    )
+    return log
+
+
+def _wait_for(log: Path, children: int) -> list[str]:
+    """The log once ``children`` children have started and ended (or after 30 s)."""
+    import time
+
+    deadline = time.monotonic() + 30
+    while True:
+        lines = log.read_text().splitlines() if log.exists() else []
+        if len(lines) >= 2 * children or time.monotonic() > deadline:
+            return lines
+        time.sleep(0.05)
+
+
+def test_r14_d1_the_child_that_checked_the_letters_makes_the_pdf_and_ends(monkeypatch, tmp_path):
+    """One child a slip: it answers the letters' check, waits (loading the PDF libraries), makes
+    the PDF when asked and exits; a print with no child waiting starts a fresh one."""
+    log = _logged(monkeypatch, tmp_path)
+    slip = slip_from_issue(five_siblings(), _Practice())
+    child = pdf_child.SlipChild()
+    assert child.unprintable(slip, layout="letter") == []  # the letter PDF made ahead
+    assert LETTER in child.render_pdf(slip, "letter")
+    lines = _wait_for(log, 1)
+    pid = lines[0].split()[1]
+    assert lines == [f"start {pid}", f"end {pid}"]  # the same child, ended after the PDF
+    assert child.render_pdf(slip, "receipt").startswith(b"%PDF")  # none waiting: a fresh one
+    assert len(_wait_for(log, 2)) == 4
+    child.unprintable(slip, layout="letter")
+    assert A4 in child.render_pdf(slip, "a4")  # the layout changed meanwhile: made again
+
+
+LETTER, A4 = b"/MediaBox [0 0 612.00 792.00]", b"/MediaBox [0 0 595.28 841.89]"
+
+
+def test_d1_a_closed_preview_ends_its_child_and_a_dead_one_is_replaced(monkeypatch, tmp_path):
+    log = _logged(monkeypatch, tmp_path)
+    slip = slip_from_issue(five_siblings(), _Practice())
+    closed = pdf_child.SlipChild()
+    closed.unprintable(slip)
+    closed.close()
+    assert [line.split()[0] for line in _wait_for(log, 1)] == ["start", "end"]
+    killed = pdf_child.SlipChild()
+    killed.unprintable(slip)
+    killed._process.kill()  # ended under the desk (out of memory, an administrator)
+    killed._process.wait()
+    assert killed.render_pdf(slip, "letter").startswith(b"%PDF")
+
+
+def test_r14_s9_a_kept_child_that_fails_says_plain_words(monkeypatch):
+    """The kept child failing on the letters' check or on the PDF: plain words, no PIN."""
+    monkeypatch.setattr(pdf_child, "command", lambda: [sys.executable, "-c", CRASHING_CHILD])
+    slip = slip_from_issue(five_siblings(), _Practice())
+    child = pdf_child.SlipChild()
+    with pytest.raises(pdf_child.SlipChildError) as failed:
+        child.unprintable(slip)
+    assert str(failed.value) == "the slip's PDF could not be made (the PDF maker stopped)"
+    monkeypatch.setattr(pdf_child, "command", _real)
+    assert child.render_pdf(slip, "letter").startswith(b"%PDF")  # p starts a fresh child
+    child.unprintable(slip)
+    with pytest.raises(pdf_child.SlipChildError) as bad:
+        child.render_pdf(slip, "no-such-layout")
+    assert str(bad.value) == "the slip's PDF could not be made (ValueError in the PDF maker)"
+    assert not any(pin in str(failed.value) + str(bad.value) for pin in PINS)
+
+
+_real = pdf_child.command
+
+
+async def test_r14_d1_the_preview_prints_with_the_child_that_checked_its_letters(
+    training, desk_config, monkeypatch, tmp_path
+):
+    """At the desk: opening the slip starts one child, p prints with it; going back from a
+    second preview ends that one's child unused."""
+    log = _logged(monkeypatch, tmp_path)
+    app = desk_app(desk_config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_preview(app, pilot, five_siblings())
+        await pilot.press("p")
+        await settle(app, pilot)
+        assert outcome(app).startswith("No printer is set up. The slip was saved as ")
+        first = _wait_for(log, 1)
+        assert [line.split()[0] for line in first] == ["start", "end"]
+        await pilot.press("escape")
+        await settle(app, pilot)
+        await open_preview(app, pilot, five_siblings())
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert [line.split()[0] for line in _wait_for(log, 2)] == ["start", "end"] * 2

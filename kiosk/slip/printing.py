@@ -21,13 +21,16 @@ import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from kiosk.config import Config
 from kiosk.ops.terminals import ssh_client
 from kiosk.slip.content import SlipData
 from kiosk.store import files
 from kiosk.store.files import slip_folder
+
+if TYPE_CHECKING:
+    from kiosk.slip.pdf_child import SlipChild
 
 LP_TIMEOUT_SECONDS = 30
 _REQUEST_ID = re.compile(r"request id is (\S+)")
@@ -62,16 +65,23 @@ class CupsPrinter:
 
 
 def print_slip(
-    slip: SlipData, config: Config, *, username: str = "", printer: Printer | None = None
+    slip: SlipData,
+    config: Config,
+    *,
+    username: str = "",
+    printer: Printer | None = None,
+    child: SlipChild | None = None,
 ) -> PrintOutcome:
     """Print the slip on ``config.printer.name`` through ``printer`` (CUPS unless given), or save it
-    as PDF; record it in the audit trail under ``username`` (the signed-in staff member, S5)."""
+    as PDF; record it in the audit trail under ``username`` (the signed-in staff member, S5).
+    ``child``: the one that checked this slip's letters, waiting to make its PDF."""
     from kiosk.slip.pdf_child import SlipChildError, render_pdf
 
     files.remove_old_slips(config)
     queue = config.printer.name
+    layout, fonts = config.printer.layout, config.printer.fonts
     try:  # D1: made in a child process, so the app never loads the PDF libraries
-        pdf = render_pdf(slip, config.printer.layout, config.printer.fonts)
+        pdf = child.render_pdf(slip, layout, fonts) if child else render_pdf(slip, layout, fonts)
     except SlipChildError as error:
         failed = PrintOutcome(
             False, None, None, f"The slip was not printed or saved: {error}. Press p to try again."
