@@ -844,7 +844,14 @@ def bench_postgres(url: str, n_patients: int, work: Path, keep: Path | None = No
     from kiosk.store.db import database
 
     # what autovacuum does after a bulk load: index-only scans need the visibility map
-    for table in ("patient", "caregiver", "relationship", "search_term", "search_key"):
+    for table in (
+        "patient",
+        "caregiver",
+        "relationship",
+        "search_term",
+        "search_key",
+        "born_parent_term",
+    ):
         database.execute_sql(f'VACUUM ANALYZE "{table}"')
     note(f"postgres: schema {schema}: {report} ({time.perf_counter() - started:.0f} s to set up)")
     bench_search("_postgres")

@@ -39,7 +39,7 @@ FILL = (
 _RELATED = (
     f"INSERT INTO {TABLE} ({_COLUMNS}) SELECT p.dob, t.term, {{r}}.patient_id, {{r}}.caregiver_id"
     " FROM {from} JOIN patient p ON p.id = {r}.patient_id"
-    f" JOIN search_term t ON t.caregiver_id = {{r}}.caregiver_id WHERE {_name('t')}{{where}}"
+    f" JOIN search_term t ON t.caregiver_id = {{r}}.caregiver_id WHERE {_name('t')}"
 )
 _NAMED = (
     f"INSERT INTO {TABLE} ({_COLUMNS}) SELECT p.dob, {{t}}.term, r.patient_id, {{t}}.caregiver_id"
@@ -59,7 +59,7 @@ _REBORN = (
 
 SQLITE_TRIGGERS = (
     f"""CREATE TRIGGER IF NOT EXISTS {TABLE}_related AFTER INSERT ON relationship BEGIN
-    {_RELATED.format(r="NEW", **{"from": "(SELECT 1)", "where": ""})};
+    {_RELATED.format(r="NEW", **{"from": "(SELECT 1)"})};
 END""",
     f"""CREATE TRIGGER IF NOT EXISTS {TABLE}_unrelated AFTER DELETE ON relationship BEGIN
     {_UNRELATED.format(r="OLD")};
@@ -67,7 +67,7 @@ END""",
     f"""CREATE TRIGGER IF NOT EXISTS {TABLE}_related_again
 AFTER UPDATE OF patient_id, caregiver_id ON relationship BEGIN
     {_UNRELATED.format(r="OLD")};
-    {_RELATED.format(r="NEW", **{"from": "(SELECT 1)", "where": ""})};
+    {_RELATED.format(r="NEW", **{"from": "(SELECT 1)"})};
 END""",
     f"""CREATE TRIGGER IF NOT EXISTS {TABLE}_named AFTER INSERT ON search_term
 WHEN {_name("NEW")} BEGIN
@@ -112,7 +112,7 @@ def _trigger(name: str, when: str, table: str, function: str, extra: str = "") -
 POSTGRES_TRIGGERS = (
     _function(
         f"{TABLE}_related",
-        _execute(_RELATED.format(r="r", **{"from": "related r", "where": ""})),
+        _execute(_RELATED.format(r="r", **{"from": "related r"})),
     ),
     _function(
         f"{TABLE}_unrelated",
@@ -136,7 +136,7 @@ POSTGRES_TRIGGERS = (
     _function(
         f"{TABLE}_related_again",
         f"{_UNRELATED.format(r='OLD')};\n    "
-        f"{_RELATED.format(r='NEW', **{'from': '(SELECT 1) one', 'where': ''})};",
+        f"{_RELATED.format(r='NEW', **{'from': '(SELECT 1) one'})};",
     ),
     _function(
         f"{TABLE}_named_again",
@@ -216,8 +216,8 @@ def fill() -> None:
     BornParentTerm.create_table(safe=True)
     for index in database.get_indexes(TABLE):
         database.execute_sql(f'DROP INDEX "{index.name}"')
-    if not is_sqlite():  # the indexes' sorts in memory
-        database.execute_sql("SET LOCAL maintenance_work_mem = '256MB'")
+    if not is_sqlite():  # the indexes' sorts in memory (some 1.2 GB of keys at ten million)
+        database.execute_sql("SET LOCAL maintenance_work_mem = '1GB'")
     database.execute_sql(FILL)
     BornParentTerm.create_table(safe=True)  # the indexes again
     if not is_sqlite():  # a plan for the table just filled
