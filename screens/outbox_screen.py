@@ -15,7 +15,14 @@ from textual.widgets import DataTable, Label, Static
 from kiosk.terms import Channel, MessageState
 
 from .keys import DeskFooter
-from .widgets import DeskHeader, DeskScreen, ReportsWorkerErrors, TrainingBanner, delivery_words
+from .widgets import (
+    DeskHeader,
+    DeskScreen,
+    DeskTable,
+    ReportsWorkerErrors,
+    TrainingBanner,
+    delivery_words,
+)
 from .workers import desk_worker
 
 STATE_WORDS = {
@@ -52,7 +59,7 @@ class OutboxScreen(ReportsWorkerErrors, DeskScreen[None]):
         yield DeskHeader()
         yield Label("Outbox: welcome messages", classes="section")
         yield Static("", id="outbox-counts", markup=False)
-        yield DataTable(id="messages", cursor_type="row")
+        yield DeskTable(id="messages", cursor_type="row")
         yield Static("", id="outbox-status", markup=False)
         yield DeskFooter()
 

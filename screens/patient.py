@@ -38,6 +38,7 @@ from .pin_life import (
 from .widgets import (
     DeskHeader,
     DeskScreen,
+    DeskTable,
     FieldError,
     ReportsWorkerErrors,
     TrainingBanner,
@@ -124,7 +125,7 @@ class PatientScreen(ReportsWorkerErrors, DeskScreen[None]):
             yield Static("", id="pin-facts", markup=False)
             yield Static("", id="pin-outcome", markup=False)
             yield Label("Associations (portal accounts)", classes="section-title")
-            associations: DataTable[object] = DataTable(
+            associations: DataTable[object] = DeskTable(
                 id="associations", cursor_type="row"
             )  # k, n, x act on the highlighted one (T4)
             # what 80 columns must show first: whose, whether it gives access now (with its end
@@ -133,7 +134,7 @@ class PatientScreen(ReportsWorkerErrors, DeskScreen[None]):
             yield associations
             yield Static("", id="association-detail", classes="explain", markup=False)
             yield Label("Caregivers", classes="section-title")
-            caregivers: DataTable[object] = DataTable(
+            caregivers: DataTable[object] = DeskTable(
                 id="caregivers", cursor_type="row"
             )  # e edits (L6)
             caregivers.add_columns(*CAREGIVER_COLUMNS)

@@ -39,6 +39,7 @@ from .register_options import FIELD_ITEMS, ITEMS, IssueSummary, PatientTable
 from .widgets import (
     DeskHeader,
     DeskScreen,
+    DeskTable,
     FieldError,
     ReportsWorkerErrors,
     TrainingBanner,
@@ -213,7 +214,7 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
             yield FieldError(id="staff-error")
             with Vertical(id="caregiver-section"):
                 yield Label("Caregiver Contact Authority", classes="section")
-                yield DataTable(id="caregivers", cursor_type="row", zebra_stripes=False)
+                yield DeskTable(id="caregivers", cursor_type="row", zebra_stripes=False)
                 yield FieldError(id="recipient-error")
             yield Label("Patient List", classes="section")
             yield PatientTable(id="patients", cursor_type="row")

@@ -51,7 +51,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import DataTable, Input, Label, Select, Static
+from textual.widgets import Input, Label, Select, Static
 
 from kiosk.i18n import LANGUAGES, language_name, offered
 from kiosk.messages.carriers import carrier_warning, carriers, get_carrier
@@ -69,12 +69,12 @@ from kiosk.terms import (  # the options (R7-R10, T5)
 
 from .errors import ReportsErrors
 from .keys import DeskDialog, DeskFooter
-from .widgets import FieldError
+from .widgets import DeskTable, FieldError
 
 OTHER = "other"
 
 
-class PatientTable(DataTable):
+class PatientTable(DeskTable):
     """The Patient List; space ticks or unticks the Register checkbox of the cursor row."""
 
     BINDINGS = [Binding("space", "toggle_register", "Check")]

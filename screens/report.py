@@ -25,7 +25,14 @@ from kiosk.followup.report import (
 )
 
 from .keys import DeskFooter
-from .widgets import DeskHeader, DeskScreen, FieldError, ReportsWorkerErrors, TrainingBanner
+from .widgets import (
+    DeskHeader,
+    DeskScreen,
+    DeskTable,
+    FieldError,
+    ReportsWorkerErrors,
+    TrainingBanner,
+)
 from .workers import desk_worker
 
 FULL, SHADE = "█", "░"  # full block and light shade: both in console fonts (no half blocks)
@@ -79,9 +86,9 @@ class ReportScreen(ReportsWorkerErrors, DeskScreen[None]):
         with VerticalScroll(id="report-body"):
             yield Static("Counting…", id="statuses", markup=False)
             yield Label(LEGEND, classes="section", markup=False)
-            yield DataTable(id="weeks", cursor_type="row", show_cursor=False)
+            yield DeskTable(id="weeks", cursor_type="row", show_cursor=False)
             yield Label("By staff member", classes="section", markup=False)
-            yield DataTable(id="staff", cursor_type="row", show_cursor=False)
+            yield DeskTable(id="staff", cursor_type="row", show_cursor=False)
         yield DeskFooter()
 
     def on_mount(self) -> None:

@@ -1,8 +1,11 @@
 """Small pieces every screen shares: the TRAINING banner, the header that names who is signed in,
-the field error label, the typed way to the app's Desk, the mixin that reports a screen's failed workers, the form screen where Enter
-moves from field to field, and the credentials form the sign-in and lock screens share."""
+the field error label, the table that never shows its cells cut, the typed way to the app's Desk,
+the mixin that reports a screen's failed workers, the form screen where Enter moves from field to
+field, and the credentials form the sign-in and lock screens share."""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from rich.cells import cell_len
 from rich.text import Text
@@ -10,7 +13,8 @@ from textual import events, getters, on
 from textual.actions import SkipAction
 from textual.binding import Binding
 from textual.screen import Screen, ScreenResultType
-from textual.widgets import Input, Label, Static
+from textual.widgets import DataTable, Input, Label, Static
+from textual.widgets.data_table import RowKey
 
 from kiosk.people.staff import SignInPaused, StaffUser
 from kiosk.terms import MessageState
@@ -108,6 +112,22 @@ class FieldError(Label):
     @property
     def text(self) -> str:
         return str(self.content)
+
+
+class DeskTable(DataTable[object]):
+    """Every table whose columns fit their cells: rows (re)filled are never shown cut to the
+    columns' headers, a PIN as "ZDG" (R5).
+
+    Textual (8.2.8) measures an auto-width column's new cells on the table's idle, after the rows
+    are added, and keeps each line it draws until the table's data next changes. A frame drawn
+    between the two (on a loaded desk, another widget's update reaching the screen first) kept
+    the rows at the headers' widths until a key moved the cursor. So once the cells are measured,
+    the lines drawn before are dropped and the table drawn again."""
+
+    def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
+        super()._update_dimensions(new_rows)
+        self._update_count += 1  # part of every drawn line's cache key
+        self.refresh()
 
 
 class DeskScreen(Screen[ScreenResultType]):

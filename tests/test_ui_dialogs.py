@@ -100,12 +100,37 @@ async def test_s6_d1_lock_and_help_from_the_replace_question(app):
         await _press(app, pilot, "n")
         assert app.screen is window and _shown_pin(window) == pin  # nothing replaced
         # the window, resumed from under the lock, reads its family again in a worker and is
-        # drawn on a later frame: on a loaded machine that worker can take seconds
+        # drawn on a later frame
         for _ in range(100):
             await settle(app, pilot)
             if pin in screen_text(app):
                 break
             await pilot.pause(0.1)
+        assert pin in screen_text(app)
+
+
+async def test_s6_r5_the_pins_show_whole_when_a_frame_comes_before_the_table_is_measured(app):
+    """S6, R5: back from the lock, the window fills its Patient List again. On a loaded desk a
+    frame can be drawn before the table has measured the rows (another widget's update reaching
+    the screen first): the PINs then showed cut to the PIN header's width ("ZDG") until a key
+    moved the cursor. Here that frame is drawn on purpose, right after the list is filled."""
+    async with app.run_test(size=SIZE) as pilot:
+        window = await _window(app, pilot)
+        await _press(app, pilot, "ctrl+r")
+        pin = _shown_pin(window)
+        assert pin in screen_text(app)
+        show_family = window.show_family
+
+        def show_then_draw(*args) -> None:
+            show_family(*args)
+            app.export_screenshot()  # a frame, before the table's idle measures the new rows
+
+        window.show_family = show_then_draw  # type: ignore[method-assign]
+        await _press(app, pilot, "ctrl+l")
+        await _unlock(app, pilot)
+        assert app.screen is window
+        await settle(app, pilot)
+        await pilot.pause()
         assert pin in screen_text(app)
 
 
