@@ -169,6 +169,10 @@ def test_n1_the_born_parents_function_returns_the_day_s_childrens_parents(store,
         named = search.dated_names_sql(query, status, 100)
         assert named is not None
         assert ("kiosk_born_parents" in named[1].text) == (status is None)
+        # the day's children from kiosk_names, so the statement is planned once a connection:
+        # the same children in the same order as the birth-date index gives them written out
+        assert ('"patient"' in named[0].text) == (status is not None)
+        assert named[0].rows() == search.day_sql(status, born).rows()
         expected = search._born_word_sql(
             words, "caregiver", status, born, 100, exact=True, tolerant=False, strict=-1
         ).rows()

@@ -1299,7 +1299,7 @@ def dated_names_sql(query: Query, status: str | None, limit: int) -> tuple[_Sql,
     the children born that day, whole, and the call of the function that looks that day's
     parents up by the word (kiosk_born_parents, only when some parent's name part begins so),
     with the names of the parents it finds, which the list shows, for :func:`_structured_batch`
-    to read with its own: one statement, planned in some 0.05 ms; with a status filter, the
+    to read with its own: one statement, planned once a connection; with a status filter, the
     same lookup written out (:func:`_born_word_sql`, behind :func:`gated_sql`), one statement too.
     The day's children are a few hundred at a million, one range of the birth-date index and
     their heap pages; their name parts are matched here (:func:`_day_hits`), from the terms the
@@ -1326,7 +1326,14 @@ def dated_names_sql(query: Query, status: str | None, limit: int) -> tuple[_Sql,
     else:
         marks = ", ".join(map(parents.mark, (query.dob.isoformat(), low, high, int(limit))))
         parents.text = f"SELECT * FROM kiosk_born_parents({marks})"
-    return day_sql(status, query.dob), parents
+    # the day's children from kiosk_names, in the birth-date index's order as written out: the
+    # statement then calls functions only and is planned once a connection (_batch), not with
+    # every search (some 0.25 ms of the server's CPU at a million patients)
+    day = None if status else names_call("", "", None, query.dob, DAY_CHILDREN)
+    return day or day_sql(status, query.dob), parents
+
+
+DAY_CHILDREN = 2**31 - 1  # every child born that day (the function's LIMIT is an integer)
 
 
 def day_sql(status: str | None, dob: dt.date) -> _Sql:
