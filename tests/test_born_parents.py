@@ -191,3 +191,34 @@ def test_n1_a_database_migrated_to_parents_by_birth_date_gets_every_row(tmp_path
         assert _stored() == _expected()
     finally:
         close_database()
+
+
+@pytest.mark.skipif(not PG_URL, reason="no PostgreSQL server (KIOSK_TEST_PG_URL)")
+def test_n1_a_postgresql_database_migrated_to_parents_by_birth_date_gets_every_row(tmp_path):
+    """Version 33 fills born_parent_term from the records of an older PostgreSQL database too,
+    and its statement-level triggers keep it after."""
+    with postgres_store(tmp_path, load=_family) as url:
+        _apply(("add_parent", "Zoë", "Núñez-García"))
+        _apply(("relate", 1, 0))
+        expected = _expected()
+        assert len(expected) > 3
+        with write_transaction():  # as version 32 left it
+            triggers = database.execute_sql(
+                "SELECT t.tgname, c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
+                " WHERE c.relnamespace = current_schema()::regnamespace AND t.tgname LIKE %s",
+                (f"{TABLE}%",),
+            ).fetchall()
+            assert len(triggers) == 7
+            for name, table in triggers:
+                database.execute_sql(f'DROP TRIGGER "{name}" ON "{table}"')
+            database.execute_sql(f'DROP TABLE "{TABLE}"')
+            database.execute_sql("UPDATE schema_meta SET version = 32")
+        close_database()
+        open_store(Config(database=url, pin_key_file=str(tmp_path / "pin.key")))
+        assert database.execute_sql("SELECT version FROM schema_meta").fetchone()[0] == (
+            SCHEMA_VERSION
+        )
+        assert _stored() == expected
+        _apply(("rename", 0, "Ann"))
+        _apply(("drop_child", 0))
+        assert _stored() == _expected()
