@@ -170,3 +170,17 @@ def test_o1_pg_a_statement_the_server_will_not_prepare_is_sent_as_text(pg_store)
     assert rows_planned_once("SELECT %s IS NULL", [None]) == [(True,)]
     assert rows_planned_once("SELECT CAST(%s AS TEXT) || '%%'", ["a"]) == [("a%",)]
     assert rows_planned_once("SELECT CAST(%s AS TEXT) || '%%'", ["b"]) == [("b%",)]
+
+
+def test_o1_pg_a_prepared_statement_whose_rows_changed_shape_is_prepared_again(pg_store):
+    """A migration that changes what a prepared statement returns (a column more) while a desk
+    runs: the next run prepares it again and returns the new rows, not PostgreSQL's error."""
+    from kiosk.store.db import rows_planned_once
+
+    database.execute_sql("CREATE TABLE shape_probe (a integer)")
+    database.execute_sql("INSERT INTO shape_probe VALUES (1)")
+    assert rows_planned_once("SELECT * FROM shape_probe WHERE a = %s", [1]) == [(1,)]
+    assert rows_planned_once("SELECT * FROM shape_probe WHERE a = %s", [1]) == [(1,)]
+    database.execute_sql("ALTER TABLE shape_probe ADD COLUMN b text DEFAULT 'x'")
+    assert rows_planned_once("SELECT * FROM shape_probe WHERE a = %s", [1]) == [(1, "x")]
+    assert prepared_here() == 1

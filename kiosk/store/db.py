@@ -731,7 +731,9 @@ class Prepared:
     calling ``Prepared(**values)`` runs the SQL with those values, in the current connection and
     transaction, and returns the rows as plain tuples (a datetime column may come back as text on
     SQLite: convert it with the field's ``python_value``); :meth:`rows` and :meth:`first` return
-    them as the query itself would (model instances, with the models it joins). Every other
+    them as the query itself would (model instances, with the models it joins); on PostgreSQL,
+    outside a transaction, the statement is prepared on the connection (:func:`run_planned_once`:
+    an account page's were half of the server's CPU for it, planning). Every other
     parameter of the query is kept as it was built. A list value (for ``in_``) is given to
     ``build`` as a list of placeholders, one an item: the SQL is written once for each length
     (for the first :data:`SHAPES_KEPT` shapes; another is written each time it is run).
@@ -764,7 +766,8 @@ class Prepared:
 
     def _run(self, values: dict[str, Any]) -> tuple[Any, peewee.BaseQuery]:
         sql, bound = self.statement(**values)
-        return database.execute_sql(sql, bound), self._made_now(values)[2]
+        # a SELECT outside a transaction, on a connection of the server's own: planned once there
+        return run_planned_once(sql, bound), self._made_now(values)[2]
 
     def __call__(self, **values: Any) -> list[tuple[Any, ...]]:
         cursor, _ = self._run(values)
@@ -796,10 +799,10 @@ def tuples(query: peewee.BaseQuery) -> Iterator[tuple[Any, ...]]:
 # connection's process id, as the server's greeting gave it, is then not the server process's
 # own), nor inside a transaction (a statement that fails there aborts it).
 PLAN_ONCE = True  # benchmarks that EXPLAIN what a search sends turn it off, to see the statements
-PREPARED_KEPT = 64  # statements a connection keeps prepared at most; others are sent as text
+PREPARED_KEPT = 128  # statements a connection keeps prepared at most; others are sent as text
 _prepared: weakref.WeakKeyDictionary[Any, set[str] | None] = weakref.WeakKeyDictionary()
 _unpreparable: set[str] = set()  # a statement PostgreSQL would not prepare: always sent as text
-NO_SUCH_STATEMENT, STATEMENT_EXISTS = "26000", "42P05"
+NO_SUCH_STATEMENT, STATEMENT_EXISTS, CHANGED_SHAPE = "26000", "42P05", "0A000"
 
 
 def rows_planned_once(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
@@ -807,26 +810,31 @@ def rows_planned_once(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
     own to the server and outside a transaction, prepared on the connection the first time (in
     the same round trip as its first run) and run prepared after that; otherwise (and on
     SQLite) sent as it is. The same rows either way."""
+    return list(run_planned_once(sql, params).fetchall())
+
+
+def run_planned_once(sql: str, params: list[Any]) -> Any:
+    """The cursor of SELECT ``sql`` run as :func:`rows_planned_once` runs it."""
     name = ""
     if PLAN_ONCE and params and not is_sqlite() and not database.in_transaction():
         name = "kiosk_" + hashlib.blake2b(sql.encode(), digest_size=8).hexdigest()
     known = _prepared_on(database.connection()) if name and name not in _unpreparable else None
     if known is None or (name not in known and len(known) >= PREPARED_KEPT) or "$" in sql:
-        return list(database.execute_sql(sql, params).fetchall())
-    marks = itertools.count(1)
-    prepare = f"PREPARE {name} AS " + re.sub(
-        "%[s%]", lambda mark: f"${next(marks)}" if mark[0] == "%s" else "%%", sql
-    )
+        return database.execute_sql(sql, params)
     run = f"EXECUTE {name}({', '.join(['%s'] * len(params))})"
-    first = name not in known
+    first, again = name not in known, ""
     for _ in range(3):
         try:
-            rows = database.execute_sql(f"{prepare}; {run}" if first else run, params).fetchall()
+            sent = f"{again}{_prepare(name, sql)}; {run}" if first else run
+            cursor = database.execute_sql(sent, params)
         except peewee.DatabaseError as error:
             state = sqlstate(error)
             if state == NO_SUCH_STATEMENT and not first:  # the server forgot it (DISCARD ALL)
                 known.discard(name)
                 first = True
+                continue
+            if state == CHANGED_SHAPE and not first:  # a migration changed what a function returns
+                first, again = True, f"DEALLOCATE {name}; "
                 continue
             if state == STATEMENT_EXISTS and first:  # an earlier try made it, then failed
                 known.add(name)
@@ -837,8 +845,17 @@ def rows_planned_once(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
             _unpreparable.add(name)  # PostgreSQL would not prepare it (a parameter of no type)
             break
         known.add(name)
-        return list(rows)
-    return list(database.execute_sql(sql, params).fetchall())
+        return cursor
+    return database.execute_sql(sql, params)
+
+
+def _prepare(name: str, sql: str) -> str:
+    """``PREPARE name AS sql``, its ``%s`` marks numbered ($1, $2, ...), a ``%%`` left for the
+    driver to make ``%``."""
+    marks = itertools.count(1)
+    return f"PREPARE {name} AS " + re.sub(
+        "%[s%]", lambda mark: f"${next(marks)}" if mark[0] == "%s" else "%%", sql
+    )
 
 
 def _prepared_on(connection: Any) -> set[str] | None:
