@@ -54,11 +54,14 @@ TITLE_PADDING = 2  # the title lines' padding (search.tcss)
 # The results fit the window (N2): DOB, Age and the status keep fixed columns, the Name column takes
 # what is left, and a long name or reason is elided there (the cell keeps the whole text; the line
 # under the table reads it whole for the highlighted row). No sideways scroll at 80x24 or 60x20.
+# Narrower (D1) a column gives way rather than the status being cut: under 60 Age (the DOB says
+# it), under 50 DOB too, read with the age on the line under the table for the highlighted row.
 DOB_WIDTH, AGE_WIDTH = 10, 5
 STATUS_WIDTH = max(len("Portal status"), *(len(s.label) for s in PortalStatus))
 NARROW_STATUS_WIDTH = max(len("Portal status"), *(len(s.value) for s in PortalStatus))
 CELL_PADDING, SCROLLBAR = 2, 2  # DataTable's padding either side of a cell; the vertical scrollbar
-MIN_NAME_WIDTH = 12
+MIN_NAME_WIDTH = 10
+NO_AGE_BELOW, NO_DOB_BELOW = 60, 50
 # Today's appointments fit the same way: Time, Age, status and Provider fixed, Name takes the rest;
 # under 80 columns Provider gives its room to the name and is read on the line under the table.
 TIME_WIDTH, PROVIDER_WIDTH = 5, 14
@@ -76,20 +79,23 @@ def status_width(width: int) -> int:
     return STATUS_WIDTH if width >= 80 else NARROW_STATUS_WIDTH
 
 
-def column_widths(width: int) -> tuple[int, int, int, int]:
-    """Name, DOB, Age, status for a window ``width`` columns wide."""
-    status = status_width(width)
-    return name_width(width, (DOB_WIDTH, AGE_WIDTH, status)), DOB_WIDTH, AGE_WIDTH, status
+def column_widths(width: int) -> tuple[tuple[str, int], ...]:
+    """The results' columns and widths: Name, DOB (from 50 up), Age (from 60 up), status."""
+    fixed = (("DOB", DOB_WIDTH),) * (width >= NO_DOB_BELOW)
+    fixed += (("Age", AGE_WIDTH),) * (width >= NO_AGE_BELOW)
+    fixed += (("Portal status", status_width(width)),)
+    return (("Name", name_width(width, [size for _, size in fixed])), *fixed)
 
 
 def appointment_columns(width: int) -> tuple[tuple[str, int], ...]:
-    """Today's appointments' columns and widths; Provider only from 80 columns up."""
+    """Today's appointments' columns and widths; Provider only from 80 columns up, Age from 60."""
+    age = width >= NO_AGE_BELOW
     status = status_width(width)
-    fixed = (TIME_WIDTH, AGE_WIDTH, status) + ((PROVIDER_WIDTH,) if width >= 80 else ())
+    fixed = (TIME_WIDTH, status) + (AGE_WIDTH,) * age + ((PROVIDER_WIDTH,) if width >= 80 else ())
     columns = (
         ("Time", TIME_WIDTH),
         ("Name", name_width(width, fixed)),
-        ("Age", AGE_WIDTH),
+        *((("Age", AGE_WIDTH),) * age),
         ("Portal status", status),
     )
     return columns + ((("Provider", PROVIDER_WIDTH),) if width >= 80 else ())
@@ -104,17 +110,31 @@ def name_text(row: PatientRow) -> Text:
     return name
 
 
-def _patient_cells(row: PatientRow, narrow: bool = False) -> tuple[Text, str, str, Text]:
-    """Cells as plain text; the name is elided to its column when drawn (``no_wrap``)."""
-    status = row.portal_status.value if narrow else row.status_label
-    return name_text(row), f"{row.dob:%m/%d/%Y}", row.age, Text(status, no_wrap=True)
+def _cells(
+    row: PatientRow, columns: Sequence[tuple[str, int]], booked: AppointmentRow | None = None
+) -> tuple[str | Text, ...]:
+    """The cells of ``columns`` (a result's, or with ``booked`` an appointment's) as plain text,
+    each cut to its column when drawn (``no_wrap``)."""
+    narrow = dict(columns).get("Portal status") != STATUS_WIDTH
+    cells: dict[str, str | Text] = {
+        "Name": name_text(row),
+        "DOB": f"{row.dob:%m/%d/%Y}",
+        "Age": row.age,
+        "Portal status": Text(
+            row.portal_status.value if narrow else row.status_label, no_wrap=True
+        ),
+    }
+    if booked:
+        cells["Time"] = f"{booked.starts_at:%H:%M}"
+        cells["Provider"] = Text(booked.provider, no_wrap=True, overflow="ellipsis")
+    return tuple(cells[label] for label, _ in columns)
 
 
-def _appointment_cells(row: AppointmentRow, provider: bool, narrow: bool) -> tuple[str | Text, ...]:
-    """Time, name, age, status and (when it has a column) the provider, each cut to its column."""
-    name, _dob, age, status = _patient_cells(row.patient, narrow)
-    cells = (f"{row.starts_at:%H:%M}", name, age, status)
-    return cells + ((Text(row.provider, no_wrap=True, overflow="ellipsis"),) if provider else ())
+def result_whole(row: PatientRow, dob: bool) -> Text:
+    """The line under the results: the name and reason whole, and the birth date and age when the
+    table has no DOB column (under 50)."""
+    whole = name_text(row)
+    return whole if dob else whole.append(f" — {row.dob:%m/%d/%Y}, {row.age}")
 
 
 def appointment_whole(row: AppointmentRow) -> Text:
@@ -146,6 +166,39 @@ def show_whole(detail: Label, table: DataTable[object], wholes: Sequence[Text], 
         detail.update(whole)
 
 
+def not_found(typed: str, status: PortalStatus | SearchFilter | None, final: bool) -> list[str]:
+    """The results' title when nothing matches, longest first: a narrow desk (D1) reads a shorter
+    sentence whole (the typed words stay in the box above), never one cut off mid-word."""
+    quoted = repr(typed)
+    if not final:
+        return [
+            f"No exact match for {quoted}; looking for near matches…",
+            f"No exact match for {quoted}; looking further…",
+            f"No exact match for {quoted}",
+            "No exact match; looking for near matches…",
+            "No exact match; looking further…",
+        ]
+    if isinstance(status, SearchFilter):
+        where = f" with {status.label}"
+    else:
+        where = f" with status {status.label}" if status else ""
+    if not typed:
+        return [
+            f"No patients with {status.label}"
+            if isinstance(status, SearchFilter)
+            else "No patients with that status"
+        ]
+    if not where:
+        return [f"No patients match {quoted}", f"No match for {quoted}", "No patients match"]
+    return [
+        f"No patients{where} match {quoted} (F2: All statuses)",
+        f"No patients{where} match {quoted}",
+        f"No patients{where} match; F2: All statuses",
+        f"None{where} match; F2: All statuses",
+        "No match; F2 shows all statuses",
+    ]
+
+
 def import_available() -> bool:
     return find_spec("kiosk_screens.import_screen") is not None
 
@@ -172,7 +225,7 @@ class SearchScreen(ReportsWorkerErrors, DeskScreen[None]):
         None  # the search whose rows the table holds
     )
     _seeking = False  # its near matches are still being looked for
-    _widths: tuple[int, int, int, int] | None = None  # the results' columns (on_resize)
+    _columns: tuple[tuple[str, int], ...] = ()  # the results' columns and widths (on_resize)
     _rows: tuple[PatientRow, ...] = ()  # the rows the results table holds, in its order
     _appointment_columns: tuple[tuple[str, int], ...] = ()  # today's appointments' (on_resize)
     _appointments: tuple[AppointmentRow, ...] = ()  # the rows that table holds, in its order
@@ -227,16 +280,11 @@ class SearchScreen(ReportsWorkerErrors, DeskScreen[None]):
 
     def _fit_results(self, width: int) -> None:
         """Columns that add up to the window's width (N2): the table never scrolls sideways."""
-        widths = column_widths(width)
-        if widths == self._widths:
+        columns = column_widths(width)
+        if columns == self._columns:
             return
-        self._widths = widths
-        columns = zip(("Name", "DOB", "Age", "Portal status"), widths, strict=True)
-        refit(
-            self.query_one("#results", DataTable),
-            tuple(columns),
-            lambda: self._add_results(self._rows),
-        )
+        self._columns = columns
+        refit(self.query_one("#results", DataTable), columns, lambda: self._add_results(self._rows))
         self._show_detail()
 
     def _fit_appointments(self, width: int) -> None:
@@ -250,9 +298,8 @@ class SearchScreen(ReportsWorkerErrors, DeskScreen[None]):
 
     def _add_results(self, rows: Sequence[PatientRow]) -> None:
         table = self.query_one("#results", DataTable)
-        narrow = self._widths is not None and self._widths[3] != STATUS_WIDTH
         for row in rows:
-            table.add_row(*_patient_cells(row, narrow), key=str(row.id))
+            table.add_row(*_cells(row, self._columns), key=str(row.id))
 
     @on(DataTable.RowHighlighted, "#results")
     def _show_detail(self) -> None:
@@ -260,9 +307,11 @@ class SearchScreen(ReportsWorkerErrors, DeskScreen[None]):
         any row's is too long for the Name column."""
         detail = self.query_one("#results-detail", Label)
         table = self.query_one("#results", DataTable)
-        width = self._widths[0] if self._widths else 0
-        wholes = [name_text(row) for row in self._rows]
-        show_whole(detail, table, wholes, any(whole.cell_len > width for whole in wholes))
+        columns = dict(self._columns)
+        names = [name_text(row) for row in self._rows]
+        cut = "DOB" not in columns or any(name.cell_len > columns["Name"] for name in names)
+        wholes = [result_whole(row, "DOB" in columns) for row in self._rows]
+        show_whole(detail, table, wholes, cut)
 
     @on(DataTable.RowHighlighted, "#appointments")
     def _show_appointment_detail(self) -> None:
@@ -392,24 +441,8 @@ class SearchScreen(ReportsWorkerErrors, DeskScreen[None]):
         count = table.row_count
         if not text.strip() and status is None:
             title.update(self._fitting(*HINTS))
-        elif not count and not final:
-            title.update(f"No exact match for {text.strip()!r}; looking for near matches…")
         elif not count:
-            where = (
-                f" with {status.label}"
-                if isinstance(status, SearchFilter)
-                else (f" with status {status.label}" if status else "")
-            )
-            title.update(
-                f"No patients{where} match {text.strip()!r}"
-                + (" (F2: All statuses)" if where else "")
-                if text.strip()
-                else (
-                    f"No patients with {status.label}"
-                    if isinstance(status, SearchFilter)
-                    else "No patients with that status"
-                )
-            )
+            title.update(self._fitting(*not_found(text.strip(), status, final)))
         else:
             found = f"{count} patient{'s' if count != 1 else ''}"
             title.update(
@@ -432,12 +465,10 @@ class SearchScreen(ReportsWorkerErrors, DeskScreen[None]):
 
     def _add_appointments(self) -> None:
         table = self.query_one("#appointments", DataTable)
-        columns = dict(self._appointment_columns)
-        provider, narrow = "Provider" in columns, columns.get("Portal status") != STATUS_WIDTH
         for n, row in enumerate(self._appointments):
             # a patient seen twice today is two rows: the key is the patient's id and the row's place
             key = f"{row.patient.id}{APPOINTMENT_KEY}{n}"
-            table.add_row(*_appointment_cells(row, provider, narrow), key=key)
+            table.add_row(*_cells(row.patient, self._appointment_columns, row), key=key)
 
     # -- actions --------------------------------------------------------------------------------
     @on(DataTable.RowSelected)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 
 import pytest
@@ -303,3 +304,36 @@ async def test_d1_signing_in_reads_the_day_once_and_searches_for_nothing(app):
         await settle(app, pilot)
         assert result_rows(app) == [] and calls.count("search") == 4
         assert "Type a name, a parent's name" in screen_text(app)
+
+
+# -- D1: a narrow desk reads each result whole ------------------------------------------------------
+@pytest.mark.parametrize("columns", [40, 50, 60])
+async def test_d1_a_narrow_desk_reads_every_status_and_the_no_match_lines_whole(app, columns):
+    """D1: at 40-60 columns the results and today's appointments keep their status words whole
+    (Age gives way under 60, DOB under 50, read on the line under the table), no table scrolls
+    sideways, and the "no match" lines, with what was typed, are never cut mid-word."""
+    async with app.run_test(size=(columns, 24)) as pilot:
+        await sign_in(app, pilot)
+        for table_id in ("#results", "#appointments"):
+            table = app.screen.query_one(table_id, DataTable)
+            assert table.max_scroll_x == 0
+        header, *lines = region_text(app, "#appointments").splitlines()
+        assert "Portal status" in header
+        assert sum("Unregistered" in line for line in lines) >= 3
+        rows = await search(app, pilot, "testkiddo")
+        assert len(rows) == 2
+        header, *lines = region_text(app, "#results").splitlines()
+        assert "Portal status" in header and ("DOB" in header) == (columns >= 50)
+        assert [line.split()[-1] for line in lines[:2]] == ["Unregistered"] * 2
+        assert ("Age" in header) == (columns >= 60)
+        detail = " ".join(region_text(app, "#results-detail").split())
+        if columns < 50:  # the highlighted child's birth date, on the line under the table
+            assert re.fullmatch(r"Testkiddo, Basil — \d\d/\d\d/\d{4}, \d+ y", detail)
+        await search(app, pilot, "zzqqzzqqzzqqzzqq")
+        title = str(app.screen.query_one("#results-title").render())
+        assert region_text(app, "#results-title").strip() == title and title.startswith("No ")
+        # Unregistered: still no match, and F2 says so
+        await pilot.press("f2", "down", "down", "enter")
+        await settle(app, pilot)
+        title = str(app.screen.query_one("#results-title").render())
+        assert region_text(app, "#results-title").strip() == title and "F2" in title
