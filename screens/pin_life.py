@@ -12,6 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
+from kiosk.i18n import language_name
 from kiosk.messages.carriers import carriers
 from kiosk.people.contact import format_us_cell
 from kiosk.people.patients import CaregiverRow
@@ -155,7 +156,7 @@ class ContactDialog(_Dialog):
                     value=c.carrier if any(k.key == c.carrier for k in carriers()) else Select.NULL,
                 )
                 yield Select(
-                    [(code, code) for code in LANGUAGES],
+                    [(language_name(code), code) for code in LANGUAGES],
                     id="contact-language",
                     allow_blank=False,
                     value=c.language if c.language in LANGUAGES else LANGUAGES[0],
@@ -226,7 +227,9 @@ class ValidateDialog(_Dialog):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Static(f"Validate {self.name_text}'s registration", classes="form-title")
+            yield Static(
+                f"Validate {self.name_text}'s registration", classes="form-title", markup=False
+            )
             yield Label(
                 "The family made its account without a PIN. Check the parent's ID: validating "
                 "vouches for them and makes the patient Registered.",

@@ -15,13 +15,13 @@ from kiosk.people.patients import family_for
 from kiosk.people.staff import authenticate
 from kiosk.registration import portal
 from kiosk.registration.engine import IssueRequest, issue_pins
-from kiosk.store.models import AuditEvent, OutboxMessage, Patient
+from kiosk.store.models import AuditEvent, Caregiver, OutboxMessage, Patient
 from kiosk.terms import PortalStatus
 from kiosk_screens.patient import PatientScreen
 from kiosk_screens.pin_life import ContactDialog, ReasonDialog, RedirectDialog
 from kiosk_screens.register import RegisterScreen, ReissueDialog
 
-from conftest import NOW, TODAY, find_patient, settle, widget_text
+from conftest import NOW, TODAY, find_patient, region_text, screen_text, settle, widget_text
 
 SIZE = (80, 24)
 
@@ -245,6 +245,32 @@ async def test_l3_t3_a_registered_sibling_is_listed_but_not_ticked_with_the_reas
         await settle(app, pilot)
         assert "Issued for Rosemary;" in str(screen.query_one("#outcome").render())
         assert find_patient("Basil").portal_status == status  # never downgraded (T3)
+
+
+async def test_l6_the_contact_dialog_names_each_language_in_words(app):
+    """L6: the caregiver's language reads "English" (and Spanish is offered as "Spanish"), not a
+    code such as "en"; choosing Spanish keeps the caregiver's language as "es"."""
+    from textual.widgets import Select
+
+    async with app.run_test(size=SIZE) as pilot:
+        app.desk.staff = authenticate("maria", "training1")
+        app.open_registration(find_patient("Rosemary").id)
+        await settle(app, pilot)
+        await pilot.press("e")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ContactDialog)
+        assert "English" in region_text(app, "#contact-language").split()
+        app.screen.query_one("#contact-language", Select).focus()
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert "Spanish" in screen_text(app)
+        app.screen.query_one("#contact-language", Select).value = "es"
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert not isinstance(app.screen, ContactDialog)
+    assert (
+        Caregiver.get(Caregiver.email == "cindy.testkiddo@example.com").preferred_language == "es"
+    )
 
 
 async def test_l6_contact_edit_from_the_registration_window_then_issue(app):

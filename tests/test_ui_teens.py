@@ -159,6 +159,19 @@ async def test_t3_validate_a_self_registered_family_after_an_id_check(app):
     assert '"photo id"' in AuditEvent.get(AuditEvent.action == "validate").detail
 
 
+async def test_t3_a_name_in_brackets_reads_as_typed_in_the_validate_dialog(app):
+    """T3: the validate dialog's title is the child's name as typed, never markup: "[Jr]" is not
+    dropped as a style, and "[/]" does not stop the app."""
+    from kiosk.store.models import Patient
+
+    Patient.update(given_name="Liam [Jr] [/]").where(Patient.chart_number == "100801").execute()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_page(app, pilot, "Liam [Jr] [/]", "Chen")
+        await press(app, pilot, "i")
+        assert isinstance(app.screen, ValidateDialog)
+        assert "Validate Liam [Jr] [/]'s registration" in screen_text(app)
+
+
 # -- T4 -------------------------------------------------------------------------------------------
 
 
