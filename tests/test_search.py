@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import Counter
+from dataclasses import FrozenInstanceError
 from itertools import groupby
 from types import SimpleNamespace
 
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 from rich.cells import cell_len
 
 from kiosk.people import search
-from kiosk.people.patients import search_patients
+from kiosk.people.patients import PatientRow, age_text, search_patients
 from kiosk.people.search import (
     add_candidates,
     parse_query,
@@ -713,6 +714,62 @@ def _parent_of(given: str, family: str, children: int) -> None:
                 role=CaregiverRole.MOTHER,
                 authority=Authority.JOINT,
             )
+
+
+def test_n1_namesake_parents_children_each_name_their_own_parent_in_order(families):
+    """A parent's whole name shared by namesakes written apart (Ana, Ána) and begun by another
+    (Ana Ruizcano): each child's row names its own parent as written, exact ones first in the
+    list's order, then the one typed in part; the rows are the list's frozen rows (N1, N2)."""
+    with write_transaction():
+        for n, (given, family, kids) in enumerate(
+            [("Ana", "Ruiz", 3), ("Ána", "Ruiz", 2), ("Ana", "Ruizcano", 2), ("Ana", "Ruiz", 1)]
+        ):
+            parent = Caregiver.create(given_name=given, family_name=family)
+            for k in range(kids):
+                child = Patient.create(
+                    chart_number=f"R{n}{k}",
+                    given_name=["Zoe", "Abel", "Mia"][k],
+                    family_name=["Ruiz", "Allen"][(n + k) % 2],
+                    dob=dt.date(2015, 1 + n, 1 + k),
+                    portal_status=REGISTERED if k else PortalStatus.UNREGISTERED,
+                )
+                Relationship.create(
+                    caregiver=parent,
+                    patient=child,
+                    role=CaregiverRole.MOTHER,
+                    authority=Authority.JOINT,
+                )
+    rows = search_patients("Ana Ruiz", today=TODAY, tolerant=False)
+    parents = {
+        r.patient.id: f"{r.caregiver.given_name} {r.caregiver.family_name}"
+        for r in Relationship.select()
+    }
+    expected = []
+    for patient in Patient.select().where(Patient.chart_number.startswith("R")):
+        parent = parents[patient.id]
+        near = parent.endswith("cano")
+        expected.append(
+            (
+                (near, patient.family_key, patient.given_key, patient.dob),
+                PatientRow(
+                    patient.id,
+                    patient.given_name,
+                    patient.family_name,
+                    patient.dob,
+                    age_text(patient.dob, TODAY),
+                    PortalStatus(patient.portal_status),
+                    f"caregiver {parent}",
+                ),
+            )
+        )
+    assert rows == [row for _, row in sorted(expected, key=lambda pair: (pair[0], pair[1].id))]
+    assert {r.reason for r in rows} == {
+        "caregiver Ana Ruiz",
+        "caregiver Ána Ruiz",
+        "caregiver Ana Ruizcano",
+    }
+    with pytest.raises(FrozenInstanceError):
+        rows[0].reason = ""  # type: ignore[misc]
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,7 @@ import operator
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import lru_cache, partial, reduce
@@ -204,6 +204,13 @@ class _Sql:
     def mark(self, value: object) -> str:
         self.params.append(value)
         return "?" if is_sqlite() else "%s"
+
+    def marks(self, values: Iterable[object]) -> str:
+        """An IN list's marks, ``values`` appended: one call, not one a value (a parent's 100
+        children are read by id, N1, O1)."""
+        added = list(values)
+        self.params += added
+        return ", ".join(["?" if is_sqlite() else "%s"] * len(added))
 
     def term_condition(self, alias: str, word: Word, *, exact: bool, tolerant: bool) -> str:
         conditions = []
@@ -676,7 +683,9 @@ def _structured(
         # folded last name, read from the name index: tried first, as "first last" may find others
         # (Leah Blanchard) and the name typed exactly as stored must show (N1)
         prefixes.insert(0, ("".join(keys), "", keys, []))
-    whole = whole_name_sql(query, status, hits.limit)
+    # a parent's whole name, read with the prefixes in PostgreSQL's one statement; SQLite, which
+    # reads no batch, reads it later only while the list has room (_names): not built for it
+    whole = None if is_sqlite() else whole_name_sql(query, status, hits.limit)
     named = dated_names_sql(query, status, hits.limit)
     # a parent's whole name finds no child by name parts unless a child's part begins with its
     # first word (a parent's first name is mostly no child's): checked in the same statement,
@@ -1762,30 +1771,46 @@ def _rows(hits: _Hits, today: dt.date, limit: int) -> list[PatientRow]:
     names = {caregiver_id: f"{given} {family}" for caregiver_id, given, family in parents}
     names.update(hits.carers)
     ranked = []
+    made: dict[tuple, tuple] = {}  # a hit's rank and reason: a parent's children share theirs
     for patient_id, given, family, dob, status, family_key, given_key in patients:
-        tier, cost, reason, caregiver = hits.found[patient_id]
-        if caregiver in names and _names_parent(reason):
-            reason = f"{CAREGIVER} {names[caregiver]}" + reason[len(CAREGIVER) :]
-        rank = _rank(tier, cost)
-        if rank[0] and not reason:
-            # ranked as near, so it says why, as every near match does: exact ones alone come
-            # with no reason, and come first (N2)
-            reason = IN_PART
+        hit = hits.found[patient_id]
+        if (done := made.get(hit)) is None:
+            tier, cost, reason, caregiver = hit
+            if caregiver in names and _names_parent(reason):
+                reason = f"{CAREGIVER} {names[caregiver]}" + reason[len(CAREGIVER) :]
+            rank = _rank(tier, cost)
+            if rank[0] and not reason:
+                # ranked as near, so it says why, as every near match does: exact ones alone
+                # come with no reason, and come first (N2)
+                reason = IN_PART
+            done = made[hit] = (rank, reason)
+        rank, reason = done
         born = dob if isinstance(dob, dt.date) else dt.date.fromisoformat(dob)
         ranked.append(
             ((*rank, family_key, given_key, born), patient_id, given, family, status, reason)
         )
     ranked.sort(key=_FIRST)
-    # a parent's 100 children are 100 rows: each row's work counts (N1, O1)
-    return [
-        PatientRow(
-            patient_id, given, family, key[5], _age(key[5], today), _STATUSES[status], reason
+    # a parent's 100 children are 100 rows: each row's work counts (N1, O1). Each row is made
+    # without the frozen dataclass's __init__, which sets each field through object.__setattr__
+    # (twice the time of the rest of a row's making): the same fields, still frozen
+    rows = []
+    for key, patient_id, given, family, status, reason in _spread(ranked)[:limit]:
+        row = _new(PatientRow)
+        vars(row).update(
+            id=patient_id,
+            given_name=given,
+            family_name=family,
+            dob=key[5],
+            age=_age(key[5], today),
+            portal_status=_STATUSES[status],
+            reason=reason,
         )
-        for key, patient_id, given, family, status, reason in _spread(ranked)[:limit]
-    ]
+        rows.append(row)
+    return rows
 
 
 _FIRST = operator.itemgetter(0)
+_new = object.__new__
 _STATUSES = {str(status): status for status in PortalStatus}  # as stored -> the member
 _age = lru_cache(maxsize=8192)(age_text)  # a day's birth dates come again in the next search
 
@@ -1836,8 +1861,7 @@ def _patients_and_caregivers(
         names = _by_id(Caregiver, "given_name, family_name", caregivers)
         return _by_id(Patient, PATIENT_COLUMNS, patients), names
     sql = _Sql()
-    kids = ", ".join(sql.mark(int(i)) for i in patients)
-    carers = ", ".join(sql.mark(int(i)) for i in caregivers)
+    kids, carers = sql.marks(map(int, patients)), sql.marks(map(int, caregivers))
     sql.text = (
         f'SELECT 0, id, {PATIENT_COLUMNS} FROM "patient" WHERE id IN ({kids}) UNION ALL'
         f' SELECT 1, id, given_name, family_name, NULL, NULL, NULL, NULL FROM "caregiver"'
@@ -1853,7 +1877,7 @@ def _by_id(model: type[pw.Model], columns: str, ids: list[int]) -> list[tuple]:
     rows: list[tuple] = []
     for start in range(0, len(ids), BY_ID):
         sql = _Sql()
-        marks = ", ".join(sql.mark(int(i)) for i in ids[start : start + BY_ID])
+        marks = sql.marks(map(int, ids[start : start + BY_ID]))
         table = model._meta.table_name
         rows += sql.rows(f'SELECT id, {columns} FROM "{table}" WHERE id IN ({marks})')
     return rows
