@@ -369,6 +369,18 @@ def test_n1_a_parents_whole_name_reads_the_list_with_its_lookup(families, monkey
         assert len(sent) == 1, sent
 
 
+def test_n1_a_parents_name_a_childs_name_part_begins_is_two_statements(families, monkeypatch):
+    """A parent's whole name whose first word begins a child's name part (Noa: Noah Thompson)
+    is joined on the children's side too; on PostgreSQL whether each word begins a child's name
+    part is checked in the join's own statement: the lookup, then the join (N1, O1)."""
+    _parent_of("Noa", "Allen", 3)
+    sent = _statements(monkeypatch)
+    rows = found("noa allen", tolerant=False)
+    assert rows == [(f"Kid{n} Allen", "caregiver Noa Allen") for n in range(3)]
+    if not is_sqlite():
+        assert len(sent) == 2, sent
+
+
 def test_n1_a_parents_whole_name_still_finds_a_child_with_those_name_parts(families):
     """A child whose name parts are the words typed, though no "first last" (Rose Mary Johnson
     for "Mary Johnson"), is an exact match before the parent's children: the check that a

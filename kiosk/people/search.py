@@ -1212,6 +1212,10 @@ def _names(query: Query, status: str | None, hits: _Hits, found_before: int) -> 
         return
     sides = _SIDES
     gated = bool(query.dob) and not is_sqlite()  # the postings check is part of the statement
+    # PostgreSQL, which orders a join's words itself: whether each word begins some name part
+    # is checked in the join's own statement too (gated_sql), one round trip, not one a word
+    # and one for the join ("Priya Roberts-Åberg", a parent some child's first name begins: 3)
+    checked = gated or (len(words) > 1 and not is_sqlite())
     batch: list[list[tuple] | None] | None = None
     if hits.named is not None:  # read with the structured search's
         children, parents = hits.named
@@ -1238,7 +1242,7 @@ def _names(query: Query, status: str | None, hits: _Hits, found_before: int) -> 
             continue  # no child's name part begins with the first word (_count_postings's stop)
         if (
             (len(words) > 1 or query.dob)
-            and not gated
+            and not checked
             and not _count_postings(words, side, 1 if query.dob else POSTINGS_CAP)
         ):
             # a word no child's (or no parent's) name part begins with: nobody has all; with a
@@ -1248,7 +1252,7 @@ def _names(query: Query, status: str | None, hits: _Hits, found_before: int) -> 
         limit = hits.room + len(hits.found)
         found = batch[n] if batch else None
         if found is None:
-            found = _word_hits(words, side, status, query.dob, limit, gated=gated)
+            found = _word_hits(words, side, status, query.dob, limit, gated=checked)
         for patient_id, caregiver, terms in found:
             cost, why = _score(words, terms)  # no reason, or "sounds like" (another script)
             if side == "caregiver":
