@@ -36,6 +36,7 @@ from kiosk.store.db import (
     at_commit,
     commit_step,
     database,
+    insert_sql,
     is_sqlite,
     read_snapshot,
     run_alone,
@@ -305,34 +306,10 @@ def _append_sql(
     return _move_sql(was, rows)
 
 
-# The events' INSERT for a few rows at a time, written once for each number of rows (O1: peewee
-# writing it for every account page's look, S5, was a tenth of a desk's CPU for the page)
-_INSERTS: dict[tuple[str, ...], Prepared] = {}
-_INSERTS_KEPT = 8  # rows; a longer insert is written each time
-
-
-def _insert_sql(rows: list[dict[str, Any]]) -> tuple[str, list[Any]]:
-    """The INSERT of ``rows`` (as made by :func:`_linked`, without RETURNING), with its parameters."""
-    names = tuple(f"{column}_{n}" for n, row in enumerate(rows) for column in row)
-    values = {f"{column}_{n}": value for n, row in enumerate(rows) for column, value in row.items()}
-    if len(rows) > _INSERTS_KEPT:
-        sql, params = AuditEvent.insert_many(rows).returning().sql()
-        return sql, list(params)
-    insert = _INSERTS.get(names)
-    if insert is None:
-        columns = [list(row) for row in rows]
-        insert = _INSERTS[names] = Prepared(
-            lambda **slots: AuditEvent.insert_many(
-                [{c: slots[f"{c}_{n}"] for c in row} for n, row in enumerate(columns)]
-            ).returning()
-        )
-    return insert.statement(**values)
-
-
 def _move_sql(was: tuple[int, str], rows: list[dict[str, Any]]) -> tuple[str, list[Any]]:
     """The head moved from ``was`` past ``rows`` (if it is still there: audit_head_move), and the
     rows inserted."""
-    insert, insert_params = _insert_sql(rows)
+    insert, insert_params = insert_sql(AuditEvent, rows)
     last = rows[-1]
     return f"SELECT audit_head_move(%s, %s, %s, %s); {insert}", [
         *was,

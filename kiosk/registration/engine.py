@@ -24,7 +24,15 @@ from kiosk.people.names import is_placeholder_name, placeholder_message
 from kiosk.people.patients import age_years
 from kiosk.people.staff import StaffUser
 from kiosk.registration import pins
-from kiosk.store.db import Prepared, lock_rows, retrying, tuples, write_transaction
+from kiosk.store.db import (
+    Prepared,
+    database,
+    insert_sql,
+    lock_rows,
+    retrying,
+    tuples,
+    write_transaction,
+)
 from kiosk.store.models import (
     Association,
     Caregiver,
@@ -573,7 +581,7 @@ def issue_pins(
                         pins.format_pin(plain) if plain else "",
                     )
                 )
-            RegistrationPin.insert_many(new_pins).as_rowcount().execute()
+            database.execute_sql(*insert_sql(RegistrationPin, new_pins))  # written once (O1)
             if pending:
                 (
                     Patient.update(portal_status=PortalStatus.PENDING, updated_at=now)
