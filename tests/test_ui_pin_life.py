@@ -247,6 +247,17 @@ async def test_l3_t3_a_registered_sibling_is_listed_but_not_ticked_with_the_reas
         assert find_patient("Basil").portal_status == status  # never downgraded (T3)
 
 
+async def test_l1_a_pin_sent_to_no_address_says_so_in_words(app):
+    """L1: a PIN whose welcome had no address (the parent had none on file) reads "Email to Omar
+    Haddad: no message" on the account page, never with an empty "()" after the name."""
+    async with app.run_test(size=SIZE) as pilot:
+        app.desk.staff = authenticate("maria", "training1")
+        app.open_patient(find_patient("Layla", "Haddad").id)
+        await settle(app, pilot)
+        said = screen_text(app)
+        assert "Delivery      Email to Omar Haddad: no message" in said and "()" not in said
+
+
 async def test_l6_the_contact_dialog_names_each_language_in_words(app):
     """L6: the caregiver's language reads "English" (and Spanish is offered as "Spanish"), not a
     code such as "en"; choosing Spanish keeps the caregiver's language as "es"."""

@@ -290,7 +290,9 @@ class PinFacts:
         slip = "; slip printed" if self.print_slip else ""
         if self.delivery == Delivery.NONE:
             return f"Not sent (Do not send PIN){slip}"
-        to = f" to {self.recipient} ({self.address})" if self.recipient else f" to {self.address}"
+        # no address on file (a seeded or imported PIN) says no empty "()" after the name (L1)
+        address = f" ({self.address})" if self.recipient and self.address else self.address
+        to = f" to {self.recipient}{address}" if self.recipient or self.address else ""
         how = f"{Delivery(self.delivery).label}{to}"
         if self.message is None:
             return f"{how}: no message{slip}"
