@@ -249,6 +249,24 @@ async def test_a_bad_email_shows_next_to_the_field_keeps_the_text_and_writes_not
         assert outbox.list_messages() == []
 
 
+async def test_r11_a_text_welcome_is_read_back_as_the_cell_number(training, desk_config):
+    """R11: after Register with a text message, the outcome names the cell as the desk knows it,
+    "(317) 555-0101", never the carrier's email gateway ("3175550101@vtext.com"); Send PIN says
+    the same (80x24)."""
+    app = desk_app(desk_config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_window(app, pilot, "Testkiddo, Rosemary")
+        await choose(app, pilot, "d")
+        assert "(317) 555-0101, Verizon" in line(screen, "address")
+        await register(app, pilot)
+        said = " ".join(str(screen.query_one("#outcome", Static).render()).split())
+        assert "welcome text to (317) 555-0101 is queued" in said and "@" not in said
+        await pilot.press("s")
+        await settle(app, pilot)
+        said = " ".join(str(screen.query_one("#outcome", Static).render()).split())
+        assert "(317) 555-0101" in said and "@" not in said, said
+
+
 async def test_a_text_message_without_a_carrier_is_refused_next_to_the_carrier(app):
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_window(app, pilot, "Testkiddo, Rosemary")

@@ -19,7 +19,7 @@ from kiosk.messages import outbox
 from kiosk.messages.carriers import carrier_warning, get_carrier
 from kiosk.messages.welcome import compose_welcome
 from kiosk.ops.terminals import default_language
-from kiosk.people.contact import normalize_us_cell, valid_email
+from kiosk.people.contact import format_us_cell, normalize_us_cell, valid_email
 from kiosk.people.names import is_placeholder_name, placeholder_message
 from kiosk.people.patients import age_years
 from kiosk.people.staff import StaffUser
@@ -603,14 +603,15 @@ def issue_pins(
                     channel = Channel.EMAIL
                     destination = send_to = email.strip().lower()
                 elif sms_provider:  # I2: to the number itself, through the SMS provider
-                    destination = cell
+                    destination = format_us_cell(cell)
                 else:
                     carrier = get_carrier(carrier_choice)
                     if carrier is None:  # not reached: check_issue refuses an unknown carrier
                         raise RegistrationError(
                             [Problem("carrier", "Unknown carrier; choose one from the list.")]
                         )
-                    destination, carrier_key = carrier.address_for(cell), carrier_choice
+                    # the desk reads back the cell it knows, not the carrier's gateway (R11)
+                    destination, carrier_key = format_us_cell(cell), carrier_choice
                 message_id = outbox.enqueue(
                     batch=batch,
                     channel=channel,
