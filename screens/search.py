@@ -49,6 +49,15 @@ APPOINTMENTS = (
     "Today ({:%a %m/%d/%Y}); F7: worklists",
 )
 TITLE_PADDING = 2  # the title lines' padding (search.tcss)
+# the box's own words, longest first: what fits inside it whole (D1), never "Name, parent, phone,"
+PLACEHOLDERS = (
+    "Name, parent, phone, email, chart or DOB",
+    "Name, parent, phone, chart or DOB",
+    "Name, phone, chart, DOB",
+    "Name, phone or DOB",
+)
+NARROW_BELOW, STATUS_BOX = 56, 30  # search.tcss: the filter's width beside the box, and where it
+BOX_FRAME = 6  # goes under it; the box's border and padding
 
 
 # The results fit the window (N2): DOB, Age and the status keep fixed columns, the Name column takes
@@ -199,6 +208,12 @@ def not_found(typed: str, status: PortalStatus | SearchFilter | None, final: boo
     ]
 
 
+def placeholder(width: int) -> str:
+    """The search box's words that fit inside it whole on a screen ``width`` columns wide."""
+    box = width if width < NARROW_BELOW else width - STATUS_BOX
+    return fitting(box - BOX_FRAME, *PLACEHOLDERS)
+
+
 def import_available() -> bool:
     return find_spec("kiosk_screens.import_screen") is not None
 
@@ -240,7 +255,7 @@ class SearchScreen(ReportsWorkerErrors, DeskScreen[None]):
         yield TrainingBanner()
         yield DeskHeader()
         with Horizontal(id="search-bar"):
-            yield Input(id="search", placeholder="Name, parent, phone, email, chart or DOB")
+            yield Input(id="search", placeholder=placeholder(self.app.size.width))
             yield Select(STATUS_OPTIONS, id="status", value=ALL, allow_blank=False)
         yield Label(self._fitting(*HINTS), id="results-title", markup=False)
         results: DataTable[object] = DataTable(id="results", cursor_type="row", zebra_stripes=True)
@@ -262,7 +277,8 @@ class SearchScreen(ReportsWorkerErrors, DeskScreen[None]):
         self._load_appointments()
 
     def on_resize(self, event: events.Resize) -> None:
-        self.set_class(event.size.width < 56, "-narrow")  # search.tcss: the filter under the box
+        self.set_class(event.size.width < NARROW_BELOW, "-narrow")  # the filter under the box
+        self.query_one("#search", Input).placeholder = placeholder(event.size.width)
         self._fit_results(event.size.width)
         self._fit_appointments(event.size.width)
         self.query_one("#appointments-title", Label).update(self._heading())

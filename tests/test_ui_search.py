@@ -317,6 +317,8 @@ async def test_d1_a_narrow_desk_reads_every_status_and_the_no_match_lines_whole(
         for table_id in ("#results", "#appointments"):
             table = app.screen.query_one(table_id, DataTable)
             assert table.max_scroll_x == 0
+        box = app.screen.query_one("#search", Input)
+        assert box.placeholder in region_text(app, "#search")  # what the box takes, whole
         header, *lines = region_text(app, "#appointments").splitlines()
         assert "Portal status" in header
         assert sum("Unregistered" in line for line in lines) >= 3
