@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from rich.cells import cell_len
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
@@ -24,6 +25,7 @@ from kiosk.terms import WorklistKind
 from kiosk.validate import parse_date
 
 from .keys import DeskFooter
+from .search import name_width, refit, show_whole
 from .widgets import DeskHeader, DeskScreen, ReportsWorkerErrors, TrainingBanner
 from .workers import desk_worker
 
@@ -33,6 +35,21 @@ if TYPE_CHECKING:
 KIND_OPTIONS = [(kind.label, kind) for kind in WorklistKind]
 MARK = "●"
 COLUMNS = ((" ", 1), ("Caregiver", 20), ("Children: status", 33), ("Why", 17))  # 79 at 80x24
+NO_WHY_BELOW = 80  # D1: under 80 columns Why gives its room to the children, read under the table
+TWO_ROWS_BELOW = 100  # the bar in two rows, where one row would cut a typed date (worklist.tcss)
+
+
+def worklist_columns(width: int) -> tuple[tuple[str, int], ...]:
+    """The families' columns for a window ``width`` columns wide (D1): Caregiver and Why fixed, the
+    children take the rest, so the table never scrolls sideways (Why only from 80 columns up)."""
+    mark, caregiver, (children, _), why = COLUMNS
+    fixed = (mark, caregiver) + ((why,) if width >= NO_WHY_BELOW else ())
+    return mark, caregiver, (children, name_width(width, [size for _, size in fixed])), *fixed[2:]
+
+
+def family_whole(family: WorklistFamily) -> Text:
+    """The line under the table: the highlighted family's caregiver, children and why, whole."""
+    return Text(f"{family.caregiver_name} — {family.children_short} — {family.why}")
 
 
 def _cut(text: str, width: int) -> Text:
@@ -72,14 +89,51 @@ class WorklistScreen(ReportsWorkerErrors, DeskScreen[None]):
             yield Input("", id="end", placeholder="to date")
             yield Input("", id="provider", placeholder="provider")
         yield Label("", id="worklist-title", markup=False)
-        table: DataTable[object] = DataTable(id="families", cursor_type="row", zebra_stripes=True)
-        for label, width in COLUMNS:
-            table.add_column(label, width=width)
-        yield table
+        yield DataTable(id="families", cursor_type="row", zebra_stripes=True)
+        # the highlighted family whole, while the table cuts a name or has no Why column (D1)
+        yield Label("", id="families-detail", markup=False)
         yield DeskFooter()
 
+    _columns: tuple[tuple[str, int], ...] = ()  # the families' columns at this width (on_resize)
+
     def on_mount(self) -> None:
+        self._fit(self.app.size.width)
         self._read(None)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.set_class(event.size.width < TWO_ROWS_BELOW, "-narrow")
+        self._fit(event.size.width)
+
+    def _fit(self, width: int) -> None:
+        columns = worklist_columns(width)
+        if columns == self._columns:
+            return
+        self._columns = columns
+        refit(self.query_one("#families", DataTable), columns, self._add_rows)
+        self._show_detail()
+
+    def _add_rows(self) -> None:
+        table = self.query_one("#families", DataTable)
+        for family in self.page.families if self.page else ():
+            table.add_row(*self._cells(family), key=family.key)
+
+    @on(DataTable.RowHighlighted, "#families")
+    def _show_detail(self) -> None:
+        families = self.page.families if self.page else ()
+        widths = dict(self._columns)
+        cut = "Why" not in widths or any(
+            cell_len(family.caregiver_name) > widths["Caregiver"]
+            or cell_len(family.children_short) > widths["Children: status"]
+            or cell_len(family.why) > widths["Why"]
+            for family in families
+        )
+        table = self.query_one("#families", DataTable)
+        show_whole(
+            self.query_one("#families-detail", Label),
+            table,
+            [family_whole(family) for family in families],
+            cut,
+        )
 
     def on_screen_resume(self) -> None:
         # Back from the family's registration: the same page again (statuses have changed), the
@@ -140,11 +194,11 @@ class WorklistScreen(ReportsWorkerErrors, DeskScreen[None]):
         self.page = page
         table = self.query_one("#families", DataTable)
         table.clear()
-        for family in page.families:
-            table.add_row(*self._cells(family), key=family.key)
+        self._add_rows()
         if keep_row and page.families:
             table.move_cursor(row=min(self.return_row, len(page.families) - 1))
         self._title(page)
+        self._show_detail()
 
     def _title(self, page: WorklistPage) -> None:
         number = len(self.cursors)
@@ -159,14 +213,14 @@ class WorklistScreen(ReportsWorkerErrors, DeskScreen[None]):
             else f"{page.query.describe()}: no families{back}"
         )
 
-    def _cells(self, family: WorklistFamily) -> tuple[str, Text, Text, Text]:
-        widths = [width for _, width in COLUMNS]
-        return (
+    def _cells(self, family: WorklistFamily) -> tuple[str | Text, ...]:
+        widths = dict(self._columns)
+        cells = (
             MARK if family.key in self.marked else " ",
-            _cut(family.caregiver_name, widths[1]),
-            _cut(family.children_short, widths[2]),
-            _cut(family.why, widths[3]),
+            _cut(family.caregiver_name, widths["Caregiver"]),
+            _cut(family.children_short, widths["Children: status"]),
         )
+        return cells + ((_cut(family.why, widths["Why"]),) if "Why" in widths else ())
 
     def highlighted(self) -> WorklistFamily | None:
         table = self.query_one("#families", DataTable)

@@ -203,3 +203,33 @@ async def test_w2_a_drive_that_crashed_is_finished_by_ctrl_u(app, monkeypatch):
         await settle(app, pilot)
         assert "2 families issued, 1 finished before" in drive_text(app)
         assert [r.state for r in DriveFamily.select()] == [DriveState.DONE] * 3
+
+
+# -- D1: the worklist fits the window ---------------------------------------------------------------
+@pytest.mark.parametrize("size", [(80, 24), (60, 20)], ids=["80x24", "60x20"])
+async def test_w1_d1_the_worklist_fits_the_window_and_reads_a_cut_family_whole(app, size):
+    """W1, D1: every box of the bar is on the screen and a typed date reads whole in it (the bar
+    takes two rows under 100 columns); the families never scroll sideways (Why has no column
+    under 80), and the line under the table reads the highlighted family whole: a caregiver's
+    long name is cut to "Elizabeth Montgomer…" in its column."""
+    from textual.widgets import Input
+
+    from conftest import region_text
+
+    async with app.run_test(size=size) as pilot:
+        await open_worklist(app, pilot)
+        screen = app.screen
+        for box in ("#kind", "#days", "#start", "#end", "#provider"):
+            assert screen.region.contains_region(screen.query_one(box).region), box
+        screen.query_one("#start", Input).value = "11/24/2026"
+        await settle(app, pilot)
+        assert "11/24/2026" in region_text(app, "#start")
+        table = screen.query_one("#families", DataTable)
+        assert table.max_scroll_x == 0
+        assert ("Why" in region_text(app, "#families").splitlines()[0]) == (size[0] >= 80)
+        row = next(n for n, name in enumerate(caregivers(app)) if "Montgomer" in name)
+        table.move_cursor(row=row)
+        await settle(app, pilot)
+        detail = " ".join(region_text(app, "#families-detail").split())
+        whole = "Elizabeth Montgomery-Fitzwilliam-Vanderbilt-Smythe — Christopher: Unregistered"
+        assert detail.startswith(whole), detail
