@@ -720,7 +720,10 @@ def _structured(
         if len(rows) >= room and typed and family and given and len(words) == 2:
             # "el johnson": the rows came in alphabetical order and stopped before Ella (Eleanor,
             # Elias, ... fill the list); one of each name begun so, so the closest shows (N2)
-            rows += names_begun_sql(family, given, status, query.dob, room).rows()
+            each_name = names_begun_sql(family, given, status, query.dob, room).rows()
+            for patient_id, given_key, family_key, *shown in each_name:  # names, dob, status
+                hits.rows[patient_id] = (patient_id, *shown, family_key, given_key)
+            rows += each_name
         # "first last" typed in part: a near match, the name with the fewest letters left out
         # first (Ez: Ezra before Ezekiel); a word that is a whole part of the name leaves none out
         # ("ana nunez": Ana Núñez-García, exact); other forms, a compound last name typed as words
@@ -1079,10 +1082,17 @@ def names_begun_sql(
         )
         _, where = _filters(sql, "p.id", status, dob)
         parts.append(
-            f'SELECT MIN(p.id), p.given_key, p.family_key FROM "patient" p WHERE {condition}'
+            f'SELECT MIN(p.id) AS id, p.given_key, p.family_key FROM "patient" p WHERE {condition}'
             f"{where} GROUP BY p.family_key, p.given_key"
         )
-    sql.text = f"SELECT * FROM ({parts[0]} UNION ALL {parts[1]}) names LIMIT {int(limit)}"
+    names = f"SELECT * FROM ({parts[0]} UNION ALL {parts[1]}) names LIMIT {int(limit)}"
+    # with the names as written and the rest of the row the list shows: neither the names' read
+    # (_names_written) nor the list's (_rows) comes after it (O1: "Zoë Taylor", whose namesake
+    # children fill the list, sent four statements on PostgreSQL, now two)
+    sql.text = (
+        "SELECT b.id, b.given_key, b.family_key, p.given_name, p.family_name, p.dob,"
+        f' p.portal_status FROM ({names}) b JOIN "patient" p ON p.id = b.id'
+    )
     return sql
 
 
