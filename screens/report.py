@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
@@ -32,6 +32,7 @@ from .widgets import (
     FieldError,
     ReportsWorkerErrors,
     TrainingBanner,
+    fitting,
 )
 from .workers import desk_worker
 
@@ -39,6 +40,9 @@ FULL, SHADE = "█", "░"  # full block and light shade: both in console fonts 
 CHART_WIDTH = 16  # the weeks' bars
 STATUS_WIDTH = 24  # the statuses' bars
 LEGEND = f"Issued to registered, by week   {FULL} registered  {SHADE} not registered"
+SHORT_LEGEND = f"By week   {FULL} registered  {SHADE} not registered"  # D1: under 68 columns
+STATUS_TEXT = 42  # a status line's words and figures before its bar
+BODY_FRAME = 4  # the body's padding and its scrollbar
 BAD_SINCE = "Enter a date like 09/07/2026, not after today."
 
 
@@ -85,7 +89,7 @@ class ReportScreen(ReportsWorkerErrors, DeskScreen[None]):
         yield FieldError(id="since-error")
         with VerticalScroll(id="report-body"):
             yield Static("Counting…", id="statuses", markup=False)
-            yield Label(LEGEND, classes="section", markup=False)
+            yield Label(self._legend(), id="legend", classes="section", markup=False)
             yield DeskTable(id="weeks", cursor_type="row", show_cursor=False)
             yield Label("By staff member", classes="section", markup=False)
             yield DeskTable(id="staff", cursor_type="row", show_cursor=False)
@@ -128,13 +132,23 @@ class ReportScreen(ReportsWorkerErrors, DeskScreen[None]):
         if not report.staff:
             staff.add_row(Text("No PINs issued since then."), *[Text("")] * 4)
 
-    @staticmethod
-    def _statuses(report: EnrollmentReport) -> Text:
+    def on_resize(self, event: events.Resize) -> None:
+        """D1: a narrow desk reads the legend and each status's bar on its own line, not wrapped."""
+        self.query_one("#legend", Label).update(self._legend())
+        if self.report is not None:
+            self.query_one("#statuses", Static).update(self._statuses(self.report))
+
+    def _legend(self) -> str:
+        return fitting(self.app.size.width - BODY_FRAME, LEGEND, SHORT_LEGEND)
+
+    def _statuses(self, report: EnrollmentReport) -> Text:
+        # the bars take what the line has left, up to STATUS_WIDTH (60x20: 14)
+        room = max(1, min(STATUS_WIDTH, self.app.size.width - BODY_FRAME - STATUS_TEXT))
         most = max((count for _, count in report.statuses), default=0)
         text = Text(f"{'Status now':<22}{'Patients':>10}{'Share':>8}\n", style="bold")
         for status, count in report.statuses:
             share = f"{count / report.patients * 100:.1f}%" if report.patients else "-"
-            solid = round(count / most * STATUS_WIDTH) if most else 0
+            solid = round(count / most * room) if most else 0
             text.append(f"{status.label:<22}{count:>10,}{share:>8}  ")
             text.append(FULL * max(solid, 1 if count else 0), style="green")
             text.append("\n")

@@ -52,6 +52,24 @@ async def test_w4_report_screen_at_80x24_shows_statuses_weeks_chart_and_staff(co
         assert max(len(line.rstrip()) for line in shown.splitlines()) <= 80
 
 
+async def test_w4_d1_at_60x20_each_status_and_its_bar_keep_one_line(config, store):
+    """W4, D1: at 60x20 each status's bar fits beside its figures (no bar wrapped onto a line of
+    its own) and the chart's legend says its short words whole; back at 80 the long ones."""
+    build_practice(config)
+    app = desk_app(config)
+    async with app.run_test(size=(60, 20)) as pilot:
+        await open_report(app, pilot)
+        lines = screen_text(app).splitlines()
+        assert not any(
+            line.strip() and set(line.strip()) <= {"█", "▁", "▃", "▅", "▇"} for line in lines
+        )
+        assert any("Registered" in line and "83.3%" in line and "█" in line for line in lines)
+        assert any(line.strip() == "By week   █ registered  ░ not registered" for line in lines)
+        await pilot.resize_terminal(80, 24)
+        await settle(app, pilot)
+        assert "Issued to registered, by week   █ registered  ░ not registered" in screen_text(app)
+
+
 async def test_w4_a_new_start_date_reloads_and_a_bad_one_stays_with_why(config, store):
     build_practice(config)
     app = desk_app(config)
