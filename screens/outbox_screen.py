@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Label, Static
@@ -60,6 +61,8 @@ class OutboxScreen(ReportsWorkerErrors, DeskScreen[None]):
         yield Label("Outbox: welcome messages", classes="section")
         yield Static("", id="outbox-counts", markup=False)
         yield DeskTable(id="messages", cursor_type="row")
+        # the highlighted message's reason whole: a narrow desk's table cuts the Reason column (D1)
+        yield Label("", id="outbox-detail", markup=False)
         yield Static("", id="outbox-status", markup=False)
         yield DeskFooter()
 
@@ -100,6 +103,7 @@ class OutboxScreen(ReportsWorkerErrors, DeskScreen[None]):
             )
         if rows:
             table.move_cursor(row=min(max(row, 0), len(rows) - 1))
+        self._show_reason()
         self.query_one("#outbox-counts", Static).update(
             ", ".join(f"{count} {state}" for state, count in counts.items())
         )
@@ -111,6 +115,18 @@ class OutboxScreen(ReportsWorkerErrors, DeskScreen[None]):
                 else "Choose a failed message and press r to retry it."
             )
         )
+
+    @on(DataTable.RowHighlighted, "#messages")
+    def _show_reason(self) -> None:
+        """The line under the table: to whom, its state and why, whole, for a message with a reason."""
+        table = self.query_one("#messages", DataTable)
+        detail = self.query_one("#outbox-detail", Label)
+        at = table.cursor_row
+        message = self.rows[at] if self.rows and 0 <= at < len(self.rows) else None
+        detail.display = bool(message and message.reason)
+        if message and message.reason:
+            state = STATE_WORDS.get(message.state, message.state)
+            detail.update(f"{message.recipient} — {state}: {message.reason}")
 
     def action_retry(self) -> None:
         table = self.query_one("#messages", DataTable)

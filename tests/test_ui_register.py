@@ -499,6 +499,21 @@ async def test_the_outbox_shows_a_failed_message_with_its_reason_and_retries_it(
         assert "is queued" in said and "no mail server is set up" in said
 
 
+async def test_o3_d1_at_60x20_the_outbox_reads_a_failed_messages_reason_whole(app, desk_config):
+    """O3, D1: at 60x20 the table cuts its Reason column; the line under it reads the highlighted
+    message's address, state and reason whole."""
+    async with app.run_test(size=(60, 20)) as pilot:
+        await open_window(app, pilot, "Testkiddo, Rosemary")
+        await register(app, pilot)
+        outbox.deliver_due(
+            desk_config, now=NOW, senders={"email": RefusingSender(), "text": RefusingSender()}
+        )
+        app.push_screen(OutboxScreen())
+        await settle(app, pilot)
+        said = " ".join(region_text(app, "#outbox-detail").split())
+        assert said == "c***@example.com — FAILED: 550 mailbox unavailable"
+
+
 # -- snapshots --------------------------------------------------------------------------------------
 
 
