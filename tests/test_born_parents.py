@@ -21,6 +21,7 @@ from kiosk.store.practice import open_store
 from kiosk.store.schema import SCHEMA_VERSION
 from kiosk.terms import Authority, CaregiverRole
 
+from conftest import needs
 from test_postgres import PG_URL, postgres_store
 
 TODAY = dt.date(2026, 11, 22)
@@ -145,7 +146,7 @@ def test_n1_parents_by_birth_date_stay_in_step_with_every_write_on_postgresql(pg
 def test_n1_a_parents_new_name_with_a_birth_date_finds_the_child(opened, request):
     """A parent renamed, a child's birth date fixed: "first name + birth date" follows at once."""
     if opened == "pg_store" and not PG_URL:
-        pytest.skip("no PostgreSQL server (KIOSK_TEST_PG_URL)")
+        needs("no PostgreSQL server (KIOSK_TEST_PG_URL)")
     request.getfixturevalue(opened)
     assert [r.given_name for r in search_patients("ana 1/1/2015", today=TODAY)] == ["Rosa"]
     assert search_patients("ana 1/1/2015", today=TODAY)[0].reason == "caregiver Ana Smith"

@@ -478,15 +478,20 @@ class RefusingSender:
         pass
 
 
+async def open_outbox_with_a_refused_message(app, pilot, desk_config) -> None:
+    """Rosemary registered, her welcome refused by the mail server, the outbox open."""
+    await open_window(app, pilot, "Testkiddo, Rosemary")
+    await register(app, pilot)
+    outbox.deliver_due(
+        desk_config, now=NOW, senders={"email": RefusingSender(), "text": RefusingSender()}
+    )
+    app.push_screen(OutboxScreen())
+    await settle(app, pilot)
+
+
 async def test_the_outbox_shows_a_failed_message_with_its_reason_and_retries_it(app, desk_config):
     async with app.run_test(size=SIZE) as pilot:
-        await open_window(app, pilot, "Testkiddo, Rosemary")
-        await register(app, pilot)
-        outbox.deliver_due(
-            desk_config, now=NOW, senders={"email": RefusingSender(), "text": RefusingSender()}
-        )
-        app.push_screen(OutboxScreen())
-        await settle(app, pilot)
+        await open_outbox_with_a_refused_message(app, pilot, desk_config)
         listed = rows(app.screen, "#messages")
         assert [row[1:] for row in listed] == [
             ["Email", "c***@example.com", "FAILED", "1", "550 mailbox unavailable"]
@@ -503,13 +508,7 @@ async def test_o3_d1_at_60x20_the_outbox_reads_a_failed_messages_reason_whole(ap
     """O3, D1: at 60x20 the table cuts its Reason column; the line under it reads the highlighted
     message's address, state and reason whole."""
     async with app.run_test(size=(60, 20)) as pilot:
-        await open_window(app, pilot, "Testkiddo, Rosemary")
-        await register(app, pilot)
-        outbox.deliver_due(
-            desk_config, now=NOW, senders={"email": RefusingSender(), "text": RefusingSender()}
-        )
-        app.push_screen(OutboxScreen())
-        await settle(app, pilot)
+        await open_outbox_with_a_refused_message(app, pilot, desk_config)
         said = " ".join(region_text(app, "#outbox-detail").split())
         assert said == "c***@example.com — FAILED: 550 mailbox unavailable"
 
