@@ -14,12 +14,14 @@ each with a reason."""
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Label, Static
 
+from kiosk.people.contact import format_us_cell
 from kiosk.people.names import placeholder_message
 from kiosk.people.patients import AssociationRow, CaregiverRow, PatientPage, age_text
 from kiosk.registration.pin_life import PinHistory, PinLifeError, RegistrationBlock
@@ -70,7 +72,16 @@ NARROW_ACCOUNT_WIDTH, NARROW_STATE_WIDTH = 14, 24
 # and cell on the detail line under it, so it does not scroll sideways either.
 CAREGIVER_COLUMNS = ("Name", "Role", "Authority", "Email", "Cell")
 NARROW_NAME_WIDTH = 22
+# From 80 columns the cell reads as the rest of the desk writes it, (317) 555-0101; the email takes
+# what the line has left and, when cut, is read whole on the detail line (L6).
+CELL_WIDTH = len(format_us_cell("3175550101"))
+PAGE_FRAME, CELL_PADDING, MIN_EMAIL_WIDTH = 4, 2, 12  # the page's padding and scrollbar
 SHORT_ACCESS = {Access.FULL.label: "Full", Access.LIMITED.label: "Limited"}
+
+
+def _cell_words(caregiver: CaregiverRow) -> str:
+    """A caregiver's cell number as people read it, or nothing."""
+    return format_us_cell(caregiver.cell) if caregiver.cell else ""
 
 
 def _cell(text: str, width: int) -> Text:
@@ -449,8 +460,12 @@ class PatientScreen(ReportsWorkerErrors, DeskScreen[None]):
         highlighted = caregivers.cursor_row
         caregivers.clear(columns=True)
         caregivers.add_columns(*(CAREGIVER_COLUMNS[:3] if self.narrow else CAREGIVER_COLUMNS))
+        email = self._email_width(page.caregivers)
+        self._emails_cut = any(cell_len(caregiver.email) > email for caregiver in page.caregivers)
         for caregiver in page.caregivers:
-            contact = () if self.narrow else (Text(caregiver.email), Text(caregiver.cell))
+            contact = (
+                () if self.narrow else (_cell(caregiver.email, email), Text(_cell_words(caregiver)))
+            )
             caregivers.add_row(
                 _cell(caregiver.name, NARROW_NAME_WIDTH) if self.narrow else Text(caregiver.name),
                 Text(caregiver.role),
@@ -461,14 +476,30 @@ class PatientScreen(ReportsWorkerErrors, DeskScreen[None]):
             caregivers.move_cursor(row=min(highlighted, caregivers.row_count - 1))
         self._show_caregiver_detail()
 
+    def _email_width(self, caregivers: tuple[CaregiverRow, ...]) -> int:
+        """The Email column's share of the line beside the others, measured on their cells."""
+        widest = [
+            max((cell_len(str(label)), *(cell_len(str(get(c))) for c in caregivers)))
+            for label, get in (
+                ("Name", lambda c: c.name),
+                ("Role", lambda c: c.role),
+                ("Authority", lambda c: c.authority),
+            )
+        ]
+        taken = sum(widest) + CELL_WIDTH + len(CAREGIVER_COLUMNS) * CELL_PADDING
+        return max(MIN_EMAIL_WIDTH, self.app.size.width - PAGE_FRAME - taken)
+
+    _emails_cut = False  # an email cut to its column: read whole on the detail line
+
     @on(DataTable.RowHighlighted, "#caregivers")
     def _show_caregiver_detail(self) -> None:
-        """Under 80 columns, the highlighted caregiver's name whole, email and cell (L6)."""
+        """Under 80 columns, or with an email cut, the highlighted caregiver's name whole, email
+        and cell (L6)."""
         caregiver = self.caregiver()
         detail = self.query_one("#caregiver-detail", Static)
-        detail.display = self.narrow and caregiver is not None
+        detail.display = (self.narrow or self._emails_cut) and caregiver is not None
         if caregiver is not None:
-            contact = [caregiver.email, f"cell {caregiver.cell}" if caregiver.cell else ""]
+            contact = [caregiver.email, f"cell {_cell_words(caregiver)}" if caregiver.cell else ""]
             detail.update(
                 f"{caregiver.name} ({caregiver.role}): "
                 + (", ".join(part for part in contact if part) or "no email or cell on file")

@@ -10,6 +10,7 @@ import re
 import pytest
 from textual.widgets import DataTable, Static
 
+from kiosk.people.contact import format_us_cell
 from kiosk.people.staff import authenticate
 from kiosk_screens.patient import PatientScreen
 from kiosk_screens.register import RegisterScreen
@@ -174,12 +175,34 @@ async def test_l6_the_caregivers_table_fits_60_columns(app):
             await settle(app, pilot)
             said = " ".join(str(detail.render()).split())
             assert said.startswith(f"{caregiver.name} ({caregiver.role}): {caregiver.email}")
-            assert (f"cell {caregiver.cell}" in said) if caregiver.cell else ("cell" not in said)
+            cell = format_us_cell(caregiver.cell) if caregiver.cell else ""
+            assert (f"cell {cell}" in said) if cell else ("cell" not in said)
             await pilot.press("down")
         await pilot.resize_terminal(*DESK)
         await settle(app, pilot)
         assert [str(column.label) for column in table.ordered_columns][-2:] == ["Email", "Cell"]
-        assert _fits(table) and not detail.display
+        assert _fits(table)
+
+
+async def test_l6_the_caregivers_table_says_a_cell_number_as_people_read_it(app):
+    """L6: at 80x24 the Caregivers table shows a cell number as the rest of the desk writes it,
+    (317) 555-0101, not bare digits, and still fits: an email cut to make room is read whole on
+    the line under the table for the highlighted caregiver."""
+    async with app.run_test(size=DESK) as pilot:
+        await _signed_in(app, pilot)
+        app.open_patient(find_patient("Rosemary").id)
+        await settle(app, pilot)
+        page = app.screen
+        table = page.query_one("#caregivers", DataTable)
+        table.focus()
+        page.query_one("#caregiver-detail", Static).scroll_visible(animate=False)
+        await settle(app, pilot)
+        shown = region_text(app, "#caregivers")
+        assert "(317) 555-0101" in shown and "3175550101" not in shown
+        assert _fits(table)
+        cindy = page.page.caregivers[0]
+        if cindy.email not in shown:  # cut to fit: whole under the table
+            assert cindy.email in str(page.query_one("#caregiver-detail", Static).render())
 
 
 @pytest.mark.parametrize("rows", [12, 10])
