@@ -1,8 +1,8 @@
 """Every key a screen offers, read from its bindings (never typed by hand): the footer, the F1
 help screen and the command palette's commands all come from ``screen_keys``.
 
-The footer keeps Sign out, Lock and the screen's main action (the first key a screen binds) at
-any width; the screen's other keys go from the right when the terminal is too narrow for them
+The footer keeps Sign out, Lock, the screen's main action (the first key a screen binds) and its
+way back (Esc) at any width; the screen's other keys go from the right when the terminal is too narrow for them
 (80x24, 60x20), and F1 (which the header names) lists them all.
 """
 
@@ -25,6 +25,9 @@ from .app import KioskApp
 
 # Kept in the footer at any width, with the screen's main action.
 ALWAYS_SHOWN = ("sign_out", "lock")
+# And the screen's way back, whatever it calls it (Back, Close, Cancel): a desk at 80 columns with
+# a screen full of keys must still read how to leave it (D1).
+WAY_BACK = "escape"
 # The App's keys every dialog offers as its own (DeskDialog): Lock (S6) and Help (D1).
 DIALOG_APP_KEYS = ("lock", "help")
 # What Esc on a form with a field changed asks (KioskApp.leave_asking).
@@ -84,11 +87,16 @@ def screen_keys(screen: Screen) -> list[ScreenKey]:
 
 
 def footer_keys(screen: Screen, width: int, *, compact: bool) -> list[ScreenKey]:
-    """The footer's keys that fit in ``width`` columns, in order: Sign out, Lock and the screen's
-    main action always; the others are dropped from the right until the rest fit."""
+    """The footer's keys that fit in ``width`` columns, in order: Sign out, Lock, the screen's
+    main action and its way back (Esc) always; the others are dropped from the right until the
+    rest fit."""
     shown = [key for key in screen_keys(screen) if key.in_footer]
     main = next((key for key in shown if key.namespace is screen), None)
-    optional = [key for key in shown if key.action not in ALWAYS_SHOWN and key is not main]
+    optional = [
+        key
+        for key in shown
+        if key.action not in ALWAYS_SHOWN and key is not main and WAY_BACK not in key.pressed
+    ]
     while optional and sum(key_width(key, compact) for key in shown) > width:
         shown.remove(optional.pop())
     return shown

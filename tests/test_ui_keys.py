@@ -118,3 +118,29 @@ async def test_footer_keeps_sign_out_lock_and_the_main_action_at_60x20(config, f
             footer = _footer(app)
             assert "^r Register" in footer and "^l Lock" in footer, footer
         app = desk_app(replace(config, training=True))
+
+
+async def test_d1_the_footer_always_says_how_to_go_back(config, front_desk):
+    """D1: at 80x24 and 60x20 the footer keeps the way back (esc) with Lock and the main action,
+    on the account page of a patient with an active PIN (whose keys fill the line) and on the
+    registration window: the desk is never left guessing how to leave a screen."""
+    from kiosk_screens.register import RegisterScreen
+
+    from conftest import find_patient
+
+    for size in ((80, 24), (60, 20)):
+        app = desk_app(replace(config, training=True))
+        async with app.run_test(size=size) as pilot:
+            await _signed_in(app, pilot, front_desk)
+            app.open_patient(find_patient("Layla", "Haddad").id)
+            await settle(app, pilot)
+            assert isinstance(app.screen, PatientScreen)
+            assert app.screen.history is not None and app.screen.history.active is not None
+            footer = _footer(app)
+            assert "esc Back" in footer and "r Register Patient" in footer, (size, footer)
+            assert "^l Lock" in footer and len(footer.rstrip()) <= size[0], (size, footer)
+            await pilot.press("r")
+            await settle(app, pilot)
+            assert isinstance(app.screen, RegisterScreen)
+            footer = _footer(app)
+            assert "esc Back" in footer and "^r Register" in footer, (size, footer)
