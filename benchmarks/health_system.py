@@ -107,6 +107,42 @@ def _label(sql: str) -> str:
     return " + ".join(short(part) for part in parts)
 
 
+# --breakdown: each action's wall time split by where it went, from the kernel's own accounting
+# this desk process's cyclic collections so far: seconds paused, full passes, the longest (s)
+GC_PAUSES = [0.0, 0, 0.0]
+_GC_STARTED = [0.0]
+
+
+def _time_collections(phase: str, info: dict) -> None:
+    if phase == "start":
+        _GC_STARTED[0] = time.perf_counter()
+        return
+    paused = time.perf_counter() - _GC_STARTED[0]
+    GC_PAUSES[0] += paused
+    GC_PAUSES[1] += info.get("generation") == 2
+    GC_PAUSES[2] = max(GC_PAUSES[2], paused)
+
+
+def _sched(path: str) -> tuple[float, float]:
+    """(ms on a CPU, ms runnable but waiting for one) of a thread or process so far, from the
+    kernel's /proc/.../schedstat (0, 0 where there is none)."""
+    try:
+        with open(path, "rb") as stat:
+            ran, waited = stat.read().split()[:2]
+    except (OSError, ValueError):
+        return 0.0, 0.0
+    return int(ran) / 1e6, int(waited) / 1e6
+
+
+def _backend_pid() -> int:
+    from kiosk.store.db import database
+
+    return database.connection().get_backend_pid()
+
+
+BREAKDOWN = ("thread", "desk CPU", "desk queued", "GC", "server CPU", "server queued", "rest")
+
+
 def open_health_store(url: str, key: Path):
     from kiosk.config import Config
     from kiosk.store.practice import open_store
@@ -247,9 +283,18 @@ def _desk(
     trips: dict[str, list] = {"search": [], "account": [], "issue": [], "family": []}
     messages: list[str] = []
 
+    parts: dict[str, list[tuple[float, ...]]] = {"search": [], "account": [], "issue": []}
+    marks: dict[str, float] = {}  # --breakdown: when the worker began and ended its action
+
     def attempt(kind: str, action):
         if out["round_trips"]:
             TRIPS.trips = []
+        if out["breakdown"]:
+            marks.update(began=time.perf_counter(), gc=GC_PAUSES[0])
+            own = f"/proc/self/task/{threading.get_native_id()}/schedstat"
+            marks["desk"] = _sched(own)
+            server = f"/proc/{_backend_pid()}/schedstat"  # the connection this worker is given
+            marks["server"] = _sched(server)
         began = time.thread_time()
         try:
             return action()
@@ -260,6 +305,16 @@ def _desk(
             messages.append(f"{kind}: {type(error).__name__}: {str(error).splitlines()[0]}")
         finally:
             cpu[kind].append((time.thread_time() - began) * 1000)
+            if out["breakdown"]:
+                marks["ended"] = time.perf_counter()
+                desk, server = _sched(own), _sched(server)
+                marks["desk cpu"], marks["desk queued"] = (
+                    b - a for a, b in zip(marks["desk"], desk)
+                )
+                marks["server cpu"], marks["server queued"] = (
+                    b - a for a, b in zip(marks["server"], server)
+                )
+                marks["gc"] = (GC_PAUSES[0] - marks["gc"]) * 1000
             if out["round_trips"]:
                 trips[kind].append(TRIPS.trips)
                 TRIPS.trips = None
@@ -285,6 +340,20 @@ def _desk(
             return on_worker(kind, action)
         finally:
             times[kind].append((time.perf_counter() - started) * 1000)
+            if out["breakdown"] and "ended" in marks:
+                wall = times[kind][-1]
+                inside = (marks["ended"] - marks["began"]) * 1000
+                known = (
+                    marks["desk cpu"],
+                    marks["desk queued"],
+                    marks["gc"],
+                    marks["server cpu"],
+                    marks["server queued"],
+                )
+                # the collector's pause is the desk's CPU too: counted once, as GC
+                known = (known[0] - known[2], *known[1:])
+                parts[kind].append((wall, wall - inside, *known, inside - sum(known)))
+                marks.clear()
 
     while time.time() < until:
         kind = rng.choice(kinds)
@@ -320,6 +389,7 @@ def _desk(
         "counts": counts,
         "messages": messages,
         "trips": trips,
+        "parts": parts,
     }
 
 
@@ -333,6 +403,7 @@ def _process(
     think: float,
     same_thread: bool,
     round_trips: bool,
+    breakdown: bool,
     results,
 ) -> None:
     """One process of desks (one desk each by default, as each desk is a process of its own):
@@ -344,14 +415,25 @@ def _process(
     from kiosk.store.practice import open_store
 
     open_store(Config(database=url, pin_key_file=key))
-    out: dict = {"url": url, "key": key, "same_thread": same_thread, "round_trips": round_trips}
+    out: dict = {
+        "url": url,
+        "key": key,
+        "same_thread": same_thread,
+        "round_trips": round_trips,
+        "breakdown": breakdown,
+    }
     if round_trips:
         _time_round_trips()
+    if breakdown:
+        import gc
+
+        gc.callbacks.append(_time_collections)
     desks = {n: _sign_in(n, url, key) for n in numbers}
     queries = {n: search_queries(seed=100 + n) for n in numbers}  # made before the morning too
     if not same_thread:
         close_database()  # this thread's connection: a desk holds one only while a worker runs
     ready.wait()
+    GC_PAUSES[:] = [0.0, 0, 0.0]  # the morning's only
     until = time.time() + seconds
     cpu = resource.getrusage(resource.RUSAGE_SELF)
     threads = [
@@ -364,6 +446,8 @@ def _process(
         thread.start()
     for thread in threads:
         thread.join()
+    if breakdown and out.get(numbers[0]):  # the process's collector in the morning, once
+        out[numbers[0]]["collector"] = tuple(GC_PAUSES)
     after = resource.getrusage(resource.RUSAGE_SELF)
     used = after.ru_utime - cpu.ru_utime + after.ru_stime - cpu.ru_stime
     results.put(([out[n] for n in numbers if n in out], used))
@@ -516,6 +600,23 @@ def _note_round_trips(runs: list[list[tuple[str, float]]], kind: str) -> None:
         note(f"  also {n}x: {len(other)} round trips, {' | '.join(other)[:150]}")
 
 
+def _note_breakdown(parts: list[tuple[float, ...]], kind: str) -> None:
+    """Where ``kind``'s time went (--breakdown): the mean of each part (ms) over the actions
+    around the median (45th to 55th percentile) and around the 95th (93rd to 97th)."""
+    if len(parts) < 20:
+        return
+    parts = sorted(parts)
+    n = len(parts)
+    bands = {
+        "p45-p55": parts[int(n * 0.45) : int(n * 0.55) + 1],
+        "p93-p97": parts[int(n * 0.93) : int(n * 0.97) + 1],
+    }
+    note(f"{kind}, where the time went (mean ms; {' | '.join(BREAKDOWN)}):")
+    for name, band in bands.items():
+        means = [statistics.fmean(column) for column in zip(*band)]
+        note(f"  {name:10} wall {means[0]:6.2f} = " + " + ".join(f"{m:5.2f}" for m in means[1:]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -566,6 +667,14 @@ def main() -> None:
         action="store_true",
         help="time every statement each action sends, from the desk's side, and print each of an "
         "issue's round trips (p50 / p95): where an issue's time goes (costs the desks some CPU)",
+    )
+    parser.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="split each action's time, from the kernel's accounting (/proc/.../schedstat) of the "
+        "desk's worker thread and of the server process serving it: the thread's start and join, "
+        "the desk's CPU, its wait for a CPU, the collector's pauses, the server's CPU and its wait "
+        "for a CPU, and the rest (the wire, locks, disk); around the median and around the p95",
     )
     parser.add_argument(
         "--waits",
@@ -641,6 +750,7 @@ def main() -> None:
                     args.think,
                     args.same_thread,
                     args.round_trips,
+                    args.breakdown,
                     results,
                 ),
             )
@@ -716,6 +826,15 @@ def main() -> None:
     if args.round_trips:
         _note_round_trips([t for d in desks for t in d["trips"]["issue"]], "issue")
         _note_round_trips([t for d in desks for t in d["trips"]["account"]], "account")
+    if args.breakdown:
+        collected = [d["collector"] for d in desks if "collector" in d]
+        note(
+            f"collector: {sum(c[0] for c in collected) * 1000 / max(len(collected), 1):.1f} ms "
+            f"paused a desk process in the morning, {sum(c[1] for c in collected)} full passes in "
+            f"all, the longest pause {max((c[2] for c in collected), default=0) * 1000:.1f} ms"
+        )
+        for kind in ("search", "account", "issue"):
+            _note_breakdown([p for d in desks for p in d["parts"][kind]], kind)
     if args.waits:
         _note_waits(samples)
     figure("health_errors", errors)
