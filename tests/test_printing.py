@@ -93,7 +93,7 @@ def test_no_printer_saves_the_pdf_and_says_where(config, tmp_path, siblings):
     outcome = print_slip(slip, config, username="maria")
     assert not outcome.printed and outcome.job_id is None
     assert outcome.pdf_path.parent == tmp_path / "slips"
-    assert outcome.message == f"No printer is set up. The slip was saved as {outcome.pdf_path}."
+    assert outcome.message == f"No printer is set up. The slip was saved as {outcome.pdf_path}"
     data = outcome.pdf_path.read_bytes()
     assert "JFKAY-TTJYV" in pdf_text(data) and len(pdf_pages(data)) == 1
     assert stat.S_IMODE(outcome.pdf_path.stat().st_mode) == 0o600  # it holds PINs
@@ -149,7 +149,7 @@ def test_training_mode_never_calls_the_printer(config, tmp_path, siblings):
     assert not outcome.printed and printer.jobs == []
     assert (
         outcome.message
-        == f"Training mode: nothing is printed. The slip was saved as {outcome.pdf_path}."
+        == f"Training mode: nothing is printed. The slip was saved as {outcome.pdf_path}"
     )
     assert outcome.pdf_path.exists()
 
@@ -184,7 +184,7 @@ def test_a_refused_job_is_explained_and_the_slip_saved(config, tmp_path, monkeyp
     assert not outcome.printed and outcome.pdf_path.exists()
     assert outcome.message == (
         f"Printer desk did not take the slip: the printer or class does not exist. "
-        f"The slip was saved as {outcome.pdf_path}."
+        f"The slip was saved as {outcome.pdf_path}"
     )
     assert [e["outcome"] for e in print_events([p.id for p in siblings])] == ["failed", "failed"]
 

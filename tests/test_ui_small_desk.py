@@ -6,6 +6,7 @@ Back at 80x24 each screen is drawn as before (the snapshots at both sizes hold t
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pytest
 from textual.widgets import DataTable, Static
@@ -239,7 +240,6 @@ async def test_o2_d1_narrow_desks_read_the_training_banner_whole_and_search_in_a
     """O2: under 64 columns the TRAINING banner says its short words whole (on two lines where
     even those do not fit); D1: at 40 columns the status filter goes under the search box, which
     keeps the screen's width rather than 8 columns."""
-    from dataclasses import replace
 
     from textual.widgets import Input, Select
 
@@ -251,3 +251,30 @@ async def test_o2_d1_narrow_desks_read_the_training_banner_whole_and_search_in_a
         box = app.screen.query_one("#search", Input)
         assert box.region.width >= columns - 30
         assert app.screen.region.contains_region(app.screen.query_one("#status", Select).region)
+
+
+async def test_r14_a_saved_slips_path_never_leaves_a_lone_full_stop_at_80x24(app, tmp_path):
+    """R14, D1: at 80x24 the words saying where the slip was saved end with its path, however the
+    path falls on the lines: never a "." wrapped alone onto a line of its own (nor one a desk
+    copying the path would take with it)."""
+    from pathlib import Path
+
+    async with app.run_test(size=DESK) as pilot:
+        await _signed_in(app, pilot)
+        app.show_slip(issue_result(("Rosemary", "Rosemary Testkiddo", "JFKAY-TTJYV")))
+        await settle(app, pilot)
+        await pilot.press("p")
+        await settle(app, pilot)
+        outcome = app.screen.query_one("#print-outcome", Static)
+        name = Path(str(outcome.render()).split(" saved as ", 1)[1].rstrip(".")).name
+        # a folder whose length puts the path's last letter at the end of a line
+        room, base = outcome.content_region.width, str(tmp_path / "slips-")
+        folder = base + "x" * ((-(len(base) + 1 + len(name))) % room)
+        config = app.desk.config
+        app.desk.config = replace(config, printer=replace(config.printer, output_dir=folder))
+        await pilot.press("p")
+        await settle(app, pilot)
+        lines = [line.strip() for line in region_text(app, "#print-outcome").splitlines()]
+        said = str(outcome.render())
+        assert folder in said and said.split(" saved as ", 1)[1].startswith(folder)
+        assert "." not in lines and lines[-1], lines

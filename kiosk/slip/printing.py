@@ -147,7 +147,9 @@ def _where_saved(path: Path, config: Config, retry: bool) -> str:
             + "(To let staff reprint saved slips, the administrator sets printer.output_group. "
             f"Saved as {path}, deleted at {until:%H:%M}.)"
         )
-    return f"The slip was saved as {path}."
+    # the path ends the words, with no full stop: one a desk copying the path would take with it,
+    # and one the screen can wrap onto a line of its own (R14)
+    return f"The slip was saved as {path}"
 
 
 def send_to_printer(pdf: bytes, printer: str, title: str) -> tuple[str | None, str]:
