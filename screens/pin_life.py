@@ -4,6 +4,8 @@ a PIN, clear a lock-out, redirect an undelivered welcome and correct a caregiver
 
 from __future__ import annotations
 
+from rich.console import Group, RenderableType
+from rich.table import Table
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -23,14 +25,20 @@ from .keys import DeskDialog, DeskFooter
 from .widgets import DeskScreen, FieldError, ReportsWorkerErrors
 from .workers import desk_worker
 
+LABEL_WIDTH = 14  # the facts' labels, as Basic Info's (kiosk_screens.patient.basic_info)
 
-def pin_section(history: PinHistory, block: RegistrationBlock | None) -> Text:
+
+def pin_section(history: PinHistory, block: RegistrationBlock | None) -> Group:
     """L1 and L5 as the account page shows them: the active PIN's facts, why a parent cannot
-    register, then the earlier PINs, newest first. Never a plain PIN (S2)."""
-    lines: list[Text] = []
+    register, then the earlier PINs, newest first. Never a plain PIN (S2). A value too long for
+    its line goes on under its own column (a grid: a hanging indent), never back under the
+    labels; an earlier PIN's words go on under its words, its date left clear."""
+    facts = Table.grid()
+    facts.add_column(width=LABEL_WIDTH, no_wrap=True, style="bold")
+    facts.add_column(ratio=1)
 
     def fact(label: str, value: str) -> None:
-        lines.append(Text.assemble((f"{label:<14}", "bold"), value))
+        facts.add_row(Text(label), Text(value))
 
     active = history.active
     if active is not None:
@@ -43,15 +51,19 @@ def pin_section(history: PinHistory, block: RegistrationBlock | None) -> Text:
     if block is not None:
         for number, line in enumerate(block.lines):
             fact("Registering" if number == 0 else "", line)
+    parts: list[RenderableType] = [facts]
     if history.earlier:
-        lines.append(Text("Earlier PINs", style="bold underline"))
+        parts.append(Text("Earlier PINs", style="bold underline"))
+        earlier = Table.grid(padding=(0, 1, 0, 0))
+        earlier.add_column(no_wrap=True)
+        earlier.add_column(ratio=1)
         for pin in history.earlier[:8]:
-            lines.append(
-                Text(
-                    f"{pin.issued_at:%m/%d/%Y} {pin.kind}: {pin.state_words}; {pin.delivery_words}"
-                )
+            earlier.add_row(
+                Text(f"{pin.issued_at:%m/%d/%Y}"),
+                Text(f"{pin.kind}: {pin.state_words}; {pin.delivery_words}"),
             )
-    return Text("\n").join(lines)
+        parts.append(earlier)
+    return Group(*parts)
 
 
 class _Dialog(ReportsWorkerErrors, DeskDialog, DeskScreen):

@@ -4,9 +4,11 @@ visit, revoke, redirect, lock-out and clear, contact edit then issue."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 from dataclasses import replace
 
 import pytest
+from rich.console import Console
 from textual.widgets import Input, Static
 
 from kiosk import audit
@@ -21,7 +23,16 @@ from kiosk_screens.patient import PatientScreen
 from kiosk_screens.pin_life import ContactDialog, ReasonDialog, RedirectDialog
 from kiosk_screens.register import RegisterScreen, ReissueDialog
 
-from conftest import NOW, TODAY, find_patient, region_text, screen_text, settle, widget_text
+from conftest import (
+    NOW,
+    TODAY,
+    find_patient,
+    region_text,
+    screen_cells,
+    screen_text,
+    settle,
+    widget_text,
+)
 
 SIZE = (80, 24)
 
@@ -77,7 +88,10 @@ async def _page(app, pilot, given="Rosemary", family="Testkiddo") -> PatientScre
 
 
 def _facts(screen) -> str:
-    return str(screen.query_one("#pin-facts", Static).render())
+    """The PIN section's words, each fact on one line (as wide as it needs)."""
+    console = Console(width=200, record=True, file=io.StringIO())
+    console.print(screen.query_one("#pin-facts", Static).content)
+    return console.export_text()
 
 
 def _outcome(screen) -> str:
@@ -312,3 +326,45 @@ async def test_l6_contact_edit_from_the_registration_window_then_issue(app):
             == "cindy.new@example.com"
         )
         assert AuditEvent.select().where(AuditEvent.action == audit.CONTACT_EDIT).count() == 1
+
+
+async def _hanging(app, pilot, screen) -> list[str]:
+    """The PIN section's lines as the screen shows them, scrolled into sight; a value too long for
+    its line goes on under its own column, never back under the labels (L1, L5)."""
+    facts = screen.query_one("#pin-facts", Static)
+    facts.scroll_visible(animate=False, top=True)
+    await settle(app, pilot)
+    shown = facts.region.intersection(screen.query_one("#patient-page").region)
+    rows = screen_cells(app)[shown.y : shown.bottom]
+    return ["".join(ch for ch, _, _ in row[shown.x : shown.right]) for row in rows]
+
+
+@pytest.mark.parametrize("size", [SIZE, (60, 20)])
+async def test_l1_l5_a_long_pin_fact_wraps_under_its_value_column(app, size):
+    """L1, L5: the PIN section's values keep their column when they wrap (a hanging indent), at
+    80x24 and 60x20: the labels' column stays clear, so each fact reads as one."""
+    pin = _issue().pins[0].pin
+    account = portal.create_account(
+        "guess@example.com", "Someone Else", "a long enough passphrase 1"
+    )
+    for i in range(5):
+        with pytest.raises(portal.PortalError):
+            portal.redeem(
+                account.id,
+                dt.date(2001, 1, 1),
+                pin=pin,
+                terminal="t",
+                now=NOW - dt.timedelta(seconds=i),
+            )
+    async with app.run_test(size=size) as pilot:
+        screen = await _page(app, pilot)
+        await settle(app, pilot)
+        lines = [line.rstrip() for line in await _hanging(app, pilot, screen)]
+        labels = ("Active PIN", "Issued", "Delivery", "Used by", "Registering")
+        facts = [line for line in lines if line.strip()]  # no earlier PINs under them
+        assert facts[0].startswith("Active PIN    PIN, active until"), lines
+        assert len(facts) > len(labels), lines  # something wrapped
+        for line in facts:
+            assert line.startswith(labels) or (line[:14] == " " * 14 and line[14] != " "), lines
+        said = " ".join(" ".join(line[14:].split()) for line in facts)
+        assert "queued, not sent yet" in said and "Locked until 11/22/2026 15:15 UTC" in said
