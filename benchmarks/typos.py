@@ -8,6 +8,11 @@ Each kind makes the mistake a desk makes when a parent spells a name aloud or a 
 - transposition: two neighbouring letters swapped ("Jhonson")
 - sound_alike: an English spelling of the same sound ("Thomsen", "Mcdonald", "Katharyn", "Filip")
 - nickname: the given name replaced by one of its nicknames from the ``nicknames`` dataset ("Bill")
+- nickname_chain: the given name replaced by a nickname of one of its nicknames, which the dataset
+  does not list for the name itself ("Nell" for Eleanor, through Ella; "Rosie" for Rosemary,
+  through Rose): only where each link goes one way (the dataset lists Bill and William each as
+  the other's) and the last name is a nickname with none of its own (Ollie's Oliver is another
+  name, not Olivia's nickname) and of no more than eight names so (Fred ends a dozen chains)
 
 The sound-alike rules are spelling variants of English and Spanish names, not the phonetic code
 kiosk uses to find them, so the recall figure measures the search rather than restating it.
@@ -21,7 +26,15 @@ import random
 import sys
 from functools import lru_cache
 
-KINDS = ("insertion", "deletion", "substitution", "transposition", "sound_alike", "nickname")
+KINDS = (
+    "insertion",
+    "deletion",
+    "substitution",
+    "transposition",
+    "sound_alike",
+    "nickname",
+    "nickname_chain",
+)
 
 _ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
 NEIGHBOURS = {}
@@ -142,6 +155,41 @@ def nickname(word: str, rng: random.Random) -> str:
     return rng.choice(names) if names else ""
 
 
+@lru_cache(maxsize=4096)
+def _chained(given: str) -> tuple[str, ...]:
+    from nicknames import NickNamer
+
+    namer = NickNamer()
+
+    def links(name: str) -> set[str]:  # the nicknames of ``name`` the dataset lists one way only
+        return {n for n in namer.nicknames_of(name) if name not in namer.nicknames_of(n)}
+
+    def sources(end: str) -> set[str]:  # the names ``end`` is a nickname of a nickname of
+        return {
+            name
+            for middle in namer.canonicals_of(end)
+            for name in namer.canonicals_of(middle)
+            if middle in links(name) and end not in namer.nicknames_of(name) and name != end
+        }
+
+    near = set(_nicknames(given))
+    ends = {end for middle in links(given) for end in namer.nicknames_of(middle)}
+    # a nickname that ends chains from a dozen names (Fred: Frederica, Wilbur, and William
+    # through Will) tells a desk little about any one of them
+    return tuple(
+        sorted(
+            end
+            for end in ends - near - {given}
+            if len(end) > 1 and not namer.nicknames_of(end) and len(sources(end)) <= 8
+        )
+    )
+
+
+def nickname_chain(word: str, rng: random.Random) -> str:
+    names = _chained(word)
+    return rng.choice(names) if names else ""
+
+
 MISTAKES = {
     "insertion": insertion,
     "deletion": deletion,
@@ -149,6 +197,7 @@ MISTAKES = {
     "transposition": transposition,
     "sound_alike": sound_alike,
     "nickname": nickname,
+    "nickname_chain": nickname_chain,
 }
 
 
@@ -163,8 +212,8 @@ def misspell(kind: str, given: str, family: str, rng: random.Random) -> str:
     """``given family`` as typed with one mistake of ``kind``; "" when this name cannot have one
     (no nickname, or no word of four letters or more)."""
     given, family = typed(given), typed(family)
-    if kind == "nickname":
-        changed = nickname(given, rng)
+    if kind in ("nickname", "nickname_chain"):
+        changed = MISTAKES[kind](given, rng)
         return f"{changed} {family}" if changed else ""
     words = [(i, w) for i, w in enumerate((given, family)) if sum(ch.isalpha() for ch in w) >= 4]
     if not words:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 from collections import Counter
@@ -30,7 +31,7 @@ from kiosk.store.models import Caregiver, Patient, Relationship, SearchTerm
 from kiosk.store.practice import open_store
 from kiosk.terms import Authority, CaregiverRole, PortalStatus
 
-from conftest import TODAY, needs
+from conftest import TODAY, load_training, needs
 from test_postgres import PG_URL, postgres_store
 
 REGISTERED = PortalStatus.REGISTERED
@@ -460,6 +461,88 @@ def test_n2_a_nickname_is_a_given_names_never_a_family_name(families):
     assert "Andre Bell" not in names("william") and "Andre Bell" not in names("william jonson")
     assert ("Bell Carter", "nickname") in found("william")  # as a given name, it is one
     assert ("William Johnson", "nickname") in found("bill")
+
+
+def test_n2_a_nickname_of_a_nickname_is_found_after_closer_names(families):
+    """Rosemary has Rose and Rose has Rosie, but the nicknames dataset has no Rosie for Rosemary:
+    "rosie" finds her, saying "nickname", after the names one link or one mistake away (N2)."""
+    assert ("Rosemary Núñez-García", "nickname") in found("rosie nunez")
+    assert ("Rosemary Núñez-García", "nickname") in found("rosie")
+    _namesakes("Rosemary", "Ward", 1)
+    _namesakes("Rose", "Ward", 1)  # a nickname of Rosie (and said alike)
+    _namesakes("Josie", "Ward", 1)  # one letter off
+    _namesakes("Rosie", "Ward", 1)  # as typed
+    rows = found("rosie ward")
+    assert [name for name, _ in rows] == ["Rosie Ward", "Rose Ward", "Josie Ward", "Rosemary Ward"]
+    assert rows[-1] == ("Rosemary Ward", "nickname")
+    _namesakes("Rosie", "Carter", 1)  # the other way: a child registered by her nickname
+    assert ("Rosie Carter", "nickname") in found("rosemary carter")
+
+
+def test_n2_a_nickname_of_a_nickname_goes_no_further_and_joins_no_other_names(families):
+    """One link further, no more; never through a pair the dataset lists both ways, nor to a name
+    with nicknames of its own (Olivia, Ollie: Oliver is another boy's name, N2)."""
+    _namesakes("Oliver", "Ward", 1)
+    _namesakes("Olivia", "Ward", 1)
+    _namesakes("Polly", "Ward", 1)  # Rosemary, Mary, Polly: a nickname of a nickname
+    _namesakes("Bob", "Ward", 1)  # William, Bill (listed both ways), Robert, Bob: no chain
+    assert dict(found("olivia ward"))["Oliver Ward"] == "typo"  # two letters off, no nickname
+    assert ("Polly Ward", "nickname") in found("rosemary ward")
+    assert "Bob Ward" not in names("william ward")
+    assert search._chained_nicknames("olivia") == set()
+
+
+@pytest.mark.parametrize("given", ["Rosemary", "Rosie"])
+def test_n2_a_nickname_of_a_nickname_is_never_a_family_name(families, given):
+    """Typed "rosie", Ann Rosemary is no nickname match: a nickname is a given name's (N2)."""
+    _namesakes("Ann", given, 1)
+    other = "rosie" if given == "Rosemary" else "rosemary"
+    assert f"Ann {given}" not in names(other)
+    assert f"Ann {given}" not in names(f"ann {other}")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    word=st.one_of(
+        st.sampled_from(sorted(search._nickname_table())),
+        st.text(alphabet="aeilmnorsy", min_size=1, max_size=8),
+    )
+)
+def test_n2_nicknames_of_a_nickname_are_bounded_and_symmetric(word):
+    """Property of the expansion (N2): each name has at most MAX_CHAINED nicknames of a nickname,
+    none of them itself or a nickname one link away, each reached through one of its nicknames;
+    both tables are symmetric, as the dataset's links are read either way."""
+    chained, near = search._chained_nicknames(word), search._nicknames(word)
+    assert len(chained) <= search.MAX_CHAINED
+    assert not chained & (near | {word})
+    for other in near:
+        assert word in search._nicknames(other)
+    for other in chained:
+        assert word in search._chained_nicknames(other)
+        assert near & search._nicknames(other)
+
+
+def test_n2_nicknames_of_a_nickname_are_never_family_names(families):
+    """Property (N2): typed any name of the dataset, a patient whose family name is one of its
+    nicknames of a nickname (and whose given name is no nickname) is never a nickname match."""
+    chains = search._nickname_chains()
+    words = sorted(chains)[::15]
+    with write_transaction():
+        for family in sorted({name for word in words for name in chains[word]}):
+            Patient.create(
+                chart_number=f"F{family}",
+                given_name="Quill",
+                family_name=family.title(),
+                dob=dt.date(2016, 1, 1),
+            )
+
+    @settings(max_examples=25, deadline=None, database=None)
+    @given(word=st.sampled_from(words))
+    def check(word):
+        for name, reason in found(word):
+            assert not (name.startswith("Quill ") and "nickname" in reason), (word, name)
+
+    check()
 
 
 @pytest.mark.parametrize(
@@ -1437,6 +1520,33 @@ def test_n1_kiosk_search_prints_the_same_results(config, capsys):
         main(["--db", missing, "search", "x"]) == 2
     )  # D2: a read-only command creates no database
     assert "no database at" in capsys.readouterr().err and not __import__("os").path.exists(missing)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_n2_kiosk_search_finds_rosemary_by_a_nickname_of_her_nickname(
+    backend, request, config, tmp_path, monkeypatch, capsys
+):
+    """The training data's Rosemary Testkiddo, asked for as Rosie (Rosemary, Rose, Rosie): `kiosk
+    search "rosie testkiddo"` shows her, saying why (N2), on SQLite and PostgreSQL alike."""
+    from kiosk.cli import main
+
+    with contextlib.ExitStack() as stack:
+        if backend == "sqlite":
+            request.getfixturevalue("training")
+            close_database()
+            where = config.database
+        else:
+            if not PG_URL:
+                needs("KIOSK_TEST_PG_URL not set")
+            where = stack.enter_context(postgres_store(tmp_path, load=load_training))
+            close_database()
+            monkeypatch.setenv("KIOSK_PIN_KEY_FILE", str(tmp_path / "pin.key"))
+        assert main(["--db", where, "search", "rosie testkiddo", "--json"]) == 0
+        rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        assert rows[0]["given_name"] == "Rosemary" and rows[0]["family_name"] == "Testkiddo"
+        assert rows[0]["reason"] == "nickname"
+        assert main(["--db", where, "search", "rosie testkiddo"]) == 0
+        assert "Testkiddo, Rosemary" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("given", ["محمد\u200cرضا", "ശ്രീ\u200dകുമാർ"])

@@ -73,6 +73,9 @@ NAME_FIELDS = (GIVEN, FAMILY, FULL, CAREGIVER_FIELD)
 MAX_WORDS = 4  # words of a query that take part (a name of more parts is found by its first four)
 POSTINGS_CAP = 2000
 MAX_CANDIDATES = 40  # tolerant words tried per query word, the closest first
+# a nickname of a nickname (Rosie: Rosemary): near, after a nickname (1.0), one mistake (1.05) and a
+# sound-alike (up to 1.5), before two mistakes; each name has at most MAX_CHAINED of them
+NICKNAME_CHAIN, MAX_CHAINED = 1.5, 8
 PREFIX_COST = 0.5  # "garc" for García: after the whole-word matches
 CAREGIVER_COST = 0.25
 ONE_TYPO = 1.05  # what add_candidates gives a name one typo away
@@ -501,30 +504,75 @@ def term_text_sql(
 
 # -- tolerant candidates ----------------------------------------------------------------------------
 @lru_cache(maxsize=1)
-def _nickname_table() -> dict[str, set[str]]:
-    """Each given name's nicknames and the names it is a nickname of, from the ``nicknames`` package's
-    names.csv (a maintained dataset of English given names and their nicknames). The file is read
-    without importing the package: its ``__init__`` imports importlib.metadata for its version, some
-    4 MiB a low-spec kiosk does not have to spare (benchmarks/lowspec.py)."""
+def _nickname_links() -> dict[str, set[str]]:
+    """Each given name's nicknames as the ``nicknames`` package's names.csv lists them (a maintained
+    dataset of English given names and their nicknames). The file is read without importing the
+    package: its ``__init__`` imports importlib.metadata for its version, some 4 MiB a low-spec
+    kiosk does not have to spare (benchmarks/lowspec.py)."""
     import csv
     from importlib.util import find_spec
 
     spec = find_spec("nicknames")  # finds the package, does not run it
     if spec is None or not spec.submodule_search_locations:
         return {}
-    related: dict[str, set[str]] = {}
+    links: dict[str, set[str]] = {}
     names = Path(next(iter(spec.submodule_search_locations))) / "names.csv"
     with names.open(newline="", encoding="utf-8") as lines:
         for row in csv.reader(lines):
             if len(row) == 3 and row[1] == "has_nickname":
-                name, nickname = row[0].strip().lower(), row[2].strip().lower()
-                related.setdefault(name, set()).add(nickname)
-                related.setdefault(nickname, set()).add(name)
+                name, nickname = fold(row[0]), fold(row[2])
+                if name and nickname and name != nickname:
+                    links.setdefault(name, set()).add(nickname)
+    return links
+
+
+@lru_cache(maxsize=1)
+def _nickname_table() -> dict[str, set[str]]:
+    """Each given name's nicknames and the names it is a nickname of: one link, either way."""
+    related: dict[str, set[str]] = {}
+    for name, nicknames in _nickname_links().items():
+        for nickname in nicknames:
+            related.setdefault(name, set()).add(nickname)
+            related.setdefault(nickname, set()).add(name)
     return related
 
 
+@lru_cache(maxsize=1)
+def _nickname_chains() -> dict[str, set[str]]:
+    """Nicknames of a nickname, either way, one link further and no more (N2: Rosemary has Rose,
+    Rose has Rosie: "rosie" finds Rosemary, "rosemary" a child registered as Rosie). A chain is
+    kept only where the dataset is sure of each link's way and ends at a nickname: a pair it lists
+    both ways (Bill and William) or an end with nicknames of its own is another name, not a
+    nickname (Olivia, Ollie: Oliver; Charles, Charlie: Charlotte; Benjamin, Jim: James). Each name
+    keeps its MAX_CHAINED closest spellings, a pair only when both of its names keep it: bounded
+    and symmetric (a hypothesis test)."""
+    from rapidfuzz.distance import OSA
+
+    links, related = _nickname_links(), _nickname_table()
+    chains: dict[str, set[str]] = {}
+    for name, nicknames in links.items():
+        for middle in nicknames - {n for n in nicknames if name in links.get(n, ())}:
+            for end in links.get(middle, set()) - related[name] - {name}:
+                if end not in links:
+                    chains.setdefault(name, set()).add(end)
+                    chains.setdefault(end, set()).add(name)
+    closest = {
+        name: set(
+            sorted(others, key=lambda other: (OSA.distance(name, other), other))[:MAX_CHAINED]
+        )
+        for name, others in chains.items()
+    }
+    return {
+        name: {other for other in kept if name in closest[other]} for name, kept in closest.items()
+    }
+
+
 def _nicknames(word: str) -> set[str]:
-    return {fold(name) for name in _nickname_table().get(word.strip().lower(), ())} - {word, ""}
+    return _nickname_table().get(word, set()) - {word}
+
+
+def _chained_nicknames(word: str) -> set[str]:
+    return _nickname_chains().get(word, set())
 
 
 def add_candidates(words: tuple[Word, ...]) -> None:
@@ -554,6 +602,12 @@ def add_candidates(words: tuple[Word, ...]) -> None:
             word.candidates[nickname] = (
                 1.0 + 0.01 * min(OSA.distance(text, nickname), 9),
                 NICKNAME,
+            )
+        for nickname in _chained_nicknames(text):
+            # a nickname of a nickname: after the names one link or one mistake away (Rosie:
+            # Rose and Rosy first, then Rosemary)
+            word.candidates.setdefault(
+                nickname, (NICKNAME_CHAIN + 0.01 * min(OSA.distance(text, nickname), 9), NICKNAME)
             )
     found: list[tuple[str, str]] = []
     names = sorted(keys.keys() | spelt.keys())
