@@ -171,8 +171,8 @@ async def test_l4_after_do_not_send_the_screen_says_a_new_message_needs_a_new_pi
         assert "issue a new PIN" in _outcome(screen)
 
 
-async def test_l5_lock_out_shown_then_cleared_by_an_administrator(app):
-    pin = _issue(delivery="none").pins[0].pin
+def _locked_out(pin: str) -> None:
+    """Five wrong birth dates with ``pin`` in the last minute: the patient is locked out (S4)."""
     account = portal.create_account(
         "guess@example.com", "Someone Else", "a long enough passphrase 1"
     )
@@ -185,6 +185,10 @@ async def test_l5_lock_out_shown_then_cleared_by_an_administrator(app):
                 terminal="t",
                 now=NOW - dt.timedelta(seconds=i),
             )
+
+
+async def test_l5_lock_out_shown_then_cleared_by_an_administrator(app):
+    _locked_out(_issue(delivery="none").pins[0].pin)
     async with app.run_test(size=SIZE) as pilot:
         screen = await _page(app, pilot)
         assert "Locked until 11/22/2026 15:15 UTC" in _facts(screen)
@@ -343,19 +347,7 @@ async def _hanging(app, pilot, screen) -> list[str]:
 async def test_l1_l5_a_long_pin_fact_wraps_under_its_value_column(app, size):
     """L1, L5: the PIN section's values keep their column when they wrap (a hanging indent), at
     80x24 and 60x20: the labels' column stays clear, so each fact reads as one."""
-    pin = _issue().pins[0].pin
-    account = portal.create_account(
-        "guess@example.com", "Someone Else", "a long enough passphrase 1"
-    )
-    for i in range(5):
-        with pytest.raises(portal.PortalError):
-            portal.redeem(
-                account.id,
-                dt.date(2001, 1, 1),
-                pin=pin,
-                terminal="t",
-                now=NOW - dt.timedelta(seconds=i),
-            )
+    _locked_out(_issue().pins[0].pin)
     async with app.run_test(size=size) as pilot:
         screen = await _page(app, pilot)
         await settle(app, pilot)
