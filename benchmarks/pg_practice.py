@@ -33,7 +33,7 @@ from multiprocessing import get_context
 
 LOADED = ("patient", "caregiver", "relationship", "search_term")
 # written from the loaded rows in one statement (its triggers are off with the foreign keys')
-DERIVED = ("born_parent_term",)
+DERIVED = ("born_parent_term", "parent_name_child")
 MAINTENANCE_MEMORY = "1GB"  # per session (never the server's setting), for an index build's sort
 _ESCAPE = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
@@ -205,11 +205,14 @@ def generate(
         f"loaded {made[0]:,} patients, {made[1]:,} caregivers, {made[2]:,} relationships, "
         f"{made[3]:,} search terms with COPY in {shares} jobs in {loaded:.0f} s"
     )
-    from kiosk.people.born_parents import FILL
+    from kiosk.people import born_parents, parent_names
 
     began = time.perf_counter()
-    cursor.execute(FILL)  # N1: a parent's name terms beside each child's birth date
+    cursor.execute(born_parents.FILL)  # N1: a parent's name terms beside each child's birth date
     log(f"parents' name terms by birth date written in {time.perf_counter() - began:.0f} s")
+    began = time.perf_counter()
+    cursor.execute(parent_names.FILL)  # N1: a parent's whole name beside each child's row
+    log(f"parents' whole names by child written in {time.perf_counter() - began:.0f} s")
     # the tolerant lookup (N2): every name word under its deletion variants and sound codes, as
     # kiosk.people.search_index.add_words writes them (words already there are skipped)
     words = set().union(*(found for _, found in results))

@@ -854,6 +854,7 @@ def bench_postgres(url: str, n_patients: int, work: Path, keep: Path | None = No
         "search_term",
         "search_key",
         "born_parent_term",
+        "parent_name_child",
     ):
         database.execute_sql(f'VACUUM ANALYZE "{table}"')
     note(f"postgres: schema {schema}: {report} ({time.perf_counter() - started:.0f} s to set up)")

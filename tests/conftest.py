@@ -36,6 +36,7 @@ from kiosk.clock import Clock
 from kiosk.config import Config, PracticeConfig
 from kiosk.desk import Desk
 from kiosk.people.born_parents import TABLE as BORN_TABLE
+from kiosk.people.parent_names import TABLE as NAMED_TABLE
 from kiosk.store.db import close_database
 from kiosk.store.practice import PracticeSettings, open_store
 from kiosk.terms import utcnow
@@ -703,7 +704,7 @@ class PgSchemas:
             + [
                 f'INSERT INTO {schema}."{table}" SELECT * FROM {template}."{table}"'
                 for table in tables
-                if table != BORN_TABLE  # its triggers write its rows as the others are copied
+                if table not in (BORN_TABLE, NAMED_TABLE)  # their triggers write their rows
             ]
             + [
                 f'SELECT setval(\'{schema}."{seq}"\', last_value, is_called) FROM {template}."{seq}"'

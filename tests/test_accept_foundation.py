@@ -15,6 +15,7 @@ from kiosk.config import ENV_KEYS, ConfigError, load_config
 from kiosk.ops.training import read_training_file
 from kiosk.people.born_parents import TABLE as BORN_TABLE
 from kiosk.people.names import is_placeholder_name
+from kiosk.people.parent_names import TABLE as NAMED_TABLE
 from kiosk.people.patients import age_years, family_for, patient_page, search_patients
 from kiosk.registration import portal
 from kiosk.registration.engine import IssueRequest, check_issue, issue_pins
@@ -93,13 +94,23 @@ def drop_version_18(con: sqlite3.Connection) -> None:
     con.execute("CREATE INDEX relationship_patient_id ON relationship (patient_id)")
 
 
-def drop_version_33(con: sqlite3.Connection) -> None:
-    """Take away what version 33 added: the parents' name terms by birth date and their triggers."""
+def _drop_kept_in_step(con: sqlite3.Connection, table: str) -> None:
+    """Take away a table kept in step by triggers, and its triggers."""
     triggers = con.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall()
     for (name,) in triggers:
-        if name.startswith(BORN_TABLE):
+        if name.startswith(table):
             con.execute(f'DROP TRIGGER "{name}"')
-    con.execute(f'DROP TABLE "{BORN_TABLE}"')
+    con.execute(f'DROP TABLE "{table}"')
+
+
+def drop_version_33(con: sqlite3.Connection) -> None:
+    """Take away what version 33 added: the parents' name terms by birth date and their triggers."""
+    _drop_kept_in_step(con, BORN_TABLE)
+
+
+def drop_version_34(con: sqlite3.Connection) -> None:
+    """Take away what version 34 added: a parent's whole name beside each child's listed row."""
+    _drop_kept_in_step(con, NAMED_TABLE)
 
 
 def _make_version_1(path: str) -> None:
@@ -110,6 +121,7 @@ def _make_version_1(path: str) -> None:
     version 15's teens and access over time, no PIN language, no maybe_sent, no index of a
     child's caregivers)."""
     con = sqlite3.connect(path)
+    drop_version_34(con)
     drop_version_33(con)
     con.execute("ALTER TABLE practice DROP COLUMN key_check")
     con.execute("ALTER TABLE practice DROP COLUMN purpose")  # version 6 (D2)
@@ -162,7 +174,7 @@ def test_a_version_1_database_is_migrated_in_place_and_its_pins_still_redeem(con
 
     open_store(config)  # the next release starts on the old file
 
-    assert ensure_schema() == SCHEMA_VERSION == 33
+    assert ensure_schema() == SCHEMA_VERSION == 34
     assert _columns() == fresh_columns and _indexes() == fresh_indexes  # same as a new database
     assert Practice.get().key_check  # the step filled the new column for the existing row
     rosemary = Patient.get(Patient.given_name == "Rosemary")
@@ -328,7 +340,7 @@ def test_a_model_change_without_a_migration_is_caught(store):
         assert columns[table] == expected, (
             f"{table} changed: add a step to kiosk.store.schema.MIGRATIONS and bump SCHEMA_VERSION"
         )
-    assert SCHEMA_VERSION == 33 and sorted(
+    assert SCHEMA_VERSION == 34 and sorted(
         __import__("kiosk.store.schema").store.schema.MIGRATIONS
     ) == [
         2,
@@ -363,6 +375,7 @@ def test_a_model_change_without_a_migration_is_caught(store):
         31,
         32,
         33,
+        34,
     ]
 
 

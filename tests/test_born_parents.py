@@ -164,6 +164,31 @@ def test_n1_a_parents_new_name_with_a_birth_date_finds_the_child(opened, request
     assert [r.given_name for r in search_patients("beatriz 3/4/2019", today=TODAY)] == ["Rosa"]
 
 
+def undo_on_sqlite(path, table: str, version: int) -> None:
+    """The SQLite file at ``path`` as ``version`` left it, before ``table`` and its triggers."""
+    with sqlite3.connect(path) as con:
+        for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'"):
+            if name.startswith(table):
+                con.execute(f'DROP TRIGGER "{name}"')
+        con.execute(f'DROP TABLE "{table}"')
+        con.execute("UPDATE schema_meta SET version = ?", (version,))
+
+
+def undo_on_postgresql(table: str, triggers: int, version: int) -> None:
+    """The open PostgreSQL store as ``version`` left it, before ``table`` and its ``triggers``."""
+    with write_transaction():
+        found = database.execute_sql(
+            "SELECT t.tgname, c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
+            " WHERE c.relnamespace = current_schema()::regnamespace AND t.tgname LIKE %s",
+            (f"{table}%",),
+        ).fetchall()
+        assert len(found) == triggers
+        for name, on in found:
+            database.execute_sql(f'DROP TRIGGER "{name}" ON "{on}"')
+        database.execute_sql(f'DROP TABLE "{table}"')
+        database.execute_sql("UPDATE schema_meta SET version = %s", (version,))
+
+
 def test_n1_a_database_migrated_to_parents_by_birth_date_gets_every_row(tmp_path):
     """Version 33 fills born_parent_term from the records of an older database (SQLite)."""
     path = tmp_path / "kiosk.db"
@@ -174,14 +199,7 @@ def test_n1_a_database_migrated_to_parents_by_birth_date_gets_every_row(tmp_path
     expected = _expected()
     assert len(expected) > 3
     close_database()
-    with sqlite3.connect(path) as con:  # as version 32 left it
-        for (name,) in con.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name <> 'x'"
-        ).fetchall():
-            if name.startswith(TABLE):
-                con.execute(f'DROP TRIGGER "{name}"')
-        con.execute(f'DROP TABLE "{TABLE}"')
-        con.execute("UPDATE schema_meta SET version = 32")
+    undo_on_sqlite(path, TABLE, 32)  # as version 32 left it
     open_store(Config(database=str(path), pin_key_file=str(tmp_path / "k")))
     try:
         assert database.execute_sql("SELECT version FROM schema_meta").fetchone()[0] == (
@@ -203,17 +221,7 @@ def test_n1_a_postgresql_database_migrated_to_parents_by_birth_date_gets_every_r
         _apply(("relate", 1, 0))
         expected = _expected()
         assert len(expected) > 3
-        with write_transaction():  # as version 32 left it
-            triggers = database.execute_sql(
-                "SELECT t.tgname, c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
-                " WHERE c.relnamespace = current_schema()::regnamespace AND t.tgname LIKE %s",
-                (f"{TABLE}%",),
-            ).fetchall()
-            assert len(triggers) == 7
-            for name, table in triggers:
-                database.execute_sql(f'DROP TRIGGER "{name}" ON "{table}"')
-            database.execute_sql(f'DROP TABLE "{TABLE}"')
-            database.execute_sql("UPDATE schema_meta SET version = 32")
+        undo_on_postgresql(TABLE, 7, 32)  # as version 32 left it
         close_database()
         open_store(Config(database=url, pin_key_file=str(tmp_path / "pin.key")))
         assert database.execute_sql("SELECT version FROM schema_meta").fetchone()[0] == (

@@ -18,6 +18,7 @@ import pytest
 from kiosk.config import Config
 from kiosk.ops import demo
 from kiosk.people.born_parents import TABLE
+from kiosk.people.parent_names import TABLE as NAMED_TABLE
 from kiosk.people.patients import search_patients
 from kiosk.store.db import close_database
 from kiosk.store.practice import open_store
@@ -96,7 +97,8 @@ def test_o1_the_bulk_practice_is_the_demo_generators_practice(schemas):
             pg_practice().generate(url, 3_000, seed=5, jobs=1, today=TODAY, chunk=700, log=str)
         found.append([search_patients(text, today=TODAY) for text in ("smi", "garcia", "jonson")])
         close_database()
-    for table in ("patient", "caregiver", "relationship", "search_term", "search_key", TABLE):
+    loaded = ("patient", "caregiver", "relationship", "search_term", "search_key")
+    for table in (*loaded, TABLE, NAMED_TABLE):
         made = [rows(admin, schema, table) for schema in names]
         assert made[0] == made[1], table
         assert made[0], table

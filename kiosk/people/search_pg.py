@@ -17,6 +17,7 @@ one alike.
 
 from __future__ import annotations
 
+from kiosk.people.parent_names import LISTED
 from kiosk.people.search_index import CAREGIVER, CAREGIVER_FULL, CHART, FAMILY, FULL, GIVEN
 
 # one plan for every value; no parallel workers and no JIT: one generic plan guesses thousands of
@@ -138,16 +139,13 @@ _PARENT_TERMS = (
     " JOIN relationship r ON r.caregiver_id = t.caregiver_id WHERE {} AND t.field = kind"
     " LIMIT lim) s JOIN patient p ON p.id = s.patient_id"
 )
-# a whole name's parents with their names, each parent's read once (not once a child: some 45
-# parents of one common name, 100 children; OFFSET 0 keeps the planner from joining the names
-# after the children), their children then walked in the same lazy order, up to the limit
-_NAMED = (
-    "s.given_name, s.family_name FROM (SELECT r.patient_id, t.caregiver_id, t.term, t.given_name,"
-    " t.family_name FROM (SELECT t.caregiver_id, t.term, c.given_name, c.family_name"
-    " FROM search_term t JOIN caregiver c ON c.id = t.caregiver_id WHERE {} AND t.field = kind"
-    " OFFSET 0) t JOIN relationship r ON r.caregiver_id = t.caregiver_id LIMIT lim) s"
-    " JOIN patient p ON p.id = s.patient_id"
-)
+# a whole name's children, the first of the list's order (by the child's name), with their rows
+# and the parent's name: one range of parent_name_child's (term, family, given, dob) index
+# (schema 34, kiosk.people.parent_names; "Ashley Turner": 7 pages, not 716 of a walk of the
+# parents' names, their relationships and each child's row, N1)
+_NAMED = f"""SELECT b.patient_id, b.given_key, b.family_key, b.given_name, b.family_name, b.dob,
+            b.portal_status, b.caregiver_id, b.term, b.carer_given, b.carer_family
+            FROM parent_name_child b WHERE {{}} ORDER BY b.{LISTED.replace(", ", ", b.")} LIMIT lim"""
 PARENTS = f"""
 CREATE OR REPLACE FUNCTION kiosk_parents(lo text, hi text, kind text, lim integer)
 RETURNS TABLE (patient_id integer, given_key varchar, family_key varchar, given_name varchar,
@@ -156,9 +154,9 @@ RETURNS TABLE (patient_id integer, given_key varchar, family_key varchar, given_
 LANGUAGE plpgsql STABLE {_SETTINGS} AS $$
 BEGIN
     IF kind = '{CAREGIVER_FULL}' AND hi = lo THEN
-        RETURN QUERY SELECT {_PARENT_ROW}, {_NAMED.format("t.term = lo")};
+        RETURN QUERY {_NAMED.format("b.term = lo")};
     ELSIF kind = '{CAREGIVER_FULL}' THEN
-        RETURN QUERY SELECT {_PARENT_ROW}, {_NAMED.format("t.term >= lo AND t.term < hi")};
+        RETURN QUERY {_NAMED.format("b.term >= lo AND b.term < hi")};
     ELSIF hi = lo THEN
         RETURN QUERY SELECT {_PARENT_ROW}, NULL::varchar, NULL::varchar
             FROM {_PARENT_TERMS.format("t.term = lo")};

@@ -248,6 +248,45 @@ class BornParentTerm(BaseModel):
         )
 
 
+class ParentNameChild(BaseModel):
+    """A parent's whole-name term beside each of their children's listed rows (N1: "Amanda
+    Dvořák" shows her children): the list is the first rows of one range of one index, in the
+    order it is shown, not a walk of the parents, their relationships and each child's row.
+    Derived rows, kept in step by triggers on relationship, search_term, patient and caregiver
+    (kiosk.people.parent_names), whatever writes."""
+
+    term = pw.CharField()
+    family_key = pw.CharField()
+    given_key = pw.CharField()
+    dob = pw.DateField()
+    patient_id = pw.IntegerField()  # no foreign keys: the triggers remove what a cascade removes
+    caregiver_id = pw.IntegerField()
+    given_name = pw.CharField()  # the child's row as the list shows it
+    family_name = pw.CharField()
+    portal_status = pw.CharField()
+    carer_given = pw.CharField()  # the parent's name as the row's reason says it
+    carer_family = pw.CharField()
+
+    class Meta:
+        primary_key = False  # rows by the million, read by term only: no id or its index
+        # the triggers' updates and deletes find a parent's rows
+        indexes = ((("caregiver_id", "patient_id"), False),)
+
+
+# a term's rows in the list's order (kiosk.people.parent_names.LISTED)
+ParentNameChild.add_index(
+    ParentNameChild.index(
+        ParentNameChild.term,
+        ParentNameChild.family_key,
+        ParentNameChild.given_key,
+        ParentNameChild.dob,
+        ParentNameChild.patient_id,
+        ParentNameChild.caregiver_id,
+        name="parent_name_child_listed",
+    )
+)
+
+
 class SearchKey(BaseModel):
     """The tolerant lookup (N2): every distinct name word under its deletion variants (a word with
     one or two letters left out: a typo, a swap or a missing letter meets the word there) and its
@@ -513,6 +552,7 @@ ALL_MODELS = [
     SearchTerm,
     SearchKey,
     BornParentTerm,
+    ParentNameChild,
     Appointment,
     RegistrationPin,
     PortalAccount,

@@ -16,7 +16,7 @@ from kiosk.store.models import ALL_MODELS, AuditHead, BaseModel, SchemaMeta
 if TYPE_CHECKING:
     from playhouse.migrate import SchemaMigrator
 
-SCHEMA_VERSION = 33
+SCHEMA_VERSION = 34
 # RegistrationPin's enrollment report index (W4), by column: version 14 makes it
 REPORT_INDEX = ("issued_at", "second_parent", "issued_by_id", "redemptions", "first_used_at")
 
@@ -509,6 +509,18 @@ def _v33_parents_by_birth_date() -> None:
     _v20_search_functions()
 
 
+def _v34_parents_children_by_name() -> None:
+    """Version 34: a parent's whole name beside each child's listed row (``parent_name_child``,
+    kiosk.people.parent_names), filled from the records and kept in step by triggers; on
+    PostgreSQL kiosk_parents reads a whole name's list from it (N1: "Amanda Dvořák", the first
+    rows of one range of one index, in the list's order)."""
+    from kiosk.people.parent_names import create_triggers, fill
+
+    fill()
+    create_triggers()
+    _v20_search_functions()
+
+
 # version N -> function that takes a database at N-1 to N. Add a step here with every change to
 # the models; tests/test_accept_foundation.py builds a version-1 database and checks that it comes
 # up to date with the same columns as a new one.
@@ -545,6 +557,7 @@ MIGRATIONS: dict[int, Callable[[], None]] = {
     31: _v31_audit_head_moved_under_its_lock,
     32: _v32_plain_name_indexes_beside_the_covering,
     33: _v33_parents_by_birth_date,
+    34: _v34_parents_children_by_name,
 }
 
 
@@ -589,9 +602,10 @@ def ensure_schema() -> int:
                 SchemaMeta.create(version=SCHEMA_VERSION)
                 if not AuditHead.select().exists():
                     AuditHead.create()
-                from kiosk.people.born_parents import create_triggers
+                from kiosk.people import born_parents, parent_names
 
-                create_triggers()
+                born_parents.create_triggers()
+                parent_names.create_triggers()
                 if not is_sqlite():
                     _tune_postgres_statistics()
                     _v20_search_functions()
