@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Label, Static
@@ -16,6 +16,7 @@ from textual.widgets import DataTable, Label, Static
 from kiosk.terms import Channel, MessageState
 
 from .keys import DeskFooter
+from .search import name_width, refit
 from .widgets import (
     DeskHeader,
     DeskScreen,
@@ -32,6 +33,37 @@ STATE_WORDS = {
     MessageState.SENT: "Sent",
     MessageState.FAILED: "FAILED",
 }
+
+
+# The messages fit the window (D1): from 80 columns every column, Reason taking what is left (cut,
+# and read whole on the line under the table); under 80 the table keeps when, to whom and the
+# state, and that line reads the channel, the tries and the reason. It never scrolls sideways.
+CREATED_WIDTH, CHANNEL_WIDTH, TO_WIDTH, TRIES_WIDTH = 11, 14, 18, 5
+STATE_WIDTH = max(len("State"), *(len(words) for words in STATE_WORDS.values()))
+TABLE_MARGIN = 2  # outbox_screen.tcss: the table's margin either side
+
+
+def outbox_columns(width: int) -> tuple[tuple[str, int], ...]:
+    """The messages' columns and widths for a window ``width`` columns wide."""
+    room = width - TABLE_MARGIN
+    if width < 80:
+        to = name_width(room, [CREATED_WIDTH, STATE_WIDTH])
+        return (("Created", CREATED_WIDTH), ("To", to), ("State", STATE_WIDTH))
+    fixed = (
+        ("Created", CREATED_WIDTH),
+        ("Channel", CHANNEL_WIDTH),
+        ("To", TO_WIDTH),
+        ("State", STATE_WIDTH),
+        ("Tries", TRIES_WIDTH),
+    )
+    return (*fixed, ("Reason", name_width(room, [size for _, size in fixed])))
+
+
+def channel_words(message) -> str:
+    """Email, or Text with its carrier."""
+    if message.channel != Channel.TEXT:
+        return "Email"
+    return "Text" + (f" ({message.carrier})" if message.carrier else "")
 
 
 def local_time(moment: dt.datetime | None) -> str:
@@ -66,12 +98,22 @@ class OutboxScreen(ReportsWorkerErrors, DeskScreen[None]):
         yield Static("", id="outbox-status", markup=False)
         yield DeskFooter()
 
+    _columns: tuple[tuple[str, int], ...] = ()  # the messages' columns at this width (on_resize)
+
     def on_mount(self) -> None:
-        self.query_one("#messages", DataTable).add_columns(
-            "Created", "Channel", "To", "State", "Tries", "Reason"
-        )
+        self._fit(self.app.size.width)
         self.query_one("#messages", DataTable).focus()
         self.load()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._fit(event.size.width)
+
+    def _fit(self, width: int) -> None:
+        columns = outbox_columns(width)
+        if columns != self._columns:
+            self._columns = columns
+            refit(self.query_one("#messages", DataTable), columns, self._add_rows)
+            self._show_reason()
 
     def action_refresh(self) -> None:
         self.load()
@@ -86,21 +128,7 @@ class OutboxScreen(ReportsWorkerErrors, DeskScreen[None]):
         table = self.query_one("#messages", DataTable)
         row = table.cursor_row
         table.clear()
-        for message in rows:
-            channel = (
-                "Text" + (f" ({message.carrier})" if message.carrier else "")
-                if message.channel == Channel.TEXT
-                else "Email"
-            )
-            table.add_row(
-                Text(local_time(message.created_at)),
-                Text(channel),
-                Text(message.recipient),
-                Text(STATE_WORDS.get(message.state, message.state)),
-                Text(str(message.attempts)),
-                Text(message.reason),
-                key=str(message.id),
-            )
+        self._add_rows()
         if rows:
             table.move_cursor(row=min(max(row, 0), len(rows) - 1))
         self._show_reason()
@@ -116,17 +144,46 @@ class OutboxScreen(ReportsWorkerErrors, DeskScreen[None]):
             )
         )
 
+    def _add_rows(self) -> None:
+        table = self.query_one("#messages", DataTable)
+        for message in self.rows:
+            cells = {
+                "Created": local_time(message.created_at),
+                "Channel": channel_words(message),
+                "To": message.recipient,
+                "State": STATE_WORDS.get(message.state, message.state),
+                "Tries": str(message.attempts),
+                "Reason": message.reason,
+            }
+            table.add_row(
+                *(
+                    Text(cells[label], no_wrap=True, overflow="ellipsis")
+                    for label, _ in self._columns
+                ),
+                key=str(message.id),
+            )
+
     @on(DataTable.RowHighlighted, "#messages")
     def _show_reason(self) -> None:
-        """The line under the table: to whom, its state and why, whole, for a message with a reason."""
+        """The line under the table, whole: to whom, its state and why for a message with a
+        reason; under 80 columns, for every message, with its channel and tries too (D1)."""
         table = self.query_one("#messages", DataTable)
         detail = self.query_one("#outbox-detail", Label)
         at = table.cursor_row
         message = self.rows[at] if self.rows and 0 <= at < len(self.rows) else None
-        detail.display = bool(message and message.reason)
-        if message and message.reason:
-            state = STATE_WORDS.get(message.state, message.state)
-            detail.update(f"{message.recipient} — {state}: {message.reason}")
+        narrow = "Reason" not in dict(self._columns)
+        detail.display = bool(message and (message.reason or narrow))
+        if message is None or not detail.display:
+            return
+        state = STATE_WORDS.get(message.state, message.state)
+        why = f": {message.reason}" if message.reason else ""
+        if narrow:
+            tries = f"{message.attempts} {'try' if message.attempts == 1 else 'tries'}"
+            detail.update(
+                f"{message.recipient} by {channel_words(message)} — {state}, {tries}{why}"
+            )
+        else:
+            detail.update(f"{message.recipient} — {state}{why}")
 
     def action_retry(self) -> None:
         table = self.query_one("#messages", DataTable)

@@ -505,10 +505,23 @@ async def test_the_outbox_shows_a_failed_message_with_its_reason_and_retries_it(
 
 
 async def test_o3_d1_at_60x20_the_outbox_reads_a_failed_messages_reason_whole(app, desk_config):
-    """O3, D1: at 60x20 the table cuts its Reason column; the line under it reads the highlighted
-    message's address, state and reason whole."""
+    """O3, D1: at 60x20 the table keeps when, to whom and the state, and never scrolls sideways;
+    the line under it reads the highlighted message's address, channel, state, tries and reason
+    whole. At 80x24 every column is back, the Reason taking what the line has left."""
     async with app.run_test(size=(60, 20)) as pilot:
         await open_outbox_with_a_refused_message(app, pilot, desk_config)
+        table = app.screen.query_one("#messages", DataTable)
+        assert table.virtual_size.width <= table.size.width  # nothing off to the right
+        header, row = region_text(app, "#messages").splitlines()[:2]
+        assert header.split() == ["Created", "To", "State"]
+        assert row.split()[-2:] == ["c***@example.com", "FAILED"]
+        said = " ".join(region_text(app, "#outbox-detail").split())
+        assert said == "c***@example.com by Email — FAILED, 1 try: 550 mailbox unavailable"
+        await pilot.resize_terminal(80, 24)
+        await settle(app, pilot)
+        header = region_text(app, "#messages").splitlines()[0]
+        assert header.split() == ["Created", "Channel", "To", "State", "Tries", "Reason"]
+        assert table.virtual_size.width <= table.size.width
         said = " ".join(region_text(app, "#outbox-detail").split())
         assert said == "c***@example.com — FAILED: 550 mailbox unavailable"
 
