@@ -34,7 +34,7 @@ import time
 from codecs import getincrementaldecoder
 from collections.abc import Iterable, Iterator
 
-from textual import constants, events
+from textual import constants, events, messages
 from textual._ansi_sequences import ANSI_SEQUENCES_KEYS
 from textual._loop import loop_last
 from textual._parser import ParseError
@@ -259,16 +259,25 @@ class DeskDriver(LinuxDriver):
         decode = getincrementaldecoder("utf-8")(LATIN1_FALLBACK).decode
         read = os.read
         escape_at: float | None = None  # when an Esc came that may start a sequence
+        gone = False  # the terminal hung up: no input will ever come again
 
         def process_selector_events(
             selector_events: list[tuple[selectors.SelectorKey, int]], final: bool = False
         ) -> None:
-            nonlocal escape_at
+            nonlocal escape_at, gone
             for last, (_selector_key, mask) in loop_last(selector_events):
                 if mask & EVENT_READ:
-                    unicode_data = decode(read(fileno, 1024 * 4), final=final and last)
-                    if not unicode_data:  # stdin is a pipe that ended
+                    try:
+                        data = read(fileno, 1024 * 4)
+                    except OSError:  # EIO: the pty's other side closed
+                        data = b""
+                    if not data:  # D1: the end of input (a closed pty, a pipe that ended)
+                        # Textual read on: select answered at once forever, and a desk whose
+                        # connection dropped without a SIGHUP (no controlling terminal) spun
+                        # on both cores' time, its screens and the database session kept
+                        gone = True
                         break
+                    unicode_data = decode(data, final=final and last)
                     for event in feed(unicode_data):
                         self.process_message(event)
                     if parser.waiting:  # a lone Esc or ESC ]: resolved once ESCDELAY is over
@@ -279,11 +288,14 @@ class DeskDriver(LinuxDriver):
                 escape_at = None  # the parser has had its wait: the Esc is resolved
 
         try:
-            while not self.exit_event.is_set():
+            while not self.exit_event.is_set() and not gone:
                 wait = IDLE_POLL_S if escape_at is None else ESC_POLL_S
                 process_selector_events(selector.select(wait))
             selector.unregister(self.fileno)
-            process_selector_events(selector.select(IDLE_POLL_S), final=True)
+            if gone:  # the app quits, as on a hang-up, and as a browser desk does (browser.py)
+                self.send_message(messages.ExitApp())
+            else:
+                process_selector_events(selector.select(IDLE_POLL_S), final=True)
         finally:
             selector.close()
             try:

@@ -167,10 +167,13 @@ def test_d2_every_option_and_argument_has_help():
     assert missing == []
 
 
-@pytest.mark.parametrize("stop", ["SIGHUP", "SIGTERM"])
+@pytest.mark.parametrize("stop", ["SIGHUP", "SIGTERM", "closed"])
 def test_d2_training_cleans_up_when_its_terminal_hangs_up(tmp_path, stop):
     """An SSH desk that drops mid-training (SIGHUP), or a training stopped with kill or by a
-    shutdown (SIGTERM), leaves no training folder behind."""
+    shutdown (SIGTERM), leaves no training folder behind. A terminal that closes with no signal
+    at all (the pty is not the app's controlling terminal: no SIGHUP comes) ends the app too
+    (D1): its input thread read the end of input in a loop forever, on a core's time, and the
+    process never ended."""
     import fcntl
     import pty
     import select
@@ -207,9 +210,14 @@ def test_d2_training_cleans_up_when_its_terminal_hangs_up(tmp_path, stop):
             if select.select([main], [], [], 0.1)[0]:
                 seen += os.read(main, 65536)
         assert b"your kiosk username" in seen and list(tmp_path.glob("kiosk-training-*"))
-        app.send_signal(getattr(signal, stop))
+        if stop == "closed":
+            os.close(main)
+            main = -1
+            assert app.wait(timeout=30) == 0
+        else:
+            app.send_signal(getattr(signal, stop))
         while (
-            app.poll() is None and time.monotonic() < deadline
+            main >= 0 and app.poll() is None and time.monotonic() < deadline
         ):  # keep reading: the app may be writing
             if select.select([main], [], [], 0.1)[0]:
                 try:
@@ -220,7 +228,8 @@ def test_d2_training_cleans_up_when_its_terminal_hangs_up(tmp_path, stop):
     finally:
         if app.poll() is None:
             app.kill()
-        os.close(main)
+        if main >= 0:
+            os.close(main)
     assert not list(tmp_path.glob("kiosk-training-*"))
 
 
