@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
@@ -44,6 +45,16 @@ SHORT_LEGEND = f"By week   {FULL} registered  {SHADE} not registered"  # D1: und
 STATUS_TEXT = 42  # a status line's words and figures before its bar
 BODY_FRAME = 4  # the body's padding and its scrollbar
 BAD_SINCE = "Enter a date like 09/07/2026, not after today."
+# The tables' columns, long words then short (D1): a desk too narrow for the long ones with a full
+# chart (60x20) reads the short ones, and the weeks' bars take what the line has left.
+FIGURES = (
+    ("Issued", "Issued"),
+    ("Registered", "Reg'd"),
+    ("Rate", "Rate"),
+    ("Median days", "Median"),
+)
+WEEK, STAFF, CHART = ("Week of", "Week"), ("Staff member", "Staff"), ("Chart", "Chart")
+CELL_PADDING, MIN_CHART = 2, 6  # DataTable's padding either side of a cell; the narrowest bars
 
 
 def bar(registered: int, issued: int, most: int, width: int = CHART_WIDTH) -> Text:
@@ -58,10 +69,40 @@ def bar(registered: int, issued: int, most: int, width: int = CHART_WIDTH) -> Te
     return Text.assemble((FULL * solid, "green"), (SHADE * (whole - solid), ""))
 
 
+def _numbers(row: Funnel) -> tuple[str, ...]:
+    return (f"{row.issued:,}", f"{row.registered:,}", rate_words(row), median_words(row))
+
+
 def _cells(row: Funnel) -> list[Text]:
     """Issued, registered, rate and median days, right-aligned."""
-    numbers = (f"{row.issued:,}", f"{row.registered:,}", rate_words(row), median_words(row))
-    return [Text(cell, justify="right") for cell in numbers]
+    return [Text(cell, justify="right") for cell in _numbers(row)]
+
+
+def weeks_layout(report: EnrollmentReport, room: int) -> tuple[tuple[str, ...], int]:
+    """The weeks' column words and the chart's width for a body ``room`` columns wide: the long
+    words and a full chart where they fit, else the short words and the bars the line has left."""
+    cells = [(week_words(row), *_numbers(row)) for row in report.weeks]
+    cells.append(("All", *_numbers(report.total)))
+    for words in ((WEEK[0], *(f[0] for f in FIGURES)), (WEEK[1], *(f[1] for f in FIGURES))):
+        chart = min(CHART_WIDTH, room - _taken(words, cells) - CELL_PADDING)
+        if chart == CHART_WIDTH:
+            break
+    return (*words, CHART[0]), max(MIN_CHART, chart)
+
+
+def staff_words(report: EnrollmentReport, room: int) -> tuple[str, ...]:
+    """The staff table's column words: the long ones where they fit in ``room``, else the short."""
+    long = (STAFF[0], *(f[0] for f in FIGURES))
+    cells = [(row.label, *_numbers(row)) for row in report.staff]
+    return long if _taken(long, cells) <= room else (STAFF[1], *(f[1] for f in FIGURES))
+
+
+def _taken(words: tuple[str, ...], cells: list[tuple[str, ...]]) -> int:
+    """Columns a table of ``cells`` under the headers ``words`` takes, padding included."""
+    return sum(
+        max(cell_len(label), *(cell_len(row[at]) for row in cells)) + CELL_PADDING
+        for at, label in enumerate(words)
+    )
 
 
 class ReportScreen(ReportsWorkerErrors, DeskScreen[None]):
@@ -96,12 +137,6 @@ class ReportScreen(ReportsWorkerErrors, DeskScreen[None]):
         yield DeskFooter()
 
     def on_mount(self) -> None:
-        self.query_one("#weeks", DataTable).add_columns(
-            "Week of", "Issued", "Registered", "Rate", "Median days", "Chart"
-        )
-        self.query_one("#staff", DataTable).add_columns(
-            "Staff member", "Issued", "Registered", "Rate", "Median days"
-        )
         self.query_one("#report-body").focus()
         self.load(None)
 
@@ -117,26 +152,36 @@ class ReportScreen(ReportsWorkerErrors, DeskScreen[None]):
             since.value = f"{report.since:%m/%d/%Y}"
         self.query_one("#report-range", Label).update(f" to {report.today:%m/%d/%Y}")
         self.query_one("#statuses", Static).update(self._statuses(report))
+        self._fill_tables(report)
+
+    def _fill_tables(self, report: EnrollmentReport) -> None:
+        """The weeks and the staff rows in the words and the chart width this window holds (D1)."""
+        room = self.app.size.width - BODY_FRAME
+        words, chart = weeks_layout(report, room)
         most = max((row.issued for row in report.weeks), default=0)
         weeks = self.query_one("#weeks", DataTable)
-        weeks.clear()
+        weeks.clear(columns=True)
+        weeks.add_columns(*words)
         for row in report.weeks:
             weeks.add_row(
-                Text(week_words(row)), *_cells(row), bar(row.registered, row.issued, most)
+                Text(week_words(row)), *_cells(row), bar(row.registered, row.issued, most, chart)
             )
         weeks.add_row(Text("All"), *_cells(report.total), Text(""))
         staff = self.query_one("#staff", DataTable)
-        staff.clear()
+        staff.clear(columns=True)
+        staff.add_columns(*staff_words(report, room))
         for row in report.staff:
             staff.add_row(Text(row.label), *_cells(row))
         if not report.staff:
             staff.add_row(Text("No PINs issued since then."), *[Text("")] * 4)
 
     def on_resize(self, event: events.Resize) -> None:
-        """D1: a narrow desk reads the legend and each status's bar on its own line, not wrapped."""
+        """D1: a narrow desk reads the legend and each status's bar on its own line, not wrapped,
+        and the tables in shorter words."""
         self.query_one("#legend", Label).update(self._legend())
         if self.report is not None:
             self.query_one("#statuses", Static).update(self._statuses(self.report))
+            self._fill_tables(self.report)
 
     def _legend(self) -> str:
         return fitting(self.app.size.width - BODY_FRAME, LEGEND, SHORT_LEGEND)

@@ -70,6 +70,38 @@ async def test_w4_d1_at_60x20_each_status_and_its_bar_keep_one_line(config, stor
         assert "Issued to registered, by week   █ registered  ░ not registered" in screen_text(app)
 
 
+async def test_w4_d1_at_60x20_the_weeks_and_staff_tables_fit_in_shorter_words(config, store):
+    """W4, D1: at 60x20 the weeks' table and the staff table fit the window (nothing off to the
+    right), their columns said in shorter words and the chart's bars narrower; every figure of a
+    week and its bar are in sight. Back at 80x24 the long words and the full bars return."""
+    from textual.widgets import DataTable
+
+    build_practice(config)
+    app = desk_app(config)
+    async with app.run_test(size=(60, 20)) as pilot:
+        screen = await open_report(app, pilot)
+        weeks, staff = screen.query_one("#weeks", DataTable), screen.query_one("#staff", DataTable)
+        for table in (weeks, staff):
+            assert table.virtual_size.width <= table.size.width, table.id
+            assert table.region.right <= 60 - 2  # left of the body's scrollbar
+        weeks.scroll_visible(animate=False, top=True)
+        await settle(app, pilot)
+        lines = screen_text(app).splitlines()
+        header = next(line for line in lines if "Week" in line and "Issued" in line)
+        assert header.split() == ["Week", "Issued", "Reg'd", "Rate", "Median", "Chart"]
+        week = next(line for line in lines if "11/02/2026" in line)
+        assert week.split()[1:5] == ["3", "2", "66.7%", "3.5"]
+        assert week.rstrip().endswith("░") and "█" in week  # the bar whole, to its last shade
+        await pilot.resize_terminal(80, 24)
+        await settle(app, pilot)
+        weeks.scroll_visible(animate=False, top=True)
+        await settle(app, pilot)
+        lines = screen_text(app).splitlines()
+        header = next(line for line in lines if "Week" in line and "Issued" in line)
+        assert header.split()[:6] == ["Week", "of", "Issued", "Registered", "Rate", "Median"]
+        assert weeks.virtual_size.width <= weeks.size.width
+
+
 async def test_w4_a_new_start_date_reloads_and_a_bad_one_stays_with_why(config, store):
     build_practice(config)
     app = desk_app(config)
