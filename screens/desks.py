@@ -35,14 +35,16 @@ from textual_serve.server import Server, to_int
 
 from kiosk.ops.terminals import DESK_ADDRESS
 
+from .driver import MAX_SIZE
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8810  # beside kiosk serve's 8800
 TEMPLATES = Path(__file__).parent / "templates"
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
-# The screen a browser may ask for, opening or resizing: a 4K display at a small font is about
-# 400 x 120 cells. Textual allocates and draws the whole screen it is told of, so a page's (or an
-# attacker's) 10**9 x 10**9 would take the app's memory and CPU; what is asked beyond is clamped.
-MIN_SIZE, MAX_SIZE = (20, 5), (500, 200)
+# The screen a browser may ask for, opening or resizing: at most a terminal desk's (MAX_SIZE).
+# Textual allocates and draws the whole screen it is told of, so a page's (or an attacker's)
+# 10**9 x 10**9 would take the app's memory and CPU; what is asked beyond is clamped.
+MIN_SIZE = (20, 5)
 
 log = logging.getLogger("kiosk.desks")
 

@@ -33,6 +33,7 @@ import selectors
 import time
 from codecs import getincrementaldecoder
 from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from textual import constants, events, messages
 from textual._ansi_sequences import ANSI_SEQUENCES_KEYS
@@ -51,7 +52,11 @@ from textual._xterm_parser import (
     _re_terminal_mode_response,
 )
 from textual.drivers.linux_driver import LinuxDriver
+from textual.geometry import Size
 from textual.message import Message
+
+if TYPE_CHECKING:
+    from textual.app import App
 
 ESC_POLL_S = 0.01
 IDLE_POLL_S = 0.1  # Textual's own
@@ -94,6 +99,28 @@ _KEY_PREFIXES = frozenset(
     key[:end] for key in ANSI_SEQUENCES_KEYS if key[:1] == ESC for end in range(2, len(key))
 )
 
+# The largest screen a desk is drawn at (columns, rows); a 4K display at a small font is about
+# 400 x 120. Textual allocates and draws the whole screen it is told of, and an SSH client names
+# its pty's size (up to 65535 x 65535, ssh's window-change) and may write an in-band resize
+# (ESC [ 48 ; rows ; columns ; ... t) with any size: one desk asking for 30000 x 30000 took over a
+# GiB of the server's memory, which every other desk shares (D1). Browser desks are bounded the same.
+MAX_SIZE = (500, 200)
+
+
+def bounded(width: int, height: int) -> tuple[int, int]:
+    """The size a desk is drawn at for a terminal of ``width`` x ``height`` cells (D1)."""
+    return max(min(width, MAX_SIZE[0]), 1), max(min(height, MAX_SIZE[1]), 1)
+
+
+def _bounded_event(event: Message) -> Message:
+    if not isinstance(event, events.Resize):
+        return event
+    width, height = bounded(event.size.width, event.size.height)
+    if (width, height) == tuple(event.size):
+        return event
+    size = Size(width, height)
+    return events.Resize(size, size, size, event.pixel_size)
+
 
 class DeskParser(XTermParser):
     """Textual's parser behind a gate that frames escape sequences and drops those it would type.
@@ -116,7 +143,7 @@ class DeskParser(XTermParser):
     def feed(self, data: str) -> Iterable[Message]:
         if not data:  # the end of input: what is held resolves as after a pause
             yield from self._resolve()
-            yield from super().feed(data)
+            yield from self._parsed(data)
             return
         now = get_time()
         yield from self._expire(now)  # what paused before this arrived is over, not continued
@@ -128,11 +155,16 @@ class DeskParser(XTermParser):
         for character in data:
             for event in self._gate(character, text, now):
                 if text:
-                    yield from super().feed("".join(text))
+                    yield from self._parsed("".join(text))
                     text.clear()
                 yield event
         if text:
-            yield from super().feed("".join(text))
+            yield from self._parsed("".join(text))
+
+    def _parsed(self, text: str) -> Iterator[Message]:
+        """Textual's reading of ``text``, an in-band resize bounded (MAX_SIZE, D1)."""
+        for event in super().feed(text):
+            yield _bounded_event(event)
 
     @property
     def waiting(self) -> bool:
@@ -247,6 +279,15 @@ class DeskParser(XTermParser):
 
 
 class DeskDriver(LinuxDriver):
+    def __init__(self, app: App[Any], **options: Any) -> None:
+        super().__init__(app, **options)
+        if self._size is None:  # the app's size until the first resize: bounded as well (D1)
+            self._size = self._get_terminal_size()
+
+    def _get_terminal_size(self) -> tuple[int, int]:
+        """The pty's size as its SSH client set it, bounded (MAX_SIZE, D1)."""
+        return bounded(*super()._get_terminal_size())
+
     def run_input_thread(self) -> None:
         """Wait for input and dispatch events (Textual's, polling sooner after an Esc)."""
         selector = selectors.SelectSelector()

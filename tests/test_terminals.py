@@ -796,3 +796,86 @@ def test_d1_which_terminals_can_draw_the_app(term, refused):
     )
     assert done.returncode == 0, done.stderr
     assert (done.stdout.strip() != "''") is refused, done.stdout
+
+
+@given(
+    rows=st.integers(0, 10**10),
+    columns=st.integers(0, 10**10),
+    split=st.integers(0, 40),
+)
+def test_d1_an_in_band_resize_never_asks_for_more_than_the_largest_desk(rows, columns, split):
+    """D1: whatever size an in-band resize (ESC [ 48 ; rows ; columns ; ... t) names, written by a
+    terminal or into the SSH channel, and however it is cut into reads, the desk is drawn at most
+    MAX_SIZE: Textual allocates the whole screen it is told of, in the memory all desks share."""
+    from textual import events
+
+    from kiosk_screens.driver import MAX_SIZE, DeskParser
+
+    sequence = f"\x1b[48;{rows};{columns};0;0t"
+    parser = DeskParser()
+    pieces = [piece for piece in (sequence[:split], sequence[split:]) if piece]
+    seen = [event for piece in [*pieces, ""] for event in parser.feed(piece)]
+    for event in seen:
+        if isinstance(event, events.Resize):
+            width, height = event.size
+            assert 1 <= width <= MAX_SIZE[0] and 1 <= height <= MAX_SIZE[1], event
+            assert (width, height) == (
+                max(min(columns, MAX_SIZE[0]), 1),
+                max(min(rows, MAX_SIZE[1]), 1),
+            )
+
+
+def _largest_cell_addressed(terminal, seconds: float = 60) -> tuple[int, int]:
+    """Read the app's raw output until it has been quiet a while: the furthest (column, row) it
+    moved the cursor to (Textual draws each line after ESC [ row ; column H)."""
+    import re
+
+    out, quiet_since, give_up = b"", time.monotonic(), time.monotonic() + seconds
+    while time.monotonic() - quiet_since < 1.0 and time.monotonic() < give_up:
+        if select.select([terminal.fd], [], [], 0.1)[0]:
+            try:
+                chunk = os.read(terminal.fd, 1 << 16)
+            except OSError:
+                break
+            out += chunk
+            quiet_since = time.monotonic()
+    moves = [(int(c), int(r)) for r, c in re.findall(rb"\x1b\[(\d+);(\d+)H", out)]
+    return max(c for c, _ in moves), max(r for _, r in moves)
+
+
+@pytest.mark.parametrize("how", ["pty", "in-band"])
+def test_d1_a_desk_that_asks_for_a_huge_screen_is_drawn_at_the_largest_desk(tmp_path, how):
+    """D1: an SSH client sets its pty's size to anything up to 65535 x 65535 (ssh's window-change;
+    stty rows/cols at the desk) or writes an in-band resize; a desk at 30000 x 30000 took over a
+    GiB of the server's memory. The app in a real pty, asked for 2000 x 1000, draws no cell
+    beyond MAX_SIZE and is still at the sign-in, taking keys."""
+    import fcntl
+    import signal
+    import struct
+    import termios
+
+    from desk_terminal import DeskTerminal
+    from kiosk_screens.driver import MAX_SIZE
+
+    terminal = DeskTerminal(["--training"], tmp_path)
+    try:
+        terminal.wait_for("your kiosk username")
+        terminal.settle()
+        if how == "pty":
+            fcntl.ioctl(terminal.fd, termios.TIOCSWINSZ, struct.pack("HHHH", 1000, 2000, 0, 0))
+            os.kill(terminal.pid, signal.SIGWINCH)
+        else:
+            os.write(terminal.fd, b"\x1b[48;1000;2000;0;0t")
+        columns, rows = _largest_cell_addressed(terminal)
+        # redrawn larger (the resize was taken), and within the bound
+        assert rows == MAX_SIZE[1] and 80 < columns <= MAX_SIZE[0], (columns, rows)
+        fcntl.ioctl(terminal.fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+        os.kill(terminal.pid, signal.SIGWINCH)
+        if how == "in-band":
+            os.write(terminal.fd, b"\x1b[48;24;80;0;0t")
+        terminal.settle()
+        terminal.press("m")
+        terminal.wait_for("Staff sign-in", "m")
+        assert os.waitpid(terminal.pid, os.WNOHANG) == (0, 0)  # the desk is still up
+    finally:
+        terminal.close()
