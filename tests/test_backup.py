@@ -317,3 +317,26 @@ def test_d3_a_desk_that_starts_during_a_restore_is_kept_out(practice):
         )
     assert started.returncode != 0 and "The database is busy" in started.stderr, started.stderr
     assert "ann" not in kiosk("--db", str(practice), "staff", "list").stdout
+
+
+def test_d2_d3_restore_refuses_a_demo_database_over_a_practices(tmp_path):
+    """D2: a demo made beside the practice, sharing its configured key file, passed every check
+    of kiosk restore, and made-up families took the practice's place at every desk. Refused,
+    the practice left as it was; a backup of the practice itself restores."""
+    config = tmp_path / "config.toml"
+    config.write_text(f'pin_key_file = "{tmp_path / "keys" / "kiosk.key"}"\n', encoding="utf-8")
+    practice, demo = tmp_path / "kiosk.sqlite3", tmp_path / "demo.sqlite3"
+    init_practice(practice, env={"KIOSK_CONFIG": str(config)})
+    made = kiosk("--config", str(config), "--db", str(demo), "demo", "generate", "--patients", "3")
+    assert made.returncode == 0, made.stderr
+    refused = kiosk("--config", str(config), "--db", str(practice), "restore", str(demo))
+    assert refused.returncode == 1 and "demo database" in refused.stderr, refused.stderr
+    assert not list(tmp_path.glob("*.before-restore-*"))
+    listed = kiosk("--config", str(config), "--db", str(practice), "staff", "list")
+    assert listed.returncode == 0 and "maria" in listed.stdout
+    backup = tmp_path / "b.sqlite3"
+    assert (
+        kiosk("--config", str(config), "--db", str(practice), "backup", str(backup)).returncode == 0
+    )
+    done = kiosk("--config", str(config), "--db", str(practice), "restore", str(backup))
+    assert done.returncode == 0, done.stderr

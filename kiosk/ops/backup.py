@@ -221,6 +221,7 @@ def restore(config: Config, backup_file: str | os.PathLike) -> Done:
     events = _check(source)
     _newer_schema(source)
     _same_key(config, source, target)
+    _same_purpose(source, target)
     kept = None
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     with no_one_connected(target):
@@ -300,9 +301,32 @@ def _newer_schema(source: Path) -> None:
         )
 
 
-def _one_value(source: Path, sql: str) -> object:
+def _same_purpose(source: Path, target: Path) -> None:
+    """D2: a demo or training database restored over a practice's would put made-up families where
+    every desk looks for the real ones (its own key file passing, as a demo made beside the
+    practice shares it). A backup older than the database's purpose, which has none, is a practice's."""
+    from kiosk.terms import DatabasePurpose
+
+    if not target.is_file():
+        return
+    sql = f'SELECT purpose FROM "{Practice._meta.table_name}" LIMIT 1'
+    theirs = _one_value(source, sql)
+    if theirs in (None, DatabasePurpose.PRACTICE):
+        return
+    # Read as it is: a read-only connection would leave a -wal file where there was none, which the
+    # restore would then keep beside the replaced database
+    ours = _one_value(target, sql, "mode=ro" if Path(f"{target}-wal").exists() else "immutable=1")
+    if ours != DatabasePurpose.PRACTICE:
+        return
+    raise BackupError(
+        f"{source} is a {theirs} database (made-up families), and {target} is a practice's: "
+        "restore a backup of the practice, or give the demo its own --db (D2)"
+    )
+
+
+def _one_value(source: Path, sql: str, flags: str = "mode=ro") -> object:
     """The first column of the first row ``sql`` reads from the backup; None when it has none."""
-    con = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    con = sqlite3.connect(f"file:{source}?{flags}", uri=True)
     try:
         row = con.execute(sql).fetchone()
     except sqlite3.DatabaseError:
