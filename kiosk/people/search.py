@@ -8,9 +8,10 @@ date. Every lookup is an index range scan (kiosk.people.search_index says what i
    "first last" on the patient's name indexes, chart numbers, phones and emails;
 2. **name parts** (tier 1): any part of the patient's names, in any script, as written or folded;
 3. **caregivers** (tier 2): a caregiver's name parts, showing their children;
-4. **tolerant** (tier 3, only with ``tolerant=True``): each word's nicknames (the ``nicknames``
-   dataset), sound-alikes (double metaphone) and typos (symmetric deletion variants, checked with
-   rapidfuzz's optimal-string-alignment distance), ranked by how far they are from what was typed.
+4. **tolerant** (tier 3, only with ``tolerant=True``): each word's nicknames and theirs (the
+   ``nicknames`` dataset), sound-alikes (double metaphone) and typos (symmetric deletion variants,
+   checked with rapidfuzz's optimal-string-alignment distance), ranked by how far they are from
+   what was typed.
 
 A later tier runs only while the list has room, and a two-word query reads the patient's name
 indexes first and joins name parts only when those found nobody, so a common name never makes a
