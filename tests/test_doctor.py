@@ -332,3 +332,16 @@ def test_d1_doctor_checks_the_shared_slip_folder(desk, monkeypatch, capsys, tmp_
     assert by_check["slips"] == (
         f"ok    slips      {shared}: saved slips readable by group {group} (2750)"
     ), lines
+
+
+def test_d1_doctor_on_postgresql_without_a_key_file_says_so_on_aligned_lines(capsys, monkeypatch):
+    """A PostgreSQL practice with no pin_key_file (unreachable here, or reached): the anchor check
+    broke on it and printed "anchor file  SecretKeyError: ..." out of the columns every other
+    line keeps. Each line is the verdict, the check's name and its words, aligned; it says what to
+    set, and no exception's name."""
+    monkeypatch.delenv("KIOSK_PIN_KEY_FILE", raising=False)
+    code, by_check, lines = doctor("postgresql://kiosk@127.0.0.1:1/none", capsys)
+    assert code == 1 and "pin_key_file" in by_check["anchor"], lines
+    for line in lines:
+        assert line[:6] in ("ok    ", "warn  ", "FAIL  ") and line[15:17] == "  ", line
+        assert line[17] != " " and "Error:" not in line, line

@@ -136,9 +136,13 @@ def _key_file(config: Config) -> Check:
 
 
 def _anchor_file(config: Config) -> Check:
+    from kiosk.security import SecretKeyError
     from kiosk.store.practice import anchor_file
 
-    path = anchor_file(config)
+    try:
+        path = anchor_file(config)
+    except SecretKeyError as error:  # on PostgreSQL it is kept beside the key file (S10)
+        return Check(FAIL, "anchor", f"nowhere to keep it: {error}")
     if not path.exists():
         return Check(WARN, "anchor", f"{path} not written yet: run kiosk audit anchor daily (S10)")
     loose = _private(path)
