@@ -340,3 +340,12 @@ def test_d2_d3_restore_refuses_a_demo_database_over_a_practices(tmp_path):
     )
     done = kiosk("--config", str(config), "--db", str(practice), "restore", str(backup))
     assert done.returncode == 0, done.stderr
+
+
+def test_d3_a_backup_into_a_missing_folder_names_the_folder(practice, tmp_path):
+    """A mistyped backup folder was answered with the name of kiosk's temporary file inside it
+    (".b.sqlite3.partial-1234: No such file or directory"); it names the folder, and makes nothing."""
+    target = tmp_path / "no-such-folder" / "b.sqlite3"
+    refused = kiosk("--db", str(practice), "backup", str(target))
+    assert refused.returncode == 1 and f"no folder {target.parent}" in refused.stderr
+    assert "partial" not in refused.stderr and not target.parent.exists()

@@ -108,6 +108,8 @@ def backup(config: Config, destination: str | os.PathLike) -> Done:
         raise BackupError(f"there is no database at {source}")
     if dest.exists():
         raise BackupError(f"{dest} already exists: name a new file (a backup never overwrites one)")
+    if not dest.parent.is_dir():  # said plainly, not as the temporary file's name that failed
+        raise BackupError(f"there is no folder {dest.parent}: make it first (mkdir -m 700)")
     if dest.resolve() in _own_files(config, source):
         raise BackupError(
             f"{dest} is a name the database's own files take (its WAL, lock, journal, anchor or "
