@@ -982,6 +982,17 @@ def cmd_backup(args: argparse.Namespace) -> int:
         )
     except backup.PostgresTarget as pg:
         tool = "pg_restore" if args.command == "restore" else "pg_dump"
+        others = backup.postgres_sessions(pg.url) if tool == "pg_restore" else None
+        if others:  # D3: pg_restore would drop the tables under the desks using them
+            from kiosk.store.db import shown
+
+            print(
+                f"kiosk: {shown(pg.url)} is in use ({others} other connection(s): desks, kiosk "
+                "serve, the outbox sender, a pooler): stop them all, then run kiosk restore again "
+                "for the pg_restore command",
+                file=sys.stderr,
+            )
+            return EXIT_ERROR
         made = " into a new file only you can read (0600)" if tool == "pg_dump" else ""
         print(
             f"kiosk {args.command} handles SQLite files; for PostgreSQL use {tool}{made} (the "

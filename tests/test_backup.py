@@ -178,11 +178,25 @@ def test_d3_postgres_says_to_use_pg_dump_with_the_password_hidden(tmp_path):
 PG_URL = os.environ.get("KIOSK_TEST_PG_URL", "")
 
 
+def _sql(url: str, statement: str) -> list[tuple]:
+    """Run ``statement`` on its own connection, closed after (a desk left open would count)."""
+    import psycopg2
+
+    db = psycopg2.connect(url)
+    try:
+        with db, db.cursor() as cursor:
+            cursor.execute(statement)
+            return cursor.fetchall() if cursor.description else []
+    finally:
+        db.close()
+
+
 @pytest.mark.skipif(not PG_URL or not shutil.which("pg_dump"), reason="PostgreSQL and pg_dump")
 def test_d3_s11_the_pg_dump_command_as_printed_makes_a_file_only_its_owner_reads(tmp_path):
     """The printed command, run as printed by a shell whose umask is the usual 022, writes the
     dump 0600 (patients' details and PIN hashes are in it, S11), never over an existing file, and
-    pg_restore reads it back; the shell's own umask is left as it was."""
+    pg_restore reads it back; the shell's own umask is left as it was. kiosk restore gives the
+    pg_restore command only while no other session has the database open (D3)."""
     import uuid
 
     import psycopg2
@@ -194,8 +208,7 @@ def test_d3_s11_the_pg_dump_command_as_printed_makes_a_file_only_its_owner_reads
     url = PG_URL.rsplit("/", 1)[0] + f"/{name}"
     dump = tmp_path / "practice dump.pgc"  # a space: the file name is quoted
     try:
-        with psycopg2.connect(url) as db, db.cursor() as cursor:
-            cursor.execute("CREATE TABLE patient (name text); INSERT INTO patient VALUES ('Ann')")
+        _sql(url, "CREATE TABLE patient (name text); INSERT INTO patient VALUES ('Ann')")
         key = {"KIOSK_PIN_KEY_FILE": str(tmp_path / "k.key")}
         printed = kiosk("--db", url, "backup", str(dump), env=key).stdout.strip()
         shell = ["sh", "-c", f"umask 022; {printed}; umask"]
@@ -207,6 +220,21 @@ def test_d3_s11_the_pg_dump_command_as_printed_makes_a_file_only_its_owner_reads
         before = dump.read_bytes()
         again = subprocess.run(shell, capture_output=True, text=True, timeout=120)
         assert "exist" in again.stderr and dump.read_bytes() == before
+        # D3: while a desk has the database open, no pg_restore command (it would drop the tables
+        # under it); once none has, one that restores in one transaction, run here as printed
+        desk = psycopg2.connect(url)
+        try:
+            refused = kiosk("--db", url, "restore", str(dump), env=key)
+        finally:
+            desk.close()
+        assert refused.returncode == 1 and "in use (1 other" in refused.stderr, refused.stderr
+        assert "pg_restore" not in refused.stdout
+        _sql(url, "DELETE FROM patient")
+        command = kiosk("--db", url, "restore", str(dump), env=key).stdout.strip()
+        assert command.startswith("pg_restore ") and "--single-transaction" in command
+        done = subprocess.run(["sh", "-c", command], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert _sql(url, "SELECT name FROM patient") == [("Ann",)]
     finally:
         admin.cursor().execute(f"DROP DATABASE {name} WITH (FORCE)")
         admin.close()

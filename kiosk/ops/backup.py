@@ -77,8 +77,35 @@ def pg_command(tool: str, url: str, file: str) -> str:
     if tool == "pg_dump":
         dump = shlex.join([tool, "--format=custom", "--dbname", url])
         return f"(umask 077 && set -C && {dump} > {shlex.quote(file)})"
-    args = [tool, "--format=custom", "--clean", "--if-exists", "--no-owner", "--dbname", url, file]
-    return shlex.join(args)
+    # One transaction: a restore that fails halfway (a dump from another kiosk, a full disk) leaves
+    # the database as it was, not half dropped (D3)
+    args = [tool, "--format=custom", "--clean", "--if-exists", "--no-owner", "--single-transaction"]
+    return shlex.join([*args, "--dbname", url, file])
+
+
+def postgres_sessions(url: str) -> int | None:
+    """D3: how many other sessions have ``url``'s database open now (desks, services, a pooler's
+    server connections); None when the server cannot be asked (down, no such database yet)."""
+    import peewee
+
+    from kiosk.store.db import DatabaseError, connect
+
+    try:
+        db = connect(url)
+        db.connect()
+    except (DatabaseError, peewee.DatabaseError):
+        return None
+    try:
+        row = db.execute_sql(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchone()
+        return int(row[0])
+    except peewee.DatabaseError:
+        return None
+    finally:
+        db.close()
+        db.close_all()  # type: ignore[attr-defined]  # a pool's close() keeps it open
 
 
 def key_files_note(config: Config) -> list[str]:
