@@ -152,13 +152,18 @@ def test_d2_commands_that_only_look_never_create_a_database(tmp_path, command):
 def _every_action(parser: argparse.ArgumentParser, where: str = "kiosk"):
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
+            yield from ((where, command) for command in action._choices_actions)  # its help line
+            listed = {command.dest for command in action._choices_actions}
             for name, sub in action.choices.items():
+                if name not in listed:  # a command added without help= is not even listed
+                    yield where, argparse.Action([], name)
                 yield from _every_action(sub, f"{where} {name}")
         elif not isinstance(action, (argparse._HelpAction, argparse._VersionAction)):
             yield where, action
 
 
 def test_d2_every_option_and_argument_has_help():
+    """D2: every option, argument and command, at every level of kiosk's command tree."""
     missing = [
         f"{where} {'/'.join(action.option_strings) or action.dest}"
         for where, action in _every_action(cli.build_parser())
