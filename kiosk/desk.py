@@ -389,6 +389,12 @@ class Desk:
 
         return pin_history(patient_id, self.now())
 
+    def batch_pins(self, batch: str) -> list[PinFacts]:
+        """R12, R13: the PINs one Register issued, as they stand now (redeemed, ended)."""
+        from kiosk.registration.pin_life import batch_pins
+
+        return batch_pins(batch, self.now())
+
     def registration_block(self, patient_id: int) -> RegistrationBlock:
         """L5: why a parent cannot register the child (recent failures by kind, locked until)."""
         from kiosk.registration.pin_life import registration_block

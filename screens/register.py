@@ -19,6 +19,7 @@ from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.timer import Timer
 from textual.visual import VisualType
 from textual.widgets import Button, DataTable, Label, Static
 
@@ -31,7 +32,7 @@ from kiosk.registration.engine import (
     RegistrationError,
 )
 from kiosk.registration.pin_life import PinFacts, not_ticked_reason
-from kiosk.terms import Delivery, SendTo
+from kiosk.terms import Delivery, PinState, SendTo
 
 from .keys import DeskDialog, DeskFooter
 from .pin_life import ContactDialog
@@ -61,6 +62,8 @@ def error_slot(field: str) -> str:
     return ERROR_SLOTS.get(field, "patients" if field.startswith(("name:", "status:")) else "staff")
 
 
+# After Register, how often the window reads its family and PINs again (R12: a parent redeems).
+REFRESH_SECONDS = 20
 # The Patient List's columns (R5); Role (always Patient) is left out under 80 columns.
 PATIENT_COLUMNS = ("Register", "Patient", "PIN", "Status", "Role")
 
@@ -170,6 +173,7 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
         self.first_checked: dict[int, bool] = {}  # as the window opened (unsaved_work)
         self.first_recipient: int | None = None  # the caregiver chosen as it opened (unsaved_work)
         self.pins: dict[int, str] = {}
+        self.issued: dict[int, PinFacts] = {}  # those PINs as they stand now (load_family)
         self.result: IssueResult | None = None
         self.recipient: CaregiverRow | None = None  # the caregiver under the cursor
         self.issuing = False
@@ -178,6 +182,8 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
         self.slip_waiting = (
             False  # Print PIN ticked, PINs issued while the screen was covered (locked)
         )
+
+    _refreshing: Timer | None = None  # reads the family again while its PINs are out
 
     @property
     def holds_keys(self) -> bool:
@@ -269,11 +275,26 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
         desk = self.app.desk
         family = desk.family(self.patient_id)
         page = desk.patient_page(self.patient_id, audited=False) if self.second_parent else None
-        self.app.call_from_thread(self.show_family, family, page)
+        issued = desk.batch_pins(self.result.batch) if self.result is not None else None
+        self.app.call_from_thread(self.show_family, family, page, issued)
 
-    def show_family(self, family: Family, page: PatientPage | None = None) -> None:
+    def refresh_family(self) -> None:
+        """While this window's PINs are out (after Register), the family and those PINs are read
+        again now and then: a parent who redeems one at the kiosk or on the portal is seen here
+        without leaving the window (R12, R13). Not under the lock or a dialog (S6)."""
+        if self.family is not None and not self.issuing and self.app.screen is self:
+            self.load_family()
+
+    def show_family(
+        self,
+        family: Family,
+        page: PatientPage | None = None,
+        issued: list[PinFacts] | None = None,
+    ) -> None:
         first_load = self.family is None
         self.family, self.page = family, page
+        if issued is not None:
+            self.issued = {pin.patient_id: pin for pin in issued}
         children = family.children[:1] if self.second_parent else family.children
         if first_load:
             # L3, T3: a Registered or Self Registered child is listed but not ticked (its parents
@@ -359,13 +380,23 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
             table.add_row(
                 Text(CHECKED if self.checked.get(child.id) else UNCHECKED),
                 Text(child.name),
-                Text(self.pins.get(child.id, "")),
+                Text(self.pin_words(child)),
                 Text(child.portal_status if self.narrow else child.status_label),
                 *(() if self.narrow else (Text("Patient"),)),
                 key=str(child.id),
             )
         if self.listed_children():
             table.move_cursor(row=min(max(row, 0), len(self.listed_children()) - 1))
+
+    def pin_words(self, child: ChildRow) -> str:
+        """The PIN column (R12, R13): the PIN this window issued while it waits for a parent;
+        once a parent has redeemed it, or it has ended, what became of it instead."""
+        pin, facts = self.pins.get(child.id, ""), self.issued.get(child.id)
+        if not pin or facts is None or self.result is None or facts.batch != self.result.batch:
+            return pin  # read before these PINs were issued (a Register since): not theirs
+        if facts.parents or facts.state == PinState.REDEEMED:
+            return "Redeemed"
+        return pin if facts.state == PinState.ACTIVE else facts.state.capitalize()
 
     @property
     def summary(self) -> IssueSummary:
@@ -568,6 +599,8 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
         )
         self.query_one("#patients", DataTable).focus()
         self.refresh_bindings()
+        if self._refreshing is None:
+            self._refreshing = self.set_interval(REFRESH_SECONDS, self.refresh_family)
         if self.summary.print_slip:  # Print PIN ticked: straight to the slip (R7, R14)
             if self.app.screen is self:
                 self.app.show_slip(result)

@@ -126,6 +126,73 @@ async def test_an_unchecked_child_gets_no_pin(app):
         assert listed["Basil Testkiddo"]["Status"] == "Unregistered"
 
 
+async def test_r12_r13_a_pin_a_parent_redeemed_is_no_longer_shown_as_waiting(app):
+    """R12, R13: once a parent redeems a PIN the window issued (on the portal, here), the window
+    shows the truth when it is shown again (back from the slip) and when it refreshes by itself:
+    the child Registered and the PIN Redeemed, not the PIN as if it were still waiting; the
+    sibling nobody redeemed keeps its PIN. At 80x24, read from the screen."""
+    from kiosk.registration import portal
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_window(app, pilot, "Testkiddo, Rosemary")
+        screen.query_one("#patients").focus()
+        await register(app, pilot)
+        pins = {name: row["PIN"] for name, row in patient_list(screen).items()}
+        assert all(GROUPED_PIN.match(pin) for pin in pins.values())
+        account = portal.create_account(
+            "cindy@example.org", "Cindy T", "a long enough passphrase 1"
+        )
+        rosemary = search_patients("Testkiddo, Rosemary", today=TODAY)[0]
+        portal.redeem(account.id, rosemary.dob, pin=pins["Rosemary Testkiddo"], now=NOW)
+
+        await pilot.press("p")  # the slip, then back: the window is shown again
+        await settle(app, pilot)
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert app.screen is screen
+        shown = screen_text(app)
+        [row] = [
+            line for line in shown.splitlines() if "Rosemary Testkiddo" in line and "[" in line
+        ]
+        assert "Redeemed" in row and "Registered" in row and pins["Rosemary Testkiddo"] not in shown
+        assert pins["Basil Testkiddo"] in shown  # nobody used Basil's
+
+        basil = search_patients("Testkiddo, Basil", today=TODAY)[0]
+        portal.redeem(account.id, basil.dob, pin=pins["Basil Testkiddo"], now=NOW)
+        screen.refresh_family()  # what the window's timer does while its PINs are out
+        await settle(app, pilot)
+        assert pins["Basil Testkiddo"] not in screen_text(app)
+        assert [row["PIN"] for row in patient_list(screen).values()] == ["Redeemed", "Redeemed"]
+
+
+async def test_r12_a_pin_redeemed_at_the_kiosk_shows_redeemed_back_at_the_window(app):
+    """R11, R12: Complete / Log In hands the kiosk to Cindy, who registers Rosemary and is done;
+    after the staff member unlocks, the window says Rosemary's PIN was redeemed (and Basil's is
+    still there to print or send), at 80x24."""
+    from test_ui_parent import add_child, create_account, unlock
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_window(app, pilot, "Testkiddo, Rosemary")
+        screen.query_one("#patients").focus()
+        await register(app, pilot)
+        pins = {name: row["PIN"] for name, row in patient_list(screen).items()}
+        await pilot.press("c")
+        await settle(app, pilot)
+        await create_account(app, pilot, "Cindy Testkiddo", "cindy.testkiddo@example.com")
+        rosemary = search_patients("Testkiddo, Rosemary", today=TODAY)[0]
+        await add_child(app, pilot, f"{rosemary.dob:%m/%d/%Y}")
+        await pilot.press("f10")  # I'm done: the lock screen
+        await settle(app, pilot)
+        await unlock(app, pilot)
+        await settle(app, pilot)
+        assert app.screen is screen
+        shown = screen_text(app)
+        assert pins["Rosemary Testkiddo"] not in shown and pins["Basil Testkiddo"] in shown
+        listed = patient_list(screen)
+        assert listed["Rosemary Testkiddo"]["PIN"] == "Redeemed"
+        assert listed["Rosemary Testkiddo"]["Status"] == "Registered"
+
+
 async def test_register_again_asks_before_ending_the_pins_just_issued(app):
     """R3: a second Register ends the first PINs, so it is never silent."""
     async with app.run_test(size=SIZE) as pilot:

@@ -435,6 +435,15 @@ def pin_history(patient_id: int, now: dt.datetime | None = None) -> PinHistory:
     return PinHistory(active, tuple(f for f in facts if f is not active))
 
 
+def batch_pins(batch: str, now: dt.datetime | None = None) -> list[PinFacts]:
+    """The PINs issued together in ``batch`` (one Register), as they stand now: the window that
+    issued them shows which a parent has redeemed since (R12, R13) or that ended (L2, L4)."""
+    rows = (
+        RegistrationPin.select().where(RegistrationPin.batch == batch).order_by(RegistrationPin.id)
+    )
+    return _facts(rows, now or utcnow())
+
+
 _LATEST_PIN = Prepared(
     lambda patient: (
         RegistrationPin.select()
