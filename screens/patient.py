@@ -74,7 +74,6 @@ CAREGIVER_COLUMNS = ("Name", "Role", "Authority", "Email", "Cell")
 NARROW_NAME_WIDTH = 22
 # From 80 columns the cell reads as the rest of the desk writes it, (317) 555-0101; the email takes
 # what the line has left and, when cut, is read whole on the detail line (L6).
-CELL_WIDTH = len(format_us_cell("3175550101"))
 PAGE_FRAME, CELL_PADDING, MIN_EMAIL_WIDTH = 4, 2, 12  # the page's padding and scrollbar
 SHORT_ACCESS = {Access.FULL.label: "Full", Access.LIMITED.label: "Limited"}
 
@@ -484,9 +483,10 @@ class PatientScreen(ReportsWorkerErrors, DeskScreen[None]):
                 ("Name", lambda c: c.name),
                 ("Role", lambda c: c.role),
                 ("Authority", lambda c: c.authority),
+                ("Cell", _cell_words),
             )
         ]
-        taken = sum(widest) + CELL_WIDTH + len(CAREGIVER_COLUMNS) * CELL_PADDING
+        taken = sum(widest) + len(CAREGIVER_COLUMNS) * CELL_PADDING
         return max(MIN_EMAIL_WIDTH, self.app.size.width - PAGE_FRAME - taken)
 
     _emails_cut = False  # an email cut to its column: read whole on the detail line
