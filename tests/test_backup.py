@@ -377,3 +377,58 @@ def test_d3_a_backup_into_a_missing_folder_names_the_folder(practice, tmp_path):
     refused = kiosk("--db", str(practice), "backup", str(target))
     assert refused.returncode == 1 and f"no folder {target.parent}" in refused.stderr
     assert "partial" not in refused.stderr and not target.parent.exists()
+
+
+def _full_disk() -> None:
+    """In the child: no file may grow past 16 KiB (RLIMIT_FSIZE), as on a full disk: SQLite cannot
+    make the 32 KiB -shm file a reader of a WAL database needs (SQLITE_IOERR_SHMSIZE)."""
+    import resource
+    import signal
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails instead of killing the process
+    resource.setrlimit(resource.RLIMIT_FSIZE, (16384, 16384))
+
+
+def test_d2_d3_commands_that_only_look_read_a_database_on_a_full_disk(tmp_path):
+    """With the database's disk full and no desk running, kiosk audit verify, staff list and
+    doctor's database line said "disk I/O error": the first failed opening left an empty -wal
+    beside the file, which kept out the reading of the file as it is. They read it now."""
+    db = tmp_path / "kiosk.sqlite3"
+    init_practice(db)
+    for command in (["audit", "verify"], ["staff", "list"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "kiosk_screens.launch", "--db", str(db), *command],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            preexec_fn=_full_disk,
+        )
+        assert done.returncode == 0 and ("intact" in done.stdout or "maria" in done.stdout), (
+            done.stderr
+        )
+
+
+def test_d3_a_backup_is_made_while_the_databases_disk_is_full(tmp_path, monkeypatch):
+    """A full disk is when a backup to another disk matters most: SQLite's reader could not make
+    its -shm file there (SQLITE_IOERR_SHMSIZE) and kiosk backup gave up. With nothing in the WAL
+    (no desk can have the database open then) it copies the file as it is."""
+    from kiosk.config import Config
+    from kiosk.ops import backup
+
+    db = tmp_path / "full" / "kiosk.sqlite3"
+    init_practice(db)
+    connect = sqlite3.connect
+
+    def full_disk(target, *args, **kwargs):
+        if str(target).startswith(f"file:{db}?mode=ro"):
+            raise sqlite3.OperationalError("disk I/O error")
+        return connect(target, *args, **kwargs)
+
+    monkeypatch.setattr(backup.sqlite3, "connect", full_disk)
+    Path(f"{db}-wal").touch()  # what the failed opening leaves
+    made = tmp_path / "elsewhere.sqlite3"
+    done = backup.backup(Config(database=str(db)), made)
+    assert "integrity check ok" in done.lines[0]
+    con = connect(made)
+    assert con.execute("SELECT username FROM staff").fetchall() == [("maria",)]
+    con.close()

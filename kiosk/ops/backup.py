@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kiosk.config import Config
-from kiosk.store.db import is_url
+from kiosk.store.db import is_url, wal_is_empty
 from kiosk.store.models import AuditEvent, Practice, SchemaMeta
 
 SHM_DEAD_MAN_SWITCH = (
@@ -147,7 +147,15 @@ def backup(config: Config, destination: str | os.PathLike) -> Done:
         os.close(
             os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         )  # 0600 before a byte is in it
-        _copy(f"file:{source}?mode=ro", str(partial))
+        try:
+            _copy(f"file:{source}?mode=ro", str(partial))
+        except sqlite3.OperationalError:
+            if not wal_is_empty(source):
+                raise
+            # D3: on a full disk SQLite cannot make the -shm file a reader needs, and no desk can
+            # have the database open (it would have made it); with nothing in the WAL the file
+            # itself is the whole database, read as it is, onto the disk the backup goes to
+            _copy(f"file:{source}?immutable=1", str(partial))
         events = _check(partial)
         os.replace(partial, dest)
     finally:

@@ -417,12 +417,13 @@ def open_database(target: str | os.PathLike, *, read_only: bool = False) -> peew
     except (
         peewee.DatabaseError
     ) as error:  # no such folder, no permission, not an SQLite file, no server
-        if not (read_only and not is_url(str(target)) and not Path(f"{target}-wal").exists()):
+        if not (read_only and not is_url(str(target)) and wal_is_empty(target)):
             raise DatabaseError(
                 f"cannot open database {shown(target)}: {_why(error, target)}"
             ) from None
-        # A WAL database in a folder kiosk cannot write: SQLite cannot make the shared-memory file a
-        # reader needs. With no -wal file there is nothing beyond the file itself to read.
+        # A WAL database in a folder kiosk cannot write, or on a full disk: SQLite cannot make the
+        # shared-memory file a reader needs. With no -wal file, or an empty one (what a failed
+        # opening leaves), there is nothing beyond the file itself to read.
         try:
             db = _connected(target, "immutable")
         except peewee.DatabaseError:
@@ -435,6 +436,16 @@ def open_database(target: str | os.PathLike, *, read_only: bool = False) -> peew
         db.close()
         raise DatabaseError(f"cannot use database {shown(target)}: {_why(error)}") from None
     return db
+
+
+def wal_is_empty(path: str | os.PathLike) -> bool:
+    """Whether every change committed to the SQLite file ``path`` is in the file itself: no -wal
+    beside it, or an empty one (an opening that failed on a full disk leaves one behind)."""
+    wal = Path(f"{path}-wal")
+    try:
+        return wal.stat().st_size == 0
+    except FileNotFoundError:
+        return True
 
 
 def exists(target: str | os.PathLike) -> bool:
