@@ -432,3 +432,54 @@ def test_d3_a_backup_is_made_while_the_databases_disk_is_full(tmp_path, monkeypa
     con = connect(made)
     assert con.execute("SELECT username FROM staff").fetchall() == [("maria",)]
     con.close()
+
+
+# A backup or restore at work: its partial copy made and held locked, as kiosk.ops.backup does
+HOLDER = textwrap.dedent("""
+    import fcntl, os, sys
+    fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    print("made", flush=True)
+    sys.stdin.readline()
+""")
+
+
+def _partial_being_made(path: Path) -> subprocess.Popen:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout.readline().strip() == "made"
+    return holder
+
+
+def test_d2_s11_partial_copies_of_a_killed_backup_or_restore_are_removed_by_the_next(
+    practice, tmp_path
+):
+    """A backup or restore killed halfway (kill -9, a power cut) left its partial copy, a whole
+    database's patients under a hidden name, in the backup folder or beside the database for
+    good. The next backup or restore removes those; one another run is still making stays."""
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    partials = {
+        "backup": (folder / ".old.sqlite3.partial-41", folder / ".other.sqlite3.partial-42"),
+        "restore": (
+            practice.with_name(f".{practice.name}.restoring-43"),
+            practice.with_name(f".{practice.name}.restoring-44"),
+        ),
+    }
+    for killed, running in partials.values():
+        holder = _partial_being_made(killed)
+        holder.kill()
+        holder.wait(timeout=30)
+        partials_running = _partial_being_made(running)
+        try:
+            made = folder / f"b-{killed.name}.sqlite3"
+            assert kiosk("--db", str(practice), "backup", str(made)).returncode == 0
+            done = kiosk("--db", str(practice), "restore", str(made))
+            assert done.returncode == 0, done.stderr
+            assert not killed.exists() and running.exists()
+        finally:
+            partials_running.communicate("\n", timeout=30)

@@ -142,11 +142,10 @@ def backup(config: Config, destination: str | os.PathLike) -> Done:
             f"{dest} is a name the database's own files take (its WAL, lock, journal, anchor or "
             "key file): name the backup elsewhere"
         )
+    _remove_left_over(dest.parent, ".*.partial-[0-9]*")
     partial = dest.with_name(f".{dest.name}.partial-{os.getpid()}")
+    held = _held_open(partial)  # 0600 before a byte is in it
     try:
-        os.close(
-            os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        )  # 0600 before a byte is in it
         try:
             _copy(f"file:{source}?mode=ro", str(partial))
         except sqlite3.OperationalError:
@@ -160,12 +159,38 @@ def backup(config: Config, destination: str | os.PathLike) -> Done:
         os.replace(partial, dest)
     finally:
         partial.unlink(missing_ok=True)
+        os.close(held)
     return Done(
         [
             f"Backed up {source} to {dest} ({events} audit events; integrity check ok).",
             *key_files_note(config),
         ]
     )
+
+
+def _held_open(partial: Path) -> int:
+    """Make ``partial`` (0600, never over a file) and hold it locked while the copy is made: a
+    backup or restore killed halfway leaves it unlocked, for the next one to remove (D2)."""
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+def _remove_left_over(folder: Path, pattern: str) -> None:
+    """D2, S11: remove the partial copies in ``folder`` that a killed backup or restore left (a
+    whole database's patients, under a name nobody looks at); one still being made is locked."""
+    for path in folder.glob(pattern):
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            path.unlink(missing_ok=True)
+        except OSError:  # its backup or restore is still at work
+            pass
+        finally:
+            os.close(fd)
 
 
 def _own_files(config: Config, database: Path) -> set[Path]:
@@ -262,10 +287,11 @@ def restore(config: Config, backup_file: str | os.PathLike) -> Done:
     kept = None
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     with no_one_connected(target):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _remove_left_over(target.parent, f".{target.name}.restoring-[0-9]*")
         partial = target.with_name(f".{target.name}.restoring-{os.getpid()}")
+        held = _held_open(partial)
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
             # The copy first, the swap after: a restore that cannot finish (a full disk) leaves
             # the database in its place, not set aside with nothing where desks look for it
             _copy(f"file:{source}?mode=ro", str(partial))
@@ -280,6 +306,7 @@ def restore(config: Config, backup_file: str | os.PathLike) -> Done:
             os.replace(partial, target)
         finally:
             partial.unlink(missing_ok=True)
+            os.close(held)
         Path(f"{target}-shm").unlink(missing_ok=True)  # the old database's shared memory: stale now
     lines = [f"Restored {target} from {source} ({events} audit events)."]
     if kept:
