@@ -35,6 +35,8 @@ from pathlib import Path
 
 import peewee as pw
 
+from kiosk.people.parent_names import LISTED
+from kiosk.people.parent_names import TABLE as PARENT_NAMES
 from kiosk.people.patients import (
     SEARCH_LIMIT,
     PatientRow,
@@ -1371,6 +1373,17 @@ def whole_name_sql(query: Query, status: str | None, limit: int) -> _Sql | None:
         return None
     whole = "".join(word.folded for word in words)  # Jesús Van Buren: jesusvanburen
     high = whole if unspaced else _upper(whole)
+    if is_sqlite() and not status and not query.dob:
+        # the first children of the list's order, from one range of parent_name_child's index
+        # (kiosk.people.parent_names), as PostgreSQL's kiosk_parents reads them: the same list
+        # on both where the namesakes have more children than it holds (N1)
+        sql = _Sql()
+        condition = sql.range("b.term", whole, high)
+        sql.text = (
+            f'SELECT b.patient_id, b.caregiver_id, b.term FROM "{PARENT_NAMES}" b'
+            f" WHERE {condition} ORDER BY b.{LISTED.replace(', ', ', b.')} LIMIT {int(limit)}"
+        )
+        return sql
     return term_sql(CAREGIVER_FULL, whole, high, status, query.dob, limit)
 
 
