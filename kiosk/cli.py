@@ -36,6 +36,22 @@ class _Parser(argparse.ArgumentParser):
         raise CliError(f"{message} (see {self.prog} --help)")
 
 
+# The largest whole number SQLite and PostgreSQL (bigint) compare with
+LARGEST_WHOLE = 2**63 - 1
+
+
+def _whole(text: str) -> int:
+    """argparse's int, within what a database takes: a larger --limit, id or day count crashed
+    the command (OverflowError, IntegrityError) instead of saying so in one line."""
+    value = int(text)  # ValueError: argparse says "invalid int value"
+    if abs(value) > LARGEST_WHOLE:
+        raise argparse.ArgumentTypeError(f"{text} is too large a number")
+    return value
+
+
+_whole.__name__ = "int"  # argparse names the type in "invalid int value: 'abc'"
+
+
 def _init_arguments(init: argparse.ArgumentParser) -> None:
     init.add_argument(
         "--admin", required=True, metavar="USERNAME", help="the first administrator's username"
@@ -108,7 +124,11 @@ def _outbox_arguments(box: argparse.ArgumentParser) -> None:
         "send", help="deliver every message that is due (for cron or systemd)"
     )
     send.add_argument(
-        "--limit", type=int, default=100, metavar="N", help="send at most N messages (default 100)"
+        "--limit",
+        type=_whole,
+        default=100,
+        metavar="N",
+        help="send at most N messages (default 100)",
     )
     lst = box_sub.add_parser("list", help="list messages and their state")
     lst.add_argument("--state", choices=list(MessageState), help="only messages in this state")
@@ -116,7 +136,7 @@ def _outbox_arguments(box: argparse.ArgumentParser) -> None:
         "retry", help="queue a failed message again (its number from kiosk outbox list)"
     )
     retry.add_argument(
-        "id", type=int, metavar="ID", help="the message number kiosk outbox list shows"
+        "id", type=_whole, metavar="ID", help="the message number kiosk outbox list shows"
     )
 
 
@@ -137,10 +157,10 @@ def _demo_arguments(demo: argparse.ArgumentParser) -> None:
         "generate", help="generate a synthetic practice, only into a new or demo database (D2)"
     )
     gen.add_argument(
-        "--patients", type=int, required=True, metavar="N", help="how many patients to make"
+        "--patients", type=_whole, required=True, metavar="N", help="how many patients to make"
     )
     gen.add_argument(
-        "--seed", type=int, default=1, help="random seed: the same seed makes the same practice"
+        "--seed", type=_whole, default=1, help="random seed: the same seed makes the same practice"
     )
     gen.add_argument(
         "--force",
@@ -159,7 +179,7 @@ def _search_arguments(find: argparse.ArgumentParser) -> None:
     )
     find.add_argument("--json", action="store_true", help="one JSON object a line")
     find.add_argument(
-        "--limit", type=int, default=100, metavar="N", help="at most N patients (default 100)"
+        "--limit", type=_whole, default=100, metavar="N", help="at most N patients (default 100)"
     )
 
 
@@ -175,7 +195,7 @@ def _drive_arguments(drive: argparse.ArgumentParser) -> None:
     )
     drive.add_argument(
         "--days",
-        type=int,
+        type=_whole,
         default=14,
         metavar="N",
         help="the window of pending-over, expiring and turning (default 14)",
@@ -191,7 +211,7 @@ def _drive_arguments(drive: argparse.ArgumentParser) -> None:
     )
     drive.add_argument("--provider", default="", help="appointments: only this provider's")
     drive.add_argument(
-        "--limit", type=int, metavar="N", help="at most N families (default: all of them)"
+        "--limit", type=_whole, metavar="N", help="at most N families (default: all of them)"
     )
     drive.add_argument(
         "--no-letters",
@@ -223,7 +243,7 @@ def _drive_arguments(drive: argparse.ArgumentParser) -> None:
     )
     drive.add_argument(
         "--resume",
-        type=int,
+        type=_whole,
         metavar="ID",
         help="run a drive that stopped again: its finished families are skipped",
     )
@@ -253,7 +273,7 @@ def _pin_arguments(pin: argparse.ArgumentParser) -> None:
     which = lst.add_mutually_exclusive_group()
     which.add_argument("--active", action="store_true", help="active PINs (the default)")
     which.add_argument(
-        "--expiring", type=int, metavar="DAYS", help="active PINs that expire within DAYS days"
+        "--expiring", type=_whole, metavar="DAYS", help="active PINs that expire within DAYS days"
     )
     which.add_argument("--expired", action="store_true", help="expired PINs")
     which.add_argument(
@@ -270,7 +290,7 @@ def _pin_arguments(pin: argparse.ArgumentParser) -> None:
 def _maintain_arguments(maintain: argparse.ArgumentParser) -> None:
     maintain.add_argument(
         "--reminder-days",
-        type=int,
+        type=_whole,
         metavar="DAYS",
         help="first set the practice's reminders (W3): families are reminded DAYS days before "
         "their PINs expire, 0 turns reminders off (kept in the database for every desk)",
@@ -296,11 +316,11 @@ def _serve_arguments(serve: argparse.ArgumentParser) -> None:
         "--host", metavar="ADDRESS", help="listen on this address (default: serve.host, 127.0.0.1)"
     )
     serve.add_argument(
-        "--port", type=int, metavar="N", help="listen on this port (default: serve.port, 8800)"
+        "--port", type=_whole, metavar="N", help="listen on this port (default: serve.port, 8800)"
     )
     serve.add_argument(
         "--workers",
-        type=int,
+        type=_whole,
         default=1,
         metavar="N",
         help="serve from N processes (default 1); the limits hold across them (S4, S8)",
@@ -323,7 +343,7 @@ def _serve_desk_arguments(serve: argparse.ArgumentParser) -> None:
         "passwords readable on the way; only on a network you trust",
     )
     serve.add_argument(
-        "--port", type=int, default=8810, metavar="N", help="listen on this port (default 8810)"
+        "--port", type=_whole, default=8810, metavar="N", help="listen on this port (default 8810)"
     )
     serve.add_argument(
         "--terminal",
@@ -1036,8 +1056,10 @@ def cmd_pin(args: argparse.Namespace) -> int:
             f"Revoked the PIN of {patient.full_name} ({patient.chart_number}); any unsent welcome is erased."
         )
         return 0
-    if args.expiring is not None and args.expiring < 0:
-        raise CliError("--expiring must be 0 or more days")
+    from kiosk.followup.worklist import MAX_DAYS
+
+    if args.expiring is not None and not 0 <= args.expiring <= MAX_DAYS:
+        raise CliError(f"--expiring must be between 0 and {MAX_DAYS} days")
     if args.locked:
         for patient, until in pin_life.locked_children():
             print(

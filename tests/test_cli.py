@@ -244,3 +244,58 @@ def test_s11_an_audit_export_file_is_readable_by_its_owner_only(tmp_path):
     assert out.read_text().startswith("seq,")
     here = run("--db", str(db), "audit", "export", "--out", "-")
     assert here.stdout.startswith("seq,") and not os.path.exists("-")
+
+
+HUGE = str(10**20)  # past any whole number a database stores (2**63 - 1)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["pin", "list", "--expiring", HUGE],
+        ["pin", "list", "--expiring", "3000000"],  # a date past year 9999
+        ["search", "a", "--limit", HUGE],
+        ["outbox", "retry", HUGE],
+        ["outbox", "retry", f"-{HUGE}"],
+        ["outbox", "send", "--limit", HUGE],
+        ["drive", "--dry-run", "--limit", HUGE],
+        ["drive", "--resume", HUGE, "--by", "maria"],
+        ["drive", "--dry-run", "--days", HUGE],
+        ["maintain", "--reminder-days", HUGE],
+        ["demo", "generate", "--patients", HUGE],
+        ["demo", "generate", "--patients", "1", "--seed", HUGE],
+        ["serve", "--port", HUGE],
+        ["serve-desk", "--port", HUGE],
+    ],
+)
+def test_a_huge_number_is_one_line_not_an_unexpected_error(cli_practice, capsys, args):
+    """`kiosk pin list --expiring 99999999999999999999`, `search --limit` and `outbox retry` with
+    one ended in "unexpected error (OverflowError)": every whole-number option and argument is
+    said to be too large, in one line, before anything is opened."""
+    from kiosk.store.db import close_database
+
+    code = main(["--db", cli_practice, *args])
+    close_database()
+    said = capsys.readouterr().err
+    assert code in (1, 2) and "unexpected" not in said, said
+    assert len(said.strip().splitlines()) == 1 and ("large" in said or "between" in said), said
+
+
+def test_every_whole_number_option_is_bounded():
+    """The class, not the examples: no option or argument anywhere in kiosk's commands takes
+    Python's unbounded int."""
+    import argparse
+
+    from kiosk import cli
+
+    def actions(parser):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub in action.choices.values():
+                    yield from actions(sub)
+            else:
+                yield action
+
+    every = list(actions(cli.build_parser()))
+    assert not [a.dest for a in every if a.type is int]
+    assert [a for a in every if a.type is cli._whole]
