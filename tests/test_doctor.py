@@ -345,3 +345,17 @@ def test_d1_doctor_on_postgresql_without_a_key_file_says_so_on_aligned_lines(cap
     for line in lines:
         assert line[:6] in ("ok    ", "warn  ", "FAIL  ") and line[15:17] == "  ", line
         assert line[17] != " " and "Error:" not in line, line
+
+
+def test_d1_doctor_says_a_print_service_that_never_answers_did_not_answer(
+    desk, monkeypatch, capsys, tmp_path
+):
+    """CUPS hung (or a CUPS_SERVER gone quiet): lpstat never returned, and the line read
+    "printers  TimeoutExpired: Command [...] timed out", out of the columns, naming no remedy."""
+    from kiosk.ops import doctor as checks
+
+    (tmp_path / "bin" / "lpstat").write_text("#!/bin/sh\nexec sleep 30\n")
+    monkeypatch.setattr(checks, "LPSTAT_SECONDS", 0.5)
+    code, by_check, lines = doctor(desk, capsys)
+    assert code == 1 and by_check["printer"].startswith("FAIL  printer    "), lines
+    assert "did not answer" in by_check["printer"] and "Timeout" not in by_check["printer"]

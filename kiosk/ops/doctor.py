@@ -24,6 +24,7 @@ from kiosk.config import Config
 OK, WARN, FAIL = "ok", "warn", "FAIL"
 MIN_FREE_BYTES = 500 * 2**20  # below this a day's work (WAL, slips, the error log) may not fit
 MAX_SKEW_SECONDS = 30.0
+LPSTAT_SECONDS = 20  # a print service that has not answered lpstat by then is not answering
 
 
 @dataclass(frozen=True)
@@ -204,6 +205,18 @@ def _sms(config: Config) -> Check | None:
 
 
 def _printers(config: Config) -> Check:
+    try:
+        return _queues(config)
+    except subprocess.TimeoutExpired:  # CUPS hung, or a print server (CUPS_SERVER) gone quiet
+        return Check(
+            FAIL,
+            "printer",
+            f"the print service did not answer lpstat in {LPSTAT_SECONDS} s: "
+            "check it (systemctl status cups)",
+        )
+
+
+def _queues(config: Config) -> Check:
     queues = {
         q for q in [config.printer.name, *(t.printer for t in config.terminals.values())] if q
     }
@@ -213,7 +226,9 @@ def _printers(config: Config) -> Check:
     if lpstat is None:
         return Check(FAIL, "printer", "lpstat not found: install the CUPS client (cups-client)")
     # With CUPS stopped, lpstat calls every queue an "Invalid destination": say what is wrong
-    scheduler = subprocess.run([lpstat, "-r"], capture_output=True, text=True, timeout=20)
+    scheduler = subprocess.run(
+        [lpstat, "-r"], capture_output=True, text=True, timeout=LPSTAT_SECONDS
+    )
     if "not running" in scheduler.stdout + scheduler.stderr:
         return Check(
             FAIL,
@@ -222,14 +237,18 @@ def _printers(config: Config) -> Check:
         )
     problems, fine = [], []
     for queue in sorted(queues):
-        done = subprocess.run([lpstat, "-p", queue], capture_output=True, text=True, timeout=20)
+        done = subprocess.run(
+            [lpstat, "-p", queue], capture_output=True, text=True, timeout=LPSTAT_SECONDS
+        )
         said = (done.stdout or done.stderr).strip().splitlines()
         line = said[0] if said else f"lpstat exited {done.returncode}"
         if done.returncode != 0 or "disabled" in line:
             problems.append(f"{queue}: {line}")
             continue
         # An enabled queue can still reject jobs (cupsreject): lp then refuses every slip
-        taking = subprocess.run([lpstat, "-a", queue], capture_output=True, text=True, timeout=20)
+        taking = subprocess.run(
+            [lpstat, "-a", queue], capture_output=True, text=True, timeout=LPSTAT_SECONDS
+        )
         if "not accepting" in taking.stdout:
             problems.append(f"{queue}: not accepting jobs (cupsaccept {queue} lets it take them)")
         else:
