@@ -359,6 +359,14 @@ def _serve_desk_arguments(serve: argparse.ArgumentParser) -> None:
         action="store_true",
         help="each browser gets its own throwaway training database (O2)",
     )
+    serve.add_argument(
+        "--max-sessions",
+        type=_whole,
+        default=16,
+        metavar="N",
+        help="at most N browsers at once, each its own app (default 16; 1 to 256): "
+        "one more is refused",
+    )
 
 
 def _portal_arguments(portal: argparse.ArgumentParser) -> None:
@@ -1211,6 +1219,8 @@ def cmd_serve_desk(
         )
     if not 1 <= args.port <= 65535:
         raise CliError("--port must be between 1 and 65535")
+    if not 1 <= args.max_sessions <= 256:
+        raise CliError("--max-sessions must be between 1 and 256")
     # D1: the server is no SSH desk, whoever started it over SSH: its sessions are not named after
     # that connection's address. And a browser's terminal is an xterm, not the Linux console.
     os.environ.pop("SSH_CONNECTION", None)
@@ -1243,7 +1253,13 @@ def cmd_serve_desk(
     named = args.terminal or load_config(args.config).terminal
     if named:
         options += ["--terminal", config.terminal]
-    serve_desks(options, host=args.host, port=args.port, terminal=config.terminal if named else "")
+    serve_desks(
+        options,
+        host=args.host,
+        port=args.port,
+        terminal=config.terminal if named else "",
+        sessions=args.max_sessions,
+    )
     return 0
 
 

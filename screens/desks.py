@@ -132,7 +132,9 @@ class DeskServer(Server):
     """textual-serve's server with the page's links kept on this server, the websocket refused to
     other sites' pages, and a log that never shows a session's local variables (keystrokes: S9)."""
 
-    def __init__(self, command: str, *, host: str, port: int, terminal: str) -> None:
+    def __init__(
+        self, command: str, *, host: str, port: int, terminal: str, sessions: int = 16
+    ) -> None:
         super().__init__(
             command,
             host=host,
@@ -142,6 +144,9 @@ class DeskServer(Server):
         )
         self.terminal = terminal
         self.sockets: set[web.WebSocketResponse] = set()
+        # Each session is an app process of its own (some 50 MiB): without a bound, anyone who
+        # reaches the port could open sessions until the machine's memory ran out (D1)
+        self.max_sessions = sessions
 
     def initialize_logging(self) -> None:
         # textual-serve's own handler prints tracebacks with their local variables, which in the
@@ -211,6 +216,11 @@ class DeskServer(Server):
         """textual-serve's handler, checked first (_check_request) and its socket kept in
         ``sockets`` while it is open (on_shutdown)."""
         self._check_request(request)
+        if len(self.sockets) >= self.max_sessions:
+            raise web.HTTPServiceUnavailable(
+                text=f"this desk server has {self.max_sessions} browsers open already "
+                "(kiosk serve-desk --max-sessions): close one and reload"
+            )
         websocket = web.WebSocketResponse(heartbeat=15)
         # the page's own size, within what a screen can be (not a page's idea of a huge one)
         width, height = screen_size(request.query.get("width"), request.query.get("height"))
@@ -244,13 +254,16 @@ class DeskServer(Server):
         return websocket
 
 
-def serve_desks(options: list[str], *, host: str, port: int, terminal: str) -> None:
+def serve_desks(
+    options: list[str], *, host: str, port: int, terminal: str, sessions: int = 16
+) -> None:
     """Serve the desk on ``host``:``port`` until Ctrl+C or SIGTERM; each browser session runs
-    ``kiosk OPTIONS`` (desk_command)."""
+    ``kiosk OPTIONS`` (desk_command), at most ``sessions`` at once."""
     if not is_loopback(host):
         print(
             f"kiosk: warning: browser desks on {host} are open to that network over plain "
             "HTTP: staff passwords cross it readable",
             file=sys.stderr,
         )
-    DeskServer(desk_command(options), host=host, port=port, terminal=terminal).serve()
+    command = desk_command(options)
+    DeskServer(command, host=host, port=port, terminal=terminal, sessions=sessions).serve()

@@ -88,7 +88,9 @@ def start_app(config, **run) -> None:
     run_app(config, **run)
 
 
-def serve_desks(options: list[str], *, host: str, port: int, terminal: str) -> None:
+def serve_desks(
+    options: list[str], *, host: str, port: int, terminal: str, sessions: int = 16
+) -> None:
     """Serve browser desks (``kiosk serve-desk``, desks.py): textual-serve runs ``kiosk OPTIONS``
     for each browser. Its extra is imported only here, so a terminal desk never loads it."""
     from kiosk.cli import CliError
@@ -97,7 +99,7 @@ def serve_desks(options: list[str], *, host: str, port: int, terminal: str) -> N
         from .desks import serve_desks as serve
     except ImportError:
         raise CliError("browser desks need their extra: pip install 'kiosk[browser]'") from None
-    serve(options, host=host, port=port, terminal=terminal)
+    serve(options, host=host, port=port, terminal=terminal, sessions=sessions)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -507,3 +507,42 @@ def test_d2_serve_desk_says_what_widening_the_address_means(capsys):
         cli.build_parser(["serve-desk"]).parse_args(["serve-desk", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "default 127.0.0.1" in text and "WARNING" in text and "plain HTTP" in text
+
+
+def test_d1_a_desk_server_opens_no_more_sessions_than_it_may(training_db, tmp_path):
+    """Each browser session is an app process of its own: anyone reaching the port (a LAN with
+    --host, any local account on loopback) could open websockets until the memory ran out. One
+    past --max-sessions is refused (503) and starts nothing; once one closes, a new one opens."""
+    server = DeskServer(training_db, tmp_path, "--terminal", "front-1", "--max-sessions", "1")
+
+    async def sessions() -> tuple[int, str]:
+        async with aiohttp.ClientSession() as client:
+            async with client.ws_connect(f"{server.url}ws?width=80&height=24") as first:
+                await _screen_until(first, pyte.ByteStream(pyte.Screen(80, 24)), "Staff sign-in")
+                try:
+                    async with client.ws_connect(f"{server.url}ws"):
+                        refused = 101
+                except aiohttp.WSServerHandshakeError as error:
+                    refused = error.status
+                await first.send_json(["stdin", "\x11"])  # ctrl+q: its app ends, its session too
+                await first.receive(timeout=30)
+            give_up = time.monotonic() + 30
+            while True:  # the server counts the first session out as its app ends
+                try:
+                    again = await client.ws_connect(f"{server.url}ws?width=80&height=24")
+                    break
+                except aiohttp.WSServerHandshakeError:
+                    assert time.monotonic() < give_up, "the closed session still counts"
+                    await asyncio.sleep(0.2)
+            async with again:
+                text = await _screen_until(
+                    again, pyte.ByteStream(pyte.Screen(80, 24)), "Staff sign-in"
+                )
+                await again.send_json(["stdin", "\x11"])
+            return refused, text
+
+    try:
+        refused, text = asyncio.run(sessions())
+    finally:
+        server.stop()
+    assert refused == 503 and "front-1" in text
