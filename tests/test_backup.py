@@ -483,3 +483,24 @@ def test_d2_s11_partial_copies_of_a_killed_backup_or_restore_are_removed_by_the_
             assert not killed.exists() and running.exists()
         finally:
             partials_running.communicate("\n", timeout=30)
+
+
+def test_d3_restore_as_another_account_than_the_databases_is_refused(
+    practice, tmp_path, monkeypatch
+):
+    """`sudo kiosk restore` put a root-owned 0600 database in the kiosk account's place: every desk
+    then failed to open it. Refused, naming the owner to restore as; nothing is moved. (Another
+    account is stood for by this process's effective uid: making a file someone else's needs root.)"""
+    import pwd
+
+    from kiosk.config import Config
+    from kiosk.ops import backup
+
+    made = tmp_path / "b.sqlite3"
+    assert kiosk("--db", str(practice), "backup", str(made)).returncode == 0
+    monkeypatch.setattr(backup.os, "geteuid", lambda: practice.stat().st_uid + 1)
+    with pytest.raises(backup.BackupError) as refused:
+        backup.restore(Config(database=str(practice)), made)
+    owner = pwd.getpwuid(practice.stat().st_uid).pw_name
+    assert f"belongs to {owner}" in str(refused.value) and f"sudo -u {owner}" in str(refused.value)
+    assert not list(practice.parent.glob("*.before-restore-*"))
