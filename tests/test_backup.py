@@ -460,9 +460,13 @@ def test_d2_s11_partial_copies_of_a_killed_backup_or_restore_are_removed_by_the_
 ):
     """A backup or restore killed halfway (kill -9, a power cut) left its partial copy, a whole
     database's patients under a hidden name, in the backup folder or beside the database for
-    good. The next backup or restore removes those; one another run is still making stays."""
+    good. The next backup or restore removes those; one another run is still making stays, and
+    what someone else put under such a name in a shared folder (a FIFO, which held the backup
+    forever; a link) is left alone."""
     folder = tmp_path / "backups"
     folder.mkdir()
+    os.mkfifo(folder / ".planted.sqlite3.partial-7")
+    (folder / ".link.sqlite3.partial-8").symlink_to(practice)
     partials = {
         "backup": (folder / ".old.sqlite3.partial-41", folder / ".other.sqlite3.partial-42"),
         "restore": (
@@ -483,6 +487,7 @@ def test_d2_s11_partial_copies_of_a_killed_backup_or_restore_are_removed_by_the_
             assert not killed.exists() and running.exists()
         finally:
             partials_running.communicate("\n", timeout=30)
+    assert (folder / ".planted.sqlite3.partial-7").exists() and practice.exists()
 
 
 def test_d3_restore_as_another_account_than_the_databases_is_refused(

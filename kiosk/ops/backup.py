@@ -20,6 +20,7 @@ import datetime as dt
 import fcntl
 import os
 import sqlite3
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -180,13 +181,14 @@ def _remove_left_over(folder: Path, pattern: str) -> None:
     """D2, S11: remove the partial copies in ``folder`` that a killed backup or restore left (a
     whole database's patients, under a name nobody looks at); one still being made is locked."""
     for path in folder.glob(pattern):
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        try:  # never a link's target; a FIFO planted under such a name must not hold us (NONBLOCK)
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         except OSError:
             continue
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            path.unlink(missing_ok=True)
+            if stat.S_ISREG(os.fstat(fd).st_mode):  # a partial copy is a plain file
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                path.unlink(missing_ok=True)
         except OSError:  # its backup or restore is still at work
             pass
         finally:
