@@ -98,8 +98,8 @@ def postgres_sessions(url: str) -> int | None:
         return None
     try:
         row = db.execute_sql(
-            "SELECT count(*) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND pid <> pg_backend_pid() AND backend_type = 'client backend'"  # not autovacuum
         ).fetchone()
         return int(row[0])
     except peewee.DatabaseError:
