@@ -496,7 +496,7 @@ def _validate(config: Config) -> None:
     if config.terminal and not TERMINAL_NAME.fullmatch(config.terminal):
         raise ConfigError(
             "terminal",
-            f"a terminal name is letters, digits, '.', '_' or '-', not {config.terminal!r}",
+            f"a terminal name is at most 64 letters, digits, '.', '_' or '-', not {config.terminal!r}",
         )
     for name, desk in config.terminals.items():
         if any(ch.isspace() or ch in "/#" for ch in desk.printer):

@@ -166,6 +166,17 @@ def test_d1_an_unknown_terminal_is_refused_when_terminals_are_configured():
         terminals.choose(config_from_mapping(DESKS), "bad name;rm", {})
 
 
+def test_d1_a_name_too_long_is_refused_saying_how_long_a_name_may_be():
+    """A 65-character KIOSK_TERMINAL or --terminal was refused as not "letters, digits, '.', '_'
+    or '-'", which it was: the message now gives the length too; 64 is a name."""
+    longest = "a" * 64
+    assert terminals.choose(config_from_mapping({}), longest, {}).terminal == longest
+    with pytest.raises(ConfigError, match="at most 64"):
+        terminals.choose(config_from_mapping({}), longest + "a", {})
+    with pytest.raises(ConfigError, match="at most 64"):
+        load_config(None, env={"KIOSK_TERMINAL": longest + "a", "KIOSK_CONFIG": ""})
+
+
 def test_d1_every_audit_event_records_the_terminal_under_the_chain(store):
     terminals.use(terminals.choose(config_from_mapping(DESKS), "checkout", {}))
     event = audit.record(audit.VIEW, staff="maria")

@@ -85,7 +85,8 @@ def choose(
     env = os.environ if env is None else env
     if option is not None and not TERMINAL_NAME.fullmatch(option):
         raise ConfigError(
-            "--terminal", f"a terminal name is letters, digits, '.', '_' or '-', not {option!r}"
+            "--terminal",
+            f"a terminal name is at most 64 letters, digits, '.', '_' or '-', not {option!r}",
         )
     name = option or config.terminal or from_ssh_address(config, env)
     if not name:  # not one of [terminals]: its own name, the printer and language of [printer]
