@@ -87,6 +87,21 @@ class Timer:
         return True
 
 
+HEADER = (
+    f"{'key':<12} {'n':>4} {'react_p50':>9} {'react_p95':>9} {'done_p50':>9} "
+    f"{'done_p95':>9}  react p95 <= {TARGET_MS} ms"
+)
+
+
+def row(kind: str, react: list[float], done: list[float]) -> str:
+    """One kind of key's line under HEADER: p50 and p95 of react and done, ok or OVER."""
+    verdict = "ok" if p95(react) <= TARGET_MS else "OVER"
+    return (
+        f"{kind:<12} {len(react):>4} {statistics.median(react):>9.1f} {p95(react):>9.1f} "
+        f"{statistics.median(done):>9.1f} {p95(done):>9.1f}  {verdict}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--families", type=int, default=20, help="families registered (default 20)")
@@ -134,18 +149,9 @@ def main() -> None:
             timer.key("escape", "escape", "Registration PIN", gone="Issued for")
             timer.key("escape", "escape", "Today's appointments", gone="Registration PIN")
         print(f"# after the run: {load()}; families refused and skipped: {skipped}", flush=True)
-        print(
-            f"{'key':<12} {'n':>4} {'react_p50':>9} {'react_p95':>9} {'done_p50':>9} "
-            f"{'done_p95':>9}  react p95 <= {TARGET_MS} ms"
-        )
+        print(HEADER)
         for kind in KINDS:
-            react, done = timer.react[kind], timer.done[kind]
-            verdict = "ok" if p95(react) <= TARGET_MS else "OVER"
-            print(
-                f"{kind:<12} {len(react):>4} {statistics.median(react):>9.1f} {p95(react):>9.1f} "
-                f"{statistics.median(done):>9.1f} {p95(done):>9.1f}  {verdict}",
-                flush=True,
-            )
+            print(row(kind, timer.react[kind], timer.done[kind]), flush=True)
         every = [v for values in timer.react.values() for v in values]
         print(f"{'all':<12} {len(every):>4} {statistics.median(every):>9.1f} {p95(every):>9.1f}")
     finally:

@@ -6,6 +6,7 @@ page in Debian's chromium where there is one. Each test stops its server."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -14,8 +15,11 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
@@ -24,6 +28,7 @@ import pyte
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from textual.message import Message
 
 from desk_terminal import ROOT
 from kiosk import audit, cli
@@ -182,13 +187,16 @@ def test_d1_another_sites_page_cannot_open_a_desk(desks):
     assert pinged.status_code == 302 and pinged.headers["location"] == "/?fontsize=18"
 
 
-async def _screen_until(ws, stream: pyte.ByteStream, *words: str, seconds: float = 60) -> str:
-    """Feed the app's output to the VT100 screen until every one of ``words`` is on it."""
+async def _screen_until(
+    ws, stream: pyte.ByteStream, *words: str, seconds: float = 60, gone: str = ""
+) -> str:
+    """Feed the app's output to the VT100 screen until every one of ``words`` is on it (and
+    ``gone``, if given, is not)."""
     screen = stream.listener
     give_up = time.monotonic() + seconds
     while True:
         text = "\n".join(screen.display)
-        if all(word in text for word in words):
+        if all(word in text for word in words) and not (gone and gone in text):
             return text
         if time.monotonic() > give_up:
             raise AssertionError(f"not on the page's terminal: {words}\n{text}")
@@ -308,6 +316,103 @@ async def test_s6_a_screen_shown_while_the_page_is_unfocused_takes_the_keys_afte
         await settle(app, pilot)
         assert app.screen.focused is app.screen.query_one("#password", Input)
         assert app.screen.query_one("#password", Input).value == "train"
+
+
+@contextlib.asynccontextmanager
+async def maria_at_search(url: str) -> AsyncIterator[tuple[Any, pyte.ByteStream]]:
+    """A browser session at 100x30 with maria signed in, at the search: its websocket and the
+    VT100 stream its output is read into; ctrl+q when done. benchmarks/browser_esc.py uses it."""
+    async with aiohttp.ClientSession() as client:
+        async with client.ws_connect(f"{url}ws?width=100&height=30") as ws:
+            stream = pyte.ByteStream(pyte.Screen(100, 30))
+            await _screen_until(ws, stream, "Staff sign-in", "your password")
+            await ws.send_json(["stdin", "maria\r"])
+            await ws.send_json(["stdin", "training1\r"])
+            await _screen_until(ws, stream, "Maria Lopez (maria)", "Today's appointments")
+            yield ws, stream
+            await ws.send_json(["stdin", "\x11"])  # ctrl+q
+
+
+KEY_LIST = "esc or f1: close this list"  # the F1 key list's last line
+
+
+def test_d1_a_lone_esc_on_a_browser_desk_goes_back_with_nothing_sent_after_it(desks):
+    """Through the websocket: F1 opens the key list and Esc alone closes it, with no other key,
+    focus or resize message sent after it (the Esc is taken once ESCDELAY passes, not when the
+    page next sends something)."""
+
+    async def session() -> str:
+        async with maria_at_search(desks.url) as (ws, stream):
+            await ws.send_json(["stdin", "\x1bOP"])  # F1, as xterm.js sends it
+            await _screen_until(ws, stream, KEY_LIST)
+            await ws.send_json(["stdin", "\x1b"])
+            return await _screen_until(ws, stream, "Today's appointments", gone=KEY_LIST)
+
+    assert "Keys on this screen" not in asyncio.run(session())
+
+
+class _App:
+    """What BrowserDriver's input thread posts to, collected in ``got``."""
+
+    def __init__(self) -> None:
+        self.got: asyncio.Queue[Message] = asyncio.Queue()
+        self.loop = asyncio.get_running_loop()
+
+    async def _post_message(self, message: Message) -> bool:
+        self.got.put_nowait(message)
+        return True
+
+    def post_message(self, message: Message) -> bool:
+        self.loop.call_soon_threadsafe(self.got.put_nowait, message)
+        return True
+
+
+def _packet(kind: bytes, payload: bytes) -> bytes:
+    """One packet as textual-serve writes it to its app (web_driver's framing)."""
+    return kind + len(payload).to_bytes(4, "big") + payload
+
+
+async def test_d1_the_browser_driver_answers_a_held_esc_without_more_input(monkeypatch):
+    """BrowserDriver's input loop on a pipe, as textual-serve feeds an app, with its idle wait made
+    an hour: a lone Esc and a lone ESC ] (alt+]) are still delivered, nothing written after
+    either. Packets cut across reads and the server's own messages are read as Textual reads them,
+    and the pipe's end quits the app (the server is gone)."""
+    from textual import events, messages
+
+    from kiosk_screens import browser
+
+    monkeypatch.setattr(browser, "IDLE_POLL_S", 3600.0)
+    read_end, write_end = os.pipe()
+    monkeypatch.setattr(sys, "__stdin__", os.fdopen(read_end, "rb", buffering=0))
+    app = _App()
+    driver = browser.BrowserDriver(app, size=(80, 24))  # type: ignore[arg-type]
+    thread = threading.Thread(target=driver.run_input_thread)
+    thread.start()
+
+    try:
+        os.write(write_end, _packet(b"D", b"\x1b"))
+        first = await asyncio.wait_for(app.got.get(), timeout=30)
+        assert isinstance(first, events.Key) and first.key == "escape"
+        os.write(write_end, _packet(b"D", b"\x1b]"))
+        alt = await asyncio.wait_for(app.got.get(), timeout=30)
+        assert isinstance(alt, events.Key) and alt.character == "]"
+        whole = _packet(b"D", "hé".encode()) + _packet(b"M", b'{"type": "focus"}')
+        for cut in (2, 7, 10):  # in a size, inside the é, in the second packet's size
+            os.write(write_end, whole[:cut])
+            await asyncio.sleep(0.05)
+            os.write(write_end, whole[cut:])
+            got = [await asyncio.wait_for(app.got.get(), timeout=30) for _ in range(3)]
+            # (keys and the server's messages reach the app by two ways: their order is its own)
+            read = {getattr(m, "character", type(m).__name__) for m in got}
+            assert read == {"h", "é", "AppFocus"}
+        os.close(write_end)
+        write_end = -1
+        assert isinstance(await asyncio.wait_for(app.got.get(), timeout=30), messages.ExitApp)
+    finally:
+        if write_end >= 0:
+            os.close(write_end)
+        await asyncio.to_thread(thread.join, 30)
+    assert not thread.is_alive()
 
 
 def _children(pid: int) -> set[int]:
