@@ -404,7 +404,7 @@ def _same_purpose(source: Path, target: Path) -> None:
         return
     raise BackupError(
         f"{source} is a {theirs} database (made-up families), and {target} is a practice's: "
-        "restore a backup of the practice, or give the demo its own --db (D2)"
+        "restore a backup of the practice, or give the demo its own --db"
     )
 
 
