@@ -836,13 +836,19 @@ def test_d1_an_in_band_resize_never_asks_for_more_than_the_largest_desk(rows, co
             )
 
 
-def _largest_cell_addressed(terminal, seconds: float = 60) -> tuple[int, int]:
-    """Read the app's raw output until it has been quiet a while: the furthest (column, row) it
-    moved the cursor to (Textual draws each line after ESC [ row ; column H)."""
+def _largest_cell_addressed(terminal, lines: int = 24, seconds: float = 60) -> tuple[int, int]:
+    """Read the app's raw output until it has drawn below row ``lines`` and been quiet a while
+    (or ``seconds`` passed): the furthest (column, row) it moved the cursor to (Textual draws each
+    line after ESC [ row ; column H). The field's blinking cursor writes now and then, so a quiet
+    second alone could come before a loaded machine's redraw."""
     import re
 
+    def largest(out: bytes) -> tuple[int, int]:
+        moves = [(int(c), int(r)) for r, c in re.findall(rb"\x1b\[(\d+);(\d+)H", out)]
+        return max(c for c, _ in moves), max(r for _, r in moves)
+
     out, quiet_since, give_up = b"", time.monotonic(), time.monotonic() + seconds
-    while time.monotonic() - quiet_since < 1.0 and time.monotonic() < give_up:
+    while time.monotonic() < give_up:
         if select.select([terminal.fd], [], [], 0.1)[0]:
             try:
                 chunk = os.read(terminal.fd, 1 << 16)
@@ -850,8 +856,9 @@ def _largest_cell_addressed(terminal, seconds: float = 60) -> tuple[int, int]:
                 break
             out += chunk
             quiet_since = time.monotonic()
-    moves = [(int(c), int(r)) for r, c in re.findall(rb"\x1b\[(\d+);(\d+)H", out)]
-    return max(c for c, _ in moves), max(r for _, r in moves)
+        elif time.monotonic() - quiet_since >= 1.0 and out and largest(out)[1] > lines:
+            break
+    return largest(out)
 
 
 @pytest.mark.parametrize("how", ["pty", "in-band"])
