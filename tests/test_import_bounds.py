@@ -173,3 +173,45 @@ def test_o4_fhir_names_with_nul_are_rejected_and_reported_values_are_short(store
     ]
     assert all(len(p.reason) < 200 for p in report.problems)
     assert charts() == ["P7"]
+
+
+def test_o4_a_file_over_the_size_limit_is_refused_whole_and_nothing_is_imported(
+    store, tmp_path, monkeypatch
+):
+    import kiosk.importer
+
+    monkeypatch.setattr(kiosk.importer, "MAX_FILE_BYTES", 2**20)
+    path = write(tmp_path / "big.csv", HEADER + "1,Ann,Lee,2018-01-01,F\n" * 50_000)  # 1.2 MB
+    assert path.stat().st_size > 2**20
+
+    report = import_files([path])
+
+    assert [(p.file, p.where, p.rejected) for p in report.problems] == [(str(path), "file", True)]
+    assert "larger than 1 MiB" in report.problems[0].reason
+    assert charts() == []
+
+
+def test_o4_a_device_is_refused_as_not_a_regular_file_instead_of_read(store):
+    report = import_files(["/dev/null"])
+
+    assert [(p.file, p.where) for p in report.problems] == [("/dev/null", "file")]
+    assert "not a regular file" in report.problems[0].reason
+    assert charts() == []
+
+
+def test_o4_a_fifo_is_refused_without_waiting_for_a_writer_or_reading_it(store, tmp_path):
+    import os
+
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    # The test holds the pipe open with a row in it: a reader that read it would wait for its end
+    held = os.open(fifo, os.O_RDWR)
+    try:
+        os.write(held, (HEADER + "1,Ann,Lee,2018-01-01,F\n").encode())
+        report = import_files([fifo])
+    finally:
+        os.close(held)
+
+    assert [(p.where, p.rejected) for p in report.problems] == [("file", True)]
+    assert "not a regular file" in report.problems[0].reason
+    assert charts() == []

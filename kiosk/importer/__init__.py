@@ -14,6 +14,8 @@ never at start-up. :mod:`kiosk.importer.report` has no database imports (safe fo
 from __future__ import annotations
 
 import io
+import os
+import stat
 import time
 from collections.abc import Container, Iterable, Iterator
 from pathlib import Path
@@ -35,6 +37,10 @@ if TYPE_CHECKING:  # loaded by import_files itself, when an import runs
     from kiosk.importer.roles import RoleTable
 
 SUFFIXES_CSV = (".csv", ".tsv", ".txt")
+
+# O4: the most one import file may hold. A file is read whole (a FHIR document must be), so this
+# bounds the memory an import takes; 256 MiB is over a million CSV rows. Larger: split the export.
+MAX_FILE_BYTES = 256 * 2**20
 
 
 def write_template(path: str | Path) -> Path:
@@ -123,9 +129,12 @@ def _read_file(
     from kiosk.importer.fhir_source import read_fhir
 
     try:
-        raw = path.read_bytes()
+        raw = _read_bounded(path)
     except OSError as error:
         collected.reject(name, "file", f"cannot read it: {error.strerror or error}")
+        return False
+    except _Refused as refused:
+        collected.reject(name, "file", str(refused))
         return False
     try:
         text = raw.decode("utf-8-sig")  # a byte-order mark is allowed, not required
@@ -143,6 +152,33 @@ def _read_file(
     if progress:
         progress(f"Reading {path.name}", len(text), len(text))
     return readable
+
+
+class _Refused(Exception):
+    """A file the importer will not read: not a regular file, or over :data:`MAX_FILE_BYTES`."""
+
+
+def _read_bounded(path: Path) -> bytes:
+    """The file's bytes, never more than :data:`MAX_FILE_BYTES` of them in memory (O4).
+
+    ``/dev/zero`` or a pipe would otherwise be read until memory ran out, and opening a FIFO
+    waits for a writer: it is opened without waiting and refused, as any non-regular file is
+    (a regular file reads the same with O_NONBLOCK)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with open(fd, "rb", closefd=True) as file:
+        status = os.fstat(fd)
+        if not stat.S_ISREG(status.st_mode):
+            raise _Refused("not a regular file (a folder, device or pipe cannot be imported)")
+        if status.st_size > MAX_FILE_BYTES:
+            raise _Refused(_too_large())
+        raw = file.read(MAX_FILE_BYTES + 1)  # a file still growing stops here too
+    if len(raw) > MAX_FILE_BYTES:
+        raise _Refused(_too_large())
+    return raw
+
+
+def _too_large() -> str:
+    return f"larger than {MAX_FILE_BYTES // 2**20} MiB, the most one file may hold (split it)"
 
 
 def _lines_with_progress(text: str, label: str, progress: Progress | None) -> Iterator[str]:
