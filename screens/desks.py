@@ -24,11 +24,13 @@ import json
 import logging
 import shlex
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp_jinja2
+import jinja2
 from aiohttp import WSCloseCode, WSMsgType, web
 from textual_serve.app_service import AppService
 from textual_serve.server import Server, to_int
@@ -186,9 +188,41 @@ class DeskServer(Server):
             ),
         )
 
+    async def _make_app(self) -> web.Application:
+        """textual-serve's app (its page, websocket, downloads and static files), every route behind
+        _check_request (a middleware: the static files too) and no folder of the static files
+        listed: a folder is answered 404, as a file that is not there."""
+        app = web.Application(middlewares=[self._checked])
+        aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(self.templates_path))
+        app.add_routes(
+            [
+                web.get("/", self.handle_index, name="index"),
+                web.get("/ws", self.handle_websocket, name="websocket"),
+                web.get("/download/{key}", self.handle_download, name="download"),
+                web.static("/static", self.statics_path, show_index=False, name="static"),
+            ]
+        )
+        app.on_startup.append(self.on_startup)
+        app.on_shutdown.append(self.on_shutdown)
+        return app
+
+    @web.middleware
+    async def _checked(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        """Every request checked (_check_request) before its route's handler; a folder of the
+        static files, which aiohttp answers 403 (naming it a folder), is 404 as nothing there."""
+        self._check_request(request)
+        try:
+            return await handler(request)
+        except web.HTTPForbidden:
+            if request.match_info.route.name != "static":
+                raise
+            raise web.HTTPNotFound from None
+
     def _check_request(self, request: web.Request) -> None:
-        """Refuse what a page of another site could send through the desk's own browser: a
-        websocket opened from elsewhere (its Origin is not this server), and, on loopback, a name
+        """Refuse what a page of another site could send through the desk's own browser, on every
+        route (the page, its websocket, its static files): a request from elsewhere (its Origin is not this server), and, on loopback, a name
         that is not loopback's (DNS rebinding: evil.example resolving to 127.0.0.1)."""
         host = urlsplit(f"//{request.host}").hostname or ""
         if is_loopback(self.host) and not is_loopback(host):
@@ -201,7 +235,6 @@ class DeskServer(Server):
     async def handle_index(self, request: web.Request) -> dict[str, Any]:
         """The page, its links relative or to the address the browser used (so a server on
         0.0.0.0 works from another machine), never to another host."""
-        self._check_request(request)
         if "ping" in request.query:  # textual.js first fetches ?ping=URL: never another host
             raise web.HTTPFound(request.rel_url.without_query_params("ping"))
         scheme = "wss" if request.secure else "ws"
@@ -213,9 +246,7 @@ class DeskServer(Server):
         }
 
     async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
-        """textual-serve's handler, checked first (_check_request) and its socket kept in
-        ``sockets`` while it is open (on_shutdown)."""
-        self._check_request(request)
+        """textual-serve's handler, its socket kept in ``sockets`` while it is open (on_shutdown)."""
         if len(self.sockets) >= self.max_sessions:
             raise web.HTTPServiceUnavailable(
                 text=f"this desk server has {self.max_sessions} browsers open already "

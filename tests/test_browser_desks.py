@@ -147,6 +147,27 @@ def test_d1_the_desk_page_loads_everything_from_this_server(desks):
     assert f"ws://127.0.0.1:{desks.port}/ws" in links
 
 
+def test_d1_every_route_refuses_a_foreign_host_and_no_folder_is_listed(desks):
+    """The page and every asset it names load under the server's own address, and none of them
+    under a name that only resolves to loopback (DNS rebinding: 403, the static files too). A
+    folder of the static files is 404, its files not listed, whatever the spelling."""
+    foreign = {"Host": f"evil.example:{desks.port}"}
+    page = httpx.get(desks.url, timeout=30)
+    assets = {urljoin(desks.url, link) for link in _links(page.text) if "/static/" in link}
+    assert len(assets) >= 4
+    for url in [desks.url, *assets]:
+        assert httpx.get(url, timeout=30).status_code == 200, url
+        refused = httpx.get(url, headers=foreign, timeout=30)
+        assert refused.status_code == 403 and "loopback" in refused.text, url
+    for folder in ["static/", "static/js/", "static/js", "static/fonts/", "static/./css/"]:
+        listed = httpx.get(desks.url + folder, timeout=30)
+        assert listed.status_code == 404, folder
+        assert "textual.js" not in listed.text and "xterm.css" not in listed.text, folder
+        assert "Index of" not in listed.text, folder
+        assert httpx.get(desks.url + folder, headers=foreign, timeout=30).status_code == 403
+    assert httpx.get(desks.url + "download/nothing", headers=foreign, timeout=30).status_code == 403
+
+
 def _listening(port: int) -> set[str]:
     """The local addresses a socket listens on at ``port`` (Linux's /proc/net/tcp and tcp6)."""
     found = set()
