@@ -627,6 +627,24 @@ def _require_database(args: argparse.Namespace) -> None:
         )
 
 
+def _own_account(args: argparse.Namespace, command: str) -> None:
+    """S10, S11: a command that writes the practice's files, run by the account the key file
+    belongs to (the desks' and the services'): run as root (sudo), the anchor file and the SQLite
+    database's WAL and shm it made would be root's, and the daily anchor and every desk locked out."""
+    from kiosk.store.files import another_owner
+    from kiosk.store.practice import database_target, key_file
+
+    config = load(args)
+    refusal = another_owner(
+        key_file(config, database_target(config)),
+        command,
+        "the files it writes would belong to this account, and the desks and the daily anchor "
+        "could not use them",
+    )
+    if refusal:
+        raise CliError(refusal)
+
+
 def cmd_init(args: argparse.Namespace) -> int:
     from kiosk.people.staff import (
         StaffError,
@@ -716,6 +734,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
             raise CliError(f"--since must be a date like 2026-11-01, not {args.since!r}")
     if args.audit_command == "anchor":
         _require_database(args)
+        _own_account(args, "kiosk audit anchor")
     desk = open_desk(args, read_only=args.audit_command != "anchor")
     anchors = anchor_file(desk.config)
     if args.audit_command in ("verify", "anchor"):

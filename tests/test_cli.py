@@ -176,6 +176,31 @@ def test_s10_audit_anchor_prints_the_line_and_verify_checks_against_it(db):
     assert refused.returncode == 1 and "Not anchored" in refused.stderr
 
 
+def test_s10_audit_anchor_as_another_account_than_the_keys_is_refused(db, capsys, monkeypatch):
+    """`sudo kiosk audit anchor` made a root-owned anchor file the kiosk account's daily timer
+    could not append to (and a root-owned WAL every desk was locked out of). Refused in one line
+    naming the account to run it as; nothing is written. (Another account is stood for by this
+    process's effective uid, as for kiosk restore: making a file someone else's needs root.)"""
+    import os
+    import pwd
+    from pathlib import Path
+
+    init_practice(db)
+    folder = Path(db).parent
+    before = sorted(folder.iterdir())
+    key = Path(db + ".key")
+    monkeypatch.setattr(os, "geteuid", lambda: key.stat().st_uid + 1)
+    assert main(["--db", db, "audit", "anchor"]) == 2
+    said = capsys.readouterr()
+    owner = pwd.getpwuid(key.stat().st_uid).pw_name
+    assert said.out == "" and said.err.count("\n") == 1
+    assert f"{key} belongs to {owner}" in said.err
+    assert f"sudo -u {owner} kiosk audit anchor" in said.err
+    assert sorted(folder.iterdir()) == before and not Path(db + ".anchor").exists()
+    monkeypatch.undo()
+    assert run("--db", db, "audit", "anchor").returncode == 0  # as the key's own account
+
+
 def test_d1_d2_shared_options_also_follow_the_command(tmp_path):
     """As the README and kiosk's own refusal write them: ``kiosk doctor --terminal NAME`` and
     ``kiosk demo generate --db demo.sqlite3`` (once "unrecognized arguments")."""

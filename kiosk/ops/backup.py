@@ -28,6 +28,7 @@ from pathlib import Path
 
 from kiosk.config import Config
 from kiosk.store.db import is_url, wal_is_empty
+from kiosk.store.files import another_owner
 from kiosk.store.models import AuditEvent, Practice, SchemaMeta
 
 SHM_DEAD_MAN_SWITCH = (
@@ -282,7 +283,13 @@ def restore(config: Config, backup_file: str | os.PathLike) -> Done:
         raise BackupError(f"there is no backup at {source}")
     if target.exists() and source.resolve() == target.resolve():
         raise BackupError(f"{source} is the database itself: name a file kiosk backup made")
-    _own_account(target)
+    refusal = another_owner(
+        target,
+        "kiosk restore ...",
+        "the desks, running as that account, could not open the database it puts in its place",
+    )
+    if refusal:
+        raise BackupError(refusal)
     events = _check(source)
     _newer_schema(source)
     _same_key(config, source, target)
@@ -354,23 +361,6 @@ def _set_anchors_aside(config: Config, source: Path, stamp: str, kept: Path | No
         f"Events {lost} happened after this backup and are not in the restored database.",
         f"{len(later)} anchor line(s) naming them left {path}; all are kept in {whole}.",
     ]
-
-
-def _own_account(target: Path) -> None:
-    """D3: the restored database is made by the account that restores; run as another (sudo, as
-    root), every desk, running as the database's owner, was locked out of a file it cannot open."""
-    if not target.exists() or target.stat().st_uid == os.geteuid():
-        return
-    import pwd
-
-    try:
-        owner = pwd.getpwuid(target.stat().st_uid).pw_name
-    except KeyError:
-        owner = f"user {target.stat().st_uid}"
-    raise BackupError(
-        f"{target} belongs to {owner}: restore it as {owner} (sudo -u {owner} kiosk restore ...), "
-        f"or the desks, running as {owner}, could not open the database it puts in its place"
-    )
 
 
 def _newer_schema(source: Path) -> None:

@@ -56,6 +56,24 @@ def note(*notes: str | None) -> None:
             log.warning("%s", text)
 
 
+def another_owner(path: Path, command: str, otherwise: str) -> str | None:
+    """The refusal of ``command`` run by another account than the one ``path`` belongs to (sudo,
+    as root): what it writes would be root's, and the desks, running as the owner, could not open
+    it (``otherwise``, D3, S10); None when this account owns ``path`` or it is not there."""
+    if not path.exists() or path.stat().st_uid == os.geteuid():
+        return None
+    import pwd
+
+    uid = path.stat().st_uid
+    try:
+        owner = pwd.getpwuid(uid).pw_name
+    except KeyError:
+        owner = f"user {uid}"
+    return (
+        f"{path} belongs to {owner}: run it as {owner} (sudo -u {owner} {command}), or {otherwise}"
+    )
+
+
 def _tighten(path: Path, wanted: int, kind: str) -> str | None:
     """Clear the group and other bits (keeping the owner's, as far as ``wanted`` allows)."""
     try:
