@@ -157,7 +157,11 @@ def _demo_arguments(demo: argparse.ArgumentParser) -> None:
         "generate", help="generate a synthetic practice, only into a new or demo database (D2)"
     )
     gen.add_argument(
-        "--patients", type=_whole, required=True, metavar="N", help="how many patients to make"
+        "--patients",
+        type=_whole,
+        required=True,
+        metavar="N",
+        help="how many patients to make (1 to 10,000,000)",
     )
     gen.add_argument(
         "--seed", type=_whole, default=1, help="random seed: the same seed makes the same practice"
@@ -851,8 +855,8 @@ def cmd_import(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from kiosk.ops import demo
 
-    if args.patients < 1:
-        raise CliError("--patients must be at least 1")
+    if not 1 <= args.patients <= demo.MAX_PATIENTS:
+        raise CliError(f"--patients must be between 1 and {demo.MAX_PATIENTS:,}")
     open_configured(args)
     if not demo.claim_for_demo(args.patients, force=args.force):
         raise CliError(

@@ -306,6 +306,20 @@ def test_a_huge_number_is_one_line_not_an_unexpected_error(cli_practice, capsys,
     assert len(said.strip().splitlines()) == 1 and ("large" in said or "between" in said), said
 
 
+def test_d2_demo_generate_refuses_a_count_that_would_fill_the_disk(tmp_path, capsys):
+    """`kiosk demo generate --patients 1000000000000000` wrote patients until the disk was full:
+    past the most a demo makes it is one line saying the range, and no database is made."""
+    from kiosk.ops.demo import MAX_PATIENTS
+
+    demo = tmp_path / "demo.sqlite3"
+    code = main(["demo", "generate", "--db", str(demo), "--patients", str(10**15)])
+    said = capsys.readouterr().err
+    assert code != 0 and said.strip().splitlines() == [
+        f"kiosk: --patients must be between 1 and {MAX_PATIENTS:,}"
+    ], said
+    assert not demo.exists()
+
+
 def test_every_whole_number_option_is_bounded():
     """The class, not the examples: no option or argument anywhere in kiosk's commands takes
     Python's unbounded int."""

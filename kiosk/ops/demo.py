@@ -47,6 +47,9 @@ from kiosk.terms import (
 
 CHART_PREFIX = "D"  # demo chart numbers: D0000001, D0000002, ... continuing after the last one
 CHUNK_PATIENTS = 50_000
+# D2: the most one ``kiosk demo generate`` makes, a health system's size (about 27 GB on
+# PostgreSQL): a mistyped count such as 10**15 would otherwise write until the disk is full.
+MAX_PATIENTS = 10_000_000
 
 # Spanish surnames, a block of FAMILY_NAMES (in their order there, so a seed makes the same practice)
 HISPANIC_NAMES = (
