@@ -1024,6 +1024,11 @@ def cmd_backup(args: argparse.Namespace) -> int:
     """D3: SQLite's online backup; PostgreSQL's own tools, named with the password hidden."""
     from kiosk.ops import backup
 
+    if args.file == "-":  # D3: a backup is a 0600 file, never standard output (nor a file named -)
+        raise CliError(
+            f"{args.command} takes a file, not - (standard output or input): name the file, "
+            "or write ./- for a file named -"
+        )
     config = load(args)
     try:
         done = (

@@ -509,3 +509,24 @@ def test_d3_restore_as_another_account_than_the_databases_is_refused(
     owner = pwd.getpwuid(practice.stat().st_uid).pw_name
     assert f"belongs to {owner}" in str(refused.value) and f"sudo -u {owner}" in str(refused.value)
     assert not list(practice.parent.glob("*.before-restore-*"))
+
+
+@pytest.mark.parametrize("command", ["backup", "restore"])
+def test_d3_a_backup_to_or_from_a_dash_is_refused_in_one_line(
+    practice, tmp_path, monkeypatch, capsys, command
+):
+    """`kiosk backup -` wrote a file named "-" where a shell user expects standard output: a backup
+    is a file only its owner reads, so "-" is refused in one line, and nothing is written."""
+    from kiosk.cli import main
+    from kiosk.store.db import close_database
+
+    monkeypatch.chdir(tmp_path)
+    code = main(["--db", str(practice), command, "-"])
+    close_database()
+    said = capsys.readouterr()
+    assert code == 2 and said.out == "", said
+    assert said.err.strip() == (
+        f"kiosk: {command} takes a file, not - (standard output or input): name the file, "
+        "or write ./- for a file named -"
+    )
+    assert not (tmp_path / "-").exists()
