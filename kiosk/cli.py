@@ -1225,7 +1225,9 @@ def _print_training_try(config: Config, args: argparse.Namespace) -> None:
             delivery=Delivery.NONE,
         ),
     )
-    where = f"http://{args.host or config.serve.host}:{args.port or config.serve.port}"
+    from kiosk.ops.terminals import http_url
+
+    where = http_url(args.host or config.serve.host, args.port or config.serve.port)
     print(f"Training demo (made-up families). API token: {token}")
     for pin in result.pins:
         dob = next(c.dob for c in family.children if c.given_name == pin.given_name)

@@ -35,7 +35,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from textual_serve.app_service import AppService
 from textual_serve.server import Server, to_int
 
-from kiosk.ops.terminals import DESK_ADDRESS
+from kiosk.ops.terminals import DESK_ADDRESS, http_url
 
 from .driver import MAX_SIZE
 
@@ -142,6 +142,7 @@ class DeskServer(Server):
             host=host,
             port=port,
             title=f"kiosk: {terminal}" if terminal else "kiosk",
+            public_url=http_url(host, port),
             templates_path=TEMPLATES,
         )
         self.terminal = terminal

@@ -672,3 +672,26 @@ def test_d1_a_desk_server_opens_no_more_sessions_than_it_may(training_db, tmp_pa
     finally:
         server.stop()
     assert refused == 503 and "front-1" in text
+
+
+def test_d1_a_desk_server_on_an_ipv6_address_says_it_in_brackets():
+    """`kiosk serve-desk --host ::` said it was at http://:::8810/, an address no browser opens."""
+    from kiosk_screens import desks
+
+    for host, said in [
+        ("::", "http://[::]:8810"),
+        ("::1", "http://[::1]:8810"),
+        ("fe80::1%eth0", "http://[fe80::1%25eth0]:8810"),
+        ("0.0.0.0", "http://0.0.0.0:8810"),
+        ("localhost", "http://localhost:8810"),
+    ]:
+        server = desks.DeskServer("true", host=host, port=8810, terminal="front-1")
+        assert server.public_url == said
+
+
+@given(st.ip_addresses(v=6), st.integers(1, 65535))
+def test_d1_any_ipv6_address_gives_a_url_with_that_host_and_port(address, port):
+    from kiosk.ops.terminals import http_url
+
+    url = urlsplit(http_url(str(address), port))
+    assert (url.scheme, url.hostname, url.port) == ("http", str(address).lower(), port)

@@ -17,6 +17,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import replace
+from urllib.parse import quote, urlunsplit
 
 from kiosk import security
 from kiosk.config import LANGUAGES, TERMINAL_NAME, Config, ConfigError, TerminalConfig
@@ -24,6 +25,18 @@ from kiosk.config import LANGUAGES, TERMINAL_NAME, Config, ConfigError, Terminal
 _language = ["en"]  # this desk's default language (D1); one process is one desk
 # The browser's address of a browser desk's session, set by ``kiosk serve-desk`` (D1)
 DESK_ADDRESS = "KIOSK_DESK_ADDRESS"
+
+
+def http_url(host: str, port: int) -> str:
+    """The address a server listening on ``host``:``port`` says it is at: an IPv6 address in
+    brackets (``http://[::]:8810``, not ``http://:::8810``), its zone as ``%25`` (RFC 6874)."""
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        shown = host  # a name: localhost, kiosk01.example.org
+    else:
+        shown = f"[{quote(str(address), safe=':')}]" if address.version == 6 else str(address)
+    return urlunsplit(("http", f"{shown}:{port}", "", "", ""))
 
 
 def ssh_client(env: Mapping[str, str]) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
