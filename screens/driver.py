@@ -285,8 +285,15 @@ class DeskDriver(LinuxDriver):
             self._size = self._get_terminal_size()
 
     def _get_terminal_size(self) -> tuple[int, int]:
-        """The pty's size as its SSH client set it, bounded (MAX_SIZE, D1)."""
-        return bounded(*super()._get_terminal_size())
+        """The pty's size as its SSH client set it, bounded (MAX_SIZE, D1). Asked of the terminal
+        itself: Textual's (shutil's) prefers COLUMNS and LINES from the environment, so a desk
+        started with them exported (a login profile's ``export COLUMNS``, a test runner's
+        workers) stayed at that size whatever the window became."""
+        try:
+            size = os.get_terminal_size(self.fileno)  # the desk's terminal, keys and screen
+        except (ValueError, OSError):  # not a terminal: Textual's reading
+            return bounded(*super()._get_terminal_size())
+        return bounded(size.columns or 80, size.lines or 25)
 
     def run_input_thread(self) -> None:
         """Wait for input and dispatch events (Textual's, polling sooner after an Esc)."""

@@ -875,7 +875,8 @@ def test_d1_a_desk_that_asks_for_a_huge_screen_is_drawn_at_the_largest_desk(tmp_
     from desk_terminal import DeskTerminal
     from kiosk_screens.driver import MAX_SIZE
 
-    terminal = DeskTerminal(["--training"], tmp_path)
+    # COLUMNS and LINES exported, as a login profile may: the pty's size still wins
+    terminal = DeskTerminal(["--training"], tmp_path, env={"COLUMNS": "80", "LINES": "24"})
     try:
         terminal.wait_for("your kiosk username")
         terminal.settle()
