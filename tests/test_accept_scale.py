@@ -52,7 +52,7 @@ def test_o1_kiosk_demo_generate_fills_a_practice_that_search_finds(tmp_path):
 def test_o1_generate_refuses_a_count_below_one_in_one_line(tmp_path):
     done = cli(tmp_path, "--db", str(tmp_path / "d.sqlite3"), "demo", "generate", "--patients", "0")
     assert done.returncode != 0
-    assert done.stderr.strip() == "kiosk: --patients must be at least 1"
+    assert done.stderr.strip() == "kiosk: --patients must be between 1 and 10,000,000"
 
 
 def load_benchmark():
