@@ -176,7 +176,9 @@ async def settle(app, pilot) -> None:
     await pilot.pause()
     while True:
         await pilot.pause()
-        running = [worker for worker in app.workers if worker.is_running]
+        # a worker started a moment ago is still PENDING (its task has not run yet): waited for
+        # too, or a page read again after an action was checked before it was read
+        running = [worker for worker in app.workers if not worker.is_finished]
         if not running and not getattr(app, "typing", False):
             return
         assert time.monotonic() < give_up, f"still busy after {SETTLE_SECONDS:.0f} s: {running}"
