@@ -22,8 +22,9 @@ analysed; ten million patients are about 27 GB) and kept for later runs. Before 
 every statement the searches send is EXPLAINed and any that reads a table whole is printed. Every
 desk is a process of its own, as a desk over SSH is (PROCESSES fewer puts several desks' threads
 behind one interpreter lock), signed in before the morning starts; each action runs as the app's
-screens run them, a thread worker on the desk's event loop's thread pool (Textual runs thread
-workers with ``loop.run_in_executor``: an idle thread takes the next one) that hands its connection
+screens run them, a thread worker on the thread pool of the desk's event loop, a loop that runs all
+morning as the app's does (Textual runs thread workers with ``loop.run_in_executor``: an idle
+thread takes the next one; a desk between actions waits in its loop) that hands its connection
 on at its end (kiosk.store.db), and is timed from the desk's side, so it pays what a desk pays:
 the hand-off to the pool's thread and back, the statements, the Python work around them. The CPU the machine and the desks'
 processes used is printed with the figures. Speed is measured here, never asserted in tests.
@@ -322,13 +323,15 @@ def _desk(
                 TRIPS.trips = None
         return None
 
-    loop = asyncio.new_event_loop()  # the desk's own thread is its screen's: Textual's loop
+    # the desk's own thread is its screen's: Textual's loop, running the whole morning (an idle
+    # desk waits in the loop, as the app does, not outside it)
+    loop = asyncio.new_event_loop()
 
-    def on_worker(kind: str, action):
+    async def on_worker(kind: str, action):
         """``action`` as the app's screens run every action: a thread worker (screens/workers.py's
         ``desk_worker``) is run by Textual on its loop's default executor (textual.worker.Worker
         ._run_threaded: ``loop.run_in_executor(None, ...)``), a pool whose idle thread takes the
-        next action, and hands its database connection on at its end; the loop waits for it."""
+        next action, and hands its database connection on at its end; the loop awaits it."""
         if out["same_thread"]:
             return attempt(kind, action)
 
@@ -338,14 +341,14 @@ def _desk(
             finally:
                 desk.hand_on_connection()
 
-        return loop.run_until_complete(loop.run_in_executor(None, work))
+        return await loop.run_in_executor(None, work)
 
-    def timed(kind: str, action):
+    async def timed(kind: str, action):
         """``action`` after a pause, timed as the desk waits for it."""
-        time.sleep(rng.expovariate(1 / think) if think else 0)
+        await asyncio.sleep(rng.expovariate(1 / think) if think else 0)
         started = time.perf_counter()
         try:
-            return on_worker(kind, action)
+            return await on_worker(kind, action)
         finally:
             times[kind].append((time.perf_counter() - started) * 1000)
             if out["breakdown"] and "ended" in marks:
@@ -363,33 +366,35 @@ def _desk(
                 parts[kind].append((wall, wall - inside, *known, inside - sum(known)))
                 marks.clear()
 
-    while time.time() < until:
-        kind = rng.choice(kinds)
-        text = rng.choice(queries[kind])
-        for n in range(SEARCHES_PER_FAMILY):
-            last = n == SEARCHES_PER_FAMILY - 1  # the quick exact look first, the tolerant one last
-            timed("search", lambda t=text, last=last: desk.search(t, tolerant=last))
-            by_query[kind].append(times["search"][-1])
-        patient_id = rng.randint(1, top_patient)  # the family at the counter: any one of them
-        timed("account", lambda p=patient_id: desk.patient_page(p))
-        counts["families"] += 1
-        if counts["families"] % ISSUE_EVERY:
-            continue
-        family = on_worker("family", lambda p=patient_id: desk.family(p))  # with the page
-        if family is None:
-            continue
-        carer = next((c for c in family.caregivers if c.has_authority and c.email), None)
-        if carer is None:
-            continue
-        kids = [  # T3: a Registered child is not issued again; the desk checks the others
-            child.id
-            for child in family.children
-            if child.portal_status not in (PortalStatus.REGISTERED, PortalStatus.SELF_REGISTERED)
-        ]
-        if not kids:
-            continue
-        request = IssueRequest(patient_ids=kids, recipient_id=carer.id, email=carer.email)
-        timed("issue", lambda r=request: desk.issue(r))
+    async def morning() -> None:
+        while time.time() < until:
+            kind = rng.choice(kinds)
+            text = rng.choice(queries[kind])
+            for n in range(SEARCHES_PER_FAMILY):
+                # the quick exact look first, the tolerant one last
+                last = n == SEARCHES_PER_FAMILY - 1
+                await timed("search", lambda t=text, last=last: desk.search(t, tolerant=last))
+                by_query[kind].append(times["search"][-1])
+            patient_id = rng.randint(1, top_patient)  # the family at the counter: any one of them
+            await timed("account", lambda p=patient_id: desk.patient_page(p))
+            counts["families"] += 1
+            if counts["families"] % ISSUE_EVERY:
+                continue
+            family = await on_worker("family", lambda p=patient_id: desk.family(p))  # with the page
+            if family is None:
+                continue
+            carer = next((c for c in family.caregivers if c.has_authority and c.email), None)
+            if carer is None:
+                continue
+            done = (PortalStatus.REGISTERED, PortalStatus.SELF_REGISTERED)
+            # T3: a Registered child is not issued again; the desk checks the others
+            kids = [child.id for child in family.children if child.portal_status not in done]
+            if not kids:
+                continue
+            request = IssueRequest(patient_ids=kids, recipient_id=carer.id, email=carer.email)
+            await timed("issue", lambda r=request: desk.issue(r))
+
+    loop.run_until_complete(morning())
     loop.run_until_complete(loop.shutdown_default_executor())
     loop.close()
     out[number] = {
