@@ -559,6 +559,8 @@ def open_configured(
         load_training_data()
         stage_training_scenes()
     else:
+        if not read_only:
+            _own_account(args)
         open_store(config, read_only=read_only)
     return config
 
@@ -631,19 +633,28 @@ def _require_database(args: argparse.Namespace) -> None:
         )
 
 
-def _own_account(args: argparse.Namespace, command: str) -> None:
-    """S10, S11: a command that writes the practice's files, run by the account the key file
-    belongs to (the desks' and the services'): run as root (sudo), the anchor file and the SQLite
-    database's WAL and shm it made would be root's, and the daily anchor and every desk locked out."""
-    from kiosk.store.files import another_owner
+def _own_account(args: argparse.Namespace) -> None:
+    """S11, D3: every command that writes the practice's files (its database, key, anchor, slips,
+    error log, a backup) runs as the account they belong to, the desks' and the services'. Run by
+    another (sudo, as root), what it made would be that one's: a new database or key, the anchor
+    file, the slip folder, a backup, which the desks and the daily timers could not use. Refused in
+    one line naming the account to run it as; the commands that only look run as anyone."""
+    import getpass
+
+    from kiosk.security import SecretKeyError
+    from kiosk.store.files import another_owner, practice_owner_path
     from kiosk.store.practice import database_target, key_file
 
     config = load(args)
-    refusal = another_owner(
-        key_file(config, database_target(config)),
-        command,
-        "the files it writes would belong to this account, and the desks and the daily anchor "
-        "could not use them",
+    try:
+        path = practice_owner_path(key_file(config, database_target(config)))
+    except SecretKeyError:  # PostgreSQL with no pin_key_file: opening says so
+        return
+    words = [args.command or "", *(v for k, v in vars(args).items() if k.endswith("_command"))]
+    refusal = path and another_owner(
+        path,
+        " ".join(["kiosk", *filter(None, words), "..."]),
+        f"the files it writes would be {getpass.getuser()}'s, which the desks and timers cannot use",
     )
     if refusal:
         raise CliError(refusal)
@@ -661,6 +672,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
     password = None
     target = database_target(load(args))
+    _own_account(args)  # before the password is asked for
     if not exists(target):
         # D2: a refused password leaves no empty database, tables or key file behind
         password = _read_password(args.password_stdin)
@@ -738,7 +750,6 @@ def cmd_audit(args: argparse.Namespace) -> int:
             raise CliError(f"--since must be a date like 2026-11-01, not {args.since!r}")
     if args.audit_command == "anchor":
         _require_database(args)
-        _own_account(args, "kiosk audit anchor")
     desk = open_desk(args, read_only=args.audit_command != "anchor")
     anchors = anchor_file(desk.config)
     if args.audit_command in ("verify", "anchor"):
@@ -903,7 +914,7 @@ def cmd_search(args: argparse.Namespace) -> int:
             raise CliError(f"--status must be one of {names}, not {args.status!r}")
     if args.limit < 1:
         raise CliError("--limit must be at least 1")
-    open_configured(args)
+    open_configured(args, read_only=True)
     from kiosk.people.patients import search_patients
 
     rows = search_patients(args.query, status, limit=args.limit)
@@ -1029,6 +1040,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
             f"{args.command} takes a file, not - (standard output or input): name the file, "
             "or write ./- for a file named -"
         )
+    _own_account(args)  # a backup restore (run as the database's owner) cannot read is no backup
     config = load(args)
     try:
         done = (
@@ -1072,7 +1084,7 @@ def cmd_pin(args: argparse.Namespace) -> int:
     from kiosk.registration import pin_life
 
     _require_database(args)  # D2
-    open_configured(args)
+    open_configured(args, read_only=args.pin_command == "list")
     if args.pin_command == "revoke":
         from kiosk.registration.engine import RegistrationError, revoke_pin
 
@@ -1265,6 +1277,7 @@ def cmd_serve_desk(
         options.append("--training")
     else:  # said once here, not by every browser's session as it ends
         _require_database(args)
+        _own_account(args)  # each session writes
         from kiosk.people.staff import staff_count
         from kiosk.store.db import close_database
 

@@ -297,6 +297,85 @@ def test_d2_an_import_refused_whole_makes_no_database(tmp_path):
     assert not db.parent.exists()
 
 
+# An account with no name here, as a folder copied from another machine has: the refusal then
+# gives sudo its number. Making a file another account's needs root, as the tests run in CI.
+OTHER_UID = 54321
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="chown to another account needs root")
+
+
+@pytest.fixture(scope="module")
+def others_practice(tmp_path_factory):
+    """A practice whose data folder, database and key file belong to the kiosk account (another
+    than this one), as the README installs it; this process stands for sudo, as root."""
+    folder = tmp_path_factory.mktemp("others") / "data"
+    init_practice(folder / "kiosk.sqlite3")
+    for path in (folder, *folder.iterdir()):
+        os.chown(path, OTHER_UID, OTHER_UID)
+    return folder
+
+
+def _owners(folder: Path) -> dict[str, int]:
+    return {path.name: path.stat().st_uid for path in folder.iterdir()}
+
+
+@needs_root
+@pytest.mark.parametrize(
+    "command, said",
+    [
+        ([], "kiosk ..."),  # the app itself: its slips would be root's
+        (["maintain"], "kiosk maintain ..."),
+        (["outbox", "send"], "kiosk outbox send ..."),
+        (["audit", "anchor"], "kiosk audit anchor ..."),
+        (["staff", "add", "bob", "--name", "Bob", "--password-stdin"], "kiosk staff add ..."),
+        (["backup", "{tmp}/kiosk-backup.sqlite3"], "kiosk backup ..."),
+    ],
+    ids=lambda value: value if isinstance(value, str) else "",
+)
+def test_s11_d3_a_command_that_writes_refuses_another_accounts_practice(
+    others_practice, tmp_path, command, said
+):
+    """`sudo kiosk maintain` (and any command that writes) ran as root on the kiosk account's
+    practice: what it made (a slip folder, an anchor file, a key, a backup) was root's, and the
+    desks and timers could not use it. Refused in one line naming the account to run it as;
+    nothing is made or changed."""
+    before = _owners(others_practice)
+    command = [word.format(tmp=tmp_path) for word in command]
+    done = kiosk(
+        "--db", str(others_practice / "kiosk.sqlite3"), *command, stdin="a long enough password\n"
+    )
+    assert done.returncode == 2 and done.stdout == "" and done.stderr.count("\n") == 1
+    assert f"belongs to user {OTHER_UID}: run it as user {OTHER_UID}" in done.stderr
+    assert f"(sudo -u '#{OTHER_UID}' {said})" in done.stderr
+    assert _owners(others_practice) == before and list(tmp_path.iterdir()) == []
+
+
+@needs_root
+def test_s11_commands_that_only_look_still_run_as_another_account(others_practice):
+    """Looking writes nothing of the practice's: staff list, audit verify, search, pin list and the
+    report run as root too, and the WAL and shared-memory files SQLite makes for a reader are the
+    database owner's (SQLite gives them the database's owner when run as root)."""
+    db = str(others_practice / "kiosk.sqlite3")
+    for command in (["staff", "list"], ["audit", "verify"], ["search", "x"], ["pin", "list"]):
+        done = kiosk("--db", db, *command)
+        assert done.returncode == 0, (command, done.stderr)
+    assert set(_owners(others_practice).values()) == {OTHER_UID}
+
+
+@needs_root
+def test_s11_kiosk_init_as_root_in_the_kiosk_accounts_folder_is_refused(tmp_path):
+    """`sudo kiosk init --db /var/lib/kiosk/kiosk.sqlite3` made a root-owned database and key file
+    in the folder the README makes for the kiosk account: every desk then failed to open them.
+    Refused before the password is asked for; nothing is made."""
+    folder = tmp_path / "var-lib-kiosk"
+    folder.mkdir()
+    os.chown(folder, OTHER_UID, OTHER_UID)
+    db = folder / "practice" / "kiosk.sqlite3"  # a folder below it, made by init, counts too
+    done = kiosk("--db", str(db), "init", "--admin", "maria", "--name", "Maria")
+    assert done.returncode == 2 and "password" not in done.stderr.lower()
+    assert f"{folder} belongs to user {OTHER_UID}" in done.stderr
+    assert list(folder.iterdir()) == []
+
+
 PG_URL = os.environ.get("KIOSK_TEST_PG_URL", "")
 
 # Every command but kiosk init (which makes the database) and demo generate (which makes a demo

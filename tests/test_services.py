@@ -96,6 +96,7 @@ def test_o3_s10_the_cron_jobs_as_the_readme_gives_them_mail_nothing_when_all_is_
         r"^\s*[*/0-9]+\s+[*/0-9]+ \* \* \*\s+/usr/local/bin/kiosk (.+)$", readme, re.M
     )
     assert len(jobs) == len(JOBS) and all(job.endswith(" > /dev/null") for job in jobs)
+    assert "crontab -u kiosk -e" in readme  # S11: as the kiosk account, as the units' User= is
     for job in jobs:
         done = kiosk("--db", str(db), *job.removesuffix(" > /dev/null").split())
         assert done.returncode == 0 and done.stderr == "", (job, done.stderr)

@@ -66,12 +66,24 @@ def another_owner(path: Path, command: str, otherwise: str) -> str | None:
 
     uid = path.stat().st_uid
     try:
-        owner = pwd.getpwuid(uid).pw_name
-    except KeyError:
-        owner = f"user {uid}"
-    return (
-        f"{path} belongs to {owner}: run it as {owner} (sudo -u {owner} {command}), or {otherwise}"
-    )
+        owner = account = pwd.getpwuid(uid).pw_name
+    except KeyError:  # an account with no name here (a copied folder): sudo takes its number
+        owner, account = f"user {uid}", f"'#{uid}'"
+    run_as = f"run it as {owner} (sudo -u {account} {command})"
+    return f"{path} belongs to {owner}: {run_as}, or {otherwise}"
+
+
+def practice_owner_path(key: Path) -> Path | None:
+    """The file or folder whose account kiosk's files must belong to (S11): the key file (every
+    practice has one, beside a SQLite database or where ``pin_key_file`` says), else, for a new
+    practice, the nearest folder above it that is there, if this account could make files in it
+    (not a shared, sticky one such as ``/tmp``)."""
+    key = key.expanduser().absolute()
+    if key.exists():
+        return key
+    folder = next(f for f in key.parents if f.exists())
+    shared = folder.stat().st_mode & stat.S_ISVTX
+    return folder if folder.is_dir() and not shared and os.access(folder, os.W_OK) else None
 
 
 def _tighten(path: Path, wanted: int, kind: str) -> str | None:
