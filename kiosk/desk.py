@@ -17,9 +17,12 @@ import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from typing import IO, TYPE_CHECKING
 
+from kiosk import loaded
 from kiosk.clock import Clock
 from kiosk.config import Config
 from kiosk.people.staff import StaffUser
+from kiosk.store.db import hand_on_connection  # loaded with the staff module already
+from kiosk.terms import SearchFilter
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -105,8 +108,6 @@ class Desk:
         """This thread is done with the database for now (a screen's worker at its end; the
         screen's own thread once the app has started): its PostgreSQL connection waits for the
         next worker (O1: a desk keeps two server connections between actions, not four)."""
-        from kiosk.store.db import hand_on_connection
-
         hand_on_connection()
 
     def today(self) -> dt.date:
@@ -141,9 +142,11 @@ class Desk:
     ) -> list[PatientRow]:
         """The search box (N1, N2); ``tolerant=False``: the exact matches only, the quick first look.
         ``status``: a portal status or ``SearchFilter.PIN_EXPIRED`` (on the desk's clock, L2)."""
-        from kiosk.people.patients import search_patients
-
-        return search_patients(text, status, today=self.today(), tolerant=tolerant, now=self.now())
+        # the moment a PIN expires at is read only for that filter (the clock costs a search too)
+        now = self.now() if status == SearchFilter.PIN_EXPIRED else None
+        return loaded("kiosk.people.patients").search_patients(
+            text, status, today=self.today(), tolerant=tolerant, now=now
+        )
 
     def todays_appointments(self) -> list[AppointmentRow]:
         from kiosk.people.patients import todays_appointments

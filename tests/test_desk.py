@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from pathlib import Path
+
+import pytest
 
 from kiosk import audit
 from kiosk.clock import Clock
@@ -118,3 +121,42 @@ def test_the_desk_reads_a_date_of_birth_and_refuses_one_in_the_future(config, tr
     assert at_desk.parse_dob("05/17/2022") == dt.date(2022, 5, 17)
     assert at_desk.parse_dob((TODAY + dt.timedelta(days=1)).strftime("%m/%d/%Y")) is None
     assert at_desk.parse_dob("not a date") is None
+
+
+@pytest.mark.skipif(
+    not Path("/usr/share/zoneinfo/America/Chicago").exists(), reason="no time zone database"
+)
+def test_o1_the_desks_clock_says_the_local_date_and_turns_it_at_local_midnight(monkeypatch):
+    """The real clock's date is the machine's local one, kept between reads only until the next
+    local midnight, or a minute, so that a changed time zone shows."""
+    import time
+    import types
+
+    from kiosk import clock
+
+    assert Clock().today() == dt.date.today()
+    monkeypatch.setenv("TZ", "America/Chicago")
+    time.tzset()
+    try:
+        midnight = time.mktime((2026, 3, 8, 0, 0, 0, 0, 0, -1))  # the night clocks go forward
+        now = [midnight - 1.0]
+        fake = types.SimpleNamespace(time=lambda: now[0], mktime=time.mktime)
+        monkeypatch.setattr(clock, "time", fake)
+        monkeypatch.setattr(clock, "_today", (0.0, 0.0, dt.date.min))
+        assert clock.local_today() == dt.date(2026, 3, 7)
+        now[0] = midnight
+        assert clock.local_today() == dt.date(2026, 3, 8)
+        now[0] += 23 * 3600 - 1  # a day of 23 hours
+        assert clock.local_today() == dt.date(2026, 3, 8)
+        now[0] += 1
+        assert clock.local_today() == dt.date(2026, 3, 9)
+        now[0] += 12 * 3600  # noon in Chicago, 2 a.m. of the next day in Tokyo
+        assert clock.local_today() == dt.date(2026, 3, 9)
+        monkeypatch.setenv("TZ", "Asia/Tokyo")
+        time.tzset()
+        assert clock.local_today() == dt.date(2026, 3, 9)  # within the minute the date was read
+        now[0] += clock.DAY_KEPT
+        assert clock.local_today() == dt.date(2026, 3, 10)
+    finally:
+        monkeypatch.undo()
+        time.tzset()

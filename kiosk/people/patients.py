@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import peewee
 
+from kiosk import loaded
 from kiosk.people.names import is_placeholder_name
 from kiosk.store.db import Prepared
 from kiosk.store.models import (
@@ -145,9 +146,9 @@ def search_patients(
 ) -> list[PatientRow]:
     """Patients matching the search box (and status filter, or "PIN expired" at ``now``, L2): exact
     matches first, then the closest (N1, N2; kiosk.people.search says how)."""
-    from kiosk.people.search import find_patients
-
-    return find_patients(text, status, today=today, limit=limit, tolerant=tolerant, now=now)
+    return loaded("kiosk.people.search").find_patients(
+        text, status, today=today, limit=limit, tolerant=tolerant, now=now
+    )
 
 
 @dataclass(frozen=True)

@@ -1823,7 +1823,8 @@ def find_patients(
     if not query.text and not status:
         return []
     hits = _Hits(limit)
-    token = _NOW.set(now or utcnow())
+    # the moment "PIN expired" is judged at, one for all the statements: read for that filter only
+    token = _NOW.set(now or utcnow()) if status == SearchFilter.PIN_EXPIRED else None
     try:
         lookups = _identifiers(query, status, hits)
         _structured(query, status, today, hits, lookups)
@@ -1832,30 +1833,43 @@ def find_patients(
         if tolerant:
             _tolerant(query, status, hits)
     finally:
-        _NOW.reset(token)
+        if token is not None:
+            _NOW.reset(token)
     return _rows(hits, today, limit)
 
 
 def _rows(hits: _Hits, today: dt.date, limit: int) -> list[PatientRow]:
-    if not hits.found:
+    found = hits.found
+    if not found:
         return []
     caregivers = sorted(  # the parents named in a reason (below), unless read with their hits
         {
             cid
-            for _, _, why, cid in hits.found.values()
+            for _, _, why, cid in found.values()
             if cid and cid not in hits.carers and _names_parent(why)
         }
     )
-    unread = [patient_id for patient_id in hits.found if patient_id not in hits.rows]
-    patients, parents = _patients_and_caregivers(unread, caregivers)
-    # in the order of id, as a statement reading them by id gives them (ties keep it, _spread)
-    patients = sorted(patients + [hits.rows[i] for i in hits.found if i in hits.rows])
-    names = {caregiver_id: f"{given} {family}" for caregiver_id, given, family in parents}
-    names.update(hits.carers)
+    read = hits.rows
+    unread = [patient_id for patient_id in found if patient_id not in read]
+    patients: list[tuple] = []
+    names = hits.carers
+    if unread or caregivers:
+        patients, parents = _patients_and_caregivers(unread, caregivers)
+        names = {caregiver_id: f"{given} {family}" for caregiver_id, given, family in parents}
+        names.update(hits.carers)
+    ages = _ages(today)
+    # a parent's 100 children are 100 rows: each row's work counts (N1, O1). Each row is made
+    # without the frozen dataclass's __init__, which sets each field through object.__setattr__
+    # (twice the time of the rest of a row's making): the same fields, still frozen. Each is
+    # made once, with its place in the list: rank, names, birth date, then id (a statement
+    # reading them by id gives them so: ties keep it, _spread)
     ranked = []
     made: dict[tuple, tuple] = {}  # a hit's rank and reason: a parent's children share theirs
-    for patient_id, given, family, dob, status, family_key, given_key in patients:
-        hit = hits.found[patient_id]
+    for patient_id, given, family, dob, status, family_key, given_key in (
+        *patients,
+        *(read[i] for i in found if i in read),
+    ):
+        hit = found[patient_id]
         if (done := made.get(hit)) is None:
             tier, cost, reason, caregiver = hit
             if caregiver in names and _names_parent(reason):
@@ -1865,36 +1879,43 @@ def _rows(hits: _Hits, today: dt.date, limit: int) -> list[PatientRow]:
                 # ranked as near, so it says why, as every near match does: exact ones alone
                 # come with no reason, and come first (N2)
                 reason = IN_PART
-            done = made[hit] = (rank, reason)
-        rank, reason = done
-        born = dob if isinstance(dob, dt.date) else dt.date.fromisoformat(dob)
-        ranked.append(
-            ((*rank, family_key, given_key, born), patient_id, given, family, status, reason)
-        )
-    ranked.sort(key=_FIRST)
-    # a parent's 100 children are 100 rows: each row's work counts (N1, O1). Each row is made
-    # without the frozen dataclass's __init__, which sets each field through object.__setattr__
-    # (twice the time of the rest of a row's making): the same fields, still frozen
-    rows = []
-    for key, patient_id, given, family, status, reason in _spread(ranked)[:limit]:
+            done = made[hit] = (*rank, reason)
+        first, second, third, reason = done
+        if dob.__class__ is not dt.date:
+            dob = dt.date.fromisoformat(dob)  # SQLite's text
+        if (age := ages.get(dob)) is None:
+            age = ages[dob] = age_text(dob, today)
         row = _new(PatientRow)
-        vars(row).update(
-            id=patient_id,
-            given_name=given,
-            family_name=family,
-            dob=key[5],
-            age=_age(key[5], today),
-            portal_status=_STATUSES[status],
-            reason=reason,
+        row.__dict__.update(
+            {
+                "id": patient_id,
+                "given_name": given,
+                "family_name": family,
+                "dob": dob,
+                "age": age,
+                "portal_status": _STATUSES[status],
+                "reason": reason,
+            }
         )
-        rows.append(row)
-    return rows
+        ranked.append(((first, second, third, family_key, given_key, dob, patient_id), row))
+    ranked.sort(key=_FIRST)
+    return [row for _, row in _spread(ranked)[:limit]]
 
 
 _FIRST = operator.itemgetter(0)
 _new = object.__new__
 _STATUSES = {str(status): status for status in PortalStatus}  # as stored -> the member
-_age = lru_cache(maxsize=8192)(age_text)  # a day's birth dates come again in the next search
+AGES_KEPT = 50_000  # birth dates whose age a day keeps (a practice's children: some 7,000)
+_ages_of: tuple[dt.date, dict[dt.date, str]] = (dt.date.min, {})
+
+
+def _ages(today: dt.date) -> dict[dt.date, str]:
+    """Each birth date's age on ``today``: a day's birth dates come again in the next search."""
+    global _ages_of
+    day, ages = _ages_of
+    if day != today or len(ages) > AGES_KEPT:
+        day, ages = _ages_of = (today, {})
+    return ages
 
 
 def _names_parent(reason: str) -> bool:
