@@ -404,33 +404,56 @@ def test_d1_the_recipes_address_block_names_the_desk_and_keeps_the_config(tmp_pa
     on = on.replace("#    SetEnv KIOSK_CONFIG=", "    SetEnv KIOSK_CONFIG=")
     assert on != recipe
     (tmp_path / "sshd_config").write_text(f"HostKey {tmp_path / 'host'}\nUsePAM no\n{on}")
-
-    def effective(address: str) -> dict[str, str]:
-        done = subprocess.run(
-            [
-                SSHD,
-                "-T",
-                "-f",
-                str(tmp_path / "sshd_config"),
-                "-C",
-                f"user=kiosk,host=d,addr={address}",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
-        assert done.returncode == 0, done.stderr
-        said: dict[str, str] = {}
-        for key, _, value in (line.partition(" ") for line in done.stdout.splitlines()):
-            said[key] = f"{said[key]} {value}" if key in said else value  # one line per variable
-        return said
-
-    desk, other = effective("10.1.2.7"), effective("10.1.2.99")
+    desk = _effective(tmp_path / "sshd_config", "kiosk", "10.1.2.7")
+    other = _effective(tmp_path / "sshd_config", "kiosk", "10.1.2.99")
     config = "KIOSK_CONFIG=/etc/kiosk/config.toml"
     assert desk["setenv"].split() == [config, "KIOSK_TERMINAL=front-2"]
     assert other["setenv"].split() == [config]
     for seen in (desk, other):
         assert seen["forcecommand"] == "/usr/local/bin/kiosk" and seen["disableforwarding"] == "yes"
+
+
+def _effective(config: Path, user: str, address: str) -> dict[str, str]:
+    """What sshd -T says ``config`` sets for ``user`` connecting from ``address``, by keyword."""
+    done = subprocess.run(
+        [SSHD or "sshd", "-T", "-f", str(config), "-C", f"user={user},host=d,addr={address}"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0, done.stderr
+    said: dict[str, str] = {}
+    for key, _, value in (line.partition(" ") for line in done.stdout.splitlines()):
+        said[key] = f"{said[key]} {value}" if key in said else value  # one line per variable
+    return said
+
+
+@pytest.mark.skipif(SSHD is None, reason="no OpenSSH server here (CI installs it)")
+def test_d1_the_recipe_gives_a_desk_one_session_per_connection(tmp_path):
+    """One key could open any number of desks: ten sessions over each connection (sshd's default
+    MaxSessions, through ControlMaster) and unauthenticated connections up to 100. The kiosk account
+    gets one session per connection; the server's other accounts keep sshd's default; MaxStartups,
+    the whole server's, caps the connections still signing in."""
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "host")], check=True
+    )
+    recipe = (ROOT / "deploy" / "sshd_kiosk.conf").read_text(encoding="utf-8")
+    (tmp_path / "sshd_config").write_text(f"HostKey {tmp_path / 'host'}\nUsePAM no\n{recipe}")
+    desk = _effective(tmp_path / "sshd_config", "kiosk", "10.1.2.7")
+    admin = _effective(tmp_path / "sshd_config", "admin", "10.1.2.7")
+    assert desk["maxsessions"] == "1" and admin["maxsessions"] == "10"
+    assert desk["maxstartups"] == admin["maxstartups"] == "10:30:60"
+
+
+def test_d1_the_limits_file_holds_the_kiosk_account_to_a_few_desks():
+    """The per-account limit sshd cannot set: pam_limits' maxlogins for the kiosk group, in the
+    syntax limits.d reads (domain, type, item, value), installed where the README says."""
+    lines = (ROOT / "deploy" / "limits_kiosk.conf").read_text(encoding="utf-8").splitlines()
+    rules = [line.split() for line in lines if line.strip() and not line.startswith("#")]
+    assert [rule[:3] for rule in rules] == [["@kiosk", "hard", "maxlogins"]]
+    assert 1 <= int(rules[0][3]) <= 64
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "deploy/limits_kiosk.conf /etc/security/limits.d/kiosk.conf" in readme
 
 
 def test_d1_the_app_without_a_terminal_says_so_and_ends(tmp_path):
