@@ -88,8 +88,12 @@ async def rounds(url: str, count: int) -> dict[str, list[tuple[float, float]]]:
 
 
 def main() -> None:
+    from kiosk.cli import whole_between
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=30, help="F1 then Esc, this often (30)")
+    parser.add_argument(
+        "--rounds", type=whole_between(1, 100_000), default=30, help="F1 then Esc, this often (30)"
+    )
     args = parser.parse_args()
     from kiosk.config import Config
     from kiosk.ops.training import load_training_data

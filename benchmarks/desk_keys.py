@@ -103,9 +103,22 @@ def row(kind: str, react: list[float], done: list[float]) -> str:
 
 
 def main() -> None:
+    from kiosk.cli import whole_between
+    from kiosk.ops.demo import MAX_PATIENTS
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--families", type=int, default=20, help="families registered (default 20)")
-    parser.add_argument("--patients", type=int, default=2000, help="demo patients (default 2000)")
+    parser.add_argument(
+        "--families",
+        type=whole_between(1, 100_000),
+        default=20,
+        help="families registered (default 20)",
+    )
+    parser.add_argument(
+        "--patients",
+        type=whole_between(1, MAX_PATIENTS),
+        default=2000,
+        help="demo patients (default 2000)",
+    )
     args = parser.parse_args()
     from lowspec import prepare
 

@@ -633,17 +633,25 @@ def _note_breakdown(parts: list[tuple[float, ...]], kind: str) -> None:
 
 
 def main() -> None:
+    from kiosk.cli import whole_between
+    from kiosk.ops.demo import MAX_PATIENTS
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--url", required=True, help="a PostgreSQL database of this benchmark's own"
     )
     parser.add_argument(
-        "--patients", type=int, default=10_000_000, help="patients (default 10,000,000)"
+        "--patients",
+        type=whole_between(1, MAX_PATIENTS),
+        default=10_000_000,
+        help="patients (default 10,000,000)",
     )
-    parser.add_argument("--desks", type=int, default=64, help="desks at once (default 64)")
+    parser.add_argument(
+        "--desks", type=whole_between(1, 256), default=64, help="desks at once (default 64)"
+    )
     parser.add_argument(
         "--processes",
-        type=int,
+        type=whole_between(0, 256),
         default=0,
         help="processes the desks run in (default 0: one a desk, as each desk is its own process; "
         "fewer put several desks' threads behind one interpreter lock)",
@@ -665,13 +673,13 @@ def main() -> None:
     )
     parser.add_argument(
         "--jobs",
-        type=int,
+        type=whole_between(1, 64),
         default=2,
         help="processes that load a new practice at once (default 2)",
     )
     parser.add_argument(
         "--pgbouncer",
-        type=int,
+        type=whole_between(0, 256),
         default=0,
         metavar="POOL",
         help="run the desks through a pgbouncer of the benchmark's own in transaction mode with "

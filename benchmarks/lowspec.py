@@ -290,12 +290,21 @@ def load() -> str:
 
 
 def main() -> None:
+    from kiosk.cli import whole_between
+    from kiosk.ops.demo import MAX_PATIENTS
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--families", type=int, default=100, help="families through the counter flow (default 100)"
+        "--families",
+        type=whole_between(1, 100_000),
+        default=100,
+        help="families through the counter flow (default 100)",
     )
     parser.add_argument(
-        "--patients", type=int, default=5000, help="demo patients in the practice (default 5000)"
+        "--patients",
+        type=whole_between(1, MAX_PATIENTS),
+        default=5000,
+        help="demo patients in the practice (default 5000)",
     )
     parser.add_argument("--cpu", default="0", help="the CPU to pin the app to (default 0)")
     parser.add_argument(

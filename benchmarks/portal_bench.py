@@ -308,15 +308,19 @@ def measure(
 
 
 def main(argv: list[str] | None = None) -> int:
+    from kiosk.cli import whole_between
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--clients", type=whole_between(1, 1_000), default=50)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--url", help="a PostgreSQL database to use as well (emptied first)")
     parser.add_argument(
         "--rate", type=float, default=100.0, help="paced redemptions per second (target 100)"
     )
     parser.add_argument("--sqlite-only", action="store_true")
-    parser.add_argument("--workers", type=int, default=1, help="kiosk serve --workers N")
+    parser.add_argument(
+        "--workers", type=whole_between(1, 64), default=1, help="kiosk serve --workers N"
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="kiosk-portal-bench-") as folder:
         sqlite = str(Path(folder) / "kiosk.sqlite3")

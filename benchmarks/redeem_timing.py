@@ -29,8 +29,10 @@ CASES = ("unknown_pin", "wrong_date", "locked", "revoked")
 
 
 def main(argv: list[str] | None = None) -> int:
+    from kiosk.cli import whole_between
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--runs", type=whole_between(1, 100_000), default=200)
     parser.add_argument("--url", help="a PostgreSQL database to use (emptied first)")
     parser.add_argument(
         "--raw", action="store_true", help="without the reply floor: the work itself"

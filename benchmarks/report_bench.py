@@ -215,8 +215,16 @@ def time_report(suffix: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from kiosk.cli import whole_between
+    from kiosk.ops.demo import MAX_PATIENTS
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--patients", type=int, default=1_000_000, help="patients in the practice")
+    parser.add_argument(
+        "--patients",
+        type=whole_between(1, MAX_PATIENTS),
+        default=1_000_000,
+        help="patients in the practice",
+    )
     parser.add_argument(
         "--keep", metavar="DIR", help="keep the SQLite database in DIR, and reuse one found there"
     )

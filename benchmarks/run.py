@@ -865,12 +865,17 @@ def bench_postgres(url: str, n_patients: int, work: Path, keep: Path | None = No
 
 
 def main(argv: list[str] | None = None) -> int:
+    from kiosk.cli import whole_between
+    from kiosk.ops.demo import MAX_PATIENTS
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--quick", action="store_true", help="100,000 patients instead of 1,000,000"
     )
     parser.add_argument(
-        "--patients", type=int, help="patients for the search figures (overrides --quick)"
+        "--patients",
+        type=whole_between(1, MAX_PATIENTS),
+        help="patients for the search figures (overrides --quick)",
     )
     parser.add_argument(
         "--pg-url",

@@ -309,8 +309,16 @@ def bench_drive(work: Path, families: int = 300) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from kiosk.cli import whole_between
+    from kiosk.ops.demo import MAX_PATIENTS
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--patients", type=int, default=1_000_000, help="patients in the practice")
+    parser.add_argument(
+        "--patients",
+        type=whole_between(1, MAX_PATIENTS),
+        default=1_000_000,
+        help="patients in the practice",
+    )
     parser.add_argument(
         "--work",
         default=str(Path(tempfile.gettempdir()) / "kiosk-worklist-bench"),

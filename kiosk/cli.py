@@ -52,6 +52,21 @@ def _whole(text: str) -> int:
 _whole.__name__ = "int"  # argparse names the type in "invalid int value: 'abc'"
 
 
+def whole_between(low: int, high: int) -> Callable[[str], int]:
+    """_whole held to ``low``..``high``, for a count of things to make or run (the benchmarks'
+    ``--patients`` is held to demo.MAX_PATIENTS, as ``kiosk demo generate``'s: a mistyped
+    10**15 wrote until the disk was full)."""
+
+    def between(text: str) -> int:
+        value = _whole(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be between {low:,} and {high:,}, not {text}")
+        return value
+
+    between.__name__ = "int"
+    return between
+
+
 def _init_arguments(init: argparse.ArgumentParser) -> None:
     init.add_argument(
         "--admin", required=True, metavar="USERNAME", help="the first administrator's username"

@@ -1,5 +1,7 @@
 """The kiosk command: every error is one line and a non-zero exit, never a traceback."""
 
+import argparse
+
 import pytest
 
 from kiosk import __version__
@@ -338,3 +340,34 @@ def test_every_whole_number_option_is_bounded():
     every = list(actions(cli.build_parser()))
     assert not [a.dest for a in every if a.type is int]
     assert [a for a in every if a.type is cli._whole]
+
+
+def test_d2_every_benchmark_count_is_bounded_as_the_cli_s():
+    """`benchmarks/report_bench.py --patients 1000000000000000` would write patients until the disk
+    was full, `health_system.py --desks 100000` fork that many desks: no benchmark's option takes
+    Python's unbounded int; their counts go through cli.whole_between, --patients to the bound
+    kiosk demo generate has. Read from the scripts' text: their imports are heavy."""
+    import ast
+    from pathlib import Path
+
+    from kiosk import cli
+    from kiosk.ops.demo import MAX_PATIENTS
+
+    unbounded, patients = [], []
+    for script in sorted((Path(cli.__file__).parents[1] / "benchmarks").glob("*.py")):
+        for call in ast.walk(ast.parse(script.read_text(encoding="utf-8"))):
+            if not isinstance(call, ast.Call) or getattr(call.func, "attr", "") != "add_argument":
+                continue
+            option = next((a.value for a in call.args if isinstance(a, ast.Constant)), "")
+            kind = next((k.value for k in call.keywords if k.arg == "type"), None)
+            if isinstance(kind, ast.Name) and kind.id == "int":
+                unbounded.append(f"{script.name} {option}")
+            if option == "--patients":
+                patients.append((script.name, ast.unparse(kind) if kind else ""))
+    assert unbounded == []
+    assert patients and {kind for _, kind in patients} == {"whole_between(1, MAX_PATIENTS)"}
+    bound = cli.whole_between(1, MAX_PATIENTS)
+    assert bound("2000") == 2000
+    for text in ("0", str(MAX_PATIENTS + 1), str(10**15)):
+        with pytest.raises(argparse.ArgumentTypeError, match="between 1 and 10,000,000"):
+            bound(text)
