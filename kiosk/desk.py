@@ -603,3 +603,15 @@ class Desk:
         from kiosk.audit import export_csv
 
         return export_csv(out, since)
+
+    # -- the registration window's Send PIN (R11, L4) --------------------------------------------
+    def send_issued_welcome(self, batch: str) -> tuple[MessageRow | None, DeliveryReport]:
+        """The welcome one Register queued, sent now; PinLifeError, saying why, when it can no
+        longer be (delivered, or every PIN in it used by a parent or ended: pin_life.welcome_refusal),
+        so a key pressed in a stale window never sends a second welcome."""
+        from kiosk.registration.pin_life import PinLifeError, batch_pins, welcome_refusal
+
+        refusal = welcome_refusal(batch_pins(batch, self.now()))
+        if refusal:
+            raise PinLifeError(refusal)
+        return self.send_batch_now(batch)

@@ -24,7 +24,13 @@ from textual.widgets import DataTable, Label, Static
 from kiosk.people.contact import format_us_cell
 from kiosk.people.names import placeholder_message
 from kiosk.people.patients import AssociationRow, CaregiverRow, PatientPage, age_text
-from kiosk.registration.pin_life import PinHistory, PinLifeError, RegistrationBlock
+from kiosk.registration.pin_life import (
+    PinFacts,
+    PinHistory,
+    PinLifeError,
+    RegistrationBlock,
+    welcome_refusal,
+)
 from kiosk.terms import Access, AssociationKind, AssociationState, IdCheck, PortalStatus
 
 from .keys import DeskFooter
@@ -113,6 +119,7 @@ class PatientScreen(ReportsWorkerErrors, DeskScreen[None]):
         self.page: PatientPage | None = None
         self.history: PinHistory | None = None
         self.block: RegistrationBlock | None = None
+        self.welcome: list[PinFacts] = []  # the PINs the active PIN's welcome carries (L4, R13)
 
     _opening = False  # the registration window's family is being read
     narrow = False  # under 80 columns: the tables leave Since, Email and Cell to detail lines
@@ -171,15 +178,18 @@ class PatientScreen(ReportsWorkerErrors, DeskScreen[None]):
         desk = self.app.desk
         page = desk.patient_page(self.patient_id)  # the look is audited (S5)
         history, block = desk.pin_history(self.patient_id), desk.registration_block(self.patient_id)
-        self.app.call_from_thread(self._show, page, history, block)
+        welcome = desk.batch_pins(history.active.batch) if history.active is not None else []
+        self.app.call_from_thread(self._show, page, history, block, welcome)
 
     def _show(
         self,
         page: PatientPage,
         history: PinHistory | None = None,
         block: RegistrationBlock | None = None,
+        welcome: list[PinFacts] | None = None,
     ) -> None:
         self.page, self.history, self.block = page, history, block
+        self.welcome = welcome or []
         if history is not None:
             self.query_one("#pin-facts", Static).update(pin_section(history, block))
         patient = page.patient
@@ -210,8 +220,16 @@ class PatientScreen(ReportsWorkerErrors, DeskScreen[None]):
             return self.page is not None and not self.registered
         if action == "generate_pin":
             return self.registered
-        if action in ("revoke", "send_now", "redirect"):
+        if action == "revoke":
             return self.history is not None and self.history.active is not None
+        if action in ("send_now", "redirect"):  # L4: only a welcome not yet delivered, R13: and
+            # only while a PIN in it is unused (pressed before the page saw a change: the desk
+            # refuses and says why, kiosk.registration.pin_life)
+            return (
+                self.history is not None
+                and self.history.active is not None
+                and not welcome_refusal(self.welcome or [self.history.active])
+            )
         if action == "clear_lockout":
             admin = self.app.desk.staff is not None and self.app.desk.staff.is_admin
             return (

@@ -31,8 +31,13 @@ from kiosk.registration.engine import (
     Problem,
     RegistrationError,
 )
-from kiosk.registration.pin_life import PinFacts, not_ticked_reason
-from kiosk.terms import Delivery, PinState, SendTo
+from kiosk.registration.pin_life import (
+    PinFacts,
+    PinLifeError,
+    not_ticked_reason,
+    welcome_refusal,
+)
+from kiosk.terms import Delivery, MessageState, PinState, SendTo
 
 from .keys import DeskDialog, DeskFooter
 from .pin_life import ContactDialog
@@ -184,6 +189,8 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
         )
 
     _refreshing: Timer | None = None  # reads the family again while its PINs are out
+    # What the outcome said at Register (update_next_steps rewrites its last part, and only that)
+    issued_words = next_steps_said = warnings = ""
 
     @property
     def holds_keys(self) -> bool:
@@ -295,6 +302,7 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
         self.family, self.page = family, page
         if issued is not None:
             self.issued = {pin.patient_id: pin for pin in issued}
+            self.update_next_steps()
         children = family.children[:1] if self.second_parent else family.children
         if first_load:
             # L3, T3: a Registered or Self Registered child is listed but not ticked (its parents
@@ -592,10 +600,11 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
             self.show_family(family, self.page)
         names = ", ".join(issued.given_name for issued in result.pins)
         warnings = "".join(f" {warning}" for warning in result.warnings)  # T1
+        self.issued_words = f"Issued for {names}; expires {result.expires_on:%m/%d/%Y}. "
+        self.warnings = warnings
+        self.next_steps_said = next_steps(result)
         self.query_one("#outcome", Static).update(
-            f"Issued for {names}; expires {result.expires_on:%m/%d/%Y}. "
-            + next_steps(result)
-            + warnings
+            self.issued_words + self.next_steps_said + warnings
         )
         self.query_one("#patients", DataTable).focus()
         self.refresh_bindings()
@@ -612,10 +621,17 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
             action == "edit_contact"
         ):  # L6: before Register (after it, redirect from the account page)
             return self.result is None and not self.second_parent
-        if action == "send_pin":  # L4: nothing to send after Do not send PIN
-            return self.result is not None and self.result.delivery != Delivery.NONE
-        if action in ("print_slip", "complete"):
-            return self.result is not None
+        if action == "send_pin":  # L4: nothing to send after Do not send PIN, nor once sent
+            return (
+                self.result is not None
+                and self.result.delivery != Delivery.NONE
+                and not self.welcome_refusal()
+            )
+        if action in ("print_slip", "complete"):  # while a PIN of theirs still works (L2, L4, R13)
+            facts = self.batch_facts()
+            return self.result is not None and (
+                not facts or any(pin.state == PinState.ACTIVE for pin in facts)
+            )
         if (
             action == "change"
         ):  # after Register, p prints (print_slip) rather than ticking Print PIN
@@ -623,6 +639,28 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
         if action == "fix_name":
             return any(child.placeholder for child in self.listed_children())
         return True
+
+    def batch_facts(self) -> list[PinFacts]:
+        """The PINs Register issued, as the window last read them (R12, R13); [] until then."""
+        if self.result is None:
+            return []
+        return [pin for pin in self.issued.values() if pin.batch == self.result.batch]
+
+    def welcome_refusal(self) -> str:
+        """Why the welcome Register queued cannot be sent now, as last read, or "" (L4, R13)."""
+        return welcome_refusal(self.batch_facts())
+
+    def update_next_steps(self) -> None:
+        """Once the welcome is sent, or every PIN in it used or ended, the outcome stops asking
+        for s (gone from the footer too) and says so; a newer message there is left alone."""
+        if self.result is None or not self.is_mounted:
+            return
+        outcome = self.query_one("#outcome", Static)
+        said = self.issued_words + self.next_steps_said + self.warnings
+        if str(outcome.content) != said:
+            return
+        self.next_steps_said = next_steps(self.result, self.batch_facts())
+        outcome.update(self.issued_words + self.next_steps_said + self.warnings)
 
     def action_edit_contact(self) -> None:
         """L6: correct the chosen caregiver's email, cell, carrier or language in place, then carry on."""
@@ -662,6 +700,8 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
             self.app.start_parent_mode(self.result)
 
     def action_send_pin(self) -> None:
+        """R11, L4: the welcome sent now. Pressed in a window that has not yet read a redemption
+        or a delivery (the key came before the footer changed), the send is refused and says why."""
         if self.result is None:
             return
         if self.result.delivery == Delivery.NONE or not self.result.message_id:
@@ -676,32 +716,51 @@ class RegisterScreen(ReportsWorkerErrors, DeskScreen[None]):
 
     @desk_worker("send", "Sending the PIN")
     def send_worker(self, batch: str, recipient: str, deliver: bool = True) -> None:
+        desk = self.app.desk
         try:
             if deliver:
-                message, report = self.app.desk.send_batch_now(batch)
+                message, report = desk.send_issued_welcome(batch)
                 words = delivery_words(message, recipient, report.problem)
             else:  # only read what became of it (L4: the screen says what is so)
-                words = delivery_words(
-                    next(iter(self.app.desk.messages(batch=batch)), None), recipient
-                )
+                words = delivery_words(next(iter(desk.messages(batch=batch)), None), recipient)
+        except PinLifeError as error:  # delivered, or its PINs used, since the window last read
+            words = str(error)
         except Exception as error:  # noqa: BLE001 - the message stays in the outbox; the background sender retries it
             words = (
                 f"The welcome message to {recipient} could not be sent now. It stays in the outbox and is "
                 f"tried again; print the slip (p) if the family is waiting. {self.app.explain(error, 'Sending')}"
             )
-        self.app.call_from_thread(self.query_one("#outcome", Static).update, words)
+        try:  # the footer follows: no Send PIN once the welcome is sent (L4)
+            issued: list[PinFacts] | None = desk.batch_pins(batch)
+        except Exception:  # noqa: BLE001 - the window reads them again by itself (refresh_family)
+            issued = None
+        self.app.call_from_thread(self.said_sent, words, batch, issued)
+
+    def said_sent(self, words: str, batch: str, issued: list[PinFacts] | None) -> None:
+        self.query_one("#outcome", Static).update(words)
+        if issued is not None and self.result is not None and self.result.batch == batch:
+            self.issued = {pin.patient_id: pin for pin in issued}
+            self.fill_patients()
+        self.refresh_bindings()
 
     def action_back(self) -> None:
         """Esc: back to the patient page; with choices not yet registered, asks first."""
         self.app.leave_asking(self, self.app.pop_screen, GOING_BACK)
 
 
-def next_steps(result: IssueResult) -> str:
+def next_steps(result: IssueResult, issued: list[PinFacts] | None = None) -> str:
     """What becomes of the new PINs and what the desk can do next, as it really is (L4): no "queued"
-    and no "send now" when nothing is sent."""
+    and no "send now" when nothing is sent, nor once ``issued`` (the PINs as read since) says the
+    welcome went or every PIN in it was used or ended (R13)."""
     if result.delivery == Delivery.NONE or not result.message_id:
         return "Nothing will be sent (Do not send PIN). Press p to print the slip, c to complete at the kiosk."
     what = "welcome message" if result.delivery == Delivery.EMAIL else "welcome text"
+    refusal = welcome_refusal(issued or [])
+    if refusal:
+        live = not issued or any(pin.state == PinState.ACTIVE for pin in issued)
+        if any(pin.message == MessageState.SENT for pin in issued or []):
+            refusal = f"The {what} to {result.recipient} was sent."
+        return refusal + (" Press p to print the slip, c to complete at the kiosk." if live else "")
     return (
         f"The {what} to {result.recipient} is queued and goes out by itself. Press s to send it now, p to "
         "print the slip, c to complete at the kiosk."

@@ -275,6 +275,32 @@ def test_l4_send_now_then_after_delivery_a_new_message_needs_a_new_pin(front_des
     assert result.message_id
 
 
+def test_l4_r13_a_welcome_whose_pins_every_parent_used_is_not_sent_or_redirected(front_desk):
+    """R13, L4: while one PIN of the welcome is unused it can still be sent; once a parent has
+    used them all, sending or redirecting it is refused with the reason, nothing queued again,
+    and welcome_refusal (what the screens offer) says the same."""
+    from kiosk.registration import portal
+
+    result = _issue(front_desk)
+    account = portal.create_account("cindy@example.org", "Cindy T", "a long enough passphrase 1")
+    rosemary, basil = find_patient("Rosemary"), find_patient("Basil")
+    pin_of = {issued.patient_id: issued.pin for issued in result.pins}
+    portal.redeem(account.id, rosemary.dob, pin=pin_of[rosemary.id], terminal="t", now=NOW)
+    assert pin_life.welcome_refusal(pin_life.batch_pins(result.batch, NOW)) == ""
+    portal.redeem(account.id, basil.dob, pin=pin_of[basil.id], terminal="t", now=NOW)
+    refusal = pin_life.welcome_refusal(pin_life.batch_pins(result.batch, NOW))
+    assert refusal == pin_life.NOTHING_LEFT
+    jeff = Caregiver.get(Caregiver.given_name == "Jeff")
+    for send in (
+        lambda: pin_life.send_welcome_now(front_desk, rosemary.id, now=NOW),
+        lambda: pin_life.redirect_welcome(front_desk, basil.id, jeff.id, now=NOW),
+    ):
+        with pytest.raises(pin_life.PinLifeError, match="Nothing is left to send"):
+            send()
+    message = OutboxMessage.get(OutboxMessage.message_id == result.message_id)
+    assert message.recipient == "cindy.testkiddo@example.com" and _events(audit.SEND_NOW) == []
+
+
 def test_l4_do_not_send_pin_cannot_be_sent_later(front_desk):
     _issue(front_desk, delivery="none")
     with pytest.raises(pin_life.PinLifeError, match="Do not send PIN"):

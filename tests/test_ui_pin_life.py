@@ -18,7 +18,7 @@ from kiosk.people.staff import authenticate
 from kiosk.registration import portal
 from kiosk.registration.engine import IssueRequest, issue_pins
 from kiosk.store.models import AuditEvent, Caregiver, OutboxMessage, Patient
-from kiosk.terms import PortalStatus
+from kiosk.terms import MessageState, PortalStatus
 from kiosk_screens.patient import PatientScreen
 from kiosk_screens.pin_life import ContactDialog, ReasonDialog, RedirectDialog
 from kiosk_screens.register import RegisterScreen, ReissueDialog
@@ -162,13 +162,78 @@ async def test_l4_redirect_the_undelivered_welcome_to_the_other_parent(app):
         )
 
 
-async def test_l4_after_do_not_send_the_screen_says_a_new_message_needs_a_new_pin(app):
+def _footer(app) -> str:
+    return screen_text(app).splitlines()[-1]
+
+
+def _offers_send(app, screen) -> bool:
+    """Whether the page offers to send the welcome (w) or send it elsewhere (t), in its footer
+    and to the keys alike."""
+    shown = "w Send welcome" in _footer(app), "t Send to other" in _footer(app)
+    allowed = screen.check_action("send_now", ()), screen.check_action("redirect", ())
+    assert len({*shown, *allowed}) == 1, (shown, allowed, _footer(app))
+    return shown[0]
+
+
+def _redeem_both(result) -> None:
+    """A parent registers both children with the PINs of ``result`` (the page not told)."""
+    account = portal.create_account("cindy@example.org", "Cindy T", "a long enough passphrase 1")
+    for issued in result.pins:
+        dob = Patient.get_by_id(issued.patient_id).dob
+        portal.redeem(account.id, dob, pin=issued.pin, terminal="t", now=NOW)
+
+
+async def test_l4_after_do_not_send_the_page_offers_no_welcome_to_send(app):
+    """L4: a PIN issued with Do not send PIN has no welcome: neither w nor t is offered."""
     _issue(delivery="none")
     async with app.run_test(size=SIZE) as pilot:
         screen = await _page(app, pilot)
+        assert "Not sent (Do not send PIN)" in _facts(screen)
+        assert not _offers_send(app, screen) and "v Revoke PIN" in _footer(app)
+
+
+async def test_l4_a_welcome_already_delivered_is_not_offered_again(app, config):
+    """L4: after delivery a new message needs a new PIN: the page offers w and t while the
+    welcome waits, and neither once it is sent. At 80x24."""
+    from kiosk.messages import outbox
+
+    _issue()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _page(app, pilot)
+        assert _offers_send(app, screen)
+        outbox.deliver_due(config, now=NOW, senders={"email": outbox.TrainingSender()})
+        await pilot.press("escape")
+        screen = await _page(app, pilot)
+        assert "sent 11/22/2026" in _facts(screen)
+        assert not _offers_send(app, screen) and "v Revoke PIN" in _footer(app)
+
+
+async def test_r13_a_welcome_whose_pins_were_all_used_is_not_offered(app):
+    """R13, L4: once a parent has used every PIN the welcome carries, sending it (or sending it
+    to the other parent) gives nobody anything: neither is offered. At 80x24."""
+    _redeem_both(_issue())
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _page(app, pilot)
+        assert "queued, not sent yet" in _facts(screen) and "Cindy T" in _facts(screen)
+        assert not _offers_send(app, screen)
+
+
+async def test_r13_w_pressed_before_the_page_saw_the_redemption_says_why_and_sends_nothing(app):
+    """R13, L4: w pressed on a page read before a parent used every PIN (a race with the
+    portal): the desk says in plain words why, nothing is sent, and the page drops w and t."""
+    result = _issue()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _page(app, pilot)
+        assert _offers_send(app, screen)
+        _redeem_both(result)
         await pilot.press("w")
         await settle(app, pilot)
-        assert "issue a new PIN" in _outcome(screen)
+        assert app.is_running and app.screen is screen
+        assert _outcome(screen).startswith("Nothing is left to send")
+        assert "Traceback" not in screen_text(app)
+        message = OutboxMessage.get(OutboxMessage.message_id == result.message_id)
+        assert message.state == MessageState.QUEUED and message.attempts == 0
+        assert not _offers_send(app, screen)
 
 
 def _locked_out(pin: str) -> None:

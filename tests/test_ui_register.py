@@ -534,6 +534,87 @@ async def test_send_pin_with_do_not_send_says_nothing_will_be_sent(app):
         assert outbox.list_messages() == []
 
 
+def footer(app) -> str:
+    """The footer's keys as the desk reads them (the screen's last line)."""
+    return screen_text(app).splitlines()[-1]
+
+
+def redeem_all(screen) -> None:
+    """A parent redeems every PIN the window issued, on the portal (the window not told)."""
+    from kiosk.registration import portal
+
+    account = portal.create_account("cindy@example.org", "Cindy T", "a long enough passphrase 1")
+    for issued in screen.result.pins:
+        dob = patient_page(issued.patient_id, today=TODAY).patient.dob
+        portal.redeem(account.id, dob, pin=issued.pin, now=NOW)
+
+
+async def test_l4_send_pin_leaves_the_footer_once_the_welcome_is_sent(training, desk_config):
+    """L4: after delivery a new message needs a new PIN, so once s has sent the welcome, neither
+    the footer nor the key offers a second one (a press does nothing). At 80x24."""
+    from conftest import FakeSender
+
+    sender = FakeSender()
+    app = desk_app(desk_config, senders={"email": sender, "text": FakeSender()})
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_window(app, pilot, "Testkiddo, Rosemary")
+        await register(app, pilot)
+        assert "s Send PIN" in footer(app)
+        await pilot.press("s")
+        await settle(app, pilot)
+        assert "cindy.testkiddo@example.com was sent" in str(screen.query_one("#outcome").render())
+        assert "Send PIN" not in footer(app) and "p Print" in footer(app)
+        assert screen.check_action("send_pin", ()) is False
+        await pilot.press("s")
+        await settle(app, pilot)
+        assert len(sender.sent) == 1 and [m.state for m in outbox.list_messages()] == ["sent"]
+
+
+async def test_r13_send_pin_leaves_once_every_pin_in_the_welcome_is_used(app):
+    """R13, L4: once a parent has used every PIN Register issued (here on the portal), the
+    window's own refresh shows them Redeemed, drops s Send PIN from the footer and says why in
+    place of "Press s to send it now". At 80x24."""
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_window(app, pilot, "Testkiddo, Rosemary")
+        await register(app, pilot)
+        said = str(screen.query_one("#outcome", Static).render())
+        assert "Press s to send it now" in said and "s Send PIN" in footer(app)
+        redeem_all(screen)
+        screen.refresh_family()  # what the window's timer does while its PINs are out
+        await settle(app, pilot)
+        assert [row["PIN"] for row in patient_list(screen).values()] == ["Redeemed", "Redeemed"]
+        assert "Send PIN" not in footer(app) and "c Complete" in footer(app)
+        said = str(screen.query_one("#outcome", Static).render())
+        assert "Nothing is left to send" in said and "Press s" not in said
+        await pilot.press("s")
+        await settle(app, pilot)
+        assert [m.state for m in outbox.list_messages()] == ["queued"]
+
+
+async def test_r13_send_pin_pressed_before_the_window_saw_the_redemption_sends_nothing(
+    training, desk_config
+):
+    """R13, L4: s pressed in a window that has not yet read that a parent used every PIN (a
+    race with the portal): the desk says in plain words why nothing is sent, no traceback, no
+    welcome leaves, and the footer drops s. At 80x24."""
+    from conftest import FakeSender
+
+    sender = FakeSender()
+    app = desk_app(desk_config, senders={"email": sender, "text": FakeSender()})
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_window(app, pilot, "Testkiddo, Rosemary")
+        await register(app, pilot)
+        redeem_all(screen)
+        assert "s Send PIN" in footer(app)  # the window has not read it yet
+        await pilot.press("s")
+        await settle(app, pilot)
+        assert app.is_running and app.screen is screen
+        said = str(screen.query_one("#outcome", Static).render())
+        assert said.startswith("Nothing is left to send") and "Traceback" not in screen_text(app)
+        assert sender.sent == [] and [m.state for m in outbox.list_messages()] == ["queued"]
+        assert "Send PIN" not in footer(app)
+
+
 # -- O3: the outbox as the desk sees it -------------------------------------------------------------
 
 

@@ -57,6 +57,11 @@ NO_BODY = (
     "This welcome is no longer kept (its PINs ended or it was erased). To send the family a new message, "
     "issue a new PIN."
 )
+BEING_SENT = "The welcome is being sent right now; look again in a minute."
+NOTHING_LEFT = (
+    "Nothing is left to send: every PIN in this welcome has been used by a parent or has ended. "
+    "A parent who still needs one gets a new PIN from the account page."
+)
 REGISTERED_NOT_TICKED = (
     "already Registered: not ticked. A second parent gets their own PIN from the account "
     "page (Generate PIN)."
@@ -551,10 +556,56 @@ def _undelivered(pin: RegistrationPin) -> OutboxMessage:
     if message.state == MessageState.SENT:
         raise PinLifeError(AFTER_DELIVERY)
     if message.state == MessageState.SENDING:
-        raise PinLifeError("The welcome is being sent right now; look again in a minute.")
+        raise PinLifeError(BEING_SENT)
     if not message.body_text and not message.body_html:
         raise PinLifeError(NO_BODY)
     return message
+
+
+def _something_left(batch: str, now: dt.datetime) -> None:
+    """PinLifeError unless a PIN of the welcome's ``batch`` is active and no parent has used it
+    yet: the welcome of PINs all used or ended gives nobody anything (L4, R13: another parent
+    gets their own PIN). Read under the batch's lock, so a redemption that won the race is seen."""
+    live = [
+        pin_id
+        for (pin_id,) in tuples(
+            RegistrationPin.select(RegistrationPin.id).where(
+                (RegistrationPin.batch == batch)
+                & (RegistrationPin.state == PinState.ACTIVE)
+                & (RegistrationPin.expires_at > now)
+            )
+        )
+    ]
+    used = {
+        pin_id
+        for (pin_id,) in tuples(
+            Association.select(Association.pin).where(Association.pin.in_(live))
+        )
+    }
+    if not set(live) - used:
+        raise PinLifeError(NOTHING_LEFT)
+
+
+def welcome_refusal(pins: Iterable[PinFacts]) -> str:
+    """Why the welcome that carries ``pins`` (one batch's, as batch_pins read them) cannot be sent
+    now, as send_welcome_now and redirect_welcome would say it, or "" when it can: the screens
+    offer Send only then (L4: an undelivered welcome, never a second one; R13: not for PINs every
+    parent has used or that ended). The send itself checks again under the lock."""
+    pins = list(pins)
+    if not pins:
+        return ""
+    first = pins[0]
+    if first.delivery == Delivery.NONE:
+        return NOT_SENT
+    if first.message is None:
+        return NO_BODY
+    if first.message == MessageState.SENT:
+        return AFTER_DELIVERY
+    if first.message == MessageState.SENDING:
+        return BEING_SENT
+    if not any(pin.state == PinState.ACTIVE and not pin.parents for pin in pins):
+        return NOTHING_LEFT
+    return ""
 
 
 @contextmanager
@@ -577,7 +628,9 @@ def _welcome(
     with write_transaction():
         lock_rows(Patient, children)
         pin = _active_pin(patient_id, now)  # again under the lock: another desk may have ended it
-        yield pin, _undelivered(pin), children
+        message = _undelivered(pin)
+        _something_left(batch, now)
+        yield pin, message, children
 
 
 def _record_for_batch(
