@@ -7,6 +7,9 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -29,15 +32,81 @@ NAMES = ["Ana", "José María", "Núñez-García", "O'Brien", "李小龙", "Smit
 DAYS = [dt.date(2015, 1, 1), dt.date(2015, 1, 2), dt.date(2019, 3, 4)]
 
 
-def _expected() -> list[tuple]:
-    """The rows as the records give them: the fill's own statement, read instead of written."""
-    select = FILL[FILL.index("SELECT") :]
-    return sorted(tuple(map(str, row)) for row in database.execute_sql(select).fetchall())
+@dataclass(frozen=True)
+class Kept:
+    """A table triggers keep in step with the records (N1), as these tests and test_parent_names'
+    check one: its fill statement, the columns read back, the family every store starts with and
+    the writes the property tests make."""
 
+    table: str
+    fill: str
+    columns: str
+    family: Callable[[], None]
+    apply: Callable[[tuple], None]
 
-def _stored() -> list[tuple]:
-    rows = database.execute_sql(f'SELECT dob, term, patient_id, caregiver_id FROM "{TABLE}"')
-    return sorted(tuple(map(str, row)) for row in rows.fetchall())
+    def expected(self) -> list[tuple]:
+        """The rows as the records give them: the fill's own statement, read instead of written."""
+        select = self.fill[self.fill.index("SELECT") :]
+        return sorted(tuple(map(str, row)) for row in database.execute_sql(select).fetchall())
+
+    def stored(self) -> list[tuple]:
+        rows = database.execute_sql(f'SELECT {self.columns} FROM "{self.table}"')
+        return sorted(tuple(map(str, row)) for row in rows.fetchall())
+
+    def check_in_step(self, ops: list[tuple]) -> None:
+        for op in ops:
+            self.apply(op)
+            assert self.stored() == self.expected(), op
+
+    def _more_than(self, rows: int) -> list[tuple]:
+        """A second parent for the first child: the rows the records then give (over ``rows``)."""
+        self.apply(("add_parent", "Zoë", "Núñez-García"))
+        self.apply(("relate", 1, 0))
+        expected = self.expected()
+        assert len(expected) > rows
+        return expected
+
+    @contextmanager
+    def on_sqlite(self, tmp_path, *, new: bool = True) -> Iterator[str]:
+        """A SQLite store (a ``new`` one given the family); yields its file."""
+        path = str(tmp_path / "kiosk.db")
+        open_store(Config(database=path, pin_key_file=str(tmp_path / "k")))
+        try:
+            if new:
+                self.family()
+            yield path
+        finally:
+            close_database()
+
+    @contextmanager
+    def migrated_on_sqlite(self, tmp_path, version: int, more_than: int) -> Iterator[None]:
+        """The family and a second parent in a SQLite file set back to ``version`` (before the
+        table) and opened again: the migration must fill every row; the block writes on."""
+        with self.on_sqlite(tmp_path) as path:
+            expected = self._more_than(more_than)
+        undo_on_sqlite(path, self.table, version)
+        with self.on_sqlite(tmp_path, new=False):
+            self._migrated(expected)
+            yield
+
+    @contextmanager
+    def migrated_on_postgresql(
+        self, tmp_path, version: int, triggers: int, more_than: int
+    ) -> Iterator[None]:
+        """As migrated_on_sqlite, in a PostgreSQL schema, with the table's ``triggers``."""
+        with postgres_store(tmp_path, load=self.family) as url:
+            expected = self._more_than(more_than)
+            undo_on_postgresql(self.table, triggers, version)
+            close_database()
+            open_store(Config(database=url, pin_key_file=str(tmp_path / "pin.key")))
+            self._migrated(expected)
+            yield
+
+    def _migrated(self, expected: list[tuple]) -> None:
+        assert database.execute_sql("SELECT version FROM schema_meta").fetchone()[0] == (
+            SCHEMA_VERSION
+        )
+        assert self.stored() == expected
 
 
 def _family() -> None:
@@ -104,18 +173,13 @@ def _apply(op: tuple) -> None:
             parent.delete_instance()  # its relationships and terms go by cascade
 
 
-def _check_in_step(ops: list[tuple]) -> None:
-    for op in ops:
-        _apply(op)
-        assert _stored() == _expected(), op
+KEPT = Kept(TABLE, FILL, "dob, term, patient_id, caregiver_id", _family, _apply)
 
 
 @pytest.fixture
 def sqlite_store(tmp_path):
-    open_store(Config(database=str(tmp_path / "kiosk.db"), pin_key_file=str(tmp_path / "k")))
-    _family()
-    yield
-    close_database()
+    with KEPT.on_sqlite(tmp_path):
+        yield
 
 
 @pytest.fixture
@@ -132,14 +196,13 @@ _STEPS = settings(
 @_STEPS
 @given(ops=st.lists(_OPS, min_size=1, max_size=8))
 def test_n1_parents_by_birth_date_stay_in_step_with_every_write_on_sqlite(sqlite_store, ops):
-    _check_in_step(ops)
+    KEPT.check_in_step(ops)
 
 
-@pytest.mark.skipif(not PG_URL, reason="no PostgreSQL server (KIOSK_TEST_PG_URL)")
 @_STEPS
 @given(ops=st.lists(_OPS, min_size=1, max_size=8))
 def test_n1_parents_by_birth_date_stay_in_step_with_every_write_on_postgresql(pg_store, ops):
-    _check_in_step(ops)
+    KEPT.check_in_step(ops)
 
 
 @pytest.mark.parametrize("opened", ["sqlite_store", "pg_store"])
@@ -191,43 +254,12 @@ def undo_on_postgresql(table: str, triggers: int, version: int) -> None:
 
 def test_n1_a_database_migrated_to_parents_by_birth_date_gets_every_row(tmp_path):
     """Version 33 fills born_parent_term from the records of an older database (SQLite)."""
-    path = tmp_path / "kiosk.db"
-    open_store(Config(database=str(path), pin_key_file=str(tmp_path / "k")))
-    _family()
-    _apply(("add_parent", "Zoë", "Núñez-García"))
-    _apply(("relate", 1, 0))
-    expected = _expected()
-    assert len(expected) > 3
-    close_database()
-    undo_on_sqlite(path, TABLE, 32)  # as version 32 left it
-    open_store(Config(database=str(path), pin_key_file=str(tmp_path / "k")))
-    try:
-        assert database.execute_sql("SELECT version FROM schema_meta").fetchone()[0] == (
-            SCHEMA_VERSION
-        )
-        assert _stored() == expected
-        _apply(("rename", 0, "Ann"))  # and its triggers keep them
-        assert _stored() == _expected()
-    finally:
-        close_database()
+    with KEPT.migrated_on_sqlite(tmp_path, version=32, more_than=3):
+        KEPT.check_in_step([("rename", 0, "Ann")])  # and its triggers keep them
 
 
-@pytest.mark.skipif(not PG_URL, reason="no PostgreSQL server (KIOSK_TEST_PG_URL)")
 def test_n1_a_postgresql_database_migrated_to_parents_by_birth_date_gets_every_row(tmp_path):
     """Version 33 fills born_parent_term from the records of an older PostgreSQL database too,
     and its statement-level triggers keep it after."""
-    with postgres_store(tmp_path, load=_family) as url:
-        _apply(("add_parent", "Zoë", "Núñez-García"))
-        _apply(("relate", 1, 0))
-        expected = _expected()
-        assert len(expected) > 3
-        undo_on_postgresql(TABLE, 7, 32)  # as version 32 left it
-        close_database()
-        open_store(Config(database=url, pin_key_file=str(tmp_path / "pin.key")))
-        assert database.execute_sql("SELECT version FROM schema_meta").fetchone()[0] == (
-            SCHEMA_VERSION
-        )
-        assert _stored() == expected
-        _apply(("rename", 0, "Ann"))
-        _apply(("drop_child", 0))
-        assert _stored() == _expected()
+    with KEPT.migrated_on_postgresql(tmp_path, version=32, triggers=7, more_than=3):
+        KEPT.check_in_step([("rename", 0, "Ann"), ("drop_child", 0)])

@@ -6,25 +6,20 @@ it gets every row; and a parent's whole name lists the first children in the lis
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from kiosk.config import Config
 from kiosk.people import search
 from kiosk.people.parent_names import FILL, TABLE
 from kiosk.people.patients import search_patients
-from kiosk.store.db import close_database, database, write_transaction
+from kiosk.store.db import write_transaction
 from kiosk.store.models import Caregiver, Patient, Relationship
-from kiosk.store.practice import open_store
-from kiosk.store.schema import SCHEMA_VERSION
 from kiosk.terms import Authority, CaregiverRole, PortalStatus
 
 import test_born_parents as born
-from conftest import needs
-from test_postgres import PG_URL, postgres_store
+from test_postgres import postgres_store
 
 TODAY = dt.date(2026, 11, 22)
 NAMES = [*born.NAMES, "Zoe"]  # "Zoe" to "Zoë": the same whole-name term, a new name as written
@@ -34,17 +29,6 @@ COLUMNS = (
     "term, family_key, given_key, dob, patient_id, caregiver_id, given_name, family_name,"
     " portal_status, carer_given, carer_family"
 )
-
-
-def _expected() -> list[tuple]:
-    """The rows as the records give them: the fill's own statement, read instead of written."""
-    select = FILL[FILL.index("SELECT") :]
-    return sorted(tuple(map(str, row)) for row in database.execute_sql(select).fetchall())
-
-
-def _stored() -> list[tuple]:
-    rows = database.execute_sql(f'SELECT {COLUMNS} FROM "{TABLE}"')
-    return sorted(tuple(map(str, row)) for row in rows.fetchall())
 
 
 def _family() -> None:
@@ -84,24 +68,17 @@ def _apply(op: tuple) -> None:
             Patient.update(portal_status=args[1]).where(Patient.id == child.id).execute()
 
 
-def _check_in_step(ops: list[tuple]) -> None:
-    for op in ops:
-        _apply(op)
-        assert _stored() == _expected(), op
+KEPT = born.Kept(TABLE, FILL, COLUMNS, _family, _apply)
 
 
 @pytest.fixture
 def sqlite_store(tmp_path):
-    open_store(Config(database=str(tmp_path / "kiosk.db"), pin_key_file=str(tmp_path / "k")))
-    _family()
-    yield
-    close_database()
+    with KEPT.on_sqlite(tmp_path):
+        yield
 
 
 @pytest.fixture
 def pg_store(tmp_path):
-    if not PG_URL:
-        needs("no PostgreSQL server (KIOSK_TEST_PG_URL)")
     with postgres_store(tmp_path, load=_family):
         yield
 
@@ -112,13 +89,13 @@ _STEPS = born._STEPS
 @_STEPS
 @given(ops=st.lists(_OPS, min_size=1, max_size=8))
 def test_n1_parents_children_by_name_stay_in_step_with_every_write_on_sqlite(sqlite_store, ops):
-    _check_in_step(ops)
+    KEPT.check_in_step(ops)
 
 
 @_STEPS
 @given(ops=st.lists(_OPS, min_size=1, max_size=8))
 def test_n1_parents_children_by_name_stay_in_step_with_every_write_on_postgresql(pg_store, ops):
-    _check_in_step(ops)
+    KEPT.check_in_step(ops)
 
 
 @pytest.mark.parametrize("opened", ["sqlite_store", "pg_store"])
@@ -188,47 +165,16 @@ def test_n1_a_whole_name_lists_its_first_children_in_the_lists_order(opened, req
 
 def test_n1_a_database_migrated_to_parents_children_by_name_gets_every_row(tmp_path):
     """Version 34 fills parent_name_child from the records of an older database (SQLite)."""
-    path = tmp_path / "kiosk.db"
-    open_store(Config(database=str(path), pin_key_file=str(tmp_path / "k")))
-    _family()
-    _apply(("add_parent", "Zoë", "Núñez-García"))
-    _apply(("relate", 1, 0))
-    expected = _expected()
-    assert len(expected) > 6
-    close_database()
-    born.undo_on_sqlite(path, TABLE, 33)  # as version 33 left it
-    open_store(Config(database=str(path), pin_key_file=str(tmp_path / "k")))
-    try:
-        assert database.execute_sql("SELECT version FROM schema_meta").fetchone()[0] == (
-            SCHEMA_VERSION
-        )
-        assert _stored() == expected
-        _apply(("rename", 0, "Ann"))  # and its triggers keep them
-        _apply(("status", 0, PortalStatus.REGISTERED))
-        assert _stored() == _expected()
-    finally:
-        close_database()
+    with KEPT.migrated_on_sqlite(tmp_path, version=33, more_than=6):
+        # and its triggers keep them
+        KEPT.check_in_step([("rename", 0, "Ann"), ("status", 0, PortalStatus.REGISTERED)])
 
 
 def test_n1_a_postgresql_database_migrated_to_parents_children_by_name_gets_every_row(tmp_path):
     """Version 34 fills parent_name_child from the records of an older PostgreSQL database too,
     and its triggers keep it after."""
-    if not PG_URL:
-        needs("no PostgreSQL server (KIOSK_TEST_PG_URL)")
-    with postgres_store(tmp_path, load=_family) as url:
-        _apply(("add_parent", "Zoë", "Núñez-García"))
-        _apply(("relate", 1, 0))
-        expected = _expected()
-        assert len(expected) > 6
-        born.undo_on_postgresql(TABLE, 8, 33)  # as version 33 left it
-        close_database()
-        open_store(Config(database=url, pin_key_file=str(tmp_path / "pin.key")))
-        assert database.execute_sql("SELECT version FROM schema_meta").fetchone()[0] == (
-            SCHEMA_VERSION
-        )
-        assert _stored() == expected
+    with KEPT.migrated_on_postgresql(tmp_path, version=33, triggers=8, more_than=6):
         assert len(search_patients("Ana Smith", today=TODAY)) == 3
-        _apply(("rename", 0, "Ann"))
-        _apply(("status", 0, PortalStatus.PENDING))
-        _apply(("drop_child", 0))
-        assert _stored() == _expected()
+        KEPT.check_in_step(
+            [("rename", 0, "Ann"), ("status", 0, PortalStatus.PENDING), ("drop_child", 0)]
+        )
