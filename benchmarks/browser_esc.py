@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import shutil
+import contextlib
 import sys
 import tempfile
 import time
@@ -100,24 +100,23 @@ def main() -> None:
     from kiosk.store.db import close_database
     from kiosk.store.practice import open_store
 
-    work = Path(tempfile.mkdtemp(prefix="kiosk-browser-esc-"))
-    server = None
-    try:
+    with contextlib.ExitStack() as cleanup:
+        folder = tempfile.TemporaryDirectory(
+            prefix="kiosk-browser-esc-", ignore_cleanup_errors=True
+        )
+        work = Path(cleanup.enter_context(folder))
         db = work / "kiosk.sqlite3"
         open_store(Config(database=str(db)))
         load_training_data()
         close_database()
         print(f"# {args.rounds} rounds; {load()}", flush=True)
         server = DeskServer(db, work, "--terminal", "front-1")
+        cleanup.callback(server.stop)  # before its folder goes
         times = asyncio.run(rounds(server.url, args.rounds))
         print(f"# after the run: {load()}", flush=True)
         print(HEADER)
         for key, pairs in times.items():
             print(row(key, [r for r, _ in pairs], [d for _, d in pairs]), flush=True)
-    finally:
-        if server is not None:
-            server.stop()
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

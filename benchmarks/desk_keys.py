@@ -27,9 +27,8 @@ families (benchmarks/lowspec.py's ``prepare``); no printer is set up, so the sli
 
 from __future__ import annotations
 
-import argparse
+import contextlib
 import os
-import shutil
 import statistics
 import sys
 import tempfile
@@ -103,32 +102,17 @@ def row(kind: str, react: list[float], done: list[float]) -> str:
 
 
 def main() -> None:
-    from kiosk.cli import whole_between
-    from kiosk.ops.demo import MAX_PATIENTS
+    from lowspec import counts_parser, prepare
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--families",
-        type=whole_between(1, 100_000),
-        default=20,
-        help="families registered (default 20)",
-    )
-    parser.add_argument(
-        "--patients",
-        type=whole_between(1, MAX_PATIENTS),
-        default=2000,
-        help="demo patients (default 2000)",
-    )
-    args = parser.parse_args()
-    from lowspec import prepare
-
-    work = Path(tempfile.mkdtemp(prefix="kiosk-keys-"))
-    terminal: DeskTerminal | None = None
-    try:
+    args = counts_parser(__doc__, families=20, patients=2000).parse_args()
+    with contextlib.ExitStack() as cleanup:
+        folder = tempfile.TemporaryDirectory(prefix="kiosk-keys-", ignore_cleanup_errors=True)
+        work = Path(cleanup.enter_context(folder))
         db = work / "keys.sqlite3"
         names = prepare(db, args.patients)[: args.families]
         print(f"# {args.patients} demo patients, {len(names)} families; {load()}", flush=True)
         terminal = DeskTerminal(["--db", str(db)], work, animations=True)  # as a desk runs it
+        cleanup.callback(terminal.close)  # before its folder goes
         terminal.wait_for("Staff sign-in", timeout=60)
         for key in [*"maria", "enter", *"training1", "enter"]:
             terminal.press(key)
@@ -167,10 +151,6 @@ def main() -> None:
             print(row(kind, timer.react[kind], timer.done[kind]), flush=True)
         every = [v for values in timer.react.values() for v in values]
         print(f"{'all':<12} {len(every):>4} {statistics.median(every):>9.1f} {p95(every):>9.1f}")
-    finally:
-        if terminal is not None:
-            terminal.close()
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -289,23 +289,31 @@ def load() -> str:
     return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} CPUs"
 
 
-def main() -> None:
+def counts_parser(about: str, families: int, patients: int) -> argparse.ArgumentParser:
+    """The parser of a benchmark (``about``: its docstring) that takes families through the
+    counter flow of a demo practice (this one, desk_keys.py): --families and --patients, held
+    as the CLI's counts are."""
     from kiosk.cli import whole_between
     from kiosk.ops.demo import MAX_PATIENTS
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=about.splitlines()[0])
     parser.add_argument(
         "--families",
         type=whole_between(1, 100_000),
-        default=100,
-        help="families through the counter flow (default 100)",
+        default=families,
+        help=f"families through the counter flow (default {families})",
     )
     parser.add_argument(
         "--patients",
         type=whole_between(1, MAX_PATIENTS),
-        default=5000,
-        help="demo patients in the practice (default 5000)",
+        default=patients,
+        help=f"demo patients in the practice (default {patients})",
     )
+    return parser
+
+
+def main() -> None:
+    parser = counts_parser(__doc__, families=100, patients=5000)
     parser.add_argument("--cpu", default="0", help="the CPU to pin the app to (default 0)")
     parser.add_argument(
         "--between",
