@@ -193,6 +193,32 @@ def test_r5_r3_s5_pg_issue_family_redeem_replace_and_audit_chain(pg_store):
     assert audit.verify_chain() != []
 
 
+def test_s11_l2_pg_replacing_every_pin_of_a_batch_erases_its_welcome(pg_store):
+    """S11 on PostgreSQL: a welcome is erased (failed, no body, audited) in the issue that ends
+    the last live PIN of its batch, not before; the children stay Pending (L2)."""
+    from kiosk.messages.outbox import NO_LONGER_NEEDED
+    from kiosk.store.models import OutboxMessage
+
+    kids = pg_store["kids"]
+    first = _issue(pg_store, kids[:2])
+    second = _issue(pg_store, [kids[0]])  # the first batch still has the second child's PIN
+
+    def welcome(result):
+        return OutboxMessage.get(OutboxMessage.batch == result.batch)
+
+    assert welcome(first).state == "queued" and welcome(first).body_text
+    third = _issue(pg_store, [kids[1]])  # now none of the first batch's PINs is live
+    gone = welcome(first)
+    assert (gone.state, gone.body_text, gone.body_html) == ("failed", "", "")
+    assert gone.last_error == NO_LONGER_NEEDED
+    for kept in (second, third):
+        assert welcome(kept).state == "queued" and welcome(kept).body_text
+    erased = AuditEvent.select().where(AuditEvent.action == audit.MESSAGE_ERASED)
+    assert [first.batch in e.detail for e in erased] == [True]
+    assert {Patient.get_by_id(k).portal_status for k in kids[:2]} == {PortalStatus.PENDING}
+    assert audit.verify_chain() == []
+
+
 @pytest.mark.parametrize(
     "typed, expected",
     [

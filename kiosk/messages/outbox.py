@@ -70,7 +70,14 @@ from kiosk.messages.carriers import get_carrier
 from kiosk.messages.welcome import Welcome
 from kiosk.people.contact import normalize_us_cell, valid_email
 from kiosk.store import files
-from kiosk.store.db import Prepared, database, is_sqlite, tuples, write_transaction
+from kiosk.store.db import (
+    Prepared,
+    database,
+    insert_sql,
+    is_sqlite,
+    tuples,
+    write_transaction,
+)
 from kiosk.store.models import OutboxMessage, Patient, RegistrationPin
 from kiosk.terms import Channel, MessageKind, MessageState, PinState, is_one_of, utcnow
 
@@ -142,21 +149,22 @@ def enqueue(
     message_id = f"<{secrets.token_hex(16)}@kiosk>"
     # in the caller's transaction (O3) with no savepoint of its own: nothing here is caught and
     # carried on from, and a savepoint is two more round trips to a PostgreSQL server per issue
+    row = dict(
+        message_id=message_id,
+        batch=batch,
+        kind=kind,
+        channel=channel,
+        recipient=recipient,
+        carrier=carrier if channel == Channel.TEXT else "",
+        language=language,
+        subject=subject,
+        body_text=_seal(text, message_id),
+        body_html=_seal(html, message_id),
+        created_at=now or utcnow(),
+        next_attempt_at=now or utcnow(),
+    )
     with nullcontext() if database.in_transaction() else write_transaction():
-        OutboxMessage.create(
-            message_id=message_id,
-            batch=batch,
-            kind=kind,
-            channel=channel,
-            recipient=recipient,
-            carrier=carrier if channel == Channel.TEXT else "",
-            language=language,
-            subject=subject,
-            body_text=_seal(text, message_id),
-            body_html=_seal(html, message_id),
-            created_at=now or utcnow(),
-            next_attempt_at=now or utcnow(),
-        )
+        database.execute_sql(*insert_sql(OutboxMessage, [row]))  # written once (O1)
     return message_id
 
 
@@ -495,16 +503,23 @@ def _unique(rows: list[OutboxMessage]) -> list[OutboxMessage]:
 
 def _stale_select(now: Any) -> Any:
     """The select of :func:`_stale`'s messages whose PINs have ended."""
-    issued = RegistrationPin.select(RegistrationPin.batch)
-    live = issued.where(RegistrationPin.state == PinState.ACTIVE, RegistrationPin.expires_at > now)
+    # EXISTS of the message's own batch (batch is never NULL: the same rows as IN and NOT IN), an
+    # index probe a message: NOT IN read every active PIN of the practice into a hash each time,
+    # most of the server's CPU for an issue that replaced PINs (O1)
+    issued = RegistrationPin.select(RegistrationPin.id).where(
+        RegistrationPin.batch == OutboxMessage.batch
+    )
     # W3: a reminder is stale as soon as no PIN of its batch is still waiting for its first parent
-    unused = live.where(RegistrationPin.redemptions == 0)
+    waiting = issued.where(
+        RegistrationPin.state == PinState.ACTIVE,
+        RegistrationPin.expires_at > now,
+        (OutboxMessage.kind != MessageKind.REMINDER) | (RegistrationPin.redemptions == 0),
+    )
     stale = OutboxMessage.select().where(
         OutboxMessage.state.in_((MessageState.QUEUED, MessageState.FAILED, MessageState.SENT)),
         (OutboxMessage.body_text != "") | (OutboxMessage.body_html != ""),
-        OutboxMessage.batch.in_(issued),
-        ((OutboxMessage.kind != MessageKind.REMINDER) & OutboxMessage.batch.not_in(live))
-        | ((OutboxMessage.kind == MessageKind.REMINDER) & OutboxMessage.batch.not_in(unused)),
+        fn.EXISTS(issued),
+        ~fn.EXISTS(waiting),
     )
     return stale
 
@@ -514,21 +529,30 @@ _STALE_OF = Prepared(
 )
 
 
+# a message's body erased if its state is still the one read (and a queued one failed), written
+# once (kiosk.store.db.Prepared): an issue that replaces a family's PINs erases its old welcome (O1)
+_ERASE = Prepared(
+    lambda id, was, state: OutboxMessage.update(state=state, body_text="", body_html="").where(
+        OutboxMessage.id == id, OutboxMessage.state == was
+    )
+)
+_ERASE_QUEUED = Prepared(
+    lambda id, was, state, at: OutboxMessage.update(
+        state=state, body_text="", body_html="", last_error=NO_LONGER_NEEDED, next_attempt_at=at
+    ).where(OutboxMessage.id == id, OutboxMessage.state == was)
+)
+
+
 def _erase(row: OutboxMessage, now: dt.datetime) -> audit.Pending | None:
     """Erase ``row``'s body in the current transaction if its state is still the one read (a run
     may have claimed it since); the audit event to write for it, or None."""
-    changes: dict[str, object] = {
-        "state": MessageState.FAILED if row.state != MessageState.SENT else MessageState.SENT,
-        "body_text": "",
-        "body_html": "",
-    }
+    state = MessageState.FAILED if row.state != MessageState.SENT else MessageState.SENT
     if row.state == MessageState.QUEUED:
-        changes |= {"last_error": NO_LONGER_NEEDED, "next_attempt_at": now}
-    if (
-        not OutboxMessage.update(**changes)
-        .where(OutboxMessage.id == row.id, OutboxMessage.state == row.state)
-        .execute()
-    ):
+        at = OutboxMessage.next_attempt_at.db_value(now)
+        changed = _ERASE_QUEUED.count(id=row.id, was=row.state, state=state, at=at)
+    else:
+        changed = _ERASE.count(id=row.id, was=row.state, state=state)
+    if not changed:
         return None
     why = NO_LONGER_NEEDED if row.state != MessageState.SENT else UNREPORTED
     return audit.event(audit.MESSAGE_ERASED, detail=_audit_detail(row, reason=why))

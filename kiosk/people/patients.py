@@ -388,12 +388,15 @@ def siblings_of(patient: Patient) -> list[Patient]:
     return _SIBLINGS.rows(patient=patient.id)
 
 
+# The state written into the SQL, not sent as a parameter: PostgreSQL then plans the statement
+# once a connection (the patient's one active PIN, registration_pin_one_active, whatever the
+# values), where a parameter made it plan it again for every page (O1)
 _ACTIVE_PIN = Prepared(
     lambda patient, now: (
         RegistrationPin.select()
         .where(
             (RegistrationPin.patient == patient)
-            & (RegistrationPin.state == PinState.ACTIVE)
+            & peewee.ValueLiterals(RegistrationPin.state == PinState.ACTIVE)
             & (RegistrationPin.expires_at > now)
         )
         .limit(1)

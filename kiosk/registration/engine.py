@@ -30,7 +30,6 @@ from kiosk.store.db import (
     insert_sql,
     lock_rows,
     retrying,
-    tuples,
     write_transaction,
 )
 from kiosk.store.models import (
@@ -144,6 +143,26 @@ _ACTIVE_PINS = Prepared(
         RegistrationPin.patient.in_(ids) & (RegistrationPin.state == PinState.ACTIVE)
     )
 )
+_PRACTICE = Prepared(lambda: Practice.select().limit(1))
+# what each Pending child's PINs recorded of its status before them, the latest last (L2)
+_PRIOR_STATUSES = Prepared(
+    lambda ids: (
+        RegistrationPin.select(RegistrationPin.patient, RegistrationPin.prior_status)
+        .where((RegistrationPin.patient.in_(ids)) & (RegistrationPin.prior_status != ""))
+        .order_by(RegistrationPin.issued_at, RegistrationPin.id)
+    )
+)
+_NOW_PENDING = Prepared(
+    lambda ids, at: Patient.update(portal_status=PortalStatus.PENDING, updated_at=at).where(
+        Patient.id.in_(ids)
+    )
+)
+
+
+def _practice() -> Practice:
+    """The practice's row (``Practice.get()``: DoesNotExist when there is none)."""
+    practice = _PRACTICE.first()
+    return Practice.get() if practice is None else practice  # none: peewee's DoesNotExist
 
 
 def _patients(ids: list[int]) -> list[Patient]:
@@ -414,12 +433,7 @@ def _statuses_before_pins(children: list[Patient]) -> dict[int, str]:
     pending = [c.id for c in children if c.portal_status == PortalStatus.PENDING]
     for child_id in pending:
         statuses[child_id] = PortalStatus.UNREGISTERED
-    earlier = (
-        RegistrationPin.select(RegistrationPin.patient, RegistrationPin.prior_status)
-        .where((RegistrationPin.patient.in_(pending)) & (RegistrationPin.prior_status != ""))
-        .order_by(RegistrationPin.issued_at, RegistrationPin.id)  # the latest last: it stays
-    )
-    for child_id, prior in tuples(earlier) if pending else ():
+    for child_id, prior in _PRIOR_STATUSES(ids=pending) if pending else ():  # the latest stays
         statuses[child_id] = prior
     return statuses
 
@@ -455,7 +469,7 @@ def issue_pins(
     here) or waits and finds the PIN replaced. A Registered child is never put back to Pending (R4)."""
     now = now or utcnow()
     today = today or dt.date.today()
-    practice = Practice.get()
+    practice = _practice()
     expires_at = now + dt.timedelta(days=practice.pin_lifetime_days)
     batch = secrets.token_hex(8)
     ids = list(dict.fromkeys(request.patient_ids))
@@ -583,11 +597,7 @@ def issue_pins(
                 )
             database.execute_sql(*insert_sql(RegistrationPin, new_pins))  # written once (O1)
             if pending:
-                (
-                    Patient.update(portal_status=PortalStatus.PENDING, updated_at=now)
-                    .where(Patient.id.in_(pending))
-                    .execute()
-                )
+                _NOW_PENDING.count(ids=pending, at=Patient.updated_at.db_value(now))
             destination = ""
             if request.delivery in (Delivery.EMAIL, Delivery.TEXT):
                 welcome = compose_welcome(

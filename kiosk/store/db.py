@@ -742,7 +742,8 @@ class Prepared:
     calling ``Prepared(**values)`` runs the SQL with those values, in the current connection and
     transaction, and returns the rows as plain tuples (a datetime column may come back as text on
     SQLite: convert it with the field's ``python_value``); :meth:`rows` and :meth:`first` return
-    them as the query itself would (model instances, with the models it joins); on PostgreSQL,
+    them as the query itself would (model instances, with the models it joins), :meth:`count`
+    how many rows an UPDATE changed (give it values as the field's ``db_value`` makes them); on PostgreSQL,
     outside a transaction, the statement is prepared on the connection (:func:`run_planned_once`:
     an account page's were half of the server's CPU for it, planning). Every other
     parameter of the query is kept as it was built. A list value (for ``in_``) is given to
@@ -793,6 +794,11 @@ class Prepared:
         """The first row as the query gives it, or None (build it with ``.limit(1)``)."""
         rows = self.rows(**values)
         return rows[0] if rows else None
+
+    def count(self, **values: Any) -> int:
+        """How many rows an UPDATE or DELETE changed (as its ``execute()`` says)."""
+        cursor, _ = self._run(values)
+        return int(cursor.rowcount)
 
 
 # INSERTs of a few rows, written once for each model, row count and columns (O1: an account
