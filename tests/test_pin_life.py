@@ -620,3 +620,55 @@ def test_l2_l4_pg_two_desks_on_the_same_child_write_one_event_each(pg_store):
         Patient.get_by_id(kid).portal_status == PortalStatus.UNREGISTERED
         and audit.verify_chain() == []
     )
+
+
+def _page_and_window_agree_with_the_pin_line(patient_id, now):
+    """L1, L2: the account page's PIN line, its active PIN's expiry and every child's line in the
+    registration window are what each child's latest PIN and its active one say."""
+    page = patient_page(patient_id, today=TODAY, now=now)
+    active = (
+        RegistrationPin.select()
+        .where(
+            (RegistrationPin.patient == patient_id)
+            & (RegistrationPin.state == PinState.ACTIVE)
+            & (RegistrationPin.expires_at > now)
+        )
+        .first()
+    )
+    assert page.pin_expires == (active.expires_at if active else None)
+    assert page.patient.pin_state == pin_life.pin_state_words(Patient.get_by_id(patient_id), now)
+    window = family_for(patient_id, today=TODAY, now=now)
+    assert [child.pin_state for child in window.children] == [
+        pin_life.pin_state_words(Patient.get_by_id(child.id), now) for child in window.children
+    ]
+    return page
+
+
+def test_l1_l2_page_and_window_show_the_latest_pin_and_the_active_one_apart(front_desk):
+    """A PIN issued on a desk whose clock was behind replaces one issued later: the line speaks
+    of the latest (replaced), the page's expiry of the active one; past it, none."""
+    rosemary = find_patient("Rosemary")
+    _issue(front_desk)
+    first = _pin(rosemary)
+    _issue(front_desk, now=NOW - dt.timedelta(hours=1))
+    active = _pin(rosemary)
+    assert (first.issued_at > active.issued_at) and active.state == PinState.ACTIVE
+    page = _page_and_window_agree_with_the_pin_line(rosemary.id, NOW)
+    assert page.pin_expires == active.expires_at and page.patient.pin_state == "No PIN"
+    assert _page_and_window_agree_with_the_pin_line(rosemary.id, LATER).pin_expires is None
+    never = find_patient("Ava", "Patel")  # Registered without a PIN of this desk's
+    _page_and_window_agree_with_the_pin_line(never.id, NOW)
+
+
+def test_l1_l2_pg_page_and_window_show_the_latest_pin_and_the_active_one(pg_store):
+    kids = pg_store["kids"]
+    request = IssueRequest(
+        patient_ids=kids[:2], recipient_id=pg_store["mother"], email="ana@example.org"
+    )
+    issue_pins(pg_store["desk"], request, now=NOW, today=TODAY)
+    issue_pins(pg_store["desk"], request, now=NOW - dt.timedelta(hours=1), today=TODAY)
+    for now in (NOW, LATER):
+        for kid in kids:
+            _page_and_window_agree_with_the_pin_line(kid, now)
+    page = patient_page(kids[0], today=TODAY, now=NOW)
+    assert page.pin_expires is not None and page.patient.pin_state == "No PIN"

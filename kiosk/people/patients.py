@@ -315,7 +315,12 @@ def pin_state(patient: Patient, now: dt.datetime | None = None) -> str:
     return pin_state_words(patient, now)
 
 
-def _child(patient: Patient, today: dt.date, now: dt.datetime | None = None) -> ChildRow:
+def _child(
+    patient: Patient, today: dt.date, now: dt.datetime | None, latest: RegistrationPin | None
+) -> ChildRow:
+    """The child's row, its PIN/VQ line from ``latest``, its latest PIN as read already (L1)."""
+    from kiosk.registration.pin_life import pin_words
+
     return ChildRow(
         patient.id,
         patient.given_name,
@@ -324,7 +329,7 @@ def _child(patient: Patient, today: dt.date, now: dt.datetime | None = None) -> 
         age_years(patient.dob, today),
         PortalStatus(patient.portal_status),
         patient.placeholder_name or is_placeholder_name(patient.given_name),
-        pin_state(patient, now),
+        pin_words(patient, latest, now),
         patient.preferred_language,
     )
 
@@ -388,20 +393,23 @@ def siblings_of(patient: Patient) -> list[Patient]:
     return _SIBLINGS.rows(patient=patient.id)
 
 
-# The state written into the SQL, not sent as a parameter: PostgreSQL then plans the statement
-# once a connection (the patient's one active PIN, registration_pin_one_active, whatever the
-# values), where a parameter made it plan it again for every page (O1)
-_ACTIVE_PIN = Prepared(
-    lambda patient, now: (
-        RegistrationPin.select()
-        .where(
-            (RegistrationPin.patient == patient)
-            & peewee.ValueLiterals(RegistrationPin.state == PinState.ACTIVE)
-            & (RegistrationPin.expires_at > now)
-        )
-        .limit(1)
+def _page_pins(patient: peewee.Value, now: peewee.Value) -> peewee.BaseQuery:
+    """The patient's latest PIN and its active, unexpired one (L2: never an expired one), the
+    same row when it is both, each marked whether it is the active one (``active_now``)."""
+    from kiosk.registration.pin_life import latest_pin_of
+
+    active = peewee.ValueLiterals(RegistrationPin.state == PinState.ACTIVE) & (
+        RegistrationPin.expires_at > now
     )
-)
+    return RegistrationPin.select(RegistrationPin, active.alias("active_now")).where(
+        (RegistrationPin.patient == patient)
+        & (RegistrationPin.id.in_([latest_pin_of(patient)]) | active)
+    )
+
+
+# One statement for the page's two PINs, not one each (O1); the state written into the SQL, not
+# sent as a parameter, so that it can use registration_pin_one_active whatever the values
+_PAGE_PINS = Prepared(_page_pins)
 
 
 def patient_page(
@@ -418,10 +426,13 @@ def patient_page(
         from kiosk import audit
 
         audit.record(audit.VIEW, staff=viewed_by, patient=patient)
-    active = _ACTIVE_PIN.first(patient=patient.id, now=now or utcnow())  # L2: never an expired one
+    now = now or utcnow()
+    pins = _PAGE_PINS.rows(patient=patient.id, now=now)
+    active = next((pin for pin in pins if pin.active_now), None)
+    latest = max(pins, key=lambda pin: (pin.issued_at, pin.id), default=None)
     associations = association_rows(patient.id, today)
     return PatientPage(
-        _child(patient, today, now),
+        _child(patient, today, now, latest),
         patient.chart_number,
         patient.sex,
         active.expires_at if active else None,
@@ -436,7 +447,11 @@ def patient_page(
 def family_for(
     patient_id: int, *, today: dt.date | None = None, now: dt.datetime | None = None
 ) -> Family:
+    from kiosk.registration.pin_life import latest_pins
+
     today = today or dt.date.today()
     patient = _patient(patient_id)
-    children = (_child(patient, today, now), *(_child(s, today, now) for s in siblings_of(patient)))
+    family = [patient, *siblings_of(patient)]
+    latest = latest_pins([p.id for p in family])
+    children = tuple(_child(p, today, now, latest.get(p.id)) for p in family)
     return Family(children[0], caregivers_of(patient), children)

@@ -13,6 +13,7 @@ import datetime as dt
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from kiosk import audit, validate
 from kiosk.messages import outbox
@@ -465,13 +466,45 @@ _LATEST_PIN = Prepared(
 )
 
 
+def latest_pin_of(patient: Any) -> Any:
+    """The id of ``patient``'s latest PIN, as a subquery (:data:`_LATEST_PIN`'s order)."""
+    pin = RegistrationPin.alias()
+    return (
+        pin.select(pin.id)
+        .where(pin.patient == patient)
+        .order_by(pin.issued_at.desc(), pin.id.desc())
+        .limit(1)
+    )
+
+
+# every child's latest PIN in one statement: the registration window read them one a child, a
+# round trip each (O1)
+_LATEST_PINS = Prepared(
+    lambda ids: RegistrationPin.select().where(
+        RegistrationPin.id.in_([latest_pin_of(i) for i in ids])
+    )
+)
+
+
+def latest_pins(patient_ids: list[int]) -> dict[int, RegistrationPin]:
+    """Each of these patients' latest PIN, by patient id (none for a patient without one)."""
+    return {pin.patient_id: pin for pin in _LATEST_PINS.rows(ids=patient_ids)}
+
+
 def pin_state_words(patient: Patient, now: dt.datetime | None = None) -> str:
     """The PIN/VQ line of the account page and the registration window, one distinct phrase per state
     (L1): never "PIN Already Assigned" for two different things. From the PIN's own row: its
     other facts (who issued it, the message, the parents) are not part of the line, and reading
     them was five statements more for every child the page or the window shows."""
+    return pin_words(patient, _LATEST_PIN.first(patient=patient.id), now)
+
+
+def pin_words(
+    patient: Patient, latest: RegistrationPin | None, now: dt.datetime | None = None
+) -> str:
+    """:func:`pin_state_words` for ``latest``, the patient's latest PIN as read already (None:
+    it has none)."""
     now = now or utcnow()
-    latest = _LATEST_PIN.first(patient=patient.id)
     if latest is None:
         return (
             "Registered without a PIN"

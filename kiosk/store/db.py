@@ -732,6 +732,14 @@ def _slot(name: str, value: Any) -> peewee.Value | list[peewee.Value]:
     return peewee.Value(_Slot(name), converter=False)
 
 
+# A Prepared statement as written: its SQL, its parameters (a _Slot where a value goes), the query,
+# and how peewee's cursor wrapper reads its columns (kept from the first run that read a row:
+# working that out from the cursor's description again was a fifth of a desk's CPU for a page)
+_Made = tuple[str, list[Any], peewee.BaseQuery, dict[str, Any]]
+# a cursor wrapper's own state, never kept (peewee's CursorWrapper.__init__)
+_PER_CURSOR = frozenset({"cursor", "count", "index", "populated", "row_cache"})
+
+
 class Prepared:
     """A hot query whose SQL peewee writes once per kind of database, then runs with new values.
 
@@ -755,9 +763,9 @@ class Prepared:
 
     def __init__(self, build: Callable[..., peewee.BaseQuery]):
         self.build = build
-        self._made: dict[tuple, tuple[str, list[Any], peewee.BaseQuery]] = {}
+        self._made: dict[tuple, _Made] = {}
 
-    def _made_now(self, values: dict[str, Any]) -> tuple[str, list[Any], peewee.BaseQuery]:
+    def _made_now(self, values: dict[str, Any]) -> _Made:
         # the SQL depends on the dialect, and on the length of each list
         lengths = (len(v) if isinstance(v, list | tuple) else -1 for _, v in sorted(values.items()))
         shape = (is_sqlite(), *lengths)
@@ -766,20 +774,24 @@ class Prepared:
             slots = {name: _slot(name, value) for name, value in values.items()}
             query = self.build(**slots).bind(database.obj)
             sql, params = query.sql()
-            made = (sql, params, query)
+            made = (sql, params, query, {})
             if len(self._made) < self.SHAPES_KEPT:
                 self._made[shape] = made
         return made
 
     def statement(self, **values: Any) -> tuple[str, list[Any]]:
         """The SQL and its parameters with these values, not run (to send with other statements)."""
-        sql, params, _ = self._made_now(values)
+        return self._bound(self._made_now(values), values)
+
+    @staticmethod
+    def _bound(made: _Made, values: dict[str, Any]) -> tuple[str, list[Any]]:
+        sql, params, _, _ = made
         return sql, [p.of(values) if isinstance(p, _Slot) else p for p in params]
 
-    def _run(self, values: dict[str, Any]) -> tuple[Any, peewee.BaseQuery]:
-        sql, bound = self.statement(**values)
+    def _run(self, values: dict[str, Any]) -> tuple[Any, _Made]:
+        made = self._made_now(values)
         # a SELECT outside a transaction, on a connection of the server's own: planned once there
-        return run_planned_once(sql, bound), self._made_now(values)[2]
+        return run_planned_once(*self._bound(made, values)), made
 
     def __call__(self, **values: Any) -> list[tuple[Any, ...]]:
         cursor, _ = self._run(values)
@@ -787,8 +799,14 @@ class Prepared:
 
     def rows(self, **values: Any) -> list[Any]:
         """The rows as the query gives them (for a model's select, its instances)."""
-        cursor, query = self._run(values)
-        return list(query._get_cursor_wrapper(cursor))  # type: ignore[attr-defined]
+        cursor, (_, _, query, reader) = self._run(values)
+        wrapper = query._get_cursor_wrapper(cursor)  # type: ignore[attr-defined]
+        if reader:  # the same SQL gives the same columns: read them as the first time
+            vars(wrapper).update(reader)
+        rows = list(wrapper)
+        if not reader and wrapper.initialized:
+            reader.update((k, v) for k, v in vars(wrapper).items() if k not in _PER_CURSOR)
+        return rows
 
     def first(self, **values: Any) -> Any | None:
         """The first row as the query gives it, or None (build it with ``.limit(1)``)."""
