@@ -155,9 +155,7 @@ class Desk:
 
     def patient_page(self, patient_id: int, *, audited: bool = True) -> PatientPage:
         """The patient page; ``audited`` records the signed-in staff member's look (S5)."""
-        from kiosk.people.patients import patient_page
-
-        return patient_page(
+        return loaded("kiosk.people.patients").patient_page(
             patient_id,
             today=self.today(),
             now=self.now(),
@@ -165,9 +163,9 @@ class Desk:
         )
 
     def family(self, patient_id: int) -> Family:
-        from kiosk.people.patients import family_for
-
-        return family_for(patient_id, today=self.today(), now=self.now())
+        return loaded("kiosk.people.patients").family_for(
+            patient_id, today=self.today(), now=self.now()
+        )
 
     def parse_dob(self, text: str) -> dt.date | None:
         """A date of birth as typed (05/17/2022, 2022-05-17, ...); None unless it is a real date
@@ -203,9 +201,7 @@ class Desk:
 
     def issue(self, request: IssueRequest) -> IssueResult:
         """Issue the PINs (raises kiosk.registration.engine.RegistrationError with every problem)."""
-        from kiosk.registration.engine import issue_pins
-
-        return issue_pins(
+        return loaded("kiosk.registration.engine").issue_pins(
             self._signed_in(),
             request,
             now=self.now(),

@@ -319,8 +319,6 @@ def _child(
     patient: Patient, today: dt.date, now: dt.datetime | None, latest: RegistrationPin | None
 ) -> ChildRow:
     """The child's row, its PIN/VQ line from ``latest``, its latest PIN as read already (L1)."""
-    from kiosk.registration.pin_life import pin_words
-
     return ChildRow(
         patient.id,
         patient.given_name,
@@ -329,7 +327,7 @@ def _child(
         age_years(patient.dob, today),
         PortalStatus(patient.portal_status),
         patient.placeholder_name or is_placeholder_name(patient.given_name),
-        pin_words(patient, latest, now),
+        loaded("kiosk.registration.pin_life").pin_words(patient, latest, now),
         patient.preferred_language,
     )
 
@@ -423,8 +421,7 @@ def patient_page(
     today = today or dt.date.today()
     patient = _patient(patient_id)
     if viewed_by:
-        from kiosk import audit
-
+        audit = loaded("kiosk.audit")
         audit.record(audit.VIEW, staff=viewed_by, patient=patient)
     now = now or utcnow()
     pins = _PAGE_PINS.rows(patient=patient.id, now=now)
@@ -447,11 +444,9 @@ def patient_page(
 def family_for(
     patient_id: int, *, today: dt.date | None = None, now: dt.datetime | None = None
 ) -> Family:
-    from kiosk.registration.pin_life import latest_pins
-
     today = today or dt.date.today()
     patient = _patient(patient_id)
     family = [patient, *siblings_of(patient)]
-    latest = latest_pins([p.id for p in family])
+    latest = loaded("kiosk.registration.pin_life").latest_pins([p.id for p in family])
     children = tuple(_child(p, today, now, latest.get(p.id)) for p in family)
     return Family(children[0], caregivers_of(patient), children)
