@@ -163,6 +163,34 @@ def test_o1_pg_a_search_is_planned_once_a_connection_and_finds_the_same(pg_store
     assert prepared_here() >= 3
 
 
+def test_o1_pg_a_prepared_search_on_a_connection_the_server_dropped_finds_the_same(pg_store):
+    """O1: a search run prepared goes to the driver directly; when its connection was dropped
+    (the server restarted), it is sent again on a new connection and finds the same list."""
+    import datetime as dt
+
+    import psycopg2
+
+    from kiosk.people.patients import search_patients
+    from kiosk.store.models import Patient
+
+    with write_transaction():
+        Patient.create(
+            chart_number="C1", given_name="Ana", family_name="Núñez", dob=dt.date(2018, 5, 17)
+        )
+    first = [(row.id, row.name) for row in search_patients("núñez")]
+    assert [name for _, name in first] == ["Núñez, Ana"]
+    assert [(row.id, row.name) for row in search_patients("núñez")] == first  # run prepared
+    left = backend()
+    admin = psycopg2.connect(PG_URL)
+    admin.autocommit = True
+    try:
+        admin.cursor().execute("SELECT pg_terminate_backend(%s)", (left,))
+    finally:
+        admin.close()
+    assert [(row.id, row.name) for row in search_patients("núñez")] == first
+    assert backend() != left
+
+
 def test_o1_pg_a_statement_the_server_will_not_prepare_is_sent_as_text(pg_store):
     from kiosk.store.db import rows_planned_once
 

@@ -169,6 +169,20 @@ _EMAIL_WRAPPING = "<>()[]\"'.,;:"  # Ana <ana@example.org>, copied from a mail c
 
 
 def parse_query(text: str, today: dt.date | None = None) -> Query:
+    """What was typed, read as the search reads it. A desk searches each text twice or more
+    (the exact look, then the tolerant one, N2), so the last texts' readings are kept (on the
+    day given: a date's reading depends on it); its words are new each time, as a search adds
+    to them (candidates, postings)."""
+    if today is None:
+        return _parse_query(text, today)
+    query = _parsed(text, today)
+    if not query.words:
+        return query  # frozen, and nothing in it is changed
+    words = tuple(Word(word.folded, word.script) for word in query.words)
+    return Query(query.text, words, query.dob, query.digits, query.email, query.comma, query.cut)
+
+
+def _parse_query(text: str, today: dt.date | None) -> Query:
     # no NUL or control characters; a zero-width joiner or mark is no space: محمد‌رضا (with
     # a ZWNJ) is one word, as its name's terms hold it (N2: any script, as written)
     text = "".join(
@@ -197,6 +211,9 @@ def parse_query(text: str, today: dt.date | None = None) -> Query:
     return Query(
         text, tuple(words[:MAX_WORDS]), dob, "", email, "," in text, len(words) > MAX_WORDS
     )
+
+
+_parsed = lru_cache(maxsize=64)(_parse_query)
 
 
 # -- SQL ------------------------------------------------------------------------------------------
@@ -698,6 +715,18 @@ class _Hits:
         if known is None or _rank(tier, cost) < _rank(*known[:2]):
             self.found[patient_id] = (tier, cost, reason, caregiver)
 
+    def add_exact(self, patient_ids: Iterable[int]) -> None:
+        """:meth:`add` of each at tier 0 at no cost, the closest a row can be: it replaces any
+        hit but another one as close (a list's 100 rows, one method call)."""
+        found = self.found
+        for patient_id in patient_ids:
+            known = found.get(patient_id)
+            if known is None or known[0] != EXACT or known[1]:
+                found[patient_id] = _EXACT_HIT
+
+
+_EXACT_HIT = (EXACT, 0.0, "", None)
+
 
 def _rank(tier: int, cost: float) -> tuple[int, float, float]:
     """Where a row stands (N2): exact matches (at no cost: a name, a name part, a parent's name as
@@ -785,15 +814,15 @@ def _structured(
         # first (Ez: Ezra before Ezekiel); a word that is a whole part of the name leaves none out
         # ("ana nunez": Ana Núñez-García, exact); other forms, a compound last name typed as words
         # among them, are today's search: exact, in its alphabetical order
-        written = _names_written(rows, len(family) + len(given)) if typed and given else {}
+        if not (typed and given):  # counted only where it ranks (the desk's CPU, O1)
+            hits.add_exact(row[0] for row in rows)
+            continue
+        written = _names_written(rows, len(family) + len(given))
         for patient_id, given_key, family_key, *_ in rows:
-            closeness = 0.0
-            if typed and given:  # counted only where it ranks (the desk's CPU, O1)
-                given_name, family_name = written.get(patient_id, (None, None))
-                left_out = _left_out(family, family_key, family_name)
-                left_out += _left_out(given, given_key, given_name)
-                closeness = NAME_LEFT_OUT * left_out
-            hits.add(patient_id, EXACT, closeness)
+            given_name, family_name = written.get(patient_id, (None, None))
+            left_out = _left_out(family, family_key, family_name)
+            left_out += _left_out(given, given_key, given_name)
+            hits.add(patient_id, EXACT, NAME_LEFT_OUT * left_out)
 
 
 def _names_written(rows: list[tuple], typed: int) -> dict[int, tuple[str, str]]:
@@ -1019,8 +1048,8 @@ def _batch(
     # statements are planned once already); one that reads a table itself ("patient") is planned
     # for its values every time, as a plan made for any value might read more
     rows = rows_planned_once(text, sql.params) if '"' not in text else sql.rows(text)
-    for n, *row in rows:
-        found[n].append(tuple(row))  # each arm's rows in their own order
+    for row in rows:
+        found[row[0]].append(row[1:])  # each arm's rows in their own order
     return found
 
 

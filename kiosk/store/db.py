@@ -12,6 +12,7 @@ import functools
 import hashlib
 import heapq
 import itertools
+import logging
 import os
 import random
 import re
@@ -878,9 +879,17 @@ def tuples(query: peewee.BaseQuery) -> Iterator[tuple[Any, ...]]:
 # own), nor inside a transaction (a statement that fails there aborts it).
 PLAN_ONCE = True  # benchmarks that EXPLAIN what a search sends turn it off, to see the statements
 PREPARED_KEPT = 128  # statements a connection keeps prepared at most; others are sent as text
-_prepared: weakref.WeakKeyDictionary[Any, set[str] | None] = weakref.WeakKeyDictionary()
+# each connection's prepared statements (None: it goes through a pooler), by id() with a weak
+# reference to tell a new connection at a dead one's address: looked up at every search, where a
+# WeakKeyDictionary made two weak references a lookup
+_prepared: dict[int, tuple[weakref.ref, set[str] | None]] = {}
 _unpreparable: set[str] = set()  # a statement PostgreSQL would not prepare: always sent as text
 NO_SUCH_STATEMENT, STATEMENT_EXISTS, CHANGED_SHAPE = "26000", "42P05", "0A000"
+# a statement's prepared name and the EXECUTE that runs it, made once a statement (its hash of
+# a kilobyte of SQL, and the EXECUTE's marks, cost each search more than a lookup)
+_names: dict[str, tuple[str, str]] = {}
+NAMES_KEPT = 4096
+_PEEWEE_LOG = logging.getLogger("peewee")  # where peewee logs each statement it sends
 
 
 def rows_planned_once(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
@@ -888,23 +897,41 @@ def rows_planned_once(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
     own to the server and outside a transaction, prepared on the connection the first time (in
     the same round trip as its first run) and run prepared after that; otherwise (and on
     SQLite) sent as it is. The same rows either way."""
-    return list(run_planned_once(sql, params).fetchall())
+    rows: list[tuple[Any, ...]] = run_planned_once(sql, params).fetchall()
+    return rows
 
 
 def run_planned_once(sql: str, params: list[Any]) -> Any:
     """The cursor of SELECT ``sql`` run as :func:`rows_planned_once` runs it."""
-    name = ""
-    if PLAN_ONCE and params and not is_sqlite() and not database.in_transaction():
+    db = database.obj
+    if not (PLAN_ONCE and params) or isinstance(db, peewee.SqliteDatabase) or db.in_transaction():
+        return db.execute_sql(sql, params)
+    named = _names.get(sql)
+    if named is None:
         name = "kiosk_" + hashlib.blake2b(sql.encode(), digest_size=8).hexdigest()
-    known = _prepared_on(database.connection()) if name and name not in _unpreparable else None
+        named = (name, f"EXECUTE {name}({', '.join(['%s'] * len(params))})")
+        if len(_names) < NAMES_KEPT:
+            _names[sql] = named
+    name, run = named
+    connection = db.connection()
+    known = _prepared_on(connection) if name not in _unpreparable else None
     if known is None or (name not in known and len(known) >= PREPARED_KEPT) or "$" in sql:
-        return database.execute_sql(sql, params)
-    run = f"EXECUTE {name}({', '.join(['%s'] * len(params))})"
+        return db.execute_sql(sql, params)
+    if name in known and not (db.query_hooks or _PEEWEE_LOG.isEnabledFor(logging.DEBUG)):
+        # prepared already: straight to the driver, past peewee's layers (its log, its wrapper
+        # of errors, ReconnectMixin's retry), which cost a search more than the EXECUTE itself.
+        # Whatever fails here is sent again below, through all of them, as it always was
+        try:
+            cursor = connection.cursor()
+            cursor.execute(run, params)
+            return cursor
+        except Exception:  # noqa: BLE001 - run again below, where it is handled
+            pass
     first, again = name not in known, ""
     for _ in range(3):
         try:
             sent = f"{again}{_prepare(name, sql)}; {run}" if first else run
-            cursor = database.execute_sql(sent, params)
+            cursor = db.execute_sql(sent, params)
         except peewee.DatabaseError as error:
             state = sqlstate(error)
             if state == NO_SUCH_STATEMENT and not first:  # the server forgot it (DISCARD ALL)
@@ -924,7 +951,7 @@ def run_planned_once(sql: str, params: list[Any]) -> Any:
             break
         known.add(name)
         return cursor
-    return database.execute_sql(sql, params)
+    return db.execute_sql(sql, params)
 
 
 def _prepare(name: str, sql: str) -> str:
@@ -938,9 +965,17 @@ def _prepare(name: str, sql: str) -> str:
 
 def _prepared_on(connection: Any) -> set[str] | None:
     """The statements prepared on ``connection``; None when it goes through a pooler."""
-    if connection not in _prepared:
-        _prepared[connection] = set() if _own_server_process(connection) else None
-    return _prepared[connection]
+    key = id(connection)
+    kept = _prepared.get(key)
+    if kept is None or kept[0]() is not connection:
+        # forgotten with the connection (a new one may come at its address)
+        forget = weakref.ref(connection, functools.partial(_forget, key))
+        kept = _prepared[key] = (forget, set() if _own_server_process(connection) else None)
+    return kept[1]
+
+
+def _forget(key: int, _: object) -> None:
+    _prepared.pop(key, None)
 
 
 def _own_server_process(connection: Any) -> bool:
