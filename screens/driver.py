@@ -86,9 +86,16 @@ STRING_ENDS = "\x07\x18\x1a\x9c"
 # A control string that never ends (cut off, or sent to silence the desk) ends at the first pause
 # this long: a terminal writes its reply at once, so its packets come together even over SSH, and
 # a key typed this long after it is read as the key. Its opener alone (ESC ], which alt+] sends
-# too; ESC P, alt+P) is held like a lone ESC: only a body that follows within ESCDELAY makes it a
-# control string, else it is alt+key and the keys typed after it are read
+# too; ESC P, alt+P) is held like a lone ESC: with no body within ESCDELAY it is alt+key.
 STRING_PAUSE_S = 0.1
+# A body that comes in a later read than its opener is either the rest of a reply or keys typed
+# within ESCDELAY of alt+]. A reply ends with BEL or ST (or is cancelled by CAN or SUB), and a
+# keypress is none of them: the body is held until its end comes (a reply, dropped) or a pause of
+# ESCDELAY comes first (alt+] and the keys typed after it, read in order). A body that comes in
+# the same read as its opener is a reply (a person's keys come one read each), framed as above.
+# Held no longer than Textual holds a sequence: past that many characters nobody typed it, and it
+# is dropped to its end.
+TYPED_BODY_MAX = _MAX_SEQUENCE_SEARCH_THRESHOLD
 # What is left of a control string that such a pause cut (a packet lost and sent again): text and
 # its end, arriving at once (keys come one at a time, and none is BEL or ST)
 _STRING_TAIL = re.compile(r"[^\x00-\x1f\x7f-\x9f]*(?:\x07|\x9c|\x1b\\)")
@@ -138,19 +145,30 @@ class DeskParser(XTermParser):
         self._cut = False  # a pause ended a control string: its tail may still come
         self._closing = False  # an ESC ended a control string: with a "\\" after it, it is ST
         self._pasting = False  # inside a bracketed paste: text only, no keys
+        self._reads = 0  # feed calls so far: which read an opener came in
+        self._opener_read = 0  # the read the held opener (ESC ], ESC P, ...) came in
+        # an opener and the body that came after it in later reads, until BEL or ST shows it a
+        # reply or a pause shows it alt+key and typed keys (TYPED_BODY_MAX); None: none held
+        self._typed: str | None = None
         super().__init__(debug)
 
     def feed(self, data: str) -> Iterable[Message]:
         if not data:  # the end of input: what is held resolves as after a pause
             yield from self._resolve()
+            if self._typed is not None:
+                yield from self._typed_keys(get_time())
             yield from self._parsed(data)
             return
         now = get_time()
         yield from self._expire(now)  # what paused before this arrived is over, not continued
+        self._reads += 1
         if self._cut:
             self._cut = False
             if tail := _STRING_TAIL.match(data):
                 data = data[tail.end() :]
+        yield from self._read(data, now)
+
+    def _read(self, data: str, now: float) -> Iterator[Message]:
         text: list[str] = []  # characters for Textual's parser, in order with the events below
         for character in data:
             for event in self._gate(character, text, now):
@@ -161,6 +179,16 @@ class DeskParser(XTermParser):
         if text:
             yield from self._parsed("".join(text))
 
+    def _typed_keys(self, now: float) -> Iterator[Message]:
+        """The held body had no reply's end: its opener was alt+key (ESC ] is alt+]) and the body
+        the keys typed after it, read in order as keys (TYPED_BODY_MAX)."""
+        typed, self._typed = self._typed or "", None
+        self._held, self._string, self._closing = "", False, False
+        if not self._pasting:
+            yield from self._sequence_to_key_events(typed[1], alt=True)
+        yield from self._read(typed[2:], now)
+        self._cut = True  # should the rest of a reply cut this long come after all, it is dropped
+
     def _parsed(self, text: str) -> Iterator[Message]:
         """Textual's reading of ``text``, an in-band resize bounded (MAX_SIZE, D1)."""
         for event in super().feed(text):
@@ -168,8 +196,9 @@ class DeskParser(XTermParser):
 
     @property
     def waiting(self) -> bool:
-        """A sequence begun (a lone Esc, ESC ]) waits to be resolved: the driver looks again soon."""
-        return bool(self._held)
+        """A sequence begun (a lone Esc, ESC ], a body after it) waits to be resolved: the driver
+        looks again soon."""
+        return bool(self._held) or self._typed is not None
 
     def tick(self) -> Iterable[Message]:
         yield from super().tick()
@@ -178,6 +207,8 @@ class DeskParser(XTermParser):
     def _expire(self, now: float) -> Iterator[Message]:
         if self._held and now - self._held_at >= constants.ESCAPE_DELAY:
             yield from self._resolve()
+        if self._typed is not None and now - self._string_at >= constants.ESCAPE_DELAY:
+            yield from self._typed_keys(now)
         if self._string and now - self._string_at >= STRING_PAUSE_S:
             self._string, self._cut = False, True
 
@@ -185,6 +216,11 @@ class DeskParser(XTermParser):
         """A sequence no more characters came for: ESC alone is the Esc key, ESC and one character
         alt+key (Textual's reading of both); anything longer is a broken sequence, dropped."""
         held, self._held, self._overlong = self._held, "", False
+        if self._closing and self._typed is not None:  # a body, then Esc: typed keys, then Esc
+            yield from self._typed_keys(get_time())
+            if not self._pasting:
+                yield events.Key("escape", ESC)
+            return
         if self._closing or self._pasting:  # the ESC that ended a control string is no key
             self._closing = False
             return
@@ -203,6 +239,13 @@ class DeskParser(XTermParser):
             if character == ESC:  # the string's end, and maybe ST's first half
                 self._string, self._closing = False, True
                 self._held, self._held_at = ESC, now
+            elif self._typed is not None:  # a reply if BEL or ST ends it (TYPED_BODY_MAX)
+                if character in STRING_ENDS:  # (or CAN or SUB cancels it): dropped
+                    self._string, self._typed = False, None
+                elif len(self._typed) - 2 < TYPED_BODY_MAX:
+                    self._typed += character
+                else:  # too long to be typed: a control string, dropped to its end
+                    self._typed = None
             elif character in STRING_ENDS:
                 self._string = False
             return
@@ -217,13 +260,21 @@ class DeskParser(XTermParser):
                 text.append(character)
             return
         if len(self._held) == 2 and self._held[1] in STRING_OPENERS:  # a body: a control string
+            if self._reads != self._opener_read:  # or keys typed after alt+] (TYPED_BODY_MAX)
+                self._typed = self._held
             self._held, self._string = "", True
+            yield from self._gate(character, text, now)
+            return
+        if self._closing and self._typed is not None and character != "\\":
+            # no ST after the body: it was alt+key and typed keys, this ESC the start of a key
+            yield from self._typed_keys(now)
+            self._held, self._held_at = ESC, now
             yield from self._gate(character, text, now)
             return
         sequence, closing, self._held_at = self._held + character, self._closing, now
         self._closing = False
         if closing and character == "\\":  # ST: the control string is over
-            self._held = ""
+            self._held, self._typed = "", None
         elif character == ESC:  # an ESC ends any sequence (two: the Esc key, then a new one)
             if self._held == ESC and not closing and not self._pasting:
                 yield events.Key("escape", ESC)
@@ -235,6 +286,7 @@ class DeskParser(XTermParser):
                     yield from self._gate(character, text, now)
         elif len(sequence) == 2 and character in STRING_OPENERS:
             self._held = sequence  # alt+key, or a control string if its body follows at once
+            self._opener_read = self._reads
         elif self._understood(sequence):
             self._held = ""
             text.append(sequence)

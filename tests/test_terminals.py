@@ -704,11 +704,12 @@ _presses = st.lists(
 def test_d1_alt_close_bracket_alone_is_a_key_and_the_keys_typed_after_it_are_read(
     presses, gaps, polls
 ):
-    """D1: alt+] sends ESC ], which also opens a terminal's OSC reply. With no body after it
-    within ESCDELAY (the desk's 25 ms), it is alt+] as Textual reads it (likewise ESC P, _, ^ and
-    X), and every key typed after it, however soon after ESCDELAY, is read, whether the driver
-    polled in the pause or not. A clock of the test's own stands for the pauses: each key comes
-    over ESCDELAY and under STRING_PAUSE_S after the one before, a quick typist's pace."""
+    """D1: alt+] sends ESC ], which also opens a terminal's OSC reply. It is alt+] as Textual
+    reads it (likewise ESC P, _, ^ and X), and every key typed after it is read, whether the
+    driver polled in the pause or not: after ESCDELAY (the desk's 25 ms), or within it, where a
+    key is no part of a reply (a reply ends with BEL or ST, and no key typed does). A clock of
+    the test's own stands for the pauses: each key, in a read of its own as a keyboard sends
+    them, comes under STRING_PAUSE_S after the one before, a quick typist's pace or quicker."""
     from unittest import mock
 
     from textual import events
@@ -725,7 +726,7 @@ def test_d1_alt_close_bracket_alone_is_a_key_and_the_keys_typed_after_it_are_rea
         parser = driver.DeskParser()
         seen: list[events.Message] = []
         for press, gap, poll in zip(presses, gaps, polls, strict=False):
-            clock[0] += delay + 0.001 + gap * (driver.STRING_PAUSE_S - delay - 0.001)
+            clock[0] += gap * driver.STRING_PAUSE_S
             if poll:
                 seen += parser.tick()
             seen += parser.feed(press)
@@ -738,6 +739,45 @@ def test_d1_alt_close_bracket_alone_is_a_key_and_the_keys_typed_after_it_are_rea
             for key in parser._sequence_to_key_events(press[-1], alt=len(press) == 2)
         ]
         assert [(e.key, e.character) for e in seen if isinstance(e, events.Key)] == expected
+
+
+def test_d1_a_key_10_ms_after_alt_close_bracket_is_a_key_and_replies_are_still_dropped(
+    monkeypatch,
+):
+    """D1: "a" 10 ms after alt+] is alt+] then "a"; an arrow key, Esc or an in-band resize that
+    soon after are read too. A reply whose body comes in a later read than its ESC ] is still
+    dropped once its BEL or ST comes, however it is cut. A clock of the test's own."""
+    from textual import events
+
+    from kiosk_screens import driver
+
+    clock = [0.0]
+    monkeypatch.setattr(driver, "get_time", lambda: clock[0])
+    monkeypatch.setattr(driver.constants, "ESCAPE_DELAY", 0.025)
+    parser = driver.DeskParser()
+
+    def read(*chunks: str, gap: float = 0.01) -> list:
+        seen = []
+        for chunk in chunks:
+            seen += parser.feed(chunk)
+            clock[0] += gap
+        clock[0] += 1.0
+        return [*seen, *parser.tick()]
+
+    def keys(*chunks: str, gap: float = 0.01) -> list[str]:
+        return [e.key for e in read(*chunks, gap=gap) if isinstance(e, events.Key)]
+
+    assert keys("\x1b]", "a") == ["right_square_bracket", "a"]
+    assert keys("\x1b]", "a", "b", "\r") == ["right_square_bracket", "a", "b", "enter"]
+    assert keys("\x1b]", "\x1b[A") == ["right_square_bracket", "up"]
+    assert keys("\x1b]", "x", "\x1b") == ["right_square_bracket", "x", "escape"]
+    assert keys("\x1bP", "q") == ["alt+shift+p", "q"]  # alt+P, as DCS opens
+    [resize] = [e for e in read("\x1b]", "\x1b[48;30;100;0;0t") if isinstance(e, events.Resize)]
+    assert tuple(resize.size) == (100, 30)
+    # replies, their bodies in later reads than their openers, still never reach a field
+    assert keys("\x1b]", "11;rgb:0/0/0\x07", "z") == ["z"]
+    assert keys("\x1b]", "11;rgb:", "0/0/0\x1b", "\\", "z", gap=0.001) == ["z"]
+    assert keys("\x1b]", "52;c;" + "QUJD" * 40 + "\x07", "y") == ["y"]
 
 
 def test_d1_replies_sent_to_the_desk_over_a_real_pty_never_reach_the_field(tmp_path):
@@ -763,6 +803,50 @@ def test_d1_replies_sent_to_the_desk_over_a_real_pty_never_reach_the_field(tmp_p
         field = next(line for line in text.splitlines() if "maria" in line)
         assert field.split("▊")[1].split("▎")[0].strip() == "maria", text
     finally:
+        terminal.close()
+
+
+def test_d1_a_key_typed_right_after_alt_close_bracket_reaches_the_field_over_a_real_pty(tmp_path):
+    """D1: the app in a real pseudo-terminal: maria types "ma", alt+] (ESC ], which Textual reads
+    as "]"), then "r" as soon as the desk has read ESC ] (well within ESCDELAY, in a read of its
+    own as a keyboard sends it), then "ia": the field shows every key, none taken for a reply."""
+    import fcntl
+    import struct
+    import termios
+
+    from desk_terminal import DeskTerminal
+
+    terminal = DeskTerminal(["--training"], tmp_path)
+    desk_side = None
+    try:
+        terminal.wait_for("your kiosk username")
+        desk_side = os.open(os.readlink(f"/proc/{terminal.pid}/fd/0"), os.O_RDONLY | os.O_NOCTTY)
+
+        def unread() -> int:  # what the desk has not read yet of what was written to it
+            return struct.unpack("i", fcntl.ioctl(desk_side, termios.FIONREAD, b"\0" * 4))[0]
+
+        terminal.press("m")
+        terminal.press("a")
+        terminal.wait_for("ma")
+        terminal.press("\x1b]")
+        # the pty hands what is written to the desk's side a moment later: once there, and then
+        # read by the desk, "r" comes in a read of its own (or, on a busy machine, after ESCDELAY)
+        arrived = time.monotonic() + 0.015
+        while not unread() and time.monotonic() < arrived:
+            time.sleep(0.0002)
+        give_up = time.monotonic() + 20
+        while unread() and time.monotonic() < give_up:
+            time.sleep(0.0002)
+        terminal.press("r")
+        terminal.press("i")
+        terminal.press("a")
+        terminal.wait_for("ma]ria")
+        terminal.settle()
+        field = next(line for line in terminal.text.splitlines() if "ma]ria" in line)
+        assert field.split("▊")[1].split("▎")[0].strip() == "ma]ria", terminal.text
+    finally:
+        if desk_side is not None:
+            os.close(desk_side)
         terminal.close()
 
 
