@@ -92,20 +92,20 @@ def _staff_arguments(staff: argparse.ArgumentParser) -> None:
         "--name", required=True, metavar="DISPLAY_NAME", help="their name as the desk shows it"
     )
     add.add_argument(
-        "--portal-user", metavar="ID", help="Practice Portal user to link them to (R1)"
-    )
+        "--portal-user", metavar="ID", help="Practice Portal user to link them to"
+    )  # R1
     add.add_argument("--admin", action="store_true", help="make them an administrator")
     add.add_argument(
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
-    link = staff_sub.add_parser("link", help="link a staff member to a Practice Portal user (R1)")
+    link = staff_sub.add_parser("link", help="link a staff member to a Practice Portal user")  # R1
     link.add_argument("username", help="the staff member's username")
     link.add_argument("portal_user", nargs="?", help="Practice Portal user id (omit with --unlink)")
     link.add_argument("--unlink", action="store_true", help="remove the link instead")
     staff_sub.add_parser("list", help="list staff members")
     unlock = staff_sub.add_parser(
-        "unlock", help="unlock a username after 100 wrong passwords in a row (S12)"
-    )
+        "unlock", help="unlock a username after 100 wrong passwords in a row"
+    )  # S12
     unlock.add_argument("username", help="the staff member's username")
 
 
@@ -169,8 +169,8 @@ def _demo_arguments(demo: argparse.ArgumentParser) -> None:
         dest="demo_command", metavar="{generate}", required=True, parser_class=_Parser
     )
     gen = demo_sub.add_parser(
-        "generate", help="generate a synthetic practice, only into a new or demo database (D2)"
-    )
+        "generate", help="generate a synthetic practice, only into a new or demo database"
+    )  # D2
     gen.add_argument(
         "--patients",
         type=_whole,
@@ -194,7 +194,7 @@ def _search_arguments(find: argparse.ArgumentParser) -> None:
         "--status",
         metavar="S",
         help="only patients with this portal status "
-        "(Unregistered, Self Registered, Pending, Registered), or 'PIN expired' (L2)",
+        "(Unregistered, Self Registered, Pending, Registered), or 'PIN expired'",  # L2
     )
     find.add_argument("--json", action="store_true", help="one JSON object a line")
     find.add_argument(
@@ -210,7 +210,7 @@ def _drive_arguments(drive: argparse.ArgumentParser) -> None:
         "--worklist",
         default="unregistered",
         metavar="KIND",
-        help=f"the families: {kinds} (default unregistered; W1)",
+        help=f"the families: {kinds} (default unregistered)",  # W1
     )
     drive.add_argument(
         "--days",
@@ -287,8 +287,8 @@ def _pin_arguments(pin: argparse.ArgumentParser) -> None:
         dest="pin_command", metavar="{list,revoke}", required=True, parser_class=_Parser
     )
     lst = pin_sub.add_parser(
-        "list", help="list PINs: active, expiring soon, expired, or locked children (L2, L5)"
-    )
+        "list", help="list PINs: active, expiring soon, expired, or locked children"
+    )  # L2, L5
     which = lst.add_mutually_exclusive_group()
     which.add_argument("--active", action="store_true", help="active PINs (the default)")
     which.add_argument(
@@ -296,9 +296,9 @@ def _pin_arguments(pin: argparse.ArgumentParser) -> None:
     )
     which.add_argument("--expired", action="store_true", help="expired PINs")
     which.add_argument(
-        "--locked", action="store_true", help="children whose redemption is locked now (S4, L5)"
-    )
-    revoke = pin_sub.add_parser("revoke", help="revoke a child's active PIN, with a reason (L4)")
+        "--locked", action="store_true", help="children whose redemption is locked now"
+    )  # S4, L5
+    revoke = pin_sub.add_parser("revoke", help="revoke a child's active PIN, with a reason")  # L4
     revoke.add_argument("chart_number", metavar="CHART", help="the child's chart number")
     revoke.add_argument("--reason", required=True, help="why (kept in the audit trail)")
     revoke.add_argument(
@@ -311,7 +311,7 @@ def _maintain_arguments(maintain: argparse.ArgumentParser) -> None:
         "--reminder-days",
         type=_whole,
         metavar="DAYS",
-        help="first set the practice's reminders (W3): families are reminded DAYS days before "
+        help="first set the practice's reminders: families are reminded DAYS days before "  # W3
         "their PINs expire, 0 turns reminders off (kept in the database for every desk)",
     )
 
@@ -342,7 +342,7 @@ def _serve_arguments(serve: argparse.ArgumentParser) -> None:
         type=_whole,
         default=1,
         metavar="N",
-        help="serve from N processes (default 1); the limits hold across them (S4, S8)",
+        help="serve from N processes (default 1); the limits hold across them",  # S4, S8
     )
     serve.add_argument(
         "--training",
@@ -376,7 +376,7 @@ def _serve_desk_arguments(serve: argparse.ArgumentParser) -> None:
         "--training",
         dest="desk_training",
         action="store_true",
-        help="each browser gets its own throwaway training database (O2)",
+        help="each browser gets its own throwaway training database",  # O2
     )
     serve.add_argument(
         "--max-sessions",
@@ -392,7 +392,7 @@ def _portal_arguments(portal: argparse.ArgumentParser) -> None:
     portal_sub = portal.add_subparsers(
         dest="portal_command", metavar="{token,openapi}", required=True, parser_class=_Parser
     )
-    token = portal_sub.add_parser("token", help="API tokens for practice portals (P1)")
+    token = portal_sub.add_parser("token", help="API tokens for practice portals")  # P1
     token_sub = token.add_subparsers(
         dest="token_command", metavar="{create,list,revoke}", required=True, parser_class=_Parser
     )
@@ -413,17 +413,17 @@ def _portal_arguments(portal: argparse.ArgumentParser) -> None:
 SUBCOMMANDS = {
     "init": ("create the database, practice settings and the first administrator", _init_arguments),
     "staff": ("add staff or link them to the Practice Portal", _staff_arguments),
-    "audit": ("check or export the audit trail (S5)", _audit_arguments),
-    "outbox": ("deliver or list welcome messages (O3)", _outbox_arguments),
-    "import": ("import patients and families from CSV or FHIR R4 files (O4)", _import_arguments),
+    "audit": ("check or export the audit trail", _audit_arguments),  # S5
+    "outbox": ("deliver or list welcome messages", _outbox_arguments),  # O3
+    "import": ("import patients and families from CSV or FHIR R4 files", _import_arguments),  # O4
     "demo": ("synthetic data for demonstrations and benchmarks", _demo_arguments),
-    "search": ("find patients as the search box does (N1, N2)", _search_arguments),
+    "search": ("find patients as the search box does", _search_arguments),  # N1, N2
     "drive": (
-        "a registration drive: PINs, letters and messages for a worklist's families (W1, W2)",
+        "a registration drive: PINs, letters and messages for a worklist's families",  # W1, W2
         _drive_arguments,
     ),
     "backup": (
-        "copy the database while desks keep working; key files stay out (D3)",
+        "copy the database while desks keep working; key files stay out",  # D3
         _backup_arguments,
     ),
     "doctor": (
@@ -431,31 +431,31 @@ SUBCOMMANDS = {
         lambda parser: None,
     ),
     "restore": (
-        "put a backup in the database's place, when no desk is using it (D3)",
+        "put a backup in the database's place, when no desk is using it",  # D3
         _restore_arguments,
     ),
-    "pin": ("list or revoke registration PINs (L2, L4, L5)", _pin_arguments),
+    "pin": ("list or revoke registration PINs", _pin_arguments),  # L2, L4, L5
     "maintain": (
         (
             "expire PINs, erase unsent messages whose PINs ended, queue due reminders; safe to "
-            "run every few minutes (L2, W3)"
+            "run every few minutes"  # L2, W3
         ),
         _maintain_arguments,
     ),
     "report": (
-        "enrollment: patients by status, PINs issued and registered by week and staff (W4)",
+        "enrollment: patients by status, PINs issued and registered by week and staff",  # W4
         _report_arguments,
     ),
     "serve": (
-        "run the portal's redemption API and the parents' registration page (P1, P2)",
+        "run the portal's redemption API and the parents' registration page",  # P1, P2
         _serve_arguments,
     ),
     "portal": (
-        "API tokens for the practice's portal, and the API's OpenAPI document (P1)",
+        "API tokens for the practice's portal, and the API's OpenAPI document",  # P1
         _portal_arguments,
     ),
     "serve-desk": (
-        "the desk app in web browsers on this machine, each with its own staff sign-in (D1)",
+        "the desk app in web browsers on this machine, each with its own staff sign-in",  # D1
         _serve_desk_arguments,
     ),
 }
@@ -504,7 +504,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     parser.add_argument(
         "--training",
         action="store_true",
-        help="start on a fresh throwaway database loaded with the training families (O2)",
+        help="start on a fresh throwaway database loaded with the training families",  # O2
     )
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
     for name, (help_line, add_arguments) in SUBCOMMANDS.items():
@@ -887,7 +887,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if not demo.claim_for_demo(args.patients, force=args.force):
         raise CliError(
             "this is a practice's database: demo data goes only into a new database or one made "
-            "for demos (kiosk demo generate --db demo.sqlite3 ...), or add --force (D2)"
+            "for demos (kiosk demo generate --db demo.sqlite3 ...), or add --force"  # D2
         )
     report = demo.generate_practice(args.patients, seed=args.seed)
     print(report)

@@ -145,7 +145,7 @@ def _anchor_file(config: Config) -> Check:
     except SecretKeyError as error:  # on PostgreSQL it is kept beside the key file (S10)
         return Check(FAIL, "anchor", f"nowhere to keep it: {error}")
     if not path.exists():
-        return Check(WARN, "anchor", f"{path} not written yet: run kiosk audit anchor daily (S10)")
+        return Check(WARN, "anchor", f"{path} not written yet: run kiosk audit anchor daily")  # S10
     loose = _private(path)
     return (
         Check(WARN, "anchor", f"{path} is {loose}")
