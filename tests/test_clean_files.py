@@ -487,3 +487,15 @@ def test_d2_a_benchmark_leaves_nothing_in_the_temporary_folder(tmp_path, script)
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert list(scratch.iterdir()) == []
+
+
+def test_s11_doctor_run_as_another_account_says_whom_to_run_as(others_practice):
+    """`sudo kiosk doctor` on the kiosk account's practice said "ok" for the key file, and the next
+    command that writes was then refused: the doctor says it first, on the key file's line (a
+    warning: looking as root is fine), with the account to run the desks and the writers as."""
+    done = kiosk("--db", str(others_practice / "kiosk.sqlite3"), "doctor")
+    line = next(line for line in done.stdout.splitlines() if "key file" in line)
+    assert line.startswith("warn"), done.stdout
+    assert f"user {OTHER_UID}'s: run the desks and every command that writes" in line
+    assert f"(sudo -u '#{OTHER_UID}' kiosk ...)" in line
+    assert set(_owners(others_practice).values()) == {OTHER_UID}

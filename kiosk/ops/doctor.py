@@ -3,7 +3,7 @@
 Each check looks and changes nothing: the database is opened read-only, SMTP gets EHLO and no
 mail, the SMS provider (when ``[sms]`` is set up) is asked for its account and sends nothing, the
 printer is asked about with ``lpstat``. Checks: the configuration, the database (reached, and at
-this kiosk's schema version), the key file (there, private, this database's) and the anchor file,
+this kiosk's schema version), the key file (there, private, this database's, and this account's: S11) and the anchor file,
 the mail server, the SMS provider, the printers of the desk and of every ``[terminals]`` entry, free disk, and
 the clock against the PostgreSQL server's (PIN expiry and the audit trail's times depend on it).
 """
@@ -110,6 +110,7 @@ def _private(path: Path) -> str:
 
 def _key_file(config: Config) -> Check:
     from kiosk import security
+    from kiosk.store.files import other_owner
     from kiosk.store.models import Practice
     from kiosk.store.practice import KEY_CHECK_TEXT, database_target, key_file
 
@@ -133,7 +134,15 @@ def _key_file(config: Config) -> Check:
         return Check(FAIL, "key file", str(error))
     if row is not None and row.key_check and row.key_check != key.digest("check", KEY_CHECK_TEXT):
         return Check(FAIL, "key file", f"{path} is not this database's key")
-    return Check(OK, "key file", f"{path}: present, 0600, this database's key")
+    words = f"{path}: present, 0600, this database's key"
+    other = other_owner(path)
+    if other is not None:  # S11: the commands that write refuse here; say so before one is needed
+        owner, account = other
+        run_as = (
+            f"run the desks and every command that writes as {owner} (sudo -u {account} kiosk ...)"
+        )
+        return Check(WARN, "key file", f"{words}, and {owner}'s: {run_as}")
+    return Check(OK, "key file", words)
 
 
 def _anchor_file(config: Config) -> Check:

@@ -60,17 +60,27 @@ def another_owner(path: Path, command: str, otherwise: str) -> str | None:
     """The refusal of ``command`` run by another account than the one ``path`` belongs to (sudo,
     as root): what it writes would be root's, and the desks, running as the owner, could not open
     it (``otherwise``, D3, S10); None when this account owns ``path`` or it is not there."""
+    other = other_owner(path)
+    if other is None:
+        return None
+    owner, account = other
+    run_as = f"run it as {owner} (sudo -u {account} {command})"
+    return f"{path} belongs to {owner}: {run_as}, or {otherwise}"
+
+
+def other_owner(path: Path) -> tuple[str, str] | None:
+    """Who ``path`` belongs to, when not this account: (their name in words, sudo's ``-u``
+    argument); None when this account owns it or it is not there."""
     if not path.exists() or path.stat().st_uid == os.geteuid():
         return None
     import pwd
 
     uid = path.stat().st_uid
     try:
-        owner = account = pwd.getpwuid(uid).pw_name
+        owner = pwd.getpwuid(uid).pw_name
+        return owner, owner
     except KeyError:  # an account with no name here (a copied folder): sudo takes its number
-        owner, account = f"user {uid}", f"'#{uid}'"
-    run_as = f"run it as {owner} (sudo -u {account} {command})"
-    return f"{path} belongs to {owner}: {run_as}, or {otherwise}"
+        return f"user {uid}", f"'#{uid}'"
 
 
 def practice_owner_path(key: Path) -> Path | None:
