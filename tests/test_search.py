@@ -1582,3 +1582,20 @@ def test_n2_a_near_name_as_typed_comes_before_the_same_names_the_other_way_round
     _namesakes("Thomas", "Martin", 12)
     _namesakes("Martín", "Thomas", 1)
     assert names("martn thomas", limit=10)[0] == "Martín Thomas"
+
+
+@given(text=st.text(max_size=40), day=st.dates(dt.date(2000, 1, 1), dt.date(2099, 12, 31)))
+@example(text="555-201-3344 ext. 12", day=TODAY)
+@example(text="Ana\u200cRuiz\x00 5/17/2018", day=TODAY)
+@example(text="-", day=TODAY)
+def test_n1_a_text_searched_again_is_read_the_same_with_words_of_its_own(text, day):
+    """The box's text is read once a day and kept (the desk searches it again, tolerant, N2): read
+    again, it is what reading it anew gives, with new words, as a search adds to its words."""
+    first = search.parse_query(text, day)
+    assert first == search._parse_query(text, day)
+    for word in first.words:
+        word.candidates["x"] = (1.0, "typo")
+        word.postings = 7
+    again = search.parse_query(text, day)
+    assert again == search._parse_query(text, day)
+    assert not any(mine is theirs for mine, theirs in zip(first.words, again.words))

@@ -185,13 +185,19 @@ def parse_query(text: str, today: dt.date | None = None) -> Query:
 def _parse_query(text: str, today: dt.date | None) -> Query:
     # no NUL or control characters; a zero-width joiner or mark is no space: محمد‌رضا (with
     # a ZWNJ) is one word, as its name's terms hold it (N2: any script, as written)
-    text = "".join(
-        ch if ch.isprintable() else "" if unicodedata.category(ch) == "Cf" else " "
-        for ch in (text or "")[:QUERY_CHARS]
-    ).strip()
+    text = (text or "")[:QUERY_CHARS]
+    if not text.isprintable():  # most text is: then nothing below changes it
+        text = "".join(
+            ch if ch.isprintable() else "" if unicodedata.category(ch) == "Cf" else " "
+            for ch in text
+        )
+    text = text.strip()
     if not text:
         return Query("")
-    if _PHONE_TEXT.match(text) or _PHONE_TEXT.match(_EXTENSION.sub("", text)):
+    # an extension follows a digit: without one, the text is the same without it
+    if _PHONE_TEXT.match(text) or (
+        any(map(str.isdecimal, text)) and _PHONE_TEXT.match(_EXTENSION.sub("", text))
+    ):
         text = _EXTENSION.sub("", text).strip()
         digits = "".join(ch for ch in text if ch.isdigit())
         return Query(text, dob=parse_date(text, today), digits=digits)
@@ -223,17 +229,18 @@ class _Sql:
     def __init__(self) -> None:
         self.text = ""
         self.params: list = []
+        self.marker = "?" if is_sqlite() else "%s"  # asked once a statement, not once a value
 
     def mark(self, value: object) -> str:
         self.params.append(value)
-        return "?" if is_sqlite() else "%s"
+        return self.marker
 
     def marks(self, values: Iterable[object]) -> str:
         """An IN list's marks, ``values`` appended: one call, not one a value (a parent's 100
         children are read by id, N1, O1)."""
         added = list(values)
         self.params += added
-        return ", ".join(["?" if is_sqlite() else "%s"] * len(added))
+        return ", ".join([self.marker] * len(added))
 
     def term_condition(self, alias: str, word: Word, *, exact: bool, tolerant: bool) -> str:
         conditions = []
@@ -700,7 +707,7 @@ class _Hits:
         band = max(1, int(cost))  # as _kind_of_match bands them, written out: called per band
         return self.limit - sum(
             (known == 0 and tier != TOLERANT) or max(1, int(known)) < band
-            for tier, known, *_ in self.found.values()
+            for tier, known, _, _ in self.found.values()
         )
 
     def add(
@@ -1886,7 +1893,7 @@ def _rows(hits: _Hits, today: dt.date, limit: int) -> list[PatientRow]:
         patients, parents = _patients_and_caregivers(unread, caregivers)
         names = {caregiver_id: f"{given} {family}" for caregiver_id, given, family in parents}
         names.update(hits.carers)
-    ages = _ages(today)
+    day, ages = _ages(today)
     # a parent's 100 children are 100 rows: each row's work counts (N1, O1). Each row is made
     # without the frozen dataclass's __init__, which sets each field through object.__setattr__
     # (twice the time of the rest of a row's making): the same fields, still frozen. Each is
@@ -1912,8 +1919,11 @@ def _rows(hits: _Hits, today: dt.date, limit: int) -> list[PatientRow]:
         first, second, third, reason = done
         if dob.__class__ is not dt.date:
             dob = dt.date.fromisoformat(dob)  # SQLite's text
-        if (age := ages.get(dob)) is None:
-            age = ages[dob] = age_text(dob, today)
+        back = day - dob.toordinal()
+        if (age := ages[back] if 0 <= back < AGES_KEPT else None) is None:
+            age = age_text(dob, today)
+            if 0 <= back < AGES_KEPT:
+                ages[back] = _AGE_TEXTS.setdefault(age, age)
         row = _new(PatientRow)
         row.__dict__.update(
             {
@@ -1934,17 +1944,20 @@ def _rows(hits: _Hits, today: dt.date, limit: int) -> list[PatientRow]:
 _FIRST = operator.itemgetter(0)
 _new = object.__new__
 _STATUSES = {str(status): status for status in PortalStatus}  # as stored -> the member
-AGES_KEPT = 50_000  # birth dates whose age a day keeps (a practice's children: some 7,000)
-_ages_of: tuple[dt.date, dict[dt.date, str]] = (dt.date.min, {})
+AGES_KEPT = 40_000  # days back a day keeps the age of (110 years)
+# the ages on a day by days back: a list of shared texts (some hundreds), where a dict of birth
+# dates took a search several cache misses a row, run cold (O1)
+_ages_on: tuple[int, list[str | None]] = (0, [])
+_AGE_TEXTS: dict[str, str] = {}
 
 
-def _ages(today: dt.date) -> dict[dt.date, str]:
-    """Each birth date's age on ``today``: a day's birth dates come again in the next search."""
-    global _ages_of
-    day, ages = _ages_of
-    if day != today or len(ages) > AGES_KEPT:
-        day, ages = _ages_of = (today, {})
-    return ages
+def _ages(today: dt.date) -> tuple[int, list[str | None]]:
+    """``today``'s ordinal and the ages on it by days back: a day's birth dates come again."""
+    global _ages_on
+    day = today.toordinal()
+    if _ages_on[0] != day:
+        _ages_on = (day, [None] * AGES_KEPT)
+    return _ages_on
 
 
 def _names_parent(reason: str) -> bool:
