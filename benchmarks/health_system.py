@@ -68,7 +68,8 @@ TRIPS = threading.local()
 
 def _time_round_trips() -> None:
     """Every statement a desk's workers send is timed from the desk's side (--round-trips): each
-    cursor peewee asks for is one that notes what it sent and how long the server took to answer."""
+    cursor of a desk's connections is one that notes what it sent and how long the server took
+    to answer."""
     import peewee
     import psycopg2.extensions
 
@@ -86,7 +87,17 @@ def _time_round_trips() -> None:
     def cursor(self, named_cursor=None):
         return self.connection().cursor(cursor_factory=TimedCursor)
 
+    connect = peewee.PostgresqlDatabase._connect
+
+    def timed_connect(self):
+        # the cursors kiosk.store.db takes straight from the driver for a statement prepared
+        # already, not from peewee, are timed too
+        connection = connect(self)
+        connection.cursor_factory = TimedCursor
+        return connection
+
     peewee.PostgresqlDatabase.cursor = cursor
+    peewee.PostgresqlDatabase._connect = timed_connect
 
 
 def _label(sql: str) -> str:
