@@ -792,11 +792,9 @@ def _structured(
     batch = _structured_batch(
         prefixes, status, query.dob, hits, lookups, whole, named, begun, parts
     )
-    for patient_id, given_key, family_key, given_name, family_name, born, portal in (
-        row for rows in batch or () for row in rows
-    ):
-        row = (patient_id, given_name, family_name, born, portal, family_key, given_key)
-        hits.rows[patient_id] = row
+    for rows in batch or ():
+        for row in rows:  # (id, given key, family key, given, family, dob, status, and more)
+            hits.rows[row[0]] = (row[0], row[3], row[4], row[5], row[6], row[2], row[1])
     for n, (family, given, family_words, given_words) in enumerate(prefixes):
         if hits.room <= 0:
             return
@@ -809,7 +807,7 @@ def _structured(
             sql = structured_sql(family, given, status, query.dob, room)
             rows = _as_typed(sql, family_words, given_words)
         else:  # the rows this prefix's own statement would have read: its first `room`
-            rows = _typed_rows([row[:5] for row in batch[n][:room]], family_words, given_words)
+            rows = _typed_rows(batch[n][:room], family_words, given_words)
         if len(rows) >= room and typed and family and given and len(words) == 2:
             # "el johnson": the rows came in alphabetical order and stopped before Ella (Eleanor,
             # Elias, ... fill the list); one of each name begun so, so the closest shows (N2)
@@ -990,7 +988,9 @@ def _structured_batch(
             hits.carers[row[7]] = f"{row[9]} {row[10]}"
     ahead = [[(row[0], row[7], row[8]) for row in rows] for rows in read[len(prefixes) :]]
     hits.ahead, hits.whole = ahead[: len(lookups)], ahead[-1] if whole else None
-    return [[row[:7] for row in rows] for rows in read[: len(prefixes)]]
+    # each prefix's rows as read: (id, given key, family key, given, family, dob, status), then
+    # the other arms' columns
+    return read[: len(prefixes)]
 
 
 def _lookup_arm(sql: _Sql) -> _Sql:
