@@ -175,10 +175,19 @@ def parse_query(text: str, today: dt.date | None = None) -> Query:
     to them (candidates, postings)."""
     if today is None:
         return _parse_query(text, today)
-    query = _parsed(text, today)
-    if not query.words:
+    key = (text, today)
+    kept = _parsed.get(key)
+    if kept is None:
+        query = _parse_query(text, today)
+        if len(_parsed) >= PARSED_KEPT:
+            _parsed.clear()  # the text being searched is kept again below
+        # the words as read, not the Word objects this search is given (and changes)
+        _parsed[key] = (query, tuple((word.folded, word.script) for word in query.words))
+        return query
+    query, read = kept
+    if not read:
         return query  # frozen, and nothing in it is changed
-    words = tuple(Word(word.folded, word.script) for word in query.words)
+    words = tuple(Word(folded, script) for folded, script in read)
     return Query(query.text, words, query.dob, query.digits, query.email, query.comma, query.cut)
 
 
@@ -219,7 +228,8 @@ def _parse_query(text: str, today: dt.date | None) -> Query:
     )
 
 
-_parsed = lru_cache(maxsize=64)(_parse_query)
+PARSED_KEPT = 64  # texts whose reading is kept: a desk's last searches
+_parsed: dict[tuple[str, dt.date], tuple[Query, tuple[tuple[str, str], ...]]] = {}
 
 
 # -- SQL ------------------------------------------------------------------------------------------
