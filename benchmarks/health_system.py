@@ -454,6 +454,12 @@ def _process(
         import gc
 
         gc.callbacks.append(_time_collections)
+    # the interpreter as the app's desk runs it (kiosk_screens.app.run_app: a 1 ms switch interval,
+    # what start-up made frozen out of the collector's passes, passes less often), set where the
+    # app sets it, before anyone signs in
+    from kiosk_screens.app import tune_interpreter
+
+    tune_interpreter()
     desks = {n: _sign_in(n, url, key) for n in numbers}
     queries = {n: search_queries(seed=100 + n) for n in numbers}  # made before the morning too
     if not same_thread:
