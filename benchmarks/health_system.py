@@ -21,7 +21,8 @@ benchmarks/pg_practice.py (COPY from JOBS processes, indexes built after the loa
 analysed; ten million patients are about 27 GB) and kept for later runs. Before the desks start,
 every statement the searches send is EXPLAINed and any that reads a table whole is printed. Every
 desk is a process of its own, as a desk over SSH is (PROCESSES fewer puts several desks' threads
-behind one interpreter lock), signed in before the morning starts; each action runs as the app's
+behind one interpreter lock), signed in before the morning starts, then warmed up: each works WARM_FAMILIES families back to
+back first, as a desk at the counter has long done (printed apart, not in the figures); each action runs as the app's
 screens run them, a thread worker on the thread pool of the desk's event loop, a loop that runs all
 morning as the app's does (Textual runs thread workers with ``loop.run_in_executor``: an idle
 thread takes the next one; a desk between actions waits in its loop) that hands its connection
@@ -35,6 +36,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import math
 import os
 import random
 import re
@@ -61,6 +63,8 @@ from run import figure, note, p95, search_queries  # noqa: E402  (benchmarks/run
 TARGETS = {"health_errors": 0, "health_search_p95_ms": 5, "health_issue_p95_ms": 100}
 SEARCHES_PER_FAMILY = 3
 ISSUE_EVERY = 4
+FIRST_SEARCHES = 10  # each desk's first searches, whose p95 is printed apart from the others'
+WARM_FAMILIES = 10  # each desk's families after sign-in, before the morning (_process)
 PASSWORD = "quiet-harbor-lamp-1"
 # --round-trips: the statements the current worker sent, and how long each took
 TRIPS = threading.local()
@@ -281,12 +285,21 @@ def _sign_in(number: int, url: str, key: str):
 
 
 def _desk(
-    desk, queries: dict, number: int, top_patient: int, until: float, think: float, out: dict
+    desk,
+    queries: dict,
+    number: int,
+    top_patient: int,
+    until: float,
+    think: float,
+    out: dict,
+    families: float = math.inf,
 ) -> None:
+    """Desk ``number``'s morning until ``until`` (or its first ``families`` families), its figures
+    in ``out[number]``."""
     from kiosk.registration.engine import IssueRequest, RegistrationError
     from kiosk.terms import PortalStatus
 
-    rng = random.Random(number)
+    rng = random.Random(number if families == math.inf else -1 - number)  # warm-up: other families
     kinds = list(queries)
     times: dict[str, list[float]] = {"search": [], "account": [], "issue": []}
     # the CPU each action's worker thread used (time.thread_time), ms: what the desk's own Python
@@ -378,7 +391,7 @@ def _desk(
                 marks.clear()
 
     async def morning() -> None:
-        while time.time() < until:
+        while time.time() < until and counts["families"] < families:
             kind = rng.choice(kinds)
             text = rng.choice(queries[kind])
             for n in range(SEARCHES_PER_FAMILY):
@@ -437,7 +450,7 @@ def _process(
     import resource
 
     from kiosk.config import Config
-    from kiosk.store.db import close_database
+    from kiosk.store.db import hand_on_connection
     from kiosk.store.practice import open_store
 
     open_store(Config(database=url, pin_key_file=key))
@@ -463,26 +476,36 @@ def _process(
     desks = {n: _sign_in(n, url, key) for n in numbers}
     queries = {n: search_queries(seed=100 + n) for n in numbers}  # made before the morning too
     if not same_thread:
-        close_database()  # this thread's connection: a desk holds one only while a worker runs
+        # the app signs in on a worker, which hands its connection on to the next one; a desk
+        # holds one only while a worker runs
+        hand_on_connection()
+    # A desk at the counter has been signed in since the morning began: its first actions after
+    # sign-in (a server connection's first statements, each prepared and planned there, the
+    # server's catalog read into that connection's caches) are behind it. Each desk works
+    # WARM_FAMILIES families back to back before the morning, timed apart and printed apart.
+    warm = dict(out)
+    run_desks(numbers, lambda n: (desks[n], queries[n], n, top, math.inf, 0.0, warm, WARM_FAMILIES))
     ready.wait()
     GC_PAUSES[:] = [0.0, 0, 0.0]  # the morning's only
     until = time.time() + seconds
     cpu = resource.getrusage(resource.RUSAGE_SELF)
-    threads = [
-        threading.Thread(
-            target=_desk, args=(desks[n], queries[n], n, top, until, think, out), daemon=True
-        )
-        for n in numbers
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_desks(numbers, lambda n: (desks[n], queries[n], n, top, until, think, out))
     if breakdown and out.get(numbers[0]):  # the process's collector in the morning, once
         out[numbers[0]]["collector"] = tuple(GC_PAUSES)
     after = resource.getrusage(resource.RUSAGE_SELF)
     used = after.ru_utime - cpu.ru_utime + after.ru_stime - cpu.ru_stime
-    results.put(([out[n] for n in numbers if n in out], used))
+    results.put(
+        ([out[n] for n in numbers if n in out], used, [warm[n] for n in numbers if n in warm])
+    )
+
+
+def run_desks(numbers: list[int], arguments) -> None:
+    """Each desk of ``numbers`` on a thread of its own (``_desk(*arguments(number))``), all at once."""
+    threads = [threading.Thread(target=_desk, args=arguments(n), daemon=True) for n in numbers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
 
 
 def _machine_cpu() -> tuple[float, float]:
@@ -817,8 +840,19 @@ def main() -> None:
     disk = _disk_reads() - disk
     time.sleep(1)  # the desks' server processes (and pgbouncer's) have ended: their counts are in
     server = {name: count - server[name] for name, count in _server_counters(args.url).items()}
-    desks = [d for part, _ in outcome for d in part]
-    desk_cpu = sum(used for _, used in outcome)
+    desks = [d for part, _, _ in outcome for d in part]
+    desk_cpu = sum(used for _, used, _ in outcome)
+    warmed = [d for _, _, part in outcome for d in part]
+    warm_up = {
+        kind: [v for d in warmed for v in d["times"][kind]] for kind in ("search", "account")
+    }
+    if warm_up["search"]:
+        note(
+            f"warm-up, not counted below: each desk's first {WARM_FAMILIES} families after sign-in, back "
+            f"to back before the morning: search p50 {statistics.median(warm_up['search']):.1f} / p95 "
+            f"{p95(warm_up['search']):.1f} ms, account p50 {statistics.median(warm_up['account']):.1f} / p95 "
+            f"{p95(warm_up['account']):.1f} ms"
+        )
     times = {
         kind: [v for d in desks for v in d["times"][kind]]
         for kind in ("search", "account", "issue")
@@ -849,6 +883,16 @@ def main() -> None:
             note(f"{kind}: {len(values)} done, p50 {statistics.median(values):.1f} ms")
             figure(f"health_{kind}_p95_ms", p95(values), "ms")
         if kind == "search":
+            # a desk's first searches prepare its statements and plan its functions on its server
+            # connections; a desk that has run all morning has done that long ago
+            first = [v for d in desks for v in d["times"][kind][:FIRST_SEARCHES]]
+            later = [v for d in desks for v in d["times"][kind][FIRST_SEARCHES:]]
+            if first and later:
+                note(
+                    f"  each desk's first {FIRST_SEARCHES} searches: p50 {statistics.median(first):.1f} ms, "
+                    f"p95 {p95(first):.1f} ms; the {len(later)} after them: p50 "
+                    f"{statistics.median(later):.1f} ms, p95 {p95(later):.1f} ms"
+                )
             for query in desks[0]["by_query"] if desks else ():
                 mine = [v for d in desks for v in d["by_query"][query]]
                 if mine:
