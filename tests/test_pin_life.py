@@ -628,11 +628,7 @@ def _page_and_window_agree_with_the_pin_line(patient_id, now):
     page = patient_page(patient_id, today=TODAY, now=now)
     active = (
         RegistrationPin.select()
-        .where(
-            (RegistrationPin.patient == patient_id)
-            & (RegistrationPin.state == PinState.ACTIVE)
-            & (RegistrationPin.expires_at > now)
-        )
+        .where((RegistrationPin.patient == patient_id) & RegistrationPin.works_at(now))
         .first()
     )
     assert page.pin_expires == (active.expires_at if active else None)

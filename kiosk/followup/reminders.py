@@ -29,7 +29,6 @@ from kiosk.terms import (
     Delivery,
     MessageKind,
     MessageState,
-    PinState,
     PortalStatus,
     RegistrationMethod,
     utcnow,
@@ -39,8 +38,7 @@ from kiosk.terms import (
 def _waiting(now: dt.datetime) -> peewee.Expression:
     """A PIN whose child still waits for it: active, unexpired, unused, the child Pending."""
     return (
-        (RegistrationPin.state == PinState.ACTIVE)
-        & (RegistrationPin.expires_at > now)
+        RegistrationPin.works_at(now)
         & (RegistrationPin.redemptions == 0)
         & (Patient.portal_status == PortalStatus.PENDING)
     )

@@ -707,11 +707,7 @@ def revoke_pin(
             raise RegistrationError([Problem("patients", "That patient no longer exists.")])
         had = (
             RegistrationPin.select()
-            .where(
-                (RegistrationPin.patient == patient)
-                & (RegistrationPin.state == PinState.ACTIVE)
-                & (RegistrationPin.expires_at > now)
-            )
+            .where((RegistrationPin.patient == patient) & RegistrationPin.works_at(now))
             .exists()
         )
         events: list[audit.Pending] = []

@@ -537,11 +537,7 @@ def active_pins(patient_ids: Iterable[int], now: dt.datetime | None = None) -> l
     now = now or utcnow()
     rows = (
         RegistrationPin.select()
-        .where(
-            RegistrationPin.patient.in_(list(patient_ids))
-            & (RegistrationPin.state == PinState.ACTIVE)
-            & (RegistrationPin.expires_at > now)
-        )
+        .where(RegistrationPin.patient.in_(list(patient_ids)) & RegistrationPin.works_at(now))
         .order_by(RegistrationPin.patient, RegistrationPin.id)
     )
     return _facts(rows, now)
@@ -566,11 +562,7 @@ def not_ticked_reason(portal_status: str) -> str:
 def _active_pin(patient_id: int, now: dt.datetime) -> RegistrationPin:
     pin = (
         RegistrationPin.select()
-        .where(
-            (RegistrationPin.patient == patient_id)
-            & (RegistrationPin.state == PinState.ACTIVE)
-            & (RegistrationPin.expires_at > now)
-        )
+        .where((RegistrationPin.patient == patient_id) & RegistrationPin.works_at(now))
         .first()
     )
     if pin is None:
@@ -609,9 +601,7 @@ def _something_left(batch: str, now: dt.datetime) -> None:
         pin_id
         for (pin_id,) in tuples(
             RegistrationPin.select(RegistrationPin.id).where(
-                (RegistrationPin.batch == batch)
-                & (RegistrationPin.state == PinState.ACTIVE)
-                & (RegistrationPin.expires_at > now)
+                (RegistrationPin.batch == batch) & RegistrationPin.works_at(now)
             )
         )
     ]
@@ -960,9 +950,7 @@ def list_pins(
             | ((RegistrationPin.state == PinState.ACTIVE) & (RegistrationPin.expires_at <= now))
         )
     elif active or expiring_days is not None:
-        query = query.where(
-            (RegistrationPin.state == PinState.ACTIVE) & (RegistrationPin.expires_at > now)
-        )
+        query = query.where(RegistrationPin.works_at(now))
         if expiring_days is not None:
             query = query.where(
                 RegistrationPin.expires_at <= now + dt.timedelta(days=expiring_days)

@@ -7,6 +7,7 @@ PostgreSQL alike.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import peewee as pw
@@ -351,6 +352,11 @@ class RegistrationPin(BaseModel):
     patient_id: int  # the ids peewee keeps beside each foreign key, declared for the type checker
     issued_by_id: int
     recipient_id: int | None
+
+    @staticmethod
+    def works_at(now: dt.datetime) -> pw.Expression:
+        """A PIN a parent can still use at ``now``: active, and not yet expired (L1, L2)."""
+        return (RegistrationPin.state == PinState.ACTIVE) & (RegistrationPin.expires_at > now)
 
     class Meta:
         # search's "PIN expired" filter (L2) reads the expired and the active-past-date PINs; the
