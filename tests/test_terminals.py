@@ -451,9 +451,10 @@ def test_d1_the_limits_file_holds_the_kiosk_account_to_a_few_desks():
     lines = (ROOT / "deploy" / "limits_kiosk.conf").read_text(encoding="utf-8").splitlines()
     rules = [line.split() for line in lines if line.strip() and not line.startswith("#")]
     assert [rule[:3] for rule in rules] == [["@kiosk", "hard", "maxlogins"]]
-    assert 1 <= int(rules[0][3]) <= 64
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "deploy/limits_kiosk.conf /etc/security/limits.d/kiosk.conf" in readme
+    # the number the admin reads in the README is the one the file sets
+    assert rules[0][3] == "16" and "at most 16 desks signed in at once" in readme
 
 
 def test_d1_the_app_without_a_terminal_says_so_and_ends(tmp_path):
@@ -940,7 +941,6 @@ def test_d1_an_in_band_resize_never_asks_for_more_than_the_largest_desk(rows, co
         return
     [resize] = resizes  # read, once
     width, height = resize.size
-    assert 1 <= width <= MAX_SIZE[0] and 1 <= height <= MAX_SIZE[1], resize
     assert (width, height) == (max(min(columns, MAX_SIZE[0]), 1), max(min(rows, MAX_SIZE[1]), 1))
 
 
